@@ -1,0 +1,3 @@
+from recipemut.cli import main
+
+main()

@@ -1,0 +1,127 @@
+"""One error hierarchy for recipemut.
+
+Every error a user can cause is a :class:`RecipemutError`. Each one carries structured fields
+(file, line, column, code, subject) and renders as a single line ``file:line:col: message`` that
+the CLI prints without a traceback.
+
+Exit codes (documented in the README):
+
+* ``0`` success;
+* ``1`` the input is wrong (an invalid recipe, a malformed log under ``--strict``, a stale plan,
+  a missing or unreadable file) — :class:`RecipemutError` and its subclasses;
+* ``2`` the command line is wrong (typer/click usage errors).
+
+Commands with richer outcomes (``suggest --detailed-exitcode``, ``evaluate``) document their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a user's file: where it is, a stable code, and a message.
+
+    >>> str(Finding("r.yaml", 3, 5, "unknown-key", "operations[0]: unknown key 'foo'"))
+    "r.yaml:3:5: operations[0]: unknown key 'foo' [unknown-key]"
+    """
+
+    file: str
+    line: int | None
+    column: int | None
+    code: str
+    message: str
+    severity: str = "error"  # error | warning
+
+    def location(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.location()}: {self.message} [{self.code}]"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+        }
+
+
+class RecipemutError(Exception):
+    """Base class of every error caused by user input. Rendered as one line, exit code 1."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        code: str = "error",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.code = code
+
+    def __str__(self) -> str:
+        if self.file is None:
+            return self.message
+        return f"{Finding(self.file, self.line, self.column, self.code, self.message).location()}: {self.message}"
+
+
+class InputFileError(RecipemutError):
+    """A file cannot be read at all: missing, a directory, too large, not text, not UTF-8."""
+
+
+class RecipeInvalid(RecipemutError):
+    """A recipe failed structural or semantic validation; carries every finding."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        first = findings[0] if findings else None
+        super().__init__(
+            first.message if first else "recipe is invalid",
+            file=first.file if first else None,
+            line=first.line if first else None,
+            column=first.column if first else None,
+            code=first.code if first else "invalid",
+        )
+        self.findings = list(findings)
+
+    def __str__(self) -> str:
+        more = len(self.findings) - 1
+        head = str(self.findings[0]) if self.findings else "recipe is invalid"
+        return head + (f" (and {more} more problem{'s' if more > 1 else ''}; run `recipemut validate`)" if more > 0 else "")
+
+
+class LogError(RecipemutError):
+    """A log cannot be ingested (not JSON at all, every line bad, or a bad line under --strict)."""
+
+
+class MutationError(RecipemutError):
+    """A mutation cannot be built or applied to this recipe."""
+
+
+class PlanError(RecipemutError):
+    """A plan file is malformed, or stale (made from a recipe that has changed since)."""
+
+
+class HistoryError(RecipemutError):
+    """The history file is corrupt, truncated or its hash chain does not verify."""
+
+
+class LockTimeout(RecipemutError):
+    """Another recipemut process holds the recipe's lock for longer than we wait."""

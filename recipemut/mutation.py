@@ -1,0 +1,149 @@
+"""Mutations as values, and the edits that express them on the recipe document.
+
+A mutation never changes a recipe in place. It carries the *edits* that turn the original
+document into the mutated one; the same edits are applied to plain data (to build the mutated
+:class:`~recipemut.model.Recipe`) and to the round-trip YAML document on ``apply`` (so comments and
+formatting survive). A plan file stores mutations by their edits.
+
+Edit paths address the recipe document. A ``str`` step into a *list of mappings* selects the item
+whose ``id`` equals it, so paths stay valid when operations are reordered or removed:
+
+>>> doc = {"operations": [{"id": "a", "after": ["b"]}, {"id": "b"}]}
+>>> apply_edits(doc, [Edit("set", ("operations", "a", "after"), [])])["operations"][0]
+{'id': 'a', 'after': []}
+>>> [o["id"] for o in apply_edits(doc, [Edit("remove", ("operations", "b"))])["operations"]]
+['a']
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, MutableMapping, MutableSequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import MutationError
+from .model import DocPath, Recipe, recipe_from_dict
+
+EditOp = Literal["set", "remove", "append"]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One change to the recipe document.
+
+    * ``set``: set ``path`` to ``value`` (intermediate mappings are created);
+    * ``remove``: delete the key or list item at ``path`` (missing is an error);
+    * ``append``: append ``value`` to the list at ``path`` (created when missing).
+    """
+
+    op: EditOp
+    path: DocPath
+    value: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"op": self.op, "path": list(self.path)}
+        if self.op != "remove":
+            d["value"] = self.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Edit:
+        return cls(op=d["op"], path=tuple(d["path"]), value=d.get("value"))
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A candidate change to a recipe: who made it, what it touches, and the result."""
+
+    id: str  # stable and readable, e.g. "parallelize:load_cart->score_fraud"
+    operator: str  # key in the operator registry
+    targets: tuple[str, ...]  # operation ids / field names it touches
+    description: str  # one sentence a human can check
+    edits: tuple[Edit, ...]
+    recipe: Recipe  # the mutated recipe
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "operator": self.operator,
+            "targets": list(self.targets),
+            "description": self.description,
+            "edits": [e.to_dict() for e in self.edits],
+        }
+
+
+def _step(node: Any, key: str | int, path: DocPath, create: bool) -> Any:
+    if isinstance(node, MutableMapping):
+        if key not in node:
+            if not create:
+                raise MutationError(f"edit path {_fmt(path)}: no key {key!r}", code="bad-edit-path")
+            node[key] = {}
+        return node[key]
+    if isinstance(node, MutableSequence):
+        return node[_index(node, key, path)]
+    raise MutationError(f"edit path {_fmt(path)}: cannot descend into {type(node).__name__}", code="bad-edit-path")
+
+
+def _index(seq: MutableSequence[Any], key: str | int, path: DocPath) -> int:
+    if isinstance(key, int):
+        if not -len(seq) <= key < len(seq):
+            raise MutationError(f"edit path {_fmt(path)}: index {key} out of range", code="bad-edit-path")
+        return key
+    for i, item in enumerate(seq):
+        if isinstance(item, MutableMapping) and item.get("id") == key:
+            return i
+    raise MutationError(f"edit path {_fmt(path)}: no item with id {key!r}", code="bad-edit-path")
+
+
+def _fmt(path: DocPath) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def apply_edits_inplace(doc: MutableMapping[str, Any], edits: Iterable[Edit]) -> None:
+    """Apply edits to a mutable document in place.
+
+    Works on plain dicts/lists and equally on ruamel.yaml's ``CommentedMap``/``CommentedSeq``
+    (their subclasses), which is how ``apply`` keeps comments and formatting.
+    """
+    for e in edits:
+        if not e.path:
+            raise MutationError("edit with an empty path", code="bad-edit-path")
+        parent: Any = doc
+        for key in e.path[:-1]:
+            parent = _step(parent, key, e.path, create=e.op in ("set", "append"))
+        last = e.path[-1]
+        if e.op == "set":
+            if isinstance(parent, MutableSequence):
+                parent[_index(parent, last, e.path)] = copy.deepcopy(e.value)
+            else:
+                parent[last] = copy.deepcopy(e.value)
+        elif e.op == "remove":
+            if isinstance(parent, MutableSequence):
+                del parent[_index(parent, last, e.path)]
+            elif last in parent:
+                del parent[last]
+            else:
+                raise MutationError(f"edit path {_fmt(e.path)}: nothing to remove", code="bad-edit-path")
+        elif e.op == "append":
+            target = _step(parent, last, e.path, create=False) if (
+                isinstance(parent, MutableSequence) or last in parent
+            ) else None
+            if target is None:
+                parent[last] = [copy.deepcopy(e.value)]
+            else:
+                target.append(copy.deepcopy(e.value))
+        else:  # pragma: no cover - guarded by the Literal type
+            raise MutationError(f"unknown edit op {e.op!r}", code="bad-edit")
+
+
+def apply_edits(doc: MutableMapping[str, Any], edits: Iterable[Edit]) -> dict[str, Any]:
+    """Return a deep copy of ``doc`` with ``edits`` applied (``doc`` is untouched)."""
+    out = copy.deepcopy(dict(doc))
+    apply_edits_inplace(out, edits)
+    return out
+
+
+def mutate(recipe_doc: MutableMapping[str, Any], edits: Iterable[Edit], *, source: str | None = None) -> Recipe:
+    """Build the mutated recipe from the original document and edits."""
+    return recipe_from_dict(apply_edits(recipe_doc, edits), source=source)
