@@ -104,7 +104,9 @@ class RecipeInvalid(RecipemutError):
     def __str__(self) -> str:
         more = len(self.findings) - 1
         head = str(self.findings[0]) if self.findings else "recipe is invalid"
-        return head + (f" (and {more} more problem{'s' if more > 1 else ''}; run `recipemut validate`)" if more > 0 else "")
+        if more <= 0:
+            return head
+        return head + f" (and {more} more problem{'s' if more > 1 else ''}; run `recipemut validate`)"
 
 
 class LogError(RecipemutError):
