@@ -311,7 +311,7 @@ def recipe_from_dict(
         latency_p95_ms=(c.get("slo") or {}).get("latency_p95_ms"),
         max_cost_per_request_usd=c.get("max_cost_per_request_usd"),
         frozen=_tuple(c.get("frozen")),
-        keep_order=tuple(tuple(pair) for pair in (c.get("keep_order") or ())),  # type: ignore[misc]
+        keep_order=tuple(tuple(pair) for pair in (c.get("keep_order") or ())),
     )
     variants = tuple(
         Variant(name=str(v["name"]), share=float(v["share"]), recipe=v.get("recipe") or {})
