@@ -1,0 +1,81 @@
+"""Edits: the same edits on plain data and on ruamel documents."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from ruamel.yaml import YAML
+
+from recipemut.errors import MutationError
+from recipemut.mutation import Edit, apply_edits, apply_edits_inplace
+
+DOC = {
+    "fields": {"cart": {"type": "object", "format": "json"}},
+    "operations": [
+        {"id": "a", "after": []},
+        {"id": "b", "after": ["a"]},
+        {"id": "c", "after": ["a", "b"]},
+    ],
+}
+
+
+def test_set_by_id_and_original_untouched() -> None:
+    out = apply_edits(DOC, [Edit("set", ("operations", "c", "after"), ["a"])])
+    assert out["operations"][2] == {"id": "c", "after": ["a"]}
+    assert DOC["operations"][2] == {"id": "c", "after": ["a", "b"]}
+
+
+def test_set_creates_intermediate_mappings() -> None:
+    out = apply_edits(DOC, [Edit("set", ("operations", "a", "cache", "ttl_s"), 60)])
+    assert out["operations"][0]["cache"] == {"ttl_s": 60}
+
+
+def test_remove_list_item_by_id_and_key() -> None:
+    out = apply_edits(
+        DOC,
+        [Edit("remove", ("operations", "b")), Edit("remove", ("fields", "cart", "format"))],
+    )
+    assert [o["id"] for o in out["operations"]] == ["a", "c"]
+    assert out["fields"]["cart"] == {"type": "object"}
+
+
+def test_append_creates_or_extends() -> None:
+    out = apply_edits(
+        DOC,
+        [Edit("append", ("operations", "a", "after"), "z"), Edit("append", ("operations", "b", "tags"), "t")],
+    )
+    assert out["operations"][0]["after"] == ["z"]
+    assert out["operations"][1]["tags"] == ["t"]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        Edit("set", ("operations", "nope", "after"), []),
+        Edit("remove", ("fields", "missing")),
+        Edit("set", ("operations", 7, "after"), []),
+        Edit("set", (), 1),
+    ],
+)
+def test_bad_paths_are_mutation_errors(edit: Edit) -> None:
+    with pytest.raises(MutationError):
+        apply_edits(DOC, [edit])
+
+
+def test_edit_dict_round_trip() -> None:
+    e = Edit("set", ("operations", "a", "after"), ["b"])
+    assert Edit.from_dict(e.to_dict()) == e
+    assert "value" not in Edit("remove", ("x",)).to_dict()
+
+
+def test_same_edits_apply_to_ruamel_documents_keeping_comments() -> None:
+    text = "operations:\n  - id: a  # first\n    after: []\n  - id: b\n    after: [a]  # keep me\n"
+    yaml = YAML()
+    doc = yaml.load(text)
+    apply_edits_inplace(doc, [Edit("set", ("operations", "a", "after"), ["b"])])
+    buf = io.StringIO()
+    yaml.dump(doc, buf)
+    out = buf.getvalue()
+    assert "# first" in out and "# keep me" in out
+    assert YAML(typ="safe").load(out)["operations"][0]["after"] == ["b"]
