@@ -78,8 +78,10 @@ def recipe_docs(
     n_ops = draw(st.integers(min_ops, max_ops))
     counter = iter(range(10_000))
 
-    inputs = [f"{draw(st.sampled_from(('order_id', 'user_id', 'request', 'asset_id')))}_{next(counter)}"
-              for _ in range(n_inputs)]
+    inputs = [
+        f"{draw(st.sampled_from(('order_id', 'user_id', 'request', 'asset_id')))}_{next(counter)}"
+        for _ in range(n_inputs)
+    ]
     fields: dict[str, dict[str, Any]] = {name: {"type": "string"} for name in inputs}
     available: list[str] = list(inputs)
     produced: list[str] = []
@@ -117,8 +119,11 @@ def recipe_docs(
         if draw(st.booleans()):
             op["cost_per_call_usd"] = draw(_money)
         if deterministic and side != "external" and draw(st.integers(0, 4)) == 0:
-            op["cache"] = {"ttl_s": draw(st.integers(1, 3600)), "max_entries": draw(st.integers(1, 100_000)),
-                           "hit_latency_ms": draw(st.floats(0.0, 5.0, allow_nan=False))}
+            op["cache"] = {
+                "ttl_s": draw(st.integers(1, 3600)),
+                "max_entries": draw(st.integers(1, 100_000)),
+                "hit_latency_ms": draw(st.floats(0.0, 5.0, allow_nan=False)),
+            }
         if side != "external" and draw(st.integers(0, 5)) == 0:
             op["hedge"] = {"after_ms": draw(_ms), "max_extra": draw(st.integers(1, 3))}
         if draw(st.integers(0, 5)) == 0:
@@ -151,13 +156,18 @@ def recipe_docs(
                 alt["deterministic"] = bool(orig.get("deterministic", False))
             if draw(st.booleans()):
                 p50 = draw(_ms)
-                alt["expected"] = {"latency_ms": {"p50": p50, "p95": p50 * draw(st.floats(1.0, 5.0))},
-                                   "cost_per_call_usd": draw(_money)}
+                alt["expected"] = {
+                    "latency_ms": {"p50": p50, "p95": p50 * draw(st.floats(1.0, 5.0))},
+                    "cost_per_call_usd": draw(_money),
+                }
             alts.append(alt)
 
     services = {
-        s: {"replicas": draw(st.integers(1, 16)), "concurrency_per_replica": draw(st.integers(1, 64)),
-            "target_utilization": draw(st.floats(0.3, 0.95))}
+        s: {
+            "replicas": draw(st.integers(1, 16)),
+            "concurrency_per_replica": draw(st.integers(1, 64)),
+            "target_utilization": draw(st.floats(0.3, 0.95)),
+        }
         for s in sorted(services_used)
     }
 
@@ -184,8 +194,13 @@ def recipe_docs(
     if draw(st.booleans()):
         constraints["frozen"] = draw(_subset(ids, 2))
     if len(ids) >= 2 and draw(st.booleans()):
-        pairs = draw(st.lists(st.tuples(st.integers(0, len(ids) - 1), st.integers(0, len(ids) - 1))
-                              .filter(lambda p: p[0] < p[1]), max_size=2, unique=True))
+        pairs = draw(
+            st.lists(
+                st.tuples(st.integers(0, len(ids) - 1), st.integers(0, len(ids) - 1)).filter(lambda p: p[0] < p[1]),
+                max_size=2,
+                unique=True,
+            )
+        )
         constraints["keep_order"] = [[ids[a], ids[b]] for a, b in pairs]
     if constraints:
         doc["constraints"] = constraints
@@ -194,8 +209,11 @@ def recipe_docs(
         n = draw(st.integers(1, 2))
         shares = draw(st.lists(st.floats(0.01, 0.45), min_size=n, max_size=n))
         doc["variants"] = [
-            {"name": f"canary{k}", "share": round(s, 4), "recipe": copy.deepcopy({k2: v for k2, v in doc.items()
-                                                                                   if k2 != "variants"})}
+            {
+                "name": f"canary{k}",
+                "share": round(s, 4),
+                "recipe": copy.deepcopy({k2: v for k2, v in doc.items() if k2 != "variants"}),
+            }
             for k, s in enumerate(shares)
         ]
     return doc
