@@ -1,0 +1,952 @@
+"""Log ingest: execution logs in, the span table (:data:`recipemut.spans.SPAN_SCHEMA`) out.
+
+:func:`read_logs` reads native JSONL spans (plain or gzip, detected by magic bytes), one file or
+several, and hands other formats (OTLP, Jaeger, Zipkin) to :mod:`recipemut.formats` when that
+package is present. It returns the span table and an :class:`IngestReport` that says what was kept,
+what was rejected and why, with ``file:line`` examples.
+
+How a native file is read
+    The happy path is columnar: one ``pyarrow.json.read_json`` over the whole file with an explicit
+    schema (unknown keys ignored). Line numbers come from a numpy scan of the bytes for newlines, so
+    they stay right with blank lines and CRLF. The table is trusted row-for-line only when every
+    non-blank line looks like one object (``{`` ... ``}``) and the row count equals the non-blank
+    line count. Otherwise (a parse error, invalid UTF-8, two objects on one line, ...) the file is
+    re-read in blocks of lines; a block that fails is bisected until the bad lines stand alone,
+    and each bad line is classified (``json.loads`` on that line only). The cost is proportional
+    to the number of bad lines times log(block size), not to the file.
+
+What is rejected (reason codes, see :data:`REASONS`)
+    malformed JSON, a value that is not an object, a key of the wrong type, a required key missing
+    or empty, invalid UTF-8, a negative or non-finite latency, a non-finite start, a negative or
+    non-finite cost/cpu/mem/bytes, a status other than ok/error/halted, a sample_rate outside
+    (0, 1]. Rejections are counted by reason; the first :data:`MAX_EXAMPLES` of each reason keep
+    their ``file:line``. Nothing is fatal unless ``strict=True`` (then the first bad line, in file
+    order, raises :class:`~recipemut.errors.LogError`). A file whose every line is bad, or whose
+    first :data:`GIVE_UP_AFTER` non-blank lines are all bad, is not a span log: ``LogError``.
+
+What is excluded (not an error, but reported)
+    With a ``recipe``: spans of another recipe (``recipe`` key set to another name) and spans of
+    operations the recipe does not define, counted per name.
+
+Duplicates
+    Two spans with the same ``(request_id, op)``: the one that *ended last* (start + latency) is kept
+    (a retry's final attempt is what the request waited for); ties keep the later line. The
+    number dropped is reported.
+
+Defaults filled
+    ``variant`` -> ``"control"``; ``sample_rate`` -> the ``sample_rate`` argument (1.0 when not
+    given) on spans that carry none.
+
+The frame's dtypes: strings are pandas' ``str`` dtype, floats ``float64`` (NaN where absent),
+``recipe_version`` and ``source_line`` nullable ``Int64``. Rows keep the order of the files and lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import itertools
+import json
+import logging
+import math
+import os
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from .errors import InputFileError, LogError
+from .model import Recipe
+from .spans import DEFAULT_VARIANT, REQUIRED, SPAN_SCHEMA, STATUSES
+
+log = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+#: examples kept per rejection reason
+MAX_EXAMPLES = 5
+#: a file whose first this-many non-blank lines are all rejected is not a span log
+GIVE_UP_AFTER = 1000
+#: refuse a gzip log that inflates beyond this many bytes (gzip bombs)
+MAX_DECOMPRESSED = 16 * 1024**3
+#: bytes per block when re-reading a file that did not parse in one go
+FALLBACK_BLOCK = 1 << 20
+_SCAN_CHUNK = 1 << 26
+_HEAD_BYTES = 1 << 16
+
+#: reason code -> what it means
+REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        "malformed-json": "not valid JSON (or more than one value on the line)",
+        "not-an-object": "a JSON value that is not an object",
+        "bad-encoding": "invalid UTF-8",
+        "wrong-type": "a key holding a value of the wrong type",
+        "missing-key": "a required key (request_id, op, start_ms, latency_ms, status) missing or empty",
+        "bad-latency": "latency_ms negative or not finite",
+        "bad-start": "start_ms not finite",
+        "unknown-status": "status other than ok, error, halted",
+        "bad-sample-rate": "sample_rate outside (0, 1]",
+        "bad-value": "cost_usd, cpu_ms, mem_mb, bytes_in or bytes_out negative or not finite",
+    }
+)
+
+_SOURCE_COLS = ("source_file", "source_line")
+#: what the JSON reader parses (everything nullable; recipe_version as a number, checked after)
+PARSE_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, pa.float64() if f.name == "recipe_version" else f.type, nullable=True)
+        for f in SPAN_SCHEMA
+        if f.name not in _SOURCE_COLS
+    ]
+)
+_PARSE_OPTIONS = pj.ParseOptions(explicit_schema=PARSE_SCHEMA, unexpected_field_behavior="ignore")
+_STRING_COLS = tuple(f.name for f in PARSE_SCHEMA if pa.types.is_string(f.type))
+_VALUE_COLS = ("cost_usd", "cpu_ms", "mem_mb", "bytes_in", "bytes_out")
+
+
+# ---- the report ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One rejected line: where, the reason code and a message naming the key or problem.
+
+    >>> str(Rejection("a.jsonl", 7, "bad-latency", "latency_ms is -3.0"))
+    'a.jsonl:7: latency_ms is -3.0 [bad-latency]'
+    """
+
+    file: str
+    line: int
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message} [{self.reason}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "reason": self.reason, "message": self.message}
+
+
+def _iso(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def _frozen(d: Mapping[Any, int] | None = None) -> Mapping[Any, int]:
+    return MappingProxyType(dict(d or {}))
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What ingest read, kept, rejected and excluded. ``to_dict()`` is JSON-ready."""
+
+    files: tuple[str, ...]
+    formats: Mapping[str, str]  # file -> "native" | "otlp" | ...
+    lines_read: int  # non-blank lines (native) or spans (other formats) read
+    blank_lines: int
+    spans_kept: int
+    rejected: Mapping[str, int]  # reason -> count
+    examples: tuple[Rejection, ...]  # first MAX_EXAMPLES per reason, in file order
+    requests: int
+    time_range_ms: tuple[float, float] | None  # first start, last end (epoch ms)
+    variants: Mapping[str, int]  # variant -> requests
+    recipe_versions: Mapping[int, int]  # recipe_version -> spans (spans without one not counted)
+    unknown_ops: Mapping[str, int]  # excluded: op not in the recipe -> spans
+    other_recipes: Mapping[str, int]  # excluded: other recipe name -> spans
+    duplicates: int  # (request_id, op) spans dropped (the last-ending one is kept)
+    sample_rate: float  # filled in where a span carries none
+    sample_rates: Mapping[float, int]  # sample rate -> spans kept
+    format_counts: Mapping[str, int] = field(default_factory=_frozen)  # counters from other-format readers
+    notes: tuple[str, ...] = ()
+
+    @property
+    def rejected_total(self) -> int:
+        return int(sum(self.rejected.values()))
+
+    @property
+    def excluded_total(self) -> int:
+        return int(sum(self.unknown_ops.values()) + sum(self.other_recipes.values()))
+
+    def summary(self) -> str:
+        """One line: spans, requests, time range, rejected and excluded counts."""
+        parts = [f"{self.spans_kept:,} spans", f"{self.requests:,} requests"]
+        if self.time_range_ms is not None:
+            a, b = self.time_range_ms
+            parts.append(f"{_iso(a)} .. {_iso(b)}")
+        parts.append(f"{self.rejected_total:,} rejected lines")
+        if self.excluded_total:
+            parts.append(f"{self.excluded_total:,} spans excluded")
+        if self.duplicates:
+            parts.append(f"{self.duplicates:,} duplicates dropped")
+        n = len(self.files)
+        return f"{n} file{'s' if n != 1 else ''}: " + ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        tr = None
+        if self.time_range_ms is not None:
+            a, b = self.time_range_ms
+            tr = {"start_ms": a, "end_ms": b, "start": _iso(a), "end": _iso(b)}
+        return {
+            "files": list(self.files),
+            "formats": dict(self.formats),
+            "lines_read": self.lines_read,
+            "blank_lines": self.blank_lines,
+            "spans_kept": self.spans_kept,
+            "rejected_total": self.rejected_total,
+            "rejected": dict(self.rejected),
+            "examples": [e.to_dict() for e in self.examples],
+            "requests": self.requests,
+            "time_range": tr,
+            "variants": dict(self.variants),
+            "recipe_versions": {str(k): v for k, v in self.recipe_versions.items()},
+            "unknown_ops": dict(self.unknown_ops),
+            "other_recipes": dict(self.other_recipes),
+            "duplicates": self.duplicates,
+            "sample_rate": self.sample_rate,
+            "sample_rates": {repr(k): v for k, v in self.sample_rates.items()},
+            "format_counts": dict(self.format_counts),
+            "notes": list(self.notes),
+        }
+
+
+class _Rejects:
+    """Mutable tally used while reading one file (internal)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.counts: dict[str, int] = {}
+        self.examples: dict[str, list[Rejection]] = {}
+        self.first: Rejection | None = None
+
+    def add(self, line: int, reason: str, message: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        ex = self.examples.setdefault(reason, [])
+        rej = Rejection(self.file, line, reason, message)
+        if len(ex) < MAX_EXAMPLES:
+            ex.append(rej)
+        if self.first is None or line < self.first.line:
+            self.first = rej
+
+    def count_more(self, reason: str, count: int) -> None:
+        """Count rejections past the kept examples (they come after them in file order)."""
+        self.counts[reason] = self.counts.get(reason, 0) + count
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+# ---- format detection and file access ------------------------------------------------------------
+
+
+def _formats_module() -> Any | None:
+    try:
+        return importlib.import_module("recipemut.formats")
+    except ModuleNotFoundError as e:
+        if e.name in ("recipemut.formats",):
+            return None
+        raise
+
+
+def _looks_native(head: bytes) -> bool:
+    lines = head.split(b"\n")
+    if len(lines) > 1 and len(head) >= _HEAD_BYTES:
+        lines = lines[:-1]  # the last line may be cut
+    seen = 0
+    for raw in lines:
+        s = raw.strip()
+        if not s:
+            continue
+        seen += 1
+        if seen > 20:
+            break
+        try:
+            obj = json.loads(s)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict) and ("request_id" in obj or "op" in obj):
+            return True
+    return False
+
+
+def detect_format(head: bytes) -> str:
+    """The format of a log from its first bytes (already gunzipped).
+
+    ``"native"`` for native JSONL spans; otherwise what ``recipemut.formats.detect(head)`` says when
+    that package exists; ``"unknown"`` for JSON that is neither. Text that is not JSON at all is
+    ``"native"``, so that the native reader names the first bad line.
+
+    >>> detect_format(b'{"request_id":"r1","op":"a","start_ms":0,"latency_ms":1,"status":"ok"}\\n')
+    'native'
+    >>> detect_format(b"hello world\\n")
+    'native'
+    """
+    if _looks_native(head):
+        return "native"
+    formats = _formats_module()
+    if formats is not None and hasattr(formats, "detect"):
+        fmt = formats.detect(head)
+        if fmt:
+            return str(fmt)
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] in (b"{", b"["):
+        return "unknown"
+    return "native"
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError("no such file", file=str(path), code="missing-file")
+    if path.is_dir():
+        raise InputFileError("is a directory, not a log file", file=str(path), code="not-a-file")
+    if not os.access(path, os.R_OK):
+        raise InputFileError("permission denied", file=str(path), code="unreadable")
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def _gunzip(path: Path) -> bytes:
+    out = bytearray()
+    try:
+        with gzip.open(path, "rb") as f:
+            while True:
+                chunk = f.read(1 << 24)
+                if not chunk:
+                    break
+                out += chunk
+                if len(out) > MAX_DECOMPRESSED:
+                    raise LogError(
+                        f"gzip log inflates beyond {MAX_DECOMPRESSED // 1024**3} GiB; refusing it",
+                        file=str(path),
+                        code="too-large",
+                    )
+    except (OSError, EOFError, zlib.error) as e:
+        if not out:
+            raise LogError(f"not a readable gzip file ({e})", file=str(path), code="bad-gzip") from None
+        log.warning("%s: gzip stream ends early (%s); reading the %d bytes recovered", path, e, len(out))
+    return bytes(out)
+
+
+def _head(path: Path) -> bytes:
+    if _is_gzip(path):
+        try:
+            with gzip.open(path, "rb") as f:
+                return f.read(_HEAD_BYTES)
+        except (OSError, EOFError, zlib.error) as e:
+            raise LogError(f"not a readable gzip file ({e})", file=str(path), code="bad-gzip") from None
+    with path.open("rb") as f:
+        return f.read(_HEAD_BYTES)
+
+
+# ---- native JSONL --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """Byte layout of the lines of a buffer (numpy; one entry per line)."""
+
+    starts: np.ndarray  # int64 first byte
+    ends: np.ndarray  # int64 end of content (before "\r\n" / "\n")
+    nexts: np.ndarray  # int64 first byte of the next line (or buffer end)
+    blank: np.ndarray  # bool: empty (after one trailing \r)
+    odd: np.ndarray  # bool: non-blank but not of the shape "{...}"
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+
+def _index_lines(a: np.ndarray) -> _Lines:
+    """Lines of a uint8 buffer, found with a chunked numpy scan for ``\\n``."""
+    n = int(a.shape[0])
+    parts = [np.flatnonzero(a[off : off + _SCAN_CHUNK] == 10) + off for off in range(0, n, _SCAN_CHUNK)]
+    nl = np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
+    starts = np.concatenate((np.zeros(1, np.int64), nl + 1))
+    ends = np.concatenate((nl, np.array([n], np.int64)))
+    if starts[-1] >= n:  # nothing after the final newline (or an empty buffer)
+        starts, ends = starts[:-1], ends[:-1]
+    nexts = np.minimum(ends + 1, n)
+    if n == 0:
+        z = np.zeros(0, bool)
+        return _Lines(starts, ends, nexts, z, z)
+    nonempty = ends > starts
+    ends = ends - (nonempty & (a[np.maximum(ends - 1, 0)] == 13))
+    blank = ends <= starts
+    first = a[np.minimum(starts, n - 1)]
+    last = a[np.maximum(ends - 1, 0)]
+    odd = ~blank & ((first != 0x7B) | (last != 0x7D))
+    return _Lines(starts, ends, nexts, blank, odd)
+
+
+def _parse(buf: pa.Buffer, block_size: int | None = None) -> pa.Table:
+    opts = pj.ReadOptions(block_size=block_size) if block_size else pj.ReadOptions()
+    table = pj.read_json(pa.BufferReader(buf), read_options=opts, parse_options=_PARSE_OPTIONS)
+    for name in _STRING_COLS:
+        table.column(name).validate(full=True)  # invalid UTF-8 raises ArrowInvalid
+    return table
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _json_kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
+    """Why one line is not a span: ``(reason code, message)``. Used on lines the parser refused.
+
+    >>> classify_line(b'{"request_id": 1}')
+    ('wrong-type', "request_id: expected string, got number (1)")
+    >>> classify_line(b'{"op": "a"')[0]
+    'malformed-json'
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return "bad-encoding", f"invalid UTF-8 at byte {e.start + 1} of the line"
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_dupes)
+    except _DuplicateKey as e:
+        return "malformed-json", f"duplicate key {e.key!r}"
+    except json.JSONDecodeError as e:
+        what = "more than one JSON value on the line" if e.msg == "Extra data" else e.msg
+        return "malformed-json", f"not valid JSON: {what} (column {e.colno})"
+    except RecursionError:
+        return "malformed-json", "not valid JSON: nested too deeply"
+    if not isinstance(obj, dict):
+        return "not-an-object", f"a JSON {_json_kind(obj)} where a span object was expected"
+    for f in PARSE_SCHEMA:
+        v = obj.get(f.name)
+        if v is None:
+            continue
+        kind = _json_kind(v)
+        want = "string" if pa.types.is_string(f.type) else "number"
+        if kind != want:
+            shown = json.dumps(v)[:40]
+            return "wrong-type", f"{f.name}: expected {want}, got {kind} ({shown})"
+        if want == "number" and not math.isfinite(v):
+            code = {"latency_ms": "bad-latency", "start_ms": "bad-start"}.get(f.name, "bad-value")
+            return code, f"{f.name} is out of range ({text[:0]}{v})"
+    return "malformed-json", f"rejected by the JSON parser ({parser_message or 'unknown reason'})"
+
+
+def _read_native(buf: pa.Buffer, name: str, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int, int]:
+    """Parse one native JSONL buffer: (table, 1-based line numbers, non-blank lines, blank lines)."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    lines = _index_lines(a)
+    nonblank = ~lines.blank
+    n_nonblank = int(nonblank.sum())
+    n_blank = len(lines) - n_nonblank
+    if n_nonblank == 0:
+        return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, n_blank
+    if not lines.odd.any():
+        try:
+            table = _parse(buf)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
+        else:
+            if table.num_rows == n_nonblank:
+                return table, np.flatnonzero(nonblank).astype(np.int64) + 1, n_nonblank, n_blank
+            log.info("%s: %d rows for %d lines; re-reading in blocks", name, table.num_rows, n_nonblank)
+    tables, numbers = _read_blocks(buf, a, lines, name, rej)
+    table = pa.concat_tables(tables) if tables else PARSE_SCHEMA.empty_table()
+    nums = np.concatenate(numbers) if numbers else np.zeros(0, np.int64)
+    return table, nums, n_nonblank, n_blank
+
+
+def _read_blocks(
+    buf: pa.Buffer, a: np.ndarray, lines: _Lines, name: str, rej: _Rejects
+) -> tuple[list[pa.Table], list[np.ndarray]]:
+    """Slow path: parse blocks of lines, bisecting the blocks that fail down to the bad lines."""
+    n_lines = len(lines)
+    cuts = np.searchsorted(lines.starts, np.arange(0, int(a.shape[0]), FALLBACK_BLOCK))
+    bounds = np.unique(np.concatenate((cuts, [n_lines])))
+    nonblank_cum = np.concatenate(([0], np.cumsum(~lines.blank)))
+    odd_cum = np.concatenate(([0], np.cumsum(lines.odd)))
+    tables: list[pa.Table] = []
+    numbers: list[np.ndarray] = []
+    accepted = 0
+    seen = 0
+
+    def check_give_up(upto_line: int) -> None:
+        if accepted == 0 and seen >= GIVE_UP_AFTER:
+            first = rej.first
+            assert first is not None
+            raise LogError(
+                f"not a span log: the first {seen} non-blank lines are all rejected "
+                f"(through line {upto_line}); first problem at line {first.line}: {first.message}",
+                file=name,
+                line=first.line,
+                code="not-a-log",
+            )
+
+    for b0, b1 in itertools.pairwise(bounds):
+        work = [(int(b0), int(b1))]
+        while work:
+            i, j = work.pop()
+            nb = int(nonblank_cum[j] - nonblank_cum[i])
+            if nb == 0:
+                continue
+            sl = buf.slice(int(lines.starts[i]), int(lines.nexts[j - 1] - lines.starts[i]))
+            if j - i == 1:
+                raw = sl.to_pybytes().strip()
+                if not raw:
+                    continue
+                seen += 1
+                msg = ""
+                try:
+                    t = _parse(sl, block_size=max(len(raw) + 2, 1 << 16))
+                    if t.num_rows == 1:
+                        tables.append(t)
+                        numbers.append(np.array([i + 1], np.int64))
+                        accepted += 1
+                        continue
+                    msg = f"{t.num_rows} values on one line"
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+                    msg = str(e)
+                reason, message = classify_line(raw, msg)
+                rej.add(i + 1, reason, message)
+                check_give_up(i + 1)
+                continue
+            if odd_cum[j] == odd_cum[i]:
+                try:
+                    t = _parse(sl)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    pass
+                else:
+                    if t.num_rows == nb:
+                        tables.append(t)
+                        numbers.append(np.flatnonzero(~lines.blank[i:j]).astype(np.int64) + i + 1)
+                        accepted += nb
+                        seen += nb
+                        continue
+            mid = (i + j) // 2
+            work.append((mid, j))
+            work.append((i, mid))
+    return tables, numbers
+
+
+# ---- checks on parsed spans (vectorised) ---------------------------------------------------------
+
+
+def _np(table: pa.Table, name: str) -> np.ndarray:
+    col = table.column(name)
+    return col.to_numpy() if col.null_count == 0 else col.fill_null(np.nan).to_numpy()
+
+
+def _check(table: pa.Table, lines: np.ndarray, rej: _Rejects) -> np.ndarray:
+    """Validate parsed spans; record rejections; return the mask of rows to keep."""
+    n = table.num_rows
+    checks: list[tuple[str, np.ndarray, Callable[[int], str]]] = []
+
+    missing_by_key = {}
+    for k in REQUIRED:
+        col = table.column(k)
+        m = pc.is_null(col)
+        if pa.types.is_string(col.type):
+            m = pc.or_(m, pc.equal(pc.utf8_length(pc.fill_null(col, "")), 0))
+        missing_by_key[k] = m.to_numpy(zero_copy_only=False)
+    missing = np.zeros(n, bool)
+    for m in missing_by_key.values():
+        missing |= m
+
+    def missing_msg(r: int) -> str:
+        keys = [k for k, m in missing_by_key.items() if m[r]]
+        return "missing or empty required key" + ("s " if len(keys) > 1 else " ") + ", ".join(keys)
+
+    checks.append(("missing-key", missing, missing_msg))
+
+    ver = _np(table, "recipe_version")
+    bad_ver = ~np.isnan(ver) & ((ver != np.round(ver)) | (np.abs(ver) > 2.0**53))
+    checks.append(("wrong-type", bad_ver, lambda r: f"recipe_version: expected an integer, got {float(ver[r])!r}"))
+
+    lat = _np(table, "latency_ms")
+    bad_lat = ~missing & ~((lat >= 0) & np.isfinite(lat))
+    checks.append(("bad-latency", bad_lat, lambda r: f"latency_ms is {float(lat[r])!r}"))
+
+    start = _np(table, "start_ms")
+    bad_start = ~missing & ~np.isfinite(start)
+    checks.append(("bad-start", bad_start, lambda r: f"start_ms is {float(start[r])!r}"))
+
+    status_col = table.column("status")
+    known = pc.fill_null(pc.is_in(status_col, value_set=pa.array(STATUSES)), False).to_numpy(zero_copy_only=False)
+    bad_status = ~missing & ~known
+    checks.append(
+        (
+            "unknown-status",
+            bad_status,
+            lambda r: f"status {status_col[r].as_py()!r} is not one of {', '.join(STATUSES)}",
+        )
+    )
+
+    sr = _np(table, "sample_rate")
+    bad_sr = ~np.isnan(sr) & ~((sr > 0) & (sr <= 1))
+    checks.append(("bad-sample-rate", bad_sr, lambda r: f"sample_rate {float(sr[r])!r} is outside (0, 1]"))
+
+    values = {c: _np(table, c) for c in _VALUE_COLS}
+    bad_value = np.zeros(n, bool)
+    for v in values.values():
+        bad_value |= ~np.isnan(v) & ~((v >= 0) & np.isfinite(v))
+
+    def value_msg(r: int) -> str:
+        c = next(c for c, v in values.items() if not np.isnan(v[r]) and not (v[r] >= 0 and math.isfinite(v[r])))
+        return f"{c} is {float(values[c][r])!r}"
+
+    checks.append(("bad-value", bad_value, value_msg))
+
+    keep = np.ones(n, bool)
+    for reason, mask, message in checks:
+        mask = mask & keep  # one reason per line: the first that applies
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            for r in idx[:MAX_EXAMPLES]:
+                rej.add(int(lines[r]), reason, message(int(r)))
+            if idx.size > MAX_EXAMPLES:
+                rej.count_more(reason, int(idx.size - MAX_EXAMPLES))
+            keep &= ~mask
+    return keep
+
+
+# ---- one file ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _FileResult:
+    table: pa.Table  # PARSE_SCHEMA + source columns, rows that passed the checks
+    fmt: str
+    lines_read: int
+    blank: int
+    rej: _Rejects
+    counts: dict[str, int]
+    notes: list[str]
+
+
+def _with_source(table: pa.Table, name: str, lines: np.ndarray) -> pa.Table:
+    n = table.num_rows
+    src = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([name])).cast(pa.string())
+    return table.append_column("source_file", src).append_column("source_line", pa.array(lines, pa.int64()))
+
+
+def _conform_frame(df: pd.DataFrame, name: str) -> tuple[pa.Table, np.ndarray]:
+    """A span frame from another reader as a PARSE_SCHEMA table plus its line/index numbers."""
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    n = len(df)
+    for f in PARSE_SCHEMA:
+        if f.name in df.columns:
+            try:
+                cols[f.name] = pa.array(df[f.name], type=f.type, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                raise LogError(f"reader produced a bad {f.name!r} column ({e})", file=name) from None
+        else:
+            cols[f.name] = pa.nulls(n, f.type)
+    table = pa.table(cols, schema=PARSE_SCHEMA)
+    if "source_line" in df.columns:
+        lines = pd.to_numeric(df["source_line"], errors="coerce").fillna(0).to_numpy(np.int64)
+    else:
+        lines = np.arange(1, n + 1, dtype=np.int64)
+    return table, lines
+
+
+def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool) -> _FileResult:
+    _check_file(path)
+    name = str(path)
+    rej = _Rejects(name)
+    fmt = log_format
+    if fmt == "auto":
+        fmt = detect_format(_head(path))
+    if fmt == "unknown":
+        raise LogError(
+            "unsupported log format (not native JSONL spans, and no reader recognises it)",
+            file=name,
+            code="unsupported-format",
+        )
+    counts: dict[str, int] = {}
+    notes: list[str] = []
+    if fmt == "native":
+        if _is_gzip(path):
+            buf = pa.py_buffer(_gunzip(path))
+        else:
+            try:
+                buf = pa.memory_map(name, "r").read_buffer()
+            except OSError as e:
+                raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
+        table, lines, n_read, n_blank = _read_native(buf, name, rej)
+        del buf
+    else:
+        formats = _formats_module()
+        if formats is None or not hasattr(formats, "read"):
+            raise LogError(
+                f"unsupported log format {fmt!r} (no reader installed)", file=name, code="unsupported-format"
+            )
+        df, counts, fnotes = formats.read(path, fmt, recipe=recipe, mapping=mapping)
+        notes = [f"{name}: {s}" for s in fnotes]
+        table, lines = _conform_frame(df, name)
+        n_read, n_blank = table.num_rows, 0
+    if table.num_rows:
+        keep = _check(table, lines, rej)
+        if not keep.all():
+            table, lines = table.filter(pa.array(keep)), lines[keep]
+    if strict and rej.first is not None:
+        bad = rej.first
+        raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=name, line=bad.line, code=bad.reason)
+    if n_read and table.num_rows == 0 and rej.total:
+        f = rej.first
+        assert f is not None
+        raise LogError(
+            f"not a span log: all {n_read} non-blank lines are rejected; first problem at line {f.line}: {f.message}",
+            file=name,
+            line=f.line,
+            code="not-a-log",
+        )
+    if n_read == 0:
+        notes.append(f"{name}: empty (no spans)")
+    return _FileResult(_with_source(table, name, lines), fmt, n_read, n_blank, rej, dict(counts), notes)
+
+
+# ---- putting files together ----------------------------------------------------------------------
+
+
+def _value_counts(arr: pa.Array | pa.ChunkedArray) -> dict[Any, int]:
+    vc = pc.value_counts(arr)
+    if len(vc) == 0:
+        return {}
+    values = vc.field("values").to_pylist()
+    counts = vc.field("counts").to_pylist()
+    pairs = sorted(zip(values, counts, strict=True), key=lambda p: (-p[1], str(p[0])))
+    return {v: int(c) for v, c in pairs if v is not None}
+
+
+def _types_mapper(t: pa.DataType) -> Any:
+    return pd.Int64Dtype() if pa.types.is_integer(t) else None
+
+
+def to_span_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow table in :data:`SPAN_SCHEMA` -> the span DataFrame (dtypes as in the module doc)."""
+    return table.select(SPAN_SCHEMA.names).to_pandas(types_mapper=_types_mapper, split_blocks=True, self_destruct=True)
+
+
+def empty_spans() -> pd.DataFrame:
+    """An empty span frame with the right columns and dtypes."""
+    return to_span_frame(SPAN_SCHEMA.empty_table())
+
+
+def factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int64, first-appearance order) and uniques of a string column, via arrow's hash kernel.
+
+    >>> codes, uniq = factorize(pd.Series(["b", "a", "b"], dtype="str"))
+    >>> codes.tolist(), list(uniq)
+    ([0, 1, 0], ['b', 'a'])
+    """
+    arr = pa.chunked_array([pa.array(values.array, from_pandas=True)]) if len(values) else None
+    if arr is None:
+        return np.zeros(0, np.int64), np.array([], dtype=object)
+    enc = pc.dictionary_encode(arr)
+    codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks])
+    return codes.astype(np.int64, copy=False), np.asarray(enc.chunks[-1].dictionary.to_pylist(), dtype=object)
+
+
+def keep_last_ending(req_codes: np.ndarray, op_codes: np.ndarray, end_ms: np.ndarray, n_ops: int) -> np.ndarray:
+    """Mask keeping, for each (request, op) pair, the span that ends last (ties: the later row).
+
+    >>> keep_last_ending(np.array([0, 0, 1]), np.array([0, 0, 0]), np.array([5.0, 3.0, 1.0]), 1).tolist()
+    [True, False, True]
+    """
+    n = int(req_codes.shape[0])
+    key = req_codes.astype(np.int64) * max(n_ops, 1) + op_codes
+    if n == 0 or not pd.Series(key).duplicated().any():
+        return np.ones(n, bool)
+    order = np.lexsort((np.arange(n), np.nan_to_num(end_ms, nan=-np.inf), key))
+    last = np.ones(n, bool)
+    ks = key[order]
+    last[:-1] = ks[:-1] != ks[1:]
+    keep = np.zeros(n, bool)
+    keep[order[last]] = True
+    return keep
+
+
+def _as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def read_logs(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    recipe: Recipe | None = None,
+    strict: bool = False,
+    sample_rate: float | None = None,
+    log_format: str = "auto",
+    mapping: Any = None,
+) -> tuple[pd.DataFrame, IngestReport]:
+    """Read execution logs into the span table (:data:`SPAN_SCHEMA` columns) and an ingest report.
+
+    Parameters
+    ----------
+    paths
+        One log file or several (native JSONL, plain or gzip; other formats via ``recipemut.formats``).
+    recipe
+        When given, spans of another recipe or of operations it does not define are excluded
+        and counted in the report.
+    strict
+        Raise on the first rejected line instead of counting it.
+    sample_rate
+        Sampling rate of spans that do not carry one (default 1.0: every request logged).
+    log_format
+        ``"auto"`` (detect per file), ``"native"``, or a format name ``recipemut.formats`` reads.
+    mapping
+        Span-to-operation mapping handed to the readers of other formats.
+
+    Raises
+    ------
+    InputFileError
+        A file is missing, a directory or unreadable.
+    LogError
+        Not a span log (every line bad, or the first lines all bad), an unsupported format, a bad
+        line under ``strict``, or no span left at all.
+    """
+    files = _as_paths(paths)
+    if not files:
+        raise LogError("no log file given", code="no-logs")
+    if sample_rate is not None and not (0 < sample_rate <= 1):
+        raise LogError(f"sample rate {sample_rate!r} is outside (0, 1]", code="bad-sample-rate")
+    fill_rate = 1.0 if sample_rate is None else float(sample_rate)
+
+    results = [_read_file(p, log_format, recipe, mapping, strict) for p in files]
+    notes = [n for r in results for n in r.notes]
+    table = pa.concat_tables([r.table for r in results]) if results else None
+    assert table is not None
+
+    other: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    if recipe is not None and table.num_rows:
+        rcol = table.column("recipe")
+        foreign = pc.fill_null(pc.not_equal(rcol, recipe.name), False)
+        if pc.any(foreign).as_py():
+            other = {str(k): v for k, v in _value_counts(rcol.filter(foreign)).items()}
+            table = table.filter(pc.invert(foreign))
+        known = pc.is_in(table.column("op"), value_set=pa.array(list(recipe.ops), pa.string()))
+        if not pc.all(known).as_py():
+            unknown = {str(k): v for k, v in _value_counts(table.column("op").filter(pc.invert(known))).items()}
+            table = table.filter(known)
+        if table.num_rows == 0:
+            found = ", ".join(f"{k} ({v})" for k, v in list({**other, **unknown}.items())[:5])
+            raise LogError(
+                f"no span of recipe {recipe.name!r} in the logs (found other recipes/operations: {found})",
+                file=str(files[0]) if len(files) == 1 else None,
+                code="no-spans",
+            )
+    if table.num_rows == 0:
+        raise LogError(
+            "no spans in the logs" + (f": {files[0]} is empty" if len(files) == 1 else ""),
+            file=None,
+            code="no-spans",
+        )
+
+    table = table.set_column(
+        table.schema.get_field_index("variant"), "variant", pc.fill_null(table.column("variant"), DEFAULT_VARIANT)
+    )
+    table = table.set_column(
+        table.schema.get_field_index("sample_rate"),
+        "sample_rate",
+        pc.fill_null(table.column("sample_rate"), fill_rate),
+    )
+    table = table.set_column(
+        table.schema.get_field_index("recipe_version"),
+        "recipe_version",
+        pc.cast(table.column("recipe_version"), pa.int64()),
+    )
+
+    df = to_span_frame(table)
+    del table
+    req_codes, req_uniques = factorize(df["request_id"])
+    op_codes, op_uniques = factorize(df["op"])
+    # codes are in first-appearance order, so a request's first span is where the running max grows
+    running_max = np.maximum.accumulate(req_codes)
+    first_of_request = np.flatnonzero(np.concatenate(([True], running_max[1:] > running_max[:-1])))
+    first_variant = pd.Series(df["variant"].to_numpy()[first_of_request])
+    variants = {str(k): int(v) for k, v in first_variant.value_counts().items()}
+    start = df["start_ms"].to_numpy()
+    end = start + df["latency_ms"].to_numpy()
+    keep = keep_last_ending(req_codes, op_codes, end, len(op_uniques))
+    duplicates = int((~keep).sum())
+    if duplicates:
+        df = df.loc[keep].reset_index(drop=True)
+        start, end = start[keep], end[keep]
+        notes.append(f"{duplicates} duplicate (request_id, op) spans dropped; the last-ending one was kept")
+
+    vc_ver = df["recipe_version"].value_counts()
+    versions = dict(zip(vc_ver.index.astype(int).tolist(), vc_ver.astype(int).tolist(), strict=True))
+    vc_rate = df["sample_rate"].value_counts()
+    rates = dict(zip(vc_rate.index.astype(float).tolist(), vc_rate.astype(int).tolist(), strict=True))
+
+    rejected: dict[str, int] = {}
+    examples: list[Rejection] = []
+    for r in results:
+        for k, v in r.rej.counts.items():
+            rejected[k] = rejected.get(k, 0) + v
+    for reason in REASONS:
+        ex = [e for r in results for e in r.rej.examples.get(reason, [])]
+        examples.extend(ex[:MAX_EXAMPLES])
+    examples.sort(key=lambda e: (files.index(Path(e.file)) if Path(e.file) in files else 0, e.line))
+    format_counts: dict[str, int] = {}
+    for r in results:
+        for k, v in r.counts.items():
+            format_counts[k] = format_counts.get(k, 0) + int(v)
+
+    report = IngestReport(
+        files=tuple(str(p) for p in files),
+        formats=MappingProxyType({str(p): r.fmt for p, r in zip(files, results, strict=True)}),
+        lines_read=sum(r.lines_read for r in results),
+        blank_lines=sum(r.blank for r in results),
+        spans_kept=len(df),
+        rejected=_frozen(rejected),
+        examples=tuple(examples),
+        requests=len(req_uniques),
+        time_range_ms=(float(np.min(start)), float(np.max(end))),
+        variants=_frozen(variants),
+        recipe_versions=_frozen(versions),
+        unknown_ops=_frozen(unknown),
+        other_recipes=_frozen(other),
+        duplicates=duplicates,
+        sample_rate=fill_rate,
+        sample_rates=_frozen(rates),
+        format_counts=_frozen(format_counts),
+        notes=tuple(notes),
+    )
+    log.info("%s", report.summary())
+    return df, report
