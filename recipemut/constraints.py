@@ -107,9 +107,7 @@ def frozen_violations(original: Recipe, mutated: Recipe) -> list[str]:
                 lost, gained = sorted(old - new), sorted(new - old)
                 parts = [f"no longer {', '.join(lost)}"] if lost else []
                 parts += [f"now also {', '.join(gained)}"] if gained else []
-                reasons.append(
-                    f"frozen operation '{fid}': what runs {name} it changed ({'; '.join(parts)})"
-                )
+                reasons.append(f"frozen operation '{fid}': what runs {name} it changed ({'; '.join(parts)})")
     return reasons
 
 

@@ -107,8 +107,7 @@ def test_bad_arguments_raise() -> None:
 def test_matches_reference(data: list[tuple[int, int]], ttl_s: float, max_entries: int, policy: str) -> None:
     times = [float(t) for t, _ in data]
     keys = [k for _, k in data]
-    got = cachesim.hits(np.array(times, dtype=float), np.array(keys, dtype=np.int64), ttl_s, max_entries,
-                        policy=policy)  # type: ignore[arg-type]
+    got = cachesim.hits(np.array(times, dtype=float), np.array(keys, dtype=np.int64), ttl_s, max_entries, policy=policy)  # type: ignore[arg-type]
     assert got.tolist() == _reference(times, keys, ttl_s, max_entries, policy)
 
 
