@@ -1,0 +1,116 @@
+"""Trace formats beside the native JSONL: OTLP JSON, Jaeger JSON and Zipkin v2 JSON.
+
+Two entry points, used by :mod:`recipemut.ingest` for files that are not native JSONL:
+
+* :func:`detect` names the format of a file from its first bytes (gzip is looked through);
+* :func:`read` reads one file into the span table (:data:`recipemut.spans.SPAN_SCHEMA`), with
+  counts of every wart met on the way (:data:`COUNT_KEYS`) and notes for people.
+
+>>> detect(b'{"resourceSpans": [{"resource": {}}]}'), detect(b'[{"traceId": "a", "id": "b", "localEndpoint": {}}]')
+('otlp', 'zipkin')
+>>> detect(b'{"data": [{"traceID": "a", "spans": []}]}'), detect(b'{"request_id": "r-1", "op": "x"}')
+('jaeger', None)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import LogError
+from ..model import Recipe
+from . import jaeger, otlp, zipkin
+from .common import DEFAULT_ATTRIBUTES, gunzip_head, read_bytes, read_head
+from .mapping import DEFAULT_MAPPING, MappingError, SpanMapping, load_mapping, resolve
+from .normalise import COUNT_KEYS, normalise
+
+__all__ = [
+    "COUNT_KEYS",
+    "DEFAULT_MAPPING",
+    "FORMATS",
+    "MappingError",
+    "SpanMapping",
+    "detect",
+    "detect_file",
+    "load_mapping",
+    "read",
+]
+
+#: Formats this package reads, as ``--log-format`` names them.
+FORMATS = ("otlp", "jaeger", "zipkin")
+
+_KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
+
+
+def detect(head: bytes) -> str | None:
+    """``"otlp"``, ``"jaeger"`` or ``"zipkin"`` from a file's first bytes, else ``None`` (native or unknown).
+
+    Decided by content, not by file name: OTLP has ``resourceSpans``; Jaeger spells ``traceID``
+    / ``spanID`` / ``operationName`` (under ``data``, a trace with ``processes``, or a list of
+    spans); Zipkin v2 is a JSON list of spans with ``traceId`` and ``id`` or ``localEndpoint``.
+    """
+    if head[:2] == b"\x1f\x8b":
+        head = gunzip_head(head)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] not in (b"{", b"["):
+        return None
+    keys = set(_KEY.findall(text[:65536]))
+    if b"resourceSpans" in keys:
+        return "otlp"
+    if keys & {b"traceID", b"spanID", b"operationName", b"processID"}:
+        return "jaeger"
+    if text[:1] == b"[" and b"traceId" in keys and keys & {b"localEndpoint", b"id", b"remoteEndpoint"}:
+        return "zipkin"
+    return None
+
+
+def detect_file(path: str | Path) -> str | None:
+    """:func:`detect` on a file's first 64 KiB (gunzipped when gzip)."""
+    return detect(read_head(Path(path)))
+
+
+def read(
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    recipe: Recipe | None,
+    mapping: SpanMapping | str | Path | None = None,
+    sample_rate: float | None = None,
+) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """Read one OTLP / Jaeger / Zipkin file into the span table.
+
+    ``fmt`` is one of :data:`FORMATS`, or ``None`` / ``"auto"`` to detect it. ``mapping`` is a
+    :class:`SpanMapping`, a mapping file, or ``None`` for the default matching. With a recipe, only
+    spans that map to its operations are in the table (``op`` is the operation id, ``service`` the
+    operation's service); the others are counted (``unmapped_spans``, ``ambiguous_spans``) and the
+    most frequent named in the notes. Without a recipe every valid span is kept, ``op`` = span name.
+    ``sample_rate`` fills the ``sample_rate`` of traces that carry none (else they stay null).
+    ``request_id`` is the trace id.
+
+    Returns ``(table, counts, notes)``; ``counts`` has every key of :data:`COUNT_KEYS`.
+    Raises :class:`~recipemut.errors.LogError` when the file is not in the format (or not JSON),
+    :class:`MappingError` for a bad mapping, :class:`~recipemut.errors.InputFileError` when unreadable.
+    """
+    p = Path(path)
+    m = resolve(mapping)
+    m.check(recipe)
+    if fmt in (None, "auto"):
+        fmt = detect(read_head(p))
+        if fmt is None:
+            raise LogError(
+                "not an OTLP, Jaeger or Zipkin JSON trace file (no resourceSpans / traceID / traceId found)",
+                file=str(p),
+                code="unknown-format",
+            )
+    if fmt not in FORMATS:
+        raise LogError(f"unknown trace format '{fmt}' (expected one of {', '.join(FORMATS)})", file=str(p))
+    attributes = (*DEFAULT_ATTRIBUTES, *m.attributes())
+    if fmt == "otlp":
+        raw, _how = otlp.read_raw(p, attributes)
+    elif fmt == "jaeger":
+        raw = jaeger.parse(read_bytes(p), p, attributes)
+    else:
+        raw = zipkin.parse(read_bytes(p), p, attributes)
+    return normalise(raw, path=p, fmt=fmt, recipe=recipe, mapping=m, sample_rate=sample_rate)

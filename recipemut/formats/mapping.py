@@ -1,0 +1,425 @@
+"""The span mapping: which spans of a trace are which operations of a recipe (``--map mapping.yaml``).
+
+Without a mapping file a span is an operation when its name, or its ``recipe.operation``
+attribute, equals the operation's ``id`` or ``action`` *and* its service (or, for a client span,
+the service it calls) equals the operation's ``service``. A mapping file adds ordered rules
+(first match wins) on span name (exact, glob, regex), service, kind and attributes, and says
+which attributes hold the cache key, bytes, cost, the sampling rate and the status. Structure:
+``schemas/mapping.schema.json``; an example: ``recipes/zipkin_simple_db/mapping.yaml``.
+
+Everything here is vectorised over the raw span frame: a loop over the (few) rules, never over
+spans.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..errors import InputFileError, RecipemutError
+from ..model import Recipe
+from .common import attr_str
+
+MAX_MAPPING_BYTES = 1 << 20
+_MAX_NODES = 100_000
+
+
+class MappingError(RecipemutError):
+    """A span mapping file is malformed or names an operation the recipe does not have."""
+
+
+@dataclass(frozen=True)
+class AttrTest:
+    """One test on an attribute's value (all given conditions must hold)."""
+
+    key: str
+    equals: str | None = None
+    in_: tuple[str, ...] | None = None
+    regex: str | None = None
+    glob: str | None = None
+    min: float | None = None
+    max: float | None = None
+    exists: bool | None = None
+
+    def mask(self, raw: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the spans whose attribute passes the test.
+
+        >>> raw = pd.DataFrame({"attr:code": ["200", "503", None]})
+        >>> AttrTest("code", min=500).mask(raw).tolist(), AttrTest("code", exists=False).mask(raw).tolist()
+        ([False, True, False], [False, False, True])
+        """
+        col = raw.get("attr:" + self.key)
+        s = pd.Series(col if col is not None else [None] * len(raw), index=raw.index, dtype=object)
+        present = s.notna().to_numpy()
+        if self.exists is False:
+            return ~present
+        m = present.copy()
+        text = s.where(s.notna(), "").astype(str)
+        if self.equals is not None:
+            m &= (text == self.equals).to_numpy()
+        if self.in_ is not None:
+            m &= text.isin(self.in_).to_numpy()
+        if self.regex is not None:
+            m &= text.str.contains(self.regex, regex=True).to_numpy(dtype=bool)
+        if self.glob is not None:
+            m &= text.str.match(_glob_re(self.glob)).to_numpy(dtype=bool)
+        if self.min is not None or self.max is not None:
+            num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+            if self.min is not None:
+                m &= num >= self.min
+            if self.max is not None:
+                m &= num <= self.max
+        return m
+
+
+@cache
+def _glob_re(pattern: str) -> str:
+    """A glob as an anchored regex (use with ``str.match``).
+
+    >>> bool(re.match(_glob_re("http:*"), "http:/book")), bool(re.match(_glob_re("http:*"), "grpc:x"))
+    (True, False)
+    """
+    return fnmatch.translate(pattern)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Spans matching every given condition are operation ``op``."""
+
+    op: str
+    name: str | None = None
+    name_glob: str | None = None
+    name_regex: str | None = None
+    service: str | None = None
+    kind: str | None = None
+    attributes: tuple[AttrTest, ...] = ()
+    line: int | None = None
+
+    def mask(self, raw: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the spans this rule matches."""
+        m = np.ones(len(raw), dtype=bool)
+        name = raw["name"].astype(str)
+        if self.name is not None:
+            m &= (name == self.name).to_numpy()
+        if self.name_glob is not None:
+            m &= name.str.match(_glob_re(self.name_glob)).to_numpy(dtype=bool)
+        if self.name_regex is not None:
+            m &= name.str.contains(self.name_regex, regex=True).to_numpy(dtype=bool)
+        if self.service is not None:
+            pat = _glob_re(self.service)
+            own = raw["service"].fillna("").astype(str).str.match(pat).to_numpy(dtype=bool)
+            peer = raw["peer_service"].fillna("").astype(str).str.match(pat).to_numpy(dtype=bool)
+            m &= own | (peer & (raw["kind"] == "client").to_numpy())
+        if self.kind is not None:
+            m &= (raw["kind"] == self.kind).to_numpy()
+        for t in self.attributes:
+            m &= t.mask(raw)
+        return m
+
+
+@dataclass(frozen=True)
+class SpanMapping:
+    """How spans become operations; :data:`DEFAULT_MAPPING` when no file is given."""
+
+    rules: tuple[Rule, ...] = ()
+    defaults: bool = True
+    operation_attribute: str = "recipe.operation"
+    cache_key: str | None = None
+    bytes_in: str | None = None
+    bytes_out: str | None = None
+    cost_usd: str | None = None
+    cpu_ms: str | None = None
+    mem_mb: str | None = None
+    variant: str = "recipe.variant"
+    recipe_version: str = "recipe.version"
+    sampling_attribute: str | None = None
+    sampling_as: str = "probability"  # probability | one_in_n
+    error: tuple[AttrTest, ...] = ()
+    halted: tuple[AttrTest, ...] = ()
+    ok: tuple[AttrTest, ...] = ()
+    merge_latency: str = "client"  # client | server
+    source: str | None = None
+
+    def attributes(self) -> tuple[str, ...]:
+        """Every attribute key the mapping reads (the readers extract only these)."""
+        keys: list[str] = [self.operation_attribute, self.variant, self.recipe_version]
+        for k in (self.cache_key, self.bytes_in, self.bytes_out, self.cost_usd, self.cpu_ms, self.mem_mb):
+            if k:
+                keys.append(k)
+        if self.sampling_attribute:
+            keys.append(self.sampling_attribute)
+        for r in self.rules:
+            keys.extend(t.key for t in r.attributes)
+        keys.extend(t.key for t in (*self.error, *self.halted, *self.ok))
+        return tuple(dict.fromkeys(keys))
+
+    def check(self, recipe: Recipe | None) -> None:
+        """Every rule names an operation of the recipe (raises :class:`MappingError`)."""
+        if recipe is None:
+            return
+        for r in self.rules:
+            if r.op not in recipe.ops:
+                known = ", ".join(sorted(recipe.ops)) or "none"
+                raise MappingError(
+                    f"operations: rule for '{r.op}' names no operation of recipe '{recipe.name}' (it has: {known})",
+                    file=self.source,
+                    line=r.line,
+                    code="unknown-op",
+                )
+
+
+DEFAULT_MAPPING = SpanMapping()
+
+
+# ---- the default rule and the assignment of operations ---------------------------------------------
+
+
+def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -> tuple[np.ndarray, np.ndarray]:
+    """Operation id per span (``None`` where none) and a mask of spans that matched several operations.
+
+    Mapping rules first (first match wins), then, for spans no rule matched, the default rule.
+    A span the default rule matches to more than one operation (two operations with the same
+    action on the same service) is *ambiguous*: it gets no operation and is counted, so that a
+    mapping rule can separate them.
+    """
+    n = len(raw)
+    op = np.full(n, None, dtype=object)
+    for rule in mapping.rules:
+        free = pd.isna(op)
+        if not free.any():
+            break
+        m = rule.mask(raw) & free
+        op[m] = rule.op
+    ambiguous = np.zeros(n, dtype=bool)
+    if not mapping.defaults:
+        return op, ambiguous
+    free_idx = np.flatnonzero(pd.isna(op))
+    if not len(free_idx) or not recipe.operations:
+        return op, ambiguous
+    lookup = pd.DataFrame(
+        [(key, o.service, o.id) for o in recipe.operations for key in dict.fromkeys((o.id, o.action)) if key],
+        columns=["cand", "svc", "op"],
+    ).drop_duplicates()
+    sub = raw.iloc[free_idx]
+    opattr = sub.get("attr:" + mapping.operation_attribute)
+    cand = sub["name"] if opattr is None else opattr.where(opattr.notna(), sub["name"])
+    left = pd.DataFrame({"pos": free_idx, "cand": cand.to_numpy(), "own": sub["service"].to_numpy()})
+    client = (sub["kind"] == "client").to_numpy()
+    peer = pd.DataFrame(
+        {"pos": free_idx[client], "cand": cand.to_numpy()[client], "own": sub["peer_service"].to_numpy()[client]}
+    )
+    hits = pd.concat(
+        [
+            left.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
+            peer.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
+        ]
+    )[["pos", "op"]].drop_duplicates()
+    n_ops = hits.groupby("pos")["op"].transform("size").to_numpy()
+    single = hits[n_ops == 1]
+    op[single["pos"].to_numpy()] = single["op"].to_numpy()
+    ambiguous[np.unique(hits["pos"].to_numpy()[n_ops > 1])] = True
+    return op, ambiguous
+
+
+def status_codes(raw: pd.DataFrame, mapping: SpanMapping) -> np.ndarray:
+    """``ok`` / ``error`` / ``halted`` per span: the format's marker, OTel's status tag, then the mapping."""
+    error = raw["error"].to_numpy(dtype=bool).copy()
+    otel = raw.get("attr:otel.status_code")
+    if otel is not None:
+        error |= (otel.fillna("").astype(str).str.upper() == "ERROR").to_numpy()
+    for t in mapping.error:
+        error |= t.mask(raw)
+    halted = np.zeros(len(raw), dtype=bool)
+    for t in mapping.halted:
+        halted |= t.mask(raw)
+    ok = np.zeros(len(raw), dtype=bool)
+    for t in mapping.ok:
+        ok |= t.mask(raw)
+    out = np.where(halted, "halted", np.where(error, "error", "ok")).astype(object)
+    out[ok] = "ok"
+    return out
+
+
+# ---- loading ---------------------------------------------------------------------------------------
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    text = resources.files("recipemut").joinpath("schemas/mapping.schema.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def _yaml_with_lines(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Parse YAML keeping the line of every node; duplicate keys are errors."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise MappingError(
+            f"not valid YAML: {getattr(e, 'problem', None) or e}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+            code="bad-yaml",
+        ) from None
+    finally:
+        loader.dispose()
+    lines: dict[tuple[Any, ...], int] = {}
+    budget = [_MAX_NODES]
+
+    def build(node: yaml.Node, path: tuple[Any, ...]) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise MappingError("too many YAML nodes (alias expansion?)", file=file, code="too-large")
+        lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for k, v in node.value:
+                key = loader.construct_object(k, deep=True)
+                if key in out:
+                    raise MappingError(
+                        f"duplicate key '{key}'", file=file, line=k.start_mark.line + 1, code="duplicate-key"
+                    )
+                out[key] = build(v, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [build(v, (*path, i)) for i, v in enumerate(node.value)]
+        return loader.construct_object(node, deep=True)
+
+    if root is None:
+        raise MappingError("empty mapping file", file=file, code="empty")
+    return build(root, ()), lines
+
+
+def _test(key: str, spec: Any) -> AttrTest:
+    if not isinstance(spec, MappingABC):
+        return AttrTest(key, equals=attr_str(spec))
+    return AttrTest(
+        key,
+        equals=attr_str(spec.get("equals")),
+        in_=tuple(str(attr_str(v)) for v in spec["in"]) if "in" in spec else None,
+        regex=spec.get("regex"),
+        glob=spec.get("glob"),
+        min=float(spec["min"]) if "min" in spec else None,
+        max=float(spec["max"]) if "max" in spec else None,
+        exists=spec.get("exists"),
+    )
+
+
+def mapping_from_dict(
+    data: Any, *, source: str | None = None, lines: dict[tuple[Any, ...], int] | None = None
+) -> SpanMapping:
+    """Validate plain data against the mapping schema and build a :class:`SpanMapping`."""
+    import jsonschema
+
+    lines = lines or {}
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        e = errors[0]
+        path = tuple(e.absolute_path)
+        where = "/".join(map(str, path)) or "(top level)"
+        line = next((lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in lines), None)
+        raise MappingError(f"{where}: {e.message}", file=source, line=line, code="schema")
+    for i, r in enumerate(data.get("operations") or ()):
+        pats = [("name_regex", r.get("name_regex"))] + [
+            (f"attributes.{k}.regex", v.get("regex"))
+            for k, v in (r.get("attributes") or {}).items()
+            if isinstance(v, dict)
+        ]
+        for what, pat in pats:
+            if pat is None:
+                continue
+            try:
+                re.compile(pat)
+            except re.error as err:
+                raise MappingError(
+                    f"operations[{i}].{what}: bad regular expression {pat!r}: {err}",
+                    file=source,
+                    line=lines.get(("operations", i)),
+                    code="bad-regex",
+                ) from None
+    rules = tuple(
+        Rule(
+            op=r["op"],
+            name=r.get("name"),
+            name_glob=r.get("name_glob"),
+            name_regex=r.get("name_regex"),
+            service=r.get("service"),
+            kind=r.get("kind"),
+            attributes=tuple(_test(k, v) for k, v in (r.get("attributes") or {}).items()),
+            line=lines.get(("operations", i)),
+        )
+        for i, r in enumerate(data.get("operations") or ())
+    )
+    a = data.get("attributes") or {}
+    st = data.get("status") or {}
+    samp = data.get("sampling") or {}
+
+    def tests(kind: str) -> tuple[AttrTest, ...]:
+        return tuple(
+            _test(t["attribute"], {k: v for k, v in t.items() if k != "attribute"}) for t in st.get(kind) or ()
+        )
+
+    return SpanMapping(
+        rules=rules,
+        defaults=bool(data.get("defaults", True)),
+        operation_attribute=a.get("operation", "recipe.operation"),
+        cache_key=a.get("cache_key"),
+        bytes_in=a.get("bytes_in"),
+        bytes_out=a.get("bytes_out"),
+        cost_usd=a.get("cost_usd"),
+        cpu_ms=a.get("cpu_ms"),
+        mem_mb=a.get("mem_mb"),
+        variant=a.get("variant", "recipe.variant"),
+        recipe_version=a.get("recipe_version", "recipe.version"),
+        sampling_attribute=samp.get("attribute"),
+        sampling_as=samp.get("as", "probability"),
+        error=tests("error"),
+        halted=tests("halted"),
+        ok=tests("ok"),
+        merge_latency=(data.get("merge") or {}).get("latency", "client"),
+        source=source,
+    )
+
+
+def load_mapping(path: str | Path) -> SpanMapping:
+    """Read and validate a mapping file (YAML or JSON); user errors as :class:`MappingError`."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise InputFileError("is a directory, not a mapping file", file=str(p), code="not-a-file")
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError("no such mapping file", file=str(p), code="missing-file") from None
+    except OSError as e:
+        raise InputFileError(f"cannot read: {e}", file=str(p), code="unreadable") from None
+    if len(raw) > MAX_MAPPING_BYTES:
+        raise MappingError(f"larger than {MAX_MAPPING_BYTES} bytes", file=str(p), code="too-large")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise MappingError("not UTF-8 text", file=str(p), code="not-utf8") from None
+    data, lines = _yaml_with_lines(text, str(p))
+    return mapping_from_dict(data, source=str(p), lines=lines)
+
+
+def resolve(mapping: SpanMapping | str | Path | None) -> SpanMapping:
+    """A mapping from a value, a file path, or ``None`` (the default mapping)."""
+    if mapping is None:
+        return DEFAULT_MAPPING
+    if isinstance(mapping, SpanMapping):
+        return mapping
+    return load_mapping(mapping)

@@ -1,0 +1,369 @@
+"""From a raw span frame to the span table: the warts of real traces, then spans to operations.
+
+Every step is vectorised over spans (numpy / pandas); loops run over tree depth or rules only.
+Each wart is counted (the keys of :data:`COUNT_KEYS`) and explained in a note:
+
+* spans without trace/span id, start or duration, or with a negative duration: dropped (``invalid_spans``);
+* byte-identical duplicates (same id, name, service, times): dropped (``duplicate_spans``);
+* the client and server halves of one RPC (same id, Zipkin's ``shared``): merged into one span
+  (``shared_merged``); its latency comes from the client half by default (the caller's view,
+  network included; ``merge.latency: server`` in the mapping flips it), its service is the
+  server's; when the server half does not fit inside the client half, the server's clock is off
+  and its subtree is shifted to centre it (counted in ``clock_skew_corrected``);
+* other spans sharing an id with a different content: kept, parent look-ups use the first
+  (``duplicate_span_ids``);
+* a parent in another trace (``parent_in_other_trace``) or absent from the file (``parent_missing``):
+  the span is treated as a root of its trace;
+* parent cycles: every span on a cycle becomes a root (``parent_cycle``);
+* a child starting before its parent (clock skew between hosts): the child and its subtree are
+  shifted to start with the parent (``clock_skew_corrected``);
+* a child ending after its parent (async work, or skew): flagged only (``child_outlives_parent``);
+* sampling: the trace's rate from ``sampling.probability``, ``sampler.type``/``sampler.param``,
+  ``SampleRate``, OTel's ``tracestate`` threshold (``ot=th:``) or ``sampling.priority`` >= 1
+  (forced, rate 1); else the caller's rate (``sample_rate_from_trace`` counts spans with a carried rate);
+* spans that map to no operation (``unmapped_spans``, top names in the notes) or to several
+  (``ambiguous_spans``): not in the table, never silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..model import Recipe
+from ..spans import DEFAULT_VARIANT, SPAN_SCHEMA
+from .mapping import SpanMapping, assign_operations, status_codes
+
+log = logging.getLogger(__name__)
+
+COUNT_KEYS = (
+    "spans_read",
+    "spans_mapped",
+    "traces",
+    "invalid_spans",
+    "duplicate_spans",
+    "shared_merged",
+    "duplicate_span_ids",
+    "parent_missing",
+    "parent_in_other_trace",
+    "parent_cycle",
+    "clock_skew_corrected",
+    "child_outlives_parent",
+    "sample_rate_from_trace",
+    "unmapped_spans",
+    "ambiguous_spans",
+)
+TOP_UNMAPPED = 5
+
+
+def normalise(
+    raw: pd.DataFrame,
+    *,
+    path: Path,
+    fmt: str,
+    recipe: Recipe | None,
+    mapping: SpanMapping,
+    sample_rate: float | None = None,
+) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """The span table (``spans.SPAN_SCHEMA``), the counts of every wart, and notes for people."""
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    notes: list[str] = []
+    counts["spans_read"] = len(raw)
+    raw = raw.reset_index(drop=True)
+
+    raw = _merge_shared(raw, mapping.merge_latency, counts, notes)
+
+    bad = (raw["trace_id"] == "") | (raw["span_id"] == "") | (raw["start_ns"] < 0) | (raw["dur_ns"] < 0)
+    if bad.any():
+        counts["invalid_spans"] = int(bad.sum())
+        first = ", ".join(str(i) for i in raw.loc[bad, "index"].head(5))
+        notes.append(f"{counts['invalid_spans']} span(s) without id, start or duration dropped (span #{first}...)")
+        raw = raw.loc[~bad].reset_index(drop=True)
+
+    ident = ["trace_id", "span_id", "name", "service", "kind", "start_ns", "dur_ns"]
+    dup = raw.duplicated(ident)
+    if dup.any():
+        counts["duplicate_spans"] = int(dup.sum())
+        notes.append(f"{counts['duplicate_spans']} duplicate span(s) (same id, name and times) dropped")
+        raw = raw.loc[~dup].reset_index(drop=True)
+    counts["traces"] = int(raw["trace_id"].nunique())
+
+    parent, skew0 = _parents(raw, counts, notes)
+    start = raw["start_ns"].to_numpy(dtype=np.int64)
+    dur = raw["dur_ns"].to_numpy(dtype=np.int64)
+    start = _correct_skew(start, parent, skew0, counts, notes)
+    has_p = parent >= 0
+    outl = np.zeros(len(raw), dtype=bool)
+    outl[has_p] = start[has_p] + dur[has_p] > start[parent[has_p]] + dur[parent[has_p]]
+    if outl.any():
+        counts["child_outlives_parent"] = int(outl.sum())
+        notes.append(f"{counts['child_outlives_parent']} span(s) end after their parent (async work or skew; kept)")
+
+    rate = _sample_rates(raw, mapping, counts)
+
+    if recipe is not None:
+        op, ambiguous = assign_operations(raw, recipe, mapping)
+    else:
+        opattr = raw.get("attr:" + mapping.operation_attribute)
+        op = (raw["name"] if opattr is None else opattr.where(opattr.notna(), raw["name"])).to_numpy(dtype=object)
+        ambiguous = np.zeros(len(raw), dtype=bool)
+    mapped = pd.notna(op)
+    _report_unmapped(raw, mapped, ambiguous, recipe, counts, notes)
+
+    status = status_codes(raw, mapping)
+    keep = np.flatnonzero(mapped)
+    sub = raw.iloc[keep]
+    op_k = op[keep]
+    if recipe is not None:
+        svc_of = {o.id: o.service for o in recipe.operations}
+        service = pd.Series(op_k, dtype=object).map(svc_of).to_numpy(dtype=object)
+    else:
+        service = sub["service"].to_numpy(dtype=object)
+
+    def attr_num(key: str | None) -> np.ndarray:
+        if key is None or "attr:" + key not in sub:
+            return np.full(len(sub), np.nan)
+        return pd.to_numeric(sub["attr:" + key], errors="coerce").to_numpy(dtype=float)
+
+    def attr_text(key: str | None) -> np.ndarray:
+        if key is None or "attr:" + key not in sub:
+            return np.full(len(sub), None, dtype=object)
+        return sub["attr:" + key].to_numpy(dtype=object)
+
+    variant = pd.Series(attr_text(mapping.variant), dtype=object).fillna(DEFAULT_VARIANT).to_numpy(dtype=object)
+    version = attr_num(mapping.recipe_version)
+    if sample_rate is not None:
+        rate = np.where(np.isnan(rate), float(sample_rate), rate)
+    table = pa.table(
+        {
+            "request_id": pa.array(sub["trace_id"].to_numpy(dtype=object), pa.string()),
+            "recipe": pa.array([recipe.name if recipe is not None else None] * len(sub), pa.string()),
+            "recipe_version": pa.array(version, pa.float64(), from_pandas=True).cast(pa.int64(), safe=False),
+            "variant": pa.array(variant, pa.string()),
+            "op": pa.array(op_k, pa.string()),
+            "service": pa.array(service, pa.string()),
+            "start_ms": pa.array(start[keep] / 1e6, pa.float64()),
+            "latency_ms": pa.array(dur[keep] / 1e6, pa.float64()),
+            "status": pa.array(status[keep], pa.string()),
+            "cost_usd": pa.array(attr_num(mapping.cost_usd), pa.float64(), from_pandas=True),
+            "cpu_ms": pa.array(attr_num(mapping.cpu_ms), pa.float64(), from_pandas=True),
+            "mem_mb": pa.array(attr_num(mapping.mem_mb), pa.float64(), from_pandas=True),
+            "bytes_in": pa.array(attr_num(mapping.bytes_in), pa.float64(), from_pandas=True),
+            "bytes_out": pa.array(attr_num(mapping.bytes_out), pa.float64(), from_pandas=True),
+            "cache_key": pa.array(attr_text(mapping.cache_key), pa.string()),
+            "sample_rate": pa.array(rate[keep], pa.float64(), from_pandas=True),
+            "source_file": pa.array([str(path)] * len(sub), pa.string()),
+            "source_line": pa.array(sub["index"].to_numpy(dtype=np.int64), pa.int64()),
+        },
+        schema=SPAN_SCHEMA,
+    )
+    counts["spans_mapped"] = table.num_rows
+    df = table.to_pandas().sort_values("source_line", kind="stable").reset_index(drop=True)
+    log.debug("%s (%s): %s", path, fmt, counts)
+    return df, counts, notes
+
+
+def _merge_shared(raw: pd.DataFrame, prefer: str, counts: dict[str, int], notes: list[str]) -> pd.DataFrame:
+    """Merge client and server halves that share a span id (Zipkin's RPC model) into one span."""
+    key = ["trace_id", "span_id"]
+    multi = raw.duplicated(key, keep=False).to_numpy()
+    if not multi.any():
+        return raw
+    cand = raw.loc[multi]
+    client = cand[(cand["kind"] == "client").to_numpy()].drop_duplicates(key)
+    server = cand[((cand["kind"] == "server") | cand["shared"]).to_numpy() & (cand["kind"] != "client").to_numpy()]
+    server = server.drop_duplicates(key)
+    pairs = client.assign(_row=client.index).merge(server.assign(_row=server.index), on=key, suffixes=("_c", "_s"))
+    if pairs.empty:
+        return raw
+    c_ok = (pairs["dur_ns_c"] >= 0) & (pairs["start_ns_c"] >= 0)
+    s_ok = (pairs["dur_ns_s"] >= 0) & (pairs["start_ns_s"] >= 0)
+    use_client = ((c_ok & ~s_ok) if prefer == "server" else c_ok).to_numpy(dtype=bool)
+    merged = raw.loc[pairs["_row_s"].to_numpy()].copy().reset_index(drop=True)
+    src = np.where(use_client, "client", "server")
+    for col in ("start_ns", "dur_ns"):
+        merged[col] = np.where(use_client, pairs[col + "_c"], pairs[col + "_s"])
+    merged["parent_id"] = pairs["parent_id_c"].where(pairs["parent_id_c"].notna(), pairs["parent_id_s"]).to_numpy()
+    merged["name"] = pairs["name_s"].where(pairs["name_s"] != "", pairs["name_c"]).to_numpy()
+    merged["service"] = pairs["service_s"].where(pairs["service_s"].notna(), pairs["peer_service_c"]).to_numpy()
+    merged["peer_service"] = pairs["service_s"].to_numpy()
+    merged["error"] = (pairs["error_c"] | pairs["error_s"]).to_numpy()
+    merged["index"] = np.minimum(pairs["index_c"].to_numpy(), pairs["index_s"].to_numpy())
+    for col in raw.columns:
+        if col.startswith("attr:"):
+            merged[col] = pairs[col + "_s"].where(pairs[col + "_s"].notna(), pairs[col + "_c"]).to_numpy()
+    # the server's clock against the client's: centre the server half inside the client half
+    cs, cd = pairs["start_ns_c"].to_numpy(), pairs["dur_ns_c"].to_numpy()
+    ss, sd = pairs["start_ns_s"].to_numpy(), pairs["dur_ns_s"].to_numpy()
+    outside = c_ok.to_numpy(dtype=bool) & s_ok.to_numpy(dtype=bool) & ((ss < cs) | (ss + sd > cs + cd)) & (sd <= cd)
+    skew = np.where(outside & use_client, cs + (cd - sd) // 2 - ss, 0)
+    merged["_skew_ns"] = skew.astype(np.int64)
+    merged["kind"] = "server"
+    drop = np.concatenate([pairs["_row_c"].to_numpy(), pairs["_row_s"].to_numpy()])
+    out: pd.DataFrame = pd.concat([raw.drop(index=list(drop)), merged], ignore_index=True)
+    counts["shared_merged"] = len(pairs)
+    n_client = int((src == "client").sum())
+    notes.append(
+        f"{len(pairs)} client/server span pair(s) sharing an id merged; latency from the client half for "
+        f"{n_client}, from the server half for {len(pairs) - n_client}"
+    )
+    return out.sort_values("index", kind="stable").reset_index(drop=True)
+
+
+def _parents(raw: pd.DataFrame, counts: dict[str, int], notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Row of each span's parent (-1 for roots and broken links) and the per-span subtree shift."""
+    n = len(raw)
+    skew0 = raw["_skew_ns"].fillna(0).to_numpy(dtype=np.int64) if "_skew_ns" in raw else np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), skew0
+    tcode, _ = pd.factorize(raw["trace_id"])
+    ids = pd.concat([raw["span_id"], raw["parent_id"]], ignore_index=True)
+    scode_all, uniq = pd.factorize(ids, use_na_sentinel=True)
+    scode, pcode = scode_all[:n], scode_all[n:]
+    m = max(len(uniq), 1)
+    own_key = tcode.astype(np.int64) * m + scode
+    dup_id = pd.Series(own_key).duplicated().to_numpy()
+    if dup_id.any():
+        counts["duplicate_span_ids"] = int(dup_id.sum())
+        notes.append(f"{counts['duplicate_span_ids']} span(s) reuse another span's id with different content (kept)")
+    first = pd.Series(np.arange(n), index=own_key)[~dup_id]
+    parent = np.full(n, -1, dtype=np.int64)
+    other_trace = raw["parent_trace_id"].notna().to_numpy() | raw["foreign_ref"].to_numpy(dtype=bool)
+    has = (pcode >= 0) & raw["parent_trace_id"].isna().to_numpy()
+    look = first.reindex(tcode[has].astype(np.int64) * m + pcode[has])
+    found = look.notna().to_numpy()
+    pos = np.flatnonzero(has)
+    parent[pos[found]] = look.to_numpy()[found].astype(np.int64)
+    missing = int((~found).sum())
+    if missing:
+        counts["parent_missing"] = missing
+        notes.append(f"{missing} span(s) name a parent absent from the file (treated as roots)")
+    if other_trace.any():
+        counts["parent_in_other_trace"] = int(other_trace.sum())
+        notes.append(f"{counts['parent_in_other_trace']} span(s) reference a span of another trace")
+    # parent cycles: after >= n pointer jumps, a span whose ancestor is not -1 is in or above a cycle
+    anc = parent.copy()
+    for _ in range(int(np.ceil(np.log2(n + 1))) + 1):
+        nxt = np.where(anc >= 0, anc[np.maximum(anc, 0)], -1)
+        if np.array_equal(nxt, anc):
+            break
+        anc = nxt
+    stuck = anc >= 0
+    if stuck.any():
+        on_cycle = np.unique(anc[stuck])
+        counts["parent_cycle"] = len(on_cycle)
+        notes.append(f"{len(on_cycle)} span(s) form parent cycles (cycle broken: treated as roots)")
+        parent[on_cycle] = -1
+    return parent, skew0
+
+
+def _correct_skew(
+    start: np.ndarray, parent: np.ndarray, skew0: np.ndarray, counts: dict[str, int], notes: list[str]
+) -> np.ndarray:
+    """Shift spans that start before their parent (and their subtrees), level by level."""
+    n = len(start)
+    if n == 0:
+        return start
+    self_shift = np.zeros(n, dtype=np.int64)
+    pass_shift = skew0.astype(np.int64).copy()
+    has_p = parent >= 0
+    safe_p = np.maximum(parent, 0)
+    in_level = ~has_p
+    done = in_level.copy()
+    skewed = 0
+    while True:  # one pass per tree level, vectorised over the level's spans
+        kids = np.flatnonzero(has_p & ~done & in_level[safe_p])
+        if not len(kids):
+            break
+        p = parent[kids]
+        own = np.maximum(0, (start[p] + self_shift[p]) - (start[kids] + pass_shift[p]))
+        skewed += int((own > 0).sum())
+        self_shift[kids] = pass_shift[p] + own
+        pass_shift[kids] = self_shift[kids] + skew0[kids]
+        done[kids] = True
+        in_level = np.zeros(n, dtype=bool)
+        in_level[kids] = True
+    skewed += int((skew0 != 0).sum())
+    if skewed:
+        counts["clock_skew_corrected"] = skewed
+        notes.append(
+            f"clock skew: {skewed} span(s) corrected (a child starting before its parent, or a server half "
+            "outside its client half); shifted with their subtree"
+        )
+    return start + self_shift
+
+
+def _sample_rates(raw: pd.DataFrame, mapping: SpanMapping, counts: dict[str, int]) -> np.ndarray:
+    """Per span, the sampling rate its trace carries (NaN where none does)."""
+    n = len(raw)
+
+    def col(k: str) -> pd.Series:
+        c = raw.get("attr:" + k)
+        return pd.Series(c if c is not None else [None] * n, index=raw.index, dtype=object)
+
+    def num(k: str) -> np.ndarray:
+        return pd.to_numeric(col(k), errors="coerce").to_numpy(dtype=float)
+
+    rate = np.full(n, np.nan)
+
+    def take(values: np.ndarray) -> None:
+        ok = np.isnan(rate) & np.isfinite(values) & (values > 0) & (values <= 1)
+        rate[ok] = values[ok]
+
+    if mapping.sampling_attribute:
+        v = num(mapping.sampling_attribute)
+        take(1.0 / v if mapping.sampling_as == "one_in_n" else v)
+    take(num("sampling.probability"))
+    stype = col("sampler.type").fillna("").astype(str).str.lower().to_numpy()
+    sparam = col("sampler.param").fillna("").astype(str).str.lower()
+    param = pd.to_numeric(sparam.replace({"true": "1", "false": "0"}), errors="coerce").to_numpy(dtype=float)
+    take(np.where(stype == "probabilistic", param, np.nan))
+    take(np.where((stype == "const") & (param > 0), 1.0, np.nan))
+    with np.errstate(divide="ignore"):
+        take(1.0 / num("SampleRate"))
+    ts = col("tracestate").fillna("").astype(str)
+    th = ts.str.extract(r"(?:^|,)\s*ot=(?:[^,]*;)?th:([0-9a-fA-F]{1,14})", expand=False).dropna()
+    if len(th):
+        uniq = {t: 1.0 - int(t.ljust(14, "0"), 16) / float(1 << 56) for t in th.unique()}
+        vals = np.full(n, np.nan)
+        vals[raw.index.get_indexer(th.index)] = th.map(uniq).to_numpy(dtype=float)
+        take(vals)
+    take(np.where(num("sampling.priority") >= 1, 1.0, np.nan))
+    counts["sample_rate_from_trace"] = int(np.isfinite(rate).sum())
+    if not np.isfinite(rate).any():
+        return rate
+    # one rate per trace: the first carried value in file order
+    per_trace = pd.Series(rate).groupby(raw["trace_id"].to_numpy()).transform("first").to_numpy(dtype=float)
+    return per_trace
+
+
+def _report_unmapped(
+    raw: pd.DataFrame,
+    mapped: np.ndarray,
+    ambiguous: np.ndarray,
+    recipe: Recipe | None,
+    counts: dict[str, int],
+    notes: list[str],
+) -> None:
+    unm = ~mapped
+    if ambiguous.any():
+        counts["ambiguous_spans"] = int(ambiguous.sum())
+        names = raw.loc[ambiguous, "name"].value_counts().head(TOP_UNMAPPED)
+        notes.append(
+            f"{counts['ambiguous_spans']} span(s) match several operations by name and service "
+            f"({', '.join(repr(k) for k in names.index)}); add a mapping rule to tell them apart"
+        )
+    plain = unm & ~ambiguous
+    if not plain.any():
+        return
+    counts["unmapped_spans"] = int(plain.sum())
+    sub = raw.loc[plain, ["name", "service"]].fillna({"service": "?"})
+    top = sub.groupby(["name", "service"], sort=False).size().sort_values(ascending=False, kind="stable")
+    shown = ", ".join(f"{name!r} ({svc}) x{k}" for (name, svc), k in top.head(TOP_UNMAPPED).items())
+    more = f" and {len(top) - TOP_UNMAPPED} more" if len(top) > TOP_UNMAPPED else ""
+    who = f"recipe '{recipe.name}'" if recipe is not None else "the recipe"
+    notes.append(f"{counts['unmapped_spans']} span(s) map to no operation of {who}: {shown}{more}")
