@@ -1,0 +1,232 @@
+"""Forecast core: rate series, the rate forecast, Little's law per service, backtest, headroom."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from _forecast_helpers import DAY_MS, true_crossing_days, two_service_recipe
+
+from recipemut import forecast as F
+from recipemut import loggen
+
+N = 40_000
+DURATION_S = 14 * 86400.0
+GROWTH = 0.05
+DIURNAL = 0.5
+WEIGHT = 1000.0  # the logs stand for 1000x the traffic: a realistic load on a small fixture
+
+
+@pytest.fixture(scope="module")
+def growing() -> dict[int, pd.DataFrame]:
+    r = two_service_recipe()
+    return {
+        seed: loggen.generate_spans(
+            r, N, seed=seed, duration_s=DURATION_S, growth_per_day=GROWTH, diurnal_amplitude=DIURNAL
+        )
+        for seed in (0, 1, 2)
+    }
+
+
+# ---- the rate series -------------------------------------------------------------------------
+
+
+def test_rate_series_weights_requests_and_keeps_only_full_bins() -> None:
+    t = np.array([30_000.0, 60_000.0, 61_000.0, 119_000.0, 125_000.0, 179_000.0, 185_000.0])
+    s = F.rate_series(t, np.array([1, 1, 10, 1, 1, 1, 1.0]), bin_s=60)
+    # bins [60s,120s) and [120s,180s); the first half-covered minute and the last few seconds are dropped
+    assert s.index[0] == pd.Timestamp(60_000, unit="ms", tz="UTC")
+    np.testing.assert_allclose(s.rps, [12 / 60, 2 / 60])
+    assert s.end == pd.Timestamp(180_000, unit="ms", tz="UTC").to_pydatetime()
+
+
+def test_rate_series_resolution_follows_the_span() -> None:
+    assert F.rate_series(np.linspace(0, 3 * DAY_MS, 1000)).bin_s == 3600.0
+    assert F.rate_series(np.linspace(0, 0.5 * DAY_MS, 1000)).bin_s == 300.0
+    assert F.rate_series(np.linspace(0, 3_600_000, 1000)).bin_s == 60.0
+    short = F.rate_series(np.array([0.0, 1000.0, 2000.0]), bin_s=60)  # under two bins: one bin
+    assert len(short.rps) == 1 and short.rps[0] == pytest.approx(1.5)
+
+
+def test_rate_series_of_nothing_is_empty() -> None:
+    assert len(F.rate_series(np.zeros(0)).rps) == 0
+
+
+# ---- crossing date on traffic with a known growth and daily cycle -----------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_crossing_date_within_ten_percent_of_the_true_one(growing: dict[int, pd.DataFrame], seed: int) -> None:
+    r = two_service_recipe(replicas=2, per_replica=8)
+    d = F.demand_from_spans(growing[seed], r)
+    rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=60)
+    cart = next(o for o in rep.services if o.service == "cart")
+    assert rep.forecast.dated and cart.status == "crosses", cart
+    true = true_crossing_days(
+        now_ms=rep.forecast.now.timestamp() * 1000,
+        n_requests=N,
+        duration_s=DURATION_S,
+        growth_per_day=GROWTH,
+        diurnal_amplitude=DIURNAL,
+        weight=WEIGHT,
+        busy_ms=d.busy_ms["cart"],
+        capacity=16,
+        target=0.7,
+        horizon_days=60,
+    )
+    assert true is not None and 10 < true < 50  # the fixture puts the true date well inside the horizon
+    got = cart.days_to(cart.crossing, rep.forecast.now)
+    assert got is not None and abs(got - true) <= 0.1 * true, (got, true)
+    # the interval's bounds bracket the point date: earliest (upper bound) <= point <= latest (lower bound)
+    assert cart.crossing_earliest is not None and cart.crossing is not None
+    assert cart.crossing_earliest <= cart.crossing
+    assert cart.crossing_latest is None or cart.crossing <= cart.crossing_latest
+    # replicas for the forecast peak: Little's law at the target, from the forecast's own peak
+    need = math.ceil(cart.forecast_peak_rps * d.busy_ms["cart"] / 1000 / (8 * 0.7))
+    assert cart.replicas_needed == need and need > 2
+
+
+def test_forecast_recovers_the_growth_rate(growing: dict[int, pd.DataFrame]) -> None:
+    r = two_service_recipe()
+    d = F.demand_from_spans(growing[0], r)
+    fc = F.forecast_rate(F.rate_series(d.start_ms, WEIGHT), horizon_days=14)
+    per_day = fc.point.reshape(-1, 24).mean(axis=1)
+    growth = (per_day[-1] / per_day[0]) ** (1 / 13) - 1
+    assert growth == pytest.approx(GROWTH, abs=0.01)
+    assert fc.seasonal_periods == (24,) and "STL (daily)" in fc.model
+    assert np.all(fc.lower <= fc.point) and np.all(fc.point <= fc.upper)
+    # the interval widens with the horizon (growth-rate uncertainty)
+    width = np.log(fc.upper + 1) - np.log(fc.lower + 1)
+    assert width[-24:].mean() > width[:24].mean()
+
+
+def test_flat_traffic_is_not_within_the_horizon() -> None:
+    r = two_service_recipe(replicas=2, per_replica=8)
+    spans = loggen.generate_spans(r, 30_000, seed=5, duration_s=DURATION_S, diurnal_amplitude=DIURNAL)
+    d = F.demand_from_spans(spans, r)
+    rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=30)
+    cart = next(o for o in rep.services if o.service == "cart")
+    assert cart.status == "clear" and cart.crossing is None
+    assert cart.current_peak_util is not None and cart.current_peak_util < 0.7
+    assert cart.replicas_needed is not None and cart.replicas_needed <= 2
+
+
+def test_under_a_day_of_history_refuses_to_date() -> None:
+    r = two_service_recipe(replicas=1, per_replica=1)
+    spans = loggen.generate_spans(r, 5_000, seed=2, duration_s=20 * 3600, growth_per_day=0.5)
+    d = F.demand_from_spans(spans, r)
+    rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=30)
+    assert not rep.forecast.dated
+    assert rep.forecast.refused is not None and "no date is given" in rep.forecast.refused
+    for o in rep.services:
+        assert o.crossing is None and o.crossing_earliest is None and o.replicas_needed is None
+    cart = next(o for o in rep.services if o.service == "cart")
+    # what was observed is still reported: the current peak, which is over the target here
+    assert cart.status == "over-now" and cart.current_peak_util is not None and cart.current_peak_util > 0.7
+    assert cart.replicas_needed_now is not None and cart.replicas_needed_now > 1
+
+
+def test_weekly_cycle_is_modelled_from_three_weeks() -> None:
+    t = np.sort(np.random.default_rng(0).uniform(0, 22 * DAY_MS, 40_000))
+    fc = F.forecast_rate(F.rate_series(t), horizon_days=7)
+    assert fc.seasonal_periods == (24, 168) and "MSTL (daily + weekly)" in fc.model
+
+
+# ---- Little's law ---------------------------------------------------------------------------
+
+
+def test_busy_time_counts_an_operation_by_the_share_of_requests_it_runs_on() -> None:
+    lat = np.array([[10.0, np.nan, 5.0], [30.0, 40.0, np.nan], [20.0, np.nan, np.nan], [20.0, 0.0, 1.0]])
+    busy = F.busy_ms_per_request(lat, ("a", "b", "c"), {"a": "s1", "b": "s2", "c": "s2"})
+    assert busy == {"s1": pytest.approx(20.0), "s2": pytest.approx(46 / 4)}
+
+
+def test_demand_from_spans_weights_sampled_requests() -> None:
+    spans = pd.DataFrame(
+        {
+            "request_id": ["r1", "r1", "r2", "r2"],
+            "op": ["load", "price", "load", "price"],
+            "service": ["cart", "pricing", "cart", "pricing"],
+            "start_ms": [1000.0, 1010.0, 5000.0, 5020.0],
+            "latency_ms": [10.0, 30.0, 20.0, 50.0],
+            "sample_rate": [1.0, 1.0, 0.25, 0.25],
+        }
+    )
+    d = F.demand_from_spans(spans, two_service_recipe())
+    np.testing.assert_allclose(np.sort(d.start_ms), [1000.0, 5000.0])
+    np.testing.assert_allclose(np.sort(d.weights), [1.0, 4.0])
+    # r2 stands for four requests: busy = (1*10 + 4*20) / 5 for cart
+    assert d.busy_ms == {"cart": pytest.approx(18.0), "pricing": pytest.approx((30 + 200) / 5)}
+
+
+def test_sampled_logs_give_the_unsampled_rate() -> None:
+    r = two_service_recipe()
+    full = loggen.generate_spans(r, 20_000, seed=3, duration_s=3 * 86400.0)
+    sampled = loggen.generate_spans(r, 20_000, seed=3, duration_s=3 * 86400.0, sample_rate=0.2)
+    a, b = F.demand_from_spans(full, r), F.demand_from_spans(sampled, r)
+    ra, rb = F.rate_series(a.start_ms, a.weights), F.rate_series(b.start_ms, b.weights)
+    assert rb.rps.mean() == pytest.approx(ra.rps.mean(), rel=0.05)
+    assert b.busy_ms["cart"] == pytest.approx(a.busy_ms["cart"], rel=0.05)
+    assert "1/0.2" in F.sampling_note(b.sample_rates, None)
+
+
+def test_outlook_literal_little_law() -> None:
+    t = np.arange(0, 3 * DAY_MS, 100.0)  # 10 requests a second for 3 days
+    fc = F.forecast_rate(F.rate_series(t), horizon_days=5)
+    o = F.outlook(fc, "cart", 250.0, replicas=2, concurrency_per_replica=4, target=0.5)
+    # concurrency = 10/s * 0.25 s = 2.5; capacity 8 -> 31.25%; replicas at 50%: ceil(2.5 / 2) = 2
+    assert o.current_peak_util == pytest.approx(2.5 / 8)
+    assert o.status == "clear" and o.replicas_needed == 2 and o.replicas_needed_now == 2
+    hot = F.outlook(fc, "cart", 500.0, replicas=2, concurrency_per_replica=4, target=0.5)
+    assert hot.status == "over-now" and hot.replicas_needed_now == 3
+    none = F.outlook(fc, "db", 500.0, replicas=None, concurrency_per_replica=None, target=None)
+    assert (
+        none.status == "no-capacity" and none.current_peak_util is None and none.current_peak_rps == pytest.approx(10)
+    )
+
+
+# ---- backtest -------------------------------------------------------------------------------
+
+
+def test_backtest_scores_the_held_out_days(growing: dict[int, pd.DataFrame]) -> None:
+    d = F.demand_from_spans(growing[1], two_service_recipe())
+    bt = F.backtest(F.rate_series(d.start_ms, WEIGHT))
+    assert bt.refused is None and bt.holdout_days == 3 and bt.train_days == pytest.approx(11, abs=0.1)
+    # hourly bins of ~120 sampled requests: Poisson noise alone is ~9%
+    assert bt.mape is not None and 3 < bt.mape < 25
+    assert bt.peak_error is not None and abs(bt.peak_error) < 25
+    assert bt.coverage is not None and bt.coverage > 0.7
+
+
+def test_backtest_refuses_without_enough_history() -> None:
+    t = np.sort(np.random.default_rng(0).uniform(0, 2.5 * DAY_MS, 10_000))
+    bt = F.backtest(F.rate_series(t))
+    assert bt.refused is not None and bt.mape is None
+
+
+# ---- headroom for suggest -------------------------------------------------------------------
+
+
+def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataFrame]) -> None:
+    r = two_service_recipe(replicas=2, per_replica=8)
+    d = F.demand_from_spans(growing[0], r)
+    fc = F.forecast_rate(F.rate_series(d.start_ms, WEIGHT), horizon_days=60)
+    after = dict(d.busy_ms, cart=d.busy_ms["cart"] * 0.5)
+    ch = F.headroom_change(fc, r, d.busy_ms, after)
+    cart = next(x for x in ch.deltas if x.service == "cart")
+    assert cart.before.crossing is not None
+    # half the busy time: utilisation halves, so the crossing moves out by log(2)/log(1.05) ~ 14 days
+    assert cart.after.crossing is None or cart.after.crossing - cart.before.crossing > timedelta(days=12)
+    assert cart.after.replicas_needed is not None and cart.before.replicas_needed is not None
+    assert cart.after.replicas_needed < cart.before.replicas_needed
+    assert ch.score == pytest.approx(0.5)  # the bottleneck's peak utilisation halves
+    lines = ch.lines()
+    assert len(lines) == 1 and lines[0].startswith("cart: scaling needed in ") and " -> " in lines[0]
+    assert f"peak replicas {cart.before.replicas_needed} -> {cart.after.replicas_needed}" in lines[0]
+    same = F.headroom_change(fc, r, d.busy_ms, d.busy_ms)
+    assert same.score == 0 and same.lines() == []
+    worse = F.headroom_change(fc, r, d.busy_ms, dict(d.busy_ms, cart=d.busy_ms["cart"] * 2))
+    assert worse.score == pytest.approx(-1.0)
