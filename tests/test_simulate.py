@@ -1,0 +1,233 @@
+"""simulate.py: trace replay with known numbers, and the differential test against the recorded log."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _suggest_helpers import profile_from_matrices, profile_of_spans, recipe
+
+from recipemut import simulate
+from recipemut.errors import MutationError
+from recipemut.loggen import generate_spans, synthetic_recipe
+from recipemut.model import recipe_from_dict, recipe_to_dict
+from recipemut.mutation import Edit, mutate
+from recipemut.profile import ST_ABSENT
+from recipemut.simulate import replay
+
+RNG = np.random.default_rng
+
+
+def _chain():
+    """a -> b by an `after` edge only; c consumes both."""
+    return recipe(
+        [
+            {"id": "a", "consumes": ["x"], "produces": ["ya"], "cost_per_call_usd": 0.001},
+            {"id": "b", "consumes": ["x"], "produces": ["yb"], "after": ["a"], "cost_per_call_usd": 0.002},
+            {"id": "c", "consumes": ["ya", "yb"], "produces": ["z"]},
+        ],
+        outputs=("z",),
+    )
+
+
+def test_baseline_replay_known_numbers() -> None:
+    r = _chain()
+    p = profile_from_matrices(
+        r,
+        {"a": np.array([10.0, 20.0]), "b": np.array([5.0, 50.0]), "c": np.array([1.0, 2.0])},
+        cost={"a": np.array([0.001, 0.001]), "b": np.array([0.002, 0.002]), "c": np.array([0.0, 0.0])},
+    )
+    rep = replay(r, p, rng=RNG(0))
+    assert rep.latency_ms.tolist() == [16.0, 72.0]
+    assert rep.cost_usd.tolist() == pytest.approx([0.003, 0.003])
+    assert rep.imputed_share == 0.0
+
+
+def test_parallelize_takes_the_longest_branch() -> None:
+    r = _chain()
+    p = profile_from_matrices(r, {"a": np.array([10.0, 20.0]), "b": np.array([5.0, 50.0]), "c": np.array([1.0, 2.0])})
+    par = mutate(recipe_to_dict(r), [Edit("set", ("operations", "b", "after"), [])])
+    rep = replay(par, p, rng=RNG(0), original=r)
+    assert rep.latency_ms.tolist() == [11.0, 52.0]  # max(a, b) + c
+    assert rep.imputed_share == 0.0
+
+
+def test_dispatch_gap_is_kept() -> None:
+    r = _chain()
+    # b started 3 ms after a finished: a gap the DAG does not explain, kept by the replay
+    p = profile_from_matrices(
+        r,
+        {"a": np.array([10.0]), "b": np.array([5.0]), "c": np.array([1.0])},
+        start_offset={"a": np.array([0.0]), "b": np.array([13.0]), "c": np.array([18.0])},
+    )
+    assert replay(r, p, rng=RNG(0)).latency_ms.tolist() == [19.0]
+    par = mutate(recipe_to_dict(r), [Edit("set", ("operations", "b", "after"), [])])
+    assert replay(par, p, rng=RNG(0), original=r).latency_ms.tolist() == [11.0]  # max(10, 3 + 5) + 1
+
+
+def test_halt_skips_descendants_and_reorder_imputes_the_guard() -> None:
+    # slow `enrich` then guard `check` (after enrich only): moving the guard first saves enrich when it halts
+    r = recipe(
+        [
+            {"id": "enrich", "consumes": ["x"], "produces": ["e"], "cost_per_call_usd": 0.01},
+            {"id": "check", "consumes": ["x"], "produces": ["ok"], "after": ["enrich"], "may_halt": True},
+            {"id": "finish", "consumes": ["e", "ok"], "produces": ["z"]},
+        ],
+        outputs=("z",),
+    )
+    n = 4
+    nan = np.nan
+    p = profile_from_matrices(
+        r,
+        {
+            "enrich": np.array([100.0, 100.0, 100.0, nan]),
+            "check": np.array([5.0, 5.0, 5.0, nan]),
+            "finish": np.array([1.0, nan, 1.0, nan]),
+        },
+        status={"check": np.array(["ok", "halted", "ok", 0]), "enrich": np.array(["ok", "ok", "ok", "error"])},
+        cost={"enrich": np.full(n, 0.01)},
+    )
+    # request 3: enrich errored (and its latency was not recorded)
+    p.latency_ms[3, p.col("enrich")] = 50.0
+    p.start_offset_ms[3, p.col("enrich")] = 0.0
+    base = replay(r, p, rng=RNG(0))
+    assert base.latency_ms.tolist() == [106.0, 105.0, 106.0, 50.0]
+    assert base.ran[:, base.op_ids.index("finish")].tolist() == [True, False, True, False]
+    doc = recipe_to_dict(r)
+    re = mutate(
+        doc,
+        [Edit("set", ("operations", "check", "after"), []), Edit("set", ("operations", "enrich", "after"), ["check"])],
+    )
+    rep = replay(re, p, rng=RNG(0), original=r)
+    # request 1 halts at check now, before enrich: 5 ms and no enrich cost
+    assert rep.latency_ms[1] == 5.0
+    assert rep.cost_usd[1] == 0.0
+    assert rep.latency_ms[0] == 106.0
+    # request 3 never ran check (enrich failed first): check is imputed from a donor request
+    assert rep.imputed[3, rep.op_ids.index("check")]
+    assert rep.imputed_share == pytest.approx(0.25)
+
+
+def test_substitute_uses_prior_and_is_imputed() -> None:
+    r = recipe(
+        [{"id": "a", "consumes": ["x"], "produces": ["z"], "equivalence": "a.read", "cost_per_call_usd": 0.01}],
+        outputs=("z",),
+        alternatives=[
+            {
+                "id": "a_fast",
+                "service": "edge",
+                "action": "AFast",
+                "consumes": ["x"],
+                "produces": ["z"],
+                "equivalence": "a.read",
+                "expected": {"latency_ms": {"p50": 10, "p95": 20}, "cost_per_call_usd": 0.02},
+            }
+        ],
+    )
+    n = 20000
+    p = profile_from_matrices(r, {"a": np.full(n, 100.0)})
+    sub = mutate(
+        recipe_to_dict(r),
+        [
+            Edit("set", ("operations", "a", "service"), "edge"),
+            Edit("set", ("operations", "a", "action"), "AFast"),
+            Edit("set", ("operations", "a", "cost_per_call_usd"), 0.02),
+        ],
+    )
+    rep = replay(sub, p, rng=RNG(1), original=r)
+    assert rep.imputed_share == 1.0
+    assert np.median(rep.latency_ms) == pytest.approx(10.0, rel=0.05)
+    assert np.quantile(rep.latency_ms, 0.95) == pytest.approx(20.0, rel=0.05)
+    assert rep.cost_usd.mean() == pytest.approx(0.02)
+    assert "prior" in rep.notes["a"]
+
+
+def test_cache_hits_replace_latency_and_cost() -> None:
+    r = recipe([{"id": "a", "consumes": ["x"], "produces": ["z"], "deterministic": True}], outputs=("z",))
+    keys = np.array([1, 1, 2, 1, 2, 3])
+    p = profile_from_matrices(
+        r,
+        {"a": np.full(6, 40.0)},
+        cost={"a": np.full(6, 0.01)},
+        cache_key={"a": keys},
+        request_start_ms=np.arange(6) * 1000.0,
+    )
+    cached = mutate(
+        recipe_to_dict(r),
+        [Edit("set", ("operations", "a", "cache"), {"ttl_s": 60, "max_entries": 100, "hit_latency_ms": 2})],
+    )
+    rep = replay(cached, p, rng=RNG(0), original=r)
+    assert rep.latency_ms.tolist() == [40.0, 2.0, 40.0, 2.0, 2.0, 40.0]
+    assert rep.cost_usd.tolist() == pytest.approx([0.01, 0, 0.01, 0, 0, 0.01])
+    assert rep.cache_hit_rate["a"] == pytest.approx(0.5)
+
+
+def test_hedge_cuts_the_tail_and_costs_extra_calls() -> None:
+    r = recipe([{"id": "a", "consumes": ["x"], "produces": ["z"]}], outputs=("z",))
+    rng = RNG(2)
+    lat = np.where(rng.random(20000) < 0.1, 1000.0, 10.0)
+    p = profile_from_matrices(r, {"a": lat}, cost={"a": np.full(lat.size, 0.001)})
+    hedged = mutate(recipe_to_dict(r), [Edit("set", ("operations", "a", "hedge"), {"after_ms": 50, "max_extra": 1})])
+    rep = replay(hedged, p, rng=RNG(3), original=r)
+    assert np.all(rep.latency_ms <= lat)
+    # a slow call is answered by the duplicate at 50 + 10 ms unless the duplicate is slow too (10%)
+    slow = lat == 1000.0
+    assert np.mean(rep.latency_ms[slow] == 60.0) == pytest.approx(0.9, abs=0.03)
+    assert rep.cost_usd[slow] == pytest.approx(np.full(slow.sum(), 0.002))
+    assert rep.cost_usd[~slow] == pytest.approx(np.full((~slow).sum(), 0.001))
+
+
+def test_missing_span_is_imputed_from_donors() -> None:
+    r = _chain()
+    p = profile_from_matrices(
+        r,
+        {"a": np.array([10.0, 10.0, np.nan]), "b": np.array([5.0, 5.0, 5.0]), "c": np.array([1.0, 1.0, 1.0])},
+        start_offset={
+            "a": np.array([0.0, 0.0, np.nan]),
+            "b": np.array([10.0, 10.0, 10.0]),
+            "c": np.array([15.0, 15.0, 15.0]),
+        },
+    )
+    rep = replay(r, p, rng=RNG(0))
+    assert rep.imputed[:, rep.op_ids.index("a")].tolist() == [False, False, True]
+    assert rep.latency_ms.tolist() == [16.0, 16.0, 16.0]
+
+
+def test_unrecorded_operation_without_prior_is_an_error() -> None:
+    r = _chain()
+    p = profile_from_matrices(r, {"a": np.array([10.0]), "b": np.array([5.0]), "c": np.array([1.0])})
+    p.status[:, p.col("a")] = ST_ABSENT
+    p.latency_ms[:, p.col("a")] = np.nan
+    with pytest.raises(MutationError, match="'a' must run"):
+        replay(r, p, rng=RNG(0))
+
+
+def test_sampling_above_the_limit_is_fixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = _chain()
+    n = 50
+    p = profile_from_matrices(r, {"a": np.arange(n, dtype=float), "b": np.ones(n), "c": np.ones(n)})
+    monkeypatch.setattr(simulate, "SAMPLE_LIMIT", 10)
+    simulate._BASES.clear()
+    a = replay(r, p, rng=RNG(0))
+    b = replay(r, p, rng=RNG(1))
+    assert a.n_requests == 10
+    assert a.rows.tolist() == b.rows.tolist()
+    assert a.latency_ms.tolist() == (p.e2e_latency_ms[a.rows]).tolist()
+    simulate._BASES.clear()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_differential_unmutated_replay_reproduces_recorded_e2e(seed: int) -> None:
+    r = recipe_from_dict(synthetic_recipe(24, seed=seed))
+    spans = generate_spans(r, 3000, seed=seed)
+    p = profile_of_spans(r, spans)
+    rep = replay(r, p, rng=RNG(seed))
+    recorded = p.e2e_latency_ms[rep.rows]
+    # no span is missing in generated logs: every request must match to float error, which is the
+    # spacing of float64 epoch milliseconds (~2.4e-4 ms) once per operation on the path
+    atol = float(np.spacing(spans["start_ms"].max())) * len(r.operations)
+    np.testing.assert_allclose(rep.latency_ms, recorded, rtol=0, atol=atol)
+    assert rep.imputed_share == 0.0
+    cost = np.nansum(p.cost_usd[rep.rows], axis=1)
+    np.testing.assert_allclose(rep.cost_usd, cost, rtol=1e-9, atol=1e-12)
+    # halts and errors really occurred, so the skip semantics were exercised
+    assert (p.status == 3).any() and (p.status == 0).any()
