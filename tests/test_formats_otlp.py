@@ -1,0 +1,196 @@
+"""OTLP JSON: real fixtures, the proto JSON mapping's variants, the columnar path against the document path."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recipemut import formats
+from recipemut.errors import InputFileError, LogError
+from recipemut.formats import otlp
+from recipemut.formats.common import DEFAULT_ATTRIBUTES
+from recipemut.spans import SPAN_SCHEMA
+
+from _telemetry_helpers import otlp_doc, otlp_span, real, recipe, write_json
+
+T1 = "0af7651916cd43dd8448eb211c80319c"
+T2 = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_proto_example_trace_by_hand() -> None:
+    # examples/trace.json: one server span, 1544712660000000000 -> 1544712661000000000 ns = 1000 ms
+    df, counts, notes = formats.read(real("otlp_proto_examples_trace.json"), recipe=None)
+    assert list(df.columns) == SPAN_SCHEMA.names
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert row["request_id"] == "5b8efff798038103d269b633813fc60c"  # upper-case hex normalised
+    assert row["op"] == "I'm a server span"
+    assert row["service"] == "my.service"
+    assert row["start_ms"] == 1544712660000.0
+    assert row["latency_ms"] == 1000.0
+    assert row["status"] == "ok"
+    assert row["source_line"] == 1
+    # its parent EEE19B7EC3C1B173 is not in the file
+    assert counts["parent_missing"] == 1 and counts["spans_read"] == 1 and counts["traces"] == 1
+    assert any("absent from the file" in n for n in notes)
+
+
+def test_jaeger_fixture_duplicate_span_is_dropped_and_counted() -> None:
+    # otlp2jaeger-in.json carries the same span twice: 1706678909209712000 -> ...835000 ns = 0.123 ms
+    df, counts, notes = formats.read(real("jaeger_otlp2jaeger-in.otlp.json"), recipe=None)
+    assert counts["spans_read"] == 2
+    assert counts["duplicate_spans"] == 1
+    assert len(df) == 1
+    assert df["latency_ms"].iloc[0] == pytest.approx(0.123)
+    assert df["service"].iloc[0] == "telemetrygen"
+    assert df["op"].iloc[0] == "okey-dokey-0"
+
+
+def test_nanoseconds_as_strings_or_numbers_give_the_same_table(tmp_path) -> None:
+    spans = [otlp_span(T1, "a1", "GetCart", 1_700_000_000_123_456_789, 12_345_678)]
+    p_str = write_json(tmp_path / "s.json", otlp_doc({"cart": spans}))
+    spans_n = [otlp_span(T1, "a1", "GetCart", 1_700_000_000_123_456_789, 12_345_678, as_numbers=True)]
+    p_num = write_json(tmp_path / "n.json", otlp_doc({"cart": spans_n}))
+    a, _, _ = formats.read(p_str, recipe=None)
+    b, _, _ = formats.read(p_num, recipe=None)
+    assert a["latency_ms"].iloc[0] == pytest.approx(12.345678)
+    assert a["start_ms"].iloc[0] == pytest.approx(1_700_000_000_123.456789)
+    pd.testing.assert_frame_equal(a.drop(columns="source_file"), b.drop(columns="source_file"))
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "expected"),
+    [
+        ({"code": 2, "message": "boom"}, 2, "error"),
+        ({"code": "STATUS_CODE_ERROR"}, "SPAN_KIND_SERVER", "error"),
+        ({"code": 1}, 3, "ok"),
+        ({}, 1, "ok"),
+    ],
+)
+def test_status_and_kind_variants(tmp_path, status, kind, expected) -> None:
+    p = write_json(tmp_path / "t.json", otlp_doc({"svc": [otlp_span(T1, "a1", "x", 10**18, 10**6, status=status, kind=kind)]}))
+    df, _, _ = formats.read(p, recipe=None)
+    assert df["status"].tolist() == [expected]
+
+
+def test_default_mapping_and_unmapped_summary(tmp_path) -> None:
+    r = recipe(
+        [
+            {"id": "load_cart", "service": "cart", "action": "GetCart"},
+            {"id": "price", "service": "pricing", "action": "PriceItems"},
+        ]
+    )
+    spans_cart = [
+        otlp_span(T1, "c1", "GetCart", 10**18, 5 * 10**6),  # by action
+        otlp_span(T2, "c2", "load_cart", 10**18, 7 * 10**6),  # by id
+        otlp_span(T2, "c3", "healthz", 10**18, 10**6),  # unmapped
+        otlp_span(T2, "c4", "healthz", 10**18, 10**6),  # unmapped
+    ]
+    spans_pricing = [
+        otlp_span(T1, "p1", "whatever", 10**18, 3 * 10**6, attrs={"recipe.operation": "price"}),  # by attribute
+        otlp_span(T1, "p2", "GetCart", 10**18, 3 * 10**6),  # right name, wrong service
+    ]
+    p = write_json(tmp_path / "t.json", otlp_doc({"cart": spans_cart, "pricing": spans_pricing}))
+    df, counts, notes = formats.read(p, recipe=r)
+    assert df["op"].tolist() == ["load_cart", "load_cart", "price"]
+    assert df["service"].tolist() == ["cart", "cart", "pricing"]
+    assert df["request_id"].tolist() == [T1, T2, T1]
+    assert df["recipe"].unique().tolist() == ["demo"]
+    assert counts["unmapped_spans"] == 3 and counts["spans_mapped"] == 3
+    (note,) = [n for n in notes if "map to no operation" in n]
+    assert "'healthz' (cart) x2" in note and "'GetCart' (pricing) x1" in note
+
+
+def test_sampling_from_tracestate_attribute_or_caller(tmp_path) -> None:
+    spans = [
+        # OTel probability sampling: th:c -> rejection threshold 0xc/16 -> keeps 1/4
+        otlp_span(T1, "a1", "x", 10**18, 10**6, trace_state="ot=th:c;rv:123"),
+        otlp_span(T1, "a2", "y", 10**18, 10**6, parent="a1"),
+        otlp_span(T2, "b1", "x", 10**18, 10**6, attrs={"sampling.probability": 0.5}),
+    ]
+    spans_other = [otlp_span("77" * 16, "c1", "x", 10**18, 10**6)]
+    p = write_json(tmp_path / "t.json", otlp_doc({"svc": spans, "other": spans_other}))
+    df, counts, _ = formats.read(p, recipe=None, sample_rate=0.1)
+    rates = dict(zip(df["source_line"], df["sample_rate"], strict=True))
+    assert rates[1] == pytest.approx(0.25) and rates[2] == pytest.approx(0.25)  # the whole trace
+    assert rates[3] == pytest.approx(0.5)
+    assert rates[4] == pytest.approx(0.1)  # the caller's rate where the trace carries none
+    assert counts["sample_rate_from_trace"] == 2
+    df2, _, _ = formats.read(p, recipe=None)
+    assert np.isnan(df2["sample_rate"].iloc[3])
+
+
+def _many_spans_doc(n_traces: int = 40) -> list[dict]:
+    rng = np.random.default_rng(7)
+    docs = []
+    for t in range(n_traces):
+        tid = f"{t:032x}"
+        root = otlp_span(tid, f"{t:08x}00000000", "root", 10**18 + t * 10**9, 50 * 10**6, kind=2)
+        kids = [
+            otlp_span(
+                tid,
+                f"{t:08x}{k:08x}",
+                ["GetCart", "PriceItems", "Charge"][k % 3],
+                10**18 + t * 10**9 + int(rng.integers(0, 10**7)),
+                int(rng.integers(10**5, 10**7)),
+                parent=f"{t:08x}00000000",
+                kind=3,
+                status={"code": 2} if k == 4 else {},
+                attrs={"peer.service": "db", "app.cache_key": f"k{k}", "http.response_content_length": 100 * k},
+            )
+            for k in range(1, 6)
+        ]
+        docs.append(otlp_doc({"checkout": [root, *kids]}, resource_attrs={"deployment.environment": "prod"}))
+    return docs
+
+
+def test_columnar_and_document_readers_agree(tmp_path) -> None:
+    p = write_json(tmp_path / "export.json", _many_spans_doc(), lines=True)
+    attrs = (*DEFAULT_ATTRIBUTES, "app.cache_key", "http.response_content_length", "deployment.environment")
+    fast = otlp.parse_arrow(p, attrs)
+    assert fast is not None
+    slow = otlp.parse(p.read_bytes(), p, attrs)
+    pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow.reset_index(drop=True), check_dtype=False)
+    raw, how = otlp.read_raw(p, attrs)
+    assert how == "columnar" and len(raw) == 240
+
+
+def test_gzip_and_line_delimited_exports_read_end_to_end(tmp_path) -> None:
+    plain = write_json(tmp_path / "export.json", _many_spans_doc(), lines=True)
+    gz = tmp_path / "export.bin"  # detection by content, not by name
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    a, ca, _ = formats.read(plain, recipe=None)
+    b, cb, _ = formats.read(gz, recipe=None)
+    assert formats.detect_file(gz) == "otlp"
+    assert ca == cb
+    assert len(a) == 240 and a["request_id"].nunique() == 40
+    assert (a["status"] == "error").sum() == 40
+    pd.testing.assert_frame_equal(a.drop(columns="source_file"), b.drop(columns="source_file"))
+
+
+def test_pretty_printed_multi_document_file_uses_the_document_reader(tmp_path) -> None:
+    docs = _many_spans_doc(3)
+    p = tmp_path / "pretty.json"
+    p.write_text("\n".join(__import__("json").dumps(d, indent=2) for d in docs), encoding="utf-8")
+    raw, how = otlp.read_raw(p, DEFAULT_ATTRIBUTES)
+    assert how == "document" and len(raw) == 18
+
+
+def test_errors_name_the_file_and_place(tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resourceSpans": [\n  {"resource": }\n]}', encoding="utf-8")
+    with pytest.raises(LogError) as e:
+        formats.read(bad, "otlp", recipe=None)
+    assert e.value.file == str(bad) and e.value.line == 2
+    shape = write_json(tmp_path / "shape.json", {"resourceSpans": {"oops": 1}})
+    with pytest.raises(LogError, match="resourceSpans"):
+        formats.read(shape, "otlp", recipe=None)
+    with pytest.raises(InputFileError, match="no such file"):
+        formats.read(tmp_path / "nope.json", recipe=None)
+    native = tmp_path / "native.jsonl"
+    native.write_text('{"request_id": "r", "op": "a"}\n', encoding="utf-8")
+    with pytest.raises(LogError, match="not an OTLP, Jaeger or Zipkin"):
+        formats.read(native, recipe=None)
