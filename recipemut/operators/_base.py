@@ -1,0 +1,165 @@
+"""What every operator shares: its input (:class:`OperatorContext`), its registry entry
+(:class:`OperatorSpec`) and small helpers to build minimal, id-addressed edits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+import networkx as nx
+
+from ..bytesmodel import BytesFit
+from ..bytesmodel import fit as fit_bytes
+from ..constraints import frozen_violations, keep_order_violations
+from ..model import Recipe, recipe_to_dict
+from ..mutation import Edit, Mutation, mutate
+from ..profile import Profile
+
+#: Options every operator understands, with their defaults (``OperatorContext.options`` overrides).
+DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType(
+    {
+        "cache_ttls_s": (30.0, 60.0, 300.0, 900.0, 3600.0),
+        "cache_max_entries": 100_000,
+        "cache_min_hit_rate": 0.05,
+        "cache_hit_latency_ms": 1.0,
+        "hedge_tail_ratio": 3.0,
+        "hedge_quantiles": (0.9, 0.95, 0.99),
+        "hedge_max_extra_rate": 0.1,
+        "hedge_min_calls": 100,
+        "datapipe_min_saving_ms": 1.0,
+        "seed": 0,
+    }
+)
+
+
+@dataclass(frozen=True)
+class OperatorContext:
+    """Everything an operator may look at. Immutable; build it with :meth:`build`.
+
+    ``doc`` is the recipe document the edits address (plain data: the loaded file's document when
+    the caller has it, so edits match the user's file, else ``recipe_to_dict(recipe)``).
+    """
+
+    recipe: Recipe
+    doc: Mapping[str, Any]
+    profile: Profile | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def build(
+        cls,
+        recipe: Recipe,
+        *,
+        doc: Mapping[str, Any] | None = None,
+        profile: Profile | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> OperatorContext:
+        return cls(
+            recipe=recipe,
+            doc=doc if doc is not None else recipe_to_dict(recipe),
+            profile=profile,
+            options=MappingProxyType(dict(options or {})),
+        )
+
+    def option(self, name: str) -> Any:
+        """An option's value (the caller's, else the default in :data:`DEFAULT_OPTIONS`)."""
+        return self.options.get(name, DEFAULT_OPTIONS[name])
+
+    @cached_property
+    def bytes_fits(self) -> Mapping[str, BytesFit]:
+        """Latency-vs-bytes fits of the profile (empty without a profile); computed once."""
+        return MappingProxyType(fit_bytes(self.profile) if self.profile is not None else {})
+
+    @cached_property
+    def frozen(self) -> frozenset[str]:
+        return frozenset(self.recipe.constraints.frozen)
+
+    @cached_property
+    def ordered(self) -> frozenset[str]:
+        """Operations named in a ``keep_order`` pair."""
+        return frozenset(x for pair in self.recipe.constraints.keep_order for x in pair)
+
+    def observed(self, op_id: str) -> bool:
+        """Whether the profile has calls of this operation."""
+        return self.profile is not None and op_id in self.profile.op_ids
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """A registry entry: the name the CLI shows, a one-line help, the generator."""
+
+    name: str
+    summary: str
+    generate: Callable[[OperatorContext], list[Mutation]]
+    needs_profile: bool = False
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def make_mutation(
+    ctx: OperatorContext, operator: str, key: str, targets: Sequence[str], description: str, edits: Iterable[Edit]
+) -> Mutation:
+    """A :class:`Mutation` with id ``operator:key`` and the mutated recipe built from the edits."""
+    es = tuple(edits)
+    return Mutation(
+        id=f"{operator}:{key}",
+        operator=operator,
+        targets=tuple(targets),
+        description=description,
+        edits=es,
+        recipe=mutate(dict(ctx.doc), es, source=ctx.recipe.source),
+    )
+
+
+def doc_op(doc: Mapping[str, Any], op_id: str, section: str = "operations") -> Mapping[str, Any]:
+    """The document mapping of an operation (or alternative) by id."""
+    for item in doc.get(section) or ():
+        if isinstance(item, Mapping) and item.get("id") == op_id:
+            return item
+    raise KeyError(op_id)
+
+
+def list_index(doc: Mapping[str, Any], op_id: str, key: str, value: str) -> int:
+    """Index of ``value`` in the operation's list ``key`` (``after``, ``produces``, ...) in the document."""
+    return list(doc_op(doc, op_id).get(key) or ()).index(value)
+
+
+def rewire_after(
+    doc: Mapping[str, Any], g: nx.DiGraph, op_id: str, drop: Sequence[str], inherit: Iterable[str]
+) -> list[Edit]:
+    """Edits on ``op_id``'s ``after`` list: remove ``drop`` and append each of ``inherit`` that would
+    not otherwise precede ``op_id`` once the dropped edges are gone (``g`` is that graph).
+
+    Removals go last-index-first so earlier indices stay valid.
+    """
+    current = list(doc_op(doc, op_id).get("after") or ())
+    edits = [
+        Edit("remove", ("operations", op_id, "after", i))
+        for i in sorted((current.index(d) for d in drop if d in current), reverse=True)
+    ]
+    kept = [d for d in current if d not in drop]
+    for p in inherit:
+        if p == op_id or p in kept or nx.has_path(g, p, op_id):
+            continue
+        edits.append(Edit("append", ("operations", op_id, "after"), p))
+        kept.append(p)
+        g.add_edge(p, op_id)
+    return edits
+
+
+def ordering_problems(ctx: OperatorContext, mutated: Recipe) -> list[str]:
+    """``frozen`` and ``keep_order`` violations of a candidate (operators respect both)."""
+    return frozen_violations(ctx.recipe, mutated) + keep_order_violations(ctx.recipe, mutated)
+
+
+def fmt_fields(names: Iterable[str]) -> str:
+    """``[a, b]`` for a sentence (``[]`` when empty)."""
+    return "[" + ", ".join(names) + "]"
+
+
+def ms(x: float) -> str:
+    return f"{x:.1f} ms" if x < 100 else f"{x:.0f} ms"

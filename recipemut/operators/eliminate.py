@@ -1,0 +1,70 @@
+"""``eliminate``: remove an operation whose work nobody uses.
+
+Valid when: ``side_effects: none`` (removing it changes nothing outside the sheet), not ``may_halt``
+(it does not decide whether the request goes on), not ``frozen`` nor in a ``keep_order`` pair, and
+none of its products is consumed by any operation or is an output (an operation producing nothing
+qualifies too).
+
+The edits, exactly: the operation is removed; every operation that listed it in ``after`` has it
+removed from ``after`` and gets, appended, each direct predecessor of the removed operation that
+would no longer precede it. Transitive ordering through the removed operation is kept.
+
+>>> from recipemut.model import recipe_from_dict
+>>> from recipemut.operators import OperatorContext
+>>> r = recipe_from_dict({"fields": {"id": {}, "a": {}, "junk": {}}, "inputs": ["id"], "outputs": ["a"],
+...     "operations": [
+...     {"id": "f", "service": "s", "action": "F", "consumes": ["id"], "produces": ["a"]},
+...     {"id": "audit", "service": "s", "action": "Audit", "consumes": ["a"], "produces": ["junk"]},
+...     {"id": "g", "service": "s", "action": "G", "consumes": ["id"], "after": ["audit"],
+...      "side_effects": "external"}]})
+>>> ctx = OperatorContext.build(r)
+>>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(ctx)]  # doctest: +NORMALIZE_WHITESPACE
+[('eliminate:audit', [{'op': 'remove', 'path': ['operations', 'audit']},
+                      {'op': 'remove', 'path': ['operations', 'g', 'after', 0]},
+                      {'op': 'append', 'path': ['operations', 'g', 'after'], 'value': 'f'}])]
+"""
+
+from __future__ import annotations
+
+from ..mutation import Edit, Mutation
+from ._base import OperatorContext, fmt_fields, make_mutation, ms, ordering_problems, rewire_after
+
+NAME = "eliminate"
+SUMMARY = "remove an operation without side effects whose products nobody consumes and that are not outputs"
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per dead operation, in topological order."""
+    r = ctx.recipe
+    g = r.dag
+    order = {op_id: i for i, op_id in enumerate(r.topo_order)}
+    consumed = {f for op in r.operations for f in op.consumes}
+    outputs = set(r.outputs)
+    out: list[Mutation] = []
+    for op_id in r.topo_order:
+        op = r.ops[op_id]
+        if op.side_effects != "none" or op.may_halt or op_id in ctx.frozen or op_id in ctx.ordered:
+            continue
+        used = [f for f in op.produces if f in consumed or f in outputs]
+        if used:
+            continue
+        h = g.copy()
+        h.remove_node(op_id)
+        edits: list[Edit] = [Edit("remove", ("operations", op_id))]
+        preds = sorted(g.predecessors(op_id), key=order.__getitem__)
+        for succ in sorted(g.successors(op_id), key=order.__getitem__):
+            edits += rewire_after(ctx.doc, h, succ, [op_id], preds)
+        what = (
+            f"its products {fmt_fields(op.produces)} are consumed by no operation and are not outputs"
+            if (op.produces)
+            else "it produces nothing"
+        )
+        reason = f"`{op_id}` has no side effects and {what}, so removing it changes no result"
+        if ctx.observed(op_id) and ctx.profile is not None:
+            s = ctx.profile.stats(op_id)
+            reason += f"; it costs {ms(s.p50_ms)} at p50 and {s.cost_mean_usd:.6f} USD per call"
+        m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+        if ordering_problems(ctx, m.recipe):
+            continue
+        out.append(m)
+    return out

@@ -1,0 +1,77 @@
+"""``parallelize``: drop an ``after`` edge the data does not need, so two operations run side by side.
+
+Valid when (DESIGN.md, "Mutations"): ``b`` waits for ``a`` only by an ``after`` edge (no data edge),
+the two satisfy Bernstein's conditions on their fields (``a`` reads nothing ``b`` writes, writes
+nothing ``b`` reads, and they write no common field), they are not both ``side_effects: external``,
+neither is ``frozen``, and no ``keep_order`` pair or frozen operation's ordering depended on the edge.
+
+The edit, exactly: ``a`` is removed from ``b.after``, and every direct predecessor of ``a`` (data or
+``after``) that would no longer precede ``b`` is appended to ``b.after``. So ``b`` stops waiting for
+``a`` itself but keeps waiting for whatever ``a`` waited for: only the one edge goes, the rest of the
+ordering is preserved.
+
+>>> from recipemut.model import recipe_from_dict
+>>> from recipemut.operators import OperatorContext
+>>> r = recipe_from_dict({"fields": {"id": {}, "cart": {}, "risk": {}}, "inputs": ["id"],
+...     "outputs": ["cart", "risk"], "operations": [
+...     {"id": "load_cart", "service": "cart", "action": "Get", "consumes": ["id"], "produces": ["cart"]},
+...     {"id": "score_fraud", "service": "fraud", "action": "Score", "consumes": ["id"],
+...      "produces": ["risk"], "after": ["load_cart"]}]})
+>>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(OperatorContext.build(r))]
+[('parallelize:load_cart->score_fraud', [{'op': 'remove', 'path': ['operations', 'score_fraud', 'after', 0]}])]
+"""
+
+from __future__ import annotations
+
+from ..model import Operation
+from ..mutation import Mutation
+from ._base import OperatorContext, fmt_fields, make_mutation, ms, ordering_problems, rewire_after
+
+NAME = "parallelize"
+SUMMARY = "drop an `after` edge between operations that touch disjoint fields (Bernstein) so they run side by side"
+
+
+def bernstein_conflicts(a: Operation, b: Operation) -> list[str]:
+    """Field overlaps that forbid running ``a`` and ``b`` concurrently (empty: independent)."""
+    ra, wa, rb, wb = set(a.consumes), set(a.produces), set(b.consumes), set(b.produces)
+    out = []
+    for label, overlap in (("reads what the other writes", (ra & wb) | (rb & wa)), ("both write", wa & wb)):
+        if overlap:
+            out.append(f"{label}: {', '.join(sorted(overlap))}")
+    return out
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per removable ``after`` edge, in topological order of the edge's target."""
+    r = ctx.recipe
+    g = r.dag
+    order = {op_id: i for i, op_id in enumerate(r.topo_order)}
+    out: list[Mutation] = []
+    for a, b in sorted(g.edges, key=lambda e: (order[e[1]], order[e[0]])):
+        if g.edges[a, b]["kind"] != "after" or a in ctx.frozen or b in ctx.frozen:
+            continue
+        oa, ob = r.ops[a], r.ops[b]
+        if bernstein_conflicts(oa, ob):
+            continue
+        if oa.side_effects == "external" and ob.side_effects == "external":
+            continue
+        h = g.copy()
+        h.remove_edge(a, b)
+        edits = rewire_after(ctx.doc, h, b, [a], sorted(g.predecessors(a), key=order.__getitem__))
+        inherited = [e.value for e in edits if e.op == "append"]
+        reason = (
+            f"`{b}` waits for `{a}` only through an `after` edge and they touch disjoint fields "
+            f"(`{a}` reads {fmt_fields(oa.consumes)} writes {fmt_fields(oa.produces)}; "
+            f"`{b}` reads {fmt_fields(ob.consumes)} writes {fmt_fields(ob.produces)}), "
+            f"so `{b}` can start without waiting for `{a}`"
+        )
+        if inherited:
+            reason += f" (it still waits for {', '.join(f'`{p}`' for p in inherited)}, as `{a}` did)"
+        if ctx.observed(a) and ctx.profile is not None:
+            s = ctx.profile.stats(a)
+            reason += f"; `{a}` takes {ms(s.p50_ms)} at p50 and {ms(s.p95_ms)} at p95"
+        m = make_mutation(ctx, NAME, f"{a}->{b}", (a, b), reason + ".", edits)
+        if ordering_problems(ctx, m.recipe):
+            continue
+        out.append(m)
+    return out

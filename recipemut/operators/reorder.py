@@ -1,0 +1,87 @@
+"""``reorder``: swap two adjacent operations joined only by an ``after`` edge.
+
+Valid when ``a -> b`` is an ``after``-only edge (no data edge either way: neither consumes the
+other's products) and the *only* path from ``a`` to ``b`` (they are adjacent), and neither is
+``frozen`` nor named in a ``keep_order`` pair. Proposed only when it may pay: the new first one,
+``b``, may halt requests (``may_halt``: ``a`` then no longer runs on halted requests), or, with a
+profile, ``b`` sends fewer bytes than ``a`` receives (it shrinks the data handled).
+
+The edits, exactly (the pair keeps its place in the ordering, with its order reversed):
+
+* ``b.after``: ``a`` is removed, and each direct predecessor of ``a`` (data or ``after``) that would
+  no longer precede ``b`` is appended: what had to finish before the pair still does;
+* ``a.after``: ``b`` is appended.
+
+Successors of ``a`` now also wait for ``b`` (through ``a``); successors of ``b`` no longer wait for
+``a`` unless a data edge or another path says so (that is what moving a guard first is for).
+
+>>> from recipemut.model import recipe_from_dict
+>>> from recipemut.operators import OperatorContext
+>>> r = recipe_from_dict({"fields": {"id": {}, "x": {}, "ok": {}}, "inputs": ["id"], "outputs": ["x"],
+...     "operations": [
+...     {"id": "enrich", "service": "s", "action": "E", "consumes": ["id"], "produces": ["x"]},
+...     {"id": "guard", "service": "s", "action": "G", "consumes": ["id"], "produces": ["ok"],
+...      "may_halt": True, "after": ["enrich"]}]})
+>>> ctx = OperatorContext.build(r)
+>>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(ctx)]  # doctest: +NORMALIZE_WHITESPACE
+[('reorder:guard->enrich', [{'op': 'remove', 'path': ['operations', 'guard', 'after', 0]},
+                            {'op': 'append', 'path': ['operations', 'enrich', 'after'], 'value': 'guard'}])]
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from ..mutation import Edit, Mutation
+from ._base import OperatorContext, make_mutation, ms, ordering_problems, rewire_after
+
+NAME = "reorder"
+SUMMARY = "swap two adjacent operations joined only by an `after` edge, to run a guard or a data-shrinking step first"
+
+
+def _worth(ctx: OperatorContext, a: str, b: str) -> str | None:
+    """Why running ``b`` before ``a`` may pay, or None."""
+    ob = ctx.recipe.ops[b]
+    p = ctx.profile
+    if ob.may_halt:
+        why = f"`{b}` may halt the request"
+        if p is not None and ctx.observed(b):
+            why += f" (it halted {p.stats(b).halt_rate:.1%} of its calls)"
+        if p is not None and ctx.observed(a):
+            why += f", and then `{a}` ({ms(p.stats(a).p50_ms)} at p50) need not run"
+        return why
+    if p is not None and ctx.observed(a) and ctx.observed(b):
+        sa, sb = p.stats(a), p.stats(b)
+        if sb.bytes_out_mean < sa.bytes_in_mean:
+            return (
+                f"`{b}` sends {sb.bytes_out_mean:.0f} bytes on average, "
+                f"less than the {sa.bytes_in_mean:.0f} `{a}` receives"
+            )
+    return None
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per swappable adjacent pair where the swap may pay."""
+    r = ctx.recipe
+    g = r.dag
+    order = {op_id: i for i, op_id in enumerate(r.topo_order)}
+    blocked = ctx.frozen | ctx.ordered
+    out: list[Mutation] = []
+    for a, b in sorted(g.edges, key=lambda e: (order[e[1]], order[e[0]])):
+        if g.edges[a, b]["kind"] != "after" or a in blocked or b in blocked:
+            continue
+        h = g.copy()
+        h.remove_edge(a, b)
+        if nx.has_path(h, a, b):
+            continue  # not adjacent: swapping would make a cycle
+        why = _worth(ctx, a, b)
+        if why is None:
+            continue
+        edits = rewire_after(ctx.doc, h, b, [a], sorted(g.predecessors(a), key=order.__getitem__))
+        edits.append(Edit("append", ("operations", a, "after"), b))
+        reason = f"`{a}` and `{b}` share no field and are ordered only by an `after` edge; {why}, so run `{b}` first"
+        m = make_mutation(ctx, NAME, f"{b}->{a}", (b, a), reason + ".", edits)
+        if ordering_problems(ctx, m.recipe):
+            continue
+        out.append(m)
+    return out
