@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from _telemetry_helpers import otlp_doc, otlp_span, real, recipe, write_json
 
 from recipemut import formats
 from recipemut.errors import InputFileError, LogError
 from recipemut.formats import otlp
 from recipemut.formats.common import DEFAULT_ATTRIBUTES
 from recipemut.spans import SPAN_SCHEMA
-
-from _telemetry_helpers import otlp_doc, otlp_span, real, recipe, write_json
 
 T1 = "0af7651916cd43dd8448eb211c80319c"
 T2 = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -40,7 +40,7 @@ def test_proto_example_trace_by_hand() -> None:
 
 def test_jaeger_fixture_duplicate_span_is_dropped_and_counted() -> None:
     # otlp2jaeger-in.json carries the same span twice: 1706678909209712000 -> ...835000 ns = 0.123 ms
-    df, counts, notes = formats.read(real("jaeger_otlp2jaeger-in.otlp.json"), recipe=None)
+    df, counts, _ = formats.read(real("jaeger_otlp2jaeger-in.otlp.json"), recipe=None)
     assert counts["spans_read"] == 2
     assert counts["duplicate_spans"] == 1
     assert len(df) == 1
@@ -71,7 +71,8 @@ def test_nanoseconds_as_strings_or_numbers_give_the_same_table(tmp_path) -> None
     ],
 )
 def test_status_and_kind_variants(tmp_path, status, kind, expected) -> None:
-    p = write_json(tmp_path / "t.json", otlp_doc({"svc": [otlp_span(T1, "a1", "x", 10**18, 10**6, status=status, kind=kind)]}))
+    span = otlp_span(T1, "a1", "x", 10**18, 10**6, status=status, kind=kind)
+    p = write_json(tmp_path / "t.json", otlp_doc({"svc": [span]}))
     df, _, _ = formats.read(p, recipe=None)
     assert df["status"].tolist() == [expected]
 
@@ -174,7 +175,7 @@ def test_gzip_and_line_delimited_exports_read_end_to_end(tmp_path) -> None:
 def test_pretty_printed_multi_document_file_uses_the_document_reader(tmp_path) -> None:
     docs = _many_spans_doc(3)
     p = tmp_path / "pretty.json"
-    p.write_text("\n".join(__import__("json").dumps(d, indent=2) for d in docs), encoding="utf-8")
+    p.write_text("\n".join(json.dumps(d, indent=2) for d in docs), encoding="utf-8")
     raw, how = otlp.read_raw(p, DEFAULT_ATTRIBUTES)
     assert how == "document" and len(raw) == 18
 
