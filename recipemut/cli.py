@@ -84,6 +84,9 @@ def _register() -> None:
     from .commands import validate as _validate
 
     app.command("validate")(guard(_validate.validate))
+    from .commands import profile as _profile
+
+    app.command("profile")(guard(_profile.profile))
 
 
 _register()

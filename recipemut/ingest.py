@@ -136,8 +136,8 @@ class Rejection:
 
 
 def _iso(ms: float) -> str:
-    return datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
 
 
@@ -430,7 +430,7 @@ def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
     """Why one line is not a span: ``(reason code, message)``. Used on lines the parser refused.
 
     >>> classify_line(b'{"request_id": 1}')
-    ('wrong-type', "request_id: expected string, got number (1)")
+    ('wrong-type', 'request_id: expected string, got number (1)')
     >>> classify_line(b'{"op": "a"')[0]
     'malformed-json'
     """
@@ -460,7 +460,7 @@ def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
             return "wrong-type", f"{f.name}: expected {want}, got {kind} ({shown})"
         if want == "number" and not math.isfinite(v):
             code = {"latency_ms": "bad-latency", "start_ms": "bad-start"}.get(f.name, "bad-value")
-            return code, f"{f.name} is out of range ({text[:0]}{v})"
+            return code, f"{f.name} is out of range ({v})"
     return "malformed-json", f"rejected by the JSON parser ({parser_message or 'unknown reason'})"
 
 
@@ -771,9 +771,11 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     >>> codes.tolist(), list(uniq)
     ([0, 1, 0], ['b', 'a'])
     """
-    arr = pa.chunked_array([pa.array(values.array, from_pandas=True)]) if len(values) else None
-    if arr is None:
+    if not len(values):
         return np.zeros(0, np.int64), np.array([], dtype=object)
+    arr = pa.array(values.array, from_pandas=True)  # zero-copy for arrow-backed strings
+    if isinstance(arr, pa.Array):
+        arr = pa.chunked_array([arr])
     enc = pc.dictionary_encode(arr)
     codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks])
     return codes.astype(np.int64, copy=False), np.asarray(enc.chunks[-1].dictionary.to_pylist(), dtype=object)

@@ -1,0 +1,227 @@
+"""`recipemut profile`: what the logs say about a recipe, per operation, with the critical path marked."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..cli import OutputFormat, err_console
+from ..ingest import IngestReport, read_logs
+from ..model import Recipe
+from ..profile import Profile, build_profile, cost_contributors, latency_contributors
+
+MAX_WARNINGS = 5
+
+
+def _clean(v: Any) -> Any:
+    """NaN/inf -> None, recursively, so the JSON is strict."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: int, path: str) -> dict[str, Any]:
+    """The JSON document of ``recipemut profile --format json``."""
+    on_path = set(prof.critical_path)
+    rate = prof.rate
+    return _clean(
+        {
+            "recipe": {"path": path, "name": recipe.name, "version": recipe.version},
+            "summary": {
+                "text": report.summary(),
+                "spans": report.spans_kept,
+                "requests": prof.n_requests,
+                "rejected_lines": report.rejected_total,
+                "excluded_spans": report.excluded_total,
+                "duplicates": report.duplicates,
+            },
+            "e2e": {
+                **{f"latency_{k}_ms": v for k, v in prof.e2e_percentiles().items()},
+                "cost_mean_usd": float(prof.e2e_cost_usd.mean()),
+            },
+            "critical_path": {"ops": list(prof.critical_path), "share": prof.critical_path_share},
+            "ops": [{**s.to_dict(), "on_critical_path": s.op in on_path} for s in prof.ops],
+            "contributors": {
+                "latency_p95": [
+                    {"op": s.op, "tail_ms": s.tail_ms, "share": s.tail_share} for s in latency_contributors(prof, top)
+                ],
+                "cost": [
+                    {"op": s.op, "cost_mean_usd": s.cost_mean_usd, "share": s.cost_share}
+                    for s in cost_contributors(prof, top)
+                ],
+            },
+            "rate": {
+                "bin_s": prof.rate_bin_s,
+                "bins": len(rate),
+                "mean_rps": float(rate.mean()) if len(rate) else 0.0,
+                "peak_rps": float(rate.max()) if len(rate) else 0.0,
+                "sample_rates": {repr(k): v for k, v in report.sample_rates.items()},
+            },
+            "ingest": report.to_dict(),
+        }
+    )
+
+
+def _f(v: float, spec: str = ".1f", suffix: str = "") -> str:
+    return "-" if not math.isfinite(v) else f"{v:{spec}}{suffix}"
+
+
+def _pct(v: float) -> str:
+    if not math.isfinite(v) or v == 0:
+        return "-" if not math.isfinite(v) else "0"
+    return f"{100 * v:.1f}" if v >= 0.001 else "<0.1"
+
+
+def _bytes(v: float) -> str:
+    if not math.isfinite(v):
+        return "-"
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= size:
+            return f"{v / size:.1f}{unit}"
+    return f"{v:.0f}"
+
+
+def _warn_ingest(report: IngestReport) -> None:
+    for e in report.examples[:MAX_WARNINGS]:
+        err_console.print(f"[yellow]warning:[/] rejected {escape(str(e))}")
+    more = report.rejected_total - min(len(report.examples), MAX_WARNINGS)
+    if more > 0:
+        by = ", ".join(f"{k}: {v}" for k, v in report.rejected.items())
+        err_console.print(
+            f"[yellow]warning:[/] {more} more rejected lines ({escape(by)}); --format json lists examples"
+        )
+    for what, counts in (("operations not in the recipe", report.unknown_ops), ("other recipes", report.other_recipes)):
+        if counts:
+            names = ", ".join(f"{k} ({v})" for k, v in list(counts.items())[:8])
+            err_console.print(
+                f"[yellow]warning:[/] excluded {sum(counts.values())} spans of {what}: {escape(names)}"
+                + (" ..." if len(counts) > 8 else "")
+            )
+    for note in report.notes:
+        err_console.print(f"note: {escape(note)}")
+
+
+def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> None:
+    out = Console(highlight=False, soft_wrap=True)
+    sr = ", ".join(f"{k:g}" for k in report.sample_rates) or "1"
+    out.print(f"[bold]{escape(recipe.name)}[/] v{recipe.version}: {escape(report.summary())}; sample rate {sr}")
+    on_path = set(prof.critical_path)
+    table = Table(title=None, show_lines=False, header_style="bold", pad_edge=False)
+    table.add_column("", width=1)
+    table.add_column("operation")
+    table.add_column("service")
+    for name in ("count", "p50 ms", "p95 ms", "p99 ms", "mean ms", "cost $", "cpu ms", "in B", "out B"):
+        table.add_column(name, justify="right")
+    for name in ("err %", "halt %", "crit %"):
+        table.add_column(name, justify="right")
+    for s in prof.ops:
+        mark = "[bold magenta]*[/]" if s.op in on_path else ""
+        style = "bold" if s.op in on_path else None
+        table.add_row(
+            mark,
+            escape(s.op),
+            escape(s.service),
+            f"{s.count:,}",
+            _f(s.p50_ms),
+            _f(s.p95_ms),
+            _f(s.p99_ms),
+            _f(s.mean_ms),
+            _f(s.cost_mean_usd, ".6f"),
+            _f(s.cpu_mean_ms),
+            _bytes(s.bytes_in_mean),
+            _bytes(s.bytes_out_mean),
+            _pct(s.error_rate),
+            _pct(s.halt_rate),
+            _pct(s.critical_share),
+            style=style,
+        )
+    out.print(table)
+    e2e = prof.e2e_percentiles()
+    out.print(
+        f"end-to-end: p50 {e2e['p50']:.1f} ms, p95 {e2e['p95']:.1f} ms, p99 {e2e['p99']:.1f} ms; "
+        f"cost per request ${float(prof.e2e_cost_usd.mean()):.6f}"
+    )
+    out.print(
+        f"[magenta]*[/] critical path of {100 * prof.critical_path_share:.1f}% of requests: "
+        + escape(" -> ".join(prof.critical_path))
+    )
+    lat = latency_contributors(prof, top)
+    if lat:
+        out.print(
+            "p95 latency: "
+            + ", ".join(f"[bold]{escape(s.op)}[/] {s.tail_ms:.1f} ms ({100 * s.tail_share:.0f}% of tail)" for s in lat)
+        )
+    cost = cost_contributors(prof, top)
+    if cost:
+        out.print(
+            "cost: "
+            + ", ".join(f"[bold]{escape(s.op)}[/] {100 * s.cost_share:.0f}% (${s.cost_mean_usd:.6f})" for s in cost)
+        )
+
+
+def _check_rate(value: float | None) -> float | None:
+    if value is not None and not (0.0 < value <= 1.0):
+        raise typer.BadParameter(f"{value:g} is outside (0, 1]")
+    return value
+
+
+def profile(
+    recipe: Path = typer.Argument(..., help="The recipe YAML file.", show_default=False),
+    logs: list[Path] = typer.Option(
+        ...,
+        "--logs",
+        "-l",
+        help="Execution log: native JSONL (plain or .gz) or OTLP/Jaeger/Zipkin JSON. Repeat for several files.",
+        show_default=False,
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Fail on the first bad log line instead of counting it."),
+    sample_rate: float | None = typer.Option(
+        None,
+        "--sample-rate",
+        callback=_check_rate,
+        help="Share of requests the logs kept, for spans that do not carry a sample_rate [default: 1].",
+        show_default=False,
+    ),
+    log_format: str = typer.Option("auto", "--log-format", help="auto, native, otlp, jaeger or zipkin."),
+    mapping: Path | None = typer.Option(
+        None, "--map", help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces.", show_default=False
+    ),
+    top: int = typer.Option(3, "--top", min=1, help="How many top contributors to name."),
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Profile a recipe from its execution logs: per-operation latency, cost and critical path.
+
+    Reads the logs (bad lines are counted and shown as warnings, never fatal unless --strict),
+    then prints one summary line, a table of the operations in topological order (count,
+    latency p50/p95/p99/mean, mean cost, cpu, bytes in/out, error %, halt %, share of requests on
+    whose critical path it lies) with the most frequent critical path marked *, the end-to-end
+    percentiles, and the operations that contribute most to tail (p95) latency and to cost.
+
+    Example:
+
+        recipemut profile recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz
+    """
+    from ..loader import load_recipe
+
+    r = load_recipe(recipe)
+    spans, report = read_logs(
+        logs, recipe=r, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping
+    )
+    prof = build_profile(spans, r)
+    if output == OutputFormat.json:
+        typer.echo(json.dumps(profile_data(r, prof, report, top=top, path=str(recipe)), indent=2))
+        _warn_ingest(report)
+        return
+    _warn_ingest(report)
+    _render(r, prof, report, top)
