@@ -1,0 +1,615 @@
+"""The performance profile store: what recipemut learned, in one embedded SQLite database.
+
+Where it lives
+    ``$RECIPEMUT_STORE`` when set (``off`` disables recording), else ``.recipemut/store.sqlite`` in
+    the working directory. One store per project rather than one per recipe, because what it
+    learns (which operators pay off) carries across recipes; the working directory because CI jobs
+    run in the checkout, where ``.recipemut/`` can be cached between runs (or ``RECIPEMUT_STORE``
+    pointed at a shared volume).
+
+Schema (version 2, ``PRAGMA user_version``)
+    ``recipe_versions(id, recipe, version, sha256, first_seen)`` — one row per recipe version seen,
+    unique on (recipe, version, sha256).
+    ``profiles(id, recipe_version_id, recorded_at, summary_json)`` — every profile summary recorded
+    for a version (requests, time range, per-operation p50/p95/mean, busy ms per service).
+    ``suggestions(id, recipe_version_id, run_id, recorded_at, mutation_id, operator, kind, metric,
+    baseline, predicted_delta, predicted_lo, predicted_hi, predicted_gain, verdict, detail_json)`` —
+    every mutation suggest evaluated, with its simulated effect on ``metric`` (a delta in the metric's
+    unit, its interval, and the *gain* ``-delta / baseline``: the relative improvement, > 0 is better).
+    ``observations(id, recipe_version_id, recorded_at, mutation_id, operator, kind, outcome, metric,
+    baseline, observed_delta, observed_lo, observed_hi, observed_gain, predicted_delta, predicted_lo,
+    predicted_hi, predicted_gain, inside_interval, detail_json)`` — every effect evaluate observed on
+    a canary, beside what was predicted; ``inside_interval`` is 1 when the observed delta fell in the
+    predicted interval (calibration), NULL without a prediction.
+
+Migrations
+    :data:`MIGRATIONS` is an ordered list; migration ``i`` takes the database from version ``i`` to
+    ``i + 1``. Opening a store applies the missing ones inside one ``BEGIN IMMEDIATE`` transaction,
+    re-reading ``user_version`` under the lock, so two processes opening an old store at once migrate
+    it once. A store newer than this recipemut is refused (never downgraded).
+
+Concurrency
+    WAL journal, ``busy_timeout`` (30 s by default), ``synchronous=FULL``, and every write in a
+    ``BEGIN IMMEDIATE`` transaction: several CI jobs may write at once; each waits its turn and
+    nothing is lost or half-written.
+
+>>> import tempfile, pathlib
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "s.sqlite"
+>>> with Store.open(p) as s:
+...     _ = s.record_suggestion(recipe="shop", version=1, sha256="ab", mutation_id="cache:load",
+...                             operator="cache", verdict="improves", metric="latency_p95_ms",
+...                             predicted_delta=-20.0, predicted_ci=(-25.0, -15.0), baseline=200.0)
+...     [(o.operator, o.suggested, o.simulated_improves) for o in s.operator_stats()]
+[('cache', 1, 1)]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import RecipemutError
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "RECIPEMUT_STORE"
+DEFAULT_RELATIVE = Path(".recipemut") / "store.sqlite"
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+OUTCOMES = ("promoted", "rolled_back", "held")
+
+
+class StoreError(RecipemutError):
+    """The store cannot be opened or written: not a SQLite file, newer schema, locked too long."""
+
+
+def default_path(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
+    """Where the store lives: ``$RECIPEMUT_STORE``, else ``.recipemut/store.sqlite``; None when ``off``.
+
+    >>> default_path({}, Path("/work"))
+    PosixPath('/work/.recipemut/store.sqlite')
+    >>> default_path({"RECIPEMUT_STORE": "off"}) is None
+    True
+    """
+    env = os.environ if env is None else env
+    value = env.get(ENV_VAR)
+    if value is not None and value.strip().lower() in ("off", "none", "0", "false"):
+        return None
+    if value:
+        return Path(value).expanduser()
+    return (cwd or Path.cwd()) / DEFAULT_RELATIVE
+
+
+# ---- migrations ------------------------------------------------------------------------------
+
+
+def _statements(script: str) -> Callable[[sqlite3.Connection], None]:
+    """A migration from a SQL script, run statement by statement (``executescript`` would COMMIT
+    the surrounding transaction)."""
+    statements = [s.strip() for s in script.split(";") if s.strip()]
+
+    def run(db: sqlite3.Connection) -> None:
+        for sql in statements:
+            db.execute(sql)
+
+    return run
+
+
+_v1 = _statements(
+    """
+        CREATE TABLE recipe_versions (
+            id INTEGER PRIMARY KEY,
+            recipe TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            profile_json TEXT,
+            UNIQUE (recipe, version, sha256)
+        );
+        CREATE TABLE suggestions (
+            id INTEGER PRIMARY KEY,
+            recipe_version_id INTEGER NOT NULL REFERENCES recipe_versions(id),
+            run_id TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            mutation_id TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            kind TEXT,
+            metric TEXT NOT NULL,
+            baseline REAL,
+            predicted_delta REAL,
+            predicted_lo REAL,
+            predicted_hi REAL,
+            predicted_gain REAL,
+            verdict TEXT NOT NULL,
+            detail_json TEXT
+        );
+        CREATE TABLE observations (
+            id INTEGER PRIMARY KEY,
+            recipe_version_id INTEGER NOT NULL REFERENCES recipe_versions(id),
+            recorded_at TEXT NOT NULL,
+            mutation_id TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            kind TEXT,
+            outcome TEXT NOT NULL CHECK (outcome IN ('promoted', 'rolled_back', 'held')),
+            metric TEXT NOT NULL,
+            baseline REAL,
+            observed_delta REAL,
+            observed_lo REAL,
+            observed_hi REAL,
+            observed_gain REAL,
+            predicted_delta REAL,
+            predicted_lo REAL,
+            predicted_hi REAL,
+            predicted_gain REAL,
+            inside_interval INTEGER,
+            detail_json TEXT
+        );
+        """
+)
+
+# v2: keep every profile summary (v1 kept only the latest, on the version row); index by operator
+_v2 = _statements(
+    """
+        CREATE TABLE profiles (
+            id INTEGER PRIMARY KEY,
+            recipe_version_id INTEGER NOT NULL REFERENCES recipe_versions(id),
+            recorded_at TEXT NOT NULL,
+            summary_json TEXT NOT NULL
+        );
+        INSERT INTO profiles (recipe_version_id, recorded_at, summary_json)
+            SELECT id, first_seen, profile_json FROM recipe_versions WHERE profile_json IS NOT NULL;
+        ALTER TABLE recipe_versions DROP COLUMN profile_json;
+        CREATE INDEX suggestions_operator ON suggestions (operator, kind);
+        CREATE INDEX observations_operator ON observations (operator, kind);
+        CREATE INDEX suggestions_mutation ON suggestions (recipe_version_id, mutation_id);
+        """
+)
+
+
+#: migration i takes user_version i to i + 1
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# ---- values -----------------------------------------------------------------------------------
+
+
+def gain(delta: float | None, baseline: float | None) -> float | None:
+    """Relative improvement of a lower-is-better metric: ``-delta / baseline``.
+
+    >>> gain(-20.0, 200.0), gain(5.0, 100.0), gain(1.0, 0.0)
+    (0.1, -0.05, None)
+    """
+    if delta is None or baseline is None or not math.isfinite(baseline) or baseline <= 0:
+        return None
+    return -float(delta) / float(baseline)
+
+
+@dataclass(frozen=True)
+class OperatorStats:
+    """What the store says about one operator."""
+
+    operator: str
+    suggested: int  # mutations of it that suggest evaluated (simulated)
+    simulated_improves: int  # of those, verdict "improves"
+    mean_predicted_gain: float | None
+    observed: int  # canaries evaluate judged
+    promoted: int
+    rolled_back: int
+    held: int
+    mean_observed_gain: float | None
+    prediction_error: float | None  # mean |observed gain - predicted gain|, where both are known
+    calibration: float | None  # share of observed deltas inside the predicted interval
+    calibrated_n: int  # observations with a predicted interval
+
+    def to_dict(self) -> dict[str, object]:
+        r = lambda x: None if x is None else round(x, 6)  # noqa: E731
+        return {
+            "operator": self.operator,
+            "suggested": self.suggested,
+            "simulated_improves": self.simulated_improves,
+            "mean_predicted_gain": r(self.mean_predicted_gain),
+            "observed": self.observed,
+            "promoted": self.promoted,
+            "rolled_back": self.rolled_back,
+            "held": self.held,
+            "mean_observed_gain": r(self.mean_observed_gain),
+            "prediction_error": r(self.prediction_error),
+            "calibration": r(self.calibration),
+            "calibrated_n": self.calibrated_n,
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One reward for the bandit: an (operator, kind) arm, success in [0, 1], and its weight."""
+
+    operator: str
+    kind: str | None
+    success: float
+    source: str  # "observed" | "simulated"
+
+
+@dataclass(frozen=True)
+class SuggestionRecord:
+    """One evaluated mutation, as suggest records it (see :meth:`Store.record_suggestions`)."""
+
+    mutation_id: str
+    operator: str
+    verdict: str  # improves | regresses | no significant difference | rejected
+    metric: str = "latency_p95_ms"
+    predicted_delta: float | None = None
+    predicted_ci: tuple[float, float] | None = None
+    baseline: float | None = None
+    kind: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+# ---- the store ---------------------------------------------------------------------------------
+
+
+class Store:
+    """An open store. Use :meth:`open` (a context manager closes it)."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+
+    # -- opening and migrating
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+    ) -> Store:
+        """Open (creating and migrating as needed) the store at ``path`` (default: :func:`default_path`)."""
+        p = Path(path) if path is not None else default_path()
+        if p is None:
+            raise StoreError(f"the store is disabled ({ENV_VAR}=off)", code="store-off")
+        if p.exists() and p.is_dir():
+            raise StoreError(f"{p} is a directory, not a store file", file=str(p), code="store-path")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(p, timeout=busy_timeout_s, isolation_level=None)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the store: {e}", file=str(p), code="store-open") from e
+        store = cls(db, p)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            store._migrate()
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise StoreError(f"not a usable recipemut store: {e}", file=str(p), code="store-corrupt") from e
+        except BaseException:
+            db.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        if self.schema_version == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            current = self.schema_version  # re-read under the write lock: another process may have migrated
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store schema version {current} is newer than this recipemut understands ({SCHEMA_VERSION})",
+                    file=str(self.path),
+                    code="store-newer",
+                )
+            for i in range(current, SCHEMA_VERSION):
+                log.info("store %s: migrating schema %d -> %d", self.path, i, i + 1)
+                MIGRATIONS[i](self.db)
+                self.db.execute(f"PRAGMA user_version = {i + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): waits for other writers, commits or rolls back."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"store busy: {e}", file=str(self.path), code="store-busy") from e
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # -- writes
+    def _version_id(self, recipe: str, version: int, sha256: str) -> int:
+        self.db.execute(
+            "INSERT OR IGNORE INTO recipe_versions (recipe, version, sha256, first_seen) VALUES (?, ?, ?, ?)",
+            (recipe, int(version), sha256, _now()),
+        )
+        row = self.db.execute(
+            "SELECT id FROM recipe_versions WHERE recipe = ? AND version = ? AND sha256 = ?",
+            (recipe, int(version), sha256),
+        ).fetchone()
+        return int(row[0])
+
+    def record_profile(self, *, recipe: str, version: int, sha256: str, summary: Mapping[str, Any]) -> int:
+        """Keep a profile summary for a recipe version; returns the version's row id."""
+        with self.transaction():
+            vid = self._version_id(recipe, version, sha256)
+            self.db.execute(
+                "INSERT INTO profiles (recipe_version_id, recorded_at, summary_json) VALUES (?, ?, ?)",
+                (vid, _now(), json.dumps(summary, sort_keys=True, default=str)),
+            )
+        return vid
+
+    def record_suggestions(
+        self,
+        records: Sequence[SuggestionRecord],
+        *,
+        recipe: str,
+        version: int,
+        sha256: str,
+        run_id: str | None = None,
+    ) -> str:
+        """Record every mutation one suggest run evaluated, in one transaction; returns the run id."""
+        run = run_id or uuid.uuid4().hex
+        now = _now()
+        with self.transaction():
+            vid = self._version_id(recipe, version, sha256)
+            self.db.executemany(
+                """INSERT INTO suggestions (recipe_version_id, run_id, recorded_at, mutation_id, operator, kind,
+                   metric, baseline, predicted_delta, predicted_lo, predicted_hi, predicted_gain, verdict,
+                   detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    (
+                        vid, run, now, r.mutation_id, r.operator, r.kind, r.metric, _num(r.baseline),
+                        _num(r.predicted_delta),
+                        _num(r.predicted_ci[0]) if r.predicted_ci else None,
+                        _num(r.predicted_ci[1]) if r.predicted_ci else None,
+                        gain(_num(r.predicted_delta), _num(r.baseline)),
+                        r.verdict,
+                        json.dumps(r.detail, sort_keys=True, default=str) if r.detail is not None else None,
+                    )
+                    for r in records
+                ],
+            )  # fmt: skip
+        return run
+
+    def record_suggestion(
+        self,
+        *,
+        recipe: str,
+        version: int,
+        sha256: str,
+        mutation_id: str,
+        operator: str,
+        verdict: str,
+        metric: str = "latency_p95_ms",
+        predicted_delta: float | None = None,
+        predicted_ci: tuple[float, float] | None = None,
+        baseline: float | None = None,
+        kind: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Record one evaluated mutation (see :meth:`record_suggestions`)."""
+        rec = SuggestionRecord(
+            mutation_id, operator, verdict, metric, predicted_delta, predicted_ci, baseline, kind, detail
+        )
+        return self.record_suggestions([rec], recipe=recipe, version=version, sha256=sha256, run_id=run_id)
+
+    def record_observation(
+        self,
+        *,
+        recipe: str,
+        version: int,
+        sha256: str,
+        mutation_id: str,
+        operator: str,
+        outcome: str,
+        metric: str = "latency_p95_ms",
+        observed_delta: float | None = None,
+        observed_ci: tuple[float, float] | None = None,
+        baseline: float | None = None,
+        predicted_delta: float | None = None,
+        predicted_ci: tuple[float, float] | None = None,
+        kind: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record what evaluate observed for a canaried mutation, beside what was predicted.
+
+        ``recipe``/``version``/``sha256`` name the recipe the mutation was made from. When no
+        prediction is given, the latest suggestion of the same mutation id for that recipe (any
+        version) with this metric supplies it. Returns the observation's row id.
+        """
+        if outcome not in OUTCOMES:
+            raise StoreError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}", code="store-outcome")
+        with self.transaction():
+            vid = self._version_id(recipe, version, sha256)
+            if predicted_delta is None:
+                row = self.db.execute(
+                    """SELECT s.predicted_delta, s.predicted_lo, s.predicted_hi, s.baseline, s.kind
+                       FROM suggestions s JOIN recipe_versions v ON v.id = s.recipe_version_id
+                       WHERE v.recipe = ? AND s.mutation_id = ? AND s.metric = ? ORDER BY s.id DESC LIMIT 1""",
+                    (recipe, mutation_id, metric),
+                ).fetchone()
+                if row is not None:
+                    predicted_delta = row[0]
+                    predicted_ci = (row[1], row[2]) if row[1] is not None and row[2] is not None else None
+                    baseline = baseline if baseline is not None else row[3]
+                    kind = kind if kind is not None else row[4]
+            od = _num(observed_delta)
+            inside: int | None = None
+            if od is not None and predicted_ci is not None:
+                lo, hi = sorted((float(predicted_ci[0]), float(predicted_ci[1])))
+                inside = int(lo <= od <= hi)
+            cur = self.db.execute(
+                """INSERT INTO observations (recipe_version_id, recorded_at, mutation_id, operator, kind, outcome,
+                   metric, baseline, observed_delta, observed_lo, observed_hi, observed_gain, predicted_delta,
+                   predicted_lo, predicted_hi, predicted_gain, inside_interval, detail_json)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    vid, _now(), mutation_id, operator, kind, outcome, metric, _num(baseline), od,
+                    _num(observed_ci[0]) if observed_ci else None,
+                    _num(observed_ci[1]) if observed_ci else None,
+                    gain(od, _num(baseline)),
+                    _num(predicted_delta),
+                    _num(predicted_ci[0]) if predicted_ci else None,
+                    _num(predicted_ci[1]) if predicted_ci else None,
+                    gain(_num(predicted_delta), _num(baseline)),
+                    inside,
+                    json.dumps(detail, sort_keys=True, default=str) if detail is not None else None,
+                ),
+            )  # fmt: skip
+            return int(cur.lastrowid or 0)
+
+    # -- reads
+    def counts(self) -> dict[str, int]:
+        """Rows per table."""
+        return {
+            t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+            for t in ("recipe_versions", "profiles", "suggestions", "observations")
+        }
+
+    def operator_stats(self, *, recipe: str | None = None) -> list[OperatorStats]:
+        """Per operator: suggested, promoted, rolled back, mean gains, prediction error, calibration."""
+        where, args = ("WHERE v.recipe = ?", (recipe,)) if recipe else ("", ())
+        sug = {
+            r[0]: r[1:]
+            for r in self.db.execute(
+                f"""SELECT s.operator, COUNT(*), SUM(s.verdict = 'improves'), AVG(s.predicted_gain)
+                    FROM suggestions s JOIN recipe_versions v ON v.id = s.recipe_version_id {where}
+                    GROUP BY s.operator""",
+                args,
+            )
+        }
+        obs = {
+            r[0]: r[1:]
+            for r in self.db.execute(
+                f"""SELECT o.operator, COUNT(*), SUM(o.outcome = 'promoted'), SUM(o.outcome = 'rolled_back'),
+                       SUM(o.outcome = 'held'), AVG(o.observed_gain),
+                       AVG(ABS(o.observed_gain - o.predicted_gain)), AVG(o.inside_interval),
+                       COUNT(o.inside_interval)
+                    FROM observations o JOIN recipe_versions v ON v.id = o.recipe_version_id {where}
+                    GROUP BY o.operator""",
+                args,
+            )
+        }
+        out = []
+        for op in sorted(set(sug) | set(obs)):
+            s = sug.get(op, (0, 0, None))
+            o = obs.get(op, (0, 0, 0, 0, None, None, None, 0))
+            out.append(
+                OperatorStats(
+                    operator=op,
+                    suggested=int(s[0]),
+                    simulated_improves=int(s[1] or 0),
+                    mean_predicted_gain=s[2],
+                    observed=int(o[0]),
+                    promoted=int(o[1] or 0),
+                    rolled_back=int(o[2] or 0),
+                    held=int(o[3] or 0),
+                    mean_observed_gain=o[4],
+                    prediction_error=o[5],
+                    calibration=o[6],
+                    calibrated_n=int(o[7] or 0),
+                )
+            )
+        return out
+
+    def evidence(self, *, recipe: str | None = None) -> list[Evidence]:
+        """Bandit rewards: each observation (promoted with a gain > 0 = success; held = no evidence)
+        and each simulated verdict (``improves`` = success; rejected candidates are no evidence)."""
+        where, args = ("AND v.recipe = ?", (recipe,)) if recipe else ("", ())
+        out = [
+            Evidence(op, kind, float(ok), "observed")
+            for op, kind, ok in self.db.execute(
+                f"""SELECT o.operator, o.kind, (o.outcome = 'promoted' AND COALESCE(o.observed_gain, 1) > 0)
+                    FROM observations o JOIN recipe_versions v ON v.id = o.recipe_version_id
+                    WHERE o.outcome != 'held' {where} ORDER BY o.id""",
+                args,
+            )
+        ]
+        out += [
+            Evidence(op, kind, float(ok), "simulated")
+            for op, kind, ok in self.db.execute(
+                f"""SELECT s.operator, s.kind, (s.verdict = 'improves')
+                    FROM suggestions s JOIN recipe_versions v ON v.id = s.recipe_version_id
+                    WHERE s.verdict != 'rejected' {where} ORDER BY s.id""",
+                args,
+            )
+        ]
+        return out
+
+
+# ---- one-call helpers for suggest and evaluate ------------------------------------------------
+
+
+def record_suggestion(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> str | None:
+    """Open the store, record one evaluated mutation (keywords of :meth:`Store.record_suggestion`), close.
+
+    Returns the run id, or None when the store is disabled (``RECIPEMUT_STORE=off``).
+    """
+    if path is None and default_path() is None:
+        return None
+    with Store.open(path) as s:
+        return s.record_suggestion(**fields)
+
+
+def record_suggestions(
+    records: Sequence[SuggestionRecord], *, path: str | os.PathLike[str] | None = None, **where: Any
+) -> str | None:
+    """Open the store, record a suggest run's evaluated mutations in one transaction, close.
+
+    ``where``: ``recipe=``, ``version=``, ``sha256=`` (and optionally ``run_id=``).
+    """
+    if path is None and default_path() is None:
+        return None
+    with Store.open(path) as s:
+        return s.record_suggestions(records, **where)
+
+
+def record_observation(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> int | None:
+    """Open the store, record what evaluate observed (keywords of :meth:`Store.record_observation`), close."""
+    if path is None and default_path() is None:
+        return None
+    with Store.open(path) as s:
+        return s.record_observation(**fields)
+
+
+def record_profile(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> int | None:
+    """Open the store, keep a profile summary (keywords of :meth:`Store.record_profile`), close."""
+    if path is None and default_path() is None:
+        return None
+    with Store.open(path) as s:
+        return s.record_profile(**fields)

@@ -1,0 +1,194 @@
+"""The SQLite profile store: schema, migrations, concurrent writers, operator statistics."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from recipemut import store as S
+from recipemut.store import SCHEMA_VERSION, Store, StoreError, SuggestionRecord
+
+WHERE = {"recipe": "shop", "version": 3, "sha256": "f" * 64}
+
+
+def test_new_store_has_the_current_schema(tmp_path: Path) -> None:
+    p = tmp_path / "deep" / "s.sqlite"
+    with Store.open(p) as s:
+        assert s.schema_version == SCHEMA_VERSION == 2
+        assert s.counts() == {"recipe_versions": 0, "profiles": 0, "suggestions": 0, "observations": 0}
+        assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_stats_per_operator(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.sqlite") as s:
+        s.record_suggestions(
+            [
+                SuggestionRecord("cache:load", "cache", "improves", predicted_delta=-20.0, predicted_ci=(-30.0, -10.0),
+                                 baseline=200.0, kind="cart"),
+                SuggestionRecord("cache:price", "cache", "no significant difference", predicted_delta=-1.0,
+                                 predicted_ci=(-5.0, 3.0), baseline=200.0),
+                SuggestionRecord("reorder:a-b", "reorder", "improves", predicted_delta=-10.0,
+                                 predicted_ci=(-12.0, -8.0), baseline=200.0),
+            ],
+            **WHERE,
+        )  # fmt: skip
+        # observed inside the interval, prediction pulled from the suggestion
+        s.record_observation(**WHERE, mutation_id="cache:load", operator="cache", outcome="promoted",
+                             observed_delta=-24.0, observed_ci=(-28.0, -20.0))  # fmt: skip
+        # observed outside it
+        s.record_observation(**WHERE, mutation_id="reorder:a-b", operator="reorder", outcome="rolled_back",
+                             observed_delta=6.0)  # fmt: skip
+        stats = {o.operator: o for o in s.operator_stats()}
+        row = s.db.execute("SELECT kind, baseline, predicted_gain FROM observations WHERE operator='cache'").fetchone()
+    assert row == ("cart", 200.0, pytest.approx(0.1))
+    c, r = stats["cache"], stats["reorder"]
+    assert (c.suggested, c.simulated_improves, c.observed, c.promoted, c.rolled_back) == (2, 1, 1, 1, 0)
+    assert c.mean_predicted_gain == pytest.approx((0.1 + 0.005) / 2)
+    assert c.mean_observed_gain == pytest.approx(0.12)
+    assert c.prediction_error == pytest.approx(0.02)
+    assert c.calibration == 1.0 and c.calibrated_n == 1
+    assert (r.promoted, r.rolled_back, r.calibration) == (0, 1, 0.0)
+    assert r.mean_observed_gain == pytest.approx(-0.03)
+    assert r.prediction_error == pytest.approx(0.08)
+    assert json.loads(json.dumps(c.to_dict()))["operator"] == "cache"
+
+
+def test_stats_filter_by_recipe_and_profiles_kept(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.sqlite") as s:
+        s.record_suggestion(**WHERE, mutation_id="m", operator="cache", verdict="improves")
+        s.record_suggestion(recipe="other", version=1, sha256="a", mutation_id="m", operator="hedge", verdict="x")
+        s.record_profile(**WHERE, summary={"requests": 10})
+        s.record_profile(**WHERE, summary={"requests": 12})
+        assert [o.operator for o in s.operator_stats(recipe="shop")] == ["cache"]
+        assert [o.operator for o in s.operator_stats()] == ["cache", "hedge"]
+        assert s.counts()["profiles"] == 2 and s.counts()["recipe_versions"] == 2
+
+
+def test_bad_outcome_is_refused(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.sqlite") as s, pytest.raises(StoreError, match="outcome must be one of"):
+        s.record_observation(**WHERE, mutation_id="m", operator="cache", outcome="great")
+
+
+# ---- concurrency ------------------------------------------------------------------------------
+
+
+def _writer(path: str, worker: int, n: int) -> None:
+    for i in range(n):
+        with Store.open(path, busy_timeout_s=60) as s:
+            if i % 2:
+                s.record_suggestion(**WHERE, mutation_id=f"w{worker}-{i}", operator="cache", verdict="improves",
+                                    predicted_delta=-1.0, baseline=10.0)  # fmt: skip
+            else:
+                s.record_observation(**WHERE, mutation_id=f"w{worker}-{i}", operator="reorder",
+                                     outcome="promoted", observed_delta=-1.0, baseline=10.0)  # fmt: skip
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    p = str(tmp_path / "s.sqlite")
+    workers, n = 6, 40
+    ctx = mp.get_context("spawn")  # fresh interpreters: separate connections, as separate CI jobs have
+    procs = [ctx.Process(target=_writer, args=(p, w, n)) for w in range(workers)]
+    for pr in procs:
+        pr.start()
+    for pr in procs:
+        pr.join(120)
+    assert [pr.exitcode for pr in procs] == [0] * workers
+    with Store.open(p) as s:
+        got = {r[0] for r in s.db.execute("SELECT mutation_id FROM suggestions UNION ALL "
+                                          "SELECT mutation_id FROM observations")}  # fmt: skip
+        assert s.counts()["suggestions"] + s.counts()["observations"] == workers * n
+        assert s.counts()["recipe_versions"] == 1  # the version row was created once, not per writer
+    assert got == {f"w{w}-{i}" for w in range(workers) for i in range(n)}
+    assert sqlite3.connect(p).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ---- migrations -------------------------------------------------------------------------------
+
+
+def _v1_store(p: Path) -> None:
+    db = sqlite3.connect(p, isolation_level=None)
+    db.execute("BEGIN")
+    S.MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO recipe_versions (recipe, version, sha256, first_seen, profile_json) "
+               "VALUES ('shop', 3, 'abc', '2026-01-01T00:00:00Z', '{\"requests\": 5}')")  # fmt: skip
+    db.execute("INSERT INTO suggestions (recipe_version_id, run_id, recorded_at, mutation_id, operator, metric, "
+               "verdict) VALUES (1, 'r', '2026-01-01T00:00:00Z', 'cache:x', 'cache', 'latency_p95_ms', "
+               "'improves')")  # fmt: skip
+    db.execute("COMMIT")
+    db.close()
+
+
+def test_migrations_apply_to_an_old_version_store(tmp_path: Path) -> None:
+    p = tmp_path / "old.sqlite"
+    _v1_store(p)
+    with Store.open(p) as s:
+        assert s.schema_version == 2
+        # the v1 profile summary moved into the profiles table; the v1 suggestion is still there
+        assert s.db.execute("SELECT summary_json FROM profiles").fetchall() == [('{"requests": 5}',)]
+        cols = [r[1] for r in s.db.execute("PRAGMA table_info(recipe_versions)")]
+        assert "profile_json" not in cols
+        assert [o.suggested for o in s.operator_stats()] == [1]
+        s.record_profile(recipe="shop", version=3, sha256="abc", summary={"requests": 6})
+        assert s.counts() == {"recipe_versions": 1, "profiles": 2, "suggestions": 1, "observations": 0}
+
+
+def _opener(path: str) -> None:
+    with Store.open(path, busy_timeout_s=60) as s:
+        assert s.schema_version == SCHEMA_VERSION
+
+
+def test_several_processes_migrating_at_once_migrate_once(tmp_path: Path) -> None:
+    p = tmp_path / "old.sqlite"
+    _v1_store(p)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_opener, args=(str(p),)) for _ in range(4)]
+    for pr in procs:
+        pr.start()
+    for pr in procs:
+        pr.join(120)
+    assert [pr.exitcode for pr in procs] == [0] * 4
+    with Store.open(p) as s:
+        assert s.counts()["profiles"] == 1  # copied once
+
+
+def test_a_newer_store_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "new.sqlite"
+    Store.open(p).close()
+    sqlite3.connect(p).execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer than this recipemut") as e:
+        Store.open(p)
+    assert e.value.file == str(p)
+
+
+def test_a_file_that_is_not_a_database_is_refused_by_name(tmp_path: Path) -> None:
+    p = tmp_path / "junk.sqlite"
+    p.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable recipemut store") as e:
+        Store.open(p)
+    assert str(p) in str(e.value)
+    with pytest.raises(StoreError, match="is a directory"):
+        Store.open(tmp_path)
+
+
+# ---- location and the one-call helpers --------------------------------------------------------
+
+
+def test_location_env_and_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECIPEMUT_STORE", raising=False)
+    assert S.default_path() == tmp_path / ".recipemut" / "store.sqlite"
+    monkeypatch.setenv("RECIPEMUT_STORE", "off")
+    assert S.record_suggestion(**WHERE, mutation_id="m", operator="cache", verdict="improves") is None
+    assert not (tmp_path / ".recipemut").exists()
+    monkeypatch.setenv("RECIPEMUT_STORE", str(tmp_path / "ci.sqlite"))
+    assert S.record_suggestion(**WHERE, mutation_id="m", operator="cache", verdict="improves")
+    assert S.record_observation(**WHERE, mutation_id="m", operator="cache", outcome="held") is not None
+    assert S.record_profile(**WHERE, summary={"n": 1}) is not None
+    assert S.record_suggestions([SuggestionRecord("m2", "hedge", "improves")], **WHERE)
+    with Store.open(tmp_path / "ci.sqlite") as s:
+        assert s.counts() == {"recipe_versions": 1, "profiles": 1, "suggestions": 2, "observations": 1}
