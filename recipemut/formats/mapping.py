@@ -19,7 +19,6 @@ import re
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -256,7 +255,7 @@ def status_codes(raw: pd.DataFrame, mapping: SpanMapping) -> np.ndarray:
 
 @cache
 def _schema() -> dict[str, Any]:
-    text = resources.files("recipemut").joinpath("schemas/mapping.schema.json").read_text(encoding="utf-8")
+    text = (Path(__file__).parent.parent / "schemas" / "mapping.schema.json").read_text(encoding="utf-8")
     return dict(json.loads(text))
 
 

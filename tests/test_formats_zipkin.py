@@ -1,0 +1,100 @@
+"""Zipkin v2 JSON: the real fixtures (simple-db, skew, Jaeger's collector sample), shared halves and skew."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _telemetry_helpers import EXAMPLE, real, recipe
+
+from recipemut import formats
+from recipemut.loader import load_recipe
+from recipemut.profile import build_profile
+
+
+def test_simple_db_by_hand() -> None:
+    # five spans of one trace; durations in the file (us): 2033, 2414, 6051, 252016, 1118
+    df, counts, notes = formats.read(real("zipkin_lens_simple-db-p6.json"), recipe=None)
+    assert formats.detect_file(real("zipkin_lens_simple-db-p6.json")) == "zipkin"
+    assert df["latency_ms"].tolist() == pytest.approx([2.033, 2.414, 6.051, 252.016, 1.118])
+    assert df["start_ms"].iloc[3] == pytest.approx(1541485537291.342)
+    assert df["service"].unique().tolist() == ["bootifulmeters"]
+    assert sorted(df["op"].unique()) == ["call", "http:/book", "insert"]
+    assert df["request_id"].unique().tolist() == ["19f84f102048e047"]
+    assert {k: v for k, v in counts.items() if v} == {"spans_read": 5, "spans_mapped": 5, "traces": 1}
+    assert notes == []
+
+
+def test_skew_fixture_merges_the_shared_halves_and_corrects_the_server_clock() -> None:
+    # "post" is recorded twice with id 74280ae0c10d8062: the CLIENT half by servicea
+    # (1470150004074202, 94539 us) and the shared SERVER half by serviceb (1470150004008761, 93577 us):
+    # serviceb's clock is ~65.9 ms behind. Its child "async" (008762) moves with it.
+    df, counts, notes = formats.read(real("zipkin_lens_skew.json"), recipe=None)
+    assert counts["spans_read"] == 4 and len(df) == 3
+    assert counts["shared_merged"] == 1
+    post = df[df["op"] == "post"].iloc[0]
+    assert post["latency_ms"] == pytest.approx(94.539)  # the client's view
+    assert post["start_ms"] == pytest.approx(1470150004074.202)
+    assert post["service"] == "serviceb"  # the server that ran it
+    # server centred in the client: shift = 074202 + (94539 - 93577) // 2 - 008761 = 65922 us
+    asyn = df[df["op"] == "async"].iloc[0]
+    assert asyn["start_ms"] == pytest.approx(1470150004008.762 + 65.922)
+    assert asyn["latency_ms"] == pytest.approx(65.0)
+    assert counts["clock_skew_corrected"] == 1
+    assert any("client half for 1" in n for n in notes)
+
+
+def test_prefer_server_latency_through_the_mapping(tmp_path) -> None:
+    m = tmp_path / "m.yaml"
+    m.write_text("apiVersion: recipemut/v1\nkind: SpanMapping\nmerge: {latency: server}\n", encoding="utf-8")
+    df, _, notes = formats.read(real("zipkin_lens_skew.json"), recipe=None, mapping=m)
+    assert df.loc[df["op"] == "post", "latency_ms"].item() == pytest.approx(93.577)
+    assert any("server half for 1" in n for n in notes)
+
+
+def test_jaeger_collector_sample_tiny_times() -> None:
+    df, _, _ = formats.read(real("zipkin_v2_jaeger_testdata_02.json"), recipe=None)
+    assert df[["op", "service"]].values.tolist() == [["foo", "bar"]]
+    assert df["latency_ms"].item() == pytest.approx(0.010)
+    assert df["start_ms"].item() == pytest.approx(0.001)
+
+
+def test_error_tag_client_peer_matching_and_invalid_halves(tmp_path) -> None:
+    spans = [
+        {
+            "traceId": "t1",
+            "id": "a",
+            "kind": "CLIENT",
+            "name": "get",
+            "timestamp": 1_000,
+            "duration": 300,
+            "localEndpoint": {"serviceName": "frontend"},
+            "remoteEndpoint": {"serviceName": "cart"},
+            "tags": {"error": "timeout"},
+        },
+        {"traceId": "t1", "id": "b", "name": "get", "localEndpoint": {"serviceName": "cart"}},  # no times
+    ]
+    p = tmp_path / "z.json"
+    p.write_text(json.dumps(spans), encoding="utf-8")
+    r = recipe([{"id": "load_cart", "service": "cart", "action": "get"}])
+    df, counts, notes = formats.read(p, recipe=r)
+    assert df["op"].tolist() == ["load_cart"] and df["service"].tolist() == ["cart"]
+    assert df["status"].tolist() == ["error"]
+    assert counts["invalid_spans"] == 1
+    assert any("without id, start or duration" in n for n in notes)
+
+
+def test_example_recipe_profiles_from_the_trace_alone() -> None:
+    r = load_recipe(EXAMPLE / "recipe.yaml")
+    df, counts, notes = formats.read(EXAMPLE / "trace.json", recipe=r, mapping=EXAMPLE / "mapping.yaml")
+    by_op = dict(zip(df["op"], df["latency_ms"], strict=True))
+    assert by_op == pytest.approx(
+        {"next_id": 6.051, "insert_book": 2.414, "insert_revinfo": 2.033, "insert_book_aud": 1.118}
+    )
+    assert counts["unmapped_spans"] == 1 and "'http:/book' (bootifulmeters) x1" in notes[-1]
+    prof = build_profile(df, r)
+    assert prof.n_requests == 1
+    assert prof.stats("next_id").p50_ms == pytest.approx(6.051)
+    # without the mapping the three inserts are ambiguous, and only the sequence call maps
+    df0, c0, _ = formats.read(EXAMPLE / "trace.json", recipe=r)
+    assert df0["op"].tolist() == ["next_id"] and c0["ambiguous_spans"] == 3
