@@ -16,8 +16,8 @@ The model, per request and operation:
   exponential growth);
 * **latency** (ms): lognormal body ``median * exp(sigma * Z)``; with probability ``tail_share``
   a Pareto tail ``median * tail_scale * (1 + Lomax(tail_alpha))`` instead; plus
-  ``bytes_in / throughput_bytes_per_ms`` (bytes drive latency); integer microseconds, so a
-  successor's start equals its predecessor's end exactly;
+  ``bytes_in / throughput_bytes_per_ms`` (bytes drive latency); counted in integer ticks of
+  10 µs, so a successor's start equals its predecessor's end exactly;
 * **field values**: every field carries a value id per request. Inputs with a ``universe`` draw
   it with Zipf popularity; a deterministic operation's products are a hash of what it consumed
   (mapped onto the field's universe when it has one, keeping Zipf popularity); other products are
@@ -44,6 +44,7 @@ import gzip
 import hashlib
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -66,6 +67,9 @@ log = logging.getLogger(__name__)
 #: 2025-11-24T00:00:00Z, a Monday: the default start of generated logs.
 DEFAULT_START_MS = 1_763_942_400_000.0
 DAY_MS = 86_400_000.0
+#: Times are generated in integer ticks of 10 µs, so a successor starts exactly when its last
+#: predecessor ends (``start + latency`` equals the next start up to float rounding).
+TICKS_PER_MS = 100
 #: UTC hour at which the daily cycle peaks.
 DEFAULT_PEAK_HOUR = 15.0
 
@@ -442,13 +446,17 @@ def generate_spans(
     rng = np.random.default_rng(seed)
     order = recipe.topo_order
     dag = recipe.dag
-    n = int(n_requests)
+    n_total = int(n_requests)
 
     arrival = _arrivals(
-        rng, n, start_ms, duration_s, (start_ms, diurnal_amplitude, weekly_amplitude, growth_per_day, peak_hour)
+        rng, n_total, start_ms, duration_s, (start_ms, diurnal_amplitude, weekly_amplitude, growth_per_day, peak_hour)
     )
-    arrival_us = np.round(arrival * 1000.0).astype(np.int64)
-    idx = np.arange(n)
+    idx = np.arange(n_total)
+    if sample_rate is not None and sample_rate < 1:
+        # sampled tracing keeps a request or not by a hash; only kept requests are generated further
+        idx = idx[_unit(_mix(idx.astype(_U64) ^ _salt("sample", str(seed)))) < sample_rate]
+    n = int(idx.size)
+    arrival_t = np.round(arrival[idx] * TICKS_PER_MS).astype(np.int64)
     request_ids = np.asarray(("r" + str(seed) + "-" + pd.Series(idx).astype(str)).to_numpy(dtype=object))
     share = hash_share(request_ids)
 
@@ -457,9 +465,6 @@ def generate_spans(
     for name, s in variants.items():
         variant[(share >= lo) & (share < lo + s)] = name
         lo += s
-    keep = np.ones(n, dtype=bool)
-    if sample_rate is not None and sample_rate < 1:
-        keep = _unit(_mix(np.asarray(pd.util.hash_array(request_ids), dtype=_U64))) < sample_rate
 
     # field values (uint64 ids) and sizes per request
     values: dict[str, np.ndarray] = {}
@@ -488,7 +493,7 @@ def generate_spans(
 
     ran = np.zeros((n, len(order)), dtype=bool)
     ok = np.zeros((n, len(order)), dtype=bool)
-    end_us: dict[str, np.ndarray] = {}
+    end_t: dict[str, np.ndarray] = {}
     cols: dict[str, list[np.ndarray]] = {
         k: [] for k in ("row", "op", "start", "lat", "status", "cost", "cpu", "mem", "bin", "bout", "key")
     }
@@ -499,7 +504,7 @@ def generate_spans(
         preds = list(dag.predecessors(op_id))
         pj = [order.index(q) for q in preds]
         runs = np.logical_and.reduce([ok[:, q] for q in pj]) if pj else np.ones(n, dtype=bool)
-        start = np.maximum.reduce([end_us[q] for q in preds]) if preds else arrival_us.copy()
+        start = np.maximum.reduce([end_t[q] for q in preds]) if preds else arrival_t.copy()
 
         # products: values and sizes
         consumed = [f for f in op.consumes if f in values]
@@ -523,7 +528,8 @@ def generate_spans(
         lat = np.where(rng.random(n) < p.tail_share, tail, body)
         if p.throughput_bytes_per_ms > 0:
             lat = lat + bytes_in / p.throughput_bytes_per_ms
-        cost = np.maximum(0.0, (op.cost_per_call_usd or 0.0) * (1.0 + p.cost_noise * rng.standard_normal(n)))
+        noise = np.round(1.0 + p.cost_noise * rng.standard_normal(n), 2)  # a few significant digits
+        cost = np.maximum(0.0, (op.cost_per_call_usd or 0.0) * noise)
         err_p = np.full(n, p.error_prob)
         for var, kn in knobs.items():
             m = variant == var
@@ -532,7 +538,7 @@ def generate_spans(
             cost = np.where(m, cost * kn.get(op_id + "@cost", 1.0), cost)
             if op_id + "@error" in kn:
                 err_p = np.where(m, kn[op_id + "@error"], err_p)
-        lat_us = np.maximum(1, np.round(lat * 1000.0)).astype(np.int64)
+        lat_t = np.maximum(1, np.round(lat * TICKS_PER_MS)).astype(np.int64)
 
         u = rng.random(n)
         status = np.zeros(n, dtype=np.int8)  # 0 ok, 1 error, 2 halted
@@ -541,21 +547,21 @@ def generate_spans(
             status[(u >= err_p) & (u < err_p + p.halt_prob)] = 2
         ran[:, j] = runs
         ok[:, j] = runs & (status == 0)
-        end_us[op_id] = start + lat_us
+        end_t[op_id] = start + lat_t
 
         cpu = lat * p.cpu_share * np.exp(0.2 * rng.standard_normal(n))
         mem = p.mem_mb * np.exp(0.1 * rng.standard_normal(n)) + (bytes_in + bytes_out) / 1e6
         key = _combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n) if op.deterministic else None
 
-        rows = np.flatnonzero(runs & keep)
+        rows = np.flatnonzero(runs)
         cols["row"].append(rows)
         cols["op"].append(np.full(rows.size, j, dtype=np.int32))
         cols["start"].append(start[rows])
-        cols["lat"].append(lat_us[rows])
+        cols["lat"].append(lat_t[rows])
         cols["status"].append(status[rows])
-        cols["cost"].append(np.round(cost[rows], 9))
-        cols["cpu"].append(np.round(cpu[rows], 3))
-        cols["mem"].append(np.round(mem[rows], 1))
+        cols["cost"].append(np.round(cost[rows], 10))
+        cols["cpu"].append(np.round(cpu[rows], 1))
+        cols["mem"].append(np.round(mem[rows]))
         cols["bin"].append(bytes_in[rows])
         cols["bout"].append(bytes_out[rows])
         cols["key"].append(_hex(key[rows]) if key is not None else np.full(rows.size, None, dtype=object))
@@ -577,8 +583,8 @@ def generate_spans(
             pa.array(variant[row], pa.string()),
             pa.array(op_names[opj], pa.string()),
             pa.array(services[opj], pa.string()),
-            pa.array(cat["start"] / 1000.0, pa.float64()),
-            pa.array(cat["lat"] / 1000.0, pa.float64()),
+            pa.array(cat["start"] / TICKS_PER_MS, pa.float64()),
+            pa.array(cat["lat"] / TICKS_PER_MS, pa.float64()),
             pa.array(np.array(["ok", "error", "halted"], dtype=object)[cat["status"]], pa.string()),
             pa.array(cat["cost"], pa.float64()),
             pa.array(cat["cpu"], pa.float64()),
@@ -592,7 +598,7 @@ def generate_spans(
         ],
         schema=SPAN_SCHEMA,
     )
-    log.debug("generated %d spans for %d requests of %s", m, int(keep.sum()), recipe.name)
+    log.debug("generated %d spans for %d of %d requests of %s", m, n, n_total, recipe.name)
     return table.to_pandas()
 
 
@@ -640,7 +646,16 @@ def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
         data = memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
     else:
         data = memoryview(b"")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        mode = stat.S_IMODE(os.stat(p).st_mode)  # an existing file keeps its permissions
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as e:
+        raise InputFileError(f"cannot write here: {e.strerror}", file=str(p), code="write") from None
     try:
         with os.fdopen(fd, "wb") as raw:
             if p.suffix == ".gz":
@@ -650,6 +665,7 @@ def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
                 raw.write(data)
             raw.flush()
             os.fsync(raw.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
