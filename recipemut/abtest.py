@@ -1,0 +1,213 @@
+"""Judging a candidate: paired predictions and an offline A/B test on the recorded traffic.
+
+Two questions, two designs (both over the replays of :mod:`recipemut.simulate`):
+
+* **How much does it change?** The *paired* prediction: every replayed request under the mutated
+  recipe against the same request under the baseline, with bootstrap intervals for the change in
+  p50/p95/p99/mean latency and mean cost (:func:`recipemut.stats.compare`, ``paired=True``).
+* **Would an experiment show it?** The *offline A/B*: requests split by a stable hash of
+  ``request_id`` (:func:`treatment_mask`; ``share`` of them, default 10%, are the treatment).
+  Treatment requests are taken from the mutated replay, control requests from the baseline
+  replay, and compared unpaired, as a live experiment would: Mann-Whitney U with a Hodges-Lehmann
+  interval for typical latency, bootstrap intervals for p95 and for cost. The verdict
+  (``improves``, ``regresses``, ``no significant difference``) comes from this test on the
+  objective's metric, with a minimum effect size.
+
+Objectives (all "lower is better"), and the per-request metric each one judges:
+
+* ``latency``: end-to-end latency, decided on the Hodges-Lehmann shift (typical request);
+* ``p95``: end-to-end latency, decided on the change in its 95th percentile;
+* ``cost``: cost per request, decided on the change in its mean;
+* ``balanced``: ``weight * latency / mean baseline latency + (1 - weight) * cost / mean baseline
+  cost`` per request, decided on the change in its mean, i.e. the weighted sum of the relative
+  changes in mean latency and mean cost.
+
+When the paired point estimates (median, mean and the decisive statistic of the objective's
+metric) all move by less than the minimum effect, the verdict is "no significant difference"
+without running the statistics (``ab`` is ``None``, intervals collapse to the point), which keeps
+evaluating the many small candidates cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from .simulate import Replay
+from .stats import NO_DIFFERENCE, Comparison, Interval, compare, verdict_of
+
+OBJECTIVES = ("latency", "p95", "cost", "balanced")
+DEFAULT_SHARE = 0.10
+DEFAULT_MIN_EFFECT = 0.01
+#: the statistic each objective is decided on (see :func:`recipemut.stats.compare`)
+DECIDE_ON: Mapping[str, str] = MappingProxyType({"latency": "shift", "p95": "p95", "cost": "mean", "balanced": "mean"})
+#: predicted metric name -> (which replay array, which statistic)
+PREDICTED: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "latency_p50_ms": ("latency", "p50"),
+        "latency_p95_ms": ("latency", "p95"),
+        "latency_p99_ms": ("latency", "p99"),
+        "latency_mean_ms": ("latency", "mean"),
+        "cost_mean_usd": ("cost", "mean"),
+    }
+)
+
+
+def treatment_mask(request_ids: np.ndarray, share: float) -> np.ndarray:
+    """Stable split: a request is in the treatment when the hash of its id falls below ``share``.
+
+    The hash is pandas' SipHash of the id string (fixed key), so the same request always lands
+    in the same arm, run after run and machine after machine.
+
+    >>> treatment_mask(np.array(["r-1", "r-2", "r-3"]), 1.0).tolist()
+    [True, True, True]
+    >>> treatment_mask(np.array(["r-1", "r-2", "r-3"]), 0.0).tolist()
+    [False, False, False]
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"treatment share must be within [0, 1], got {share}")
+    h = np.asarray(pd.util.hash_array(np.asarray(request_ids, dtype=object)), dtype=np.uint64)
+    u = (h >> np.uint64(11)).astype(float) / float(1 << 53)
+    return np.asarray(u < share)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A candidate judged against a baseline."""
+
+    objective: str
+    verdict: str
+    predicted: Mapping[str, Interval]  # paired deltas (mutated - baseline), keys of PREDICTED
+    baseline: Mapping[str, float]  # baseline levels, same keys
+    mutated: Mapping[str, float]  # predicted levels under the mutation, same keys
+    score: float  # relative change of the objective's metric (negative = better)
+    ab: Comparison | None  # the offline A/B on the objective's metric (None: skipped, see module doc)
+    ab_cost: Comparison | None  # the offline A/B on cost, reported beside it
+    imputed_share: float
+    share: float
+    notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {k: v.to_dict() for k, v in self.predicted.items()}
+        d["imputed_share"] = self.imputed_share
+        d["score"] = self.score
+        d["baseline"] = dict(self.baseline)
+        d["ab"] = {
+            "treatment_share": self.share,
+            "objective": self.ab.to_dict() if self.ab is not None else None,
+            "cost": self.ab_cost.to_dict() if self.ab_cost is not None else None,
+        }
+        return d
+
+
+def objective_values(rep: Replay, objective: str, *, weight: float, norm: tuple[float, float]) -> np.ndarray:
+    """The per-request metric an objective judges (``norm``: the baseline's mean latency and cost)."""
+    if objective in ("latency", "p95"):
+        return rep.latency_ms
+    if objective == "cost":
+        return rep.cost_usd
+    if objective == "balanced":
+        lat_n = rep.latency_ms / norm[0] if norm[0] else np.zeros_like(rep.latency_ms)
+        cost_n = rep.cost_usd / norm[1] if norm[1] else np.zeros_like(rep.cost_usd)
+        return np.asarray(weight * lat_n + (1.0 - weight) * cost_n)
+    raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+
+
+def _stat(x: np.ndarray, name: str) -> float:
+    if name == "mean":
+        return float(np.mean(x))
+    if name == "shift":
+        name = "p50"
+    return float(np.quantile(x, int(name[1:]) / 100.0))
+
+
+def evaluate(
+    base: Replay,
+    mutated: Replay,
+    request_ids: np.ndarray,
+    *,
+    objective: str = "latency",
+    weight: float = 0.5,
+    share: float = DEFAULT_SHARE,
+    alpha: float = 0.05,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+    rng: np.random.Generator | None = None,
+) -> Evaluation:
+    """Judge ``mutated`` against ``base`` (replays of the same requests; ``request_ids`` aligned).
+
+    ``min_effect`` is relative to the baseline level of the objective's metric (1% by default).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    if base.n_requests != mutated.n_requests or not np.array_equal(base.rows, mutated.rows):
+        raise ValueError("baseline and mutated replays must cover the same requests")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    norm = (float(base.latency_ms.mean()), float(base.cost_usd.mean()))
+    arrays = {"latency": (base.latency_ms, mutated.latency_ms), "cost": (base.cost_usd, mutated.cost_usd)}
+    baseline = {k: _stat(arrays[a][0], s) for k, (a, s) in PREDICTED.items()}
+    levels = {k: _stat(arrays[a][1], s) for k, (a, s) in PREDICTED.items()}
+    b_obj = objective_values(base, objective, weight=weight, norm=norm)
+    m_obj = objective_values(mutated, objective, weight=weight, norm=norm)
+    decide = DECIDE_ON[objective]
+    point = _stat(m_obj, decide) - _stat(b_obj, decide)  # the shift's point proxy: the change in median
+    base_level = _stat(b_obj, decide)
+    score = point / base_level if base_level else 0.0
+    threshold = min_effect * abs(base_level)
+
+    def result(
+        verdict: str, predicted: Mapping[str, Interval], ab: Comparison | None, ab_cost: Comparison | None
+    ) -> Evaluation:
+        return Evaluation(
+            objective=objective,
+            verdict=verdict,
+            predicted=MappingProxyType(dict(predicted)),
+            baseline=MappingProxyType(baseline),
+            mutated=MappingProxyType(levels),
+            score=score,
+            ab=ab,
+            ab_cost=ab_cost,
+            imputed_share=mutated.imputed_share,
+            share=share,
+            notes=mutated.notes,
+        )
+
+    # skip the statistics only when nothing (median, mean, decisive statistic) moved by the minimum effect
+    moved = max(
+        abs(point), abs(_stat(m_obj, "mean") - _stat(b_obj, "mean")), abs(_stat(m_obj, "p50") - _stat(b_obj, "p50"))
+    )
+    if moved < threshold or moved == 0.0:
+        predicted = {
+            k: Interval(levels[k] - baseline[k], levels[k] - baseline[k], levels[k] - baseline[k], 1 - alpha)
+            for k in PREDICTED
+        }
+        return result(NO_DIFFERENCE, predicted, None, None)
+    paired_lat = compare(base.latency_ms, mutated.latency_ms, paired=True, alpha=alpha, rng=rng)
+    paired_cost = compare(base.cost_usd, mutated.cost_usd, paired=True, decide_on="mean", alpha=alpha, rng=rng)
+    predicted = {k: (paired_lat if a == "latency" else paired_cost).deltas[s] for k, (a, s) in PREDICTED.items()}
+    treat = treatment_mask(np.asarray(request_ids)[base.rows], share)
+    if treat.sum() < 2 or (~treat).sum() < 2:
+        return result(NO_DIFFERENCE, predicted, None, None)
+    ab = compare(b_obj[~treat], m_obj[treat], decide_on=decide, alpha=alpha, min_effect=min_effect, rng=rng)
+    ab_cost = (
+        ab
+        if objective == "cost"
+        else compare(
+            base.cost_usd[~treat],
+            mutated.cost_usd[treat],
+            decide_on="mean",
+            alpha=alpha,
+            min_effect=min_effect,
+            rng=rng,
+        )
+    )
+    # the A/B decides; the paired prediction must not contradict it (a sign flip between the
+    # full replay and the 10% split means the split was unlucky, not that the change is real)
+    verdict = ab.verdict
+    paired_verdict = verdict_of(Interval(point, point, point), base=base_level, min_effect=min_effect, significant=True)
+    if verdict != NO_DIFFERENCE and paired_verdict != verdict:
+        verdict = NO_DIFFERENCE
+    return result(verdict, predicted, ab, ab_cost)

@@ -1,0 +1,106 @@
+"""abtest.py: the stable split, objectives, and verdicts on replays with known effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recipemut.abtest import evaluate, objective_values, treatment_mask
+from recipemut.simulate import Replay
+from recipemut.stats import IMPROVES, NO_DIFFERENCE, REGRESSES
+
+
+def _rep(lat: np.ndarray, cost: np.ndarray, imputed: float = 0.0) -> Replay:
+    n = lat.size
+    imp = np.zeros((n, 1), dtype=bool)
+    imp[: int(imputed * n), 0] = True
+    return Replay(("a",), np.arange(n), lat, cost, np.ones((n, 1), dtype=bool), imp)
+
+
+N = 20000
+IDS = np.array([f"r-{i}" for i in range(N)], dtype=object)
+
+
+def _base(seed: int = 0) -> Replay:
+    rng = np.random.default_rng(seed)
+    return _rep(rng.lognormal(4.6, 0.4, N), rng.uniform(0.001, 0.002, N))
+
+
+def test_split_is_stable_and_near_the_share() -> None:
+    m = treatment_mask(IDS, 0.1)
+    assert m.tolist() == treatment_mask(IDS.copy(), 0.1).tolist()
+    assert m.mean() == pytest.approx(0.1, abs=0.01)
+    # a larger share contains the smaller one (same hash, higher threshold)
+    assert np.all(treatment_mask(IDS, 0.3)[m])
+    with pytest.raises(ValueError):
+        treatment_mask(IDS, 1.5)
+
+
+def test_latency_improvement_is_found_with_intervals() -> None:
+    b = _base()
+    m = _rep(b.latency_ms * 0.8, b.cost_usd)
+    ev = evaluate(b, m, IDS, objective="latency")
+    assert ev.verdict == IMPROVES
+    p50 = ev.predicted["latency_p50_ms"]
+    assert p50.lo <= p50.estimate <= p50.hi < 0
+    assert ev.score == pytest.approx(-0.2, abs=1e-9)
+    assert ev.ab is not None and ev.ab.test == "mann-whitney-u" and ev.ab.p_value < 1e-6
+    assert ev.ab.n_treatment == int(treatment_mask(IDS, 0.1).sum())
+    assert ev.predicted["cost_mean_usd"].estimate == 0.0
+
+
+def test_regression_and_no_difference() -> None:
+    b = _base()
+    assert evaluate(b, _rep(b.latency_ms * 1.3, b.cost_usd), IDS).verdict == REGRESSES
+    same = evaluate(b, _rep(b.latency_ms * 1.0005, b.cost_usd), IDS)
+    assert same.verdict == NO_DIFFERENCE
+    assert same.ab is None  # below the minimum effect: the statistics are skipped
+
+
+def test_small_true_effect_on_a_small_split_is_not_overclaimed() -> None:
+    # 3% faster but with per-request noise far larger: a 10% split of 2000 requests cannot show it
+    rng = np.random.default_rng(1)
+    n = 2000
+    b = _rep(rng.lognormal(4.6, 0.8, n), np.full(n, 0.001))
+    m = _rep(b.latency_ms * np.exp(rng.normal(np.log(0.97), 0.8, n)), b.cost_usd)
+    ev = evaluate(b, m, IDS[:n], objective="latency", share=0.1)
+    assert ev.verdict == NO_DIFFERENCE
+    assert ev.ab is not None
+
+
+def test_p95_objective_sees_a_tail_cut_the_median_misses() -> None:
+    b = _base()
+    lat = b.latency_ms.copy()
+    tail = lat > np.quantile(lat, 0.9)
+    lat[tail] = np.quantile(lat, 0.9)  # hedging-like: cap the tail
+    m = _rep(lat, b.cost_usd * 1.05)
+    assert evaluate(b, m, IDS, objective="p95").verdict == IMPROVES
+    assert evaluate(b, m, IDS, objective="latency").verdict == NO_DIFFERENCE
+    assert evaluate(b, m, IDS, objective="cost").verdict == REGRESSES
+
+
+def test_balanced_weighs_relative_changes() -> None:
+    b = _base()
+    # 10% slower, 40% cheaper: balanced at weight 0.5 improves, at weight 0.95 regresses
+    m = _rep(b.latency_ms * 1.1, b.cost_usd * 0.6)
+    assert evaluate(b, m, IDS, objective="balanced", weight=0.5).verdict == IMPROVES
+    assert evaluate(b, m, IDS, objective="balanced", weight=0.95).verdict == REGRESSES
+    v = objective_values(m, "balanced", weight=0.5, norm=(float(b.latency_ms.mean()), float(b.cost_usd.mean())))
+    assert v.mean() == pytest.approx(0.5 * 1.1 + 0.5 * 0.6)
+
+
+def test_imputed_share_is_carried_and_bad_input_rejected() -> None:
+    b = _base()
+    m = _rep(b.latency_ms * 0.5, b.cost_usd, imputed=0.25)
+    assert evaluate(b, m, IDS).imputed_share == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="objective"):
+        evaluate(b, m, IDS, objective="speed")
+    with pytest.raises(ValueError, match="same requests"):
+        evaluate(b, _rep(b.latency_ms[:10], b.cost_usd[:10]), IDS)
+
+
+def test_to_dict_has_plan_metric_names() -> None:
+    b = _base()
+    d = evaluate(b, _rep(b.latency_ms * 0.8, b.cost_usd), IDS).to_dict()
+    assert {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "cost_mean_usd"} <= set(d)
+    assert set(d["latency_p95_ms"]) == {"delta", "ci", "level"}  # type: ignore[arg-type]
