@@ -12,7 +12,7 @@ A document is valid by construction:
 * every field used anywhere is declared in ``fields``; every output is produced;
 * ids are unique across operations and alternatives; every service used is declared;
 * an alternative shares its original's ``equivalence`` tag and consumes/produces the same fields;
-* ``keep_order`` pairs follow document order (never contradict the DAG); ``frozen`` names
+* ``keep_order`` pairs ``[a, b]`` have ``a`` upstream of ``b`` in the DAG; ``frozen`` names
   existing operations; ``variants`` shares are in (0, 1) and sum below 1.
 
 Generated operation ids look like ``load_3`` and fields like ``cart_2`` (the number makes them
@@ -84,6 +84,8 @@ def recipe_docs(
     ]
     fields: dict[str, dict[str, Any]] = {name: {"type": "string"} for name in inputs}
     available: list[str] = list(inputs)
+    producer: dict[str, str] = {}
+    ancestors: dict[str, set[str]] = {}
     produced: list[str] = []
     ops: list[dict[str, Any]] = []
     services_used: set[str] = set()
@@ -95,6 +97,8 @@ def recipe_docs(
         prods = [f"{draw(st.sampled_from(_NOUNS))}_{next(counter)}" for _ in range(n_prod)]
         cons = draw(_subset(available, 3))
         after = draw(_subset([o["id"] for o in ops], 2))
+        deps = {producer[f] for f in cons if f in producer} | set(after)
+        ancestors[op_id] = deps.union(*(ancestors[d] for d in deps))
         service = draw(st.sampled_from(_SERVICES))
         services_used.add(service)
         op: dict[str, Any] = {
@@ -131,6 +135,7 @@ def recipe_docs(
         for f in prods:
             fields[f] = draw(_field_spec())
         available.extend(prods)
+        producer.update(dict.fromkeys(prods, op_id))
         produced.extend(prods)
         ops.append(op)
 
@@ -193,15 +198,10 @@ def recipe_docs(
         constraints["max_cost_per_request_usd"] = draw(st.floats(0.001, 1.0))
     if draw(st.booleans()):
         constraints["frozen"] = draw(_subset(ids, 2))
-    if len(ids) >= 2 and draw(st.booleans()):
-        pairs = draw(
-            st.lists(
-                st.tuples(st.integers(0, len(ids) - 1), st.integers(0, len(ids) - 1)).filter(lambda p: p[0] < p[1]),
-                max_size=2,
-                unique=True,
-            )
-        )
-        constraints["keep_order"] = [[ids[a], ids[b]] for a, b in pairs]
+    ordered = [(a, b) for b in ids for a in sorted(ancestors[b])]
+    if ordered and draw(st.booleans()):
+        pairs = draw(st.lists(st.sampled_from(ordered), min_size=1, max_size=2, unique=True))
+        constraints["keep_order"] = [[a, b] for a, b in pairs]
     if constraints:
         doc["constraints"] = constraints
 

@@ -1,0 +1,620 @@
+"""Read recipe files safely, check them against the JSON Schema, and build :class:`~recipemut.model.Recipe`.
+
+Reading is defensive: a size cap, no binary or non-UTF-8 text, one YAML document that is a
+mapping, no duplicate keys, bounded alias expansion and nesting. Every node's (line, column) is
+recorded by document path so that every message can point at the file.
+
+Mapping keys are read as text (``on:`` is the key ``"on"``, as YAML 1.2 reads it); plain scalars
+such as ``1e-4`` are numbers (YAML 1.2), other values follow PyYAML's safe loader.
+
+>>> recipe, findings = check_text('''
+... apiVersion: recipemut/v1
+... kind: Recipe
+... name: demo
+... fields: {a: {type: string}, b: {type: string}}
+... inputs: [a]
+... outputs: [b]
+... services: {s: {replicas: 2}}
+... operations:
+...   - {id: f, service: s, action: F, consume: [a], produces: [b]}
+... ''', file="demo.yaml")
+>>> [str(f) for f in findings]
+["demo.yaml:10:36: operations[0] (f): unknown key 'consume' (did you mean 'consumes'?) [unknown-key]"]
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import math
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import Finding, InputFileError, RecipeInvalid, RecipemutError
+from .model import DocPath, Positions, Recipe, recipe_from_dict
+
+log = logging.getLogger(__name__)
+
+#: Largest recipe file read, in bytes (a real recipe is a few kB).
+MAX_RECIPE_BYTES = 5 * 1024 * 1024
+#: Nodes that aliases may add beyond the document's own (stops "billion laughs" alias bombs).
+MAX_ALIAS_EXPANSION = 100_000
+#: Deepest nesting of mappings and lists accepted.
+MAX_DEPTH = 100
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+_FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
+
+
+# ---- reading bytes ---------------------------------------------------------------------------
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES) -> str:
+    """Read a recipe file as UTF-8 text, refusing what is not a reasonable text file.
+
+    Raises :class:`InputFileError` (one line naming the file) for a missing file, a directory,
+    a file over ``max_bytes``, binary content, or bytes that are not UTF-8.
+    """
+    name = str(path)
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise InputFileError("is a directory, not a recipe file", file=name, code="not-a-file")
+        with p.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputFileError("no such file", file=name, code="missing-file") from None
+    except PermissionError:
+        raise InputFileError("permission denied", file=name, code="unreadable-file") from None
+    except IsADirectoryError:
+        raise InputFileError("is a directory, not a recipe file", file=name, code="not-a-file") from None
+    except OSError as e:
+        raise InputFileError(f"cannot read: {e.strerror or e}", file=name, code="unreadable-file") from None
+    if len(raw) > max_bytes:
+        try:
+            size = f"{p.stat().st_size / 2**20:.1f} MiB"
+        except OSError:
+            size = "too large"
+        raise InputFileError(
+            f"file is {size}, over the {max_bytes / 2**20:g} MiB limit for a recipe (is this really a recipe?)",
+            file=name,
+            code="file-too-large",
+        )
+    return decode_text(raw, file=name)
+
+
+def decode_text(raw: bytes, *, file: str) -> str:
+    """Decode recipe bytes as UTF-8 (a BOM is dropped), naming the first offending byte.
+
+    >>> decode_text(b"a: 1\\n\\xff", file="r.yaml")
+    Traceback (most recent call last):
+    ...
+    recipemut.errors.InputFileError: r.yaml:2:1: not UTF-8 text: byte 0xff at offset 5 (line 2, column 1)
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputFileError("is UTF-16 text (byte-order mark); save it as UTF-8", file=file, code="not-utf8")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise InputFileError(
+            f"binary data, not a YAML recipe: NUL byte at offset {nul} (line {line})",
+            file=file,
+            line=line,
+            code="binary-file",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise InputFileError(
+            f"not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start} (line {line}, column {col})",
+            file=file,
+            line=line,
+            column=col,
+            code="not-utf8",
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+# ---- YAML with positions ---------------------------------------------------------------------
+
+
+def _invalid(file: str, line: int | None, col: int | None, code: str, message: str) -> RecipeInvalid:
+    return RecipeInvalid([Finding(file, line, col, code, message)])
+
+
+def _yaml_error(e: yaml.YAMLError, text: str, file: str) -> RecipeInvalid:
+    if isinstance(e, yaml.reader.ReaderError):
+        rline, rcol = _line_col(text, e.position)
+        ch = e.character if isinstance(e.character, str) else chr(e.character)
+        return _invalid(
+            file, rline, rcol, "yaml-syntax", f"character U+{ord(ch):04X} is not allowed in YAML ({e.reason})"
+        )
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        line: int | None = mark.line + 1 if mark is not None else None
+        col: int | None = mark.column + 1 if mark is not None else None
+        problem = e.problem or "invalid YAML"
+        if "another document" in problem:
+            return _invalid(file, line, col, "multiple-documents", "has several YAML documents (---); a recipe is one")
+        msg = f"YAML syntax error: {problem}"
+        if e.context:
+            ctx = e.context_mark
+            where = f" at line {ctx.line + 1}" if ctx is not None and ctx.line + 1 != line else ""
+            msg += f" ({e.context}{where})"
+        if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+            msg += "; YAML cannot indent with tabs, use spaces"
+        return _invalid(file, line, col, "yaml-syntax", msg)
+    return _invalid(file, None, None, "yaml-syntax", f"YAML error: {e}")
+
+
+class _Builder:
+    """Turns a composed YAML node graph into plain data, recording positions and problems."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[DocPath, tuple[int, int]] = {}
+        self.findings: list[Finding] = []
+        self._seen: set[int] = set()
+        self._active: set[int] = set()
+        self._expanded = 0
+        self._ctor = yaml.constructor.SafeConstructor()
+
+    @staticmethod
+    def _pos(node: yaml.Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def build(self, node: yaml.Node, path: DocPath, depth: int = 0) -> Any:
+        key = id(node)
+        line, col = self._pos(node)
+        if key in self._active:
+            raise _invalid(self.file, line, col, "recursive-alias", "an alias refers to a node that contains it")
+        if key in self._seen:
+            self._expanded += 1
+            if self._expanded > MAX_ALIAS_EXPANSION:
+                raise _invalid(
+                    self.file,
+                    line,
+                    col,
+                    "alias-bomb",
+                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes (an alias bomb?); refusing to expand",
+                )
+        self._seen.add(key)
+        if depth > MAX_DEPTH:
+            raise _invalid(self.file, line, col, "too-deep", f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        self._active.add(key)
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                out_list = []
+                for i, item in enumerate(node.value):
+                    self.positions[(*path, i)] = self._pos(item)
+                    out_list.append(self.build(item, (*path, i), depth + 1))
+                return out_list
+            return self._mapping(node, path, depth)
+        finally:
+            self._active.discard(key)
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _STR_TAG and node.style is None and _FLOAT_12.match(node.value):
+            return float(node.value)
+        try:
+            return self._ctor.construct_object(node)
+        except yaml.YAMLError as e:
+            line, col = self._pos(node)
+            problem = getattr(e, "problem", None) or str(e)
+            raise _invalid(self.file, line, col, "yaml-tag", f"cannot read value: {problem}") from None
+
+    def _mapping(self, node: yaml.Node, path: DocPath, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        merges: list[yaml.Node] = []
+        for knode, vnode in node.value:
+            kline, kcol = self._pos(knode)
+            if knode.tag == _MERGE_TAG:
+                merges.append(vnode)
+                continue
+            if not isinstance(knode, yaml.ScalarNode):
+                self.findings.append(
+                    Finding(
+                        self.file, kline, kcol, "bad-key", "a mapping key must be plain text, not a list or mapping"
+                    )
+                )
+                continue
+            k = str(knode.value)
+            if k in first_line:
+                self.findings.append(
+                    Finding(
+                        self.file,
+                        kline,
+                        kcol,
+                        "duplicate-key",
+                        f"{_subject(path) + ': ' if path else ''}duplicate key '{k}' "
+                        f"(first at line {first_line[k]}, again at line {kline})",
+                    )
+                )
+                for p in [p for p in self.positions if p[: len(path) + 1] == (*path, k)]:
+                    del self.positions[p]  # the later value wins; forget where the earlier one was
+            first_line.setdefault(k, kline)
+            self.positions[(*path, k)] = (kline, kcol)
+            out[k] = self.build(vnode, (*path, k), depth + 1)
+        for mnode in merges:
+            sources = mnode.value if isinstance(mnode, yaml.SequenceNode) else [mnode]
+            for src in sources:
+                if not isinstance(src, yaml.MappingNode):
+                    line, col = self._pos(src)
+                    self.findings.append(Finding(self.file, line, col, "bad-merge", "'<<' must merge a mapping"))
+                    continue
+                merged = self._mapping(src, path, depth)  # positions point at the merged source
+                for k, v in merged.items():
+                    out.setdefault(k, v)
+        return out
+
+
+def parse_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Positions, list[Finding]]:
+    """Parse one YAML document into (data, positions, findings about keys).
+
+    Raises :class:`RecipeInvalid` when there is nothing to check: a syntax error, several
+    documents, an alias bomb, an empty document.
+
+    >>> data, pos, findings = parse_yaml("a:\\n  b: [x, y]\\n  b: 2\\n")
+    >>> data, pos[("a", "b")], ("a", "b", 0) in pos
+    ({'a': {'b': 2}}, (3, 3), False)
+    >>> [f.message for f in findings]
+    ["a: duplicate key 'b' (first at line 2, again at line 3)"]
+    """
+    try:
+        root = _Loader(text).get_single_node()
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, text, file) from None
+    except RecursionError:
+        raise _invalid(file, None, None, "too-deep", f"nested deeper than {MAX_DEPTH} levels") from None
+    if root is None:
+        raise _invalid(file, None, None, "empty-file", "is empty; expected a recipe (apiVersion: recipemut/v1, ...)")
+    builder = _Builder(file)
+    builder.positions[()] = _Builder._pos(root)
+    data = builder.build(root, ())
+    return data, builder.positions, builder.findings
+
+
+def _require_mapping(data: Any, file: str) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return data
+    if data is None:
+        raise _invalid(file, None, None, "empty-file", "is empty; expected a recipe (apiVersion: recipemut/v1, ...)")
+    what = f"a list ({len(data)} items)" if isinstance(data, list) else _describe(data)
+    raise _invalid(
+        file,
+        1,
+        1,
+        "not-a-mapping",
+        f"the top level is {what}; a recipe is a mapping (apiVersion: recipemut/v1, kind: Recipe, ...)",
+    )
+
+
+def read_document(
+    path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
+) -> tuple[dict[str, Any], Positions, str]:
+    """Read a recipe file into (plain data, positions, text) without checking the schema.
+
+    Raises :class:`InputFileError` when the file cannot be read as text and :class:`RecipeInvalid`
+    for YAML problems (syntax, duplicate keys, not a mapping, ...).
+    """
+    text = read_text(path, max_bytes=max_bytes)
+    data, positions, findings = parse_yaml(text, file=str(path))
+    mapping = _require_mapping(data, str(path))
+    if findings:
+        raise RecipeInvalid(findings)
+    return mapping, positions, text
+
+
+# ---- JSON Schema -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def recipe_schema() -> dict[str, Any]:
+    """The recipe JSON Schema (``schemas/recipe.schema.json``)."""
+    text = (Path(__file__).parent / "schemas" / "recipe.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(recipe_schema())
+
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "text",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "empty",
+}
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value:g})"
+    if isinstance(value, str):
+        return f"text ({_short(value)})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__} ({_short(str(value))})"
+
+
+def _short(s: str, n: int = 40) -> str:
+    return repr(s if len(s) <= n else s[: n - 1] + "…")
+
+
+def _subject(path: DocPath, data: Any = None) -> str:
+    """Human name of a document path: ``operations[2] (charge_card).cache.ttl_s``.
+
+    >>> _subject(("operations", 2, "cache"), {"operations": [{}, {}, {"id": "charge_card"}]})
+    'operations[2] (charge_card).cache'
+    """
+    out = ""
+    node = data
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+            label = node.get("id", node.get("name")) if isinstance(node, dict) else None
+            if isinstance(label, str):
+                out += f" ({label})"
+        else:
+            out += ("." if out else "") + str(step)
+            node = node.get(step) if isinstance(node, dict) else None
+    return out or "top level"
+
+
+def _close(word: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _schema_error_findings(
+    err: jsonschema.ValidationError, data: Any, positions: Positions, file: str
+) -> list[Finding]:
+    path: DocPath = tuple(err.absolute_path)
+    subject = _subject(path, data)
+    inst = err.instance
+    v = err.validator
+    code = "schema"
+
+    def at(p: DocPath) -> tuple[int | None, int | None]:
+        while p not in positions and p:
+            p = p[:-1]
+        return positions.get(p, (None, None))
+
+    def one(message: str, where: DocPath = path, c: str | None = None) -> list[Finding]:
+        line, col = at(where)
+        return [Finding(file, line, col, c or code, message)]
+
+    if v == "additionalProperties" and isinstance(inst, dict):
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = [k for k in inst if k not in allowed]
+        return [
+            f
+            for k in extra
+            for f in one(f"{subject}: unknown key '{k}'{_close(k, allowed)}", (*path, k), "unknown-key")
+        ]
+    if v == "required" and isinstance(inst, dict):
+        return [
+            f
+            for k in err.validator_value
+            if k not in inst
+            for f in one(f"{subject}: missing required key '{k}'", c="missing-key")
+        ]
+    if "propertyNames" in err.relative_schema_path:
+        return one(
+            f"{subject}: name {_short(str(inst))} is not an identifier "
+            "(letters, digits, '_', '-', '.'; starting with a letter or '_')",
+            (*path, str(inst)),
+            "bad-name",
+        )
+    if v == "type":
+        want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        msg = f"{subject}: expected {' or '.join(_TYPE_WORDS.get(str(t), str(t)) for t in want)}, got {_describe(inst)}"
+        if isinstance(inst, bool) and "string" in want:
+            msg += "; quote it (YAML reads yes/no/on/off/true/false as booleans)"
+        elif inst is None:
+            msg += "; an empty value in YAML is null"
+        return one(msg, c="wrong-type")
+    if v == "pattern":
+        return one(
+            f"{subject}: {_short(str(inst))} is not an identifier "
+            "(letters, digits, '_', '-', '.'; starting with a letter or '_')",
+            c="bad-name",
+        )
+    if v == "enum":
+        options = [str(o) for o in err.validator_value]
+        return one(
+            f"{subject}: {_describe(inst)} is not one of {', '.join(options)}{_close(str(inst), options)}",
+            c="bad-value",
+        )
+    if v == "const":
+        return one(f"{subject}: expected {err.validator_value!r}, got {_describe(inst)}", c="bad-value")
+    bounds = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    if v in bounds:
+        return one(f"{subject}: must be {bounds[v]} {err.validator_value}, got {inst}", c="out-of-range")
+    if v == "minItems" and path == ("operations",):
+        return one("operations: a recipe needs at least one operation", c="no-operations")
+    if v in ("minItems", "maxItems") and path[:2] == ("constraints", "keep_order"):
+        return one(f"{subject}: expected a pair [first, second], got {len(inst)} item(s)", c="bad-value")
+    if v == "uniqueItems" and isinstance(inst, list):
+        seen: set[str] = set()
+        out: list[Finding] = []
+        for i, item in enumerate(inst):
+            k = json.dumps(item, sort_keys=True, default=str)
+            if k in seen:
+                out += one(f"{subject}: {_short(str(item))} is listed twice", (*path, i), "duplicate-item")
+            seen.add(k)
+        return out
+    if v == "minLength":
+        return one(f"{subject}: must not be empty", c="bad-value")
+    if v == "minProperties":
+        options = sorted(err.schema.get("properties", {}))
+        return one(f"{subject}: set at least one of {', '.join(options)}", c="bad-value")
+    return one(f"{subject}: {err.message}")
+
+
+def schema_findings(data: Any, positions: Positions, *, file: str) -> list[Finding]:
+    """Every JSON Schema violation of ``data``, phrased for humans and located in ``file``."""
+    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    out = [f for e in errors for f in _schema_error_findings(e, data, positions, file)]
+    return sorted(out, key=_finding_order)
+
+
+def _finding_order(f: Finding) -> tuple[int, int, str]:
+    return (f.line or 0, f.column or 0, f.message)
+
+
+def _json_clean(data: Any, positions: Positions, file: str) -> list[Finding]:
+    """Values JSON cannot hold (NaN, infinity, dates, bytes) are errors before the schema runs."""
+    out: list[Finding] = []
+
+    def walk(node: Any, path: DocPath) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, (*path, i))
+        elif isinstance(node, float) and not math.isfinite(node):
+            line, col = positions.get(path, (None, None))
+            out.append(Finding(file, line, col, "bad-value", f"{_subject(path, data)}: {node} is not a finite number"))
+        elif node is not None and not isinstance(node, (str, int, float, bool)):
+            line, col = positions.get(path, (None, None))
+            out.append(
+                Finding(
+                    file,
+                    line,
+                    col,
+                    "wrong-type",
+                    f"{_subject(path, data)}: YAML read a {type(node).__name__} here; quote it if it is text",
+                )
+            )
+
+    walk(data, ())
+    return out
+
+
+# ---- the whole check -----------------------------------------------------------------------------
+
+
+def check_document(
+    data: Any, positions: Positions, *, file: str, findings: list[Finding] | None = None
+) -> tuple[Recipe | None, list[Finding]]:
+    """Schema and semantic checks of parsed data; returns the recipe (when it could be built) and findings.
+
+    Semantic checks run when the structure is sound; unknown keys and duplicate keys do not stop
+    them (the model ignores unknown keys), any other structural error does.
+    """
+    from .validate import semantic_findings
+
+    found = list(findings or [])
+    mapping = _require_mapping(data, file)
+    bad_values = _json_clean(mapping, positions, file)
+    structural = bad_values or schema_findings(mapping, positions, file=file)
+    found += structural
+    if any(f.code != "unknown-key" for f in structural):
+        return None, sorted(found, key=_finding_order)
+    recipe = recipe_from_dict(mapping, source=file, positions=positions)
+    found += semantic_findings(recipe)
+    return recipe, sorted(found, key=_finding_order)
+
+
+def check_text(text: str, *, file: str = "<string>") -> tuple[Recipe | None, list[Finding]]:
+    """Check recipe text; every problem becomes a finding (nothing is raised for bad input)."""
+    try:
+        data, positions, findings = parse_yaml(text, file=file)
+        return check_document(data, positions, file=file, findings=findings)
+    except RecipeInvalid as e:
+        return None, list(e.findings)
+
+
+def check_recipe(
+    path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
+) -> tuple[Recipe | None, list[Finding]]:
+    """Check a recipe file: (the recipe or ``None``, every finding). Used by ``recipemut validate``.
+
+    Unreadable files (missing, a directory, binary, ...) give a single finding rather than an error,
+    so that several files can be checked in one run.
+    """
+    name = str(path)
+    try:
+        text = read_text(path, max_bytes=max_bytes)
+    except RecipemutError as e:
+        return None, [Finding(e.file or name, e.line, e.column, e.code, e.message)]
+    return check_text(text, file=name)
+
+
+def _loaded(recipe: Recipe | None, findings: list[Finding]) -> Recipe:
+    errors = [f for f in findings if f.severity == "error"]
+    if errors or recipe is None:
+        raise RecipeInvalid(errors or findings)
+    for f in findings:
+        log.warning("%s", f)
+    return recipe
+
+
+def load_recipe_text(text: str, *, file: str = "<string>") -> Recipe:
+    """Build a valid :class:`Recipe` from text; raises :class:`RecipeInvalid` with every error.
+
+    Warnings are logged, not raised.
+    """
+    return _loaded(*check_text(text, file=file))
+
+
+def load_recipe(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES) -> Recipe:
+    """Load and fully validate a recipe file.
+
+    Raises :class:`InputFileError` when the file cannot be read, and :class:`RecipeInvalid`
+    (carrying every error finding) when it is not a valid recipe. Warnings are logged.
+    """
+    text = read_text(path, max_bytes=max_bytes)
+    return _loaded(*check_text(text, file=str(path)))
+
+
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "MAX_RECIPE_BYTES",
+    "check_document",
+    "check_recipe",
+    "check_text",
+    "decode_text",
+    "load_recipe",
+    "load_recipe_text",
+    "parse_yaml",
+    "read_document",
+    "read_text",
+    "recipe_schema",
+    "schema_findings",
+]
