@@ -482,16 +482,19 @@ def _read_native(buf: pa.Buffer, name: str, rej: _Rejects) -> tuple[pa.Table, np
             if table.num_rows == n_nonblank:
                 return table, np.flatnonzero(nonblank).astype(np.int64) + 1, n_nonblank, n_blank
             log.info("%s: %d rows for %d lines; re-reading in blocks", name, table.num_rows, n_nonblank)
-    tables, numbers = _read_blocks(buf, a, lines, name, rej)
+    tables, numbers, spaces = _read_blocks(buf, a, lines, name, rej)
     table = pa.concat_tables(tables) if tables else PARSE_SCHEMA.empty_table()
     nums = np.concatenate(numbers) if numbers else np.zeros(0, np.int64)
-    return table, nums, n_nonblank, n_blank
+    return table, nums, n_nonblank - spaces, n_blank + spaces
 
 
 def _read_blocks(
     buf: pa.Buffer, a: np.ndarray, lines: _Lines, name: str, rej: _Rejects
-) -> tuple[list[pa.Table], list[np.ndarray]]:
-    """Slow path: parse blocks of lines, bisecting the blocks that fail down to the bad lines."""
+) -> tuple[list[pa.Table], list[np.ndarray], int]:
+    """Slow path: parse blocks of lines, bisecting the blocks that fail down to the bad lines.
+
+    Returns the tables, their line numbers and how many lines turned out to hold only whitespace.
+    """
     n_lines = len(lines)
     cuts = np.searchsorted(lines.starts, np.arange(0, int(a.shape[0]), FALLBACK_BLOCK))
     bounds = np.unique(np.concatenate((cuts, [n_lines])))
@@ -501,6 +504,7 @@ def _read_blocks(
     numbers: list[np.ndarray] = []
     accepted = 0
     seen = 0
+    spaces = 0
 
     def check_give_up(upto_line: int) -> None:
         if accepted == 0 and seen >= GIVE_UP_AFTER:
@@ -525,6 +529,7 @@ def _read_blocks(
             if j - i == 1:
                 raw = sl.to_pybytes().strip()
                 if not raw:
+                    spaces += 1
                     continue
                 seen += 1
                 msg = ""
@@ -557,7 +562,7 @@ def _read_blocks(
             mid = (i + j) // 2
             work.append((mid, j))
             work.append((i, mid))
-    return tables, numbers
+    return tables, numbers, spaces
 
 
 # ---- checks on parsed spans (vectorised) ---------------------------------------------------------

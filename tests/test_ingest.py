@@ -1,0 +1,373 @@
+"""Log ingest: the span table, rejected lines with their line numbers, exclusions, formats dispatch."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from _profile_helpers import REQUESTS, diamond, line, span, write_lines, write_spans
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recipemut import ingest
+from recipemut.errors import InputFileError, LogError
+from recipemut.ingest import classify_line, detect_format, read_logs
+from recipemut.spans import SPAN_SCHEMA
+
+GOOD = line(span("r9", "load", 9000, 1))
+GOOD2 = line(span("r8", "load", 8000, 1))
+
+
+def test_happy_path_columns_dtypes_and_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    p = write_spans(tmp_path / "a.jsonl", REQUESTS)
+    with caplog.at_level(logging.INFO, logger="recipemut.ingest"):
+        df, rep = read_logs(p)
+    assert "re-reading in blocks" not in caplog.text  # the one-pass columnar path was enough
+    assert list(df.columns) == SPAN_SCHEMA.names
+    assert df["start_ms"].dtype == np.float64 and df["latency_ms"].dtype == np.float64
+    assert df["recipe_version"].dtype == "Int64" and df["source_line"].dtype == "Int64"
+    assert pd.api.types.is_string_dtype(df["request_id"]) and pd.api.types.is_string_dtype(df["op"])
+    assert len(df) == len(REQUESTS) == rep.spans_kept == rep.lines_read
+    assert df["request_id"].tolist() == [s["request_id"] for s in REQUESTS]
+    assert df["latency_ms"].tolist() == [float(s["latency_ms"]) for s in REQUESTS]
+    assert df["source_line"].tolist() == list(range(1, len(REQUESTS) + 1))
+    assert set(df["source_file"]) == {str(p)}
+    assert set(df["variant"]) == {"control"}
+    assert df["sample_rate"].tolist() == [s.get("sample_rate", 1.0) for s in REQUESTS]
+    assert df["cost_usd"].isna().sum() == sum("cost_usd" not in s for s in REQUESTS)
+    assert rep.requests == 5 and rep.rejected_total == 0 and rep.duplicates == 0
+    assert rep.time_range_ms == (1000.0, 5065.0)
+    assert rep.variants == {"control": 5}
+    assert rep.sample_rates == {1.0: 12, 0.5: 4}
+    json.dumps(rep.to_dict())  # JSON-ready
+
+
+def test_line_numbers_survive_blank_lines_crlf_and_bad_lines(tmp_path: Path) -> None:
+    lines = [
+        line(span("r1", "load", 1, 1)),  # 1
+        "",  # 2 blank
+        "   ",  # 3 whitespace only
+        "not json at all",  # 4
+        line(span("r1", "left", 2, 1)),  # 5
+        "",  # 6
+        line(span("r2", "load", 3, -5)),  # 7 negative latency
+        '{"request_id": "r2", "op": "left", "start_ms": 4, "latency_ms": "slow", "status": "ok"}',  # 8
+        line(span("r2", "right", 5, 1)),  # 9
+    ]
+    p = write_lines(tmp_path / "a.jsonl", lines, newline="\r\n")
+    df, rep = read_logs(p)
+    assert df["source_line"].tolist() == [1, 5, 9]
+    assert [(e.line, e.reason) for e in rep.examples] == [(4, "malformed-json"), (7, "bad-latency"), (8, "wrong-type")]
+    assert rep.rejected == {"malformed-json": 1, "bad-latency": 1, "wrong-type": 1}
+    assert rep.blank_lines == 3 and rep.lines_read == 6
+    assert "latency_ms: expected number, got string" in rep.examples[2].message
+    assert str(rep.examples[0]).startswith(f"{p}:4: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "needle"),
+    [
+        ('{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": 1', "malformed-json", "not valid JSON"),
+        ("[1, 2, 3]", "not-an-object", "array"),
+        ('{"request_id": 7, "op": "load", "start_ms": 1, "latency_ms": 1, "status": "ok"}', "wrong-type", "request_id"),
+        ('{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": 1}', "missing-key", "status"),
+        (
+            '{"request_id": "", "op": "load", "start_ms": 1, "latency_ms": 1, "status": "ok"}',
+            "missing-key",
+            "request_id",
+        ),
+        ('{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": -1, "status": "ok"}', "bad-latency", "-1.0"),
+        ('{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": 1e999, "status": "ok"}', "bad-latency", "inf"),
+        ('{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": NaN, "status": "ok"}', "bad-latency", "nan"),
+        (
+            '{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": 1, "status": "done"}',
+            "unknown-status",
+            "done",
+        ),
+        (
+            '{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": 1, "status": "ok", "sample_rate": 2}',
+            "bad-sample-rate",
+            "2.0",
+        ),
+        (
+            '{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": 1, "status": "ok", "bytes_in": -4}',
+            "bad-value",
+            "bytes_in",
+        ),
+        (
+            '{"request_id": "r", "op": "load", "start_ms": 1, "latency_ms": 1, "status": "ok", "recipe_version": 1.5}',
+            "wrong-type",
+            "recipe_version",
+        ),
+        ('{"request_id": "r", "request_id": "s", "op": "load"}', "malformed-json", "duplicate key"),
+        (GOOD + GOOD, "malformed-json", "more than one JSON value"),
+    ],
+)
+def test_each_kind_of_bad_line_is_named(tmp_path: Path, text: str, reason: str, needle: str) -> None:
+    p = write_lines(tmp_path / "a.jsonl", [GOOD, text, GOOD2])
+    df, rep = read_logs(p)
+    assert df["source_line"].tolist() == [1, 3]
+    assert rep.rejected == {reason: 1}
+    assert rep.examples[0].line == 2
+    assert needle in rep.examples[0].message
+
+
+def test_invalid_utf8_line_is_rejected_with_its_line(tmp_path: Path) -> None:
+    data = (GOOD + "\n").encode() + b'{"request_id": "r\xff", "op": "load"}\n' + (GOOD2 + "\n").encode()
+    p = tmp_path / "a.jsonl"
+    p.write_bytes(data)
+    df, rep = read_logs(p)
+    assert rep.rejected == {"bad-encoding": 1} and rep.examples[0].line == 2
+    assert df["source_line"].tolist() == [1, 3]
+
+
+def test_object_spread_over_two_lines_is_two_bad_lines(tmp_path: Path) -> None:
+    lines = [GOOD, '{"request_id": "r1", "op": "load",', '"start_ms": 1, "latency_ms": 1, "status": "ok"}', GOOD2]
+    df, rep = read_logs(write_lines(tmp_path / "a.jsonl", lines))
+    assert df["source_line"].tolist() == [1, 4]
+    assert rep.rejected == {"malformed-json": 2}
+    assert [e.line for e in rep.examples] == [2, 3]
+
+
+def test_gzip_reads_like_plain(tmp_path: Path) -> None:
+    plain, _ = read_logs(write_spans(tmp_path / "a.jsonl", REQUESTS))
+    gz, rep = read_logs(write_spans(tmp_path / "a.jsonl.gz", REQUESTS, gz=True))
+    assert rep.spans_kept == len(REQUESTS)
+    cols = [c for c in SPAN_SCHEMA.names if c != "source_file"]
+    pd.testing.assert_frame_equal(plain[cols], gz[cols])
+
+
+def test_gzip_detected_by_magic_not_name(tmp_path: Path) -> None:
+    p = tmp_path / "log.txt"
+    p.write_bytes(gzip.compress((GOOD + "\n").encode()))
+    df, _ = read_logs(p)
+    assert df["request_id"].tolist() == ["r9"]
+
+
+def test_several_files_keep_their_own_line_numbers(tmp_path: Path) -> None:
+    a = write_spans(tmp_path / "a.jsonl", REQUESTS[:4])
+    b = write_lines(tmp_path / "b.jsonl.gz", ["", "oops", *[line(s) for s in REQUESTS[4:8]]], gz=True)
+    df, rep = read_logs([a, b])
+    assert len(df) == 8 and rep.requests == 2
+    assert df["source_file"].tolist() == [str(a)] * 4 + [str(b)] * 4
+    assert df["source_line"].tolist() == [1, 2, 3, 4, 3, 4, 5, 6]
+    assert [(e.file, e.line) for e in rep.examples] == [(str(b), 2)]
+    assert rep.files == (str(a), str(b)) and set(rep.formats.values()) == {"native"}
+
+
+def test_strict_raises_on_the_first_bad_line_in_file_order(tmp_path: Path) -> None:
+    lines = [GOOD, GOOD.replace("r9", "r1"), '{"request_id": "r", "op": "x"}', "garbage", GOOD]
+    p = write_lines(tmp_path / "a.jsonl", lines)
+    read_logs(p)  # fine without --strict
+    with pytest.raises(LogError) as e:
+        read_logs(p, strict=True)
+    assert e.value.line == 3 and e.value.file == str(p)
+    assert str(e.value).startswith(f"{p}:3: missing or empty required keys")
+
+
+def test_not_json_at_all_names_the_file_and_first_problem(tmp_path: Path) -> None:
+    p = tmp_path / "bin.log"
+    p.write_bytes(b"\x00\x01\x02\x03 binary garbage\n" * 20)
+    with pytest.raises(LogError) as e:
+        read_logs(p)
+    assert str(e.value).startswith(f"{p}:1: not a span log: all 20 non-blank lines are rejected")
+
+
+def test_every_line_bad_is_an_error(tmp_path: Path) -> None:
+    p = write_lines(tmp_path / "a.jsonl", ['{"request_id": "r", "op": "load"}'] * 5)
+    with pytest.raises(LogError, match="not a span log") as e:
+        read_logs(p)
+    assert "missing or empty required keys" in str(e.value)
+
+
+def test_gives_up_after_a_long_run_of_bad_lines(tmp_path: Path) -> None:
+    p = write_lines(tmp_path / "a.log", ["hello world"] * (ingest.GIVE_UP_AFTER + 500) + [GOOD])
+    with pytest.raises(LogError, match=f"the first {ingest.GIVE_UP_AFTER} non-blank lines are all rejected"):
+        read_logs(p)
+
+
+def test_missing_file_and_directory_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="no such file") as e:
+        read_logs(tmp_path / "nope.jsonl")
+    assert str(e.value) == f"{tmp_path / 'nope.jsonl'}: no such file"
+    with pytest.raises(InputFileError, match="is a directory"):
+        read_logs(tmp_path)
+
+
+def test_empty_log_is_an_error_but_an_empty_file_among_others_is_a_note(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    with pytest.raises(LogError, match="no spans"):
+        read_logs(empty)
+    _, rep = read_logs([empty, write_spans(tmp_path / "a.jsonl", REQUESTS)])
+    assert any("empty" in n for n in rep.notes)
+
+
+def test_unknown_ops_and_other_recipes_are_excluded_and_counted(tmp_path: Path) -> None:
+    spans = [*REQUESTS, span("r1", "mystery", 1, 1), span("r2", "mystery", 2, 1), span("r1", "ghost", 1, 1)]
+    spans.append({**span("q1", "load", 1, 1), "recipe": "billing"})
+    df, rep = read_logs(write_spans(tmp_path / "a.jsonl", spans), recipe=diamond())
+    assert len(df) == len(REQUESTS)
+    assert rep.unknown_ops == {"mystery": 2, "ghost": 1}
+    assert rep.other_recipes == {"billing": 1}
+    assert rep.excluded_total == 4 and "4 spans excluded" in rep.summary()
+    df_all, rep_all = read_logs(tmp_path / "a.jsonl")  # without a recipe nothing is excluded
+    assert len(df_all) == len(spans) and rep_all.excluded_total == 0
+
+
+def test_no_span_of_the_recipe_is_an_error(tmp_path: Path) -> None:
+    p = write_spans(tmp_path / "a.jsonl", [{**span("q1", "load", 1, 1), "recipe": "billing"}])
+    with pytest.raises(LogError, match="no span of recipe 'demo'.*billing"):
+        read_logs(p, recipe=diamond())
+
+
+def test_duplicates_keep_the_last_ending_span(tmp_path: Path) -> None:
+    spans = [
+        span("r1", "load", 1000, 50, cost_usd=1.0),  # ends 1050: kept
+        span("r1", "load", 1010, 10, cost_usd=2.0),  # ends 1020: dropped
+        span("r1", "left", 1060, 5),
+        span("r1", "left", 1060, 5, cost_usd=3.0),  # tie: the later line is kept
+    ]
+    df, rep = read_logs(write_spans(tmp_path / "a.jsonl", spans))
+    assert rep.duplicates == 2
+    assert df["source_line"].tolist() == [1, 4]
+    assert df["cost_usd"].tolist() == [1.0, 3.0]
+
+
+def test_sample_rate_fills_only_where_absent(tmp_path: Path) -> None:
+    p = write_spans(tmp_path / "a.jsonl", REQUESTS)
+    df, rep = read_logs(p, sample_rate=0.1)
+    assert df["sample_rate"].tolist() == [s.get("sample_rate", 0.1) for s in REQUESTS]
+    assert rep.sample_rate == 0.1 and rep.sample_rates == {0.1: 12, 0.5: 4}
+    with pytest.raises(LogError, match="outside"):
+        read_logs(p, sample_rate=0.0)
+
+
+def test_variants_are_counted_per_request(tmp_path: Path) -> None:
+    spans = [span("a", "load", 1, 1, variant="canary"), span("a", "left", 2, 1, variant="canary")]
+    spans += [span("b", "load", 1, 1), span("c", "load", 1, 1, variant="control")]
+    df, rep = read_logs(write_spans(tmp_path / "a.jsonl", spans))
+    assert rep.variants == {"control": 2, "canary": 1}
+    assert df["variant"].tolist() == ["canary", "canary", "control", "control"]
+
+
+def test_detect_format() -> None:
+    assert detect_format((GOOD + "\n").encode()) == "native"
+    assert detect_format(b"garbage\n" + (GOOD + "\n").encode()) == "native"
+    assert detect_format(b"\x00\x01binary") == "native"  # not JSON: the native reader names line 1
+    assert detect_format(b'{"hello": "world"}\n') == "unknown"
+    assert detect_format(b'{"resourceSpans": []}') != "native"
+
+
+def test_unsupported_json_is_an_error(tmp_path: Path) -> None:
+    p = write_lines(tmp_path / "a.json", ['{"hello": "world"}'])
+    with pytest.raises(LogError, match="unsupported log format") as e:
+        read_logs(p)
+    assert e.value.file == str(p)
+
+
+def test_other_formats_go_to_the_formats_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Path, str]] = []
+
+    def read(
+        path: Path, fmt: str, *, recipe: object, mapping: object
+    ) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+        calls.append((path, fmt))
+        rows = [span("t1", "load", 1, 2), span("t1", "left", 3, -1)]  # the second is checked and rejected
+        return pd.DataFrame(rows).assign(source_line=[1, 2]), {"unmapped_spans": 3}, ["2 spans skewed"]
+
+    fake = types.SimpleNamespace(detect=lambda head: "fakefmt" if b"fakefmt" in head else None, read=read)
+    monkeypatch.setitem(sys.modules, "recipemut.formats", fake)
+    p = write_lines(tmp_path / "t.json", ['{"fakefmt": true}'])
+    native = write_spans(tmp_path / "n.jsonl", REQUESTS[:2])
+    df, rep = read_logs([p, native], recipe=diamond())
+    assert calls == [(p, "fakefmt")]
+    assert rep.formats == {str(p): "fakefmt", str(native): "native"}
+    assert df["request_id"].tolist() == ["t1", "r1", "r1"]
+    assert df["sample_rate"].tolist() == [1.0] * 3 and df["variant"].tolist() == ["control"] * 3
+    assert rep.rejected == {"bad-latency": 1} and rep.examples[0].line == 2 and rep.examples[0].file == str(p)
+    assert rep.format_counts == {"unmapped_spans": 3}
+    assert f"{p}: 2 spans skewed" in rep.notes
+
+
+def test_without_the_formats_package_other_formats_are_unsupported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "recipemut.formats", None)  # import fails like a missing module
+    p = write_lines(tmp_path / "t.json", ['{"resourceSpans": []}'])
+    with pytest.raises(LogError, match="unsupported log format"):
+        read_logs(p)
+    with pytest.raises(LogError, match="unsupported log format 'otlp'"):
+        read_logs(p, log_format="otlp")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{", "malformed-json"),
+        (b'"just a string"', "not-an-object"),
+        (b'{"op": {"nested": 1}}', "wrong-type"),
+        (b'{"start_ms": true}', "wrong-type"),
+        (b'{"start_ms": 1e999}', "bad-start"),
+        (b'{"cost_usd": 1e999}', "bad-value"),
+        (b"\xfe\xff", "bad-encoding"),
+    ],
+)
+def test_classify_line(raw: bytes, reason: str) -> None:
+    assert classify_line(raw)[0] == reason
+
+
+def test_fallback_is_bounded_by_bad_lines_not_file_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parses = 0
+    real = ingest._parse
+
+    def counting(buf: object, block_size: int | None = None) -> object:
+        nonlocal parses
+        parses += 1
+        return real(buf, block_size)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "_parse", counting)
+    monkeypatch.setattr(ingest, "FALLBACK_BLOCK", 1 << 16)
+    good = [line(span(f"r{i}", "load", i, 1.5)) for i in range(20_000)]
+    good[12_345] = "broken"
+    df, rep = read_logs(write_lines(tmp_path / "a.jsonl", good))
+    assert len(df) == 19_999 and rep.examples[0].line == 12_346
+    blocks = -(-(tmp_path / "a.jsonl").stat().st_size // (1 << 16))
+    assert parses < 1 + blocks + 2 * 12  # one pass, one parse per block, ~2 log2(lines per block) bisections
+
+
+_LINE_KIND = st.sampled_from(["good", "good", "good", "blank", "json", "type", "missing", "neg", "two"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(_LINE_KIND, min_size=1, max_size=40), crlf=st.booleans())
+def test_fast_and_fallback_paths_agree_on_any_mix_of_lines(tmp_path: Path, kinds: list[str], crlf: bool) -> None:
+    """Whatever the mix, the kept spans are exactly the good lines, with their own line numbers."""
+    text = {
+        "blank": "",
+        "json": '{"request_id": "x", "op"',
+        "type": '{"request_id": "x", "op": "load", "start_ms": "1", "latency_ms": 1, "status": "ok"}',
+        "missing": '{"request_id": "x", "start_ms": 1, "latency_ms": 1, "status": "ok"}',
+        "neg": '{"request_id": "x", "op": "load", "start_ms": 1, "latency_ms": -1, "status": "ok"}',
+        "two": GOOD + GOOD,
+    }
+    lines = [line(span(f"r{i}", "load", i, 1)) if k == "good" else text[k] for i, k in enumerate(kinds)]
+    p = write_lines(tmp_path / "mix.jsonl", lines, newline="\r\n" if crlf else "\n")
+    good_at = [i + 1 for i, k in enumerate(kinds) if k == "good"]
+    bad = sum(k not in ("good", "blank") for k in kinds)
+    if not good_at:
+        with pytest.raises(LogError):
+            read_logs(p)
+        return
+    df, rep = read_logs(p)
+    assert df["source_line"].tolist() == good_at
+    assert df["request_id"].tolist() == [f"r{i - 1}" for i in good_at]
+    assert rep.rejected_total == bad
+    assert sorted(e.line for e in rep.examples) == [e.line for e in rep.examples]
