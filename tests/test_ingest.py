@@ -224,7 +224,7 @@ def test_unknown_ops_and_other_recipes_are_excluded_and_counted(tmp_path: Path) 
 
 def test_no_span_of_the_recipe_is_an_error(tmp_path: Path) -> None:
     p = write_spans(tmp_path / "a.jsonl", [{**span("q1", "load", 1, 1), "recipe": "billing"}])
-    with pytest.raises(LogError, match="no span of recipe 'demo'.*billing"):
+    with pytest.raises(LogError, match=r"no span of recipe 'demo'.*billing"):
         read_logs(p, recipe=diamond())
 
 
