@@ -26,12 +26,12 @@ topological order over ``(n,)`` columns (never a Python loop over requests):
 * a cache added or changed: hits from :func:`recipemut.cachesim.hits` over the calls that run, in
   time order, keyed by the recorded ``cache_key``; a hit costs ``hit_latency_ms`` and no money
   (imputed calls have no key and miss);
-* a hedge added or changed: ``min(L, after_ms + L2, 2 * after_ms + L3, ...)`` for ``max_extra``
-  duplicates, each ``L`` drawn from the operation's recorded latencies; every duplicate sent
-  (``L > k * after_ms``) costs one more call;
+* a hedge added or changed: :func:`recipemut.hedgemodel.hedged_latency`,
+  ``min(L, after_ms + L2, 2 * after_ms + L3, ...)`` for ``max_extra`` duplicates drawn from the
+  operation's recorded latencies; every duplicate sent costs one more call;
 * a field whose ``format``/``compression`` changed, or that an operation stops producing: the
-  operations touching it shift by the data-pipeline bytes model when it is available
-  (:mod:`recipemut.bytesmodel`); without it the change has no predicted effect (noted);
+  operations touching it shift by :func:`recipemut.bytesmodel.latency_delta` (bytes fit where it
+  is good, codec time always; noted per operation);
 * a removed operation is gone.
 
 Above :data:`SAMPLE_LIMIT` requests a fixed-seed sample is replayed (the same one for every
@@ -102,8 +102,14 @@ class _Base:
     rows: np.ndarray
     sampled: bool
     col: Mapping[str, int]
-    gap: np.ndarray  # (n, k) dispatch gap (0 where absent)
-    donors: Mapping[str, np.ndarray]  # op -> sampled-row indices where it was recorded
+    # profile columns for the replayed rows, operation-major (k, n) so each column is contiguous
+    lat: np.ndarray  # NaN where absent
+    cost: np.ndarray
+    status: np.ndarray
+    key: np.ndarray
+    gap: np.ndarray  # dispatch gap (0 where absent or unknown)
+    req_start: np.ndarray  # (n,) epoch ms
+    donors: Mapping[str, np.ndarray]  # op -> positions (in rows) where it was recorded
 
 
 _BASES: weakref.WeakKeyDictionary[Profile, dict[tuple[Any, ...], _Base]] = weakref.WeakKeyDictionary()
@@ -135,27 +141,40 @@ def _base(profile: Profile, original: Recipe) -> _Base:
         return per[key]
     rows = sample_rows(profile.n_requests)
     col = {op: i for i, op in enumerate(profile.op_ids)}
-    start = profile.start_offset_ms[rows]
-    finish = start + profile.latency_ms[rows]
-    status = profile.status[rows]
+    start = np.ascontiguousarray(profile.start_offset_ms[rows].T)
+    lat = np.ascontiguousarray(profile.latency_ms[rows].T)
+    finish = start + lat
+    status = np.ascontiguousarray(profile.status[rows].T)
     gap = np.zeros(start.shape, dtype=float)
     g = original.dag
     for op_id, j in col.items():
         preds = [col[p] for p in g.predecessors(op_id) if p in col] if op_id in g else []
         # NaN when a predecessor's span is missing
-        ready = np.max(finish[:, preds], axis=1) if preds else np.zeros(rows.size)
-        gj = start[:, j] - ready
-        gap[:, j] = np.where(np.isfinite(gj), np.maximum(gj, 0.0), 0.0)  # unknown gap: 0
-    donors = {op_id: np.flatnonzero(status[:, j] != ST_ABSENT) for op_id, j in col.items()}
-    b = _Base(rows=rows, sampled=rows.size < profile.n_requests, col=col, gap=gap, donors=donors)
+        ready = np.max(finish[preds], axis=0) if preds else np.zeros(rows.size)
+        gj = start[j] - ready
+        gap[j] = np.where(np.isfinite(gj), np.maximum(gj, 0.0), 0.0)  # unknown gap: 0
+    donors = {op_id: np.flatnonzero(status[j] != ST_ABSENT) for op_id, j in col.items()}
+    b = _Base(
+        rows=rows,
+        sampled=rows.size < profile.n_requests,
+        col=col,
+        lat=lat,
+        cost=np.ascontiguousarray(profile.cost_usd[rows].T),
+        status=status,
+        key=np.ascontiguousarray(profile.cache_key[rows].T),
+        gap=gap,
+        req_start=np.asarray(profile.request_start_ms[rows], dtype=float),
+        donors=donors,
+    )
     per[key] = b
     return b
 
 
-def _nanmax_cols(mat: np.ndarray, idx: list[int]) -> np.ndarray:
-    if len(idx) == 1:
-        return mat[:, idx[0]]
-    return np.max(mat[:, idx], axis=1)
+def _max_rows(mat: np.ndarray, idx: list[int]) -> np.ndarray:
+    out = mat[idx[0]].copy()
+    for i in idx[1:]:
+        np.maximum(out, mat[i], out=out)
+    return out
 
 
 def _lognormal_prior(op: Operation, alt: Operation | None) -> tuple[float, float] | None:
@@ -189,44 +208,42 @@ def _prior_cost(op: Operation, alt: Operation | None) -> float:
     return 0.0
 
 
-def _changed_fields(recipe: Recipe, original: Recipe) -> dict[str, tuple[Any, Any]]:
-    """Fields whose transfer format or compression changed: name -> ((fmt, comp) before, after)."""
-    out: dict[str, tuple[Any, Any]] = {}
+def _transfers_changed(recipe: Recipe, original: Recipe) -> bool:
+    """Whether any field's format/compression changed, or a kept operation stopped producing a field."""
     for name, spec in recipe.fields.items():
         before = original.fields.get(name)
-        if before is None:
-            continue
-        a, b = (before.format, before.compression), (spec.format, spec.compression)
-        if a != b:
-            out[name] = (a, b)
-    return out
+        if before is not None and (before.format, before.compression) != (spec.format, spec.compression):
+            return True
+    return any(
+        op.id in original.ops and set(original.ops[op.id].produces) - set(op.produces) for op in recipe.operations
+    )
 
 
-def _bytes_delta(
-    recipe: Recipe, original: Recipe, profile: Profile, base: _Base, op_id: str, changed: Mapping[str, Any]
-) -> tuple[np.ndarray | None, str | None]:
-    """Per-request latency change of ``op_id`` from field format changes (bytes model), if any."""
-    op, orig = recipe.ops[op_id], original.ops.get(op_id)
-    touched = {f for f in (*op.consumes, *op.produces) if f in changed}
-    if orig is not None:
-        touched |= set(orig.produces) - set(op.produces)  # a field it stops transferring
-    if not touched:
-        return None, None
-    try:
-        from . import bytesmodel  # provided by the data-pipeline operator's module
-    except ImportError:  # pragma: no cover - depends on the colleague module being present
-        return None, f"format change on {', '.join(sorted(touched))}: no bytes model available, no effect predicted"
-    fn = getattr(bytesmodel, "latency_delta", None)
-    if fn is None:  # pragma: no cover - depends on the colleague module's API
-        return None, "bytes model has no latency_delta(); no effect predicted"
-    j = base.col.get(op_id)
-    if j is None:
-        return None, None
-    delta = fn(original=original, mutated=recipe, profile=profile, op_id=op_id, rows=base.rows)
-    if delta is None:
-        return None, f"bytes model: no reliable fit for {op_id}; no effect predicted"
-    delta = np.asarray(delta, dtype=float)
-    return delta, f"bytes model shifts {op_id} by {float(np.nanmean(delta)):+.1f} ms on average"
+_FITS: weakref.WeakKeyDictionary[Profile, Mapping[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _bytes_deltas(
+    recipe: Recipe, original: Recipe, profile: Profile, base: _Base
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Per-operation latency change (replayed rows) from changed transfers, via :mod:`recipemut.bytesmodel`."""
+    if not _transfers_changed(recipe, original):
+        return {}, {}
+    from . import bytesmodel
+
+    fits = _FITS.get(profile)
+    if fits is None:
+        fits = MappingProxyType(bytesmodel.fit(profile))
+        _FITS[profile] = fits
+    d = bytesmodel.latency_delta(original, recipe, profile, fits)
+    out = {op: np.asarray(v, dtype=float)[base.rows] for op, v in d.per_op.items()}
+    notes = {}
+    for op, v in out.items():
+        f = fits.get(op)
+        if op in d.unfitted:
+            notes[op] = f"transfer change: bytes do not explain {op}'s latency (poor fit), only codec time counted"
+        else:
+            notes[op] = f"transfer change: {float(v.mean()):+.2f} ms on average (bytes fit {f.describe() if f else ''})"
+    return out, notes
 
 
 def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, original: Recipe | None = None) -> Replay:
@@ -243,35 +260,35 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
     order = recipe.topo_order
     k = len(order)
     pos = {op_id: i for i, op_id in enumerate(order)}
-    finish = np.zeros((n, k))
-    ran = np.zeros((n, k), dtype=bool)
-    stop = np.zeros((n, k), dtype=bool)
-    imputed = np.zeros((n, k), dtype=bool)
+    finish = np.zeros((k, n))  # operation-major: each operation's column is contiguous
+    ran = np.zeros((k, n), dtype=bool)
+    stop = np.zeros((k, n), dtype=bool)
+    imputed = np.zeros((k, n), dtype=bool)
     cost = np.zeros(n)
     notes: dict[str, str] = {}
     hit_rates: dict[str, float] = {}
-    changed_fields = _changed_fields(recipe, original)
+    bytes_delta, bytes_notes = _bytes_deltas(recipe, original, profile, base)
+    notes.update(bytes_notes)
     g = recipe.dag
     for i, op_id in enumerate(order):
         op = recipe.ops[op_id]
         orig = original.ops.get(op_id)
         preds = [pos[p] for p in g.predecessors(op_id)]
         if preds:
-            run = np.logical_and.reduce(ran[:, preds] & ~stop[:, preds], axis=1)
-            start = _nanmax_cols(finish, preds)
+            run = ran[preds[0]] & ~stop[preds[0]]
+            for p in preds[1:]:
+                run &= ran[p] & ~stop[p]
+            start = _max_rows(finish, preds)
         else:
             run = np.ones(n, dtype=bool)
             start = np.zeros(n)
         j = base.col.get(op_id)
         substituted = orig is not None and (orig.service, orig.action) != (op.service, op.action)
         lat, c, st, gap, imp = _samples(recipe, original, profile, base, op, orig, j, run, substituted, rng, notes)
-        delta, note = _bytes_delta(recipe, original, profile, base, op_id, changed_fields)
-        if delta is not None:
-            lat = np.maximum(lat + np.where(np.isfinite(delta), delta, 0.0), 0.0)
-        if note:
-            notes[op_id] = note
+        if op_id in bytes_delta:
+            lat = np.maximum(lat + bytes_delta[op_id], 0.0)
         if op.hedge is not None and (orig is None or orig.hedge != op.hedge):
-            lat, c = _hedge(op, lat, c, base, j, profile, rng)
+            lat, c = _hedge(op, lat, c, base, j, rng)
             notes.setdefault(op_id, f"hedged after {op.hedge.after_ms:g} ms")
         if op.cache is not None and (orig is None or orig.cache != op.cache) and j is not None:
             hit = _cache_hits(op, profile, base, j, run & ~imp, start + gap)
@@ -280,19 +297,19 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
             calls = int(run.sum())
             hit_rates[op_id] = float(hit[run].sum() / calls) if calls else 0.0
             notes.setdefault(op_id, f"cache hit rate {hit_rates[op_id]:.0%}")
-        finish[:, i] = np.where(run, start + gap + lat, 0.0)
-        ran[:, i] = run
-        stop[:, i] = run & ((st == ST_HALTED) | (st == ST_ERROR))
-        imputed[:, i] = run & imp
+        finish[i] = np.where(run, start + gap + lat, 0.0)
+        ran[i] = run
+        stop[i] = run & ((st == ST_HALTED) | (st == ST_ERROR))
+        imputed[i] = run & imp
         cost += np.where(run, c, 0.0)
-    e2e = finish.max(axis=1) if k else np.zeros(n)
+    e2e = finish.max(axis=0) if k else np.zeros(n)
     return Replay(
         op_ids=tuple(order),
         rows=rows,
         latency_ms=e2e,
         cost_usd=cost,
-        ran=ran,
-        imputed=imputed,
+        ran=ran.T,
+        imputed=imputed.T,
         notes=MappingProxyType(notes),
         cache_hit_rate=MappingProxyType(hit_rates),
     )
@@ -315,11 +332,10 @@ def _samples(
     n = base.rows.size
     fallback_cost = op.cost_per_call_usd if op.cost_per_call_usd is not None else 0.0
     if j is not None:
-        rows = base.rows
-        lat = profile.latency_ms[rows, j].copy()
-        c = profile.cost_usd[rows, j].copy()
-        st = profile.status[rows, j].copy()
-        gap = base.gap[:, j].copy()
+        lat = base.lat[j].copy()
+        c = base.cost[j].copy()
+        st = base.status[j].copy()
+        gap = base.gap[j].copy()
         c = np.where(np.isfinite(c), c, fallback_cost)
         imp = np.isnan(lat)
         need = np.flatnonzero(run & imp)
@@ -339,11 +355,11 @@ def _samples(
                 gap[need] = 0.0
             else:
                 pick = donors[rng.integers(0, donors.size, need.size)]
-                lat[need] = profile.latency_ms[rows[pick], j]
-                dc = profile.cost_usd[rows[pick], j]
+                lat[need] = base.lat[j, pick]
+                dc = base.cost[j, pick]
                 c[need] = np.where(np.isfinite(dc), dc, fallback_cost)
-                st[need] = profile.status[rows[pick], j]
-                gap[need] = base.gap[pick, j]
+                st[need] = base.status[j, pick]
+                gap[need] = base.gap[j, pick]
         lat = np.where(np.isnan(lat), 0.0, lat)
         if not substituted:
             return lat, c, st, gap, imp
@@ -352,7 +368,7 @@ def _samples(
         alt_donors = base.donors[alt.id] if alt is not None and alt_col is not None else np.zeros(0, dtype=int)
         if alt is not None and alt_col is not None and alt_donors.size:
             pick = alt_donors[rng.integers(0, alt_donors.size, n)]
-            new_lat = profile.latency_ms[base.rows[pick], alt_col]
+            new_lat = base.lat[alt_col, pick]
             notes[op.id] = f"substitute {op.action}: latency drawn from the recorded {alt.id}"
         else:
             prior = _lognormal_prior(op, alt)
@@ -382,28 +398,17 @@ def _samples(
 
 
 def _hedge(
-    op: Operation,
-    lat: np.ndarray,
-    c: np.ndarray,
-    base: _Base,
-    j: int | None,
-    profile: Profile,
-    rng: np.random.Generator,
+    op: Operation, lat: np.ndarray, c: np.ndarray, base: _Base, j: int | None, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Latency and cost with ``max_extra`` duplicates sent every ``after_ms`` until one answers."""
+    """Latency and cost under a hedge (:func:`recipemut.hedgemodel.hedged_latency`); every extra is a call paid."""
+    from .hedgemodel import hedged_latency
+
     assert op.hedge is not None
     if j is None or base.donors[op.id].size == 0:
         return lat, c
-    donors = base.donors[op.id]
-    out, extra = lat.copy(), np.zeros(lat.shape)
-    per_call = np.where(np.isfinite(c), c, 0.0)
-    for m in range(1, op.hedge.max_extra + 1):
-        at = m * op.hedge.after_ms
-        sent = out > at
-        dup = profile.latency_ms[base.rows[donors[rng.integers(0, donors.size, lat.size)]], j]
-        out = np.where(sent, np.minimum(out, at + dup), out)
-        extra += np.where(sent, per_call, 0.0)
-    return out, c + extra
+    samples = base.lat[j, base.donors[op.id]]
+    out, extra = hedged_latency(lat, op.hedge.after_ms, rng, samples, max_extra=op.hedge.max_extra)
+    return out, c + extra * np.where(np.isfinite(c), c, 0.0)
 
 
 def _cache_hits(
@@ -420,6 +425,6 @@ def _cache_hits(
         )
         full = hits(times, profile.cache_key[:, j], op.cache.ttl_s, op.cache.max_entries)
         return full[base.rows] & calls
-    keys = np.where(calls, profile.cache_key[base.rows, j], -1)
-    times = profile.request_start_ms[base.rows] + start_ms
+    keys = np.where(calls, base.key[j], -1)
+    times = base.req_start + start_ms
     return hits(times, keys, op.cache.ttl_s, op.cache.max_entries)
