@@ -96,7 +96,10 @@ def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line."""
     logging.basicConfig(level=os.environ.get("RECIPEMUT_LOG", "WARNING").upper(), stream=sys.stderr)
     try:
-        app(standalone_mode=False)
+        # without standalone mode click *returns* the code of a typer.Exit instead of exiting
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except RecipemutError as e:
         err_console.print(f"[bold red]error:[/] {escape(str(e))}")
         sys.exit(e.exit_code)
