@@ -1,14 +1,74 @@
-"""`recipemut validate`: placeholder wiring until the loader lands (owned by the loader work)."""
+"""`recipemut validate FILE...`: check recipes against the schema and the semantic rules."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..cli import OutputFormat
+from ..errors import Finding
+from ..loader import check_recipe
+
+
+def _line(f: Finding) -> str:
+    label = "warning: " if f.severity == "warning" else ""
+    return f"{f.location()}: {label}{f.message} [{f.code}]"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="Recipe YAML files to check."),
+    files: list[Path] = typer.Argument(..., help="Recipe YAML files to check.", metavar="FILE..."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on warnings too (for CI)."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (one line per finding) or json."),
 ) -> None:
-    """Check recipes against the schema and the semantic rules."""
-    raise typer.Exit(3)
+    """Check recipes against the schema and the semantic rules; exit 1 if any is invalid.
+
+    Reports every problem, not just the first: unreadable files, YAML errors, duplicate or
+    unknown keys, wrong types, fields consumed before they are produced or produced twice,
+    outputs never produced, unknown ids in after / keep_order / frozen, duplicate ids, and
+    cycles (printed as a -> b -> a). Each finding is one line `file:line:col: message [code]`;
+    warnings (e.g. an undeclared service) are shown but only fail with --strict.
+
+    Example: recipemut validate recipes/*/recipe.yaml --format json
+    """
+    results = []
+    for path in files:
+        recipe, findings = check_recipe(path)
+        errors = sum(f.severity == "error" for f in findings)
+        warnings = len(findings) - errors
+        valid = recipe is not None and errors == 0 and not (strict and warnings)
+        n_ops = len(recipe.operations) if recipe is not None else 0
+        results.append((str(path), valid, findings, errors, warnings, n_ops))
+    all_valid = all(r[1] for r in results)
+
+    if fmt is OutputFormat.json:
+        doc = {
+            "files": [{"file": f, "valid": v, "findings": [x.to_dict() for x in fs]} for f, v, fs, *_ in results],
+            "valid": all_valid,
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        out = Console(highlight=False, soft_wrap=True)
+        for name, valid, findings, _errors, _warnings, n_ops in results:
+            for f in findings:
+                style = "yellow" if f.severity == "warning" else "red"
+                out.print(f"[{style}]{escape(_line(f))}[/]")
+            if valid and not findings:
+                out.print(f"{escape(name)}: [green]valid[/] ({_plural(n_ops, 'operation')})")
+        n_errors = sum(r[3] for r in results)
+        n_warnings = sum(r[4] for r in results)
+        n_bad = sum(not r[1] for r in results)
+        counts = f"{_plural(n_errors, 'error')}, {_plural(n_warnings, 'warning')}"
+        if all_valid:
+            out.print(f"[green]✓[/] {_plural(len(results), 'file')} valid ({counts})")
+        else:
+            out.print(f"[red]✗[/] {n_bad} of {_plural(len(results), 'file')} invalid ({counts})")
+    if not all_valid:
+        raise typer.Exit(1)
