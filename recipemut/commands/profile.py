@@ -117,7 +117,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> No
     sr = ", ".join(f"{k:g}" for k in report.sample_rates) or "1"
     out.print(f"[bold]{escape(recipe.name)}[/] v{recipe.version}: {escape(report.summary())}; sample rate {sr}")
     on_path = set(prof.critical_path)
-    table = Table(title=None, show_lines=False, header_style="bold", pad_edge=False)
+    table = Table(header_style="bold")
     table.add_column("", width=1)
     table.add_column("operation")
     table.add_column("service")

@@ -1,0 +1,135 @@
+"""`recipemut profile` through typer's CliRunner, and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _profile_helpers import REQUESTS, line, span, write_lines, write_recipe, write_spans
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    return write_recipe(tmp_path / "recipe.yaml"), write_spans(tmp_path / "logs.jsonl", REQUESTS)
+
+
+def test_text_output(files: tuple[Path, Path]) -> None:
+    recipe, logs = files
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("demo v3: 1 file: 16 spans, 5 requests, 1970-01-01T00:00:01.000Z")
+    assert "0 rejected lines" in out
+    rows = [ln for ln in out.splitlines() if ln.startswith("│")]
+    assert [r.split("│")[2].strip() for r in rows] == ["load", "left", "right", "join"]  # topological order
+    marked = [r.split("│")[2].strip() for r in rows if "*" in r.split("│")[1]]
+    assert marked == ["load", "right", "join"]
+    assert "critical path of 40.0% of requests: load -> right -> join" in out
+    assert "p95 latency: left 40.0 ms (57% of tail)" in out
+    assert "cost: right 95%" in out
+    assert "end-to-end: p50 65.0 ms, p95 69.0 ms" in out
+    assert result.stderr == ""
+
+
+def test_json_output_is_alone_on_stdout(files: tuple[Path, Path]) -> None:
+    recipe, logs = files
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs), "--format", "json", "--top", "1"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["recipe"]["name"] == "demo" and data["summary"]["requests"] == 5
+    assert [o["op"] for o in data["ops"]] == ["load", "left", "right", "join"]
+    assert [o["on_critical_path"] for o in data["ops"]] == [True, False, True, True]
+    assert data["ops"][1]["cpu_mean_ms"] is None  # NaN becomes null: strict JSON
+    assert data["e2e"]["latency_p50_ms"] == 65.0
+    assert data["critical_path"] == {"ops": ["load", "right", "join"], "share": 0.4}
+    assert [c["op"] for c in data["contributors"]["latency_p95"]] == ["left"]
+    assert [c["op"] for c in data["contributors"]["cost"]] == ["right"]
+    assert data["rate"]["bin_s"] == 10.0
+    assert data["ingest"]["spans_kept"] == 16 and data["ingest"]["rejected_total"] == 0
+
+
+def test_bad_lines_are_warnings_on_stderr(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    recipe, _ = files
+    logs = write_lines(
+        tmp_path / "bad.jsonl", [*(line(s) for s in REQUESTS), "", "{oops", line(span("r7", "mystery", 1, 1))]
+    )
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ingest"]["rejected"] == {"malformed-json": 1}
+    assert f"warning: rejected {logs}:18: not valid JSON" in result.stderr
+    assert "excluded 1 spans of operations not in the recipe: mystery (1)" in result.stderr
+
+
+def test_strict_fails_with_one_line(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    recipe, _ = files
+    logs = write_lines(tmp_path / "bad.jsonl", [line(REQUESTS[0]), "{oops", line(REQUESTS[1])])
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs), "--strict"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {logs}:2: not valid JSON")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_several_logs_and_sample_rate(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    recipe, _ = files
+    a = write_spans(tmp_path / "a.jsonl", REQUESTS[:8])
+    b = write_spans(tmp_path / "b.jsonl.gz", REQUESTS[8:12], gz=True)
+    args = ["profile", str(recipe), "--logs", str(a), "--logs", str(b), "--sample-rate", "0.25", "-f", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["summary"]["requests"] == 4 and data["ingest"]["files"] == [str(a), str(b)]
+    assert data["rate"]["sample_rates"] == {"0.25": 12}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["--logs", "{tmp}/missing.jsonl"], 1, "missing.jsonl: no such file"),
+        (["--logs", "{tmp}"], 1, "is a directory"),
+        (["--logs", "{logs}", "--sample-rate", "0"], 2, "outside (0, 1]"),
+        ([], 2, "--logs"),
+    ],
+)
+def test_user_errors(files: tuple[Path, Path], tmp_path: Path, args: list[str], code: int, needle: str) -> None:
+    recipe, logs = files
+    argv = ["profile", str(recipe), *(a.format(tmp=tmp_path, logs=logs) for a in args)]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == code, result.output
+    assert needle in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_recipe_is_a_one_line_error(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    _, logs = files
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    result = runner.invoke(app, ["profile", str(bad), "--logs", str(logs)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {bad}")
+
+
+def test_help_teaches() -> None:
+    result = runner.invoke(app, ["profile", "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "critical path" in result.output and "Example" in result.output
+
+
+def test_real_subprocess(files: tuple[Path, Path]) -> None:
+    recipe, logs = files
+    proc = subprocess.run(
+        [sys.executable, "-m", "recipemut", "profile", str(recipe), "--logs", str(logs), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["critical_path"]["ops"] == ["load", "right", "join"]
