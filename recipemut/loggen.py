@@ -59,6 +59,7 @@ import pyarrow.compute as pc
 import yaml
 
 from .errors import InputFileError, RecipemutError
+from .ingest import to_span_frame
 from .model import FieldSpec, Operation, Recipe
 from .spans import DEFAULT_VARIANT, SPAN_SCHEMA
 
@@ -428,7 +429,8 @@ def generate_spans(
     ``sample_rate`` keeps only that share of requests (by hash) and records it on every span, as
     sampled tracing does: ``n_requests`` is the traffic before sampling.
 
-    Rows are sorted by start time; ``source_file``/``source_line`` are null.
+    Rows are sorted by start time, dtypes are those of :func:`recipemut.ingest.to_span_frame`;
+    ``source_file``/``source_line`` are null.
     """
     if n_requests < 0:
         raise RecipemutError(f"n_requests must be >= 0, got {n_requests}")
@@ -567,7 +569,7 @@ def generate_spans(
         cols["key"].append(_hex(key[rows]) if key is not None else np.full(rows.size, None, dtype=object))
 
     if not order:
-        return SPAN_SCHEMA.empty_table().to_pandas()
+        return to_span_frame(SPAN_SCHEMA.empty_table())
     cat = {k: np.concatenate(v) for k, v in cols.items()}
     srt = np.lexsort((cat["op"], cat["row"], cat["start"]))
     cat = {k: v[srt] for k, v in cat.items()}
@@ -599,7 +601,7 @@ def generate_spans(
         schema=SPAN_SCHEMA,
     )
     log.debug("generated %d spans for %d of %d requests of %s", m, n, n_total, recipe.name)
-    return table.to_pandas()
+    return to_span_frame(table)
 
 
 # ---- writing --------------------------------------------------------------------------------------

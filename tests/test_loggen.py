@@ -1,0 +1,448 @@
+"""The log generator: statistical shape, DAG semantics, determinism, parameters, writing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recipemut.errors import RecipemutError
+from recipemut.ingest import read_logs
+from recipemut.loader import check_document
+from recipemut.loggen import (
+    DAY_MS,
+    DEFAULT_START_MS,
+    FieldParams,
+    LoggenParams,
+    OpParams,
+    generate_spans,
+    hash_share,
+    load_params,
+    params_from_dict,
+    rate_function,
+    synthetic_recipe,
+    write_jsonl,
+)
+from recipemut.model import Recipe, recipe_from_dict
+from recipemut.spans import SPAN_SCHEMA
+
+
+def _recipe(ops: list[dict[str, Any]], inputs: tuple[str, ...] = ("user_id", "order_id")) -> Recipe:
+    fields = {f: {"type": "string"} for f in inputs}
+    for op in ops:
+        for f in op.get("produces", []):
+            fields[f] = {"type": "string"}
+    return recipe_from_dict(
+        {
+            "apiVersion": "recipemut/v1",
+            "kind": "Recipe",
+            "name": "t",
+            "version": 3,
+            "fields": fields,
+            "inputs": list(inputs),
+            "outputs": [ops[-1]["produces"][0]],
+            "operations": ops,
+        }
+    )
+
+
+ONE_OP = _recipe([{"id": "a", "service": "s", "action": "A", "consumes": ["order_id"], "produces": ["x"]}])
+
+#: guard halts; `side` is not its descendant; `late` depends on guard via an after edge.
+GUARDED = _recipe(
+    [
+        {"id": "load", "service": "s", "action": "L", "consumes": ["order_id"], "produces": ["cart"]},
+        {"id": "guard", "service": "s", "action": "G", "consumes": ["user_id"], "produces": ["ok"], "may_halt": True},
+        {"id": "side", "service": "s", "action": "S", "consumes": ["cart"], "produces": ["extra"]},
+        {"id": "price", "service": "s", "action": "P", "consumes": ["cart"], "produces": ["price"], "after": ["guard"]},
+        {"id": "late", "service": "s", "action": "Z", "consumes": ["price", "ok"], "produces": ["out"]},
+    ]
+)
+
+#: two deterministic ops read user_id (Zipf), one reads order_id (unique per request).
+KEYED = _recipe(
+    [
+        {"id": "tax", "service": "s", "action": "T", "consumes": ["user_id"], "produces": ["t"], "deterministic": True},
+        {"id": "geo", "service": "s", "action": "G", "consumes": ["user_id"], "produces": ["g"], "deterministic": True},
+        {
+            "id": "ord",
+            "service": "s",
+            "action": "O",
+            "consumes": ["order_id"],
+            "produces": ["o"],
+            "deterministic": True,
+        },
+        {"id": "end", "service": "s", "action": "E", "consumes": ["t", "g", "o"], "produces": ["z"]},
+    ]
+)
+KEYED_PARAMS = LoggenParams(fields={"user_id": FieldParams(universe=1000, zipf=1.1)})
+
+
+# ---- arrivals -------------------------------------------------------------------------------------
+
+
+def test_daily_totals_follow_growth_and_hours_follow_the_cycle() -> None:
+    n, growth, amp = 200_000, 0.05, 0.6
+    df = generate_spans(ONE_OP, n, seed=7, growth_per_day=growth, diurnal_amplitude=amp)
+    t = df["start_ms"].to_numpy()
+    day = np.floor((t - DEFAULT_START_MS) / DAY_MS)
+    counts = np.bincount(day.astype(int), minlength=14)
+    slope = np.polyfit(np.arange(14), np.log(counts), 1)[0]
+    assert slope == pytest.approx(np.log1p(growth), abs=0.005)
+
+    hours = ((t / 3_600_000.0) % 24).astype(int)
+    by_hour = np.bincount(hours, minlength=24).astype(float)
+    expected = rate_function(
+        DEFAULT_START_MS + (np.arange(24) + 0.5) * 3_600_000.0 + 7 * DAY_MS,
+        n_requests=n,
+        growth_per_day=growth,
+        diurnal_amplitude=amp,
+    )
+    expected = expected / expected.sum() * n
+    assert np.max(np.abs(by_hour / expected - 1)) < 0.06
+    assert by_hour.argmax() == 15  # the default peak hour (UTC)
+    assert by_hour.max() / by_hour.min() == pytest.approx((1 + amp) / (1 - amp), rel=0.15)
+
+
+def test_rate_function_integrates_to_the_request_count() -> None:
+    t = np.linspace(DEFAULT_START_MS, DEFAULT_START_MS + 14 * DAY_MS, 14 * 1440 + 1)
+    r = rate_function(t, n_requests=50_000, growth_per_day=0.03, weekly_amplitude=0.3)
+    assert float(np.trapezoid(r, t / 1000.0)) == pytest.approx(50_000, rel=1e-6)
+
+
+def test_weekly_cycle_peaks_midweek() -> None:
+    df = generate_spans(ONE_OP, 100_000, seed=1, weekly_amplitude=0.5, diurnal_amplitude=0.0)
+    weekday = pd.to_datetime(df["start_ms"], unit="ms").dt.day_of_week
+    counts = weekday.value_counts()
+    assert counts.idxmax() in (1, 2, 3)
+    assert counts.idxmin() in (5, 6, 0)
+
+
+# ---- DAG semantics ----------------------------------------------------------------------------------
+
+
+class _Wide:
+    """Spans as request x operation tables, one per column of interest."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+
+    def __getitem__(self, col: str) -> pd.DataFrame:
+        return self.df.pivot(index="request_id", columns="op", values=col)
+
+
+def _by_request(df: pd.DataFrame) -> _Wide:
+    return _Wide(df)
+
+
+def test_each_op_starts_when_its_last_predecessor_ends() -> None:
+    df = generate_spans(GUARDED, 3000, seed=2)
+    w = _by_request(df)
+    end = w["start_ms"] + w["latency_ms"]
+    ran = w["start_ms"]["late"].notna()
+    expect = np.maximum(end["price"], end["guard"])[ran]
+    np.testing.assert_allclose(w["start_ms"]["late"][ran], expect, rtol=0, atol=1e-3)
+    both = w["start_ms"]["price"].notna()
+    np.testing.assert_allclose(
+        w["start_ms"]["price"][both], np.maximum(end["load"], end["guard"])[both], rtol=0, atol=1e-3
+    )
+    # roots start at the request's arrival
+    assert (w["start_ms"]["load"] == w["start_ms"]["guard"]).all()
+
+
+def test_halt_skips_descendants_only() -> None:
+    df = generate_spans(GUARDED, 4000, seed=3, params=LoggenParams(ops={"guard": OpParams(halt_prob=0.3)}))
+    w = _by_request(df)
+    halted = w["status"]["guard"] == "halted"
+    assert 0.25 < halted.mean() < 0.35
+    assert w["start_ms"]["price"][halted].isna().all()
+    assert w["start_ms"]["late"][halted].isna().all()
+    assert w["start_ms"]["side"][halted].notna().mean() > 0.99  # not a descendant: still runs
+    assert (df.loc[df["op"] != "guard", "status"] != "halted").all()  # only guards halt
+
+
+def test_error_skips_descendants() -> None:
+    df = generate_spans(GUARDED, 3000, seed=4, params=LoggenParams(ops={"load": OpParams(error_prob=0.2)}))
+    w = _by_request(df)
+    failed = w["status"]["load"] == "error"
+    assert 0.15 < failed.mean() < 0.25
+    assert w["start_ms"][["side", "price", "late"]][failed].isna().all().all()
+    assert w["start_ms"]["guard"][failed].notna().all()
+
+
+def test_every_recipe_operation_is_logged_with_the_recipe_identity() -> None:
+    df = generate_spans(GUARDED, 500, seed=5)
+    assert list(df.columns) == SPAN_SCHEMA.names
+    assert set(df["op"]) == {"load", "guard", "side", "price", "late"}
+    assert (df["recipe"] == "t").all() and (df["recipe_version"] == 3).all()
+    assert df["request_id"].nunique() == 500
+    assert (df["latency_ms"] > 0).all() and df["start_ms"].is_monotonic_increasing
+    assert df["source_file"].isna().all()
+
+
+# ---- cache keys, bytes, cost --------------------------------------------------------------------------
+
+
+def test_zipf_keys_repeat_and_consumers_of_the_same_input_share_keys() -> None:
+    df = generate_spans(KEYED, 5000, seed=6, params=KEYED_PARAMS)
+    keys = df.pivot(index="request_id", columns="op", values="cache_key")
+    assert (keys["tax"] == keys["geo"]).all()  # same consumed values -> same key
+    freq = keys["tax"].value_counts()
+    # rank 1 of a Zipf(1.1) over 1000 values has ~14% of the mass
+    assert freq.iloc[0] / 5000 == pytest.approx(1 / np.sum(np.arange(1, 1001) ** -1.1), rel=0.2)
+    assert keys["tax"].nunique() < 1000
+    assert keys["ord"].nunique() == 5000  # order ids are unique per request
+    assert keys["end"].isna().all()  # not deterministic: no key
+    assert keys["tax"].str.fullmatch(r"[0-9a-f]{16}").all()
+
+
+def test_deterministic_products_follow_their_inputs() -> None:
+    # `e` is deterministic over `t`, itself deterministic over user_id: equal users, equal keys at `e`
+    r = _recipe(
+        [
+            {
+                "id": "t",
+                "service": "s",
+                "action": "T",
+                "consumes": ["user_id"],
+                "produces": ["tv"],
+                "deterministic": True,
+            },
+            {"id": "e", "service": "s", "action": "E", "consumes": ["tv"], "produces": ["ev"], "deterministic": True},
+        ]
+    )
+    df = generate_spans(r, 2000, seed=8, params=KEYED_PARAMS)
+    keys = df.pivot(index="request_id", columns="op", values="cache_key")
+    pairs = keys.dropna().drop_duplicates()
+    assert pairs["t"].is_unique and pairs["e"].is_unique  # a one-to-one map of keys
+
+
+def test_bytes_drive_latency() -> None:
+    r = _recipe(
+        [
+            {"id": "big", "service": "s", "action": "B", "consumes": ["order_id"], "produces": ["blob"]},
+            {"id": "use", "service": "s", "action": "U", "consumes": ["blob"], "produces": ["z"]},
+        ]
+    )
+    params = LoggenParams(
+        ops={"use": OpParams(latency_median_ms=10, latency_sigma=0.1, tail_share=0, throughput_bytes_per_ms=1000)},
+        fields={"blob": FieldParams(bytes_mean=50_000, bytes_sigma=0.8)},
+    )
+    use = generate_spans(r, 3000, seed=9, params=params).query("op == 'use'")
+    slope, _ = np.polyfit(use["bytes_in"], use["latency_ms"], 1)
+    assert slope == pytest.approx(1 / 1000, rel=0.05)
+    assert use["bytes_in"].mean() == pytest.approx(50_000, rel=0.1)
+    both = generate_spans(r, 3000, seed=9, params=params).pivot(index="request_id", columns="op")
+    both = both[both["bytes_in"]["use"].notna()]
+    np.testing.assert_array_equal(both["bytes_out"]["big"], both["bytes_in"]["use"])
+
+
+def test_cost_is_near_the_recipe_price() -> None:
+    r = _recipe(
+        [
+            {
+                "id": "a",
+                "service": "s",
+                "action": "A",
+                "consumes": ["order_id"],
+                "produces": ["x"],
+                "cost_per_call_usd": 0.002,
+            }
+        ]
+    )
+    cost = generate_spans(r, 2000, seed=10)["cost_usd"]
+    assert cost.mean() == pytest.approx(0.002, rel=0.01)
+    assert 0 < cost.std() < 0.0002
+
+
+def test_heavy_tail_shows_in_the_p99() -> None:
+    p = LoggenParams(ops={"a": OpParams(latency_median_ms=20, latency_sigma=0.2, tail_share=0.05, tail_scale=5)})
+    lat = generate_spans(ONE_OP, 20_000, seed=11, params=p)["latency_ms"]
+    assert lat.median() == pytest.approx(20, rel=0.1)
+    assert lat.quantile(0.99) > 5 * lat.median()
+
+
+# ---- variants, treatments, sampling ----------------------------------------------------------------
+
+
+def test_treatment_shifts_the_canary_median_only() -> None:
+    df = generate_spans(
+        GUARDED, 20_000, seed=12, variants={"canary": 0.3}, treatment={"canary": {"price": 0.5, "load@cost": 2.0}}
+    )
+    reqs = df.drop_duplicates("request_id")
+    assert (reqs["variant"] == "canary").mean() == pytest.approx(0.3, abs=0.02)
+    price = df[df["op"] == "price"].groupby("variant")["latency_ms"].median()
+    assert price["canary"] / price["control"] == pytest.approx(0.5, rel=0.05)
+    guard = df[df["op"] == "guard"].groupby("variant")["latency_ms"].median()
+    assert guard["canary"] / guard["control"] == pytest.approx(1.0, rel=0.05)
+    # the split is by request id hash, as documented
+    share = hash_share(reqs["request_id"].to_numpy())
+    assert ((share < 0.3) == (reqs["variant"] == "canary").to_numpy()).all()
+
+
+def test_treatment_error_rate() -> None:
+    df = generate_spans(GUARDED, 10_000, seed=13, variants={"canary": 0.5}, treatment={"canary": {"load@error": 0.2}})
+    err = df[df["op"] == "load"].assign(e=lambda d: d["status"] == "error").groupby("variant")["e"].mean()
+    assert err["canary"] == pytest.approx(0.2, abs=0.02)
+    assert err["control"] < 0.01
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"variants": {"canary": 0.2}, "treatment": {"canary": {"nope": 0.5}}}, "no operation 'nope'"),
+        ({"variants": {"canary": 0.2}, "treatment": {"other": {"load": 0.5}}}, "gets no traffic"),
+        ({"variants": {"canary": 0.2}, "treatment": {"canary": {"load@speed": 0.5}}}, "op@cost"),
+        ({"variants": {"a": 0.7, "b": 0.6}}, "sum to at most 1"),
+        ({"variants": {"control": 0.5}}, "remaining traffic"),
+        ({"sample_rate": 0.0}, "sample_rate"),
+        ({"duration_s": 0}, "duration"),
+    ],
+)
+def test_bad_arguments_are_user_errors(kwargs: dict[str, Any], needle: str) -> None:
+    with pytest.raises(RecipemutError, match=needle):
+        generate_spans(GUARDED, 10, **kwargs)
+
+
+def test_sampling_keeps_a_share_and_records_the_rate() -> None:
+    df = generate_spans(ONE_OP, 100_000, seed=14, sample_rate=0.05)
+    assert df["request_id"].nunique() == pytest.approx(5000, rel=0.06)
+    assert (df["sample_rate"] == 0.05).all()
+    # the kept requests keep their place in the unsampled traffic
+    full = generate_spans(ONE_OP, 100_000, seed=14)
+    kept = full.set_index("request_id").loc[df["request_id"], "start_ms"].to_numpy()
+    np.testing.assert_array_equal(kept, df["start_ms"].to_numpy())
+
+
+def test_same_seed_same_log_other_seed_other_log() -> None:
+    a = generate_spans(KEYED, 800, seed=21, params=KEYED_PARAMS)
+    b = generate_spans(KEYED, 800, seed=21, params=KEYED_PARAMS)
+    c = generate_spans(KEYED, 800, seed=22, params=KEYED_PARAMS)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["latency_ms"].equals(c["latency_ms"])
+    assert set(a["request_id"]).isdisjoint(c["request_id"])
+
+
+def test_zero_requests_gives_an_empty_table() -> None:
+    df = generate_spans(GUARDED, 0)
+    assert len(df) == 0 and list(df.columns) == SPAN_SCHEMA.names
+
+
+# ---- parameters file ----------------------------------------------------------------------------------
+
+
+def test_load_params_merges_defaults(tmp_path: Path) -> None:
+    p = tmp_path / "loggen.yaml"
+    p.write_text(
+        "defaults: {error_prob: 0.01}\n"
+        "operations:\n"
+        "  guard: {halt_prob: 0.2, latency_median_ms: 40}\n"
+        "fields:\n"
+        "  user_id: {universe: 500, zipf: 1.2}\n"
+    )
+    params = load_params(p)
+    assert params.ops["guard"] == OpParams(error_prob=0.01, halt_prob=0.2, latency_median_ms=40.0)
+    assert params.fields["user_id"] == FieldParams(universe=500, zipf=1.2)
+    # an op not in the file: defaults, plus a guard's halt probability derived from the recipe
+    side = GUARDED.ops["side"]
+    assert params.for_op(side).error_prob == 0.01
+    assert LoggenParams().for_op(GUARDED.ops["guard"]).halt_prob == 0.15
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        ("operations:\n  a:\n    latency_median: 3\n", 3, "unknown key 'latency_median'"),
+        ("fields:\n  x: {bytes_mean: big}\n", 2, "expected a number"),
+        ("defaults:\n  error_prob: -1\n", 2, "must not be negative"),
+        ("operation: {}\n", 1, "unknown key 'operation'"),
+        ("operations: [a, b]\n", 1, "expected a mapping"),
+        ("- 1\n", 1, "expected a mapping"),
+        ("a: [\n", 2, "not valid YAML"),
+    ],
+)
+def test_bad_params_name_file_and_line(tmp_path: Path, text: str, line: int, needle: str) -> None:
+    p = tmp_path / "loggen.yaml"
+    p.write_text(text)
+    with pytest.raises(RecipemutError, match=needle) as e:
+        load_params(p)
+    assert e.value.file == str(p)
+    assert e.value.line == line
+
+
+def test_missing_params_file(tmp_path: Path) -> None:
+    with pytest.raises(RecipemutError, match="no such file"):
+        load_params(tmp_path / "nope.yaml")
+    with pytest.raises(RecipemutError, match="directory"):
+        load_params(tmp_path)
+
+
+def test_params_from_dict_rejects_booleans() -> None:
+    with pytest.raises(RecipemutError, match="expected a number"):
+        params_from_dict({"operations": {"a": {"halt_prob": True}}})
+
+
+# ---- writing ------------------------------------------------------------------------------------------
+
+
+def test_written_log_reads_back_through_ingest(tmp_path: Path) -> None:
+    df = generate_spans(KEYED, 300, seed=15, params=KEYED_PARAMS, sample_rate=0.5)
+    out = tmp_path / "logs.jsonl.gz"
+    n = write_jsonl(df, out)
+    assert n == len(df)
+    with gzip.open(out, "rt") as fh:
+        first = json.loads(fh.readline())
+    assert "source_file" not in first and first["recipe"] == "t"
+    back, _ = read_logs(out, recipe=KEYED)
+    cols = ["request_id", "op", "start_ms", "latency_ms", "status", "cost_usd", "bytes_in", "cache_key", "sample_rate"]
+    pd.testing.assert_frame_equal(
+        back[cols].sort_values(["request_id", "op"]).reset_index(drop=True),
+        df[cols].sort_values(["request_id", "op"]).reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def test_write_escapes_strings_and_writes_nulls(tmp_path: Path) -> None:
+    df = pd.DataFrame({"a": ['say "hi"\\', None], "b": [1.5, float("nan")], "c": [None, None]})
+    out = tmp_path / "x.jsonl"
+    write_jsonl(df, out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows == [{"a": 'say "hi"\\', "b": 1.5}, {"a": None, "b": None}]
+
+
+def test_write_replaces_atomically_and_keeps_permissions(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    write_jsonl(generate_spans(ONE_OP, 5), out)
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert len(out.read_text().splitlines()) == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["x.jsonl"]  # no temp file left
+
+
+# ---- synthetic recipes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n_ops", "seed"), [(1, 0), (8, 1), (40, 0), (60, 5)])
+def test_synthetic_recipe_is_valid(n_ops: int, seed: int) -> None:
+    doc = synthetic_recipe(n_ops, seed=seed)
+    recipe, findings = check_document(doc, {}, file="synthetic.yaml")
+    assert findings == [], [str(f) for f in findings]
+    assert recipe is not None and len(recipe.topo_order) == n_ops
+    if n_ops >= 8:
+        ops = recipe.operations
+        assert any(o.may_halt for o in ops) and any(o.deterministic for o in ops)
+        assert any(o.after for o in ops)
+        assert ops[-1].side_effects == "external"
+
+
+def test_synthetic_recipe_generates_logs() -> None:
+    r = recipe_from_dict(synthetic_recipe(40, seed=3))
+    df = generate_spans(r, 300, seed=1)
+    assert df["op"].nunique() >= 20
+    assert df["cache_key"].notna().any()
