@@ -87,6 +87,9 @@ def _register() -> None:
     from .commands import profile as _profile
 
     app.command("profile")(guard(_profile.profile))
+    from .commands import generate as _generate
+
+    app.command("generate")(guard(_generate.generate))
 
 
 _register()
