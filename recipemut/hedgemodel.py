@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: An operation's tail is heavy enough to hedge when p99 / p50 is at least this.
-HEAVY_TAIL_RATIO = 3.0
+HEAVY_TAIL_RATIO = 4.0
 #: Fewest ok calls an operation needs before a hedge is proposed (p99 needs data).
 MIN_CALLS = 100
 #: Delays tried, as quantiles of the operation's own latency.

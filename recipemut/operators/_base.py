@@ -11,6 +11,7 @@ from typing import Any
 
 import networkx as nx
 
+from .. import cachesim, hedgemodel
 from ..bytesmodel import BytesFit
 from ..bytesmodel import fit as fit_bytes
 from ..constraints import frozen_violations, keep_order_violations
@@ -21,15 +22,18 @@ from ..profile import Profile
 #: Options every operator understands, with their defaults (``OperatorContext.options`` overrides).
 DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType(
     {
-        "cache_ttls_s": (30.0, 60.0, 300.0, 900.0, 3600.0),
+        "cache_ttls_s": cachesim.DEFAULT_TTLS_S,
         "cache_max_entries": 100_000,
         "cache_min_hit_rate": 0.05,
         "cache_hit_latency_ms": 1.0,
-        "hedge_tail_ratio": 3.0,
-        "hedge_quantiles": (0.9, 0.95, 0.99),
-        "hedge_max_extra_rate": 0.1,
-        "hedge_min_calls": 100,
+        "hedge_tail_ratio": hedgemodel.HEAVY_TAIL_RATIO,
+        "hedge_min_p99_gain": 0.1,
+        "hedge_quantiles": hedgemodel.DEFAULT_QUANTILES,
+        "hedge_max_extra_rate": hedgemodel.MAX_EXTRA_RATE,
+        "hedge_min_calls": hedgemodel.MIN_CALLS,
         "datapipe_min_saving_ms": 1.0,
+        "reorder_shrink_ratio": 0.5,
+        "reorder_shrink_min_bytes": 1024.0,
         "seed": 0,
     }
 )

@@ -15,7 +15,8 @@ Two kinds of candidate:
   the predicted saving is at least ``datapipe_min_saving_ms`` (1 ms). Edits: ``fields.<name>.format``
   and ``fields.<name>.compression`` set.
 * **drop** (``datapipe:drop:<op>.<field>``): a field an operation produces that no operation consumes
-  and that is not an output, when the producer is not ``frozen`` and its fit is good. Edit: the
+  and that is not an output, when the producer is not ``frozen``, its fit is good and the predicted
+  saving is at least ``datapipe_min_saving_ms``. Edit: the
   field is removed from the producer's ``produces`` (its declaration in ``fields`` stays, so the
   change is one line and reversible). An operation left producing nothing can then be considered
   by ``eliminate``.
@@ -106,6 +107,8 @@ def _drop_candidates(ctx: OperatorContext) -> list[Mutation]:
             n = max(p.n_requests, 1)
             saving = -float(d.per_op[op_id].sum()) / n if op_id in d.per_op else 0.0
             dbytes = float(d.bytes_per_op[op_id].sum()) / n if op_id in d.bytes_per_op else 0.0
+            if saving < float(ctx.option("datapipe_min_saving_ms")):
+                continue
             reason = (
                 f"`{op_id}` produces `{f}`, which no operation consumes and is not an output: stop sending it "
                 f"({dbytes:+.0f} bytes per request; the fit of `{op_id}` ({fit.describe()}) predicts {-saving:+.2f} ms)"

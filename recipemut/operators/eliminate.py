@@ -62,7 +62,9 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         reason = f"`{op_id}` has no side effects and {what}, so removing it changes no result"
         if ctx.observed(op_id) and ctx.profile is not None:
             s = ctx.profile.stats(op_id)
-            reason += f"; it costs {ms(s.p50_ms)} at p50 and {s.cost_mean_usd:.6f} USD per call"
+            reason += f"; it takes {ms(s.p50_ms)} at p50"
+            if s.cost_mean_usd > 0:
+                reason += f" and costs {s.cost_mean_usd:.6f} USD per call"
         m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
         if ordering_problems(ctx, m.recipe):
             continue

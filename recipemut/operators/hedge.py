@@ -2,16 +2,20 @@
 
 Valid when the operation has no ``external`` side effects (a duplicate of an ``idempotent`` call is
 harmless), is not ``frozen``, has no hedge yet, and, in the profile, at least ``hedge_min_calls``
-(100) ok calls with ``p99 / p50 >= hedge_tail_ratio`` (3.0). The delay is chosen by
+(100) ok calls with ``p99 / p50 >= hedge_tail_ratio`` (4.0: a lognormal body alone rarely exceeds
+3). The delay is chosen by
 :func:`recipemut.hedgemodel.choose` among quantiles ``hedge_quantiles`` (p90, p95, p99) of the
 op's own latency: the one with the lowest predicted p99 among those adding at most
-``hedge_max_extra_rate`` (10%) extra calls. The latency model (independent duplicate latency,
+``hedge_max_extra_rate`` (10%) extra calls; proposed only when that p99 is at least
+``hedge_min_p99_gain`` (10%) lower. The latency model (independent duplicate latency,
 ``min(L1, after + L2)``) is :func:`recipemut.hedgemodel.hedged_latency`, which the simulator uses.
 
 The edit, exactly: ``operations.<id>.hedge`` set to ``{after_ms, max_extra: 1}``.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from .. import hedgemodel
 from ..mutation import Edit, Mutation
@@ -37,17 +41,16 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         lat = p.latency_ms[p.status[:, j] == ST_OK, j]
         if lat.size < int(ctx.option("hedge_min_calls")):
             continue
+        p50, p99 = (float(v) for v in np.quantile(lat[np.isfinite(lat)], [0.5, 0.99]))
+        if p50 <= 0 or p99 / p50 < float(ctx.option("hedge_tail_ratio")):
+            continue
         choice = hedgemodel.choose(
             lat,
             quantiles=tuple(ctx.option("hedge_quantiles")),
             max_extra_rate=float(ctx.option("hedge_max_extra_rate")),
             seed=int(ctx.option("seed")),
         )
-        if (
-            choice is None
-            or choice.p50_ms <= 0
-            or choice.p99_before_ms / choice.p50_ms < float(ctx.option("hedge_tail_ratio"))
-        ):
+        if choice is None or choice.p99_after_ms > (1 - float(ctx.option("hedge_min_p99_gain"))) * p99:
             continue
         after = round(choice.after_ms, 1)
         ratio = choice.p99_before_ms / choice.p50_ms

@@ -4,7 +4,9 @@ Valid when ``a -> b`` is an ``after``-only edge (no data edge either way: neithe
 other's products) and the *only* path from ``a`` to ``b`` (they are adjacent), and neither is
 ``frozen`` nor named in a ``keep_order`` pair. Proposed only when it may pay: the new first one,
 ``b``, may halt requests (``may_halt``: ``a`` then no longer runs on halted requests), or, with a
-profile, ``b`` sends fewer bytes than ``a`` receives (it shrinks the data handled).
+profile, ``b`` shrinks the data it handles (on average at least ``reorder_shrink_min_bytes``, 1 KiB,
+in and at most ``reorder_shrink_ratio``, half of that, out: a filter or summariser worth running
+early).
 
 The edits, exactly (the pair keeps its place in the ordering, with its order reversed):
 
@@ -50,12 +52,15 @@ def _worth(ctx: OperatorContext, a: str, b: str) -> str | None:
         if p is not None and ctx.observed(a):
             why += f", and then `{a}` ({ms(p.stats(a).p50_ms)} at p50) need not run"
         return why
-    if p is not None and ctx.observed(a) and ctx.observed(b):
-        sa, sb = p.stats(a), p.stats(b)
-        if sb.bytes_out_mean < sa.bytes_in_mean:
+    if p is not None and ctx.observed(b):
+        sb = p.stats(b)
+        ratio = float(ctx.option("reorder_shrink_ratio"))
+        if sb.bytes_in_mean >= float(ctx.option("reorder_shrink_min_bytes")) and (
+            sb.bytes_out_mean <= ratio * sb.bytes_in_mean
+        ):
             return (
-                f"`{b}` sends {sb.bytes_out_mean:.0f} bytes on average, "
-                f"less than the {sa.bytes_in_mean:.0f} `{a}` receives"
+                f"`{b}` shrinks the data it handles ({sb.bytes_in_mean:.0f} bytes in, {sb.bytes_out_mean:.0f} out "
+                f"on average)"
             )
     return None
 
