@@ -90,6 +90,9 @@ def _register() -> None:
     from .commands import generate as _generate
 
     app.command("generate")(guard(_generate.generate))
+    from .commands import graph as _graph
+
+    app.command("graph")(guard(_graph.graph))
 
 
 _register()
