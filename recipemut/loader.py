@@ -492,8 +492,8 @@ def schema_findings(data: Any, positions: Positions, *, file: str) -> list[Findi
     return sorted(out, key=_finding_order)
 
 
-def _finding_order(f: Finding) -> tuple[int, int, str]:
-    return (f.line or 0, f.column or 0, f.message)
+def _finding_order(f: Finding) -> tuple[int, int]:
+    return (f.line or 0, f.column or 0)
 
 
 def _json_clean(data: Any, positions: Positions, file: str) -> list[Finding]:

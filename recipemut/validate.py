@@ -403,8 +403,8 @@ def _check(recipe: Recipe, prefix: tuple[str | int, ...], label: str) -> list[Fi
 
 
 def semantic_findings(recipe: Recipe) -> list[Finding]:
-    """Every semantic problem of a structurally valid recipe, sorted by position in the file."""
-    return sorted(_check(recipe, (), ""), key=lambda f: (f.line or 0, f.column or 0, f.code, f.message))
+    """Every semantic problem of a structurally valid recipe, in file order (rule order among equals)."""
+    return sorted(_check(recipe, (), ""), key=lambda f: (f.line or 0, f.column or 0))
 
 
 def is_valid(recipe: Recipe) -> bool:
