@@ -1,0 +1,168 @@
+"""search.py: the loop finds the obvious win, rejects the harmful, composes steps, keeps reasons;
+property: every accepted mutation keeps data dependencies and acyclicity."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+from _suggest_helpers import profile_from_matrices, recipe
+from hypothesis import HealthCheck, given, settings
+from strategies import recipe_docs
+
+from recipemut.loggen import generate_spans
+from recipemut.model import Recipe, recipe_from_dict
+from recipemut.mutation import apply_edits
+from recipemut.profile import build_profile
+from recipemut.search import ACCEPTED, REJECTED, objective_level, search
+from recipemut.stats import NO_DIFFERENCE, REGRESSES
+
+
+def _shop() -> tuple[Recipe, object]:
+    """load -> score only by habit (`after`); a slow substitute in the catalogue; a cheap tail op."""
+    r = recipe(
+        [
+            {"id": "load", "consumes": ["x"], "produces": ["cart"], "cost_per_call_usd": 0.001},
+            {
+                "id": "score",
+                "consumes": ["x"],
+                "produces": ["risk"],
+                "after": ["load"],
+                "equivalence": "fraud",
+                "cost_per_call_usd": 0.002,
+            },
+            {
+                "id": "pay",
+                "consumes": ["cart", "risk"],
+                "produces": ["receipt"],
+                "side_effects": "external",
+                "cost_per_call_usd": 0.003,
+            },
+        ],
+        outputs=("receipt",),
+        alternatives=[
+            {
+                "id": "score_slow",
+                "service": "legacy",
+                "action": "ScoreOld",
+                "consumes": ["x"],
+                "produces": ["risk"],
+                "equivalence": "fraud",
+                "expected": {"latency_ms": {"p50": 400, "p95": 900}},
+                "cost_per_call_usd": 0.001,
+            }
+        ],
+    )
+    rng = np.random.default_rng(0)
+    n = 4000
+    p = profile_from_matrices(
+        r,
+        {"load": rng.lognormal(4.0, 0.3, n), "score": rng.lognormal(3.7, 0.3, n), "pay": rng.lognormal(3.0, 0.2, n)},
+        cost={"load": np.full(n, 0.001), "score": np.full(n, 0.002), "pay": np.full(n, 0.003)},
+    )
+    return r, p
+
+
+def test_finds_the_parallelization_and_rejects_the_slow_substitute() -> None:
+    r, p = _shop()
+    res = search(r, p, objective="latency")
+    by_id = {c.mutation.id: c for c in res.singles}
+    par = [c for c in res.singles if c.mutation.operator == "parallelize"]
+    assert par and par[0].status == ACCEPTED
+    assert par[0].evaluation is not None and par[0].evaluation.predicted["latency_p50_ms"].hi < 0
+    assert [c.mutation.operator for c in res.plan][:1] == ["parallelize"]
+    subs = [c for c in by_id.values() if c.mutation.operator == "substitute"]
+    assert subs and all(c.status == REJECTED for c in subs)
+    assert any(REGRESSES in c.reasons for c in subs)
+    assert res.plan_evaluation is not None and res.plan_evaluation.verdict == "improves"
+    assert objective_level(res.plan_replay, "latency", weight=0.5, baseline=res.baseline) < objective_level(
+        res.baseline, "latency", weight=0.5, baseline=res.baseline
+    )
+
+
+def test_cost_objective_takes_the_cheaper_substitute_unless_it_breaks_the_slo() -> None:
+    r, p = _shop()
+    res = search(r, p, objective="cost", operators=["substitute"])
+    assert [c.mutation.operator for c in res.plan] == ["substitute"]
+    # with an SLO the slow substitute would break, it is rejected with that reason
+    strict = recipe_from_dict({**_doc(r), "constraints": {"slo": {"latency_p95_ms": 300}}})
+    res2 = search(strict, p, objective="cost", operators=["substitute"])
+    assert res2.plan == ()
+    assert any(reason.startswith("SLO/budget:") for c in res2.rejected for reason in c.reasons)
+
+
+def _doc(r: Recipe) -> dict:
+    from recipemut.model import recipe_to_dict
+
+    return recipe_to_dict(r)
+
+
+def test_budget_bounds_the_candidates_evaluated() -> None:
+    r, p = _shop()
+    res = search(r, p, objective="latency", budget=1)
+    assert res.evaluated == 1 and res.budget_exhausted
+    ticks = iter(range(1000))
+    res_t = search(r, p, objective="latency", time_budget_s=0.5, clock=lambda: float(next(ticks)))
+    assert res_t.budget_exhausted and res_t.evaluated == 0
+
+
+def test_nothing_to_do_gives_an_empty_plan() -> None:
+    r = recipe([{"id": "a", "consumes": ["x"], "produces": ["z"]}], outputs=("z",))
+    p = profile_from_matrices(r, {"a": np.full(100, 5.0)})
+    res = search(r, p)
+    assert res.plan == () and res.plan_evaluation is None and res.evaluated == 0
+
+
+def test_no_significant_difference_is_a_rejection_reason() -> None:
+    # parallelizing an op that takes 0.01 ms beside one of 100 ms changes nothing worth a verdict
+    r = recipe(
+        [
+            {"id": "a", "consumes": ["x"], "produces": ["ya"]},
+            {"id": "b", "consumes": ["x"], "produces": ["yb"], "after": ["a"]},
+        ],
+        outputs=("ya", "yb"),
+    )
+    n = 2000
+    p = profile_from_matrices(r, {"a": np.full(n, 100.0), "b": np.full(n, 0.01)})
+    res = search(r, p, objective="latency", operators=["parallelize"])
+    assert res.plan == ()
+    assert res.singles[0].reasons == (NO_DIFFERENCE,)
+
+
+def _keeps_dependencies(r: Recipe) -> None:
+    g = r.dag
+    assert nx.is_directed_acyclic_graph(g)
+    for op in r.operations:
+        for f in op.consumes:
+            if f in r.inputs:
+                continue
+            src = r.producers[f]
+            assert src != op.id and nx.has_path(g, src, op.id), (op.id, f)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(recipe_docs())
+def test_property_accepted_mutations_keep_data_dependencies_and_acyclicity(doc: dict) -> None:
+    doc = {k: v for k, v in doc.items() if k != "variants"}
+    r = recipe_from_dict(doc)
+    spans = generate_spans(r, 300, seed=1, duration_s=3600)
+    p = build_profile(spans, r)
+    res = search(r, p, doc=doc, objective="balanced", budget=40, max_rounds=3, min_effect=0.0)
+    for c in res.singles + res.plan:
+        if c.status == ACCEPTED:
+            _keeps_dependencies(c.mutation.recipe)
+    _keeps_dependencies(res.plan_recipe)
+    # the plan's document is the original document with every step's edits applied in order
+    d = dict(doc)
+    for c in res.plan:
+        d = apply_edits(d, c.mutation.edits)
+    assert recipe_from_dict(d).operations == res.plan_recipe.operations
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_beam_and_greedy_both_compose_to_a_fixpoint(beam: int) -> None:
+    r, p = _shop()
+    res = search(r, p, objective="latency", beam_width=beam)
+    assert res.plan and res.rounds <= 8
+    ids = [c.mutation.id for c in res.plan]
+    assert len(ids) == len(set(ids))
