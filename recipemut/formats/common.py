@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputFileError, LogError
 
@@ -58,10 +60,10 @@ MAX_BYTES = 4 * 1024**3  # refuse documents larger than this (decompressed)
 
 
 def attr_str(v: Any) -> str | None:
-    """One attribute value as the string the mapping compares against.
+    """One attribute value as the string the mapping compares against (floats as arrow writes them).
 
-    >>> attr_str(True), attr_str(3), attr_str(2.5), attr_str("x"), attr_str(None)
-    ('true', '3', '2.5', 'x', None)
+    >>> attr_str(True), attr_str(3), attr_str(2.5), attr_str(1.0), attr_str("x"), attr_str(None)
+    ('true', '3', '2.5', '1', 'x', None)
     """
     if v is None:
         return None
@@ -69,9 +71,60 @@ def attr_str(v: Any) -> str | None:
         return "true" if v else "false"
     if isinstance(v, str):
         return v
-    if isinstance(v, (int, float)):
-        return repr(v)
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return str(pc.cast(pa.scalar(v, pa.float64()), pa.string()).as_py())
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def strings(values: list[Any]) -> pa.Array:
+    """Attribute values (any JSON scalar) as an arrow string array, formatted like :func:`attr_str`.
+
+    >>> strings(["a", None, 2, 0.5, True]).to_pylist()
+    ['a', None, '2', '0.5', 'true']
+    """
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    floats = [i for i, v in enumerate(values) if type(v) is float]
+    out = [None if type(v) is float else attr_str(v) for v in values]
+    if floats:
+        cast = pc.cast(pa.array([values[i] for i in floats], pa.float64()), pa.string()).to_pylist()
+        for i, text in zip(floats, cast, strict=True):
+            out[i] = text
+    return pa.array(out, pa.string())
+
+
+#: Arrow type of each raw column.
+RAW_TYPES = {
+    "trace_id": pa.string(),
+    "span_id": pa.string(),
+    "parent_id": pa.string(),
+    "parent_trace_id": pa.string(),
+    "name": pa.string(),
+    "service": pa.string(),
+    "peer_service": pa.string(),
+    "kind": pa.string(),
+    "start_ns": pa.int64(),
+    "dur_ns": pa.int64(),
+    "error": pa.bool_(),
+    "shared": pa.bool_(),
+    "foreign_ref": pa.bool_(),
+    "index": pa.int64(),
+}
+
+
+def raw_frame(columns: dict[str, Any], attributes: dict[str, Any]) -> pd.DataFrame:
+    """The raw span frame from arrow arrays (or lists): strings stay arrow-backed, no Python objects."""
+    arrays: dict[str, Any] = {}
+    for name in RAW_COLUMNS:
+        v = columns[name]
+        arrays[name] = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, RAW_TYPES[name])
+    for k, v in attributes.items():
+        arrays["attr:" + k] = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else strings(v)
+    return pa.table(arrays).to_pandas()
 
 
 def read_bytes(path: Path) -> bytes:
@@ -175,35 +228,31 @@ class Columns:
     def __init__(self, attributes: Iterable[str]) -> None:
         self.cols: dict[str, list[Any]] = {c: [] for c in RAW_COLUMNS}
         self.attr_keys = tuple(dict.fromkeys(attributes))
-        self.attrs: dict[str, list[str | None]] = {k: [] for k in self.attr_keys}
+        self.attrs: dict[str, list[Any]] = {k: [] for k in self.attr_keys}
 
     def __len__(self) -> int:
         return len(self.cols["trace_id"])
 
     def frame(self) -> pd.DataFrame:
         """The raw span frame (see :data:`RAW_COLUMNS`)."""
-        c = self.cols
-        df = pd.DataFrame(
-            {
-                "trace_id": pd.array(c["trace_id"], dtype=object),
-                "span_id": pd.array(c["span_id"], dtype=object),
-                "parent_id": pd.array(c["parent_id"], dtype=object),
-                "parent_trace_id": pd.array(c["parent_trace_id"], dtype=object),
-                "name": pd.array(c["name"], dtype=object),
-                "service": pd.array(c["service"], dtype=object),
-                "peer_service": pd.array(c["peer_service"], dtype=object),
-                "kind": pd.array(c["kind"], dtype=object),
-                "start_ns": np.asarray(c["start_ns"], dtype=np.int64),
-                "dur_ns": np.asarray(c["dur_ns"], dtype=np.int64),
-                "error": np.asarray(c["error"], dtype=bool),
-                "shared": np.asarray(c["shared"], dtype=bool),
-                "foreign_ref": np.asarray(c["foreign_ref"], dtype=bool),
-                "index": np.asarray(c["index"], dtype=np.int64),
-            }
-        )
-        for k in self.attr_keys:
-            df["attr:" + k] = pd.array(self.attrs[k], dtype=object)
-        return df
+        return raw_frame(self.cols, {k: self.attrs[k] for k in self.attr_keys})
+
+
+def to_float(s: pd.Series | None, n: int) -> np.ndarray:
+    """A string column as float64 (NaN where null or not a number), cast by arrow when it can.
+
+    >>> to_float(pd.Series(["1.5", None, "x"]), 3).tolist()
+    [1.5, nan, nan]
+    """
+    if s is None:
+        return np.full(n, np.nan)
+    arr = pa.array(s, from_pandas=True)
+    if arr.null_count == len(arr):
+        return np.full(n, np.nan)
+    try:
+        return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return np.asarray(pd.to_numeric(s, errors="coerce"), dtype=float)
 
 
 def empty_raw(attributes: Iterable[str]) -> pd.DataFrame:

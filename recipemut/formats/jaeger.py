@@ -95,7 +95,7 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
                 c["index"].append(index)
                 for k in keys:
                     v = tags.get(k)
-                    attrs[k].append(attr_str(v if v is not None else ptags.get(k)))
+                    attrs[k].append(v if v is not None else ptags.get(k))
     return cols.frame()
 
 

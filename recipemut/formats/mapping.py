@@ -28,7 +28,7 @@ import yaml
 
 from ..errors import InputFileError, RecipemutError
 from ..model import Recipe
-from .common import attr_str
+from .common import attr_str, to_float
 
 MAX_MAPPING_BYTES = 1 << 20
 _MAX_NODES = 100_000
@@ -58,13 +58,16 @@ class AttrTest:
         >>> AttrTest("code", min=500).mask(raw).tolist(), AttrTest("code", exists=False).mask(raw).tolist()
         ([False, True, False], [False, False, True])
         """
-        col = raw.get("attr:" + self.key)
-        s = pd.Series(col if col is not None else [None] * len(raw), index=raw.index, dtype=object)
-        present = s.notna().to_numpy()
+        s = raw.get("attr:" + self.key)
+        if s is None:
+            return np.full(len(raw), self.exists is False)
+        present = s.notna().to_numpy(dtype=bool)
         if self.exists is False:
             return ~present
         m = present.copy()
-        text = s.where(s.notna(), "").astype(str)
+        if not present.any():
+            return m
+        text = s.fillna("")
         if self.equals is not None:
             m &= (text == self.equals).to_numpy()
         if self.in_ is not None:
@@ -74,7 +77,7 @@ class AttrTest:
         if self.glob is not None:
             m &= text.str.match(_glob_re(self.glob)).to_numpy(dtype=bool)
         if self.min is not None or self.max is not None:
-            num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+            num = to_float(s, len(raw))
             if self.min is not None:
                 m &= num >= self.min
             if self.max is not None:

@@ -33,9 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..model import Recipe
 from ..spans import DEFAULT_VARIANT, SPAN_SCHEMA
+from .common import to_float
 from .mapping import SpanMapping, assign_operations, status_codes
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,17 @@ def normalise(
     notes: list[str] = []
     counts["spans_read"] = len(raw)
     raw = raw.reset_index(drop=True)
-
-    raw = _merge_shared(raw, mapping.merge_latency, counts, notes)
+    codes = _codes(raw)
+    changed = False
+    if pd.Series(codes[0] * codes[3] + codes[1]).duplicated().any():  # ids seen twice: halves or copies
+        raw = _merge_shared(raw, mapping.merge_latency, counts, notes)
+        ident = ["trace_id", "span_id", "name", "service", "kind", "start_ns", "dur_ns"]
+        dup = raw.duplicated(ident)
+        if dup.any():
+            counts["duplicate_spans"] = int(dup.sum())
+            notes.append(f"{counts['duplicate_spans']} duplicate span(s) (same id, name and times) dropped")
+            raw = raw.loc[~dup].reset_index(drop=True)
+        changed = True
 
     bad = (raw["trace_id"] == "") | (raw["span_id"] == "") | (raw["start_ns"] < 0) | (raw["dur_ns"] < 0)
     if bad.any():
@@ -83,16 +94,12 @@ def normalise(
         first = ", ".join(str(i) for i in raw.loc[bad, "index"].head(5))
         notes.append(f"{counts['invalid_spans']} span(s) without id, start or duration dropped (span #{first}...)")
         raw = raw.loc[~bad].reset_index(drop=True)
+        changed = True
+    if changed:
+        codes = _codes(raw)
+    counts["traces"] = int(codes[0].max()) + 1 if len(raw) else 0
 
-    ident = ["trace_id", "span_id", "name", "service", "kind", "start_ns", "dur_ns"]
-    dup = raw.duplicated(ident)
-    if dup.any():
-        counts["duplicate_spans"] = int(dup.sum())
-        notes.append(f"{counts['duplicate_spans']} duplicate span(s) (same id, name and times) dropped")
-        raw = raw.loc[~dup].reset_index(drop=True)
-    counts["traces"] = int(raw["trace_id"].nunique())
-
-    parent, skew0 = _parents(raw, counts, notes)
+    parent, skew0 = _parents(raw, codes, counts, notes)
     start = raw["start_ns"].to_numpy(dtype=np.int64)
     dur = raw["dur_ns"].to_numpy(dtype=np.int64)
     start = _correct_skew(start, parent, skew0, counts, notes)
@@ -125,25 +132,22 @@ def normalise(
         service = sub["service"].to_numpy(dtype=object)
 
     def attr_num(key: str | None) -> np.ndarray:
-        if key is None or "attr:" + key not in sub:
-            return np.full(len(sub), np.nan)
-        return pd.to_numeric(sub["attr:" + key], errors="coerce").to_numpy(dtype=float)
+        return to_float(sub.get("attr:" + key) if key else None, len(sub))
 
-    def attr_text(key: str | None) -> np.ndarray:
-        if key is None or "attr:" + key not in sub:
-            return np.full(len(sub), None, dtype=object)
-        return sub["attr:" + key].to_numpy(dtype=object)
+    def attr_text(key: str | None) -> pa.Array:
+        c = sub.get("attr:" + key) if key else None
+        return pa.nulls(len(sub), pa.string()) if c is None else pa.array(c, pa.string(), from_pandas=True)
 
-    variant = pd.Series(attr_text(mapping.variant), dtype=object).fillna(DEFAULT_VARIANT).to_numpy(dtype=object)
+    variant = pc.fill_null(attr_text(mapping.variant), DEFAULT_VARIANT)
     version = attr_num(mapping.recipe_version)
     if sample_rate is not None:
         rate = np.where(np.isnan(rate), float(sample_rate), rate)
     table = pa.table(
         {
-            "request_id": pa.array(sub["trace_id"].to_numpy(dtype=object), pa.string(), from_pandas=True),
-            "recipe": pa.array([recipe.name if recipe is not None else None] * len(sub), pa.string()),
+            "request_id": pa.array(sub["trace_id"], pa.string(), from_pandas=True),
+            "recipe": pa.repeat(pa.scalar(recipe.name if recipe is not None else None, pa.string()), len(sub)),
             "recipe_version": pa.array(version, pa.float64(), from_pandas=True).cast(pa.int64(), safe=False),
-            "variant": pa.array(variant, pa.string(), from_pandas=True),
+            "variant": variant,
             "op": pa.array(op_k, pa.string(), from_pandas=True),
             "service": pa.array(service, pa.string(), from_pandas=True),
             "start_ms": pa.array(start[keep] / 1e6, pa.float64()),
@@ -154,9 +158,9 @@ def normalise(
             "mem_mb": pa.array(attr_num(mapping.mem_mb), pa.float64(), from_pandas=True),
             "bytes_in": pa.array(attr_num(mapping.bytes_in), pa.float64(), from_pandas=True),
             "bytes_out": pa.array(attr_num(mapping.bytes_out), pa.float64(), from_pandas=True),
-            "cache_key": pa.array(attr_text(mapping.cache_key), pa.string(), from_pandas=True),
+            "cache_key": attr_text(mapping.cache_key),
             "sample_rate": pa.array(rate[keep], pa.float64(), from_pandas=True),
-            "source_file": pa.array([str(path)] * len(sub), pa.string()),
+            "source_file": pa.repeat(pa.scalar(str(path), pa.string()), len(sub)),
             "source_line": pa.array(sub["index"].to_numpy(dtype=np.int64), pa.int64()),
         },
         schema=SPAN_SCHEMA,
@@ -214,18 +218,28 @@ def _merge_shared(raw: pd.DataFrame, prefer: str, counts: dict[str, int], notes:
     return out.sort_values("index", kind="stable").reset_index(drop=True)
 
 
-def _parents(raw: pd.DataFrame, counts: dict[str, int], notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+Codes = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+
+
+def _codes(raw: pd.DataFrame) -> Codes:
+    """Integer codes of trace ids, span ids and parent ids (-1 for none), and the span-id base."""
+    n = len(raw)
+    tcode, _ = pd.factorize(raw["trace_id"])
+    ids = pd.concat([raw["span_id"], raw["parent_id"]], ignore_index=True)
+    scode_all, uniq = pd.factorize(ids, use_na_sentinel=True)
+    return tcode.astype(np.int64), scode_all[:n].astype(np.int64), scode_all[n:].astype(np.int64), max(len(uniq), 1)
+
+
+def _parents(
+    raw: pd.DataFrame, codes: Codes, counts: dict[str, int], notes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Row of each span's parent (-1 for roots and broken links) and the per-span subtree shift."""
     n = len(raw)
     skew0 = raw["_skew_ns"].fillna(0).to_numpy(dtype=np.int64) if "_skew_ns" in raw else np.zeros(n, dtype=np.int64)
     if n == 0:
         return np.zeros(0, dtype=np.int64), skew0
-    tcode, _ = pd.factorize(raw["trace_id"])
-    ids = pd.concat([raw["span_id"], raw["parent_id"]], ignore_index=True)
-    scode_all, uniq = pd.factorize(ids, use_na_sentinel=True)
-    scode, pcode = scode_all[:n], scode_all[n:]
-    m = max(len(uniq), 1)
-    own_key = tcode.astype(np.int64) * m + scode
+    tcode, scode, pcode, m = codes
+    own_key = tcode * m + scode
     dup_id = pd.Series(own_key).duplicated().to_numpy()
     if dup_id.any():
         counts["duplicate_span_ids"] = int(dup_id.sum())
@@ -234,7 +248,7 @@ def _parents(raw: pd.DataFrame, counts: dict[str, int], notes: list[str]) -> tup
     parent = np.full(n, -1, dtype=np.int64)
     other_trace = raw["parent_trace_id"].notna().to_numpy() | raw["foreign_ref"].to_numpy(dtype=bool)
     has = (pcode >= 0) & raw["parent_trace_id"].isna().to_numpy()
-    look = first.reindex(tcode[has].astype(np.int64) * m + pcode[has])
+    look = first.reindex(tcode[has] * m + pcode[has])
     found = look.notna().to_numpy()
     pos = np.flatnonzero(has)
     parent[pos[found]] = look.to_numpy()[found].astype(np.int64)
@@ -303,10 +317,10 @@ def _sample_rates(raw: pd.DataFrame, mapping: SpanMapping, counts: dict[str, int
 
     def col(k: str) -> pd.Series:
         c = raw.get("attr:" + k)
-        return pd.Series(c if c is not None else [None] * n, index=raw.index, dtype=object)
+        return c if c is not None else pd.Series([None] * n, index=raw.index, dtype="str")
 
     def num(k: str) -> np.ndarray:
-        return pd.to_numeric(col(k), errors="coerce").to_numpy(dtype=float)
+        return to_float(raw.get("attr:" + k), n)
 
     rate = np.full(n, np.nan)
 
@@ -318,14 +332,16 @@ def _sample_rates(raw: pd.DataFrame, mapping: SpanMapping, counts: dict[str, int
         v = num(mapping.sampling_attribute)
         take(1.0 / v if mapping.sampling_as == "one_in_n" else v)
     take(num("sampling.probability"))
-    stype = col("sampler.type").fillna("").astype(str).str.lower().to_numpy()
-    sparam = col("sampler.param").fillna("").astype(str).str.lower()
-    param = pd.to_numeric(sparam.replace({"true": "1", "false": "0"}), errors="coerce").to_numpy(dtype=float)
-    take(np.where(stype == "probabilistic", param, np.nan))
-    take(np.where((stype == "const") & (param > 0), 1.0, np.nan))
+    stype_col = raw.get("attr:sampler.type")
+    if stype_col is not None and stype_col.notna().any():
+        stype = stype_col.fillna("").str.lower().to_numpy(dtype=object)
+        sparam = col("sampler.param").fillna("").str.lower()
+        param = to_float(sparam.replace({"true": "1", "false": "0"}), n)
+        take(np.where(stype == "probabilistic", param, np.nan))
+        take(np.where((stype == "const") & (param > 0), 1.0, np.nan))
     with np.errstate(divide="ignore"):
         take(1.0 / num("SampleRate"))
-    ts = col("tracestate").fillna("").astype(str)
+    ts = col("tracestate").dropna()
     th = ts.str.extract(r"(?:^|,)\s*ot=(?:[^,]*;)?th:([0-9a-fA-F]{1,14})", expand=False).dropna()
     if len(th):
         uniq = {t: 1.0 - int(t.ljust(14, "0"), 16) / float(1 << 56) for t in th.unique()}

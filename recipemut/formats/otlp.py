@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from .common import Columns, attr_str, iter_documents, shape_error, to_int
+from .common import Columns, attr_str, iter_documents, raw_frame, shape_error, to_int
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +128,11 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
                     ts = sp.get("traceState")
                     for k in keys:
                         if k in span_attrs:
-                            attrs[k].append(attr_str(any_value(span_attrs[k])))
+                            attrs[k].append(any_value(span_attrs[k]))
                         elif k == "tracestate" and ts:
                             attrs[k].append(str(ts))
                         elif k in res_attrs:
-                            attrs[k].append(attr_str(res_attrs[k]))
+                            attrs[k].append(res_attrs[k])
                         else:
                             attrs[k].append(None)
     return cols.frame()
@@ -146,7 +148,6 @@ def parse_arrow(path: Path, attributes: Iterable[str]) -> pd.DataFrame | None:
     Handles line-delimited OTLP (one ``{"resourceSpans": [...]}`` per line, gzip or plain) whose
     values have one JSON type per field; anything else returns ``None``.
     """
-    import pyarrow as pa
     import pyarrow.json as pj
 
     keys = tuple(dict.fromkeys(attributes))
@@ -174,29 +175,21 @@ def parse_arrow(path: Path, attributes: Iterable[str]) -> pd.DataFrame | None:
 
 
 def _field(arr: Any, name: str) -> Any:
-    import pyarrow as pa
-
     if not pa.types.is_struct(arr.type) or arr.type.get_field_index(name) < 0:
         return None
     return arr.field(name)
 
 
 def _av_string(value: Any) -> Any:
-    """An arrow struct array of OTLP ``AnyValue``s as strings (same text :func:`attr_str` gives)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    """An arrow struct array of OTLP ``AnyValue``s as strings (the text :func:`.common.attr_str` gives)."""
     out = pa.nulls(len(value), pa.string())
     for name in ("stringValue", "intValue", "doubleValue", "boolValue", "bytesValue"):
         f = _field(value, name)
-        if f is None:
+        if f is None or pa.types.is_null(f.type):
             continue
         if pa.types.is_boolean(f.type):
             s = pc.if_else(f, "true", "false")
-        elif pa.types.is_floating(f.type):
-            # repr() of a float; integers-valued doubles keep their ".0"
-            s = pa.array([None if x is None else repr(float(x)) for x in f.to_pylist()], pa.string())
-        elif pa.types.is_integer(f.type) or pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+        elif pa.types.is_floating(f.type) or pa.types.is_integer(f.type) or pa.types.is_string(f.type):
             s = pc.cast(f, pa.string())
         else:
             raise TypeError(f"unsupported AnyValue field {name}: {f.type}")
@@ -204,29 +197,29 @@ def _av_string(value: Any) -> Any:
     return out
 
 
-def _flatten(table: Any, keys: tuple[str, ...]) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _scatter(n: int, positions: np.ndarray, values: Any) -> Any:
+    """A length-``n`` arrow array holding ``values[i]`` at ``positions[i]`` and null elsewhere."""
+    idx = np.full(n, -1, dtype=np.int64)
+    idx[positions] = np.arange(len(positions), dtype=np.int64)
+    return values.take(pa.array(idx, mask=idx < 0))
 
+
+def _flatten(table: Any, keys: tuple[str, ...]) -> pd.DataFrame:
     rs = table.column("resourceSpans").combine_chunks()
-    rs_flat = pc.list_flatten(rs)  # struct per resourceSpans entry
+    rs_flat = pc.list_flatten(rs)  # one struct per resourceSpans entry
+    n_rs = len(rs_flat)
     res = _field(rs_flat, "resource")
     res_attr = _field(res, "attributes") if res is not None else None
-    # service.name per resourceSpans entry
-    n_rs = len(rs_flat)
-    service_rs = pa.nulls(n_rs, pa.string())
     res_values: dict[str, Any] = {}
-    if res_attr is not None:
+    if res_attr is not None and not pa.types.is_null(res_attr.type):
         ra_flat = pc.list_flatten(res_attr)
         ra_parent = pc.list_parent_indices(res_attr).to_numpy()
-        ra_key = ra_flat.field("key").to_numpy(zero_copy_only=False)
-        ra_val = _av_string(ra_flat.field("value")).to_numpy(zero_copy_only=False)
+        ra_key = ra_flat.field("key")
+        ra_val = _av_string(ra_flat.field("value"))
         for k in ("service.name", *keys):
-            sel = ra_key == k
-            per_rs = np.full(n_rs, None, dtype=object)
-            per_rs[ra_parent[sel]] = ra_val[sel]
-            res_values[k] = per_rs
-        service_rs = pa.array(res_values["service.name"], pa.string())
+            sel = np.flatnonzero(pc.fill_null(pc.equal(ra_key, k), False).to_numpy(zero_copy_only=False))
+            if len(sel):
+                res_values[k] = _scatter(n_rs, ra_parent[sel], ra_val.take(pa.array(sel)))
     scopes_name = "scopeSpans" if _field(rs_flat, "scopeSpans") is not None else "instrumentationLibrarySpans"
     scopes = _field(rs_flat, scopes_name)
     if scopes is None:
@@ -237,13 +230,12 @@ def _flatten(table: Any, keys: tuple[str, ...]) -> pd.DataFrame:
     if spans is None:
         raise KeyError("spans")
     span_flat = pc.list_flatten(spans)
-    span_scope = pc.list_parent_indices(spans).to_numpy()
-    span_rs = scope_parent[span_scope]
+    span_rs = pa.array(scope_parent[pc.list_parent_indices(spans).to_numpy()])
     n = len(span_flat)
 
-    def col(name: str) -> Any:
+    def text(name: str) -> Any:
         f = _field(span_flat, name)
-        return f if f is not None else pa.nulls(n, pa.string())
+        return pa.nulls(n, pa.string()) if f is None else pc.cast(f, pa.string())
 
     def ns(name: str) -> np.ndarray:
         f = _field(span_flat, name)
@@ -256,86 +248,74 @@ def _flatten(table: Any, keys: tuple[str, ...]) -> pd.DataFrame:
     start = ns("startTimeUnixNano")
     end = ns("endTimeUnixNano")
     dur = np.where((start >= 0) & (end >= 0), end - start, -1)
-    kind_raw = col("kind")
-    if pa.types.is_integer(kind_raw.type):
-        kind = pd.Series(kind_raw.to_numpy(zero_copy_only=False)).map(KINDS)
+    kind_raw = _field(span_flat, "kind")
+    if kind_raw is None or pa.types.is_null(kind_raw.type):
+        kind = pa.nulls(n, pa.string())
+    elif pa.types.is_integer(kind_raw.type):
+        names = pa.array([None, *KINDS.values()], pa.string())
+        code = pc.if_else(pc.and_(pc.greater_equal(kind_raw, 1), pc.less_equal(kind_raw, 5)), kind_raw, 0)
+        kind = names.take(pc.fill_null(code, 0))
     else:
-        kind = pd.Series(kind_raw.to_numpy(zero_copy_only=False), dtype=object).map(
-            lambda k: _KIND_NAMES.get(k) or (k.lower() if isinstance(k, str) and k else None)
-        )
+        k = pc.cast(kind_raw, pa.string())
+        kind = pc.utf8_lower(pc.replace_substring_regex(k, "^SPAN_KIND_", ""))
+        kind = pc.if_else(pc.equal(kind, ""), pa.scalar(None, pa.string()), kind)
     status = _field(span_flat, "status")
     code = _field(status, "code") if status is not None else None
-    if code is None:
-        error = np.zeros(n, dtype=bool)
-    elif pa.types.is_integer(code.type):
-        error = np.asarray(pc.equal(code, 2).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    if code is None or pa.types.is_null(code.type):
+        error = pa.array(np.zeros(n, dtype=bool))
     else:
-        error = np.asarray(
-            pc.is_in(pc.cast(code, pa.string()), pa.array(["2", "STATUS_CODE_ERROR"]))
-            .fill_null(False)
-            .to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
-    parent = col("parentSpanId")
-    parent = pc.if_else(pc.equal(pc.cast(parent, pa.string()), ""), pa.scalar(None, pa.string()), parent)
-
-    def lower(a: Any) -> np.ndarray:
-        return np.asarray(pc.utf8_lower(pc.cast(a, pa.string())).to_numpy(zero_copy_only=False), dtype=object)
-
-    df = pd.DataFrame(
-        {
-            "trace_id": lower(pc.fill_null(pc.cast(col("traceId"), pa.string()), "")),
-            "span_id": lower(pc.fill_null(pc.cast(col("spanId"), pa.string()), "")),
-            "parent_id": lower(parent),
-            "parent_trace_id": np.full(n, None, dtype=object),
-            "name": np.asarray(pc.fill_null(pc.cast(col("name"), pa.string()), "").to_numpy(zero_copy_only=False)),
-            "service": np.asarray(service_rs.to_numpy(zero_copy_only=False), dtype=object)[span_rs],
-            "peer_service": np.full(n, None, dtype=object),
-            "kind": kind.to_numpy(dtype=object),
-            "start_ns": start,
-            "dur_ns": dur,
-            "error": error,
-            "shared": np.zeros(n, dtype=bool),
-            "foreign_ref": np.zeros(n, dtype=bool),
-            "index": np.arange(1, n + 1, dtype=np.int64),
-        }
-    )
-    # span attributes: only the wanted keys, scattered into one column each
+        error = pc.fill_null(pc.is_in(pc.cast(code, pa.string()), pa.array(["2", "STATUS_CODE_ERROR"])), False)
+    parent = text("parentSpanId")
+    parent = pc.if_else(pc.equal(parent, ""), pa.scalar(None, pa.string()), parent)
+    service = res_values.get("service.name", pa.nulls(n_rs, pa.string())).take(span_rs)
+    columns: dict[str, Any] = {
+        "trace_id": pc.utf8_lower(pc.fill_null(text("traceId"), "")),
+        "span_id": pc.utf8_lower(pc.fill_null(text("spanId"), "")),
+        "parent_id": pc.utf8_lower(parent),
+        "parent_trace_id": pa.nulls(n, pa.string()),
+        "name": pc.fill_null(text("name"), ""),
+        "service": service,
+        "peer_service": pa.nulls(n, pa.string()),
+        "kind": kind,
+        "start_ns": pa.array(start),
+        "dur_ns": pa.array(dur),
+        "error": error,
+        "shared": pa.array(np.zeros(n, dtype=bool)),
+        "foreign_ref": pa.array(np.zeros(n, dtype=bool)),
+        "index": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+    }
+    # span attributes: only the wanted keys, each scattered into one column
+    want = tuple(dict.fromkeys((*keys, "peer.service")))
+    span_vals: dict[str, Any] = {}
     attrs = _field(span_flat, "attributes")
-    span_vals: dict[str, np.ndarray] = {}
-    want = (*keys, "peer.service")
-    if attrs is not None:
+    if attrs is not None and not pa.types.is_null(attrs.type):
         a_flat = pc.list_flatten(attrs)
         a_parent = pc.list_parent_indices(attrs).to_numpy()
         a_key = a_flat.field("key")
-        sel_any = pc.is_in(a_key, pa.array(list(dict.fromkeys(want)), pa.string()))
-        idx = np.flatnonzero(np.asarray(sel_any.fill_null(False).to_numpy(zero_copy_only=False)))
-        if len(idx):
-            k_sel = a_key.take(pa.array(idx)).to_numpy(zero_copy_only=False)
-            v_sel = _av_string(a_flat.field("value").take(pa.array(idx))).to_numpy(zero_copy_only=False)
-            p_sel = a_parent[idx]
-            for k in dict.fromkeys(want):
-                m = k_sel == k
-                if m.any():
-                    out = np.full(n, None, dtype=object)
-                    out[p_sel[m]] = v_sel[m]
-                    span_vals[k] = out
+        hit = np.flatnonzero(
+            pc.fill_null(pc.is_in(a_key, pa.array(want, pa.string())), False).to_numpy(zero_copy_only=False)
+        )
+        if len(hit):
+            k_sel = a_key.take(pa.array(hit))
+            v_sel = _av_string(a_flat.field("value").take(pa.array(hit)))
+            p_sel = a_parent[hit]
+            for k in want:
+                m = np.flatnonzero(pc.fill_null(pc.equal(k_sel, k), False).to_numpy(zero_copy_only=False))
+                if len(m):
+                    span_vals[k] = _scatter(n, p_sel[m], v_sel.take(pa.array(m)))
     if "peer.service" in span_vals:
-        df["peer_service"] = span_vals["peer.service"]
+        columns["peer_service"] = span_vals["peer.service"]
     ts_col = _field(span_flat, "traceState")
+    attributes: dict[str, Any] = {}
     for k in keys:
-        got = span_vals.get(k)
-        out = got if got is not None else np.full(n, None, dtype=object)
-        if k == "tracestate" and ts_col is not None:
-            ts = np.asarray(pc.cast(ts_col, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
-            fill = pd.isna(out) & pd.notna(ts) & (ts != "")
-            out[fill] = ts[fill]
+        out = span_vals.get(k, pa.nulls(n, pa.string()))
+        if k == "tracestate" and ts_col is not None and not pa.types.is_null(ts_col.type):
+            ts = pc.cast(ts_col, pa.string())
+            out = pc.coalesce(out, pc.if_else(pc.equal(ts, ""), pa.scalar(None, pa.string()), ts))
         if k in res_values:
-            rv = res_values[k][span_rs]
-            fill = pd.isna(out)
-            out[fill] = rv[fill]
-        df["attr:" + k] = out
-    return df
+            out = pc.coalesce(out, res_values[k].take(span_rs))
+        attributes[k] = out
+    return raw_frame(columns, attributes)
 
 
 def read_raw(path: Path, attributes: Iterable[str], *, columnar: bool = True) -> tuple[pd.DataFrame, str]:

@@ -63,5 +63,5 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
             c["foreign_ref"].append(False)
             c["index"].append(index)
             for k in keys:
-                attrs[k].append(attr_str(tags.get(k)))
+                attrs[k].append(tags.get(k))
     return cols.frame()
