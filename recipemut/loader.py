@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 #: Largest recipe file read, in bytes (a real recipe is a few kB).
 MAX_RECIPE_BYTES = 5 * 1024 * 1024
 #: Nodes that aliases may add beyond the document's own (stops "billion laughs" alias bombs).
-MAX_ALIAS_EXPANSION = 100_000
+MAX_ALIAS_EXPANSION = 10_000
 #: Deepest nesting of mappings and lists accepted.
 MAX_DEPTH = 100
 
@@ -61,6 +61,18 @@ _FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
 def _line_col(text: str, index: int) -> tuple[int, int]:
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _human_size(n: int) -> str:
+    """``5 MiB``, ``2.0 KiB``, ``300 bytes``.
+
+    >>> _human_size(5 * 2**20), _human_size(2048 + 3), _human_size(300)
+    ('5 MiB', '2.0 KiB', '300 bytes')
+    """
+    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n // scale} {unit}" if n % scale == 0 else f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES) -> str:
@@ -86,11 +98,11 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
         raise InputFileError(f"cannot read: {e.strerror or e}", file=name, code="unreadable-file") from None
     if len(raw) > max_bytes:
         try:
-            size = f"{p.stat().st_size / 2**20:.1f} MiB"
+            size = _human_size(p.stat().st_size)
         except OSError:
             size = "too large"
         raise InputFileError(
-            f"file is {size}, over the {max_bytes / 2**20:g} MiB limit for a recipe (is this really a recipe?)",
+            f"file is {size}, over the {_human_size(max_bytes)} limit for a recipe (is this really a recipe?)",
             file=name,
             code="file-too-large",
         )
@@ -212,7 +224,7 @@ class _Builder:
             self._active.discard(key)
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag == _STR_TAG and node.style is None and _FLOAT_12.match(node.value):
+        if node.tag == _STR_TAG and not node.style and _FLOAT_12.match(node.value):  # plain, not quoted
             return float(node.value)
         try:
             return self._ctor.construct_object(node)
