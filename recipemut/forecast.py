@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .model import Recipe
+from .profile import Profile
 
 log = logging.getLogger(__name__)
 
@@ -570,7 +571,7 @@ class CapacityReport:
                 "start": iso(hist.index[0].to_pydatetime()) if len(hist.index) else None,
                 "days": round(hist.history_s / DAY_S, 4),
                 "bin_s": hist.bin_s,
-                "mean_rps": _round(float(hist.rps.mean()) if len(hist.rps) else 0.0),
+                "mean_rps": _round(float(hist.rps.mean()) if len(hist.rps) else 0.0, 6),
             },
             "sampling": self.sample_rate_note,
             "horizon_days": self.horizon_days,
@@ -702,3 +703,22 @@ def sampling_note(sample_rates: np.ndarray, override: float | None) -> str:
         f"each request scaled by 1/its sample_rate ({rates.min():g} to {rates.max():g}, "
         f"{rates.size} distinct rates){tail}"
     )
+
+
+def demand_from_profile(profile: Profile, recipe: Recipe) -> DemandInputs:
+    """Request starts, weights and busy time per service from a :class:`~recipemut.profile.Profile`."""
+    rates = np.asarray(profile.sample_rate, dtype=np.float64)
+    weights = 1.0 / np.clip(np.nan_to_num(rates, nan=1.0), 1e-12, None)
+    op_service = {op.id: op.service for op in recipe.operations}
+    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, op_service, weights)
+    return DemandInputs(np.asarray(profile.request_start_ms, dtype=np.float64), weights, busy, np.unique(rates))
+
+
+def daily_peaks(forecast: RateForecast) -> pd.DataFrame:
+    """Per forecast day (UTC): the peak of the point forecast and of the interval's bounds, in rps."""
+    if not forecast.dated:
+        return pd.DataFrame(columns=["point", "lower", "upper"], index=pd.DatetimeIndex([], tz="UTC"))
+    frame = pd.DataFrame(
+        {"point": forecast.point, "lower": forecast.lower, "upper": forecast.upper}, index=forecast.index
+    )
+    return frame.groupby(forecast.index.floor("D")).max()

@@ -1,0 +1,177 @@
+"""`recipemut forecast` through the CLI: text, JSON, backtest, plot, sampling, refusals, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from _forecast_helpers import two_service_doc, two_service_recipe
+from typer.testing import CliRunner
+
+from recipemut import forecast as F
+from recipemut import loggen
+from recipemut.cli import app
+from recipemut.ingest import read_logs
+from recipemut.profile import build_profile
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "200"}  # rich wraps tables at the terminal width; keep one row per line
+
+
+def _write(tmp: Path, name: str, **gen: object) -> tuple[Path, Path]:
+    recipe = tmp / "recipe.yaml"
+    if not recipe.exists():
+        recipe.write_text(yaml.safe_dump(two_service_doc(replicas=2, per_replica=8), sort_keys=False))
+    spans = loggen.generate_spans(two_service_recipe(), **gen)  # type: ignore[arg-type]
+    log = tmp / name
+    loggen.write_jsonl(spans, log)
+    return recipe, log
+
+
+@pytest.fixture(scope="module")
+def growing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    # 14 days, 5%/day growth, sampled at 0.001: the logs stand for 1000x the requests they hold
+    return _write(
+        tmp_path_factory.mktemp("grow"), "grow.jsonl.gz", n_requests=30_000_000, seed=4, duration_s=14 * 86400.0,
+        growth_per_day=0.05, diurnal_amplitude=0.5, sample_rate=0.001,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def flat(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _write(tmp_path_factory.mktemp("flat"), "flat.jsonl", n_requests=20_000, seed=1, duration_s=7 * 86400.0)
+
+
+def test_text_names_the_crossing_and_the_sampling(growing: tuple[Path, Path]) -> None:
+    recipe, log = growing
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "60"], env=WIDE)
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "rates scaled by 1/0.001 (sample rate 0.001 from the logs' sample_rate)" in out
+    assert "STL (daily)" in out and "95% interval" in out
+    cart_line = next(line for line in out.splitlines() if line.startswith("cart "))
+    assert " in " in cart_line and " d " in cart_line and "2x8" in cart_line
+    pricing_line = next(line for line in out.splitlines() if line.startswith("pricing "))
+    assert "no capacity declared" in pricing_line
+    assert "cart utilisation" in out and "*" in out and "now" in out
+
+
+def test_json_is_data_only_and_agrees_with_the_core(growing: tuple[Path, Path]) -> None:
+    recipe, log = growing
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "60", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["dated"] is True and data["refused"] is None and data["horizon_days"] == 60
+    assert data["recipe"]["name"] == "shop" and data["recipe"]["version"] == 3
+    assert len(data["daily_peak_rps"]) == 60
+    cart = next(s for s in data["services"] if s["service"] == "cart")
+    assert cart["status"] == "crosses" and 0 < cart["crossing_in_days"] < 60
+    assert cart["capacity"] == 16 and cart["replicas_needed"] > 2
+    # the same numbers as the core on the same logs
+    r = two_service_recipe(replicas=2, per_replica=8)
+    spans, _ = read_logs([log], recipe=r)
+    d = F.demand_from_profile(build_profile(spans, r), r)
+    rep = F.capacity_report(r, d.start_ms, d.weights, d.busy_ms, horizon_days=60)
+    core = next(o for o in rep.services if o.service == "cart")
+    assert cart["crossing_in_days"] == pytest.approx(core.days_to(core.crossing, rep.forecast.now), abs=1e-3)
+    assert cart["busy_ms_per_request"] == pytest.approx(d.busy_ms["cart"], abs=1e-3)
+
+
+def test_demand_from_profile_and_from_spans_agree(growing: tuple[Path, Path]) -> None:
+    r = two_service_recipe()
+    spans, _ = read_logs([growing[1]], recipe=r)
+    a, b = F.demand_from_profile(build_profile(spans, r), r), F.demand_from_spans(spans, r)
+    np.testing.assert_allclose(np.sort(a.start_ms), np.sort(b.start_ms))
+    np.testing.assert_allclose(np.sort(a.weights), np.sort(b.weights))
+    assert a.busy_ms == pytest.approx(b.busy_ms)
+
+
+def test_flat_traffic_says_not_within_the_horizon(flat: tuple[Path, Path]) -> None:
+    recipe, log = flat
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "30"], env=WIDE)
+    assert res.exit_code == 0, res.output
+    cart_line = next(line for line in res.output.splitlines() if line.startswith("cart "))
+    assert "not within the horizon" in cart_line
+    assert "no sampling declared" in res.output
+
+
+def test_under_a_day_refuses_to_date(tmp_path: Path) -> None:
+    recipe, log = _write(tmp_path, "short.jsonl", n_requests=3000, seed=2, duration_s=18 * 3600.0)
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log)])
+    assert res.exit_code == 0, res.output
+    assert "forecast refused:" in res.output and "no date is given" in res.output
+    assert "undated" in res.output
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--format", "json"])
+    data = json.loads(res.stdout)
+    assert data["dated"] is False and re.search(r"only 1[78]\.\d h of history", data["refused"])
+    assert all(s["crossing"] is None and s["replicas_needed"] is None for s in data["services"])
+    assert data["daily_peak_rps"] == []
+
+
+def test_backtest_reports_the_error(growing: tuple[Path, Path]) -> None:
+    recipe, log = growing
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--backtest"])
+    assert res.exit_code == 0, res.output
+    assert "backtest: trained on 11.0 days, forecast the held-out last 3: MAPE " in res.output
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--backtest", "--format", "json"])
+    bt = json.loads(res.stdout)["backtest"]
+    assert bt["refused"] is None and bt["holdout_days"] == 3 and 0 < bt["mape_percent"] < 30
+    assert 0 <= bt["interval_coverage"] <= 1
+
+
+def test_plot_writes_an_svg(growing: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, log = growing
+    svg = tmp_path / "cap.svg"
+    res = runner.invoke(
+        app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "60", "--plot", str(svg), "--format", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    json.loads(res.stdout)  # the plot message goes to stderr, never into the JSON
+    root = ET.fromstring(svg.read_text())
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{ns}svg"
+    texts = [t.text or "" for t in root.iter(f"{ns}text")]
+    assert any(t.startswith("cart: target crossed 20") and "(in " in t for t in texts)
+    assert len(list(root.iter(f"{ns}polygon"))) == 1  # one panel (only cart declares capacity), one band
+    bad = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--plot", str(tmp_path / "x.png")])
+    assert bad.exit_code == 2, bad.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_sample_rate_option_scales_rates(flat: tuple[Path, Path]) -> None:
+    recipe, log = flat
+    args = ["forecast", str(recipe), "--logs", str(log), "--format", "json"]
+    plain = json.loads(runner.invoke(app, args).stdout)
+    res = runner.invoke(app, [*args, "--sample-rate", "0.1"])
+    assert res.exit_code == 0, res.output
+    scaled = json.loads(res.stdout)
+    assert scaled["sampling"] == "rates scaled by 1/0.1 (sample rate 0.1 from --sample-rate)"
+    assert scaled["history"]["mean_rps"] == pytest.approx(10 * plain["history"]["mean_rps"], rel=1e-3)
+    p_cart = next(s for s in plain["services"] if s["service"] == "cart")
+    s_cart = next(s for s in scaled["services"] if s["service"] == "cart")
+    assert s_cart["current_peak_utilization"] == pytest.approx(10 * p_cart["current_peak_utilization"], rel=1e-3)
+    assert runner.invoke(app, [*args, "--sample-rate", "1.5"]).exit_code == 2
+
+
+def test_user_errors_are_one_line(tmp_path: Path, flat: tuple[Path, Path]) -> None:
+    recipe, _ = flat
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(tmp_path / "missing.jsonl")])
+    assert res.exit_code == 1, res.output
+    assert "missing.jsonl" in res.output and "Traceback" not in res.output
+
+
+def test_real_subprocess_run(flat: tuple[Path, Path]) -> None:
+    recipe, log = flat
+    proc = subprocess.run(
+        [sys.executable, "-m", "recipemut", "forecast", str(recipe), "--logs", str(log), "--format", "json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["recipe"]["name"] == "shop"
