@@ -96,7 +96,7 @@ def _changes(a: dict[str, Any], b: dict[str, Any]) -> tuple[Change, ...]:
     keys = [k for k in a if k != "id"] + [k for k in b if k not in a and k != "id"]
     out = []
     for k in keys:
-        default = [] if k in _LISTS else None
+        default: list[Any] | None = [] if k in _LISTS else None
         va, vb = a.get(k, default), b.get(k, default)
         if va != vb:
             out.append((k, va, vb))
