@@ -1,0 +1,74 @@
+"""cache: TTL and capacity chosen by replaying the logged cache keys."""
+
+from __future__ import annotations
+
+import numpy as np
+from _operators_helpers import edits, ids, make_profile, mini, scenario, scenario_doc, scenario_profile
+
+from recipemut.constraints import check_structure
+from recipemut.model import recipe_from_dict
+from recipemut.operators import OperatorContext, cache
+
+OPS = [{"id": "lookup", "consumes": ["id"], "produces": ["v"], "deterministic": True}]
+
+
+def _ctx(doc: dict, keys: np.ndarray, **options: object) -> OperatorContext:
+    r = recipe_from_dict(doc)
+    p = make_profile(r, keys.size, cache_key={"lookup": keys}, latency_ms={"lookup": np.full(keys.size, 40.0)})
+    return OperatorContext.build(r, doc=doc, profile=p, options=options)
+
+
+def test_cache_literal() -> None:
+    # one call per second, 10 distinct keys in rotation: each key repeats every 10 s
+    keys = np.tile(np.arange(10), 60)
+    ctx = _ctx(mini(OPS, outputs=("v",)), keys, cache_ttls_s=(5, 30, 120))
+    (m,) = cache.generate(ctx)
+    assert m.id == "cache:lookup" and m.targets == ("lookup",)
+    # 5 s: no key repeats within 5 s (0%); 30 s: a miss every 3rd call of a key (66.7%);
+    # 120 s: a miss every 12th call (91.7%). 66.7% < 90% of 91.7%, so 120 s; 10 live keys * 1.25 -> 20
+    assert edits(m) == [
+        {
+            "op": "set",
+            "path": ["operations", "lookup", "cache"],
+            "value": {"ttl_s": 120, "max_entries": 20, "hit_latency_ms": 1},
+        },
+    ]
+    assert "a 120 s TTL and 20 entries answers 91.7% of them in 1.0 ms instead of 40.0 ms" in m.description
+    assert check_structure(ctx.recipe, m.recipe) == []
+
+
+def test_cache_options_change_the_choice() -> None:
+    keys = np.tile(np.arange(10), 60)
+    ctx = _ctx(mini(OPS, outputs=("v",)), keys, cache_ttls_s=(5, 30), cache_hit_latency_ms=2.5, cache_max_entries=8)
+    (m,) = cache.generate(ctx)
+    spec = m.recipe.ops["lookup"].cache
+    assert spec is not None and (spec.ttl_s, spec.max_entries, spec.hit_latency_ms) == (30, 8, 2.5)
+    assert "capacity binds" in m.description
+
+
+def test_no_cache_when_hits_are_negligible_or_keys_missing() -> None:
+    doc = mini(OPS, outputs=("v",))
+    assert cache.generate(_ctx(doc, np.arange(300))) == []  # every key unique
+    assert cache.generate(_ctx(doc, np.full(300, -1))) == []  # no cache_key logged
+    assert cache.generate(OperatorContext.build(recipe_from_dict(doc), doc=doc)) == []  # no profile
+
+
+def test_refuses_nondeterministic_external_frozen_or_cached() -> None:
+    keys = np.tile(np.arange(3), 100)
+    for change, extra in (
+        ({"deterministic": False}, {}),
+        ({"side_effects": "external"}, {}),
+        ({}, {"constraints": {"frozen": ["lookup"]}}),
+        ({"cache": {"ttl_s": 10, "max_entries": 5}}, {}),
+    ):
+        doc = mini([{**OPS[0], **change}], outputs=("v",), **extra)
+        assert cache.generate(_ctx(doc, keys)) == [], change
+    doc = mini([{**OPS[0], "side_effects": "idempotent"}], outputs=("v",))
+    assert ids(cache.generate(_ctx(doc, keys))) == ["cache:lookup"]
+
+
+def test_scenario_caches_the_cart_lookup() -> None:
+    r = scenario()
+    ms = cache.generate(OperatorContext.build(r, doc=scenario_doc(), profile=scenario_profile()))
+    assert ids(ms) == ["cache:load_cart"]
+    assert check_structure(r, ms[0].recipe) == []

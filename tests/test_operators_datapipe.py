@@ -1,0 +1,95 @@
+"""datapipe: format changes and dropped fields, proposed only where the bytes fit is good."""
+
+from __future__ import annotations
+
+import numpy as np
+from _operators_helpers import edits, ids, make_profile, mini, scenario, scenario_doc, scenario_profile
+
+from recipemut.constraints import check_structure
+from recipemut.model import recipe_from_dict
+from recipemut.operators import OperatorContext, datapipe
+
+N = 400
+BIG = np.linspace(2e4, 2e6, N)
+
+
+def _doc(**kw: object) -> dict:
+    return mini(
+        [
+            {"id": "p", "consumes": ["id"], "produces": ["blob", "dbg"]},
+            {"id": "c", "consumes": ["blob"], "produces": ["out"]},
+        ],
+        outputs=("out",),
+        types={"blob": "object", "dbg": "object"},
+        **kw,
+    )
+
+
+def _ctx(doc: dict, c_lat: np.ndarray, p_lat: np.ndarray | None = None, **options: object) -> OperatorContext:
+    r = recipe_from_dict(doc)
+    p = make_profile(
+        r,
+        N,
+        latency_ms={"c": c_lat, "p": p_lat if p_lat is not None else np.full(N, 5.0) + np.arange(N) % 3},
+        bytes_in={"c": BIG},
+        bytes_out={"p": BIG * 2},
+    )
+    return OperatorContext.build(r, doc=doc, profile=p, options=options)
+
+
+def test_best_format_for_a_big_field_read_by_a_bytes_bound_op() -> None:
+    ctx = _ctx(_doc(), 2.0 + 0.0005 * BIG)  # 0.5 ms per KB received: transfer dominates
+    (m,) = datapipe.generate(ctx)
+    # bytes cost 500 ms/MB at c: the smallest format (protobuf) with zstd; brotli is 10% smaller still
+    # but its encode cost (60 ms per raw MB, charged at p although p's fit is poor) outweighs that
+    assert m.id == "datapipe:blob=protobuf+zstd"
+    assert edits(m) == [
+        {"op": "set", "path": ["fields", "blob", "format"], "value": "protobuf"},
+        {"op": "set", "path": ["fields", "blob", "compression"], "value": "zstd"},
+    ]
+    assert m.targets == ("blob", "p", "c")
+    assert "`c`: R² 1.00" in m.description and "poor fit: no saving claimed" in m.description  # p's fit is poor
+    assert check_structure(ctx.recipe, m.recipe) == []
+
+
+def test_codec_costs_can_outweigh_bytes() -> None:
+    # a tiny slope: compression costs more than it saves, and a cheaper codec wins
+    ctx = _ctx(_doc(), 2.0 + 0.000001 * BIG)
+    (m,) = datapipe.generate(ctx)
+    assert m.id == "datapipe:blob=arrow+none"
+
+
+def test_format_table_overrides_from_the_recipe_are_used() -> None:
+    doc = _doc(formats={"flat": {"size_ratio": 0.01, "encode_ms_per_mb": 0, "decode_ms_per_mb": 0}})
+    (m,) = datapipe.generate(_ctx(doc, 2.0 + 0.0005 * BIG))
+    assert m.id.startswith("datapipe:blob=flat+")
+
+
+def test_nothing_without_a_good_fit_or_a_profile_or_when_frozen() -> None:
+    rng = np.random.default_rng(0)
+    assert datapipe.generate(_ctx(_doc(), rng.normal(50, 10, N))) == []
+    doc = _doc()
+    assert datapipe.generate(OperatorContext.build(recipe_from_dict(doc), doc=doc)) == []
+    assert datapipe.generate(_ctx(_doc(constraints={"frozen": ["c"]}), 2.0 + 0.0005 * BIG)) == []
+    # a high minimum saving
+    assert datapipe.generate(_ctx(_doc(), 2.0 + 0.0005 * BIG, datapipe_min_saving_ms=1e6)) == []
+
+
+def test_drops_an_unconsumed_product_when_the_producer_is_bytes_bound() -> None:
+    # p's latency grows with the bytes it sends; dbg is half of them by type weight and nobody reads it
+    ctx = _ctx(_doc(), np.full(N, 3.0) + np.arange(N) % 2, p_lat=1.0 + 0.0002 * BIG * 2)
+    ms = datapipe.generate(ctx)
+    drop = [m for m in ms if m.id == "datapipe:drop:p.dbg"]
+    assert len(drop) == 1
+    assert edits(drop[0]) == [{"op": "remove", "path": ["operations", "p", "produces", 1]}]
+    assert drop[0].recipe.ops["p"].produces == ("blob",)
+    assert check_structure(ctx.recipe, drop[0].recipe) == []
+    # blob is consumed: never dropped
+    assert all(m.id != "datapipe:drop:p.blob" for m in ms)
+
+
+def test_scenario_recommends_a_compact_cart() -> None:
+    r = scenario()
+    ms = datapipe.generate(OperatorContext.build(r, doc=scenario_doc(), profile=scenario_profile()))
+    assert ids(ms) == ["datapipe:cart=protobuf+zstd"]
+    assert "`price`: R² 1.00" in ms[0].description

@@ -1,0 +1,61 @@
+"""eliminate: dead operations go, with the ordering through them kept."""
+
+from __future__ import annotations
+
+from _operators_helpers import edits, ids, mini, scenario, scenario_doc
+
+from recipemut.constraints import check_structure
+from recipemut.model import recipe_from_dict
+from recipemut.operators import OperatorContext, eliminate
+
+
+def _gen(doc: dict) -> list:
+    return eliminate.generate(OperatorContext.build(recipe_from_dict(doc), doc=doc))
+
+
+def test_removes_dead_op_and_keeps_transitive_ordering() -> None:
+    doc = mini(
+        [
+            {"id": "a", "consumes": ["id"], "produces": ["x"]},
+            {"id": "log", "consumes": ["x"], "produces": ["junk"]},
+            {"id": "c", "consumes": ["id"], "produces": ["y"], "after": ["log"], "side_effects": "external"},
+        ],
+        outputs=("x", "y"),
+    )
+    (m,) = _gen(doc)
+    assert m.id == "eliminate:log"
+    assert edits(m) == [
+        {"op": "remove", "path": ["operations", "log"]},
+        {"op": "remove", "path": ["operations", "c", "after", 0]},
+        {"op": "append", "path": ["operations", "c", "after"], "value": "a"},
+    ]
+    assert [o.id for o in m.recipe.operations] == ["a", "c"]
+    assert m.recipe.dag.has_edge("a", "c")
+    assert check_structure(recipe_from_dict(doc), m.recipe) == []
+
+
+def test_keeps_ops_with_effects_halts_uses_outputs_or_constraints() -> None:
+    base = [{"id": "a", "consumes": ["id"], "produces": ["x"]}]
+    for extra, kw in (
+        ({"side_effects": "idempotent"}, {}),
+        ({"side_effects": "external"}, {}),
+        ({"may_halt": True}, {}),
+        ({}, {"constraints": {"frozen": ["d"]}}),
+        ({}, {"constraints": {"keep_order": [["a", "d"]]}}),
+    ):
+        doc = mini([*base, {"id": "d", "consumes": ["x"], "produces": ["junk"], **extra}], outputs=("x",), **kw)
+        assert _gen(doc) == [], (extra, kw)
+    # its product is consumed or is an output
+    doc = mini([*base, {"id": "d", "consumes": ["x"], "produces": ["z"]}], outputs=("x", "z"))
+    assert _gen(doc) == []
+    doc = mini(
+        [*base, {"id": "d", "consumes": ["x"], "produces": ["z"]}, {"id": "e", "consumes": ["z"], "produces": ["out"]}],
+        outputs=("x", "out"),
+    )
+    assert _gen(doc) == []
+
+
+def test_scenario_audit_is_dead() -> None:
+    ms = eliminate.generate(OperatorContext.build(scenario(), doc=scenario_doc()))
+    assert ids(ms) == ["eliminate:audit"]
+    assert "produces nothing" in ms[0].description

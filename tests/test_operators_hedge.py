@@ -1,0 +1,87 @@
+"""hedge: the latency model, the choice of delay, and the operator's conditions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _operators_helpers import edits, ids, make_profile, mini, scenario, scenario_doc, scenario_profile
+
+from recipemut import hedgemodel
+from recipemut.model import recipe_from_dict
+from recipemut.operators import OperatorContext, hedge
+
+
+def test_hedged_latency_is_min_of_original_and_delayed_duplicate() -> None:
+    lat = np.array([5.0, 150.0, 1000.0, np.nan])
+    out, extra = hedgemodel.hedged_latency(lat, 100.0, np.random.default_rng(0), np.array([30.0, 30.0]))
+    assert out[:3].tolist() == [5.0, 130.0, 130.0] and np.isnan(out[3])
+    assert extra.tolist() == [0, 1, 1, 0]
+    # a duplicate slower than the original does not make it worse
+    out, _ = hedgemodel.hedged_latency(np.array([120.0]), 100.0, np.random.default_rng(0), np.array([500.0]))
+    assert out.tolist() == [120.0]
+
+
+def test_hedged_latency_several_extras() -> None:
+    out, extra = hedgemodel.hedged_latency(
+        np.array([1000.0, 150.0]), 100.0, np.random.default_rng(0), np.array([250.0]), max_extra=3
+    )
+    # extras sent at 100 (-> 350), 200 (-> 450), 300 (still unanswered at 300): min is 350
+    assert out.tolist() == [350.0, 150.0]
+    assert extra.tolist() == [3, 1]
+
+
+def test_hedged_latency_needs_samples() -> None:
+    with pytest.raises(ValueError):
+        hedgemodel.hedged_latency(np.ones(2), 1.0, np.random.default_rng(0), np.array([np.nan]))
+
+
+def test_choose_picks_the_lowest_p99_within_the_extra_budget() -> None:
+    rng = np.random.default_rng(3)
+    lat = np.where(rng.random(20_000) < 0.05, 1000.0, 20.0) + rng.random(20_000)
+    c = hedgemodel.choose(lat, quantiles=(0.9, 0.99), max_extra_rate=0.1, seed=1)
+    assert c is not None
+    assert c.quantile == 0.9 and c.after_ms == pytest.approx(np.quantile(lat, 0.9))
+    assert c.p99_before_ms > 999 and c.p99_after_ms < 100 and c.extra_rate == pytest.approx(0.1, abs=0.01)
+    # deterministic for a seed
+    assert hedgemodel.choose(lat, quantiles=(0.9, 0.99), seed=1) == hedgemodel.choose(
+        lat, quantiles=(0.9, 0.99), seed=1
+    )
+    # light tail: nothing helps
+    assert hedgemodel.choose(np.full(1000, 20.0)) is None
+
+
+def _ctx(doc: dict, lat: np.ndarray, **options: object) -> OperatorContext:
+    r = recipe_from_dict(doc)
+    return OperatorContext.build(
+        r, doc=doc, profile=make_profile(r, lat.size, latency_ms={"slow": lat}), options=options
+    )
+
+
+OPS = [{"id": "slow", "consumes": ["id"], "produces": ["v"]}]
+HEAVY = np.where(np.arange(2000) % 20 == 0, 800.0, 20.0) + np.arange(2000) % 7
+
+
+def test_hedge_literal() -> None:
+    (m,) = hedge.generate(_ctx(mini(OPS, outputs=("v",)), HEAVY))
+    assert m.id == "hedge:slow"
+    (e,) = edits(m)
+    assert e["path"] == ["operations", "slow", "hedge"] and e["value"]["max_extra"] == 1
+    # 5% of calls are slow: the p90 is in the fast body, and the tail is cut
+    assert e["value"]["after_ms"] == round(float(np.quantile(HEAVY, 0.9)), 1)
+    assert m.recipe.ops["slow"].hedge is not None
+    assert "heavy tail" in m.description and "extra calls" in m.description
+
+
+def test_hedge_refuses_light_tails_external_frozen_few_calls() -> None:
+    assert hedge.generate(_ctx(mini(OPS, outputs=("v",)), np.full(2000, 20.0) + np.arange(2000) % 7)) == []
+    assert hedge.generate(_ctx(mini([{**OPS[0], "side_effects": "external"}], outputs=("v",)), HEAVY)) == []
+    assert hedge.generate(_ctx(mini(OPS, outputs=("v",), constraints={"frozen": ["slow"]}), HEAVY)) == []
+    assert hedge.generate(_ctx(mini(OPS, outputs=("v",)), HEAVY[:50])) == []
+    assert hedge.generate(_ctx(mini(OPS, outputs=("v",)), HEAVY, hedge_tail_ratio=100.0)) == []
+    idem = mini([{**OPS[0], "side_effects": "idempotent"}], outputs=("v",))
+    assert ids(hedge.generate(_ctx(idem, HEAVY))) == ["hedge:slow"]
+
+
+def test_scenario_hedges_the_heavy_tailed_stock_check_only() -> None:
+    ms = hedge.generate(OperatorContext.build(scenario(), doc=scenario_doc(), profile=scenario_profile()))
+    assert ids(ms) == ["hedge:check_stock"]

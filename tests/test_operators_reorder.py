@@ -1,0 +1,65 @@
+"""reorder: literal swaps, when it is worth it, and when it must refuse."""
+
+from __future__ import annotations
+
+from _operators_helpers import edits, ids, mini, scenario, scenario_doc, scenario_profile
+
+from recipemut.constraints import check_structure
+from recipemut.model import recipe_from_dict
+from recipemut.operators import OperatorContext, reorder
+
+
+def _gen(doc: dict, profile=None) -> list:  # type: ignore[no-untyped-def]
+    return reorder.generate(OperatorContext.build(recipe_from_dict(doc), doc=doc, profile=profile))
+
+
+CHAIN = [
+    {"id": "load", "consumes": ["id"], "produces": ["w"]},
+    {"id": "enrich", "consumes": ["w"], "produces": ["x"]},
+    {"id": "guard", "consumes": ["id"], "produces": ["ok"], "may_halt": True, "after": ["enrich"]},
+    {"id": "ship", "consumes": ["ok"], "produces": ["done"], "after": ["guard"]},
+]
+
+
+def test_swaps_a_guard_ahead_keeping_the_pair_in_place() -> None:
+    doc = mini(CHAIN, outputs=("x", "done"))
+    (m,) = _gen(doc)
+    assert m.id == "reorder:guard->enrich" and m.targets == ("guard", "enrich")
+    assert edits(m) == [
+        {"op": "remove", "path": ["operations", "guard", "after", 0]},
+        {"op": "append", "path": ["operations", "guard", "after"], "value": "load"},
+        {"op": "append", "path": ["operations", "enrich", "after"], "value": "guard"},
+    ]
+    g = m.recipe.dag
+    assert g.has_edge("load", "guard") and g.has_edge("guard", "enrich") and not g.has_edge("enrich", "guard")
+    assert check_structure(recipe_from_dict(doc), m.recipe) == []
+    assert "may halt" in m.description
+
+
+def test_not_proposed_when_nothing_is_gained() -> None:
+    ops = [dict(o) for o in CHAIN]
+    ops[2]["may_halt"] = False
+    assert _gen(mini(ops, outputs=("x", "done"))) == []
+
+
+def test_refuses_non_adjacent_data_frozen_and_keep_order() -> None:
+    # a second path enrich -> mid -> guard makes the swap a cycle
+    ops = [dict(o) for o in CHAIN] + [{"id": "mid", "consumes": ["x"], "produces": ["m"]}]
+    ops[2] = {**ops[2], "consumes": ["id", "m"]}
+    assert _gen(mini(ops, outputs=("done",))) == []
+    # a data edge between the two
+    ops = [dict(o) for o in CHAIN]
+    ops[2] = {**ops[2], "consumes": ["x"]}
+    assert _gen(mini(ops, outputs=("done",))) == []
+    doc = mini(CHAIN, outputs=("x", "done"), constraints={"frozen": ["enrich"]})
+    assert _gen(doc) == []
+    doc = mini(CHAIN, outputs=("x", "done"), constraints={"keep_order": [["guard", "ship"]]})
+    assert _gen(doc) == []
+
+
+def test_scenario_moves_the_stock_check_first() -> None:
+    r = scenario()
+    ms = reorder.generate(OperatorContext.build(r, doc=scenario_doc(), profile=scenario_profile()))
+    assert ids(ms) == ["reorder:check_stock->price"]
+    assert "halted 1" in ms[0].description or "halted 2" in ms[0].description  # the observed halt rate
+    assert check_structure(r, ms[0].recipe) == []
