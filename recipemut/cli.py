@@ -96,6 +96,9 @@ def _register() -> None:
     from .commands import forecast as _forecast
 
     app.command("forecast")(guard(_forecast.forecast))
+    from .commands import stats as _stats
+
+    app.command("stats")(guard(_stats.stats))
 
 
 _register()

@@ -192,3 +192,68 @@ def test_location_env_and_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert S.record_suggestions([SuggestionRecord("m2", "hedge", "improves")], **WHERE)
     with Store.open(tmp_path / "ci.sqlite") as s:
         assert s.counts() == {"recipe_versions": 1, "profiles": 1, "suggestions": 2, "observations": 1}
+
+
+# ---- recipemut stats --------------------------------------------------------------------------
+
+
+def _populated(p: Path) -> None:
+    with Store.open(p) as s:
+        s.record_suggestions(
+            [SuggestionRecord(f"cache:{i}", "cache", "improves", predicted_delta=-10.0, predicted_ci=(-14.0, -6.0),
+                              baseline=100.0) for i in range(3)]
+            + [SuggestionRecord("reorder:a", "reorder", "no significant difference", predicted_delta=0.0,
+                                baseline=100.0)],
+            **WHERE,
+        )  # fmt: skip
+        s.record_observation(**WHERE, mutation_id="cache:0", operator="cache", outcome="promoted", observed_delta=-12.0)
+        s.record_observation(**WHERE, mutation_id="cache:1", operator="cache", outcome="promoted", observed_delta=-2.0)
+
+
+def test_stats_command_json_and_text(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+
+    p = tmp_path / "s.sqlite"
+    _populated(p)
+    runner = CliRunner()
+    res = runner.invoke(app, ["stats", "--store", str(p), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["counts"]["suggestions"] == 4 and data["counts"]["observations"] == 2
+    cache = next(o for o in data["operators"] if o["operator"] == "cache")
+    assert (cache["suggested"], cache["promoted"], cache["rolled_back"]) == (3, 2, 0)
+    assert cache["mean_observed_gain"] == pytest.approx(0.07)
+    assert cache["prediction_error"] == pytest.approx((0.02 + 0.08) / 2)
+    assert cache["calibration"] == 0.5 and cache["calibrated_n"] == 2  # -12 inside [-14, -6], -2 outside
+    assert cache["bandit"]["posterior_mean"] > next(o for o in data["operators"] if o["operator"] == "reorder")[
+        "bandit"]["posterior_mean"]  # fmt: skip
+    assert sum(o["bandit"]["next_pick_probability"] for o in data["operators"]) == pytest.approx(1.0, abs=1e-3)
+    res = runner.invoke(app, ["stats", "--store", str(p)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("cache "))
+    assert "+7.0%" in line and "50% of 2" in line
+    res = runner.invoke(app, ["stats", "--store", str(p), "--recipe", "nope", "--format", "json"])
+    assert json.loads(res.stdout)["operators"] == []
+
+
+def test_stats_command_without_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECIPEMUT_STORE", raising=False)
+    res = runner.invoke(app, ["stats"])
+    assert res.exit_code == 0, res.output
+    assert "nothing learned yet" in res.output and not (tmp_path / ".recipemut").exists()
+    monkeypatch.setenv("RECIPEMUT_STORE", "off")
+    res = runner.invoke(app, ["stats"])
+    assert res.exit_code == 1 and "disabled" in res.output
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"\0garbage" * 200)
+    res = runner.invoke(app, ["stats", "--store", str(junk)])
+    assert res.exit_code == 1, res.output
+    assert "junk.sqlite" in res.output and "Traceback" not in res.output
