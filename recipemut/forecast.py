@@ -722,3 +722,37 @@ def daily_peaks(forecast: RateForecast) -> pd.DataFrame:
         {"point": forecast.point, "lower": forecast.lower, "upper": forecast.upper}, index=forecast.index
     )
     return frame.groupby(forecast.index.floor("D")).max()
+
+
+# ---- one-call helpers for suggest ------------------------------------------------------------
+
+
+def forecast_from_profile(
+    profile: Profile, recipe: Recipe, *, horizon_days: float = DEFAULT_HORIZON_DAYS, level: float = DEFAULT_LEVEL
+) -> tuple[RateForecast, dict[str, float]]:
+    """The rate forecast of a profile's traffic and the current busy ms per request per service.
+
+    What ``suggest`` computes once, before comparing mutations with :func:`headroom_change`.
+    """
+    d = demand_from_profile(profile, recipe)
+    fc = forecast_rate(rate_series(d.start_ms, d.weights), horizon_days=horizon_days, level=level)
+    return fc, dict(d.busy_ms)
+
+
+def busy_by_service(op_busy_ms: Mapping[str, float], recipe: Recipe) -> dict[str, float]:
+    """Sum mean busy ms per request of each operation into its service *in* ``recipe``.
+
+    Pass the mutated recipe: a substituted operation's load then lands on its new service.
+
+    >>> from recipemut.model import Operation, Recipe
+    >>> ops = (Operation("a", "s1", "A"), Operation("b", "s1", "B"), Operation("c", "s2", "C"))
+    >>> r = Recipe("r", 1, {}, (), (), ops)
+    >>> busy_by_service({"a": 10.0, "b": 5.0, "c": 1.0, "gone": 9.0}, r)
+    {'s1': 15.0, 's2': 1.0}
+    """
+    out: dict[str, float] = {}
+    for op_id, ms in op_busy_ms.items():
+        op = recipe.ops.get(op_id)
+        if op is not None:
+            out[op.service] = out.get(op.service, 0.0) + float(ms)
+    return out

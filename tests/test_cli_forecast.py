@@ -175,3 +175,18 @@ def test_real_subprocess_run(flat: tuple[Path, Path]) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["recipe"]["name"] == "shop"
+
+
+def test_forecast_from_profile_is_what_the_command_uses(growing: tuple[Path, Path]) -> None:
+    r = two_service_recipe(replicas=2, per_replica=8)
+    spans, _ = read_logs([growing[1]], recipe=r)
+    prof = build_profile(spans, r)
+    fc, busy = F.forecast_from_profile(prof, r, horizon_days=60)
+    assert fc.dated and set(busy) == {"cart", "pricing"}
+    # a substitute that moves `load` to another service takes its load off cart entirely
+    moved = F.busy_by_service({"load": busy["cart"], "price": busy["pricing"]}, r)
+    assert moved == pytest.approx(busy)
+    ch = F.headroom_change(fc, r, busy, {"pricing": busy["pricing"] + busy["cart"], "cart": 0.0})
+    assert ch.score == pytest.approx(1.0)
+    cart = next(d for d in ch.deltas if d.service == "cart")
+    assert cart.after.crossing is None and cart.before.crossing is not None
