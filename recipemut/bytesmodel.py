@@ -17,10 +17,13 @@ missing keys keep the default).
 **The latency-vs-bytes fit** (:func:`fit`): per operation, ordinary least squares (``numpy.linalg.lstsq``)
 of ``latency_ms ~ intercept + slope_in * bytes_in + slope_out * bytes_out`` over its ``ok`` calls,
 excluding calls above the operation's 99th latency percentile (heavy tails are not caused by
-bytes and would swamp the fit). A fit is *good* when ``r2 >= MIN_R2`` (0.3: bytes explain at least
-30% of the latency variance) on at least ``MIN_N`` (30) calls. Savings are only claimed where the
-fit is good; codec (encode/decode) costs from the table are always counted, so the model never
-claims a saving it has not measured but does charge costs it has not.
+bytes and would swamp the fit). A regressor that (nearly) does not vary (coefficient of variation
+below ``MIN_CV``, 1%) is left out, its slope 0: it cannot be told from the intercept. A fit is
+*good* when ``r2 >= MIN_R2`` (0.3: bytes explain at least 30% of the latency variance) on at least
+``MIN_N`` (30) calls; a slope is *usable* when the fit is good and the slope positive with a t
+statistic of at least ``MIN_T`` (3). Savings are only claimed from usable slopes; codec
+(encode/decode) costs from the table are always counted, so the model never claims a saving it
+has not measured but does charge costs it has not.
 
 **Attribution of bytes to fields** (an approximation, documented because it matters): the logs
 record bytes per call, not per field. An operation's ``bytes_in`` is split among its consumed fields
@@ -50,6 +53,10 @@ log = logging.getLogger(__name__)
 MB = 1_000_000.0
 MIN_R2 = 0.3
 MIN_N = 30
+MIN_T = 3.0
+#: A regressor varying less than this (coefficient of variation) is left out of the fit: its slope
+#: cannot be told apart from the intercept.
+MIN_CV = 0.01
 DEFAULT_FORMAT = "json"
 DEFAULT_COMPRESSION = "none"
 
@@ -159,11 +166,19 @@ class BytesFit:
     slope_out: float  # ms per byte sent
     r2: float
     n: int
+    t_in: float = 0.0  # t statistic of slope_in (0 when bytes_in did not vary)
+    t_out: float = 0.0
 
     @property
     def good(self) -> bool:
         """Whether the fit may be used to claim an effect (``r2 >= MIN_R2`` on ``n >= MIN_N``)."""
         return self.n >= MIN_N and self.r2 >= MIN_R2
+
+    def slope(self, side: str) -> float:
+        """The slope (ms per byte) usable for a claim on ``side`` (``in``/``out``): 0 unless the fit is
+        good, the slope positive and significant (``t >= MIN_T``)."""
+        b, t = (self.slope_in, self.t_in) if side == "in" else (self.slope_out, self.t_out)
+        return b if self.good and b > 0 and t >= MIN_T else 0.0
 
     def describe(self) -> str:
         """Short human form, e.g. ``R² 0.81, n 4210, 0.021 ms/KB in, 0.000 ms/KB out``."""
@@ -182,12 +197,25 @@ def fit_one(op: str, latency: np.ndarray, bytes_in: np.ndarray, bytes_out: np.nd
     n = int(lat.size)
     if n < 3:
         return None
-    x = np.column_stack([np.ones(n), bi, bo])
+    # a (nearly) constant regressor is collinear with the intercept: leave it out (slope 0)
+    cols = [c for c in (bi, bo) if c.std() > MIN_CV * max(abs(float(c.mean())), 1.0)]
+    varies = [c.std() > MIN_CV * max(abs(float(c.mean())), 1.0) for c in (bi, bo)]
+    x = np.column_stack([np.ones(n), *cols])
     coef, *_ = np.linalg.lstsq(x, lat, rcond=None)
     resid = lat - x @ coef
+    ss_res = float(np.sum(resid**2))
     ss_tot = float(np.sum((lat - lat.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(resid**2)) / ss_tot if ss_tot > 0 else 0.0
-    return BytesFit(op=op, intercept=float(coef[0]), slope_in=float(coef[1]), slope_out=float(coef[2]), r2=r2, n=n)
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+    dof = n - x.shape[1]
+    se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(x.T @ x)) * (ss_res / dof if dof > 0 else np.inf), 0.0))
+    t = np.divide(coef, se, out=np.zeros_like(coef), where=se > 0)
+    slopes, ts, k = [0.0, 0.0], [0.0, 0.0], 1
+    for i in (0, 1):
+        if varies[i]:
+            slopes[i], ts[i], k = float(coef[k]), float(t[k]), k + 1
+    return BytesFit(
+        op=op, intercept=float(coef[0]), slope_in=slopes[0], slope_out=slopes[1], r2=r2, n=n, t_in=ts[0], t_out=ts[1]
+    )
 
 
 def fit(profile: Profile) -> dict[str, BytesFit]:
@@ -277,7 +305,7 @@ def latency_delta(
     it consumes (``in``) or produces (``out``) whose format/compression changed or that it stopped
     transferring: its bytes (the call's recorded bytes times the field's share, see
     :func:`field_shares`) scale by :func:`size_factor` (0 when no longer transferred). The latency
-    change is ``slope * delta_bytes`` (only when the op's fit is good, slope floored at 0) plus the
+    change is ``slope * delta_bytes`` (only with a usable slope, :meth:`BytesFit.slope`) plus the
     change of codec time from the table (always). Vectorised over requests.
     """
     t = tbl if tbl is not None else table(after.formats)
@@ -301,9 +329,7 @@ def latency_delta(
             touched = True
             shares = field_shares(before, op_id, side)
             rec = np.nan_to_num(recorded, nan=0.0)
-            slope = 0.0
-            if f is not None and f.good:
-                slope = max(0.0, f.slope_in if side == "in" else f.slope_out)
+            slope = f.slope(side) if f is not None else 0.0
             for field_name, (f0, c0, f1, c1) in changes.items():
                 wire0 = rec * shares.get(field_name, 0.0)
                 factor = size_factor(t, f0, c0, f1, c1) if f1 else 0.0

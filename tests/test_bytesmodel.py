@@ -116,3 +116,19 @@ def test_latency_delta_of_a_dropped_field_and_of_a_substitute() -> None:
         doc, [Edit("set", ("operations", "p", "action"), "Other"), Edit("set", ("fields", "blob", "format"), "arrow")]
     )
     assert "p" not in bytesmodel.latency_delta(r, swapped, p, fits).per_op
+
+
+def test_constant_bytes_are_left_out_and_insignificant_slopes_unused() -> None:
+    rng = np.random.default_rng(0)
+    n = 1000
+    bin_ = rng.uniform(1e3, 1e5, n)
+    lat = 5.0 + 0.001 * bin_ + rng.normal(0, 2.0, n)
+    f = bytesmodel.fit_one("x", lat, bin_, np.full(n, 8.0))
+    assert f is not None
+    # the constant bytes_out would otherwise absorb the intercept (5 ms / 8 bytes)
+    assert f.slope_out == 0.0 and f.t_out == 0.0 and f.intercept == pytest.approx(5.0, abs=0.5)
+    assert f.slope("in") == pytest.approx(0.001, rel=0.02) and f.slope("out") == 0.0
+    # a real but tiny, noisy out-slope: the fit is good thanks to bytes_in, the out-slope is not usable
+    bout = rng.uniform(1e3, 1e4, n)
+    g = bytesmodel.fit_one("y", lat + rng.normal(0, 0.5, n) + 1e-9 * bout, bin_, bout)
+    assert g is not None and g.good and abs(g.t_out) < 3.0 and g.slope("out") == 0.0
