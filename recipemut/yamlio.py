@@ -296,8 +296,8 @@ def _splice(original: str, before: str, after: str) -> str | None:
     # map each line index of `before` that is identical in `original` to its index there
     b2o: dict[int, int] = {}
     bn, on = [_norm(x) for x in b], [_norm(x) for x in o]
-    for tag, i1, i2, j1, _j2 in difflib.SequenceMatcher(None, bn, on, autojunk=False).get_opcodes():
-        if tag == "equal":
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, bn, on, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):  # same count: reformatted 1:1
             for k in range(i2 - i1):
                 b2o[i1 + k] = j1 + k
     out: list[str] = []
@@ -349,7 +349,7 @@ def apply_edits_to_text(text: str, edits: Sequence[Edit], *, source: str = "<rec
     spliced = _splice(text, before, after)
     if spliced is not None:
         try:
-            if _plain(load_roundtrip(spliced, source=source)) == _plain(load_roundtrip(after, source=source)):
+            if _plain(load_roundtrip(spliced, source=source)) == _plain(doc):
                 return spliced
         except RecipemutError:
             pass

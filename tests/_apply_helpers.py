@@ -1,0 +1,133 @@
+"""Helpers for the apply/history/rollback tests: recipe text with comments, plans, random edits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
+
+from recipemut.mutation import Edit
+from recipemut.plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256, write_plan
+
+RECIPE_TEXT = """\
+# checkout recipe — owned by the payments team
+apiVersion: recipemut/v1
+kind: Recipe
+name: "checkout"          # quoted on purpose
+version: 4
+fields:
+  order_id: {type: string}
+  user_id:  {type: string}   # aligned by hand
+  cart:     {type: object, format: json}
+  risk:     {type: number}
+  receipt:  {type: object}
+inputs:  [order_id, user_id]
+outputs: [receipt]
+operations:
+  - id: load_cart           # reads the cart
+    service: cart
+    action: GetCart
+    consumes: [order_id]
+    produces: [cart]
+    deterministic: true
+    cost_per_call_usd: 0.0001
+
+  # fraud scoring waits for the cart out of habit
+  - id: score_fraud
+    service: fraud
+    action: Score
+    consumes: [user_id]
+    produces: [risk]
+    after: [load_cart]
+    cost_per_call_usd: 0.0004
+  - id: charge
+    service: payments
+    action: Charge
+    consumes: [cart, risk]
+    produces: [receipt]
+    side_effects: external
+    cost_per_call_usd: 0.002
+services:
+  cart: {replicas: 4, concurrency_per_replica: 32, target_utilization: 0.7}
+  fraud: {replicas: 2, concurrency_per_replica: 16, target_utilization: 0.7}
+  payments: {replicas: 2, concurrency_per_replica: 8, target_utilization: 0.6}
+# end of recipe
+"""
+
+PARALLELIZE = PlannedMutation(
+    "parallelize:load_cart->score_fraud", "parallelize", ("load_cart", "score_fraud"),
+    "Run score_fraud beside load_cart: it does not read what load_cart writes.",
+    (Edit("set", ("operations", "score_fraud", "after"), []),),
+    {"latency_p95_ms": {"delta": -41.0, "ci": [-48.0, -35.0]}}, "improves",
+)
+CACHE = PlannedMutation(
+    "cache:load_cart", "cache", ("load_cart",), "Cache load_cart for 600 s.",
+    (Edit("set", ("operations", "load_cart", "cache"), {"ttl_s": 600, "max_entries": 20000, "hit_latency_ms": 1}),),
+    {"latency_p95_ms": {"delta": -5.0, "ci": [-7.0, -3.0]}}, "improves",
+)
+
+
+def make_plan(recipe: Path, mutations: tuple[PlannedMutation, ...] = (PARALLELIZE, CACHE),
+              out: Path | None = None) -> Path:
+    """Write a plan for ``recipe``'s current bytes; return its path."""
+    p = Plan(PlanRecipe(str(recipe), recipe_sha256(recipe), "checkout", 4), mutations, tuple(m.id for m in mutations))
+    out = out or recipe.with_name("plan.json")
+    write_plan(p, out)
+    return out
+
+
+_COMMENTS = ("# note", "# TODO: revisit", "#no space", "# ünïcödé ✓", "#   indented words")
+
+
+@st.composite
+def commented_text(draw: st.DrawFn, doc: dict[str, Any]) -> str:
+    """YAML text for ``doc`` with random full-line and end-of-line comments and blank lines."""
+    base = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=1000, allow_unicode=True)
+    out: list[str] = []
+    for line in base.splitlines():
+        choice = draw(st.integers(0, 9))
+        indent = len(line) - len(line.lstrip(" "))
+        if choice == 0:
+            out.append(" " * indent + draw(st.sampled_from(_COMMENTS)))
+        elif choice == 1:
+            out.append("")
+        if choice == 2 and not line.rstrip().endswith(("|", ">", "|-", ">-")):
+            out.append(line + "  " + draw(st.sampled_from(_COMMENTS)))
+        else:
+            out.append(line)
+    if draw(st.booleans()):
+        out.insert(0, "# header comment")
+    return "\n".join(out) + "\n"
+
+
+@st.composite
+def random_edits(draw: st.DrawFn, doc: dict[str, Any]) -> list[Edit]:
+    """A few edits that keep ``doc`` a mapping (they need not keep the recipe semantically valid)."""
+    ops = [o["id"] for o in doc["operations"]]
+    edits: list[Edit] = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.integers(0, 5))
+        op = draw(st.sampled_from(ops))
+        if kind == 0:
+            edits.append(Edit("set", ("version",), draw(st.integers(1, 10_000))))
+        elif kind == 1:
+            edits.append(Edit("set", ("operations", op, "after"), []))
+        elif kind == 2:
+            edits.append(Edit("set", ("operations", op, "cache"), {"ttl_s": 60, "max_entries": 100}))
+        elif kind == 3:
+            edits.append(Edit("set", ("operations", op, "hedge"), {"after_ms": 150, "max_extra": 1}))
+        elif kind == 4 and len(ops) > 1:
+            edits.append(Edit("remove", ("operations", op)))
+            ops.remove(op)
+        else:
+            edits.append(Edit("set", ("operations", op, "substituted_from"), "Old'Action \"quoted\""))
+    return edits
+
+
+def history_lines(recipe: Path) -> list[dict[str, Any]]:
+    """The parsed entries of ``recipe``'s history file."""
+    h = recipe.with_name(recipe.name + ".history.jsonl")
+    return [json.loads(x) for x in h.read_text().splitlines() if x.strip()]
