@@ -426,8 +426,9 @@ def generate_spans(
     request id) to the named variant, the rest to ``control``. ``treatment={"canary": {"op": 0.7}}``
     multiplies ``op``'s latency by 0.7 in that variant; ``"op@cost"`` scales its cost,
     ``"op@error"`` sets its error probability, ``"*"`` scales every operation's latency.
-    ``sample_rate`` keeps only that share of requests (by hash) and records it on every span, as
-    sampled tracing does: ``n_requests`` is the traffic before sampling.
+    ``sample_rate`` keeps only that share of requests (each independently) and records it on every
+    span, as sampled tracing does: ``n_requests`` is the traffic before sampling, and
+    :func:`rate_function` the rate before sampling.
 
     Rows are sorted by start time, dtypes are those of :func:`recipemut.ingest.to_span_frame`;
     ``source_file``/``source_line`` are null.
@@ -449,16 +450,14 @@ def generate_spans(
     order = recipe.topo_order
     dag = recipe.dag
     n_total = int(n_requests)
-
+    # Sampled tracing keeps each request independently: the kept ones are a Poisson process of
+    # the same shape, thinned, so only they are drawn (memory stays O(kept requests)).
+    n = n_total if sample_rate is None or sample_rate >= 1 else int(rng.binomial(n_total, sample_rate))
     arrival = _arrivals(
-        rng, n_total, start_ms, duration_s, (start_ms, diurnal_amplitude, weekly_amplitude, growth_per_day, peak_hour)
+        rng, n, start_ms, duration_s, (start_ms, diurnal_amplitude, weekly_amplitude, growth_per_day, peak_hour)
     )
-    idx = np.arange(n_total)
-    if sample_rate is not None and sample_rate < 1:
-        # sampled tracing keeps a request or not by a hash; only kept requests are generated further
-        idx = idx[_unit(_mix(idx.astype(_U64) ^ _salt("sample", str(seed)))) < sample_rate]
-    n = int(idx.size)
-    arrival_t = np.round(arrival[idx] * TICKS_PER_MS).astype(np.int64)
+    idx = np.arange(n)
+    arrival_t = np.round(arrival * TICKS_PER_MS).astype(np.int64)
     request_ids = np.asarray(("r" + str(seed) + "-" + pd.Series(idx).astype(str)).to_numpy(dtype=object))
     share = hash_share(request_ids)
 

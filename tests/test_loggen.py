@@ -310,13 +310,20 @@ def test_bad_arguments_are_user_errors(kwargs: dict[str, Any], needle: str) -> N
 
 
 def test_sampling_keeps_a_share_and_records_the_rate() -> None:
-    df = generate_spans(ONE_OP, 100_000, seed=14, sample_rate=0.05)
-    assert df["request_id"].nunique() == pytest.approx(5000, rel=0.06)
-    assert (df["sample_rate"] == 0.05).all()
-    # the kept requests keep their place in the unsampled traffic
-    full = generate_spans(ONE_OP, 100_000, seed=14)
-    kept = full.set_index("request_id").loc[df["request_id"], "start_ms"].to_numpy()
-    np.testing.assert_array_equal(kept, df["start_ms"].to_numpy())
+    n, rate = 2_000_000, 0.01
+    df = generate_spans(ONE_OP, n, seed=14, sample_rate=rate, growth_per_day=0.04)
+    assert df["request_id"].nunique() == pytest.approx(n * rate, rel=0.05)
+    assert (df["sample_rate"] == rate).all()
+    # scaled back by the sample rate, the kept requests follow the unsampled rate function
+    day = np.floor((df["start_ms"].to_numpy() - DEFAULT_START_MS) / DAY_MS).astype(int)
+    per_day = np.bincount(day, minlength=14) / rate
+    edges = DEFAULT_START_MS + np.arange(15) * DAY_MS
+    t = np.linspace(edges[0], edges[-1], 14 * 1440 + 1)
+    r = rate_function(t, n_requests=n, growth_per_day=0.04)
+    expected = [
+        np.trapezoid(r[i * 1440 : (i + 1) * 1440 + 1], t[i * 1440 : (i + 1) * 1440 + 1] / 1000) for i in range(14)
+    ]
+    np.testing.assert_allclose(per_day, expected, rtol=0.12)
 
 
 def test_same_seed_same_log_other_seed_other_log() -> None:

@@ -119,7 +119,7 @@ def generate(
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    Console(highlight=False).print(
+    Console(highlight=False, soft_wrap=True).print(
         f"wrote {spans} spans of {summary['requests']} requests of [bold]{recipe.name}[/] to {out}"
         + (f" (parameters from {params})" if params is not None else " (default parameters)")
     )
