@@ -188,7 +188,8 @@ DEFAULT_MAPPING = SpanMapping()
 
 
 def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -> tuple[np.ndarray, np.ndarray]:
-    """Operation id per span (``None`` where none) and a mask of spans that matched several operations.
+    """Per span, the index of its operation in ``recipe.operations`` (-1: none), and a mask of spans
+    that matched several operations.
 
     Mapping rules first (first match wins), then, for spans no rule matched, the default rule.
     A span the default rule matches to more than one operation (two operations with the same
@@ -196,31 +197,35 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     mapping rule can separate them.
     """
     n = len(raw)
-    op = np.full(n, None, dtype=object)
+    index = {o.id: i for i, o in enumerate(recipe.operations)}
+    op = np.full(n, -1, dtype=np.int64)
     for rule in mapping.rules:
-        free = pd.isna(op)
+        free = op < 0
         if not free.any():
             break
-        m = rule.mask(raw) & free
-        op[m] = rule.op
+        op[rule.mask(raw) & free] = index[rule.op]
     ambiguous = np.zeros(n, dtype=bool)
     if not mapping.defaults:
         return op, ambiguous
-    free_idx = np.flatnonzero(pd.isna(op))
+    free_idx = np.flatnonzero(op < 0)
     if not len(free_idx) or not recipe.operations:
         return op, ambiguous
     lookup = pd.DataFrame(
-        [(key, o.service, o.id) for o in recipe.operations for key in dict.fromkeys((o.id, o.action)) if key],
+        [
+            (key, o.service, i)
+            for i, o in enumerate(recipe.operations)
+            for key in dict.fromkeys((o.id, o.action))
+            if key
+        ],
         columns=["cand", "svc", "op"],
     ).drop_duplicates()
-    sub = raw.iloc[free_idx]
+    lookup = lookup.astype({"cand": "str", "svc": "str"})
+    sub = raw.iloc[free_idx].reset_index(drop=True)
     opattr = sub.get("attr:" + mapping.operation_attribute)
     cand = sub["name"] if opattr is None else opattr.where(opattr.notna(), sub["name"])
-    left = pd.DataFrame({"pos": free_idx, "cand": cand.to_numpy(), "own": sub["service"].to_numpy()})
-    client = (sub["kind"] == "client").to_numpy()
-    peer = pd.DataFrame(
-        {"pos": free_idx[client], "cand": cand.to_numpy()[client], "own": sub["peer_service"].to_numpy()[client]}
-    )
+    left = pd.DataFrame({"pos": free_idx, "cand": cand, "own": sub["service"]})
+    client = (sub["kind"] == "client").to_numpy(dtype=bool)
+    peer = pd.DataFrame({"pos": free_idx, "cand": cand, "own": sub["peer_service"]})[client]
     hits = pd.concat(
         [
             left.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
@@ -234,12 +239,15 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     return op, ambiguous
 
 
+STATUS_NAMES = ("ok", "error", "halted")
+
+
 def status_codes(raw: pd.DataFrame, mapping: SpanMapping) -> np.ndarray:
-    """``ok`` / ``error`` / ``halted`` per span: the format's marker, OTel's status tag, then the mapping."""
+    """Index into :data:`STATUS_NAMES` per span: the format's marker, OTel's status tag, then the mapping."""
     error = raw["error"].to_numpy(dtype=bool).copy()
     otel = raw.get("attr:otel.status_code")
     if otel is not None:
-        error |= (otel.fillna("").astype(str).str.upper() == "ERROR").to_numpy()
+        error |= (otel.fillna("").str.upper() == "ERROR").to_numpy(dtype=bool)
     for t in mapping.error:
         error |= t.mask(raw)
     halted = np.zeros(len(raw), dtype=bool)
@@ -248,8 +256,8 @@ def status_codes(raw: pd.DataFrame, mapping: SpanMapping) -> np.ndarray:
     ok = np.zeros(len(raw), dtype=bool)
     for t in mapping.ok:
         ok |= t.mask(raw)
-    out = np.where(halted, "halted", np.where(error, "error", "ok")).astype(object)
-    out[ok] = "ok"
+    out = np.where(halted, 2, np.where(error, 1, 0)).astype(np.int8)
+    out[ok] = 0
     return out
 
 

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from ..model import Recipe
 from ..spans import DEFAULT_VARIANT, SPAN_SCHEMA
 from .common import to_float
-from .mapping import SpanMapping, assign_operations, status_codes
+from .mapping import STATUS_NAMES, SpanMapping, assign_operations, status_codes
 
 log = logging.getLogger(__name__)
 
@@ -114,22 +114,23 @@ def normalise(
 
     if recipe is not None:
         op, ambiguous = assign_operations(raw, recipe, mapping)
+        mapped = op >= 0
     else:
-        opattr = raw.get("attr:" + mapping.operation_attribute)
-        op = (raw["name"] if opattr is None else opattr.where(opattr.notna(), raw["name"])).to_numpy(dtype=object)
+        mapped = np.ones(len(raw), dtype=bool)
         ambiguous = np.zeros(len(raw), dtype=bool)
-    mapped = pd.notna(op)
     _report_unmapped(raw, mapped, ambiguous, recipe, counts, notes)
 
-    status = status_codes(raw, mapping)
+    status = pa.array(STATUS_NAMES, pa.string()).take(pa.array(status_codes(raw, mapping)))
     keep = np.flatnonzero(mapped)
     sub = raw.iloc[keep]
-    op_k = op[keep]
     if recipe is not None:
-        svc_of = {o.id: o.service for o in recipe.operations}
-        service = pd.Series(op_k, dtype=object).map(svc_of).to_numpy(dtype=object)
+        codes_k = pa.array(op[keep])
+        op_k = pa.array([o.id for o in recipe.operations], pa.string()).take(codes_k)
+        service = pa.array([o.service for o in recipe.operations], pa.string()).take(codes_k)
     else:
-        service = sub["service"].to_numpy(dtype=object)
+        opattr = sub.get("attr:" + mapping.operation_attribute)
+        op_k = pa.array(sub["name"] if opattr is None else opattr.where(opattr.notna(), sub["name"]), pa.string())
+        service = pa.array(sub["service"], pa.string(), from_pandas=True)
 
     def attr_num(key: str | None) -> np.ndarray:
         return to_float(sub.get("attr:" + key) if key else None, len(sub))
@@ -148,11 +149,11 @@ def normalise(
             "recipe": pa.repeat(pa.scalar(recipe.name if recipe is not None else None, pa.string()), len(sub)),
             "recipe_version": pa.array(version, pa.float64(), from_pandas=True).cast(pa.int64(), safe=False),
             "variant": variant,
-            "op": pa.array(op_k, pa.string(), from_pandas=True),
-            "service": pa.array(service, pa.string(), from_pandas=True),
+            "op": op_k,
+            "service": service,
             "start_ms": pa.array(start[keep] / 1e6, pa.float64()),
             "latency_ms": pa.array(dur[keep] / 1e6, pa.float64()),
-            "status": pa.array(status[keep], pa.string(), from_pandas=True),
+            "status": status.take(pa.array(keep)),
             "cost_usd": pa.array(attr_num(mapping.cost_usd), pa.float64(), from_pandas=True),
             "cpu_ms": pa.array(attr_num(mapping.cpu_ms), pa.float64(), from_pandas=True),
             "mem_mb": pa.array(attr_num(mapping.mem_mb), pa.float64(), from_pandas=True),

@@ -269,9 +269,9 @@ def _flatten(table: Any, keys: tuple[str, ...]) -> pd.DataFrame:
     parent = pc.if_else(pc.equal(parent, ""), pa.scalar(None, pa.string()), parent)
     service = res_values.get("service.name", pa.nulls(n_rs, pa.string())).take(span_rs)
     columns: dict[str, Any] = {
-        "trace_id": pc.utf8_lower(pc.fill_null(text("traceId"), "")),
-        "span_id": pc.utf8_lower(pc.fill_null(text("spanId"), "")),
-        "parent_id": pc.utf8_lower(parent),
+        "trace_id": pc.ascii_lower(pc.fill_null(text("traceId"), "")),
+        "span_id": pc.ascii_lower(pc.fill_null(text("spanId"), "")),
+        "parent_id": pc.ascii_lower(parent),
         "parent_trace_id": pa.nulls(n, pa.string()),
         "name": pc.fill_null(text("name"), ""),
         "service": service,
