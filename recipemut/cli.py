@@ -93,6 +93,9 @@ def _register() -> None:
     from .commands import graph as _graph
 
     app.command("graph")(guard(_graph.graph))
+    from .commands import suggest as _suggest
+
+    app.command("suggest")(guard(_suggest.suggest))
     from .commands import forecast as _forecast
 
     app.command("forecast")(guard(_forecast.forecast))

@@ -86,6 +86,7 @@ class SearchResult:
 
     objective: str
     weight: float
+    original: Recipe
     baseline: Replay
     singles: tuple[Candidate, ...]  # round 1, accepted first by score, then rejected
     plan: tuple[Candidate, ...]  # the chosen steps, in order
@@ -233,6 +234,7 @@ def search(
     return SearchResult(
         objective=objective,
         weight=weight,
+        original=recipe,
         baseline=base,
         singles=tuple(singles),
         plan=best.steps,

@@ -1,0 +1,439 @@
+"""`recipemut suggest`: the mutations that make a recipe faster or cheaper, proven and reviewable."""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, Evaluation
+from ..cli import err_console
+from ..diff import edited_text, structural_diff, unified_diff
+from ..operators import REGISTRY
+from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, search
+
+EXIT_NOTHING, EXIT_ERROR, EXIT_IMPROVEMENTS = 0, 1, 2
+
+
+class Objective(str, Enum):
+    """What the search minimises."""
+
+    latency = "latency"
+    p95 = "p95"
+    cost = "cost"
+    balanced = "balanced"
+
+
+class SuggestFormat(str, Enum):
+    """text for a terminal, json for machines (the plan file's format), markdown for a pull request."""
+
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+_LABELS = {
+    "latency_p50_ms": "p50",
+    "latency_p95_ms": "p95",
+    "latency_p99_ms": "p99",
+    "latency_mean_ms": "mean",
+    "cost_mean_usd": "cost",
+}
+
+
+def _clean(v: Any) -> Any:
+    """NaN/inf -> None, recursively, so the JSON is strict."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _num(x: float, cost: bool = False) -> str:
+    if not math.isfinite(x):
+        return "-"
+    if cost:
+        return f"{x * 1e6:+.1f}µ$"  # micro-dollars per request
+    return f"{x:+.1f}"
+
+
+def _iv(ev: Evaluation | None, key: str) -> str:
+    if ev is None:
+        return "-"
+    iv = ev.predicted[key]
+    cost = key == "cost_mean_usd"
+    if iv.lo == iv.hi == iv.estimate:
+        return _num(iv.estimate, cost)
+    return f"{_num(iv.estimate, cost)} [{_num(iv.lo, cost)}, {_num(iv.hi, cost)}]"
+
+
+def _headline(description: str, limit: int = 110) -> str:
+    """The first clause of an operator's sentence (the claim; the rest is its evidence)."""
+    head = description.split("; ")[0].split(": ")[0].rstrip(".")
+    return head if len(head) <= limit else head[: limit - 1].rstrip() + "…"
+
+
+def _reason(c: Candidate, *, full: bool = False) -> str:
+    """One sentence a reviewer can check: the operator's claim plus the predicted numbers."""
+    ev = c.evaluation
+    text = c.mutation.description.rstrip(".") if full else _headline(c.mutation.description)
+    if ev is None:
+        return text + "."
+    p95 = ev.predicted["latency_p95_ms"].estimate
+    cost = ev.predicted["cost_mean_usd"].estimate
+    bits = []
+    if abs(p95) >= 0.05:
+        bits.append(f"{'saves' if p95 < 0 else 'adds'} {abs(p95):.1f} ms at p95")
+    if abs(cost) * 1e6 >= 0.05:
+        bits.append(f"{'saves' if cost < 0 else 'adds'} {abs(cost) * 1e6:.1f} µ$ per request")
+    return text + ("; " + " and ".join(bits) if bits else "") + "."
+
+
+def _plan_doc(result: SearchResult, recipe_path: Path, text: str, recipe_name: str, version: int) -> dict[str, Any]:
+    """The plan file's content (schemas/plan.schema.json), with suggest's report in extra keys."""
+    from ..plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+
+    steps: list[PlannedMutation] = []
+    ids: list[str] = []
+    for c in result.plan:
+        pid = c.mutation.id
+        n = 2
+        while pid in ids:
+            pid, n = f"{c.mutation.id}#{n}", n + 1
+        ids.append(pid)
+        ev = c.evaluation
+        steps.append(
+            PlannedMutation(
+                pid,
+                c.mutation.operator,
+                c.mutation.targets,
+                c.mutation.description,
+                c.mutation.edits,
+                _clean(ev.to_dict()) if ev else {},
+                ev.verdict if ev else None,
+            )
+        )
+    plan = Plan(
+        recipe=PlanRecipe(str(recipe_path), recipe_sha256(text.encode("utf-8")), recipe_name, version),
+        mutations=tuple(steps),
+        plan=tuple(ids),
+        objective=result.objective,
+    )
+    d = plan.to_dict()
+    d["report"] = _clean(_report(result, recipe_path, text))
+    return d
+
+
+def _candidate_dict(c: Candidate) -> dict[str, Any]:
+    return {
+        **c.mutation.to_dict(),
+        "round": c.round,
+        "status": c.status,
+        "reasons": list(c.reasons),
+        "verdict": c.verdict,
+        "predicted": c.evaluation.to_dict() if c.evaluation else None,
+    }
+
+
+def _report(result: SearchResult, recipe_path: Path, text: str) -> dict[str, Any]:
+    base = result.baseline
+    after = edited_text(text, [e for c in result.plan for e in c.mutation.edits], source=str(recipe_path))
+    return {
+        "weight": result.weight,
+        "baseline": {
+            "requests": base.n_requests,
+            "latency_p50_ms": float(_q(base.latency_ms, 0.5)),
+            "latency_p95_ms": float(_q(base.latency_ms, 0.95)),
+            "latency_p99_ms": float(_q(base.latency_ms, 0.99)),
+            "cost_mean_usd": float(base.cost_usd.mean()),
+            "imputed_share": base.imputed_share,
+        },
+        "plan_predicted": result.plan_evaluation.to_dict() if result.plan_evaluation else None,
+        "plan_verdict": result.plan_evaluation.verdict if result.plan_evaluation else None,
+        "singles": [_candidate_dict(c) for c in result.singles],
+        "rejected": [_candidate_dict(c) for c in result.rejected],
+        "diff": {
+            "unified": unified_diff(text, after, str(recipe_path)),
+            "structural": structural_diff(result.original, result.plan_recipe).to_dict(),
+        },
+        "search": {
+            "evaluated": result.evaluated,
+            "rounds": result.rounds,
+            "budget_exhausted": result.budget_exhausted,
+            "elapsed_s": result.elapsed_s,
+            **dict(result.options),
+        },
+    }
+
+
+def _q(x: Any, q: float) -> float:
+    import numpy as np
+
+    return float(np.quantile(x, q))
+
+
+def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], *, explain: bool = False) -> Table:
+    t = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
+    t.add_column("#", justify="right")
+    t.add_column("operator")
+    t.add_column("target")
+    t.add_column("why" if not explain else "rejected because", max_width=60, overflow="fold")
+    for key in PREDICTED:
+        if key != "latency_mean_ms":
+            t.add_column(f"Δ{_LABELS[key]}" + (" ms" if key != "cost_mean_usd" else ""), justify="right")
+    t.add_column("verdict")
+    t.add_column("imputed", justify="right")
+    for i, c in enumerate(cands, 1):
+        ev = c.evaluation
+        why = "; ".join(c.reasons) if explain else _reason(c)
+        style = "green" if c.status == "accepted" else ("red" if "regresses" in c.reasons else None)
+        t.add_row(
+            str(i),
+            c.mutation.operator,
+            escape(", ".join(c.mutation.targets)),
+            escape(why),
+            *(_iv(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
+            escape(c.verdict or "-"),
+            f"{100 * ev.imputed_share:.0f}%" if ev else "-",
+            style=style,
+        )
+    return t
+
+
+def _render_text(result: SearchResult, recipe_path: Path, text: str, *, explain: bool, top: int) -> None:
+    out = Console(highlight=False, soft_wrap=False, width=200)
+    rep = _report(result, recipe_path, text)
+    b = rep["baseline"]
+    out.print(
+        f"[bold]{escape(str(recipe_path))}[/]: replayed {b['requests']:,} requests; baseline p50 "
+        f"{b['latency_p50_ms']:.1f} ms, p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, "
+        f"cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request; objective {result.objective}"
+        + (f" (weight {result.weight:g})" if result.objective == "balanced" else "")
+    )
+    accepted = [c for c in result.singles if c.status == "accepted"]
+    if accepted:
+        out.print(_table("Best single mutations (each against the current recipe)", accepted[:top]))
+    else:
+        out.print("No single mutation improves the recipe.")
+    if result.plan:
+        out.print("\n[bold]Plan[/] (applied in this order; each step judged against the previous):")
+        for i, c in enumerate(result.plan, 1):
+            out.print(f"  {i}. {escape(c.mutation.id)}: {escape(c.mutation.description)}")
+        ev = result.plan_evaluation
+        if ev is not None:
+            out.print(
+                "  whole plan vs. the current recipe: "
+                + ", ".join(f"Δ{_LABELS[k]} {_iv(ev, k)}" for k in PREDICTED)
+                + f"; verdict [bold]{escape(ev.verdict)}[/], imputed {100 * ev.imputed_share:.0f}%"
+            )
+        out.print("\n[bold]Structural diff[/]")
+        for line in structural_diff(result.original, result.plan_recipe).lines():
+            out.print(
+                "  " + escape(line), style="green" if line.startswith("+") else ("red" if line[0] == "-" else None)
+            )
+        out.print("\n[bold]YAML diff[/] (exactly what `recipemut apply` writes)")
+        for line in rep["diff"]["unified"].splitlines():
+            style = "green" if line.startswith("+") else ("red" if line.startswith("-") else None)
+            out.print(escape(line), style=style)
+    if explain:
+        rej = list(result.rejected)
+        if rej:
+            out.print(_table("Rejected candidates", rej, explain=True))
+    s = rep["search"]
+    note = " (budget exhausted: raise --budget or --time-budget)" if s["budget_exhausted"] else ""
+    out.print(
+        f"\nevaluated {s['evaluated']} candidates in {s['rounds']} round(s), {s['elapsed_s']:.1f} s{note}; "
+        f"A/B treatment share {100 * s['treatment_share']:.0f}%"
+        + ("" if explain or not result.rejected else f"; {len(result.rejected)} rejected (--explain shows why)")
+    )
+
+
+def _md_row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _render_markdown(result: SearchResult, recipe_path: Path, text: str, *, explain: bool, top: int) -> str:
+    from ..graph import render_mermaid
+
+    rep = _report(result, recipe_path, text)
+    b = rep["baseline"]
+    lines = [
+        f"## recipemut suggest: `{recipe_path}`",
+        "",
+        f"Replayed {b['requests']:,} recorded requests. Baseline p50 {b['latency_p50_ms']:.1f} ms, "
+        f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
+        f"{b['cost_mean_usd'] * 1e6:.1f} µ$/request. Objective: **{result.objective}**.",
+        "",
+    ]
+    accepted = [c for c in result.singles if c.status == "accepted"][:top]
+    heads = ["#", "operator", "target", "why", *(f"Δ{_LABELS[k]}" for k in PREDICTED if k != "latency_mean_ms")]
+    if accepted:
+        lines += ["### Best single mutations", "", _md_row([*heads, "verdict", "imputed"])]
+        lines.append(_md_row(["---"] * (len(heads) + 2)))
+        for i, c in enumerate(accepted, 1):
+            ev = c.evaluation
+            lines.append(
+                _md_row(
+                    [
+                        str(i),
+                        c.mutation.operator,
+                        ", ".join(f"`{t}`" for t in c.mutation.targets),
+                        _reason(c),
+                        *(_iv(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
+                        c.verdict or "-",
+                        f"{100 * ev.imputed_share:.0f}%" if ev else "-",
+                    ]
+                )
+            )
+        lines.append("")
+    else:
+        lines += ["No single mutation improves the recipe.", ""]
+    if result.plan:
+        lines += ["### Plan", ""]
+        lines += [f"{i}. `{c.mutation.id}`: {c.mutation.description}" for i, c in enumerate(result.plan, 1)]
+        ev = result.plan_evaluation
+        if ev is not None:
+            lines += [
+                "",
+                "Whole plan: " + ", ".join(f"Δ{_LABELS[k]} {_iv(ev, k)}" for k in PREDICTED) + f"; **{ev.verdict}**.",
+            ]
+        sd = structural_diff(result.original, result.plan_recipe)
+        lines += ["", "#### New DAG (changed operations highlighted)", "", "```mermaid"]
+        lines += [render_mermaid(result.plan_recipe, highlight=sd.changed_ops).rstrip("\n"), "```", ""]
+        lines += ["#### Structural diff", "", "```diff", *sd.lines(), "```", ""]
+        lines += ["#### YAML diff", "", "```diff", rep["diff"]["unified"].rstrip("\n"), "```", ""]
+    if explain and result.rejected:
+        lines += ["<details><summary>Rejected candidates</summary>", "", _md_row(["candidate", "reasons"])]
+        lines.append(_md_row(["---", "---"]))
+        lines += [_md_row([f"`{c.mutation.id}`", "; ".join(c.reasons)]) for c in result.rejected]
+        lines += ["", "</details>", ""]
+    s = rep["search"]
+    lines.append(
+        f"<sub>{s['evaluated']} candidates evaluated in {s['elapsed_s']:.1f} s; offline A/B with "
+        f"{100 * s['treatment_share']:.0f}% treatment.</sub>"
+    )
+    return "\n".join(lines) + "\n"
+
+
+_OPERATORS_HELP = (
+    "Operators to use (repeatable): "
+    + ", ".join(f"{k} ({v.summary})" for k, v in REGISTRY.items())
+    + " [default: all]."
+)
+
+
+def _operator_check(values: list[str] | None) -> list[str] | None:
+    for v in values or []:
+        if v not in REGISTRY:
+            raise typer.BadParameter(f"unknown operator {v!r}; choose from {', '.join(REGISTRY)}")
+    return values
+
+
+def suggest(
+    recipe: Path = typer.Argument(..., help="The recipe YAML file.", show_default=False),
+    logs: list[Path] = typer.Option(
+        ...,
+        "--logs",
+        "-l",
+        help="Execution logs (native JSONL/.gz, OTLP, Jaeger, Zipkin). Repeatable.",
+        show_default=False,
+    ),
+    objective: Objective = typer.Option(Objective.balanced, "--objective", help="What to minimise."),
+    weight: float = typer.Option(
+        0.5, "--weight", min=0.0, max=1.0, help="balanced: weight of latency (1 - weight goes to cost)."
+    ),
+    operators: list[str] | None = typer.Option(
+        None,
+        "--operators",
+        "-o",
+        callback=_operator_check,
+        show_default=False,
+        help=_OPERATORS_HELP,
+    ),
+    budget: int = typer.Option(DEFAULT_BUDGET, "--budget", min=1, help="Most candidates to evaluate."),
+    time_budget: float = typer.Option(
+        DEFAULT_TIME_BUDGET_S, "--time-budget", min=0.0, help="Most seconds to spend searching."
+    ),
+    beam: int = typer.Option(1, "--beam", min=1, help="Beam width of the plan search (1 = greedy)."),
+    treatment_share: float = typer.Option(
+        DEFAULT_SHARE, "--treatment-share", min=0.01, max=0.99, help="Share of requests in the offline A/B treatment."
+    ),
+    min_effect: float = typer.Option(
+        DEFAULT_MIN_EFFECT, "--min-effect", min=0.0, help="Smallest relative change worth a verdict."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random draw (imputation, bootstrap)."),
+    explain: bool = typer.Option(False, "--explain", help="Also show every rejected candidate and why."),
+    top: int = typer.Option(10, "--top", min=1, help="How many single mutations to show."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the plan file (for `recipemut apply --plan`).", show_default=False
+    ),
+    output: SuggestFormat = typer.Option(SuggestFormat.text, "--format", "-f", help="text, json or markdown."),
+    detailed_exitcode: bool = typer.Option(
+        False, "--detailed-exitcode", help="Exit 2 when improvements were found, 0 when not (1 is an error)."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Fail on the first bad log line instead of counting it."),
+    log_format: str = typer.Option("auto", "--log-format", help="auto, native, otlp, jaeger or zipkin."),
+    mapping: Path | None = typer.Option(None, "--map", help="Span mapping file for traces.", show_default=False),
+) -> None:
+    """Suggest mutations that make a recipe faster or cheaper, each proven valid and judged on replayed traffic.
+
+    Profiles the logs, generates candidate mutations with the operators, rejects the invalid ones
+    (DAG, data dependencies, frozen, keep_order), replays every recorded request through each
+    candidate, judges it with an offline A/B test (requests split by a hash of request_id), and
+    composes the improvements into a plan. Shows the best single mutations with predicted changes
+    in p50/p95/p99 latency and cost (95% intervals), the plan, and its diff. Exit codes with
+    --detailed-exitcode: 0 nothing worth doing, 2 improvements found, 1 error.
+
+    Example:
+
+        recipemut suggest recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz --out plan.json
+    """
+    from ..ingest import read_logs
+    from ..loader import load_recipe_text, read_document
+    from ..profile import build_profile
+
+    doc, _, text = read_document(recipe)
+    r = load_recipe_text(text, file=str(recipe))
+    spans, report = read_logs(logs, recipe=r, strict=strict, log_format=log_format, mapping=mapping)
+    prof = build_profile(spans, r)
+    if report.rejected_total:
+        err_console.print(f"[yellow]warning:[/] {escape(report.summary())}")
+    result = search(
+        r,
+        prof,
+        doc=doc,
+        objective=objective.value,
+        weight=weight,
+        operators=operators,
+        budget=budget,
+        time_budget_s=time_budget,
+        beam_width=beam,
+        share=treatment_share,
+        min_effect=min_effect,
+        seed=seed,
+    )
+    plan_doc = _plan_doc(result, recipe, text, r.name, r.version)
+    if out is not None:
+        from ..plan import Plan, write_plan
+
+        write_plan(Plan.from_dict(plan_doc), out)
+    if output == SuggestFormat.json:
+        typer.echo(json.dumps(plan_doc, indent=2, allow_nan=False))
+    elif output == SuggestFormat.markdown:
+        typer.echo(_render_markdown(result, recipe, text, explain=explain, top=top), nl=False)
+    else:
+        _render_text(result, recipe, text, explain=explain, top=top)
+        if out is not None:
+            Console(highlight=False).print(f"plan written to {escape(str(out))}")
+    if detailed_exitcode:
+        raise typer.Exit(EXIT_IMPROVEMENTS if result.plan else EXIT_NOTHING)
