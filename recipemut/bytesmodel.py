@@ -39,6 +39,7 @@ boolean 1 B), so a JSON object beside an id gets nearly all of the bytes.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -218,12 +219,23 @@ def fit_one(op: str, latency: np.ndarray, bytes_in: np.ndarray, bytes_out: np.nd
     )
 
 
+_FITS: weakref.WeakKeyDictionary[Profile, dict[str, BytesFit]] = weakref.WeakKeyDictionary()
+
+
 def fit(profile: Profile) -> dict[str, BytesFit]:
     """Per-operation latency-vs-bytes fits over each operation's ``ok`` calls (ops with < 3 calls omitted).
 
     One vectorised least-squares solve per operation (columns of the request matrix); no loop over
-    requests.
+    requests. A profile is immutable, so its fits are computed once and remembered (weakly); each
+    call returns a new dict.
     """
+    cached = _FITS.get(profile)
+    if cached is None:
+        cached = _FITS[profile] = _fit(profile)
+    return dict(cached)
+
+
+def _fit(profile: Profile) -> dict[str, BytesFit]:
     out: dict[str, BytesFit] = {}
     ok = profile.status == ST_OK
     for j, op in enumerate(profile.op_ids):

@@ -11,6 +11,7 @@ Semantics of :func:`hits` (the simulator and the ``cache`` operator share them):
   entry's life, so no answer older than ``ttl`` is ever served (the staleness bound a TTL promises;
   what ``SET key EX ttl`` does). ``policy="access"`` gives expire-after-access instead: a call is a
   hit when the previous call with the same key was less than ``ttl`` ago (a sliding window).
+* Times are compared at microsecond resolution (a log's millisecond floats carry no more).
 * The entry is available from the miss's *start* time (the call's own latency is ignored; at the
   millisecond scale of TTLs in seconds this matters only for bursts of identical keys).
 * Calls with key ``-1`` (the operation did not run, or logged no key) or a NaN time are never hits
@@ -78,6 +79,11 @@ def _sorted_valid(times_ms: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, n
 def _next_miss_pointer(s_keys: np.ndarray, s_times: np.ndarray, ttl_ms: float) -> np.ndarray:
     """For each sorted call i, the first call j of the same key with time >= t_i + ttl (m if none)."""
     m = s_keys.shape[0]
+    group_end = np.searchsorted(s_keys, s_keys, side="right")
+    fast = _next_by_offsets(s_keys, s_times, ttl_ms)
+    if fast is not None:
+        fast[fast >= group_end] = m
+        return fast
     # Merge queries (key, t + ttl) into the events (key, t); a query sorts before an event with the
     # same key and time, so the events before a query are exactly those with time < t + ttl.
     all_keys = np.concatenate([s_keys, s_keys])
@@ -90,9 +96,25 @@ def _next_miss_pointer(s_keys: np.ndarray, s_times: np.ndarray, ttl_ms: float) -
     qpos = ~is_event
     nxt[order[qpos] - m] = events_before[qpos]
     # a pointer that left its key's group means "no further call of this key"
-    group_end = np.searchsorted(s_keys, s_keys, side="right")
     nxt[nxt >= group_end] = m
     return nxt
+
+
+def _next_by_offsets(s_keys: np.ndarray, s_times: np.ndarray, ttl_ms: float) -> np.ndarray | None:
+    """The same pointers by one ``searchsorted``: times in integer microseconds, each key's calls
+    shifted into a band of their own so the sorted (key, time) order is one increasing integer
+    array. None when the bands would overflow int64 (the merge above is used then)."""
+    if s_times.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    t0 = float(s_times.min())
+    us = np.round((s_times - t0) * 1000.0).astype(np.int64)
+    ttl_us = round(ttl_ms * 1000.0)
+    band = int(us.max()) + ttl_us + 1
+    group = np.cumsum(np.r_[False, s_keys[1:] != s_keys[:-1]], dtype=np.int64)
+    if (int(group[-1]) + 1) * band >= 2**62:
+        return None
+    comp = group * band + us
+    return np.searchsorted(comp, comp + ttl_us, side="left").astype(np.int64)
 
 
 def _write_misses(s_keys: np.ndarray, s_times: np.ndarray, ttl_ms: float) -> np.ndarray:
@@ -235,6 +257,7 @@ def choose(
     ttls_s: Sequence[float] = DEFAULT_TTLS_S,
     max_entries_cap: int = 100_000,
     good_enough: float = 0.9,
+    min_hit_rate: float = 0.0,
 ) -> CacheChoice | None:
     """Pick a TTL and a capacity for a cache from the recorded calls.
 
@@ -242,10 +265,15 @@ def choose(
     *shortest* one reaching ``good_enough`` (90%) of the best hit rate: a longer TTL serves staler
     answers for little gain. The capacity is the peak number of live entries at that TTL, with 25%
     headroom, rounded up by :func:`nice_capacity` and capped at ``max_entries_cap``; the returned
-    replay is re-run with that capacity. ``None`` when there is no cacheable call.
+    replay is re-run with that capacity. ``None`` when there is no cacheable call, or when no cache
+    could reach ``min_hit_rate`` (checked first against the bound ``1 - distinct keys / calls``).
     """
+    k = np.asarray(keys, dtype=np.int64)
+    valid = k[(k >= 0) & np.isfinite(np.asarray(times_ms, dtype=np.float64))]
+    if valid.size == 0 or 1.0 - np.unique(valid).size / valid.size < min_hit_rate:
+        return None
     runs = [replay(times_ms, keys, t, max_entries_cap) for t in sorted(ttls_s)]
-    if not runs or runs[0].calls == 0:
+    if not runs:
         return None
     best = max(r.hit_rate for r in runs)
     pick = next(r for r in runs if r.hit_rate >= good_enough * best)

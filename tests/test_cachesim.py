@@ -140,3 +140,20 @@ def test_large_input_runs_vectorised() -> None:
     # every key's first call is a miss
     first = np.unique(k, return_index=True)[1]
     assert not r.hits[first].any()
+
+
+def test_merge_fallback_gives_the_same_pointers(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    t = rng.uniform(0, 50_000, 3000).round(3)
+    k = rng.integers(-1, 40, 3000)
+    fast = cachesim.hits(t, k, 2.5, 1000)
+    monkeypatch.setattr(cachesim, "_next_by_offsets", lambda *a: None)
+    assert cachesim.hits(t, k, 2.5, 1000).tolist() == fast.tolist()
+    assert cachesim.hits(t, k, 2.5, 1000).tolist() == _reference(t.tolist(), k.tolist(), 2.5, 1000, "write")
+
+
+def test_choose_skips_when_no_cache_could_pay() -> None:
+    t = np.arange(100, dtype=float)
+    k = np.r_[np.arange(97), 0, 0, 0]  # at most 3% of calls could ever hit
+    assert cachesim.choose(t, k, min_hit_rate=0.05) is None
+    assert cachesim.choose(t, k, min_hit_rate=0.02) is not None

@@ -55,6 +55,7 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
             keys,
             ttls_s=tuple(ctx.option("cache_ttls_s")),
             max_entries_cap=int(ctx.option("cache_max_entries")),
+            min_hit_rate=float(ctx.option("cache_min_hit_rate")),
         )
         if choice is None or choice.replay.hit_rate < float(ctx.option("cache_min_hit_rate")):
             continue
