@@ -168,13 +168,17 @@ def text_chart(
 ) -> list[str]:
     """A small terminal chart of utilisation: history ``.``, forecast ``*``, interval ``:``, target ``-``.
 
-    Each column is the peak of the hours it covers, so daily peaks survive the squeeze.
+    Each column covers whole days (one when they fit in ``width``) and shows their peak.
     """
     index, hist_u, point, lower, upper = _series_for_chart(rep, o)
     n = len(index)
     if n == 0 or o.target is None:
         return []
-    cols = np.minimum((np.arange(n) * width) // n, width - 1)
+    # whole days per column (each column shows daily peaks), as many as fit in ``width``
+    per_day = max(1, round(DAY_S / rep.forecast.history.bin_s))
+    per_col = per_day * max(1, math.ceil(n / per_day / width))
+    width = max(1, math.ceil(n / per_col))
+    cols = np.arange(n) // per_col
     h, p, lo, hi = (_colmax(v, cols, width) for v in (hist_u, point, lower, upper))
     # scale to the point forecast and the target; the interval is clipped at the top row
     top = 1.25 * float(np.nanmax(np.r_[hist_u, point, o.target, 1e-9]))
@@ -283,7 +287,10 @@ def _svg_panel(rep: CapacityReport, o: ServiceOutlook, y0: float) -> list[str]:
     w, ph, ml, mr = _SVG_W, _SVG_PH, _SVG_ML, _SVG_MR
     index, hist_u, point, lower, upper = _series_for_chart(rep, o)
     n = len(index)
-    top = float(np.nanmax(np.r_[hist_u, point, upper, (o.target or 0) * 1.15, 1e-9]))
+    # scale to the point forecast and the target (as the terminal chart); the band is clipped at the top
+    top = 1.25 * float(np.nanmax(np.r_[hist_u, point, o.target or 0.0, 1e-9]))
+    upper = np.minimum(upper, top)
+    lower = np.minimum(lower, top)
 
     def x(i: int | np.integer) -> float:
         return ml + (w - ml - mr) * (i / max(1, n - 1))
@@ -334,7 +341,7 @@ def _svg_panel(rep: CapacityReport, o: ServiceOutlook, y0: float) -> list[str]:
 def svg_chart(rep: CapacityReport) -> str:
     """One panel per service with declared capacity: utilisation history (grey), forecast (blue) with
     its interval (band), the target (red dashed) and "now" (dotted)."""
-    panels = [o for o in rep.services if o.capacity is not None]
+    panels = [o for o in urgency_order(rep.services) if o.capacity is not None]
     step = _SVG_PH + _SVG_MT + _SVG_MB
     height = max(1, len(panels)) * step + 20
     out = [
