@@ -1,0 +1,406 @@
+"""Apply a reviewed plan, start a canary, roll back: every write locked, atomic and in the history.
+
+Each write is one transaction under the recipe's lock (:func:`recipemut.fileio.locked`):
+
+1. read the recipe's bytes and its history, and verify the history (a history that does not
+   verify stops everything: the recipe is never written on its strength);
+2. reconcile the file with the history (:func:`recipemut.history.recipe_state`): an interrupted
+   earlier write is recorded as a ``recover`` entry; a hand edit since the last write is refused
+   unless ``force``, which records the edited text as a ``hand-edit`` entry first;
+3. compute the new text (pure functions below), validate it as a recipe;
+4. write the whole history (with the new entry carrying the texts before and after), then the
+   recipe, each with :func:`recipemut.fileio.atomic_write`.
+
+A crash at any moment leaves a recipe equal to a text the history records (see ``history.py``).
+
+``apply`` sets ``version`` to one more than any version the history has seen, so a version number
+names one text: a rollback restores an old text with its old number, and the next apply never
+reuses a number.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .diff import unified_diff
+from .errors import InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
+from .fileio import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked
+from .history import (
+    Action,
+    Entry,
+    decode,
+    encode,
+    max_version,
+    new_entry,
+    read_history,
+    recipe_state,
+    sha256_text,
+    text_of_version,
+    write_history,
+)
+from .mutation import Edit
+from .plan import Plan, PlannedMutation
+from .yamlio import YamlSyntaxError, apply_edits_to_text, load_roundtrip
+
+log = logging.getLogger(__name__)
+
+#: the name of the variant ``apply --canary`` writes
+CANARY = "canary"
+
+
+class UnsavedEdit(RecipemutError):
+    """The recipe was changed by hand since the last recorded write; ``--force`` saves it first."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did (or, with ``written=False``, would do)."""
+
+    action: str
+    recipe: str
+    version_before: int | None
+    version: int | None
+    sha256_before: str
+    sha256_after: str
+    diff: str
+    written: bool
+    mutations: tuple[str, ...] = ()
+    entries: tuple[Entry, ...] = ()  # the history entries appended (recover / hand-edit first)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "recipe": self.recipe,
+            "written": self.written,
+            "version_before": self.version_before,
+            "version": self.version,
+            "sha256_before": self.sha256_before,
+            "sha256_after": self.sha256_after,
+            "mutations": list(self.mutations),
+            "history_entries": [e.seq for e in self.entries],
+            "notes": list(self.notes),
+            "diff": self.diff,
+        }
+
+
+# ---- pure helpers ------------------------------------------------------------------------------
+
+
+def version_of(text: str) -> int | None:
+    """The ``version`` of a recipe text, or ``None`` when it has none (or does not parse)."""
+    try:
+        doc = load_roundtrip(text)
+    except RecipemutError:
+        return None
+    v = doc.get("version") if isinstance(doc, Mapping) else None
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def plain_doc(text: str, *, source: str = "<recipe>") -> dict[str, Any]:
+    """A recipe text as plain data (dicts, lists, scalars)."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        if isinstance(v, bool) or v is None:
+            return v
+        if isinstance(v, int):
+            return int(v)
+        if isinstance(v, float):
+            return float(v)
+        return str(v)
+
+    doc = load_roundtrip(text, source=source)
+    if not isinstance(doc, Mapping):
+        raise MutationError("the recipe document is not a mapping", file=source, line=1, code="bad-document")
+    out: dict[str, Any] = plain(doc)
+    return out
+
+
+def validate_text(text: str, *, source: str, what: str) -> None:
+    """Refuse a text that is not a valid recipe; ``what`` says how it was made (for the message)."""
+    from .loader import load_recipe_text
+
+    try:
+        load_recipe_text(text, file=source)
+    except RecipeInvalid as e:
+        first = e.findings[0] if e.findings else None
+        detail = f"{first.message} [{first.code}]" if first else "invalid"
+        at = f" (line {first.line} of the result)" if first and first.line else ""
+        more = f" and {len(e.findings) - 1} more" if len(e.findings) > 1 else ""
+        raise MutationError(f"{what} would make the recipe invalid: {detail}{at}{more}; nothing was written",
+                            file=source, code="invalid-result") from None
+
+
+def plan_text(text: str, mutations: Sequence[PlannedMutation], new_version: int, *, source: str = "<recipe>") -> str:
+    """The recipe text after the mutations' edits, with ``version`` set to ``new_version``."""
+    edits = [e for m in mutations for e in m.edits]
+    return apply_edits_to_text(text, [*edits, Edit("set", ("version",), new_version)], source=source)
+
+
+def canary_text(
+    text: str, mutated_text: str, share: float, new_version: int, *, name: str = CANARY, source: str = "<recipe>"
+) -> str:
+    """The recipe text with a ``variants`` section sending ``share`` of requests to ``mutated_text``.
+
+    The primary recipe is unchanged apart from ``version`` and ``variants``.
+    """
+    if not 0 < share < 1:
+        raise MutationError(f"canary share must be in (0, 1), got {share:g}", code="bad-share")
+    variant = plain_doc(mutated_text, source=source)
+    variant.pop("variants", None)
+    variant["version"] = new_version
+    return apply_edits_to_text(
+        text,
+        [Edit("set", ("variants",), [{"name": name, "share": share, "recipe": variant}]),
+         Edit("set", ("version",), new_version)],
+        source=source,
+    )
+
+
+def promoted_text(text: str, variant_name: str, new_version: int, *, source: str = "<recipe>") -> str:
+    """The recipe text where the variant replaces the primary (comments kept where nothing changed)."""
+    doc = plain_doc(text, source=source)
+    variants = doc.get("variants") or []
+    variant = next((v for v in variants if isinstance(v, Mapping) and v.get("name") == variant_name), None)
+    if variant is None:
+        raise MutationError(f"no variant named {variant_name!r} to promote", file=source, code="no-variant")
+    target = dict(variant.get("recipe") or {})
+    target.pop("variants", None)
+    edits: list[Edit] = [Edit("set", (k,), v) for k, v in target.items()
+                         if k not in ("version", "variants") and doc.get(k) != v]
+    edits += [Edit("remove", (k,)) for k in doc if k not in target and k not in ("version", "variants")]
+    edits += [Edit("remove", ("variants",)), Edit("set", ("version",), new_version)]
+    return apply_edits_to_text(text, edits, source=source)
+
+
+def without_variants_text(text: str, new_version: int, *, source: str = "<recipe>") -> str:
+    """The recipe text with its ``variants`` section removed and ``version`` set."""
+    doc = plain_doc(text, source=source)
+    edits = [Edit("remove", ("variants",))] if "variants" in doc else []
+    return apply_edits_to_text(text, [*edits, Edit("set", ("version",), new_version)], source=source)
+
+
+def mutation_records(mutations: Sequence[PlannedMutation]) -> list[dict[str, Any]]:
+    """How mutations are recorded in a history entry."""
+    return [
+        {"id": m.id, "operator": m.operator, "description": m.description,
+         "predicted": dict(m.predicted) if m.predicted else None}
+        for m in mutations
+    ]
+
+
+# ---- the transaction ---------------------------------------------------------------------------
+
+
+def _read_recipe(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise InputFileError("is a directory, not a recipe file", file=str(path), code="not-a-file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError("no such file", file=str(path), code="missing-file") from None
+    except OSError as e:
+        raise InputFileError(f"cannot read: {e.strerror}", file=str(path), code="unreadable-file") from None
+
+
+def reconcile(
+    entries: Sequence[Entry], current: str, *, force: bool, source: str, doing: str
+) -> list[Entry]:
+    """Entries that bring the history up to the file as found (recover / hand-edit), or refuse.
+
+    ``doing`` names the refused operation in the message ("apply", "rollback", ...).
+    """
+    state = recipe_state(entries, sha256_text(current))
+    if state in ("untracked", "recorded"):
+        return []
+    last = entries[-1]
+    if state == "interrupted":
+        log.warning("%s: the write of history entry %d did not reach the recipe; recording it as found",
+                    source, last.seq)
+        return [new_entry(
+            last, action="recover", previous_text=last.text, text=current,
+            version_before=last.version, version=version_of(current),
+            reason=f"the recipe still holds the text from before entry {last.seq} "
+                   "(an interrupted write, or a hand-restored copy); recorded as found",
+        )]
+    if not force:
+        raise UnsavedEdit(
+            f"changed by hand since history entry {last.seq} (sha256 {sha256_text(current)[:12]}, recorded "
+            f"{last.sha256_after[:12]}); refusing to {doing} over an unsaved edit — rerun with --force to "
+            "save the edited text into the history first",
+            file=source, code="hand-edit",
+        )
+    return [new_entry(
+        last, action="hand-edit", previous_text=last.text, text=current,
+        version_before=last.version, version=version_of(current),
+        reason=f"edited by hand after entry {last.seq}; saved by --force before {doing}",
+    )]
+
+
+Builder = Callable[[str, Sequence[Entry], Entry | None], "tuple[str, dict[str, Any]] | None"]
+
+
+def transact(
+    recipe: str | os.PathLike[str],
+    *,
+    action: Action,
+    build: Builder,
+    force: bool = False,
+    dry_run: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    check_current: Callable[[str], None] | None = None,
+    write_when_unchanged: bool = False,
+) -> WriteResult:
+    """Run one write of ``recipe`` (see the module docstring).
+
+    ``build(current_text, chain, last_entry)`` returns ``(new_text, entry_fields)`` or ``None`` for
+    "nothing to do"; ``entry_fields`` are passed to :func:`recipemut.history.new_entry`
+    (``mutations``, ``reason``, ``observed``, ``details``, ``version``). ``check_current`` runs on
+    the current text before anything else (the stale-plan check). With ``dry_run`` nothing is
+    locked or written.
+    """
+    path = Path(recipe)
+    source = str(path)
+
+    def run() -> WriteResult:
+        current = decode(_read_recipe(path))
+        if check_current is not None:
+            check_current(current)
+        entries = list(read_history(path))
+        notes: list[str] = []
+        if dry_run:
+            try:
+                pre = reconcile(entries, current, force=True, source=source, doing=action)
+            except RecipemutError:  # pragma: no cover - force never refuses
+                pre = []
+            if pre and pre[0].action == "hand-edit" and not force:
+                notes.append("the recipe was edited by hand since the last recorded write: a real run needs --force")
+        else:
+            pre = reconcile(entries, current, force=force, source=source, doing=action)
+        chain = entries + pre
+        last = chain[-1] if chain else None
+        built = build(current, chain, last)
+        before_v = version_of(current)
+        if built is None or (built[0] == current and not write_when_unchanged):
+            return WriteResult(action, source, before_v, before_v, sha256_text(current), sha256_text(current),
+                               "", False, notes=(*notes, "nothing to change"))
+        new_text, fields = built
+        mutations = tuple(str(m["id"]) for m in fields.get("mutations", ()))
+        entry = new_entry(
+            last, action=action, previous_text=current, text=new_text, version_before=before_v,
+            version=fields.pop("version", version_of(new_text)), **fields,
+        )
+        diff = unified_diff(current, new_text, path.name)
+        if dry_run:
+            return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
+                               entry.sha256_after, diff, False, mutations, (), tuple(notes))
+        write_history(path, [*chain, entry])  # the history first: a crash after it is recoverable
+        atomic_write(path, encode(new_text))
+        return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
+                           entry.sha256_after, diff, True, mutations, (*pre, entry), tuple(notes))
+
+    if dry_run:
+        return run()
+    with locked(path, lock_timeout_s):
+        return run()
+
+
+# ---- the operations ----------------------------------------------------------------------------
+
+
+def apply_plan(
+    recipe: str | os.PathLike[str],
+    plan: Plan,
+    *,
+    only: Sequence[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    canary: float | None = None,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+) -> WriteResult:
+    """Apply a plan's mutations (or start them as a canary taking ``canary`` of the traffic)."""
+    source = str(recipe)
+    chosen = plan.chosen(only)
+    if not chosen:
+        raise PlanError("the plan chooses no mutation: nothing to apply (use --only ID to pick one)",
+                        code="empty-plan")
+    ids = ", ".join(m.id for m in chosen)
+
+    def check(current: str) -> None:
+        sha = sha256_text(current)
+        if sha != plan.recipe.sha256:
+            raise PlanError(
+                f"stale plan: it was made from sha256 {plan.recipe.sha256} but the recipe is now sha256 {sha}; "
+                "run suggest again",
+                file=source, code="stale-plan",
+            )
+
+    def build(current: str, chain: Sequence[Entry], last: Entry | None) -> tuple[str, dict[str, Any]]:
+        try:
+            doc = plain_doc(current, source=source)
+        except YamlSyntaxError as e:
+            raise MutationError(f"cannot apply to a recipe that is not YAML: {e.message}", file=source,
+                                line=e.line, code="bad-recipe") from None
+        new_version = max_version(chain, version_of(current)) + 1
+        mutated = plan_text(current, chosen, new_version, source=source)
+        validate_text(mutated, source=source, what=f"applying {ids}")
+        records = mutation_records(chosen)
+        if canary is None:
+            return mutated, {"mutations": records, "reason": f"apply {ids}"}
+        if doc.get("variants"):
+            raise MutationError("a canary is already running (the recipe has `variants`): evaluate or roll it "
+                                "back first", file=source, code="canary-running")
+        text = canary_text(current, mutated, canary, new_version, source=source)
+        validate_text(text, source=source, what=f"a canary of {ids}")
+        return text, {
+            "mutations": records,
+            "reason": f"canary of {ids} on {canary:.0%} of requests",
+            "details": {"variant": CANARY, "share": canary},
+        }
+
+    return transact(recipe, action="canary" if canary is not None else "apply", build=build, force=force,
+                    dry_run=dry_run, lock_timeout_s=lock_timeout_s, check_current=check)
+
+
+def rollback(
+    recipe: str | os.PathLike[str],
+    *,
+    to: int | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    reason: str | None = None,
+    observed: Mapping[str, Any] | None = None,
+) -> WriteResult:
+    """Restore the previous recorded text (or version ``to``) byte for byte, as a new history entry."""
+    source = str(recipe)
+
+    def build(current: str, chain: Sequence[Entry], last: Entry | None) -> tuple[str, dict[str, Any]]:
+        if last is None:
+            raise InputFileError(f"no history beside the recipe ({Path(recipe).name}.history.jsonl): "
+                                 "nothing to roll back to", file=source, code="no-history")
+        if to is None:
+            if last.previous_text is None:
+                raise InputFileError(f"history entry {last.seq} is the first write: nothing before it",
+                                     file=source, code="no-previous")
+            target, seq, version = last.previous_text, last.seq, last.version_before
+            why = reason or f"roll back entry {last.seq} ({last.action}) to version {version}"
+        else:
+            target, src = text_of_version(chain, to)
+            seq, version = src.seq, to
+            why = reason or f"roll back to version {to} (as recorded by entry {seq})"
+        return target, {"reason": why, "version": version, "observed": observed,
+                        "mutations": [dict(m) for m in last.mutations] if to is None else [],
+                        "details": {"restored_from_entry": seq}}
+
+    return transact(recipe, action="rollback", build=build, force=force, dry_run=dry_run,
+                    lock_timeout_s=lock_timeout_s)
