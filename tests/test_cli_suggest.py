@@ -1,0 +1,194 @@
+"""`recipemut suggest` through the CLI: exit codes, formats, the plan file, errors as one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.loggen import generate_spans, write_jsonl
+from recipemut.plan import load_plan, plan_schema, recipe_sha256
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKOUT = ROOT / "recipes" / "checkout"
+runner = CliRunner()
+
+SHOP = """\
+apiVersion: recipemut/v1
+kind: Recipe
+name: shop
+version: 2
+fields:
+  x: {type: string}
+  cart: {type: string}
+  risk: {type: string}
+  receipt: {type: string}
+inputs: [x]
+outputs: [receipt]
+operations:
+  # loads the cart
+  - id: load
+    service: cart
+    action: Load
+    consumes: [x]
+    produces: [cart]
+    cost_per_call_usd: 0.001
+  - id: score
+    service: fraud
+    action: Score
+    consumes: [x]
+    produces: [risk]
+    after: [load]   # habit, not data
+    cost_per_call_usd: 0.002
+  - id: pay
+    service: pay
+    action: Pay
+    consumes: [cart, risk]
+    produces: [receipt]
+    side_effects: external
+    cost_per_call_usd: 0.003
+"""
+
+FLAT = """\
+apiVersion: recipemut/v1
+kind: Recipe
+name: flat
+version: 1
+fields:
+  x: {type: string}
+  y: {type: string}
+inputs: [x]
+outputs: [y]
+operations:
+  - id: only
+    service: s
+    action: Only
+    consumes: [x]
+    produces: [y]
+"""
+
+
+def _write(tmp: Path, name: str, text: str, n: int = 3000) -> tuple[Path, Path]:
+    rp = tmp / f"{name}.yaml"
+    rp.write_text(text)
+    from recipemut.loader import load_recipe
+
+    spans = generate_spans(load_recipe(rp), n, seed=4, duration_s=86400)
+    lp = tmp / f"{name}.jsonl"
+    write_jsonl(spans, lp)
+    return rp, lp
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _write(tmp_path_factory.mktemp("shop"), "shop", SHOP)
+
+
+def test_detailed_exitcode_two_when_improvements_and_plan_file(shop: tuple[Path, Path], tmp_path: Path) -> None:
+    rp, lp = shop
+    out = tmp_path / "plan.json"
+    before = rp.read_bytes()
+    res = runner.invoke(
+        app, ["suggest", str(rp), "--logs", str(lp), "--objective", "latency", "--detailed-exitcode", "--out", str(out)]
+    )
+    assert res.exit_code == 2, res.output
+    assert "parallelize" in res.output
+    assert "- edge load -> score (after)" in res.output
+    assert "-    after: [load]   # habit, not data" in res.output
+    plan = load_plan(out)
+    assert plan.recipe.sha256 == recipe_sha256(rp)
+    assert plan.plan and plan.mutations[0].operator == "parallelize"
+    assert plan.mutations[0].verdict == "improves"
+    assert "latency_p95_ms" in plan.mutations[0].predicted
+    assert rp.read_bytes() == before  # suggest never touches the recipe
+
+
+def test_json_is_the_plan_format(shop: tuple[Path, Path]) -> None:
+    rp, lp = shop
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--format", "json", "--objective", "latency"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    jsonschema.validate(d, plan_schema())
+    assert d["objective"] == "latency"
+    assert d["report"]["baseline"]["requests"] == 3000
+    assert d["report"]["diff"]["structural"]["edges_removed"] == [{"from": "load", "to": "score", "kind": "after"}]
+    assert d["report"]["singles"][0]["status"] == "accepted"
+
+
+def test_markdown_has_mermaid_and_diff(shop: tuple[Path, Path]) -> None:
+    rp, lp = shop
+    res = runner.invoke(
+        app, ["suggest", str(rp), "--logs", str(lp), "--format", "markdown", "--explain", "--objective", "latency"]
+    )
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("## recipemut suggest:")
+    assert "```mermaid\nflowchart TD" in res.stdout
+    assert "```diff" in res.stdout
+
+
+def test_nothing_to_do_exits_zero(tmp_path: Path) -> None:
+    rp, lp = _write(tmp_path, "flat", FLAT, n=300)
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--detailed-exitcode"])
+    assert res.exit_code == 0, res.output
+    assert "No single mutation improves the recipe." in res.output
+
+
+def test_operators_and_explain(shop: tuple[Path, Path]) -> None:
+    rp, lp = shop
+    res = runner.invoke(
+        app, ["suggest", str(rp), "--logs", str(lp), "--operators", "eliminate", "--explain", "--detailed-exitcode"]
+    )
+    assert res.exit_code == 0, res.output  # eliminate has nothing to remove here
+    bad = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--operators", "teleport"])
+    assert bad.exit_code == 2
+    assert "unknown operator 'teleport'" in bad.output
+
+
+def test_user_errors_are_one_line_exit_one(shop: tuple[Path, Path], tmp_path: Path) -> None:
+    rp, _ = shop
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(tmp_path / "missing.jsonl")])
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: recipemut/v1\nkind: Recipe\nname: [\n")
+    res2 = runner.invoke(app, ["suggest", str(broken), "--logs", str(tmp_path / "x.jsonl")])
+    assert res2.exit_code == 1 and "broken.yaml" in res2.output
+
+
+def test_checkout_example_finds_the_obvious_wins_and_rejects_the_harmful() -> None:
+    res = runner.invoke(
+        app,
+        [
+            "suggest",
+            str(CHECKOUT / "recipe.yaml"),
+            "--logs",
+            str(CHECKOUT / "logs.jsonl.gz"),
+            "--format",
+            "json",
+            "--budget",
+            "40",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)["report"]
+    accepted = {c["id"] for c in rep["singles"] if c["status"] == "accepted"}
+    # the commented-on waste in the example: the 2022 `after` edge, the dead upsell call, the slow carrier tail
+    assert "parallelize:lookup_tax->quote_shipping" in accepted
+    assert "eliminate:fetch_recommendations" in accepted
+    assert "hedge:quote_shipping" in accepted
+    verdicts = {c["id"]: c["reasons"] for c in rep["singles"]}
+    assert verdicts["substitute:price_items->price_items_legacy"] == ["regresses"]
+
+
+def test_subprocess_run_with_help() -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "recipemut", "suggest", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    assert "--detailed-exitcode" in res.stdout and "Example" in res.stdout
