@@ -37,7 +37,7 @@ def _data_dependencies_hold(r: Recipe) -> list[str]:
     return bad
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=recipe_docs(max_ops=10))
 def test_structural_operators_are_valid_by_construction(doc: dict) -> None:
     recipe = recipe_from_dict(doc)
@@ -58,7 +58,7 @@ def _apply(doc: dict, m) -> dict:  # type: ignore[no-untyped-def]
     return apply_edits(doc, m.edits)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(doc=recipe_docs(max_ops=8))
 def test_accepted_mutations_keep_data_dependencies_and_acyclicity(doc: dict) -> None:
     """Whatever an operator proposes, check_structure accepts only recipes keeping every dependency."""
@@ -68,7 +68,7 @@ def test_accepted_mutations_keep_data_dependencies_and_acyclicity(doc: dict) -> 
             assert _data_dependencies_hold(m.recipe) == []
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(doc=recipe_docs(max_ops=8))
 def test_parallelize_and_reorder_only_touch_after_edges(doc: dict) -> None:
     recipe = recipe_from_dict(doc)
@@ -79,3 +79,20 @@ def test_parallelize_and_reorder_only_touch_after_edges(doc: dict) -> None:
         before = {(u, v) for u, v, k in recipe.dag.edges(data="kind") if k != "after"}
         after = {(u, v) for u, v, k in m.recipe.dag.edges(data="kind") if k != "after"}
         assert before == after
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=recipe_docs(max_ops=8, alternatives=True))
+def test_profile_operators_on_generated_logs(doc: dict) -> None:
+    """With logs generated for the recipe, every candidate of every operator (profile-driven ones
+    included) is structurally valid and keeps every data dependency."""
+    from recipemut.loggen import generate_spans
+    from recipemut.profile import build_profile
+
+    recipe = recipe_from_dict(doc)
+    spans = generate_spans(recipe, 150, seed=1, duration_s=3600)
+    profile = build_profile(spans, recipe)
+    ctx = OperatorContext.build(recipe, doc=doc, profile=profile)
+    for m in generate_all(ctx):
+        assert check_structure(recipe, m.recipe) == [], m.id
+        assert _data_dependencies_hold(m.recipe) == []
