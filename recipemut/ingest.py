@@ -389,9 +389,11 @@ def _index_lines(a: np.ndarray) -> _Lines:
     return _Lines(starts, ends, nexts, blank, odd)
 
 
-def _parse(buf: pa.Buffer, block_size: int | None = None) -> pa.Table:
+def _parse(buf: pa.Buffer | str, block_size: int | None = None) -> pa.Table:
+    """Parse JSONL from a buffer or a file path with the explicit schema; invalid UTF-8 raises too."""
     opts = pj.ReadOptions(block_size=block_size) if block_size else pj.ReadOptions()
-    table = pj.read_json(pa.BufferReader(buf), read_options=opts, parse_options=_PARSE_OPTIONS)
+    src = buf if isinstance(buf, str) else pa.BufferReader(buf)
+    table = pj.read_json(src, read_options=opts, parse_options=_PARSE_OPTIONS)
     for name in _STRING_COLS:
         table.column(name).validate(full=True)  # invalid UTF-8 raises ArrowInvalid
     return table
@@ -464,10 +466,24 @@ def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
     return "malformed-json", f"rejected by the JSON parser ({parser_message or 'unknown reason'})"
 
 
-def _read_native(buf: pa.Buffer, name: str, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int, int]:
-    """Parse one native JSONL buffer: (table, 1-based line numbers, non-blank lines, blank lines)."""
-    a = np.frombuffer(buf, dtype=np.uint8)
-    lines = _index_lines(a)
+def _map(path: str) -> pa.Buffer:
+    try:
+        return pa.memory_map(path, "r").read_buffer()
+    except OSError as e:
+        raise InputFileError(f"cannot read ({e.strerror or e})", file=path, code="unreadable") from None
+
+
+def _read_native(source: pa.Buffer | str, name: str, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int, int]:
+    """Parse one native JSONL file: (table, 1-based line numbers, non-blank lines, blank lines).
+
+    ``source`` is the gunzipped bytes, or the path of a plain file: that one is memory-mapped only
+    while scanning for lines (and again if the slow path needs it), so that its pages are not
+    resident while the parser builds the table.
+    """
+    buf = source if isinstance(source, pa.Buffer) else _map(source)
+    lines = _index_lines(np.frombuffer(buf, dtype=np.uint8))
+    if isinstance(source, str):
+        del buf  # unmapped: the one-pass parse reads the file itself
     nonblank = ~lines.blank
     n_nonblank = int(nonblank.sum())
     n_blank = len(lines) - n_nonblank
@@ -475,14 +491,15 @@ def _read_native(buf: pa.Buffer, name: str, rej: _Rejects) -> tuple[pa.Table, np
         return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, n_blank
     if not lines.odd.any():
         try:
-            table = _parse(buf)
+            table = _parse(source)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
         else:
             if table.num_rows == n_nonblank:
                 return table, np.flatnonzero(nonblank).astype(np.int64) + 1, n_nonblank, n_blank
             log.info("%s: %d rows for %d lines; re-reading in blocks", name, table.num_rows, n_nonblank)
-    tables, numbers, spaces = _read_blocks(buf, a, lines, name, rej)
+    buf = source if isinstance(source, pa.Buffer) else _map(source)
+    tables, numbers, spaces = _read_blocks(buf, np.frombuffer(buf, dtype=np.uint8), lines, name, rej)
     table = pa.concat_tables(tables) if tables else PARSE_SCHEMA.empty_table()
     nums = np.concatenate(numbers) if numbers else np.zeros(0, np.int64)
     return table, nums, n_nonblank - spaces, n_blank + spaces
@@ -573,9 +590,45 @@ def _np(table: pa.Table, name: str) -> np.ndarray:
     return col.to_numpy() if col.null_count == 0 else col.fill_null(np.nan).to_numpy()
 
 
+def _in_range(col: pa.ChunkedArray, lo: float, hi: float, *, lo_open: bool = False, nullable: bool = True) -> bool:
+    """Every value finite and within [lo, hi] (or (lo, hi]), by aggregates only."""
+    if col.null_count and not nullable:
+        return False
+    if col.null_count == len(col):
+        return True
+    if not pc.all(pc.is_finite(col)).as_py():
+        return False
+    mm = pc.min_max(col)
+    vmin, vmax = mm["min"].as_py(), mm["max"].as_py()
+    return bool((vmin > lo if lo_open else vmin >= lo) and vmax <= hi)
+
+
+def _all_good(table: pa.Table) -> bool:
+    """Cheap whole-table test (aggregates, no per-row masks): would :func:`_check` keep every row?"""
+    for k in REQUIRED:
+        col = table.column(k)
+        if col.null_count:
+            return False
+        if pa.types.is_string(col.type) and len(col) and pc.min(pc.binary_length(col)).as_py() == 0:
+            return False
+    inf = float("inf")
+    if not (_in_range(table.column("latency_ms"), 0, inf) and _in_range(table.column("start_ms"), -inf, inf)):
+        return False
+    if not set(pc.unique(table.column("status")).to_pylist()) <= set(STATUSES):
+        return False
+    if not _in_range(table.column("sample_rate"), 0, 1, lo_open=True):
+        return False
+    if not all(_in_range(table.column(c), 0, inf) for c in _VALUE_COLS):
+        return False
+    versions = pc.unique(table.column("recipe_version")).drop_null().to_pylist()
+    return all(math.isfinite(v) and v == round(v) and abs(v) <= 2.0**53 for v in versions)
+
+
 def _check(table: pa.Table, lines: np.ndarray, rej: _Rejects) -> np.ndarray:
     """Validate parsed spans; record rejections; return the mask of rows to keep."""
     n = table.num_rows
+    if _all_good(table):
+        return np.ones(n, bool)
     checks: list[tuple[str, np.ndarray, Callable[[int], str]]] = []
 
     missing_by_key = {}
@@ -702,15 +755,9 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
     counts: dict[str, int] = {}
     notes: list[str] = []
     if fmt == "native":
-        if _is_gzip(path):
-            buf = pa.py_buffer(_gunzip(path))
-        else:
-            try:
-                buf = pa.memory_map(name, "r").read_buffer()
-            except OSError as e:
-                raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
-        table, lines, n_read, n_blank = _read_native(buf, name, rej)
-        del buf
+        source: pa.Buffer | str = pa.py_buffer(_gunzip(path)) if _is_gzip(path) else name
+        table, lines, n_read, n_blank = _read_native(source, name, rej)
+        del source
     else:
         formats = _formats_module()
         if formats is None or not hasattr(formats, "read"):
@@ -794,7 +841,15 @@ def keep_last_ending(req_codes: np.ndarray, op_codes: np.ndarray, end_ms: np.nda
     """
     n = int(req_codes.shape[0])
     key = req_codes.astype(np.int64) * max(n_ops, 1) + op_codes
-    if n == 0 or not pd.Series(key).duplicated().any():
+    if n == 0:
+        return np.ones(n, bool)
+    span = int(key.max()) + 1
+    has_dupes = (
+        bool(np.bincount(key, minlength=span).max() > 1)
+        if span <= 4 * n + 1024
+        else bool(pd.Series(key).duplicated().any())
+    )
+    if not has_dupes:
         return np.ones(n, bool)
     order = np.lexsort((np.arange(n), np.nan_to_num(end_ms, nan=-np.inf), key))
     last = np.ones(n, bool)

@@ -305,7 +305,7 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
 
     first = _first_rows(req_codes)
     if "variant" in spans.columns:
-        v = spans["variant"].to_numpy(dtype=object)[first]
+        v = spans["variant"].iloc[first].to_numpy(dtype=object)
         variant = np.where(pd.isna(v), "control", v).astype(str)
     else:
         variant = np.full(n, "control")
