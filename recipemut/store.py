@@ -51,7 +51,7 @@ import math
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -570,6 +570,49 @@ class Store:
             )
         ]
         return out
+
+
+def suggestion_records(
+    candidates: Iterable[Any],
+    *,
+    metric: str = "latency_p95_ms",
+    kind_of: Callable[[Any], str | None] | None = None,
+) -> list[SuggestionRecord]:
+    """Store records for ``suggest``'s evaluated candidates (``search.Candidate``-like objects).
+
+    Reads ``c.mutation`` (``id``, ``operator``), ``c.evaluation`` (``verdict``, ``predicted[metric]``
+    with ``estimate``/``lo``/``hi``, ``baseline[metric]``; None = rejected before simulation),
+    ``c.status``, ``c.reasons`` and ``c.round``. A candidate listed twice (same mutation id and
+    round) is recorded once.
+    """
+    out: list[SuggestionRecord] = []
+    seen: set[tuple[str, int]] = set()
+    for c in candidates:
+        m = c.mutation
+        key = (str(m.id), int(getattr(c, "round", 0)))
+        if key in seen:
+            continue
+        seen.add(key)
+        ev = getattr(c, "evaluation", None)
+        iv = ev.predicted.get(metric) if ev is not None else None
+        out.append(
+            SuggestionRecord(
+                mutation_id=str(m.id),
+                operator=str(m.operator),
+                verdict=str(ev.verdict) if ev is not None else "rejected",
+                metric=metric,
+                predicted_delta=None if iv is None else float(iv.estimate),
+                predicted_ci=None if iv is None else (float(iv.lo), float(iv.hi)),
+                baseline=None if ev is None else _num(ev.baseline.get(metric)),
+                kind=kind_of(m) if kind_of is not None else None,
+                detail={
+                    "status": getattr(c, "status", None),
+                    "round": key[1],
+                    "reasons": list(getattr(c, "reasons", ())),
+                },
+            )
+        )
+    return out
 
 
 # ---- one-call helpers for suggest and evaluate ------------------------------------------------

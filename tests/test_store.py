@@ -257,3 +257,31 @@ def test_stats_command_without_a_store(tmp_path: Path, monkeypatch: pytest.Monke
     res = runner.invoke(app, ["stats", "--store", str(junk)])
     assert res.exit_code == 1, res.output
     assert "junk.sqlite" in res.output and "Traceback" not in res.output
+
+
+def test_suggestion_records_from_search_candidates(tmp_path: Path) -> None:
+    from collections import namedtuple
+
+    from recipemut.stats import Interval
+
+    Mut = namedtuple("Mut", "id operator targets")
+    Ev = namedtuple("Ev", "verdict predicted baseline")
+    Cand = namedtuple("Cand", "mutation round status reasons evaluation")
+    good = Cand(
+        Mut("cache:f", "cache", ("f",)),
+        1,
+        "accepted",
+        (),
+        Ev("improves", {"latency_p95_ms": Interval(-20.0, -25.0, -15.0)}, {"latency_p95_ms": 200.0}),
+    )
+    bad = Cand(Mut("reorder:a-b", "reorder", ("a", "b")), 1, "rejected", ("structure: cycle",), None)
+    recs = S.suggestion_records([good, bad, good], kind_of=lambda m: "svc")  # fmt: skip
+    assert [r.mutation_id for r in recs] == ["cache:f", "reorder:a-b"]
+    assert recs[0].predicted_delta == -20.0 and recs[0].predicted_ci == (-25.0, -15.0) and recs[0].baseline == 200.0
+    assert recs[1].verdict == "rejected" and recs[1].predicted_delta is None and recs[1].kind == "svc"
+    with Store.open(tmp_path / "s.sqlite") as s:
+        s.record_suggestions(recs, **WHERE)
+        (c,) = [o for o in s.operator_stats() if o.operator == "cache"]
+        assert c.mean_predicted_gain == pytest.approx(0.1)
+        # rejected candidates are no evidence for the bandit
+        assert [(e.operator, e.success) for e in s.evidence()] == [("cache", 1.0)]
