@@ -96,6 +96,13 @@ def _register() -> None:
     from .commands import suggest as _suggest
 
     app.command("suggest")(guard(_suggest.suggest))
+    from .commands import apply as _apply
+    from .commands import history as _history
+    from .commands import rollback as _rollback
+
+    app.command("apply")(guard(_apply.apply))
+    app.command("rollback")(guard(_rollback.rollback))
+    app.command("history")(guard(_history.history))
     from .commands import forecast as _forecast
 
     app.command("forecast")(guard(_forecast.forecast))

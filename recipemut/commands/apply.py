@@ -1,0 +1,87 @@
+"""`recipemut apply RECIPE --plan plan.json`: write the reviewed mutations back, or start a canary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+
+from ..apply import WriteResult, apply_plan
+from ..cli import OutputFormat
+from ..fileio import DEFAULT_LOCK_TIMEOUT_S
+from ..plan import load_plan
+
+
+def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) -> None:
+    """Print a write's outcome (shared by apply and rollback)."""
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    if show_diff and result.diff:
+        out.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
+    for note in result.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
+    for e in result.entries[:-1]:
+        out.print(f"[yellow]recorded[/] history entry {e.seq} ({e.action}): {escape(e.reason or '')}")
+    if not result.diff:
+        out.print(f"{escape(result.recipe)}: nothing to change (version {result.version})")
+        return
+    verb = "wrote" if result.written else "would write (dry run, nothing written)"
+    what = f" {', '.join(result.mutations)}" if result.mutations else ""
+    if result.action == "rollback" and result.mutations:
+        what = f" (undoing {', '.join(result.mutations)})"
+    entry = f"; history entry {result.entries[-1].seq}" if result.entries else ""
+    out.print(
+        f"{escape(result.recipe)}: {verb} {result.action}{escape(what)}: version {result.version_before} -> "
+        f"{result.version} (sha256 {result.sha256_before[:12]} -> {result.sha256_after[:12]}){entry}"
+    )
+
+
+def apply(
+    recipe: Path = typer.Argument(..., help="The recipe YAML to change.", metavar="RECIPE"),
+    plan: Path = typer.Option(..., "--plan", "-p", help="Plan file written by `recipemut suggest --out`."),
+    only: list[str] = typer.Option([], "--only", help="Apply only these mutation ids (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff; write nothing."),
+    force: bool = typer.Option(
+        False, "--force", help="Apply over a hand edit, saving the edited text into the history first."
+    ),
+    canary: float = typer.Option(
+        None,
+        "--canary",
+        min=0.0,
+        max=1.0,
+        help="Keep the recipe primary and send this share of requests (0..1) to the mutated one.",
+    ),
+    lock_timeout: float = typer.Option(
+        DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+) -> None:
+    """Apply the reviewed mutations of a plan to the recipe, keeping its comments and formatting.
+
+    The plan must have been made from exactly this recipe (its sha256 is checked: a stale plan is
+    refused, naming both hashes). The result is validated, `version` is bumped, and an entry with
+    the full previous text is appended to RECIPE.history.jsonl, so `recipemut rollback` restores
+    it byte for byte. Writes are atomic and locked (RECIPE.lock). A hand edit made since the last
+    recorded write is refused unless --force.
+
+    With --canary SHARE the recipe stays primary and a `variants:` section sends SHARE of the
+    requests to the mutated recipe; `recipemut evaluate` then promotes or rolls it back.
+
+    Example: recipemut apply checkout.yaml --plan plan.json --only parallelize:load_cart->score_fraud
+    """
+    result = apply_plan(
+        recipe,
+        load_plan(plan),
+        only=only or None,
+        dry_run=dry_run,
+        force=force,
+        canary=canary,
+        lock_timeout_s=lock_timeout,
+    )
+    render_result(result, fmt, show_diff=dry_run or fmt is OutputFormat.text)

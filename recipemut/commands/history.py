@@ -1,0 +1,78 @@
+"""`recipemut history RECIPE`: every recorded write of a recipe, verified."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..cli import OutputFormat
+from ..history import Entry, history_path, read_history, recipe_state
+from ..plan import recipe_sha256
+
+
+def _entry_summary(e: Entry) -> dict[str, Any]:
+    d = e.to_dict()
+    d.pop("previous_text")
+    d.pop("text")
+    return d
+
+
+def history(
+    recipe: Path = typer.Argument(..., help="The recipe YAML whose history to show.", metavar="RECIPE"),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+    texts: bool = typer.Option(False, "--texts", help="With --format json, include each entry's full texts."),
+) -> None:
+    """List the recorded writes of a recipe: version, time, action, mutations, hashes, who.
+
+    Reads RECIPE.history.jsonl, verifies its hash chain (a corrupt or truncated history is
+    reported with the line at fault, exit 1) and says whether the recipe file still matches the
+    last recorded write, was edited by hand since, or holds the text from before an interrupted
+    write.
+
+    Example: recipemut history checkout.yaml --format json
+    """
+    entries = read_history(recipe)
+    state = recipe_state(entries, recipe_sha256(recipe))
+    if fmt is OutputFormat.json:
+        doc = {
+            "recipe": str(recipe),
+            "history": str(history_path(recipe)),
+            "state": state,
+            "entries": [e.to_dict() if texts else _entry_summary(e) for e in entries],
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    if not entries:
+        out.print(f"{escape(str(recipe))}: no history yet ({escape(str(history_path(recipe)))} does not exist)")
+        return
+    table = Table(title=f"history of {recipe}", title_justify="left")
+    for col in ("#", "time (UTC)", "action", "version", "mutations / reason", "sha256", "who"):
+        table.add_column(col)
+    for e in entries:
+        muts = ", ".join(str(m.get("id")) for m in e.mutations)
+        what = muts if muts and e.action in ("apply", "canary", "promote") else (e.reason or muts)
+        table.add_row(
+            str(e.seq),
+            e.time.replace("T", " ").rstrip("Z"),
+            e.action,
+            f"{e.version_before} -> {e.version}",
+            escape(what),
+            f"{(e.sha256_before or '-')[:8]} -> {e.sha256_after[:8]}",
+            escape(str(e.who.get("user", "?"))),
+        )
+    out.print(table)
+    status = {
+        "recorded": "the recipe matches the last entry",
+        "interrupted": f"the recipe holds the text from before entry {entries[-1].seq} (an interrupted write); "
+        "the next write records it",
+        "hand-edited": "the recipe was edited by hand since the last entry (apply/rollback need --force)",
+        "untracked": "",
+    }[state]
+    out.print(f"chain verified ({len(entries)} entries); {status}")

@@ -1,0 +1,38 @@
+"""`recipemut rollback RECIPE [--to VERSION]`: restore an earlier recorded version byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..apply import rollback as _rollback
+from ..cli import OutputFormat
+from ..fileio import DEFAULT_LOCK_TIMEOUT_S
+from .apply import render_result
+
+
+def rollback(
+    recipe: Path = typer.Argument(..., help="The recipe YAML to restore.", metavar="RECIPE"),
+    to: int = typer.Option(None, "--to", help="Recipe version to restore (default: the one before the last write)."),
+    force: bool = typer.Option(
+        False, "--force", help="Roll back over a hand edit, saving the edited text into the history first."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff; write nothing."),
+    lock_timeout: float = typer.Option(
+        DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+) -> None:
+    """Restore the previous (or a given) version of the recipe, byte for byte, from its history.
+
+    The restore is itself a new history entry, so a rollback can be undone by another rollback.
+    A hand edit made since the last recorded write is refused unless --force (which saves it
+    into the history first). A history that does not verify stops the rollback (the line at
+    fault is named) and the recipe is not touched.
+
+    Example: recipemut rollback checkout.yaml --to 4
+    """
+    render_result(
+        _rollback(recipe, to=to, force=force, dry_run=dry_run, lock_timeout_s=lock_timeout), fmt, show_diff=True
+    )
