@@ -98,3 +98,44 @@ def test_example_recipe_profiles_from_the_trace_alone() -> None:
     # without the mapping the three inserts are ambiguous, and only the sequence call maps
     df0, c0, _ = formats.read(EXAMPLE / "trace.json", recipe=r)
     assert df0["op"].tolist() == ["next_id"] and c0["ambiguous_spans"] == 3
+
+
+def test_cli_profile_and_suggest_from_the_trace_through_the_mapping() -> None:
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+
+    runner = CliRunner()
+    args = [str(EXAMPLE / "recipe.yaml"), "--logs", str(EXAMPLE / "trace.json"), "--map", str(EXAMPLE / "mapping.yaml")]
+    res = runner.invoke(app, ["profile", *args, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["summary"]["spans"] == 4 and out["summary"]["requests"] == 1
+    assert {o["op"]: o["p50_ms"] for o in out["ops"]} == pytest.approx(
+        {"next_id": 6.051, "insert_book": 2.414, "insert_revinfo": 2.033, "insert_book_aud": 1.118}
+    )
+    # recorded end to end: first start (391810 us) to last end (498305 + 1118 us)
+    assert out["e2e"]["latency_p50_ms"] == pytest.approx(107.613, abs=1e-3)
+    res = runner.invoke(app, ["suggest", *args, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    assert plan["recipe"]["name"] == "book_post" and plan["report"]["baseline"]["requests"] == 1
+    # both inserts are external side effects: nothing may run them in parallel, and suggest says so
+    assert plan["plan"] == []
+
+
+def test_cli_forced_format_and_bad_mapping_are_one_line_errors(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+
+    runner = CliRunner()
+    recipe_path = str(EXAMPLE / "recipe.yaml")
+    res = runner.invoke(app, ["profile", recipe_path, "--logs", str(EXAMPLE / "trace.json"), "--log-format", "otlp"])
+    assert res.exit_code == 1, res.output
+    assert "trace.json" in res.output and "Traceback" not in res.output
+    bad = tmp_path / "m.yaml"
+    bad.write_text("apiVersion: recipemut/v1\nkind: SpanMapping\noperations:\n  - op: nope\n    name: x\n")
+    res = runner.invoke(app, ["profile", recipe_path, "--logs", str(EXAMPLE / "trace.json"), "--map", str(bad)])
+    assert res.exit_code == 1, res.output
+    assert f"{bad}:4" in res.output and "'nope' names no operation" in res.output
