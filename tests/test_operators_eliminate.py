@@ -17,20 +17,22 @@ def test_removes_dead_op_and_keeps_transitive_ordering() -> None:
     doc = mini(
         [
             {"id": "a", "consumes": ["id"], "produces": ["x"]},
-            {"id": "log", "consumes": ["x"], "produces": ["junk"]},
+            {"id": "b", "consumes": ["id"], "produces": ["v"]},
+            {"id": "log", "consumes": ["x"], "produces": ["junk"], "after": ["b"]},
             {"id": "c", "consumes": ["id"], "produces": ["y"], "after": ["log"], "side_effects": "external"},
         ],
-        outputs=("x", "y"),
+        outputs=("x", "y", "v"),
     )
     (m,) = _gen(doc)
     assert m.id == "eliminate:log"
     assert edits(m) == [
         {"op": "remove", "path": ["operations", "log"]},
         {"op": "remove", "path": ["operations", "c", "after", 0]},
-        {"op": "append", "path": ["operations", "c", "after"], "value": "a"},
+        {"op": "append", "path": ["operations", "c", "after"], "value": "b"},
     ]
-    assert [o.id for o in m.recipe.operations] == ["a", "c"]
-    assert m.recipe.dag.has_edge("a", "c")
+    assert [o.id for o in m.recipe.operations] == ["a", "b", "c"]
+    # c keeps the explicit chain b -> log -> c; a was only log's data producer
+    assert m.recipe.dag.has_edge("b", "c") and not m.recipe.dag.has_edge("a", "c")
     assert check_structure(recipe_from_dict(doc), m.recipe) == []
 
 

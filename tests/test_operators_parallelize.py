@@ -33,20 +33,23 @@ def test_keeps_what_the_first_waited_for() -> None:
     doc = mini(
         [
             {"id": "z", "consumes": ["id"], "produces": ["w"]},
-            {"id": "a", "consumes": ["w"], "produces": ["x"], "after": []},
+            {"id": "q", "consumes": ["id"], "produces": ["u"]},
+            {"id": "a", "consumes": ["w"], "produces": ["x"], "after": ["q"]},
             {"id": "b", "consumes": ["id"], "produces": ["y"], "after": ["z2", "a"]},
             {"id": "z2", "consumes": ["id"], "produces": ["v"]},
         ],
-        outputs=("x", "y", "v"),
+        outputs=("x", "y", "v", "u"),
     )
     (m,) = [m for m in _gen(doc) if m.id == "parallelize:a->b"]
-    # b drops a (index 1) but keeps waiting for z, which a waited for through data
+    # b drops a (index 1) but keeps waiting for q, which a waited for by an explicit `after`;
+    # z is only a's data producer: a's need, not b's
     assert edits(m) == [
         {"op": "remove", "path": ["operations", "b", "after", 1]},
-        {"op": "append", "path": ["operations", "b", "after"], "value": "z"},
+        {"op": "append", "path": ["operations", "b", "after"], "value": "q"},
     ]
-    assert m.recipe.ops["b"].after == ("z2", "z")
-    assert "still waits for `z`" in m.description
+    assert m.recipe.ops["b"].after == ("z2", "q")
+    assert not m.recipe.dag.has_edge("z", "b")
+    assert "still waits for `q`" in m.description
 
 
 def test_refuses_data_edges_frozen_external_pairs_and_keep_order() -> None:

@@ -15,45 +15,48 @@ def _gen(doc: dict, profile=None) -> list:  # type: ignore[no-untyped-def]
 
 CHAIN = [
     {"id": "load", "consumes": ["id"], "produces": ["w"]},
-    {"id": "enrich", "consumes": ["w"], "produces": ["x"]},
+    {"id": "auth", "consumes": ["id"], "produces": ["tok"]},
+    {"id": "enrich", "consumes": ["w"], "produces": ["x"], "after": ["auth"]},
     {"id": "guard", "consumes": ["id"], "produces": ["ok"], "may_halt": True, "after": ["enrich"]},
     {"id": "ship", "consumes": ["ok"], "produces": ["done"], "after": ["guard"]},
 ]
 
 
 def test_swaps_a_guard_ahead_keeping_the_pair_in_place() -> None:
-    doc = mini(CHAIN, outputs=("x", "done"))
+    doc = mini(CHAIN, outputs=("x", "done", "tok"))
     (m,) = _gen(doc)
     assert m.id == "reorder:guard->enrich" and m.targets == ("guard", "enrich")
+    # guard takes enrich's explicit `after` (auth); load is enrich's data producer and stays its own
     assert edits(m) == [
         {"op": "remove", "path": ["operations", "guard", "after", 0]},
-        {"op": "append", "path": ["operations", "guard", "after"], "value": "load"},
+        {"op": "append", "path": ["operations", "guard", "after"], "value": "auth"},
         {"op": "append", "path": ["operations", "enrich", "after"], "value": "guard"},
     ]
     g = m.recipe.dag
-    assert g.has_edge("load", "guard") and g.has_edge("guard", "enrich") and not g.has_edge("enrich", "guard")
+    assert g.has_edge("auth", "guard") and g.has_edge("guard", "enrich") and not g.has_edge("enrich", "guard")
+    assert g.has_edge("load", "enrich") and not g.has_edge("load", "guard")
     assert check_structure(recipe_from_dict(doc), m.recipe) == []
     assert "may halt" in m.description
 
 
 def test_not_proposed_when_nothing_is_gained() -> None:
     ops = [dict(o) for o in CHAIN]
-    ops[2]["may_halt"] = False
-    assert _gen(mini(ops, outputs=("x", "done"))) == []
+    ops[3]["may_halt"] = False
+    assert _gen(mini(ops, outputs=("x", "done", "tok"))) == []
 
 
 def test_refuses_non_adjacent_data_frozen_and_keep_order() -> None:
     # a second path enrich -> mid -> guard makes the swap a cycle
     ops = [dict(o) for o in CHAIN] + [{"id": "mid", "consumes": ["x"], "produces": ["m"]}]
-    ops[2] = {**ops[2], "consumes": ["id", "m"]}
-    assert _gen(mini(ops, outputs=("done",))) == []
+    ops[3] = {**ops[3], "consumes": ["id", "m"]}
+    assert _gen(mini(ops, outputs=("done", "tok"))) == []
     # a data edge between the two
     ops = [dict(o) for o in CHAIN]
-    ops[2] = {**ops[2], "consumes": ["x"]}
-    assert _gen(mini(ops, outputs=("done",))) == []
-    doc = mini(CHAIN, outputs=("x", "done"), constraints={"frozen": ["enrich"]})
+    ops[3] = {**ops[3], "consumes": ["x"]}
+    assert _gen(mini(ops, outputs=("done", "tok"))) == []
+    doc = mini(CHAIN, outputs=("x", "done", "tok"), constraints={"frozen": ["enrich"]})
     assert _gen(doc) == []
-    doc = mini(CHAIN, outputs=("x", "done"), constraints={"keep_order": [["guard", "ship"]]})
+    doc = mini(CHAIN, outputs=("x", "done", "tok"), constraints={"keep_order": [["guard", "ship"]]})
     assert _gen(doc) == []
 
 

@@ -6,15 +6,17 @@ none of its products is consumed by any operation or is an output (an operation 
 qualifies too).
 
 The edits, exactly: the operation is removed; every operation that listed it in ``after`` has it
-removed from ``after`` and gets, appended, each direct predecessor of the removed operation that
-would no longer precede it. Transitive ordering through the removed operation is kept.
+removed from ``after`` and gets, appended, each entry of the removed operation's ``after`` that
+would no longer precede it: explicit ``after`` chains through it stay transitive (its data
+producers were its own needs and are not carried over). ``frozen`` and ``keep_order`` are
+re-checked on the result.
 
 >>> from recipemut.model import recipe_from_dict
 >>> from recipemut.operators import OperatorContext
 >>> r = recipe_from_dict({"fields": {"id": {}, "a": {}, "junk": {}}, "inputs": ["id"], "outputs": ["a"],
 ...     "operations": [
 ...     {"id": "f", "service": "s", "action": "F", "consumes": ["id"], "produces": ["a"]},
-...     {"id": "audit", "service": "s", "action": "Audit", "consumes": ["a"], "produces": ["junk"]},
+...     {"id": "audit", "service": "s", "action": "Audit", "consumes": ["a"], "produces": ["junk"], "after": ["f"]},
 ...     {"id": "g", "service": "s", "action": "G", "consumes": ["id"], "after": ["audit"],
 ...      "side_effects": "external"}]})
 >>> ctx = OperatorContext.build(r)
@@ -51,7 +53,7 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         h = g.copy()
         h.remove_node(op_id)
         edits: list[Edit] = [Edit("remove", ("operations", op_id))]
-        preds = sorted(g.predecessors(op_id), key=order.__getitem__)
+        preds = [p for p in op.after if p in g]
         for succ in sorted(g.successors(op_id), key=order.__getitem__):
             edits += rewire_after(ctx.doc, h, succ, [op_id], preds)
         what = (

@@ -5,10 +5,12 @@ the two satisfy Bernstein's conditions on their fields (``a`` reads nothing ``b`
 nothing ``b`` reads, and they write no common field), they are not both ``side_effects: external``,
 neither is ``frozen``, and no ``keep_order`` pair or frozen operation's ordering depended on the edge.
 
-The edit, exactly: ``a`` is removed from ``b.after``, and every direct predecessor of ``a`` (data or
-``after``) that would no longer precede ``b`` is appended to ``b.after``. So ``b`` stops waiting for
-``a`` itself but keeps waiting for whatever ``a`` waited for: only the one edge goes, the rest of the
-ordering is preserved.
+The edit, exactly: ``a`` is removed from ``b.after``, and every entry of ``a.after`` that would no
+longer precede ``b`` is appended to ``b.after``. So ``b`` stops waiting for ``a`` itself but keeps
+the *explicit* ordering it had through ``a`` (chains of ``after`` written by the author stay
+transitive); what ``a`` waited for only because it consumes their data (``a``'s data producers) is
+``a``'s need, not ``b``'s, and is not carried over. ``frozen`` and ``keep_order`` are re-checked on
+the result, so an ordering they protect is never lost.
 
 >>> from recipemut.model import recipe_from_dict
 >>> from recipemut.operators import OperatorContext
@@ -57,7 +59,7 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
             continue
         h = g.copy()
         h.remove_edge(a, b)
-        edits = rewire_after(ctx.doc, h, b, [a], sorted(g.predecessors(a), key=order.__getitem__))
+        edits = rewire_after(ctx.doc, h, b, [a], [p for p in oa.after if p in g])
         inherited = [e.value for e in edits if e.op == "append"]
         reason = (
             f"`{b}` waits for `{a}` only through an `after` edge and they touch disjoint fields "

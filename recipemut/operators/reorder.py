@@ -10,12 +10,14 @@ early).
 
 The edits, exactly (the pair keeps its place in the ordering, with its order reversed):
 
-* ``b.after``: ``a`` is removed, and each direct predecessor of ``a`` (data or ``after``) that would
-  no longer precede ``b`` is appended: what had to finish before the pair still does;
+* ``b.after``: ``a`` is removed, and each entry of ``a.after`` that would no longer precede ``b`` is
+  appended: the explicit ordering before the pair still holds (``a``'s data producers are ``a``'s
+  needs, not ``b``'s, and ``a`` still waits for them);
 * ``a.after``: ``b`` is appended.
 
 Successors of ``a`` now also wait for ``b`` (through ``a``); successors of ``b`` no longer wait for
 ``a`` unless a data edge or another path says so (that is what moving a guard first is for).
+``frozen`` and ``keep_order`` are re-checked on the result.
 
 >>> from recipemut.model import recipe_from_dict
 >>> from recipemut.operators import OperatorContext
@@ -82,7 +84,7 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         why = _worth(ctx, a, b)
         if why is None:
             continue
-        edits = rewire_after(ctx.doc, h, b, [a], sorted(g.predecessors(a), key=order.__getitem__))
+        edits = rewire_after(ctx.doc, h, b, [a], [p for p in r.ops[a].after if p in g])
         edits.append(Edit("append", ("operations", a, "after"), b))
         reason = f"`{a}` and `{b}` share no field and are ordered only by an `after` edge; {why}, so run `{b}` first"
         m = make_mutation(ctx, NAME, f"{b}->{a}", (b, a), reason + ".", edits)
