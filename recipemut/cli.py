@@ -97,10 +97,12 @@ def _register() -> None:
 
     app.command("suggest")(guard(_suggest.suggest))
     from .commands import apply as _apply
+    from .commands import evaluate as _evaluate
     from .commands import history as _history
     from .commands import rollback as _rollback
 
     app.command("apply")(guard(_apply.apply))
+    app.command("evaluate")(guard(_evaluate.evaluate))
     app.command("rollback")(guard(_rollback.rollback))
     app.command("history")(guard(_history.history))
     from .commands import forecast as _forecast

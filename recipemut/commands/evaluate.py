@@ -1,0 +1,120 @@
+"""`recipemut evaluate RECIPE --logs LOGS...`: promote, roll back or hold a running canary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..canary import DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCES, RELATIVE, EvaluateError
+from ..canary import evaluate as _evaluate
+from ..cli import OutputFormat
+from ..fileio import DEFAULT_LOCK_TIMEOUT_S
+
+_TOL_HELP = (
+    "Allowed worsening METRIC=VALUE (repeatable): latency_p50, latency_p95, cost are relative (0.05 or 5%), "
+    "error_rate, halt_rate absolute. Defaults: " + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TOLERANCES.items()) + "."
+)
+_STYLE = {"improves": "green", "within tolerance": "", "uncertain": "yellow", "regresses": "red"}
+_DECISION = {"promote": "[green]PROMOTE[/]", "rollback": "[red]ROLLBACK[/]", "hold": "[yellow]HOLD[/]"}
+
+
+def _tolerances(items: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(value.rstrip("%")) / (100.0 if value.endswith("%") else 1.0)
+        except ValueError:
+            raise EvaluateError(
+                f"--tolerance {item!r}: expected METRIC=VALUE, e.g. latency_p95=0.05 or latency_p95=5%",
+                code="bad-tolerance",
+            ) from None
+    return out
+
+
+def evaluate(
+    recipe: Path = typer.Argument(
+        ..., help="The recipe running a canary (it has a `variants:` section).", metavar="RECIPE"
+    ),
+    logs: list[Path] = typer.Option(..., "--logs", "-l", help="Span logs holding both variants (repeatable)."),
+    no_act: bool = typer.Option(False, "--no-act", help="Only report the decision; write nothing."),
+    tolerance: list[str] = typer.Option(
+        [],
+        "--tolerance",
+        "-t",
+        help=_TOL_HELP,
+    ),
+    min_requests: int = typer.Option(
+        DEFAULT_MIN_REQUESTS, "--min-requests", min=1, help="Requests needed in each arm before deciding."
+    ),
+    force: bool = typer.Option(False, "--force", help="Act over a hand edit, saving it into the history first."),
+    lock_timeout: float = typer.Option(
+        DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
+    ),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+) -> None:
+    """Judge the canary against the primary recipe, then promote it, roll it back, or hold.
+
+    Compares per-request latency (p50 by Mann-Whitney U and a Hodges-Lehmann interval, p95 by
+    bootstrap), cost and error/halt rates of the two variants in the logs. A significant
+    worsening beyond the allowed tolerance rolls the canary back (the recipe returns byte for
+    byte to what it was before the canary); a significant gain with nothing beyond tolerance
+    promotes it (the canary becomes the recipe); anything else holds, saying why (too few
+    requests: how many more are needed). Every action is a history entry recording what was
+    observed.
+
+    Exit codes: 0 promote, 3 rollback, 4 hold, 1 error (also with --no-act, for CI).
+
+    Example: recipemut evaluate checkout.yaml --logs canary.jsonl --tolerance latency_p95=3%
+    """
+    result = _evaluate(
+        recipe,
+        logs,
+        act=not no_act,
+        tolerances=_tolerances(tolerance),
+        min_requests=min_requests,
+        force=force,
+        lock_timeout_s=lock_timeout,
+    )
+    j = result.judgement
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        raise typer.Exit(result.exit_code)
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"canary {escape(j.variant)!s}: {j.n_canary} requests; primary: {j.n_primary} requests")
+    if j.metrics:
+        table = Table(title_justify="left")
+        for col in ("metric", "primary", "canary", "change (95% CI)", "allowed", "status"):
+            table.add_column(col)
+        for m in j.metrics:
+            if m.name in RELATIVE and m.primary:
+                p = abs(m.primary)
+                change = f"{m.delta / p:+.1%} ({m.lo / p:+.1%} .. {m.hi / p:+.1%})"
+                allowed = f"+{m.tolerance:.1%}"
+                prim, can = f"{m.primary:.4g}", f"{m.canary:.4g}"
+            else:
+                change = f"{m.delta:+.2%} ({m.lo:+.2%} .. {m.hi:+.2%})"
+                allowed = f"+{m.allowed:.2%}"
+                prim, can = f"{m.primary:.2%}", f"{m.canary:.2%}"
+            style = _STYLE[m.status]
+            table.add_row(m.name, prim, can, change, allowed, f"[{style}]{m.status}[/]" if style else m.status)
+        out.print(table)
+    out.print(f"decision: {_DECISION[j.decision]} — {escape(j.reason)}")
+    w = result.write
+    if not result.acted:
+        out.print("--no-act: nothing written")
+    elif w is not None and w.written and w.diff:
+        out.print(
+            f"{escape(w.recipe)}: {w.action} written, version {w.version_before} -> {w.version}; "
+            f"history entry {w.entries[-1].seq}"
+        )
+    elif w is not None and w.entries:
+        out.print(f"{escape(w.recipe)}: recipe unchanged; evaluation recorded as history entry {w.entries[-1].seq}")
+    raise typer.Exit(result.exit_code)
