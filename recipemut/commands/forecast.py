@@ -395,7 +395,7 @@ def forecast(
         None,
         "--sample-rate",
         callback=_check_rate,
-        help="Share of requests the logs kept, for spans that carry no sample_rate [default: 1].",
+        help="Share of requests the logs kept, for spans that carry no sample_rate (default 1: all kept).",
         show_default=False,
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail on the first bad log line instead of counting it."),

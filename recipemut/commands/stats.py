@@ -88,7 +88,7 @@ def _render(data: dict[str, Any]) -> None:
 
 def stats(
     store: Path | None = typer.Option(
-        None, "--store", help=f"Store file [default: ${ENV_VAR}, else .recipemut/store.sqlite].", show_default=False
+        None, "--store", help=f"Store file (default: ${ENV_VAR}, else .recipemut/store.sqlite).", show_default=False
     ),
     recipe: str | None = typer.Option(None, "--recipe", help="Only what was learned on this recipe (by name)."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
