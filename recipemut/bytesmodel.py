@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -310,6 +310,7 @@ def latency_delta(
     fits: Mapping[str, BytesFit],
     *,
     tbl: Mapping[str, FormatCost] | None = None,
+    only: Iterable[str] | None = None,
 ) -> BytesDelta:
     """Per-request latency change of each operation whose transfers change between two recipes.
 
@@ -318,14 +319,16 @@ def latency_delta(
     transferring: its bytes (the call's recorded bytes times the field's share, see
     :func:`field_shares`) scale by :func:`size_factor` (0 when no longer transferred). The latency
     change is ``slope * delta_bytes`` (only with a usable slope, :meth:`BytesFit.slope`) plus the
-    change of codec time from the table (always). Vectorised over requests.
+    change of codec time from the table (always). Vectorised over requests. ``only`` restricts the
+    operations looked at (those known to be touched), to save time.
     """
+    wanted = set(only) if only is not None else None
     t = tbl if tbl is not None else table(after.formats)
     per_op: dict[str, np.ndarray] = {}
     per_bytes: dict[str, np.ndarray] = {}
     unfitted: list[str] = []
     for j, op_id in enumerate(profile.op_ids):
-        if op_id not in before.ops or op_id not in after.ops:
+        if op_id not in before.ops or op_id not in after.ops or (wanted is not None and op_id not in wanted):
             continue
         ob, oa = before.ops[op_id], after.ops[op_id]
         if (ob.service, ob.action) != (oa.service, oa.action):

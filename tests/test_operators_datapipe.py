@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from _operators_helpers import edits, ids, make_profile, mini, scenario, scenario_doc, scenario_profile
 
 from recipemut.constraints import check_structure
@@ -93,3 +94,19 @@ def test_scenario_recommends_a_compact_cart() -> None:
     ms = datapipe.generate(OperatorContext.build(r, doc=scenario_doc(), profile=scenario_profile()))
     assert ids(ms) == ["datapipe:cart=protobuf+zstd"]
     assert "`price`: R² 1.00" in ms[0].description
+
+
+def test_described_saving_is_that_of_the_written_edits() -> None:
+    """Candidates are scored on a cheaply built recipe; the edits must give the same prediction."""
+    import re
+
+    from recipemut.bytesmodel import latency_delta
+
+    ctx = _ctx(_doc(), 2.0 + 0.0005 * BIG)
+    (m,) = datapipe.generate(ctx)
+    assert ctx.profile is not None
+    d = latency_delta(ctx.recipe, m.recipe, ctx.profile, ctx.bytes_fits)
+    mean = float(sum(v.sum() for v in d.per_op.values())) / N
+    said = float(re.search(r"fits predict ([-+0-9.]+) ms", m.description).group(1))  # type: ignore[union-attr]
+    assert mean == pytest.approx(said, abs=0.05)
+    assert mean < -1.0

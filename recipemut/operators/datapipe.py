@@ -24,6 +24,9 @@ Two kinds of candidate:
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import MappingProxyType
+
 from ..bytesmodel import PAYLOAD_TYPES, codec_of, formats_and_compressions, latency_delta, table
 from ..model import Recipe
 from ..mutation import Edit, Mutation, mutate
@@ -61,22 +64,22 @@ def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
         if any(o in ctx.frozen for o in ops) or not any(ctx.bytes_fits.get(o) and ctx.bytes_fits[o].good for o in ops):
             continue
         current = codec_of(spec)
-        best: tuple[float, str, str, Recipe, float] | None = None
+        best: tuple[float, str, str, float] | None = None
         for fmt in formats:
             for comp in compressions:
                 if (fmt, comp) == current:
                     continue
-                edits = [Edit("set", ("fields", f, "format"), fmt), Edit("set", ("fields", f, "compression"), comp)]
-                cand = mutate(dict(ctx.doc), edits)
-                d = latency_delta(r, cand, p, ctx.bytes_fits, tbl=tbl)
+                # the recipe with only this field's codec changed (the same as applying the edits below)
+                cand = replace(r, fields=MappingProxyType({**r.fields, f: replace(spec, format=fmt, compression=comp)}))
+                d = latency_delta(r, cand, p, ctx.bytes_fits, tbl=tbl, only=ops)
                 n = max(p.n_requests, 1)
                 saving = -float(sum(v.sum() for v in d.per_op.values())) / n
                 dbytes = float(sum(v.sum() for v in d.bytes_per_op.values())) / n
                 if best is None or saving > best[0]:
-                    best = (saving, fmt, comp, cand, dbytes)
+                    best = (saving, fmt, comp, dbytes)
         if best is None or best[0] < float(ctx.option("datapipe_min_saving_ms")):
             continue
-        saving, fmt, comp, _, dbytes = best
+        saving, fmt, comp, dbytes = best
         edits = [Edit("set", ("fields", f, "format"), fmt), Edit("set", ("fields", f, "compression"), comp)]
         over = ", ".join(f"`{o}`" for o in ops)
         reason = (
