@@ -108,6 +108,10 @@ class _Base:
     status: np.ndarray
     key: np.ndarray
     gap: np.ndarray  # dispatch gap (0 where absent or unknown)
+    lat0: np.ndarray  # latency with 0 where absent
+    cost0: np.ndarray  # cost, the original's cost_per_call_usd (else 0) where not logged
+    imp0: np.ndarray  # bool: no recorded span
+    stop0: np.ndarray  # bool: recorded halted or error
     req_start: np.ndarray  # (n,) epoch ms
     donors: Mapping[str, np.ndarray]  # op -> positions (in rows) where it was recorded
 
@@ -154,15 +158,23 @@ def _base(profile: Profile, original: Recipe) -> _Base:
         gj = start[j] - ready
         gap[j] = np.where(np.isfinite(gj), np.maximum(gj, 0.0), 0.0)  # unknown gap: 0
     donors = {op_id: np.flatnonzero(status[j] != ST_ABSENT) for op_id, j in col.items()}
+    cost = np.ascontiguousarray(profile.cost_usd[rows].T)
+    fallback = np.array(
+        [[(original.ops[o].cost_per_call_usd or 0.0) if o in original.ops else 0.0] for o in profile.op_ids]
+    ).reshape(-1, 1)
     b = _Base(
         rows=rows,
         sampled=rows.size < profile.n_requests,
         col=col,
         lat=lat,
-        cost=np.ascontiguousarray(profile.cost_usd[rows].T),
+        cost=cost,
         status=status,
         key=np.ascontiguousarray(profile.cache_key[rows].T),
         gap=gap,
+        lat0=np.where(np.isnan(lat), 0.0, lat),
+        cost0=np.where(np.isfinite(cost), cost, fallback),
+        imp0=np.isnan(lat),
+        stop0=(status == ST_HALTED) | (status == ST_ERROR),
         req_start=np.asarray(profile.request_start_ms[rows], dtype=float),
         donors=donors,
     )
@@ -262,9 +274,10 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
     pos = {op_id: i for i, op_id in enumerate(order)}
     finish = np.zeros((k, n))  # operation-major: each operation's column is contiguous
     ran = np.zeros((k, n), dtype=bool)
-    stop = np.zeros((k, n), dtype=bool)
+    alive = np.zeros((k, n), dtype=bool)  # ran and neither halted nor failed: its successors may run
     imputed = np.zeros((k, n), dtype=bool)
     cost = np.zeros(n)
+    e2e = np.zeros(n)
     notes: dict[str, str] = {}
     hit_rates: dict[str, float] = {}
     bytes_delta, bytes_notes = _bytes_deltas(recipe, original, profile, base)
@@ -275,16 +288,16 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
         orig = original.ops.get(op_id)
         preds = [pos[p] for p in g.predecessors(op_id)]
         if preds:
-            run = ran[preds[0]] & ~stop[preds[0]]
+            run = alive[preds[0]].copy()
             for p in preds[1:]:
-                run &= ran[p] & ~stop[p]
+                run &= alive[p]
             start = _max_rows(finish, preds)
         else:
             run = np.ones(n, dtype=bool)
             start = np.zeros(n)
         j = base.col.get(op_id)
         substituted = orig is not None and (orig.service, orig.action) != (op.service, op.action)
-        lat, c, st, gap, imp = _samples(recipe, original, profile, base, op, orig, j, run, substituted, rng, notes)
+        lat, c, stp, gap, imp = _samples(recipe, original, profile, base, op, orig, j, run, substituted, rng, notes)
         if op_id in bytes_delta:
             lat = np.maximum(lat + bytes_delta[op_id], 0.0)
         if op.hedge is not None and (orig is None or orig.hedge != op.hedge):
@@ -297,12 +310,15 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
             calls = int(run.sum())
             hit_rates[op_id] = float(hit[run].sum() / calls) if calls else 0.0
             notes.setdefault(op_id, f"cache hit rate {hit_rates[op_id]:.0%}")
-        finish[i] = np.where(run, start + gap + lat, 0.0)
+        fi = finish[i]
+        np.add(start, gap, out=fi)
+        fi += lat
+        fi *= run
+        np.maximum(e2e, fi, out=e2e)
         ran[i] = run
-        stop[i] = run & ((st == ST_HALTED) | (st == ST_ERROR))
-        imputed[i] = run & imp
-        cost += np.where(run, c, 0.0)
-    e2e = finish.max(axis=0) if k else np.zeros(n)
+        np.greater(run, stp, out=alive[i])  # run and not stopped
+        np.logical_and(run, imp, out=imputed[i])
+        cost += c * run
     return Replay(
         op_ids=tuple(order),
         rows=rows,
@@ -328,18 +344,17 @@ def _samples(
     rng: np.random.Generator,
     notes: dict[str, str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Latency, cost, status, gap and the imputed mask of one operation, per replayed request."""
+    """Latency, cost, halted-or-failed mask, gap and imputed mask of one operation, per replayed request.
+
+    The arrays may be views of the prepared profile columns: callers must not modify them in place.
+    """
     n = base.rows.size
-    fallback_cost = op.cost_per_call_usd if op.cost_per_call_usd is not None else 0.0
     if j is not None:
-        lat = base.lat[j].copy()
-        c = base.cost[j].copy()
-        st = base.status[j].copy()
-        gap = base.gap[j].copy()
-        c = np.where(np.isfinite(c), c, fallback_cost)
-        imp = np.isnan(lat)
+        lat, c, stp, gap, imp = base.lat0[j], base.cost0[j], base.stop0[j], base.gap[j], base.imp0[j]
+        st = base.status[j]
         need = np.flatnonzero(run & imp)
-        if need.size:
+        if need.size:  # copy on write: only operations that need imputed samples pay for copies
+            lat, c, st, gap = lat.copy(), c.copy(), st.copy(), gap.copy()
             donors = base.donors[op.id]
             if donors.size == 0:
                 prior = _lognormal_prior(op, None)
@@ -355,14 +370,13 @@ def _samples(
                 gap[need] = 0.0
             else:
                 pick = donors[rng.integers(0, donors.size, need.size)]
-                lat[need] = base.lat[j, pick]
-                dc = base.cost[j, pick]
-                c[need] = np.where(np.isfinite(dc), dc, fallback_cost)
+                lat[need] = base.lat0[j, pick]
+                c[need] = base.cost0[j, pick]
                 st[need] = base.status[j, pick]
                 gap[need] = base.gap[j, pick]
-        lat = np.where(np.isnan(lat), 0.0, lat)
+            stp = (st == ST_HALTED) | (st == ST_ERROR)
         if not substituted:
-            return lat, c, st, gap, imp
+            return lat, c, stp, gap, imp
         alt = _find_alternative(recipe, original, op)
         alt_col = base.col.get(alt.id) if alt is not None else None
         alt_donors = base.donors[alt.id] if alt is not None and alt_col is not None else np.zeros(0, dtype=int)
@@ -383,7 +397,7 @@ def _samples(
                 f"substitute {op.action}: latency drawn from its prior "
                 f"(lognormal, p50 {math.exp(prior[0]):.3g} ms, p95 {math.exp(prior[0] + _Z95 * prior[1]):.3g} ms)"
             )
-        return new_lat, np.full(n, _prior_cost(op, alt)), st, gap, np.ones(n, dtype=bool)
+        return new_lat, np.full(n, _prior_cost(op, alt)), stp, gap, np.ones(n, dtype=bool)
     prior = _lognormal_prior(op, _find_alternative(recipe, original, op))
     if prior is None:
         raise MutationError(f"operation '{op.id}' was never recorded and has no expected latency prior", code="no-data")
@@ -391,7 +405,7 @@ def _samples(
     return (
         rng.lognormal(prior[0], prior[1], n),
         np.full(n, _prior_cost(op, None)),
-        np.ones(n, dtype=np.int8),
+        np.zeros(n, dtype=bool),
         np.zeros(n),
         np.ones(n, dtype=bool),
     )
