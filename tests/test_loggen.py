@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from recipemut.cli import app
 from recipemut.errors import RecipemutError
 from recipemut.ingest import read_logs
 from recipemut.loader import check_document
@@ -453,3 +455,88 @@ def test_synthetic_recipe_generates_logs() -> None:
     df = generate_spans(r, 300, seed=1)
     assert df["op"].nunique() >= 20
     assert df["cache_key"].notna().any()
+
+
+# ---- `recipemut generate` -----------------------------------------------------------------------------
+
+CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout" / "recipe.yaml"
+runner = CliRunner()
+
+
+def test_cli_generates_a_log_with_the_params_beside_the_recipe(tmp_path: Path) -> None:
+    out = tmp_path / "logs.jsonl"
+    result = runner.invoke(
+        app,
+        ["generate", str(CHECKOUT), "-n", "300", "--days", "1", "--seed", "4", "--out", str(out), "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["params"] == str(CHECKOUT.parent / "loggen.yaml")
+    assert summary["requests"] == 300
+    spans, _ = read_logs(out)
+    assert len(spans) == summary["spans"]
+    # the loggen.yaml was used: lookup_tax's median is ~110 ms there, 20 ms by default
+    assert spans[spans["op"] == "lookup_tax"]["latency_ms"].median() > 80
+
+
+def test_cli_canary_treatment(tmp_path: Path) -> None:
+    out = tmp_path / "c.jsonl.gz"
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            str(CHECKOUT),
+            "-n",
+            "3000",
+            "--days",
+            "2",
+            "--canary",
+            "0.5",
+            "--treatment",
+            "charge_card=0.5",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.stdout and "3000 requests of checkout" in result.stdout
+    spans, _ = read_logs(out)
+    med = spans[spans["op"] == "charge_card"].groupby("variant")["latency_ms"].median()
+    assert med["canary"] / med["control"] == pytest.approx(0.5, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "needle"),
+    [
+        (["--treatment", "charge_card=0.5"], 2, "needs --canary"),
+        (["--canary", "0.1", "--treatment", "charge_card"], 2, "expected OP=FACTOR"),
+        (["--canary", "0.1", "--treatment", "nope=0.5"], 1, "no operation 'nope'"),
+        (["--start", "yesterday"], 2, "ISO 8601"),
+        (["--params", "missing.yaml"], 1, "missing.yaml"),
+        (["--sample-rate", "0"], 1, "sample_rate"),
+        (["-n", "-5"], 2, "--requests"),
+    ],
+)
+def test_cli_errors(tmp_path: Path, extra: list[str], code: int, needle: str) -> None:
+    result = runner.invoke(app, ["generate", str(CHECKOUT), "-n", "10", "--out", str(tmp_path / "x.jsonl"), *extra])
+    assert result.exit_code == code, result.output
+    assert needle in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", str(CHECKOUT), "-n", "10", "--out", str(tmp_path / "no" / "x.jsonl")])
+    assert result.exit_code == 1, result.output
+    assert "folder does not exist" in result.output
+
+
+def test_cli_start_date(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    result = runner.invoke(
+        app, ["generate", str(CHECKOUT), "-n", "50", "--days", "1", "--start", "2026-01-05", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    spans, _ = read_logs(out)
+    t0 = pd.Timestamp("2026-01-05", tz="UTC").value / 1e6
+    assert t0 <= spans["start_ms"].min() and spans["start_ms"].max() < t0 + DAY_MS + 60_000

@@ -8,11 +8,18 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from ..cli import OutputFormat
+from ..cli import OutputFormat, err_console
 from ..errors import RecipemutError
 from ..loader import load_recipe
 from ..loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
+
+
+def _usage(message: str) -> typer.Exit:
+    """A command-line mistake: one line on stderr, exit code 2 (as click's usage errors)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(2)
 
 
 def _parse_treatment(items: list[str]) -> dict[str, float]:
@@ -24,9 +31,8 @@ def _parse_treatment(items: list[str]) -> dict[str, float]:
         except ValueError:
             factor = float("nan")
         if not sep or not key or factor != factor:
-            raise typer.BadParameter(
-                f"{item!r}: expected OP=FACTOR (latency), OP@cost=FACTOR, OP@error=PROB or *=FACTOR",
-                param_hint="--treatment",
+            raise _usage(
+                f"--treatment {item!r}: expected OP=FACTOR (latency), OP@cost=FACTOR, OP@error=PROB or *=FACTOR"
             )
         out[key] = factor
     return out
@@ -38,7 +44,7 @@ def _parse_start(start: str | None) -> float:
     try:
         t = datetime.fromisoformat(start.replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(f"{start!r} is not an ISO date/time", param_hint="--start") from None
+        raise _usage(f"--start {start!r} is not an ISO 8601 date/time") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     return t.timestamp() * 1000.0
@@ -74,17 +80,18 @@ def generate(
 ) -> None:
     """Write a realistic execution log for RECIPE.
 
-    Draws requests from a non-homogeneous Poisson process (daily cycle, optional weekly cycle,
-    exponential growth), runs each through the recipe's DAG with lognormal/heavy-tailed latencies,
-    bytes that drive latency, Zipf-popular cache keys, halts and errors, and writes one JSON span
-    per line. Per-operation behaviour comes from a loggen.yaml (see docs/readme/examples.md).
+    Requests arrive as a Poisson process with a daily cycle and growth.
+    Each runs through the recipe's DAG: heavy-tailed latencies, bytes
+    that drive latency, Zipf-popular cache keys, halts and errors.
+    Per-operation behaviour comes from loggen.yaml beside the recipe.
 
     Example:
 
-        recipemut generate recipes/checkout/recipe.yaml -n 4000000 --sample-rate 0.001 --growth 0.03 --out logs.jsonl.gz
+        recipemut generate recipes/checkout/recipe.yaml -n 4000000
+        --sample-rate 0.001 --growth 0.03 --seed 1 --out logs.jsonl.gz
     """
     if treatment and canary is None:
-        raise typer.BadParameter("--treatment needs --canary SHARE", param_hint="--treatment")
+        raise _usage("--treatment needs --canary SHARE")
     recipe = load_recipe(recipe_path)
     if params is None and (recipe_path.parent / "loggen.yaml").is_file():
         params = recipe_path.parent / "loggen.yaml"

@@ -28,9 +28,9 @@ def graph(
 ) -> None:
     """Draw a recipe's DAG as Mermaid or Graphviz DOT.
 
-    Data edges are solid and labelled with the fields they carry; `after` edges (ordering the
-    data does not need) are dashed. Guards that may halt requests, frozen operations and
-    external side effects are marked. The text goes to stdout (or --out), nothing else.
+    Data edges are solid and labelled with the fields they carry.
+    `after` edges (ordering the data does not need) are dashed.
+    Guards, frozen operations and external side effects are marked.
 
     Example:
 
