@@ -1,0 +1,80 @@
+"""Atomic writes keep the old file or the new one, never a mix; the lock makes a second writer wait."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from recipemut.errors import LockTimeout
+from recipemut.fileio import atomic_write, lock_path, locked
+
+
+def test_atomic_write_creates_and_replaces(tmp_path: Path) -> None:
+    f = tmp_path / "r.yaml"
+    atomic_write(f, b"one\n")
+    assert f.read_bytes() == b"one\n"
+    atomic_write(f, b"two\n")
+    assert f.read_bytes() == b"two\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.yaml"]  # no temp file left
+
+
+def test_atomic_write_keeps_the_file_mode(tmp_path: Path) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_bytes(b"x")
+    os.chmod(f, 0o640)
+    atomic_write(f, b"y")
+    assert stat.S_IMODE(f.stat().st_mode) == 0o640
+
+
+def test_a_failed_replace_leaves_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_bytes(b"old\n")
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        atomic_write(f, b"new\n")
+    assert f.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.yaml"]
+
+
+def test_second_writer_times_out_naming_lock_and_holder(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("a: 1\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from recipemut.fileio import locked
+            with locked({str(recipe)!r}, timeout_s=5):
+                print("held", flush=True)
+                sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockTimeout) as ei, locked(recipe, timeout_s=0.2):
+            pass
+        msg = str(ei.value)
+        assert str(lock_path(recipe)) in msg and f"pid {holder.pid}" in msg
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    with locked(recipe, timeout_s=1):  # released when the holder exits
+        pass
+
+
+def test_lock_is_exclusive_within_one_process_too(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    with locked(recipe, timeout_s=1), pytest.raises(LockTimeout), locked(recipe, timeout_s=0.05):
+        pass
