@@ -133,3 +133,13 @@ def test_real_subprocess(files: tuple[Path, Path]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["critical_path"]["ops"] == ["load", "right", "join"]
+
+
+def test_narrow_terminal_drops_columns_instead_of_truncating_numbers(files: tuple[Path, Path]) -> None:
+    recipe, logs = files
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs)], env={"COLUMNS": "70"})
+    assert result.exit_code == 0, result.output
+    header = next(ln for ln in result.stdout.splitlines() if "operation" in ln)
+    assert "cpu ms" not in header and "p95 ms" in header and "crit %" in header
+    table = [ln for ln in result.stdout.splitlines() if ln.startswith(("┃", "│"))]
+    assert table and not any("…" in ln for ln in table)

@@ -18,6 +18,8 @@ from ..model import Recipe
 from ..profile import Profile, build_profile, cost_contributors, latency_contributors
 
 MAX_WARNINGS = 5
+#: table columns left out, in this order, when the terminal is too narrow for all of them
+DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "halt %")
 
 
 def _clean(v: Any) -> Any:
@@ -117,35 +119,39 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> No
     sr = ", ".join(f"{k:g}" for k in report.sample_rates) or "1"
     out.print(f"[bold]{escape(recipe.name)}[/] v{recipe.version}: {escape(report.summary())}; sample rate {sr}")
     on_path = set(prof.critical_path)
+    columns: list[tuple[str, list[str]]] = [
+        ("operation", [s.op for s in prof.ops]),
+        ("service", [s.service for s in prof.ops]),
+        ("count", [f"{s.count:,}" for s in prof.ops]),
+        ("p50 ms", [_f(s.p50_ms) for s in prof.ops]),
+        ("p95 ms", [_f(s.p95_ms) for s in prof.ops]),
+        ("p99 ms", [_f(s.p99_ms) for s in prof.ops]),
+        ("mean ms", [_f(s.mean_ms) for s in prof.ops]),
+        ("cost $", [_f(s.cost_mean_usd, ".6f") for s in prof.ops]),
+        ("cpu ms", [_f(s.cpu_mean_ms) for s in prof.ops]),
+        ("in B", [_bytes(s.bytes_in_mean) for s in prof.ops]),
+        ("out B", [_bytes(s.bytes_out_mean) for s in prof.ops]),
+        ("err %", [_pct(s.error_rate) for s in prof.ops]),
+        ("halt %", [_pct(s.halt_rate) for s in prof.ops]),
+        ("crit %", [_pct(s.critical_share) for s in prof.ops]),
+    ]
+    widths = {name: max(len(name), *(len(c) for c in cells)) for name, cells in columns}
+
+    def table_width() -> int:
+        return 4 + sum(widths[name] + 3 for name, _ in columns)
+
+    for name in DROP_WHEN_NARROW:  # numbers are never truncated: whole columns go instead
+        if table_width() <= out.width:
+            break
+        columns = [c for c in columns if c[0] != name]
     table = Table(header_style="bold")
     table.add_column("", width=1)
-    table.add_column("operation")
-    table.add_column("service")
-    for name in ("count", "p50 ms", "p95 ms", "p99 ms", "mean ms", "cost $", "cpu ms", "in B", "out B"):
-        table.add_column(name, justify="right")
-    for name in ("err %", "halt %", "crit %"):
-        table.add_column(name, justify="right")
-    for s in prof.ops:
+    for name, _ in columns:
+        left = name in ("operation", "service")
+        table.add_column(name, justify="left" if left else "right", no_wrap=True, min_width=widths[name])
+    for i, s in enumerate(prof.ops):
         mark = "[bold magenta]*[/]" if s.op in on_path else ""
-        style = "bold" if s.op in on_path else None
-        table.add_row(
-            mark,
-            escape(s.op),
-            escape(s.service),
-            f"{s.count:,}",
-            _f(s.p50_ms),
-            _f(s.p95_ms),
-            _f(s.p99_ms),
-            _f(s.mean_ms),
-            _f(s.cost_mean_usd, ".6f"),
-            _f(s.cpu_mean_ms),
-            _bytes(s.bytes_in_mean),
-            _bytes(s.bytes_out_mean),
-            _pct(s.error_rate),
-            _pct(s.halt_rate),
-            _pct(s.critical_share),
-            style=style,
-        )
+        table.add_row(mark, *(escape(cells[i]) for _, cells in columns), style="bold" if s.op in on_path else None)
     out.print(table)
     e2e = prof.e2e_percentiles()
     out.print(
