@@ -767,7 +767,7 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
         df, counts, fnotes = formats.read(path, fmt, recipe=recipe, mapping=mapping)
         notes = [f"{name}: {s}" for s in fnotes]
         table, lines = _conform_frame(df, name)
-        n_read, n_blank = table.num_rows, 0
+        n_read, n_blank = int(counts.get("spans_read", table.num_rows)), 0
     if table.num_rows:
         keep = _check(table, lines, rej)
         if not keep.all():
@@ -932,6 +932,14 @@ def read_logs(
                 file=str(files[0]) if len(files) == 1 else None,
                 code="no-spans",
             )
+    unmapped = sum(r.counts.get("unmapped_spans", 0) + r.counts.get("ambiguous_spans", 0) for r in results)
+    if table.num_rows == 0 and unmapped:  # traces read, but none of their spans is an operation of the recipe
+        raise LogError(
+            "no span of the traces maps to an operation of the recipe (write a mapping file, --map): "
+            + "; ".join(notes),
+            file=None,
+            code="no-spans",
+        )
     if table.num_rows == 0:
         raise LogError(
             "no spans in the logs" + (f": {files[0]} is empty" if len(files) == 1 else ""),
