@@ -224,7 +224,7 @@ def evaluate(
             for k in PREDICTED
         }
         return result(NO_DIFFERENCE, predicted, None, None)
-    paired_lat = compare(base.latency_ms, mutated.latency_ms, paired=True, alpha=alpha, rng=rng)
+    paired_lat = compare(base.latency_ms, mutated.latency_ms, paired=True, alpha=alpha, rng=rng, with_test=False)
     paired_cost = compare(base.cost_usd, mutated.cost_usd, paired=True, decide_on="mean", alpha=alpha, rng=rng)
     predicted = {k: (paired_lat if a == "latency" else paired_cost).deltas[s] for k, (a, s) in PREDICTED.items()}
     treat = treatment_mask(np.asarray(request_ids)[base.rows], share)

@@ -77,7 +77,7 @@ class Comparison:
     n_control: int
     n_treatment: int
     paired: bool
-    test: str  # "mann-whitney-u" | "wilcoxon-signed-rank"
+    test: str  # "mann-whitney-u" | "wilcoxon-signed-rank" | "none" (skipped: p_value and shift NaN)
     p_value: float
     shift: Interval  # Hodges-Lehmann shift (unpaired) or median paired difference
     deltas: Mapping[str, Interval]  # p50, p95, p99, mean
@@ -336,6 +336,7 @@ def compare(
     lower_is_better: bool = True,
     n_boot: int = 1000,
     rng: np.random.Generator | None = None,
+    with_test: bool | None = None,
 ) -> Comparison:
     """Judge ``treatment`` against ``control`` for one metric (see the module docstring).
 
@@ -353,6 +354,9 @@ def compare(
     min_effect, min_effect_abs
         The smallest change worth a verdict other than "no significant difference": relative to
         the control's level of the decisive metric (its median for ``shift``), and absolute.
+    with_test
+        Compute the rank test and the shift interval (default: only when deciding on ``shift``,
+        the one verdict that needs them); when skipped, ``p_value`` and ``shift`` are NaN.
 
     Raises
     ------
@@ -366,23 +370,28 @@ def compare(
     t_raw = np.asarray(treatment, dtype=float).ravel()
     if decide_on != "shift" and decide_on not in METRICS:
         raise ValueError(f"decide_on must be 'shift' or one of {sorted(METRICS)}, not {decide_on!r}")
+    with_test = decide_on == "shift" if with_test is None else with_test
+    nan_iv = Interval(math.nan, math.nan, math.nan, level)
     if paired:
         if c_raw.shape != t_raw.shape:
             raise ValueError(f"paired samples differ in length: {c_raw.size} vs {t_raw.size}")
         ok = np.isfinite(c_raw) & np.isfinite(t_raw)
         c, t = _as_array(c_raw[ok], "control"), _as_array(t_raw[ok], "treatment")
         diff = t - c
-        p_value = float(sps.wilcoxon(diff, zero_method="zsplit").pvalue) if np.any(diff != 0) else 1.0
-        shift = median_paired(diff, level=level)
-        test = "wilcoxon-signed-rank"
+        test = "wilcoxon-signed-rank" if with_test else "none"
+        p_value, shift = math.nan, nan_iv
+        if with_test:
+            p_value = float(sps.wilcoxon(diff, zero_method="zsplit").pvalue) if np.any(diff != 0) else 1.0
+            shift = median_paired(diff, level=level)
     else:
         c, t = _as_array(c_raw, "control"), _as_array(t_raw, "treatment")
-        if np.ptp(np.concatenate([c, t])) == 0:
-            p_value = 1.0
-        else:
+        test = "mann-whitney-u" if with_test else "none"
+        p_value, shift = math.nan, nan_iv
+        if with_test and np.ptp(np.concatenate([c, t])) == 0:
+            p_value, shift = 1.0, Interval(0.0, 0.0, 0.0, level)
+        elif with_test:
             p_value = float(sps.mannwhitneyu(t, c, alternative="two-sided", method="asymptotic").pvalue)
-        shift = hodges_lehmann(c, t, level=level, rng=rng)
-        test = "mann-whitney-u"
+            shift = hodges_lehmann(c, t, level=level, rng=rng)
     big = max(c.size, t.size) * n_boot > RESAMPLE_LIMIT
     cs, ts = np.sort(c), np.sort(t)
     if big:

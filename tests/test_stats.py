@@ -75,7 +75,11 @@ def test_bootstrap_interval_covers_true_quantile_shift() -> None:
     true = float(np.quantile(mutated, 0.95) - np.quantile(base, 0.95))
     assert cmp.deltas["p95"].lo <= true <= cmp.deltas["p95"].hi
     assert cmp.verdict == IMPROVES
-    assert cmp.test == "wilcoxon-signed-rank"
+    # deciding on p95 needs no rank test: skipped unless asked for
+    assert cmp.test == "none" and np.isnan(cmp.p_value) and np.isnan(cmp.shift.estimate)
+    tested = compare(base, mutated, paired=True, decide_on="p95", with_test=True)
+    assert tested.test == "wilcoxon-signed-rank" and tested.p_value < 1e-9
+    assert tested.shift.hi < 0
 
 
 def test_mann_whitney_p_value_is_scipys() -> None:
