@@ -60,7 +60,7 @@ import yaml
 
 from .errors import InputFileError, RecipemutError
 from .ingest import to_span_frame
-from .model import FieldSpec, Operation, Recipe
+from .model import FieldSpec, Operation, Recipe, Variant, recipe_from_dict
 from .spans import DEFAULT_VARIANT, SPAN_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -404,6 +404,34 @@ def _treatment_masks(
     return out
 
 
+def _variant_recipe(recipe: Recipe, v: Variant) -> Recipe:
+    """The recipe a canary variant runs (its full document is kept in the base recipe)."""
+    vr = recipe_from_dict(v.recipe, source=recipe.source)
+    try:
+        vr.topo_order  # noqa: B018 - compile now to report a cycle here
+    except Exception:  # networkx.NetworkXUnfeasible
+        raise RecipemutError(
+            f"variant {v.name!r}: its recipe has a cycle", file=recipe.source, code="variant-cycle"
+        ) from None
+    return vr
+
+
+def _op_params(params: LoggenParams, op: Operation, base: Recipe) -> OpParams:
+    """Parameters of ``op``; a substituted operation (a variant's) takes the catalogue prior of
+    the alternative it now calls: median = expected p50, sigma from p95/p50."""
+    p = params.for_op(op)
+    if not op.substituted_from:
+        return p
+    for alt in base.alternatives:
+        e = alt.expected
+        if alt.service == op.service and alt.action == op.action and e is not None and e.latency_p50_ms:
+            p = replace(p, latency_median_ms=float(e.latency_p50_ms))
+            if e.latency_p95_ms and e.latency_p95_ms > e.latency_p50_ms:
+                p = replace(p, latency_sigma=float(np.log(e.latency_p95_ms / e.latency_p50_ms) / 1.645))
+            break
+    return p
+
+
 def generate_spans(
     recipe: Recipe,
     n_requests: int,
@@ -426,6 +454,10 @@ def generate_spans(
     request id) to the named variant, the rest to ``control``. ``treatment={"canary": {"op": 0.7}}``
     multiplies ``op``'s latency by 0.7 in that variant; ``"op@cost"`` scales its cost,
     ``"op@error"`` sets its error probability, ``"*"`` scales every operation's latency.
+    When ``variants`` is not given, the recipe's own ``variants:`` section (a canary written by
+    ``apply --canary``) is used, and each such variant's requests run through *its* recipe: a
+    dropped ``after`` edge, a removed or substituted operation (drawn from the alternative's
+    ``expected`` prior) shows in its spans, so ``evaluate`` can be tested on structural changes.
     ``sample_rate`` keeps only that share of requests (each independently) and records it on every
     span, as sampled tracing does: ``n_requests`` is the traffic before sampling, and
     :func:`rate_function` the rate before sampling.
@@ -439,6 +471,8 @@ def generate_spans(
         raise RecipemutError(f"duration must be positive, got {duration_s} s")
     if sample_rate is not None and not 0 < sample_rate <= 1:
         raise RecipemutError(f"sample_rate must be in (0, 1], got {sample_rate}")
+    if variants is None and recipe.variants:
+        variants = {v.name: v.share for v in recipe.variants}
     variants = dict(variants or {})
     if any(s < 0 for s in variants.values()) or sum(variants.values()) > 1 + 1e-9:
         raise RecipemutError(f"variant shares must be >= 0 and sum to at most 1, got {variants}")
@@ -448,7 +482,6 @@ def generate_spans(
     params = params or LoggenParams()
     rng = np.random.default_rng(seed)
     order = recipe.topo_order
-    dag = recipe.dag
     n_total = int(n_requests)
     # Sampled tracing keeps each request independently: the kept ones are a Poisson process of
     # the same shape, thinned, so only they are drawn (memory stays O(kept requests)).
@@ -467,114 +500,134 @@ def generate_spans(
         variant[(share >= lo) & (share < lo + s)] = name
         lo += s
 
-    # field values (uint64 ids) and sizes per request
-    values: dict[str, np.ndarray] = {}
-    sizes: dict[str, np.ndarray] = {}
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("row", "op", "start", "lat", "status", "cost", "cpu", "mem", "bin", "bout", "key")
+    }
+    labels: dict[tuple[str, str], int] = {}  # (op id, service) -> code, base recipe's operations first
+    for op_id in order:
+        labels.setdefault((op_id, recipe.ops[op_id].service), len(labels))
     cdfs: dict[str, np.ndarray] = {}
-
-    def fparams(name: str) -> FieldParams:
-        return params.for_field(name, recipe.fields.get(name))
 
     def cdf(name: str, fp: FieldParams) -> np.ndarray:
         if name not in cdfs:
             cdfs[name] = _zipf_cdf(int(fp.universe or 1), fp.zipf)
         return cdfs[name]
 
-    def size_of(fp: FieldParams) -> np.ndarray:
-        z = rng.standard_normal(n)
-        return np.asarray(np.maximum(1.0, np.round(fp.bytes_mean * np.exp(fp.bytes_sigma * z - fp.bytes_sigma**2 / 2))))
+    def run(grecipe: Recipe, members: np.ndarray) -> None:
+        """Generate the spans of requests ``members`` (row numbers) run through ``grecipe``."""
+        n = int(members.size)
+        gorder = grecipe.topo_order
+        gdag = grecipe.dag
+        g_arrival = arrival_t[members]
+        g_variant = variant[members]
+        values: dict[str, np.ndarray] = {}  # field values (uint64 ids) and sizes per request
+        sizes: dict[str, np.ndarray] = {}
 
-    for name in recipe.inputs:
-        fp = fparams(name)
-        # a Zipf-popular value, or one unique to the request
-        unique = idx.astype(_U64) + (_U64(seed) << _U64(32))
-        ranks = _zipf_rank(rng.random(n), cdf(name, fp)) if fp.universe else unique
-        values[name] = _mix(ranks ^ _salt("field", name))
-        sizes[name] = size_of(fp)
+        def fparams(name: str) -> FieldParams:
+            return params.for_field(name, grecipe.fields.get(name))
 
-    ran = np.zeros((n, len(order)), dtype=bool)
-    ok = np.zeros((n, len(order)), dtype=bool)
-    end_t: dict[str, np.ndarray] = {}
-    cols: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("row", "op", "start", "lat", "status", "cost", "cpu", "mem", "bin", "bout", "key")
-    }
+        def size_of(fp: FieldParams) -> np.ndarray:
+            z = rng.standard_normal(n)
+            return np.asarray(
+                np.maximum(1.0, np.round(fp.bytes_mean * np.exp(fp.bytes_sigma * z - fp.bytes_sigma**2 / 2)))
+            )
 
-    for j, op_id in enumerate(order):
-        op = recipe.ops[op_id]
-        p = params.for_op(op)
-        preds = list(dag.predecessors(op_id))
-        pj = [order.index(q) for q in preds]
-        runs = np.logical_and.reduce([ok[:, q] for q in pj]) if pj else np.ones(n, dtype=bool)
-        start = np.maximum.reduce([end_t[q] for q in preds]) if preds else arrival_t.copy()
+        for name in grecipe.inputs:
+            fp = fparams(name)
+            # a Zipf-popular value, or one unique to the request
+            unique = idx[members].astype(_U64) + (_U64(seed) << _U64(32))
+            ranks = _zipf_rank(rng.random(n), cdf(name, fp)) if fp.universe else unique
+            values[name] = _mix(ranks ^ _salt("field", name))
+            sizes[name] = size_of(fp)
 
-        # products: values and sizes
-        consumed = [f for f in op.consumes if f in values]
-        for f in op.produces:
-            fp = fparams(f)
-            if op.deterministic:
-                h = _combine(_salt("value", op.id, f), [values[c] for c in consumed], n)
-                v = _mix(_zipf_rank(_unit(h), cdf(f, fp)) ^ _salt("field", f)) if fp.universe else h
-            elif fp.universe:
-                v = _mix(_zipf_rank(rng.random(n), cdf(f, fp)) ^ _salt("field", f))
-            else:
-                v = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64).astype(_U64)
-            values[f] = v
-            sizes[f] = size_of(fp)
-        bytes_in = np.sum([sizes[f] for f in consumed], axis=0) if consumed else np.zeros(n)
-        bytes_out = np.sum([sizes[f] for f in op.produces if f in sizes], axis=0) if op.produces else np.zeros(n)
+        ok: dict[str, np.ndarray] = {}
+        end_t: dict[str, np.ndarray] = {}
+        for op_id in gorder:
+            op = grecipe.ops[op_id]
+            p = _op_params(params, op, recipe)
+            preds = list(gdag.predecessors(op_id))
+            runs = np.logical_and.reduce([ok[q] for q in preds]) if preds else np.ones(n, dtype=bool)
+            start = np.maximum.reduce([end_t[q] for q in preds]) if preds else g_arrival.copy()
 
-        # latency
-        body = p.latency_median_ms * np.exp(p.latency_sigma * rng.standard_normal(n))
-        tail = p.latency_median_ms * p.tail_scale * (1.0 + rng.pareto(p.tail_alpha, n)) if p.tail_alpha > 0 else body
-        lat = np.where(rng.random(n) < p.tail_share, tail, body)
-        if p.throughput_bytes_per_ms > 0:
-            lat = lat + bytes_in / p.throughput_bytes_per_ms
-        noise = np.round(1.0 + p.cost_noise * rng.standard_normal(n), 2)  # a few significant digits
-        cost = np.maximum(0.0, (op.cost_per_call_usd or 0.0) * noise)
-        err_p = np.full(n, p.error_prob)
-        for var, kn in knobs.items():
-            m = variant == var
-            f_all = kn.get("*", 1.0) * kn.get(op_id, 1.0)
-            lat = np.where(m, lat * f_all, lat)
-            cost = np.where(m, cost * kn.get(op_id + "@cost", 1.0), cost)
-            if op_id + "@error" in kn:
-                err_p = np.where(m, kn[op_id + "@error"], err_p)
-        lat_t = np.maximum(1, np.round(lat * TICKS_PER_MS)).astype(np.int64)
+            # products: values and sizes
+            consumed = [f for f in op.consumes if f in values]
+            for f in op.produces:
+                fp = fparams(f)
+                if op.deterministic:
+                    h = _combine(_salt("value", op.id, f), [values[c] for c in consumed], n)
+                    v = _mix(_zipf_rank(_unit(h), cdf(f, fp)) ^ _salt("field", f)) if fp.universe else h
+                elif fp.universe:
+                    v = _mix(_zipf_rank(rng.random(n), cdf(f, fp)) ^ _salt("field", f))
+                else:
+                    v = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64).astype(_U64)
+                values[f] = v
+                sizes[f] = size_of(fp)
+            bytes_in = np.sum([sizes[f] for f in consumed], axis=0) if consumed else np.zeros(n)
+            bytes_out = np.sum([sizes[f] for f in op.produces if f in sizes], axis=0) if op.produces else np.zeros(n)
 
-        u = rng.random(n)
-        status = np.zeros(n, dtype=np.int8)  # 0 ok, 1 error, 2 halted
-        status[u < err_p] = 1
-        if op.may_halt:
-            status[(u >= err_p) & (u < err_p + p.halt_prob)] = 2
-        ran[:, j] = runs
-        ok[:, j] = runs & (status == 0)
-        end_t[op_id] = start + lat_t
+            # latency
+            body = p.latency_median_ms * np.exp(p.latency_sigma * rng.standard_normal(n))
+            tail = (
+                p.latency_median_ms * p.tail_scale * (1.0 + rng.pareto(p.tail_alpha, n)) if p.tail_alpha > 0 else body
+            )
+            lat = np.where(rng.random(n) < p.tail_share, tail, body)
+            if p.throughput_bytes_per_ms > 0:
+                lat = lat + bytes_in / p.throughput_bytes_per_ms
+            noise = np.round(1.0 + p.cost_noise * rng.standard_normal(n), 2)  # a few significant digits
+            cost = np.maximum(0.0, (op.cost_per_call_usd or 0.0) * noise)
+            err_p = np.full(n, p.error_prob)
+            for var, kn in knobs.items():
+                m = g_variant == var
+                f_all = kn.get("*", 1.0) * kn.get(op_id, 1.0)
+                lat = np.where(m, lat * f_all, lat)
+                cost = np.where(m, cost * kn.get(op_id + "@cost", 1.0), cost)
+                if op_id + "@error" in kn:
+                    err_p = np.where(m, kn[op_id + "@error"], err_p)
+            lat_t = np.maximum(1, np.round(lat * TICKS_PER_MS)).astype(np.int64)
 
-        cpu = lat * p.cpu_share * np.exp(0.2 * rng.standard_normal(n))
-        mem = p.mem_mb * np.exp(0.1 * rng.standard_normal(n)) + (bytes_in + bytes_out) / 1e6
-        key = _combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n) if op.deterministic else None
+            u = rng.random(n)
+            status = np.zeros(n, dtype=np.int8)  # 0 ok, 1 error, 2 halted
+            status[u < err_p] = 1
+            if op.may_halt:
+                status[(u >= err_p) & (u < err_p + p.halt_prob)] = 2
+            ok[op_id] = runs & (status == 0)
+            end_t[op_id] = start + lat_t
 
-        rows = np.flatnonzero(runs)
-        cols["row"].append(rows)
-        cols["op"].append(np.full(rows.size, j, dtype=np.int32))
-        cols["start"].append(start[rows])
-        cols["lat"].append(lat_t[rows])
-        cols["status"].append(status[rows])
-        cols["cost"].append(np.round(cost[rows], 10))
-        cols["cpu"].append(np.round(cpu[rows], 1))
-        cols["mem"].append(np.round(mem[rows]))
-        cols["bin"].append(bytes_in[rows])
-        cols["bout"].append(bytes_out[rows])
-        cols["key"].append(_hex(key[rows]) if key is not None else np.full(rows.size, None, dtype=object))
+            cpu = lat * p.cpu_share * np.exp(0.2 * rng.standard_normal(n))
+            mem = p.mem_mb * np.exp(0.1 * rng.standard_normal(n)) + (bytes_in + bytes_out) / 1e6
+            key = (
+                _combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n) if op.deterministic else None
+            )
 
-    if not order:
+            rows = np.flatnonzero(runs)
+            code = labels.setdefault((op_id, op.service), len(labels))
+            cols["row"].append(members[rows])
+            cols["op"].append(np.full(rows.size, code, dtype=np.int32))
+            cols["start"].append(start[rows])
+            cols["lat"].append(lat_t[rows])
+            cols["status"].append(status[rows])
+            cols["cost"].append(np.round(cost[rows], 10))
+            cols["cpu"].append(np.round(cpu[rows], 1))
+            cols["mem"].append(np.round(mem[rows]))
+            cols["bin"].append(bytes_in[rows])
+            cols["bout"].append(bytes_out[rows])
+            cols["key"].append(_hex(key[rows]) if key is not None else np.full(rows.size, None, dtype=object))
+
+    # a variant that carries its own recipe (written by `apply --canary`) runs through it
+    own = {v.name: _variant_recipe(recipe, v) for v in recipe.variants if v.name in variants and v.recipe}
+    base = ~np.isin(variant, list(own)) if own else np.ones(n, dtype=bool)
+    run(recipe, np.flatnonzero(base))
+    for name, vrecipe in own.items():
+        run(vrecipe, np.flatnonzero(variant == name))
+
+    if not cols["row"]:
         return to_span_frame(SPAN_SCHEMA.empty_table())
     cat = {k: np.concatenate(v) for k, v in cols.items()}
     srt = np.lexsort((cat["op"], cat["row"], cat["start"]))
     cat = {k: v[srt] for k, v in cat.items()}
     row, opj = cat["row"], cat["op"]
-    op_names = np.array(order, dtype=object)
-    services = np.array([recipe.ops[o].service for o in order], dtype=object)
+    op_names = np.array([k[0] for k in labels], dtype=object)
+    services = np.array([k[1] for k in labels], dtype=object)
     m = row.size
     table = pa.Table.from_arrays(
         [

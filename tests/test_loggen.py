@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 from pathlib import Path
@@ -30,7 +31,7 @@ from recipemut.loggen import (
     synthetic_recipe,
     write_jsonl,
 )
-from recipemut.model import Recipe, recipe_from_dict
+from recipemut.model import Recipe, recipe_from_dict, recipe_to_dict
 from recipemut.spans import SPAN_SCHEMA
 
 
@@ -540,3 +541,59 @@ def test_cli_start_date(tmp_path: Path) -> None:
     spans, _ = read_logs(out)
     t0 = pd.Timestamp("2026-01-05", tz="UTC").value / 1e6
     assert t0 <= spans["start_ms"].min() and spans["start_ms"].max() < t0 + DAY_MS + 60_000
+
+
+def test_a_canary_variant_runs_through_its_own_recipe() -> None:
+    """`apply --canary` keeps the mutated recipe under `variants:`; its requests follow it."""
+    base = recipe_to_dict(GUARDED)
+    base["alternatives"] = [
+        {
+            "id": "load_fast",
+            "service": "s2",
+            "action": "L2",
+            "consumes": ["order_id"],
+            "produces": ["cart"],
+            "equivalence": "load",
+            "expected": {"latency_ms": {"p50": 5, "p95": 9}},
+        }
+    ]
+    canary = copy.deepcopy(base)
+    for op in canary["operations"]:
+        if op["id"] == "price":
+            op["after"] = []  # parallelize: price no longer waits for the guard
+        if op["id"] == "load":
+            op.update(service="s2", action="L2", substituted_from="L")
+    base["variants"] = [{"name": "canary", "share": 0.4, "recipe": canary}]
+    recipe = recipe_from_dict(base)
+    params = LoggenParams(ops={"guard": OpParams(halt_prob=0.3)})
+    df = generate_spans(recipe, 6000, seed=31, params=params)
+    reqs = df.drop_duplicates("request_id").set_index("request_id")["variant"]
+    assert (reqs == "canary").mean() == pytest.approx(0.4, abs=0.03)
+    w = _by_request(df)
+    is_canary = (reqs == "canary").reindex(w["start_ms"].index)
+    end = w["start_ms"] + w["latency_ms"]
+    ran = w["start_ms"]["price"].notna()
+    # control: price waits for the guard; canary: only for load
+    ctl = ran & ~is_canary
+    np.testing.assert_allclose(w["start_ms"]["price"][ctl], np.maximum(end["load"], end["guard"])[ctl], atol=1e-3)
+    can = ran & is_canary
+    np.testing.assert_allclose(w["start_ms"]["price"][can], end["load"][can], atol=1e-3)
+    # halted guards no longer stop price in the canary
+    halted = w["status"]["guard"] == "halted"
+    assert w["start_ms"]["price"][halted & is_canary].notna().mean() > 0.99
+    assert w["start_ms"]["price"][halted & ~is_canary].isna().all()
+    # the substituted load is drawn from the alternative's prior, on its service
+    load = df[df["op"] == "load"]
+    med = load.groupby("variant")["latency_ms"].median()
+    assert med["canary"] == pytest.approx(5, rel=0.1) and med["control"] == pytest.approx(20, rel=0.1)
+    assert set(load.loc[load["variant"] == "canary", "service"]) == {"s2"}
+    assert set(load.loc[load["variant"] == "control", "service"]) == {"s"}
+
+
+def test_a_variant_recipe_with_a_cycle_is_a_user_error() -> None:
+    base = recipe_to_dict(GUARDED)
+    bad = copy.deepcopy(base)
+    bad["operations"][0]["after"] = ["late"]
+    base["variants"] = [{"name": "canary", "share": 0.1, "recipe": bad}]
+    with pytest.raises(RecipemutError, match="cycle"):
+        generate_spans(recipe_from_dict(base), 50)
