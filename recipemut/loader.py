@@ -48,9 +48,10 @@ MAX_RECIPE_BYTES = 5 * 1024 * 1024
 MAX_ALIAS_EXPANSION = 10_000
 #: Deepest nesting of mappings and lists accepted.
 MAX_DEPTH = 100
+#: Most YAML values (scalars, lists, mappings, alias expansions) read from one file.
+MAX_NODES = 200_000
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 _FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
 
@@ -175,115 +176,197 @@ def _yaml_error(e: yaml.YAMLError, text: str, file: str) -> RecipeInvalid:
     return _invalid(file, None, None, "yaml-syntax", f"YAML error: {e}")
 
 
-class _Builder:
-    """Turns a composed YAML node graph into plain data, recording positions and problems."""
+class _Frame:
+    """An open mapping or sequence while events stream in."""
+
+    __slots__ = ("anchor", "data", "first_line", "key", "merges", "nodes_before", "path")
+
+    def __init__(self, data: Any, path: DocPath, anchor: str | None, nodes_before: int) -> None:
+        self.data = data
+        self.path = path
+        self.anchor = anchor
+        self.nodes_before = nodes_before
+        self.key: str | None = None  # a mapping's key waiting for its value
+        self.first_line: dict[str, int] = {}
+        self.merges: list[Any] = []
+
+
+class _Composer:
+    """Builds plain data straight from the YAML event stream, recording positions and problems.
+
+    One pass, no node graph: the number of nodes is capped before they are all in memory, and an
+    alias costs the size of what it repeats, so a "billion laughs" document is refused early.
+    Aliases share the anchored value (as PyYAML does); their positions point at the alias.
+    """
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.positions: dict[DocPath, tuple[int, int]] = {}
         self.findings: list[Finding] = []
-        self._seen: set[int] = set()
-        self._active: set[int] = set()
-        self._expanded = 0
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}  # name -> (value, nodes it holds)
+        self.open_anchors: set[str] = set()
+        self.nodes = 0
+        self.expanded = 0
+        self.root: Any = None
+        self.documents = 0
+        self._resolver = yaml.resolver.Resolver()
         self._ctor = yaml.constructor.SafeConstructor()
 
+    # ---- helpers --------------------------------------------------------------------------------
     @staticmethod
-    def _pos(node: yaml.Node) -> tuple[int, int]:
-        return node.start_mark.line + 1, node.start_mark.column + 1
+    def _pos(event: Any) -> tuple[int, int]:
+        return event.start_mark.line + 1, event.start_mark.column + 1
 
-    def build(self, node: yaml.Node, path: DocPath, depth: int = 0) -> Any:
-        key = id(node)
-        line, col = self._pos(node)
-        if key in self._active:
-            raise _invalid(self.file, line, col, "recursive-alias", "an alias refers to a node that contains it")
-        if key in self._seen:
-            self._expanded += 1
-            if self._expanded > MAX_ALIAS_EXPANSION:
-                raise _invalid(
-                    self.file,
-                    line,
-                    col,
-                    "alias-bomb",
-                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes (an alias bomb?); refusing to expand",
-                )
-        self._seen.add(key)
-        if depth > MAX_DEPTH:
-            raise _invalid(self.file, line, col, "too-deep", f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node)
-        self._active.add(key)
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                out_list = []
-                for i, item in enumerate(node.value):
-                    self.positions[(*path, i)] = self._pos(item)
-                    out_list.append(self.build(item, (*path, i), depth + 1))
-                return out_list
-            return self._mapping(node, path, depth)
-        finally:
-            self._active.discard(key)
+    def _fail(self, event: Any, code: str, message: str) -> RecipeInvalid:
+        line, col = self._pos(event)
+        return _invalid(self.file, line, col, code, message)
 
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag == _STR_TAG and not node.style and _FLOAT_12.match(node.value):  # plain, not quoted
-            return float(node.value)
+    def _count(self, event: Any, n: int = 1) -> None:
+        self.nodes += n
+        if self.nodes > MAX_NODES:
+            raise self._fail(
+                event, "too-many-nodes", f"has more than {MAX_NODES:,} YAML values; a recipe is far smaller"
+            )
+
+    def _child_path(self, event: Any) -> DocPath | None:
+        """Path of the node starting at ``event``; ``None`` when it is a mapping key."""
+        if not self.stack:
+            self.positions[()] = self._pos(event)
+            return ()
+        top = self.stack[-1]
+        if isinstance(top.data, list):
+            path = (*top.path, len(top.data))
+            self.positions[path] = self._pos(event)
+            return path
+        if top.key is None:
+            return None
+        return (*top.path, top.key)
+
+    def _scalar_value(self, event: Any) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _STR_TAG if tag == "!" else self._resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == _STR_TAG:
+            if not event.style and event.implicit[0] and _FLOAT_12.match(event.value):
+                return float(event.value)  # YAML 1.2 reads 1e-4 as a number
+            return event.value
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             return self._ctor.construct_object(node)
         except yaml.YAMLError as e:
-            line, col = self._pos(node)
             problem = getattr(e, "problem", None) or str(e)
-            raise _invalid(self.file, line, col, "yaml-tag", f"cannot read value: {problem}") from None
+            raise self._fail(event, "yaml-tag", f"cannot read value: {problem}") from None
 
-    def _mapping(self, node: yaml.Node, path: DocPath, depth: int) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
-        merges: list[yaml.Node] = []
-        for knode, vnode in node.value:
-            kline, kcol = self._pos(knode)
-            if knode.tag == _MERGE_TAG:
-                merges.append(vnode)
-                continue
-            if not isinstance(knode, yaml.ScalarNode):
-                self.findings.append(
-                    Finding(
-                        self.file, kline, kcol, "bad-key", "a mapping key must be plain text, not a list or mapping"
-                    )
+    # ---- attaching finished values -----------------------------------------------------------------
+    def _key(self, top: _Frame, event: Any, key: Any, is_merge: bool) -> None:
+        line, col = self._pos(event)
+        if is_merge:
+            top.key = _MERGE_KEY
+            return
+        if not isinstance(key, str):
+            raise self._fail(event, "bad-key", "a mapping key must be plain text, not a list or mapping")
+        if key in top.first_line:
+            subject = _subject(top.path) + ": " if top.path else ""
+            self.findings.append(
+                Finding(
+                    self.file,
+                    line,
+                    col,
+                    "duplicate-key",
+                    f"{subject}duplicate key '{key}' (first at line {top.first_line[key]}, again at line {line})",
                 )
-                continue
-            k = str(knode.value)
-            if k in first_line:
-                self.findings.append(
-                    Finding(
-                        self.file,
-                        kline,
-                        kcol,
-                        "duplicate-key",
-                        f"{_subject(path) + ': ' if path else ''}duplicate key '{k}' "
-                        f"(first at line {first_line[k]}, again at line {kline})",
-                    )
+            )
+            prefix = (*top.path, key)
+            for p in [p for p in self.positions if p[: len(prefix)] == prefix]:
+                del self.positions[p]  # the later value wins; forget where the earlier one was
+        else:
+            top.first_line[key] = line
+        self.positions[(*top.path, key)] = (line, col)
+        top.key = key
+
+    def _attach(self, value: Any, event: Any, *, is_merge_key: bool = False) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        if isinstance(top.data, list):
+            top.data.append(value)
+        elif top.key is None:
+            self._key(top, event, value, is_merge_key)
+        elif top.key is _MERGE_KEY:
+            sources = value if isinstance(value, list) else [value]
+            if not all(isinstance(s, dict) for s in sources):
+                raise self._fail(event, "bad-merge", "'<<' must merge a mapping or a list of mappings")
+            top.merges.extend(sources)
+            top.key = None
+        else:
+            top.data[top.key] = value
+            top.key = None
+
+    # ---- events ------------------------------------------------------------------------------------
+    def feed(self, event: Any) -> None:
+        if isinstance(event, yaml.ScalarEvent):
+            self._count(event)
+            path = self._child_path(event)
+            # keys are read as text (YAML 1.2 reads `on:` as the key "on")
+            value = event.value if path is None else self._scalar_value(event)
+            if event.anchor:
+                self.anchors[event.anchor] = (value, 1)
+            is_merge = path is None and event.value == "<<" and not event.style and event.tag is None
+            self._attach(value, event, is_merge_key=is_merge)
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            self._count(event)
+            path = self._child_path(event)
+            if path is None:
+                raise self._fail(event, "bad-key", "a mapping key must be plain text, not a list or mapping")
+            if len(self.stack) >= MAX_DEPTH:
+                raise self._fail(event, "too-deep", f"nested deeper than {MAX_DEPTH} levels")
+            if event.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                raise self._fail(event, "yaml-tag", f"cannot read value: unsupported tag {event.tag!r}")
+            data: Any = [] if isinstance(event, yaml.SequenceStartEvent) else {}
+            if event.anchor:
+                self.open_anchors.add(event.anchor)
+            self.stack.append(_Frame(data, path, event.anchor, self.nodes))
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            frame = self.stack.pop()
+            for source in frame.merges:  # explicit keys win, then earlier merged mappings
+                for k, v in source.items():
+                    frame.data.setdefault(k, v)
+            if frame.anchor:
+                self.open_anchors.discard(frame.anchor)
+                self.anchors[frame.anchor] = (frame.data, self.nodes - frame.nodes_before + 1)
+            self._attach(frame.data, event)
+        elif isinstance(event, yaml.AliasEvent):
+            path = self._child_path(event)
+            if event.anchor in self.open_anchors:
+                raise self._fail(event, "recursive-alias", f"alias *{event.anchor} refers to a node that contains it")
+            if event.anchor not in self.anchors:
+                raise self._fail(event, "yaml-syntax", f"alias *{event.anchor} names no anchor defined before it")
+            value, size = self.anchors[event.anchor]
+            self.expanded += size
+            if self.expanded > MAX_ALIAS_EXPANSION:
+                raise self._fail(
+                    event,
+                    "alias-bomb",
+                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (an alias bomb?); refusing to expand",
                 )
-                for p in [p for p in self.positions if p[: len(path) + 1] == (*path, k)]:
-                    del self.positions[p]  # the later value wins; forget where the earlier one was
-            first_line.setdefault(k, kline)
-            self.positions[(*path, k)] = (kline, kcol)
-            out[k] = self.build(vnode, (*path, k), depth + 1)
-        for mnode in merges:
-            sources = mnode.value if isinstance(mnode, yaml.SequenceNode) else [mnode]
-            for src in sources:
-                if not isinstance(src, yaml.MappingNode):
-                    line, col = self._pos(src)
-                    self.findings.append(Finding(self.file, line, col, "bad-merge", "'<<' must merge a mapping"))
-                    continue
-                merged = self._mapping(src, path, depth)  # positions point at the merged source
-                for k, v in merged.items():
-                    out.setdefault(k, v)
-        return out
+            self._count(event, size)
+            self._attach(value, event)
+        elif isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise self._fail(event, "multiple-documents", "has several YAML documents (---); a recipe is one")
+
+
+_MERGE_KEY = "\x00<<merge>>"
 
 
 def parse_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Positions, list[Finding]]:
     """Parse one YAML document into (data, positions, findings about keys).
 
     Raises :class:`RecipeInvalid` when there is nothing to check: a syntax error, several
-    documents, an alias bomb, an empty document.
+    documents, an alias bomb, too many values, an empty document.
 
     >>> data, pos, findings = parse_yaml("a:\\n  b: [x, y]\\n  b: 2\\n")
     >>> data, pos[("a", "b")], ("a", "b", 0) in pos
@@ -291,18 +374,15 @@ def parse_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Positions, li
     >>> [f.message for f in findings]
     ["a: duplicate key 'b' (first at line 2, again at line 3)"]
     """
+    composer = _Composer(file)
     try:
-        root = _Loader(text).get_single_node()
+        for event in yaml.parse(text, Loader=_Loader):
+            composer.feed(event)
     except yaml.YAMLError as e:
         raise _yaml_error(e, text, file) from None
-    except RecursionError:
-        raise _invalid(file, None, None, "too-deep", f"nested deeper than {MAX_DEPTH} levels") from None
-    if root is None:
+    if composer.root is None:
         raise _invalid(file, None, None, "empty-file", "is empty; expected a recipe (apiVersion: recipemut/v1, ...)")
-    builder = _Builder(file)
-    builder.positions[()] = _Builder._pos(root)
-    data = builder.build(root, ())
-    return data, builder.positions, builder.findings
+    return composer.root, composer.positions, composer.findings
 
 
 def _require_mapping(data: Any, file: str) -> dict[str, Any]:

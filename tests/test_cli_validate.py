@@ -109,7 +109,7 @@ def _alias_bomb() -> str:
 BAD_INPUTS: dict[str, tuple[bytes | None, str]] = {
     "empty.yaml": (b"", "is empty; expected a recipe"),
     "list.yaml": (b"- apiVersion: recipemut/v1\n- kind: Recipe\n", "the top level is a list (2 items)"),
-    "bomb.yaml": (_alias_bomb().encode(), "aliases expand to more than 10,000 nodes"),
+    "bomb.yaml": (_alias_bomb().encode(), "aliases expand to more than 10,000 values"),
     "garbage.yaml": (bytes(range(256)) * 4, "binary data, not a YAML recipe: NUL byte at offset 0"),
     "latin1.yaml": ("name: Müller\n".encode("latin-1"), "not UTF-8 text: byte 0xfc at offset 7"),
     "missing.yaml": (None, "no such file"),

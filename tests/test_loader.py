@@ -147,7 +147,7 @@ def test_alias_bomb_is_stopped() -> None:
         parse_yaml("\n".join(lines), file="bomb.yaml")
     [f] = e.value.findings
     assert f.code == "alias-bomb"
-    assert "more than 10,000 nodes" in f.message
+    assert "more than 10,000 values" in f.message
     assert str(e.value).startswith("bomb.yaml:")
 
 
@@ -163,7 +163,7 @@ def test_small_aliases_and_merge_keys_are_fine() -> None:
 
 
 def test_recursive_alias() -> None:
-    with pytest.raises(RecipeInvalid, match="alias refers to a node that contains it"):
+    with pytest.raises(RecipeInvalid, match="refers to a node that contains it"):
         parse_yaml("a: &a [1, *a]\n")
 
 
@@ -203,7 +203,7 @@ def test_recursive_alias() -> None:
             "r.yaml:1:4: cannot read value: could not determine a constructor for the tag "
             "'tag:yaml.org,2002:python/object:os.system' [yaml-tag]",
         ),
-        ("a: " + "[" * 150 + "]" * 150, "r.yaml:1:104: nested deeper than 100 levels [too-deep]"),
+        ("a: " + "[" * 150 + "]" * 150, "r.yaml:1:103: nested deeper than 100 levels [too-deep]"),
     ],
 )
 def test_bad_yaml_gives_one_finding(text: str, expected: str) -> None:
@@ -365,3 +365,27 @@ def test_loaded_recipe_matches_model_reading_of_plain_yaml() -> None:
     """Differential: our position-tracking reader and PyYAML's safe_load agree on the fixture."""
     data, _, text = read_document(CHECKOUT)
     assert data == yaml.safe_load(text)
+
+
+def test_too_many_values_are_refused_before_building_them() -> None:
+    text = "a: [" + ",".join(["1"] * 250_000) + "]\n"
+    with pytest.raises(RecipeInvalid) as e:
+        parse_yaml(text, file="flat.yaml")
+    [f] = e.value.findings
+    assert (f.code, f.line) == ("too-many-nodes", 1)
+    assert f.message == "has more than 200,000 YAML values; a recipe is far smaller"
+
+
+def test_aliases_point_at_their_use_and_merge_lists() -> None:
+    text = "a: &a {x: 1}\nb: &b {y: 2, x: 9}\nc:\n  <<: [*a, *b]\n  z: 3\nd: [*a]\n"
+    data, pos, findings = parse_yaml(text)
+    assert data["c"] == {"z": 3, "x": 1, "y": 2}
+    assert data["d"] == [{"x": 1}]
+    assert pos[("d", 0)] == (6, 5)
+    assert ("d", 0, "x") not in pos  # inside an alias, messages point at the alias
+    assert findings == []
+
+
+def test_undefined_alias() -> None:
+    with pytest.raises(RecipeInvalid, match=r"<string>:1:4: alias \*nope names no anchor defined before it"):
+        parse_yaml("a: *nope\n")
