@@ -3,6 +3,8 @@ property: every accepted mutation keeps data dependencies and acyclicity."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -166,3 +168,58 @@ def test_beam_and_greedy_both_compose_to_a_fixpoint(beam: int) -> None:
     assert res.plan and res.rounds <= 8
     ids = [c.mutation.id for c in res.plan]
     assert len(ids) == len(set(ids))
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "recipes"
+WINS = {
+    "checkout": (
+        {
+            "parallelize:lookup_tax->quote_shipping",
+            "eliminate:fetch_recommendations",
+            "hedge:quote_shipping",
+            "cache:lookup_tax",
+        },
+        {"substitute:price_items->price_items_legacy"},
+    ),
+    "media": (
+        {
+            "substitute:transcode_hd->transcode_hd_nvenc",
+            "parallelize:transcode_hd->transcode_sd",
+            "reorder:check_quota->transcode_hd",
+            "cache:lookup_rights",
+            "eliminate:perceptual_hash",
+        },
+        {"substitute:transcode_hd->transcode_hd_cpu"},
+    ),
+    "ml_inference": (
+        {
+            "substitute:score_candidates->score_candidates_distilled",
+            "eliminate:explain_scores",
+            "datapipe:item_features=arrow+zstd",
+            "reorder:screen_query->score_candidates",
+        },
+        {"substitute:score_candidates->score_candidates_ensemble"},
+    ),
+}
+
+
+@pytest.mark.parametrize("example", sorted(WINS))
+def test_shipped_examples_obvious_wins_found_harmful_rejected(example: str) -> None:
+    from recipemut.ingest import read_logs
+    from recipemut.loader import load_recipe_text, read_document
+
+    path = EXAMPLES / example / "recipe.yaml"
+    doc, _, text = read_document(path)
+    r = load_recipe_text(text, file=str(path))
+    spans, _ = read_logs(EXAMPLES / example / "logs.jsonl.gz", recipe=r)
+    res = search(r, build_profile(spans, r), doc=doc, objective="balanced", max_rounds=1)
+    status = {c.mutation.id: c for c in res.singles}
+    wins, harmful = WINS[example]
+    assert wins <= {i for i, c in status.items() if c.status == ACCEPTED}, sorted(status)
+    for h in harmful:
+        assert status[h].status == REJECTED
+        assert any(r == REGRESSES or r.startswith("SLO/budget:") for r in status[h].reasons), status[h].reasons
+    # every accepted single keeps the recipe valid
+    for c in res.singles:
+        if c.status == ACCEPTED:
+            _keeps_dependencies(c.mutation.recipe)
