@@ -195,3 +195,37 @@ def test_errors_name_the_file_and_place(tmp_path) -> None:
     native.write_text('{"request_id": "r", "op": "a"}\n', encoding="utf-8")
     with pytest.raises(LogError, match="not an OTLP, Jaeger or Zipkin"):
         formats.read(native, recipe=None)
+
+
+def test_columnar_and_document_paths_give_the_same_span_table(tmp_path) -> None:
+    docs = _many_spans_doc(12)
+    compact = write_json(tmp_path / "compact.json", docs, lines=True)
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text("\n".join(json.dumps(d, indent=1) for d in docs), encoding="utf-8")
+    assert otlp.read_raw(compact, DEFAULT_ATTRIBUTES)[1] == "columnar"
+    assert otlp.read_raw(pretty, DEFAULT_ATTRIBUTES)[1] == "document"
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "apiVersion: recipemut/v1\nkind: SpanMapping\n"
+        "operations:\n  - op: big_charge\n    name: Charge\n"
+        "    attributes:\n      http.response_content_length: {min: 300}\n"
+        "attributes: {bytes_out: http.response_content_length, cache_key: app.cache_key}\n",
+        encoding="utf-8",
+    )
+    r = recipe(
+        [
+            {"id": "load_cart", "service": "db", "action": "GetCart"},
+            {"id": "price", "service": "db", "action": "PriceItems"},
+            {"id": "charge", "service": "db", "action": "Charge"},
+            {"id": "big_charge", "service": "db", "action": "ChargeBig"},
+        ]
+    )
+    a, ca, _ = formats.read(compact, recipe=r, mapping=mapping)
+    b, cb, _ = formats.read(pretty, recipe=r, mapping=mapping)
+    assert ca == cb
+    pd.testing.assert_frame_equal(a.drop(columns="source_file"), b.drop(columns="source_file"))
+    # Charge spans are k = 2 (200 bytes: default rule -> charge) and k = 5 (500 bytes: the rule -> big_charge)
+    assert (a["op"] == "big_charge").sum() == 12 and (a["op"] == "charge").sum() == 12
+    assert set(a.loc[a["op"] == "big_charge", "bytes_out"]) == {500.0}
+    assert sorted(a["bytes_out"].unique()) == [100.0, 200.0, 300.0, 400.0, 500.0]
+    assert a["cache_key"].str.startswith("k").all()

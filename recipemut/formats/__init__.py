@@ -108,7 +108,8 @@ def read(
         raise LogError(f"unknown trace format '{fmt}' (expected one of {', '.join(FORMATS)})", file=str(p))
     attributes = (*DEFAULT_ATTRIBUTES, *m.attributes())
     if fmt == "otlp":
-        raw, _how = otlp.read_raw(p, attributes)
+        numeric = [k for k in (m.bytes_in, m.bytes_out, m.cost_usd, m.cpu_ms, m.mem_mb) if k]
+        raw, _how = otlp.read_raw(p, attributes, numeric=numeric)
     elif fmt == "jaeger":
         raw = jaeger.parse(read_bytes(p), p, attributes)
     else:

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from ..errors import InputFileError, RecipemutError
@@ -67,6 +69,8 @@ class AttrTest:
         m = present.copy()
         if not present.any():
             return m
+        if not pd.api.types.is_string_dtype(s):  # a numeric attribute column: compare its text
+            s = pd.Series(pc.cast(pa.array(s, from_pandas=True), pa.string()).to_pandas().array, index=raw.index)
         text = s.fillna("")
         if self.equals is not None:
             m &= (text == self.equals).to_numpy()
@@ -231,11 +235,13 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
             left.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
             peer.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
         ]
-    )[["pos", "op"]].drop_duplicates()
-    n_ops = hits.groupby("pos")["op"].transform("size").to_numpy()
-    single = hits[n_ops == 1]
-    op[single["pos"].to_numpy()] = single["op"].to_numpy()
-    ambiguous[np.unique(hits["pos"].to_numpy()[n_ops > 1])] = True
+    )
+    k = len(recipe.operations)
+    key = np.unique(hits["pos"].to_numpy(dtype=np.int64) * k + hits["op"].to_numpy(dtype=np.int64))
+    pos, which = key // k, key % k
+    n_hits = np.bincount(pos, minlength=n)[pos]
+    op[pos[n_hits == 1]] = which[n_hits == 1]
+    ambiguous[pos[n_hits > 1]] = True
     return op, ambiguous
 
 

@@ -141,12 +141,13 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
 # ---- the columnar path: pyarrow.json + list flattening --------------------------------------------
 
 
-def parse_arrow(path: Path, attributes: Iterable[str]) -> pd.DataFrame | None:
+def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = ()) -> pd.DataFrame | None:
     """The raw span frame read column-wise with ``pyarrow.json``, or ``None`` when this file's shape
     is outside what the columnar path handles (the caller then uses :func:`parse`).
 
     Handles line-delimited OTLP (one ``{"resourceSpans": [...]}`` per line, gzip or plain) whose
-    values have one JSON type per field; anything else returns ``None``.
+    values have one JSON type per field; anything else returns ``None``. Attributes named in
+    ``numeric`` come out as float64 columns (what normalisation would parse them into anyway).
     """
     import pyarrow.json as pj
 
@@ -168,7 +169,7 @@ def parse_arrow(path: Path, attributes: Iterable[str]) -> pd.DataFrame | None:
     if table.column_names != ["resourceSpans"]:
         return None
     try:
-        return _flatten(table, keys)
+        return _flatten(table, keys, frozenset(numeric))
     except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
         log.debug("columnar OTLP path gave up on %s: %s", path, e)
         return None
@@ -204,7 +205,26 @@ def _scatter(n: int, positions: np.ndarray, values: Any) -> Any:
     return values.take(pa.array(idx, mask=idx < 0))
 
 
-def _flatten(table: Any, keys: tuple[str, ...]) -> pd.DataFrame:
+def _str_to_float(arr: Any) -> Any:
+    """Strings to float64, null where not a number."""
+    try:
+        return pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array(pd.to_numeric(arr.to_pandas(), errors="coerce"), pa.float64(), from_pandas=True)
+
+
+def _av_float(value: Any) -> Any:
+    """An arrow struct array of OTLP ``AnyValue``s as float64 (null where not a number)."""
+    out = pa.nulls(len(value), pa.float64())
+    for name in ("doubleValue", "intValue", "stringValue"):
+        f = _field(value, name)
+        if f is None or pa.types.is_null(f.type):
+            continue
+        out = pc.coalesce(out, _str_to_float(f) if pa.types.is_string(f.type) else pc.cast(f, pa.float64()))
+    return out
+
+
+def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozenset()) -> pd.DataFrame:
     rs = table.column("resourceSpans").combine_chunks()
     rs_flat = pc.list_flatten(rs)  # one struct per resourceSpans entry
     n_rs = len(rs_flat)
@@ -297,18 +317,24 @@ def _flatten(table: Any, keys: tuple[str, ...]) -> pd.DataFrame:
         )
         if len(hit):
             k_sel = a_key.take(pa.array(hit))
-            v_sel = _av_string(a_flat.field("value").take(pa.array(hit)))
+            v_sel = a_flat.field("value").take(pa.array(hit))
             p_sel = a_parent[hit]
             for k in want:
                 m = np.flatnonzero(pc.fill_null(pc.equal(k_sel, k), False).to_numpy(zero_copy_only=False))
                 if len(m):
-                    span_vals[k] = _scatter(n, p_sel[m], v_sel.take(pa.array(m)))
+                    conv = _av_float if k in numeric else _av_string
+                    span_vals[k] = _scatter(n, p_sel[m], conv(v_sel.take(pa.array(m))))
     if "peer.service" in span_vals:
         columns["peer_service"] = span_vals["peer.service"]
     ts_col = _field(span_flat, "traceState")
     attributes: dict[str, Any] = {}
     for k in keys:
-        out = span_vals.get(k, pa.nulls(n, pa.string()))
+        out = span_vals.get(k, pa.nulls(n, pa.float64() if k in numeric else pa.string()))
+        if k in numeric:
+            if k in res_values:
+                out = pc.coalesce(out, _str_to_float(res_values[k].take(span_rs)))
+            attributes[k] = out
+            continue
         if k == "tracestate" and ts_col is not None and not pa.types.is_null(ts_col.type):
             ts = pc.cast(ts_col, pa.string())
             out = pc.coalesce(out, pc.if_else(pc.equal(ts, ""), pa.scalar(None, pa.string()), ts))
@@ -318,7 +344,9 @@ def _flatten(table: Any, keys: tuple[str, ...]) -> pd.DataFrame:
     return raw_frame(columns, attributes)
 
 
-def read_raw(path: Path, attributes: Iterable[str], *, columnar: bool = True) -> tuple[pd.DataFrame, str]:
+def read_raw(
+    path: Path, attributes: Iterable[str], *, numeric: Iterable[str] = (), columnar: bool = True
+) -> tuple[pd.DataFrame, str]:
     """The raw frame and which reader made it (``"columnar"`` or ``"document"``).
 
     The columnar reader is tried first on compact files that start with ``{"resourceSpans"``
@@ -328,7 +356,7 @@ def read_raw(path: Path, attributes: Iterable[str], *, columnar: bool = True) ->
     from .common import read_bytes, read_head
 
     if columnar and read_head(path).lstrip().startswith(b'{"resourceSpans"'):
-        fast = parse_arrow(path, attributes)
+        fast = parse_arrow(path, attributes, numeric)
         if fast is not None:
             return fast, "columnar"
     return parse(read_bytes(path), path, attributes), "document"
