@@ -764,7 +764,7 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
             raise LogError(
                 f"unsupported log format {fmt!r} (no reader installed)", file=name, code="unsupported-format"
             )
-        df, counts, fnotes = formats.read(path, fmt, recipe=recipe, mapping=mapping)
+        df, counts, fnotes = formats.read(path, fmt, recipe=recipe, mapping=mapping, strict=strict)
         notes = [f"{name}: {s}" for s in fnotes]
         table, lines = _conform_frame(df, name)
         n_read, n_blank = int(counts.get("spans_read", table.num_rows)), 0

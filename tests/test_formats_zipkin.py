@@ -139,3 +139,27 @@ def test_cli_forced_format_and_bad_mapping_are_one_line_errors(tmp_path) -> None
     res = runner.invoke(app, ["profile", recipe_path, "--logs", str(EXAMPLE / "trace.json"), "--map", str(bad)])
     assert res.exit_code == 1, res.output
     assert f"{bad}:4" in res.output and "'nope' names no operation" in res.output
+
+
+def test_strict_refuses_an_unusable_span(tmp_path) -> None:
+    from recipemut.errors import LogError
+    from recipemut.ingest import read_logs
+
+    spans = [
+        {
+            "traceId": "t1",
+            "id": "a",
+            "name": "get",
+            "timestamp": 1_000,
+            "duration": 5,
+            "localEndpoint": {"serviceName": "s"},
+        },
+        {"traceId": "t1", "id": "b", "name": "get", "localEndpoint": {"serviceName": "s"}},
+    ]
+    p = tmp_path / "z.json"
+    p.write_text(json.dumps(spans), encoding="utf-8")
+    df, report = read_logs([p])
+    assert len(df) == 1 and report.format_counts["invalid_spans"] == 1
+    with pytest.raises(LogError, match=r"span #2 has no") as e:
+        read_logs([p], strict=True)
+    assert e.value.file == str(p)

@@ -78,6 +78,7 @@ def read(
     recipe: Recipe | None,
     mapping: SpanMapping | str | Path | None = None,
     sample_rate: float | None = None,
+    strict: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
     """Read one OTLP / Jaeger / Zipkin file into the span table.
 
@@ -87,7 +88,8 @@ def read(
     operation's service); the others are counted (``unmapped_spans``, ``ambiguous_spans``) and the
     most frequent named in the notes. Without a recipe every valid span is kept, ``op`` = span name.
     ``sample_rate`` fills the ``sample_rate`` of traces that carry none (else they stay null).
-    ``request_id`` is the trace id.
+    ``request_id`` is the trace id. ``strict`` turns an unusable span (no id, start or duration)
+    into a :class:`~recipemut.errors.LogError` instead of a count.
 
     Returns ``(table, counts, notes)``; ``counts`` has every key of :data:`COUNT_KEYS`.
     Raises :class:`~recipemut.errors.LogError` when the file is not in the format (or not JSON),
@@ -114,4 +116,4 @@ def read(
         raw = jaeger.parse(read_bytes(p), p, attributes)
     else:
         raw = zipkin.parse(read_bytes(p), p, attributes)
-    return normalise(raw, path=p, fmt=fmt, recipe=recipe, mapping=m, sample_rate=sample_rate)
+    return normalise(raw, path=p, fmt=fmt, recipe=recipe, mapping=m, sample_rate=sample_rate, strict=strict)

@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import LogError
 from ..model import Recipe
 from ..spans import DEFAULT_VARIANT, SPAN_SCHEMA
 from .common import to_float
@@ -70,8 +71,13 @@ def normalise(
     recipe: Recipe | None,
     mapping: SpanMapping,
     sample_rate: float | None = None,
+    strict: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
-    """The span table (``spans.SPAN_SCHEMA``), the counts of every wart, and notes for people."""
+    """The span table (``spans.SPAN_SCHEMA``), the counts of every wart, and notes for people.
+
+    With ``strict``, a span that cannot be used (no id, start or duration) raises
+    :class:`~recipemut.errors.LogError` naming its position in the file instead of being dropped.
+    """
     counts = dict.fromkeys(COUNT_KEYS, 0)
     notes: list[str] = []
     counts["spans_read"] = len(raw)
@@ -89,6 +95,9 @@ def normalise(
         changed = True
 
     bad = (raw["trace_id"] == "") | (raw["span_id"] == "") | (raw["start_ns"] < 0) | (raw["dur_ns"] < 0)
+    if bad.any() and strict:
+        i = int(raw.loc[bad, "index"].min())
+        raise LogError(f"span #{i} has no trace/span id, start or duration (--strict)", file=str(path), code="bad-span")
     if bad.any():
         counts["invalid_spans"] = int(bad.sum())
         first = ", ".join(str(i) for i in raw.loc[bad, "index"].head(5))
