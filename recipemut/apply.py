@@ -29,12 +29,13 @@ from typing import Any
 
 from .diff import unified_diff
 from .errors import InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
-from .fileio import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked
+from .fileio import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps
 from .history import (
     Action,
     Entry,
     decode,
     encode,
+    history_path,
     max_version,
     new_entry,
     read_history,
@@ -45,7 +46,7 @@ from .history import (
 )
 from .mutation import Edit
 from .plan import Plan, PlannedMutation
-from .yamlio import YamlSyntaxError, apply_edits_to_text, load_roundtrip
+from .yamlio import YamlSyntaxError, apply_edits_to_text
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,21 @@ class WriteResult:
 # ---- pure helpers ------------------------------------------------------------------------------
 
 
+def _parse(text: str, source: str) -> Any:
+    """Plain data of a YAML text, read the way the recipe loader reads it (YAML 1.2 numbers, ...)."""
+    from .loader import parse_yaml
+
+    try:
+        data, _positions, _findings = parse_yaml(text, file=source)
+    except RecipeInvalid as e:
+        raise YamlSyntaxError(e.message, file=e.file or source, line=e.line, column=e.column, code=e.code) from None
+    return data
+
+
 def version_of(text: str) -> int | None:
     """The ``version`` of a recipe text, or ``None`` when it has none (or does not parse)."""
     try:
-        doc = load_roundtrip(text)
+        doc = _parse(text, "<recipe>")
     except RecipemutError:
         return None
     v = doc.get("version") if isinstance(doc, Mapping) else None
@@ -104,25 +116,10 @@ def version_of(text: str) -> int | None:
 
 def plain_doc(text: str, *, source: str = "<recipe>") -> dict[str, Any]:
     """A recipe text as plain data (dicts, lists, scalars)."""
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, Mapping):
-            return {str(k): plain(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [plain(x) for x in v]
-        if isinstance(v, bool) or v is None:
-            return v
-        if isinstance(v, int):
-            return int(v)
-        if isinstance(v, float):
-            return float(v)
-        return str(v)
-
-    doc = load_roundtrip(text, source=source)
-    if not isinstance(doc, Mapping):
+    doc = _parse(text, source)
+    if not isinstance(doc, dict):
         raise MutationError("the recipe document is not a mapping", file=source, line=1, code="bad-document")
-    out: dict[str, Any] = plain(doc)
-    return out
+    return doc
 
 
 def validate_text(text: str, *, source: str, what: str) -> None:
@@ -311,6 +308,8 @@ def transact(
     if dry_run:
         return run()
     with locked(path, lock_timeout_s):
+        for stale in (*remove_stale_temps(path), *remove_stale_temps(history_path(path))):
+            log.info("removed %s, left by a writer that was killed", stale)
         return run()
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
 import stat
 import tempfile
@@ -87,6 +88,21 @@ def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(folder)
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete temp files :func:`atomic_write` left for ``path`` when a writer was killed.
+
+    Call only while holding the lock that guards ``path`` (no other writer can be mid-write).
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    removed = []
+    for tmp in folder.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
 
 
 def _holder(lock_file: Path) -> str:
