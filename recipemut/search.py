@@ -65,6 +65,7 @@ class Candidate:
     reasons: tuple[str, ...]
     evaluation: Evaluation | None = None  # against the state it was generated from
     parent: tuple[str, ...] = ()  # ids of the plan steps before it
+    busy_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # its replay's, per op
 
     @property
     def verdict(self) -> str | None:
@@ -307,8 +308,8 @@ def _judge(
     if ev.verdict != IMPROVES:
         reasons.append(ev.verdict)
     if reasons:
-        return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent), None
-    cand = Candidate(m, rnd, ACCEPTED, (), ev, parent)
+        return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms), None
+    cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms)
     level = objective_level(rep, objective, weight=weight, baseline=base)
     new_doc = apply_edits(dict(state.doc), m.edits)
     return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level)

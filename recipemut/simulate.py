@@ -78,6 +78,16 @@ class Replay:
     imputed: np.ndarray  # (n, k) bool: its sample was never recorded (drawn from a profile or prior)
     notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # op -> how it was modelled
     cache_hit_rate: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    busy_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # op -> mean ms per request
+
+    def service_busy_ms(self, recipe: Recipe) -> dict[str, float]:
+        """Mean busy milliseconds per request per service (Little's law input), from ``busy_ms``."""
+        out: dict[str, float] = {}
+        for op_id, ms in self.busy_ms.items():
+            op = recipe.ops.get(op_id)
+            if op is not None:
+                out[op.service] = out.get(op.service, 0.0) + ms
+        return out
 
     @property
     def n_requests(self) -> int:
@@ -113,6 +123,7 @@ class _Base:
     imp0: np.ndarray  # bool: no recorded span
     stop0: np.ndarray  # bool: recorded halted or error
     req_start: np.ndarray  # (n,) epoch ms
+    weight: np.ndarray  # (n,) requests each replayed row stands for (1 / sample_rate), normalised to sum 1
     donors: Mapping[str, np.ndarray]  # op -> positions (in rows) where it was recorded
 
 
@@ -176,10 +187,16 @@ def _base(profile: Profile, original: Recipe) -> _Base:
         imp0=np.isnan(lat),
         stop0=(status == ST_HALTED) | (status == ST_ERROR),
         req_start=np.asarray(profile.request_start_ms[rows], dtype=float),
+        weight=_weights(profile.sample_rate[rows]),
         donors=donors,
     )
     per[key] = b
     return b
+
+
+def _weights(sample_rate: np.ndarray) -> np.ndarray:
+    w = 1.0 / np.clip(np.nan_to_num(np.asarray(sample_rate, dtype=float), nan=1.0), 1e-12, None)
+    return w / w.sum() if w.size else w
 
 
 def _max_rows(mat: np.ndarray, idx: list[int]) -> np.ndarray:
@@ -280,6 +297,7 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
     e2e = np.zeros(n)
     notes: dict[str, str] = {}
     hit_rates: dict[str, float] = {}
+    busy: dict[str, float] = {}
     bytes_delta, bytes_notes = _bytes_deltas(recipe, original, profile, base)
     notes.update(bytes_notes)
     g = recipe.dag
@@ -319,6 +337,7 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
         np.greater(run, stp, out=alive[i])  # run and not stopped
         np.logical_and(run, imp, out=imputed[i])
         cost += c * run
+        busy[op_id] = float(np.dot(lat * run, base.weight))
     return Replay(
         op_ids=tuple(order),
         rows=rows,
@@ -328,6 +347,7 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
         imputed=imputed.T,
         notes=MappingProxyType(notes),
         cache_hit_rate=MappingProxyType(hit_rates),
+        busy_ms=MappingProxyType(busy),
     )
 
 

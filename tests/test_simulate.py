@@ -231,3 +231,19 @@ def test_differential_unmutated_replay_reproduces_recorded_e2e(seed: int) -> Non
     np.testing.assert_allclose(rep.cost_usd, cost, rtol=1e-9, atol=1e-12)
     # halts and errors really occurred, so the skip semantics were exercised
     assert (p.status == 3).any() and (p.status == 0).any()
+
+
+def test_busy_time_per_operation_and_service() -> None:
+    r = _chain()
+    p = profile_from_matrices(r, {"a": np.array([10.0, 20.0]), "b": np.array([5.0, 50.0]), "c": np.array([1.0, 2.0])})
+    rep = replay(r, p, rng=RNG(0))
+    assert dict(rep.busy_ms) == {"a": 15.0, "b": 27.5, "c": 1.5}
+    assert rep.service_busy_ms(r) == {"svc": 44.0}
+    # a halted operation's descendants add no busy time (a fresh profile: profiles are values)
+    p2 = profile_from_matrices(
+        r,
+        {"a": np.array([10.0, 20.0]), "b": np.array([5.0, np.nan]), "c": np.array([1.0, np.nan])},
+        status={"a": np.array(["ok", "halted"])},
+    )
+    rep2 = replay(r, p2, rng=RNG(0))
+    assert rep2.busy_ms["b"] == 2.5 and rep2.busy_ms["c"] == 0.5

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -16,7 +19,10 @@ from rich.table import Table
 from ..abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, Evaluation
 from ..cli import err_console
 from ..diff import edited_text, structural_diff, unified_diff
+from ..errors import RecipemutError
+from ..model import Recipe
 from ..operators import REGISTRY
+from ..profile import Profile
 from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, search
 
 EXIT_NOTHING, EXIT_ERROR, EXIT_IMPROVEMENTS = 0, 1, 2
@@ -99,7 +105,51 @@ def _reason(c: Candidate, *, full: bool = False) -> str:
     return text + ("; " + " and ".join(bits) if bits else "") + "."
 
 
-def _plan_doc(result: SearchResult, recipe_path: Path, text: str, recipe_name: str, version: int) -> dict[str, Any]:
+class Headroom:
+    """How mutations move each service's capacity crossing date and replicas (from ``forecast``)."""
+
+    def __init__(self, result: SearchResult, prof: Profile) -> None:
+        from ..forecast import forecast_rate, rate_series
+
+        self.result = result
+        self.note = ""
+        self.forecast: Any = None
+        try:
+            weights = 1.0 / np.clip(np.nan_to_num(prof.sample_rate, nan=1.0), 1e-12, None)
+            self.forecast = forecast_rate(rate_series(prof.request_start_ms, weights))
+        except (RecipemutError, ValueError) as e:  # too little history, a degenerate series
+            self.note = f"no capacity forecast: {e}"
+        self.before = result.baseline.service_busy_ms(result.original)
+
+    def change(self, recipe: Recipe, busy_ms: Mapping[str, float]) -> Any:
+        """The :class:`~recipemut.forecast.HeadroomChange` of a replay's busy time (None without forecast)."""
+        if self.forecast is None or not busy_ms:
+            return None
+        from ..forecast import headroom_change
+
+        after: dict[str, float] = {}
+        for op_id, ms in busy_ms.items():
+            op = recipe.ops.get(op_id)
+            if op is not None:
+                after[op.service] = after.get(op.service, 0.0) + ms
+        keys = set(self.before) | set(after)  # a substitute may bring a new service: same services on both sides
+        before = {k: self.before.get(k, 0.0) for k in keys}
+        after = {k: after.get(k, 0.0) for k in keys}
+        return headroom_change(self.forecast, self.result.original, before, after)
+
+    def lines(self, c: Candidate) -> list[str]:
+        h = self.change(c.mutation.recipe, c.busy_ms)
+        return list(h.lines()) if h is not None else []
+
+    def plan_lines(self) -> list[str]:
+        r = self.result
+        h = self.change(r.plan_recipe, r.plan_replay.busy_ms) if r.plan else None
+        return list(h.lines()) if h is not None else []
+
+
+def _plan_doc(
+    result: SearchResult, hr: Headroom, recipe_path: Path, text: str, recipe_name: str, version: int
+) -> dict[str, Any]:
     """The plan file's content (schemas/plan.schema.json), with suggest's report in extra keys."""
     from ..plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256
 
@@ -119,7 +169,7 @@ def _plan_doc(result: SearchResult, recipe_path: Path, text: str, recipe_name: s
                 c.mutation.targets,
                 c.mutation.description,
                 c.mutation.edits,
-                _clean(ev.to_dict()) if ev else {},
+                _clean({**ev.to_dict(), "headroom": hr.lines(c)}) if ev else {},
                 ev.verdict if ev else None,
             )
         )
@@ -130,12 +180,13 @@ def _plan_doc(result: SearchResult, recipe_path: Path, text: str, recipe_name: s
         objective=result.objective,
     )
     d = plan.to_dict()
-    d["report"] = _clean(_report(result, recipe_path, text))
+    d["report"] = _clean(_report(result, hr, recipe_path, text))
     return d
 
 
-def _candidate_dict(c: Candidate) -> dict[str, Any]:
+def _candidate_dict(c: Candidate, hr: Headroom) -> dict[str, Any]:
     return {
+        "headroom": hr.lines(c) if c.status == "accepted" else [],
         **c.mutation.to_dict(),
         "round": c.round,
         "status": c.status,
@@ -145,7 +196,7 @@ def _candidate_dict(c: Candidate) -> dict[str, Any]:
     }
 
 
-def _report(result: SearchResult, recipe_path: Path, text: str) -> dict[str, Any]:
+def _report(result: SearchResult, hr: Headroom, recipe_path: Path, text: str) -> dict[str, Any]:
     base = result.baseline
     after = edited_text(text, [e for c in result.plan for e in c.mutation.edits], source=str(recipe_path))
     return {
@@ -160,8 +211,10 @@ def _report(result: SearchResult, recipe_path: Path, text: str) -> dict[str, Any
         },
         "plan_predicted": result.plan_evaluation.to_dict() if result.plan_evaluation else None,
         "plan_verdict": result.plan_evaluation.verdict if result.plan_evaluation else None,
-        "singles": [_candidate_dict(c) for c in result.singles],
-        "rejected": [_candidate_dict(c) for c in result.rejected],
+        "plan_headroom": hr.plan_lines(),
+        "capacity_note": hr.note or None,
+        "singles": [_candidate_dict(c, hr) for c in result.singles],
+        "rejected": [_candidate_dict(c, hr) for c in result.rejected],
         "diff": {
             "unified": unified_diff(text, after, str(recipe_path)),
             "structural": structural_diff(result.original, result.plan_recipe).to_dict(),
@@ -182,7 +235,7 @@ def _q(x: Any, q: float) -> float:
     return float(np.quantile(x, q))
 
 
-def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], *, explain: bool = False) -> Table:
+def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], hr: Headroom, *, explain: bool = False) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
     t.add_column("#", justify="right")
     t.add_column("operator")
@@ -193,6 +246,8 @@ def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], *, explai
             t.add_column(f"Δ{_LABELS[key]}" + (" ms" if key != "cost_mean_usd" else ""), justify="right")
     t.add_column("verdict")
     t.add_column("imputed", justify="right")
+    if not explain:
+        t.add_column("capacity", max_width=44, overflow="fold")
     for i, c in enumerate(cands, 1):
         ev = c.evaluation
         why = "; ".join(c.reasons) if explain else _reason(c)
@@ -205,14 +260,15 @@ def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], *, explai
             *(_iv(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
             escape(c.verdict or "-"),
             f"{100 * ev.imputed_share:.0f}%" if ev else "-",
+            *([] if explain else [escape("; ".join(hr.lines(c)[:2]) or "-")]),
             style=style,
         )
     return t
 
 
-def _render_text(result: SearchResult, recipe_path: Path, text: str, *, explain: bool, top: int) -> None:
-    out = Console(highlight=False, soft_wrap=False, width=200)
-    rep = _report(result, recipe_path, text)
+def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: str, *, explain: bool, top: int) -> None:
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 180)  # logs and CI: wide enough
+    rep = _report(result, hr, recipe_path, text)
     b = rep["baseline"]
     out.print(
         f"[bold]{escape(str(recipe_path))}[/]: replayed {b['requests']:,} requests; baseline p50 "
@@ -222,7 +278,7 @@ def _render_text(result: SearchResult, recipe_path: Path, text: str, *, explain:
     )
     accepted = [c for c in result.singles if c.status == "accepted"]
     if accepted:
-        out.print(_table("Best single mutations (each against the current recipe)", accepted[:top]))
+        out.print(_table("Best single mutations (each against the current recipe)", accepted[:top], hr))
     else:
         out.print("No single mutation improves the recipe.")
     if result.plan:
@@ -236,6 +292,8 @@ def _render_text(result: SearchResult, recipe_path: Path, text: str, *, explain:
                 + ", ".join(f"Δ{_LABELS[k]} {_iv(ev, k)}" for k in PREDICTED)
                 + f"; verdict [bold]{escape(ev.verdict)}[/], imputed {100 * ev.imputed_share:.0f}%"
             )
+        for line in hr.plan_lines():
+            out.print(f"  capacity: {escape(line)}")
         out.print("\n[bold]Structural diff[/]")
         for line in structural_diff(result.original, result.plan_recipe).lines():
             out.print(
@@ -248,7 +306,7 @@ def _render_text(result: SearchResult, recipe_path: Path, text: str, *, explain:
     if explain:
         rej = list(result.rejected)
         if rej:
-            out.print(_table("Rejected candidates", rej, explain=True))
+            out.print(_table("Rejected candidates", rej, hr, explain=True))
     s = rep["search"]
     note = " (budget exhausted: raise --budget or --time-budget)" if s["budget_exhausted"] else ""
     out.print(
@@ -262,10 +320,12 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
-def _render_markdown(result: SearchResult, recipe_path: Path, text: str, *, explain: bool, top: int) -> str:
+def _render_markdown(
+    result: SearchResult, hr: Headroom, recipe_path: Path, text: str, *, explain: bool, top: int
+) -> str:
     from ..graph import render_mermaid
 
-    rep = _report(result, recipe_path, text)
+    rep = _report(result, hr, recipe_path, text)
     b = rep["baseline"]
     lines = [
         f"## recipemut suggest: `{recipe_path}`",
@@ -278,8 +338,8 @@ def _render_markdown(result: SearchResult, recipe_path: Path, text: str, *, expl
     accepted = [c for c in result.singles if c.status == "accepted"][:top]
     heads = ["#", "operator", "target", "why", *(f"Δ{_LABELS[k]}" for k in PREDICTED if k != "latency_mean_ms")]
     if accepted:
-        lines += ["### Best single mutations", "", _md_row([*heads, "verdict", "imputed"])]
-        lines.append(_md_row(["---"] * (len(heads) + 2)))
+        lines += ["### Best single mutations", "", _md_row([*heads, "verdict", "imputed", "capacity"])]
+        lines.append(_md_row(["---"] * (len(heads) + 3)))
         for i, c in enumerate(accepted, 1):
             ev = c.evaluation
             lines.append(
@@ -292,6 +352,7 @@ def _render_markdown(result: SearchResult, recipe_path: Path, text: str, *, expl
                         *(_iv(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
                         c.verdict or "-",
                         f"{100 * ev.imputed_share:.0f}%" if ev else "-",
+                        "<br>".join(hr.lines(c)) or "-",
                     ]
                 )
             )
@@ -307,6 +368,7 @@ def _render_markdown(result: SearchResult, recipe_path: Path, text: str, *, expl
                 "",
                 "Whole plan: " + ", ".join(f"Δ{_LABELS[k]} {_iv(ev, k)}" for k in PREDICTED) + f"; **{ev.verdict}**.",
             ]
+            lines += [f"- capacity: {line}" for line in hr.plan_lines()]
         sd = structural_diff(result.original, result.plan_recipe)
         lines += ["", "#### New DAG (changed operations highlighted)", "", "```mermaid"]
         lines += [render_mermaid(result.plan_recipe, highlight=sd.changed_ops).rstrip("\n"), "```", ""]
@@ -422,7 +484,8 @@ def suggest(
         min_effect=min_effect,
         seed=seed,
     )
-    plan_doc = _plan_doc(result, recipe, text, r.name, r.version)
+    hr = Headroom(result, prof)
+    plan_doc = _plan_doc(result, hr, recipe, text, r.name, r.version)
     if out is not None:
         from ..plan import Plan, write_plan
 
@@ -430,9 +493,9 @@ def suggest(
     if output == SuggestFormat.json:
         typer.echo(json.dumps(plan_doc, indent=2, allow_nan=False))
     elif output == SuggestFormat.markdown:
-        typer.echo(_render_markdown(result, recipe, text, explain=explain, top=top), nl=False)
+        typer.echo(_render_markdown(result, hr, recipe, text, explain=explain, top=top), nl=False)
     else:
-        _render_text(result, recipe, text, explain=explain, top=top)
+        _render_text(result, hr, recipe, text, explain=explain, top=top)
         if out is not None:
             Console(highlight=False).print(f"plan written to {escape(str(out))}")
     if detailed_exitcode:
