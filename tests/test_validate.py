@@ -9,6 +9,7 @@ from typing import Any
 import networkx as nx
 import yaml
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from strategies import recipe_docs
 
 from recipemut.loader import check_text
@@ -319,3 +320,37 @@ def test_adding_a_back_edge_is_always_reported_as_a_cycle(d: dict[str, Any]) -> 
     cycles = [f for f in semantic_findings(recipe_from_dict(d)) if f.code == "cycle"]
     assert len(cycles) == 1
     assert first in cycles[0].message and last in cycles[0].message
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(recipe_docs(min_ops=2, alternatives=False), st.data())
+def test_removing_a_produced_field_is_reported_at_every_use(d: dict[str, Any], data: st.DataObject) -> None:
+    """Differential: stop producing one field; every consumer and output of it must be named."""
+    producing = [op for op in d["operations"] if op["produces"]]
+    op = data.draw(st.sampled_from(producing))
+    field = data.draw(st.sampled_from(op["produces"]))
+    op["produces"].remove(field)
+    got = semantic_findings(recipe_from_dict(d))
+    consumers = {o["id"] for o in d["operations"] if field in o["consumes"]}
+    named = {f.message.split(" (")[1].split(")")[0] for f in got if f.code == "unproduced-field"}
+    assert named == consumers
+    assert all(f"'{field}'" in f.message for f in got if f.code == "unproduced-field")
+    assert any(f.code == "output-not-produced" for f in got) == (field in d["outputs"])
+    unused = [f for f in got if f.code == "unused-field"]
+    assert (unused != []) == (not consumers and field not in d["outputs"])
+    # the lost data edge may also leave a keep_order pair unordered
+    assert {f.code for f in got} <= {"unproduced-field", "output-not-produced", "unused-field", "keep-order-unordered"}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(recipe_docs(min_ops=2, alternatives=False), st.data())
+def test_producing_a_field_twice_names_both_producers(d: dict[str, Any], data: st.DataObject) -> None:
+    producing = [op for op in d["operations"] if op["produces"]]
+    first = data.draw(st.sampled_from(producing))
+    field = data.draw(st.sampled_from(first["produces"]))
+    others = [op for op in d["operations"] if op is not first]
+    second = data.draw(st.sampled_from(others))
+    second["produces"].append(field)
+    dups = [f for f in semantic_findings(recipe_from_dict(d)) if f.code == "duplicate-producer"]
+    assert len(dups) == 1
+    assert first["id"] in dups[0].message and second["id"] in dups[0].message
