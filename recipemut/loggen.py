@@ -28,8 +28,12 @@ The model, per request and operation:
 * **cost** ``cost_per_call_usd * (1 + cost_noise * Z)``; **cpu** a share of latency; **memory**
   a base plus the bytes held.
 
-Caches and hedges written in the recipe are not simulated here: the generator describes the
-recipe's *uncached* behaviour (what the cache and hedge operators learn from).
+What mutations write into a recipe shows in its logs, as it would in production: a field's
+``format``/``compression`` scales its bytes (loggen sizes are plain-JSON sizes) and adds or saves
+codec time (:mod:`recipemut.bytesmodel`'s table); an operation's ``cache`` answers repeated keys
+with ``hit_latency_ms`` at no cost (:func:`recipemut.cachesim.hits`, expire-after-write); a
+``hedge`` sends up to ``max_extra`` duplicates ``after_ms`` apart, keeps the first answer and
+pays for every call. A canary kept under ``variants:`` runs through its own recipe.
 
 >>> from recipemut.model import recipe_from_dict
 >>> r = recipe_from_dict(synthetic_recipe(8, seed=1))
@@ -58,6 +62,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from . import bytesmodel, cachesim
 from .errors import InputFileError, RecipemutError
 from .ingest import to_span_frame
 from .model import FieldSpec, Operation, Recipe, Variant, recipe_from_dict
@@ -404,6 +409,13 @@ def _treatment_masks(
     return out
 
 
+def _draw_latency(rng: np.random.Generator, p: OpParams, n: int) -> np.ndarray:
+    """Service time (ms) of ``n`` calls: lognormal body, Pareto tail with probability ``tail_share``."""
+    body = p.latency_median_ms * np.exp(p.latency_sigma * rng.standard_normal(n))
+    tail = p.latency_median_ms * p.tail_scale * (1.0 + rng.pareto(p.tail_alpha, n)) if p.tail_alpha > 0 else body
+    return np.asarray(np.where(rng.random(n) < p.tail_share, tail, body))
+
+
 def _variant_recipe(recipe: Recipe, v: Variant) -> Recipe:
     """The recipe a canary variant runs (its full document is kept in the base recipe)."""
     vr = recipe_from_dict(v.recipe, source=recipe.source)
@@ -532,13 +544,38 @@ def generate_spans(
                 np.maximum(1.0, np.round(fp.bytes_mean * np.exp(fp.bytes_sigma * z - fp.bytes_sigma**2 / 2)))
             )
 
+        codecs = bytesmodel.table(grecipe.formats)
+        wire: dict[str, float] = {}  # bytes on the wire per JSON byte, for each field
+        codec_ms: dict[str, tuple[float, float]] = {}  # extra (encode, decode) ms per JSON MB vs plain JSON
+        for name in grecipe.fields:
+            fmt, comp = bytesmodel.codec_of(grecipe.fields.get(name))
+            wire[name] = bytesmodel.size_factor(codecs, "json", "none", fmt, comp)
+            codec_ms[name] = tuple(  # type: ignore[assignment]
+                bytesmodel.codec_ms_per_wire_mb(codecs, fmt, comp, side) * wire[name]
+                - bytesmodel.codec_ms_per_wire_mb(codecs, "json", "none", side)
+                for side in ("out", "in")
+            )
+
+        def sized(name: str) -> np.ndarray:
+            """Bytes of a field's values on the wire (loggen sizes are JSON sizes)."""
+            size = size_of(fparams(name))
+            return np.asarray(np.maximum(1.0, np.round(size * wire[name]))) if wire.get(name, 1.0) != 1.0 else size
+
+        def codec_delta(names: list[str], side: int) -> np.ndarray | float:
+            """Encode (0) or decode (1) time a non-JSON transfer format adds (or saves), in ms."""
+            out: np.ndarray | float = 0.0
+            for f in names:
+                if f in codec_ms and codec_ms[f][side] != 0.0:
+                    out = out + codec_ms[f][side] * sizes[f] / wire[f] / 1e6
+            return out
+
         for name in grecipe.inputs:
             fp = fparams(name)
             # a Zipf-popular value, or one unique to the request
             unique = idx[members].astype(_U64) + (_U64(seed) << _U64(32))
             ranks = _zipf_rank(rng.random(n), cdf(name, fp)) if fp.universe else unique
             values[name] = _mix(ranks ^ _salt("field", name))
-            sizes[name] = size_of(fp)
+            sizes[name] = sized(name)
 
         ok: dict[str, np.ndarray] = {}
         end_t: dict[str, np.ndarray] = {}
@@ -561,20 +598,25 @@ def generate_spans(
                 else:
                     v = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64).astype(_U64)
                 values[f] = v
-                sizes[f] = size_of(fp)
+                sizes[f] = sized(f)
             bytes_in = np.sum([sizes[f] for f in consumed], axis=0) if consumed else np.zeros(n)
             bytes_out = np.sum([sizes[f] for f in op.produces if f in sizes], axis=0) if op.produces else np.zeros(n)
 
             # latency
-            body = p.latency_median_ms * np.exp(p.latency_sigma * rng.standard_normal(n))
-            tail = (
-                p.latency_median_ms * p.tail_scale * (1.0 + rng.pareto(p.tail_alpha, n)) if p.tail_alpha > 0 else body
-            )
-            lat = np.where(rng.random(n) < p.tail_share, tail, body)
+            extra = codec_delta(consumed, 1) + codec_delta(list(op.produces), 0)
             if p.throughput_bytes_per_ms > 0:
-                lat = lat + bytes_in / p.throughput_bytes_per_ms
+                extra = extra + bytes_in / p.throughput_bytes_per_ms
+            lat = _draw_latency(rng, p, n) + extra
             noise = np.round(1.0 + p.cost_noise * rng.standard_normal(n), 2)  # a few significant digits
             cost = np.maximum(0.0, (op.cost_per_call_usd or 0.0) * noise)
+            if op.hedge is not None:
+                # a duplicate call after `after_ms` without an answer; the first answer wins
+                calls = np.ones(n)
+                for k in range(1, op.hedge.max_extra + 1):
+                    sent = lat > k * op.hedge.after_ms
+                    lat = np.where(sent, np.minimum(lat, k * op.hedge.after_ms + _draw_latency(rng, p, n) + extra), lat)
+                    calls += sent
+                cost = cost * calls
             err_p = np.full(n, p.error_prob)
             for var, kn in knobs.items():
                 m = g_variant == var
@@ -590,6 +632,14 @@ def generate_spans(
             status[u < err_p] = 1
             if op.may_halt:
                 status[(u >= err_p) & (u < err_p + p.halt_prob)] = 2
+            if op.cache is not None and op.deterministic:
+                # a cache keyed on the consumed values (expire-after-write, as the simulator replays it)
+                key_codes = pd.factorize(_combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n))[0]
+                key_codes = np.where(runs, key_codes, -1)
+                hit = cachesim.hits(start / TICKS_PER_MS, key_codes, op.cache.ttl_s, op.cache.max_entries)
+                lat_t = np.where(hit, max(1, round(op.cache.hit_latency_ms * TICKS_PER_MS)), lat_t)
+                cost = np.where(hit, 0.0, cost)
+                status = np.where(hit & (status == 1), np.int8(0), status)
             ok[op_id] = runs & (status == 0)
             end_t[op_id] = start + lat_t
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from recipemut import bytesmodel, cachesim
 from recipemut.cli import app
 from recipemut.errors import RecipemutError
 from recipemut.ingest import read_logs
@@ -597,3 +598,62 @@ def test_a_variant_recipe_with_a_cycle_is_a_user_error() -> None:
     base["variants"] = [{"name": "canary", "share": 0.1, "recipe": bad}]
     with pytest.raises(RecipemutError, match="cycle"):
         generate_spans(recipe_from_dict(base), 50)
+
+
+# ---- what mutations write shows in generated logs --------------------------------------------------
+
+
+def _with(op_extra: dict[str, Any], fields: dict[str, Any] | None = None) -> Recipe:
+    doc = recipe_to_dict(KEYED)
+    for op in doc["operations"]:
+        if op["id"] == "tax":
+            op.update(op_extra)
+    if fields:
+        doc["fields"].update(fields)
+    return recipe_from_dict(doc)
+
+
+def test_a_cache_in_the_recipe_answers_repeated_keys() -> None:
+    cached = _with({"cache": {"ttl_s": 1800, "max_entries": 10_000, "hit_latency_ms": 1.0}})
+    params = LoggenParams(fields=KEYED_PARAMS.fields, ops={"tax": OpParams(latency_median_ms=50, error_prob=0.0)})
+    tax = generate_spans(cached, 20_000, seed=41, params=params).query("op == 'tax'").sort_values("start_ms")
+    hit = tax["latency_ms"] == 1.0
+    # the same replay the simulator does, on the logged keys: the hits are exactly those
+    codes = pd.factorize(tax["cache_key"])[0]
+    expected = cachesim.hits(tax["start_ms"].to_numpy(), codes, ttl_s=1800, max_entries=10_000)
+    np.testing.assert_array_equal(hit.to_numpy(), expected)
+    assert 0.3 < hit.mean() < 0.95
+    assert (tax.loc[hit, "cost_usd"] == 0).all()
+    uncached = generate_spans(KEYED, 20_000, seed=41, params=params).query("op == 'tax'")
+    assert tax["latency_ms"].median() < uncached["latency_ms"].median()
+
+
+def test_a_hedge_in_the_recipe_cuts_the_tail_for_extra_calls() -> None:
+    slow = OpParams(latency_median_ms=20, latency_sigma=0.2, tail_share=0.05, tail_scale=10, tail_alpha=1.5)
+    params = LoggenParams(ops={"tax": slow, "geo": slow})
+    priced = {"cost_per_call_usd": 0.001}
+    plain = generate_spans(_with(priced), 20_000, seed=42, params=params).query("op == 'tax'")
+    hedged = generate_spans(_with({**priced, "hedge": {"after_ms": 40}}), 20_000, seed=42, params=params)
+    hedged = hedged.query("op == 'tax'")
+    assert hedged["latency_ms"].quantile(0.99) < 0.5 * plain["latency_ms"].quantile(0.99)
+    assert hedged["latency_ms"].median() == pytest.approx(plain["latency_ms"].median(), rel=0.05)
+    # a duplicate call costs a call: about the share of calls slower than 40 ms
+    extra = hedged["cost_usd"].sum() / plain["cost_usd"].sum() - 1
+    assert extra == pytest.approx((plain["latency_ms"] > 40).mean(), abs=0.02)
+
+
+def test_a_compact_transfer_format_shrinks_bytes_and_latency() -> None:
+    params = LoggenParams(
+        ops={"end": OpParams(latency_median_ms=10, latency_sigma=0.1, tail_share=0, throughput_bytes_per_ms=1000)},
+        fields={"t": FieldParams(bytes_mean=200_000, bytes_sigma=0.2)},
+    )
+    json_ = generate_spans(_with({}, {"t": {"type": "object", "format": "json"}}), 3000, seed=43, params=params)
+    proto = generate_spans(
+        _with({}, {"t": {"type": "object", "format": "protobuf", "compression": "zstd"}}), 3000, seed=43, params=params
+    )
+    tbl = bytesmodel.table()
+    factor = bytesmodel.size_factor(tbl, "json", "none", "protobuf", "zstd")
+    tj, tp = (d.query("op == 'tax'")["bytes_out"].mean() for d in (json_, proto))
+    assert tp / tj == pytest.approx(factor, rel=0.02)
+    ej, ep = (d.query("op == 'end'")["latency_ms"].median() for d in (json_, proto))
+    assert ep < ej - 100  # ~200 KB less to read at 1000 bytes/ms, minus the decode cost
