@@ -135,12 +135,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as e:  # click usage errors and the like
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors and the like (typer >= 0.29 vendors click: no `import click`)
+        show, code = getattr(e, "show", None), getattr(e, "exit_code", None)
+        if isinstance(code, int):
+            if callable(show):
+                show()
+            sys.exit(code)
         raise
