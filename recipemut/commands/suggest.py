@@ -83,7 +83,7 @@ def _iv(ev: Evaluation | None, key: str) -> str:
     return f"{_num(iv.estimate, cost)} [{_num(iv.lo, cost)}, {_num(iv.hi, cost)}]"
 
 
-def _headline(description: str, limit: int = 110) -> str:
+def _headline(description: str, limit: int = 220) -> str:
     """The first clause of an operator's sentence (the claim; the rest is its evidence)."""
     head = description.split("; ")[0].split(": ")[0].rstrip(".")
     return head if len(head) <= limit else head[: limit - 1].rstrip() + "…"
@@ -137,14 +137,27 @@ class Headroom:
         after = {k: after.get(k, 0.0) for k in keys}
         return headroom_change(self.forecast, self.result.original, before, after)
 
+    @staticmethod
+    def _moved(h: Any) -> list[str]:
+        """Sentences of the services whose crossing date or replica count the change moves."""
+        out = []
+        for d in h.deltas:
+            b, a = d.before, d.after
+            if b.capacity is None:
+                continue  # no declared capacity (e.g. a substitute's new service): nothing to date
+            key = lambda o: (o.status, o.crossing, o.replicas_needed, o.replicas_needed_now)  # noqa: E731
+            if key(b) != key(a):
+                out.append(d.sentence(h.now))
+        return out
+
     def lines(self, c: Candidate) -> list[str]:
         h = self.change(c.mutation.recipe, c.busy_ms)
-        return list(h.lines()) if h is not None else []
+        return self._moved(h) if h is not None else []
 
     def plan_lines(self) -> list[str]:
         r = self.result
         h = self.change(r.plan_recipe, r.plan_replay.busy_ms) if r.plan else None
-        return list(h.lines()) if h is not None else []
+        return self._moved(h) if h is not None else []
 
 
 def _plan_doc(
@@ -235,32 +248,27 @@ def _q(x: Any, q: float) -> float:
     return float(np.quantile(x, q))
 
 
-def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], hr: Headroom, *, explain: bool = False) -> Table:
-    t = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
+def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], *, explain: bool = False) -> Table:
+    t = Table(title=title, title_justify="left", header_style="bold")
     t.add_column("#", justify="right")
-    t.add_column("operator")
-    t.add_column("target")
-    t.add_column("why" if not explain else "rejected because", max_width=60, overflow="fold")
+    t.add_column("mutation", overflow="fold")
+    if explain:
+        t.add_column("rejected because", overflow="fold")
     for key in PREDICTED:
         if key != "latency_mean_ms":
-            t.add_column(f"Δ{_LABELS[key]}" + (" ms" if key != "cost_mean_usd" else ""), justify="right")
+            t.add_column(f"Δ{_LABELS[key]}" + (" ms" if key != "cost_mean_usd" else "/req"), justify="right")
     t.add_column("verdict")
     t.add_column("imputed", justify="right")
-    if not explain:
-        t.add_column("capacity", max_width=44, overflow="fold")
     for i, c in enumerate(cands, 1):
         ev = c.evaluation
-        why = "; ".join(c.reasons) if explain else _reason(c)
         style = "green" if c.status == "accepted" else ("red" if "regresses" in c.reasons else None)
         t.add_row(
             str(i),
-            c.mutation.operator,
-            escape(", ".join(c.mutation.targets)),
-            escape(why),
+            escape(c.mutation.id),
+            *([escape("; ".join(c.reasons))] if explain else []),
             *(_iv(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
             escape(c.verdict or "-"),
             f"{100 * ev.imputed_share:.0f}%" if ev else "-",
-            *([] if explain else [escape("; ".join(hr.lines(c)[:2]) or "-")]),
             style=style,
         )
     return t
@@ -278,7 +286,11 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
     )
     accepted = [c for c in result.singles if c.status == "accepted"]
     if accepted:
-        out.print(_table("Best single mutations (each against the current recipe)", accepted[:top], hr))
+        out.print(_table("Best single mutations (each against the current recipe; 95% intervals)", accepted[:top]))
+        for i, c in enumerate(accepted[:top], 1):
+            out.print(f"  {i}. {escape(_reason(c))}")
+            for line in hr.lines(c):
+                out.print(f"     capacity: {escape(line)}")
     else:
         out.print("No single mutation improves the recipe.")
     if result.plan:
@@ -306,7 +318,7 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
     if explain:
         rej = list(result.rejected)
         if rej:
-            out.print(_table("Rejected candidates", rej, hr, explain=True))
+            out.print(_table("Rejected candidates", rej, explain=True))
     s = rep["search"]
     note = " (budget exhausted: raise --budget or --time-budget)" if s["budget_exhausted"] else ""
     out.print(
