@@ -163,6 +163,43 @@ def canary_text(
     )
 
 
+def diff_edits(a: Any, b: Any, path: tuple[str | int, ...] = ()) -> list[Edit]:
+    """The fewest edits (by this simple recursion) that turn document ``a`` into ``b``.
+
+    Mappings are compared key by key; lists of mappings with ``id`` item by item when, after the
+    removed items, the ids line up; anything else is set whole.
+
+    >>> diff_edits({"a": 1, "ops": [{"id": "x", "n": 1}, {"id": "y"}]}, {"a": 1, "ops": [{"id": "x", "n": 2}]})
+    [Edit(op='remove', path=('ops', 'y'), value=None), Edit(op='set', path=('ops', 'x', 'n'), value=2)]
+    """
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[Edit] = [Edit("remove", (*path, k)) for k in a if k not in b]
+        for k, v in b.items():
+            out += diff_edits(a[k], v, (*path, k)) if k in a else [Edit("set", (*path, k), v)]
+        return out
+    ids_a = _ids(a)
+    ids_b = _ids(b)
+    if ids_a is not None and ids_b is not None:
+        gone = [i for i in ids_a if i not in ids_b]
+        kept = [i for i in ids_a if i in ids_b]
+        if kept == ids_b:
+            by_a = {x["id"]: x for x in a}
+            out = [Edit("remove", (*path, i)) for i in gone]
+            for x in b:
+                out += diff_edits(by_a[x["id"]], x, (*path, x["id"]))
+            return out
+    return [Edit("set", path, b)]
+
+
+def _ids(v: Any) -> list[str] | None:
+    if not isinstance(v, list) or not all(isinstance(x, dict) and isinstance(x.get("id"), str) for x in v):
+        return None
+    ids = [x["id"] for x in v]
+    return ids if len(set(ids)) == len(ids) else None
+
+
 def promoted_text(text: str, variant_name: str, new_version: int, *, source: str = "<recipe>") -> str:
     """The recipe text where the variant replaces the primary (comments kept where nothing changed)."""
     doc = plain_doc(text, source=source)
@@ -171,11 +208,9 @@ def promoted_text(text: str, variant_name: str, new_version: int, *, source: str
     if variant is None:
         raise MutationError(f"no variant named {variant_name!r} to promote", file=source, code="no-variant")
     target = dict(variant.get("recipe") or {})
-    target.pop("variants", None)
-    edits: list[Edit] = [Edit("set", (k,), v) for k, v in target.items()
-                         if k not in ("version", "variants") and doc.get(k) != v]
-    edits += [Edit("remove", (k,)) for k in doc if k not in target and k not in ("version", "variants")]
-    edits += [Edit("remove", ("variants",)), Edit("set", ("version",), new_version)]
+    target["version"] = new_version
+    current = {k: v for k, v in doc.items() if k != "variants"}
+    edits = [Edit("remove", ("variants",)), *diff_edits(current, target)]
     return apply_edits_to_text(text, edits, source=source)
 
 
