@@ -187,3 +187,10 @@ def test_installed_console_script(tmp_path: Path) -> None:
     assert doc["valid"] is False
     assert doc["files"][1]["findings"][0]["code"] == "missing-file"
     assert bad.stderr == ""
+
+
+def test_installed_console_script_usage_error_is_not_a_traceback() -> None:
+    usage = subprocess.run([_installed(), "validate"], capture_output=True, text=True)
+    assert usage.returncode == 2, usage.stdout + usage.stderr
+    assert "Traceback" not in usage.stderr
+    assert "Missing argument 'FILE" in usage.stderr
