@@ -459,14 +459,18 @@ def suggest(
     log_format: str = typer.Option("auto", "--log-format", help="auto, native, otlp, jaeger or zipkin."),
     mapping: Path | None = typer.Option(None, "--map", help="Span mapping file for traces.", show_default=False),
 ) -> None:
-    """Suggest mutations that make a recipe faster or cheaper, each proven valid and judged on replayed traffic.
+    """Suggest mutations that make a recipe faster or cheaper, proven valid and judged on replayed traffic.
 
-    Profiles the logs, generates candidate mutations with the operators, rejects the invalid ones
-    (DAG, data dependencies, frozen, keep_order), replays every recorded request through each
-    candidate, judges it with an offline A/B test (requests split by a hash of request_id), and
-    composes the improvements into a plan. Shows the best single mutations with predicted changes
-    in p50/p95/p99 latency and cost (95% intervals), the plan, and its diff. Exit codes with
-    --detailed-exitcode: 0 nothing worth doing, 2 improvements found, 1 error.
+    Profiles the logs and generates candidates with the operators; rejects
+    invalid ones (cycles, broken data dependencies, frozen, keep_order);
+    replays every recorded request through each candidate; judges it with an
+    offline A/B test (requests split by a hash of request_id); composes the
+    improvements into a plan. Shows the best single mutations with predicted
+    changes in p50/p95/p99 latency and cost (95% intervals), the plan, how it
+    moves each service's capacity date, and its diff (YAML and structural).
+
+    Exit codes with --detailed-exitcode: 0 nothing worth doing, 2 improvements
+    found, 1 error (as `terraform plan -detailed-exitcode`).
 
     Example:
 
