@@ -231,8 +231,10 @@ class _Rejects:
         self.counts[reason] = self.counts.get(reason, 0) + 1
         ex = self.examples.setdefault(reason, [])
         rej = Rejection(self.file, line, reason, message)
-        if len(ex) < MAX_EXAMPLES:
+        if len(ex) < MAX_EXAMPLES or line < ex[-1].line:  # keep the first ones in file order
             ex.append(rej)
+            ex.sort(key=lambda e: e.line)
+            del ex[MAX_EXAMPLES:]
         if self.first is None or line < self.first.line:
             self.first = rej
 
@@ -499,44 +501,112 @@ def _read_native(source: pa.Buffer | str, name: str, rej: _Rejects) -> tuple[pa.
                 return table, np.flatnonzero(nonblank).astype(np.int64) + 1, n_nonblank, n_blank
             log.info("%s: %d rows for %d lines; re-reading in blocks", name, table.num_rows, n_nonblank)
     buf = source if isinstance(source, pa.Buffer) else _map(source)
-    tables, numbers, spaces = _read_blocks(buf, np.frombuffer(buf, dtype=np.uint8), lines, name, rej)
-    table = pa.concat_tables(tables) if tables else PARSE_SCHEMA.empty_table()
-    nums = np.concatenate(numbers) if numbers else np.zeros(0, np.int64)
+    table, nums, spaces = _read_slow(buf, lines, name, rej)
     return table, nums, n_nonblank - spaces, n_blank + spaces
 
 
-def _read_blocks(
-    buf: pa.Buffer, a: np.ndarray, lines: _Lines, name: str, rej: _Rejects
-) -> tuple[list[pa.Table], list[np.ndarray], int]:
-    """Slow path: parse blocks of lines, bisecting the blocks that fail down to the bad lines.
+def _join(buf: pa.Buffer, lines: _Lines, idx: np.ndarray) -> pa.Buffer:
+    """The lines ``idx`` (sorted) of ``buf`` copied into one buffer, each with its line end."""
+    if idx.size == 0:
+        return pa.py_buffer(b"")
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    firsts = idx[np.concatenate(([0], breaks + 1))]
+    lasts = idx[np.concatenate((breaks, [idx.size - 1]))]
+    view = memoryview(buf)
+    return pa.py_buffer(
+        b"".join(view[int(a) : int(b)] for a, b in zip(lines.starts[firsts], lines.nexts[lasts], strict=True))
+    )
 
-    Returns the tables, their line numbers and how many lines turned out to hold only whitespace.
+
+def _read_slow(buf: pa.Buffer, lines: _Lines, name: str, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int]:
+    """Slow path, taken when the one-pass parse cannot be trusted row-for-line.
+
+    First the file's first :data:`GIVE_UP_AFTER` non-blank lines alone: when none of them is a
+    span, this is not a span log (``LogError``), and the rest is never read. Otherwise, lines not
+    shaped ``{...}`` are looked at one by one in Python (a span must be an object, so most are
+    rejected by :func:`classify_line` without a parse; ones with stray whitespace are stripped and
+    parsed together); the other lines are joined into one buffer and parsed in blocks, a block
+    that fails being bisected down to its bad lines. Returns the table in file order, its line
+    numbers and the count of whitespace-only lines.
     """
-    n_lines = len(lines)
-    cuts = np.searchsorted(lines.starts, np.arange(0, int(a.shape[0]), FALLBACK_BLOCK))
-    bounds = np.unique(np.concatenate((cuts, [n_lines])))
-    nonblank_cum = np.concatenate(([0], np.cumsum(~lines.blank)))
-    odd_cum = np.concatenate(([0], np.cumsum(lines.odd)))
-    tables: list[pa.Table] = []
-    numbers: list[np.ndarray] = []
-    accepted = 0
-    seen = 0
-    spaces = 0
-
-    def check_give_up(upto_line: int) -> None:
-        if accepted == 0 and seen >= GIVE_UP_AFTER:
-            first = rej.first
+    nonblank_idx = np.flatnonzero(~lines.blank)
+    if nonblank_idx.size > GIVE_UP_AFTER:
+        cut = int(nonblank_idx[GIVE_UP_AFTER - 1]) + 1
+        head = _Lines(lines.starts[:cut], lines.ends[:cut], lines.nexts[:cut], lines.blank[:cut], lines.odd[:cut])
+        probe = _Rejects(name)
+        table, _, spaces = _read_lines(buf, head, probe)
+        if table.num_rows == 0 and spaces == 0:
+            first = probe.first
             assert first is not None
             raise LogError(
-                f"not a span log: the first {seen} non-blank lines are all rejected "
-                f"(through line {upto_line}); first problem at line {first.line}: {first.message}",
+                f"not a span log: the first {GIVE_UP_AFTER} non-blank lines are all rejected "
+                f"(through line {cut}); first problem at line {first.line}: {first.message}",
                 file=name,
                 line=first.line,
                 code="not-a-log",
             )
+    return _read_lines(buf, lines, rej)
 
-    for b0, b1 in itertools.pairwise(bounds):
-        work = [(int(b0), int(b1))]
+
+def _read_lines(buf: pa.Buffer, lines: _Lines, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int]:
+    """The slow path proper (see :func:`_read_slow`)."""
+    odd_idx = np.flatnonzero(lines.odd)
+    tables: list[pa.Table] = []
+    numbers: list[np.ndarray] = []
+    if odd_idx.size == 0:
+        clean_buf, clean_lines, clean_no = buf, lines, np.arange(1, len(lines) + 1, dtype=np.int64)
+    else:
+        keep = np.flatnonzero(~lines.odd)
+        clean_buf = _join(buf, lines, keep)
+        clean_lines = _index_lines(np.frombuffer(clean_buf, dtype=np.uint8))
+        clean_no = keep.astype(np.int64) + 1
+        if len(clean_lines) != keep.size:  # pragma: no cover - a bug, not a user error
+            raise AssertionError("joined lines must keep their count")
+    _bisect(clean_buf, clean_lines, clean_no, rej, tables, numbers)
+
+    spaces = 0
+    candidates: list[tuple[int, bytes]] = []
+    view = memoryview(buf)
+    for i in odd_idx.tolist():
+        raw = bytes(view[int(lines.starts[i]) : int(lines.nexts[i])]).strip()
+        if not raw:
+            spaces += 1
+        elif raw[:1] == b"{" and raw[-1:] == b"}":
+            candidates.append((i + 1, raw))
+        else:
+            rej.add(i + 1, *classify_line(raw))
+    if candidates:
+        joined = pa.py_buffer(b"".join(raw + b"\n" for _, raw in candidates))
+        cand_lines = _index_lines(np.frombuffer(joined, dtype=np.uint8))
+        _bisect(joined, cand_lines, np.array([n for n, _ in candidates], np.int64), rej, tables, numbers)
+
+    table = pa.concat_tables(tables) if tables else PARSE_SCHEMA.empty_table()
+    nums = np.concatenate(numbers) if numbers else np.zeros(0, np.int64)
+    if nums.size > 1 and not bool(np.all(nums[1:] > nums[:-1])):
+        order = np.argsort(nums, kind="stable")
+        table, nums = table.take(pa.array(order)), nums[order]
+    return table, nums, spaces
+
+
+def _bisect(
+    buf: pa.Buffer,
+    lines: _Lines,
+    line_no: np.ndarray,
+    rej: _Rejects,
+    tables: list[pa.Table],
+    numbers: list[np.ndarray],
+) -> None:
+    """Parse ``buf`` (lines shaped ``{...}`` or blank) in blocks, bisecting failed blocks to single lines.
+
+    ``line_no[i]`` is the file line of ``buf``'s line ``i``. Accepted tables and their line numbers
+    are appended to ``tables`` and ``numbers``; bad lines are added to ``rej``.
+    """
+    nonblank = ~lines.blank
+    nonblank_cum = np.concatenate(([0], np.cumsum(nonblank)))
+    cuts = np.searchsorted(lines.starts, np.arange(0, buf.size, FALLBACK_BLOCK))
+    bounds = np.unique(np.concatenate((cuts, [len(lines)])))
+    for b0, b1 in itertools.pairwise(bounds.tolist()):
+        work = [(b0, b1)]
         while work:
             i, j = work.pop()
             nb = int(nonblank_cum[j] - nonblank_cum[i])
@@ -545,41 +615,29 @@ def _read_blocks(
             sl = buf.slice(int(lines.starts[i]), int(lines.nexts[j - 1] - lines.starts[i]))
             if j - i == 1:
                 raw = sl.to_pybytes().strip()
-                if not raw:
-                    spaces += 1
-                    continue
-                seen += 1
-                msg = ""
                 try:
                     t = _parse(sl, block_size=max(len(raw) + 2, 1 << 16))
                     if t.num_rows == 1:
                         tables.append(t)
-                        numbers.append(np.array([i + 1], np.int64))
-                        accepted += 1
+                        numbers.append(line_no[i : i + 1])
                         continue
                     msg = f"{t.num_rows} values on one line"
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
                     msg = str(e)
-                reason, message = classify_line(raw, msg)
-                rej.add(i + 1, reason, message)
-                check_give_up(i + 1)
+                rej.add(int(line_no[i]), *classify_line(raw, msg))
                 continue
-            if odd_cum[j] == odd_cum[i]:
-                try:
-                    t = _parse(sl)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    pass
-                else:
-                    if t.num_rows == nb:
-                        tables.append(t)
-                        numbers.append(np.flatnonzero(~lines.blank[i:j]).astype(np.int64) + i + 1)
-                        accepted += nb
-                        seen += nb
-                        continue
+            try:
+                t = _parse(sl)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+            else:
+                if t.num_rows == nb:
+                    tables.append(t)
+                    numbers.append(line_no[i:j][nonblank[i:j]])
+                    continue
             mid = (i + j) // 2
             work.append((mid, j))
             work.append((i, mid))
-    return tables, numbers, spaces
 
 
 # ---- checks on parsed spans (vectorised) ---------------------------------------------------------

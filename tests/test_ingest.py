@@ -274,12 +274,12 @@ def test_unsupported_json_is_an_error(tmp_path: Path) -> None:
 
 
 def test_other_formats_go_to_the_formats_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[Path, str]] = []
+    calls: list[tuple[Path, str, bool]] = []
 
     def read(
-        path: Path, fmt: str, *, recipe: object, mapping: object
+        path: Path, fmt: str, *, recipe: object, mapping: object, strict: bool
     ) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
-        calls.append((path, fmt))
+        calls.append((path, fmt, strict))
         rows = [span("t1", "load", 1, 2), span("t1", "left", 3, -1)]  # the second is checked and rejected
         return pd.DataFrame(rows).assign(source_line=[1, 2]), {"unmapped_spans": 3}, ["2 spans skewed"]
 
@@ -288,7 +288,7 @@ def test_other_formats_go_to_the_formats_package(tmp_path: Path, monkeypatch: py
     p = write_lines(tmp_path / "t.json", ['{"fakefmt": true}'])
     native = write_spans(tmp_path / "n.jsonl", REQUESTS[:2])
     df, rep = read_logs([p, native], recipe=diamond())
-    assert calls == [(p, "fakefmt")]
+    assert calls == [(p, "fakefmt", False)]
     assert rep.formats == {str(p): "fakefmt", str(native): "native"}
     assert df["request_id"].tolist() == ["t1", "r1", "r1"]
     assert df["sample_rate"].tolist() == [1.0] * 3 and df["variant"].tolist() == ["control"] * 3
@@ -371,3 +371,33 @@ def test_fast_and_fallback_paths_agree_on_any_mix_of_lines(tmp_path: Path, kinds
     assert df["request_id"].tolist() == [f"r{i - 1}" for i in good_at]
     assert rep.rejected_total == bad
     assert sorted(e.line for e in rep.examples) == [e.line for e in rep.examples]
+
+
+def test_lines_with_stray_whitespace_are_still_spans(tmp_path: Path) -> None:
+    lines = ["  " + GOOD, "garbage", "\t" + GOOD2 + "  ", line(span("r7", "load", 1, 1))]
+    df, rep = read_logs(write_lines(tmp_path / "a.jsonl", lines))
+    assert df["source_line"].tolist() == [1, 3, 4] and df["request_id"].tolist() == ["r9", "r8", "r7"]
+    assert rep.rejected == {"malformed-json": 1} and rep.examples[0].line == 2
+
+
+def test_a_line_longer_than_a_parse_block_is_read(tmp_path: Path) -> None:
+    huge = line(span("r1", "load", 1, 1, note="x" * (3 << 20)))  # 3 MB line, unknown key
+    df, rep = read_logs(write_lines(tmp_path / "a.jsonl", [GOOD, huge, GOOD2]))
+    assert df["source_line"].tolist() == [1, 2, 3] and rep.rejected_total == 0
+
+
+def test_unshaped_bad_lines_cost_no_parse_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parses = 0
+    real = ingest._parse
+
+    def counting(buf: object, block_size: int | None = None) -> object:
+        nonlocal parses
+        parses += 1
+        return real(buf, block_size)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "_parse", counting)
+    lines = [line(span(f"r{i}", "load", i, 1.5)) if i % 50 else "{truncated" for i in range(1, 5001)]
+    df, rep = read_logs(write_lines(tmp_path / "a.jsonl", lines))
+    assert rep.rejected == {"malformed-json": 100} and len(df) == 4900
+    assert [e.line for e in rep.examples] == [50, 100, 150, 200, 250]
+    assert parses <= 4  # the 100 bad lines are classified without a parse each
