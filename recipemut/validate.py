@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 import networkx as nx
 
+from .bytesmodel import COMPRESSIONS, table
 from .errors import Finding
 from .model import Operation, Recipe, recipe_from_dict
 
@@ -50,6 +51,7 @@ RULES: dict[str, tuple[str, str]] = {
     "unknown-service": ("warning", "an operation's service is not declared in `services`"),
     "unused-field": ("warning", "a declared field is used nowhere"),
     "orphan-alternative": ("warning", "an alternative's equivalence tag matches no operation"),
+    "unknown-format": ("warning", "a field's format or compression is not in the format table (nor in `formats:`)"),
     "cache-unsafe": ("warning", "a cache on an operation that is not deterministic or has external side effects"),
     "hedge-unsafe": ("warning", "a hedge duplicates calls to an operation with external side effects"),
 }
@@ -195,6 +197,23 @@ class _Checker:
         for name in declared:
             if name not in used:
                 self.add("unused-field", f"fields.{name}: declared but used nowhere", "fields", name)
+
+    def transfer_formats(self) -> None:
+        known = table(self.r.formats)
+        formats = sorted(n for n in known if n not in COMPRESSIONS)
+        compressions = sorted(COMPRESSIONS)
+        for name, spec in self.r.fields.items():
+            for attr, options in (("format", formats), ("compression", compressions)):
+                value = getattr(spec, attr)
+                if value is not None and value not in options:
+                    self.add(
+                        "unknown-format",
+                        f"fields.{name}.{attr}: '{value}' is not a known {attr}{_close(value, options)} "
+                        f"(known: {', '.join(options)})",
+                        "fields",
+                        name,
+                        attr,
+                    )
 
     def flow(self) -> None:
         producers: dict[str, tuple[int, Operation]] = {}
@@ -393,6 +412,7 @@ def _check(recipe: Recipe, prefix: tuple[str | int, ...], label: str) -> list[Fi
     c.ids()
     c.after()
     c.fields()
+    c.transfer_formats()
     c.flow()
     c.cycles()
     c.constraints()

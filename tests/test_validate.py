@@ -354,3 +354,14 @@ def test_producing_a_field_twice_names_both_producers(d: dict[str, Any], data: s
     dups = [f for f in semantic_findings(recipe_from_dict(d)) if f.code == "duplicate-producer"]
     assert len(dups) == 1
     assert first["id"] in dups[0].message and second["id"] in dups[0].message
+
+
+def test_unknown_transfer_format_is_a_warning_and_formats_section_extends_the_table() -> None:
+    fields = {**BASE["fields"], "cart": {"type": "object", "format": "msgpak", "compression": "zstd"}}
+    [f] = semantic_findings(recipe_from_dict(doc(fields=fields)))
+    assert (f.code, f.severity) == ("unknown-format", "warning")
+    assert f.message.startswith("fields.cart.format: 'msgpak' is not a known format (did you mean 'msgpack'?)")
+    fields["cart"] = {"type": "object", "format": "ion", "compression": "xz"}
+    d = doc(fields=fields, formats={"ion": {"size_ratio": 0.9}})
+    [f] = semantic_findings(recipe_from_dict(d))
+    assert f.message.startswith("fields.cart.compression: 'xz' is not a known compression")
