@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import re
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,23 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
     """
     name = str(path)
     p = Path(path)
+
+    def too_large(size: int | None) -> InputFileError:
+        what = f"file is {_human_size(size)}, over" if size else "file is over"
+        return InputFileError(
+            f"{what} the {_human_size(max_bytes)} limit for a recipe (is this really a recipe?)",
+            file=name,
+            code="file-too-large",
+        )
+
     try:
-        if p.is_dir():
+        st = p.stat()
+        if stat.S_ISDIR(st.st_mode):
             raise InputFileError("is a directory, not a recipe file", file=name, code="not-a-file")
+        if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
+            raise too_large(st.st_size)  # refused without reading it
         with p.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)
+            raw = fh.read(max_bytes + 1)  # a pipe or device has no size: read one byte past the cap
     except FileNotFoundError:
         raise InputFileError("no such file", file=name, code="missing-file") from None
     except PermissionError:
@@ -98,15 +111,7 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
     except OSError as e:
         raise InputFileError(f"cannot read: {e.strerror or e}", file=name, code="unreadable-file") from None
     if len(raw) > max_bytes:
-        try:
-            size = _human_size(p.stat().st_size)
-        except OSError:
-            size = "too large"
-        raise InputFileError(
-            f"file is {size}, over the {_human_size(max_bytes)} limit for a recipe (is this really a recipe?)",
-            file=name,
-            code="file-too-large",
-        )
+        raise too_large(None)  # a pipe, a device, or a file growing while we read it
     return decode_text(raw, file=name)
 
 

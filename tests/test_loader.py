@@ -389,3 +389,9 @@ def test_aliases_point_at_their_use_and_merge_lists() -> None:
 def test_undefined_alias() -> None:
     with pytest.raises(RecipeInvalid, match=r"<string>:1:4: alias \*nope names no anchor defined before it"):
         parse_yaml("a: *nope\n")
+
+
+def test_a_device_without_a_size_is_capped_while_reading() -> None:
+    with pytest.raises(InputFileError) as e:
+        read_text("/dev/zero", max_bytes=1024)
+    assert str(e.value) == "/dev/zero: file is over the 1 KiB limit for a recipe (is this really a recipe?)"
