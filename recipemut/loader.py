@@ -1,8 +1,8 @@
 """Read recipe files safely, check them against the JSON Schema, and build :class:`~recipemut.model.Recipe`.
 
 Reading is defensive: a size cap, no binary or non-UTF-8 text, one YAML document that is a
-mapping, no duplicate keys, bounded alias expansion and nesting. Every node's (line, column) is
-recorded by document path so that every message can point at the file.
+mapping, no duplicate keys, bounded alias expansion, nesting and number of values. The (line, column)
+of every value is recorded by document path so that every message can point into the file.
 
 Mapping keys are read as text (``on:`` is the key ``"on"``, as YAML 1.2 reads it); plain scalars
 such as ``1e-4`` are numbers (YAML 1.2), other values follow PyYAML's safe loader.
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 #: Largest recipe file read, in bytes (a real recipe is a few kB).
 MAX_RECIPE_BYTES = 5 * 1024 * 1024
-#: Nodes that aliases may add beyond the document's own (stops "billion laughs" alias bombs).
+#: Values that aliases may repeat beyond the document's own (stops "billion laughs" alias bombs).
 MAX_ALIAS_EXPANSION = 10_000
 #: Deepest nesting of mappings and lists accepted.
 MAX_DEPTH = 100
@@ -702,6 +702,8 @@ def load_recipe(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYT
 
 __all__ = [
     "MAX_ALIAS_EXPANSION",
+    "MAX_DEPTH",
+    "MAX_NODES",
     "MAX_RECIPE_BYTES",
     "check_document",
     "check_recipe",
