@@ -237,7 +237,8 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
         ]
     )
     k = len(recipe.operations)
-    key = np.unique(hits["pos"].to_numpy(dtype=np.int64) * k + hits["op"].to_numpy(dtype=np.int64))
+    key = np.sort(hits["pos"].to_numpy(dtype=np.int64) * k + hits["op"].to_numpy(dtype=np.int64))
+    key = key[np.concatenate(([True], key[1:] != key[:-1]))] if len(key) else key  # unique (sort is faster)
     pos, which = key // k, key % k
     n_hits = np.bincount(pos, minlength=n)[pos]
     op[pos[n_hits == 1]] = which[n_hits == 1]

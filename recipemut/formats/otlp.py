@@ -191,7 +191,7 @@ def _av_string(value: Any) -> Any:
         if pa.types.is_boolean(f.type):
             s = pc.if_else(f, "true", "false")
         elif pa.types.is_floating(f.type) or pa.types.is_integer(f.type) or pa.types.is_string(f.type):
-            s = pc.cast(f, pa.string())
+            s = f if pa.types.is_string(f.type) else pc.cast(f, pa.string())
         else:
             raise TypeError(f"unsupported AnyValue field {name}: {f.type}")
         out = pc.coalesce(out, s)
@@ -255,7 +255,7 @@ def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozen
 
     def text(name: str) -> Any:
         f = _field(span_flat, name)
-        return pa.nulls(n, pa.string()) if f is None else pc.cast(f, pa.string())
+        return pa.nulls(n, pa.string()) if f is None else (f if pa.types.is_string(f.type) else pc.cast(f, pa.string()))
 
     def ns(name: str) -> np.ndarray:
         f = _field(span_flat, name)
@@ -311,19 +311,14 @@ def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozen
     if attrs is not None and not pa.types.is_null(attrs.type):
         a_flat = pc.list_flatten(attrs)
         a_parent = pc.list_parent_indices(attrs).to_numpy()
-        a_key = a_flat.field("key")
-        hit = np.flatnonzero(
-            pc.fill_null(pc.is_in(a_key, pa.array(want, pa.string())), False).to_numpy(zero_copy_only=False)
-        )
-        if len(hit):
-            k_sel = a_key.take(pa.array(hit))
-            v_sel = a_flat.field("value").take(pa.array(hit))
-            p_sel = a_parent[hit]
-            for k in want:
-                m = np.flatnonzero(pc.fill_null(pc.equal(k_sel, k), False).to_numpy(zero_copy_only=False))
-                if len(m):
-                    conv = _av_float if k in numeric else _av_string
-                    span_vals[k] = _scatter(n, p_sel[m], conv(v_sel.take(pa.array(m))))
+        codes = pc.index_in(a_flat.field("key"), value_set=pa.array(want, pa.string()))
+        codes_np = np.asarray(codes.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        values = a_flat.field("value")
+        for j, k in enumerate(want):
+            idx = np.flatnonzero(codes_np == j)
+            if len(idx):
+                conv = _av_float if k in numeric else _av_string
+                span_vals[k] = _scatter(n, a_parent[idx], conv(values.take(pa.array(idx))))
     if "peer.service" in span_vals:
         columns["peer_service"] = span_vals["peer.service"]
     ts_col = _field(span_flat, "traceState")
