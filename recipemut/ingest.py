@@ -50,6 +50,7 @@ import json
 import logging
 import math
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ REASONS: Mapping[str, str] = MappingProxyType(
 )
 
 _SOURCE_COLS = ("source_file", "source_line")
+_ROW_HINT = re.compile(r" in row (\d+)")
 #: what the JSON reader parses (everything nullable; recipe_version as a number, checked after)
 PARSE_SCHEMA = pa.schema(
     [
@@ -626,15 +628,23 @@ def _bisect(
                     msg = str(e)
                 rej.add(int(line_no[i]), *classify_line(raw, msg))
                 continue
+            hint = -1
             try:
-                t = _parse(sl)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass
+                t = _parse(sl, block_size=sl.size + 1)  # one block: the error's row is the range's row
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+                m = _ROW_HINT.search(str(e))
+                hint = int(m.group(1)) if m else -1
             else:
                 if t.num_rows == nb:
                     tables.append(t)
                     numbers.append(line_no[i:j][nonblank[i:j]])
                     continue
+            if 0 <= hint < nb:
+                # the parser named the bad row: split around that line (verified, since a wrong
+                # guess only makes smaller ranges that are parsed again)
+                k = i + int(np.flatnonzero(nonblank[i:j])[hint])
+                work.extend(((k + 1, j), (k, k + 1), (i, k)))
+                continue
             mid = (i + j) // 2
             work.append((mid, j))
             work.append((i, mid))
