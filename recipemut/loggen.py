@@ -715,9 +715,15 @@ def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     t = arr.type
     text = pa.large_string()
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        s = pc.replace_substring(arr.cast(text), "\\", "\\\\")
-        s = pc.replace_substring(s, '"', '\\"')
-        s = pc.replace_substring(s, "\n", "\\n")
+        if len(arr) > 64:
+            codes = pc.dictionary_encode(arr)
+            if len(codes.dictionary) * 4 < len(arr):  # few distinct values: quote each once
+                return pc.fill_null(_json_values(codes.dictionary).take(codes.indices), pa.scalar("null", text))
+        s = arr.cast(text)
+        if pc.any(pc.match_substring_regex(s, r'["\\\x00-\x1f]')).as_py():  # rare: escape what JSON needs
+            s = pc.replace_substring(s, "\\", "\\\\")
+            s = pc.replace_substring(s, '"', '\\"')
+            s = pc.replace_substring_regex(s, r"[\x00-\x1f]", " ")  # control characters become spaces
         q = pa.scalar('"', text)
         s = pc.binary_join_element_wise(q, s, q, pa.scalar("", text))
     elif pa.types.is_floating(t):

@@ -419,11 +419,11 @@ def test_written_log_reads_back_through_ingest(tmp_path: Path) -> None:
 
 
 def test_write_escapes_strings_and_writes_nulls(tmp_path: Path) -> None:
-    df = pd.DataFrame({"a": ['say "hi"\\', None], "b": [1.5, float("nan")], "c": [None, None]})
+    df = pd.DataFrame({"a": ['say "hi"\\', None, "two\nlines"], "b": [1.5, float("nan"), 2.0], "c": [None] * 3})
     out = tmp_path / "x.jsonl"
     write_jsonl(df, out)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert rows == [{"a": 'say "hi"\\', "b": 1.5}, {"a": None, "b": None}]
+    assert rows == [{"a": 'say "hi"\\', "b": 1.5}, {"a": None, "b": None}, {"a": "two lines", "b": 2}]
 
 
 def test_write_replaces_atomically_and_keeps_permissions(tmp_path: Path) -> None:
