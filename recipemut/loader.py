@@ -50,7 +50,7 @@ MAX_ALIAS_EXPANSION = 10_000
 #: Deepest nesting of mappings and lists accepted.
 MAX_DEPTH = 100
 #: Most YAML values (scalars, lists, mappings, alias expansions) read from one file.
-MAX_NODES = 200_000
+MAX_NODES = 100_000
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"

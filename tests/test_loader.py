@@ -373,7 +373,7 @@ def test_too_many_values_are_refused_before_building_them() -> None:
         parse_yaml(text, file="flat.yaml")
     [f] = e.value.findings
     assert (f.code, f.line) == ("too-many-nodes", 1)
-    assert f.message == "has more than 200,000 YAML values; a recipe is far smaller"
+    assert f.message == "has more than 100,000 YAML values; a recipe is far smaller"
 
 
 def test_aliases_point_at_their_use_and_merge_lists() -> None:
