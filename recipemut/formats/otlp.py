@@ -205,6 +205,14 @@ def _scatter(n: int, positions: np.ndarray, values: Any) -> Any:
     return values.take(pa.array(idx, mask=idx < 0))
 
 
+def _is_kv_list(arr: Any) -> bool:
+    """A list of ``{key, value}`` structs (an empty list everywhere is inferred as ``list<null>``)."""
+    if not pa.types.is_list(arr.type) or not pa.types.is_struct(arr.type.value_type):
+        return False
+    st = arr.type.value_type
+    return st.get_field_index("key") >= 0 and st.get_field_index("value") >= 0
+
+
 def _str_to_float(arr: Any) -> Any:
     """Strings to float64, null where not a number."""
     try:
@@ -231,7 +239,7 @@ def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozen
     res = _field(rs_flat, "resource")
     res_attr = _field(res, "attributes") if res is not None else None
     res_values: dict[str, Any] = {}
-    if res_attr is not None and not pa.types.is_null(res_attr.type):
+    if res_attr is not None and _is_kv_list(res_attr):
         ra_flat = pc.list_flatten(res_attr)
         ra_parent = pc.list_parent_indices(res_attr).to_numpy()
         ra_key = ra_flat.field("key")
@@ -308,7 +316,7 @@ def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozen
     want = tuple(dict.fromkeys((*keys, "peer.service")))
     span_vals: dict[str, Any] = {}
     attrs = _field(span_flat, "attributes")
-    if attrs is not None and not pa.types.is_null(attrs.type):
+    if attrs is not None and _is_kv_list(attrs):
         a_flat = pc.list_flatten(attrs)
         a_parent = pc.list_parent_indices(attrs).to_numpy()
         codes = pc.index_in(a_flat.field("key"), value_set=pa.array(want, pa.string()))
@@ -344,13 +352,13 @@ def read_raw(
 ) -> tuple[pd.DataFrame, str]:
     """The raw frame and which reader made it (``"columnar"`` or ``"document"``).
 
-    The columnar reader is tried first on compact files that start with ``{"resourceSpans"``
-    (the Collector's file exporter writes those); anything else, or anything it declines, goes
-    through :func:`parse`.
+    The columnar reader is tried first on files that hold JSON objects (the Collector's file
+    exporter writes one per line; pretty-printed documents up to 1 GiB work too); anything it
+    declines (mixed value types, Jaeger's ``result`` wrapper, ...) goes through :func:`parse`.
     """
     from .common import read_bytes, read_head
 
-    if columnar and read_head(path).lstrip().startswith(b'{"resourceSpans"'):
+    if columnar and read_head(path, 4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         fast = parse_arrow(path, attributes, numeric)
         if fast is not None:
             return fast, "columnar"
