@@ -88,7 +88,7 @@ def evaluate(
         typer.echo(json.dumps(result.to_dict(), indent=2))
         raise typer.Exit(result.exit_code)
     out = Console(highlight=False, soft_wrap=True)
-    out.print(f"canary {escape(j.variant)!s}: {j.n_canary} requests; primary: {j.n_primary} requests")
+    out.print(f"variant {escape(j.variant)}: {j.n_canary} requests; primary (control): {j.n_primary} requests")
     if j.metrics:
         table = Table(title_justify="left")
         for col in ("metric", "primary", "canary", "change (95% CI)", "allowed", "status"):
