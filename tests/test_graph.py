@@ -236,3 +236,27 @@ def test_cli_errors(args: list[str], code: int, needle: str) -> None:
     assert result.exit_code == code, result.output
     assert needle in result.output
     assert "Traceback" not in result.output
+
+
+def test_installed_command_in_a_subprocess(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "g.mmd"
+    done = subprocess.run(
+        [sys.executable, "-m", "recipemut", "graph", str(CHECKOUT), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().startswith("flowchart TD\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "recipemut", "graph", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1
+    assert "nope.yaml" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
