@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import recipe_docs
 from typer.testing import CliRunner
 
 from recipemut import bytesmodel, cachesim
@@ -657,3 +660,33 @@ def test_a_compact_transfer_format_shrinks_bytes_and_latency() -> None:
     assert tp / tj == pytest.approx(factor, rel=0.02)
     ej, ep = (d.query("op == 'end'")["latency_ms"].median() for d in (json_, proto))
     assert ep < ej - 100  # ~200 KB less to read at 1000 bytes/ms, minus the decode cost
+
+
+# ---- property: every generated request follows the DAG semantics ------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=recipe_docs(max_ops=10, variants=True), seed=st.integers(0, 2**16))
+def test_generated_requests_follow_the_dag(doc: dict[str, Any], seed: int) -> None:
+    """An operation runs iff every DAG predecessor ran and ended ok; it starts when the last one ends;
+    roots start at the request's arrival; only guards halt."""
+    recipe = recipe_from_dict(doc)
+    params = LoggenParams(defaults=OpParams(error_prob=0.05, halt_prob=0.3))
+    df = generate_spans(recipe, 80, seed=seed, params=params)
+    order = list(recipe.topo_order)
+    start = df.pivot(index="request_id", columns="op", values="start_ms").reindex(columns=order)
+    end = start + df.pivot(index="request_id", columns="op", values="latency_ms").reindex(columns=order)
+    status = df.pivot(index="request_id", columns="op", values="status").reindex(columns=order)
+    arrival = start.min(axis=1)
+    guards = {o.id for o in recipe.operations if o.may_halt}
+    assert set(df.loc[df["status"] == "halted", "op"]) <= guards
+    for op_id in order:
+        preds = list(recipe.dag.predecessors(op_id))
+        ran = start[op_id].notna()
+        if not preds:
+            assert ran.all()
+            np.testing.assert_allclose(start[op_id], arrival, atol=1e-3)
+            continue
+        should = (status[preds] == "ok").fillna(False).all(axis=1)
+        assert (ran == should).all(), op_id
+        np.testing.assert_allclose(start[op_id][ran], end[preds][ran].max(axis=1), atol=1e-3)
