@@ -337,7 +337,7 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
         np.greater(run, stp, out=alive[i])  # run and not stopped
         np.logical_and(run, imp, out=imputed[i])
         cost += c * run
-        busy[op_id] = float(np.dot(lat * run, base.weight))
+        busy[op_id] = float(np.sum(lat * run * base.weight))  # not np.dot: BLAS threads thrash on a busy machine
     return Replay(
         op_ids=tuple(order),
         rows=rows,
