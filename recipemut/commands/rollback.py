@@ -9,7 +9,6 @@ import typer
 from ..apply import rollback as _rollback
 from ..cli import OutputFormat
 from ..fileio import DEFAULT_LOCK_TIMEOUT_S
-from .apply import render_result
 
 
 def rollback(
@@ -33,6 +32,8 @@ def rollback(
 
     Example: recipemut rollback checkout.yaml --to 4
     """
+    from .apply import render_result  # here, not at import: commands.apply imports the cli, which imports us
+
     render_result(
         _rollback(recipe, to=to, force=force, dry_run=dry_run, lock_timeout_s=lock_timeout), fmt, show_diff=True
     )
