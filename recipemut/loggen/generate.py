@@ -1,0 +1,347 @@
+"""Spans of requests run through a recipe's DAG (see the package docstring for the model)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .. import bytesmodel, cachesim
+from ..errors import RecipemutError
+from ..ingest import to_span_frame
+from ..model import Operation, Recipe, Variant, recipe_from_dict
+from ..spans import DEFAULT_VARIANT, SPAN_SCHEMA
+from .arrivals import DEFAULT_PEAK_HOUR, DEFAULT_START_MS, _arrivals
+from .keys import _U64, _combine, _hex, _mix, _salt, _unit, _zipf_cdf, _zipf_rank, hash_share
+from .params import FieldParams, LoggenParams, OpParams
+
+log = logging.getLogger(__name__)
+
+
+#: Times are generated in integer ticks of 10 µs, so a successor starts exactly when its last
+#: predecessor ends (``start + latency`` equals the next start up to float rounding).
+TICKS_PER_MS = 100
+
+
+def _treatment_masks(
+    recipe: Recipe, treatment: Mapping[str, Mapping[str, float]] | None, variants: Mapping[str, float]
+) -> dict[str, dict[str, float]]:
+    """Validate ``treatment``: {variant: {"op": latency factor, "op@cost": factor, "op@error": prob,
+    "*": latency factor for every operation}}."""
+    out: dict[str, dict[str, float]] = {}
+    for var, knobs in (treatment or {}).items():
+        if var not in variants:
+            raise RecipemutError(
+                f"treatment names variant {var!r}, which gets no traffic (variants: {sorted(variants)})"
+            )
+        for key, val in knobs.items():
+            op_id, _, what = key.partition("@")
+            if op_id != "*" and op_id not in recipe.ops:
+                raise RecipemutError(f"treatment {key!r}: recipe {recipe.name!r} has no operation {op_id!r}")
+            if what not in ("", "cost", "error"):
+                raise RecipemutError(f"treatment {key!r}: expected op, op@cost or op@error")
+            if val < 0 or (what == "error" and val > 1):
+                raise RecipemutError(f"treatment {key!r}: value {val} out of range")
+        out[var] = {k: float(v) for k, v in knobs.items()}
+    return out
+
+
+def _draw_latency(rng: np.random.Generator, p: OpParams, n: int) -> np.ndarray:
+    """Service time (ms) of ``n`` calls: lognormal body, Pareto tail with probability ``tail_share``."""
+    body = p.latency_median_ms * np.exp(p.latency_sigma * rng.standard_normal(n))
+    tail = p.latency_median_ms * p.tail_scale * (1.0 + rng.pareto(p.tail_alpha, n)) if p.tail_alpha > 0 else body
+    return np.asarray(np.where(rng.random(n) < p.tail_share, tail, body))
+
+
+def _variant_recipe(recipe: Recipe, v: Variant) -> Recipe:
+    """The recipe a canary variant runs (its full document is kept in the base recipe)."""
+    vr = recipe_from_dict(v.recipe, source=recipe.source)
+    try:
+        vr.topo_order  # noqa: B018 - compile now to report a cycle here
+    except Exception:  # networkx.NetworkXUnfeasible
+        raise RecipemutError(
+            f"variant {v.name!r}: its recipe has a cycle", file=recipe.source, code="variant-cycle"
+        ) from None
+    return vr
+
+
+def _op_params(params: LoggenParams, op: Operation, base: Recipe) -> OpParams:
+    """Parameters of ``op``; a substituted operation (a variant's) takes the catalogue prior of
+    the alternative it now calls: median = expected p50, sigma from p95/p50."""
+    p = params.for_op(op)
+    if not op.substituted_from:
+        return p
+    for alt in base.alternatives:
+        e = alt.expected
+        if alt.service == op.service and alt.action == op.action and e is not None and e.latency_p50_ms:
+            p = replace(p, latency_median_ms=float(e.latency_p50_ms))
+            if e.latency_p95_ms and e.latency_p95_ms > e.latency_p50_ms:
+                p = replace(p, latency_sigma=float(np.log(e.latency_p95_ms / e.latency_p50_ms) / 1.645))
+            break
+    return p
+
+
+def generate_spans(
+    recipe: Recipe,
+    n_requests: int,
+    *,
+    seed: int = 0,
+    params: LoggenParams | None = None,
+    start_ms: float = DEFAULT_START_MS,
+    duration_s: float = 14 * 86400,
+    diurnal_amplitude: float = 0.6,
+    weekly_amplitude: float = 0.0,
+    growth_per_day: float = 0.0,
+    peak_hour: float = DEFAULT_PEAK_HOUR,
+    variants: Mapping[str, float] | None = None,
+    treatment: Mapping[str, Mapping[str, float]] | None = None,
+    sample_rate: float | None = None,
+) -> pd.DataFrame:
+    """Generate the spans of ``n_requests`` requests of ``recipe`` as a span table.
+
+    ``variants={"canary": 0.1}`` sends that share of requests (by :func:`hash_share` of the
+    request id) to the named variant, the rest to ``control``. ``treatment={"canary": {"op": 0.7}}``
+    multiplies ``op``'s latency by 0.7 in that variant; ``"op@cost"`` scales its cost,
+    ``"op@error"`` sets its error probability, ``"*"`` scales every operation's latency.
+    When ``variants`` is not given, the recipe's own ``variants:`` section (a canary written by
+    ``apply --canary``) is used, and each such variant's requests run through *its* recipe: a
+    dropped ``after`` edge, a removed or substituted operation (drawn from the alternative's
+    ``expected`` prior) shows in its spans, so ``evaluate`` can be tested on structural changes.
+    ``sample_rate`` keeps only that share of requests (each independently) and records it on every
+    span, as sampled tracing does: ``n_requests`` is the traffic before sampling, and
+    :func:`rate_function` the rate before sampling.
+
+    Rows are sorted by start time, dtypes are those of :func:`recipemut.ingest.to_span_frame`;
+    ``source_file``/``source_line`` are null.
+    """
+    if n_requests < 0:
+        raise RecipemutError(f"n_requests must be >= 0, got {n_requests}")
+    if duration_s <= 0:
+        raise RecipemutError(f"duration must be positive, got {duration_s} s")
+    if sample_rate is not None and not 0 < sample_rate <= 1:
+        raise RecipemutError(f"sample_rate must be in (0, 1], got {sample_rate}")
+    if variants is None and recipe.variants:
+        variants = {v.name: v.share for v in recipe.variants}
+    variants = dict(variants or {})
+    if any(s < 0 for s in variants.values()) or sum(variants.values()) > 1 + 1e-9:
+        raise RecipemutError(f"variant shares must be >= 0 and sum to at most 1, got {variants}")
+    if DEFAULT_VARIANT in variants:
+        raise RecipemutError(f"{DEFAULT_VARIANT!r} is the variant of the remaining traffic; name variants otherwise")
+    knobs = _treatment_masks(recipe, treatment, variants)
+    params = params or LoggenParams()
+    rng = np.random.default_rng(seed)
+    order = recipe.topo_order
+    n_total = int(n_requests)
+    # Sampled tracing keeps each request independently: the kept ones are a Poisson process of
+    # the same shape, thinned, so only they are drawn (memory stays O(kept requests)).
+    n = n_total if sample_rate is None or sample_rate >= 1 else int(rng.binomial(n_total, sample_rate))
+    arrival = _arrivals(
+        rng, n, start_ms, duration_s, (start_ms, diurnal_amplitude, weekly_amplitude, growth_per_day, peak_hour)
+    )
+    idx = np.arange(n)
+    arrival_t = np.round(arrival * TICKS_PER_MS).astype(np.int64)
+    request_ids = np.asarray(("r" + str(seed) + "-" + pd.Series(idx).astype(str)).to_numpy(dtype=object))
+    share = hash_share(request_ids)
+
+    variant = np.full(n, DEFAULT_VARIANT, dtype=object)
+    lo = 0.0
+    for name, s in variants.items():
+        variant[(share >= lo) & (share < lo + s)] = name
+        lo += s
+
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("row", "op", "start", "lat", "status", "cost", "cpu", "mem", "bin", "bout", "key")
+    }
+    labels: dict[tuple[str, str], int] = {}  # (op id, service) -> code, base recipe's operations first
+    for op_id in order:
+        labels.setdefault((op_id, recipe.ops[op_id].service), len(labels))
+    cdfs: dict[str, np.ndarray] = {}
+
+    def cdf(name: str, fp: FieldParams) -> np.ndarray:
+        if name not in cdfs:
+            cdfs[name] = _zipf_cdf(int(fp.universe or 1), fp.zipf)
+        return cdfs[name]
+
+    def run(grecipe: Recipe, members: np.ndarray) -> None:
+        """Generate the spans of requests ``members`` (row numbers) run through ``grecipe``."""
+        n = int(members.size)
+        gorder = grecipe.topo_order
+        gdag = grecipe.dag
+        g_arrival = arrival_t[members]
+        g_variant = variant[members]
+        values: dict[str, np.ndarray] = {}  # field values (uint64 ids) and sizes per request
+        sizes: dict[str, np.ndarray] = {}
+
+        def fparams(name: str) -> FieldParams:
+            return params.for_field(name, grecipe.fields.get(name))
+
+        def size_of(fp: FieldParams) -> np.ndarray:
+            z = rng.standard_normal(n)
+            return np.asarray(
+                np.maximum(1.0, np.round(fp.bytes_mean * np.exp(fp.bytes_sigma * z - fp.bytes_sigma**2 / 2)))
+            )
+
+        codecs = bytesmodel.table(grecipe.formats)
+        wire: dict[str, float] = {}  # bytes on the wire per JSON byte, for each field
+        codec_ms: dict[str, tuple[float, float]] = {}  # extra (encode, decode) ms per JSON MB vs plain JSON
+        for name in grecipe.fields:
+            fmt, comp = bytesmodel.codec_of(grecipe.fields.get(name))
+            wire[name] = bytesmodel.size_factor(codecs, "json", "none", fmt, comp)
+            codec_ms[name] = tuple(  # type: ignore[assignment]
+                bytesmodel.codec_ms_per_wire_mb(codecs, fmt, comp, side) * wire[name]
+                - bytesmodel.codec_ms_per_wire_mb(codecs, "json", "none", side)
+                for side in ("out", "in")
+            )
+
+        def sized(name: str) -> np.ndarray:
+            """Bytes of a field's values on the wire (loggen sizes are JSON sizes)."""
+            size = size_of(fparams(name))
+            return np.asarray(np.maximum(1.0, np.round(size * wire[name]))) if wire.get(name, 1.0) != 1.0 else size
+
+        def codec_delta(names: list[str], side: int) -> np.ndarray | float:
+            """Encode (0) or decode (1) time a non-JSON transfer format adds (or saves), in ms."""
+            out: np.ndarray | float = 0.0
+            for f in names:
+                if f in codec_ms and codec_ms[f][side] != 0.0:
+                    out = out + codec_ms[f][side] * sizes[f] / wire[f] / 1e6
+            return out
+
+        for name in grecipe.inputs:
+            fp = fparams(name)
+            # a Zipf-popular value, or one unique to the request
+            unique = idx[members].astype(_U64) + (_U64(seed) << _U64(32))
+            ranks = _zipf_rank(rng.random(n), cdf(name, fp)) if fp.universe else unique
+            values[name] = _mix(ranks ^ _salt("field", name))
+            sizes[name] = sized(name)
+
+        ok: dict[str, np.ndarray] = {}
+        end_t: dict[str, np.ndarray] = {}
+        for op_id in gorder:
+            op = grecipe.ops[op_id]
+            p = _op_params(params, op, recipe)
+            preds = list(gdag.predecessors(op_id))
+            runs = np.logical_and.reduce([ok[q] for q in preds]) if preds else np.ones(n, dtype=bool)
+            start = np.maximum.reduce([end_t[q] for q in preds]) if preds else g_arrival.copy()
+
+            # products: values and sizes
+            consumed = [f for f in op.consumes if f in values]
+            for f in op.produces:
+                fp = fparams(f)
+                if op.deterministic:
+                    h = _combine(_salt("value", op.id, f), [values[c] for c in consumed], n)
+                    v = _mix(_zipf_rank(_unit(h), cdf(f, fp)) ^ _salt("field", f)) if fp.universe else h
+                elif fp.universe:
+                    v = _mix(_zipf_rank(rng.random(n), cdf(f, fp)) ^ _salt("field", f))
+                else:
+                    v = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64).astype(_U64)
+                values[f] = v
+                sizes[f] = sized(f)
+            bytes_in = np.sum([sizes[f] for f in consumed], axis=0) if consumed else np.zeros(n)
+            bytes_out = np.sum([sizes[f] for f in op.produces if f in sizes], axis=0) if op.produces else np.zeros(n)
+
+            # latency
+            extra = codec_delta(consumed, 1) + codec_delta(list(op.produces), 0)
+            if p.throughput_bytes_per_ms > 0:
+                extra = extra + bytes_in / p.throughput_bytes_per_ms
+            lat = _draw_latency(rng, p, n) + extra
+            noise = np.round(1.0 + p.cost_noise * rng.standard_normal(n), 2)  # a few significant digits
+            cost = np.maximum(0.0, (op.cost_per_call_usd or 0.0) * noise)
+            if op.hedge is not None:
+                # a duplicate call after `after_ms` without an answer; the first answer wins
+                calls = np.ones(n)
+                for k in range(1, op.hedge.max_extra + 1):
+                    sent = lat > k * op.hedge.after_ms
+                    lat = np.where(sent, np.minimum(lat, k * op.hedge.after_ms + _draw_latency(rng, p, n) + extra), lat)
+                    calls += sent
+                cost = cost * calls
+            err_p = np.full(n, p.error_prob)
+            for var, kn in knobs.items():
+                m = g_variant == var
+                f_all = kn.get("*", 1.0) * kn.get(op_id, 1.0)
+                lat = np.where(m, lat * f_all, lat)
+                cost = np.where(m, cost * kn.get(op_id + "@cost", 1.0), cost)
+                if op_id + "@error" in kn:
+                    err_p = np.where(m, kn[op_id + "@error"], err_p)
+            lat_t = np.maximum(1, np.round(lat * TICKS_PER_MS)).astype(np.int64)
+
+            u = rng.random(n)
+            status = np.zeros(n, dtype=np.int8)  # 0 ok, 1 error, 2 halted
+            status[u < err_p] = 1
+            if op.may_halt:
+                status[(u >= err_p) & (u < err_p + p.halt_prob)] = 2
+            if op.cache is not None and op.deterministic:
+                # a cache keyed on the consumed values (expire-after-write, as the simulator replays it)
+                key_codes = pd.factorize(_combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n))[0]
+                key_codes = np.where(runs, key_codes, -1)
+                hit = cachesim.hits(start / TICKS_PER_MS, key_codes, op.cache.ttl_s, op.cache.max_entries)
+                lat_t = np.where(hit, max(1, round(op.cache.hit_latency_ms * TICKS_PER_MS)), lat_t)
+                cost = np.where(hit, 0.0, cost)
+                status = np.where(hit & (status == 1), np.int8(0), status)
+            ok[op_id] = runs & (status == 0)
+            end_t[op_id] = start + lat_t
+
+            cpu = lat * p.cpu_share * np.exp(0.2 * rng.standard_normal(n))
+            mem = p.mem_mb * np.exp(0.1 * rng.standard_normal(n)) + (bytes_in + bytes_out) / 1e6
+            key = (
+                _combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n) if op.deterministic else None
+            )
+
+            rows = np.flatnonzero(runs)
+            code = labels.setdefault((op_id, op.service), len(labels))
+            cols["row"].append(members[rows])
+            cols["op"].append(np.full(rows.size, code, dtype=np.int32))
+            cols["start"].append(start[rows])
+            cols["lat"].append(lat_t[rows])
+            cols["status"].append(status[rows])
+            cols["cost"].append(np.round(cost[rows], 10))
+            cols["cpu"].append(np.round(cpu[rows], 1))
+            cols["mem"].append(np.round(mem[rows]))
+            cols["bin"].append(bytes_in[rows])
+            cols["bout"].append(bytes_out[rows])
+            cols["key"].append(_hex(key[rows]) if key is not None else np.full(rows.size, None, dtype=object))
+
+    # a variant that carries its own recipe (written by `apply --canary`) runs through it
+    own = {v.name: _variant_recipe(recipe, v) for v in recipe.variants if v.name in variants and v.recipe}
+    base = ~np.isin(variant, list(own)) if own else np.ones(n, dtype=bool)
+    run(recipe, np.flatnonzero(base))
+    for name, vrecipe in own.items():
+        run(vrecipe, np.flatnonzero(variant == name))
+
+    if not cols["row"]:
+        return to_span_frame(SPAN_SCHEMA.empty_table())
+    cat = {k: np.concatenate(v) for k, v in cols.items()}
+    srt = np.lexsort((cat["op"], cat["row"], cat["start"]))
+    cat = {k: v[srt] for k, v in cat.items()}
+    row, opj = cat["row"], cat["op"]
+    op_names = np.array([k[0] for k in labels], dtype=object)
+    services = np.array([k[1] for k in labels], dtype=object)
+    m = row.size
+    table = pa.Table.from_arrays(
+        [
+            pa.array(request_ids[row], pa.string()),
+            pa.array(np.full(m, recipe.name, dtype=object), pa.string()),
+            pa.array(np.full(m, recipe.version, dtype=np.int64), pa.int64()),
+            pa.array(variant[row], pa.string()),
+            pa.array(op_names[opj], pa.string()),
+            pa.array(services[opj], pa.string()),
+            pa.array(cat["start"] / TICKS_PER_MS, pa.float64()),
+            pa.array(cat["lat"] / TICKS_PER_MS, pa.float64()),
+            pa.array(np.array(["ok", "error", "halted"], dtype=object)[cat["status"]], pa.string()),
+            pa.array(cat["cost"], pa.float64()),
+            pa.array(cat["cpu"], pa.float64()),
+            pa.array(cat["mem"], pa.float64()),
+            pa.array(cat["bin"], pa.float64()),
+            pa.array(cat["bout"], pa.float64()),
+            pa.array(cat["key"], pa.string()),
+            pa.array(np.full(m, sample_rate if sample_rate is not None else np.nan), pa.float64(), from_pandas=True),
+            pa.nulls(m, pa.string()),
+            pa.nulls(m, pa.int64()),
+        ],
+        schema=SPAN_SCHEMA,
+    )
+    log.debug("generated %d spans for %d of %d requests of %s", m, n, n_total, recipe.name)
+    return to_span_frame(table)

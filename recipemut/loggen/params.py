@@ -1,0 +1,185 @@
+"""Generation parameters: per operation and per field, read from a ``loggen.yaml`` beside a recipe."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from ..errors import InputFileError, RecipemutError
+from ..model import FieldSpec, Operation
+
+
+@dataclass(frozen=True)
+class OpParams:
+    """How one operation behaves in generated logs (see the module docstring for the model)."""
+
+    latency_median_ms: float = 20.0
+    latency_sigma: float = 0.35
+    tail_share: float = 0.01
+    tail_alpha: float = 2.5
+    tail_scale: float = 3.0
+    throughput_bytes_per_ms: float = 50_000.0
+    halt_prob: float = 0.0  # only used when the operation has may_halt
+    error_prob: float = 0.001
+    cpu_share: float = 0.3
+    mem_mb: float = 64.0
+    cost_noise: float = 0.05
+
+
+@dataclass(frozen=True)
+class FieldParams:
+    """Size and popularity of a field's values."""
+
+    bytes_mean: float = 64.0
+    bytes_sigma: float = 0.3
+    universe: int | None = None  # distinct values; None: unique per request
+    zipf: float = 1.1  # popularity exponent over the universe (rank r has weight r**-zipf)
+
+
+#: Default bytes of a field by (type, format).
+_DEFAULT_BYTES = {"object": 2048.0, "array": 1024.0, "string": 40.0, "number": 8.0, "integer": 8.0, "boolean": 1.0}
+
+
+@dataclass(frozen=True)
+class LoggenParams:
+    """Per-operation and per-field generation parameters (a ``loggen.yaml`` beside a recipe).
+
+    Anything not given is derived from the recipe: a guard (``may_halt``) halts 15% of the
+    requests it sees, object fields weigh 2 KiB, strings 40 bytes, and so on.
+    """
+
+    ops: Mapping[str, OpParams] = field(default_factory=lambda: MappingProxyType({}))
+    fields: Mapping[str, FieldParams] = field(default_factory=lambda: MappingProxyType({}))
+    defaults: OpParams = field(default_factory=OpParams)
+
+    def for_op(self, op: Operation) -> OpParams:
+        if op.id in self.ops:
+            return self.ops[op.id]
+        p = self.defaults
+        if op.may_halt and p.halt_prob == 0.0:
+            p = replace(p, halt_prob=0.15)
+        if op.expected is not None and op.expected.latency_p50_ms:
+            p = replace(p, latency_median_ms=float(op.expected.latency_p50_ms))
+        return p
+
+    def for_field(self, name: str, spec: FieldSpec | None) -> FieldParams:
+        if name in self.fields:
+            return self.fields[name]
+        kind = spec.type if spec is not None else "string"
+        return FieldParams(bytes_mean=_DEFAULT_BYTES.get(kind, 64.0))
+
+
+_OP_KEYS = {f.name: f.type for f in fields(OpParams)}
+_FIELD_KEYS = {f.name: f.type for f in fields(FieldParams)}
+
+
+def _line_index(text: str) -> dict[tuple[str, ...], int]:
+    """Document path -> 1-based line, for messages about a loggen.yaml."""
+    out: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        out[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = str(k.value)
+                out[(*path, key)] = k.start_mark.line + 1
+                walk(v, (*path, key))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return out
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+def _parse_section(
+    raw: Any,
+    cls: type[Any],
+    keys: Mapping[str, Any],
+    path: tuple[str, ...],
+    src: str,
+    lines: dict[tuple[str, ...], int],
+) -> Any:
+    def fail(msg: str, at: tuple[str, ...]) -> RecipemutError:
+        return RecipemutError(msg, file=src, line=lines.get(at, lines.get(path)), code="loggen-params")
+
+    if not isinstance(raw, Mapping):
+        raise fail(f"{'.'.join(path)}: expected a mapping, got {type(raw).__name__}", path)
+    kw: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k not in keys:
+            raise fail(f"{'.'.join(path)}: unknown key {k!r} (expected one of {', '.join(sorted(keys))})", (*path, k))
+        if v is None and "None" in str(keys[k]):
+            kw[k] = None
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise fail(f"{'.'.join((*path, str(k)))}: expected a number, got {v!r}", (*path, k))
+        if v < 0:
+            raise fail(f"{'.'.join((*path, str(k)))}: must not be negative, got {v!r}", (*path, k))
+        kw[k] = int(v) if k == "universe" else float(v)
+    return cls(**kw)
+
+
+def load_params(path: str | os.PathLike[str]) -> LoggenParams:
+    """Read a ``loggen.yaml``: ``defaults:`` (OpParams keys), ``operations: {id: {...}}``,
+    ``fields: {name: {...}}``. Unknown keys and wrong types are errors naming file and line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError("no such file", file=str(p), code="missing-file") from None
+    except IsADirectoryError:
+        raise InputFileError("is a directory, expected a loggen.yaml file", file=str(p), code="not-a-file") from None
+    except (UnicodeDecodeError, OSError) as e:
+        raise InputFileError(f"cannot read: {e}", file=str(p), code="unreadable") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise RecipemutError(
+            f"not valid YAML: {getattr(e, 'problem', e)}",
+            file=str(p),
+            line=mark.line + 1 if mark else None,
+            code="yaml",
+        ) from None
+    return params_from_dict(raw or {}, source=str(p), lines=_line_index(text))
+
+
+def params_from_dict(
+    raw: Any, *, source: str = "<loggen>", lines: dict[tuple[str, ...], int] | None = None
+) -> LoggenParams:
+    """Build :class:`LoggenParams` from plain data (the parsed ``loggen.yaml``)."""
+    lines = lines or {}
+    if not isinstance(raw, Mapping):
+        raise RecipemutError(f"expected a mapping at the top, got {type(raw).__name__}", file=source, line=1)
+    unknown = set(raw) - {"defaults", "operations", "fields"}
+    if unknown:
+        k = sorted(map(str, unknown))[0]
+        raise RecipemutError(
+            f"unknown key {k!r} (expected defaults, operations, fields)", file=source, line=lines.get((k,))
+        )
+    defaults = _parse_section(raw.get("defaults") or {}, OpParams, _OP_KEYS, ("defaults",), source, lines)
+    ops_raw = raw.get("operations") or {}
+    fields_raw = raw.get("fields") or {}
+    for name, sect in (("operations", ops_raw), ("fields", fields_raw)):
+        if not isinstance(sect, Mapping):
+            raise RecipemutError(
+                f"{name}: expected a mapping of id -> parameters", file=source, line=lines.get((name,))
+            )
+    ops = {}
+    for k, v in ops_raw.items():
+        parsed = _parse_section(v or {}, OpParams, _OP_KEYS, ("operations", str(k)), source, lines)
+        ops[str(k)] = replace(defaults, **{name: getattr(parsed, name) for name in (v or {})})
+    flds = {
+        str(k): _parse_section(v or {}, FieldParams, _FIELD_KEYS, ("fields", str(k)), source, lines)
+        for k, v in fields_raw.items()
+    }
+    return LoggenParams(ops=MappingProxyType(ops), fields=MappingProxyType(flds), defaults=defaults)
