@@ -43,6 +43,7 @@ The frame's dtypes: strings are pandas' ``str`` dtype, floats ``float64`` (NaN w
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import importlib
 import itertools
@@ -477,6 +478,11 @@ def _map(path: str) -> pa.Buffer:
         raise InputFileError(f"cannot read ({e.strerror or e})", file=path, code="unreadable") from None
 
 
+def _scan(source: pa.Buffer | str) -> _Lines:
+    buf = source if isinstance(source, pa.Buffer) else _map(source)
+    return _index_lines(np.frombuffer(buf, dtype=np.uint8))
+
+
 def _read_native(source: pa.Buffer | str, name: str, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int, int]:
     """Parse one native JSONL file: (table, 1-based line numbers, non-blank lines, blank lines).
 
@@ -484,24 +490,28 @@ def _read_native(source: pa.Buffer | str, name: str, rej: _Rejects) -> tuple[pa.
     while scanning for lines (and again if the slow path needs it), so that its pages are not
     resident while the parser builds the table.
     """
-    buf = source if isinstance(source, pa.Buffer) else _map(source)
-    lines = _index_lines(np.frombuffer(buf, dtype=np.uint8))
-    if isinstance(source, str):
-        del buf  # unmapped: the one-pass parse reads the file itself
+    # The line scan runs beside the parse (numpy and arrow release the GIL). A plain file is
+    # memory-mapped only for the scan, so its pages are not held while the table is built.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        scan = pool.submit(_scan, source)
+        table: pa.Table | None = None
+        try:
+            table = _parse(source)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
+        lines = scan.result()
     nonblank = ~lines.blank
     n_nonblank = int(nonblank.sum())
     n_blank = len(lines) - n_nonblank
     if n_nonblank == 0:
         return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, n_blank
-    if not lines.odd.any():
-        try:
-            table = _parse(source)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
-        else:
-            if table.num_rows == n_nonblank:
-                return table, np.flatnonzero(nonblank).astype(np.int64) + 1, n_nonblank, n_blank
-            log.info("%s: %d rows for %d lines; re-reading in blocks", name, table.num_rows, n_nonblank)
+    if table is not None:
+        if not lines.odd.any() and table.num_rows == n_nonblank:
+            return table, np.flatnonzero(nonblank).astype(np.int64) + 1, n_nonblank, n_blank
+        log.info(
+            "%s: %d rows for %d lines, some not shaped {...}; re-reading in blocks", name, table.num_rows, n_nonblank
+        )
+        del table
     buf = source if isinstance(source, pa.Buffer) else _map(source)
     table, nums, spaces = _read_slow(buf, lines, name, rej)
     return table, nums, n_nonblank - spaces, n_blank + spaces
@@ -1036,8 +1046,9 @@ def read_logs(
     # codes are in first-appearance order, so a request's first span is where the running max grows
     running_max = np.maximum.accumulate(req_codes)
     first_of_request = np.flatnonzero(np.concatenate(([True], running_max[1:] > running_max[:-1])))
-    first_variant = pd.Series(df["variant"].to_numpy()[first_of_request])
-    variants = {str(k): int(v) for k, v in first_variant.value_counts().items()}
+    first_variant = df["variant"].iloc[first_of_request]
+    vc_var = first_variant.value_counts()
+    variants = dict(zip(vc_var.index.astype(str).tolist(), vc_var.astype(int).tolist(), strict=True))
     start = df["start_ms"].to_numpy()
     end = start + df["latency_ms"].to_numpy()
     keep = keep_last_ending(req_codes, op_codes, end, len(op_uniques))
