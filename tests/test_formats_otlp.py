@@ -238,3 +238,16 @@ def test_columnar_and_document_paths_give_the_same_span_table(tmp_path, monkeypa
     assert set(a.loc[a["op"] == "big_charge", "bytes_out"]) == {500.0}
     assert sorted(a["bytes_out"].unique()) == [100.0, 200.0, 300.0, 400.0, 500.0]
     assert a["cache_key"].str.startswith("k").all()
+
+
+def test_later_exports_richer_than_the_first_still_read_columnar(tmp_path) -> None:
+    # the first line's schema has no attributes at all; later lines carry some: arrow retries with inference
+    docs = [otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})]
+    docs.append(
+        otlp_doc({"a": [otlp_span(T2, "b1", "x", 10**18, 2 * 10**6, attrs={"recipe.operation": "op", "n": 3})]})
+    )
+    p = write_json(tmp_path / "export.json", docs, lines=True)
+    raw, how = otlp.read_raw(p, DEFAULT_ATTRIBUTES)
+    assert how == "columnar"
+    assert raw["attr:recipe.operation"].tolist()[1] == "op" and pd.isna(raw["attr:recipe.operation"].tolist()[0])
+    pd.testing.assert_frame_equal(raw, otlp.parse(p.read_bytes(), p, DEFAULT_ATTRIBUTES), check_dtype=False)
