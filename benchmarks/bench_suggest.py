@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -104,6 +105,7 @@ def main() -> None:
     spans, _ = read_logs(log_path, recipe=recipe)
     prof = build_profile(spans, recipe)
     load_s = time.perf_counter() - t
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times stretch with it)")
     print(
         f"log: {log_path.name}, {size_mb:.0f} MB, {len(spans):,} spans, {prof.n_requests:,} requests; "
         f"read_logs + build_profile {load_s:.1f} s"
@@ -121,17 +123,18 @@ def main() -> None:
     t = time.perf_counter()
     cands = generate_all(ctx)
     gen_s = time.perf_counter() - t
-    rep_ms, judge_ms = [], []
+    rep_ms, judge_ms, cpu_ms = [], [], []
     for m in cands:
         if check_structure(recipe, m.recipe):
             continue
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         rep = replay(m.recipe, prof, rng=rng, original=recipe)
         t1 = time.perf_counter()
         evaluate(base, rep, prof.request_ids, objective="balanced", rng=rng)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         rep_ms.append(1000 * (t1 - t0))
         judge_ms.append(1000 * (t2 - t1))
+        cpu_ms.append(1000 * (c2 - c0))
     total = [a + b for a, b in zip(rep_ms, judge_ms, strict=True)]
 
     def q(xs: list[float], p: float) -> float:
