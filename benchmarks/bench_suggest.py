@@ -92,7 +92,7 @@ def main() -> None:
     log_path, recipe_path = prepare(args.requests, args.ops)
     size_mb = log_path.stat().st_size / 1e6
 
-    from recipemut.abtest import evaluate
+    from recipemut.abtest import evaluate, treatment_mask
     from recipemut.constraints import check_structure
     from recipemut.ingest import read_logs
     from recipemut.loader import load_recipe
@@ -123,6 +123,7 @@ def main() -> None:
     t = time.perf_counter()
     cands = generate_all(ctx)
     gen_s = time.perf_counter() - t
+    treat = treatment_mask(np.asarray(prof.request_ids)[base.rows], 0.1)  # hashed once, as search does
     rep_ms, judge_ms, cpu_ms = [], [], []
     for m in cands:
         if check_structure(recipe, m.recipe):
@@ -130,7 +131,7 @@ def main() -> None:
         c0, t0 = time.process_time(), time.perf_counter()
         rep = replay(m.recipe, prof, rng=rng, original=recipe)
         t1 = time.perf_counter()
-        evaluate(base, rep, prof.request_ids, objective="balanced", rng=rng)
+        evaluate(base, rep, prof.request_ids, objective="balanced", rng=rng, treatment=treat)
         t2, c2 = time.perf_counter(), time.process_time()
         rep_ms.append(1000 * (t1 - t0))
         judge_ms.append(1000 * (t2 - t1))

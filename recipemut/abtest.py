@@ -177,10 +177,14 @@ def evaluate(
     alpha: float = 0.05,
     min_effect: float = DEFAULT_MIN_EFFECT,
     rng: np.random.Generator | None = None,
+    treatment: np.ndarray | None = None,
 ) -> Evaluation:
-    """Judge ``mutated`` against ``base`` (replays of the same requests; ``request_ids`` aligned).
+    """Judge ``mutated`` against ``base`` (replays of the same requests; ``request_ids`` aligned
+    with the profile's rows).
 
     ``min_effect`` is relative to the baseline level of the objective's metric (1% by default).
+    ``treatment`` is :func:`treatment_mask` of the replayed rows' ids, when the caller judges many
+    candidates on the same requests (hashing the ids is the costliest step otherwise).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
@@ -229,7 +233,7 @@ def evaluate(
     paired_lat = compare(base.latency_ms, mutated.latency_ms, paired=True, alpha=alpha, rng=rng, with_test=False)
     paired_cost = compare(base.cost_usd, mutated.cost_usd, paired=True, decide_on="mean", alpha=alpha, rng=rng)
     predicted = {k: (paired_lat if a == "latency" else paired_cost).deltas[s] for k, (a, s) in PREDICTED.items()}
-    treat = treatment_mask(np.asarray(request_ids)[base.rows], share)
+    treat = treatment if treatment is not None else treatment_mask(np.asarray(request_ids)[base.rows], share)
     if treat.sum() < 2 or (~treat).sum() < 2:
         return result(NO_DIFFERENCE, predicted, None, None)
     if decide == "mean":

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, OBJECTIVES, Evaluation, evaluate
+from .abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, OBJECTIVES, Evaluation, evaluate, treatment_mask
 from .constraints import check_predicted, check_structure
 from .errors import RecipemutError
 from .model import Recipe, recipe_to_dict
@@ -159,6 +159,7 @@ def search(
     opts.setdefault("seed", seed)
     base = replay(recipe, profile, rng=np.random.default_rng([seed, 0]), original=recipe)
     ids = profile.request_ids
+    treat = treatment_mask(np.asarray(ids)[base.rows], share)  # the A/B split, hashed once
     root = _State(recipe, doc, (), base, objective_level(base, objective, weight=weight, baseline=base))
     beam = [root]
     best = root
@@ -201,6 +202,7 @@ def search(
                     alpha=alpha,
                     min_effect=min_effect,
                     rng=np.random.default_rng([seed, rnd, idx, len(parent)]),
+                    treatment=treat,
                 )
                 if rnd == 1:
                     singles.append(cand)
@@ -231,6 +233,7 @@ def search(
             alpha=alpha,
             min_effect=min_effect,
             rng=np.random.default_rng([seed, 999]),
+            treatment=treat,
         )
     return SearchResult(
         objective=objective,
@@ -279,6 +282,7 @@ def _judge(
     alpha: float,
     min_effect: float,
     rng: np.random.Generator,
+    treatment: np.ndarray,
 ) -> tuple[Candidate, _State | None]:
     """Validate, simulate and judge one candidate against its parent state."""
     problems = check_structure(original, m.recipe)
@@ -298,6 +302,7 @@ def _judge(
         alpha=alpha,
         min_effect=min_effect,
         rng=rng,
+        treatment=treatment,
     )
     # a prediction breaking the SLO or budget is rejected, unless the parent already broke it and
     # the candidate does not make it worse (an improvement towards the SLO stays possible)
