@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .simulate import Replay
-from .stats import NO_DIFFERENCE, Comparison, Interval, compare, verdict_of
+from .stats import NO_DIFFERENCE, Comparison, Interval, compare, quantile_sorted, verdict_of
 
 OBJECTIVES = ("latency", "p95", "cost", "balanced")
 DEFAULT_SHARE = 0.10
@@ -158,12 +158,23 @@ def _cuped_compare(
     return compare(adj[~treat], adj[treat], decide_on="mean", alpha=alpha, min_effect=min_effect, rng=rng)
 
 
+class _Stats:
+    """Quantiles and mean of one array, sorting it once (``numpy.quantile``'s linear method)."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+        self._sorted: np.ndarray | None = None
+
+    def __call__(self, name: str) -> float:
+        if name == "mean":
+            return float(np.mean(self.x))
+        if self._sorted is None:
+            self._sorted = np.sort(self.x)
+        return quantile_sorted(self._sorted, 0.5 if name == "shift" else int(name[1:]) / 100.0)
+
+
 def _stat(x: np.ndarray, name: str) -> float:
-    if name == "mean":
-        return float(np.mean(x))
-    if name == "shift":
-        name = "p50"
-    return float(np.quantile(x, int(name[1:]) / 100.0))
+    return _Stats(x)(name)
 
 
 def evaluate(
@@ -192,14 +203,19 @@ def evaluate(
         raise ValueError("baseline and mutated replays must cover the same requests")
     rng = rng if rng is not None else np.random.default_rng(0)
     norm = (float(base.latency_ms.mean()), float(base.cost_usd.mean()))
-    arrays = {"latency": (base.latency_ms, mutated.latency_ms), "cost": (base.cost_usd, mutated.cost_usd)}
-    baseline = {k: _stat(arrays[a][0], s) for k, (a, s) in PREDICTED.items()}
-    levels = {k: _stat(arrays[a][1], s) for k, (a, s) in PREDICTED.items()}
+    arrays = {
+        "latency": (_Stats(base.latency_ms), _Stats(mutated.latency_ms)),
+        "cost": (_Stats(base.cost_usd), _Stats(mutated.cost_usd)),
+    }
+    baseline = {k: arrays[a][0](s) for k, (a, s) in PREDICTED.items()}
+    levels = {k: arrays[a][1](s) for k, (a, s) in PREDICTED.items()}
     b_obj = objective_values(base, objective, weight=weight, norm=norm)
     m_obj = objective_values(mutated, objective, weight=weight, norm=norm)
+    b_st = arrays["latency"][0] if b_obj is base.latency_ms else _Stats(b_obj)
+    m_st = arrays["latency"][1] if m_obj is mutated.latency_ms else _Stats(m_obj)
     decide = DECIDE_ON[objective]
-    point = _stat(m_obj, decide) - _stat(b_obj, decide)  # the shift's point proxy: the change in median
-    base_level = _stat(b_obj, decide)
+    point = m_st(decide) - b_st(decide)  # the shift's point proxy: the change in median
+    base_level = b_st(decide)
     score = point / base_level if base_level else 0.0
     threshold = min_effect * abs(base_level)
 
