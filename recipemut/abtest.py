@@ -237,9 +237,7 @@ def evaluate(
         )
 
     # skip the statistics only when nothing (median, mean, decisive statistic) moved by the minimum effect
-    moved = max(
-        abs(point), abs(_stat(m_obj, "mean") - _stat(b_obj, "mean")), abs(_stat(m_obj, "p50") - _stat(b_obj, "p50"))
-    )
+    moved = max(abs(point), abs(m_st("mean") - b_st("mean")), abs(m_st("p50") - b_st("p50")))
     if moved < threshold or moved == 0.0:
         predicted = {
             k: Interval(levels[k] - baseline[k], levels[k] - baseline[k], levels[k] - baseline[k], 1 - alpha)
