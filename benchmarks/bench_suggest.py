@@ -16,6 +16,7 @@ recipe, generated once into ``benchmarks/data/``, git-ignored) and measures:
 Usage::
 
     .venv/bin/python benchmarks/bench_suggest.py [--requests 50000] [--ops 40] [--naive-sample 2000]
+        [--objective balanced|latency|p95|cost] [--skip-e2e]
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=50_000)
     ap.add_argument("--ops", type=int, default=40)
     ap.add_argument("--naive-sample", type=int, default=2000)
+    ap.add_argument("--objective", default="balanced", help="objective judged per candidate and by suggest")
     ap.add_argument("--skip-e2e", action="store_true", help="skip the end-to-end suggest subprocess")
     args = ap.parse_args()
     log_path, recipe_path = prepare(args.requests, args.ops)
@@ -131,7 +133,7 @@ def main() -> None:
         c0, t0 = time.process_time(), time.perf_counter()
         rep = replay(m.recipe, prof, rng=rng, original=recipe)
         t1 = time.perf_counter()
-        evaluate(base, rep, prof.request_ids, objective="balanced", rng=rng, treatment=treat)
+        evaluate(base, rep, prof.request_ids, objective=args.objective, rng=rng, treatment=treat)
         t2, c2 = time.perf_counter(), time.process_time()
         rep_ms.append(1000 * (t1 - t0))
         judge_ms.append(1000 * (t2 - t1))
@@ -167,7 +169,19 @@ def main() -> None:
 
     if args.skip_e2e:
         return
-    cmd = [sys.executable, "-m", "recipemut", "suggest", str(recipe_path), "--logs", str(log_path), "--format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "recipemut",
+        "suggest",
+        str(recipe_path),
+        "--logs",
+        str(log_path),
+        "--format",
+        "json",
+        "--objective",
+        args.objective,
+    ]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t
