@@ -183,7 +183,8 @@ def main() -> None:
         args.objective,
     ]
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    env = {**os.environ, "RECIPEMUT_STORE": "off"}  # measure suggest, not the store; write nothing in the checkout
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     wall = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     if proc.returncode not in (0, 2):

@@ -17,7 +17,7 @@ from recipemut.plan import load_plan, plan_schema, recipe_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT = ROOT / "recipes" / "checkout"
-runner = CliRunner()
+runner = CliRunner(env={"RECIPEMUT_STORE": "off"})  # never write a store into the checkout
 
 SHOP = """\
 apiVersion: recipemut/v1
@@ -184,6 +184,28 @@ def test_checkout_example_finds_the_obvious_wins_and_rejects_the_harmful() -> No
     assert "hedge:quote_shipping" in accepted
     verdicts = {c["id"]: c["reasons"] for c in rep["singles"]}
     assert verdicts["substitute:price_items->price_items_legacy"] == ["regresses"]
+
+
+def test_store_records_the_run_and_orders_the_next(shop: tuple[Path, Path], tmp_path: Path) -> None:
+    rp, lp = shop
+    store = tmp_path / "store.sqlite"
+    args = ["suggest", str(rp), "--logs", str(lp), "--objective", "latency", "--store", str(store), "--format", "json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    stats = runner.invoke(app, ["stats", "--store", str(store), "--format", "json"])
+    assert stats.exit_code == 0, stats.output
+    learned = json.loads(stats.stdout)
+    assert "parallelize" in json.dumps(learned)
+    # a second run reads what the first recorded (the bandit) and gives the same plan
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["plan"] == json.loads(first.stdout)["plan"]
+    # an unreadable store is a warning, not a failure
+    bad = tmp_path / "bad.sqlite"
+    bad.write_text("not a database")
+    res = runner.invoke(app, [*args[:-4], "--store", str(bad)])
+    assert res.exit_code == 0, res.output
+    assert "profile store" in res.output
 
 
 def test_subprocess_run_with_help() -> None:

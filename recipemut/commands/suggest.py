@@ -17,13 +17,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, Evaluation
+from ..bandit import mutation_kind, order_candidates
 from ..cli import err_console
 from ..diff import edited_text, structural_diff, unified_diff
 from ..errors import RecipemutError
 from ..model import Recipe
+from ..mutation import Mutation
 from ..operators import REGISTRY
 from ..profile import Profile
 from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, search
+from ..store import default_path
 
 EXIT_NOTHING, EXIT_ERROR, EXIT_IMPROVEMENTS = 0, 1, 2
 
@@ -406,6 +409,40 @@ _OPERATORS_HELP = (
 )
 
 
+_METRIC = {"latency": "latency_p50_ms", "p95": "latency_p95_ms", "cost": "cost_mean_usd", "balanced": "latency_mean_ms"}
+
+
+def _bandit(path: Path | None, recipe_name: str) -> Any:
+    """What the store learned (a fresh bandit without a store, or when it cannot be read: warned)."""
+    from ..bandit import Bandit, load_bandit
+
+    if path is None:
+        return Bandit()
+    try:
+        return load_bandit(path, recipe=recipe_name)
+    except RecipemutError as e:
+        err_console.print(f"[yellow]warning:[/] not using the profile store: {escape(str(e))}")
+        return Bandit()
+
+
+def _record(result: SearchResult, path: Path | None, r: Recipe, text: str, objective: str) -> None:
+    """Record every evaluated candidate in the profile store; a store problem is a warning, not a failure."""
+    if path is None:
+        return
+    from ..bandit import mutation_kind
+    from ..plan import recipe_sha256
+    from ..store import record_suggestions, suggestion_records
+
+    cands = [*result.singles, *result.plan, *result.rejected]
+    records = suggestion_records(cands, metric=_METRIC[objective], kind_of=lambda m: mutation_kind(m, r))
+    try:
+        record_suggestions(
+            records, path=path, recipe=r.name, version=r.version, sha256=recipe_sha256(text.encode("utf-8"))
+        )
+    except RecipemutError as e:
+        err_console.print(f"[yellow]warning:[/] this run was not recorded in the profile store: {escape(str(e))}")
+
+
 def _operator_check(values: list[str] | None) -> list[str] | None:
     for v in values or []:
         if v not in REGISTRY:
@@ -458,6 +495,13 @@ def suggest(
     strict: bool = typer.Option(False, "--strict", help="Fail on the first bad log line instead of counting it."),
     log_format: str = typer.Option("auto", "--log-format", help="auto, native, otlp, jaeger or zipkin."),
     mapping: Path | None = typer.Option(None, "--map", help="Span mapping file for traces.", show_default=False),
+    store: Path | None = typer.Option(
+        None,
+        "--store",
+        help="Profile store that orders candidates (bandit) and records this run "
+        "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; RECIPEMUT_STORE=off disables).",
+        show_default=False,
+    ),
 ) -> None:
     """Suggest mutations that make a recipe faster or cheaper, proven valid and judged on replayed traffic.
 
@@ -486,6 +530,13 @@ def suggest(
     prof = build_profile(spans, r)
     if report.rejected_total:
         err_console.print(f"[yellow]warning:[/] {escape(report.summary())}")
+    store_path = store if store is not None else default_path()
+    bandit = _bandit(store_path, r.name)
+    order_rng = np.random.default_rng([seed, 7])
+
+    def order(cands: list[Mutation]) -> list[Mutation]:
+        return order_candidates(cands, order_rng, bandit, kind_of=lambda m: mutation_kind(m, r))
+
     result = search(
         r,
         prof,
@@ -499,7 +550,9 @@ def suggest(
         share=treatment_share,
         min_effect=min_effect,
         seed=seed,
+        order=order,
     )
+    _record(result, store_path, r, text, objective.value)
     hr = Headroom(result, prof)
     plan_doc = _plan_doc(result, hr, recipe, text, r.name, r.version)
     if out is not None:
