@@ -390,6 +390,8 @@ def _samples(
                         f"operation '{op.id}' must run in {need.size} requests but the logs never recorded it "
                         "and it has no expected latency",
                         code="no-data",
+                        file=recipe.source,
+                        line=recipe.position("operations", recipe.op_index(op.id))[0],
                     )
                 lat[need] = rng.lognormal(prior[0], prior[1], need.size)
                 c[need] = _prior_cost(op, None)
@@ -418,6 +420,8 @@ def _samples(
                     f"substitute {op.service}/{op.action} for '{op.id}' was never recorded and has no "
                     "expected latency prior",
                     code="no-data",
+                    file=recipe.source,
+                    line=recipe.position("operations", recipe.op_index(op.id))[0],
                 )
             new_lat = rng.lognormal(prior[0], prior[1], n)
             notes[op.id] = (
@@ -427,7 +431,12 @@ def _samples(
         return new_lat, np.full(n, _prior_cost(op, alt)), stp, gap, np.ones(n, dtype=bool)
     prior = _lognormal_prior(op, _find_alternative(recipe, original, op))
     if prior is None:
-        raise MutationError(f"operation '{op.id}' was never recorded and has no expected latency prior", code="no-data")
+        raise MutationError(
+            f"operation '{op.id}' was never recorded and has no expected latency prior",
+            code="no-data",
+            file=recipe.source,
+            line=recipe.position("operations", recipe.op_index(op.id))[0],
+        )
     notes[op.id] = "never recorded: latency drawn from its expected prior"
     return (
         rng.lognormal(prior[0], prior[1], n),

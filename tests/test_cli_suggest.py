@@ -208,6 +208,23 @@ def test_store_records_the_run_and_orders_the_next(shop: tuple[Path, Path], tmp_
     assert "profile store" in res.output
 
 
+def test_canary_requests_are_not_replayed_as_the_recipe(tmp_path: Path) -> None:
+    from recipemut.loader import load_recipe
+
+    rp = tmp_path / "shop.yaml"
+    rp.write_text(SHOP)
+    spans = generate_spans(
+        load_recipe(rp), 2000, seed=5, duration_s=86400, variants={"canary": 0.25}, treatment={"canary": {"*": 3.0}}
+    )
+    lp = tmp_path / "mixed.jsonl"
+    write_jsonl(spans, lp)
+    control = int((spans.drop_duplicates("request_id")["variant"] == "control").sum())
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["report"]["baseline"]["requests"] == control < 2000
+    assert "canary variants (canary)" in res.stderr
+
+
 def test_subprocess_run_with_help() -> None:
     res = subprocess.run(
         [sys.executable, "-m", "recipemut", "suggest", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120

@@ -26,6 +26,7 @@ from ..mutation import Mutation
 from ..operators import REGISTRY
 from ..profile import Profile
 from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, search
+from ..spans import DEFAULT_VARIANT
 from ..store import default_path
 
 EXIT_NOTHING, EXIT_ERROR, EXIT_IMPROVEMENTS = 0, 1, 2
@@ -527,6 +528,15 @@ def suggest(
     doc, _, text = read_document(recipe)
     r = load_recipe_text(text, file=str(recipe))
     spans, report = read_logs(logs, recipe=r, strict=strict, log_format=log_format, mapping=mapping)
+    variants = sorted(set(spans["variant"].dropna().astype(str))) if "variant" in spans else []
+    if len(variants) > 1 and DEFAULT_VARIANT in variants:
+        # a canary ran another recipe on some requests: replay only what the recipe itself recorded
+        others = [v for v in variants if v != DEFAULT_VARIANT]
+        spans = spans[spans["variant"].astype(str) == DEFAULT_VARIANT]
+        err_console.print(
+            f"note: the logs hold canary variants ({escape(', '.join(others))}); "
+            f"only the {DEFAULT_VARIANT!r} requests are replayed"
+        )
     prof = build_profile(spans, r)
     if report.rejected_total:
         err_console.print(f"[yellow]warning:[/] {escape(report.summary())}")
