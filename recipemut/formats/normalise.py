@@ -131,7 +131,7 @@ def normalise(
 
     status = pa.array(STATUS_NAMES, pa.string()).take(pa.array(status_codes(raw, mapping)))
     keep = np.flatnonzero(mapped)
-    sub = raw.iloc[keep]
+    sub = raw if len(keep) == len(raw) else raw.iloc[keep]
     if recipe is not None:
         codes_k = pa.array(op[keep])
         op_k = pa.array([o.id for o in recipe.operations], pa.string()).take(codes_k)
@@ -176,7 +176,10 @@ def normalise(
         schema=SPAN_SCHEMA,
     )
     counts["spans_mapped"] = table.num_rows
-    df = table.to_pandas().sort_values("source_line", kind="stable").reset_index(drop=True)
+    order = sub["index"].to_numpy(dtype=np.int64)
+    if len(order) > 1 and not (order[1:] > order[:-1]).all():  # merged halves were appended: file order back
+        table = table.take(pa.array(np.argsort(order, kind="stable")))
+    df = table.to_pandas()
     log.debug("%s (%s): %s", path, fmt, counts)
     return df, counts, notes
 
