@@ -24,7 +24,11 @@ Objectives (all "lower is better"), and the per-request metric each one judges:
 * ``cost``: cost per request, decided on the change in its mean;
 * ``balanced``: ``weight * latency / mean baseline latency + (1 - weight) * cost / mean baseline
   cost`` per request, decided on the change in its mean, i.e. the weighted sum of the relative
-  changes in mean latency and mean cost.
+  changes in mean latency and mean cost;
+* ``headroom``: the busy milliseconds a request costs the *bottleneck* service (the one the
+  capacity forecast says crosses its target utilisation first), decided on the change in its
+  mean: by Little's law that is the change in the service's utilisation at any request rate, so
+  it moves the date it needs more replicas.
 
 When the paired point estimates (median, mean and the decisive statistic of the objective's
 metric) all move by less than the minimum effect, the verdict is "no significant difference"
@@ -44,11 +48,13 @@ import pandas as pd
 from .simulate import Replay
 from .stats import NO_DIFFERENCE, Comparison, Interval, compare, quantile_sorted, verdict_of
 
-OBJECTIVES = ("latency", "p95", "cost", "balanced")
+OBJECTIVES = ("latency", "p95", "cost", "balanced", "headroom")
 DEFAULT_SHARE = 0.10
 DEFAULT_MIN_EFFECT = 0.01
 #: the statistic each objective is decided on (see :func:`recipemut.stats.compare`)
-DECIDE_ON: Mapping[str, str] = MappingProxyType({"latency": "shift", "p95": "p95", "cost": "mean", "balanced": "mean"})
+DECIDE_ON: Mapping[str, str] = MappingProxyType(
+    {"latency": "shift", "p95": "p95", "cost": "mean", "balanced": "mean", "headroom": "mean"}
+)
 #: predicted metric name -> (which replay array, which statistic)
 PREDICTED: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
@@ -108,8 +114,16 @@ class Evaluation:
         return d
 
 
-def objective_values(rep: Replay, objective: str, *, weight: float, norm: tuple[float, float]) -> np.ndarray:
-    """The per-request metric an objective judges (``norm``: the baseline's mean latency and cost)."""
+def objective_values(
+    rep: Replay, objective: str, *, weight: float, norm: tuple[float, float], service: str | None = None
+) -> np.ndarray:
+    """The per-request metric an objective judges (``norm``: the baseline's mean latency and cost;
+    ``service``: the bottleneck service whose busy time ``headroom`` minimises)."""
+    if objective == "headroom":
+        if service is None:
+            raise ValueError("the headroom objective needs the bottleneck service")
+        busy = rep.service_busy.get(service)
+        return busy if busy is not None else np.zeros(rep.n_requests)
     if objective in ("latency", "p95"):
         return rep.latency_ms
     if objective == "cost":
@@ -189,6 +203,7 @@ def evaluate(
     min_effect: float = DEFAULT_MIN_EFFECT,
     rng: np.random.Generator | None = None,
     treatment: np.ndarray | None = None,
+    service: str | None = None,
 ) -> Evaluation:
     """Judge ``mutated`` against ``base`` (replays of the same requests; ``request_ids`` aligned
     with the profile's rows).
@@ -209,8 +224,8 @@ def evaluate(
     }
     baseline = {k: arrays[a][0](s) for k, (a, s) in PREDICTED.items()}
     levels = {k: arrays[a][1](s) for k, (a, s) in PREDICTED.items()}
-    b_obj = objective_values(base, objective, weight=weight, norm=norm)
-    m_obj = objective_values(mutated, objective, weight=weight, norm=norm)
+    b_obj = objective_values(base, objective, weight=weight, norm=norm, service=service)
+    m_obj = objective_values(mutated, objective, weight=weight, norm=norm, service=service)
     b_st = arrays["latency"][0] if b_obj is base.latency_ms else _Stats(b_obj)
     m_st = arrays["latency"][1] if m_obj is mutated.latency_ms else _Stats(m_obj)
     decide = DECIDE_ON[objective]

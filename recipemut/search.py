@@ -22,7 +22,8 @@ candidate keeps its reason: ``structure: ...``, ``SLO/budget: ...``, ``simulatio
 
 Objective value of a state (lower is better; :func:`objective_level`): ``latency`` its median
 latency, ``p95`` its 95th percentile, ``cost`` its mean cost, ``balanced`` the weighted sum of its
-mean latency and mean cost relative to the baseline's.
+mean latency and mean cost relative to the baseline's, ``headroom`` the mean busy time per request
+of the bottleneck ``service`` (the caller names it, from the capacity forecast).
 """
 
 from __future__ import annotations
@@ -103,8 +104,13 @@ class SearchResult:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def objective_level(rep: Replay, objective: str, *, weight: float, baseline: Replay) -> float:
+def objective_level(
+    rep: Replay, objective: str, *, weight: float, baseline: Replay, service: str | None = None
+) -> float:
     """The objective's value for a replay (lower is better); see the module docstring."""
+    if objective == "headroom":
+        busy = rep.service_busy.get(service or "")
+        return float(busy.mean()) if busy is not None and busy.size else 0.0
     if objective == "latency":
         return float(np.quantile(rep.latency_ms, 0.5))
     if objective == "p95":
@@ -140,6 +146,7 @@ def search(
     alpha: float = 0.05,
     min_effect: float = DEFAULT_MIN_EFFECT,
     seed: int = 0,
+    service: str | None = None,
     options: Mapping[str, Any] | None = None,
     order: Callable[[list[Mutation]], list[Mutation]] | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -147,9 +154,10 @@ def search(
     """Search for the best plan (see the module docstring).
 
     ``doc`` is the recipe's document as loaded (edits address it; default ``recipe_to_dict``).
-    ``order`` may reorder each round's candidates (e.g. a bandit's preference) before the budget
-    cuts them. Raises :class:`~recipemut.errors.MutationError` when the *baseline* cannot be
-    replayed (an operation that must run was never recorded).
+    ``service`` names the bottleneck service for ``objective="headroom"``. ``order`` may reorder
+    each round's candidates (e.g. a bandit's preference) before the budget cuts them. Raises
+    :class:`~recipemut.errors.MutationError` when the *baseline* cannot be replayed (an operation
+    that must run was never recorded).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
@@ -160,7 +168,11 @@ def search(
     base = replay(recipe, profile, rng=np.random.default_rng([seed, 0]), original=recipe)
     ids = profile.request_ids
     treat = treatment_mask(np.asarray(ids)[base.rows], share)  # the A/B split, hashed once
-    root = _State(recipe, doc, (), base, objective_level(base, objective, weight=weight, baseline=base))
+    if objective == "headroom" and service is None:
+        raise ValueError("the headroom objective needs the bottleneck service (service=...)")
+    root = _State(
+        recipe, doc, (), base, objective_level(base, objective, weight=weight, baseline=base, service=service)
+    )
     beam = [root]
     best = root
     singles: list[Candidate] = []
@@ -203,6 +215,7 @@ def search(
                     min_effect=min_effect,
                     rng=np.random.default_rng([seed, rnd, idx, len(parent)]),
                     treatment=treat,
+                    service=service,
                 )
                 if rnd == 1:
                     singles.append(cand)
@@ -234,6 +247,7 @@ def search(
             min_effect=min_effect,
             rng=np.random.default_rng([seed, 999]),
             treatment=treat,
+            service=service,
         )
     return SearchResult(
         objective=objective,
@@ -283,6 +297,7 @@ def _judge(
     min_effect: float,
     rng: np.random.Generator,
     treatment: np.ndarray,
+    service: str | None,
 ) -> tuple[Candidate, _State | None]:
     """Validate, simulate and judge one candidate against its parent state."""
     problems = check_structure(original, m.recipe)
@@ -303,6 +318,7 @@ def _judge(
         min_effect=min_effect,
         rng=rng,
         treatment=treatment,
+        service=service,
     )
     # a prediction breaking the SLO or budget is rejected, unless the parent already broke it and
     # the candidate does not make it worse (an improvement towards the SLO stays possible)
@@ -315,6 +331,6 @@ def _judge(
     if reasons:
         return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms), None
     cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms)
-    level = objective_level(rep, objective, weight=weight, baseline=base)
+    level = objective_level(rep, objective, weight=weight, baseline=base, service=service)
     new_doc = apply_edits(dict(state.doc), m.edits)
     return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level)

@@ -79,6 +79,7 @@ class Replay:
     notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # op -> how it was modelled
     cache_hit_rate: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     busy_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # op -> mean ms per request
+    service_busy: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))  # service -> (n,) ms
 
     def service_busy_ms(self, recipe: Recipe) -> dict[str, float]:
         """Mean busy milliseconds per request per service (Little's law input), from ``busy_ms``."""
@@ -300,6 +301,7 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
     notes: dict[str, str] = {}
     hit_rates: dict[str, float] = {}
     busy: dict[str, float] = {}
+    svc_busy: dict[str, np.ndarray] = {}
     bytes_delta, bytes_notes = _bytes_deltas(recipe, original, profile, base)
     notes.update(bytes_notes)
     g = recipe.dag
@@ -345,6 +347,11 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
             busy[op_id] = float(ran_lat.sum()) / n if n else 0.0
         else:
             busy[op_id] = float((ran_lat * base.weight).sum())
+        acc = svc_busy.get(op.service)
+        if acc is None:
+            svc_busy[op.service] = ran_lat  # owned from here on: accumulated in place below
+        else:
+            acc += ran_lat
     return Replay(
         op_ids=tuple(order),
         rows=rows,
@@ -355,6 +362,7 @@ def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, origin
         notes=MappingProxyType(notes),
         cache_hit_rate=MappingProxyType(hit_rates),
         busy_ms=MappingProxyType(busy),
+        service_busy=MappingProxyType(svc_busy),
     )
 
 

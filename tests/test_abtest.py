@@ -104,3 +104,21 @@ def test_to_dict_has_plan_metric_names() -> None:
     d = evaluate(b, _rep(b.latency_ms * 0.8, b.cost_usd), IDS).to_dict()
     assert {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_mean_ms", "cost_mean_usd"} <= set(d)
     assert set(d["latency_p95_ms"]) == {"delta", "ci", "level"}  # type: ignore[arg-type]
+
+
+def test_headroom_judges_the_bottleneck_services_busy_time() -> None:
+    b = _base()
+    rng = np.random.default_rng(3)
+    busy_b = {"tax": rng.lognormal(4.0, 0.3, N), "cart": rng.lognormal(3.0, 0.3, N)}
+    base = Replay(("a",), np.arange(N), b.latency_ms, b.cost_usd, b.ran, b.imputed, service_busy=busy_b)
+    # a cache on the tax service: 30% of its calls become 1 ms; latency and cost unchanged otherwise
+    hit = rng.random(N) < 0.3
+    busy_m = {"tax": np.where(hit, 1.0, busy_b["tax"]), "cart": busy_b["cart"]}
+    mut = Replay(("a",), np.arange(N), b.latency_ms, b.cost_usd, b.ran, b.imputed, service_busy=busy_m)
+    ev = evaluate(base, mut, IDS, objective="headroom", service="tax")
+    assert ev.verdict == IMPROVES
+    assert ev.score == pytest.approx((busy_m["tax"].mean() - busy_b["tax"].mean()) / busy_b["tax"].mean())
+    # judged on a service it does not touch: nothing to see
+    assert evaluate(base, mut, IDS, objective="headroom", service="cart").verdict == NO_DIFFERENCE
+    with pytest.raises(ValueError, match="bottleneck"):
+        evaluate(base, mut, IDS, objective="headroom")

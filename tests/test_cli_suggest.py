@@ -231,3 +231,32 @@ def test_subprocess_run_with_help() -> None:
     )
     assert res.returncode == 0, res.stderr
     assert "--detailed-exitcode" in res.stdout and "Example" in res.stdout
+
+
+def test_headroom_objective_relieves_the_service_that_needs_replicas_first() -> None:
+    res = runner.invoke(
+        app,
+        [
+            "suggest",
+            str(CHECKOUT / "recipe.yaml"),
+            "--logs",
+            str(CHECKOUT / "logs.jsonl.gz"),
+            "--objective",
+            "headroom",
+            "--format",
+            "json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    rep = d["report"]
+    assert rep["bottleneck_service"] == "tax"  # the forecast's first crossing in the checkout example
+    assert d["plan"][0] == "cache:lookup_tax"
+    assert any(line.startswith("tax: scaling needed in") for line in rep["plan_headroom"])
+
+
+def test_headroom_without_declared_capacity_is_a_clear_error(shop: tuple[Path, Path]) -> None:
+    rp, lp = shop
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--objective", "headroom"])
+    assert res.exit_code == 1, res.output
+    assert "--objective headroom needs" in res.output and "Traceback" not in res.output

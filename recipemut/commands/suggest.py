@@ -26,6 +26,7 @@ from ..mutation import Mutation
 from ..operators import REGISTRY
 from ..profile import Profile
 from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, search
+from ..simulate import Replay
 from ..spans import DEFAULT_VARIANT
 from ..store import default_path
 
@@ -39,6 +40,7 @@ class Objective(str, Enum):
     p95 = "p95"
     cost = "cost"
     balanced = "balanced"
+    headroom = "headroom"
 
 
 class SuggestFormat(str, Enum):
@@ -112,10 +114,12 @@ def _reason(c: Candidate, *, full: bool = False) -> str:
 class Headroom:
     """How mutations move each service's capacity crossing date and replicas (from ``forecast``)."""
 
-    def __init__(self, result: SearchResult, prof: Profile) -> None:
+    def __init__(self, original: Recipe, baseline: Replay, prof: Profile) -> None:
         from ..forecast import forecast_rate, rate_series
 
-        self.result = result
+        self.original = original
+        self.result: SearchResult | None = None  # set once the search ran
+        self.service: str | None = None  # the bottleneck, under --objective headroom
         self.note = ""
         self.forecast: Any = None
         try:
@@ -123,7 +127,35 @@ class Headroom:
             self.forecast = forecast_rate(rate_series(prof.request_start_ms, weights))
         except (RecipemutError, ValueError) as e:  # too little history, a degenerate series
             self.note = f"no capacity forecast: {e}"
-        self.before = result.baseline.service_busy_ms(result.original)
+        self.before = baseline.service_busy_ms(original)
+
+    def bottleneck(self) -> str:
+        """The service whose forecast peak utilisation is closest to (or furthest past) its target:
+        the first to need more replicas, what ``--objective headroom`` relieves."""
+        from ..forecast import service_outlooks
+
+        if self.forecast is None:
+            raise RecipemutError(
+                f"--objective headroom needs a capacity forecast, and there is none ({self.note}); "
+                "choose another objective",
+                code="no-forecast",
+            )
+        best: tuple[float, str] | None = None
+        for o in service_outlooks(self.forecast, self.original, self.before):
+            util = o.forecast_peak_util if o.forecast_peak_util is not None else o.current_peak_util
+            if o.capacity is None or util is None or not o.target:
+                continue
+            load = util / o.target  # how close to its own target: the first to need replicas
+            if best is None or load > best[0]:
+                best = (load, o.service)
+        if best is None:
+            raise RecipemutError(
+                "--objective headroom needs services with declared capacity (services: replicas, "
+                "concurrency_per_replica) in the recipe",
+                file=self.original.source,
+                code="no-capacity",
+            )
+        return best[1]
 
     def change(self, recipe: Recipe, busy_ms: Mapping[str, float]) -> Any:
         """The :class:`~recipemut.forecast.HeadroomChange` of a replay's busy time (None without forecast)."""
@@ -139,7 +171,7 @@ class Headroom:
         keys = set(self.before) | set(after)  # a substitute may bring a new service: same services on both sides
         before = {k: self.before.get(k, 0.0) for k in keys}
         after = {k: after.get(k, 0.0) for k in keys}
-        return headroom_change(self.forecast, self.result.original, before, after)
+        return headroom_change(self.forecast, self.original, before, after)
 
     @staticmethod
     def _moved(h: Any) -> list[str]:
@@ -160,7 +192,7 @@ class Headroom:
 
     def plan_lines(self) -> list[str]:
         r = self.result
-        h = self.change(r.plan_recipe, r.plan_replay.busy_ms) if r.plan else None
+        h = self.change(r.plan_recipe, r.plan_replay.busy_ms) if r is not None and r.plan else None
         return self._moved(h) if h is not None else []
 
 
@@ -218,6 +250,7 @@ def _report(result: SearchResult, hr: Headroom, recipe_path: Path, text: str) ->
     after = edited_text(text, [e for c in result.plan for e in c.mutation.edits], source=str(recipe_path))
     return {
         "weight": result.weight,
+        "bottleneck_service": hr.service,
         "baseline": {
             "requests": base.n_requests,
             "latency_p50_ms": float(_q(base.latency_ms, 0.5)),
@@ -287,6 +320,7 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
         f"{b['latency_p50_ms']:.1f} ms, p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, "
         f"cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request; objective {result.objective}"
         + (f" (weight {result.weight:g})" if result.objective == "balanced" else "")
+        + (f" (busy time of the bottleneck service {escape(hr.service)})" if hr.service else "")
     )
     accepted = [c for c in result.singles if c.status == "accepted"]
     if accepted:
@@ -348,7 +382,8 @@ def _render_markdown(
         "",
         f"Replayed {b['requests']:,} recorded requests. Baseline p50 {b['latency_p50_ms']:.1f} ms, "
         f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
-        f"{b['cost_mean_usd'] * 1e6:.1f} µ$/request. Objective: **{result.objective}**.",
+        f"{b['cost_mean_usd'] * 1e6:.1f} µ$/request. Objective: **{result.objective}**"
+        + (f" (bottleneck service `{hr.service}`)." if hr.service else "."),
         "",
     ]
     accepted = [c for c in result.singles if c.status == "accepted"][:top]
@@ -410,7 +445,13 @@ _OPERATORS_HELP = (
 )
 
 
-_METRIC = {"latency": "latency_p50_ms", "p95": "latency_p95_ms", "cost": "cost_mean_usd", "balanced": "latency_mean_ms"}
+_METRIC = {
+    "latency": "latency_p50_ms",
+    "p95": "latency_p95_ms",
+    "cost": "cost_mean_usd",
+    "balanced": "latency_mean_ms",
+    "headroom": "latency_mean_ms",
+}
 
 
 def _bandit(path: Path | None, recipe_name: str) -> Any:
@@ -540,6 +581,11 @@ def suggest(
     prof = build_profile(spans, r)
     if report.rejected_total:
         err_console.print(f"[yellow]warning:[/] {escape(report.summary())}")
+    from ..simulate import replay as _replay
+
+    hr = Headroom(r, _replay(r, prof, rng=np.random.default_rng([seed, 0])), prof)
+    bottleneck = hr.bottleneck() if objective == Objective.headroom else None
+    hr.service = bottleneck
     store_path = store if store is not None else default_path()
     bandit = _bandit(store_path, r.name)
     order_rng = np.random.default_rng([seed, 7])
@@ -560,10 +606,11 @@ def suggest(
         share=treatment_share,
         min_effect=min_effect,
         seed=seed,
+        service=bottleneck,
         order=order,
     )
+    hr.result = result
     _record(result, store_path, r, text, objective.value)
-    hr = Headroom(result, prof)
     plan_doc = _plan_doc(result, hr, recipe, text, r.name, r.version)
     if out is not None:
         from ..plan import Plan, write_plan
