@@ -119,72 +119,7 @@ def profile_from_matrices(
 
 
 def profile_of_spans(r: Recipe, spans: pd.DataFrame) -> Profile:
-    """The project's profile of a span table (build_profile when it exists, else a direct pivot)."""
-    try:
-        from recipemut.profile import build_profile  # type: ignore[attr-defined]
-    except ImportError:
-        build_profile = None
-    if build_profile is not None:
-        return build_profile(spans, r)  # type: ignore[no-any-return]
-    order = r.topo_order
-    req_codes, req_ids = pd.factorize(spans["request_id"])
-    n = len(req_ids)
-    op_col = pd.Series(spans["op"]).map({o: i for i, o in enumerate(order)}).to_numpy()
-    keep = ~pd.isna(op_col)
-    rc, oc = req_codes[keep], op_col[keep].astype(int)
-    start = spans["start_ms"].to_numpy(float)[keep]
-    rstart = np.full(n, np.inf)
-    np.minimum.at(rstart, rc, start)
+    """The project's profile of a span table."""
+    from recipemut.profile import build_profile
 
-    def mat(values: np.ndarray, fill: float) -> np.ndarray:
-        m = np.full((n, len(order)), fill)
-        m[rc, oc] = values
-        return m
-
-    latency = mat(spans["latency_ms"].to_numpy(float)[keep], np.nan)
-    so = mat(start - rstart[rc], np.nan)
-    cost = mat(pd.to_numeric(spans["cost_usd"]).to_numpy(float)[keep], np.nan)
-    st = mat(spans["status"].map(_STATUS).to_numpy(float)[keep], ST_ABSENT).astype(np.int8)
-    keys = spans["cache_key"].astype(object).to_numpy()[keep]
-    kcodes, _ = pd.factorize(pd.Series(keys))
-    ck = np.full((n, len(order)), -1, dtype=np.int64)
-    ck[rc, oc] = kcodes
-    e2e = np.nanmax(so + latency, axis=1)
-    ops = tuple(
-        OpStats(
-            op,
-            "svc",
-            int((~np.isnan(latency[:, j])).sum()),
-            *(4 * [float(np.nanmean(latency[:, j]))]),
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-        )
-        for j, op in enumerate(order)
-    )
-    return Profile(
-        recipe=r.name,
-        op_ids=order,
-        request_ids=np.asarray(req_ids, dtype=object),
-        request_start_ms=rstart,
-        variant=np.array(["control"] * n, dtype=object),
-        sample_rate=np.ones(n),
-        latency_ms=latency,
-        start_offset_ms=so,
-        cost_usd=cost,
-        cpu_ms=np.full_like(latency, np.nan),
-        bytes_in=np.full_like(latency, np.nan),
-        bytes_out=np.full_like(latency, np.nan),
-        status=st,
-        cache_key=ck,
-        e2e_latency_ms=e2e,
-        e2e_cost_usd=np.nansum(cost, axis=1),
-        critical=np.zeros(latency.shape, dtype=bool),
-        ops=ops,
-        rate=pd.Series(dtype=float),
-        rate_bin_s=60.0,
-    )
+    return build_profile(spans, r)
