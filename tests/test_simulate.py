@@ -247,3 +247,24 @@ def test_busy_time_per_operation_and_service() -> None:
     )
     rep2 = replay(r, p2, rng=RNG(0))
     assert rep2.busy_ms["b"] == 2.5 and rep2.busy_ms["c"] == 0.5
+
+
+def test_sampled_replay_reads_cache_hits_from_the_full_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipemut.cachesim import hits
+
+    r = recipe([{"id": "a", "consumes": ["x"], "produces": ["z"], "deterministic": True}], outputs=("z",))
+    n = 400
+    keys = np.arange(n) % 7  # seven keys, each repeated: a full trace hits often
+    p = profile_from_matrices(r, {"a": np.full(n, 30.0)}, cache_key={"a": keys}, request_start_ms=np.arange(n) * 100.0)
+    cached = mutate(
+        recipe_to_dict(r),
+        [Edit("set", ("operations", "a", "cache"), {"ttl_s": 3600, "max_entries": 100, "hit_latency_ms": 1})],
+    )
+    full_hits = hits(np.arange(n) * 100.0, keys, 3600, 100)
+    monkeypatch.setattr(simulate, "SAMPLE_LIMIT", 50)
+    simulate._BASES.clear()
+    rep = replay(cached, p, rng=RNG(0), original=r)
+    assert rep.n_requests == 50
+    # the sample's hits are the full trace's hits on those rows, not a replay of the sample alone
+    assert (rep.latency_ms == 1.0).tolist() == full_hits[rep.rows].tolist()
+    simulate._BASES.clear()
