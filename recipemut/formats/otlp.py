@@ -155,22 +155,15 @@ def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = 
     with path.open("rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     compression = "gzip" if gz else None
-    schema = _first_line_schema(path, compression)
     table = None
-    # the schema of the first export spares arrow the inference of every block; a file whose later
-    # exports disagree with it is read again with inference
-    attempts = [(1 << 25, schema), (1 << 25, None)] if schema is not None else [(1 << 25, None)]
-    attempts.append((1 << 30, None))  # pretty-printed documents: one block holds it all
-    for block, explicit in attempts:
-        opts = pj.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer") if explicit else None
+    for block in (1 << 25, 1 << 30):  # an export (a line) must fit in one block; 1 GiB for pretty documents
         try:
             with pa.input_stream(str(path), compression=compression) as stream:
-                table = pj.read_json(stream, read_options=pj.ReadOptions(block_size=block), parse_options=opts)
+                table = pj.read_json(stream, read_options=pj.ReadOptions(block_size=block))
             break
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:
-            log.debug("columnar OTLP read of %s (block %d, schema %s): %s", path, block, explicit is not None, e)
-            retry = explicit is not None or "straddling" in str(e) or "block" in str(e).lower()
-            if not retry:
+            log.debug("columnar OTLP read of %s (block %d): %s", path, block, e)
+            if "straddling" not in str(e) and "block" not in str(e).lower():
                 return None
     if table is None:
         return None
@@ -180,22 +173,6 @@ def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = 
         return _flatten(table, keys, frozenset(numeric))
     except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
         log.debug("columnar OTLP path gave up on %s: %s", path, e)
-        return None
-
-
-def _first_line_schema(path: Path, compression: str | None, limit: int = 1 << 26) -> Any:
-    """The arrow schema of the file's first line, when it is one whole JSON object of at most ``limit`` bytes."""
-    import pyarrow.json as pj
-
-    try:
-        with pa.input_stream(str(path), compression=compression) as stream:
-            head = stream.read(limit)
-        end = head.find(b"\n")
-        line = head if end < 0 else head[:end]
-        if not line.strip().endswith(b"}"):
-            return None
-        return pj.read_json(pa.BufferReader(line), read_options=pj.ReadOptions(block_size=len(line) + 1)).schema
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
         return None
 
 
