@@ -2,65 +2,53 @@
 
 A command function parses options, calls the core, renders, and returns normally or raises
 ``typer.Exit(code)``. Every :class:`~recipemut.errors.RecipemutError` that escapes a command is
-turned into one line on stderr and its exit code by :func:`main` — never a traceback.
+turned into one line on stderr and its exit code by :func:`guard` — never a traceback.
+
+Command modules are imported only when needed: ``recipemut profile ...`` imports the profile
+command alone, so start-up does not pay for scipy and statsmodels it will not use. ``app`` (used
+by tests and ``--help``) has every command.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable
-from enum import Enum
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from .commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
+from .commands._common import err_console, spread_multi_options
 from .errors import RecipemutError
 
-app = typer.Typer(
-    name="recipemut",
-    help=(
-        "Make workflow recipes faster and cheaper before they need more capacity.\n\n"
-        "Typical loop: validate -> profile -> suggest --out plan.json -> apply --plan plan.json "
-        "(or --canary 0.1, then evaluate) -> rollback if needed; forecast tells when each "
-        "service will need to scale."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+HELP = (
+    "Make workflow recipes faster and cheaper before they need more capacity.\n\n"
+    "Typical loop: validate -> profile -> suggest --out plan.json -> apply --plan plan.json "
+    "(or apply --canary 0.1, then evaluate) -> rollback if needed; forecast tells when each "
+    "service will need to scale.\n\n"
+    "Exit codes: 0 success, 1 bad input (the message names file and line), 2 bad command line; "
+    "suggest --detailed-exitcode and evaluate document their own."
 )
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class OutputFormat(str, Enum):
-    """Output for humans (text) or machines (json)."""
-
-    text = "text"
-    json = "json"
-
-
-def _version(value: bool) -> None:
-    if value:
-        from . import __version__
-
-        typer.echo(f"recipemut {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """Make workflow recipes faster and cheaper before they need more capacity."""
-
+#: command name -> module in recipemut.commands (function of the same name); order = --help order
+COMMANDS: dict[str, str] = {
+    "validate": "validate",
+    "graph": "graph",
+    "profile": "profile",
+    "suggest": "suggest",
+    "apply": "apply",
+    "evaluate": "evaluate",
+    "rollback": "rollback",
+    "history": "history",
+    "forecast": "forecast",
+    "stats": "stats",
+    "generate": "generate",
+}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,49 +67,71 @@ def guard(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _register() -> None:
-    # One line per command module; the order here is the order in --help.
-    from .commands import validate as _validate
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
 
-    app.command("validate")(guard(_validate.validate))
-    from .commands import profile as _profile
-
-    app.command("profile")(guard(_profile.profile))
-    from .commands import generate as _generate
-
-    app.command("generate")(guard(_generate.generate))
-    from .commands import graph as _graph
-
-    app.command("graph")(guard(_graph.graph))
-    from .commands import suggest as _suggest
-
-    app.command("suggest")(guard(_suggest.suggest))
-    from .commands import apply as _apply
-    from .commands import evaluate as _evaluate
-    from .commands import history as _history
-    from .commands import rollback as _rollback
-
-    app.command("apply")(guard(_apply.apply))
-    app.command("evaluate")(guard(_evaluate.evaluate))
-    app.command("rollback")(guard(_rollback.rollback))
-    app.command("history")(guard(_history.history))
-    from .commands import forecast as _forecast
-
-    app.command("forecast")(guard(_forecast.forecast))
-    from .commands import stats as _stats
-
-    app.command("stats")(guard(_stats.stats))
+        typer.echo(f"recipemut {__version__}")
+        raise typer.Exit(0)
 
 
-_register()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Make workflow recipes faster and cheaper before they need more capacity."""
 
 
-def main() -> None:
+def make_app(names: Iterable[str] | None = None) -> typer.Typer:
+    """A typer app with the given commands (all of them by default)."""
+    application = typer.Typer(
+        name="recipemut",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+    )
+    application.callback()(_root)
+    for name in COMMANDS if names is None else names:
+        module = importlib.import_module(f"{__package__}.commands.{COMMANDS[name]}")
+        application.command(name)(guard(getattr(module, name)))
+    return application
+
+
+@functools.cache
+def _full_app() -> typer.Typer:
+    return make_app()
+
+
+app: typer.Typer  # the full app, built on first use (PEP 562 module __getattr__)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return _full_app()
+    raise AttributeError(name)
+
+
+def _command_in(argv: list[str]) -> str | None:
+    for word in argv:
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turning user errors into one line."""
     logging.basicConfig(level=os.environ.get("RECIPEMUT_LOG", "WARNING").upper(), stream=sys.stderr)
+    args = spread_multi_options(sys.argv[1:] if argv is None else argv)
+    command = _command_in(args)
+    application = make_app([command]) if command else _full_app()
     try:
         # without standalone mode click *returns* the code of a typer.Exit instead of exiting
-        code = app(standalone_mode=False)
+        code = application(args=args, prog_name="recipemut", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except RecipemutError as e:
@@ -140,5 +150,7 @@ def main() -> None:
         if isinstance(code, int):
             if callable(show):
                 show()
-            sys.exit(code)
+            # like `terraform plan -detailed-exitcode`: there 2 means "changes found", so a usage
+            # error must not look like it
+            sys.exit(1 if code == 2 and "--detailed-exitcode" in args else code)
         raise

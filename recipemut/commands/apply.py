@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.syntax import Syntax
 
 from ..apply import WriteResult, apply_plan
-from ..cli import OutputFormat
 from ..fileio import DEFAULT_LOCK_TIMEOUT_S
 from ..plan import load_plan
+from ._common import OutputFormat
 
 
 def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) -> None:

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from ..canary import DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCES, RELATIVE, EvaluateError
 from ..canary import evaluate as _evaluate
-from ..cli import OutputFormat
 from ..fileio import DEFAULT_LOCK_TIMEOUT_S
+from ._common import OutputFormat
 
 _TOL_HELP = (
     "Allowed worsening METRIC=VALUE (repeatable): latency_p50, latency_p95, cost are relative (0.05 or 5%), "

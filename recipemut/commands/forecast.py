@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..cli import OutputFormat, err_console
 from ..errors import InputFileError
 from ..forecast import (
     DAY_S,
@@ -34,6 +33,7 @@ from ..forecast import (
 from ..ingest import read_logs
 from ..model import Recipe
 from ..profile import build_profile
+from ._common import OutputFormat, err_console
 
 CHART_WIDTH = 72
 CHART_HEIGHT = 10

@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..cli import OutputFormat, err_console
 from ..errors import RecipemutError
 from ..loader import load_recipe
 from ..loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
+from ._common import OutputFormat, err_console
 
 
 def _usage(message: str) -> typer.Exit:

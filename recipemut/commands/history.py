@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..cli import OutputFormat
 from ..history import Entry, history_path, read_history, recipe_state
 from ..plan import recipe_sha256
+from ._common import OutputFormat
 
 
 def _entry_summary(e: Entry) -> dict[str, Any]:

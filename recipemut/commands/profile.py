@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..cli import OutputFormat, err_console
 from ..ingest import IngestReport, read_logs
 from ..model import Recipe
 from ..profile import Profile, build_profile, cost_contributors, latency_contributors
+from ._common import OutputFormat, err_console
 
 MAX_WARNINGS = 5
 #: table columns left out, in this order, when the terminal is too narrow for all of them

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from ..apply import rollback as _rollback
-from ..cli import OutputFormat
 from ..fileio import DEFAULT_LOCK_TIMEOUT_S
+from ._common import OutputFormat
 
 
 def rollback(

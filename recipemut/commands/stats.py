@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..bandit import Bandit
-from ..cli import OutputFormat
 from ..store import ENV_VAR, OperatorStats, Store, default_path
+from ._common import OutputFormat
 
 
 def stats_data(path: Path, stats: list[OperatorStats], bandit: Bandit, counts: dict[str, int]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from rich.table import Table
 
 from ..abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, Evaluation
 from ..bandit import mutation_kind, order_candidates
-from ..cli import err_console
 from ..diff import edited_text, structural_diff, unified_diff
 from ..errors import RecipemutError
 from ..model import Recipe
@@ -29,6 +28,7 @@ from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchRes
 from ..simulate import Replay
 from ..spans import DEFAULT_VARIANT
 from ..store import default_path
+from ._common import err_console
 
 EXIT_NOTHING, EXIT_ERROR, EXIT_IMPROVEMENTS = 0, 1, 2
 

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..cli import OutputFormat
 from ..errors import Finding
 from ..loader import check_recipe
+from ._common import OutputFormat
 
 
 def _line(f: Finding) -> str:
