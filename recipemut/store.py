@@ -445,15 +445,22 @@ class Store:
         predicted_ci: tuple[float, float] | None = None,
         kind: str | None = None,
         detail: Mapping[str, Any] | None = None,
+        canary: str | None = None,
     ) -> int:
         """Record what evaluate observed for a canaried mutation, beside what was predicted.
 
         ``recipe``/``version``/``sha256`` name the recipe the mutation was made from. When no
         prediction is given, the latest suggestion of the same mutation id for that recipe (any
-        version) with this metric supplies it. Returns the observation's row id.
+        version) with this metric supplies it; when no ``kind`` is given, the latest suggestion of
+        that mutation id (any metric) supplies it. ``canary`` identifies the canary (it is kept in
+        ``detail_json``): a ``held`` observation of the same mutation in the same canary is replaced
+        by this one, so evaluating a held canary again, then concluding it, leaves one row.
+        Returns the observation's row id.
         """
         if outcome not in OUTCOMES:
             raise StoreError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}", code="store-outcome")
+        if canary is not None:
+            detail = {**(detail or {}), "canary": canary}
         with self.transaction():
             vid = self._version_id(recipe, version, sha256)
             if predicted_delta is None:
@@ -468,6 +475,19 @@ class Store:
                     predicted_ci = (row[1], row[2]) if row[1] is not None and row[2] is not None else None
                     baseline = baseline if baseline is not None else row[3]
                     kind = kind if kind is not None else row[4]
+            if kind is None:
+                row = self.db.execute(
+                    """SELECT s.kind FROM suggestions s JOIN recipe_versions v ON v.id = s.recipe_version_id
+                       WHERE v.recipe = ? AND s.mutation_id = ? AND s.kind IS NOT NULL ORDER BY s.id DESC LIMIT 1""",
+                    (recipe, mutation_id),
+                ).fetchone()
+                kind = row[0] if row is not None else None
+            if canary is not None:
+                self.db.execute(
+                    """DELETE FROM observations WHERE mutation_id = ? AND outcome = 'held'
+                       AND json_extract(detail_json, '$.canary') = ?""",
+                    (mutation_id, canary),
+                )
             od = _num(observed_delta)
             inside: int | None = None
             if od is not None and predicted_ci is not None:
