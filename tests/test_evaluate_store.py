@@ -257,3 +257,4 @@ def test_shares() -> None:
     assert shares([2.0, 6.0]) == pytest.approx([0.25, 0.75])
     assert shares([0.0, 0.0]) == [0.5, 0.5]
     assert shares([-1.0, None, -2.0]) == pytest.approx([1 / 3] * 3)
+    assert shares([]) == []

@@ -91,9 +91,11 @@ def shares(predicted: Sequence[float | None]) -> list[float]:
     ([0.75, 0.25], [0.5, 0.5], [0.5, 0.5], [])
     """
     n = len(predicted)
+    if not n:
+        return []
     known = [p for p in predicted if p is not None]
     total = sum(known)
-    if n and len(known) == n and total != 0 and all(p * total >= 0 for p in known):
+    if len(known) == n and total != 0 and all(p * total >= 0 for p in known):
         return [p / total for p in known]
     return [1.0 / n] * n
 
@@ -134,7 +136,7 @@ def observation_records(judgement: Judgement, canary: Entry, recipe: str) -> lis
         out.append(
             {
                 "recipe": recipe,
-                "version": canary.version_before if canary.version_before is not None else 0,
+                "version": canary.version_before if canary.version_before is not None else 1,  # as the loader
                 "sha256": canary.sha256_before or canary.sha256_after,
                 "mutation_id": str(m.get("id")),
                 "operator": str(m.get("operator")),
