@@ -116,15 +116,21 @@ RAW_TYPES = {
 }
 
 
-def raw_frame(columns: dict[str, Any], attributes: dict[str, Any]) -> pd.DataFrame:
-    """The raw span frame from arrow arrays (or lists): strings stay arrow-backed, no Python objects."""
+def raw_table(columns: dict[str, Any], attributes: dict[str, Any]) -> pa.Table:
+    """The raw span table from arrow arrays (or lists): :data:`RAW_COLUMNS` typed as :data:`RAW_TYPES`,
+    then one ``attr:<key>`` column per attribute."""
     arrays: dict[str, Any] = {}
     for name in RAW_COLUMNS:
         v = columns[name]
         arrays[name] = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, RAW_TYPES[name])
     for k, v in attributes.items():
         arrays["attr:" + k] = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else strings(v)
-    return pa.table(arrays).to_pandas()
+    return pa.table(arrays)
+
+
+def raw_frame(columns: dict[str, Any], attributes: dict[str, Any]) -> pd.DataFrame:
+    """The raw span frame from arrow arrays (or lists): strings stay arrow-backed, no Python objects."""
+    return raw_table(columns, attributes).to_pandas()
 
 
 def read_bytes(path: Path) -> bytes:

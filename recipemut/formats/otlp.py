@@ -14,7 +14,9 @@ to the first.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .common import Columns, attr_str, iter_documents, raw_frame, shape_error, to_int
+from .common import Columns, attr_str, iter_documents, raw_table, shape_error, to_int
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,12 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
 # ---- the columnar path: pyarrow.json + list flattening --------------------------------------------
 
 
+#: a file at least this large is cut into parts parsed and flattened in parallel
+PARALLEL_BYTES = 1 << 24
+#: bounds of the size of one part (about four parts per CPU in between)
+PART_BYTES = (1 << 23, 1 << 26)
+
+
 def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = ()) -> pd.DataFrame | None:
     """The raw span frame read column-wise with ``pyarrow.json``, or ``None`` when this file's shape
     is outside what the columnar path handles (the caller then uses :func:`parse`).
@@ -149,31 +157,118 @@ def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = 
     values have one JSON type per field; anything else returns ``None``. Attributes named in
     ``numeric`` come out as float64 columns (what normalisation would parse them into anyway).
     """
-    import pyarrow.json as pj
+    table = parse_arrow_table(path, attributes, numeric)
+    return None if table is None else table.to_pandas()
 
+
+def parse_arrow_table(path: Path, attributes: Iterable[str], numeric: Iterable[str] = ()) -> pa.Table | None:
+    """:func:`parse_arrow` as an arrow table (the raw columns, then ``attr:*``).
+
+    A large file is cut at line ends into parts (see :data:`PART_BYTES`), and each part is parsed
+    *and* flattened by its own task, on as many threads as there are CPUs (arrow releases the GIL),
+    so that flattening runs beside parsing rather than after it. When a cut falls inside a
+    document (pretty-printed JSON), that part does not parse and the file is read in one piece.
+    """
     keys = tuple(dict.fromkeys(attributes))
-    with path.open("rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    compression = "gzip" if gz else None
-    table = None
+    num = frozenset(numeric)
+    try:
+        data = _load(path)
+    except (OSError, pa.ArrowInvalid) as e:
+        log.debug("columnar OTLP read of %s: %s", path, e)
+        return None
+    workers = os.cpu_count() or 1
+    parts = [data]
+    if data.size >= PARALLEL_BYTES and workers > 1:
+        parts = _cut(data, min(max(data.size // (4 * workers), PART_BYTES[0]), PART_BYTES[1]))
+    if len(parts) > 1 and max(part.size for part in parts) < 1 << 30:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(parts))) as pool:
+            tables = list(pool.map(lambda part: _read_part(part, path, keys, num, None), parts))
+        if all(t is not None for t in tables):
+            try:
+                return _renumber(pa.concat_tables(tables))
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                log.debug("columnar OTLP read of %s: parts differ (%s)", path, e)
+        log.debug("columnar OTLP read of %s: reading it in one piece", path)
+        del tables
     for block in (1 << 25, 1 << 30):  # an export (a line) must fit in one block; 1 GiB for pretty documents
         try:
-            with pa.input_stream(str(path), compression=compression) as stream:
-                table = pj.read_json(stream, read_options=pj.ReadOptions(block_size=block))
+            table = _read_part(data, path, keys, num, block)
+        except _Straddling:
+            continue
+        return None if table is None else _renumber(table)
+    return None
+
+
+class _Straddling(Exception):
+    """A JSON value larger than the parse block."""
+
+
+def _load(path: Path) -> pa.Buffer:
+    """The file's bytes: memory-mapped when plain, decompressed when gzip."""
+    with path.open("rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    if gz:
+        with pa.input_stream(str(path), compression="gzip") as stream:
+            return stream.read_buffer()
+    return pa.memory_map(str(path), "r").read_buffer()
+
+
+def _cut(data: pa.Buffer, size: int) -> list[pa.Buffer]:
+    """``data`` cut after a newline about every ``size`` bytes (zero-copy slices)."""
+    n = data.size
+    view = memoryview(data)
+    parts: list[pa.Buffer] = []
+    begin = 0
+    while n - begin > size + size // 2:
+        probe = begin + size
+        cut = -1
+        while probe < n and cut < 0:
+            chunk = bytes(view[probe : probe + (1 << 20)])
+            i = chunk.find(b"\n")
+            cut = probe + i + 1 if i >= 0 else -1
+            probe += len(chunk)
+        if cut < 0 or cut >= n:
             break
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:
-            log.debug("columnar OTLP read of %s (block %d): %s", path, block, e)
-            if "straddling" not in str(e) and "block" not in str(e).lower():
-                return None
-    if table is None:
+        parts.append(data.slice(begin, cut - begin))
+        begin = cut
+    parts.append(data.slice(begin, n - begin))
+    return parts
+
+
+def _read_part(
+    part: pa.Buffer, path: Path, keys: tuple[str, ...], numeric: frozenset[str], block: int | None
+) -> pa.Table | None:
+    """Bytes parsed and flattened; ``None`` when outside the columnar path's reach.
+
+    ``block`` ``None``: the bytes are one block parsed on this thread (a part among others);
+    else blocks of that size on arrow's threads, and :class:`_Straddling` when a value is larger.
+    """
+    import pyarrow.json as pj
+
+    if block is None:
+        opts = pj.ReadOptions(block_size=max(part.size + 1, 1 << 16), use_threads=False)
+    else:
+        opts = pj.ReadOptions(block_size=block)
+    try:
+        table = pj.read_json(pa.BufferReader(part), read_options=opts)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:
+        log.debug("columnar OTLP read of %s (block %s): %s", path, block, e)
+        if block is not None and ("straddling" in str(e) or "block" in str(e).lower()):
+            raise _Straddling from None
         return None
     if table.column_names != ["resourceSpans"]:
         return None
     try:
-        return _flatten(table, keys, frozenset(numeric))
+        return _flatten(table, keys, numeric)
     except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
         log.debug("columnar OTLP path gave up on %s: %s", path, e)
         return None
+
+
+def _renumber(table: pa.Table) -> pa.Table:
+    """The ``index`` column as the 1-based position of each span in the whole file."""
+    i = table.schema.get_field_index("index")
+    return table.set_column(i, "index", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
 
 
 def _field(arr: Any, name: str) -> Any:
@@ -233,7 +328,7 @@ def _av_float(value: Any) -> Any:
     return out
 
 
-def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozenset()) -> pd.DataFrame:
+def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozenset()) -> pa.Table:
     rs = table.column("resourceSpans").combine_chunks()
     rs_flat = pc.list_flatten(rs)  # one struct per resourceSpans entry
     n_rs = len(rs_flat)
@@ -345,7 +440,7 @@ def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozen
         if k in res_values:
             out = pc.coalesce(out, res_values[k].take(span_rs))
         attributes[k] = out
-    return raw_frame(columns, attributes)
+    return raw_table(columns, attributes)
 
 
 def read_raw(

@@ -1,0 +1,127 @@
+"""OTLP columnar reader on large files: cut into parts parsed and flattened in parallel, same table as in one piece."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pandas as pd
+import pytest
+from _telemetry_helpers import otlp_doc, otlp_span, recipe, write_json
+
+from recipemut import formats
+from recipemut.formats import otlp
+from recipemut.formats.common import DEFAULT_ATTRIBUTES
+
+ATTRS = (*DEFAULT_ATTRIBUTES, "app.cache_key", "app.bytes")
+
+
+def _docs(n_docs: int = 6, per_doc: int = 4, *, numbers_from: int | None = None) -> list[dict]:
+    """Exports of a few traces; each trace's children are in the *next* export (parents across cuts)."""
+    docs = []
+    for d in range(n_docs):
+        spans = []
+        for t in range(per_doc):
+            tid = f"{d:016x}{t:016x}"
+            as_numbers = numbers_from is not None and d >= numbers_from
+            spans.append(
+                otlp_span(tid, f"{d:08x}{t:08x}", "root", 10**18 + d * 10**9, 9 * 10**6, as_numbers=as_numbers)
+            )
+            if d:  # a child of the previous export's root: the parent is in another part
+                ptid = f"{d - 1:016x}{t:016x}"
+                spans.append(
+                    otlp_span(
+                        ptid,
+                        f"{d:08x}{t:08x}ff",
+                        "Charge" if t % 2 else "GetCart",
+                        10**18 + (d - 1) * 10**9 + 10**6,
+                        2 * 10**6,
+                        parent=f"{d - 1:08x}{t:08x}",
+                        kind=3,
+                        status={"code": 2} if t == 3 else {},
+                        attrs={"peer.service": "db", "app.cache_key": f"k{t}", "app.bytes": 10 * t},
+                        as_numbers=as_numbers,
+                    )
+                )
+        docs.append(otlp_doc({"svc": spans}))
+    return docs
+
+
+@pytest.fixture
+def in_parts(monkeypatch):
+    """Every file is cut into parts of (about) one line, on two workers even on one CPU."""
+    monkeypatch.setattr(otlp, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(otlp, "PART_BYTES", (1, 1))
+    monkeypatch.setattr(otlp.os, "cpu_count", lambda: 2)
+    calls: list[int] = []
+    real = otlp._read_part
+
+    def spy(part, path, keys, numeric, block):
+        calls.append(-1 if block is None else block)
+        return real(part, path, keys, numeric, block)
+
+    monkeypatch.setattr(otlp, "_read_part", spy)
+    return calls
+
+
+def test_cut_is_at_line_ends_and_covers_every_byte() -> None:
+    import pyarrow as pa
+
+    data = pa.py_buffer(b"aaaa\nbb\ncccccc\nd\n\neeeee")
+    parts = otlp._cut(data, 3)
+    assert b"".join(p.to_pybytes() for p in parts) == data.to_pybytes()
+    assert all(p.to_pybytes().endswith(b"\n") for p in parts[:-1])
+    assert len(parts) > 2
+    assert [p.to_pybytes() for p in otlp._cut(data, 100)] == [data.to_pybytes()]
+
+
+def test_parts_give_the_table_of_one_piece_and_of_the_document_reader(tmp_path, in_parts) -> None:
+    p = write_json(tmp_path / "export.json", _docs(), lines=True)
+    parted = otlp.parse_arrow(p, ATTRS)
+    assert parted is not None
+    assert in_parts.count(-1) == 6  # one task per export line
+    slow = otlp.parse(p.read_bytes(), p, ATTRS)
+    pd.testing.assert_frame_equal(parted, slow, check_dtype=False)
+    assert parted["index"].tolist() == list(range(1, len(slow) + 1))  # position in the whole file, not the part
+
+
+def test_parents_in_another_part_are_found(tmp_path, in_parts) -> None:
+    p = write_json(tmp_path / "export.json", _docs(), lines=True)
+    r = recipe(
+        [
+            {"id": "load_cart", "service": "db", "action": "GetCart"},
+            {"id": "charge", "service": "db", "action": "Charge"},
+        ]
+    )
+    a, ca, _ = formats.read(p, recipe=r)
+    assert ca["parent_missing"] == 0 and ca["spans_read"] == 6 * 4 + 5 * 4
+    assert len(a) == 5 * 4 and (a["status"] == "error").sum() == 5
+    assert list(a["source_line"]) == sorted(a["source_line"])
+
+
+def test_gzip_files_are_cut_too(tmp_path, in_parts) -> None:
+    plain = write_json(tmp_path / "export.json", _docs(), lines=True)
+    gz = tmp_path / "export.json.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    a, ca, _ = formats.read(plain, recipe=None)
+    b, cb, _ = formats.read(gz, recipe=None)
+    assert in_parts.count(-1) == 12
+    assert ca == cb
+    pd.testing.assert_frame_equal(a.drop(columns="source_file"), b.drop(columns="source_file"))
+
+
+def test_a_cut_inside_a_pretty_document_reads_the_file_in_one_piece(tmp_path, in_parts) -> None:
+    p = tmp_path / "pretty.json"
+    p.write_text("\n".join(json.dumps(d, indent=2) for d in _docs(3)), encoding="utf-8")
+    raw, how = otlp.read_raw(p, ATTRS)
+    assert how == "columnar"
+    assert in_parts[-1] == 1 << 25  # the parts failed, then one piece in blocks
+    pd.testing.assert_frame_equal(raw, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
+
+
+def test_value_types_may_differ_between_parts(tmp_path, in_parts) -> None:
+    # times as strings in the first exports and as numbers in later ones: each part is uniform
+    p = write_json(tmp_path / "mixed.json", _docs(numbers_from=3), lines=True)
+    raw, how = otlp.read_raw(p, ATTRS)
+    assert how == "columnar"
+    pd.testing.assert_frame_equal(raw, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
