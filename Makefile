@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/recipemut validate recipes/checkout/recipe.yaml
-	$(BIN)/recipemut profile recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz
+	$(BIN)/recipemut suggest recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz --out demo-plan.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check recipemut tests benchmarks
@@ -26,6 +26,8 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_suggest.py
+	$(BIN)/python benchmarks/bench_otlp.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
