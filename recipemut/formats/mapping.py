@@ -227,9 +227,19 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     sub = raw.iloc[free_idx].reset_index(drop=True)
     opattr = sub.get("attr:" + mapping.operation_attribute)
     cand = sub["name"] if opattr is None else opattr.where(opattr.notna(), sub["name"])
-    left = pd.DataFrame({"pos": free_idx, "cand": cand, "own": sub["service"]})
     client = (sub["kind"] == "client").to_numpy(dtype=bool)
-    peer = pd.DataFrame({"pos": free_idx, "cand": cand, "own": sub["peer_service"]})[client]
+    # the rule depends on (candidate name, service, client or not, peer service) only: match each
+    # distinct triple once (few, even in large files), then give every span its triple's result
+    triple = pd.DataFrame({"cand": cand, "own": sub["service"], "peer": sub["peer_service"].where(client)})
+    codes = client.astype(np.int64)
+    for col in ("cand", "own", "peer"):
+        c, u = pd.factorize(triple[col], use_na_sentinel=True)
+        codes = pd.factorize(codes * (len(u) + 1) + (c.astype(np.int64) + 1))[0].astype(np.int64)  # stays < n
+    which_t, first = _first_of_each(codes)
+    uniq = triple.iloc[first].reset_index(drop=True)
+    tpos = np.arange(len(uniq), dtype=np.int64)
+    left = pd.DataFrame({"pos": tpos, "cand": uniq["cand"], "own": uniq["own"]})
+    peer = pd.DataFrame({"pos": tpos, "cand": uniq["cand"], "own": uniq["peer"]})[client[first]]
     hits = pd.concat(
         [
             left.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
@@ -240,10 +250,25 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     key = np.sort(hits["pos"].to_numpy(dtype=np.int64) * k + hits["op"].to_numpy(dtype=np.int64))
     key = key[np.concatenate(([True], key[1:] != key[:-1]))] if len(key) else key  # unique (sort is faster)
     pos, which = key // k, key % k
-    n_hits = np.bincount(pos, minlength=n)[pos]
-    op[pos[n_hits == 1]] = which[n_hits == 1]
-    ambiguous[pos[n_hits > 1]] = True
+    n_hits = np.bincount(pos, minlength=len(uniq))
+    t_op = np.full(len(uniq), -1, dtype=np.int64)
+    t_op[pos[n_hits[pos] == 1]] = which[n_hits[pos] == 1]
+    op[free_idx] = t_op[which_t]
+    ambiguous[free_idx] = n_hits[which_t] > 1
     return op, ambiguous
+
+
+def _first_of_each(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per element, the number of its distinct value (in first-appearance order), and where each value first is.
+
+    >>> [a.tolist() for a in _first_of_each(np.array([7, 3, 7, 5]))]
+    [[0, 1, 0, 2], [0, 1, 3]]
+    """
+    number = pd.factorize(codes)[0].astype(np.int64)
+    if not len(number):
+        return number, number
+    grows = np.maximum.accumulate(number)
+    return number, np.flatnonzero(np.concatenate(([True], grows[1:] > grows[:-1])))
 
 
 STATUS_NAMES = ("ok", "error", "halted")

@@ -84,7 +84,7 @@ def normalise(
     raw = raw.reset_index(drop=True)
     codes = _codes(raw)
     changed = False
-    if pd.Series(codes[0] * codes[3] + codes[1]).duplicated().any():  # ids seen twice: halves or copies
+    if not _ids_unique(codes) and pd.Series(codes[0] * codes[3] + codes[1]).duplicated().any():  # halves or copies
         raw = _merge_shared(raw, mapping.merge_latency, counts, notes)
         ident = ["trace_id", "span_id", "name", "service", "kind", "start_ns", "dur_ns"]
         dup = raw.duplicated(ident)
@@ -243,6 +243,12 @@ def _codes(raw: pd.DataFrame) -> Codes:
     return tcode.astype(np.int64), scode_all[:n].astype(np.int64), scode_all[n:].astype(np.int64), max(len(uniq), 1)
 
 
+def _ids_unique(codes: Codes) -> bool:
+    """Every span has a span id and no two spans share one, in any trace (the common case: a cheap test)."""
+    scode, m = codes[1], codes[3]
+    return not len(scode) or (int(scode.min()) >= 0 and int(np.bincount(scode, minlength=m).max()) <= 1)
+
+
 def _parents(
     raw: pd.DataFrame, codes: Codes, counts: dict[str, int], notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -252,19 +258,29 @@ def _parents(
     if n == 0:
         return np.zeros(0, dtype=np.int64), skew0
     tcode, scode, pcode, m = codes
-    own_key = tcode * m + scode
-    dup_id = pd.Series(own_key).duplicated().to_numpy()
-    if dup_id.any():
-        counts["duplicate_span_ids"] = int(dup_id.sum())
-        notes.append(f"{counts['duplicate_span_ids']} span(s) reuse another span's id with different content (kept)")
-    first = pd.Series(np.arange(n), index=own_key)[~dup_id]
     parent = np.full(n, -1, dtype=np.int64)
     other_trace = raw["parent_trace_id"].notna().to_numpy() | raw["foreign_ref"].to_numpy(dtype=bool)
     has = (pcode >= 0) & raw["parent_trace_id"].isna().to_numpy()
-    look = first.reindex(tcode[has] * m + pcode[has])
-    found = look.notna().to_numpy()
     pos = np.flatnonzero(has)
-    parent[pos[found]] = look.to_numpy()[found].astype(np.int64)
+    if _ids_unique(codes):  # a span id names one row: look it up by code, then check the trace
+        row_of = np.full(m, -1, dtype=np.int64)
+        row_of[scode] = np.arange(n, dtype=np.int64)
+        look_rows = row_of[pcode[has]]
+        found = look_rows >= 0
+        found[found] = tcode[look_rows[found]] == tcode[pos[found]]
+        parent[pos[found]] = look_rows[found]
+    else:
+        own_key = tcode * m + scode
+        dup_id = pd.Series(own_key).duplicated().to_numpy()
+        if dup_id.any():
+            counts["duplicate_span_ids"] = int(dup_id.sum())
+            notes.append(
+                f"{counts['duplicate_span_ids']} span(s) reuse another span's id with different content (kept)"
+            )
+        first = pd.Series(np.arange(n), index=own_key)[~dup_id]
+        look = first.reindex(tcode[has] * m + pcode[has])
+        found = look.notna().to_numpy()
+        parent[pos[found]] = look.to_numpy()[found].astype(np.int64)
     missing = int((~found).sum())
     if missing:
         counts["parent_missing"] = missing
