@@ -6,13 +6,16 @@ document into the mutated one; the same edits are applied to plain data (to buil
 formatting survive). A plan file stores mutations by their edits.
 
 Edit paths address the recipe document. A ``str`` step into a *list of mappings* selects the item
-whose ``id`` equals it, so paths stay valid when operations are reordered or removed:
+whose ``id`` equals it, and into a list of names (``after``, ``produces``) the name itself, so a
+path stays valid whichever other edits ran before it (``apply --only`` applies a subset):
 
 >>> doc = {"operations": [{"id": "a", "after": ["b"]}, {"id": "b"}]}
 >>> apply_edits(doc, [Edit("set", ("operations", "a", "after"), [])])["operations"][0]
 {'id': 'a', 'after': []}
 >>> [o["id"] for o in apply_edits(doc, [Edit("remove", ("operations", "b"))])["operations"]]
 ['a']
+>>> apply_edits(doc, [Edit("remove", ("operations", "a", "after", "b"))])["operations"][0]
+{'id': 'a', 'after': []}
 """
 
 from __future__ import annotations
@@ -93,7 +96,10 @@ def _index(seq: MutableSequence[Any], key: str | int, path: DocPath) -> int:
     for i, item in enumerate(seq):
         if isinstance(item, MutableMapping) and item.get("id") == key:
             return i
-    raise MutationError(f"edit path {_fmt(path)}: no item with id {key!r}", code="bad-edit-path")
+    for i, item in enumerate(seq):
+        if item == key:  # a list of names (after, consumes, produces): the item itself
+            return i
+    raise MutationError(f"edit path {_fmt(path)}: no item {key!r}", code="bad-edit-path")
 
 
 def _fmt(path: DocPath) -> str:

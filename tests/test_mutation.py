@@ -79,3 +79,13 @@ def test_same_edits_apply_to_ruamel_documents_keeping_comments() -> None:
     out = buf.getvalue()
     assert "# first" in out and "# keep me" in out
     assert YAML(typ="safe").load(out)["operations"][0]["after"] == ["b"]
+
+
+def test_removals_address_names_so_any_subset_of_a_plan_applies_correctly() -> None:
+    doc = {"operations": [{"id": "x", "after": ["a", "b", "c"]}]}
+    first = [Edit("remove", ("operations", "x", "after", "a"))]
+    second = [Edit("remove", ("operations", "x", "after", "c"))]
+    assert apply_edits(doc, first + second)["operations"][0]["after"] == ["b"]
+    assert apply_edits(doc, second)["operations"][0]["after"] == ["a", "b"]  # `apply --only` the second
+    with pytest.raises(MutationError, match="no item 'z'"):
+        apply_edits(doc, [Edit("remove", ("operations", "x", "after", "z"))])

@@ -82,7 +82,7 @@ def test_drops_an_unconsumed_product_when_the_producer_is_bytes_bound() -> None:
     ms = datapipe.generate(ctx)
     drop = [m for m in ms if m.id == "datapipe:drop:p.dbg"]
     assert len(drop) == 1
-    assert edits(drop[0]) == [{"op": "remove", "path": ["operations", "p", "produces", 1]}]
+    assert edits(drop[0]) == [{"op": "remove", "path": ["operations", "p", "produces", "dbg"]}]
     assert drop[0].recipe.ops["p"].produces == ("blob",)
     assert check_structure(ctx.recipe, drop[0].recipe) == []
     # blob is consumed: never dropped

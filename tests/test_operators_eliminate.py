@@ -27,7 +27,7 @@ def test_removes_dead_op_and_keeps_transitive_ordering() -> None:
     assert m.id == "eliminate:log"
     assert edits(m) == [
         {"op": "remove", "path": ["operations", "log"]},
-        {"op": "remove", "path": ["operations", "c", "after", 0]},
+        {"op": "remove", "path": ["operations", "c", "after", "log"]},
         {"op": "append", "path": ["operations", "c", "after"], "value": "b"},
     ]
     assert [o.id for o in m.recipe.operations] == ["a", "b", "c"]

@@ -23,7 +23,7 @@ def test_drops_an_after_edge_between_independent_ops() -> None:
     )
     (m,) = _gen(doc)
     assert m.id == "parallelize:a->b" and m.operator == "parallelize" and m.targets == ("a", "b")
-    assert edits(m) == [{"op": "remove", "path": ["operations", "b", "after", 0]}]
+    assert edits(m) == [{"op": "remove", "path": ["operations", "b", "after", "a"]}]
     assert m.recipe.ops["b"].after == ()
     assert not m.recipe.dag.has_edge("a", "b")
     assert "disjoint fields" in m.description and "`a` reads [id] writes [x]" in m.description
@@ -44,7 +44,7 @@ def test_keeps_what_the_first_waited_for() -> None:
     # b drops a (index 1) but keeps waiting for q, which a waited for by an explicit `after`;
     # z is only a's data producer: a's need, not b's
     assert edits(m) == [
-        {"op": "remove", "path": ["operations", "b", "after", 1]},
+        {"op": "remove", "path": ["operations", "b", "after", "a"]},
         {"op": "append", "path": ["operations", "b", "after"], "value": "q"},
     ]
     assert m.recipe.ops["b"].after == ("z2", "q")

@@ -28,7 +28,7 @@ def test_swaps_a_guard_ahead_keeping_the_pair_in_place() -> None:
     assert m.id == "reorder:guard->enrich" and m.targets == ("guard", "enrich")
     # guard takes enrich's explicit `after` (auth); load is enrich's data producer and stays its own
     assert edits(m) == [
-        {"op": "remove", "path": ["operations", "guard", "after", 0]},
+        {"op": "remove", "path": ["operations", "guard", "after", "enrich"]},
         {"op": "append", "path": ["operations", "guard", "after"], "value": "auth"},
         {"op": "append", "path": ["operations", "enrich", "after"], "value": "guard"},
     ]

@@ -127,24 +127,17 @@ def doc_op(doc: Mapping[str, Any], op_id: str, section: str = "operations") -> M
     raise KeyError(op_id)
 
 
-def list_index(doc: Mapping[str, Any], op_id: str, key: str, value: str) -> int:
-    """Index of ``value`` in the operation's list ``key`` (``after``, ``produces``, ...) in the document."""
-    return list(doc_op(doc, op_id).get(key) or ()).index(value)
-
-
 def rewire_after(
     doc: Mapping[str, Any], g: nx.DiGraph, op_id: str, drop: Sequence[str], inherit: Iterable[str]
 ) -> list[Edit]:
     """Edits on ``op_id``'s ``after`` list: remove ``drop`` and append each of ``inherit`` that would
     not otherwise precede ``op_id`` once the dropped edges are gone (``g`` is that graph).
 
-    Removals go last-index-first so earlier indices stay valid.
+    Removals address the dropped name itself, not its index, so they stay right when another
+    mutation's edits changed the list first (``apply --only`` applies a subset of a plan).
     """
     current = list(doc_op(doc, op_id).get("after") or ())
-    edits = [
-        Edit("remove", ("operations", op_id, "after", i))
-        for i in sorted((current.index(d) for d in drop if d in current), reverse=True)
-    ]
+    edits = [Edit("remove", ("operations", op_id, "after", d)) for d in drop if d in current]
     kept = [d for d in current if d not in drop]
     for p in inherit:
         if p == op_id or p in kept or nx.has_path(g, p, op_id):

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from ..bytesmodel import PAYLOAD_TYPES, codec_of, formats_and_compressions, latency_delta, table
 from ..model import Recipe
 from ..mutation import Edit, Mutation, mutate
-from ._base import OperatorContext, list_index, make_mutation
+from ._base import OperatorContext, make_mutation
 
 NAME = "datapipe"
 SUMMARY = "change a field's transfer format/compression, or stop sending a field nobody consumes (latency-vs-bytes fit)"
@@ -104,7 +104,7 @@ def _drop_candidates(ctx: OperatorContext) -> list[Mutation]:
         for f in op.produces:
             if f in consumed or f in r.outputs:
                 continue
-            edits = [Edit("remove", ("operations", op_id, "produces", list_index(ctx.doc, op_id, "produces", f)))]
+            edits = [Edit("remove", ("operations", op_id, "produces", f))]
             cand = mutate(dict(ctx.doc), edits)
             d = latency_delta(r, cand, p, ctx.bytes_fits)
             n = max(p.n_requests, 1)
