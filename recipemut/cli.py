@@ -91,7 +91,7 @@ def make_app(names: Iterable[str] | None = None) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
-        rich_markup_mode="rich",
+        rich_markup_mode="markdown",
     )
     application.callback()(_root)
     for name in COMMANDS if names is None else names:

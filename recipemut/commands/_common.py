@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
+import typer
 from rich.console import Console
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -51,3 +54,88 @@ def spread_multi_options(argv: Sequence[str]) -> list[str]:
                 out.extend([word, argv[i]])
                 i += 1
     return out
+
+
+# ---- reading logs: the same options, the same warnings, in every command that takes --logs --------
+
+LOG_FORMAT_CHOICES = ("auto", "native", "otlp", "jaeger", "zipkin")
+
+
+class LogFormat(str, Enum):
+    """How to read --logs files (auto: detected from the content)."""
+
+    auto = "auto"
+    native = "native"
+    otlp = "otlp"
+    jaeger = "jaeger"
+    zipkin = "zipkin"
+
+
+def _check_rate(value: float | None) -> float | None:
+    if value is not None and not (0.0 < value <= 1.0):
+        raise typer.BadParameter(f"{value:g} is outside (0, 1]")
+    return value
+
+
+def _options() -> dict[str, Any]:
+    return {
+        "logs": typer.Option(
+            "--logs",
+            "-l",
+            help="Execution logs: native JSONL (plain or .gz) or OTLP/Jaeger/Zipkin JSON; "
+            "several files after one --logs, or --logs repeated.",
+            show_default=False,
+        ),
+        "strict": typer.Option("--strict", help="Fail on the first bad log line instead of counting it."),
+        "sample_rate": typer.Option(
+            "--sample-rate",
+            callback=_check_rate,
+            help="Share of requests the logs kept (default 1), for spans that do not carry a sample_rate.",
+            show_default=False,
+        ),
+        "log_format": typer.Option(
+            "--log-format", help="Log format; auto detects it from each file's content."
+        ),
+        "mapping": typer.Option(
+            "--map",
+            help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces (see schemas/mapping.schema.json).",
+            show_default=False,
+        ),
+    }
+
+
+_OPTS = _options()
+RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.", show_default=False)]
+#: ``Annotated`` aliases; defaults go in the signature:
+#: ``def cmd(recipe: RecipeArg, logs: LogsOpt, strict: StrictOpt = False, log_format: LogFormatOpt = LogFormat.auto)``
+LogsOpt = Annotated[list[Path], _OPTS["logs"]]
+StrictOpt = Annotated[bool, _OPTS["strict"]]
+SampleRateOpt = Annotated[Optional[float], _OPTS["sample_rate"]]  # noqa: UP045 - typer reads the runtime type
+LogFormatOpt = Annotated[LogFormat, _OPTS["log_format"]]
+MapOpt = Annotated[Optional[Path], _OPTS["mapping"]]  # noqa: UP045
+
+
+MAX_WARNINGS = 5
+
+
+def warn_ingest(report: Any, *, max_warnings: int = MAX_WARNINGS) -> None:
+    """Print an ingest report's rejected lines, exclusions and notes as warnings on stderr."""
+    from rich.markup import escape
+
+    for e in report.examples[:max_warnings]:
+        err_console.print(f"[yellow]warning:[/] rejected {escape(str(e))}")
+    more = report.rejected_total - min(len(report.examples), max_warnings)
+    if more > 0:
+        by = ", ".join(f"{k}: {v}" for k, v in report.rejected.items())
+        err_console.print(
+            f"[yellow]warning:[/] {more} more rejected lines ({escape(by)}); --format json lists examples"
+        )
+    for what, counts in (("operations not in the recipe", report.unknown_ops), ("other recipes", report.other_recipes)):
+        if counts:
+            names = ", ".join(f"{k} ({v})" for k, v in list(counts.items())[:8])
+            err_console.print(
+                f"[yellow]warning:[/] excluded {sum(counts.values())} spans of {what}: {escape(names)}"
+                + (" ..." if len(counts) > 8 else "")
+            )
+    for note in report.notes:
+        err_console.print(f"note: {escape(note)}")

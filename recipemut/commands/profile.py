@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -15,9 +14,18 @@ from rich.table import Table
 from ..ingest import IngestReport, read_logs
 from ..model import Recipe
 from ..profile import Profile, build_profile, cost_contributors, latency_contributors
-from ._common import OutputFormat, err_console
+from ._common import (
+    LogFormat,
+    LogFormatOpt,
+    LogsOpt,
+    MapOpt,
+    OutputFormat,
+    RecipeArg,
+    SampleRateOpt,
+    StrictOpt,
+    warn_ingest,
+)
 
-MAX_WARNINGS = 5
 #: table columns left out, in this order, when the terminal is too narrow for all of them
 DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "halt %")
 
@@ -94,26 +102,6 @@ def _bytes(v: float) -> str:
     return f"{v:.0f}"
 
 
-def _warn_ingest(report: IngestReport) -> None:
-    for e in report.examples[:MAX_WARNINGS]:
-        err_console.print(f"[yellow]warning:[/] rejected {escape(str(e))}")
-    more = report.rejected_total - min(len(report.examples), MAX_WARNINGS)
-    if more > 0:
-        by = ", ".join(f"{k}: {v}" for k, v in report.rejected.items())
-        err_console.print(
-            f"[yellow]warning:[/] {more} more rejected lines ({escape(by)}); --format json lists examples"
-        )
-    for what, counts in (("operations not in the recipe", report.unknown_ops), ("other recipes", report.other_recipes)):
-        if counts:
-            names = ", ".join(f"{k} ({v})" for k, v in list(counts.items())[:8])
-            err_console.print(
-                f"[yellow]warning:[/] excluded {sum(counts.values())} spans of {what}: {escape(names)}"
-                + (" ..." if len(counts) > 8 else "")
-            )
-    for note in report.notes:
-        err_console.print(f"note: {escape(note)}")
-
-
 def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> None:
     out = Console(highlight=False, soft_wrap=True)
     sr = ", ".join(f"{k:g}" for k in report.sample_rates) or "1"
@@ -176,33 +164,13 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> No
         )
 
 
-def _check_rate(value: float | None) -> float | None:
-    if value is not None and not (0.0 < value <= 1.0):
-        raise typer.BadParameter(f"{value:g} is outside (0, 1]")
-    return value
-
-
 def profile(
-    recipe: Path = typer.Argument(..., help="The recipe YAML file.", show_default=False),
-    logs: list[Path] = typer.Option(
-        ...,
-        "--logs",
-        "-l",
-        help="Execution log: native JSONL (plain or .gz) or OTLP/Jaeger/Zipkin JSON. Repeat for several files.",
-        show_default=False,
-    ),
-    strict: bool = typer.Option(False, "--strict", help="Fail on the first bad log line instead of counting it."),
-    sample_rate: float | None = typer.Option(
-        None,
-        "--sample-rate",
-        callback=_check_rate,
-        help="Share of requests the logs kept, for spans that do not carry a sample_rate [default: 1].",
-        show_default=False,
-    ),
-    log_format: str = typer.Option("auto", "--log-format", help="auto, native, otlp, jaeger or zipkin."),
-    mapping: Path | None = typer.Option(
-        None, "--map", help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces.", show_default=False
-    ),
+    recipe: RecipeArg,
+    logs: LogsOpt,
+    strict: StrictOpt = False,
+    sample_rate: SampleRateOpt = None,
+    log_format: LogFormatOpt = LogFormat.auto,
+    mapping: MapOpt = None,
     top: int = typer.Option(3, "--top", min=1, help="How many top contributors to name."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
@@ -222,12 +190,12 @@ def profile(
 
     r = load_recipe(recipe)
     spans, report = read_logs(
-        logs, recipe=r, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping
+        logs, recipe=r, strict=strict, sample_rate=sample_rate, log_format=log_format.value, mapping=mapping
     )
     prof = build_profile(spans, r)
     if output == OutputFormat.json:
         typer.echo(json.dumps(profile_data(r, prof, report, top=top, path=str(recipe)), indent=2))
-        _warn_ingest(report)
+        warn_ingest(report)
         return
-    _warn_ingest(report)
+    warn_ingest(report)
     _render(r, prof, report, top)
