@@ -797,6 +797,31 @@ def _with_source(table: pa.Table, name: str, lines: np.ndarray) -> pa.Table:
     return table.append_column("source_file", src).append_column("source_line", pa.array(lines, pa.int64()))
 
 
+def _conform_table(t: pa.Table, name: str) -> tuple[pa.Table, np.ndarray]:
+    """A span table from another reader (arrow) as a PARSE_SCHEMA table plus its line/index numbers.
+
+    The same table as :func:`_conform_frame` on its pandas form: NaN in a float column is null.
+    """
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for f in PARSE_SCHEMA:
+        if f.name not in t.column_names:
+            cols[f.name] = pa.nulls(t.num_rows, f.type)
+            continue
+        try:
+            col = t.column(f.name).cast(f.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+            raise LogError(f"reader produced a bad {f.name!r} column ({e})", file=name) from None
+        if pa.types.is_floating(f.type) and pc.any(pc.is_nan(col)).as_py():
+            col = pc.if_else(pc.is_nan(col), pa.scalar(None, f.type), col)
+        cols[f.name] = col
+    table = pa.table(cols, schema=PARSE_SCHEMA)
+    if "source_line" in t.column_names:
+        lines = np.asarray(pc.fill_null(t.column("source_line").cast(pa.int64()), 0).to_numpy(), dtype=np.int64)
+    else:
+        lines = np.arange(1, t.num_rows + 1, dtype=np.int64)
+    return table, lines
+
+
 def _conform_frame(df: pd.DataFrame, name: str) -> tuple[pa.Table, np.ndarray]:
     """A span frame from another reader as a PARSE_SCHEMA table plus its line/index numbers."""
     cols: dict[str, pa.Array | pa.ChunkedArray] = {}
@@ -842,9 +867,13 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
             raise LogError(
                 f"unsupported log format {fmt!r} (no reader installed)", file=name, code="unsupported-format"
             )
-        df, counts, fnotes = formats.read(path, fmt, recipe=recipe, mapping=mapping, strict=strict)
+        if hasattr(formats, "read_table"):  # arrow in, arrow out: no round trip through pandas
+            got, counts, fnotes = formats.read_table(path, fmt, recipe=recipe, mapping=mapping, strict=strict)
+            table, lines = _conform_table(got, name)
+        else:
+            df, counts, fnotes = formats.read(path, fmt, recipe=recipe, mapping=mapping, strict=strict)
+            table, lines = _conform_frame(df, name)
         notes = [f"{name}: {s}" for s in fnotes]
-        table, lines = _conform_frame(df, name)
         n_read, n_blank = int(counts.get("spans_read", table.num_rows)), 0
     if table.num_rows:
         keep = _check(table, lines, rej)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import types
 
 import pandas as pd
 import pytest
@@ -125,3 +126,26 @@ def test_value_types_may_differ_between_parts(tmp_path, in_parts) -> None:
     raw, how = otlp.read_raw(p, ATTRS)
     assert how == "columnar"
     pd.testing.assert_frame_equal(raw, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
+
+
+def test_ingest_takes_the_arrow_table_and_gets_what_the_frame_gave(tmp_path, monkeypatch) -> None:
+    from recipemut import ingest
+
+    p = write_json(tmp_path / "export.json", _docs(), lines=True)
+    r = recipe(
+        [
+            {"id": "load_cart", "service": "db", "action": "GetCart"},
+            {"id": "charge", "service": "db", "action": "Charge"},
+        ]
+    )
+    calls: list[str] = []
+    real_table = formats.read_table
+    monkeypatch.setattr(formats, "read_table", lambda *a, **kw: calls.append("table") or real_table(*a, **kw))
+    a, rep_a = ingest.read_logs(p, recipe=r)
+    assert calls == ["table"]
+    only_read = types.SimpleNamespace(detect=formats.detect, read=formats.read)  # the pandas hand-off
+    monkeypatch.setattr(ingest, "_formats_module", lambda: only_read)
+    b, rep_b = ingest.read_logs(p, recipe=r)
+    pd.testing.assert_frame_equal(a, b)
+    assert rep_a.to_dict() == rep_b.to_dict()
+    assert a["cost_usd"].isna().all() and a["sample_rate"].eq(1.0).all()  # NaN / filled as on the frame path

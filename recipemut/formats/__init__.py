@@ -18,13 +18,14 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import LogError
 from ..model import Recipe
 from . import jaeger, otlp, zipkin
 from .common import DEFAULT_ATTRIBUTES, gunzip_head, read_bytes, read_head
 from .mapping import DEFAULT_MAPPING, MappingError, SpanMapping, load_mapping, resolve
-from .normalise import COUNT_KEYS, normalise
+from .normalise import COUNT_KEYS, normalise_table
 
 __all__ = [
     "COUNT_KEYS",
@@ -36,6 +37,7 @@ __all__ = [
     "detect_file",
     "load_mapping",
     "read",
+    "read_table",
 ]
 
 #: Formats this package reads, as ``--log-format`` names them.
@@ -95,6 +97,21 @@ def read(
     Raises :class:`~recipemut.errors.LogError` when the file is not in the format (or not JSON),
     :class:`MappingError` for a bad mapping, :class:`~recipemut.errors.InputFileError` when unreadable.
     """
+    table, counts, notes = read_table(path, fmt, recipe=recipe, mapping=mapping, sample_rate=sample_rate, strict=strict)
+    return table.to_pandas(), counts, notes
+
+
+def read_table(
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    recipe: Recipe | None,
+    mapping: SpanMapping | str | Path | None = None,
+    sample_rate: float | None = None,
+    strict: bool = False,
+) -> tuple[pa.Table, dict[str, int], list[str]]:
+    """:func:`read` with the span table as an arrow table in :data:`recipemut.spans.SPAN_SCHEMA`
+    (what :mod:`recipemut.ingest` takes, without a round trip through pandas)."""
     p = Path(path)
     m = resolve(mapping)
     m.check(recipe)
@@ -116,4 +133,4 @@ def read(
         raw = jaeger.parse(read_bytes(p), p, attributes)
     else:
         raw = zipkin.parse(read_bytes(p), p, attributes)
-    return normalise(raw, path=p, fmt=fmt, recipe=recipe, mapping=m, sample_rate=sample_rate, strict=strict)
+    return normalise_table(raw, path=p, fmt=fmt, recipe=recipe, mapping=m, sample_rate=sample_rate, strict=strict)

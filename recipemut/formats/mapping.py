@@ -224,22 +224,27 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
         columns=["cand", "svc", "op"],
     ).drop_duplicates()
     lookup = lookup.astype({"cand": "str", "svc": "str"})
-    sub = raw.iloc[free_idx].reset_index(drop=True)
+    sub = raw if len(free_idx) == n else raw.iloc[free_idx].reset_index(drop=True)
     opattr = sub.get("attr:" + mapping.operation_attribute)
-    cand = sub["name"] if opattr is None else opattr.where(opattr.notna(), sub["name"])
+    cand = sub["name"]
+    if opattr is not None and opattr.notna().any():
+        cand = opattr.where(opattr.notna(), cand)
     client = (sub["kind"] == "client").to_numpy(dtype=bool)
     # the rule depends on (candidate name, service, client or not, peer service) only: match each
-    # distinct triple once (few, even in large files), then give every span its triple's result
-    triple = pd.DataFrame({"cand": cand, "own": sub["service"], "peer": sub["peer_service"].where(client)})
+    # distinct combination once (few, even in large files), then give every span its combination's result
     codes = client.astype(np.int64)
-    for col in ("cand", "own", "peer"):
-        c, u = pd.factorize(triple[col], use_na_sentinel=True)
-        codes = pd.factorize(codes * (len(u) + 1) + (c.astype(np.int64) + 1))[0].astype(np.int64)  # stays < n
+    for col in (cand, sub["service"], sub["peer_service"]):
+        c, u = pd.factorize(col, use_na_sentinel=True)
+        c = c.astype(np.int64) + 1
+        if col is sub["peer_service"]:
+            c[~client] = 0  # the peer counts for client spans only
+        codes = pd.factorize(codes * (len(u) + 1) + c)[0].astype(np.int64)  # stays < n
     which_t, first = _first_of_each(codes)
-    uniq = triple.iloc[first].reset_index(drop=True)
-    tpos = np.arange(len(uniq), dtype=np.int64)
-    left = pd.DataFrame({"pos": tpos, "cand": uniq["cand"], "own": uniq["own"]})
-    peer = pd.DataFrame({"pos": tpos, "cand": uniq["cand"], "own": uniq["peer"]})[client[first]]
+    tpos = np.arange(len(first), dtype=np.int64)
+    u_cand = cand.iloc[first].reset_index(drop=True)
+    left = pd.DataFrame({"pos": tpos, "cand": u_cand, "own": sub["service"].iloc[first].reset_index(drop=True)})
+    u_peer = sub["peer_service"].iloc[first].reset_index(drop=True)
+    peer = pd.DataFrame({"pos": tpos, "cand": u_cand, "own": u_peer})[client[first]]
     hits = pd.concat(
         [
             left.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
@@ -250,8 +255,8 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     key = np.sort(hits["pos"].to_numpy(dtype=np.int64) * k + hits["op"].to_numpy(dtype=np.int64))
     key = key[np.concatenate(([True], key[1:] != key[:-1]))] if len(key) else key  # unique (sort is faster)
     pos, which = key // k, key % k
-    n_hits = np.bincount(pos, minlength=len(uniq))
-    t_op = np.full(len(uniq), -1, dtype=np.int64)
+    n_hits = np.bincount(pos, minlength=len(first))
+    t_op = np.full(len(first), -1, dtype=np.int64)
     t_op[pos[n_hits[pos] == 1]] = which[n_hits[pos] == 1]
     op[free_idx] = t_op[which_t]
     ambiguous[free_idx] = n_hits[which_t] > 1

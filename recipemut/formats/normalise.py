@@ -78,6 +78,23 @@ def normalise(
     With ``strict``, a span that cannot be used (no id, start or duration) raises
     :class:`~recipemut.errors.LogError` naming its position in the file instead of being dropped.
     """
+    table, counts, notes = normalise_table(
+        raw, path=path, fmt=fmt, recipe=recipe, mapping=mapping, sample_rate=sample_rate, strict=strict
+    )
+    return table.to_pandas(), counts, notes
+
+
+def normalise_table(
+    raw: pd.DataFrame,
+    *,
+    path: Path,
+    fmt: str,
+    recipe: Recipe | None,
+    mapping: SpanMapping,
+    sample_rate: float | None = None,
+    strict: bool = False,
+) -> tuple[pa.Table, dict[str, int], list[str]]:
+    """:func:`normalise` with the span table as an arrow table in ``spans.SPAN_SCHEMA``."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
     notes: list[str] = []
     counts["spans_read"] = len(raw)
@@ -179,9 +196,8 @@ def normalise(
     order = sub["index"].to_numpy(dtype=np.int64)
     if len(order) > 1 and not (order[1:] > order[:-1]).all():  # merged halves were appended: file order back
         table = table.take(pa.array(np.argsort(order, kind="stable")))
-    df = table.to_pandas()
     log.debug("%s (%s): %s", path, fmt, counts)
-    return df, counts, notes
+    return table, counts, notes
 
 
 def _merge_shared(raw: pd.DataFrame, prefer: str, counts: dict[str, int], notes: list[str]) -> pd.DataFrame:
