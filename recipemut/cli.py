@@ -114,6 +114,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def _lowercase_level(record: logging.LogRecord) -> bool:
+    """Core warnings read like the CLI's own (``warning: file:line: ...``), not ``WARNING:module:``."""
+    record.levelname_lower = record.levelname.lower()
+    return True
+
+
 def _command_in(argv: list[str]) -> str | None:
     for word in argv:
         if word in COMMANDS:
@@ -125,8 +131,18 @@ def _command_in(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app, turning user errors into one line."""
-    logging.basicConfig(level=os.environ.get("RECIPEMUT_LOG", "WARNING").upper(), stream=sys.stderr)
+    logging.basicConfig(
+        level=os.environ.get("RECIPEMUT_LOG", "WARNING").upper(),
+        stream=sys.stderr,
+        format="%(levelname_lower)s: %(message)s",
+    )
+    logging.getLogger().handlers[0].addFilter(_lowercase_level)
     args = spread_multi_options(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # answer without building the app
+        from . import __version__
+
+        print(f"recipemut {__version__}")
+        return
     command = _command_in(args)
     application = make_app([command]) if command else _full_app()
     try:
