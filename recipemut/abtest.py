@@ -51,6 +51,9 @@ from .stats import NO_DIFFERENCE, Comparison, Interval, compare, quantile_sorted
 OBJECTIVES = ("latency", "p95", "cost", "balanced", "headroom")
 DEFAULT_SHARE = 0.10
 DEFAULT_MIN_EFFECT = 0.01
+#: SipHash key of the A/B split (16 bytes): a salt, so the split is independent of pandas' default
+#: key, which the log generator's canary split and samplers use
+AB_HASH_KEY = "recipemut-ab\x1fspl"
 #: the statistic each objective is decided on (see :func:`recipemut.stats.compare`)
 DECIDE_ON: Mapping[str, str] = MappingProxyType(
     {"latency": "shift", "p95": "p95", "cost": "mean", "balanced": "mean", "headroom": "mean"}
@@ -70,8 +73,11 @@ PREDICTED: Mapping[str, tuple[str, str]] = MappingProxyType(
 def treatment_mask(request_ids: np.ndarray, share: float) -> np.ndarray:
     """Stable split: a request is in the treatment when the hash of its id falls below ``share``.
 
-    The hash is pandas' SipHash of the id string (fixed key), so the same request always lands
-    in the same arm, run after run and machine after machine.
+    The hash is pandas' SipHash of the id string under recipemut's own key (:data:`AB_HASH_KEY`),
+    so the same request always lands in the same arm, run after run and machine after machine,
+    and the split is independent of any other hash split of the same ids: a canary (or a log
+    sampler) that chose its requests by the unkeyed hash would otherwise leave the control
+    requests with hashes only above the canary share, and none of them below ``share``.
 
     >>> treatment_mask(np.array(["r-1", "r-2", "r-3"]), 1.0).tolist()
     [True, True, True]
@@ -80,7 +86,7 @@ def treatment_mask(request_ids: np.ndarray, share: float) -> np.ndarray:
     """
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"treatment share must be within [0, 1], got {share}")
-    h = np.asarray(pd.util.hash_array(np.asarray(request_ids, dtype=object)), dtype=np.uint64)
+    h = np.asarray(pd.util.hash_array(np.asarray(request_ids, dtype=object), hash_key=AB_HASH_KEY), dtype=np.uint64)
     u = (h >> np.uint64(11)).astype(float) / float(1 << 53)
     return np.asarray(u < share)
 

@@ -36,6 +36,14 @@ def test_split_is_stable_and_near_the_share() -> None:
         treatment_mask(IDS, 1.5)
 
 
+def test_split_is_independent_of_a_canary_split_by_the_unkeyed_hash() -> None:
+    from recipemut.loggen.keys import hash_share
+
+    control = IDS[hash_share(IDS) >= 0.2]  # what a 20% canary leaves to the control variant
+    assert control.size > 0.7 * N
+    assert treatment_mask(control, 0.1).mean() == pytest.approx(0.1, abs=0.015)
+
+
 def test_latency_improvement_is_found_with_intervals() -> None:
     b = _base()
     m = _rep(b.latency_ms * 0.8, b.cost_usd)

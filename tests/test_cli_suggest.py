@@ -225,6 +225,23 @@ def test_canary_requests_are_not_replayed_as_the_recipe(tmp_path: Path) -> None:
     assert "canary variants (canary)" in res.stderr
 
 
+def test_a_canary_in_the_logs_leaves_treatment_requests_for_the_ab(tmp_path: Path) -> None:
+    from recipemut.loader import load_recipe
+
+    rp = tmp_path / "shop.yaml"
+    rp.write_text(SHOP)
+    spans = generate_spans(load_recipe(rp), 3000, seed=4, duration_s=86400, variants={"canary": 0.2})
+    lp = tmp_path / "canary.jsonl"
+    write_jsonl(spans, lp)
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--format", "json", "--objective", "latency"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)["report"]
+    par = next(c for c in rep["singles"] if c["id"] == "parallelize:load->score")
+    ab = par["predicted"]["ab"]["objective"]
+    assert ab["n_treatment"] > 0.05 * rep["baseline"]["requests"]
+    assert par["status"] == "accepted", par["reasons"]
+
+
 def test_subprocess_run_with_help() -> None:
     res = subprocess.run(
         [sys.executable, "-m", "recipemut", "suggest", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120
