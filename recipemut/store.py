@@ -7,7 +7,7 @@ Where it lives
     run in the checkout, where ``.recipemut/`` can be cached between runs (or ``RECIPEMUT_STORE``
     pointed at a shared volume).
 
-Schema (version 2, ``PRAGMA user_version``)
+Schema (version 3, ``PRAGMA user_version``)
     ``recipe_versions(id, recipe, version, sha256, first_seen)`` — one row per recipe version seen,
     unique on (recipe, version, sha256).
     ``profiles(id, recipe_version_id, recorded_at, summary_json)`` — every profile summary recorded
@@ -16,6 +16,9 @@ Schema (version 2, ``PRAGMA user_version``)
     baseline, predicted_delta, predicted_lo, predicted_hi, predicted_gain, verdict, detail_json)`` —
     every mutation suggest evaluated, with its simulated effect on ``metric`` (a delta in the metric's
     unit, its interval, and the *gain* ``-delta / baseline``: the relative improvement, > 0 is better).
+    Unique on (recipe_version_id, mutation_id, metric): suggesting again on the same recipe version
+    replaces the row (the latest run's prediction), so reruns do not multiply the evidence; statistics
+    and bandit evidence count one row per (version, mutation), the latest.
     ``observations(id, recipe_version_id, recorded_at, mutation_id, operator, kind, outcome, metric,
     baseline, observed_delta, observed_lo, observed_hi, observed_gain, predicted_delta, predicted_lo,
     predicted_hi, predicted_gain, inside_interval, detail_json)`` — every effect evaluate observed on
@@ -175,8 +178,25 @@ _v2 = _statements(
 )
 
 
+# v3: one suggestion per (recipe version, mutation id, metric): re-running suggest on the same recipe
+# replaces its rows instead of adding more, so the bandit's evidence does not grow with every rerun.
+# Existing duplicates collapse to the latest row.
+_v3 = _statements(
+    """
+        DELETE FROM suggestions WHERE id NOT IN (
+            SELECT MAX(id) FROM suggestions GROUP BY recipe_version_id, mutation_id, metric
+        );
+        DROP INDEX IF EXISTS suggestions_mutation;
+        CREATE UNIQUE INDEX suggestions_unique ON suggestions (recipe_version_id, mutation_id, metric);
+        """
+)
+
+#: one suggestion per (version, mutation): the latest, whatever its metric (the objective a run used)
+_LATEST_SUGGESTION = "s.id IN (SELECT MAX(id) FROM suggestions GROUP BY recipe_version_id, mutation_id)"
+
+
 #: migration i takes user_version i to i + 1
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -381,14 +401,18 @@ class Store:
         sha256: str,
         run_id: str | None = None,
     ) -> str:
-        """Record every mutation one suggest run evaluated, in one transaction; returns the run id."""
+        """Record every mutation one suggest run evaluated, in one transaction; returns the run id.
+
+        A mutation already recorded for this recipe version and metric is replaced (a new row id, so
+        it reads as the latest), not counted again.
+        """
         run = run_id or uuid.uuid4().hex
         now = _now()
         with self.transaction():
             vid = self._version_id(recipe, version, sha256)
             self.db.executemany(
-                """INSERT INTO suggestions (recipe_version_id, run_id, recorded_at, mutation_id, operator, kind,
-                   metric, baseline, predicted_delta, predicted_lo, predicted_hi, predicted_gain, verdict,
+                """INSERT OR REPLACE INTO suggestions (recipe_version_id, run_id, recorded_at, mutation_id, operator,
+                   kind, metric, baseline, predicted_delta, predicted_lo, predicted_hi, predicted_gain, verdict,
                    detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (
@@ -524,11 +548,13 @@ class Store:
     def operator_stats(self, *, recipe: str | None = None) -> list[OperatorStats]:
         """Per operator: suggested, promoted, rolled back, mean gains, prediction error, calibration."""
         where, args = ("WHERE v.recipe = ?", (recipe,)) if recipe else ("", ())
+        and_where = where.replace("WHERE", "AND")
         sug = {
             r[0]: r[1:]
             for r in self.db.execute(
                 f"""SELECT s.operator, COUNT(*), SUM(s.verdict = 'improves'), AVG(s.predicted_gain)
-                    FROM suggestions s JOIN recipe_versions v ON v.id = s.recipe_version_id {where}
+                    FROM suggestions s JOIN recipe_versions v ON v.id = s.recipe_version_id
+                    WHERE {_LATEST_SUGGESTION} {and_where}
                     GROUP BY s.operator""",
                 args,
             )
@@ -585,7 +611,7 @@ class Store:
             for op, kind, ok in self.db.execute(
                 f"""SELECT s.operator, s.kind, (s.verdict = 'improves')
                     FROM suggestions s JOIN recipe_versions v ON v.id = s.recipe_version_id
-                    WHERE s.verdict != 'rejected' {where} ORDER BY s.id""",
+                    WHERE s.verdict != 'rejected' AND {_LATEST_SUGGESTION} {where} ORDER BY s.id""",
                 args,
             )
         ]

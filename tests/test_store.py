@@ -18,7 +18,7 @@ WHERE = {"recipe": "shop", "version": 3, "sha256": "f" * 64}
 def test_new_store_has_the_current_schema(tmp_path: Path) -> None:
     p = tmp_path / "deep" / "s.sqlite"
     with Store.open(p) as s:
-        assert s.schema_version == SCHEMA_VERSION == 2
+        assert s.schema_version == SCHEMA_VERSION == 3
         assert s.counts() == {"recipe_versions": 0, "profiles": 0, "suggestions": 0, "observations": 0}
         assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -127,7 +127,7 @@ def test_migrations_apply_to_an_old_version_store(tmp_path: Path) -> None:
     p = tmp_path / "old.sqlite"
     _v1_store(p)
     with Store.open(p) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == SCHEMA_VERSION
         # the v1 profile summary moved into the profiles table; the v1 suggestion is still there
         assert s.db.execute("SELECT summary_json FROM profiles").fetchall() == [('{"requests": 5}',)]
         cols = [r[1] for r in s.db.execute("PRAGMA table_info(recipe_versions)")]
@@ -135,6 +135,57 @@ def test_migrations_apply_to_an_old_version_store(tmp_path: Path) -> None:
         assert [o.suggested for o in s.operator_stats()] == [1]
         s.record_profile(recipe="shop", version=3, sha256="abc", summary={"requests": 6})
         assert s.counts() == {"recipe_versions": 1, "profiles": 2, "suggestions": 1, "observations": 0}
+
+
+def test_rerunning_suggest_on_the_same_recipe_does_not_inflate_the_evidence(tmp_path: Path) -> None:
+    recs = [
+        SuggestionRecord("cache:load", "cache", "improves", predicted_delta=-20.0, baseline=200.0, kind="cart"),
+        SuggestionRecord("reorder:a-b", "reorder", "no significant difference", predicted_delta=-1.0, baseline=200.0),
+        SuggestionRecord("hedge:x", "hedge", "rejected"),
+    ]
+    with Store.open(tmp_path / "s.sqlite") as s:
+        s.record_suggestions(recs, **WHERE)
+        once = sorted((e.operator, e.success) for e in s.evidence())
+        stats_once = [(o.operator, o.suggested, o.simulated_improves) for o in s.operator_stats()]
+        s.record_suggestions(recs, **WHERE)  # the same recipe, suggested again
+        s.record_suggestions(recs, **WHERE)
+        assert sorted((e.operator, e.success) for e in s.evidence()) == once == [("cache", 1.0), ("reorder", 0.0)]
+        assert [(o.operator, o.suggested, o.simulated_improves) for o in s.operator_stats()] == stats_once
+        assert s.counts()["suggestions"] == 3
+        # the latest run's prediction is the one kept (and the one evaluate falls back on)
+        s.record_suggestion(**WHERE, mutation_id="cache:load", operator="cache", verdict="regresses",
+                            predicted_delta=5.0, baseline=200.0)  # fmt: skip
+        assert s.db.execute("SELECT verdict, predicted_delta FROM suggestions WHERE mutation_id = 'cache:load'"
+                            ).fetchall() == [("regresses", 5.0)]  # fmt: skip
+        assert ("cache", 0.0) in [(e.operator, e.success) for e in s.evidence()]
+        # another objective of the same run keeps its own prediction, but is one piece of evidence
+        s.record_suggestion(**WHERE, mutation_id="cache:load", operator="cache", verdict="improves",
+                            metric="headroom", predicted_delta=-0.1, baseline=1.0)  # fmt: skip
+        assert s.counts()["suggestions"] == 4
+        assert [(e.operator, e.success) for e in s.evidence() if e.operator == "cache"] == [("cache", 1.0)]
+        assert next(o for o in s.operator_stats() if o.operator == "cache").suggested == 1
+        # a new recipe version is new evidence
+        s.record_suggestions(recs, **{**WHERE, "version": 4, "sha256": "e" * 64})
+        assert len(s.evidence()) == 4
+
+
+def test_migration_to_v3_collapses_duplicate_suggestions(tmp_path: Path) -> None:
+    p = tmp_path / "v2.sqlite"
+    db = sqlite3.connect(p, isolation_level=None)
+    db.execute("BEGIN")
+    S.MIGRATIONS[0](db)
+    S.MIGRATIONS[1](db)
+    db.execute("PRAGMA user_version = 2")
+    db.execute("INSERT INTO recipe_versions (recipe, version, sha256, first_seen) VALUES ('shop', 3, 'abc', 't')")
+    for run, verdict in (("r1", "regresses"), ("r2", "improves"), ("r3", "improves")):
+        db.execute("INSERT INTO suggestions (recipe_version_id, run_id, recorded_at, mutation_id, operator, metric, "
+                   "verdict) VALUES (1, ?, 't', 'cache:x', 'cache', 'latency_p95_ms', ?)", (run, verdict))  # fmt: skip
+    db.execute("COMMIT")
+    db.close()
+    with Store.open(p) as s:
+        assert s.schema_version == 3
+        assert s.db.execute("SELECT run_id, verdict FROM suggestions").fetchall() == [("r3", "improves")]
+        assert [(e.operator, e.success) for e in s.evidence()] == [("cache", 1.0)]
 
 
 def _opener(path: str) -> None:
