@@ -109,6 +109,19 @@ def test_detailed_exitcode_two_when_improvements_and_plan_file(shop: tuple[Path,
     assert rp.read_bytes() == before  # suggest never touches the recipe
 
 
+def test_plan_of_a_recipe_with_a_byte_order_mark_is_accepted_by_apply(shop: tuple[Path, Path], tmp_path: Path) -> None:
+    _, lp = shop
+    rp = tmp_path / "bom.yaml"
+    rp.write_bytes(b"\xef\xbb\xbf" + SHOP.encode("utf-8"))
+    out = tmp_path / "plan.json"
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--objective", "latency", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert load_plan(out).recipe.sha256 == recipe_sha256(rp.read_bytes())
+    applied = runner.invoke(app, ["apply", str(rp), "--plan", str(out), "--dry-run"])
+    assert applied.exit_code == 0, applied.output
+    assert "stale" not in applied.output
+
+
 def test_json_is_the_plan_format(shop: tuple[Path, Path]) -> None:
     rp, lp = shop
     res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--format", "json", "--objective", "latency"])

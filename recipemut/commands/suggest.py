@@ -197,10 +197,14 @@ class Headroom:
 
 
 def _plan_doc(
-    result: SearchResult, hr: Headroom, recipe_path: Path, text: str, recipe_name: str, version: int
+    result: SearchResult, hr: Headroom, recipe_path: Path, text: str, recipe_name: str, version: int, sha256: str
 ) -> dict[str, Any]:
-    """The plan file's content (schemas/plan.schema.json), with suggest's report in extra keys."""
-    from ..plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+    """The plan file's content (schemas/plan.schema.json), with suggest's report in extra keys.
+
+    ``sha256`` is :func:`recipemut.plan.recipe_sha256` of the recipe file's bytes (as ``apply``
+    checks it: a byte-order mark or CRLF line ends count, the decoded ``text`` would drop them).
+    """
+    from ..plan import Plan, PlannedMutation, PlanRecipe
 
     steps: list[PlannedMutation] = []
     ids: list[str] = []
@@ -223,7 +227,7 @@ def _plan_doc(
             )
         )
     plan = Plan(
-        recipe=PlanRecipe(str(recipe_path), recipe_sha256(text.encode("utf-8")), recipe_name, version),
+        recipe=PlanRecipe(str(recipe_path), sha256, recipe_name, version),
         mutations=tuple(steps),
         plan=tuple(ids),
         objective=result.objective,
@@ -467,19 +471,18 @@ def _bandit(path: Path | None, recipe_name: str) -> Any:
         return Bandit()
 
 
-def _record(result: SearchResult, path: Path | None, r: Recipe, text: str, objective: str) -> None:
+def _record(result: SearchResult, path: Path | None, r: Recipe, sha256: str, objective: str) -> None:
     """Record every evaluated candidate in the profile store; a store problem is a warning, not a failure."""
     if path is None:
         return
     from ..bandit import mutation_kind
-    from ..plan import recipe_sha256
     from ..store import record_suggestions, suggestion_records
 
     cands = [*result.singles, *result.plan, *result.rejected]
     records = suggestion_records(cands, metric=_METRIC[objective], kind_of=lambda m: mutation_kind(m, r))
     try:
         record_suggestions(
-            records, path=path, recipe=r.name, version=r.version, sha256=recipe_sha256(text.encode("utf-8"))
+            records, path=path, recipe=r.name, version=r.version, sha256=sha256
         )
     except RecipemutError as e:
         err_console.print(f"[yellow]warning:[/] this run was not recorded in the profile store: {escape(str(e))}")
@@ -564,9 +567,11 @@ def suggest(
     """
     from ..ingest import read_logs
     from ..loader import load_recipe_text, read_document
+    from ..plan import recipe_sha256
     from ..profile import build_profile
 
     doc, _, text = read_document(recipe)
+    sha256 = recipe_sha256(recipe)  # of the bytes, as apply checks it
     r = load_recipe_text(text, file=str(recipe))
     spans, report = read_logs(logs, recipe=r, strict=strict, log_format=log_format, mapping=mapping)
     variants = sorted(set(spans["variant"].dropna().astype(str))) if "variant" in spans else []
@@ -610,8 +615,8 @@ def suggest(
         order=order,
     )
     hr.result = result
-    _record(result, store_path, r, text, objective.value)
-    plan_doc = _plan_doc(result, hr, recipe, text, r.name, r.version)
+    _record(result, store_path, r, sha256, objective.value)
+    plan_doc = _plan_doc(result, hr, recipe, text, r.name, r.version, sha256)
     if out is not None:
         from ..plan import Plan, write_plan
 
