@@ -77,8 +77,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_EXAMPLES = 5
 #: a file whose first this-many non-blank lines are all rejected is not a span log
 GIVE_UP_AFTER = 1000
-#: refuse a gzip log that inflates beyond this many bytes (gzip bombs)
+#: refuse a gzip log that inflates beyond this many bytes, whatever its compression ratio
 MAX_DECOMPRESSED = 16 * 1024**3
+#: a gzip log may always inflate to this many bytes ...
+GZIP_FREE_BYTES = 64 * 1024**2
+#: ... beyond that, at most this many times its own size (span logs gzip about 10x, gzip bombs about 1000x)
+MAX_GZIP_RATIO = 100
 #: bytes per block when re-reading a file that did not parse in one go
 FALLBACK_BLOCK = 1 << 20
 _SCAN_CHUNK = 1 << 26
@@ -322,26 +326,49 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == GZIP_MAGIC
 
 
-def _gunzip(path: Path) -> bytes:
+def gzip_limit(compressed_size: int) -> int:
+    """Bytes a gzip log of ``compressed_size`` bytes may inflate to before it is refused as a gzip bomb.
+
+    At least :data:`GZIP_FREE_BYTES`, else :data:`MAX_GZIP_RATIO` times its size, never beyond
+    :data:`MAX_DECOMPRESSED`.
+
+    >>> gzip_limit(1_000) == GZIP_FREE_BYTES
+    True
+    >>> gzip_limit(10 * 1024**2) // 1024**2
+    1000
+    """
+    return min(MAX_DECOMPRESSED, max(GZIP_FREE_BYTES, MAX_GZIP_RATIO * compressed_size))
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024**3:.0f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+def _gunzip(path: Path) -> bytearray:
+    """The decompressed bytes of a gzip log, refused beyond :func:`gzip_limit` (wrap with ``pa.py_buffer``: no copy)."""
+    size = path.stat().st_size
+    limit = gzip_limit(size)
     out = bytearray()
     try:
         with gzip.open(path, "rb") as f:
-            while True:
-                chunk = f.read(1 << 24)
+            while len(out) <= limit:
+                chunk = f.read(min(1 << 24, limit + 1 - len(out)))
                 if not chunk:
                     break
                 out += chunk
-                if len(out) > MAX_DECOMPRESSED:
-                    raise LogError(
-                        f"gzip log inflates beyond {MAX_DECOMPRESSED // 1024**3} GiB; refusing it",
-                        file=str(path),
-                        code="too-large",
-                    )
     except (OSError, EOFError, zlib.error) as e:
         if not out:
             raise LogError(f"not a readable gzip file ({e})", file=str(path), code="bad-gzip") from None
         log.warning("%s: gzip stream ends early (%s); reading the %d bytes recovered", path, e, len(out))
-    return bytes(out)
+    if len(out) > limit:
+        del out
+        raise LogError(
+            f"gzip log inflates beyond {_mib(limit)} (over {limit // max(size, 1)}x its {size} bytes); "
+            "refusing it as a possible gzip bomb (gunzip it yourself to read it anyway)",
+            file=str(path),
+            code="too-large",
+        )
+    return out
 
 
 def _head(path: Path) -> bytes:

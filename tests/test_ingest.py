@@ -151,6 +151,49 @@ def test_gzip_detected_by_magic_not_name(tmp_path: Path) -> None:
     assert df["request_id"].tolist() == ["r9"]
 
 
+def _bomb(path: Path, member_mib: int, members: int) -> Path:
+    """A gzip file of ``members`` identical members, each ``member_mib`` MiB of span lines (ratio ~1000x)."""
+    text = (GOOD + "\n").encode()
+    one = gzip.compress(text * (member_mib * 1024**2 // len(text)), compresslevel=9)
+    path.write_bytes(one * members)
+    return path
+
+
+def test_gzip_bomb_is_refused_before_it_fills_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    p = _bomb(tmp_path / "bomb.jsonl.gz", 4, 64)  # ~256 MiB of spans in well under 1 MiB
+    assert p.stat().st_size < 1024**2
+    tracemalloc.start()
+    try:
+        with pytest.raises(LogError) as e:
+            read_logs(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert e.value.code == "too-large" and e.value.file == str(p)
+    msg = str(e.value)
+    limit = ingest.gzip_limit(p.stat().st_size)
+    assert limit < 100 * 1024**2
+    assert "\n" not in msg and msg.startswith(f"{p}: gzip log inflates beyond {limit / 1024**2:.0f} MiB")
+    assert "gzip bomb" in msg
+    # decompression stops at the limit instead of inflating 256 MiB and copying it
+    assert peak < limit + 48 * 1024**2
+
+
+def test_gzip_with_a_high_ratio_under_the_free_limit_is_read(tmp_path: Path) -> None:
+    p = _bomb(tmp_path / "dense.jsonl.gz", 1, 8)  # ratio ~1000x, but only 8 MiB inflated
+    _, rep = read_logs(p)
+    n = 8 * (1024**2 // (len(GOOD) + 1))
+    assert rep.lines_read == n and rep.duplicates == n - 1 and rep.spans_kept == 1  # the same span n times
+
+
+def test_gzip_limit_scales_with_the_compressed_size() -> None:
+    assert ingest.gzip_limit(0) == ingest.GZIP_FREE_BYTES
+    assert ingest.gzip_limit(10 * 1024**2) == ingest.MAX_GZIP_RATIO * 10 * 1024**2
+    assert ingest.gzip_limit(10 * 1024**4) == ingest.MAX_DECOMPRESSED
+
+
 def test_several_files_keep_their_own_line_numbers(tmp_path: Path) -> None:
     a = write_spans(tmp_path / "a.jsonl", REQUESTS[:4])
     b = write_lines(tmp_path / "b.jsonl.gz", ["", "oops", *[line(s) for s in REQUESTS[4:8]]], gz=True)
