@@ -149,3 +149,18 @@ def test_ingest_takes_the_arrow_table_and_gets_what_the_frame_gave(tmp_path, mon
     pd.testing.assert_frame_equal(a, b)
     assert rep_a.to_dict() == rep_b.to_dict()
     assert a["cost_usd"].isna().all() and a["sample_rate"].eq(1.0).all()  # NaN / filled as on the frame path
+
+
+def test_a_gzip_inflating_beyond_the_limit_is_refused_not_read(tmp_path, monkeypatch) -> None:
+    from recipemut.errors import InputFileError
+    from recipemut.formats import common
+
+    plain = write_json(tmp_path / "export.json", _docs(), lines=True)
+    gz = tmp_path / "export.json.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    monkeypatch.setattr(otlp, "MAX_BYTES", 1000)
+    monkeypatch.setattr(common, "MAX_BYTES", 1000)
+    assert otlp.parse_arrow(gz, ATTRS) is None
+    with pytest.raises(InputFileError, match="larger than 1000 bytes"):
+        formats.read(gz, recipe=None)
+    assert otlp.parse_arrow(plain, ATTRS) is not None  # a plain file is mapped, not inflated

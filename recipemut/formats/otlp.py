@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .common import Columns, attr_str, iter_documents, raw_table, shape_error, to_int
+from .common import MAX_BYTES, Columns, attr_str, iter_documents, raw_table, shape_error, to_int
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,8 @@ def parse_arrow_table(path: Path, attributes: Iterable[str], numeric: Iterable[s
     except (OSError, pa.ArrowInvalid) as e:
         log.debug("columnar OTLP read of %s: %s", path, e)
         return None
+    if data is None:
+        return None
     workers = os.cpu_count() or 1
     parts = [data]
     if data.size >= PARALLEL_BYTES and workers > 1:
@@ -203,13 +205,15 @@ class _Straddling(Exception):
     """A JSON value larger than the parse block."""
 
 
-def _load(path: Path) -> pa.Buffer:
-    """The file's bytes: memory-mapped when plain, decompressed when gzip."""
+def _load(path: Path) -> pa.Buffer | None:
+    """The file's bytes: memory-mapped when plain, decompressed when gzip (``None`` beyond
+    :data:`.common.MAX_BYTES`: the document reader then says the file is too large)."""
     with path.open("rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     if gz:
         with pa.input_stream(str(path), compression="gzip") as stream:
-            return stream.read_buffer()
+            data = stream.read_buffer(MAX_BYTES + 1)
+        return data if data.size <= MAX_BYTES else None
     return pa.memory_map(str(path), "r").read_buffer()
 
 
