@@ -122,6 +122,48 @@ def test_plan_of_a_recipe_with_a_byte_order_mark_is_accepted_by_apply(shop: tupl
     assert "stale" not in applied.output
 
 
+@pytest.mark.parametrize("which", ["recipe", "logs", "history", "dir", "missing-folder", "logs-relative"])
+def test_out_that_would_destroy_an_input_is_refused_before_the_search(
+    shop: tuple[Path, Path], tmp_path: Path, which: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rp, lp = shop
+    hist = rp.with_name(rp.name + ".history.jsonl")
+    target = {
+        "recipe": rp,
+        "logs": lp,
+        "history": hist,
+        "dir": tmp_path,
+        "missing-folder": tmp_path / "nope" / "plan.json",
+        "logs-relative": Path(lp.name),
+    }[which]
+    if which == "logs-relative":
+        monkeypatch.chdir(lp.parent)
+    before = {p: p.read_bytes() for p in (rp, lp)}
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--out", str(target), "--budget", "1"])
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output and res.output.count("\n") == 1, res.output
+    assert f"--out {target}" in res.output
+    assert {p: p.read_bytes() for p in (rp, lp)} == before
+    assert not hist.exists()
+
+
+def test_out_in_a_read_only_folder_is_refused(
+    shop: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    rp, lp = shop
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real_access = os.access
+    # what a read-only folder answers (chmod does not stop root, who may run the tests)
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == ro.resolve() else real_access(p, mode))
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--out", str(ro / "plan.json")])
+    assert res.exit_code == 1, res.output
+    assert "cannot write there" in res.output
+    assert not (ro / "plan.json").exists()
+
+
 def test_json_is_the_plan_format(shop: tuple[Path, Path]) -> None:
     rp, lp = shop
     res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--format", "json", "--objective", "latency"])

@@ -481,11 +481,37 @@ def _record(result: SearchResult, path: Path | None, r: Recipe, sha256: str, obj
     cands = [*result.singles, *result.plan, *result.rejected]
     records = suggestion_records(cands, metric=_METRIC[objective], kind_of=lambda m: mutation_kind(m, r))
     try:
-        record_suggestions(
-            records, path=path, recipe=r.name, version=r.version, sha256=sha256
-        )
+        record_suggestions(records, path=path, recipe=r.name, version=r.version, sha256=sha256)
     except RecipemutError as e:
         err_console.print(f"[yellow]warning:[/] this run was not recorded in the profile store: {escape(str(e))}")
+
+
+def check_out(out: Path, recipe: Path, logs: list[Path]) -> None:
+    """Refuse an ``--out`` that would destroy an input or cannot be written, before the search runs.
+
+    The plan file may not be the recipe, one of the logs, or the recipe's history
+    (``<recipe>.history.jsonl``), and must name a file in an existing, writable folder.
+    """
+    import os
+
+    from ..errors import InputFileError
+    from ..history import history_path
+
+    target = out.resolve()
+    inputs = {recipe.resolve(): "the recipe", history_path(recipe).resolve(): "the recipe's history"}
+    inputs.update({p.resolve(): "one of the logs" for p in logs})
+    what = inputs.get(target)
+    if what is None and target.exists() and any(target.samefile(p) for p in inputs if p.exists()):
+        what = "an input file"  # a hard link to one
+    if what is not None:
+        raise InputFileError(f"--out {out} is {what}; the plan file must go elsewhere (e.g. plan.json)", code="out")
+    if target.is_dir():
+        raise InputFileError(f"--out {out} is a directory; name the plan file (e.g. {out}/plan.json)", code="out")
+    folder = target.parent
+    if not folder.is_dir():
+        raise InputFileError(f"--out {out}: folder {folder} does not exist", code="out")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise InputFileError(f"--out {out}: cannot write there (permission denied)", code="out")
 
 
 def _operator_check(values: list[str] | None) -> list[str] | None:
@@ -570,6 +596,8 @@ def suggest(
     from ..plan import recipe_sha256
     from ..profile import build_profile
 
+    if out is not None:
+        check_out(out, recipe, logs)
     doc, _, text = read_document(recipe)
     sha256 = recipe_sha256(recipe)  # of the bytes, as apply checks it
     r = load_recipe_text(text, file=str(recipe))
