@@ -94,9 +94,18 @@ class WriteResult:
 
 
 def _parse(text: str, source: str) -> Any:
-    """Plain data of a YAML text, read the way the recipe loader reads it (YAML 1.2 numbers, ...)."""
-    from .loader import parse_yaml
+    """Plain data of a YAML text, read the way the recipe loader reads it (YAML 1.2 numbers, ...).
 
+    A text holding bytes that are not UTF-8 (kept as surrogate escapes by :func:`recipemut.history.decode`)
+    raises the loader's one-line :class:`~recipemut.errors.InputFileError`.
+    """
+    from .loader import decode_text, parse_yaml
+
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        decode_text(encode(text), file=source)  # raises, naming the first offending byte
+        raise  # pragma: no cover - decode_text refuses every text that does not encode
     try:
         data, _positions, _findings = parse_yaml(text, file=source)
     except RecipeInvalid as e:
@@ -240,8 +249,40 @@ def _read_recipe(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise InputFileError("no such file", file=str(path), code="missing-file") from None
+    except IsADirectoryError:
+        raise InputFileError("is a directory, not a recipe file", file=str(path), code="not-a-file") from None
     except OSError as e:
         raise InputFileError(f"cannot read: {e.strerror}", file=str(path), code="unreadable-file") from None
+
+
+def _printable(text: str) -> str:
+    r"""A text whose undecodable bytes are shown as ``\xff`` escapes (for diffs).
+
+    >>> _printable("a\udcff")
+    'a\\xff'
+    """
+    return encode(text).decode("utf-8", "backslashreplace")
+
+
+def read_recipe_text(recipe: str | os.PathLike[str], *, text_only: bool = True) -> str:
+    """The recipe file's text, exactly (:func:`recipemut.history.encode` gives its bytes back).
+
+    A missing file or a directory raises :class:`~recipemut.errors.InputFileError`; with
+    ``text_only`` (apply, evaluate, history) so do binary content and bytes that are not UTF-8,
+    with the recipe loader's message (:func:`recipemut.loader.decode_text`). ``rollback`` reads
+    with ``text_only=False``: ``--force`` can save whatever bytes a hand edit left into the history
+    and restore a recorded text over them.
+    """
+    from .loader import MAX_RECIPE_BYTES, decode_text
+
+    path = Path(recipe)
+    raw = _read_recipe(path)
+    if text_only:
+        if len(raw) > MAX_RECIPE_BYTES:
+            raise InputFileError(f"file is over the {MAX_RECIPE_BYTES // 2**20} MiB limit for a recipe",
+                                 file=str(path), code="file-too-large")
+        decode_text(raw, file=str(path))
+    return decode(raw)
 
 
 def reconcile(
@@ -291,6 +332,7 @@ def transact(
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     check_current: Callable[[str], None] | None = None,
     write_when_unchanged: bool = False,
+    text_only: bool = True,
 ) -> WriteResult:
     """Run one write of ``recipe`` (see the module docstring).
 
@@ -298,13 +340,13 @@ def transact(
     "nothing to do"; ``entry_fields`` are passed to :func:`recipemut.history.new_entry`
     (``mutations``, ``reason``, ``observed``, ``details``, ``version``). ``check_current`` runs on
     the current text before anything else (the stale-plan check). With ``dry_run`` nothing is
-    locked or written.
+    locked or written. ``text_only`` is passed to :func:`read_recipe_text`.
     """
     path = Path(recipe)
     source = str(path)
 
     def run() -> WriteResult:
-        current = decode(_read_recipe(path))
+        current = read_recipe_text(path, text_only=text_only)
         if check_current is not None:
             check_current(current)
         entries = list(read_history(path))
@@ -331,7 +373,7 @@ def transact(
             last, action=action, previous_text=current, text=new_text, version_before=before_v,
             version=fields.pop("version", version_of(new_text)), **fields,
         )
-        diff = unified_diff(current, new_text, path.name)
+        diff = unified_diff(_printable(current), _printable(new_text), path.name)
         if dry_run:
             return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
                                entry.sha256_after, diff, False, mutations, (), tuple(notes))
@@ -437,4 +479,4 @@ def rollback(
                         "details": {"restored_from_entry": seq}}
 
     return transact(recipe, action="rollback", build=build, force=force, dry_run=dry_run,
-                    lock_timeout_s=lock_timeout_s)
+                    lock_timeout_s=lock_timeout_s, text_only=False)

@@ -43,6 +43,7 @@ from .apply import (
     WriteResult,
     plain_doc,
     promoted_text,
+    read_recipe_text,
     transact,
     validate_text,
     version_of,
@@ -50,7 +51,7 @@ from .apply import (
 )
 from .errors import RecipemutError
 from .fileio import DEFAULT_LOCK_TIMEOUT_S
-from .history import Action, Entry, decode, max_version, sha256_text
+from .history import Action, Entry, max_version, sha256_text
 from .spans import DEFAULT_VARIANT
 from .stats import IMPROVES, compare
 
@@ -348,10 +349,7 @@ def evaluate(
 
     path = Path(recipe)
     source = str(path)
-    try:
-        text = decode(path.read_bytes())
-    except FileNotFoundError:
-        raise EvaluateError("no such file", file=source, code="missing-file") from None
+    text = read_recipe_text(path)
     doc = plain_doc(text, source=source)
     variants = doc.get("variants") or []
     if not variants:

@@ -101,3 +101,69 @@ def test_real_subprocess_refuses_a_stale_plan_in_one_line(recipe: Path) -> None:
     assert p.returncode == 1, p.stderr
     assert p.stderr.startswith("error: ") and "stale plan" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert p.stdout == "" and recipe.read_bytes() == applied
+
+
+# ---- unreadable recipes: the loader's one-line error, never a traceback ------------------------------
+
+
+def _one_line_error(res: object, *needles: str) -> None:
+    out = res.output  # type: ignore[attr-defined]
+    assert res.exit_code == 1, out  # type: ignore[attr-defined]
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1, out
+    for n in needles:
+        assert n in out, out
+
+
+def test_evaluate_a_directory_or_binary_recipe_is_a_one_line_error(tmp_path: Path) -> None:
+    logs = tmp_path / "l.jsonl"
+    logs.write_text("")
+    d = tmp_path / "adir"
+    d.mkdir()
+    _one_line_error(runner.invoke(app, ["evaluate", str(d), "--logs", str(logs)]), "adir", "is a directory")
+    b = tmp_path / "bin.yaml"
+    b.write_bytes(b"name: x\n\xff\xfe\x00junk")
+    _one_line_error(runner.invoke(app, ["evaluate", str(b), "--logs", str(logs)]), "bin.yaml:2:", "NUL byte")
+    b.write_bytes(b"name: x\n\xff\xfejunk\n")
+    _one_line_error(runner.invoke(app, ["evaluate", str(b), "--logs", str(logs)]), "bin.yaml:2:1", "not UTF-8")
+
+
+def test_apply_to_a_non_utf8_recipe_is_a_one_line_error(recipe: Path) -> None:
+    plan = str(recipe.with_name("plan.json"))
+    recipe.write_bytes(RECIPE_TEXT.encode() + b"# \xff\n")
+    _one_line_error(runner.invoke(app, ["apply", str(recipe), "--plan", plan]), "checkout.yaml:", "not UTF-8")
+
+
+def test_rollback_force_over_a_binary_hand_edit_saves_it_and_restores(recipe: Path) -> None:
+    plan = str(recipe.with_name("plan.json"))
+    assert runner.invoke(app, ["apply", str(recipe), "--plan", plan]).exit_code == 0
+    applied = recipe.read_bytes()
+    garbage = b"\xff\xfe\x00 not a recipe \x80\n"
+    recipe.write_bytes(garbage)
+    res = runner.invoke(app, ["rollback", str(recipe)])
+    assert res.exit_code == 1 and "--force" in res.output and "Traceback" not in res.output, res.output
+    res = runner.invoke(app, ["rollback", str(recipe), "--force"])
+    assert res.exit_code == 0, res.output
+    assert recipe.read_bytes() == applied  # the hand edit is undone: the last recorded text is back
+    from recipemut.history import encode, read_history
+
+    saved = read_history(recipe)[-2]
+    assert saved.action == "hand-edit" and encode(saved.text) == garbage  # and the garbage is kept, exactly
+
+
+def test_history_of_a_binary_or_empty_recipe_without_history_is_a_one_line_error(tmp_path: Path) -> None:
+    b = tmp_path / "bin.yaml"
+    b.write_bytes(b"\x00\x01\x02")
+    _one_line_error(runner.invoke(app, ["history", str(b)]), "bin.yaml:1", "binary")
+    e = tmp_path / "empty.yaml"
+    e.write_bytes(b"")
+    _one_line_error(runner.invoke(app, ["history", str(e)]), "empty.yaml", "empty file")
+    _one_line_error(runner.invoke(app, ["history", str(tmp_path)]), "is a directory")
+
+
+def test_history_of_a_binary_recipe_with_history_shows_it_with_a_warning(recipe: Path) -> None:
+    assert runner.invoke(app, ["apply", str(recipe), "--plan", str(recipe.with_name("plan.json"))]).exit_code == 0
+    recipe.write_bytes(b"\x00\x01")
+    res = runner.invoke(app, ["history", str(recipe), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert "warning:" in res.stderr and "binary" in res.stderr
+    assert json.loads(res.stdout)["state"] == "hand-edited"

@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..apply import read_recipe_text
+from ..errors import InputFileError, RecipemutError
 from ..history import Entry, history_path, read_history, recipe_state
 from ..plan import recipe_sha256
-from ._common import OutputFormat
+from ._common import OutputFormat, err_console
 
 
 def _entry_summary(e: Entry) -> dict[str, Any]:
@@ -38,6 +40,15 @@ def history(
     Example: recipemut history checkout.yaml --format json
     """
     entries = read_history(recipe)
+    try:
+        text = read_recipe_text(recipe)
+        if not text.strip():
+            raise InputFileError("empty file, not a recipe", file=str(recipe), code="empty-file")
+    except RecipemutError as unreadable:
+        if not entries:
+            raise  # nothing recorded and nothing readable: the one-line error
+        # the history is what restores such a file: show it, and say what is wrong with the recipe
+        err_console.print(f"[yellow]warning:[/] {escape(str(unreadable))}")
     state = recipe_state(entries, recipe_sha256(recipe))
     if fmt is OutputFormat.json:
         doc = {
