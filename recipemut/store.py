@@ -260,6 +260,28 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class ProfiledVersion:
+    """One recipe version with the profiles kept for it (the latest summary in full)."""
+
+    recipe: str
+    version: int
+    sha256: str
+    profiles: int
+    last_recorded_at: str
+    last_summary: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "recipe": self.recipe,
+            "version": self.version,
+            "sha256": self.sha256,
+            "profiles": self.profiles,
+            "last_recorded_at": self.last_recorded_at,
+            "last_summary": dict(self.last_summary),
+        }
+
+
+@dataclass(frozen=True)
 class SuggestionRecord:
     """One evaluated mutation, as suggest records it (see :meth:`Store.record_suggestions`)."""
 
@@ -383,12 +405,17 @@ class Store:
         return int(row[0])
 
     def record_profile(self, *, recipe: str, version: int, sha256: str, summary: Mapping[str, Any]) -> int:
-        """Keep a profile summary for a recipe version; returns the version's row id."""
+        """Keep a profile summary (see :func:`profile_summary`) for a recipe version; returns the version's row id.
+
+        Profiling the same version on other logs adds a row (both summaries are kept); the same
+        summary again (the same logs profiled twice) is kept once."""
+        text = json.dumps(summary, sort_keys=True, default=str)
         with self.transaction():
             vid = self._version_id(recipe, version, sha256)
             self.db.execute(
-                "INSERT INTO profiles (recipe_version_id, recorded_at, summary_json) VALUES (?, ?, ?)",
-                (vid, _now(), json.dumps(summary, sort_keys=True, default=str)),
+                """INSERT INTO profiles (recipe_version_id, recorded_at, summary_json) SELECT ?, ?, ?
+                   WHERE NOT EXISTS (SELECT 1 FROM profiles WHERE recipe_version_id = ? AND summary_json = ?)""",
+                (vid, _now(), text, vid, text),
             )
         return vid
 
@@ -593,6 +620,18 @@ class Store:
             )
         return out
 
+    def profiled_versions(self, *, recipe: str | None = None) -> list[ProfiledVersion]:
+        """Per recipe version with at least one profile: how many, and the latest summary."""
+        where, args = ("WHERE v.recipe = ?", (recipe,)) if recipe else ("", ())
+        rows = self.db.execute(
+            f"""SELECT v.recipe, v.version, v.sha256, COUNT(*), MAX(p.recorded_at),
+                   (SELECT summary_json FROM profiles q WHERE q.recipe_version_id = v.id ORDER BY q.id DESC LIMIT 1)
+                FROM profiles p JOIN recipe_versions v ON v.id = p.recipe_version_id {where}
+                GROUP BY v.id ORDER BY v.recipe, v.version, MIN(p.id)""",
+            args,
+        ).fetchall()
+        return [ProfiledVersion(r[0], int(r[1]), r[2], int(r[3]), r[4], json.loads(r[5])) for r in rows]
+
     def evidence(self, *, recipe: str | None = None) -> list[Evidence]:
         """Bandit rewards: each observation (promoted with a gain > 0 = success; held = no evidence)
         and each simulated verdict (``improves`` = success; rejected candidates are no evidence)."""
@@ -616,6 +655,48 @@ class Store:
             )
         ]
         return out
+
+
+def _finite_or_none(x: float) -> float | None:
+    return round(float(x), 4) if math.isfinite(float(x)) else None
+
+
+def profile_summary(profile: Any, recipe: Any) -> dict[str, Any]:
+    """What the store keeps of a :class:`~recipemut.profile.Profile`: requests, time range,
+    end-to-end percentiles, per operation count and p50/p95/mean ms, busy ms per request per service.
+
+    ``recipe`` is the :class:`~recipemut.model.Recipe` profiled (it maps operations to services).
+    """
+    import numpy as np
+
+    from .forecast import busy_ms_per_request
+
+    start = np.asarray(profile.request_start_ms, dtype=np.float64)
+    rates = np.nan_to_num(np.asarray(profile.sample_rate, dtype=np.float64), nan=1.0)
+    weights = 1.0 / np.clip(rates, 1e-12, None)
+    iso = lambda ms: datetime.fromtimestamp(float(ms) / 1000.0, tz=timezone.utc).isoformat().replace(  # noqa: E731
+        "+00:00", "Z"
+    )
+    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, {op.id: op.service for op in recipe.operations},
+                               weights) if profile.n_requests else {}  # fmt: skip
+    return {
+        "requests": int(profile.n_requests),
+        "start": iso(start.min()) if start.size else None,
+        "end": iso(start.max()) if start.size else None,
+        "sample_rates": sorted({float(r) for r in np.unique(rates)}),
+        "e2e_ms": {k: _finite_or_none(v) for k, v in profile.e2e_percentiles().items()} if profile.n_requests else {},
+        "ops": {
+            o.op: {
+                "count": int(o.count),
+                "p50_ms": _finite_or_none(o.p50_ms),
+                "p95_ms": _finite_or_none(o.p95_ms),
+                "mean_ms": _finite_or_none(o.mean_ms),
+            }
+            for o in profile.ops
+        },
+        "busy_ms_per_service": {k: _finite_or_none(v) for k, v in sorted(busy.items())},
+        "critical_path": list(profile.critical_path),
+    }
 
 
 def suggestion_records(

@@ -336,3 +336,72 @@ def test_suggestion_records_from_search_candidates(tmp_path: Path) -> None:
         assert c.mean_predicted_gain == pytest.approx(0.1)
         # rejected candidates are no evidence for the bandit
         assert [(e.operator, e.success) for e in s.evidence()] == [("cache", 1.0)]
+
+
+# ---- recipemut profile keeps each recipe version's profile summary ----------------------------
+
+
+def test_profile_records_its_summary_and_stats_lists_the_versions(tmp_path: Path) -> None:
+    import yaml
+    from _forecast_helpers import two_service_doc, two_service_recipe
+    from typer.testing import CliRunner
+
+    from recipemut import loggen
+    from recipemut.cli import app
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(two_service_doc(), sort_keys=False))
+    log = tmp_path / "a.jsonl"
+    loggen.write_jsonl(loggen.generate_spans(two_service_recipe(), n_requests=300, seed=1, duration_s=3600.0), log)
+    store = tmp_path / "store.sqlite"
+    runner = CliRunner()
+    on = {"RECIPEMUT_STORE": str(store), "COLUMNS": "80"}
+    res = runner.invoke(app, ["profile", str(recipe), "--logs", str(log)], env=on)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["profile", str(recipe), "--logs", str(log), "--format", "json"], env=on)
+    assert res.exit_code == 0, res.output
+    json.loads(res.stdout)  # the JSON stays data only
+    with Store.open(store) as s:
+        (v,) = s.profiled_versions()
+    assert (v.recipe, v.version, v.profiles) == ("shop", 3, 1)  # the same logs twice: kept once
+    summ = v.last_summary
+    assert summ["requests"] == 300 and set(summ["ops"]) == {"load", "price"}
+    assert summ["ops"]["load"]["count"] == 300 and summ["ops"]["load"]["p95_ms"] > summ["ops"]["load"]["p50_ms"]
+    assert set(summ["busy_ms_per_service"]) == {"cart", "pricing"} and summ["e2e_ms"]["p95"] > 0
+    # a new version of the recipe is a new row
+    recipe.write_text(yaml.safe_dump({**two_service_doc(), "version": 4}, sort_keys=False))
+    assert runner.invoke(app, ["profile", str(recipe), "--logs", str(log)], env=on).exit_code == 0
+    res = runner.invoke(app, ["stats", "--store", str(store), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["profiled_versions"]
+    assert [(r["recipe"], r["version"], r["profiles"]) for r in rows] == [("shop", 3, 1), ("shop", 4, 1)]
+    res = runner.invoke(app, ["stats", "--store", str(store)], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "profiled recipe versions" in res.output
+    assert [line.split()[:2] for line in res.output.splitlines() if line.startswith("shop ")] == [
+        ["shop", "3"], ["shop", "4"]]  # fmt: skip
+
+
+def test_profile_store_off_or_unusable(tmp_path: Path) -> None:
+    import yaml
+    from _forecast_helpers import two_service_doc, two_service_recipe
+    from typer.testing import CliRunner
+
+    from recipemut import loggen
+    from recipemut.cli import app
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(two_service_doc(), sort_keys=False))
+    log = tmp_path / "a.jsonl"
+    loggen.write_jsonl(loggen.generate_spans(two_service_recipe(), n_requests=50, seed=2, duration_s=600.0), log)
+    runner = CliRunner()
+    res = runner.invoke(app, ["profile", str(recipe), "--logs", str(log)], env={"RECIPEMUT_STORE": "off"})
+    assert res.exit_code == 0, res.output
+    assert "profile store" not in res.output
+    bad = tmp_path / "junk.sqlite"
+    bad.write_bytes(b"\0garbage" * 200)
+    res = runner.invoke(app, ["profile", str(recipe), "--logs", str(log), "--format", "json"],
+                        env={"RECIPEMUT_STORE": str(bad)})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "warning:" in res.stderr and "not recorded in the profile store" in res.stderr
+    assert json.loads(res.stdout)["summary"]["requests"] == 50

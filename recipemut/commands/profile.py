@@ -196,6 +196,9 @@ def profile(
     if output == OutputFormat.json:
         typer.echo(json.dumps(profile_data(r, prof, report, top=top, path=str(recipe)), indent=2))
         warn_ingest(report)
-        return
-    warn_ingest(report)
-    _render(r, prof, report, top)
+    else:
+        warn_ingest(report)
+        _render(r, prof, report, top)
+    from .stats import record_profile_summary  # the store keeps each recipe version's profile summary
+
+    record_profile_summary(recipe, r, prof)

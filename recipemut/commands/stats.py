@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
@@ -13,11 +14,22 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..bandit import Bandit
-from ..store import ENV_VAR, OperatorStats, Store, default_path
-from ._common import OutputFormat
+from ..errors import RecipemutError
+from ..store import ENV_VAR, OperatorStats, ProfiledVersion, Store, default_path
+from ._common import OutputFormat, err_console
+
+if TYPE_CHECKING:
+    from ..model import Recipe
+    from ..profile import Profile
 
 
-def stats_data(path: Path, stats: list[OperatorStats], bandit: Bandit, counts: dict[str, int]) -> dict[str, Any]:
+def stats_data(
+    path: Path,
+    stats: list[OperatorStats],
+    bandit: Bandit,
+    counts: dict[str, int],
+    profiled: list[ProfiledVersion] | None = None,
+) -> dict[str, Any]:
     """The JSON document of ``recipemut stats --format json``."""
     arms = [(s.operator, None) for s in stats]
     probs = bandit.selection_probabilities(arms, np.random.default_rng(0)) if arms else np.zeros(0)
@@ -36,6 +48,7 @@ def stats_data(path: Path, stats: list[OperatorStats], bandit: Bandit, counts: d
             }
             for s, p in zip(stats, probs, strict=True)
         ],
+        "profiled_versions": [v.to_dict() for v in profiled or ()],
     }
 
 
@@ -52,6 +65,7 @@ def _render(data: dict[str, Any]) -> None:
         f"store {escape(data['store'])}: {c['suggestions']} simulated mutations, {c['observations']} observed "
         f"canaries, {c['recipe_versions']} recipe versions"
     )
+    _render_profiled(out, data.get("profiled_versions", []))
     if not data["operators"]:
         out.print("nothing learned yet: suggest and evaluate record into this store as they run")
         return
@@ -86,6 +100,53 @@ def _render(data: dict[str, Any]) -> None:
     )
 
 
+def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
+    """Per recipe, the versions profiled: how often, when last, requests and end-to-end p95 then."""
+    if not versions:
+        return
+    table = Table(header_style="bold", pad_edge=False, box=None, title="profiled recipe versions", title_justify="left")
+    for name in ("recipe", "version", "sha256", "profiles", "last profiled", "requests", "p95 ms"):
+        table.add_column(name, justify="left" if name in ("recipe", "sha256", "last profiled") else "right",
+                         no_wrap=True)  # fmt: skip
+    for v in versions:
+        summ = v["last_summary"]
+        p95 = (summ.get("e2e_ms") or {}).get("p95")
+        table.add_row(
+            escape(v["recipe"]),
+            str(v["version"]),
+            v["sha256"][:12],
+            str(v["profiles"]),
+            str(v["last_recorded_at"])[:16].replace("T", " "),
+            f"{summ.get('requests', 0):,}",
+            "-" if p95 is None else f"{p95:.1f}",
+        )
+    out.print(table)
+
+
+def record_profile_summary(recipe_path: Path, recipe: Recipe, prof: Profile) -> None:
+    """What ``recipemut profile`` keeps in the store: the summary of this recipe version's profile.
+
+    Nothing when the store is off (``RECIPEMUT_STORE=off``) or the logs held no request; a store
+    problem is a warning on stderr, never a failure of the profile.
+    """
+    path = default_path()
+    if path is None or prof.n_requests == 0:
+        return
+    from ..plan import recipe_sha256
+    from ..store import profile_summary
+
+    try:
+        with Store.open(path) as st:
+            st.record_profile(
+                recipe=recipe.name,
+                version=recipe.version,
+                sha256=recipe_sha256(recipe_path),
+                summary=profile_summary(prof, recipe),
+            )
+    except (RecipemutError, sqlite3.Error, OSError) as e:
+        err_console.print(f"[yellow]warning:[/] this profile was not recorded in the profile store: {escape(str(e))}")
+
+
 def stats(
     store: Path | None = typer.Option(
         None, "--store", help=f"Store file (default: ${ENV_VAR}, else .recipemut/store.sqlite).", show_default=False
@@ -100,7 +161,8 @@ def stats(
     canaries observed, promoted, rolled back and held, the mean observed gain, the prediction
     error (observed vs predicted gain), the calibration (how often the observed effect fell
     inside the predicted interval), and the bandit's belief and next-pick probability that order
-    suggest's candidates under --budget.
+    suggest's candidates under --budget. Below that, per recipe, the versions `recipemut profile`
+    recorded (how often, when last, requests and end-to-end p95 of the latest profile).
 
     Example:
 
@@ -115,11 +177,16 @@ def stats(
             "store": str(path),
             "counts": {"recipe_versions": 0, "profiles": 0, "suggestions": 0, "observations": 0},
             "operators": [],
+            "profiled_versions": [],
         }
     else:
         with Store.open(path) as s:
             data = stats_data(
-                path, s.operator_stats(recipe=recipe), Bandit.from_evidence(s.evidence(recipe=recipe)), s.counts()
+                path,
+                s.operator_stats(recipe=recipe),
+                Bandit.from_evidence(s.evidence(recipe=recipe)),
+                s.counts(),
+                s.profiled_versions(recipe=recipe),
             )
     if output == OutputFormat.json:
         typer.echo(json.dumps(data, indent=2))
