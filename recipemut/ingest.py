@@ -1000,6 +1000,18 @@ def _as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) 
     return [Path(p) for p in paths]
 
 
+def _resolve_mapping(mapping: Any, recipe: Recipe | None) -> Any:
+    """The mapping loaded and checked against the recipe before any log is read (a bad --map fails first)."""
+    if mapping is None:
+        return None
+    formats = _formats_module()
+    if formats is None or not hasattr(formats, "resolve"):
+        return mapping
+    resolved = formats.resolve(mapping)
+    resolved.check(recipe)
+    return resolved
+
+
 def read_logs(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
@@ -1041,9 +1053,14 @@ def read_logs(
     if sample_rate is not None and not (0 < sample_rate <= 1):
         raise LogError(f"sample rate {sample_rate!r} is outside (0, 1]", code="bad-sample-rate")
     fill_rate = 1.0 if sample_rate is None else float(sample_rate)
+    mapping = _resolve_mapping(mapping, recipe)
 
     results = [_read_file(p, log_format, recipe, mapping, strict) for p in files]
     notes = [n for r in results for n in r.notes]
+    if mapping is not None and all(r.fmt == "native" for r in results):
+        notes.append(
+            f"mapping {getattr(mapping, 'source', None) or 'given'} not used: native spans name their operation"
+        )
     table = pa.concat_tables([r.table for r in results]) if results else None
     assert table is not None
 

@@ -143,3 +143,12 @@ def test_narrow_terminal_drops_columns_instead_of_truncating_numbers(files: tupl
     assert "cpu ms" not in header and "p95 ms" in header and "crit %" in header
     table = [ln for ln in result.stdout.splitlines() if ln.startswith(("┃", "│"))]
     assert table and not any("…" in ln for ln in table)
+
+
+def test_a_missing_map_file_is_an_error_even_with_native_logs(files: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, logs = files
+    missing = tmp_path / "nosuch.yaml"
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs), "--map", str(missing)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    assert result.stderr.strip().endswith(f"{missing}: no such mapping file") and result.stderr.count("\n") == 1

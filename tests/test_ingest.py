@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recipemut import ingest
-from recipemut.errors import InputFileError, LogError
+from recipemut.errors import InputFileError, LogError, RecipemutError
 from recipemut.ingest import classify_line, detect_format, read_logs
 from recipemut.spans import SPAN_SCHEMA
 
@@ -338,6 +338,31 @@ def test_other_formats_go_to_the_formats_package(tmp_path: Path, monkeypatch: py
     assert rep.rejected == {"bad-latency": 1} and rep.examples[0].line == 2 and rep.examples[0].file == str(p)
     assert rep.format_counts == {"unmapped_spans": 3}
     assert f"{p}: 2 spans skewed" in rep.notes
+
+
+def test_a_missing_mapping_file_fails_even_with_native_logs(tmp_path: Path) -> None:
+    logs = write_spans(tmp_path / "a.jsonl", REQUESTS)
+    with pytest.raises(InputFileError) as e:
+        read_logs(logs, recipe=diamond(), mapping=tmp_path / "nosuch.yaml")
+    assert e.value.file == str(tmp_path / "nosuch.yaml") and e.value.code == "missing-file"
+
+
+def test_a_mapping_naming_no_operation_of_the_recipe_fails_before_reading(tmp_path: Path) -> None:
+    m = tmp_path / "m.yaml"
+    m.write_text("apiVersion: recipemut/v1\nkind: SpanMapping\noperations:\n  - op: nope\n    name: x\n")
+    with pytest.raises(RecipemutError) as e:
+        read_logs(write_spans(tmp_path / "a.jsonl", REQUESTS), recipe=diamond(), mapping=m)
+    assert e.value.file == str(m) and e.value.code == "unknown-op" and e.value.line == 4
+
+
+def test_a_mapping_with_only_native_logs_is_reported_unused(tmp_path: Path) -> None:
+    m = tmp_path / "m.yaml"
+    m.write_text("apiVersion: recipemut/v1\nkind: SpanMapping\noperations:\n  - op: load\n    name: x\n")
+    logs = write_spans(tmp_path / "a.jsonl", REQUESTS)
+    _, rep = read_logs(logs, recipe=diamond(), mapping=m)
+    assert rep.notes == (f"mapping {m} not used: native spans name their operation",)
+    _, rep = read_logs(logs, recipe=diamond())
+    assert rep.notes == ()
 
 
 def test_without_the_formats_package_other_formats_are_unsupported(
