@@ -6,7 +6,8 @@ rejected candidate keeps *why* it was rejected (``suggest --explain``):
 * :func:`check_structure` compares the mutated recipe with the original: ids unique, the DAG
   acyclic, every consumed field an input or produced by exactly one *other* operation (which then
   precedes the consumer, since producer -> consumer is a DAG edge), every output produced, every
-  ``frozen`` operation untouched, every ``keep_order`` pair still ordered.
+  ``frozen`` operation untouched, every ``keep_order`` pair still ordered, and every control
+  dependency kept (a side-effecting operation that a guard preceded is still preceded by it).
 * :func:`check_predicted` checks a prediction against the SLO and cost budget.
 
 What "frozen" means here: the operation exists, its definition (the :class:`~recipemut.model.Operation`
@@ -18,6 +19,12 @@ operation without changing what runs before or after it does not touch it.
 What "keep_order" means here: for a pair ``[a, b]`` there must be no path ``b -> ... -> a``, and a
 path ``a -> ... -> b`` present in the original must still be present. (A pair the original does not
 order is the validator's business, not a mutation's.)
+
+What "control dependency" means here: a guard (``may_halt``) stops its DAG descendants on the
+requests it halts. An operation with side effects (``idempotent`` or ``external``) that the guard
+preceded, directly or through other operations, must still be preceded by it, whatever the edges
+that said so (``after`` or data): otherwise it would run for requests the guard rejects (stock
+reserved for an order about to be refused as fraud).
 
 >>> from recipemut.model import recipe_from_dict
 >>> doc = {"fields": {"x": {"type": "string"}, "y": {"type": "string"}}, "inputs": ["x"], "outputs": ["y"],
@@ -44,6 +51,7 @@ from .model import Recipe
 __all__ = [
     "check_predicted",
     "check_structure",
+    "control_dependency_violations",
     "data_dependency_violations",
     "frozen_violations",
     "keep_order_violations",
@@ -129,12 +137,32 @@ def keep_order_violations(original: Recipe, mutated: Recipe) -> list[str]:
     return reasons
 
 
+def control_dependency_violations(original: Recipe, mutated: Recipe) -> list[str]:
+    """Side-effecting operations of ``original`` that a guard (``may_halt``) preceded and that
+    ``mutated`` no longer runs after that guard (both still present; the original's flags count)."""
+    reasons: list[str] = []
+    og, mg = original.dag, mutated.dag
+    for gid in original.topo_order:
+        if not original.ops[gid].may_halt or gid not in mg:
+            continue
+        before, still = nx.descendants(og, gid), nx.descendants(mg, gid)
+        for sid in original.topo_order:
+            op = original.ops[sid]
+            if op.side_effects != "none" and sid in before and sid in mg and sid not in still:
+                reasons.append(
+                    f"control dependency: '{sid}' (side_effects: {op.side_effects}) no longer waits for guard "
+                    f"'{gid}' (may_halt), so it would run for requests '{gid}' halts"
+                )
+    return reasons
+
+
 def check_structure(original: Recipe, mutated: Recipe) -> list[str]:
     """Reasons why ``mutated`` is not a valid mutation of ``original`` (empty list: valid).
 
     Checks, in order: unique ids, acyclicity (the cycle is printed ``a -> b -> a``), data
     dependencies and outputs (:func:`data_dependency_violations`), frozen operations
-    (:func:`frozen_violations`) and keep_order pairs (:func:`keep_order_violations`). The
+    (:func:`frozen_violations`), keep_order pairs (:func:`keep_order_violations`) and control
+    dependencies of guards (:func:`control_dependency_violations`). The
     constraints are the *original's*: a mutation may not relax its own constraints.
     """
     reasons: list[str] = []
@@ -152,6 +180,7 @@ def check_structure(original: Recipe, mutated: Recipe) -> list[str]:
     reasons.extend(data_dependency_violations(mutated))
     reasons.extend(frozen_violations(original, mutated))
     reasons.extend(keep_order_violations(original, mutated))
+    reasons.extend(control_dependency_violations(original, mutated))
     return reasons
 
 

@@ -109,3 +109,35 @@ def test_check_predicted() -> None:
         )
         == []
     )
+
+
+GUARDED = [
+    {"id": "load", "consumes": ["id"], "produces": ["cart"]},
+    {"id": "fraud", "consumes": ["id"], "produces": ["verdict"], "may_halt": True},
+    {"id": "reserve", "consumes": ["cart"], "produces": ["res"], "after": ["fraud"], "side_effects": "idempotent"},
+    {"id": "charge", "consumes": ["res"], "produces": ["paid"], "side_effects": "external"},
+    {"id": "recs", "consumes": ["cart"], "produces": ["upsell"], "after": ["fraud"]},
+]
+
+
+def test_a_side_effect_a_guard_preceded_must_still_wait_for_it() -> None:
+    doc = mini(GUARDED, outputs=("paid", "upsell", "verdict"))
+    r = recipe_from_dict(doc)
+    m = mutate(doc, [Edit("remove", ("operations", "reserve", "after", "fraud"))])
+    # reserve directly, charge transitively (through reserve's data) lose the guard
+    assert check_structure(r, m) == [
+        "control dependency: 'reserve' (side_effects: idempotent) no longer waits for guard 'fraud' (may_halt), "
+        "so it would run for requests 'fraud' halts",
+        "control dependency: 'charge' (side_effects: external) no longer waits for guard 'fraud' (may_halt), "
+        "so it would run for requests 'fraud' halts",
+    ]
+    # the guard kept through another path is fine; an op without side effects may leave the guard
+    kept = mutate(
+        doc,
+        [
+            Edit("remove", ("operations", "reserve", "after", "fraud")),
+            Edit("append", ("operations", "load", "after"), "fraud"),
+        ],
+    )
+    assert check_structure(r, kept) == []
+    assert check_structure(r, mutate(doc, [Edit("remove", ("operations", "recs", "after", "fraud"))])) == []

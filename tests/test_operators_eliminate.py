@@ -61,3 +61,22 @@ def test_scenario_audit_is_dead() -> None:
     ms = eliminate.generate(OperatorContext.build(scenario(), doc=scenario_doc()))
     assert ids(ms) == ["eliminate:audit"]
     assert "produces nothing" in ms[0].description
+
+
+def test_rewiring_keeps_a_guard_before_a_side_effect() -> None:
+    doc = mini(
+        [
+            {"id": "fraud", "consumes": ["id"], "produces": ["ok"], "may_halt": True},
+            {"id": "log", "consumes": ["ok"], "produces": ["junk"]},  # after the guard by data only
+            {"id": "reserve", "consumes": ["id"], "produces": ["res"], "after": ["log"], "side_effects": "idempotent"},
+        ],
+        outputs=("res",),
+    )
+    (m,) = _gen(doc)
+    assert edits(m)[:3] == [
+        {"op": "remove", "path": ["operations", "log"]},
+        {"op": "remove", "path": ["operations", "reserve", "after", "log"]},
+        {"op": "append", "path": ["operations", "reserve", "after"], "value": "fraud"},
+    ]
+    assert m.recipe.dag.has_edge("fraud", "reserve")
+    assert check_structure(recipe_from_dict(doc), m.recipe) == []

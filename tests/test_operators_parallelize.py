@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import networkx as nx
 from _operators_helpers import edits, ids, mini, scenario, scenario_doc, scenario_profile
 
 from recipemut.constraints import check_structure
+from recipemut.loader import load_recipe
 from recipemut.model import recipe_from_dict
-from recipemut.operators import OperatorContext, parallelize
+from recipemut.operators import OperatorContext, generate_all, parallelize
 
 
 def _gen(doc: dict) -> list:
@@ -100,3 +104,49 @@ def test_bernstein_conflicts() -> None:
     )
     out = parallelize.bernstein_conflicts(r.ops["a"], r.ops["b"])
     assert out == ["reads what the other writes: y", "both write: x"]
+
+
+# ---- control dependencies of guards (may_halt) -------------------------------------------------
+
+CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout" / "recipe.yaml"
+
+
+def test_checkout_never_reserves_stock_before_the_fraud_guard() -> None:
+    r = load_recipe(CHECKOUT)
+    got = ids(parallelize.generate(OperatorContext.build(r)))
+    # "never reserve stock for an order we are about to reject": the edge from the guard stays
+    assert "parallelize:score_fraud->reserve_stock" not in got
+    assert "parallelize:price_items->score_fraud" in got  # the guard itself may still move earlier
+    for m in generate_all(OperatorContext.build(r)):
+        assert nx.has_path(m.recipe.dag, "score_fraud", "reserve_stock"), m.id
+
+
+def test_a_guard_before_the_dropped_op_is_carried_over_to_a_side_effect() -> None:
+    ops = [
+        {"id": "guard", "consumes": ["id"], "produces": ["ok"], "may_halt": True},
+        {"id": "a", "consumes": ["ok"], "produces": ["x"]},  # after the guard by data only
+        {"id": "b", "consumes": ["id"], "produces": ["y"], "after": ["a"], "side_effects": "idempotent"},
+    ]
+    (m,) = _gen(mini(ops, outputs=("x", "y")))
+    assert edits(m) == [
+        {"op": "remove", "path": ["operations", "b", "after", "a"]},
+        {"op": "append", "path": ["operations", "b", "after"], "value": "guard"},
+    ]
+    assert m.recipe.ops["b"].after == ("guard",)
+    assert "still waits for `guard`" in m.description
+    # nothing with side effects after the guard: no control dependency, nothing carried over
+    ops[2]["side_effects"] = "none"
+    (m,) = _gen(mini(ops, outputs=("x", "y")))
+    assert edits(m) == [{"op": "remove", "path": ["operations", "b", "after", "a"]}]
+
+
+def test_the_edge_from_a_guard_to_a_later_side_effect_is_kept() -> None:
+    ops = [
+        {"id": "guard", "consumes": ["id"], "produces": ["ok"], "may_halt": True},
+        {"id": "mid", "consumes": ["id"], "produces": ["x"], "after": ["guard"]},
+        {"id": "write", "consumes": ["x"], "produces": ["y"], "side_effects": "external"},
+    ]
+    # guard -> mid is an after edge; mid has no effect itself but `write` (after it by data) has
+    assert ids(_gen(mini(ops, outputs=("y",)))) == []
+    ops[2]["side_effects"] = "none"
+    assert ids(_gen(mini(ops, outputs=("y",)))) == ["parallelize:guard->mid"]

@@ -66,3 +66,42 @@ def test_scenario_moves_the_stock_check_first() -> None:
     assert ids(ms) == ["reorder:check_stock->price"]
     assert "halted 1" in ms[0].description or "halted 2" in ms[0].description  # the observed halt rate
     assert check_structure(r, ms[0].recipe) == []
+
+
+def test_never_moves_a_side_effect_ahead_of_the_guard_that_preceded_it() -> None:
+    ops = [
+        {"id": "fraud", "consumes": ["id"], "produces": ["verdict"], "may_halt": True},
+        # a guard with side effects of its own, after the fraud guard only by `after`
+        {
+            "id": "reserve",
+            "consumes": ["id"],
+            "produces": ["res"],
+            "after": ["fraud"],
+            "may_halt": True,
+            "side_effects": "idempotent",
+        },
+    ]
+    assert _gen(mini(ops, outputs=("verdict", "res"))) == []
+    ops[1]["side_effects"] = "none"  # no side effect: moving it first is fine
+    assert ids(_gen(mini(ops, outputs=("verdict", "res")))) == ["reorder:reserve->fraud"]
+
+
+def test_a_guard_before_the_pair_is_kept_for_a_side_effecting_second() -> None:
+    ops = [
+        {"id": "fraud", "consumes": ["id"], "produces": ["ok"], "may_halt": True},
+        {"id": "enrich", "consumes": ["ok"], "produces": ["x"]},  # after the fraud guard by data
+        {
+            "id": "hold",
+            "consumes": ["id"],
+            "produces": ["h"],
+            "after": ["enrich"],
+            "may_halt": True,
+            "side_effects": "idempotent",
+        },
+    ]
+    (m,) = _gen(mini(ops, outputs=("x", "h")))
+    assert edits(m) == [
+        {"op": "remove", "path": ["operations", "hold", "after", "enrich"]},
+        {"op": "append", "path": ["operations", "hold", "after"], "value": "fraud"},
+        {"op": "append", "path": ["operations", "enrich", "after"], "value": "hold"},
+    ]

@@ -14,7 +14,7 @@ import networkx as nx
 from .. import cachesim, hedgemodel
 from ..bytesmodel import BytesFit
 from ..bytesmodel import fit as fit_bytes
-from ..constraints import frozen_violations, keep_order_violations
+from ..constraints import control_dependency_violations, frozen_violations, keep_order_violations
 from ..model import Recipe, recipe_to_dict
 from ..mutation import Edit, Mutation, mutate
 from ..profile import Profile
@@ -148,9 +148,36 @@ def rewire_after(
     return edits
 
 
+def kept_guards(recipe: Recipe, via: str, succ: str) -> list[str]:
+    """Guards (``may_halt``) before ``via`` that ``succ`` must keep waiting for when its wait on ``via``
+    goes: control dependencies, so only when ``succ`` or anything after it has side effects.
+
+    >>> from recipemut.model import recipe_from_dict
+    >>> r = recipe_from_dict({"fields": {"i": {}, "ok": {}, "x": {}, "y": {}}, "inputs": ["i"], "outputs": ["y"],
+    ...     "operations": [{"id": "g", "service": "s", "action": "G", "consumes": ["i"], "produces": ["ok"],
+    ...                     "may_halt": True},
+    ...                    {"id": "a", "service": "s", "action": "A", "consumes": ["ok"], "produces": ["x"]},
+    ...                    {"id": "b", "service": "s", "action": "B", "consumes": ["i"], "produces": ["y"],
+    ...                     "after": ["a"], "side_effects": "idempotent"}]})
+    >>> kept_guards(r, "a", "b")
+    ['g']
+    """
+    g = recipe.dag
+    if all(recipe.ops[x].side_effects == "none" for x in (succ, *nx.descendants(g, succ))):
+        return []
+    before = nx.ancestors(g, via)
+    return [p for p in recipe.topo_order if p in before and recipe.ops[p].may_halt]
+
+
 def ordering_problems(ctx: OperatorContext, mutated: Recipe) -> list[str]:
-    """``frozen`` and ``keep_order`` violations of a candidate (operators respect both)."""
-    return frozen_violations(ctx.recipe, mutated) + keep_order_violations(ctx.recipe, mutated)
+    """``frozen``, ``keep_order`` and guard control-dependency violations of a candidate (operators
+    respect all three)."""
+    original = ctx.recipe
+    return (
+        frozen_violations(original, mutated)
+        + keep_order_violations(original, mutated)
+        + control_dependency_violations(original, mutated)
+    )
 
 
 def fmt_fields(names: Iterable[str]) -> str:

@@ -8,7 +8,9 @@ qualifies too).
 The edits, exactly: the operation is removed; every operation that listed it in ``after`` has it
 removed from ``after`` and gets, appended, each entry of the removed operation's ``after`` that
 would no longer precede it: explicit ``after`` chains through it stay transitive (its data
-producers were its own needs and are not carried over). ``frozen`` and ``keep_order`` are
+producers were its own needs and are not carried over, except guards: a successor that has, or
+precedes, side effects also keeps waiting for every guard (``may_halt``) before the removed
+operation, a control dependency). ``frozen``, ``keep_order`` and control dependencies are
 re-checked on the result.
 
 >>> from recipemut.model import recipe_from_dict
@@ -22,14 +24,14 @@ re-checked on the result.
 >>> ctx = OperatorContext.build(r)
 >>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(ctx)]  # doctest: +NORMALIZE_WHITESPACE
 [('eliminate:audit', [{'op': 'remove', 'path': ['operations', 'audit']},
-                      {'op': 'remove', 'path': ['operations', 'g', 'after', 0]},
+                      {'op': 'remove', 'path': ['operations', 'g', 'after', 'audit']},
                       {'op': 'append', 'path': ['operations', 'g', 'after'], 'value': 'f'}])]
 """
 
 from __future__ import annotations
 
 from ..mutation import Edit, Mutation
-from ._base import OperatorContext, fmt_fields, make_mutation, ms, ordering_problems, rewire_after
+from ._base import OperatorContext, fmt_fields, kept_guards, make_mutation, ms, ordering_problems, rewire_after
 
 NAME = "eliminate"
 SUMMARY = "remove an operation without side effects whose products nobody consumes and that are not outputs"
@@ -55,7 +57,7 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         edits: list[Edit] = [Edit("remove", ("operations", op_id))]
         preds = [p for p in op.after if p in g]
         for succ in sorted(g.successors(op_id), key=order.__getitem__):
-            edits += rewire_after(ctx.doc, h, succ, [op_id], preds)
+            edits += rewire_after(ctx.doc, h, succ, [op_id], [*preds, *kept_guards(r, op_id, succ)])
         what = (
             f"its products {fmt_fields(op.produces)} are consumed by no operation and are not outputs"
             if (op.produces)

@@ -9,8 +9,11 @@ The edit, exactly: ``a`` is removed from ``b.after``, and every entry of ``a.aft
 longer precede ``b`` is appended to ``b.after``. So ``b`` stops waiting for ``a`` itself but keeps
 the *explicit* ordering it had through ``a`` (chains of ``after`` written by the author stay
 transitive); what ``a`` waited for only because it consumes their data (``a``'s data producers) is
-``a``'s need, not ``b``'s, and is not carried over. ``frozen`` and ``keep_order`` are re-checked on
-the result, so an ordering they protect is never lost.
+``a``'s need, not ``b``'s, and is not carried over, except a guard's (``may_halt``): when ``b`` or
+anything after it has side effects, every guard before ``a`` is carried over too, since ``b``
+must not run for a request that guard halts (a control dependency). An edge from a guard itself
+to such a ``b`` is never dropped. ``frozen``, ``keep_order`` and control dependencies are
+re-checked on the result, so an ordering they protect is never lost.
 
 >>> from recipemut.model import recipe_from_dict
 >>> from recipemut.operators import OperatorContext
@@ -19,15 +22,17 @@ the result, so an ordering they protect is never lost.
 ...     {"id": "load_cart", "service": "cart", "action": "Get", "consumes": ["id"], "produces": ["cart"]},
 ...     {"id": "score_fraud", "service": "fraud", "action": "Score", "consumes": ["id"],
 ...      "produces": ["risk"], "after": ["load_cart"]}]})
->>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(OperatorContext.build(r))]
-[('parallelize:load_cart->score_fraud', [{'op': 'remove', 'path': ['operations', 'score_fraud', 'after', 0]}])]
+>>> ms = generate(OperatorContext.build(r))
+>>> [(m.id, [e.to_dict() for e in m.edits]) for m in ms]  # doctest: +NORMALIZE_WHITESPACE
+[('parallelize:load_cart->score_fraud',
+  [{'op': 'remove', 'path': ['operations', 'score_fraud', 'after', 'load_cart']}])]
 """
 
 from __future__ import annotations
 
 from ..model import Operation
 from ..mutation import Mutation
-from ._base import OperatorContext, fmt_fields, make_mutation, ms, ordering_problems, rewire_after
+from ._base import OperatorContext, fmt_fields, kept_guards, make_mutation, ms, ordering_problems, rewire_after
 
 NAME = "parallelize"
 SUMMARY = "drop an `after` edge between operations that touch disjoint fields (Bernstein) so they run side by side"
@@ -59,7 +64,7 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
             continue
         h = g.copy()
         h.remove_edge(a, b)
-        edits = rewire_after(ctx.doc, h, b, [a], [p for p in oa.after if p in g])
+        edits = rewire_after(ctx.doc, h, b, [a], [*(p for p in oa.after if p in g), *kept_guards(r, a, b)])
         inherited = [e.value for e in edits if e.op == "append"]
         reason = (
             f"`{b}` waits for `{a}` only through an `after` edge and they touch disjoint fields "

@@ -12,12 +12,14 @@ The edits, exactly (the pair keeps its place in the ordering, with its order rev
 
 * ``b.after``: ``a`` is removed, and each entry of ``a.after`` that would no longer precede ``b`` is
   appended: the explicit ordering before the pair still holds (``a``'s data producers are ``a``'s
-  needs, not ``b``'s, and ``a`` still waits for them);
+  needs, not ``b``'s, and ``a`` still waits for them, except guards: when ``b`` or anything after
+  it has side effects, every guard before ``a`` is appended too, a control dependency);
 * ``a.after``: ``b`` is appended.
 
 Successors of ``a`` now also wait for ``b`` (through ``a``); successors of ``b`` no longer wait for
 ``a`` unless a data edge or another path says so (that is what moving a guard first is for).
-``frozen`` and ``keep_order`` are re-checked on the result.
+``frozen``, ``keep_order`` and control dependencies are re-checked on the result: a guard ``a`` is
+never moved after an operation with side effects it preceded.
 
 >>> from recipemut.model import recipe_from_dict
 >>> from recipemut.operators import OperatorContext
@@ -28,7 +30,7 @@ Successors of ``a`` now also wait for ``b`` (through ``a``); successors of ``b``
 ...      "may_halt": True, "after": ["enrich"]}]})
 >>> ctx = OperatorContext.build(r)
 >>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(ctx)]  # doctest: +NORMALIZE_WHITESPACE
-[('reorder:guard->enrich', [{'op': 'remove', 'path': ['operations', 'guard', 'after', 0]},
+[('reorder:guard->enrich', [{'op': 'remove', 'path': ['operations', 'guard', 'after', 'enrich']},
                             {'op': 'append', 'path': ['operations', 'enrich', 'after'], 'value': 'guard'}])]
 """
 
@@ -37,7 +39,7 @@ from __future__ import annotations
 import networkx as nx
 
 from ..mutation import Edit, Mutation
-from ._base import OperatorContext, make_mutation, ms, ordering_problems, rewire_after
+from ._base import OperatorContext, kept_guards, make_mutation, ms, ordering_problems, rewire_after
 
 NAME = "reorder"
 SUMMARY = "swap two adjacent operations joined only by an `after` edge, to run a guard or a data-shrinking step first"
@@ -84,7 +86,7 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         why = _worth(ctx, a, b)
         if why is None:
             continue
-        edits = rewire_after(ctx.doc, h, b, [a], [p for p in r.ops[a].after if p in g])
+        edits = rewire_after(ctx.doc, h, b, [a], [*(p for p in r.ops[a].after if p in g), *kept_guards(r, a, b)])
         edits.append(Edit("append", ("operations", a, "after"), b))
         reason = f"`{a}` and `{b}` share no field and are ordered only by an `after` edge; {why}, so run `{b}` first"
         m = make_mutation(ctx, NAME, f"{b}->{a}", (b, a), reason + ".", edits)
