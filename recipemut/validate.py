@@ -129,6 +129,8 @@ class _Checker:
                     j,
                 )
         dag = self.r.dag
+        # on a cycle "runs first" means nothing: the cycle is reported, its operations' pairs are not
+        cyclic = {n for c in nx.strongly_connected_components(dag) if len(c) > 1 for n in c}
         for j, pair in enumerate(self.r.constraints.keep_order):
             a, b = pair
             unknown = [x for x in (a, b) if x not in self.r.ops]
@@ -142,7 +144,7 @@ class _Checker:
                     j,
                     k,
                 )
-            if unknown:
+            if unknown or a in cyclic or b in cyclic:
                 continue
             if a == b:
                 self.add(

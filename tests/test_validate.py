@@ -134,6 +134,11 @@ def test_cycle_is_printed_as_a_path_with_reasons() -> None:
     ]
 
 
+def test_a_cycle_does_not_also_contradict_keep_order() -> None:
+    d = doc(operations=ops(load={"after": ["send"]}), constraints={"keep_order": [["load", "send"], ["send", "price"]]})
+    assert [c for c, _ in found(d)] == ["cycle"]
+
+
 def test_two_independent_cycles_are_both_reported() -> None:
     extra = [
         {"id": "a", "service": "s", "action": "A", "after": ["b"]},
