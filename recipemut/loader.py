@@ -24,6 +24,7 @@ such as ``1e-4`` are numbers (YAML 1.2), other values follow PyYAML's safe loade
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import logging
@@ -593,9 +594,10 @@ def _finding_order(f: Finding) -> tuple[int, int]:
     return (f.line or 0, f.column or 0)
 
 
-def _json_clean(data: Any, positions: Positions, file: str) -> list[Finding]:
-    """Values JSON cannot hold (NaN, infinity, dates, bytes) are errors before the schema runs."""
+def _json_clean(data: Any, positions: Positions, file: str, *, paths: list[DocPath] | None = None) -> list[Finding]:
+    """Values JSON cannot hold (NaN, infinity, dates, bytes) are errors before the schema runs (``paths``: theirs)."""
     out: list[Finding] = []
+    bad = paths if paths is not None else []
 
     def walk(node: Any, path: DocPath) -> None:
         if isinstance(node, dict):
@@ -605,9 +607,11 @@ def _json_clean(data: Any, positions: Positions, file: str) -> list[Finding]:
             for i, v in enumerate(node):
                 walk(v, (*path, i))
         elif isinstance(node, float) and not math.isfinite(node):
+            bad.append(path)
             line, col = positions.get(path, (None, None))
             out.append(Finding(file, line, col, "bad-value", f"{_subject(path, data)}: {node} is not a finite number"))
         elif node is not None and not isinstance(node, (str, int, float, bool)):
+            bad.append(path)
             line, col = positions.get(path, (None, None))
             out.append(
                 Finding(
@@ -626,13 +630,135 @@ def _json_clean(data: Any, positions: Positions, file: str) -> list[Finding]:
 # ---- the whole check -----------------------------------------------------------------------------
 
 
+#: semantic rules that read the whole data flow and DAG: not run once an operation's flow keys were unreadable
+_GRAPH_CODES = frozenset(
+    {
+        "self-after",
+        "unknown-after",
+        "undeclared-field",
+        "input-produced",
+        "duplicate-producer",
+        "unproduced-field",
+        "not-upstream",
+        "output-not-produced",
+        "cycle",
+        "keep-order-contradiction",
+        "keep-order-unordered",
+        "unused-field",
+    }
+)
+#: semantic rules about one operation's own settings
+_OP_CODES = frozenset({"bad-expected", "cache-unsafe", "hedge-unsafe", "orphan-alternative"})
+_SALVAGE_PASSES = 4
+
+
+class _Salvage:
+    """A copy of a structurally broken document with its bad values set aside, and what that makes unreliable.
+
+    A bad value is dropped, or replaced by a neutral one (an empty list of fields, no service), when
+    the rest of the document stays meaningful without it; the semantic rules that would read the
+    replaced value are then not run. Where nothing sensible can stand in (an operation's id, the
+    operations list itself, a field name), :meth:`neutralise` says so and no semantic check runs.
+    """
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self.doc: dict[str, Any] = copy.deepcopy(mapping)
+        self.skip_codes: set[str] = set()
+        self.skip_ops: set[tuple[str, int]] = set()
+
+    def neutralise(self, path: DocPath) -> bool:
+        doc = self.doc
+        if not path or not isinstance(path[0], str):
+            return False
+        head = path[0]
+        if head in ("operations", "alternatives"):
+            items = doc.get(head)
+            if len(path) < 3 or not isinstance(items, list) or not isinstance(path[1], int):
+                return False
+            item = items[path[1]] if path[1] < len(items) else None
+            key = path[2]
+            if not isinstance(item, dict) or key == "id":
+                return False
+            if key in ("consumes", "produces", "after"):
+                item[key] = []
+                self.skip_codes |= _GRAPH_CODES
+            elif key in ("service", "action"):
+                item[key] = ""
+                self.skip_codes.add("unknown-service")
+            else:
+                item.pop(key, None)
+                self.skip_ops.add((head, path[1]))
+            return True
+        if head in ("fields", "services"):
+            specs = doc.get(head)
+            if len(path) < 2 or not isinstance(specs, dict) or path[1] not in specs:
+                return False
+            if head == "services" or len(path) == 2 or not isinstance(specs[path[1]], dict):
+                specs[path[1]] = {}
+            else:
+                specs[path[1]].pop(path[2], None)
+            self.skip_codes.add("unknown-format")
+            return True
+        if head in ("inputs", "outputs"):
+            return False
+        if head == "name":
+            doc["name"] = ""
+            return True
+        doc.pop(head, None)  # constraints, variants, formats, version, ...: checked without them
+        if head == "formats":
+            self.skip_codes.add("unknown-format")
+        return True
+
+    def keep(self, f: Finding) -> bool:
+        if f.code in self.skip_codes:
+            return False
+        return not (f.code in _OP_CODES and any(f.message.startswith(f"{k}[{i}] (") for k, i in self.skip_ops))
+
+
+def _bad_paths(data: Any) -> list[DocPath]:
+    """Document paths of the structural problems of ``data`` (unknown keys are not problems here)."""
+    out: list[DocPath] = []
+    _json_clean(data, {}, "", paths=out)
+    if out:
+        return out
+    for err in _validator().iter_errors(data):
+        path: DocPath = tuple(err.absolute_path)
+        if err.validator == "additionalProperties":
+            continue
+        if err.validator == "required" and isinstance(err.instance, dict):
+            out += [(*path, k) for k in err.validator_value if k not in err.instance]
+        else:
+            out.append(path)
+    return out
+
+
+def _salvaged_findings(mapping: dict[str, Any], positions: Positions, file: str) -> list[Finding]:
+    """Semantic findings of the well-formed part of a document with structural errors ([] if none is left)."""
+    from .validate import semantic_findings
+
+    salvage = _Salvage(mapping)
+    for _ in range(_SALVAGE_PASSES):
+        paths = _bad_paths(salvage.doc)
+        if not paths:
+            try:
+                recipe = recipe_from_dict(salvage.doc, source=file, positions=positions)
+            except (KeyError, TypeError, ValueError):
+                return []
+            return [f for f in semantic_findings(recipe) if salvage.keep(f)]
+        if not all(salvage.neutralise(p) for p in paths):
+            return []
+    return []
+
+
 def check_document(
     data: Any, positions: Positions, *, file: str, findings: list[Finding] | None = None
 ) -> tuple[Recipe | None, list[Finding]]:
     """Schema and semantic checks of parsed data; returns the recipe (when it could be built) and findings.
 
-    Semantic checks run when the structure is sound; unknown keys and duplicate keys do not stop
-    them (the model ignores unknown keys), any other structural error does.
+    Unknown keys and duplicate keys do not stop the semantic checks (the model ignores unknown keys,
+    the later duplicate wins). Other structural errors make the recipe unusable (``None``), but the
+    semantic checks still run on what is well-formed around them (see :class:`_Salvage`), so one
+    run reports both.
     """
     from .validate import semantic_findings
 
@@ -642,6 +768,7 @@ def check_document(
     structural = bad_values or schema_findings(mapping, positions, file=file)
     found += structural
     if any(f.code != "unknown-key" for f in structural):
+        found += _salvaged_findings(mapping, positions, file)
         return None, sorted(found, key=_finding_order)
     recipe = recipe_from_dict(mapping, source=file, positions=positions)
     found += semantic_findings(recipe)

@@ -251,6 +251,89 @@ def test_wrong_types_stop_before_semantics_and_explain() -> None:
     ]
 
 
+BROKEN = """\
+apiVersion: recipemut/v1
+kind: Recipe
+name: t
+fields: {a: {type: string}, b: {type: string}, c: {type: string}, unused: {}}
+inputs: [a]
+outputs: [c]
+services: {s: {replicas: two}}
+operations:
+  - id: f
+    service: s
+    action: F
+    consumes: [a, zz]
+    produces: [b]
+    cache: yes
+  - id: g
+    service: t
+    action: G
+    consumes: [b, q]
+    produces: [c]
+    hedge: {after_ms: fast}
+  - id: f
+    service: s
+    action: H
+    consumes: [a]
+    produces: [c]
+    expected: {latency_ms: {p50: 10, p95: 5}}
+constraints:
+  keep_order: [[g, f], [f, nosuch]]
+"""
+
+
+def test_structural_errors_do_not_hide_semantic_findings() -> None:
+    recipe, findings = check_text(BROKEN, file="r.yaml")
+    assert recipe is None
+    assert [(f.line, f.code) for f in findings if f.code == "wrong-type"] == [
+        (7, "wrong-type"),
+        (14, "wrong-type"),
+        (20, "wrong-type"),
+    ]
+    assert [(f.line, f.code) for f in findings if f.code != "wrong-type"] == [
+        (4, "unused-field"),
+        (12, "undeclared-field"),
+        (12, "unproduced-field"),
+        (16, "unknown-service"),
+        (18, "undeclared-field"),
+        (18, "unproduced-field"),
+        (21, "duplicate-id"),
+        (25, "duplicate-producer"),
+        (26, "bad-expected"),
+        (28, "keep-order-contradiction"),
+        (28, "unknown-keep-order"),
+    ]
+
+
+def test_a_bad_flow_key_keeps_the_per_operation_findings_but_not_the_graph_ones() -> None:
+    text = BROKEN.replace("    consumes: [a, zz]\n", "    consumes: a\n")
+    codes = [(f.line, f.code) for f in check_text(text, file="r.yaml")[1]]
+    assert codes == [
+        (7, "wrong-type"),
+        (12, "wrong-type"),
+        (14, "wrong-type"),
+        (16, "unknown-service"),
+        (20, "wrong-type"),
+        (21, "duplicate-id"),
+        (26, "bad-expected"),
+        (28, "unknown-keep-order"),
+    ]
+
+
+def test_a_bad_setting_is_not_judged_by_the_rules_that_read_it() -> None:
+    text = MINIMAL.replace(
+        "    consumes: [a]\n", "    consumes: [a]\n    deterministic: 'yes'\n    cache: {ttl_s: 1, max_entries: 2}\n"
+    )
+    assert [f.code for f in check_text(text)[1]] == ["wrong-type"]  # no cache-unsafe: deterministic is unknown
+
+
+def test_an_operation_without_a_readable_id_stops_the_semantic_checks() -> None:
+    text = BROKEN.replace("  - id: g\n", "  - id: [g]\n")
+    codes = [f.code for f in check_text(text, file="r.yaml")[1]]
+    assert codes == ["wrong-type", "wrong-type", "wrong-type", "wrong-type"]
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
