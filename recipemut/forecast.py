@@ -58,26 +58,67 @@ DEFAULT_LEVEL = 0.95
 # ---- the request-rate series -----------------------------------------------------------------
 
 
-def choose_bin_s(span_s: float) -> float:
-    """A bin width that fits the logs' span: hourly from two days, 5 min from 6 h, else 1 min.
+#: least sampled (logged) requests a bin should hold on average: below it a bin's rate is mostly
+#: Poisson noise (30 requests: +-18%), and the peak bin of a day reads far above the true peak
+MIN_SAMPLED_PER_BIN = 30
+#: bin widths to choose from; every one divides a day, so the daily cycle is a whole number of bins
+BIN_LADDER_S = (60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 14400.0, 21600.0, 43200.0, 86400.0)
+#: widest bin a dated forecast is made on (four bins a day still show the daily cycle)
+MAX_DATED_BIN_S = 6 * HOUR_S
+#: level of the Poisson interval of the current peak (the alarm needs its lower bound over the target)
+PEAK_LEVEL = 0.95
+
+
+def choose_bin_s(span_s: float, n_sampled: int | None = None) -> float:
+    """A bin width that fits the logs' span and holds enough sampled requests.
+
+    At least hourly from two days of history, 5 min from 6 h, else 1 min; then widened (within
+    :data:`BIN_LADDER_S`) until a bin holds :data:`MIN_SAMPLED_PER_BIN` logged requests on average,
+    so heavily sampled logs do not turn into a series of near-empty, noisy bins.
 
     >>> choose_bin_s(3 * DAY_S), choose_bin_s(DAY_S), choose_bin_s(3600)
     (3600.0, 300.0, 60.0)
+    >>> choose_bin_s(20 * HOUR_S, n_sampled=1000)  # 300 s bins would hold 4 requests each
+    3600.0
     """
     if span_s >= MIN_HISTORY_S:
-        return HOUR_S
-    if span_s >= 6 * HOUR_S:
-        return 300.0
-    return 60.0
+        base = HOUR_S
+    elif span_s >= 6 * HOUR_S:
+        base = 300.0
+    else:
+        base = 60.0
+    need = MIN_SAMPLED_PER_BIN * span_s / n_sampled if n_sampled else 0.0
+    want = max(base, need)
+    return next((b for b in BIN_LADDER_S if b >= want), BIN_LADDER_S[-1])
+
+
+def bin_label(bin_s: float) -> str:
+    """``hourly``, ``5-minute``, ``2-hour``, ...
+
+    >>> bin_label(3600), bin_label(300), bin_label(7200), bin_label(45)
+    ('hourly', '5-minute', '2-hour', '45-second')
+    """
+    if bin_s == HOUR_S:
+        return "hourly"
+    if bin_s % HOUR_S == 0:
+        return f"{bin_s / HOUR_S:g}-hour"
+    if bin_s % 60 == 0:
+        return f"{bin_s / 60:g}-minute"
+    return f"{bin_s:g}-second"
 
 
 @dataclass(frozen=True, eq=False)
 class RateSeries:
-    """Requests per second in equal full bins; ``index`` holds the UTC start of each bin."""
+    """Requests per second in equal full bins; ``index`` holds the UTC start of each bin.
+
+    ``sampled`` is the number of logged requests in each bin (before weighting by
+    ``1 / sample_rate``), for the Poisson noise of a bin's rate; None when unknown.
+    """
 
     index: pd.DatetimeIndex
     rps: np.ndarray
     bin_s: float
+    sampled: np.ndarray | None = None
 
     @property
     def history_s(self) -> float:
@@ -91,16 +132,14 @@ class RateSeries:
             return datetime.fromtimestamp(0, tz=timezone.utc)
         return (self.index[-1] + pd.Timedelta(seconds=self.bin_s)).to_pydatetime()
 
-    def to_series(self) -> pd.Series:
-        return pd.Series(self.rps, index=self.index, name="rps")
-
 
 def rate_series(
     start_ms: np.ndarray, weights: np.ndarray | float | None = None, *, bin_s: float | None = None
 ) -> RateSeries:
     """Bin request start times (epoch ms) into requests per second, weighting each request.
 
-    ``weights`` is ``1 / sample_rate`` per request (or one number for all). Only bins wholly inside
+    ``weights`` is ``1 / sample_rate`` per request (or one number for all). The bin is
+    :func:`choose_bin_s` of the span and the number of requests. Only bins wholly inside
     the logs' time range (give or take 2%) are kept, so a half-covered first or last bin does not
     read as a dip; when the span is shorter than two bins, one bin covers it all.
 
@@ -114,7 +153,7 @@ def rate_series(
     w = np.broadcast_to(np.asarray(1.0 if weights is None else weights, dtype=np.float64), t.shape)
     lo, hi = float(t.min()), float(t.max())
     span_s = (hi - lo) / 1000.0
-    b = float(bin_s) if bin_s else choose_bin_s(span_s)
+    b = float(bin_s) if bin_s else choose_bin_s(span_s, int(t.size))
     bms = b * 1000.0
     slack = 0.02  # a bin counts as full when the logs miss at most 2% of it at either end
     first = math.ceil(lo / bms - slack) * bms
@@ -123,11 +162,15 @@ def rate_series(
         keep = (t >= first) & (t < first + n_full * bms)
         codes = ((t[keep] - first) // bms).astype(np.int64)
         counts = np.bincount(codes, weights=w[keep], minlength=n_full)[:n_full]
+        sampled = np.bincount(codes, minlength=n_full)[:n_full]
         rps = counts / b
         index = pd.date_range(pd.Timestamp(first, unit="ms", tz="UTC"), periods=n_full, freq=pd.Timedelta(seconds=b))
-        return RateSeries(index, rps, b)
+        return RateSeries(index, rps, b, sampled)
     width_s = max(span_s, 1.0)
-    return RateSeries(pd.DatetimeIndex([pd.Timestamp(lo, unit="ms", tz="UTC")]), np.array([w.sum() / width_s]), width_s)
+    return RateSeries(
+        pd.DatetimeIndex([pd.Timestamp(lo, unit="ms", tz="UTC")]), np.array([w.sum() / width_s]), width_s,
+        np.array([t.size]),
+    )  # fmt: skip
 
 
 # ---- the rate forecast -----------------------------------------------------------------------
@@ -182,15 +225,16 @@ def forecast_rate(
     """
     empty = np.zeros(0)
     no_index = pd.DatetimeIndex([], tz="UTC")
-    if series.history_s < MIN_HISTORY_S or series.bin_s > HOUR_S:
+    if series.history_s < MIN_HISTORY_S or series.bin_s > MAX_DATED_BIN_S:
         hours = series.history_s / HOUR_S
-        return RateForecast(
-            series, no_index, empty, empty, empty, level, (), "none",
-            refused=(
-                f"only {hours:.1f} h of history; at least {MIN_HISTORY_S / HOUR_S:.0f} h (two daily cycles) "
-                "are needed to tell growth from the daily cycle, so no date is given"
-            ),
-        )  # fmt: skip
+        why = (
+            f"only {hours:.1f} h of history; at least {MIN_HISTORY_S / HOUR_S:.0f} h (two daily cycles) "
+            "are needed to tell growth from the daily cycle, so no date is given"
+            if series.history_s < MIN_HISTORY_S
+            else f"too few logged requests: a bin would need {series.bin_s / HOUR_S:g} h to hold "
+            f"{MIN_SAMPLED_PER_BIN} of them, too coarse for the daily cycle, so no date is given"
+        )
+        return RateForecast(series, no_index, empty, empty, empty, level, (), "none", refused=why)
     from statsmodels.tsa.seasonal import MSTL, STL
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -283,12 +327,24 @@ class ServiceOutlook:
     replicas_needed: int | None = None  # for the forecast peak (point) at the target
     replicas_needed_upper: int | None = None  # for the upper bound's peak
     replicas_needed_now: int | None = None  # for the current peak
+    #: Poisson interval (:data:`PEAK_LEVEL`) of the current peak, from the logged requests in its bin
+    current_peak_rps_lo: float | None = None
+    current_peak_rps_hi: float | None = None
+    current_peak_sampled: int | None = None  # logged requests in the peak bin
 
     @property
     def capacity(self) -> int | None:
         if self.replicas is None or self.concurrency_per_replica is None:
             return None
         return self.replicas * self.concurrency_per_replica
+
+    def peak_util_interval(self, nd: int | None = None) -> list[float] | None:
+        """The current peak's utilisation interval (Poisson noise of the sampled requests)."""
+        cap = self.capacity
+        if cap is None or self.current_peak_rps_lo is None or self.current_peak_rps_hi is None:
+            return None
+        lo, hi = (x * self.busy_ms / 1000.0 / cap for x in (self.current_peak_rps_lo, self.current_peak_rps_hi))
+        return [lo, hi] if nd is None else [round(lo, nd), round(hi, nd)]
 
     def days_to(self, when: datetime | None, now: datetime) -> float | None:
         return None if when is None else (when - now).total_seconds() / DAY_S
@@ -304,6 +360,11 @@ class ServiceOutlook:
             "target_utilization": self.target,
             "current_peak_rps": round(self.current_peak_rps, 6),
             "current_peak_utilization": None if self.current_peak_util is None else round(self.current_peak_util, 6),
+            "current_peak_rps_interval": None
+            if self.current_peak_rps_lo is None or self.current_peak_rps_hi is None
+            else [round(self.current_peak_rps_lo, 6), round(self.current_peak_rps_hi, 6)],
+            "current_peak_utilization_interval": self.peak_util_interval(6),
+            "current_peak_sampled_requests": self.current_peak_sampled,
             "status": self.status,
             "crossing": iso(self.crossing),
             "crossing_in_days": _round(self.days_to(self.crossing, now)),
@@ -333,6 +394,45 @@ def _first_at_or_above(values: np.ndarray, threshold: float, index: pd.DatetimeI
     return index[int(np.argmax(hit))].to_pydatetime()
 
 
+def poisson_interval(k: int, level: float = PEAK_LEVEL) -> tuple[float, float]:
+    """Exact (Garwood) interval of a Poisson mean from one count.
+
+    >>> [round(x, 2) for x in poisson_interval(30)]
+    [20.24, 42.83]
+    >>> poisson_interval(0)[0]
+    0.0
+    """
+    from scipy.stats import chi2
+
+    a = 1.0 - level
+    lo = 0.0 if k <= 0 else float(chi2.ppf(a / 2, 2 * k)) / 2
+    return lo, float(chi2.ppf(1 - a / 2, 2 * k + 2)) / 2
+
+
+def current_peak(series: RateSeries, level: float = PEAK_LEVEL) -> tuple[float, float, float, int | None]:
+    """The highest bin of the last day of history (all of it when shorter): rps, its Poisson interval
+    (from the logged requests in the bin, scaled by their mean weight), and that count.
+
+    >>> s = RateSeries(pd.date_range("2025-01-01", periods=2, freq="h", tz="UTC"), np.array([1.0, 2.0]), 3600.0,
+    ...                np.array([9, 18]))
+    >>> [round(x, 3) for x in current_peak(s)[:3]], current_peak(s)[3]
+    ([2.0, 1.185, 3.161], 18)
+    """
+    hist = series.rps
+    if not len(hist):
+        return 0.0, 0.0, 0.0, None
+    per_day = max(1, round(DAY_S / series.bin_s))
+    i = len(hist) - per_day + int(np.argmax(hist[-per_day:])) if len(hist) > per_day else int(np.argmax(hist))
+    peak = float(hist[i])
+    if series.sampled is None:
+        return peak, peak, peak, None
+    k = int(series.sampled[i])
+    if k == 0:
+        return peak, peak, peak, 0
+    lo, hi = poisson_interval(k, level)
+    return peak, peak * lo / k, peak * hi / k, k
+
+
 def outlook(
     forecast: RateForecast,
     service: str,
@@ -344,21 +444,23 @@ def outlook(
 ) -> ServiceOutlook:
     """Little's law for one service against a rate forecast.
 
-    The "current peak" is the highest bin of the last day of history (all of it when shorter).
+    The "current peak" is the highest bin of the last day of history (all of it when shorter), with
+    the Poisson interval of the logged requests in that bin. A service is "over-now" only when the
+    interval's lower bound is at or above the target: the highest of many sparse bins reads high
+    by chance, and an alarm must not be sampling noise.
     """
-    hist = forecast.history.rps
-    per_day = max(1, round(DAY_S / forecast.history.bin_s))
-    current_peak = float(hist[-per_day:].max()) if len(hist) else 0.0
+    peak_now, peak_lo, peak_hi, peak_k = current_peak(forecast.history)
     base = ServiceOutlook(
-        service, busy_ms, replicas, concurrency_per_replica, target, current_peak, None, "no-capacity"
-    )
+        service, busy_ms, replicas, concurrency_per_replica, target, peak_now, None, "no-capacity",
+        current_peak_rps_lo=peak_lo, current_peak_rps_hi=peak_hi, current_peak_sampled=peak_k,
+    )  # fmt: skip
     if replicas is None or concurrency_per_replica is None or target is None:
         return base
     capacity = replicas * concurrency_per_replica
     util = lambda rps: rps * busy_ms / 1000.0 / capacity  # noqa: E731
-    now_needed = _replicas(current_peak, busy_ms, concurrency_per_replica, target)
-    fields: dict[str, object] = {"current_peak_util": util(current_peak), "replicas_needed_now": now_needed}
-    if util(current_peak) >= target:
+    now_needed = _replicas(peak_now, busy_ms, concurrency_per_replica, target)
+    fields: dict[str, object] = {"current_peak_util": util(peak_now), "replicas_needed_now": now_needed}
+    if util(peak_lo) >= target:
         fields["status"] = "over-now"
     elif not forecast.dated:
         fields["status"] = "undated"
@@ -433,7 +535,7 @@ def backtest(series: RateSeries, *, holdout_frac: float = 0.2, level: float = DE
     hold_days = max(1, round(total_days * holdout_frac))
     n_hold = hold_days * per_day
     train = RateSeries(series.index[:-n_hold], series.rps[:-n_hold], series.bin_s) if n_hold < len(series.rps) else None
-    if train is None or train.history_s < MIN_HISTORY_S or series.bin_s > HOUR_S:
+    if train is None or train.history_s < MIN_HISTORY_S or series.bin_s > MAX_DATED_BIN_S:
         have = series.history_s / DAY_S
         return Backtest(
             max(0.0, have - hold_days), float(hold_days), None, None, None,
@@ -621,13 +723,16 @@ __all__ = [
     "RateSeries",
     "ServiceOutlook",
     "backtest",
+    "bin_label",
     "busy_ms_per_request",
     "capacity_report",
     "choose_bin_s",
+    "current_peak",
     "forecast_rate",
     "headroom_change",
     "horizon_end",
     "outlook",
+    "poisson_interval",
     "rate_series",
     "service_outlooks",
 ]

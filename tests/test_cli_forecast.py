@@ -190,3 +190,25 @@ def test_forecast_from_profile_is_what_the_command_uses(growing: tuple[Path, Pat
     assert ch.score == pytest.approx(1.0)
     cart = next(d for d in ch.deltas if d.service == "cart")
     assert cart.after.crossing is None and cart.before.crossing is not None
+
+
+def test_heavily_sampled_short_logs_give_the_peak_with_its_interval_and_no_alarm(tmp_path: Path) -> None:
+    # 20 h at sample rate 0.001 (about 1000 logged requests); the true peak is about 45% of a
+    # one-replica cart, the target 70%. Five-minute bins of ~4 requests read 80-100%, "1 -> 2 (now)".
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(two_service_doc(replicas=1, per_replica=1), sort_keys=False))
+    log = tmp_path / "sampled.jsonl"
+    spans = loggen.generate_spans(two_service_recipe(replicas=1, per_replica=1), 1_000_000, seed=0,
+                                  duration_s=20 * 3600.0, sample_rate=0.001, diurnal_amplitude=0.5)  # fmt: skip
+    loggen.write_jsonl(spans, log)
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log)], env=WIDE)
+    assert res.exit_code == 0, res.output
+    assert "hourly bins" in res.output
+    cart_line = next(line for line in res.output.splitlines() if line.startswith("cart "))
+    assert "1 -> 1 (now)" in cart_line and "above target" not in cart_line
+    assert re.search(r"cart: current peak \d+% \(\d+-\d+%: 95% Poisson interval of the \d+ logged requests", res.output)
+    data = json.loads(runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--format", "json"]).stdout)
+    cart = next(s for s in data["services"] if s["service"] == "cart")
+    lo, hi = cart["current_peak_utilization_interval"]
+    assert lo < cart["current_peak_utilization"] < hi and cart["current_peak_utilization"] < 0.7
+    assert cart["status"] == "undated" and cart["current_peak_sampled_requests"] >= 30

@@ -44,11 +44,56 @@ def test_rate_series_weights_requests_and_keeps_only_full_bins() -> None:
 
 
 def test_rate_series_resolution_follows_the_span() -> None:
-    assert F.rate_series(np.linspace(0, 3 * DAY_MS, 1000)).bin_s == 3600.0
-    assert F.rate_series(np.linspace(0, 0.5 * DAY_MS, 1000)).bin_s == 300.0
-    assert F.rate_series(np.linspace(0, 3_600_000, 1000)).bin_s == 60.0
+    assert F.rate_series(np.linspace(0, 3 * DAY_MS, 100_000)).bin_s == 3600.0
+    assert F.rate_series(np.linspace(0, 0.5 * DAY_MS, 100_000)).bin_s == 300.0
+    assert F.rate_series(np.linspace(0, 3_600_000, 100_000)).bin_s == 60.0
     short = F.rate_series(np.array([0.0, 1000.0, 2000.0]), bin_s=60)  # under two bins: one bin
     assert len(short.rps) == 1 and short.rps[0] == pytest.approx(1.5)
+
+
+def test_rate_series_bins_hold_enough_logged_requests() -> None:
+    # 1000 logged requests over 20 h: 5-minute bins would hold 4 each; the bin widens until 30 fit
+    s = F.rate_series(np.linspace(0, 20 * 3_600_000, 1000), 1000.0)
+    assert s.bin_s == 3600.0 and s.sampled is not None and s.sampled.min() >= F.MIN_SAMPLED_PER_BIN
+    assert s.rps.mean() == pytest.approx(1000 * 1000 / (20 * 3600), rel=0.05)  # still weighted
+    # 14 days with 2000 logged requests: 6 per hour -> 6-hour bins, still dated (four bins a day)
+    sparse = F.rate_series(np.sort(np.random.default_rng(1).uniform(0, 14 * DAY_MS, 2000)))
+    assert sparse.bin_s == 21600.0 and F.forecast_rate(sparse, horizon_days=5).dated
+    # too few for even 6-hour bins: no date, and the reason is the sampling, not the history
+    rare = F.forecast_rate(F.rate_series(np.linspace(0, 14 * DAY_MS, 300)), horizon_days=5)
+    assert not rare.dated and rare.refused is not None and "too few logged requests" in rare.refused
+
+
+def test_heavily_sampled_short_logs_raise_no_false_alarm() -> None:
+    # 20 h at sample rate 0.001: about 1000 logged requests; the true peak is about 45% of capacity,
+    # the target 70%. With 5-minute bins of ~4 requests the busiest bin read 80-103% ("over now").
+    r = two_service_recipe(replicas=1, per_replica=1)
+    duration = 20 * 3600.0
+    for seed in range(4):
+        spans = loggen.generate_spans(r, 1_000_000, seed=seed, duration_s=duration, sample_rate=0.001,
+                                      diurnal_amplitude=DIURNAL)  # fmt: skip
+        d = F.demand_from_spans(spans, r)
+        rep = F.capacity_report(r, d.start_ms, d.weights, d.busy_ms)
+        cart = next(o for o in rep.services if o.service == "cart")
+        t = np.arange(d.start_ms.min(), d.start_ms.max(), 60_000.0)
+        lam = loggen.rate_function(t, n_requests=1_000_000, duration_s=duration, diurnal_amplitude=DIURNAL)
+        true_peak = float(lam[-1440:].max()) * d.busy_ms["cart"] / 1000.0
+        assert 0.35 < true_peak < 0.55
+        assert rep.forecast.history.bin_s >= 1800.0
+        assert cart.status == "undated" and cart.replicas_needed_now == 1, (seed, cart)
+        assert cart.current_peak_util is not None and cart.current_peak_util < 0.7
+        lo, hi = cart.peak_util_interval() or (0.0, 0.0)
+        assert lo <= true_peak * 1.1 and hi >= true_peak and cart.current_peak_sampled is not None
+
+
+def test_a_real_overload_in_sampled_logs_still_alarms() -> None:
+    r = two_service_recipe(replicas=1, per_replica=1)
+    spans = loggen.generate_spans(r, 2_600_000, seed=0, duration_s=20 * 3600.0, sample_rate=0.001,
+                                  diurnal_amplitude=DIURNAL)  # fmt: skip
+    d = F.demand_from_spans(spans, r)
+    cart = next(o for o in F.capacity_report(r, d.start_ms, d.weights, d.busy_ms).services if o.service == "cart")
+    assert cart.status == "over-now" and (cart.peak_util_interval() or [0.0])[0] >= 0.7
+    assert cart.replicas_needed_now is not None and cart.replicas_needed_now >= 2
 
 
 def test_rate_series_of_nothing_is_empty() -> None:

@@ -19,9 +19,11 @@ from rich.table import Table
 from ..errors import InputFileError
 from ..forecast import (
     DAY_S,
+    PEAK_LEVEL,
     CapacityReport,
     ServiceOutlook,
     backtest,
+    bin_label,
     daily_peaks,
     demand_from_profile,
     forecast_rate,
@@ -35,6 +37,8 @@ from ..model import Recipe
 from ..profile import build_profile
 from ._common import OutputFormat, err_console
 
+#: below this many logged requests in the peak bin, the text output gives the peak's interval
+NOISY_PEAK_N = 400
 CHART_WIDTH = 72
 CHART_HEIGHT = 10
 CHART_HISTORY_DAYS = 7.0
@@ -116,7 +120,10 @@ def _replicas_cell(o: ServiceOutlook) -> str:
     if o.replicas is None:
         return "-"
     if o.replicas_needed is None:
-        return f"{o.replicas} -> {o.replicas_needed_now} (now)"
+        n = o.replicas_needed_now
+        if o.status != "over-now" and n is not None and n > o.replicas:
+            return f"{o.replicas}, maybe {n} (now)"  # the point peak needs more, its interval does not
+        return f"{o.replicas} -> {n} (now)"
     up = f" ({o.replicas_needed_upper})" if o.replicas_needed_upper != o.replicas_needed else ""
     return f"{o.replicas} -> {o.replicas_needed}{up}"
 
@@ -220,7 +227,7 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
     fc = rep.forecast
     hist = fc.history
     now = fc.now
-    bins = "hourly" if hist.bin_s == 3600 else f"{hist.bin_s:g}-second"
+    bins = bin_label(hist.bin_s)
     per_day = max(1, round(DAY_S / hist.bin_s))
     peak = float(hist.rps[-per_day:].max()) if len(hist.rps) else 0.0
     out.print(f"[bold]{escape(recipe.name)}[/] v{recipe.version}: {escape(ingest_summary)}")
@@ -253,6 +260,14 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
             _replicas_cell(o),
         )
     out.print(table)
+    noisy = [o for o in ordered if o.peak_util_interval() is not None and (o.current_peak_sampled or 0) < NOISY_PEAK_N]
+    for o in noisy:
+        lo, hi = o.peak_util_interval() or [0.0, 0.0]
+        out.print(
+            f"{escape(o.service)}: current peak {100 * (o.current_peak_util or 0):.0f}% "
+            f"({100 * lo:.0f}-{100 * hi:.0f}%: {100 * PEAK_LEVEL:.0f}% Poisson interval of the "
+            f"{o.current_peak_sampled} logged requests in its bin); above target only if the whole interval is"
+        )
     if fc.dated:
         out.print(
             "bounds: days until the interval's upper bound (earliest) and lower bound (latest) reach the target; "
