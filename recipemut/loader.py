@@ -800,21 +800,45 @@ def check_recipe(
     return check_text(text, file=name)
 
 
-def _loaded(recipe: Recipe | None, findings: list[Finding]) -> Recipe:
+def _on_disk(text: str, file: str) -> bool:
+    """Whether ``file`` is a recipe file on disk holding exactly ``text``."""
+    try:
+        return read_text(file) == text
+    except RecipemutError:
+        return False
+
+
+def _not_written(f: Finding) -> str:
+    """A finding about a text that is not on disk: its lines are not the file's lines, so say so.
+
+    >>> _not_written(Finding("r.yaml", 61, 5, "unknown-service", "service 'x' is not declared"))
+    "r.yaml (as it would be written, not the file on disk), line 61: service 'x' is not declared [unknown-service]"
+    """
+    at = f", line {f.line}" if f.line is not None else ""
+    return f"{f.file} (as it would be written, not the file on disk){at}: {f.message} [{f.code}]"
+
+
+def _loaded(recipe: Recipe | None, findings: list[Finding], *, text: str | None = None, quiet: bool = False) -> Recipe:
+    """The recipe, or :class:`RecipeInvalid`; warnings are logged (``text``: check whether it is the file on disk)."""
     errors = [f for f in findings if f.severity == "error"]
     if errors or recipe is None:
         raise RecipeInvalid(errors or findings)
-    for f in findings:
-        log.warning("%s", f)
+    if findings and not quiet:
+        on_disk = text is None or _on_disk(text, findings[0].file)
+        for f in findings:
+            log.warning("%s", f if on_disk else _not_written(f))
     return recipe
 
 
-def load_recipe_text(text: str, *, file: str = "<string>") -> Recipe:
+def load_recipe_text(text: str, *, file: str = "<string>", quiet: bool = False) -> Recipe:
     """Build a valid :class:`Recipe` from text; raises :class:`RecipeInvalid` with every error.
 
-    Warnings are logged, not raised.
+    Warnings are logged, not raised (none with ``quiet``). When ``text`` is not what the file
+    ``file`` holds on disk (a recipe about to be written, a dry run), a warning does not claim a
+    ``file:line`` of that file: it says the line is of the text as it would be written.
     """
-    return _loaded(*check_text(text, file=file))
+    recipe, findings = check_text(text, file=file)
+    return _loaded(recipe, findings, text=text, quiet=quiet)
 
 
 def load_recipe(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES) -> Recipe:

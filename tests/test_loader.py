@@ -438,6 +438,27 @@ def test_load_recipe_logs_warnings(caplog: pytest.LogCaptureFixture) -> None:
     assert "unknown-service" in caplog.text
 
 
+def test_warnings_about_a_text_not_on_disk_do_not_cite_the_file_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    p = tmp_path / "r.yaml"
+    text = (DATA / "warnings.yaml").read_text()
+    p.write_text(text)
+    with caplog.at_level(logging.WARNING, logger="recipemut.loader"):
+        load_recipe_text(text, file=str(p))  # the file's own text: file:line:col is right
+    [on_disk] = [r.getMessage() for r in caplog.records]
+    assert on_disk.startswith(f"{p}:11:5: ") and on_disk.endswith("[unknown-service]")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="recipemut.loader"):
+        load_recipe_text("# planned edit\n" + text, file=str(p))  # a dry run's result: not what p holds
+    [unwritten] = [r.getMessage() for r in caplog.records]
+    assert unwritten.startswith(f"{p} (as it would be written, not the file on disk), line 12: service 'cart'")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="recipemut.loader"):
+        load_recipe_text(text, file=str(p), quiet=True)
+    assert caplog.records == []
+
+
 def test_check_recipe_turns_unreadable_files_into_findings(tmp_path: Path) -> None:
     recipe, findings = check_recipe(tmp_path / "missing.yaml")
     assert recipe is None
