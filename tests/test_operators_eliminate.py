@@ -29,7 +29,9 @@ def test_removes_dead_op_and_keeps_transitive_ordering() -> None:
         {"op": "remove", "path": ["operations", "log"]},
         {"op": "remove", "path": ["operations", "c", "after", "log"]},
         {"op": "append", "path": ["operations", "c", "after"], "value": "b"},
+        {"op": "remove", "path": ["fields", "junk"]},  # nothing uses it any more
     ]
+    assert "junk" not in m.recipe.fields
     assert [o.id for o in m.recipe.operations] == ["a", "b", "c"]
     # c keeps the explicit chain b -> log -> c; a was only log's data producer
     assert m.recipe.dag.has_edge("b", "c") and not m.recipe.dag.has_edge("a", "c")
@@ -73,10 +75,11 @@ def test_rewiring_keeps_a_guard_before_a_side_effect() -> None:
         outputs=("res",),
     )
     (m,) = _gen(doc)
-    assert edits(m)[:3] == [
+    assert edits(m) == [
         {"op": "remove", "path": ["operations", "log"]},
         {"op": "remove", "path": ["operations", "reserve", "after", "log"]},
         {"op": "append", "path": ["operations", "reserve", "after"], "value": "fraud"},
+        {"op": "remove", "path": ["fields", "junk"]},
     ]
     assert m.recipe.dag.has_edge("fraud", "reserve")
     assert check_structure(recipe_from_dict(doc), m.recipe) == []

@@ -10,7 +10,9 @@ from _operators_helpers import edits, ids, mini, scenario, scenario_doc, scenari
 from recipemut.constraints import check_structure
 from recipemut.loader import load_recipe
 from recipemut.model import recipe_from_dict
+from recipemut.mutation import apply_edits
 from recipemut.operators import OperatorContext, generate_all, parallelize
+from recipemut.operators._base import doc_op
 
 
 def _gen(doc: dict) -> list:
@@ -27,8 +29,13 @@ def test_drops_an_after_edge_between_independent_ops() -> None:
     )
     (m,) = _gen(doc)
     assert m.id == "parallelize:a->b" and m.operator == "parallelize" and m.targets == ("a", "b")
-    assert edits(m) == [{"op": "remove", "path": ["operations", "b", "after", "a"]}]
+    # the emptied list goes, key and all: no `after: []` left behind
+    assert edits(m) == [
+        {"op": "remove", "path": ["operations", "b", "after", "a"]},
+        {"op": "remove", "path": ["operations", "b", "after"]},
+    ]
     assert m.recipe.ops["b"].after == ()
+    assert "after" not in doc_op(apply_edits(doc, list(m.edits)), "b")
     assert not m.recipe.dag.has_edge("a", "b")
     assert "disjoint fields" in m.description and "`a` reads [id] writes [x]" in m.description
 
@@ -137,7 +144,10 @@ def test_a_guard_before_the_dropped_op_is_carried_over_to_a_side_effect() -> Non
     # nothing with side effects after the guard: no control dependency, nothing carried over
     ops[2]["side_effects"] = "none"
     (m,) = _gen(mini(ops, outputs=("x", "y")))
-    assert edits(m) == [{"op": "remove", "path": ["operations", "b", "after", "a"]}]
+    assert edits(m) == [
+        {"op": "remove", "path": ["operations", "b", "after", "a"]},
+        {"op": "remove", "path": ["operations", "b", "after"]},
+    ]
 
 
 def test_the_edge_from_a_guard_to_a_later_side_effect_is_kept() -> None:

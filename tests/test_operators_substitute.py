@@ -100,3 +100,14 @@ def test_refuses_unavailable_fields_missing_products_and_frozen() -> None:
 def test_extra_products_are_allowed_when_declared_and_new() -> None:
     doc = mini(OPS, outputs=("quote",), alternatives=[_alt(produces=["cart", "etag"])])
     assert ids(_gen(doc)) == ["substitute:load->load_fast"]
+
+
+def test_description_says_when_the_new_service_has_no_declared_capacity() -> None:
+    services = {"s": {"replicas": 2}}
+    (m,) = _gen(mini(OPS, outputs=("quote", "token"), alternatives=[_alt()], services=services))
+    assert m.description.endswith(
+        "; service `edge` has no declared capacity (no entry under `services:`), so forecast cannot size it: "
+        "declare it before applying."
+    )
+    (m,) = _gen(mini(OPS, outputs=("quote", "token"), alternatives=[_alt()], services={**services, "edge": {}}))
+    assert "no declared capacity" not in m.description

@@ -134,7 +134,8 @@ def rewire_after(
     not otherwise precede ``op_id`` once the dropped edges are gone (``g`` is that graph).
 
     Removals address the dropped name itself, not its index, so they stay right when another
-    mutation's edits changed the list first (``apply --only`` applies a subset of a plan).
+    mutation's edits changed the list first (``apply --only`` applies a subset of a plan). When the
+    list ends up empty the ``after`` key itself is removed too: no ``after: []`` is left behind.
     """
     current = list(doc_op(doc, op_id).get("after") or ())
     edits = [Edit("remove", ("operations", op_id, "after", d)) for d in drop if d in current]
@@ -145,6 +146,8 @@ def rewire_after(
         edits.append(Edit("append", ("operations", op_id, "after"), p))
         kept.append(p)
         g.add_edge(p, op_id)
+    if edits and not kept:
+        edits.append(Edit("remove", ("operations", op_id, "after")))
     return edits
 
 

@@ -10,7 +10,10 @@ removed from ``after`` and gets, appended, each entry of the removed operation's
 would no longer precede it: explicit ``after`` chains through it stay transitive (its data
 producers were its own needs and are not carried over, except guards: a successor that has, or
 precedes, side effects also keeps waiting for every guard (``may_halt``) before the removed
-operation, a control dependency). ``frozen``, ``keep_order`` and control dependencies are
+operation, a control dependency); an ``after`` list left empty is removed (no ``after: []``); and
+the declaration under ``fields`` of each of its fields that nothing uses any more (no other
+operation or alternative consumes or produces it, neither an input nor an output) is removed, so
+the result passes ``validate --strict``. ``frozen``, ``keep_order`` and control dependencies are
 re-checked on the result.
 
 >>> from recipemut.model import recipe_from_dict
@@ -25,7 +28,8 @@ re-checked on the result.
 >>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(ctx)]  # doctest: +NORMALIZE_WHITESPACE
 [('eliminate:audit', [{'op': 'remove', 'path': ['operations', 'audit']},
                       {'op': 'remove', 'path': ['operations', 'g', 'after', 'audit']},
-                      {'op': 'append', 'path': ['operations', 'g', 'after'], 'value': 'f'}])]
+                      {'op': 'append', 'path': ['operations', 'g', 'after'], 'value': 'f'},
+                      {'op': 'remove', 'path': ['fields', 'junk']}])]
 """
 
 from __future__ import annotations
@@ -35,6 +39,18 @@ from ._base import OperatorContext, fmt_fields, kept_guards, make_mutation, ms, 
 
 NAME = "eliminate"
 SUMMARY = "remove an operation without side effects whose products nobody consumes and that are not outputs"
+
+
+def orphaned_fields(ctx: OperatorContext, op_id: str) -> list[str]:
+    """Declared fields of ``op_id`` that nothing uses once it is gone (no other operation or
+    alternative consumes or produces them, and they are neither inputs nor outputs)."""
+    r = ctx.recipe
+    declared = ctx.doc.get("fields") or {}
+    used = set(r.inputs) | set(r.outputs)
+    for o in (*(o for o in r.operations if o.id != op_id), *r.alternatives):
+        used.update(o.consumes, o.produces)
+    op = r.ops[op_id]
+    return [f for f in dict.fromkeys((*op.consumes, *op.produces)) if f in declared and f not in used]
 
 
 def generate(ctx: OperatorContext) -> list[Mutation]:
@@ -58,6 +74,7 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         preds = [p for p in op.after if p in g]
         for succ in sorted(g.successors(op_id), key=order.__getitem__):
             edits += rewire_after(ctx.doc, h, succ, [op_id], [*preds, *kept_guards(r, op_id, succ)])
+        edits += [Edit("remove", ("fields", f)) for f in orphaned_fields(ctx, op_id)]
         what = (
             f"its products {fmt_fields(op.produces)} are consumed by no operation and are not outputs"
             if (op.produces)

@@ -4,8 +4,10 @@ Valid when the operation is not ``frozen`` and the alternative (same ``equivalen
 service or action) consumes only fields available where the operation runs (recipe inputs or
 products of its DAG ancestors), produces every product of the operation that another operation
 consumes or that is an output, and produces nothing else that another operation already produces
-or that is undeclared. Ordering constraints (``frozen``, ``keep_order``) are re-checked because a
-different set of consumed fields changes the data edges.
+or that is undeclared. Ordering constraints (``frozen``, ``keep_order``, guards' control
+dependencies) are re-checked because a different set of consumed fields changes the data edges.
+The description says so when the alternative's service has no entry under ``services:`` (the
+recipe then warns ``unknown-service`` and forecast cannot size it); the edits do not invent one.
 
 The edits, exactly, on the operation (its ``id`` and place stay): ``service`` and ``action`` set to
 the alternative's; ``cost_per_call_usd`` set to the alternative's (its own, else its ``expected``
@@ -123,6 +125,11 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
                 f"{fmt_fields(alt.consumes)}, all available there, and produces {fmt_fields(alt.produces)}, "
                 f"covering every downstream use{_evidence(ctx, op, alt)}"
             )
+            if alt.service not in r.services:
+                reason += (
+                    f"; service `{alt.service}` has no declared capacity (no entry under `services:`), so "
+                    f"forecast cannot size it: declare it before applying"
+                )
             m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", _edits(ctx, op, alt))
             if ordering_problems(ctx, m.recipe):
                 continue
