@@ -5,6 +5,8 @@ the new bytes go to a temporary file in the same folder, are flushed and fsynced
 ``os.replace`` swaps it in and the folder is fsynced, so a reader (or a crash) sees the old file or
 the new one, never a mix. The file's mode is kept.
 
+A symbolic link is followed (:func:`resolved`): the link's target is replaced, the link stays.
+
 Writers of a recipe take :func:`locked` first: an exclusive ``fcntl.flock`` on ``<recipe>.lock``
 beside it (the same lock guards ``<recipe>.history.jsonl``). A second writer waits up to a bound
 and then fails with :class:`~recipemut.errors.LockTimeout` naming the lock file and the holder.
@@ -36,9 +38,20 @@ from .errors import InputFileError, LockTimeout
 DEFAULT_LOCK_TIMEOUT_S = 30.0
 
 
+def resolved(path: str | os.PathLike[str]) -> Path:
+    """The file a path names once symbolic links are followed (``path`` itself when none is involved).
+
+    A recipe reached through a link is written in place of the link's *target*, and its lock and
+    history sit beside the target: every link to one file shares one lock and one history.
+    """
+    p = Path(path)
+    real = os.path.realpath(p)
+    return p if real == os.path.abspath(p) else Path(real)
+
+
 def lock_path(recipe_path: str | os.PathLike[str]) -> Path:
-    """The lock file shared by a recipe and its history: ``<recipe>.lock``."""
-    p = Path(recipe_path)
+    """The lock file shared by a recipe and its history: ``<recipe>.lock`` (beside a symlink's target)."""
+    p = resolved(recipe_path)
     return p.with_name(p.name + ".lock")
 
 
@@ -64,9 +77,10 @@ def _umask_mode() -> int:
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically (temp in the same folder, fsync, rename, fsync folder).
 
-    An existing file keeps its permission bits; a new one gets the usual ``0o666 & ~umask``.
+    An existing file keeps its permission bits; a new one gets the usual ``0o666 & ~umask``. A
+    symbolic link is followed: its target is replaced and the link stays a link.
     """
-    target = Path(path)
+    target = resolved(path)
     folder = target.parent if str(target.parent) else Path(".")
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -95,7 +109,7 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
 
     Call only while holding the lock that guards ``path`` (no other writer can be mid-write).
     """
-    target = Path(path)
+    target = resolved(path)
     folder = target.parent if str(target.parent) else Path(".")
     removed = []
     for tmp in folder.glob(f".{glob.escape(target.name)}.*.tmp"):

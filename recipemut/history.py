@@ -3,7 +3,8 @@ earlier version returns byte for byte.
 
 Where and what
 --------------
-``<recipe>.history.jsonl`` beside the recipe (``checkout.yaml`` -> ``checkout.yaml.history.jsonl``),
+``<recipe>.history.jsonl`` beside the recipe (``checkout.yaml`` -> ``checkout.yaml.history.jsonl``;
+for a recipe that is a symbolic link, beside the link's target, so every link shares one history),
 one JSON object per line, schema ``schemas/history.schema.json``. Each entry records one write of
 the recipe: ``seq`` (1, 2, ...), the recipe ``version`` before and after, UTC ``time``, ``action``
 (``apply``, ``canary``, ``promote``, ``rollback``, ``evaluate``, ``hand-edit``, ``recover``), the
@@ -51,7 +52,7 @@ from typing import Any, Literal
 import jsonschema
 
 from .errors import HistoryError, InputFileError
-from .fileio import atomic_write
+from .fileio import atomic_write, resolved
 from .plan import tool_name, utc_now
 
 HISTORY_FORMAT = 1
@@ -62,8 +63,8 @@ State = Literal["untracked", "recorded", "interrupted", "hand-edited"]
 
 
 def history_path(recipe_path: str | os.PathLike[str]) -> Path:
-    """``<recipe>.history.jsonl`` beside the recipe."""
-    p = Path(recipe_path)
+    """``<recipe>.history.jsonl`` beside the recipe (beside its target, when the recipe is a symlink)."""
+    p = resolved(recipe_path)
     return p.with_name(p.name + ".history.jsonl")
 
 

@@ -78,3 +78,16 @@ def test_lock_is_exclusive_within_one_process_too(tmp_path: Path) -> None:
     recipe = tmp_path / "r.yaml"
     with locked(recipe, timeout_s=1), pytest.raises(LockTimeout), locked(recipe, timeout_s=0.05):
         pass
+
+
+def test_atomic_write_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    target = real / "r.yaml"
+    target.write_bytes(b"old\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target)
+    atomic_write(link, b"new\n")
+    assert link.is_symlink() and target.read_bytes() == b"new\n"
+    assert lock_path(link) == lock_path(target) == real / "r.yaml.lock"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.yaml", "real"]
