@@ -230,6 +230,54 @@ def without_variants_text(text: str, new_version: int, *, source: str = "<recipe
     return apply_edits_to_text(text, [*edits, Edit("set", ("version",), new_version)], source=source)
 
 
+def scope_violations(doc: Mapping[str, Any], m: PlannedMutation) -> list[str]:
+    """Edits of ``m`` that reach outside its declared ``targets`` (empty: every edit is in scope).
+
+    In scope: anything under an operation or field that is a target (``operations.<id>...``,
+    ``fields.<name>...``), the declaration of a field a target operation consumes or produces
+    (eliminating an operation drops the fields only it produced), and the ``after`` list of an operation whose ``after`` (in ``doc``)
+    names a target (removing an operation re-wires its successors). Anything else — another
+    operation's service, the ``constraints``, ``version`` — is not what the plan said it does.
+
+    >>> doc = {"operations": [{"id": "a"}, {"id": "b", "after": ["a"]}, {"id": "c"}]}
+    >>> m = PlannedMutation("eliminate:a", "eliminate", ("a",), "", (Edit("remove", ("operations", "a")),
+    ...     Edit("remove", ("operations", "b", "after", "a")), Edit("set", ("operations", "c", "service"), "x")))
+    >>> scope_violations(doc, m)
+    ["mutation 'eliminate:a' edits operations.c.service, outside its targets (a)"]
+    """
+    targets = set(m.targets)
+    ops = [op for op in doc.get("operations") or () if isinstance(op, Mapping)]
+    refs = {str(op.get("id")) for op in ops if targets & {str(a) for a in op.get("after") or ()}}
+    own_fields = {  # the fields a target operation reads or writes
+        str(f) for op in ops if str(op.get("id")) in targets for k in ("consumes", "produces") for f in op.get(k) or ()
+    }
+    out: list[str] = []
+    for e in m.edits:
+        p = e.path
+        section, key = (p[0], str(p[1])) if len(p) >= 2 else (p[0] if p else "", "")
+        ok = (
+            (section in ("operations", "fields") and key in targets)
+            or (section == "fields" and key in own_fields)
+            or (section == "operations" and key in refs and len(p) >= 3 and p[2] == "after")
+        )
+        if not ok:
+            where = ".".join(map(str, p)) or "the whole document"
+            out.append(f"mutation {m.id!r} edits {where}, outside its targets ({', '.join(m.targets) or 'none'})")
+    return out
+
+
+def structure_violations(original: str, mutated: str, *, source: str) -> list[str]:
+    """:func:`recipemut.constraints.check_structure` of two recipe texts (frozen, keep_order, DAG, data)."""
+    from .constraints import check_structure
+    from .loader import load_recipe_text
+
+    try:
+        before = load_recipe_text(original, file=source)
+    except RecipeInvalid:
+        return []  # the original is not a valid recipe: validate_text reports the result on its own
+    return check_structure(before, load_recipe_text(mutated, file=source))
+
+
 def mutation_records(mutations: Sequence[PlannedMutation]) -> list[dict[str, Any]]:
     """How mutations are recorded in a history entry."""
     return [
@@ -427,8 +475,16 @@ def apply_plan(
             raise MutationError(f"cannot apply to a recipe that is not YAML: {e.message}", file=source,
                                 line=e.line, code="bad-recipe") from None
         new_version = max_version(chain, version_of(current)) + 1
+        out_of_scope = [v for m in chosen for v in scope_violations(doc, m)]
+        if out_of_scope:
+            raise PlanError(f"refusing the plan: {'; '.join(out_of_scope)}; nothing was written",
+                            file=source, code="edit-out-of-scope")
         mutated = plan_text(current, chosen, new_version, source=source)
         validate_text(mutated, source=source, what=f"applying {ids}")
+        broken = structure_violations(current, mutated, source=source)
+        if broken:
+            raise MutationError(f"applying {ids} would break the recipe's constraints: {'; '.join(broken)}; "
+                                "nothing was written", file=source, code="constraint-violated")
         records = mutation_records(chosen)
         if canary is None:
             return mutated, {"mutations": records, "reason": f"apply {ids}"}

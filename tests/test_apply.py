@@ -16,7 +16,7 @@ from strategies import recipe_docs
 from recipemut.apply import UnsavedEdit, apply_plan, rollback
 from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError
 from recipemut.history import history_path, read_history
-from recipemut.loader import check_text
+from recipemut.loader import check_text, load_recipe
 from recipemut.mutation import Edit
 from recipemut.plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256
 from recipemut.yamlio import apply_edits_to_text
@@ -193,8 +193,15 @@ def test_apply_then_rollback_is_byte_identical(tmp_path_factory: pytest.TempPath
     assume(recipe is not None and not any(f.severity == "error" for f in findings))
     r = tmp_path_factory.mktemp("prop") / "r.yaml"
     r.write_bytes(text.encode())
-    m = PlannedMutation("m", "test", (), "random edits", tuple(edits))
-    apply_plan(r, Plan(PlanRecipe(str(r), recipe_sha256(r)), (m,), ("m",)))
+    edits = [e for e in edits if e.path != ("version",)]  # apply sets the version; a plan may not
+    assume(edits)
+    targets = tuple(sorted({str(e.path[1]) for e in edits}))  # what the edits touch, declared
+    m = PlannedMutation("m", "test", targets, "random edits", tuple(edits))
+    try:
+        apply_plan(r, Plan(PlanRecipe(str(r), recipe_sha256(r)), (m,), ("m",)))
+    except MutationError as e:
+        assume(e.code != "constraint-violated")  # a frozen / keep_order pair the random edits broke
+        raise
     applied = r.read_bytes()
     assert applied != text.encode()
     rollback(r)
@@ -202,3 +209,71 @@ def test_apply_then_rollback_is_byte_identical(tmp_path_factory: pytest.TempPath
     rollback(r)
     assert r.read_bytes() == applied
     assert json.loads(history_path(r).read_text().splitlines()[-1])["seq"] == 3
+
+
+# ---- a plan is checked against its own declared scope and the recipe's constraints ---------------
+
+_FROZEN_TEXT = RECIPE_TEXT.replace("# end of recipe\n", "constraints:\n  frozen: [charge]\n  keep_order:\n"
+                                   "    - [load_cart, score_fraud]\n# end of recipe\n")
+
+
+def test_an_edit_outside_the_mutations_targets_is_refused(recipe: Path) -> None:
+    recipe.write_text(_FROZEN_TEXT)
+    forged = PlannedMutation("eliminate:score_fraud", "eliminate", ("score_fraud",), "Drop it.",
+                             (Edit("set", ("operations", "charge", "service"), "fraud"),))
+    with pytest.raises(PlanError) as ei:
+        apply_plan(recipe, _plan(recipe, forged))
+    msg = str(ei.value)
+    assert "'eliminate:score_fraud'" in msg and "operations.charge.service" in msg and "outside its targets" in msg
+    assert recipe.read_text() == _FROZEN_TEXT and not history_path(recipe).exists()
+
+
+def test_a_frozen_operation_or_keep_order_pair_in_scope_is_still_refused(recipe: Path) -> None:
+    recipe.write_text(_FROZEN_TEXT)
+    touch_frozen = PlannedMutation("cache:charge", "cache", ("charge",), "Cache the charge.",
+                                   (Edit("set", ("operations", "charge", "cache"), {"ttl_s": 60, "max_entries": 10}),))
+    with pytest.raises(MutationError, match=r"constraints: frozen operation 'charge' was changed"):
+        apply_plan(recipe, _plan(recipe, touch_frozen))
+    with pytest.raises(MutationError, match=r"keep_order \[load_cart, score_fraud\]: 'score_fraud' no longer waits"):
+        apply_plan(recipe, _plan(recipe, PARALLELIZE))
+    assert recipe.read_text() == _FROZEN_TEXT and not history_path(recipe).exists()
+
+
+def test_eliminate_rewiring_its_successors_after_lists_is_in_scope(recipe: Path) -> None:
+    text = RECIPE_TEXT.replace("    after: [load_cart]\n", "")
+    text = text.replace("    side_effects: external\n", "    side_effects: external\n    after: [score_fraud]\n")
+    recipe.write_text(text)
+    fine = PlannedMutation("reorder:x", "reorder", ("score_fraud",), "Rewire.",
+                           (Edit("remove", ("operations", "charge", "after", "score_fraud")),))
+    apply_plan(recipe, _plan(recipe, fine))
+    assert load_recipe(recipe).ops["charge"].after == ()
+
+
+def test_a_symlinked_recipe_stays_a_link_and_shares_the_targets_history(tmp_path: Path) -> None:
+    real = tmp_path / "repo"
+    real.mkdir()
+    target = real / "checkout.yaml"
+    target.write_text(RECIPE_TEXT)
+    link = tmp_path / "checkout.yaml"
+    link.symlink_to(target)
+    apply_plan(link, _plan(link))
+    assert link.is_symlink() and "ttl_s: 600" in target.read_text()
+    assert history_path(link) == history_path(target) == real / "checkout.yaml.history.jsonl"
+    assert [e.action for e in read_history(target)] == ["apply"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkout.yaml", "repo"]
+    rollback(target)  # through the real path: the same history
+    assert link.is_symlink() and link.read_text() == RECIPE_TEXT
+
+
+def test_scope_allows_the_fields_of_a_target_operation_but_not_others() -> None:
+    from recipemut.apply import scope_violations
+
+    doc = {"operations": [{"id": "a", "produces": ["x"]}, {"id": "b", "consumes": ["y"]}]}
+    ok = PlannedMutation("eliminate:a", "eliminate", ("a",), "", (Edit("remove", ("fields", "x")),))
+    bad = PlannedMutation("eliminate:a", "eliminate", ("a",), "", (Edit("remove", ("fields", "y")),
+                                                                   Edit("set", ("version",), 9)))
+    assert scope_violations(doc, ok) == []
+    assert scope_violations(doc, bad) == [
+        "mutation 'eliminate:a' edits fields.y, outside its targets (a)",
+        "mutation 'eliminate:a' edits version, outside its targets (a)",
+    ]
