@@ -235,8 +235,9 @@ def scope_violations(doc: Mapping[str, Any], m: PlannedMutation) -> list[str]:
 
     In scope: anything under an operation or field that is a target (``operations.<id>...``,
     ``fields.<name>...``), the declaration of a field a target operation consumes or produces
-    (eliminating an operation drops the fields only it produced), and the ``after`` list of an operation whose ``after`` (in ``doc``)
-    names a target (removing an operation re-wires its successors). Anything else — another
+    (eliminating an operation drops the fields only it produced), and the ``after`` list of an
+    operation whose ``after`` (in ``doc``) names a target (removing an operation re-wires its
+    successors). Anything else — another
     operation's service, the ``constraints``, ``version`` — is not what the plan said it does.
 
     >>> doc = {"operations": [{"id": "a"}, {"id": "b", "after": ["a"]}, {"id": "c"}]}
