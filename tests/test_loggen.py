@@ -662,6 +662,25 @@ def test_a_compact_transfer_format_shrinks_bytes_and_latency() -> None:
     assert ep < ej - 100  # ~200 KB less to read at 1000 bytes/ms, minus the decode cost
 
 
+def test_generated_values_are_valid_spans_over_many_seeds(tmp_path: Path) -> None:
+    """A fast transfer format can save more than a tiny service time: latency, cpu and the rest stay in range."""
+    fast = {"t": {"type": "object", "format": "protobuf", "compression": "none"}}
+    recipe = _with({"hedge": {"after_ms": 0.05}, "cost_per_call_usd": 0.001}, fast)
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        tiny = OpParams(latency_median_ms=float(rng.uniform(0.01, 2.0)), cost_noise=float(rng.uniform(0, 3)))
+        params = LoggenParams(
+            defaults=tiny, fields={"t": FieldParams(bytes_mean=float(rng.uniform(1e5, 5e6)), bytes_sigma=1.0)}
+        )
+        df = generate_spans(recipe, 200, seed=seed, params=params, variants={"canary": 0.5})
+        for col in ("latency_ms", "cpu_ms", "mem_mb", "cost_usd", "bytes_in", "bytes_out"):
+            assert (df[col].dropna() >= 0).all(), (seed, col, df[col].min())
+        assert (df["latency_ms"] > 0).all()
+        out = write_jsonl(df, tmp_path / f"s{seed}.jsonl")
+        _, report = read_logs(tmp_path / f"s{seed}.jsonl", strict=True)  # ingest accepts every span
+        assert report.spans_kept == out
+
+
 # ---- property: every generated request follows the DAG semantics ------------------------------------
 
 

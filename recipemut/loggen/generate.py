@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 #: Times are generated in integer ticks of 10 µs, so a successor starts exactly when its last
 #: predecessor ends (``start + latency`` equals the next start up to float rounding).
 TICKS_PER_MS = 100
+#: the shortest latency generated (one tick)
+_MIN_MS = 1.0 / TICKS_PER_MS
 
 
 def _treatment_masks(
@@ -247,7 +249,8 @@ def generate_spans(
             extra = codec_delta(consumed, 1) + codec_delta(list(op.produces), 0)
             if p.throughput_bytes_per_ms > 0:
                 extra = extra + bytes_in / p.throughput_bytes_per_ms
-            lat = _draw_latency(rng, p, n) + extra
+            # a faster transfer format can save more than a small service time: never below one tick
+            lat = np.maximum(_draw_latency(rng, p, n) + extra, _MIN_MS)
             noise = np.round(1.0 + p.cost_noise * rng.standard_normal(n), 2)  # a few significant digits
             cost = np.maximum(0.0, (op.cost_per_call_usd or 0.0) * noise)
             if op.hedge is not None:
@@ -255,7 +258,8 @@ def generate_spans(
                 calls = np.ones(n)
                 for k in range(1, op.hedge.max_extra + 1):
                     sent = lat > k * op.hedge.after_ms
-                    lat = np.where(sent, np.minimum(lat, k * op.hedge.after_ms + _draw_latency(rng, p, n) + extra), lat)
+                    again = k * op.hedge.after_ms + np.maximum(_draw_latency(rng, p, n) + extra, _MIN_MS)
+                    lat = np.where(sent, np.minimum(lat, again), lat)
                     calls += sent
                 cost = cost * calls
             err_p = np.full(n, p.error_prob)
@@ -284,8 +288,9 @@ def generate_spans(
             ok[op_id] = runs & (status == 0)
             end_t[op_id] = start + lat_t
 
-            cpu = lat * p.cpu_share * np.exp(0.2 * rng.standard_normal(n))
-            mem = p.mem_mb * np.exp(0.1 * rng.standard_normal(n)) + (bytes_in + bytes_out) / 1e6
+            # never negative: ingest rejects a negative cpu_ms or mem_mb
+            cpu = np.maximum(lat, 0.0) * max(p.cpu_share, 0.0) * np.exp(0.2 * rng.standard_normal(n))
+            mem = max(p.mem_mb, 0.0) * np.exp(0.1 * rng.standard_normal(n)) + (bytes_in + bytes_out) / 1e6
             key = (
                 _combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n) if op.deterministic else None
             )
