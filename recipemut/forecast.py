@@ -562,21 +562,40 @@ class HeadroomDelta:
 
     before: ServiceOutlook
     after: ServiceOutlook
+    horizon_days: float | None = None  # of the forecast, for "not within the 60-day horizon"
 
     @property
     def service(self) -> str:
         return self.before.service
 
     def sentence(self, now: datetime) -> str:
-        """``cart: scaling needed in 9 days -> 31 days; peak replicas 8 -> 5``."""
+        """``cart: scaling needed in 9 days -> 31 days; peak replicas 8 -> 5`` (days from ``now``, the
+        end of the logs); otherwise e.g. ``cart: scaling needed now (already above target) -> not
+        within the 60-day horizon; ...``.
+
+        >>> from datetime import timedelta
+        >>> now = datetime(2025, 12, 7, tzinfo=timezone.utc)
+        >>> o = ServiceOutlook("cart", 20.0, 2, 8, 0.7, 10.0, 0.5, "crosses", crossing=now + timedelta(days=9),
+        ...                    replicas_needed=8)
+        >>> HeadroomDelta(o, replace(o, status="clear", crossing=None, replicas_needed=5), 60.0).sentence(now)
+        'cart: scaling needed in 9 days -> not within the 60-day horizon; peak replicas 8 -> 5'
+        >>> HeadroomDelta(o, replace(o, crossing=now + timedelta(days=31), replicas_needed=5)).sentence(now)
+        'cart: scaling needed in 9 days -> 31 days; peak replicas 8 -> 5'
+        """
+
+        def days(o: ServiceOutlook) -> float | None:
+            return None if o.status in ("over-now", "undated") else o.days_to(o.crossing, now)
 
         def when(o: ServiceOutlook) -> str:
             if o.status == "over-now":
-                return "now"
+                return "now (already above target)"
             if o.status == "undated":
-                return "undated"
-            d = o.days_to(o.crossing, now)
-            return "not within the horizon" if d is None else f"{d:.0f} days"
+                return "undated (no forecast)"
+            d = days(o)
+            if d is None:
+                h = f" {self.horizon_days:g}-day" if self.horizon_days else ""
+                return f"not within the{h} horizon"
+            return f"in {d:.0f} days"
 
         b, a = self.before, self.after
         reps = (
@@ -584,7 +603,10 @@ class HeadroomDelta:
             if b.replicas_needed is not None
             else f"replicas for the current peak {b.replicas_needed_now} -> {a.replicas_needed_now}"
         )
-        return f"{self.service}: scaling needed in {when(b)} -> {when(a)}; {reps}"
+        db, da = days(b), days(a)
+        if db is not None and da is not None:
+            return f"{self.service}: scaling needed in {db:.0f} days -> {da:.0f} days; {reps}"
+        return f"{self.service}: scaling needed {when(b)} -> {when(a)}; {reps}"
 
 
 @dataclass(frozen=True)
@@ -643,7 +665,8 @@ def headroom_change(
     after = service_outlooks(forecast, recipe, busy_after)
     u_b, u_a = _bottleneck_util(before), _bottleneck_util(after)
     score = (u_b - u_a) / u_b if u_b > 0 else 0.0
-    deltas = tuple(HeadroomDelta(b, a) for b, a in zip(before, after, strict=True))
+    horizon = len(forecast.index) * forecast.history.bin_s / DAY_S if forecast.dated else None
+    deltas = tuple(HeadroomDelta(b, a, horizon) for b, a in zip(before, after, strict=True))
     return HeadroomChange(deltas, score, forecast.now)
 
 

@@ -58,6 +58,9 @@ def test_text_names_the_crossing_and_the_sampling(growing: tuple[Path, Path]) ->
     assert "STL (daily)" in out and "95% interval" in out
     cart_line = next(line for line in out.splitlines() if line.startswith("cart "))
     assert " in " in cart_line and " d " in cart_line and "2x8" in cart_line
+    assert re.search(r"in \d+\.\d d \(\d\d-\d\d\); \d+ to (\d+|>60) d", cart_line), cart_line
+    assert "horizon 60 days from the end of the logs (2025-12-08), to 2026-02-06" in out
+    assert "days count from the end of the logs (2025-12-08 00:00 UTC), not from today" in out
     pricing_line = next(line for line in out.splitlines() if line.startswith("pricing "))
     assert "no capacity declared" in pricing_line
     assert "cart utilisation" in out and "*" in out and "now" in out
@@ -98,7 +101,7 @@ def test_flat_traffic_says_not_within_the_horizon(flat: tuple[Path, Path]) -> No
     res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "30"], env=WIDE)
     assert res.exit_code == 0, res.output
     cart_line = next(line for line in res.output.splitlines() if line.startswith("cart "))
-    assert "not within the horizon" in cart_line
+    assert "not within the 30-day horizon" in cart_line and "beyond" not in res.output
     assert "no sampling declared" in res.output
 
 
@@ -138,7 +141,8 @@ def test_plot_writes_an_svg(growing: tuple[Path, Path], tmp_path: Path) -> None:
     ns = "{http://www.w3.org/2000/svg}"
     assert root.tag == f"{ns}svg"
     texts = [t.text or "" for t in root.iter(f"{ns}text")]
-    assert any(t.startswith("cart: target crossed 20") and "(in " in t for t in texts)
+    assert any(t.startswith("cart: target crossed 20") and " d from the end of the logs, 2025-12-08)" in t
+               for t in texts)  # fmt: skip
     assert len(list(root.iter(f"{ns}polygon"))) == 1  # one panel (only cart declares capacity), one band
     bad = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--plot", str(tmp_path / "x.png")])
     assert bad.exit_code == 2, bad.output

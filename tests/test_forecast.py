@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -255,6 +256,24 @@ def test_backtest_refuses_without_enough_history() -> None:
 # ---- headroom for suggest -------------------------------------------------------------------
 
 
+def test_headroom_sentences_read_as_english() -> None:
+    now = pd.Timestamp("2025-12-07", tz="UTC").to_pydatetime()
+    base = F.ServiceOutlook("cart", 20.0, 2, 8, 0.7, 10.0, 0.5, "crosses", crossing=now + timedelta(days=9),
+                            replicas_needed=8)  # fmt: skip
+    clear = F.ServiceOutlook("cart", 10.0, 2, 8, 0.7, 10.0, 0.3, "clear", replicas_needed=5)
+    over = F.ServiceOutlook("cart", 40.0, 2, 8, 0.7, 10.0, 0.9, "over-now", replicas_needed_now=3)
+    undated = F.ServiceOutlook("cart", 10.0, 2, 8, 0.7, 10.0, 0.3, "undated", replicas_needed_now=1)
+    assert F.HeadroomDelta(base, clear, 60.0).sentence(now) == (
+        "cart: scaling needed in 9 days -> not within the 60-day horizon; peak replicas 8 -> 5")
+    assert F.HeadroomDelta(over, base, 60.0).sentence(now).startswith(
+        "cart: scaling needed now (already above target) -> in 9 days; ")
+    assert F.HeadroomDelta(over, undated, None).sentence(now) == (
+        "cart: scaling needed now (already above target) -> undated (no forecast); "
+        "replicas for the current peak 3 -> 1")
+    for bad in ("in not", "in now", "in undated", "beyond"):
+        assert bad not in F.HeadroomDelta(clear, over, 30.0).sentence(now)
+
+
 def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataFrame]) -> None:
     r = two_service_recipe(replicas=2, per_replica=8)
     d = F.demand_from_spans(growing[0], r)
@@ -271,6 +290,10 @@ def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataF
     lines = ch.lines()
     assert len(lines) == 1 and lines[0].startswith("cart: scaling needed in ") and " -> " in lines[0]
     assert f"peak replicas {cart.before.replicas_needed} -> {cart.after.replicas_needed}" in lines[0]
+    if cart.after.crossing is None:
+        assert " -> not within the 60-day horizon; " in lines[0]
+    else:
+        assert re.match(r"cart: scaling needed in \d+ days -> \d+ days; ", lines[0])
     same = F.headroom_change(fc, r, d.busy_ms, d.busy_ms)
     assert same.score == 0 and same.lines() == []
     worse = F.headroom_change(fc, r, d.busy_ms, dict(d.busy_ms, cart=d.busy_ms["cart"] * 2))

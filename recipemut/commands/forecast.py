@@ -38,7 +38,7 @@ from ..profile import build_profile
 from ._common import OutputFormat, err_console
 
 #: below this many logged requests in the peak bin, the text output gives the peak's interval
-NOISY_PEAK_N = 400
+NOISY_PEAK_N = 100
 CHART_WIDTH = 72
 CHART_HEIGHT = 10
 CHART_HISTORY_DAYS = 7.0
@@ -88,31 +88,32 @@ def report_data(rep: CapacityReport, *, path: str, version: int) -> dict[str, An
 # ---- text rendering --------------------------------------------------------------------------
 
 
-def _when(o: ServiceOutlook, d: datetime | None, now: datetime) -> str:
+def _when(o: ServiceOutlook, d: datetime | None, now: datetime, horizon_days: float) -> str:
     if d is None:
-        return "not within the horizon"
+        return f"not within the {horizon_days:g}-day horizon"
     days = (d - now).total_seconds() / DAY_S
-    return f"{d:%Y-%m-%d %H:%M} (in {days:.1f} d)"
+    return f"{d:%Y-%m-%d %H:%M} ({days:.1f} d from the end of the logs, {now:%Y-%m-%d})"
 
 
-def _days(d: datetime | None, now: datetime) -> str:
-    return "beyond" if d is None else f"{(d - now).total_seconds() / DAY_S:.0f}"
+def _days(d: datetime | None, now: datetime, horizon_days: float) -> str:
+    """Whole days from the end of the logs; ``>60`` when not within the horizon."""
+    return f">{horizon_days:g}" if d is None else f"{(d - now).total_seconds() / DAY_S:.0f}"
 
 
-def _crossing_cell(o: ServiceOutlook, now: datetime) -> str:
+def _crossing_cell(o: ServiceOutlook, now: datetime, horizon_days: float) -> str:
     if o.status == "no-capacity":
         return "no capacity declared"
     if o.status == "over-now":
-        return "[bold red]already above target[/]"
+        return "[bold red]now (already above target)[/]"
     if o.status == "undated":
-        return "[yellow]undated[/]"
+        return "[yellow]undated (no forecast)[/]"
     if o.crossing is None:
-        tail = f" (upper bound: {_days(o.crossing_earliest, now)} d)" if o.crossing_earliest is not None else ""
-        return f"[green]not within the horizon[/]{tail}"
+        tail = f"; upper bound in {_days(o.crossing_earliest, now, horizon_days)} d" if o.crossing_earliest else ""
+        return f"[green]not within the {horizon_days:g}-day horizon[/]{tail}"
     days = (o.crossing - now).total_seconds() / DAY_S
     return (
-        f"[bold]in {days:.1f} d[/] ({o.crossing:%m-%d %H:%M}); "
-        f"{_days(o.crossing_earliest, now)}..{_days(o.crossing_latest, now)} d"
+        f"[bold]in {days:.1f} d[/] ({o.crossing:%m-%d}); "
+        f"{_days(o.crossing_earliest, now, horizon_days)} to {_days(o.crossing_latest, now, horizon_days)} d"
     )
 
 
@@ -238,7 +239,7 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
     if fc.dated:
         out.print(
             f"forecast: {escape(fc.model)}; {100 * fc.level:.0f}% interval; horizon {rep.horizon_days:g} days "
-            f"(to {horizon_end(fc):%Y-%m-%d})"
+            f"from the end of the logs ({now:%Y-%m-%d}), to {horizon_end(fc):%Y-%m-%d}"
         )
     else:
         out.print(f"[yellow]forecast refused:[/] {escape(fc.refused or 'no forecast')}")
@@ -256,7 +257,7 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
             f"{o.busy_ms:.1f}",
             "-" if o.capacity is None else f"{o.replicas}x{o.concurrency_per_replica}",
             "-" if o.current_peak_util is None else f"{100 * o.current_peak_util:.1f}%/{100 * (o.target or 0):.0f}%",
-            _crossing_cell(o, now),
+            _crossing_cell(o, now, rep.horizon_days),
             _replicas_cell(o),
         )
     out.print(table)
@@ -270,7 +271,8 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
         )
     if fc.dated:
         out.print(
-            "bounds: days until the interval's upper bound (earliest) and lower bound (latest) reach the target; "
+            f"days count from the end of the logs ({now:%Y-%m-%d %H:%M} UTC), not from today; the range runs from "
+            "when the interval's upper bound (earliest) to when its lower bound (latest) reaches the target; "
             "needed: replicas for the forecast peak at the target (upper bound's in brackets)."
         )
     shown = [o for o in ordered if o.capacity is not None][: max(0, charts)]
@@ -317,13 +319,13 @@ def _svg_panel(rep: CapacityReport, o: ServiceOutlook, y0: float) -> list[str]:
         return " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values) if not math.isnan(v))
 
     if not rep.forecast.dated:
-        title = f"{o.service}: undated (too little history)"
+        title = f"{o.service}: undated (no forecast)"
     elif o.status == "over-now":
         title = f"{o.service}: already above the target"
     elif o.crossing is None:
-        title = f"{o.service}: target not crossed within the horizon"
+        title = f"{o.service}: target not crossed within the {rep.horizon_days:g}-day horizon"
     else:
-        title = f"{o.service}: target crossed {_when(o, o.crossing, rep.forecast.now)}"
+        title = f"{o.service}: target crossed {_when(o, o.crossing, rep.forecast.now, rep.horizon_days)}"
     out = [
         f'<text x="{ml}" y="{y0 - 8}" font-weight="bold">{xml_escape(title)}</text>',
         f'<rect x="{ml}" y="{y0}" width="{w - ml - mr}" height="{ph}" fill="none" stroke="#ccc"/>',
