@@ -518,8 +518,10 @@ def test_cli_canary_treatment(tmp_path: Path) -> None:
         (["--canary", "0.1", "--treatment", "nope=0.5"], 1, "no operation 'nope'"),
         (["--start", "yesterday"], 2, "ISO 8601"),
         (["--params", "missing.yaml"], 1, "missing.yaml"),
-        (["--sample-rate", "0"], 1, "sample_rate"),
+        (["--sample-rate", "0"], 2, "outside (0, 1]"),
+        (["--sample-rate", "1.5"], 2, "outside (0, 1]"),
         (["-n", "-5"], 2, "--requests"),
+        (["-n", "0"], 2, "--requests"),
     ],
 )
 def test_cli_errors(tmp_path: Path, extra: list[str], code: int, needle: str) -> None:
@@ -709,3 +711,9 @@ def test_generated_requests_follow_the_dag(doc: dict[str, Any], seed: int) -> No
         should = (status[preds] == "ok").fillna(False).all(axis=1)
         assert (ran == should).all(), op_id
         np.testing.assert_allclose(start[op_id][ran], end[preds][ran].max(axis=1), atol=1e-3)
+
+
+def test_cli_help_spells_out_the_treatment_forms() -> None:
+    result = runner.invoke(app, ["generate", "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "OP@cost=FACTOR" in result.output and "OP@cost=," not in result.output

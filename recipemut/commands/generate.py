@@ -13,7 +13,7 @@ from rich.markup import escape
 from ..errors import RecipemutError
 from ..loader import load_recipe
 from ..loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
-from ._common import OutputFormat, err_console
+from ._common import OutputFormat, _check_rate, err_console
 
 
 def _usage(message: str) -> typer.Exit:
@@ -53,7 +53,7 @@ def _parse_start(start: str | None) -> float:
 def generate(
     recipe_path: Path = typer.Argument(..., metavar="RECIPE", help="The recipe YAML to generate traffic for."),
     requests: int = typer.Option(
-        ..., "--requests", "-n", min=0, help="Requests over the whole window (before sampling)."
+        ..., "--requests", "-n", min=1, help="Requests over the whole window (before sampling)."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Log file to write (.jsonl, or .jsonl.gz for gzip)."),
     params: Path | None = typer.Option(
@@ -67,13 +67,19 @@ def generate(
     diurnal: float = typer.Option(0.6, "--diurnal", min=0.0, max=1.0, help="Amplitude of the daily cycle."),
     weekly: float = typer.Option(0.0, "--weekly", min=0.0, max=1.0, help="Amplitude of the weekly cycle."),
     sample_rate: float | None = typer.Option(
-        None, "--sample-rate", min=0.0, max=1.0, help="Keep only this share of requests (sampled tracing)."
+        None,
+        "--sample-rate",
+        callback=_check_rate,
+        help="Keep only this share of requests, in (0, 1] (sampled tracing).",
     ),
     canary: float | None = typer.Option(
         None, "--canary", min=0.0, max=1.0, help="Share of requests sent to a variant named 'canary'."
     ),
     treatment: list[str] = typer.Option(
-        [], "--treatment", help="Change the canary: OP=FACTOR scales latency, OP@cost=, OP@error=PROB, *=FACTOR."
+        [],
+        "--treatment",
+        help="Change the canary: OP=FACTOR scales latency, OP@cost=FACTOR cost, OP@error=PROB sets the error rate, "
+        "*=FACTOR scales every latency.",
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same log."),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Summary as text or json."),
