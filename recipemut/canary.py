@@ -312,21 +312,62 @@ class EvaluateResult:
         return d
 
 
-def _canary_spans(spans: pd.DataFrame, name: str, version: int | None, variant: str) -> pd.DataFrame:
+def _files(logs: Sequence[str | os.PathLike[str]]) -> str:
+    names = [str(p) for p in logs]
+    if not names:
+        return "the spans given"
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _canary_spans(
+    spans: pd.DataFrame, name: str, version: int | None, variant: str, logs: Sequence[str | os.PathLike[str]] = ()
+) -> pd.DataFrame:
     """Spans of this recipe (and, when the logs say, of the version running the canary)."""
     if "recipe" in spans and spans["recipe"].notna().any():
-        spans = spans[spans["recipe"].isna() | (spans["recipe"] == name)]
+        ours = spans["recipe"].isna() | (spans["recipe"] == name)
+        if not bool(ours.any()):
+            others = ", ".join(repr(str(x)) for x in pd.unique(spans["recipe"].dropna())[:5])
+            raise EvaluateError(
+                f"{_files(logs)}: the logs are of recipe {others}, not {name!r}; give the logs of this recipe's "
+                "canary",
+                code="no-canary-spans",
+            )
+        spans = spans[ours]
     if version is not None and "recipe_version" in spans:
         at = spans["recipe_version"] == version
         if bool(at.fillna(False).any()):
             spans = spans[at.fillna(False)]
     if not bool((spans["variant"] == variant).fillna(False).any()):
+        seen = ", ".join(repr(str(v)) for v in pd.unique(spans["variant"].dropna())[:5]) or "none"
         raise EvaluateError(
-            f"the logs hold no span of variant {variant!r} (of recipe {name!r}); is the canary "
-            "deployed and logging its variant?",
+            f"{_files(logs)}: no span of variant {variant!r} of recipe {name!r} (variants in the logs: {seen}); "
+            "is the canary deployed and logging its variant?",
             code="no-canary-spans",
         )
     return spans
+
+
+def read_canary_logs(
+    recipe: str | os.PathLike[str],
+    logs: Sequence[str | os.PathLike[str]],
+    *,
+    strict: bool = False,
+    sample_rate: float | None = None,
+    log_format: str = "auto",
+    mapping: Any = None,
+) -> tuple[pd.DataFrame, Any]:
+    """The spans of ``recipe`` in ``logs`` and the ingest report (:func:`recipemut.ingest.read_logs`).
+
+    Spans of other recipes and of operations the recipe does not define are excluded (and
+    counted in the report), as every command that reads logs does.
+    """
+    from .ingest import read_logs
+    from .loader import load_recipe_text
+
+    source = str(recipe)
+    r = load_recipe_text(read_recipe_text(recipe), file=source)
+    return read_logs(list(logs), recipe=r, strict=strict, sample_rate=sample_rate, log_format=log_format,
+                     mapping=mapping)
 
 
 def _last_canary(chain: Sequence[Entry]) -> Entry | None:
@@ -344,9 +385,11 @@ def evaluate(
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     spans: pd.DataFrame | None = None,
 ) -> EvaluateResult:
-    """Judge the recipe's canary on ``logs`` (or ready ``spans``) and, unless ``act`` is false, act."""
-    from .ingest import read_logs
+    """Judge the recipe's canary on ``logs`` (or ready ``spans``) and, unless ``act`` is false, act.
 
+    ``logs`` are read with :func:`read_canary_logs` when no ``spans`` are given; with ``spans``
+    they only name the files in messages.
+    """
     path = Path(recipe)
     source = str(path)
     text = read_recipe_text(path)
@@ -360,8 +403,8 @@ def evaluate(
         )
     name = str(variants[0].get("name"))
     if spans is None:
-        spans, _report = read_logs(list(logs))
-    spans = _canary_spans(spans, str(doc.get("name", "")), version_of(text), name)
+        spans, _report = read_canary_logs(path, logs)
+    spans = _canary_spans(spans, str(doc.get("name", "")), version_of(text), name, logs)
     j = judge(spans, variant=name, tolerances=tolerances, min_requests=min_requests)
     if not act:
         return EvaluateResult(j, source, False)

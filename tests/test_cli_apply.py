@@ -167,3 +167,48 @@ def test_history_of_a_binary_recipe_with_history_shows_it_with_a_warning(recipe:
     assert res.exit_code == 0, res.output
     assert "warning:" in res.stderr and "binary" in res.stderr
     assert json.loads(res.stdout)["state"] == "hand-edited"
+
+
+# ---- evaluate reads logs like every other command ---------------------------------------------------
+
+
+def _canary_recipe(recipe: Path) -> None:
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(recipe.with_name("plan.json")), "--canary", "0.2"])
+    assert res.exit_code == 0, res.output
+
+
+def test_evaluate_warns_about_bad_log_lines_and_strict_fails_on_them(recipe: Path, tmp_path: Path) -> None:
+    _canary_recipe(recipe)
+    spans = generate_spans(load_recipe(recipe), 150, seed=3, variants={"canary": 0.2}, duration_s=600)
+    logs = tmp_path / "l.jsonl"
+    write_jsonl(spans, logs)
+    with logs.open("a") as fh:
+        fh.write("{garbage\n")
+    res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs), "--no-act"])
+    assert res.exit_code == 4, res.output
+    assert "warning:" in res.stderr and "rejected" in res.stderr, res.stderr
+    res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs), "--no-act", "--strict"])
+    assert res.exit_code == 1 and "l.jsonl" in res.output and "Traceback" not in res.output, res.output
+
+
+def test_evaluate_without_canary_spans_names_the_files_and_the_variants_seen(recipe: Path, tmp_path: Path) -> None:
+    _canary_recipe(recipe)
+    logs = tmp_path / "primary-only.jsonl"
+    plain = tmp_path / "plain.yaml"  # the recipe before the canary: no variants, every span is 'control'
+    plain.write_text(RECIPE_TEXT)
+    write_jsonl(generate_spans(load_recipe(plain), 50, seed=3, duration_s=600), logs)
+    res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs), "--no-act"])
+    assert res.exit_code == 1, res.output
+    assert "primary-only.jsonl: no span of variant 'canary' of recipe 'checkout'" in res.output, res.output
+    assert "variants in the logs: 'control'" in res.output, res.output
+
+
+def test_evaluate_on_logs_of_another_recipe_says_so(recipe: Path, tmp_path: Path) -> None:
+    _canary_recipe(recipe)
+    other = tmp_path / "other.yaml"
+    other.write_text(RECIPE_TEXT.replace('name: "checkout"', "name: media_ingest"))
+    logs = tmp_path / "media.jsonl"
+    write_jsonl(generate_spans(load_recipe(other), 50, seed=3, variants={"canary": 0.2}, duration_s=600), logs)
+    res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs), "--no-act"])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "media.jsonl" in res.output and "'checkout'" in res.output and "media_ingest" in res.output, res.output

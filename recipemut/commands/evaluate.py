@@ -14,13 +14,33 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..canary import DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCES, HOLD, RELATIVE, EvaluateError, EvaluateResult, Judgement
+from ..canary import (
+    DEFAULT_MIN_REQUESTS,
+    DEFAULT_TOLERANCES,
+    HOLD,
+    RELATIVE,
+    EvaluateError,
+    EvaluateResult,
+    Judgement,
+    read_canary_logs,
+)
 from ..canary import evaluate as _evaluate
 from ..errors import RecipemutError
 from ..fileio import DEFAULT_LOCK_TIMEOUT_S
 from ..history import Entry
 from ..store import default_path
-from ._common import OutputFormat, err_console
+from ._common import (
+    LogFormat,
+    LogFormatOpt,
+    LogsOpt,
+    MapOpt,
+    OutputFormat,
+    RecipeArg,
+    SampleRateOpt,
+    StrictOpt,
+    err_console,
+    warn_ingest,
+)
 
 _TOL_HELP = (
     "Allowed worsening METRIC=VALUE (repeatable): latency_p50, latency_p95, cost are relative (0.05 or 5%), "
@@ -214,10 +234,8 @@ def _record(result: EvaluateResult, path: Path | None) -> dict[str, Any]:
 
 
 def evaluate(
-    recipe: Path = typer.Argument(
-        ..., help="The recipe running a canary (it has a `variants:` section).", metavar="RECIPE"
-    ),
-    logs: list[Path] = typer.Option(..., "--logs", "-l", help="Span logs holding both variants (repeatable)."),
+    recipe: RecipeArg,
+    logs: LogsOpt,
     no_act: bool = typer.Option(False, "--no-act", help="Only report the decision; write nothing."),
     tolerance: list[str] = typer.Option(
         [],
@@ -240,8 +258,15 @@ def evaluate(
         show_default=False,
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+    strict: StrictOpt = False,
+    sample_rate: SampleRateOpt = None,
+    log_format: LogFormatOpt = LogFormat.auto,
+    mapping: MapOpt = None,
 ) -> None:
     """Judge the canary against the primary recipe, then promote it, roll it back, or hold.
+
+    RECIPE is the recipe running a canary (it has a `variants:` section); --logs hold spans of
+    both variants (bad lines are counted and shown as warnings, never fatal unless --strict).
 
     Compares per-request latency (p50 by Mann-Whitney U and a Hodges-Lehmann interval, p95 by
     bootstrap), cost and error/halt rates of the two variants in the logs. A significant
@@ -256,9 +281,14 @@ def evaluate(
 
     Example: recipemut evaluate checkout.yaml --logs canary.jsonl --tolerance latency_p95=3%
     """
+    spans, report = read_canary_logs(
+        recipe, logs, strict=strict, sample_rate=sample_rate, log_format=log_format.value, mapping=mapping
+    )
+    warn_ingest(report)
     result = _evaluate(
         recipe,
         logs,
+        spans=spans,
         act=not no_act,
         tolerances=_tolerances(tolerance),
         min_requests=min_requests,
