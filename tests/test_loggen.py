@@ -377,7 +377,10 @@ def test_load_params_merges_defaults(tmp_path: Path) -> None:
         ("operation: {}\n", 1, "unknown key 'operation'"),
         ("operations: [a, b]\n", 1, "expected a mapping"),
         ("- 1\n", 1, "expected a mapping"),
-        ("a: [\n", 2, "not valid YAML"),
+        ("a: [\n", 2, "YAML syntax error"),
+        ("defaults: {error_prob: 0.1}\ndefaults: {error_prob: 0.2}\n", 2, "duplicate key 'defaults'"),
+        ("operations:\n  a: {halt_prob: 0.1, halt_prob: 0.2}\n", 2, "duplicate key 'halt_prob'"),
+        ("a: &x [1]\nb: *y\n", 2, "no anchor"),
     ],
 )
 def test_bad_params_name_file_and_line(tmp_path: Path, text: str, line: int, needle: str) -> None:
@@ -387,6 +390,18 @@ def test_bad_params_name_file_and_line(tmp_path: Path, text: str, line: int, nee
         load_params(p)
     assert e.value.file == str(p)
     assert e.value.line == line
+
+
+def test_an_empty_params_file_means_every_default(tmp_path: Path) -> None:
+    p = tmp_path / "loggen.yaml"
+    p.write_text("# nothing to change\n")
+    assert load_params(p) == LoggenParams()
+
+
+def test_params_read_numbers_as_yaml_1_2(tmp_path: Path) -> None:
+    p = tmp_path / "loggen.yaml"
+    p.write_text("defaults: {error_prob: 1e-4}\n")  # YAML 1.1 (PyYAML) would read the text '1e-4'
+    assert load_params(p).defaults.error_prob == 1e-4
 
 
 def test_missing_params_file(tmp_path: Path) -> None:

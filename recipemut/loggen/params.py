@@ -9,9 +9,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-from ..errors import InputFileError, RecipemutError
+from ..errors import Finding, InputFileError, RecipeInvalid, RecipemutError
+from ..loader import parse_yaml
 from ..model import FieldSpec, Operation
 
 
@@ -79,27 +78,6 @@ _OP_KEYS = {f.name: f.type for f in fields(OpParams)}
 _FIELD_KEYS = {f.name: f.type for f in fields(FieldParams)}
 
 
-def _line_index(text: str) -> dict[tuple[str, ...], int]:
-    """Document path -> 1-based line, for messages about a loggen.yaml."""
-    out: dict[tuple[str, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
-        out[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = str(k.value)
-                out[(*path, key)] = k.start_mark.line + 1
-                walk(v, (*path, key))
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return out
-    if root is not None:
-        walk(root, ())
-    return out
-
-
 def _parse_section(
     raw: Any,
     cls: type[Any],
@@ -130,7 +108,8 @@ def _parse_section(
 
 def load_params(path: str | os.PathLike[str]) -> LoggenParams:
     """Read a ``loggen.yaml``: ``defaults:`` (OpParams keys), ``operations: {id: {...}}``,
-    ``fields: {name: {...}}``. Unknown keys and wrong types are errors naming file and line."""
+    ``fields: {name: {...}}``. Read with the recipe loader's safe YAML reader (YAML 1.2 numbers, aliases
+    bounded); duplicate keys, unknown keys and wrong types are errors naming file and line."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -141,16 +120,22 @@ def load_params(path: str | os.PathLike[str]) -> LoggenParams:
     except (UnicodeDecodeError, OSError) as e:
         raise InputFileError(f"cannot read: {e}", file=str(p), code="unreadable") from None
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise RecipemutError(
-            f"not valid YAML: {getattr(e, 'problem', e)}",
-            file=str(p),
-            line=mark.line + 1 if mark else None,
-            code="yaml",
-        ) from None
-    return params_from_dict(raw or {}, source=str(p), lines=_line_index(text))
+        raw, positions, findings = parse_yaml(text, file=str(p))
+    except RecipeInvalid as e:
+        if e.findings and e.findings[0].code == "empty-file":
+            return LoggenParams()  # an empty (or comments-only) file: every default
+        raise _first(e.findings, str(p)) from None
+    if findings:  # duplicate keys: the file does not say which value it means
+        raise _first(findings, str(p))
+    lines = {tuple(map(str, path)): pos[0] for path, pos in positions.items() if all(isinstance(k, str) for k in path)}
+    return params_from_dict(raw, source=str(p), lines=lines)
+
+
+def _first(findings: list[Finding], file: str) -> RecipemutError:
+    """The first problem the YAML reader found, as one error (with how many more there are)."""
+    f = findings[0]
+    more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+    return RecipemutError(f.message + more, file=f.file or file, line=f.line, column=f.column, code=f.code)
 
 
 def params_from_dict(
