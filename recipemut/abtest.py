@@ -5,21 +5,47 @@ Two questions, two designs (both over the replays of :mod:`recipemut.simulate`):
 * **How much does it change?** The *paired* prediction: every replayed request under the mutated
   recipe against the same request under the baseline, with bootstrap intervals for the change in
   p50/p95/p99/mean latency and mean cost (:func:`recipemut.stats.compare`, ``paired=True``).
-* **Would an experiment show it?** The *offline A/B*: requests split by a stable hash of
+* **Would an experiment show it?** The *offline A/B*: requests split by a keyed hash of
   ``request_id`` (:func:`treatment_mask`; ``share`` of them, default 10%, are the treatment).
   Treatment requests are taken from the mutated replay, control requests from the baseline
-  replay, and compared unpaired, as a live experiment would: Mann-Whitney U with a Hodges-Lehmann
-  interval for typical latency, a bootstrap interval for p95, and for means (cost, balanced) a
-  bootstrap interval on the CUPED-adjusted metric (:func:`cuped`: each request's baseline replay
-  is its pre-experiment covariate, the standard variance reduction of online experiments). The
-  verdict (``improves``, ``regresses``, ``no significant difference``) comes from this test on
-  the objective's metric, with a minimum effect size. Latency and p95 are not CUPED-adjusted
-  (a rank test and a quantile do not take it), so on a small log they need a larger
-  ``share`` to show an effect.
+  replay, and compared unpaired, as a live experiment would. Every judged candidate reports, on
+  latency, the Mann-Whitney U p-value with the Hodges-Lehmann shift and its interval (and
+  bootstrap intervals for p50/p95/p99/mean), and, on cost, a bootstrap interval for the change in
+  mean cost per request, CUPED-adjusted (:func:`cuped`: each request's baseline replay is its
+  pre-experiment covariate, the standard variance reduction of online experiments), whatever the
+  objective. For the objective's own metric: latency decides on the Mann-Whitney/Hodges-Lehmann
+  shift, p95 on the bootstrap interval of the change in p95, means (cost, balanced, headroom) on
+  the CUPED bootstrap interval.
+
+**Which test decides** (``decided_by``). The A/B on a 10% split is often *underpowered*: a p95
+bootstrap on a few hundred treatment requests spans zero even for a large effect that the paired
+replay of *every* request pins down. So the verdict is the paired full-sample verdict on the
+objective's metric (Wilcoxon signed-rank and the median paired difference for ``latency``, a
+paired bootstrap interval otherwise), checked against the A/B:
+
+* both agree: that verdict (``decided_by = "ab+paired"``);
+* the A/B says "no significant difference", the paired replay is conclusive: the paired verdict
+  (``"paired"``: the split is underpowered for this effect, a live canary needs more traffic);
+* the A/B is conclusive, the paired replay is not, or they point in opposite directions:
+  "no significant difference" (``"paired"`` / ``"conflict"``): an effect the full replay does not
+  confirm is the luck of the split.
+
+**Imputed predictions.** Where the replay had no recorded sample for an operation (e.g. a
+substitute whose alternative never ran, drawn from its ``expected`` prior), the paired intervals
+are conditional on the prior being right. So they are widened by the prior's uncertainty: every
+imputed operation's contribution may be off by ``prior_uncertainty`` (default
+:data:`PRIOR_UNCERTAINTY`, 25%) either way, i.e. the latency intervals grow by
+``prior_uncertainty x`` the mean milliseconds per request resting on imputed samples
+(:func:`imputed_ms`), and the verdict is taken on the widened interval. A large predicted effect
+survives; one within the prior's error becomes "no significant difference" (``decided_by =
+"imputed"``, a caveat says why). Cost is not widened (an alternative's price is declared, not
+drawn). Canary such a change to measure it.
 
 Objectives (all "lower is better"), and the per-request metric each one judges:
 
-* ``latency``: end-to-end latency, decided on the Hodges-Lehmann shift (typical request);
+* ``latency``: end-to-end latency of the typical request: its level is the median, a change is
+  judged on the Hodges-Lehmann shift (A/B) and the median paired difference (replay), both
+  estimators of the median request's change;
 * ``p95``: end-to-end latency, decided on the change in its 95th percentile;
 * ``cost``: cost per request, decided on the change in its mean;
 * ``balanced``: ``weight * latency / mean baseline latency + (1 - weight) * cost / mean baseline
@@ -33,7 +59,7 @@ Objectives (all "lower is better"), and the per-request metric each one judges:
 When the paired point estimates (median, mean and the decisive statistic of the objective's
 metric) all move by less than the minimum effect, the verdict is "no significant difference"
 without running the statistics (``ab`` is ``None``, intervals collapse to the point), which keeps
-evaluating the many small candidates cheap.
+evaluating the many small candidates cheap (``decided_by = "skipped"``).
 """
 
 from __future__ import annotations
@@ -51,6 +77,8 @@ from .stats import NO_DIFFERENCE, Comparison, Interval, compare, quantile_sorted
 OBJECTIVES = ("latency", "p95", "cost", "balanced", "headroom")
 DEFAULT_SHARE = 0.10
 DEFAULT_MIN_EFFECT = 0.01
+#: how far (relative) an imputed operation's latency may be from its prior (module doc)
+PRIOR_UNCERTAINTY = 0.25
 #: SipHash key of the A/B split (16 bytes): a salt, so the split is independent of pandas' default
 #: key, which the log generator's canary split and samplers use
 AB_HASH_KEY = "recipemut-ab\x1fspl"
@@ -102,10 +130,24 @@ class Evaluation:
     mutated: Mapping[str, float]  # predicted levels under the mutation, same keys
     score: float  # relative change of the objective's metric (negative = better)
     ab: Comparison | None  # the offline A/B on the objective's metric (None: skipped, see module doc)
-    ab_cost: Comparison | None  # the offline A/B on cost, reported beside it
+    ab_cost: Comparison | None  # the offline A/B on cost (bootstrap CI of the mean), reported beside it
     imputed_share: float
     share: float
     notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    ab_latency: Comparison | None = None  # the offline A/B on latency: Mann-Whitney U, Hodges-Lehmann
+    paired: Comparison | None = None  # the paired full-replay comparison of the objective's metric
+    decided_by: str = "skipped"  # ab+paired | paired | conflict | imputed | skipped (module doc)
+    caveat: str = ""  # why a verdict was downgraded, in words
+
+    def decision(self) -> str:
+        """Which test decided the verdict, in words (for the text and markdown reports)."""
+        return {
+            "ab+paired": "the offline A/B and the paired replay agree",
+            "paired": "the paired replay of every request (the A/B split alone is underpowered or unconfirmed)",
+            "conflict": "the offline A/B and the paired replay disagree",
+            "imputed": self.caveat,
+            "skipped": "no statistic moved by the minimum effect",
+        }.get(self.decided_by, self.decided_by)
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {k: v.to_dict() for k, v in self.predicted.items()}
@@ -115,8 +157,24 @@ class Evaluation:
         d["ab"] = {
             "treatment_share": self.share,
             "objective": self.ab.to_dict() if self.ab is not None else None,
+            "latency": self.ab_latency.to_dict() if self.ab_latency is not None else None,
             "cost": self.ab_cost.to_dict() if self.ab_cost is not None else None,
         }
+        p = self.paired
+        d["paired"] = (
+            None
+            if p is None
+            else {
+                "decide_on": p.decide_on,
+                "test": p.test,
+                "p_value": p.p_value,
+                "interval": p.decisive().to_dict(),
+                "verdict": p.verdict,
+            }
+        )
+        d["decided_by"] = self.decided_by
+        if self.caveat:
+            d["caveat"] = self.caveat
         return d
 
 
@@ -210,11 +268,13 @@ def evaluate(
     rng: np.random.Generator | None = None,
     treatment: np.ndarray | None = None,
     service: str | None = None,
+    prior_uncertainty: float = PRIOR_UNCERTAINTY,
 ) -> Evaluation:
     """Judge ``mutated`` against ``base`` (replays of the same requests; ``request_ids`` aligned
     with the profile's rows).
 
-    ``min_effect`` is relative to the baseline level of the objective's metric (1% by default).
+    ``min_effect`` is relative to the baseline level of the objective's metric (1% by default);
+    ``prior_uncertainty`` widens the intervals of what rests on imputed samples (module doc).
     ``treatment`` is :func:`treatment_mask` of the replayed rows' ids, when the caller judges many
     candidates on the same requests (hashing the ids is the costliest step otherwise).
     """
@@ -234,14 +294,21 @@ def evaluate(
     m_obj = objective_values(mutated, objective, weight=weight, norm=norm, service=service)
     b_st = arrays["latency"][0] if b_obj is base.latency_ms else _Stats(b_obj)
     m_st = arrays["latency"][1] if m_obj is mutated.latency_ms else _Stats(m_obj)
-    decide = DECIDE_ON[objective]
-    point = m_st(decide) - b_st(decide)  # the shift's point proxy: the change in median
-    base_level = b_st(decide)
+    stat = DECIDE_ON[objective]
+    point = m_st(stat) - b_st(stat)  # the shift's point proxy: the change in median
+    base_level = b_st(stat)
     score = point / base_level if base_level else 0.0
     threshold = min_effect * abs(base_level)
 
     def result(
-        verdict: str, predicted: Mapping[str, Interval], ab: Comparison | None, ab_cost: Comparison | None
+        verdict: str,
+        predicted: Mapping[str, Interval],
+        ab: Comparison | None,
+        ab_cost: Comparison | None,
+        ab_latency: Comparison | None = None,
+        paired: Comparison | None = None,
+        decided_by: str = "skipped",
+        caveat: str = "",
     ) -> Evaluation:
         return Evaluation(
             objective=objective,
@@ -255,6 +322,10 @@ def evaluate(
             imputed_share=mutated.imputed_share,
             share=share,
             notes=mutated.notes,
+            ab_latency=ab_latency,
+            paired=paired,
+            decided_by=decided_by,
+            caveat=caveat,
         )
 
     # skip the statistics only when nothing (median, mean, decisive statistic) moved by the minimum effect
@@ -265,24 +336,105 @@ def evaluate(
             for k in PREDICTED
         }
         return result(NO_DIFFERENCE, predicted, None, None)
-    paired_lat = compare(base.latency_ms, mutated.latency_ms, paired=True, alpha=alpha, rng=rng, with_test=False)
-    paired_cost = compare(base.cost_usd, mutated.cost_usd, paired=True, decide_on="mean", alpha=alpha, rng=rng)
+    lat_decide = "shift" if objective == "latency" else "p95"
+    paired_lat = compare(
+        base.latency_ms,
+        mutated.latency_ms,
+        paired=True,
+        decide_on=lat_decide,
+        alpha=alpha,
+        min_effect=min_effect,
+        rng=rng,
+        with_test=objective == "latency",
+    )
+    paired_cost = compare(
+        base.cost_usd, mutated.cost_usd, paired=True, decide_on="mean", alpha=alpha, min_effect=min_effect, rng=rng
+    )
     predicted = {k: (paired_lat if a == "latency" else paired_cost).deltas[s] for k, (a, s) in PREDICTED.items()}
+    if objective in ("latency", "p95"):
+        paired = paired_lat
+    elif objective == "cost":
+        paired = paired_cost
+    else:
+        paired = compare(b_obj, m_obj, paired=True, decide_on="mean", alpha=alpha, min_effect=min_effect, rng=rng)
+    # the prior's uncertainty: widen what rests on imputed samples, and judge the widened interval
+    w_lat = prior_uncertainty * imputed_ms(mutated)
+    paired_verdict, caveat = paired.verdict, ""
+    if w_lat > 0:
+        predicted = {k: _widen(iv, w_lat) if PREDICTED[k][0] == "latency" else iv for k, iv in predicted.items()}
+        w = {"latency": w_lat, "p95": w_lat, "cost": 0.0, "headroom": w_lat}.get(objective, weight * w_lat / norm[0])
+        widened = verdict_of(
+            _widen(paired.decisive(), w),
+            base=base_level,
+            min_effect=min_effect,
+            significant=paired.decide_on != "shift" or paired.p_value < alpha,
+        )
+        if widened != paired_verdict:
+            caveat = (
+                f"{100 * mutated.imputed_share:.0f}% of requests rest on imputed samples "
+                f"({w_lat / prior_uncertainty:.1f} ms per request drawn from a prior); "
+                f"within the prior's ±{100 * prior_uncertainty:.0f}% the effect is not certain: canary it to measure it"
+            )
+            paired_verdict = widened
     treat = treatment if treatment is not None else treatment_mask(np.asarray(request_ids)[base.rows], share)
     if treat.sum() < 2 or (~treat).sum() < 2:
-        return result(NO_DIFFERENCE, predicted, None, None)
-    if decide == "mean":
+        decided_by = "imputed" if caveat else "paired"
+        return result(paired_verdict, predicted, None, None, None, paired, decided_by, caveat)
+    ab_latency = compare(
+        base.latency_ms[~treat],
+        mutated.latency_ms[treat],
+        decide_on=lat_decide,
+        alpha=alpha,
+        min_effect=min_effect,
+        rng=rng,
+        with_test=True,  # the Mann-Whitney p-value and Hodges-Lehmann interval are always reported
+    )
+    ab_cost = _cuped_compare(base.cost_usd, mutated.cost_usd, treat, alpha=alpha, min_effect=min_effect, rng=rng)
+    if objective in ("latency", "p95"):
+        ab = ab_latency
+    elif objective == "cost":
+        ab = ab_cost
+    else:
         ab = _cuped_compare(b_obj, m_obj, treat, alpha=alpha, min_effect=min_effect, rng=rng)
-    else:
-        ab = compare(b_obj[~treat], m_obj[treat], decide_on=decide, alpha=alpha, min_effect=min_effect, rng=rng)
-    if objective == "cost":
-        ab_cost = ab
-    else:
-        ab_cost = _cuped_compare(base.cost_usd, mutated.cost_usd, treat, alpha=alpha, min_effect=min_effect, rng=rng)
-    # the A/B decides; the paired prediction must not contradict it (a sign flip between the
-    # full replay and the 10% split means the split was unlucky, not that the change is real)
-    verdict = ab.verdict
-    paired_verdict = verdict_of(Interval(point, point, point), base=base_level, min_effect=min_effect, significant=True)
-    if verdict != NO_DIFFERENCE and paired_verdict != verdict:
-        verdict = NO_DIFFERENCE
-    return result(verdict, predicted, ab, ab_cost)
+    verdict, decided_by = decide(ab.verdict, paired_verdict)
+    if caveat:
+        decided_by = "imputed"
+    return result(verdict, predicted, ab, ab_cost, ab_latency, paired, decided_by, caveat)
+
+
+def imputed_ms(rep: Replay) -> float:
+    """Mean milliseconds per request that rest on imputed samples: each operation's mean busy time
+    per request times the share of its runs that were imputed.
+
+    >>> ran = np.ones((4, 2), dtype=bool)
+    >>> imp = np.array([[True, False]] * 2 + [[False, False]] * 2)
+    >>> r = Replay(("a", "b"), np.arange(4), np.zeros(4), np.zeros(4), ran, imp, busy_ms={"a": 10.0, "b": 5.0})
+    >>> imputed_ms(r)
+    5.0
+    """
+    runs = rep.ran.sum(axis=0)
+    frac = np.divide(rep.imputed.sum(axis=0), runs, out=np.zeros(len(rep.op_ids)), where=runs > 0)
+    return float(sum(rep.busy_ms.get(op, 0.0) * float(f) for op, f in zip(rep.op_ids, frac, strict=True) if f > 0))
+
+
+def _widen(iv: Interval, w: float) -> Interval:
+    return Interval(iv.estimate, iv.lo - w, iv.hi + w, iv.level)
+
+
+def decide(ab_verdict: str, paired_verdict: str) -> tuple[str, str]:
+    """The verdict and which test decided it, from the A/B's and the paired replay's (module doc).
+
+    >>> decide("no significant difference", "improves")
+    ('improves', 'paired')
+    >>> decide("improves", "improves")
+    ('improves', 'ab+paired')
+    >>> decide("improves", "no significant difference")
+    ('no significant difference', 'paired')
+    >>> decide("improves", "regresses")
+    ('no significant difference', 'conflict')
+    """
+    if ab_verdict == paired_verdict:
+        return ab_verdict, "ab+paired"
+    if ab_verdict == NO_DIFFERENCE or paired_verdict == NO_DIFFERENCE:
+        return paired_verdict, "paired"
+    return NO_DIFFERENCE, "conflict"

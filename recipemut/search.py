@@ -37,7 +37,15 @@ from typing import Any
 
 import numpy as np
 
-from .abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, OBJECTIVES, Evaluation, evaluate, treatment_mask
+from .abtest import (
+    DEFAULT_MIN_EFFECT,
+    DEFAULT_SHARE,
+    OBJECTIVES,
+    PRIOR_UNCERTAINTY,
+    Evaluation,
+    evaluate,
+    treatment_mask,
+)
 from .constraints import check_predicted, check_structure
 from .errors import RecipemutError
 from .model import Recipe, recipe_to_dict
@@ -147,6 +155,7 @@ def search(
     min_effect: float = DEFAULT_MIN_EFFECT,
     seed: int = 0,
     service: str | None = None,
+    prior_uncertainty: float = PRIOR_UNCERTAINTY,
     options: Mapping[str, Any] | None = None,
     order: Callable[[list[Mutation]], list[Mutation]] | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -216,6 +225,7 @@ def search(
                     rng=np.random.default_rng([seed, rnd, idx, len(parent)]),
                     treatment=treat,
                     service=service,
+                    prior_uncertainty=prior_uncertainty,
                 )
                 if rnd == 1:
                     singles.append(cand)
@@ -248,6 +258,7 @@ def search(
             rng=np.random.default_rng([seed, 999]),
             treatment=treat,
             service=service,
+            prior_uncertainty=prior_uncertainty,
         )
     return SearchResult(
         objective=objective,
@@ -275,6 +286,7 @@ def search(
                 "alpha": alpha,
                 "min_effect": min_effect,
                 "seed": seed,
+                "prior_uncertainty": prior_uncertainty,
             }
         ),
     )
@@ -298,6 +310,7 @@ def _judge(
     rng: np.random.Generator,
     treatment: np.ndarray,
     service: str | None,
+    prior_uncertainty: float,
 ) -> tuple[Candidate, _State | None]:
     """Validate, simulate and judge one candidate against its parent state."""
     problems = check_structure(original, m.recipe)
@@ -319,6 +332,7 @@ def _judge(
         rng=rng,
         treatment=treatment,
         service=service,
+        prior_uncertainty=prior_uncertainty,
     )
     # a prediction breaking the SLO or budget is rejected, unless the parent already broke it and
     # the candidate does not make it worse (an improvement towards the SLO stays possible)
@@ -328,6 +342,8 @@ def _judge(
     reasons = [f"SLO/budget: {p}" for p in check_predicted(original, worse_p95, worse_cost)]
     if ev.verdict != IMPROVES:
         reasons.append(ev.verdict)
+        if ev.caveat:
+            reasons.append(ev.caveat)
     if reasons:
         return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms), None
     cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms)

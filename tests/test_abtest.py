@@ -130,3 +130,61 @@ def test_headroom_judges_the_bottleneck_services_busy_time() -> None:
     assert evaluate(base, mut, IDS, objective="headroom", service="cart").verdict == NO_DIFFERENCE
     with pytest.raises(ValueError, match="bottleneck"):
         evaluate(base, mut, IDS, objective="headroom")
+
+
+def test_every_judged_candidate_reports_mann_whitney_hodges_lehmann_and_a_cost_bootstrap() -> None:
+    b = _base()
+    m = _rep(b.latency_ms * 0.9, b.cost_usd * 0.8)
+    for objective in ("cost", "p95", "balanced", "latency"):
+        ev = evaluate(b, m, IDS, objective=objective)
+        assert ev.ab_latency is not None and ev.ab_latency.test == "mann-whitney-u", objective
+        assert ev.ab_latency.p_value < 1e-3
+        hl = ev.ab_latency.shift
+        assert hl.lo <= hl.estimate <= hl.hi < 0
+        assert ev.ab_cost is not None and ev.ab_cost.deltas["mean"].hi < 0
+        d = ev.to_dict()["ab"]
+        assert d["latency"]["test"] == "mann-whitney-u" and d["cost"]["deltas"]["mean"]["ci"][1] < 0  # type: ignore[index]
+
+
+def test_an_underpowered_split_does_not_hide_what_the_paired_replay_shows() -> None:
+    # the slowest 15% of 2000 requests 10% faster (a real p95 cut of ~7%): the 10% split's p95
+    # bootstrap spans zero, the paired replay of every request does not
+    rng = np.random.default_rng(5)
+    n = 2000
+    b = _rep(rng.lognormal(4.6, 0.6, n), np.full(n, 0.001))
+    lat = b.latency_ms.copy()
+    lat[lat > np.quantile(lat, 0.85)] *= 0.9
+    m = _rep(lat, b.cost_usd)
+    ev = evaluate(b, m, IDS[:n], objective="p95", share=0.1)
+    assert ev.ab is not None and ev.ab.verdict == NO_DIFFERENCE  # the A/B alone cannot show it
+    assert ev.paired is not None and ev.paired.verdict == IMPROVES
+    assert ev.verdict == IMPROVES and ev.decided_by == "paired"
+    assert ev.to_dict()["decided_by"] == "paired"
+
+
+def test_a_split_result_the_full_replay_contradicts_is_no_difference() -> None:
+    from recipemut.abtest import decide
+
+    assert decide(IMPROVES, REGRESSES) == (NO_DIFFERENCE, "conflict")
+    assert decide(REGRESSES, NO_DIFFERENCE) == (NO_DIFFERENCE, "paired")
+
+
+def _imputed_rep(lat: np.ndarray, cost: np.ndarray, imputed: float, busy: float) -> Replay:
+    r = _rep(lat, cost, imputed)
+    return Replay(r.op_ids, r.rows, r.latency_ms, r.cost_usd, r.ran, r.imputed, busy_ms={"a": busy})
+
+
+def test_intervals_resting_on_a_prior_are_widened_by_its_uncertainty() -> None:
+    b = _base()
+    # 3% faster, but 90% of requests rest on 100 ms per request drawn from a prior (25% = +-22.5 ms)
+    m = _imputed_rep(b.latency_ms * 0.97, b.cost_usd, 0.9, 100.0)
+    ev = evaluate(b, m, IDS, objective="latency")
+    assert ev.verdict == NO_DIFFERENCE and ev.decided_by == "imputed"
+    assert "90% of requests rest on imputed samples" in ev.caveat
+    p50 = ev.predicted["latency_p50_ms"]
+    assert p50.lo < p50.estimate - 22.0 and p50.hi > 0  # widened by 0.25 x 0.9 x 100 ms each way
+    assert ev.predicted["cost_mean_usd"] == evaluate(b, _rep(m.latency_ms, b.cost_usd), IDS).predicted["cost_mean_usd"]
+    # without the prior's uncertainty the same numbers improve; a large effect survives it
+    assert evaluate(b, m, IDS, objective="latency", prior_uncertainty=0.0).verdict == IMPROVES
+    big = evaluate(b, _imputed_rep(b.latency_ms * 0.7, b.cost_usd, 0.9, 100.0), IDS, objective="latency")
+    assert big.verdict == IMPROVES and big.caveat == ""

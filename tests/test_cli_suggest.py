@@ -241,6 +241,33 @@ def test_checkout_example_finds_the_obvious_wins_and_rejects_the_harmful() -> No
     assert verdicts["substitute:price_items->price_items_legacy"] == ["regresses"]
 
 
+def test_p95_objective_accepts_what_the_paired_replay_proves_and_says_which_test_decided() -> None:
+    args = ["suggest", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "--objective", "p95"]
+    res = runner.invoke(app, [*args, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    singles = {c["id"]: c for c in d["report"]["singles"]}
+    for mid in ("hedge:quote_shipping", "parallelize:lookup_tax->quote_shipping"):
+        c = singles[mid]
+        assert c["status"] == "accepted", (mid, c["reasons"])
+        assert c["predicted"]["latency_p95_ms"]["ci"][1] < 0
+        assert c["predicted"]["decided_by"] in ("ab+paired", "paired")
+        ab = c["predicted"]["ab"]
+        assert ab["latency"]["test"] == "mann-whitney-u" and 0 <= ab["latency"]["p_value"] <= 1
+        assert len(ab["latency"]["shift"]["ci"]) == 2 and len(ab["cost"]["deltas"]["mean"]["ci"]) == 2
+    md = runner.invoke(app, [*args, "--format", "markdown", "--explain"])
+    assert md.exit_code == 0, md.output
+    assert "No single mutation improves the recipe." not in md.stdout
+    assert "Mann-Whitney p=" in md.stdout and "Hodges-Lehmann shift" in md.stdout and "decided by" in md.stdout
+    rejected = md.stdout.split("Rejected candidates", 1)[1]
+    rows = {line.split("`")[1]: line for line in rejected.splitlines() if line.startswith("| `")}
+    for step, mid in enumerate(d["plan"], 1):
+        if mid in rows:  # a plan step rejected in another round says so, instead of contradicting the plan
+            assert f"plan step {step}" in rows[mid], rows[mid]
+    later = [c for c in d["report"]["rejected"] if c["round"] > 1]
+    assert later and all(f"round {c['round']} (after" in rows[c["id"]] for c in later)
+
+
 def test_store_records_the_run_and_orders_the_next(shop: tuple[Path, Path], tmp_path: Path) -> None:
     rp, lp = shop
     store = tmp_path / "store.sqlite"

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, Evaluation
+from ..abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, PRIOR_UNCERTAINTY, Evaluation
 from ..bandit import mutation_kind, order_candidates
 from ..diff import edited_text, structural_diff, unified_diff
 from ..errors import RecipemutError
@@ -109,6 +109,29 @@ def _reason(c: Candidate, *, full: bool = False) -> str:
     if abs(cost) * 1e6 >= 0.05:
         bits.append(f"{'saves' if cost < 0 else 'adds'} {abs(cost) * 1e6:.1f} µ$ per request")
     return text + ("; " + " and ".join(bits) if bits else "") + "."
+
+
+def _p(p: float) -> str:
+    return "-" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _ab_line(ev: Evaluation | None) -> str:
+    """The offline A/B in one line: Mann-Whitney U and Hodges-Lehmann on latency, bootstrap CI on
+    cost, and which test decided the verdict."""
+    if ev is None:
+        return ""
+    if ev.ab_latency is None:
+        return f"decided by {ev.decision()}"
+    lat, cost = ev.ab_latency, ev.ab_cost
+    hl = lat.shift
+    bits = [
+        f"A/B {100 * ev.share:.0f}% ({lat.n_treatment:,} vs {lat.n_control:,} requests): latency Mann-Whitney "
+        f"p={_p(lat.p_value)}, Hodges-Lehmann shift {_num(hl.estimate)} ms [{_num(hl.lo)}, {_num(hl.hi)}]"
+    ]
+    if cost is not None:
+        m = cost.deltas["mean"]
+        bits.append(f"cost Δmean {_num(m.estimate, True)} [{_num(m.lo, True)}, {_num(m.hi, True)}] (bootstrap)")
+    return "; ".join(bits) + f"; decided by {ev.decision()}"
 
 
 class Headroom:
@@ -244,6 +267,7 @@ def _candidate_dict(c: Candidate, hr: Headroom) -> dict[str, Any]:
         "round": c.round,
         "status": c.status,
         "reasons": list(c.reasons),
+        "parent": list(c.parent),
         "verdict": c.verdict,
         "predicted": c.evaluation.to_dict() if c.evaluation else None,
     }
@@ -289,7 +313,30 @@ def _q(x: Any, q: float) -> float:
     return float(np.quantile(x, q))
 
 
-def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], *, explain: bool = False) -> Table:
+def _rejection(c: Candidate, result: SearchResult) -> str:
+    """Why a candidate was rejected, and in which round. A candidate is judged against the state it
+    was generated from, so the same mutation can improve the recipe alone (round 1) and add nothing
+    after other steps, or the reverse: the sentence says so rather than contradict the plan."""
+    why = "; ".join(c.reasons)
+    n = len(c.parent)
+    text = f"round {c.round} (after {n} plan step{'s' if n != 1 else ''}): {why}" if c.round > 1 else why
+    steps = {s.mutation.id: (i, s.round) for i, s in enumerate(result.plan, 1)}
+    singles = {s.mutation.id for s in result.singles if s.status == "accepted"}
+    mid = c.mutation.id
+    if mid in steps and steps[mid][1] > c.round:
+        text += f"; accepted later as plan step {steps[mid][0]} (round {steps[mid][1]})"
+    elif mid in singles and c.round > 1:
+        text += "; it improved the recipe alone in round 1, before those steps"
+    return text
+
+
+def _table(
+    title: str,
+    cands: tuple[Candidate, ...] | list[Candidate],
+    *,
+    explain: bool = False,
+    result: SearchResult | None = None,
+) -> Table:
     t = Table(title=title, title_justify="left", header_style="bold")
     t.add_column("#", justify="right")
     t.add_column("mutation", overflow="fold")
@@ -306,7 +353,7 @@ def _table(title: str, cands: tuple[Candidate, ...] | list[Candidate], *, explai
         t.add_row(
             str(i),
             escape(c.mutation.id),
-            *([escape("; ".join(c.reasons))] if explain else []),
+            *([escape(_rejection(c, result) if result is not None else "; ".join(c.reasons))] if explain else []),
             *(_iv(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
             escape(c.verdict or "-"),
             f"{100 * ev.imputed_share:.0f}%" if ev else "-",
@@ -331,6 +378,8 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
         out.print(_table("Best single mutations (each against the current recipe; 95% intervals)", accepted[:top]))
         for i, c in enumerate(accepted[:top], 1):
             out.print(f"  {i}. {escape(_reason(c))}")
+            if c.evaluation is not None:
+                out.print(f"     {escape(_ab_line(c.evaluation))}")
             for line in hr.lines(c):
                 out.print(f"     capacity: {escape(line)}")
     else:
@@ -346,6 +395,7 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
                 + ", ".join(f"Δ{_LABELS[k]} {_iv(ev, k)}" for k in PREDICTED)
                 + f"; verdict [bold]{escape(ev.verdict)}[/], imputed {100 * ev.imputed_share:.0f}%"
             )
+            out.print(f"  {escape(_ab_line(ev))}")
         for line in hr.plan_lines():
             out.print(f"  capacity: {escape(line)}")
         out.print("\n[bold]Structural diff[/]")
@@ -360,7 +410,7 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
     if explain:
         rej = list(result.rejected)
         if rej:
-            out.print(_table("Rejected candidates", rej, explain=True))
+            out.print(_table("Rejected candidates", rej, explain=True, result=result))
     s = rep["search"]
     note = " (budget exhausted: raise --budget or --time-budget)" if s["budget_exhausted"] else ""
     out.print(
@@ -393,8 +443,8 @@ def _render_markdown(
     accepted = [c for c in result.singles if c.status == "accepted"][:top]
     heads = ["#", "operator", "target", "why", *(f"Δ{_LABELS[k]}" for k in PREDICTED if k != "latency_mean_ms")]
     if accepted:
-        lines += ["### Best single mutations", "", _md_row([*heads, "verdict", "imputed", "capacity"])]
-        lines.append(_md_row(["---"] * (len(heads) + 3)))
+        lines += ["### Best single mutations", "", _md_row([*heads, "verdict", "imputed", "offline A/B", "capacity"])]
+        lines.append(_md_row(["---"] * (len(heads) + 4)))
         for i, c in enumerate(accepted, 1):
             ev = c.evaluation
             lines.append(
@@ -407,6 +457,7 @@ def _render_markdown(
                         *(_iv(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
                         c.verdict or "-",
                         f"{100 * ev.imputed_share:.0f}%" if ev else "-",
+                        _ab_line(ev) or "-",
                         "<br>".join(hr.lines(c)) or "-",
                     ]
                 )
@@ -422,6 +473,8 @@ def _render_markdown(
             lines += [
                 "",
                 "Whole plan: " + ", ".join(f"Δ{_LABELS[k]} {_iv(ev, k)}" for k in PREDICTED) + f"; **{ev.verdict}**.",
+                "",
+                _ab_line(ev) + ".",
             ]
             lines += [f"- capacity: {line}" for line in hr.plan_lines()]
         sd = structural_diff(result.original, result.plan_recipe)
@@ -432,7 +485,7 @@ def _render_markdown(
     if explain and result.rejected:
         lines += ["<details><summary>Rejected candidates</summary>", "", _md_row(["candidate", "reasons"])]
         lines.append(_md_row(["---", "---"]))
-        lines += [_md_row([f"`{c.mutation.id}`", "; ".join(c.reasons)]) for c in result.rejected]
+        lines += [_md_row([f"`{c.mutation.id}`", _rejection(c, result)]) for c in result.rejected]
         lines += ["", "</details>", ""]
     s = rep["search"]
     lines.append(
@@ -553,6 +606,12 @@ def suggest(
     min_effect: float = typer.Option(
         DEFAULT_MIN_EFFECT, "--min-effect", min=0.0, help="Smallest relative change worth a verdict."
     ),
+    prior_uncertainty: float = typer.Option(
+        PRIOR_UNCERTAINTY,
+        "--prior-uncertainty",
+        min=0.0,
+        help="How far (relative) an imputed operation may be from its prior; widens those intervals.",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw (imputation, bootstrap)."),
     explain: bool = typer.Option(False, "--explain", help="Also show every rejected candidate and why."),
     top: int = typer.Option(10, "--top", min=1, help="How many single mutations to show."),
@@ -640,6 +699,7 @@ def suggest(
         min_effect=min_effect,
         seed=seed,
         service=bottleneck,
+        prior_uncertainty=prior_uncertainty,
         order=order,
     )
     hr.result = result
