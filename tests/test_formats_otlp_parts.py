@@ -164,3 +164,17 @@ def test_a_gzip_inflating_beyond_the_limit_is_refused_not_read(tmp_path, monkeyp
     with pytest.raises(InputFileError, match="larger than 1000 bytes"):
         formats.read(gz, recipe=None)
     assert otlp.parse_arrow(plain, ATTRS) is not None  # a plain file is mapped, not inflated
+
+
+def test_attributes_on_every_span_or_repeated_on_one_read_as_the_document_reader_does(tmp_path) -> None:
+    every = [
+        otlp_span(f"{t:032x}", f"{t:016x}", "x", 10**18, 10**6, attrs={"app.cache_key": f"k{t}"}) for t in range(5)
+    ]
+    twice = otlp_span(f"{9:032x}", f"{9:016x}", "x", 10**18, 10**6, attrs={"app.cache_key": "first"})
+    twice["attributes"].append({"key": "app.cache_key", "value": {"stringValue": "last"}})
+    for spans in (every, [*every[:2], twice, *every[2:]]):
+        p = write_json(tmp_path / "e.json", [otlp_doc({"svc": spans})], lines=True)
+        fast = otlp.parse_arrow(p, ATTRS)
+        assert fast is not None
+        pd.testing.assert_frame_equal(fast, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
+    assert fast["attr:app.cache_key"].tolist() == ["k0", "k1", "last", "k2", "k3", "k4"]

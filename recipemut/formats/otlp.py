@@ -299,7 +299,10 @@ def _av_string(value: Any) -> Any:
 
 
 def _scatter(n: int, positions: np.ndarray, values: Any) -> Any:
-    """A length-``n`` arrow array holding ``values[i]`` at ``positions[i]`` and null elsewhere."""
+    """A length-``n`` arrow array holding ``values[i]`` at ``positions[i]`` and null elsewhere
+    (the last value where a position repeats)."""
+    if len(positions) == n and (n == 0 or (positions[0] == 0 and bool((np.diff(positions) == 1).all()))):
+        return values  # one value per position, in order
     idx = np.full(n, -1, dtype=np.int64)
     idx[positions] = np.arange(len(positions), dtype=np.int64)
     return values.take(pa.array(idx, mask=idx < 0))
@@ -422,8 +425,12 @@ def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozen
         codes = pc.index_in(a_flat.field("key"), value_set=pa.array(want, pa.string()))
         codes_np = np.asarray(codes.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
         values = a_flat.field("value")
+        hit = np.flatnonzero(codes_np >= 0)
+        key_codes = codes_np[hit].astype(np.int16 if len(want) < 1 << 15 else np.int64)  # int16: a radix sort
+        order = hit[np.argsort(key_codes, kind="stable")]  # grouped by key, file order within a key
+        bounds = np.searchsorted(codes_np[order], np.arange(len(want) + 1))
         for j, k in enumerate(want):
-            idx = np.flatnonzero(codes_np == j)
+            idx = order[bounds[j] : bounds[j + 1]]
             if len(idx):
                 conv = _av_float if k in numeric else _av_string
                 span_vals[k] = _scatter(n, a_parent[idx], conv(values.take(pa.array(idx))))
