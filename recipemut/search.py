@@ -28,6 +28,7 @@ of the bottleneck ``service`` (the caller names it, from the capacity forecast).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -133,6 +134,18 @@ def objective_level(
     raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
 
 
+def candidate_seed(seed: int, mutation_id: str, parent: Sequence[str] = ()) -> list[int]:
+    """The seed of one candidate's random draws: from ``seed``, its id and the plan steps before it,
+    never from its position in the round, so reordering the candidates (the bandit learning from a
+    store) leaves every candidate's numbers unchanged.
+
+    >>> candidate_seed(0, "hedge:a") == candidate_seed(0, "hedge:a") != candidate_seed(0, "hedge:b")
+    True
+    """
+    digest = hashlib.sha256("\x1f".join((*parent, mutation_id)).encode("utf-8")).digest()
+    return [seed, int.from_bytes(digest[:8], "little")]
+
+
 def _key(r: Recipe) -> tuple[Any, ...]:
     """What makes two recipes the same for the search (operations and field specs; hashable)."""
     return (r.operations, tuple(sorted(r.fields.items())))
@@ -199,7 +212,7 @@ def search(
             if order is not None:
                 cands = order(cands)
             parent = tuple(c.mutation.id for c in state.steps)
-            for idx, m in enumerate(cands):
+            for m in cands:
                 if evaluated >= budget or clock() - t0 > time_budget_s:
                     exhausted = True
                     break
@@ -222,7 +235,7 @@ def search(
                     share=share,
                     alpha=alpha,
                     min_effect=min_effect,
-                    rng=np.random.default_rng([seed, rnd, idx, len(parent)]),
+                    rng=np.random.default_rng(candidate_seed(seed, m.id, parent)),
                     treatment=treat,
                     service=service,
                     prior_uncertainty=prior_uncertainty,
