@@ -58,7 +58,7 @@ def test_text_names_the_crossing_and_the_sampling(growing: tuple[Path, Path]) ->
     assert "STL (daily)" in out and "95% interval" in out
     cart_line = next(line for line in out.splitlines() if line.startswith("cart "))
     assert " in " in cart_line and " d " in cart_line and "2x8" in cart_line
-    assert re.search(r"in \d+\.\d d \(\d\d-\d\d\); \d+ to (\d+|>60) d", cart_line), cart_line
+    assert re.search(r"in \d+\.\d d \(\d\d-\d\d\); \d+ to (\d+|>60) ", cart_line), cart_line
     assert "horizon 60 days from the end of the logs (2025-12-08), to 2026-02-06" in out
     assert "days count from the end of the logs (2025-12-08 00:00 UTC), not from today" in out
     pricing_line = next(line for line in out.splitlines() if line.startswith("pricing "))
@@ -101,7 +101,7 @@ def test_flat_traffic_says_not_within_the_horizon(flat: tuple[Path, Path]) -> No
     res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "30"], env=WIDE)
     assert res.exit_code == 0, res.output
     cart_line = next(line for line in res.output.splitlines() if line.startswith("cart "))
-    assert "not within the 30-day horizon" in cart_line and "beyond" not in res.output
+    assert "not within 30 d" in cart_line and "beyond" not in res.output
     assert "no sampling declared" in res.output
 
 
@@ -216,3 +216,20 @@ def test_heavily_sampled_short_logs_give_the_peak_with_its_interval_and_no_alarm
     lo, hi = cart["current_peak_utilization_interval"]
     assert lo < cart["current_peak_utilization"] < hi and cart["current_peak_utilization"] < 0.7
     assert cart["status"] == "undated" and cart["current_peak_sampled_requests"] >= 30
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_table_fits_the_terminal_one_row_per_service(growing: tuple[Path, Path], columns: int) -> None:
+    recipe, log = growing
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "60", "--charts", "1"],
+                        env={"COLUMNS": str(columns)})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("service "))
+    table = lines[head : head + 3]
+    assert all(len(line.rstrip()) <= 80 for line in table), table
+    assert table[0].split()[:4] == ["service", "busy", "ms", "cap"]
+    assert table[1].startswith("cart ") and "2x8" in table[1] and re.search(r"\d+ -> \d+", table[1])
+    assert table[2].startswith("pricing ") and "no capacity declared" in table[2]
+    chart = [line for line in lines if line.startswith(("   ", "    0% |", "       +"))]
+    assert chart and all(len(line) <= 80 for line in chart)

@@ -289,6 +289,35 @@ def test_stats_command_json_and_text(tmp_path: Path) -> None:
     assert json.loads(res.stdout)["operators"] == []
 
 
+def test_stats_fits_80_columns_with_whole_operator_names(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+    from recipemut.operators import REGISTRY
+
+    p = tmp_path / "s.sqlite"
+    with Store.open(p) as s:
+        s.record_suggestions([SuggestionRecord(f"{op}:{i}", op, "improves", predicted_delta=-10.0,
+                                               predicted_ci=(-14.0, -6.0), baseline=100.0)
+                              for op in REGISTRY for i in range(120)], **WHERE)  # fmt: skip
+        for i in range(110):  # one canary per mutation: 110 rows, and the widest cells
+            s.record_observation(**WHERE, mutation_id=f"parallelize:{i}", operator="parallelize",
+                                 outcome="promoted", observed_delta=-120.0, canary=f"c{i}")  # fmt: skip
+        s.record_observation(**WHERE, mutation_id="datapipe:0", operator="datapipe", outcome="rolled_back",
+                             observed_delta=12.0)  # fmt: skip
+    for columns in ("80", "120"):
+        res = CliRunner().invoke(app, ["stats", "--store", str(p)], env={"COLUMNS": columns})
+        assert res.exit_code == 0, res.output
+        lines = res.output.splitlines()
+        assert "840 simulated mutations, 111 observed effects (one per mutation per canary)" in lines[0]
+        rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in REGISTRY}
+        assert set(rows) == set(REGISTRY)  # every name whole, one line each
+        assert "…" not in res.output
+        head = next(line for line in lines if line.startswith("operator "))
+        assert all(len(line.rstrip()) <= 80 for line in [head, *rows.values()])
+        assert rows["parallelize"].split()[1:6] == ["120", "120", "110", "0", "0"]
+
+
 def test_stats_command_without_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 

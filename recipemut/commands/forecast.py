@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import InputFileError
 from ..forecast import (
@@ -108,12 +109,12 @@ def _crossing_cell(o: ServiceOutlook, now: datetime, horizon_days: float) -> str
     if o.status == "undated":
         return "[yellow]undated (no forecast)[/]"
     if o.crossing is None:
-        tail = f"; upper bound in {_days(o.crossing_earliest, now, horizon_days)} d" if o.crossing_earliest else ""
-        return f"[green]not within the {horizon_days:g}-day horizon[/]{tail}"
+        tail = f" (earliest {_days(o.crossing_earliest, now, horizon_days)})" if o.crossing_earliest else ""
+        return f"[green]not within {horizon_days:g} d[/]{tail}"
     days = (o.crossing - now).total_seconds() / DAY_S
     return (
         f"[bold]in {days:.1f} d[/] ({o.crossing:%m-%d}); "
-        f"{_days(o.crossing_earliest, now, horizon_days)} to {_days(o.crossing_latest, now, horizon_days)} d"
+        f"{_days(o.crossing_earliest, now, horizon_days)} to {_days(o.crossing_latest, now, horizon_days)}"
     )
 
 
@@ -223,6 +224,55 @@ def text_chart(
     return lines
 
 
+#: columns left out, in this order, when the terminal is too narrow for all of them
+DROP_WHEN_NARROW = ("busy ms", "cap")
+
+
+def service_table(rep: CapacityReport, ordered: list[ServiceOutlook], width: int) -> Table:
+    """One row per service: busy ms per request, capacity (replicas x concurrency), current peak
+    utilisation / target, when the target is reached (95% range in days), replicas -> needed.
+
+    Short headers and cells so it fits 80 columns; when it still does not (long service names),
+    whole columns go (:data:`DROP_WHEN_NARROW`) rather than wrapping rows."""
+    fc = rep.forecast
+    now = fc.now
+    columns: list[tuple[str, list[str]]] = [
+        ("service", [escape(o.service) for o in ordered]),
+        ("busy ms", [f"{o.busy_ms:.1f}" for o in ordered]),
+        ("cap", ["-" if o.capacity is None else f"{o.replicas}x{o.concurrency_per_replica}" for o in ordered]),
+        (
+            "peak/target",
+            [
+                "-" if o.current_peak_util is None else f"{100 * o.current_peak_util:.1f}%/{100 * (o.target or 0):.0f}%"
+                for o in ordered
+            ],
+        ),
+        (
+            f"target reached ({100 * fc.level:.0f}% range, d)",
+            [_crossing_cell(o, now, rep.horizon_days) for o in ordered],
+        ),
+        ("replicas", [_replicas_cell(o) for o in ordered]),
+    ]
+
+    def cell_len(markup: str) -> int:
+        return Text.from_markup(markup).cell_len
+
+    def table_width() -> int:
+        return sum(max(len(name), *(cell_len(c) for c in cells)) for name, cells in columns) + len(columns) - 1
+
+    for name in DROP_WHEN_NARROW:
+        if table_width() <= width:
+            break
+        columns = [c for c in columns if c[0] != name]
+    table = Table(header_style="bold", pad_edge=False, box=None, padding=(0, 1, 0, 0))
+    for name, _ in columns:
+        left = name == "service" or name.startswith("target") or name == "replicas"
+        table.add_column(name, justify="left" if left else "right", no_wrap=name != columns[-2][0])
+    for i in range(len(ordered)):
+        table.add_row(*(cells[i] for _, cells in columns))
+    return table
+
+
 def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, charts: int) -> None:
     out = Console(highlight=False, soft_wrap=True)
     fc = rep.forecast
@@ -243,24 +293,8 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
         )
     else:
         out.print(f"[yellow]forecast refused:[/] {escape(fc.refused or 'no forecast')}")
-    table = Table(header_style="bold", pad_edge=False, box=None)
-    table.add_column("service")
-    table.add_column("busy ms", justify="right")
-    table.add_column("capacity", justify="right")
-    table.add_column("peak now/target", justify="right")
-    table.add_column(f"target crossed: point; {100 * fc.level:.0f}% bounds", justify="left")
-    table.add_column("replicas -> needed", justify="left")
     ordered = urgency_order(rep.services)
-    for o in ordered:
-        table.add_row(
-            escape(o.service),
-            f"{o.busy_ms:.1f}",
-            "-" if o.capacity is None else f"{o.replicas}x{o.concurrency_per_replica}",
-            "-" if o.current_peak_util is None else f"{100 * o.current_peak_util:.1f}%/{100 * (o.target or 0):.0f}%",
-            _crossing_cell(o, now, rep.horizon_days),
-            _replicas_cell(o),
-        )
-    out.print(table)
+    out.print(service_table(rep, ordered, out.width))
     noisy = [o for o in ordered if o.peak_util_interval() is not None and (o.current_peak_sampled or 0) < NOISY_PEAK_N]
     for o in noisy:
         lo, hi = o.peak_util_interval() or [0.0, 0.0]
@@ -273,7 +307,8 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
         out.print(
             f"days count from the end of the logs ({now:%Y-%m-%d %H:%M} UTC), not from today; the range runs from "
             "when the interval's upper bound (earliest) to when its lower bound (latest) reaches the target; "
-            "needed: replicas for the forecast peak at the target (upper bound's in brackets)."
+            "replicas: now -> needed for the forecast peak at the target (for the upper bound's peak in brackets); "
+            "cap: replicas x concurrency per replica; busy ms: per request."
         )
     shown = [o for o in ordered if o.capacity is not None][: max(0, charts)]
     for o in shown:

@@ -58,53 +58,61 @@ def _pct(x: float | None, signed: bool = False) -> str:
     return f"{100 * x:+.1f}%" if signed else f"{100 * x:.0f}%"
 
 
+def _cells(o: dict[str, Any]) -> list[str]:
+    b = o["bandit"]
+    return [
+        escape(o["operator"]),
+        str(o["suggested"]),
+        str(o["simulated_improves"]),
+        str(o["promoted"]),
+        str(o["rolled_back"]),
+        str(o["held"]),
+        _pct(o["mean_observed_gain"], signed=True),
+        "-" if o["prediction_error"] is None else f"{100 * o['prediction_error']:.1f}pt",
+        "-" if o["calibration"] is None else f"{_pct(o['calibration'])} of {o['calibrated_n']}",
+        f"{b['posterior_mean']:.2f}",
+        _pct(b["next_pick_probability"]),
+    ]
+
+
+#: short headers, so the operator table fits 80 columns; the legend under it says what each means
+HEADERS = ("operator", "sim", "sim ok", "promo", "rolled", "held", "gain", "err", "calib.", "belief", "next")
+LEGEND = (
+    "sim: mutations simulated by suggest, sim ok: of them improved; promo/rolled/held: observed effects "
+    "(one per mutation per canary evaluate judged) promoted, rolled back, held; gain: mean observed "
+    "relative improvement of the metric (positive = better); err: mean |observed - predicted| gain, in "
+    "points; calib.: share of observed effects inside the predicted interval, of how many; belief: the "
+    "bandit's posterior mean that the operator's next mutation pays off; next: how often the bandit would "
+    "evaluate this operator first."
+)
+
+
 def _render(data: dict[str, Any]) -> None:
     out = Console(highlight=False, soft_wrap=True)
     c = data["counts"]
     out.print(
         f"store {escape(data['store'])}: {c['suggestions']} simulated mutations, {c['observations']} observed "
-        f"canaries, {c['recipe_versions']} recipe versions"
+        f"effects (one per mutation per canary), {c['recipe_versions']} recipe versions"
     )
     _render_profiled(out, data.get("profiled_versions", []))
     if not data["operators"]:
         out.print("nothing learned yet: suggest and evaluate record into this store as they run")
         return
-    table = Table(header_style="bold", pad_edge=False, box=None)
-    for name in (
-        "operator", "simulated", "sim improves", "observed", "promoted", "rolled back", "held",
-        "mean gain", "pred. error", "calibration", "bandit mean", "next pick",
-    ):  # fmt: skip
-        table.add_column(name, justify="left" if name == "operator" else "right")
+    table = Table(header_style="bold", pad_edge=False, box=None, padding=(0, 1, 0, 0))
+    for name in HEADERS:
+        table.add_column(name, justify="left" if name == "operator" else "right", no_wrap=True)
     for o in data["operators"]:
-        b = o["bandit"]
-        cal = "-" if o["calibration"] is None else f"{_pct(o['calibration'])} of {o['calibrated_n']}"
-        table.add_row(
-            escape(o["operator"]),
-            str(o["suggested"]),
-            str(o["simulated_improves"]),
-            str(o["observed"]),
-            str(o["promoted"]),
-            str(o["rolled_back"]),
-            str(o["held"]),
-            _pct(o["mean_observed_gain"], signed=True),
-            "-" if o["prediction_error"] is None else f"{100 * o['prediction_error']:.1f} pts",
-            cal,
-            f"{b['posterior_mean']:.2f}",
-            _pct(b["next_pick_probability"]),
-        )
+        table.add_row(*_cells(o))
     out.print(table)
-    out.print(
-        "mean gain: observed relative improvement of the metric (positive = better); pred. error: mean |observed - "
-        "predicted| gain; calibration: share of observed effects inside the predicted interval; next pick: how "
-        "often the bandit would evaluate this operator first."
-    )
+    out.print(LEGEND)
 
 
 def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
     """Per recipe, the versions profiled: how often, when last, requests and end-to-end p95 then."""
     if not versions:
         return
-    table = Table(header_style="bold", pad_edge=False, box=None, title="profiled recipe versions", title_justify="left")
+    table = Table(header_style="bold", pad_edge=False, box=None, padding=(0, 1, 0, 0), title="profiled recipe versions",
+                  title_justify="left")  # fmt: skip
     for name in ("recipe", "version", "sha256", "profiles", "last profiled", "requests", "p95 ms"):
         table.add_column(name, justify="left" if name in ("recipe", "sha256", "last profiled") else "right",
                          no_wrap=True)  # fmt: skip
