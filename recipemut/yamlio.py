@@ -170,7 +170,7 @@ def _take_tail(h: tuple[Any, Any, int] | None) -> Any:
         return None
     nl = tok.value.index("\n") + 1
     rest = tok.value[nl:]
-    if not rest.strip():
+    if not rest:  # blank lines move too: they separate this item from the next
         return None
     tail = copy.copy(tok)
     tail.value = rest
@@ -260,11 +260,34 @@ def apply_edits_to_doc(doc: MutableMapping[str, Any], edits: Sequence[Edit]) -> 
             elif tail is None and isinstance(parent, CommentedSeq) and isinstance(key, int):
                 tail = _take_tail((parent, key, 0))
             prev = _prev_holder(parent, key)
+            # the comment block right above the removed item (after the item before it) goes with it
+            between = _take_tail(prev)
+            if between is not None:
+                kept = _without_trailing_comment_block(between.value)
+                if tail is not None:  # the removed item's own spacing replaces the blank lines before it
+                    kept = kept.rstrip("\n") + "\n" + tail.value if kept.strip() else tail.value
+                if kept:
+                    between.value = kept
+                    tail = between
             apply_edits_inplace(doc, [e])
             if prev is not None:
                 _give_tail(prev, tail)
             elif tail is not None and isinstance(parent, CommentedSeq) and len(parent):
                 _give_head(parent, tail)
+
+
+def _without_trailing_comment_block(lines: str) -> str:
+    """``lines`` without the comment lines at its end (those written right above the next item).
+
+    >>> _without_trailing_comment_block("\\n  # about b\\n  # more\\n")
+    '\\n'
+    >>> _without_trailing_comment_block("  # about a\\n\\n")
+    '  # about a\\n\\n'
+    """
+    out = lines.splitlines(keepends=True)
+    while out and out[-1].strip().startswith("#"):
+        out.pop()
+    return "".join(out)
 
 
 def _prev_holder(parent: Any, key: Any) -> tuple[Any, Any, int] | None:
@@ -335,7 +358,12 @@ def _plain(node: Any) -> Any:
 
 
 def apply_edits_to_text(text: str, edits: Sequence[Edit], *, source: str = "<recipe>") -> str:
-    """Return ``text`` with ``edits`` applied, keeping comments and formatting where nothing changed."""
+    """Return ``text`` with ``edits`` applied, keeping comments and formatting where nothing changed.
+
+    A text whose lines all end in CRLF comes back with CRLF line ends (new lines included).
+    """
+    if "\r\n" in text and text.count("\r\n") == text.count("\n"):
+        return apply_edits_to_text(text.replace("\r\n", "\n"), edits, source=source).replace("\n", "\r\n")
     doc = load_roundtrip(text, source=source)
     if not isinstance(doc, MutableMapping):
         raise MutationError("the recipe document is not a mapping", file=source, line=1, code="bad-document")

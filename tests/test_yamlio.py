@@ -100,3 +100,56 @@ def test_edits_on_text_agree_with_edits_on_data_and_keep_comments(data: st.DataO
     if not edits or all(e.path == ("version",) for e in edits):
         changed = [ln for ln in text.splitlines() if ln not in out.splitlines()]
         assert all(ln.lstrip().startswith("version:") for ln in changed), changed
+
+
+# ---- write-back fidelity: blank lines, the comment of a removed item, line endings --------------------
+
+_SPACED = """\
+ops:
+  - id: a
+    x: 1
+
+  # b: about to go
+  - id: b
+    x: 2
+
+  # c stays
+  - id: c
+    x: 3
+"""
+
+
+def test_removing_an_item_removes_the_comment_block_above_it() -> None:
+    out = apply_edits_to_text(_SPACED, [Edit("remove", ("ops", "b"))])
+    assert out == """\
+ops:
+  - id: a
+    x: 1
+
+  # c stays
+  - id: c
+    x: 3
+"""
+
+
+def test_removing_a_mapping_key_removes_its_comment_and_keeps_the_blank_line() -> None:
+    text = "a: 1\n\n# about b\nb: 2\n\n# about c\nc: 3\n"
+    assert apply_edits_to_text(text, [Edit("remove", ("b",))]) == "a: 1\n\n# about c\nc: 3\n"
+    text = "a: 1  # eol a\n# still about a\n\n# about b\nb: 2\nc: 3\n"
+    assert apply_edits_to_text(text, [Edit("remove", ("b",))]) == "a: 1  # eol a\n# still about a\n\nc: 3\n"
+
+
+@pytest.mark.parametrize("text", [_SPACED, _SPACED.replace("  # b: about to go\n", "")])
+def test_a_new_key_goes_before_the_blank_line_that_separates_items(text: str) -> None:
+    out = apply_edits_to_text(text, [Edit("set", ("ops", "a", "hedge"), {"after_ms": 5, "max_extra": 1})])
+    assert out == text.replace("    x: 1\n", "    x: 1\n    hedge:\n      after_ms: 5\n      max_extra: 1\n", 1)
+
+
+def test_a_crlf_recipe_keeps_crlf_line_ends() -> None:
+    crlf = RECIPE_TEXT.replace("\n", "\r\n")
+    out = apply_edits_to_text(crlf, [Edit("set", ("version",), 5),
+                                     Edit("set", ("operations", "load_cart", "cache"), {"ttl_s": 6, "max_entries": 1})])
+    assert out.count("\n") == out.count("\r\n") and "version: 5\r\n" in out and "      ttl_s: 6\r\n" in out
+    assert out.replace("\r\n", "\n") == apply_edits_to_text(
+        RECIPE_TEXT, [Edit("set", ("version",), 5),
+                      Edit("set", ("operations", "load_cart", "cache"), {"ttl_s": 6, "max_entries": 1})])
