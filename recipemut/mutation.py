@@ -28,7 +28,7 @@ from typing import Any, Literal
 from .errors import MutationError
 from .model import DocPath, Recipe, recipe_from_dict
 
-EditOp = Literal["set", "remove", "append"]
+EditOp = Literal["set", "remove", "append", "prune"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,10 @@ class Edit:
 
     * ``set``: set ``path`` to ``value`` (intermediate mappings are created);
     * ``remove``: delete the key or list item at ``path`` (missing is an error);
-    * ``append``: append ``value`` to the list at ``path`` (created when missing).
+    * ``append``: append ``value`` to the list at ``path`` (created when missing);
+    * ``prune``: remove the key at ``path`` if its value is an empty list or mapping (or absent);
+      otherwise nothing. A mutation that empties an ``after`` list prunes it, and the key stays
+      when ``apply --only`` left out the mutation that removed the list's other names.
     """
 
     op: EditOp
@@ -46,7 +49,7 @@ class Edit:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"op": self.op, "path": list(self.path)}
-        if self.op != "remove":
+        if self.op not in ("remove", "prune"):
             d["value"] = self.value
         return d
 
@@ -117,30 +120,41 @@ def apply_edits_inplace(doc: MutableMapping[str, Any], edits: Iterable[Edit]) ->
             raise MutationError("edit with an empty path", code="bad-edit-path")
         parent: Any = doc
         for key in e.path[:-1]:
+            if e.op == "prune" and isinstance(parent, MutableMapping) and key not in parent:
+                break
             parent = _step(parent, key, e.path, create=e.op in ("set", "append"))
-        last = e.path[-1]
-        if e.op == "set":
-            if isinstance(parent, MutableSequence):
-                parent[_index(parent, last, e.path)] = copy.deepcopy(e.value)
-            else:
-                parent[last] = copy.deepcopy(e.value)
-        elif e.op == "remove":
-            if isinstance(parent, MutableSequence):
-                del parent[_index(parent, last, e.path)]
-            elif last in parent:
-                del parent[last]
-            else:
-                raise MutationError(f"edit path {_fmt(e.path)}: nothing to remove", code="bad-edit-path")
-        elif e.op == "append":
-            target = _step(parent, last, e.path, create=False) if (
-                isinstance(parent, MutableSequence) or last in parent
-            ) else None
-            if target is None:
-                parent[last] = [copy.deepcopy(e.value)]
-            else:
-                target.append(copy.deepcopy(e.value))
-        else:  # pragma: no cover - guarded by the Literal type
-            raise MutationError(f"unknown edit op {e.op!r}", code="bad-edit")
+        else:
+            _apply_last(parent, e)
+
+
+def _apply_last(parent: Any, e: Edit) -> None:
+    """Apply one edit to the container holding its last path step."""
+    last = e.path[-1]
+    if e.op == "set":
+        if isinstance(parent, MutableSequence):
+            parent[_index(parent, last, e.path)] = copy.deepcopy(e.value)
+        else:
+            parent[last] = copy.deepcopy(e.value)
+    elif e.op == "remove":
+        if isinstance(parent, MutableSequence):
+            del parent[_index(parent, last, e.path)]
+        elif last in parent:
+            del parent[last]
+        else:
+            raise MutationError(f"edit path {_fmt(e.path)}: nothing to remove", code="bad-edit-path")
+    elif e.op == "prune":
+        if isinstance(parent, MutableMapping) and last in parent and not parent[last]:
+            del parent[last]
+    elif e.op == "append":
+        target = _step(parent, last, e.path, create=False) if (
+            isinstance(parent, MutableSequence) or last in parent
+        ) else None
+        if target is None:
+            parent[last] = [copy.deepcopy(e.value)]
+        else:
+            target.append(copy.deepcopy(e.value))
+    else:  # pragma: no cover - guarded by the Literal type
+        raise MutationError(f"unknown edit op {e.op!r}", code="bad-edit")
 
 
 def apply_edits(doc: MutableMapping[str, Any], edits: Iterable[Edit]) -> dict[str, Any]:

@@ -89,3 +89,13 @@ def test_removals_address_names_so_any_subset_of_a_plan_applies_correctly() -> N
     assert apply_edits(doc, second)["operations"][0]["after"] == ["a", "b"]  # `apply --only` the second
     with pytest.raises(MutationError, match="no item 'z'"):
         apply_edits(doc, [Edit("remove", ("operations", "x", "after", "z"))])
+
+
+def test_prune_removes_only_an_empty_key_so_a_subset_of_a_plan_keeps_other_names() -> None:
+    doc = {"operations": [{"id": "x", "after": ["a", "b"]}]}
+    first = [Edit("remove", ("operations", "x", "after", "a"))]
+    second = [Edit("remove", ("operations", "x", "after", "b")), Edit("prune", ("operations", "x", "after"))]
+    assert "after" not in apply_edits(doc, first + second)["operations"][0]
+    assert apply_edits(doc, second)["operations"][0]["after"] == ["a"]
+    assert apply_edits(doc, [Edit("prune", ("fields", "nope", "format"))]) == doc
+    assert Edit.from_dict(second[1].to_dict()) == second[1] and "value" not in second[1].to_dict()

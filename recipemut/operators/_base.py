@@ -135,7 +135,8 @@ def rewire_after(
 
     Removals address the dropped name itself, not its index, so they stay right when another
     mutation's edits changed the list first (``apply --only`` applies a subset of a plan). When the
-    list ends up empty the ``after`` key itself is removed too: no ``after: []`` is left behind.
+    list ends up empty the ``after`` key is pruned: no ``after: []`` is left behind, yet the key stays
+    when ``apply --only`` left out another mutation that removed the list's other names.
     """
     current = list(doc_op(doc, op_id).get("after") or ())
     edits = [Edit("remove", ("operations", op_id, "after", d)) for d in drop if d in current]
@@ -147,7 +148,7 @@ def rewire_after(
         kept.append(p)
         g.add_edge(p, op_id)
     if edits and not kept:
-        edits.append(Edit("remove", ("operations", op_id, "after")))
+        edits.append(Edit("prune", ("operations", op_id, "after")))
     return edits
 
 
