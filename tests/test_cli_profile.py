@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from _profile_helpers import REQUESTS, line, span, write_lines, write_recipe, write_spans
+from _profile_helpers import DIAMOND, REQUESTS, line, span, write_lines, write_recipe, write_spans
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -33,7 +34,10 @@ def test_text_output(files: tuple[Path, Path]) -> None:
     marked = [r.split("│")[2].strip() for r in rows if "*" in r.split("│")[1]]
     assert marked == ["load", "right", "join"]
     assert "critical path of 40.0% of requests: load -> right -> join" in out
-    assert "p95 latency: left 40.0 ms (57% of tail)" in out
+    # time on the critical path of tail requests, not the op's own p95 (the table's column)
+    assert "time on the critical path of the slowest 5% of requests (mean): left 40.0 ms (57% of their latency)" in out
+    assert "p95 latency:" not in out
+    assert "cost per request $0.169200" in out
     assert "cost: right 95%" in out
     assert "end-to-end: p50 65.0 ms, p95 69.0 ms" in out
     assert result.stderr == ""
@@ -152,3 +156,20 @@ def test_a_missing_map_file_is_an_error_even_with_native_logs(files: tuple[Path,
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
     assert result.stderr.strip().endswith(f"{missing}: no such mapping file") and result.stderr.count("\n") == 1
+
+
+def test_cost_per_request_is_unknown_when_no_span_carries_a_cost(tmp_path: Path) -> None:
+    doc = copy.deepcopy(DIAMOND)
+    for op in doc["operations"]:
+        op.pop("cost_per_call_usd", None)
+    recipe = write_recipe(tmp_path / "recipe.yaml", doc)
+    logs = write_spans(tmp_path / "logs.jsonl", [{k: v for k, v in s.items() if k != "cost_usd"} for s in REQUESTS])
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert (
+        "cost per request unknown (no cost in the logs or the recipe)" in result.stdout
+        and "$0.000000" not in result.stdout
+    )
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["e2e"]["cost_mean_usd"] is None

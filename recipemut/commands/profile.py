@@ -41,6 +41,13 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _e2e_cost(prof: Profile) -> float | None:
+    """Mean cost per request, or ``None`` when no span of any operation carries a cost."""
+    if not any(math.isfinite(s.cost_mean_usd) for s in prof.ops):
+        return None
+    return float(prof.e2e_cost_usd.mean())
+
+
 def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: int, path: str) -> dict[str, Any]:
     """The JSON document of ``recipemut profile --format json``."""
     on_path = set(prof.critical_path)
@@ -58,7 +65,7 @@ def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: in
             },
             "e2e": {
                 **{f"latency_{k}_ms": v for k, v in prof.e2e_percentiles().items()},
-                "cost_mean_usd": float(prof.e2e_cost_usd.mean()),
+                "cost_mean_usd": _e2e_cost(prof),
             },
             "critical_path": {"ops": list(prof.critical_path), "share": prof.critical_path_share},
             "ops": [{**s.to_dict(), "on_critical_path": s.op in on_path} for s in prof.ops],
@@ -142,9 +149,11 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> No
         table.add_row(mark, *(escape(cells[i]) for _, cells in columns), style="bold" if s.op in on_path else None)
     out.print(table)
     e2e = prof.e2e_percentiles()
+    cost_mean = _e2e_cost(prof)
+    per_request = "unknown (no cost in the logs or the recipe)" if cost_mean is None else f"${cost_mean:.6f}"
     out.print(
         f"end-to-end: p50 {e2e['p50']:.1f} ms, p95 {e2e['p95']:.1f} ms, p99 {e2e['p99']:.1f} ms; "
-        f"cost per request ${float(prof.e2e_cost_usd.mean()):.6f}"
+        f"cost per request {per_request}"
     )
     out.print(
         f"[magenta]*[/] critical path of {100 * prof.critical_path_share:.1f}% of requests: "
@@ -153,8 +162,10 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> No
     lat = latency_contributors(prof, top)
     if lat:
         out.print(
-            "p95 latency: "
-            + ", ".join(f"[bold]{escape(s.op)}[/] {s.tail_ms:.1f} ms ({100 * s.tail_share:.0f}% of tail)" for s in lat)
+            "time on the critical path of the slowest 5% of requests (mean): "
+            + ", ".join(
+                f"[bold]{escape(s.op)}[/] {s.tail_ms:.1f} ms ({100 * s.tail_share:.0f}% of their latency)" for s in lat
+            )
         )
     cost = cost_contributors(prof, top)
     if cost:
@@ -180,7 +191,8 @@ def profile(
     then prints one summary line, a table of the operations in topological order (count,
     latency p50/p95/p99/mean, mean cost, cpu, bytes in/out, error %, halt %, share of requests on
     whose critical path it lies) with the most frequent critical path marked *, the end-to-end
-    percentiles, and the operations that contribute most to tail (p95) latency and to cost.
+    percentiles, the operations that take most time on the critical path of the slowest 5% of
+    requests (those at or above the end-to-end p95), and those that cost most.
 
     Example:
 
