@@ -26,7 +26,7 @@ re-checked on the result, so an ordering they protect is never lost.
 >>> [(m.id, [e.to_dict() for e in m.edits]) for m in ms]  # doctest: +NORMALIZE_WHITESPACE
 [('parallelize:load_cart->score_fraud',
   [{'op': 'remove', 'path': ['operations', 'score_fraud', 'after', 'load_cart']},
-   {'op': 'remove', 'path': ['operations', 'score_fraud', 'after']}])]
+   {'op': 'prune', 'path': ['operations', 'score_fraud', 'after']}])]
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ never moved after an operation with side effects it preceded.
 >>> ctx = OperatorContext.build(r)
 >>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(ctx)]  # doctest: +NORMALIZE_WHITESPACE
 [('reorder:guard->enrich', [{'op': 'remove', 'path': ['operations', 'guard', 'after', 'enrich']},
-                            {'op': 'remove', 'path': ['operations', 'guard', 'after']},
+                            {'op': 'prune', 'path': ['operations', 'guard', 'after']},
                             {'op': 'append', 'path': ['operations', 'enrich', 'after'], 'value': 'guard'}])]
 """
 
