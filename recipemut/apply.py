@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .diff import unified_diff
-from .errors import InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
+from .errors import HistoryError, InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
 from .fileio import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps
 from .history import (
     Action,
@@ -73,6 +73,7 @@ class WriteResult:
     mutations: tuple[str, ...] = ()
     entries: tuple[Entry, ...] = ()  # the history entries appended (recover / hand-edit first)
     notes: tuple[str, ...] = ()
+    reason: str | None = None  # what the write does, as recorded in its history entry
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +87,7 @@ class WriteResult:
             "mutations": list(self.mutations),
             "history_entries": [e.seq for e in self.entries],
             "notes": list(self.notes),
+            "reason": self.reason,
             "diff": self.diff,
         }
 
@@ -412,6 +414,8 @@ def transact(
         chain = entries + pre
         last = chain[-1] if chain else None
         built = build(current, chain, last)
+        if built is not None:
+            notes += list(built[1].pop("notes", ()))
         before_v = version_of(current)
         if built is None or (built[0] == current and not write_when_unchanged):
             return WriteResult(action, source, before_v, before_v, sha256_text(current), sha256_text(current),
@@ -425,11 +429,11 @@ def transact(
         diff = unified_diff(_printable(current), _printable(new_text), path.name)
         if dry_run:
             return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
-                               entry.sha256_after, diff, False, mutations, (), tuple(notes))
+                               entry.sha256_after, diff, False, mutations, (), tuple(notes), entry.reason)
         write_history(path, [*chain, entry])  # the history first: a crash after it is recoverable
         atomic_write(path, encode(new_text))
         return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
-                           entry.sha256_after, diff, True, mutations, (*pre, entry), tuple(notes))
+                           entry.sha256_after, diff, True, mutations, (*pre, entry), tuple(notes), entry.reason)
 
     if dry_run:
         return run()
@@ -504,36 +508,68 @@ def apply_plan(
                     dry_run=dry_run, lock_timeout_s=lock_timeout_s, check_current=check)
 
 
+def _texts_of_version(chain: Sequence[Entry], version: int) -> list[str]:
+    """Every text the history records with ``version`` (before or after a write)."""
+    out = [e.text for e in chain if e.version == version]
+    return out + [e.previous_text for e in chain if e.version_before == version and e.previous_text is not None]
+
+
 def rollback(
     recipe: str | os.PathLike[str],
     *,
     to: int | None = None,
+    entry: int | None = None,
     force: bool = False,
     dry_run: bool = False,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     reason: str | None = None,
     observed: Mapping[str, Any] | None = None,
 ) -> WriteResult:
-    """Restore the previous recorded text (or version ``to``) byte for byte, as a new history entry."""
+    """Restore a recorded text byte for byte, as a new history entry.
+
+    By default the text before the last write (that write is undone); with ``to``, the most
+    recent text recorded with that version; with ``entry``, the text history entry ``entry``
+    wrote (every recorded text is reachable this way, even two texts carrying one version, as a
+    hand edit that kept the version number and the write before it).
+    """
     source = str(recipe)
+    if to is not None and entry is not None:
+        raise PlanError("give --to VERSION or --entry N, not both", file=source, code="bad-arguments")
 
     def build(current: str, chain: Sequence[Entry], last: Entry | None) -> tuple[str, dict[str, Any]]:
         if last is None:
-            raise InputFileError(f"no history beside the recipe ({Path(recipe).name}.history.jsonl): "
+            raise InputFileError(f"no history beside the recipe ({history_path(recipe).name}): "
                                  "nothing to roll back to", file=source, code="no-history")
-        if to is None:
+        notes: list[str] = []
+        if entry is not None:
+            if not 1 <= entry <= len(chain):
+                raise HistoryError(f"history entry {entry} does not exist (entries 1..{len(chain)}; "
+                                   "`recipemut history` lists them)", file=source, code="no-such-entry")
+            src = chain[entry - 1]
+            target, seq, version = src.text, src.seq, src.version
+            why = reason or f"restore the text written by entry {seq} ({src.action}, version {version})"
+        elif to is None:
             if last.previous_text is None:
                 raise InputFileError(f"history entry {last.seq} is the first write: nothing before it",
                                      file=source, code="no-previous")
             target, seq, version = last.previous_text, last.seq, last.version_before
-            why = reason or f"roll back entry {last.seq} ({last.action}) to version {version}"
+            ids = ", ".join(str(m.get("id")) for m in last.mutations)
+            what = f"{last.action} of {ids}" if ids else last.action
+            why = reason or f"undo entry {last.seq} ({what}), restoring the text before it (version {version})"
         else:
-            target, src = text_of_version(chain, to)
+            try:
+                target, src = text_of_version(chain, to)
+            except HistoryError as e:
+                raise HistoryError(e.message, file=source, code=e.code) from None
             seq, version = src.seq, to
-            why = reason or f"roll back to version {to} (as recorded by entry {seq})"
+            why = reason or f"restore version {to} (as recorded by entry {seq})"
+            same = {sha256_text(t) for t in _texts_of_version(chain, to)}
+            if len(same) > 1:
+                notes.append(f"version {to} names {len(same)} different recorded texts; restored the most recent "
+                             f"(entry {seq}); `recipemut history` lists the entries, --entry N restores another")
         return target, {"reason": why, "version": version, "observed": observed,
-                        "mutations": [dict(m) for m in last.mutations] if to is None else [],
-                        "details": {"restored_from_entry": seq}}
+                        "mutations": [dict(m) for m in last.mutations] if to is None and entry is None else [],
+                        "details": {"restored_from_entry": seq}, "notes": notes}
 
     return transact(recipe, action="rollback", build=build, force=force, dry_run=dry_run,
                     lock_timeout_s=lock_timeout_s, text_only=False)

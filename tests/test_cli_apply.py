@@ -212,3 +212,36 @@ def test_evaluate_on_logs_of_another_recipe_says_so(recipe: Path, tmp_path: Path
     res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs), "--no-act"])
     assert res.exit_code == 1 and "Traceback" not in res.output, res.output
     assert "media.jsonl" in res.output and "'checkout'" in res.output and "media_ingest" in res.output, res.output
+
+
+# ---- every recorded text is reachable, and a rollback says what it undid -----------------------------
+
+
+def test_a_hand_edit_keeping_the_version_is_reachable_by_entry_and_the_rollback_says_what_it_undid(
+    recipe: Path,
+) -> None:
+    assert runner.invoke(app, ["apply", str(recipe), "--plan", str(recipe.with_name("plan.json"))]).exit_code == 0
+    applied = recipe.read_text()
+    edited = applied + "# my hand edit\n"  # still version 5
+    recipe.write_text(edited)
+    res = runner.invoke(app, ["rollback", str(recipe), "--force"])
+    assert res.exit_code == 0, res.output
+    assert "undo entry 2 (hand-edit), restoring the text before it (version 5)" in res.output, res.output
+    assert recipe.read_text() == applied
+    res = runner.invoke(app, ["rollback", str(recipe), "--to", "5"])  # the most recent text of version 5
+    assert res.exit_code == 0 and recipe.read_text() == applied, res.output
+    assert "version 5 names 2 different recorded texts" in res.output and "--entry N" in res.output, res.output
+    res = runner.invoke(app, ["rollback", str(recipe), "--entry", "2"])
+    assert res.exit_code == 0, res.output
+    assert recipe.read_text() == edited
+    assert "restore the text written by entry 2 (hand-edit, version 5)" in res.output, res.output
+
+
+def test_rollback_to_an_unknown_version_or_entry_names_the_file(recipe: Path) -> None:
+    assert runner.invoke(app, ["apply", str(recipe), "--plan", str(recipe.with_name("plan.json"))]).exit_code == 0
+    res = runner.invoke(app, ["rollback", str(recipe), "--to", "99"])
+    assert res.exit_code == 1 and f"{recipe}: version 99 is not in the history (recorded versions: 4, 5)" in res.output
+    res = runner.invoke(app, ["rollback", str(recipe), "--entry", "9"])
+    assert res.exit_code == 1 and f"{recipe}: history entry 9 does not exist (entries 1..1" in res.output, res.output
+    res = runner.invoke(app, ["rollback", str(recipe), "--entry", "1", "--to", "4"])
+    assert res.exit_code == 1 and "not both" in res.output, res.output

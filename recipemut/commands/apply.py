@@ -33,11 +33,13 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
         return
     verb = "wrote" if result.written else "would write (dry run, nothing written)"
     what = f" {', '.join(result.mutations)}" if result.mutations else ""
-    if result.action == "rollback" and result.mutations:
-        what = f" (undoing {', '.join(result.mutations)})"
+    if result.action == "rollback":
+        what = f" — {result.reason};" if result.reason else ":"
+    else:
+        what += ":"
     entry = f"; history entry {result.entries[-1].seq}" if result.entries else ""
     out.print(
-        f"{escape(result.recipe)}: {verb} {result.action}{escape(what)}: version {result.version_before} -> "
+        f"{escape(result.recipe)}: {verb} {result.action}{escape(what)} version {result.version_before} -> "
         f"{result.version} (sha256 {result.sha256_before[:12]} -> {result.sha256_after[:12]}){entry}"
     )
 

@@ -13,7 +13,16 @@ from ._common import OutputFormat
 
 def rollback(
     recipe: Path = typer.Argument(..., help="The recipe YAML to restore.", metavar="RECIPE"),
-    to: int = typer.Option(None, "--to", help="Recipe version to restore (default: the one before the last write)."),
+    to: int = typer.Option(
+        None, "--to", help="Recipe version to restore, its most recent recorded text (default: undo the last write)."
+    ),
+    entry: int = typer.Option(
+        None,
+        "--entry",
+        min=1,
+        help="Restore the text history entry N wrote (the # column of `recipemut history`): reaches every "
+        "recorded text, also when two carry one version (a hand edit that kept the number).",
+    ),
     force: bool = typer.Option(
         False, "--force", help="Roll back over a hand edit, saving the edited text into the history first."
     ),
@@ -25,15 +34,20 @@ def rollback(
 ) -> None:
     """Restore the previous (or a given) version of the recipe, byte for byte, from its history.
 
-    The restore is itself a new history entry, so a rollback can be undone by another rollback.
+    By default the last recorded write is undone (its text before comes back); --to VERSION
+    restores the most recent text recorded with that version; --entry N restores exactly the text
+    entry N wrote. The restore is itself a new history entry, so a rollback can be undone by
+    another rollback.
     A hand edit made since the last recorded write is refused unless --force (which saves it
     into the history first). A history that does not verify stops the rollback (the line at
     fault is named) and the recipe is not touched.
 
-    Example: recipemut rollback checkout.yaml --to 4
+    Example: recipemut rollback checkout.yaml --to 4    (or --entry 2; see recipemut history checkout.yaml)
     """
     from .apply import render_result  # here, not at import: commands.apply imports the cli, which imports us
 
     render_result(
-        _rollback(recipe, to=to, force=force, dry_run=dry_run, lock_timeout_s=lock_timeout), fmt, show_diff=True
+        _rollback(recipe, to=to, entry=entry, force=force, dry_run=dry_run, lock_timeout_s=lock_timeout),
+        fmt,
+        show_diff=True,
     )
