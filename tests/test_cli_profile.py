@@ -173,3 +173,11 @@ def test_cost_per_request_is_unknown_when_no_span_carries_a_cost(tmp_path: Path)
     result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["e2e"]["cost_mean_usd"] is None
+
+
+@pytest.mark.parametrize("command", ["profile", "forecast", "evaluate", "generate"])
+def test_the_recipe_argument_is_named_the_same_in_every_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "RECIPE" in result.output.splitlines()[1]  # the usage line
+    assert "recipe}" not in result.output and "│ *    recipe " not in result.output

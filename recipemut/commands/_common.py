@@ -105,7 +105,7 @@ def _options() -> dict[str, Any]:
 
 
 _OPTS = _options()
-RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.", show_default=False)]
+RecipeArg = Annotated[Path, typer.Argument(metavar="RECIPE", help="The recipe YAML file.", show_default=False)]
 #: ``Annotated`` aliases; defaults go in the signature:
 #: ``def cmd(recipe: RecipeArg, logs: LogsOpt, strict: StrictOpt = False, log_format: LogFormatOpt = LogFormat.auto)``
 LogsOpt = Annotated[list[Path], _OPTS["logs"]]
