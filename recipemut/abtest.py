@@ -199,6 +199,21 @@ def objective_values(
     raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
 
 
+def objective_level(
+    rep: Replay, objective: str, *, weight: float, norm: tuple[float, float], service: str | None = None
+) -> float:
+    """The objective's level for a replay (lower is better): the statistic it is decided on
+    (:data:`DECIDE_ON`; ``shift`` -> the median, the shift's point proxy) of its per-request metric.
+    The one definition: :func:`evaluate`'s score and :func:`recipemut.search.objective_level` use it.
+
+    >>> r = Replay(("a",), np.arange(3), np.array([1.0, 2.0, 9.0]), np.array([1.0, 1.0, 4.0]),
+    ...            np.ones((3, 1), dtype=bool), np.zeros((3, 1), dtype=bool))
+    >>> [objective_level(r, o, weight=0.5, norm=(4.0, 2.0)) for o in ("latency", "cost", "balanced")]
+    [2.0, 2.0, 1.0]
+    """
+    return _Stats(objective_values(rep, objective, weight=weight, norm=norm, service=service))(DECIDE_ON[objective])
+
+
 def cuped(pre: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, float]:
     """CUPED adjustment (Deng et al., 2013): ``post - theta * (pre - mean(pre))`` with
     ``theta = cov(post, pre) / var(pre)`` over all units; returns the adjusted values and theta.

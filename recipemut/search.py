@@ -20,7 +20,8 @@ budget (candidates evaluated, seconds) runs out. ``beam_width=1`` is greedy. Eve
 candidate keeps its reason: ``structure: ...``, ``SLO/budget: ...``, ``simulation: ...``,
 ``regresses`` or ``no significant difference``.
 
-Objective value of a state (lower is better; :func:`objective_level`): ``latency`` its median
+Objective value of a state (lower is better; :func:`objective_level`, the one definition in
+:func:`recipemut.abtest.objective_level` that also scores candidates): ``latency`` its median
 latency, ``p95`` its 95th percentile, ``cost`` its mean cost, ``balanced`` the weighted sum of its
 mean latency and mean cost relative to the baseline's, ``headroom`` the mean busy time per request
 of the bottleneck ``service`` (the caller names it, from the capacity forecast).
@@ -47,6 +48,7 @@ from .abtest import (
     evaluate,
     treatment_mask,
 )
+from .abtest import objective_level as _level
 from .constraints import check_predicted, check_structure
 from .errors import RecipemutError
 from .model import Recipe, recipe_to_dict
@@ -116,22 +118,12 @@ class SearchResult:
 def objective_level(
     rep: Replay, objective: str, *, weight: float, baseline: Replay, service: str | None = None
 ) -> float:
-    """The objective's value for a replay (lower is better); see the module docstring."""
-    if objective == "headroom":
-        busy = rep.service_busy.get(service or "")
-        return float(busy.mean()) if busy is not None and busy.size else 0.0
-    if objective == "latency":
-        return float(np.quantile(rep.latency_ms, 0.5))
-    if objective == "p95":
-        return float(np.quantile(rep.latency_ms, 0.95))
-    if objective == "cost":
-        return float(rep.cost_usd.mean())
-    if objective == "balanced":
-        lat0, cost0 = float(baseline.latency_ms.mean()), float(baseline.cost_usd.mean())
-        lat = float(rep.latency_ms.mean()) / lat0 if lat0 else 0.0
-        cost = float(rep.cost_usd.mean()) / cost0 if cost0 else 0.0
-        return weight * lat + (1.0 - weight) * cost
-    raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    """The objective's value for a replay (lower is better): :func:`recipemut.abtest.objective_level`
+    with the baseline's mean latency and cost as the ``balanced`` normalisers."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    norm = (float(baseline.latency_ms.mean()), float(baseline.cost_usd.mean()))
+    return _level(rep, objective, weight=weight, norm=norm, service=service)
 
 
 def candidate_seed(seed: int, mutation_id: str, parent: Sequence[str] = ()) -> list[int]:

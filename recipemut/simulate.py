@@ -82,13 +82,11 @@ class Replay:
     service_busy: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))  # service -> (n,) ms
 
     def service_busy_ms(self, recipe: Recipe) -> dict[str, float]:
-        """Mean busy milliseconds per request per service (Little's law input), from ``busy_ms``."""
-        out: dict[str, float] = {}
-        for op_id, ms in self.busy_ms.items():
-            op = recipe.ops.get(op_id)
-            if op is not None:
-                out[op.service] = out.get(op.service, 0.0) + ms
-        return out
+        """Mean busy milliseconds per request per service (Little's law input), from ``busy_ms``
+        (:func:`recipemut.forecast.busy_by_service`: pass the replayed recipe)."""
+        from .forecast import busy_by_service
+
+        return busy_by_service(self.busy_ms, recipe)
 
     @property
     def n_requests(self) -> int:
@@ -197,8 +195,17 @@ def _base(profile: Profile, original: Recipe) -> _Base:
     return b
 
 
+def sample_weights(sample_rate: np.ndarray) -> np.ndarray:
+    """Each request's weight, 1 / its sample rate (a missing rate counts as 1: kept in full).
+
+    >>> sample_weights(np.array([1.0, 0.5, np.nan])).tolist()
+    [1.0, 2.0, 1.0]
+    """
+    return 1.0 / np.clip(np.nan_to_num(np.asarray(sample_rate, dtype=float), nan=1.0), 1e-12, None)
+
+
 def _weights(sample_rate: np.ndarray) -> np.ndarray:
-    w = 1.0 / np.clip(np.nan_to_num(np.asarray(sample_rate, dtype=float), nan=1.0), 1e-12, None)
+    w = sample_weights(sample_rate)
     return w / w.sum() if w.size else w
 
 

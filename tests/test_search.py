@@ -247,3 +247,37 @@ def test_same_seed_same_numbers_whatever_order_the_candidates_come_in() -> None:
     shared = forward.keys() & backward.keys()
     assert len(shared) >= 10
     assert {k: forward[k] for k in shared} == {k: backward[k] for k in shared}
+
+
+@pytest.mark.parametrize("objective", ["latency", "p95", "cost", "balanced", "headroom"])
+def test_one_definition_of_each_objective(objective: str) -> None:
+    from recipemut import abtest
+    from recipemut.simulate import Replay
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    ids = np.array([f"r-{i}" for i in range(n)], dtype=object)
+
+    def rep(lat: np.ndarray, cost: np.ndarray, busy: np.ndarray) -> Replay:
+        one = np.ones((n, 1), dtype=bool)
+        return Replay(("a",), np.arange(n), lat, cost, one, ~one, service_busy={"tax": busy})
+
+    b = rep(rng.lognormal(4.6, 0.5, n), rng.uniform(0.001, 0.002, n), rng.lognormal(3.0, 0.4, n))
+    m = rep(b.latency_ms * 0.9, b.cost_usd * 0.95, b.service_busy["tax"] * 0.8)
+    svc = "tax" if objective == "headroom" else None
+    lb = objective_level(b, objective, weight=0.3, baseline=b, service=svc)
+    lm = objective_level(m, objective, weight=0.3, baseline=b, service=svc)
+    norm = (float(b.latency_ms.mean()), float(b.cost_usd.mean()))
+    assert lm == abtest.objective_level(m, objective, weight=0.3, norm=norm, service=svc)
+    ev = abtest.evaluate(b, m, ids, objective=objective, weight=0.3, service=svc)
+    assert ev.score == pytest.approx((lm - lb) / lb, rel=1e-12)  # the score ranks as the search does
+
+
+def test_busy_time_per_service_has_one_definition() -> None:
+    from recipemut.forecast import busy_by_service
+    from recipemut.simulate import replay
+
+    r, p = _shop()
+    rep = replay(r, p, rng=np.random.default_rng(0))
+    assert rep.service_busy_ms(r) == busy_by_service(rep.busy_ms, r)
+    assert rep.service_busy_ms(r) == pytest.approx({"svc": sum(rep.busy_ms.values())})

@@ -138,7 +138,7 @@ class Headroom:
     """How mutations move each service's capacity crossing date and replicas (from ``forecast``)."""
 
     def __init__(self, original: Recipe, baseline: Replay, prof: Profile) -> None:
-        from ..forecast import forecast_rate, rate_series
+        from ..forecast import forecast_from_profile
 
         self.original = original
         self.result: SearchResult | None = None  # set once the search ran
@@ -146,10 +146,10 @@ class Headroom:
         self.note = ""
         self.forecast: Any = None
         try:
-            weights = 1.0 / np.clip(np.nan_to_num(prof.sample_rate, nan=1.0), 1e-12, None)
-            self.forecast = forecast_rate(rate_series(prof.request_start_ms, weights))
+            self.forecast, _ = forecast_from_profile(prof, original)
         except (RecipemutError, ValueError) as e:  # too little history, a degenerate series
             self.note = f"no capacity forecast: {e}"
+        # busy time from the baseline *replay*, as every mutation's: the same model on both sides
         self.before = baseline.service_busy_ms(original)
 
     def bottleneck(self) -> str:
@@ -184,13 +184,9 @@ class Headroom:
         """The :class:`~recipemut.forecast.HeadroomChange` of a replay's busy time (None without forecast)."""
         if self.forecast is None or not busy_ms:
             return None
-        from ..forecast import headroom_change
+        from ..forecast import busy_by_service, headroom_change
 
-        after: dict[str, float] = {}
-        for op_id, ms in busy_ms.items():
-            op = recipe.ops.get(op_id)
-            if op is not None:
-                after[op.service] = after.get(op.service, 0.0) + ms
+        after = busy_by_service(busy_ms, recipe)
         keys = set(self.before) | set(after)  # a substitute may bring a new service: same services on both sides
         before = {k: self.before.get(k, 0.0) for k in keys}
         after = {k: after.get(k, 0.0) for k in keys}
