@@ -238,7 +238,9 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
         c = c.astype(np.int64) + 1
         if col is sub["peer_service"]:
             c[~client] = 0  # the peer counts for client spans only
-        codes = pd.factorize(codes * (len(u) + 1) + c)[0].astype(np.int64)  # stays < n
+        codes = codes * (len(u) + 1) + c
+        if len(codes) and int(codes.max()) > 1 << 40:
+            codes = pd.factorize(codes)[0].astype(np.int64)  # back below n: no overflow however many values
     which_t, first = _first_of_each(codes)
     tpos = np.arange(len(first), dtype=np.int64)
     u_cand = cand.iloc[first].reset_index(drop=True)
@@ -283,7 +285,7 @@ def status_codes(raw: pd.DataFrame, mapping: SpanMapping) -> np.ndarray:
     """Index into :data:`STATUS_NAMES` per span: the format's marker, OTel's status tag, then the mapping."""
     error = raw["error"].to_numpy(dtype=bool).copy()
     otel = raw.get("attr:otel.status_code")
-    if otel is not None:
+    if otel is not None and otel.notna().any():
         error |= (otel.fillna("").str.upper() == "ERROR").to_numpy(dtype=bool)
     for t in mapping.error:
         error |= t.mask(raw)

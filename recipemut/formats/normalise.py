@@ -27,6 +27,7 @@ Each wart is counted (the keys of :data:`COUNT_KEYS`) and explained in a note:
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 from pathlib import Path
 
@@ -99,7 +100,16 @@ def normalise_table(
     notes: list[str] = []
     counts["spans_read"] = len(raw)
     raw = raw.reset_index(drop=True)
-    codes = _codes(raw)
+    # hashing the ids is the longest step: it runs on arrow's arrays in a thread (arrow releases the
+    # GIL) while this one matches spans to operations, kept unless spans are dropped or merged below
+    ids = tuple(_arrow_strings(raw[c]) for c in ("trace_id", "span_id", "parent_id"))
+    early: tuple[np.ndarray, np.ndarray] | None = None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(_arrow_codes, *ids)
+        if recipe is not None:
+            early = assign_operations(raw, recipe, mapping)
+        codes = hashing.result()
+    del ids
     changed = False
     if not _ids_unique(codes) and pd.Series(codes[0] * codes[3] + codes[1]).duplicated().any():  # halves or copies
         raw = _merge_shared(raw, mapping.merge_latency, counts, notes)
@@ -139,7 +149,7 @@ def normalise_table(
     rate = _sample_rates(raw, mapping, counts)
 
     if recipe is not None:
-        op, ambiguous = assign_operations(raw, recipe, mapping)
+        op, ambiguous = early if early is not None and not changed else assign_operations(raw, recipe, mapping)
         mapped = op >= 0
     else:
         mapped = np.ones(len(raw), dtype=bool)
@@ -257,6 +267,28 @@ def _codes(raw: pd.DataFrame) -> Codes:
     ids = pd.concat([raw["span_id"], raw["parent_id"]], ignore_index=True)
     scode_all, uniq = pd.factorize(ids, use_na_sentinel=True)
     return tcode.astype(np.int64), scode_all[:n].astype(np.int64), scode_all[n:].astype(np.int64), max(len(uniq), 1)
+
+
+def _arrow_strings(s: pd.Series) -> pa.ChunkedArray:
+    """A string column as an arrow chunked array (no copy for arrow-backed strings)."""
+    arr = pa.array(s.array, type=pa.string(), from_pandas=True)
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr], type=pa.string())
+
+
+def _arrow_codes(trace: pa.ChunkedArray, span: pa.ChunkedArray, parent: pa.ChunkedArray) -> Codes:
+    """:func:`_codes` from arrow arrays only (safe off the main thread: touches no pandas object)."""
+    n = len(span)
+
+    def encode(arr: pa.ChunkedArray) -> tuple[np.ndarray, int]:
+        if arr.num_chunks == 0:
+            return np.zeros(0, dtype=np.int64), 0
+        enc = pc.dictionary_encode(arr)
+        parts = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks]
+        return np.concatenate(parts).astype(np.int64, copy=False), len(enc.chunks[-1].dictionary)
+
+    tcode, _ = encode(trace)
+    both, m = encode(pa.chunked_array([*span.chunks, *parent.chunks], type=pa.string()))
+    return tcode, both[:n], both[n:], max(m, 1)
 
 
 def _ids_unique(codes: Codes) -> bool:
