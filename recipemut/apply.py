@@ -467,6 +467,16 @@ def apply_plan(
     def check(current: str) -> None:
         sha = sha256_text(current)
         if sha != plan.recipe.sha256:
+            try:
+                name = plain_doc(current, source=source).get("name")
+            except RecipemutError:
+                name = None
+            if plan.recipe.name is not None and name is not None and str(name) != plan.recipe.name:
+                raise PlanError(
+                    f"this plan was made for recipe {plan.recipe.name!r} ({plan.recipe.path}), not {str(name)!r}; "
+                    f"run suggest on {Path(source).name} to make a plan for it",
+                    file=source, code="other-recipe-plan",
+                )
             raise PlanError(
                 f"stale plan: it was made from sha256 {plan.recipe.sha256} but the recipe is now sha256 {sha}; "
                 "run suggest again",

@@ -46,7 +46,7 @@ def test_apply_dry_run_then_apply_then_history_then_rollback(recipe: Path) -> No
 
     res = runner.invoke(app, ["history", str(recipe)])
     assert res.exit_code == 0, res.output
-    assert "chain verified (1 entries)" in res.output
+    assert "chain verified (1 entry);" in res.output
 
     res = runner.invoke(app, ["rollback", str(recipe)])
     assert res.exit_code == 0, res.output
@@ -245,3 +245,33 @@ def test_rollback_to_an_unknown_version_or_entry_names_the_file(recipe: Path) ->
     assert res.exit_code == 1 and f"{recipe}: history entry 9 does not exist (entries 1..1" in res.output, res.output
     res = runner.invoke(app, ["rollback", str(recipe), "--entry", "1", "--to", "4"])
     assert res.exit_code == 1 and "not both" in res.output, res.output
+
+
+# ---- messages ---------------------------------------------------------------------------------------
+
+
+def test_a_plan_of_another_recipe_says_whose_it_is(recipe: Path, tmp_path: Path) -> None:
+    other = tmp_path / "media.yaml"
+    other.write_text(RECIPE_TEXT.replace('name: "checkout"', "name: media_ingest"))
+    plan = make_plan(other, out=tmp_path / "media-plan.json")
+    doc = json.loads(plan.read_text())
+    doc["recipe"]["name"] = "media_ingest"  # make_plan names every plan's recipe 'checkout'
+    plan.write_text(json.dumps(doc))
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan)])
+    assert res.exit_code == 1, res.output
+    assert f"this plan was made for recipe 'media_ingest' ({other}), not 'checkout'" in res.output, res.output
+    assert "stale" not in res.output
+
+
+@pytest.mark.parametrize("share", ["0", "1", "2"])
+def test_canary_share_outside_0_1_is_a_usage_error_naming_the_option(recipe: Path, share: str) -> None:
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(recipe.with_name("plan.json")), "--canary", share])
+    assert res.exit_code == 2, res.output
+    assert "--canary" in res.output and "outside (0, 1)" in res.output, res.output
+    assert not history_path(recipe).exists()
+
+
+def test_history_texts_needs_json(recipe: Path) -> None:
+    res = runner.invoke(app, ["history", str(recipe), "--texts"])
+    assert res.exit_code == 2 and "--texts" in res.output and "--format json" in res.output, res.output
+    assert runner.invoke(app, ["history", str(recipe), "--texts", "--format", "json"]).exit_code == 0

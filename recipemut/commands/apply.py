@@ -44,6 +44,12 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     )
 
 
+def _check_share(value: float | None) -> float | None:
+    if value is not None and not 0.0 < value < 1.0:
+        raise typer.BadParameter(f"{value:g} is outside (0, 1): a canary takes some of the requests, not none or all")
+    return value
+
+
 def apply(
     recipe: Path = typer.Argument(..., help="The recipe YAML to change.", metavar="RECIPE"),
     plan: Path = typer.Option(..., "--plan", "-p", help="Plan file written by `recipemut suggest --out`."),
@@ -55,9 +61,8 @@ def apply(
     canary: float = typer.Option(
         None,
         "--canary",
-        min=0.0,
-        max=1.0,
-        help="Keep the recipe primary and send this share of requests (0..1) to the mutated one.",
+        callback=_check_share,
+        help="Keep the recipe primary and send this share of requests, strictly between 0 and 1, to the mutated one.",
     ),
     lock_timeout: float = typer.Option(
         DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."

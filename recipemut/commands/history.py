@@ -28,7 +28,9 @@ def _entry_summary(e: Entry) -> dict[str, Any]:
 def history(
     recipe: Path = typer.Argument(..., help="The recipe YAML whose history to show.", metavar="RECIPE"),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
-    texts: bool = typer.Option(False, "--texts", help="With --format json, include each entry's full texts."),
+    texts: bool = typer.Option(
+        False, "--texts", help="Include each entry's full texts (JSON only: needs --format json)."
+    ),
 ) -> None:
     """List the recorded writes of a recipe: version, time, action, mutations, hashes, who.
 
@@ -39,6 +41,8 @@ def history(
 
     Example: recipemut history checkout.yaml --format json
     """
+    if texts and fmt is not OutputFormat.json:
+        raise typer.BadParameter("the full texts are only shown with --format json", param_hint="--texts")
     entries = read_history(recipe)
     try:
         text = read_recipe_text(recipe)
@@ -86,4 +90,5 @@ def history(
         "hand-edited": "the recipe was edited by hand since the last entry (apply/rollback need --force)",
         "untracked": "",
     }[state]
-    out.print(f"chain verified ({len(entries)} entries); {status}")
+    n = len(entries)
+    out.print(f"chain verified ({n} {'entry' if n == 1 else 'entries'}); {status}")
