@@ -324,6 +324,58 @@ def test_a_canary_in_the_logs_leaves_treatment_requests_for_the_ab(tmp_path: Pat
     assert par["status"] == "accepted", par["reasons"]
 
 
+def test_shared_log_options_and_ingest_warnings(shop: tuple[Path, Path], tmp_path: Path) -> None:
+    rp, lp = shop
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(lp.read_text() + "{not json\n")
+    res = runner.invoke(
+        app,
+        ["suggest", str(rp), "--logs", str(bad), "--sample-rate", "0.5", "--log-format", "native", "--budget", "1"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "warning: rejected" in res.stderr and "bad.jsonl:" in res.stderr  # warn_ingest names file:line
+    strict = runner.invoke(app, ["suggest", str(rp), "--logs", str(bad), "--strict"])
+    assert strict.exit_code == 1 and "bad.jsonl" in strict.output, strict.output
+    choice = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--log-format", "csv"])
+    assert choice.exit_code == 2 and "'csv' is not one of" in choice.output, choice.output
+    rate = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--sample-rate", "2"])
+    assert rate.exit_code == 2, rate.output
+
+
+def test_o_is_not_an_alias_of_operators(shop: tuple[Path, Path]) -> None:
+    rp, lp = shop
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "-o", "plan.json"])
+    assert res.exit_code == 2, res.output
+    assert "unknown operator" not in res.output and "No such option" in res.output
+
+
+def test_help_is_short_per_operator_and_headlines_end_at_a_boundary() -> None:
+    from recipemut.commands.suggest import _headline
+    from recipemut.operators import REGISTRY
+
+    res = runner.invoke(app, ["suggest", "--help"], env={"COLUMNS": "100", "RECIPEMUT_STORE": "off"})
+    assert res.exit_code == 0, res.output
+    assert not any(spec.summary in res.output for spec in REGISTRY.values())  # no 40-line wall
+    desc = (
+        "`quote_shipping` waits for `lookup_tax` only through an `after` edge and they touch disjoint fields "
+        "(`lookup_tax` reads [shipping_address] writes [tax_rates]; `quote_shipping` reads [cart]), so "
+        "`quote_shipping` can start without waiting. `lookup_tax` takes 111 ms at p50."
+    )
+    sentence = desc.split(". `lookup_tax`")[0]
+    assert len(sentence) > 220
+    assert _headline(desc, limit=400) == sentence  # the first sentence, though it holds "; " in a parenthesis
+    # too long for the default limit: its first clause outside the parenthesis, never half of it
+    assert _headline(desc) == sentence.split(", so")[0]
+    assert _headline(desc).endswith("reads [cart])")
+
+
+def test_one_request_is_singular(tmp_path: Path) -> None:
+    rp, lp = _write(tmp_path, "flat", FLAT, n=1)
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp)])
+    assert res.exit_code == 0, res.output
+    assert "replayed 1 request;" in res.output
+
+
 def test_subprocess_run_with_help() -> None:
     res = subprocess.run(
         [sys.executable, "-m", "recipemut", "suggest", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120

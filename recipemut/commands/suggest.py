@@ -28,7 +28,17 @@ from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchRes
 from ..simulate import Replay
 from ..spans import DEFAULT_VARIANT
 from ..store import default_path
-from ._common import err_console
+from ._common import (
+    LogFormat,
+    LogFormatOpt,
+    LogsOpt,
+    MapOpt,
+    RecipeArg,
+    SampleRateOpt,
+    StrictOpt,
+    err_console,
+    warn_ingest,
+)
 
 EXIT_NOTHING, EXIT_ERROR, EXIT_IMPROVEMENTS = 0, 1, 2
 
@@ -89,10 +99,43 @@ def _iv(ev: Evaluation | None, key: str) -> str:
     return f"{_num(iv.estimate, cost)} [{_num(iv.lo, cost)}, {_num(iv.hi, cost)}]"
 
 
+def _requests(n: int, adjective: str = "") -> str:
+    """``1 request``, ``3,964 requests``."""
+    return f"{n:,} {adjective}request{'s' if n != 1 else ''}"
+
+
+def _boundaries(text: str, seps: tuple[str, ...]) -> list[int]:
+    """Positions where one of ``seps`` starts outside parentheses, brackets and backticks."""
+    out: list[int] = []
+    depth, code = 0, False
+    for i, ch in enumerate(text):
+        if ch == "`":
+            code = not code
+        elif not code and ch in "([":
+            depth += 1
+        elif not code and ch in ")]":
+            depth = max(0, depth - 1)
+        elif not code and depth == 0 and any(text.startswith(sep, i) for sep in seps):
+            out.append(i)
+    return out
+
+
 def _headline(description: str, limit: int = 220) -> str:
-    """The first clause of an operator's sentence (the claim; the rest is its evidence)."""
-    head = description.split("; ")[0].split(": ")[0].rstrip(".")
-    return head if len(head) <= limit else head[: limit - 1].rstrip() + "…"
+    """The operator's claim: its first sentence, or its first clause when that sentence is long,
+    never cut inside a parenthesis or a code span (a word-boundary cut with … only as a last resort).
+
+    >>> _headline("a (x; y) b; c. d")
+    'a (x; y) b; c'
+    >>> _headline("a (x; y) b; then a long tail", limit=12)
+    'a (x; y) b'
+    """
+    text = description.strip()
+    ends = _boundaries(text, (". ",))
+    head = text[: ends[0]] if ends else text.rstrip(".")
+    if len(head) > limit:
+        cuts = [i for i in _boundaries(head, ("; ", ": ", ", so ")) if i <= limit]
+        head = head[: cuts[0]] if cuts else head[: head.rfind(" ", 0, limit - 1)].rstrip(" ,;:") + "…"
+    return head
 
 
 def _reason(c: Candidate, *, full: bool = False) -> str:
@@ -363,7 +406,7 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
     rep = _report(result, hr, recipe_path, text)
     b = rep["baseline"]
     out.print(
-        f"[bold]{escape(str(recipe_path))}[/]: replayed {b['requests']:,} requests; baseline p50 "
+        f"[bold]{escape(str(recipe_path))}[/]: replayed {_requests(b['requests'])}; baseline p50 "
         f"{b['latency_p50_ms']:.1f} ms, p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, "
         f"cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request; objective {result.objective}"
         + (f" (weight {result.weight:g})" if result.objective == "balanced" else "")
@@ -430,7 +473,7 @@ def _render_markdown(
     lines = [
         f"## recipemut suggest: `{recipe_path}`",
         "",
-        f"Replayed {b['requests']:,} recorded requests. Baseline p50 {b['latency_p50_ms']:.1f} ms, "
+        f"Replayed {_requests(b['requests'], 'recorded ')}. Baseline p50 {b['latency_p50_ms']:.1f} ms, "
         f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
         f"{b['cost_mean_usd'] * 1e6:.1f} µ$/request. Objective: **{result.objective}**"
         + (f" (bottleneck service `{hr.service}`)." if hr.service else "."),
@@ -492,9 +535,8 @@ def _render_markdown(
 
 
 _OPERATORS_HELP = (
-    "Operators to use (repeatable): "
-    + ", ".join(f"{k} ({v.summary})" for k, v in REGISTRY.items())
-    + " [default: all]."
+    f"Operators to use (repeatable; default: all): {', '.join(REGISTRY)}. "
+    "What each one changes: see the README's suggest section."
 )
 
 
@@ -571,14 +613,8 @@ def _operator_check(values: list[str] | None) -> list[str] | None:
 
 
 def suggest(
-    recipe: Path = typer.Argument(..., help="The recipe YAML file.", show_default=False),
-    logs: list[Path] = typer.Option(
-        ...,
-        "--logs",
-        "-l",
-        help="Execution logs (native JSONL/.gz, OTLP, Jaeger, Zipkin). Repeatable.",
-        show_default=False,
-    ),
+    recipe: RecipeArg,
+    logs: LogsOpt,
     objective: Objective = typer.Option(Objective.balanced, "--objective", help="What to minimise."),
     weight: float = typer.Option(
         0.5, "--weight", min=0.0, max=1.0, help="balanced: weight of latency (1 - weight goes to cost)."
@@ -586,7 +622,6 @@ def suggest(
     operators: list[str] | None = typer.Option(
         None,
         "--operators",
-        "-o",
         callback=_operator_check,
         show_default=False,
         help=_OPERATORS_HELP,
@@ -618,9 +653,10 @@ def suggest(
     detailed_exitcode: bool = typer.Option(
         False, "--detailed-exitcode", help="Exit 2 when improvements were found, 0 when not (1 is an error)."
     ),
-    strict: bool = typer.Option(False, "--strict", help="Fail on the first bad log line instead of counting it."),
-    log_format: str = typer.Option("auto", "--log-format", help="auto, native, otlp, jaeger or zipkin."),
-    mapping: Path | None = typer.Option(None, "--map", help="Span mapping file for traces.", show_default=False),
+    strict: StrictOpt = False,
+    sample_rate: SampleRateOpt = None,
+    log_format: LogFormatOpt = LogFormat.auto,
+    mapping: MapOpt = None,
     store: Path | None = typer.Option(
         None,
         "--store",
@@ -656,7 +692,10 @@ def suggest(
     doc, _, text = read_document(recipe)
     sha256 = recipe_sha256(recipe)  # of the bytes, as apply checks it
     r = load_recipe_text(text, file=str(recipe))
-    spans, report = read_logs(logs, recipe=r, strict=strict, log_format=log_format, mapping=mapping)
+    spans, report = read_logs(
+        logs, recipe=r, strict=strict, sample_rate=sample_rate, log_format=log_format.value, mapping=mapping
+    )
+    warn_ingest(report)
     variants = sorted(set(spans["variant"].dropna().astype(str))) if "variant" in spans else []
     if len(variants) > 1 and DEFAULT_VARIANT in variants:
         # a canary ran another recipe on some requests: replay only what the recipe itself recorded
@@ -667,8 +706,6 @@ def suggest(
             f"only the {DEFAULT_VARIANT!r} requests are replayed"
         )
     prof = build_profile(spans, r)
-    if report.rejected_total:
-        err_console.print(f"[yellow]warning:[/] {escape(report.summary())}")
     from ..simulate import replay as _replay
 
     hr = Headroom(r, _replay(r, prof, rng=np.random.default_rng([seed, 0])), prof)
