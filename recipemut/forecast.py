@@ -58,6 +58,12 @@ DEFAULT_LEVEL = 0.95
 # ---- the request-rate series -----------------------------------------------------------------
 
 
+def _py(ts: pd.Timestamp) -> datetime:
+    """A timestamp as a ``datetime``, rounded down to the microsecond (a datetime holds no nanoseconds;
+    pandas would warn about dropping them, e.g. for a span of sub-second traces)."""
+    return ts.floor("us").to_pydatetime()
+
+
 #: least sampled (logged) requests a bin should hold on average: below it a bin's rate is mostly
 #: Poisson noise (30 requests: +-18%), and the peak bin of a day reads far above the true peak
 MIN_SAMPLED_PER_BIN = 30
@@ -130,7 +136,7 @@ class RateSeries:
         """End of the last bin: the forecast's "now"."""
         if len(self.index) == 0:
             return datetime.fromtimestamp(0, tz=timezone.utc)
-        return (self.index[-1] + pd.Timedelta(seconds=self.bin_s)).to_pydatetime()
+        return _py(self.index[-1] + pd.Timedelta(seconds=self.bin_s))
 
 
 def rate_series(
@@ -168,7 +174,7 @@ def rate_series(
         return RateSeries(index, rps, b, sampled)
     width_s = max(span_s, 1.0)
     return RateSeries(
-        pd.DatetimeIndex([pd.Timestamp(lo, unit="ms", tz="UTC")]), np.array([w.sum() / width_s]), width_s,
+        pd.DatetimeIndex([pd.Timestamp(lo, unit="ms", tz="UTC").floor("us")]), np.array([w.sum() / width_s]), width_s,
         np.array([t.size]),
     )  # fmt: skip
 
@@ -391,7 +397,7 @@ def _first_at_or_above(values: np.ndarray, threshold: float, index: pd.DatetimeI
     hit = values >= threshold
     if not hit.any():
         return None
-    return index[int(np.argmax(hit))].to_pydatetime()
+    return _py(index[int(np.argmax(hit))])
 
 
 def poisson_interval(k: int, level: float = PEAK_LEVEL) -> tuple[float, float]:
@@ -693,7 +699,7 @@ class CapacityReport:
             "recipe": self.recipe,
             "now": iso(now),
             "history": {
-                "start": iso(hist.index[0].to_pydatetime()) if len(hist.index) else None,
+                "start": iso(_py(hist.index[0])) if len(hist.index) else None,
                 "days": round(hist.history_s / DAY_S, 4),
                 "bin_s": hist.bin_s,
                 "mean_rps": _round(float(hist.rps.mean()) if len(hist.rps) else 0.0, 6),
@@ -732,7 +738,7 @@ def horizon_end(forecast: RateForecast) -> datetime:
     """End of the forecast horizon."""
     if not len(forecast.index):
         return forecast.now
-    return (forecast.index[-1] + pd.Timedelta(seconds=forecast.history.bin_s)).to_pydatetime()
+    return _py(forecast.index[-1] + pd.Timedelta(seconds=forecast.history.bin_s))
 
 
 __all__ = [
@@ -772,39 +778,6 @@ class DemandInputs:
     weights: np.ndarray  # (n,) 1 / sample_rate
     busy_ms: Mapping[str, float]
     sample_rates: np.ndarray  # distinct sample rates seen, for the report
-
-
-def demand_from_spans(spans: pd.DataFrame, recipe: Recipe) -> DemandInputs:
-    """Request starts, weights and busy time per service straight from a span table (vectorised).
-
-    A span's service is the recipe's service of its operation (the span's own ``service`` column
-    when the recipe does not know the operation).
-    """
-    if spans.empty:
-        return DemandInputs(np.zeros(0), np.zeros(0), {}, np.zeros(0))
-    op_service = {op.id: op.service for op in recipe.operations}
-    svc = spans["op"].map(op_service)
-    if "service" in spans:
-        svc = svc.fillna(spans["service"])
-    rate = spans["sample_rate"] if "sample_rate" in spans else pd.Series(1.0, index=spans.index)
-    rate = rate.fillna(1.0).clip(lower=1e-12)
-    per_req = (
-        pd.DataFrame({"rid": spans["request_id"], "start": spans["start_ms"], "rate": rate})
-        .groupby("rid", sort=False)
-        .agg(start=("start", "min"), rate=("rate", "min"))
-    )
-    weights = 1.0 / per_req["rate"].to_numpy(dtype=np.float64)
-    w_span = 1.0 / rate.to_numpy(dtype=np.float64)
-    busy_total = (
-        pd.Series(spans["latency_ms"].to_numpy(dtype=np.float64) * w_span, index=spans.index)
-        .groupby(svc.to_numpy(), dropna=True)
-        .sum()
-    )
-    total_w = float(weights.sum())
-    busy = {str(k): float(v) / total_w for k, v in busy_total.items()}
-    return DemandInputs(
-        per_req["start"].to_numpy(dtype=np.float64), weights, busy, np.unique(per_req["rate"].to_numpy())
-    )
 
 
 def sampling_note(sample_rates: np.ndarray, override: float | None) -> str:

@@ -13,6 +13,8 @@ from _forecast_helpers import DAY_MS, true_crossing_days, two_service_recipe
 
 from recipemut import forecast as F
 from recipemut import loggen
+from recipemut.model import Recipe
+from recipemut.profile import build_profile
 
 N = 40_000
 DURATION_S = 14 * 86400.0
@@ -30,6 +32,10 @@ def growing() -> dict[int, pd.DataFrame]:
         )
         for seed in (0, 1, 2)
     }
+
+
+def _demand(spans: pd.DataFrame, r: Recipe) -> F.DemandInputs:
+    return F.demand_from_profile(build_profile(spans, r), r)
 
 
 # ---- the rate series -------------------------------------------------------------------------
@@ -73,7 +79,7 @@ def test_heavily_sampled_short_logs_raise_no_false_alarm() -> None:
     for seed in range(4):
         spans = loggen.generate_spans(r, 1_000_000, seed=seed, duration_s=duration, sample_rate=0.001,
                                       diurnal_amplitude=DIURNAL)  # fmt: skip
-        d = F.demand_from_spans(spans, r)
+        d = _demand(spans, r)
         rep = F.capacity_report(r, d.start_ms, d.weights, d.busy_ms)
         cart = next(o for o in rep.services if o.service == "cart")
         t = np.arange(d.start_ms.min(), d.start_ms.max(), 60_000.0)
@@ -91,7 +97,7 @@ def test_a_real_overload_in_sampled_logs_still_alarms() -> None:
     r = two_service_recipe(replicas=1, per_replica=1)
     spans = loggen.generate_spans(r, 2_600_000, seed=0, duration_s=20 * 3600.0, sample_rate=0.001,
                                   diurnal_amplitude=DIURNAL)  # fmt: skip
-    d = F.demand_from_spans(spans, r)
+    d = _demand(spans, r)
     cart = next(o for o in F.capacity_report(r, d.start_ms, d.weights, d.busy_ms).services if o.service == "cart")
     assert cart.status == "over-now" and (cart.peak_util_interval() or [0.0])[0] >= 0.7
     assert cart.replicas_needed_now is not None and cart.replicas_needed_now >= 2
@@ -107,7 +113,7 @@ def test_rate_series_of_nothing_is_empty() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_crossing_date_within_ten_percent_of_the_true_one(growing: dict[int, pd.DataFrame], seed: int) -> None:
     r = two_service_recipe(replicas=2, per_replica=8)
-    d = F.demand_from_spans(growing[seed], r)
+    d = _demand(growing[seed], r)
     rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=60)
     cart = next(o for o in rep.services if o.service == "cart")
     assert rep.forecast.dated and cart.status == "crosses", cart
@@ -137,7 +143,7 @@ def test_crossing_date_within_ten_percent_of_the_true_one(growing: dict[int, pd.
 
 def test_forecast_recovers_the_growth_rate(growing: dict[int, pd.DataFrame]) -> None:
     r = two_service_recipe()
-    d = F.demand_from_spans(growing[0], r)
+    d = _demand(growing[0], r)
     fc = F.forecast_rate(F.rate_series(d.start_ms, WEIGHT), horizon_days=14)
     per_day = fc.point.reshape(-1, 24).mean(axis=1)
     growth = (per_day[-1] / per_day[0]) ** (1 / 13) - 1
@@ -152,7 +158,7 @@ def test_forecast_recovers_the_growth_rate(growing: dict[int, pd.DataFrame]) -> 
 def test_flat_traffic_is_not_within_the_horizon() -> None:
     r = two_service_recipe(replicas=2, per_replica=8)
     spans = loggen.generate_spans(r, 30_000, seed=5, duration_s=DURATION_S, diurnal_amplitude=DIURNAL)
-    d = F.demand_from_spans(spans, r)
+    d = _demand(spans, r)
     rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=30)
     cart = next(o for o in rep.services if o.service == "cart")
     assert cart.status == "clear" and cart.crossing is None
@@ -163,7 +169,7 @@ def test_flat_traffic_is_not_within_the_horizon() -> None:
 def test_under_a_day_of_history_refuses_to_date() -> None:
     r = two_service_recipe(replicas=1, per_replica=1)
     spans = loggen.generate_spans(r, 5_000, seed=2, duration_s=20 * 3600, growth_per_day=0.5)
-    d = F.demand_from_spans(spans, r)
+    d = _demand(spans, r)
     rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=30)
     assert not rep.forecast.dated
     assert rep.forecast.refused is not None and "no date is given" in rep.forecast.refused
@@ -190,18 +196,13 @@ def test_busy_time_counts_an_operation_by_the_share_of_requests_it_runs_on() -> 
     assert busy == {"s1": pytest.approx(20.0), "s2": pytest.approx(46 / 4)}
 
 
-def test_demand_from_spans_weights_sampled_requests() -> None:
-    spans = pd.DataFrame(
-        {
-            "request_id": ["r1", "r1", "r2", "r2"],
-            "op": ["load", "price", "load", "price"],
-            "service": ["cart", "pricing", "cart", "pricing"],
-            "start_ms": [1000.0, 1010.0, 5000.0, 5020.0],
-            "latency_ms": [10.0, 30.0, 20.0, 50.0],
-            "sample_rate": [1.0, 1.0, 0.25, 0.25],
-        }
+def test_demand_weights_sampled_requests() -> None:
+    spans = loggen.generate_spans(two_service_recipe(), 2, seed=0).sort_values(["request_id", "start_ms"])
+    spans = spans.assign(
+        start_ms=[1000.0, 1010.0, 5000.0, 5020.0], latency_ms=[10.0, 30.0, 20.0, 50.0], sample_rate=[1, 1, 0.25, 0.25]
     )
-    d = F.demand_from_spans(spans, two_service_recipe())
+    assert spans["op"].tolist() == ["load", "price", "load", "price"]
+    d = _demand(spans, two_service_recipe())
     np.testing.assert_allclose(np.sort(d.start_ms), [1000.0, 5000.0])
     np.testing.assert_allclose(np.sort(d.weights), [1.0, 4.0])
     # r2 stands for four requests: busy = (1*10 + 4*20) / 5 for cart
@@ -212,7 +213,7 @@ def test_sampled_logs_give_the_unsampled_rate() -> None:
     r = two_service_recipe()
     full = loggen.generate_spans(r, 20_000, seed=3, duration_s=3 * 86400.0)
     sampled = loggen.generate_spans(r, 20_000, seed=3, duration_s=3 * 86400.0, sample_rate=0.2)
-    a, b = F.demand_from_spans(full, r), F.demand_from_spans(sampled, r)
+    a, b = _demand(full, r), _demand(sampled, r)
     ra, rb = F.rate_series(a.start_ms, a.weights), F.rate_series(b.start_ms, b.weights)
     assert rb.rps.mean() == pytest.approx(ra.rps.mean(), rel=0.05)
     assert b.busy_ms["cart"] == pytest.approx(a.busy_ms["cart"], rel=0.05)
@@ -238,7 +239,7 @@ def test_outlook_literal_little_law() -> None:
 
 
 def test_backtest_scores_the_held_out_days(growing: dict[int, pd.DataFrame]) -> None:
-    d = F.demand_from_spans(growing[1], two_service_recipe())
+    d = _demand(growing[1], two_service_recipe())
     bt = F.backtest(F.rate_series(d.start_ms, WEIGHT))
     assert bt.refused is None and bt.holdout_days == 3 and bt.train_days == pytest.approx(11, abs=0.1)
     # hourly bins of ~120 sampled requests: Poisson noise alone is ~9%
@@ -276,7 +277,7 @@ def test_headroom_sentences_read_as_english() -> None:
 
 def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataFrame]) -> None:
     r = two_service_recipe(replicas=2, per_replica=8)
-    d = F.demand_from_spans(growing[0], r)
+    d = _demand(growing[0], r)
     fc = F.forecast_rate(F.rate_series(d.start_ms, WEIGHT), horizon_days=60)
     after = dict(d.busy_ms, cart=d.busy_ms["cart"] * 0.5)
     ch = F.headroom_change(fc, r, d.busy_ms, after)

@@ -23,24 +23,33 @@ from ..forecast import (
     PEAK_LEVEL,
     CapacityReport,
     ServiceOutlook,
-    backtest,
     bin_label,
+    capacity_report,
     daily_peaks,
     demand_from_profile,
-    forecast_rate,
     horizon_end,
-    rate_series,
     sampling_note,
-    service_outlooks,
 )
-from ..ingest import read_logs
+from ..ingest import IngestReport, read_logs
 from ..model import Recipe
 from ..profile import build_profile
-from ._common import OutputFormat, err_console
+from ._common import (
+    LogFormat,
+    LogFormatOpt,
+    LogsOpt,
+    MapOpt,
+    OutputFormat,
+    RecipeArg,
+    SampleRateOpt,
+    StrictOpt,
+    err_console,
+    warn_ingest,
+)
 
 #: below this many logged requests in the peak bin, the text output gives the peak's interval
 NOISY_PEAK_N = 100
 CHART_WIDTH = 72
+MIN_CHART_COLUMNS = 16
 CHART_HEIGHT = 10
 CHART_HISTORY_DAYS = 7.0
 
@@ -58,19 +67,17 @@ def build_report(
     strict: bool = False,
     log_format: str = "auto",
     mapping: Path | None = None,
-) -> tuple[CapacityReport, str]:
-    """Ingest, profile, forecast; returns the report and the ingest summary line."""
+) -> tuple[CapacityReport, IngestReport]:
+    """Ingest, profile, forecast; returns the report and the ingest report."""
     spans, ingest = read_logs(
         logs, recipe=recipe, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping
     )
-    prof = build_profile(spans, recipe)
-    demand = demand_from_profile(prof, recipe)
-    series = rate_series(demand.start_ms, demand.weights)
-    fc = forecast_rate(series, horizon_days=horizon_days)
-    outs = service_outlooks(fc, recipe, demand.busy_ms)
-    bt = backtest(series) if with_backtest else None
-    note = sampling_note(demand.sample_rates, sample_rate)
-    return CapacityReport(recipe.name, fc, outs, note, horizon_days, bt), ingest.summary()
+    demand = demand_from_profile(build_profile(spans, recipe), recipe)
+    rep = capacity_report(
+        recipe, demand.start_ms, demand.weights, demand.busy_ms, horizon_days=horizon_days,
+        with_backtest=with_backtest, sample_rate_note=sampling_note(demand.sample_rates, sample_rate),
+    )  # fmt: skip
+    return rep, ingest
 
 
 def report_data(rep: CapacityReport, *, path: str, version: int) -> dict[str, Any]:
@@ -187,6 +194,8 @@ def text_chart(
     per_day = max(1, round(DAY_S / rep.forecast.history.bin_s))
     per_col = per_day * max(1, math.ceil(n / per_day / width))
     width = max(1, math.ceil(n / per_col))
+    if width < MIN_CHART_COLUMNS:  # a few days of history and no forecast: nothing a chart would show
+        return []
     cols = np.arange(n) // per_col
     h, p, lo, hi = (_colmax(v, cols, width) for v in (hist_u, point, lower, upper))
     # scale to the point forecast and the target; the interval is clipped at the top row
@@ -301,7 +310,8 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
         out.print(
             f"{escape(o.service)}: current peak {100 * (o.current_peak_util or 0):.0f}% "
             f"({100 * lo:.0f}-{100 * hi:.0f}%: {100 * PEAK_LEVEL:.0f}% Poisson interval of the "
-            f"{o.current_peak_sampled} logged requests in its bin); above target only if the whole interval is"
+            f"{o.current_peak_sampled} logged request{'' if o.current_peak_sampled == 1 else 's'} in its bin); "
+            "above target only if the whole interval is"
         )
     if fc.dated:
         out.print(
@@ -413,12 +423,6 @@ def svg_chart(rep: CapacityReport) -> str:
 # ---- the command -----------------------------------------------------------------------------
 
 
-def _check_rate(value: float | None) -> float | None:
-    if value is not None and not (0.0 < value <= 1.0):
-        raise typer.BadParameter(f"{value:g} is outside (0, 1]")
-    return value
-
-
 def _check_plot(value: Path | None) -> Path | None:
     if value is not None and value.suffix.lower() != ".svg":
         raise typer.BadParameter(f"{value}: only SVG is written (name the file *.svg)")
@@ -426,16 +430,8 @@ def _check_plot(value: Path | None) -> Path | None:
 
 
 def forecast(
-    recipe: Path = typer.Argument(
-        ..., help="The recipe YAML file (its services: section gives capacity).", show_default=False
-    ),
-    logs: list[Path] = typer.Option(
-        ...,
-        "--logs",
-        "-l",
-        help="Execution log(s): native JSONL (plain or .gz) or OTLP/Jaeger/Zipkin JSON.",
-        show_default=False,
-    ),
+    recipe: RecipeArg,
+    logs: LogsOpt,
     horizon: float = typer.Option(30.0, "--horizon", min=1.0, max=365.0, help="Days to forecast ahead."),
     with_backtest: bool = typer.Option(
         False, "--backtest", help="Hold out the last 20% of the history (whole days), forecast it, report the error."
@@ -443,18 +439,10 @@ def forecast(
     plot: Path | None = typer.Option(
         None, "--plot", callback=_check_plot, help="Also write the chart as an SVG file.", show_default=False
     ),
-    sample_rate: float | None = typer.Option(
-        None,
-        "--sample-rate",
-        callback=_check_rate,
-        help="Share of requests the logs kept, for spans that carry no sample_rate (default 1: all kept).",
-        show_default=False,
-    ),
-    strict: bool = typer.Option(False, "--strict", help="Fail on the first bad log line instead of counting it."),
-    log_format: str = typer.Option("auto", "--log-format", help="auto, native, otlp, jaeger or zipkin."),
-    mapping: Path | None = typer.Option(
-        None, "--map", help="Span-to-operation mapping for traces.", show_default=False
-    ),
+    strict: StrictOpt = False,
+    sample_rate: SampleRateOpt = None,
+    log_format: LogFormatOpt = LogFormat.auto,
+    mapping: MapOpt = None,
     charts: int = typer.Option(3, "--charts", min=0, help="Terminal charts for the most urgent services."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
@@ -479,9 +467,9 @@ def forecast(
     from ..loader import load_recipe
 
     r = load_recipe(recipe)
-    rep, summary = build_report(
+    rep, ingest = build_report(
         r, logs, horizon_days=horizon, with_backtest=with_backtest, sample_rate=sample_rate, strict=strict,
-        log_format=log_format, mapping=mapping,
+        log_format=log_format.value, mapping=mapping,
     )  # fmt: skip
     if plot is not None:
         from ..fileio import atomic_write
@@ -492,7 +480,9 @@ def forecast(
             raise InputFileError(f"cannot write the plot: {e.strerror}", file=str(plot), code="write") from e
     if output == OutputFormat.json:
         typer.echo(json.dumps(report_data(rep, path=str(recipe), version=r.version), indent=2))
+        warn_ingest(ingest)
     else:
-        _render_text(rep, recipe=r, ingest_summary=summary, charts=charts)
+        warn_ingest(ingest)
+        _render_text(rep, recipe=r, ingest_summary=ingest.summary(), charts=charts)
     if plot is not None:
         err_console.print(f"wrote {escape(str(plot))}")
