@@ -20,8 +20,8 @@ N = 8
 
 
 def _mutation(i: int) -> PlannedMutation:
-    return PlannedMutation(f"add-service:svc_{i}", "test", (), f"declare service svc_{i}",
-                           (Edit("set", ("services", f"svc_{i}"), {"replicas": i + 1}),))
+    return PlannedMutation(f"add-field:note_{i}", "test", (f"note_{i}",), f"declare field note_{i}",
+                           (Edit("set", ("fields", f"note_{i}"), {"type": "string"}),))
 
 
 def _plan(recipe: Path, m: PlannedMutation, sha: str | None = None) -> Plan:
@@ -71,6 +71,6 @@ def test_eight_writers_lose_nothing(tmp_path: Path) -> None:
     applied = [m["id"] for e in entries if e.action == "apply" for m in e.mutations]
     assert sorted(applied) == sorted(_mutation(i).id for i in range(N))  # each exactly once
     assert [e.version for e in entries] == list(range(5, 5 + N))
-    services = yaml.safe_load(recipe.read_text())["services"]
-    assert {f"svc_{i}" for i in range(N)} <= set(services)  # no write overwrote another
+    fields = yaml.safe_load(recipe.read_text())["fields"]
+    assert {f"note_{i}" for i in range(N)} <= set(fields)  # no write overwrote another
     assert recipe.read_text() == entries[-1].text
