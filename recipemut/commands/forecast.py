@@ -28,6 +28,7 @@ from ..forecast import (
     daily_peaks,
     demand_from_profile,
     horizon_end,
+    poisson_interval,
     sampling_note,
 )
 from ..ingest import IngestReport, read_logs
@@ -304,14 +305,14 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
         out.print(f"[yellow]forecast refused:[/] {escape(fc.refused or 'no forecast')}")
     ordered = urgency_order(rep.services)
     out.print(service_table(rep, ordered, out.width))
-    noisy = [o for o in ordered if o.peak_util_interval() is not None and (o.current_peak_sampled or 0) < NOISY_PEAK_N]
-    for o in noisy:
-        lo, hi = o.peak_util_interval() or [0.0, 0.0]
+    k = next((o.current_peak_sampled for o in ordered if o.current_peak_sampled is not None), None)
+    if k is not None and 0 < k < NOISY_PEAK_N:  # every service's peak is the same bin of the same series
+        lo, hi = poisson_interval(k, PEAK_LEVEL)
         out.print(
-            f"{escape(o.service)}: current peak {100 * (o.current_peak_util or 0):.0f}% "
-            f"({100 * lo:.0f}-{100 * hi:.0f}%: {100 * PEAK_LEVEL:.0f}% Poisson interval of the "
-            f"{o.current_peak_sampled} logged request{'' if o.current_peak_sampled == 1 else 's'} in its bin); "
-            "above target only if the whole interval is"
+            f"peak now: its {bin_label(hist.bin_s).replace('hourly', '1-hour')} bin holds {k} logged "
+            f"request{'' if k == 1 else 's'}, so the true peak is {100 * lo / k:.0f}-{100 * hi / k:.0f}% of the "
+            f"value shown ({100 * PEAK_LEVEL:.0f}% Poisson interval); a service is flagged above target now only "
+            "when the whole interval is."
         )
     if fc.dated:
         out.print(
