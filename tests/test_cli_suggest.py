@@ -376,6 +376,20 @@ def test_one_request_is_singular(tmp_path: Path) -> None:
     assert "replayed 1 request;" in res.output
 
 
+@pytest.mark.parametrize("columns", ["80", None])
+def test_text_fits_columns_and_keeps_ids_whole(columns: str | None) -> None:
+    env = {"RECIPEMUT_STORE": "off", "COLUMNS": columns}
+    args = ["suggest", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "--objective", "p95"]
+    res = runner.invoke(app, [*args, "--explain"], env=env)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(map(len, lines)) <= int(columns or 180), max(lines, key=len)
+    ids = json.loads(runner.invoke(app, [*args, "--format", "json"], env=env).stdout)["report"]
+    for c in [*ids["singles"], *ids["rejected"]]:
+        assert c["id"] in res.stdout, c["id"]  # never broken across lines
+    assert "…" not in res.stdout
+
+
 def test_subprocess_run_with_help() -> None:
     res = subprocess.run(
         [sys.executable, "-m", "recipemut", "suggest", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120

@@ -128,12 +128,14 @@ def _headline(description: str, limit: int = 220) -> str:
     'a (x; y) b; c'
     >>> _headline("a (x; y) b; then a long tail", limit=12)
     'a (x; y) b'
+    >>> _headline("one two three four", limit=10)
+    'one two…'
     """
     text = description.strip()
     ends = _boundaries(text, (". ",))
     head = text[: ends[0]] if ends else text.rstrip(".")
     if len(head) > limit:
-        cuts = [i for i in _boundaries(head, ("; ", ": ", ", so ")) if i <= limit]
+        cuts = _boundaries(head, ("; ", ": ", ", so "))
         head = head[: cuts[0]] if cuts else head[: head.rfind(" ", 0, limit - 1)].rstrip(" ,;:") + "…"
     return head
 
@@ -369,40 +371,71 @@ def _rejection(c: Candidate, result: SearchResult) -> str:
     return text
 
 
+#: columns left out, in this order, when the console is too narrow for all of them
+DROP_WHEN_NARROW = ("Δp99 ms", "imputed", "Δp50 ms", "verdict", "Δcost/req", "Δp95 ms")
+_REASON_MIN = 24  # the sentence column wraps at words down to this width
+
+
 def _table(
     title: str,
     cands: tuple[Candidate, ...] | list[Candidate],
     *,
     explain: bool = False,
     result: SearchResult | None = None,
+    width: int = 180,
 ) -> Table:
-    t = Table(title=title, title_justify="left", header_style="bold")
-    t.add_column("#", justify="right")
-    t.add_column("mutation", overflow="fold")
+    """The candidates' table, fitted to ``width``: ids never broken, numbers never cut (whole columns
+    go instead, :data:`DROP_WHEN_NARROW`), the rejection sentence wraps at words."""
+    ids = [escape(c.mutation.id) for c in cands]
+    cols: list[tuple[str, list[str], dict[str, Any]]] = [
+        ("#", [str(i) for i in range(1, len(cands) + 1)], {"justify": "right", "no_wrap": True}),
+        ("mutation", ids, {"no_wrap": True, "min_width": max(map(len, ids), default=8)}),
+    ]
     if explain:
-        t.add_column("rejected because", overflow="fold")
+        reasons = [escape(_rejection(c, result) if result is not None else "; ".join(c.reasons)) for c in cands]
+        cols.append(("rejected because", reasons, {"min_width": _REASON_MIN}))
     for key in PREDICTED:
         if key != "latency_mean_ms":
-            t.add_column(f"Δ{_LABELS[key]}" + (" ms" if key != "cost_mean_usd" else "/req"), justify="right")
-    t.add_column("verdict")
-    t.add_column("imputed", justify="right")
-    for i, c in enumerate(cands, 1):
-        ev = c.evaluation
+            name = f"Δ{_LABELS[key]}" + (" ms" if key != "cost_mean_usd" else "/req")
+            cols.append((name, [_iv(c.evaluation, key) for c in cands], {"justify": "right"}))
+    cols.append(("verdict", [escape(c.verdict or "-") for c in cands], {}))
+    imputed = [f"{100 * c.evaluation.imputed_share:.0f}%" if c.evaluation else "-" for c in cands]
+    cols.append(("imputed", imputed, {"justify": "right", "no_wrap": True}))
+
+    def size(name: str, cells: list[str]) -> int:
+        return _REASON_MIN if name == "rejected because" else max(len(name), *(len(x) for x in cells), 1)
+
+    def need() -> int:
+        return 1 + sum(size(name, cells) + 3 for name, cells, _ in cols)
+
+    for name in DROP_WHEN_NARROW:
+        if need() <= width:
+            break
+        cols = [c for c in cols if c[0] != name]
+    if explain:  # the sentence takes what the other columns leave
+        rest = width - (need() - _REASON_MIN)
+        cols = [(n, c, {**o, "width": max(_REASON_MIN, rest)} if n == "rejected because" else o) for n, c, o in cols]
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for name, _, opts in cols:
+        t.add_column(name, **opts)
+    for i, c in enumerate(cands):
         style = "green" if c.status == "accepted" else ("red" if "regresses" in c.reasons else None)
-        t.add_row(
-            str(i),
-            escape(c.mutation.id),
-            *([escape(_rejection(c, result) if result is not None else "; ".join(c.reasons))] if explain else []),
-            *(_iv(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
-            escape(c.verdict or "-"),
-            f"{100 * ev.imputed_share:.0f}%" if ev else "-",
-            style=style,
-        )
+        t.add_row(*(cells[i] for _, cells, _ in cols), style=style)
     return t
 
 
+def _console() -> Console:
+    """stdout's console: the terminal's width; when stdout is not a terminal, $COLUMNS if set, else
+    180 (logs and CI: wide enough for the tables)."""
+    import os
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip().isdigit():
+        return Console(highlight=False)  # rich reads $COLUMNS itself
+    return Console(highlight=False, width=180)
+
+
 def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: str, *, explain: bool, top: int) -> None:
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 180)  # logs and CI: wide enough
+    out = _console()
     rep = _report(result, hr, recipe_path, text)
     b = rep["baseline"]
     out.print(
@@ -414,7 +447,8 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
     )
     accepted = [c for c in result.singles if c.status == "accepted"]
     if accepted:
-        out.print(_table("Best single mutations (each against the current recipe; 95% intervals)", accepted[:top]))
+        title = "Best single mutations (each against the current recipe; 95% intervals)"
+        out.print(_table(title, accepted[:top], width=out.width))
         for i, c in enumerate(accepted[:top], 1):
             out.print(f"  {i}. {escape(_reason(c))}")
             if c.evaluation is not None:
@@ -449,7 +483,7 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
     if explain:
         rej = list(result.rejected)
         if rej:
-            out.print(_table("Rejected candidates", rej, explain=True, result=result))
+            out.print(_table("Rejected candidates", rej, explain=True, result=result, width=out.width))
     s = rep["search"]
     note = " (budget exhausted: raise --budget or --time-budget)" if s["budget_exhausted"] else ""
     out.print(
