@@ -449,16 +449,19 @@ def forecast(
 ) -> None:
     """Forecast request rates and say when each service crosses its target utilisation.
 
-    Builds the request-rate series from the logs (hourly bins from two days of history; each
-    request counts 1/sample_rate), forecasts it with trend and daily seasonality (weekly too from
+    Builds the request-rate series from the logs (bins of an hour or more from two days of
+    history, widened until each holds 30 logged requests; each request counts 1/sample_rate),
+    forecasts it with trend and daily seasonality (weekly too from
     three weeks) and a 95% prediction interval, then applies Little's law per service: concurrency
     = request rate x busy time per request (its operations' latency, weighted by how often they
     run). Capacity is replicas x concurrency_per_replica from the recipe's services: section.
 
-    For each service: peak utilisation over the last day, the first time the forecast reaches the
-    target utilisation (the interval's upper and lower bounds give the earliest and latest dates),
-    and the replicas the forecast peak needs at the target. With under two days of history no
-    date is given. --backtest says how far to trust the date.
+    For each service: peak utilisation over the last day (with the Poisson noise of the logged
+    requests behind it; "above target now" only when the noise cannot explain it), the first
+    time the forecast reaches the target utilisation (the interval's upper and lower bounds give
+    the earliest and latest dates), and the replicas the forecast peak needs at the target. Days
+    count from the end of the logs. With under two days of history no date is given. --backtest
+    says how far to trust the date.
 
     Example:
 
