@@ -142,11 +142,11 @@ class Evaluation:
     def decision(self) -> str:
         """Which test decided the verdict, in words (for the text and markdown reports)."""
         return {
-            "ab+paired": "the offline A/B and the paired replay agree",
+            "ab+paired": "the offline A/B and the paired replay, which agree",
             "paired": "the paired replay of every request (the A/B split alone is underpowered or unconfirmed)",
-            "conflict": "the offline A/B and the paired replay disagree",
-            "imputed": self.caveat,
-            "skipped": "no statistic moved by the minimum effect",
+            "conflict": "neither: the offline A/B and the paired replay disagree",
+            "imputed": f"the prior's uncertainty: {self.caveat}",
+            "skipped": "no test: no statistic moved by the minimum effect",
         }.get(self.decided_by, self.decided_by)
 
     def to_dict(self) -> dict[str, object]:

@@ -258,7 +258,7 @@ def test_p95_objective_accepts_what_the_paired_replay_proves_and_says_which_test
     md = runner.invoke(app, [*args, "--format", "markdown", "--explain"])
     assert md.exit_code == 0, md.output
     assert "No single mutation improves the recipe." not in md.stdout
-    assert "Mann-Whitney p=" in md.stdout and "Hodges-Lehmann shift" in md.stdout and "decided by" in md.stdout
+    assert "Mann-Whitney p" in md.stdout and "Hodges-Lehmann shift" in md.stdout and "p95 verdict from" in md.stdout
     rejected = md.stdout.split("Rejected candidates", 1)[1]
     rows = {line.split("`")[1]: line for line in rejected.splitlines() if line.startswith("| `")}
     for step, mid in enumerate(d["plan"], 1):

@@ -157,7 +157,7 @@ def _reason(c: Candidate, *, full: bool = False) -> str:
 
 
 def _p(p: float) -> str:
-    return "-" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+    return " -" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"={p:.3f}")
 
 
 def _ab_line(ev: Evaluation | None) -> str:
@@ -166,17 +166,17 @@ def _ab_line(ev: Evaluation | None) -> str:
     if ev is None:
         return ""
     if ev.ab_latency is None:
-        return f"decided by {ev.decision()}"
+        return f"{ev.objective} verdict from {ev.decision()}"
     lat, cost = ev.ab_latency, ev.ab_cost
     hl = lat.shift
     bits = [
         f"A/B {100 * ev.share:.0f}% ({lat.n_treatment:,} vs {lat.n_control:,} requests): latency Mann-Whitney "
-        f"p={_p(lat.p_value)}, Hodges-Lehmann shift {_num(hl.estimate)} ms [{_num(hl.lo)}, {_num(hl.hi)}]"
+        f"p{_p(lat.p_value)}, Hodges-Lehmann shift {_num(hl.estimate)} ms [{_num(hl.lo)}, {_num(hl.hi)}]"
     ]
     if cost is not None:
         m = cost.deltas["mean"]
         bits.append(f"cost Δmean {_num(m.estimate, True)} [{_num(m.lo, True)}, {_num(m.hi, True)}] (bootstrap)")
-    return "; ".join(bits) + f"; decided by {ev.decision()}"
+    return "; ".join(bits) + f"; {ev.objective} verdict from {ev.decision()}"
 
 
 class Headroom:
