@@ -290,6 +290,24 @@ def test_store_records_the_run_and_orders_the_next(shop: tuple[Path, Path], tmp_
     assert "profile store" in res.output
 
 
+def test_same_seed_same_numbers_with_or_without_a_learning_store(tmp_path: Path) -> None:
+    args = ["suggest", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "--format", "json"]
+    store = tmp_path / "store.sqlite"
+    assert runner.invoke(app, [*args, "--store", str(store)]).exit_code == 0  # the store learns
+    learned = runner.invoke(app, [*args, "--store", str(store)])  # ... and orders this run's candidates
+    fresh = runner.invoke(app, args)  # RECIPEMUT_STORE=off: the registry's order
+    assert learned.exit_code == fresh.exit_code == 0, learned.output + fresh.output
+
+    def numbers(res: object) -> dict[tuple[str, int], object]:
+        rep = json.loads(res.stdout)["report"]  # type: ignore[attr-defined]
+        return {(c["id"], c["round"]): c["predicted"] for c in [*rep["singles"], *rep["rejected"]]}
+
+    a, b = numbers(learned), numbers(fresh)
+    assert len(a.keys() & b.keys()) >= 10
+    assert {k: a[k] for k in a.keys() & b.keys()} == {k: b[k] for k in a.keys() & b.keys()}
+    assert json.loads(learned.stdout)["plan"] == json.loads(fresh.stdout)["plan"]
+
+
 def test_canary_requests_are_not_replayed_as_the_recipe(tmp_path: Path) -> None:
     from recipemut.loader import load_recipe
 
