@@ -377,7 +377,8 @@ def evaluate(
     paired_verdict, caveat = paired.verdict, ""
     if w_lat > 0:
         predicted = {k: _widen(iv, w_lat) if PREDICTED[k][0] == "latency" else iv for k, iv in predicted.items()}
-        w = {"latency": w_lat, "p95": w_lat, "cost": 0.0, "headroom": w_lat}.get(objective, weight * w_lat / norm[0])
+        balanced = weight * w_lat / norm[0] if norm[0] else 0.0
+        w = {"latency": w_lat, "p95": w_lat, "cost": 0.0, "headroom": w_lat}.get(objective, balanced)
         widened = verdict_of(
             _widen(paired.decisive(), w),
             base=base_level,
