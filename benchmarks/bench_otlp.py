@@ -147,17 +147,22 @@ def main() -> None:
     t_nat = t_otlp = t_raw = t_pj_nat = t_pj_otlp = float("inf")
     cpu_nat: list[float] = []
     cpu_otlp: list[float] = []
+    wall_nat: list[float] = []
+    wall_otlp: list[float] = []
+    ratios: list[float] = []
     df_nat = df_otlp = None
     rep = None
     for _ in range(args.repeat):  # alternate, so that load from other processes hits both alike
         t, c = time.perf_counter(), time.process_time()
         df_nat, _ = ingest.read_logs(native, recipe=recipe)
-        t_nat = min(t_nat, time.perf_counter() - t)
+        wall_nat.append(time.perf_counter() - t)
         cpu_nat.append(time.process_time() - c)
         t, c = time.perf_counter(), time.process_time()
         df_otlp, rep = ingest.read_logs(otlp_path, recipe=recipe, mapping=m)
-        t_otlp = min(t_otlp, time.perf_counter() - t)
+        wall_otlp.append(time.perf_counter() - t)
         cpu_otlp.append(time.process_time() - c)
+        ratios.append(wall_otlp[-1] / wall_nat[-1])  # one pair, run back to back: the same load on both
+        t_nat, t_otlp = min(wall_nat), min(wall_otlp)
         t = time.perf_counter()
         otlp.parse_arrow(otlp_path, attrs)
         t_raw = min(t_raw, time.perf_counter() - t)
@@ -178,7 +183,9 @@ def main() -> None:
     print(f"  bare pyarrow.json: native {t_pj_nat:.2f} s, OTLP {t_pj_otlp:.2f} s ({t_pj_otlp / t_pj_nat:.2f} x)")
     c_nat, c_otlp = float(np.median(cpu_nat)), float(np.median(cpu_otlp))
     print(f"CPU time (all threads, median): native {c_nat:.2f} s, OTLP {c_otlp:.2f} s ({c_otlp / c_nat:.2f} x)")
-    print(f"OTLP / native time per span       {t_otlp / t_nat:7.2f} x wall   (target <= 2.0)")
+    print(f"OTLP / native time per span       {t_otlp / t_nat:7.2f} x wall, best of each   (target <= 2.0)")
+    med = float(np.median(ratios))
+    print(f"                                  {med:7.2f} x wall, median of the back-to-back pairs")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     same = np.allclose(
         np.sort(df_nat["latency_ms"].to_numpy()), np.sort(df_otlp["latency_ms"].to_numpy()), atol=1e-6
