@@ -152,6 +152,11 @@ def _frozen(d: Mapping[Any, int] | None = None) -> Mapping[Any, int]:
     return MappingProxyType(dict(d or {}))
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 request``, ``3,964 requests``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What ingest read, kept, rejected and excluded. ``to_dict()`` is JSON-ready."""
@@ -185,15 +190,15 @@ class IngestReport:
 
     def summary(self) -> str:
         """One line: spans, requests, time range, rejected and excluded counts."""
-        parts = [f"{self.spans_kept:,} spans", f"{self.requests:,} requests"]
+        parts = [_count(self.spans_kept, "span"), _count(self.requests, "request")]
         if self.time_range_ms is not None:
             a, b = self.time_range_ms
             parts.append(f"{_iso(a)} .. {_iso(b)}")
-        parts.append(f"{self.rejected_total:,} rejected lines")
+        parts.append(f"{_count(self.rejected_total, 'rejected line')}")
         if self.excluded_total:
-            parts.append(f"{self.excluded_total:,} spans excluded")
+            parts.append(f"{_count(self.excluded_total, 'span')} excluded")
         if self.duplicates:
-            parts.append(f"{self.duplicates:,} duplicates dropped")
+            parts.append(f"{_count(self.duplicates, 'duplicate')} dropped")
         n = len(self.files)
         return f"{n} file{'s' if n != 1 else ''}: " + ", ".join(parts)
 
