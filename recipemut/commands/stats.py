@@ -92,7 +92,8 @@ def _render(data: dict[str, Any]) -> None:
     c = data["counts"]
     out.print(
         f"store {escape(data['store'])}: {c['suggestions']} simulated mutations, {c['observations']} observed "
-        f"effects (one per mutation per canary), {c['recipe_versions']} recipe versions"
+        f"effects (one per mutation per canary), {c['recipe_versions']} recipe "
+        f"version{'' if c['recipe_versions'] == 1 else 's'}"
     )
     _render_profiled(out, data.get("profiled_versions", []))
     if not data["operators"]:
