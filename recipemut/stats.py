@@ -6,8 +6,9 @@ metric (latency in ms, cost in USD, ...) where lower is better (or higher, with
 
 * **unpaired** (an A/B split, a canary): Mann-Whitney U test (``scipy.stats.mannwhitneyu``) and
   the Hodges-Lehmann shift (median of all pairwise differences ``t - c``) with its distribution-free
-  Moses confidence interval; the k-th pairwise difference is found exactly by bisection with
-  sorted arrays, never by building the ``n_t x n_c`` matrix when it is large;
+  Moses confidence interval; the k-th pairwise difference is found by narrowing a bracket with
+  counts over sorted arrays, then selecting among the few pairs left in it, never by building the
+  ``n_t x n_c`` matrix when it is large;
 * **paired** (the same requests replayed under two recipes): Wilcoxon signed-rank test and the
   median of the paired differences with its binomial order-statistic interval.
 
@@ -55,6 +56,8 @@ METRICS: Mapping[str, float | None] = MappingProxyType({"p50": 0.5, "p95": 0.95,
 RESAMPLE_LIMIT = 2_000_000
 #: above this many pairs the Hodges-Lehmann order statistics are found by bisection
 PAIRS_LIMIT = 1_000_000
+#: the k-th pairwise difference is selected exactly once at most this many pairs are left in its bracket
+SELECT_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -135,34 +138,78 @@ def _count_le(t_sorted: np.ndarray, c_sorted: np.ndarray, d: float) -> int:
     return int(c_sorted.size * t_sorted.size - np.searchsorted(c_sorted, t_sorted - d, side="left").sum())
 
 
-def _kth_pairwise_diff(t_sorted: np.ndarray, c_sorted: np.ndarray, k: int, sample: np.ndarray) -> float:
-    """The k-th smallest (1-based) of all ``t_i - c_j``, by bisection on the value.
+def _pairs_between(t_sorted: np.ndarray, c_sorted: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Every ``t_i - c_j`` counted between ``_count_le(lo)`` and ``_count_le(hi)`` (same float comparisons)."""
+    a = np.searchsorted(c_sorted, t_sorted - hi, side="left")
+    n = np.searchsorted(c_sorted, t_sorted - lo, side="left") - a
+    total = int(n.sum())
+    rows = np.repeat(np.arange(t_sorted.size), n)
+    cols = np.repeat(a - (np.cumsum(n) - n), n) + np.arange(total)
+    return t_sorted[rows] - c_sorted[cols]
 
-    The bracket starts from quantiles of ``sample``, random pairwise differences (checked by
-    counting, the full range kept when it misses), so a few dozen exact counts suffice.
+
+def _kth_pairwise_diff(t_sorted: np.ndarray, c_sorted: np.ndarray, k: int, sample: np.ndarray) -> float:
+    """The k-th smallest (1-based) of all ``t_i - c_j``, exactly, without the ``n_t x n_c`` matrix."""
+    return _kth_pairwise_diffs(t_sorted, c_sorted, k, sample, 1)[0]
+
+
+def _kth_pairwise_diffs(
+    t_sorted: np.ndarray, c_sorted: np.ndarray, k: int, sample: np.ndarray, m: int
+) -> tuple[float, ...]:
+    """The k-th to (k+m-1)-th smallest (1-based) of all ``t_i - c_j``, exactly.
+
+    A bracket ``(lo, hi]`` holding the k-th difference is narrowed by exact counts (O(n log n) each):
+    first at quantiles of ``sample`` (random pairwise differences), then at values interpolated
+    from the counts (a bisection step whenever that does not halve the bracket), until at most
+    :data:`SELECT_LIMIT` differences lie inside; those are listed and the k-th is selected among
+    them (``np.partition``), with the next ``m - 1`` ranks when the bracket holds them too (the
+    median of an even number of pairs). A handful of counts instead of a few dozen bisections.
     """
     n_pairs = t_sorted.size * c_sorted.size
-    lo = float(t_sorted[0] - c_sorted[-1])  # count_le(lo) >= 1
-    hi = float(t_sorted[-1] - c_sorted[0])  # count_le(hi) == all
+    if m <= 0:
+        return ()
     if k <= 1:
-        return lo
+        return (float(t_sorted[0] - c_sorted[-1]), *_kth_pairwise_diffs(t_sorted, c_sorted, 2, sample, m - 1))
+    lo, n_lo = -math.inf, 0  # invariant: _count_le(lo) == n_lo < k <= n_hi == _count_le(hi)
+    hi, n_hi = math.inf, n_pairs
+    span = (float(t_sorted[0] - c_sorted[-1]), float(t_sorted[-1] - c_sorted[0]))
+
+    def probe(d: float) -> None:
+        nonlocal lo, n_lo, hi, n_hi
+        if not lo < d < hi:
+            return
+        n = _count_le(t_sorted, c_sorted, d)
+        if n < k:
+            lo, n_lo = d, n
+        else:
+            hi, n_hi = d, n
+
     q = k / n_pairs
     width = 5.0 * math.sqrt(q * (1 - q) / sample.size) + 1e-4
-    b_lo, b_hi = np.quantile(sample, [max(q - width, 0.0), min(q + width, 1.0)])
-    if _count_le(t_sorted, c_sorted, float(b_lo)) < k:
-        lo = float(b_lo)
-    if _count_le(t_sorted, c_sorted, float(b_hi)) >= k:
-        hi = float(b_hi)
-    scale = max(abs(lo), abs(hi), 1e-300)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi) or hi - lo <= 1e-10 * scale:
-            break
-        if _count_le(t_sorted, c_sorted, mid) >= k:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    for b in np.quantile(sample, [max(q - width, 0.0), min(q + width, 1.0)]):
+        probe(float(b))
+    scale = max(abs(span[0]), abs(span[1]), 1e-300)
+    while n_hi - n_lo > SELECT_LIMIT:
+        f_lo = lo if math.isfinite(lo) else span[0]
+        f_hi = hi if math.isfinite(hi) else span[1]
+        if f_hi - f_lo <= 1e-10 * scale:  # a block of ties wider than SELECT_LIMIT: the smallest above lo
+            j = np.searchsorted(c_sorted, t_sorted - lo, side="left") - 1
+            tie = float(np.min(t_sorted[j >= 0] - c_sorted[j[j >= 0]]))
+            return (tie, *_kth_pairwise_diffs(t_sorted, c_sorted, k + 1, sample, m - 1))
+        before = n_hi - n_lo
+        for target in (k - SELECT_LIMIT // 4, k + SELECT_LIMIT // 4):
+            if n_lo < target < n_hi:
+                probe(f_lo + (f_hi - f_lo) * (target - n_lo) / (n_hi - n_lo))
+        if n_hi - n_lo > before // 2:  # interpolation did not halve it: bisect
+            f_lo = lo if math.isfinite(lo) else span[0]
+            f_hi = hi if math.isfinite(hi) else span[1]
+            probe(0.5 * (f_lo + f_hi))
+    d = _pairs_between(t_sorted, c_sorted, lo, hi)
+    inside = min(m, n_hi - k + 1)  # the ranks the bracket holds (the following ones lie above hi)
+    ranks = [min(max(j - n_lo, 1), d.size) - 1 for j in range(k, k + inside)]
+    part = np.partition(d, ranks)
+    found = tuple(float(part[r]) for r in ranks)
+    return found + _kth_pairwise_diffs(t_sorted, c_sorted, k + inside, sample, m - inside)
 
 
 def hodges_lehmann(
@@ -190,9 +237,7 @@ def hodges_lehmann(
     if n_pairs % 2:
         est = _kth_pairwise_diff(t, c, (n_pairs + 1) // 2, sample)
     else:
-        est = 0.5 * (
-            _kth_pairwise_diff(t, c, n_pairs // 2, sample) + _kth_pairwise_diff(t, c, n_pairs // 2 + 1, sample)
-        )
+        est = 0.5 * sum(_kth_pairwise_diffs(t, c, n_pairs // 2, sample, 2))
     return Interval(est, _kth_pairwise_diff(t, c, k_lo, sample), _kth_pairwise_diff(t, c, k_hi, sample), level)
 
 

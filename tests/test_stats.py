@@ -29,6 +29,26 @@ def test_hodges_lehmann_bisection_equals_exhaustive(monkeypatch: pytest.MonkeyPa
     assert exhaustive.lo < exhaustive.estimate < exhaustive.hi
 
 
+@pytest.mark.parametrize("select_limit", [1, 500, 50_000])
+@pytest.mark.parametrize("ties", [False, True])
+def test_kth_pairwise_difference_is_exact(select_limit: int, ties: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bracket-and-select path returns exactly the k-th of all sorted pairwise differences,
+    with heavy ties too, whether the bracket is narrowed a lot (small limit) or barely."""
+    rng = np.random.default_rng(7)
+    c = np.sort(rng.integers(0, 5, 700).astype(float) if ties else rng.lognormal(3, 0.7, 700))
+    t = np.sort(rng.integers(0, 5, 400).astype(float) if ties else rng.lognormal(3.1, 0.7, 400))
+    every = np.sort(np.subtract.outer(t, c).ravel())
+    sample = np.sort(t[rng.integers(0, t.size, 2000)] - c[rng.integers(0, c.size, 2000)])
+    monkeypatch.setattr(stats, "SELECT_LIMIT", select_limit)
+    for k in (1, 2, 137, every.size // 2, every.size - 5, every.size):
+        assert stats._kth_pairwise_diff(t, c, k, sample) == every[k - 1], k
+        j = max(k - 1, 1)  # a rank and the next, as for the median of an even number of pairs
+        assert stats._kth_pairwise_diffs(t, c, j, sample, 2) == (every[j - 1], every[j])
+    monkeypatch.setattr(stats, "PAIRS_LIMIT", 10)
+    hl = hodges_lehmann(c, t)
+    assert hl.estimate == float(np.median(every))
+
+
 def test_hodges_lehmann_interval_covers_true_shift() -> None:
     rng = np.random.default_rng(4)
     c = rng.normal(100, 10, 3000)
