@@ -428,6 +428,8 @@ def imputed_ms(rep: Replay) -> float:
     >>> imputed_ms(r)
     5.0
     """
+    if not rep.imputed.any():  # the common case, without two column sums over the (n, k) matrices
+        return 0.0
     runs = rep.ran.sum(axis=0)
     frac = np.divide(rep.imputed.sum(axis=0), runs, out=np.zeros(len(rep.op_ids)), where=runs > 0)
     return float(sum(rep.busy_ms.get(op, 0.0) * float(f) for op, f in zip(rep.op_ids, frac, strict=True) if f > 0))

@@ -133,18 +133,18 @@ def _as_array(x: object, name: str) -> np.ndarray:
 # ---- Hodges-Lehmann --------------------------------------------------------------------------
 
 
-def _count_le(t_sorted: np.ndarray, c_sorted: np.ndarray, d: float) -> int:
-    """Number of pairs with ``t_i - c_j <= d`` (both arrays sorted: the searches stay cache-friendly)."""
-    return int(c_sorted.size * t_sorted.size - np.searchsorted(c_sorted, t_sorted - d, side="left").sum())
+def _positions(t_sorted: np.ndarray, c_sorted: np.ndarray, d: float) -> np.ndarray:
+    """For each ``t_i``, how many ``c_j`` give ``t_i - c_j > d`` (both arrays sorted: the searches stay
+    cache-friendly); the number of pairs with ``t_i - c_j <= d`` is ``n_pairs`` minus their sum."""
+    return np.searchsorted(c_sorted, t_sorted - d, side="left")
 
 
-def _pairs_between(t_sorted: np.ndarray, c_sorted: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Every ``t_i - c_j`` counted between ``_count_le(lo)`` and ``_count_le(hi)`` (same float comparisons)."""
-    a = np.searchsorted(c_sorted, t_sorted - hi, side="left")
-    n = np.searchsorted(c_sorted, t_sorted - lo, side="left") - a
+def _pairs_between(t_sorted: np.ndarray, c_sorted: np.ndarray, pos_hi: np.ndarray, pos_lo: np.ndarray) -> np.ndarray:
+    """Every ``t_i - c_j`` counted between two bounds, given their :func:`_positions` (``lo < hi``)."""
+    n = pos_lo - pos_hi
     total = int(n.sum())
     rows = np.repeat(np.arange(t_sorted.size), n)
-    cols = np.repeat(a - (np.cumsum(n) - n), n) + np.arange(total)
+    cols = np.repeat(pos_hi - (np.cumsum(n) - n), n) + np.arange(total)
     return t_sorted[rows] - c_sorted[cols]
 
 
@@ -170,19 +170,22 @@ def _kth_pairwise_diffs(
         return ()
     if k <= 1:
         return (float(t_sorted[0] - c_sorted[-1]), *_kth_pairwise_diffs(t_sorted, c_sorted, 2, sample, m - 1))
-    lo, n_lo = -math.inf, 0  # invariant: _count_le(lo) == n_lo < k <= n_hi == _count_le(hi)
+    lo, n_lo = -math.inf, 0  # invariant: n_lo = #pairs <= lo < k <= n_hi = #pairs <= hi
     hi, n_hi = math.inf, n_pairs
+    pos_lo = np.full(t_sorted.size, c_sorted.size)  # _positions at lo and hi, reused to list the pairs
+    pos_hi = np.zeros(t_sorted.size, dtype=pos_lo.dtype)
     span = (float(t_sorted[0] - c_sorted[-1]), float(t_sorted[-1] - c_sorted[0]))
 
     def probe(d: float) -> None:
-        nonlocal lo, n_lo, hi, n_hi
+        nonlocal lo, n_lo, hi, n_hi, pos_lo, pos_hi
         if not lo < d < hi:
             return
-        n = _count_le(t_sorted, c_sorted, d)
+        pos = _positions(t_sorted, c_sorted, d)
+        n = n_pairs - int(pos.sum())
         if n < k:
-            lo, n_lo = d, n
+            lo, n_lo, pos_lo = d, n, pos
         else:
-            hi, n_hi = d, n
+            hi, n_hi, pos_hi = d, n, pos
 
     q = k / n_pairs
     width = 5.0 * math.sqrt(q * (1 - q) / sample.size) + 1e-4
@@ -193,7 +196,7 @@ def _kth_pairwise_diffs(
         f_lo = lo if math.isfinite(lo) else span[0]
         f_hi = hi if math.isfinite(hi) else span[1]
         if f_hi - f_lo <= 1e-10 * scale:  # a block of ties wider than SELECT_LIMIT: the smallest above lo
-            j = np.searchsorted(c_sorted, t_sorted - lo, side="left") - 1
+            j = pos_lo - 1
             tie = float(np.min(t_sorted[j >= 0] - c_sorted[j[j >= 0]]))
             return (tie, *_kth_pairwise_diffs(t_sorted, c_sorted, k + 1, sample, m - 1))
         before = n_hi - n_lo
@@ -204,7 +207,7 @@ def _kth_pairwise_diffs(
             f_lo = lo if math.isfinite(lo) else span[0]
             f_hi = hi if math.isfinite(hi) else span[1]
             probe(0.5 * (f_lo + f_hi))
-    d = _pairs_between(t_sorted, c_sorted, lo, hi)
+    d = _pairs_between(t_sorted, c_sorted, pos_hi, pos_lo)
     inside = min(m, n_hi - k + 1)  # the ranks the bracket holds (the following ones lie above hi)
     ranks = [min(max(j - n_lo, 1), d.size) - 1 for j in range(k, k + inside)]
     part = np.partition(d, ranks)
@@ -432,13 +435,14 @@ def compare(
         c, t = _as_array(c_raw, "control"), _as_array(t_raw, "treatment")
         test = "mann-whitney-u" if with_test else "none"
         p_value, shift = math.nan, nan_iv
-        if with_test and np.ptp(np.concatenate([c, t])) == 0:
-            p_value, shift = 1.0, Interval(0.0, 0.0, 0.0, level)
-        elif with_test:
-            p_value = float(sps.mannwhitneyu(t, c, alternative="two-sided", method="asymptotic").pvalue)
-            shift = hodges_lehmann(c, t, level=level, rng=rng)
-    big = max(c.size, t.size) * n_boot > RESAMPLE_LIMIT
     cs, ts = np.sort(c), np.sort(t)
+    if with_test and not paired and min(cs[0], ts[0]) == max(cs[-1], ts[-1]):
+        p_value, shift = 1.0, Interval(0.0, 0.0, 0.0, level)
+    elif with_test and not paired:
+        # U depends on the samples, not their order: sorted, scipy's stable ranking merges two runs
+        p_value = float(sps.mannwhitneyu(ts, cs, alternative="two-sided", method="asymptotic").pvalue)
+        shift = hodges_lehmann(cs, ts, level=level, rng=rng)
+    big = max(c.size, t.size) * n_boot > RESAMPLE_LIMIT
     if big:
         reps = _bootstrap_linearised(c, t, paired, n_boot, rng, cs, ts)
     else:
