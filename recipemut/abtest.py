@@ -258,12 +258,15 @@ class _Stats:
         self.x = x
         self._sorted: np.ndarray | None = None
 
+    def sorted(self) -> np.ndarray:
+        if self._sorted is None:
+            self._sorted = np.sort(self.x)
+        return self._sorted
+
     def __call__(self, name: str) -> float:
         if name == "mean":
             return float(np.mean(self.x))
-        if self._sorted is None:
-            self._sorted = np.sort(self.x)
-        return quantile_sorted(self._sorted, 0.5 if name == "shift" else int(name[1:]) / 100.0)
+        return quantile_sorted(self.sorted(), 0.5 if name == "shift" else int(name[1:]) / 100.0)
 
 
 def _stat(x: np.ndarray, name: str) -> float:
@@ -361,9 +364,17 @@ def evaluate(
         min_effect=min_effect,
         rng=rng,
         with_test=objective == "latency",
+        presorted=(arrays["latency"][0].sorted(), arrays["latency"][1].sorted()),
     )
     paired_cost = compare(
-        base.cost_usd, mutated.cost_usd, paired=True, decide_on="mean", alpha=alpha, min_effect=min_effect, rng=rng
+        base.cost_usd,
+        mutated.cost_usd,
+        paired=True,
+        decide_on="mean",
+        alpha=alpha,
+        min_effect=min_effect,
+        rng=rng,
+        presorted=(arrays["cost"][0].sorted(), arrays["cost"][1].sorted()),
     )
     predicted = {k: (paired_lat if a == "latency" else paired_cost).deltas[s] for k, (a, s) in PREDICTED.items()}
     if objective in ("latency", "p95"):
@@ -371,7 +382,16 @@ def evaluate(
     elif objective == "cost":
         paired = paired_cost
     else:
-        paired = compare(b_obj, m_obj, paired=True, decide_on="mean", alpha=alpha, min_effect=min_effect, rng=rng)
+        paired = compare(
+            b_obj,
+            m_obj,
+            paired=True,
+            decide_on="mean",
+            alpha=alpha,
+            min_effect=min_effect,
+            rng=rng,
+            presorted=(b_st.sorted(), m_st.sorted()),
+        )
     # the prior's uncertainty: widen what rests on imputed samples, and judge the widened interval
     w_lat = prior_uncertainty * imputed_ms(mutated)
     paired_verdict, caveat = paired.verdict, ""
