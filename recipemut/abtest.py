@@ -448,11 +448,12 @@ def imputed_ms(rep: Replay) -> float:
     >>> imputed_ms(r)
     5.0
     """
-    if not rep.imputed.any():  # the common case, without two column sums over the (n, k) matrices
+    if not rep.imputed.any():  # the common case, without column sums over the (n, k) matrices
         return 0.0
-    runs = rep.ran.sum(axis=0)
-    frac = np.divide(rep.imputed.sum(axis=0), runs, out=np.zeros(len(rep.op_ids)), where=runs > 0)
-    return float(sum(rep.busy_ms.get(op, 0.0) * float(f) for op, f in zip(rep.op_ids, frac, strict=True) if f > 0))
+    cols = np.flatnonzero(rep.imputed.any(axis=0))  # count only the few operations with imputed runs
+    runs = np.count_nonzero(rep.ran[:, cols], axis=0)
+    frac = np.divide(np.count_nonzero(rep.imputed[:, cols], axis=0), runs, out=np.zeros(cols.size), where=runs > 0)
+    return float(sum(rep.busy_ms.get(rep.op_ids[j], 0.0) * float(f) for j, f in zip(cols, frac, strict=True) if f > 0))
 
 
 def _widen(iv: Interval, w: float) -> Interval:
