@@ -189,8 +189,8 @@ def _kth_pairwise_diffs(
 
     q = k / n_pairs
     width = 5.0 * math.sqrt(q * (1 - q) / sample.size) + 1e-4
-    for b in np.quantile(sample, [max(q - width, 0.0), min(q + width, 1.0)]):
-        probe(float(b))
+    for b in (max(q - width, 0.0), min(q + width, 1.0)):
+        probe(quantile_sorted(sample, b))  # ``sample`` is sorted
     scale = max(abs(span[0]), abs(span[1]), 1e-300)
     while n_hi - n_lo > SELECT_LIMIT:
         f_lo = lo if math.isfinite(lo) else span[0]
