@@ -21,7 +21,7 @@ from recipemut.profile import build_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ("checkout", "media", "ml_inference")
-DOC = ROOT / "docs" / "readme" / "examples.md"
+DOC = ROOT / "README.md"  # the examples section lists the exact commands that made each log
 runner = CliRunner()
 
 
