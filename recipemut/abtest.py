@@ -269,10 +269,6 @@ class _Stats:
         return quantile_sorted(self.sorted(), 0.5 if name == "shift" else int(name[1:]) / 100.0)
 
 
-def _stat(x: np.ndarray, name: str) -> float:
-    return _Stats(x)(name)
-
-
 def evaluate(
     base: Replay,
     mutated: Replay,

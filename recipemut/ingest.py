@@ -950,11 +950,6 @@ def to_span_frame(table: pa.Table) -> pd.DataFrame:
     return table.select(SPAN_SCHEMA.names).to_pandas(types_mapper=_types_mapper, split_blocks=True, self_destruct=True)
 
 
-def empty_spans() -> pd.DataFrame:
-    """An empty span frame with the right columns and dtypes."""
-    return to_span_frame(SPAN_SCHEMA.empty_table())
-
-
 def factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (int64, first-appearance order) and uniques of a string column, via arrow's hash kernel.
 

@@ -23,8 +23,8 @@ import hashlib
 import importlib.metadata as _metadata
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -34,7 +34,7 @@ import yaml
 
 from .errors import InputFileError, PlanError
 from .fileio import atomic_write
-from .mutation import Edit, Mutation
+from .mutation import Edit
 
 PLAN_VERSION = 1
 #: largest plan file we read (a plan is small; this guards against pointing at a log by mistake)
@@ -108,16 +108,6 @@ class PlannedMutation:
     predicted: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     verdict: str | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # unknown keys, kept
-
-    @classmethod
-    def from_mutation(
-        cls, m: Mutation, *, predicted: Mapping[str, Any] | None = None, verdict: str | None = None
-    ) -> PlannedMutation:
-        """The plan entry for an evaluated :class:`~recipemut.mutation.Mutation`."""
-        return cls(
-            m.id, m.operator, tuple(m.targets), m.description, tuple(m.edits),
-            MappingProxyType(dict(predicted or {})), verdict,
-        )
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.extra)
@@ -224,12 +214,6 @@ class Plan:
             plan_version=int(d.get("planVersion", PLAN_VERSION)),
             extra=MappingProxyType({k: v for k, v in d.items() if k not in known}),
         )
-
-    def restrict(self, ids: Iterable[str]) -> Plan:
-        """A copy whose ``plan`` keeps only ``ids`` (order of the plan)."""
-        keep = set(ids)
-        return replace(self, plan=tuple(i for i in self.plan if i in keep))
-
 
 def _plain(v: Any) -> Any:
     if isinstance(v, Mapping):

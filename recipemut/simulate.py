@@ -97,13 +97,6 @@ class Replay:
         """Share of requests whose result rests on at least one imputed sample."""
         return float(self.imputed.any(axis=1).mean()) if self.n_requests else 0.0
 
-    @property
-    def imputed_cell_share(self) -> float:
-        """Share of the operation runs that were imputed."""
-        runs = int(self.ran.sum())
-        return float(self.imputed.sum() / runs) if runs else 0.0
-
-
 @dataclass(frozen=True, eq=False)
 class _Base:
     """What replay needs from the profile and the original recipe, computed once per pair."""

@@ -261,11 +261,6 @@ def to_float(s: pd.Series | None, n: int) -> np.ndarray:
         return np.asarray(pd.to_numeric(s, errors="coerce"), dtype=float)
 
 
-def empty_raw(attributes: Iterable[str]) -> pd.DataFrame:
-    """A raw frame with no rows."""
-    return Columns(attributes).frame()
-
-
 def to_int(v: Any) -> int | None:
     """An integer from a JSON number or a decimal string (OTLP writes int64 as strings).
 
