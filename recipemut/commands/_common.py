@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
@@ -22,6 +23,21 @@ class OutputFormat(str, Enum):
 
     text = "text"
     json = "json"
+
+
+def strict_json(v: Any) -> Any:
+    """NaN/inf -> None, recursively, so the JSON a command prints is strict.
+
+    >>> strict_json({"a": float("nan"), "b": [1.5, float("inf")]})
+    {'a': None, 'b': [1.5, None]}
+    """
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: strict_json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [strict_json(x) for x in v]
+    return v
 
 
 def spread_multi_options(argv: Sequence[str]) -> list[str]:

@@ -23,22 +23,12 @@ from ._common import (
     RecipeArg,
     SampleRateOpt,
     StrictOpt,
+    strict_json,
     warn_ingest,
 )
 
 #: table columns left out, in this order, when the terminal is too narrow for all of them
 DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "halt %")
-
-
-def _clean(v: Any) -> Any:
-    """NaN/inf -> None, recursively, so the JSON is strict."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
 
 
 def _e2e_cost(prof: Profile) -> float | None:
@@ -52,7 +42,7 @@ def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: in
     """The JSON document of ``recipemut profile --format json``."""
     on_path = set(prof.critical_path)
     rate = prof.rate
-    return _clean(
+    return strict_json(
         {
             "recipe": {"path": path, "name": recipe.name, "version": recipe.version},
             "summary": {

@@ -37,6 +37,7 @@ from ._common import (
     SampleRateOpt,
     StrictOpt,
     err_console,
+    strict_json,
     warn_ingest,
 )
 
@@ -68,17 +69,6 @@ _LABELS = {
     "latency_mean_ms": "mean",
     "cost_mean_usd": "cost",
 }
-
-
-def _clean(v: Any) -> Any:
-    """NaN/inf -> None, recursively, so the JSON is strict."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
 
 
 def _num(x: float, cost: bool = False) -> str:
@@ -286,7 +276,7 @@ def _plan_doc(
                 c.mutation.targets,
                 c.mutation.description,
                 c.mutation.edits,
-                _clean({**ev.to_dict(), "headroom": hr.lines(c)}) if ev else {},
+                strict_json({**ev.to_dict(), "headroom": hr.lines(c)}) if ev else {},
                 ev.verdict if ev else None,
             )
         )
@@ -297,7 +287,7 @@ def _plan_doc(
         objective=result.objective,
     )
     d = plan.to_dict()
-    d["report"] = _clean(_report(result, hr, recipe_path, text))
+    d["report"] = strict_json(_report(result, hr, recipe_path, text))
     return d
 
 
