@@ -469,3 +469,38 @@ def test_unshaped_bad_lines_cost_no_parse_each(tmp_path: Path, monkeypatch: pyte
     assert rep.rejected == {"malformed-json": 100} and len(df) == 4900
     assert [e.line for e in rep.examples] == [50, 100, 150, 200, 250]
     assert parses <= 4  # the 100 bad lines are classified without a parse each
+
+
+def _lines_reference(data: bytes) -> list[tuple[int, int, int, bool, bool]]:
+    """(start, end, next, blank, odd) per line, the slow obvious way."""
+    out = []
+    pos = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        stop = len(data) if nl < 0 else nl
+        end = stop - 1 if stop > pos and data[stop - 1 : stop] == b"\r" else stop
+        content = data[pos:end]
+        blank = not content
+        odd = not blank and not (content[:1] == b"{" and content[-1:] == b"}")
+        nxt = min(stop + 1, len(data))
+        out.append((pos, end, nxt, blank, odd))
+        pos = stop + 1
+    return out
+
+
+@given(
+    pieces=st.lists(st.sampled_from([b"{}", b"{", b"}", b"x", b" ", b"\r", b"\n", b"\r\n", b'{"a":1}']), max_size=60),
+    chunk=st.sampled_from([1, 2, 3, 5, 8, 1 << 20]),
+)
+@settings(max_examples=300, deadline=None)
+def test_line_scan_matches_a_plain_reading_at_any_chunk_size(pieces: list[bytes], chunk: int) -> None:
+    data = b"".join(pieces)
+    old = ingest._SCAN_CHUNK
+    ingest._SCAN_CHUNK = chunk  # newlines and CRs falling on chunk edges
+    try:
+        got = ingest._index_lines(np.frombuffer(data, dtype=np.uint8))
+    finally:
+        ingest._SCAN_CHUNK = old
+    cols = (got.starts, got.ends, got.nexts, got.blank, got.odd)
+    rows = list(zip(*(c.tolist() for c in cols), strict=True))
+    assert rows == _lines_reference(data)
