@@ -178,28 +178,3 @@ def test_attributes_on_every_span_or_repeated_on_one_read_as_the_document_reader
         assert fast is not None
         pd.testing.assert_frame_equal(fast, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
     assert fast["attr:app.cache_key"].tolist() == ["k0", "k1", "last", "k2", "k3", "k4"]
-
-
-@pytest.mark.parametrize("lines_per_block", [0, 2.5, 1000])
-def test_blocks_within_a_part_give_the_table_of_the_document_reader(tmp_path, monkeypatch, lines_per_block) -> None:
-    """A part parsed in blocks (several exports to a block, or an export larger than a block: then
-    the whole part as one block) reads the same spans, in the same order, as the document reader."""
-    p = write_json(tmp_path / "export.json", _docs(n_docs=12), lines=True)
-    longest = max(len(line) for line in p.read_bytes().splitlines(keepends=True))
-    monkeypatch.setattr(otlp, "PARALLEL_BYTES", 1)
-    half = p.stat().st_size // 2
-    monkeypatch.setattr(otlp, "PART_BYTES", (half, half))  # two parts of about six exports each
-    monkeypatch.setattr(otlp.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(otlp, "PARSE_BLOCK", max(int(lines_per_block * longest), 1))
-    blocks: list[int] = []
-    real = otlp._flatten
-    monkeypatch.setattr(otlp, "_flatten", lambda t, *a: blocks.append(t.num_rows) or real(t, *a))
-    parted = otlp.parse_arrow(p, ATTRS)
-    assert parted is not None
-    assert sum(blocks) == 12
-    if lines_per_block == 2.5:
-        assert len(blocks) > 2 and max(blocks) <= 3
-    else:
-        assert len(blocks) == 2  # each part in one block
-    slow = otlp.parse(p.read_bytes(), p, ATTRS)
-    pd.testing.assert_frame_equal(parted, slow, check_dtype=False)

@@ -147,8 +147,6 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
 PARALLEL_BYTES = 1 << 24
 #: bounds of the size of one part (about four parts per CPU in between)
 PART_BYTES = (1 << 23, 1 << 26)
-#: bytes per parse block within a part
-PARSE_BLOCK = 1 << 24
 
 
 def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = ()) -> pd.DataFrame | None:
@@ -251,29 +249,21 @@ def _read_part(
     """
     import pyarrow.json as pj
 
-    tries = [PARSE_BLOCK, part.size + 1] if block is None and part.size > PARSE_BLOCK else [block or part.size + 1]
-    table = None
-    for size in tries:
-        # blocks of a few MiB parse about a quarter faster than one block the size of a part (the
-        # builders stay in cache); a part still parses on this thread when it is one among others
-        opts = pj.ReadOptions(block_size=size, use_threads=block is not None)
-        try:
-            table = pj.read_json(pa.BufferReader(part), read_options=opts)
-            break
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:
-            log.debug("columnar OTLP read of %s (block %s): %s", path, size, e)
-            if "straddling" in str(e) or "block" in str(e).lower():
-                if size != tries[-1]:
-                    continue  # an export larger than the block: try the whole part as one block
-                if block is not None:
-                    raise _Straddling from None
-            return None
-    if table is None or table.column_names != ["resourceSpans"]:
+    if block is None:
+        opts = pj.ReadOptions(block_size=max(part.size + 1, 1 << 16), use_threads=False)
+    else:
+        opts = pj.ReadOptions(block_size=block)
+    try:
+        table = pj.read_json(pa.BufferReader(part), read_options=opts)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:
+        log.debug("columnar OTLP read of %s (block %s): %s", path, block, e)
+        if block is not None and ("straddling" in str(e) or "block" in str(e).lower()):
+            raise _Straddling from None
+        return None
+    if table.column_names != ["resourceSpans"]:
         return None
     try:
-        # flattened block by block: combining the chunks first would copy every nested list
-        flat = [_flatten(pa.Table.from_batches([b]), keys, numeric) for b in table.to_batches() if b.num_rows]
-        return pa.concat_tables(flat) if len(flat) != 1 else flat[0]
+        return _flatten(table, keys, numeric)
     except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
         log.debug("columnar OTLP path gave up on %s: %s", path, e)
         return None
