@@ -178,3 +178,30 @@ def test_attributes_on_every_span_or_repeated_on_one_read_as_the_document_reader
         assert fast is not None
         pd.testing.assert_frame_equal(fast, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
     assert fast["attr:app.cache_key"].tolist() == ["k0", "k1", "last", "k2", "k3", "k4"]
+
+
+@pytest.mark.parametrize("int_as", ["string", "number"])
+def test_numeric_attributes_read_columnar_as_the_document_reader_reads_them(tmp_path, int_as) -> None:
+    """``numeric`` attributes from doubles, ints (strings or numbers), numeric and other strings,
+    and absent on some spans: the float column the columnar path gives is the document reader's
+    text read as numbers."""
+    values = [1.5, 7, "12.25", "abc", None, 0.0, 3, "-4"]
+    spans = []
+    for i, v in enumerate(values):
+        attrs = {"app.cost": v} if v is not None else {}
+        attrs["app.cache_key"] = f"k{i % 3}"
+        sp = otlp_span(f"{i:032x}", f"{i:016x}", "GetCart", 10**18 + i, 10**6, attrs=attrs)
+        for a in sp["attributes"]:
+            if int_as == "number" and "intValue" in a["value"]:
+                a["value"]["intValue"] = int(a["value"]["intValue"])
+        spans.append(sp)
+    p = write_json(tmp_path / "export.json", [otlp_doc({"svc": spans[:4]}), otlp_doc({"svc": spans[4:]})], lines=True)
+    keys = (*ATTRS, "app.cost")
+    fast = otlp.parse_arrow(p, keys, numeric=["app.cost"])
+    assert fast is not None
+    slow = otlp.parse(p.read_bytes(), p, keys)
+    want = pd.to_numeric(slow["attr:app.cost"], errors="coerce").tolist()
+    got = fast["attr:app.cost"].tolist()
+    assert [None if pd.isna(x) else x for x in got] == [None if pd.isna(x) else x for x in want]
+    assert got[:4] == [1.5, 7.0, 12.25, got[3]] and pd.isna(got[3]) and pd.isna(got[4])
+    assert fast["attr:app.cache_key"].tolist() == slow["attr:app.cache_key"].tolist()

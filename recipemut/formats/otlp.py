@@ -335,6 +335,38 @@ def _av_float(value: Any) -> Any:
     return out
 
 
+class _Floats:
+    """:func:`_av_float` of an attribute value array, taken key by key.
+
+    The number-typed members are made float64 once for the whole array, so each key takes 8-byte
+    values instead of the value structs with their strings; ``stringValue`` (mostly text that is
+    not a number) is converted per key, only where the key has some.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.numbers = []
+        for name in ("doubleValue", "intValue"):
+            f = _field(value, name)
+            if f is not None and not pa.types.is_null(f.type):
+                self.numbers.append(_str_to_float(f) if pa.types.is_string(f.type) else pc.cast(f, pa.float64()))
+        strings = _field(value, "stringValue")
+        self.strings = (
+            None if strings is None or pa.types.is_null(strings.type) or strings.null_count == len(strings) else strings
+        )
+
+    def take(self, idx: np.ndarray) -> Any:
+        sel = pa.array(idx)
+        out = pa.nulls(len(idx), pa.float64())
+        for f in self.numbers:
+            out = pc.coalesce(out, f.take(sel))
+        if self.strings is not None:
+            s = self.strings.take(sel)
+            if s.null_count < len(s):
+                out = pc.coalesce(out, _str_to_float(s) if pa.types.is_string(s.type) else pc.cast(s, pa.float64()))
+        return out
+
+
 def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozenset()) -> pa.Table:
     rs = table.column("resourceSpans").combine_chunks()
     rs_flat = pc.list_flatten(rs)  # one struct per resourceSpans entry
@@ -425,15 +457,17 @@ def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozen
         codes = pc.index_in(a_flat.field("key"), value_set=pa.array(want, pa.string()))
         codes_np = np.asarray(codes.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
         values = a_flat.field("value")
-        hit = np.flatnonzero(codes_np >= 0)
-        key_codes = codes_np[hit].astype(np.int16 if len(want) < 1 << 15 else np.int64)  # int16: a radix sort
-        order = hit[np.argsort(key_codes, kind="stable")]  # grouped by key, file order within a key
-        bounds = np.searchsorted(codes_np[order], np.arange(len(want) + 1))
+        present = np.bincount(codes_np + 1, minlength=len(want) + 1)[1:]
+        floats: _Floats | None = None
         for j, k in enumerate(want):
-            idx = order[bounds[j] : bounds[j + 1]]
-            if len(idx):
-                conv = _av_float if k in numeric else _av_string
-                span_vals[k] = _scatter(n, a_parent[idx], conv(values.take(pa.array(idx))))
+            if not present[j]:
+                continue
+            idx = np.flatnonzero(codes_np == j)  # a few compares per wanted key: cheaper than sorting by key
+            if k in numeric:
+                floats = floats or _Floats(values)
+                span_vals[k] = _scatter(n, a_parent[idx], floats.take(idx))
+            else:
+                span_vals[k] = _scatter(n, a_parent[idx], _av_string(values.take(pa.array(idx))))
     if "peer.service" in span_vals:
         columns["peer_service"] = span_vals["peer.service"]
     ts_col = _field(span_flat, "traceState")
