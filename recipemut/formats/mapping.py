@@ -224,28 +224,48 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
         columns=["cand", "svc", "op"],
     ).drop_duplicates()
     lookup = lookup.astype({"cand": "str", "svc": "str"})
-    sub = raw if len(free_idx) == n else raw.iloc[free_idx].reset_index(drop=True)
-    opattr = sub.get("attr:" + mapping.operation_attribute)
-    cand = sub["name"]
-    if opattr is not None and opattr.notna().any():
-        cand = opattr.where(opattr.notna(), cand)
-    client = (sub["kind"] == "client").to_numpy(dtype=bool)
-    # the rule depends on (candidate name, service, client or not, peer service) only: match each
-    # distinct combination once (few, even in large files), then give every span its combination's result
-    codes = client.astype(np.int64)
-    for col in (cand, sub["service"], sub["peer_service"]):
-        c, u = pd.factorize(col, use_na_sentinel=True)
-        c = c.astype(np.int64) + 1
-        if col is sub["peer_service"]:
-            c[~client] = 0  # the peer counts for client spans only
-        codes = codes * (len(u) + 1) + c
-        if len(codes) and int(codes.max()) > 1 << 40:
-            codes = pd.factorize(codes)[0].astype(np.int64)  # back below n: no overflow however many values
-    which_t, first = _first_of_each(codes)
+    every = len(free_idx) == n
+
+    def sub(a: np.ndarray) -> np.ndarray:
+        return a if every else a[free_idx]
+
+    # each column as codes (-1: null) into its distinct values: the rule depends on (candidate name,
+    # service, client or not, peer service) only, so it is matched once per distinct combination
+    # (few, even in large files) and every span gets its combination's result
+    name_c, name_u = _text_codes(raw["name"])
+    opattr = raw.get("attr:" + mapping.operation_attribute)
+    if opattr is not None and opattr.notna().any():  # the attribute names the operation where present
+        attr_c, attr_u = _text_codes(opattr)
+        cand_c = np.where(attr_c >= 0, attr_c, np.where(name_c >= 0, name_c + len(attr_u), -1))
+        cand_u = pd.concat([attr_u, name_u], ignore_index=True)
+    else:
+        cand_c, cand_u = name_c, name_u
+    own_c, own_u = _text_codes(raw["service"])
+    peer_c, peer_u = _text_codes(raw["peer_service"])
+    client = sub((raw["kind"] == "client").to_numpy(dtype=bool))
+    cols = [sub(cand_c) + 1, sub(own_c) + 1, np.where(client, sub(peer_c) + 1, 0)]  # 0: null (or no peer)
+    sizes = [len(cand_u) + 1, len(own_u) + 1, len(peer_u) + 1]
+    m = len(client)
+    if 2 * sizes[0] * sizes[1] * sizes[2] <= max(4 * m, 1 << 16):  # every combination fits one small table
+        codes = client.astype(np.int64)
+        for c, k in zip(cols, sizes, strict=True):
+            codes = codes * k + c
+        table = np.full(2 * sizes[0] * sizes[1] * sizes[2], -1, dtype=np.int64)
+        table[codes] = np.arange(m, dtype=np.int64)  # a span of each combination (the last)
+        first = table[table >= 0]
+        table[codes[first]] = np.arange(len(first), dtype=np.int64)
+        which_t = table[codes]
+    else:
+        codes = client.astype(np.int64)
+        for c, k in zip(cols, sizes, strict=True):
+            codes = codes * k + c
+            if len(codes) and int(codes.max()) > 1 << 40:
+                codes = pd.factorize(codes)[0].astype(np.int64)  # back below n: no overflow however many values
+        which_t, first = _first_of_each(codes)
     tpos = np.arange(len(first), dtype=np.int64)
-    u_cand = cand.iloc[first].reset_index(drop=True)
-    left = pd.DataFrame({"pos": tpos, "cand": u_cand, "own": sub["service"].iloc[first].reset_index(drop=True)})
-    u_peer = sub["peer_service"].iloc[first].reset_index(drop=True)
+    u_cand = cand_u.reindex(cols[0][first] - 1).reset_index(drop=True)
+    left = pd.DataFrame({"pos": tpos, "cand": u_cand, "own": own_u.reindex(cols[1][first] - 1).reset_index(drop=True)})
+    u_peer = peer_u.reindex(sub(peer_c)[first]).reset_index(drop=True)
     peer = pd.DataFrame({"pos": tpos, "cand": u_cand, "own": u_peer})[client[first]]
     hits = pd.concat(
         [
@@ -263,6 +283,27 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     op[free_idx] = t_op[which_t]
     ambiguous[free_idx] = n_hits[which_t] > 1
     return op, ambiguous
+
+
+def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Per element, the number of its value (-1: null), and the distinct values (a Series of ``s``'s dtype).
+
+    Arrow-backed strings are encoded by arrow on their buffers (no copy); anything else by pandas.
+
+    >>> c, u = _text_codes(pd.Series(["b", None, "a", "b"], dtype="str"))
+    >>> c.tolist(), u.tolist()
+    ([0, -1, 1, 0], ['b', 'a'])
+    """
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        arr = pa.array(s.array)
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        if chunks and all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
+            enc = pc.dictionary_encode(pa.chunked_array(chunks, type=chunks[0].type))
+            codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks])
+            values = pd.Series(enc.chunks[0].dictionary.to_pandas(), dtype=s.dtype)
+            return codes.astype(np.int64, copy=False), values
+    c, u = pd.factorize(s, use_na_sentinel=True)
+    return c.astype(np.int64, copy=False), pd.Series(u, dtype=s.dtype)
 
 
 def _first_of_each(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

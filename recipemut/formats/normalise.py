@@ -257,7 +257,13 @@ def _merge_shared(raw: pd.DataFrame, prefer: str, counts: dict[str, int], notes:
     return out.sort_values("index", kind="stable").reset_index(drop=True)
 
 
+#: Trace codes (first appearance order), span-id codes, parent-id codes (-1: none) and the number of
+#: span-id codes. Span and parent codes are consistent within a trace: two spans of one trace have the
+#: same code exactly when their ids are equal (ids in different traces may share a code or not).
 Codes = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+
+#: Rows of whole traces whose span ids are encoded together (a hash table this size stays in cache).
+ID_BLOCK = 4096
 
 
 def _codes(raw: pd.DataFrame) -> Codes:
@@ -270,25 +276,77 @@ def _codes(raw: pd.DataFrame) -> Codes:
 
 
 def _arrow_strings(s: pd.Series) -> pa.ChunkedArray:
-    """A string column as an arrow chunked array (no copy for arrow-backed strings)."""
-    arr = pa.array(s.array, type=pa.string(), from_pandas=True)
-    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr], type=pa.string())
+    """A string column as an arrow chunked array: arrow-backed strings as they are (no copy), others cast."""
+    arr: pa.Array | pa.ChunkedArray | None = None
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        arr = pa.array(s.array)
+    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pa.array(s.array, type=pa.string(), from_pandas=True)
+    if not isinstance(arr, pa.ChunkedArray):
+        arr = pa.chunked_array([arr], type=arr.type)
+    return arr if pa.types.is_large_string(arr.type) else arr.cast(pa.large_string())
 
 
 def _arrow_codes(trace: pa.ChunkedArray, span: pa.ChunkedArray, parent: pa.ChunkedArray) -> Codes:
-    """:func:`_codes` from arrow arrays only (safe off the main thread: touches no pandas object)."""
-    n = len(span)
+    """:data:`Codes` from arrow arrays only (safe off the main thread: touches no pandas object).
 
-    def encode(arr: pa.ChunkedArray) -> tuple[np.ndarray, int]:
-        if arr.num_chunks == 0:
-            return np.zeros(0, dtype=np.int64), 0
-        enc = pc.dictionary_encode(arr)
-        parts = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks]
-        return np.concatenate(parts).astype(np.int64, copy=False), len(enc.chunks[-1].dictionary)
+    Hashing a million distinct span ids in one table is slow (every look-up misses the cache). But
+    parents and duplicate ids are looked up within a trace only, and files keep a trace's spans close
+    together (one export batch), so span and parent ids are encoded in blocks of whole traces
+    (:func:`_trace_blocks`), each block's table small. A file whose traces all interleave is one block.
+    """
+    (tcode,), _ = _dictionary_codes([trace])
+    bounds = _trace_blocks(tcode, ID_BLOCK)
+    s_parts: list[np.ndarray] = []
+    p_parts: list[np.ndarray] = []
+    m = 0
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        (sc, p_c), k = _dictionary_codes([span.slice(a, b - a), parent.slice(a, b - a)])
+        s_parts.append(sc + m if m else sc)
+        p_parts.append(np.where(p_c >= 0, p_c + m, -1) if m else p_c)
+        m += k
+    if len(s_parts) == 1:
+        return tcode, s_parts[0], p_parts[0], max(m, 1)
+    empty = np.zeros(0, dtype=np.int64)
+    return tcode, np.concatenate([empty, *s_parts]), np.concatenate([empty, *p_parts]), max(m, 1)
 
-    tcode, _ = encode(trace)
-    both, m = encode(pa.chunked_array([*span.chunks, *parent.chunks], type=pa.string()))
-    return tcode, both[:n], both[n:], max(m, 1)
+
+def _dictionary_codes(arrays: list[pa.ChunkedArray]) -> tuple[list[np.ndarray], int]:
+    """Codes of the values of several string arrays in one code space (first appearance order, -1 for
+    null) and the number of distinct values.
+
+    >>> [c.tolist() for c in _dictionary_codes([pa.chunked_array([["b", "a"]]), pa.chunked_array([[None, "b"]])])[0]]
+    [[0, 1], [-1, 0]]
+    """
+    chunks = [c for a in arrays for c in (a if a.type == pa.large_string() else a.cast(pa.large_string())).chunks]
+    if not chunks:
+        return [np.zeros(len(a), dtype=np.int64) for a in arrays], 0
+    enc = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()))
+    parts = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks]
+    both = np.concatenate(parts).astype(np.int64, copy=False)
+    return np.split(both, np.cumsum([len(a) for a in arrays])[:-1]), len(enc.chunks[-1].dictionary)
+
+
+def _trace_blocks(tcode: np.ndarray, block: int) -> np.ndarray:
+    """Bounds of consecutive row blocks, about ``block`` rows or more each, that no trace straddles.
+
+    A cut before row ``c`` is allowed when every trace seen before ``c`` has its last row before ``c``.
+
+    >>> _trace_blocks(np.array([0, 0, 1, 0, 2, 2, 3, 3]), 2).tolist()  # trace 0 ends at row 3
+    [0, 4, 6, 8]
+    >>> _trace_blocks(np.array([0, 1, 0, 1]), 1).tolist()  # interleaved throughout: one block
+    [0, 4]
+    """
+    n = len(tcode)
+    if n <= block or int(tcode.min()) < 0:  # small, or a span without trace id: one block
+        return np.array([0, n], dtype=np.int64)
+    last = np.empty(int(tcode.max()) + 1, dtype=np.int64)
+    last[tcode] = np.arange(n, dtype=np.int64)  # each trace's last row
+    reach = np.maximum.accumulate(last[tcode])  # the last row of any trace begun so far
+    ok = np.flatnonzero(reach[:-1] < np.arange(1, n)) + 1
+    at = np.searchsorted(ok, np.arange(block, n, block))  # the first allowed cut at or after each target
+    cuts = ok[at[at < len(ok)]]
+    return np.unique(np.concatenate([[0], cuts, [n]])).astype(np.int64)
 
 
 def _ids_unique(codes: Codes) -> bool:
