@@ -224,65 +224,86 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
         columns=["cand", "svc", "op"],
     ).drop_duplicates()
     lookup = lookup.astype({"cand": "str", "svc": "str"})
-    every = len(free_idx) == n
-
-    def sub(a: np.ndarray) -> np.ndarray:
-        return a if every else a[free_idx]
-
     # each column as codes (-1: null) into its distinct values: the rule depends on (candidate name,
     # service, client or not, peer service) only, so it is matched once per distinct combination
     # (few, even in large files) and every span gets its combination's result
-    name_c, name_u = _text_codes(raw["name"])
+    cand_c, cand_u = _text_codes(raw["name"])
     opattr = raw.get("attr:" + mapping.operation_attribute)
-    if opattr is not None and opattr.notna().any():  # the attribute names the operation where present
+    if opattr is not None:
         attr_c, attr_u = _text_codes(opattr)
-        cand_c = np.where(attr_c >= 0, attr_c, np.where(name_c >= 0, name_c + len(attr_u), -1))
-        cand_u = pd.concat([attr_u, name_u], ignore_index=True)
-    else:
-        cand_c, cand_u = name_c, name_u
+        if len(attr_u):  # the attribute names the operation where present
+            cand_c = np.where(attr_c >= 0, attr_c, np.where(cand_c >= 0, cand_c + len(attr_u), -1))
+            cand_u = pd.concat([attr_u, cand_u], ignore_index=True)
     own_c, own_u = _text_codes(raw["service"])
     peer_c, peer_u = _text_codes(raw["peer_service"])
-    client = sub((raw["kind"] == "client").to_numpy(dtype=bool))
-    cols = [sub(cand_c) + 1, sub(own_c) + 1, np.where(client, sub(peer_c) + 1, 0)]  # 0: null (or no peer)
-    sizes = [len(cand_u) + 1, len(own_u) + 1, len(peer_u) + 1]
-    m = len(client)
-    if 2 * sizes[0] * sizes[1] * sizes[2] <= max(4 * m, 1 << 16):  # every combination fits one small table
-        codes = client.astype(np.int64)
-        for c, k in zip(cols, sizes, strict=True):
-            codes = codes * k + c
-        table = np.full(2 * sizes[0] * sizes[1] * sizes[2], -1, dtype=np.int64)
-        table[codes] = np.arange(m, dtype=np.int64)  # a span of each combination (the last)
-        first = table[table >= 0]
-        table[codes[first]] = np.arange(len(first), dtype=np.int64)
-        which_t = table[codes]
+    client = (raw["kind"] == "client").to_numpy(dtype=bool)
+    if len(free_idx) < n:
+        cand_c, own_c, peer_c, client = cand_c[free_idx], own_c[free_idx], peer_c[free_idx], client[free_idx]
+    sizes = (2, len(cand_u) + 1, len(own_u) + 1, len(peer_u) + 1)  # + 1: null (or, for the peer, not a client)
+    total = sizes[0] * sizes[1] * sizes[2] * sizes[3]
+    dense = total <= max(4 * len(client), 1 << 16)  # every combination fits one small table
+    codes: np.ndarray = client.astype(np.int32 if dense and total < 1 << 31 else np.int64)
+    for c, k in zip((cand_c + 1, own_c + 1, np.where(client, peer_c + 1, 0)), sizes[1:], strict=True):
+        codes *= k
+        codes += c
+        if not dense and len(codes) and int(codes.max()) > 1 << 40:
+            codes = pd.factorize(codes)[0].astype(np.int64)  # back below n: no overflow however many values
+    if dense:
+        used = np.zeros(total, dtype=bool)
+        used[codes] = True
+        combo = np.flatnonzero(used)
+        parts = []
+        for k in sizes[:0:-1]:  # the combination's column codes back from its number
+            parts.append(combo % k)
+            combo = combo // k
+        t_client, (t_peer, t_own, t_cand) = combo.astype(bool), parts
     else:
-        codes = client.astype(np.int64)
-        for c, k in zip(cols, sizes, strict=True):
-            codes = codes * k + c
-            if len(codes) and int(codes.max()) > 1 << 40:
-                codes = pd.factorize(codes)[0].astype(np.int64)  # back below n: no overflow however many values
         which_t, first = _first_of_each(codes)
-    tpos = np.arange(len(first), dtype=np.int64)
-    u_cand = cand_u.reindex(cols[0][first] - 1).reset_index(drop=True)
-    left = pd.DataFrame({"pos": tpos, "cand": u_cand, "own": own_u.reindex(cols[1][first] - 1).reset_index(drop=True)})
-    u_peer = peer_u.reindex(sub(peer_c)[first]).reset_index(drop=True)
-    peer = pd.DataFrame({"pos": tpos, "cand": u_cand, "own": u_peer})[client[first]]
+        t_client, t_cand, t_own = client[first], cand_c[first] + 1, own_c[first] + 1
+        t_peer = np.where(t_client, peer_c[first] + 1, 0)
+    t_op, n_hits = _match(
+        cand_u.reindex(t_cand - 1),
+        own_u.reindex(t_own - 1),
+        peer_u.reindex(t_peer - 1),
+        t_client,
+        lookup,
+        len(recipe.operations),
+    )
+    if dense:
+        table = np.full(total, -1, dtype=np.int64)
+        table[used] = t_op
+        op[free_idx] = table[codes]
+        if n_hits.max(initial=0) > 1:
+            table[used] = n_hits
+            ambiguous[free_idx] = table[codes] > 1
+    else:
+        op[free_idx] = t_op[which_t]
+        ambiguous[free_idx] = n_hits[which_t] > 1
+    return op, ambiguous
+
+
+def _match(
+    cand: pd.Series, own: pd.Series, peer: pd.Series, client: np.ndarray, lookup: pd.DataFrame, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The default rule on distinct combinations: per combination, its operation (-1: none or several)
+    and the number of operations it matches (by its own service, or for a client its peer's)."""
+    tpos = np.arange(len(client), dtype=np.int64)
+    cand = cand.reset_index(drop=True)
+    left = pd.DataFrame({"pos": tpos, "cand": cand, "own": own.reset_index(drop=True)})
+    peer_df = pd.DataFrame({"pos": tpos, "cand": cand, "own": peer.reset_index(drop=True)})[client]
     hits = pd.concat(
         [
             left.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
-            peer.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
+            peer_df.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
         ]
     )
-    k = len(recipe.operations)
     key = np.sort(hits["pos"].to_numpy(dtype=np.int64) * k + hits["op"].to_numpy(dtype=np.int64))
     key = key[np.concatenate(([True], key[1:] != key[:-1]))] if len(key) else key  # unique (sort is faster)
     pos, which = key // k, key % k
-    n_hits = np.bincount(pos, minlength=len(first))
-    t_op = np.full(len(first), -1, dtype=np.int64)
+    n_hits = np.bincount(pos, minlength=len(client))
+    t_op = np.full(len(client), -1, dtype=np.int64)
     t_op[pos[n_hits[pos] == 1]] = which[n_hits[pos] == 1]
-    op[free_idx] = t_op[which_t]
-    ambiguous[free_idx] = n_hits[which_t] > 1
-    return op, ambiguous
+    return t_op, n_hits
 
 
 def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -296,6 +317,8 @@ def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
         arr = pa.array(s.array)
+        if arr.null_count == len(arr):
+            return np.full(len(arr), -1, dtype=np.int64), pd.Series([], dtype=s.dtype)
         chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
         if chunks and all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
             enc = pc.dictionary_encode(pa.chunked_array(chunks, type=chunks[0].type))

@@ -111,7 +111,8 @@ def normalise_table(
         codes = hashing.result()
     del ids
     changed = False
-    if not _ids_unique(codes) and pd.Series(codes[0] * codes[3] + codes[1]).duplicated().any():  # halves or copies
+    unique = _ids_unique(codes)
+    if not unique and pd.Series(codes[0] * codes[3] + codes[1]).duplicated().any():  # halves or copies
         raw = _merge_shared(raw, mapping.merge_latency, counts, notes)
         ident = ["trace_id", "span_id", "name", "service", "kind", "start_ns", "dur_ns"]
         dup = raw.duplicated(ident)
@@ -121,7 +122,9 @@ def normalise_table(
             raw = raw.loc[~dup].reset_index(drop=True)
         changed = True
 
-    bad = (raw["trace_id"] == "") | (raw["span_id"] == "") | (raw["start_ns"] < 0) | (raw["dur_ns"] < 0)
+    start = raw["start_ns"].to_numpy(dtype=np.int64)
+    dur = raw["dur_ns"].to_numpy(dtype=np.int64)
+    bad = _empty(raw["trace_id"]) | _empty(raw["span_id"]) | (start < 0) | (dur < 0)
     if bad.any() and strict:
         i = int(raw.loc[bad, "index"].min())
         raise LogError(f"span #{i} has no trace/span id, start or duration (--strict)", file=str(path), code="bad-span")
@@ -130,18 +133,19 @@ def normalise_table(
         first = ", ".join(str(i) for i in raw.loc[bad, "index"].head(5))
         notes.append(f"{counts['invalid_spans']} span(s) without id, start or duration dropped (span #{first}...)")
         raw = raw.loc[~bad].reset_index(drop=True)
+        start, dur = start[~bad], dur[~bad]
         changed = True
     if changed:
         codes = _codes(raw)
-    counts["traces"] = int(codes[0].max()) + 1 if len(raw) else 0
+        unique = _ids_unique(codes)
+    n = len(raw)
+    counts["traces"] = int(codes[0].max()) + 1 if n else 0
 
-    parent, skew0 = _parents(raw, codes, counts, notes)
-    start = raw["start_ns"].to_numpy(dtype=np.int64)
-    dur = raw["dur_ns"].to_numpy(dtype=np.int64)
+    parent, skew0 = _parents(raw, codes, unique, counts, notes)
     start = _correct_skew(start, parent, skew0, counts, notes)
-    has_p = parent >= 0
-    outl = np.zeros(len(raw), dtype=bool)
-    outl[has_p] = start[has_p] + dur[has_p] > start[parent[has_p]] + dur[parent[has_p]]
+    end = start + dur
+    outl = end > end[np.maximum(parent, 0)]
+    outl &= parent >= 0
     if outl.any():
         counts["child_outlives_parent"] = int(outl.sum())
         notes.append(f"{counts['child_outlives_parent']} span(s) end after their parent (async work or skew; kept)")
@@ -152,51 +156,58 @@ def normalise_table(
         op, ambiguous = early if early is not None and not changed else assign_operations(raw, recipe, mapping)
         mapped = op >= 0
     else:
-        mapped = np.ones(len(raw), dtype=bool)
-        ambiguous = np.zeros(len(raw), dtype=bool)
+        mapped = np.ones(n, dtype=bool)
+        ambiguous = np.zeros(n, dtype=bool)
     _report_unmapped(raw, mapped, ambiguous, recipe, counts, notes)
 
-    status = pa.array(STATUS_NAMES, pa.string()).take(pa.array(status_codes(raw, mapping)))
+    status = status_codes(raw, mapping)
+    every = bool(mapped.all())
     keep = np.flatnonzero(mapped)
-    sub = raw if len(keep) == len(raw) else raw.iloc[keep]
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return a if every else a[keep]
+
+    sub = raw if every else raw.iloc[keep]
     if recipe is not None:
-        codes_k = pa.array(op[keep])
+        codes_k = pa.array(rows(op))
         op_k = pa.array([o.id for o in recipe.operations], pa.string()).take(codes_k)
         service = pa.array([o.service for o in recipe.operations], pa.string()).take(codes_k)
     else:
         opattr = sub.get("attr:" + mapping.operation_attribute)
         op_k = pa.array(sub["name"] if opattr is None else opattr.where(opattr.notna(), sub["name"]), pa.string())
-        service = pa.array(sub["service"], pa.string(), from_pandas=True)
+        service = _arrow_strings(sub["service"]).cast(pa.string())
 
-    def attr_num(key: str | None) -> np.ndarray:
-        return to_float(sub.get("attr:" + key) if key else None, len(sub))
-
-    def attr_text(key: str | None) -> pa.Array:
+    def attr_num(key: str | None) -> pa.Array:
         c = sub.get("attr:" + key) if key else None
-        return pa.nulls(len(sub), pa.string()) if c is None else pa.array(c, pa.string(), from_pandas=True)
+        numeric = c is not None and c.dtype == np.float64  # a numeric attribute column: taken as it is
+        values = c.to_numpy() if numeric and c is not None else to_float(c, len(sub))
+        return pa.array(values, pa.float64(), from_pandas=True)
+
+    def attr_text(key: str | None) -> pa.ChunkedArray:
+        c = sub.get("attr:" + key) if key else None
+        return pa.chunked_array([pa.nulls(len(sub), pa.string())]) if c is None else _arrow_strings(c).cast(pa.string())
 
     variant = pc.fill_null(attr_text(mapping.variant), DEFAULT_VARIANT)
-    version = attr_num(mapping.recipe_version)
     if sample_rate is not None:
         rate = np.where(np.isnan(rate), float(sample_rate), rate)
     table = pa.table(
         {
-            "request_id": pa.array(sub["trace_id"], pa.string(), from_pandas=True),
+            "request_id": _arrow_strings(sub["trace_id"]).cast(pa.string()),
             "recipe": pa.repeat(pa.scalar(recipe.name if recipe is not None else None, pa.string()), len(sub)),
-            "recipe_version": pa.array(version, pa.float64(), from_pandas=True).cast(pa.int64(), safe=False),
+            "recipe_version": attr_num(mapping.recipe_version).cast(pa.int64(), safe=False),
             "variant": variant,
             "op": op_k,
             "service": service,
-            "start_ms": pa.array(start[keep] / 1e6, pa.float64()),
-            "latency_ms": pa.array(dur[keep] / 1e6, pa.float64()),
-            "status": status.take(pa.array(keep)),
-            "cost_usd": pa.array(attr_num(mapping.cost_usd), pa.float64(), from_pandas=True),
-            "cpu_ms": pa.array(attr_num(mapping.cpu_ms), pa.float64(), from_pandas=True),
-            "mem_mb": pa.array(attr_num(mapping.mem_mb), pa.float64(), from_pandas=True),
-            "bytes_in": pa.array(attr_num(mapping.bytes_in), pa.float64(), from_pandas=True),
-            "bytes_out": pa.array(attr_num(mapping.bytes_out), pa.float64(), from_pandas=True),
+            "start_ms": pa.array(rows(start) / 1e6, pa.float64()),
+            "latency_ms": pa.array(rows(dur) / 1e6, pa.float64()),
+            "status": pa.array(STATUS_NAMES, pa.string()).take(pa.array(rows(status))),
+            "cost_usd": attr_num(mapping.cost_usd),
+            "cpu_ms": attr_num(mapping.cpu_ms),
+            "mem_mb": attr_num(mapping.mem_mb),
+            "bytes_in": attr_num(mapping.bytes_in),
+            "bytes_out": attr_num(mapping.bytes_out),
             "cache_key": attr_text(mapping.cache_key),
-            "sample_rate": pa.array(rate[keep], pa.float64(), from_pandas=True),
+            "sample_rate": pa.array(rows(rate), pa.float64(), from_pandas=True),
             "source_file": pa.repeat(pa.scalar(str(path), pa.string()), len(sub)),
             "source_line": pa.array(sub["index"].to_numpy(dtype=np.int64), pa.int64()),
         },
@@ -208,6 +219,18 @@ def normalise_table(
         table = table.take(pa.array(np.argsort(order, kind="stable")))
     log.debug("%s (%s): %s", path, fmt, counts)
     return table, counts, notes
+
+
+def _empty(s: pd.Series) -> np.ndarray:
+    """Where a string column holds the empty string (not null).
+
+    >>> _empty(pd.Series(["a", "", None], dtype="str")).tolist()
+    [False, True, False]
+    """
+    arr = _arrow_strings(s)
+    return np.asarray(
+        pc.fill_null(pc.equal(pc.binary_length(arr), 0), False).to_numpy(zero_copy_only=False), dtype=bool
+    )
 
 
 def _merge_shared(raw: pd.DataFrame, prefer: str, counts: dict[str, int], notes: list[str]) -> pd.DataFrame:
@@ -356,26 +379,35 @@ def _ids_unique(codes: Codes) -> bool:
 
 
 def _parents(
-    raw: pd.DataFrame, codes: Codes, counts: dict[str, int], notes: list[str]
+    raw: pd.DataFrame, codes: Codes, unique: bool, counts: dict[str, int], notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row of each span's parent (-1 for roots and broken links) and the per-span subtree shift."""
+    """Row of each span's parent (-1 for roots and broken links) and the per-span subtree shift.
+
+    ``unique``: :func:`_ids_unique` of ``codes``.
+    """
     n = len(raw)
     skew0 = raw["_skew_ns"].fillna(0).to_numpy(dtype=np.int64) if "_skew_ns" in raw else np.zeros(n, dtype=np.int64)
     if n == 0:
         return np.zeros(0, dtype=np.int64), skew0
     tcode, scode, pcode, m = codes
-    parent = np.full(n, -1, dtype=np.int64)
-    other_trace = raw["parent_trace_id"].notna().to_numpy() | raw["foreign_ref"].to_numpy(dtype=bool)
-    has = (pcode >= 0) & raw["parent_trace_id"].isna().to_numpy()
-    pos = np.flatnonzero(has)
-    if _ids_unique(codes):  # a span id names one row: look it up by code, then check the trace
-        row_of = np.full(m, -1, dtype=np.int64)
+    parent_trace = raw["parent_trace_id"]
+    elsewhere = parent_trace.notna().to_numpy() if _has_values(parent_trace) else None  # parent in another trace
+    other_trace = raw["foreign_ref"].to_numpy(dtype=bool)
+    has = pcode >= 0
+    if elsewhere is not None:
+        other_trace = other_trace | elsewhere
+        has &= ~elsewhere
+    if unique:  # a span id names one row: look it up by code, then check the trace
+        row_of = np.full(m + 1, -1, dtype=np.int64)  # the last slot answers code -1 (no parent)
         row_of[scode] = np.arange(n, dtype=np.int64)
-        look_rows = row_of[pcode[has]]
-        found = look_rows >= 0
-        found[found] = tcode[look_rows[found]] == tcode[pos[found]]
-        parent[pos[found]] = look_rows[found]
+        parent = row_of[pcode]
+        if elsewhere is not None:
+            parent[elsewhere] = -1
+        parent[tcode[np.maximum(parent, 0)] != tcode] = -1
+        missing = int(has.sum()) - int((parent >= 0).sum())
     else:
+        parent = np.full(n, -1, dtype=np.int64)
+        pos = np.flatnonzero(has)
         own_key = tcode * m + scode
         dup_id = pd.Series(own_key).duplicated().to_numpy()
         if dup_id.any():
@@ -387,27 +419,52 @@ def _parents(
         look = first.reindex(tcode[has] * m + pcode[has])
         found = look.notna().to_numpy()
         parent[pos[found]] = look.to_numpy()[found].astype(np.int64)
-    missing = int((~found).sum())
+        missing = int((~found).sum())
     if missing:
         counts["parent_missing"] = missing
         notes.append(f"{missing} span(s) name a parent absent from the file (treated as roots)")
     if other_trace.any():
         counts["parent_in_other_trace"] = int(other_trace.sum())
         notes.append(f"{counts['parent_in_other_trace']} span(s) reference a span of another trace")
-    # parent cycles: after >= n pointer jumps, a span whose ancestor is not -1 is in or above a cycle
-    anc = parent.copy()
-    for _ in range(int(np.ceil(np.log2(n + 1))) + 1):
-        nxt = np.where(anc >= 0, anc[np.maximum(anc, 0)], -1)
-        if np.array_equal(nxt, anc):
-            break
-        anc = nxt
-    stuck = anc >= 0
-    if stuck.any():
-        on_cycle = np.unique(anc[stuck])
+    on_cycle = _cycles(parent)
+    if len(on_cycle):
         counts["parent_cycle"] = len(on_cycle)
         notes.append(f"{len(on_cycle)} span(s) form parent cycles (cycle broken: treated as roots)")
         parent[on_cycle] = -1
     return parent, skew0
+
+
+def _has_values(s: pd.Series) -> bool:
+    """Whether a column holds any non-null value (free for arrow-backed strings)."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        arr = pa.array(s.array)
+        return bool(arr.null_count < len(arr))
+    return bool(s.notna().any())
+
+
+def _cycles(parent: np.ndarray) -> np.ndarray:
+    """The rows on a parent cycle (sorted).
+
+    Pointer doubling: after >= n jumps, a row whose ancestor is not -1 is on or above a cycle, and
+    the ancestors reached are exactly the rows on cycles. Rows whose chain has ended drop out, and a
+    file whose parents all come before their children (or all after) has no cycle to look for.
+
+    >>> _cycles(np.array([-1, 0, 3, 2, 2])).tolist(), _cycles(np.array([1, 2, -1])).tolist()
+    ([2, 3], [])
+    """
+    n = len(parent)
+    rows = np.arange(n, dtype=np.int64)
+    if n == 0 or bool((parent < rows).all()) or bool(((parent > rows) | (parent < 0)).all()):
+        return np.zeros(0, dtype=np.int64)
+    anc = parent.copy()
+    active = np.flatnonzero(anc >= 0)
+    for _ in range(int(np.ceil(np.log2(n + 1))) + 1):
+        if not len(active):
+            break
+        nxt = anc[anc[active]]
+        anc[active] = nxt
+        active = active[nxt >= 0]
+    return np.unique(anc[active])
 
 
 def _correct_skew(
@@ -417,10 +474,12 @@ def _correct_skew(
     n = len(start)
     if n == 0:
         return start
-    self_shift = np.zeros(n, dtype=np.int64)
-    pass_shift = skew0.astype(np.int64).copy()
     has_p = parent >= 0
     safe_p = np.maximum(parent, 0)
+    if not skew0.any() and not (has_p & (start < start[safe_p])).any():  # nothing starts before its parent
+        return start
+    self_shift = np.zeros(n, dtype=np.int64)
+    pass_shift = skew0.astype(np.int64).copy()
     in_level = ~has_p
     done = in_level.copy()
     skewed = 0
