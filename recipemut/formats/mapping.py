@@ -34,6 +34,10 @@ from .common import attr_str, to_float
 
 MAX_MAPPING_BYTES = 1 << 20
 _MAX_NODES = 100_000
+#: The default rule numbers every (name, service, client, peer) combination in one table when it has
+#: at most this many slots per span to match, or this many in all; else it factorises the combinations.
+DENSE_PER_SPAN = 4
+DENSE_MIN = 1 << 16
 
 
 class MappingError(RecipemutError):
@@ -241,7 +245,7 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
         cand_c, own_c, peer_c, client = cand_c[free_idx], own_c[free_idx], peer_c[free_idx], client[free_idx]
     sizes = (2, len(cand_u) + 1, len(own_u) + 1, len(peer_u) + 1)  # + 1: null (or, for the peer, not a client)
     total = sizes[0] * sizes[1] * sizes[2] * sizes[3]
-    dense = total <= max(4 * len(client), 1 << 16)  # every combination fits one small table
+    dense = total <= max(DENSE_PER_SPAN * len(client), DENSE_MIN)  # every combination fits one small table
     codes: np.ndarray = client.astype(np.int32 if dense and total < 1 << 31 else np.int64)
     for c, k in zip((cand_c + 1, own_c + 1, np.where(client, peer_c + 1, 0)), sizes[1:], strict=True):
         codes *= k
