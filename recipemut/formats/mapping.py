@@ -357,6 +357,8 @@ def status_codes(raw: pd.DataFrame, mapping: SpanMapping) -> np.ndarray:
         error |= (otel.fillna("").str.upper() == "ERROR").to_numpy(dtype=bool)
     for t in mapping.error:
         error |= t.mask(raw)
+    if not mapping.halted and not mapping.ok:
+        return error.astype(np.int8)
     halted = np.zeros(len(raw), dtype=bool)
     for t in mapping.halted:
         halted |= t.mask(raw)

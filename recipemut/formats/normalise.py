@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -101,13 +102,12 @@ def normalise_table(
     counts["spans_read"] = len(raw)
     raw = raw.reset_index(drop=True)
     # hashing the ids is the longest step: it runs on arrow's arrays in a thread (arrow releases the
-    # GIL) while this one matches spans to operations, kept unless spans are dropped or merged below
+    # GIL) while this one matches spans to operations and builds every column that needs no ids,
+    # kept unless spans are dropped or merged below
     ids = tuple(_arrow_strings(raw[c]) for c in ("trace_id", "span_id", "parent_id"))
-    early: tuple[np.ndarray, np.ndarray] | None = None
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         hashing = pool.submit(_arrow_codes, *ids)
-        if recipe is not None:
-            early = assign_operations(raw, recipe, mapping)
+        cols = _span_columns(raw, path=path, recipe=recipe, mapping=mapping, sample_rate=sample_rate)
         codes = hashing.result()
     del ids
     changed = False
@@ -150,16 +150,47 @@ def normalise_table(
         counts["child_outlives_parent"] = int(outl.sum())
         notes.append(f"{counts['child_outlives_parent']} span(s) end after their parent (async work or skew; kept)")
 
-    rate = _sample_rates(raw, mapping, counts)
+    if changed:
+        cols = _span_columns(raw, path=path, recipe=recipe, mapping=mapping, sample_rate=sample_rate)
+    counts["sample_rate_from_trace"] = cols.rates_carried
+    _report_unmapped(raw, cols.mapped, cols.ambiguous, recipe, counts, notes)
+    keep = None if cols.every else np.flatnonzero(cols.mapped)
+    start_ms = pa.array((start if keep is None else start[keep]) / 1e6, pa.float64())
+    arrays = {**cols.arrays, "start_ms": start_ms}
+    table = pa.table({name: arrays[name] for name in SPAN_SCHEMA.names}, schema=SPAN_SCHEMA)
+    counts["spans_mapped"] = table.num_rows
+    order = raw["index"].to_numpy(dtype=np.int64)
+    order = order if keep is None else order[keep]
+    if len(order) > 1 and not (order[1:] > order[:-1]).all():  # merged halves were appended: file order back
+        table = table.take(pa.array(np.argsort(order, kind="stable")))
+    log.debug("%s (%s): %s", path, fmt, counts)
+    return table, counts, notes
 
+
+@dataclass(frozen=True)
+class _SpanColumns:
+    """The span table's columns that need nothing but the raw frame (all but ``start_ms``)."""
+
+    arrays: dict[str, pa.Array | pa.ChunkedArray]  # the kept spans' columns
+    mapped: np.ndarray  # per raw span: kept (maps to an operation, or no recipe)
+    ambiguous: np.ndarray  # per raw span: matches several operations
+    every: bool  # every span kept
+    rates_carried: int  # spans whose trace carries a sampling rate
+
+
+def _span_columns(
+    raw: pd.DataFrame, *, path: Path, recipe: Recipe | None, mapping: SpanMapping, sample_rate: float | None
+) -> _SpanColumns:
+    """Operations, status, sampling rates, attributes and provenance of the spans (see :class:`_SpanColumns`)."""
+    n = len(raw)
+    carried = dict.fromkeys(("sample_rate_from_trace",), 0)
+    rate = _sample_rates(raw, mapping, carried)
     if recipe is not None:
-        op, ambiguous = early if early is not None and not changed else assign_operations(raw, recipe, mapping)
+        op, ambiguous = assign_operations(raw, recipe, mapping)
         mapped = op >= 0
     else:
         mapped = np.ones(n, dtype=bool)
         ambiguous = np.zeros(n, dtype=bool)
-    _report_unmapped(raw, mapped, ambiguous, recipe, counts, notes)
-
     status = status_codes(raw, mapping)
     every = bool(mapped.all())
     keep = np.flatnonzero(mapped)
@@ -179,46 +210,37 @@ def normalise_table(
 
     def attr_num(key: str | None) -> pa.Array:
         c = sub.get("attr:" + key) if key else None
-        numeric = c is not None and c.dtype == np.float64  # a numeric attribute column: taken as it is
-        values = c.to_numpy() if numeric and c is not None else to_float(c, len(sub))
+        if c is None or not _has_values(c):
+            return pa.nulls(len(sub), pa.float64())
+        values = c.to_numpy() if c.dtype == np.float64 else to_float(c, len(sub))  # numeric columns as they are
         return pa.array(values, pa.float64(), from_pandas=True)
 
     def attr_text(key: str | None) -> pa.ChunkedArray:
         c = sub.get("attr:" + key) if key else None
         return pa.chunked_array([pa.nulls(len(sub), pa.string())]) if c is None else _arrow_strings(c).cast(pa.string())
 
-    variant = pc.fill_null(attr_text(mapping.variant), DEFAULT_VARIANT)
     if sample_rate is not None:
         rate = np.where(np.isnan(rate), float(sample_rate), rate)
-    table = pa.table(
-        {
-            "request_id": _arrow_strings(sub["trace_id"]).cast(pa.string()),
-            "recipe": pa.repeat(pa.scalar(recipe.name if recipe is not None else None, pa.string()), len(sub)),
-            "recipe_version": attr_num(mapping.recipe_version).cast(pa.int64(), safe=False),
-            "variant": variant,
-            "op": op_k,
-            "service": service,
-            "start_ms": pa.array(rows(start) / 1e6, pa.float64()),
-            "latency_ms": pa.array(rows(dur) / 1e6, pa.float64()),
-            "status": pa.array(STATUS_NAMES, pa.string()).take(pa.array(rows(status))),
-            "cost_usd": attr_num(mapping.cost_usd),
-            "cpu_ms": attr_num(mapping.cpu_ms),
-            "mem_mb": attr_num(mapping.mem_mb),
-            "bytes_in": attr_num(mapping.bytes_in),
-            "bytes_out": attr_num(mapping.bytes_out),
-            "cache_key": attr_text(mapping.cache_key),
-            "sample_rate": pa.array(rows(rate), pa.float64(), from_pandas=True),
-            "source_file": pa.repeat(pa.scalar(str(path), pa.string()), len(sub)),
-            "source_line": pa.array(sub["index"].to_numpy(dtype=np.int64), pa.int64()),
-        },
-        schema=SPAN_SCHEMA,
-    )
-    counts["spans_mapped"] = table.num_rows
-    order = sub["index"].to_numpy(dtype=np.int64)
-    if len(order) > 1 and not (order[1:] > order[:-1]).all():  # merged halves were appended: file order back
-        table = table.take(pa.array(np.argsort(order, kind="stable")))
-    log.debug("%s (%s): %s", path, fmt, counts)
-    return table, counts, notes
+    arrays: dict[str, pa.Array | pa.ChunkedArray] = {
+        "request_id": _arrow_strings(sub["trace_id"]).cast(pa.string()),
+        "recipe": pa.repeat(pa.scalar(recipe.name if recipe is not None else None, pa.string()), len(sub)),
+        "recipe_version": attr_num(mapping.recipe_version).cast(pa.int64(), safe=False),
+        "variant": pc.fill_null(attr_text(mapping.variant), DEFAULT_VARIANT),
+        "op": op_k,
+        "service": service,
+        "latency_ms": pa.array(rows(raw["dur_ns"].to_numpy(dtype=np.int64)) / 1e6, pa.float64()),
+        "status": pa.array(STATUS_NAMES, pa.string()).take(pa.array(rows(status))),
+        "cost_usd": attr_num(mapping.cost_usd),
+        "cpu_ms": attr_num(mapping.cpu_ms),
+        "mem_mb": attr_num(mapping.mem_mb),
+        "bytes_in": attr_num(mapping.bytes_in),
+        "bytes_out": attr_num(mapping.bytes_out),
+        "cache_key": attr_text(mapping.cache_key),
+        "sample_rate": pa.array(rows(rate), pa.float64(), from_pandas=True),
+        "source_file": pa.repeat(pa.scalar(str(path), pa.string()), len(sub)),
+        "source_line": pa.array(sub["index"].to_numpy(dtype=np.int64), pa.int64()),
+    }
+    return _SpanColumns(arrays, mapped, ambiguous, every, carried["sample_rate_from_trace"])
 
 
 def _empty(s: pd.Series) -> np.ndarray:
@@ -513,36 +535,45 @@ def _sample_rates(raw: pd.DataFrame, mapping: SpanMapping, counts: dict[str, int
         c = raw.get("attr:" + k)
         return c if c is not None else pd.Series([None] * n, index=raw.index, dtype="str")
 
-    def num(k: str) -> np.ndarray:
-        return to_float(raw.get("attr:" + k), n)
+    def num(k: str) -> np.ndarray | None:  # None: no span carries the attribute
+        c = raw.get("attr:" + k)
+        return to_float(c, n) if c is not None and _has_values(c) else None
 
     rate = np.full(n, np.nan)
 
-    def take(values: np.ndarray) -> None:
+    def take(values: np.ndarray | None) -> None:
+        if values is None:
+            return
         ok = np.isnan(rate) & np.isfinite(values) & (values > 0) & (values <= 1)
         rate[ok] = values[ok]
 
     if mapping.sampling_attribute:
         v = num(mapping.sampling_attribute)
-        take(1.0 / v if mapping.sampling_as == "one_in_n" else v)
+        take(1.0 / v if mapping.sampling_as == "one_in_n" and v is not None else v)
     take(num("sampling.probability"))
     stype_col = raw.get("attr:sampler.type")
-    if stype_col is not None and stype_col.notna().any():
+    if stype_col is not None and _has_values(stype_col):
         stype = stype_col.fillna("").str.lower().to_numpy(dtype=object)
         sparam = col("sampler.param").fillna("").str.lower()
         param = to_float(sparam.replace({"true": "1", "false": "0"}), n)
         take(np.where(stype == "probabilistic", param, np.nan))
         take(np.where((stype == "const") & (param > 0), 1.0, np.nan))
-    with np.errstate(divide="ignore"):
-        take(1.0 / num("SampleRate"))
-    ts = col("tracestate").dropna()
-    th = ts.str.extract(r"(?:^|,)\s*ot=(?:[^,]*;)?th:([0-9a-fA-F]{1,14})", expand=False).dropna()
-    if len(th):
-        uniq = {t: 1.0 - int(t.ljust(14, "0"), 16) / float(1 << 56) for t in th.unique()}
-        vals = np.full(n, np.nan)
-        vals[raw.index.get_indexer(th.index)] = th.map(uniq).to_numpy(dtype=float)
-        take(vals)
-    take(np.where(num("sampling.priority") >= 1, 1.0, np.nan))
+    one_in = num("SampleRate")
+    if one_in is not None:
+        with np.errstate(divide="ignore"):
+            take(1.0 / one_in)
+    ts_col = raw.get("attr:tracestate")
+    if ts_col is not None and _has_values(ts_col):
+        ts = ts_col.dropna()
+        th = ts.str.extract(r"(?:^|,)\s*ot=(?:[^,]*;)?th:([0-9a-fA-F]{1,14})", expand=False).dropna()
+        if len(th):
+            uniq = {t: 1.0 - int(t.ljust(14, "0"), 16) / float(1 << 56) for t in th.unique()}
+            vals = np.full(n, np.nan)
+            vals[raw.index.get_indexer(th.index)] = th.map(uniq).to_numpy(dtype=float)
+            take(vals)
+    priority = num("sampling.priority")
+    if priority is not None:
+        take(np.where(priority >= 1, 1.0, np.nan))
     counts["sample_rate_from_trace"] = int(np.isfinite(rate).sum())
     if not np.isfinite(rate).any():
         return rate
