@@ -246,12 +246,29 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     sizes = (2, len(cand_u) + 1, len(own_u) + 1, len(peer_u) + 1)  # + 1: null (or, for the peer, not a client)
     total = sizes[0] * sizes[1] * sizes[2] * sizes[3]
     dense = total <= max(DENSE_PER_SPAN * len(client), DENSE_MIN)  # every combination fits one small table
-    codes: np.ndarray = client.astype(np.int32 if dense and total < 1 << 31 else np.int64)
-    for c, k in zip((cand_c + 1, own_c + 1, np.where(client, peer_c + 1, 0)), sizes[1:], strict=True):
-        codes *= k
-        codes += c
-        if not dense and len(codes) and int(codes.max()) > 1 << 40:
-            codes = pd.factorize(codes)[0].astype(np.int64)  # back below n: no overflow however many values
+    columns = ((cand_c, sizes[1], False), (own_c, sizes[2], False), (peer_c, sizes[3], True))  # True: the peer
+    codes: np.ndarray
+    if dense:  # the combination's number: its column codes (+ 1) in mixed radix, client first
+        codes = client.astype(np.int32 if total < 1 << 31 else np.int64)
+        offset = 0
+        for c, k, is_peer in columns:
+            if k == 1:  # a column without values: code 0 throughout
+                continue
+            codes *= k
+            offset *= k
+            if is_peer:
+                codes += np.where(client, c + 1, 0)  # the peer counts for client spans only
+            else:
+                codes += c
+                offset += 1
+        codes += offset
+    else:
+        codes = client.astype(np.int64)
+        for c, k, is_peer in columns:
+            codes *= k
+            codes += np.where(client, c + 1, 0) if is_peer else c + 1
+            if len(codes) and int(codes.max()) > 1 << 40:
+                codes = pd.factorize(codes)[0].astype(np.int64)  # back below n: no overflow however many values
     if dense:
         used = np.zeros(total, dtype=bool)
         used[codes] = True
@@ -276,7 +293,10 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     if dense:
         table = np.full(total, -1, dtype=np.int64)
         table[used] = t_op
-        op[free_idx] = table[codes]
+        if len(free_idx) == n:
+            op = table[codes]
+        else:
+            op[free_idx] = table[codes]
         if n_hits.max(initial=0) > 1:
             table[used] = n_hits
             ambiguous[free_idx] = table[codes] > 1
@@ -311,7 +331,8 @@ def _match(
 
 
 def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """Per element, the number of its value (-1: null), and the distinct values (a Series of ``s``'s dtype).
+    """Per element, the number of its value (-1: null; int32 or int64), and the distinct values (a Series of
+    ``s``'s dtype).
 
     Arrow-backed strings are encoded by arrow on their buffers (no copy); anything else by pandas.
 
@@ -322,13 +343,13 @@ def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
         arr = pa.array(s.array)
         if arr.null_count == len(arr):
-            return np.full(len(arr), -1, dtype=np.int64), pd.Series([], dtype=s.dtype)
+            return np.full(len(arr), -1, dtype=np.int32), pd.Series([], dtype=s.dtype)
         chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
         if chunks and all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
             enc = pc.dictionary_encode(pa.chunked_array(chunks, type=chunks[0].type))
             codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks])
             values = pd.Series(enc.chunks[0].dictionary.to_pandas(), dtype=s.dtype)
-            return codes.astype(np.int64, copy=False), values
+            return codes.astype(np.int32, copy=False), values
     c, u = pd.factorize(s, use_na_sentinel=True)
     return c.astype(np.int64, copy=False), pd.Series(u, dtype=s.dtype)
 

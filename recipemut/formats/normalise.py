@@ -213,7 +213,8 @@ def _span_columns(
         if c is None or not _has_values(c):
             return pa.nulls(len(sub), pa.float64())
         values = c.to_numpy() if c.dtype == np.float64 else to_float(c, len(sub))  # numeric columns as they are
-        return pa.array(values, pa.float64(), from_pandas=True)
+        nan = np.isnan(values)
+        return pa.array(values, pa.float64(), mask=nan if nan.any() else None)  # NaN: null
 
     def attr_text(key: str | None) -> pa.ChunkedArray:
         c = sub.get("attr:" + key) if key else None
@@ -478,9 +479,9 @@ def _cycles(parent: np.ndarray) -> np.ndarray:
     rows = np.arange(n, dtype=np.int64)
     if n == 0 or bool((parent < rows).all()) or bool(((parent > rows) | (parent < 0)).all()):
         return np.zeros(0, dtype=np.int64)
-    anc = parent.copy()
+    anc = np.where(parent >= 0, parent[np.maximum(parent, 0)], -1)  # the first jump over all rows at once
     active = np.flatnonzero(anc >= 0)
-    for _ in range(int(np.ceil(np.log2(n + 1))) + 1):
+    for _ in range(int(np.ceil(np.log2(n + 1)))):
         if not len(active):
             break
         nxt = anc[anc[active]]
