@@ -347,7 +347,12 @@ def _text_codes(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
         chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
         if chunks and all(pa.types.is_string(c.type) or pa.types.is_large_string(c.type) for c in chunks):
             enc = pc.dictionary_encode(pa.chunked_array(chunks, type=chunks[0].type))
-            codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks])
+            codes = np.concatenate(
+                [
+                    (c.indices.fill_null(-1) if c.null_count else c.indices).to_numpy(zero_copy_only=False)
+                    for c in enc.chunks
+                ]
+            )
             values = pd.Series(enc.chunks[0].dictionary.to_pandas(), dtype=s.dtype)
             return codes.astype(np.int32, copy=False), values
     c, u = pd.factorize(s, use_na_sentinel=True)

@@ -193,7 +193,7 @@ def _span_columns(
         ambiguous = np.zeros(n, dtype=bool)
     status = status_codes(raw, mapping)
     every = bool(mapped.all())
-    keep = np.flatnonzero(mapped)
+    keep = np.zeros(0, dtype=np.int64) if every else np.flatnonzero(mapped)
 
     def rows(a: np.ndarray) -> np.ndarray:
         return a if every else a[keep]
@@ -216,9 +216,12 @@ def _span_columns(
         nan = np.isnan(values)
         return pa.array(values, pa.float64(), mask=nan if nan.any() else None)  # NaN: null
 
-    def attr_text(key: str | None) -> pa.ChunkedArray:
+    def attr_text(key: str | None, default: str | None = None) -> pa.Array | pa.ChunkedArray:
         c = sub.get("attr:" + key) if key else None
-        return pa.chunked_array([pa.nulls(len(sub), pa.string())]) if c is None else _arrow_strings(c).cast(pa.string())
+        if c is None or not _has_values(c):
+            return pa.repeat(pa.scalar(default, pa.string()), len(sub))
+        text = _arrow_strings(c).cast(pa.string())
+        return text if default is None else pc.fill_null(text, default)
 
     if sample_rate is not None:
         rate = np.where(np.isnan(rate), float(sample_rate), rate)
@@ -226,7 +229,7 @@ def _span_columns(
         "request_id": _arrow_strings(sub["trace_id"]).cast(pa.string()),
         "recipe": pa.repeat(pa.scalar(recipe.name if recipe is not None else None, pa.string()), len(sub)),
         "recipe_version": attr_num(mapping.recipe_version).cast(pa.int64(), safe=False),
-        "variant": pc.fill_null(attr_text(mapping.variant), DEFAULT_VARIANT),
+        "variant": attr_text(mapping.variant, DEFAULT_VARIANT),
         "op": op_k,
         "service": service,
         "latency_ms": pa.array(rows(raw["dur_ns"].to_numpy(dtype=np.int64)) / 1e6, pa.float64()),
@@ -368,7 +371,9 @@ def _dictionary_codes(arrays: list[pa.ChunkedArray]) -> tuple[list[np.ndarray], 
     if not chunks:
         return [np.zeros(len(a), dtype=np.int64) for a in arrays], 0
     enc = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()))
-    parts = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks]
+    parts = [
+        (c.indices.fill_null(-1) if c.null_count else c.indices).to_numpy(zero_copy_only=False) for c in enc.chunks
+    ]
     both = np.concatenate(parts).astype(np.int64, copy=False)
     return np.split(both, np.cumsum([len(a) for a in arrays])[:-1]), len(enc.chunks[-1].dictionary)
 
