@@ -398,3 +398,58 @@ def test_text_codes_on_arrow_and_object_columns() -> None:
     codes, values = mapping_mod._text_codes(pd.Series([None, None], dtype="str"))
     assert codes.tolist() == [-1, -1] and len(values) == 0
     assert pa.array(pd.Series(["x"], dtype="str").array).type == pa.large_string()  # the zero-copy path's input
+
+
+# ---- status, sampling and attribute shortcuts --------------------------------------------------------
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from([None, "ERROR", "OK"]), st.sampled_from([None, "1", "0"])), max_size=20
+    ),
+    st.booleans(),
+)
+def test_status_codes_with_and_without_halted_or_ok_tests(spans, with_tests) -> None:
+    rows = [{"trace_id": "t", "span_id": f"s{i}", "error": e} for i, (e, _, _) in enumerate(spans)]
+    raw = frame(rows, {"otel.status_code": [o for _, o, _ in spans], "app.halt": [h for _, _, h in spans]})
+    halt = (mapping_mod.AttrTest("app.halt", equals="1"),) if with_tests else ()
+    fine = (mapping_mod.AttrTest("app.halt", equals="0"),) if with_tests else ()
+    got = mapping_mod.status_codes(raw, SpanMapping(halted=halt, ok=fine)).tolist()
+    want = []
+    for e, o, h in spans:
+        code = 2 if with_tests and h == "1" else 1 if e or o == "ERROR" else 0
+        want.append(0 if with_tests and h == "0" else code)
+    assert got == want
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from([None, "0.25", "0.5", "x"]), min_size=1, max_size=12), st.booleans())
+def test_sampling_rates_skip_only_attributes_no_span_carries(probs, all_columns) -> None:
+    # the same rates whether absent attributes are missing columns or columns of nulls
+    rows = [{"trace_id": f"t{i % 3}", "span_id": f"s{i}"} for i in range(len(probs))]
+    none = [None] * len(probs)
+    attrs: dict[str, list[Any]] = {"sampling.probability": probs}
+    if all_columns:
+        attrs.update(
+            {k: none for k in ("sampler.type", "sampler.param", "SampleRate", "tracestate", "sampling.priority")}
+        )
+    counts: dict[str, int] = {}
+    rate = norm._sample_rates(frame(rows, attrs), DEFAULT_MAPPING, counts)
+    want = {}
+    for i, p in enumerate(probs):
+        if p not in (None, "x"):
+            want.setdefault(f"t{i % 3}", float(p))
+    assert [None if np.isnan(r) else r for r in rate] == [want.get(f"t{i % 3}") for i in range(len(probs))]
+    assert counts["sample_rate_from_trace"] == sum(p not in (None, "x") for p in probs)
+
+
+@pytest.mark.parametrize("variant", ["missing", "all null", "some"])
+def test_text_attributes_absent_null_or_present(variant) -> None:
+    rows = [{"trace_id": "t", "span_id": f"s{i}"} for i in range(3)]
+    attrs = {"all null": {"recipe.variant": [None] * 3}, "some": {"recipe.variant": ["b", None, "b"]}}.get(variant, {})
+    table, _, _ = norm.normalise_table(frame(rows, attrs), path=PATH, fmt="otlp", recipe=None, mapping=DEFAULT_MAPPING)
+    want = ["b", "control", "b"] if variant == "some" else ["control"] * 3
+    assert table.column("variant").to_pylist() == want
+    assert table.column("cache_key").to_pylist() == [None] * 3
+    assert table.schema.field("variant").type == pa.string()
