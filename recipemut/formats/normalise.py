@@ -107,8 +107,10 @@ def normalise_table(
     ids = tuple(_arrow_strings(raw[c]) for c in ("trace_id", "span_id", "parent_id"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         hashing = pool.submit(_arrow_codes, *ids)
+        no_id = pool.submit(_empty_either, ids[0], ids[1])  # after the codes, in the same thread
         cols = _span_columns(raw, path=path, recipe=recipe, mapping=mapping, sample_rate=sample_rate)
         codes = hashing.result()
+        empty_ids = no_id.result()
     del ids
     changed = False
     unique = _ids_unique(codes)
@@ -124,7 +126,9 @@ def normalise_table(
 
     start = raw["start_ns"].to_numpy(dtype=np.int64)
     dur = raw["dur_ns"].to_numpy(dtype=np.int64)
-    bad = _empty(raw["trace_id"]) | _empty(raw["span_id"]) | (start < 0) | (dur < 0)
+    if changed:
+        empty_ids = _empty(raw["trace_id"]) | _empty(raw["span_id"])
+    bad = empty_ids | (start < 0) | (dur < 0)
     if bad.any() and strict:
         i = int(raw.loc[bad, "index"].min())
         raise LogError(f"span #{i} has no trace/span id, start or duration (--strict)", file=str(path), code="bad-span")
@@ -253,10 +257,18 @@ def _empty(s: pd.Series) -> np.ndarray:
     >>> _empty(pd.Series(["a", "", None], dtype="str")).tolist()
     [False, True, False]
     """
-    arr = _arrow_strings(s)
-    return np.asarray(
-        pc.fill_null(pc.equal(pc.binary_length(arr), 0), False).to_numpy(zero_copy_only=False), dtype=bool
-    )
+    return _empty_ids(_arrow_strings(s))
+
+
+def _empty_either(trace: pa.ChunkedArray, span: pa.ChunkedArray) -> np.ndarray:
+    """Spans whose trace id or span id is the empty string (safe off the main thread)."""
+    return _empty_ids(trace) | _empty_ids(span)
+
+
+def _empty_ids(arr: pa.ChunkedArray) -> np.ndarray:
+    """:func:`_empty` on an arrow string array (safe off the main thread)."""
+    empty = pc.fill_null(pc.equal(pc.binary_length(arr), 0), False)
+    return np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _merge_shared(raw: pd.DataFrame, prefer: str, counts: dict[str, int], notes: list[str]) -> pd.DataFrame:
@@ -481,11 +493,13 @@ def _cycles(parent: np.ndarray) -> np.ndarray:
     ([2, 3], [])
     """
     n = len(parent)
-    rows = np.arange(n, dtype=np.int64)
-    if n == 0 or bool((parent < rows).all()) or bool(((parent > rows) | (parent < 0)).all()):
-        return np.zeros(0, dtype=np.int64)
     anc = np.where(parent >= 0, parent[np.maximum(parent, 0)], -1)  # the first jump over all rows at once
     active = np.flatnonzero(anc >= 0)
+    if not len(active):  # no grandparents: no cycle
+        return np.zeros(0, dtype=np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    if bool((parent < rows).all()) or bool(((parent > rows) | (parent < 0)).all()):
+        return np.zeros(0, dtype=np.int64)
     for _ in range(int(np.ceil(np.log2(n + 1)))):
         if not len(active):
             break
