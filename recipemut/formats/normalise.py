@@ -1,6 +1,7 @@
 """From a raw span frame to the span table: the warts of real traces, then spans to operations.
 
-Every step is vectorised over spans (numpy / pandas); loops run over tree depth or rules only.
+Every step is vectorised over spans (numpy / pandas / arrow); loops run over tree depth, rules, or
+blocks of whole traces (span ids are hashed a cache-sized block at a time) only.
 Each wart is counted (the keys of :data:`COUNT_KEYS`) and explained in a note:
 
 * spans without trace/span id, start or duration, or with a negative duration: dropped (``invalid_spans``);
