@@ -179,7 +179,7 @@ def span_frames(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, list[A
     return rows, attrs
 
 
-@SETTINGS
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # 3 whole tables each
 @given(span_frames(), st.integers(1, 3), st.booleans())
 def test_normalise_table_is_the_same_with_blocked_ids(data, block, with_recipe) -> None:
     rows, attrs = data
