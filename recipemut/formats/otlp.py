@@ -336,39 +336,46 @@ def _av_float(value: Any) -> Any:
 
 
 class _Floats:
-    """:func:`_av_float` of an attribute value array, taken key by key.
+    """:func:`_av_float` of an attribute value array, one span column per key.
 
-    The number-typed members are made float64 once for the whole array, so each key takes 8-byte
-    values instead of the value structs with their strings; ``stringValue`` (mostly text that is
-    not a number) is converted per key, only where the key has some.
+    The number-typed members are made one float64 numpy array (NaN where none) once for the
+    whole value array, so a key's column is a gather and a scatter of 8-byte values rather than
+    a take of the value structs with their strings; ``stringValue`` (mostly text that is not a
+    number) is converted per key, only where the key has some.
     """
 
     def __init__(self, value: Any) -> None:
-        self.value = value
-        self.numbers = []
+        num = None
         for name in ("doubleValue", "intValue"):
             f = _field(value, name)
-            if f is not None and not pa.types.is_null(f.type):
-                self.numbers.append(_str_to_float(f) if pa.types.is_string(f.type) else pc.cast(f, pa.float64()))
+            if f is None or pa.types.is_null(f.type):
+                continue
+            f = _str_to_float(f) if pa.types.is_string(f.type) else pc.cast(f, pa.float64())
+            x = np.asarray(f.to_numpy(zero_copy_only=False), dtype=np.float64)  # null -> NaN
+            num = x if num is None else np.where(np.isnan(num), x, num)
+        self.num = num if num is not None else np.full(len(value), np.nan)
         strings = _field(value, "stringValue")
-        self.strings = (
-            None if strings is None or pa.types.is_null(strings.type) or strings.null_count == len(strings) else strings
-        )
+        usable = strings is not None and not pa.types.is_null(strings.type) and strings.null_count < len(strings)
+        self.strings = strings if usable else None
+        self.has_string = strings.is_valid().to_numpy(zero_copy_only=False) if usable else None
 
-    def take(self, idx: np.ndarray) -> Any:
-        sel = pa.array(idx)
-        out = pa.nulls(len(idx), pa.float64())
-        for f in self.numbers:
-            out = pc.coalesce(out, f.take(sel))
-        if self.strings is not None:
-            s = self.strings.take(sel)
-            if s.null_count < len(s):
-                out = pc.coalesce(out, _str_to_float(s) if pa.types.is_string(s.type) else pc.cast(s, pa.float64()))
-        return out
+    def column(self, idx: np.ndarray, span: np.ndarray, n: int) -> pa.Array:
+        """The key whose attributes are ``idx`` (ascending), held by spans ``span``, as ``n`` spans' floats."""
+        v = self.num[idx]
+        if self.strings is not None and self.has_string is not None and self.has_string[idx].any():
+            s = self.strings.take(pa.array(idx))
+            f = _str_to_float(s) if pa.types.is_string(s.type) else pc.cast(s, pa.float64())
+            v = np.where(np.isnan(v), np.asarray(f.to_numpy(zero_copy_only=False), dtype=np.float64), v)
+        last = np.ones(len(span), dtype=bool)  # a key repeated on one span: the last value, as _scatter gives
+        last[:-1] = span[1:] != span[:-1]
+        out = np.full(n, np.nan)
+        out[span[last]] = v[last]
+        return pa.array(out, from_pandas=True)  # NaN -> null: absent
 
 
 def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozenset()) -> pa.Table:
-    rs = table.column("resourceSpans").combine_chunks()
+    col = table.column("resourceSpans")
+    rs = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()  # combining one chunk would copy it
     rs_flat = pc.list_flatten(rs)  # one struct per resourceSpans entry
     n_rs = len(rs_flat)
     res = _field(rs_flat, "resource")
@@ -465,7 +472,7 @@ def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozen
             idx = np.flatnonzero(codes_np == j)  # a few compares per wanted key: cheaper than sorting by key
             if k in numeric:
                 floats = floats or _Floats(values)
-                span_vals[k] = _scatter(n, a_parent[idx], floats.take(idx))
+                span_vals[k] = floats.column(idx, a_parent[idx], n)
             else:
                 span_vals[k] = _scatter(n, a_parent[idx], _av_string(values.take(pa.array(idx))))
     if "peer.service" in span_vals:
