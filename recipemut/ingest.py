@@ -17,12 +17,14 @@ How a native file is read
 
 What is rejected (reason codes, see :data:`REASONS`)
     malformed JSON, a value that is not an object, a key of the wrong type, a required key missing
-    or empty, invalid UTF-8, a negative or non-finite latency, a non-finite start, a negative or
-    non-finite cost/cpu/mem/bytes, a status other than ok/error/halted, a sample_rate outside
-    (0, 1]. Rejections are counted by reason; the first :data:`MAX_EXAMPLES` of each reason keep
-    their ``file:line``. Nothing is fatal unless ``strict=True`` (then the first bad line, in file
-    order, raises :class:`~recipemut.errors.LogError`). A file whose every line is bad, or whose
-    first :data:`GIVE_UP_AFTER` non-blank lines are all bad, is not a span log: ``LogError``.
+    or empty, invalid UTF-8, a negative or non-finite latency or one over :data:`MAX_MS`, a start
+    that is not finite or further than :data:`MAX_MS` from 1970 (not epoch milliseconds: a log in
+    nanoseconds or microseconds), a negative or non-finite cost/cpu/mem/bytes, a status other than
+    ok/error/halted, a sample_rate outside (0, 1]. Rejections are counted by reason; the first
+    :data:`MAX_EXAMPLES` of each reason keep their ``file:line``. Nothing is fatal unless
+    ``strict=True`` (then the first bad line, in file order, raises
+    :class:`~recipemut.errors.LogError`). A file whose every line is bad, or whose first
+    :data:`GIVE_UP_AFTER` non-blank lines are all bad, is not a span log: ``LogError``.
 
 What is excluded (not an error, but reported)
     With a ``recipe``: spans of another recipe (``recipe`` key set to another name) and spans of
@@ -86,6 +88,9 @@ GZIP_FREE_BYTES = 64 * 1024**2
 MAX_GZIP_RATIO = 100
 #: bytes per block when re-reading a file that did not parse in one go
 FALLBACK_BLOCK = 1 << 20
+#: the largest ``|start_ms|`` and ``latency_ms`` taken: 2**62 ns (about 146 years), so that every span's
+#: start and end are dates (pandas holds 1677..2262); a start in nanoseconds or microseconds is beyond it
+MAX_MS = 2.0**62 / 1e6
 _PARSE_BLOCK = 1 << 24  # bytes per block of the one-pass parse: fewer, larger chunks to post-process
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
 _HEAD_BYTES = 1 << 16
@@ -98,8 +103,8 @@ REASONS: Mapping[str, str] = MappingProxyType(
         "bad-encoding": "invalid UTF-8",
         "wrong-type": "a key holding a value of the wrong type",
         "missing-key": "a required key (request_id, op, start_ms, latency_ms, status) missing or empty",
-        "bad-latency": "latency_ms negative or not finite",
-        "bad-start": "start_ms not finite",
+        "bad-latency": "latency_ms negative, not finite or over 146 years",
+        "bad-start": "start_ms not finite or not epoch milliseconds (beyond 146 years of 1970)",
         "unknown-status": "status other than ok, error, halted",
         "bad-sample-rate": "sample_rate outside (0, 1]",
         "bad-value": "cost_usd, cpu_ms, mem_mb, bytes_in or bytes_out negative or not finite",
@@ -319,8 +324,14 @@ def detect_format(head: bytes) -> str:
         if fmt:
             return str(fmt)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped[:1] in (b"{", b"["):
+    if stripped[:1] == b"[":
         return "unknown"
+    if stripped[:1] == b"{":
+        try:
+            json.loads(stripped.split(b"\n", 1)[0])
+        except (ValueError, RecursionError):
+            return "native"  # a broken or doubled object: the native reader names its line
+        return "unknown"  # a JSON object of no known format
     return "native"
 
 
@@ -455,7 +466,9 @@ def _index_lines(a: np.ndarray) -> _Lines:
 def _parse(buf: pa.Buffer | str, block_size: int | None = None) -> pa.Table:
     """Parse JSONL from a buffer or a file path with the explicit schema; invalid UTF-8 raises too."""
     opts = pj.ReadOptions(block_size=block_size or _PARSE_BLOCK)
-    src = buf if isinstance(buf, str) else pa.BufferReader(buf)
+    # a path is opened here, not by read_json: that would pick a decompressor from the file's
+    # extension (a plain log named x.jsonl.gz would fail to inflate); gzip is found by magic bytes
+    src = pa.OSFile(buf) if isinstance(buf, str) else pa.BufferReader(buf)
     table = pj.read_json(src, read_options=opts, parse_options=_PARSE_OPTIONS)
     for name in _STRING_COLS:
         table.column(name).validate(full=True)  # invalid UTF-8 raises ArrowInvalid
@@ -606,16 +619,20 @@ def _read_slow(buf: pa.Buffer, lines: _Lines, name: str, rej: _Rejects) -> tuple
         probe = _Rejects(name)
         table, _, spaces = _read_lines(buf, head, probe)
         if table.num_rows == 0 and spaces == 0:
-            first = probe.first
-            assert first is not None
-            raise LogError(
-                f"not a span log: the first {GIVE_UP_AFTER} non-blank lines are all rejected "
-                f"(through line {cut}); first problem at line {first.line}: {first.message}",
-                file=name,
-                line=first.line,
-                code="not-a-log",
-            )
+            raise _not_a_log(name, cut, probe)
     return _read_lines(buf, lines, rej)
+
+
+def _not_a_log(name: str, through: int, rej: _Rejects) -> LogError:
+    first = rej.first
+    assert first is not None
+    return LogError(
+        f"not a span log: the first {GIVE_UP_AFTER} non-blank lines are all rejected "
+        f"(through line {through}); first problem at line {first.line}: {first.message} [{first.reason}]",
+        file=name,
+        line=first.line,
+        code="not-a-log",
+    )
 
 
 def _read_lines(buf: pa.Buffer, lines: _Lines, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int]:
@@ -751,7 +768,7 @@ def _all_good(table: pa.Table) -> bool:
         if k in _STRING_COLS and len(col) and pc.min(pc.binary_length(col)).as_py() == 0:
             return False
     inf = float("inf")
-    if not (_in_range(table.column("latency_ms"), 0, inf) and _in_range(table.column("start_ms"), -inf, inf)):
+    if not (_in_range(table.column("latency_ms"), 0, MAX_MS) and _in_range(table.column("start_ms"), -MAX_MS, MAX_MS)):
         return False
     if not set(pc.unique(table.column("status")).to_pylist()) <= set(STATUSES):
         return False
@@ -792,12 +809,24 @@ def _check(table: pa.Table, lines: np.ndarray, rej: _Rejects) -> np.ndarray:
     checks.append(("wrong-type", bad_ver, lambda r: f"recipe_version: expected an integer, got {float(ver[r])!r}"))
 
     lat = _np(table, "latency_ms")
-    bad_lat = ~missing & ~((lat >= 0) & np.isfinite(lat))
-    checks.append(("bad-latency", bad_lat, lambda r: f"latency_ms is {float(lat[r])!r}"))
+    bad_lat = ~missing & ~((lat >= 0) & (lat <= MAX_MS))  # NaN fails both
+
+    def lat_msg(r: int) -> str:
+        v = float(lat[r])
+        return f"latency_ms is {v!r}" + (" (over 146 years)" if math.isfinite(v) and v > MAX_MS else "")
+
+    checks.append(("bad-latency", bad_lat, lat_msg))
 
     start = _np(table, "start_ms")
-    bad_start = ~missing & ~np.isfinite(start)
-    checks.append(("bad-start", bad_start, lambda r: f"start_ms is {float(start[r])!r}"))
+    bad_start = ~missing & ~(np.abs(start) <= MAX_MS)
+
+    def start_msg(r: int) -> str:
+        v = float(start[r])
+        if not math.isfinite(v):
+            return f"start_ms is {v!r}"
+        return f"start_ms is {v!r}: not epoch milliseconds (beyond 146 years of 1970; nanoseconds or microseconds?)"
+
+    checks.append(("bad-start", bad_start, start_msg))
 
     status_col = table.column("status")
     known = pc.fill_null(pc.is_in(status_col, value_set=pa.array(STATUSES)), False).to_numpy(zero_copy_only=False)
@@ -938,6 +967,9 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
         n_read, n_blank = int(counts.get("spans_read", table.num_rows)), 0
     if table.num_rows:
         keep = _check(table, lines, rej)
+        if fmt == "native" and not strict and keep.size >= GIVE_UP_AFTER and not keep[:GIVE_UP_AFTER].any():
+            # rows are the file's non-blank lines in order (lines that did not parse never became rows)
+            raise _not_a_log(name, int(lines[GIVE_UP_AFTER - 1]), rej)
         if not keep.all():
             table, lines = table.filter(pa.array(keep)), lines[keep]
     if strict and rej.first is not None:

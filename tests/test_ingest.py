@@ -236,6 +236,36 @@ def test_gives_up_after_a_long_run_of_bad_lines(tmp_path: Path) -> None:
         read_logs(p)
 
 
+def test_gives_up_when_the_first_lines_parse_but_are_all_rejected(tmp_path: Path) -> None:
+    """The rule holds on the one-pass path too: lines of valid JSON that are not spans."""
+    no_key = json.dumps({"request_id": "r1", "start_ms": 1, "latency_ms": 1, "status": "ok"})  # no op
+    p = write_lines(tmp_path / "a.jsonl", [no_key] * ingest.GIVE_UP_AFTER + [GOOD, GOOD2])
+    with pytest.raises(LogError, match=r"first 1000 non-blank lines are all rejected .*line 1: .*missing-key") as e:
+        read_logs(p)
+    assert e.value.line == 1
+    q = write_lines(tmp_path / "b.jsonl", [no_key] * (ingest.GIVE_UP_AFTER - 1) + [GOOD, GOOD2])
+    df, rep = read_logs(q)  # one good line among the first thousand: a log with bad lines
+    assert len(df) == 2 and rep.rejected == {"missing-key": ingest.GIVE_UP_AFTER - 1}
+
+
+def test_a_plain_log_named_like_a_compressed_file_is_read_as_plain(tmp_path: Path) -> None:
+    for name in ("a.jsonl.gz", "b.jsonl.bz2", "c.zst", "d.lz4"):
+        p = write_spans(tmp_path / name, REQUESTS)
+        df, rep = read_logs(p)
+        assert len(df) == len(REQUESTS) and rep.rejected_total == 0
+
+
+def test_broken_objects_are_named_by_line_under_auto_detection(tmp_path: Path) -> None:
+    """A file of JSON-looking lines that do not parse is read as native spans, so the error names the
+    line, rather than being called an unknown format."""
+    for text in (GOOD + GOOD, '{"request_id": oops}', GOOD[:-5]):
+        p = write_lines(tmp_path / "x.jsonl", [text])
+        with pytest.raises(LogError, match="line 1: not valid JSON") as e:
+            read_logs(p)
+        assert e.value.line == 1 and e.value.code == "not-a-log"
+    assert detect_format(b'{"a": 1}\n') == "unknown"  # valid JSON of no known format: still refused as such
+
+
 def test_missing_file_and_directory_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="no such file") as e:
         read_logs(tmp_path / "nope.jsonl")
@@ -504,3 +534,31 @@ def test_line_scan_matches_a_plain_reading_at_any_chunk_size(pieces: list[bytes]
     cols = (got.starts, got.ends, got.nexts, got.blank, got.odd)
     rows = list(zip(*(c.tolist() for c in cols), strict=True))
     assert rows == _lines_reference(data)
+
+
+def test_start_in_nanoseconds_or_an_endless_latency_is_a_rejected_line_not_a_crash(tmp_path: Path) -> None:
+    # start_ms written in nanoseconds (a common slip) or a latency of 1e300 ms is finite, but no date:
+    # the report's time range and the profile's rate series cannot hold it
+    p = write_lines(
+        tmp_path / "a.jsonl",
+        [
+            line(span("r1", "load", 1000, 10)),
+            line(span("r1", "left", 1.76e18, 5)),
+            line(span("r1", "right", 1010, 1e300)),
+            line(span("r1", "join", -1.76e18, 5)),
+        ],
+    )
+    df, rep = read_logs(p)
+    assert df["op"].tolist() == ["load"]
+    assert [(e.line, e.reason) for e in rep.examples] == [(2, "bad-start"), (3, "bad-latency"), (4, "bad-start")]
+    assert "epoch milliseconds" in rep.examples[0].message
+    assert rep.time_range_ms == (1000.0, 1010.0)
+    assert "1970-01-01T00:00:01.000Z" in rep.summary()
+    json.dumps(rep.to_dict())
+
+
+def test_a_log_in_nanoseconds_is_not_a_span_log(tmp_path: Path) -> None:
+    p = write_spans(tmp_path / "ns.jsonl", [span(f"r{i}", "load", 1.76e18 + i, 5) for i in range(3)])
+    with pytest.raises(LogError) as e:
+        read_logs(p)
+    assert str(e.value).startswith(f"{p}:1: not a span log") and "epoch milliseconds" in str(e.value)
