@@ -72,6 +72,19 @@ def test_bad_lines_are_warnings_on_stderr(tmp_path: Path, files: tuple[Path, Pat
     assert "excluded 1 spans of operations not in the recipe: mystery (1)" in result.stderr
 
 
+def test_more_rejected_lines_are_summed_up_with_the_total(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    recipe, _ = files
+    bad = ["{oops"] * 4 + [line(span("rx", "load", -1, 1))] * 4  # negative start is fine; latency below
+    bad[4:] = [json.dumps({"request_id": "rx", "op": "load", "start_ms": 1, "latency_ms": -1, "status": "ok"})] * 4
+    logs = write_lines(tmp_path / "bad.jsonl", [*(line(s) for s in REQUESTS), *bad])
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs)])
+    assert result.exit_code == 0, result.output
+    shown = result.stderr.count("warning: rejected ")
+    assert f"warning: {8 - shown} more rejected lines (of 8 in all: malformed-json: 4, bad-latency: 4)" in " ".join(
+        result.stderr.split()
+    )
+
+
 def test_strict_fails_with_one_line(tmp_path: Path, files: tuple[Path, Path]) -> None:
     recipe, _ = files
     logs = write_lines(tmp_path / "bad.jsonl", [line(REQUESTS[0]), "{oops", line(REQUESTS[1])])

@@ -144,7 +144,8 @@ def warn_ingest(report: Any, *, max_warnings: int = MAX_WARNINGS) -> None:
     if more > 0:
         by = ", ".join(f"{k}: {v}" for k, v in report.rejected.items())
         err_console.print(
-            f"[yellow]warning:[/] {more} more rejected lines ({escape(by)}); --format json lists examples"
+            f"[yellow]warning:[/] {more} more rejected lines (of {report.rejected_total} in all: {escape(by)}); "
+            "--format json lists examples"
         )
     for what, counts in (("operations not in the recipe", report.unknown_ops), ("other recipes", report.other_recipes)):
         if counts:
