@@ -200,6 +200,8 @@ def test_several_files_keep_their_own_line_numbers(tmp_path: Path) -> None:
     df, rep = read_logs([a, b])
     assert len(df) == 8 and rep.requests == 2
     assert df["source_file"].tolist() == [str(a)] * 4 + [str(b)] * 4
+    assert isinstance(df["source_file"].dtype, pd.CategoricalDtype)  # one value per file, as documented
+    assert sorted(df["source_file"].cat.categories) == sorted([str(a), str(b)])
     assert df["source_line"].tolist() == [1, 2, 3, 4, 3, 4, 5, 6]
     assert [(e.file, e.line) for e in rep.examples] == [(str(b), 2)]
     assert rep.files == (str(a), str(b)) and set(rep.formats.values()) == {"native"}

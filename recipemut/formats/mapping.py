@@ -259,6 +259,8 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
             if is_peer:
                 codes += np.where(client, c + 1, 0)  # the peer counts for client spans only
             else:
+                # c + 1 (null -> 0) without a pass for the + 1: the ones go into ``offset``, which is
+                # scaled with the codes and added once at the end
                 codes += c
                 offset += 1
         codes += offset
