@@ -463,16 +463,50 @@ def _index_lines(a: np.ndarray) -> _Lines:
     return _Lines(starts, ends, nexts, blank, odd)
 
 
-def _parse(buf: pa.Buffer | str, block_size: int | None = None) -> pa.Table:
-    """Parse JSONL from a buffer or a file path with the explicit schema; invalid UTF-8 raises too."""
+def _parse(buf: pa.Buffer | str, block_size: int | None = None, *, infer: bool = False) -> pa.Table:
+    """Parse JSONL from a buffer or a file path into :data:`PARSE_SCHEMA`; invalid UTF-8 raises too.
+
+    ``infer``: let the parser infer the types, then convert them (the one-pass read of a whole
+    file: about a tenth less CPU than parsing against the explicit schema); a column whose type
+    cannot be converted (a key of the wrong type) raises ``ArrowInvalid`` like the explicit parse.
+    """
     opts = pj.ReadOptions(block_size=block_size or _PARSE_BLOCK)
     # a path is opened here, not by read_json: that would pick a decompressor from the file's
     # extension (a plain log named x.jsonl.gz would fail to inflate); gzip is found by magic bytes
     src = pa.OSFile(buf) if isinstance(buf, str) else pa.BufferReader(buf)
-    table = pj.read_json(src, read_options=opts, parse_options=_PARSE_OPTIONS)
+    if infer:
+        table = _conform_inferred(pj.read_json(src, read_options=opts))
+    else:
+        table = pj.read_json(src, read_options=opts, parse_options=_PARSE_OPTIONS)
     for name in _STRING_COLS:
         table.column(name).validate(full=True)  # invalid UTF-8 raises ArrowInvalid
     return table
+
+
+def _conform_inferred(table: pa.Table) -> pa.Table:
+    """An inferred table as :data:`PARSE_SCHEMA`: absent keys null, integers as floats, strings large.
+
+    >>> t = _conform_inferred(pa.table({"op": ["a"], "latency_ms": [3], "extra": [True]}))
+    >>> t.schema == PARSE_SCHEMA, t.column("latency_ms").to_pylist(), t.column("request_id").null_count
+    (True, [3.0], 1)
+    """
+    n = table.num_rows
+    cols: list[pa.ChunkedArray | pa.Array] = []
+    for f in PARSE_SCHEMA:
+        i = table.schema.get_field_index(f.name)
+        if i < 0 or pa.types.is_null(table.schema.field(i).type):
+            cols.append(pa.nulls(n, f.type))
+            continue
+        col, t = table.column(i), table.schema.field(i).type
+        if t == f.type:
+            cols.append(col)
+        elif pa.types.is_string(t) and pa.types.is_large_string(f.type):
+            cols.append(col.cast(f.type))
+        elif (pa.types.is_integer(t) or pa.types.is_floating(t)) and pa.types.is_floating(f.type):
+            cols.append(col.cast(f.type, safe=False))  # rounds past 2**53 as parsing into a double does
+        else:
+            raise pa.ArrowInvalid(f"column {f.name}: {t} where {f.type} is expected")
+    return pa.table(cols, schema=PARSE_SCHEMA)
 
 
 class _DuplicateKey(ValueError):
@@ -567,7 +601,7 @@ def _read_native(source: pa.Buffer | str, name: str, rej: _Rejects) -> tuple[pa.
         scan = pool.submit(_scan, source)
         table: pa.Table | None = None
         try:
-            table = _parse(source)
+            table = _parse(source, infer=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
         lines = scan.result()
@@ -979,7 +1013,8 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
         f = rej.first
         assert f is not None
         raise LogError(
-            f"not a span log: all {n_read} non-blank lines are rejected; first problem at line {f.line}: {f.message}",
+            f"not a span log: all {n_read} non-blank lines are rejected; "
+            f"first problem at line {f.line}: {f.message} [{f.reason}]",
             file=name,
             line=f.line,
             code="not-a-log",

@@ -428,10 +428,10 @@ def test_fallback_is_bounded_by_bad_lines_not_file_size(tmp_path: Path, monkeypa
     parses = 0
     real = ingest._parse
 
-    def counting(buf: object, block_size: int | None = None) -> object:
+    def counting(buf: object, block_size: int | None = None, infer: bool = False) -> object:
         nonlocal parses
         parses += 1
-        return real(buf, block_size)  # type: ignore[arg-type]
+        return real(buf, block_size, infer=infer)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest, "_parse", counting)
     monkeypatch.setattr(ingest, "FALLBACK_BLOCK", 1 << 16)
@@ -490,10 +490,10 @@ def test_unshaped_bad_lines_cost_no_parse_each(tmp_path: Path, monkeypatch: pyte
     parses = 0
     real = ingest._parse
 
-    def counting(buf: object, block_size: int | None = None) -> object:
+    def counting(buf: object, block_size: int | None = None, infer: bool = False) -> object:
         nonlocal parses
         parses += 1
-        return real(buf, block_size)  # type: ignore[arg-type]
+        return real(buf, block_size, infer=infer)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest, "_parse", counting)
     lines = [line(span(f"r{i}", "load", i, 1.5)) if i % 50 else "{truncated" for i in range(1, 5001)]
@@ -564,3 +564,25 @@ def test_a_log_in_nanoseconds_is_not_a_span_log(tmp_path: Path) -> None:
     with pytest.raises(LogError) as e:
         read_logs(p)
     assert str(e.value).startswith(f"{p}:1: not a span log") and "epoch milliseconds" in str(e.value)
+
+
+def test_one_pass_types_are_inferred_then_converted(tmp_path: Path) -> None:
+    """The one-pass read infers types: integers become floats, absent keys nulls, unknown nested keys
+    are dropped; a key of the wrong type on every line still rejects every line, named."""
+    spans = [
+        {"request_id": f"r{i}", "op": "load", "start_ms": 1000 + i, "latency_ms": 2, "status": "ok", "x": {"y": [1]}}
+        for i in range(3)
+    ]
+    df, rep = read_logs(write_lines(tmp_path / "ints.jsonl", [json.dumps(s) for s in spans]))
+    assert df["latency_ms"].dtype == np.float64 and df["latency_ms"].tolist() == [2.0] * 3
+    assert df["start_ms"].tolist() == [1000.0, 1001.0, 1002.0] and df["cost_usd"].isna().all()
+    assert rep.rejected_total == 0 and "x" not in df.columns
+    for key, value, reason in (
+        ("latency_ms", "2", "wrong-type"),
+        ("op", 7, "wrong-type"),
+        ("cache_key", {"a": 1}, "wrong-type"),
+    ):
+        bad = [json.dumps({**s, key: value}) for s in spans]
+        with pytest.raises(LogError, match=f"line 1: {key}: expected") as e:
+            read_logs(write_lines(tmp_path / "bad.jsonl", bad))
+        assert e.value.code == "not-a-log" and reason in str(e.value)
