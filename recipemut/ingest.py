@@ -1013,8 +1013,9 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
         f = rej.first
         assert f is not None
         raise LogError(
-            f"not a span log: all {n_read} non-blank lines are rejected; "
-            f"first problem at line {f.line}: {f.message} [{f.reason}]",
+            "not a span log: "
+            + ("its one non-blank line is" if n_read == 1 else f"all {n_read} non-blank lines are")
+            + f" rejected; first problem at line {f.line}: {f.message} [{f.reason}]",
             file=name,
             line=f.line,
             code="not-a-log",

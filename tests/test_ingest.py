@@ -257,6 +257,12 @@ def test_a_plain_log_named_like_a_compressed_file_is_read_as_plain(tmp_path: Pat
         assert len(df) == len(REQUESTS) and rep.rejected_total == 0
 
 
+def test_a_log_of_one_bad_line_says_so_in_words(tmp_path: Path) -> None:
+    p = write_lines(tmp_path / "one.jsonl", ["{oops"])
+    with pytest.raises(LogError, match="not a span log: its one non-blank line is rejected; first problem at line 1"):
+        read_logs(p)
+
+
 def test_broken_objects_are_named_by_line_under_auto_detection(tmp_path: Path) -> None:
     """A file of JSON-looking lines that do not parse is read as native spans, so the error names the
     line, rather than being called an unknown format."""
