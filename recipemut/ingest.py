@@ -76,6 +76,7 @@ from .spans import DEFAULT_VARIANT, REQUIRED, SPAN_SCHEMA, STATUSES
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 #: examples kept per rejection reason
 MAX_EXAMPLES = 5
 #: a file whose first this-many non-blank lines are all rejected is not a span log
@@ -316,6 +317,7 @@ def detect_format(head: bytes) -> str:
     >>> detect_format(b"hello world\\n")
     'native'
     """
+    head = head.removeprefix(UTF8_BOM)
     if _looks_native(head):
         return "native"
     formats = _formats_module()
@@ -333,6 +335,13 @@ def detect_format(head: bytes) -> str:
             return "native"  # a broken or doubled object: the native reader names its line
         return "unknown"  # a JSON object of no known format
     return "native"
+
+
+def _head_of(source: pa.Buffer | str, n: int) -> bytes:
+    if isinstance(source, pa.Buffer):
+        return source.slice(0, min(n, source.size)).to_pybytes()
+    with open(source, "rb") as f:
+        return f.read(n)
 
 
 def _check_file(path: Path) -> None:
@@ -983,6 +992,9 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
     notes: list[str] = []
     if fmt == "native":
         source: pa.Buffer | str = pa.py_buffer(_gunzip(path)) if _is_gzip(path) else name
+        if _head_of(source, 3) == UTF8_BOM:  # written by some Windows tools: not part of line 1
+            whole = source if isinstance(source, pa.Buffer) else pa.py_buffer(path.read_bytes())
+            source = whole.slice(3)
         table, lines, n_read, n_blank = _read_native(source, name, rej)
         del source
     else:

@@ -263,6 +263,23 @@ def test_a_log_of_one_bad_line_says_so_in_words(tmp_path: Path) -> None:
         read_logs(p)
 
 
+def test_a_utf8_bom_before_line_1_is_not_part_of_it(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.jsonl"
+    write_spans(plain, REQUESTS)
+    one = (json.dumps(REQUESTS[0]) + "\n").encode()
+    for name, data in (("bom.jsonl", ingest.UTF8_BOM + plain.read_bytes()), ("one.jsonl", ingest.UTF8_BOM + one)):
+        p = tmp_path / name
+        p.write_bytes(data)
+        g = tmp_path / (name + ".gz")
+        g.write_bytes(gzip.compress(data))
+        for f in (p, g):
+            df, rep = read_logs(f)
+            n = len(REQUESTS) if name == "bom.jsonl" else 1
+            assert rep.rejected_total == 0 and len(df) == n
+            assert df["source_line"].tolist() == list(range(1, n + 1))
+            assert df["request_id"].iloc[0] == REQUESTS[0]["request_id"]
+
+
 def test_broken_objects_are_named_by_line_under_auto_detection(tmp_path: Path) -> None:
     """A file of JSON-looking lines that do not parse is read as native spans, so the error names the
     line, rather than being called an unknown format."""

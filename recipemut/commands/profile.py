@@ -184,6 +184,10 @@ def profile(
     percentiles, the operations that take most time on the critical path of the slowest 5% of
     requests (those at or above the end-to-end p95), and those that cost most.
 
+    The profile's summary is also recorded in the profile store, listed by `recipemut stats`
+    ($RECIPEMUT_STORE, else .recipemut/store.sqlite in this folder; RECIPEMUT_STORE=off records
+    nothing).
+
     Example:
 
         recipemut profile recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz
