@@ -324,48 +324,40 @@ def _str_to_float(arr: Any) -> Any:
         return pa.array(pd.to_numeric(arr.to_pandas(), errors="coerce"), pa.float64(), from_pandas=True)
 
 
-def _av_float(value: Any) -> Any:
-    """An arrow struct array of OTLP ``AnyValue``s as float64 (null where not a number)."""
-    out = pa.nulls(len(value), pa.float64())
-    for name in ("doubleValue", "intValue", "stringValue"):
-        f = _field(value, name)
-        if f is None or pa.types.is_null(f.type):
-            continue
-        out = pc.coalesce(out, _str_to_float(f) if pa.types.is_string(f.type) else pc.cast(f, pa.float64()))
-    return out
+def _as_floats(member: Any) -> np.ndarray:
+    """An ``AnyValue`` member (number or numeric text) as float64, NaN where null or not a number."""
+    f = _str_to_float(member) if pa.types.is_string(member.type) else pc.cast(member, pa.float64())
+    return np.asarray(f.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 class _Floats:
-    """:func:`_av_float` of an attribute value array, one span column per key.
+    """An attribute value array (OTLP ``AnyValue`` structs) as numbers, one span column per key.
 
-    The number-typed members are made one float64 numpy array (NaN where none) once for the
-    whole value array, so a key's column is a gather and a scatter of 8-byte values rather than
-    a take of the value structs with their strings; ``stringValue`` (mostly text that is not a
-    number) is converted per key, only where the key has some.
+    The first member present counts, in the order ``doubleValue``, ``intValue``, ``stringValue``.
+    The number-typed members are made one float64 array once for the whole value array, so a
+    key's column is a gather and a scatter of 8-byte values rather than a take of the value
+    structs with their strings; ``stringValue`` (mostly text that is not a number) is converted
+    per key, only where the key has some.
     """
 
     def __init__(self, value: Any) -> None:
         num = None
         for name in ("doubleValue", "intValue"):
             f = _field(value, name)
-            if f is None or pa.types.is_null(f.type):
-                continue
-            f = _str_to_float(f) if pa.types.is_string(f.type) else pc.cast(f, pa.float64())
-            x = np.asarray(f.to_numpy(zero_copy_only=False), dtype=np.float64)  # null -> NaN
-            num = x if num is None else np.where(np.isnan(num), x, num)
+            if f is not None and not pa.types.is_null(f.type):
+                x = _as_floats(f)
+                num = x if num is None else np.where(np.isnan(num), x, num)
         self.num = num if num is not None else np.full(len(value), np.nan)
         strings = _field(value, "stringValue")
         usable = strings is not None and not pa.types.is_null(strings.type) and strings.null_count < len(strings)
-        self.strings = strings if usable else None
+        self.strings = strings
         self.has_string = strings.is_valid().to_numpy(zero_copy_only=False) if usable else None
 
     def column(self, idx: np.ndarray, span: np.ndarray, n: int) -> pa.Array:
         """The key whose attributes are ``idx`` (ascending), held by spans ``span``, as ``n`` spans' floats."""
         v = self.num[idx]
-        if self.strings is not None and self.has_string is not None and self.has_string[idx].any():
-            s = self.strings.take(pa.array(idx))
-            f = _str_to_float(s) if pa.types.is_string(s.type) else pc.cast(s, pa.float64())
-            v = np.where(np.isnan(v), np.asarray(f.to_numpy(zero_copy_only=False), dtype=np.float64), v)
+        if self.has_string is not None and self.has_string[idx].any():
+            v = np.where(np.isnan(v), _as_floats(self.strings.take(pa.array(idx))), v)
         last = np.ones(len(span), dtype=bool)  # a key repeated on one span: the last value, as _scatter gives
         last[:-1] = span[1:] != span[:-1]
         out = np.full(n, np.nan)
