@@ -337,13 +337,6 @@ def detect_format(head: bytes) -> str:
     return "native"
 
 
-def _head_of(source: pa.Buffer | str, n: int) -> bytes:
-    if isinstance(source, pa.Buffer):
-        return source.slice(0, min(n, source.size)).to_pybytes()
-    with open(source, "rb") as f:
-        return f.read(n)
-
-
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputFileError("no such file", file=str(path), code="missing-file")
@@ -980,8 +973,9 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
     name = str(path)
     rej = _Rejects(name)
     fmt = log_format
+    head = _head(path)  # the first bytes, gunzipped
     if fmt == "auto":
-        fmt = detect_format(_head(path))
+        fmt = detect_format(head)
     if fmt == "unknown":
         raise LogError(
             "unsupported log format (not native JSONL spans, and no reader recognises it)",
@@ -992,7 +986,7 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
     notes: list[str] = []
     if fmt == "native":
         source: pa.Buffer | str = pa.py_buffer(_gunzip(path)) if _is_gzip(path) else name
-        if _head_of(source, 3) == UTF8_BOM:  # written by some Windows tools: not part of line 1
+        if head.startswith(UTF8_BOM):  # written by some Windows tools: not part of line 1
             whole = source if isinstance(source, pa.Buffer) else pa.py_buffer(path.read_bytes())
             source = whole.slice(3)
         table, lines, n_read, n_blank = _read_native(source, name, rej)
