@@ -447,23 +447,30 @@ def test_classify_line(raw: bytes, reason: str) -> None:
     assert classify_line(raw)[0] == reason
 
 
-def test_fallback_is_bounded_by_bad_lines_not_file_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    parses = 0
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the calls of ingest's JSON parse (its length is the count)."""
+    calls: list[int] = []
     real = ingest._parse
 
     def counting(buf: object, block_size: int | None = None, infer: bool = False) -> object:
-        nonlocal parses
-        parses += 1
+        calls.append(1)
         return real(buf, block_size, infer=infer)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest, "_parse", counting)
+    return calls
+
+
+def test_fallback_is_bounded_by_bad_lines_not_file_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parses: list[int]
+) -> None:
     monkeypatch.setattr(ingest, "FALLBACK_BLOCK", 1 << 16)
     good = [line(span(f"r{i}", "load", i, 1.5)) for i in range(20_000)]
     good[12_345] = "broken"
     df, rep = read_logs(write_lines(tmp_path / "a.jsonl", good))
     assert len(df) == 19_999 and rep.examples[0].line == 12_346
     blocks = -(-(tmp_path / "a.jsonl").stat().st_size // (1 << 16))
-    assert parses < 1 + blocks + 2 * 12  # one pass, one parse per block, ~2 log2(lines per block) bisections
+    assert len(parses) < 1 + blocks + 2 * 12  # one pass, one parse per block, ~2 log2(lines per block) bisections
 
 
 _LINE_KIND = st.sampled_from(["good", "good", "good", "blank", "json", "type", "missing", "neg", "two"])
@@ -509,21 +516,12 @@ def test_a_line_longer_than_a_parse_block_is_read(tmp_path: Path) -> None:
     assert df["source_line"].tolist() == [1, 2, 3] and rep.rejected_total == 0
 
 
-def test_unshaped_bad_lines_cost_no_parse_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    parses = 0
-    real = ingest._parse
-
-    def counting(buf: object, block_size: int | None = None, infer: bool = False) -> object:
-        nonlocal parses
-        parses += 1
-        return real(buf, block_size, infer=infer)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ingest, "_parse", counting)
+def test_unshaped_bad_lines_cost_no_parse_each(tmp_path: Path, parses: list[int]) -> None:
     lines = [line(span(f"r{i}", "load", i, 1.5)) if i % 50 else "{truncated" for i in range(1, 5001)]
     df, rep = read_logs(write_lines(tmp_path / "a.jsonl", lines))
     assert rep.rejected == {"malformed-json": 100} and len(df) == 4900
     assert [e.line for e in rep.examples] == [50, 100, 150, 200, 250]
-    assert parses <= 4  # the 100 bad lines are classified without a parse each
+    assert len(parses) <= 4  # the 100 bad lines are classified without a parse each
 
 
 def _lines_reference(data: bytes) -> list[tuple[int, int, int, bool, bool]]:
