@@ -35,6 +35,12 @@ Duplicates
     (a retry's final attempt is what the request waited for); ties keep the later line. The
     number dropped is reported.
 
+Standard input
+    A path ``-`` (:data:`STDIN`) reads standard input: its bytes are copied, undecoded, to a file in
+    a temporary directory (:func:`stdin_copy`), read like any other (format and gzip detected by
+    content) and deleted afterwards, also on an error or Ctrl-C. Messages, notes, the report and
+    the ``source_file`` column call it ``<stdin>`` (:data:`STDIN_NAME`). At most one ``-`` per call.
+
 Defaults filled
     ``variant`` -> ``"control"``; ``sample_rate`` -> the ``sample_rate`` argument (1.0 when not
     given) on spans that carry none.
@@ -47,6 +53,7 @@ The frame's dtypes: strings are pandas' ``str`` dtype, floats ``float64`` (NaN w
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gzip
 import importlib
 import itertools
@@ -55,8 +62,11 @@ import logging
 import math
 import os
 import re
+import shutil
+import sys
+import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,7 +79,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .errors import InputFileError, LogError
+from .errors import InputFileError, LogError, RecipemutError
 from .model import Recipe
 from .spans import DEFAULT_VARIANT, REQUIRED, SPAN_SCHEMA, STATUSES
 
@@ -95,6 +105,10 @@ MAX_MS = 2.0**62 / 1e6
 _PARSE_BLOCK = 1 << 24  # bytes per block of the one-pass parse: fewer, larger chunks to post-process
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
 _HEAD_BYTES = 1 << 16
+#: the path that means standard input, and the name it goes by in messages, notes and ``source_file``
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+_COPY_CHUNK = 1 << 20  # bytes per read when copying standard input
 
 #: reason code -> what it means
 REASONS: Mapping[str, str] = MappingProxyType(
@@ -369,8 +383,12 @@ def _mib(n: int) -> str:
     return f"{n / 1024**3:.0f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
-def _gunzip(path: Path) -> bytearray:
-    """The decompressed bytes of a gzip log, refused beyond :func:`gzip_limit` (wrap with ``pa.py_buffer``: no copy)."""
+def _gunzip(path: Path, name: str | None = None) -> bytearray:
+    """The decompressed bytes of a gzip log, refused beyond :func:`gzip_limit` (wrap with ``pa.py_buffer``: no copy).
+
+    ``name`` is what messages call the file (default ``str(path)``).
+    """
+    name = str(path) if name is None else name
     size = path.stat().st_size
     limit = gzip_limit(size)
     out = bytearray()
@@ -383,26 +401,28 @@ def _gunzip(path: Path) -> bytearray:
                 out += chunk
     except (OSError, EOFError, zlib.error) as e:
         if not out:
-            raise LogError(f"not a readable gzip file ({e})", file=str(path), code="bad-gzip") from None
-        log.warning("%s: gzip stream ends early (%s); reading the %d bytes recovered", path, e, len(out))
+            raise LogError(f"not a readable gzip file ({e})", file=name, code="bad-gzip") from None
+        log.warning("%s: gzip stream ends early (%s); reading the %d bytes recovered", name, e, len(out))
     if len(out) > limit:
         del out
         raise LogError(
             f"gzip log inflates beyond {_mib(limit)} (over {limit // max(size, 1)}x its {size} bytes); "
             "refusing it as a possible gzip bomb (gunzip it yourself to read it anyway)",
-            file=str(path),
+            file=name,
             code="too-large",
         )
     return out
 
 
-def _head(path: Path) -> bytes:
+def _head(path: Path, name: str | None = None) -> bytes:
     if _is_gzip(path):
         try:
             with gzip.open(path, "rb") as f:
                 return f.read(_HEAD_BYTES)
         except (OSError, EOFError, zlib.error) as e:
-            raise LogError(f"not a readable gzip file ({e})", file=str(path), code="bad-gzip") from None
+            raise LogError(
+                f"not a readable gzip file ({e})", file=str(path) if name is None else name, code="bad-gzip"
+            ) from None
     with path.open("rb") as f:
         return f.read(_HEAD_BYTES)
 
@@ -968,12 +988,39 @@ def _conform_frame(df: pd.DataFrame, name: str) -> tuple[pa.Table, np.ndarray]:
     return table, lines
 
 
-def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool) -> _FileResult:
+def _read_file(
+    path: Path, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool, name: str | None = None
+) -> _FileResult:
+    """One log file read and checked. ``name`` is what errors, notes and ``source_file`` call it
+    (default ``str(path)``): ``<stdin>`` for the copy of standard input, whose path is then
+    replaced by ``name`` in any error or note a reader of another format wrote with it."""
+    real = str(path)
+    if name is None or name == real:
+        return _read_named(path, real, log_format, recipe, mapping, strict)
+    try:
+        got = _read_named(path, name, log_format, recipe, mapping, strict)
+    except RecipemutError as e:
+        raise _renamed(e, real, name) from None
+    got.notes[:] = [n.replace(real, name) for n in got.notes]
+    return got
+
+
+def _renamed(e: RecipemutError, real: str, name: str) -> RecipemutError:
+    """``e`` with the path ``real`` replaced by ``name`` in its file and message (in place)."""
+    if e.file is not None:
+        e.file = e.file.replace(real, name)
+    e.message = e.message.replace(real, name)
+    e.args = (e.message, *e.args[1:])
+    return e
+
+
+def _read_named(
+    path: Path, name: str, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool
+) -> _FileResult:
     _check_file(path)
-    name = str(path)
     rej = _Rejects(name)
     fmt = log_format
-    head = _head(path)  # the first bytes, gunzipped
+    head = _head(path, name)  # the first bytes, gunzipped
     if fmt == "auto":
         fmt = detect_format(head)
     if fmt == "unknown":
@@ -985,7 +1032,7 @@ def _read_file(path: Path, log_format: str, recipe: Recipe | None, mapping: Any,
     counts: dict[str, int] = {}
     notes: list[str] = []
     if fmt == "native":
-        source: pa.Buffer | str = pa.py_buffer(_gunzip(path)) if _is_gzip(path) else name
+        source: pa.Buffer | str = pa.py_buffer(_gunzip(path, name)) if _is_gzip(path) else str(path)
         if head.startswith(UTF8_BOM):  # written by some Windows tools: not part of line 1
             whole = source if isinstance(source, pa.Buffer) else pa.py_buffer(path.read_bytes())
             source = whole.slice(3)
@@ -1108,6 +1155,40 @@ def _as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) 
     return [Path(p) for p in paths]
 
 
+def is_stdin(path: str | os.PathLike[str]) -> bool:
+    """Whether a log path means standard input (``-``).
+
+    >>> is_stdin("-"), is_stdin(Path("-")), is_stdin("./logs.jsonl")
+    (True, True, False)
+    """
+    return os.fspath(path) == STDIN
+
+
+@contextlib.contextmanager
+def stdin_copy() -> Iterator[Path]:
+    """Standard input's bytes copied, undecoded and in chunks, to a file in a new temporary directory.
+
+    The directory (``$TMPDIR``) and the file are deleted when the ``with`` block ends, however it
+    ends (an error, Ctrl-C). A terminal is refused rather than waited on: :class:`InputFileError`.
+    """
+    stream = sys.stdin
+    if stream is None:
+        raise InputFileError("no standard input to read", file=STDIN_NAME, code="no-stdin")
+    if stream.isatty():
+        raise InputFileError("standard input is a terminal; pipe a log into it", file=STDIN_NAME, code="stdin-tty")
+    source = getattr(stream, "buffer", stream)  # the bytes under the text layer
+    with tempfile.TemporaryDirectory(prefix="recipemut-stdin-") as folder:
+        copy = Path(folder) / "stdin"
+        try:
+            with copy.open("wb") as out:
+                shutil.copyfileobj(source, out, _COPY_CHUNK)
+        except OSError as e:
+            raise InputFileError(
+                f"cannot copy standard input to {folder} ({e.strerror or e})", file=STDIN_NAME, code="unreadable"
+            ) from None
+        yield copy
+
+
 def _resolve_mapping(mapping: Any, recipe: Recipe | None) -> Any:
     """The mapping loaded and checked against the recipe before any log is read (a bad --map fails first)."""
     if mapping is None:
@@ -1134,7 +1215,8 @@ def read_logs(
     Parameters
     ----------
     paths
-        One log file or several (native JSONL, plain or gzip; other formats via ``recipemut.formats``).
+        One log file or several (native JSONL, plain or gzip; other formats via ``recipemut.formats``);
+        ``-`` (at most once) is standard input, called ``<stdin>`` in the report and messages.
     recipe
         When given, spans of another recipe or of operations it does not define are excluded
         and counted in the report.
@@ -1150,7 +1232,7 @@ def read_logs(
     Raises
     ------
     InputFileError
-        A file is missing, a directory or unreadable.
+        A file is missing, a directory or unreadable; ``-`` when standard input is a terminal.
     LogError
         Not a span log (every line bad, or the first lines all bad), an unsupported format, a bad
         line under ``strict``, or no span left at all.
@@ -1158,12 +1240,19 @@ def read_logs(
     files = _as_paths(paths)
     if not files:
         raise LogError("no log file given", code="no-logs")
+    if sum(map(is_stdin, files)) > 1:
+        raise LogError("standard input ('-') given more than once; it can be read once", code="stdin-twice")
+    names = [STDIN_NAME if is_stdin(p) else str(p) for p in files]
     if sample_rate is not None and not (0 < sample_rate <= 1):
         raise LogError(f"sample rate {sample_rate!r} is outside (0, 1]", code="bad-sample-rate")
     fill_rate = 1.0 if sample_rate is None else float(sample_rate)
     mapping = _resolve_mapping(mapping, recipe)
 
-    results = [_read_file(p, log_format, recipe, mapping, strict) for p in files]
+    with contextlib.ExitStack() as stack:  # the copy of standard input is deleted once read
+        real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
+        results = [
+            _read_file(p, log_format, recipe, mapping, strict, name=n) for p, n in zip(real, names, strict=True)
+        ]
     notes = [n for r in results for n in r.notes]
     if mapping is not None and all(r.fmt == "native" for r in results):
         notes.append(
@@ -1188,7 +1277,7 @@ def read_logs(
             found = ", ".join(f"{k} ({v})" for k, v in list({**other, **unknown}.items())[:5])
             raise LogError(
                 f"no span of recipe {recipe.name!r} in the logs (found other recipes/operations: {found})",
-                file=str(files[0]) if len(files) == 1 else None,
+                file=names[0] if len(files) == 1 else None,
                 code="no-spans",
             )
     unmapped = sum(r.counts.get("unmapped_spans", 0) + r.counts.get("ambiguous_spans", 0) for r in results)
@@ -1201,7 +1290,7 @@ def read_logs(
         )
     if table.num_rows == 0:
         raise LogError(
-            "no spans in the logs" + (f": {files[0]} is empty" if len(files) == 1 else ""),
+            "no spans in the logs" + (f": {names[0]} is empty" if len(files) == 1 else ""),
             file=None,
             code="no-spans",
         )
@@ -1252,15 +1341,15 @@ def read_logs(
     for reason in REASONS:
         ex = [e for r in results for e in r.rej.examples.get(reason, [])]
         examples.extend(ex[:MAX_EXAMPLES])
-    examples.sort(key=lambda e: (files.index(Path(e.file)) if Path(e.file) in files else 0, e.line))
+    examples.sort(key=lambda e: (names.index(e.file) if e.file in names else 0, e.line))
     format_counts: dict[str, int] = {}
     for r in results:
         for k, v in r.counts.items():
             format_counts[k] = format_counts.get(k, 0) + int(v)
 
     report = IngestReport(
-        files=tuple(str(p) for p in files),
-        formats=MappingProxyType({str(p): r.fmt for p, r in zip(files, results, strict=True)}),
+        files=tuple(names),
+        formats=MappingProxyType({n: r.fmt for n, r in zip(names, results, strict=True)}),
         lines_read=sum(r.lines_read for r in results),
         blank_lines=sum(r.blank for r in results),
         spans_kept=len(df),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
@@ -45,10 +46,13 @@ def spread_multi_options(argv: Sequence[str]) -> list[str]:
 
     Click gives an option one value per occurrence, so a shell glob after ``--logs`` would
     otherwise spill into the positional arguments. Words after ``--logs VALUE`` that are not
-    options and do not look like a recipe (``.yaml``/``.yml``) are taken as further values.
+    options (``-``, standard input, is a value) and do not look like a recipe (``.yaml``/``.yml``)
+    are taken as further values.
 
     >>> spread_multi_options(["profile", "r.yaml", "--logs", "a.jsonl", "b.jsonl.gz", "--strict"])
     ['profile', 'r.yaml', '--logs', 'a.jsonl', '--logs', 'b.jsonl.gz', '--strict']
+    >>> spread_multi_options(["profile", "r.yaml", "--logs", "a.jsonl", "-", "--strict"])
+    ['profile', 'r.yaml', '--logs', 'a.jsonl', '--logs', '-', '--strict']
     >>> spread_multi_options(["profile", "--logs", "a.jsonl", "r.yaml"])
     ['profile', '--logs', 'a.jsonl', 'r.yaml']
     >>> spread_multi_options(["x", "--", "--logs", "a", "b"])
@@ -66,10 +70,14 @@ def spread_multi_options(argv: Sequence[str]) -> list[str]:
         if word in MULTI_FILE_OPTIONS and i < n:
             out.append(argv[i])
             i += 1
-            while i < n and not argv[i].startswith("-") and not argv[i].lower().endswith(_RECIPE_SUFFIXES):
+            while i < n and _log_value(argv[i]):
                 out.extend([word, argv[i]])
                 i += 1
     return out
+
+
+def _log_value(word: str) -> bool:
+    return word == "-" or not (word.startswith("-") or word.lower().endswith(_RECIPE_SUFFIXES))
 
 
 # ---- reading logs: the same options, the same warnings, in every command that takes --logs --------
@@ -93,13 +101,29 @@ def _check_rate(value: float | None) -> float | None:
     return value
 
 
+STDIN_TTY = "--logs -: standard input is a terminal; pipe a log into it"
+
+
+def _check_logs(value: list[Path] | None) -> list[Path] | None:
+    """At most one ``-`` (standard input), and standard input not a terminal when it is given."""
+    stdin = [p for p in value or () if str(p) == "-"]
+    if len(stdin) > 1:
+        raise typer.BadParameter("'-' (standard input) is given more than once; it can be read once")
+    if stdin and sys.stdin is not None and sys.stdin.isatty():
+        err_console.print(f"[bold red]error:[/] {STDIN_TTY}")
+        raise typer.Exit(1)
+    return value
+
+
 def _options() -> dict[str, Any]:
     return {
         "logs": typer.Option(
             "--logs",
             "-l",
+            callback=_check_logs,
             help="Execution logs: native JSONL (plain or .gz) or OTLP/Jaeger/Zipkin JSON; "
-            "several files after one --logs, or --logs repeated.",
+            "several files after one --logs, or --logs repeated; - reads standard input "
+            "(zcat logs.jsonl.gz | recipemut ... --logs -).",
             show_default=False,
         ),
         "strict": typer.Option("--strict", help="Fail on the first bad log line instead of counting it."),
