@@ -52,6 +52,7 @@ from .apply import (
 from .errors import RecipemutError
 from .fileio import DEFAULT_LOCK_TIMEOUT_S
 from .history import Action, Entry, max_version, sha256_text
+from .ingest import STDIN_NAME, is_stdin
 from .spans import DEFAULT_VARIANT
 from .stats import IMPROVES, compare
 
@@ -313,7 +314,12 @@ class EvaluateResult:
 
 
 def _files(logs: Sequence[str | os.PathLike[str]]) -> str:
-    names = [str(p) for p in logs]
+    """The logs as messages name them (standard input as ingest calls it).
+
+    >>> _files(["-", "b.jsonl"]), _files([Path(f"{d}.jsonl") for d in "abcde"])
+    ('<stdin>, b.jsonl', 'a.jsonl, b.jsonl, c.jsonl and 2 more')
+    """
+    names = [STDIN_NAME if is_stdin(p) else str(p) for p in logs]
     if not names:
         return "the spans given"
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
