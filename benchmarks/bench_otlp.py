@@ -11,14 +11,27 @@ bytes, cost and cpu as span attributes read through a mapping file), then times 
 * OTLP:   ``ingest.read_logs(otlp.json, recipe=..., mapping=...)`` (auto-detected; columnar reader);
 * OTLP, document reader only: ``formats.otlp.parse`` (stdlib json) + normalisation, for reference.
 
-Usage: ``.venv/bin/python benchmarks/bench_otlp.py [--spans 1000000] [--repeat 1]``
+Wall time on a shared machine drifts by up to half from one minute to the next, for the two readers
+alike, so the figure to read is the **median of back-to-back pair ratios** (OTLP run right after
+native), printed with a bootstrap 95% interval; ``--repeat 30`` makes that interval about ±0.05.
+
+``--callgrind`` counts instead the instructions each reader executes (``valgrind --tool=callgrind``,
+every thread counted, one process per reader, minus a process that only imports and loads the
+recipe): the same figure on every run whatever else the machine does, though blind to memory
+stalls and to how well the two cores are used. Use it with ``--spans 200000`` (each reader takes a
+few minutes under valgrind).
+
+Usage: ``.venv/bin/python benchmarks/bench_otlp.py [--spans 1000000] [--repeat 30] [--callgrind]``
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -134,13 +147,59 @@ def prepare(n_spans: int) -> tuple[object, Path, Path, Path]:
     return recipe, native, otlp_path, mapping
 
 
+def median_interval(ratios: list[float], rounds: int = 10_000) -> tuple[float, float]:
+    """Bootstrap 95% interval of the median of ``ratios``."""
+    rng = np.random.default_rng(0)
+    x = np.asarray(ratios)
+    meds = np.median(x[rng.integers(0, len(x), size=(rounds, len(x)))], axis=1)
+    lo, hi = np.percentile(meds, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def one_read(which: str, recipe: object, native: Path, otlp_path: Path, mapping: Path) -> None:
+    """What one process under callgrind runs: nothing more (``none``), or one reader once."""
+    m = formats.load_mapping(mapping)
+    if which == "native":
+        ingest.read_logs(native, recipe=recipe)  # type: ignore[arg-type]
+    elif which == "otlp":
+        ingest.read_logs(otlp_path, recipe=recipe, mapping=m)  # type: ignore[arg-type]
+
+
+def count_instructions(n_spans: int) -> None:
+    """Instructions of each reader, under ``valgrind --tool=callgrind`` (see the module doc)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit("--callgrind needs valgrind on PATH (Debian: apt-get install valgrind)")
+    got: dict[str, int] = {}
+    for which in ("none", "native", "otlp"):
+        cmd = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+        cmd += ["--spans", str(n_spans), "--one", which]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        found = re.search(r"Collected : (\d+)", done.stderr)
+        if found is None:
+            sys.exit(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
+        got[which] = int(found.group(1))
+        print(f"{which:7s} {got[which]:>16,d} instructions", flush=True)
+    nat, otl = got["native"] - got["none"], got["otlp"] - got["none"]
+    print(f"read_logs alone: native {nat:,d}, OTLP {otl:,d}")
+    print(f"OTLP / native instructions per span  {otl / nat:.2f} x   (target <= 2.0)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spans", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=2, help="alternating runs of each path; the best is kept")
+    ap.add_argument("--repeat", type=int, default=2, help="alternating pairs of runs (30 for a tight interval)")
     ap.add_argument("--document", action="store_true", help="also time the stdlib-json document reader")
+    ap.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead of timing")
+    ap.add_argument("--one", choices=("none", "native", "otlp"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     recipe, native, otlp_path, mapping = prepare(args.spans)
+    if args.one:
+        one_read(args.one, recipe, native, otlp_path, mapping)
+        return
+    if args.callgrind:
+        count_instructions(args.spans)
+        return
     m = formats.load_mapping(mapping)
     attrs = (*DEFAULT_ATTRIBUTES, *m.attributes())
 
@@ -185,7 +244,11 @@ def main() -> None:
     print(f"CPU time (all threads, median): native {c_nat:.2f} s, OTLP {c_otlp:.2f} s ({c_otlp / c_nat:.2f} x)")
     print(f"OTLP / native time per span       {t_otlp / t_nat:7.2f} x wall, best of each   (target <= 2.0)")
     med = float(np.median(ratios))
-    print(f"                                  {med:7.2f} x wall, median of the back-to-back pairs")
+    lo, hi = median_interval(ratios)
+    print(
+        f"                                  {med:7.2f} x wall, median of the {len(ratios)} back-to-back pairs"
+        f" (95% interval {lo:.2f}-{hi:.2f}; {np.mean(np.asarray(ratios) <= 2.0):.0%} of pairs <= 2.0)"
+    )
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     same = np.allclose(
         np.sort(df_nat["latency_ms"].to_numpy()), np.sort(df_otlp["latency_ms"].to_numpy()), atol=1e-6
