@@ -12,10 +12,11 @@ beside it (the same lock guards ``<recipe>.history.jsonl``). A second writer wai
 and then fails with :class:`~recipemut.errors.LockTimeout` naming the lock file and the holder.
 
 >>> import tempfile, pathlib
->>> d = pathlib.Path(tempfile.mkdtemp())
->>> atomic_write(d / "r.yaml", b"name: demo\\n")
->>> with locked(d / "r.yaml", timeout_s=1):
-...     (d / "r.yaml").read_bytes()
+>>> with tempfile.TemporaryDirectory() as folder:  # removed, with all it holds, at the end
+...     d = pathlib.Path(folder)
+...     atomic_write(d / "r.yaml", b"name: demo\\n")
+...     with locked(d / "r.yaml", timeout_s=1):
+...         (d / "r.yaml").read_bytes()
 b'name: demo\\n'
 """
 

@@ -37,8 +37,7 @@ Concurrency
     nothing is lost or half-written.
 
 >>> import tempfile, pathlib
->>> p = pathlib.Path(tempfile.mkdtemp()) / "s.sqlite"
->>> with Store.open(p) as s:
+>>> with tempfile.TemporaryDirectory() as folder, Store.open(pathlib.Path(folder) / "s.sqlite") as s:
 ...     _ = s.record_suggestion(recipe="shop", version=1, sha256="ab", mutation_id="cache:load",
 ...                             operator="cache", verdict="improves", metric="latency_p95_ms",
 ...                             predicted_delta=-20.0, predicted_ci=(-25.0, -15.0), baseline=200.0)

@@ -91,3 +91,21 @@ def test_atomic_write_through_a_symlink_replaces_the_target_and_keeps_the_link(t
     assert link.is_symlink() and target.read_bytes() == b"new\n"
     assert lock_path(link) == lock_path(target) == real / "r.yaml.lock"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.yaml", "real"]
+
+
+@pytest.mark.parametrize("module", ["recipemut.fileio", "recipemut.store"])
+def test_the_module_doctest_leaves_nothing_in_the_temporary_folder(
+    module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make test`` runs these doctests on every run: a folder they leave in /tmp piles up."""
+    import doctest
+    import importlib
+    import tempfile
+
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # tempfile caches its choice
+    result = doctest.testmod(importlib.import_module(module), verbose=False, report=False)
+    assert result.attempted > 0 and result.failed == 0, result
+    assert sorted(p.name for p in scratch.iterdir()) == []
