@@ -102,6 +102,15 @@ def generate(
     if params is None and (recipe_path.parent / "loggen.yaml").is_file():
         params = recipe_path.parent / "loggen.yaml"
     loaded = load_params(params) if params is not None else None
+    if params is None and any(v.recipe and (canary is None or v.name == "canary") for v in recipe.variants):
+        # Without parameters every operation is the generic default while a substituted one takes its
+        # catalogue prior: the canary then looks worse or better for reasons no log of the system shows.
+        err_console.print(
+            f"[yellow]warning:[/] no generation parameters (no loggen.yaml beside {escape(str(recipe_path))}, "
+            "no --params): every operation takes the generic defaults (20 ms median, light tail) and a "
+            "substituted one its catalogue prior, so the canary's mutations are tried on an invented system, "
+            "not the one its plan was fitted to; pass --params to judge them"
+        )
     if out.is_dir():
         raise RecipemutError("is a directory, expected a log file to write", file=str(out), code="not-a-file")
     if not out.parent.is_dir():

@@ -1,0 +1,70 @@
+"""generate: a canary's own recipe run without generation parameters is flagged (its verdict means nothing)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+
+CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout"
+runner = CliRunner()
+
+
+def _with_canary(folder: Path, *, own_recipe: bool, loggen: bool) -> Path:
+    """The checkout recipe in ``folder``, with a canary that substitutes price_items (as apply --canary writes)."""
+    doc = yaml.safe_load((CHECKOUT / "recipe.yaml").read_text(encoding="utf-8"))
+    if own_recipe:
+        variant = yaml.safe_load((CHECKOUT / "recipe.yaml").read_text(encoding="utf-8"))
+        for op in variant["operations"]:
+            if op["id"] == "price_items":
+                op.update(service="pricing-edge", action="PriceItemsV2", substituted_from="PriceItems")
+        doc["variants"] = [{"name": "canary", "share": 0.2, "recipe": variant}]
+    recipe = folder / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    if loggen:
+        shutil.copy(CHECKOUT / "loggen.yaml", folder / "loggen.yaml")
+    return recipe
+
+
+def _generate(recipe: Path, *extra: str) -> tuple[int, str, str]:
+    out = recipe.parent / "canary.jsonl"
+    res = runner.invoke(app, ["generate", str(recipe), "-n", "50", "--days", "0.01", "--out", str(out), *extra])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_canary_recipe_without_params_warns(tmp_path: Path) -> None:
+    recipe = _with_canary(tmp_path, own_recipe=True, loggen=False)
+    code, out, err = _generate(recipe, "--canary", "0.2")
+    assert code == 0, out + err
+    assert "warning: no generation parameters" in err and "--params" in err, err
+    assert "(default parameters)" in out
+    # the recipe's own variants (no --canary) run through the canary's recipe too
+    code, out, err = _generate(recipe)
+    assert code == 0, out + err
+    assert "warning: no generation parameters" in err, err
+
+
+def test_no_warning_with_params_or_without_a_variant_recipe(tmp_path: Path) -> None:
+    with_params = tmp_path / "with"
+    with_params.mkdir()
+    code, out, err = _generate(_with_canary(with_params, own_recipe=True, loggen=True), "--canary", "0.2")
+    assert code == 0, out + err
+    assert "warning" not in err, err
+    explicit = tmp_path / "explicit"
+    explicit.mkdir()
+    recipe = _with_canary(explicit, own_recipe=True, loggen=False)
+    code, out, err = _generate(recipe, "--canary", "0.2", "--params", str(CHECKOUT / "loggen.yaml"))
+    assert code == 0, out + err
+    assert "warning" not in err, err
+    # a treatment-only canary (no recipe of its own) is synthetic by design: nothing to warn about
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    code, out, err = _generate(
+        _with_canary(plain, own_recipe=False, loggen=False), "--canary", "0.2", "--treatment", "price_items=0.5"
+    )
+    assert code == 0, out + err
+    assert "warning" not in err, err
