@@ -11,15 +11,17 @@ by tests and ``--help``) has every command.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NoReturn, TypeVar
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from .commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
@@ -52,9 +54,24 @@ COMMANDS: dict[str, str] = {
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: exit status when the reader of standard output went away (``recipemut ... | head -1``):
+#: 128 + SIGPIPE, what git reports and what a shell shows for a process killed by SIGPIPE
+EXIT_STDOUT_CLOSED = 141
+
+
+class StdoutClosed(Exception):
+    """The reader of standard output went away (EPIPE).
+
+    Not an ``OSError`` on purpose: click turns an EPIPE ``OSError`` into a silent exit 1, which
+    reads as "bad input"; this passes through click to :func:`main`, which exits 141 quietly.
+    """
+
 
 def guard(func: F) -> F:
-    """Turn a :class:`RecipemutError` raised by a command into one stderr line and its exit code."""
+    """Turn a :class:`RecipemutError` raised by a command into one stderr line and its exit code.
+
+    A ``BrokenPipeError`` (stdout's reader gone) becomes :class:`StdoutClosed`.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -63,8 +80,45 @@ def guard(func: F) -> F:
         except RecipemutError as e:
             err_console.print(f"[bold red]error:[/] {escape(str(e))}")
             raise typer.Exit(e.exit_code) from None
+        except BrokenPipeError:
+            raise StdoutClosed() from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _raise_stdout_closed(self: Console) -> NoReturn:
+    """Replaces rich's ``Console.on_broken_pipe``, which would exit 1 itself."""
+    self.quiet = True
+    raise StdoutClosed()
+
+
+@contextlib.contextmanager
+def _stdout_closed_raises() -> Iterator[None]:
+    """While the CLI runs, a rich console that meets EPIPE raises :class:`StdoutClosed`.
+
+    ``on_broken_pipe`` is rich's documented hook; the commands build their own consoles, so the
+    class attribute is swapped for the run and put back after (``main`` also runs inside tests).
+    """
+    saved = Console.on_broken_pipe
+    Console.on_broken_pipe = _raise_stdout_closed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Console.on_broken_pipe = saved  # type: ignore[method-assign]
+
+
+def _exit_stdout_closed() -> NoReturn:
+    """Stop quietly with :data:`EXIT_STDOUT_CLOSED` once stdout's reader has gone.
+
+    Per the Python docs' note on SIGPIPE, standard output is pointed at /dev/null first, so the
+    flush at interpreter exit finds somewhere to write and prints no "Exception ignored" noise.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    sys.exit(EXIT_STDOUT_CLOSED)
 
 
 def _version(value: bool) -> None:
@@ -130,7 +184,10 @@ def _command_in(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the app, turning user errors into one line."""
+    """Console-script entry point: run the app, turning user errors into one line.
+
+    If the reader of standard output goes away (``| head -1``), stop quietly with exit 141.
+    """
     logging.basicConfig(
         level=os.environ.get("RECIPEMUT_LOG", "WARNING").upper(),
         stream=sys.stderr,
@@ -138,6 +195,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.getLogger().handlers[0].addFilter(_lowercase_level)
     args = spread_multi_options(sys.argv[1:] if argv is None else argv)
+    try:
+        with _stdout_closed_raises():
+            try:
+                _run(args)
+            finally:
+                sys.stdout.flush()  # a late EPIPE surfaces here, not as noise at interpreter exit
+    except (BrokenPipeError, StdoutClosed):
+        _exit_stdout_closed()
+
+
+def _run(args: list[str]) -> None:
+    """Run the app on ``args``; exit with the command's code (``sys.exit``)."""
     if args == ["--version"]:  # answer without building the app
         from . import __version__
 
