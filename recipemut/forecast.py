@@ -587,6 +587,12 @@ class HeadroomDelta:
         'cart: scaling needed in 9 days -> not within the 60-day horizon; peak replicas 8 -> 5'
         >>> HeadroomDelta(o, replace(o, crossing=now + timedelta(days=31), replicas_needed=5)).sentence(now)
         'cart: scaling needed in 9 days -> 31 days; peak replicas 8 -> 5'
+
+        When before and after read the same, it is said once:
+
+        >>> clear = replace(o, status="clear", crossing=None)
+        >>> HeadroomDelta(clear, replace(clear, replicas_needed=5), 30.0).sentence(now)
+        'cart: no scaling needed within the 30-day horizon (nor after this change); peak replicas 8 -> 5'
         """
 
         def days(o: ServiceOutlook) -> float | None:
@@ -612,7 +618,16 @@ class HeadroomDelta:
         db, da = days(b), days(a)
         if db is not None and da is not None:
             return f"{self.service}: scaling needed in {db:.0f} days -> {da:.0f} days; {reps}"
-        return f"{self.service}: scaling needed {when(b)} -> {when(a)}; {reps}"
+        wb, wa = when(b), when(a)
+        if wb != wa:
+            return f"{self.service}: scaling needed {wb} -> {wa}; {reps}"
+        if b.status == "over-now":
+            return f"{self.service}: scaling needed now (already above target), and still after this change; {reps}"
+        if b.status == "undated":
+            return f"{self.service}: scaling undated (no forecast), before and after this change; {reps}"
+        # neither crosses within the horizon
+        h = f" {self.horizon_days:g}-day" if self.horizon_days else ""
+        return f"{self.service}: no scaling needed within the{h} horizon (nor after this change); {reps}"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -273,6 +274,26 @@ def test_headroom_sentences_read_as_english() -> None:
         "replicas for the current peak 3 -> 1")
     for bad in ("in not", "in now", "in undated", "beyond"):
         assert bad not in F.HeadroomDelta(clear, over, 30.0).sentence(now)
+
+
+def test_headroom_sentence_says_an_unchanged_outlook_once() -> None:
+    """Not 'scaling needed not within the 30-day horizon -> not within the 30-day horizon' (make demo)."""
+    now = pd.Timestamp("2025-12-07", tz="UTC").to_pydatetime()
+    clear = F.ServiceOutlook("pricing", 10.0, 2, 8, 0.7, 10.0, 0.3, "clear", replicas_needed=2)
+    over = F.ServiceOutlook("pricing", 40.0, 2, 8, 0.7, 10.0, 0.9, "over-now", replicas_needed_now=3)
+    undated = F.ServiceOutlook("pricing", 10.0, 2, 8, 0.7, 10.0, 0.3, "undated", replicas_needed_now=1)
+    assert F.HeadroomDelta(clear, replace(clear, replicas_needed=1), 30.0).sentence(now) == (
+        "pricing: no scaling needed within the 30-day horizon (nor after this change); peak replicas 2 -> 1")
+    assert F.HeadroomDelta(clear, clear, None).sentence(now) == (
+        "pricing: no scaling needed within the horizon (nor after this change); peak replicas 2 -> 2")
+    assert F.HeadroomDelta(over, replace(over, replicas_needed_now=2), 30.0).sentence(now) == (
+        "pricing: scaling needed now (already above target), and still after this change; "
+        "replicas for the current peak 3 -> 2")
+    assert F.HeadroomDelta(undated, undated, 30.0).sentence(now) == (
+        "pricing: scaling undated (no forecast), before and after this change; replicas for the current peak 1 -> 1")
+    for before, after in [(clear, clear), (over, over), (undated, undated)]:
+        line = F.HeadroomDelta(before, after, 30.0).sentence(now)
+        assert line.count("horizon") <= 1 and " -> " not in line.split(";")[0], line
 
 
 def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataFrame]) -> None:
