@@ -62,6 +62,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -105,6 +106,8 @@ MAX_MS = 2.0**62 / 1e6
 _PARSE_BLOCK = 1 << 24  # bytes per block of the one-pass parse: fewer, larger chunks to post-process
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
 _HEAD_BYTES = 1 << 16
+#: how messages name the formats other readers take
+_LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin", "native": "native JSONL"}
 #: the path that means standard input, and the name it goes by in messages, notes and ``source_file``
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -286,6 +289,109 @@ class _Rejects:
         return sum(self.counts.values())
 
 
+# ---- what a JSON parser said, in words -----------------------------------------------------------
+
+
+def _string_start(doc: str, pos: int) -> int:
+    """Where the string that is open at ``pos`` starts: the last unescaped ``"`` before it on its line."""
+    line_start = doc.rfind("\n", 0, pos) + 1
+    i = pos - 1
+    while i >= line_start:
+        if doc[i] == '"':
+            j = i - 1
+            while j >= line_start and doc[j] == "\\":
+                j -= 1
+            if (i - j) % 2 == 1:  # an even number of backslashes before it: a real quote
+                return i
+        i -= 1
+    return pos
+
+
+def json_error(e: json.JSONDecodeError) -> tuple[str, int, int]:
+    """A JSON parse error as ``(what went wrong, line, column)``: the words end a sentence (Python's
+    "Unterminated string starting at" and "Invalid control character at" dangle on their own) and the
+    1-based column is within its line, on a character of it, never past its end.
+
+    >>> json_error(_decode_error('{"op": "lo'))
+    ('unterminated string: the text ends inside it (cut short?)', 1, 8)
+    >>> json_error(_decode_error('{"op": "lo\\n{"op": 1}'))
+    ('unterminated string: line 1 ends inside it (cut short?)', 1, 8)
+    >>> json_error(_decode_error('{"op": 1'))
+    ("Expecting ',' delimiter: the text ends first (cut short?)", 1, 8)
+    >>> json_error(_decode_error('{"op": 1}}'))
+    ('more than one JSON value (text after the first one)', 1, 10)
+    """
+    doc, pos, msg = e.doc, e.pos, e.msg
+    if msg.startswith("Invalid control character") and pos < len(doc) and doc[pos] in "\r\n":
+        pos = _string_start(doc, pos)
+        line = doc.count("\n", 0, pos) + 1
+        what = f"unterminated string: line {line} ends inside it (cut short?)"
+    elif msg.startswith("Invalid control character"):
+        what = f"control character U+{ord(doc[pos]):04X} inside a string (it must be escaped)"
+    elif msg.startswith("Unterminated string"):
+        what = "unterminated string: the text ends inside it (cut short?)"
+    elif msg == "Extra data":
+        what = "more than one JSON value (text after the first one)"
+    elif not doc[pos:].strip():
+        what = f"{msg}: the text ends first (cut short?)"
+        if pos > 0 and (pos >= len(doc) or doc[pos] in "\r\n"):  # point at the last character, not past it
+            pos -= 1
+            while pos > 0 and doc[pos] in " \t\r\n":
+                pos -= 1
+    else:
+        what = msg.removesuffix(" at")
+    line = doc.count("\n", 0, pos) + 1
+    col = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return what, line, col
+
+
+def _decode_error(text: str) -> json.JSONDecodeError:
+    """The error ``json.loads`` raises on ``text`` (for the examples above)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        return e
+    raise ValueError("valid JSON")
+
+
+#: the first bytes of compressed streams recipemut does not read, and the tool that decompresses each
+COMPRESSED_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x28\xb5\x2f\xfd", "zstd", "zstd -dc"),
+    (b"\xfd7zXZ\x00", "xz", "xz -dc"),
+    (b"\x04\x22\x4d\x18", "lz4", "lz4 -dc"),
+    (b"BZh", "bzip2", "bzip2 -dc"),
+)
+
+
+def compressed_with(head: bytes) -> tuple[str, str] | None:
+    """``(compression, command that decompresses it to stdout)`` for a zstd, xz, lz4 or bzip2 stream,
+    from its first bytes; ``None`` for anything else (plain text, gzip).
+
+    >>> compressed_with(b"\\x28\\xb5\\x2f\\xfd\\x00"), compressed_with(b"BZh91AY&SY"), compressed_with(b"BZh!")
+    (('zstd', 'zstd -dc'), ('bzip2', 'bzip2 -dc'), None)
+    """
+    for magic, name, command in COMPRESSED_MAGIC:
+        if head.startswith(magic) and (name != "bzip2" or (len(head) > 3 and 0x31 <= head[3] <= 0x39)):
+            return name, command
+    return None
+
+
+def _refuse_compressed(path: Path, name: str) -> None:
+    """Raise :class:`LogError` when the file is compressed with something other than gzip."""
+    with path.open("rb") as f:
+        got = compressed_with(f.read(8))
+    if got is None:
+        return
+    kind, command = got
+    how = f"... | {command}" if name == STDIN_NAME else f"{command} {shlex.quote(name)}"
+    raise LogError(
+        f"compressed with {kind}; recipemut reads plain or gzip logs: decompress it first "
+        f"({how} | recipemut ... --logs -)",
+        file=name,
+        code="compressed",
+    )
+
+
 # ---- format detection and file access ------------------------------------------------------------
 
 
@@ -323,13 +429,14 @@ def detect_format(head: bytes) -> str:
     """The format of a log from its first bytes (already gunzipped).
 
     ``"native"`` for native JSONL spans; otherwise what ``recipemut.formats.detect(head)`` says when
-    that package exists; ``"unknown"`` for JSON that is neither. Text that is not JSON at all is
-    ``"native"``, so that the native reader names the first bad line.
+    that package exists; ``"unknown"`` for a JSON array that is neither. JSON objects of no known
+    format and text that is not JSON at all are ``"native"``, so that the native reader names the
+    first bad line and its problem (a span's keys missing, not valid JSON, ...).
 
     >>> detect_format(b'{"request_id":"r1","op":"a","start_ms":0,"latency_ms":1,"status":"ok"}\\n')
     'native'
-    >>> detect_format(b"hello world\\n")
-    'native'
+    >>> detect_format(b"hello world\\n"), detect_format(b'{"x": 1}\\n'), detect_format(b'[{"x": 1}]')
+    ('native', 'native', 'unknown')
     """
     head = head.removeprefix(UTF8_BOM)
     if _looks_native(head):
@@ -342,13 +449,7 @@ def detect_format(head: bytes) -> str:
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped[:1] == b"[":
         return "unknown"
-    if stripped[:1] == b"{":
-        try:
-            json.loads(stripped.split(b"\n", 1)[0])
-        except (ValueError, RecursionError):
-            return "native"  # a broken or doubled object: the native reader names its line
-        return "unknown"  # a JSON object of no known format
-    return "native"
+    return "native"  # JSON objects (whole, broken or of no known format) or text: the native reader names the line
 
 
 def _check_file(path: Path) -> None:
@@ -577,8 +678,9 @@ def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
     except _DuplicateKey as e:
         return "malformed-json", f"duplicate key {e.key!r}"
     except json.JSONDecodeError as e:
-        what = "more than one JSON value on the line" if e.msg == "Extra data" else e.msg
-        return "malformed-json", f"not valid JSON: {what} (column {e.colno})"
+        what, _, col = json_error(e)
+        what = "more than one JSON value on the line" if e.msg == "Extra data" else what.replace("the text", "the line")
+        return "malformed-json", f"not valid JSON at column {col}: {what}"
     except RecursionError:
         return "malformed-json", "not valid JSON: nested too deeply"
     if not isinstance(obj, dict):
@@ -935,6 +1037,7 @@ class _FileResult:
     rej: _Rejects
     counts: dict[str, int]
     notes: list[str]
+    nothing: str = ""  # why the file gave no span: "is empty", "has only blank lines", ...
 
 
 def _with_source(table: pa.Table, name: str, lines: np.ndarray) -> pa.Table:
@@ -1018,11 +1121,14 @@ def _read_named(
     path: Path, name: str, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool
 ) -> _FileResult:
     _check_file(path)
+    _refuse_compressed(path, name)
     rej = _Rejects(name)
     fmt = log_format
     head = _head(path, name)  # the first bytes, gunzipped
     if fmt == "auto":
         fmt = detect_format(head)
+    # a file of blank lines (or none) is read as native whatever --log-format says: it says so
+    blank_file = len(head) < _HEAD_BYTES and not head.removeprefix(UTF8_BOM).strip(b" \t\r\n")
     if fmt == "unknown":
         raise LogError(
             "unsupported log format (not native JSONL spans, and no reader recognises it)",
@@ -1031,7 +1137,7 @@ def _read_named(
         )
     counts: dict[str, int] = {}
     notes: list[str] = []
-    if fmt == "native":
+    if fmt == "native" or blank_file:
         source: pa.Buffer | str = pa.py_buffer(_gunzip(path, name)) if _is_gzip(path) else str(path)
         if head.startswith(UTF8_BOM):  # written by some Windows tools: not part of line 1
             whole = source if isinstance(source, pa.Buffer) else pa.py_buffer(path.read_bytes())
@@ -1073,9 +1179,14 @@ def _read_named(
             line=f.line,
             code="not-a-log",
         )
+    nothing = ""
     if n_read == 0:
-        notes.append(f"{name}: empty (no spans)")
-    return _FileResult(_with_source(table, name, lines), fmt, n_read, n_blank, rej, dict(counts), notes)
+        if fmt == "native" or blank_file:
+            nothing = "has only blank lines" if n_blank else "is empty"
+        else:
+            nothing = f"holds no {_LABELS.get(fmt, fmt)} spans"
+        notes.append(f"{name}: {nothing} (no spans)")
+    return _FileResult(_with_source(table, name, lines), fmt, n_read, n_blank, rej, dict(counts), notes, nothing)
 
 
 # ---- putting files together ----------------------------------------------------------------------
@@ -1289,11 +1400,8 @@ def read_logs(
             code="no-spans",
         )
     if table.num_rows == 0:
-        raise LogError(
-            "no spans in the logs" + (f": {names[0]} is empty" if len(files) == 1 else ""),
-            file=None,
-            code="no-spans",
-        )
+        why = ", ".join(f"{n} {r.nothing}" for n, r in zip(names, results, strict=True) if r.nothing)
+        raise LogError("no spans in the logs" + (f": {why}" if why else ""), file=None, code="no-spans")
 
     table = table.set_column(
         table.schema.get_field_index("variant"), "variant", pc.fill_null(table.column("variant"), DEFAULT_VARIANT)

@@ -288,7 +288,7 @@ def test_broken_objects_are_named_by_line_under_auto_detection(tmp_path: Path) -
         with pytest.raises(LogError, match="line 1: not valid JSON") as e:
             read_logs(p)
         assert e.value.line == 1 and e.value.code == "not-a-log"
-    assert detect_format(b'{"a": 1}\n') == "unknown"  # valid JSON of no known format: still refused as such
+    assert detect_format(b'{"a": 1}\n') == "native"  # valid JSON of no known format: its line is named too
 
 
 def test_missing_file_and_directory_are_one_line_errors(tmp_path: Path) -> None:
@@ -360,15 +360,23 @@ def test_detect_format() -> None:
     assert detect_format((GOOD + "\n").encode()) == "native"
     assert detect_format(b"garbage\n" + (GOOD + "\n").encode()) == "native"
     assert detect_format(b"\x00\x01binary") == "native"  # not JSON: the native reader names line 1
-    assert detect_format(b'{"hello": "world"}\n') == "unknown"
+    assert detect_format(b'{"hello": "world"}\n') == "native"  # an object: the native reader says what it lacks
+    assert detect_format(b'[{"hello": "world"}]\n') == "unknown"
     assert detect_format(b'{"resourceSpans": []}') != "native"
 
 
 def test_unsupported_json_is_an_error(tmp_path: Path) -> None:
-    p = write_lines(tmp_path / "a.json", ['{"hello": "world"}'])
+    p = write_lines(tmp_path / "a.json", ['[{"hello": "world"}]'])
     with pytest.raises(LogError, match="unsupported log format") as e:
         read_logs(p)
     assert e.value.file == str(p)
+
+
+def test_json_objects_of_no_known_format_are_named_by_line_and_missing_keys(tmp_path: Path) -> None:
+    p = write_lines(tmp_path / "a.json", ['{"hello": "world"}'] * 3)
+    with pytest.raises(LogError, match="first problem at line 1: missing or empty required keys request_id") as e:
+        read_logs(p)
+    assert (e.value.file, e.value.line, e.value.code) == (str(p), 1, "not-a-log")
 
 
 def test_other_formats_go_to_the_formats_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -425,7 +433,7 @@ def test_without_the_formats_package_other_formats_are_unsupported(
 ) -> None:
     monkeypatch.setitem(sys.modules, "recipemut.formats", None)  # import fails like a missing module
     p = write_lines(tmp_path / "t.json", ['{"resourceSpans": []}'])
-    with pytest.raises(LogError, match="unsupported log format"):
+    with pytest.raises(LogError, match="line 1: missing or empty required keys"):  # a JSON object: read as native
         read_logs(p)
     with pytest.raises(LogError, match="unsupported log format 'otlp'"):
         read_logs(p, log_format="otlp")

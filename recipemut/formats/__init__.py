@@ -36,6 +36,7 @@ __all__ = [
     "detect",
     "detect_file",
     "load_mapping",
+    "mismatch",
     "read",
     "read_table",
 ]
@@ -66,6 +67,51 @@ def detect(head: bytes) -> str | None:
     if text[:1] == b"[" and b"traceId" in keys and keys & {b"localEndpoint", b"id", b"remoteEndpoint"}:
         return "zipkin"
     return None
+
+
+#: what each reader looks for, at least one of them in a file's first 64 KiB, and how to say so
+SIGNATURES: dict[str, tuple[frozenset[bytes], str]] = {
+    "otlp": (frozenset({b"resourceSpans"}), "no resourceSpans key"),
+    "jaeger": (
+        frozenset({b"traceID", b"spanID", b"operationName", b"processID"}),
+        "no traceID, spanID or operationName key",
+    ),
+    "zipkin": (frozenset({b"traceId"}), "no traceId key"),
+}
+_LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin", "native": "native JSONL"}
+
+
+def mismatch(head: bytes, fmt: str) -> str | None:
+    """Why a file's first bytes (gunzipped) cannot be in format ``fmt`` (the reader's keys are not
+    there), naming what auto-detection takes it for; ``None`` when they may be (or hold nothing).
+
+    Only the reader's own keys are asked for, not :func:`detect`'s verdict, so that ``--log-format``
+    still overrides a detection that guessed wrong.
+
+    >>> print(mismatch(b'{"request_id": "r1", "op": "a"}', "otlp").replace("; ", ";\\n"))
+    no OTLP spans (no resourceSpans key);
+    the content looks like native JSONL: drop --log-format or use --log-format native
+    >>> mismatch(b'[{"traceId": "a", "id": "b"}]', "zipkin") is None
+    True
+    """
+    keys, missing = SIGNATURES[fmt]
+    if head[:2] == b"\x1f\x8b":
+        head = gunzip_head(head)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text:
+        return None
+    if fmt == "zipkin" and text[:1] != b"[":
+        missing = "not a JSON list of spans"
+    elif keys & set(_KEY.findall(text[:65536])):
+        return None
+    from ..ingest import detect_format  # ingest reads native JSONL and asks this package about the rest
+
+    seen = detect_format(text)
+    if seen == "unknown":
+        looks = "the content is not a trace format recipemut knows"
+    else:
+        looks = f"the content looks like {_LABELS.get(seen, seen)}: drop --log-format or use --log-format {seen}"
+    return f"no {_LABELS[fmt]} spans ({missing}); {looks}"
 
 
 def detect_file(path: str | Path) -> str | None:
@@ -123,6 +169,10 @@ def read_table(
                 file=str(p),
                 code="unknown-format",
             )
+    elif fmt in FORMATS:
+        why = mismatch(read_head(p), fmt)
+        if why is not None:
+            raise LogError(why, file=str(p), code="wrong-format")
     if fmt not in FORMATS:
         raise LogError(f"unknown trace format '{fmt}' (expected one of {', '.join(FORMATS)})", file=str(p))
     attributes = (*DEFAULT_ATTRIBUTES, *m.attributes())

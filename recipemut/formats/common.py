@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputFileError, LogError
+from ..ingest import json_error
 
 #: Columns every reader produces, in this order (then the ``attr:*`` columns).
 RAW_COLUMNS = (
@@ -183,12 +184,6 @@ def gunzip_head(head: bytes, size: int = 65536) -> bytes:
         return b""
 
 
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    return line, col
-
-
 def iter_documents(data: bytes, path: Path) -> Iterator[Any]:
     """Every top-level JSON value in the file: one document, or several (JSON lines, concatenated).
 
@@ -201,22 +196,45 @@ def iter_documents(data: bytes, path: Path) -> Iterator[Any]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line, col = _line_col(data[: e.start].decode("utf-8", "replace"), e.start)
-        raise LogError("not UTF-8 text", file=str(path), line=line, column=col, code="not-utf8") from None
+        start = e.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)  # utf-8-sig counts after the BOM
+        line = data.count(b"\n", 0, start) + 1
+        col = start - (data.rfind(b"\n", 0, start) + 1) + 1
+        raise LogError(
+            f"not UTF-8 text (byte {col} of the line is 0x{data[start]:02x})",
+            file=str(path),
+            line=line,
+            column=col,
+            code="not-utf8",
+        ) from None
     decoder = json.JSONDecoder()
     pos, n = 0, len(text)
     ws = " \t\r\n"
     found = False
+    one_per_line = True  # every value so far sits on one line (JSON lines, as the Collector writes them)
     while True:
         while pos < n and text[pos] in ws:
             pos += 1
         if pos >= n:
             break
         try:
-            doc, pos = decoder.raw_decode(text, pos)
+            doc, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as e:
-            line, col = _line_col(text, e.pos)
-            raise LogError(f"not valid JSON: {e.msg}", file=str(path), line=line, column=col, code="bad-json") from None
+            what, line, col = json_error(e)
+            first = text.count("\n", 0, pos) + 1
+            if line != first and found and one_per_line:
+                # JSON lines (every value so far on its own line) whose value runs past its line: that
+                # line is where the fault is, most likely cut short; say where the parser stopped too
+                end = text.find("\n", pos)
+                what = (
+                    f"the JSON value on line {first} does not end on its line (cut short?); read on, it fails at "
+                    f"line {line} column {col}: {what.removesuffix(' (cut short?)')}"
+                )
+                line, col = first, len(text[text.rfind("\n", 0, pos) + 1 : end].rstrip())
+            elif line != first and found:  # several values: say which one
+                what += f" (in the JSON value that starts on line {first})"
+            raise LogError(f"not valid JSON: {what}", file=str(path), line=line, column=col, code="bad-json") from None
+        one_per_line = one_per_line and "\n" not in text[pos:end].strip()
+        pos = end
         found = True
         yield doc
     if not found:
