@@ -72,11 +72,16 @@ _LABELS = {
 
 
 def _num(x: float, cost: bool = False) -> str:
+    """A signed delta to one decimal; what rounds to zero reads ``+0.0``, never ``-0.0``.
+
+    >>> _num(-8.7e-19, cost=True), _num(6.8e-07, cost=True), _num(-0.04)
+    ('+0.0µ$', '+0.7µ$', '+0.0')
+    """
     if not math.isfinite(x):
         return "-"
     if cost:
-        return f"{x * 1e6:+.1f}µ$"  # micro-dollars per request
-    return f"{x:+.1f}"
+        return f"{round(x * 1e6, 1) + 0.0:+.1f}µ$"  # micro-dollars per request; + 0.0 turns -0.0 into 0.0
+    return f"{round(x, 1) + 0.0:+.1f}"
 
 
 def _iv(ev: Evaluation | None, key: str) -> str:
@@ -437,7 +442,7 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
     )
     accepted = [c for c in result.singles if c.status == "accepted"]
     if accepted:
-        title = "Best single mutations (each against the current recipe; 95% intervals)"
+        title = "Best single mutations (each against the current recipe, paired replay of every request; 95% intervals)"
         out.print(_table(title, accepted[:top], width=out.width))
         for i, c in enumerate(accepted[:top], 1):
             out.print(f"  {i}. {escape(_reason(c))}")
