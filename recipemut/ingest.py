@@ -35,6 +35,13 @@ Duplicates
     (a retry's final attempt is what the request waited for); ties keep the later line. The
     number dropped is reported.
 
+What cannot be read, and what is said about it
+    A log compressed with zstd, xz, lz4 or bzip2 (found by its magic bytes, :func:`compressed_with`)
+    is refused with the command that decompresses it. A file of no bytes "is empty"; one of blank
+    lines only "has only blank lines" (whatever ``log_format`` says). JSON objects of no known
+    format are read as native, so the first bad line and its missing keys are named; a JSON array
+    of no known format is an unsupported format. JSON parse errors are worded by :func:`json_error`.
+
 Standard input
     A path ``-`` (:data:`STDIN`) reads standard input: its bytes are copied, undecoded, to a file in
     a temporary directory (:func:`stdin_copy`), read like any other (format and gzip detected by
