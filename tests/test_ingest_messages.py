@@ -88,6 +88,15 @@ def test_forced_format_on_real_traces_of_another_format(recipe: Path, path: Path
     assert one_error(recipe, str(path), "--log-format", forced) == f"{path}: {expected}"
 
 
+@pytest.mark.parametrize("data", [b'{"x": 1}\n{"y": 2}\n', b"hello world\n"])
+def test_forced_format_on_content_that_is_no_span_log_does_not_advise_native(recipe: Path, data: bytes) -> None:
+    """JSON objects of no known format (or plain text) are read as native when auto-detected, so that the
+    native reader names the line; but they do not *look like* native spans, and --log-format native fails too."""
+    assert one_error(recipe, "-", "--log-format", "otlp", data=data) == (
+        "<stdin>: no OTLP spans (no resourceSpans key); the content is not a trace format recipemut knows"
+    )
+
+
 def test_forced_format_on_piped_input_names_stdin(recipe: Path) -> None:
     assert one_error(recipe, "-", "--log-format", "jaeger", data=ZIPKIN.read_bytes()).startswith(
         "<stdin>: no Jaeger spans (no traceID, spanID or operationName key); the content looks like Zipkin"

@@ -78,7 +78,6 @@ SIGNATURES: dict[str, tuple[frozenset[bytes], str]] = {
     ),
     "zipkin": (frozenset({b"traceId"}), "no traceId key"),
 }
-_LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin", "native": "native JSONL"}
 
 
 def mismatch(head: bytes, fmt: str) -> str | None:
@@ -104,10 +103,11 @@ def mismatch(head: bytes, fmt: str) -> str | None:
         missing = "not a JSON list of spans"
     elif keys & set(_KEY.findall(text[:65536])):
         return None
-    from ..ingest import detect_format  # ingest reads native JSONL and asks this package about the rest
+    # ingest reads native JSONL and asks this package about the rest
+    from ..ingest import _LABELS, _looks_native, detect_format
 
     seen = detect_format(text)
-    if seen == "unknown":
+    if seen == "unknown" or (seen == "native" and not _looks_native(text)):  # JSON objects of no format, text
         looks = "the content is not a trace format recipemut knows"
     else:
         looks = f"the content looks like {_LABELS.get(seen, seen)}: drop --log-format or use --log-format {seen}"
