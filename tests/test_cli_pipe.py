@@ -34,15 +34,16 @@ def _run_into_head(args: list[str], lines: int, pipe_size: int = 4096) -> tuple[
 def test_validate_piped_into_head_exits_141_quietly() -> None:
     """``recipemut validate many.yaml ... | head -1``: head gets its line; recipemut stops with 141, silent.
 
-    The command prints line by line (a write each), about 70 bytes a file: 200 files are well past
-    the 4 KiB pipe plus the 4 KiB head reads before it exits.
+    The command prints line by line (a write each), a line per file naming its path: enough files
+    for four times the 4 KiB pipe plus the 4 KiB head reads before it exits, however long the
+    checkout's path.
     """
     recipe = str(CHECKOUT / "recipe.yaml")
     one = subprocess.run([str(RECIPEMUT), "validate", recipe], capture_output=True, text=True, check=True, cwd=ROOT)
     first_line = one.stdout.splitlines(keepends=True)[0]
-    assert len(first_line.encode()) * 200 > 3 * 4096
+    files = max(200, 4 * 2 * 4096 // len(first_line.encode()) + 1)
 
-    code, head_out, err, head_code = _run_into_head(["validate", *[recipe] * 200], 1)
+    code, head_out, err, head_code = _run_into_head(["validate", *[recipe] * files], 1)
     assert head_code == 0
     assert head_out == first_line  # head got its line
     assert code == 141, err
