@@ -1,3 +1,3 @@
-from recipemut.cli import main
+from recipemut._entry import main
 
 main()

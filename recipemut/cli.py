@@ -217,6 +217,8 @@ def _run(args: list[str]) -> None:
     try:
         # without standalone mode click *returns* the code of a typer.Exit instead of exiting
         code = application(args=args, prog_name="recipemut", standalone_mode=False)
+        if code == 130:  # typer turns a KeyboardInterrupt inside a command into a silent Exit(130)
+            raise KeyboardInterrupt
         if isinstance(code, int) and code:
             sys.exit(code)
     except RecipemutError as e:

@@ -1,0 +1,71 @@
+"""Ctrl-C ends any command with one line, ``interrupted``, and exit 130: never a traceback, never silence."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from recipemut import _entry, cli
+from recipemut.commands import profile
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKOUT = ROOT / "recipes" / "checkout"
+RECIPEMUT = Path(sys.executable).with_name("recipemut")  # the installed console script
+
+
+def test_ctrl_c_inside_a_command_says_interrupted(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """typer turns the KeyboardInterrupt into a silent exit code 130; the CLI still says so."""
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(profile, "read_logs", interrupted)
+    monkeypatch.setenv("RECIPEMUT_STORE", "off")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["profile", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz")])
+    assert exit_.value.code == 130
+    assert capfd.readouterr().err.strip() == "interrupted"
+
+
+class _Interrupted(types.ModuleType):
+    def __getattr__(self, name: str) -> object:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_the_cli_is_still_being_imported(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "recipemut.cli", _Interrupted("recipemut.cli"))
+    with pytest.raises(SystemExit) as exit_:
+        _entry.main()
+    assert exit_.value.code == 130
+    assert capfd.readouterr().err == "interrupted\n"
+
+
+def test_sigint_to_the_installed_cli_gives_one_line_and_130() -> None:
+    """A real SIGINT (what Ctrl-C sends), early in a run: while importing or reading the log."""
+    env = dict(os.environ, RECIPEMUT_STORE="off")
+    args = [str(RECIPEMUT), "profile", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz")]
+    # a child started from a shell script in the background inherits an ignored SIGINT: restore it
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err == b"interrupted\n"
