@@ -68,3 +68,11 @@ def test_no_warning_with_params_or_without_a_variant_recipe(tmp_path: Path) -> N
     )
     assert code == 0, out + err
     assert "warning" not in err, err
+
+
+def test_a_bad_out_is_the_only_line(tmp_path: Path) -> None:
+    """A wrong --out stops generate before the parameter warning: one line, the error."""
+    recipe = _with_canary(tmp_path, own_recipe=True, loggen=False)
+    res = runner.invoke(app, ["generate", str(recipe), "-n", "50", "--out", str(tmp_path / "no" / "x.jsonl")])
+    assert res.exit_code == 1
+    assert res.stderr.strip().splitlines() == [f"error: {tmp_path / 'no'}: folder does not exist"], res.stderr

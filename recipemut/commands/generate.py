@@ -102,6 +102,10 @@ def generate(
     if params is None and (recipe_path.parent / "loggen.yaml").is_file():
         params = recipe_path.parent / "loggen.yaml"
     loaded = load_params(params) if params is not None else None
+    if out.is_dir():
+        raise RecipemutError("is a directory, expected a log file to write", file=str(out), code="not-a-file")
+    if not out.parent.is_dir():
+        raise RecipemutError("folder does not exist", file=str(out.parent), code="missing-folder")
     if params is None and any(v.recipe and (canary is None or v.name == "canary") for v in recipe.variants):
         # Without parameters every operation is the generic default while a substituted one takes its
         # catalogue prior: the canary then looks worse or better for reasons no log of the system shows.
@@ -111,10 +115,6 @@ def generate(
             "substituted one its catalogue prior, so the canary's mutations are tried on an invented system, "
             "not the one its plan was fitted to; pass --params to judge them"
         )
-    if out.is_dir():
-        raise RecipemutError("is a directory, expected a log file to write", file=str(out), code="not-a-file")
-    if not out.parent.is_dir():
-        raise RecipemutError("folder does not exist", file=str(out.parent), code="missing-folder")
     df = generate_spans(
         recipe,
         requests,
