@@ -383,10 +383,10 @@ def compressed_with(head: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _refuse_compressed(path: Path, name: str) -> None:
-    """Raise :class:`LogError` when the file is compressed with something other than gzip."""
-    with path.open("rb") as f:
-        got = compressed_with(f.read(8))
+def _refuse_compressed(head: bytes, name: str) -> None:
+    """Raise :class:`LogError` when a file whose first bytes are ``head`` is compressed with
+    something other than gzip."""
+    got = compressed_with(head)
     if got is None:
         return
     kind, command = got
@@ -1128,10 +1128,10 @@ def _read_named(
     path: Path, name: str, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool
 ) -> _FileResult:
     _check_file(path)
-    _refuse_compressed(path, name)
+    head = _head(path, name)  # the first bytes, gunzipped
+    _refuse_compressed(head, name)
     rej = _Rejects(name)
     fmt = log_format
-    head = _head(path, name)  # the first bytes, gunzipped
     if fmt == "auto":
         fmt = detect_format(head)
     # a file of blank lines (or none) is read as native whatever --log-format says: it says so
