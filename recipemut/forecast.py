@@ -598,16 +598,15 @@ class HeadroomDelta:
         def days(o: ServiceOutlook) -> float | None:
             return None if o.status in ("over-now", "undated") else o.days_to(o.crossing, now)
 
+        horizon = f"the {self.horizon_days:g}-day horizon" if self.horizon_days else "the horizon"
+
         def when(o: ServiceOutlook) -> str:
             if o.status == "over-now":
                 return "now (already above target)"
             if o.status == "undated":
                 return "undated (no forecast)"
             d = days(o)
-            if d is None:
-                h = f" {self.horizon_days:g}-day" if self.horizon_days else ""
-                return f"not within the{h} horizon"
-            return f"in {d:.0f} days"
+            return f"not within {horizon}" if d is None else f"in {d:.0f} days"
 
         b, a = self.before, self.after
         reps = (
@@ -625,9 +624,7 @@ class HeadroomDelta:
             return f"{self.service}: scaling needed now (already above target), and still after this change; {reps}"
         if b.status == "undated":
             return f"{self.service}: scaling undated (no forecast), before and after this change; {reps}"
-        # neither crosses within the horizon
-        h = f" {self.horizon_days:g}-day" if self.horizon_days else ""
-        return f"{self.service}: no scaling needed within the{h} horizon (nor after this change); {reps}"
+        return f"{self.service}: no scaling needed within {horizon} (nor after this change); {reps}"  # neither crosses
 
 
 @dataclass(frozen=True)
