@@ -182,12 +182,24 @@ def test_irregular_files_fall_back_to_the_document_reader(tmp_path) -> None:
     p.write_text("\n".join(json.dumps(d, indent=2) for d in docs), encoding="utf-8")
     raw, how = otlp.read_raw(p, DEFAULT_ATTRIBUTES)
     assert how == "columnar" and len(raw) == 18  # pretty-printed is fine
-    # times as strings in one export and as numbers in the next: arrow refuses, json reads it
+    # times as strings in one export and as numbers in the next: the scan takes both
     mixed = [otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})]
     mixed.append(otlp_doc({"a": [otlp_span(T2, "b1", "x", 10**18, 2 * 10**6, as_numbers=True)]}))
     p2 = write_json(tmp_path / "mixed.json", mixed, lines=True)
     raw, how = otlp.read_raw(p2, DEFAULT_ATTRIBUTES)
-    assert how == "document" and raw["dur_ns"].tolist() == [10**6, 2 * 10**6]
+    assert how == "columnar" and raw["dur_ns"].tolist() == [10**6, 2 * 10**6]
+    # what the scan declines, the document reader reads: a time that is not an integer, an array value
+    # in an attribute the mapping reads, Jaeger's {"result": ...} wrapper
+    late = otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})
+    late["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["endTimeUnixNano"] = "1.000000000001e18"
+    array = otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})
+    array["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] = [
+        {"key": "peer.service", "value": {"arrayValue": {"values": [{"stringValue": "db"}]}}}
+    ]
+    wrapped = {"result": otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})}
+    for name, doc in (("late", late), ("array", array), ("wrapped", wrapped)):
+        raw, how = otlp.read_raw(write_json(tmp_path / f"{name}.json", [doc], lines=True), DEFAULT_ATTRIBUTES)
+        assert how == "document" and len(raw) == 1, name
 
 
 def test_errors_name_the_file_and_place(tmp_path) -> None:

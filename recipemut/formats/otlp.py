@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -140,21 +140,21 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
     return cols.frame()
 
 
-# ---- the columnar path: pyarrow.json + list flattening --------------------------------------------
+# ---- the columnar path: a compiled scan of the bytes, then column-wise assembly -------------------
 
 
-#: a file at least this large is cut into parts parsed and flattened in parallel
+#: a file at least this large is cut into parts scanned in parallel
 PARALLEL_BYTES = 1 << 24
 #: bounds of the size of one part (about four parts per CPU in between)
 PART_BYTES = (1 << 23, 1 << 26)
 
 
 def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = ()) -> pd.DataFrame | None:
-    """The raw span frame read column-wise with ``pyarrow.json``, or ``None`` when this file's shape
-    is outside what the columnar path handles (the caller then uses :func:`parse`).
+    """The raw span frame read column-wise, or ``None`` when this file's shape is outside what the
+    columnar path handles (the caller then uses :func:`parse`).
 
-    Handles line-delimited OTLP (one ``{"resourceSpans": [...]}`` per line, gzip or plain) whose
-    values have one JSON type per field; anything else returns ``None``. Attributes named in
+    Handles OTLP exports (one ``{"resourceSpans": [...]}`` per line or pretty-printed, gzip or
+    plain) in any key order; see :mod:`.otlpscan` for what makes it decline. Attributes named in
     ``numeric`` come out as float64 columns (what normalisation would parse them into anyway).
     """
     table = parse_arrow_table(path, attributes, numeric)
@@ -164,13 +164,13 @@ def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = 
 def parse_arrow_table(path: Path, attributes: Iterable[str], numeric: Iterable[str] = ()) -> pa.Table | None:
     """:func:`parse_arrow` as an arrow table (the raw columns, then ``attr:*``).
 
-    A large file is cut at line ends into parts (see :data:`PART_BYTES`), and each part is parsed
-    *and* flattened by its own task, on as many threads as there are CPUs (arrow releases the GIL),
-    so that flattening runs beside parsing rather than after it. When a cut falls inside a
-    document (pretty-printed JSON), that part does not parse and the file is read in one piece.
+    :mod:`.otlpscan` walks the bytes once and keeps span fields and wanted attributes as offsets
+    into the file; the columns are then assembled with numpy and arrow compute. A large file is cut
+    at line ends into parts (see :data:`PART_BYTES`) scanned on as many threads as there are CPUs
+    (the scan releases the GIL). When a cut falls inside a document (pretty-printed JSON), that part
+    does not scan and the file is scanned in one piece.
     """
     keys = tuple(dict.fromkeys(attributes))
-    num = frozenset(numeric)
     try:
         data = _load(path)
     except (OSError, pa.ArrowInvalid) as e:
@@ -178,31 +178,48 @@ def parse_arrow_table(path: Path, attributes: Iterable[str], numeric: Iterable[s
         return None
     if data is None:
         return None
+    want = tuple(dict.fromkeys(("service.name", *keys, "peer.service")))
+    buf = np.frombuffer(data, dtype=np.uint8)
     workers = os.cpu_count() or 1
-    parts = [data]
-    if data.size >= PARALLEL_BYTES and workers > 1:
-        parts = _cut(data, min(max(data.size // (4 * workers), PART_BYTES[0]), PART_BYTES[1]))
-    if len(parts) > 1 and max(part.size for part in parts) < 1 << 30:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(parts))) as pool:
-            tables = list(pool.map(lambda part: _read_part(part, path, keys, num, None), parts))
-        if all(t is not None for t in tables):
-            try:
-                return _renumber(pa.concat_tables(tables))
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-                log.debug("columnar OTLP read of %s: parts differ (%s)", path, e)
-        log.debug("columnar OTLP read of %s: reading it in one piece", path)
-        del tables
-    for block in (1 << 25, 1 << 30):  # an export (a line) must fit in one block; 1 GiB for pretty documents
-        try:
-            table = _read_part(data, path, keys, num, block)
-        except _Straddling:
-            continue
-        return None if table is None else _renumber(table)
+    bounds = [(0, buf.size)]
+    if buf.size >= PARALLEL_BYTES and workers > 1:
+        bounds = _cut(data, min(max(buf.size // (4 * workers), PART_BYTES[0]), PART_BYTES[1]))
+    spec = _Wanted(buf, want, keys, frozenset(numeric))
+    for attempt in (bounds, [(0, buf.size)]):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(attempt))) as pool:
+            tables = list(pool.map(lambda b: _scan(spec, b[0], b[1]), attempt))
+        failed = [t for t in tables if isinstance(t, str)]
+        if not failed:
+            return _renumber(pa.concat_tables(tables)) if len(tables) > 1 else tables[0]
+        log.debug("columnar OTLP read of %s: %s", path, failed[0])
+        if len(attempt) == 1:
+            return None
     return None
 
 
-class _Straddling(Exception):
-    """A JSON value larger than the parse block."""
+class _Wanted(NamedTuple):
+    buf: np.ndarray  # the whole file's bytes
+    want: tuple[str, ...]  # the keys the scan records: service.name, the attributes, peer.service
+    keys: tuple[str, ...]  # the attribute columns
+    numeric: frozenset[str]  # ... of them read as float64
+
+
+def _scan(spec: _Wanted, begin: int, end: int) -> pa.Table | str:
+    """``buf[begin:end]`` scanned and assembled into the raw span table, or why it could not be."""
+    from . import otlpscan
+
+    wk = np.frombuffer("".join(spec.want).encode("utf-8"), dtype=np.uint8)
+    wo = np.cumsum([0, *(len(k.encode("utf-8")) for k in spec.want)], dtype=np.int64)
+    code, pos, sp, at, ebuf, n_rs = otlpscan.scan_part(spec.buf, begin, end, wk, wo)
+    if code != otlpscan.OK:
+        return f"{otlpscan.REASONS[code]} near byte {pos}"
+    return _assemble(spec, sp, at, ebuf, n_rs)
+
+
+def _renumber(table: pa.Table) -> pa.Table:
+    """The ``index`` column as the 1-based position of each span in the whole file."""
+    i = table.schema.get_field_index("index")
+    return table.set_column(i, "index", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
 
 
 def _load(path: Path) -> pa.Buffer | None:
@@ -217,11 +234,11 @@ def _load(path: Path) -> pa.Buffer | None:
     return pa.memory_map(str(path), "r").read_buffer()
 
 
-def _cut(data: pa.Buffer, size: int) -> list[pa.Buffer]:
-    """``data`` cut after a newline about every ``size`` bytes (zero-copy slices)."""
+def _cut(data: pa.Buffer, size: int) -> list[tuple[int, int]]:
+    """``data`` cut after a newline about every ``size`` bytes: (begin, end) of each part."""
     n = data.size
     view = memoryview(data)
-    parts: list[pa.Buffer] = []
+    parts: list[tuple[int, int]] = []
     begin = 0
     while n - begin > size + size // 2:
         probe = begin + size
@@ -233,69 +250,36 @@ def _cut(data: pa.Buffer, size: int) -> list[pa.Buffer]:
             probe += len(chunk)
         if cut < 0 or cut >= n:
             break
-        parts.append(data.slice(begin, cut - begin))
+        parts.append((begin, cut))
         begin = cut
-    parts.append(data.slice(begin, n - begin))
+    parts.append((begin, n))
     return parts
 
 
-def _read_part(
-    part: pa.Buffer, path: Path, keys: tuple[str, ...], numeric: frozenset[str], block: int | None
-) -> pa.Table | None:
-    """Bytes parsed and flattened; ``None`` when outside the columnar path's reach.
+def _strings(buf: np.ndarray, ebuf: np.ndarray, off: np.ndarray, ln: np.ndarray) -> pa.Array:
+    """Strings given as offsets and lengths (see :mod:`.otlpscan`) as an arrow string array."""
+    from .otlpscan import gather
 
-    ``block`` ``None``: the bytes are one block parsed on this thread (a part among others);
-    else blocks of that size on arrow's threads, and :class:`_Straddling` when a value is larger.
-    """
-    import pyarrow.json as pj
+    offsets, data, valid = gather(buf, ebuf, off, ln)
+    n = len(off)
+    nulls = n - int(np.count_nonzero(valid))
+    mask = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    if offsets[-1] < 1 << 31:
+        return pa.Array.from_buffers(
+            pa.string(), n, [mask, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)], null_count=nulls
+        )
+    big = pa.Array.from_buffers(
+        pa.large_string(), n, [mask, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=nulls
+    )
+    return big
 
-    if block is None:
-        opts = pj.ReadOptions(block_size=max(part.size + 1, 1 << 16), use_threads=False)
-    else:
-        opts = pj.ReadOptions(block_size=block)
+
+def _str_to_float(arr: Any) -> Any:
+    """Strings to float64, null where not a number."""
     try:
-        table = pj.read_json(pa.BufferReader(part), read_options=opts)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:
-        log.debug("columnar OTLP read of %s (block %s): %s", path, block, e)
-        if block is not None and ("straddling" in str(e) or "block" in str(e).lower()):
-            raise _Straddling from None
-        return None
-    if table.column_names != ["resourceSpans"]:
-        return None
-    try:
-        return _flatten(table, keys, numeric)
-    except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as e:
-        log.debug("columnar OTLP path gave up on %s: %s", path, e)
-        return None
-
-
-def _renumber(table: pa.Table) -> pa.Table:
-    """The ``index`` column as the 1-based position of each span in the whole file."""
-    i = table.schema.get_field_index("index")
-    return table.set_column(i, "index", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
-
-
-def _field(arr: Any, name: str) -> Any:
-    if not pa.types.is_struct(arr.type) or arr.type.get_field_index(name) < 0:
-        return None
-    return arr.field(name)
-
-
-def _av_string(value: Any) -> Any:
-    """An arrow struct array of OTLP ``AnyValue``s as strings (the text :func:`.common.attr_str` gives)."""
-    out = pa.nulls(len(value), pa.string())
-    for name in ("stringValue", "intValue", "doubleValue", "boolValue", "bytesValue"):
-        f = _field(value, name)
-        if f is None or pa.types.is_null(f.type):
-            continue
-        if pa.types.is_boolean(f.type):
-            s = pc.if_else(f, "true", "false")
-        elif pa.types.is_floating(f.type) or pa.types.is_integer(f.type) or pa.types.is_string(f.type):
-            s = f if pa.types.is_string(f.type) else pc.cast(f, pa.string())
-        else:
-            raise TypeError(f"unsupported AnyValue field {name}: {f.type}")
-        out = pc.coalesce(out, s)
-    return out
+        return pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array(pd.to_numeric(arr.to_pandas(), errors="coerce"), pa.float64(), from_pandas=True)
 
 
 def _scatter(n: int, positions: np.ndarray, values: Any) -> Any:
@@ -308,181 +292,123 @@ def _scatter(n: int, positions: np.ndarray, values: Any) -> Any:
     return values.take(pa.array(idx, mask=idx < 0))
 
 
-def _is_kv_list(arr: Any) -> bool:
-    """A list of ``{key, value}`` structs (an empty list everywhere is inferred as ``list<null>``)."""
-    if not pa.types.is_list(arr.type) or not pa.types.is_struct(arr.type.value_type):
-        return False
-    st = arr.type.value_type
-    return st.get_field_index("key") >= 0 and st.get_field_index("value") >= 0
+def _values(buf: np.ndarray, ebuf: np.ndarray, at: np.ndarray, as_float: bool) -> pa.Array:
+    """The values of attribute records (fields x records, see :mod:`.otlpscan`): as the text
+    :func:`.common.attr_str` gives the document reader's value (strings as they are, integers in
+    decimal, doubles as arrow writes them), or as float64 (null where not a number)."""
+    from . import otlpscan as sc
+
+    kind = at[sc.AT_KIND]
+    pieces: list[pa.Array] = []
+    where = np.zeros(len(kind), dtype=np.int64)
+    base = 0
+
+    def text(r: np.ndarray) -> pa.Array:
+        return _strings(buf, ebuf, at[sc.AT_TEXT, r], at[sc.AT_TEXT + 1, r])
+
+    typ = pa.float64() if as_float else pa.string()
+    groups: list[tuple[np.ndarray, Any]] = [
+        (np.flatnonzero(kind == sc.V_INT), lambda r: pc.cast(pa.array(at[sc.AT_INT, r]), typ)),
+        (
+            np.flatnonzero(kind == sc.V_DOUBLE),
+            lambda r: _str_to_float(text(r)) if as_float else pc.cast(_str_to_float(text(r)), typ),
+        ),
+        (
+            np.flatnonzero((kind == sc.V_STRING) | (kind == sc.V_BYTES)),
+            lambda r: _str_to_float(text(r)) if as_float else text(r),
+        ),
+    ]
+    for rows, make in groups:
+        if len(rows):
+            arr = make(rows)
+            pieces.append(arr if arr.type == typ else arr.cast(typ))
+            where[rows] = base + np.arange(len(rows))
+            base += len(rows)
+    for k, word in ((sc.V_TRUE, "true"), (sc.V_FALSE, "false"), (sc.V_NULL, None)):
+        rows = np.flatnonzero(kind == k)
+        if len(rows):
+            pieces.append(pa.array([None if as_float else word], typ))
+            where[rows] = base
+            base += 1
+    if not pieces:
+        return pa.array([], typ)
+    return pa.concat_arrays(pieces).take(pa.array(where))
 
 
-def _str_to_float(arr: Any) -> Any:
-    """Strings to float64, null where not a number."""
-    try:
-        return pc.cast(arr, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array(pd.to_numeric(arr.to_pandas(), errors="coerce"), pa.float64(), from_pandas=True)
+def _assemble(spec: _Wanted, sp: np.ndarray, at: np.ndarray, ebuf: np.ndarray, n_rs: int) -> pa.Table:
+    """The raw span table of one part from its span and attribute records (see :mod:`.otlpscan`)."""
+    from . import otlpscan as sc
 
+    buf, want, keys, numeric = spec
+    n = sp.shape[1]
 
-def _as_floats(member: Any) -> np.ndarray:
-    """An ``AnyValue`` member (number or numeric text) as float64, NaN where null or not a number."""
-    f = _str_to_float(member) if pa.types.is_string(member.type) else pc.cast(member, pa.float64())
-    return np.asarray(f.to_numpy(zero_copy_only=False), dtype=np.float64)
+    def text(field: int) -> pa.Array:
+        return _strings(buf, ebuf, sp[field], sp[field + 1])
 
-
-class _Floats:
-    """An attribute value array (OTLP ``AnyValue`` structs) as numbers, one span column per key.
-
-    The first member present counts, in the order ``doubleValue``, ``intValue``, ``stringValue``.
-    The number-typed members are made one float64 array once for the whole value array, so a
-    key's column is a gather and a scatter of 8-byte values rather than a take of the value
-    structs with their strings; ``stringValue`` (mostly text that is not a number) is converted
-    per key, only where the key has some.
-    """
-
-    def __init__(self, value: Any) -> None:
-        num = None
-        for name in ("doubleValue", "intValue"):
-            f = _field(value, name)
-            if f is not None and not pa.types.is_null(f.type):
-                x = _as_floats(f)
-                num = x if num is None else np.where(np.isnan(num), x, num)
-        self.num = num if num is not None else np.full(len(value), np.nan)
-        strings = _field(value, "stringValue")
-        usable = strings is not None and not pa.types.is_null(strings.type) and strings.null_count < len(strings)
-        self.strings = strings
-        self.has_string = strings.is_valid().to_numpy(zero_copy_only=False) if usable else None
-
-    def column(self, idx: np.ndarray, span: np.ndarray, n: int) -> pa.Array:
-        """The key whose attributes are ``idx`` (ascending), held by spans ``span``, as ``n`` spans' floats."""
-        v = self.num[idx]
-        if self.has_string is not None and self.has_string[idx].any():
-            v = np.where(np.isnan(v), _as_floats(self.strings.take(pa.array(idx))), v)
-        last = np.ones(len(span), dtype=bool)  # a key repeated on one span: the last value, as _scatter gives
-        last[:-1] = span[1:] != span[:-1]
-        out = np.full(n, np.nan)
-        out[span[last]] = v[last]
-        return pa.array(out, from_pandas=True)  # NaN -> null: absent
-
-
-def _flatten(table: Any, keys: tuple[str, ...], numeric: frozenset[str] = frozenset()) -> pa.Table:
-    col = table.column("resourceSpans")
-    rs = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()  # combining one chunk would copy it
-    rs_flat = pc.list_flatten(rs)  # one struct per resourceSpans entry
-    n_rs = len(rs_flat)
-    res = _field(rs_flat, "resource")
-    res_attr = _field(res, "attributes") if res is not None else None
-    res_values: dict[str, Any] = {}
-    if res_attr is not None and _is_kv_list(res_attr):
-        ra_flat = pc.list_flatten(res_attr)
-        ra_parent = pc.list_parent_indices(res_attr).to_numpy()
-        ra_key = ra_flat.field("key")
-        ra_val = _av_string(ra_flat.field("value"))
-        for k in ("service.name", *keys):
-            sel = np.flatnonzero(pc.fill_null(pc.equal(ra_key, k), False).to_numpy(zero_copy_only=False))
-            if len(sel):
-                res_values[k] = _scatter(n_rs, ra_parent[sel], ra_val.take(pa.array(sel)))
-    scopes_name = "scopeSpans" if _field(rs_flat, "scopeSpans") is not None else "instrumentationLibrarySpans"
-    scopes = _field(rs_flat, scopes_name)
-    if scopes is None:
-        raise KeyError(scopes_name)
-    scope_flat = pc.list_flatten(scopes)
-    scope_parent = pc.list_parent_indices(scopes).to_numpy()
-    spans = _field(scope_flat, "spans")
-    if spans is None:
-        raise KeyError("spans")
-    span_flat = pc.list_flatten(spans)
-    span_rs = pa.array(scope_parent[pc.list_parent_indices(spans).to_numpy()])
-    n = len(span_flat)
-
-    def text(name: str) -> Any:
-        f = _field(span_flat, name)
-        return pa.nulls(n, pa.string()) if f is None else (f if pa.types.is_string(f.type) else pc.cast(f, pa.string()))
-
-    def ns(name: str) -> np.ndarray:
-        f = _field(span_flat, name)
-        if f is None:
-            return np.full(n, -1, dtype=np.int64)
-        if not pa.types.is_integer(f.type):
-            f = pc.cast(f, pa.int64())  # decimal strings; raises on anything else
-        return np.asarray(f.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-    start = ns("startTimeUnixNano")
-    end = ns("endTimeUnixNano")
-    dur = np.where((start >= 0) & (end >= 0), end - start, -1)
-    kind_raw = _field(span_flat, "kind")
-    if kind_raw is None or pa.types.is_null(kind_raw.type):
-        kind = pa.nulls(n, pa.string())
-    elif pa.types.is_integer(kind_raw.type):
-        names = pa.array([None, *KINDS.values()], pa.string())
-        code = pc.if_else(pc.and_(pc.greater_equal(kind_raw, 1), pc.less_equal(kind_raw, 5)), kind_raw, 0)
-        kind = names.take(pc.fill_null(code, 0))
-    else:
-        k = pc.cast(kind_raw, pa.string())
-        kind = pc.utf8_lower(pc.replace_substring_regex(k, "^SPAN_KIND_", ""))
-        kind = pc.if_else(pc.equal(kind, ""), pa.scalar(None, pa.string()), kind)
-    status = _field(span_flat, "status")
-    code = _field(status, "code") if status is not None else None
-    if code is None or pa.types.is_null(code.type):
-        error = pa.array(np.zeros(n, dtype=bool))
-    else:
-        error = pc.fill_null(pc.is_in(pc.cast(code, pa.string()), pa.array(["2", "STATUS_CODE_ERROR"])), False)
-    parent = text("parentSpanId")
+    start_set = sp[sc.SP_START_SET] == 1
+    start = np.where(start_set, sp[sc.SP_START], -1)
+    dur = np.where(start_set & (sp[sc.SP_END_SET] == 1), sp[sc.SP_END] - sp[sc.SP_START], -1)
+    code = sp[sc.SP_KIND]
+    names = pa.array([None, *KINDS.values()], pa.string())
+    kind = names.take(pa.array(np.where((code >= 1) & (code <= 5), code, 0)))
+    if (code == -2).any():  # kinds written as names: SPAN_KIND_SERVER -> server, others lower-cased
+        k = text(sc.SP_KIND_TEXT)
+        named = pa.array([None, *_KIND_NAMES.values()], pa.string()).take(
+            pc.fill_null(pc.add(pc.index_in(k, value_set=pa.array(list(_KIND_NAMES), pa.string())), 1), 0)
+        )
+        lower = pc.utf8_lower(k)
+        as_text = pc.coalesce(named, pc.if_else(pc.equal(lower, ""), pa.scalar(None, pa.string()), lower))
+        kind = pc.if_else(pa.array(code == -2), as_text, kind)
+    parent = text(sc.SP_PARENT)
     parent = pc.if_else(pc.equal(parent, ""), pa.scalar(None, pa.string()), parent)
-    service = res_values.get("service.name", pa.nulls(n_rs, pa.string())).take(span_rs)
+
+    # attribute records grouped by (key, on a resource): a few groups, each found once
+    group = at[sc.AT_KEY] * 2 + at[sc.AT_ON_RESOURCE]
+    order = np.argsort(group, kind="stable")  # file order inside a group: the last value wins
+    bounds = np.searchsorted(group[order], np.arange(2 * len(want) + 1))
+    owner = at[sc.AT_OWNER]
+
+    def last_values(j: int, resource: bool, size: int, as_float: bool) -> tuple[Any, np.ndarray]:
+        g = 2 * j + int(resource)
+        rows = order[bounds[g] : bounds[g + 1]]
+        if not len(rows):
+            return pa.nulls(size, pa.float64() if as_float else pa.string()), np.zeros(size, dtype=bool)
+        has = np.zeros(size, dtype=bool)
+        has[owner[rows]] = True
+        return _scatter(size, owner[rows], _values(buf, ebuf, at[:, rows], as_float)), has
+
+    rs_of_span = pa.array(sp[sc.SP_RS])
+    service, _ = last_values(0, True, n_rs, False)
+    peer, _ = last_values(want.index("peer.service"), False, n, False)
     columns: dict[str, Any] = {
-        "trace_id": pc.ascii_lower(pc.fill_null(text("traceId"), "")),
-        "span_id": pc.ascii_lower(pc.fill_null(text("spanId"), "")),
-        "parent_id": pc.ascii_lower(parent),
+        "trace_id": pc.utf8_lower(pc.fill_null(text(sc.SP_TRACE), "")),
+        "span_id": pc.utf8_lower(pc.fill_null(text(sc.SP_SPAN), "")),
+        "parent_id": pc.utf8_lower(parent),
         "parent_trace_id": pa.nulls(n, pa.string()),
-        "name": pc.fill_null(text("name"), ""),
-        "service": service,
-        "peer_service": pa.nulls(n, pa.string()),
+        "name": pc.fill_null(text(sc.SP_NAME), ""),
+        "service": service.take(rs_of_span),
+        "peer_service": peer,
         "kind": kind,
         "start_ns": pa.array(start),
         "dur_ns": pa.array(dur),
-        "error": error,
+        "error": pa.array(sp[sc.SP_ERROR] == 1),
         "shared": pa.array(np.zeros(n, dtype=bool)),
         "foreign_ref": pa.array(np.zeros(n, dtype=bool)),
         "index": pa.array(np.arange(1, n + 1, dtype=np.int64)),
     }
-    # span attributes: only the wanted keys, each scattered into one column
-    want = tuple(dict.fromkeys((*keys, "peer.service")))
-    span_vals: dict[str, Any] = {}
-    attrs = _field(span_flat, "attributes")
-    if attrs is not None and _is_kv_list(attrs):
-        a_flat = pc.list_flatten(attrs)
-        a_parent = pc.list_parent_indices(attrs).to_numpy()
-        codes = pc.index_in(a_flat.field("key"), value_set=pa.array(want, pa.string()))
-        codes_np = np.asarray(codes.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-        values = a_flat.field("value")
-        present = np.bincount(codes_np + 1, minlength=len(want) + 1)[1:]
-        floats: _Floats | None = None
-        for j, k in enumerate(want):
-            if not present[j]:
-                continue
-            idx = np.flatnonzero(codes_np == j)  # a few compares per wanted key: cheaper than sorting by key
-            if k in numeric:
-                floats = floats or _Floats(values)
-                span_vals[k] = floats.column(idx, a_parent[idx], n)
-            else:
-                span_vals[k] = _scatter(n, a_parent[idx], _av_string(values.take(pa.array(idx))))
-    if "peer.service" in span_vals:
-        columns["peer_service"] = span_vals["peer.service"]
-    ts_col = _field(span_flat, "traceState")
     attributes: dict[str, Any] = {}
     for k in keys:
-        out = span_vals.get(k, pa.nulls(n, pa.float64() if k in numeric else pa.string()))
-        if k in numeric:
-            if k in res_values:
-                out = pc.coalesce(out, _str_to_float(res_values[k].take(span_rs)))
-            attributes[k] = out
-            continue
-        if k == "tracestate" and ts_col is not None and not pa.types.is_null(ts_col.type):
-            ts = pc.cast(ts_col, pa.string())
-            out = pc.coalesce(out, pc.if_else(pc.equal(ts, ""), pa.scalar(None, pa.string()), ts))
-        if k in res_values:
-            out = pc.coalesce(out, res_values[k].take(span_rs))
+        j = want.index(k)
+        as_float = k in numeric
+        out, has = last_values(j, False, n, as_float)  # the span's own value, even a null one
+        if k == "tracestate":
+            ts = text(sc.SP_STATE)
+            ts_ok = pc.fill_null(pc.not_equal(ts, ""), False).to_numpy(zero_copy_only=False)
+            out = pc.if_else(pa.array(~has & ts_ok), _str_to_float(ts) if as_float else ts, out)
+            has = has | ts_ok
+        res, res_has = last_values(j, True, n_rs, as_float)
+        if res_has.any():
+            out = pc.if_else(pa.array(~has & res_has[sp[sc.SP_RS]]), res.take(rs_of_span), out)
         attributes[k] = out
     return raw_table(columns, attributes)
 
