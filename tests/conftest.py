@@ -12,3 +12,12 @@ def _no_default_store(monkeypatch: pytest.MonkeyPatch) -> None:
     """Disable the profile store unless a test names one (``RECIPEMUT_STORE=<path>`` or ``--store``)."""
     if "RECIPEMUT_STORE" not in os.environ:
         monkeypatch.setenv("RECIPEMUT_STORE", "off")
+
+
+@pytest.fixture(autouse=True)
+def _scan_small_otlp_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read small OTLP files through the compiled scanner too (real use reserves it for files
+    of ``SCAN_BYTES`` or more); a test that wants the threshold sets it back."""
+    from recipemut.formats import otlp
+
+    monkeypatch.setattr(otlp, "SCAN_BYTES", 0)

@@ -263,3 +263,20 @@ def test_later_exports_richer_than_the_first_still_read_columnar(tmp_path) -> No
     assert how == "columnar"
     assert raw["attr:recipe.operation"].tolist()[1] == "op" and pd.isna(raw["attr:recipe.operation"].tolist()[0])
     pd.testing.assert_frame_equal(raw, otlp.parse(p.read_bytes(), p, DEFAULT_ATTRIBUTES), check_dtype=False)
+
+
+def test_small_files_go_to_the_document_reader_and_large_ones_to_the_scanner(tmp_path, monkeypatch) -> None:
+    plain = write_json(tmp_path / "export.json", _many_spans_doc(), lines=True)
+    gz = tmp_path / "export.json.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    size = plain.stat().st_size
+    monkeypatch.setattr(otlp, "SCAN_BYTES", size + 1)
+    assert otlp.read_raw(plain, DEFAULT_ATTRIBUTES)[1] == "document"
+    assert otlp.read_raw(gz, DEFAULT_ATTRIBUTES)[1] == ("columnar" if gz.stat().st_size * 8 > size else "document")
+    monkeypatch.setattr(otlp, "SCAN_BYTES", size)
+    fast, how = otlp.read_raw(plain, DEFAULT_ATTRIBUTES)
+    assert how == "columnar"
+    monkeypatch.setattr(otlp, "SCAN_BYTES", 1 << 40)
+    slow, how = otlp.read_raw(plain, DEFAULT_ATTRIBUTES)
+    assert how == "document"
+    pd.testing.assert_frame_equal(fast, slow, check_dtype=False)

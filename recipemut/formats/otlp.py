@@ -413,18 +413,29 @@ def _assemble(spec: _Wanted, sp: np.ndarray, at: np.ndarray, ebuf: np.ndarray, n
     return raw_table(columns, attributes)
 
 
+#: files smaller than this (gzip: about 8x their size) are read by the document reader: below it,
+#: loading the compiled scanner (about a second; a one-time compile of about half a minute on first
+#: use) costs more than it saves
+SCAN_BYTES = 16 << 20
+
+
 def read_raw(
     path: Path, attributes: Iterable[str], *, numeric: Iterable[str] = (), columnar: bool = True
 ) -> tuple[pd.DataFrame, str]:
     """The raw frame and which reader made it (``"columnar"`` or ``"document"``).
 
-    The columnar reader is tried first on files that hold JSON objects (the Collector's file
-    exporter writes one per line; pretty-printed documents up to 1 GiB work too); anything it
-    declines (mixed value types, Jaeger's ``result`` wrapper, ...) goes through :func:`parse`.
+    The columnar reader is tried first on files of at least :data:`SCAN_BYTES` that hold JSON
+    objects (the Collector's file exporter writes one per line; pretty-printed documents work
+    too); anything it declines (a time that is not an integer, Jaeger's ``result`` wrapper, ...)
+    goes through :func:`parse`.
     """
     from .common import read_bytes, read_head
 
-    if columnar and read_head(path, 4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+    head = read_head(path, 4096)
+    with path.open("rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    size = path.stat().st_size * (8 if gz else 1)
+    if columnar and size >= SCAN_BYTES and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         fast = parse_arrow(path, attributes, numeric)
         if fast is not None:
             return fast, "columnar"
