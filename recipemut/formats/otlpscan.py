@@ -228,17 +228,9 @@ def _skip(buf: np.ndarray, i: int, n: int) -> int:
                 i += 1
                 depth -= 1
             elif c == 123:
-                if buf[i] != 34:
-                    return -BAD_JSON
-                i = _string(buf, i, n)[0]
-                if i < 0:
-                    return i
-                i = _ws(buf, i, n)
-                if i >= n or buf[i] != 58:
-                    return -BAD_JSON
-                i = _ws(buf, i + 1, n)
-                if i >= n:
-                    return -BAD_JSON
+                ks, _e, _esc, i = _key(buf, i, n)
+                if ks < 0:
+                    return ks
                 continue  # the member's value
             else:
                 continue  # the first element
@@ -265,17 +257,9 @@ def _skip(buf: np.ndarray, i: int, n: int) -> int:
                 if i >= n:
                     return -BAD_JSON
                 if obj:
-                    if buf[i] != 34:
-                        return -BAD_JSON
-                    i = _string(buf, i, n)[0]
-                    if i < 0:
-                        return i
-                    i = _ws(buf, i, n)
-                    if i >= n or buf[i] != 58:
-                        return -BAD_JSON
-                    i = _ws(buf, i + 1, n)
-                    if i >= n:
-                        return -BAD_JSON
+                    ks, _e, _esc, i = _key(buf, i, n)
+                    if ks < 0:
+                        return ks
                 break
             if (obj and c == 125) or (not obj and c == 93):
                 i += 1
