@@ -292,23 +292,23 @@ def _scatter(n: int, positions: np.ndarray, values: Any) -> Any:
     return values.take(pa.array(idx, mask=idx < 0))
 
 
-def _values(buf: np.ndarray, ebuf: np.ndarray, at: np.ndarray, as_float: bool) -> pa.Array:
-    """The values of attribute records (fields x records, see :mod:`.otlpscan`): as the text
+def _values(buf: np.ndarray, ebuf: np.ndarray, at: np.ndarray, rows: np.ndarray, as_float: bool) -> pa.Array:
+    """The values of attribute records ``rows`` (of fields x records, see :mod:`.otlpscan`): as the text
     :func:`.common.attr_str` gives the document reader's value (strings as they are, integers in
     decimal, doubles as arrow writes them), or as float64 (null where not a number)."""
     from . import otlpscan as sc
 
-    kind = at[sc.AT_KIND]
+    kind = at[sc.AT_KIND, rows]
     pieces: list[pa.Array] = []
     where = np.zeros(len(kind), dtype=np.int64)
     base = 0
 
     def text(r: np.ndarray) -> pa.Array:
-        return _strings(buf, ebuf, at[sc.AT_TEXT, r], at[sc.AT_TEXT + 1, r])
+        return _strings(buf, ebuf, at[sc.AT_TEXT, rows[r]], at[sc.AT_TEXT + 1, rows[r]])
 
     typ = pa.float64() if as_float else pa.string()
     groups: list[tuple[np.ndarray, Any]] = [
-        (np.flatnonzero(kind == sc.V_INT), lambda r: pc.cast(pa.array(at[sc.AT_INT, r]), typ)),
+        (np.flatnonzero(kind == sc.V_INT), lambda r: pc.cast(pa.array(at[sc.AT_INT, rows[r]]), typ)),
         (
             np.flatnonzero(kind == sc.V_DOUBLE),
             lambda r: _str_to_float(text(r)) if as_float else pc.cast(_str_to_float(text(r)), typ),
@@ -318,20 +318,22 @@ def _values(buf: np.ndarray, ebuf: np.ndarray, at: np.ndarray, as_float: bool) -
             lambda r: _str_to_float(text(r)) if as_float else text(r),
         ),
     ]
-    for rows, make in groups:
-        if len(rows):
-            arr = make(rows)
+    for picked, make in groups:
+        if len(picked):
+            arr = make(picked)
             pieces.append(arr if arr.type == typ else arr.cast(typ))
-            where[rows] = base + np.arange(len(rows))
-            base += len(rows)
+            where[picked] = base + np.arange(len(picked))
+            base += len(picked)
     for k, word in ((sc.V_TRUE, "true"), (sc.V_FALSE, "false"), (sc.V_NULL, None)):
-        rows = np.flatnonzero(kind == k)
-        if len(rows):
+        picked = np.flatnonzero(kind == k)
+        if len(picked):
             pieces.append(pa.array([None if as_float else word], typ))
-            where[rows] = base
+            where[picked] = base
             base += 1
     if not pieces:
         return pa.array([], typ)
+    if len(pieces) == 1 and base == len(kind):
+        return pieces[0]  # one kind of value: already in record order
     return pa.concat_arrays(pieces).take(pa.array(where))
 
 
@@ -364,6 +366,8 @@ def _assemble(spec: _Wanted, sp: np.ndarray, at: np.ndarray, ebuf: np.ndarray, n
 
     # attribute records grouped by (key, on a resource): a few groups, each found once
     group = at[sc.AT_KEY] * 2 + at[sc.AT_ON_RESOURCE]
+    if 2 * len(want) < 1 << 15:
+        group = group.astype(np.int16)  # a stable sort of 16-bit integers is a radix sort
     order = np.argsort(group, kind="stable")  # file order inside a group: the last value wins
     bounds = np.searchsorted(group[order], np.arange(2 * len(want) + 1))
     owner = at[sc.AT_OWNER]
@@ -375,7 +379,7 @@ def _assemble(spec: _Wanted, sp: np.ndarray, at: np.ndarray, ebuf: np.ndarray, n
             return pa.nulls(size, pa.float64() if as_float else pa.string()), np.zeros(size, dtype=bool)
         has = np.zeros(size, dtype=bool)
         has[owner[rows]] = True
-        return _scatter(size, owner[rows], _values(buf, ebuf, at[:, rows], as_float)), has
+        return _scatter(size, owner[rows], _values(buf, ebuf, at, rows, as_float)), has
 
     rs_of_span = pa.array(sp[sc.SP_RS])
     service, _ = last_values(0, True, n_rs, False)
