@@ -1,0 +1,92 @@
+"""The compiled OTLP scanner's own pieces: the word-at-a-time string search and the growth of its
+record arrays (paths the whole-file tests reach only by chance)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+
+from recipemut.formats import otlp, otlpscan
+from recipemut.formats.common import DEFAULT_ATTRIBUTES
+
+SPECIAL = {0x22, 0x5C} | set(range(0x20)) | set(range(0x80, 0x100))
+
+
+@njit(cache=False)
+def _plain(a: np.ndarray, i: int, n: int) -> int:
+    return otlpscan._plain(otlpscan._bytes(a), i, n)
+
+
+@njit(cache=False)
+def _string(a: np.ndarray, i: int, n: int) -> tuple[int, int]:
+    return otlpscan._string(otlpscan._bytes(a), i, n)
+
+
+#: bytes mostly plain, with every kind of special byte somewhere
+plain_bytes = st.binary(max_size=80) | st.lists(
+    st.sampled_from([*b"abcXYZ019 .:-_{}", 0x22, 0x5C, 0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xFF]), max_size=80
+).map(bytes)
+
+
+@settings(max_examples=400, deadline=None)
+@given(plain_bytes, st.data())
+def test_plain_stops_at_the_first_quote_backslash_control_or_non_ascii_byte(data: bytes, draw: st.DataObject) -> None:
+    a = np.frombuffer(data + b"\x00" * 8, dtype=np.uint8)  # a special byte past the end must not count
+    n = draw.draw(st.integers(0, len(data)))
+    i = draw.draw(st.integers(0, n))
+    expected = next((k for k in range(i, n) if data[k] in SPECIAL), n)
+    assert _plain(a, i, n) == expected
+
+
+texts = st.text(
+    st.sampled_from(["a", "Z", "0", " ", '"', "\\", "/", "\n", "\x01", "\x7f", "é", "中", "😀"]), max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, st.booleans(), st.integers(0, 9))
+def test_string_end_and_escape_flag_match_json(text: str, ascii_only: bool, pad: int) -> None:
+    body = json.dumps(text, ensure_ascii=ascii_only).encode("utf-8")
+    data = b" " * pad + body + b',"next"'
+    end, esc = _string(np.frombuffer(data, dtype=np.uint8), pad, len(data))
+    assert end == pad + len(body)
+    assert esc == int(b"\\" in body)
+
+
+def test_a_string_cut_by_the_end_of_the_part_is_bad_json() -> None:
+    data = b'"abcdefghijklmnop","x"'
+    end, _ = _string(np.frombuffer(data, dtype=np.uint8), 0, 12)  # the closing quote lies past n
+    assert end == -otlpscan.BAD_JSON
+
+
+def test_record_arrays_grow_past_their_first_room(tmp_path: Path) -> None:
+    """Spans of a dozen bytes and attribute records of eleven: more than the room the scanner
+    sets aside for a part of this size, so both arrays grow mid-scan; the frame stays the
+    document reader's."""
+    n_spans, n_records = 12_000, 40_000
+    spans = [{"name": f"s{k % 7}"} for k in range(n_spans)]
+    for k in range(0, n_spans, n_spans // 4):  # four spans hold most of the attribute records
+        spans[k] = {
+            "name": "many",
+            "attributes": [{"key": "app.x"}] * (n_records // 4 - 1)
+            + [{"key": "app.x", "value": {"stringValue": f"last{k}"}}],
+        }
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": spans}]}]}
+    path = tmp_path / "tiny.json"
+    data = json.dumps(doc, separators=(",", ":")).encode()
+    path.write_bytes(data)
+    part = len(data)
+    assert n_spans > part // 128 + 4096 and n_records > part // 32 + 4096  # the first room is too small
+
+    attrs = (*DEFAULT_ATTRIBUTES, "app.x")
+    fast = otlp.parse_arrow(path, attrs)
+    assert fast is not None
+    slow = otlp.parse(data, path, attrs)
+    pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow.reset_index(drop=True), check_dtype=False)
+    assert sorted(fast["attr:app.x"].dropna().unique()) == sorted(f"last{k}" for k in range(0, n_spans, n_spans // 4))
