@@ -478,6 +478,10 @@ HAND_CASES = {
         "attr:" + NUM,
         [None, 5.0],
     ),
+    # numbers with a fraction where an integer belongs: the document reader truncates them
+    "fraction-time": ([_one_span([], [], startTimeUnixNano=1000.5)], (), "start_ns", [1000]),
+    "fraction-status-code": ([_one_span([], [], status={"code": 2.0})], (), "error", [True]),
+    "fraction-int-text": ([_one_span([_kv(KEY, {"intValue": "1.5"})], [])], (), "attr:" + KEY, ["1"]),
     # scopeSpans in one resourceSpans entry, the older instrumentationLibrarySpans in the next
     "mixed-scopes": (
         [

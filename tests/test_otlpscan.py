@@ -4,6 +4,7 @@ record arrays (paths the whole-file tests reach only by chance)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,21 @@ def test_record_arrays_grow_past_their_first_room(tmp_path: Path) -> None:
     slow = otlp.parse(data, path, attrs)
     pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow.reset_index(drop=True), check_dtype=False)
     assert sorted(fast["attr:app.x"].dropna().unique()) == sorted(f"last{k}" for k in range(0, n_spans, n_spans // 4))
+
+
+@njit(cache=False)
+def _int(a: np.ndarray, s: int, e: int) -> tuple[int, int]:
+    return otlpscan._int(otlpscan._bytes(a), s, e)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([*b"0123456789", *b"0123456789", *b"-+. e/:\x00"]), max_size=21).map(bytes))
+def test_int_takes_decimal_digits_only(text: bytes) -> None:
+    """Every byte below '0' or above '9' makes it not an integer (a '.', '-', '/' or space inside
+    the digits once went into the value as a negative digit)."""
+    value, ok = _int(np.frombuffer(text + b"9", dtype=np.uint8), 0, len(text))  # a digit past the end must not count
+    digits = re.fullmatch(rb"-?([0-9]{1,19})", text)
+    expected = digits is not None and int(digits.group(1)) < 2**63
+    assert ok == expected
+    if ok:
+        assert value == int(text)

@@ -414,8 +414,8 @@ def _int(buf: np.ndarray, s: int, e: int) -> tuple[int, int]:
         return 0, 0
     v = 0
     for j in range(s, e):
-        d = buf[j] - 48
-        if d > 9:  # uint8 arithmetic: below '0' wraps above 9
+        d = int(buf[j]) - 48  # signed: a byte below '0' gives a negative d
+        if d < 0 or d > 9:
             return 0, 0
         if v > (9223372036854775807 - d) // 10:
             return 0, 0
