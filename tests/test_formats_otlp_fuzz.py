@@ -482,6 +482,13 @@ HAND_CASES = {
     "fraction-time": ([_one_span([], [], startTimeUnixNano=1000.5)], (), "start_ns", [1000]),
     "fraction-status-code": ([_one_span([], [], status={"code": 2.0})], (), "error", [True]),
     "fraction-int-text": ([_one_span([_kv(KEY, {"intValue": "1.5"})], [])], (), "attr:" + KEY, ["1"]),
+    # an integer beyond 2**53 read as a number: rounded to the nearest double, as text read as a number is
+    "big-int-numeric": (
+        [_one_span([_kv(NUM, {"intValue": str(2**53 + 1)})], [])],
+        (NUM,),
+        "attr:" + NUM,
+        [float(2**53)],
+    ),
     # scopeSpans in one resourceSpans entry, the older instrumentationLibrarySpans in the next
     "mixed-scopes": (
         [

@@ -308,7 +308,8 @@ def _values(buf: np.ndarray, ebuf: np.ndarray, at: np.ndarray, rows: np.ndarray,
 
     typ = pa.float64() if as_float else pa.string()
     groups: list[tuple[np.ndarray, Any]] = [
-        (np.flatnonzero(kind == sc.V_INT), lambda r: pc.cast(pa.array(at[sc.AT_INT, rows[r]]), typ)),
+        # (unsafe: an integer beyond 2**53 rounds to the nearest double, as its text read as a number does)
+        (np.flatnonzero(kind == sc.V_INT), lambda r: pc.cast(pa.array(at[sc.AT_INT, rows[r]]), typ, safe=False)),
         (
             np.flatnonzero(kind == sc.V_DOUBLE),
             lambda r: _str_to_float(text(r)) if as_float else pc.cast(_str_to_float(text(r)), typ),
