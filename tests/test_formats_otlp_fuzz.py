@@ -489,6 +489,10 @@ HAND_CASES = {
         "attr:" + NUM,
         [float(2**53)],
     ),
+    # ids and kind names lower-cased as Python does it (dotted capital I, final sigma)
+    "non-ascii-trace-id": ([_one_span([], [], traceId="\u0130D")], (), "trace_id", ["i\u0307d"]),
+    "non-ascii-span-id": ([_one_span([], [], spanId="\u0391\u03a3")], (), "span_id", ["\u03b1\u03c2"]),
+    "non-ascii-kind": ([_one_span([], [], kind="\u0391\u03a3")], (), "kind", ["\u03b1\u03c2"]),
     # scopeSpans in one resourceSpans entry, the older instrumentationLibrarySpans in the next
     "mixed-scopes": (
         [

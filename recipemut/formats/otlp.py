@@ -274,6 +274,15 @@ def _strings(buf: np.ndarray, ebuf: np.ndarray, off: np.ndarray, ln: np.ndarray)
     return big
 
 
+def _lower(arr: Any) -> Any:
+    """Strings lower-cased as the document reader's ``str.lower`` does it: ASCII text in arrow, other
+    text (rare: ids are hex) in Python, since arrow's ``utf8_lower`` maps one code point at a time
+    (no final sigma, a dotted capital I without its dot)."""
+    if pc.all(pc.string_is_ascii(arr)).as_py() is not False:
+        return pc.ascii_lower(arr)
+    return pa.array([None if s is None else s.lower() for s in arr.to_pylist()], arr.type)
+
+
 def _str_to_float(arr: Any) -> Any:
     """Strings to float64, null where not a number."""
     try:
@@ -359,7 +368,7 @@ def _assemble(spec: _Wanted, sp: np.ndarray, at: np.ndarray, ebuf: np.ndarray, n
         named = pa.array([None, *_KIND_NAMES.values()], pa.string()).take(
             pc.fill_null(pc.add(pc.index_in(k, value_set=pa.array(list(_KIND_NAMES), pa.string())), 1), 0)
         )
-        lower = pc.utf8_lower(k)
+        lower = _lower(k)
         as_text = pc.coalesce(named, pc.if_else(pc.equal(lower, ""), pa.scalar(None, pa.string()), lower))
         kind = pc.if_else(pa.array(code == -2), as_text, kind)
     parent = text(sc.SP_PARENT)
@@ -386,9 +395,9 @@ def _assemble(spec: _Wanted, sp: np.ndarray, at: np.ndarray, ebuf: np.ndarray, n
     service, _ = last_values(0, True, n_rs, False)
     peer, _ = last_values(want.index("peer.service"), False, n, False)
     columns: dict[str, Any] = {
-        "trace_id": pc.utf8_lower(pc.fill_null(text(sc.SP_TRACE), "")),
-        "span_id": pc.utf8_lower(pc.fill_null(text(sc.SP_SPAN), "")),
-        "parent_id": pc.utf8_lower(parent),
+        "trace_id": _lower(pc.fill_null(text(sc.SP_TRACE), "")),
+        "span_id": _lower(pc.fill_null(text(sc.SP_SPAN), "")),
+        "parent_id": _lower(parent),
         "parent_trace_id": pa.nulls(n, pa.string()),
         "name": pc.fill_null(text(sc.SP_NAME), ""),
         "service": service.take(rs_of_span),
