@@ -519,3 +519,43 @@ def test_hand_cases_read_alike_or_are_declined(tmp_path: Path, case: str) -> Non
     slow = document_frame(p.read_bytes(), p, numeric)
     assert [None if pd.isna(x) else x for x in slow[column]] == expected
     assert_readers_agree(p, p.read_bytes(), numeric)
+
+
+#: a key written twice in one object: JSON readers keep its last value, so the first one must not count
+_SPAN = '{"traceId":"' + "ab" * 16 + '","spanId":"' + "cd" * 8 + '","startTimeUnixNano":"1","endTimeUnixNano":"3"'
+_SVC = '{"key":"service.name","value":{"stringValue":"svc"}}'
+_SCOPES = '"scopeSpans":[{"spans":[' + _SPAN + "}]}]"
+DUPLICATE_KEYS = {
+    # (an entry with a scope of no spans last: the count of resourceSpans must not be the scope's)
+    "resourceSpans": ('{"resourceSpans":[{' + _SCOPES + '},{"scopeSpans":[{}]}],"resourceSpans":[]}', "span_id", []),
+    "resource": (
+        '{"resourceSpans":[{"resource":{"attributes":[' + _SVC + ']},"resource":null,' + _SCOPES + "}]}",
+        "service",
+        [None],
+    ),
+    "resource-attributes": (
+        '{"resourceSpans":[{"resource":{"attributes":[' + _SVC + '],"attributes":[]},' + _SCOPES + "}]}",
+        "service",
+        [None],
+    ),
+    "spans": ('{"resourceSpans":[{"scopeSpans":[{"spans":[' + _SPAN + '}],"spans":[]}]}]}', "span_id", []),
+    "span-attributes": (
+        '{"resourceSpans":[{"scopeSpans":[{"spans":['
+        + _SPAN
+        + ',"attributes":[{"key":"'
+        + KEY
+        + '","value":{"stringValue":"x"}}],"attributes":[]}]}]}]}',
+        "attr:" + KEY,
+        [None],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DUPLICATE_KEYS))
+def test_a_repeated_key_counts_once_as_in_the_document_reader(tmp_path: Path, case: str) -> None:
+    text, column, expected = DUPLICATE_KEYS[case]
+    p = tmp_path / "dup.json"
+    p.write_text(text + "\n", encoding="utf-8")
+    slow = document_frame(p.read_bytes(), p, ())
+    assert [None if pd.isna(x) else x for x in slow[column]] == expected
+    assert_readers_agree(p, p.read_bytes())

@@ -788,6 +788,7 @@ def _span(
     i, more = _open(buf, i, n, 123)
     if i < 0:
         return i, nat, ne
+    attributes_seen = 0  # written twice: see scan_part
     while more:
         s, e, esc, j = _key(buf, i, n)
         if s < 0:
@@ -890,6 +891,9 @@ def _span(
                         sp[SP_ERROR, row] = err
                     q, smore = _next(buf, q, n, 125)
         elif _is(buf, s, e, K_ATTRIBUTES):
+            attributes_seen += 1
+            if attributes_seen > 1:
+                return -BAD_SHAPE, nat, ne
             if c == 110:
                 end = _literal(buf, j, n)[0]
             else:
@@ -942,6 +946,9 @@ def scan_part(
         if i >= n:
             break
         i, more = _open(buf, i, n, 123)
+        # *_seen: how many times a member was met in the object at hand; written twice, JSON readers
+        # keep its last value only (the document reader too): the scan declines
+        lists_seen = 0  # resourceSpans members of this export
         while i >= 0 and more:
             s, e, esc, j = _key(buf, i, n)
             if s < 0:
@@ -955,26 +962,43 @@ def scan_part(
                 if i >= 0:
                     i, more = _next(buf, i, n, 125)
                 continue
+            lists_seen += 1
+            if lists_seen > 1:
+                i = -BAD_SHAPE
+                break
             i, rmore = _open(buf, j, n, 91)
             while i >= 0 and rmore:  # resourceSpans entries
                 rs = nrs
                 nrs += 1
                 i, mmore = _open(buf, i, n, 123)
-                scopes_seen = 0
+                scopes_seen, resources_seen = 0, 0
                 while i >= 0 and mmore:
                     s, e, esc, j = _key(buf, i, n)
                     if s < 0 or esc:
                         i = s if s < 0 else -ESCAPED_KEY
                         break
                     c = buf[j]
-                    if _is(buf, s, e, K_RESOURCE) and c == 123:
+                    resource = _is(buf, s, e, K_RESOURCE)
+                    if resource:
+                        resources_seen += 1
+                        if resources_seen > 1:
+                            i = -BAD_SHAPE  # written twice (see scan_part)
+                            break
+                    if resource and c == 123:
                         i, omore = _open(buf, j, n, 123)
+                        attributes_seen = 0
                         while i >= 0 and omore:
                             s, e, esc, j = _key(buf, i, n)
                             if s < 0 or esc:
                                 i = s if s < 0 else -ESCAPED_KEY
                                 break
-                            if _is(buf, s, e, K_ATTRIBUTES) and buf[j] == 91:
+                            attributes = _is(buf, s, e, K_ATTRIBUTES)
+                            if attributes:
+                                attributes_seen += 1
+                                if attributes_seen > 1:
+                                    i = -BAD_SHAPE  # written twice (see scan_part)
+                                    break
+                            if attributes and buf[j] == 91:
                                 i, amore = _open(buf, j, n, 91)
                                 while i >= 0 and amore:
                                     if buf[i] == 123:
@@ -1006,12 +1030,19 @@ def scan_part(
                                     i = _literal(buf, i, n)[0]
                                 else:
                                     i, pmore = _open(buf, i, n, 123)
+                                    spans_seen = 0
                                     while i >= 0 and pmore:
                                         s, e, esc, j = _key(buf, i, n)
                                         if s < 0 or esc:
                                             i = s if s < 0 else -ESCAPED_KEY
                                             break
-                                        if _is(buf, s, e, K_SPANS) and buf[j] != 110:
+                                        spans = _is(buf, s, e, K_SPANS)
+                                        if spans:
+                                            spans_seen += 1
+                                            if spans_seen > 1:
+                                                i = -BAD_SHAPE  # written twice (see scan_part)
+                                                break
+                                        if spans and buf[j] != 110:
                                             i, smore = _open(buf, j, n, 91)
                                             while i >= 0 and smore:
                                                 if nsp >= sp.shape[1]:
