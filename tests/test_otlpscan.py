@@ -109,3 +109,14 @@ def test_int_takes_decimal_digits_only(text: bytes) -> None:
     assert ok == expected
     if ok:
         assert value == int(text)
+
+
+def test_a_failed_scan_names_the_export_it_stopped_in() -> None:
+    good = b'{"resourceSpans":[]}\n'
+    bad = b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"1.5"}]}]}]}\n'
+    data = np.frombuffer(good + good + bad, dtype=np.uint8)
+    wk = np.frombuffer(b"service.namepeer.service", dtype=np.uint8)
+    wo = np.array([0, 12, 24], dtype=np.int64)
+    code, pos, *_ = otlpscan.scan_part(data, 0, data.size, wk, wo)
+    assert code == otlpscan.NOT_INTEGER
+    assert pos == 2 * len(good)

@@ -212,7 +212,7 @@ def _scan(spec: _Wanted, begin: int, end: int) -> pa.Table | str:
     wo = np.cumsum([0, *(len(k.encode("utf-8")) for k in spec.want)], dtype=np.int64)
     code, pos, sp, at, ebuf, n_rs = otlpscan.scan_part(spec.buf, begin, end, wk, wo)
     if code != otlpscan.OK:
-        return f"{otlpscan.REASONS[code]} near byte {pos}"
+        return f"{otlpscan.REASONS[code]} in the export at byte {pos}"
     return _assemble(spec, sp, at, ebuf, n_rs)
 
 

@@ -924,11 +924,12 @@ def _span(
 def scan_part(
     data: np.ndarray, begin: int, n: int, wkeys: np.ndarray, woffsets: np.ndarray
 ) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Every export in ``buf[begin:n]`` (whole top-level objects, whitespace between them).
+    """Every export in ``data[begin:n]`` (whole top-level objects, whitespace between them).
 
-    ``wk``/``wo``: the wanted attribute keys, concatenated, and their offsets. Returns
-    (OK or a reason, the byte where it stopped, span records, attribute records, the text buffer,
-    number of resourceSpans entries); records name spans and resources by their index in this part.
+    ``wkeys``/``woffsets``: the wanted attribute keys, concatenated, and their offsets. Returns
+    (OK or a reason, ``n`` or the first byte of the export it gave up in, span records, attribute
+    records, the text buffer, number of resourceSpans entries); records name spans and resources by
+    their index in this part.
     """
     # room for the records of a typical export (pages are touched only where written); more when needed
     sp_own = np.empty((SP_WIDTH, (n - begin) // 128 + 4096), dtype=np.int64)  # one row per field
@@ -945,6 +946,7 @@ def scan_part(
         i = _ws(buf, i, n)
         if i >= n:
             break
+        export = i
         i, more = _open(buf, i, n, 123)
         # *_seen: how many times a member was met in the object at hand; written twice, JSON readers
         # keep its last value only (the document reader too): the scan declines
@@ -1074,7 +1076,7 @@ def scan_part(
             if i >= 0:
                 i, more = _next(buf, i, n, 125)
         if i < 0:
-            return -i, 0, sp_own[:, :nsp], at_own[:, :nat], ebuf_own[:ne], nrs
+            return -i, export, sp_own[:, :nsp], at_own[:, :nat], ebuf_own[:ne], nrs
     return OK, n, sp_own[:, :nsp], at_own[:, :nat], ebuf_own[:ne], nrs
 
 
