@@ -1,4 +1,4 @@
-"""OTLP columnar reader on large files: cut into parts parsed and flattened in parallel, same table as in one piece."""
+"""OTLP columnar reader on large files: cut into parts scanned and assembled in parallel, same table as in one piece."""
 
 from __future__ import annotations
 

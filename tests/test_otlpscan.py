@@ -1,5 +1,6 @@
-"""The compiled OTLP scanner's own pieces: the word-at-a-time string search and the growth of its
-record arrays (paths the whole-file tests reach only by chance)."""
+"""The compiled OTLP scanner's own pieces: the word-at-a-time string search, the integer reader, the
+growth of its record arrays (paths the whole-file tests reach only by chance) and where it says it
+gave up."""
 
 from __future__ import annotations
 

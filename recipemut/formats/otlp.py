@@ -7,9 +7,9 @@ strings or as numbers; ids are hex (any case); ``status.code`` 2 (or ``STATUS_CO
 error; ``kind`` is a number (1..5) or a ``SPAN_KIND_*`` name.
 
 Two readers give the same raw frame: :func:`parse` walks the parsed JSON (every shape above), and
-:func:`parse_arrow` reads line-delimited files with ``pyarrow.json`` and flattens the nested lists
-column-wise (no Python work per span); :func:`read_raw` uses the second when it can and falls back
-to the first.
+:func:`parse_arrow` scans the bytes with the compiled scanner of :mod:`.otlpscan` and builds the
+columns with numpy and arrow (no Python work per span); :func:`read_raw` uses the second on files
+of :data:`SCAN_BYTES` or more when it can and falls back to the first.
 """
 
 from __future__ import annotations
@@ -164,11 +164,11 @@ def parse_arrow(path: Path, attributes: Iterable[str], numeric: Iterable[str] = 
 def parse_arrow_table(path: Path, attributes: Iterable[str], numeric: Iterable[str] = ()) -> pa.Table | None:
     """:func:`parse_arrow` as an arrow table (the raw columns, then ``attr:*``).
 
-    :mod:`.otlpscan` walks the bytes once and keeps span fields and wanted attributes as offsets
-    into the file; the columns are then assembled with numpy and arrow compute. A large file is cut
-    at line ends into parts (see :data:`PART_BYTES`) scanned on as many threads as there are CPUs
-    (the scan releases the GIL). When a cut falls inside a document (pretty-printed JSON), that part
-    does not scan and the file is scanned in one piece.
+    :mod:`.otlpscan` walks the bytes once and keeps span fields and wanted attributes as records,
+    their text copied into a buffer of its own; the columns are then assembled with numpy and arrow
+    compute. A large file is cut at line ends into parts (see :data:`PART_BYTES`) scanned on as many
+    threads as there are CPUs (the scan releases the GIL). When a cut falls inside a document
+    (pretty-printed JSON), that part does not scan and the file is scanned in one piece.
     """
     keys = tuple(dict.fromkeys(attributes))
     try:

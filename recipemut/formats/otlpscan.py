@@ -11,9 +11,9 @@ unwanted attributes, scope) is validated as JSON and skipped.
 It reads the shapes the Collector's file exporter and the proto JSON mapping write, in any key
 order and any whitespace, one export per line or pretty-printed. Anything outside that (a value of
 an unexpected JSON type, a number where an integer belongs, an array or kvlist value in a wanted
-attribute, a key written with escapes, a ``result`` wrapper, malformed JSON or UTF-8) makes
-:func:`scan` give up with a reason; the caller then uses the document reader, which handles every
-shape and names the line at fault.
+attribute, a key written with escapes, a list member written twice in one object, a ``result``
+wrapper, malformed JSON or UTF-8) makes :func:`scan_part` give up with a reason; the caller then uses
+the document reader, which handles every shape and names the line at fault.
 """
 
 from __future__ import annotations
