@@ -79,6 +79,9 @@ K_ERROR_NAME, K_TWO = _k("STATUS_CODE_ERROR"), _k("2")
 
 #: compiled once, cached beside the module (``__pycache__``), run without the GIL (parts scan in parallel)
 _jit = njit(cache=True, nogil=True, boundscheck=False)
+#: np.int64 in compiled code: a value typed int64 rather than a literal, so that callees compile once
+#: (typed Any: to mypy the values are plain ints)
+_i64: Any = np.int64
 
 # ---- raw memory ----------------------------------------------------------------------------------
 # The scanning functions take the file's bytes (``buf``) and the text buffer (``ebuf``) as
@@ -717,7 +720,7 @@ def _kv(
     if i < 0:
         return i, nat, ne
     # int64 from the start, not literal -1s: one compiled _record instead of one per literal
-    code, vpos, done = np.int64(-1), np.int64(-1), 0  # done: the value read into a record already
+    code, vpos, done = _i64(-1), _i64(-1), 0  # done: the value read into a record already
     nat0, ne0 = nat, ne
     while more:
         s, e, esc, j = _key(buf, i, n)
@@ -903,7 +906,7 @@ def _span(
                 while amore:
                     if buf[q] != 123:
                         return -BAD_SHAPE, nat, ne
-                    q, nat, ne = _kv(buf, q, n, wk, wo, row, np.int64(0), at, nat, ebuf, ne)
+                    q, nat, ne = _kv(buf, q, n, wk, wo, row, _i64(0), at, nat, ebuf, ne)
                     if q < 0:
                         return q, nat, ne
                     q, amore = _next(buf, q, n, 93)
@@ -937,7 +940,7 @@ def scan_part(
     ebuf_own = np.empty(n - begin + 8, dtype=np.uint8)  # pages are touched only where written
     buf, ebuf, wk, wo = _bytes(data), _bytes(ebuf_own), _borrow(wkeys), _borrow(woffsets)
     sp, at = _borrow(sp_own), _borrow(at_own)
-    zero = np.int64(0)  # counters typed int64 from the start: literal 0s would compile callees twice
+    zero = _i64(0)  # counters typed int64 from the start: literal 0s would compile callees twice
     nsp, nat, ne, nrs = zero, zero, zero, zero
     i = begin
     if begin == 0 and n >= 3 and buf[0] == 0xEF and buf[1] == 0xBB and buf[2] == 0xBF:
@@ -1004,11 +1007,11 @@ def scan_part(
                                 i, amore = _open(buf, j, n, 91)
                                 while i >= 0 and amore:
                                     if buf[i] == 123:
-                                        q, nat2, ne2 = _kv(buf, i, n, wk, wo, rs, np.int64(1), at, nat, ebuf, ne)
+                                        q, nat2, ne2 = _kv(buf, i, n, wk, wo, rs, _i64(1), at, nat, ebuf, ne)
                                         while q == -NEED_ROOM:
                                             at_own = _room2(at_own, 2 * at_own.shape[1])
                                             at = _borrow(at_own)
-                                            q, nat2, ne2 = _kv(buf, i, n, wk, wo, rs, np.int64(1), at, nat, ebuf, ne)
+                                            q, nat2, ne2 = _kv(buf, i, n, wk, wo, rs, _i64(1), at, nat, ebuf, ne)
                                         i, nat, ne = q, nat2, ne2
                                     else:  # the document reader skips what is not an object here
                                         i = _skip(buf, i, n)
