@@ -21,7 +21,10 @@ recipe): the same figure on every run whatever else the machine does, though bli
 stalls and to how well the two cores are used. Use it with ``--spans 200000`` (each reader takes a
 few minutes under valgrind).
 
-Usage: ``.venv/bin/python benchmarks/bench_otlp.py [--spans 1000000] [--repeat 30] [--callgrind]``
+``--fresh N`` adds N pairs of runs each in a new process: the wall time of ``read_logs`` on first use,
+which for OTLP includes loading the compiled scanner (about half a second), as one CLI run pays it.
+
+Usage: ``.venv/bin/python benchmarks/bench_otlp.py [--spans 1000000] [--repeat 30] [--fresh 10] [--callgrind]``
 """
 
 from __future__ import annotations
@@ -157,12 +160,36 @@ def median_interval(ratios: list[float], rounds: int = 10_000) -> tuple[float, f
 
 
 def one_read(which: str, recipe: object, native: Path, otlp_path: Path, mapping: Path) -> None:
-    """What one process under callgrind runs: nothing more (``none``), or one reader once."""
+    """What one process runs under callgrind or ``--fresh``: nothing more (``none``), or one reader
+    once; prints the reader's wall time (first use in the process: the compiled scanner's load
+    included)."""
     m = formats.load_mapping(mapping)
+    t = time.perf_counter()
     if which == "native":
         ingest.read_logs(native, recipe=recipe)  # type: ignore[arg-type]
     elif which == "otlp":
         ingest.read_logs(otlp_path, recipe=recipe, mapping=m)  # type: ignore[arg-type]
+    print(f"elapsed {time.perf_counter() - t:.4f}")
+
+
+def fresh_pairs(n_spans: int, pairs: int) -> None:
+    """Each reader once per new process, alternating: what one CLI run pays, loads included."""
+    ratios: list[float] = []
+    walls: dict[str, list[float]] = {"native": [], "otlp": []}
+    for _ in range(pairs):
+        for which in ("native", "otlp"):
+            cmd = [sys.executable, __file__, "--spans", str(n_spans), "--one", which]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            found = re.search(r"elapsed ([0-9.]+)", out)
+            if found is None:
+                sys.exit(f"no time in the reader's output:\n{out[-2000:]}")
+            walls[which].append(float(found.group(1)))
+        ratios.append(walls["otlp"][-1] / walls["native"][-1])
+    print(
+        f"fresh processes ({pairs} pairs): native median {np.median(walls['native']):.2f} s,"
+        f" OTLP median {np.median(walls['otlp']):.2f} s, median pair ratio {np.median(ratios):.2f} x"
+        f" (range {min(ratios):.2f}-{max(ratios):.2f})"
+    )
 
 
 def count_instructions(n_spans: int) -> None:
@@ -191,6 +218,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="alternating pairs of runs (30 for a tight interval)")
     ap.add_argument("--document", action="store_true", help="also time the stdlib-json document reader")
     ap.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead of timing")
+    ap.add_argument("--fresh", type=int, default=0, help="also N pairs of runs each in a new process (loads included)")
     ap.add_argument("--one", choices=("none", "native", "otlp"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     recipe, native, otlp_path, mapping = prepare(args.spans)
@@ -238,7 +266,7 @@ def main() -> None:
     print(f"spans: {n:,}   native {mb_nat:,.0f} MB   OTLP {mb_otlp:,.0f} MB   best of {args.repeat}")
     print(f"native JSONL read_logs            {t_nat:7.2f} s   {n / t_nat / 1e3:6.0f} k spans/s")
     print(f"OTLP JSON    read_logs            {t_otlp:7.2f} s   {n / t_otlp / 1e3:6.0f} k spans/s")
-    print(f"  OTLP columnar parse + flatten   {t_raw:7.2f} s")
+    print(f"  OTLP columnar scan + assembly   {t_raw:7.2f} s")
     print(f"  bare pyarrow.json: native {t_pj_nat:.2f} s, OTLP {t_pj_otlp:.2f} s ({t_pj_otlp / t_pj_nat:.2f} x)")
     c_nat, c_otlp = float(np.median(cpu_nat)), float(np.median(cpu_otlp))
     print(f"CPU time (all threads, median): native {c_nat:.2f} s, OTLP {c_otlp:.2f} s ({c_otlp / c_nat:.2f} x)")
@@ -265,6 +293,8 @@ def main() -> None:
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:,.0f} MB")
+    if args.fresh:
+        fresh_pairs(args.spans, args.fresh)
 
 
 if __name__ == "__main__":
