@@ -219,6 +219,63 @@ def test_errors_name_the_file_and_place(tmp_path) -> None:
         formats.read(native, recipe=None)
 
 
+def _one(**span_fields) -> dict:
+    doc = otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})
+    doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(span_fields)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("edit", "where"),
+    [
+        (lambda d: d["resourceSpans"][0].update(scopeSpans=5), "resourceSpans[0].scopeSpans: expected a list"),
+        (lambda d: d["resourceSpans"][0]["scopeSpans"].append(7), "resourceSpans[0].scopeSpans[1]: expected an object"),
+        (lambda d: d["resourceSpans"][0]["scopeSpans"][0].update(spans="abc"), "scopeSpans[0].spans: expected a list"),
+        (lambda d: d["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(attributes=3), "span 1: attributes"),
+    ],
+)
+def test_malformed_parts_are_errors_that_say_where(tmp_path, edit, where) -> None:
+    """What no exporter writes is one clear error naming the file and the part, never a traceback."""
+    doc = _one()
+    edit(doc)
+    path = write_json(tmp_path / "odd.json", [doc], lines=True)
+    with pytest.raises(LogError) as e:
+        formats.read(path, "otlp", recipe=None)
+    assert where in str(e.value) and e.value.file == str(path)
+
+
+def test_odd_values_the_scanner_reads_or_declines_are_read_alike_by_the_document_reader(tmp_path) -> None:
+    """A resource that is not an object, attribute entries that are not objects, a doubleValue that is
+    not a number, a time too large for a float: read (the odd part ignored or null), not a crash."""
+    cases = {
+        "resource": _one(),
+        "entries": _one(attributes=[1, {"key": "peer.service", "value": {"stringValue": "db"}}]),
+        "double": _one(attributes=[{"key": "peer.service", "value": {"doubleValue": "abc"}}]),
+        "infinite": _one(startTimeUnixNano=1e400),
+    }
+    cases["resource"]["resourceSpans"][0]["resource"] = "x"
+    got = {}
+    for name, doc in cases.items():
+        path = write_json(tmp_path / f"{name}.json", [doc], lines=True)
+        got[name] = otlp.parse(path.read_bytes(), path, DEFAULT_ATTRIBUTES)
+        fast = otlp.parse_arrow(path, DEFAULT_ATTRIBUTES)
+        if fast is not None:  # where the scanner reads it, both readers agree
+            pd.testing.assert_frame_equal(fast, got[name], check_dtype=False)
+    assert got["resource"]["service"].isna().all()
+    assert got["entries"]["peer_service"].tolist() == ["db"]
+    assert got["double"]["peer_service"].isna().all()
+    assert got["infinite"]["start_ns"].tolist() == [-1]  # no start: dropped and counted by normalisation
+
+
+def test_json_nested_too_deeply_is_an_error_with_its_line(tmp_path) -> None:
+    path = tmp_path / "deep.json"
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text(json.dumps(_one()) + "\n" + '{"resourceSpans": ' + deep + "}\n", encoding="utf-8")
+    with pytest.raises(LogError, match="nested too deeply") as e:
+        otlp.parse(path.read_bytes(), path, DEFAULT_ATTRIBUTES)
+    assert e.value.line == 2
+
+
 def test_columnar_and_document_paths_give_the_same_span_table(tmp_path, monkeypatch) -> None:
     docs = _many_spans_doc(12)
     compact = write_json(tmp_path / "compact.json", docs, lines=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -218,6 +219,14 @@ def iter_documents(data: bytes, path: Path) -> Iterator[Any]:
             break
         try:
             doc, end = decoder.raw_decode(text, pos)
+        except RecursionError:
+            first = text.count("\n", 0, pos) + 1
+            raise LogError(
+                f"the JSON value that starts on line {first} is nested too deeply to read",
+                file=str(path),
+                line=first,
+                code="bad-json",
+            ) from None
         except json.JSONDecodeError as e:
             what, line, col = json_error(e)
             first = text.count("\n", 0, pos) + 1
@@ -290,7 +299,7 @@ def to_int(v: Any) -> int | None:
     if isinstance(v, int):
         return v
     if isinstance(v, float):
-        return int(v) if v == v else None
+        return int(v) if math.isfinite(v) else None
     if isinstance(v, str):
         try:
             return int(v)
@@ -299,5 +308,5 @@ def to_int(v: Any) -> int | None:
                 f = float(v)
             except ValueError:
                 return None
-            return int(f) if f == f else None
+            return int(f) if math.isfinite(f) else None
     return None

@@ -48,7 +48,10 @@ def any_value(v: Any) -> Any:
         return to_int(v["intValue"])
     if "doubleValue" in v:
         d = v["doubleValue"]
-        return float(d) if isinstance(d, (int, float, str)) else None
+        try:
+            return float(d) if isinstance(d, (int, float, str)) else None
+        except ValueError:  # text that is not a number: no value, as the columnar reader gives
+            return None
     if "boolValue" in v:
         return bool(v["boolValue"])
     if "arrayValue" in v:
@@ -83,6 +86,15 @@ def _resource_spans(doc: Any, path: Path) -> list[Any]:
     return doc.get("resourceSpans") or []
 
 
+def _list(v: Any, path: Path, where: str) -> list[Any]:
+    """A list member (absent or null: empty), or a clear error naming where it is not one."""
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise shape_error(path, f"expected a list, not {type(v).__name__}", where)
+    return v
+
+
 def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
     """The raw span frame of an OTLP JSON file (every shape; one Python step per span)."""
     cols = Columns(attributes)
@@ -95,20 +107,27 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
         for ri, rs in enumerate(_resource_spans(doc, path)):
             if not isinstance(rs, dict):
                 raise shape_error(path, "expected an object", f"resourceSpans[{ri}]")
+            resource = rs.get("resource")
+            listed = resource.get("attributes") if isinstance(resource, dict) else None
             res_attrs = {
                 a.get("key"): any_value(a.get("value"))
-                for a in ((rs.get("resource") or {}).get("attributes") or ())
+                for a in (listed if isinstance(listed, list) else ())
                 if isinstance(a, dict)
             }
             service = attr_str(res_attrs.get("service.name"))
-            scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or ()
-            for scope in scopes:
-                for sp in (scope or {}).get("spans") or ():
+            scope_key = "scopeSpans" if rs.get("scopeSpans") else "instrumentationLibrarySpans"
+            scopes = _list(rs.get(scope_key), path, f"resourceSpans[{ri}].{scope_key}")
+            for si, scope in enumerate(scopes):
+                if scope is not None and not isinstance(scope, dict):
+                    raise shape_error(path, "expected an object", f"resourceSpans[{ri}].{scope_key}[{si}]")
+                for sp in _list((scope or {}).get("spans"), path, f"resourceSpans[{ri}].{scope_key}[{si}].spans"):
                     index += 1
                     if not isinstance(sp, dict):
                         raise shape_error(path, "expected a span object", f"span {index}")
                     span_attrs = {
-                        a["key"]: a.get("value") for a in sp.get("attributes") or () if a.get("key") in wanted
+                        a["key"]: a.get("value")
+                        for a in _list(sp.get("attributes"), path, f"span {index}: attributes")
+                        if isinstance(a, dict) and a.get("key") in wanted
                     }
                     start = to_int(sp.get("startTimeUnixNano"))
                     end = to_int(sp.get("endTimeUnixNano"))
