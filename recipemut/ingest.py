@@ -1408,6 +1408,7 @@ def read_logs(
         )
     if table.num_rows == 0:
         why = ", ".join(f"{n} {r.nothing}" for n, r in zip(names, results, strict=True) if r.nothing)
+        why = why or "; ".join(notes)  # every span read was dropped: say why (no start time, ...)
         raise LogError("no spans in the logs" + (f": {why}" if why else ""), file=None, code="no-spans")
 
     table = table.set_column(

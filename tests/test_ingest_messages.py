@@ -231,3 +231,17 @@ def test_an_empty_file_is_still_empty_and_several_say_each(recipe: Path, tmp_pat
     assert one_error(recipe, str(empty), "--logs", str(blank)) == (
         f"no spans in the logs: {empty} is empty, {blank} has only blank lines"
     )
+
+
+def test_when_every_span_is_dropped_the_error_says_why(recipe: Path, tmp_path: Path) -> None:
+    """A trace whose only span has no usable start time: "no spans", and which span was dropped for what."""
+    doc = json.loads(OTLP.read_text())
+    for rs in doc["resourceSpans"]:
+        for scope in rs["scopeSpans"]:
+            for span in scope["spans"]:
+                span["startTimeUnixNano"] = 1e400  # no float holds it: no start time
+    logs = tmp_path / "trace.json"
+    logs.write_text(json.dumps(doc))
+    assert one_error(recipe, str(logs)) == (
+        f"no spans in the logs: {logs}: 1 span(s) without id, start or duration dropped (span #1...)"
+    )
