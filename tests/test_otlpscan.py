@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -121,3 +122,37 @@ def test_a_failed_scan_names_the_export_it_stopped_in() -> None:
     code, pos, *_ = otlpscan.scan_part(data, 0, data.size, wk, wo)
     assert code == otlpscan.NOT_INTEGER
     assert pos == 2 * len(good)
+
+
+def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: Path, monkeypatch) -> None:
+    """otlp._load_scanner() calls scan_part and gather with the argument types a read passes them, so
+    a read afterwards compiles no other variant (one would cost a compile of many seconds, inside the
+    scanning threads, with an empty cache)."""
+    seen: dict[str, set[tuple]] = {"scan_part": set(), "gather": set()}
+
+    def spy(name: str):
+        real = getattr(otlpscan, name)
+
+        def call(*args):
+            seen[name].add(tuple(numba.typeof(a) for a in args))
+            return real(*args)
+
+        return call
+
+    for name in seen:
+        monkeypatch.setattr(otlpscan, name, spy(name))
+    otlp._load_scanner.__wrapped__()
+    warmed = {k: set(v) for k, v in seen.items()}
+    spans = [
+        {"traceId": "AB" * 16, "spanId": "cd" * 8, "name": 'n"\\u00e9', "startTimeUnixNano": "1", "endTimeUnixNano": 2}
+    ]
+    spans[0]["attributes"] = [
+        {"key": "app.x", "value": {"doubleValue": 1.5}},
+        {"key": "peer.service", "value": {"stringValue": "db"}},
+    ]
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": spans}]}]}
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(doc) + "\n")
+    got = otlp.parse_arrow(path, (*DEFAULT_ATTRIBUTES, "app.x"), ("app.x",))
+    assert got is not None and got["attr:app.x"].tolist() == [1.5] and got["peer_service"].tolist() == ["db"]
+    assert seen == warmed  # the read called them with no argument types the warm-up did not
