@@ -59,7 +59,6 @@ The frame's dtypes: strings are pandas' ``str`` dtype, floats ``float64`` (NaN w
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import gzip
 import importlib
@@ -726,16 +725,17 @@ def _read_native(source: pa.Buffer | str, name: str, rej: _Rejects) -> tuple[pa.
     while scanning for lines (and again if the slow path needs it), so that its pages are not
     resident while the parser builds the table.
     """
-    # The line scan runs beside the parse (numpy and arrow release the GIL). A plain file is
-    # memory-mapped only for the scan, so its pages are not held while the table is built.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        scan = pool.submit(_scan, source)
-        table: pa.Table | None = None
+    # A plain file is memory-mapped only for the scan, so its pages are not held while the table
+    # is built. The one-pass parse runs after the scan, and only when every non-blank line is shaped
+    # {...}: a file with another line goes to the slow path whatever the parse gives, and arrow's
+    # JSON reader crashes the process on a parse block that opens with `null` (a line `null`).
+    lines = _scan(source)
+    table: pa.Table | None = None
+    if not lines.odd.any():
         try:
             table = _parse(source, infer=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
-        lines = scan.result()
     nonblank = ~lines.blank
     n_nonblank = int(nonblank.sum())
     n_blank = len(lines) - n_nonblank

@@ -12,6 +12,8 @@ import bz2
 import gzip
 import json
 import lzma
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -245,3 +247,42 @@ def test_when_every_span_is_dropped_the_error_says_why(recipe: Path, tmp_path: P
     assert one_error(recipe, str(logs)) == (
         f"no spans in the logs: {logs}: 1 span(s) without id, start or duration dropped (span #1...)"
     )
+
+
+# ---- 6. a line that is JSON null ------------------------------------------------------------------------
+
+#: runs `profile` in a child process (the JSON parser once crashed the process on these), with the
+#: parse block as small as the case needs so that a null line can open a block, as in a large log
+_CHILD = """
+import sys
+from recipemut import cli, ingest
+ingest._PARSE_BLOCK = int(sys.argv[1])
+cli.main(sys.argv[2:])
+"""
+
+
+def _profile_child(recipe: Path, logs: Path, block: int = 1 << 24) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-c", _CHILD, str(block), "profile", str(recipe), "--logs", str(logs)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    ("data", "at"), [(b"null\n", 1), (b"\nnull\n", 2), (b" null \n", 1), (b"nullx\n", 1), (b"\r\nnull\r\n", 2)]
+)
+def test_a_log_of_a_null_line_is_not_a_span_log(recipe: Path, tmp_path: Path, data: bytes, at: int) -> None:
+    logs = tmp_path / "null.jsonl"
+    logs.write_bytes(data)
+    res = _profile_child(recipe, logs)
+    assert res.returncode == 1, (res.returncode, res.stderr)
+    errors = [x for x in res.stderr.splitlines() if x.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {logs}:{at}: not a span log"), res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_a_null_line_that_opens_a_parse_block_is_one_rejected_line(recipe: Path, tmp_path: Path) -> None:
+    spans = [line(s) + "\n" for s in REQUESTS]
+    logs = tmp_path / "logs.jsonl"
+    logs.write_text(spans[0] + "null\n" + "".join(spans[1:]))
+    res = _profile_child(recipe, logs, block=len(spans[0]) + 1)  # the first block ends before the null line
+    assert res.returncode == 0, (res.returncode, res.stderr)
+    assert f"{logs}:2" in res.stderr and "Traceback" not in res.stderr
