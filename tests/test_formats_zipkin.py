@@ -163,3 +163,77 @@ def test_strict_refuses_an_unusable_span(tmp_path) -> None:
     with pytest.raises(LogError, match=r"span #2 has no") as e:
         read_logs([p], strict=True)
     assert e.value.file == str(p)
+
+
+# ---- odd values where real exporters write strings and numbers ----------------------------------------
+
+
+def _simple_db_with(tmp_path, i: int, key: str, value) -> tuple:  # type: ignore[no-untyped-def]
+    """The simple-db trace with span ``i``'s ``key`` (``a.b`` for a nested key) set to ``value``."""
+    spans = json.loads((EXAMPLE / "trace.json").read_text())
+    *outer, last = key.split(".")
+    part = spans[i]
+    for k in outer:
+        part = part[k]
+    part[last] = value
+    p = tmp_path / "z.json"
+    p.write_text(json.dumps(spans), encoding="utf-8")
+    return p, load_recipe(EXAMPLE / "recipe.yaml")
+
+
+@pytest.mark.parametrize("key", ["timestamp", "duration"])
+@pytest.mark.parametrize("value", [10**30, -(10**30), "1e20", 1e300])
+def test_a_time_beyond_146_years_makes_the_span_invalid(tmp_path, key: str, value) -> None:  # type: ignore[no-untyped-def]
+    p, r = _simple_db_with(tmp_path, 2, key, value)  # span 3 is the sequence call, next_id
+    df, counts, notes = formats.read(p, recipe=r, mapping=EXAMPLE / "mapping.yaml")
+    assert counts["invalid_spans"] == 1 and "span #3" in notes[0]
+    assert "next_id" not in df["op"].tolist() and len(df) == 3
+
+
+@pytest.mark.parametrize("key", ["localEndpoint.serviceName", "remoteEndpoint.serviceName"])
+def test_a_service_name_that_is_a_number_or_boolean_reads_as_json_writes_it(tmp_path, key: str) -> None:  # type: ignore[no-untyped-def]
+    p, _ = _simple_db_with(tmp_path, 2, key, 7)
+    df, _, _ = formats.read(p, recipe=None)
+    assert "7" in df["service"].tolist() or key.startswith("remote")
+    p, _ = _simple_db_with(tmp_path, 2, key, True)
+    df, _, _ = formats.read(p, recipe=None)
+    assert len(df) == 5
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("localEndpoint.serviceName", {"a": 1}),
+        ("remoteEndpoint.serviceName", ["app_db"]),
+        ("traceId", {"high": 1, "low": 2}),
+        ("id", ["5d532ef6fed52445"]),
+        ("parentId", {"id": "19f84f102048e047"}),
+        ("name", ["insert"]),
+    ],
+)
+def test_an_object_or_list_where_a_string_belongs_is_a_log_error_naming_the_span(tmp_path, key: str, value) -> None:  # type: ignore[no-untyped-def]
+    from recipemut.errors import LogError
+
+    p, r = _simple_db_with(tmp_path, 1, key, value)
+    kind = "object" if isinstance(value, dict) else "list"
+    with pytest.raises(LogError, match=rf"span 2: {key} is a JSON {kind}, expected a string") as e:
+        formats.read(p, recipe=r)
+    assert e.value.file == str(p)
+
+
+def test_cli_odd_values_are_one_line_or_a_note_never_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+
+    runner = CliRunner()
+    mapping = str(EXAMPLE / "mapping.yaml")
+    p, _ = _simple_db_with(tmp_path, 0, "localEndpoint.serviceName", {"a": 1})
+    res = runner.invoke(app, ["profile", str(EXAMPLE / "recipe.yaml"), "--logs", str(p), "--map", mapping])
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert f"error: {p}: span 1: localEndpoint.serviceName is a JSON object" in res.stderr
+    p, _ = _simple_db_with(tmp_path, 2, "timestamp", 10**30)
+    res = runner.invoke(app, ["profile", str(EXAMPLE / "recipe.yaml"), "--logs", str(p), "--map", mapping])
+    assert res.exit_code == 0 and res.exception is None, res.exception
+    assert "1 span(s) without id, start or duration dropped (span #3...)" in res.stderr

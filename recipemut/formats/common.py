@@ -59,6 +59,9 @@ DEFAULT_ATTRIBUTES = (
 )
 
 MAX_BYTES = 4 * 1024**3  # refuse documents larger than this (decompressed)
+#: the largest start or duration the Jaeger and Zipkin readers take, in nanoseconds: 2**62 (about 146
+#: years, as native ingest), so that a start plus a duration is still an int64 and a date
+MAX_NS = 2**62
 
 
 def attr_str(v: Any) -> str | None:
@@ -78,6 +81,25 @@ def attr_str(v: Any) -> str | None:
     if isinstance(v, float):
         return str(pc.cast(pa.scalar(v, pa.float64()), pa.string()).as_py())
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def text(v: Any, path: Path, where: str, key: str) -> str | None:
+    """A value that names something (an id, a name, a service) as a string: a string as it is, a
+    number or a boolean as JSON writes it, null as ``None``; an object or a list is a
+    :class:`~recipemut.errors.LogError` naming the part.
+
+    >>> [text(v, Path("t.json"), "span 1", "id") for v in ("a", 12, True, None)]
+    ['a', '12', 'true', None]
+    >>> text({"x": 1}, Path("t.json"), "span 3", "localEndpoint.serviceName")
+    Traceback (most recent call last):
+    recipemut.errors.LogError: t.json: span 3: localEndpoint.serviceName is a JSON object, expected a string
+    """
+    if v is None or type(v) is str:
+        return v
+    if isinstance(v, (dict, list)):
+        kind = "object" if isinstance(v, dict) else "list"
+        raise shape_error(path, f"{key} is a JSON {kind}, expected a string", where)
+    return attr_str(v)
 
 
 def strings(values: list[Any]) -> pa.Array:
@@ -286,6 +308,19 @@ def to_float(s: pd.Series | None, n: int) -> np.ndarray:
         return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return np.asarray(pd.to_numeric(s, errors="coerce"), dtype=float)
+
+
+def micros_ns(v: Any) -> int:
+    """Microseconds (a JSON number or a decimal string) as nanoseconds; -1 (no usable time: the
+    span is counted invalid) when missing, not a number, or beyond :data:`MAX_NS`.
+
+    >>> micros_ns(1500), micros_ns("2"), micros_ns(-3), micros_ns(10**30), micros_ns("x"), micros_ns(None)
+    (1500000, 2000, -3000, -1, -1, -1)
+    """
+    us = to_int(v)
+    if us is None or abs(us) > MAX_NS // 1000:
+        return -1
+    return us * 1000
 
 
 def to_int(v: Any) -> int | None:

@@ -2,7 +2,8 @@
 
 A span: ``{"traceId", "id", "parentId", "name", "kind", "timestamp", "duration",
 "localEndpoint": {"serviceName"}, "remoteEndpoint": {"serviceName"}, "tags": {...}, "shared"}``.
-Times are microseconds; a span without ``timestamp`` or ``duration`` (an incomplete half) has
+Times are microseconds; a span without ``timestamp`` or ``duration`` (an incomplete half), or with one
+beyond 146 years, has
 no latency and is counted as invalid by normalisation. The presence of an ``error`` tag marks an
 error (Zipkin's convention; its value is the message). The client and server halves of one RPC
 share an ``id``; normalisation merges them.
@@ -16,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from .common import Columns, attr_str, iter_documents, shape_error, to_int
+from .common import Columns, attr_str, iter_documents, micros_ns, shape_error, text
 
 
 def _spans(doc: Any, path: Path) -> list[Any]:
@@ -42,22 +43,31 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
             tags = sp.get("tags") or {}
             if not isinstance(tags, dict):
                 tags = {}
+            where = f"span {index}"
             local = sp.get("localEndpoint") or {}
             remote = sp.get("remoteEndpoint") or {}
-            start = to_int(sp.get("timestamp"))
-            dur = to_int(sp.get("duration"))
             kind = sp.get("kind")
-            c["trace_id"].append(str(sp.get("traceId") or "").lower())
-            c["span_id"].append(str(sp.get("id") or "").lower())
-            c["parent_id"].append(str(sp["parentId"]).lower() if sp.get("parentId") else None)
+            parent = text(sp.get("parentId") or None, path, where, "parentId")
+            c["trace_id"].append((text(sp.get("traceId"), path, where, "traceId") or "").lower())
+            c["span_id"].append((text(sp.get("id"), path, where, "id") or "").lower())
+            c["parent_id"].append(parent.lower() if parent else None)
             c["parent_trace_id"].append(None)
-            c["name"].append(str(sp.get("name") or ""))
-            c["service"].append(local.get("serviceName") if isinstance(local, dict) else None)
-            peer = remote.get("serviceName") if isinstance(remote, dict) else None
+            c["name"].append(text(sp.get("name"), path, where, "name") or "")
+            svc = (
+                text(local.get("serviceName"), path, where, "localEndpoint.serviceName")
+                if isinstance(local, dict)
+                else None
+            )
+            c["service"].append(svc)
+            peer = (
+                text(remote.get("serviceName"), path, where, "remoteEndpoint.serviceName")
+                if isinstance(remote, dict)
+                else None
+            )
             c["peer_service"].append(peer or attr_str(tags.get("peer.service")))
             c["kind"].append(kind.lower() if isinstance(kind, str) else None)
-            c["start_ns"].append(start * 1000 if start is not None else -1)
-            c["dur_ns"].append(dur * 1000 if dur is not None else -1)
+            c["start_ns"].append(micros_ns(sp.get("timestamp")))
+            c["dur_ns"].append(micros_ns(sp.get("duration")))
             c["error"].append("error" in tags)
             c["shared"].append(bool(sp.get("shared")))
             c["foreign_ref"].append(False)
