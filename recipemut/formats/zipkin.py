@@ -2,10 +2,9 @@
 
 A span: ``{"traceId", "id", "parentId", "name", "kind", "timestamp", "duration",
 "localEndpoint": {"serviceName"}, "remoteEndpoint": {"serviceName"}, "tags": {...}, "shared"}``.
-Times are microseconds; a span without ``timestamp`` or ``duration`` (an incomplete half), or with one
-beyond 146 years, has
-no latency and is counted as invalid by normalisation. The presence of an ``error`` tag marks an
-error (Zipkin's convention; its value is the message). The client and server halves of one RPC
+Times are microseconds; a span without ``timestamp`` or ``duration`` (an incomplete half), or with
+one beyond 146 years, has no latency and is counted as invalid by normalisation. The presence of an
+``error`` tag marks an error (Zipkin's convention; its value is the message). The client and server halves of one RPC
 share an ``id``; normalisation merges them.
 """
 
