@@ -131,3 +131,90 @@ def test_wrong_shape_is_a_log_error(tmp_path) -> None:
     p.write_text(json.dumps({"data": [{"traceID": "a", "spans": 3}]}), encoding="utf-8")
     with pytest.raises(LogError, match="trace 0"):
         formats.read(p, "jaeger", recipe=None)
+
+
+# ---- odd values where real exporters write lists, objects, strings and numbers ----------------------------
+
+
+def _happy_with(tmp_path, edit) -> object:  # type: ignore[no-untyped-def]
+    """happyTrace.json after ``edit(doc)``, written to a file."""
+    doc = json.loads(real("jaeger_ui_criticalpath_happyTrace.json").read_text())
+    edit(doc)
+    p = tmp_path / "j.json"
+    p.write_text(json.dumps(doc), encoding="utf-8")
+    return p
+
+
+def _set(*path: object):  # type: ignore[no-untyped-def]
+    """An edit that sets the value at the end of ``path`` (keys, then the value)."""
+    *keys, value = path
+
+    def edit(doc) -> None:  # type: ignore[no-untyped-def]
+        for k in keys[:-1]:
+            doc = doc[k]
+        doc[keys[-1]] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_set("spans", 1, "references", 7), r"span 2: references is a JSON number, expected a list"),
+        (_set("spans", 1, "references", {"spanID": "span-X"}), r"span 2: references is a JSON object, expected a list"),
+        (_set("spans", 0, "tags", 7), r"span 1: tags is a JSON number, expected a list"),
+        (_set("spans", 0, "tags", "error"), r"span 1: tags is a JSON string, expected a list"),
+        (_set("processes", 7), r"trace 0: processes is a JSON number, expected an object"),
+        (_set("processes", [{"serviceName": "service1"}]), r"trace 0: processes is a JSON list, expected an object"),
+        (_set("processes", "p1", "x"), r"trace 0: process 'p1' is a JSON string, expected an object"),
+        (_set("processes", "p1", "tags", True), r"trace 0: process 'p1': tags is a JSON boolean, expected a list"),
+        (_set("processes", "p1", "serviceName", {"name": "service1"}), r"span 1: serviceName is a JSON object"),
+        (_set("spans", 0, "spanID", {"high": 1}), r"span 1: spanID is a JSON object, expected a string"),
+        (_set("spans", 0, "operationName", ["op1"]), r"span 1: operationName is a JSON list, expected a string"),
+        (_set("spans", 1, "references", 0, "spanID", ["span-X"]), r"span 2: references\[0\].spanID is a JSON list"),
+    ],
+)
+def test_a_part_of_the_wrong_json_type_is_a_log_error_naming_it(tmp_path, edit, message: str) -> None:  # type: ignore[no-untyped-def]
+    from recipemut.errors import LogError
+
+    p = _happy_with(tmp_path, edit)
+    with pytest.raises(LogError, match=message) as e:
+        formats.read(p, recipe=None)
+    assert e.value.file == str(p)
+
+
+@pytest.mark.parametrize("key", ["startTime", "duration"])
+@pytest.mark.parametrize("value", [10**30, -(10**30), "1e20", 1e300])
+def test_a_time_beyond_146_years_makes_the_span_invalid(tmp_path, key: str, value) -> None:  # type: ignore[no-untyped-def]
+    p = _happy_with(tmp_path, _set("spans", 4, key, value))
+    df, counts, notes = formats.read(p, recipe=None)
+    assert counts["invalid_spans"] == 1 and "span #5" in notes[0]
+    assert len(df) == 4
+
+
+def test_harmless_odd_values_are_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def edit(doc) -> None:  # type: ignore[no-untyped-def]
+        doc["processes"]["p1"]["serviceName"] = 7  # a number: read as JSON writes it
+        doc["spans"][0]["tags"] = [None, 3, {"key": "span.kind", "value": "server"}]  # non-objects skipped
+        doc["spans"][1]["references"] = None
+        doc["spans"][2]["process"] = "p1"  # not an inline process: processID still names it
+
+    df, _, _ = formats.read(_happy_with(tmp_path, edit), recipe=None)
+    assert len(df) == 5 and "7" in df["service"].tolist()
+
+
+def test_cli_a_wrong_part_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+
+    r = tmp_path / "r.yaml"
+    r.write_text(
+        "apiVersion: recipemut/v1\nkind: Recipe\nname: happy\nversion: 1\nfields: {}\ninputs: []\noutputs: []\n"
+        "operations:\n  - {id: op1, service: service1, action: call, consumes: [], produces: []}\n"
+    )
+    p = _happy_with(tmp_path, _set("processes", 7))
+    res = CliRunner().invoke(app, ["profile", str(r), "--logs", str(p)])
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert f"error: {p}: trace 0: processes is a JSON number, expected an object" in res.stderr

@@ -97,9 +97,25 @@ def text(v: Any, path: Path, where: str, key: str) -> str | None:
     if v is None or type(v) is str:
         return v
     if isinstance(v, (dict, list)):
-        kind = "object" if isinstance(v, dict) else "list"
-        raise shape_error(path, f"{key} is a JSON {kind}, expected a string", where)
+        raise shape_error(path, f"{key} is a JSON {json_kind(v)}, expected a string", where)
     return attr_str(v)
+
+
+def json_kind(v: Any) -> str:
+    """What a parsed JSON value is, as messages say it.
+
+    >>> [json_kind(v) for v in ({}, [], "", 1, 1.5, True, None)]
+    ['object', 'list', 'string', 'number', 'number', 'boolean', 'null']
+    """
+    if isinstance(v, dict):
+        return "object"
+    if isinstance(v, list):
+        return "list"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, bool):
+        return "boolean"
+    return "null" if v is None else "number"
 
 
 def strings(values: list[Any]) -> pa.Array:
