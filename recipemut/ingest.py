@@ -970,7 +970,8 @@ def _check(table: pa.Table, lines: np.ndarray, rej: _Rejects) -> np.ndarray:
     checks.append(("missing-key", missing, missing_msg))
 
     ver = _np(table, "recipe_version")
-    bad_ver = ~np.isnan(ver) & ((ver != np.round(ver)) | (np.abs(ver) > 2.0**53))
+    nan_ver = pc.fill_null(pc.is_nan(table.column("recipe_version")), False).to_numpy(zero_copy_only=False)
+    bad_ver = nan_ver | (~np.isnan(ver) & ((ver != np.round(ver)) | (np.abs(ver) > 2.0**53)))  # NaN, not null
     checks.append(("wrong-type", bad_ver, lambda r: f"recipe_version: expected an integer, got {float(ver[r])!r}"))
 
     lat = _np(table, "latency_ms")

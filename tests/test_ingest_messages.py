@@ -286,3 +286,20 @@ def test_a_null_line_that_opens_a_parse_block_is_one_rejected_line(recipe: Path,
     res = _profile_child(recipe, logs, block=len(spans[0]) + 1)  # the first block ends before the null line
     assert res.returncode == 0, (res.returncode, res.stderr)
     assert f"{logs}:2" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_recipe_version_of_nan_is_a_rejected_line(recipe: Path, tmp_path: Path) -> None:
+    """The parser takes the non-standard NaN; recipe_version NaN passed the checks, then failed the int cast."""
+    spans = [line(s) for s in REQUESTS]
+    bad = json.loads(spans[0])
+    bad["recipe_version"] = "NAN"
+    logs = tmp_path / "logs.jsonl"
+    logs.write_text(json.dumps(bad).replace('"NAN"', "NaN") + "\n")
+    assert one_error(recipe, str(logs)) == (
+        f"{logs}:1: not a span log: its one non-blank line is rejected; first problem at line 1: "
+        "recipe_version: expected an integer, got nan [wrong-type]"
+    )
+    logs.write_text(json.dumps(bad).replace('"NAN"', "NaN") + "\n" + "".join(s + "\n" for s in spans[1:]))
+    res = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs)])
+    assert res.exit_code == 0 and res.exception is None, res.exception
+    assert f"{logs}:1" in res.stderr
