@@ -232,6 +232,14 @@ def _one(**span_fields) -> dict:
         (lambda d: d["resourceSpans"][0]["scopeSpans"].append(7), "resourceSpans[0].scopeSpans[1]: expected an object"),
         (lambda d: d["resourceSpans"][0]["scopeSpans"][0].update(spans="abc"), "scopeSpans[0].spans: expected a list"),
         (lambda d: d["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(attributes=3), "span 1: attributes"),
+        (
+            lambda d: d["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(traceId={"a": 1}),
+            "span 1: traceId is a JSON object, expected a string",
+        ),
+        (
+            lambda d: d["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(name=["GetCart"]),
+            "span 1: name is a JSON list, expected a string",
+        ),
     ],
 )
 def test_malformed_parts_are_errors_that_say_where(tmp_path, edit, where) -> None:
@@ -252,8 +260,14 @@ def test_odd_values_the_scanner_reads_or_declines_are_read_alike_by_the_document
         "entries": _one(attributes=[1, {"key": "peer.service", "value": {"stringValue": "db"}}]),
         "double": _one(attributes=[{"key": "peer.service", "value": {"doubleValue": "abc"}}]),
         "infinite": _one(startTimeUnixNano=1e400),
+        "huge": _one(startTimeUnixNano=10**30),
+        "overflow": _one(startTimeUnixNano="-9000000000000000000", endTimeUnixNano="9000000000000000000"),
+        "keys": _one(
+            attributes=[{"key": ["x"]}, {"key": {"k": 1}}, {"key": "peer.service", "value": {"stringValue": "db"}}]
+        ),
     }
     cases["resource"]["resourceSpans"][0]["resource"] = "x"
+    cases["keys"]["resourceSpans"][0]["resource"]["attributes"].append({"key": ["service.name"]})
     got = {}
     for name, doc in cases.items():
         path = write_json(tmp_path / f"{name}.json", [doc], lines=True)
@@ -265,6 +279,9 @@ def test_odd_values_the_scanner_reads_or_declines_are_read_alike_by_the_document
     assert got["entries"]["peer_service"].tolist() == ["db"]
     assert got["double"]["peer_service"].isna().all()
     assert got["infinite"]["start_ns"].tolist() == [-1]  # no start: dropped and counted by normalisation
+    assert got["huge"]["start_ns"].tolist() == [-1]  # beyond int64, as the scanner's range
+    assert got["overflow"]["dur_ns"].tolist() == [-1]  # end - start beyond int64: no duration
+    assert got["keys"]["peer_service"].tolist() == ["db"]
 
 
 def test_json_nested_too_deeply_is_an_error_with_its_line(tmp_path) -> None:

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .common import MAX_BYTES, Columns, attr_str, iter_documents, raw_table, shape_error, to_int
+from .common import text as as_text
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,11 @@ def _resource_spans(doc: Any, path: Path) -> list[Any]:
     return doc.get("resourceSpans") or []
 
 
+def _int64(v: int | None) -> int | None:
+    """``v`` when an int64 holds it (the scanner's range for times and durations), else ``None``."""
+    return v if v is not None and -(1 << 63) <= v < 1 << 63 else None
+
+
 def _list(v: Any, path: Path, where: str) -> list[Any]:
     """A list member (absent or null: empty), or a clear error naming where it is not one."""
     if v is None:
@@ -111,9 +117,9 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
             resource = rs.get("resource")
             listed = resource.get("attributes") if isinstance(resource, dict) else None
             res_attrs = {
-                a.get("key"): any_value(a.get("value"))
+                a["key"]: any_value(a.get("value"))
                 for a in (listed if isinstance(listed, list) else ())
-                if isinstance(a, dict)
+                if isinstance(a, dict) and isinstance(a.get("key"), str)  # (the scanner skips other keys too)
             }
             service = attr_str(res_attrs.get("service.name"))
             scope_key = "scopeSpans" if rs.get("scopeSpans") else "instrumentationLibrarySpans"
@@ -128,21 +134,24 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
                     span_attrs = {
                         a["key"]: a.get("value")
                         for a in _list(sp.get("attributes"), path, f"span {index}: attributes")
-                        if isinstance(a, dict) and a.get("key") in wanted
+                        if isinstance(a, dict) and isinstance(a.get("key"), str) and a["key"] in wanted
                     }
-                    start = to_int(sp.get("startTimeUnixNano"))
-                    end = to_int(sp.get("endTimeUnixNano"))
-                    c["trace_id"].append(str(sp.get("traceId") or "").lower())
-                    c["span_id"].append(str(sp.get("spanId") or "").lower())
-                    c["parent_id"].append(str(sp.get("parentSpanId")).lower() if sp.get("parentSpanId") else None)
+                    start = _int64(to_int(sp.get("startTimeUnixNano")))
+                    end = _int64(to_int(sp.get("endTimeUnixNano")))
+                    where = f"span {index}"
+                    c["trace_id"].append((as_text(sp.get("traceId"), path, where, "traceId") or "").lower())
+                    c["span_id"].append((as_text(sp.get("spanId"), path, where, "spanId") or "").lower())
+                    parent = as_text(sp.get("parentSpanId"), path, where, "parentSpanId")
+                    c["parent_id"].append(parent.lower() if parent else None)
                     c["parent_trace_id"].append(None)
-                    c["name"].append(str(sp.get("name") or ""))
+                    c["name"].append(as_text(sp.get("name"), path, where, "name") or "")
                     c["service"].append(service)
                     peer = span_attrs.get("peer.service")
                     c["peer_service"].append(attr_str(any_value(peer)) if peer is not None else None)
                     c["kind"].append(_kind(sp.get("kind")))
                     c["start_ns"].append(start if start is not None else -1)
-                    c["dur_ns"].append(end - start if start is not None and end is not None else -1)
+                    dur = _int64(end - start) if start is not None and end is not None else None
+                    c["dur_ns"].append(dur if dur is not None else -1)
                     c["error"].append(_is_error(sp.get("status")))
                     c["shared"].append(False)
                     c["foreign_ref"].append(False)
@@ -395,7 +404,11 @@ def _assemble(spec: _Wanted, sp: np.ndarray, at: np.ndarray, ebuf: np.ndarray, n
 
     start_set = sp[sc.SP_START_SET] == 1
     start = np.where(start_set, sp[sc.SP_START], -1)
-    dur = np.where(start_set & (sp[sc.SP_END_SET] == 1), sp[sc.SP_END] - sp[sc.SP_START], -1)
+    s_ns, e_ns = sp[sc.SP_START], sp[sc.SP_END]
+    with np.errstate(over="ignore"):
+        d_ns = e_ns - s_ns  # wraps where the true difference is beyond int64: no duration there
+    fits = ((e_ns ^ s_ns) & (e_ns ^ d_ns)) >= 0
+    dur = np.where(start_set & (sp[sc.SP_END_SET] == 1) & fits, d_ns, -1)
     code = sp[sc.SP_KIND]
     names = pa.array([None, *KINDS.values()], pa.string())
     kind = names.take(pa.array(np.where((code >= 1) & (code <= 5), code, 0)))
@@ -405,8 +418,8 @@ def _assemble(spec: _Wanted, sp: np.ndarray, at: np.ndarray, ebuf: np.ndarray, n
             pc.fill_null(pc.add(pc.index_in(k, value_set=pa.array(list(_KIND_NAMES), pa.string())), 1), 0)
         )
         lower = _lower(k)
-        as_text = pc.coalesce(named, pc.if_else(pc.equal(lower, ""), pa.scalar(None, pa.string()), lower))
-        kind = pc.if_else(pa.array(code == -2), as_text, kind)
+        by_name = pc.coalesce(named, pc.if_else(pc.equal(lower, ""), pa.scalar(None, pa.string()), lower))
+        kind = pc.if_else(pa.array(code == -2), by_name, kind)
     parent = text(sc.SP_PARENT)
     parent = pc.if_else(pc.equal(parent, ""), pa.scalar(None, pa.string()), parent)
 
