@@ -156,3 +156,27 @@ def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: 
     got = otlp.parse_arrow(path, (*DEFAULT_ATTRIBUTES, "app.x"), ("app.x",))
     assert got is not None and got["attr:app.x"].tolist() == [1.5] and got["peer_service"].tolist() == ["db"]
     assert seen == warmed  # the read called them with no argument types the warm-up did not
+
+
+def test_a_slow_load_of_the_scanner_says_it_is_compiling(monkeypatch, caplog) -> None:
+    """The first use after installing compiles the scanner for tens of seconds: a user sees why."""
+    import time
+
+    real = otlpscan.scan_part
+
+    def slow(*args):
+        time.sleep(0.3)  # as a compile would take
+        return real(*args)
+
+    monkeypatch.setattr(otlpscan, "scan_part", slow)
+    monkeypatch.setattr(otlp, "SLOW_LOAD_S", 0.05)
+    with caplog.at_level("WARNING"):
+        otlp._load_scanner.__wrapped__()
+    assert otlp.SLOW_LOAD_NOTE in caplog.messages
+    caplog.clear()
+    monkeypatch.setattr(otlpscan, "scan_part", real)  # loaded already: fast
+    monkeypatch.setattr(otlp, "SLOW_LOAD_S", 0.2)
+    with caplog.at_level("WARNING"):
+        otlp._load_scanner.__wrapped__()
+        time.sleep(0.4)  # past the delay: the note was called off when the load ended
+    assert otlp.SLOW_LOAD_NOTE not in caplog.messages

@@ -18,6 +18,7 @@ import concurrent.futures
 import functools
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -235,11 +236,26 @@ def _load_scanner() -> None:
     calls, so nothing else is compiled."""
     from . import otlpscan
 
-    data = np.frombuffer(b'{"resourceSpans":[]}', dtype=np.uint8)
-    wk = np.frombuffer(b"k", dtype=np.uint8)
-    otlpscan.scan_part(data, 0, data.size, wk, np.array([0, 1], dtype=np.int64))
-    none = np.zeros(1, dtype=np.int64)
-    otlpscan.gather(data, np.zeros(1, dtype=np.uint8), none, none)
+    # the first use after installing compiles it: say so when loading takes a while
+    slow = threading.Timer(SLOW_LOAD_S, log.warning, (SLOW_LOAD_NOTE,))
+    slow.daemon = True
+    slow.start()
+    try:
+        data = np.frombuffer(b'{"resourceSpans":[]}', dtype=np.uint8)
+        wk = np.frombuffer(b"k", dtype=np.uint8)
+        otlpscan.scan_part(data, 0, data.size, wk, np.array([0, 1], dtype=np.int64))
+        none = np.zeros(1, dtype=np.int64)
+        otlpscan.gather(data, np.zeros(1, dtype=np.uint8), none, none)
+    finally:
+        slow.cancel()
+
+
+#: after this many seconds of loading the compiled scanner, :data:`SLOW_LOAD_NOTE` is logged
+SLOW_LOAD_S = 3.0
+SLOW_LOAD_NOTE = (
+    "compiling the OTLP JSON scanner: done once after installing recipemut (about 20 s), "
+    "later runs load it in under a second"
+)
 
 
 class _Wanted(NamedTuple):
