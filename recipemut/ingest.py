@@ -558,6 +558,9 @@ def _index_lines(a: np.ndarray) -> _Lines:
     last one or two of a line, the first of the next) are picked up while their chunk is hot:
     gathering them afterwards would be a cache miss per line.
 
+    A line holding a CR that does not end it is odd too: arrow's JSON reader ends lines at a lone
+    CR as well, so to it that line is several (and one of them may open a parse block).
+
     >>> L = _index_lines(np.frombuffer(b'{"a":1}\\r\\n\\n x\\n{}', dtype=np.uint8))
     >>> L.starts.tolist(), L.ends.tolist(), L.blank.tolist(), L.odd.tolist()
     ([0, 9, 10, 13], [7, 9, 12, 15], [False, True, False, False], [False, False, True, False])
@@ -567,8 +570,11 @@ def _index_lines(a: np.ndarray) -> _Lines:
         z, zb = np.zeros(0, np.int64), np.zeros(0, bool)
         return _Lines(z, z, z, zb, zb)
     nls, before1, before2, after = [], [], [], []
+    n_cr = 0
     for off in range(0, n, _SCAN_CHUNK):
-        g = np.flatnonzero(a[off : off + _SCAN_CHUNK] == 10)
+        chunk = a[off : off + _SCAN_CHUNK]
+        n_cr += int(np.count_nonzero(chunk == 13))
+        g = np.flatnonzero(chunk == 10)
         if g.size:
             g += off
             nls.append(g)
@@ -589,6 +595,10 @@ def _index_lines(a: np.ndarray) -> _Lines:
     last = np.where(cr, b2, b1)
     blank = ends <= starts
     odd = ~blank & ((first != 0x7B) | (last != 0x7D))
+    if n_cr > int(cr.sum()):  # a CR inside a line (rare): find which lines hold one
+        crs = np.flatnonzero(a == 13)
+        lone = crs[~np.isin(crs, ends[cr])]
+        odd[np.searchsorted(starts, lone, side="right") - 1] = True
     return _Lines(starts, ends, nexts, blank, odd)
 
 

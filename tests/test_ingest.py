@@ -542,7 +542,7 @@ def _lines_reference(data: bytes) -> list[tuple[int, int, int, bool, bool]]:
         end = stop - 1 if stop > pos and data[stop - 1 : stop] == b"\r" else stop
         content = data[pos:end]
         blank = not content
-        odd = not blank and not (content[:1] == b"{" and content[-1:] == b"}")
+        odd = not blank and not (content[:1] == b"{" and content[-1:] == b"}" and b"\r" not in content)
         nxt = min(stop + 1, len(data))
         out.append((pos, end, nxt, blank, odd))
         pos = stop + 1

@@ -303,3 +303,15 @@ def test_a_recipe_version_of_nan_is_a_rejected_line(recipe: Path, tmp_path: Path
     res = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs)])
     assert res.exit_code == 0 and res.exception is None, res.exception
     assert f"{logs}:1" in res.stderr
+
+
+def test_a_null_after_a_cr_inside_a_line_that_opens_a_parse_block_is_a_rejected_line(
+    recipe: Path, tmp_path: Path
+) -> None:
+    # arrow's reader also ends lines at a lone CR: a block could open on this null though no line is `null`
+    spans = [line(s) + "\n" for s in REQUESTS]
+    logs = tmp_path / "logs.jsonl"
+    logs.write_bytes((spans[0].rstrip("\n") + "\rnull\r" + "".join(spans[1:])).encode())
+    res = _profile_child(recipe, logs, block=len(spans[0]))  # the first block ends at the CR
+    assert res.returncode == 0, (res.returncode, res.stderr)
+    assert f"{logs}:1: " in res.stderr and "Traceback" not in res.stderr
