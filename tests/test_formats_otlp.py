@@ -284,6 +284,35 @@ def test_odd_values_the_scanner_reads_or_declines_are_read_alike_by_the_document
     assert got["keys"]["peer_service"].tolist() == ["db"]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"arrayValue": [1]},
+        {"arrayValue": {"values": 5}},
+        {"kvlistValue": [1]},
+        {"kvlistValue": {"values": [1, {"key": ["k"]}, {"value": {"stringValue": "no key"}}]}},
+    ],
+)
+@pytest.mark.parametrize("on", ["resource", "span"])
+def test_array_and_kvlist_values_of_another_shape_are_read_not_a_traceback(tmp_path, value, on) -> None:
+    """The scanner declines these (a complex value) and sends the file to the document reader, which
+    read them with .get and a dict: AttributeError or TypeError (also on a resource attribute that
+    is not wanted). Now the malformed part is no value."""
+    doc = _one(attributes=[{"key": "recipe.operation", "value": value}] if on == "span" else [])
+    doc["resourceSpans"][0]["resource"]["attributes"].append({"key": "recipe.operation", "value": value})
+    doc["resourceSpans"][0]["resource"]["attributes"].append({"key": "other", "value": value})
+    path = write_json(tmp_path / "odd.json", [doc], lines=True)
+    assert otlp.parse_arrow(path, DEFAULT_ATTRIBUTES) is None  # declined: only the document reader reads it
+    df, _, _ = formats.read(path, "otlp", recipe=None)
+    assert df["service"].tolist() == ["a"]
+
+
+def test_a_trace_state_that_is_an_object_is_an_error_not_a_python_repr(tmp_path) -> None:
+    path = write_json(tmp_path / "ts.json", [_one(traceState={"a": 1})], lines=True)
+    with pytest.raises(LogError, match="span 1: traceState is a JSON object, expected a string"):
+        otlp.parse(path.read_bytes(), path, DEFAULT_ATTRIBUTES)
+
+
 def test_json_nested_too_deeply_is_an_error_with_its_line(tmp_path) -> None:
     path = tmp_path / "deep.json"
     deep = "[" * 100_000 + "]" * 100_000

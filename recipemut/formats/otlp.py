@@ -58,12 +58,34 @@ def any_value(v: Any) -> Any:
     if "boolValue" in v:
         return bool(v["boolValue"])
     if "arrayValue" in v:
-        return [any_value(x) for x in (v["arrayValue"] or {}).get("values") or ()]
+        values = _values_of(v["arrayValue"])
+        return None if values is None else [any_value(x) for x in values]
     if "kvlistValue" in v:
-        return {kv.get("key"): any_value(kv.get("value")) for kv in (v["kvlistValue"] or {}).get("values") or ()}
+        values = _values_of(v["kvlistValue"])
+        if values is None:
+            return None
+        # entries that are not objects, or whose key is not a string, are skipped (as attribute lists')
+        return {
+            kv["key"]: any_value(kv.get("value"))
+            for kv in values
+            if isinstance(kv, dict) and isinstance(kv.get("key"), str)
+        }
     if "bytesValue" in v:
         return v["bytesValue"]
     return None
+
+
+def _values_of(v: Any) -> list[Any] | None:
+    """The ``values`` of an ``arrayValue`` or ``kvlistValue`` (null or empty: none), or ``None`` (no
+    value) when it is of another shape."""
+    if not v:
+        return []
+    if not isinstance(v, dict):
+        return None
+    values = v.get("values")
+    if values is None:
+        return []
+    return values if isinstance(values, list) else None
 
 
 def _kind(k: Any) -> str | None:
@@ -162,7 +184,7 @@ def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
                         if k in span_attrs:
                             attrs[k].append(any_value(span_attrs[k]))
                         elif k == "tracestate" and ts:
-                            attrs[k].append(str(ts))
+                            attrs[k].append(as_text(ts, path, where, "traceState"))
                         elif k in res_attrs:
                             attrs[k].append(res_attrs[k])
                         else:
