@@ -4,6 +4,7 @@ gave up."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
@@ -124,10 +126,12 @@ def test_a_failed_scan_names_the_export_it_stopped_in() -> None:
     assert pos == 2 * len(good)
 
 
-def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("gz", [False, True])
+def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: Path, monkeypatch, gz: bool) -> None:
     """otlp._load_scanner() calls scan_part and gather with the argument types a read passes them, so
     a read afterwards compiles no other variant (one would cost a compile of many seconds, inside the
-    scanning threads, with an empty cache)."""
+    scanning threads, with an empty cache). A gzip file's bytes are gunzipped into writable memory,
+    a mapped file's are read-only: to numba, two array types."""
     seen: dict[str, set[tuple]] = {"scan_part": set(), "gather": set()}
 
     def spy(name: str):
@@ -152,7 +156,8 @@ def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: 
     ]
     doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": spans}]}]}
     path = tmp_path / "one.json"
-    path.write_text(json.dumps(doc) + "\n")
+    text = (json.dumps(doc) + "\n").encode()
+    path.write_bytes(gzip.compress(text) if gz else text)
     got = otlp.parse_arrow(path, (*DEFAULT_ATTRIBUTES, "app.x"), ("app.x",))
     assert got is not None and got["attr:app.x"].tolist() == [1.5] and got["peer_service"].tolist() == ["db"]
     assert seen == warmed  # the read called them with no argument types the warm-up did not

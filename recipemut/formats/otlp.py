@@ -232,6 +232,9 @@ def parse_arrow_table(path: Path, attributes: Iterable[str], numeric: Iterable[s
         return None
     want = tuple(dict.fromkeys(("service.name", *keys, "peer.service")))
     buf = np.frombuffer(data, dtype=np.uint8)
+    # read-only like a mapped file's bytes (gunzipped ones are writable): to numba another array
+    # type, which would compile a second scanner beside the one _load_scanner loads
+    buf.flags.writeable = False
     workers = os.cpu_count() or 1
     bounds = [(0, buf.size)]
     if buf.size >= PARALLEL_BYTES and workers > 1:
