@@ -307,6 +307,19 @@ def test_array_and_kvlist_values_of_another_shape_are_read_not_a_traceback(tmp_p
     assert df["service"].tolist() == ["a"]
 
 
+def test_a_bool_value_that_is_not_a_json_boolean_is_no_value_not_true(tmp_path) -> None:
+    """The scanner declines {"boolValue": "false"}; the document reader took bool("false"): true."""
+    for i, b in enumerate(("false", "true", 0, 1, [])):
+        path = write_json(
+            tmp_path / f"b{i}.json",
+            [_one(attributes=[{"key": "recipe.variant", "value": {"boolValue": b}}])],
+            lines=True,
+        )
+        assert otlp.parse_arrow(path, DEFAULT_ATTRIBUTES) is None
+        assert otlp.parse(path.read_bytes(), path, DEFAULT_ATTRIBUTES)["attr:recipe.variant"].isna().all(), b
+    assert [otlp.any_value({"boolValue": b}) for b in (True, False, None)] == [True, False, False]
+
+
 def test_a_trace_state_that_is_an_object_is_an_error_not_a_python_repr(tmp_path) -> None:
     path = write_json(tmp_path / "ts.json", [_one(traceState={"a": 1})], lines=True)
     with pytest.raises(LogError, match="span 1: traceState is a JSON object, expected a string"):

@@ -56,7 +56,9 @@ def any_value(v: Any) -> Any:
         except ValueError:  # text that is not a number: no value, as the columnar reader gives
             return None
     if "boolValue" in v:
-        return bool(v["boolValue"])
+        b = v["boolValue"]
+        # null is false (as the scanner reads it); text or a number is no value, never bool("false")
+        return b is True if b is None or isinstance(b, bool) else None
     if "arrayValue" in v:
         values = _values_of(v["arrayValue"])
         return None if values is None else [any_value(x) for x in values]
