@@ -398,6 +398,18 @@ def _key(buf: np.ndarray, i: int, n: int) -> tuple[int, int, int, int]:
 
 
 @_jit
+def _plain_key(buf: np.ndarray, i: int, n: int) -> tuple[int, int, int]:
+    """:func:`_key` for a member whose key must be written without escapes: (key start, key end,
+    index of its value), or (-reason, 0, 0)."""
+    s, e, esc, j = _key(buf, i, n)
+    if s < 0:
+        return s, 0, 0
+    if esc:
+        return -ESCAPED_KEY, 0, 0
+    return s, e, j
+
+
+@_jit
 def _is(buf: np.ndarray, s: int, e: int, word: np.ndarray) -> bool:
     if e - s != len(word):
         return False
@@ -590,11 +602,9 @@ def _any_value(buf: np.ndarray, i: int, n: int) -> tuple[int, int, int, int, int
     i, more = _open(buf, i, n, 123)
     best = 99
     while more:
-        s, e, esc, j = _key(buf, i, n)
+        s, e, j = _plain_key(buf, i, n)
         if s < 0:
             return s, 0, 0, 0, 0, 0, -s
-        if esc:
-            return -1, 0, 0, 0, 0, 0, ESCAPED_KEY
         rank = 99
         if _is(buf, s, e, K_STRING):
             rank = 0
@@ -723,11 +733,9 @@ def _kv(
     code, vpos, done = _i64(-1), _i64(-1), 0  # done: the value read into a record already
     nat0, ne0 = nat, ne
     while more:
-        s, e, esc, j = _key(buf, i, n)
+        s, e, j = _plain_key(buf, i, n)
         if s < 0:
             return s, nat, ne
-        if esc:
-            return -ESCAPED_KEY, nat, ne
         if _is(buf, s, e, K_KEY):
             nat, ne, done, code = nat0, ne0, 0, -1  # a repeated key: the last one counts
             if buf[j] == 34:
@@ -793,11 +801,9 @@ def _span(
         return i, nat, ne
     attributes_seen = 0  # written twice: see scan_part
     while more:
-        s, e, esc, j = _key(buf, i, n)
+        s, e, j = _plain_key(buf, i, n)
         if s < 0:
             return s, nat, ne
-        if esc:
-            return -ESCAPED_KEY, nat, ne
         c = buf[j]
         col = -1
         if _is(buf, s, e, K_TRACE_ID):
@@ -955,12 +961,12 @@ def scan_part(
         # keep its last value only (the document reader too): the scan declines
         lists_seen = 0  # resourceSpans members of this export
         while i >= 0 and more:
-            s, e, esc, j = _key(buf, i, n)
+            s, e, j = _plain_key(buf, i, n)
             if s < 0:
                 i = s
                 break
-            if esc or _is(buf, s, e, K_RESULT):
-                i = -ESCAPED_KEY if esc else -BAD_SHAPE  # Jaeger's wrapper: the document reader's
+            if _is(buf, s, e, K_RESULT):
+                i = -BAD_SHAPE  # Jaeger's wrapper: the document reader's
                 break
             if not _is(buf, s, e, K_RESOURCE_SPANS):
                 i = _skip(buf, j, n)
@@ -978,31 +984,29 @@ def scan_part(
                 i, mmore = _open(buf, i, n, 123)
                 scopes_seen, resources_seen = 0, 0
                 while i >= 0 and mmore:
-                    s, e, esc, j = _key(buf, i, n)
-                    if s < 0 or esc:
-                        i = s if s < 0 else -ESCAPED_KEY
+                    s, e, j = _plain_key(buf, i, n)
+                    if s < 0:
+                        i = s
                         break
                     c = buf[j]
                     resource = _is(buf, s, e, K_RESOURCE)
-                    if resource:
-                        resources_seen += 1
-                        if resources_seen > 1:
-                            i = -BAD_SHAPE  # written twice (see scan_part)
-                            break
+                    resources_seen += resource
+                    if resources_seen > 1:
+                        i = -BAD_SHAPE  # written twice (see above)
+                        break
                     if resource and c == 123:
                         i, omore = _open(buf, j, n, 123)
                         attributes_seen = 0
                         while i >= 0 and omore:
-                            s, e, esc, j = _key(buf, i, n)
-                            if s < 0 or esc:
-                                i = s if s < 0 else -ESCAPED_KEY
+                            s, e, j = _plain_key(buf, i, n)
+                            if s < 0:
+                                i = s
                                 break
                             attributes = _is(buf, s, e, K_ATTRIBUTES)
-                            if attributes:
-                                attributes_seen += 1
-                                if attributes_seen > 1:
-                                    i = -BAD_SHAPE  # written twice (see scan_part)
-                                    break
+                            attributes_seen += attributes
+                            if attributes_seen > 1:
+                                i = -BAD_SHAPE  # written twice (see above)
+                                break
                             if attributes and buf[j] == 91:
                                 i, amore = _open(buf, j, n, 91)
                                 while i >= 0 and amore:
@@ -1037,16 +1041,15 @@ def scan_part(
                                     i, pmore = _open(buf, i, n, 123)
                                     spans_seen = 0
                                     while i >= 0 and pmore:
-                                        s, e, esc, j = _key(buf, i, n)
-                                        if s < 0 or esc:
-                                            i = s if s < 0 else -ESCAPED_KEY
+                                        s, e, j = _plain_key(buf, i, n)
+                                        if s < 0:
+                                            i = s
                                             break
                                         spans = _is(buf, s, e, K_SPANS)
-                                        if spans:
-                                            spans_seen += 1
-                                            if spans_seen > 1:
-                                                i = -BAD_SHAPE  # written twice (see scan_part)
-                                                break
+                                        spans_seen += spans
+                                        if spans_seen > 1:
+                                            i = -BAD_SHAPE  # written twice (see above)
+                                            break
                                         if spans and buf[j] != 110:
                                             i, smore = _open(buf, j, n, 91)
                                             while i >= 0 and smore:
