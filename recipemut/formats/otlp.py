@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .common import MAX_BYTES, Columns, attr_str, iter_documents, raw_table, shape_error, to_int
+from .common import MAX_BYTES, Columns, attr_str, iter_documents, json_kind, raw_table, shape_error, to_int
 from .common import text as as_text
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def _list(v: Any, path: Path, where: str) -> list[Any]:
     if v is None:
         return []
     if not isinstance(v, list):
-        raise shape_error(path, f"expected a list, not {type(v).__name__}", where)
+        raise shape_error(path, f"expected a list, not a JSON {json_kind(v)}", where)
     return v
 
 
