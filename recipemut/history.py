@@ -22,7 +22,13 @@ Invariants checked by :func:`verify` (a failure names the line at fault)
 * ``seq`` counts 1, 2, 3, ...; ``prev_hash`` is the previous entry's ``hash``; ``hash`` matches;
 * ``sha256_after == sha256(text)`` and ``sha256_before == sha256(previous_text)``;
 * continuity: an entry's ``sha256_before`` is the previous entry's ``sha256_after`` (a hand edit
-  between two writes is itself recorded, as a ``hand-edit`` entry).
+  between two writes is itself recorded, as a ``hand-edit`` entry);
+* completeness (:func:`check_last_entry`): lines lost at the *end* leave a chain that verifies, so
+  every write records the number and hash of the last entry in the recipe's lock file, and a
+  history that no longer holds that entry is refused as truncated (or replaced).
+
+The history file is never read or written through a symbolic link, nor when it is a FIFO, a
+device or a folder (:mod:`recipemut.fileio`).
 
 Crash safety
 ------------
@@ -51,8 +57,8 @@ from typing import Any, Literal
 
 import jsonschema
 
-from .errors import HistoryError, InputFileError
-from .fileio import atomic_write, resolved
+from .errors import HistoryError
+from .fileio import atomic_write, lock_path, lock_records, read_beside, resolved, set_lock_records
 from .plan import tool_name, utc_now
 
 HISTORY_FORMAT = 1
@@ -282,27 +288,79 @@ def _short(h: str | None) -> str:
 
 
 def read_history(recipe_path: str | os.PathLike[str]) -> tuple[Entry, ...]:
-    """The verified entries of a recipe's history (empty when there is no history file yet)."""
+    """The verified entries of a recipe's history (empty when there is no history file yet).
+
+    The file is never read through a symbolic link, nor when it is a FIFO, device or folder
+    (:func:`recipemut.fileio.read_beside`). Besides the chain itself, the history's last recorded
+    entry (kept in the lock file by :func:`write_history`) must still be there: a history that lost
+    its last lines, or was replaced by an older or another chain, raises :class:`HistoryError`.
+    """
     hp = history_path(recipe_path)
-    try:
-        data = hp.read_bytes()
-    except FileNotFoundError:
-        return ()
-    except OSError as e:
-        raise InputFileError(f"cannot read history: {e.strerror}", file=str(hp), code="unreadable") from None
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise HistoryError(f"non-ASCII byte at offset {e.start}: the history is corrupt",
-                           file=str(hp), line=line, code="history-corrupt") from None
-    return parse_history(text, source=str(hp))
+    data = read_beside(hp, what="history")
+    if data is None:
+        entries: tuple[Entry, ...] = ()
+    else:
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise HistoryError(f"non-ASCII byte at offset {e.start}: the history is corrupt",
+                               file=str(hp), line=line, code="history-corrupt") from None
+        entries = parse_history(text, source=str(hp))
+    check_last_entry(recipe_path, entries, exists=data is not None)
+    return entries
+
+
+#: the lock-file record naming the history's last entry: ``<seq> <hash>``
+LAST_ENTRY_RECORD = "history"
+
+
+def check_last_entry(recipe_path: str | os.PathLike[str], entries: Sequence[Entry], *, exists: bool = True) -> None:
+    """Refuse a history that no longer holds the last entry recipemut wrote to it.
+
+    :func:`write_history` keeps the number and hash of the last entry in the recipe's lock file.
+    Dropping the history's last lines leaves a chain that verifies on its own; this record is what
+    tells it. A lock file without the record (written by an earlier recipemut, or removed) checks
+    nothing. Removing the lock file accepts the history as it is.
+    """
+    value = lock_records(recipe_path).get(LAST_ENTRY_RECORD)
+    if value is None:
+        return
+    seq_text, _, digest = value.partition(" ")
+    if not seq_text.isdigit():
+        return
+    seq = int(seq_text)
+    hp, lf = history_path(recipe_path), lock_path(recipe_path)
+    accept = f"restore the lost entries from a backup, or remove {lf.name} to accept the history as it is"
+    if not exists:
+        raise HistoryError(f"the history file is missing, but {lf.name} records that entry {seq} was written: "
+                           f"it was removed; {accept}", file=str(hp), code="history-truncated")
+    if seq > len(entries):
+        raise HistoryError(
+            f"the history ends at entry {len(entries)}, but {lf.name} records that entry {seq} was written: "
+            f"the history was truncated ({seq - len(entries)} entries missing); {accept}",
+            file=str(hp), line=len(entries) + 1, code="history-truncated",
+        )
+    if entries[seq - 1].hash != digest:
+        raise HistoryError(
+            f"entry {seq} is not the entry {lf.name} records as written (hash {_short(digest)}, found "
+            f"{_short(entries[seq - 1].hash)}): the history was replaced; {accept}",
+            file=str(hp), line=seq, code="history-replaced",
+        )
 
 
 def write_history(recipe_path: str | os.PathLike[str], entries: Sequence[Entry]) -> None:
-    """Write the whole history atomically (call under :func:`recipemut.fileio.locked`)."""
-    verify(entries, source=str(history_path(recipe_path)))
-    atomic_write(history_path(recipe_path), "".join(entry_line(e) for e in entries).encode("ascii"))
+    """Write the whole history atomically (call under :func:`recipemut.fileio.locked`).
+
+    The history is never written through a symbolic link (a link, FIFO, device or folder in its
+    place is refused). Once written, its last entry's number and hash are recorded in the lock
+    file, for :func:`check_last_entry`.
+    """
+    hp = history_path(recipe_path)
+    verify(entries, source=str(hp))
+    atomic_write(hp, "".join(entry_line(e) for e in entries).encode("ascii"), follow=False, what="history")
+    if entries:
+        set_lock_records(recipe_path, {LAST_ENTRY_RECORD: f"{entries[-1].seq} {entries[-1].hash}"})
 
 
 def recipe_state(entries: Sequence[Entry], current_sha: str) -> State:

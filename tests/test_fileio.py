@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recipemut.errors import LockTimeout
+from recipemut.errors import InputFileError, LockTimeout
 from recipemut.fileio import atomic_write, lock_path, locked
 
 
@@ -40,7 +40,7 @@ def test_a_failed_replace_leaves_the_old_file_and_no_temp(tmp_path: Path, monkey
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(InputFileError, match="No space left on device; nothing was changed"):
         atomic_write(f, b"new\n")
     assert f.read_bytes() == b"old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.yaml"]

@@ -35,7 +35,8 @@ def history(
     """List the recorded writes of a recipe: version, time, action, mutations, hashes, who.
 
     Reads RECIPE.history.jsonl, verifies its hash chain (a corrupt or truncated history is
-    reported with the line at fault, exit 1) and says whether the recipe file still matches the
+    reported with the line at fault, exit 1; so is a history that lost its last lines, told by the
+    last entry recorded in RECIPE.lock) and says whether the recipe file still matches the
     last recorded write, was edited by hand since, or holds the text from before an interrupted
     write.
 
@@ -87,7 +88,8 @@ def history(
         "recorded": "the recipe matches the last entry",
         "interrupted": f"the recipe holds the text from before entry {entries[-1].seq} (an interrupted write); "
         "the next write records it",
-        "hand-edited": "the recipe was edited by hand since the last entry (apply/rollback need --force)",
+        "hand-edited": "the recipe matches no recorded text: it was edited by hand since the last entry, or the "
+        "history lost entries after it (apply/rollback need --force)",
         "untracked": "",
     }[state]
     n = len(entries)
