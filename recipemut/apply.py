@@ -6,7 +6,8 @@ Each write is one transaction under the recipe's lock (:func:`recipemut.fileio.l
    verify stops everything: the recipe is never written on its strength);
 2. reconcile the file with the history (:func:`recipemut.history.recipe_state`): an interrupted
    earlier write is recorded as a ``recover`` entry; a hand edit since the last write is refused
-   unless ``force``, which records the edited text as a ``hand-edit`` entry first;
+   unless ``force``, which records the edited text as a ``hand-edit`` entry first; a read-only
+   recipe (:func:`read_only_mode`) is refused unless ``force`` too, before anything is written;
 3. compute the new text (pure functions below), validate it as a recipe;
 4. write the whole history (with the new entry carrying the texts before and after), then the
    recipe, each with :func:`recipemut.fileio.atomic_write`.
@@ -29,7 +30,7 @@ from typing import Any
 
 from .diff import unified_diff
 from .errors import HistoryError, InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
-from .fileio import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps
+from .fileio import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps, resolved
 from .history import (
     Action,
     Entry,
@@ -370,6 +371,37 @@ def reconcile(
     )]
 
 
+class ReadOnlyRecipe(RecipemutError):
+    """The recipe file's permissions forbid writing it; ``--force`` writes it anyway (mode kept)."""
+
+
+def read_only_mode(recipe: str | os.PathLike[str]) -> int | None:
+    """The permission bits of a recipe that may not be written, ``None`` when it may.
+
+    Read-only means no write bit at all (``0444``, as ``chmod a-w`` leaves it; this holds for root
+    too, who may write anything) or no write permission for this user. A rename in a writable
+    folder would replace such a file regardless of its mode, so writers ask first.
+    """
+    target = resolved(recipe)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return None  # a missing file is reported by the read
+    if mode & 0o222 == 0 or not os.access(target, os.W_OK):
+        return mode & 0o7777
+    return None
+
+
+def refuse_read_only(recipe: str | os.PathLike[str], *, force: bool, doing: str) -> None:
+    """Refuse to ``doing`` (apply, rollback, ...) over a read-only recipe unless ``force``."""
+    mode = read_only_mode(recipe)
+    if mode is not None and not force:
+        raise ReadOnlyRecipe(
+            f"the recipe is read-only (mode {mode:04o}); refusing to {doing} over it — rerun with --force to "
+            "write it anyway (its mode is kept)", file=str(recipe), code="read-only",
+        )
+
+
 Builder = Callable[[str, Sequence[Entry], Entry | None], "tuple[str, dict[str, Any]] | None"]
 
 
@@ -397,12 +429,16 @@ def transact(
     source = str(path)
 
     def run() -> WriteResult:
+        if not dry_run:
+            refuse_read_only(path, force=force, doing=action)
         current = read_recipe_text(path, text_only=text_only)
         if check_current is not None:
             check_current(current)
         entries = list(read_history(path))
         notes: list[str] = []
         if dry_run:
+            if read_only_mode(path) is not None and not force:
+                notes.append("the recipe is read-only: a real run needs --force")
             try:
                 pre = reconcile(entries, current, force=True, source=source, doing=action)
             except RecipemutError:  # pragma: no cover - force never refuses
@@ -431,7 +467,13 @@ def transact(
             return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
                                entry.sha256_after, diff, False, mutations, (), tuple(notes), entry.reason)
         write_history(path, [*chain, entry])  # the history first: a crash after it is recoverable
-        atomic_write(path, encode(new_text))
+        try:
+            atomic_write(path, encode(new_text), what="recipe")
+        except InputFileError as e:  # disk full, permission denied: the recipe holds its text before
+            raise InputFileError(
+                f"{e.message} (history entry {entry.seq} records the write; the recipe still holds the text "
+                "before it, which the next write records as found)", file=e.file, code=e.code,
+            ) from None
         return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
                            entry.sha256_after, diff, True, mutations, (*pre, entry), tuple(notes), entry.reason)
 

@@ -56,7 +56,10 @@ def apply(
     only: list[str] = typer.Option([], "--only", help="Apply only these mutation ids (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff; write nothing."),
     force: bool = typer.Option(
-        False, "--force", help="Apply over a hand edit, saving the edited text into the history first."
+        False,
+        "--force",
+        help="Apply over a hand edit, saving the edited text into the history first; also write a read-only "
+        "recipe (its mode is kept).",
     ),
     canary: float = typer.Option(
         None,
@@ -75,7 +78,7 @@ def apply(
     refused, naming both hashes). The result is validated, `version` is bumped, and an entry with
     the full previous text is appended to RECIPE.history.jsonl, so `recipemut rollback` restores
     it byte for byte. Writes are atomic and locked (RECIPE.lock). A hand edit made since the last
-    recorded write is refused unless --force.
+    recorded write, or a read-only RECIPE, is refused unless --force.
 
     With --canary SHARE the recipe stays primary and a `variants:` section sends SHARE of the
     requests to the mutated recipe; `recipemut evaluate` then promotes or rolls it back.

@@ -246,7 +246,12 @@ def evaluate(
     min_requests: int = typer.Option(
         DEFAULT_MIN_REQUESTS, "--min-requests", min=1, help="Requests needed in each arm before deciding."
     ),
-    force: bool = typer.Option(False, "--force", help="Act over a hand edit, saving it into the history first."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Act over a hand edit, saving it into the history first; also write a read-only recipe (its mode "
+        "is kept).",
+    ),
     lock_timeout: float = typer.Option(
         DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
     ),

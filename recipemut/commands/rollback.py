@@ -24,7 +24,10 @@ def rollback(
         "recorded text, also when two carry one version (a hand edit that kept the number).",
     ),
     force: bool = typer.Option(
-        False, "--force", help="Roll back over a hand edit, saving the edited text into the history first."
+        False,
+        "--force",
+        help="Roll back over a hand edit, saving the edited text into the history first; also write a "
+        "read-only recipe (its mode is kept).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff; write nothing."),
     lock_timeout: float = typer.Option(
@@ -39,7 +42,7 @@ def rollback(
     entry N wrote. The restore is itself a new history entry, so a rollback can be undone by
     another rollback.
     A hand edit made since the last recorded write is refused unless --force (which saves it
-    into the history first). A history that does not verify stops the rollback (the line at
+    into the history first); so is a read-only RECIPE (--force writes it, keeping its mode). A history that does not verify stops the rollback (the line at
     fault is named) and the recipe is not touched.
 
     Example: recipemut rollback checkout.yaml --to 4    (or --entry 2; see recipemut history checkout.yaml)
