@@ -22,11 +22,11 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from .commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
 from .commands._common import err_console, spread_multi_options
 from .errors import RecipemutError
+from .textsafe import safe, shown
 
 HELP = (
     "Make workflow recipes faster and cheaper before they need more capacity.\n\n"
@@ -78,7 +78,7 @@ def guard(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RecipemutError as e:
-            err_console.print(f"[bold red]error:[/] {escape(str(e))}")
+            err_console.print(f"[bold red]error:[/] {shown(e)}")
             raise typer.Exit(e.exit_code) from None
         except BrokenPipeError:
             raise StdoutClosed() from None
@@ -169,8 +169,13 @@ def __getattr__(name: str) -> Any:
 
 
 def _lowercase_level(record: logging.LogRecord) -> bool:
-    """Core warnings read like the CLI's own (``warning: file:line: ...``), not ``WARNING:module:``."""
+    """Core warnings read like the CLI's own (``warning: file:line: ...``), not ``WARNING:module:``.
+
+    The message is formatted here and made safe (:func:`~recipemut.textsafe.safe`): names from
+    recipes, traces and file names it carries cannot drive the terminal or split the line.
+    """
     record.levelname_lower = record.levelname.lower()
+    record.msg, record.args = safe(record.getMessage()), None
     return True
 
 
@@ -222,7 +227,7 @@ def _run(args: list[str]) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except RecipemutError as e:
-        err_console.print(f"[bold red]error:[/] {escape(str(e))}")
+        err_console.print(f"[bold red]error:[/] {shown(e)}")
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)

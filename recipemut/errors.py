@@ -2,7 +2,10 @@
 
 Every error a user can cause is a :class:`RecipemutError`. Each one carries structured fields
 (file, line, column, code, subject) and renders as a single line ``file:line:col: message`` that
-the CLI prints without a traceback.
+the CLI prints without a traceback. Rendering goes through :func:`recipemut.textsafe.safe`: a file
+name or a name from a recipe or trace holding a line break, an escape sequence or a bidi control
+shows it as a visible escape (``\\n``, ``\\x1b``, ``\\u202e``), so the line stays one line and the
+terminal is not driven by it. The structured fields keep the text as it was.
 
 Exit codes (documented in the README):
 
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .textsafe import safe
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -25,6 +30,8 @@ class Finding:
 
     >>> str(Finding("r.yaml", 3, 5, "unknown-key", "operations[0]: unknown key 'foo'"))
     "r.yaml:3:5: operations[0]: unknown key 'foo' [unknown-key]"
+    >>> print(Finding("a\\nb.yaml", 1, None, "unknown-service", "service 'x\\x1b[2J' is unknown"))
+    a\\nb.yaml:1: service 'x\\x1b[2J' is unknown [unknown-service]
     """
 
     file: str
@@ -43,7 +50,8 @@ class Finding:
         return ":".join(parts)
 
     def __str__(self) -> str:
-        return f"{self.location()}: {self.message} [{self.code}]"
+        """One line, every unprintable character of the file name or message shown as an escape."""
+        return safe(f"{self.location()}: {self.message} [{self.code}]")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -78,9 +86,10 @@ class RecipemutError(Exception):
         self.code = code
 
     def __str__(self) -> str:
+        """``file:line:col: message`` on one line, every unprintable character shown as an escape."""
         if self.file is None:
-            return self.message
-        return f"{Finding(self.file, self.line, self.column, self.code, self.message).location()}: {self.message}"
+            return safe(self.message)
+        return safe(f"{Finding(self.file, self.line, self.column, self.code, self.message).location()}: {self.message}")
 
 
 class InputFileError(RecipemutError):

@@ -32,6 +32,7 @@ from collections.abc import Collection, Iterator
 
 from .errors import RecipemutError
 from .model import Operation, Recipe
+from .textsafe import safe
 
 #: Mermaid class definitions, in the order their ``class`` lines are written.
 _MERMAID_CLASSES = {
@@ -106,7 +107,9 @@ def _checked(recipe: Recipe, highlight: Collection[str]) -> tuple[str, ...]:
 
 
 def _mermaid_text(s: str) -> str:
-    return s.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+    """Text for inside a quoted Mermaid label: unprintable characters as visible escapes (a line break
+    would end the statement), and the quote and the characters Mermaid reads as markup as entities."""
+    return safe(s).replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
 def render_mermaid(recipe: Recipe, *, highlight: Collection[str] = ()) -> str:
@@ -144,7 +147,9 @@ def render_mermaid(recipe: Recipe, *, highlight: Collection[str] = ()) -> str:
 
 
 def _dot_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """Text for inside a quoted DOT string: unprintable characters as visible escapes (so no line
+    break or escape sequence reaches the file or terminal), then backslashes and quotes escaped."""
+    return safe(s).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _dot_id(s: str) -> str:

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+from ..textsafe import console, shown
+
+err_console = console(stderr=True, soft_wrap=True)
 
 #: options that take several files, as in ``--logs a.jsonl b.jsonl``
 MULTI_FILE_OPTIONS = ("--logs",)
@@ -160,23 +161,21 @@ MAX_WARNINGS = 5
 
 def warn_ingest(report: Any, *, max_warnings: int = MAX_WARNINGS) -> None:
     """Print an ingest report's rejected lines, exclusions and notes as warnings on stderr."""
-    from rich.markup import escape
-
     for e in report.examples[:max_warnings]:
-        err_console.print(f"[yellow]warning:[/] rejected {escape(str(e))}")
+        err_console.print(f"[yellow]warning:[/] rejected {shown(str(e))}")
     more = report.rejected_total - min(len(report.examples), max_warnings)
     if more > 0:
         by = ", ".join(f"{k}: {v}" for k, v in report.rejected.items())
         err_console.print(
-            f"[yellow]warning:[/] {more} more rejected lines (of {report.rejected_total} in all: {escape(by)}); "
+            f"[yellow]warning:[/] {more} more rejected lines (of {report.rejected_total} in all: {shown(by)}); "
             "--format json lists examples"
         )
     for what, counts in (("operations not in the recipe", report.unknown_ops), ("other recipes", report.other_recipes)):
         if counts:
             names = ", ".join(f"{k} ({v})" for k, v in list(counts.items())[:8])
             err_console.print(
-                f"[yellow]warning:[/] excluded {sum(counts.values())} spans of {what}: {escape(names)}"
+                f"[yellow]warning:[/] excluded {sum(counts.values())} spans of {what}: {shown(names)}"
                 + (" ..." if len(counts) > 8 else "")
             )
     for note in report.notes:
-        err_console.print(f"note: {escape(note)}")
+        err_console.print(f"note: {shown(note)}")

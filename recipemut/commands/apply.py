@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.syntax import Syntax
 
 from ..apply import WriteResult, apply_plan
 from ..fileio import DEFAULT_LOCK_TIMEOUT_S
 from ..plan import load_plan
+from ..textsafe import console, shown
 from ._common import OutputFormat
 
 
@@ -21,15 +20,15 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    out = Console(highlight=False, soft_wrap=True)
+    out = console(soft_wrap=True)
     if show_diff and result.diff:
         out.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
     for note in result.notes:
-        out.print(f"[yellow]note:[/] {escape(note)}")
+        out.print(f"[yellow]note:[/] {shown(note)}")
     for e in result.entries[:-1]:
-        out.print(f"[yellow]recorded[/] history entry {e.seq} ({e.action}): {escape(e.reason or '')}")
+        out.print(f"[yellow]recorded[/] history entry {e.seq} ({shown(e.action)}): {shown(e.reason or '')}")
     if not result.diff:
-        out.print(f"{escape(result.recipe)}: nothing to change (version {result.version})")
+        out.print(f"{shown(result.recipe)}: nothing to change (version {result.version})")
         return
     verb = "wrote" if result.written else "would write (dry run, nothing written)"
     what = f" {', '.join(result.mutations)}" if result.mutations else ""
@@ -39,7 +38,7 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
         what += ":"
     entry = f"; history entry {result.entries[-1].seq}" if result.entries else ""
     out.print(
-        f"{escape(result.recipe)}: {verb} {result.action}{escape(what)} version {result.version_before} -> "
+        f"{shown(result.recipe)}: {verb} {result.action}{shown(what)} version {result.version_before} -> "
         f"{result.version} (sha256 {result.sha256_before[:12]} -> {result.sha256_after[:12]}){entry}"
     )
 

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..canary import (
@@ -29,6 +27,7 @@ from ..errors import RecipemutError
 from ..fileio import DEFAULT_LOCK_TIMEOUT_S
 from ..history import Entry
 from ..store import default_path
+from ..textsafe import console, shown
 from ._common import (
     LogFormat,
     LogFormatOpt,
@@ -227,7 +226,7 @@ def _record(result: EvaluateResult, path: Path | None) -> dict[str, Any]:
         n, why = record(result, path)
     except (RecipemutError, sqlite3.Error, OSError) as e:
         err_console.print(
-            f"[yellow]warning:[/] this evaluation was not recorded in the profile store: {escape(str(e))}"
+            f"[yellow]warning:[/] this evaluation was not recorded in the profile store: {shown(str(e))}"
         )
         return {"path": None if path is None else str(path), "recorded": 0, "error": str(e)}
     return {"path": None if path is None else str(path), "recorded": n, "skipped": why}
@@ -305,8 +304,8 @@ def evaluate(
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({**result.to_dict(), "store": recorded}, indent=2))
         raise typer.Exit(result.exit_code)
-    out = Console(highlight=False, soft_wrap=True)
-    out.print(f"variant {escape(j.variant)}: {j.n_canary} requests; primary (control): {j.n_primary} requests")
+    out = console(soft_wrap=True)
+    out.print(f"variant {shown(j.variant)}: {j.n_canary} requests; primary (control): {j.n_primary} requests")
     if j.metrics:
         table = Table(title_justify="left")
         for col in ("metric", "primary", "canary", "change (95% CI)", "allowed", "status"):
@@ -324,20 +323,20 @@ def evaluate(
             style = _STYLE[m.status]
             table.add_row(m.name, prim, can, change, allowed, f"[{style}]{m.status}[/]" if style else m.status)
         out.print(table)
-    out.print(f"decision: {_DECISION[j.decision]} — {escape(j.reason)}")
+    out.print(f"decision: {_DECISION[j.decision]} — {shown(j.reason)}")
     w = result.write
     if not result.acted:
         out.print("--no-act: nothing written")
     elif w is not None and w.written and w.diff:
         out.print(
-            f"{escape(w.recipe)}: {w.action} written, version {w.version_before} -> {w.version}; "
+            f"{shown(w.recipe)}: {w.action} written, version {w.version_before} -> {w.version}; "
             f"history entry {w.entries[-1].seq}"
         )
     elif w is not None and w.entries:
-        out.print(f"{escape(w.recipe)}: recipe unchanged; evaluation recorded as history entry {w.entries[-1].seq}")
+        out.print(f"{shown(w.recipe)}: recipe unchanged; evaluation recorded as history entry {w.entries[-1].seq}")
     if recorded["recorded"]:
         out.print(
-            f"profile store {escape(str(recorded['path']))}: {recorded['recorded']} mutation(s) recorded as "
+            f"profile store {shown(str(recorded['path']))}: {recorded['recorded']} mutation(s) recorded as "
             f"{_OUTCOME[j.decision].replace('_', ' ')}"
         )
     raise typer.Exit(result.exit_code)

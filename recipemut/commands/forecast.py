@@ -12,8 +12,6 @@ from xml.sax.saxutils import escape as xml_escape
 import numpy as np
 import pandas as pd
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -34,6 +32,7 @@ from ..forecast import (
 from ..ingest import IngestReport, read_logs
 from ..model import Recipe
 from ..profile import build_profile
+from ..textsafe import console, safe, shown
 from ._common import (
     LogFormat,
     LogFormatOpt,
@@ -247,7 +246,7 @@ def service_table(rep: CapacityReport, ordered: list[ServiceOutlook], width: int
     fc = rep.forecast
     now = fc.now
     columns: list[tuple[str, list[str]]] = [
-        ("service", [escape(o.service) for o in ordered]),
+        ("service", [shown(o.service) for o in ordered]),
         ("busy ms", [f"{o.busy_ms:.1f}" for o in ordered]),
         ("cap", ["-" if o.capacity is None else f"{o.replicas}x{o.concurrency_per_replica}" for o in ordered]),
         (
@@ -284,25 +283,25 @@ def service_table(rep: CapacityReport, ordered: list[ServiceOutlook], width: int
 
 
 def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, charts: int) -> None:
-    out = Console(highlight=False, soft_wrap=True)
+    out = console(soft_wrap=True)
     fc = rep.forecast
     hist = fc.history
     now = fc.now
     bins = bin_label(hist.bin_s)
     per_day = max(1, round(DAY_S / hist.bin_s))
     peak = float(hist.rps[-per_day:].max()) if len(hist.rps) else 0.0
-    out.print(f"[bold]{escape(recipe.name)}[/] v{recipe.version}: {escape(ingest_summary)}")
+    out.print(f"[bold]{shown(recipe.name)}[/] v{recipe.version}: {shown(ingest_summary)}")
     out.print(
         f"history: {hist.history_s / DAY_S:.1f} days in {bins} bins up to {now:%Y-%m-%d %H:%M} UTC; "
-        f"peak of the last day {peak:.3g} req/s; {escape(rep.sample_rate_note)}"
+        f"peak of the last day {peak:.3g} req/s; {shown(rep.sample_rate_note)}"
     )
     if fc.dated:
         out.print(
-            f"forecast: {escape(fc.model)}; {100 * fc.level:.0f}% interval; horizon {rep.horizon_days:g} days "
+            f"forecast: {shown(fc.model)}; {100 * fc.level:.0f}% interval; horizon {rep.horizon_days:g} days "
             f"from the end of the logs ({now:%Y-%m-%d}), to {horizon_end(fc):%Y-%m-%d}"
         )
     else:
-        out.print(f"[yellow]forecast refused:[/] {escape(fc.refused or 'no forecast')}")
+        out.print(f"[yellow]forecast refused:[/] {shown(fc.refused or 'no forecast')}")
     ordered = urgency_order(rep.services)
     out.print(service_table(rep, ordered, out.width))
     k = next((o.current_peak_sampled for o in ordered if o.current_peak_sampled is not None), None)
@@ -321,17 +320,17 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
             "replicas: now -> needed for the forecast peak at the target (for the upper bound's peak in brackets); "
             "cap: replicas x concurrency per replica; busy ms: per request."
         )
-    shown = [o for o in ordered if o.capacity is not None][: max(0, charts)]
-    for o in shown:
+    charted = [o for o in ordered if o.capacity is not None][: max(0, charts)]
+    for o in charted:
         lines = text_chart(rep, o)
         if lines:
-            out.print(f"\n[bold]{escape(o.service)}[/] utilisation (. history  * forecast  : interval  - target)")
+            out.print(f"\n[bold]{shown(o.service)}[/] utilisation (. history  * forecast  : interval  - target)")
             for line in lines:
-                out.print(escape(line))
+                out.print(shown(line))
     bt = rep.backtest
     if bt is not None:
         if bt.refused:
-            out.print(f"\n[yellow]backtest refused:[/] {escape(bt.refused)}")
+            out.print(f"\n[yellow]backtest refused:[/] {shown(bt.refused)}")
         else:
             out.print(
                 f"\nbacktest: trained on {bt.train_days:.1f} days, forecast the held-out last {bt.holdout_days:g}: "
@@ -373,7 +372,7 @@ def _svg_panel(rep: CapacityReport, o: ServiceOutlook, y0: float) -> list[str]:
     else:
         title = f"{o.service}: target crossed {_when(o, o.crossing, rep.forecast.now, rep.horizon_days)}"
     out = [
-        f'<text x="{ml}" y="{y0 - 8}" font-weight="bold">{xml_escape(title)}</text>',
+        f'<text x="{ml}" y="{y0 - 8}" font-weight="bold">{xml_escape(safe(title))}</text>',
         f'<rect x="{ml}" y="{y0}" width="{w - ml - mr}" height="{ph}" fill="none" stroke="#ccc"/>',
     ]
     idx = np.flatnonzero(~np.isnan(upper))
@@ -410,7 +409,7 @@ def svg_chart(rep: CapacityReport) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_SVG_W}" height="{height}" '
         f'viewBox="0 0 {_SVG_W} {height}" font-family="sans-serif" font-size="11">',
-        f"<title>{xml_escape(rep.recipe)}: forecast utilisation per service</title>",
+        f"<title>{xml_escape(safe(rep.recipe))}: forecast utilisation per service</title>",
         '<rect width="100%" height="100%" fill="white"/>',
     ]
     if not panels:
@@ -489,4 +488,4 @@ def forecast(
         warn_ingest(ingest)
         _render_text(rep, recipe=r, ingest_summary=ingest.summary(), charts=charts)
     if plot is not None:
-        err_console.print(f"wrote {escape(str(plot))}")
+        err_console.print(f"wrote {shown(str(plot))}")

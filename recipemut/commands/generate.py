@@ -7,18 +7,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from ..errors import RecipemutError
 from ..loader import load_recipe
 from ..loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
+from ..textsafe import console, shown
 from ._common import OutputFormat, _check_rate, err_console
 
 
 def _usage(message: str) -> typer.Exit:
     """A command-line mistake: one line on stderr, exit code 2 (as click's usage errors)."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    err_console.print(f"[bold red]error:[/] {shown(message)}")
     return typer.Exit(2)
 
 
@@ -110,7 +109,7 @@ def generate(
         # Without parameters every operation is the generic default while a substituted one takes its
         # catalogue prior: the canary then looks worse or better for reasons no log of the system shows.
         err_console.print(
-            f"[yellow]warning:[/] no generation parameters (no loggen.yaml beside {escape(str(recipe_path))}, "
+            f"[yellow]warning:[/] no generation parameters (no loggen.yaml beside {shown(str(recipe_path))}, "
             "no --params): every operation takes the generic defaults (20 ms median, light tail) and a "
             "substituted one its catalogue prior, so the canary's mutations are tried on an invented system, "
             "not the one its plan was fitted to; pass --params to judge them"
@@ -141,7 +140,7 @@ def generate(
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    Console(highlight=False, soft_wrap=True).print(
-        f"wrote {spans} spans of {summary['requests']} requests of [bold]{recipe.name}[/] to {out}"
-        + (f" (parameters from {params})" if params is not None else " (default parameters)")
+    console(soft_wrap=True).print(
+        f"wrote {spans} spans of {summary['requests']} requests of [bold]{shown(recipe.name)}[/] to {shown(out)}"
+        + (f" (parameters from {shown(params)})" if params is not None else " (default parameters)")
     )

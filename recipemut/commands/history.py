@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..apply import read_recipe_text
 from ..errors import InputFileError, RecipemutError
 from ..history import Entry, history_path, read_history, recipe_state
 from ..plan import recipe_sha256
+from ..textsafe import console, shown
 from ._common import OutputFormat, err_console
 
 
@@ -53,7 +52,7 @@ def history(
         if not entries:
             raise  # nothing recorded and nothing readable: the one-line error
         # the history is what restores such a file: show it, and say what is wrong with the recipe
-        err_console.print(f"[yellow]warning:[/] {escape(str(unreadable))}")
+        err_console.print(f"[yellow]warning:[/] {shown(str(unreadable))}")
     state = recipe_state(entries, recipe_sha256(recipe))
     if fmt is OutputFormat.json:
         doc = {
@@ -64,11 +63,11 @@ def history(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    out = Console(highlight=False, soft_wrap=True)
+    out = console(soft_wrap=True)
     if not entries:
-        out.print(f"{escape(str(recipe))}: no history yet ({escape(str(history_path(recipe)))} does not exist)")
+        out.print(f"{shown(str(recipe))}: no history yet ({shown(str(history_path(recipe)))} does not exist)")
         return
-    table = Table(title=f"history of {recipe}", title_justify="left")
+    table = Table(title=f"history of {shown(recipe)}", title_justify="left")
     for col in ("#", "time (UTC)", "action", "version", "mutations / reason", "sha256", "who"):
         table.add_column(col)
     for e in entries:
@@ -76,12 +75,12 @@ def history(
         what = muts if muts and e.action in ("apply", "canary", "promote") else (e.reason or muts)
         table.add_row(
             str(e.seq),
-            e.time.replace("T", " ").rstrip("Z"),
-            e.action,
+            shown(e.time.replace("T", " ").rstrip("Z")),
+            shown(e.action),
             f"{e.version_before} -> {e.version}",
-            escape(what),
-            f"{(e.sha256_before or '-')[:8]} -> {e.sha256_after[:8]}",
-            escape(str(e.who.get("user", "?"))),
+            shown(what),
+            shown(f"{(e.sha256_before or '-')[:8]} -> {e.sha256_after[:8]}"),
+            shown(str(e.who.get("user", "?"))),
         )
     out.print(table)
     status = {

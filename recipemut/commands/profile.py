@@ -7,13 +7,12 @@ import math
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..ingest import IngestReport, read_logs
 from ..model import Recipe
 from ..profile import Profile, build_profile, cost_contributors, latency_contributors
+from ..textsafe import console, shown
 from ._common import (
     LogFormat,
     LogFormatOpt,
@@ -100,9 +99,9 @@ def _bytes(v: float) -> str:
 
 
 def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> None:
-    out = Console(highlight=False, soft_wrap=True)
+    out = console(soft_wrap=True)
     sr = ", ".join(f"{k:g}" for k in report.sample_rates) or "1"
-    out.print(f"[bold]{escape(recipe.name)}[/] v{recipe.version}: {escape(report.summary())}; sample rate {sr}")
+    out.print(f"[bold]{shown(recipe.name)}[/] v{recipe.version}: {shown(report.summary())}; sample rate {sr}")
     on_path = set(prof.critical_path)
     columns: list[tuple[str, list[str]]] = [
         ("operation", [s.op for s in prof.ops]),
@@ -136,7 +135,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> No
         table.add_column(name, justify="left" if left else "right", no_wrap=True, min_width=widths[name])
     for i, s in enumerate(prof.ops):
         mark = "[bold magenta]*[/]" if s.op in on_path else ""
-        table.add_row(mark, *(escape(cells[i]) for _, cells in columns), style="bold" if s.op in on_path else None)
+        table.add_row(mark, *(shown(cells[i]) for _, cells in columns), style="bold" if s.op in on_path else None)
     out.print(table)
     e2e = prof.e2e_percentiles()
     cost_mean = _e2e_cost(prof)
@@ -147,21 +146,21 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> No
     )
     out.print(
         f"[magenta]*[/] critical path of {100 * prof.critical_path_share:.1f}% of requests: "
-        + escape(" -> ".join(prof.critical_path))
+        + shown(" -> ".join(prof.critical_path))
     )
     lat = latency_contributors(prof, top)
     if lat:
         out.print(
             "time on the critical path of the slowest 5% of requests (mean): "
             + ", ".join(
-                f"[bold]{escape(s.op)}[/] {s.tail_ms:.1f} ms ({100 * s.tail_share:.0f}% of their latency)" for s in lat
+                f"[bold]{shown(s.op)}[/] {s.tail_ms:.1f} ms ({100 * s.tail_share:.0f}% of their latency)" for s in lat
             )
         )
     cost = cost_contributors(prof, top)
     if cost:
         out.print(
             "cost: "
-            + ", ".join(f"[bold]{escape(s.op)}[/] {100 * s.cost_share:.0f}% (${s.cost_mean_usd:.6f})" for s in cost)
+            + ", ".join(f"[bold]{shown(s.op)}[/] {100 * s.cost_share:.0f}% (${s.cost_mean_usd:.6f})" for s in cost)
         )
 
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..bandit import Bandit
 from ..errors import RecipemutError
 from ..store import ENV_VAR, OperatorStats, ProfiledVersion, Store, default_path
+from ..textsafe import console, shown
 from ._common import OutputFormat, err_console
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def _pct(x: float | None, signed: bool = False) -> str:
 def _cells(o: dict[str, Any]) -> list[str]:
     b = o["bandit"]
     return [
-        escape(o["operator"]),
+        shown(o["operator"]),
         str(o["suggested"]),
         str(o["simulated_improves"]),
         str(o["promoted"]),
@@ -88,10 +88,10 @@ LEGEND = (
 
 
 def _render(data: dict[str, Any]) -> None:
-    out = Console(highlight=False, soft_wrap=True)
+    out = console(soft_wrap=True)
     c = data["counts"]
     out.print(
-        f"store {escape(data['store'])}: {c['suggestions']} simulated mutations, {c['observations']} observed "
+        f"store {shown(data['store'])}: {c['suggestions']} simulated mutations, {c['observations']} observed "
         f"effects (one per mutation per canary), {c['recipe_versions']} recipe "
         f"version{'' if c['recipe_versions'] == 1 else 's'}"
     )
@@ -121,11 +121,11 @@ def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
         summ = v["last_summary"]
         p95 = (summ.get("e2e_ms") or {}).get("p95")
         table.add_row(
-            escape(v["recipe"]),
+            shown(v["recipe"]),
             str(v["version"]),
-            v["sha256"][:12],
+            shown(v["sha256"][:12]),
             str(v["profiles"]),
-            str(v["last_recorded_at"])[:16].replace("T", " "),
+            shown(str(v["last_recorded_at"])[:16].replace("T", " ")),
             f"{summ.get('requests', 0):,}",
             "-" if p95 is None else f"{p95:.1f}",
         )
@@ -153,7 +153,7 @@ def record_profile_summary(recipe_path: Path, recipe: Recipe, prof: Profile) -> 
                 summary=profile_summary(prof, recipe),
             )
     except (RecipemutError, sqlite3.Error, OSError) as e:
-        err_console.print(f"[yellow]warning:[/] this profile was not recorded in the profile store: {escape(str(e))}")
+        err_console.print(f"[yellow]warning:[/] this profile was not recorded in the profile store: {shown(str(e))}")
 
 
 def stats(

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, PRIOR_UNCERTAINTY, Evaluation
@@ -28,6 +27,7 @@ from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchRes
 from ..simulate import Replay
 from ..spans import DEFAULT_VARIANT
 from ..store import default_path
+from ..textsafe import console, safe, shown
 from ._common import (
     LogFormat,
     LogFormatOpt,
@@ -381,19 +381,19 @@ def _table(
 ) -> Table:
     """The candidates' table, fitted to ``width``: ids never broken, numbers never cut (whole columns
     go instead, :data:`DROP_WHEN_NARROW`), the rejection sentence wraps at words."""
-    ids = [escape(c.mutation.id) for c in cands]
+    ids = [shown(c.mutation.id) for c in cands]
     cols: list[tuple[str, list[str], dict[str, Any]]] = [
         ("#", [str(i) for i in range(1, len(cands) + 1)], {"justify": "right", "no_wrap": True}),
         ("mutation", ids, {"no_wrap": True, "min_width": max(map(len, ids), default=8)}),
     ]
     if explain:
-        reasons = [escape(_rejection(c, result) if result is not None else "; ".join(c.reasons)) for c in cands]
+        reasons = [shown(_rejection(c, result) if result is not None else "; ".join(c.reasons)) for c in cands]
         cols.append(("rejected because", reasons, {"min_width": _REASON_MIN}))
     for key in PREDICTED:
         if key != "latency_mean_ms":
             name = f"Δ{_LABELS[key]}" + (" ms" if key != "cost_mean_usd" else "/req")
             cols.append((name, [_iv(c.evaluation, key) for c in cands], {"justify": "right"}))
-    cols.append(("verdict", [escape(c.verdict or "-") for c in cands], {}))
+    cols.append(("verdict", [shown(c.verdict or "-") for c in cands], {}))
     imputed = [f"{100 * c.evaluation.imputed_share:.0f}%" if c.evaluation else "-" for c in cands]
     cols.append(("imputed", imputed, {"justify": "right", "no_wrap": True}))
 
@@ -425,8 +425,8 @@ def _console() -> Console:
     import os
 
     if sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip().isdigit():
-        return Console(highlight=False)  # rich reads $COLUMNS itself
-    return Console(highlight=False, width=180)
+        return console()  # rich reads $COLUMNS itself
+    return console(width=180)
 
 
 def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: str, *, explain: bool, top: int) -> None:
@@ -434,47 +434,47 @@ def _render_text(result: SearchResult, hr: Headroom, recipe_path: Path, text: st
     rep = _report(result, hr, recipe_path, text)
     b = rep["baseline"]
     out.print(
-        f"[bold]{escape(str(recipe_path))}[/]: replayed {_requests(b['requests'])}; baseline p50 "
+        f"[bold]{shown(str(recipe_path))}[/]: replayed {_requests(b['requests'])}; baseline p50 "
         f"{b['latency_p50_ms']:.1f} ms, p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, "
         f"cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request; objective {result.objective}"
         + (f" (weight {result.weight:g})" if result.objective == "balanced" else "")
-        + (f" (busy time of the bottleneck service {escape(hr.service)})" if hr.service else "")
+        + (f" (busy time of the bottleneck service {shown(hr.service)})" if hr.service else "")
     )
     accepted = [c for c in result.singles if c.status == "accepted"]
     if accepted:
         title = "Best single mutations (each against the current recipe, paired replay of every request; 95% intervals)"
         out.print(_table(title, accepted[:top], width=out.width))
         for i, c in enumerate(accepted[:top], 1):
-            out.print(f"  {i}. {escape(_reason(c))}")
+            out.print(f"  {i}. {shown(_reason(c))}")
             if c.evaluation is not None:
-                out.print(f"     {escape(_ab_line(c.evaluation))}")
+                out.print(f"     {shown(_ab_line(c.evaluation))}")
             for line in hr.lines(c):
-                out.print(f"     capacity: {escape(line)}")
+                out.print(f"     capacity: {shown(line)}")
     else:
         out.print("No single mutation improves the recipe.")
     if result.plan:
         out.print("\n[bold]Plan[/] (applied in this order; each step judged against the previous):")
         for i, c in enumerate(result.plan, 1):
-            out.print(f"  {i}. {escape(c.mutation.id)}: {escape(c.mutation.description)}")
+            out.print(f"  {i}. {shown(c.mutation.id)}: {shown(c.mutation.description)}")
         ev = result.plan_evaluation
         if ev is not None:
             out.print(
                 "  whole plan vs. the current recipe: "
                 + ", ".join(f"Δ{_LABELS[k]} {_iv(ev, k)}" for k in PREDICTED)
-                + f"; verdict [bold]{escape(ev.verdict)}[/], imputed {100 * ev.imputed_share:.0f}%"
+                + f"; verdict [bold]{shown(ev.verdict)}[/], imputed {100 * ev.imputed_share:.0f}%"
             )
-            out.print(f"  {escape(_ab_line(ev))}")
+            out.print(f"  {shown(_ab_line(ev))}")
         for line in hr.plan_lines():
-            out.print(f"  capacity: {escape(line)}")
+            out.print(f"  capacity: {shown(line)}")
         out.print("\n[bold]Structural diff[/]")
         for line in structural_diff(result.original, result.plan_recipe).lines():
             out.print(
-                "  " + escape(line), style="green" if line.startswith("+") else ("red" if line[0] == "-" else None)
+                "  " + shown(line), style="green" if line.startswith("+") else ("red" if line[0] == "-" else None)
             )
         out.print("\n[bold]YAML diff[/] (exactly what `recipemut apply` writes)")
         for line in rep["diff"]["unified"].splitlines():
             style = "green" if line.startswith("+") else ("red" if line.startswith("-") else None)
-            out.print(escape(line), style=style)
+            out.print(shown(line), style=style)
     if explain:
         rej = list(result.rejected)
         if rej:
@@ -547,9 +547,9 @@ def _render_markdown(
             lines += [f"- capacity: {line}" for line in hr.plan_lines()]
         sd = structural_diff(result.original, result.plan_recipe)
         lines += ["", "#### New DAG (changed operations highlighted)", "", "```mermaid"]
-        lines += [render_mermaid(result.plan_recipe, highlight=sd.changed_ops).rstrip("\n"), "```", ""]
+        lines += [*render_mermaid(result.plan_recipe, highlight=sd.changed_ops).rstrip("\n").split("\n"), "```", ""]
         lines += ["#### Structural diff", "", "```diff", *sd.lines(), "```", ""]
-        lines += ["#### YAML diff", "", "```diff", rep["diff"]["unified"].rstrip("\n"), "```", ""]
+        lines += ["#### YAML diff", "", "```diff", *rep["diff"]["unified"].rstrip("\n").split("\n"), "```", ""]
     if explain and result.rejected:
         lines += ["<details><summary>Rejected candidates</summary>", "", _md_row(["candidate", "reasons"])]
         lines.append(_md_row(["---", "---"]))
@@ -560,7 +560,7 @@ def _render_markdown(
         f"<sub>{s['evaluated']} candidates evaluated in {s['elapsed_s']:.1f} s; offline A/B with "
         f"{100 * s['treatment_share']:.0f}% treatment.</sub>"
     )
-    return "\n".join(lines) + "\n"
+    return "\n".join(map(safe, lines)) + "\n"  # one line each: a name's line break or escape shows as \\n, \\x1b
 
 
 _OPERATORS_HELP = (
@@ -587,7 +587,7 @@ def _bandit(path: Path | None, recipe_name: str) -> Any:
     try:
         return load_bandit(path, recipe=recipe_name)
     except RecipemutError as e:
-        err_console.print(f"[yellow]warning:[/] not using the profile store: {escape(str(e))}")
+        err_console.print(f"[yellow]warning:[/] not using the profile store: {shown(str(e))}")
         return Bandit()
 
 
@@ -603,7 +603,7 @@ def _record(result: SearchResult, path: Path | None, r: Recipe, sha256: str, obj
     try:
         record_suggestions(records, path=path, recipe=r.name, version=r.version, sha256=sha256)
     except RecipemutError as e:
-        err_console.print(f"[yellow]warning:[/] this run was not recorded in the profile store: {escape(str(e))}")
+        err_console.print(f"[yellow]warning:[/] this run was not recorded in the profile store: {shown(str(e))}")
 
 
 def check_out(out: Path, recipe: Path, logs: list[Path]) -> None:
@@ -731,7 +731,7 @@ def suggest(
         others = [v for v in variants if v != DEFAULT_VARIANT]
         spans = spans[spans["variant"].astype(str) == DEFAULT_VARIANT]
         err_console.print(
-            f"note: the logs hold canary variants ({escape(', '.join(others))}); "
+            f"note: the logs hold canary variants ({shown(', '.join(others))}); "
             f"only the {DEFAULT_VARIANT!r} requests are replayed"
         )
     prof = build_profile(spans, r)
@@ -778,6 +778,6 @@ def suggest(
     else:
         _render_text(result, hr, recipe, text, explain=explain, top=top)
         if out is not None:
-            Console(highlight=False).print(f"plan written to {escape(str(out))}")
+            console().print(f"plan written to {shown(str(out))}")
     if detailed_exitcode:
         raise typer.Exit(EXIT_IMPROVEMENTS if result.plan else EXIT_NOTHING)

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from ..errors import Finding
 from ..loader import check_recipe
+from ..textsafe import console, shown
 from ._common import OutputFormat
 
 
@@ -55,13 +54,13 @@ def validate(
         }
         typer.echo(json.dumps(doc, indent=2))
     else:
-        out = Console(highlight=False, soft_wrap=True)
+        out = console(soft_wrap=True)
         for name, valid, findings, _errors, _warnings, n_ops in results:
             for f in findings:
                 style = "yellow" if f.severity == "warning" else "red"
-                out.print(f"[{style}]{escape(_line(f))}[/]")
+                out.print(f"[{style}]{shown(_line(f))}[/]")
             if valid and not findings:
-                out.print(f"{escape(name)}: [green]valid[/] ({_plural(n_ops, 'operation')})")
+                out.print(f"{shown(name)}: [green]valid[/] ({_plural(n_ops, 'operation')})")
         n_errors = sum(r[3] for r in results)
         n_warnings = sum(r[4] for r in results)
         n_bad = sum(not r[1] for r in results)
