@@ -295,16 +295,10 @@ def mutation_records(mutations: Sequence[PlannedMutation]) -> list[dict[str, Any
 
 
 def _read_recipe(path: Path) -> bytes:
-    try:
-        if path.is_dir():
-            raise InputFileError("is a directory, not a recipe file", file=str(path), code="not-a-file")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError("no such file", file=str(path), code="missing-file") from None
-    except IsADirectoryError:
-        raise InputFileError("is a directory, not a recipe file", file=str(path), code="not-a-file") from None
-    except OSError as e:
-        raise InputFileError(f"cannot read: {e.strerror}", file=str(path), code="unreadable-file") from None
+    from .loader import MAX_RECIPE_BYTES
+    from .readers import read_user_file
+
+    return read_user_file(path, max_bytes=MAX_RECIPE_BYTES, what="recipe")  # no device, FIFO or directory
 
 
 def _printable(text: str) -> str:

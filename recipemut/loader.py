@@ -31,7 +31,6 @@ import logging
 import math
 import os
 import re
-import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ import yaml
 
 from .errors import Finding, InputFileError, RecipeInvalid, RecipemutError
 from .model import DocPath, Positions, Recipe, recipe_from_dict
+from .readers import read_user_file
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,12 @@ MAX_ALIAS_EXPANSION = 10_000
 MAX_DEPTH = 100
 #: Most YAML values (scalars, lists, mappings, alias expansions) read from one file.
 MAX_NODES = 100_000
+#: Most digits of an integer (Python refuses to convert more than 4,300; no recipe value needs 30).
+MAX_INT_DIGITS = 100
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
 
 
@@ -66,54 +69,16 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def _human_size(n: int) -> str:
-    """``5 MiB``, ``2.0 KiB``, ``300 bytes``.
-
-    >>> _human_size(5 * 2**20), _human_size(2048 + 3), _human_size(300)
-    ('5 MiB', '2.0 KiB', '300 bytes')
-    """
-    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n // scale} {unit}" if n % scale == 0 else f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
-
-
 def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES) -> str:
     """Read a recipe file as UTF-8 text, refusing what is not a reasonable text file.
 
-    Raises :class:`InputFileError` (one line naming the file) for a missing file, a directory,
-    a file over ``max_bytes``, binary content, or bytes that are not UTF-8.
+    Raises :class:`InputFileError` (one line naming the file) for a missing file, anything but a
+    regular file (a directory, a FIFO, a device: refused before reading, see
+    :func:`recipemut.readers.read_user_file`), a file over ``max_bytes``, binary content, or bytes
+    that are not UTF-8.
     """
-    name = str(path)
-    p = Path(path)
-
-    def too_large(size: int | None) -> InputFileError:
-        what = f"file is {_human_size(size)}, over" if size else "file is over"
-        return InputFileError(
-            f"{what} the {_human_size(max_bytes)} limit for a recipe (is this really a recipe?)",
-            file=name,
-            code="file-too-large",
-        )
-
-    try:
-        st = p.stat()
-        if stat.S_ISDIR(st.st_mode):
-            raise InputFileError("is a directory, not a recipe file", file=name, code="not-a-file")
-        if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
-            raise too_large(st.st_size)  # refused without reading it
-        with p.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)  # a pipe or device has no size: read one byte past the cap
-    except FileNotFoundError:
-        raise InputFileError("no such file", file=name, code="missing-file") from None
-    except PermissionError:
-        raise InputFileError("permission denied", file=name, code="unreadable-file") from None
-    except IsADirectoryError:
-        raise InputFileError("is a directory, not a recipe file", file=name, code="not-a-file") from None
-    except OSError as e:
-        raise InputFileError(f"cannot read: {e.strerror or e}", file=name, code="unreadable-file") from None
-    if len(raw) > max_bytes:
-        raise too_large(None)  # a pipe, a device, or a file growing while we read it
-    return decode_text(raw, file=name)
+    raw = read_user_file(path, max_bytes=max_bytes, what="recipe")
+    return decode_text(raw, file=str(path))
 
 
 def decode_text(raw: bytes, *, file: str) -> str:
@@ -257,6 +222,12 @@ class _Composer:
             if not event.style and event.implicit[0] and _FLOAT_12.match(event.value):
                 return float(event.value)  # YAML 1.2 reads 1e-4 as a number
             return event.value
+        if tag == _INT_TAG:
+            body = event.value.lstrip("+-")
+            body = body[2:] if body[:2].lower() in ("0x", "0o", "0b") else body
+            digits = sum(ch.isalnum() for ch in body)  # not the sign, a base prefix, '_' or ':'
+            if digits > MAX_INT_DIGITS:
+                raise self._fail(event, "bad-value", f"number with {digits:,} digits; at most {MAX_INT_DIGITS}")
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             return self._ctor.construct_object(node)

@@ -298,18 +298,12 @@ def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read and validate a plan file."""
+    from .readers import read_user_file
+
     p = Path(path)
+    raw = read_user_file(p, max_bytes=MAX_PLAN_BYTES, what="plan", missing="no such plan file")
     try:
-        size = p.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise PlanError(f"{size} bytes is too large for a plan file", file=str(p), code="plan-too-large")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError("no such plan file", file=str(p), code="missing") from None
-    except IsADirectoryError:
-        raise InputFileError("is a directory, expected a plan file", file=str(p), code="not-a-file") from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise PlanError(f"not UTF-8 text (byte {e.start})", file=str(p), code="plan-encoding") from None
-    except OSError as e:
-        raise InputFileError(f"cannot read: {e.strerror}", file=str(p), code="unreadable") from None
     return parse_plan(text, source=str(p))

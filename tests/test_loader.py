@@ -495,7 +495,7 @@ def test_undefined_alias() -> None:
         parse_yaml("a: *nope\n")
 
 
-def test_a_device_without_a_size_is_capped_while_reading() -> None:
+def test_a_device_is_refused_before_reading() -> None:
     with pytest.raises(InputFileError) as e:
         read_text("/dev/zero", max_bytes=1024)
-    assert str(e.value) == "/dev/zero: file is over the 1 KiB limit for a recipe (is this really a recipe?)"
+    assert str(e.value) == "/dev/zero: is a character device, not a recipe file"

@@ -10,8 +10,9 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import Finding, InputFileError, RecipeInvalid, RecipemutError
-from ..loader import parse_yaml
+from ..loader import MAX_RECIPE_BYTES, parse_yaml
 from ..model import FieldSpec, Operation
+from ..readers import read_user_file
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,10 @@ def load_params(path: str | os.PathLike[str]) -> LoggenParams:
     ``fields: {name: {...}}``. Read with the recipe loader's safe YAML reader (YAML 1.2 numbers, aliases
     bounded); duplicate keys, unknown keys and wrong types are errors naming file and line."""
     p = Path(path)
+    raw_bytes = read_user_file(p, max_bytes=MAX_RECIPE_BYTES, what="loggen.yaml")
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputFileError("no such file", file=str(p), code="missing-file") from None
-    except IsADirectoryError:
-        raise InputFileError("is a directory, expected a loggen.yaml file", file=str(p), code="not-a-file") from None
-    except (UnicodeDecodeError, OSError) as e:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise InputFileError(f"cannot read: {e}", file=str(p), code="unreadable") from None
     try:
         raw, positions, findings = parse_yaml(text, file=str(p))
