@@ -39,7 +39,7 @@ def test_example_mapping_loads() -> None:
     ("body", "line", "match"),
     [
         ("operations:\n  - op: x\n    nmae: y\n", 4, "nmae"),
-        ("operations:\n  - op: x\n    name_regex: '(unclosed'\n", 4, "bad regular expression"),
+        ("operations:\n  - op: x\n    name_regex: '(unclosed'\n", 5, "bad regular expression"),
         ("defaults: true\ndefaults: false\n", 4, "duplicate key 'defaults'"),
         ("sampling: {attribute: a, as: percent}\n", 3, "percent"),
         ("operations: [\n", None, "not valid YAML"),

@@ -13,9 +13,8 @@ spans.
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import re
+import math
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from functools import cache
@@ -26,14 +25,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
-from ..errors import InputFileError, RecipemutError
+from ..errors import Finding, RecipeInvalid, RecipemutError
 from ..model import Recipe
+from ..readers import read_user_file
 from .common import attr_str, to_float
 
 MAX_MAPPING_BYTES = 1 << 20
-_MAX_NODES = 100_000
+#: longest pattern (regex or glob) shown in a message
+_SHOWN = 80
 #: The default rule numbers every (name, service, client, peer) combination in one table when it has
 #: at most this many slots per span to match, or this many in all; else it factorises the combinations.
 DENSE_PER_SPAN = 4
@@ -81,9 +81,9 @@ class AttrTest:
         if self.in_ is not None:
             m &= text.isin(self.in_).to_numpy()
         if self.regex is not None:
-            m &= text.str.contains(self.regex, regex=True).to_numpy(dtype=bool)
+            m &= re2_search(text, self.regex)
         if self.glob is not None:
-            m &= text.str.match(_glob_re(self.glob)).to_numpy(dtype=bool)
+            m &= re2_search(text, glob_re2(self.glob))
         if self.min is not None or self.max is not None:
             num = to_float(s, len(raw))
             if self.min is not None:
@@ -93,14 +93,106 @@ class AttrTest:
         return m
 
 
-@cache
-def _glob_re(pattern: str) -> str:
-    """A glob as an anchored regex (use with ``str.match``).
+def re2_search(values: pd.Series, pattern: str) -> np.ndarray:
+    """Boolean mask of the values (text; a null is ``""``) in which the RE2 ``pattern`` is found.
 
-    >>> bool(re.match(_glob_re("http:*"), "http:/book")), bool(re.match(_glob_re("http:*"), "grpc:x"))
-    (True, False)
+    Every user pattern is matched here, by Arrow's RE2 (``match_substring_regex``), whose time is
+    linear in the text: never by Python's backtracking ``re`` (which pandas' ``str.contains``
+    falls back to for some patterns), so no pattern can make matching take exponential time.
+
+    >>> re2_search(pd.Series(["GetCart", None, "cart"]), "^[Gg]et").tolist()
+    [True, False, False]
     """
-    return fnmatch.translate(pattern)
+    arr = pa.array(values, from_pandas=True)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.large_string())
+    hit = pc.match_substring_regex(arr.fill_null(""), pattern=pattern)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def re2_problem(pattern: str) -> str | None:
+    r"""Why RE2 refuses ``pattern`` (``None``: it compiles).
+
+    >>> re2_problem(r"^insert into api_book \(") is None, re2_problem("(?<=a)b")
+    (True, 'invalid perl operator: (?<=')
+    """
+    try:
+        pc.match_substring_regex(pa.array([""], pa.string()), pattern=pattern)
+    except pa.ArrowInvalid as e:
+        return str(e).removeprefix("Invalid regular expression: ")
+    except UnicodeEncodeError:
+        return "it holds a character that is not valid Unicode text (a lone surrogate)"
+    return None
+
+
+#: ASCII punctuation RE2 takes literally after a backslash
+_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def _literal(ch: str) -> str:
+    """One character as RE2 matching exactly it."""
+    if ch.isascii() and ch.isalnum():
+        return ch
+    if ch in _PUNCT:
+        return "\\" + ch
+    return f"\\x{{{ord(ch):x}}}"
+
+
+@cache
+def glob_re2(pattern: str) -> str:
+    r"""A shell-style glob as an anchored RE2 pattern (``*`` any text, ``?`` one character, ``[seq]``,
+    ``[!seq]``), as :func:`fnmatch.fnmatchcase` reads it.
+
+    Written here rather than taken from :func:`fnmatch.translate`, whose output is Python ``re``
+    syntax (atomic groups ``(?>...)`` on recent Pythons) that RE2 refuses. Every character the glob
+    does not treat specially is written as a literal, so the result always compiles in RE2.
+
+    >>> glob_re2("*redis*"), glob_re2("http:?[!a-c]x")
+    ('(?s)^.*redis.*\\z', '(?s)^http\\:.[^a-c]x\\z')
+    """
+    out = ["(?s)^"]
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        i += 1
+        if ch == "*":
+            if out[-1] != ".*":  # a run of stars is one star
+                out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[":
+            j = i
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            j = pattern.find("]", j)
+            if j < 0:  # no closing bracket: a literal "["
+                out.append(_literal("["))
+                continue
+            body, i = pattern[i:j], j + 1
+            negate = body.startswith("!")
+            if negate:
+                body = body[1:]
+            items: list[str] = []
+            k = 0
+            while k < len(body):
+                if k + 2 < len(body) and body[k + 1] == "-":
+                    lo, hi = body[k], body[k + 2]
+                    if lo <= hi:  # a reversed range is empty, as in fnmatch
+                        items.append(f"{_literal(lo)}-{_literal(hi)}")
+                    k += 3
+                else:
+                    items.append(_literal(body[k]))
+                    k += 1
+            if items:
+                out.append(("[^" if negate else "[") + "".join(items) + "]")
+            else:  # an empty set matches no character; its negation any one
+                out.append("." if negate else "[^\\x00-\\x{10ffff}]")
+        else:
+            out.append(_literal(ch))
+    out.append("\\z")
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -123,13 +215,13 @@ class Rule:
         if self.name is not None:
             m &= (name == self.name).to_numpy()
         if self.name_glob is not None:
-            m &= name.str.match(_glob_re(self.name_glob)).to_numpy(dtype=bool)
+            m &= re2_search(name, glob_re2(self.name_glob))
         if self.name_regex is not None:
-            m &= name.str.contains(self.name_regex, regex=True).to_numpy(dtype=bool)
+            m &= re2_search(name, self.name_regex)
         if self.service is not None:
-            pat = _glob_re(self.service)
-            own = raw["service"].fillna("").astype(str).str.match(pat).to_numpy(dtype=bool)
-            peer = raw["peer_service"].fillna("").astype(str).str.match(pat).to_numpy(dtype=bool)
+            pat = glob_re2(self.service)
+            own = re2_search(raw["service"].fillna("").astype(str), pat)
+            peer = re2_search(raw["peer_service"].fillna("").astype(str), pat)
             m &= own | (peer & (raw["kind"] == "client").to_numpy())
         if self.kind is not None:
             m &= (raw["kind"] == self.kind).to_numpy()
@@ -408,46 +500,30 @@ def _schema() -> dict[str, Any]:
 
 
 def _yaml_with_lines(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse YAML keeping the line of every node; duplicate keys are errors."""
-    loader = yaml.SafeLoader(text)
+    """Parse YAML with the recipe loader's safe reader, keeping the line of every value.
+
+    That reader bounds nesting, aliases and values, reads keys as text and numbers as YAML 1.2
+    does, and refuses integers too long to be numbers; a duplicate key is an error here.
+    """
+    from ..loader import parse_yaml
+
     try:
-        root = loader.get_single_node()
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise MappingError(
-            f"not valid YAML: {getattr(e, 'problem', None) or e}",
-            file=file,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-            code="bad-yaml",
-        ) from None
-    finally:
-        loader.dispose()
-    lines: dict[tuple[Any, ...], int] = {}
-    budget = [_MAX_NODES]
-
-    def build(node: yaml.Node, path: tuple[Any, ...]) -> Any:
-        budget[0] -= 1
-        if budget[0] < 0:
-            raise MappingError("too many YAML nodes (alias expansion?)", file=file, code="too-large")
-        lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for k, v in node.value:
-                key = loader.construct_object(k, deep=True)
-                if key in out:
-                    raise MappingError(
-                        f"duplicate key '{key}'", file=file, line=k.start_mark.line + 1, code="duplicate-key"
-                    )
-                out[key] = build(v, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [build(v, (*path, i)) for i, v in enumerate(node.value)]
-        return loader.construct_object(node, deep=True)
-
-    if root is None:
-        raise MappingError("empty mapping file", file=file, code="empty")
-    return build(root, ()), lines
+        data, positions, findings = parse_yaml(text, file=file)
+    except RecipeInvalid as e:
+        f = e.findings[0] if e.findings else Finding(file, None, None, "bad-yaml", "not valid YAML")
+        message = {
+            "empty-file": "empty mapping file",
+            "multiple-documents": "has several YAML documents (---); a mapping file is one",
+        }.get(f.code, f.message)
+        if f.code == "yaml-syntax" and message.startswith("YAML syntax error: "):
+            message = "not valid YAML: " + message.removeprefix("YAML syntax error: ")
+        code = {"empty-file": "empty", "yaml-syntax": "bad-yaml"}.get(f.code, f.code)
+        raise MappingError(message, file=file, line=f.line, column=f.column, code=code) from None
+    if findings:
+        f = findings[0]
+        message = f.message.split(" (first at line", 1)[0] if f.code == "duplicate-key" else f.message
+        raise MappingError(message, file=file, line=f.line, column=f.column, code=f.code)
+    return data, {path: pos[0] for path, pos in positions.items()}
 
 
 def _test(key: str, spec: Any) -> AttrTest:
@@ -465,6 +541,60 @@ def _test(key: str, spec: Any) -> AttrTest:
     )
 
 
+def _where(path: tuple[Any, ...]) -> str:
+    """``operations[0].attributes.sql.query.regex`` for a document path."""
+    out = ""
+    for k in path:
+        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
+    return out or "(top level)"
+
+
+def _line(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    """The line of ``path``, or of its closest ancestor that has one."""
+    return next((lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in lines), None)
+
+
+def _patterns(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str, bool]]:
+    """Every user pattern of schema-valid mapping data: (document path, pattern, is a glob)."""
+    out: list[tuple[tuple[Any, ...], str, bool]] = []
+
+    def test(path: tuple[Any, ...], spec: Any) -> None:
+        if isinstance(spec, MappingABC):
+            for key, is_glob in (("regex", False), ("glob", True)):
+                if isinstance(spec.get(key), str):
+                    out.append(((*path, key), spec[key], is_glob))
+
+    for i, r in enumerate(data.get("operations") or ()):
+        for key, is_glob in (("name_glob", True), ("name_regex", False), ("service", True)):
+            if isinstance(r.get(key), str):
+                out.append((("operations", i, key), r[key], is_glob))
+        for k, v in (r.get("attributes") or {}).items():
+            test(("operations", i, "attributes", k), v)
+    for kind, items in (data.get("status") or {}).items():
+        for j, t in enumerate(items or ()):
+            test(("status", kind, j), t)
+    return out
+
+
+def _check_numbers(node: Any, path: tuple[Any, ...], source: str | None, lines: dict[tuple[Any, ...], int]) -> None:
+    """Every number is finite and within a float's range (``.nan``, ``.inf`` or a 400-digit integer is refused)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _check_numbers(v, (*path, k), source, lines)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_numbers(v, (*path, i), source, lines)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        try:
+            ok = math.isfinite(float(node))
+        except OverflowError:
+            ok = False
+        if not ok:
+            shown = str(node) if isinstance(node, float) else f"an integer of {len(str(abs(node)))} digits"
+            raise MappingError(f"{_where(path)}: {shown} is not a finite number in range", file=source,
+                               line=_line(lines, path), code="out-of-range")
+
+
 def mapping_from_dict(
     data: Any, *, source: str | None = None, lines: dict[tuple[Any, ...], int] | None = None
 ) -> SpanMapping:
@@ -478,26 +608,24 @@ def mapping_from_dict(
         e = errors[0]
         path = tuple(e.absolute_path)
         where = "/".join(map(str, path)) or "(top level)"
-        line = next((lines[path[:i]] for i in range(len(path), -1, -1) if path[:i] in lines), None)
-        raise MappingError(f"{where}: {e.message}", file=source, line=line, code="schema")
-    for i, r in enumerate(data.get("operations") or ()):
-        pats = [("name_regex", r.get("name_regex"))] + [
-            (f"attributes.{k}.regex", v.get("regex"))
-            for k, v in (r.get("attributes") or {}).items()
-            if isinstance(v, dict)
-        ]
-        for what, pat in pats:
-            if pat is None:
-                continue
-            try:
-                re.compile(pat)
-            except re.error as err:
-                raise MappingError(
-                    f"operations[{i}].{what}: bad regular expression {pat!r}: {err}",
-                    file=source,
-                    line=lines.get(("operations", i)),
-                    code="bad-regex",
-                ) from None
+        raise MappingError(f"{where}: {e.message}", file=source, line=_line(lines, path), code="schema")
+    _check_numbers(data, (), source, lines)
+    for path, pat, is_glob in _patterns(data):
+        problem = re2_problem(glob_re2(pat) if is_glob else pat)
+        if problem is None:
+            continue
+        shown = repr(pat) if len(pat) <= _SHOWN else repr(pat[:_SHOWN]) + "..."
+        where = _where(path)
+        if is_glob:
+            raise MappingError(f"{where}: bad pattern {shown}: {problem}", file=source, line=_line(lines, path),
+                               code="bad-glob")
+        raise MappingError(
+            f"{where}: bad regular expression {shown}: {problem} (patterns are RE2 syntax, matched in linear "
+            "time: no lookahead or lookbehind (?= (?! (?<= (?<!, no backreferences \\1, no atomic groups (?>)",
+            file=source,
+            line=_line(lines, path),
+            code="bad-regex",
+        )
     rules = tuple(
         Rule(
             op=r["op"],
@@ -545,16 +673,7 @@ def mapping_from_dict(
 def load_mapping(path: str | Path) -> SpanMapping:
     """Read and validate a mapping file (YAML or JSON); user errors as :class:`MappingError`."""
     p = Path(path)
-    try:
-        if p.is_dir():
-            raise InputFileError("is a directory, not a mapping file", file=str(p), code="not-a-file")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError("no such mapping file", file=str(p), code="missing-file") from None
-    except OSError as e:
-        raise InputFileError(f"cannot read: {e}", file=str(p), code="unreadable") from None
-    if len(raw) > MAX_MAPPING_BYTES:
-        raise MappingError(f"larger than {MAX_MAPPING_BYTES} bytes", file=str(p), code="too-large")
+    raw = read_user_file(p, max_bytes=MAX_MAPPING_BYTES, what="mapping", missing="no such mapping file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
