@@ -18,7 +18,6 @@ ops: [a, b]
 from __future__ import annotations
 
 import copy
-import difflib
 import io
 import re
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
@@ -29,6 +28,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
+from .diff import line_opcodes
 from .errors import MutationError, RecipemutError
 from .mutation import Edit, apply_edits_inplace
 
@@ -49,7 +49,8 @@ def _indent_of(text: str) -> tuple[int, int, int]:
         if not m or not line.rstrip().endswith(":"):
             continue
         parent = len(line) - len(line.lstrip(" -"))  # column of the key, past any "- "
-        for nxt in lines[i + 1 :]:
+        for k in range(i + 1, len(lines)):  # an index, not a slice: a copy of the rest per key is quadratic
+            nxt = lines[k]
             if not nxt.strip() or nxt.lstrip().startswith("#"):
                 continue
             ind = len(nxt) - len(nxt.lstrip(" "))
@@ -74,7 +75,7 @@ def _indent_of(text: str) -> tuple[int, int, int]:
 def _yaml(text: str) -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
-    y.width = 4096  # never fold a long line the user wrote on one line
+    y.width = 1 << 30  # never fold a long line the user wrote on one line (ruamel folds at its width)
     mi, si, off = _indent_of(text)
     y.indent(mapping=mi, sequence=si, offset=off)
     y.allow_duplicate_keys = False
@@ -311,7 +312,8 @@ def _norm(line: str) -> str:
 def _splice(original: str, before: str, after: str) -> str | None:
     """Carry the line changes ``before -> after`` over to ``original`` (which ``before`` reformats).
 
-    Returns ``None`` when a changed region cannot be located in ``original`` unambiguously.
+    Returns ``None`` when a changed region cannot be located in ``original`` unambiguously. Both
+    line diffs take time linear in the texts' size (:func:`recipemut.diff.line_opcodes`).
     """
     o = original.splitlines(keepends=True)
     b = before.splitlines(keepends=True)
@@ -319,13 +321,13 @@ def _splice(original: str, before: str, after: str) -> str | None:
     # map each line index of `before` that is identical in `original` to its index there
     b2o: dict[int, int] = {}
     bn, on = [_norm(x) for x in b], [_norm(x) for x in o]
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, bn, on, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in line_opcodes(bn, on):
         if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):  # same count: reformatted 1:1
             for k in range(i2 - i1):
                 b2o[i1 + k] = j1 + k
     out: list[str] = []
     pos = 0  # next line of `original` not yet emitted
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, b, a, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in line_opcodes(b, a):
         if tag == "equal":
             continue
         # the original region replaced is between the mapped neighbours of [i1, i2)
