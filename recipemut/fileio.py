@@ -385,7 +385,7 @@ def check_output_path(
     out: str | os.PathLike[str],
     *,
     option: str = "--out",
-    inputs: Mapping[str | os.PathLike[str], str] | Iterable[str | os.PathLike[str]] = (),
+    inputs: Mapping[Path, str] | Iterable[str | os.PathLike[str]] = (),
     recipes: Iterable[str | os.PathLike[str]] = (),
     example: str | None = None,
 ) -> Path:
@@ -429,7 +429,7 @@ def check_output_path(
             raise refuse(f"is {kind_of(st.st_mode)}, not a regular file; write elsewhere{hint}")
     folder = target.parent
     if not folder.is_dir():
-        raise refuse(f"folder {folder} does not exist")
+        raise refuse(f"folder does not exist: {folder}")
     if not os.access(folder, os.W_OK | os.X_OK) or (st is not None and not os.access(o, os.W_OK)):
         raise refuse("cannot write there (permission denied)")
     return o

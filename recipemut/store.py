@@ -5,7 +5,9 @@ Where it lives
     the working directory. One store per project rather than one per recipe, because what it
     learns (which operators pay off) carries across recipes; the working directory because CI jobs
     run in the checkout, where ``.recipemut/`` can be cached between runs (or ``RECIPEMUT_STORE``
-    pointed at a shared volume).
+    pointed at a shared volume). Opening a store makes its own ``.recipemut/`` folder, no other;
+    a ``file:`` URI, a directory or FIFO, or an existing file that is not SQLite is refused
+    (:func:`check_store_path`), so a mistyped path never turns another file into a database.
 
 Schema (version 3, ``PRAGMA user_version``)
     ``recipe_versions(id, recipe, version, sha256, first_seen)`` — one row per recipe version seen,
@@ -47,11 +49,13 @@ Concurrency
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import sqlite3
+import stat
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -89,6 +93,77 @@ def default_path(env: Mapping[str, str] | None = None, cwd: Path | None = None) 
     if value:
         return Path(value).expanduser()
     return (cwd or Path.cwd()) / DEFAULT_RELATIVE
+
+
+#: the first bytes of every SQLite database file
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_store_path(
+    path: str | os.PathLike[str],
+    *,
+    inputs: Mapping[Path, str] | None = None,
+    recipes: Iterable[str | os.PathLike[str]] = (),
+    option: str | None = None,
+    inputs_only: bool = False,
+) -> Path:
+    """Refuse a store path that would turn another file into SQLite or make folders on the way.
+
+    Refused, with one :class:`StoreError` (naming ``option``, e.g. ``--store``, when given): a
+    ``file:`` URI (SQLite would read it as one, and the path as given would make a stray ``file:``
+    folder); one of the command's ``inputs`` (path -> what it is) or a recipe in ``recipes`` with
+    its history and lock, under any name; a directory, FIFO, device or socket; an existing file
+    that is not empty and not a SQLite database; a file in a folder that does not exist — except
+    the store's own folder ``.recipemut/``, which :meth:`Store.open` makes (one level) when its
+    parent exists. With ``inputs_only`` only the URI and the inputs are checked (a command that
+    treats any other store problem as a warning leaves the rest to :meth:`Store.open`).
+    """
+    from .fileio import kind_of, recipe_companions
+
+    text = os.fspath(path)
+    p = Path(text)
+
+    def refuse(msg: str, code: str = "store-path") -> StoreError:
+        if option:
+            return StoreError(f"{option} {text}: {msg}", code=code)
+        return StoreError(msg, file=text, code=code)
+
+    if text.strip().lower().startswith("file:"):
+        raise refuse(f"a file: URI is not a store path; give the file's name (e.g. {DEFAULT_RELATIVE})")
+    named: dict[Path, str] = {}
+    for r in recipes:
+        named.update(recipe_companions(r))
+    named.update({Path(k): v for k, v in (inputs or {}).items() if os.fspath(k) != "-"})
+    try:
+        st: os.stat_result | None = os.stat(p)
+    except OSError:
+        st = None
+    for q, what in named.items():
+        same = os.path.realpath(q) == os.path.realpath(p)
+        if not same and st is not None:
+            with contextlib.suppress(OSError):
+                other = os.stat(q)
+                same = (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino)
+        if same:
+            raise refuse(f"is {what}; the store must be a file of its own (e.g. {DEFAULT_RELATIVE})")
+    if inputs_only:
+        return p
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse(f"is {kind_of(st.st_mode)}, not a store file")
+        if st.st_size:
+            try:
+                with open(p, "rb") as fh:
+                    head = fh.read(len(SQLITE_HEADER))
+            except OSError as e:
+                raise refuse(f"cannot read the store: {e.strerror}", "store-open") from None
+            if head != SQLITE_HEADER:
+                raise refuse("not a usable recipemut store (not a SQLite database); refusing to write into it",
+                             "store-corrupt")
+    folder = p.parent
+    if not folder.is_dir() and not (folder.name == DEFAULT_RELATIVE.parent.name and folder.parent.is_dir()):
+        raise refuse(f"folder does not exist: {folder} (only a store's own {DEFAULT_RELATIVE.parent}/ is made)")
+    return p
 
 
 # ---- migrations ------------------------------------------------------------------------------
@@ -325,10 +400,10 @@ class Store:
         p = Path(path) if path is not None else default_path()
         if p is None:
             raise StoreError(f"the store is disabled ({ENV_VAR}=off)", code="store-off")
-        if p.exists() and p.is_dir():
-            raise StoreError(f"{p} is a directory, not a store file", file=str(p), code="store-path")
+        check_store_path(path if path is not None else p)
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
+            if not p.parent.is_dir():
+                p.parent.mkdir(exist_ok=True)  # only the store's own folder (check_store_path refused any other)
             db = sqlite3.connect(p, timeout=busy_timeout_s, isolation_level=None)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"cannot open the store: {e}", file=str(p), code="store-open") from e

@@ -75,4 +75,6 @@ def test_a_bad_out_is_the_only_line(tmp_path: Path) -> None:
     recipe = _with_canary(tmp_path, own_recipe=True, loggen=False)
     res = runner.invoke(app, ["generate", str(recipe), "-n", "50", "--out", str(tmp_path / "no" / "x.jsonl")])
     assert res.exit_code == 1
-    assert res.stderr.strip().splitlines() == [f"error: {tmp_path / 'no'}: folder does not exist"], res.stderr
+    assert res.stderr.strip().splitlines() == [
+        f"error: --out {tmp_path / 'no' / 'x.jsonl'}: folder does not exist: {tmp_path / 'no'}"
+    ], res.stderr

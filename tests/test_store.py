@@ -16,7 +16,7 @@ WHERE = {"recipe": "shop", "version": 3, "sha256": "f" * 64}
 
 
 def test_new_store_has_the_current_schema(tmp_path: Path) -> None:
-    p = tmp_path / "deep" / "s.sqlite"
+    p = tmp_path / ".recipemut" / "s.sqlite"  # the store's own folder is made; no other (test_files_out)
     with Store.open(p) as s:
         assert s.schema_version == SCHEMA_VERSION == 3
         assert s.counts() == {"recipe_versions": 0, "profiles": 0, "suggestions": 0, "observations": 0}

@@ -285,6 +285,12 @@ def evaluate(
 
     Example: recipemut evaluate checkout.yaml --logs canary.jsonl --tolerance latency_p95=3%
     """
+    if store is not None:
+        from ..store import check_store_path
+
+        check_store_path(
+            store, recipes=[recipe], inputs={p: "one of the logs" for p in logs}, option="--store", inputs_only=True
+        )
     spans, report = read_canary_logs(
         recipe, logs, strict=strict, sample_rate=sample_rate, log_format=log_format.value, mapping=mapping
     )

@@ -469,6 +469,13 @@ def forecast(
     """
     from ..loader import load_recipe
 
+    if plot is not None:
+        from ..fileio import check_output_path
+
+        inputs = {p: "one of the logs" for p in logs if str(p) != "-"}
+        if mapping is not None:
+            inputs[mapping] = "the mapping file"
+        check_output_path(plot, option="--plot", recipes=[recipe], inputs=inputs, example="capacity.svg")
     r = load_recipe(recipe)
     rep, ingest = build_report(
         r, logs, horizon_days=horizon, with_backtest=with_backtest, sample_rate=sample_rate, strict=strict,

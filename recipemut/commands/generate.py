@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import RecipemutError
+from ..fileio import check_output_path
 from ..loader import load_recipe
 from ..loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
 from ..textsafe import console, shown
@@ -101,10 +101,10 @@ def generate(
     if params is None and (recipe_path.parent / "loggen.yaml").is_file():
         params = recipe_path.parent / "loggen.yaml"
     loaded = load_params(params) if params is not None else None
-    if out.is_dir():
-        raise RecipemutError("is a directory, expected a log file to write", file=str(out), code="not-a-file")
-    if not out.parent.is_dir():
-        raise RecipemutError("folder does not exist", file=str(out.parent), code="missing-folder")
+    check_output_path(
+        out, recipes=[recipe_path], inputs={params: "the generation parameters"} if params is not None else {},
+        example="logs.jsonl",
+    )
     if params is None and any(v.recipe and (canary is None or v.name == "canary") for v in recipe.variants):
         # Without parameters every operation is the generic default while a substituted one takes its
         # catalogue prior: the canary then looks worse or better for reasons no log of the system shows.

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import InputFileError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_output_path
 from ..graph import render_dot, render_mermaid
 from ..loader import load_recipe
 
@@ -23,7 +22,13 @@ class GraphFormat(str, Enum):
 def graph(
     recipe_path: Path = typer.Argument(..., metavar="RECIPE", help="The recipe YAML to draw."),
     output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="mermaid or dot."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write the diagram to this file instead of stdout."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Write the diagram to this file instead of stdout (never the recipe, its history or lock, a link, "
+        "a FIFO or a folder).",
+    ),
     highlight: list[str] = typer.Option([], "--highlight", help="Operation id to draw with a thick border (repeat)."),
 ) -> None:
     """Draw a recipe's DAG as Mermaid or Graphviz DOT.
@@ -36,14 +41,12 @@ def graph(
 
         recipemut graph recipes/checkout/recipe.yaml --format dot | dot -Tsvg > checkout.svg
     """
+    if out is not None:
+        check_output_path(out, recipes=[recipe_path], example="graph.mmd")
     recipe = load_recipe(recipe_path)
     render = render_dot if output_format is GraphFormat.dot else render_mermaid
     text = render(recipe, highlight=tuple(highlight))
     if out is None:
         typer.echo(text, nl=False)
         return
-    if out.is_dir():
-        raise InputFileError("is a directory, expected a file to write", file=str(out), code="not-a-file")
-    if not out.parent.is_dir():
-        raise InputFileError("folder does not exist", file=str(out.parent), code="missing-folder")
     atomic_write(out, text.encode("utf-8"))

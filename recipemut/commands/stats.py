@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..bandit import Bandit
 from ..errors import RecipemutError
-from ..store import ENV_VAR, OperatorStats, ProfiledVersion, Store, default_path
+from ..store import ENV_VAR, OperatorStats, ProfiledVersion, Store, check_store_path, default_path
 from ..textsafe import console, shown
 from ._common import OutputFormat, err_console
 
@@ -177,6 +177,8 @@ def stats(
 
         recipemut stats --format json
     """
+    if store is not None:
+        check_store_path(store, option="--store")
     path = store if store is not None else default_path()
     if path is None:
         typer.echo(f"the store is disabled ({ENV_VAR}=off); pass --store FILE to read one", err=True)

@@ -606,32 +606,32 @@ def _record(result: SearchResult, path: Path | None, r: Recipe, sha256: str, obj
         err_console.print(f"[yellow]warning:[/] this run was not recorded in the profile store: {shown(str(e))}")
 
 
-def check_out(out: Path, recipe: Path, logs: list[Path]) -> None:
+def check_out(out: Path, recipe: Path, logs: list[Path], mapping: Path | None = None) -> None:
     """Refuse an ``--out`` that would destroy an input or cannot be written, before the search runs.
 
-    The plan file may not be the recipe, one of the logs, or the recipe's history
-    (``<recipe>.history.jsonl``), and must name a file in an existing, writable folder.
+    The plan file may not be the recipe, its history or lock, one of the logs or the mapping, nor
+    a link, a FIFO, a device or a folder, and must name a file in an existing, writable folder
+    (:func:`recipemut.fileio.check_output_path`).
     """
-    import os
+    from ..fileio import check_output_path
 
-    from ..errors import InputFileError
-    from ..history import history_path
+    inputs = {p: "one of the logs" for p in logs if str(p) != "-"}
+    if mapping is not None:
+        inputs[mapping] = "the mapping file"
+    check_output_path(out, recipes=[recipe], inputs=inputs, example="plan.json")
 
-    target = out.resolve()
-    inputs = {recipe.resolve(): "the recipe", history_path(recipe).resolve(): "the recipe's history"}
-    inputs.update({p.resolve(): "one of the logs" for p in logs})
-    what = inputs.get(target)
-    if what is None and target.exists() and any(target.samefile(p) for p in inputs if p.exists()):
-        what = "an input file"  # a hard link to one
-    if what is not None:
-        raise InputFileError(f"--out {out} is {what}; the plan file must go elsewhere (e.g. plan.json)", code="out")
-    if target.is_dir():
-        raise InputFileError(f"--out {out} is a directory; name the plan file (e.g. {out}/plan.json)", code="out")
-    folder = target.parent
-    if not folder.is_dir():
-        raise InputFileError(f"--out {out}: folder {folder} does not exist", code="out")
-    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise InputFileError(f"--out {out}: cannot write there (permission denied)", code="out")
+
+def check_store(store: Path, recipe: Path, logs: list[Path], mapping: Path | None = None) -> None:
+    """Refuse a ``--store`` that is the recipe, its history or lock, a log or the mapping, or a URI.
+
+    Any other store problem (not SQLite, a missing folder) stays a warning when the store is opened.
+    """
+    from ..store import check_store_path
+
+    inputs = {p: "one of the logs" for p in logs if str(p) != "-"}
+    if mapping is not None:
+        inputs[mapping] = "the mapping file"
+    check_store_path(store, recipes=[recipe], inputs=inputs, option="--store", inputs_only=True)
 
 
 def _operator_check(values: list[str] | None) -> list[str] | None:
@@ -717,7 +717,9 @@ def suggest(
     from ..profile import build_profile
 
     if out is not None:
-        check_out(out, recipe, logs)
+        check_out(out, recipe, logs, mapping)
+    if store is not None:
+        check_store(store, recipe, logs, mapping)
     doc, _, text = read_document(recipe)
     sha256 = recipe_sha256(recipe)  # of the bytes, as apply checks it
     r = load_recipe_text(text, file=str(recipe))
