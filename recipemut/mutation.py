@@ -88,7 +88,7 @@ def _step(node: Any, key: str | int, path: DocPath, create: bool) -> Any:
         return node[key]
     if isinstance(node, MutableSequence):
         return node[_index(node, key, path)]
-    raise MutationError(f"edit path {_fmt(path)}: cannot descend into {type(node).__name__}", code="bad-edit-path")
+    raise MutationError(f"edit path {_fmt(path)}: cannot descend into {_kind(node)}", code="bad-edit-path")
 
 
 def _index(seq: MutableSequence[Any], key: str | int, path: DocPath) -> int:
@@ -107,6 +107,21 @@ def _index(seq: MutableSequence[Any], key: str | int, path: DocPath) -> int:
 
 def _fmt(path: DocPath) -> str:
     return ".".join(str(p) for p in path)
+
+
+def _kind(node: Any) -> str:
+    """What a document node is, in the recipe's words (``a mapping``, ``a list``, ``a string``, ...)."""
+    if isinstance(node, MutableMapping):
+        return "a mapping"
+    if isinstance(node, MutableSequence):
+        return "a list"
+    if isinstance(node, bool):
+        return "a boolean"
+    if isinstance(node, (int, float)):
+        return "a number"
+    if isinstance(node, str):
+        return "a string"
+    return "null" if node is None else "a value"
 
 
 def apply_edits_inplace(doc: MutableMapping[str, Any], edits: Iterable[Edit]) -> None:
@@ -128,8 +143,14 @@ def apply_edits_inplace(doc: MutableMapping[str, Any], edits: Iterable[Edit]) ->
 
 
 def _apply_last(parent: Any, e: Edit) -> None:
-    """Apply one edit to the container holding its last path step."""
+    """Apply one edit to the container holding its last path step.
+
+    A path that ends inside a scalar, or an ``append`` to something that is not a list, is a
+    :class:`~recipemut.errors.MutationError` naming the path (a hand-written plan can say anything).
+    """
     last = e.path[-1]
+    if not isinstance(parent, (MutableMapping, MutableSequence)):
+        raise MutationError(f"edit path {_fmt(e.path)}: cannot descend into {_kind(parent)}", code="bad-edit-path")
     if e.op == "set":
         if isinstance(parent, MutableSequence):
             parent[_index(parent, last, e.path)] = copy.deepcopy(e.value)
@@ -146,13 +167,14 @@ def _apply_last(parent: Any, e: Edit) -> None:
         if isinstance(parent, MutableMapping) and last in parent and not parent[last]:
             del parent[last]
     elif e.op == "append":
-        target = _step(parent, last, e.path, create=False) if (
-            isinstance(parent, MutableSequence) or last in parent
-        ) else None
-        if target is None:
+        if isinstance(parent, MutableMapping) and last not in parent:
             parent[last] = [copy.deepcopy(e.value)]
-        else:
-            target.append(copy.deepcopy(e.value))
+            return
+        target = _step(parent, last, e.path, create=False)
+        if not isinstance(target, MutableSequence):
+            raise MutationError(f"edit path {_fmt(e.path)}: cannot append to {_kind(target)}, only to a list",
+                                code="bad-edit-path")
+        target.append(copy.deepcopy(e.value))
     else:  # pragma: no cover - guarded by the Literal type
         raise MutationError(f"unknown edit op {e.op!r}", code="bad-edit")
 

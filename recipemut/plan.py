@@ -22,7 +22,9 @@ import functools
 import hashlib
 import importlib.metadata as _metadata
 import json
+import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +40,13 @@ from .mutation import Edit
 
 PLAN_VERSION = 1
 #: largest plan file we read (a plan is small; this guards against pointing at a log by mistake)
-MAX_PLAN_BYTES = 64 * 1024 * 1024
+MAX_PLAN_BYTES = 16 * 1024 * 1024
+#: deepest nesting of arrays and objects in a plan (checked before parsing: the parser recurses)
+MAX_PLAN_DEPTH = 100
+#: most digits of an integer in a plan (Python refuses to convert more than 4300; no plan value needs 20)
+MAX_PLAN_INT_DIGITS = 30
+#: a plan up to this size has its errors located by line (locating parses the text again, as YAML)
+_LOCATE_MAX_BYTES = 1024 * 1024
 
 
 def recipe_sha256(path_or_bytes: str | os.PathLike[str] | bytes) -> str:
@@ -246,7 +254,13 @@ def plan_schema() -> dict[str, Any]:
 
 
 def _line_of(text: str, path: Sequence[str | int]) -> int | None:
-    """1-based line of a JSON path in ``text`` (JSON is YAML, so PyYAML's node marks locate it)."""
+    """1-based line of a JSON path in ``text`` (JSON is YAML, so PyYAML's node marks locate it).
+
+    ``None`` for a text over ``_LOCATE_MAX_BYTES``: PyYAML would take long on it, and the message
+    names the JSON path anyway.
+    """
+    if len(text) > _LOCATE_MAX_BYTES:
+        return None
     try:
         node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -275,13 +289,89 @@ def _where(path: Sequence[str | int]) -> str:
     return out or "(top level)"
 
 
-def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
-    """Parse and validate a plan file's text; errors name ``source``, the line and the key."""
+# a JSON string (perhaps unterminated), or one bracket; what lies between (numbers, literals) is skipped
+_TOKEN = re.compile(r'"(?:[^"\\]|\\[\s\S])*"?|[\[\]{}]')
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_PLAN_DEPTH`, in one linear scan that skips strings.
+
+    Runs before ``json.loads``, whose recursion a 100,000-deep array would exhaust.
+    """
+    depth = 0
+    for t in _TOKEN.finditer(text):
+        c = t.group()
+        if c in ("[", "{"):
+            depth += 1
+            if depth > MAX_PLAN_DEPTH:
+                at = t.start()
+                line = text.count("\n", 0, at) + 1
+                raise PlanError(f"nested deeper than {MAX_PLAN_DEPTH} levels of arrays and objects", file=source,
+                                line=line, column=at - text.rfind("\n", 0, at), code="plan-too-deep")
+        elif c in ("]", "}"):
+            depth -= 1
+
+
+class _LongInt(str):
+    """An integer literal of more than :data:`MAX_PLAN_INT_DIGITS` digits, kept as text to report it."""
+
+
+def _parse_int(digits: str) -> int | _LongInt:
+    return _LongInt(digits) if len(digits.lstrip("-")) > MAX_PLAN_INT_DIGITS else int(digits)
+
+
+def _bad_value(v: Any, path: list[str | int]) -> tuple[list[str | int], str] | None:
+    """The first value in ``v`` a plan may not hold (its JSON path and what is wrong), or ``None``.
+
+    Refused: integers over :data:`MAX_PLAN_INT_DIGITS` digits, numbers that are not finite (``NaN``,
+    ``Infinity``, ``1e400``), and strings or keys with lone surrogates (no UTF-8 file can hold them).
+    The nesting is bounded by :func:`_check_depth`, so the recursion is too.
+    """
+    if isinstance(v, _LongInt):
+        return path, f"an integer of {len(v.lstrip('-'))} digits (at most {MAX_PLAN_INT_DIGITS})"
+    if isinstance(v, float) and not math.isfinite(v):
+        return path, f"{v} is not a finite number"
+    if isinstance(v, str):
+        return None if _encodable(v) else (path, "a string with a lone surrogate escape (not Unicode text)")
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if not _encodable(k):
+                return path, "a key with a lone surrogate escape (not Unicode text)"
+            bad = _bad_value(x, [*path, k])
+            if bad:
+                return bad
+    if isinstance(v, list):
+        for i, x in enumerate(v):
+            bad = _bad_value(x, [*path, i])
+            if bad:
+                return bad
+    return None
+
+
+def _encodable(s: str) -> bool:
     try:
-        data = json.loads(text)
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
+    """Parse and validate a plan file's text; errors name ``source``, the line and the key.
+
+    Bounded before anything else: nesting (:data:`MAX_PLAN_DEPTH`, before parsing), integer digits
+    (:data:`MAX_PLAN_INT_DIGITS`), finite numbers only, Unicode strings only.
+    """
+    _check_depth(text, source)
+    try:
+        data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as e:
         raise PlanError(f"not valid JSON: {e.msg}", file=source, line=e.lineno, column=e.colno,
                         code="plan-json") from None
+    bad = _bad_value(data, [])
+    if bad:
+        path, what = bad
+        raise PlanError(f"{_where(path)}: {what}", file=source, line=_line_of(text, path), code="plan-value")
     validator = jsonschema.Draft202012Validator(plan_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
