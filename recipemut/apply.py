@@ -47,6 +47,7 @@ from .history import (
 )
 from .mutation import Edit
 from .plan import Plan, PlannedMutation
+from .plancheck import check_plan_edits
 from .yamlio import YamlSyntaxError, apply_edits_to_text
 
 log = logging.getLogger(__name__)
@@ -526,10 +527,7 @@ def apply_plan(
             raise MutationError(f"cannot apply to a recipe that is not YAML: {e.message}", file=source,
                                 line=e.line, code="bad-recipe") from None
         new_version = max_version(chain, version_of(current)) + 1
-        out_of_scope = [v for m in chosen for v in scope_violations(doc, m)]
-        if out_of_scope:
-            raise PlanError(f"refusing the plan: {'; '.join(out_of_scope)}; nothing was written",
-                            file=source, code="edit-out-of-scope")
+        check_plan_edits(doc, chosen, source=source)  # each edit one its operator makes on its targets
         mutated = plan_text(current, chosen, new_version, source=source)
         validate_text(mutated, source=source, what=f"applying {ids}")
         broken = structure_violations(current, mutated, source=source)

@@ -23,8 +23,9 @@ def _spans(recipe: Path, n: int, factor: float, seed: int = 3) -> pd.DataFrame:
                           treatment={"canary": {"*": factor}}, duration_s=3600)
 
 
-NEUTRAL = PlannedMutation("describe:charge", "test", ("charge",), "Describe charge.",
-                          (Edit("set", ("operations", "charge", "description"), "charges the card"),))
+NEUTRAL = PlannedMutation("datapipe:cart=json+none", "datapipe", ("cart",), "Send cart as it goes (json, none).",
+                          (Edit("set", ("fields", "cart", "format"), "json"),
+                           Edit("set", ("fields", "cart", "compression"), "none")))  # the defaults: no change
 
 
 def _start_canary(r: Path, *muts: PlannedMutation) -> Path:

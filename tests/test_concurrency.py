@@ -4,6 +4,7 @@ stale plans are refused, and every successful apply is in the history (none lost
 from __future__ import annotations
 
 import multiprocessing as mp
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ N = 8
 
 
 def _mutation(i: int) -> PlannedMutation:
-    return PlannedMutation(f"add-field:note_{i}", "test", (f"note_{i}",), f"declare field note_{i}",
-                           (Edit("set", ("fields", f"note_{i}"), {"type": "string"}),))
+    return PlannedMutation(f"hedge:load_cart@{i}", "hedge", ("load_cart",), f"hedge load_cart after {100 + i} ms",
+                           (Edit("set", ("operations", "load_cart", "hedge"), {"after_ms": 100 + i, "max_extra": 1}),))
 
 
 def _plan(recipe: Path, m: PlannedMutation, sha: str | None = None) -> Plan:
@@ -71,6 +72,6 @@ def test_eight_writers_lose_nothing(tmp_path: Path) -> None:
     applied = [m["id"] for e in entries if e.action == "apply" for m in e.mutations]
     assert sorted(applied) == sorted(_mutation(i).id for i in range(N))  # each exactly once
     assert [e.version for e in entries] == list(range(5, 5 + N))
-    fields = yaml.safe_load(recipe.read_text())["fields"]
-    assert {f"note_{i}" for i in range(N)} <= set(fields)  # no write overwrote another
+    assert all(e.previous_text == p.text for p, e in pairwise(entries))  # no write overwrote another
+    assert yaml.safe_load(recipe.read_text())["operations"][0]["hedge"]["after_ms"] - 100 == int(applied[-1][-1])
     assert recipe.read_text() == entries[-1].text

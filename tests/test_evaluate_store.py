@@ -171,8 +171,9 @@ def test_an_unusable_store_only_warns(tmp_path: Path, where: str) -> None:
     assert history_lines(recipe)[-1]["action"] == "promote" and "variants" not in recipe.read_text()
 
 
-NEUTRAL = PlannedMutation("describe:charge", "describe", ("charge",), "Describe charge.",
-                          (Edit("set", ("operations", "charge", "description"), "charges the card"),))  # fmt: skip
+NEUTRAL = PlannedMutation("datapipe:cart=json+none", "datapipe", ("cart",), "Send cart as it goes (json, none).",
+                          (Edit("set", ("fields", "cart", "format"), "json"),
+                           Edit("set", ("fields", "cart", "compression"), "none")))  # the defaults: no change
 
 
 def test_a_held_canary_keeps_one_row_that_its_conclusion_replaces(tmp_path: Path) -> None:
@@ -182,7 +183,7 @@ def test_a_held_canary_keeps_one_row_that_its_conclusion_replaces(tmp_path: Path
     recipe.write_text(RECIPE_TEXT)
     with Store.open(store) as s:
         s.record_suggestion(recipe="checkout", version=4, sha256=recipe_sha256(recipe), mutation_id=NEUTRAL.id,
-                            operator="describe", verdict="no significant difference", kind="payments",
+                            operator="datapipe", verdict="no significant difference", kind="payments",
                             predicted_delta=0.0, predicted_ci=(-3.0, 3.0), baseline=100.0)  # fmt: skip
     write_plan(Plan(PlanRecipe(str(recipe), recipe_sha256(recipe)), (NEUTRAL,), (NEUTRAL.id,)), tmp_path / "p.json")
     _start_canary(recipe, tmp_path / "p.json", store)
@@ -208,8 +209,8 @@ def test_a_held_canary_keeps_one_row_that_its_conclusion_replaces(tmp_path: Path
     rows = _rows(store)
     assert [(r["mutation_id"], r["outcome"], r["inside_interval"]) for r in rows] == [(NEUTRAL.id, "rolled_back", 0)]
     ops = {o["operator"]: o for o in json.loads(_invoke(["stats", "--format", "json"], store).stdout)["operators"]}
-    assert (ops["describe"]["observed"], ops["describe"]["held"], ops["describe"]["rolled_back"]) == (1, 0, 1)
-    assert ops["describe"]["calibration"] == 0.0
+    assert (ops["datapipe"]["observed"], ops["datapipe"]["held"], ops["datapipe"]["rolled_back"]) == (1, 0, 1)
+    assert ops["datapipe"]["calibration"] == 0.0
 
 
 def _judgement(delta: float, lo: float, hi: float, decision: str = "promote") -> Judgement:

@@ -22,7 +22,7 @@ from ._base import DEFAULT_OPTIONS, OperatorContext, OperatorSpec
 log = logging.getLogger(__name__)
 
 REGISTRY: dict[str, OperatorSpec] = {
-    m.NAME: OperatorSpec(name=m.NAME, summary=m.SUMMARY, generate=m.generate, needs_profile=needs)
+    m.NAME: OperatorSpec(name=m.NAME, summary=m.SUMMARY, generate=m.generate, needs_profile=needs, edits=m.EDITS)
     for m, needs in (
         (reorder, False),
         (substitute, False),

@@ -16,7 +16,7 @@ from ..bytesmodel import BytesFit
 from ..bytesmodel import fit as fit_bytes
 from ..constraints import control_dependency_violations, frozen_violations, keep_order_violations
 from ..model import Recipe, recipe_to_dict
-from ..mutation import Edit, Mutation, mutate
+from ..mutation import Edit, EditForm, Mutation, mutate
 from ..profile import Profile
 
 #: Options every operator understands, with their defaults (``OperatorContext.options`` overrides).
@@ -93,12 +93,14 @@ class OperatorContext:
 
 @dataclass(frozen=True)
 class OperatorSpec:
-    """A registry entry: the name the CLI shows, a one-line help, the generator."""
+    """A registry entry: the name the CLI shows, a one-line help, the generator, and the forms of the
+    edits it makes (what a plan's mutation of this operator may hold)."""
 
     name: str
     summary: str
     generate: Callable[[OperatorContext], list[Mutation]]
     needs_profile: bool = False
+    edits: tuple[EditForm, ...] = ()
 
 
 # ---- helpers ------------------------------------------------------------------------------------

@@ -20,12 +20,19 @@ from __future__ import annotations
 import numpy as np
 
 from .. import cachesim
-from ..mutation import Edit, Mutation
+from ..mutation import MAPPING, Condition, Edit, EditForm, EditShape, Mutation, target
 from ._base import OperatorContext, fmt_fields, make_mutation, ms
 
 NAME = "cache"
 SUMMARY = (
     "cache a deterministic operation's results (key = consumed fields), TTL and size chosen by replaying cache keys"
+)
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plancheck`; a test checks every candidate on the shipped examples).
+EDITS = (
+    EditForm(("operation",), (EditShape("set", ("operations", target(0), "cache"), MAPPING, required=True),),
+             (Condition("deterministic"), Condition("not-external"))),
 )
 
 

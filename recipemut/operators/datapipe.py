@@ -29,11 +29,24 @@ from types import MappingProxyType
 
 from ..bytesmodel import PAYLOAD_TYPES, codec_of, formats_and_compressions, latency_delta, table
 from ..model import Recipe
-from ..mutation import Edit, Mutation, mutate
+from ..mutation import STRING, Edit, EditForm, EditShape, Mutation, mutate, target
 from ._base import OperatorContext, make_mutation
 
 NAME = "datapipe"
 SUMMARY = "change a field's transfer format/compression, or stop sending a field nobody consumes (latency-vs-bytes fit)"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plancheck`; a test checks every candidate on the shipped examples).
+#: Format: targets ``(field, *operations touching it)``. Drop: targets ``(operation, field)``.
+EDITS = (
+    EditForm(("field",), (
+        EditShape("set", ("fields", target(0), "format"), STRING, required=True),
+        EditShape("set", ("fields", target(0), "compression"), STRING, required=True),
+    ), more="operation"),
+    EditForm(("operation", "field"), (
+        EditShape("remove", ("operations", target(0), "produces", target(1)), required=True),
+    )),
+)
 
 
 def _touching(r: Recipe, f: str) -> list[str]:

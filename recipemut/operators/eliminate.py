@@ -34,11 +34,23 @@ re-checked on the result.
 
 from __future__ import annotations
 
-from ..mutation import Edit, Mutation
+from ..mutation import Condition, Edit, EditForm, EditShape, Mutation, ValueRule, field_of, successor_of, target
 from ._base import OperatorContext, fmt_fields, kept_guards, make_mutation, ms, ordering_problems, rewire_after
 
 NAME = "eliminate"
 SUMMARY = "remove an operation without side effects whose products nobody consumes and that are not outputs"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plancheck`; a test checks every candidate on the shipped examples).
+EDITS = (
+    EditForm(("operation",), (
+        EditShape("remove", ("operations", target(0)), required=True),
+        EditShape("remove", ("operations", successor_of(0), "after", target(0))),
+        EditShape("append", ("operations", successor_of(0), "after"), ValueRule("precedes", 0)),
+        EditShape("prune", ("operations", successor_of(0), "after")),
+        EditShape("remove", ("fields", field_of(0))),
+    ), (Condition("no-effects"),)),
+)
 
 
 def orphaned_fields(ctx: OperatorContext, op_id: str) -> list[str]:

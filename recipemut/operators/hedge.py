@@ -18,12 +18,19 @@ from __future__ import annotations
 import numpy as np
 
 from .. import hedgemodel
-from ..mutation import Edit, Mutation
+from ..mutation import MAPPING, Condition, Edit, EditForm, EditShape, Mutation, target
 from ..profile import ST_OK
 from ._base import OperatorContext, make_mutation, ms
 
 NAME = "hedge"
 SUMMARY = "duplicate a call to an operation with a heavy latency tail after a delay (extra calls counted in cost)"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plancheck`; a test checks every candidate on the shipped examples).
+EDITS = (
+    EditForm(("operation",), (EditShape("set", ("operations", target(0), "hedge"), MAPPING, required=True),),
+             (Condition("not-external"),)),
+)
 
 
 def generate(ctx: OperatorContext) -> list[Mutation]:

@@ -32,11 +32,27 @@ re-checked on the result, so an ordering they protect is never lost.
 from __future__ import annotations
 
 from ..model import Operation
-from ..mutation import Mutation
+from ..mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from ._base import OperatorContext, fmt_fields, kept_guards, make_mutation, ms, ordering_problems, rewire_after
 
 NAME = "parallelize"
 SUMMARY = "drop an `after` edge between operations that touch disjoint fields (Bernstein) so they run side by side"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plancheck`; a test checks every candidate on the shipped examples).
+#: Targets ``(a, b)``: ``a`` leaves ``b.after``, which may inherit operations that ran before ``a``
+#: (``rewire_after``). The second form, ``b.after`` set whole to the same result, is what plans of
+#: the first format wrote (``docs/ARCHITECTURE.md``).
+EDITS = (
+    EditForm(("operation", "operation"), (
+        EditShape("remove", ("operations", target(1), "after", target(0)), required=True),
+        EditShape("append", ("operations", target(1), "after"), ValueRule("precedes", 0)),
+        EditShape("prune", ("operations", target(1), "after")),
+    ), (Condition("not-both-external"),)),
+    EditForm(("operation", "operation"), (
+        EditShape("set", ("operations", target(1), "after"), ValueRule("after-without", 0), required=True),
+    ), (Condition("not-both-external"),)),
+)
 
 
 def bernstein_conflicts(a: Operation, b: Operation) -> list[str]:

@@ -37,11 +37,29 @@ from typing import Any
 import networkx as nx
 
 from ..model import Operation
-from ..mutation import Edit, Mutation
+from ..mutation import Condition, Edit, EditForm, EditShape, Mutation, ValueRule, target
 from ._base import OperatorContext, doc_op, fmt_fields, make_mutation, ms, ordering_problems
 
 NAME = "substitute"
 SUMMARY = "replace an operation by a catalogue alternative with the same `equivalence` tag"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plancheck`; a test checks every candidate on the shipped examples).
+#: Targets ``(operation, alternative)``: every value comes from the alternative's catalogue entry
+#: (its cost, else its ``expected`` cost), except ``substituted_from``, the operation's old action.
+_OP = ("operations", target(0))
+_COST = (("cost_per_call_usd",), ("expected", "cost_per_call_usd"))
+EDITS = (
+    EditForm(("operation", "alternative"), (
+        EditShape("set", (*_OP, "service"), ValueRule("alternative", 1, (("service",),)), required=True),
+        EditShape("set", (*_OP, "action"), ValueRule("alternative", 1, (("action",),)), required=True),
+        EditShape("set", (*_OP, "cost_per_call_usd"), ValueRule("alternative", 1, _COST)),
+        EditShape("remove", (*_OP, "cost_per_call_usd"), ValueRule("alternative-lacks", 1, _COST)),
+        EditShape("set", (*_OP, "substituted_from"), ValueRule("current", 0, (("action",),))),
+        *(EditShape("set", (*_OP, key), ValueRule("alternative", 1, ((key,),)))
+          for key in ("consumes", "produces", "deterministic", "side_effects", "may_halt")),
+    ), (Condition("same-equivalence"),)),
+)
 
 
 def unmet(ctx: OperatorContext, op: Operation, alt: Operation) -> list[str]:
