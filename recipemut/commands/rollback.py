@@ -42,8 +42,9 @@ def rollback(
     entry N wrote. The restore is itself a new history entry, so a rollback can be undone by
     another rollback.
     A hand edit made since the last recorded write is refused unless --force (which saves it
-    into the history first); so is a read-only RECIPE (--force writes it, keeping its mode). A history that does not verify stops the rollback (the line at
-    fault is named) and the recipe is not touched.
+    into the history first); so is a read-only RECIPE (--force writes it, keeping its mode). A
+    history that does not verify stops the rollback (the line at fault is named) and the recipe
+    is not touched.
 
     Example: recipemut rollback checkout.yaml --to 4    (or --entry 2; see recipemut history checkout.yaml)
     """
