@@ -19,6 +19,7 @@ edges added or removed (with their kind: ``data``, ``after`` or ``both``).
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections import Counter
 from collections.abc import Hashable, Sequence
@@ -326,8 +327,22 @@ def unified_diff(before_text: str, after_text: str, path: str = "recipe.yaml") -
     return "".join(out)
 
 
+_last_edited: list[tuple[str, list[Edit], str, str]] = []  # the last (text, edits, source, result)
+
+
 def edited_text(text: str, edits: Sequence[Edit], *, source: str = "<recipe>") -> str:
-    """The text ``apply`` would write for these edits (round-trip YAML keeping comments)."""
+    """The text ``apply`` would write for these edits (round-trip YAML keeping comments).
+
+    The last answer is remembered: a report in two formats asks twice for the same text, and the
+    round trip costs seconds per megabyte of recipe.
+    """
     from .yamlio import apply_edits_to_text
 
-    return apply_edits_to_text(text, list(edits), source=source)
+    key = copy.deepcopy(list(edits))
+    if _last_edited:
+        t, e, s, result = _last_edited[0]
+        if s == source and e == key and t == text:
+            return result
+    result = apply_edits_to_text(text, list(edits), source=source)
+    _last_edited[:] = [(text, key, source, result)]
+    return result

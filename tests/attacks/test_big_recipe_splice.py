@@ -154,3 +154,22 @@ def test_line_opcodes_stay_cheap_and_correct_on_adversarial_input(
         rebuilt += b[j1:j2]
     assert rebuilt == b
     assert difflib_work[0] <= 2_000_000
+
+
+def test_edited_text_round_trips_a_recipe_once_for_a_report_in_two_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipemut import diff, yamlio
+
+    calls: list[int] = []
+    real = yamlio.apply_edits_to_text
+
+    def counting(*a: Any, **k: Any) -> str:
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(yamlio, "apply_edits_to_text", counting)
+    text = with_comments(10)
+    first = diff.edited_text(text, EDITS, source="r.yaml")
+    again = diff.edited_text(text, list(EDITS), source="r.yaml")
+    other = diff.edited_text(text, EDITS[:1], source="r.yaml")
+    assert first == again == expected(text) and other != first
+    assert len(calls) == 2
