@@ -11,16 +11,25 @@ How a native file is read
     they stay right with blank lines and CRLF. The table is trusted row-for-line only when every
     non-blank line looks like one object (``{`` ... ``}``) and the row count equals the non-blank
     line count. Otherwise (a parse error, invalid UTF-8, two objects on one line, ...) the file is
-    re-read in blocks of lines; a block that fails is bisected until the bad lines stand alone,
-    and each bad line is classified (``json.loads`` on that line only). The cost is proportional
-    to the number of bad lines times log(block size), not to the file.
+    re-read in blocks of lines: lines of invalid UTF-8 are found first in one linear pass and
+    rejected; a block that fails is bisected until the bad lines stand alone, and each bad line is
+    classified (``json.loads`` on that line only); a block with many bad lines has the rest of its
+    lines read by ``json`` one by one instead, so the time stays linear in the file. Before any of
+    this, lines nested deeper than :data:`MAX_JSON_DEPTH` are found by a numpy scan and rejected
+    unread (JSON parsers recurse: pyarrow's crashed the process on a line 20,000 deep).
+
+What is not read at all
+    A device or a FIFO (only regular files, and standard input through its copy); binary data (a
+    NUL byte, or a quarter of the first 64 KiB not text: :func:`binary_at`).
 
 What is rejected (reason codes, see :data:`REASONS`)
     malformed JSON, a value that is not an object, a key of the wrong type, a required key missing
-    or empty, invalid UTF-8, a negative or non-finite latency or one over :data:`MAX_MS`, a start
-    that is not finite or further than :data:`MAX_MS` from 1970 (not epoch milliseconds: a log in
-    nanoseconds or microseconds), a negative or non-finite cost/cpu/mem/bytes, a status other than
-    ok/error/halted, a sample_rate outside (0, 1]. Rejections are counted by reason; the first
+    or empty, invalid UTF-8, nesting deeper than :data:`MAX_JSON_DEPTH` (found by a numpy scan before
+    any parser sees the line), a negative or non-finite latency or one over :data:`MAX_LATENCY_MS`, a
+    start that is not finite, further than :data:`MAX_MS` from 1970 (not epoch milliseconds: a log in
+    nanoseconds or microseconds) or in :data:`SECONDS_BAND` (seconds), a negative, non-finite or
+    implausibly large cost/cpu/mem/bytes (:data:`MAX_VALUES`), a status other than ok/error/halted, a
+    sample_rate that is not a number in (0, 1] (NaN included). Rejections are counted by reason; the first
     :data:`MAX_EXAMPLES` of each reason keep their ``file:line``. Nothing is fatal unless
     ``strict=True`` (then the first bad line, in file order, raises
     :class:`~recipemut.errors.LogError`). A file whose every line is bad, or whose first
@@ -59,7 +68,9 @@ The frame's dtypes: strings are pandas' ``str`` dtype, floats ``float64`` (NaN w
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import dataclasses
 import gzip
 import importlib
 import itertools
@@ -69,7 +80,7 @@ import math
 import os
 import re
 import shlex
-import shutil
+import stat
 import sys
 import tempfile
 import zlib
@@ -88,6 +99,7 @@ import pyarrow.json as pj
 
 from .errors import InputFileError, LogError, RecipemutError
 from .model import Recipe
+from .readers import _kind as file_kind
 from .spans import DEFAULT_VARIANT, REQUIRED, SPAN_SCHEMA, STATUSES
 
 log = logging.getLogger(__name__)
@@ -109,6 +121,23 @@ FALLBACK_BLOCK = 1 << 20
 #: the largest ``|start_ms|`` and ``latency_ms`` taken: 2**62 ns (about 146 years), so that every span's
 #: start and end are dates (pandas holds 1677..2262); a start in nanoseconds or microseconds is beyond it
 MAX_MS = 2.0**62 / 1e6
+#: the longest latency taken: 30 days (a span longer than that is not a latency measurement)
+MAX_LATENCY_MS = 30 * 86_400_000.0
+#: ``start_ms`` values this far from 1970, and no further, are seconds written where milliseconds belong
+#: (as milliseconds they fall between 1970-01-02 and 1973-03-03; as seconds between 1973 and 5138)
+SECONDS_BAND = (1e8, 1e11)
+#: the largest value taken per call of each optional number (beyond it, sums over millions of spans
+#: could overflow): a million dollars, a trillion CPU milliseconds (31 CPU-years), a petabyte
+MAX_VALUES: Mapping[str, float] = MappingProxyType(
+    {"cost_usd": 1e6, "cpu_ms": 1e12, "mem_mb": 1e9, "bytes_in": 1e15, "bytes_out": 1e15}
+)
+#: a native line nested deeper than this (objects and arrays) is rejected unread: JSON parsers recurse
+MAX_JSON_DEPTH = 512
+_DEPTH_WINDOW = 1 << 22  # bytes per step of the nesting scan
+#: the most standard input may hold (it is copied to a temporary file first)
+MAX_STDIN = 16 * 1024**3
+#: a first block with this share of bytes that no text log holds (controls, invalid UTF-8) is binary
+BINARY_SHARE = 0.25
 _PARSE_BLOCK = 1 << 24  # bytes per block of the one-pass parse: fewer, larger chunks to post-process
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
 _HEAD_BYTES = 1 << 16
@@ -127,11 +156,11 @@ REASONS: Mapping[str, str] = MappingProxyType(
         "bad-encoding": "invalid UTF-8",
         "wrong-type": "a key holding a value of the wrong type",
         "missing-key": "a required key (request_id, op, start_ms, latency_ms, status) missing or empty",
-        "bad-latency": "latency_ms negative, not finite or over 146 years",
-        "bad-start": "start_ms not finite or not epoch milliseconds (beyond 146 years of 1970)",
+        "bad-latency": "latency_ms negative, not finite or over 30 days",
+        "bad-start": "start_ms not finite or not epoch milliseconds (beyond 146 years of 1970, or seconds)",
         "unknown-status": "status other than ok, error, halted",
-        "bad-sample-rate": "sample_rate outside (0, 1]",
-        "bad-value": "cost_usd, cpu_ms, mem_mb, bytes_in or bytes_out negative or not finite",
+        "bad-sample-rate": "sample_rate not a number in (0, 1]",
+        "bad-value": "cost_usd, cpu_ms, mem_mb, bytes_in or bytes_out negative, not finite or implausibly large",
     }
 )
 
@@ -458,13 +487,67 @@ def detect_format(head: bytes) -> str:
     return "native"  # JSON objects (whole, broken or of no known format) or text: the native reader names the line
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputFileError("no such file", file=str(path), code="missing-file")
-    if path.is_dir():
-        raise InputFileError("is a directory, not a log file", file=str(path), code="not-a-file")
+def _check_file(path: Path, name: str | None = None) -> None:
+    """A log must be a readable regular file: a device (``/dev/zero``, ``/dev/urandom``) or a FIFO
+    would be read without end or wait for a writer, so it is refused before it is opened; standard
+    input (``-``) is copied to a regular file first."""
+    name = str(path) if name is None else name
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputFileError("no such file", file=name, code="missing-file") from None
+    except OSError as e:
+        raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
+    if stat.S_ISDIR(mode):
+        raise InputFileError("is a directory, not a log file", file=name, code="not-a-file")
+    if not stat.S_ISREG(mode):
+        raise InputFileError(
+            f"is {file_kind(mode)}, not a log file; to read a stream, pipe it into --logs - "
+            "(... | recipemut ... --logs -)",
+            file=name,
+            code="not-a-file",
+        )
     if not os.access(path, os.R_OK):
-        raise InputFileError("permission denied", file=str(path), code="unreadable")
+        raise InputFileError("permission denied", file=name, code="unreadable")
+
+
+def binary_at(head: bytes) -> int | None:
+    """The offset of the first byte that shows ``head`` (a file's first bytes, gunzipped) is not text:
+    a NUL byte anywhere, or the first control or invalid UTF-8 byte when such bytes make up
+    :data:`BINARY_SHARE` or more of it; ``None`` for text (a few stray bytes are left to the lines'
+    own checks).
+
+    >>> binary_at(b'{"op": "a"}\\n'), binary_at('{"op": "é"}'.encode("latin-1")), binary_at(b"ab\\0")
+    (None, None, 2)
+    >>> binary_at(bytes(range(128, 256)))
+    0
+    """
+    nul = head.find(b"\0")
+    if nul >= 0:
+        return nul
+    if not head:
+        return None
+    text = head.decode("utf-8", "surrogateescape")  # an invalid byte becomes one of U+DC80..U+DCFF
+    bad = [m.start() for m in _NOT_TEXT.finditer(text)]
+    if len(bad) < BINARY_SHARE * len(head):
+        return None
+    return len(text[: bad[0]].encode("utf-8", "surrogateescape"))
+
+
+_NOT_TEXT = re.compile("[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f\udc80-\udcff]")
+
+
+def _refuse_binary(head: bytes, name: str) -> None:
+    """Raise :class:`InputFileError` when a log's first bytes are binary data, not text."""
+    at = binary_at(head)
+    if at is None:
+        return
+    hint = ""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        hint = "; it is UTF-16: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)"
+    raise InputFileError(
+        f"is not a text log (binary data at byte {at}: 0x{head[at]:02x}){hint}", file=name, code="binary"
+    )
 
 
 def _is_gzip(path: Path) -> bool:
@@ -521,6 +604,28 @@ def _gunzip(path: Path, name: str | None = None) -> bytearray:
     return out
 
 
+def _after_first_line(path: Path, name: str) -> bytes:
+    """The :data:`_HEAD_BYTES` after the first line of a file whose first line is longer than that
+    (gunzipped; the first line is looked through for up to :data:`GZIP_FREE_BYTES`): what a file's
+    format is told from when its first line is one long bad line."""
+    gz = _is_gzip(path)
+    try:
+        with path.open("rb") as raw:
+            f: Any = gzip.GzipFile(fileobj=raw) if gz else raw
+            seen = 0
+            while seen < GZIP_FREE_BYTES:
+                chunk = f.read(_HEAD_BYTES)
+                if not chunk:
+                    return b""
+                nl = chunk.find(b"\n")
+                if nl >= 0:
+                    return bytes(chunk[nl + 1 :] + f.read(nl + 1))
+                seen += len(chunk)
+    except (OSError, EOFError, zlib.error):
+        return b""
+    return b""
+
+
 def _head(path: Path, name: str | None = None) -> bytes:
     if _is_gzip(path):
         try:
@@ -546,6 +651,7 @@ class _Lines:
     nexts: np.ndarray  # int64 first byte of the next line (or buffer end)
     blank: np.ndarray  # bool: empty (after one trailing \r)
     odd: np.ndarray  # bool: non-blank but not of the shape "{...}"
+    deep: np.ndarray | None = None  # bool: nested deeper than MAX_JSON_DEPTH (odd too; never parsed)
 
     def __len__(self) -> int:
         return int(self.starts.shape[0])
@@ -600,6 +706,196 @@ def _index_lines(a: np.ndarray) -> _Lines:
         lone = crs[~np.isin(crs, ends[cr])]
         odd[np.searchsorted(starts, lone, side="right") - 1] = True
     return _Lines(starts, ends, nexts, blank, odd)
+
+
+_DepthState = tuple[int, bool, int, int, int]
+
+
+def _window_depths(w: np.ndarray, firsts: np.ndarray, state: _DepthState) -> tuple[np.ndarray, _DepthState]:
+    """Deepest nesting in window ``w`` of each line starting at ``firsts`` (relative, sorted; the first is 0).
+
+    Line 0 carries ``state`` = (backslashes just before the window, inside a string, depth, lowest
+    depth, deepest rise) from the previous window; the others start afresh. Returns the deepest rise
+    of each line and the state at the window's end (for its last line)."""
+    bs_in, inq_in, d_in, low_in, top_in = state
+    n = int(w.shape[0])
+    nl = int(firsts.shape[0])
+    # quotes not escaped: an odd run of backslashes before one escapes it
+    q = np.flatnonzero(w == 34)
+    b = np.flatnonzero(w == 92)
+    if b.size:
+        new = np.empty(b.size, bool)
+        new[0] = True
+        new[1:] = np.diff(b) != 1
+        run0 = np.maximum.accumulate(np.where(new, b, 0))
+        run_len = b - run0 + 1 + np.where(run0 == 0, bs_in, 0)
+        if q.size:
+            k = np.searchsorted(b, q) - 1
+            prev = (k >= 0) & (b[np.maximum(k, 0)] == q - 1)
+            esc = np.zeros(q.size, bool)
+            esc[prev] = (run_len[k[prev]] % 2) == 1
+            if bs_in % 2 and q[0] == 0:
+                esc[0] = True
+            q = q[~esc]
+        bs_out = int(run_len[-1]) if b[-1] == n - 1 else 0
+    else:
+        if bs_in % 2 and q.size and q[0] == 0:
+            q = q[1:]
+        bs_out = 0
+    # a string cannot span a line end, nor a CR (JSON readers end lines there too, or refuse it)
+    cr = np.flatnonzero(w == 13) + 1
+    segs = np.union1d(firsts, cr) if cr.size else firsts  # sorted, segs[0] == 0
+    carried = 1 if inq_in else 0
+    low7 = w | 0x20  # '[' -> '{', ']' -> '}'
+    pos = np.flatnonzero((low7 == 123) | (low7 == 125))
+    val = np.where(low7[pos] == 123, 1, -1)
+    if q.size or carried:  # drop the brackets inside strings
+        seg0 = segs[np.searchsorted(segs, pos, side="right") - 1]
+        before = np.searchsorted(q, pos) - np.searchsorted(q, seg0) + np.where(seg0 == 0, carried, 0)
+        outside = (before & 1) == 0
+        pos, val = pos[outside], val[outside]
+    # string state at the window's end (of its last segment)
+    last = int(segs[-1])
+    inq_out = bool((q.size - int(np.searchsorted(q, last)) + (carried if last == 0 else 0)) % 2)
+    top = np.zeros(nl, np.int64)
+    top[0] = top_in
+    if pos.size == 0:
+        if nl == 1:
+            return top, (bs_out, inq_out, d_in, low_in, top_in)
+        return top, (bs_out, inq_out, 0, 0, 0)
+    if nl == 1:  # one line (or the middle of one): no resets
+        rel = np.cumsum(val) + d_in
+        low = np.minimum(np.minimum.accumulate(rel), low_in)
+        top[0] = max(top_in, int((rel - low).max()))
+        return top, (bs_out, inq_out, int(rel[-1]), int(low[-1]), int(top[0]))
+    line = np.searchsorted(firsts, pos, side="right") - 1
+    cum = np.cumsum(val)
+    change = np.flatnonzero(np.concatenate(([True], line[1:] != line[:-1])))
+    base = cum[change] - val[change]
+    ln = line[change]
+    init_d = np.where(ln == 0, d_in, 0)
+    rel = cum - np.repeat(base - init_d, np.diff(np.append(change, pos.size)))
+    big = 2 * (abs(d_in) + abs(low_in) + pos.size + 1)
+    x = rel - line * big
+    low = np.minimum.accumulate(x) + line * big
+    low = np.minimum(low, np.where(line == 0, low_in, 0))
+    rise = rel - low
+    per = np.maximum.reduceat(rise, change)
+    top[ln] = np.maximum(top[ln], per)  # each line once: its events are contiguous
+    if int(line[-1]) == nl - 1:
+        state = (bs_out, inq_out, int(rel[-1]), int(low[-1]), int(top[nl - 1]))
+    else:
+        state = (bs_out, inq_out, 0, 0, 0)
+    return top, state
+
+
+def line_depths(buf: np.ndarray, firsts: np.ndarray, window: int | None = None) -> np.ndarray:
+    """Deepest bracket nesting of each line of ``buf`` (lines start at ``firsts``; the bytes between
+    lines are line ends), scanned with numpy in windows of ``window`` bytes (memory stays bounded
+    however long a line is), brackets inside strings skipped.
+
+    "Deepest" is the largest rise of the bracket count over the line, so a line that closes more than
+    it opened cannot hide a deep part after it; a string ends at a CR too (a JSON reader ends lines
+    there, or refuses the CR). For valid JSON it is the nesting depth.
+
+    >>> line_depths(np.frombuffer(b'{"a": [[1]], "b": "[[[["}\\n["\\\\"{"]', np.uint8), np.array([0, 26]))
+    array([3, 1])
+    """
+    window = window or _DEPTH_WINDOW
+    n = int(buf.shape[0])
+    out = np.zeros(firsts.shape[0], np.int64)
+    state: _DepthState = (0, False, 0, 0, 0)
+    for w0 in range(0, n, window):
+        w1 = min(w0 + window, n)
+        k0 = int(np.searchsorted(firsts, w0, side="right")) - 1
+        k1 = int(np.searchsorted(firsts, w1, side="left"))
+        if firsts[k0] == w0:
+            state = (0, False, 0, 0, 0)
+        rel = firsts[k0:k1] - w0
+        rel[0] = 0
+        top, state = _window_depths(buf[w0:w1], rel, state)
+        np.maximum(out[k0:k1], top, out=out[k0:k1])
+    return out
+
+
+def _too_deep(a: np.ndarray, lines: _Lines) -> np.ndarray:
+    """Mask of the lines nested deeper than :data:`MAX_JSON_DEPTH`, found before any parser sees them
+    (pyarrow's JSON reader crashes the process on a line nested some 20,000 deep).
+
+    Only a line longer than the limit can be that deep, and only one with more opening brackets than
+    the limit; a span log's lines are short, so the usual cost is one comparison per line. Long lines
+    are gathered into batches of about :data:`_DEPTH_WINDOW` bytes (a longer line alone, not copied);
+    a batch's opening brackets are counted, and only a batch with a line over the limit is scanned.
+    """
+    deep = np.zeros(len(lines), bool)
+    long_idx = np.flatnonzero((lines.ends - lines.starts) > MAX_JSON_DEPTH)
+    if long_idx.size == 0:
+        return deep
+    lengths = (lines.ends - lines.starts)[long_idx]
+    huge = lengths > _DEPTH_WINDOW
+    for i in long_idx[huge].tolist():
+        s, e = int(lines.starts[i]), int(lines.ends[i])
+        deep[i] = bool(line_depths(a[s:e], np.zeros(1, np.int64))[0] > MAX_JSON_DEPTH)
+    rest, lens = long_idx[~huge], lengths[~huge]
+    if rest.size == 0:
+        return deep
+    cum = np.cumsum(lens)
+    cuts = np.unique(np.searchsorted(cum, np.arange(_DEPTH_WINDOW, int(cum[-1]), _DEPTH_WINDOW), side="right"))
+    for b0, b1 in itertools.pairwise([0, *cuts.tolist(), rest.size]):
+        if b1 <= b0:
+            continue
+        idx, ln = rest[b0:b1], lens[b0:b1]
+        firsts = np.concatenate(([0], np.cumsum(ln + 1)[:-1]))
+        joined = np.full(int(ln.sum() + ln.size), 10, np.uint8)  # the lines, each ended by a newline
+        offs = np.repeat(firsts - np.concatenate(([0], np.cumsum(ln)[:-1])), ln)
+        src = np.repeat(lines.starts[idx] - np.concatenate(([0], np.cumsum(ln)[:-1])), ln)
+        k = np.arange(int(ln.sum()), dtype=np.int64)
+        joined[k + offs] = a[k + src]
+        del k, offs, src
+        opens = np.add.reduceat(((joined | 0x20) == 0x7B).view(np.uint8), firsts, dtype=np.int64)
+        if int(opens.max()) > MAX_JSON_DEPTH:
+            deep[idx] = line_depths(joined, firsts) > MAX_JSON_DEPTH
+    return deep
+
+
+def _bad_utf8(buf: pa.Buffer, lines: _Lines, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the lines ``among`` (indices) hold invalid UTF-8, and the 1-based byte of the first bad
+    one in each: time linear in the bytes, with Python work per bad line only.
+
+    Blocks of whole lines that are plain ASCII are passed over by a numpy test; the others are
+    decoded, and each error resumes the decoding at the next line.
+    """
+    a = np.frombuffer(buf, dtype=np.uint8)
+    view = memoryview(buf)
+    starts, nexts = lines.starts, lines.nexts
+    bad: list[int] = []
+    at: list[int] = []
+    if among.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    cuts = np.searchsorted(starts[among], np.arange(0, int(nexts[among[-1]]), FALLBACK_BLOCK))
+    for b0, b1 in itertools.pairwise([*np.unique(cuts).tolist(), among.size]):
+        if b1 <= b0:
+            continue
+        first, last = int(among[b0]), int(among[b1 - 1])
+        lo, hi = int(starts[first]), int(nexts[last])
+        if hi <= lo or int(a[lo:hi].max()) < 0x80:
+            continue
+        pos = lo
+        while pos < hi:
+            try:
+                codecs.utf_8_decode(view[pos:hi], "strict", True)
+                break
+            except UnicodeDecodeError as e:
+                p = pos + e.start
+                i = int(np.searchsorted(starts, p, side="right")) - 1
+                bad.append(i)
+                at.append(p - int(starts[i]) + 1)
+                pos = int(nexts[i])
+    if not bad:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    got, where = np.array(bad, np.int64), np.array(at, np.int64)
+    keep = np.isin(got, among)  # a bad line between two of ``among`` counts only if it is one of them
+    return got[keep], where[keep]
 
 
 def _parse(buf: pa.Buffer | str, block_size: int | None = None, *, infer: bool = False) -> pa.Table:
@@ -677,6 +973,19 @@ def _json_kind(v: Any) -> str:
     return "object"
 
 
+def parse_int(digits: str) -> int | float:
+    """A JSON integer as ``json`` reads it, but one too long for Python's int conversion (over 4,300
+    digits, a ``ValueError``) is infinite: out of range for every key, so refused as a value is.
+
+    >>> parse_int("12"), parse_int("-" + "9" * 5000)
+    (12, -inf)
+    """
+    try:
+        return int(digits)
+    except ValueError:
+        return float("-inf") if digits.startswith("-") else float("inf")
+
+
 def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
     """Why one line is not a span: ``(reason code, message)``. Used on lines the parser refused.
 
@@ -685,12 +994,25 @@ def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
     >>> classify_line(b'{"op": "a"')[0]
     'malformed-json'
     """
+    return line_problem(raw) or (
+        "malformed-json",
+        f"rejected by the JSON parser ({parser_message or 'unknown reason'})",
+    )
+
+
+def line_problem(raw: bytes) -> tuple[str, str] | None:
+    """What :func:`classify_line` finds wrong with a line with ``json``, or ``None`` when ``json`` reads
+    it as an object whose keys have the types the span columns take.
+
+    >>> line_problem(b'{"op": "a", "latency_ms": 2}') is None, line_problem(b"[1]")[0]
+    (True, 'not-an-object')
+    """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         return "bad-encoding", f"invalid UTF-8 at byte {e.start + 1} of the line"
     try:
-        obj = json.loads(text, object_pairs_hook=_no_dupes)
+        obj = json.loads(text, object_pairs_hook=_no_dupes, parse_int=parse_int)
     except _DuplicateKey as e:
         return "malformed-json", f"duplicate key {e.key!r}"
     except json.JSONDecodeError as e:
@@ -713,7 +1035,7 @@ def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
         if want == "number" and not math.isfinite(v):
             code = {"latency_ms": "bad-latency", "start_ms": "bad-start"}.get(f.name, "bad-value")
             return code, f"{f.name} is out of range ({v})"
-    return "malformed-json", f"rejected by the JSON parser ({parser_message or 'unknown reason'})"
+    return None
 
 
 def _map(path: str) -> pa.Buffer:
@@ -721,11 +1043,6 @@ def _map(path: str) -> pa.Buffer:
         return pa.memory_map(path, "r").read_buffer()
     except OSError as e:
         raise InputFileError(f"cannot read ({e.strerror or e})", file=path, code="unreadable") from None
-
-
-def _scan(source: pa.Buffer | str) -> _Lines:
-    buf = source if isinstance(source, pa.Buffer) else _map(source)
-    return _index_lines(np.frombuffer(buf, dtype=np.uint8))
 
 
 def _read_native(source: pa.Buffer | str, name: str, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int, int]:
@@ -739,7 +1056,13 @@ def _read_native(source: pa.Buffer | str, name: str, rej: _Rejects) -> tuple[pa.
     # is built. The one-pass parse runs after the scan, and only when every non-blank line is shaped
     # {...}: a file with another line goes to the slow path whatever the parse gives, and arrow's
     # JSON reader crashes the process on a parse block that opens with `null` (a line `null`).
-    lines = _scan(source)
+    buf = source if isinstance(source, pa.Buffer) else _map(source)
+    a = np.frombuffer(buf, dtype=np.uint8)
+    lines = _index_lines(a)
+    deep = _too_deep(a, lines)
+    del a, buf
+    if deep.any():  # never handed to a parser: the slow path rejects them unread
+        lines = dataclasses.replace(lines, odd=lines.odd | deep, deep=deep)
     table: pa.Table | None = None
     if not lines.odd.any():
         try:
@@ -790,7 +1113,14 @@ def _read_slow(buf: pa.Buffer, lines: _Lines, name: str, rej: _Rejects) -> tuple
     nonblank_idx = np.flatnonzero(~lines.blank)
     if nonblank_idx.size > GIVE_UP_AFTER:
         cut = int(nonblank_idx[GIVE_UP_AFTER - 1]) + 1
-        head = _Lines(lines.starts[:cut], lines.ends[:cut], lines.nexts[:cut], lines.blank[:cut], lines.odd[:cut])
+        head = _Lines(
+            lines.starts[:cut],
+            lines.ends[:cut],
+            lines.nexts[:cut],
+            lines.blank[:cut],
+            lines.odd[:cut],
+            None if lines.deep is None else lines.deep[:cut],
+        )
         probe = _Rejects(name)
         table, _, spaces = _read_lines(buf, head, probe)
         if table.num_rows == 0 and spaces == 0:
@@ -812,13 +1142,25 @@ def _not_a_log(name: str, through: int, rej: _Rejects) -> LogError:
 
 def _read_lines(buf: pa.Buffer, lines: _Lines, rej: _Rejects) -> tuple[pa.Table, np.ndarray, int]:
     """The slow path proper (see :func:`_read_slow`)."""
-    odd_idx = np.flatnonzero(lines.odd)
+    odd = lines.odd
+    # lines of invalid UTF-8 are found in one linear pass and rejected unparsed (bisecting a block
+    # for each of them cost time quadratic in their number)
+    bad, at = _bad_utf8(buf, lines, np.flatnonzero(~odd & ~lines.blank))
+    if bad.size:
+        for i, col in zip(bad.tolist(), at.tolist(), strict=True):
+            rej.add(i + 1, "bad-encoding", f"invalid UTF-8 at byte {col} of the line")
+        odd = odd.copy()
+        odd[bad] = True
+        skip = np.zeros(len(lines), bool)
+        skip[bad] = True
+    odd_idx = np.flatnonzero(odd & ~skip) if bad.size else np.flatnonzero(odd)
+    deep = lines.deep
     tables: list[pa.Table] = []
     numbers: list[np.ndarray] = []
-    if odd_idx.size == 0:
+    if not odd.any():
         clean_buf, clean_lines, clean_no = buf, lines, np.arange(1, len(lines) + 1, dtype=np.int64)
     else:
-        keep = np.flatnonzero(~lines.odd)
+        keep = np.flatnonzero(~odd)
         clean_buf = _join(buf, lines, keep)
         clean_lines = _index_lines(np.frombuffer(clean_buf, dtype=np.uint8))
         clean_no = keep.astype(np.int64) + 1
@@ -830,6 +1172,9 @@ def _read_lines(buf: pa.Buffer, lines: _Lines, rej: _Rejects) -> tuple[pa.Table,
     candidates: list[tuple[int, bytes]] = []
     view = memoryview(buf)
     for i in odd_idx.tolist():
+        if deep is not None and deep[i]:
+            rej.add(i + 1, "malformed-json", f"nested more than {MAX_JSON_DEPTH} levels deep (not read)")
+            continue
         raw = bytes(view[int(lines.starts[i]) : int(lines.nexts[i])]).strip()
         if not raw:
             spaces += 1
@@ -857,11 +1202,16 @@ def _bisect(
     rej: _Rejects,
     tables: list[pa.Table],
     numbers: list[np.ndarray],
+    limit: int | None = 16,
 ) -> None:
     """Parse ``buf`` (lines shaped ``{...}`` or blank) in blocks, bisecting failed blocks to single lines.
 
     ``line_no[i]`` is the file line of ``buf``'s line ``i``. Accepted tables and their line numbers
     are appended to ``tables`` and ``numbers``; bad lines are added to ``rej``.
+
+    Each failed parse costs a parser call, so a block in which more than ``limit`` parses failed
+    (many bad lines: bisecting them all took time quadratic in their number) has its remaining
+    lines sifted with ``json`` one by one instead (:func:`_sift`): a cost per line, not per bad line.
     """
     nonblank = ~lines.blank
     nonblank_cum = np.concatenate(([0], np.cumsum(nonblank)))
@@ -869,11 +1219,17 @@ def _bisect(
     bounds = np.unique(np.concatenate((cuts, [len(lines)])))
     for b0, b1 in itertools.pairwise(bounds.tolist()):
         work = [(b0, b1)]
+        failed = 0
         while work:
             i, j = work.pop()
             nb = int(nonblank_cum[j] - nonblank_cum[i])
             if nb == 0:
                 continue
+            if limit is not None and failed > limit and j - i > 1:
+                rest = np.concatenate([np.arange(a, b) for a, b in ((i, j), *work)])
+                work.clear()
+                _sift(buf, lines, np.sort(rest[nonblank[rest]]), line_no, rej, tables, numbers)
+                break
             sl = buf.slice(int(lines.starts[i]), int(lines.nexts[j - 1] - lines.starts[i]))
             if j - i == 1:
                 raw = sl.to_pybytes().strip()
@@ -899,6 +1255,7 @@ def _bisect(
                     tables.append(t)
                     numbers.append(line_no[i:j][nonblank[i:j]])
                     continue
+            failed += 1
             if 0 <= hint < nb:
                 # the parser named the bad row: split around that line (verified, since a wrong
                 # guess only makes smaller ranges that are parsed again)
@@ -910,7 +1267,42 @@ def _bisect(
             work.append((i, mid))
 
 
+def _sift(
+    buf: pa.Buffer,
+    lines: _Lines,
+    idx: np.ndarray,
+    line_no: np.ndarray,
+    rej: _Rejects,
+    tables: list[pa.Table],
+    numbers: list[np.ndarray],
+) -> None:
+    """The lines ``idx`` (sorted, non-blank) of a block with many bad lines: each is read by ``json``
+    (:func:`line_problem`), the bad ones rejected with their reason, the others parsed together (and
+    bisected, without a limit, in the rare case the parser still refuses one)."""
+    view = memoryview(buf)
+    good: list[int] = []
+    for i in idx.tolist():
+        problem = line_problem(bytes(view[int(lines.starts[i]) : int(lines.ends[i])]))
+        if problem is None:
+            good.append(i)
+        else:
+            rej.add(int(line_no[i]), *problem)
+    if not good:
+        return
+    keep = np.array(good, np.int64)
+    joined = _join(buf, lines, keep)
+    _bisect(joined, _index_lines(np.frombuffer(joined, dtype=np.uint8)), line_no[keep], rej, tables, numbers, None)
+
+
 # ---- checks on parsed spans (vectorised) ---------------------------------------------------------
+
+
+def _present(table: pa.Table, name: str) -> np.ndarray:
+    """Rows where column ``name`` is not null (NaN is present)."""
+    col = table.column(name)
+    if col.null_count == 0:
+        return np.ones(table.num_rows, bool)
+    return np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _np(table: pa.Table, name: str) -> np.ndarray:
@@ -942,14 +1334,19 @@ def _all_good(table: pa.Table) -> bool:
             return False
         if k in _STRING_COLS and len(col) and pc.min(pc.binary_length(col)).as_py() == 0:
             return False
-    inf = float("inf")
-    if not (_in_range(table.column("latency_ms"), 0, MAX_MS) and _in_range(table.column("start_ms"), -MAX_MS, MAX_MS)):
+    if not _in_range(table.column("latency_ms"), 0, MAX_LATENCY_MS):
+        return False
+    start = table.column("start_ms")
+    if not _in_range(start, -MAX_MS, MAX_MS):
+        return False
+    lo, hi = SECONDS_BAND  # a start in seconds (rare): the per-row check names it
+    if pc.any(pc.and_(pc.greater_equal(pc.abs(start), lo), pc.less(pc.abs(start), hi))).as_py():
         return False
     if not set(pc.unique(table.column("status")).to_pylist()) <= set(STATUSES):
         return False
     if not _in_range(table.column("sample_rate"), 0, 1, lo_open=True):
         return False
-    if not all(_in_range(table.column(c), 0, inf) for c in _VALUE_COLS):
+    if not all(_in_range(table.column(c), 0, MAX_VALUES[c]) for c in _VALUE_COLS):
         return False
     versions = pc.unique(table.column("recipe_version")).drop_null().to_pylist()
     return all(math.isfinite(v) and v == round(v) and abs(v) <= 2.0**53 for v in versions)
@@ -985,21 +1382,28 @@ def _check(table: pa.Table, lines: np.ndarray, rej: _Rejects) -> np.ndarray:
     checks.append(("wrong-type", bad_ver, lambda r: f"recipe_version: expected an integer, got {float(ver[r])!r}"))
 
     lat = _np(table, "latency_ms")
-    bad_lat = ~missing & ~((lat >= 0) & (lat <= MAX_MS))  # NaN fails both
+    bad_lat = ~missing & ~((lat >= 0) & (lat <= MAX_LATENCY_MS))  # NaN fails both
 
     def lat_msg(r: int) -> str:
         v = float(lat[r])
-        return f"latency_ms is {v!r}" + (" (over 146 years)" if math.isfinite(v) and v > MAX_MS else "")
+        return f"latency_ms is {v!r}" + (" (over 30 days)" if math.isfinite(v) and v > MAX_LATENCY_MS else "")
 
     checks.append(("bad-latency", bad_lat, lat_msg))
 
     start = _np(table, "start_ms")
-    bad_start = ~missing & ~(np.abs(start) <= MAX_MS)
+    abs_start = np.abs(start)
+    seconds = (abs_start >= SECONDS_BAND[0]) & (abs_start < SECONDS_BAND[1])
+    bad_start = ~missing & (~(abs_start <= MAX_MS) | seconds)
 
     def start_msg(r: int) -> str:
         v = float(start[r])
         if not math.isfinite(v):
             return f"start_ms is {v!r}"
+        if seconds[r]:
+            return (
+                f"start_ms is {v!r}: seconds, not epoch milliseconds ({_iso(v)} as milliseconds, "
+                f"{_iso(v * 1000.0)} as seconds; write start_ms = seconds * 1000)"
+            )
         return f"start_ms is {v!r}: not epoch milliseconds (beyond 146 years of 1970; nanoseconds or microseconds?)"
 
     checks.append(("bad-start", bad_start, start_msg))
@@ -1015,18 +1419,22 @@ def _check(table: pa.Table, lines: np.ndarray, rej: _Rejects) -> np.ndarray:
         )
     )
 
+    # a key written NaN (the parser takes the literal) is a value, and a bad one: only null is absent
     sr = _np(table, "sample_rate")
-    bad_sr = ~np.isnan(sr) & ~((sr > 0) & (sr <= 1))
-    checks.append(("bad-sample-rate", bad_sr, lambda r: f"sample_rate {float(sr[r])!r} is outside (0, 1]"))
+    bad_sr = _present(table, "sample_rate") & ~((sr > 0) & (sr <= 1))
+    checks.append(("bad-sample-rate", bad_sr, lambda r: f"sample_rate {float(sr[r])!r} is not a number in (0, 1]"))
 
     values = {c: _np(table, c) for c in _VALUE_COLS}
+    bad_by_col = {c: _present(table, c) & ~((v >= 0) & (v <= MAX_VALUES[c])) for c, v in values.items()}
     bad_value = np.zeros(n, bool)
-    for v in values.values():
-        bad_value |= ~np.isnan(v) & ~((v >= 0) & np.isfinite(v))
+    for m in bad_by_col.values():
+        bad_value |= m
 
     def value_msg(r: int) -> str:
-        c = next(c for c, v in values.items() if not np.isnan(v[r]) and not (v[r] >= 0 and math.isfinite(v[r])))
-        return f"{c} is {float(values[c][r])!r}"
+        c = next(c for c, m in bad_by_col.items() if m[r])
+        v = float(values[c][r])
+        big = math.isfinite(v) and v > MAX_VALUES[c]
+        return f"{c} is {v!r}" + (f" (over {MAX_VALUES[c]:g}, the most one call is taken to have)" if big else "")
 
     checks.append(("bad-value", bad_value, value_msg))
 
@@ -1138,13 +1546,20 @@ def _renamed(e: RecipemutError, real: str, name: str) -> RecipemutError:
 def _read_named(
     path: Path, name: str, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool
 ) -> _FileResult:
-    _check_file(path)
+    _check_file(path, name)
     head = _head(path, name)  # the first bytes, gunzipped
     _refuse_compressed(head, name)
+    _refuse_binary(head, name)
     rej = _Rejects(name)
     fmt = log_format
     if fmt == "auto":
         fmt = detect_format(head)
+        if fmt != "native" and len(head) >= _HEAD_BYTES and b"\n" not in head:
+            # one first line longer than the head: the format is told from what follows it, so that
+            # one bad line (200 KB of '[') is a rejected line, not a file of an unknown format
+            after = _after_first_line(path, name)
+            if after.strip() and detect_format(after) != "unknown":
+                fmt = detect_format(after)
     # a file of blank lines (or none) is read as native whatever --log-format says: it says so
     blank_file = len(head) < _HEAD_BYTES and not head.removeprefix(UTF8_BOM).strip(b" \t\r\n")
     if fmt == "unknown":
@@ -1299,18 +1714,34 @@ def stdin_copy() -> Iterator[Path]:
 
     The directory (``$TMPDIR``) and the file are deleted when the ``with`` block ends, however it
     ends (an error, Ctrl-C). A terminal is refused rather than waited on: :class:`InputFileError`.
+    So is binary input, on its first chunk (``< /dev/zero`` would otherwise be copied without end:
+    a gzip stream is let through and its content checked once read), and input beyond
+    :data:`MAX_STDIN` bytes.
     """
     stream = sys.stdin
     if stream is None:
         raise InputFileError("no standard input to read", file=STDIN_NAME, code="no-stdin")
     if stream.isatty():
         raise InputFileError("standard input is a terminal; pipe a log into it", file=STDIN_NAME, code="stdin-tty")
-    source = getattr(stream, "buffer", stream)  # the bytes under the text layer
+    source: Any = getattr(stream, "buffer", stream)  # the bytes under the text layer
     with tempfile.TemporaryDirectory(prefix="recipemut-stdin-") as folder:
         copy = Path(folder) / "stdin"
         try:
             with copy.open("wb") as out:
-                shutil.copyfileobj(source, out, _COPY_CHUNK)
+                first = source.read(_HEAD_BYTES)
+                if compressed_with(first) is None and first[:2] != GZIP_MAGIC:
+                    _refuse_binary(first, STDIN_NAME)
+                out.write(first)
+                total = len(first)
+                while chunk := source.read(_COPY_CHUNK):
+                    total += len(chunk)
+                    if total > MAX_STDIN:
+                        raise InputFileError(
+                            f"standard input holds more than {_mib(MAX_STDIN)}; give the log as a file",
+                            file=STDIN_NAME,
+                            code="too-large",
+                        )
+                    out.write(chunk)
         except OSError as e:
             raise InputFileError(
                 f"cannot copy standard input to {folder} ({e.strerror or e})", file=STDIN_NAME, code="unreadable"

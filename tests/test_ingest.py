@@ -218,11 +218,19 @@ def test_strict_raises_on_the_first_bad_line_in_file_order(tmp_path: Path) -> No
 
 
 def test_not_json_at_all_names_the_file_and_first_problem(tmp_path: Path) -> None:
-    p = tmp_path / "bin.log"
-    p.write_bytes(b"\x00\x01\x02\x03 binary garbage\n" * 20)
+    p = tmp_path / "text.log"
+    p.write_bytes(b"\x01\x02\x03 not json\n" * 20)
     with pytest.raises(LogError) as e:
         read_logs(p)
     assert str(e.value).startswith(f"{p}:1: not a span log: all 20 non-blank lines are rejected")
+
+
+def test_binary_data_is_not_a_text_log(tmp_path: Path) -> None:
+    p = tmp_path / "bin.log"
+    p.write_bytes(b"\x00\x01\x02\x03 binary garbage\n" * 20)
+    with pytest.raises(InputFileError) as e:
+        read_logs(p)
+    assert str(e.value) == f"{p}: is not a text log (binary data at byte 0: 0x00)"
 
 
 def test_every_line_bad_is_an_error(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputFileError, LogError
-from ..ingest import json_error
+from ..ingest import json_error, parse_int
 
 #: Columns every reader produces, in this order (then the ``attr:*`` columns).
 RAW_COLUMNS = (
@@ -246,6 +246,9 @@ def iter_documents(data: bytes, path: Path) -> Iterator[Any]:
             code="not-utf8",
         ) from None
     decoder = json.JSONDecoder()
+    # a decoder that reads an integer of more than 4,300 digits (a ValueError of Python's) as infinite,
+    # out of range for every field; used only on a value the fast one failed on
+    careful = json.JSONDecoder(parse_int=parse_int)
     pos, n = 0, len(text)
     ws = " \t\r\n"
     found = False
@@ -256,7 +259,12 @@ def iter_documents(data: bytes, path: Path) -> Iterator[Any]:
         if pos >= n:
             break
         try:
-            doc, end = decoder.raw_decode(text, pos)
+            try:
+                doc, end = decoder.raw_decode(text, pos)
+            except ValueError as e:
+                if isinstance(e, json.JSONDecodeError):
+                    raise
+                doc, end = careful.raw_decode(text, pos)
         except RecursionError:
             first = text.count("\n", 0, pos) + 1
             raise LogError(
