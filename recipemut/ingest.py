@@ -823,20 +823,33 @@ def _too_deep(a: np.ndarray, lines: _Lines) -> np.ndarray:
     (pyarrow's JSON reader crashes the process on a line nested some 20,000 deep).
 
     Only a line longer than the limit can be that deep, and only one with more opening brackets than
-    the limit; a span log's lines are short, so the usual cost is one comparison per line. Long lines
-    are gathered into batches of about :data:`_DEPTH_WINDOW` bytes (a longer line alone, not copied);
-    a batch's opening brackets are counted, and only a batch with a line over the limit is scanned.
+    the limit: a span log's lines are short, so the usual cost is one comparison per line; when there
+    are long lines, their opening brackets are counted with a chunked numpy scan. Only the lines
+    over the limit are scanned for their nesting (:func:`line_depths`), in batches of about
+    :data:`_DEPTH_WINDOW` bytes (a longer line alone, not copied).
     """
     deep = np.zeros(len(lines), bool)
-    long_idx = np.flatnonzero((lines.ends - lines.starts) > MAX_JSON_DEPTH)
-    if long_idx.size == 0:
+    cand = np.flatnonzero((lines.ends - lines.starts) > MAX_JSON_DEPTH)
+    if cand.size == 0:
         return deep
-    lengths = (lines.ends - lines.starts)[long_idx]
+    lo, hi = int(lines.starts[cand[0]]), int(lines.ends[cand[-1]])
+    found = []
+    for off in range(lo, hi, _SCAN_CHUNK):
+        chunk = a[off : min(off + _SCAN_CHUNK, hi)]
+        pos = np.flatnonzero((chunk | 0x20) == 0x7B)  # '{' or '[' ('[' | 0x20 is '{')
+        if pos.size:
+            found.append(pos + off)
+    opens = np.concatenate(found) if found else np.zeros(0, np.int64)
+    counts = np.searchsorted(opens, lines.ends[cand]) - np.searchsorted(opens, lines.starts[cand])
+    cand = cand[counts > MAX_JSON_DEPTH]
+    if cand.size == 0:
+        return deep
+    lengths = (lines.ends - lines.starts)[cand]
     huge = lengths > _DEPTH_WINDOW
-    for i in long_idx[huge].tolist():
+    for i in cand[huge].tolist():
         s, e = int(lines.starts[i]), int(lines.ends[i])
         deep[i] = bool(line_depths(a[s:e], np.zeros(1, np.int64))[0] > MAX_JSON_DEPTH)
-    rest, lens = long_idx[~huge], lengths[~huge]
+    rest, lens = cand[~huge], lengths[~huge]
     if rest.size == 0:
         return deep
     cum = np.cumsum(lens)
@@ -847,14 +860,10 @@ def _too_deep(a: np.ndarray, lines: _Lines) -> np.ndarray:
         idx, ln = rest[b0:b1], lens[b0:b1]
         firsts = np.concatenate(([0], np.cumsum(ln + 1)[:-1]))
         joined = np.full(int(ln.sum() + ln.size), 10, np.uint8)  # the lines, each ended by a newline
-        offs = np.repeat(firsts - np.concatenate(([0], np.cumsum(ln)[:-1])), ln)
-        src = np.repeat(lines.starts[idx] - np.concatenate(([0], np.cumsum(ln)[:-1])), ln)
+        before = np.concatenate(([0], np.cumsum(ln)[:-1]))
         k = np.arange(int(ln.sum()), dtype=np.int64)
-        joined[k + offs] = a[k + src]
-        del k, offs, src
-        opens = np.add.reduceat(((joined | 0x20) == 0x7B).view(np.uint8), firsts, dtype=np.int64)
-        if int(opens.max()) > MAX_JSON_DEPTH:
-            deep[idx] = line_depths(joined, firsts) > MAX_JSON_DEPTH
+        joined[k + np.repeat(firsts - before, ln)] = a[k + np.repeat(lines.starts[idx] - before, ln)]
+        deep[idx] = line_depths(joined, firsts) > MAX_JSON_DEPTH
     return deep
 
 
