@@ -7,7 +7,7 @@ own:
 
 * ``imports``  python + numpy/pandas/pyarrow/recipemut imported, nothing read (the floor);
 * ``bare``     ``pyarrow.json.read_json(path)`` with default options;
-* ``ingest``   ``recipemut.ingest.read_logs(path, recipe=...)`` -> span DataFrame + report;
+* ``ingest``   ``recipemut.logs.ingest.read_logs(path, recipe=...)`` -> span DataFrame + report;
 * ``profile``  ``read_logs`` then ``build_profile``.
 
 ``bare`` and ``ingest`` alternate ``--repeat`` times; the medians are compared, and so is each
@@ -38,7 +38,7 @@ DATA = HERE / "data"
 
 def _recipe(n_ops: int) -> Any:
     from recipemut.loggen import synthetic_recipe
-    from recipemut.model import recipe_from_dict
+    from recipemut.recipe.model import recipe_from_dict
 
     return recipe_from_dict(synthetic_recipe(n_ops=n_ops, seed=0))
 
@@ -60,8 +60,8 @@ def phase(name: str, path: Path, n_ops: int) -> dict[str, Any]:
     import pandas  # noqa: F401
     import pyarrow.json as pj
 
-    from recipemut.ingest import read_logs
-    from recipemut.profile import build_profile
+    from recipemut.logs.ingest import read_logs
+    from recipemut.profile.build import build_profile
 
     recipe = _recipe(n_ops)
     out: dict[str, Any] = {"phase": name}

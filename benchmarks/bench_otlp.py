@@ -46,11 +46,12 @@ import pyarrow.json as pj
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from recipemut import formats, ingest, loggen  # noqa: E402
-from recipemut.formats import otlp  # noqa: E402
-from recipemut.formats.common import DEFAULT_ATTRIBUTES, read_bytes  # noqa: E402
-from recipemut.formats.normalise import normalise  # noqa: E402
-from recipemut.model import recipe_from_dict  # noqa: E402
+from recipemut import loggen  # noqa: E402
+from recipemut.logs import ingest, otlp  # noqa: E402
+from recipemut.logs import traces as formats  # noqa: E402
+from recipemut.logs.common import DEFAULT_ATTRIBUTES, read_bytes  # noqa: E402
+from recipemut.logs.normalise import normalise  # noqa: E402
+from recipemut.recipe.model import recipe_from_dict  # noqa: E402
 
 DATA = HERE / "data"
 SPANS_PER_REQUEST = 37.6  # what loggen's synthetic 40-op recipe gives on average

@@ -5,7 +5,7 @@ recipe, generated once into ``benchmarks/data/``, git-ignored) and measures:
 
 * ``load``        ``read_logs`` + ``build_profile`` (what suggest does before searching);
 * ``candidate``   for every first-round candidate of every operator: trace replay
-  (:func:`recipemut.simulate.replay`) and judging (:func:`recipemut.abtest.evaluate`), timed
+  (:func:`recipemut.predict.simulate.replay`) and judging (:func:`recipemut.judge.abtest.evaluate`), timed
   separately; median and 90th percentile per candidate (target: < 50 ms for 50k requests);
 * ``naive``       the same baseline replay done per request with networkx
   (``dag_longest_path_length`` on the DAG of the operations that ran, weighted by their latency)
@@ -48,7 +48,7 @@ def prepare(n_requests: int, n_ops: int) -> tuple[Path, Path]:
     import yaml
 
     from recipemut.loggen import generate_spans, synthetic_recipe, write_jsonl
-    from recipemut.model import recipe_from_dict
+    from recipemut.recipe.model import recipe_from_dict
 
     log_path, recipe_path = _paths(n_requests, n_ops)
     DATA.mkdir(exist_ok=True)
@@ -65,7 +65,7 @@ def naive_replay(recipe: Any, prof: Any, sample: np.ndarray) -> np.ndarray:
     """Per-request longest path with networkx: the obvious implementation the vectorised one replaces."""
     import networkx as nx
 
-    from recipemut.profile import ST_ABSENT
+    from recipemut.profile.build import ST_ABSENT
 
     dag = recipe.dag
     out = np.zeros(sample.size)
@@ -94,13 +94,13 @@ def main() -> None:
     log_path, recipe_path = prepare(args.requests, args.ops)
     size_mb = log_path.stat().st_size / 1e6
 
-    from recipemut.abtest import evaluate, treatment_mask
-    from recipemut.constraints import check_structure
-    from recipemut.ingest import read_logs
-    from recipemut.loader import load_recipe
-    from recipemut.operators import OperatorContext, generate_all
-    from recipemut.profile import build_profile
-    from recipemut.simulate import replay
+    from recipemut.judge.abtest import evaluate, treatment_mask
+    from recipemut.logs.ingest import read_logs
+    from recipemut.mutate.operators import OperatorContext, generate_all
+    from recipemut.predict.simulate import replay
+    from recipemut.profile.build import build_profile
+    from recipemut.recipe.constraints import check_structure
+    from recipemut.recipe.loader import load_recipe
 
     recipe = load_recipe(recipe_path)
     t = time.perf_counter()

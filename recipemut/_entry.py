@@ -13,7 +13,7 @@ import sys
 def main() -> None:
     """Run :func:`recipemut.cli.main`; Ctrl-C while it is still being imported exits 130 quietly."""
     try:
-        from .cli import main as run_cli
+        from recipemut.cli import main as run_cli
 
         run_cli()
     except KeyboardInterrupt:

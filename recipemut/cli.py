@@ -23,10 +23,10 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from .commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
-from .commands._common import err_console, spread_multi_options
-from .errors import RecipemutError
-from .textsafe import safe, shown
+from recipemut.commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
+from recipemut.commands._common import err_console, spread_multi_options
+from recipemut.errors import RecipemutError
+from recipemut.files.text import safe, shown
 
 HELP = (
     "Make workflow recipes faster and cheaper before they need more capacity.\n\n"
@@ -123,7 +123,7 @@ def _exit_stdout_closed() -> NoReturn:
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from recipemut import __version__
 
         typer.echo(f"recipemut {__version__}")
         raise typer.Exit(0)
@@ -171,7 +171,7 @@ def __getattr__(name: str) -> Any:
 def _lowercase_level(record: logging.LogRecord) -> bool:
     """Core warnings read like the CLI's own (``warning: file:line: ...``), not ``WARNING:module:``.
 
-    The message is formatted here and made safe (:func:`~recipemut.textsafe.safe`): names from
+    The message is formatted here and made safe (:func:`~recipemut.files.text.safe`): names from
     recipes, traces and file names it carries cannot drive the terminal or split the line.
     """
     record.levelname_lower = record.levelname.lower()
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
 def _run(args: list[str]) -> None:
     """Run the app on ``args``; exit with the command's code (``sys.exit``)."""
     if args == ["--version"]:  # answer without building the app
-        from . import __version__
+        from recipemut import __version__
 
         print(f"recipemut {__version__}")
         return

@@ -2,7 +2,7 @@
 
 Every error a user can cause is a :class:`RecipemutError`. Each one carries structured fields
 (file, line, column, code, subject) and renders as a single line ``file:line:col: message`` that
-the CLI prints without a traceback. Rendering goes through :func:`recipemut.textsafe.safe`: a file
+the CLI prints without a traceback. Rendering goes through :func:`recipemut.files.text.safe`: a file
 name or a name from a recipe or trace holding a line break, an escape sequence or a bidi control
 shows it as a visible escape (``\\n``, ``\\x1b``, ``\\u202e``), so the line stays one line and the
 terminal is not driven by it. The structured fields keep the text as it was.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .textsafe import safe
+from recipemut.files.text import safe
 
 
 @dataclass(frozen=True)

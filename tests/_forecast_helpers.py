@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from recipemut import loggen
-from recipemut.model import Recipe, recipe_from_dict
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 DAY_MS = 86_400_000.0
 

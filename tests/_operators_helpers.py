@@ -7,8 +7,8 @@ from functools import lru_cache
 from typing import Any
 
 from recipemut.loggen import generate_spans, params_from_dict
-from recipemut.model import Recipe, recipe_from_dict
-from recipemut.profile import Profile, build_profile
+from recipemut.profile.build import Profile, build_profile
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 SCENARIO: dict[str, Any] = {
     "apiVersion": "recipemut/v1",
@@ -172,7 +172,7 @@ def make_profile(recipe: Recipe, n: int, **cols: Any) -> Profile:
     import numpy as np
     import pandas as pd
 
-    from recipemut.profile import ST_HALTED, ST_OK, OpStats
+    from recipemut.profile.build import ST_HALTED, ST_OK, OpStats
 
     ops = recipe.topo_order
     k = len(ops)

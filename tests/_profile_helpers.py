@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from recipemut.model import Recipe, recipe_from_dict
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 #: load -> (left, right) -> join; topological order load, left, right, join
 DIAMOND: dict[str, Any] = {

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recipemut.model import Recipe, recipe_from_dict
-from recipemut.profile import ST_ABSENT, ST_ERROR, ST_HALTED, ST_OK, OpStats, Profile
+from recipemut.profile.build import ST_ABSENT, ST_ERROR, ST_HALTED, ST_OK, OpStats, Profile
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 _STATUS = {"ok": ST_OK, "error": ST_ERROR, "halted": ST_HALTED}
 
@@ -120,6 +120,6 @@ def profile_from_matrices(
 
 def profile_of_spans(r: Recipe, spans: pd.DataFrame) -> Profile:
     """The project's profile of a span table."""
-    from recipemut.profile import build_profile
+    from recipemut.profile.build import build_profile
 
     return build_profile(spans, r)

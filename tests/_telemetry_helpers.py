@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recipemut.model import Recipe, recipe_from_dict
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 REALDATA = Path(__file__).parent / "realdata"
 EXAMPLE = Path(__file__).parent.parent / "recipes" / "zipkin_simple_db"

@@ -221,7 +221,7 @@ def recipe_docs(
 
 @st.composite
 def recipes(draw: st.DrawFn, **kwargs: Any) -> Any:
-    """A random valid :class:`recipemut.model.Recipe` (built from :func:`recipe_docs`)."""
-    from recipemut.model import recipe_from_dict
+    """A random valid :class:`recipemut.recipe.model.Recipe` (built from :func:`recipe_docs`)."""
+    from recipemut.recipe.model import recipe_from_dict
 
     return recipe_from_dict(draw(recipe_docs(**kwargs)))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recipemut.abtest import evaluate, objective_values, treatment_mask
-from recipemut.simulate import Replay
-from recipemut.stats import IMPROVES, NO_DIFFERENCE, REGRESSES
+from recipemut.judge.abtest import evaluate, objective_values, treatment_mask
+from recipemut.judge.stats import IMPROVES, NO_DIFFERENCE, REGRESSES
+from recipemut.predict.simulate import Replay
 
 
 def _rep(lat: np.ndarray, cost: np.ndarray, imputed: float = 0.0) -> Replay:
@@ -163,7 +163,7 @@ def test_an_underpowered_split_does_not_hide_what_the_paired_replay_shows() -> N
 
 
 def test_a_split_result_the_full_replay_contradicts_is_no_difference() -> None:
-    from recipemut.abtest import decide
+    from recipemut.judge.abtest import decide
 
     assert decide(IMPROVES, REGRESSES) == (NO_DIFFERENCE, "conflict")
     assert decide(REGRESSES, NO_DIFFERENCE) == (NO_DIFFERENCE, "paired")

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from strategies import recipe_docs
 
-from recipemut.apply import UnsavedEdit, apply_plan, rollback
+from recipemut.apply.history import history_path, read_history
+from recipemut.apply.transaction import UnsavedEdit, apply_plan, rollback
 from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError
-from recipemut.history import history_path, read_history
-from recipemut.loader import check_text, load_recipe
-from recipemut.mutation import Edit
-from recipemut.plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256
-from recipemut.yamlio import apply_edits_to_text
+from recipemut.mutate.mutation import Edit
+from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.recipe.loader import check_text, load_recipe
+from recipemut.recipe.yamlio import apply_edits_to_text
 
 
 def _plan(recipe: Path, *muts: PlannedMutation) -> Plan:
@@ -199,7 +199,7 @@ def test_apply_then_rollback_is_byte_identical(tmp_path_factory: pytest.TempPath
     targets = tuple(sorted({str(e.path[1]) for e in edits}))  # what the edits touch, declared
     m = PlannedMutation("m", "test", targets, "random edits", tuple(edits))
     try:
-        with patch("recipemut.apply.check_plan_edits"):  # edits of no operator: this tests the writing only
+        with patch("recipemut.apply.transaction.check_plan_edits"):  # edits of no operator: this tests the writing only
             apply_plan(r, Plan(PlanRecipe(str(r), recipe_sha256(r)), (m,), ("m",)))
     except MutationError as e:
         assume(e.code != "constraint-violated")  # a frozen / keep_order pair the random edits broke
@@ -269,7 +269,7 @@ def test_a_symlinked_recipe_stays_a_link_and_shares_the_targets_history(tmp_path
 
 
 def test_scope_allows_the_fields_of_a_target_operation_but_not_others() -> None:
-    from recipemut.apply import scope_violations
+    from recipemut.apply.transaction import scope_violations
 
     doc = {"operations": [{"id": "a", "produces": ["x"]}, {"id": "b", "consumes": ["y"]}]}
     ok = PlannedMutation("eliminate:a", "eliminate", ("a",), "", (Edit("remove", ("fields", "x")),))

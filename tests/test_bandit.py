@@ -7,9 +7,9 @@ from collections import Counter, namedtuple
 import numpy as np
 import pytest
 
-from recipemut.bandit import SIM_WEIGHT, Bandit, load_bandit, mutation_kind, order_candidates
-from recipemut.model import recipe_from_dict
-from recipemut.store import Evidence, Store
+from recipemut.learn.bandit import SIM_WEIGHT, Bandit, load_bandit, mutation_kind, order_candidates
+from recipemut.learn.store import Evidence, Store
+from recipemut.recipe.model import recipe_from_dict
 
 PAYOFF = {"cache": 0.7, "reorder": 0.1, "parallelize": 0.1, "substitute": 0.1}
 ARMS = [(op, None) for op in PAYOFF]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from _operators_helpers import make_profile, mini
 
-from recipemut import bytesmodel
-from recipemut.model import recipe_from_dict
-from recipemut.mutation import Edit, mutate
+from recipemut.mutate.mutation import Edit, mutate
+from recipemut.predict import bytesmodel
+from recipemut.recipe.model import recipe_from_dict
 
 
 def test_table_overrides_merge_key_by_key() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recipemut import cachesim
+from recipemut.predict import cachesim
 
 
 def _reference(times: list[float], keys: list[int], ttl_s: float, max_entries: int, policy: str) -> list[bool]:

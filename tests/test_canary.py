@@ -10,12 +10,12 @@ import pytest
 import yaml
 from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, history_lines
 
-from recipemut.apply import apply_plan
-from recipemut.canary import EvaluateError, evaluate, judge, request_metrics
-from recipemut.loader import load_recipe
+from recipemut.apply.canary import EvaluateError, evaluate, judge, request_metrics
+from recipemut.apply.transaction import apply_plan
 from recipemut.loggen import generate_spans, write_jsonl
-from recipemut.mutation import Edit
-from recipemut.plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.mutate.mutation import Edit
+from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.recipe.loader import load_recipe
 
 
 def _spans(recipe: Path, n: int, factor: float, seed: int = 3) -> pd.DataFrame:

@@ -11,10 +11,10 @@ import pytest
 from _apply_helpers import RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
+from recipemut.apply.history import history_path
 from recipemut.cli import app
-from recipemut.history import history_path
-from recipemut.loader import load_recipe
 from recipemut.loggen import generate_spans, write_jsonl
+from recipemut.recipe.loader import load_recipe
 
 runner = CliRunner()
 
@@ -144,7 +144,7 @@ def test_rollback_force_over_a_binary_hand_edit_saves_it_and_restores(recipe: Pa
     res = runner.invoke(app, ["rollback", str(recipe), "--force"])
     assert res.exit_code == 0, res.output
     assert recipe.read_bytes() == applied  # the hand edit is undone: the last recorded text is back
-    from recipemut.history import encode, read_history
+    from recipemut.apply.history import encode, read_history
 
     saved = read_history(recipe)[-2]
     assert saved.action == "hand-edit" and encode(saved.text) == garbage  # and the garbage is kept, exactly

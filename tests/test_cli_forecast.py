@@ -15,11 +15,11 @@ import yaml
 from _forecast_helpers import two_service_doc, two_service_recipe
 from typer.testing import CliRunner
 
-from recipemut import forecast as F
 from recipemut import loggen
 from recipemut.cli import app
-from recipemut.ingest import read_logs
-from recipemut.profile import build_profile
+from recipemut.forecast import model as F
+from recipemut.logs.ingest import read_logs
+from recipemut.profile.build import build_profile
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}  # rich wraps tables at the terminal width; keep one row per line

@@ -17,10 +17,10 @@ from _profile_helpers import REQUESTS, line, write_lines, write_recipe, write_sp
 from _telemetry_helpers import real
 from typer.testing import CliRunner
 
-from recipemut import ingest
 from recipemut.cli import app
 from recipemut.commands._common import spread_multi_options
 from recipemut.errors import InputFileError, LogError
+from recipemut.logs import ingest
 
 runner = CliRunner()
 CLI = Path(sys.executable).with_name("recipemut")  # the installed console script

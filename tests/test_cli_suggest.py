@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.loggen import generate_spans, write_jsonl
-from recipemut.plan import load_plan, plan_schema, recipe_sha256
+from recipemut.plan.planfile import load_plan, plan_schema, recipe_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT = ROOT / "recipes" / "checkout"
@@ -77,7 +77,7 @@ operations:
 def _write(tmp: Path, name: str, text: str, n: int = 3000) -> tuple[Path, Path]:
     rp = tmp / f"{name}.yaml"
     rp.write_text(text)
-    from recipemut.loader import load_recipe
+    from recipemut.recipe.loader import load_recipe
 
     spans = generate_spans(load_recipe(rp), n, seed=4, duration_s=86400)
     lp = tmp / f"{name}.jsonl"
@@ -309,7 +309,7 @@ def test_same_seed_same_numbers_with_or_without_a_learning_store(tmp_path: Path)
 
 
 def test_canary_requests_are_not_replayed_as_the_recipe(tmp_path: Path) -> None:
-    from recipemut.loader import load_recipe
+    from recipemut.recipe.loader import load_recipe
 
     rp = tmp_path / "shop.yaml"
     rp.write_text(SHOP)
@@ -326,7 +326,7 @@ def test_canary_requests_are_not_replayed_as_the_recipe(tmp_path: Path) -> None:
 
 
 def test_a_canary_in_the_logs_leaves_treatment_requests_for_the_ab(tmp_path: Path) -> None:
-    from recipemut.loader import load_recipe
+    from recipemut.recipe.loader import load_recipe
 
     rp = tmp_path / "shop.yaml"
     rp.write_text(SHOP)
@@ -369,7 +369,7 @@ def test_o_is_not_an_alias_of_operators(shop: tuple[Path, Path]) -> None:
 
 def test_help_is_short_per_operator_and_headlines_end_at_a_boundary() -> None:
     from recipemut.commands.suggest import _headline
-    from recipemut.operators import REGISTRY
+    from recipemut.mutate.operators import REGISTRY
 
     res = runner.invoke(app, ["suggest", "--help"], env={"COLUMNS": "100", "RECIPEMUT_STORE": "off"})
     assert res.exit_code == 0, res.output

@@ -11,11 +11,11 @@ from typing import Any
 import yaml
 from _apply_helpers import RECIPE_TEXT
 
-from recipemut.apply import apply_plan
+from recipemut.apply.history import read_history
+from recipemut.apply.transaction import apply_plan
 from recipemut.errors import PlanError
-from recipemut.history import read_history
-from recipemut.mutation import Edit
-from recipemut.plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.mutate.mutation import Edit
+from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
 
 N = 8
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 from _operators_helpers import mini
 
-from recipemut.constraints import check_predicted, check_structure
-from recipemut.model import recipe_from_dict
-from recipemut.mutation import Edit, mutate
+from recipemut.mutate.mutation import Edit, mutate
+from recipemut.recipe.constraints import check_predicted, check_structure
+from recipemut.recipe.model import recipe_from_dict
 
 OPS = [
     {"id": "a", "consumes": ["id"], "produces": ["x"]},

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 from _apply_helpers import RECIPE_TEXT
 
-from recipemut.apply import rollback
-from recipemut.history import read_history
-from recipemut.loader import load_recipe_text
+from recipemut.apply.history import read_history
+from recipemut.apply.transaction import rollback
+from recipemut.recipe.loader import load_recipe_text
 
 SERVER = textwrap.dedent(r"""
     import os, signal, sys
-    from recipemut.apply import apply_plan, rollback
-    from recipemut.plan import Plan, PlanRecipe, recipe_sha256
+    from recipemut.apply.transaction import apply_plan, rollback
+    from recipemut.plan.planfile import Plan, PlanRecipe, recipe_sha256
     sys.path.insert(0, sys.argv[2])
     from _apply_helpers import PARALLELIZE, CACHE
 

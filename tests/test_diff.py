@@ -6,10 +6,10 @@ from pathlib import Path
 
 from _suggest_helpers import recipe
 
-from recipemut.diff import edited_text, structural_diff, unified_diff
-from recipemut.loader import load_recipe_text
-from recipemut.model import recipe_to_dict
-from recipemut.mutation import Edit, mutate
+from recipemut.mutate.mutation import Edit, mutate
+from recipemut.recipe.diff import edited_text, structural_diff, unified_diff
+from recipemut.recipe.loader import load_recipe_text
+from recipemut.recipe.model import recipe_to_dict
 
 CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout" / "recipe.yaml"
 

@@ -12,15 +12,15 @@ import pytest
 from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, history_lines
 from typer.testing import CliRunner
 
-from recipemut.canary import Judgement, MetricJudgement
+from recipemut.apply.canary import Judgement, MetricJudgement
+from recipemut.apply.history import Entry
 from recipemut.cli import app
 from recipemut.commands.evaluate import observation_records, shares
-from recipemut.history import Entry
-from recipemut.loader import load_recipe
+from recipemut.learn.store import Store
 from recipemut.loggen import generate_spans, write_jsonl
-from recipemut.mutation import Edit
-from recipemut.plan import Plan, PlannedMutation, PlanRecipe, recipe_sha256, write_plan
-from recipemut.store import Store
+from recipemut.mutate.mutation import Edit
+from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256, write_plan
+from recipemut.recipe.loader import load_recipe
 
 runner = CliRunner()
 

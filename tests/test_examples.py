@@ -13,11 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from recipemut.cli import app
-from recipemut.ingest import read_logs
-from recipemut.loader import load_recipe
 from recipemut.loggen import DAY_MS, DEFAULT_START_MS, rate_function
-from recipemut.operators import OperatorContext, generate_all
-from recipemut.profile import build_profile
+from recipemut.logs.ingest import read_logs
+from recipemut.mutate.operators import OperatorContext, generate_all
+from recipemut.profile.build import build_profile
+from recipemut.recipe.loader import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ("checkout", "media", "ml_inference")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from recipemut.errors import InputFileError, LockTimeout
-from recipemut.fileio import atomic_write, lock_path, locked
+from recipemut.files.write import atomic_write, lock_path, locked
 
 
 def test_atomic_write_creates_and_replaces(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_second_writer_times_out_naming_lock_and_holder(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            from recipemut.fileio import locked
+            from recipemut.files.write import locked
             with locked({str(recipe)!r}, timeout_s=5):
                 print("held", flush=True)
                 sys.stdin.readline()
@@ -93,7 +93,7 @@ def test_atomic_write_through_a_symlink_replaces_the_target_and_keeps_the_link(t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.yaml", "real"]
 
 
-@pytest.mark.parametrize("module", ["recipemut.fileio", "recipemut.store"])
+@pytest.mark.parametrize("module", ["recipemut.files.write", "recipemut.learn.store"])
 def test_the_module_doctest_leaves_nothing_in_the_temporary_folder(
     module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from _forecast_helpers import DAY_MS, true_crossing_days, two_service_recipe
 
-from recipemut import forecast as F
 from recipemut import loggen
-from recipemut.model import Recipe
-from recipemut.profile import build_profile
+from recipemut.forecast import model as F
+from recipemut.profile.build import build_profile
+from recipemut.recipe.model import Recipe
 
 N = 40_000
 DURATION_S = 14 * 86400.0

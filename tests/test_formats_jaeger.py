@@ -7,7 +7,7 @@ import json
 import pytest
 from _telemetry_helpers import real, recipe
 
-from recipemut import formats
+from recipemut.logs import traces as formats
 
 
 def test_happy_trace_by_hand() -> None:

@@ -19,10 +19,10 @@ from _telemetry_helpers import recipe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recipemut.formats import mapping as mapping_mod
-from recipemut.formats import normalise as norm
-from recipemut.formats.common import raw_frame
-from recipemut.formats.mapping import DEFAULT_MAPPING, Rule, SpanMapping, assign_operations
+from recipemut.logs import mapping as mapping_mod
+from recipemut.logs import normalise as norm
+from recipemut.logs.common import raw_frame
+from recipemut.logs.mapping import DEFAULT_MAPPING, Rule, SpanMapping, assign_operations
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PATH = Path("traces.json")

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from _telemetry_helpers import otlp_doc, otlp_span, real, recipe, write_json
 
-from recipemut import formats
 from recipemut.errors import InputFileError, LogError
-from recipemut.formats import otlp
-from recipemut.formats.common import DEFAULT_ATTRIBUTES
-from recipemut.spans import SPAN_SCHEMA
+from recipemut.logs import otlp
+from recipemut.logs import traces as formats
+from recipemut.logs.common import DEFAULT_ATTRIBUTES
+from recipemut.logs.spans import SPAN_SCHEMA
 
 T1 = "0af7651916cd43dd8448eb211c80319c"
 T2 = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -20,8 +20,8 @@ from _telemetry_helpers import otlp_doc, otlp_span, write_json
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from recipemut.formats import otlp
-from recipemut.formats.common import DEFAULT_ATTRIBUTES
+from recipemut.logs import otlp
+from recipemut.logs.common import DEFAULT_ATTRIBUTES
 
 # ---- the keys --------------------------------------------------------------------------------------
 

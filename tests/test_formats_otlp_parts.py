@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from _telemetry_helpers import otlp_doc, otlp_span, recipe, write_json
 
-from recipemut import formats
-from recipemut.formats import otlp, otlpscan
-from recipemut.formats.common import DEFAULT_ATTRIBUTES
+from recipemut.logs import otlp, otlpscan
+from recipemut.logs import traces as formats
+from recipemut.logs.common import DEFAULT_ATTRIBUTES
 
 ATTRS = (*DEFAULT_ATTRIBUTES, "app.cache_key", "app.bytes")
 
@@ -132,7 +132,7 @@ def test_value_types_may_differ_between_parts(tmp_path, in_parts) -> None:
 
 
 def test_ingest_takes_the_arrow_table_and_gets_what_the_frame_gave(tmp_path, monkeypatch) -> None:
-    from recipemut import ingest
+    from recipemut.logs import ingest
 
     p = write_json(tmp_path / "export.json", _docs(), lines=True)
     r = recipe(
@@ -156,7 +156,7 @@ def test_ingest_takes_the_arrow_table_and_gets_what_the_frame_gave(tmp_path, mon
 
 def test_a_gzip_inflating_beyond_the_limit_is_refused_not_read(tmp_path, monkeypatch) -> None:
     from recipemut.errors import InputFileError
-    from recipemut.formats import common
+    from recipemut.logs import common
 
     plain = write_json(tmp_path / "export.json", _docs(), lines=True)
     gz = tmp_path / "export.json.gz"

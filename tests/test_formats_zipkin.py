@@ -7,9 +7,9 @@ import json
 import pytest
 from _telemetry_helpers import EXAMPLE, real, recipe
 
-from recipemut import formats
-from recipemut.loader import load_recipe
-from recipemut.profile import build_profile
+from recipemut.logs import traces as formats
+from recipemut.profile.build import build_profile
+from recipemut.recipe.loader import load_recipe
 
 
 def test_simple_db_by_hand() -> None:
@@ -143,7 +143,7 @@ def test_cli_forced_format_and_bad_mapping_are_one_line_errors(tmp_path) -> None
 
 def test_strict_refuses_an_unusable_span(tmp_path) -> None:
     from recipemut.errors import LogError
-    from recipemut.ingest import read_logs
+    from recipemut.logs.ingest import read_logs
 
     spans = [
         {

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.errors import RecipemutError
-from recipemut.graph import render_dot, render_mermaid
-from recipemut.loader import load_recipe
-from recipemut.model import Recipe, recipe_from_dict
+from recipemut.recipe.graph import render_dot, render_mermaid
+from recipemut.recipe.loader import load_recipe
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT = ROOT / "recipes" / "checkout" / "recipe.yaml"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recipemut.errors import HistoryError
-from recipemut.history import (
+from recipemut.apply.history import (
     Entry,
     decode,
     encode,
@@ -22,6 +21,7 @@ from recipemut.history import (
     text_of_version,
     write_history,
 )
+from recipemut.errors import HistoryError
 
 WHO = {"user": "ann@host", "tool": "recipemut test", "argv": ["recipemut", "apply"]}
 T1, T2, T3 = "version: 1\n# one\n", "version: 2\n# two\n", "version: 3\n# three\n"

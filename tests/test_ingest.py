@@ -16,10 +16,10 @@ from _profile_helpers import REQUESTS, diamond, line, span, write_lines, write_s
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recipemut import ingest
 from recipemut.errors import InputFileError, LogError, RecipemutError
-from recipemut.ingest import classify_line, detect_format, read_logs
-from recipemut.spans import SPAN_SCHEMA
+from recipemut.logs import ingest
+from recipemut.logs.ingest import classify_line, detect_format, read_logs
+from recipemut.logs.spans import SPAN_SCHEMA
 
 GOOD = line(span("r9", "load", 9000, 1))
 GOOD2 = line(span("r8", "load", 8000, 1))
@@ -27,7 +27,7 @@ GOOD2 = line(span("r8", "load", 8000, 1))
 
 def test_happy_path_columns_dtypes_and_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     p = write_spans(tmp_path / "a.jsonl", REQUESTS)
-    with caplog.at_level(logging.INFO, logger="recipemut.ingest"):
+    with caplog.at_level(logging.INFO, logger="recipemut.logs.ingest"):
         df, rep = read_logs(p)
     assert "re-reading in blocks" not in caplog.text  # the one-pass columnar path was enough
     assert list(df.columns) == SPAN_SCHEMA.names
@@ -398,7 +398,7 @@ def test_other_formats_go_to_the_formats_package(tmp_path: Path, monkeypatch: py
         return pd.DataFrame(rows).assign(source_line=[1, 2]), {"unmapped_spans": 3}, ["2 spans skewed"]
 
     fake = types.SimpleNamespace(detect=lambda head: "fakefmt" if b"fakefmt" in head else None, read=read)
-    monkeypatch.setitem(sys.modules, "recipemut.formats", fake)
+    monkeypatch.setitem(sys.modules, "recipemut.logs.traces", fake)
     p = write_lines(tmp_path / "t.json", ['{"fakefmt": true}'])
     native = write_spans(tmp_path / "n.jsonl", REQUESTS[:2])
     df, rep = read_logs([p, native], recipe=diamond())
@@ -439,7 +439,7 @@ def test_a_mapping_with_only_native_logs_is_reported_unused(tmp_path: Path) -> N
 def test_without_the_formats_package_other_formats_are_unsupported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "recipemut.formats", None)  # import fails like a missing module
+    monkeypatch.setitem(sys.modules, "recipemut.logs.traces", None)  # import fails like a missing module
     p = write_lines(tmp_path / "t.json", ['{"resourceSpans": []}'])
     with pytest.raises(LogError, match="line 1: missing or empty required keys"):  # a JSON object: read as native
         read_logs(p)

@@ -255,7 +255,8 @@ def test_when_every_span_is_dropped_the_error_says_why(recipe: Path, tmp_path: P
 #: parse block as small as the case needs so that a null line can open a block, as in a large log
 _CHILD = """
 import sys
-from recipemut import cli, ingest
+from recipemut import cli
+from recipemut.logs import ingest
 ingest._PARSE_BLOCK = int(sys.argv[1])
 cli.main(sys.argv[2:])
 """

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from recipemut.errors import InputFileError, RecipeInvalid
-from recipemut.loader import (
+from recipemut.recipe.loader import (
     check_document,
     check_recipe,
     check_text,
@@ -23,7 +23,7 @@ from recipemut.loader import (
     read_text,
     recipe_schema,
 )
-from recipemut.model import Recipe
+from recipemut.recipe.model import Recipe
 
 DATA = Path(__file__).parent / "data" / "recipes"
 CHECKOUT = DATA / "checkout.yaml"
@@ -432,7 +432,7 @@ def test_load_recipe_raises_with_every_error_in_one_line(tmp_path: Path) -> None
 
 
 def test_load_recipe_logs_warnings(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="recipemut.loader"):
+    with caplog.at_level(logging.WARNING, logger="recipemut.recipe.loader"):
         r = load_recipe(DATA / "warnings.yaml")
     assert r.name == "warnings"
     assert "unknown-service" in caplog.text
@@ -444,17 +444,17 @@ def test_warnings_about_a_text_not_on_disk_do_not_cite_the_file_lines(
     p = tmp_path / "r.yaml"
     text = (DATA / "warnings.yaml").read_text()
     p.write_text(text)
-    with caplog.at_level(logging.WARNING, logger="recipemut.loader"):
+    with caplog.at_level(logging.WARNING, logger="recipemut.recipe.loader"):
         load_recipe_text(text, file=str(p))  # the file's own text: file:line:col is right
     [on_disk] = [r.getMessage() for r in caplog.records]
     assert on_disk.startswith(f"{p}:11:5: ") and on_disk.endswith("[unknown-service]")
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="recipemut.loader"):
+    with caplog.at_level(logging.WARNING, logger="recipemut.recipe.loader"):
         load_recipe_text("# planned edit\n" + text, file=str(p))  # a dry run's result: not what p holds
     [unwritten] = [r.getMessage() for r in caplog.records]
     assert unwritten.startswith(f"{p} (as it would be written, not the file on disk), line 12: service 'cart'")
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="recipemut.loader"):
+    with caplog.at_level(logging.WARNING, logger="recipemut.recipe.loader"):
         load_recipe_text(text, file=str(p), quiet=True)
     assert caplog.records == []
 

@@ -16,11 +16,8 @@ from hypothesis import strategies as st
 from strategies import recipe_docs
 from typer.testing import CliRunner
 
-from recipemut import bytesmodel, cachesim
 from recipemut.cli import app
 from recipemut.errors import RecipemutError
-from recipemut.ingest import read_logs
-from recipemut.loader import check_document
 from recipemut.loggen import (
     DAY_MS,
     DEFAULT_START_MS,
@@ -35,8 +32,11 @@ from recipemut.loggen import (
     synthetic_recipe,
     write_jsonl,
 )
-from recipemut.model import Recipe, recipe_from_dict, recipe_to_dict
-from recipemut.spans import SPAN_SCHEMA
+from recipemut.logs.ingest import read_logs
+from recipemut.logs.spans import SPAN_SCHEMA
+from recipemut.predict import bytesmodel, cachesim
+from recipemut.recipe.loader import check_document
+from recipemut.recipe.model import Recipe, recipe_from_dict, recipe_to_dict
 
 
 def _recipe(ops: list[dict[str, Any]], inputs: tuple[str, ...] = ("user_id", "order_id")) -> Recipe:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from _telemetry_helpers import EXAMPLE, otlp_doc, otlp_span, recipe, write_json
 
-from recipemut import formats
 from recipemut.errors import InputFileError
-from recipemut.formats.mapping import MappingError, load_mapping
+from recipemut.logs import traces as formats
+from recipemut.logs.mapping import MappingError, load_mapping
 
 HEAD = "apiVersion: recipemut/v1\nkind: SpanMapping\n"
 R = recipe(

@@ -7,7 +7,7 @@ import dataclasses
 import networkx as nx
 import pytest
 
-from recipemut.model import Operation, build_dag, recipe_from_dict, recipe_to_dict
+from recipemut.recipe.model import Operation, build_dag, recipe_from_dict, recipe_to_dict
 
 DOC = {
     "apiVersion": "recipemut/v1",

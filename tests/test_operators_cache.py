@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from _operators_helpers import edits, ids, make_profile, mini, scenario, scenario_doc, scenario_profile
 
-from recipemut.constraints import check_structure
-from recipemut.model import recipe_from_dict
-from recipemut.operators import OperatorContext, cache
+from recipemut.mutate.operators import OperatorContext, cache
+from recipemut.recipe.constraints import check_structure
+from recipemut.recipe.model import recipe_from_dict
 
 OPS = [{"id": "lookup", "consumes": ["id"], "produces": ["v"], "deterministic": True}]
 

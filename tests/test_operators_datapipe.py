@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from _operators_helpers import edits, ids, make_profile, mini, scenario, scenario_doc, scenario_profile
 
-from recipemut.constraints import check_structure
-from recipemut.model import recipe_from_dict
-from recipemut.operators import OperatorContext, datapipe
+from recipemut.mutate.operators import OperatorContext, datapipe
+from recipemut.recipe.constraints import check_structure
+from recipemut.recipe.model import recipe_from_dict
 
 N = 400
 BIG = np.linspace(2e4, 2e6, N)
@@ -100,7 +100,7 @@ def test_described_saving_is_that_of_the_written_edits() -> None:
     """Candidates are scored on a cheaply built recipe; the edits must give the same prediction."""
     import re
 
-    from recipemut.bytesmodel import latency_delta
+    from recipemut.predict.bytesmodel import latency_delta
 
     ctx = _ctx(_doc(), 2.0 + 0.0005 * BIG)
     (m,) = datapipe.generate(ctx)

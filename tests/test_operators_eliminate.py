@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from _operators_helpers import edits, ids, mini, scenario, scenario_doc
 
-from recipemut.constraints import check_structure
-from recipemut.model import recipe_from_dict
-from recipemut.operators import OperatorContext, eliminate
+from recipemut.mutate.operators import OperatorContext, eliminate
+from recipemut.recipe.constraints import check_structure
+from recipemut.recipe.model import recipe_from_dict
 
 
 def _gen(doc: dict) -> list:

@@ -10,13 +10,13 @@ import networkx as nx
 import pytest
 import yaml
 
-from recipemut.ingest import read_logs
-from recipemut.loader import load_recipe
-from recipemut.model import recipe_from_dict
-from recipemut.mutation import apply_edits
-from recipemut.operators import OperatorContext, generate_all
-from recipemut.profile import Profile, build_profile
-from recipemut.validate import semantic_findings
+from recipemut.logs.ingest import read_logs
+from recipemut.mutate.mutation import apply_edits
+from recipemut.mutate.operators import OperatorContext, generate_all
+from recipemut.profile.build import Profile, build_profile
+from recipemut.recipe.loader import load_recipe
+from recipemut.recipe.model import recipe_from_dict
+from recipemut.recipe.validate import semantic_findings
 
 ROOT = Path(__file__).resolve().parents[1] / "recipes"
 

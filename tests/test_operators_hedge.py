@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from _operators_helpers import edits, ids, make_profile, mini, scenario, scenario_doc, scenario_profile
 
-from recipemut import hedgemodel
-from recipemut.model import recipe_from_dict
-from recipemut.operators import OperatorContext, hedge
+from recipemut.mutate.operators import OperatorContext, hedge
+from recipemut.predict import hedgemodel
+from recipemut.recipe.model import recipe_from_dict
 
 
 def test_hedged_latency_is_min_of_original_and_delayed_duplicate() -> None:

@@ -6,9 +6,9 @@ import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from strategies import recipe_docs
 
-from recipemut.constraints import check_structure
-from recipemut.model import Recipe, recipe_from_dict
-from recipemut.operators import REGISTRY, OperatorContext, generate_all
+from recipemut.mutate.operators import REGISTRY, OperatorContext, generate_all
+from recipemut.recipe.constraints import check_structure
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 BY_CONSTRUCTION = ("parallelize", "reorder", "substitute", "eliminate")
 
@@ -53,7 +53,7 @@ def test_structural_operators_are_valid_by_construction(doc: dict) -> None:
 
 
 def _apply(doc: dict, m) -> dict:  # type: ignore[no-untyped-def]
-    from recipemut.mutation import apply_edits
+    from recipemut.mutate.mutation import apply_edits
 
     return apply_edits(doc, m.edits)
 
@@ -87,7 +87,7 @@ def test_profile_operators_on_generated_logs(doc: dict) -> None:
     """With logs generated for the recipe, every candidate of every operator (profile-driven ones
     included) is structurally valid and keeps every data dependency."""
     from recipemut.loggen import generate_spans
-    from recipemut.profile import build_profile
+    from recipemut.profile.build import build_profile
 
     recipe = recipe_from_dict(doc)
     spans = generate_spans(recipe, 150, seed=1, duration_s=3600)

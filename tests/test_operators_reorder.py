@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from _operators_helpers import edits, ids, mini, scenario, scenario_doc, scenario_profile
 
-from recipemut.constraints import check_structure
-from recipemut.model import recipe_from_dict
-from recipemut.operators import OperatorContext, reorder
+from recipemut.mutate.operators import OperatorContext, reorder
+from recipemut.recipe.constraints import check_structure
+from recipemut.recipe.model import recipe_from_dict
 
 
 def _gen(doc: dict, profile=None) -> list:  # type: ignore[no-untyped-def]

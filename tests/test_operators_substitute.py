@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from _operators_helpers import edits, ids, mini
 
-from recipemut.constraints import check_structure
-from recipemut.model import recipe_from_dict
-from recipemut.operators import OperatorContext, substitute
+from recipemut.mutate.operators import OperatorContext, substitute
+from recipemut.recipe.constraints import check_structure
+from recipemut.recipe.model import recipe_from_dict
 
 
 def _gen(doc: dict) -> list:

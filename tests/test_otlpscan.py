@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from recipemut.formats import otlp, otlpscan
-from recipemut.formats.common import DEFAULT_ATTRIBUTES
+from recipemut.logs import otlp, otlpscan
+from recipemut.logs.common import DEFAULT_ATTRIBUTES
 
 SPECIAL = {0x22, 0x5C} | set(range(0x20)) | set(range(0x80, 0x100))
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recipemut.errors import LogError
-from recipemut.ingest import read_logs
-from recipemut.profile import (
+from recipemut.logs.ingest import read_logs
+from recipemut.profile.build import (
     ST_ABSENT,
     ST_ERROR,
     ST_HALTED,

@@ -12,12 +12,12 @@ from _suggest_helpers import profile_from_matrices, recipe
 from hypothesis import HealthCheck, given, settings
 from strategies import recipe_docs
 
+from recipemut.judge.stats import NO_DIFFERENCE, REGRESSES
 from recipemut.loggen import generate_spans
-from recipemut.model import Recipe, recipe_from_dict
-from recipemut.mutation import apply_edits
-from recipemut.profile import build_profile
-from recipemut.search import ACCEPTED, REJECTED, objective_level, search
-from recipemut.stats import NO_DIFFERENCE, REGRESSES
+from recipemut.mutate.mutation import apply_edits
+from recipemut.plan.search import ACCEPTED, REJECTED, objective_level, search
+from recipemut.profile.build import build_profile
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 
 def _shop() -> tuple[Recipe, object]:
@@ -94,7 +94,7 @@ def test_cost_objective_takes_the_cheaper_substitute_unless_it_breaks_the_slo() 
 
 
 def _doc(r: Recipe) -> dict:
-    from recipemut.model import recipe_to_dict
+    from recipemut.recipe.model import recipe_to_dict
 
     return recipe_to_dict(r)
 
@@ -205,8 +205,8 @@ WINS = {
 
 @pytest.mark.parametrize("example", sorted(WINS))
 def test_shipped_examples_obvious_wins_found_harmful_rejected(example: str) -> None:
-    from recipemut.ingest import read_logs
-    from recipemut.loader import load_recipe_text, read_document
+    from recipemut.logs.ingest import read_logs
+    from recipemut.recipe.loader import load_recipe_text, read_document
 
     path = EXAMPLES / example / "recipe.yaml"
     doc, _, text = read_document(path)
@@ -227,8 +227,8 @@ def test_shipped_examples_obvious_wins_found_harmful_rejected(example: str) -> N
 
 def test_same_seed_same_numbers_whatever_order_the_candidates_come_in() -> None:
     # the bandit (a learning store) reorders candidates; no candidate's numbers may depend on it
-    from recipemut.ingest import read_logs
-    from recipemut.loader import load_recipe_text, read_document
+    from recipemut.logs.ingest import read_logs
+    from recipemut.recipe.loader import load_recipe_text, read_document
 
     path = EXAMPLES / "checkout" / "recipe.yaml"
     doc, _, text = read_document(path)
@@ -251,8 +251,8 @@ def test_same_seed_same_numbers_whatever_order_the_candidates_come_in() -> None:
 
 @pytest.mark.parametrize("objective", ["latency", "p95", "cost", "balanced", "headroom"])
 def test_one_definition_of_each_objective(objective: str) -> None:
-    from recipemut import abtest
-    from recipemut.simulate import Replay
+    from recipemut.judge import abtest
+    from recipemut.predict.simulate import Replay
 
     rng = np.random.default_rng(2)
     n = 3000
@@ -274,8 +274,8 @@ def test_one_definition_of_each_objective(objective: str) -> None:
 
 
 def test_busy_time_per_service_has_one_definition() -> None:
-    from recipemut.forecast import busy_by_service
-    from recipemut.simulate import replay
+    from recipemut.forecast.model import busy_by_service
+    from recipemut.predict.simulate import replay
 
     r, p = _shop()
     rep = replay(r, p, rng=np.random.default_rng(0))

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from _suggest_helpers import profile_from_matrices, profile_of_spans, recipe
 
-from recipemut import simulate
 from recipemut.errors import MutationError
 from recipemut.loggen import generate_spans, synthetic_recipe
-from recipemut.model import recipe_from_dict, recipe_to_dict
-from recipemut.mutation import Edit, mutate
-from recipemut.profile import ST_ABSENT
-from recipemut.simulate import replay
+from recipemut.mutate.mutation import Edit, mutate
+from recipemut.predict import simulate
+from recipemut.predict.simulate import replay
+from recipemut.profile.build import ST_ABSENT
+from recipemut.recipe.model import recipe_from_dict, recipe_to_dict
 
 RNG = np.random.default_rng
 
@@ -250,7 +250,7 @@ def test_busy_time_per_operation_and_service() -> None:
 
 
 def test_sampled_replay_reads_cache_hits_from_the_full_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    from recipemut.cachesim import hits
+    from recipemut.predict.cachesim import hits
 
     r = recipe([{"id": "a", "consumes": ["x"], "produces": ["z"], "deterministic": True}], outputs=("z",))
     n = 400

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from recipemut import stats
-from recipemut.stats import IMPROVES, NO_DIFFERENCE, REGRESSES, Interval, compare, hodges_lehmann, verdict_of
+from recipemut.judge import stats
+from recipemut.judge.stats import IMPROVES, NO_DIFFERENCE, REGRESSES, Interval, compare, hodges_lehmann, verdict_of
 
 
 def test_hodges_lehmann_known_numbers() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from recipemut import store as S
-from recipemut.store import SCHEMA_VERSION, Store, StoreError, SuggestionRecord
+from recipemut.learn import store as S
+from recipemut.learn.store import SCHEMA_VERSION, Store, StoreError, SuggestionRecord
 
 WHERE = {"recipe": "shop", "version": 3, "sha256": "f" * 64}
 
@@ -293,7 +293,7 @@ def test_stats_fits_80_columns_with_whole_operator_names(tmp_path: Path) -> None
     from typer.testing import CliRunner
 
     from recipemut.cli import app
-    from recipemut.operators import REGISTRY
+    from recipemut.mutate.operators import REGISTRY
 
     p = tmp_path / "s.sqlite"
     with Store.open(p) as s:
@@ -342,7 +342,7 @@ def test_stats_command_without_a_store(tmp_path: Path, monkeypatch: pytest.Monke
 def test_suggestion_records_from_search_candidates(tmp_path: Path) -> None:
     from collections import namedtuple
 
-    from recipemut.stats import Interval
+    from recipemut.judge.stats import Interval
 
     Mut = namedtuple("Mut", "id operator targets")
     Ev = namedtuple("Ev", "verdict predicted baseline")

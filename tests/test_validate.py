@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import recipe_docs
 
-from recipemut.loader import check_text
-from recipemut.model import recipe_from_dict, recipe_to_dict
-from recipemut.validate import RULES, is_valid, semantic_findings
+from recipemut.recipe.loader import check_text
+from recipemut.recipe.model import recipe_from_dict, recipe_to_dict
+from recipemut.recipe.validate import RULES, is_valid, semantic_findings
 
 BASE: dict[str, Any] = {
     "apiVersion": "recipemut/v1",

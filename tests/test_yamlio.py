@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from strategies import recipe_docs
 
-from recipemut.mutation import Edit, apply_edits
-from recipemut.yamlio import YamlSyntaxError, apply_edits_to_text, load_roundtrip
+from recipemut.mutate.mutation import Edit, apply_edits
+from recipemut.recipe.yamlio import YamlSyntaxError, apply_edits_to_text, load_roundtrip
 
 
 def _changed_lines(a: str, b: str) -> set[str]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..textsafe import console, shown
+from recipemut.files.text import console, shown
 
 err_console = console(stderr=True, soft_wrap=True)
 

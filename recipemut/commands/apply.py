@@ -8,11 +8,11 @@ from pathlib import Path
 import typer
 from rich.syntax import Syntax
 
-from ..apply import WriteResult, apply_plan
-from ..fileio import DEFAULT_LOCK_TIMEOUT_S
-from ..plan import load_plan
-from ..textsafe import console, shown
-from ._common import OutputFormat
+from recipemut.apply.transaction import WriteResult, apply_plan
+from recipemut.commands._common import OutputFormat
+from recipemut.files.text import console, shown
+from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
+from recipemut.plan.planfile import load_plan
 
 
 def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..canary import (
+from recipemut.apply.canary import (
     DEFAULT_MIN_REQUESTS,
     DEFAULT_TOLERANCES,
     HOLD,
@@ -22,13 +22,9 @@ from ..canary import (
     Judgement,
     read_canary_logs,
 )
-from ..canary import evaluate as _evaluate
-from ..errors import RecipemutError
-from ..fileio import DEFAULT_LOCK_TIMEOUT_S
-from ..history import Entry
-from ..store import default_path
-from ..textsafe import console, shown
-from ._common import (
+from recipemut.apply.canary import evaluate as _evaluate
+from recipemut.apply.history import Entry
+from recipemut.commands._common import (
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -40,6 +36,10 @@ from ._common import (
     err_console,
     warn_ingest,
 )
+from recipemut.errors import RecipemutError
+from recipemut.files.text import console, shown
+from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
+from recipemut.learn.store import default_path
 
 _TOL_HELP = (
     "Allowed worsening METRIC=VALUE (repeatable): latency_p50, latency_p95, cost are relative (0.05 or 5%), "
@@ -120,7 +120,7 @@ def shares(predicted: Sequence[float | None]) -> list[float]:
 
 
 def observation_records(judgement: Judgement, canary: Entry, recipe: str) -> list[dict[str, Any]]:
-    """Keyword sets for :meth:`recipemut.store.Store.record_observation`, one per mutation of ``canary``
+    """Keyword sets for :meth:`recipemut.learn.store.Store.record_observation`, one per mutation of ``canary``
     (the history entry that started the canary), from what ``judgement`` observed. Pure.
 
     The row's metric is the p95 latency; a canary of several mutations observes their joint
@@ -189,7 +189,7 @@ def observation_records(judgement: Judgement, canary: Entry, recipe: str) -> lis
 
 def _canary_entry(recipe: str, seq: int) -> Entry | None:
     """The history entry that started the canary judged by the entry ``seq``."""
-    from ..history import read_history
+    from recipemut.apply.history import read_history
 
     return next((e for e in reversed(read_history(recipe)) if e.seq < seq and e.action == "canary"), None)
 
@@ -207,8 +207,8 @@ def record(result: EvaluateResult, path: Path | None) -> tuple[int, str | None]:
     canary = _canary_entry(result.recipe, w.entries[-1].seq)
     if canary is None:
         return 0, "the history holds no canary entry (variants written by hand?)"
-    from ..apply import plain_doc
-    from ..store import Store
+    from recipemut.apply.transaction import plain_doc
+    from recipemut.learn.store import Store
 
     name = str(plain_doc(canary.text, source=result.recipe).get("name", ""))
     records = observation_records(result.judgement, canary, name)
@@ -286,7 +286,7 @@ def evaluate(
     Example: recipemut evaluate checkout.yaml --logs canary.jsonl --tolerance latency_p95=3%
     """
     if store is not None:
-        from ..store import check_store_path
+        from recipemut.learn.store import check_store_path
 
         check_store_path(
             store, recipes=[recipe], inputs={p: "one of the logs" for p in logs}, option="--store", inputs_only=True

@@ -15,8 +15,21 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import InputFileError
-from ..forecast import (
+from recipemut.commands._common import (
+    LogFormat,
+    LogFormatOpt,
+    LogsOpt,
+    MapOpt,
+    OutputFormat,
+    RecipeArg,
+    SampleRateOpt,
+    StrictOpt,
+    err_console,
+    warn_ingest,
+)
+from recipemut.errors import InputFileError
+from recipemut.files.text import console, safe, shown
+from recipemut.forecast.model import (
     DAY_S,
     PEAK_LEVEL,
     CapacityReport,
@@ -29,22 +42,9 @@ from ..forecast import (
     poisson_interval,
     sampling_note,
 )
-from ..ingest import IngestReport, read_logs
-from ..model import Recipe
-from ..profile import build_profile
-from ..textsafe import console, safe, shown
-from ._common import (
-    LogFormat,
-    LogFormatOpt,
-    LogsOpt,
-    MapOpt,
-    OutputFormat,
-    RecipeArg,
-    SampleRateOpt,
-    StrictOpt,
-    err_console,
-    warn_ingest,
-)
+from recipemut.logs.ingest import IngestReport, read_logs
+from recipemut.profile.build import build_profile
+from recipemut.recipe.model import Recipe
 
 #: below this many logged requests in the peak bin, the text output gives the peak's interval
 NOISY_PEAK_N = 100
@@ -467,10 +467,10 @@ def forecast(
         recipemut forecast recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz \\
             --horizon 60 --backtest --plot capacity.svg
     """
-    from ..loader import load_recipe
+    from recipemut.recipe.loader import load_recipe
 
     if plot is not None:
-        from ..fileio import check_output_path
+        from recipemut.files.write import check_output_path
 
         inputs = {p: "one of the logs" for p in logs if str(p) != "-"}
         if mapping is not None:
@@ -482,7 +482,7 @@ def forecast(
         log_format=log_format.value, mapping=mapping,
     )  # fmt: skip
     if plot is not None:
-        from ..fileio import atomic_write
+        from recipemut.files.write import atomic_write
 
         try:
             atomic_write(plot, svg_chart(rep).encode("utf-8"))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import typer
 
-from ..fileio import check_output_path
-from ..loader import load_recipe
-from ..loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
-from ..textsafe import console, shown
-from ._common import OutputFormat, _check_rate, err_console
+from recipemut.commands._common import OutputFormat, _check_rate, err_console
+from recipemut.files.text import console, shown
+from recipemut.files.write import check_output_path
+from recipemut.loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
+from recipemut.recipe.loader import load_recipe
 
 
 def _usage(message: str) -> typer.Exit:

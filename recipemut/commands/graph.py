@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from ..fileio import atomic_write, check_output_path
-from ..graph import render_dot, render_mermaid
-from ..loader import load_recipe
+from recipemut.files.write import atomic_write, check_output_path
+from recipemut.recipe.graph import render_dot, render_mermaid
+from recipemut.recipe.loader import load_recipe
 
 
 class GraphFormat(str, Enum):

@@ -9,12 +9,12 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..apply import read_recipe_text
-from ..errors import InputFileError, RecipemutError
-from ..history import Entry, history_path, read_history, recipe_state
-from ..plan import recipe_sha256
-from ..textsafe import console, shown
-from ._common import OutputFormat, err_console
+from recipemut.apply.history import Entry, history_path, read_history, recipe_state
+from recipemut.apply.transaction import read_recipe_text
+from recipemut.commands._common import OutputFormat, err_console
+from recipemut.errors import InputFileError, RecipemutError
+from recipemut.files.text import console, shown
+from recipemut.plan.planfile import recipe_sha256
 
 
 def _entry_summary(e: Entry) -> dict[str, Any]:

@@ -9,11 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from ..ingest import IngestReport, read_logs
-from ..model import Recipe
-from ..profile import Profile, build_profile, cost_contributors, latency_contributors
-from ..textsafe import console, shown
-from ._common import (
+from recipemut.commands._common import (
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -25,6 +21,10 @@ from ._common import (
     strict_json,
     warn_ingest,
 )
+from recipemut.files.text import console, shown
+from recipemut.logs.ingest import IngestReport, read_logs
+from recipemut.profile.build import Profile, build_profile, cost_contributors, latency_contributors
+from recipemut.recipe.model import Recipe
 
 #: table columns left out, in this order, when the terminal is too narrow for all of them
 DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "halt %")
@@ -191,7 +191,7 @@ def profile(
 
         recipemut profile recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz
     """
-    from ..loader import load_recipe
+    from recipemut.recipe.loader import load_recipe
 
     r = load_recipe(recipe)
     spans, report = read_logs(
@@ -204,6 +204,6 @@ def profile(
     else:
         warn_ingest(report)
         _render(r, prof, report, top)
-    from .stats import record_profile_summary  # the store keeps each recipe version's profile summary
+    from recipemut.commands.stats import record_profile_summary  # the store keeps each recipe version's profile summary
 
     record_profile_summary(recipe, r, prof)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ..apply import rollback as _rollback
-from ..fileio import DEFAULT_LOCK_TIMEOUT_S
-from ._common import OutputFormat
+from recipemut.apply.transaction import rollback as _rollback
+from recipemut.commands._common import OutputFormat
+from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 
 
 def rollback(
@@ -48,7 +48,9 @@ def rollback(
 
     Example: recipemut rollback checkout.yaml --to 4    (or --entry 2; see recipemut history checkout.yaml)
     """
-    from .apply import render_result  # here, not at import: commands.apply imports the cli, which imports us
+    from recipemut.commands.apply import (
+        render_result,  # here, not at import: commands.apply imports the cli, which imports us
+    )
 
     render_result(
         _rollback(recipe, to=to, entry=entry, force=force, dry_run=dry_run, lock_timeout_s=lock_timeout),

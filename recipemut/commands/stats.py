@@ -12,15 +12,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..bandit import Bandit
-from ..errors import RecipemutError
-from ..store import ENV_VAR, OperatorStats, ProfiledVersion, Store, check_store_path, default_path
-from ..textsafe import console, shown
-from ._common import OutputFormat, err_console
+from recipemut.commands._common import OutputFormat, err_console
+from recipemut.errors import RecipemutError
+from recipemut.files.text import console, shown
+from recipemut.learn.bandit import Bandit
+from recipemut.learn.store import ENV_VAR, OperatorStats, ProfiledVersion, Store, check_store_path, default_path
 
 if TYPE_CHECKING:
-    from ..model import Recipe
-    from ..profile import Profile
+    from recipemut.profile.build import Profile
+    from recipemut.recipe.model import Recipe
 
 
 def stats_data(
@@ -141,8 +141,8 @@ def record_profile_summary(recipe_path: Path, recipe: Recipe, prof: Profile) -> 
     path = default_path()
     if path is None or prof.n_requests == 0:
         return
-    from ..plan import recipe_sha256
-    from ..store import profile_summary
+    from recipemut.learn.store import profile_summary
+    from recipemut.plan.planfile import recipe_sha256
 
     try:
         with Store.open(path) as st:

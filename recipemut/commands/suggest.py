@@ -15,20 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, PRIOR_UNCERTAINTY, Evaluation
-from ..bandit import mutation_kind, order_candidates
-from ..diff import edited_text, structural_diff, unified_diff
-from ..errors import RecipemutError
-from ..model import Recipe
-from ..mutation import Mutation
-from ..operators import REGISTRY
-from ..profile import Profile
-from ..search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, search
-from ..simulate import Replay
-from ..spans import DEFAULT_VARIANT
-from ..store import default_path
-from ..textsafe import console, safe, shown
-from ._common import (
+from recipemut.commands._common import (
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -40,6 +27,19 @@ from ._common import (
     strict_json,
     warn_ingest,
 )
+from recipemut.errors import RecipemutError
+from recipemut.files.text import console, safe, shown
+from recipemut.judge.abtest import DEFAULT_MIN_EFFECT, DEFAULT_SHARE, PREDICTED, PRIOR_UNCERTAINTY, Evaluation
+from recipemut.learn.bandit import mutation_kind, order_candidates
+from recipemut.learn.store import default_path
+from recipemut.logs.spans import DEFAULT_VARIANT
+from recipemut.mutate.mutation import Mutation
+from recipemut.mutate.operators import REGISTRY
+from recipemut.plan.search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, search
+from recipemut.predict.simulate import Replay
+from recipemut.profile.build import Profile
+from recipemut.recipe.diff import edited_text, structural_diff, unified_diff
+from recipemut.recipe.model import Recipe
 
 EXIT_NOTHING, EXIT_ERROR, EXIT_IMPROVEMENTS = 0, 1, 2
 
@@ -178,7 +178,7 @@ class Headroom:
     """How mutations move each service's capacity crossing date and replicas (from ``forecast``)."""
 
     def __init__(self, original: Recipe, baseline: Replay, prof: Profile) -> None:
-        from ..forecast import forecast_from_profile
+        from recipemut.forecast.model import forecast_from_profile
 
         self.original = original
         self.result: SearchResult | None = None  # set once the search ran
@@ -195,7 +195,7 @@ class Headroom:
     def bottleneck(self) -> str:
         """The service whose forecast peak utilisation is closest to (or furthest past) its target:
         the first to need more replicas, what ``--objective headroom`` relieves."""
-        from ..forecast import service_outlooks
+        from recipemut.forecast.model import service_outlooks
 
         if self.forecast is None:
             raise RecipemutError(
@@ -221,10 +221,10 @@ class Headroom:
         return best[1]
 
     def change(self, recipe: Recipe, busy_ms: Mapping[str, float]) -> Any:
-        """The :class:`~recipemut.forecast.HeadroomChange` of a replay's busy time (None without forecast)."""
+        """The :class:`~recipemut.forecast.model.HeadroomChange` of a replay's busy time (None without forecast)."""
         if self.forecast is None or not busy_ms:
             return None
-        from ..forecast import busy_by_service, headroom_change
+        from recipemut.forecast.model import busy_by_service, headroom_change
 
         after = busy_by_service(busy_ms, recipe)
         keys = set(self.before) | set(after)  # a substitute may bring a new service: same services on both sides
@@ -260,10 +260,10 @@ def _plan_doc(
 ) -> dict[str, Any]:
     """The plan file's content (schemas/plan.schema.json), with suggest's report in extra keys.
 
-    ``sha256`` is :func:`recipemut.plan.recipe_sha256` of the recipe file's bytes (as ``apply``
+    ``sha256`` is :func:`recipemut.plan.planfile.recipe_sha256` of the recipe file's bytes (as ``apply``
     checks it: a byte-order mark or CRLF line ends count, the decoded ``text`` would drop them).
     """
-    from ..plan import Plan, PlannedMutation, PlanRecipe
+    from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe
 
     steps: list[PlannedMutation] = []
     ids: list[str] = []
@@ -495,7 +495,7 @@ def _md_row(cells: list[str]) -> str:
 def _render_markdown(
     result: SearchResult, hr: Headroom, recipe_path: Path, text: str, *, explain: bool, top: int
 ) -> str:
-    from ..graph import render_mermaid
+    from recipemut.recipe.graph import render_mermaid
 
     rep = _report(result, hr, recipe_path, text)
     b = rep["baseline"]
@@ -580,7 +580,7 @@ _METRIC = {
 
 def _bandit(path: Path | None, recipe_name: str) -> Any:
     """What the store learned (a fresh bandit without a store, or when it cannot be read: warned)."""
-    from ..bandit import Bandit, load_bandit
+    from recipemut.learn.bandit import Bandit, load_bandit
 
     if path is None:
         return Bandit()
@@ -595,8 +595,8 @@ def _record(result: SearchResult, path: Path | None, r: Recipe, sha256: str, obj
     """Record every evaluated candidate in the profile store; a store problem is a warning, not a failure."""
     if path is None:
         return
-    from ..bandit import mutation_kind
-    from ..store import record_suggestions, suggestion_records
+    from recipemut.learn.bandit import mutation_kind
+    from recipemut.learn.store import record_suggestions, suggestion_records
 
     cands = [*result.singles, *result.plan, *result.rejected]
     records = suggestion_records(cands, metric=_METRIC[objective], kind_of=lambda m: mutation_kind(m, r))
@@ -611,9 +611,9 @@ def check_out(out: Path, recipe: Path, logs: list[Path], mapping: Path | None = 
 
     The plan file may not be the recipe, its history or lock, one of the logs or the mapping, nor
     a link, a FIFO, a device or a folder, and must name a file in an existing, writable folder
-    (:func:`recipemut.fileio.check_output_path`).
+    (:func:`recipemut.files.write.check_output_path`).
     """
-    from ..fileio import check_output_path
+    from recipemut.files.write import check_output_path
 
     inputs = {p: "one of the logs" for p in logs if str(p) != "-"}
     if mapping is not None:
@@ -626,7 +626,7 @@ def check_store(store: Path, recipe: Path, logs: list[Path], mapping: Path | Non
 
     Any other store problem (not SQLite, a missing folder) stays a warning when the store is opened.
     """
-    from ..store import check_store_path
+    from recipemut.learn.store import check_store_path
 
     inputs = {p: "one of the logs" for p in logs if str(p) != "-"}
     if mapping is not None:
@@ -711,10 +711,10 @@ def suggest(
 
         recipemut suggest recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz --out plan.json
     """
-    from ..ingest import read_logs
-    from ..loader import load_recipe_text, read_document
-    from ..plan import recipe_sha256
-    from ..profile import build_profile
+    from recipemut.logs.ingest import read_logs
+    from recipemut.plan.planfile import recipe_sha256
+    from recipemut.profile.build import build_profile
+    from recipemut.recipe.loader import load_recipe_text, read_document
 
     if out is not None:
         check_out(out, recipe, logs, mapping)
@@ -737,7 +737,7 @@ def suggest(
             f"only the {DEFAULT_VARIANT!r} requests are replayed"
         )
     prof = build_profile(spans, r)
-    from ..simulate import replay as _replay
+    from recipemut.predict.simulate import replay as _replay
 
     hr = Headroom(r, _replay(r, prof, rng=np.random.default_rng([seed, 0])), prof)
     bottleneck = hr.bottleneck() if objective == Objective.headroom else None
@@ -770,7 +770,7 @@ def suggest(
     _record(result, store_path, r, sha256, objective.value)
     plan_doc = _plan_doc(result, hr, recipe, text, r.name, r.version, sha256)
     if out is not None:
-        from ..plan import Plan, write_plan
+        from recipemut.plan.planfile import Plan, write_plan
 
         write_plan(Plan.from_dict(plan_doc), out)
     if output == SuggestFormat.json:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
-from ..errors import Finding
-from ..loader import check_recipe
-from ..textsafe import console, shown
-from ._common import OutputFormat
+from recipemut.commands._common import OutputFormat
+from recipemut.errors import Finding
+from recipemut.files.text import console, shown
+from recipemut.recipe.loader import check_recipe
 
 
 def _line(f: Finding) -> str:

@@ -2,7 +2,7 @@
 
 Used by the shipped examples (``recipes/*/logs.jsonl.gz``), by tests that need traffic with a
 *known* shape (a growth rate, a daily cycle, an improvement on a canary) and by the benchmarks.
-:func:`generate_spans` returns a span table (:data:`recipemut.spans.SPAN_SCHEMA`) and
+:func:`generate_spans` returns a span table (:data:`recipemut.logs.spans.SPAN_SCHEMA`) and
 :func:`write_jsonl` writes it in the native log format.
 
 Semantics are those of the simulator (docs/ARCHITECTURE.md): an operation starts when all its DAG
@@ -30,12 +30,12 @@ The model, per request and operation:
 
 What mutations write into a recipe shows in its logs, as it would in production: a field's
 ``format``/``compression`` scales its bytes (loggen sizes are plain-JSON sizes) and adds or saves
-codec time (:mod:`recipemut.bytesmodel`'s table); an operation's ``cache`` answers repeated keys
-with ``hit_latency_ms`` at no cost (:func:`recipemut.cachesim.hits`, expire-after-write); a
+codec time (:mod:`recipemut.predict.bytesmodel`'s table); an operation's ``cache`` answers repeated keys
+with ``hit_latency_ms`` at no cost (:func:`recipemut.predict.cachesim.hits`, expire-after-write); a
 ``hedge`` sends up to ``max_extra`` duplicates ``after_ms`` apart, keeps the first answer and
 pays for every call. A canary kept under ``variants:`` runs through its own recipe.
 
->>> from recipemut.model import recipe_from_dict
+>>> from recipemut.recipe.model import recipe_from_dict
 >>> r = recipe_from_dict(synthetic_recipe(8, seed=1))
 >>> df = generate_spans(r, 50, seed=3)
 >>> set(df["status"]) <= {"ok", "error", "halted"}, df["request_id"].nunique()
@@ -44,12 +44,12 @@ pays for every call. A canary kept under ``variants:`` runs through its own reci
 
 from __future__ import annotations
 
-from .arrivals import DAY_MS, DEFAULT_PEAK_HOUR, DEFAULT_START_MS, rate_function
-from .generate import TICKS_PER_MS, generate_spans
-from .jsonl import write_jsonl
-from .keys import hash_share
-from .params import FieldParams, LoggenParams, OpParams, load_params, params_from_dict
-from .synthetic import synthetic_recipe
+from recipemut.loggen.arrivals import DAY_MS, DEFAULT_PEAK_HOUR, DEFAULT_START_MS, rate_function
+from recipemut.loggen.generate import TICKS_PER_MS, generate_spans
+from recipemut.loggen.jsonl import write_jsonl
+from recipemut.loggen.keys import hash_share
+from recipemut.loggen.params import FieldParams, LoggenParams, OpParams, load_params, params_from_dict
+from recipemut.loggen.synthetic import synthetic_recipe
 
 __all__ = [
     "DAY_MS",

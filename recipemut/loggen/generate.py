@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .. import bytesmodel, cachesim
-from ..errors import RecipemutError
-from ..ingest import to_span_frame
-from ..model import Operation, Recipe, Variant, recipe_from_dict
-from ..spans import DEFAULT_VARIANT, SPAN_SCHEMA
-from .arrivals import DEFAULT_PEAK_HOUR, DEFAULT_START_MS, _arrivals
-from .keys import _U64, _combine, _hex, _mix, _salt, _unit, _zipf_cdf, _zipf_rank, hash_share
-from .params import FieldParams, LoggenParams, OpParams
+from recipemut.errors import RecipemutError
+from recipemut.loggen.arrivals import DEFAULT_PEAK_HOUR, DEFAULT_START_MS, _arrivals
+from recipemut.loggen.keys import _U64, _combine, _hex, _mix, _salt, _unit, _zipf_cdf, _zipf_rank, hash_share
+from recipemut.loggen.params import FieldParams, LoggenParams, OpParams
+from recipemut.logs.ingest import to_span_frame
+from recipemut.logs.spans import DEFAULT_VARIANT, SPAN_SCHEMA
+from recipemut.predict import bytesmodel, cachesim
+from recipemut.recipe.model import Operation, Recipe, Variant, recipe_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def generate_spans(
     span, as sampled tracing does: ``n_requests`` is the traffic before sampling, and
     :func:`rate_function` the rate before sampling.
 
-    Rows are sorted by start time, dtypes are those of :func:`recipemut.ingest.to_span_frame`;
+    Rows are sorted by start time, dtypes are those of :func:`recipemut.logs.ingest.to_span_frame`;
     ``source_file``/``source_line`` are null.
     """
     if n_requests < 0:

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import InputFileError
+from recipemut.errors import InputFileError
 
 
 def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:

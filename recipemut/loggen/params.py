@@ -9,10 +9,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import Finding, InputFileError, RecipeInvalid, RecipemutError
-from ..loader import MAX_RECIPE_BYTES, parse_yaml
-from ..model import FieldSpec, Operation
-from ..readers import read_user_file
+from recipemut.errors import Finding, InputFileError, RecipeInvalid, RecipemutError
+from recipemut.files.read import read_user_file
+from recipemut.recipe.loader import MAX_RECIPE_BYTES, parse_yaml
+from recipemut.recipe.model import FieldSpec, Operation
 
 
 @dataclass(frozen=True)

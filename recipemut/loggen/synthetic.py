@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RecipemutError
+from recipemut.errors import RecipemutError
 
 
 def synthetic_recipe(n_ops: int = 40, seed: int = 0) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def synthetic_recipe(n_ops: int = 40, seed: int = 0) -> dict[str, Any]:
     the middle is a guard (``may_halt``), about a third are deterministic, the last is an external
     side effect; six services share the work.
 
-    >>> from recipemut.model import recipe_from_dict
+    >>> from recipemut.recipe.model import recipe_from_dict
     >>> d = synthetic_recipe(12, seed=2)
     >>> r = recipe_from_dict(d)
     >>> len(r.operations), len(r.topo_order), r.outputs[0] in r.producers

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from recipemut.diff import line_opcodes, unified_diff
-from recipemut.mutation import Edit
-from recipemut.yamlio import apply_edits_to_text
+from recipemut.mutate.mutation import Edit
+from recipemut.recipe.diff import line_opcodes, unified_diff
+from recipemut.recipe.yamlio import apply_edits_to_text
 
 CHECKOUT = (Path(__file__).resolve().parents[2] / "recipes" / "checkout" / "recipe.yaml").read_text()
 COMMENT = "  # keep this line: the coordination service reads it\n"
@@ -157,7 +157,7 @@ def test_line_opcodes_stay_cheap_and_correct_on_adversarial_input(
 
 
 def test_edited_text_round_trips_a_recipe_once_for_a_report_in_two_formats(monkeypatch: pytest.MonkeyPatch) -> None:
-    from recipemut import diff, yamlio
+    from recipemut.recipe import diff, yamlio
 
     calls: list[int] = []
     real = yamlio.apply_edits_to_text

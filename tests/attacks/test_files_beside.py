@@ -12,10 +12,10 @@ import pytest
 from _apply_helpers import RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
+from recipemut.apply.history import read_history
 from recipemut.cli import app
 from recipemut.errors import InputFileError
-from recipemut.fileio import atomic_write
-from recipemut.history import read_history
+from recipemut.files.write import atomic_write
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.errors import InputFileError
-from recipemut.fileio import locked
+from recipemut.files.write import locked
 
 runner = CliRunner()
 

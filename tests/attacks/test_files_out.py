@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.errors import InputFileError
-from recipemut.fileio import check_output_path, lock_path
-from recipemut.store import Store, StoreError
+from recipemut.files.write import check_output_path, lock_path
+from recipemut.learn.store import Store, StoreError
 
 runner = CliRunner()
 

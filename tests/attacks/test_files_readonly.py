@@ -10,7 +10,7 @@ import pytest
 from _apply_helpers import RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
-from recipemut.apply import rollback
+from recipemut.apply.transaction import rollback
 from recipemut.cli import app
 from recipemut.errors import RecipemutError
 

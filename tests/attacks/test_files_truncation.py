@@ -10,7 +10,7 @@ from _apply_helpers import RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
 from recipemut.cli import app
-from recipemut.fileio import lock_path
+from recipemut.files.write import lock_path
 
 runner = CliRunner()
 

@@ -17,9 +17,9 @@ import pytest
 from _profile_helpers import REQUESTS, line, write_recipe
 from typer.testing import CliRunner
 
-from recipemut import ingest
 from recipemut.cli import app
-from recipemut.ingest import read_logs
+from recipemut.logs import ingest
+from recipemut.logs.ingest import read_logs
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from _profile_helpers import REQUESTS, line, write_recipe
 
-from recipemut import ingest
-from recipemut.ingest import MAX_JSON_DEPTH, line_depths, read_logs
+from recipemut.logs import ingest
+from recipemut.logs.ingest import MAX_JSON_DEPTH, line_depths, read_logs
 
 DEEP_OBJECT = '{"a":' * 20_000 + "1" + "}" * 20_000
 SPANS = "".join(line(s) + "\n" for s in REQUESTS)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.errors import LogError
-from recipemut.ingest import MAX_LATENCY_MS, MAX_VALUES, read_logs
+from recipemut.logs.ingest import MAX_LATENCY_MS, MAX_VALUES, read_logs
 
 ROOT = Path(__file__).resolve().parents[2]
 ZIPKIN = ROOT / "recipes" / "zipkin_simple_db"

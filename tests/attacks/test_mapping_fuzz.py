@@ -12,10 +12,10 @@ from _telemetry_helpers import EXAMPLE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recipemut import formats
 from recipemut.errors import RecipemutError
-from recipemut.formats.mapping import glob_re2
-from recipemut.loader import load_recipe
+from recipemut.logs import traces as formats
+from recipemut.logs.mapping import glob_re2
+from recipemut.recipe.loader import load_recipe
 
 RECIPE = load_recipe(EXAMPLE / "recipe.yaml")
 OPS = sorted(RECIPE.ops)

@@ -10,9 +10,9 @@ import pytest
 from _apply_helpers import RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
+from recipemut.apply.history import history_path
 from recipemut.cli import app
-from recipemut.history import history_path
-from recipemut.plan import MAX_PLAN_DEPTH, MAX_PLAN_INT_DIGITS, load_plan
+from recipemut.plan.planfile import MAX_PLAN_DEPTH, MAX_PLAN_INT_DIGITS, load_plan
 
 runner = CliRunner()
 
@@ -84,7 +84,7 @@ def test_an_append_edit_on_an_operation_is_one_line(recipe: Path) -> None:
 
 def test_the_apply_of_an_append_to_a_mapping_is_a_mutation_error() -> None:
     from recipemut.errors import MutationError
-    from recipemut.mutation import Edit, apply_edits
+    from recipemut.mutate.mutation import Edit, apply_edits
 
     doc = {"operations": [{"id": "a", "service": "s"}]}
     for e in (Edit("append", ("operations", "a"), 1), Edit("set", ("operations", "a", "service", "x"), 1),

@@ -10,9 +10,9 @@ from typing import Any
 from _apply_helpers import RECIPE_TEXT
 from typer.testing import CliRunner
 
+from recipemut.apply.history import history_path
 from recipemut.cli import app
-from recipemut.history import history_path
-from recipemut.plan import recipe_sha256
+from recipemut.plan.planfile import recipe_sha256
 
 runner = CliRunner()
 

@@ -15,12 +15,12 @@ from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from recipemut.apply import apply_plan
+from recipemut.apply.history import history_path, read_history
+from recipemut.apply.transaction import apply_plan
 from recipemut.errors import RecipemutError
-from recipemut.history import history_path, read_history
-from recipemut.loader import load_recipe
-from recipemut.operators import REGISTRY
-from recipemut.plan import load_plan, recipe_sha256
+from recipemut.mutate.operators import REGISTRY
+from recipemut.plan.planfile import load_plan, recipe_sha256
+from recipemut.recipe.loader import load_recipe
 
 HEDGE = {"id": "hedge:score_fraud", "operator": "hedge", "targets": ["score_fraud"], "description": "h",
          "edits": [{"op": "set", "path": ["operations", "score_fraud", "hedge"], "value": {"after_ms": 80}}]}

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from recipemut.ingest import read_logs
-from recipemut.loader import load_recipe
-from recipemut.model import recipe_from_dict
-from recipemut.mutation import apply_edits
-from recipemut.operators import REGISTRY, OperatorContext, generate_all
-from recipemut.plancheck import mutation_violations, plan_edit_violations
-from recipemut.profile import Profile, build_profile
+from recipemut.logs.ingest import read_logs
+from recipemut.mutate.mutation import apply_edits
+from recipemut.mutate.operators import REGISTRY, OperatorContext, generate_all
+from recipemut.plan.check import mutation_violations, plan_edit_violations
+from recipemut.profile.build import Profile, build_profile
+from recipemut.recipe.loader import load_recipe
+from recipemut.recipe.model import recipe_from_dict
 
 ROOT = Path(__file__).resolve().parents[2] / "recipes"
 

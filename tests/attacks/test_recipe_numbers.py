@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recipemut.loader import MAX_INT_DIGITS, check_text
+from recipemut.recipe.loader import MAX_INT_DIGITS, check_text
 
 HEAD = "apiVersion: recipemut/v1\nkind: Recipe\nname: x\nservices: {s: {}}\noperations:\n  - id: a\n    service: s\n"
 

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from recipemut import readers
-from recipemut.apply import read_recipe_text
+from recipemut.apply.transaction import read_recipe_text
 from recipemut.cli import app
 from recipemut.errors import InputFileError, RecipemutError
-from recipemut.formats.mapping import load_mapping
-from recipemut.loader import check_recipe, load_recipe
+from recipemut.files import read as readers
 from recipemut.loggen.params import load_params
-from recipemut.plan import load_plan
+from recipemut.logs.mapping import load_mapping
+from recipemut.plan.planfile import load_plan
+from recipemut.recipe.loader import check_recipe, load_recipe
 
 READERS: dict[str, Callable[[str], Any]] = {
     "recipe": load_recipe,

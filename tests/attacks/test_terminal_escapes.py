@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from recipemut import cli
 from recipemut.cli import app
 from recipemut.errors import Finding, InputFileError, RecipeInvalid, RecipemutError
-from recipemut.textsafe import console, safe, shown
+from recipemut.files.text import console, safe, shown
 
 ROOT = Path(__file__).resolve().parents[2]
 ZIPKIN = ROOT / "recipes" / "zipkin_simple_db"
@@ -203,7 +203,7 @@ def test_apply_and_history_of_a_recipe_named_with_escapes(tmp_path: Path) -> Non
 
 
 def test_core_warnings_logged_are_escaped(evil_recipe: tuple[Path, Path], caplog: pytest.LogCaptureFixture) -> None:
-    record = logging.LogRecord("recipemut.loader", logging.WARNING, __file__, 1, "%s: %s", ("f\ny", EVIL), None)
+    record = logging.LogRecord("recipemut.recipe.loader", logging.WARNING, __file__, 1, "%s: %s", ("f\ny", EVIL), None)
     assert cli._lowercase_level(record)
     assert not unsafe_chars(record.getMessage()) and "\n" not in record.getMessage()
 

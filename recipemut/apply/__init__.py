@@ -1,0 +1,1 @@
+"""Applying plans: the locked write transaction, canaries, the history chain and rollback."""

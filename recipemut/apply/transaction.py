@@ -1,0 +1,619 @@
+"""Apply a reviewed plan, start a canary, roll back: every write locked, atomic and in the history.
+
+Each write is one transaction under the recipe's lock (:func:`recipemut.files.write.locked`):
+
+1. read the recipe's bytes and its history, and verify the history (a history that does not
+   verify stops everything: the recipe is never written on its strength);
+2. reconcile the file with the history (:func:`recipemut.apply.history.recipe_state`): an interrupted
+   earlier write is recorded as a ``recover`` entry; a hand edit since the last write is refused
+   unless ``force``, which records the edited text as a ``hand-edit`` entry first; a read-only
+   recipe (:func:`read_only_mode`) is refused unless ``force`` too, before anything is written;
+3. compute the new text (pure functions below), validate it as a recipe;
+4. write the whole history (with the new entry carrying the texts before and after), then the
+   recipe, each with :func:`recipemut.files.write.atomic_write`.
+
+A crash at any moment leaves a recipe equal to a text the history records (see ``history.py``).
+
+``apply`` sets ``version`` to one more than any version the history has seen, so a version number
+names one text: a rollback restores an old text with its old number, and the next apply never
+reuses a number.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recipemut.apply.history import (
+    Action,
+    Entry,
+    decode,
+    encode,
+    history_path,
+    max_version,
+    new_entry,
+    read_history,
+    recipe_state,
+    sha256_text,
+    text_of_version,
+    write_history,
+)
+from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
+from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps, resolved
+from recipemut.mutate.mutation import Edit
+from recipemut.plan.check import check_plan_edits
+from recipemut.plan.planfile import Plan, PlannedMutation
+from recipemut.recipe.diff import unified_diff
+from recipemut.recipe.yamlio import YamlSyntaxError, apply_edits_to_text
+
+log = logging.getLogger(__name__)
+
+#: the name of the variant ``apply --canary`` writes
+CANARY = "canary"
+
+
+class UnsavedEdit(RecipemutError):
+    """The recipe was changed by hand since the last recorded write; ``--force`` saves it first."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did (or, with ``written=False``, would do)."""
+
+    action: str
+    recipe: str
+    version_before: int | None
+    version: int | None
+    sha256_before: str
+    sha256_after: str
+    diff: str
+    written: bool
+    mutations: tuple[str, ...] = ()
+    entries: tuple[Entry, ...] = ()  # the history entries appended (recover / hand-edit first)
+    notes: tuple[str, ...] = ()
+    reason: str | None = None  # what the write does, as recorded in its history entry
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "recipe": self.recipe,
+            "written": self.written,
+            "version_before": self.version_before,
+            "version": self.version,
+            "sha256_before": self.sha256_before,
+            "sha256_after": self.sha256_after,
+            "mutations": list(self.mutations),
+            "history_entries": [e.seq for e in self.entries],
+            "notes": list(self.notes),
+            "reason": self.reason,
+            "diff": self.diff,
+        }
+
+
+# ---- pure helpers ------------------------------------------------------------------------------
+
+
+def _parse(text: str, source: str) -> Any:
+    """Plain data of a YAML text, read the way the recipe loader reads it (YAML 1.2 numbers, ...).
+
+    A text holding bytes that are not UTF-8 (kept as surrogate escapes by :func:`recipemut.apply.history.decode`)
+    raises the loader's one-line :class:`~recipemut.errors.InputFileError`.
+    """
+    from recipemut.recipe.loader import decode_text, parse_yaml
+
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        decode_text(encode(text), file=source)  # raises, naming the first offending byte
+        raise  # pragma: no cover - decode_text refuses every text that does not encode
+    try:
+        data, _positions, _findings = parse_yaml(text, file=source)
+    except RecipeInvalid as e:
+        raise YamlSyntaxError(e.message, file=e.file or source, line=e.line, column=e.column, code=e.code) from None
+    return data
+
+
+def version_of(text: str) -> int | None:
+    """The ``version`` of a recipe text, or ``None`` when it has none (or does not parse)."""
+    try:
+        doc = _parse(text, "<recipe>")
+    except RecipemutError:
+        return None
+    v = doc.get("version") if isinstance(doc, Mapping) else None
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def plain_doc(text: str, *, source: str = "<recipe>") -> dict[str, Any]:
+    """A recipe text as plain data (dicts, lists, scalars)."""
+    doc = _parse(text, source)
+    if not isinstance(doc, dict):
+        raise MutationError("the recipe document is not a mapping", file=source, line=1, code="bad-document")
+    return doc
+
+
+def validate_text(text: str, *, source: str, what: str) -> None:
+    """Refuse a text that is not a valid recipe; ``what`` says how it was made (for the message)."""
+    from recipemut.recipe.loader import load_recipe_text
+
+    try:
+        load_recipe_text(text, file=source)
+    except RecipeInvalid as e:
+        first = e.findings[0] if e.findings else None
+        detail = f"{first.message} [{first.code}]" if first else "invalid"
+        at = f" (line {first.line} of the result)" if first and first.line else ""
+        more = f" and {len(e.findings) - 1} more" if len(e.findings) > 1 else ""
+        raise MutationError(f"{what} would make the recipe invalid: {detail}{at}{more}; nothing was written",
+                            file=source, code="invalid-result") from None
+
+
+def plan_text(text: str, mutations: Sequence[PlannedMutation], new_version: int, *, source: str = "<recipe>") -> str:
+    """The recipe text after the mutations' edits, with ``version`` set to ``new_version``."""
+    edits = [e for m in mutations for e in m.edits]
+    return apply_edits_to_text(text, [*edits, Edit("set", ("version",), new_version)], source=source)
+
+
+def canary_text(
+    text: str, mutated_text: str, share: float, new_version: int, *, name: str = CANARY, source: str = "<recipe>"
+) -> str:
+    """The recipe text with a ``variants`` section sending ``share`` of requests to ``mutated_text``.
+
+    The primary recipe is unchanged apart from ``version`` and ``variants``.
+    """
+    if not 0 < share < 1:
+        raise MutationError(f"canary share must be in (0, 1), got {share:g}", code="bad-share")
+    variant = plain_doc(mutated_text, source=source)
+    variant.pop("variants", None)
+    variant["version"] = new_version
+    return apply_edits_to_text(
+        text,
+        [Edit("set", ("variants",), [{"name": name, "share": share, "recipe": variant}]),
+         Edit("set", ("version",), new_version)],
+        source=source,
+    )
+
+
+def diff_edits(a: Any, b: Any, path: tuple[str | int, ...] = ()) -> list[Edit]:
+    """The fewest edits (by this simple recursion) that turn document ``a`` into ``b``.
+
+    Mappings are compared key by key; lists of mappings with ``id`` item by item when, after the
+    removed items, the ids line up; anything else is set whole.
+
+    >>> diff_edits({"a": 1, "ops": [{"id": "x", "n": 1}, {"id": "y"}]}, {"a": 1, "ops": [{"id": "x", "n": 2}]})
+    [Edit(op='remove', path=('ops', 'y'), value=None), Edit(op='set', path=('ops', 'x', 'n'), value=2)]
+    """
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[Edit] = [Edit("remove", (*path, k)) for k in a if k not in b]
+        for k, v in b.items():
+            out += diff_edits(a[k], v, (*path, k)) if k in a else [Edit("set", (*path, k), v)]
+        return out
+    ids_a = _ids(a)
+    ids_b = _ids(b)
+    if ids_a is not None and ids_b is not None:
+        gone = [i for i in ids_a if i not in ids_b]
+        kept = [i for i in ids_a if i in ids_b]
+        if kept == ids_b:
+            by_a = {x["id"]: x for x in a}
+            out = [Edit("remove", (*path, i)) for i in gone]
+            for x in b:
+                out += diff_edits(by_a[x["id"]], x, (*path, x["id"]))
+            return out
+    return [Edit("set", path, b)]
+
+
+def _ids(v: Any) -> list[str] | None:
+    if not isinstance(v, list) or not all(isinstance(x, dict) and isinstance(x.get("id"), str) for x in v):
+        return None
+    ids = [x["id"] for x in v]
+    return ids if len(set(ids)) == len(ids) else None
+
+
+def promoted_text(text: str, variant_name: str, new_version: int, *, source: str = "<recipe>") -> str:
+    """The recipe text where the variant replaces the primary (comments kept where nothing changed)."""
+    doc = plain_doc(text, source=source)
+    variants = doc.get("variants") or []
+    variant = next((v for v in variants if isinstance(v, Mapping) and v.get("name") == variant_name), None)
+    if variant is None:
+        raise MutationError(f"no variant named {variant_name!r} to promote", file=source, code="no-variant")
+    target = dict(variant.get("recipe") or {})
+    target["version"] = new_version
+    current = {k: v for k, v in doc.items() if k != "variants"}
+    edits = [Edit("remove", ("variants",)), *diff_edits(current, target)]
+    return apply_edits_to_text(text, edits, source=source)
+
+
+def without_variants_text(text: str, new_version: int, *, source: str = "<recipe>") -> str:
+    """The recipe text with its ``variants`` section removed and ``version`` set."""
+    doc = plain_doc(text, source=source)
+    edits = [Edit("remove", ("variants",))] if "variants" in doc else []
+    return apply_edits_to_text(text, [*edits, Edit("set", ("version",), new_version)], source=source)
+
+
+def scope_violations(doc: Mapping[str, Any], m: PlannedMutation) -> list[str]:
+    """Edits of ``m`` that reach outside its declared ``targets`` (empty: every edit is in scope).
+
+    In scope: anything under an operation or field that is a target (``operations.<id>...``,
+    ``fields.<name>...``), the declaration of a field a target operation consumes or produces
+    (eliminating an operation drops the fields only it produced), and the ``after`` list of an
+    operation whose ``after`` (in ``doc``) names a target (removing an operation re-wires its
+    successors). Anything else — another
+    operation's service, the ``constraints``, ``version`` — is not what the plan said it does.
+
+    >>> doc = {"operations": [{"id": "a"}, {"id": "b", "after": ["a"]}, {"id": "c"}]}
+    >>> m = PlannedMutation("eliminate:a", "eliminate", ("a",), "", (Edit("remove", ("operations", "a")),
+    ...     Edit("remove", ("operations", "b", "after", "a")), Edit("set", ("operations", "c", "service"), "x")))
+    >>> scope_violations(doc, m)
+    ["mutation 'eliminate:a' edits operations.c.service, outside its targets (a)"]
+    """
+    targets = set(m.targets)
+    ops = [op for op in doc.get("operations") or () if isinstance(op, Mapping)]
+    refs = {str(op.get("id")) for op in ops if targets & {str(a) for a in op.get("after") or ()}}
+    own_fields = {  # the fields a target operation reads or writes
+        str(f) for op in ops if str(op.get("id")) in targets for k in ("consumes", "produces") for f in op.get(k) or ()
+    }
+    out: list[str] = []
+    for e in m.edits:
+        p = e.path
+        section, key = (p[0], str(p[1])) if len(p) >= 2 else (p[0] if p else "", "")
+        ok = (
+            (section in ("operations", "fields") and key in targets)
+            or (section == "fields" and key in own_fields)
+            or (section == "operations" and key in refs and len(p) >= 3 and p[2] == "after")
+        )
+        if not ok:
+            where = ".".join(map(str, p)) or "the whole document"
+            out.append(f"mutation {m.id!r} edits {where}, outside its targets ({', '.join(m.targets) or 'none'})")
+    return out
+
+
+def structure_violations(original: str, mutated: str, *, source: str) -> list[str]:
+    """:func:`recipemut.recipe.constraints.check_structure` of two recipe texts (frozen, keep_order, DAG, data)."""
+    from recipemut.recipe.constraints import check_structure
+    from recipemut.recipe.loader import load_recipe_text
+
+    try:
+        before = load_recipe_text(original, file=source)
+    except RecipeInvalid:
+        return []  # the original is not a valid recipe: validate_text reports the result on its own
+    return check_structure(before, load_recipe_text(mutated, file=source))
+
+
+def mutation_records(mutations: Sequence[PlannedMutation]) -> list[dict[str, Any]]:
+    """How mutations are recorded in a history entry."""
+    return [
+        {"id": m.id, "operator": m.operator, "description": m.description,
+         "predicted": dict(m.predicted) if m.predicted else None}
+        for m in mutations
+    ]
+
+
+# ---- the transaction ---------------------------------------------------------------------------
+
+
+def _read_recipe(path: Path) -> bytes:
+    from recipemut.files.read import read_user_file
+    from recipemut.recipe.loader import MAX_RECIPE_BYTES
+
+    return read_user_file(path, max_bytes=MAX_RECIPE_BYTES, what="recipe")  # no device, FIFO or directory
+
+
+def _printable(text: str) -> str:
+    r"""A text whose undecodable bytes are shown as ``\xff`` escapes (for diffs).
+
+    >>> _printable("a\udcff")
+    'a\\xff'
+    """
+    return encode(text).decode("utf-8", "backslashreplace")
+
+
+def read_recipe_text(recipe: str | os.PathLike[str], *, text_only: bool = True) -> str:
+    """The recipe file's text, exactly (:func:`recipemut.apply.history.encode` gives its bytes back).
+
+    A missing file or a directory raises :class:`~recipemut.errors.InputFileError`; with
+    ``text_only`` (apply, evaluate, history) so do binary content and bytes that are not UTF-8,
+    with the recipe loader's message (:func:`recipemut.recipe.loader.decode_text`). ``rollback`` reads
+    with ``text_only=False``: ``--force`` can save whatever bytes a hand edit left into the history
+    and restore a recorded text over them.
+    """
+    from recipemut.recipe.loader import MAX_RECIPE_BYTES, decode_text
+
+    path = Path(recipe)
+    raw = _read_recipe(path)
+    if text_only:
+        if len(raw) > MAX_RECIPE_BYTES:
+            raise InputFileError(f"file is over the {MAX_RECIPE_BYTES // 2**20} MiB limit for a recipe",
+                                 file=str(path), code="file-too-large")
+        decode_text(raw, file=str(path))
+    return decode(raw)
+
+
+def reconcile(
+    entries: Sequence[Entry], current: str, *, force: bool, source: str, doing: str
+) -> list[Entry]:
+    """Entries that bring the history up to the file as found (recover / hand-edit), or refuse.
+
+    ``doing`` names the refused operation in the message ("apply", "rollback", ...).
+    """
+    state = recipe_state(entries, sha256_text(current))
+    if state in ("untracked", "recorded"):
+        return []
+    last = entries[-1]
+    if state == "interrupted":
+        log.warning("%s: the write of history entry %d did not reach the recipe; recording it as found",
+                    source, last.seq)
+        return [new_entry(
+            last, action="recover", previous_text=last.text, text=current,
+            version_before=last.version, version=version_of(current),
+            reason=f"the recipe still holds the text from before entry {last.seq} "
+                   "(an interrupted write, or a hand-restored copy); recorded as found",
+        )]
+    if not force:
+        raise UnsavedEdit(
+            f"changed by hand since history entry {last.seq} (sha256 {sha256_text(current)[:12]}, recorded "
+            f"{last.sha256_after[:12]}); refusing to {doing} over an unsaved edit — rerun with --force to "
+            "save the edited text into the history first",
+            file=source, code="hand-edit",
+        )
+    return [new_entry(
+        last, action="hand-edit", previous_text=last.text, text=current,
+        version_before=last.version, version=version_of(current),
+        reason=f"edited by hand after entry {last.seq}; saved by --force before {doing}",
+    )]
+
+
+class ReadOnlyRecipe(RecipemutError):
+    """The recipe file's permissions forbid writing it; ``--force`` writes it anyway (mode kept)."""
+
+
+def read_only_mode(recipe: str | os.PathLike[str]) -> int | None:
+    """The permission bits of a recipe that may not be written, ``None`` when it may.
+
+    Read-only means no write bit at all (``0444``, as ``chmod a-w`` leaves it; this holds for root
+    too, who may write anything) or no write permission for this user. A rename in a writable
+    folder would replace such a file regardless of its mode, so writers ask first.
+    """
+    target = resolved(recipe)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return None  # a missing file is reported by the read
+    if mode & 0o222 == 0 or not os.access(target, os.W_OK):
+        return mode & 0o7777
+    return None
+
+
+def refuse_read_only(recipe: str | os.PathLike[str], *, force: bool, doing: str) -> None:
+    """Refuse to ``doing`` (apply, rollback, ...) over a read-only recipe unless ``force``."""
+    mode = read_only_mode(recipe)
+    if mode is not None and not force:
+        raise ReadOnlyRecipe(
+            f"the recipe is read-only (mode {mode:04o}); refusing to {doing} over it — rerun with --force to "
+            "write it anyway (its mode is kept)", file=str(recipe), code="read-only",
+        )
+
+
+Builder = Callable[[str, Sequence[Entry], Entry | None], "tuple[str, dict[str, Any]] | None"]
+
+
+def transact(
+    recipe: str | os.PathLike[str],
+    *,
+    action: Action,
+    build: Builder,
+    force: bool = False,
+    dry_run: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    check_current: Callable[[str], None] | None = None,
+    write_when_unchanged: bool = False,
+    text_only: bool = True,
+) -> WriteResult:
+    """Run one write of ``recipe`` (see the module docstring).
+
+    ``build(current_text, chain, last_entry)`` returns ``(new_text, entry_fields)`` or ``None`` for
+    "nothing to do"; ``entry_fields`` are passed to :func:`recipemut.apply.history.new_entry`
+    (``mutations``, ``reason``, ``observed``, ``details``, ``version``). ``check_current`` runs on
+    the current text before anything else (the stale-plan check). With ``dry_run`` nothing is
+    locked or written. ``text_only`` is passed to :func:`read_recipe_text`.
+    """
+    path = Path(recipe)
+    source = str(path)
+
+    def run() -> WriteResult:
+        if not dry_run:
+            refuse_read_only(path, force=force, doing=action)
+        current = read_recipe_text(path, text_only=text_only)
+        if check_current is not None:
+            check_current(current)
+        entries = list(read_history(path))
+        notes: list[str] = []
+        if dry_run:
+            if read_only_mode(path) is not None and not force:
+                notes.append("the recipe is read-only: a real run needs --force")
+            try:
+                pre = reconcile(entries, current, force=True, source=source, doing=action)
+            except RecipemutError:  # pragma: no cover - force never refuses
+                pre = []
+            if pre and pre[0].action == "hand-edit" and not force:
+                notes.append("the recipe was edited by hand since the last recorded write: a real run needs --force")
+        else:
+            pre = reconcile(entries, current, force=force, source=source, doing=action)
+        chain = entries + pre
+        last = chain[-1] if chain else None
+        built = build(current, chain, last)
+        if built is not None:
+            notes += list(built[1].pop("notes", ()))
+        before_v = version_of(current)
+        if built is None or (built[0] == current and not write_when_unchanged):
+            return WriteResult(action, source, before_v, before_v, sha256_text(current), sha256_text(current),
+                               "", False, notes=(*notes, "nothing to change"))
+        new_text, fields = built
+        mutations = tuple(str(m["id"]) for m in fields.get("mutations", ()))
+        entry = new_entry(
+            last, action=action, previous_text=current, text=new_text, version_before=before_v,
+            version=fields.pop("version", version_of(new_text)), **fields,
+        )
+        diff = unified_diff(_printable(current), _printable(new_text), path.name)
+        if dry_run:
+            return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
+                               entry.sha256_after, diff, False, mutations, (), tuple(notes), entry.reason)
+        write_history(path, [*chain, entry])  # the history first: a crash after it is recoverable
+        try:
+            atomic_write(path, encode(new_text), what="recipe")
+        except InputFileError as e:  # disk full, permission denied: the recipe holds its text before
+            raise InputFileError(
+                f"{e.message} (history entry {entry.seq} records the write; the recipe still holds the text "
+                "before it, which the next write records as found)", file=e.file, code=e.code,
+            ) from None
+        return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
+                           entry.sha256_after, diff, True, mutations, (*pre, entry), tuple(notes), entry.reason)
+
+    if dry_run:
+        return run()
+    with locked(path, lock_timeout_s):
+        for stale in (*remove_stale_temps(path), *remove_stale_temps(history_path(path))):
+            log.info("removed %s, left by a writer that was killed", stale)
+        return run()
+
+
+# ---- the operations ----------------------------------------------------------------------------
+
+
+def apply_plan(
+    recipe: str | os.PathLike[str],
+    plan: Plan,
+    *,
+    only: Sequence[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    canary: float | None = None,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+) -> WriteResult:
+    """Apply a plan's mutations (or start them as a canary taking ``canary`` of the traffic)."""
+    source = str(recipe)
+    chosen = plan.chosen(only)
+    if not chosen:
+        raise PlanError("the plan chooses no mutation: nothing to apply (use --only ID to pick one)",
+                        code="empty-plan")
+    ids = ", ".join(m.id for m in chosen)
+
+    def check(current: str) -> None:
+        sha = sha256_text(current)
+        if sha != plan.recipe.sha256:
+            try:
+                name = plain_doc(current, source=source).get("name")
+            except RecipemutError:
+                name = None
+            if plan.recipe.name is not None and name is not None and str(name) != plan.recipe.name:
+                raise PlanError(
+                    f"this plan was made for recipe {plan.recipe.name!r} ({plan.recipe.path}), not {str(name)!r}; "
+                    f"run suggest on {Path(source).name} to make a plan for it",
+                    file=source, code="other-recipe-plan",
+                )
+            raise PlanError(
+                f"stale plan: it was made from sha256 {plan.recipe.sha256} but the recipe is now sha256 {sha}; "
+                "run suggest again",
+                file=source, code="stale-plan",
+            )
+
+    def build(current: str, chain: Sequence[Entry], last: Entry | None) -> tuple[str, dict[str, Any]]:
+        try:
+            doc = plain_doc(current, source=source)
+        except YamlSyntaxError as e:
+            raise MutationError(f"cannot apply to a recipe that is not YAML: {e.message}", file=source,
+                                line=e.line, code="bad-recipe") from None
+        new_version = max_version(chain, version_of(current)) + 1
+        check_plan_edits(doc, chosen, source=source)  # each edit one its operator makes on its targets
+        mutated = plan_text(current, chosen, new_version, source=source)
+        validate_text(mutated, source=source, what=f"applying {ids}")
+        broken = structure_violations(current, mutated, source=source)
+        if broken:
+            raise MutationError(f"applying {ids} would break the recipe's constraints: {'; '.join(broken)}; "
+                                "nothing was written", file=source, code="constraint-violated")
+        records = mutation_records(chosen)
+        if canary is None:
+            return mutated, {"mutations": records, "reason": f"apply {ids}"}
+        if doc.get("variants"):
+            raise MutationError("a canary is already running (the recipe has `variants`): evaluate or roll it "
+                                "back first", file=source, code="canary-running")
+        text = canary_text(current, mutated, canary, new_version, source=source)
+        validate_text(text, source=source, what=f"a canary of {ids}")
+        return text, {
+            "mutations": records,
+            "reason": f"canary of {ids} on {canary:.0%} of requests",
+            "details": {"variant": CANARY, "share": canary},
+        }
+
+    return transact(recipe, action="canary" if canary is not None else "apply", build=build, force=force,
+                    dry_run=dry_run, lock_timeout_s=lock_timeout_s, check_current=check)
+
+
+def _texts_of_version(chain: Sequence[Entry], version: int) -> list[str]:
+    """Every text the history records with ``version`` (before or after a write)."""
+    out = [e.text for e in chain if e.version == version]
+    return out + [e.previous_text for e in chain if e.version_before == version and e.previous_text is not None]
+
+
+def rollback(
+    recipe: str | os.PathLike[str],
+    *,
+    to: int | None = None,
+    entry: int | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    reason: str | None = None,
+    observed: Mapping[str, Any] | None = None,
+) -> WriteResult:
+    """Restore a recorded text byte for byte, as a new history entry.
+
+    By default the text before the last write (that write is undone); with ``to``, the most
+    recent text recorded with that version; with ``entry``, the text history entry ``entry``
+    wrote (every recorded text is reachable this way, even two texts carrying one version, as a
+    hand edit that kept the version number and the write before it).
+    """
+    source = str(recipe)
+    if to is not None and entry is not None:
+        raise PlanError("give --to VERSION or --entry N, not both", file=source, code="bad-arguments")
+
+    def build(current: str, chain: Sequence[Entry], last: Entry | None) -> tuple[str, dict[str, Any]]:
+        if last is None:
+            raise InputFileError(f"no history beside the recipe ({history_path(recipe).name}): "
+                                 "nothing to roll back to", file=source, code="no-history")
+        notes: list[str] = []
+        if entry is not None:
+            if not 1 <= entry <= len(chain):
+                raise HistoryError(f"history entry {entry} does not exist (entries 1..{len(chain)}; "
+                                   "`recipemut history` lists them)", file=source, code="no-such-entry")
+            src = chain[entry - 1]
+            target, seq, version = src.text, src.seq, src.version
+            why = reason or f"restore the text written by entry {seq} ({src.action}, version {version})"
+        elif to is None:
+            if last.previous_text is None:
+                raise InputFileError(f"history entry {last.seq} is the first write: nothing before it",
+                                     file=source, code="no-previous")
+            target, seq, version = last.previous_text, last.seq, last.version_before
+            ids = ", ".join(str(m.get("id")) for m in last.mutations)
+            what = f"{last.action} of {ids}" if ids else last.action
+            why = reason or f"undo entry {last.seq} ({what}), restoring the text before it (version {version})"
+        else:
+            try:
+                target, src = text_of_version(chain, to)
+            except HistoryError as e:
+                raise HistoryError(e.message, file=source, code=e.code) from None
+            seq, version = src.seq, to
+            why = reason or f"restore version {to} (as recorded by entry {seq})"
+            same = {sha256_text(t) for t in _texts_of_version(chain, to)}
+            if len(same) > 1:
+                notes.append(f"version {to} names {len(same)} different recorded texts; restored the most recent "
+                             f"(entry {seq}); `recipemut history` lists the entries, --entry N restores another")
+        return target, {"reason": why, "version": version, "observed": observed,
+                        "mutations": [dict(m) for m in last.mutations] if to is None and entry is None else [],
+                        "details": {"restored_from_entry": seq}, "notes": notes}
+
+    return transact(recipe, action="rollback", build=build, force=force, dry_run=dry_run,
+                    lock_timeout_s=lock_timeout_s, text_only=False)

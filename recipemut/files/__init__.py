@@ -1,0 +1,1 @@
+"""Reading and writing users' files safely: bounded reads, atomic writes, locks."""

@@ -1,0 +1,435 @@
+"""Safe writes of user files: atomic replacement, the lock shared by a recipe and its history, and
+the checks on files a command is told to write.
+
+Every file recipemut writes for a user (recipe, history, plan, diagram, chart) goes through
+:func:`atomic_write`: the new bytes go to a temporary file in the same folder (created with
+``O_EXCL``, never through a link), are flushed and fsynced, then ``os.replace`` swaps it in and the
+folder is fsynced, so a reader (or a crash) sees the old file or the new one, never a mix. The
+file's mode is kept. A failure (disk full, permission denied) removes the temporary file and
+raises :class:`~recipemut.errors.InputFileError` naming the file; the old file stays as it was.
+
+A recipe reached through a symbolic link is followed (:func:`resolved`): the link's target is
+replaced, the link stays, and the files recipemut keeps beside it (lock, history) sit beside the
+target. Those files themselves are **never** followed: a lock or history that is a symbolic link,
+a FIFO, a device or a folder is refused (:func:`open_beside`, ``atomic_write(..., follow=False)``),
+so a planted link cannot make recipemut truncate or create a file elsewhere.
+
+Writers of a recipe take :func:`locked` first: an exclusive ``fcntl.flock`` on ``<recipe>.lock``
+beside it (the same lock guards ``<recipe>.history.jsonl``). A second writer waits up to a bound
+and then fails with :class:`~recipemut.errors.LockTimeout` naming the lock file and the holder.
+The lock file's first line is the holder's pid; further ``key value`` lines are records that
+outlive the holder (:func:`lock_records`; the history keeps the number and hash of its last
+entry there, so a history that lost its last lines is recognised).
+
+>>> import tempfile, pathlib
+>>> with tempfile.TemporaryDirectory() as folder:  # removed, with all it holds, at the end
+...     d = pathlib.Path(folder)
+...     atomic_write(d / "r.yaml", b"name: demo\\n")
+...     with locked(d / "r.yaml", timeout_s=1):
+...         (d / "r.yaml").read_bytes()
+b'name: demo\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import glob
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from recipemut.errors import InputFileError, LockTimeout
+
+#: default bound on waiting for another writer (seconds)
+DEFAULT_LOCK_TIMEOUT_S = 30.0
+#: the most bytes of a lock file read (a pid and a few records)
+_MAX_LOCK_BYTES = 4096
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def resolved(path: str | os.PathLike[str]) -> Path:
+    """The file a path names once symbolic links are followed (``path`` itself when none is involved).
+
+    A recipe reached through a link is written in place of the link's *target*, and its lock and
+    history sit beside the target: every link to one file shares one lock and one history.
+    """
+    p = Path(path)
+    real = os.path.realpath(p)
+    return p if real == os.path.abspath(p) else Path(real)
+
+
+def lock_path(recipe_path: str | os.PathLike[str]) -> Path:
+    """The lock file shared by a recipe and its history: ``<recipe>.lock`` (beside a symlink's target)."""
+    p = resolved(recipe_path)
+    return p.with_name(p.name + ".lock")
+
+
+def kind_of(mode: int) -> str:
+    """What a file is, for messages: ``a symbolic link``, ``a directory``, ``a FIFO``, ...
+
+    >>> kind_of(stat.S_IFIFO | 0o644), kind_of(stat.S_IFREG | 0o644)
+    ('a FIFO (named pipe)', 'a regular file')
+    """
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return "not a regular file"
+
+
+def _refuse_kind(path: Path, mode: int, what: str, code: str) -> InputFileError:
+    kind = kind_of(mode)
+    if stat.S_ISLNK(mode):
+        try:
+            to = f" (to {os.readlink(path)})"
+        except OSError:
+            to = ""
+        return InputFileError(
+            f"{what} is a symbolic link{to}; recipemut does not follow links for the files it keeps beside a "
+            "recipe — remove it", file=str(path), code=code)
+    return InputFileError(f"{what} is {kind}, not a regular file; remove it", file=str(path), code=code)
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError:
+        return None
+
+
+def open_beside(
+    path: str | os.PathLike[str], flags: int, *, what: str, code: str = "not-a-file", mode: int = 0o644
+) -> int:
+    """Open a file recipemut keeps beside a recipe (lock, history) without following a link.
+
+    ``O_NOFOLLOW``, ``O_CLOEXEC`` and (while opening) ``O_NONBLOCK`` are added, so a symbolic link
+    (even a dangling one with ``O_CREAT``) is refused instead of followed, the descriptor is not
+    inherited by child processes, and a FIFO cannot block the open. Anything that is not a regular
+    file is refused with one :class:`InputFileError` naming ``what``; a missing file raises
+    ``FileNotFoundError`` unless ``O_CREAT`` is given.
+    """
+    p = Path(path)
+    st = _lstat(p)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise _refuse_kind(p, st.st_mode, what, code)
+    try:
+        fd = os.open(p, flags | _NOFOLLOW | _CLOEXEC | _NONBLOCK, mode)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        now = _lstat(p)
+        if now is not None and not stat.S_ISREG(now.st_mode):  # replaced between the check and the open
+            raise _refuse_kind(p, now.st_mode, what, code) from None
+        if e.errno == errno.ELOOP:
+            raise _refuse_kind(p, stat.S_IFLNK, what, code) from None
+        raise InputFileError(f"cannot open {what}: {e.strerror}", file=str(p), code=code) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _refuse_kind(p, st.st_mode, what, code)
+        if _NONBLOCK:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_beside(path: str | os.PathLike[str], *, what: str, limit: int | None = None) -> bytes | None:
+    """The bytes of a file kept beside a recipe (``None`` when it does not exist), never through a link.
+
+    At most ``limit`` bytes are read when given.
+    """
+    try:
+        fd = open_beside(path, os.O_RDONLY, what=what)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks: list[bytes] = []
+        left = limit
+        while left is None or left > 0:
+            chunk = os.read(fd, 1 << 20 if left is None else min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if left is not None:
+                left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise InputFileError(f"cannot read {what}: {e.strerror}", file=str(path), code="unreadable") from None
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on a directory
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, *, follow: bool = True, what: str = "file") -> None:
+    """Replace ``path`` with ``data`` atomically (temp in the same folder, fsync, rename, fsync folder).
+
+    An existing file keeps its permission bits; a new one gets the usual ``0o666 & ~umask``. With
+    ``follow`` (a recipe, a plan) a symbolic link is followed: its target is replaced and the link
+    stays a link. Without it (the history and other files kept beside a recipe) a link is refused,
+    as is, in both cases, an existing target that is not a regular file (a FIFO, a device, a
+    folder). Any OS error (disk full, permission denied) removes the temporary file and raises
+    :class:`InputFileError` naming the file; the old file is left as it was.
+    """
+    target = resolved(path) if follow else Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    st = _lstat(target)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise _refuse_kind(target, st.st_mode, what, "not-a-file")
+    mode = stat.S_IMODE(st.st_mode) if st is not None else _umask_mode()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise InputFileError(f"cannot write beside {target}: {e.strerror}", file=str(target), code="write") from e
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise InputFileError(f"cannot write: {e.strerror or e}; nothing was changed",
+                                 file=str(target), code="write") from None
+        raise
+    _fsync_dir(folder)
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete temp files :func:`atomic_write` left for ``path`` when a writer was killed.
+
+    Call only while holding the lock that guards ``path`` (no other writer can be mid-write).
+    Only regular files are removed (``unlink`` never follows a link in any case).
+    """
+    target = resolved(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    removed = []
+    for tmp in folder.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.lstat(tmp).st_mode):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
+# ---- the lock ------------------------------------------------------------------------------------
+
+
+def _parse_lock(data: bytes) -> tuple[str, dict[str, str]]:
+    """(holder pid text, records) of a lock file's bytes; malformed lines are ignored.
+
+    >>> _parse_lock(b"123\\nhistory 3 ab\\njunk\\n")
+    ('123', {'history': '3 ab'})
+    """
+    lines = data.decode("ascii", "replace").split("\n")
+    records: dict[str, str] = {}
+    for line in lines[1:]:
+        key, _, value = line.strip().partition(" ")
+        if key.isidentifier() and value and key not in records:
+            records[key] = value
+    return lines[0].strip(), records
+
+
+def _lock_bytes(pid: int, records: Mapping[str, str]) -> bytes:
+    return "".join([f"{pid}\n", *(f"{k} {v}\n" for k, v in records.items())]).encode("ascii")
+
+
+def _rewrite(fd: int, data: bytes) -> None:
+    """Overwrite an open lock file with ``data``: write first, then cut, so a crash between leaves
+    the new lines followed by at most a torn tail (which :func:`_parse_lock` ignores)."""
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
+
+
+def _open_lock(lf: Path, flags: int) -> int:
+    fd = open_beside(lf, flags, what="lock file", code="lock")
+    try:
+        if os.fstat(fd).st_nlink > 1:
+            raise InputFileError("lock file is a hard link to another file; remove it", file=str(lf), code="lock")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def lock_records(recipe_path: str | os.PathLike[str]) -> dict[str, str]:
+    """The ``key value`` records kept in a recipe's lock file (empty when there is none)."""
+    data = read_beside(lock_path(recipe_path), what="lock file", limit=_MAX_LOCK_BYTES)
+    return _parse_lock(data)[1] if data else {}
+
+
+def set_lock_records(recipe_path: str | os.PathLike[str], records: Mapping[str, str]) -> None:
+    """Set records in a recipe's lock file (call while holding :func:`locked`).
+
+    Keys must be identifiers and values one line of ASCII; other records are kept.
+    """
+    lf = lock_path(recipe_path)
+    fd = _open_lock(lf, os.O_RDWR | os.O_CREAT)
+    try:
+        _, old = _parse_lock(os.pread(fd, _MAX_LOCK_BYTES, 0))
+        _rewrite(fd, _lock_bytes(os.getpid(), {**old, **records}))
+    except OSError as e:
+        raise InputFileError(f"cannot write the lock file: {e.strerror}", file=str(lf), code="lock") from None
+    finally:
+        os.close(fd)
+
+
+def _holder(lock_file: Path) -> str:
+    try:
+        data = read_beside(lock_file, what="lock file", limit=_MAX_LOCK_BYTES) or b""
+    except (OSError, InputFileError):
+        return "unknown"
+    text = _parse_lock(data)[0]
+    return f"pid {text}" if text.isdigit() else "unknown"
+
+
+@contextlib.contextmanager
+def locked(
+    recipe_path: str | os.PathLike[str], timeout_s: float = DEFAULT_LOCK_TIMEOUT_S, *, poll_s: float = 0.02
+) -> Iterator[Path]:
+    """Hold the exclusive lock of a recipe (and its history) for the ``with`` block.
+
+    Waits at most ``timeout_s`` for another holder, then raises :class:`LockTimeout`. The lock
+    file is left in place (removing it would race with the next writer); its first line holds the
+    pid of the current holder, for messages, and its records are kept. A lock file that is a link,
+    a hard link, a FIFO, a device or a folder is refused (:class:`InputFileError`), never opened
+    through or truncated.
+    """
+    lf = lock_path(recipe_path)
+    fd = _open_lock(lf, os.O_RDWR | os.O_CREAT)
+    try:
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise InputFileError(f"cannot lock {lf}: {e.strerror}", file=str(lf), code="lock") from e
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"another writer ({_holder(lf)}) has held lock {lf} for more than {timeout_s:g}s; "
+                        "retry later or raise --lock-timeout",
+                        file=str(lf),
+                        code="lock-timeout",
+                    ) from None
+                time.sleep(poll_s)
+        try:
+            _, records = _parse_lock(os.pread(fd, _MAX_LOCK_BYTES, 0))
+            _rewrite(fd, _lock_bytes(os.getpid(), records))
+        except OSError:  # pragma: no cover - the pid is only informative
+            pass
+        yield lf
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+# ---- files a command is told to write --------------------------------------------------------------
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def recipe_companions(recipe: str | os.PathLike[str]) -> dict[Path, str]:
+    """A recipe and the files recipemut keeps beside it, with what each is (for messages)."""
+    from recipemut.apply.history import history_path  # history imports this module
+
+    return {
+        Path(recipe): "the recipe",
+        history_path(recipe): "the recipe's history",
+        lock_path(recipe): "the recipe's lock file",
+    }
+
+
+def check_output_path(
+    out: str | os.PathLike[str],
+    *,
+    option: str = "--out",
+    inputs: Mapping[Path, str] | Iterable[str | os.PathLike[str]] = (),
+    recipes: Iterable[str | os.PathLike[str]] = (),
+    example: str | None = None,
+) -> Path:
+    """Refuse a file a command was told to write (``--out``, ``--plot``) before any work is done.
+
+    Refused, with one :class:`InputFileError` naming the option and the file: one of the
+    command's inputs (``inputs``: a mapping path -> what it is, or paths; ``recipes``: each with
+    its history and lock), also when reached through another name (a hard or symbolic link); a
+    symbolic link, a directory, a FIFO, a device (anything but a regular file); a file in a folder
+    that does not exist or cannot be written. Returns ``out`` as a :class:`Path`.
+    """
+    o = Path(out)
+    named: dict[Path, str] = {}
+    for r in recipes:
+        named.update(recipe_companions(r))
+    if isinstance(inputs, Mapping):
+        named.update({Path(p): w for p, w in inputs.items()})
+    else:
+        named.update({Path(p): "one of the inputs" for p in inputs if str(p) != "-"})
+    hint = f" (e.g. {example})" if example else ""
+
+    def refuse(msg: str) -> InputFileError:
+        return InputFileError(f"{option} {out}: {msg}", code="out")
+
+    target = Path(os.path.abspath(o))
+    real = Path(os.path.realpath(o))
+    for p, what in named.items():
+        if {target, real} & {Path(os.path.abspath(p)), Path(os.path.realpath(p))}:
+            raise refuse(f"is {what}; write elsewhere{hint}")
+    st = _lstat(o)
+    if st is not None:
+        for p, what in named.items():
+            try:
+                if _same_file(st, os.stat(p)) or _same_file(st, os.lstat(p)):
+                    raise refuse(f"is {what} (another name for it); write elsewhere{hint}")
+            except OSError:
+                continue
+        if stat.S_ISDIR(st.st_mode):
+            raise refuse(f"is a directory; name a file in it{hint}")
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse(f"is {kind_of(st.st_mode)}, not a regular file; write elsewhere{hint}")
+    folder = target.parent
+    if not folder.is_dir():
+        raise refuse(f"folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (st is not None and not os.access(o, os.W_OK)):
+        raise refuse("cannot write there (permission denied)")
+    return o

@@ -1,0 +1,1 @@
+"""Forecasting request rates and when each service crosses its capacity target."""

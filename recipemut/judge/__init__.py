@@ -1,0 +1,1 @@
+"""Judging a prediction like an A/B test: statistics and verdicts."""

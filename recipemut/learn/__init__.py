@@ -1,0 +1,1 @@
+"""Learning which operators pay off: the profile store and the bandit."""

@@ -1,0 +1,1 @@
+"""Mutations: the edit values and the operators that propose them."""

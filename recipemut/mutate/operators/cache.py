@@ -1,0 +1,83 @@
+"""``cache``: put a cache in front of a deterministic operation whose calls repeat.
+
+Valid when the operation is ``deterministic`` (same consumed values, same products: so the cache
+key is its consumed fields), has no ``external`` side effects (a hit skips the call; an
+``idempotent`` effect repeated on the same values is by definition already done), is not
+``frozen`` and has no cache yet. A guard (``may_halt``) may be cached: being deterministic, its
+halt decision is a function of the key too.
+
+Needs a profile: the TTL and capacity come from replaying the operation's logged ``cache_key``s in
+time order (:func:`recipemut.predict.cachesim.choose`: the shortest TTL reaching 90% of the best hit rate
+among ``cache_ttls_s``; capacity = peak live entries + 25%, rounded, capped at ``cache_max_entries``).
+Skipped when the hit rate is below ``cache_min_hit_rate`` (5%) or the logs carry no key for it.
+
+The edit, exactly: ``operations.<id>.cache`` set to ``{ttl_s, max_entries, hit_latency_ms}``
+(``hit_latency_ms`` from the option ``cache_hit_latency_ms``, 1 ms by default).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recipemut.mutate.mutation import MAPPING, Condition, Edit, EditForm, EditShape, Mutation, target
+from recipemut.mutate.operators._base import OperatorContext, fmt_fields, make_mutation, ms
+from recipemut.predict import cachesim
+
+NAME = "cache"
+SUMMARY = (
+    "cache a deterministic operation's results (key = consumed fields), TTL and size chosen by replaying cache keys"
+)
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plan.check`; a test checks every candidate on the shipped examples).
+EDITS = (
+    EditForm(("operation",), (EditShape("set", ("operations", target(0), "cache"), MAPPING, required=True),),
+             (Condition("deterministic"), Condition("not-external"))),
+)
+
+
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per cacheable operation whose replayed hit rate is worth it."""
+    p = ctx.profile
+    if p is None:
+        return []
+    r = ctx.recipe
+    out: list[Mutation] = []
+    for op_id in r.topo_order:
+        op = r.ops[op_id]
+        if not op.deterministic or op.side_effects == "external" or op_id in ctx.frozen or op.cache is not None:
+            continue
+        if not ctx.observed(op_id):
+            continue
+        j = p.col(op_id)
+        keys = p.cache_key[:, j]
+        offset = np.nan_to_num(p.start_offset_ms[:, j], nan=0.0)
+        times = np.where(keys >= 0, p.request_start_ms + offset, np.nan)
+        choice = cachesim.choose(
+            times,
+            keys,
+            ttls_s=tuple(ctx.option("cache_ttls_s")),
+            max_entries_cap=int(ctx.option("cache_max_entries")),
+            min_hit_rate=float(ctx.option("cache_min_hit_rate")),
+        )
+        if choice is None or choice.replay.hit_rate < float(ctx.option("cache_min_hit_rate")):
+            continue
+        hit_ms = float(ctx.option("cache_hit_latency_ms"))
+        spec = {"ttl_s": _num(choice.ttl_s), "max_entries": choice.max_entries, "hit_latency_ms": _num(hit_ms)}
+        rp = choice.replay
+        s = p.stats(op_id)
+        reason = (
+            f"`{op_id}` is deterministic and its calls repeat: replaying its {rp.calls} logged cache keys in time "
+            f"order, a cache keyed on {fmt_fields(op.consumes)} with a {choice.ttl_s:g} s TTL and "
+            f"{choice.max_entries} entries answers {rp.hit_rate:.1%} of them in {ms(hit_ms)} instead of "
+            f"{ms(s.p50_ms)} at p50"
+        )
+        if rp.capacity_bound:
+            reason += " (capacity binds: hit rate approximated by keeping the most requested keys)"
+        edits = [Edit("set", ("operations", op_id, "cache"), spec)]
+        out.append(make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits))
+    return out

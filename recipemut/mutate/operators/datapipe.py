@@ -1,0 +1,140 @@
+"""``datapipe``: change how a field travels (format, compression), or stop sending a field nobody reads.
+
+Needs a profile: the effect comes from the per-operation latency-vs-bytes fits of
+:mod:`recipemut.predict.bytesmodel` (R² threshold ``bytesmodel.MIN_R2``), its format table (overridable in
+the recipe's ``formats:``) and its attribution of an operation's bytes to its fields.
+
+Two kinds of candidate:
+
+* **format** (``datapipe:<field>=<format>+<compression>``): for a payload field (type object, array
+  or bytes, or any field with a ``format``) produced by an operation and neither produced nor
+  consumed by a ``frozen`` one, every (format, compression) pair of the table is scored by the
+  predicted mean latency change summed over its producer and consumers
+  (:func:`recipemut.predict.bytesmodel.latency_delta`: bytes savings only where an op's fit is good, codec
+  costs always). The best pair is proposed when at least one touched operation has a good fit and
+  the predicted saving is at least ``datapipe_min_saving_ms`` (1 ms). Edits: ``fields.<name>.format``
+  and ``fields.<name>.compression`` set.
+* **drop** (``datapipe:drop:<op>.<field>``): a field an operation produces that no operation consumes
+  and that is not an output, when the producer is not ``frozen``, its fit is good and the predicted
+  saving is at least ``datapipe_min_saving_ms``. Edit: the
+  field is removed from the producer's ``produces`` (its declaration in ``fields`` stays, so the
+  change is one line and reversible). An operation left producing nothing can then be considered
+  by ``eliminate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+from recipemut.mutate.mutation import STRING, Edit, EditForm, EditShape, Mutation, mutate, target
+from recipemut.mutate.operators._base import OperatorContext, make_mutation
+from recipemut.predict.bytesmodel import PAYLOAD_TYPES, codec_of, formats_and_compressions, latency_delta, table
+from recipemut.recipe.model import Recipe
+
+NAME = "datapipe"
+SUMMARY = "change a field's transfer format/compression, or stop sending a field nobody consumes (latency-vs-bytes fit)"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plan.check`; a test checks every candidate on the shipped examples).
+#: Format: targets ``(field, *operations touching it)``. Drop: targets ``(operation, field)``.
+EDITS = (
+    EditForm(("field",), (
+        EditShape("set", ("fields", target(0), "format"), STRING, required=True),
+        EditShape("set", ("fields", target(0), "compression"), STRING, required=True),
+    ), more="operation"),
+    EditForm(("operation", "field"), (
+        EditShape("remove", ("operations", target(0), "produces", target(1)), required=True),
+    )),
+)
+
+
+def _touching(r: Recipe, f: str) -> list[str]:
+    return [op.id for op in r.operations if f in op.produces or f in op.consumes]
+
+
+def _fits_text(ctx: OperatorContext, ops: list[str]) -> str:
+    parts = []
+    for o in ops:
+        fit = ctx.bytes_fits.get(o)
+        if fit is None:
+            parts.append(f"`{o}`: no fit")
+        else:
+            parts.append(f"`{o}`: {fit.describe()}{'' if fit.good else ' (poor fit: no saving claimed)'}")
+    return "; ".join(parts)
+
+
+def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
+    r, p = ctx.recipe, ctx.profile
+    assert p is not None
+    tbl = table(r.formats)
+    formats, compressions = formats_and_compressions(tbl)
+    out: list[Mutation] = []
+    for f, spec in r.fields.items():
+        if f not in r.producers or (spec.type not in PAYLOAD_TYPES and spec.format is None):
+            continue
+        ops = _touching(r, f)
+        if any(o in ctx.frozen for o in ops) or not any(ctx.bytes_fits.get(o) and ctx.bytes_fits[o].good for o in ops):
+            continue
+        current = codec_of(spec)
+        best: tuple[float, str, str, float] | None = None
+        for fmt in formats:
+            for comp in compressions:
+                if (fmt, comp) == current:
+                    continue
+                # the recipe with only this field's codec changed (the same as applying the edits below)
+                cand = replace(r, fields=MappingProxyType({**r.fields, f: replace(spec, format=fmt, compression=comp)}))
+                d = latency_delta(r, cand, p, ctx.bytes_fits, tbl=tbl, only=ops)
+                n = max(p.n_requests, 1)
+                saving = -float(sum(v.sum() for v in d.per_op.values())) / n
+                dbytes = float(sum(v.sum() for v in d.bytes_per_op.values())) / n
+                if best is None or saving > best[0]:
+                    best = (saving, fmt, comp, dbytes)
+        if best is None or best[0] < float(ctx.option("datapipe_min_saving_ms")):
+            continue
+        saving, fmt, comp, dbytes = best
+        edits = [Edit("set", ("fields", f, "format"), fmt), Edit("set", ("fields", f, "compression"), comp)]
+        over = ", ".join(f"`{o}`" for o in ops)
+        reason = (
+            f"send `{f}` as {fmt}+{comp} instead of {current[0]}+{current[1]}: by the format table it changes "
+            f"the bytes its {len(ops)} operations handle by {dbytes:+.0f} per request, and the latency-vs-bytes "
+            f"fits predict {-saving:+.1f} ms per request summed over {over} ({_fits_text(ctx, ops)})"
+        )
+        out.append(make_mutation(ctx, NAME, f"{f}={fmt}+{comp}", (f, *ops), reason + ".", edits))
+    return out
+
+
+def _drop_candidates(ctx: OperatorContext) -> list[Mutation]:
+    r, p = ctx.recipe, ctx.profile
+    assert p is not None
+    consumed = {f for op in r.operations for f in op.consumes}
+    out: list[Mutation] = []
+    for op_id in r.topo_order:
+        op = r.ops[op_id]
+        fit = ctx.bytes_fits.get(op_id)
+        if op_id in ctx.frozen or fit is None or not fit.good:
+            continue
+        for f in op.produces:
+            if f in consumed or f in r.outputs:
+                continue
+            edits = [Edit("remove", ("operations", op_id, "produces", f))]
+            cand = mutate(dict(ctx.doc), edits)
+            d = latency_delta(r, cand, p, ctx.bytes_fits)
+            n = max(p.n_requests, 1)
+            saving = -float(d.per_op[op_id].sum()) / n if op_id in d.per_op else 0.0
+            dbytes = float(d.bytes_per_op[op_id].sum()) / n if op_id in d.bytes_per_op else 0.0
+            if saving < float(ctx.option("datapipe_min_saving_ms")):
+                continue
+            reason = (
+                f"`{op_id}` produces `{f}`, which no operation consumes and is not an output: stop sending it "
+                f"({dbytes:+.0f} bytes per request; the fit of `{op_id}` ({fit.describe()}) predicts {-saving:+.2f} ms)"
+            )
+            out.append(make_mutation(ctx, NAME, f"drop:{op_id}.{f}", (op_id, f), reason + ".", edits))
+    return out
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """Format candidates (one per field, the best pair) then drop candidates."""
+    if ctx.profile is None:
+        return []
+    return _format_candidates(ctx) + _drop_candidates(ctx)

@@ -1,0 +1,123 @@
+"""``eliminate``: remove an operation whose work nobody uses.
+
+Valid when: ``side_effects: none`` (removing it changes nothing outside the sheet), not ``may_halt``
+(it does not decide whether the request goes on), not ``frozen`` nor in a ``keep_order`` pair, and
+none of its products is consumed by any operation or is an output (an operation producing nothing
+qualifies too).
+
+The edits, exactly: the operation is removed; every operation that listed it in ``after`` has it
+removed from ``after`` and gets, appended, each entry of the removed operation's ``after`` that
+would no longer precede it: explicit ``after`` chains through it stay transitive (its data
+producers were its own needs and are not carried over, except guards: a successor that has, or
+precedes, side effects also keeps waiting for every guard (``may_halt``) before the removed
+operation, a control dependency); an ``after`` list left empty is removed (no ``after: []``); and
+the declaration under ``fields`` of each of its fields that nothing uses any more (no other
+operation or alternative consumes or produces it, neither an input nor an output) is removed, so
+the result passes ``validate --strict``. ``frozen``, ``keep_order`` and control dependencies are
+re-checked on the result.
+
+>>> from recipemut.recipe.model import recipe_from_dict
+>>> from recipemut.mutate.operators import OperatorContext
+>>> r = recipe_from_dict({"fields": {"id": {}, "a": {}, "junk": {}}, "inputs": ["id"], "outputs": ["a"],
+...     "operations": [
+...     {"id": "f", "service": "s", "action": "F", "consumes": ["id"], "produces": ["a"]},
+...     {"id": "audit", "service": "s", "action": "Audit", "consumes": ["a"], "produces": ["junk"], "after": ["f"]},
+...     {"id": "g", "service": "s", "action": "G", "consumes": ["id"], "after": ["audit"],
+...      "side_effects": "external"}]})
+>>> ctx = OperatorContext.build(r)
+>>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(ctx)]  # doctest: +NORMALIZE_WHITESPACE
+[('eliminate:audit', [{'op': 'remove', 'path': ['operations', 'audit']},
+                      {'op': 'remove', 'path': ['operations', 'g', 'after', 'audit']},
+                      {'op': 'append', 'path': ['operations', 'g', 'after'], 'value': 'f'},
+                      {'op': 'remove', 'path': ['fields', 'junk']}])]
+"""
+
+from __future__ import annotations
+
+from recipemut.mutate.mutation import (
+    Condition,
+    Edit,
+    EditForm,
+    EditShape,
+    Mutation,
+    ValueRule,
+    field_of,
+    successor_of,
+    target,
+)
+from recipemut.mutate.operators._base import (
+    OperatorContext,
+    fmt_fields,
+    kept_guards,
+    make_mutation,
+    ms,
+    ordering_problems,
+    rewire_after,
+)
+
+NAME = "eliminate"
+SUMMARY = "remove an operation without side effects whose products nobody consumes and that are not outputs"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plan.check`; a test checks every candidate on the shipped examples).
+EDITS = (
+    EditForm(("operation",), (
+        EditShape("remove", ("operations", target(0)), required=True),
+        EditShape("remove", ("operations", successor_of(0), "after", target(0))),
+        EditShape("append", ("operations", successor_of(0), "after"), ValueRule("precedes", 0)),
+        EditShape("prune", ("operations", successor_of(0), "after")),
+        EditShape("remove", ("fields", field_of(0))),
+    ), (Condition("no-effects"),)),
+)
+
+
+def orphaned_fields(ctx: OperatorContext, op_id: str) -> list[str]:
+    """Declared fields of ``op_id`` that nothing uses once it is gone (no other operation or
+    alternative consumes or produces them, and they are neither inputs nor outputs)."""
+    r = ctx.recipe
+    declared = ctx.doc.get("fields") or {}
+    used = set(r.inputs) | set(r.outputs)
+    for o in (*(o for o in r.operations if o.id != op_id), *r.alternatives):
+        used.update(o.consumes, o.produces)
+    op = r.ops[op_id]
+    return [f for f in dict.fromkeys((*op.consumes, *op.produces)) if f in declared and f not in used]
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per dead operation, in topological order."""
+    r = ctx.recipe
+    g = r.dag
+    order = {op_id: i for i, op_id in enumerate(r.topo_order)}
+    consumed = {f for op in r.operations for f in op.consumes}
+    outputs = set(r.outputs)
+    out: list[Mutation] = []
+    for op_id in r.topo_order:
+        op = r.ops[op_id]
+        if op.side_effects != "none" or op.may_halt or op_id in ctx.frozen or op_id in ctx.ordered:
+            continue
+        used = [f for f in op.produces if f in consumed or f in outputs]
+        if used:
+            continue
+        h = g.copy()
+        h.remove_node(op_id)
+        edits: list[Edit] = [Edit("remove", ("operations", op_id))]
+        preds = [p for p in op.after if p in g]
+        for succ in sorted(g.successors(op_id), key=order.__getitem__):
+            edits += rewire_after(ctx.doc, h, succ, [op_id], [*preds, *kept_guards(r, op_id, succ)])
+        edits += [Edit("remove", ("fields", f)) for f in orphaned_fields(ctx, op_id)]
+        what = (
+            f"its products {fmt_fields(op.produces)} are consumed by no operation and are not outputs"
+            if (op.produces)
+            else "it produces nothing"
+        )
+        reason = f"`{op_id}` has no side effects and {what}, so removing it changes no result"
+        if ctx.observed(op_id) and ctx.profile is not None:
+            s = ctx.profile.stats(op_id)
+            reason += f"; it takes {ms(s.p50_ms)} at p50"
+            if s.cost_mean_usd > 0:
+                reason += f" and costs {s.cost_mean_usd:.6f} USD per call"
+        m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+        if ordering_problems(ctx, m.recipe):
+            continue
+        out.append(m)
+    return out

@@ -1,0 +1,72 @@
+"""``hedge``: send a duplicate request to an operation with a heavy latency tail.
+
+Valid when the operation has no ``external`` side effects (a duplicate of an ``idempotent`` call is
+harmless), is not ``frozen``, has no hedge yet, and, in the profile, at least ``hedge_min_calls``
+(100) ok calls with ``p99 / p50 >= hedge_tail_ratio`` (4.0: a lognormal body alone rarely exceeds
+3). The delay is chosen by
+:func:`recipemut.predict.hedgemodel.choose` among quantiles ``hedge_quantiles`` (p90, p95, p99) of the
+op's own latency: the one with the lowest predicted p99 among those adding at most
+``hedge_max_extra_rate`` (10%) extra calls; proposed only when that p99 is at least
+``hedge_min_p99_gain`` (10%) lower. The latency model (independent duplicate latency,
+``min(L1, after + L2)``) is :func:`recipemut.predict.hedgemodel.hedged_latency`, which the simulator uses.
+
+The edit, exactly: ``operations.<id>.hedge`` set to ``{after_ms, max_extra: 1}``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recipemut.mutate.mutation import MAPPING, Condition, Edit, EditForm, EditShape, Mutation, target
+from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms
+from recipemut.predict import hedgemodel
+from recipemut.profile.build import ST_OK
+
+NAME = "hedge"
+SUMMARY = "duplicate a call to an operation with a heavy latency tail after a delay (extra calls counted in cost)"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plan.check`; a test checks every candidate on the shipped examples).
+EDITS = (
+    EditForm(("operation",), (EditShape("set", ("operations", target(0), "hedge"), MAPPING, required=True),),
+             (Condition("not-external"),)),
+)
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per heavy-tailed operation where a hedge lowers the predicted p99."""
+    p = ctx.profile
+    if p is None:
+        return []
+    r = ctx.recipe
+    out: list[Mutation] = []
+    for op_id in r.topo_order:
+        op = r.ops[op_id]
+        if op.side_effects == "external" or op_id in ctx.frozen or op.hedge is not None or not ctx.observed(op_id):
+            continue
+        j = p.col(op_id)
+        lat = p.latency_ms[p.status[:, j] == ST_OK, j]
+        if lat.size < int(ctx.option("hedge_min_calls")):
+            continue
+        p50, p99 = (float(v) for v in np.quantile(lat[np.isfinite(lat)], [0.5, 0.99]))
+        if p50 <= 0 or p99 / p50 < float(ctx.option("hedge_tail_ratio")):
+            continue
+        choice = hedgemodel.choose(
+            lat,
+            quantiles=tuple(ctx.option("hedge_quantiles")),
+            max_extra_rate=float(ctx.option("hedge_max_extra_rate")),
+            seed=int(ctx.option("seed")),
+        )
+        if choice is None or choice.p99_after_ms > (1 - float(ctx.option("hedge_min_p99_gain"))) * p99:
+            continue
+        after = round(choice.after_ms, 1)
+        ratio = choice.p99_before_ms / choice.p50_ms
+        reason = (
+            f"`{op_id}` has a heavy tail (p99 {ms(choice.p99_before_ms)} is {ratio:.1f}x its p50 "
+            f"{ms(choice.p50_ms)}); re-sending a call unanswered after {ms(after)} (its p{choice.quantile * 100:g}) "
+            f"gives a predicted p99 of {ms(choice.p99_after_ms)} for {choice.extra_rate:.1%} extra calls, assuming the "
+            f"duplicate's latency is independent of the original's"
+        )
+        edits = [Edit("set", ("operations", op_id, "hedge"), {"after_ms": after, "max_extra": 1})]
+        out.append(make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits))
+    return out

@@ -1,0 +1,117 @@
+"""``reorder``: swap two adjacent operations joined only by an ``after`` edge.
+
+Valid when ``a -> b`` is an ``after``-only edge (no data edge either way: neither consumes the
+other's products) and the *only* path from ``a`` to ``b`` (they are adjacent), and neither is
+``frozen`` nor named in a ``keep_order`` pair. Proposed only when it may pay: the new first one,
+``b``, may halt requests (``may_halt``: ``a`` then no longer runs on halted requests), or, with a
+profile, ``b`` shrinks the data it handles (on average at least ``reorder_shrink_min_bytes``, 1 KiB,
+in and at most ``reorder_shrink_ratio``, half of that, out: a filter or summariser worth running
+early).
+
+The edits, exactly (the pair keeps its place in the ordering, with its order reversed):
+
+* ``b.after``: ``a`` is removed, and each entry of ``a.after`` that would no longer precede ``b`` is
+  appended: the explicit ordering before the pair still holds (``a``'s data producers are ``a``'s
+  needs, not ``b``'s, and ``a`` still waits for them, except guards: when ``b`` or anything after
+  it has side effects, every guard before ``a`` is appended too, a control dependency);
+* ``a.after``: ``b`` is appended.
+
+Successors of ``a`` now also wait for ``b`` (through ``a``); successors of ``b`` no longer wait for
+``a`` unless a data edge or another path says so (that is what moving a guard first is for).
+``frozen``, ``keep_order`` and control dependencies are re-checked on the result: a guard ``a`` is
+never moved after an operation with side effects it preceded.
+
+>>> from recipemut.recipe.model import recipe_from_dict
+>>> from recipemut.mutate.operators import OperatorContext
+>>> r = recipe_from_dict({"fields": {"id": {}, "x": {}, "ok": {}}, "inputs": ["id"], "outputs": ["x"],
+...     "operations": [
+...     {"id": "enrich", "service": "s", "action": "E", "consumes": ["id"], "produces": ["x"]},
+...     {"id": "guard", "service": "s", "action": "G", "consumes": ["id"], "produces": ["ok"],
+...      "may_halt": True, "after": ["enrich"]}]})
+>>> ctx = OperatorContext.build(r)
+>>> [(m.id, [e.to_dict() for e in m.edits]) for m in generate(ctx)]  # doctest: +NORMALIZE_WHITESPACE
+[('reorder:guard->enrich', [{'op': 'remove', 'path': ['operations', 'guard', 'after', 'enrich']},
+                            {'op': 'prune', 'path': ['operations', 'guard', 'after']},
+                            {'op': 'append', 'path': ['operations', 'enrich', 'after'], 'value': 'guard'}])]
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from recipemut.mutate.mutation import Edit, EditForm, EditShape, Mutation, ValueRule, target
+from recipemut.mutate.operators._base import (
+    OperatorContext,
+    kept_guards,
+    make_mutation,
+    ms,
+    ordering_problems,
+    rewire_after,
+)
+
+NAME = "reorder"
+SUMMARY = "swap two adjacent operations joined only by an `after` edge, to run a guard or a data-shrinking step first"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plan.check`; a test checks every candidate on the shipped examples).
+#: Targets ``(b, a)``: ``b`` (now first) stops waiting for ``a`` and may inherit what ran before
+#: ``a``; ``a`` waits for ``b``.
+EDITS = (
+    EditForm(("operation", "operation"), (
+        EditShape("remove", ("operations", target(0), "after", target(1)), required=True),
+        EditShape("append", ("operations", target(0), "after"), ValueRule("precedes", 1)),
+        EditShape("prune", ("operations", target(0), "after")),
+        EditShape("append", ("operations", target(1), "after"), ValueRule("target", 0), required=True),
+    )),
+)
+
+
+def _worth(ctx: OperatorContext, a: str, b: str) -> str | None:
+    """Why running ``b`` before ``a`` may pay, or None."""
+    ob = ctx.recipe.ops[b]
+    p = ctx.profile
+    if ob.may_halt:
+        why = f"`{b}` may halt the request"
+        if p is not None and ctx.observed(b):
+            why += f" (it halted {p.stats(b).halt_rate:.1%} of its calls)"
+        if p is not None and ctx.observed(a):
+            why += f", and then `{a}` ({ms(p.stats(a).p50_ms)} at p50) need not run"
+        return why
+    if p is not None and ctx.observed(b):
+        sb = p.stats(b)
+        ratio = float(ctx.option("reorder_shrink_ratio"))
+        if sb.bytes_in_mean >= float(ctx.option("reorder_shrink_min_bytes")) and (
+            sb.bytes_out_mean <= ratio * sb.bytes_in_mean
+        ):
+            return (
+                f"`{b}` shrinks the data it handles ({sb.bytes_in_mean:.0f} bytes in, {sb.bytes_out_mean:.0f} out "
+                f"on average)"
+            )
+    return None
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per swappable adjacent pair where the swap may pay."""
+    r = ctx.recipe
+    g = r.dag
+    order = {op_id: i for i, op_id in enumerate(r.topo_order)}
+    blocked = ctx.frozen | ctx.ordered
+    out: list[Mutation] = []
+    for a, b in sorted(g.edges, key=lambda e: (order[e[1]], order[e[0]])):
+        if g.edges[a, b]["kind"] != "after" or a in blocked or b in blocked:
+            continue
+        h = g.copy()
+        h.remove_edge(a, b)
+        if nx.has_path(h, a, b):
+            continue  # not adjacent: swapping would make a cycle
+        why = _worth(ctx, a, b)
+        if why is None:
+            continue
+        edits = rewire_after(ctx.doc, h, b, [a], [*(p for p in r.ops[a].after if p in g), *kept_guards(r, a, b)])
+        edits.append(Edit("append", ("operations", a, "after"), b))
+        reason = f"`{a}` and `{b}` share no field and are ordered only by an `after` edge; {why}, so run `{b}` first"
+        m = make_mutation(ctx, NAME, f"{b}->{a}", (b, a), reason + ".", edits)
+        if ordering_problems(ctx, m.recipe):
+            continue
+        out.append(m)
+    return out

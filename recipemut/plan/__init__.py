@@ -1,0 +1,1 @@
+"""Planning: the search over mutations and the plan file."""

@@ -1,0 +1,357 @@
+"""Plan search: generate, validate, simulate, judge, keep improvements; compose them into a plan.
+
+The engine's loop, as pure functions over immutable values:
+
+1. **generate** candidates with the operator registry (:func:`recipemut.mutate.operators.generate_all`)
+   on the *current* recipe and document (after the plan's earlier steps, so each step's edits
+   apply to the document as the previous steps left it);
+2. **validate** each one structurally against the *original* recipe
+   (:func:`recipemut.recipe.constraints.check_structure`: a plan may not relax its own constraints);
+3. **simulate** it by trace replay against the profile recorded under the original recipe
+   (:func:`recipemut.predict.simulate.replay`, diff-driven from the original, so composed steps are
+   modelled together);
+4. **judge** it against the current state (:func:`recipemut.judge.abtest.evaluate`: paired prediction
+   plus offline A/B) and against the SLO and cost budget
+   (:func:`recipemut.recipe.constraints.check_predicted`);
+5. **keep** the candidates that improve; the best ``beam_width`` states go to the next round.
+
+Rounds stop at a fixpoint (no candidate improves the objective), after ``max_rounds``, or when the
+budget (candidates evaluated, seconds) runs out. ``beam_width=1`` is greedy. Every rejected
+candidate keeps its reason: ``structure: ...``, ``SLO/budget: ...``, ``simulation: ...``,
+``regresses`` or ``no significant difference``.
+
+Objective value of a state (lower is better; :func:`objective_level`, the one definition in
+:func:`recipemut.judge.abtest.objective_level` that also scores candidates): ``latency`` its median
+latency, ``p95`` its 95th percentile, ``cost`` its mean cost, ``balanced`` the weighted sum of its
+mean latency and mean cost relative to the baseline's, ``headroom`` the mean busy time per request
+of the bottleneck ``service`` (the caller names it, from the capacity forecast).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from recipemut.errors import RecipemutError
+from recipemut.judge.abtest import (
+    DEFAULT_MIN_EFFECT,
+    DEFAULT_SHARE,
+    OBJECTIVES,
+    PRIOR_UNCERTAINTY,
+    Evaluation,
+    evaluate,
+    treatment_mask,
+)
+from recipemut.judge.abtest import objective_level as _level
+from recipemut.judge.stats import IMPROVES
+from recipemut.mutate.mutation import Mutation, apply_edits
+from recipemut.mutate.operators import OperatorContext, generate_all
+from recipemut.predict.simulate import Replay, replay
+from recipemut.profile.build import Profile
+from recipemut.recipe.constraints import check_predicted, check_structure
+from recipemut.recipe.model import Recipe, recipe_to_dict
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+DEFAULT_BUDGET = 400
+DEFAULT_TIME_BUDGET_S = 50.0
+DEFAULT_MAX_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One evaluated candidate: the mutation, in which round, and what was decided and why."""
+
+    mutation: Mutation
+    round: int
+    status: str  # accepted | rejected
+    reasons: tuple[str, ...]
+    evaluation: Evaluation | None = None  # against the state it was generated from
+    parent: tuple[str, ...] = ()  # ids of the plan steps before it
+    busy_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # its replay's, per op
+
+    @property
+    def verdict(self) -> str | None:
+        return self.evaluation.verdict if self.evaluation is not None else None
+
+
+@dataclass(frozen=True, eq=False)
+class _State:
+    recipe: Recipe
+    doc: Mapping[str, Any]
+    steps: tuple[Candidate, ...]
+    rep: Replay
+    level: float
+
+
+@dataclass(frozen=True, eq=False)
+class SearchResult:
+    """What the search found: the best single mutations, the plan, and everything rejected."""
+
+    objective: str
+    weight: float
+    original: Recipe
+    baseline: Replay
+    singles: tuple[Candidate, ...]  # round 1, accepted first by score, then rejected
+    plan: tuple[Candidate, ...]  # the chosen steps, in order
+    plan_recipe: Recipe
+    plan_doc: Mapping[str, Any]
+    plan_replay: Replay
+    plan_evaluation: Evaluation | None  # the whole plan against the original (None: empty plan)
+    rejected: tuple[Candidate, ...]  # every rejected candidate (its latest round when regenerated)
+    evaluated: int
+    rounds: int
+    budget_exhausted: bool
+    elapsed_s: float
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def objective_level(
+    rep: Replay, objective: str, *, weight: float, baseline: Replay, service: str | None = None
+) -> float:
+    """The objective's value for a replay (lower is better): :func:`recipemut.judge.abtest.objective_level`
+    with the baseline's mean latency and cost as the ``balanced`` normalisers."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    norm = (float(baseline.latency_ms.mean()), float(baseline.cost_usd.mean()))
+    return _level(rep, objective, weight=weight, norm=norm, service=service)
+
+
+def candidate_seed(seed: int, mutation_id: str, parent: Sequence[str] = ()) -> list[int]:
+    """The seed of one candidate's random draws: from ``seed``, its id and the plan steps before it,
+    never from its position in the round, so reordering the candidates (the bandit learning from a
+    store) leaves every candidate's numbers unchanged.
+
+    >>> candidate_seed(0, "hedge:a") == candidate_seed(0, "hedge:a") != candidate_seed(0, "hedge:b")
+    True
+    """
+    digest = hashlib.sha256("\x1f".join((*parent, mutation_id)).encode("utf-8")).digest()
+    return [seed, int.from_bytes(digest[:8], "little")]
+
+
+def _key(r: Recipe) -> tuple[Any, ...]:
+    """What makes two recipes the same for the search (operations and field specs; hashable)."""
+    return (r.operations, tuple(sorted(r.fields.items())))
+
+
+def search(
+    recipe: Recipe,
+    profile: Profile,
+    *,
+    doc: Mapping[str, Any] | None = None,
+    objective: str = "balanced",
+    weight: float = 0.5,
+    operators: Sequence[str] | None = None,
+    budget: int = DEFAULT_BUDGET,
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S,
+    beam_width: int = 1,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
+    share: float = DEFAULT_SHARE,
+    alpha: float = 0.05,
+    min_effect: float = DEFAULT_MIN_EFFECT,
+    seed: int = 0,
+    service: str | None = None,
+    prior_uncertainty: float = PRIOR_UNCERTAINTY,
+    options: Mapping[str, Any] | None = None,
+    order: Callable[[list[Mutation]], list[Mutation]] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> SearchResult:
+    """Search for the best plan (see the module docstring).
+
+    ``doc`` is the recipe's document as loaded (edits address it; default ``recipe_to_dict``).
+    ``service`` names the bottleneck service for ``objective="headroom"``. ``order`` may reorder
+    each round's candidates (e.g. a bandit's preference) before the budget cuts them. Raises
+    :class:`~recipemut.errors.MutationError` when the *baseline* cannot be replayed (an operation
+    that must run was never recorded).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    t0 = clock()
+    doc = dict(doc) if doc is not None else recipe_to_dict(recipe)
+    opts = dict(options or {})
+    opts.setdefault("seed", seed)
+    base = replay(recipe, profile, rng=np.random.default_rng([seed, 0]), original=recipe)
+    ids = profile.request_ids
+    treat = treatment_mask(np.asarray(ids)[base.rows], share)  # the A/B split, hashed once
+    if objective == "headroom" and service is None:
+        raise ValueError("the headroom objective needs the bottleneck service (service=...)")
+    root = _State(
+        recipe, doc, (), base, objective_level(base, objective, weight=weight, baseline=base, service=service)
+    )
+    beam = [root]
+    best = root
+    singles: list[Candidate] = []
+    rejected: list[Candidate] = []
+    seen = {_key(recipe)}
+    evaluated = 0
+    exhausted = False
+    rounds = 0
+    for rnd in range(1, max_rounds + 1):
+        rounds = rnd
+        grown: list[_State] = []
+        for state in beam:
+            ctx = OperatorContext.build(state.recipe, doc=state.doc, profile=profile, options=opts)
+            cands = generate_all(ctx, operators)
+            if order is not None:
+                cands = order(cands)
+            parent = tuple(c.mutation.id for c in state.steps)
+            for m in cands:
+                if evaluated >= budget or clock() - t0 > time_budget_s:
+                    exhausted = True
+                    break
+                k = _key(m.recipe)
+                if k in seen:
+                    continue  # the same recipe reached by another path
+                seen.add(k)
+                evaluated += 1
+                cand, new_state = _judge(
+                    m,
+                    rnd,
+                    parent,
+                    state,
+                    recipe,
+                    profile,
+                    ids,
+                    base,
+                    objective=objective,
+                    weight=weight,
+                    share=share,
+                    alpha=alpha,
+                    min_effect=min_effect,
+                    rng=np.random.default_rng(candidate_seed(seed, m.id, parent)),
+                    treatment=treat,
+                    service=service,
+                    prior_uncertainty=prior_uncertainty,
+                )
+                if rnd == 1:
+                    singles.append(cand)
+                if new_state is None:
+                    rejected.append(cand)
+                else:
+                    grown.append(new_state)
+            if exhausted:
+                break
+        if not grown:
+            break
+        grown.sort(key=lambda s: s.level)
+        beam = grown[: max(1, beam_width)]
+        if beam[0].level < best.level:
+            best = beam[0]
+        if exhausted:
+            break
+    singles.sort(key=lambda c: (c.status != ACCEPTED, c.evaluation.score if c.evaluation else 0.0, c.mutation.id))
+    plan_eval = None
+    if best.steps:
+        plan_eval = evaluate(
+            base,
+            best.rep,
+            ids,
+            objective=objective,
+            weight=weight,
+            share=share,
+            alpha=alpha,
+            min_effect=min_effect,
+            rng=np.random.default_rng([seed, 999]),
+            treatment=treat,
+            service=service,
+            prior_uncertainty=prior_uncertainty,
+        )
+    return SearchResult(
+        objective=objective,
+        weight=weight,
+        original=recipe,
+        baseline=base,
+        singles=tuple(singles),
+        plan=best.steps,
+        plan_recipe=best.recipe,
+        plan_doc=MappingProxyType(dict(best.doc)),
+        plan_replay=best.rep,
+        plan_evaluation=plan_eval,
+        rejected=tuple({c.mutation.id: c for c in rejected}.values()),  # latest round per id
+        evaluated=evaluated,
+        rounds=rounds,
+        budget_exhausted=exhausted,
+        elapsed_s=clock() - t0,
+        options=MappingProxyType(
+            {
+                "budget": budget,
+                "time_budget_s": time_budget_s,
+                "beam_width": beam_width,
+                "max_rounds": max_rounds,
+                "treatment_share": share,
+                "alpha": alpha,
+                "min_effect": min_effect,
+                "seed": seed,
+                "prior_uncertainty": prior_uncertainty,
+            }
+        ),
+    )
+
+
+def _judge(
+    m: Mutation,
+    rnd: int,
+    parent: tuple[str, ...],
+    state: _State,
+    original: Recipe,
+    profile: Profile,
+    ids: np.ndarray,
+    base: Replay,
+    *,
+    objective: str,
+    weight: float,
+    share: float,
+    alpha: float,
+    min_effect: float,
+    rng: np.random.Generator,
+    treatment: np.ndarray,
+    service: str | None,
+    prior_uncertainty: float,
+) -> tuple[Candidate, _State | None]:
+    """Validate, simulate and judge one candidate against its parent state."""
+    problems = check_structure(original, m.recipe)
+    if problems:
+        return Candidate(m, rnd, REJECTED, tuple(f"structure: {p}" for p in problems), parent=parent), None
+    try:
+        rep = replay(m.recipe, profile, rng=rng, original=original)
+    except RecipemutError as e:
+        return Candidate(m, rnd, REJECTED, (f"simulation: {e.message}",), parent=parent), None
+    ev = evaluate(
+        state.rep,
+        rep,
+        ids,
+        objective=objective,
+        weight=weight,
+        share=share,
+        alpha=alpha,
+        min_effect=min_effect,
+        rng=rng,
+        treatment=treatment,
+        service=service,
+        prior_uncertainty=prior_uncertainty,
+    )
+    # a prediction breaking the SLO or budget is rejected, unless the parent already broke it and
+    # the candidate does not make it worse (an improvement towards the SLO stays possible)
+    p95, cost = ev.mutated["latency_p95_ms"], ev.mutated["cost_mean_usd"]
+    worse_p95 = p95 if p95 > ev.baseline["latency_p95_ms"] else 0.0
+    worse_cost = cost if cost > ev.baseline["cost_mean_usd"] else 0.0
+    reasons = [f"SLO/budget: {p}" for p in check_predicted(original, worse_p95, worse_cost)]
+    if ev.verdict != IMPROVES:
+        reasons.append(ev.verdict)
+        if ev.caveat:
+            reasons.append(ev.caveat)
+    if reasons:
+        return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms), None
+    cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms)
+    level = objective_level(rep, objective, weight=weight, baseline=base, service=service)
+    new_doc = apply_edits(dict(state.doc), m.edits)
+    return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level)

@@ -1,0 +1,363 @@
+"""The bytes model: what a field's transfer format costs, and how bytes drive an operation's latency.
+
+Two parts, both used by the ``datapipe`` operator and by the simulator:
+
+**The format table** (:data:`FORMATS`, overridable per recipe in its ``formats:`` section). Each
+entry is a :class:`FormatCost`: ``size_ratio``, ``encode_ms_per_mb``, ``decode_ms_per_mb``. Names in
+:data:`COMPRESSIONS` are compressions, every other name is a serialisation format. For a format,
+``size_ratio`` is relative to JSON and the codec times are per MB (10^6 bytes) of the JSON-equivalent
+payload; for a compression, ``size_ratio`` is relative to the uncompressed payload and the codec
+times are per MB of the uncompressed payload. A field without ``format`` travels as ``json``,
+without ``compression`` as ``none``. The defaults are round figures from public serialisation and
+compression benchmarks (JSON ~100 MB/s encode; zstd level 3 ~350 MB/s compress, ~1 GB/s
+decompress; gzip level 6 ~50 MB/s compress): orders of magnitude, not measurements of your services.
+Put measured figures in the recipe's ``formats:`` section to override any entry (partially:
+missing keys keep the default).
+
+**The latency-vs-bytes fit** (:func:`fit`): per operation, ordinary least squares (``numpy.linalg.lstsq``)
+of ``latency_ms ~ intercept + slope_in * bytes_in + slope_out * bytes_out`` over its ``ok`` calls,
+excluding calls above the operation's 99th latency percentile (heavy tails are not caused by
+bytes and would swamp the fit). A regressor that (nearly) does not vary (coefficient of variation
+below ``MIN_CV``, 1%) is left out, its slope 0: it cannot be told from the intercept. A fit is
+*good* when ``r2 >= MIN_R2`` (0.3: bytes explain at least 30% of the latency variance) on at least
+``MIN_N`` (30) calls; a slope is *usable* when the fit is good and the slope positive with a t
+statistic of at least ``MIN_T`` (3). Savings are only claimed from usable slopes; codec
+(encode/decode) costs from the table are always counted, so the model never claims a saving it
+has not measured but does charge costs it has not.
+
+**Attribution of bytes to fields** (an approximation, documented because it matters): the logs
+record bytes per call, not per field. An operation's ``bytes_in`` is split among its consumed fields
+and ``bytes_out`` among its produced fields in proportion to a typical size per field type
+(:data:`TYPE_WEIGHT`: bytes 4 KiB, object 2 KiB, array 1 KiB, string 40 B, number/integer 8 B,
+boolean 1 B), so a JSON object beside an id gets nearly all of the bytes.
+
+>>> t = table()
+>>> round(size_factor(t, "json", "none", "protobuf", "zstd"), 3)  # protobuf+zstd vs plain JSON
+0.14
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from recipemut.profile.build import ST_OK, Profile
+from recipemut.recipe.model import FieldSpec, Recipe
+
+log = logging.getLogger(__name__)
+
+MB = 1_000_000.0
+MIN_R2 = 0.3
+MIN_N = 30
+MIN_T = 3.0
+#: A regressor varying less than this (coefficient of variation) is left out of the fit: its slope
+#: cannot be told apart from the intercept.
+MIN_CV = 0.01
+DEFAULT_FORMAT = "json"
+DEFAULT_COMPRESSION = "none"
+
+
+@dataclass(frozen=True)
+class FormatCost:
+    """Size and codec cost of one format or compression (see the module docstring for units)."""
+
+    size_ratio: float
+    encode_ms_per_mb: float
+    decode_ms_per_mb: float
+
+
+#: The default table: serialisation formats (relative to JSON) and compressions (relative to raw).
+FORMATS: Mapping[str, FormatCost] = MappingProxyType(
+    {
+        "json": FormatCost(1.0, 10.0, 12.0),
+        "msgpack": FormatCost(0.8, 4.0, 5.0),
+        "cbor": FormatCost(0.85, 5.0, 6.0),
+        "avro": FormatCost(0.55, 4.0, 4.0),
+        "protobuf": FormatCost(0.5, 3.0, 3.0),
+        "arrow": FormatCost(0.6, 1.0, 0.5),
+        "none": FormatCost(1.0, 0.0, 0.0),
+        "lz4": FormatCost(0.45, 1.5, 0.5),
+        "snappy": FormatCost(0.5, 2.0, 1.0),
+        "zstd": FormatCost(0.28, 3.0, 1.0),
+        "gzip": FormatCost(0.3, 20.0, 4.0),
+        "brotli": FormatCost(0.25, 60.0, 4.0),
+    }
+)
+#: Which names of the table are compressions (the rest are formats).
+COMPRESSIONS: frozenset[str] = frozenset({"none", "lz4", "snappy", "zstd", "gzip", "brotli"})
+
+#: Typical bytes of a field value by type: the weights for attributing an operation's bytes.
+TYPE_WEIGHT: Mapping[str, float] = MappingProxyType(
+    {"bytes": 4096.0, "object": 2048.0, "array": 1024.0, "string": 40.0, "number": 8.0, "integer": 8.0, "boolean": 1.0}
+)
+#: Field types whose transfer format can be changed (scalars travel as they are).
+PAYLOAD_TYPES = frozenset({"object", "array", "bytes"})
+
+
+def table(overrides: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, FormatCost]:
+    """The format table with a recipe's ``formats:`` overrides merged in (entry by entry, key by key).
+
+    >>> table({"zstd": {"size_ratio": 0.2}, "ion": {"size_ratio": 0.9}})["zstd"]
+    FormatCost(size_ratio=0.2, encode_ms_per_mb=3.0, decode_ms_per_mb=1.0)
+    >>> table({"ion": {"size_ratio": 0.9}})["ion"]
+    FormatCost(size_ratio=0.9, encode_ms_per_mb=0.0, decode_ms_per_mb=0.0)
+    """
+    out = dict(FORMATS)
+    for name, o in (overrides or {}).items():
+        base = out.get(name, FormatCost(1.0, 0.0, 0.0))
+        out[name] = FormatCost(
+            size_ratio=float(o.get("size_ratio", base.size_ratio)),
+            encode_ms_per_mb=float(o.get("encode_ms_per_mb", base.encode_ms_per_mb)),
+            decode_ms_per_mb=float(o.get("decode_ms_per_mb", base.decode_ms_per_mb)),
+        )
+    return out
+
+
+def formats_and_compressions(tbl: Mapping[str, FormatCost]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The table's format names and compression names, sorted."""
+    return tuple(sorted(n for n in tbl if n not in COMPRESSIONS)), tuple(sorted(n for n in tbl if n in COMPRESSIONS))
+
+
+def codec_of(spec: FieldSpec | None) -> tuple[str, str]:
+    """(format, compression) a field travels in; defaults ``json`` / ``none``."""
+    if spec is None:
+        return DEFAULT_FORMAT, DEFAULT_COMPRESSION
+    return spec.format or DEFAULT_FORMAT, spec.compression or DEFAULT_COMPRESSION
+
+
+def _cost(tbl: Mapping[str, FormatCost], name: str) -> FormatCost:
+    return tbl.get(name) or FormatCost(1.0, 0.0, 0.0)  # an unknown name is taken as neutral
+
+
+def size_factor(tbl: Mapping[str, FormatCost], fmt0: str, comp0: str, fmt1: str, comp1: str) -> float:
+    """Bytes on the wire after / before a change of format and compression."""
+    before = _cost(tbl, fmt0).size_ratio * _cost(tbl, comp0).size_ratio
+    after = _cost(tbl, fmt1).size_ratio * _cost(tbl, comp1).size_ratio
+    return after / before
+
+
+def codec_ms_per_wire_mb(tbl: Mapping[str, FormatCost], fmt: str, comp: str, side: str) -> float:
+    """Encode (``side="out"``) or decode (``"in"``) ms per MB *on the wire* in this format.
+
+    >>> round(codec_ms_per_wire_mb(table(), "json", "none", "out"), 3)
+    10.0
+    """
+    f, c = _cost(tbl, fmt), _cost(tbl, comp)
+    attr = "encode_ms_per_mb" if side == "out" else "decode_ms_per_mb"
+    json_mb_per_wire_mb = 1.0 / (f.size_ratio * c.size_ratio)  # logical (JSON) MB per wire MB
+    raw_mb_per_wire_mb = 1.0 / c.size_ratio  # serialised, uncompressed MB per wire MB
+    return float(getattr(f, attr) * json_mb_per_wire_mb + getattr(c, attr) * raw_mb_per_wire_mb)
+
+
+# ---- the fit ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BytesFit:
+    """``latency_ms ~ intercept + slope_in * bytes_in + slope_out * bytes_out`` for one operation."""
+
+    op: str
+    intercept: float
+    slope_in: float  # ms per byte received
+    slope_out: float  # ms per byte sent
+    r2: float
+    n: int
+    t_in: float = 0.0  # t statistic of slope_in (0 when bytes_in did not vary)
+    t_out: float = 0.0
+
+    @property
+    def good(self) -> bool:
+        """Whether the fit may be used to claim an effect (``r2 >= MIN_R2`` on ``n >= MIN_N``)."""
+        return self.n >= MIN_N and self.r2 >= MIN_R2
+
+    def slope(self, side: str) -> float:
+        """The slope (ms per byte) usable for a claim on ``side`` (``in``/``out``): 0 unless the fit is
+        good, the slope positive and significant (``t >= MIN_T``)."""
+        b, t = (self.slope_in, self.t_in) if side == "in" else (self.slope_out, self.t_out)
+        return b if self.good and b > 0 and t >= MIN_T else 0.0
+
+    def describe(self) -> str:
+        """Short human form, e.g. ``R² 0.81, n 4210, 0.021 ms/KB in, 0.000 ms/KB out``."""
+        return (
+            f"R² {self.r2:.2f}, n {self.n}, {self.slope_in * 1000:.3f} ms/KB in, {self.slope_out * 1000:.3f} ms/KB out"
+        )
+
+
+def fit_one(op: str, latency: np.ndarray, bytes_in: np.ndarray, bytes_out: np.ndarray) -> BytesFit | None:
+    """Least-squares fit for one operation's calls (all arrays 1-d, same length); None below 3 calls."""
+    ok = np.isfinite(latency) & np.isfinite(bytes_in) & np.isfinite(bytes_out)
+    lat, bi, bo = latency[ok], bytes_in[ok], bytes_out[ok]
+    if lat.size >= 20:
+        keep = lat <= np.quantile(lat, 0.99)
+        lat, bi, bo = lat[keep], bi[keep], bo[keep]
+    n = int(lat.size)
+    if n < 3:
+        return None
+    # a (nearly) constant regressor is collinear with the intercept: leave it out (slope 0)
+    cols = [c for c in (bi, bo) if c.std() > MIN_CV * max(abs(float(c.mean())), 1.0)]
+    varies = [c.std() > MIN_CV * max(abs(float(c.mean())), 1.0) for c in (bi, bo)]
+    x = np.column_stack([np.ones(n), *cols])
+    coef, *_ = np.linalg.lstsq(x, lat, rcond=None)
+    resid = lat - x @ coef
+    ss_res = float(np.sum(resid**2))
+    ss_tot = float(np.sum((lat - lat.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+    dof = n - x.shape[1]
+    se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(x.T @ x)) * (ss_res / dof if dof > 0 else np.inf), 0.0))
+    t = np.divide(coef, se, out=np.zeros_like(coef), where=se > 0)
+    slopes, ts, k = [0.0, 0.0], [0.0, 0.0], 1
+    for i in (0, 1):
+        if varies[i]:
+            slopes[i], ts[i], k = float(coef[k]), float(t[k]), k + 1
+    return BytesFit(
+        op=op, intercept=float(coef[0]), slope_in=slopes[0], slope_out=slopes[1], r2=r2, n=n, t_in=ts[0], t_out=ts[1]
+    )
+
+
+_FITS: weakref.WeakKeyDictionary[Profile, dict[str, BytesFit]] = weakref.WeakKeyDictionary()
+
+
+def fit(profile: Profile) -> dict[str, BytesFit]:
+    """Per-operation latency-vs-bytes fits over each operation's ``ok`` calls (ops with < 3 calls omitted).
+
+    One vectorised least-squares solve per operation (columns of the request matrix); no loop over
+    requests. A profile is immutable, so its fits are computed once and remembered (weakly); each
+    call returns a new dict.
+    """
+    cached = _FITS.get(profile)
+    if cached is None:
+        cached = _FITS[profile] = _fit(profile)
+    return dict(cached)
+
+
+def _fit(profile: Profile) -> dict[str, BytesFit]:
+    out: dict[str, BytesFit] = {}
+    ok = profile.status == ST_OK
+    for j, op in enumerate(profile.op_ids):
+        rows = ok[:, j]
+        f = fit_one(op, profile.latency_ms[rows, j], profile.bytes_in[rows, j], profile.bytes_out[rows, j])
+        if f is not None:
+            out[op] = f
+    return out
+
+
+# ---- attribution and the effect of a change ----------------------------------------------------
+
+
+def field_shares(recipe: Recipe, op_id: str, side: str) -> dict[str, float]:
+    """Share of an operation's ``bytes_in`` (``side="in"``) or ``bytes_out`` (``"out"``) per field.
+
+    >>> from recipemut.recipe.model import recipe_from_dict
+    >>> r = recipe_from_dict({"fields": {"id": {"type": "string"}, "cart": {"type": "object"}},
+    ...     "inputs": ["id"], "outputs": ["cart"], "operations": [
+    ...     {"id": "f", "service": "s", "action": "F", "consumes": ["id"], "produces": ["cart"]},
+    ...     {"id": "g", "service": "s", "action": "G", "consumes": ["id", "cart"], "produces": []}]})
+    >>> {k: round(v, 3) for k, v in field_shares(r, "g", "in").items()}
+    {'id': 0.019, 'cart': 0.981}
+    """
+    op = recipe.ops[op_id]
+    names = op.consumes if side == "in" else op.produces
+    w = {f: TYPE_WEIGHT.get(recipe.fields[f].type if f in recipe.fields else "string", 64.0) for f in names}
+    total = sum(w.values())
+    return {f: v / total for f, v in w.items()} if total > 0 else {}
+
+
+@dataclass(frozen=True)
+class BytesDelta:
+    """Per-request latency change (ms) per operation caused by a change of transfers."""
+
+    per_op: Mapping[str, np.ndarray]  # op -> (n,) ms, 0 where the op did not run
+    bytes_per_op: Mapping[str, np.ndarray]  # op -> (n,) change of bytes in + out
+    unfitted: tuple[str, ...]  # ops whose transfers change but whose fit is not good (no saving claimed)
+
+    def total(self, n: int) -> np.ndarray:
+        """Summed change over operations, per request (an upper bound on the end-to-end change)."""
+        out = np.zeros(n)
+        for v in self.per_op.values():
+            out += v
+        return out
+
+
+def _transfer_changes(before: Recipe, after: Recipe, op_id: str, side: str) -> dict[str, tuple[str, str, str, str]]:
+    """Fields of ``op_id`` on ``side`` whose transfer changes: field -> (fmt0, comp0, fmt1, comp1).
+
+    A field the operation no longer consumes/produces maps to ``("", "", "", "")`` (gone).
+    """
+    ob, oa = before.ops[op_id], after.ops[op_id]
+    names_b = ob.consumes if side == "in" else ob.produces
+    names_a = set(oa.consumes if side == "in" else oa.produces)
+    out: dict[str, tuple[str, str, str, str]] = {}
+    for f in names_b:
+        c0 = codec_of(before.fields.get(f))
+        if f not in names_a:
+            out[f] = (*c0, "", "")
+            continue
+        c1 = codec_of(after.fields.get(f))
+        if c1 != c0:
+            out[f] = (*c0, *c1)
+    return out
+
+
+def latency_delta(
+    before: Recipe,
+    after: Recipe,
+    profile: Profile,
+    fits: Mapping[str, BytesFit],
+    *,
+    tbl: Mapping[str, FormatCost] | None = None,
+    only: Iterable[str] | None = None,
+) -> BytesDelta:
+    """Per-request latency change of each operation whose transfers change between two recipes.
+
+    For every operation present in both recipes with the same service and action, and every field
+    it consumes (``in``) or produces (``out``) whose format/compression changed or that it stopped
+    transferring: its bytes (the call's recorded bytes times the field's share, see
+    :func:`field_shares`) scale by :func:`size_factor` (0 when no longer transferred). The latency
+    change is ``slope * delta_bytes`` (only with a usable slope, :meth:`BytesFit.slope`) plus the
+    change of codec time from the table (always). Vectorised over requests. ``only`` restricts the
+    operations looked at (those known to be touched), to save time.
+    """
+    wanted = set(only) if only is not None else None
+    t = tbl if tbl is not None else table(after.formats)
+    per_op: dict[str, np.ndarray] = {}
+    per_bytes: dict[str, np.ndarray] = {}
+    unfitted: list[str] = []
+    for j, op_id in enumerate(profile.op_ids):
+        if op_id not in before.ops or op_id not in after.ops or (wanted is not None and op_id not in wanted):
+            continue
+        ob, oa = before.ops[op_id], after.ops[op_id]
+        if (ob.service, ob.action) != (oa.service, oa.action):
+            continue  # a substitute: its bytes are not those recorded
+        f = fits.get(op_id)
+        lat = np.zeros(profile.n_requests)
+        dbytes = np.zeros(profile.n_requests)
+        touched = False
+        for side, recorded in (("in", profile.bytes_in[:, j]), ("out", profile.bytes_out[:, j])):
+            changes = _transfer_changes(before, after, op_id, side)
+            if not changes:
+                continue
+            touched = True
+            shares = field_shares(before, op_id, side)
+            rec = np.nan_to_num(recorded, nan=0.0)
+            slope = f.slope(side) if f is not None else 0.0
+            for field_name, (f0, c0, f1, c1) in changes.items():
+                wire0 = rec * shares.get(field_name, 0.0)
+                factor = size_factor(t, f0, c0, f1, c1) if f1 else 0.0
+                wire1 = wire0 * factor
+                codec0 = codec_ms_per_wire_mb(t, f0, c0, side) * wire0 / MB
+                codec1 = codec_ms_per_wire_mb(t, f1, c1, side) * wire1 / MB if f1 else 0.0
+                dbytes += wire1 - wire0
+                lat += slope * (wire1 - wire0) + (codec1 - codec0)
+        if touched:
+            per_op[op_id] = lat
+            per_bytes[op_id] = dbytes
+            if f is None or not f.good:
+                unfitted.append(op_id)
+    return BytesDelta(
+        per_op=MappingProxyType(per_op), bytes_per_op=MappingProxyType(per_bytes), unfitted=tuple(unfitted)
+    )

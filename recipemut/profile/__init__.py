@@ -1,0 +1,1 @@
+"""The performance profile built from a recipe and its span table."""

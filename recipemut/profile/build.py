@@ -1,0 +1,403 @@
+"""The performance profile: what the logs say about a recipe, as a value.
+
+Built from the span table (:mod:`recipemut.logs.spans`) and a recipe by ``build_profile``. Everything
+downstream (suggest, simulation, forecast) consumes a :class:`Profile`, never raw logs.
+
+The *request matrix* has one row per request and one column per operation (columns in the
+recipe's topological order, ``op_ids``). Cells of operations that did not run in that request
+are ``NaN`` (float matrices), ``0`` (``status``) or ``-1`` (``cache_key`` codes).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recipemut.errors import LogError
+from recipemut.recipe.model import Recipe
+
+log = logging.getLogger(__name__)
+
+#: codes of the ``status`` matrix
+ST_ABSENT, ST_OK, ST_ERROR, ST_HALTED = 0, 1, 2, 3
+_STATUS_CODE = {"ok": ST_OK, "error": ST_ERROR, "halted": ST_HALTED}
+
+#: request-rate bin (seconds) by the time the logs span: (span below, bin)
+RATE_BINS: tuple[tuple[float, float], ...] = (
+    (3600.0, 10.0),  # under an hour: 10 s
+    (86400.0, 60.0),  # under a day: 1 min
+    (7 * 86400.0, 300.0),  # under a week: 5 min
+    (30 * 86400.0, 900.0),  # under 30 days: 15 min
+)
+RATE_BIN_MAX = 3600.0  # beyond: 1 h
+
+
+def _json_num(v: object) -> object:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+@dataclass(frozen=True)
+class OpStats:
+    """Per-operation summary."""
+
+    op: str
+    service: str
+    count: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    cost_mean_usd: float
+    cpu_mean_ms: float
+    bytes_in_mean: float
+    bytes_out_mean: float
+    error_rate: float
+    halt_rate: float
+    critical_share: float  # share of requests on which it lies on the critical path
+    run_share: float = 1.0  # share of requests in which it ran
+    mem_mean_mb: float = float("nan")
+    cost_share: float = 0.0  # its share of the total cost of all requests
+    tail_ms: float = 0.0  # mean ms it spends on the critical path of tail requests (e2e >= p95)
+    tail_share: float = 0.0  # tail_ms / mean e2e latency of those tail requests
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready (NaN -> None)."""
+        return {k: _json_num(v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class Profile:
+    """Per-operation distributions plus the per-request matrix trace replay uses."""
+
+    recipe: str
+    op_ids: tuple[str, ...]  # matrix columns, topological order
+    request_ids: np.ndarray  # (n,) str
+    request_start_ms: np.ndarray  # (n,) float, epoch ms of the first span
+    variant: np.ndarray  # (n,) str
+    sample_rate: np.ndarray  # (n,) float, 1.0 when unknown
+    latency_ms: np.ndarray  # (n, k) float, NaN where absent
+    start_offset_ms: np.ndarray  # (n, k) float, start relative to request start, NaN where absent
+    cost_usd: np.ndarray  # (n, k) float, NaN where absent
+    cpu_ms: np.ndarray  # (n, k) float
+    bytes_in: np.ndarray  # (n, k) float
+    bytes_out: np.ndarray  # (n, k) float
+    status: np.ndarray  # (n, k) int8 codes ST_*
+    cache_key: np.ndarray  # (n, k) int64 codes per column, -1 where absent
+    e2e_latency_ms: np.ndarray  # (n,) recorded end-to-end latency (max end - min start)
+    e2e_cost_usd: np.ndarray  # (n,) summed cost
+    critical: np.ndarray  # (n, k) bool: on the request's critical path
+    ops: tuple[OpStats, ...]
+    rate: pd.Series  # requests per second, indexed by UTC bin start (scaled by 1/sample_rate)
+    rate_bin_s: float
+    critical_path: tuple[str, ...] = ()  # the most frequent critical path, in topological order
+    critical_path_share: float = 0.0  # share of requests whose critical path is exactly that one
+
+    @property
+    def n_requests(self) -> int:
+        return int(self.request_ids.shape[0])
+
+    def col(self, op_id: str) -> int:
+        """Matrix column of an operation."""
+        return self.op_ids.index(op_id)
+
+    def stats(self, op_id: str) -> OpStats:
+        for s in self.ops:
+            if s.op == op_id:
+                return s
+        raise KeyError(op_id)
+
+    def e2e_percentiles(self, qs: tuple[float, ...] = (50, 95, 99)) -> dict[str, float]:
+        """End-to-end latency percentiles (ms) and mean, keyed ``p50``, ``p95``, ..., ``mean``."""
+        out = {f"p{q:g}": float(v) for q, v in zip(qs, np.percentile(self.e2e_latency_ms, qs), strict=True)}
+        out["mean"] = float(np.mean(self.e2e_latency_ms))
+        return out
+
+
+# ---- building a profile -------------------------------------------------------------------------
+
+
+def rate_bin_for(span_s: float) -> float:
+    """The request-rate bin (seconds) for logs spanning ``span_s`` seconds (see :data:`RATE_BINS`).
+
+    >>> rate_bin_for(600), rate_bin_for(3 * 3600), rate_bin_for(2 * 86400), rate_bin_for(90 * 86400)
+    (10.0, 60.0, 300.0, 3600.0)
+    """
+    for below, bin_s in RATE_BINS:
+        if span_s < below:
+            return bin_s
+    return RATE_BIN_MAX
+
+
+def rate_series(start_ms: np.ndarray, weights: np.ndarray, bin_s: float) -> pd.Series:
+    """Requests per second in bins of ``bin_s`` aligned to the epoch, empty bins included as 0.
+
+    ``weights`` is each request's 1/sample_rate. The first and last bins may be partly covered by
+    the logs, so they can read low.
+
+    >>> s = rate_series(np.array([0.0, 500.0, 25_000.0]), np.ones(3), 10.0)
+    >>> s.tolist(), str(s.index[0])
+    ([0.2, 0.0, 0.1], '1970-01-01 00:00:00+00:00')
+    """
+    if start_ms.size == 0:
+        return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=float, name="requests_per_s")
+    bin_ms = bin_s * 1000.0
+    t0 = math.floor(float(start_ms.min()) / bin_ms) * bin_ms
+    idx = ((start_ms - t0) // bin_ms).astype(np.int64)
+    counts = np.bincount(idx, weights=weights, minlength=int(idx.max()) + 1)
+    index = pd.date_range(
+        pd.Timestamp(int(t0), unit="ms", tz="UTC"), periods=counts.size, freq=pd.Timedelta(seconds=bin_s)
+    )
+    return pd.Series(counts / bin_s, index=index, name="requests_per_s")
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Row of each code's first appearance, for codes numbered in first-appearance order."""
+    running = np.maximum.accumulate(codes)
+    return np.flatnonzero(np.concatenate(([True], running[1:] > running[:-1])))
+
+
+def _matrix(n: int, k: int, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> np.ndarray:
+    m = np.full((n, k), np.nan)
+    m[rows, cols] = values
+    return m
+
+
+def _column(spans: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in spans.columns:
+        return np.full(len(spans), np.nan)
+    return pd.to_numeric(spans[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def critical_paths(end_ms: np.ndarray, preds: list[list[int]]) -> np.ndarray:
+    """Which operations lie on each request's critical path: (n, k) bool.
+
+    ``end_ms`` is the (n, k) end-time matrix (NaN where the operation did not run), columns in
+    topological order; ``preds[j]`` lists the columns of ``j``'s DAG predecessors. An operation's
+    critical predecessor is the predecessor that ran and finished last; the path is walked back
+    from the operation that finished last. Vectorised over requests, loops over operations.
+
+    >>> end = np.array([[10.0, 30.0, 20.0, 35.0], [10.0, 15.0, 20.0, 25.0]])
+    >>> critical_paths(end, [[], [0], [0], [1, 2]]).astype(int).tolist()
+    [[1, 1, 0, 1], [1, 0, 1, 1]]
+    """
+    n, k = end_ms.shape
+    ez = np.where(np.isnan(end_ms), -np.inf, end_ms)
+    crit_pred = np.full((n, k), -1, dtype=np.int64)
+    rows = np.arange(n)
+    for j, pj in enumerate(preds):
+        if not pj:
+            continue
+        sub = ez[:, pj]
+        arg = sub.argmax(axis=1)
+        best = sub[rows, arg]
+        crit_pred[:, j] = np.where(np.isfinite(best), np.asarray(pj)[arg], -1)
+    critical = np.zeros((n, k), dtype=bool)
+    if n == 0 or k == 0:
+        return critical
+    cur = np.where(np.isfinite(ez.max(axis=1)), ez.argmax(axis=1), -1)
+    for _ in range(k):
+        on = cur >= 0
+        if not on.any():
+            break
+        critical[rows[on], cur[on]] = True
+        cur = np.where(on, crit_pred[rows, np.maximum(cur, 0)], -1)
+    return critical
+
+
+def _mode_row(critical: np.ndarray) -> tuple[np.ndarray, float]:
+    """The most frequent row of a bool matrix and the share of rows equal to it."""
+    n, k = critical.shape
+    if n == 0:
+        return np.zeros(k, bool), 0.0
+    packed = np.ascontiguousarray(np.packbits(critical, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    best = int(counts.argmax())
+    row = int(np.flatnonzero(inverse.ravel() == best)[0])
+    return critical[row].copy(), float(counts[best]) / n
+
+
+def _nanstat(fn: object, m: np.ndarray, *args: object) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(fn(m, *args, axis=0))  # type: ignore[operator]
+
+
+def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | None = None) -> Profile:
+    """The performance profile of ``recipe`` from its span table (:func:`recipemut.logs.ingest.read_logs`).
+
+    Requests are ``request_id`` values; matrix columns follow ``recipe.topo_order``. Spans of
+    operations the recipe does not define are ignored (ingest reports them). When a
+    ``(request, op)`` pair has several spans, the one that ended last is used. A cell's cost is
+    the logged ``cost_usd``, else the recipe's ``cost_per_call_usd``. End-to-end latency is the
+    last end minus the first start; cost is the sum over the operations that ran. ``rate_bin_s``
+    defaults to :func:`rate_bin_for` of the time the requests span.
+
+    Raises
+    ------
+    LogError
+        No span of an operation of this recipe.
+    """
+    from recipemut.logs.ingest import factorize, keep_last_ending  # ingest imports nothing from here
+
+    topo = recipe.topo_order
+    k = len(topo)
+    col_of = {op: j for j, op in enumerate(topo)}
+    op_codes_raw, op_uniques = factorize(spans["op"]) if len(spans) else (np.zeros(0, np.int64), np.array([]))
+    lookup = np.array([col_of.get(str(u), -1) for u in op_uniques] + [-1], dtype=np.int64)
+    op_col = lookup[op_codes_raw]
+    known = op_col >= 0
+    if not known.all():
+        dropped = int((~known).sum())
+        log.warning("%d spans of operations recipe %r does not define are ignored", dropped, recipe.name)
+        spans = spans.loc[known].reset_index(drop=True)
+        op_col = op_col[known]
+    if len(spans) == 0:
+        raise LogError(f"no span of an operation of recipe {recipe.name!r} to profile", code="no-spans")
+
+    req_codes, request_ids = factorize(spans["request_id"])
+    start = _column(spans, "start_ms")
+    lat = _column(spans, "latency_ms")
+    keep = keep_last_ending(req_codes, op_col, start + lat, k)
+    if not keep.all():
+        log.info("%d duplicate (request, op) spans ignored (the last-ending one is used)", int((~keep).sum()))
+        spans = spans.loc[keep].reset_index(drop=True)
+        op_col, start, lat = op_col[keep], start[keep], lat[keep]
+        req_codes, request_ids = factorize(spans["request_id"])
+    n = int(request_ids.shape[0])
+    r, c = req_codes, op_col
+
+    latency = _matrix(n, k, r, c, lat)
+    start_abs = _matrix(n, k, r, c, start)
+    request_start = np.nanmin(start_abs, axis=1)  # every request has a span, so no all-NaN row
+    start_offset = start_abs - request_start[:, None]
+    end_abs = start_abs + latency
+    e2e = np.nanmax(end_abs, axis=1) - request_start
+
+    cost = _matrix(n, k, r, c, _column(spans, "cost_usd"))
+    declared = np.array([recipe.ops[op].cost_per_call_usd or np.nan for op in topo], dtype=float)
+    fill = np.isnan(cost) & ~np.isnan(latency) & ~np.isnan(declared)[None, :]
+    cost = np.where(fill, np.broadcast_to(declared, cost.shape), cost)
+    cpu = _matrix(n, k, r, c, _column(spans, "cpu_ms"))
+    mem = _matrix(n, k, r, c, _column(spans, "mem_mb"))
+    bytes_in = _matrix(n, k, r, c, _column(spans, "bytes_in"))
+    bytes_out = _matrix(n, k, r, c, _column(spans, "bytes_out"))
+
+    st_codes, st_uniques = factorize(spans["status"])
+    unknown_status = [str(u) for u in st_uniques if str(u) not in _STATUS_CODE]
+    if unknown_status:
+        log.warning("unknown status values %s counted as errors", unknown_status)
+    st_lookup = np.array([_STATUS_CODE.get(str(u), ST_ERROR) for u in st_uniques] + [ST_ERROR], dtype=np.int8)
+    status = np.zeros((n, k), dtype=np.int8)
+    status[r, c] = st_lookup[st_codes]
+
+    cache_key = np.full((n, k), -1, dtype=np.int64)
+    if "cache_key" in spans.columns:
+        ck_codes, _ = factorize(spans["cache_key"])
+        cache_key[r, c] = ck_codes
+
+    first = _first_rows(req_codes)
+    if "variant" in spans.columns:
+        v = spans["variant"].iloc[first].to_numpy(dtype=object)
+        variant = np.where(pd.isna(v), "control", v).astype(str)
+    else:
+        variant = np.full(n, "control")
+    sample_rate = _column(spans, "sample_rate")[first]
+    sample_rate = np.where(np.isfinite(sample_rate) & (sample_rate > 0), sample_rate, 1.0)
+
+    preds = [[col_of[p] for p in recipe.dag.predecessors(op) if p in col_of] for op in topo]
+    critical = critical_paths(end_abs, preds)
+    mode, mode_share = _mode_row(critical)
+
+    if rate_bin_s is None:
+        rate_bin_s = rate_bin_for((float(request_start.max()) - float(request_start.min())) / 1000.0)
+    rate = rate_series(request_start, 1.0 / sample_rate, float(rate_bin_s))
+
+    ran = ~np.isnan(latency)
+    count = ran.sum(axis=0)
+    pct = _nanstat(np.nanpercentile, latency, [50, 95, 99])
+    mean = {
+        name: _nanstat(np.nanmean, m)
+        for name, m in (
+            ("lat", latency),
+            ("cost", cost),
+            ("cpu", cpu),
+            ("in", bytes_in),
+            ("out", bytes_out),
+            ("mem", mem),
+        )
+    }
+    p95_e2e = float(np.percentile(e2e, 95))
+    tail = e2e >= p95_e2e
+    tail_ms = np.where(critical[tail], np.nan_to_num(latency[tail]), 0.0).mean(axis=0)
+    tail_mean = float(e2e[tail].mean())
+    total_cost = float(np.nansum(cost))
+    safe = np.maximum(count, 1)
+
+    stats = tuple(
+        OpStats(
+            op=op,
+            service=recipe.ops[op].service,
+            count=int(count[j]),
+            p50_ms=float(pct[0, j]),
+            p95_ms=float(pct[1, j]),
+            p99_ms=float(pct[2, j]),
+            mean_ms=float(mean["lat"][j]),
+            cost_mean_usd=float(mean["cost"][j]),
+            cpu_mean_ms=float(mean["cpu"][j]),
+            bytes_in_mean=float(mean["in"][j]),
+            bytes_out_mean=float(mean["out"][j]),
+            error_rate=float((status[:, j] == ST_ERROR).sum() / safe[j]),
+            halt_rate=float((status[:, j] == ST_HALTED).sum() / safe[j]),
+            critical_share=float(critical[:, j].mean()),
+            run_share=float(count[j] / n),
+            mem_mean_mb=float(mean["mem"][j]),
+            cost_share=float(np.nansum(cost[:, j]) / total_cost) if total_cost > 0 else 0.0,
+            tail_ms=float(tail_ms[j]),
+            tail_share=float(tail_ms[j] / tail_mean) if tail_mean > 0 else 0.0,
+        )
+        for j, op in enumerate(topo)
+    )
+    return Profile(
+        recipe=recipe.name,
+        op_ids=topo,
+        request_ids=request_ids,
+        request_start_ms=request_start,
+        variant=variant,
+        sample_rate=sample_rate,
+        latency_ms=latency,
+        start_offset_ms=start_offset,
+        cost_usd=cost,
+        cpu_ms=cpu,
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
+        status=status,
+        cache_key=cache_key,
+        e2e_latency_ms=e2e,
+        e2e_cost_usd=np.nansum(cost, axis=1),
+        critical=critical,
+        ops=stats,
+        rate=rate,
+        rate_bin_s=float(rate_bin_s),
+        critical_path=tuple(op for op, on in zip(topo, mode, strict=True) if on),
+        critical_path_share=mode_share,
+    )
+
+
+def latency_contributors(profile: Profile, n: int = 3) -> list[OpStats]:
+    """The operations that add most time to the critical path of tail requests (e2e >= p95)."""
+    ranked = sorted((s for s in profile.ops if s.tail_ms > 0), key=lambda s: (-s.tail_ms, s.op))
+    return ranked[:n]
+
+
+def cost_contributors(profile: Profile, n: int = 3) -> list[OpStats]:
+    """The operations with the largest share of total cost."""
+    ranked = sorted((s for s in profile.ops if s.cost_share > 0), key=lambda s: (-s.cost_share, s.op))
+    return ranked[:n]

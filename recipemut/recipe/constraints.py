@@ -1,0 +1,207 @@
+"""Constraint validation of a candidate mutation: is the mutated recipe still a recipe we may run?
+
+Two checks, both pure and both returning a list of human-readable reasons (empty = valid), so a
+rejected candidate keeps *why* it was rejected (``suggest --explain``):
+
+* :func:`check_structure` compares the mutated recipe with the original: ids unique, the DAG
+  acyclic, every consumed field an input or produced by exactly one *other* operation (which then
+  precedes the consumer, since producer -> consumer is a DAG edge), every output produced, every
+  ``frozen`` operation untouched, every ``keep_order`` pair still ordered, and every control
+  dependency kept (a side-effecting operation that a guard preceded is still preceded by it).
+* :func:`check_predicted` checks a prediction against the SLO and cost budget.
+
+What "frozen" means here: the operation exists, its definition (the :class:`~recipemut.recipe.model.Operation`
+value: service, action, fields, ``after``, cache, ...) is identical, and its *ordering* is
+identical: the same set of operations runs before it (ancestors) and after it (descendants). The
+transitive definition is deliberate: an operator that re-routes an ``after`` edge around a frozen
+operation without changing what runs before or after it does not touch it.
+
+What "keep_order" means here: for a pair ``[a, b]`` there must be no path ``b -> ... -> a``, and a
+path ``a -> ... -> b`` present in the original must still be present. (A pair the original does not
+order is the validator's business, not a mutation's.)
+
+What "control dependency" means here: a guard (``may_halt``) stops its DAG descendants on the
+requests it halts. An operation with side effects (``idempotent`` or ``external``) that the guard
+preceded, directly or through other operations, must still be preceded by it, whatever the edges
+that said so (``after`` or data): otherwise it would run for requests the guard rejects (stock
+reserved for an order about to be refused as fraud).
+
+>>> from recipemut.recipe.model import recipe_from_dict
+>>> doc = {"fields": {"x": {"type": "string"}, "y": {"type": "string"}}, "inputs": ["x"], "outputs": ["y"],
+...        "operations": [{"id": "a", "service": "s", "action": "A", "consumes": ["x"], "produces": ["y"]}]}
+>>> r = recipe_from_dict(doc)
+>>> check_structure(r, r)
+[]
+>>> check_structure(r, recipe_from_dict({**doc, "operations": []}))
+["output 'y' is not produced by any operation"]
+>>> from dataclasses import replace
+>>> check_predicted(replace(r, constraints=replace(r.constraints, latency_p95_ms=100.0)), 120.0, 0.0)
+['predicted p95 latency 120.0 ms exceeds the SLO of 100 ms']
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import networkx as nx
+
+from recipemut.recipe.model import Recipe
+
+__all__ = [
+    "check_predicted",
+    "check_structure",
+    "control_dependency_violations",
+    "data_dependency_violations",
+    "frozen_violations",
+    "keep_order_violations",
+]
+
+
+def _cycle(g: nx.DiGraph) -> list[str] | None:
+    try:
+        edges = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return None
+    nodes = [str(u) for u, _v, *_ in edges]
+    return [*nodes, nodes[0]]
+
+
+def data_dependency_violations(recipe: Recipe) -> list[str]:
+    """Consumed fields with no producer, fields produced twice, outputs never produced.
+
+    A consumed field's producer is a DAG predecessor of its consumer by construction of the DAG, so
+    "produced by exactly one other operation" is "produced by an operation that precedes it".
+    """
+    reasons: list[str] = []
+    counts = Counter(f for op in recipe.operations for f in op.produces)
+    for f, n in sorted(counts.items()):
+        if n > 1:
+            who = ", ".join(op.id for op in recipe.operations if f in op.produces)
+            reasons.append(f"field '{f}' is produced by {n} operations ({who})")
+    inputs = set(recipe.inputs)
+    for op in recipe.operations:
+        for f in op.consumes:
+            if f in inputs:
+                continue
+            src = recipe.producers.get(f)
+            if src is None:
+                reasons.append(f"operation '{op.id}' consumes '{f}', which is neither an input nor produced")
+            elif src == op.id:
+                reasons.append(f"operation '{op.id}' consumes '{f}', which only it produces")
+    for f in recipe.outputs:
+        if f not in counts and f not in inputs:
+            reasons.append(f"output '{f}' is not produced by any operation")
+    return reasons
+
+
+def frozen_violations(original: Recipe, mutated: Recipe) -> list[str]:
+    """Frozen operations of ``original`` that ``mutated`` removed, changed or re-ordered."""
+    reasons: list[str] = []
+    og, mg = original.dag, mutated.dag
+    for fid in original.constraints.frozen:
+        before = original.ops.get(fid)
+        if before is None:
+            continue  # an unknown frozen id is the validator's finding
+        after = mutated.ops.get(fid)
+        if after is None:
+            reasons.append(f"frozen operation '{fid}' was removed")
+            continue
+        if after != before:
+            reasons.append(f"frozen operation '{fid}' was changed")
+        for name, fn in (("before", nx.ancestors), ("after", nx.descendants)):
+            old, new = fn(og, fid), fn(mg, fid)
+            if old != new:
+                lost, gained = sorted(old - new), sorted(new - old)
+                parts = [f"no longer {', '.join(lost)}"] if lost else []
+                parts += [f"now also {', '.join(gained)}"] if gained else []
+                reasons.append(f"frozen operation '{fid}': what runs {name} it changed ({'; '.join(parts)})")
+    return reasons
+
+
+def keep_order_violations(original: Recipe, mutated: Recipe) -> list[str]:
+    """``keep_order`` pairs of ``original`` that ``mutated`` no longer orders (or reverses)."""
+    reasons: list[str] = []
+    og, mg = original.dag, mutated.dag
+    for a, b in original.constraints.keep_order:
+        if a not in og or b not in og:
+            continue  # the validator reports unknown ids
+        if a not in mg or b not in mg:
+            gone = a if a not in mg else b
+            reasons.append(f"keep_order [{a}, {b}]: operation '{gone}' was removed")
+            continue
+        if nx.has_path(mg, b, a):
+            reasons.append(f"keep_order [{a}, {b}]: '{b}' now runs before '{a}'")
+        elif nx.has_path(og, a, b) and not nx.has_path(mg, a, b):
+            reasons.append(f"keep_order [{a}, {b}]: '{b}' no longer waits for '{a}'")
+    return reasons
+
+
+def control_dependency_violations(original: Recipe, mutated: Recipe) -> list[str]:
+    """Side-effecting operations of ``original`` that a guard (``may_halt``) preceded and that
+    ``mutated`` no longer runs after that guard (both still present; the original's flags count)."""
+    reasons: list[str] = []
+    og, mg = original.dag, mutated.dag
+    for gid in original.topo_order:
+        if not original.ops[gid].may_halt or gid not in mg:
+            continue
+        before, still = nx.descendants(og, gid), nx.descendants(mg, gid)
+        for sid in original.topo_order:
+            op = original.ops[sid]
+            if op.side_effects != "none" and sid in before and sid in mg and sid not in still:
+                reasons.append(
+                    f"control dependency: '{sid}' (side_effects: {op.side_effects}) no longer waits for guard "
+                    f"'{gid}' (may_halt), so it would run for requests '{gid}' halts"
+                )
+    return reasons
+
+
+def check_structure(original: Recipe, mutated: Recipe) -> list[str]:
+    """Reasons why ``mutated`` is not a valid mutation of ``original`` (empty list: valid).
+
+    Checks, in order: unique ids, acyclicity (the cycle is printed ``a -> b -> a``), data
+    dependencies and outputs (:func:`data_dependency_violations`), frozen operations
+    (:func:`frozen_violations`), keep_order pairs (:func:`keep_order_violations`) and control
+    dependencies of guards (:func:`control_dependency_violations`). The
+    constraints are the *original's*: a mutation may not relax its own constraints.
+    """
+    reasons: list[str] = []
+    dup = sorted(i for i, n in Counter(op.id for op in mutated.operations).items() if n > 1)
+    if dup:
+        reasons.append(f"duplicate operation ids: {', '.join(dup)}")
+    for op in mutated.operations:
+        unknown = [d for d in op.after if d not in mutated.ops]
+        if unknown:
+            reasons.append(f"operation '{op.id}' is after unknown operation(s) {', '.join(unknown)}")
+    cycle = _cycle(mutated.dag)
+    if cycle is not None:
+        reasons.append(f"cycle: {' -> '.join(cycle)}")
+        return reasons  # ordering checks are meaningless on a cyclic graph
+    reasons.extend(data_dependency_violations(mutated))
+    reasons.extend(frozen_violations(original, mutated))
+    reasons.extend(keep_order_violations(original, mutated))
+    reasons.extend(control_dependency_violations(original, mutated))
+    return reasons
+
+
+def check_predicted(recipe: Recipe, p95_ms: float, cost_per_request_usd: float) -> list[str]:
+    """Reasons why a predicted p95 latency / cost per request breaks the recipe's SLO or budget.
+
+    A NaN prediction is a reason too (nothing can be promised about it).
+    """
+    reasons: list[str] = []
+    c = recipe.constraints
+    if c.latency_p95_ms is not None:
+        if math.isnan(p95_ms):
+            reasons.append("predicted p95 latency is unknown (NaN); the SLO cannot be checked")
+        elif p95_ms > c.latency_p95_ms:
+            reasons.append(f"predicted p95 latency {p95_ms:.1f} ms exceeds the SLO of {c.latency_p95_ms:g} ms")
+    if c.max_cost_per_request_usd is not None:
+        if math.isnan(cost_per_request_usd):
+            reasons.append("predicted cost per request is unknown (NaN); the budget cannot be checked")
+        elif cost_per_request_usd > c.max_cost_per_request_usd:
+            reasons.append(
+                f"predicted cost {cost_per_request_usd:.6f} USD/request exceeds the budget of "
+                f"{c.max_cost_per_request_usd:g} USD/request"
+            )
+    return reasons

@@ -1,0 +1,841 @@
+"""Read recipe files safely, check them against the JSON Schema, and build :class:`~recipemut.recipe.model.Recipe`.
+
+Reading is defensive: a size cap, no binary or non-UTF-8 text, one YAML document that is a
+mapping, no duplicate keys, bounded alias expansion, nesting and number of values. The (line, column)
+of every value is recorded by document path so that every message can point into the file.
+
+Mapping keys are read as text (``on:`` is the key ``"on"``, as YAML 1.2 reads it); plain scalars
+such as ``1e-4`` are numbers (YAML 1.2), other values follow PyYAML's safe loader.
+
+>>> recipe, findings = check_text('''
+... apiVersion: recipemut/v1
+... kind: Recipe
+... name: demo
+... fields: {a: {type: string}, b: {type: string}}
+... inputs: [a]
+... outputs: [b]
+... services: {s: {replicas: 2}}
+... operations:
+...   - {id: f, service: s, action: F, consume: [a], produces: [b]}
+... ''', file="demo.yaml")
+>>> [str(f) for f in findings]
+["demo.yaml:10:36: operations[0] (f): unknown key 'consume' (did you mean 'consumes'?) [unknown-key]"]
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import logging
+import math
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from recipemut.errors import Finding, InputFileError, RecipeInvalid, RecipemutError
+from recipemut.files.read import read_user_file
+from recipemut.recipe.model import DocPath, Positions, Recipe, recipe_from_dict
+
+log = logging.getLogger(__name__)
+
+#: Largest recipe file read, in bytes (a real recipe is a few kB).
+MAX_RECIPE_BYTES = 5 * 1024 * 1024
+#: Values that aliases may repeat beyond the document's own (stops "billion laughs" alias bombs).
+MAX_ALIAS_EXPANSION = 10_000
+#: Deepest nesting of mappings and lists accepted.
+MAX_DEPTH = 100
+#: Most YAML values (scalars, lists, mappings, alias expansions) read from one file.
+MAX_NODES = 100_000
+#: Most digits of an integer (Python refuses to convert more than 4,300; no recipe value needs 30).
+MAX_INT_DIGITS = 100
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
+
+
+# ---- reading bytes ---------------------------------------------------------------------------
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES) -> str:
+    """Read a recipe file as UTF-8 text, refusing what is not a reasonable text file.
+
+    Raises :class:`InputFileError` (one line naming the file) for a missing file, anything but a
+    regular file (a directory, a FIFO, a device: refused before reading, see
+    :func:`recipemut.files.read.read_user_file`), a file over ``max_bytes``, binary content, or bytes
+    that are not UTF-8.
+    """
+    raw = read_user_file(path, max_bytes=max_bytes, what="recipe")
+    return decode_text(raw, file=str(path))
+
+
+def decode_text(raw: bytes, *, file: str) -> str:
+    """Decode recipe bytes as UTF-8 (a BOM is dropped), naming the first offending byte.
+
+    >>> decode_text(b"a: 1\\n\\xff", file="r.yaml")
+    Traceback (most recent call last):
+    ...
+    recipemut.errors.InputFileError: r.yaml:2:1: not UTF-8 text: byte 0xff at offset 5 (line 2, column 1)
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputFileError("is UTF-16 text (byte-order mark); save it as UTF-8", file=file, code="not-utf8")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise InputFileError(
+            f"binary data, not a YAML recipe: NUL byte at offset {nul} (line {line})",
+            file=file,
+            line=line,
+            code="binary-file",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise InputFileError(
+            f"not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start} (line {line}, column {col})",
+            file=file,
+            line=line,
+            column=col,
+            code="not-utf8",
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+# ---- YAML with positions ---------------------------------------------------------------------
+
+
+def _invalid(file: str, line: int | None, col: int | None, code: str, message: str) -> RecipeInvalid:
+    return RecipeInvalid([Finding(file, line, col, code, message)])
+
+
+def _yaml_error(e: yaml.YAMLError, text: str, file: str) -> RecipeInvalid:
+    if isinstance(e, yaml.reader.ReaderError):
+        rline, rcol = _line_col(text, e.position)
+        ch = e.character if isinstance(e.character, str) else chr(e.character)
+        return _invalid(
+            file, rline, rcol, "yaml-syntax", f"character U+{ord(ch):04X} is not allowed in YAML ({e.reason})"
+        )
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        line: int | None = mark.line + 1 if mark is not None else None
+        col: int | None = mark.column + 1 if mark is not None else None
+        problem = e.problem or "invalid YAML"
+        if "another document" in problem:
+            return _invalid(file, line, col, "multiple-documents", "has several YAML documents (---); a recipe is one")
+        msg = f"YAML syntax error: {problem}"
+        if e.context:
+            ctx = e.context_mark
+            where = f" at line {ctx.line + 1}" if ctx is not None and ctx.line + 1 != line else ""
+            msg += f" ({e.context}{where})"
+        if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+            msg += "; YAML cannot indent with tabs, use spaces"
+        return _invalid(file, line, col, "yaml-syntax", msg)
+    return _invalid(file, None, None, "yaml-syntax", f"YAML error: {e}")
+
+
+class _Frame:
+    """An open mapping or sequence while events stream in."""
+
+    __slots__ = ("anchor", "data", "first_line", "key", "merges", "nodes_before", "path")
+
+    def __init__(self, data: Any, path: DocPath, anchor: str | None, nodes_before: int) -> None:
+        self.data = data
+        self.path = path
+        self.anchor = anchor
+        self.nodes_before = nodes_before
+        self.key: str | None = None  # a mapping's key waiting for its value
+        self.first_line: dict[str, int] = {}
+        self.merges: list[Any] = []
+
+
+class _Composer:
+    """Builds plain data straight from the YAML event stream, recording positions and problems.
+
+    One pass, no node graph: the number of nodes is capped before they are all in memory, and an
+    alias costs the size of what it repeats, so a "billion laughs" document is refused early.
+    Aliases share the anchored value (as PyYAML does); their positions point at the alias.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[DocPath, tuple[int, int]] = {}
+        self.findings: list[Finding] = []
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}  # name -> (value, nodes it holds)
+        self.open_anchors: set[str] = set()
+        self.nodes = 0
+        self.expanded = 0
+        self.root: Any = None
+        self.documents = 0
+        self._resolver = yaml.resolver.Resolver()
+        self._ctor = yaml.constructor.SafeConstructor()
+
+    # ---- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def _pos(event: Any) -> tuple[int, int]:
+        return event.start_mark.line + 1, event.start_mark.column + 1
+
+    def _fail(self, event: Any, code: str, message: str) -> RecipeInvalid:
+        line, col = self._pos(event)
+        return _invalid(self.file, line, col, code, message)
+
+    def _count(self, event: Any, n: int = 1) -> None:
+        self.nodes += n
+        if self.nodes > MAX_NODES:
+            raise self._fail(
+                event, "too-many-nodes", f"has more than {MAX_NODES:,} YAML values; a recipe is far smaller"
+            )
+
+    def _child_path(self, event: Any) -> DocPath | None:
+        """Path of the node starting at ``event``; ``None`` when it is a mapping key."""
+        if not self.stack:
+            self.positions[()] = self._pos(event)
+            return ()
+        top = self.stack[-1]
+        if isinstance(top.data, list):
+            path = (*top.path, len(top.data))
+            self.positions[path] = self._pos(event)
+            return path
+        if top.key is None:
+            return None
+        return (*top.path, top.key)
+
+    def _scalar_value(self, event: Any) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _STR_TAG if tag == "!" else self._resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == _STR_TAG:
+            if not event.style and event.implicit[0] and _FLOAT_12.match(event.value):
+                return float(event.value)  # YAML 1.2 reads 1e-4 as a number
+            return event.value
+        if tag == _INT_TAG:
+            body = event.value.lstrip("+-")
+            body = body[2:] if body[:2].lower() in ("0x", "0o", "0b") else body
+            digits = sum(ch.isalnum() for ch in body)  # not the sign, a base prefix, '_' or ':'
+            if digits > MAX_INT_DIGITS:
+                raise self._fail(event, "bad-value", f"number with {digits:,} digits; at most {MAX_INT_DIGITS}")
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            return self._ctor.construct_object(node)
+        except yaml.YAMLError as e:
+            problem = getattr(e, "problem", None) or str(e)
+            raise self._fail(event, "yaml-tag", f"cannot read value: {problem}") from None
+
+    # ---- attaching finished values -----------------------------------------------------------------
+    def _key(self, top: _Frame, event: Any, key: Any, is_merge: bool) -> None:
+        line, col = self._pos(event)
+        if is_merge:
+            top.key = _MERGE_KEY
+            return
+        if not isinstance(key, str):
+            raise self._fail(event, "bad-key", "a mapping key must be plain text, not a list or mapping")
+        if key in top.first_line:
+            subject = _subject(top.path) + ": " if top.path else ""
+            self.findings.append(
+                Finding(
+                    self.file,
+                    line,
+                    col,
+                    "duplicate-key",
+                    f"{subject}duplicate key '{key}' (first at line {top.first_line[key]}, again at line {line})",
+                )
+            )
+            prefix = (*top.path, key)
+            for p in [p for p in self.positions if p[: len(prefix)] == prefix]:
+                del self.positions[p]  # the later value wins; forget where the earlier one was
+        else:
+            top.first_line[key] = line
+        self.positions[(*top.path, key)] = (line, col)
+        top.key = key
+
+    def _attach(self, value: Any, event: Any, *, is_merge_key: bool = False) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        if isinstance(top.data, list):
+            top.data.append(value)
+        elif top.key is None:
+            self._key(top, event, value, is_merge_key)
+        elif top.key is _MERGE_KEY:
+            sources = value if isinstance(value, list) else [value]
+            if not all(isinstance(s, dict) for s in sources):
+                raise self._fail(event, "bad-merge", "'<<' must merge a mapping or a list of mappings")
+            top.merges.extend(sources)
+            top.key = None
+        else:
+            top.data[top.key] = value
+            top.key = None
+
+    # ---- events ------------------------------------------------------------------------------------
+    def feed(self, event: Any) -> None:
+        if isinstance(event, yaml.ScalarEvent):
+            self._count(event)
+            path = self._child_path(event)
+            # keys are read as text (YAML 1.2 reads `on:` as the key "on")
+            value = event.value if path is None else self._scalar_value(event)
+            if event.anchor:
+                self.anchors[event.anchor] = (value, 1)
+            is_merge = path is None and event.value == "<<" and not event.style and event.tag is None
+            self._attach(value, event, is_merge_key=is_merge)
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            self._count(event)
+            path = self._child_path(event)
+            if path is None:
+                raise self._fail(event, "bad-key", "a mapping key must be plain text, not a list or mapping")
+            if len(self.stack) >= MAX_DEPTH:
+                raise self._fail(event, "too-deep", f"nested deeper than {MAX_DEPTH} levels")
+            if event.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                raise self._fail(event, "yaml-tag", f"cannot read value: unsupported tag {event.tag!r}")
+            data: Any = [] if isinstance(event, yaml.SequenceStartEvent) else {}
+            if event.anchor:
+                self.open_anchors.add(event.anchor)
+            self.stack.append(_Frame(data, path, event.anchor, self.nodes))
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            frame = self.stack.pop()
+            for source in frame.merges:  # explicit keys win, then earlier merged mappings
+                for k, v in source.items():
+                    frame.data.setdefault(k, v)
+            if frame.anchor:
+                self.open_anchors.discard(frame.anchor)
+                self.anchors[frame.anchor] = (frame.data, self.nodes - frame.nodes_before + 1)
+            self._attach(frame.data, event)
+        elif isinstance(event, yaml.AliasEvent):
+            path = self._child_path(event)
+            if event.anchor in self.open_anchors:
+                raise self._fail(event, "recursive-alias", f"alias *{event.anchor} refers to a node that contains it")
+            if event.anchor not in self.anchors:
+                raise self._fail(event, "yaml-syntax", f"alias *{event.anchor} names no anchor defined before it")
+            value, size = self.anchors[event.anchor]
+            self.expanded += size
+            if self.expanded > MAX_ALIAS_EXPANSION:
+                raise self._fail(
+                    event,
+                    "alias-bomb",
+                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (an alias bomb?); refusing to expand",
+                )
+            self._count(event, size)
+            self._attach(value, event)
+        elif isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise self._fail(event, "multiple-documents", "has several YAML documents (---); a recipe is one")
+
+
+_MERGE_KEY = "\x00<<merge>>"
+
+
+def parse_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Positions, list[Finding]]:
+    """Parse one YAML document into (data, positions, findings about keys).
+
+    Raises :class:`RecipeInvalid` when there is nothing to check: a syntax error, several
+    documents, an alias bomb, too many values, an empty document.
+
+    >>> data, pos, findings = parse_yaml("a:\\n  b: [x, y]\\n  b: 2\\n")
+    >>> data, pos[("a", "b")], ("a", "b", 0) in pos
+    ({'a': {'b': 2}}, (3, 3), False)
+    >>> [f.message for f in findings]
+    ["a: duplicate key 'b' (first at line 2, again at line 3)"]
+    """
+    composer = _Composer(file)
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            composer.feed(event)
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, text, file) from None
+    if composer.root is None:
+        raise _invalid(file, None, None, "empty-file", "is empty; expected a recipe (apiVersion: recipemut/v1, ...)")
+    return composer.root, composer.positions, composer.findings
+
+
+def _require_mapping(data: Any, file: str) -> dict[str, Any]:
+    if isinstance(data, dict):
+        return data
+    if data is None:
+        raise _invalid(file, None, None, "empty-file", "is empty; expected a recipe (apiVersion: recipemut/v1, ...)")
+    what = f"a list ({len(data)} items)" if isinstance(data, list) else _describe(data)
+    raise _invalid(
+        file,
+        1,
+        1,
+        "not-a-mapping",
+        f"the top level is {what}; a recipe is a mapping (apiVersion: recipemut/v1, kind: Recipe, ...)",
+    )
+
+
+def read_document(
+    path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
+) -> tuple[dict[str, Any], Positions, str]:
+    """Read a recipe file into (plain data, positions, text) without checking the schema.
+
+    Raises :class:`InputFileError` when the file cannot be read as text and :class:`RecipeInvalid`
+    for YAML problems (syntax, duplicate keys, not a mapping, ...).
+    """
+    text = read_text(path, max_bytes=max_bytes)
+    data, positions, findings = parse_yaml(text, file=str(path))
+    mapping = _require_mapping(data, str(path))
+    if findings:
+        raise RecipeInvalid(findings)
+    return mapping, positions, text
+
+
+# ---- JSON Schema -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def recipe_schema() -> dict[str, Any]:
+    """The recipe JSON Schema (``schemas/recipe.schema.json``)."""
+    text = (Path(__file__).parents[1] / "schemas" / "recipe.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(recipe_schema())
+
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "text",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "empty",
+}
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value:g})"
+    if isinstance(value, str):
+        return f"text ({_short(value)})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__} ({_short(str(value))})"
+
+
+def _short(s: str, n: int = 40) -> str:
+    return repr(s if len(s) <= n else s[: n - 1] + "…")
+
+
+def _subject(path: DocPath, data: Any = None) -> str:
+    """Human name of a document path: ``operations[2] (charge_card).cache.ttl_s``.
+
+    >>> _subject(("operations", 2, "cache"), {"operations": [{}, {}, {"id": "charge_card"}]})
+    'operations[2] (charge_card).cache'
+    """
+    out = ""
+    node = data
+    for step in path:
+        if isinstance(step, int):
+            out += f"[{step}]"
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+            label = node.get("id", node.get("name")) if isinstance(node, dict) else None
+            if isinstance(label, str):
+                out += f" ({label})"
+        else:
+            out += ("." if out else "") + str(step)
+            node = node.get(step) if isinstance(node, dict) else None
+    return out or "top level"
+
+
+def _close(word: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _schema_error_findings(
+    err: jsonschema.ValidationError, data: Any, positions: Positions, file: str
+) -> list[Finding]:
+    path: DocPath = tuple(err.absolute_path)
+    subject = _subject(path, data)
+    inst = err.instance
+    v = err.validator
+    code = "schema"
+
+    def at(p: DocPath) -> tuple[int | None, int | None]:
+        while p not in positions and p:
+            p = p[:-1]
+        return positions.get(p, (None, None))
+
+    def one(message: str, where: DocPath = path, c: str | None = None) -> list[Finding]:
+        line, col = at(where)
+        return [Finding(file, line, col, c or code, message)]
+
+    if v == "additionalProperties" and isinstance(inst, dict):
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = [k for k in inst if k not in allowed]
+        return [
+            f
+            for k in extra
+            for f in one(f"{subject}: unknown key '{k}'{_close(k, allowed)}", (*path, k), "unknown-key")
+        ]
+    if v == "required" and isinstance(inst, dict):
+        return [
+            f
+            for k in err.validator_value
+            if k not in inst
+            for f in one(f"{subject}: missing required key '{k}'", c="missing-key")
+        ]
+    if "propertyNames" in err.relative_schema_path:
+        return one(
+            f"{subject}: name {_short(str(inst))} is not an identifier "
+            "(letters, digits, '_', '-', '.'; starting with a letter or '_')",
+            (*path, str(inst)),
+            "bad-name",
+        )
+    if v == "type":
+        want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        msg = f"{subject}: expected {' or '.join(_TYPE_WORDS.get(str(t), str(t)) for t in want)}, got {_describe(inst)}"
+        if isinstance(inst, bool) and "string" in want:
+            msg += "; quote it (YAML reads yes/no/on/off/true/false as booleans)"
+        elif inst is None:
+            msg += "; an empty value in YAML is null"
+        return one(msg, c="wrong-type")
+    if v == "pattern":
+        return one(
+            f"{subject}: {_short(str(inst))} is not an identifier "
+            "(letters, digits, '_', '-', '.'; starting with a letter or '_')",
+            c="bad-name",
+        )
+    if v == "enum":
+        options = [str(o) for o in err.validator_value]
+        return one(
+            f"{subject}: {_describe(inst)} is not one of {', '.join(options)}{_close(str(inst), options)}",
+            c="bad-value",
+        )
+    if v == "const":
+        return one(f"{subject}: expected {err.validator_value!r}, got {_describe(inst)}", c="bad-value")
+    bounds = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    if v in bounds:
+        return one(f"{subject}: must be {bounds[v]} {err.validator_value}, got {inst}", c="out-of-range")
+    if v == "minItems" and path == ("operations",):
+        return one("operations: a recipe needs at least one operation", c="no-operations")
+    if v in ("minItems", "maxItems") and path[:2] == ("constraints", "keep_order"):
+        return one(f"{subject}: expected a pair [first, second], got {len(inst)} item(s)", c="bad-value")
+    if v == "uniqueItems" and isinstance(inst, list):
+        seen: set[str] = set()
+        out: list[Finding] = []
+        for i, item in enumerate(inst):
+            k = json.dumps(item, sort_keys=True, default=str)
+            if k in seen:
+                out += one(f"{subject}: {_short(str(item))} is listed twice", (*path, i), "duplicate-item")
+            seen.add(k)
+        return out
+    if v == "minLength":
+        return one(f"{subject}: must not be empty", c="bad-value")
+    if v == "minProperties":
+        options = sorted(err.schema.get("properties", {}))
+        return one(f"{subject}: set at least one of {', '.join(options)}", c="bad-value")
+    return one(f"{subject}: {err.message}")
+
+
+def schema_findings(data: Any, positions: Positions, *, file: str) -> list[Finding]:
+    """Every JSON Schema violation of ``data``, phrased for humans and located in ``file``."""
+    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    out = [f for e in errors for f in _schema_error_findings(e, data, positions, file)]
+    return sorted(out, key=_finding_order)
+
+
+def _finding_order(f: Finding) -> tuple[int, int]:
+    return (f.line or 0, f.column or 0)
+
+
+def _json_clean(data: Any, positions: Positions, file: str, *, paths: list[DocPath] | None = None) -> list[Finding]:
+    """Values JSON cannot hold (NaN, infinity, dates, bytes) are errors before the schema runs (``paths``: theirs)."""
+    out: list[Finding] = []
+    bad = paths if paths is not None else []
+
+    def walk(node: Any, path: DocPath) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, (*path, i))
+        elif isinstance(node, float) and not math.isfinite(node):
+            bad.append(path)
+            line, col = positions.get(path, (None, None))
+            out.append(Finding(file, line, col, "bad-value", f"{_subject(path, data)}: {node} is not a finite number"))
+        elif node is not None and not isinstance(node, (str, int, float, bool)):
+            bad.append(path)
+            line, col = positions.get(path, (None, None))
+            out.append(
+                Finding(
+                    file,
+                    line,
+                    col,
+                    "wrong-type",
+                    f"{_subject(path, data)}: YAML read a {type(node).__name__} here; quote it if it is text",
+                )
+            )
+
+    walk(data, ())
+    return out
+
+
+# ---- the whole check -----------------------------------------------------------------------------
+
+
+#: semantic rules that read the whole data flow and DAG: not run once an operation's flow keys were unreadable
+_GRAPH_CODES = frozenset(
+    {
+        "self-after",
+        "unknown-after",
+        "undeclared-field",
+        "input-produced",
+        "duplicate-producer",
+        "unproduced-field",
+        "not-upstream",
+        "output-not-produced",
+        "cycle",
+        "keep-order-contradiction",
+        "keep-order-unordered",
+        "unused-field",
+    }
+)
+#: semantic rules about one operation's own settings
+_OP_CODES = frozenset({"bad-expected", "cache-unsafe", "hedge-unsafe", "orphan-alternative"})
+_SALVAGE_PASSES = 4
+
+
+class _Salvage:
+    """A copy of a structurally broken document with its bad values set aside, and what that makes unreliable.
+
+    A bad value is dropped, or replaced by a neutral one (an empty list of fields, no service), when
+    the rest of the document stays meaningful without it; the semantic rules that would read the
+    replaced value are then not run. Where nothing sensible can stand in (an operation's id, the
+    operations list itself, a field name), :meth:`neutralise` says so and no semantic check runs.
+    """
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self.doc: dict[str, Any] = copy.deepcopy(mapping)
+        self.skip_codes: set[str] = set()
+        self.skip_ops: set[tuple[str, int]] = set()
+
+    def neutralise(self, path: DocPath) -> bool:
+        doc = self.doc
+        if not path or not isinstance(path[0], str):
+            return False
+        head = path[0]
+        if head in ("operations", "alternatives"):
+            items = doc.get(head)
+            if len(path) < 3 or not isinstance(items, list) or not isinstance(path[1], int):
+                return False
+            item = items[path[1]] if path[1] < len(items) else None
+            key = path[2]
+            if not isinstance(item, dict) or key == "id":
+                return False
+            if key in ("consumes", "produces", "after"):
+                item[key] = []
+                self.skip_codes |= _GRAPH_CODES
+            elif key in ("service", "action"):
+                item[key] = ""
+                self.skip_codes.add("unknown-service")
+            else:
+                item.pop(key, None)
+                self.skip_ops.add((head, path[1]))
+            return True
+        if head in ("fields", "services"):
+            specs = doc.get(head)
+            if len(path) < 2 or not isinstance(specs, dict) or path[1] not in specs:
+                return False
+            if head == "services" or len(path) == 2 or not isinstance(specs[path[1]], dict):
+                specs[path[1]] = {}
+            else:
+                specs[path[1]].pop(path[2], None)
+            self.skip_codes.add("unknown-format")
+            return True
+        if head in ("inputs", "outputs"):
+            return False
+        if head == "name":
+            doc["name"] = ""
+            return True
+        doc.pop(head, None)  # constraints, variants, formats, version, ...: checked without them
+        if head == "formats":
+            self.skip_codes.add("unknown-format")
+        return True
+
+    def keep(self, f: Finding) -> bool:
+        if f.code in self.skip_codes:
+            return False
+        return not (f.code in _OP_CODES and any(f.message.startswith(f"{k}[{i}] (") for k, i in self.skip_ops))
+
+
+def _bad_paths(data: Any) -> list[DocPath]:
+    """Document paths of the structural problems of ``data`` (unknown keys are not problems here)."""
+    out: list[DocPath] = []
+    _json_clean(data, {}, "", paths=out)
+    if out:
+        return out
+    for err in _validator().iter_errors(data):
+        path: DocPath = tuple(err.absolute_path)
+        if err.validator == "additionalProperties":
+            continue
+        if err.validator == "required" and isinstance(err.instance, dict):
+            out += [(*path, k) for k in err.validator_value if k not in err.instance]
+        else:
+            out.append(path)
+    return out
+
+
+def _salvaged_findings(mapping: dict[str, Any], positions: Positions, file: str) -> list[Finding]:
+    """Semantic findings of the well-formed part of a document with structural errors ([] if none is left)."""
+    from recipemut.recipe.validate import semantic_findings
+
+    salvage = _Salvage(mapping)
+    for _ in range(_SALVAGE_PASSES):
+        paths = _bad_paths(salvage.doc)
+        if not paths:
+            try:
+                recipe = recipe_from_dict(salvage.doc, source=file, positions=positions)
+            except (KeyError, TypeError, ValueError):
+                return []
+            return [f for f in semantic_findings(recipe) if salvage.keep(f)]
+        if not all(salvage.neutralise(p) for p in paths):
+            return []
+    return []
+
+
+def check_document(
+    data: Any, positions: Positions, *, file: str, findings: list[Finding] | None = None
+) -> tuple[Recipe | None, list[Finding]]:
+    """Schema and semantic checks of parsed data; returns the recipe (when it could be built) and findings.
+
+    Unknown keys and duplicate keys do not stop the semantic checks (the model ignores unknown keys,
+    the later duplicate wins). Other structural errors make the recipe unusable (``None``), but the
+    semantic checks still run on what is well-formed around them (see :class:`_Salvage`), so one
+    run reports both.
+    """
+    from recipemut.recipe.validate import semantic_findings
+
+    found = list(findings or [])
+    mapping = _require_mapping(data, file)
+    bad_values = _json_clean(mapping, positions, file)
+    structural = bad_values or schema_findings(mapping, positions, file=file)
+    found += structural
+    if any(f.code != "unknown-key" for f in structural):
+        found += _salvaged_findings(mapping, positions, file)
+        return None, sorted(found, key=_finding_order)
+    recipe = recipe_from_dict(mapping, source=file, positions=positions)
+    found += semantic_findings(recipe)
+    return recipe, sorted(found, key=_finding_order)
+
+
+def check_text(text: str, *, file: str = "<string>") -> tuple[Recipe | None, list[Finding]]:
+    """Check recipe text; every problem becomes a finding (nothing is raised for bad input)."""
+    try:
+        data, positions, findings = parse_yaml(text, file=file)
+        return check_document(data, positions, file=file, findings=findings)
+    except RecipeInvalid as e:
+        return None, list(e.findings)
+
+
+def check_recipe(
+    path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
+) -> tuple[Recipe | None, list[Finding]]:
+    """Check a recipe file: (the recipe or ``None``, every finding). Used by ``recipemut validate``.
+
+    Unreadable files (missing, a directory, binary, ...) give a single finding rather than an error,
+    so that several files can be checked in one run.
+    """
+    name = str(path)
+    try:
+        text = read_text(path, max_bytes=max_bytes)
+    except RecipemutError as e:
+        return None, [Finding(e.file or name, e.line, e.column, e.code, e.message)]
+    return check_text(text, file=name)
+
+
+def _on_disk(text: str, file: str) -> bool:
+    """Whether ``file`` is a recipe file on disk holding exactly ``text``."""
+    try:
+        return read_text(file) == text
+    except RecipemutError:
+        return False
+
+
+def _not_written(f: Finding) -> str:
+    """A finding about a text that is not on disk: its lines are not the file's lines, so say so.
+
+    >>> _not_written(Finding("r.yaml", 61, 5, "unknown-service", "service 'x' is not declared"))
+    "r.yaml (as it would be written, not the file on disk), line 61: service 'x' is not declared [unknown-service]"
+    """
+    at = f", line {f.line}" if f.line is not None else ""
+    return f"{f.file} (as it would be written, not the file on disk){at}: {f.message} [{f.code}]"
+
+
+def _loaded(recipe: Recipe | None, findings: list[Finding], *, text: str | None = None, quiet: bool = False) -> Recipe:
+    """The recipe, or :class:`RecipeInvalid`; warnings are logged (``text``: check whether it is the file on disk)."""
+    errors = [f for f in findings if f.severity == "error"]
+    if errors or recipe is None:
+        raise RecipeInvalid(errors or findings)
+    if findings and not quiet:
+        on_disk = text is None or _on_disk(text, findings[0].file)
+        for f in findings:
+            log.warning("%s", f if on_disk else _not_written(f))
+    return recipe
+
+
+def load_recipe_text(text: str, *, file: str = "<string>", quiet: bool = False) -> Recipe:
+    """Build a valid :class:`Recipe` from text; raises :class:`RecipeInvalid` with every error.
+
+    Warnings are logged, not raised (none with ``quiet``). When ``text`` is not what the file
+    ``file`` holds on disk (a recipe about to be written, a dry run), a warning does not claim a
+    ``file:line`` of that file: it says the line is of the text as it would be written.
+    """
+    recipe, findings = check_text(text, file=file)
+    return _loaded(recipe, findings, text=text, quiet=quiet)
+
+
+def load_recipe(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES) -> Recipe:
+    """Load and fully validate a recipe file.
+
+    Raises :class:`InputFileError` when the file cannot be read, and :class:`RecipeInvalid`
+    (carrying every error finding) when it is not a valid recipe. Warnings are logged.
+    """
+    text = read_text(path, max_bytes=max_bytes)
+    return _loaded(*check_text(text, file=str(path)))
+
+
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_RECIPE_BYTES",
+    "check_document",
+    "check_recipe",
+    "check_text",
+    "decode_text",
+    "load_recipe",
+    "load_recipe_text",
+    "parse_yaml",
+    "read_document",
+    "read_text",
+    "recipe_schema",
+    "schema_findings",
+]
