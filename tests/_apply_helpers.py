@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from recipemut.mutate.mutation import Edit
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256, write_plan
+from recipemut.recipe.edits import Edit
 
 RECIPE_TEXT = """\
 # checkout recipe — owned by the payments team

@@ -17,8 +17,8 @@ from strategies import recipe_docs
 from recipemut.apply.history import history_path, read_history
 from recipemut.apply.transaction import UnsavedEdit, apply_plan, rollback
 from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError
-from recipemut.mutate.mutation import Edit
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.loader import check_text, load_recipe
 from recipemut.recipe.yamlio import apply_edits_to_text
 

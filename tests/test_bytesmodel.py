@@ -6,27 +6,29 @@ import numpy as np
 import pytest
 from _operators_helpers import make_profile, mini
 
-from recipemut.mutate.mutation import Edit, mutate
+from recipemut.mutate.mutation import mutate
 from recipemut.predict import bytesmodel
+from recipemut.recipe import transfer
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import recipe_from_dict
 
 
 def test_table_overrides_merge_key_by_key() -> None:
-    t = bytesmodel.table({"gzip": {"encode_ms_per_mb": 5}, "flatbuf": {"size_ratio": 0.4, "decode_ms_per_mb": 0.1}})
-    assert t["gzip"] == bytesmodel.FormatCost(0.3, 5.0, 4.0)
-    assert t["flatbuf"] == bytesmodel.FormatCost(0.4, 0.0, 0.1)
-    fmts, comps = bytesmodel.formats_and_compressions(t)
+    t = transfer.table({"gzip": {"encode_ms_per_mb": 5}, "flatbuf": {"size_ratio": 0.4, "decode_ms_per_mb": 0.1}})
+    assert t["gzip"] == transfer.FormatCost(0.3, 5.0, 4.0)
+    assert t["flatbuf"] == transfer.FormatCost(0.4, 0.0, 0.1)
+    fmts, comps = transfer.formats_and_compressions(t)
     assert "flatbuf" in fmts and "gzip" in comps and "gzip" not in fmts
 
 
 def test_size_factor_and_codec_cost() -> None:
-    t = bytesmodel.table()
-    assert bytesmodel.size_factor(t, "json", "none", "msgpack", "gzip") == pytest.approx(0.8 * 0.3)
-    assert bytesmodel.size_factor(t, "protobuf", "zstd", "json", "none") == pytest.approx(1 / 0.14)
+    t = transfer.table()
+    assert transfer.size_factor(t, "json", "none", "msgpack", "gzip") == pytest.approx(0.8 * 0.3)
+    assert transfer.size_factor(t, "protobuf", "zstd", "json", "none") == pytest.approx(1 / 0.14)
     # 1 wire MB of msgpack+gzip = 1/0.24 JSON MB (4 ms/MB) + 1/0.3 raw MB (20 ms/MB)
-    got = bytesmodel.codec_ms_per_wire_mb(t, "msgpack", "gzip", "out")
+    got = transfer.codec_ms_per_wire_mb(t, "msgpack", "gzip", "out")
     assert got == pytest.approx(4.0 / 0.24 + 20.0 / 0.3)
-    assert bytesmodel.codec_of(None) == ("json", "none")
+    assert transfer.codec_of(None) == ("json", "none")
 
 
 def test_fit_recovers_known_slopes() -> None:

@@ -13,8 +13,8 @@ from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, history_lines
 from recipemut.apply.canary import EvaluateError, evaluate, judge, request_metrics
 from recipemut.apply.transaction import apply_plan
 from recipemut.loggen import generate_spans, write_jsonl
-from recipemut.mutate.mutation import Edit
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.loader import load_recipe
 
 

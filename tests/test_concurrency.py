@@ -14,8 +14,8 @@ from _apply_helpers import RECIPE_TEXT
 from recipemut.apply.history import read_history
 from recipemut.apply.transaction import apply_plan
 from recipemut.errors import PlanError
-from recipemut.mutate.mutation import Edit
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.recipe.edits import Edit
 
 N = 8
 

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 from _operators_helpers import mini
 
-from recipemut.mutate.mutation import Edit, mutate
+from recipemut.mutate.mutation import mutate
 from recipemut.recipe.constraints import check_predicted, check_structure
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import recipe_from_dict
 
 OPS = [

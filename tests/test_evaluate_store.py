@@ -18,8 +18,8 @@ from recipemut.cli import app
 from recipemut.commands.evaluate import observation_records, shares
 from recipemut.learn.store import Store
 from recipemut.loggen import generate_spans, write_jsonl
-from recipemut.mutate.mutation import Edit
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256, write_plan
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.loader import load_recipe
 
 runner = CliRunner()

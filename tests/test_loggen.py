@@ -34,7 +34,8 @@ from recipemut.loggen import (
 )
 from recipemut.logs.ingest import read_logs
 from recipemut.logs.spans import SPAN_SCHEMA
-from recipemut.predict import bytesmodel, cachesim
+from recipemut.predict import cachesim
+from recipemut.recipe import transfer
 from recipemut.recipe.loader import check_document
 from recipemut.recipe.model import Recipe, recipe_from_dict, recipe_to_dict
 
@@ -671,8 +672,8 @@ def test_a_compact_transfer_format_shrinks_bytes_and_latency() -> None:
     proto = generate_spans(
         _with({}, {"t": {"type": "object", "format": "protobuf", "compression": "zstd"}}), 3000, seed=43, params=params
     )
-    tbl = bytesmodel.table()
-    factor = bytesmodel.size_factor(tbl, "json", "none", "protobuf", "zstd")
+    tbl = transfer.table()
+    factor = transfer.size_factor(tbl, "json", "none", "protobuf", "zstd")
     tj, tp = (d.query("op == 'tax'")["bytes_out"].mean() for d in (json_, proto))
     assert tp / tj == pytest.approx(factor, rel=0.02)
     ej, ep = (d.query("op == 'end'")["latency_ms"].median() for d in (json_, proto))

@@ -8,7 +8,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from recipemut.errors import MutationError
-from recipemut.mutate.mutation import Edit, apply_edits, apply_edits_inplace
+from recipemut.recipe.edits import Edit, apply_edits, apply_edits_inplace
 
 DOC = {
     "fields": {"cart": {"type": "object", "format": "json"}},

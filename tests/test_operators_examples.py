@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from recipemut.logs.ingest import read_logs
-from recipemut.mutate.mutation import apply_edits
 from recipemut.mutate.operators import OperatorContext, generate_all
 from recipemut.profile.build import Profile, build_profile
+from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.loader import load_recipe
 from recipemut.recipe.model import recipe_from_dict
 from recipemut.recipe.validate import semantic_findings

@@ -7,10 +7,10 @@ from pathlib import Path
 import networkx as nx
 from _operators_helpers import edits, ids, mini, scenario, scenario_doc, scenario_profile
 
-from recipemut.mutate.mutation import apply_edits
 from recipemut.mutate.operators import OperatorContext, generate_all, parallelize
 from recipemut.mutate.operators._base import doc_op
 from recipemut.recipe.constraints import check_structure
+from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.loader import load_recipe
 from recipemut.recipe.model import recipe_from_dict
 

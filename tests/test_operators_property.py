@@ -53,7 +53,7 @@ def test_structural_operators_are_valid_by_construction(doc: dict) -> None:
 
 
 def _apply(doc: dict, m) -> dict:  # type: ignore[no-untyped-def]
-    from recipemut.mutate.mutation import apply_edits
+    from recipemut.recipe.edits import apply_edits
 
     return apply_edits(doc, m.edits)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from recipemut.errors import InputFileError, PlanError
-from recipemut.mutate.mutation import Edit
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, load_plan, parse_plan, recipe_sha256, write_plan
+from recipemut.recipe.edits import Edit
 
 SHA = "a" * 64
 

@@ -14,9 +14,9 @@ from strategies import recipe_docs
 
 from recipemut.judge.stats import NO_DIFFERENCE, REGRESSES
 from recipemut.loggen import generate_spans
-from recipemut.mutate.mutation import apply_edits
 from recipemut.plan.search import ACCEPTED, REJECTED, objective_level, search
 from recipemut.profile.build import build_profile
+from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.model import Recipe, recipe_from_dict
 
 
@@ -274,8 +274,8 @@ def test_one_definition_of_each_objective(objective: str) -> None:
 
 
 def test_busy_time_per_service_has_one_definition() -> None:
-    from recipemut.forecast.model import busy_by_service
     from recipemut.predict.simulate import replay
+    from recipemut.profile.busy import busy_by_service
 
     r, p = _shop()
     rep = replay(r, p, rng=np.random.default_rng(0))

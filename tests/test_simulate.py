@@ -8,10 +8,11 @@ from _suggest_helpers import profile_from_matrices, profile_of_spans, recipe
 
 from recipemut.errors import MutationError
 from recipemut.loggen import generate_spans, synthetic_recipe
-from recipemut.mutate.mutation import Edit, mutate
+from recipemut.mutate.mutation import mutate
 from recipemut.predict import simulate
 from recipemut.predict.simulate import replay
 from recipemut.profile.build import ST_ABSENT
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import recipe_from_dict, recipe_to_dict
 
 RNG = np.random.default_rng

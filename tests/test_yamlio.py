@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from strategies import recipe_docs
 
-from recipemut.mutate.mutation import Edit, apply_edits
+from recipemut.recipe.edits import Edit, apply_edits
 from recipemut.recipe.yamlio import YamlSyntaxError, apply_edits_to_text, load_roundtrip
 
 

@@ -59,7 +59,14 @@ from typing import Any, Literal
 import jsonschema
 
 from recipemut.errors import HistoryError, InputFileError
-from recipemut.files.write import atomic_write, lock_path, lock_records, read_beside, resolved, set_lock_records
+from recipemut.files.write import (
+    atomic_write,
+    history_path,
+    lock_path,
+    lock_records,
+    read_beside,
+    set_lock_records,
+)
 from recipemut.plan.planfile import tool_name, utc_now
 
 log = logging.getLogger(__name__)
@@ -69,12 +76,6 @@ ACTIONS = ("apply", "canary", "promote", "rollback", "evaluate", "hand-edit", "r
 Action = Literal["apply", "canary", "promote", "rollback", "evaluate", "hand-edit", "recover"]
 #: state of a recipe file against its history
 State = Literal["untracked", "recorded", "interrupted", "hand-edited"]
-
-
-def history_path(recipe_path: str | os.PathLike[str]) -> Path:
-    """``<recipe>.history.jsonl`` beside the recipe (beside its target, when the recipe is a symlink)."""
-    p = resolved(recipe_path)
-    return p.with_name(p.name + ".history.jsonl")
 
 
 def sha256_text(text: str) -> str:

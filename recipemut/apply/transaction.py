@@ -44,7 +44,7 @@ from recipemut.apply.history import (
 )
 from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps, resolved
-from recipemut.mutate.mutation import Edit
+from recipemut.recipe.edits import Edit
 from recipemut.plan.check import check_plan_edits
 from recipemut.plan.planfile import Plan, PlannedMutation
 from recipemut.recipe.diff import unified_diff

@@ -224,7 +224,8 @@ class Headroom:
         """The :class:`~recipemut.forecast.model.HeadroomChange` of a replay's busy time (None without forecast)."""
         if self.forecast is None or not busy_ms:
             return None
-        from recipemut.forecast.model import busy_by_service, headroom_change
+        from recipemut.forecast.model import headroom_change
+        from recipemut.profile.busy import busy_by_service
 
         after = busy_by_service(busy_ms, recipe)
         keys = set(self.before) | set(after)  # a substitute may bring a new service: same services on both sides

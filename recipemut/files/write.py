@@ -370,10 +370,14 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
+def history_path(recipe_path: str | os.PathLike[str]) -> Path:
+    """``<recipe>.history.jsonl`` beside the recipe (beside its target, when the recipe is a symlink)."""
+    p = resolved(recipe_path)
+    return p.with_name(p.name + ".history.jsonl")
+
+
 def recipe_companions(recipe: str | os.PathLike[str]) -> dict[Path, str]:
     """A recipe and the files recipemut keeps beside it, with what each is (for messages)."""
-    from recipemut.apply.history import history_path  # history imports this module
-
     return {
         Path(recipe): "the recipe",
         history_path(recipe): "the recipe's history",

@@ -743,7 +743,7 @@ def profile_summary(profile: Any, recipe: Any) -> dict[str, Any]:
     """
     import numpy as np
 
-    from recipemut.forecast.model import busy_ms_per_request
+    from recipemut.profile.busy import busy_ms_per_request
 
     start = np.asarray(profile.request_start_ms, dtype=np.float64)
     rates = np.nan_to_num(np.asarray(profile.sample_rate, dtype=np.float64), nan=1.0)

@@ -16,7 +16,8 @@ from recipemut.loggen.keys import _U64, _combine, _hex, _mix, _salt, _unit, _zip
 from recipemut.loggen.params import FieldParams, LoggenParams, OpParams
 from recipemut.logs.ingest import to_span_frame
 from recipemut.logs.spans import DEFAULT_VARIANT, SPAN_SCHEMA
-from recipemut.predict import bytesmodel, cachesim
+from recipemut.predict import cachesim
+from recipemut.recipe import transfer
 from recipemut.recipe.model import Operation, Recipe, Variant, recipe_from_dict
 
 log = logging.getLogger(__name__)
@@ -187,15 +188,15 @@ def generate_spans(
                 np.maximum(1.0, np.round(fp.bytes_mean * np.exp(fp.bytes_sigma * z - fp.bytes_sigma**2 / 2)))
             )
 
-        codecs = bytesmodel.table(grecipe.formats)
+        codecs = transfer.table(grecipe.formats)
         wire: dict[str, float] = {}  # bytes on the wire per JSON byte, for each field
         codec_ms: dict[str, tuple[float, float]] = {}  # extra (encode, decode) ms per JSON MB vs plain JSON
         for name in grecipe.fields:
-            fmt, comp = bytesmodel.codec_of(grecipe.fields.get(name))
-            wire[name] = bytesmodel.size_factor(codecs, "json", "none", fmt, comp)
+            fmt, comp = transfer.codec_of(grecipe.fields.get(name))
+            wire[name] = transfer.size_factor(codecs, "json", "none", fmt, comp)
             codec_ms[name] = tuple(  # type: ignore[assignment]
-                bytesmodel.codec_ms_per_wire_mb(codecs, fmt, comp, side) * wire[name]
-                - bytesmodel.codec_ms_per_wire_mb(codecs, "json", "none", side)
+                transfer.codec_ms_per_wire_mb(codecs, fmt, comp, side) * wire[name]
+                - transfer.codec_ms_per_wire_mb(codecs, "json", "none", side)
                 for side in ("out", "in")
             )
 

@@ -36,8 +36,9 @@ from typing import Any
 import networkx as nx
 
 from recipemut.errors import MutationError, PlanError
-from recipemut.mutate.mutation import Condition, Edit, EditForm, EditShape, Mutation, Slot, ValueRule, apply_edits
+from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, Slot, ValueRule
 from recipemut.plan.planfile import PlannedMutation
+from recipemut.recipe.edits import Edit, apply_edits
 
 __all__ = ["check_plan_edits", "mutation_violations", "plan_edit_violations"]
 

@@ -36,7 +36,7 @@ import yaml
 
 from recipemut.errors import InputFileError, PlanError
 from recipemut.files.write import atomic_write
-from recipemut.mutate.mutation import Edit
+from recipemut.recipe.edits import Edit
 
 PLAN_VERSION = 1
 #: largest plan file we read (a plan is small; this guards against pointing at a log by mistake)

@@ -51,11 +51,12 @@ from recipemut.judge.abtest import (
 )
 from recipemut.judge.abtest import objective_level as _level
 from recipemut.judge.stats import IMPROVES
-from recipemut.mutate.mutation import Mutation, apply_edits
+from recipemut.mutate.mutation import Mutation
 from recipemut.mutate.operators import OperatorContext, generate_all
 from recipemut.predict.simulate import Replay, replay
 from recipemut.profile.build import Profile
 from recipemut.recipe.constraints import check_predicted, check_structure
+from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.model import Recipe, recipe_to_dict
 
 log = logging.getLogger(__name__)

@@ -83,8 +83,8 @@ class Replay:
 
     def service_busy_ms(self, recipe: Recipe) -> dict[str, float]:
         """Mean busy milliseconds per request per service (Little's law input), from ``busy_ms``
-        (:func:`recipemut.forecast.model.busy_by_service`: pass the replayed recipe)."""
-        from recipemut.forecast.model import busy_by_service
+        (:func:`recipemut.profile.busy.busy_by_service`: pass the replayed recipe)."""
+        from recipemut.profile.busy import busy_by_service
 
         return busy_by_service(self.busy_ms, recipe)
 

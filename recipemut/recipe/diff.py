@@ -26,7 +26,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recipemut.mutate.mutation import Edit
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Recipe, _op_to_dict
 
 Change = tuple[str, Any, Any]  # key, before, after

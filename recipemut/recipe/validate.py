@@ -26,8 +26,8 @@ from collections.abc import Iterator
 import networkx as nx
 
 from recipemut.errors import Finding
-from recipemut.predict.bytesmodel import COMPRESSIONS, table
 from recipemut.recipe.model import Operation, Recipe, recipe_from_dict
+from recipemut.recipe.transfer import COMPRESSIONS, table
 
 #: Every rule: code -> (severity, what it means). Codes are stable; scripts may match on them.
 RULES: dict[str, tuple[str, str]] = {

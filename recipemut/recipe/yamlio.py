@@ -29,7 +29,7 @@ from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
 from recipemut.errors import MutationError, RecipemutError
-from recipemut.mutate.mutation import Edit, apply_edits_inplace
+from recipemut.recipe.edits import Edit, apply_edits_inplace
 from recipemut.recipe.diff import line_opcodes
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from recipemut.mutate.mutation import Edit
 from recipemut.recipe.diff import line_opcodes, unified_diff
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.yamlio import apply_edits_to_text
 
 CHECKOUT = (Path(__file__).resolve().parents[2] / "recipes" / "checkout" / "recipe.yaml").read_text()

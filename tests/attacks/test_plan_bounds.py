@@ -84,7 +84,7 @@ def test_an_append_edit_on_an_operation_is_one_line(recipe: Path) -> None:
 
 def test_the_apply_of_an_append_to_a_mapping_is_a_mutation_error() -> None:
     from recipemut.errors import MutationError
-    from recipemut.mutate.mutation import Edit, apply_edits
+    from recipemut.recipe.edits import Edit, apply_edits
 
     doc = {"operations": [{"id": "a", "service": "s"}]}
     for e in (Edit("append", ("operations", "a"), 1), Edit("set", ("operations", "a", "service", "x"), 1),

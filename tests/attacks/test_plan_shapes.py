@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from recipemut.logs.ingest import read_logs
-from recipemut.mutate.mutation import apply_edits
 from recipemut.mutate.operators import REGISTRY, OperatorContext, generate_all
 from recipemut.plan.check import mutation_violations, plan_edit_violations
 from recipemut.profile.build import Profile, build_profile
+from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.loader import load_recipe
 from recipemut.recipe.model import recipe_from_dict
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import networkx as nx
 
-from recipemut.mutate.mutation import Edit, EditForm, Mutation, mutate
+from recipemut.mutate.mutation import EditForm, Mutation, mutate
 from recipemut.predict import cachesim, hedgemodel
 from recipemut.predict.bytesmodel import BytesFit
 from recipemut.predict.bytesmodel import fit as fit_bytes
 from recipemut.profile.build import Profile
 from recipemut.recipe.constraints import control_dependency_violations, frozen_violations, keep_order_violations
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Recipe, recipe_to_dict
 
 #: Options every operator understands, with their defaults (``OperatorContext.options`` overrides).

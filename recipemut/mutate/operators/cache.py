@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from recipemut.mutate.mutation import MAPPING, Condition, Edit, EditForm, EditShape, Mutation, target
+from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
 from recipemut.mutate.operators._base import OperatorContext, fmt_fields, make_mutation, ms
 from recipemut.predict import cachesim
+from recipemut.recipe.edits import Edit
 
 NAME = "cache"
 SUMMARY = (

@@ -27,10 +27,12 @@ from __future__ import annotations
 from dataclasses import replace
 from types import MappingProxyType
 
-from recipemut.mutate.mutation import STRING, Edit, EditForm, EditShape, Mutation, mutate, target
+from recipemut.mutate.mutation import STRING, EditForm, EditShape, Mutation, mutate, target
 from recipemut.mutate.operators._base import OperatorContext, make_mutation
-from recipemut.predict.bytesmodel import PAYLOAD_TYPES, codec_of, formats_and_compressions, latency_delta, table
+from recipemut.predict.bytesmodel import latency_delta
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Recipe
+from recipemut.recipe.transfer import PAYLOAD_TYPES, codec_of, formats_and_compressions, table
 
 NAME = "datapipe"
 SUMMARY = "change a field's transfer format/compression, or stop sending a field nobody consumes (latency-vs-bytes fit)"

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from recipemut.mutate.mutation import MAPPING, Condition, Edit, EditForm, EditShape, Mutation, target
+from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
 from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms
 from recipemut.predict import hedgemodel
 from recipemut.profile.build import ST_OK
+from recipemut.recipe.edits import Edit
 
 NAME = "hedge"
 SUMMARY = "duplicate a call to an operation with a heavy latency tail after a delay (extra calls counted in cost)"

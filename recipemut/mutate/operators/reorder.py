@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from recipemut.mutate.mutation import Edit, EditForm, EditShape, Mutation, ValueRule, target
+from recipemut.mutate.mutation import EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     OperatorContext,
     kept_guards,
@@ -48,6 +48,7 @@ from recipemut.mutate.operators._base import (
     ordering_problems,
     rewire_after,
 )
+from recipemut.recipe.edits import Edit
 
 NAME = "reorder"
 SUMMARY = "swap two adjacent operations joined only by an `after` edge, to run a guard or a data-shrinking step first"

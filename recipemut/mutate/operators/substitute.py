@@ -36,8 +36,9 @@ from typing import Any
 
 import networkx as nx
 
-from recipemut.mutate.mutation import Condition, Edit, EditForm, EditShape, Mutation, ValueRule, target
+from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import OperatorContext, doc_op, fmt_fields, make_mutation, ms, ordering_problems
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Operation
 
 NAME = "substitute"
