@@ -63,7 +63,7 @@ def rate_function(
     return np.asarray(c * _shape(np.asarray(t_ms, dtype=float), *args))
 
 
-def _arrivals(
+def poisson_arrivals(
     rng: np.random.Generator,
     n: int,
     start_ms: float,

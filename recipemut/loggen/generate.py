@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 
 from recipemut.errors import RecipemutError
-from recipemut.loggen.arrivals import DEFAULT_PEAK_HOUR, DEFAULT_START_MS, _arrivals
-from recipemut.loggen.keys import _U64, _combine, _hex, _mix, _salt, _unit, _zipf_cdf, _zipf_rank, hash_share
+from recipemut.loggen.arrivals import DEFAULT_PEAK_HOUR, DEFAULT_START_MS, poisson_arrivals
+from recipemut.loggen.keys import U64, combine, hash_share, hex_ids, mix, salt, unit_float, zipf_cdf, zipf_rank
 from recipemut.loggen.params import FieldParams, LoggenParams, OpParams
 from recipemut.logs.ingest import to_span_frame
 from recipemut.logs.spans import DEFAULT_VARIANT, SPAN_SCHEMA
@@ -142,7 +142,7 @@ def generate_spans(
     # Sampled tracing keeps each request independently: the kept ones are a Poisson process of
     # the same shape, thinned, so only they are drawn (memory stays O(kept requests)).
     n = n_total if sample_rate is None or sample_rate >= 1 else int(rng.binomial(n_total, sample_rate))
-    arrival = _arrivals(
+    arrival = poisson_arrivals(
         rng, n, start_ms, duration_s, (start_ms, diurnal_amplitude, weekly_amplitude, growth_per_day, peak_hour)
     )
     idx = np.arange(n)
@@ -166,7 +166,7 @@ def generate_spans(
 
     def cdf(name: str, fp: FieldParams) -> np.ndarray:
         if name not in cdfs:
-            cdfs[name] = _zipf_cdf(int(fp.universe or 1), fp.zipf)
+            cdfs[name] = zipf_cdf(int(fp.universe or 1), fp.zipf)
         return cdfs[name]
 
     def run(grecipe: Recipe, members: np.ndarray) -> None:
@@ -216,9 +216,9 @@ def generate_spans(
         for name in grecipe.inputs:
             fp = fparams(name)
             # a Zipf-popular value, or one unique to the request
-            unique = idx[members].astype(_U64) + (_U64(seed) << _U64(32))
-            ranks = _zipf_rank(rng.random(n), cdf(name, fp)) if fp.universe else unique
-            values[name] = _mix(ranks ^ _salt("field", name))
+            unique = idx[members].astype(U64) + (U64(seed) << U64(32))
+            ranks = zipf_rank(rng.random(n), cdf(name, fp)) if fp.universe else unique
+            values[name] = mix(ranks ^ salt("field", name))
             sizes[name] = sized(name)
 
         ok: dict[str, np.ndarray] = {}
@@ -235,12 +235,12 @@ def generate_spans(
             for f in op.produces:
                 fp = fparams(f)
                 if op.deterministic:
-                    h = _combine(_salt("value", op.id, f), [values[c] for c in consumed], n)
-                    v = _mix(_zipf_rank(_unit(h), cdf(f, fp)) ^ _salt("field", f)) if fp.universe else h
+                    h = combine(salt("value", op.id, f), [values[c] for c in consumed], n)
+                    v = mix(zipf_rank(unit_float(h), cdf(f, fp)) ^ salt("field", f)) if fp.universe else h
                 elif fp.universe:
-                    v = _mix(_zipf_rank(rng.random(n), cdf(f, fp)) ^ _salt("field", f))
+                    v = mix(zipf_rank(rng.random(n), cdf(f, fp)) ^ salt("field", f))
                 else:
-                    v = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64).astype(_U64)
+                    v = rng.integers(0, np.iinfo(np.int64).max, size=n, dtype=np.int64).astype(U64)
                 values[f] = v
                 sizes[f] = sized(f)
             bytes_in = np.sum([sizes[f] for f in consumed], axis=0) if consumed else np.zeros(n)
@@ -280,7 +280,7 @@ def generate_spans(
                 status[(u >= err_p) & (u < err_p + p.halt_prob)] = 2
             if op.cache is not None and op.deterministic:
                 # a cache keyed on the consumed values (expire-after-write, as the simulator replays it)
-                key_codes = pd.factorize(_combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n))[0]
+                key_codes = pd.factorize(combine(salt("cache_key", *consumed), [values[c] for c in consumed], n))[0]
                 key_codes = np.where(runs, key_codes, -1)
                 hit = cachesim.hits(start / TICKS_PER_MS, key_codes, op.cache.ttl_s, op.cache.max_entries)
                 lat_t = np.where(hit, max(1, round(op.cache.hit_latency_ms * TICKS_PER_MS)), lat_t)
@@ -293,7 +293,7 @@ def generate_spans(
             cpu = np.maximum(lat, 0.0) * max(p.cpu_share, 0.0) * np.exp(0.2 * rng.standard_normal(n))
             mem = max(p.mem_mb, 0.0) * np.exp(0.1 * rng.standard_normal(n)) + (bytes_in + bytes_out) / 1e6
             key = (
-                _combine(_salt("cache_key", *consumed), [values[c] for c in consumed], n) if op.deterministic else None
+                combine(salt("cache_key", *consumed), [values[c] for c in consumed], n) if op.deterministic else None
             )
 
             rows = np.flatnonzero(runs)
@@ -308,7 +308,7 @@ def generate_spans(
             cols["mem"].append(np.round(mem[rows]))
             cols["bin"].append(bytes_in[rows])
             cols["bout"].append(bytes_out[rows])
-            cols["key"].append(_hex(key[rows]) if key is not None else np.full(rows.size, None, dtype=object))
+            cols["key"].append(hex_ids(key[rows]) if key is not None else np.full(rows.size, None, dtype=object))
 
     # a variant that carries its own recipe (written by `apply --canary`) runs through it
     own = {v.name: _variant_recipe(recipe, v) for v in recipe.variants if v.name in variants and v.recipe}

@@ -7,31 +7,31 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-_U64 = np.uint64
+U64 = np.uint64
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser over uint64 arrays (wrapping arithmetic)."""
-    z = x.astype(_U64, copy=True)
-    z += _U64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
-    return np.asarray(z ^ (z >> _U64(31)))
+    z = x.astype(U64, copy=True)
+    z += U64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> U64(30))) * U64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> U64(27))) * U64(0x94D049BB133111EB)
+    return np.asarray(z ^ (z >> U64(31)))
 
 
-def _salt(*parts: str) -> np.uint64:
+def salt(*parts: str) -> np.uint64:
     h = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
-    return _U64(int.from_bytes(h, "little"))
+    return U64(int.from_bytes(h, "little"))
 
 
-def _combine(salt: np.uint64, columns: list[np.ndarray], n: int) -> np.ndarray:
-    acc = np.full(n, salt, dtype=_U64)
+def combine(salt: np.uint64, columns: list[np.ndarray], n: int) -> np.ndarray:
+    acc = np.full(n, salt, dtype=U64)
     for col in columns:
-        acc = _mix(acc ^ col)
-    return _mix(acc)
+        acc = mix(acc ^ col)
+    return mix(acc)
 
 
-def _hex(values: np.ndarray) -> np.ndarray:
+def hex_ids(values: np.ndarray) -> np.ndarray:
     """uint64 -> 16-character lowercase hex strings, without a Python loop."""
     if values.size == 0:
         return np.array([], dtype=object)
@@ -39,20 +39,20 @@ def _hex(values: np.ndarray) -> np.ndarray:
     return np.frombuffer(raw, dtype="S16").astype("U16")
 
 
-def _zipf_cdf(universe: int, s: float) -> np.ndarray:
+def zipf_cdf(universe: int, s: float) -> np.ndarray:
     w = np.arange(1, universe + 1, dtype=float) ** -s
     cdf = np.cumsum(w)
     return np.asarray(cdf / cdf[-1])
 
 
-def _zipf_rank(u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+def zipf_rank(u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
     """Ranks (0-based) for uniforms ``u`` in [0, 1)."""
-    return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1).astype(_U64)
+    return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1).astype(U64)
 
 
-def _unit(h: np.ndarray) -> np.ndarray:
+def unit_float(h: np.ndarray) -> np.ndarray:
     """uint64 hash -> uniform float in [0, 1)."""
-    return np.asarray((h >> _U64(11)).astype(float) / float(1 << 53))
+    return np.asarray((h >> U64(11)).astype(float) / float(1 << 53))
 
 
 def hash_share(request_ids: np.ndarray | pd.Series) -> np.ndarray:
@@ -62,4 +62,4 @@ def hash_share(request_ids: np.ndarray | pd.Series) -> np.ndarray:
     True
     """
     h = pd.util.hash_array(np.asarray(request_ids, dtype=object))
-    return _unit(np.asarray(h, dtype=_U64))
+    return unit_float(np.asarray(h, dtype=U64))
