@@ -12,6 +12,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from recipemut.files.text import console, shown
+from recipemut.usecases.inputs import LogSource
 
 err_console = console(stderr=True, soft_wrap=True)
 
@@ -147,13 +148,37 @@ def _options() -> dict[str, Any]:
 
 _OPTS = _options()
 RecipeArg = Annotated[Path, typer.Argument(metavar="RECIPE", help="The recipe YAML file.", show_default=False)]
-#: ``Annotated`` aliases; defaults go in the signature:
+#: ``Annotated`` aliases, the log options written once; defaults go in the signature:
 #: ``def cmd(recipe: RecipeArg, logs: LogsOpt, strict: StrictOpt = False, log_format: LogFormatOpt = LogFormat.auto)``
+#: and :func:`log_source` turns them into one :class:`~recipemut.usecases.inputs.LogSource`
 LogsOpt = Annotated[list[Path], _OPTS["logs"]]
 StrictOpt = Annotated[bool, _OPTS["strict"]]
 SampleRateOpt = Annotated[Optional[float], _OPTS["sample_rate"]]  # noqa: UP045 - typer reads the runtime type
 LogFormatOpt = Annotated[LogFormat, _OPTS["log_format"]]
 MapOpt = Annotated[Optional[Path], _OPTS["mapping"]]  # noqa: UP045
+
+
+def log_source(
+    logs: list[Path],
+    *,
+    strict: bool = False,
+    sample_rate: float | None = None,
+    log_format: LogFormat = LogFormat.auto,
+    mapping: Path | None = None,
+) -> LogSource:
+    """The log options of a command (:data:`LogsOpt`, :data:`StrictOpt`, :data:`SampleRateOpt`,
+    :data:`LogFormatOpt`, :data:`MapOpt`) as one value, built once at the edge and handed down.
+
+    >>> log_source([Path("a.jsonl")], log_format=LogFormat.otlp).log_format
+    'otlp'
+    """
+    return LogSource(
+        paths=tuple(logs),
+        log_format=LogFormat(log_format).value,
+        strict=strict,
+        sample_rate=sample_rate,
+        mapping=mapping,
+    )
 
 
 MAX_WARNINGS = 5

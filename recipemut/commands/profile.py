@@ -18,13 +18,15 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     StrictOpt,
+    log_source,
     strict_json,
     warn_ingest,
 )
 from recipemut.files.text import console, shown
-from recipemut.logs.ingest import IngestReport, read_logs
-from recipemut.profile.build import Profile, build_profile, cost_contributors, latency_contributors
+from recipemut.logs.report import IngestReport
+from recipemut.profile.build import Profile, cost_contributors, latency_contributors
 from recipemut.recipe.model import Recipe
+from recipemut.usecases.inputs import load_inputs
 
 #: table columns left out, in this order, when the terminal is too narrow for all of them
 DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "halt %")
@@ -191,13 +193,10 @@ def profile(
 
         recipemut profile recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz
     """
-    from recipemut.recipe.loader import load_recipe
-
-    r = load_recipe(recipe)
-    spans, report = read_logs(
-        logs, recipe=r, strict=strict, sample_rate=sample_rate, log_format=log_format.value, mapping=mapping
-    )
-    prof = build_profile(spans, r)
+    source = log_source(logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping)
+    inputs = load_inputs(recipe, source)
+    r, report, prof = inputs.recipe, inputs.report, inputs.profile
+    assert prof is not None  # load_inputs profiles by default
     if output == OutputFormat.json:
         typer.echo(json.dumps(profile_data(r, prof, report, top=top, path=str(recipe)), indent=2))
         warn_ingest(report)

@@ -1,0 +1,160 @@
+"""What every command that reads logs starts from: the recipe, its spans, the ingest report, the profile.
+
+:class:`LogSource` is the log options (files, format, mapping, strictness, sample rate) as one
+value, built once at the CLI's edge; :func:`load_inputs` reads the recipe and the logs through it
+and returns :class:`Inputs`. The ingest report's warnings are the caller's to show.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # at run time imported where used: the CLI imports this module at start-up, pandas it need not
+    import pandas as pd
+
+    from recipemut.logs.report import IngestReport
+    from recipemut.profile.build import Profile
+    from recipemut.recipe.model import Recipe
+
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """Where the logs come from and how to read them (:func:`recipemut.logs.ingest.read_logs`).
+
+    >>> src = LogSource.of(["a.jsonl", "-"], mapping="map.yaml")
+    >>> src.paths, src.log_format
+    ((PosixPath('a.jsonl'), PosixPath('-')), 'auto')
+    >>> sorted(map(str, src.input_files()))
+    ['a.jsonl', 'map.yaml']
+    """
+
+    paths: tuple[Path, ...]
+    log_format: str = "auto"
+    strict: bool = False
+    sample_rate: float | None = None  # for spans that do not carry one (None: 1)
+    mapping: Path | None = None  # span-to-operation mapping, for OTLP/Jaeger/Zipkin
+
+    @classmethod
+    def of(
+        cls,
+        paths: str | os.PathLike[str] | Any,
+        *,
+        log_format: str = "auto",
+        strict: bool = False,
+        sample_rate: float | None = None,
+        mapping: str | os.PathLike[str] | None = None,
+    ) -> LogSource:
+        """A source from one path or several (``-`` is standard input)."""
+        items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+        return cls(
+            paths=tuple(Path(p) for p in items),
+            log_format=log_format,
+            strict=strict,
+            sample_rate=sample_rate,
+            mapping=Path(mapping) if mapping is not None else None,
+        )
+
+    def read(self, recipe: Recipe | None = None) -> tuple[pd.DataFrame, IngestReport]:
+        """The span table and the ingest report; spans of other recipes or unknown operations are
+        excluded (and counted) when ``recipe`` is given."""
+        from recipemut.logs.ingest import read_logs
+
+        return read_logs(
+            list(self.paths),
+            recipe=recipe,
+            strict=self.strict,
+            sample_rate=self.sample_rate,
+            log_format=self.log_format,
+            mapping=self.mapping,
+        )
+
+    def input_files(self) -> dict[Path, str]:
+        """The files this source reads, each with what it is: what an output may never overwrite."""
+        files = {p: "one of the logs" for p in self.paths if str(p) != STDIN}
+        if self.mapping is not None:
+            files[self.mapping] = "the mapping file"
+        return files
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """A recipe and what its logs say about it."""
+
+    path: Path  # the recipe file, as given
+    recipe: Recipe
+    spans: pd.DataFrame
+    report: IngestReport
+    profile: Profile | None  # None when not asked for
+    text: str | None = None  # the recipe file's text, with ``document=True``
+    doc: Mapping[str, Any] | None = None  # its plain data, edits address it (``document=True``)
+    sha256: str | None = None  # of the file's bytes, as ``apply`` checks it (``document=True``)
+    notes: tuple[str, ...] = ()  # what was done to the spans, for the user (not warnings of the report)
+
+
+def load_inputs(
+    recipe_path: str | os.PathLike[str],
+    source: LogSource,
+    *,
+    profile: bool = True,
+    document: bool = False,
+    primary_only: bool = False,
+) -> Inputs:
+    """Read the recipe and its logs, and profile them.
+
+    ``document`` also keeps the recipe's text, plain data and sha256 (what a plan needs).
+    ``primary_only``: when the logs hold canary variants beside the recipe's own
+    (:data:`~recipemut.logs.spans.DEFAULT_VARIANT`) requests, keep only the latter (the recipe
+    recorded them; a note says so). Raises what the loader and the log reader raise.
+    """
+    from recipemut.profile.build import build_profile
+
+    path = Path(recipe_path)
+    text = doc = sha256 = None
+    if document:
+        from recipemut.plan.planfile import recipe_sha256
+        from recipemut.recipe.loader import load_recipe_text, read_document
+
+        doc, _, text = read_document(path)
+        sha256 = recipe_sha256(path)  # of the bytes, as apply checks it
+        recipe = load_recipe_text(text, file=str(recipe_path))
+    else:
+        from recipemut.recipe.loader import load_recipe
+
+        recipe = load_recipe(path)
+    spans, report = source.read(recipe)
+    notes: list[str] = []
+    if primary_only:
+        spans, note = _primary_spans(spans)
+        notes += [note] if note else []
+    return Inputs(
+        path=path,
+        recipe=recipe,
+        spans=spans,
+        report=report,
+        profile=build_profile(spans, recipe) if profile else None,
+        text=text,
+        doc=doc,
+        sha256=sha256,
+        notes=tuple(notes),
+    )
+
+
+def _primary_spans(spans: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The spans the recipe itself recorded when a canary ran another recipe on some requests."""
+    from recipemut.logs.spans import DEFAULT_VARIANT
+
+    variants = sorted(set(spans["variant"].dropna().astype(str))) if "variant" in spans else []
+    if len(variants) <= 1 or DEFAULT_VARIANT not in variants:
+        return spans, ""
+    others = [v for v in variants if v != DEFAULT_VARIANT]
+    note = (
+        f"the logs hold canary variants ({', '.join(others)}); "
+        f"only the {DEFAULT_VARIANT!r} requests are replayed"
+    )
+    return spans[spans["variant"].astype(str) == DEFAULT_VARIANT], note
