@@ -7,11 +7,14 @@ import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from recipemut.errors import InputFileError, LockTimeout
+from recipemut.files.read import check_user_file, decode_text, kind_of, read_user_file
 from recipemut.files.write import atomic_write, lock_path, locked
 
 
@@ -109,3 +112,73 @@ def test_the_module_doctest_leaves_nothing_in_the_temporary_folder(
     result = doctest.testmod(importlib.import_module(module), verbose=False, report=False)
     assert result.attempted > 0 and result.failed == 0, result
     assert sorted(p.name for p in scratch.iterdir()) == []
+
+
+# ---- the one reader of user files ---------------------------------------------------------------
+
+
+def test_kind_of_names_what_is_not_a_regular_file() -> None:
+    assert [kind_of(m) for m in (stat.S_IFDIR, stat.S_IFIFO, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFSOCK)] == [
+        "a directory", "a FIFO (named pipe)", "a character device", "a block device", "a socket"]
+
+
+def test_read_without_following_refuses_a_link_as_its_writer_does(tmp_path: Path) -> None:
+    target = tmp_path / "t.jsonl"
+    target.write_text("x\n")
+    link = tmp_path / "h.jsonl"
+    link.symlink_to(target)
+    assert read_user_file(link, max_bytes=10, what="history") == b"x\n"
+    with pytest.raises(InputFileError, match="history is a symbolic link; recipemut does not follow links") as e:
+        read_user_file(link, max_bytes=10, what="history", follow=False)
+    assert e.value.code == "not-a-file" and e.value.file == str(link)
+    os.mkfifo(tmp_path / "f.jsonl")
+    with pytest.raises(InputFileError, match="history is a FIFO \\(named pipe\\), not a regular file; remove it"):
+        read_user_file(tmp_path / "f.jsonl", max_bytes=10, what="history", follow=False)
+
+
+def test_os_errors_have_one_wording(tmp_path: Path) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_text("a: 1\n")
+    cases = [
+        (tmp_path / "nope.yaml", "no such file", "missing-file"),
+        (f / "x.yaml", "no such file (a part of the path is not a folder)", "missing-file"),
+        (str(tmp_path / "a\0b.yaml"), "no such file (the name holds a NUL character)", "missing-file"),
+    ]
+    reads: list[Callable[[Any], object]] = [
+        lambda p: read_user_file(p, max_bytes=10, what="recipe"),
+        lambda p: check_user_file(p, what="log"),
+    ]
+    for path, message, code in cases:
+        for read in reads:
+            with pytest.raises(InputFileError) as e:
+                read(path)
+            assert (e.value.message, e.value.code) == (message, code)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_permission_denied_is_one_wording(tmp_path: Path) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_text("a: 1\n")
+    f.chmod(0)
+    for read in (lambda: read_user_file(f, max_bytes=10, what="recipe"), lambda: check_user_file(f, what="log")):
+        with pytest.raises(InputFileError) as e:
+            read()
+        assert (e.value.message, e.value.code) == ("permission denied", "unreadable-file")
+
+
+def test_check_user_file_returns_the_stat_or_refuses_with_the_hint(tmp_path: Path) -> None:
+    f = tmp_path / "a.jsonl"
+    f.write_text("{}\n")
+    assert check_user_file(f, what="log").st_size == 3
+    with pytest.raises(InputFileError) as e:
+        check_user_file(tmp_path, what="log", hint="; pipe it")
+    assert e.value.message == "is a directory, not a log file"  # no hint: a folder cannot be piped
+    with pytest.raises(InputFileError) as e:
+        check_user_file("/dev/null", what="log", name="<in>", hint="; pipe it")
+    assert str(e.value) == "<in>: is a character device, not a log file; pipe it"
+
+
+def test_decode_text_drops_a_bom_and_names_what_the_file_should_be() -> None:
+    assert decode_text(b"\xef\xbb\xbfa: 1\n", file="m.yaml") == "a: 1\n"
+    with pytest.raises(InputFileError, match="binary data, not a JSON plan: NUL byte at offset 0"):
+        decode_text(b"\0{}", file="p.json", what="a JSON plan")

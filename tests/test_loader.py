@@ -18,12 +18,12 @@ from recipemut.recipe.loader import (
     check_text,
     load_recipe,
     load_recipe_text,
-    parse_yaml,
     read_document,
     read_text,
     recipe_schema,
 )
 from recipemut.recipe.model import Recipe
+from recipemut.recipe.yamlpos import parse_yaml
 
 DATA = Path(__file__).parent / "data" / "recipes"
 CHECKOUT = DATA / "checkout.yaml"

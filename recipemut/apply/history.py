@@ -59,12 +59,12 @@ from typing import Any, Literal
 import jsonschema
 
 from recipemut.errors import HistoryError, InputFileError
+from recipemut.files.read import read_user_file
 from recipemut.files.write import (
     atomic_write,
     history_path,
     lock_path,
     lock_records,
-    read_beside,
     set_lock_records,
 )
 from recipemut.plan.planfile import tool_name, utc_now
@@ -76,6 +76,8 @@ ACTIONS = ("apply", "canary", "promote", "rollback", "evaluate", "hand-edit", "r
 Action = Literal["apply", "canary", "promote", "rollback", "evaluate", "hand-edit", "recover"]
 #: state of a recipe file against its history
 State = Literal["untracked", "recorded", "interrupted", "hand-edited"]
+#: largest history file read (each entry holds a recipe's text before and after: far below this)
+MAX_HISTORY_BYTES = 1 << 30
 
 
 def sha256_text(text: str) -> str:
@@ -294,13 +296,19 @@ def _short(h: str | None) -> str:
 def read_history(recipe_path: str | os.PathLike[str]) -> tuple[Entry, ...]:
     """The verified entries of a recipe's history (empty when there is no history file yet).
 
-    The file is never read through a symbolic link, nor when it is a FIFO, device or folder
-    (:func:`recipemut.files.write.read_beside`). Besides the chain itself, the history's last recorded
-    entry (kept in the lock file by :func:`write_history`) must still be there: a history that lost
-    its last lines, or was replaced by an older or another chain, raises :class:`HistoryError`.
+    The file is never read through a symbolic link, nor when it is a FIFO, device or folder, nor
+    past :data:`MAX_HISTORY_BYTES` (:func:`recipemut.files.read.read_user_file`). Besides the chain
+    itself, the history's last recorded entry (kept in the lock file by :func:`write_history`) must
+    still be there: a history that lost its last lines, or was replaced by an older or another
+    chain, raises :class:`HistoryError`.
     """
     hp = history_path(recipe_path)
-    data = read_beside(hp, what="history")
+    try:
+        data: bytes | None = read_user_file(hp, max_bytes=MAX_HISTORY_BYTES, what="history", follow=False)
+    except InputFileError as e:
+        if e.code != "missing-file":
+            raise
+        data = None  # no history yet
     if data is None:
         entries: tuple[Entry, ...] = ()
     else:

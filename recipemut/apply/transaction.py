@@ -103,7 +103,8 @@ def _parse(text: str, source: str) -> Any:
     A text holding bytes that are not UTF-8 (kept as surrogate escapes by :func:`recipemut.apply.history.decode`)
     raises the loader's one-line :class:`~recipemut.errors.InputFileError`.
     """
-    from recipemut.recipe.loader import decode_text, parse_yaml
+    from recipemut.files.read import decode_text
+    from recipemut.recipe.loader import parse_recipe_yaml
 
     try:
         text.encode("utf-8")
@@ -111,7 +112,7 @@ def _parse(text: str, source: str) -> Any:
         decode_text(encode(text), file=source)  # raises, naming the first offending byte
         raise  # pragma: no cover - decode_text refuses every text that does not encode
     try:
-        data, _positions, _findings = parse_yaml(text, file=source)
+        data, _positions, _findings = parse_recipe_yaml(text, file=source)
     except RecipeInvalid as e:
         raise YamlSyntaxError(e.message, file=e.file or source, line=e.line, column=e.column, code=e.code) from None
     return data
@@ -316,11 +317,12 @@ def read_recipe_text(recipe: str | os.PathLike[str], *, text_only: bool = True) 
 
     A missing file or a directory raises :class:`~recipemut.errors.InputFileError`; with
     ``text_only`` (apply, evaluate, history) so do binary content and bytes that are not UTF-8,
-    with the recipe loader's message (:func:`recipemut.recipe.loader.decode_text`). ``rollback`` reads
+    with the recipe loader's message (:func:`recipemut.files.read.decode_text`). ``rollback`` reads
     with ``text_only=False``: ``--force`` can save whatever bytes a hand edit left into the history
     and restore a recorded text over them.
     """
-    from recipemut.recipe.loader import MAX_RECIPE_BYTES, decode_text
+    from recipemut.files.read import decode_text
+    from recipemut.recipe.loader import MAX_RECIPE_BYTES
 
     path = Path(recipe)
     raw = _read_recipe(path)

@@ -9,10 +9,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from recipemut.errors import Finding, InputFileError, RecipeInvalid, RecipemutError
-from recipemut.files.read import read_user_file
-from recipemut.recipe.loader import MAX_RECIPE_BYTES, parse_yaml
+from recipemut.errors import Finding, RecipeInvalid, RecipemutError
+from recipemut.files.read import read_user_text
+from recipemut.recipe.loader import MAX_RECIPE_BYTES
 from recipemut.recipe.model import FieldSpec, Operation
+from recipemut.recipe.yamlpos import parse_yaml
 
 
 @dataclass(frozen=True)
@@ -109,16 +110,14 @@ def _parse_section(
 
 def load_params(path: str | os.PathLike[str]) -> LoggenParams:
     """Read a ``loggen.yaml``: ``defaults:`` (OpParams keys), ``operations: {id: {...}}``,
-    ``fields: {name: {...}}``. Read with the recipe loader's safe YAML reader (YAML 1.2 numbers, aliases
-    bounded); duplicate keys, unknown keys and wrong types are errors naming file and line."""
+    ``fields: {name: {...}}``. Read as every user file is (:mod:`recipemut.files.read`: a regular
+    file, a size cap, UTF-8 text) and parsed by :mod:`recipemut.recipe.yamlpos` (YAML 1.2 numbers,
+    aliases, nesting and values bounded); duplicate keys, unknown keys and wrong types are errors
+    naming file and line."""
     p = Path(path)
-    raw_bytes = read_user_file(p, max_bytes=MAX_RECIPE_BYTES, what="loggen.yaml")
+    text = read_user_text(p, max_bytes=MAX_RECIPE_BYTES, what="loggen.yaml", text_what="a YAML loggen.yaml")
     try:
-        text = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputFileError(f"cannot read: {e}", file=str(p), code="unreadable") from None
-    try:
-        raw, positions, findings = parse_yaml(text, file=str(p))
+        raw, positions, findings = parse_yaml(text, file=str(p), what="loggen.yaml")
     except RecipeInvalid as e:
         if e.findings and e.findings[0].code == "empty-file":
             return LoggenParams()  # an empty (or comments-only) file: every default

@@ -27,9 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
-from recipemut.files.read import read_user_file
+from recipemut.files.read import read_user_text
 from recipemut.logs.common import attr_str, to_float
 from recipemut.recipe.model import Recipe
+from recipemut.recipe.yamlpos import parse_yaml
 
 MAX_MAPPING_BYTES = 1 << 20
 #: longest pattern (regex or glob) shown in a message
@@ -500,21 +501,16 @@ def _schema() -> dict[str, Any]:
 
 
 def _yaml_with_lines(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse YAML with the recipe loader's safe reader, keeping the line of every value.
+    """Parse YAML with :func:`recipemut.recipe.yamlpos.parse_yaml`, keeping the line of every value.
 
     That reader bounds nesting, aliases and values, reads keys as text and numbers as YAML 1.2
     does, and refuses integers too long to be numbers; a duplicate key is an error here.
     """
-    from recipemut.recipe.loader import parse_yaml
-
     try:
-        data, positions, findings = parse_yaml(text, file=file)
+        data, positions, findings = parse_yaml(text, file=file, what="mapping file")
     except RecipeInvalid as e:
         f = e.findings[0] if e.findings else Finding(file, None, None, "bad-yaml", "not valid YAML")
-        message = {
-            "empty-file": "empty mapping file",
-            "multiple-documents": "has several YAML documents (---); a mapping file is one",
-        }.get(f.code, f.message)
+        message = "empty mapping file" if f.code == "empty-file" else f.message
         if f.code == "yaml-syntax" and message.startswith("YAML syntax error: "):
             message = "not valid YAML: " + message.removeprefix("YAML syntax error: ")
         code = {"empty-file": "empty", "yaml-syntax": "bad-yaml"}.get(f.code, f.code)
@@ -671,13 +667,14 @@ def mapping_from_dict(
 
 
 def load_mapping(path: str | Path) -> SpanMapping:
-    """Read and validate a mapping file (YAML or JSON); user errors as :class:`MappingError`."""
+    """Read and validate a mapping file (YAML or JSON).
+
+    A file that cannot be read as text raises :class:`~recipemut.errors.InputFileError`, a bad mapping
+    :class:`MappingError`; both name the file.
+    """
     p = Path(path)
-    raw = read_user_file(p, max_bytes=MAX_MAPPING_BYTES, what="mapping", missing="no such mapping file")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise MappingError("not UTF-8 text", file=str(p), code="not-utf8") from None
+    text = read_user_text(p, max_bytes=MAX_MAPPING_BYTES, what="mapping", text_what="a YAML or JSON mapping",
+                          missing="no such mapping file")
     data, lines = _yaml_with_lines(text, str(p))
     return mapping_from_dict(data, source=str(p), lines=lines)
 

@@ -34,9 +34,11 @@ from typing import Any
 import jsonschema
 import yaml
 
-from recipemut.errors import InputFileError, PlanError
+from recipemut.errors import PlanError
+from recipemut.files.read import read_user_file, read_user_text
 from recipemut.files.write import atomic_write
 from recipemut.recipe.edits import Edit
+from recipemut.recipe.loader import MAX_RECIPE_BYTES
 
 PLAN_VERSION = 1
 #: largest plan file we read (a plan is small; this guards against pointing at a log by mistake)
@@ -52,20 +54,15 @@ _LOCATE_MAX_BYTES = 1024 * 1024
 def recipe_sha256(path_or_bytes: str | os.PathLike[str] | bytes) -> str:
     """sha256 (hex) of a recipe file's bytes, or of the bytes given.
 
+    The file is read as every recipe is (:func:`recipemut.files.read.read_user_file`: a regular
+    file within the recipe size cap); a problem is one :class:`~recipemut.errors.InputFileError`.
+
     >>> recipe_sha256(b"")[:12]
     'e3b0c44298fc'
     """
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return hashlib.sha256(bytes(path_or_bytes)).hexdigest()
-    p = Path(path_or_bytes)
-    try:
-        return hashlib.sha256(p.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        raise InputFileError("no such file", file=str(p), code="missing") from None
-    except IsADirectoryError:
-        raise InputFileError("is a directory, expected a recipe file", file=str(p), code="not-a-file") from None
-    except OSError as e:
-        raise InputFileError(f"cannot read: {e.strerror}", file=str(p), code="unreadable") from None
+    return hashlib.sha256(read_user_file(path_or_bytes, max_bytes=MAX_RECIPE_BYTES, what="recipe")).hexdigest()
 
 
 def tool_name() -> str:
@@ -387,13 +384,13 @@ def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
-    """Read and validate a plan file."""
-    from recipemut.files.read import read_user_file
+    """Read and validate a plan file.
 
+    Read as every user file is (:mod:`recipemut.files.read`: a regular file within
+    :data:`MAX_PLAN_BYTES`, UTF-8 text); a file that cannot be read so is one
+    :class:`~recipemut.errors.InputFileError`, a bad plan one :class:`PlanError`.
+    """
     p = Path(path)
-    raw = read_user_file(p, max_bytes=MAX_PLAN_BYTES, what="plan", missing="no such plan file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise PlanError(f"not UTF-8 text (byte {e.start})", file=str(p), code="plan-encoding") from None
+    text = read_user_text(p, max_bytes=MAX_PLAN_BYTES, what="plan", text_what="a JSON plan",
+                          missing="no such plan file")
     return parse_plan(text, source=str(p))

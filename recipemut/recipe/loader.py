@@ -1,11 +1,10 @@
 """Read recipe files safely, check them against the JSON Schema, and build :class:`~recipemut.recipe.model.Recipe`.
 
-Reading is defensive: a size cap, no binary or non-UTF-8 text, one YAML document that is a
-mapping, no duplicate keys, bounded alias expansion, nesting and number of values. The (line, column)
-of every value is recorded by document path so that every message can point into the file.
-
-Mapping keys are read as text (``on:`` is the key ``"on"``, as YAML 1.2 reads it); plain scalars
-such as ``1e-4`` are numbers (YAML 1.2), other values follow PyYAML's safe loader.
+Reading is defensive: the bytes come through :mod:`recipemut.files.read` (a regular file, a size
+cap, no binary or non-UTF-8 text) and the YAML through :mod:`recipemut.recipe.yamlpos` (one
+document, bounded alias expansion, nesting and number of values, the (line, column) of every
+value), then the document must be a mapping without duplicate keys. Every message points into
+the file.
 
 >>> recipe, findings = check_text('''
 ... apiVersion: recipemut/v1
@@ -30,343 +29,49 @@ import json
 import logging
 import math
 import os
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
-from recipemut.errors import Finding, InputFileError, RecipeInvalid, RecipemutError
-from recipemut.files.read import read_user_file
+from recipemut.errors import Finding, RecipeInvalid, RecipemutError
+from recipemut.files.read import read_user_text
 from recipemut.recipe.model import DocPath, Positions, Recipe, recipe_from_dict
+from recipemut.recipe.yamlpos import parse_yaml
 
 log = logging.getLogger(__name__)
 
 #: Largest recipe file read, in bytes (a real recipe is a few kB).
 MAX_RECIPE_BYTES = 5 * 1024 * 1024
-#: Values that aliases may repeat beyond the document's own (stops "billion laughs" alias bombs).
-MAX_ALIAS_EXPANSION = 10_000
-#: Deepest nesting of mappings and lists accepted.
-MAX_DEPTH = 100
-#: Most YAML values (scalars, lists, mappings, alias expansions) read from one file.
-MAX_NODES = 100_000
-#: Most digits of an integer (Python refuses to convert more than 4,300; no recipe value needs 30).
-MAX_INT_DIGITS = 100
-
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STR_TAG = "tag:yaml.org,2002:str"
-_INT_TAG = "tag:yaml.org,2002:int"
-_FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
-
-
-# ---- reading bytes ---------------------------------------------------------------------------
-
-
-def _line_col(text: str, index: int) -> tuple[int, int]:
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+#: What an empty recipe file should have held.
+_EXPECTED = "a recipe (apiVersion: recipemut/v1, ...)"
 
 
 def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES) -> str:
     """Read a recipe file as UTF-8 text, refusing what is not a reasonable text file.
 
     Raises :class:`InputFileError` (one line naming the file) for a missing file, anything but a
-    regular file (a directory, a FIFO, a device: refused before reading, see
-    :func:`recipemut.files.read.read_user_file`), a file over ``max_bytes``, binary content, or bytes
-    that are not UTF-8.
+    regular file (a directory, a FIFO, a device: refused before reading), a file over
+    ``max_bytes``, binary content, or bytes that are not UTF-8 (see :mod:`recipemut.files.read`).
     """
-    raw = read_user_file(path, max_bytes=max_bytes, what="recipe")
-    return decode_text(raw, file=str(path))
+    return read_user_text(path, max_bytes=max_bytes, what="recipe", text_what="a YAML recipe")
 
 
-def decode_text(raw: bytes, *, file: str) -> str:
-    """Decode recipe bytes as UTF-8 (a BOM is dropped), naming the first offending byte.
-
-    >>> decode_text(b"a: 1\\n\\xff", file="r.yaml")
-    Traceback (most recent call last):
-    ...
-    recipemut.errors.InputFileError: r.yaml:2:1: not UTF-8 text: byte 0xff at offset 5 (line 2, column 1)
-    """
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputFileError("is UTF-16 text (byte-order mark); save it as UTF-8", file=file, code="not-utf8")
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        line = raw.count(b"\n", 0, nul) + 1
-        raise InputFileError(
-            f"binary data, not a YAML recipe: NUL byte at offset {nul} (line {line})",
-            file=file,
-            line=line,
-            code="binary-file",
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        raise InputFileError(
-            f"not UTF-8 text: byte 0x{raw[e.start]:02x} at offset {e.start} (line {line}, column {col})",
-            file=file,
-            line=line,
-            column=col,
-            code="not-utf8",
-        ) from None
-    return text[1:] if text.startswith("\ufeff") else text
-
-
-# ---- YAML with positions ---------------------------------------------------------------------
+def parse_recipe_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Positions, list[Finding]]:
+    """:func:`recipemut.recipe.yamlpos.parse_yaml` with a recipe's wording (what an empty file should hold)."""
+    return parse_yaml(text, file=file, what="recipe", expected=_EXPECTED)
 
 
 def _invalid(file: str, line: int | None, col: int | None, code: str, message: str) -> RecipeInvalid:
     return RecipeInvalid([Finding(file, line, col, code, message)])
 
 
-def _yaml_error(e: yaml.YAMLError, text: str, file: str) -> RecipeInvalid:
-    if isinstance(e, yaml.reader.ReaderError):
-        rline, rcol = _line_col(text, e.position)
-        ch = e.character if isinstance(e.character, str) else chr(e.character)
-        return _invalid(
-            file, rline, rcol, "yaml-syntax", f"character U+{ord(ch):04X} is not allowed in YAML ({e.reason})"
-        )
-    if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
-        line: int | None = mark.line + 1 if mark is not None else None
-        col: int | None = mark.column + 1 if mark is not None else None
-        problem = e.problem or "invalid YAML"
-        if "another document" in problem:
-            return _invalid(file, line, col, "multiple-documents", "has several YAML documents (---); a recipe is one")
-        msg = f"YAML syntax error: {problem}"
-        if e.context:
-            ctx = e.context_mark
-            where = f" at line {ctx.line + 1}" if ctx is not None and ctx.line + 1 != line else ""
-            msg += f" ({e.context}{where})"
-        if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
-            msg += "; YAML cannot indent with tabs, use spaces"
-        return _invalid(file, line, col, "yaml-syntax", msg)
-    return _invalid(file, None, None, "yaml-syntax", f"YAML error: {e}")
-
-
-class _Frame:
-    """An open mapping or sequence while events stream in."""
-
-    __slots__ = ("anchor", "data", "first_line", "key", "merges", "nodes_before", "path")
-
-    def __init__(self, data: Any, path: DocPath, anchor: str | None, nodes_before: int) -> None:
-        self.data = data
-        self.path = path
-        self.anchor = anchor
-        self.nodes_before = nodes_before
-        self.key: str | None = None  # a mapping's key waiting for its value
-        self.first_line: dict[str, int] = {}
-        self.merges: list[Any] = []
-
-
-class _Composer:
-    """Builds plain data straight from the YAML event stream, recording positions and problems.
-
-    One pass, no node graph: the number of nodes is capped before they are all in memory, and an
-    alias costs the size of what it repeats, so a "billion laughs" document is refused early.
-    Aliases share the anchored value (as PyYAML does); their positions point at the alias.
-    """
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.positions: dict[DocPath, tuple[int, int]] = {}
-        self.findings: list[Finding] = []
-        self.stack: list[_Frame] = []
-        self.anchors: dict[str, tuple[Any, int]] = {}  # name -> (value, nodes it holds)
-        self.open_anchors: set[str] = set()
-        self.nodes = 0
-        self.expanded = 0
-        self.root: Any = None
-        self.documents = 0
-        self._resolver = yaml.resolver.Resolver()
-        self._ctor = yaml.constructor.SafeConstructor()
-
-    # ---- helpers --------------------------------------------------------------------------------
-    @staticmethod
-    def _pos(event: Any) -> tuple[int, int]:
-        return event.start_mark.line + 1, event.start_mark.column + 1
-
-    def _fail(self, event: Any, code: str, message: str) -> RecipeInvalid:
-        line, col = self._pos(event)
-        return _invalid(self.file, line, col, code, message)
-
-    def _count(self, event: Any, n: int = 1) -> None:
-        self.nodes += n
-        if self.nodes > MAX_NODES:
-            raise self._fail(
-                event, "too-many-nodes", f"has more than {MAX_NODES:,} YAML values; a recipe is far smaller"
-            )
-
-    def _child_path(self, event: Any) -> DocPath | None:
-        """Path of the node starting at ``event``; ``None`` when it is a mapping key."""
-        if not self.stack:
-            self.positions[()] = self._pos(event)
-            return ()
-        top = self.stack[-1]
-        if isinstance(top.data, list):
-            path = (*top.path, len(top.data))
-            self.positions[path] = self._pos(event)
-            return path
-        if top.key is None:
-            return None
-        return (*top.path, top.key)
-
-    def _scalar_value(self, event: Any) -> Any:
-        tag = event.tag
-        if tag is None or tag == "!":
-            tag = _STR_TAG if tag == "!" else self._resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-        if tag == _STR_TAG:
-            if not event.style and event.implicit[0] and _FLOAT_12.match(event.value):
-                return float(event.value)  # YAML 1.2 reads 1e-4 as a number
-            return event.value
-        if tag == _INT_TAG:
-            body = event.value.lstrip("+-")
-            body = body[2:] if body[:2].lower() in ("0x", "0o", "0b") else body
-            digits = sum(ch.isalnum() for ch in body)  # not the sign, a base prefix, '_' or ':'
-            if digits > MAX_INT_DIGITS:
-                raise self._fail(event, "bad-value", f"number with {digits:,} digits; at most {MAX_INT_DIGITS}")
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        try:
-            return self._ctor.construct_object(node)
-        except yaml.YAMLError as e:
-            problem = getattr(e, "problem", None) or str(e)
-            raise self._fail(event, "yaml-tag", f"cannot read value: {problem}") from None
-
-    # ---- attaching finished values -----------------------------------------------------------------
-    def _key(self, top: _Frame, event: Any, key: Any, is_merge: bool) -> None:
-        line, col = self._pos(event)
-        if is_merge:
-            top.key = _MERGE_KEY
-            return
-        if not isinstance(key, str):
-            raise self._fail(event, "bad-key", "a mapping key must be plain text, not a list or mapping")
-        if key in top.first_line:
-            subject = _subject(top.path) + ": " if top.path else ""
-            self.findings.append(
-                Finding(
-                    self.file,
-                    line,
-                    col,
-                    "duplicate-key",
-                    f"{subject}duplicate key '{key}' (first at line {top.first_line[key]}, again at line {line})",
-                )
-            )
-            prefix = (*top.path, key)
-            for p in [p for p in self.positions if p[: len(prefix)] == prefix]:
-                del self.positions[p]  # the later value wins; forget where the earlier one was
-        else:
-            top.first_line[key] = line
-        self.positions[(*top.path, key)] = (line, col)
-        top.key = key
-
-    def _attach(self, value: Any, event: Any, *, is_merge_key: bool = False) -> None:
-        if not self.stack:
-            self.root = value
-            return
-        top = self.stack[-1]
-        if isinstance(top.data, list):
-            top.data.append(value)
-        elif top.key is None:
-            self._key(top, event, value, is_merge_key)
-        elif top.key is _MERGE_KEY:
-            sources = value if isinstance(value, list) else [value]
-            if not all(isinstance(s, dict) for s in sources):
-                raise self._fail(event, "bad-merge", "'<<' must merge a mapping or a list of mappings")
-            top.merges.extend(sources)
-            top.key = None
-        else:
-            top.data[top.key] = value
-            top.key = None
-
-    # ---- events ------------------------------------------------------------------------------------
-    def feed(self, event: Any) -> None:
-        if isinstance(event, yaml.ScalarEvent):
-            self._count(event)
-            path = self._child_path(event)
-            # keys are read as text (YAML 1.2 reads `on:` as the key "on")
-            value = event.value if path is None else self._scalar_value(event)
-            if event.anchor:
-                self.anchors[event.anchor] = (value, 1)
-            is_merge = path is None and event.value == "<<" and not event.style and event.tag is None
-            self._attach(value, event, is_merge_key=is_merge)
-        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            self._count(event)
-            path = self._child_path(event)
-            if path is None:
-                raise self._fail(event, "bad-key", "a mapping key must be plain text, not a list or mapping")
-            if len(self.stack) >= MAX_DEPTH:
-                raise self._fail(event, "too-deep", f"nested deeper than {MAX_DEPTH} levels")
-            if event.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
-                raise self._fail(event, "yaml-tag", f"cannot read value: unsupported tag {event.tag!r}")
-            data: Any = [] if isinstance(event, yaml.SequenceStartEvent) else {}
-            if event.anchor:
-                self.open_anchors.add(event.anchor)
-            self.stack.append(_Frame(data, path, event.anchor, self.nodes))
-        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            frame = self.stack.pop()
-            for source in frame.merges:  # explicit keys win, then earlier merged mappings
-                for k, v in source.items():
-                    frame.data.setdefault(k, v)
-            if frame.anchor:
-                self.open_anchors.discard(frame.anchor)
-                self.anchors[frame.anchor] = (frame.data, self.nodes - frame.nodes_before + 1)
-            self._attach(frame.data, event)
-        elif isinstance(event, yaml.AliasEvent):
-            path = self._child_path(event)
-            if event.anchor in self.open_anchors:
-                raise self._fail(event, "recursive-alias", f"alias *{event.anchor} refers to a node that contains it")
-            if event.anchor not in self.anchors:
-                raise self._fail(event, "yaml-syntax", f"alias *{event.anchor} names no anchor defined before it")
-            value, size = self.anchors[event.anchor]
-            self.expanded += size
-            if self.expanded > MAX_ALIAS_EXPANSION:
-                raise self._fail(
-                    event,
-                    "alias-bomb",
-                    f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (an alias bomb?); refusing to expand",
-                )
-            self._count(event, size)
-            self._attach(value, event)
-        elif isinstance(event, yaml.DocumentStartEvent):
-            self.documents += 1
-            if self.documents > 1:
-                raise self._fail(event, "multiple-documents", "has several YAML documents (---); a recipe is one")
-
-
-_MERGE_KEY = "\x00<<merge>>"
-
-
-def parse_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Positions, list[Finding]]:
-    """Parse one YAML document into (data, positions, findings about keys).
-
-    Raises :class:`RecipeInvalid` when there is nothing to check: a syntax error, several
-    documents, an alias bomb, too many values, an empty document.
-
-    >>> data, pos, findings = parse_yaml("a:\\n  b: [x, y]\\n  b: 2\\n")
-    >>> data, pos[("a", "b")], ("a", "b", 0) in pos
-    ({'a': {'b': 2}}, (3, 3), False)
-    >>> [f.message for f in findings]
-    ["a: duplicate key 'b' (first at line 2, again at line 3)"]
-    """
-    composer = _Composer(file)
-    try:
-        for event in yaml.parse(text, Loader=_Loader):
-            composer.feed(event)
-    except yaml.YAMLError as e:
-        raise _yaml_error(e, text, file) from None
-    if composer.root is None:
-        raise _invalid(file, None, None, "empty-file", "is empty; expected a recipe (apiVersion: recipemut/v1, ...)")
-    return composer.root, composer.positions, composer.findings
-
-
 def _require_mapping(data: Any, file: str) -> dict[str, Any]:
     if isinstance(data, dict):
         return data
     if data is None:
-        raise _invalid(file, None, None, "empty-file", "is empty; expected a recipe (apiVersion: recipemut/v1, ...)")
+        raise _invalid(file, None, None, "empty-file", f"is empty; expected {_EXPECTED}")
     what = f"a list ({len(data)} items)" if isinstance(data, list) else _describe(data)
     raise _invalid(
         file,
@@ -386,7 +91,7 @@ def read_document(
     for YAML problems (syntax, duplicate keys, not a mapping, ...).
     """
     text = read_text(path, max_bytes=max_bytes)
-    data, positions, findings = parse_yaml(text, file=str(path))
+    data, positions, findings = parse_recipe_yaml(text, file=str(path))
     mapping = _require_mapping(data, str(path))
     if findings:
         raise RecipeInvalid(findings)
@@ -749,7 +454,7 @@ def check_document(
 def check_text(text: str, *, file: str = "<string>") -> tuple[Recipe | None, list[Finding]]:
     """Check recipe text; every problem becomes a finding (nothing is raised for bad input)."""
     try:
-        data, positions, findings = parse_yaml(text, file=file)
+        data, positions, findings = parse_recipe_yaml(text, file=file)
         return check_document(data, positions, file=file, findings=findings)
     except RecipeInvalid as e:
         return None, list(e.findings)
@@ -823,17 +528,13 @@ def load_recipe(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYT
 
 
 __all__ = [
-    "MAX_ALIAS_EXPANSION",
-    "MAX_DEPTH",
-    "MAX_NODES",
     "MAX_RECIPE_BYTES",
     "check_document",
     "check_recipe",
     "check_text",
-    "decode_text",
     "load_recipe",
     "load_recipe_text",
-    "parse_yaml",
+    "parse_recipe_yaml",
     "read_document",
     "read_text",
     "recipe_schema",

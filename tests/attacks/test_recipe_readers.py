@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from recipemut.apply.transaction import read_recipe_text
 from recipemut.cli import app
-from recipemut.errors import InputFileError, RecipemutError
+from recipemut.errors import InputFileError, RecipeInvalid, RecipemutError
 from recipemut.files import read as readers
 from recipemut.loggen.params import load_params
 from recipemut.logs.mapping import load_mapping
-from recipemut.plan.planfile import load_plan
+from recipemut.plan.planfile import load_plan, recipe_sha256
 from recipemut.recipe.loader import check_recipe, load_recipe
 
 READERS: dict[str, Callable[[str], Any]] = {
@@ -27,6 +27,15 @@ READERS: dict[str, Callable[[str], Any]] = {
     "mapping": load_mapping,
     "plan": load_plan,
     "loggen": load_params,
+    "sha256": recipe_sha256,
+}
+#: the readers that want text, and what each says a binary file is not
+TEXT_READERS = {
+    "recipe": "a YAML recipe",
+    "apply": "a YAML recipe",
+    "mapping": "a YAML or JSON mapping",
+    "plan": "a JSON plan",
+    "loggen": "a YAML loggen.yaml",
 }
 
 
@@ -148,3 +157,54 @@ def test_never_reads_past_the_cap_of_a_growing_file(tmp_path: Path, monkeypatch:
 def test_missing_file_is_one_error(reader: str, tmp_path: Path) -> None:
     err = _guarded(lambda: READERS[reader](str(tmp_path / "nope.yaml")))
     assert isinstance(err, RecipemutError) and "no such" in str(err), err
+
+
+@pytest.mark.parametrize("reader", sorted(TEXT_READERS))
+def test_every_text_reader_words_binary_and_non_utf8_alike(reader: str, tmp_path: Path) -> None:
+    p = tmp_path / "f.yaml"
+    p.write_bytes(b"a: 1\n\x00\x01")
+    with pytest.raises(InputFileError) as e:
+        READERS[reader](str(p))
+    assert str(e.value) == f"{p}:2: binary data, not {TEXT_READERS[reader]}: NUL byte at offset 5 (line 2)"
+    assert e.value.code == "binary-file"
+    p.write_bytes(b"a: 1\nb: \xff\n")
+    with pytest.raises(InputFileError) as e:
+        READERS[reader](str(p))
+    assert str(e.value) == f"{p}:2:4: not UTF-8 text: byte 0xff at offset 8 (line 2, column 4)"
+    p.write_bytes("a: 1\n".encode("utf-16"))
+    with pytest.raises(InputFileError, match="is UTF-16 text"):
+        READERS[reader](str(p))
+
+
+YAML_READERS = ("recipe", "mapping", "loggen")
+
+
+def _alias_bomb() -> str:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev, cur = chr(96 + i), chr(97 + i)
+        lines.append(f"{cur}: &{cur} [{', '.join(['*' + prev] * 10)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("reader", YAML_READERS)
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (_alias_bomb(), "alias-bomb"),
+        ("a: " + "[" * 150 + "]" * 150 + "\n", "too-deep"),
+        ("a: [" + ",".join(["1"] * 100_001) + "]\n", "too-many-nodes"),
+        ("a: " + "9" * 101 + "\n", "bad-value"),
+        ("a: &a [1, *a]\n", "recursive-alias"),
+    ],
+    ids=["aliases", "depth", "nodes", "digits", "recursion"],
+)
+def test_every_yaml_reader_holds_the_same_limits(reader: str, text: str, code: str, tmp_path: Path) -> None:
+    """Recipe, mapping and loggen parameters are parsed by one reader: one set of limits, one error each."""
+    p = tmp_path / "f.yaml"
+    p.write_text(text)
+    with pytest.raises(RecipemutError) as e:
+        READERS[reader](str(p))
+    err = e.value
+    got = err.findings[0].code if isinstance(err, RecipeInvalid) else err.code
+    assert got == code and err.line is not None and str(err).startswith(f"{p}:{err.line}:"), str(err)
