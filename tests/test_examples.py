@@ -21,7 +21,7 @@ from recipemut.recipe.loader import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ("checkout", "media", "ml_inference")
-DOC = ROOT / "README.md"  # the examples section lists the exact commands that made each log
+DOC = ROOT / "docs" / "examples.md"  # lists the exact commands that made each log
 runner = CliRunner()
 
 
