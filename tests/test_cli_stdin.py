@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from recipemut.cli import app
 from recipemut.commands._common import spread_multi_options
 from recipemut.errors import InputFileError, LogError
-from recipemut.logs import ingest
+from recipemut.logs import ingest, sources
 
 runner = CliRunner()
 CLI = Path(sys.executable).with_name("recipemut")  # the installed console script
@@ -232,7 +232,7 @@ def test_the_copy_is_byte_for_byte(monkeypatch: pytest.MonkeyPatch, spool: Path)
     # not UTF-8 (but text: binary input is refused on its first chunk), over one copy chunk: never decoded
     data = b"".join(b'{"op": "%s"}\r\n' % bytes([b]) for b in range(32, 256)) * 1000
     _fake_stdin(monkeypatch, data)
-    with ingest.stdin_copy() as copy:
+    with sources.stdin_copy() as copy:
         assert copy.read_bytes() == data
     assert not copy.exists() and list(spool.iterdir()) == []
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-import types
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from _telemetry_helpers import otlp_doc, otlp_span, recipe, write_json
 
@@ -146,8 +146,12 @@ def test_ingest_takes_the_arrow_table_and_gets_what_the_frame_gave(tmp_path, mon
     monkeypatch.setattr(formats, "read_table", lambda *a, **kw: calls.append("table") or real_table(*a, **kw))
     a, rep_a = ingest.read_logs(p, recipe=r)
     assert calls == ["table"]
-    only_read = types.SimpleNamespace(detect=formats.detect, read=formats.read)  # the pandas hand-off
-    monkeypatch.setattr(ingest, "_formats_module", lambda: only_read)
+
+    def via_frame(*args, **kw):  # the same read handed over as a pandas frame, as read() returns it
+        table, counts, notes = real_table(*args, **kw)
+        return pa.Table.from_pandas(table.to_pandas(), preserve_index=False), counts, notes
+
+    monkeypatch.setattr(formats, "read_table", via_frame)
     b, rep_b = ingest.read_logs(p, recipe=r)
     pd.testing.assert_frame_equal(a, b)
     assert rep_a.to_dict() == rep_b.to_dict()

@@ -5,20 +5,24 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from _profile_helpers import REQUESTS, diamond, line, span, write_lines, write_spans
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recipemut.errors import InputFileError, LogError, RecipemutError
-from recipemut.logs import ingest
-from recipemut.logs.ingest import classify_line, detect_format, read_logs
+from recipemut.files import compressed
+from recipemut.logs import detect as detect_module
+from recipemut.logs import lines as line_scan
+from recipemut.logs import native, traces
+from recipemut.logs.checks import classify_line
+from recipemut.logs.detect import UTF8_BOM, detect_format
+from recipemut.logs.ingest import read_logs
 from recipemut.logs.spans import SPAN_SCHEMA
 
 GOOD = line(span("r9", "load", 9000, 1))
@@ -27,7 +31,7 @@ GOOD2 = line(span("r8", "load", 8000, 1))
 
 def test_happy_path_columns_dtypes_and_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     p = write_spans(tmp_path / "a.jsonl", REQUESTS)
-    with caplog.at_level(logging.INFO, logger="recipemut.logs.ingest"):
+    with caplog.at_level(logging.INFO, logger="recipemut.logs"):
         df, rep = read_logs(p)
     assert "re-reading in blocks" not in caplog.text  # the one-pass columnar path was enough
     assert list(df.columns) == SPAN_SCHEMA.names
@@ -173,7 +177,7 @@ def test_gzip_bomb_is_refused_before_it_fills_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert e.value.code == "too-large" and e.value.file == str(p)
     msg = str(e.value)
-    limit = ingest.gzip_limit(p.stat().st_size)
+    limit = compressed.gzip_limit(p.stat().st_size)
     assert limit < 100 * 1024**2
     assert "\n" not in msg and msg.startswith(f"{p}: gzip log inflates beyond {limit / 1024**2:.0f} MiB")
     assert "gzip bomb" in msg
@@ -189,9 +193,9 @@ def test_gzip_with_a_high_ratio_under_the_free_limit_is_read(tmp_path: Path) -> 
 
 
 def test_gzip_limit_scales_with_the_compressed_size() -> None:
-    assert ingest.gzip_limit(0) == ingest.GZIP_FREE_BYTES
-    assert ingest.gzip_limit(10 * 1024**2) == ingest.MAX_GZIP_RATIO * 10 * 1024**2
-    assert ingest.gzip_limit(10 * 1024**4) == ingest.MAX_DECOMPRESSED
+    assert compressed.gzip_limit(0) == compressed.GZIP_FREE_BYTES
+    assert compressed.gzip_limit(10 * 1024**2) == compressed.MAX_GZIP_RATIO * 10 * 1024**2
+    assert compressed.gzip_limit(10 * 1024**4) == compressed.MAX_DECOMPRESSED
 
 
 def test_several_files_keep_their_own_line_numbers(tmp_path: Path) -> None:
@@ -241,21 +245,21 @@ def test_every_line_bad_is_an_error(tmp_path: Path) -> None:
 
 
 def test_gives_up_after_a_long_run_of_bad_lines(tmp_path: Path) -> None:
-    p = write_lines(tmp_path / "a.log", ["hello world"] * (ingest.GIVE_UP_AFTER + 500) + [GOOD])
-    with pytest.raises(LogError, match=f"the first {ingest.GIVE_UP_AFTER} non-blank lines are all rejected"):
+    p = write_lines(tmp_path / "a.log", ["hello world"] * (native.GIVE_UP_AFTER + 500) + [GOOD])
+    with pytest.raises(LogError, match=f"the first {native.GIVE_UP_AFTER} non-blank lines are all rejected"):
         read_logs(p)
 
 
 def test_gives_up_when_the_first_lines_parse_but_are_all_rejected(tmp_path: Path) -> None:
     """The rule holds on the one-pass path too: lines of valid JSON that are not spans."""
     no_key = json.dumps({"request_id": "r1", "start_ms": 1, "latency_ms": 1, "status": "ok"})  # no op
-    p = write_lines(tmp_path / "a.jsonl", [no_key] * ingest.GIVE_UP_AFTER + [GOOD, GOOD2])
+    p = write_lines(tmp_path / "a.jsonl", [no_key] * native.GIVE_UP_AFTER + [GOOD, GOOD2])
     with pytest.raises(LogError, match=r"first 1000 non-blank lines are all rejected .*line 1: .*missing-key") as e:
         read_logs(p)
     assert e.value.line == 1
-    q = write_lines(tmp_path / "b.jsonl", [no_key] * (ingest.GIVE_UP_AFTER - 1) + [GOOD, GOOD2])
+    q = write_lines(tmp_path / "b.jsonl", [no_key] * (native.GIVE_UP_AFTER - 1) + [GOOD, GOOD2])
     df, rep = read_logs(q)  # one good line among the first thousand: a log with bad lines
-    assert len(df) == 2 and rep.rejected == {"missing-key": ingest.GIVE_UP_AFTER - 1}
+    assert len(df) == 2 and rep.rejected == {"missing-key": native.GIVE_UP_AFTER - 1}
 
 
 def test_a_plain_log_named_like_a_compressed_file_is_read_as_plain(tmp_path: Path) -> None:
@@ -275,7 +279,7 @@ def test_a_utf8_bom_before_line_1_is_not_part_of_it(tmp_path: Path) -> None:
     plain = tmp_path / "plain.jsonl"
     write_spans(plain, REQUESTS)
     one = (json.dumps(REQUESTS[0]) + "\n").encode()
-    for name, data in (("bom.jsonl", ingest.UTF8_BOM + plain.read_bytes()), ("one.jsonl", ingest.UTF8_BOM + one)):
+    for name, data in (("bom.jsonl", UTF8_BOM + plain.read_bytes()), ("one.jsonl", UTF8_BOM + one)):
         p = tmp_path / name
         p.write_bytes(data)
         g = tmp_path / (name + ".gz")
@@ -390,15 +394,17 @@ def test_json_objects_of_no_known_format_are_named_by_line_and_missing_keys(tmp_
 def test_other_formats_go_to_the_formats_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[Path, str, bool]] = []
 
-    def read(
+    def read_table(
         path: Path, fmt: str, *, recipe: object, mapping: object, strict: bool
-    ) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    ) -> tuple[pa.Table, dict[str, int], list[str]]:
         calls.append((path, fmt, strict))
         rows = [span("t1", "load", 1, 2), span("t1", "left", 3, -1)]  # the second is checked and rejected
-        return pd.DataFrame(rows).assign(source_line=[1, 2]), {"unmapped_spans": 3}, ["2 spans skewed"]
+        table = pa.Table.from_pandas(pd.DataFrame(rows).assign(source_line=[1, 2]), preserve_index=False)
+        return table, {"unmapped_spans": 3}, ["2 spans skewed"]
 
-    fake = types.SimpleNamespace(detect=lambda head: "fakefmt" if b"fakefmt" in head else None, read=read)
-    monkeypatch.setitem(sys.modules, "recipemut.logs.traces", fake)
+    real_detect = detect_module.detect
+    monkeypatch.setattr(detect_module, "detect", lambda head: "fakefmt" if b"fakefmt" in head else real_detect(head))
+    monkeypatch.setattr(traces, "read_table", read_table)
     p = write_lines(tmp_path / "t.json", ['{"fakefmt": true}'])
     native = write_spans(tmp_path / "n.jsonl", REQUESTS[:2])
     df, rep = read_logs([p, native], recipe=diamond())
@@ -436,15 +442,14 @@ def test_a_mapping_with_only_native_logs_is_reported_unused(tmp_path: Path) -> N
     assert rep.notes == ()
 
 
-def test_without_the_formats_package_other_formats_are_unsupported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "recipemut.logs.traces", None)  # import fails like a missing module
+def test_the_trace_readers_are_always_there_and_unknown_format_names_are_refused(tmp_path: Path) -> None:
+    # the trace readers are a plain import of ingest, not an optional package: an OTLP document is
+    # read by them (here it holds no spans), and a format no reader takes is named in the error
     p = write_lines(tmp_path / "t.json", ['{"resourceSpans": []}'])
-    with pytest.raises(LogError, match="line 1: missing or empty required keys"):  # a JSON object: read as native
+    with pytest.raises(LogError, match=r"no spans in the logs: .*t\.json holds no OTLP spans"):
         read_logs(p)
-    with pytest.raises(LogError, match="unsupported log format 'otlp'"):
-        read_logs(p, log_format="otlp")
+    with pytest.raises(LogError, match="unknown trace format 'nosuch'"):
+        read_logs(p, log_format="nosuch")
 
 
 @pytest.mark.parametrize(
@@ -465,22 +470,22 @@ def test_classify_line(raw: bytes, reason: str) -> None:
 
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the calls of ingest's JSON parse (its length is the count)."""
+    """Counts the calls of the native reader's JSON parse (its length is the count)."""
     calls: list[int] = []
-    real = ingest._parse
+    real = native._parse
 
     def counting(buf: object, block_size: int | None = None, infer: bool = False) -> object:
         calls.append(1)
         return real(buf, block_size, infer=infer)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest, "_parse", counting)
+    monkeypatch.setattr(native, "_parse", counting)
     return calls
 
 
 def test_fallback_is_bounded_by_bad_lines_not_file_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parses: list[int]
 ) -> None:
-    monkeypatch.setattr(ingest, "FALLBACK_BLOCK", 1 << 16)
+    monkeypatch.setattr(native, "FALLBACK_BLOCK", 1 << 16)
     good = [line(span(f"r{i}", "load", i, 1.5)) for i in range(20_000)]
     good[12_345] = "broken"
     df, rep = read_logs(write_lines(tmp_path / "a.jsonl", good))
@@ -564,12 +569,12 @@ def _lines_reference(data: bytes) -> list[tuple[int, int, int, bool, bool]]:
 @settings(max_examples=300, deadline=None)
 def test_line_scan_matches_a_plain_reading_at_any_chunk_size(pieces: list[bytes], chunk: int) -> None:
     data = b"".join(pieces)
-    old = ingest._SCAN_CHUNK
-    ingest._SCAN_CHUNK = chunk  # newlines and CRs falling on chunk edges
+    old = line_scan._SCAN_CHUNK
+    line_scan._SCAN_CHUNK = chunk  # newlines and CRs falling on chunk edges
     try:
-        got = ingest._index_lines(np.frombuffer(data, dtype=np.uint8))
+        got = line_scan.index_lines(np.frombuffer(data, dtype=np.uint8))
     finally:
-        ingest._SCAN_CHUNK = old
+        line_scan._SCAN_CHUNK = old
     cols = (got.starts, got.ends, got.nexts, got.blank, got.odd)
     rows = list(zip(*(c.tolist() for c in cols), strict=True))
     assert rows == _lines_reference(data)

@@ -256,8 +256,8 @@ def test_when_every_span_is_dropped_the_error_says_why(recipe: Path, tmp_path: P
 _CHILD = """
 import sys
 from recipemut import cli
-from recipemut.logs import ingest
-ingest._PARSE_BLOCK = int(sys.argv[1])
+from recipemut.logs import native
+native._PARSE_BLOCK = int(sys.argv[1])
 cli.main(sys.argv[2:])
 """
 

@@ -53,7 +53,7 @@ from recipemut.apply.transaction import (
 from recipemut.errors import RecipemutError
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.judge.stats import IMPROVES, compare
-from recipemut.logs.ingest import STDIN_NAME, is_stdin
+from recipemut.logs.sources import STDIN_NAME, is_stdin
 from recipemut.logs.spans import DEFAULT_VARIANT
 
 log = logging.getLogger(__name__)

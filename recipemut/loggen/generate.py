@@ -14,8 +14,7 @@ from recipemut.errors import RecipemutError
 from recipemut.loggen.arrivals import DEFAULT_PEAK_HOUR, DEFAULT_START_MS, poisson_arrivals
 from recipemut.loggen.keys import U64, combine, hash_share, hex_ids, mix, salt, unit_float, zipf_cdf, zipf_rank
 from recipemut.loggen.params import FieldParams, LoggenParams, OpParams
-from recipemut.logs.ingest import to_span_frame
-from recipemut.logs.spans import DEFAULT_VARIANT, SPAN_SCHEMA
+from recipemut.logs.spans import DEFAULT_VARIANT, SPAN_SCHEMA, to_span_frame
 from recipemut.predict import cachesim
 from recipemut.recipe import transfer
 from recipemut.recipe.model import Operation, Recipe, Variant, recipe_from_dict
@@ -118,7 +117,7 @@ def generate_spans(
     span, as sampled tracing does: ``n_requests`` is the traffic before sampling, and
     :func:`rate_function` the rate before sampling.
 
-    Rows are sorted by start time, dtypes are those of :func:`recipemut.logs.ingest.to_span_frame`;
+    Rows are sorted by start time, dtypes are those of :func:`recipemut.logs.spans.to_span_frame`;
     ``source_file``/``source_line`` are null.
     """
     if n_requests < 0:

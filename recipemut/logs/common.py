@@ -9,10 +9,8 @@ the frame once; per span they do only the dictionary look-ups the format forces 
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import InputFileError, LogError
-from recipemut.logs.ingest import json_error, parse_int
+from recipemut.files.compressed import MAX_DECOMPRESSED, STREAM_ERRORS, inflate
+from recipemut.files.compressed import read_head as read_decompressed_head
+from recipemut.logs.jsonerrors import json_error, parse_int
 
 #: Columns every reader produces, in this order (then the ``attr:*`` columns).
 RAW_COLUMNS = (
@@ -58,7 +58,8 @@ DEFAULT_ATTRIBUTES = (
     "peer.service",
 )
 
-MAX_BYTES = 4 * 1024**3  # refuse documents larger than this (decompressed)
+#: refuse documents larger than this (decompressed): the one cap of :mod:`recipemut.files.compressed`
+MAX_BYTES = MAX_DECOMPRESSED
 #: the largest start or duration the Jaeger and Zipkin readers take, in nanoseconds: 2**62 (about 146
 #: years, as native ingest), so that a start plus a duration is still an int64 and a date
 MAX_NS = 2**62
@@ -174,53 +175,33 @@ def raw_frame(columns: dict[str, Any], attributes: dict[str, Any]) -> pd.DataFra
 
 
 def read_bytes(path: Path) -> bytes:
-    """The whole file, gunzipped when it is gzip; user errors as :class:`InputFileError`."""
+    """The whole file, gunzipped when it is gzip, at most :data:`MAX_BYTES` of it; user errors as
+    :class:`InputFileError`."""
     try:
         if path.is_dir():
             raise InputFileError("is a directory, not a trace file", file=str(path), code="not-a-file")
-        with path.open("rb") as fh:
-            magic = fh.read(2)
-            fh.seek(0)
-            if magic == b"\x1f\x8b":
-                with gzip.GzipFile(fileobj=fh) as gz:
-                    data = gz.read(MAX_BYTES + 1)
-            else:
-                data = fh.read(MAX_BYTES + 1)
+        data, cut = inflate(path, MAX_BYTES)
     except FileNotFoundError:
         raise InputFileError("no such file", file=str(path), code="missing-file") from None
-    except (OSError, EOFError, zlib.error) as e:
+    except STREAM_ERRORS as e:
         raise InputFileError(f"cannot read: {e}", file=str(path), code="unreadable") from None
+    if cut is not None:
+        raise InputFileError(f"cannot read: {cut}", file=str(path), code="unreadable")
     if len(data) > MAX_BYTES:
         raise InputFileError(f"larger than {MAX_BYTES} bytes decompressed", file=str(path), code="too-large")
-    return data
+    return bytes(data) if isinstance(data, bytearray) else data
 
 
 def read_head(path: Path, size: int = 65536) -> bytes:
     """The first ``size`` bytes of the file, gunzipped when it is gzip (for format detection)."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(size)
-        if head[:2] == b"\x1f\x8b":
-            return gunzip_head(head, size)
-        return head
+        return read_decompressed_head(path, size)
     except FileNotFoundError:
         raise InputFileError("no such file", file=str(path), code="missing-file") from None
     except IsADirectoryError:
         raise InputFileError("is a directory, not a trace file", file=str(path), code="not-a-file") from None
-    except OSError as e:
+    except STREAM_ERRORS as e:
         raise InputFileError(f"cannot read: {e}", file=str(path), code="unreadable") from None
-
-
-def gunzip_head(head: bytes, size: int = 65536) -> bytes:
-    """As much of a gzip stream's start as ``head`` holds, decompressed (at most ``size`` bytes).
-
-    >>> gunzip_head(gzip.compress(b'{"resourceSpans": []}'))
-    b'{"resourceSpans": []}'
-    """
-    try:
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, size)
-    except zlib.error:
-        return b""
 
 
 def iter_documents(data: bytes, path: Path) -> Iterator[Any]:

@@ -3,11 +3,24 @@
 Every reader (native JSONL, OTLP, Jaeger, Zipkin) produces a ``pandas.DataFrame`` with exactly
 these columns and dtypes, one row per span of a recipe operation. Downstream code (profile,
 simulation, forecast) reads only this table, never the source files.
+
+Readers parse into :data:`PARSE_SCHEMA` (every column nullable, no source columns) and check the
+rows; :func:`to_span_frame` makes the frame. :func:`factorize` and :func:`keep_last_ending` are the
+vectorised steps that number requests and operations and drop duplicate spans.
+
+The frame's dtypes: strings are pandas' ``str`` dtype, floats ``float64`` (NaN where absent),
+``recipe_version`` and ``source_line`` nullable ``Int64``; ``source_file`` (one value per file) is a
+``category``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Column -> arrow type. Required columns must be non-null after ingest.
 SPAN_SCHEMA = pa.schema(
@@ -37,3 +50,81 @@ REQUIRED = ("request_id", "op", "start_ms", "latency_ms", "status")
 OPTIONAL = tuple(f.name for f in SPAN_SCHEMA if f.name not in REQUIRED)
 STATUSES = ("ok", "error", "halted")
 DEFAULT_VARIANT = "control"
+
+_SOURCE_COLS = ("source_file", "source_line")
+
+
+def _parse_type(f: pa.Field) -> pa.DataType:
+    if f.name == "recipe_version":
+        return pa.float64()
+    # large_string: what pandas' ``str`` dtype holds, so the conversion to the frame copies no offsets
+    return pa.large_string() if pa.types.is_string(f.type) else f.type
+
+
+#: what the JSON reader parses (everything nullable; recipe_version as a number, checked after)
+PARSE_SCHEMA = pa.schema(
+    [pa.field(f.name, _parse_type(f), nullable=True) for f in SPAN_SCHEMA if f.name not in _SOURCE_COLS]
+)
+
+#: the string columns of :data:`PARSE_SCHEMA`, and the optional numbers checked against their bounds
+STRING_COLS = tuple(f.name for f in PARSE_SCHEMA if pa.types.is_large_string(f.type))
+VALUE_COLS = ("cost_usd", "cpu_ms", "mem_mb", "bytes_in", "bytes_out")
+
+
+def _types_mapper(t: pa.DataType) -> Any:
+    return pd.Int64Dtype() if pa.types.is_integer(t) else None
+
+
+def to_span_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow table in :data:`SPAN_SCHEMA` -> the span DataFrame (dtypes as in the module doc)."""
+    table = table.select(SPAN_SCHEMA.names)
+    i = table.schema.get_field_index("source_file")
+    if not pa.types.is_dictionary(table.schema.field(i).type):
+        table = table.set_column(i, "source_file", pc.dictionary_encode(table.column(i)))
+    return table.to_pandas(types_mapper=_types_mapper, split_blocks=True, self_destruct=True)
+
+
+def factorize(values: pd.Series | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (int64, first-appearance order) and uniques of a string column, via arrow's hash kernel.
+
+    >>> codes, uniq = factorize(pd.Series(["b", "a", "b"], dtype="str"))
+    >>> codes.tolist(), list(uniq)
+    ([0, 1, 0], ['b', 'a'])
+    """
+    if not len(values):
+        return np.zeros(0, np.int64), np.array([], dtype=object)
+    arr = values if isinstance(values, pa.ChunkedArray) else pa.array(values.array, from_pandas=True)
+    if isinstance(arr, pa.Array):
+        arr = pa.chunked_array([arr])
+    enc = pc.dictionary_encode(arr)
+    parts = [(c.indices.fill_null(-1) if c.null_count else c.indices).to_numpy() for c in enc.chunks]
+    codes = np.concatenate(parts, dtype=np.int64)
+    return codes, np.asarray(enc.chunks[-1].dictionary.to_pylist(), dtype=object)
+
+
+def keep_last_ending(req_codes: np.ndarray, op_codes: np.ndarray, end_ms: np.ndarray, n_ops: int) -> np.ndarray:
+    """Mask keeping, for each (request, op) pair, the span that ends last (ties: the later row).
+
+    >>> keep_last_ending(np.array([0, 0, 1]), np.array([0, 0, 0]), np.array([5.0, 3.0, 1.0]), 1).tolist()
+    [True, False, True]
+    """
+    n = int(req_codes.shape[0])
+    key = req_codes.astype(np.int64) * max(n_ops, 1) + op_codes
+    if n == 0:
+        return np.ones(n, bool)
+    span = int(key.max()) + 1
+    has_dupes = (
+        bool(np.bincount(key, minlength=span).max() > 1)
+        if span <= 4 * n + 1024
+        else bool(pd.Series(key).duplicated().any())
+    )
+    if not has_dupes:
+        return np.ones(n, bool)
+    order = np.lexsort((np.arange(n), np.nan_to_num(end_ms, nan=-np.inf), key))
+    last = np.ones(n, bool)
+    ks = key[order]
+    last[:-1] = ks[:-1] != ks[1:]
+    keep = np.zeros(n, bool)
+    keep[order[last]] = True
+    return keep
+

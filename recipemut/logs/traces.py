@@ -1,10 +1,10 @@
 """Trace formats beside the native JSONL: OTLP JSON, Jaeger JSON and Zipkin v2 JSON.
 
-Two entry points, used by :mod:`recipemut.logs.ingest` for files that are not native JSONL:
-
-* :func:`detect` names the format of a file from its first bytes (gzip is looked through);
-* :func:`read` reads one file into the span table (:data:`recipemut.logs.spans.SPAN_SCHEMA`), with
-  counts of every wart met on the way (:data:`COUNT_KEYS`) and notes for people.
+:func:`read_table` (what :mod:`recipemut.logs.ingest` calls for files that are not native JSONL) and
+:func:`read` read one file into the span table (:data:`recipemut.logs.spans.SPAN_SCHEMA`), with
+counts of every wart met on the way (:data:`COUNT_KEYS`) and notes for people. The format is
+named by the caller or told from the file's first bytes (:func:`recipemut.logs.detect.detect`,
+gzip looked through).
 
 >>> detect(b'{"resourceSpans": [{"resource": {}}]}'), detect(b'[{"traceId": "a", "id": "b", "localEndpoint": {}}]')
 ('otlp', 'zipkin')
@@ -14,7 +14,6 @@ Two entry points, used by :mod:`recipemut.logs.ingest` for files that are not na
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +21,8 @@ import pyarrow as pa
 
 from recipemut.errors import LogError
 from recipemut.logs import jaeger, otlp, zipkin
-from recipemut.logs.common import DEFAULT_ATTRIBUTES, gunzip_head, read_bytes, read_head
+from recipemut.logs.common import DEFAULT_ATTRIBUTES, read_bytes, read_head
+from recipemut.logs.detect import detect, mismatch
 from recipemut.logs.mapping import DEFAULT_MAPPING, MappingError, SpanMapping, load_mapping, resolve
 from recipemut.logs.normalise import COUNT_KEYS, normalise_table
 from recipemut.recipe.model import Recipe
@@ -43,75 +43,6 @@ __all__ = [
 
 #: Formats this package reads, as ``--log-format`` names them.
 FORMATS = ("otlp", "jaeger", "zipkin")
-
-_KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
-
-
-def detect(head: bytes) -> str | None:
-    """``"otlp"``, ``"jaeger"`` or ``"zipkin"`` from a file's first bytes, else ``None`` (native or unknown).
-
-    Decided by content, not by file name: OTLP has ``resourceSpans``; Jaeger spells ``traceID``
-    / ``spanID`` / ``operationName`` (under ``data``, a trace with ``processes``, or a list of
-    spans); Zipkin v2 is a JSON list of spans with ``traceId`` and ``id`` or ``localEndpoint``.
-    """
-    if head[:2] == b"\x1f\x8b":
-        head = gunzip_head(head)
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text[:1] not in (b"{", b"["):
-        return None
-    keys = set(_KEY.findall(text[:65536]))
-    if b"resourceSpans" in keys:
-        return "otlp"
-    if keys & {b"traceID", b"spanID", b"operationName", b"processID"}:
-        return "jaeger"
-    if text[:1] == b"[" and b"traceId" in keys and keys & {b"localEndpoint", b"id", b"remoteEndpoint"}:
-        return "zipkin"
-    return None
-
-
-#: what each reader looks for, at least one of them in a file's first 64 KiB, and how to say so
-SIGNATURES: dict[str, tuple[frozenset[bytes], str]] = {
-    "otlp": (frozenset({b"resourceSpans"}), "no resourceSpans key"),
-    "jaeger": (
-        frozenset({b"traceID", b"spanID", b"operationName", b"processID"}),
-        "no traceID, spanID or operationName key",
-    ),
-    "zipkin": (frozenset({b"traceId"}), "no traceId key"),
-}
-
-
-def mismatch(head: bytes, fmt: str) -> str | None:
-    """Why a file's first bytes (gunzipped) cannot be in format ``fmt`` (the reader's keys are not
-    there), naming what auto-detection takes it for; ``None`` when they may be (or hold nothing).
-
-    Only the reader's own keys are asked for, not :func:`detect`'s verdict, so that ``--log-format``
-    still overrides a detection that guessed wrong.
-
-    >>> print(mismatch(b'{"request_id": "r1", "op": "a"}', "otlp").replace("; ", ";\\n"))
-    no OTLP spans (no resourceSpans key);
-    the content looks like native JSONL: drop --log-format or use --log-format native
-    >>> mismatch(b'[{"traceId": "a", "id": "b"}]', "zipkin") is None
-    True
-    """
-    keys, missing = SIGNATURES[fmt]
-    if head[:2] == b"\x1f\x8b":
-        head = gunzip_head(head)
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not text:
-        return None
-    if fmt == "zipkin" and text[:1] != b"[":
-        missing = "not a JSON list of spans"
-    elif keys & set(_KEY.findall(text[:65536])):
-        return None
-    # ingest reads native JSONL and asks this package about the rest
-    from recipemut.logs.ingest import _LABELS, _looks_native, detect_format
-
-    seen = detect_format(text)
-    if seen == "unknown" or (seen == "native" and not _looks_native(text)):  # JSON objects of no format, text
-        looks = "the content is not a trace format recipemut knows"
-    else:
-        looks = f"the content looks like {_LABELS.get(seen, seen)}: drop --log-format or use --log-format {seen}"
-    return f"no {_LABELS[fmt]} spans ({missing}); {looks}"
 
 
 def detect_file(path: str | Path) -> str | None:

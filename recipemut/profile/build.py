@@ -245,7 +245,7 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
     LogError
         No span of an operation of this recipe.
     """
-    from recipemut.logs.ingest import factorize, keep_last_ending  # ingest imports nothing from here
+    from recipemut.logs.spans import factorize, keep_last_ending
 
     topo = recipe.topo_order
     k = len(topo)

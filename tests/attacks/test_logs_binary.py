@@ -18,7 +18,8 @@ from _profile_helpers import REQUESTS, line, write_recipe
 from typer.testing import CliRunner
 
 from recipemut.cli import app
-from recipemut.logs import ingest
+from recipemut.errors import InputFileError
+from recipemut.logs import native
 from recipemut.logs.ingest import read_logs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ def test_random_bytes_in_a_file_are_not_a_text_log(tmp_path: Path) -> None:
 def test_a_utf16_log_says_so(tmp_path: Path) -> None:
     logs = tmp_path / "utf16.jsonl"
     logs.write_bytes("".join(line(s) + "\n" for s in REQUESTS).encode("utf-16"))
-    with pytest.raises(ingest.InputFileError, match="it is UTF-16: convert it to UTF-8 first"):
+    with pytest.raises(InputFileError, match="it is UTF-16: convert it to UTF-8 first"):
         read_logs(logs)
 
 
@@ -93,14 +94,14 @@ def test_many_bad_lines_cost_a_bounded_number_of_parser_calls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spoil: object
 ) -> None:
     calls = 0
-    real = ingest._parse
+    real = native._parse
 
     def parse(*args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest, "_parse", parse)
+    monkeypatch.setattr(native, "_parse", parse)
     n = 20_000
     rows = [line({**REQUESTS[i % len(REQUESTS)], "request_id": f"q{i}"}) for i in range(n)]
     rows = [spoil(r) if i % 2 else r for i, r in enumerate(rows)]  # type: ignore[operator]
@@ -110,5 +111,5 @@ def test_many_bad_lines_cost_a_bounded_number_of_parser_calls(
     assert len(df) == n // 2 and rep.rejected_total == n // 2
     assert rep.examples[0].line == 2
     # a bounded number of calls per block read (was more than one per bad line: about 30,000 here)
-    blocks = logs.stat().st_size // ingest.FALLBACK_BLOCK + 1
+    blocks = logs.stat().st_size // native.FALLBACK_BLOCK + 1
     assert calls <= 100 * blocks, (calls, blocks)

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 from _profile_helpers import REQUESTS, line, write_recipe
 
-from recipemut.logs import ingest
-from recipemut.logs.ingest import MAX_JSON_DEPTH, line_depths, read_logs
+from recipemut.logs import native
+from recipemut.logs.ingest import read_logs
+from recipemut.logs.lines import MAX_JSON_DEPTH, line_depths
 
 DEEP_OBJECT = '{"a":' * 20_000 + "1" + "}" * 20_000
 SPANS = "".join(line(s) + "\n" for s in REQUESTS)
@@ -90,14 +91,14 @@ def test_a_first_line_of_200kb_of_brackets_does_not_hide_the_spans_after_it(tmp_
 
 def test_deep_lines_are_never_handed_to_a_parser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
-    real = ingest._parse
+    real = native._parse
 
     def parse(buf, *args, **kwargs):  # type: ignore[no-untyped-def]
         data = buf.to_pybytes() if hasattr(buf, "to_pybytes") else Path(buf).read_bytes()
         seen.append(max(line_depths(np.frombuffer(data, np.uint8), np.zeros(1, np.int64))))
         return real(buf, *args, **kwargs)
 
-    monkeypatch.setattr(ingest, "_parse", parse)
+    monkeypatch.setattr(native, "_parse", parse)
     logs = tmp_path / "logs.jsonl"
     body = ['{"x": ' + "[" * n + "]" * n + "}" for n in (MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, 3000)]  # one level more
     logs.write_text(SPANS + "\n".join(body) + "\n")

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.errors import LogError
-from recipemut.logs.ingest import MAX_LATENCY_MS, MAX_VALUES, read_logs
+from recipemut.logs.checks import MAX_LATENCY_MS, MAX_VALUES
+from recipemut.logs.ingest import read_logs
 
 ROOT = Path(__file__).resolve().parents[2]
 ZIPKIN = ROOT / "recipes" / "zipkin_simple_db"

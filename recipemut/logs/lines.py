@@ -1,0 +1,247 @@
+"""Where the lines of a log's bytes are, and how deeply each is nested: numpy scans, no Python loop per line.
+
+:func:`index_lines` finds every line's bytes (and which lines are blank, and which are not shaped
+``{...}``); :func:`too_deep` finds the lines nested deeper than :data:`MAX_JSON_DEPTH` before any
+JSON parser sees them (parsers recurse: pyarrow's crashed the process on a line 20,000 deep), with
+:func:`line_depths`, a bracket count that skips brackets inside strings.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+#: a native line nested deeper than this (objects and arrays) is rejected unread: JSON parsers recurse
+MAX_JSON_DEPTH = 512
+_DEPTH_WINDOW = 1 << 22  # bytes per step of the nesting scan
+_SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Byte layout of the lines of a buffer (numpy; one entry per line)."""
+
+    starts: np.ndarray  # int64 first byte
+    ends: np.ndarray  # int64 end of content (before "\r\n" / "\n")
+    nexts: np.ndarray  # int64 first byte of the next line (or buffer end)
+    blank: np.ndarray  # bool: empty (after one trailing \r)
+    odd: np.ndarray  # bool: non-blank but not of the shape "{...}"
+    deep: np.ndarray | None = None  # bool: nested deeper than MAX_JSON_DEPTH (odd too; never parsed)
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+
+def index_lines(a: np.ndarray) -> Lines:
+    """Lines of a uint8 buffer, found with a chunked numpy scan for ``\\n``.
+
+    The chunks are small enough to stay in the CPU cache, and the bytes around each newline (the
+    last one or two of a line, the first of the next) are picked up while their chunk is hot:
+    gathering them afterwards would be a cache miss per line.
+
+    A line holding a CR that does not end it is odd too: arrow's JSON reader ends lines at a lone
+    CR as well, so to it that line is several (and one of them may open a parse block).
+
+    >>> L = index_lines(np.frombuffer(b'{"a":1}\\r\\n\\n x\\n{}', dtype=np.uint8))
+    >>> L.starts.tolist(), L.ends.tolist(), L.blank.tolist(), L.odd.tolist()
+    ([0, 9, 10, 13], [7, 9, 12, 15], [False, True, False, False], [False, False, True, False])
+    """
+    n = int(a.shape[0])
+    if n == 0:
+        z, zb = np.zeros(0, np.int64), np.zeros(0, bool)
+        return Lines(z, z, z, zb, zb)
+    nls, before1, before2, after = [], [], [], []
+    n_cr = 0
+    for off in range(0, n, _SCAN_CHUNK):
+        chunk = a[off : off + _SCAN_CHUNK]
+        n_cr += int(np.count_nonzero(chunk == 13))
+        g = np.flatnonzero(chunk == 10)
+        if g.size:
+            g += off
+            nls.append(g)
+            before1.append(a[np.maximum(g - 1, 0)])
+            before2.append(a[np.maximum(g - 2, 0)])
+            after.append(a[np.minimum(g + 1, n - 1)])
+    nl = np.concatenate(nls).astype(np.int64, copy=False) if nls else np.empty(0, np.int64)
+    b1 = np.concatenate((*before1, a[n - 1 : n]))  # the last line ends at the buffer's end
+    b2 = np.concatenate((*before2, a[max(n - 2, 0) : max(n - 2, 0) + 1]))
+    first = np.concatenate((a[:1], *after)) if after else a[:1].copy()
+    starts = np.concatenate((np.zeros(1, np.int64), nl + 1))
+    ends = np.concatenate((nl, np.array([n], np.int64)))
+    if starts[-1] >= n:  # nothing after the final newline
+        starts, ends, b1, b2, first = starts[:-1], ends[:-1], b1[:-1], b2[:-1], first[:-1]
+    nexts = np.minimum(ends + 1, n)
+    cr = (ends > starts) & (b1 == 13)
+    ends = ends - cr
+    last = np.where(cr, b2, b1)
+    blank = ends <= starts
+    odd = ~blank & ((first != 0x7B) | (last != 0x7D))
+    if n_cr > int(cr.sum()):  # a CR inside a line (rare): find which lines hold one
+        crs = np.flatnonzero(a == 13)
+        lone = crs[~np.isin(crs, ends[cr])]
+        odd[np.searchsorted(starts, lone, side="right") - 1] = True
+    return Lines(starts, ends, nexts, blank, odd)
+
+
+_DepthState = tuple[int, bool, int, int, int]
+
+
+def _window_depths(w: np.ndarray, firsts: np.ndarray, state: _DepthState) -> tuple[np.ndarray, _DepthState]:
+    """Deepest nesting in window ``w`` of each line starting at ``firsts`` (relative, sorted; the first is 0).
+
+    Line 0 carries ``state`` = (backslashes just before the window, inside a string, depth, lowest
+    depth, deepest rise) from the previous window; the others start afresh. Returns the deepest rise
+    of each line and the state at the window's end (for its last line)."""
+    bs_in, inq_in, d_in, low_in, top_in = state
+    n = int(w.shape[0])
+    nl = int(firsts.shape[0])
+    # quotes not escaped: an odd run of backslashes before one escapes it
+    q = np.flatnonzero(w == 34)
+    b = np.flatnonzero(w == 92)
+    if b.size:
+        new = np.empty(b.size, bool)
+        new[0] = True
+        new[1:] = np.diff(b) != 1
+        run0 = np.maximum.accumulate(np.where(new, b, 0))
+        run_len = b - run0 + 1 + np.where(run0 == 0, bs_in, 0)
+        if q.size:
+            k = np.searchsorted(b, q) - 1
+            prev = (k >= 0) & (b[np.maximum(k, 0)] == q - 1)
+            esc = np.zeros(q.size, bool)
+            esc[prev] = (run_len[k[prev]] % 2) == 1
+            if bs_in % 2 and q[0] == 0:
+                esc[0] = True
+            q = q[~esc]
+        bs_out = int(run_len[-1]) if b[-1] == n - 1 else 0
+    else:
+        if bs_in % 2 and q.size and q[0] == 0:
+            q = q[1:]
+        bs_out = 0
+    # a string cannot span a line end, nor a CR (JSON readers end lines there too, or refuse it)
+    cr = np.flatnonzero(w == 13) + 1
+    segs = np.union1d(firsts, cr) if cr.size else firsts  # sorted, segs[0] == 0
+    carried = 1 if inq_in else 0
+    low7 = w | 0x20  # '[' -> '{', ']' -> '}'
+    pos = np.flatnonzero((low7 == 123) | (low7 == 125))
+    val = np.where(low7[pos] == 123, 1, -1)
+    if q.size or carried:  # drop the brackets inside strings
+        seg0 = segs[np.searchsorted(segs, pos, side="right") - 1]
+        before = np.searchsorted(q, pos) - np.searchsorted(q, seg0) + np.where(seg0 == 0, carried, 0)
+        outside = (before & 1) == 0
+        pos, val = pos[outside], val[outside]
+    # string state at the window's end (of its last segment)
+    last = int(segs[-1])
+    inq_out = bool((q.size - int(np.searchsorted(q, last)) + (carried if last == 0 else 0)) % 2)
+    top = np.zeros(nl, np.int64)
+    top[0] = top_in
+    if pos.size == 0:
+        if nl == 1:
+            return top, (bs_out, inq_out, d_in, low_in, top_in)
+        return top, (bs_out, inq_out, 0, 0, 0)
+    if nl == 1:  # one line (or the middle of one): no resets
+        rel = np.cumsum(val) + d_in
+        low = np.minimum(np.minimum.accumulate(rel), low_in)
+        top[0] = max(top_in, int((rel - low).max()))
+        return top, (bs_out, inq_out, int(rel[-1]), int(low[-1]), int(top[0]))
+    line = np.searchsorted(firsts, pos, side="right") - 1
+    cum = np.cumsum(val)
+    change = np.flatnonzero(np.concatenate(([True], line[1:] != line[:-1])))
+    base = cum[change] - val[change]
+    ln = line[change]
+    init_d = np.where(ln == 0, d_in, 0)
+    rel = cum - np.repeat(base - init_d, np.diff(np.append(change, pos.size)))
+    big = 2 * (abs(d_in) + abs(low_in) + pos.size + 1)
+    x = rel - line * big
+    low = np.minimum.accumulate(x) + line * big
+    low = np.minimum(low, np.where(line == 0, low_in, 0))
+    rise = rel - low
+    per = np.maximum.reduceat(rise, change)
+    top[ln] = np.maximum(top[ln], per)  # each line once: its events are contiguous
+    if int(line[-1]) == nl - 1:
+        state = (bs_out, inq_out, int(rel[-1]), int(low[-1]), int(top[nl - 1]))
+    else:
+        state = (bs_out, inq_out, 0, 0, 0)
+    return top, state
+
+
+def line_depths(buf: np.ndarray, firsts: np.ndarray, window: int | None = None) -> np.ndarray:
+    """Deepest bracket nesting of each line of ``buf`` (lines start at ``firsts``; the bytes between
+    lines are line ends), scanned with numpy in windows of ``window`` bytes (memory stays bounded
+    however long a line is), brackets inside strings skipped.
+
+    "Deepest" is the largest rise of the bracket count over the line, so a line that closes more than
+    it opened cannot hide a deep part after it; a string ends at a CR too (a JSON reader ends lines
+    there, or refuses the CR). For valid JSON it is the nesting depth.
+
+    >>> line_depths(np.frombuffer(b'{"a": [[1]], "b": "[[[["}\\n["\\\\"{"]', np.uint8), np.array([0, 26]))
+    array([3, 1])
+    """
+    window = window or _DEPTH_WINDOW
+    n = int(buf.shape[0])
+    out = np.zeros(firsts.shape[0], np.int64)
+    state: _DepthState = (0, False, 0, 0, 0)
+    for w0 in range(0, n, window):
+        w1 = min(w0 + window, n)
+        k0 = int(np.searchsorted(firsts, w0, side="right")) - 1
+        k1 = int(np.searchsorted(firsts, w1, side="left"))
+        if firsts[k0] == w0:
+            state = (0, False, 0, 0, 0)
+        rel = firsts[k0:k1] - w0
+        rel[0] = 0
+        top, state = _window_depths(buf[w0:w1], rel, state)
+        np.maximum(out[k0:k1], top, out=out[k0:k1])
+    return out
+
+
+def too_deep(a: np.ndarray, lines: Lines) -> np.ndarray:
+    """Mask of the lines nested deeper than :data:`MAX_JSON_DEPTH`, found before any parser sees them
+    (pyarrow's JSON reader crashes the process on a line nested some 20,000 deep).
+
+    Only a line longer than the limit can be that deep, and only one with more opening brackets than
+    the limit: a span log's lines are short, so the usual cost is one comparison per line; when there
+    are long lines, their opening brackets are counted with a chunked numpy scan. Only the lines
+    over the limit are scanned for their nesting (:func:`line_depths`), in batches of about
+    :data:`_DEPTH_WINDOW` bytes (a longer line alone, not copied).
+    """
+    deep = np.zeros(len(lines), bool)
+    cand = np.flatnonzero((lines.ends - lines.starts) > MAX_JSON_DEPTH)
+    if cand.size == 0:
+        return deep
+    lo, hi = int(lines.starts[cand[0]]), int(lines.ends[cand[-1]])
+    found = []
+    for off in range(lo, hi, _SCAN_CHUNK):
+        chunk = a[off : min(off + _SCAN_CHUNK, hi)]
+        pos = np.flatnonzero((chunk | 0x20) == 0x7B)  # '{' or '[' ('[' | 0x20 is '{')
+        if pos.size:
+            found.append(pos + off)
+    opens = np.concatenate(found) if found else np.zeros(0, np.int64)
+    counts = np.searchsorted(opens, lines.ends[cand]) - np.searchsorted(opens, lines.starts[cand])
+    cand = cand[counts > MAX_JSON_DEPTH]
+    if cand.size == 0:
+        return deep
+    lengths = (lines.ends - lines.starts)[cand]
+    huge = lengths > _DEPTH_WINDOW
+    for i in cand[huge].tolist():
+        s, e = int(lines.starts[i]), int(lines.ends[i])
+        deep[i] = bool(line_depths(a[s:e], np.zeros(1, np.int64))[0] > MAX_JSON_DEPTH)
+    rest, lens = cand[~huge], lengths[~huge]
+    if rest.size == 0:
+        return deep
+    cum = np.cumsum(lens)
+    cuts = np.unique(np.searchsorted(cum, np.arange(_DEPTH_WINDOW, int(cum[-1]), _DEPTH_WINDOW), side="right"))
+    for b0, b1 in itertools.pairwise([0, *cuts.tolist(), rest.size]):
+        if b1 <= b0:
+            continue
+        idx, ln = rest[b0:b1], lens[b0:b1]
+        firsts = np.concatenate(([0], np.cumsum(ln + 1)[:-1]))
+        joined = np.full(int(ln.sum() + ln.size), 10, np.uint8)  # the lines, each ended by a newline
+        before = np.concatenate(([0], np.cumsum(ln)[:-1]))
+        k = np.arange(int(ln.sum()), dtype=np.int64)
+        joined[k + np.repeat(firsts - before, ln)] = a[k + np.repeat(lines.starts[idx] - before, ln)]
+        deep[idx] = line_depths(joined, firsts) > MAX_JSON_DEPTH
+    return deep
+
+
+__all__ = ["MAX_JSON_DEPTH", "Lines", "index_lines", "line_depths", "too_deep"]

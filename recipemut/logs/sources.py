@@ -1,0 +1,267 @@
+"""Where log bytes come from: files checked before they are opened, gzip looked through, standard input.
+
+A log must be a regular file (:func:`check_file`): a device or a FIFO is refused before it is
+opened. Its first bytes (:func:`read_head`, gunzipped) decide whether it is read at all: a stream
+compressed with something other than gzip is refused with the command that decompresses it
+(:func:`refuse_compressed`), binary data is refused (:func:`binary_at`). A gzip log is inflated
+whole, up to :func:`recipemut.files.compressed.gzip_limit` (:func:`gunzip`).
+
+A path ``-`` (:data:`STDIN`) means standard input: its bytes are copied, undecoded, to a file in a
+temporary directory (:func:`stdin_copy`) and read like any other; messages call it ``<stdin>``
+(:data:`STDIN_NAME`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shlex
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from recipemut.errors import InputFileError, LogError
+from recipemut.files.compressed import (
+    GZIP_FREE_BYTES,
+    MAX_DECOMPRESSED,
+    STREAM_ERRORS,
+    compressed_with,
+    gzip_limit,
+    inflate,
+    is_gzip,
+    is_gzip_file,
+    open_decompressed,
+)
+from recipemut.files.compressed import read_head as read_decompressed_head
+from recipemut.files.read import kind_of
+
+log = logging.getLogger(__name__)
+
+#: the first bytes of a log that its format, compression and text are told from
+HEAD_BYTES = 1 << 16
+#: a first block with this share of bytes that no text log holds (controls, invalid UTF-8) is binary
+BINARY_SHARE = 0.25
+#: the path that means standard input, and the name it goes by in messages, notes and ``source_file``
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+_COPY_CHUNK = 1 << 20  # bytes per read when copying standard input
+_NOT_TEXT = re.compile("[\x01-\x08\x0e-\x1a\x1c-\x1f\x7f\udc80-\udcff]")
+
+
+def as_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """One log path or several, as a list of paths."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def is_stdin(path: str | os.PathLike[str]) -> bool:
+    """Whether a log path means standard input (``-``).
+
+    >>> is_stdin("-"), is_stdin(Path("-")), is_stdin("./logs.jsonl")
+    (True, True, False)
+    """
+    return os.fspath(path) == STDIN
+
+
+@contextlib.contextmanager
+def stdin_copy() -> Iterator[Path]:
+    """Standard input's bytes copied, undecoded and in chunks, to a file in a new temporary directory.
+
+    The directory (``$TMPDIR``) and the file are deleted when the ``with`` block ends, however it
+    ends (an error, Ctrl-C). A terminal is refused rather than waited on: :class:`InputFileError`.
+    So is binary input, on its first chunk (``< /dev/zero`` would otherwise be copied without end:
+    a gzip stream is let through and its content checked once read), and input beyond
+    :data:`~recipemut.files.compressed.MAX_DECOMPRESSED` bytes.
+    """
+    stream = sys.stdin
+    if stream is None:
+        raise InputFileError("no standard input to read", file=STDIN_NAME, code="no-stdin")
+    if stream.isatty():
+        raise InputFileError("standard input is a terminal; pipe a log into it", file=STDIN_NAME, code="stdin-tty")
+    source: Any = getattr(stream, "buffer", stream)  # the bytes under the text layer
+    with tempfile.TemporaryDirectory(prefix="recipemut-stdin-") as folder:
+        copy = Path(folder) / "stdin"
+        try:
+            with copy.open("wb") as out:
+                first = source.read(HEAD_BYTES)
+                if compressed_with(first) is None and not is_gzip(first):
+                    refuse_binary(first, STDIN_NAME)
+                out.write(first)
+                total = len(first)
+                while chunk := source.read(_COPY_CHUNK):
+                    total += len(chunk)
+                    if total > MAX_DECOMPRESSED:
+                        raise InputFileError(
+                            f"standard input holds more than {_size(MAX_DECOMPRESSED)}; give the log as a file",
+                            file=STDIN_NAME,
+                            code="too-large",
+                        )
+                    out.write(chunk)
+        except OSError as e:
+            raise InputFileError(
+                f"cannot copy standard input to {folder} ({e.strerror or e})", file=STDIN_NAME, code="unreadable"
+            ) from None
+        yield copy
+
+
+def check_file(path: Path, name: str | None = None) -> None:
+    """A log must be a readable regular file: a device (``/dev/zero``, ``/dev/urandom``) or a FIFO
+    would be read without end or wait for a writer, so it is refused before it is opened; standard
+    input (``-``) is copied to a regular file first."""
+    name = str(path) if name is None else name
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputFileError("no such file", file=name, code="missing-file") from None
+    except OSError as e:
+        raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
+    if stat.S_ISDIR(mode):
+        raise InputFileError("is a directory, not a log file", file=name, code="not-a-file")
+    if not stat.S_ISREG(mode):
+        raise InputFileError(
+            f"is {kind_of(mode)}, not a log file; to read a stream, pipe it into --logs - "
+            "(... | recipemut ... --logs -)",
+            file=name,
+            code="not-a-file",
+        )
+    if not os.access(path, os.R_OK):
+        raise InputFileError("permission denied", file=name, code="unreadable")
+
+
+def binary_at(head: bytes) -> int | None:
+    """The offset of the first byte that shows ``head`` (a file's first bytes, gunzipped) is not text:
+    a NUL byte anywhere, or the first control or invalid UTF-8 byte when such bytes make up
+    :data:`BINARY_SHARE` or more of it; ``None`` for text (a few stray bytes are left to the lines'
+    own checks).
+
+    >>> binary_at(b'{"op": "a"}\\n'), binary_at('{"op": "é"}'.encode("latin-1")), binary_at(b"ab\\0")
+    (None, None, 2)
+    >>> binary_at(bytes(range(128, 256)))
+    0
+    """
+    nul = head.find(b"\0")
+    if nul >= 0:
+        return nul
+    if not head:
+        return None
+    text = head.decode("utf-8", "surrogateescape")  # an invalid byte becomes one of U+DC80..U+DCFF
+    bad = [m.start() for m in _NOT_TEXT.finditer(text)]
+    if len(bad) < BINARY_SHARE * len(head):
+        return None
+    return len(text[: bad[0]].encode("utf-8", "surrogateescape"))
+
+
+def refuse_binary(head: bytes, name: str) -> None:
+    """Raise :class:`InputFileError` when a log's first bytes are binary data, not text."""
+    at = binary_at(head)
+    if at is None:
+        return
+    hint = ""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        hint = "; it is UTF-16: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)"
+    raise InputFileError(
+        f"is not a text log (binary data at byte {at}: 0x{head[at]:02x}){hint}", file=name, code="binary"
+    )
+
+
+def refuse_compressed(head: bytes, name: str) -> None:
+    """Raise :class:`LogError` when a file whose first bytes are ``head`` is compressed with
+    something other than gzip."""
+    got = compressed_with(head)
+    if got is None:
+        return
+    kind, command = got
+    how = f"... | {command}" if name == STDIN_NAME else f"{command} {shlex.quote(name)}"
+    raise LogError(
+        f"compressed with {kind}; recipemut reads plain or gzip logs: decompress it first "
+        f"({how} | recipemut ... --logs -)",
+        file=name,
+        code="compressed",
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**3:.0f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+def gunzip(path: Path, name: str | None = None) -> bytearray | bytes:
+    """The decompressed bytes of a gzip log, refused beyond :func:`~recipemut.files.compressed.gzip_limit`
+    (wrap with ``pa.py_buffer``: no copy). A stream cut short keeps the bytes before the cut, with a
+    warning. ``name`` is what messages call the file (default ``str(path)``).
+    """
+    name = str(path) if name is None else name
+    size = path.stat().st_size
+    limit = gzip_limit(size)
+    try:
+        out, cut = inflate(path, limit)
+    except STREAM_ERRORS as e:
+        raise LogError(f"not a readable gzip file ({e})", file=name, code="bad-gzip") from None
+    if cut is not None:
+        log.warning("%s: gzip stream ends early (%s); reading the %d bytes recovered", name, cut, len(out))
+    if len(out) > limit:
+        del out
+        raise LogError(
+            f"gzip log inflates beyond {_size(limit)} (over {limit // max(size, 1)}x its {size} bytes); "
+            "refusing it as a possible gzip bomb (gunzip it yourself to read it anyway)",
+            file=name,
+            code="too-large",
+        )
+    return out
+
+
+def after_first_line(path: Path) -> bytes:
+    """The :data:`HEAD_BYTES` after the first line of a file whose first line is longer than that
+    (gunzipped; the first line is looked through for up to
+    :data:`~recipemut.files.compressed.GZIP_FREE_BYTES`): what a file's format is told from when its
+    first line is one long bad line; ``b""`` when there is none or it cannot be read."""
+    try:
+        with open_decompressed(path) as f:
+            seen = 0
+            while seen < GZIP_FREE_BYTES:
+                chunk = f.read(HEAD_BYTES)
+                if not chunk:
+                    return b""
+                nl = chunk.find(b"\n")
+                if nl >= 0:
+                    return bytes(chunk[nl + 1 :] + f.read(nl + 1))
+                seen += len(chunk)
+    except STREAM_ERRORS:
+        return b""
+    return b""
+
+
+def read_head(path: Path, name: str | None = None) -> bytes:
+    """The first :data:`HEAD_BYTES` of a log, gunzipped when gzip; an unreadable gzip stream is a
+    :class:`LogError` naming the file as ``name`` (default ``str(path)``)."""
+    try:
+        return read_decompressed_head(path, HEAD_BYTES)
+    except STREAM_ERRORS as e:
+        if not is_gzip_file(path):
+            raise
+        raise LogError(
+            f"not a readable gzip file ({e})", file=str(path) if name is None else name, code="bad-gzip"
+        ) from None
+
+
+__all__ = [
+    "BINARY_SHARE",
+    "HEAD_BYTES",
+    "STDIN",
+    "STDIN_NAME",
+    "after_first_line",
+    "as_paths",
+    "binary_at",
+    "check_file",
+    "gunzip",
+    "is_stdin",
+    "read_head",
+    "refuse_binary",
+    "refuse_compressed",
+    "stdin_copy",
+]
