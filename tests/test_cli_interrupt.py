@@ -51,6 +51,22 @@ def test_ctrl_c_while_the_cli_is_still_being_imported(
     assert capfd.readouterr().err == "interrupted\n"
 
 
+def _wait_until_importing_the_cli(pid: int, deadline_s: float = 120.0) -> None:
+    """Wait until the process has numpy mapped: it is then inside :func:`recipemut._entry.main`
+    (importing the CLI's libraries, or already reading the log), however long a loaded machine
+    took to start the interpreter. A signal sent earlier would meet Python's own startup."""
+    maps = Path(f"/proc/{pid}/maps")
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            if "numpy" in maps.read_text():
+                return
+        except OSError:  # the process is gone: the run's exit code tells why
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"the CLI did not import numpy within {deadline_s:.0f} s")
+
+
 def test_sigint_to_the_installed_cli_gives_one_line_and_130() -> None:
     """A real SIGINT (what Ctrl-C sends), early in a run: while importing or reading the log."""
     env = dict(os.environ, RECIPEMUT_STORE="off")
@@ -64,7 +80,7 @@ def test_sigint_to_the_installed_cli_gives_one_line_and_130() -> None:
         cwd=ROOT,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(0.3)
+    _wait_until_importing_the_cli(proc.pid)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130

@@ -165,12 +165,15 @@ def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: 
 
 def test_a_slow_load_of_the_scanner_says_it_is_compiling(monkeypatch, caplog) -> None:
     """The first use after installing compiles the scanner for tens of seconds: a user sees why."""
+    import threading
     import time
 
     real = otlpscan.scan_part
 
     def slow(*args):
-        time.sleep(0.3)  # as a compile would take
+        end = time.monotonic() + 120  # as a compile would take: the load lasts until the note is out
+        while otlp.SLOW_LOAD_NOTE not in caplog.messages and time.monotonic() < end:
+            time.sleep(0.01)
         return real(*args)
 
     monkeypatch.setattr(otlpscan, "scan_part", slow)
@@ -179,9 +182,20 @@ def test_a_slow_load_of_the_scanner_says_it_is_compiling(monkeypatch, caplog) ->
         otlp._load_scanner.__wrapped__()
     assert otlp.SLOW_LOAD_NOTE in caplog.messages
     caplog.clear()
+
+    timers: list[threading.Timer] = []
+
+    class Recorded(threading.Timer):
+        def start(self) -> None:
+            timers.append(self)
+            super().start()
+
+    monkeypatch.setattr(threading, "Timer", Recorded)
     monkeypatch.setattr(otlpscan, "scan_part", real)  # loaded already: fast
-    monkeypatch.setattr(otlp, "SLOW_LOAD_S", 0.2)
+    monkeypatch.setattr(otlp, "SLOW_LOAD_S", 60.0)
     with caplog.at_level("WARNING"):
         otlp._load_scanner.__wrapped__()
-        time.sleep(0.4)  # past the delay: the note was called off when the load ended
+        # the note was called off when the load ended, whenever its delay would have run out
+        assert len(timers) == 1 and timers[0].finished.is_set()
+        timers[0].join(timeout=60)
     assert otlp.SLOW_LOAD_NOTE not in caplog.messages

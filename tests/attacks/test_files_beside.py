@@ -71,7 +71,7 @@ def test_a_history_that_is_a_fifo_is_refused_without_blocking(recipe: Path) -> N
     os.mkfifo(_history(recipe))
     for args in (["history", str(recipe)], ["apply", str(recipe), "--plan", str(recipe.with_name("plan.json"))]):
         proc = subprocess.run([sys.executable, "-m", "recipemut", *args], capture_output=True, text=True,
-                              timeout=20, env={**os.environ, "RECIPEMUT_STORE": "off"})
+                              timeout=120, env={**os.environ, "RECIPEMUT_STORE": "off"})
         assert proc.returncode == 1, proc.stderr
         assert "FIFO" in proc.stderr and "Traceback" not in proc.stderr
     assert recipe.read_text() == RECIPE_TEXT

@@ -71,7 +71,7 @@ def test_a_lock_that_is_a_fifo_is_refused_without_blocking(recipe: Path) -> None
     os.mkfifo(_lock(recipe))
     proc = subprocess.run(
         [sys.executable, "-m", "recipemut", "apply", str(recipe), "--plan", str(recipe.with_name("plan.json"))],
-        capture_output=True, text=True, timeout=20, env={**os.environ, "RECIPEMUT_STORE": "off"},
+        capture_output=True, text=True, timeout=120, env={**os.environ, "RECIPEMUT_STORE": "off"},
     )
     assert proc.returncode == 1, proc.stderr
     assert "not a regular file" in proc.stderr and "Traceback" not in proc.stderr
