@@ -17,8 +17,10 @@ from typer.testing import CliRunner
 
 from recipemut import loggen
 from recipemut.cli import app
-from recipemut.forecast import model as F
+from recipemut.forecast import capacity as C
+from recipemut.forecast import demand as D
 from recipemut.logs.ingest import read_logs
+from recipemut.profile import busy as B
 from recipemut.profile.build import build_profile
 
 runner = CliRunner()
@@ -80,8 +82,8 @@ def test_json_is_data_only_and_agrees_with_the_core(growing: tuple[Path, Path]) 
     # the same numbers as the core on the same logs
     r = two_service_recipe(replicas=2, per_replica=8)
     spans, _ = read_logs([log], recipe=r)
-    d = F.demand_from_profile(build_profile(spans, r), r)
-    rep = F.capacity_report(r, d.start_ms, d.weights, d.busy_ms, horizon_days=60)
+    d = D.demand_from_profile(build_profile(spans, r), r)
+    rep = C.capacity_report(r, d.start_ms, d.weights, d.busy_ms, horizon_days=60)
     core = next(o for o in rep.services if o.service == "cart")
     assert cart["crossing_in_days"] == pytest.approx(core.days_to(core.crossing, rep.forecast.now), abs=1e-3)
     assert cart["busy_ms_per_request"] == pytest.approx(d.busy_ms["cart"], abs=1e-3)
@@ -176,12 +178,12 @@ def test_forecast_from_profile_is_what_the_command_uses(growing: tuple[Path, Pat
     r = two_service_recipe(replicas=2, per_replica=8)
     spans, _ = read_logs([growing[1]], recipe=r)
     prof = build_profile(spans, r)
-    fc, busy = F.forecast_from_profile(prof, r, horizon_days=60)
+    fc, busy = D.forecast_from_profile(prof, r, horizon_days=60)
     assert fc.dated and set(busy) == {"cart", "pricing"}
     # a substitute that moves `load` to another service takes its load off cart entirely
-    moved = F.busy_by_service({"load": busy["cart"], "price": busy["pricing"]}, r)
+    moved = B.busy_by_service({"load": busy["cart"], "price": busy["pricing"]}, r)
     assert moved == pytest.approx(busy)
-    ch = F.headroom_change(fc, r, busy, {"pricing": busy["pricing"] + busy["cart"], "cart": 0.0})
+    ch = C.headroom_change(fc, r, busy, {"pricing": busy["pricing"] + busy["cart"], "cart": 0.0})
     assert ch.score == pytest.approx(1.0)
     cart = next(d for d in ch.deltas if d.service == "cart")
     assert cart.after.crossing is None and cart.before.crossing is not None

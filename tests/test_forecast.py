@@ -13,7 +13,10 @@ import pytest
 from _forecast_helpers import DAY_MS, true_crossing_days, two_service_recipe
 
 from recipemut import loggen
-from recipemut.forecast import model as F
+from recipemut.forecast import capacity as C
+from recipemut.forecast import demand as D
+from recipemut.forecast import rates as R
+from recipemut.profile import busy as B
 from recipemut.profile.build import build_profile
 from recipemut.recipe.model import Recipe
 
@@ -35,8 +38,8 @@ def growing() -> dict[int, pd.DataFrame]:
     }
 
 
-def _demand(spans: pd.DataFrame, r: Recipe) -> F.DemandInputs:
-    return F.demand_from_profile(build_profile(spans, r), r)
+def _demand(spans: pd.DataFrame, r: Recipe) -> D.DemandInputs:
+    return D.demand_from_profile(build_profile(spans, r), r)
 
 
 # ---- the rate series -------------------------------------------------------------------------
@@ -44,7 +47,7 @@ def _demand(spans: pd.DataFrame, r: Recipe) -> F.DemandInputs:
 
 def test_rate_series_weights_requests_and_keeps_only_full_bins() -> None:
     t = np.array([30_000.0, 60_000.0, 61_000.0, 119_000.0, 125_000.0, 179_000.0, 185_000.0])
-    s = F.rate_series(t, np.array([1, 1, 10, 1, 1, 1, 1.0]), bin_s=60)
+    s = R.rate_series(t, np.array([1, 1, 10, 1, 1, 1, 1.0]), bin_s=60)
     # bins [60s,120s) and [120s,180s); the first half-covered minute and the last few seconds are dropped
     assert s.index[0] == pd.Timestamp(60_000, unit="ms", tz="UTC")
     np.testing.assert_allclose(s.rps, [12 / 60, 2 / 60])
@@ -52,23 +55,23 @@ def test_rate_series_weights_requests_and_keeps_only_full_bins() -> None:
 
 
 def test_rate_series_resolution_follows_the_span() -> None:
-    assert F.rate_series(np.linspace(0, 3 * DAY_MS, 100_000)).bin_s == 3600.0
-    assert F.rate_series(np.linspace(0, 0.5 * DAY_MS, 100_000)).bin_s == 300.0
-    assert F.rate_series(np.linspace(0, 3_600_000, 100_000)).bin_s == 60.0
-    short = F.rate_series(np.array([0.0, 1000.0, 2000.0]), bin_s=60)  # under two bins: one bin
+    assert R.rate_series(np.linspace(0, 3 * DAY_MS, 100_000)).bin_s == 3600.0
+    assert R.rate_series(np.linspace(0, 0.5 * DAY_MS, 100_000)).bin_s == 300.0
+    assert R.rate_series(np.linspace(0, 3_600_000, 100_000)).bin_s == 60.0
+    short = R.rate_series(np.array([0.0, 1000.0, 2000.0]), bin_s=60)  # under two bins: one bin
     assert len(short.rps) == 1 and short.rps[0] == pytest.approx(1.5)
 
 
 def test_rate_series_bins_hold_enough_logged_requests() -> None:
     # 1000 logged requests over 20 h: 5-minute bins would hold 4 each; the bin widens until 30 fit
-    s = F.rate_series(np.linspace(0, 20 * 3_600_000, 1000), 1000.0)
-    assert s.bin_s == 3600.0 and s.sampled is not None and s.sampled.min() >= F.MIN_SAMPLED_PER_BIN
+    s = R.rate_series(np.linspace(0, 20 * 3_600_000, 1000), 1000.0)
+    assert s.bin_s == 3600.0 and s.sampled is not None and s.sampled.min() >= R.MIN_SAMPLED_PER_BIN
     assert s.rps.mean() == pytest.approx(1000 * 1000 / (20 * 3600), rel=0.05)  # still weighted
     # 14 days with 2000 logged requests: 6 per hour -> 6-hour bins, still dated (four bins a day)
-    sparse = F.rate_series(np.sort(np.random.default_rng(1).uniform(0, 14 * DAY_MS, 2000)))
-    assert sparse.bin_s == 21600.0 and F.forecast_rate(sparse, horizon_days=5).dated
+    sparse = R.rate_series(np.sort(np.random.default_rng(1).uniform(0, 14 * DAY_MS, 2000)))
+    assert sparse.bin_s == 21600.0 and R.forecast_rate(sparse, horizon_days=5).dated
     # too few for even 6-hour bins: no date, and the reason is the sampling, not the history
-    rare = F.forecast_rate(F.rate_series(np.linspace(0, 14 * DAY_MS, 300)), horizon_days=5)
+    rare = R.forecast_rate(R.rate_series(np.linspace(0, 14 * DAY_MS, 300)), horizon_days=5)
     assert not rare.dated and rare.refused is not None and "too few logged requests" in rare.refused
 
 
@@ -81,7 +84,7 @@ def test_heavily_sampled_short_logs_raise_no_false_alarm() -> None:
         spans = loggen.generate_spans(r, 1_000_000, seed=seed, duration_s=duration, sample_rate=0.001,
                                       diurnal_amplitude=DIURNAL)  # fmt: skip
         d = _demand(spans, r)
-        rep = F.capacity_report(r, d.start_ms, d.weights, d.busy_ms)
+        rep = C.capacity_report(r, d.start_ms, d.weights, d.busy_ms)
         cart = next(o for o in rep.services if o.service == "cart")
         t = np.arange(d.start_ms.min(), d.start_ms.max(), 60_000.0)
         lam = loggen.rate_function(t, n_requests=1_000_000, duration_s=duration, diurnal_amplitude=DIURNAL)
@@ -99,13 +102,13 @@ def test_a_real_overload_in_sampled_logs_still_alarms() -> None:
     spans = loggen.generate_spans(r, 2_600_000, seed=0, duration_s=20 * 3600.0, sample_rate=0.001,
                                   diurnal_amplitude=DIURNAL)  # fmt: skip
     d = _demand(spans, r)
-    cart = next(o for o in F.capacity_report(r, d.start_ms, d.weights, d.busy_ms).services if o.service == "cart")
+    cart = next(o for o in C.capacity_report(r, d.start_ms, d.weights, d.busy_ms).services if o.service == "cart")
     assert cart.status == "over-now" and (cart.peak_util_interval() or [0.0])[0] >= 0.7
     assert cart.replicas_needed_now is not None and cart.replicas_needed_now >= 2
 
 
 def test_rate_series_of_nothing_is_empty() -> None:
-    assert len(F.rate_series(np.zeros(0)).rps) == 0
+    assert len(R.rate_series(np.zeros(0)).rps) == 0
 
 
 # ---- crossing date on traffic with a known growth and daily cycle -----------------------------
@@ -115,7 +118,7 @@ def test_rate_series_of_nothing_is_empty() -> None:
 def test_crossing_date_within_ten_percent_of_the_true_one(growing: dict[int, pd.DataFrame], seed: int) -> None:
     r = two_service_recipe(replicas=2, per_replica=8)
     d = _demand(growing[seed], r)
-    rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=60)
+    rep = C.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=60)
     cart = next(o for o in rep.services if o.service == "cart")
     assert rep.forecast.dated and cart.status == "crosses", cart
     true = true_crossing_days(
@@ -145,7 +148,7 @@ def test_crossing_date_within_ten_percent_of_the_true_one(growing: dict[int, pd.
 def test_forecast_recovers_the_growth_rate(growing: dict[int, pd.DataFrame]) -> None:
     r = two_service_recipe()
     d = _demand(growing[0], r)
-    fc = F.forecast_rate(F.rate_series(d.start_ms, WEIGHT), horizon_days=14)
+    fc = R.forecast_rate(R.rate_series(d.start_ms, WEIGHT), horizon_days=14)
     per_day = fc.point.reshape(-1, 24).mean(axis=1)
     growth = (per_day[-1] / per_day[0]) ** (1 / 13) - 1
     assert growth == pytest.approx(GROWTH, abs=0.01)
@@ -160,7 +163,7 @@ def test_flat_traffic_is_not_within_the_horizon() -> None:
     r = two_service_recipe(replicas=2, per_replica=8)
     spans = loggen.generate_spans(r, 30_000, seed=5, duration_s=DURATION_S, diurnal_amplitude=DIURNAL)
     d = _demand(spans, r)
-    rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=30)
+    rep = C.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=30)
     cart = next(o for o in rep.services if o.service == "cart")
     assert cart.status == "clear" and cart.crossing is None
     assert cart.current_peak_util is not None and cart.current_peak_util < 0.7
@@ -171,7 +174,7 @@ def test_under_a_day_of_history_refuses_to_date() -> None:
     r = two_service_recipe(replicas=1, per_replica=1)
     spans = loggen.generate_spans(r, 5_000, seed=2, duration_s=20 * 3600, growth_per_day=0.5)
     d = _demand(spans, r)
-    rep = F.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=30)
+    rep = C.capacity_report(r, d.start_ms, WEIGHT, d.busy_ms, horizon_days=30)
     assert not rep.forecast.dated
     assert rep.forecast.refused is not None and "no date is given" in rep.forecast.refused
     for o in rep.services:
@@ -184,7 +187,7 @@ def test_under_a_day_of_history_refuses_to_date() -> None:
 
 def test_weekly_cycle_is_modelled_from_three_weeks() -> None:
     t = np.sort(np.random.default_rng(0).uniform(0, 22 * DAY_MS, 40_000))
-    fc = F.forecast_rate(F.rate_series(t), horizon_days=7)
+    fc = R.forecast_rate(R.rate_series(t), horizon_days=7)
     assert fc.seasonal_periods == (24, 168) and "MSTL (daily + weekly)" in fc.model
 
 
@@ -193,7 +196,7 @@ def test_weekly_cycle_is_modelled_from_three_weeks() -> None:
 
 def test_busy_time_counts_an_operation_by_the_share_of_requests_it_runs_on() -> None:
     lat = np.array([[10.0, np.nan, 5.0], [30.0, 40.0, np.nan], [20.0, np.nan, np.nan], [20.0, 0.0, 1.0]])
-    busy = F.busy_ms_per_request(lat, ("a", "b", "c"), {"a": "s1", "b": "s2", "c": "s2"})
+    busy = B.busy_ms_per_request(lat, ("a", "b", "c"), {"a": "s1", "b": "s2", "c": "s2"})
     assert busy == {"s1": pytest.approx(20.0), "s2": pytest.approx(46 / 4)}
 
 
@@ -215,22 +218,22 @@ def test_sampled_logs_give_the_unsampled_rate() -> None:
     full = loggen.generate_spans(r, 20_000, seed=3, duration_s=3 * 86400.0)
     sampled = loggen.generate_spans(r, 20_000, seed=3, duration_s=3 * 86400.0, sample_rate=0.2)
     a, b = _demand(full, r), _demand(sampled, r)
-    ra, rb = F.rate_series(a.start_ms, a.weights), F.rate_series(b.start_ms, b.weights)
+    ra, rb = R.rate_series(a.start_ms, a.weights), R.rate_series(b.start_ms, b.weights)
     assert rb.rps.mean() == pytest.approx(ra.rps.mean(), rel=0.05)
     assert b.busy_ms["cart"] == pytest.approx(a.busy_ms["cart"], rel=0.05)
-    assert "1/0.2" in F.sampling_note(b.sample_rates, None)
+    assert "1/0.2" in D.sampling_note(b.sample_rates, None)
 
 
 def test_outlook_literal_little_law() -> None:
     t = np.arange(0, 3 * DAY_MS, 100.0)  # 10 requests a second for 3 days
-    fc = F.forecast_rate(F.rate_series(t), horizon_days=5)
-    o = F.outlook(fc, "cart", 250.0, replicas=2, concurrency_per_replica=4, target=0.5)
+    fc = R.forecast_rate(R.rate_series(t), horizon_days=5)
+    o = C.outlook(fc, "cart", 250.0, replicas=2, concurrency_per_replica=4, target=0.5)
     # concurrency = 10/s * 0.25 s = 2.5; capacity 8 -> 31.25%; replicas at 50%: ceil(2.5 / 2) = 2
     assert o.current_peak_util == pytest.approx(2.5 / 8)
     assert o.status == "clear" and o.replicas_needed == 2 and o.replicas_needed_now == 2
-    hot = F.outlook(fc, "cart", 500.0, replicas=2, concurrency_per_replica=4, target=0.5)
+    hot = C.outlook(fc, "cart", 500.0, replicas=2, concurrency_per_replica=4, target=0.5)
     assert hot.status == "over-now" and hot.replicas_needed_now == 3
-    none = F.outlook(fc, "db", 500.0, replicas=None, concurrency_per_replica=None, target=None)
+    none = C.outlook(fc, "db", 500.0, replicas=None, concurrency_per_replica=None, target=None)
     assert (
         none.status == "no-capacity" and none.current_peak_util is None and none.current_peak_rps == pytest.approx(10)
     )
@@ -241,7 +244,7 @@ def test_outlook_literal_little_law() -> None:
 
 def test_backtest_scores_the_held_out_days(growing: dict[int, pd.DataFrame]) -> None:
     d = _demand(growing[1], two_service_recipe())
-    bt = F.backtest(F.rate_series(d.start_ms, WEIGHT))
+    bt = R.backtest(R.rate_series(d.start_ms, WEIGHT))
     assert bt.refused is None and bt.holdout_days == 3 and bt.train_days == pytest.approx(11, abs=0.1)
     # hourly bins of ~120 sampled requests: Poisson noise alone is ~9%
     assert bt.mape is not None and 3 < bt.mape < 25
@@ -251,7 +254,7 @@ def test_backtest_scores_the_held_out_days(growing: dict[int, pd.DataFrame]) -> 
 
 def test_backtest_refuses_without_enough_history() -> None:
     t = np.sort(np.random.default_rng(0).uniform(0, 2.5 * DAY_MS, 10_000))
-    bt = F.backtest(F.rate_series(t))
+    bt = R.backtest(R.rate_series(t))
     assert bt.refused is not None and bt.mape is None
 
 
@@ -260,48 +263,48 @@ def test_backtest_refuses_without_enough_history() -> None:
 
 def test_headroom_sentences_read_as_english() -> None:
     now = pd.Timestamp("2025-12-07", tz="UTC").to_pydatetime()
-    base = F.ServiceOutlook("cart", 20.0, 2, 8, 0.7, 10.0, 0.5, "crosses", crossing=now + timedelta(days=9),
+    base = C.ServiceOutlook("cart", 20.0, 2, 8, 0.7, 10.0, 0.5, "crosses", crossing=now + timedelta(days=9),
                             replicas_needed=8)  # fmt: skip
-    clear = F.ServiceOutlook("cart", 10.0, 2, 8, 0.7, 10.0, 0.3, "clear", replicas_needed=5)
-    over = F.ServiceOutlook("cart", 40.0, 2, 8, 0.7, 10.0, 0.9, "over-now", replicas_needed_now=3)
-    undated = F.ServiceOutlook("cart", 10.0, 2, 8, 0.7, 10.0, 0.3, "undated", replicas_needed_now=1)
-    assert F.HeadroomDelta(base, clear, 60.0).sentence(now) == (
+    clear = C.ServiceOutlook("cart", 10.0, 2, 8, 0.7, 10.0, 0.3, "clear", replicas_needed=5)
+    over = C.ServiceOutlook("cart", 40.0, 2, 8, 0.7, 10.0, 0.9, "over-now", replicas_needed_now=3)
+    undated = C.ServiceOutlook("cart", 10.0, 2, 8, 0.7, 10.0, 0.3, "undated", replicas_needed_now=1)
+    assert C.HeadroomDelta(base, clear, 60.0).sentence(now) == (
         "cart: scaling needed in 9 days -> not within the 60-day horizon; peak replicas 8 -> 5")
-    assert F.HeadroomDelta(over, base, 60.0).sentence(now).startswith(
+    assert C.HeadroomDelta(over, base, 60.0).sentence(now).startswith(
         "cart: scaling needed now (already above target) -> in 9 days; ")
-    assert F.HeadroomDelta(over, undated, None).sentence(now) == (
+    assert C.HeadroomDelta(over, undated, None).sentence(now) == (
         "cart: scaling needed now (already above target) -> undated (no forecast); "
         "replicas for the current peak 3 -> 1")
     for bad in ("in not", "in now", "in undated", "beyond"):
-        assert bad not in F.HeadroomDelta(clear, over, 30.0).sentence(now)
+        assert bad not in C.HeadroomDelta(clear, over, 30.0).sentence(now)
 
 
 def test_headroom_sentence_says_an_unchanged_outlook_once() -> None:
     """Not 'scaling needed not within the 30-day horizon -> not within the 30-day horizon' (make demo)."""
     now = pd.Timestamp("2025-12-07", tz="UTC").to_pydatetime()
-    clear = F.ServiceOutlook("pricing", 10.0, 2, 8, 0.7, 10.0, 0.3, "clear", replicas_needed=2)
-    over = F.ServiceOutlook("pricing", 40.0, 2, 8, 0.7, 10.0, 0.9, "over-now", replicas_needed_now=3)
-    undated = F.ServiceOutlook("pricing", 10.0, 2, 8, 0.7, 10.0, 0.3, "undated", replicas_needed_now=1)
-    assert F.HeadroomDelta(clear, replace(clear, replicas_needed=1), 30.0).sentence(now) == (
+    clear = C.ServiceOutlook("pricing", 10.0, 2, 8, 0.7, 10.0, 0.3, "clear", replicas_needed=2)
+    over = C.ServiceOutlook("pricing", 40.0, 2, 8, 0.7, 10.0, 0.9, "over-now", replicas_needed_now=3)
+    undated = C.ServiceOutlook("pricing", 10.0, 2, 8, 0.7, 10.0, 0.3, "undated", replicas_needed_now=1)
+    assert C.HeadroomDelta(clear, replace(clear, replicas_needed=1), 30.0).sentence(now) == (
         "pricing: no scaling needed within the 30-day horizon (nor after this change); peak replicas 2 -> 1")
-    assert F.HeadroomDelta(clear, clear, None).sentence(now) == (
+    assert C.HeadroomDelta(clear, clear, None).sentence(now) == (
         "pricing: no scaling needed within the horizon (nor after this change); peak replicas 2 -> 2")
-    assert F.HeadroomDelta(over, replace(over, replicas_needed_now=2), 30.0).sentence(now) == (
+    assert C.HeadroomDelta(over, replace(over, replicas_needed_now=2), 30.0).sentence(now) == (
         "pricing: scaling needed now (already above target), and still after this change; "
         "replicas for the current peak 3 -> 2")
-    assert F.HeadroomDelta(undated, undated, 30.0).sentence(now) == (
+    assert C.HeadroomDelta(undated, undated, 30.0).sentence(now) == (
         "pricing: scaling undated (no forecast), before and after this change; replicas for the current peak 1 -> 1")
     for before, after in [(clear, clear), (over, over), (undated, undated)]:
-        line = F.HeadroomDelta(before, after, 30.0).sentence(now)
+        line = C.HeadroomDelta(before, after, 30.0).sentence(now)
         assert line.count("horizon") <= 1 and " -> " not in line.split(";")[0], line
 
 
 def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataFrame]) -> None:
     r = two_service_recipe(replicas=2, per_replica=8)
     d = _demand(growing[0], r)
-    fc = F.forecast_rate(F.rate_series(d.start_ms, WEIGHT), horizon_days=60)
+    fc = R.forecast_rate(R.rate_series(d.start_ms, WEIGHT), horizon_days=60)
     after = dict(d.busy_ms, cart=d.busy_ms["cart"] * 0.5)
-    ch = F.headroom_change(fc, r, d.busy_ms, after)
+    ch = C.headroom_change(fc, r, d.busy_ms, after)
     cart = next(x for x in ch.deltas if x.service == "cart")
     assert cart.before.crossing is not None
     # half the busy time: utilisation halves, so the crossing moves out by log(2)/log(1.05) ~ 14 days
@@ -316,7 +319,7 @@ def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataF
         assert " -> not within the 60-day horizon; " in lines[0]
     else:
         assert re.match(r"cart: scaling needed in \d+ days -> \d+ days; ", lines[0])
-    same = F.headroom_change(fc, r, d.busy_ms, d.busy_ms)
+    same = C.headroom_change(fc, r, d.busy_ms, d.busy_ms)
     assert same.score == 0 and same.lines() == []
-    worse = F.headroom_change(fc, r, d.busy_ms, dict(d.busy_ms, cart=d.busy_ms["cart"] * 2))
+    worse = C.headroom_change(fc, r, d.busy_ms, dict(d.busy_ms, cart=d.busy_ms["cart"] * 2))
     assert worse.score == pytest.approx(-1.0)

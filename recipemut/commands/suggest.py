@@ -178,7 +178,7 @@ class Headroom:
     """How mutations move each service's capacity crossing date and replicas (from ``forecast``)."""
 
     def __init__(self, original: Recipe, baseline: Replay, prof: Profile) -> None:
-        from recipemut.forecast.model import forecast_from_profile
+        from recipemut.forecast.demand import forecast_from_profile
 
         self.original = original
         self.result: SearchResult | None = None  # set once the search ran
@@ -195,7 +195,7 @@ class Headroom:
     def bottleneck(self) -> str:
         """The service whose forecast peak utilisation is closest to (or furthest past) its target:
         the first to need more replicas, what ``--objective headroom`` relieves."""
-        from recipemut.forecast.model import service_outlooks
+        from recipemut.forecast.capacity import service_outlooks
 
         if self.forecast is None:
             raise RecipemutError(
@@ -221,10 +221,10 @@ class Headroom:
         return best[1]
 
     def change(self, recipe: Recipe, busy_ms: Mapping[str, float]) -> Any:
-        """The :class:`~recipemut.forecast.model.HeadroomChange` of a replay's busy time (None without forecast)."""
+        """The :class:`~recipemut.forecast.capacity.HeadroomChange` of a replay's busy time (None without forecast)."""
         if self.forecast is None or not busy_ms:
             return None
-        from recipemut.forecast.model import headroom_change
+        from recipemut.forecast.capacity import headroom_change
         from recipemut.profile.busy import busy_by_service
 
         after = busy_by_service(busy_ms, recipe)

@@ -1,0 +1,75 @@
+"""What the forecast needs from a profile: request start times, their weights, busy time per service.
+
+``suggest`` calls :func:`forecast_from_profile` once before comparing mutations; ``forecast``
+builds its report from :func:`demand_from_profile` and says which sample rate scaled the rates
+(:func:`sampling_note`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from recipemut.forecast.rates import DEFAULT_HORIZON_DAYS, DEFAULT_LEVEL, RateForecast, forecast_rate, rate_series
+from recipemut.profile.build import Profile
+from recipemut.profile.busy import busy_ms_per_request
+from recipemut.recipe.model import Recipe
+
+
+@dataclass(frozen=True, eq=False)
+class DemandInputs:
+    """What the forecast needs from the logs: request starts, their weights, busy ms per service."""
+
+    start_ms: np.ndarray  # (n,) epoch ms of each request's first span
+    weights: np.ndarray  # (n,) 1 / sample_rate
+    busy_ms: Mapping[str, float]
+    sample_rates: np.ndarray  # distinct sample rates seen, for the report
+
+
+def sampling_note(sample_rates: np.ndarray, override: float | None) -> str:
+    """Say which sample rate scaled the request rates.
+
+    ``override`` is ``--sample-rate``: ingest gives it to spans that carry no ``sample_rate``.
+
+    >>> sampling_note(np.array([1.0]), None)
+    'no sampling declared: every logged request counts once'
+    >>> sampling_note(np.array([0.1]), 0.1)
+    'rates scaled by 1/0.1 (sample rate 0.1 from --sample-rate)'
+    >>> sampling_note(np.array([0.01]), None)
+    "rates scaled by 1/0.01 (sample rate 0.01 from the logs' sample_rate)"
+    """
+    rates = np.unique(np.asarray(sample_rates, dtype=np.float64))
+    if rates.size == 1 and override is not None and np.isclose(rates[0], override):
+        return f"rates scaled by 1/{override:g} (sample rate {override:g} from --sample-rate)"
+    if rates.size == 0 or np.allclose(rates, 1.0):
+        return "no sampling declared: every logged request counts once"
+    if rates.size == 1:
+        return f"rates scaled by 1/{rates[0]:g} (sample rate {rates[0]:g} from the logs' sample_rate)"
+    tail = f"; {override:g} from --sample-rate where a span had none" if override is not None else ""
+    return (
+        f"each request scaled by 1/its sample_rate ({rates.min():g} to {rates.max():g}, "
+        f"{rates.size} distinct rates){tail}"
+    )
+
+
+def demand_from_profile(profile: Profile, recipe: Recipe) -> DemandInputs:
+    """Request starts, weights and busy time per service from a :class:`~recipemut.profile.build.Profile`."""
+    rates = np.asarray(profile.sample_rate, dtype=np.float64)
+    weights = 1.0 / np.clip(np.nan_to_num(rates, nan=1.0), 1e-12, None)
+    op_service = {op.id: op.service for op in recipe.operations}
+    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, op_service, weights)
+    return DemandInputs(np.asarray(profile.request_start_ms, dtype=np.float64), weights, busy, np.unique(rates))
+
+
+def forecast_from_profile(
+    profile: Profile, recipe: Recipe, *, horizon_days: float = DEFAULT_HORIZON_DAYS, level: float = DEFAULT_LEVEL
+) -> tuple[RateForecast, dict[str, float]]:
+    """The rate forecast of a profile's traffic and the current busy ms per request per service.
+
+    What ``suggest`` computes once, before comparing mutations with :func:`headroom_change`.
+    """
+    d = demand_from_profile(profile, recipe)
+    fc = forecast_rate(rate_series(d.start_ms, d.weights), horizon_days=horizon_days, level=level)
+    return fc, dict(d.busy_ms)

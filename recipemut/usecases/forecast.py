@@ -1,0 +1,89 @@
+"""Forecast: from a recipe and its logs to the capacity report (and its SVG chart, when asked).
+
+The pipeline is load -> ingest -> profile -> request-rate series -> forecast -> Little's law per
+service (:mod:`recipemut.forecast.capacity`); the command renders the result.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recipemut.forecast.rates import DEFAULT_HORIZON_DAYS
+from recipemut.usecases.inputs import Inputs, LogSource, load_inputs
+
+if TYPE_CHECKING:
+    from recipemut.forecast.capacity import CapacityReport
+    from recipemut.logs.report import IngestReport
+    from recipemut.recipe.model import Recipe
+
+
+@dataclass(frozen=True, eq=False)
+class ForecastRun:
+    """What ``recipemut forecast`` shows: the recipe, its capacity report, and how the logs read."""
+
+    recipe: Recipe
+    report: CapacityReport
+    ingest: IngestReport
+    plot: Path | None = None  # the SVG written, if any
+
+
+def build_report(
+    inputs: Inputs,
+    *,
+    horizon_days: float = DEFAULT_HORIZON_DAYS,
+    with_backtest: bool = False,
+    sample_rate: float | None = None,
+) -> CapacityReport:
+    """The capacity report of profiled ``inputs``: rate forecast, each service's outlook (and the backtest).
+
+    ``sample_rate`` is the one the logs were read with (``--sample-rate``), named in the report's
+    sampling note when it scaled the rates.
+    """
+    from recipemut.forecast.capacity import capacity_report
+    from recipemut.forecast.demand import demand_from_profile, sampling_note
+
+    if inputs.profile is None:
+        raise ValueError("build_report needs profiled inputs (load_inputs(..., profile=True))")
+    recipe = inputs.recipe
+    demand = demand_from_profile(inputs.profile, recipe)
+    return capacity_report(
+        recipe, demand.start_ms, demand.weights, demand.busy_ms, horizon_days=horizon_days,
+        with_backtest=with_backtest, sample_rate_note=sampling_note(demand.sample_rates, sample_rate),
+    )  # fmt: skip
+
+
+def run_forecast(
+    recipe_path: str | os.PathLike[str],
+    source: LogSource,
+    *,
+    horizon_days: float = DEFAULT_HORIZON_DAYS,
+    with_backtest: bool = False,
+    plot: Path | None = None,
+) -> ForecastRun:
+    """Read the recipe and its logs, forecast, and write the SVG chart to ``plot`` when given.
+
+    ``plot`` is checked before any work (never an input, a link or a new folder tree) and written
+    atomically. Raises what the loader and the log reader raise, and
+    :class:`~recipemut.errors.InputFileError` when the plot cannot be written.
+    """
+    if plot is not None:
+        from recipemut.files.write import check_output_path
+
+        check_output_path(
+            plot, option="--plot", recipes=[recipe_path], inputs=source.input_files(), example="capacity.svg"
+        )
+    inputs = load_inputs(recipe_path, source)
+    rep = build_report(inputs, horizon_days=horizon_days, with_backtest=with_backtest, sample_rate=source.sample_rate)
+    if plot is not None:
+        from recipemut.errors import InputFileError
+        from recipemut.files.write import atomic_write
+        from recipemut.forecast.plot import svg_chart
+
+        try:
+            atomic_write(plot, svg_chart(rep).encode("utf-8"))
+        except OSError as e:
+            raise InputFileError(f"cannot write the plot: {e.strerror}", file=str(plot), code="write") from e
+    return ForecastRun(inputs.recipe, rep, inputs.report, plot)
