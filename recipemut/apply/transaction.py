@@ -44,10 +44,10 @@ from recipemut.apply.history import (
 )
 from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps, resolved
-from recipemut.recipe.edits import Edit
 from recipemut.plan.check import check_plan_edits
 from recipemut.plan.planfile import Plan, PlannedMutation
 from recipemut.recipe.diff import unified_diff
+from recipemut.recipe.edits import Edit
 from recipemut.recipe.yamlio import YamlSyntaxError, apply_edits_to_text
 
 log = logging.getLogger(__name__)
@@ -322,14 +322,10 @@ def read_recipe_text(recipe: str | os.PathLike[str], *, text_only: bool = True) 
     and restore a recorded text over them.
     """
     from recipemut.files.read import decode_text
-    from recipemut.recipe.loader import MAX_RECIPE_BYTES
 
     path = Path(recipe)
-    raw = _read_recipe(path)
+    raw = _read_recipe(path)  # capped at the recipe size limit by the one reader
     if text_only:
-        if len(raw) > MAX_RECIPE_BYTES:
-            raise InputFileError(f"file is over the {MAX_RECIPE_BYTES // 2**20} MiB limit for a recipe",
-                                 file=str(path), code="file-too-large")
         decode_text(raw, file=str(path))
     return decode(raw)
 

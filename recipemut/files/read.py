@@ -42,6 +42,7 @@ _KINDS = (
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISREG, "a regular file"),
 )
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 

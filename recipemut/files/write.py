@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from recipemut.errors import InputFileError, LockTimeout
+from recipemut.files.read import kind_of
 
 #: default bound on waiting for another writer (seconds)
 DEFAULT_LOCK_TIMEOUT_S = 30.0
@@ -69,27 +70,6 @@ def lock_path(recipe_path: str | os.PathLike[str]) -> Path:
     """The lock file shared by a recipe and its history: ``<recipe>.lock`` (beside a symlink's target)."""
     p = resolved(recipe_path)
     return p.with_name(p.name + ".lock")
-
-
-def kind_of(mode: int) -> str:
-    """What a file is, for messages: ``a symbolic link``, ``a directory``, ``a FIFO``, ...
-
-    >>> kind_of(stat.S_IFIFO | 0o644), kind_of(stat.S_IFREG | 0o644)
-    ('a FIFO (named pipe)', 'a regular file')
-    """
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISREG(mode):
-        return "a regular file"
-    return "not a regular file"
 
 
 def _refuse_kind(path: Path, mode: int, what: str, code: str) -> InputFileError:
