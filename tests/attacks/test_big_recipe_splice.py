@@ -2,8 +2,9 @@
 
 The recipes are built from the shipped checkout recipe: thousands of identical comment lines in
 the middle of the operations, a long description, many operations. The mechanism is asserted
-(the work handed to difflib is bounded; time at 4x the size is at most ~4x, not 16x), and the
-output is checked line by line.
+(the work handed to difflib is bounded; ruamel.yaml is handed only the parts the edits touch,
+comment runs folded; time at 4x the size is at most ~4x, not 16x), and the output is checked
+line by line.
 """
 
 from __future__ import annotations
@@ -175,3 +176,96 @@ def test_edited_text_round_trips_a_recipe_once_for_a_report_in_two_formats(monke
     other = diff.edited_text(text, EDITS[:1], source="r.yaml")
     assert first == again == expected(text) and other != first
     assert len(calls) == 2
+
+
+# ---- ruamel sees only what the edits touch, comment runs folded ------------------------------------
+
+
+@pytest.fixture
+def ruamel_lines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The line count of every text ruamel.yaml loads; a big one fails at once instead of taking minutes."""
+    from recipemut.recipe import yamlio
+
+    seen: list[int] = []
+    real = yamlio.load_roundtrip
+
+    def recording(text: str, **k: Any) -> Any:
+        seen.append(text.count("\n"))
+        if seen[-1] > 2_000:
+            raise AssertionError(f"ruamel was handed {seen[-1]:,} lines")
+        return real(text, **k)
+
+    monkeypatch.setattr(yamlio, "load_roundtrip", recording)
+    return seen
+
+
+def test_a_block_of_comment_lines_reaches_ruamel_folded(ruamel_lines: list[int]) -> None:
+    text = with_comments(20_000)
+    out = apply_edits_to_text(text, EDITS)
+    assert out == expected(text)
+    assert ruamel_lines and max(ruamel_lines) < 300
+
+
+def test_a_comment_block_above_an_edited_operation_is_kept_byte_for_byte(ruamel_lines: list[int]) -> None:
+    # the block sits right above score_fraud; removing score_fraud takes its comment block with it,
+    # editing it keeps the block
+    text = with_comments(20_000)
+    kept = apply_edits_to_text(text, [Edit("set", ("operations", "score_fraud", "may_halt"), False)])
+    assert kept == text.replace("    may_halt: true\n    cost_per_call_usd: 0.0006",
+                                "    may_halt: false\n    cost_per_call_usd: 0.0006", 1)
+    remove = [Edit("remove", ("operations", "score_fraud"))]
+    assert apply_edits_to_text(text, remove) == apply_edits_to_text(CHECKOUT, remove)
+    assert max(ruamel_lines) < 300
+
+
+def test_many_operations_reach_ruamel_only_where_edited(ruamel_lines: list[int]) -> None:
+    text = with_operations(3_000)
+    out = apply_edits_to_text(text, EDITS)
+    assert out == expected(text)
+    assert max(ruamel_lines) < 300
+
+
+def test_write_back_of_a_5_mb_comment_block_grows_linearly() -> None:
+    small, big = with_comments(20_000), with_comments(80_000)  # ~1.1 and ~4.4 MB
+    apply_edits_to_text(with_comments(10), EDITS)  # warm up imports
+    t_small = _best_time(lambda: apply_edits_to_text(small, EDITS), repeat=1)
+    t_big = _best_time(lambda: apply_edits_to_text(big, EDITS), repeat=1)
+    # linear: 4x; allow noise on a shared machine, not the 16x of a quadratic join
+    assert t_big / max(t_small, 0.05) < 8, f"4x the lines: {t_small:.2f} s -> {t_big:.2f} s"
+
+
+def test_hash_lines_inside_a_block_scalar_are_text_not_comments(ruamel_lines: list[int]) -> None:
+    from recipemut.recipe import yamlio
+
+    notes = "    notes: |\n" + "      # step one\n      # step two\n" * 2 + "\n      done\n"
+    text = with_comments(50).replace("    cost_per_call_usd: 0.00004\n", "    cost_per_call_usd: 0.00004\n" + notes, 1)
+    handed: list[str] = []
+    real = yamlio._roundtrip
+
+    def spy(seen: str, edits: Any, **k: Any) -> str:
+        handed.append(seen)
+        return real(seen, edits, **k)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(yamlio, "_roundtrip", spy)
+        out = apply_edits_to_text(text, EDITS)
+    assert out == expected(text)
+    assert notes in handed[0]  # the scalar's lines went to ruamel as they are
+    assert text.count(COMMENT) == 50 and handed[0].count(COMMENT) == 0  # the comment run did not
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\x85"])
+def test_unusual_line_breaks_in_comments_keep_the_output_exact(brk: str) -> None:
+    text = with_comments(30).replace("# keep this line", f"# keep{brk}# this line", 1)
+    assert apply_edits_to_text(text, EDITS) == expected(text)
+
+
+def test_a_yaml_error_after_a_comment_block_names_the_line_in_the_file(ruamel_lines: list[int]) -> None:
+    from recipemut.recipe.yamlio import YamlSyntaxError
+
+    text = with_comments(5_000).replace("  - id: score_fraud\n", "  - id: score_fraud\n    id: twice\n", 1)
+    line = text.splitlines().index("    id: twice") + 1
+    with pytest.raises(YamlSyntaxError) as ei:
+        apply_edits_to_text(text, EDITS, source="r.yaml")
+    assert ei.value.file == "r.yaml" and ei.value.line == line, str(ei.value)
+    assert max(ruamel_lines) < 300
