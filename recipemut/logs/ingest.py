@@ -89,6 +89,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _FileResult:
+    """One file read: its checked rows, what it was, and what was said about it."""
+
     table: pa.Table  # PARSE_SCHEMA + source columns, rows that passed the checks
     fmt: str
     lines_read: int
@@ -252,9 +254,9 @@ def read_logs(
     strict: bool = False,
     sample_rate: float | None = None,
     log_format: str = "auto",
-    mapping: Any = None,
+    mapping: SpanMapping | str | Path | None = None,
 ) -> tuple[pd.DataFrame, IngestReport]:
-    """Read execution logs into the span table (:data:`SPAN_SCHEMA` columns) and an ingest report.
+    """Read execution logs into the span table (:data:`~recipemut.logs.spans.SPAN_SCHEMA` columns) and a report.
 
     Parameters
     ----------
