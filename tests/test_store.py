@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from recipemut.learn import records as R
 from recipemut.learn import store as S
-from recipemut.learn.store import SCHEMA_VERSION, Store, StoreError, SuggestionRecord
+from recipemut.learn.schema import MIGRATIONS, SCHEMA_VERSION
+from recipemut.learn.store import Store, StoreError, SuggestionRecord
 
 WHERE = {"recipe": "shop", "version": 3, "sha256": "f" * 64}
 
@@ -112,7 +114,7 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
 def _v1_store(p: Path) -> None:
     db = sqlite3.connect(p, isolation_level=None)
     db.execute("BEGIN")
-    S.MIGRATIONS[0](db)
+    MIGRATIONS[0](db)
     db.execute("PRAGMA user_version = 1")
     db.execute("INSERT INTO recipe_versions (recipe, version, sha256, first_seen, profile_json) "
                "VALUES ('shop', 3, 'abc', '2026-01-01T00:00:00Z', '{\"requests\": 5}')")  # fmt: skip
@@ -173,8 +175,8 @@ def test_migration_to_v3_collapses_duplicate_suggestions(tmp_path: Path) -> None
     p = tmp_path / "v2.sqlite"
     db = sqlite3.connect(p, isolation_level=None)
     db.execute("BEGIN")
-    S.MIGRATIONS[0](db)
-    S.MIGRATIONS[1](db)
+    MIGRATIONS[0](db)
+    MIGRATIONS[1](db)
     db.execute("PRAGMA user_version = 2")
     db.execute("INSERT INTO recipe_versions (recipe, version, sha256, first_seen) VALUES ('shop', 3, 'abc', 't')")
     for run, verdict in (("r1", "regresses"), ("r2", "improves"), ("r3", "improves")):
@@ -234,13 +236,13 @@ def test_location_env_and_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("RECIPEMUT_STORE", raising=False)
     assert S.default_path() == tmp_path / ".recipemut" / "store.sqlite"
     monkeypatch.setenv("RECIPEMUT_STORE", "off")
-    assert S.record_suggestion(**WHERE, mutation_id="m", operator="cache", verdict="improves") is None
+    assert R.record_suggestion(**WHERE, mutation_id="m", operator="cache", verdict="improves") is None
     assert not (tmp_path / ".recipemut").exists()
     monkeypatch.setenv("RECIPEMUT_STORE", str(tmp_path / "ci.sqlite"))
-    assert S.record_suggestion(**WHERE, mutation_id="m", operator="cache", verdict="improves")
-    assert S.record_observation(**WHERE, mutation_id="m", operator="cache", outcome="held") is not None
-    assert S.record_profile(**WHERE, summary={"n": 1}) is not None
-    assert S.record_suggestions([SuggestionRecord("m2", "hedge", "improves")], **WHERE)
+    assert R.record_suggestion(**WHERE, mutation_id="m", operator="cache", verdict="improves")
+    assert R.record_observation(**WHERE, mutation_id="m", operator="cache", outcome="held") is not None
+    assert R.record_profile(**WHERE, summary={"n": 1}) is not None
+    assert R.record_suggestions([SuggestionRecord("m2", "hedge", "improves")], **WHERE)
     with Store.open(tmp_path / "ci.sqlite") as s:
         assert s.counts() == {"recipe_versions": 1, "profiles": 1, "suggestions": 2, "observations": 1}
 
@@ -355,7 +357,7 @@ def test_suggestion_records_from_search_candidates(tmp_path: Path) -> None:
         Ev("improves", {"latency_p95_ms": Interval(-20.0, -25.0, -15.0)}, {"latency_p95_ms": 200.0}),
     )
     bad = Cand(Mut("reorder:a-b", "reorder", ("a", "b")), 1, "rejected", ("structure: cycle",), None)
-    recs = S.suggestion_records([good, bad, good], kind_of=lambda m: "svc")  # fmt: skip
+    recs = R.suggestion_records([good, bad, good], kind_of=lambda m: "svc")  # fmt: skip
     assert [r.mutation_id for r in recs] == ["cache:f", "reorder:a-b"]
     assert recs[0].predicted_delta == -20.0 and recs[0].predicted_ci == (-25.0, -15.0) and recs[0].baseline == 200.0
     assert recs[1].verdict == "rejected" and recs[1].predicted_delta is None and recs[1].kind == "svc"

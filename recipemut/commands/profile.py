@@ -18,6 +18,7 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     StrictOpt,
+    err_console,
     log_source,
     strict_json,
     warn_ingest,
@@ -203,6 +204,9 @@ def profile(
     else:
         warn_ingest(report)
         _render(r, prof, report, top)
-    from recipemut.commands.stats import record_profile_summary  # the store keeps each recipe version's profile summary
+    from recipemut.learn.records import STORE_PROBLEMS, record_profile_summary
 
-    record_profile_summary(recipe, r, prof)
+    try:  # the store keeps each recipe version's profile summary; a store problem is a warning
+        record_profile_summary(recipe, r, prof)
+    except STORE_PROBLEMS as e:
+        err_console.print(f"[yellow]warning:[/] this profile was not recorded in the profile store: {shown(str(e))}")

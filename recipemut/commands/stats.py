@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from recipemut.commands._common import OutputFormat, err_console
-from recipemut.errors import RecipemutError
+from recipemut.commands._common import OutputFormat
 from recipemut.files.text import console, shown
 from recipemut.learn.bandit import Bandit
 from recipemut.learn.store import ENV_VAR, OperatorStats, ProfiledVersion, Store, check_store_path, default_path
-
-if TYPE_CHECKING:
-    from recipemut.profile.build import Profile
-    from recipemut.recipe.model import Recipe
 
 
 def stats_data(
@@ -130,30 +124,6 @@ def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
             "-" if p95 is None else f"{p95:.1f}",
         )
     out.print(table)
-
-
-def record_profile_summary(recipe_path: Path, recipe: Recipe, prof: Profile) -> None:
-    """What ``recipemut profile`` keeps in the store: the summary of this recipe version's profile.
-
-    Nothing when the store is off (``RECIPEMUT_STORE=off``) or the logs held no request; a store
-    problem is a warning on stderr, never a failure of the profile.
-    """
-    path = default_path()
-    if path is None or prof.n_requests == 0:
-        return
-    from recipemut.learn.store import profile_summary
-    from recipemut.plan.planfile import recipe_sha256
-
-    try:
-        with Store.open(path) as st:
-            st.record_profile(
-                recipe=recipe.name,
-                version=recipe.version,
-                sha256=recipe_sha256(recipe_path),
-                summary=profile_summary(prof, recipe),
-            )
-    except (RecipemutError, sqlite3.Error, OSError) as e:
-        err_console.print(f"[yellow]warning:[/] this profile was not recorded in the profile store: {shown(str(e))}")
 
 
 def stats(

@@ -9,29 +9,13 @@ Where it lives
     a ``file:`` URI, a directory or FIFO, or an existing file that is not SQLite is refused
     (:func:`check_store_path`), so a mistyped path never turns another file into a database.
 
-Schema (version 3, ``PRAGMA user_version``)
-    ``recipe_versions(id, recipe, version, sha256, first_seen)`` — one row per recipe version seen,
-    unique on (recipe, version, sha256).
-    ``profiles(id, recipe_version_id, recorded_at, summary_json)`` — every profile summary recorded
-    for a version (requests, time range, per-operation p50/p95/mean, busy ms per service).
-    ``suggestions(id, recipe_version_id, run_id, recorded_at, mutation_id, operator, kind, metric,
-    baseline, predicted_delta, predicted_lo, predicted_hi, predicted_gain, verdict, detail_json)`` —
-    every mutation suggest evaluated, with its simulated effect on ``metric`` (a delta in the metric's
-    unit, its interval, and the *gain* ``-delta / baseline``: the relative improvement, > 0 is better).
-    Unique on (recipe_version_id, mutation_id, metric): suggesting again on the same recipe version
-    replaces the row (the latest run's prediction), so reruns do not multiply the evidence; statistics
-    and bandit evidence count one row per (version, mutation), the latest.
-    ``observations(id, recipe_version_id, recorded_at, mutation_id, operator, kind, outcome, metric,
-    baseline, observed_delta, observed_lo, observed_hi, observed_gain, predicted_delta, predicted_lo,
-    predicted_hi, predicted_gain, inside_interval, detail_json)`` — every effect evaluate observed on
-    a canary, beside what was predicted; ``inside_interval`` is 1 when the observed delta fell in the
-    predicted interval (calibration), NULL without a prediction.
-
-Migrations
-    :data:`MIGRATIONS` is an ordered list; migration ``i`` takes the database from version ``i`` to
-    ``i + 1``. Opening a store applies the missing ones inside one ``BEGIN IMMEDIATE`` transaction,
-    re-reading ``user_version`` under the lock, so two processes opening an old store at once migrate
-    it once. A store newer than this recipemut is refused (never downgraded).
+Schema and migrations
+    Four tables (``recipe_versions``, ``profiles``, ``suggestions``, ``observations``), at version
+    :data:`~recipemut.learn.schema.SCHEMA_VERSION` (``PRAGMA user_version``); see
+    :mod:`recipemut.learn.schema`. Opening a store applies the missing migrations inside one
+    ``BEGIN IMMEDIATE`` transaction, re-reading ``user_version`` under the lock, so two processes
+    opening an old store at once migrate it once. A store newer than this recipemut is refused
+    (never downgraded).
 
 Concurrency
     WAL journal, ``busy_timeout`` (30 s by default), ``synchronous=FULL``, and every write in a
@@ -57,7 +41,7 @@ import os
 import sqlite3
 import stat
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -65,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from recipemut.errors import RecipemutError
+from recipemut.learn.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -166,112 +151,9 @@ def check_store_path(
     return p
 
 
-# ---- migrations ------------------------------------------------------------------------------
-
-
-def _statements(script: str) -> Callable[[sqlite3.Connection], None]:
-    """A migration from a SQL script, run statement by statement (``executescript`` would COMMIT
-    the surrounding transaction)."""
-    statements = [s.strip() for s in script.split(";") if s.strip()]
-
-    def run(db: sqlite3.Connection) -> None:
-        for sql in statements:
-            db.execute(sql)
-
-    return run
-
-
-_v1 = _statements(
-    """
-        CREATE TABLE recipe_versions (
-            id INTEGER PRIMARY KEY,
-            recipe TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            sha256 TEXT NOT NULL,
-            first_seen TEXT NOT NULL,
-            profile_json TEXT,
-            UNIQUE (recipe, version, sha256)
-        );
-        CREATE TABLE suggestions (
-            id INTEGER PRIMARY KEY,
-            recipe_version_id INTEGER NOT NULL REFERENCES recipe_versions(id),
-            run_id TEXT NOT NULL,
-            recorded_at TEXT NOT NULL,
-            mutation_id TEXT NOT NULL,
-            operator TEXT NOT NULL,
-            kind TEXT,
-            metric TEXT NOT NULL,
-            baseline REAL,
-            predicted_delta REAL,
-            predicted_lo REAL,
-            predicted_hi REAL,
-            predicted_gain REAL,
-            verdict TEXT NOT NULL,
-            detail_json TEXT
-        );
-        CREATE TABLE observations (
-            id INTEGER PRIMARY KEY,
-            recipe_version_id INTEGER NOT NULL REFERENCES recipe_versions(id),
-            recorded_at TEXT NOT NULL,
-            mutation_id TEXT NOT NULL,
-            operator TEXT NOT NULL,
-            kind TEXT,
-            outcome TEXT NOT NULL CHECK (outcome IN ('promoted', 'rolled_back', 'held')),
-            metric TEXT NOT NULL,
-            baseline REAL,
-            observed_delta REAL,
-            observed_lo REAL,
-            observed_hi REAL,
-            observed_gain REAL,
-            predicted_delta REAL,
-            predicted_lo REAL,
-            predicted_hi REAL,
-            predicted_gain REAL,
-            inside_interval INTEGER,
-            detail_json TEXT
-        );
-        """
-)
-
-# v2: keep every profile summary (v1 kept only the latest, on the version row); index by operator
-_v2 = _statements(
-    """
-        CREATE TABLE profiles (
-            id INTEGER PRIMARY KEY,
-            recipe_version_id INTEGER NOT NULL REFERENCES recipe_versions(id),
-            recorded_at TEXT NOT NULL,
-            summary_json TEXT NOT NULL
-        );
-        INSERT INTO profiles (recipe_version_id, recorded_at, summary_json)
-            SELECT id, first_seen, profile_json FROM recipe_versions WHERE profile_json IS NOT NULL;
-        ALTER TABLE recipe_versions DROP COLUMN profile_json;
-        CREATE INDEX suggestions_operator ON suggestions (operator, kind);
-        CREATE INDEX observations_operator ON observations (operator, kind);
-        CREATE INDEX suggestions_mutation ON suggestions (recipe_version_id, mutation_id);
-        """
-)
-
-
-# v3: one suggestion per (recipe version, mutation id, metric): re-running suggest on the same recipe
-# replaces its rows instead of adding more, so the bandit's evidence does not grow with every rerun.
-# Existing duplicates collapse to the latest row.
-_v3 = _statements(
-    """
-        DELETE FROM suggestions WHERE id NOT IN (
-            SELECT MAX(id) FROM suggestions GROUP BY recipe_version_id, mutation_id, metric
-        );
-        DROP INDEX IF EXISTS suggestions_mutation;
-        CREATE UNIQUE INDEX suggestions_unique ON suggestions (recipe_version_id, mutation_id, metric);
-        """
-)
 
 #: one suggestion per (version, mutation): the latest, whatever its metric (the objective a run used)
 _LATEST_SUGGESTION = "s.id IN (SELECT MAX(id) FROM suggestions GROUP BY recipe_version_id, mutation_id)"
-
-
-#: migration i takes user_version i to i + 1
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 # ---- values -----------------------------------------------------------------------------------
@@ -729,131 +611,3 @@ class Store:
             )
         ]
         return out
-
-
-def _finite_or_none(x: float) -> float | None:
-    return round(float(x), 4) if math.isfinite(float(x)) else None
-
-
-def profile_summary(profile: Any, recipe: Any) -> dict[str, Any]:
-    """What the store keeps of a :class:`~recipemut.profile.build.Profile`: requests, time range,
-    end-to-end percentiles, per operation count and p50/p95/mean ms, busy ms per request per service.
-
-    ``recipe`` is the :class:`~recipemut.recipe.model.Recipe` profiled (it maps operations to services).
-    """
-    import numpy as np
-
-    from recipemut.profile.busy import busy_ms_per_request
-
-    start = np.asarray(profile.request_start_ms, dtype=np.float64)
-    rates = np.nan_to_num(np.asarray(profile.sample_rate, dtype=np.float64), nan=1.0)
-    weights = 1.0 / np.clip(rates, 1e-12, None)
-    iso = lambda ms: datetime.fromtimestamp(float(ms) / 1000.0, tz=timezone.utc).isoformat().replace(  # noqa: E731
-        "+00:00", "Z"
-    )
-    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, {op.id: op.service for op in recipe.operations},
-                               weights) if profile.n_requests else {}  # fmt: skip
-    return {
-        "requests": int(profile.n_requests),
-        "start": iso(start.min()) if start.size else None,
-        "end": iso(start.max()) if start.size else None,
-        "sample_rates": sorted({float(r) for r in np.unique(rates)}),
-        "e2e_ms": {k: _finite_or_none(v) for k, v in profile.e2e_percentiles().items()} if profile.n_requests else {},
-        "ops": {
-            o.op: {
-                "count": int(o.count),
-                "p50_ms": _finite_or_none(o.p50_ms),
-                "p95_ms": _finite_or_none(o.p95_ms),
-                "mean_ms": _finite_or_none(o.mean_ms),
-            }
-            for o in profile.ops
-        },
-        "busy_ms_per_service": {k: _finite_or_none(v) for k, v in sorted(busy.items())},
-        "critical_path": list(profile.critical_path),
-    }
-
-
-def suggestion_records(
-    candidates: Iterable[Any],
-    *,
-    metric: str = "latency_p95_ms",
-    kind_of: Callable[[Any], str | None] | None = None,
-) -> list[SuggestionRecord]:
-    """Store records for ``suggest``'s evaluated candidates (``search.Candidate``-like objects).
-
-    Reads ``c.mutation`` (``id``, ``operator``), ``c.evaluation`` (``verdict``, ``predicted[metric]``
-    with ``estimate``/``lo``/``hi``, ``baseline[metric]``; None = rejected before simulation),
-    ``c.status``, ``c.reasons`` and ``c.round``. A candidate listed twice (same mutation id and
-    round) is recorded once.
-    """
-    out: list[SuggestionRecord] = []
-    seen: set[tuple[str, int]] = set()
-    for c in candidates:
-        m = c.mutation
-        key = (str(m.id), int(getattr(c, "round", 0)))
-        if key in seen:
-            continue
-        seen.add(key)
-        ev = getattr(c, "evaluation", None)
-        iv = ev.predicted.get(metric) if ev is not None else None
-        out.append(
-            SuggestionRecord(
-                mutation_id=str(m.id),
-                operator=str(m.operator),
-                verdict=str(ev.verdict) if ev is not None else "rejected",
-                metric=metric,
-                predicted_delta=None if iv is None else float(iv.estimate),
-                predicted_ci=None if iv is None else (float(iv.lo), float(iv.hi)),
-                baseline=None if ev is None else _num(ev.baseline.get(metric)),
-                kind=kind_of(m) if kind_of is not None else None,
-                detail={
-                    "status": getattr(c, "status", None),
-                    "round": key[1],
-                    "reasons": list(getattr(c, "reasons", ())),
-                },
-            )
-        )
-    return out
-
-
-# ---- one-call helpers for suggest and evaluate ------------------------------------------------
-
-
-def record_suggestion(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> str | None:
-    """Open the store, record one evaluated mutation (keywords of :meth:`Store.record_suggestion`), close.
-
-    Returns the run id, or None when the store is disabled (``RECIPEMUT_STORE=off``).
-    """
-    if path is None and default_path() is None:
-        return None
-    with Store.open(path) as s:
-        return s.record_suggestion(**fields)
-
-
-def record_suggestions(
-    records: Sequence[SuggestionRecord], *, path: str | os.PathLike[str] | None = None, **where: Any
-) -> str | None:
-    """Open the store, record a suggest run's evaluated mutations in one transaction, close.
-
-    ``where``: ``recipe=``, ``version=``, ``sha256=`` (and optionally ``run_id=``).
-    """
-    if path is None and default_path() is None:
-        return None
-    with Store.open(path) as s:
-        return s.record_suggestions(records, **where)
-
-
-def record_observation(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> int | None:
-    """Open the store, record what evaluate observed (keywords of :meth:`Store.record_observation`), close."""
-    if path is None and default_path() is None:
-        return None
-    with Store.open(path) as s:
-        return s.record_observation(**fields)
-
-
-def record_profile(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> int | None:
-    """Open the store, keep a profile summary (keywords of :meth:`Store.record_profile`), close."""
-    if path is None and default_path() is None:
-        return None
-    with Store.open(path) as s:
-        return s.record_profile(**fields)

@@ -1,0 +1,334 @@
+"""What the profile store keeps: records built from profiles, suggest's candidates and evaluate's canaries.
+
+The store (:mod:`recipemut.learn.store`) is plain SQL; this module turns the pipeline's values
+into its rows: :func:`profile_summary` of a profile, :func:`suggestion_records` of the mutations
+suggest evaluated (:func:`search_records` of a search result), :func:`observation_records` of a
+canary evaluate judged. The bandit learns from these records (:mod:`recipemut.learn.bandit`):
+each says which operator, on which kind of target, was predicted (or observed) to move a metric
+by how much. The ``record_*`` functions open the store, write, and close it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from recipemut.errors import RecipemutError
+from recipemut.learn.bandit import mutation_kind
+from recipemut.learn.store import Store, SuggestionRecord, default_path
+from recipemut.plan.search import SearchResult
+from recipemut.recipe.model import Recipe
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from recipemut.apply.canary import Judgement
+    from recipemut.apply.history import Entry
+    from recipemut.profile.build import Profile
+
+#: what a store write may raise; a command that records on the side turns them into a warning
+STORE_PROBLEMS: tuple[type[Exception], ...] = (RecipemutError, sqlite3.Error, OSError)
+
+
+def _finite(x: Any) -> float | None:
+    """``x`` as a finite float, else None (also for what is not a number)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+# ---- profiles ----------------------------------------------------------------------------------
+
+
+def _finite_or_none(x: float) -> float | None:
+    return round(float(x), 4) if math.isfinite(float(x)) else None
+
+
+def profile_summary(profile: Profile, recipe: Recipe) -> dict[str, Any]:
+    """What the store keeps of a :class:`~recipemut.profile.build.Profile`: requests, time range,
+    end-to-end percentiles, per operation count and p50/p95/mean ms, busy ms per request per service.
+
+    ``recipe`` is the :class:`~recipemut.recipe.model.Recipe` profiled (it maps operations to services).
+    """
+    import numpy as np
+
+    from recipemut.profile.busy import busy_ms_per_request
+
+    start = np.asarray(profile.request_start_ms, dtype=np.float64)
+    rates = np.nan_to_num(np.asarray(profile.sample_rate, dtype=np.float64), nan=1.0)
+    weights = 1.0 / np.clip(rates, 1e-12, None)
+
+    def iso(ms: float) -> str:
+        return datetime.fromtimestamp(float(ms) / 1000.0, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, {op.id: op.service for op in recipe.operations},
+                               weights) if profile.n_requests else {}  # fmt: skip
+    return {
+        "requests": int(profile.n_requests),
+        "start": iso(start.min()) if start.size else None,
+        "end": iso(start.max()) if start.size else None,
+        "sample_rates": sorted({float(r) for r in np.unique(rates)}),
+        "e2e_ms": {k: _finite_or_none(v) for k, v in profile.e2e_percentiles().items()} if profile.n_requests else {},
+        "ops": {
+            o.op: {
+                "count": int(o.count),
+                "p50_ms": _finite_or_none(o.p50_ms),
+                "p95_ms": _finite_or_none(o.p95_ms),
+                "mean_ms": _finite_or_none(o.mean_ms),
+            }
+            for o in profile.ops
+        },
+        "busy_ms_per_service": {k: _finite_or_none(v) for k, v in sorted(busy.items())},
+        "critical_path": list(profile.critical_path),
+    }
+
+
+def record_profile_summary(
+    recipe_path: str | os.PathLike[str], recipe: Recipe, prof: Profile, *, path: Path | None = None
+) -> int | None:
+    """Keep the summary of this recipe version's profile in the store (default: :func:`default_path`).
+
+    Returns the version's row id; None when the store is off (``RECIPEMUT_STORE=off``) or the logs
+    held no request. Raises one of :data:`STORE_PROBLEMS` on a store problem.
+    """
+    path = path if path is not None else default_path()
+    if path is None or prof.n_requests == 0:
+        return None
+    from recipemut.plan.planfile import recipe_sha256
+
+    with Store.open(path) as st:
+        return st.record_profile(
+            recipe=recipe.name,
+            version=recipe.version,
+            sha256=recipe_sha256(recipe_path),
+            summary=profile_summary(prof, recipe),
+        )
+
+
+# ---- suggest's candidates ------------------------------------------------------------------------
+
+
+#: objective -> the predicted metric its records carry
+METRIC_OF: Mapping[str, str] = MappingProxyType(
+    {
+        "latency": "latency_p50_ms",
+        "p95": "latency_p95_ms",
+        "cost": "cost_mean_usd",
+        "balanced": "latency_mean_ms",
+        "headroom": "latency_mean_ms",
+    }
+)
+
+
+def suggestion_records(
+    candidates: Iterable[Any],
+    *,
+    metric: str = "latency_p95_ms",
+    kind_of: Callable[[Any], str | None] | None = None,
+) -> list[SuggestionRecord]:
+    """Store records for ``suggest``'s evaluated candidates (``search.Candidate``-like objects).
+
+    Reads ``c.mutation`` (``id``, ``operator``), ``c.evaluation`` (``verdict``, ``predicted[metric]``
+    with ``estimate``/``lo``/``hi``, ``baseline[metric]``; None = rejected before simulation),
+    ``c.status``, ``c.reasons`` and ``c.round``. A candidate listed twice (same mutation id and
+    round) is recorded once.
+    """
+    out: list[SuggestionRecord] = []
+    seen: set[tuple[str, int]] = set()
+    for c in candidates:
+        m = c.mutation
+        key = (str(m.id), int(getattr(c, "round", 0)))
+        if key in seen:
+            continue
+        seen.add(key)
+        ev = getattr(c, "evaluation", None)
+        iv = ev.predicted.get(metric) if ev is not None else None
+        out.append(
+            SuggestionRecord(
+                mutation_id=str(m.id),
+                operator=str(m.operator),
+                verdict=str(ev.verdict) if ev is not None else "rejected",
+                metric=metric,
+                predicted_delta=None if iv is None else float(iv.estimate),
+                predicted_ci=None if iv is None else (float(iv.lo), float(iv.hi)),
+                baseline=None if ev is None else _finite(ev.baseline.get(metric)),
+                kind=kind_of(m) if kind_of is not None else None,
+                detail={
+                    "status": getattr(c, "status", None),
+                    "round": key[1],
+                    "reasons": list(getattr(c, "reasons", ())),
+                },
+            )
+        )
+    return out
+
+
+def search_records(result: SearchResult, recipe: Recipe) -> list[SuggestionRecord]:
+    """A record for every candidate the search evaluated (singles, plan steps, rejected; each once),
+    on the metric of the search's objective, with the kind of its target in ``recipe``."""
+    cands = [*result.singles, *result.plan, *result.rejected]
+    return suggestion_records(cands, metric=METRIC_OF[result.objective], kind_of=lambda m: mutation_kind(m, recipe))
+
+
+# ---- evaluate's canaries ------------------------------------------------------------------------
+
+
+#: evaluate's metric -> the store's (and the plan's) metric name
+STORE_METRICS: Mapping[str, str] = MappingProxyType(
+    {"latency_p95": "latency_p95_ms", "latency_p50": "latency_p50_ms", "cost": "cost_mean_usd"}
+)
+#: the metric of the store row (one row per mutation, so ``stats`` counts each canaried mutation once)
+PRIMARY = "latency_p95"
+#: evaluate's decision -> the outcome an observation records
+STORE_OUTCOME: Mapping[str, str] = MappingProxyType({"promote": "promoted", "rollback": "rolled_back", "hold": "held"})
+
+
+def _predicted(m: Mapping[str, Any], metric: str) -> tuple[float | None, tuple[float, float] | None, float | None]:
+    """(delta, interval, baseline) the plan predicted for ``metric`` (store name), as recorded in the history."""
+    pred = m.get("predicted") or {}
+    iv = pred.get(metric) if isinstance(pred, Mapping) else None
+    if not isinstance(iv, Mapping):
+        return None, None, None
+    ci = iv.get("ci")
+    lo, hi = (_finite(ci[0]), _finite(ci[1])) if isinstance(ci, Sequence) and len(ci) == 2 else (None, None)
+    base = pred.get("baseline")
+    return (
+        _finite(iv.get("delta")),
+        (lo, hi) if lo is not None and hi is not None else None,
+        _finite(base.get(metric)) if isinstance(base, Mapping) else None,
+    )
+
+
+def shares(predicted: Sequence[float | None]) -> list[float]:
+    """Each mutation's share of a canary's joint effect: in proportion to its predicted delta when
+    every mutation has one and they agree in sign, else equal shares.
+
+    >>> shares([-30.0, -10.0]), shares([-30.0, None]), shares([-30.0, 10.0]), shares([])
+    ([0.75, 0.25], [0.5, 0.5], [0.5, 0.5], [])
+    """
+    n = len(predicted)
+    if not n:
+        return []
+    known = [p for p in predicted if p is not None]
+    total = sum(known)
+    if len(known) == n and total != 0 and all(p * total >= 0 for p in known):
+        return [p / total for p in known]
+    return [1.0 / n] * n
+
+
+def observation_records(judgement: Judgement, canary: Entry, recipe: str) -> list[dict[str, Any]]:
+    """Keyword sets for :meth:`recipemut.learn.store.Store.record_observation`, one per mutation of ``canary``
+    (the history entry that started the canary), from what ``judgement`` observed. Pure.
+
+    The row's metric is the p95 latency; a canary of several mutations observes their joint
+    effect, which is shared among them in proportion to their predicted deltas (:func:`shares`).
+    The prediction, as recorded in the history, is rescaled to the observed baseline (the
+    primary's p95 in the canary's logs) when the plan gave its simulated baseline, so prediction
+    and observation compare as relative effects. ``detail`` keeps the joint judgement, the other
+    metrics (p50, cost) apportioned the same way, and the raw prediction. Nothing is returned for a
+    judgement that measured nothing (not enough data).
+    """
+    metrics = {m.name: m for m in judgement.metrics}
+    if PRIMARY not in metrics or not canary.mutations:
+        return []
+    metric = STORE_METRICS[PRIMARY]
+    muts = [dict(m) for m in canary.mutations]
+    preds = [_predicted(m, metric) for m in muts]
+    share = shares([p[0] for p in preds])
+    ids = [str(m.get("id")) for m in muts]
+    obs = metrics[PRIMARY]
+    joint = {m.name: {"primary": m.primary, "canary": m.canary, "delta": m.delta, "ci": [m.lo, m.hi],
+                      "status": m.status} for m in judgement.metrics}  # fmt: skip
+    out: list[dict[str, Any]] = []
+    for m, (pd_, pci, pbase), s in zip(muts, preds, share, strict=True):
+        scale = obs.primary / pbase if pbase and pbase > 0 and obs.primary > 0 else None
+        f = scale or 1.0
+        observed_metrics = {
+            STORE_METRICS[k]: {"delta": v.delta * s, "ci": [v.lo * s, v.hi * s], "baseline": v.primary,
+                               "predicted": dict(zip(("delta", "ci", "baseline"), _predicted(m, STORE_METRICS[k]),
+                                                     strict=True))}
+            for k, v in metrics.items() if k in STORE_METRICS
+        }  # fmt: skip
+        out.append(
+            {
+                "recipe": recipe,
+                "version": canary.version_before if canary.version_before is not None else 1,  # as the loader
+                "sha256": canary.sha256_before or canary.sha256_after,
+                "mutation_id": str(m.get("id")),
+                "operator": str(m.get("operator")),
+                "outcome": STORE_OUTCOME[judgement.decision],
+                "metric": metric,
+                "observed_delta": obs.delta * s,
+                "observed_ci": (obs.lo * s, obs.hi * s),
+                "baseline": obs.primary,
+                "predicted_delta": None if pd_ is None else pd_ * f,
+                "predicted_ci": None if pci is None else (pci[0] * f, pci[1] * f),
+                "canary": canary.hash,
+                "detail": {
+                    "decision": judgement.decision,
+                    "reason": judgement.reason,
+                    "variant": judgement.variant,
+                    "n_primary": judgement.n_primary,
+                    "n_canary": judgement.n_canary,
+                    "canary_entry": canary.seq,
+                    "canary_version": canary.version,
+                    "mutations_in_canary": ids,
+                    "share": s,
+                    "joint": joint,
+                    "metrics": observed_metrics,
+                    "predicted_raw": {"delta": pd_, "ci": list(pci) if pci else None, "baseline": pbase},
+                    "prediction_rescaled_by": scale,
+                },
+            }
+        )
+    return out
+
+
+# ---- one-call helpers for suggest and evaluate ------------------------------------------------
+
+
+def record_suggestion(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> str | None:
+    """Open the store, record one evaluated mutation (keywords of :meth:`Store.record_suggestion`), close.
+
+    Returns the run id, or None when the store is disabled (``RECIPEMUT_STORE=off``).
+    """
+    if path is None and default_path() is None:
+        return None
+    with Store.open(path) as s:
+        return s.record_suggestion(**fields)
+
+
+def record_suggestions(
+    records: Sequence[SuggestionRecord], *, path: str | os.PathLike[str] | None = None, **where: Any
+) -> str | None:
+    """Open the store, record a suggest run's evaluated mutations in one transaction, close.
+
+    ``where``: ``recipe=``, ``version=``, ``sha256=`` (and optionally ``run_id=``).
+    """
+    if path is None and default_path() is None:
+        return None
+    with Store.open(path) as s:
+        return s.record_suggestions(records, **where)
+
+
+def record_observation(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> int | None:
+    """Open the store, record what evaluate observed (keywords of :meth:`Store.record_observation`), close."""
+    if path is None and default_path() is None:
+        return None
+    with Store.open(path) as s:
+        return s.record_observation(**fields)
+
+
+def record_profile(*, path: str | os.PathLike[str] | None = None, **fields: Any) -> int | None:
+    """Open the store, keep a profile summary (keywords of :meth:`Store.record_profile`), close."""
+    if path is None and default_path() is None:
+        return None
+    with Store.open(path) as s:
+        return s.record_profile(**fields)
