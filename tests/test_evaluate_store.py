@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from recipemut.apply.canary import Judgement, MetricJudgement
 from recipemut.apply.history import Entry
 from recipemut.cli import app
-from recipemut.commands.evaluate import observation_records, shares
+from recipemut.learn.records import observation_records, shares
 from recipemut.learn.store import Store
 from recipemut.loggen import generate_spans, write_jsonl
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256, write_plan

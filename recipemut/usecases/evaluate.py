@@ -1,0 +1,154 @@
+"""Evaluate: judge a running canary on its logs, act on the judgement, record what was observed.
+
+The pipeline is check ``--store`` -> read the recipe and its canary's logs -> judge the canary
+against the primary (:func:`recipemut.apply.canary.evaluate`) -> promote, roll back or hold
+(a history entry) -> record each mutation of the canary, with its observed effect beside the
+predicted one, in the profile store (:func:`recipemut.learn.records.observation_records`).
+A store problem never undoes the decision: it is returned, for the command to warn about.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from recipemut.apply.canary import DEFAULT_MIN_REQUESTS, HOLD, EvaluateResult
+from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
+from recipemut.learn.records import STORE_PROBLEMS, observation_records
+from recipemut.learn.store import default_path
+from recipemut.usecases.inputs import LogSource
+
+if TYPE_CHECKING:
+    from recipemut.apply.history import Entry
+    from recipemut.logs.report import IngestReport
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    """How to judge and whether to act: the options of ``recipemut evaluate`` besides the logs."""
+
+    act: bool = True  # False: only report the decision, write nothing
+    tolerances: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # metric -> allowed
+    min_requests: int = DEFAULT_MIN_REQUESTS  # in each arm, before deciding
+    force: bool = False  # act over a hand edit (saved into the history first); write a read-only recipe
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    store: Path | None = None  # the profile store; None: ``$RECIPEMUT_STORE``, else the default
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What the profile store got from an evaluation: rows written, or why none were."""
+
+    path: Path | None  # None: the store is off
+    recorded: int = 0
+    skipped: str | None = None  # why nothing was recorded (not acted, nothing measured, ...)
+    error: str | None = None  # a store problem: the evaluation stands, unrecorded
+
+    def to_dict(self) -> dict[str, Any]:
+        where = None if self.path is None else str(self.path)
+        if self.error is not None:
+            return {"path": where, "recorded": 0, "error": self.error}
+        return {"path": where, "recorded": self.recorded, "skipped": self.skipped}
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluateRun:
+    """The judgement (and the write it caused), how the logs read, and what the store got."""
+
+    result: EvaluateResult
+    ingest: IngestReport
+    recording: Recording
+
+
+def _canary_entry(recipe: str, seq: int) -> Entry | None:
+    """The history entry that started the canary judged by the entry ``seq``."""
+    from recipemut.apply.history import read_history
+
+    return next((e for e in reversed(read_history(recipe)) if e.seq < seq and e.action == "canary"), None)
+
+
+def record(result: EvaluateResult, path: Path | None) -> tuple[int, str | None]:
+    """Record an acted-on judgement in the profile store: (rows written, why none were when 0).
+
+    Raises one of :data:`~recipemut.learn.records.STORE_PROBLEMS` on a store problem.
+    """
+    if path is None:
+        return 0, "the store is disabled"
+    w = result.write
+    if not result.acted or w is None or not w.entries:
+        return 0, "--no-act"
+    canary = _canary_entry(result.recipe, w.entries[-1].seq)
+    if canary is None:
+        return 0, "the history holds no canary entry (variants written by hand?)"
+    from recipemut.apply.transaction import plain_doc
+    from recipemut.learn.store import Store
+
+    name = str(plain_doc(canary.text, source=result.recipe).get("name", ""))
+    records = observation_records(result.judgement, canary, name)
+    if not records:
+        return 0, "nothing measured yet" if result.judgement.decision == HOLD else "no mutation in the canary entry"
+    with Store.open(path) as s:
+        for r in records:
+            s.record_observation(**r)
+    return len(records), None
+
+
+def _recording(result: EvaluateResult, path: Path | None) -> Recording:
+    """:func:`record`, a store problem kept as the recording's error (the decision stands)."""
+    try:
+        n, why = record(result, path)
+    except STORE_PROBLEMS as e:
+        return Recording(path, error=str(e))
+    return Recording(path, n, why)
+
+
+def evaluate_canary(
+    recipe_path: str | os.PathLike[str],
+    source: LogSource,
+    settings: EvaluateSettings = EvaluateSettings(),  # frozen: one shared default is safe
+    *,
+    on_read: Callable[[IngestReport], None] | None = None,
+) -> EvaluateRun:
+    """Judge the recipe's canary on ``source``'s logs, act unless ``settings.act`` is false, and
+    record what was observed in the profile store when acting.
+
+    ``on_read`` is called with the ingest report as soon as the logs are read, before judging:
+    the command shows the log's warnings then, even when judging fails. Raises what the recipe
+    and log readers raise, :class:`~recipemut.apply.canary.EvaluateError`, and
+    :class:`~recipemut.learn.store.StoreError` for a ``settings.store`` that is one of the inputs.
+    """
+    from recipemut.apply.canary import evaluate
+    from recipemut.apply.transaction import read_recipe_text
+    from recipemut.recipe.loader import load_recipe_text
+
+    logs = list(source.paths)
+    if settings.store is not None:
+        from recipemut.learn.store import check_store_path
+
+        check_store_path(
+            settings.store,
+            recipes=[recipe_path],
+            inputs={p: "one of the logs" for p in logs},
+            option="--store",
+            inputs_only=True,
+        )
+    recipe = load_recipe_text(read_recipe_text(recipe_path), file=str(recipe_path))
+    spans, report = source.read(recipe)
+    if on_read is not None:
+        on_read(report)
+    result = evaluate(
+        recipe_path,
+        logs,
+        spans=spans,
+        act=settings.act,
+        tolerances=settings.tolerances,
+        min_requests=settings.min_requests,
+        force=settings.force,
+        lock_timeout_s=settings.lock_timeout_s,
+    )
+    recording = _recording(result, settings.store if settings.store is not None else default_path())
+    return EvaluateRun(result, report, recording)
