@@ -6,44 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from recipemut.commands._common import OutputFormat
 from recipemut.files.text import console, shown
-from recipemut.learn.bandit import Bandit
-from recipemut.learn.store import ENV_VAR, OperatorStats, ProfiledVersion, Store, check_store_path, default_path
-
-
-def stats_data(
-    path: Path,
-    stats: list[OperatorStats],
-    bandit: Bandit,
-    counts: dict[str, int],
-    profiled: list[ProfiledVersion] | None = None,
-) -> dict[str, Any]:
-    """The JSON document of ``recipemut stats --format json``."""
-    arms = [(s.operator, None) for s in stats]
-    probs = bandit.selection_probabilities(arms, np.random.default_rng(0)) if arms else np.zeros(0)
-    return {
-        "store": str(path),
-        "counts": counts,
-        "operators": [
-            {
-                **s.to_dict(),
-                "bandit": {
-                    "alpha": round(bandit.beta(s.operator)[0], 4),
-                    "beta": round(bandit.beta(s.operator)[1], 4),
-                    "posterior_mean": round(bandit.posterior_mean(s.operator), 4),
-                    "next_pick_probability": round(float(p), 4),
-                },
-            }
-            for s, p in zip(stats, probs, strict=True)
-        ],
-        "profiled_versions": [v.to_dict() for v in profiled or ()],
-    }
+from recipemut.learn.store import ENV_VAR, check_store_path, default_path
+from recipemut.learn.summary import store_summary
 
 
 def _pct(x: float | None, signed: bool = False) -> str:
@@ -153,22 +123,7 @@ def stats(
     if path is None:
         typer.echo(f"the store is disabled ({ENV_VAR}=off); pass --store FILE to read one", err=True)
         raise typer.Exit(1)
-    if not path.exists():
-        data: dict[str, Any] = {
-            "store": str(path),
-            "counts": {"recipe_versions": 0, "profiles": 0, "suggestions": 0, "observations": 0},
-            "operators": [],
-            "profiled_versions": [],
-        }
-    else:
-        with Store.open(path) as s:
-            data = stats_data(
-                path,
-                s.operator_stats(recipe=recipe),
-                Bandit.from_evidence(s.evidence(recipe=recipe)),
-                s.counts(),
-                s.profiled_versions(recipe=recipe),
-            )
+    data = store_summary(path, recipe=recipe)
     if output == OutputFormat.json:
         typer.echo(json.dumps(data, indent=2))
     else:
