@@ -11,51 +11,10 @@ from hypothesis import strategies as st
 
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256, write_plan
 from recipemut.recipe.edits import Edit
+from recipes import CHECKOUT_TEXT
 
-RECIPE_TEXT = """\
-# checkout recipe — owned by the payments team
-apiVersion: recipemut/v1
-kind: Recipe
-name: "checkout"          # quoted on purpose
-version: 4
-fields:
-  order_id: {type: string}
-  user_id:  {type: string}   # aligned by hand
-  cart:     {type: object, format: json}
-  risk:     {type: number}
-  receipt:  {type: object}
-inputs:  [order_id, user_id]
-outputs: [receipt]
-operations:
-  - id: load_cart           # reads the cart
-    service: cart
-    action: GetCart
-    consumes: [order_id]
-    produces: [cart]
-    deterministic: true
-    cost_per_call_usd: 0.0001
-
-  # fraud scoring waits for the cart out of habit
-  - id: score_fraud
-    service: fraud
-    action: Score
-    consumes: [user_id]
-    produces: [risk]
-    after: [load_cart]
-    cost_per_call_usd: 0.0004
-  - id: charge
-    service: payments
-    action: Charge
-    consumes: [cart, risk]
-    produces: [receipt]
-    side_effects: external
-    cost_per_call_usd: 0.002
-services:
-  cart: {replicas: 4, concurrency_per_replica: 32, target_utilization: 0.7}
-  fraud: {replicas: 2, concurrency_per_replica: 16, target_utilization: 0.7}
-  payments: {replicas: 2, concurrency_per_replica: 8, target_utilization: 0.6}
-# end of recipe
-"""
+#: the commented checkout recipe the apply tests write back (shared: ``tests/recipes.py``)
+RECIPE_TEXT = CHECKOUT_TEXT
 
 PARALLELIZE = PlannedMutation(
     "parallelize:load_cart->score_fraud", "parallelize", ("load_cart", "score_fraud"),

@@ -2,89 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 from typing import Any
 
 from recipemut.loggen import generate_spans, params_from_dict
 from recipemut.profile.build import Profile, build_profile
 from recipemut.recipe.model import Recipe, recipe_from_dict
+from recipes import SHOP_SCENARIO, shop_doc
 
-SCENARIO: dict[str, Any] = {
-    "apiVersion": "recipemut/v1",
-    "kind": "Recipe",
-    "name": "shop",
-    "version": 3,
-    "fields": {
-        "order_id": {"type": "string"},
-        "user_id": {"type": "string"},
-        "cart": {"type": "object", "format": "json"},
-        "risk": {"type": "number"},
-        "stock_ok": {"type": "boolean"},
-        "quote": {"type": "object"},
-        "trace": {"type": "object"},
-        "receipt": {"type": "object"},
-    },
-    "inputs": ["order_id", "user_id"],
-    "outputs": ["receipt"],
-    "operations": [
-        {
-            "id": "load_cart",
-            "service": "cart",
-            "action": "GetCart",
-            "consumes": ["order_id"],
-            "produces": ["cart"],
-            "equivalence": "cart.read",
-            "deterministic": True,
-            "cost_per_call_usd": 0.0001,
-        },
-        {
-            "id": "score_fraud",
-            "service": "fraud",
-            "action": "Score",
-            "consumes": ["user_id"],
-            "produces": ["risk"],
-            "after": ["load_cart"],
-            "side_effects": "none",
-        },
-        {"id": "price", "service": "pricing", "action": "Price", "consumes": ["cart"], "produces": ["quote", "trace"]},
-        {
-            "id": "check_stock",
-            "service": "stock",
-            "action": "Check",
-            "consumes": ["order_id"],
-            "produces": ["stock_ok"],
-            "may_halt": True,
-            "after": ["price"],
-        },
-        {"id": "audit", "service": "audit", "action": "Log", "consumes": ["quote"], "produces": []},
-        {
-            "id": "charge",
-            "service": "payments",
-            "action": "Charge",
-            "consumes": ["quote", "risk", "stock_ok"],
-            "produces": ["receipt"],
-            "side_effects": "external",
-        },
-    ],
-    "services": {
-        s: {"replicas": 2, "concurrency_per_replica": 16, "target_utilization": 0.7}
-        for s in ("cart", "cart-edge", "fraud", "pricing", "stock", "audit", "payments")
-    },
-    "alternatives": [
-        {
-            "id": "load_cart_edge",
-            "service": "cart-edge",
-            "action": "GetCartV2",
-            "consumes": ["order_id"],
-            "produces": ["cart"],
-            "equivalence": "cart.read",
-            "deterministic": True,
-            "expected": {"latency_ms": {"p50": 5, "p95": 12}, "cost_per_call_usd": 0.00012},
-        },
-    ],
-    "constraints": {"slo": {"latency_p95_ms": 800}, "frozen": ["charge"]},
-}
+SCENARIO = SHOP_SCENARIO  # shared: tests/recipes.py
 
 LOGGEN: dict[str, Any] = {
     "operations": {
@@ -109,7 +35,7 @@ LOGGEN: dict[str, Any] = {
 
 
 def scenario_doc() -> dict[str, Any]:
-    return copy.deepcopy(SCENARIO)
+    return shop_doc()
 
 
 def scenario() -> Recipe:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +22,14 @@ def _scan_small_otlp_files(monkeypatch: pytest.MonkeyPatch) -> None:
     from recipemut.logs import otlp
 
     monkeypatch.setattr(otlp, "SCAN_BYTES", 0)
+
+
+@pytest.fixture
+def checkout_file(tmp_path: Path) -> Path:
+    """The shared commented checkout recipe (``recipes.CHECKOUT_TEXT``) written to ``checkout.yaml``
+    in the test's own folder."""
+    from recipes import CHECKOUT_TEXT
+
+    path = tmp_path / "checkout.yaml"
+    path.write_text(CHECKOUT_TEXT)
+    return path

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from recipemut import _entry, cli
-from recipemut.commands import profile
+from recipemut.logs import ingest
+from recipes import CHECKOUT_EXAMPLE, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-CHECKOUT = ROOT / "recipes" / "checkout"
+CHECKOUT = CHECKOUT_EXAMPLE
 RECIPEMUT = Path(sys.executable).with_name("recipemut")  # the installed console script
 
 
@@ -28,7 +28,7 @@ def test_ctrl_c_inside_a_command_says_interrupted(
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(profile, "read_logs", interrupted)
+    monkeypatch.setattr(ingest, "read_logs", interrupted)  # where the profile command reads its logs
     monkeypatch.setenv("RECIPEMUT_STORE", "off")
     with pytest.raises(SystemExit) as exit_:
         cli.main(["profile", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz")])

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -14,9 +15,9 @@ from typer.testing import CliRunner
 from recipemut.cli import app
 from recipemut.loggen import generate_spans, write_jsonl
 from recipemut.plan.planfile import load_plan, plan_schema, recipe_sha256
+from recipes import CHECKOUT_EXAMPLE, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-CHECKOUT = ROOT / "recipes" / "checkout"
+CHECKOUT = CHECKOUT_EXAMPLE
 runner = CliRunner(env={"RECIPEMUT_STORE": "off"})  # never write a store into the checkout
 
 SHOP = """\
@@ -241,11 +242,22 @@ def test_checkout_example_finds_the_obvious_wins_and_rejects_the_harmful() -> No
     assert verdicts["substitute:price_items->price_items_legacy"] == ["regresses"]
 
 
-def test_p95_objective_accepts_what_the_paired_replay_proves_and_says_which_test_decided() -> None:
-    args = ["suggest", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "--objective", "p95"]
-    res = runner.invoke(app, [*args, "--format", "json"])
+P95 = ["suggest", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "--objective", "p95"]
+
+
+@pytest.fixture(scope="module")
+def checkout_p95_json() -> dict[str, Any]:
+    """``suggest --objective p95 --format json`` on the shipped example: one run that several tests read."""
+    res = runner.invoke(app, [*P95, "--format", "json"])
     assert res.exit_code == 0, res.output
-    d = json.loads(res.stdout)
+    report: dict[str, Any] = json.loads(res.stdout)
+    return report
+
+
+def test_p95_objective_accepts_what_the_paired_replay_proves_and_says_which_test_decided(
+    checkout_p95_json: dict[str, Any],
+) -> None:
+    d = checkout_p95_json
     singles = {c["id"]: c for c in d["report"]["singles"]}
     for mid in ("hedge:quote_shipping", "parallelize:lookup_tax->quote_shipping"):
         c = singles[mid]
@@ -255,7 +267,7 @@ def test_p95_objective_accepts_what_the_paired_replay_proves_and_says_which_test
         ab = c["predicted"]["ab"]
         assert ab["latency"]["test"] == "mann-whitney-u" and 0 <= ab["latency"]["p_value"] <= 1
         assert len(ab["latency"]["shift"]["ci"]) == 2 and len(ab["cost"]["deltas"]["mean"]["ci"]) == 2
-    md = runner.invoke(app, [*args, "--format", "markdown", "--explain"])
+    md = runner.invoke(app, [*P95, "--format", "markdown", "--explain"])
     assert md.exit_code == 0, md.output
     assert "No single mutation improves the recipe." not in md.stdout
     assert "Mann-Whitney p" in md.stdout and "Hodges-Lehmann shift" in md.stdout and "p95 verdict from" in md.stdout
@@ -395,14 +407,13 @@ def test_one_request_is_singular(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("columns", ["80", None])
-def test_text_fits_columns_and_keeps_ids_whole(columns: str | None) -> None:
+def test_text_fits_columns_and_keeps_ids_whole(columns: str | None, checkout_p95_json: dict[str, Any]) -> None:
     env = {"RECIPEMUT_STORE": "off", "COLUMNS": columns}
-    args = ["suggest", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "--objective", "p95"]
-    res = runner.invoke(app, [*args, "--explain"], env=env)
+    res = runner.invoke(app, [*P95, "--explain"], env=env)
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     assert max(map(len, lines)) <= int(columns or 180), max(lines, key=len)
-    ids = json.loads(runner.invoke(app, [*args, "--format", "json"], env=env).stdout)["report"]
+    ids = checkout_p95_json["report"]  # the JSON does not depend on the terminal's width
     for c in [*ids["singles"], *ids["rejected"]]:
         assert c["id"] in res.stdout, c["id"]  # never broken across lines
     assert "…" not in res.stdout

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _apply_helpers import RECIPE_TEXT
 
 from recipemut.apply.history import read_history
 from recipemut.apply.transaction import apply_plan
@@ -49,9 +48,8 @@ def _worker(recipe: Path, i: int, original_sha: str, barrier: Any, results: Any)
     results.put(out)
 
 
-def test_eight_writers_lose_nothing(tmp_path: Path) -> None:
-    recipe = tmp_path / "checkout.yaml"
-    recipe.write_text(RECIPE_TEXT)
+def test_eight_writers_lose_nothing(checkout_file: Path) -> None:
+    recipe = checkout_file
     sha = recipe_sha256(recipe)
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(N)

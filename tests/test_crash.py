@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 
 import pytest
-from _apply_helpers import PARALLELIZE, RECIPE_TEXT
+from _apply_helpers import PARALLELIZE
 
 from recipemut.apply.history import Entry, read_history
 from recipemut.apply.transaction import apply_plan, rollback
 from recipemut.plan.planfile import Plan, PlanRecipe, recipe_sha256
 from recipemut.recipe.loader import load_recipe_text
+from recipes import CHECKOUT_TEXT
 
 #: a killed writer's temp file (recipemut.files.write.atomic_write), removed by the next write
 TEMP = re.compile(r"\.checkout\.yaml(\.history\.jsonl)?\..+\.tmp")
@@ -96,10 +97,10 @@ def _check_nothing_lost(recipe: Path, before: tuple[Entry, ...], k: int) -> tupl
     entries = read_history(recipe)  # verifies the chain and that its last recorded entry is there
     assert [e.hash for e in entries[: len(before)]] == [e.hash for e in before], f"kill {k}: an entry was lost"
     if entries:
-        assert entries[0].previous_text == RECIPE_TEXT, f"kill {k}: the history does not start at the original"
+        assert entries[0].previous_text == CHECKOUT_TEXT, f"kill {k}: the history does not start at the original"
     current = recipe.read_text()
     if not entries:
-        assert current == RECIPE_TEXT, f"kill {k}: the recipe changed with no history entry"
+        assert current == CHECKOUT_TEXT, f"kill {k}: the recipe changed with no history entry"
     else:
         assert current in (entries[-1].text, entries[-1].previous_text), f"kill {k}: the recipe is not recorded"
     load_recipe_text(current, file=str(recipe))  # whole: it parses and is a valid recipe
@@ -109,9 +110,8 @@ def _check_nothing_lost(recipe: Path, before: tuple[Entry, ...], k: int) -> tupl
     return entries
 
 
-def _run_kills(tmp_path: Path, kills: int, seed: int) -> None:
-    recipe = tmp_path / "checkout.yaml"
-    recipe.write_text(RECIPE_TEXT)
+def _run_kills(recipe: Path, kills: int, seed: int) -> None:
+    folder = recipe.parent
     tests_dir = str(Path(__file__).parent)
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(recipe), tests_dir],
@@ -146,7 +146,7 @@ def _run_kills(tmp_path: Path, kills: int, seed: int) -> None:
         final = read_history(recipe)
         assert [e.hash for e in final[: len(entries)]] == [e.hash for e in entries]
         assert recipe.read_text() == final[-1].text
-        assert sorted(p.name for p in tmp_path.iterdir()) == [
+        assert sorted(p.name for p in folder.iterdir()) == [
             "checkout.yaml", "checkout.yaml.history.jsonl", "checkout.yaml.lock"]
     finally:
         if server.poll() is None:
@@ -154,10 +154,10 @@ def _run_kills(tmp_path: Path, kills: int, seed: int) -> None:
             server.wait()
 
 
-def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
-    _run_kills(tmp_path, kills=20, seed=1)
+def test_sigkill_at_random_moments_loses_nothing(checkout_file: Path) -> None:
+    _run_kills(checkout_file, kills=20, seed=1)
 
 
 @pytest.mark.slow
-def test_sigkill_200_times(tmp_path: Path) -> None:
-    _run_kills(tmp_path, kills=200, seed=2)
+def test_sigkill_200_times(checkout_file: Path) -> None:
+    _run_kills(checkout_file, kills=200, seed=2)

@@ -8,6 +8,7 @@ import pytest
 from _telemetry_helpers import real, recipe
 
 from recipemut.logs import traces as formats
+from recipes import checkout_ops
 
 
 def test_happy_trace_by_hand() -> None:
@@ -109,12 +110,7 @@ def test_query_api_shape_process_sampler_tags_and_skew(tmp_path) -> None:
     }
     p = tmp_path / "q.json"
     p.write_text(json.dumps(doc), encoding="utf-8")
-    r = recipe(
-        [
-            {"id": "load_cart", "service": "cart", "action": "GetCart"},
-            {"id": "price", "service": "pricing", "action": "PriceItems"},
-        ]
-    )
+    r = recipe(checkout_ops("load_cart", "price"))
     df, counts, _ = formats.read(p, recipe=r)
     assert df["op"].tolist() == ["load_cart", "price"]
     assert counts["clock_skew_corrected"] == 1

@@ -23,6 +23,7 @@ from recipemut.logs import mapping as mapping_mod
 from recipemut.logs import normalise as norm
 from recipemut.logs.common import raw_frame
 from recipemut.logs.mapping import DEFAULT_MAPPING, Rule, SpanMapping, assign_operations
+from recipes import checkout_ops
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PATH = Path("traces.json")
@@ -184,16 +185,7 @@ def span_frames(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, list[A
 def test_normalise_table_is_the_same_with_blocked_ids(data, block, with_recipe) -> None:
     rows, attrs = data
     raw = frame(rows, attrs)
-    rec = (
-        recipe(
-            [
-                {"id": "load_cart", "service": "cart", "action": "GetCart"},
-                {"id": "price", "service": "pricing", "action": "PriceItems"},
-            ]
-        )
-        if with_recipe
-        else None
-    )
+    rec = recipe(checkout_ops("load_cart", "price")) if with_recipe else None
     m = SpanMapping(cost_usd="app.cost")
     general = norm.normalise_table(raw, path=PATH, fmt="otlp", recipe=rec, mapping=m)
     with pytest.MonkeyPatch.context() as mp:
@@ -340,10 +332,9 @@ def default_rule_cases(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[Any]
 
 REC = recipe(
     [
-        {"id": "load_cart", "service": "cart", "action": "GetCart"},
-        {"id": "charge", "service": "payments", "action": "Charge"},
+        *checkout_ops("load_cart", "charge"),
         {"id": "charge_again", "service": "payments", "action": "Charge"},  # ambiguous with charge
-        {"id": "price", "service": "pricing", "action": "PriceItems"},
+        *checkout_ops("price"),
     ]
 )
 

@@ -15,6 +15,7 @@ from recipemut.logs import otlp
 from recipemut.logs import traces as formats
 from recipemut.logs.common import DEFAULT_ATTRIBUTES
 from recipemut.logs.spans import SPAN_SCHEMA
+from recipes import checkout_ops
 
 T1 = "0af7651916cd43dd8448eb211c80319c"
 T2 = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -82,12 +83,7 @@ def test_status_and_kind_variants(tmp_path, status, kind, expected) -> None:
 
 
 def test_default_mapping_and_unmapped_summary(tmp_path) -> None:
-    r = recipe(
-        [
-            {"id": "load_cart", "service": "cart", "action": "GetCart"},
-            {"id": "price", "service": "pricing", "action": "PriceItems"},
-        ]
-    )
+    r = recipe(checkout_ops("load_cart", "price"))
     spans_cart = [
         otlp_span(T1, "c1", "GetCart", 10**18, 5 * 10**6),  # by action
         otlp_span(T2, "c2", "load_cart", 10**18, 7 * 10**6),  # by id
@@ -349,9 +345,7 @@ def test_columnar_and_document_paths_give_the_same_span_table(tmp_path, monkeypa
     )
     r = recipe(
         [
-            {"id": "load_cart", "service": "db", "action": "GetCart"},
-            {"id": "price", "service": "db", "action": "PriceItems"},
-            {"id": "charge", "service": "db", "action": "Charge"},
+            *checkout_ops("load_cart", "price", "charge", service="db"),
             {"id": "big_charge", "service": "db", "action": "ChargeBig"},
         ]
     )

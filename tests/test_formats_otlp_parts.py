@@ -14,6 +14,7 @@ from _telemetry_helpers import otlp_doc, otlp_span, recipe, write_json
 from recipemut.logs import otlp, otlpscan
 from recipemut.logs import traces as formats
 from recipemut.logs.common import DEFAULT_ATTRIBUTES
+from recipes import checkout_ops
 
 ATTRS = (*DEFAULT_ATTRIBUTES, "app.cache_key", "app.bytes")
 
@@ -91,12 +92,7 @@ def test_parts_give_the_table_of_one_piece_and_of_the_document_reader(tmp_path, 
 
 def test_parents_in_another_part_are_found(tmp_path, in_parts) -> None:
     p = write_json(tmp_path / "export.json", _docs(), lines=True)
-    r = recipe(
-        [
-            {"id": "load_cart", "service": "db", "action": "GetCart"},
-            {"id": "charge", "service": "db", "action": "Charge"},
-        ]
-    )
+    r = recipe(checkout_ops("load_cart", "charge", service="db"))
     a, ca, _ = formats.read(p, recipe=r)
     assert ca["parent_missing"] == 0 and ca["spans_read"] == 6 * 4 + 5 * 4
     assert len(a) == 5 * 4 and (a["status"] == "error").sum() == 5
@@ -135,12 +131,7 @@ def test_ingest_takes_the_arrow_table_and_gets_what_the_frame_gave(tmp_path, mon
     from recipemut.logs import ingest
 
     p = write_json(tmp_path / "export.json", _docs(), lines=True)
-    r = recipe(
-        [
-            {"id": "load_cart", "service": "db", "action": "GetCart"},
-            {"id": "charge", "service": "db", "action": "Charge"},
-        ]
-    )
+    r = recipe(checkout_ops("load_cart", "charge", service="db"))
     calls: list[str] = []
     real_table = formats.read_table
     monkeypatch.setattr(formats, "read_table", lambda *a, **kw: calls.append("table") or real_table(*a, **kw))

@@ -14,9 +14,9 @@ from recipemut.errors import RecipemutError
 from recipemut.recipe.graph import render_dot, render_mermaid
 from recipemut.recipe.loader import load_recipe
 from recipemut.recipe.model import Recipe, recipe_from_dict
+from recipes import CHECKOUT_EXAMPLE
 
-ROOT = Path(__file__).resolve().parents[1]
-CHECKOUT = ROOT / "recipes" / "checkout" / "recipe.yaml"
+CHECKOUT = CHECKOUT_EXAMPLE / "recipe.yaml"
 
 
 def _tiny(**over: Any) -> Recipe:

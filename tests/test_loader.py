@@ -24,9 +24,10 @@ from recipemut.recipe.loader import (
 )
 from recipemut.recipe.model import Recipe
 from recipemut.recipe.yamlpos import parse_yaml
+from recipes import CHECKOUT_FIXTURE
 
 DATA = Path(__file__).parent / "data" / "recipes"
-CHECKOUT = DATA / "checkout.yaml"
+CHECKOUT = CHECKOUT_FIXTURE
 
 MINIMAL = """\
 apiVersion: recipemut/v1

@@ -38,6 +38,7 @@ from recipemut.predict import cachesim
 from recipemut.recipe import transfer
 from recipemut.recipe.loader import check_document
 from recipemut.recipe.model import Recipe, recipe_from_dict, recipe_to_dict
+from recipes import CHECKOUT_EXAMPLE
 
 
 def _recipe(ops: list[dict[str, Any]], inputs: tuple[str, ...] = ("user_id", "order_id")) -> Recipe:
@@ -480,7 +481,7 @@ def test_synthetic_recipe_generates_logs() -> None:
 
 # ---- `recipemut generate` -----------------------------------------------------------------------------
 
-CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout" / "recipe.yaml"
+CHECKOUT = CHECKOUT_EXAMPLE / "recipe.yaml"
 runner = CliRunner()
 
 

@@ -11,15 +11,10 @@ from _telemetry_helpers import EXAMPLE, otlp_doc, otlp_span, recipe, write_json
 from recipemut.errors import InputFileError
 from recipemut.logs import traces as formats
 from recipemut.logs.mapping import MappingError, load_mapping
+from recipes import checkout_ops
 
 HEAD = "apiVersion: recipemut/v1\nkind: SpanMapping\n"
-R = recipe(
-    [
-        {"id": "load_cart", "service": "cart", "action": "GetCart"},
-        {"id": "price", "service": "pricing", "action": "PriceItems"},
-        {"id": "charge", "service": "payments", "action": "Charge"},
-    ]
-)
+R = recipe(checkout_ops("load_cart", "price", "charge"))
 
 
 def _write(tmp_path: Path, body: str) -> Path:
