@@ -19,9 +19,9 @@ def _no_default_store(monkeypatch: pytest.MonkeyPatch) -> None:
 def _scan_small_otlp_files(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests read small OTLP files through the compiled scanner too (real use reserves it for files
     of ``SCAN_BYTES`` or more); a test that wants the threshold sets it back."""
-    from recipemut.logs import otlp
+    from recipemut.logs import otlpfast
 
-    monkeypatch.setattr(otlp, "SCAN_BYTES", 0)
+    monkeypatch.setattr(otlpfast, "SCAN_BYTES", 0)
 
 
 @pytest.fixture

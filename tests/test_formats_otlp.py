@@ -1,4 +1,5 @@
-"""OTLP JSON: real fixtures, the proto JSON mapping's variants, the columnar path against the document path."""
+"""OTLP JSON: real fixtures, the proto JSON mapping's variants, malformed parts; the compiled scanner (an extra)
+against the msgspec reader."""
 
 from __future__ import annotations
 
@@ -11,22 +12,25 @@ import pytest
 from _telemetry_helpers import otlp_doc, otlp_span, real, recipe, write_json
 
 from recipemut.errors import InputFileError, LogError
-from recipemut.logs import otlp
+from recipemut.logs import otlp, otlpfast
 from recipemut.logs import traces as formats
 from recipemut.logs.common import DEFAULT_ATTRIBUTES
 from recipemut.logs.spans import SPAN_SCHEMA
 from recipes import checkout_ops
 
+#: tests of the compiled scanner (the fast-otlp extra) and of when it is used
+needs_scanner = pytest.mark.skipif(not otlpfast.available(), reason="numba (the fast-otlp extra) is not installed")
+
 T1 = "0af7651916cd43dd8448eb211c80319c"
 T2 = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-@pytest.mark.parametrize("columnar", [True, False])
+@pytest.mark.parametrize("columnar", [pytest.param(True, marks=needs_scanner), False])
 def test_proto_example_trace_by_hand(columnar, monkeypatch) -> None:
     # examples/trace.json: one server span, 1544712660000000000 -> 1544712661000000000 ns = 1000 ms
     if not columnar:
-        monkeypatch.setattr(otlp, "parse_arrow", lambda *args, **kw: None)
-    assert otlp.read_raw(real("otlp_proto_examples_trace.json"), ())[1] == ("columnar" if columnar else "document")
+        monkeypatch.setattr(otlpfast, "parse_arrow", lambda *args, **kw: None)
+    assert otlpfast.read_raw(real("otlp_proto_examples_trace.json"), ())[1] == ("columnar" if columnar else "msgspec")
     df, counts, notes = formats.read(real("otlp_proto_examples_trace.json"), recipe=None)
     assert list(df.columns) == SPAN_SCHEMA.names
     assert len(df) == 1
@@ -148,14 +152,15 @@ def _many_spans_doc(n_traces: int = 40) -> list[dict]:
     return docs
 
 
+@needs_scanner
 def test_columnar_and_document_readers_agree(tmp_path) -> None:
     p = write_json(tmp_path / "export.json", _many_spans_doc(), lines=True)
     attrs = (*DEFAULT_ATTRIBUTES, "app.cache_key", "http.response_content_length", "deployment.environment")
-    fast = otlp.parse_arrow(p, attrs)
+    fast = otlpfast.parse_arrow(p, attrs)
     assert fast is not None
     slow = otlp.parse(p.read_bytes(), p, attrs)
     pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow.reset_index(drop=True), check_dtype=False)
-    raw, how = otlp.read_raw(p, attrs)
+    raw, how = otlpfast.read_raw(p, attrs)
     assert how == "columnar" and len(raw) == 240
 
 
@@ -172,17 +177,18 @@ def test_gzip_and_line_delimited_exports_read_end_to_end(tmp_path) -> None:
     pd.testing.assert_frame_equal(a.drop(columns="source_file"), b.drop(columns="source_file"))
 
 
+@needs_scanner
 def test_irregular_files_fall_back_to_the_document_reader(tmp_path) -> None:
     docs = _many_spans_doc(3)
     p = tmp_path / "pretty.json"
     p.write_text("\n".join(json.dumps(d, indent=2) for d in docs), encoding="utf-8")
-    raw, how = otlp.read_raw(p, DEFAULT_ATTRIBUTES)
+    raw, how = otlpfast.read_raw(p, DEFAULT_ATTRIBUTES)
     assert how == "columnar" and len(raw) == 18  # pretty-printed is fine
     # times as strings in one export and as numbers in the next: the scan takes both
     mixed = [otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})]
     mixed.append(otlp_doc({"a": [otlp_span(T2, "b1", "x", 10**18, 2 * 10**6, as_numbers=True)]}))
     p2 = write_json(tmp_path / "mixed.json", mixed, lines=True)
-    raw, how = otlp.read_raw(p2, DEFAULT_ATTRIBUTES)
+    raw, how = otlpfast.read_raw(p2, DEFAULT_ATTRIBUTES)
     assert how == "columnar" and raw["dur_ns"].tolist() == [10**6, 2 * 10**6]
     # what the scan declines, the document reader reads: a time that is not an integer, an array value
     # in an attribute the mapping reads, Jaeger's {"result": ...} wrapper
@@ -194,8 +200,8 @@ def test_irregular_files_fall_back_to_the_document_reader(tmp_path) -> None:
     ]
     wrapped = {"result": otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})}
     for name, doc in (("late", late), ("array", array), ("wrapped", wrapped)):
-        raw, how = otlp.read_raw(write_json(tmp_path / f"{name}.json", [doc], lines=True), DEFAULT_ATTRIBUTES)
-        assert how == "document" and len(raw) == 1, name
+        raw, how = otlpfast.read_raw(write_json(tmp_path / f"{name}.json", [doc], lines=True), DEFAULT_ATTRIBUTES)
+        assert how == "msgspec" and len(raw) == 1, name
 
 
 def test_errors_name_the_file_and_place(tmp_path) -> None:
@@ -268,7 +274,7 @@ def test_odd_values_the_scanner_reads_or_declines_are_read_alike_by_the_document
     for name, doc in cases.items():
         path = write_json(tmp_path / f"{name}.json", [doc], lines=True)
         got[name] = otlp.parse(path.read_bytes(), path, DEFAULT_ATTRIBUTES)
-        fast = otlp.parse_arrow(path, DEFAULT_ATTRIBUTES)
+        fast = otlpfast.parse_arrow(path, DEFAULT_ATTRIBUTES)
         if fast is not None:  # where the scanner reads it, both readers agree
             pd.testing.assert_frame_equal(fast, got[name], check_dtype=False)
     assert got["resource"]["service"].isna().all()
@@ -298,7 +304,7 @@ def test_array_and_kvlist_values_of_another_shape_are_read_not_a_traceback(tmp_p
     doc["resourceSpans"][0]["resource"]["attributes"].append({"key": "recipe.operation", "value": value})
     doc["resourceSpans"][0]["resource"]["attributes"].append({"key": "other", "value": value})
     path = write_json(tmp_path / "odd.json", [doc], lines=True)
-    assert otlp.parse_arrow(path, DEFAULT_ATTRIBUTES) is None  # declined: only the document reader reads it
+    assert otlpfast.parse_arrow(path, DEFAULT_ATTRIBUTES) is None  # declined: only the document reader reads it
     df, _, _ = formats.read(path, "otlp", recipe=None)
     assert df["service"].tolist() == ["a"]
 
@@ -311,7 +317,7 @@ def test_a_bool_value_that_is_not_a_json_boolean_is_no_value_not_true(tmp_path) 
             [_one(attributes=[{"key": "recipe.variant", "value": {"boolValue": b}}])],
             lines=True,
         )
-        assert otlp.parse_arrow(path, DEFAULT_ATTRIBUTES) is None
+        assert otlpfast.parse_arrow(path, DEFAULT_ATTRIBUTES) is None
         assert otlp.parse(path.read_bytes(), path, DEFAULT_ATTRIBUTES)["attr:recipe.variant"].isna().all(), b
     assert [otlp.any_value({"boolValue": b}) for b in (True, False, None)] == [True, False, False]
 
@@ -331,10 +337,11 @@ def test_json_nested_too_deeply_is_an_error_with_its_line(tmp_path) -> None:
     assert e.value.line == 2
 
 
+@needs_scanner
 def test_columnar_and_document_paths_give_the_same_span_table(tmp_path, monkeypatch) -> None:
     docs = _many_spans_doc(12)
     compact = write_json(tmp_path / "compact.json", docs, lines=True)
-    assert otlp.read_raw(compact, DEFAULT_ATTRIBUTES)[1] == "columnar"
+    assert otlpfast.read_raw(compact, DEFAULT_ATTRIBUTES)[1] == "columnar"
     mapping = tmp_path / "m.yaml"
     mapping.write_text(
         "apiVersion: recipemut/v1\nkind: SpanMapping\n"
@@ -350,8 +357,8 @@ def test_columnar_and_document_paths_give_the_same_span_table(tmp_path, monkeypa
         ]
     )
     a, ca, _ = formats.read(compact, recipe=r, mapping=mapping)
-    monkeypatch.setattr(otlp, "parse_arrow", lambda *args, **kw: None)  # force the json document reader
-    assert otlp.read_raw(compact, DEFAULT_ATTRIBUTES)[1] == "document"
+    monkeypatch.setattr(otlpfast, "parse_arrow", lambda *args, **kw: None)  # force the json document reader
+    assert otlpfast.read_raw(compact, DEFAULT_ATTRIBUTES)[1] == "msgspec"
     b, cb, _ = formats.read(compact, recipe=r, mapping=mapping)
     assert ca == cb
     pd.testing.assert_frame_equal(a.drop(columns="source_file"), b.drop(columns="source_file"))
@@ -362,6 +369,7 @@ def test_columnar_and_document_paths_give_the_same_span_table(tmp_path, monkeypa
     assert a["cache_key"].str.startswith("k").all()
 
 
+@needs_scanner
 def test_later_exports_richer_than_the_first_still_read_columnar(tmp_path) -> None:
     # the first line's schema has no attributes at all; later lines carry some: arrow retries with inference
     docs = [otlp_doc({"a": [otlp_span(T1, "a1", "x", 10**18, 10**6)]})]
@@ -369,24 +377,25 @@ def test_later_exports_richer_than_the_first_still_read_columnar(tmp_path) -> No
         otlp_doc({"a": [otlp_span(T2, "b1", "x", 10**18, 2 * 10**6, attrs={"recipe.operation": "op", "n": 3})]})
     )
     p = write_json(tmp_path / "export.json", docs, lines=True)
-    raw, how = otlp.read_raw(p, DEFAULT_ATTRIBUTES)
+    raw, how = otlpfast.read_raw(p, DEFAULT_ATTRIBUTES)
     assert how == "columnar"
     assert raw["attr:recipe.operation"].tolist()[1] == "op" and pd.isna(raw["attr:recipe.operation"].tolist()[0])
     pd.testing.assert_frame_equal(raw, otlp.parse(p.read_bytes(), p, DEFAULT_ATTRIBUTES), check_dtype=False)
 
 
+@needs_scanner
 def test_small_files_go_to_the_document_reader_and_large_ones_to_the_scanner(tmp_path, monkeypatch) -> None:
     plain = write_json(tmp_path / "export.json", _many_spans_doc(), lines=True)
     gz = tmp_path / "export.json.gz"
     gz.write_bytes(gzip.compress(plain.read_bytes()))
     size = plain.stat().st_size
-    monkeypatch.setattr(otlp, "SCAN_BYTES", size + 1)
-    assert otlp.read_raw(plain, DEFAULT_ATTRIBUTES)[1] == "document"
-    assert otlp.read_raw(gz, DEFAULT_ATTRIBUTES)[1] == ("columnar" if gz.stat().st_size * 8 > size else "document")
-    monkeypatch.setattr(otlp, "SCAN_BYTES", size)
-    fast, how = otlp.read_raw(plain, DEFAULT_ATTRIBUTES)
+    monkeypatch.setattr(otlpfast, "SCAN_BYTES", size + 1)
+    assert otlpfast.read_raw(plain, DEFAULT_ATTRIBUTES)[1] == "msgspec"
+    assert otlpfast.read_raw(gz, DEFAULT_ATTRIBUTES)[1] == ("columnar" if gz.stat().st_size * 8 > size else "msgspec")
+    monkeypatch.setattr(otlpfast, "SCAN_BYTES", size)
+    fast, how = otlpfast.read_raw(plain, DEFAULT_ATTRIBUTES)
     assert how == "columnar"
-    monkeypatch.setattr(otlp, "SCAN_BYTES", 1 << 40)
-    slow, how = otlp.read_raw(plain, DEFAULT_ATTRIBUTES)
-    assert how == "document"
+    monkeypatch.setattr(otlpfast, "SCAN_BYTES", 1 << 40)
+    slow, how = otlpfast.read_raw(plain, DEFAULT_ATTRIBUTES)
+    assert how == "msgspec"
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False)

@@ -1,8 +1,8 @@
-"""OTLP readers, differential: whenever the columnar reader (:func:`otlp.parse_arrow`) gives a frame, it
-is the document reader's (:func:`otlp.parse`) frame, on generated files that vary what a byte-level
-parser must get right (layout, whitespace, key order, string escapes, number forms, value types,
-fields to skip, gzip). Only the two public signatures are used, so this tests whichever columnar
-implementation is in place.
+"""OTLP readers, differential: the msgspec reader (:func:`otlp.parse`) gives the same frame through its
+typed structs as through plain JSON (``json``, shaped by hand), and whenever the compiled scanner
+(:func:`otlpfast.parse_arrow`, the ``fast-otlp`` extra) gives a frame, it is that frame too, on
+generated files that vary what a byte-level parser must get right (layout, whitespace, key order,
+string escapes, number forms, value types, fields to skip, gzip).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pandas as pd
 import pytest
 from _telemetry_helpers import otlp_doc, otlp_span, write_json
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from recipemut.logs import otlp
+from recipemut.logs import otlp, otlpfast
 from recipemut.logs.common import DEFAULT_ATTRIBUTES
 
 # ---- the keys --------------------------------------------------------------------------------------
@@ -293,9 +294,23 @@ def render(docs: list[dict[str, Any]], layout: str, rng: random.Random, key_esca
 # ---- the comparison --------------------------------------------------------------------------------
 
 
+class _Refuses:
+    """A decoder that refuses every export: the reader then takes each as plain JSON (``json``)."""
+
+    def decode(self, data: Any) -> Any:
+        raise msgspec.ValidationError("refused")
+
+
 def document_frame(data: bytes, path: Path, numeric: tuple[str, ...]) -> pd.DataFrame:
-    """The document reader's frame, ``numeric`` attribute columns read as numbers."""
-    slow = otlp.parse(data, path, ATTRS).reset_index(drop=True)
+    """The frame of the plain-JSON route (the standard library's ``json``, every export shaped by hand),
+    ``numeric`` attribute columns read as numbers; the typed msgspec route must give the same."""
+    typed = otlp.parse(data, path, ATTRS).reset_index(drop=True)
+    real, otlp._DECODER = otlp._DECODER, _Refuses()
+    try:
+        slow = otlp.parse(data, path, ATTRS).reset_index(drop=True)
+    finally:
+        otlp._DECODER = real
+    pd.testing.assert_frame_equal(typed, slow, check_dtype=False)
     for k in numeric:
         slow["attr:" + k] = pd.to_numeric(slow["attr:" + k], errors="coerce").astype("float64")
     return slow
@@ -303,7 +318,7 @@ def document_frame(data: bytes, path: Path, numeric: tuple[str, ...]) -> pd.Data
 
 def assert_readers_agree(path: Path, plain: bytes, numeric: tuple[str, ...] = ()) -> bool:
     """True when the columnar reader gave a frame (and it equals the document reader's), False when it declined."""
-    fast = otlp.parse_arrow(path, ATTRS, numeric)
+    fast = otlpfast.parse_arrow(path, ATTRS, numeric)
     if fast is None:
         return False
     slow = document_frame(plain, path, numeric)
@@ -386,11 +401,14 @@ def test_escaped_strings_and_numbers_by_hand(tmp_path: Path, gz: bool) -> None:
     slow = otlp.parse(plain, p, ATTRS)
     _pin_escaped(slow)
     assert float(slow["attr:" + NUM].iloc[0]) == 1e-7
-    fast = otlp.parse_arrow(p, ATTRS)
+    assert document_frame(plain, p, (NUM, RES))["attr:" + NUM].tolist() == [1e-7]  # typed and plain agree
+    if not otlpfast.available():
+        return
+    fast = otlpfast.parse_arrow(p, ATTRS)
     assert fast is not None  # one line, one type per field: the columnar path's ground
     _pin_escaped(fast)
     assert assert_readers_agree(p, plain, (NUM, RES))
-    fast_num = otlp.parse_arrow(p, ATTRS, (NUM, RES))
+    fast_num = otlpfast.parse_arrow(p, ATTRS, (NUM, RES))
     assert fast_num is not None
     assert fast_num["attr:" + NUM].tolist() == [1e-7] and fast_num["attr:" + RES].tolist() == [-2.25]
 
@@ -402,7 +420,7 @@ def test_escaped_file_pretty_printed_with_raw_utf8_reads_the_same(tmp_path: Path
     assert "😀" in p.read_text(encoding="utf-8")
     slow = otlp.parse(p.read_bytes(), p, ATTRS)
     _pin_escaped(slow)
-    if otlp.parse_arrow(p, ATTRS) is not None:
+    if otlpfast.parse_arrow(p, ATTRS) is not None:
         assert assert_readers_agree(p, p.read_bytes())
 
 
@@ -429,8 +447,8 @@ def test_regular_line_delimited_export_is_read_column_wise(tmp_path: Path) -> No
         docs.append(otlp_doc({"checkout": spans[:2], "cart 😀": spans[2:]}, resource_attrs={RES: "eu"}))
     p = write_json(tmp_path / "export.json", docs, lines=True)
     for numeric in ((), (NUM,)):
-        assert assert_readers_agree(p, p.read_bytes(), numeric)
-    fast = otlp.parse_arrow(p, ATTRS, (NUM,))
+        assert assert_readers_agree(p, p.read_bytes(), numeric) is otlpfast.available()
+    fast = otlpfast.parse_arrow(p, ATTRS, (NUM,)) if otlpfast.available() else document_frame(p.read_bytes(), p, (NUM,))
     assert fast is not None and len(fast) == 12
     assert fast["service"].tolist()[:3] == ["checkout", "checkout", "cart 😀"]
     assert fast["attr:" + NUM].tolist()[:3] == [0.0, 10.0, 20.0]

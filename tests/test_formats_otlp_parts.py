@@ -11,7 +11,10 @@ import pyarrow as pa
 import pytest
 from _telemetry_helpers import otlp_doc, otlp_span, recipe, write_json
 
-from recipemut.logs import otlp, otlpscan
+from recipemut.logs import otlp, otlpfast
+
+pytest.importorskip("numba")  # the compiled scanner: the fast-otlp extra
+from recipemut.logs import otlpscan
 from recipemut.logs import traces as formats
 from recipemut.logs.common import DEFAULT_ATTRIBUTES
 from recipes import checkout_ops
@@ -53,10 +56,11 @@ def _docs(n_docs: int = 6, per_doc: int = 4, *, numbers_from: int | None = None)
 @pytest.fixture
 def in_parts(monkeypatch):
     """Every file is cut into parts of (about) one line, on two workers even on one CPU."""
-    monkeypatch.setattr(otlp, "PARALLEL_BYTES", 1)
-    monkeypatch.setattr(otlp, "PART_BYTES", (1, 1))
-    monkeypatch.setattr(otlp.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(otlpfast, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(otlpfast, "PART_BYTES", (1, 1))
+    monkeypatch.setattr(otlpfast.os, "cpu_count", lambda: 2)
     calls: list[tuple[int, int]] = []  # (begin, end) of every part scanned; (0, -1) for a whole file
+    otlpfast._load_scanner()  # loaded (once a process) before the spy: its warm-up call is no part
     real = otlpscan.scan_part
 
     def spy(buf, begin, end, wk, wo):
@@ -72,17 +76,17 @@ def test_cut_is_at_line_ends_and_covers_every_byte() -> None:
 
     data = pa.py_buffer(b"aaaa\nbb\ncccccc\nd\n\neeeee")
     raw = data.to_pybytes()
-    parts = otlp._cut(data, 3)
+    parts = otlpfast._cut(data, 3)
     assert b"".join(raw[b:e] for b, e in parts) == raw
     assert all(raw[b:e].endswith(b"\n") for b, e in parts[:-1])
     assert all(e == b2 for (_, e), (b2, _) in itertools.pairwise(parts))
     assert len(parts) > 2
-    assert otlp._cut(data, 100) == [(0, len(raw))]
+    assert otlpfast._cut(data, 100) == [(0, len(raw))]
 
 
 def test_parts_give_the_table_of_one_piece_and_of_the_document_reader(tmp_path, in_parts) -> None:
     p = write_json(tmp_path / "export.json", _docs(), lines=True)
-    parted = otlp.parse_arrow(p, ATTRS)
+    parted = otlpfast.parse_arrow(p, ATTRS)
     assert parted is not None
     assert len(in_parts) == 6 and (0, -1) not in in_parts  # one task per export line
     slow = otlp.parse(p.read_bytes(), p, ATTRS)
@@ -113,7 +117,7 @@ def test_gzip_files_are_cut_too(tmp_path, in_parts) -> None:
 def test_a_cut_inside_a_pretty_document_reads_the_file_in_one_piece(tmp_path, in_parts) -> None:
     p = tmp_path / "pretty.json"
     p.write_text("\n".join(json.dumps(d, indent=2) for d in _docs(3)), encoding="utf-8")
-    raw, how = otlp.read_raw(p, ATTRS)
+    raw, how = otlpfast.read_raw(p, ATTRS)
     assert how == "columnar"
     assert len(in_parts) > 2 and in_parts[-1] == (0, -1)  # the parts failed, then one piece
     pd.testing.assert_frame_equal(raw, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
@@ -122,7 +126,7 @@ def test_a_cut_inside_a_pretty_document_reads_the_file_in_one_piece(tmp_path, in
 def test_value_types_may_differ_between_parts(tmp_path, in_parts) -> None:
     # times as strings in the first exports and as numbers in later ones: each part is uniform
     p = write_json(tmp_path / "mixed.json", _docs(numbers_from=3), lines=True)
-    raw, how = otlp.read_raw(p, ATTRS)
+    raw, how = otlpfast.read_raw(p, ATTRS)
     assert how == "columnar"
     pd.testing.assert_frame_equal(raw, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
 
@@ -156,12 +160,12 @@ def test_a_gzip_inflating_beyond_the_limit_is_refused_not_read(tmp_path, monkeyp
     plain = write_json(tmp_path / "export.json", _docs(), lines=True)
     gz = tmp_path / "export.json.gz"
     gz.write_bytes(gzip.compress(plain.read_bytes()))
-    monkeypatch.setattr(otlp, "MAX_BYTES", 1000)
+    monkeypatch.setattr(otlpfast, "MAX_BYTES", 1000)
     monkeypatch.setattr(common, "MAX_BYTES", 1000)
-    assert otlp.parse_arrow(gz, ATTRS) is None
+    assert otlpfast.parse_arrow(gz, ATTRS) is None
     with pytest.raises(InputFileError, match="larger than 1000 bytes"):
         formats.read(gz, recipe=None)
-    assert otlp.parse_arrow(plain, ATTRS) is not None  # a plain file is mapped, not inflated
+    assert otlpfast.parse_arrow(plain, ATTRS) is not None  # a plain file is mapped, not inflated
 
 
 def test_attributes_on_every_span_or_repeated_on_one_read_as_the_document_reader_does(tmp_path) -> None:
@@ -172,7 +176,7 @@ def test_attributes_on_every_span_or_repeated_on_one_read_as_the_document_reader
     twice["attributes"].append({"key": "app.cache_key", "value": {"stringValue": "last"}})
     for spans in (every, [*every[:2], twice, *every[2:]]):
         p = write_json(tmp_path / "e.json", [otlp_doc({"svc": spans})], lines=True)
-        fast = otlp.parse_arrow(p, ATTRS)
+        fast = otlpfast.parse_arrow(p, ATTRS)
         assert fast is not None
         pd.testing.assert_frame_equal(fast, otlp.parse(p.read_bytes(), p, ATTRS), check_dtype=False)
     assert fast["attr:app.cache_key"].tolist() == ["k0", "k1", "last", "k2", "k3", "k4"]
@@ -195,7 +199,7 @@ def test_numeric_attributes_read_columnar_as_the_document_reader_reads_them(tmp_
         spans.append(sp)
     p = write_json(tmp_path / "export.json", [otlp_doc({"svc": spans[:4]}), otlp_doc({"svc": spans[4:]})], lines=True)
     keys = (*ATTRS, "app.cost")
-    fast = otlp.parse_arrow(p, keys, numeric=["app.cost"])
+    fast = otlpfast.parse_arrow(p, keys, numeric=["app.cost"])
     assert fast is not None
     slow = otlp.parse(p.read_bytes(), p, keys)
     want = pd.to_numeric(slow["attr:app.cost"], errors="coerce").tolist()

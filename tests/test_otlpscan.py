@@ -9,26 +9,27 @@ import json
 import re
 from pathlib import Path
 
-import numba
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numba import njit
 
-from recipemut.logs import otlp, otlpscan
+pytest.importorskip("numba")  # the compiled scanner: the fast-otlp extra
+import numba
+
+from recipemut.logs import otlp, otlpfast, otlpscan
 from recipemut.logs.common import DEFAULT_ATTRIBUTES
 
 SPECIAL = {0x22, 0x5C} | set(range(0x20)) | set(range(0x80, 0x100))
 
 
-@njit(cache=False)
+@numba.njit(cache=False)
 def _plain(a: np.ndarray, i: int, n: int) -> int:
     return otlpscan._plain(otlpscan._bytes(a), i, n)
 
 
-@njit(cache=False)
+@numba.njit(cache=False)
 def _string(a: np.ndarray, i: int, n: int) -> tuple[int, int]:
     return otlpscan._string(otlpscan._bytes(a), i, n)
 
@@ -90,14 +91,14 @@ def test_record_arrays_grow_past_their_first_room(tmp_path: Path) -> None:
     assert n_spans > part // 128 + 4096 and n_records > part // 32 + 4096  # the first room is too small
 
     attrs = (*DEFAULT_ATTRIBUTES, "app.x")
-    fast = otlp.parse_arrow(path, attrs)
+    fast = otlpfast.parse_arrow(path, attrs)
     assert fast is not None
     slow = otlp.parse(data, path, attrs)
     pd.testing.assert_frame_equal(fast.reset_index(drop=True), slow.reset_index(drop=True), check_dtype=False)
     assert sorted(fast["attr:app.x"].dropna().unique()) == sorted(f"last{k}" for k in range(0, n_spans, n_spans // 4))
 
 
-@njit(cache=False)
+@numba.njit(cache=False)
 def _int(a: np.ndarray, s: int, e: int) -> tuple[int, int]:
     return otlpscan._int(otlpscan._bytes(a), s, e)
 
@@ -128,7 +129,7 @@ def test_a_failed_scan_names_the_export_it_stopped_in() -> None:
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: Path, monkeypatch, gz: bool) -> None:
-    """otlp._load_scanner() calls scan_part and gather with the argument types a read passes them, so
+    """otlpfast._load_scanner() calls scan_part and gather with the argument types a read passes them, so
     a read afterwards compiles no other variant (one would cost a compile of many seconds, inside the
     scanning threads, with an empty cache). A gzip file's bytes are gunzipped into writable memory,
     a mapped file's are read-only: to numba, two array types."""
@@ -145,7 +146,7 @@ def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: 
 
     for name in seen:
         monkeypatch.setattr(otlpscan, name, spy(name))
-    otlp._load_scanner.__wrapped__()
+    otlpfast._load_scanner.__wrapped__()
     warmed = {k: set(v) for k, v in seen.items()}
     spans = [
         {"traceId": "AB" * 16, "spanId": "cd" * 8, "name": 'n"\\u00e9', "startTimeUnixNano": "1", "endTimeUnixNano": 2}
@@ -158,7 +159,7 @@ def test_loading_the_scanner_up_front_compiles_what_a_real_read_calls(tmp_path: 
     path = tmp_path / "one.json"
     text = (json.dumps(doc) + "\n").encode()
     path.write_bytes(gzip.compress(text) if gz else text)
-    got = otlp.parse_arrow(path, (*DEFAULT_ATTRIBUTES, "app.x"), ("app.x",))
+    got = otlpfast.parse_arrow(path, (*DEFAULT_ATTRIBUTES, "app.x"), ("app.x",))
     assert got is not None and got["attr:app.x"].tolist() == [1.5] and got["peer_service"].tolist() == ["db"]
     assert seen == warmed  # the read called them with no argument types the warm-up did not
 
@@ -172,15 +173,15 @@ def test_a_slow_load_of_the_scanner_says_it_is_compiling(monkeypatch, caplog) ->
 
     def slow(*args):
         end = time.monotonic() + 120  # as a compile would take: the load lasts until the note is out
-        while otlp.SLOW_LOAD_NOTE not in caplog.messages and time.monotonic() < end:
+        while otlpfast.SLOW_LOAD_NOTE not in caplog.messages and time.monotonic() < end:
             time.sleep(0.01)
         return real(*args)
 
     monkeypatch.setattr(otlpscan, "scan_part", slow)
-    monkeypatch.setattr(otlp, "SLOW_LOAD_S", 0.05)
+    monkeypatch.setattr(otlpfast, "SLOW_LOAD_S", 0.05)
     with caplog.at_level("WARNING"):
-        otlp._load_scanner.__wrapped__()
-    assert otlp.SLOW_LOAD_NOTE in caplog.messages
+        otlpfast._load_scanner.__wrapped__()
+    assert otlpfast.SLOW_LOAD_NOTE in caplog.messages
     caplog.clear()
 
     timers: list[threading.Timer] = []
@@ -192,10 +193,10 @@ def test_a_slow_load_of_the_scanner_says_it_is_compiling(monkeypatch, caplog) ->
 
     monkeypatch.setattr(threading, "Timer", Recorded)
     monkeypatch.setattr(otlpscan, "scan_part", real)  # loaded already: fast
-    monkeypatch.setattr(otlp, "SLOW_LOAD_S", 60.0)
+    monkeypatch.setattr(otlpfast, "SLOW_LOAD_S", 60.0)
     with caplog.at_level("WARNING"):
-        otlp._load_scanner.__wrapped__()
+        otlpfast._load_scanner.__wrapped__()
         # the note was called off when the load ended, whenever its delay would have run out
         assert len(timers) == 1 and timers[0].finished.is_set()
         timers[0].join(timeout=60)
-    assert otlp.SLOW_LOAD_NOTE not in caplog.messages
+    assert otlpfast.SLOW_LOAD_NOTE not in caplog.messages

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from recipemut.errors import LogError
-from recipemut.logs import jaeger, otlp, zipkin
+from recipemut.logs import jaeger, otlpfast, zipkin
 from recipemut.logs.common import DEFAULT_ATTRIBUTES, read_bytes, read_head
 from recipemut.logs.detect import detect, mismatch
 from recipemut.logs.mapping import DEFAULT_MAPPING, MappingError, SpanMapping, load_mapping, resolve
@@ -109,7 +109,7 @@ def read_table(
     attributes = (*DEFAULT_ATTRIBUTES, *m.attributes())
     if fmt == "otlp":
         numeric = [k for k in (m.bytes_in, m.bytes_out, m.cost_usd, m.cpu_ms, m.mem_mb) if k]
-        raw, _how = otlp.read_raw(p, attributes, numeric=numeric)
+        raw, _how = otlpfast.read_raw(p, attributes, numeric=numeric)
     elif fmt == "jaeger":
         raw = jaeger.parse(read_bytes(p), p, attributes)
     else:
