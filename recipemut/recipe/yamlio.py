@@ -7,6 +7,9 @@ detected in the source. Where ruamel would still reformat lines that no edit tou
 spacing, long lines), those lines are taken from the original text: the line-level changes between
 "ruamel dump before" and "ruamel dump after" are spliced into the original. The result is checked
 to load to exactly the edited data; if splicing cannot guarantee that, ruamel's dump is used.
+ruamel is slow (tens of microseconds per value) and quadratic on long comment blocks, so it is
+handed only the top-level entries and list items the edits touch, comment runs folded into one
+line each; see "write-back in time proportional to what the edits touch" below.
 
 >>> text = "name: demo   # the name\\nversion: 3\\nops: [a, b]\\n"
 >>> print(apply_edits_to_text(text, [Edit("set", ("version",), 4)]), end="")
