@@ -7,8 +7,9 @@ from pathlib import Path
 from _suggest_helpers import recipe
 
 from recipemut.mutate.mutation import mutate
-from recipemut.recipe.diff import edited_text, structural_diff, unified_diff
+from recipemut.recipe.diff import edited_text, structural_diff
 from recipemut.recipe.edits import Edit
+from recipemut.recipe.linediff import unified_diff
 from recipemut.recipe.loader import load_recipe_text
 from recipemut.recipe.model import recipe_to_dict
 

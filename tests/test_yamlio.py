@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from strategies import recipe_docs
 
 from recipemut.recipe.edits import Edit, apply_edits
-from recipemut.recipe.yamlio import YamlSyntaxError, apply_edits_to_text, load_roundtrip
+from recipemut.recipe.roundtrip import YamlSyntaxError, load_roundtrip
+from recipemut.recipe.yamlio import apply_edits_to_text
 
 
 def _changed_lines(a: str, b: str) -> set[str]:

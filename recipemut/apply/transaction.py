@@ -46,9 +46,10 @@ from recipemut.errors import HistoryError, InputFileError, MutationError, PlanEr
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps, resolved
 from recipemut.plan.check import check_plan_edits
 from recipemut.plan.planfile import Plan, PlannedMutation
-from recipemut.recipe.diff import unified_diff
 from recipemut.recipe.edits import Edit
-from recipemut.recipe.yamlio import YamlSyntaxError, apply_edits_to_text
+from recipemut.recipe.linediff import unified_diff
+from recipemut.recipe.roundtrip import YamlSyntaxError
+from recipemut.recipe.yamlio import apply_edits_to_text
 
 log = logging.getLogger(__name__)
 

@@ -336,7 +336,7 @@ def recipe_from_dict(
     )
 
 
-def _op_to_dict(op: Operation) -> dict[str, Any]:
+def op_to_dict(op: Operation) -> dict[str, Any]:
     d: dict[str, Any] = {"id": op.id, "service": op.service, "action": op.action}
     if op.description:
         d["description"] = op.description
@@ -398,7 +398,7 @@ def recipe_to_dict(r: Recipe) -> dict[str, Any]:
         },
         "inputs": list(r.inputs),
         "outputs": list(r.outputs),
-        "operations": [_op_to_dict(op) for op in r.operations],
+        "operations": [op_to_dict(op) for op in r.operations],
     }
     if r.services:
         d["services"] = {
@@ -410,7 +410,7 @@ def recipe_to_dict(r: Recipe) -> dict[str, Any]:
             for s in r.services.values()
         }
     if r.alternatives:
-        d["alternatives"] = [_op_to_dict(a) for a in r.alternatives]
+        d["alternatives"] = [op_to_dict(a) for a in r.alternatives]
     c = r.constraints
     cd: dict[str, Any] = {}
     if c.latency_p95_ms is not None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from recipemut.recipe.diff import line_opcodes, unified_diff
 from recipemut.recipe.edits import Edit
+from recipemut.recipe.linediff import line_opcodes, unified_diff
 from recipemut.recipe.yamlio import apply_edits_to_text
 
 CHECKOUT = (Path(__file__).resolve().parents[2] / "recipes" / "checkout" / "recipe.yaml").read_text()
@@ -184,10 +184,10 @@ def test_edited_text_round_trips_a_recipe_once_for_a_report_in_two_formats(monke
 @pytest.fixture
 def ruamel_lines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The line count of every text ruamel.yaml loads; a big one fails at once instead of taking minutes."""
-    from recipemut.recipe import yamlio
+    from recipemut.recipe import roundtrip
 
     seen: list[int] = []
-    real = yamlio.load_roundtrip
+    real = roundtrip.load_roundtrip
 
     def recording(text: str, **k: Any) -> Any:
         seen.append(text.count("\n"))
@@ -195,7 +195,7 @@ def ruamel_lines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             raise AssertionError(f"ruamel was handed {seen[-1]:,} lines")
         return real(text, **k)
 
-    monkeypatch.setattr(yamlio, "load_roundtrip", recording)
+    monkeypatch.setattr(roundtrip, "load_roundtrip", recording)
     return seen
 
 
@@ -240,14 +240,14 @@ def test_hash_lines_inside_a_block_scalar_are_text_not_comments(ruamel_lines: li
     notes = "    notes: |\n" + "      # step one\n      # step two\n" * 2 + "\n      done\n"
     text = with_comments(50).replace("    cost_per_call_usd: 0.00004\n", "    cost_per_call_usd: 0.00004\n" + notes, 1)
     handed: list[str] = []
-    real = yamlio._roundtrip
+    real = yamlio.roundtrip_edits
 
     def spy(seen: str, edits: Any, **k: Any) -> str:
         handed.append(seen)
         return real(seen, edits, **k)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(yamlio, "_roundtrip", spy)
+        mp.setattr(yamlio, "roundtrip_edits", spy)
         out = apply_edits_to_text(text, EDITS)
     assert out == expected(text)
     assert notes in handed[0]  # the scalar's lines went to ruamel as they are
@@ -261,7 +261,7 @@ def test_unusual_line_breaks_in_comments_keep_the_output_exact(brk: str) -> None
 
 
 def test_a_yaml_error_after_a_comment_block_names_the_line_in_the_file(ruamel_lines: list[int]) -> None:
-    from recipemut.recipe.yamlio import YamlSyntaxError
+    from recipemut.recipe.roundtrip import YamlSyntaxError
 
     text = with_comments(5_000).replace("  - id: score_fraud\n", "  - id: score_fraud\n    id: twice\n", 1)
     line = text.splitlines().index("    id: twice") + 1
