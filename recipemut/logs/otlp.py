@@ -6,10 +6,12 @@ one document or one per line; ``instrumentationLibrarySpans`` (older exporters) 
 strings or as numbers; ids are hex (any case); ``status.code`` 2 (or ``STATUS_CODE_ERROR``) is an
 error; ``kind`` is a number (1..5) or a ``SPAN_KIND_*`` name.
 
-One reader: msgspec decodes each export into the typed structs below (:class:`Export` down to
-:class:`AnyValue`), which declare only the fields the raw span frame needs (events, links, scopes
-and the rest are checked as JSON and skipped, not built); the columns are then taken from the
-structs a field at a time and typed with arrow. An export the structs refuse (a part of a shape no
+The reader of the default install (with the ``fast-otlp`` extra, :mod:`.otlpfast` reads large
+files with a compiled scanner first and hands this reader what it declines). msgspec decodes each
+export into the typed structs below (:class:`Export` down to :class:`AnyValue`), which declare only
+the fields the raw span frame needs (events, links, scopes and the rest are checked as JSON and
+skipped, not built); the columns are then taken from the structs a field at a time and typed with
+arrow. An export the structs refuse (a part of a shape no
 exporter writes, a number msgspec does not take, JSON it does not read) is read with the standard
 ``json`` module instead: its malformed parts are one error naming the part, its odd values are
 cleaned the way this module documents, and it then goes through the same structs and columns.
