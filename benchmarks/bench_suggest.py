@@ -94,10 +94,10 @@ def main() -> None:
     log_path, recipe_path = prepare(args.requests, args.ops)
     size_mb = log_path.stat().st_size / 1e6
 
-    from recipemut.judge.abtest import evaluate, treatment_mask
+    from recipemut.judge.abtest import JudgeSettings, evaluate, treatment_mask
     from recipemut.logs.ingest import read_logs
     from recipemut.mutate.operators import OperatorContext, generate_all
-    from recipemut.predict.simulate import replay
+    from recipemut.predict.simulate import replay, replay_base
     from recipemut.profile.build import build_profile
     from recipemut.recipe.constraints import check_structure
     from recipemut.recipe.loader import load_recipe
@@ -116,10 +116,11 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     t = time.perf_counter()
-    base = replay(recipe, prof, rng=rng)
+    rb = replay_base(prof, recipe)
+    base = replay(recipe, prof, rng=rng, base=rb)
     first_replay_s = time.perf_counter() - t  # includes the one-off per-profile preparation
     t = time.perf_counter()
-    base = replay(recipe, prof, rng=rng)
+    base = replay(recipe, prof, rng=rng, base=rb)
     base_s = time.perf_counter() - t
     ctx = OperatorContext.build(recipe, profile=prof)
     t = time.perf_counter()
@@ -131,9 +132,9 @@ def main() -> None:
         if check_structure(recipe, m.recipe):
             continue
         c0, t0 = time.process_time(), time.perf_counter()
-        rep = replay(m.recipe, prof, rng=rng, original=recipe)
+        rep = replay(m.recipe, prof, rng=rng, original=recipe, base=rb)
         t1 = time.perf_counter()
-        evaluate(base, rep, prof.request_ids, objective=args.objective, rng=rng, treatment=treat)
+        evaluate(base, rep, prof.request_ids, JudgeSettings(objective=args.objective), rng=rng, treatment=treat)
         t2, c2 = time.perf_counter(), time.process_time()
         rep_ms.append(1000 * (t1 - t0))
         judge_ms.append(1000 * (t2 - t1))

@@ -380,8 +380,8 @@ def test_o_is_not_an_alias_of_operators(shop: tuple[Path, Path]) -> None:
 
 
 def test_help_is_short_per_operator_and_headlines_end_at_a_boundary() -> None:
-    from recipemut.commands.suggest import _headline
     from recipemut.mutate.operators import REGISTRY
+    from recipemut.plan.explain import headline
 
     res = runner.invoke(app, ["suggest", "--help"], env={"COLUMNS": "100", "RECIPEMUT_STORE": "off"})
     assert res.exit_code == 0, res.output
@@ -393,10 +393,10 @@ def test_help_is_short_per_operator_and_headlines_end_at_a_boundary() -> None:
     )
     sentence = desc.split(". `lookup_tax`")[0]
     assert len(sentence) > 220
-    assert _headline(desc, limit=400) == sentence  # the first sentence, though it holds "; " in a parenthesis
+    assert headline(desc, limit=400) == sentence  # the first sentence, though it holds "; " in a parenthesis
     # too long for the default limit: its first clause outside the parenthesis, never half of it
-    assert _headline(desc) == sentence.split(", so")[0]
-    assert _headline(desc).endswith("reads [cart])")
+    assert headline(desc) == sentence.split(", so")[0]
+    assert headline(desc).endswith("reads [cart])")
 
 
 def test_one_request_is_singular(tmp_path: Path) -> None:

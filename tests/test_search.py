@@ -4,6 +4,7 @@ property: every accepted mutation keeps data dependencies and acyclicity."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -12,12 +13,20 @@ from _suggest_helpers import profile_from_matrices, recipe
 from hypothesis import HealthCheck, given, settings
 from strategies import recipe_docs
 
+from recipemut.judge.abtest import JudgeSettings
 from recipemut.judge.stats import NO_DIFFERENCE, REGRESSES
 from recipemut.loggen import generate_spans
-from recipemut.plan.search import ACCEPTED, REJECTED, objective_level, search
+from recipemut.plan.search import ACCEPTED, REJECTED, SearchSettings, objective_level, search
 from recipemut.profile.build import build_profile
 from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.model import Recipe, recipe_from_dict
+
+LATENCY = JudgeSettings(objective="latency")
+
+
+def _settings(objective: str, *, min_effect: float = JudgeSettings.min_effect, **kw: Any) -> SearchSettings:
+    """Search settings with the judge's objective (and minimum effect) beside the search's own."""
+    return SearchSettings(judge=JudgeSettings(objective=objective, min_effect=min_effect), **kw)
 
 
 def _shop() -> tuple[Recipe, object]:
@@ -67,7 +76,7 @@ def _shop() -> tuple[Recipe, object]:
 
 def test_finds_the_parallelization_and_rejects_the_slow_substitute() -> None:
     r, p = _shop()
-    res = search(r, p, objective="latency")
+    res = search(r, p, _settings("latency"))
     by_id = {c.mutation.id: c for c in res.singles}
     par = [c for c in res.singles if c.mutation.operator == "parallelize"]
     assert par and par[0].status == ACCEPTED
@@ -77,18 +86,18 @@ def test_finds_the_parallelization_and_rejects_the_slow_substitute() -> None:
     assert subs and all(c.status == REJECTED for c in subs)
     assert any(REGRESSES in c.reasons for c in subs)
     assert res.plan_evaluation is not None and res.plan_evaluation.verdict == "improves"
-    assert objective_level(res.plan_replay, "latency", weight=0.5, baseline=res.baseline) < objective_level(
-        res.baseline, "latency", weight=0.5, baseline=res.baseline
+    assert objective_level(res.plan_replay, LATENCY, baseline=res.baseline) < objective_level(
+        res.baseline, LATENCY, baseline=res.baseline
     )
 
 
 def test_cost_objective_takes_the_cheaper_substitute_unless_it_breaks_the_slo() -> None:
     r, p = _shop()
-    res = search(r, p, objective="cost", operators=["substitute"])
+    res = search(r, p, _settings("cost", operators=("substitute",)))
     assert [c.mutation.operator for c in res.plan] == ["substitute"]
     # with an SLO the slow substitute would break, it is rejected with that reason
     strict = recipe_from_dict({**_doc(r), "constraints": {"slo": {"latency_p95_ms": 300}}})
-    res2 = search(strict, p, objective="cost", operators=["substitute"])
+    res2 = search(strict, p, _settings("cost", operators=("substitute",)))
     assert res2.plan == ()
     assert any(reason.startswith("SLO/budget:") for c in res2.rejected for reason in c.reasons)
 
@@ -101,10 +110,10 @@ def _doc(r: Recipe) -> dict:
 
 def test_budget_bounds_the_candidates_evaluated() -> None:
     r, p = _shop()
-    res = search(r, p, objective="latency", budget=1)
+    res = search(r, p, _settings("latency", budget=1))
     assert res.evaluated == 1 and res.budget_exhausted
     ticks = iter(range(1000))
-    res_t = search(r, p, objective="latency", time_budget_s=0.5, clock=lambda: float(next(ticks)))
+    res_t = search(r, p, _settings("latency", time_budget_s=0.5), clock=lambda: float(next(ticks)))
     assert res_t.budget_exhausted and res_t.evaluated == 0
 
 
@@ -126,7 +135,7 @@ def test_no_significant_difference_is_a_rejection_reason() -> None:
     )
     n = 2000
     p = profile_from_matrices(r, {"a": np.full(n, 100.0), "b": np.full(n, 0.01)})
-    res = search(r, p, objective="latency", operators=["parallelize"])
+    res = search(r, p, _settings("latency", operators=("parallelize",)))
     assert res.plan == ()
     assert res.singles[0].reasons == (NO_DIFFERENCE,)
 
@@ -149,7 +158,7 @@ def test_property_accepted_mutations_keep_data_dependencies_and_acyclicity(doc: 
     r = recipe_from_dict(doc)
     spans = generate_spans(r, 300, seed=1, duration_s=3600)
     p = build_profile(spans, r)
-    res = search(r, p, doc=doc, objective="balanced", budget=40, max_rounds=3, min_effect=0.0)
+    res = search(r, p, _settings("balanced", budget=40, max_rounds=3, min_effect=0.0), doc=doc)
     for c in res.singles + res.plan:
         if c.status == ACCEPTED:
             _keeps_dependencies(c.mutation.recipe)
@@ -164,7 +173,7 @@ def test_property_accepted_mutations_keep_data_dependencies_and_acyclicity(doc: 
 @pytest.mark.parametrize("beam", [1, 3])
 def test_beam_and_greedy_both_compose_to_a_fixpoint(beam: int) -> None:
     r, p = _shop()
-    res = search(r, p, objective="latency", beam_width=beam)
+    res = search(r, p, _settings("latency", beam_width=beam))
     assert res.plan and res.rounds <= 8
     ids = [c.mutation.id for c in res.plan]
     assert len(ids) == len(set(ids))
@@ -212,7 +221,7 @@ def test_shipped_examples_obvious_wins_found_harmful_rejected(example: str) -> N
     doc, _, text = read_document(path)
     r = load_recipe_text(text, file=str(path))
     spans, _ = read_logs(EXAMPLES / example / "logs.jsonl.gz", recipe=r)
-    res = search(r, build_profile(spans, r), doc=doc, objective="balanced", max_rounds=1)
+    res = search(r, build_profile(spans, r), _settings("balanced", max_rounds=1), doc=doc)
     status = {c.mutation.id: c for c in res.singles}
     wins, harmful = WINS[example]
     assert wins <= {i for i, c in status.items() if c.status == ACCEPTED}, sorted(status)
@@ -237,7 +246,7 @@ def test_same_seed_same_numbers_whatever_order_the_candidates_come_in() -> None:
     prof = build_profile(spans, r)
 
     def numbers(order: object) -> dict[tuple[str, int], object]:
-        res = search(r, prof, doc=doc, objective="balanced", max_rounds=2, seed=3, order=order)  # type: ignore[arg-type]
+        res = search(r, prof, _settings("balanced", max_rounds=2, seed=3), doc=doc, order=order)  # type: ignore[arg-type]
         cands = [*res.singles, *res.plan, *res.rejected]
         return {(c.mutation.id, c.round): c.evaluation.to_dict() for c in cands if c.evaluation is not None}
 
@@ -265,11 +274,12 @@ def test_one_definition_of_each_objective(objective: str) -> None:
     b = rep(rng.lognormal(4.6, 0.5, n), rng.uniform(0.001, 0.002, n), rng.lognormal(3.0, 0.4, n))
     m = rep(b.latency_ms * 0.9, b.cost_usd * 0.95, b.service_busy["tax"] * 0.8)
     svc = "tax" if objective == "headroom" else None
-    lb = objective_level(b, objective, weight=0.3, baseline=b, service=svc)
-    lm = objective_level(m, objective, weight=0.3, baseline=b, service=svc)
+    judge = JudgeSettings(objective=objective, weight=0.3, service=svc)
+    lb = objective_level(b, judge, baseline=b)
+    lm = objective_level(m, judge, baseline=b)
     norm = (float(b.latency_ms.mean()), float(b.cost_usd.mean()))
     assert lm == abtest.objective_level(m, objective, weight=0.3, norm=norm, service=svc)
-    ev = abtest.evaluate(b, m, ids, objective=objective, weight=0.3, service=svc)
+    ev = abtest.evaluate(b, m, ids, judge)
     assert ev.score == pytest.approx((lm - lb) / lb, rel=1e-12)  # the score ranks as the search does
 
 

@@ -207,13 +207,11 @@ def test_sampling_above_the_limit_is_fixed(monkeypatch: pytest.MonkeyPatch) -> N
     n = 50
     p = profile_from_matrices(r, {"a": np.arange(n, dtype=float), "b": np.ones(n), "c": np.ones(n)})
     monkeypatch.setattr(simulate, "SAMPLE_LIMIT", 10)
-    simulate._BASES.clear()
     a = replay(r, p, rng=RNG(0))
     b = replay(r, p, rng=RNG(1))
     assert a.n_requests == 10
     assert a.rows.tolist() == b.rows.tolist()
     assert a.latency_ms.tolist() == (p.e2e_latency_ms[a.rows]).tolist()
-    simulate._BASES.clear()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -263,9 +261,27 @@ def test_sampled_replay_reads_cache_hits_from_the_full_trace(monkeypatch: pytest
     )
     full_hits = hits(np.arange(n) * 100.0, keys, 3600, 100)
     monkeypatch.setattr(simulate, "SAMPLE_LIMIT", 50)
-    simulate._BASES.clear()
     rep = replay(cached, p, rng=RNG(0), original=r)
     assert rep.n_requests == 50
     # the sample's hits are the full trace's hits on those rows, not a replay of the sample alone
     assert (rep.latency_ms == 1.0).tolist() == full_hits[rep.rows].tolist()
-    simulate._BASES.clear()
+
+
+def test_a_replay_base_built_once_gives_the_same_replay_and_refuses_another_profile() -> None:
+    from recipemut.predict.simulate import replay_base
+
+    r = _chain()
+    p = profile_from_matrices(r, {"a": np.array([10.0, 20.0]), "b": np.array([5.0, 50.0]), "c": np.array([1.0, 2.0])})
+    base = replay_base(p, r)
+    with_base = replay(r, p, rng=RNG(0), base=base)
+    alone = replay(r, p, rng=RNG(0))
+    assert with_base.latency_ms.tolist() == alone.latency_ms.tolist()
+    assert with_base.cost_usd.tolist() == alone.cost_usd.tolist()
+    other = profile_from_matrices(r, {"a": np.array([1.0]), "b": np.array([1.0]), "c": np.array([1.0])})
+    with pytest.raises(ValueError, match="another profile"):
+        replay(r, other, rng=RNG(0), base=base)
+    parallel = recipe(
+        [{"id": o, "consumes": ["x"], "produces": [f"y{o}"]} for o in "abc"], outputs=("ya", "yb", "yc")
+    )
+    with pytest.raises(ValueError, match="another original"):
+        replay(parallel, p, rng=RNG(0), original=parallel, base=base)

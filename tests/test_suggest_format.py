@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recipemut.commands.suggest import _num
+from recipemut.plan.explain import signed
 
 
 @pytest.mark.parametrize(
@@ -20,4 +20,4 @@ from recipemut.commands.suggest import _num
     ],
 )
 def test_deltas_never_read_minus_zero(x: float, cost: bool, text: str) -> None:
-    assert _num(x, cost) == text
+    assert signed(x, cost) == text

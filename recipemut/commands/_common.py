@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Sequence
 from enum import Enum
@@ -11,6 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from recipemut.files.jsonsafe import strict_json as strict_json  # re-exported: every command prints JSON
 from recipemut.files.text import console, shown
 from recipemut.usecases.inputs import LogSource
 
@@ -26,21 +26,6 @@ class OutputFormat(str, Enum):
 
     text = "text"
     json = "json"
-
-
-def strict_json(v: Any) -> Any:
-    """NaN/inf -> None, recursively, so the JSON a command prints is strict.
-
-    >>> strict_json({"a": float("nan"), "b": [1.5, float("inf")]})
-    {'a': None, 'b': [1.5, None]}
-    """
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: strict_json(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [strict_json(x) for x in v]
-    return v
 
 
 def spread_multi_options(argv: Sequence[str]) -> list[str]:
@@ -97,7 +82,8 @@ class LogFormat(str, Enum):
     zipkin = "zipkin"
 
 
-def _check_rate(value: float | None) -> float | None:
+def check_rate(value: float | None) -> float | None:
+    """Option callback: a sample rate is a share of requests, in (0, 1]."""
     if value is not None and not (0.0 < value <= 1.0):
         raise typer.BadParameter(f"{value:g} is outside (0, 1]")
     return value
@@ -131,7 +117,7 @@ def _options() -> dict[str, Any]:
         "strict": typer.Option("--strict", help="Fail on the first bad log line instead of counting it."),
         "sample_rate": typer.Option(
             "--sample-rate",
-            callback=_check_rate,
+            callback=check_rate,
             help="Share of requests the logs kept (default 1), for spans that do not carry a sample_rate.",
             show_default=False,
         ),

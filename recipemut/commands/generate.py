@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import OutputFormat, _check_rate, err_console
+from recipemut.commands._common import OutputFormat, check_rate, err_console
 from recipemut.files.text import console, shown
 from recipemut.files.write import check_output_path
 from recipemut.loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
@@ -68,7 +68,7 @@ def generate(
     sample_rate: float | None = typer.Option(
         None,
         "--sample-rate",
-        callback=_check_rate,
+        callback=check_rate,
         help="Keep only this share of requests, in (0, 1] (sampled tracing).",
     ),
     canary: float | None = typer.Option(

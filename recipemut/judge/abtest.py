@@ -65,7 +65,7 @@ evaluating the many small candidates cheap (``decided_by = "skipped"``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -96,6 +96,38 @@ PREDICTED: Mapping[str, tuple[str, str]] = MappingProxyType(
         "cost_mean_usd": ("cost", "mean"),
     }
 )
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How a candidate is judged: the objective and the statistics' settings, built once and handed down.
+
+    ``share`` is the offline A/B's treatment share, ``alpha`` the tests' level, ``min_effect`` the
+    smallest relative change worth a verdict, ``prior_uncertainty`` how far an imputed operation may
+    be from its prior (module doc), ``service`` the bottleneck service ``headroom`` relieves.
+
+    >>> JudgeSettings(objective="p95").min_effect
+    0.01
+    >>> JudgeSettings(objective="speed")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown objective 'speed'; expected one of latency, p95, cost, balanced, headroom
+    """
+
+    objective: str = "balanced"
+    weight: float = 0.5  # balanced: the weight of latency (1 - weight goes to cost)
+    share: float = DEFAULT_SHARE
+    alpha: float = 0.05
+    min_effect: float = DEFAULT_MIN_EFFECT
+    prior_uncertainty: float = PRIOR_UNCERTAINTY
+    service: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; expected one of {', '.join(OBJECTIVES)}")
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 def treatment_mask(request_ids: np.ndarray, share: float) -> np.ndarray:
@@ -273,27 +305,21 @@ def evaluate(
     base: Replay,
     mutated: Replay,
     request_ids: np.ndarray,
+    settings: JudgeSettings,
     *,
-    objective: str = "latency",
-    weight: float = 0.5,
-    share: float = DEFAULT_SHARE,
-    alpha: float = 0.05,
-    min_effect: float = DEFAULT_MIN_EFFECT,
     rng: np.random.Generator | None = None,
     treatment: np.ndarray | None = None,
-    service: str | None = None,
-    prior_uncertainty: float = PRIOR_UNCERTAINTY,
 ) -> Evaluation:
     """Judge ``mutated`` against ``base`` (replays of the same requests; ``request_ids`` aligned
-    with the profile's rows).
+    with the profile's rows) as ``settings`` say.
 
-    ``min_effect`` is relative to the baseline level of the objective's metric (1% by default);
-    ``prior_uncertainty`` widens the intervals of what rests on imputed samples (module doc).
-    ``treatment`` is :func:`treatment_mask` of the replayed rows' ids, when the caller judges many
-    candidates on the same requests (hashing the ids is the costliest step otherwise).
+    ``settings.min_effect`` is relative to the baseline level of the objective's metric;
+    ``settings.prior_uncertainty`` widens the intervals of what rests on imputed samples (module
+    doc). ``treatment`` is :func:`treatment_mask` of the replayed rows' ids, when the caller judges
+    many candidates on the same requests (hashing the ids is the costliest step otherwise).
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    objective, weight, share, service = settings.objective, settings.weight, settings.share, settings.service
+    alpha, min_effect, prior_uncertainty = settings.alpha, settings.min_effect, settings.prior_uncertainty
     if base.n_requests != mutated.n_requests or not np.array_equal(base.rows, mutated.rows):
         raise ValueError("baseline and mutated replays must cover the same requests")
     rng = rng if rng is not None else np.random.default_rng(0)

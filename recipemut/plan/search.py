@@ -40,20 +40,12 @@ from typing import Any
 import numpy as np
 
 from recipemut.errors import RecipemutError
-from recipemut.judge.abtest import (
-    DEFAULT_MIN_EFFECT,
-    DEFAULT_SHARE,
-    OBJECTIVES,
-    PRIOR_UNCERTAINTY,
-    Evaluation,
-    evaluate,
-    treatment_mask,
-)
+from recipemut.judge.abtest import Evaluation, JudgeSettings, evaluate, treatment_mask
 from recipemut.judge.abtest import objective_level as _level
 from recipemut.judge.stats import IMPROVES
 from recipemut.mutate.mutation import Mutation
 from recipemut.mutate.operators import OperatorContext, generate_all
-from recipemut.predict.simulate import Replay, replay
+from recipemut.predict.simulate import Replay, ReplayBase, replay, replay_base
 from recipemut.profile.build import Profile
 from recipemut.recipe.constraints import check_predicted, check_structure
 from recipemut.recipe.edits import apply_edits
@@ -66,6 +58,43 @@ REJECTED = "rejected"
 DEFAULT_BUDGET = 400
 DEFAULT_TIME_BUDGET_S = 50.0
 DEFAULT_MAX_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How far and how wide to search, and how to judge what it finds; built once and handed down.
+
+    ``operators`` limits the operators used (None: all); ``budget`` and ``time_budget_s`` bound the
+    candidates evaluated and the seconds spent; ``beam_width`` states go on to the next round (1 is
+    greedy); ``seed`` seeds every random draw; ``operator_options`` go to every operator.
+
+    >>> SearchSettings(judge=JudgeSettings(objective="p95"), budget=10).to_dict()["budget"]
+    10
+    """
+
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    operators: tuple[str, ...] | None = None
+    budget: int = DEFAULT_BUDGET
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S
+    beam_width: int = 1
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    seed: int = 0
+    operator_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings a report shows (``SearchResult.options``)."""
+        j = self.judge
+        return {
+            "budget": self.budget,
+            "time_budget_s": self.time_budget_s,
+            "beam_width": self.beam_width,
+            "max_rounds": self.max_rounds,
+            "treatment_share": j.share,
+            "alpha": j.alpha,
+            "min_effect": j.min_effect,
+            "seed": self.seed,
+            "prior_uncertainty": j.prior_uncertainty,
+        }
 
 
 @dataclass(frozen=True)
@@ -116,15 +145,12 @@ class SearchResult:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def objective_level(
-    rep: Replay, objective: str, *, weight: float, baseline: Replay, service: str | None = None
-) -> float:
+def objective_level(rep: Replay, settings: JudgeSettings, *, baseline: Replay) -> float:
     """The objective's value for a replay (lower is better): :func:`recipemut.judge.abtest.objective_level`
-    with the baseline's mean latency and cost as the ``balanced`` normalisers."""
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    of ``settings``' objective, weight and service, with the baseline's mean latency and cost as the
+    ``balanced`` normalisers."""
     norm = (float(baseline.latency_ms.mean()), float(baseline.cost_usd.mean()))
-    return _level(rep, objective, weight=weight, norm=norm, service=service)
+    return _level(rep, settings.objective, weight=settings.weight, norm=norm, service=settings.service)
 
 
 def candidate_seed(seed: int, mutation_id: str, parent: Sequence[str] = ()) -> list[int]:
@@ -147,47 +173,36 @@ def _key(r: Recipe) -> tuple[Any, ...]:
 def search(
     recipe: Recipe,
     profile: Profile,
+    settings: SearchSettings | None = None,
     *,
     doc: Mapping[str, Any] | None = None,
-    objective: str = "balanced",
-    weight: float = 0.5,
-    operators: Sequence[str] | None = None,
-    budget: int = DEFAULT_BUDGET,
-    time_budget_s: float = DEFAULT_TIME_BUDGET_S,
-    beam_width: int = 1,
-    max_rounds: int = DEFAULT_MAX_ROUNDS,
-    share: float = DEFAULT_SHARE,
-    alpha: float = 0.05,
-    min_effect: float = DEFAULT_MIN_EFFECT,
-    seed: int = 0,
-    service: str | None = None,
-    prior_uncertainty: float = PRIOR_UNCERTAINTY,
-    options: Mapping[str, Any] | None = None,
+    base: ReplayBase | None = None,
     order: Callable[[list[Mutation]], list[Mutation]] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> SearchResult:
-    """Search for the best plan (see the module docstring).
+    """Search for the best plan (see the module docstring) as ``settings`` say (default: all defaults).
 
     ``doc`` is the recipe's document as loaded (edits address it; default ``recipe_to_dict``).
-    ``service`` names the bottleneck service for ``objective="headroom"``. ``order`` may reorder
-    each round's candidates (e.g. a bandit's preference) before the budget cuts them. Raises
-    :class:`~recipemut.errors.MutationError` when the *baseline* cannot be replayed (an operation
-    that must run was never recorded).
+    ``settings.judge.service`` names the bottleneck service for the ``headroom`` objective.
+    ``base`` is :func:`recipemut.predict.simulate.replay_base` of ``profile`` and ``recipe`` when
+    the caller built it already (every candidate is replayed against it; built here otherwise).
+    ``order`` may reorder each round's candidates (e.g. a bandit's preference) before the budget
+    cuts them. Raises :class:`~recipemut.errors.MutationError` when the *baseline* cannot be
+    replayed (an operation that must run was never recorded).
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; expected one of {', '.join(OBJECTIVES)}")
+    settings = settings if settings is not None else SearchSettings()
+    judge, seed = settings.judge, settings.seed
     t0 = clock()
     doc = dict(doc) if doc is not None else recipe_to_dict(recipe)
-    opts = dict(options or {})
+    opts = dict(settings.operator_options)
     opts.setdefault("seed", seed)
-    base = replay(recipe, profile, rng=np.random.default_rng([seed, 0]), original=recipe)
+    rb = base if base is not None else replay_base(profile, recipe)
+    base_rep = replay(recipe, profile, rng=np.random.default_rng([seed, 0]), original=recipe, base=rb)
     ids = profile.request_ids
-    treat = treatment_mask(np.asarray(ids)[base.rows], share)  # the A/B split, hashed once
-    if objective == "headroom" and service is None:
+    treat = treatment_mask(np.asarray(ids)[base_rep.rows], judge.share)  # the A/B split, hashed once
+    if judge.objective == "headroom" and judge.service is None:
         raise ValueError("the headroom objective needs the bottleneck service (service=...)")
-    root = _State(
-        recipe, doc, (), base, objective_level(base, objective, weight=weight, baseline=base, service=service)
-    )
+    root = _State(recipe, doc, (), base_rep, objective_level(base_rep, judge, baseline=base_rep))
     beam = [root]
     best = root
     singles: list[Candidate] = []
@@ -196,17 +211,18 @@ def search(
     evaluated = 0
     exhausted = False
     rounds = 0
-    for rnd in range(1, max_rounds + 1):
+    trial = _Trial(recipe, profile, ids, base_rep, rb, judge, treat)
+    for rnd in range(1, settings.max_rounds + 1):
         rounds = rnd
         grown: list[_State] = []
         for state in beam:
             ctx = OperatorContext.build(state.recipe, doc=state.doc, profile=profile, options=opts)
-            cands = generate_all(ctx, operators)
+            cands = generate_all(ctx, settings.operators)
             if order is not None:
                 cands = order(cands)
             parent = tuple(c.mutation.id for c in state.steps)
             for m in cands:
-                if evaluated >= budget or clock() - t0 > time_budget_s:
+                if evaluated >= settings.budget or clock() - t0 > settings.time_budget_s:
                     exhausted = True
                     break
                 k = _key(m.recipe)
@@ -214,25 +230,8 @@ def search(
                     continue  # the same recipe reached by another path
                 seen.add(k)
                 evaluated += 1
-                cand, new_state = _judge(
-                    m,
-                    rnd,
-                    parent,
-                    state,
-                    recipe,
-                    profile,
-                    ids,
-                    base,
-                    objective=objective,
-                    weight=weight,
-                    share=share,
-                    alpha=alpha,
-                    min_effect=min_effect,
-                    rng=np.random.default_rng(candidate_seed(seed, m.id, parent)),
-                    treatment=treat,
-                    service=service,
-                    prior_uncertainty=prior_uncertainty,
-                )
+                rng = np.random.default_rng(candidate_seed(seed, m.id, parent))
+                cand, new_state = trial.judge(m, rnd, parent, state, rng)
                 if rnd == 1:
                     singles.append(cand)
                 if new_state is None:
@@ -244,7 +243,7 @@ def search(
         if not grown:
             break
         grown.sort(key=lambda s: s.level)
-        beam = grown[: max(1, beam_width)]
+        beam = grown[: max(1, settings.beam_width)]
         if beam[0].level < best.level:
             best = beam[0]
         if exhausted:
@@ -252,25 +251,12 @@ def search(
     singles.sort(key=lambda c: (c.status != ACCEPTED, c.evaluation.score if c.evaluation else 0.0, c.mutation.id))
     plan_eval = None
     if best.steps:
-        plan_eval = evaluate(
-            base,
-            best.rep,
-            ids,
-            objective=objective,
-            weight=weight,
-            share=share,
-            alpha=alpha,
-            min_effect=min_effect,
-            rng=np.random.default_rng([seed, 999]),
-            treatment=treat,
-            service=service,
-            prior_uncertainty=prior_uncertainty,
-        )
+        plan_eval = evaluate(base_rep, best.rep, ids, judge, rng=np.random.default_rng([seed, 999]), treatment=treat)
     return SearchResult(
-        objective=objective,
-        weight=weight,
+        objective=judge.objective,
+        weight=judge.weight,
         original=recipe,
-        baseline=base,
+        baseline=base_rep,
         singles=tuple(singles),
         plan=best.steps,
         plan_recipe=best.recipe,
@@ -282,77 +268,48 @@ def search(
         rounds=rounds,
         budget_exhausted=exhausted,
         elapsed_s=clock() - t0,
-        options=MappingProxyType(
-            {
-                "budget": budget,
-                "time_budget_s": time_budget_s,
-                "beam_width": beam_width,
-                "max_rounds": max_rounds,
-                "treatment_share": share,
-                "alpha": alpha,
-                "min_effect": min_effect,
-                "seed": seed,
-                "prior_uncertainty": prior_uncertainty,
-            }
-        ),
+        options=MappingProxyType(settings.to_dict()),
     )
 
 
-def _judge(
-    m: Mutation,
-    rnd: int,
-    parent: tuple[str, ...],
-    state: _State,
-    original: Recipe,
-    profile: Profile,
-    ids: np.ndarray,
-    base: Replay,
-    *,
-    objective: str,
-    weight: float,
-    share: float,
-    alpha: float,
-    min_effect: float,
-    rng: np.random.Generator,
-    treatment: np.ndarray,
-    service: str | None,
-    prior_uncertainty: float,
-) -> tuple[Candidate, _State | None]:
-    """Validate, simulate and judge one candidate against its parent state."""
-    problems = check_structure(original, m.recipe)
-    if problems:
-        return Candidate(m, rnd, REJECTED, tuple(f"structure: {p}" for p in problems), parent=parent), None
-    try:
-        rep = replay(m.recipe, profile, rng=rng, original=original)
-    except RecipemutError as e:
-        return Candidate(m, rnd, REJECTED, (f"simulation: {e.message}",), parent=parent), None
-    ev = evaluate(
-        state.rep,
-        rep,
-        ids,
-        objective=objective,
-        weight=weight,
-        share=share,
-        alpha=alpha,
-        min_effect=min_effect,
-        rng=rng,
-        treatment=treatment,
-        service=service,
-        prior_uncertainty=prior_uncertainty,
-    )
-    # a prediction breaking the SLO or budget is rejected, unless the parent already broke it and
-    # the candidate does not make it worse (an improvement towards the SLO stays possible)
-    p95, cost = ev.mutated["latency_p95_ms"], ev.mutated["cost_mean_usd"]
-    worse_p95 = p95 if p95 > ev.baseline["latency_p95_ms"] else 0.0
-    worse_cost = cost if cost > ev.baseline["cost_mean_usd"] else 0.0
-    reasons = [f"SLO/budget: {p}" for p in check_predicted(original, worse_p95, worse_cost)]
-    if ev.verdict != IMPROVES:
-        reasons.append(ev.verdict)
-        if ev.caveat:
-            reasons.append(ev.caveat)
-    if reasons:
-        return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms), None
-    cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms)
-    level = objective_level(rep, objective, weight=weight, baseline=base, service=service)
-    new_doc = apply_edits(dict(state.doc), m.edits)
-    return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level)
+@dataclass(frozen=True, eq=False)
+class _Trial:
+    """What judging a candidate needs besides the candidate: the original, its replay, the split."""
+
+    original: Recipe
+    profile: Profile
+    ids: np.ndarray
+    base: Replay  # the original's replay: the objective's normalisers
+    replay_base: ReplayBase
+    settings: JudgeSettings
+    treatment: np.ndarray
+
+    def judge(
+        self, m: Mutation, rnd: int, parent: tuple[str, ...], state: _State, rng: np.random.Generator
+    ) -> tuple[Candidate, _State | None]:
+        """Validate, simulate and judge one candidate against its parent state."""
+        original = self.original
+        problems = check_structure(original, m.recipe)
+        if problems:
+            return Candidate(m, rnd, REJECTED, tuple(f"structure: {p}" for p in problems), parent=parent), None
+        try:
+            rep = replay(m.recipe, self.profile, rng=rng, original=original, base=self.replay_base)
+        except RecipemutError as e:
+            return Candidate(m, rnd, REJECTED, (f"simulation: {e.message}",), parent=parent), None
+        ev = evaluate(state.rep, rep, self.ids, self.settings, rng=rng, treatment=self.treatment)
+        # a prediction breaking the SLO or budget is rejected, unless the parent already broke it and
+        # the candidate does not make it worse (an improvement towards the SLO stays possible)
+        p95, cost = ev.mutated["latency_p95_ms"], ev.mutated["cost_mean_usd"]
+        worse_p95 = p95 if p95 > ev.baseline["latency_p95_ms"] else 0.0
+        worse_cost = cost if cost > ev.baseline["cost_mean_usd"] else 0.0
+        reasons = [f"SLO/budget: {p}" for p in check_predicted(original, worse_p95, worse_cost)]
+        if ev.verdict != IMPROVES:
+            reasons.append(ev.verdict)
+            if ev.caveat:
+                reasons.append(ev.caveat)
+        if reasons:
+            return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms), None
+        cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms)
+        level = objective_level(rep, self.settings, baseline=self.base)
+        new_doc = apply_edits(dict(state.doc), m.edits)
+        return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level)

@@ -43,9 +43,9 @@ from __future__ import annotations
 
 import logging
 import math
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -97,10 +97,18 @@ class Replay:
         """Share of requests whose result rests on at least one imputed sample."""
         return float(self.imputed.any(axis=1).mean()) if self.n_requests else 0.0
 
-@dataclass(frozen=True, eq=False)
-class _Base:
-    """What replay needs from the profile and the original recipe, computed once per pair."""
 
+@dataclass(frozen=True, eq=False)
+class ReplayBase:
+    """What replay needs from the profile and the original recipe, computed once per pair.
+
+    Build it with :func:`replay_base` and hand it to every :func:`replay` of the same profile and
+    original recipe (a search replays hundreds of candidates against one base); without it,
+    :func:`replay` builds one for its own call.
+    """
+
+    profile: Profile
+    structure: tuple[Any, ...]  # the original recipe's DAG (:func:`_structure`): what the gaps depend on
     rows: np.ndarray
     sampled: bool
     col: Mapping[str, int]
@@ -119,8 +127,19 @@ class _Base:
     uniform: bool  # every row stands for the same number of requests
     donors: Mapping[str, np.ndarray]  # op -> positions (in rows) where it was recorded
 
+    @cached_property
+    def bytes_fits(self) -> Mapping[str, Any]:
+        """The profile's latency-vs-bytes fits (:func:`recipemut.predict.bytesmodel.fit`), once per base."""
+        from recipemut.predict import bytesmodel
 
-_BASES: weakref.WeakKeyDictionary[Profile, dict[tuple[Any, ...], _Base]] = weakref.WeakKeyDictionary()
+        return MappingProxyType(bytesmodel.fit(self.profile))
+
+    def check(self, profile: Profile, original: Recipe) -> None:
+        """Raise ``ValueError`` unless this base is of ``profile`` and of ``original``'s DAG."""
+        if profile is not self.profile:
+            raise ValueError("the replay base was built from another profile")
+        if _structure(original) != self.structure:
+            raise ValueError("the replay base was built for another original recipe (its DAG differs)")
 
 
 def _structure(recipe: Recipe) -> tuple[Any, ...]:
@@ -142,11 +161,8 @@ def sample_rows(n: int, limit: int | None = None) -> np.ndarray:
     return np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, size=limit, replace=False))
 
 
-def _base(profile: Profile, original: Recipe) -> _Base:
-    key = _structure(original)
-    per = _BASES.setdefault(profile, {})
-    if key in per:
-        return per[key]
+def replay_base(profile: Profile, original: Recipe) -> ReplayBase:
+    """The columns of ``profile`` that every replay against ``original`` reads (see :class:`ReplayBase`)."""
     rows = sample_rows(profile.n_requests)
     col = {op: i for i, op in enumerate(profile.op_ids)}
     start = np.ascontiguousarray(profile.start_offset_ms[rows].T)
@@ -166,7 +182,9 @@ def _base(profile: Profile, original: Recipe) -> _Base:
     fallback = np.array(
         [[(original.ops[o].cost_per_call_usd or 0.0) if o in original.ops else 0.0] for o in profile.op_ids]
     ).reshape(-1, 1)
-    b = _Base(
+    return ReplayBase(
+        profile=profile,
+        structure=_structure(original),
         rows=rows,
         sampled=rows.size < profile.n_requests,
         col=col,
@@ -184,8 +202,6 @@ def _base(profile: Profile, original: Recipe) -> _Base:
         uniform=bool(np.ptp(np.nan_to_num(profile.sample_rate[rows], nan=1.0)) == 0) if rows.size else True,
         donors=donors,
     )
-    per[key] = b
-    return b
 
 
 def sample_weights(sample_rate: np.ndarray) -> np.ndarray:
@@ -251,21 +267,15 @@ def _transfers_changed(recipe: Recipe, original: Recipe) -> bool:
     )
 
 
-_FITS: weakref.WeakKeyDictionary[Profile, Mapping[str, Any]] = weakref.WeakKeyDictionary()
-
-
 def _bytes_deltas(
-    recipe: Recipe, original: Recipe, profile: Profile, base: _Base
+    recipe: Recipe, original: Recipe, profile: Profile, base: ReplayBase
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Per-operation latency change (replayed rows) from changed transfers, via :mod:`recipemut.predict.bytesmodel`."""
     if not _transfers_changed(recipe, original):
         return {}, {}
     from recipemut.predict import bytesmodel
 
-    fits = _FITS.get(profile)
-    if fits is None:
-        fits = MappingProxyType(bytesmodel.fit(profile))
-        _FITS[profile] = fits
+    fits = base.bytes_fits
     d = bytesmodel.latency_delta(original, recipe, profile, fits)
     out = {op: np.asarray(v, dtype=float)[base.rows] for op, v in d.per_op.items()}
     notes = {}
@@ -278,15 +288,28 @@ def _bytes_deltas(
     return out, notes
 
 
-def replay(recipe: Recipe, profile: Profile, *, rng: np.random.Generator, original: Recipe | None = None) -> Replay:
+def replay(
+    recipe: Recipe,
+    profile: Profile,
+    *,
+    rng: np.random.Generator,
+    original: Recipe | None = None,
+    base: ReplayBase | None = None,
+) -> Replay:
     """Replay the profiled requests through ``recipe`` (see the module docstring).
 
     ``original`` is the recipe the logs were recorded under (default: ``recipe`` itself, i.e. the
-    baseline replay). Raises :class:`~recipemut.errors.MutationError` when an operation must run
-    but nothing (no recorded sample, no ``expected`` prior) tells how long it takes.
+    baseline replay). ``base`` is :func:`replay_base` of ``profile`` and ``original``, when the
+    caller replays many recipes against them (built for this call otherwise). Raises
+    :class:`~recipemut.errors.MutationError` when an operation must run but nothing (no recorded
+    sample, no ``expected`` prior) tells how long it takes, ``ValueError`` when ``base`` is of
+    another profile or original.
     """
     original = original if original is not None else recipe
-    base = _base(profile, original)
+    if base is None:
+        base = replay_base(profile, original)
+    else:
+        base.check(profile, original)
     rows = base.rows
     n = rows.size
     order = recipe.topo_order
@@ -370,7 +393,7 @@ def _samples(
     recipe: Recipe,
     original: Recipe,
     profile: Profile,
-    base: _Base,
+    base: ReplayBase,
     op: Operation,
     orig: Operation | None,
     j: int | None,
@@ -456,7 +479,7 @@ def _samples(
 
 
 def _hedge(
-    op: Operation, lat: np.ndarray, c: np.ndarray, base: _Base, j: int | None, rng: np.random.Generator
+    op: Operation, lat: np.ndarray, c: np.ndarray, base: ReplayBase, j: int | None, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Latency and cost under a hedge (:func:`~recipemut.predict.hedgemodel.hedged_latency`); extras are paid."""
     from recipemut.predict.hedgemodel import hedged_latency
@@ -470,7 +493,7 @@ def _hedge(
 
 
 def _cache_hits(
-    op: Operation, profile: Profile, base: _Base, j: int, calls: np.ndarray, start_ms: np.ndarray
+    op: Operation, profile: Profile, base: ReplayBase, j: int, calls: np.ndarray, start_ms: np.ndarray
 ) -> np.ndarray:
     """Which replayed calls of ``op`` a cache in front of it serves (see :mod:`recipemut.predict.cachesim`)."""
     from recipemut.predict.cachesim import hits

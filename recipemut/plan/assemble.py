@@ -1,0 +1,140 @@
+"""Plan assembly: a search's result as the plan file ``apply`` reads, with suggest's report beside it.
+
+:func:`search_report` is what ``suggest`` shows and keeps (baseline, candidates, plan, diffs,
+search settings); :func:`plan_document` is the plan file (schemas/plan.schema.json) carrying that
+report under ``report``. What a candidate moves in the capacity forecast comes from a
+:class:`CapacityLines` (``recipemut.forecast.headroom.Headroom``), so planning does not depend on
+forecasting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from recipemut.files.jsonsafe import strict_json
+from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe
+from recipemut.plan.search import Candidate, SearchResult
+from recipemut.recipe.diff import edited_text, structural_diff
+from recipemut.recipe.linediff import unified_diff
+
+
+class CapacityLines(Protocol):
+    """What a candidate or a plan moves in the capacity forecast, in sentences."""
+
+    note: str  # why there is no forecast ("" when there is one)
+
+    def lines(self, c: Candidate) -> list[str]: ...
+
+    def plan_lines(self, result: SearchResult) -> list[str]: ...
+
+
+def _q(x: Any, q: float) -> float:
+    return float(np.quantile(x, q))
+
+
+def candidate_dict(c: Candidate, capacity: CapacityLines) -> dict[str, Any]:
+    """One candidate as the report lists it (its capacity sentences only when accepted)."""
+    return {
+        "headroom": capacity.lines(c) if c.status == "accepted" else [],
+        **c.mutation.to_dict(),
+        "round": c.round,
+        "status": c.status,
+        "reasons": list(c.reasons),
+        "parent": list(c.parent),
+        "verdict": c.verdict,
+        "predicted": c.evaluation.to_dict() if c.evaluation else None,
+    }
+
+
+def search_report(
+    result: SearchResult, capacity: CapacityLines, recipe_path: Path, text: str, *, bottleneck: str | None = None
+) -> dict[str, Any]:
+    """The report of a search on the recipe file ``recipe_path`` whose text is ``text``: the
+    baseline's figures, every single and rejected candidate, the plan's prediction, its diffs
+    (YAML, exactly what ``apply`` writes, and structural) and the search's settings.
+
+    ``bottleneck`` is the service the ``headroom`` objective relieved. Numbers may be NaN:
+    :func:`~recipemut.files.jsonsafe.strict_json` it before writing JSON.
+    """
+    base = result.baseline
+    after = edited_text(text, [e for c in result.plan for e in c.mutation.edits], source=str(recipe_path))
+    return {
+        "weight": result.weight,
+        "bottleneck_service": bottleneck,
+        "baseline": {
+            "requests": base.n_requests,
+            "latency_p50_ms": float(_q(base.latency_ms, 0.5)),
+            "latency_p95_ms": float(_q(base.latency_ms, 0.95)),
+            "latency_p99_ms": float(_q(base.latency_ms, 0.99)),
+            "cost_mean_usd": float(base.cost_usd.mean()),
+            "imputed_share": base.imputed_share,
+        },
+        "plan_predicted": result.plan_evaluation.to_dict() if result.plan_evaluation else None,
+        "plan_verdict": result.plan_evaluation.verdict if result.plan_evaluation else None,
+        "plan_headroom": capacity.plan_lines(result),
+        "capacity_note": capacity.note or None,
+        "singles": [candidate_dict(c, capacity) for c in result.singles],
+        "rejected": [candidate_dict(c, capacity) for c in result.rejected],
+        "diff": {
+            "unified": unified_diff(text, after, str(recipe_path)),
+            "structural": structural_diff(result.original, result.plan_recipe).to_dict(),
+        },
+        "search": {
+            "evaluated": result.evaluated,
+            "rounds": result.rounds,
+            "budget_exhausted": result.budget_exhausted,
+            "elapsed_s": result.elapsed_s,
+            **dict(result.options),
+        },
+    }
+
+
+def plan_document(
+    result: SearchResult,
+    capacity: CapacityLines,
+    recipe_path: Path,
+    *,
+    name: str,
+    version: int,
+    sha256: str,
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """The plan file's content (schemas/plan.schema.json), with ``report`` (:func:`search_report`)
+    in the extra key ``report``.
+
+    ``sha256`` is :func:`recipemut.plan.planfile.recipe_sha256` of the recipe file's bytes (as
+    ``apply`` checks it: a byte-order mark or CRLF line ends count, the decoded text would drop
+    them). A mutation id met twice in the plan gets ``#2``, ``#3``, ...
+    """
+    steps: list[PlannedMutation] = []
+    ids: list[str] = []
+    for c in result.plan:
+        pid = c.mutation.id
+        n = 2
+        while pid in ids:
+            pid, n = f"{c.mutation.id}#{n}", n + 1
+        ids.append(pid)
+        ev = c.evaluation
+        steps.append(
+            PlannedMutation(
+                pid,
+                c.mutation.operator,
+                c.mutation.targets,
+                c.mutation.description,
+                c.mutation.edits,
+                strict_json({**ev.to_dict(), "headroom": capacity.lines(c)}) if ev else {},
+                ev.verdict if ev else None,
+            )
+        )
+    plan = Plan(
+        recipe=PlanRecipe(str(recipe_path), sha256, name, version),
+        mutations=tuple(steps),
+        plan=tuple(ids),
+        objective=result.objective,
+    )
+    d = plan.to_dict()
+    d["report"] = strict_json(report)
+    return d

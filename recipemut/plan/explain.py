@@ -1,0 +1,146 @@
+"""Sentences a reviewer can check about a search's candidates: claims, predicted numbers, the A/B, rejections.
+
+Plain strings for any renderer (terminal, markdown, JSON): a signed delta never reads ``-0.0``,
+an operator's claim is cut at a sentence or clause, never inside a parenthesis or code span, and
+a rejection says in which round, after which plan steps, so it never contradicts the plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from recipemut.judge.abtest import Evaluation
+from recipemut.plan.search import Candidate, SearchResult
+
+#: predicted metric -> its short label
+LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "latency_p50_ms": "p50",
+        "latency_p95_ms": "p95",
+        "latency_p99_ms": "p99",
+        "latency_mean_ms": "mean",
+        "cost_mean_usd": "cost",
+    }
+)
+
+
+def signed(x: float, cost: bool = False) -> str:
+    """A signed delta to one decimal; what rounds to zero reads ``+0.0``, never ``-0.0``.
+
+    >>> signed(-8.7e-19, cost=True), signed(6.8e-07, cost=True), signed(-0.04)
+    ('+0.0µ$', '+0.7µ$', '+0.0')
+    """
+    if not math.isfinite(x):
+        return "-"
+    if cost:
+        return f"{round(x * 1e6, 1) + 0.0:+.1f}µ$"  # micro-dollars per request; + 0.0 turns -0.0 into 0.0
+    return f"{round(x, 1) + 0.0:+.1f}"
+
+
+def interval(ev: Evaluation | None, key: str) -> str:
+    if ev is None:
+        return "-"
+    iv = ev.predicted[key]
+    cost = key == "cost_mean_usd"
+    if iv.lo == iv.hi == iv.estimate:
+        return signed(iv.estimate, cost)
+    return f"{signed(iv.estimate, cost)} [{signed(iv.lo, cost)}, {signed(iv.hi, cost)}]"
+
+
+def requests(n: int, adjective: str = "") -> str:
+    """``1 request``, ``3,964 requests``."""
+    return f"{n:,} {adjective}request{'s' if n != 1 else ''}"
+
+
+def _boundaries(text: str, seps: tuple[str, ...]) -> list[int]:
+    """Positions where one of ``seps`` starts outside parentheses, brackets and backticks."""
+    out: list[int] = []
+    depth, code = 0, False
+    for i, ch in enumerate(text):
+        if ch == "`":
+            code = not code
+        elif not code and ch in "([":
+            depth += 1
+        elif not code and ch in ")]":
+            depth = max(0, depth - 1)
+        elif not code and depth == 0 and any(text.startswith(sep, i) for sep in seps):
+            out.append(i)
+    return out
+
+
+def headline(description: str, limit: int = 220) -> str:
+    """The operator's claim: its first sentence, or its first clause when that sentence is long,
+    never cut inside a parenthesis or a code span (a word-boundary cut with … only as a last resort).
+
+    >>> headline("a (x; y) b; c. d")
+    'a (x; y) b; c'
+    >>> headline("a (x; y) b; then a long tail", limit=12)
+    'a (x; y) b'
+    >>> headline("one two three four", limit=10)
+    'one two…'
+    """
+    text = description.strip()
+    ends = _boundaries(text, (". ",))
+    head = text[: ends[0]] if ends else text.rstrip(".")
+    if len(head) > limit:
+        cuts = _boundaries(head, ("; ", ": ", ", so "))
+        head = head[: cuts[0]] if cuts else head[: head.rfind(" ", 0, limit - 1)].rstrip(" ,;:") + "…"
+    return head
+
+
+def reason(c: Candidate, *, full: bool = False) -> str:
+    """One sentence a reviewer can check: the operator's claim plus the predicted numbers."""
+    ev = c.evaluation
+    text = c.mutation.description.rstrip(".") if full else headline(c.mutation.description)
+    if ev is None:
+        return text + "."
+    p95 = ev.predicted["latency_p95_ms"].estimate
+    cost = ev.predicted["cost_mean_usd"].estimate
+    bits = []
+    if abs(p95) >= 0.05:
+        bits.append(f"{'saves' if p95 < 0 else 'adds'} {abs(p95):.1f} ms at p95")
+    if abs(cost) * 1e6 >= 0.05:
+        bits.append(f"{'saves' if cost < 0 else 'adds'} {abs(cost) * 1e6:.1f} µ$ per request")
+    return text + ("; " + " and ".join(bits) if bits else "") + "."
+
+
+def _p(p: float) -> str:
+    return " -" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"={p:.3f}")
+
+
+def ab_line(ev: Evaluation | None) -> str:
+    """The offline A/B in one line: Mann-Whitney U and Hodges-Lehmann on latency, bootstrap CI on
+    cost, and which test decided the verdict."""
+    if ev is None:
+        return ""
+    if ev.ab_latency is None:
+        return f"{ev.objective} verdict from {ev.decision()}"
+    lat, cost = ev.ab_latency, ev.ab_cost
+    hl = lat.shift
+    bits = [
+        f"A/B {100 * ev.share:.0f}% ({lat.n_treatment:,} vs {lat.n_control:,} requests): latency Mann-Whitney "
+        f"p{_p(lat.p_value)}, Hodges-Lehmann shift {signed(hl.estimate)} ms [{signed(hl.lo)}, {signed(hl.hi)}]"
+    ]
+    if cost is not None:
+        m = cost.deltas["mean"]
+        bits.append(f"cost Δmean {signed(m.estimate, True)} [{signed(m.lo, True)}, {signed(m.hi, True)}] (bootstrap)")
+    return "; ".join(bits) + f"; {ev.objective} verdict from {ev.decision()}"
+
+
+def rejection(c: Candidate, result: SearchResult) -> str:
+    """Why a candidate was rejected, and in which round. A candidate is judged against the state it
+    was generated from, so the same mutation can improve the recipe alone (round 1) and add nothing
+    after other steps, or the reverse: the sentence says so rather than contradict the plan."""
+    why = "; ".join(c.reasons)
+    n = len(c.parent)
+    text = f"round {c.round} (after {n} plan step{'s' if n != 1 else ''}): {why}" if c.round > 1 else why
+    steps = {s.mutation.id: (i, s.round) for i, s in enumerate(result.plan, 1)}
+    singles = {s.mutation.id for s in result.singles if s.status == "accepted"}
+    mid = c.mutation.id
+    if mid in steps and steps[mid][1] > c.round:
+        text += f"; accepted later as plan step {steps[mid][0]} (round {steps[mid][1]})"
+    elif mid in singles and c.round > 1:
+        text += "; it improved the recipe alone in round 1, before those steps"
+    return text

@@ -1,0 +1,102 @@
+"""The suggest pipeline: profile -> baseline replay -> capacity forecast -> search -> plan.
+
+:func:`suggest` takes what :func:`recipemut.usecases.inputs.load_inputs` read (with the recipe's
+document) and the search settings built at the CLI's edge, and returns a :class:`Suggestion`
+the command renders and writes. The profile store orders the candidates (a bandit learned from
+earlier runs) and records this run; a store problem is a warning, never a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recipemut.errors import RecipemutError
+from recipemut.forecast.headroom import Headroom
+from recipemut.learn.bandit import Bandit, load_bandit, mutation_kind, order_candidates
+from recipemut.learn.records import record_suggestions, search_records
+from recipemut.mutate.mutation import Mutation
+from recipemut.plan.assemble import plan_document, search_report
+from recipemut.plan.search import SearchResult, SearchSettings, search
+from recipemut.predict.simulate import replay, replay_base
+from recipemut.usecases.inputs import Inputs
+
+log = logging.getLogger(__name__)
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Suggestion:
+    """What suggest found, ready to render: the search's result, its report and the plan file."""
+
+    inputs: Inputs
+    settings: SearchSettings  # as searched (the judge's ``service`` is the bottleneck under headroom)
+    result: SearchResult
+    headroom: Headroom
+    report: dict[str, Any]  # :func:`recipemut.plan.assemble.search_report` (numbers may be NaN)
+    plan_doc: dict[str, Any]  # the plan file's content, strict JSON
+
+    @property
+    def bottleneck(self) -> str | None:
+        """The service the ``headroom`` objective relieves (None under the other objectives)."""
+        return self.settings.judge.service
+
+
+def suggest(inputs: Inputs, settings: SearchSettings, *, store: Path | None, warn: Warn = log.warning) -> Suggestion:
+    """Search ``inputs``' recipe for the plan that best serves ``settings``' objective.
+
+    ``inputs`` must carry the profile and the document (``load_inputs(..., document=True)``).
+    ``store`` is the profile store (None: none); ``warn`` is told, in a sentence, when the store
+    cannot be read or written. Raises :class:`~recipemut.errors.RecipemutError` when the
+    ``headroom`` objective has no capacity forecast or no service of declared capacity, and what
+    :func:`recipemut.plan.search.search` raises.
+    """
+    r, prof = inputs.recipe, inputs.profile
+    if prof is None or inputs.doc is None or inputs.text is None or inputs.sha256 is None:
+        raise ValueError("suggest needs the profile and the recipe's document: load_inputs(..., document=True)")
+    base = replay_base(prof, r)  # every replay of the search reads it
+    hr = Headroom(r, replay(r, prof, rng=np.random.default_rng([settings.seed, 0]), base=base), prof)
+    if settings.judge.objective == "headroom":
+        settings = dataclasses.replace(settings, judge=dataclasses.replace(settings.judge, service=hr.bottleneck()))
+    bandit = _bandit(store, r.name, warn)
+    order_rng = np.random.default_rng([settings.seed, 7])
+
+    def order(cands: list[Mutation]) -> list[Mutation]:
+        return order_candidates(cands, order_rng, bandit, kind_of=lambda m: mutation_kind(m, r))
+
+    result = search(r, prof, settings, doc=inputs.doc, base=base, order=order)
+    _record(result, store, inputs, warn)
+    report = search_report(result, hr, inputs.path, inputs.text, bottleneck=settings.judge.service)
+    plan_doc = plan_document(
+        result, hr, inputs.path, name=r.name, version=r.version, sha256=inputs.sha256, report=report
+    )
+    return Suggestion(inputs, settings, result, hr, report, plan_doc)
+
+
+def _bandit(path: Path | None, recipe_name: str, warn: Warn) -> Bandit:
+    """What the store learned (a fresh bandit without a store, or when it cannot be read: warned)."""
+    if path is None:
+        return Bandit()
+    try:
+        return load_bandit(path, recipe=recipe_name)
+    except RecipemutError as e:
+        warn(f"not using the profile store: {e}")
+        return Bandit()
+
+
+def _record(result: SearchResult, path: Path | None, inputs: Inputs, warn: Warn) -> None:
+    """Record every evaluated candidate in the profile store; a store problem is a warning, not a failure."""
+    if path is None:
+        return
+    r = inputs.recipe
+    try:
+        record_suggestions(search_records(result, r), path=path, recipe=r.name, version=r.version, sha256=inputs.sha256)
+    except RecipemutError as e:
+        warn(f"this run was not recorded in the profile store: {e}")
