@@ -72,7 +72,7 @@ def test_second_writer_times_out_naming_lock_and_holder(tmp_path: Path) -> None:
         assert holder.stdin is not None
         holder.stdin.write("\n")
         holder.stdin.close()
-        holder.wait(timeout=10)
+        holder.wait(timeout=60)
     with locked(recipe, timeout_s=1):  # released when the holder exits
         pass
 

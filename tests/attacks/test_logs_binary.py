@@ -31,7 +31,7 @@ def _profile(tmp_path: Path, logs: str, stdin: object = None) -> subprocess.Comp
     (tmp_path / "spool").mkdir(exist_ok=True)
     env = {**os.environ, "TMPDIR": str(tmp_path / "spool"), "RECIPEMUT_STORE": "off"}
     cmd = [sys.executable, "-m", "recipemut", "profile", str(recipe), "--logs", logs]
-    return subprocess.run(cmd, stdin=stdin, capture_output=True, timeout=30, check=False, env=env, cwd=ROOT)
+    return subprocess.run(cmd, stdin=stdin, capture_output=True, timeout=120, check=False, env=env, cwd=ROOT)
 
 
 def _error(res: subprocess.CompletedProcess[bytes]) -> str:
