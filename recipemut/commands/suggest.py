@@ -24,7 +24,7 @@ from recipemut.commands._common import (
     log_source,
     warn_ingest,
 )
-from recipemut.files.text import console, safe, shown
+from recipemut.files.text import console, shown
 from recipemut.judge.abtest import (
     DEFAULT_MIN_EFFECT,
     DEFAULT_SHARE,
@@ -34,6 +34,7 @@ from recipemut.judge.abtest import (
 )
 from recipemut.mutate.operators import REGISTRY
 from recipemut.plan.explain import LABELS, ab_line, interval, reason, rejection, requests
+from recipemut.plan.markdown import plan_markdown
 from recipemut.plan.search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, SearchSettings
 from recipemut.recipe.diff import structural_diff
 from recipemut.usecases.inputs import load_inputs
@@ -184,81 +185,6 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     )
 
 
-def _md_row(cells: list[str]) -> str:
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-
-def _render_markdown(found: Suggestion, *, explain: bool, top: int) -> str:
-    from recipemut.recipe.graph import render_mermaid
-
-    result, hr, rep, recipe_path = found.result, found.headroom, found.report, found.inputs.path
-    b = rep["baseline"]
-    lines = [
-        f"## recipemut suggest: `{recipe_path}`",
-        "",
-        f"Replayed {requests(b['requests'], 'recorded ')}. Baseline p50 {b['latency_p50_ms']:.1f} ms, "
-        f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
-        f"{b['cost_mean_usd'] * 1e6:.1f} µ$/request. Objective: **{result.objective}**"
-        + (f" (bottleneck service `{found.bottleneck}`)." if found.bottleneck else "."),
-        "",
-    ]
-    accepted = [c for c in result.singles if c.status == "accepted"][:top]
-    heads = ["#", "operator", "target", "why", *(f"Δ{LABELS[k]}" for k in PREDICTED if k != "latency_mean_ms")]
-    if accepted:
-        lines += ["### Best single mutations", "", _md_row([*heads, "verdict", "imputed", "offline A/B", "capacity"])]
-        lines.append(_md_row(["---"] * (len(heads) + 4)))
-        for i, c in enumerate(accepted, 1):
-            ev = c.evaluation
-            lines.append(
-                _md_row(
-                    [
-                        str(i),
-                        c.mutation.operator,
-                        ", ".join(f"`{t}`" for t in c.mutation.targets),
-                        reason(c),
-                        *(interval(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
-                        c.verdict or "-",
-                        f"{100 * ev.imputed_share:.0f}%" if ev else "-",
-                        ab_line(ev) or "-",
-                        "<br>".join(hr.lines(c)) or "-",
-                    ]
-                )
-            )
-        lines.append("")
-    else:
-        lines += ["No single mutation improves the recipe.", ""]
-    if result.plan:
-        lines += ["### Plan", ""]
-        lines += [f"{i}. `{c.mutation.id}`: {c.mutation.description}" for i, c in enumerate(result.plan, 1)]
-        ev = result.plan_evaluation
-        if ev is not None:
-            lines += [
-                "",
-                "Whole plan: "
-                + ", ".join(f"Δ{LABELS[k]} {interval(ev, k)}" for k in PREDICTED)
-                + f"; **{ev.verdict}**.",
-                "",
-                ab_line(ev) + ".",
-            ]
-            lines += [f"- capacity: {line}" for line in hr.plan_lines(result)]
-        sd = structural_diff(result.original, result.plan_recipe)
-        lines += ["", "#### New DAG (changed operations highlighted)", "", "```mermaid"]
-        lines += [*render_mermaid(result.plan_recipe, highlight=sd.changed_ops).rstrip("\n").split("\n"), "```", ""]
-        lines += ["#### Structural diff", "", "```diff", *sd.lines(), "```", ""]
-        lines += ["#### YAML diff", "", "```diff", *rep["diff"]["unified"].rstrip("\n").split("\n"), "```", ""]
-    if explain and result.rejected:
-        lines += ["<details><summary>Rejected candidates</summary>", "", _md_row(["candidate", "reasons"])]
-        lines.append(_md_row(["---", "---"]))
-        lines += [_md_row([f"`{c.mutation.id}`", rejection(c, result)]) for c in result.rejected]
-        lines += ["", "</details>", ""]
-    s = rep["search"]
-    lines.append(
-        f"<sub>{s['evaluated']} candidates evaluated in {s['elapsed_s']:.1f} s; offline A/B with "
-        f"{100 * s['treatment_share']:.0f}% treatment.</sub>"
-    )
-    return "\n".join(map(safe, lines)) + "\n"  # one line each: a name's line break or escape shows as \\n, \\x1b
-
-
 _OPERATORS_HELP = (
     f"Operators to use (repeatable; default: all): {', '.join(REGISTRY)}. "
     "What each one changes: see the README's suggest section."
@@ -377,7 +303,18 @@ def suggest(
     if output == SuggestFormat.json:
         typer.echo(json.dumps(found.plan_doc, indent=2, allow_nan=False))
     elif output == SuggestFormat.markdown:
-        typer.echo(_render_markdown(found, explain=explain, top=top), nl=False)
+        typer.echo(
+            plan_markdown(
+                found.result,
+                found.headroom,
+                found.report,
+                found.inputs.path,
+                bottleneck=found.bottleneck,
+                explain=explain,
+                top=top,
+            ),
+            nl=False,
+        )
     else:
         _render_text(found, explain=explain, top=top)
         if out is not None:

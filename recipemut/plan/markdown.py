@@ -1,0 +1,104 @@
+"""The search's result as markdown, for a pull request: what ``suggest --format markdown`` prints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from recipemut.files.text import safe
+from recipemut.judge.abtest import PREDICTED
+from recipemut.plan.assemble import CapacityLines
+from recipemut.plan.explain import LABELS, ab_line, interval, reason, rejection, requests
+from recipemut.plan.search import SearchResult
+from recipemut.recipe.diff import structural_diff
+from recipemut.recipe.graph import render_mermaid
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def plan_markdown(
+    result: SearchResult,
+    capacity: CapacityLines,
+    report: Mapping[str, Any],
+    recipe_path: Path,
+    *,
+    bottleneck: str | None = None,
+    explain: bool = False,
+    top: int = 10,
+) -> str:
+    """The search's result as markdown: the baseline, the best ``top`` single mutations, the plan
+    with its new DAG (mermaid) and diffs, and with ``explain`` every rejected candidate and why.
+
+    ``report`` is :func:`recipemut.plan.assemble.search_report` of the same search. Every line
+    goes through :func:`~recipemut.files.text.safe`: a name's line break or escape reads ``\\n``,
+    ``\\x1b``, never breaks the table or reaches the reader's terminal.
+    """
+    hr, rep = capacity, report
+    b = rep["baseline"]
+    lines = [
+        f"## recipemut suggest: `{recipe_path}`",
+        "",
+        f"Replayed {requests(b['requests'], 'recorded ')}. Baseline p50 {b['latency_p50_ms']:.1f} ms, "
+        f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
+        f"{b['cost_mean_usd'] * 1e6:.1f} µ$/request. Objective: **{result.objective}**"
+        + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
+        "",
+    ]
+    accepted = [c for c in result.singles if c.status == "accepted"][:top]
+    heads = ["#", "operator", "target", "why", *(f"Δ{LABELS[k]}" for k in PREDICTED if k != "latency_mean_ms")]
+    if accepted:
+        lines += ["### Best single mutations", "", _row([*heads, "verdict", "imputed", "offline A/B", "capacity"])]
+        lines.append(_row(["---"] * (len(heads) + 4)))
+        for i, c in enumerate(accepted, 1):
+            ev = c.evaluation
+            lines.append(
+                _row(
+                    [
+                        str(i),
+                        c.mutation.operator,
+                        ", ".join(f"`{t}`" for t in c.mutation.targets),
+                        reason(c),
+                        *(interval(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
+                        c.verdict or "-",
+                        f"{100 * ev.imputed_share:.0f}%" if ev else "-",
+                        ab_line(ev) or "-",
+                        "<br>".join(hr.lines(c)) or "-",
+                    ]
+                )
+            )
+        lines.append("")
+    else:
+        lines += ["No single mutation improves the recipe.", ""]
+    if result.plan:
+        lines += ["### Plan", ""]
+        lines += [f"{i}. `{c.mutation.id}`: {c.mutation.description}" for i, c in enumerate(result.plan, 1)]
+        ev = result.plan_evaluation
+        if ev is not None:
+            lines += [
+                "",
+                "Whole plan: "
+                + ", ".join(f"Δ{LABELS[k]} {interval(ev, k)}" for k in PREDICTED)
+                + f"; **{ev.verdict}**.",
+                "",
+                ab_line(ev) + ".",
+            ]
+            lines += [f"- capacity: {line}" for line in hr.plan_lines(result)]
+        sd = structural_diff(result.original, result.plan_recipe)
+        lines += ["", "#### New DAG (changed operations highlighted)", "", "```mermaid"]
+        lines += [*render_mermaid(result.plan_recipe, highlight=sd.changed_ops).rstrip("\n").split("\n"), "```", ""]
+        lines += ["#### Structural diff", "", "```diff", *sd.lines(), "```", ""]
+        lines += ["#### YAML diff", "", "```diff", *rep["diff"]["unified"].rstrip("\n").split("\n"), "```", ""]
+    if explain and result.rejected:
+        lines += ["<details><summary>Rejected candidates</summary>", "", _row(["candidate", "reasons"])]
+        lines.append(_row(["---", "---"]))
+        lines += [_row([f"`{c.mutation.id}`", rejection(c, result)]) for c in result.rejected]
+        lines += ["", "</details>", ""]
+    s = rep["search"]
+    lines.append(
+        f"<sub>{s['evaluated']} candidates evaluated in {s['elapsed_s']:.1f} s; offline A/B with "
+        f"{100 * s['treatment_share']:.0f}% treatment.</sub>"
+    )
+    return "\n".join(map(safe, lines)) + "\n"  # one line each: a name's line break or escape shows as \\n, \\x1b
