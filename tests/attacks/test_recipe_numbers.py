@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recipemut.recipe.loader import MAX_INT_DIGITS, check_text
+from recipemut.recipe.loader import check_text
+from recipemut.recipe.yamlpos import MAX_INT_DIGITS
 
 HEAD = "apiVersion: recipemut/v1\nkind: Recipe\nname: x\nservices: {s: {}}\noperations:\n  - id: a\n    service: s\n"
 
