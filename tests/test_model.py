@@ -119,3 +119,53 @@ def test_build_dag_with_cycle_is_reported_by_networkx() -> None:
     g = build_dag(ops)
     assert not nx.is_directed_acyclic_graph(g)
     assert g.edges["a", "b"]["kind"] == "data" and g.edges["b", "a"]["kind"] == "after"
+
+
+def test_fan_out_keys_default_to_one_call_one_attempt_always() -> None:
+    op = recipe_from_dict(DOC).ops["price"]
+    assert (op.foreach, op.concurrency, op.batch_size, op.max_batch, op.retry, op.dedupe, op.when) == (
+        None,
+        1,
+        1,
+        None,
+        None,
+        False,
+        None,
+    )
+    assert op.max_attempts == 1 and not op.fans_out
+    # no default is written back: an existing recipe's plain data is unchanged
+    assert "foreach" not in recipe_to_dict(recipe_from_dict(DOC))["operations"][1]
+
+
+def test_fan_out_keys_round_trip() -> None:
+    data = {
+        **DOC,
+        "fields": {**DOC["fields"], "item_ids": {"type": "array"}},  # type: ignore[dict-item]
+        "operations": [
+            {
+                **DOC["operations"][0],  # type: ignore[index]
+                "consumes": ["order_id", "item_ids"],
+                "when": "the cart is not empty",
+                "foreach": "item_ids",
+                "batch_size": 20,
+                "concurrency": 4,
+                "dedupe": True,
+                "retry": {"max_attempts": 3},
+                "max_batch": 50,
+            },
+            *DOC["operations"][1:],  # type: ignore[index]
+        ],
+    }
+    r = recipe_from_dict(data)
+    op = r.ops["load_cart"]
+    assert (op.foreach, op.concurrency, op.batch_size, op.max_batch, op.dedupe, op.when) == (
+        "item_ids",
+        4,
+        20,
+        50,
+        True,
+        "the cart is not empty",
+    )
+    assert op.max_attempts == 3 and op.fans_out
+    assert recipe_to_dict(r) == data
+    assert recipe_from_dict(recipe_to_dict(r)) == r

@@ -66,6 +66,13 @@ class HedgeSpec:
 
 
 @dataclass(frozen=True)
+class RetrySpec:
+    """A failed call is tried again, up to ``max_attempts`` attempts in all (each attempt is its own span)."""
+
+    max_attempts: int = 1
+
+
+@dataclass(frozen=True)
 class Expected:
     """A prior for an operation never observed in logs (catalogue alternatives)."""
 
@@ -94,6 +101,24 @@ class Operation:
     substituted_from: str | None = None
     expected: Expected | None = None
     description: str | None = None
+    # fan-out, retries and branches: the defaults are "one call per request, one attempt, always runs"
+    foreach: str | None = None  # one call per item of this consumed list field
+    concurrency: int = 1  # calls of one request in flight at once (with foreach)
+    batch_size: int = 1  # items per call (with foreach)
+    max_batch: int | None = None  # the most items one call of this action takes (a batched form)
+    retry: RetrySpec | None = None  # attempts per call
+    dedupe: bool = False  # identical items of one request are fetched once (with foreach)
+    when: str | None = None  # a branch: runs on some requests only
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per call at most (1 without ``retry``)."""
+        return self.retry.max_attempts if self.retry is not None else 1
+
+    @property
+    def fans_out(self) -> bool:
+        """Whether one request calls this operation once per item of a list field."""
+        return self.foreach is not None
 
 
 @dataclass(frozen=True)
@@ -247,6 +272,7 @@ def _tuple(v: Iterable[Any] | None) -> tuple[Any, ...]:
 def _op_from_dict(d: Mapping[str, Any]) -> Operation:
     cache = d.get("cache")
     hedge = d.get("hedge")
+    retry = d.get("retry")
     exp = d.get("expected")
     lat = (exp or {}).get("latency_ms") or {}
     return Operation(
@@ -280,6 +306,13 @@ def _op_from_dict(d: Mapping[str, Any]) -> Operation:
         if exp
         else None,
         description=d.get("description"),
+        foreach=d.get("foreach"),
+        concurrency=int(d.get("concurrency", 1)),
+        batch_size=int(d.get("batch_size", 1)),
+        max_batch=int(d["max_batch"]) if d.get("max_batch") is not None else None,
+        retry=RetrySpec(max_attempts=int(retry.get("max_attempts", 1))) if retry is not None else None,
+        dedupe=bool(d.get("dedupe", False)),
+        when=d.get("when"),
     )
 
 
@@ -352,6 +385,20 @@ def op_to_dict(op: Operation) -> dict[str, Any]:
         d["side_effects"] = op.side_effects
     if op.may_halt:
         d["may_halt"] = True
+    if op.when is not None:
+        d["when"] = op.when
+    if op.foreach is not None:
+        d["foreach"] = op.foreach
+    if op.batch_size != 1:
+        d["batch_size"] = op.batch_size
+    if op.concurrency != 1:
+        d["concurrency"] = op.concurrency
+    if op.dedupe:
+        d["dedupe"] = True
+    if op.retry is not None:
+        d["retry"] = {"max_attempts": op.retry.max_attempts}
+    if op.max_batch is not None:
+        d["max_batch"] = op.max_batch
     if op.cost_per_call_usd is not None:
         d["cost_per_call_usd"] = op.cost_per_call_usd
     if op.cache is not None:
