@@ -5,6 +5,7 @@ gave up."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -20,18 +21,20 @@ import numba
 
 from recipemut.logs import otlp, otlpfast, otlpscan
 from recipemut.logs.common import DEFAULT_ATTRIBUTES
+from recipemut.logs.otlpscan import lex, scan
+from recipemut.logs.otlpscan.memory import byte_pointer
 
 SPECIAL = {0x22, 0x5C} | set(range(0x20)) | set(range(0x80, 0x100))
 
 
 @numba.njit(cache=False)
 def _plain(a: np.ndarray, i: int, n: int) -> int:
-    return otlpscan._plain(otlpscan._bytes(a), i, n)
+    return lex.plain_end(byte_pointer(a), i, n)
 
 
 @numba.njit(cache=False)
 def _string(a: np.ndarray, i: int, n: int) -> tuple[int, int]:
-    return otlpscan._string(otlpscan._bytes(a), i, n)
+    return lex.string_end(byte_pointer(a), i, n)
 
 
 #: bytes mostly plain, with every kind of special byte somewhere
@@ -100,7 +103,7 @@ def test_record_arrays_grow_past_their_first_room(tmp_path: Path) -> None:
 
 @numba.njit(cache=False)
 def _int(a: np.ndarray, s: int, e: int) -> tuple[int, int]:
-    return otlpscan._int(otlpscan._bytes(a), s, e)
+    return lex.parse_int(byte_pointer(a), s, e)
 
 
 @settings(max_examples=400, deadline=None)
@@ -200,3 +203,18 @@ def test_a_slow_load_of_the_scanner_says_it_is_compiling(monkeypatch, caplog) ->
         assert len(timers) == 1 and timers[0].finished.is_set()
         timers[0].join(timeout=60)
     assert otlpfast.SLOW_LOAD_NOTE not in caplog.messages
+
+
+def test_the_cached_entry_points_change_with_every_module_compiled_into_them() -> None:
+    """numba keys its cache of scan_part and gather on scan.py's content alone, though every other
+    module of the scanner is compiled into them: scan.py carries those modules' digest, so that an
+    edit to one of them is an edit to scan.py and the scanner compiles again (else the cached code
+    of the old module would run)."""
+    folder = Path(scan.__file__).parent
+    others = {p.stem for p in folder.glob("*.py")} - {"__init__", "scan"}
+    assert set(scan.COMPILED_IN) == others, "every module scan.py compiles in is in COMPILED_IN"
+    digest = hashlib.sha256()
+    for name in scan.COMPILED_IN:
+        digest.update((folder / f"{name}.py").read_bytes().replace(b"\r\n", b"\n"))
+    want = digest.hexdigest()[:16]
+    assert want == scan.SOURCES_DIGEST, f"a module of the scanner changed: set scan.SOURCES_DIGEST = {want!r}"
