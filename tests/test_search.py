@@ -17,6 +17,7 @@ from recipemut.judge.abtest import JudgeSettings
 from recipemut.judge.stats import NO_DIFFERENCE, REGRESSES
 from recipemut.loggen import generate_spans
 from recipemut.plan.search import ACCEPTED, REJECTED, SearchSettings, objective_level, search
+from recipemut.predict.cachesim import hits
 from recipemut.profile.build import build_profile
 from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.model import Recipe, recipe_from_dict
@@ -291,3 +292,84 @@ def test_busy_time_per_service_has_one_definition() -> None:
     rep = replay(r, p, rng=np.random.default_rng(0))
     assert rep.service_busy_ms(r) == busy_by_service(rep.busy_ms, r)
     assert rep.service_busy_ms(r) == pytest.approx({"svc": sum(rep.busy_ms.values())})
+
+
+def _catalog_world() -> tuple[Recipe, object]:
+    """Generated logs of a deterministic, slow `enrich` with popular keys, and a faster, cheaper
+    equivalent in the catalogue: a cache and the substitute each help, and both together most."""
+    from recipemut.loggen import params_from_dict
+
+    r = recipe(
+        [
+            {
+                "id": "enrich",
+                "service": "catalog",
+                "action": "Enrich",
+                "consumes": ["sku"],
+                "produces": ["listing"],
+                "deterministic": True,
+                "equivalence": "catalog.enrich",
+                "cost_per_call_usd": 0.0003,
+            },
+            {"id": "render", "consumes": ["x", "listing"], "produces": ["page"], "cost_per_call_usd": 0.00002},
+        ],
+        inputs=("x", "sku"),
+        outputs=("page",),
+        alternatives=[
+            {
+                "id": "enrich_fast",
+                "service": "catalog-v2",
+                "action": "EnrichV2",
+                "consumes": ["sku"],
+                "produces": ["listing"],
+                "equivalence": "catalog.enrich",
+                "deterministic": True,
+                "cost_per_call_usd": 0.0001,
+                "expected": {"latency_ms": {"p50": 30, "p95": 50}},
+            }
+        ],
+    )
+    params = params_from_dict(
+        {
+            "defaults": {"error_prob": 0.0},
+            "operations": {
+                "enrich": {"latency_median_ms": 80, "latency_sigma": 0.25},
+                "render": {"latency_median_ms": 10, "latency_sigma": 0.2},
+            },
+            "fields": {"sku": {"universe": 500, "zipf": 1.1}},
+        }
+    )
+    spans = generate_spans(r, 6000, seed=3, params=params, duration_s=86400)
+    return r, build_profile(spans, r)
+
+
+@pytest.mark.parametrize(("objective", "first"), [("cost", "cache"), ("p95", "substitute")])
+def test_a_cache_and_a_substitute_of_one_operation_compose_in_either_order(objective: str, first: str) -> None:
+    r, p = _catalog_world()
+    res = search(r, p, _settings(objective, operators=("cache", "substitute")))
+    singles = {c.mutation.operator: c for c in res.singles}
+    assert {op: c.status for op, c in singles.items()} == {"cache": ACCEPTED, "substitute": ACCEPTED}
+    # the plan takes both, the better single first, and the second step still improves on the first
+    assert [c.mutation.operator for c in res.plan] == [first, ({"cache", "substitute"} - {first}).pop()]
+    assert res.plan[1].evaluation is not None and res.plan[1].evaluation.verdict == "improves"
+    plan, base = res.plan_replay, res.baseline
+    hit = plan.cost_usd < 0.0001  # a hit costs nothing: only `render` is paid
+    col = plan.op_ids.index("enrich")
+    # the cache hits on the recorded keys in front of the substitute as in front of the original;
+    # hits take hit_latency_ms, misses the substitute's price and latency (prior p50 30 ms, not 80 ms)
+    spec = res.plan_recipe.ops["enrich"].cache
+    assert spec is not None
+    j = p.col("enrich")
+    expected = hits(p.request_start_ms + p.start_offset_ms[:, j], p.cache_key[:, j], spec.ttl_s, spec.max_entries)
+    assert hit.tolist() == expected[base.rows].tolist() and hit.mean() > 0.5
+    assert plan.cache_hit_rate["enrich"] == pytest.approx(hit.mean())
+    assert plan.cost_usd[~hit] == pytest.approx(0.0001 + 0.00002, rel=0.1)
+    enrich_ms = plan.latency_ms - (base.latency_ms - p.latency_ms[base.rows, p.col("enrich")])
+    assert np.median(enrich_ms[~hit]) == pytest.approx(30.0, rel=0.1)
+    assert np.allclose(enrich_ms[hit], 1.0)
+    assert not plan.imputed[hit, col].any() and plan.imputed[~hit, col].all()
+    # better than either mutation alone, on cost and on p95
+    for single in singles.values():
+        assert single.evaluation is not None
+        assert plan.cost_usd.mean() < single.evaluation.mutated["cost_mean_usd"]
+        assert np.quantile(plan.latency_ms, 0.95) < single.evaluation.mutated["latency_p95_ms"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _suggest_helpers import profile_from_matrices, profile_of_spans, recipe
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recipemut.errors import MutationError
 from recipemut.loggen import generate_spans, synthetic_recipe
@@ -285,3 +287,147 @@ def test_a_replay_base_built_once_gives_the_same_replay_and_refuses_another_prof
     )
     with pytest.raises(ValueError, match="another original"):
         replay(parallel, p, rng=RNG(0), original=parallel, base=base)
+
+
+# ---- mutations on one operation compose: a cache in front of a substitute -------------------------
+
+_CACHE = {"ttl_s": 3600, "max_entries": 10_000, "hit_latency_ms": 2}
+_SUBSTITUTE = [
+    Edit("set", ("operations", "enrich", "service"), "catalog-v2"),
+    Edit("set", ("operations", "enrich", "action"), "EnrichFast"),
+    Edit("set", ("operations", "enrich", "cost_per_call_usd"), 0.002),
+]
+
+
+def _enrich(consumes: tuple[str, ...] = ("x",), alt_consumes: tuple[str, ...] = ("x",), **op: object):
+    """`enrich` (100 ms, 0.01 USD a call, deterministic) and a faster, cheaper catalogue alternative."""
+    return recipe(
+        [
+            {
+                "id": "enrich",
+                "service": "catalog",
+                "action": "Enrich",
+                "consumes": list(consumes),
+                "produces": ["z"],
+                "deterministic": True,
+                "equivalence": "catalog.enrich",
+                "cost_per_call_usd": 0.01,
+                **op,
+            }
+        ],
+        inputs=("x", "y"),
+        outputs=("z",),
+        alternatives=[
+            {
+                "id": "enrich_fast",
+                "service": "catalog-v2",
+                "action": "EnrichFast",
+                "consumes": list(alt_consumes),
+                "produces": ["z"],
+                "equivalence": "catalog.enrich",
+                "deterministic": True,
+                "expected": {"latency_ms": {"p50": 10, "p95": 20}, "cost_per_call_usd": 0.002},
+            }
+        ],
+    )
+
+
+def _enrich_profile(r, keys: np.ndarray, latency: np.ndarray | None = None):
+    n = keys.size
+    lat = np.full(n, 100.0) if latency is None else latency
+    return profile_from_matrices(
+        r,
+        {"enrich": lat},
+        cost={"enrich": np.full(n, 0.01)},
+        cache_key={"enrich": keys},
+        request_start_ms=np.arange(n) * 1000.0,
+    )
+
+
+def test_cache_after_substitute_hits_on_the_recorded_keys_and_misses_at_the_substitutes_latency() -> None:
+    from recipemut.predict.cachesim import hits
+
+    r = _enrich()
+    n = 6000
+    keys = np.random.default_rng(5).integers(0, 1000, n)
+    p = _enrich_profile(r, keys)
+    expected = hits(np.arange(n) * 1000.0, keys, 3600, 10_000)
+    assert 0.4 < expected.mean() < 0.8  # both hits and misses, many of each
+    cache = [Edit("set", ("operations", "enrich", "cache"), _CACHE)]
+    # the same recipe whichever mutation came first
+    both = mutate(recipe_to_dict(r), [*_SUBSTITUTE, *cache])
+    assert both.operations == mutate(recipe_to_dict(r), [*cache, *_SUBSTITUTE]).operations
+    rep = replay(both, p, rng=RNG(2), original=r)
+    hit = rep.cost_usd == 0.0
+    assert hit.tolist() == expected.tolist()  # keys come from the consumed data, not the implementation
+    assert rep.cache_hit_rate["enrich"] == pytest.approx(expected.mean())
+    assert (rep.latency_ms[hit] == 2.0).all()
+    # misses: the substitute's latency (its prior: p50 10 ms, p95 20 ms) and its cost
+    assert np.median(rep.latency_ms[~hit]) == pytest.approx(10.0, rel=0.05)
+    assert np.quantile(rep.latency_ms[~hit], 0.95) == pytest.approx(20.0, rel=0.1)
+    assert rep.cost_usd[~hit] == pytest.approx(0.002)
+    # a hit rests on a recorded key and a declared latency; only the misses are imputed
+    assert rep.imputed[:, 0].tolist() == (~expected).tolist()
+    assert "substitute" in rep.notes["enrich"] and "cache hit rate" in rep.notes["enrich"]
+    # the same hits as the cache alone, in front of the original implementation
+    alone = replay(mutate(recipe_to_dict(r), cache), p, rng=RNG(2), original=r)
+    assert (alone.latency_ms == 2.0).tolist() == expected.tolist()
+
+
+def test_a_cache_kept_from_the_original_is_replayed_in_front_of_its_substitute() -> None:
+    from recipemut.predict.cachesim import hits
+
+    r = _enrich(cache=_CACHE)
+    keys = np.array([1, 1, 2, 1, 2, 3, 3, 4])
+    expected = hits(np.arange(keys.size) * 1000.0, keys, 3600, 10_000)
+    # recorded under the cache: hits took 2 ms
+    p = _enrich_profile(r, keys, latency=np.where(expected, 2.0, 100.0))
+    assert replay(r, p, rng=RNG(0)).latency_ms.tolist() == np.where(expected, 2.0, 100.0).tolist()
+    rep = replay(mutate(recipe_to_dict(r), _SUBSTITUTE), p, rng=RNG(0), original=r)
+    assert (rep.cost_usd == 0.0).tolist() == expected.tolist()
+    assert (rep.latency_ms[expected] == 2.0).all() and (rep.latency_ms[~expected] != 2.0).all()
+
+
+def test_a_substitute_consuming_other_fields_uses_the_recorded_keys_only_where_they_hold() -> None:
+    from recipemut.predict.cachesim import hits
+
+    keys = np.array([1, 1, 2, 1, 2, 3])
+    expected = hits(np.arange(keys.size) * 1000.0, keys, 3600, 10_000)
+    cached = [*_SUBSTITUTE, Edit("set", ("operations", "enrich", "cache"), _CACHE)]
+    # recorded on [x, y], the substitute consumes [x]: equal recorded keys still mean equal x
+    r = _enrich(consumes=("x", "y"), alt_consumes=("x",))
+    sub = mutate(recipe_to_dict(r), [*cached, Edit("set", ("operations", "enrich", "consumes"), ["x"])])
+    rep = replay(sub, _enrich_profile(r, keys), rng=RNG(0), original=r)
+    assert (rep.cost_usd == 0.0).tolist() == expected.tolist()
+    assert "lower bound" in rep.notes["enrich"]
+    # recorded on [x], the substitute consumes [y]: the recorded keys say nothing about its calls
+    r2 = _enrich(alt_consumes=("y",))
+    sub2 = mutate(recipe_to_dict(r2), [*cached, Edit("set", ("operations", "enrich", "consumes"), ["y"])])
+    rep2 = replay(sub2, _enrich_profile(r2, keys), rng=RNG(0), original=r2)
+    assert (rep2.cost_usd > 0).all() and rep2.cache_hit_rate["enrich"] == 0.0
+    assert "no recorded key" in rep2.notes["enrich"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    keys=st.lists(st.integers(-1, 6), min_size=1, max_size=60),
+    gaps=st.lists(st.floats(0.0, 5000.0), min_size=60, max_size=60),
+    ttl_s=st.sampled_from([0.5, 2.0, 30.0]),
+)
+def test_property_a_substitute_keeps_the_caches_hits(keys: list[int], gaps: list[float], ttl_s: float) -> None:
+    from recipemut.predict.cachesim import hits
+
+    k = np.array(keys)
+    start = np.cumsum(gaps[: k.size])
+    r = _enrich()
+    p = profile_from_matrices(
+        r,
+        {"enrich": np.full(k.size, 100.0)},
+        cost={"enrich": np.full(k.size, 0.01)},
+        cache_key={"enrich": k},
+        request_start_ms=start,
+    )
+    spec = {**_CACHE, "ttl_s": ttl_s}
+    both = mutate(recipe_to_dict(r), [*_SUBSTITUTE, Edit("set", ("operations", "enrich", "cache"), spec)])
+    rep = replay(both, p, rng=RNG(0), original=r)
+    assert (rep.cost_usd == 0.0).tolist() == hits(start, k, ttl_s, 10_000).tolist()

@@ -25,7 +25,13 @@ topological order over ``(n,)`` columns (never a Python loop over requests):
 * an operation the logs never saw (added, or absent from the profile) uses its ``expected`` prior;
 * a cache added or changed: hits from :func:`recipemut.predict.cachesim.hits` over the calls that run, in
   time order, keyed by the recorded ``cache_key``; a hit costs ``hit_latency_ms`` and no money
-  (imputed calls have no key and miss);
+  (imputed calls have no key and miss). Mutations of one operation compose: a key hashes the
+  values the call consumed, whichever implementation served it, so a cache in front of a
+  substituted operation (added before or after the substitution, or kept from the original)
+  replays on the recorded keys: hits at ``hit_latency_ms``, misses at the substitute's latency and
+  cost. The keys are exact when the substitute consumes the same fields, a lower bound on the
+  hits when it consumes a subset, and unused when it consumes another field (every call misses;
+  the note says which);
 * a hedge added or changed: :func:`recipemut.predict.hedgemodel.hedged_latency`,
   ``min(L, after_ms + L2, 2 * after_ms + L3, ...)`` for ``max_extra`` duplicates drawn from the
   operation's recorded latencies; every duplicate sent costs one more call;
@@ -349,13 +355,17 @@ def replay(
         if op.hedge is not None and (orig is None or orig.hedge != op.hedge):
             lat, c = _hedge(op, lat, c, base, j, rng)
             notes.setdefault(op_id, f"hedged after {op.hedge.after_ms:g} ms")
-        if op.cache is not None and (orig is None or orig.cache != op.cache) and j is not None:
-            hit = _cache_hits(op, profile, base, j, run & ~imp, start + gap)
+        # a substituted operation's samples are all drawn anew, so a cache it kept is replayed too
+        if op.cache is not None and (orig is None or orig.cache != op.cache or substituted) and j is not None:
+            keyed, key_note = _keyed_calls(op, orig, base, j, run)
+            hit = _cache_hits(op, profile, base, j, keyed, start + gap)
             lat = np.where(hit, op.cache.hit_latency_ms, lat)
             c = np.where(hit, 0.0, c)
+            imp = imp & ~hit  # a hit's latency is the declared hit_latency_ms, its key a recorded one
             calls = int(run.sum())
             hit_rates[op_id] = float(hit[run].sum() / calls) if calls else 0.0
-            notes.setdefault(op_id, f"cache hit rate {hit_rates[op_id]:.0%}")
+            note = f"cache hit rate {hit_rates[op_id]:.0%}"
+            notes[op_id] = f"{notes[op_id]}; {note}{key_note}" if op_id in notes else note + key_note
         fi = finish[i]
         np.add(start, gap, out=fi)
         fi += lat
@@ -490,6 +500,29 @@ def _hedge(
     samples = base.lat[j, base.donors[op.id]]
     out, extra = hedged_latency(lat, op.hedge.after_ms, rng, samples, max_extra=op.hedge.max_extra)
     return out, c + extra * np.where(np.isfinite(c), c, 0.0)
+
+
+def _keyed_calls(
+    op: Operation, orig: Operation | None, base: ReplayBase, j: int, run: np.ndarray
+) -> tuple[np.ndarray, str]:
+    """The replayed calls of ``op`` that carry a recorded cache key a cache in front of ``op`` may
+    use, and what a note should add about them.
+
+    A recorded key is a hash of the values the *recorded* operation consumed, whichever
+    implementation served the call. So it stays valid when a substitute consumes the same fields
+    (exact), and gives a lower bound on the hits when the substitute consumes a subset of them
+    (equal recorded keys imply equal values of the subset; it may repeat more often than that).
+    Consuming any other field makes the recorded keys say nothing: no call is keyed.
+    """
+    recorded = run & ~base.imp0[j]
+    if orig is None:
+        return recorded, ""
+    now, then = set(op.consumes), set(orig.consumes)
+    if now == then:
+        return recorded, ""
+    if now < then:
+        return recorded, f" (a lower bound: keys recorded on {sorted(then)}, the cache keys on {sorted(now)})"
+    return np.zeros_like(run), f" (no recorded key: the logs hashed {sorted(then)}, the cache keys on {sorted(now)})"
 
 
 def _cache_hits(
