@@ -229,7 +229,7 @@ def test_positions_after_a_duplicate_key_point_at_the_value_kept() -> None:
 def test_unknown_key_suggests_the_close_match() -> None:
     text = MINIMAL.replace("    consumes: [a]\n", "    consumes: [a]\n    retires: 3\n    deterministc: true\n")
     assert messages(text) == [
-        "r.yaml:13:5: operations[0] (f): unknown key 'retires' [unknown-key]",
+        "r.yaml:13:5: operations[0] (f): unknown key 'retires' (did you mean 'retry'?) [unknown-key]",
         "r.yaml:14:5: operations[0] (f): unknown key 'deterministc' (did you mean 'deterministic'?) [unknown-key]",
     ]
 

@@ -3,8 +3,10 @@
 Both renderings say the same things the same way:
 
 * one node per operation, labelled ``id`` then ``service.Action``, then its marks: a guard that
-  may halt requests, frozen (no mutation may touch it), external side effects, cached, hedged,
-  substituted;
+  may halt requests, a branch (``when: ...``), a fan-out (``× each driver_ids, 4 at a time``),
+  retries, frozen (no mutation may touch it), external side effects, cached, hedged, substituted;
+* a fan-out drawn as a stacked box (Mermaid's subroutine shape, DOT's ``box3d``), a branch with a
+  dashed purple border;
 * data edges as solid arrows labelled with the fields they carry; ``after`` edges (ordering the
   data does not need) dashed and labelled ``after``; an edge that is both is solid and labelled
   ``fields + after``;
@@ -36,6 +38,8 @@ from recipemut.recipe.model import Operation, Recipe
 
 #: Mermaid class definitions, in the order their ``class`` lines are written.
 _MERMAID_CLASSES = {
+    "fanout": "fill:#e7f1ff,stroke:#0b5ed7",
+    "branch": "fill:#f3f0ff,stroke:#6f42c1,stroke-dasharray:6 3",
     "guard": "fill:#fff3cd,stroke:#b58100",
     "external": "fill:#f8d7da,stroke:#a52834",
     "frozen": "fill:#e9ecef,stroke:#495057,stroke-dasharray:4 2",
@@ -44,6 +48,8 @@ _MERMAID_CLASSES = {
 
 #: DOT node attributes per mark (later marks win on the same attribute).
 _DOT_STYLE = {
+    "fanout": {"shape": "box3d", "fillcolor": "#e7f1ff", "color": "#0b5ed7"},
+    "branch": {"style": "rounded,filled,dashed", "fillcolor": "#f3f0ff", "color": "#6f42c1"},
     "guard": {"shape": "hexagon", "fillcolor": "#fff3cd", "color": "#b58100"},
     "external": {"fillcolor": "#f8d7da", "color": "#a52834"},
     "frozen": {"fillcolor": "#e9ecef", "color": "#495057", "peripheries": "2"},
@@ -56,6 +62,12 @@ def _marks(op: Operation, frozen: Collection[str]) -> list[str]:
     out = []
     if op.may_halt:
         out.append("guard: may halt")
+    if op.when is not None:
+        out.append(f"when: {op.when}")
+    if op.foreach is not None:
+        out.append(fan_out_label(op))
+    if op.max_attempts > 1:
+        out.append(f"up to {op.max_attempts} attempts")
     if op.id in frozen:
         out.append("frozen")
     if op.side_effects == "external":
@@ -69,8 +81,30 @@ def _marks(op: Operation, frozen: Collection[str]) -> list[str]:
     return out
 
 
+def fan_out_label(op: Operation) -> str:
+    """How a fan-out operation calls its service, in a few words.
+
+    >>> fan_out_label(Operation("get_driver", "redis", "GetDriver", foreach="driver_ids", concurrency=4))
+    '× each driver_ids, 4 at a time'
+    >>> fan_out_label(Operation("g", "redis", "MGet", foreach="ids", batch_size=50, dedupe=True))
+    '× each ids, batches of 50, one at a time, identical items once'
+    """
+    parts = [f"× each {op.foreach}"]
+    if op.batch_size > 1:
+        parts.append(f"batches of {op.batch_size}")
+    parts.append("one at a time" if op.concurrency == 1 else f"{op.concurrency} at a time")
+    if op.dedupe:
+        parts.append("identical items once")
+    return ", ".join(parts)
+
+
 def _classes(op: Operation, frozen: Collection[str], highlight: Collection[str]) -> list[str]:
+    """Style classes, in the order they apply (a later class wins on the same DOT attribute)."""
     out = []
+    if op.foreach is not None:
+        out.append("fanout")
+    if op.when is not None:
+        out.append("branch")
     if op.may_halt:
         out.append("guard")
     if op.side_effects == "external":
@@ -116,7 +150,8 @@ def render_mermaid(recipe: Recipe, *, highlight: Collection[str] = ()) -> str:
     """The DAG as a Mermaid ``flowchart`` (paste into Markdown inside a ```` ```mermaid ```` block).
 
     Node ids are ``n0, n1, ...`` in topological order (operation ids may be Mermaid keywords such
-    as ``end``); the label carries the operation id. Guards are hexagons.
+    as ``end``); the label carries the operation id. Guards are hexagons,
+    fan-outs (without a guard) subroutine boxes.
     """
     order = _checked(recipe, highlight)
     frozen = set(recipe.constraints.frozen)
@@ -125,7 +160,7 @@ def render_mermaid(recipe: Recipe, *, highlight: Collection[str] = ()) -> str:
     for op_id in order:
         op = recipe.ops[op_id]
         label = "<br/>".join(_mermaid_text(p) for p in [op.id, f"{op.service}.{op.action}", *_marks(op, frozen)])
-        open_, close = ("{{", "}}") if op.may_halt else ("[", "]")
+        open_, close = ("{{", "}}") if op.may_halt else ("[[", "]]") if op.foreach is not None else ("[", "]")
         lines.append(f'  {nid[op_id]}{open_}"{label}"{close}')
     for a, b, kind, fields in _edges(recipe):
         if kind == "after":

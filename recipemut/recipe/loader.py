@@ -321,10 +321,35 @@ _GRAPH_CODES = frozenset(
         "keep-order-contradiction",
         "keep-order-unordered",
         "unused-field",
+        "foreach-not-consumed",
     }
 )
 #: semantic rules about one operation's own settings
-_OP_CODES = frozenset({"bad-expected", "cache-unsafe", "hedge-unsafe", "orphan-alternative"})
+_OP_CODES = frozenset(
+    {
+        "bad-expected",
+        "cache-unsafe",
+        "hedge-unsafe",
+        "orphan-alternative",
+        "foreach-not-consumed",
+        "foreach-not-list",
+        "batch-without-foreach",
+        "batch-exceeds-max",
+        "batch-without-max",
+        "concurrency-without-foreach",
+        "dedupe-without-foreach",
+        "concurrency-over-capacity",
+        "retry-unsafe",
+        "dedupe-unsafe",
+        "when-on-alternative",
+    }
+)
+#: rules that read another part of the document: a field's type, a service's capacity, an alternative's max_batch
+_CROSS_CODES = {
+    "fields": {"foreach-not-list"},
+    "services": {"concurrency-over-capacity"},
+    "max_batch": {"batch-exceeds-max", "batch-without-max"},
+}
 _SALVAGE_PASSES = 4
 
 
@@ -364,6 +389,7 @@ class _Salvage:
             else:
                 item.pop(key, None)
                 self.skip_ops.add((head, path[1]))
+                self.skip_codes |= _CROSS_CODES.get(str(key), set())
             return True
         if head in ("fields", "services"):
             specs = doc.get(head)
@@ -374,6 +400,7 @@ class _Salvage:
             else:
                 specs[path[1]].pop(path[2], None)
             self.skip_codes.add("unknown-format")
+            self.skip_codes |= _CROSS_CODES[head]
             return True
         if head in ("inputs", "outputs"):
             return False
@@ -381,6 +408,7 @@ class _Salvage:
             doc["name"] = ""
             return True
         doc.pop(head, None)  # constraints, variants, formats, version, ...: checked without them
+        self.skip_codes |= _CROSS_CODES.get(head, set())
         if head == "formats":
             self.skip_codes.add("unknown-format")
         return True

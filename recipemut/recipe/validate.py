@@ -54,6 +54,20 @@ RULES: dict[str, tuple[str, str]] = {
     "unknown-format": ("warning", "a field's format or compression is not in the format table (nor in `formats:`)"),
     "cache-unsafe": ("warning", "a cache on an operation that is not deterministic or has external side effects"),
     "hedge-unsafe": ("warning", "a hedge duplicates calls to an operation with external side effects"),
+    "foreach-not-consumed": ("error", "`foreach` names a field the operation does not consume"),
+    "foreach-not-list": ("error", "`foreach` names a field whose type is not `array`"),
+    "batch-without-foreach": ("error", "`batch_size` above 1 without `foreach`: there are no items to batch"),
+    "batch-exceeds-max": ("error", "`batch_size` is above the `max_batch` its action declares"),
+    "batch-without-max": ("warning", "`batch_size` above 1, but no `max_batch` says the action takes batches"),
+    "concurrency-without-foreach": ("warning", "`concurrency` above 1 without `foreach` has no effect (one call)"),
+    "dedupe-without-foreach": ("warning", "`dedupe` without `foreach` has no effect (one call)"),
+    "concurrency-over-capacity": ("warning", "`concurrency` is above the declared capacity of the operation's service"),
+    "retry-unsafe": ("warning", "`retry` repeats calls to an operation with external side effects"),
+    "dedupe-unsafe": ("warning", "`dedupe` on an operation that is not deterministic"),
+    "when-on-alternative": (
+        "warning",
+        "an alternative declares `when`; a substitute keeps the branch of the operation it replaces",
+    ),
 }
 
 
@@ -356,6 +370,119 @@ class _Checker:
                     "equivalence",
                 )
 
+    def _max_batch(self, op: Operation) -> tuple[int, str] | None:
+        """The most items one call of ``op``'s action takes, and who declares it (itself, or an alternative
+        serving the same service and action: the batched form a batch mutation switches to)."""
+        if op.max_batch is not None:
+            return op.max_batch, "its own max_batch"
+        for j, alt in enumerate(self.r.alternatives):
+            if alt.max_batch is not None and (alt.service, alt.action) == (op.service, op.action):
+                return alt.max_batch, f"the max_batch of {_op_name('alternatives', j, alt)}"
+        return None
+
+    def fan_out(self) -> None:
+        """foreach, batch_size, concurrency, dedupe, retry and when: each makes sense only with the others it needs."""
+        for kind, ops in (("operations", self.r.operations), ("alternatives", self.r.alternatives)):
+            for i, op in enumerate(ops):
+                self._fan_out_of(kind, i, op)
+
+    def _fan_out_of(self, kind: str, i: int, op: Operation) -> None:
+        where = _op_name(kind, i, op)
+        if op.foreach is not None:
+            spec = self.r.fields.get(op.foreach)
+            if op.foreach not in op.consumes:
+                self.add(
+                    "foreach-not-consumed",
+                    f"{where}: foreach '{op.foreach}' is not a field it consumes"
+                    f"{_close(op.foreach, list(op.consumes))}; add it to consumes",
+                    kind,
+                    i,
+                    "foreach",
+                )
+            elif spec is not None and spec.type != "array":
+                self.add(
+                    "foreach-not-list",
+                    f"{where}: foreach '{op.foreach}' is a field of type {spec.type}, not a list; "
+                    f"declare it {{type: array}} or name a list field",
+                    kind,
+                    i,
+                    "foreach",
+                )
+        else:
+            for key, value, code in (
+                ("batch_size", op.batch_size, "batch-without-foreach"),
+                ("concurrency", op.concurrency, "concurrency-without-foreach"),
+            ):
+                if value > 1:
+                    what = "there are no list items to batch" if key == "batch_size" else "it has no effect (one call)"
+                    self.add(
+                        code, f"{where}: {key} {value} without foreach: {what}; add foreach: <list field>", kind, i, key
+                    )
+            if op.dedupe:
+                self.add(
+                    "dedupe-without-foreach",
+                    f"{where}: dedupe without foreach: it has no effect (one call); add foreach: <list field>",
+                    kind,
+                    i,
+                    "dedupe",
+                )
+        if op.batch_size > 1 and op.foreach is not None:
+            bound = self._max_batch(op)
+            if bound is None:
+                self.add(
+                    "batch-without-max",
+                    f"{where}: batch_size {op.batch_size}, but neither it nor an alternative with action "
+                    f"{op.service}.{op.action} declares max_batch; the action may not take batches",
+                    kind,
+                    i,
+                    "batch_size",
+                )
+            elif op.batch_size > bound[0]:
+                self.add(
+                    "batch-exceeds-max",
+                    f"{where}: batch_size {op.batch_size} is above {bound[1]} ({bound[0]})",
+                    kind,
+                    i,
+                    "batch_size",
+                )
+        svc = self.r.services.get(op.service)
+        if kind == "operations" and op.foreach is not None and svc is not None and op.concurrency > svc.capacity:
+            self.add(
+                "concurrency-over-capacity",
+                f"{where}: concurrency {op.concurrency} is above the capacity of service '{op.service}' "
+                f"({svc.capacity} = {svc.replicas} replicas x {svc.concurrency_per_replica}); calls beyond it queue",
+                kind,
+                i,
+                "concurrency",
+            )
+        if op.max_attempts > 1 and op.side_effects == "external":
+            self.add(
+                "retry-unsafe",
+                f"{where}: retry repeats calls with external side effects (up to {op.max_attempts} attempts); "
+                f"a failed attempt may still have acted",
+                kind,
+                i,
+                "retry",
+            )
+        if op.dedupe and (not op.deterministic or op.side_effects == "external"):
+            why = "has external side effects" if op.side_effects == "external" else "is not deterministic"
+            self.add(
+                "dedupe-unsafe",
+                f"{where}: dedupe but {why}; identical items may need their own call",
+                kind,
+                i,
+                "dedupe",
+            )
+        if kind == "alternatives" and op.when is not None:
+            self.add(
+                "when-on-alternative",
+                f"{where}: when is ignored on an alternative; "
+                "a substitute keeps the branch of the operation it replaces",
+                kind,
+                i,
+                "when",
+            )
+
     def variants(self) -> None:
         seen: dict[str, int] = {}
         for i, v in enumerate(self.r.variants):
@@ -420,6 +547,7 @@ def _check(recipe: Recipe, prefix: tuple[str | int, ...], label: str) -> list[Fi
     c.constraints()
     c.services()
     c.operation_details()
+    c.fan_out()
     c.variants()
     return c.found
 
