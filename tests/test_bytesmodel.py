@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _operators_helpers import make_profile, mini
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recipemut.mutate.mutation import mutate
 from recipemut.predict import bytesmodel
+from recipemut.profile.build import Profile
 from recipemut.recipe import transfer
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import recipe_from_dict
@@ -134,3 +137,79 @@ def test_constant_bytes_are_left_out_and_insignificant_slopes_unused() -> None:
     bout = rng.uniform(1e3, 1e4, n)
     g = bytesmodel.fit_one("y", lat + rng.normal(0, 0.5, n) + 1e-9 * bout, bin_, bout)
     assert g is not None and g.good and abs(g.t_out) < 3.0 and g.slope("out") == 0.0
+
+
+# ---- opaque files: `type: bytes` without a serialisation format ---------------------------------
+
+
+def _file_ops(fmt: str | None = None) -> dict:
+    doc = mini(
+        [
+            {"id": "p", "consumes": ["id"], "produces": ["upload"]},
+            {"id": "c", "consumes": ["upload"], "produces": ["out"]},
+        ],
+        outputs=("out",),
+        types={"upload": "bytes"},
+    )
+    if fmt is not None:
+        doc["fields"]["upload"]["format"] = fmt
+    return doc
+
+
+def _file_profile(doc: dict, n: int = 400) -> tuple[np.ndarray, Profile]:
+    b = np.linspace(1e4, 1e6, n)
+    r = recipe_from_dict(doc)
+    return b, make_profile(r, n, latency_ms={"c": 1.0 + 0.001 * b}, bytes_in={"c": b}, bytes_out={"p": b})
+
+
+def test_compressing_an_opaque_file_claims_no_shrink_and_charges_its_codec() -> None:
+    doc = _file_ops()
+    r = recipe_from_dict(doc)
+    b, p = _file_profile(doc)
+    fits = bytesmodel.fit(p)
+    assert fits["c"].good
+    after = mutate(doc, [Edit("set", ("fields", "upload", "compression"), "zstd")])
+    d = bytesmodel.latency_delta(r, after, p, fits)
+    assert d.bytes_per_op["p"] == pytest.approx(np.zeros_like(b)) and d.bytes_per_op["c"] == pytest.approx(0 * b)
+    # zstd: 3 ms per MB compressed at p, 1 ms per MB decompressed at c; no bytes saved
+    assert d.per_op["p"] == pytest.approx(3.0 * b / 1e6)
+    assert d.per_op["c"] == pytest.approx(1.0 * b / 1e6)
+    # a serialisation format means nothing to a file: no change at all
+    d = bytesmodel.latency_delta(r, mutate(doc, [Edit("set", ("fields", "upload", "format"), "arrow")]), p, fits)
+    assert np.all(d.per_op["c"] == 0.0) and np.all(d.bytes_per_op["c"] == 0.0)
+
+
+def test_a_file_declared_as_a_document_shrinks_by_the_table() -> None:
+    doc = _file_ops("json")
+    r = recipe_from_dict(doc)
+    b, p = _file_profile(doc)
+    after = mutate(doc, [Edit("set", ("fields", "upload", "compression"), "zstd")])
+    d = bytesmodel.latency_delta(r, after, p, bytesmodel.fit(p))
+    assert d.bytes_per_op["c"] == pytest.approx((0.28 - 1.0) * b)
+    # slope on the bytes saved, plus the decode cost: json 12 ms/MB of the same document, zstd 1 ms per raw MB
+    wire1 = 0.28 * b
+    expect = 0.001 * (wire1 - b) + ((12.0 / 0.28 + 1.0 / 0.28) * wire1 - 12.0 * b) / 1e6
+    assert d.per_op["c"] == pytest.approx(expect)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    fmt=st.sampled_from(sorted(n for n in transfer.FORMATS if n not in transfer.COMPRESSIONS)),
+    comp=st.sampled_from(sorted(transfer.COMPRESSIONS)),
+    comp0=st.sampled_from(sorted(transfer.COMPRESSIONS)),
+)
+def test_no_codec_change_of_an_opaque_file_ever_claims_bytes_saved(fmt: str, comp: str, comp0: str) -> None:
+    doc = _file_ops()
+    doc["fields"]["upload"]["compression"] = comp0
+    r = recipe_from_dict(doc)
+    edits = [Edit("set", ("fields", "upload", "format"), fmt), Edit("set", ("fields", "upload", "compression"), comp)]
+    after = mutate(doc, edits)
+    b, p = _file_profile(doc, 60)
+    d = bytesmodel.latency_delta(r, after, p, bytesmodel.fit(p))
+    for op in d.bytes_per_op:
+        assert np.all(d.bytes_per_op[op] == 0.0)
+    # only the change of compression codec time is counted: a saving only from a cheaper codec
+    t = transfer.table()
+    for op, side in (("p", "encode_ms_per_mb"), ("c", "decode_ms_per_mb")):
+        per_mb = getattr(t[comp], side) - getattr(t[comp0], side)
+        assert d.per_op.get(op, np.zeros(60)) == pytest.approx(per_mb * b / 1e6)

@@ -110,3 +110,75 @@ def test_described_saving_is_that_of_the_written_edits() -> None:
     said = float(re.search(r"fits predict ([-+0-9.]+) ms", m.description).group(1))  # type: ignore[union-attr]
     assert mean == pytest.approx(said, abs=0.05)
     assert mean < -1.0
+
+
+# ---- files: `type: bytes` fields --------------------------------------------------------------
+
+
+def _file_doc(fmt: str | None = None, **kw: object) -> dict:
+    """``p`` stages an uploaded file read by ``c``; ``dbg`` is a file nobody reads."""
+    doc = mini(
+        [
+            {"id": "p", "consumes": ["id"], "produces": ["upload", "dbg"]},
+            {"id": "c", "consumes": ["upload"], "produces": ["out"]},
+        ],
+        outputs=("out",),
+        types={"upload": "bytes", "dbg": "bytes"},
+        **kw,
+    )
+    if fmt is not None:
+        doc["fields"]["upload"]["format"] = fmt
+    return doc
+
+
+def test_an_opaque_file_gets_no_format_or_compression_candidate(caplog: pytest.LogCaptureFixture) -> None:
+    # the same bytes-bound consumer that makes an object field worth protobuf+zstd (first test above)
+    ctx = _ctx(_file_doc(), 2.0 + 0.0005 * BIG)
+    with caplog.at_level("INFO", logger="recipemut.mutate.operators.datapipe"):
+        assert datapipe.generate(ctx) == []
+    why = datapipe.not_proposed(ctx)
+    assert sorted(why) == ["dbg", "upload"]
+    assert why["upload"].startswith("`upload` is a file (type bytes, no `format`): it has no serialisation format")
+    assert "barely shrinks, so no compression saving is claimed" in why["upload"]
+    assert any(why["upload"] in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_file_whose_format_is_not_a_serialisation_format_stays_opaque() -> None:
+    ctx = _ctx(_file_doc("mp4"), 2.0 + 0.0005 * BIG)
+    assert datapipe.generate(ctx) == []
+    assert "`format: mp4`, not a serialisation format of the table" in datapipe.not_proposed(ctx)["upload"]
+
+
+def test_a_file_declared_as_a_document_gets_compression_only() -> None:
+    ctx = _ctx(_file_doc("protobuf"), 2.0 + 0.0005 * BIG)
+    (m,) = datapipe.generate(ctx)
+    assert m.id == "datapipe:upload=protobuf+zstd"
+    assert edits(m) == [
+        {"op": "set", "path": ["fields", "upload", "format"], "value": "protobuf"},  # as declared
+        {"op": "set", "path": ["fields", "upload", "compression"], "value": "zstd"},
+    ]
+    assert m.description.startswith(
+        "compress `upload` with zstd instead of none (a file whose declared `format: protobuf` stays)"
+    )
+    assert m.recipe.fields["upload"].format == "protobuf" and m.recipe.fields["upload"].compression == "zstd"
+    assert list(datapipe.not_proposed(ctx)) == ["dbg"]
+    assert check_structure(ctx.recipe, m.recipe) == []
+
+
+def test_a_format_added_under_formats_declares_a_file_compressible() -> None:
+    doc = _file_doc("csv", formats={"csv": {"size_ratio": 1.0}})
+    (m,) = datapipe.generate(_ctx(doc, 2.0 + 0.0005 * BIG))
+    assert m.id == "datapipe:upload=csv+zstd"
+
+
+def test_an_unread_file_is_still_dropped() -> None:
+    # the logs support this one: the producer's latency grows with the bytes it sends
+    ctx = _ctx(_file_doc(), np.full(N, 3.0) + np.arange(N) % 2, p_lat=1.0 + 0.0002 * BIG * 2)
+    (m,) = datapipe.generate(ctx)
+    assert m.id == "datapipe:drop:p.dbg"
+    assert edits(m) == [{"op": "remove", "path": ["operations", "p", "produces", "dbg"]}]
+    assert "-202.00 ms" in m.description  # 0.2 ms/KB out on the half of 2 x BIG the file weighs
+
+
+def test_object_fields_are_not_affected_by_the_file_rule() -> None:
+    assert datapipe.not_proposed(_ctx(_doc(), 2.0 + 0.0005 * BIG)) == {}

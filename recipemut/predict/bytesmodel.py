@@ -32,6 +32,13 @@ and ``bytes_out`` among its produced fields in proportion to a typical size per 
 (:data:`TYPE_WEIGHT`: bytes 4 KiB, object 2 KiB, array 1 KiB, string 40 B, number/integer 8 B,
 boolean 1 B), so a JSON object beside an id gets nearly all of the bytes.
 
+**Opaque files** (``type: bytes`` without a ``format`` naming a serialisation format of the table,
+see :func:`recipemut.recipe.transfer.compressible`): the table's size ratios are figures for
+serialised documents, not for an uploaded image, video or archive, which is often compressed
+already. A change of such a field's format or compression is predicted to leave its bytes as
+recorded (no saving claimed), while the compression's codec time (per MB of the file) is still
+charged; a serialisation format costs nothing on a file, which is not serialised.
+
 >>> t = table()
 >>> round(size_factor(t, "json", "none", "protobuf", "zstd"), 3)  # protobuf+zstd vs plain JSON
 0.14
@@ -54,6 +61,7 @@ from recipemut.recipe.transfer import (
     FormatCost,
     codec_ms_per_wire_mb,
     codec_of,
+    compressible,
     size_factor,
     table,
 )
@@ -218,6 +226,14 @@ def _transfer_changes(before: Recipe, after: Recipe, op_id: str, side: str) -> d
     return out
 
 
+def _opaque_codec_ms_per_mb(tbl: Mapping[str, FormatCost], comp: str, side: str) -> float:
+    """Compression codec time per MB of an opaque file (its wire size taken as its raw size)."""
+    c = tbl.get(comp)
+    if c is None:
+        return 0.0
+    return float(c.encode_ms_per_mb if side == "out" else c.decode_ms_per_mb)
+
+
 def latency_delta(
     before: Recipe,
     after: Recipe,
@@ -234,8 +250,9 @@ def latency_delta(
     transferring: its bytes (the call's recorded bytes times the field's share, see
     :func:`field_shares`) scale by :func:`size_factor` (0 when no longer transferred). The latency
     change is ``slope * delta_bytes`` (only with a usable slope, :meth:`BytesFit.slope`) plus the
-    change of codec time from the table (always). Vectorised over requests. ``only`` restricts the
-    operations looked at (those known to be touched), to save time.
+    change of codec time from the table (always). An opaque file (see the module docstring) keeps its
+    recorded bytes while still transferred; only its compression's codec time changes. Vectorised over
+    requests. ``only`` restricts the operations looked at (those known to be touched), to save time.
     """
     wanted = set(only) if only is not None else None
     t = tbl if tbl is not None else table(after.formats)
@@ -262,10 +279,16 @@ def latency_delta(
             slope = f.slope(side) if f is not None else 0.0
             for field_name, (f0, c0, f1, c1) in changes.items():
                 wire0 = rec * shares.get(field_name, 0.0)
-                factor = size_factor(t, f0, c0, f1, c1) if f1 else 0.0
+                if compressible(before.fields.get(field_name), t):
+                    factor = size_factor(t, f0, c0, f1, c1) if f1 else 0.0
+                    ms0 = codec_ms_per_wire_mb(t, f0, c0, side)
+                    ms1 = codec_ms_per_wire_mb(t, f1, c1, side) if f1 else 0.0
+                else:  # an opaque file: no shrink is claimed, its compression's codec time is charged
+                    factor = 1.0 if f1 else 0.0
+                    ms0, ms1 = _opaque_codec_ms_per_mb(t, c0, side), _opaque_codec_ms_per_mb(t, c1, side)
                 wire1 = wire0 * factor
-                codec0 = codec_ms_per_wire_mb(t, f0, c0, side) * wire0 / MB
-                codec1 = codec_ms_per_wire_mb(t, f1, c1, side) * wire1 / MB if f1 else 0.0
+                codec0 = ms0 * wire0 / MB
+                codec1 = ms1 * wire1 / MB
                 dbytes += wire1 - wire0
                 lat += slope * (wire1 - wire0) + (codec1 - codec0)
         if touched:

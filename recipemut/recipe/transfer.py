@@ -57,6 +57,10 @@ TYPE_WEIGHT: Mapping[str, float] = MappingProxyType(
 )
 #: Field types whose transfer format can be changed (scalars travel as they are).
 PAYLOAD_TYPES = frozenset({"object", "array", "bytes"})
+#: The field type of opaque binary values: uploaded files, images, video, archives. Such a value has
+#: no serialisation format to change, and the table's compression ratios (measured on serialised
+#: documents) do not apply to it: see :func:`compressible`.
+OPAQUE_TYPE = "bytes"
 
 
 def table(overrides: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, FormatCost]:
@@ -88,6 +92,26 @@ def codec_of(spec: FieldSpec | None) -> tuple[str, str]:
     if spec is None:
         return DEFAULT_FORMAT, DEFAULT_COMPRESSION
     return spec.format or DEFAULT_FORMAT, spec.compression or DEFAULT_COMPRESSION
+
+
+def compressible(spec: FieldSpec | None, tbl: Mapping[str, FormatCost]) -> bool:
+    """Whether the table's compression figures may be applied to a field, by what its recipe declares.
+
+    A field the services serialise (object, array, scalars) is compressible. A ``bytes`` field is an
+    opaque file (often already compressed: JPEG, MP4, ZIP barely shrink) unless its ``format`` names a
+    serialisation format of the table (built in, or added under the recipe's ``formats:``), which
+    declares its content a document of that format. A compression is never a format.
+
+    >>> from recipemut.recipe.model import FieldSpec
+    >>> t = table()
+    >>> compressible(FieldSpec("upload", "bytes"), t), compressible(FieldSpec("doc", "bytes", format="json"), t)
+    (False, True)
+    >>> compressible(FieldSpec("video", "bytes", format="mp4"), t), compressible(FieldSpec("cart", "object"), t)
+    (False, True)
+    """
+    if spec is None or spec.type != OPAQUE_TYPE:
+        return True
+    return spec.format is not None and spec.format in tbl and spec.format not in COMPRESSIONS
 
 
 def _cost(tbl: Mapping[str, FormatCost], name: str) -> FormatCost:

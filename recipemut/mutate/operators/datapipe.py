@@ -14,6 +14,15 @@ Two kinds of candidate:
   costs always). The best pair is proposed when at least one touched operation has a good fit and
   the predicted saving is at least ``datapipe_min_saving_ms`` (1 ms). Edits: ``fields.<name>.format``
   and ``fields.<name>.compression`` set.
+* **format, on a file** (a ``type: bytes`` field: an upload, an image, a video, an archive): a file
+  has no serialisation format to change, so its ``format`` is never changed, and the table's
+  compression ratios are figures for serialised documents, while already compressed media barely
+  shrinks. Such a field gets a candidate only when it declares its content compressible, its
+  ``format`` naming a serialisation format of the table (``json``, ``protobuf``, ... or one added
+  under ``formats:``; :func:`recipemut.recipe.transfer.compressible`): then only the compression is
+  scored, the format written back as it is. A ``bytes`` field without such a ``format`` gets no
+  candidate; the reason (:func:`not_proposed`) is logged at ``info`` level
+  (``RECIPEMUT_LOG=info``), as the search has no place yet for operators' reasons of no candidate.
 * **drop** (``datapipe:drop:<op>.<field>``): a field an operation produces that no operation consumes
   and that is not an output, when the producer is not ``frozen``, its fit is good and the predicted
   saving is at least ``datapipe_min_saving_ms``. Edit: the
@@ -24,6 +33,7 @@ Two kinds of candidate:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -32,7 +42,17 @@ from recipemut.mutate.operators._base import OperatorContext, make_mutation
 from recipemut.predict.bytesmodel import latency_delta
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Recipe
-from recipemut.recipe.transfer import PAYLOAD_TYPES, codec_of, formats_and_compressions, table
+from recipemut.recipe.transfer import (
+    OPAQUE_TYPE,
+    PAYLOAD_TYPES,
+    FormatCost,
+    codec_of,
+    compressible,
+    formats_and_compressions,
+    table,
+)
+
+log = logging.getLogger(__name__)
 
 NAME = "datapipe"
 SUMMARY = "change a field's transfer format/compression, or stop sending a field nobody consumes (latency-vs-bytes fit)"
@@ -66,21 +86,48 @@ def _fits_text(ctx: OperatorContext, ops: list[str]) -> str:
     return "; ".join(parts)
 
 
+def _opaque_reason(r: Recipe, f: str, tbl: dict[str, FormatCost]) -> str | None:
+    """Why a produced ``bytes`` field gets no format candidate (None: it may get one)."""
+    spec = r.fields[f]
+    if f not in r.producers or spec.type != OPAQUE_TYPE or compressible(spec, tbl):
+        return None
+    declared = (
+        "no `format`" if spec.format is None else f"`format: {spec.format}`, not a serialisation format of the table"
+    )
+    return (
+        f"`{f}` is a file (type bytes, {declared}): it has no serialisation format to change, and already "
+        f"compressed data (images, video, archives) barely shrinks, so no compression saving is claimed; "
+        f"declare its content's format (e.g. `format: json`) if it is a compressible document"
+    )
+
+
+def not_proposed(ctx: OperatorContext) -> dict[str, str]:
+    """Fields that get no format candidate whatever the logs say, and why (today: opaque ``bytes`` files)."""
+    tbl = table(ctx.recipe.formats)
+    reasons = {f: _opaque_reason(ctx.recipe, f, tbl) for f in ctx.recipe.fields}
+    return {f: why for f, why in reasons.items() if why is not None}
+
+
 def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
     r, p = ctx.recipe, ctx.profile
     assert p is not None
     tbl = table(r.formats)
     formats, compressions = formats_and_compressions(tbl)
     out: list[Mutation] = []
+    for why in not_proposed(ctx).values():
+        log.info("datapipe proposes no format or compression change: %s.", why)
     for f, spec in r.fields.items():
         if f not in r.producers or (spec.type not in PAYLOAD_TYPES and spec.format is None):
             continue
+        if not compressible(spec, tbl):
+            continue  # an opaque file: see not_proposed
         ops = _touching(r, f)
         if any(o in ctx.frozen for o in ops) or not any(ctx.bytes_fits.get(o) and ctx.bytes_fits[o].good for o in ops):
             continue
         current = codec_of(spec)
+        # a file declared compressible keeps its content's format: only its compression may change
         best: tuple[float, str, str, float] | None = None
-        for fmt in formats:
+        for fmt in (current[0],) if spec.type == OPAQUE_TYPE else formats:
             for comp in compressions:
                 if (fmt, comp) == current:
                     continue
@@ -97,8 +144,12 @@ def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
         saving, fmt, comp, dbytes = best
         edits = [Edit("set", ("fields", f, "format"), fmt), Edit("set", ("fields", f, "compression"), comp)]
         over = ", ".join(f"`{o}`" for o in ops)
+        if spec.type == OPAQUE_TYPE:
+            what = f"compress `{f}` with {comp} instead of {current[1]} (a file whose declared `format: {fmt}` stays)"
+        else:
+            what = f"send `{f}` as {fmt}+{comp} instead of {current[0]}+{current[1]}"
         reason = (
-            f"send `{f}` as {fmt}+{comp} instead of {current[0]}+{current[1]}: by the format table it changes "
+            f"{what}: by the format table it changes "
             f"the bytes its {len(ops)} operations handle by {dbytes:+.0f} per request, and the latency-vs-bytes "
             f"fits predict {-saving:+.1f} ms per request summed over {over} ({_fits_text(ctx, ops)})"
         )
