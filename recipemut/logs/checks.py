@@ -35,6 +35,8 @@ SECONDS_BAND = (1e8, 1e11)
 MAX_VALUES: Mapping[str, float] = MappingProxyType(
     {"cost_usd": 1e6, "cpu_ms": 1e12, "mem_mb": 1e9, "bytes_in": 1e15, "bytes_out": 1e15}
 )
+#: the integer columns of a call and their least value: attempts count from 1, items from 0
+CALL_COUNTS: Mapping[str, int] = MappingProxyType({"attempt": 1, "items": 0})
 
 
 class _DuplicateKey(ValueError):
@@ -169,6 +171,12 @@ def _all_good(table: pa.Table) -> bool:
         return False
     if not all(_in_range(table.column(c), 0, MAX_VALUES[c]) for c in VALUE_COLS):
         return False
+    for name, lo in CALL_COUNTS.items():
+        if not _in_range(table.column(name), lo, 2.0**53):
+            return False
+        col = table.column(name)
+        if col.null_count < len(col) and not pc.all(pc.equal(col, pc.round(col))).as_py():
+            return False
     versions = pc.unique(table.column("recipe_version")).drop_null().to_pylist()
     return all(math.isfinite(v) and v == round(v) and abs(v) <= 2.0**53 for v in versions)
 
@@ -259,6 +267,21 @@ def check_spans(table: pa.Table, lines: np.ndarray, rej: Rejects) -> np.ndarray:
 
     checks.append(("bad-value", bad_value, value_msg))
 
+    counts = {c: _np(table, c) for c in CALL_COUNTS}
+    bad_by_count = {
+        c: _present(table, c) & ~((v >= CALL_COUNTS[c]) & (v <= 2.0**53) & (v == np.round(v)))
+        for c, v in counts.items()
+    }
+    bad_count = np.zeros(n, bool)
+    for m in bad_by_count.values():
+        bad_count |= m
+
+    def count_msg(r: int) -> str:
+        c = next(c for c, m in bad_by_count.items() if m[r])
+        return f"{c} is {float(counts[c][r])!r}: expected an integer, at least {CALL_COUNTS[c]}"
+
+    checks.append(("bad-value", bad_count, count_msg))
+
     keep = np.ones(n, bool)
     for reason, mask, message in checks:
         mask = mask & keep  # one reason per line: the first that applies
@@ -272,4 +295,13 @@ def check_spans(table: pa.Table, lines: np.ndarray, rej: Rejects) -> np.ndarray:
     return keep
 
 
-__all__ = ["MAX_LATENCY_MS", "MAX_MS", "MAX_VALUES", "SECONDS_BAND", "check_spans", "classify_line", "line_problem"]
+__all__ = [
+    "CALL_COUNTS",
+    "MAX_LATENCY_MS",
+    "MAX_MS",
+    "MAX_VALUES",
+    "SECONDS_BAND",
+    "check_spans",
+    "classify_line",
+    "line_problem",
+]

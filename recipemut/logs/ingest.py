@@ -25,10 +25,13 @@ What is excluded (not an error, but reported)
     With a ``recipe``: spans of another recipe (``recipe`` key set to another name) and spans of
     operations the recipe does not define, counted per name.
 
-Duplicates
-    Two spans with the same ``(request_id, op)``: the one that *ended last* (start + latency) is kept
-    (a retry's final attempt is what the request waited for); ties keep the later line. The
-    number dropped is reported.
+Calls and duplicates
+    Spans with a ``span_id`` are calls: several in one request and operation are all kept (a
+    fan-out, retries), and only the same ``span_id`` twice in one request and operation is a
+    duplicate. Spans without one keep the one-call rule: two spans with the same
+    ``(request_id, op)`` are duplicates. Of duplicates, the one that *ended last* (start +
+    latency) is kept; ties keep the later line. The number dropped is reported. Trace formats
+    give every span its id, so every call of an operation is kept.
 
 What cannot be read, and what is said about it
     A log compressed with zstd, xz, lz4 or bzip2 is refused with the command that decompresses it.
@@ -81,7 +84,7 @@ from recipemut.logs.sources import (
     refuse_compressed,
     stdin_copy,
 )
-from recipemut.logs.spans import DEFAULT_VARIANT, PARSE_SCHEMA, factorize, keep_last_ending, to_span_frame
+from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, PARSE_SCHEMA, factorize, keep_calls, to_span_frame
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -296,9 +299,7 @@ def read_logs(
 
     with contextlib.ExitStack() as stack:  # the copy of standard input is deleted once read
         real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
-        results = [
-            _read_file(p, log_format, recipe, mapping, strict, name=n) for p, n in zip(real, names, strict=True)
-        ]
+        results = [_read_file(p, log_format, recipe, mapping, strict, name=n) for p, n in zip(real, names, strict=True)]
     notes = [n for r in results for n in r.notes]
     if mapping is not None and all(r.fmt == "native" for r in results):
         notes.append(
@@ -347,11 +348,11 @@ def read_logs(
         "sample_rate",
         pc.fill_null(table.column("sample_rate"), fill_rate),
     )
-    table = table.set_column(
-        table.schema.get_field_index("recipe_version"),
-        "recipe_version",
-        pc.cast(table.column("recipe_version"), pa.int64()),
-    )
+    for name in INT_COLS:  # checked to be whole numbers
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, pc.cast(table.column(name), pa.int64()))
+    has_span_ids = table.column("span_id").null_count < table.num_rows
+    span_codes = factorize(table.column("span_id"))[0] if has_span_ids else None
 
     req_codes, req_uniques = factorize(table.column("request_id"))  # on arrow: no copy of the strings
     op_codes, op_uniques = factorize(table.column("op"))
@@ -365,12 +366,18 @@ def read_logs(
     variants = dict(zip(vc_var.index.astype(str).tolist(), vc_var.astype(int).tolist(), strict=True))
     start = df["start_ms"].to_numpy()
     end = start + df["latency_ms"].to_numpy()
-    keep = keep_last_ending(req_codes, op_codes, end, len(op_uniques))
+    keep = keep_calls(req_codes, op_codes, span_codes, end, len(op_uniques))
     duplicates = int((~keep).sum())
     if duplicates:
         df = df.loc[keep].reset_index(drop=True)
         start, end = start[keep], end[keep]
-        notes.append(f"{duplicates} duplicate (request_id, op) spans dropped; the last-ending one was kept")
+        if span_codes is None:
+            notes.append(f"{duplicates} duplicate (request_id, op) spans dropped; the last-ending one was kept")
+        else:
+            notes.append(
+                f"{duplicates} duplicate spans dropped (the same span_id twice, or the same (request_id, op) "
+                "on lines without span_id); the last-ending one was kept"
+            )
 
     vc_ver = df["recipe_version"].value_counts()
     versions = dict(zip(vc_ver.index.astype(int).tolist(), vc_ver.astype(int).tolist(), strict=True))

@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 from recipemut.errors import LogError
 from recipemut.logs.common import to_float
 from recipemut.logs.mapping import STATUS_NAMES, SpanMapping, assign_operations, status_codes
-from recipemut.logs.spans import DEFAULT_VARIANT, SPAN_SCHEMA
+from recipemut.logs.spans import CALL_SCHEMA, DEFAULT_VARIANT, SPAN_SCHEMA
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ COUNT_KEYS = (
     "ambiguous_spans",
 )
 TOP_UNMAPPED = 5
+#: the call columns a trace gives every span (attempts and items are not in traces)
+TRACE_CALL_COLS = ("span_id", "parent_span_id")
 
 
 def normalise(
@@ -84,7 +86,7 @@ def normalise(
     table, counts, notes = normalise_table(
         raw, path=path, fmt=fmt, recipe=recipe, mapping=mapping, sample_rate=sample_rate, strict=strict
     )
-    return table.to_pandas(), counts, notes
+    return table.select(SPAN_SCHEMA.names).to_pandas(), counts, notes
 
 
 def normalise_table(
@@ -97,7 +99,9 @@ def normalise_table(
     sample_rate: float | None = None,
     strict: bool = False,
 ) -> tuple[pa.Table, dict[str, int], list[str]]:
-    """:func:`normalise` with the span table as an arrow table in ``spans.SPAN_SCHEMA``."""
+    """:func:`normalise` with the span table as an arrow table in ``spans.SPAN_SCHEMA``, followed by the
+    ``span_id`` and ``parent_span_id`` columns (:data:`~recipemut.logs.spans.CALL_SCHEMA`): every span
+    mapped to an operation is a call of it, repeats included."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
     notes: list[str] = []
     counts["spans_read"] = len(raw)
@@ -162,7 +166,8 @@ def normalise_table(
     keep = None if cols.every else np.flatnonzero(cols.mapped)
     start_ms = pa.array((start if keep is None else start[keep]) / 1e6, pa.float64())
     arrays = {**cols.arrays, "start_ms": start_ms}
-    table = pa.table({name: arrays[name] for name in SPAN_SCHEMA.names}, schema=SPAN_SCHEMA)
+    schema = pa.schema([*SPAN_SCHEMA, *(CALL_SCHEMA.field(c) for c in TRACE_CALL_COLS)])
+    table = pa.table({name: arrays[name] for name in schema.names}, schema=schema)
     counts["spans_mapped"] = table.num_rows
     order = raw["index"].to_numpy(dtype=np.int64)
     order = order if keep is None else order[keep]
@@ -248,6 +253,8 @@ def _span_columns(
         "sample_rate": pa.array(rows(rate), pa.float64(), from_pandas=True),
         "source_file": pa.repeat(pa.scalar(str(path), pa.string()), len(sub)),
         "source_line": pa.array(sub["index"].to_numpy(dtype=np.int64), pa.int64()),
+        "span_id": _arrow_strings(sub["span_id"]).cast(pa.string()),
+        "parent_span_id": _arrow_strings(sub["parent_id"]).cast(pa.string()),
     }
     return _SpanColumns(arrays, mapped, ambiguous, every, carried["sample_rate_from_trace"])
 

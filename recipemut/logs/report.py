@@ -28,7 +28,10 @@ REASONS: Mapping[str, str] = MappingProxyType(
         "bad-start": "start_ms not finite or not epoch milliseconds (beyond 146 years of 1970, or seconds)",
         "unknown-status": "status other than ok, error, halted",
         "bad-sample-rate": "sample_rate not a number in (0, 1]",
-        "bad-value": "cost_usd, cpu_ms, mem_mb, bytes_in or bytes_out negative, not finite or implausibly large",
+        "bad-value": (
+            "cost_usd, cpu_ms, mem_mb, bytes_in or bytes_out negative, not finite or implausibly large; "
+            "attempt (from 1) or items (from 0) not a whole number in range"
+        ),
     }
 )
 
@@ -91,7 +94,7 @@ class IngestReport:
     recipe_versions: Mapping[int, int]  # recipe_version -> spans (spans without one not counted)
     unknown_ops: Mapping[str, int]  # excluded: op not in the recipe -> spans
     other_recipes: Mapping[str, int]  # excluded: other recipe name -> spans
-    duplicates: int  # (request_id, op) spans dropped (the last-ending one is kept)
+    duplicates: int  # spans dropped as duplicates (same request, op and span_id; the last-ending one is kept)
     sample_rate: float  # filled in where a span carries none
     sample_rates: Mapping[float, int]  # sample rate -> spans kept
     format_counts: Mapping[str, int] = field(default_factory=frozen_counts)  # counters from other-format readers

@@ -4,6 +4,11 @@ Every reader (native JSONL, OTLP, Jaeger, Zipkin) produces a ``pandas.DataFrame`
 these columns and dtypes, one row per span of a recipe operation. Downstream code (profile,
 simulation, forecast) reads only this table, never the source files.
 
+Several calls of one operation in one request are told apart by the optional columns of
+:data:`CALL_SCHEMA` (``span_id``, ``parent_span_id``, ``attempt``, ``items``): they follow the
+columns of :data:`SPAN_SCHEMA` in the frame when some span carries them, and are left out when none
+does, so that a log of one call per operation gives the very frame it always gave.
+
 Readers parse into :data:`PARSE_SCHEMA` (every column nullable, no source columns) and check the
 rows; :func:`to_span_frame` makes the frame. :func:`factorize` and :func:`keep_last_ending` are the
 vectorised steps that number requests and operations and drop duplicate spans.
@@ -46,6 +51,19 @@ SPAN_SCHEMA = pa.schema(
     ]
 )
 
+#: Optional columns of calls: which call a span is (unique per call attempt), the span it is nested
+#: in, the attempt (1, 2, ... for retries of one call) and how many list items the call handled.
+CALL_SCHEMA = pa.schema(
+    [
+        pa.field("span_id", pa.string()),
+        pa.field("parent_span_id", pa.string()),
+        pa.field("attempt", pa.int64()),
+        pa.field("items", pa.int64()),
+    ]
+)
+#: the integer columns parsed as numbers and checked to be integers (``recipe_version`` too)
+INT_COLS = ("recipe_version", "attempt", "items")
+
 REQUIRED = ("request_id", "op", "start_ms", "latency_ms", "status")
 OPTIONAL = tuple(f.name for f in SPAN_SCHEMA if f.name not in REQUIRED)
 STATUSES = ("ok", "error", "halted")
@@ -55,7 +73,7 @@ _SOURCE_COLS = ("source_file", "source_line")
 
 
 def _parse_type(f: pa.Field) -> pa.DataType:
-    if f.name == "recipe_version":
+    if f.name in INT_COLS:
         return pa.float64()
     # large_string: what pandas' ``str`` dtype holds, so the conversion to the frame copies no offsets
     return pa.large_string() if pa.types.is_string(f.type) else f.type
@@ -63,7 +81,11 @@ def _parse_type(f: pa.Field) -> pa.DataType:
 
 #: what the JSON reader parses (everything nullable; recipe_version as a number, checked after)
 PARSE_SCHEMA = pa.schema(
-    [pa.field(f.name, _parse_type(f), nullable=True) for f in SPAN_SCHEMA if f.name not in _SOURCE_COLS]
+    [
+        pa.field(f.name, _parse_type(f), nullable=True)
+        for f in (*SPAN_SCHEMA, *CALL_SCHEMA)
+        if f.name not in _SOURCE_COLS
+    ]
 )
 
 #: the string columns of :data:`PARSE_SCHEMA`, and the optional numbers checked against their bounds
@@ -75,9 +97,19 @@ def _types_mapper(t: pa.DataType) -> Any:
     return pd.Int64Dtype() if pa.types.is_integer(t) else None
 
 
+def call_columns(table: pa.Table) -> list[str]:
+    """The :data:`CALL_SCHEMA` columns of ``table`` that hold a value in some row."""
+    names = set(table.column_names)
+    return [f.name for f in CALL_SCHEMA if f.name in names and table.column(f.name).null_count < table.num_rows]
+
+
 def to_span_frame(table: pa.Table) -> pd.DataFrame:
-    """Arrow table in :data:`SPAN_SCHEMA` -> the span DataFrame (dtypes as in the module doc)."""
-    table = table.select(SPAN_SCHEMA.names)
+    """Arrow table in :data:`SPAN_SCHEMA` -> the span DataFrame (dtypes as in the module doc).
+
+    The columns of :data:`CALL_SCHEMA` that some row carries follow, the others are left out.
+    """
+    extra = call_columns(table)
+    table = table.select(SPAN_SCHEMA.names + extra)
     i = table.schema.get_field_index("source_file")
     if not pa.types.is_dictionary(table.schema.field(i).type):
         table = table.set_column(i, "source_file", pc.dictionary_encode(table.column(i)))
@@ -128,3 +160,24 @@ def keep_last_ending(req_codes: np.ndarray, op_codes: np.ndarray, end_ms: np.nda
     keep[order[last]] = True
     return keep
 
+
+def keep_calls(
+    req_codes: np.ndarray, op_codes: np.ndarray, span_codes: np.ndarray | None, end_ms: np.ndarray, n_ops: int
+) -> np.ndarray:
+    """Mask dropping duplicate spans, keeping every call of a fan-out.
+
+    A span with a ``span_id`` (``span_codes >= 0``) is a call: only the same span id twice in one
+    request and operation is a duplicate. Spans without one keep the one-call rule of
+    :func:`keep_last_ending`: per (request, op), the span that ends last. Each group keeps its
+    last-ending span.
+
+    >>> keep_calls(np.array([0, 0, 0, 0]), np.zeros(4, int), np.array([0, 1, 1, -1]),
+    ...            np.array([1.0, 2.0, 3.0, 4.0]), 1).tolist()
+    [True, False, True, True]
+    """
+    if span_codes is None or not bool((span_codes >= 0).any()):
+        return keep_last_ending(req_codes, op_codes, end_ms, n_ops)
+    n_span = int(span_codes.max()) + 2
+    combo = op_codes.astype(np.int64) * n_span + (span_codes.astype(np.int64) + 1)
+    group, uniques = pd.factorize(combo)
+    return keep_last_ending(req_codes, group.astype(np.int64), end_ms, len(uniques))

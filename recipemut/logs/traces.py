@@ -25,6 +25,7 @@ from recipemut.logs.common import DEFAULT_ATTRIBUTES, read_bytes, read_head
 from recipemut.logs.detect import detect, mismatch
 from recipemut.logs.mapping import DEFAULT_MAPPING, MappingError, SpanMapping, load_mapping, resolve
 from recipemut.logs.normalise import COUNT_KEYS, normalise_table
+from recipemut.logs.spans import SPAN_SCHEMA
 from recipemut.recipe.model import Recipe
 
 __all__ = [
@@ -75,7 +76,7 @@ def read(
     :class:`MappingError` for a bad mapping, :class:`~recipemut.errors.InputFileError` when unreadable.
     """
     table, counts, notes = read_table(path, fmt, recipe=recipe, mapping=mapping, sample_rate=sample_rate, strict=strict)
-    return table.to_pandas(), counts, notes
+    return table.select(SPAN_SCHEMA.names).to_pandas(), counts, notes  # the call columns stay with read_table
 
 
 def read_table(
