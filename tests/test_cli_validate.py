@@ -194,3 +194,29 @@ def test_installed_console_script_usage_error_is_not_a_traceback() -> None:
     assert usage.returncode == 2, usage.stdout + usage.stderr
     assert "Traceback" not in usage.stderr
     assert "Missing argument 'FILE" in usage.stderr
+
+
+def test_fan_out_findings_in_text_and_json(tmp_path: Path) -> None:
+    from test_recipe_fanout import DISPATCH
+
+    bad = tmp_path / "dispatch.yaml"
+    bad.write_text(
+        DISPATCH.replace("foreach: driver_ids", "foreach: driver_id").replace("concurrency: 4", "concurrency: 40")
+    )
+    result = run(str(bad))
+    assert result.exit_code == 1, result.output
+    assert result.output.splitlines() == [
+        f"{bad}:25:5: operations[1] (get_driver): foreach 'driver_id' is not a field it consumes (did you mean "
+        "'driver_ids'?); add it to consumes [foreach-not-consumed]",
+        f"{bad}:26:5: warning: operations[1] (get_driver): concurrency 40 is above the capacity of service 'redis' "
+        "(16 = 2 replicas x 8); calls beyond it queue [concurrency-over-capacity]",
+        "✗ 1 of 1 file invalid (1 error, 1 warning)",
+    ]
+    doc = json.loads(run(str(bad), "--format", "json").stdout)
+    assert [(f["line"], f["column"], f["code"], f["severity"]) for f in doc["files"][0]["findings"]] == [
+        (25, 5, "foreach-not-consumed", "error"),
+        (26, 5, "concurrency-over-capacity", "warning"),
+    ]
+    good = tmp_path / "good.yaml"
+    good.write_text(DISPATCH)
+    assert run(str(good), "--strict").exit_code == 0

@@ -260,3 +260,21 @@ def test_installed_command_in_a_subprocess(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "nope.yaml" in bad.stderr and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_cli_draws_fan_out_and_branches(tmp_path: Path) -> None:
+    from test_recipe_fanout import DISPATCH
+
+    path = tmp_path / "dispatch.yaml"
+    path.write_text(DISPATCH)
+    result = runner.invoke(app, ["graph", str(path), "--format", "dot"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[6] == (
+        '  "get_driver" [label="get_driver\\nredis.GetDriver\\n× each driver_ids, 4 at a time\\nup to 3 attempts", '
+        'shape="box3d", fillcolor="#e7f1ff", color="#0b5ed7"];'
+    )
+    assert lines[8] == (
+        '  "notify_sms" [label="notify_sms\\nsms.Send\\nwhen: customer opted in", style="rounded,filled,dashed", '
+        'fillcolor="#f3f0ff", color="#6f42c1"];'
+    )
