@@ -431,3 +431,25 @@ def test_property_a_substitute_keeps_the_caches_hits(keys: list[int], gaps: list
     both = mutate(recipe_to_dict(r), [*_SUBSTITUTE, Edit("set", ("operations", "enrich", "cache"), spec)])
     rep = replay(both, p, rng=RNG(0), original=r)
     assert (rep.cost_usd == 0.0).tolist() == hits(start, k, ttl_s, 10_000).tolist()
+
+
+def test_a_hedge_in_front_of_a_substitute_sends_duplicates_of_the_substitute() -> None:
+    r = _enrich()
+    n = 20000
+    p = _enrich_profile(r, np.full(n, -1))
+    sub = mutate(recipe_to_dict(r), _SUBSTITUTE)
+    hedge = Edit("set", ("operations", "enrich", "hedge"), {"after_ms": 15, "max_extra": 1})
+    both = mutate(recipe_to_dict(r), [*_SUBSTITUTE, hedge])
+    alone = replay(sub, p, rng=RNG(4), original=r)
+    rep = replay(both, p, rng=RNG(4), original=r)
+    # the same substitute calls (same draws); a call still running at 15 ms ends with the duplicate's
+    # answer, 15 ms + a substitute call (p50 10 ms), when that is sooner. Drawn from the recorded
+    # 100 ms calls instead, no duplicate would ever win.
+    assert (rep.latency_ms <= alone.latency_ms).all()
+    won = rep.latency_ms < alone.latency_ms
+    assert won.mean() > 0.01 and (rep.latency_ms[won] > 15.0).all() and (rep.latency_ms[won] < 100.0).all()
+    assert np.quantile(rep.latency_ms, 0.999) < np.quantile(alone.latency_ms, 0.999)
+    extra = rep.cost_usd > 0.002 + 1e-12
+    assert (extra == (alone.latency_ms > 15.0)).all()  # every call past 15 ms sent one duplicate ...
+    assert rep.cost_usd[extra] == pytest.approx(0.004)  # ... at the substitute's price
+    assert "substitute" in rep.notes["enrich"] and "hedged after 15 ms" in rep.notes["enrich"]

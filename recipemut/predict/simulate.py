@@ -34,7 +34,9 @@ topological order over ``(n,)`` columns (never a Python loop over requests):
   the note says which);
 * a hedge added or changed: :func:`recipemut.predict.hedgemodel.hedged_latency`,
   ``min(L, after_ms + L2, 2 * after_ms + L3, ...)`` for ``max_extra`` duplicates drawn from the
-  operation's recorded latencies; every duplicate sent costs one more call;
+  operation's recorded latencies; every duplicate sent costs one more call. On a substituted
+  operation (hedged before or after the substitution, or kept from the original) the duplicates
+  are drawn from the substitute's latencies and cost its price;
 * a field whose ``format``/``compression`` changed, or that an operation stops producing: the
   operations touching it shift by :func:`recipemut.predict.bytesmodel.latency_delta` (bytes fit where it
   is good, codec time always; noted per operation);
@@ -352,9 +354,11 @@ def replay(
         lat, c, stp, gap, imp = _samples(recipe, original, profile, base, op, orig, j, run, substituted, rng, notes)
         if op_id in bytes_delta:
             lat = np.maximum(lat + bytes_delta[op_id], 0.0)
-        if op.hedge is not None and (orig is None or orig.hedge != op.hedge):
-            lat, c = _hedge(op, lat, c, base, j, rng)
-            notes.setdefault(op_id, f"hedged after {op.hedge.after_ms:g} ms")
+        if op.hedge is not None and (orig is None or orig.hedge != op.hedge or substituted):
+            # duplicates of a substitute's calls are the substitute's calls: drawn from its latencies
+            lat, c = _hedge(op, lat, c, base, j, rng, pool=lat[run] if substituted else None)
+            note = f"hedged after {op.hedge.after_ms:g} ms"
+            notes[op_id] = f"{notes[op_id]}; {note}" if op_id in notes else note
         # a substituted operation's samples are all drawn anew, so a cache it kept is replayed too
         if op.cache is not None and (orig is None or orig.cache != op.cache or substituted) and j is not None:
             keyed, key_note = _keyed_calls(op, orig, base, j, run)
@@ -489,15 +493,29 @@ def _samples(
 
 
 def _hedge(
-    op: Operation, lat: np.ndarray, c: np.ndarray, base: ReplayBase, j: int | None, rng: np.random.Generator
+    op: Operation,
+    lat: np.ndarray,
+    c: np.ndarray,
+    base: ReplayBase,
+    j: int | None,
+    rng: np.random.Generator,
+    *,
+    pool: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Latency and cost under a hedge (:func:`~recipemut.predict.hedgemodel.hedged_latency`); extras are paid."""
+    """Latency and cost under a hedge (:func:`~recipemut.predict.hedgemodel.hedged_latency`); extras are paid.
+
+    Duplicates are drawn from ``pool`` when given (a substitute's latencies), else from the
+    operation's recorded calls.
+    """
     from recipemut.predict.hedgemodel import hedged_latency
 
     assert op.hedge is not None
-    if j is None or base.donors[op.id].size == 0:
+    if pool is not None and np.isfinite(pool).any():
+        samples = pool
+    elif j is None or base.donors[op.id].size == 0:
         return lat, c
-    samples = base.lat[j, base.donors[op.id]]
+    else:
+        samples = base.lat[j, base.donors[op.id]]
     out, extra = hedged_latency(lat, op.hedge.after_ms, rng, samples, max_extra=op.hedge.max_extra)
     return out, c + extra * np.where(np.isfinite(c), c, 0.0)
 
