@@ -10,15 +10,17 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from _forecast_helpers import DAY_MS, true_crossing_days, two_service_recipe
+from _forecast_helpers import DAY_MS, true_crossing_days, two_service_doc, two_service_recipe
 
 from recipemut import loggen
 from recipemut.forecast import capacity as C
 from recipemut.forecast import demand as D
 from recipemut.forecast import rates as R
+from recipemut.forecast.headroom import Headroom
+from recipemut.predict.simulate import Replay, replay
 from recipemut.profile import busy as B
 from recipemut.profile.build import build_profile
-from recipemut.recipe.model import Recipe
+from recipemut.recipe.model import Recipe, recipe_from_dict
 
 N = 40_000
 DURATION_S = 14 * 86400.0
@@ -323,3 +325,71 @@ def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataF
     assert same.score == 0 and same.lines() == []
     worse = C.headroom_change(fc, r, d.busy_ms, dict(d.busy_ms, cart=d.busy_ms["cart"] * 2))
     assert worse.score == pytest.approx(-1.0)
+
+
+# ---- the bottleneck: the service that crosses its target first -------------------------------
+
+
+@pytest.fixture(scope="module")
+def sampled_growth() -> pd.DataFrame:
+    """14 days growing 5%/day, logged at 1 in 10 000 (about 20 000 requests, 1400-1700 rps now)."""
+    return loggen.generate_spans(two_service_recipe(), 200_000_000, seed=4, duration_s=DURATION_S,
+                                 growth_per_day=GROWTH, diurnal_amplitude=DIURNAL, sample_rate=0.0001)  # fmt: skip
+
+
+def _headroom(spans: pd.DataFrame, cart_cpr: int | None, pricing_cpr: int | None) -> tuple[Recipe, Headroom]:
+    """The two-service shop, ``cart`` and ``pricing`` declared at 1 replica of that concurrency (None: not)."""
+    doc = two_service_doc()
+    doc["services"] = {
+        name: {"replicas": 1, "concurrency_per_replica": cpr, "target_utilization": 0.7}
+        for name, cpr in (("cart", cart_cpr), ("pricing", pricing_cpr))
+        if cpr is not None
+    }
+    r = recipe_from_dict(doc)
+    prof = build_profile(spans, r)
+    return r, Headroom(r, replay(r, prof, rng=np.random.default_rng(0)), prof)
+
+
+def _replay(load_ms: float, price_ms: float) -> Replay:
+    """A one-request replay with that busy time per operation (``load`` on cart, ``price`` on pricing)."""
+    one = np.ones((1, 1), dtype=bool)
+    busy = {"load": load_ms, "price": price_ms}
+    return Replay(("load",), np.arange(1), np.ones(1), np.ones(1), one, ~one, busy_ms=busy)
+
+
+@pytest.mark.parametrize(("cart_cpr", "pricing_cpr"), [(20, 40), (40, 20), (20, 21), (20, 20)])
+def test_the_bottleneck_is_the_first_service_to_cross(
+    sampled_growth: pd.DataFrame, cart_cpr: int, pricing_cpr: int
+) -> None:
+    r, hr = _headroom(sampled_growth, cart_cpr, pricing_cpr)
+    outs = {o.service: o for o in C.service_outlooks(hr.forecast, r, hr.before) if o.capacity}
+    assert set(outs) == {"cart", "pricing"}
+    crossings = {s: o.crossing for s, o in outs.items() if o.crossing is not None}
+    assert len(crossings) == 2
+    svc, load = hr.pressure(r, _replay(hr.before["cart"], hr.before["pricing"]))
+    assert svc == hr.bottleneck()
+    assert crossings[svc] == min(crossings.values())
+    # its load, utilisation over target at the forecast peak, is the highest: services cross in that order
+    peak = {s: o.forecast_peak_util for s, o in outs.items()}
+    assert load == pytest.approx(peak[svc] / 0.7) and peak[svc] == max(peak.values())  # type: ignore[type-var]
+
+
+def test_the_bottleneck_moves_when_a_replay_relieves_it(sampled_growth: pd.DataFrame) -> None:
+    r, hr = _headroom(sampled_growth, 20, 40)
+    cart, pricing = hr.before["cart"], hr.before["pricing"]
+    first = hr.pressure(r, _replay(cart, pricing))
+    assert first[0] == "cart" == hr.bottleneck()
+    svc, load = hr.pressure(r, _replay(1.0, pricing))  # cart's operation relieved: pricing crosses first now
+    assert svc == "pricing" and load < first[1]
+    # loads compare across services: busy time over capacity (same target, same rate forecast)
+    assert load == pytest.approx(first[1] * (pricing / 40) / (cart / 20), rel=1e-9)
+
+
+def test_no_bottleneck_without_declared_capacity(sampled_growth: pd.DataFrame) -> None:
+    from recipemut.errors import RecipemutError
+
+    r, hr = _headroom(sampled_growth, None, None)
+    with pytest.raises(RecipemutError) as e:
+        hr.pressure(r, _replay(hr.before["cart"], hr.before["pricing"]))
+    assert e.value.code == "no-capacity"
+    assert "--objective headroom needs services with declared capacity" in str(e.value)

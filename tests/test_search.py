@@ -13,12 +13,15 @@ from _suggest_helpers import profile_from_matrices, recipe
 from hypothesis import HealthCheck, given, settings
 from strategies import recipe_docs
 
+from recipemut.forecast.headroom import Headroom
 from recipemut.judge.abtest import JudgeSettings
 from recipemut.judge.stats import NO_DIFFERENCE, REGRESSES
 from recipemut.loggen import generate_spans
-from recipemut.plan.search import ACCEPTED, REJECTED, SearchSettings, objective_level, search
+from recipemut.loggen.params import FieldParams, LoggenParams, OpParams
+from recipemut.plan.search import ACCEPTED, REJECTED, SearchResult, SearchSettings, objective_level, search
 from recipemut.predict.cachesim import hits
-from recipemut.profile.build import build_profile
+from recipemut.predict.simulate import replay
+from recipemut.profile.build import Profile, build_profile
 from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.model import Recipe, recipe_from_dict
 
@@ -373,3 +376,148 @@ def test_a_cache_and_a_substitute_of_one_operation_compose_in_either_order(objec
         assert single.evaluation is not None
         assert plan.cost_usd.mean() < single.evaluation.mutated["cost_mean_usd"]
         assert np.quantile(plan.latency_ms, 0.95) < single.evaluation.mutated["latency_p95_ms"]
+
+
+# ---- headroom: the bottleneck is re-picked after every step ----------------------------------
+
+
+World = tuple[Recipe, Profile, Headroom]
+
+
+def _growing_doc() -> dict[str, Any]:
+    """``audit`` (eliminable: nobody reads ``audit_ref``) loads the audit service, ``rates``
+    (deterministic: cacheable) the tax service; both declare their capacity."""
+    return {
+        "apiVersion": "recipemut/v1",
+        "kind": "Recipe",
+        "name": "growing",
+        "version": 1,
+        "fields": {
+            "order_id": {"type": "string"},
+            "region": {"type": "string"},
+            "cart": {"type": "object"},
+            "audit_ref": {"type": "string"},
+            "tax_rates": {"type": "object"},
+            "quote": {"type": "object"},
+        },
+        "inputs": ["order_id", "region"],
+        "outputs": ["quote"],
+        "operations": [
+            {"id": "load", "service": "cart", "action": "Get", "consumes": ["order_id"], "produces": ["cart"]},
+            {"id": "audit", "service": "audit", "action": "Log", "consumes": ["order_id"],
+             "produces": ["audit_ref"]},
+            {"id": "rates", "service": "tax", "action": "Rates", "consumes": ["region"], "produces": ["tax_rates"],
+             "deterministic": True},
+            {"id": "price", "service": "pricing", "action": "Price", "consumes": ["cart", "tax_rates"],
+             "produces": ["quote"]},
+        ],
+        "services": {
+            "audit": {"replicas": 1, "concurrency_per_replica": 21, "target_utilization": 0.7},
+            "tax": {"replicas": 1, "concurrency_per_replica": 32, "target_utilization": 0.7},
+        },
+    }  # fmt: skip
+
+
+def _growing_world() -> World:
+    """:func:`_growing_doc`'s recipe, its logs and its capacity forecast: traffic growing 5%/day for
+    14 days, logged at 1 in 10 000, 2000 regions; both services cross their 70% target in 12-13
+    days, audit first."""
+    r = recipe_from_dict(_growing_doc())
+    params = LoggenParams(
+        ops={"audit": OpParams(latency_median_ms=20.0), "rates": OpParams(latency_median_ms=30.0)},
+        fields={"region": FieldParams(bytes_mean=8, universe=2000)},
+    )
+    spans = generate_spans(r, 200_000_000, seed=1, params=params, duration_s=14 * 86400.0, growth_per_day=0.05,
+                           diurnal_amplitude=0.5, sample_rate=0.0001)  # fmt: skip
+    p = build_profile(spans, r)
+    return r, p, Headroom(r, replay(r, p, rng=np.random.default_rng([1, 0])), p)
+
+
+@pytest.fixture(scope="module")
+def growing_world() -> World:
+    return _growing_world()
+
+
+def _headroom_search(world: World, **kw: Any) -> SearchResult:
+    r, p, hr = world
+    judge = JudgeSettings(objective="headroom", service=hr.bottleneck())
+    return search(r, p, SearchSettings(judge=judge, seed=1), **kw)
+
+
+def test_headroom_world_has_two_services_crossing_about_together(growing_world: World) -> None:
+    from recipemut.forecast.capacity import service_outlooks
+
+    r, _, hr = growing_world
+    days = {o.service: o.days_to(o.crossing, hr.forecast.now) for o in service_outlooks(hr.forecast, r, hr.before)}
+    assert days["audit"] == pytest.approx(12, abs=1.5) and days["tax"] == pytest.approx(12.5, abs=1.5)
+    assert days["audit"] <= days["tax"] and hr.bottleneck() == "audit"
+
+
+def test_headroom_with_a_fixed_bottleneck_stops_after_relieving_it(growing_world: World) -> None:
+    res = _headroom_search(growing_world)  # no re-pick: every candidate judged on audit's busy time
+    assert [c.mutation.id for c in res.plan] == ["eliminate:audit"]
+    cache = {c.mutation.id: c for c in res.rejected}["cache:rates"]
+    assert cache.reasons == (NO_DIFFERENCE,) and cache.service == "audit"
+    first = growing_world[2].first_crossing(res)
+    assert first is not None
+    assert (first["before"]["service"], first["after"]["service"]) == ("audit", "tax")
+    assert first["after"]["crossing_in_days"] < 14  # tax still crosses in about 12.5 days
+
+
+def test_headroom_repicks_the_bottleneck_after_every_step(growing_world: World) -> None:
+    hr = growing_world[2]
+    res = _headroom_search(growing_world, bottleneck=hr.pressure)
+    assert [(c.mutation.id, c.service) for c in res.plan] == [("eliminate:audit", "audit"), ("cache:rates", "tax")]
+    assert all(c.evaluation is not None and c.evaluation.score < 0 for c in res.plan)  # each relieved its bottleneck
+    assert res.plan_evaluation is not None and res.plan_evaluation.verdict == "improves"
+    first = hr.first_crossing(res)  # the plan's headroom: the earliest crossing over all services
+    assert first is not None
+    b, a = first["before"], first["after"]
+    assert (b["service"], a["service"]) == ("audit", "tax")
+    assert b["crossing_in_days"] == pytest.approx(12, abs=1.5)
+    assert a["crossing_in_days"] > b["crossing_in_days"] + 8  # the second service's crossing moved out
+    assert a["load"] < b["load"]
+    days = f"audit in {b['crossing_in_days']:.0f} days -> tax in {a['crossing_in_days']:.0f} days"
+    assert first["sentence"] == f"first to need replicas: {days}"
+    lines = hr.plan_lines(res)
+    assert lines[0] == first["sentence"]
+    assert any(line.startswith("audit: scaling needed in") for line in lines)
+    assert any(line.startswith("tax: scaling needed in") for line in lines)
+
+
+def test_bottleneck_only_matters_under_headroom(growing_world: World) -> None:
+    r, p, hr = growing_world
+    settings = SearchSettings(judge=JudgeSettings(objective="latency"), seed=1, budget=20)
+
+    def numbers(**kw: Any) -> list[tuple[str, str, dict[str, Any] | None]]:
+        res = search(r, p, settings, **kw)
+        cands = [*res.singles, *res.plan, *res.rejected]
+        return [(c.mutation.id, c.status, c.evaluation.to_dict() if c.evaluation else None) for c in cands]
+
+    assert numbers(bottleneck=hr.pressure) == numbers()
+
+
+def test_headroom_report_and_plan_file_name_each_steps_bottleneck(growing_world: World) -> None:
+    import json
+
+    from recipemut.plan.assemble import plan_document, search_report
+
+    hr = growing_world[2]
+    res = _headroom_search(growing_world, bottleneck=hr.pressure)
+    text = json.dumps(_growing_doc(), indent=2)  # JSON is YAML: the recipe file's text
+    rep = search_report(res, hr, Path("growing.yaml"), text, bottleneck="audit")
+    first = rep["plan_first_crossing"]
+    assert (first["before"]["service"], first["after"]["service"]) == ("audit", "tax")
+    assert rep["plan_headroom"][0] == first["sentence"]
+    assert {c["id"]: c["bottleneck_service"] for c in rep["singles"]} == {
+        "eliminate:audit": "audit",
+        "cache:rates": "audit",
+    }
+    doc = plan_document(res, hr, Path("growing.yaml"), name="growing", version=1, sha256="0" * 64, report=rep)
+    assert [(m["id"], m["predicted"]["bottleneck_service"]) for m in doc["mutations"]] == [
+        ("eliminate:audit", "audit"),
+        ("cache:rates", "tax"),
+    ]
+    other = search(res.original, growing_world[1], _settings("latency", budget=5))
+    assert "plan_first_crossing" not in search_report(other, hr, Path("growing.yaml"), text)
+    assert all("bottleneck_service" not in c for c in search_report(other, hr, Path("g.yaml"), text)["singles"])

@@ -30,15 +30,25 @@ class CapacityLines(Protocol):
 
     def plan_lines(self, result: SearchResult) -> list[str]: ...
 
+    def first_crossing(self, result: SearchResult) -> dict[str, Any] | None: ...
+
 
 def _q(x: Any, q: float) -> float:
     return float(np.quantile(x, q))
 
 
+def _judged_on(c: Candidate) -> dict[str, str]:
+    """Under ``headroom``, the bottleneck service a candidate was judged on (re-picked after every
+    plan step); nothing under the other objectives."""
+    return {"bottleneck_service": c.service} if c.service is not None else {}
+
+
 def candidate_dict(c: Candidate, capacity: CapacityLines) -> dict[str, Any]:
-    """One candidate as the report lists it (its capacity sentences only when accepted)."""
+    """One candidate as the report lists it (its capacity sentences only when accepted; under
+    ``headroom``, the bottleneck service it was judged on)."""
     return {
         "headroom": capacity.lines(c) if c.status == "accepted" else [],
+        **_judged_on(c),
         **c.mutation.to_dict(),
         "round": c.round,
         "status": c.status,
@@ -56,10 +66,13 @@ def search_report(
     baseline's figures, every single and rejected candidate, the plan's prediction, its diffs
     (YAML, exactly what ``apply`` writes, and structural) and the search's settings.
 
-    ``bottleneck`` is the service the ``headroom`` objective relieved. Numbers may be NaN:
-    :func:`~recipemut.files.jsonsafe.strict_json` it before writing JSON.
+    ``bottleneck`` is the service the ``headroom`` objective relieved first; under ``headroom`` the
+    report also carries ``plan_first_crossing``, the plan's headroom (the earliest crossing over all
+    services, before and after). Numbers may be NaN: :func:`~recipemut.files.jsonsafe.strict_json`
+    it before writing JSON.
     """
     base = result.baseline
+    first = {"plan_first_crossing": capacity.first_crossing(result)} if result.objective == "headroom" else {}
     after = edited_text(text, [e for c in result.plan for e in c.mutation.edits], source=str(recipe_path))
     return {
         "weight": result.weight,
@@ -75,6 +88,7 @@ def search_report(
         "plan_predicted": result.plan_evaluation.to_dict() if result.plan_evaluation else None,
         "plan_verdict": result.plan_evaluation.verdict if result.plan_evaluation else None,
         "plan_headroom": capacity.plan_lines(result),
+        **first,
         "capacity_note": capacity.note or None,
         "singles": [candidate_dict(c, capacity) for c in result.singles],
         "rejected": [candidate_dict(c, capacity) for c in result.rejected],
@@ -125,7 +139,7 @@ def plan_document(
                 c.mutation.targets,
                 c.mutation.description,
                 c.mutation.edits,
-                strict_json({**ev.to_dict(), "headroom": capacity.lines(c)}) if ev else {},
+                strict_json({**ev.to_dict(), "headroom": capacity.lines(c), **_judged_on(c)}) if ev else {},
                 ev.verdict if ev else None,
             )
         )

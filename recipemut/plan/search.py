@@ -25,10 +25,21 @@ Objective value of a state (lower is better; :func:`objective_level`, the one de
 latency, ``p95`` its 95th percentile, ``cost`` its mean cost, ``balanced`` the weighted sum of its
 mean latency and mean cost relative to the baseline's, ``headroom`` the mean busy time per request
 of the bottleneck ``service`` (the caller names it, from the capacity forecast).
+
+Under ``headroom`` the bottleneck moves as the plan grows: once a step has relieved the service that
+needed replicas first, another one does. When the caller gives a :data:`Bottleneck` (the capacity
+forecast's view of a recipe and its replay: which service crosses its target first, and how loaded
+it is), every state is given its own bottleneck, re-picked after each accepted step, and the
+candidates generated from a state are judged on the busy time of *that* state's bottleneck. A
+state's level is then the bottleneck's load (its utilisation over its target at the forecast peak),
+one scale for every service, so states relieving different services compare, and the plan stops
+only when no candidate relieves the service that now crosses first. Without one, ``settings.judge.service``
+stays the bottleneck of every state, as picked before the search.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -58,6 +69,10 @@ REJECTED = "rejected"
 DEFAULT_BUDGET = 400
 DEFAULT_TIME_BUDGET_S = 50.0
 DEFAULT_MAX_ROUNDS = 8
+
+#: Under ``headroom``: the service that crosses its capacity target first under a recipe and its
+#: replay, and its load there (lower is better, one scale for every service); see the module doc.
+Bottleneck = Callable[[Recipe, Replay], tuple[str, float]]
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,7 @@ class Candidate:
     evaluation: Evaluation | None = None  # against the state it was generated from
     parent: tuple[str, ...] = ()  # ids of the plan steps before it
     busy_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # its replay's, per op
+    service: str | None = None  # headroom: the bottleneck service it was judged on (its parent state's)
 
     @property
     def verdict(self) -> str | None:
@@ -121,6 +137,7 @@ class _State:
     steps: tuple[Candidate, ...]
     rep: Replay
     level: float
+    service: str | None = None  # headroom: this state's bottleneck, what its children are judged on
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,11 +196,15 @@ def search(
     base: ReplayBase | None = None,
     order: Callable[[list[Mutation]], list[Mutation]] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    bottleneck: Bottleneck | None = None,
 ) -> SearchResult:
     """Search for the best plan (see the module docstring) as ``settings`` say (default: all defaults).
 
     ``doc`` is the recipe's document as loaded (edits address it; default ``recipe_to_dict``).
-    ``settings.judge.service`` names the bottleneck service for the ``headroom`` objective.
+    ``settings.judge.service`` names the bottleneck service for the ``headroom`` objective;
+    ``bottleneck``, when given under ``headroom``, re-picks it for every state (module doc) and the
+    judge's ``service`` may be None (the root's is then ``bottleneck``'s pick; the whole plan is
+    judged on it).
     ``base`` is :func:`recipemut.predict.simulate.replay_base` of ``profile`` and ``recipe`` when
     the caller built it already (every candidate is replayed against it; built here otherwise).
     ``order`` may reorder each round's candidates (e.g. a bandit's preference) before the budget
@@ -200,9 +221,17 @@ def search(
     base_rep = replay(recipe, profile, rng=np.random.default_rng([seed, 0]), original=recipe, base=rb)
     ids = profile.request_ids
     treat = treatment_mask(np.asarray(ids)[base_rep.rows], judge.share)  # the A/B split, hashed once
-    if judge.objective == "headroom" and judge.service is None:
-        raise ValueError("the headroom objective needs the bottleneck service (service=...)")
-    root = _State(recipe, doc, (), base_rep, objective_level(base_rep, judge, baseline=base_rep))
+    headroom = judge.objective == "headroom"
+    if headroom and judge.service is None and bottleneck is None:
+        raise ValueError("the headroom objective needs the bottleneck service (service=... or bottleneck=...)")
+    repick = bottleneck if headroom else None
+    if repick is not None:
+        first, level = repick(recipe, base_rep)
+        judge = dataclasses.replace(judge, service=first)  # the whole plan is judged on the first bottleneck
+        root = _State(recipe, doc, (), base_rep, level, first)
+    else:
+        svc = judge.service if headroom else None
+        root = _State(recipe, doc, (), base_rep, objective_level(base_rep, judge, baseline=base_rep), svc)
     beam = [root]
     best = root
     singles: list[Candidate] = []
@@ -211,7 +240,7 @@ def search(
     evaluated = 0
     exhausted = False
     rounds = 0
-    trial = _Trial(recipe, profile, ids, base_rep, rb, judge, treat)
+    trial = _Trial(recipe, profile, ids, base_rep, rb, judge, treat, repick)
     for rnd in range(1, settings.max_rounds + 1):
         rounds = rnd
         grown: list[_State] = []
@@ -283,20 +312,24 @@ class _Trial:
     replay_base: ReplayBase
     settings: JudgeSettings
     treatment: np.ndarray
+    bottleneck: Bottleneck | None = None  # headroom: re-pick the bottleneck of every new state
 
     def judge(
         self, m: Mutation, rnd: int, parent: tuple[str, ...], state: _State, rng: np.random.Generator
     ) -> tuple[Candidate, _State | None]:
-        """Validate, simulate and judge one candidate against its parent state."""
-        original = self.original
+        """Validate, simulate and judge one candidate against its parent state (under ``headroom``, on
+        the busy time of the parent's bottleneck)."""
+        original, svc = self.original, state.service
         problems = check_structure(original, m.recipe)
         if problems:
-            return Candidate(m, rnd, REJECTED, tuple(f"structure: {p}" for p in problems), parent=parent), None
+            why = tuple(f"structure: {p}" for p in problems)
+            return Candidate(m, rnd, REJECTED, why, parent=parent, service=svc), None
         try:
             rep = replay(m.recipe, self.profile, rng=rng, original=original, base=self.replay_base)
         except RecipemutError as e:
-            return Candidate(m, rnd, REJECTED, (f"simulation: {e.message}",), parent=parent), None
-        ev = evaluate(state.rep, rep, self.ids, self.settings, rng=rng, treatment=self.treatment)
+            return Candidate(m, rnd, REJECTED, (f"simulation: {e.message}",), parent=parent, service=svc), None
+        judge = self.settings if svc == self.settings.service else dataclasses.replace(self.settings, service=svc)
+        ev = evaluate(state.rep, rep, self.ids, judge, rng=rng, treatment=self.treatment)
         # a prediction breaking the SLO or budget is rejected, unless the parent already broke it and
         # the candidate does not make it worse (an improvement towards the SLO stays possible)
         p95, cost = ev.mutated["latency_p95_ms"], ev.mutated["cost_mean_usd"]
@@ -308,8 +341,12 @@ class _Trial:
             if ev.caveat:
                 reasons.append(ev.caveat)
         if reasons:
-            return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms), None
-        cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms)
-        level = objective_level(rep, self.settings, baseline=self.base)
+            return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms, svc), None
+        cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms, svc)
+        next_svc, level = svc, 0.0
+        if self.bottleneck is not None:
+            next_svc, level = self.bottleneck(m.recipe, rep)  # the service that crosses first now, and its load
+        else:
+            level = objective_level(rep, self.settings, baseline=self.base)
         new_doc = apply_edits(dict(state.doc), m.edits)
-        return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level)
+        return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level, next_svc)

@@ -71,7 +71,8 @@ def suggest(inputs: Inputs, settings: SearchSettings, *, store: Path | None, war
     def order(cands: list[Mutation]) -> list[Mutation]:
         return order_candidates(cands, order_rng, bandit, kind_of=lambda m: mutation_kind(m, r))
 
-    result = search(r, prof, settings, doc=inputs.doc, base=base, order=order)
+    repick = hr.pressure if settings.judge.objective == "headroom" else None  # re-picked after every step
+    result = search(r, prof, settings, doc=inputs.doc, base=base, order=order, bottleneck=repick)
     _record(result, store, inputs, warn)
     report = search_report(result, hr, inputs.path, inputs.text, bottleneck=settings.judge.service)
     plan_doc = plan_document(
