@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from recipemut.errors import LogError
+from recipemut.profile.calls import CallStats, call_stats, fold_calls, one_call_each
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,9 @@ class Profile:
     rate_bin_s: float
     critical_path: tuple[str, ...] = ()  # the most frequent critical path, in topological order
     critical_path_share: float = 0.0  # share of requests whose critical path is exactly that one
+    calls: tuple[CallStats, ...] = ()  # per operation (op_ids order), what its calls show
+    n_calls: np.ndarray | None = None  # (n, k) int, calls per cell (0 where absent)
+    call_ms: np.ndarray | None = None  # (n, k) float, the calls' times added up (NaN where absent)
 
     @property
     def n_requests(self) -> int:
@@ -106,6 +110,10 @@ class Profile:
     def col(self, op_id: str) -> int:
         """Matrix column of an operation."""
         return self.op_ids.index(op_id)
+
+    def call_stats(self, op_id: str) -> CallStats | None:
+        """What the calls of an operation show (``None`` for a profile built without them)."""
+        return next((c for c in self.calls if c.op == op_id), None)
 
     def stats(self, op_id: str) -> OpStats:
         for s in self.ops:
@@ -235,8 +243,10 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
 
     Requests are ``request_id`` values; matrix columns follow ``recipe.topo_order``. Spans of
     operations the recipe does not define are ignored (ingest reports them). When a
-    ``(request, op)`` pair has several spans, the one that ended last is used. A cell's cost is
-    the logged ``cost_usd``, else the recipe's ``cost_per_call_usd``. End-to-end latency is the
+    ``(request, op)`` pair has several spans without ``span_id``, the one that ended last is used;
+    spans with span ids are calls, folded into the cell by :func:`recipemut.profile.calls.fold_calls`
+    (the calls' window, costs and bytes summed, an error only when a last attempt failed). A cell's
+    cost is the logged ``cost_usd``, else the recipe's ``cost_per_call_usd`` per call. End-to-end latency is the
     last end minus the first start; cost is the sum over the operations that ran. ``rate_bin_s``
     defaults to :func:`rate_bin_for` of the time the requests span.
 
@@ -245,7 +255,7 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
     LogError
         No span of an operation of this recipe.
     """
-    from recipemut.logs.spans import factorize, keep_last_ending
+    from recipemut.logs.spans import factorize, keep_calls
 
     topo = recipe.topo_order
     k = len(topo)
@@ -265,43 +275,65 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
     req_codes, request_ids = factorize(spans["request_id"])
     start = _column(spans, "start_ms")
     lat = _column(spans, "latency_ms")
-    keep = keep_last_ending(req_codes, op_col, start + lat, k)
+    span_codes = factorize(spans["span_id"])[0] if "span_id" in spans.columns else None
+    keep = keep_calls(req_codes, op_col, span_codes, start + lat, k)
     if not keep.all():
-        log.info("%d duplicate (request, op) spans ignored (the last-ending one is used)", int((~keep).sum()))
+        log.info("%d duplicate spans ignored (the last-ending one is used)", int((~keep).sum()))
         spans = spans.loc[keep].reset_index(drop=True)
         op_col, start, lat = op_col[keep], start[keep], lat[keep]
         req_codes, request_ids = factorize(spans["request_id"])
+        span_codes = None if span_codes is None else span_codes[keep]
     n = int(request_ids.shape[0])
-    r, c = req_codes, op_col
-
-    latency = _matrix(n, k, r, c, lat)
-    start_abs = _matrix(n, k, r, c, start)
-    request_start = np.nanmin(start_abs, axis=1)  # every request has a span, so no all-NaN row
-    start_offset = start_abs - request_start[:, None]
-    end_abs = start_abs + latency
-    e2e = np.nanmax(end_abs, axis=1) - request_start
-
-    cost = _matrix(n, k, r, c, _column(spans, "cost_usd"))
-    declared = np.array([recipe.ops[op].cost_per_call_usd or np.nan for op in topo], dtype=float)
-    fill = np.isnan(cost) & ~np.isnan(latency) & ~np.isnan(declared)[None, :]
-    cost = np.where(fill, np.broadcast_to(declared, cost.shape), cost)
-    cpu = _matrix(n, k, r, c, _column(spans, "cpu_ms"))
-    mem = _matrix(n, k, r, c, _column(spans, "mem_mb"))
-    bytes_in = _matrix(n, k, r, c, _column(spans, "bytes_in"))
-    bytes_out = _matrix(n, k, r, c, _column(spans, "bytes_out"))
 
     st_codes, st_uniques = factorize(spans["status"])
     unknown_status = [str(u) for u in st_uniques if str(u) not in _STATUS_CODE]
     if unknown_status:
         log.warning("unknown status values %s counted as errors", unknown_status)
     st_lookup = np.array([_STATUS_CODE.get(str(u), ST_ERROR) for u in st_uniques] + [ST_ERROR], dtype=np.int8)
+    row_status = st_lookup[st_codes]
+    attempt = _column(spans, "attempt") if "attempt" in spans.columns else None
+    failed = row_status == ST_ERROR
+    if span_codes is None or not bool((span_codes >= 0).any()):  # one call per cell: the rows are the cells
+        cells = one_call_each(req_codes, op_col, lat, start, failed)
+    else:
+        cells = fold_calls(req_codes, op_col, k, start, lat, failed, attempt)
+    r, c = cells.req, cells.col
+
+    def per_cell(name: str, *, most: bool = False) -> np.ndarray:
+        values = _column(spans, name)
+        if cells.single:
+            return values
+        return cells.most(values) if most else cells.total(values)
+
+    latency = _matrix(n, k, r, c, cells.latency)
+    start_abs = _matrix(n, k, r, c, cells.start)
+    request_start = np.nanmin(start_abs, axis=1)  # every request has a span, so no all-NaN row
+    start_offset = start_abs - request_start[:, None]
+    end_abs = start_abs + latency
+    e2e = np.nanmax(end_abs, axis=1) - request_start
+
+    cost = _matrix(n, k, r, c, per_cell("cost_usd"))
+    n_calls = np.zeros((n, k), dtype=np.int64)
+    n_calls[r, c] = cells.n_calls
+    declared = np.array([recipe.ops[op].cost_per_call_usd or np.nan for op in topo], dtype=float)
+    fill = np.isnan(cost) & ~np.isnan(latency) & ~np.isnan(declared)[None, :]
+    cost = np.where(fill, declared[None, :] * n_calls, cost)
+    cpu = _matrix(n, k, r, c, per_cell("cpu_ms"))
+    mem = _matrix(n, k, r, c, per_cell("mem_mb", most=True))
+    bytes_in = _matrix(n, k, r, c, per_cell("bytes_in"))
+    bytes_out = _matrix(n, k, r, c, per_cell("bytes_out"))
+
     status = np.zeros((n, k), dtype=np.int8)
-    status[r, c] = st_lookup[st_codes]
+    if cells.single:
+        status[r, c] = row_status
+    else:  # halted as the last call says; an error only when the last attempt of some call failed
+        base = row_status[cells.last]
+        status[r, c] = np.where(base == ST_HALTED, ST_HALTED, np.where(cells.final_errors > 0, ST_ERROR, ST_OK))
 
     cache_key = np.full((n, k), -1, dtype=np.int64)
     if "cache_key" in spans.columns:
         ck_codes, _ = factorize(spans["cache_key"])
-        cache_key[r, c] = ck_codes
+        cache_key[r, c] = ck_codes if cells.single else cells.same(ck_codes)
 
     first = _first_rows(req_codes)
     if "variant" in spans.columns:
@@ -388,6 +420,16 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
         rate_bin_s=float(rate_bin_s),
         critical_path=tuple(op for op, on in zip(topo, mode, strict=True) if on),
         critical_path_share=mode_share,
+        calls=call_stats(
+            cells,
+            topo,
+            op_col,
+            e2e,
+            attempt,
+            _column(spans, "items") if "items" in spans.columns else None,
+        ),
+        n_calls=n_calls,
+        call_ms=_matrix(n, k, r, c, cells.call_ms),
     )
 
 

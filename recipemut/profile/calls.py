@@ -1,0 +1,352 @@
+"""Several calls of one operation in one request: the one cell they make, and what they tell.
+
+The request matrix keeps one cell per (request, operation). When the logs hold several calls of
+an operation in a request (a fan-out over a list, retries), :func:`fold_calls` folds them into
+that cell: it starts at the first call's start and lasts until the last call's end (the calls'
+*window*, what the request waited for, so replaying the unchanged recipe reproduces the recorded
+time); costs and the like are summed over the calls. A call that failed and was tried again is a
+*retried error*, not a failure of the request: the cell is an error only when the last attempt
+of some call failed.
+
+:func:`call_stats` gives, per operation, the figures of its calls (calls per request, attempts,
+retried errors, items per call, calls in flight at once, the window against the sum of the calls'
+times), and :func:`n_plus_one` names the operations called several times per request that the
+recipe describes as one call (no ``foreach``): the N+1 pattern, with the lines to add.
+
+Everything is vectorised over calls (sorts, ``bincount``, one sweep over start/end events).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recipemut.recipe.model import Recipe
+
+
+@dataclass(frozen=True, eq=False)
+class Cells:
+    """Calls folded into (request, operation) cells. Row arrays are per call, cell arrays per cell."""
+
+    cell: np.ndarray  # (rows,) the cell of each call
+    req: np.ndarray  # (cells,) request code
+    col: np.ndarray  # (cells,) operation column
+    start: np.ndarray  # (cells,) first start
+    latency: np.ndarray  # (cells,) the calls' window: last end - first start (the one call's latency)
+    last: np.ndarray  # (cells,) row of the call that ended last
+    n_calls: np.ndarray  # (cells,) calls
+    call_ms: np.ndarray  # (cells,) sum of the calls' latencies
+    in_flight_max: np.ndarray  # (cells,) most calls in flight at once
+    retried: np.ndarray  # (cells,) error calls that were tried again
+    final_errors: np.ndarray  # (cells,) calls whose last attempt failed
+
+    @property
+    def single(self) -> bool:
+        """Every cell is one call (the logs are shaped like the one-call model)."""
+        return int(self.req.shape[0]) == int(self.cell.shape[0])
+
+    def total(self, values: np.ndarray) -> np.ndarray:
+        """Per cell, the sum of ``values`` (per call) over the calls that carry one; NaN where none does.
+
+        >>> c = fold_calls(np.array([0, 0, 1]), np.zeros(3, int), 1, np.zeros(3), np.ones(3), np.zeros(3, bool))
+        >>> c.total(np.array([1.0, np.nan, np.nan])).tolist()
+        [1.0, nan]
+        """
+        m = int(self.req.shape[0])
+        has = ~np.isnan(values)
+        s = np.bincount(self.cell, weights=np.where(has, values, 0.0), minlength=m)
+        return np.where(np.bincount(self.cell, weights=has, minlength=m) > 0, s, np.nan)
+
+    def most(self, values: np.ndarray) -> np.ndarray:
+        """Per cell, the largest of ``values`` (NaN ignored; NaN where none)."""
+        out = np.full(int(self.req.shape[0]), -np.inf)
+        has = ~np.isnan(values)
+        np.maximum.at(out, self.cell[has], values[has])
+        return np.where(np.isfinite(out), out, np.nan)
+
+    def same(self, codes: np.ndarray) -> np.ndarray:
+        """Per cell, the code all its calls share, else -1 (``codes`` per call, -1 for none)."""
+        m = int(self.req.shape[0])
+        lo = np.full(m, np.iinfo(np.int64).max)
+        hi = np.full(m, -1, dtype=np.int64)
+        np.minimum.at(lo, self.cell, codes)
+        np.maximum.at(hi, self.cell, codes)
+        return np.where(lo == hi, hi, -1)
+
+
+def one_call_each(req: np.ndarray, col: np.ndarray, latency: np.ndarray, start: np.ndarray, error: np.ndarray) -> Cells:
+    """The cells of calls that are one per (request, operation) already: each row its own cell."""
+    n = int(req.shape[0])
+    rows = np.arange(n, dtype=np.int64)
+    ones = np.ones(n, np.int64)
+    return Cells(
+        cell=rows,
+        req=req.astype(np.int64),
+        col=col.astype(np.int64),
+        start=start,
+        latency=latency,
+        last=rows,
+        n_calls=ones,
+        call_ms=latency,
+        in_flight_max=ones,
+        retried=np.zeros(n, np.int64),
+        final_errors=error.astype(np.int64),
+    )
+
+
+def fold_calls(
+    req: np.ndarray,
+    col: np.ndarray,
+    k: int,
+    start: np.ndarray,
+    latency: np.ndarray,
+    error: np.ndarray,
+    attempt: np.ndarray | None = None,
+) -> Cells:
+    """Fold calls (one row each: request code, operation column, start, latency, failed?) into cells.
+
+    ``attempt`` (float, NaN where a line has none) pairs an error at attempt *a* with a call at
+    attempt *a + 1* of the same cell: that error was retried. Without attempts, an error call
+    after which the operation was called again in the request counts as retried (the request went
+    on); an error on the last-ending call is the cell's failure.
+
+    >>> c = fold_calls(np.zeros(3, int), np.zeros(3, int), 1, np.array([0.0, 10.0, 20.0]),
+    ...                np.array([10.0, 10.0, 5.0]), np.array([False, True, False]))
+    >>> c.latency.tolist(), c.n_calls.tolist(), c.call_ms.tolist(), c.in_flight_max.tolist()
+    ([25.0], [3], [25.0], [1])
+    >>> c.retried.tolist(), c.final_errors.tolist()
+    ([1], [0])
+    """
+    n = int(req.shape[0])
+    key = req.astype(np.int64) * max(k, 1) + col.astype(np.int64)
+    uniq, cell = np.unique(key, return_inverse=True)
+    cell = cell.astype(np.int64).ravel()
+    m = int(uniq.shape[0])
+    end = start + latency
+    n_calls = np.bincount(cell, minlength=m)
+    first_start = np.full(m, np.inf)
+    np.minimum.at(first_start, cell, start)
+    last_end = np.full(m, -np.inf)
+    np.maximum.at(last_end, cell, end)
+    # the last-ending call of each cell (ties: the later row), as the one-call rule picks it
+    order = np.lexsort((np.arange(n), end, cell))
+    is_last = np.ones(n, bool)
+    is_last[order[:-1]] = cell[order[:-1]] != cell[order[1:]]
+    last = np.zeros(m, np.int64)
+    last[cell[is_last]] = np.flatnonzero(is_last)
+    single = n_calls == 1
+    window = np.where(single, latency[last], last_end - first_start)
+    call_ms = np.bincount(cell, weights=latency, minlength=m)
+
+    # calls in flight: a sweep over start (+1) and end (-1) events sorted by cell and time, ends
+    # first at a tie (a call starting as another ends does not overlap it); every cell's events sum
+    # to zero, so one running sum serves all cells
+    ev_cell = np.concatenate((cell, cell))
+    ev_time = np.concatenate((start, end))
+    ev_delta = np.concatenate((np.ones(n, np.int64), -np.ones(n, np.int64)))
+    ev = np.lexsort((ev_delta, ev_time, ev_cell))
+    running = np.cumsum(ev_delta[ev])
+    bounds = np.searchsorted(ev_cell[ev], np.arange(m))
+    in_flight = np.maximum(np.maximum.reduceat(running, bounds) if n else np.zeros(m, np.int64), 1)
+
+    errors = np.bincount(cell, weights=error, minlength=m).astype(np.int64)
+    retried = np.zeros(m, np.int64)
+    known = np.zeros(n, bool) if attempt is None else ~np.isnan(attempt)
+    if known.any():
+        assert attempt is not None
+        g = pd.DataFrame({"cell": cell[known], "att": attempt[known], "err": error[known].astype(np.int64)})
+        per = g.groupby(["cell", "att"], sort=False)["err"].agg(["size", "sum"])
+        cells_i = per.index.get_level_values(0).to_numpy()
+        nxt = per["size"].reindex(pd.MultiIndex.from_arrays([cells_i, per.index.get_level_values(1) + 1]))
+        took = np.minimum(per["sum"].to_numpy(), np.nan_to_num(nxt.to_numpy(dtype=float)).astype(np.int64))
+        retried += np.bincount(cells_i, weights=took, minlength=m).astype(np.int64)
+    unknown = error & ~known & ~is_last  # no attempt: an error the request went on after
+    retried += np.bincount(cell[unknown], minlength=m)
+    return Cells(
+        cell=cell,
+        req=(uniq // max(k, 1)).astype(np.int64),
+        col=(uniq % max(k, 1)).astype(np.int64),
+        start=first_start,
+        latency=window,
+        last=last,
+        n_calls=n_calls,
+        call_ms=call_ms,
+        in_flight_max=in_flight.astype(np.int64),
+        retried=retried,
+        final_errors=errors - retried,
+    )
+
+
+def _json_num(v: object) -> object:
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+@dataclass(frozen=True)
+class CallStats:
+    """What the calls of one operation show, over the requests in which it ran.
+
+    Window, sum and concurrency figures are over the requests in which it was called more than
+    once (NaN when there are none).
+    """
+
+    op: str
+    requests: int  # requests in which it ran
+    calls: int  # calls in all
+    calls_mean: float  # calls per request in which it ran
+    calls_max: int
+    several: int  # requests with more than one call
+    attempts_max: int  # the highest attempt logged (1 when no line logs one)
+    retried_errors: int  # failed calls that were tried again (not request errors)
+    items_per_call: float  # mean items per call (NaN when no line logs items)
+    concurrency_max: int  # most calls in flight at once within a request
+    concurrency_mean: float  # mean calls in flight over the window (sum of call times / window)
+    window_ms_mean: float  # first start to last end of the calls
+    sum_ms_mean: float  # the calls' times added up
+    e2e_ms_mean: float  # end-to-end latency of those requests
+
+    @property
+    def serial(self) -> bool:
+        """The calls ran one after another (no two overlapped; window ≈ sum of their times)."""
+        return self.concurrency_max <= 1
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready (NaN -> None), with ``serial``."""
+        return {**{k: _json_num(v) for k, v in self.__dict__.items()}, "serial": self.serial}
+
+
+def call_stats(
+    cells: Cells,
+    op_ids: tuple[str, ...],
+    row_col: np.ndarray,
+    e2e: np.ndarray,
+    attempt: np.ndarray | None = None,
+    items: np.ndarray | None = None,
+) -> tuple[CallStats, ...]:
+    """Per operation (``op_ids``, the matrix columns), the figures of its calls.
+
+    ``row_col`` is each call's column; ``e2e`` each request's end-to-end latency.
+    """
+    k = len(op_ids)
+    col = cells.col
+    ran = np.bincount(col, minlength=k)
+    calls = np.bincount(col, weights=cells.n_calls, minlength=k)
+    calls_max = np.zeros(k, np.int64)
+    np.maximum.at(calls_max, col, cells.n_calls)
+    multi = cells.n_calls > 1
+    several = np.bincount(col[multi], minlength=k)
+
+    def mean_over_multi(values: np.ndarray) -> np.ndarray:
+        s = np.bincount(col[multi], weights=values[multi], minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(several > 0, s / np.maximum(several, 1), np.nan)
+
+    conc_max = np.ones(k, np.int64)
+    np.maximum.at(conc_max, col, cells.in_flight_max)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        in_flight_mean = np.where(cells.latency > 0, cells.call_ms / cells.latency, cells.n_calls.astype(float))
+    attempts_max = np.ones(k, np.int64)
+    if attempt is not None and (~np.isnan(attempt)).any():
+        has = ~np.isnan(attempt)
+        np.maximum.at(attempts_max, row_col[has], attempt[has].astype(np.int64))
+    items_per_call = np.full(k, np.nan)
+    if items is not None and (~np.isnan(items)).any():
+        has = ~np.isnan(items)
+        got = np.bincount(row_col[has], minlength=k)
+        total = np.bincount(row_col[has], weights=items[has], minlength=k)
+        items_per_call = np.where(got > 0, total / np.maximum(got, 1), np.nan)
+    retried = np.bincount(col, weights=cells.retried, minlength=k)
+    window = mean_over_multi(cells.latency)
+    summed = mean_over_multi(cells.call_ms)
+    conc_mean = mean_over_multi(in_flight_mean)
+    e2e_mean = mean_over_multi(e2e[cells.req])
+    return tuple(
+        CallStats(
+            op=op,
+            requests=int(ran[j]),
+            calls=int(calls[j]),
+            calls_mean=float(calls[j] / ran[j]) if ran[j] else float("nan"),
+            calls_max=int(calls_max[j]),
+            several=int(several[j]),
+            attempts_max=int(attempts_max[j]),
+            retried_errors=int(retried[j]),
+            items_per_call=float(items_per_call[j]),
+            concurrency_max=int(conc_max[j]) if several[j] else 1,
+            concurrency_mean=float(conc_mean[j]),
+            window_ms_mean=float(window[j]),
+            sum_ms_mean=float(summed[j]),
+            e2e_ms_mean=float(e2e_mean[j]),
+        )
+        for j, op in enumerate(op_ids)
+    )
+
+
+@dataclass(frozen=True)
+class NPlusOne:
+    """An operation called several times per request that the recipe describes as one call."""
+
+    op: str
+    service: str
+    line: int | None  # the operation's line in the recipe
+    calls: CallStats
+    field: str | None  # the consumed list field it most likely iterates over (None: none is a list)
+    add: tuple[str, ...]  # the recipe lines to add to the operation
+
+    @property
+    def share_of_e2e(self) -> float:
+        """The calls' window as a share of the end-to-end latency of the requests that made them."""
+        e2e = self.calls.e2e_ms_mean
+        return self.calls.window_ms_mean / e2e if e2e > 0 else float("nan")
+
+    def sentence(self) -> str:
+        """One sentence a reviewer can check against the logs."""
+        c = self.calls
+        how = (
+            "one after another"
+            if c.serial
+            else f"up to {c.concurrency_max} at once ({c.concurrency_mean:.1f} in flight on average)"
+        )
+        retried = f"; {c.retried_errors} failed call(s) were retried" if c.retried_errors else ""
+        return (
+            f"{self.op} is called {c.calls_mean:.1f} times per request (up to {c.calls_max}; several times in "
+            f"{c.several} of {c.requests} requests), {how}: {c.window_ms_mean:.1f} ms from first call to last, "
+            f"{c.sum_ms_mean:.1f} ms of calls, {100 * self.share_of_e2e:.0f}% of those requests' latency{retried}; "
+            "the recipe has it as one call (no foreach)"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "op": self.op,
+            "service": self.service,
+            "line": self.line,
+            "field": self.field,
+            "add": list(self.add),
+            "share_of_e2e": _json_num(self.share_of_e2e),
+            "message": self.sentence(),
+            "calls": self.calls.to_dict(),
+        }
+
+
+def n_plus_one(recipe: Recipe, calls: tuple[CallStats, ...]) -> list[NPlusOne]:
+    """The operations called more than once per request whose recipe entry has no ``foreach``.
+
+    The line to add names the consumed field of type ``array`` the calls most likely iterate over
+    (a placeholder when none is), and the concurrency the logs show (1 when the calls ran one
+    after another).
+    """
+    out: list[NPlusOne] = []
+    for c in calls:
+        op = recipe.ops.get(c.op)
+        if op is None or c.several == 0 or getattr(op, "foreach", None) is not None:
+            continue
+        lists = [f for f in op.consumes if (spec := recipe.fields.get(f)) is not None and spec.type == "array"]
+        field = lists[0] if lists else None
+        add = (f"foreach: {field or '<the list field it consumes>'}", f"concurrency: {c.concurrency_max}")
+        line = recipe.position("operations", recipe.op_index(op.id))[0]
+        out.append(NPlusOne(op.id, op.service, line, c, field, add))
+    return out
+
+
+__all__ = ["CallStats", "Cells", "NPlusOne", "call_stats", "fold_calls", "n_plus_one", "one_call_each"]

@@ -1,0 +1,192 @@
+"""Several calls of one operation per request: the cell they make, the figures per operation, the
+N+1 finding; on a synthetic N+1 log shaped like the HotROD demo's driver trace, and on calls that
+already overlap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _profile_helpers import line, write_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from recipemut.logs.ingest import read_logs
+from recipemut.predict.simulate import replay
+from recipemut.profile.build import ST_OK, Profile, build_profile
+from recipemut.profile.calls import fold_calls, n_plus_one
+from recipemut.recipe.loader import load_recipe_text
+
+T0 = 1_657_915_862_453.0
+
+#: the driver service of the demo: find the ids of nearby drivers, then fetch each driver (no foreach)
+RECIPE = """\
+apiVersion: recipemut/v1
+kind: Recipe
+name: hotrod
+version: 1
+fields:
+  location: {type: string}
+  driver_ids: {type: array}
+  drivers: {type: array}
+inputs: [location]
+outputs: [drivers]
+operations:
+  - id: find_driver_ids
+    service: redis
+    action: FindDriverIDs
+    consumes: [location]
+    produces: [driver_ids]
+  - id: get_driver
+    service: redis
+    action: GetDriver
+    consumes: [driver_ids]
+    produces: [drivers]
+    cost_per_call_usd: 0.0001
+"""
+
+#: 10 drivers fetched one after another; drivers 2, 5 and 8 time out (30 ms) and are fetched again
+LATENCIES = [12.0, 11.0, 30.0, 9.0, 14.0, 10.0, 30.0, 12.0, 8.0, 13.0, 30.0, 11.0, 10.0]
+FAILED = {2, 6, 10}
+
+
+def n_plus_one_lines(rid: str, t0: float, *, attempts: bool = True, gap: float = 0.5) -> list[dict[str, Any]]:
+    """One request: find_driver_ids (18 ms), then the 13 serial get_driver calls of :data:`LATENCIES`."""
+    out: list[dict[str, Any]] = [
+        {"request_id": rid, "op": "find_driver_ids", "span_id": f"{rid}-f", "start_ms": t0, "latency_ms": 18.0}
+        | {"status": "ok"}
+    ]
+    t = t0 + 18.0 + gap
+    retry = False
+    for i, lat in enumerate(LATENCIES):
+        d: dict[str, Any] = {"request_id": rid, "op": "get_driver", "span_id": f"{rid}-g{i}", "start_ms": t}
+        d |= {"latency_ms": lat, "status": "error" if i in FAILED else "ok", "items": 1}
+        if attempts:
+            d["attempt"] = 2 if retry else 1
+        retry = i in FAILED
+        out.append(d)
+        t += lat + gap
+    return out
+
+
+def _profile(tmp_path: Path, lines: list[dict[str, Any]]) -> tuple[Profile, Any]:
+    r = load_recipe_text(RECIPE, file="hotrod.yaml")
+    df, _ = read_logs(write_lines(tmp_path / "calls.jsonl", [line(d) for d in lines]), recipe=r)
+    return build_profile(df, r), r
+
+
+def test_n_plus_one_calls_are_counted_and_retries_are_not_request_errors(tmp_path: Path) -> None:
+    prof, _ = _profile(tmp_path, n_plus_one_lines("r1", T0) + n_plus_one_lines("r2", T0 + 1000))
+    c = prof.call_stats("get_driver")
+    assert c is not None
+    assert (c.requests, c.calls, c.calls_max, c.several) == (2, 26, 13, 2)
+    assert (c.retried_errors, c.attempts_max, c.items_per_call) == (6, 2, 1.0)
+    assert c.serial and c.concurrency_max == 1
+    calls_ms = sum(LATENCIES)
+    window = calls_ms + 12 * 0.5
+    assert c.sum_ms_mean == pytest.approx(calls_ms) and c.window_ms_mean == pytest.approx(window)
+    j = prof.col("get_driver")
+    assert prof.latency_ms[:, j] == pytest.approx([window, window])  # the calls' window is the cell
+    assert (prof.status[:, j] == ST_OK).all() and prof.stats("get_driver").error_rate == 0.0
+    assert prof.n_calls is not None and prof.n_calls[:, j].tolist() == [13, 13]
+    assert prof.cost_usd[:, j] == pytest.approx([13 * 0.0001] * 2)  # the declared cost, per call
+    assert prof.e2e_latency_ms == pytest.approx([18.5 + window] * 2)
+    single = prof.call_stats("find_driver_ids")
+    assert single is not None and (single.calls, single.several, single.retried_errors) == (2, 0, 0)
+
+
+def test_replaying_the_unchanged_recipe_reproduces_the_recorded_time(tmp_path: Path) -> None:
+    prof, r = _profile(tmp_path, n_plus_one_lines("r1", T0) + n_plus_one_lines("r2", T0 + 1000))
+    rep = replay(r, prof, rng=np.random.default_rng(0))
+    assert rep.latency_ms == pytest.approx(prof.e2e_latency_ms, rel=0.03)
+
+
+def test_without_attempts_an_error_the_request_went_on_after_is_a_retried_error(tmp_path: Path) -> None:
+    prof, _ = _profile(tmp_path, n_plus_one_lines("r1", T0, attempts=False))
+    c = prof.call_stats("get_driver")
+    assert c is not None and c.retried_errors == 3 and c.attempts_max == 1
+    assert prof.stats("get_driver").error_rate == 0.0
+
+
+def test_a_failed_last_attempt_is_a_request_error(tmp_path: Path) -> None:
+    lines = n_plus_one_lines("r1", T0)
+    lines[-1]["status"] = "error"  # the last call fails and nothing follows it
+    prof, _ = _profile(tmp_path, lines)
+    c = prof.call_stats("get_driver")
+    assert c is not None and c.retried_errors == 3
+    assert prof.stats("get_driver").error_rate == 1.0
+
+
+def test_the_n_plus_one_finding_names_the_field_and_the_lines_to_add(tmp_path: Path) -> None:
+    prof, r = _profile(tmp_path, n_plus_one_lines("r1", T0))
+    (f,) = n_plus_one(r, prof.calls)
+    assert (f.op, f.service, f.field, f.line) == ("get_driver", "redis", "driver_ids", 17)
+    assert f.add == ("foreach: driver_ids", "concurrency: 1")
+    assert f.share_of_e2e == pytest.approx((sum(LATENCIES) + 6) / (18.5 + sum(LATENCIES) + 6))
+    s = f.sentence()
+    assert "get_driver is called 13.0 times per request" in s and "one after another" in s
+    assert "3 failed call(s) were retried" in s and "no foreach" in s
+    json.dumps(f.to_dict())
+
+
+def test_no_finding_when_the_recipe_already_says_foreach(tmp_path: Path) -> None:
+    prof, _ = _profile(tmp_path, n_plus_one_lines("r1", T0))
+    text = RECIPE.replace("    cost_per_call_usd: 0.0001\n", "    cost_per_call_usd: 0.0001\n    foreach: driver_ids\n")
+    assert n_plus_one(load_recipe_text(text, file="hotrod.yaml"), prof.calls) == []
+
+
+def overlapping_lines(rid: str, t0: float) -> list[dict[str, Any]]:
+    """10 route calls started 2 ms apart, 50 ms each: up to 10 in flight, a 68 ms window for 500 ms of calls."""
+    first = {"request_id": rid, "op": "find_driver_ids", "span_id": f"{rid}-f", "start_ms": t0}
+    out: list[dict[str, Any]] = [first | {"latency_ms": 18.0, "status": "ok"}]
+    for i in range(10):
+        d = {"request_id": rid, "op": "get_driver", "span_id": f"{rid}-g{i}", "start_ms": t0 + 20 + 2 * i}
+        out.append(d | {"latency_ms": 50.0, "status": "ok"})
+    return out
+
+
+def test_overlapping_calls_report_their_concurrency_and_the_window(tmp_path: Path) -> None:
+    prof, r = _profile(tmp_path, overlapping_lines("r1", T0))
+    c = prof.call_stats("get_driver")
+    assert c is not None and not c.serial
+    assert c.concurrency_max == 10 and c.concurrency_mean == pytest.approx(500 / 68)
+    assert (c.window_ms_mean, c.sum_ms_mean) == (pytest.approx(68.0), pytest.approx(500.0))
+    assert prof.latency_ms[0, prof.col("get_driver")] == pytest.approx(68.0)
+    (f,) = n_plus_one(r, prof.calls)
+    assert f.add == ("foreach: driver_ids", "concurrency: 10")
+    assert "one after another" not in f.sentence() and "up to 10 at once" in f.sentence()
+    rep = replay(r, prof, rng=np.random.default_rng(0))
+    assert rep.latency_ms == pytest.approx(prof.e2e_latency_ms, rel=0.05)
+
+
+def test_one_call_per_operation_gives_one_call_figures(tmp_path: Path) -> None:
+    lines = [d for d in n_plus_one_lines("r1", T0) if d["span_id"] in ("r1-f", "r1-g0")]
+    prof, r = _profile(tmp_path, lines)
+    assert all(c.several == 0 and c.calls == 1 and c.serial for c in prof.calls)
+    assert n_plus_one(r, prof.calls) == []
+
+
+calls = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(0, 40), st.integers(0, 15)), min_size=1, max_size=25
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(calls)
+def test_fold_calls_agrees_with_a_call_by_call_count(rows: list[tuple[int, int, int, int]]) -> None:
+    req = np.array([r[0] for r in rows])
+    col = np.array([r[1] for r in rows])
+    start = np.array([float(r[2]) for r in rows])
+    lat = np.array([float(r[3]) for r in rows])
+    cells = fold_calls(req, col, 2, start, lat, np.zeros(len(rows), bool))
+    for i in range(cells.req.shape[0]):
+        mine = [j for j in range(len(rows)) if (req[j], col[j]) == (cells.req[i], cells.col[i])]
+        assert cells.n_calls[i] == len(mine)
+        assert cells.start[i] == min(start[mine])
+        assert cells.latency[i] == max(start[mine] + lat[mine]) - min(start[mine])
+        # most calls in flight: at some call's start, the calls running then (ends are exclusive)
+        most = max(sum(start[o] <= start[j] < start[o] + lat[o] for o in mine) for j in mine)
+        assert cells.in_flight_max[i] == max(most, 1)
