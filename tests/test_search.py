@@ -457,7 +457,8 @@ def test_headroom_with_a_fixed_bottleneck_stops_after_relieving_it(growing_world
     res = _headroom_search(growing_world)  # no re-pick: every candidate judged on audit's busy time
     assert [c.mutation.id for c in res.plan] == ["eliminate:audit"]
     cache = {c.mutation.id: c for c in res.rejected}["cache:rates"]
-    assert cache.reasons == (NO_DIFFERENCE,) and cache.service == "audit"
+    assert cache.service == "audit"
+    assert cache.reasons == (NO_DIFFERENCE, "judged on the busy time of audit, the bottleneck service at this step")
     first = growing_world[2].first_crossing(res)
     assert first is not None
     assert (first["before"]["service"], first["after"]["service"]) == ("audit", "tax")

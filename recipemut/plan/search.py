@@ -340,6 +340,8 @@ class _Trial:
             reasons.append(ev.verdict)
             if ev.caveat:
                 reasons.append(ev.caveat)
+            if svc is not None:  # headroom: say which service, it moves as the plan grows
+                reasons.append(f"judged on the busy time of {svc}, the bottleneck service at this step")
         if reasons:
             return Candidate(m, rnd, REJECTED, tuple(reasons), ev, parent, rep.busy_ms, svc), None
         cand = Candidate(m, rnd, ACCEPTED, (), ev, parent, rep.busy_ms, svc)
