@@ -194,3 +194,46 @@ def test_the_recipe_argument_is_named_the_same_in_every_help(command: str) -> No
     assert result.exit_code == 0, result.output
     assert "RECIPE" in result.output.splitlines()[1]  # the usage line
     assert "recipe}" not in result.output and "│ *    recipe " not in result.output
+
+
+def _n_plus_one_files(tmp_path: Path) -> tuple[Path, Path]:
+    from test_calls import RECIPE, T0, n_plus_one_lines
+
+    recipe = tmp_path / "hotrod.yaml"
+    recipe.write_text(RECIPE)
+    logs = write_lines(tmp_path / "calls.jsonl", [line(d) for d in n_plus_one_lines("r1", T0)])
+    return recipe, logs
+
+
+def test_text_names_the_n_plus_one_pattern_and_the_lines_to_add(tmp_path: Path) -> None:
+    recipe, logs = _n_plus_one_files(tmp_path)
+    env = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs)], env=env)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "get_driver: 13.0 calls per request (max 13; several in 1 of 1); serial" in out
+    assert "3 retried error(s), up to attempt 2" in out
+    assert "N+1: get_driver is called 13.0 times per request" in out and "one after another" in out
+    assert f"add to operation get_driver ({recipe}:17): `foreach: driver_ids`, `concurrency: 1`" in out
+
+
+def test_json_has_the_calls_and_the_n_plus_one_finding(tmp_path: Path) -> None:
+    recipe, logs = _n_plus_one_files(tmp_path)
+    env = {"RECIPEMUT_STORE": "off"}
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs), "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    calls = {c["op"]: c for c in doc["calls"]}
+    assert (calls["get_driver"]["calls"], calls["get_driver"]["retried_errors"], calls["get_driver"]["serial"]) == (
+        13,
+        3,
+        True,
+    )
+    (f,) = doc["findings"]["n_plus_one"]
+    assert (f["op"], f["field"], f["line"], f["add"]) == (
+        "get_driver",
+        "driver_ids",
+        17,
+        ["foreach: driver_ids", "concurrency: 1"],
+    )
+    assert doc["ops"][1]["error_rate"] == 0.0  # the retried errors are not request errors

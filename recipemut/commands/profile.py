@@ -26,6 +26,7 @@ from recipemut.commands._common import (
 from recipemut.files.text import console, shown
 from recipemut.logs.report import IngestReport
 from recipemut.profile.build import Profile, cost_contributors, latency_contributors
+from recipemut.profile.calls import CallStats, NPlusOne, n_plus_one
 from recipemut.recipe.model import Recipe
 from recipemut.usecases.inputs import load_inputs
 
@@ -77,9 +78,37 @@ def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: in
                 "peak_rps": float(rate.max()) if len(rate) else 0.0,
                 "sample_rates": {repr(k): v for k, v in report.sample_rates.items()},
             },
+            "calls": [c.to_dict() for c in prof.calls],
+            "findings": {"n_plus_one": [f.to_dict() for f in n_plus_one(recipe, prof.calls)]},
             "ingest": report.to_dict(),
         }
     )
+
+
+def _calls_line(c: CallStats) -> str:
+    """One line on the calls of an operation called several times in a request, or retried."""
+    parts = [f"{c.calls_mean:.1f} calls per request (max {c.calls_max}; several in {c.several:,} of {c.requests:,})"]
+    if c.several:
+        how = (
+            "serial"
+            if c.serial
+            else f"overlapping: up to {c.concurrency_max} in flight, {c.concurrency_mean:.1f} on average"
+        )
+        parts.append(f"{how}; window {c.window_ms_mean:.1f} ms for {c.sum_ms_mean:.1f} ms of calls")
+    if c.retried_errors:
+        parts.append(f"{c.retried_errors:,} retried error(s), up to attempt {c.attempts_max}")
+    if math.isfinite(c.items_per_call):
+        parts.append(f"{c.items_per_call:.1f} items per call")
+    return f"  [bold]{shown(c.op)}[/]: " + "; ".join(shown(p) for p in parts)
+
+
+def _finding_lines(f: NPlusOne, path: str) -> list[str]:
+    where = f"{path}:{f.line}" if f.line else path
+    return [
+        f"[yellow]N+1:[/] {shown(f.sentence())}.",
+        f"  to describe it, add to operation {shown(f.op)} ({shown(where)}): "
+        + ", ".join(f"`{shown(a)}`" for a in f.add),
+    ]
 
 
 def _f(v: float, spec: str = ".1f", suffix: str = "") -> str:
@@ -101,7 +130,7 @@ def _bytes(v: float) -> str:
     return f"{v:.0f}"
 
 
-def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> None:
+def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path: str = "") -> None:
     out = console(soft_wrap=True)
     sr = ", ".join(f"{k:g}" for k in report.sample_rates) or "1"
     out.print(f"[bold]{shown(recipe.name)}[/] v{recipe.version}: {shown(report.summary())}; sample rate {sr}")
@@ -165,6 +194,14 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int) -> No
             "cost: "
             + ", ".join(f"[bold]{shown(s.op)}[/] {100 * s.cost_share:.0f}% (${s.cost_mean_usd:.6f})" for s in cost)
         )
+    several = [c for c in prof.calls if c.several or c.retried_errors]
+    if several:
+        out.print("calls of operations called more than once in a request, or retried:")
+        for c in several:
+            out.print(_calls_line(c))
+    for f in n_plus_one(recipe, prof.calls):
+        for text in _finding_lines(f, path or (recipe.source or "the recipe")):
+            out.print(text)
 
 
 def profile(
@@ -203,7 +240,7 @@ def profile(
         warn_ingest(report)
     else:
         warn_ingest(report)
-        _render(r, prof, report, top)
+        _render(r, prof, report, top, str(recipe))
     from recipemut.learn.records import STORE_PROBLEMS, record_profile_summary
 
     try:  # the store keeps each recipe version's profile summary; a store problem is a warning
