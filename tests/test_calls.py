@@ -190,3 +190,29 @@ def test_fold_calls_agrees_with_a_call_by_call_count(rows: list[tuple[int, int, 
         # most calls in flight: at some call's start, the calls running then (ends are exclusive)
         most = max(sum(start[o] <= start[j] < start[o] + lat[o] for o in mine) for j in mine)
         assert cells.in_flight_max[i] == max(most, 1)
+
+
+def test_a_jaeger_trace_of_serial_calls_with_errors_counts_them_all(tmp_path: Path) -> None:
+    from test_ingest_calls import _jaeger
+
+    us = int(T0 * 1000)
+    spans: list[tuple[str, str, int, int, str | None]] = [("root", "FindDriverIDs", us, 18_000, None)]
+    t = us + 18_500
+    for i, lat in enumerate(LATENCIES):
+        spans.append((f"g{i}", "GetDriver", t, int(lat * 1000), "root"))
+        t += int(lat * 1000) + 500
+    doc = _jaeger(spans)
+    for s in doc["data"][0]["spans"][1:]:
+        if int(s["spanID"][1:]) in FAILED:
+            s["tags"] = [{"key": "error", "type": "bool", "value": True}]
+    p = tmp_path / "trace.json"
+    p.write_text(json.dumps(doc))
+    r = load_recipe_text(RECIPE, file="hotrod.yaml")
+    df, rep = read_logs(p, recipe=r)
+    prof = build_profile(df, r)
+    c = prof.call_stats("get_driver")
+    assert c is not None and (c.calls, c.retried_errors, c.serial) == (13, 3, True)
+    assert prof.stats("get_driver").error_rate == 0.0 and rep.duplicates == 0
+    rec = replay(r, prof, rng=np.random.default_rng(0))
+    assert rec.latency_ms == pytest.approx(prof.e2e_latency_ms, rel=0.03)
+    assert [f.op for f in n_plus_one(r, prof.calls)] == ["get_driver"]
