@@ -28,12 +28,21 @@ few minutes under valgrind).
 which for OTLP includes loading the compiled scanner when installed (about half a second), as one
 CLI run pays it.
 
+``--duckdb N`` (needs ``pip install duckdb``; not a dependency) times N pairs of native ``read_logs``
+and DuckDB's part of a DuckDB reader on 2 threads: the file's lines as an arrow string table (one row
+a line, no copy), ``from_json`` of each line into the OTLP structure, ``unnest`` of resourceSpans ->
+scopeSpans -> spans, the span columns and attribute lists out as an arrow table. Shaping those
+columns, normalisation and ingest's checks would come on top: the figure is a floor for such a reader.
+
 Usage: ``.venv/bin/python benchmarks/bench_otlp.py [--spans 1000000] [--repeat 30] [--fresh 10] [--callgrind]``
+or ``[--duckdb 6]``
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import re
 import resource
@@ -217,6 +226,80 @@ def count_instructions(n_spans: int) -> None:
     print(f"OTLP / native instructions per span  {otl / nat:.2f} x   (target <= 2.0)")
 
 
+#: the OTLP fields a span table needs, as ``from_json`` structure (attribute values by member)
+_DUCK_VALUE = {"stringValue": "VARCHAR", "intValue": "VARCHAR", "doubleValue": "DOUBLE", "boolValue": "BOOLEAN"}
+_DUCK_VALUE |= {"arrayValue": "JSON", "kvlistValue": "JSON", "bytesValue": "VARCHAR"}
+_DUCK_KV = [{"key": "VARCHAR", "value": _DUCK_VALUE}]
+_DUCK_SPAN: dict[str, object] = {k: "VARCHAR" for k in ("traceId", "spanId", "parentSpanId", "name", "traceState")}
+_DUCK_SPAN |= {"startTimeUnixNano": "VARCHAR", "endTimeUnixNano": "VARCHAR", "kind": "BIGINT"}
+_DUCK_SPAN |= {"attributes": _DUCK_KV, "status": {"code": "BIGINT"}}
+_DUCK_SCOPES = [{"spans": [_DUCK_SPAN]}]
+_DUCK_DOC = {"resourceSpans": [{"resource": {"attributes": _DUCK_KV}, "scopeSpans": _DUCK_SCOPES}]}
+_DUCK_QUERY = f"""
+WITH docs AS (SELECT from_json(j, '{json.dumps(_DUCK_DOC)}') AS d FROM lines),
+rs AS (SELECT unnest(d.resourceSpans) AS r FROM docs),
+sc AS (SELECT list_filter(r.resource.attributes, lambda a: a.key = 'service.name')[-1].value.stringValue AS service,
+              unnest(r.scopeSpans) AS c FROM rs),
+sp AS (SELECT service, unnest(c.spans) AS s FROM sc)
+SELECT service, s.traceId, s.spanId, s.parentSpanId, s.name, s.kind, s.startTimeUnixNano, s.endTimeUnixNano,
+       s.status.code, s.attributes FROM sp
+"""
+
+
+def duckdb_pairs(recipe: object, native: Path, otlp_path: Path, pairs: int) -> None:
+    """Native ``read_logs`` against DuckDB's parse + unnest of the OTLP file, alternating (see the module doc)."""
+    try:
+        import duckdb
+    except ImportError:
+        sys.exit("--duckdb needs duckdb: .venv/bin/pip install duckdb")
+    import pyarrow as pa
+
+    def lines() -> pa.Table:
+        """One row per line, the rows viewing the mapped file; batches of ~2 MiB so both threads get work."""
+        buf = pa.memory_map(str(otlp_path), "r").read_buffer()
+        a = np.frombuffer(buf, dtype=np.uint8)
+        step = 1 << 22
+        nl = np.concatenate([np.flatnonzero(a[i : i + step] == 10) + i for i in range(0, a.size, step)])
+        starts = np.concatenate([[0], nl + 1])
+        starts = starts[starts < a.size]
+        offsets = np.append(starts, a.size).astype(np.int64)
+        col = pa.Array.from_buffers(pa.large_string(), len(starts), [None, pa.py_buffer(offsets), buf])
+        cut = np.flatnonzero(np.diff(np.cumsum(np.diff(offsets)) >> 21)) + 1
+        bounds = [0, *cut.tolist(), len(starts)]
+        return pa.Table.from_batches(
+            [pa.RecordBatch.from_arrays([col.slice(b, e - b)], ["j"]) for b, e in itertools.pairwise(bounds) if e > b]
+        )
+
+    walls: dict[str, list[float]] = {"native": [], "duckdb": []}
+    cpus: dict[str, list[float]] = {"native": [], "duckdb": []}
+    rows = 0
+    for _ in range(pairs):
+        t, c = time.perf_counter(), time.process_time()
+        ingest.read_logs(native, recipe=recipe)  # type: ignore[arg-type]
+        walls["native"].append(time.perf_counter() - t)
+        cpus["native"].append(time.process_time() - c)
+        t, c = time.perf_counter(), time.process_time()
+        con = duckdb.connect(config={"threads": 2})
+        con.register("lines", lines())
+        rows = con.sql(_DUCK_QUERY).to_arrow_table().num_rows
+        con.close()
+        walls["duckdb"].append(time.perf_counter() - t)
+        cpus["duckdb"].append(time.process_time() - c)
+    ratios = np.asarray(walls["duckdb"]) / np.asarray(walls["native"])
+    cpu_ratios = np.asarray(cpus["duckdb"]) / np.asarray(cpus["native"])
+    print(f"duckdb {duckdb.__version__}, 2 threads, {pairs} pairs, {rows:,} spans out")
+    for name in ("native", "duckdb"):
+        what = "read_logs" if name == "native" else "lines + from_json + unnest -> arrow"
+        print(
+            f"  {name:7s} {what:38s} best {min(walls[name]):.2f} s wall, median {np.median(walls[name]):.2f} s wall,"
+            f" {np.median(cpus[name]):.2f} s cpu"
+        )
+    print(
+        f"  duckdb / native: median pair {np.median(ratios):.2f} x wall (range {ratios.min():.2f}-{ratios.max():.2f}),"
+        f" {np.median(cpu_ratios):.2f} x cpu; best of each {min(walls['duckdb']) / min(walls['native']):.2f} x"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spans", type=int, default=1_000_000)
@@ -224,6 +307,7 @@ def main() -> None:
     ap.add_argument("--document", action="store_true", help="also time the msgspec frame plus normalisation")
     ap.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead of timing")
     ap.add_argument("--fresh", type=int, default=0, help="also N pairs of runs each in a new process (loads included)")
+    ap.add_argument("--duckdb", type=int, default=0, help="only N pairs: native against DuckDB's parse + unnest")
     ap.add_argument("--one", choices=("none", "native", "otlp"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     recipe, native, otlp_path, mapping = prepare(args.spans)
@@ -232,6 +316,9 @@ def main() -> None:
         return
     if args.callgrind:
         count_instructions(args.spans)
+        return
+    if args.duckdb:
+        duckdb_pairs(recipe, native, otlp_path, args.duckdb)
         return
     m = formats.load_mapping(mapping)
     attrs = (*DEFAULT_ATTRIBUTES, *m.attributes())
