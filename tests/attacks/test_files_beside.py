@@ -20,14 +20,6 @@ from recipemut.files.write import atomic_write
 runner = CliRunner()
 
 
-@pytest.fixture
-def recipe(tmp_path: Path) -> Path:
-    r = tmp_path / "checkout.yaml"
-    r.write_text(RECIPE_TEXT)
-    make_plan(r)
-    return r
-
-
 def _history(recipe: Path) -> Path:
     return recipe.with_name(recipe.name + ".history.jsonl")
 

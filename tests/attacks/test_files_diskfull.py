@@ -18,14 +18,6 @@ from recipemut.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture
-def recipe(tmp_path: Path) -> Path:
-    r = tmp_path / "checkout.yaml"
-    r.write_text(RECIPE_TEXT)
-    make_plan(r)
-    return r
-
-
 def _history(recipe: Path) -> Path:
     return recipe.with_name(recipe.name + ".history.jsonl")
 

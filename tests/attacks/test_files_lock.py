@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _apply_helpers import RECIPE_TEXT, make_plan
+from _apply_helpers import RECIPE_TEXT
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -16,14 +16,6 @@ from recipemut.errors import InputFileError
 from recipemut.files.write import locked
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def recipe(tmp_path: Path) -> Path:
-    r = tmp_path / "checkout.yaml"
-    r.write_text(RECIPE_TEXT)
-    make_plan(r)
-    return r
 
 
 def _lock(recipe: Path) -> Path:

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from _apply_helpers import RECIPE_TEXT, make_plan
+from _apply_helpers import RECIPE_TEXT
 from typer.testing import CliRunner
 
 from recipemut.apply.transaction import rollback
@@ -15,14 +15,6 @@ from recipemut.cli import app
 from recipemut.errors import RecipemutError
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def recipe(tmp_path: Path) -> Path:
-    r = tmp_path / "checkout.yaml"
-    r.write_text(RECIPE_TEXT)
-    make_plan(r)
-    return r
 
 
 def _history(recipe: Path) -> Path:
