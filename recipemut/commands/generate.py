@@ -10,9 +10,8 @@ import typer
 
 from recipemut.commands._common import OutputFormat, check_rate, err_console
 from recipemut.files.text import console, shown
-from recipemut.files.write import check_output_path
-from recipemut.loggen import DEFAULT_START_MS, generate_spans, load_params, write_jsonl
-from recipemut.recipe.loader import load_recipe
+from recipemut.loggen import DEFAULT_START_MS
+from recipemut.usecases.generate import Traffic, generate_log
 
 
 def _usage(message: str) -> typer.Exit:
@@ -97,50 +96,19 @@ def generate(
     """
     if treatment and canary is None:
         raise _usage("--treatment needs --canary SHARE")
-    recipe = load_recipe(recipe_path)
-    if params is None and (recipe_path.parent / "loggen.yaml").is_file():
-        params = recipe_path.parent / "loggen.yaml"
-    loaded = load_params(params) if params is not None else None
-    check_output_path(
-        out, recipes=[recipe_path], inputs={params: "the generation parameters"} if params is not None else {},
-        example="logs.jsonl",
+    traffic = Traffic(
+        requests, _parse_start(start), days, growth, diurnal, weekly, sample_rate, canary,
+        _parse_treatment(treatment) if treatment else None, seed,
     )
-    if params is None and any(v.recipe and (canary is None or v.name == "canary") for v in recipe.variants):
-        # Without parameters every operation is the generic default while a substituted one takes its
-        # catalogue prior: the canary then looks worse or better for reasons no log of the system shows.
-        err_console.print(
-            f"[yellow]warning:[/] no generation parameters (no loggen.yaml beside {shown(str(recipe_path))}, "
-            "no --params): every operation takes the generic defaults (20 ms median, light tail) and a "
-            "substituted one its catalogue prior, so the canary's mutations are tried on an invented system, "
-            "not the one its plan was fitted to; pass --params to judge them"
-        )
-    df = generate_spans(
-        recipe,
-        requests,
-        seed=seed,
-        params=loaded,
-        start_ms=_parse_start(start),
-        duration_s=days * 86400.0,
-        diurnal_amplitude=diurnal,
-        weekly_amplitude=weekly,
-        growth_per_day=growth,
-        variants={"canary": canary} if canary is not None else None,
-        treatment={"canary": _parse_treatment(treatment)} if treatment else None,
-        sample_rate=sample_rate,
+    summary = generate_log(
+        recipe_path, out, traffic, params=params,
+        warn=lambda m: err_console.print(f"[yellow]warning:[/] {shown(m)}"),
     )
-    spans = write_jsonl(df, out)
-    summary = {
-        "out": str(out),
-        "recipe": recipe.name,
-        "spans": spans,
-        "requests": int(df["request_id"].nunique()),
-        "params": str(params) if params is not None else None,
-        "seed": seed,
-    }
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(summary, indent=2))
         return
+    used = summary["params"]
     console(soft_wrap=True).print(
-        f"wrote {spans} spans of {summary['requests']} requests of [bold]{shown(recipe.name)}[/] to {shown(out)}"
-        + (f" (parameters from {shown(params)})" if params is not None else " (default parameters)")
+        f"wrote {summary['spans']} spans of {summary['requests']} requests of [bold]{shown(summary['recipe'])}[/] "
+        f"to {shown(out)}" + (f" (parameters from {shown(used)})" if used is not None else " (default parameters)")
     )
