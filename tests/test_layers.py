@@ -135,3 +135,12 @@ def test_the_top_of_the_package_shows_stages_not_modules() -> None:
 def test_no_source_file_is_too_long_to_read(path: Path) -> None:
     lines = path.read_text(encoding="utf-8").count("\n")
     assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE.parent)} has {lines} lines (at most {MAX_LINES})"
+
+
+MAX_COMMAND_LINES = 1_800
+
+
+def test_commands_hold_options_and_rendering_only() -> None:
+    """The CLI layer stays thin: flows belong to ``usecases/``, so ``commands/`` stays small in all."""
+    total = sum(p.read_text(encoding="utf-8").count("\n") for p in (PACKAGE / "commands").glob("*.py"))
+    assert total < MAX_COMMAND_LINES, f"commands/ has {total} lines (under {MAX_COMMAND_LINES} expected)"
