@@ -10,6 +10,7 @@ are ``NaN`` (float matrices), ``0`` (``status``) or ``-1`` (``cache_key`` codes)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from recipemut.errors import LogError
-from recipemut.profile.calls import CallStats, call_stats, fold_calls, one_call_each
+from recipemut.profile.calls import CallStats, CallTable, call_stats, call_table, fold_calls, one_call_each
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Profile:
     calls: tuple[CallStats, ...] = ()  # per operation (op_ids order), what its calls show
     n_calls: np.ndarray | None = None  # (n, k) int, calls per cell (0 where absent)
     call_ms: np.ndarray | None = None  # (n, k) float, the calls' times added up (NaN where absent)
+    call_table: CallTable | None = None  # every call (None: one call per cell, the matrices say it all)
 
     @property
     def n_requests(self) -> int:
@@ -114,6 +116,36 @@ class Profile:
     def call_stats(self, op_id: str) -> CallStats | None:
         """What the calls of an operation show (``None`` for a profile built without them)."""
         return next((c for c in self.calls if c.op == op_id), None)
+
+    def call_durations(self, op_id: str) -> np.ndarray:
+        """(requests, most calls) ms of each call of ``op_id`` (its attempts added up), in recorded
+        start order, NaN-padded (a row of NaN where it did not run)."""
+        j = self.col(op_id)
+        if self.call_table is None:
+            return self.latency_ms[:, j : j + 1].copy()
+        return self.call_table.matrix(j, self.n_requests, self.call_table.ms)
+
+    def call_costs(self, op_id: str) -> np.ndarray:
+        """Like :meth:`call_durations`, each call's cost (its attempts'; NaN where no call)."""
+        j = self.col(op_id)
+        if self.call_table is None:
+            return self.cost_usd[:, j : j + 1].copy()
+        return self.call_table.matrix(j, self.n_requests, self.call_table.cost)
+
+    def call_items(self, op_id: str) -> np.ndarray:
+        """Like :meth:`call_durations`, the items each call handled (1 where a call logs none)."""
+        j = self.col(op_id)
+        if self.call_table is None:
+            return np.where(np.isnan(self.latency_ms[:, j : j + 1]), np.nan, 1.0)
+        t = self.call_table
+        return t.matrix(j, self.n_requests, np.where(np.isnan(t.items), 1.0, t.items))
+
+    def call_keys(self, op_id: str) -> np.ndarray:
+        """Like :meth:`call_durations`, each call's cache-key code (-1: no key, or no call)."""
+        j = self.col(op_id)
+        if self.call_table is None:
+            return self.cache_key[:, j : j + 1].copy()
+        return self.call_table.matrix(j, self.n_requests, self.call_table.key, -1)
 
     def stats(self, op_id: str) -> OpStats:
         for s in self.ops:
@@ -331,9 +363,27 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
         status[r, c] = np.where(base == ST_HALTED, ST_HALTED, np.where(cells.final_errors > 0, ST_ERROR, ST_OK))
 
     cache_key = np.full((n, k), -1, dtype=np.int64)
-    if "cache_key" in spans.columns:
-        ck_codes, _ = factorize(spans["cache_key"])
+    ck_codes = factorize(spans["cache_key"])[0] if "cache_key" in spans.columns else None
+    if ck_codes is not None:
         cache_key[r, c] = ck_codes if cells.single else cells.same(ck_codes)
+    items = _column(spans, "items") if "items" in spans.columns else None
+    calls_kept = None
+    if not cells.single or items is not None:  # the calls, for replaying the operation under another shape
+        calls_kept = call_table(
+            cells,
+            req_codes,
+            op_col,
+            start,
+            lat,
+            cost=_column(spans, "cost_usd"),
+            attempt=attempt,
+            items=items,
+            key=ck_codes,
+        )
+        unpriced = np.isnan(calls_kept.cost)
+        if unpriced.any():
+            priced = declared[calls_kept.col] * calls_kept.attempts
+            calls_kept = dataclasses.replace(calls_kept, cost=np.where(unpriced, priced, calls_kept.cost))
 
     first = _first_rows(req_codes)
     if "variant" in spans.columns:
@@ -426,10 +476,11 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
             op_col,
             e2e,
             attempt,
-            _column(spans, "items") if "items" in spans.columns else None,
+            items,
         ),
         n_calls=n_calls,
         call_ms=_matrix(n, k, r, c, cells.call_ms),
+        call_table=calls_kept,
     )
 
 

@@ -349,4 +349,96 @@ def n_plus_one(recipe: Recipe, calls: tuple[CallStats, ...]) -> list[NPlusOne]:
     return out
 
 
-__all__ = ["CallStats", "Cells", "NPlusOne", "call_stats", "fold_calls", "n_plus_one", "one_call_each"]
+__all__ = [
+    "CallStats",
+    "CallTable",
+    "Cells",
+    "NPlusOne",
+    "call_stats",
+    "call_table",
+    "fold_calls",
+    "n_plus_one",
+    "one_call_each",
+]
+
+
+# ---- the calls themselves, for replaying a fan-out under another shape --------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CallTable:
+    """Every call of every cell, attempts of one call folded into it: per call arrays, sorted by cell
+    (request, then operation) and, within a cell, by the start of the call's first attempt.
+
+    A line at attempt > 1 belongs to the call started before it in the same cell (retries follow
+    the attempt they repeat); a line without ``attempt`` is a call of its own.
+    """
+
+    req: np.ndarray  # request code
+    col: np.ndarray  # operation column
+    index: np.ndarray  # position of the call in its cell (0 = started first)
+    ms: np.ndarray  # the call's time: its attempts' latencies added up (retries included)
+    cost: np.ndarray  # its attempts' costs added up (NaN when none is logged)
+    items: np.ndarray  # items the call handled (NaN when not logged)
+    key: np.ndarray  # cache-key code of its first attempt (-1: none)
+    attempts: np.ndarray  # attempts it took
+
+    def matrix(self, col: int, n: int, values: np.ndarray, fill: float | int = np.nan) -> np.ndarray:
+        """(n, most calls) matrix of ``values`` (per call) of column ``col``'s calls, in start order,
+        ``fill`` where a request has fewer calls (or none).
+
+        >>> t = call_table(fold_calls(np.array([0, 0, 1]), np.zeros(3, int), 1, np.array([5.0, 0.0, 0.0]),
+        ...                np.array([1.0, 2.0, 3.0]), np.zeros(3, bool)), np.array([0, 0, 1]), np.zeros(3, int),
+        ...                np.array([5.0, 0.0, 0.0]), np.array([1.0, 2.0, 3.0]))
+        >>> t.matrix(0, 2, t.ms).tolist()
+        [[2.0, 1.0], [3.0, nan]]
+        """
+        sel = self.col == col
+        width = int(self.index[sel].max()) + 1 if sel.any() else 0
+        out = np.full((n, width), fill, dtype=np.result_type(np.asarray(values).dtype, np.asarray(fill).dtype))
+        out[self.req[sel], self.index[sel]] = values[sel]
+        return out
+
+
+def call_table(
+    cells: Cells,
+    req: np.ndarray,
+    col: np.ndarray,
+    start: np.ndarray,
+    latency: np.ndarray,
+    *,
+    cost: np.ndarray | None = None,
+    attempt: np.ndarray | None = None,
+    items: np.ndarray | None = None,
+    key: np.ndarray | None = None,
+) -> CallTable:
+    """The calls of ``cells`` (rows = attempts: request code, column, start, latency, and optional
+    per-row cost, attempt, items and cache-key code), vectorised (one sort, ``bincount``)."""
+    n = int(req.shape[0])
+    order = np.lexsort((np.arange(n), start, cells.cell))
+    sc = cells.cell[order]
+    new = np.ones(n, dtype=bool)
+    if attempt is not None:  # a retry (attempt > 1) joins the call before it in its cell
+        new[1:] = (sc[1:] != sc[:-1]) | ~(attempt[order][1:] > 1)
+    call = np.cumsum(new) - 1
+    m = int(new.sum())
+    call_cell = sc[new]
+    index = np.arange(m) - np.searchsorted(call_cell, call_cell, side="left")
+    firsts = order[new]
+
+    def summed(values: np.ndarray) -> np.ndarray:
+        v = values[order]
+        has = ~np.isnan(v)
+        s = np.bincount(call, weights=np.where(has, v, 0.0), minlength=m)
+        return np.where(np.bincount(call, weights=has, minlength=m) > 0, s, np.nan)
+
+    return CallTable(
+        req=req[firsts].astype(np.int64),
+        col=col[firsts].astype(np.int64),
+        index=index.astype(np.int64),
+        ms=np.bincount(call, weights=latency[order], minlength=m),
+        cost=summed(cost) if cost is not None else np.full(m, np.nan),
+        items=items[firsts].astype(float) if items is not None else np.full(m, np.nan),
+        key=key[firsts].astype(np.int64) if key is not None else np.full(m, -1, np.int64),
+        attempts=np.bincount(call, minlength=m).astype(np.int64),
+    )

@@ -1,0 +1,170 @@
+"""Fan-out replay: scheduling the recorded calls of an operation on k slots, dedupe and batches, the
+per-call figures the profile keeps, and the replay of a recipe whose fan-out fields changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from _profile_helpers import line, write_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from recipemut.logs.ingest import read_logs
+from recipemut.predict.fanout import batch_calls, first_of_key, makespan
+from recipemut.profile.build import Profile, build_profile
+from recipemut.recipe.loader import load_recipe_text
+from recipemut.recipe.model import Recipe
+
+T0 = 1_700_000_000_000.0
+
+RECIPE = """\
+apiVersion: recipemut/v1
+kind: Recipe
+name: fan
+version: 1
+fields:
+  order: {type: string}
+  item_ids: {type: array}
+  items: {type: array}
+inputs: [order]
+outputs: [items]
+operations:
+  - id: list_items
+    service: db
+    action: ListItems
+    consumes: [order]
+    produces: [item_ids]
+    cost_per_call_usd: 0.001
+  - id: get_item
+    service: catalog
+    action: GetItem
+    consumes: [item_ids]
+    produces: [items]
+    deterministic: true
+    cost_per_call_usd: 0.0001
+    foreach: item_ids
+    retry: {max_attempts: 2}
+alternatives:
+  - id: get_items_batch
+    service: catalog
+    action: GetItems
+    equivalence: catalog.get_item
+    consumes: [item_ids]
+    produces: [items]
+    max_batch: 50
+    cost_per_call_usd: 0.0003
+    expected: {latency_ms: {p50: 20, p95: 20.0001}}
+"""
+
+
+def request(
+    rid: str, t0: float, calls: list[float], *, keys: list[str] | None = None, failed: set[int] = frozenset()
+) -> list[dict[str, Any]]:
+    """list_items (5 ms), then the get_item calls of ``calls`` (ms) one after another, no gap; a call
+    in ``failed`` errs and is tried again (attempt 2) at the same latency."""
+    out: list[dict[str, Any]] = [
+        {"request_id": rid, "op": "list_items", "span_id": f"{rid}-l", "start_ms": t0, "latency_ms": 5.0}
+        | {"status": "ok"}
+    ]
+    t = t0 + 5.0
+    for i, lat in enumerate(calls):
+        tries = [("error", 1), ("ok", 2)] if i in failed else [("ok", 1)]
+        for status, attempt in tries:
+            d: dict[str, Any] = {"request_id": rid, "op": "get_item", "span_id": f"{rid}-g{i}-{attempt}"}
+            d |= {"start_ms": t, "latency_ms": lat, "status": status, "attempt": attempt, "items": 1}
+            if keys is not None:
+                d["cache_key"] = keys[i]
+            out.append(d)
+            t += lat
+    return out
+
+
+def profile_of(tmp_path: Path, lines: list[dict[str, Any]], text: str = RECIPE) -> tuple[Profile, Recipe]:
+    r = load_recipe_text(text, file="fan.yaml")
+    df, _ = read_logs(write_lines(tmp_path / "fan.jsonl", [line(d) for d in lines]), recipe=r)
+    return build_profile(df, r), r
+
+
+# ---- scheduling ---------------------------------------------------------------------------------
+
+
+def test_four_serial_calls_of_10_ms_on_1_2_and_4_slots() -> None:
+    d = np.array([[10.0, 10.0, 10.0, 10.0]])
+    assert [makespan(d, k).tolist() for k in (1, 2, 3, 4, 9)] == [[40.0], [20.0], [20.0], [10.0], [10.0]]
+
+
+def test_each_call_goes_to_the_slot_that_frees_first_in_recorded_order() -> None:
+    # slots: 8 | 2, then 2 -> slot 2 (free at 2), then 5 -> slot 2 (free at 4): 8 and 9
+    assert makespan(np.array([[8.0, 2.0, 2.0, 5.0]]), 2).tolist() == [9.0]
+    # NaN-padded rows of different lengths, and a request without calls
+    d = np.array([[3.0, 3.0, 3.0], [7.0, np.nan, np.nan], [np.nan, np.nan, np.nan]])
+    out = makespan(d, 2)
+    assert out[:2].tolist() == [6.0, 7.0] and np.isnan(out[2])
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        makespan(np.ones((1, 2)), 0)
+    with pytest.raises(ValueError, match="matrix"):
+        makespan(np.ones(3), 1)
+
+
+durations = hnp.arrays(
+    float,
+    st.tuples(st.integers(1, 6), st.integers(1, 9)),
+    elements=st.one_of(st.floats(0.0, 1000.0), st.just(np.nan)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(d=durations)
+def test_makespan_is_non_increasing_in_k_and_between_the_longest_call_and_their_sum(d: np.ndarray) -> None:
+    has = ~np.isnan(d).all(axis=1)
+    longest = np.nanmax(np.where(np.isnan(d), -np.inf, d), axis=1)
+    total = np.nansum(d, axis=1)
+    prev = None
+    for k in range(1, d.shape[1] + 2):
+        m = makespan(d, k)
+        assert np.isnan(m[~has]).all()
+        assert (m[has] >= longest[has] - 1e-9).all() and (m[has] <= total[has] + 1e-9).all()
+        if prev is not None:
+            assert (m[has] <= prev[has] + 1e-9).all()
+        prev = m
+    assert makespan(d, 1)[has] == pytest.approx(total[has])
+
+
+def test_dedupe_keeps_the_first_call_of_each_key_and_every_call_without_one() -> None:
+    keys = np.array([[7, 7, 8, 7, -1, -1], [1, 2, 3, -1, -1, -1]])
+    assert first_of_key(keys).tolist() == [
+        [True, False, True, False, True, True],
+        [True, True, True, True, True, True],
+    ]
+
+
+def test_13_items_in_batches_of_5_are_3_calls() -> None:
+    assert batch_calls(np.array([13.0, 10.0, 1.0, 0.0]), 5).tolist() == [3, 2, 1, 0]
+    with pytest.raises(ValueError):
+        batch_calls(np.array([1.0]), 0)
+
+
+# ---- the calls the profile keeps ----------------------------------------------------------------
+
+
+def test_the_profile_keeps_each_call_with_its_retries_in_start_order(tmp_path: Path) -> None:
+    lines = request("r1", T0, [10.0, 20.0, 30.0], keys=["a", "b", "a"], failed={1}) + request(
+        "r2", T0 + 1000, [4.0], keys=["c"]
+    )
+    prof, _ = profile_of(tmp_path, lines)
+    d = prof.call_durations("get_item")
+    assert d.shape == (2, 3)
+    assert d[0].tolist() == [10.0, 40.0, 30.0]  # the retried call: both attempts, on one slot
+    assert d[1, 0] == 4.0 and np.isnan(d[1, 1:]).all()
+    assert prof.call_costs("get_item")[0].tolist() == pytest.approx([0.0001, 0.0002, 0.0001])
+    assert prof.call_items("get_item")[0].tolist() == [1.0, 1.0, 1.0]
+    keys = prof.call_keys("get_item")
+    assert keys[0, 0] == keys[0, 2] != keys[0, 1] and keys[1, 1] == -1
+    assert prof.call_durations("list_items").tolist() == [[5.0], [5.0]]
