@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from recipemut.errors import MutationError
 from recipemut.logs.ingest import read_logs
 from recipemut.predict.fanout import batch_calls, first_of_key, makespan
+from recipemut.predict.simulate import Replay, replay
 from recipemut.profile.build import Profile, build_profile
 from recipemut.recipe.loader import load_recipe_text
 from recipemut.recipe.model import Recipe
@@ -45,6 +47,7 @@ operations:
     consumes: [item_ids]
     produces: [items]
     deterministic: true
+    equivalence: catalog.get_item
     cost_per_call_usd: 0.0001
     foreach: item_ids
     retry: {max_attempts: 2}
@@ -168,3 +171,83 @@ def test_the_profile_keeps_each_call_with_its_retries_in_start_order(tmp_path: P
     keys = prof.call_keys("get_item")
     assert keys[0, 0] == keys[0, 2] != keys[0, 1] and keys[1, 1] == -1
     assert prof.call_durations("list_items").tolist() == [[5.0], [5.0]]
+
+
+# ---- replay -------------------------------------------------------------------------------------
+
+
+def replayed(prof: Profile, original: Recipe, text: str, seed: int = 0) -> Replay:
+    return replay(load_recipe_text(text, file="fan.yaml"), prof, rng=np.random.default_rng(seed), original=original)
+
+
+def with_keys(**changes: Any) -> str:
+    """The recipe with ``get_item``'s fan-out keys set to ``changes``."""
+    extra = "".join(f"    {k}: {v}\n" for k, v in changes.items())
+    return RECIPE.replace("    retry: {max_attempts: 2}\n", "    retry: {max_attempts: 2}\n" + extra)
+
+
+def test_the_unchanged_fanout_replays_its_recorded_cell(tmp_path: Path) -> None:
+    prof, r = profile_of(tmp_path, request("r1", T0, [10.0] * 4) + request("r2", T0 + 1000, [3.0, 8.0]))
+    rep = replay(r, prof, rng=np.random.default_rng(0))
+    assert rep.latency_ms.tolist() == pytest.approx(prof.e2e_latency_ms.tolist()) == [45.0, 16.0]
+    assert rep.cost_usd.tolist() == pytest.approx(prof.e2e_cost_usd.tolist())
+    assert "get_item" not in rep.notes and rep.imputed_share == 0.0
+
+
+def test_more_calls_in_flight_reschedule_the_recorded_calls(tmp_path: Path) -> None:
+    prof, r = profile_of(tmp_path, request("r1", T0, [10.0] * 4) + request("r2", T0 + 1000, [3.0, 8.0]))
+    base_cost = prof.e2e_cost_usd.tolist()
+    two = replayed(prof, r, with_keys(concurrency=2))
+    assert two.latency_ms.tolist() == [5.0 + 20.0, 5.0 + 8.0]
+    assert two.cost_usd.tolist() == pytest.approx(base_cost)  # the same calls, the same cost
+    assert two.imputed_share == 0.0 and "2 slot(s)" in two.notes["get_item"]
+    four = replayed(prof, r, with_keys(concurrency=4))
+    assert four.latency_ms.tolist() == [15.0, 13.0]
+
+
+def test_a_retried_call_keeps_its_attempts_on_its_slot(tmp_path: Path) -> None:
+    # calls 10, 10 (failed once: 20 in all), 10, 10 on 2 slots: 10 | 20, then 10 on slot 1 (free at
+    # 10) -> 20, then 10 on either slot free at 20 -> 30
+    prof, r = profile_of(tmp_path, request("r1", T0, [10.0] * 4, failed={1}))
+    assert prof.e2e_latency_ms.tolist() == [55.0]
+    rep = replayed(prof, r, with_keys(concurrency=2))
+    assert rep.latency_ms.tolist() == [35.0]
+    assert rep.cost_usd.tolist() == pytest.approx(prof.e2e_cost_usd.tolist())  # 5 attempts paid
+
+
+def test_dedupe_drops_repeated_keys_and_their_cost(tmp_path: Path) -> None:
+    lines = request("r1", T0, [10.0, 20.0, 30.0, 40.0], keys=["a", "b", "a", "b"])
+    lines += request("r2", T0 + 1000, [10.0, 10.0], keys=["c", "d"])
+    prof, r = profile_of(tmp_path, lines)
+    rep = replayed(prof, r, with_keys(dedupe="true"))
+    assert rep.latency_ms.tolist() == [5.0 + 30.0, 5.0 + 20.0]
+    assert rep.cost_usd.tolist() == pytest.approx([0.001 + 2 * 0.0001, 0.001 + 2 * 0.0001])
+    assert "dedupe drops 2 repeated call(s) (33%)" in rep.notes["get_item"]
+    both = replayed(prof, r, with_keys(dedupe="true", concurrency=2))
+    assert both.latency_ms.tolist() == [5.0 + 20.0, 5.0 + 10.0]
+
+
+def batched() -> str:
+    """The recipe with ``get_item`` served by the batched alternative, 5 items a call, at its price."""
+    text = with_keys(batch_size=5, substituted_from="get_item").replace("action: GetItem\n", "action: GetItems\n", 1)
+    return text.replace("    cost_per_call_usd: 0.0001\n", "", 1)
+
+
+def test_a_batched_alternative_serves_13_items_in_3_calls_timed_from_its_prior(tmp_path: Path) -> None:
+    prof, r = profile_of(tmp_path, request("r1", T0, [10.0] * 13) + request("r2", T0 + 1000, [10.0] * 4))
+    text = batched()
+    rep = replayed(prof, r, text)
+    # the prior is ~20 ms for every call: 3 serial calls, then 1
+    assert rep.latency_ms == pytest.approx([5.0 + 60.0, 5.0 + 20.0], abs=0.01)
+    assert rep.cost_usd.tolist() == pytest.approx([0.001 + 3 * 0.0003, 0.001 + 0.0003])
+    assert rep.imputed_share == 1.0 and "serves 5 item(s) a call" in rep.notes["get_item"]
+    on_two = replayed(prof, r, text.replace("batch_size: 5\n", "batch_size: 5\n    concurrency: 2\n"))
+    assert on_two.latency_ms == pytest.approx([5.0 + 40.0, 5.0 + 20.0], abs=0.01)
+
+
+def test_a_batched_alternative_without_a_prior_is_a_one_line_error(tmp_path: Path) -> None:
+    prof, r = profile_of(tmp_path, request("r1", T0, [10.0] * 3))
+    text = batched()
+    text = text.replace("    expected: {latency_ms: {p50: 20, p95: 20.0001}}\n", "")
+    with pytest.raises(MutationError, match="no expected latency"):
+        replayed(prof, r, text)

@@ -282,9 +282,7 @@ def test_a_replay_base_built_once_gives_the_same_replay_and_refuses_another_prof
     other = profile_from_matrices(r, {"a": np.array([1.0]), "b": np.array([1.0]), "c": np.array([1.0])})
     with pytest.raises(ValueError, match="another profile"):
         replay(r, other, rng=RNG(0), base=base)
-    parallel = recipe(
-        [{"id": o, "consumes": ["x"], "produces": [f"y{o}"]} for o in "abc"], outputs=("ya", "yb", "yc")
-    )
+    parallel = recipe([{"id": o, "consumes": ["x"], "produces": [f"y{o}"]} for o in "abc"], outputs=("ya", "yb", "yc"))
     with pytest.raises(ValueError, match="another original"):
         replay(parallel, p, rng=RNG(0), original=parallel, base=base)
 
@@ -453,3 +451,29 @@ def test_a_hedge_in_front_of_a_substitute_sends_duplicates_of_the_substitute() -
     assert (extra == (alone.latency_ms > 15.0)).all()  # every call past 15 ms sent one duplicate ...
     assert rep.cost_usd[extra] == pytest.approx(0.004)  # ... at the substitute's price
     assert "substitute" in rep.notes["enrich"] and "hedged after 15 ms" in rep.notes["enrich"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lat_a=st.lists(st.floats(0.5, 500.0), min_size=1, max_size=20),
+    k=st.integers(2, 16),
+    dedupe=st.booleans(),
+)
+def test_fanout_fields_change_nothing_on_one_call_per_request(lat_a: list[float], k: int, dedupe: bool) -> None:
+    """With one recorded call per request, more calls in flight or a dedupe leave every request as
+    recorded: the one call on any number of slots takes its own time, and has nothing to repeat."""
+    r = _chain()
+    n = len(lat_a)
+    p = profile_from_matrices(
+        r,
+        {"a": np.array(lat_a), "b": np.full(n, 5.0), "c": np.ones(n)},
+        cost={"a": np.full(n, 0.001), "b": np.full(n, 0.002), "c": np.zeros(n)},
+        cache_key={"a": np.zeros(n, dtype=np.int64)},
+    )
+    doc = recipe_to_dict(r)
+    doc["operations"][0] |= {"concurrency": k, "dedupe": dedupe}
+    base = replay(r, p, rng=RNG(0))
+    rep = replay(recipe_from_dict(doc), p, rng=RNG(0), original=r)
+    assert rep.latency_ms.tolist() == base.latency_ms.tolist()
+    assert rep.cost_usd.tolist() == pytest.approx(base.cost_usd.tolist())
+    assert rep.imputed_share == 0.0 and "fan-out" in rep.notes["a"]

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from recipemut.errors import MutationError
+from recipemut.predict import fanout
 from recipemut.profile.build import ST_ABSENT, ST_ERROR, ST_HALTED, Profile
 from recipemut.recipe.model import Operation, Recipe
 
@@ -134,6 +135,7 @@ class ReplayBase:
     weight: np.ndarray  # (n,) requests each replayed row stands for (1 / sample_rate), normalised to sum 1
     uniform: bool  # every row stands for the same number of requests
     donors: Mapping[str, np.ndarray]  # op -> positions (in rows) where it was recorded
+    calls_cache: dict[str, fanout.OpCalls] = field(default_factory=dict)  # op -> its recorded calls (:meth:`op_calls`)
 
     @cached_property
     def bytes_fits(self) -> Mapping[str, Any]:
@@ -141,6 +143,14 @@ class ReplayBase:
         from recipemut.predict import bytesmodel
 
         return MappingProxyType(bytesmodel.fit(self.profile))
+
+    def op_calls(self, op_id: str) -> fanout.OpCalls:
+        """The recorded calls of ``op_id`` in the replayed rows (:func:`recipemut.predict.fanout.op_calls`),
+        once per base."""
+        got = self.calls_cache.get(op_id)
+        if got is None:
+            got = self.calls_cache[op_id] = fanout.op_calls(self.profile, op_id, self.rows)
+        return got
 
     def check(self, profile: Profile, original: Recipe) -> None:
         """Raise ``ValueError`` unless this base is of ``profile`` and of ``original``'s DAG."""
@@ -352,6 +362,8 @@ def replay(
         j = base.col.get(op_id)
         substituted = orig is not None and (orig.service, orig.action) != (op.service, op.action)
         lat, c, stp, gap, imp = _samples(recipe, original, profile, base, op, orig, j, run, substituted, rng, notes)
+        if j is not None and orig is not None:
+            lat, c, imp = _fanout(recipe, original, profile, base, op, orig, j, substituted, (lat, c, imp), rng, notes)
         if op_id in bytes_delta:
             lat = np.maximum(lat + bytes_delta[op_id], 0.0)
         if op.hedge is not None and (orig is None or orig.hedge != op.hedge or substituted):
@@ -490,6 +502,58 @@ def _samples(
         np.zeros(n),
         np.ones(n, dtype=bool),
     )
+
+
+def _fanout(
+    recipe: Recipe,
+    original: Recipe,
+    profile: Profile,
+    base: ReplayBase,
+    op: Operation,
+    orig: Operation,
+    j: int,
+    substituted: bool,
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+    notes: dict[str, str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latency, cost and imputed mask of an operation whose fan-out changed, rebuilt from its recorded
+    calls (:func:`recipemut.predict.fanout.reshaped`); ``samples`` unchanged otherwise and where a
+    request has no recorded call."""
+    lat, c, imp = samples
+    if not substituted and (op.concurrency, op.dedupe, op.batch_size) == (
+        orig.concurrency,
+        orig.dedupe,
+        orig.batch_size,
+    ):
+        return samples  # the common case, decided without reading the calls
+    most = int(profile.n_calls[:, j].max()) if profile.n_calls is not None and profile.n_requests else 1
+    if not fanout.fanout_changed(op, orig, substituted, most):
+        return samples
+    calls = base.op_calls(op.id)
+    alt = _find_alternative(recipe, original, op) if substituted else None
+    try:
+        r = fanout.reshaped(
+            op,
+            orig,
+            calls,
+            substituted=substituted,
+            prior=_lognormal_prior(op, alt),
+            prior_cost=_prior_cost(op, alt),
+            rng=rng,
+        )
+    except ValueError:
+        raise MutationError(
+            f"substitute {op.service}/{op.action} for '{op.id}' has no expected latency prior to time its calls",
+            code="no-data",
+            file=recipe.source,
+            line=recipe.position("operations", recipe.op_index(op.id))[0],
+        ) from None
+    notes[op.id] = f"{notes[op.id]}; {r.note}" if op.id in notes else r.note
+    lat = np.where(r.where, r.latency, lat)
+    if r.cost_changed:
+        c = np.where(r.where, r.cost, c)
+    return lat, c, np.where(r.where, r.imputed, imp)
 
 
 def _hedge(
