@@ -258,3 +258,20 @@ def test_shared_log_options_and_ingest_warnings(flat: tuple[Path, Path], tmp_pat
     assert res.exit_code == 2 and "csv" in res.output
     res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--log-format", "native", "-f", "json"])
     assert res.exit_code == 0, res.output
+
+
+def test_every_call_counts_in_the_busy_time(tmp_path: Path) -> None:
+    from test_forecast import fanout_lines
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(two_service_doc(replicas=2, per_replica=8), sort_keys=False))
+    log = tmp_path / "fanout.jsonl"  # 13 serial calls of 15 ms per request: a 207 ms window, 195 ms of calls
+    log.write_text("".join(json.dumps(d) + "\n" for d in fanout_lines(40, 13, 15.0)))
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    busy = {s["service"]: s["busy_ms_per_request"] for s in json.loads(res.stdout)["services"]}
+    assert busy == {"cart": pytest.approx(10.0), "pricing": pytest.approx(195.0)}
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log)], env=WIDE)
+    assert res.exit_code == 0, res.output
+    pricing_line = next(line for line in res.output.splitlines() if line.startswith("pricing "))
+    assert "195.0" in pricing_line, res.output

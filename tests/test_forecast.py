@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from _forecast_helpers import DAY_MS, true_crossing_days, two_service_doc, two_service_recipe
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recipemut import loggen
 from recipemut.forecast import capacity as C
@@ -19,7 +23,7 @@ from recipemut.forecast import rates as R
 from recipemut.forecast.headroom import Headroom
 from recipemut.predict.simulate import Replay, replay
 from recipemut.profile import busy as B
-from recipemut.profile.build import build_profile
+from recipemut.profile.build import Profile, build_profile
 from recipemut.recipe.model import Recipe, recipe_from_dict
 
 N = 40_000
@@ -393,3 +397,72 @@ def test_no_bottleneck_without_declared_capacity(sampled_growth: pd.DataFrame) -
         hr.pressure(r, _replay(hr.before["cart"], hr.before["pricing"]))
     assert e.value.code == "no-capacity"
     assert "--objective headroom needs services with declared capacity" in str(e.value)
+
+
+# ---- every call counts ----------------------------------------------------------------------
+
+
+def fanout_lines(
+    n_requests: int, calls: int, call_ms: float, *, in_flight: int = 1, gap: float = 1.0, t0: float = 1e12
+) -> list[dict[str, object]]:
+    """Native lines with span ids: per request one ``load`` (10 ms, cart), then ``calls`` calls of
+    ``price`` (pricing) of ``call_ms`` each, ``in_flight`` at once, ``gap`` ms between waves."""
+    out: list[dict[str, object]] = []
+    for i in range(n_requests):
+        rid, t = f"r{i}", t0 + 60_000.0 * i
+        out.append({"request_id": rid, "op": "load", "span_id": f"{rid}-l", "start_ms": t, "latency_ms": 10.0})
+        for j in range(calls):
+            start = t + 10.0 + gap + (j // in_flight) * (call_ms + gap)
+            out.append({"request_id": rid, "op": "price", "span_id": f"{rid}-p{j}", "start_ms": start,
+                        "latency_ms": call_ms})  # fmt: skip
+    return [{"recipe": "shop", "status": "ok", **d} for d in out]
+
+
+def fanout_profile(lines: list[dict[str, object]], tmp: Path) -> Profile:
+    """The profile of ``lines`` written as a native log and read back as ``recipemut`` reads it."""
+    from recipemut.logs.ingest import read_logs
+
+    log = tmp / "fanout.jsonl"
+    log.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    spans, _ = read_logs([log], recipe=two_service_recipe())
+    return build_profile(spans, two_service_recipe())
+
+
+@pytest.mark.parametrize("in_flight", [1, 4, 13])
+def test_busy_time_is_the_sum_over_calls_not_their_window_nor_one_call(tmp_path: Path, in_flight: int) -> None:
+    prof = fanout_profile(fanout_lines(3, 13, 15.0, in_flight=in_flight), tmp_path)
+    window = float(np.nanmean(prof.latency_ms[:, prof.op_ids.index("price")]))
+    waves = -(-13 // in_flight)
+    assert window == pytest.approx(waves * 15.0 + (waves - 1) * 1.0)  # the window: what the request waited for
+    d = D.demand_from_profile(prof, two_service_recipe())
+    assert d.busy_ms == {"cart": pytest.approx(10.0), "pricing": pytest.approx(195.0)}  # 13 x 15 ms
+
+
+def test_one_call_per_operation_gives_the_same_busy_time_with_or_without_span_ids(tmp_path: Path) -> None:
+    lines = fanout_lines(5, 1, 15.0)
+    with_ids = D.demand_from_profile(fanout_profile(lines, tmp_path), two_service_recipe()).busy_ms
+    bare = [{k: v for k, v in d.items() if k != "span_id"} for d in lines]
+    without = D.demand_from_profile(fanout_profile(bare, tmp_path), two_service_recipe()).busy_ms
+    assert with_ids == without == {"cart": pytest.approx(10.0), "pricing": pytest.approx(15.0)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 6), st.integers(1, 3), st.floats(1.0, 50.0), st.sampled_from([1.0, 2.0, 4.0, 10.0])),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_busy_time_is_the_calls_times_added_up_per_request(shapes: list[tuple[int, int, float, float]]) -> None:
+    import tempfile
+
+    lines: list[dict[str, object]] = []
+    for i, (calls, in_flight, ms, weight) in enumerate(shapes):
+        for d in fanout_lines(1, calls, ms, in_flight=in_flight, t0=1e12 + 60_000.0 * i):
+            lines.append({**d, "request_id": f"q{i}", "span_id": f"q{i}-{d['span_id']}", "sample_rate": 1 / weight})
+    with tempfile.TemporaryDirectory() as tmp:
+        d = D.demand_from_profile(fanout_profile(lines, Path(tmp)), two_service_recipe())
+    w = np.array([s[3] for s in shapes])
+    expected = float(np.sum(w * np.array([s[0] * s[2] for s in shapes])) / w.sum())
+    assert d.busy_ms["pricing"] == pytest.approx(expected, rel=1e-9)

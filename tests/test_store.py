@@ -436,3 +436,16 @@ def test_profile_store_off_or_unusable(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "warning:" in res.stderr and "not recorded in the profile store" in res.stderr
     assert json.loads(res.stdout)["summary"]["requests"] == 50
+
+
+def test_profile_summary_counts_every_call(tmp_path: Path) -> None:
+    from _forecast_helpers import two_service_recipe
+    from test_forecast import fanout_lines, fanout_profile
+
+    # 13 calls of 15 ms per request, 4 in flight: a 63 ms window, 195 ms of calls
+    summ = R.profile_summary(fanout_profile(fanout_lines(3, 13, 15.0, in_flight=4), tmp_path), two_service_recipe())
+    assert summ["busy_ms_per_service"] == {"cart": 10.0, "pricing": 195.0}
+    assert summ["ops"]["price"] | {"p50_ms": None, "p95_ms": None, "mean_ms": None} == {
+        "count": 3, "calls": 39, "calls_max": 13, "p50_ms": None, "p95_ms": None, "mean_ms": None,
+    }  # fmt: skip
+    assert set(summ["ops"]["load"]) == {"count", "p50_ms", "p95_ms", "mean_ms"}  # one call each: as before

@@ -55,11 +55,15 @@ def sampling_note(sample_rates: np.ndarray, override: float | None) -> str:
 
 
 def demand_from_profile(profile: Profile, recipe: Recipe) -> DemandInputs:
-    """Request starts, weights and busy time per service from a :class:`~recipemut.profile.build.Profile`."""
+    """Request starts, weights and busy time per service from a :class:`~recipemut.profile.build.Profile`.
+
+    Busy time counts every call: an operation called several times in a request adds the sum of
+    its calls' times (``Profile.call_ms``) to its service, not the calls' window.
+    """
     rates = np.asarray(profile.sample_rate, dtype=np.float64)
     weights = 1.0 / np.clip(np.nan_to_num(rates, nan=1.0), 1e-12, None)
     op_service = {op.id: op.service for op in recipe.operations}
-    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, op_service, weights)
+    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, op_service, weights, call_ms=profile.call_ms)
     return DemandInputs(np.asarray(profile.request_start_ms, dtype=np.float64), weights, busy, np.unique(rates))
 
 

@@ -55,6 +55,10 @@ def profile_summary(profile: Profile, recipe: Recipe) -> dict[str, Any]:
     """What the store keeps of a :class:`~recipemut.profile.build.Profile`: requests, time range,
     end-to-end percentiles, per operation count and p50/p95/mean ms, busy ms per request per service.
 
+    Busy time counts every call (an operation called several times in a request adds its calls'
+    times, not their window); an operation called more than once in some request also keeps
+    ``calls`` (in all) and ``calls_max`` (most in one request), absent otherwise.
+
     ``recipe`` is the :class:`~recipemut.recipe.model.Recipe` profiled (it maps operations to services).
     """
     import numpy as np
@@ -68,8 +72,13 @@ def profile_summary(profile: Profile, recipe: Recipe) -> dict[str, Any]:
     def iso(ms: float) -> str:
         return datetime.fromtimestamp(float(ms) / 1000.0, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
-    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, {op.id: op.service for op in recipe.operations},
-                               weights) if profile.n_requests else {}  # fmt: skip
+    op_service = {op.id: op.service for op in recipe.operations}
+    several = {c.op: {"calls": c.calls, "calls_max": c.calls_max} for c in profile.calls if c.several}
+    busy = (  # every call counts: the calls' times added up, not their window
+        busy_ms_per_request(profile.latency_ms, profile.op_ids, op_service, weights, call_ms=profile.call_ms)
+        if profile.n_requests
+        else {}
+    )
     return {
         "requests": int(profile.n_requests),
         "start": iso(start.min()) if start.size else None,
@@ -82,6 +91,7 @@ def profile_summary(profile: Profile, recipe: Recipe) -> dict[str, Any]:
                 "p50_ms": _finite_or_none(o.p50_ms),
                 "p95_ms": _finite_or_none(o.p95_ms),
                 "mean_ms": _finite_or_none(o.mean_ms),
+                **several.get(o.op, {}),
             }
             for o in profile.ops
         },

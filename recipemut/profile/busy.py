@@ -18,17 +18,29 @@ def busy_ms_per_request(
     op_ids: Sequence[str],
     op_service: Mapping[str, str],
     weights: np.ndarray | None = None,
+    call_ms: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Mean busy time per request for each service, in ms.
 
     ``latency_ms`` is the (requests x operations) matrix with NaN where an operation did not run;
     an operation that ran on a share of requests contributes that share of its mean latency.
 
+    ``call_ms`` (the same shape; :attr:`~recipemut.profile.build.Profile.call_ms`) is each cell's
+    calls' times added up: where it is present it counts instead of the cell's latency, so an
+    operation called several times in a request occupies its service for every call, not for the
+    calls' window (several calls that overlap) nor for one call. For one call per cell the two
+    are the same.
+
     >>> lat = np.array([[10.0, np.nan], [30.0, 40.0]])
     >>> busy_ms_per_request(lat, ("a", "b"), {"a": "s1", "b": "s1"})
     {'s1': 40.0}
+    >>> busy_ms_per_request(np.array([[25.0]]), ("a",), {"a": "s1"}, call_ms=np.array([[45.0]]))
+    {'s1': 45.0}
     """
     lat = np.asarray(latency_ms, dtype=np.float64)
+    if call_ms is not None:
+        summed = np.asarray(call_ms, dtype=np.float64)
+        lat = np.where(np.isnan(summed), lat, summed)
     if lat.shape[0] == 0:
         return {}
     w = np.ones(lat.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
