@@ -251,3 +251,21 @@ def test_a_batched_alternative_without_a_prior_is_a_one_line_error(tmp_path: Pat
     text = text.replace("    expected: {latency_ms: {p50: 20, p95: 20.0001}}\n", "")
     with pytest.raises(MutationError, match="no expected latency"):
         replayed(prof, r, text)
+
+
+def test_n_plus_one_calls_with_retries_on_as_many_slots_as_calls_take_the_longest_call(tmp_path: Path) -> None:
+    lat = [12.0, 11.0, 30.0, 9.0, 14.0, 10.0, 30.0, 12.0, 8.0, 13.0]
+    prof, r = profile_of(tmp_path, request("r1", T0, lat, failed={2, 6}))
+    assert prof.e2e_latency_ms.tolist() == [5.0 + sum(lat) + 60.0]  # 13 attempts, one after another
+    assert prof.call_durations("get_item").shape == (1, 10)
+    rep = replayed(prof, r, with_keys(concurrency=10))
+    assert rep.latency_ms.tolist() == [5.0 + 60.0]  # a retried 30 ms call: both attempts on its slot
+    assert rep.cost_usd.tolist() == pytest.approx(prof.e2e_cost_usd.tolist())
+
+
+def test_a_substitute_of_one_call_retried_once_keeps_todays_replay(tmp_path: Path) -> None:
+    prof, r = profile_of(tmp_path, request("r1", T0, [10.0], failed={0}))
+    text = RECIPE.replace("action: GetItem\n", "action: GetItems\n", 1)
+    a, b = replayed(prof, r, text, seed=3), replayed(prof, r, text, seed=3)
+    assert a.latency_ms.tolist() == b.latency_ms.tolist()
+    assert "fan-out" not in a.notes["get_item"] and "substitute" in a.notes["get_item"]

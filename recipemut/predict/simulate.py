@@ -363,7 +363,7 @@ def replay(
         substituted = orig is not None and (orig.service, orig.action) != (op.service, op.action)
         lat, c, stp, gap, imp = _samples(recipe, original, profile, base, op, orig, j, run, substituted, rng, notes)
         if j is not None and orig is not None:
-            lat, c, imp = _fanout(recipe, original, profile, base, op, orig, j, substituted, (lat, c, imp), rng, notes)
+            lat, c, imp = _fanout(recipe, original, base, op, orig, j, substituted, (lat, c, imp), rng, notes)
         if op_id in bytes_delta:
             lat = np.maximum(lat + bytes_delta[op_id], 0.0)
         if op.hedge is not None and (orig is None or orig.hedge != op.hedge or substituted):
@@ -507,7 +507,6 @@ def _samples(
 def _fanout(
     recipe: Recipe,
     original: Recipe,
-    profile: Profile,
     base: ReplayBase,
     op: Operation,
     orig: Operation,
@@ -527,10 +526,9 @@ def _fanout(
         orig.batch_size,
     ):
         return samples  # the common case, decided without reading the calls
-    most = int(profile.n_calls[:, j].max()) if profile.n_calls is not None and profile.n_requests else 1
-    if not fanout.fanout_changed(op, orig, substituted, most):
-        return samples
     calls = base.op_calls(op.id)
+    if not fanout.fanout_changed(op, orig, substituted, int(calls.ms.shape[1])):  # most calls in a request
+        return samples
     alt = _find_alternative(recipe, original, op) if substituted else None
     try:
         r = fanout.reshaped(
