@@ -12,9 +12,11 @@ import pyarrow as pa
 
 from recipemut.errors import RecipemutError
 from recipemut.loggen.arrivals import DEFAULT_PEAK_HOUR, DEFAULT_START_MS, poisson_arrivals
+from recipemut.loggen.fanout import CallSpans, CellInputs, call_spans, draw_latency
+from recipemut.loggen.items import list_items, list_sizes
 from recipemut.loggen.keys import U64, combine, hash_share, hex_ids, mix, salt, unit_float, zipf_cdf, zipf_rank
 from recipemut.loggen.params import FieldParams, LoggenParams, OpParams
-from recipemut.logs.spans import DEFAULT_VARIANT, SPAN_SCHEMA, to_span_frame
+from recipemut.logs.spans import CALL_SCHEMA, DEFAULT_VARIANT, SPAN_SCHEMA, to_span_frame
 from recipemut.predict import cachesim
 from recipemut.recipe import transfer
 from recipemut.recipe.model import Operation, Recipe, Variant, recipe_from_dict
@@ -52,13 +54,6 @@ def _treatment_masks(
     return out
 
 
-def _draw_latency(rng: np.random.Generator, p: OpParams, n: int) -> np.ndarray:
-    """Service time (ms) of ``n`` calls: lognormal body, Pareto tail with probability ``tail_share``."""
-    body = p.latency_median_ms * np.exp(p.latency_sigma * rng.standard_normal(n))
-    tail = p.latency_median_ms * p.tail_scale * (1.0 + rng.pareto(p.tail_alpha, n)) if p.tail_alpha > 0 else body
-    return np.asarray(np.where(rng.random(n) < p.tail_share, tail, body))
-
-
 def _variant_recipe(recipe: Recipe, v: Variant) -> Recipe:
     """The recipe a canary variant runs (its full document is kept in the base recipe)."""
     vr = recipe_from_dict(v.recipe, source=recipe.source)
@@ -85,6 +80,54 @@ def _op_params(params: LoggenParams, op: Operation, base: Recipe) -> OpParams:
                 p = replace(p, latency_sigma=float(np.log(e.latency_p95_ms / e.latency_p50_ms) / 1.645))
             break
     return p
+
+
+def _knob_arrays(
+    knobs: Mapping[str, Mapping[str, float]], variant: np.ndarray, op_id: str, error_prob: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per request, a treatment's latency factor, cost factor and error probability for ``op_id``."""
+    n = variant.size
+    lat, cost, err = np.ones(n), np.ones(n), np.full(n, error_prob)
+    for var, kn in knobs.items():
+        m = variant == var
+        lat[m] *= kn.get("*", 1.0) * kn.get(op_id, 1.0)
+        cost[m] *= kn.get(op_id + "@cost", 1.0)
+        if op_id + "@error" in kn:
+            err[m] = kn[op_id + "@error"]
+    return lat, cost, err
+
+
+def _append_calls(cols: dict[str, list[np.ndarray]], s: CallSpans, members: np.ndarray, code: int) -> None:
+    """Add the spans of an operation's calls to the columns being built."""
+    cols["row"].append(members[s.req])
+    cols["op"].append(np.full(s.req.size, code, dtype=np.int32))
+    cols["start"].append(s.start_t)
+    cols["lat"].append(s.lat_t)
+    cols["status"].append(s.status)
+    cols["cost"].append(np.round(s.cost, 10))
+    cols["cpu"].append(np.round(s.cpu, 1))
+    cols["mem"].append(np.round(s.mem))
+    cols["bin"].append(s.bytes_in)
+    cols["bout"].append(s.bytes_out)
+    cols["key"].append(hex_ids(s.key) if s.key is not None else np.full(s.req.size, None, dtype=object))
+    cols["call"].append(s.call)
+    cols["att"].append(s.attempt)
+    cols["items"].append(s.items)
+
+
+def _call_columns(cat: Mapping[str, np.ndarray], seed: int) -> list[pa.Array]:
+    """``span_id`` (unique per attempt), ``parent_span_id`` (none), ``attempt`` and ``items`` columns."""
+    m = cat["row"].size
+    uid = cat["row"].astype(U64) + (U64(seed) << U64(32))
+    cols = [uid, cat["op"].astype(U64), cat["call"].astype(U64), cat["att"].astype(U64)]
+    span = hex_ids(combine(salt("span_id"), cols, m))
+    items = cat["items"]
+    return [
+        pa.array(span, pa.string()),
+        pa.nulls(m, pa.string()),
+        pa.array(cat["att"], pa.int64()),
+        pa.array(items, pa.int64(), mask=items < 0),
+    ]
 
 
 def generate_spans(
@@ -158,6 +201,9 @@ def generate_spans(
     cols: dict[str, list[np.ndarray]] = {
         k: [] for k in ("row", "op", "start", "lat", "status", "cost", "cpu", "mem", "bin", "bout", "key")
     }
+    for k in ("call", "att", "items"):  # which call and attempt a span is, and its items (-1: none)
+        cols[k] = []
+    runs_no = [0]  # each run's calls draw from streams of their own
     labels: dict[tuple[str, str], int] = {}  # (op id, service) -> code, base recipe's operations first
     for op_id in order:
         labels.setdefault((op_id, recipe.ops[op_id].service), len(labels))
@@ -177,6 +223,16 @@ def generate_spans(
         g_variant = variant[members]
         values: dict[str, np.ndarray] = {}  # field values (uint64 ids) and sizes per request
         sizes: dict[str, np.ndarray] = {}
+        uid = idx[members].astype(U64) + (U64(seed) << U64(32))  # the requests' identities
+        lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # list fields: (request, item id) per item
+        run_no = runs_no[0]
+        runs_no[0] += 1
+
+        def items_of(name: str) -> tuple[np.ndarray, np.ndarray]:
+            if name not in lists:
+                fp = fparams(name)
+                lists[name] = list_items(name, fp, uid, list_sizes(name, fp, uid))
+            return lists[name]
 
         def fparams(name: str) -> FieldParams:
             return params.for_field(name, grecipe.fields.get(name))
@@ -215,8 +271,7 @@ def generate_spans(
         for name in grecipe.inputs:
             fp = fparams(name)
             # a Zipf-popular value, or one unique to the request
-            unique = idx[members].astype(U64) + (U64(seed) << U64(32))
-            ranks = zipf_rank(rng.random(n), cdf(name, fp)) if fp.universe else unique
+            ranks = zipf_rank(rng.random(n), cdf(name, fp)) if fp.universe else uid
             values[name] = mix(ranks ^ salt("field", name))
             sizes[name] = sized(name)
 
@@ -228,6 +283,8 @@ def generate_spans(
             preds = list(gdag.predecessors(op_id))
             runs = np.logical_and.reduce([ok[q] for q in preds]) if preds else np.ones(n, dtype=bool)
             start = np.maximum.reduce([end_t[q] for q in preds]) if preds else g_arrival.copy()
+            if op.when is not None:  # a branch, taken by a share of the requests (by request id)
+                runs = runs & (unit_float(combine(salt("when", op.id), [uid], n)) < p.when_prob)
 
             # products: values and sizes
             consumed = [f for f in op.consumes if f in values]
@@ -249,8 +306,29 @@ def generate_spans(
             extra = codec_delta(consumed, 1) + codec_delta(list(op.produces), 0)
             if p.throughput_bytes_per_ms > 0:
                 extra = extra + bytes_in / p.throughput_bytes_per_ms
+            if op.foreach is not None or op.max_attempts > 1:
+                lat_f, cost_f, err_f = _knob_arrays(knobs, g_variant, op_id, p.error_prob)
+                cell = CellInputs(
+                    runs=runs,
+                    start_t=start,
+                    extra_ms=np.broadcast_to(np.asarray(extra, dtype=float), (n,)),
+                    bytes_in=np.asarray(bytes_in, dtype=float),
+                    bytes_out=np.asarray(bytes_out, dtype=float),
+                    err_p=err_f,
+                    lat_factor=lat_f,
+                    cost_factor=cost_f,
+                    key_salt=salt("cache_key", *consumed),
+                    key_cols=tuple(values[c] for c in consumed if c != op.foreach),
+                )
+                op_rng = np.random.default_rng([seed, int(salt("calls", op.id)), run_no])
+                its = items_of(op.foreach) if op.foreach is not None else None
+                spans = call_spans(op_rng, op, p, cell, its, TICKS_PER_MS)
+                ok[op_id] = runs & ~spans.stopped
+                end_t[op_id] = spans.end_t
+                _append_calls(cols, spans, members, labels.setdefault((op_id, op.service), len(labels)))
+                continue
             # a faster transfer format can save more than a small service time: never below one tick
-            lat = np.maximum(_draw_latency(rng, p, n) + extra, _MIN_MS)
+            lat = np.maximum(draw_latency(rng, p, n) + extra, _MIN_MS)
             noise = np.round(1.0 + p.cost_noise * rng.standard_normal(n), 2)  # a few significant digits
             cost = np.maximum(0.0, (op.cost_per_call_usd or 0.0) * noise)
             if op.hedge is not None:
@@ -258,7 +336,7 @@ def generate_spans(
                 calls = np.ones(n)
                 for k in range(1, op.hedge.max_extra + 1):
                     sent = lat > k * op.hedge.after_ms
-                    again = k * op.hedge.after_ms + np.maximum(_draw_latency(rng, p, n) + extra, _MIN_MS)
+                    again = k * op.hedge.after_ms + np.maximum(draw_latency(rng, p, n) + extra, _MIN_MS)
                     lat = np.where(sent, np.minimum(lat, again), lat)
                     calls += sent
                 cost = cost * calls
@@ -308,10 +386,14 @@ def generate_spans(
             cols["bin"].append(bytes_in[rows])
             cols["bout"].append(bytes_out[rows])
             cols["key"].append(hex_ids(key[rows]) if key is not None else np.full(rows.size, None, dtype=object))
+            cols["call"].append(np.zeros(rows.size, dtype=np.int64))
+            cols["att"].append(np.ones(rows.size, dtype=np.int64))
+            cols["items"].append(np.full(rows.size, -1, dtype=np.int64))
 
     # a variant that carries its own recipe (written by `apply --canary`) runs through it
     own = {v.name: _variant_recipe(recipe, v) for v in recipe.variants if v.name in variants and v.recipe}
     base = ~np.isin(variant, list(own)) if own else np.ones(n, dtype=bool)
+    has_calls = any(o.foreach is not None or o.max_attempts > 1 for g in (recipe, *own.values()) for o in g.operations)
     run(recipe, np.flatnonzero(base))
     for name, vrecipe in own.items():
         run(vrecipe, np.flatnonzero(variant == name))
@@ -325,6 +407,13 @@ def generate_spans(
     op_names = np.array([k[0] for k in labels], dtype=object)
     services = np.array([k[1] for k in labels], dtype=object)
     m = row.size
+    span_start = cat["start"] / TICKS_PER_MS
+    span_lat = cat["lat"] / TICKS_PER_MS
+    if has_calls:
+        # a call starts as the one before it on its slot ends: in epoch-ms floats too, so a reader
+        # adding latency to start sees them touch, not overlap (end - start is exact, Sterbenz)
+        end_ms = (cat["start"] + cat["lat"]) / TICKS_PER_MS
+        span_lat = np.where(span_start + span_lat == end_ms, span_lat, end_ms - span_start)
     table = pa.Table.from_arrays(
         [
             pa.array(request_ids[row], pa.string()),
@@ -333,8 +422,8 @@ def generate_spans(
             pa.array(variant[row], pa.string()),
             pa.array(op_names[opj], pa.string()),
             pa.array(services[opj], pa.string()),
-            pa.array(cat["start"] / TICKS_PER_MS, pa.float64()),
-            pa.array(cat["lat"] / TICKS_PER_MS, pa.float64()),
+            pa.array(span_start, pa.float64()),
+            pa.array(span_lat, pa.float64()),
             pa.array(np.array(["ok", "error", "halted"], dtype=object)[cat["status"]], pa.string()),
             pa.array(cat["cost"], pa.float64()),
             pa.array(cat["cpu"], pa.float64()),
@@ -345,8 +434,9 @@ def generate_spans(
             pa.array(np.full(m, sample_rate if sample_rate is not None else np.nan), pa.float64(), from_pandas=True),
             pa.nulls(m, pa.string()),
             pa.nulls(m, pa.int64()),
+            *(_call_columns(cat, seed) if has_calls else []),
         ],
-        schema=SPAN_SCHEMA,
+        schema=pa.schema([*SPAN_SCHEMA, *CALL_SCHEMA]) if has_calls else SPAN_SCHEMA,
     )
     log.debug("generated %d spans for %d of %d requests of %s", m, n, n_total, recipe.name)
     return to_span_frame(table)

@@ -43,23 +43,39 @@ def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.fill_null(s, pa.scalar("null", text))
 
 
+#: optional call columns written only on the lines that carry them (``items`` on a fan-out's calls)
+_LEFT_OUT_WHEN_NULL = frozenset(("span_id", "parent_span_id", "attempt", "items"))
+
+
 def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
     """Write a span table as JSON lines (gzip when ``path`` ends in ``.gz``), atomically.
 
     Columns that are null throughout (``source_file``, ``sample_rate`` when not sampled, ...)
-    are left out; other nulls are written as ``null``. Returns the number of lines written.
+    are left out; other nulls are written as ``null``, except those of the optional call columns
+    (``items`` of a span that is not a fan-out's call): their key is left out of that line.
+    Returns the number of lines written.
     """
     p = Path(path)
     table = pa.Table.from_pandas(df, preserve_index=False)
     drop = {"source_file", "source_line"} | {c for c in table.column_names if table.column(c).null_count == len(table)}
     names = [c for c in table.column_names if c not in drop]
     parts: list[Any] = []
+    skip = False
     for i, c in enumerate(names):
-        parts.append(pa.scalar(("{" if i == 0 else ",") + '"' + c + '":', pa.large_string()))
-        parts.append(_json_values(table.column(c)))
+        key = pa.scalar(("{" if i == 0 else ",") + '"' + c + '":', pa.large_string())
+        col = table.column(c).combine_chunks()
+        if i and c in _LEFT_OUT_WHEN_NULL and col.null_count:  # the key only on the lines that have a value
+            joined = pc.binary_join_element_wise(key, _json_values(col), pa.scalar("", pa.large_string()))
+            parts.append(pc.if_else(pc.is_valid(col), joined, pa.scalar(None, pa.large_string())))
+            skip = True
+            continue
+        parts.append(key)
+        parts.append(_json_values(col))
     parts.append(pa.scalar("}\n", pa.large_string()))
     if len(table) and names:
-        lines = pc.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+        lines = pc.binary_join_element_wise(
+            *parts, pa.scalar("", pa.large_string()), null_handling="skip" if skip else "emit_null"
+        )
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
         data = memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
     else:

@@ -31,6 +31,8 @@ class OpParams:
     cpu_share: float = 0.3
     mem_mb: float = 64.0
     cost_noise: float = 0.05
+    per_item_ms: float = 0.0  # a call's latency grows by this much per item it handles (batches)
+    when_prob: float = 0.5  # share of requests on which an operation with ``when`` runs
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,13 @@ class FieldParams:
     bytes_sigma: float = 0.3
     universe: int | None = None  # distinct values; None: unique per request
     zipf: float = 1.1  # popularity exponent over the universe (rank r has weight r**-zipf)
+    items_mean: float | None = None  # a list field: mean items per request (None: 5 when iterated over)
+    items_max: int | None = None  # a list field: most items per request (None: no cap)
+    items_dist: str = "poisson"  # a list field's size distribution: poisson, geometric or fixed
+
+
+#: the size distributions of a list field (see :mod:`recipemut.loggen.items`)
+ITEMS_DISTS = ("poisson", "geometric", "fixed")
 
 
 #: Default bytes of a field by (type, format).
@@ -100,11 +109,20 @@ def _parse_section(
         if v is None and "None" in str(keys[k]):
             kw[k] = None
             continue
+        if k == "items_dist":
+            if v not in ITEMS_DISTS:
+                raise fail(f"{'.'.join((*path, k))}: expected one of {', '.join(ITEMS_DISTS)}, got {v!r}", (*path, k))
+            kw[k] = v
+            continue
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise fail(f"{'.'.join((*path, str(k)))}: expected a number, got {v!r}", (*path, k))
         if v < 0:
             raise fail(f"{'.'.join((*path, str(k)))}: must not be negative, got {v!r}", (*path, k))
-        kw[k] = int(v) if k == "universe" else float(v)
+        if k == "when_prob" and v > 1:
+            raise fail(f"{'.'.join((*path, str(k)))}: a share, expected at most 1, got {v!r}", (*path, k))
+        if k == "items_mean" and v < 1:
+            raise fail(f"{'.'.join((*path, str(k)))}: a list holds at least one item, got {v!r}", (*path, k))
+        kw[k] = int(v) if k in ("universe", "items_max") else float(v)
     return cls(**kw)
 
 
