@@ -35,6 +35,14 @@ with ``hit_latency_ms`` at no cost (:func:`recipemut.predict.cachesim.hits`, exp
 ``hedge`` sends up to ``max_extra`` duplicates ``after_ms`` apart, keeps the first answer and
 pays for every call. A canary kept under ``variants:`` runs through its own recipe.
 
+Fan-out, batches, retries and branches (:mod:`recipemut.loggen.items`,
+:mod:`recipemut.loggen.fanout`): an operation with ``foreach`` calls once per ``batch_size`` items
+of its request's list on ``concurrency`` slots (greedy list scheduling), each attempt a span with
+``span_id``, ``attempt`` and ``items``; ``retry`` tries a failed call again; an operation with
+``when`` runs on ``when_prob`` of the requests, and where it does not, its descendants do not run
+either (an operation runs when every predecessor ran). A recipe without these keys gets exactly
+the log it always got.
+
 >>> from recipemut.recipe.model import recipe_from_dict
 >>> r = recipe_from_dict(synthetic_recipe(8, seed=1))
 >>> df = generate_spans(r, 50, seed=3)
