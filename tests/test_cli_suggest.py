@@ -454,3 +454,57 @@ def test_headroom_without_declared_capacity_is_a_clear_error(shop: tuple[Path, P
     res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--objective", "headroom"])
     assert res.exit_code == 1, res.output
     assert "--objective headroom needs" in res.output and "Traceback" not in res.output
+
+
+@pytest.fixture(scope="module")
+def hotrod(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The N+1 recipe of test_calls (get_driver without foreach) and 20 requests of its 13 serial calls."""
+    from _profile_helpers import line, write_lines
+    from test_calls import RECIPE, T0, n_plus_one_lines
+
+    tmp = tmp_path_factory.mktemp("hotrod")
+    recipe = tmp / "hotrod.yaml"
+    recipe.write_text(RECIPE)
+    lines = [line(d) for i in range(20) for d in n_plus_one_lines(f"r{i}", T0 + 1000.0 * i)]
+    return recipe, write_lines(tmp / "calls.jsonl", lines)
+
+
+def test_suggest_reports_the_n_plus_one_finding_in_text_markdown_and_json(hotrod: tuple[Path, Path]) -> None:
+    recipe, logs = hotrod
+    args = ["suggest", str(recipe), "--logs", str(logs), "--seed", "1"]
+    res = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    # 13 serial calls: 206 ms from the first to the last (12 gaps of 0.5 ms), 200 ms of calls
+    seen = (
+        "N+1: get_driver is called 13.0 times per request (up to 13; several times in 20 of 20 requests), "
+        "one after another: 206.0 ms from first call to last, 200.0 ms of calls, 92% of those requests' "
+        "latency; 60 failed call(s) were retried; the recipe has it as one call (no foreach)."
+    )
+    assert seen in out, res.output
+    add = f"To describe it, add to operation get_driver ({recipe}:17): `foreach: driver_ids`, `concurrency: 1`."
+    assert add in out, res.output
+    assert out.index("N+1:") < out.index("evaluated")
+    md = runner.invoke(app, [*args, "--format", "markdown"])
+    assert md.exit_code == 0, md.output
+    assert f"### Findings\n\n- **N+1:** {seen[5:]} {add}\n" in md.stdout
+    doc = json.loads(runner.invoke(app, [*args, "--format", "json"]).stdout)
+    (f,) = doc["report"]["findings"]["n_plus_one"]
+    assert (f["op"], f["service"], f["line"], f["field"], f["add"]) == (
+        "get_driver", "redis", 17, "driver_ids", ["foreach: driver_ids", "concurrency: 1"],
+    )  # fmt: skip
+    calls = f["calls"]
+    assert (calls["calls"], calls["calls_max"], calls["several"], calls["retried_errors"], calls["serial"]) == (
+        260, 13, 20, 60, True,
+    )  # fmt: skip
+    assert (calls["window_ms_mean"], calls["sum_ms_mean"]) == (pytest.approx(206.0), pytest.approx(200.0))
+
+
+def test_no_finding_no_findings_key(shop: tuple[Path, Path]) -> None:
+    recipe, logs = shop
+    res = runner.invoke(app, ["suggest", str(recipe), "--logs", str(logs), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert "findings" not in json.loads(res.stdout)["report"]  # logs of one call per operation: as before
+    text = runner.invoke(app, ["suggest", str(recipe), "--logs", str(logs)])
+    md = runner.invoke(app, ["suggest", str(recipe), "--logs", str(logs), "--format", "markdown"])
+    assert "N+1" not in text.output and "Findings" not in md.stdout

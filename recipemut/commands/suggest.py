@@ -34,7 +34,7 @@ from recipemut.judge.abtest import (
 )
 from recipemut.mutate.operators import REGISTRY
 from recipemut.plan.explain import LABELS, ab_line, interval, reason, rejection, requests
-from recipemut.plan.markdown import plan_markdown
+from recipemut.plan.markdown import n_plus_one_findings, plan_markdown
 from recipemut.plan.search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, SearchSettings
 from recipemut.recipe.diff import structural_diff
 from recipemut.usecases.inputs import load_inputs
@@ -137,6 +137,8 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
         + (f" (weight {result.weight:g})" if result.objective == "balanced" else "")
         + (f" (busy time of the bottleneck service {shown(found.bottleneck)})" if found.bottleneck else "")
     )
+    for seen, add in n_plus_one_findings(rep, recipe_path):
+        out.print(f"[yellow]N+1:[/] {shown(seen)}\n  {shown(add)}")
     accepted = [c for c in result.singles if c.status == "accepted"]
     if accepted:
         title = "Best single mutations (each against the current recipe, paired replay of every request; 95% intervals)"

@@ -19,6 +19,22 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+def n_plus_one_findings(report: Mapping[str, Any], recipe_path: Path | str) -> list[tuple[str, str]]:
+    """The N+1 findings of ``report`` (its optional ``findings.n_plus_one``): per finding, what the
+    logs show, and where in the recipe to add which lines.
+
+    >>> f = {"op": "get", "line": 17, "add": ["foreach: ids", "concurrency: 1"], "message": "get is called"}
+    >>> n_plus_one_findings({"findings": {"n_plus_one": [f]}}, "r.yaml")
+    [('get is called.', 'To describe it, add to operation get (r.yaml:17): `foreach: ids`, `concurrency: 1`.')]
+    """
+    out: list[tuple[str, str]] = []
+    for f in report.get("findings", {}).get("n_plus_one", []):
+        where = f"{recipe_path}:{f['line']}" if f.get("line") else str(recipe_path)
+        add = ", ".join(f"`{a}`" for a in f["add"])
+        out.append((f"{f['message']}.", f"To describe it, add to operation {f['op']} ({where}): {add}."))
+    return out
+
+
 def plan_markdown(
     result: SearchResult,
     capacity: CapacityLines,
@@ -29,8 +45,9 @@ def plan_markdown(
     explain: bool = False,
     top: int = 10,
 ) -> str:
-    """The search's result as markdown: the baseline, the best ``top`` single mutations, the plan
-    with its new DAG (mermaid) and diffs, and with ``explain`` every rejected candidate and why.
+    """The search's result as markdown: the baseline, the N+1 findings, the best ``top`` single
+    mutations, the plan with its new DAG (mermaid) and diffs, and with ``explain`` every rejected
+    candidate and why.
 
     ``report`` is :func:`recipemut.plan.assemble.search_report` of the same search. Every line
     goes through :func:`~recipemut.files.text.safe`: a name's line break or escape reads ``\\n``,
@@ -47,6 +64,9 @@ def plan_markdown(
         + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
         "",
     ]
+    found = n_plus_one_findings(rep, recipe_path)
+    if found:  # what the logs show that the recipe does not describe
+        lines += ["### Findings", "", *(f"- **N+1:** {seen} {add}" for seen, add in found), ""]
     accepted = [c for c in result.singles if c.status == "accepted"][:top]
     heads = ["#", "operator", "target", "why", *(f"Δ{LABELS[k]}" for k in PREDICTED if k != "latency_mean_ms")]
     if accepted:

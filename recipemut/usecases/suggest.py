@@ -3,7 +3,9 @@
 :func:`suggest` takes what :func:`recipemut.usecases.inputs.load_inputs` read (with the recipe's
 document) and the search settings built at the CLI's edge, and returns a :class:`Suggestion`
 the command renders and writes. The profile store orders the candidates (a bandit learned from
-earlier runs) and records this run; a store problem is a warning, never a failure.
+earlier runs) and records this run; a store problem is a warning, never a failure. An operation
+the logs show called several times per request that the recipe describes as one call (the N+1
+pattern, :func:`recipemut.profile.calls.n_plus_one`) is reported under the report's ``findings``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from recipemut.mutate.mutation import Mutation
 from recipemut.plan.assemble import plan_document, search_report
 from recipemut.plan.search import SearchResult, SearchSettings, search
 from recipemut.predict.simulate import replay, replay_base
+from recipemut.profile.calls import n_plus_one
 from recipemut.usecases.inputs import Inputs
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,9 @@ def suggest(inputs: Inputs, settings: SearchSettings, *, store: Path | None, war
     result = search(r, prof, settings, doc=inputs.doc, base=base, order=order, bottleneck=repick)
     _record(result, store, inputs, warn)
     report = search_report(result, hr, inputs.path, inputs.text, bottleneck=settings.judge.service)
+    findings = n_plus_one(r, prof.calls)
+    if findings:  # an optional key: the report of logs of one call per operation is as before
+        report["findings"] = {"n_plus_one": [f.to_dict() for f in findings]}
     plan_doc = plan_document(
         result, hr, inputs.path, name=r.name, version=r.version, sha256=inputs.sha256, report=report
     )
