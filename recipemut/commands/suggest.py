@@ -33,7 +33,7 @@ from recipemut.judge.abtest import (
     JudgeSettings,
 )
 from recipemut.mutate.operators import REGISTRY
-from recipemut.plan.explain import LABELS, ab_line, interval, reason, rejection, requests
+from recipemut.plan.explain import LABELS, ab_line, interval, not_proposed_lines, reason, rejection, requests
 from recipemut.plan.markdown import n_plus_one_findings, plan_markdown
 from recipemut.plan.search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, SearchSettings
 from recipemut.recipe.diff import structural_diff
@@ -178,12 +178,18 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
         rej = list(result.rejected)
         if rej:
             out.print(_table("Rejected candidates", rej, explain=True, result=result, width=out.width))
+        if found.not_proposed:
+            out.print("\n[bold]Not proposed[/] (why an operator made no candidate for an operation or field)")
+            for line in not_proposed_lines(found.not_proposed):
+                out.print(f"  {shown(line)}")
     s = rep["search"]
     note = " (budget exhausted: raise --budget or --time-budget)" if s["budget_exhausted"] else ""
     out.print(
         f"\nevaluated {s['evaluated']} candidates in {s['rounds']} round(s), {s['elapsed_s']:.1f} s{note}; "
         f"A/B treatment share {100 * s['treatment_share']:.0f}%"
         + ("" if explain or not result.rejected else f"; {len(result.rejected)} rejected (--explain shows why)")
+        + ("" if explain or not found.not_proposed else f"; {len(found.not_proposed)} reason(s) an operator "
+           "proposed nothing (--explain shows them)")
     )
 
 
@@ -232,7 +238,9 @@ def suggest(
         help="How far (relative) an imputed operation may be from its prior; widens those intervals.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw (imputation, bootstrap)."),
-    explain: bool = typer.Option(False, "--explain", help="Also show every rejected candidate and why."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Also show every rejected candidate and why, and why an operator proposed nothing."
+    ),
     top: int = typer.Option(10, "--top", min=1, help="How many single mutations to show."),
     out: Path | None = typer.Option(
         None, "--out", help="Write the plan file (for `recipemut apply --plan`).", show_default=False

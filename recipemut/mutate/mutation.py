@@ -74,11 +74,14 @@ class ValueRule:
       ``after`` except target ``index``, and otherwise only operations that run before target ``index``;
     * ``alternative``: the value at the first of ``keys`` present in alternative target ``index``;
     * ``current``: the value at ``keys[0]`` in operation target ``index`` as it is now;
-    * ``alternative-lacks``: (on a ``remove``) none of ``keys`` is present in alternative target ``index``.
+    * ``alternative-lacks``: (on a ``remove``) none of ``keys`` is present in alternative target ``index``;
+    * ``count``: a whole number of at least 2 (never a boolean); with ``keys``, at most the value at the
+      first of them present in alternative target ``index`` (refused when none is);
+    * ``true``: the value ``true``.
     """
 
     kind: Literal["mapping", "string", "target", "precedes", "after-without", "alternative", "current",
-                  "alternative-lacks"]
+                  "alternative-lacks", "count", "true"]
     index: int = 0
     keys: tuple[DocPath, ...] = ()
 
@@ -105,10 +108,11 @@ class Condition:
     * ``not-external``: operation target ``index`` has no ``external`` side effects;
     * ``no-effects``: operation target ``index`` has no side effects and may not halt;
     * ``not-both-external``: targets 1 and 2 are not both ``external``;
-    * ``same-equivalence``: operation target 1 and alternative target 2 share an ``equivalence`` tag.
+    * ``same-equivalence``: operation target 1 and alternative target 2 share an ``equivalence`` tag;
+    * ``foreach``: operation target ``index`` has ``foreach`` (one call per item of a list).
     """
 
-    kind: Literal["deterministic", "not-external", "no-effects", "not-both-external", "same-equivalence"]
+    kind: Literal["deterministic", "not-external", "no-effects", "not-both-external", "same-equivalence", "foreach"]
     index: int = 0
 
 
@@ -140,3 +144,5 @@ def field_of(i: int = 0) -> Slot:
 
 MAPPING = ValueRule("mapping")
 STRING = ValueRule("string")
+COUNT = ValueRule("count")
+TRUE = ValueRule("true")

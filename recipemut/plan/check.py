@@ -207,6 +207,8 @@ def _condition(env: _Env, m: PlannedMutation | Mutation, c: Condition) -> list[s
         return [f"{never} {t!r}, which has side effects ({effects}) or may halt"]
     if c.kind == "not-both-external" and all(str(op(i).get("side_effects")) == "external" for i in (0, 1)):
         return [f"{never} {env.target(0)!r} and {env.target(1)!r}, which both have external side effects"]
+    if c.kind == "foreach" and not isinstance(op(c.index).get("foreach"), str):
+        return [f"{never} {t!r}, which has no foreach (one call per request)"]
     if c.kind == "same-equivalence":
         mine, theirs = op(0).get("equivalence"), env.alts.get(env.target(1), {}).get("equivalence")
         if mine is None or mine != theirs:
@@ -286,6 +288,15 @@ def _value_ok(env: _Env, rule: ValueRule | None, e: Edit) -> bool:
             return False
         base = set(_names(env.ops.get(str(e.path[1]), {}).get("after"))) - {env.target(rule.index)}
         return base <= set(v) <= base | env.precedes(rule.index)
+    if rule.kind == "true":
+        return v is True
+    if rule.kind == "count":
+        if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+            return False
+        if not rule.keys:
+            return True
+        found, most = _lookup(env.alts.get(env.target(rule.index), {}), rule.keys)
+        return found and isinstance(most, int) and not isinstance(most, bool) and v <= most
     if rule.kind == "current":
         found, x = _lookup(env.ops.get(env.target(rule.index), {}), rule.keys)
         return found and _same(v, x)
@@ -308,4 +319,6 @@ def _describe(env: _Env, rule: ValueRule | None) -> str:
         "alternative": f"the {keys} of alternative {t!r}",
         "current": f"the current {keys} of {t!r}",
         "alternative-lacks": f"only when alternative {t!r} states no {keys}",
+        "count": f"a whole number of at least 2{f', at most the {keys} of alternative {t!r}' if keys else ''}",
+        "true": "true",
     }[rule.kind if rule is not None else None]

@@ -1,4 +1,5 @@
-"""Sentences a reviewer can check about a search's candidates: claims, predicted numbers, the A/B, rejections.
+"""Sentences a reviewer can check about a search's candidates: claims, predicted numbers, the A/B, rejections,
+and why an operator proposed nothing for an operation or field.
 
 Plain strings for any renderer (terminal, markdown, JSON): a signed delta never reads ``-0.0``,
 an operator's claim is cut at a sentence or clause, never inside a parenthesis or code span, and
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from recipemut.judge.abtest import Evaluation
+from recipemut.mutate.operators import NotProposed
 from recipemut.plan.search import Candidate, SearchResult
 
 #: predicted metric -> its short label
@@ -144,3 +146,14 @@ def rejection(c: Candidate, result: SearchResult) -> str:
     elif mid in singles and c.round > 1:
         text += "; it improved the recipe alone in round 1, before those steps"
     return text
+
+
+def not_proposed_lines(reasons: tuple[NotProposed, ...] | list[NotProposed]) -> list[str]:
+    """Why operators proposed nothing, one line each, grouped by target in first-seen order.
+
+    >>> not_proposed_lines([NotProposed("fanout", "a", "no foreach"), NotProposed("dedupe", "b", "frozen"),
+    ...                     NotProposed("batch", "a", "no batched alternative")])
+    ['a: fanout: no foreach', 'a: batch: no batched alternative', 'b: dedupe: frozen']
+    """
+    order = list(dict.fromkeys(x.target for x in reasons))
+    return [f"{x.target}: {x.operator}: {x.reason}" for t in order for x in reasons if x.target == t]

@@ -2,10 +2,12 @@
 
 :func:`suggest` takes what :func:`recipemut.usecases.inputs.load_inputs` read (with the recipe's
 document) and the search settings built at the CLI's edge, and returns a :class:`Suggestion`
-the command renders and writes. The profile store orders the candidates (a bandit learned from
-earlier runs) and records this run; a store problem is a warning, never a failure. An operation
-the logs show called several times per request that the recipe describes as one call (the N+1
-pattern, :func:`recipemut.profile.calls.n_plus_one`) is reported under the report's ``findings``.
+the command renders and writes, with the operators' reasons for proposing nothing for some
+operations or fields (``--explain`` shows them; the report keeps them under ``not_proposed``).
+The profile store orders the candidates (a bandit learned from earlier runs) and records this
+run; a store problem is a warning, never a failure. An operation the logs show called several
+times per request that the recipe describes as one call (the N+1 pattern,
+:func:`recipemut.profile.calls.n_plus_one`) is reported under the report's ``findings``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from recipemut.forecast.headroom import Headroom
 from recipemut.learn.bandit import Bandit, load_bandit, mutation_kind, order_candidates
 from recipemut.learn.records import record_suggestions, search_records
 from recipemut.mutate.mutation import Mutation
+from recipemut.mutate.operators import NotProposed, OperatorContext, not_proposed
 from recipemut.plan.assemble import plan_document, search_report
 from recipemut.plan.search import SearchResult, SearchSettings, search
 from recipemut.predict.simulate import replay, replay_base
@@ -45,6 +48,7 @@ class Suggestion:
     headroom: Headroom
     report: dict[str, Any]  # :func:`recipemut.plan.assemble.search_report` (numbers may be NaN)
     plan_doc: dict[str, Any]  # the plan file's content, strict JSON
+    not_proposed: tuple[NotProposed, ...] = ()  # why operators proposed nothing for some targets
 
     @property
     def bottleneck(self) -> str | None:
@@ -77,14 +81,23 @@ def suggest(inputs: Inputs, settings: SearchSettings, *, store: Path | None, war
     repick = hr.pressure if settings.judge.objective == "headroom" else None  # re-picked after every step
     result = search(r, prof, settings, doc=inputs.doc, base=base, order=order, bottleneck=repick)
     _record(result, store, inputs, warn)
+    reasons = _not_proposed(inputs, settings)
     report = search_report(result, hr, inputs.path, inputs.text, bottleneck=settings.judge.service)
     findings = n_plus_one(r, prof.calls)
     if findings:  # an optional key: the report of logs of one call per operation is as before
         report["findings"] = {"n_plus_one": [f.to_dict() for f in findings]}
+    report["not_proposed"] = [x.to_dict() for x in reasons]
     plan_doc = plan_document(
         result, hr, inputs.path, name=r.name, version=r.version, sha256=inputs.sha256, report=report
     )
-    return Suggestion(inputs, settings, result, hr, report, plan_doc)
+    return Suggestion(inputs, settings, result, hr, report, plan_doc, reasons)
+
+
+def _not_proposed(inputs: Inputs, settings: SearchSettings) -> tuple[NotProposed, ...]:
+    """Why the operators searched proposed nothing for some targets of the recipe as given."""
+    options = {"seed": settings.seed, **settings.operator_options}
+    ctx = OperatorContext.build(inputs.recipe, doc=inputs.doc, profile=inputs.profile, options=options)
+    return tuple(not_proposed(ctx, settings.operators))
 
 
 def _bandit(path: Path | None, recipe_name: str, warn: Warn) -> Bandit:

@@ -35,6 +35,11 @@ DEFAULT_OPTIONS: Mapping[str, Any] = MappingProxyType(
         "datapipe_min_saving_ms": 1.0,
         "reorder_shrink_ratio": 0.5,
         "reorder_shrink_min_bytes": 1024.0,
+        "fanout_max_concurrency": 16,
+        "fanout_tolerance": 0.05,
+        "fanout_min_gain_ms": 1.0,
+        "batch_quantile": 0.95,
+        "dedupe_min_saved_share": 0.02,
         "seed": 0,
     }
 )
@@ -102,6 +107,24 @@ class OperatorSpec:
     generate: Callable[[OperatorContext], list[Mutation]]
     needs_profile: bool = False
     edits: tuple[EditForm, ...] = ()
+    #: why the operator proposes nothing for some targets: ``{target: reason}`` (None: it never says)
+    why_not: Callable[[OperatorContext], Mapping[str, str]] | None = None
+
+
+@dataclass(frozen=True)
+class NotProposed:
+    """Why an operator proposes nothing for one target (an operation or a field), in a sentence."""
+
+    operator: str
+    target: str
+    reason: str
+
+    def sentence(self) -> str:
+        """``fanout: get_driver: no foreach (...)``."""
+        return f"{self.operator}: {self.target}: {self.reason}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"operator": self.operator, "target": self.target, "reason": self.reason}
 
 
 # ---- helpers ------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ Two kinds of candidate:
   ``format`` naming a serialisation format of the table (``json``, ``protobuf``, ... or one added
   under ``formats:``; :func:`recipemut.recipe.transfer.compressible`): then only the compression is
   scored, the format written back as it is. A ``bytes`` field without such a ``format`` gets no
-  candidate; the reason (:func:`not_proposed`) is logged at ``info`` level
-  (``RECIPEMUT_LOG=info``), as the search has no place yet for operators' reasons of no candidate.
+  candidate; the reason (:func:`not_proposed`, the operator's ``why_not`` in the registry) is shown
+  by ``suggest --explain`` and kept in its report, and logged at ``info`` level (``RECIPEMUT_LOG=info``).
 * **drop** (``datapipe:drop:<op>.<field>``): a field an operation produces that no operation consumes
   and that is not an output, when the producer is not ``frozen``, its fit is good and the predicted
   saving is at least ``datapipe_min_saving_ms``. Edit: the

@@ -1,0 +1,133 @@
+"""``fanout``: let more calls of a fan-out operation be in flight at once (raise ``concurrency``).
+
+Valid when the operation has ``foreach`` (one call per item of a list), is not ``frozen``, its
+logs show more than one call in some request, and its ``concurrency`` is below the bound: the
+declared capacity of its service (``replicas × concurrency_per_replica`` under ``services:``) and
+the option ``fanout_max_concurrency`` (16), whichever is lower.
+
+Needs a profile: ``k`` comes from the predicted gain curve. For every ``k`` from the current
+concurrency to the bound, the recorded calls of each request are scheduled on ``k`` slots in their
+recorded order (:func:`recipemut.predict.fanout.makespan`: greedy list scheduling, the replay's
+model); the gain of ``k`` is the mean time the calls take per request at the current concurrency
+minus at ``k``. The candidate takes the smallest ``k`` whose gain is within ``fanout_tolerance``
+(5%) of the best gain, and is proposed when that gain is at least ``fanout_min_gain_ms`` (1 ms).
+The model assumes calls in flight at once do not slow each other down; the sentence says so.
+
+The edit, exactly: ``operations.<id>.concurrency`` set to ``k``.
+
+>>> import numpy as np
+>>> smallest_within([0.0, 40.0, 57.0, 60.0, 60.0], 0.05)  # gains at k = 1..5
+3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from recipemut.mutate.mutation import COUNT, Condition, EditForm, EditShape, Mutation, target
+from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms
+from recipemut.predict.fanout import makespan
+from recipemut.recipe.edits import Edit
+from recipemut.recipe.model import Operation
+
+NAME = "fanout"
+SUMMARY = "run more calls of a fan-out (foreach) operation at once, k chosen on the gain curve of its recorded calls"
+
+#: The edits this operator makes on its targets, exactly: a plan's mutation of this operator holds no
+#: others (checked by :mod:`recipemut.plan.check`).
+EDITS = (
+    EditForm(("operation",), (EditShape("set", ("operations", target(0), "concurrency"), COUNT, required=True),),
+             (Condition("foreach"),)),
+)
+
+
+def no_foreach_reason(ctx: OperatorContext, op: Operation) -> str | None:
+    """Why a fan-out operator cannot work on ``op``, which has no ``foreach``, when its logs show
+    several calls per request (the N+1 pattern); None when they show one call (nothing to say)."""
+    p = ctx.profile
+    c = p.call_stats(op.id) if p is not None and ctx.observed(op.id) else None
+    if c is None or c.several == 0:
+        return None
+    lists = [f for f in op.consumes if (spec := ctx.recipe.fields.get(f)) is not None and spec.type == "array"]
+    field = lists[0] if lists else "<the list field it consumes>"
+    return (
+        f"no foreach (its logs show {c.calls_mean:.1f} calls per request, up to {c.calls_max}: "
+        f"add `foreach: {field}` first)"
+    )
+
+
+def capacity(ctx: OperatorContext, op: Operation) -> tuple[int, str]:
+    """The most calls of ``op`` in flight at once a fan-out operator proposes, and what sets it."""
+    cap = int(ctx.option("fanout_max_concurrency"))
+    svc = ctx.recipe.services.get(op.service)
+    if svc is not None and svc.capacity < cap:
+        return svc.capacity, (
+            f"the declared capacity of `{op.service}` ({svc.replicas} replicas × {svc.concurrency_per_replica})"
+        )
+    return cap, f"the cap of {cap} (option fanout_max_concurrency)"
+
+
+def smallest_within(gains: Sequence[float], tolerance: float) -> int:
+    """The 1-based position of the first gain within ``tolerance`` (relative) of the best one."""
+    g = np.asarray(gains, dtype=float)
+    best = float(g.max())
+    return int(np.flatnonzero(g >= best - tolerance * abs(best))[0]) + 1
+
+
+def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
+    """The candidate for ``op_id``, or why there is none (None: nothing worth saying)."""
+    p = ctx.profile
+    op = ctx.recipe.ops[op_id]
+    if op.foreach is None:
+        return no_foreach_reason(ctx, op)
+    if op_id in ctx.frozen:
+        return "frozen: its calls are not rescheduled"
+    if p is None or not ctx.observed(op_id):
+        return "no call of it in the logs"
+    d = p.call_durations(op_id)
+    per_request = (~np.isnan(d)).sum(axis=1)
+    if int(per_request.max(initial=0)) <= 1:
+        return "its logs show at most one call per request: there is nothing to run at once"
+    cap, bound = capacity(ctx, op)
+    now = op.concurrency
+    if now >= cap:
+        return f"already at capacity: concurrency {now}, and {bound} allows {cap}"
+    ran = per_request > 0
+    ks = range(now, cap + 1)
+    spans = np.array([float(np.mean(makespan(d[ran], k))) for k in ks])
+    gains = spans[0] - spans
+    best_i = int(np.argmax(gains))
+    pick = smallest_within(gains, float(ctx.option("fanout_tolerance"))) - 1
+    k, gain = ks[pick], float(gains[pick])
+    if k == now or gain < float(ctx.option("fanout_min_gain_ms")):
+        return (
+            f"no gain: scheduling its recorded calls on up to {cap} slots ({bound}) saves "
+            f"{max(float(gains[best_i]), 0.0):.1f} ms per request at most"
+        )
+    tol = float(ctx.option("fanout_tolerance"))
+    calls = float(per_request[ran].mean())
+    reason = (
+        f"`{op_id}` makes {calls:.1f} calls per request over `{op.foreach}` (up to {int(per_request.max())}), "
+        f"{now} in flight at once: with `concurrency: {k}` its calls take {ms(float(spans[pick]))} per request "
+        f"instead of {ms(float(spans[0]))} ({gain:.1f} ms less), when its recorded calls are scheduled on {k} slots; "
+        f"{k} is the smallest concurrency within {tol:.0%} of the best gain "
+        f"({float(gains[best_i]):.1f} ms at {ks[best_i]}) up to {cap}, {bound}; calls in flight at once can "
+        f"slow each other down on `{op.service}`, which this prediction assumes they do not"
+    )
+    edits = [Edit("set", ("operations", op_id, "concurrency"), k)]
+    return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per fan-out operation whose calls finish sooner with more of them in flight."""
+    if ctx.profile is None:
+        return []
+    return [m for op_id in ctx.recipe.topo_order if isinstance(m := _assess(ctx, op_id), Mutation)]
+
+
+def why_not(ctx: OperatorContext) -> Mapping[str, str]:
+    """Operations called several times per request that get no candidate, and why."""
+    out = {op_id: _assess(ctx, op_id) for op_id in ctx.recipe.topo_order}
+    return {op_id: why for op_id, why in out.items() if isinstance(why, str)}
