@@ -23,8 +23,11 @@ def test_happy_trace_by_hand() -> None:
     assert df["status"].tolist() == ["ok", "error", "ok", "ok", "ok"]  # error tag as the string "true"
     assert df["request_id"].unique().tolist() == ["trace-123"]
     nonzero = {k: v for k, v in counts.items() if v}
-    assert nonzero == {"spans_read": 5, "spans_mapped": 5, "traces": 1}
-    assert notes == []
+    # X holds A (op2) and C (op3): X is charged its own time; D (op1 in op1) and B (op2 in op2) are not
+    assert nonzero == {"spans_read": 5, "spans_mapped": 5, "traces": 1, "own_time_charged": 1}
+    assert notes == [
+        "1 span(s) hold spans of other operations: each is charged its own time (its span minus the time those cover)"
+    ]
 
 
 def test_anonymizer_span_list_with_inline_process() -> None:

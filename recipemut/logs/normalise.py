@@ -23,12 +23,17 @@ Each wart is counted (the keys of :data:`COUNT_KEYS`) and explained in a note:
   ``SampleRate``, OTel's ``tracestate`` threshold (``ot=th:``) or ``sampling.priority`` >= 1
   (forced, rate 1); else the caller's rate (``sample_rate_from_trace`` counts spans with a carried rate);
 * spans that map to no operation (``unmapped_spans``, top names in the notes) or to several
-  (``ambiguous_spans``): not in the table, never silently.
+  (``ambiguous_spans``): not in the table, never silently;
+* nesting: a span of an operation holding spans of other operations is charged its own time by the
+  profile (:mod:`recipemut.logs.nesting`); they are counted here (``own_time_charged``), and a span
+  whose parent maps to no operation names its nearest enclosing span of an operation as its
+  ``parent_span_id``, so that the table alone says what ran inside what.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +46,8 @@ import pyarrow.compute as pc
 from recipemut.errors import LogError
 from recipemut.logs.common import to_float
 from recipemut.logs.mapping import STATUS_NAMES, SpanMapping, assign_operations, status_codes
-from recipemut.logs.spans import CALL_SCHEMA, DEFAULT_VARIANT, SPAN_SCHEMA
+from recipemut.logs.nesting import nearest_mapped, own_time
+from recipemut.logs.spans import CALL_SCHEMA, DEFAULT_VARIANT, SPAN_SCHEMA, factorize
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,7 @@ COUNT_KEYS = (
     "sample_rate_from_trace",
     "unmapped_spans",
     "ambiguous_spans",
+    "own_time_charged",
 )
 TOP_UNMAPPED = 5
 #: the call columns a trace gives every span (attempts and items are not in traces)
@@ -162,6 +169,7 @@ def normalise_table(
     if changed:
         cols = _span_columns(raw, path=path, recipe=recipe, mapping=mapping, sample_rate=sample_rate)
     counts["sample_rate_from_trace"] = cols.rates_carried
+    cols = _nest(raw, cols, parent, start, dur, counts, notes)
     _report_unmapped(raw, cols.mapped, cols.ambiguous, recipe, counts, notes)
     keep = None if cols.every else np.flatnonzero(cols.mapped)
     start_ms = pa.array((start if keep is None else start[keep]) / 1e6, pa.float64())
@@ -186,6 +194,7 @@ class _SpanColumns:
     ambiguous: np.ndarray  # per raw span: matches several operations
     every: bool  # every span kept
     rates_carried: int  # spans whose trace carries a sampling rate
+    op: np.ndarray  # per raw span: its operation's code (-1: none)
 
 
 def _span_columns(
@@ -256,7 +265,45 @@ def _span_columns(
         "span_id": _arrow_strings(sub["span_id"]).cast(pa.string()),
         "parent_span_id": _arrow_strings(sub["parent_id"]).cast(pa.string()),
     }
-    return _SpanColumns(arrays, mapped, ambiguous, every, carried["sample_rate_from_trace"])
+    if recipe is None:
+        op = factorize(pa.chunked_array([op_k]) if isinstance(op_k, pa.Array) else op_k)[0]
+    op_codes = op
+    return _SpanColumns(arrays, mapped, ambiguous, every, carried["sample_rate_from_trace"], op_codes)
+
+
+def _nest(
+    raw: pd.DataFrame,
+    cols: _SpanColumns,
+    parent: np.ndarray,
+    start: np.ndarray,
+    dur: np.ndarray,
+    counts: dict[str, int],
+    notes: list[str],
+) -> _SpanColumns:
+    """Count the spans the profile will charge their own time; point the parent ids of the kept spans
+    whose parent maps to no operation at their nearest enclosing span of an operation."""
+    if not bool((parent >= 0).any()):
+        return cols
+    op = np.where(cols.mapped, cols.op, -1)
+    _, charged = own_time(start / 1e6, dur / 1e6, parent=parent, op=op)
+    if charged.any():
+        counts["own_time_charged"] = int(charged.sum())
+        notes.append(
+            f"{counts['own_time_charged']} span(s) hold spans of other operations: each is charged its own "
+            "time (its span minus the time those cover)"
+        )
+    if cols.every:
+        return cols
+    anc = nearest_mapped(parent, cols.mapped)
+    fix = cols.mapped & (parent >= 0) & ~cols.mapped[np.maximum(parent, 0)] & (anc >= 0)
+    if not fix.any():
+        return cols
+    keep = np.flatnonzero(cols.mapped)
+    ids = _arrow_strings(raw["span_id"]).cast(pa.string())
+    enclosing = ids.take(pa.array(np.maximum(anc[keep], 0)))
+    arrays = {**cols.arrays}
+    arrays["parent_span_id"] = pc.if_else(pa.array(fix[keep]), enclosing, arrays["parent_span_id"])
+    return dataclasses.replace(cols, arrays=arrays)
 
 
 def _empty(s: pd.Series) -> np.ndarray:

@@ -279,7 +279,10 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
     spans with span ids are calls, folded into the cell by :func:`recipemut.profile.calls.fold_calls`
     (the calls' window, costs and bytes summed, an error only when a last attempt failed). A cell's
     cost is the logged ``cost_usd``, else the recipe's ``cost_per_call_usd`` per call. End-to-end latency is the
-    last end minus the first start; cost is the sum over the operations that ran. ``rate_bin_s``
+    last end minus the first start; cost is the sum over the operations that ran. A span holding spans
+    of other operations (``parent_span_id``) is charged its own time and the spans it holds start
+    after it (:func:`recipemut.logs.nesting.replay_starts`), so that replaying the unchanged recipe
+    gives the recorded end to end. ``rate_bin_s``
     defaults to :func:`rate_bin_for` of the time the requests span.
 
     Raises
@@ -287,6 +290,7 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
     LogError
         No span of an operation of this recipe.
     """
+    from recipemut.logs.nesting import charge_frame
     from recipemut.logs.spans import factorize, keep_calls
 
     topo = recipe.topo_order
@@ -316,6 +320,11 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
         req_codes, request_ids = factorize(spans["request_id"])
         span_codes = None if span_codes is None else span_codes[keep]
     n = int(request_ids.shape[0])
+    span_start, span_end = start, start + lat  # the recorded spans: end-to-end latency is measured on them
+    own, moved, nested = charge_frame(spans, req_codes, op_col, start, lat)
+    if nested:  # a span holding spans of other operations is charged its own time, the spans it holds after it
+        log.info("%d spans charged their own time (what their spans of other operations cover taken off)", nested)
+        lat, start = own, moved
 
     st_codes, st_uniques = factorize(spans["status"])
     unknown_status = [str(u) for u in st_uniques if str(u) not in _STATUS_CODE]
@@ -342,7 +351,13 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
     request_start = np.nanmin(start_abs, axis=1)  # every request has a span, so no all-NaN row
     start_offset = start_abs - request_start[:, None]
     end_abs = start_abs + latency
-    e2e = np.nanmax(end_abs, axis=1) - request_start
+    if nested:  # own times end early: the request ended when its last span did
+        first_start, last_end = np.full(n, np.inf), np.full(n, -np.inf)
+        np.minimum.at(first_start, req_codes, span_start)
+        np.maximum.at(last_end, req_codes, span_end)
+        e2e = last_end - first_start
+    else:
+        e2e = np.nanmax(end_abs, axis=1) - request_start
 
     cost = _matrix(n, k, r, c, per_cell("cost_usd"))
     n_calls = np.zeros((n, k), dtype=np.int64)
