@@ -37,10 +37,10 @@ def test_thirteen_items_per_request_take_one_batch_of_13(tmp_path: Path) -> None
         {"op": "set", "path": [*path, "batch_size"], "value": 13},
     ]
     assert m.description == (
-        "`get_driver` makes one call per item of `driver_ids` (13 items per request at p95); redis/MGetDrivers "
-        "(catalogue entry `get_drivers_batch`, same equivalence `redis.get_driver`) takes up to 50 items per call: "
-        "with `batch_size: 13` such a request needs 1 call(s) instead of 13; the catalogue expects 12.0 ms at p50 "
-        "per batched call."
+        "`get_driver` fetches the items of `driver_ids` 13 per call from redis/MGetDrivers (`batch_size: 13`; "
+        "catalogue entry `get_drivers_batch`, same equivalence `redis.get_driver`, up to 50 items per call): a "
+        "request of 13 items (its p95) needs 1 call(s) instead of 13; the catalogue expects 12.0 ms at p50 per "
+        "batched call."
     )
     op = m.recipe.ops["get_driver"]
     assert (op.action, op.batch_size, op.substituted_from) == ("MGetDrivers", 13, "GetDriver")
@@ -53,7 +53,7 @@ def test_batch_size_is_bounded_by_max_batch(tmp_path: Path) -> None:
     doc = batched_doc(max_batch=5)
     (m,) = batch.generate(context(tmp_path, doc))
     assert m.recipe.ops["get_driver"].batch_size == 5
-    assert "with `batch_size: 5` such a request needs 3 call(s) instead of 13" in m.description
+    assert "(`batch_size: 5`;" in m.description and "needs 3 call(s) instead of 13" in m.description
     assert mutation_violations(doc, m) == []
     over = type(m)(m.id, m.operator, m.targets, m.description,
                    tuple(type(e)("set", e.path, 6) if e.path[-1] == "batch_size" else e for e in m.edits), m.recipe)

@@ -18,7 +18,7 @@ from recipemut.cli import app
 from recipemut.logs.ingest import read_logs
 from recipemut.mutate.operators import REGISTRY, OperatorContext, fanout, generate_all, not_proposed
 from recipemut.plan.check import mutation_violations
-from recipemut.plan.explain import not_proposed_lines
+from recipemut.plan.explain import headline, not_proposed_lines
 from recipemut.profile.build import build_profile
 from recipemut.recipe.constraints import check_structure
 from recipemut.recipe.model import recipe_from_dict
@@ -86,11 +86,14 @@ def test_thirteen_serial_calls_on_a_service_of_capacity_8_get_concurrency_7(tmp_
                                                "value": 7}]
     # 13 calls of 15 ms: 195 ms on 1 slot; 2 rounds (30 ms) on 7 or 8 slots: 7 is the smallest as good
     assert m.description == (
-        "`get_driver` makes 13.0 calls per request over `driver_ids` (up to 13), 1 in flight at once: with "
-        "`concurrency: 7` its calls take 30.0 ms per request instead of 195 ms (165.0 ms less), when its recorded "
-        "calls are scheduled on 7 slots; 7 is the smallest concurrency within 5% of the best gain (165.0 ms at 7) "
-        "up to 8, the declared capacity of `redis` (2 replicas × 4); calls in flight at once can slow each other "
-        "down on `redis`, which this prediction assumes they do not."
+        "`get_driver` runs 7 of its calls over `driver_ids` at once instead of 1 (`concurrency: 7`): it makes 13.0 "
+        "calls per request (up to 13), which take 30.0 ms per request instead of 195 ms (165.0 ms less) when its "
+        "recorded calls are scheduled on 7 slots; 7 is the smallest concurrency within 5% of the best gain "
+        "(165.0 ms at 7) up to 8, the declared capacity of `redis` (2 replicas × 4); calls in flight at once can "
+        "slow each other down on `redis`, which this prediction assumes they do not."
+    )
+    assert headline(m.description) == (
+        "`get_driver` runs 7 of its calls over `driver_ids` at once instead of 1 (`concurrency: 7`)"
     )
     assert m.recipe.ops["get_driver"].concurrency == 7
     assert check_structure(ctx.recipe, m.recipe) == []

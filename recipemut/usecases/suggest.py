@@ -3,7 +3,8 @@
 :func:`suggest` takes what :func:`recipemut.usecases.inputs.load_inputs` read (with the recipe's
 document) and the search settings built at the CLI's edge, and returns a :class:`Suggestion`
 the command renders and writes, with the operators' reasons for proposing nothing for some
-operations or fields (``--explain`` shows them; the report keeps them under ``not_proposed``).
+operations or fields (``--explain`` shows them; the report keeps them under ``not_proposed``,
+absent when there are none).
 The profile store orders the candidates (a bandit learned from earlier runs) and records this
 run; a store problem is a warning, never a failure. An operation the logs show called several
 times per request that the recipe describes as one call (the N+1 pattern,
@@ -86,7 +87,8 @@ def suggest(inputs: Inputs, settings: SearchSettings, *, store: Path | None, war
     findings = n_plus_one(r, prof.calls)
     if findings:  # an optional key: the report of logs of one call per operation is as before
         report["findings"] = {"n_plus_one": [f.to_dict() for f in findings]}
-    report["not_proposed"] = [x.to_dict() for x in reasons]
+    if reasons:  # optional too: absent when every operator had a candidate or nothing to say
+        report["not_proposed"] = [x.to_dict() for x in reasons]
     plan_doc = plan_document(
         result, hr, inputs.path, name=r.name, version=r.version, sha256=inputs.sha256, report=report
     )

@@ -117,10 +117,10 @@ def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
             expected = f"; the catalogue expects {ms(alt.expected.latency_p50_ms)} at p50 per batched call"
         calls_now = math.ceil(per_request / op.batch_size)
         reason = (
-            f"`{op_id}` makes one call per item of `{op.foreach}` ({per_request:g} items per request at "
-            f"p{q * 100:g}); {alt.service}/{alt.action} (catalogue entry `{alt.id}`, same equivalence "
-            f"`{op.equivalence}`) takes up to {alt.max_batch} items per call: with `batch_size: {size}` such a "
-            f"request needs {math.ceil(per_request / size)} call(s) instead of {calls_now}{expected}"
+            f"`{op_id}` fetches the items of `{op.foreach}` {size} per call from {alt.service}/{alt.action} "
+            f"(`batch_size: {size}`; catalogue entry `{alt.id}`, same equivalence `{op.equivalence}`, up to "
+            f"{alt.max_batch} items per call): a request of {per_request:g} items (its p{q * 100:g}) needs "
+            f"{math.ceil(per_request / size)} call(s) instead of {calls_now}{expected}"
         )
         m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", _edits(ctx, op, alt, size))
         problems = ordering_problems(ctx, m.recipe)

@@ -76,10 +76,10 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     with_repeats = int(saved.any(axis=1).sum())
     saved_ms = float(np.where(saved, d, 0.0).sum(axis=1)[ran].mean())
     reason = (
-        f"`{op_id}` is deterministic and fetches the same item more than once in a request: {n_saved:,} of its "
-        f"{calls:,} logged calls ({share:.1%}) have the cache key of an earlier call of the same request "
-        f"(in {with_repeats:,} of {int(ran.sum()):,} requests); fetching each item once saves those calls, "
-        f"{ms(saved_ms)} of calls per request on average"
+        f"`{op_id}` fetches each item once per request (`dedupe: true`), saving {share:.1%} of its calls: it is "
+        f"deterministic, and {n_saved:,} of its {calls:,} logged calls have the cache key of an earlier call of the "
+        f"same request (in {with_repeats:,} of {int(ran.sum()):,} requests), {ms(saved_ms)} of calls per request "
+        f"on average"
     )
     edits = [Edit("set", ("operations", op_id, "dedupe"), True)]
     return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)

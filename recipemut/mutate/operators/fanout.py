@@ -109,10 +109,10 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     tol = float(ctx.option("fanout_tolerance"))
     calls = float(per_request[ran].mean())
     reason = (
-        f"`{op_id}` makes {calls:.1f} calls per request over `{op.foreach}` (up to {int(per_request.max())}), "
-        f"{now} in flight at once: with `concurrency: {k}` its calls take {ms(float(spans[pick]))} per request "
-        f"instead of {ms(float(spans[0]))} ({gain:.1f} ms less), when its recorded calls are scheduled on {k} slots; "
-        f"{k} is the smallest concurrency within {tol:.0%} of the best gain "
+        f"`{op_id}` runs {k} of its calls over `{op.foreach}` at once instead of {now} (`concurrency: {k}`): it "
+        f"makes {calls:.1f} calls per request (up to {int(per_request.max())}), which take {ms(float(spans[pick]))} "
+        f"per request instead of {ms(float(spans[0]))} ({gain:.1f} ms less) when its recorded calls are scheduled "
+        f"on {k} slots; {k} is the smallest concurrency within {tol:.0%} of the best gain "
         f"({float(gains[best_i]):.1f} ms at {ks[best_i]}) up to {cap}, {bound}; calls in flight at once can "
         f"slow each other down on `{op.service}`, which this prediction assumes they do not"
     )
