@@ -7,9 +7,10 @@ from typing import Any
 
 from test_operators_fanout import context, recipe_doc, spans
 
-from recipemut.mutate.operators import batch
-from recipemut.plan.check import mutation_violations
+from recipemut.mutate.operators import batch, dedupe, fanout
+from recipemut.plan.check import mutation_violations, plan_edit_violations
 from recipemut.recipe.constraints import check_structure
+from recipemut.recipe.edits import apply_edits
 from recipemut.recipe.validate import semantic_findings
 
 
@@ -105,3 +106,15 @@ def test_the_plan_check_wants_the_foreach_and_the_equivalence(tmp_path: Path) ->
     no_max = batched_doc()
     del no_max["alternatives"][0]["max_batch"]
     assert mutation_violations(no_max, m)
+
+
+def test_after_a_batch_the_recorded_calls_no_longer_describe_the_calls(tmp_path: Path) -> None:
+    doc = batched_doc()
+    (m,) = batch.generate(context(tmp_path, doc, spans(keys=[f"d{i % 10}" for i in range(13)])))
+    after = apply_edits(doc, list(m.edits))
+    ctx = context(tmp_path, after, spans(keys=[f"d{i % 10}" for i in range(13)]))
+    why = "its calls are batches of 13 items now, and the logs recorded calls of 1 item(s): the recorded calls " \
+          "no longer say how its calls would go"
+    assert fanout.generate(ctx) == [] and fanout.why_not(ctx) == {"get_driver": why}
+    assert dedupe.generate(ctx) == [] and dedupe.why_not(ctx) == {"get_driver": why}
+    assert plan_edit_violations(doc, [m]) == []

@@ -2,7 +2,8 @@
 
 Valid when the operation has ``foreach``, is ``deterministic`` (an identical item gets the same
 answer, so one call can serve every copy), has no ``external`` side effects (a skipped call must
-not be an action someone expects), is not ``frozen`` and does not dedupe yet.
+not be an action someone expects), is not ``frozen``, does not dedupe yet, and its calls are still
+the recorded ones (no ``batch`` gave them more items per call than the logged calls carried).
 
 Needs a profile: the logs must carry a ``cache_key`` per call (the item's identity). A call is
 saved when an earlier call of the same request had the same key
@@ -21,7 +22,7 @@ import numpy as np
 
 from recipemut.mutate.mutation import TRUE, Condition, EditForm, EditShape, Mutation, target
 from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms
-from recipemut.mutate.operators.fanout import no_foreach_reason
+from recipemut.mutate.operators.fanout import no_foreach_reason, rebatched_reason
 from recipemut.predict.fanout import first_of_key
 from recipemut.recipe.edits import Edit
 
@@ -56,6 +57,9 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         return "frozen: its calls are not changed"
     if p is None or not ctx.observed(op_id):
         return "no call of it in the logs"
+    rebatched = rebatched_reason(ctx, op)
+    if rebatched is not None:
+        return rebatched
     keys = p.call_keys(op_id)
     d = p.call_durations(op_id)
     called = ~np.isnan(d)

@@ -1,7 +1,8 @@
 """``fanout``: let more calls of a fan-out operation be in flight at once (raise ``concurrency``).
 
 Valid when the operation has ``foreach`` (one call per item of a list), is not ``frozen``, its
-logs show more than one call in some request, and its ``concurrency`` is below the bound: the
+logs show more than one call in some request and its calls are still the recorded ones (no
+``batch`` gave them more items per call than the logged calls carried), and its ``concurrency`` is below the bound: the
 declared capacity of its service (``replicas × concurrency_per_replica`` under ``services:``) and
 the option ``fanout_max_concurrency`` (16), whichever is lower.
 
@@ -58,6 +59,19 @@ def no_foreach_reason(ctx: OperatorContext, op: Operation) -> str | None:
     )
 
 
+def rebatched_reason(ctx: OperatorContext, op: Operation) -> str | None:
+    """Why the recorded calls of ``op`` no longer describe its calls: the recipe batches more items per
+    call than the logged calls carried (a ``batch`` step came first); None when they still do."""
+    c = ctx.profile.call_stats(op.id) if ctx.profile is not None else None
+    logged = c.items_per_call if c is not None and np.isfinite(c.items_per_call) else 1.0
+    if op.batch_size <= max(logged, 1.0) + 1e-9:
+        return None
+    return (
+        f"its calls are batches of {op.batch_size} items now, and the logs recorded calls of {logged:g} item(s): "
+        "the recorded calls no longer say how its calls would go"
+    )
+
+
 def capacity(ctx: OperatorContext, op: Operation) -> tuple[int, str]:
     """The most calls of ``op`` in flight at once a fan-out operator proposes, and what sets it."""
     cap = int(ctx.option("fanout_max_concurrency"))
@@ -86,6 +100,9 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         return "frozen: its calls are not rescheduled"
     if p is None or not ctx.observed(op_id):
         return "no call of it in the logs"
+    rebatched = rebatched_reason(ctx, op)
+    if rebatched is not None:
+        return rebatched
     d = p.call_durations(op_id)
     per_request = (~np.isnan(d)).sum(axis=1)
     if int(per_request.max(initial=0)) <= 1:
