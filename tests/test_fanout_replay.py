@@ -269,3 +269,102 @@ def test_a_substitute_of_one_call_retried_once_keeps_todays_replay(tmp_path: Pat
     a, b = replayed(prof, r, text, seed=3), replayed(prof, r, text, seed=3)
     assert a.latency_ms.tolist() == b.latency_ms.tolist()
     assert "fan-out" not in a.notes["get_item"] and "substitute" in a.notes["get_item"]
+
+
+# ---- busy time counts every call ----------------------------------------------------------------
+
+
+def overlapping(rid: str, t0: float, calls: list[float]) -> list[dict[str, Any]]:
+    """list_items (5 ms), then the get_item calls of ``calls`` (ms) all started at once."""
+    out = request(rid, t0, [])
+    for i, lat in enumerate(calls):
+        d: dict[str, Any] = {"request_id": rid, "op": "get_item", "span_id": f"{rid}-g{i}", "start_ms": t0 + 5.0}
+        out.append(d | {"latency_ms": lat, "status": "ok", "items": 1})
+    return out
+
+
+def test_busy_time_is_the_calls_added_up_not_their_window(tmp_path: Path) -> None:
+    prof, r = profile_of(tmp_path, overlapping("r1", T0, [10.0] * 4) + overlapping("r2", T0 + 1000, [6.0, 2.0]))
+    rep = replay(r, prof, rng=np.random.default_rng(0))
+    assert rep.latency_ms.tolist() == [15.0, 11.0]  # the window: the calls overlap
+    assert rep.busy_ms["get_item"] == pytest.approx((40.0 + 8.0) / 2)  # every call keeps catalog busy
+    assert rep.busy_ms["list_items"] == 5.0
+    assert rep.service_busy["catalog"].tolist() == [40.0, 8.0]
+
+
+def test_rescheduled_calls_are_busy_for_the_calls_that_run(tmp_path: Path) -> None:
+    lines = request("r1", T0, [10.0, 20.0, 30.0, 40.0], keys=["a", "b", "a", "b"])
+    prof, r = profile_of(tmp_path, lines)
+    assert replay(r, prof, rng=np.random.default_rng(0)).busy_ms["get_item"] == 100.0
+    two = replayed(prof, r, with_keys(concurrency=2))
+    assert two.latency_ms.tolist() == [5.0 + 60.0] and two.busy_ms["get_item"] == 100.0  # same calls, 2 slots
+    deduped = replayed(prof, r, with_keys(dedupe="true", concurrency=2))
+    assert deduped.busy_ms["get_item"] == 30.0  # the repeats are not called
+
+
+def test_a_batched_substitute_is_busy_for_each_of_its_calls(tmp_path: Path) -> None:
+    prof, r = profile_of(tmp_path, request("r1", T0, [10.0] * 13))
+    text = batched().replace("batch_size: 5\n", "batch_size: 5\n    concurrency: 3\n")
+    rep = replayed(prof, r, text)
+    assert rep.latency_ms == pytest.approx([5.0 + 20.0], abs=0.01)  # 3 calls of ~20 ms side by side
+    assert rep.busy_ms["get_item"] == pytest.approx(60.0, abs=0.01)  # ... each of them busy
+
+
+# ---- cache per item key, hedge per call ---------------------------------------------------------
+
+CACHE = "{ttl_s: 60, max_entries: 100, hit_latency_ms: 1}"
+
+
+def test_a_cache_on_a_fanout_hits_per_item_key_then_the_calls_are_scheduled(tmp_path: Path) -> None:
+    lines = request("r1", T0, [10.0] * 4, keys=["a", "b", "c", "d"])
+    lines += request("r2", T0 + 1000, [10.0] * 4, keys=["a", "b", "e", "f"])
+    prof, r = profile_of(tmp_path, lines)
+    rep = replayed(prof, r, with_keys(cache=CACHE))
+    # r2: calls a and b hit -> [1, 1, 10, 10] one after another = 22
+    assert rep.latency_ms.tolist() == [5.0 + 40.0, 5.0 + 22.0]
+    assert rep.cost_usd.tolist() == pytest.approx([0.001 + 4 * 0.0001, 0.001 + 2 * 0.0001])
+    assert rep.cache_hit_rate["get_item"] == 0.25 and "per item key" in rep.notes["get_item"]
+    assert rep.busy_ms["get_item"] == pytest.approx((40.0 + 22.0) / 2)
+    on_two = replayed(prof, r, with_keys(cache=CACHE, concurrency=2))
+    # [1, 1, 10, 10] on 2 slots: 1 | 1, then 10 on each: 11
+    assert on_two.latency_ms.tolist() == [5.0 + 20.0, 5.0 + 11.0]
+    assert on_two.cost_usd.tolist() == pytest.approx(rep.cost_usd.tolist())
+
+
+def test_a_key_repeated_within_a_request_hits_from_its_second_call(tmp_path: Path) -> None:
+    prof, r = profile_of(tmp_path, request("r1", T0, [10.0, 20.0, 30.0, 40.0], keys=["a", "b", "a", "b"]))
+    rep = replayed(prof, r, with_keys(cache=CACHE))
+    assert rep.latency_ms.tolist() == [5.0 + 10.0 + 20.0 + 1.0 + 1.0]
+    assert rep.cache_hit_rate["get_item"] == 0.5
+    deduped = replayed(prof, r, with_keys(cache=CACHE, dedupe="true"))  # the repeats are not called at all
+    assert deduped.latency_ms.tolist() == [5.0 + 30.0] and deduped.cache_hit_rate["get_item"] == 0.0
+
+
+def test_the_recorded_overlap_and_gaps_are_kept_when_only_a_cache_is_added(tmp_path: Path) -> None:
+    # 4 calls of 10 ms at once (window 10): two hits take 10 * (1 + 1 + 10 + 10) / 40
+    lines = overlapping("r1", T0, [10.0] * 4)
+    for d, k in zip(lines[1:], "abcd", strict=True):
+        d["cache_key"] = k
+    later = overlapping("r2", T0 + 1000, [10.0] * 4)
+    for d, k in zip(later[1:], "abxy", strict=True):
+        d["cache_key"] = k
+    prof, r = profile_of(tmp_path, lines + later)
+    rep = replayed(prof, r, with_keys(cache=CACHE))
+    assert rep.latency_ms.tolist() == pytest.approx([15.0, 5.0 + 10.0 * 22.0 / 40.0])
+    assert rep.busy_ms["get_item"] == pytest.approx((40.0 + 22.0) / 2)
+
+
+def test_a_hedge_on_a_fanout_acts_on_each_calls_tail(tmp_path: Path) -> None:
+    lines = [d for i in range(20) for d in request(f"r{i}", T0 + 1000 * i, [10.0] * 4)]
+    lines += request("slow", T0 + 30_000, [10.0, 10.0, 10.0, 400.0])
+    prof, r = profile_of(tmp_path, lines)
+    base = prof.e2e_cost_usd
+    for seed in range(5):
+        rep = replayed(prof, r, with_keys(hedge="{after_ms: 30, max_extra: 1}"), seed=seed)
+        # no call of the fast requests passes 30 ms: no duplicate (their 40 ms window does)
+        assert rep.latency_ms[:20].tolist() == [45.0] * 20
+        assert rep.cost_usd[:20] == pytest.approx(base[:20])
+        # the 400 ms call is sent again at 30 ms: 30 + a recorded call (10 ms, or 400 ms: kept)
+        assert rep.latency_ms[20] in (5.0 + 30.0 + 40.0, 5.0 + 430.0)
+        assert rep.cost_usd[20] == pytest.approx(base[20] + 0.0001)  # one duplicate paid
+        assert "per call" in rep.notes["get_item"]

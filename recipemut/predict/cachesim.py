@@ -285,3 +285,23 @@ def choose(
         replay=final,
         tried=tuple((r.ttl_s, r.hit_rate) for r in runs),
     )
+
+
+def call_hits(
+    start_ms: np.ndarray, keys: np.ndarray, ttl_s: float, max_entries: int, *, policy: Policy = "write"
+) -> np.ndarray:
+    """Hits of the calls of a fan-out operation: ``keys`` is (requests × calls), one recorded key
+    per call (-1: no key, or no call), in recorded order; ``start_ms`` (requests,) the time the
+    operation started in each request. A request's calls are taken at that time, one after
+    another in column order, so a key repeated within one request is a hit from its second call
+    (the first stored it), and keys repeated across requests follow the TTL as in :func:`hits`.
+
+    >>> k = np.array([[5, 6, 5, -1], [6, 7, -1, -1]])
+    >>> call_hits(np.array([0.0, 1000.0]), k, ttl_s=60.0, max_entries=10).astype(int).tolist()
+    [[0, 0, 1, 0], [1, 0, 0, 0]]
+    """
+    kc = np.asarray(keys, dtype=np.int64)
+    if kc.ndim != 2 or kc.shape[0] != np.asarray(start_ms).shape[0]:
+        raise ValueError(f"keys must be a (requests, calls) matrix matching start_ms, got {kc.shape}")
+    times = np.broadcast_to(np.asarray(start_ms, dtype=np.float64)[:, None], kc.shape)
+    return hits(times.ravel(), kc.ravel(), ttl_s, max_entries, policy=policy).reshape(kc.shape)

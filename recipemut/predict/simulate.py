@@ -49,6 +49,8 @@ of its operation so the hit rate is not diluted by sampling.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping
@@ -61,6 +63,7 @@ import numpy as np
 
 from recipemut.errors import MutationError
 from recipemut.predict import fanout
+from recipemut.predict.percall import CallContext, calls_replayed, keys_usable
 from recipemut.profile.build import ST_ABSENT, ST_ERROR, ST_HALTED, Profile
 from recipemut.recipe.model import Operation, Recipe
 
@@ -128,6 +131,7 @@ class ReplayBase:
     key: np.ndarray
     gap: np.ndarray  # dispatch gap (0 where absent or unknown)
     lat0: np.ndarray  # latency with 0 where absent
+    extra0: np.ndarray  # the cell's calls' times added up minus its latency (0 for one call per cell)
     cost0: np.ndarray  # cost, the original's cost_per_call_usd (else 0) where not logged
     imp0: np.ndarray  # bool: no recorded span
     stop0: np.ndarray  # bool: recorded halted or error
@@ -212,6 +216,7 @@ def replay_base(profile: Profile, original: Recipe) -> ReplayBase:
         key=np.ascontiguousarray(profile.cache_key[rows].T),
         gap=gap,
         lat0=np.where(np.isnan(lat), 0.0, lat),
+        extra0=_extra_busy(profile, rows, lat),
         cost0=np.where(np.isfinite(cost), cost, fallback),
         imp0=np.isnan(lat),
         stop0=(status == ST_HALTED) | (status == ST_ERROR),
@@ -220,6 +225,15 @@ def replay_base(profile: Profile, original: Recipe) -> ReplayBase:
         uniform=bool(np.ptp(np.nan_to_num(profile.sample_rate[rows], nan=1.0)) == 0) if rows.size else True,
         donors=donors,
     )
+
+
+def _extra_busy(profile: Profile, rows: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """(k, n) how much longer a cell's calls keep its service busy than the cell's window: their
+    times added up minus the window (0 where one call, or no call)."""
+    if profile.call_ms is None:
+        return np.zeros(lat.shape)
+    summed = np.ascontiguousarray(profile.call_ms[rows].T)
+    return np.where(np.isnan(summed) | np.isnan(lat), 0.0, summed - lat)
 
 
 def sample_weights(sample_rate: np.ndarray) -> np.ndarray:
@@ -361,22 +375,30 @@ def replay(
             start = np.zeros(n)
         j = base.col.get(op_id)
         substituted = orig is not None and (orig.service, orig.action) != (op.service, op.action)
-        lat, c, stp, gap, imp = _samples(recipe, original, profile, base, op, orig, j, run, substituted, rng, notes)
+        lat, c, stp, gap, imp, extra = _samples(
+            recipe, original, profile, base, op, orig, j, run, substituted, rng, notes
+        )
+        per_call = False  # cache and hedge replayed on each call (a fan-out operation's recorded calls)
         if j is not None and orig is not None:
-            lat, c, imp = _fanout(recipe, original, base, op, orig, j, substituted, (lat, c, imp), rng, notes)
+            lat, c, imp, extra, per_call = _fanout(
+                recipe, original, base, op, orig, j, substituted, (lat, c, imp, extra), rng, notes,
+                CallContext(profile, run, start + gap, hit_rates),
+            )
         if op_id in bytes_delta:
             lat = np.maximum(lat + bytes_delta[op_id], 0.0)
-        if op.hedge is not None and (orig is None or orig.hedge != op.hedge or substituted):
+        if not per_call and op.hedge is not None and (orig is None or orig.hedge != op.hedge or substituted):
             # duplicates of a substitute's calls are the substitute's calls: drawn from its latencies
             lat, c = _hedge(op, lat, c, base, j, rng, pool=lat[run] if substituted else None)
             note = f"hedged after {op.hedge.after_ms:g} ms"
             notes[op_id] = f"{notes[op_id]}; {note}" if op_id in notes else note
         # a substituted operation's samples are all drawn anew, so a cache it kept is replayed too
-        if op.cache is not None and (orig is None or orig.cache != op.cache or substituted) and j is not None:
+        if not per_call and op.cache is not None and (orig is None or orig.cache != op.cache or substituted) \
+                and j is not None:
             keyed, key_note = _keyed_calls(op, orig, base, j, run)
             hit = _cache_hits(op, profile, base, j, keyed, start + gap)
             lat = np.where(hit, op.cache.hit_latency_ms, lat)
             c = np.where(hit, 0.0, c)
+            extra = np.where(hit, 0.0, extra)
             imp = imp & ~hit  # a hit's latency is the declared hit_latency_ms, its key a recorded one
             calls = int(run.sum())
             hit_rates[op_id] = float(hit[run].sum() / calls) if calls else 0.0
@@ -389,8 +411,9 @@ def replay(
         np.maximum(e2e, fi, out=e2e)
         np.greater(run, stp, out=alive[i])  # run and not stopped
         np.logical_and(run, imp, out=imputed[i])
-        ran_lat = lat * run
         cost += c * run
+        # busy time counts every call: the calls' times added up, not the window they share
+        ran_lat = (lat + extra) * run
         # mean busy ms per request (no np.dot: BLAS threads thrash on a busy machine)
         if base.uniform:
             busy[op_id] = float(ran_lat.sum()) / n if n else 0.0
@@ -427,18 +450,20 @@ def _samples(
     substituted: bool,
     rng: np.random.Generator,
     notes: dict[str, str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Latency, cost, halted-or-failed mask, gap and imputed mask of one operation, per replayed request.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Latency, cost, halted-or-failed mask, gap, imputed mask and extra busy time (the calls' times
+    added up minus the latency: :attr:`ReplayBase.extra0`) of one operation, per replayed request.
 
     The arrays may be views of the prepared profile columns: callers must not modify them in place.
     """
     n = base.rows.size
     if j is not None:
         lat, c, stp, gap, imp = base.lat0[j], base.cost0[j], base.stop0[j], base.gap[j], base.imp0[j]
+        extra = base.extra0[j]
         st = base.status[j]
         need = np.flatnonzero(run & imp)
         if need.size:  # copy on write: only operations that need imputed samples pay for copies
-            lat, c, st, gap = lat.copy(), c.copy(), st.copy(), gap.copy()
+            lat, c, st, gap, extra = lat.copy(), c.copy(), st.copy(), gap.copy(), extra.copy()
             donors = base.donors[op.id]
             if donors.size == 0:
                 prior = _lognormal_prior(op, None)
@@ -454,15 +479,17 @@ def _samples(
                 c[need] = _prior_cost(op, None)
                 st[need] = 1
                 gap[need] = 0.0
+                extra[need] = 0.0
             else:
                 pick = donors[rng.integers(0, donors.size, need.size)]
                 lat[need] = base.lat0[j, pick]
                 c[need] = base.cost0[j, pick]
                 st[need] = base.status[j, pick]
                 gap[need] = base.gap[j, pick]
+                extra[need] = base.extra0[j, pick]
             stp = (st == ST_HALTED) | (st == ST_ERROR)
         if not substituted:
-            return lat, c, stp, gap, imp
+            return lat, c, stp, gap, imp, extra
         alt = _find_alternative(recipe, original, op)
         alt_col = base.col.get(alt.id) if alt is not None else None
         alt_donors = base.donors[alt.id] if alt is not None and alt_col is not None else np.zeros(0, dtype=int)
@@ -485,7 +512,8 @@ def _samples(
                 f"substitute {op.action}: latency drawn from its prior "
                 f"(lognormal, p50 {math.exp(prior[0]):.3g} ms, p95 {math.exp(prior[0] + _Z95 * prior[1]):.3g} ms)"
             )
-        return new_lat, np.full(n, _prior_cost(op, alt)), stp, gap, np.ones(n, dtype=bool)
+        # one call per drawn cell; a fan-out's calls are redrawn by :func:`_fanout`
+        return new_lat, np.full(n, _prior_cost(op, alt)), stp, gap, np.ones(n, dtype=bool), np.zeros(n)
     prior = _lognormal_prior(op, _find_alternative(recipe, original, op))
     if prior is None:
         raise MutationError(
@@ -501,6 +529,7 @@ def _samples(
         np.zeros(n, dtype=bool),
         np.zeros(n),
         np.ones(n, dtype=bool),
+        np.zeros(n),
     )
 
 
@@ -512,34 +541,62 @@ def _fanout(
     orig: Operation,
     j: int,
     substituted: bool,
-    samples: tuple[np.ndarray, np.ndarray, np.ndarray],
+    samples: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     rng: np.random.Generator,
     notes: dict[str, str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Latency, cost and imputed mask of an operation whose fan-out changed, rebuilt from its recorded
-    calls (:func:`recipemut.predict.fanout.reshaped`); ``samples`` unchanged otherwise and where a
-    request has no recorded call."""
-    lat, c, imp = samples
-    if not substituted and (op.concurrency, op.dedupe, op.batch_size) == (
-        orig.concurrency,
-        orig.dedupe,
-        orig.batch_size,
-    ):
-        return samples  # the common case, decided without reading the calls
+    ctx: CallContext,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Latency, cost, imputed mask and extra busy time of an operation whose fan-out changed, or
+    which gains a cache or a hedge on calls recorded several to a request, rebuilt from its
+    recorded calls (:func:`recipemut.predict.fanout.reshaped`,
+    :func:`recipemut.predict.percall.calls_replayed`); ``samples`` unchanged otherwise and where a
+    request has no recorded call. The last value says whether the cache and hedge were replayed
+    per call (the caller then leaves them alone)."""
+    lat, c, imp, extra = samples
+    shape = (op.concurrency, op.dedupe, op.batch_size)
+    reshape = substituted or shape != (orig.concurrency, orig.dedupe, orig.batch_size)
+    cache_new = op.cache is not None and (orig.cache != op.cache or substituted)
+    hedge_new = op.hedge is not None and (orig.hedge != op.hedge or substituted)
+    if not reshape and not cache_new and not hedge_new:
+        return lat, c, imp, extra, False  # the common case, decided without reading the calls
     calls = base.op_calls(op.id)
-    if not fanout.fanout_changed(op, orig, substituted, int(calls.ms.shape[1])):  # most calls in a request
-        return samples
-    alt = _find_alternative(recipe, original, op) if substituted else None
-    try:
-        r = fanout.reshaped(
-            op,
-            orig,
-            calls,
-            substituted=substituted,
-            prior=_lognormal_prior(op, alt),
-            prior_cost=_prior_cost(op, alt),
-            rng=rng,
+    width = int(calls.ms.shape[1])  # most calls in a request
+    per_call = width > 1 and not substituted and (cache_new or hedge_new)
+    if not per_call and not fanout.fanout_changed(op, orig, substituted, width):
+        return lat, c, imp, extra, False
+    if per_call:
+        calls, keep, note = calls_replayed(
+            op, orig, base.rows, base.req_start, j, calls, ctx, rng, cache_new, hedge_new
         )
+        if not fanout.fanout_changed(op, orig, substituted, width):
+            # the recorded shape kept: the recorded cell, scaled by what the calls now take on the
+            # operation's slots (gaps between calls and overlap as recorded)
+            k = max(op.concurrency, 1)
+            before = fanout.makespan(np.where(keep, base.op_calls(op.id).ms, np.nan), k)
+            after = fanout.makespan(np.where(keep, calls.ms, np.nan), k)
+            where = calls.recorded & ctx.run
+            with np.errstate(all="ignore"):
+                cell = np.where(before > 0, base.lat0[j] * after / before, base.lat0[j])
+            summed = np.where(keep, calls.ms, 0.0).sum(axis=1)
+            cost = np.where(keep, np.nan_to_num(calls.cost), 0.0).sum(axis=1)
+            notes[op.id] = f"{notes[op.id]}; {note}" if op.id in notes else note
+            return (
+                np.where(where, cell, lat),
+                np.where(where, cost, c),
+                np.where(where, False, imp),
+                np.where(where, summed - cell, extra),
+                True,
+            )
+    alt = _find_alternative(recipe, original, op) if substituted else None
+    prior, prior_cost = _lognormal_prior(op, alt), _prior_cost(op, alt)
+    try:
+        # the calls that run, added up: their makespan on one slot (the same draws, from a copy of rng)
+        one = None
+        if substituted and op.concurrency > 1:
+            single = dataclasses.replace(op, concurrency=1)
+            one = fanout.reshaped(single, orig, calls, substituted=True, prior=prior, prior_cost=prior_cost,
+                                  rng=copy.deepcopy(rng))
+        r = fanout.reshaped(op, orig, calls, substituted=substituted, prior=prior, prior_cost=prior_cost, rng=rng)
     except ValueError:
         raise MutationError(
             f"substitute {op.service}/{op.action} for '{op.id}' has no expected latency prior to time its calls",
@@ -547,11 +604,19 @@ def _fanout(
             file=recipe.source,
             line=recipe.position("operations", recipe.op_index(op.id))[0],
         ) from None
-    notes[op.id] = f"{notes[op.id]}; {r.note}" if op.id in notes else r.note
+    if substituted:
+        summed = (one if one is not None else r).latency
+    else:
+        kept = ~np.isnan(calls.ms)
+        if op.dedupe and not orig.dedupe:
+            kept &= fanout.first_of_key(calls.keys)
+        summed = np.where(kept, calls.ms, 0.0).sum(axis=1)
+    note = r.note if not per_call else f"{note}; {r.note}"
+    notes[op.id] = f"{notes[op.id]}; {note}" if op.id in notes else note
     lat = np.where(r.where, r.latency, lat)
-    if r.cost_changed:
+    if r.cost_changed or per_call:
         c = np.where(r.where, r.cost, c)
-    return lat, c, np.where(r.where, r.imputed, imp)
+    return lat, c, np.where(r.where, r.imputed, imp), np.where(r.where, summed - r.latency, extra), per_call
 
 
 def _hedge(
@@ -586,23 +651,9 @@ def _keyed_calls(
     op: Operation, orig: Operation | None, base: ReplayBase, j: int, run: np.ndarray
 ) -> tuple[np.ndarray, str]:
     """The replayed calls of ``op`` that carry a recorded cache key a cache in front of ``op`` may
-    use, and what a note should add about them.
-
-    A recorded key is a hash of the values the *recorded* operation consumed, whichever
-    implementation served the call. So it stays valid when a substitute consumes the same fields
-    (exact), and gives a lower bound on the hits when the substitute consumes a subset of them
-    (equal recorded keys imply equal values of the subset; it may repeat more often than that).
-    Consuming any other field makes the recorded keys say nothing: no call is keyed.
-    """
-    recorded = run & ~base.imp0[j]
-    if orig is None:
-        return recorded, ""
-    now, then = set(op.consumes), set(orig.consumes)
-    if now == then:
-        return recorded, ""
-    if now < then:
-        return recorded, f" (a lower bound: keys recorded on {sorted(then)}, the cache keys on {sorted(now)})"
-    return np.zeros_like(run), f" (no recorded key: the logs hashed {sorted(then)}, the cache keys on {sorted(now)})"
+    use (:func:`recipemut.predict.percall.keys_usable`), and what a note should add about them."""
+    usable, note = keys_usable(op, orig)
+    return (run & ~base.imp0[j] if usable else np.zeros_like(run)), note
 
 
 def _cache_hits(
