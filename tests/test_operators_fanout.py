@@ -204,3 +204,19 @@ def test_suggest_explain_says_why_no_fanout_candidate(tmp_path: Path, monkeypatc
     assert "get_driver: fanout: no foreach (its logs show 13.0 calls per request" in res.stdout
     res = runner.invoke(app, ["suggest", str(recipe), "--logs", str(logs)], env={"COLUMNS": "200"})
     assert "2 reason(s) an operator proposed nothing (--explain shows them)" in res.stdout
+
+
+def test_calls_that_already_overlapped_are_not_counted_as_serial(tmp_path: Path) -> None:
+    # 6 calls of 15 ms logged 3 at a time (a 30 ms window) while the recipe says concurrency 1: today
+    # they take 30 ms, not 90; 6 slots save 15 ms (the replay's figure), not 75
+    lines = spans(calls=[15.0])
+    for r in range(20):
+        t = T0 + 1000.0 * r + 5.0
+        lines += [{"request_id": f"r{r}", "op": "get_driver", "span_id": f"r{r}-h{i}", "start_ms": t + 15.0 * (i // 3),
+                   "latency_ms": 15.0, "status": "ok"} for i in range(1, 6)]
+    (m,) = fanout.generate(context(tmp_path, recipe_doc(), lines))
+    assert m.recipe.ops["get_driver"].concurrency == 6
+    assert "which take 15.0 ms per request instead of 30.0 ms (15.0 ms less)" in m.description
+    capped = context(tmp_path, recipe_doc(), lines, fanout_max_concurrency=3)
+    assert fanout.generate(capped) == []
+    assert fanout.why_not(capped)["get_driver"].endswith("saves 0.0 ms per request at most")

@@ -9,9 +9,12 @@ the option ``fanout_max_concurrency`` (16), whichever is lower.
 Needs a profile: ``k`` comes from the predicted gain curve. For every ``k`` from the current
 concurrency to the bound, the recorded calls of each request are scheduled on ``k`` slots in their
 recorded order (:func:`recipemut.predict.fanout.makespan`: greedy list scheduling, the replay's
-model); the gain of ``k`` is the mean time the calls take per request at the current concurrency
-minus at ``k``. The candidate takes the smallest ``k`` whose gain is within ``fanout_tolerance``
-(5%) of the best gain, and is proposed when that gain is at least ``fanout_min_gain_ms`` (1 ms).
+model); the gain of ``k`` is the mean time the calls take per request now minus at ``k``, "now"
+being their recorded window (first start to last end: what the replay of the unchanged operation
+gives), or their makespan at the current concurrency when that is shorter. Calls that overlapped
+in the logs are never counted as if they ran one after another. The candidate takes the smallest
+``k`` whose gain is within ``fanout_tolerance`` (5%) of the best gain, and is proposed when that
+gain is at least ``fanout_min_gain_ms`` (1 ms).
 The model assumes calls in flight at once do not slow each other down; the sentence says so.
 
 The edit, exactly: ``operations.<id>.concurrency`` set to ``k``.
@@ -83,11 +86,23 @@ def capacity(ctx: OperatorContext, op: Operation) -> tuple[int, str]:
     return cap, f"the cap of {cap} (option fanout_max_concurrency)"
 
 
-def smallest_within(gains: Sequence[float], tolerance: float) -> int:
+def smallest_within(gains: Sequence[float] | np.ndarray, tolerance: float) -> int:
     """The 1-based position of the first gain within ``tolerance`` (relative) of the best one."""
     g = np.asarray(gains, dtype=float)
     best = float(g.max())
     return int(np.flatnonzero(g >= best - tolerance * abs(best))[0]) + 1
+
+
+def _taken_now(window: np.ndarray, durations: np.ndarray, now: int) -> np.ndarray:
+    """Per request, the time the calls take before the change: their recorded window (what the
+    replay of an unchanged fan-out gives), or their makespan on ``now`` slots when that is shorter
+    (a concurrency raised since the logs were recorded). Calls that overlapped in the logs are
+    never counted as if they ran one after another.
+
+    >>> _taken_now(np.array([189.0, 30.0]), np.array([[50.0, 50.0, 50.0], [10.0, 10.0, 10.0]]), 1).tolist()
+    [150.0, 30.0]
+    """
+    return np.fmin(window, makespan(durations, now))
 
 
 def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
@@ -114,7 +129,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     ran = per_request > 0
     ks = range(now, cap + 1)
     spans = np.array([float(np.mean(makespan(d[ran], k))) for k in ks])
-    gains = spans[0] - spans
+    gains = float(np.mean(_taken_now(p.latency_ms[ran, p.col(op_id)], d[ran], now))) - spans
     best_i = int(np.argmax(gains))
     pick = smallest_within(gains, float(ctx.option("fanout_tolerance"))) - 1
     k, gain = ks[pick], float(gains[pick])
@@ -128,8 +143,8 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     reason = (
         f"`{op_id}` runs {k} of its calls over `{op.foreach}` at once instead of {now} (`concurrency: {k}`): it "
         f"makes {calls:.1f} calls per request (up to {int(per_request.max())}), which take {ms(float(spans[pick]))} "
-        f"per request instead of {ms(float(spans[0]))} ({gain:.1f} ms less) when its recorded calls are scheduled "
-        f"on {k} slots; {k} is the smallest concurrency within {tol:.0%} of the best gain "
+        f"per request instead of {ms(float(spans[pick]) + gain)} ({gain:.1f} ms less) when its recorded calls are "
+        f"scheduled on {k} slots; {k} is the smallest concurrency within {tol:.0%} of the best gain "
         f"({float(gains[best_i]):.1f} ms at {ks[best_i]}) up to {cap}, {bound}; calls in flight at once can "
         f"slow each other down on `{op.service}`, which this prediction assumes they do not"
     )
