@@ -96,7 +96,9 @@ def _calls_line(c: CallStats) -> str:
         )
         parts.append(f"{how}; window {c.window_ms_mean:.1f} ms for {c.sum_ms_mean:.1f} ms of calls")
     if c.retried_errors:
-        parts.append(f"{c.retried_errors:,} retried error(s), up to attempt {c.attempts_max}")
+        # attempts are numbered only where the log says so (native `attempt`); traces carry none
+        upto = f", up to attempt {c.attempts_max}" if c.attempts_max > 1 else ""
+        parts.append(f"{c.retried_errors:,} retried error(s){upto}")
     if math.isfinite(c.items_per_call):
         parts.append(f"{c.items_per_call:.1f} items per call")
     return f"  [bold]{shown(c.op)}[/]: " + "; ".join(shown(p) for p in parts)
