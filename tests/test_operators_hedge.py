@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from _operators_helpers import edits, ids, make_profile, mini, scenario, scenario_doc, scenario_profile
+from _profile_helpers import line, write_lines
 
+from recipemut.logs.ingest import read_logs
 from recipemut.mutate.operators import OperatorContext, hedge
 from recipemut.predict import hedgemodel
+from recipemut.profile.build import build_profile
+from recipemut.recipe.loader import load_recipe_text
 from recipemut.recipe.model import recipe_from_dict
 
 
@@ -85,3 +91,42 @@ def test_hedge_refuses_light_tails_external_frozen_few_calls() -> None:
 def test_scenario_hedges_the_heavy_tailed_stock_check_only() -> None:
     ms = hedge.generate(OperatorContext.build(scenario(), doc=scenario_doc(), profile=scenario_profile()))
     assert ids(ms) == ["hedge:check_stock"]
+
+
+FAN = """\
+apiVersion: recipemut/v1
+kind: Recipe
+name: fan
+version: 1
+fields:
+  item_ids: {type: array}
+  items: {type: array}
+inputs: [item_ids]
+outputs: [items]
+operations:
+  - id: get_item
+    service: catalog
+    action: GetItem
+    consumes: [item_ids]
+    produces: [items]
+    foreach: item_ids
+"""
+
+
+def test_a_fanout_is_hedged_on_the_tail_of_its_calls(tmp_path: Path) -> None:
+    # 50 requests of 4 serial calls: 20 ms, one call in 50 takes 1000 ms. Per call, p99 / p50 is
+    # 50; the request's window (80 ms, or 1060 ms) has the tail too, but a hedge acts on each call
+    rows = []
+    for i in range(50):
+        for m in range(4):
+            lat = 1000.0 if (4 * i + m) % 50 == 7 else 20.0
+            d = {"request_id": f"r{i}", "op": "get_item", "span_id": f"r{i}-{m}", "start_ms": 1e12 + 2000 * i + 20 * m}
+            rows.append(line(d | {"latency_ms": lat, "status": "ok"}))
+    r = load_recipe_text(FAN, file="fan.yaml")
+    df, _ = read_logs(write_lines(tmp_path / "fan.jsonl", rows), recipe=r)
+    prof = build_profile(df, r)
+    (m,) = hedge.generate(OperatorContext.build(r, profile=prof))
+    # 4 of 200 calls are slow: the p99 of the calls is 1000 ms, the p95 20 ms (the delay chosen)
+    assert edits(m)[0]["value"] == {"after_ms": 20.0, "max_extra": 1}
+    assert "has a heavy tail per call (p99 1000 ms is 50.0x its p50 20.0 ms)" in m.description
+    assert "on each of its calls" in m.description

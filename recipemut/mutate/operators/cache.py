@@ -7,8 +7,11 @@ key is its consumed fields), has no ``external`` side effects (a hit skips the c
 halt decision is a function of the key too.
 
 Needs a profile: the TTL and capacity come from replaying the operation's logged ``cache_key``s in
-time order (:func:`recipemut.predict.cachesim.choose`: the shortest TTL reaching 90% of the best hit rate
-among ``cache_ttls_s``; capacity = peak live entries + 25%, rounded, capped at ``cache_max_entries``).
+time order, one per call (an operation called several times per request, ``foreach``: one key per
+item, the request's calls in recorded order; a key repeated within a request hits from its second
+call, as :func:`recipemut.predict.cachesim.call_hits` replays it). The choice is
+:func:`recipemut.predict.cachesim.choose`: the shortest TTL reaching 90% of the best hit rate among
+``cache_ttls_s``; capacity = peak live entries + 25%, rounded, capped at ``cache_max_entries``.
 Skipped when the hit rate is below ``cache_min_hit_rate`` (5%) or the logs carry no key for it.
 
 The edit, exactly: ``operations.<id>.cache`` set to ``{ttl_s, max_entries, hit_latency_ms}``
@@ -55,9 +58,12 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         if not ctx.observed(op_id):
             continue
         j = p.col(op_id)
-        keys = p.cache_key[:, j]
+        # one key per call (a fan-out: per item), a request's calls in recorded order at its start
+        per_call = p.call_keys(op_id)
         offset = np.nan_to_num(p.start_offset_ms[:, j], nan=0.0)
-        times = np.where(keys >= 0, p.request_start_ms + offset, np.nan)
+        keys = per_call.ravel()
+        times = np.where(per_call >= 0, (p.request_start_ms + offset)[:, None], np.nan).ravel()
+        fan_out = per_call.shape[1] > 1
         choice = cachesim.choose(
             times,
             keys,
@@ -71,12 +77,23 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         spec = {"ttl_s": _num(choice.ttl_s), "max_entries": choice.max_entries, "hit_latency_ms": _num(hit_ms)}
         rp = choice.replay
         s = p.stats(op_id)
-        reason = (
-            f"`{op_id}` is deterministic and its calls repeat: replaying its {rp.calls} logged cache keys in time "
-            f"order, a cache keyed on {fmt_fields(op.consumes)} with a {choice.ttl_s:g} s TTL and "
-            f"{choice.max_entries} entries answers {rp.hit_rate:.1%} of them in {ms(hit_ms)} instead of "
-            f"{ms(s.p50_ms)} at p50"
-        )
+        if fan_out:  # a hit replaces one call, not the request's window of calls
+            d = p.call_durations(op_id)
+            p50 = float(np.nanmedian(d)) if np.isfinite(d).any() else s.p50_ms
+            reason = (
+                f"`{op_id}` is deterministic and its items repeat: replaying the cache keys of its {rp.calls} "
+                f"logged calls (one per item) in time order, a cache keyed on {fmt_fields(op.consumes)} with a "
+                f"{choice.ttl_s:g} s TTL and {choice.max_entries} entries answers {rp.hit_rate:.1%} of the calls "
+                f"in {ms(hit_ms)} instead of {ms(p50)} a call at p50; the calls that miss still run "
+                f"{op.concurrency} at a time"
+            )
+        else:
+            reason = (
+                f"`{op_id}` is deterministic and its calls repeat: replaying its {rp.calls} logged cache keys in "
+                f"time order, a cache keyed on {fmt_fields(op.consumes)} with a {choice.ttl_s:g} s TTL and "
+                f"{choice.max_entries} entries answers {rp.hit_rate:.1%} of them in {ms(hit_ms)} instead of "
+                f"{ms(s.p50_ms)} at p50"
+            )
         if rp.capacity_bound:
             reason += " (capacity binds: hit rate approximated by keeping the most requested keys)"
         edits = [Edit("set", ("operations", op_id, "cache"), spec)]

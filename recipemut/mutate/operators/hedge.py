@@ -6,7 +6,8 @@ harmless), is not ``frozen``, has no hedge yet, and, in the profile, at least ``
 3). The delay is chosen by
 :func:`recipemut.predict.hedgemodel.choose` among quantiles ``hedge_quantiles`` (p90, p95, p99) of the
 op's own latency: the one with the lowest predicted p99 among those adding at most
-``hedge_max_extra_rate`` (10%) extra calls; proposed only when that p99 is at least
+``hedge_max_extra_rate`` (10%) extra calls (an operation called several times per request:
+its calls' times, and the hedge acts on each call); proposed only when that p99 is at least
 ``hedge_min_p99_gain`` (10%) lower. The latency model (independent duplicate latency,
 ``min(L1, after + L2)``) is :func:`recipemut.predict.hedgemodel.hedged_latency`, which the simulator uses.
 
@@ -46,7 +47,11 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
         if op.side_effects == "external" or op_id in ctx.frozen or op.hedge is not None or not ctx.observed(op_id):
             continue
         j = p.col(op_id)
-        lat = p.latency_ms[p.status[:, j] == ST_OK, j]
+        # each call's time (a fan-out: every call of the requests that ended ok; a hedge acts per call)
+        calls = p.call_durations(op_id)
+        fan_out = calls.shape[1] > 1
+        lat = calls[p.status[:, j] == ST_OK].ravel()
+        lat = lat[np.isfinite(lat)] if fan_out else lat
         if lat.size < int(ctx.option("hedge_min_calls")):
             continue
         p50, p99 = (float(v) for v in np.quantile(lat[np.isfinite(lat)], [0.5, 0.99]))
@@ -68,6 +73,10 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
             f"gives a predicted p99 of {ms(choice.p99_after_ms)} for {choice.extra_rate:.1%} extra calls, assuming the "
             f"duplicate's latency is independent of the original's"
         )
+        if fan_out:
+            reason = reason.replace("has a heavy tail (", "has a heavy tail per call (", 1) + (
+                ", on each of its calls (the calls then run as scheduled now)"
+            )
         edits = [Edit("set", ("operations", op_id, "hedge"), {"after_ms": after, "max_extra": 1})]
         out.append(make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits))
     return out
