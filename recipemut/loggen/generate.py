@@ -15,6 +15,7 @@ from recipemut.loggen.arrivals import DEFAULT_PEAK_HOUR, DEFAULT_START_MS, poiss
 from recipemut.loggen.fanout import CallSpans, CellInputs, call_spans, draw_latency
 from recipemut.loggen.items import list_items, list_sizes
 from recipemut.loggen.keys import U64, combine, hash_share, hex_ids, mix, salt, unit_float, zipf_cdf, zipf_rank
+from recipemut.loggen.nested import callers_in, depths, enclose
 from recipemut.loggen.params import FieldParams, LoggenParams, OpParams
 from recipemut.logs.spans import CALL_SCHEMA, DEFAULT_VARIANT, SPAN_SCHEMA, to_span_frame
 from recipemut.predict import cachesim
@@ -115,19 +116,31 @@ def _append_calls(cols: dict[str, list[np.ndarray]], s: CallSpans, members: np.n
     cols["items"].append(s.items)
 
 
-def _call_columns(cat: Mapping[str, np.ndarray], seed: int) -> list[pa.Array]:
-    """``span_id`` (unique per attempt), ``parent_span_id`` (none), ``attempt`` and ``items`` columns."""
+def _call_columns(cat: Mapping[str, np.ndarray], seed: int, parent: np.ndarray | None) -> list[pa.Array]:
+    """``span_id`` (unique per attempt), ``parent_span_id`` (the span of ``parent`` rows; -1: none),
+    ``attempt`` and ``items`` columns."""
     m = cat["row"].size
     uid = cat["row"].astype(U64) + (U64(seed) << U64(32))
     cols = [uid, cat["op"].astype(U64), cat["call"].astype(U64), cat["att"].astype(U64)]
     span = hex_ids(combine(salt("span_id"), cols, m))
     items = cat["items"]
+    if parent is not None and (parent >= 0).any():
+        parents = pa.array(span[np.maximum(parent, 0)], pa.string(), mask=parent < 0)
+    else:
+        parents = pa.nulls(m, pa.string())
     return [
         pa.array(span, pa.string()),
-        pa.nulls(m, pa.string()),
+        parents,
         pa.array(cat["att"], pa.int64()),
         pa.array(items, pa.int64(), mask=items < 0),
     ]
+
+
+def _inside_error(params: LoggenParams, callee: str, why: str) -> RecipemutError:
+    """An ``inside`` the recipe does not allow, naming its line in ``loggen.yaml``."""
+    at = ("operations", callee, "inside")
+    line = params.lines.get(at, params.lines.get(at[:2]))
+    return RecipemutError(f"operations.{callee}.inside: {why}", file=params.source, line=line, code="loggen-inside")
 
 
 def generate_spans(
@@ -203,6 +216,11 @@ def generate_spans(
     }
     for k in ("call", "att", "items"):  # which call and attempt a span is, and its items (-1: none)
         cols[k] = []
+    for k in ("caller", "depth"):  # the operation a span is called from within (-1: none), how deep
+        cols[k] = []
+    inside = params.callers()
+    # the base recipe must allow every `inside` it runs; a canary's own recipe drops what it cannot
+    nesting = bool(inside) and bool(callers_in(recipe, inside, fail=lambda c, why: _inside_error(params, c, why)))
     runs_no = [0]  # each run's calls draw from streams of their own
     labels: dict[tuple[str, str], int] = {}  # (op id, service) -> code, base recipe's operations first
     for op_id in order:
@@ -227,6 +245,15 @@ def generate_spans(
         lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # list fields: (request, item id) per item
         run_no = runs_no[0]
         runs_no[0] += 1
+        nest = callers_in(grecipe, inside) if inside else {}
+        nest_depth = depths(nest)
+
+        def nested(op_id: str, size: int) -> None:
+            """Record what ``op_id``'s ``size`` new spans are called from within."""
+            caller = nest.get(op_id)
+            ccode = labels.setdefault((caller, grecipe.ops[caller].service), len(labels)) if caller else -1
+            cols["caller"].append(np.full(size, ccode, dtype=np.int32))
+            cols["depth"].append(np.full(size, nest_depth.get(op_id, 0), dtype=np.int32))
 
         def items_of(name: str) -> tuple[np.ndarray, np.ndarray]:
             if name not in lists:
@@ -326,6 +353,7 @@ def generate_spans(
                 ok[op_id] = runs & ~spans.stopped
                 end_t[op_id] = spans.end_t
                 _append_calls(cols, spans, members, labels.setdefault((op_id, op.service), len(labels)))
+                nested(op_id, spans.req.size)
                 continue
             # a faster transfer format can save more than a small service time: never below one tick
             lat = np.maximum(draw_latency(rng, p, n) + extra, _MIN_MS)
@@ -389,11 +417,15 @@ def generate_spans(
             cols["call"].append(np.zeros(rows.size, dtype=np.int64))
             cols["att"].append(np.ones(rows.size, dtype=np.int64))
             cols["items"].append(np.full(rows.size, -1, dtype=np.int64))
+            nested(op_id, rows.size)
 
     # a variant that carries its own recipe (written by `apply --canary`) runs through it
     own = {v.name: _variant_recipe(recipe, v) for v in recipe.variants if v.name in variants and v.recipe}
     base = ~np.isin(variant, list(own)) if own else np.ones(n, dtype=bool)
-    has_calls = any(o.foreach is not None or o.max_attempts > 1 for g in (recipe, *own.values()) for o in g.operations)
+    nesting = nesting or any(callers_in(g, inside) for g in own.values())
+    has_calls = nesting or any(
+        o.foreach is not None or o.max_attempts > 1 for g in (recipe, *own.values()) for o in g.operations
+    )
     run(recipe, np.flatnonzero(base))
     for name, vrecipe in own.items():
         run(vrecipe, np.flatnonzero(variant == name))
@@ -404,6 +436,9 @@ def generate_spans(
     srt = np.lexsort((cat["op"], cat["row"], cat["start"]))
     cat = {k: v[srt] for k, v in cat.items()}
     row, opj = cat["row"], cat["op"]
+    parent = None
+    if nesting:  # callers' spans grow to hold their callees'; callees name their caller's span
+        parent, cat["lat"] = enclose(row, opj, cat["caller"], cat["depth"], cat["start"], cat["lat"])
     op_names = np.array([k[0] for k in labels], dtype=object)
     services = np.array([k[1] for k in labels], dtype=object)
     m = row.size
@@ -434,7 +469,7 @@ def generate_spans(
             pa.array(np.full(m, sample_rate if sample_rate is not None else np.nan), pa.float64(), from_pandas=True),
             pa.nulls(m, pa.string()),
             pa.nulls(m, pa.int64()),
-            *(_call_columns(cat, seed) if has_calls else []),
+            *(_call_columns(cat, seed, parent) if has_calls else []),
         ],
         schema=pa.schema([*SPAN_SCHEMA, *CALL_SCHEMA]) if has_calls else SPAN_SCHEMA,
     )

@@ -33,6 +33,7 @@ class OpParams:
     cost_noise: float = 0.05
     per_item_ms: float = 0.0  # a call's latency grows by this much per item it handles (batches)
     when_prob: float = 0.5  # share of requests on which an operation with ``when`` runs
+    inside: str | None = None  # called from within this (earlier) operation: its span encloses this one's
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,13 @@ class LoggenParams:
     ops: Mapping[str, OpParams] = field(default_factory=lambda: MappingProxyType({}))
     fields: Mapping[str, FieldParams] = field(default_factory=lambda: MappingProxyType({}))
     defaults: OpParams = field(default_factory=OpParams)
+    #: where the parameters were read (for messages) and the line of each key path in it
+    source: str = field(default="<loggen>", compare=False)
+    lines: Mapping[tuple[str, ...], int] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+
+    def callers(self) -> dict[str, str]:
+        """``{callee: caller}``: the operations given ``inside`` (see :mod:`recipemut.loggen.nested`)."""
+        return {op_id: p.inside for op_id, p in self.ops.items() if p.inside is not None}
 
     def for_op(self, op: Operation) -> OpParams:
         if op.id in self.ops:
@@ -108,6 +116,13 @@ def _parse_section(
             raise fail(f"{'.'.join(path)}: unknown key {k!r} (expected one of {', '.join(sorted(keys))})", (*path, k))
         if v is None and "None" in str(keys[k]):
             kw[k] = None
+            continue
+        if k == "inside":
+            if path[0] == "defaults":
+                raise fail("defaults.inside: name the caller of each operation under operations", (*path, k))
+            if not isinstance(v, str) or not v:
+                raise fail(f"{'.'.join((*path, k))}: expected the id of an operation, got {v!r}", (*path, k))
+            kw[k] = v
             continue
         if k == "items_dist":
             if v not in ITEMS_DISTS:
@@ -182,4 +197,10 @@ def params_from_dict(
         str(k): _parse_section(v or {}, FieldParams, _FIELD_KEYS, ("fields", str(k)), source, lines)
         for k, v in fields_raw.items()
     }
-    return LoggenParams(ops=MappingProxyType(ops), fields=MappingProxyType(flds), defaults=defaults)
+    return LoggenParams(
+        ops=MappingProxyType(ops),
+        fields=MappingProxyType(flds),
+        defaults=defaults,
+        source=source,
+        lines=MappingProxyType(dict(lines)),
+    )
