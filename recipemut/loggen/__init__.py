@@ -41,7 +41,9 @@ of its request's list on ``concurrency`` slots (greedy list scheduling), each at
 ``span_id``, ``attempt`` and ``items``; ``retry`` tries a failed call again; an operation with
 ``when`` runs on ``when_prob`` of the requests, and where it does not, its descendants do not run
 either (an operation runs when every predecessor ran). A recipe without these keys gets exactly
-the log it always got.
+the log it always got. Nested spans (:mod:`recipemut.loggen.nested`): an operation given
+``inside: <caller>`` in ``loggen.yaml`` names the caller's span as its ``parent_span_id``, and the
+caller's span is recorded to enclose its callees' (the schedule does not change).
 
 >>> from recipemut.recipe.model import recipe_from_dict
 >>> r = recipe_from_dict(synthetic_recipe(8, seed=1))
