@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
-from recipemut.mutate.operators._base import OperatorContext, doc_op, make_mutation, ms, ordering_problems
+from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms, ordering_problems
 from recipemut.mutate.operators.fanout import no_foreach_reason
 from recipemut.mutate.operators.substitute import EDITS as SUBSTITUTE_EDITS
+from recipemut.mutate.operators.substitute import substitution_edits
 from recipemut.mutate.operators.substitute import unmet as substitute_unmet
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Operation
@@ -56,26 +56,7 @@ def _batched(ctx: OperatorContext, op: Operation) -> list[Operation]:
 
 def _edits(ctx: OperatorContext, op: Operation, alt: Operation, size: int) -> list[Edit]:
     """substitute's edits (the alternative's service, action, cost, ...) and ``batch_size``."""
-    path = ("operations", op.id)
-    current: Mapping[str, Any] = doc_op(ctx.doc, op.id)
-    alt_doc: Mapping[str, Any] = doc_op(ctx.doc, alt.id, "alternatives")
-    edits = [Edit("set", (*path, "service"), alt.service), Edit("set", (*path, "action"), alt.action)]
-    cost = alt.cost_per_call_usd
-    if cost is None and alt.expected is not None:
-        cost = alt.expected.cost_per_call_usd
-    if cost is not None:
-        edits.append(Edit("set", (*path, "cost_per_call_usd"), cost))
-    elif "cost_per_call_usd" in current:
-        edits.append(Edit("remove", (*path, "cost_per_call_usd")))
-    edits.append(Edit("set", (*path, "substituted_from"), op.action))
-    for key, old, new in (("consumes", op.consumes, alt.consumes), ("produces", op.produces, alt.produces)):
-        if tuple(old) != tuple(new):
-            edits.append(Edit("set", (*path, key), list(new)))
-    for key in ("deterministic", "side_effects", "may_halt"):
-        if key in alt_doc and alt_doc[key] != getattr(op, key):
-            edits.append(Edit("set", (*path, key), alt_doc[key]))
-    edits.append(Edit("set", (*path, "batch_size"), size))
-    return edits
+    return [*substitution_edits(ctx, op, alt), Edit("set", ("operations", op.id, "batch_size"), size)]
 
 
 def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:

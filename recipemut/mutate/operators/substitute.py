@@ -86,7 +86,8 @@ def unmet(ctx: OperatorContext, op: Operation, alt: Operation) -> list[str]:
     return reasons
 
 
-def _edits(ctx: OperatorContext, op: Operation, alt: Operation) -> list[Edit]:
+def substitution_edits(ctx: OperatorContext, op: Operation, alt: Operation) -> list[Edit]:
+    """The edits that make ``op`` call ``alt``: its service, action and cost, ``substituted_from``, and what differs."""
     path = ("operations", op.id)
     current: Mapping[str, Any] = doc_op(ctx.doc, op.id)
     alt_doc: Mapping[str, Any] = doc_op(ctx.doc, alt.id, "alternatives")
@@ -149,7 +150,8 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
                     f"; service `{alt.service}` has no declared capacity (no entry under `services:`), so "
                     f"forecast cannot size it: declare it before applying"
                 )
-            m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", _edits(ctx, op, alt))
+            edits = substitution_edits(ctx, op, alt)
+            m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", edits)
             if ordering_problems(ctx, m.recipe):
                 continue
             out.append(m)
