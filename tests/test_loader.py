@@ -382,7 +382,8 @@ def test_an_operation_without_a_readable_id_stops_the_semantic_checks() -> None:
         (
             "name: t\n",
             "name: t\nvariants: [{name: c, share: 1.0, recipe: {}}]\n",
-            "r.yaml:4:34: variants[0] (c).recipe: missing required key 'apiVersion' [missing-key]",
+            "r.yaml:4:34: variants[0] (c).recipe: missing required key 'apiVersion' (write `apiVersion: recipemut/v1`) "
+            "[missing-key]",
         ),
     ],
 )

@@ -173,6 +173,51 @@ def _close(word: str, options: list[str]) -> str:
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+#: what other workflow tools (Argo, GitHub Actions, Airflow, Tekton, ...) call a key a recipe spells
+#: otherwise: offered where the recipe's key is allowed, beside the close-spelling suggestion
+SYNONYMS: dict[str, str] = {
+    "depends_on": "after",
+    "dependsOn": "after",
+    "needs": "after",
+    "dependencies": "after",
+    "runAfter": "after",
+    "cost": "cost_per_call_usd",
+    "inputs": "consumes",
+    "outputs": "produces",
+}
+
+
+def unknown_key_hint(key: str, allowed: list[str]) -> str:
+    """What an unknown key probably meant: a recipe's name for another tool's key, or a close spelling.
+
+    >>> ops = ["action", "after", "consumes", "cost_per_call_usd", "id", "produces", "retry"]
+    >>> unknown_key_hint("depends_on", ops), unknown_key_hint("retires", ops)
+    (" (did you mean 'after'? a recipe names what must run first in 'after')", " (did you mean 'retry'?)")
+    >>> unknown_key_hint("needs", ["inputs", "outputs"]), unknown_key_hint("zzz", ops)
+    ('', '')
+    """
+    target = SYNONYMS.get(key)
+    if target is None or target not in allowed:
+        return _close(key, allowed)
+    why = {
+        "after": "a recipe names what must run first in 'after'",
+        "cost_per_call_usd": "a recipe states the cost of one call in US dollars",
+        "consumes": "an operation lists the fields it reads in 'consumes'",
+        "produces": "an operation lists the fields it writes in 'produces'",
+    }[target]
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    other = f", or '{close[0]}'" if close and close[0] != target else ""
+    return f" (did you mean '{target}'{other}? {why})"
+
+
+def _required_hint(schema: dict[str, Any], key: str) -> str:
+    """The value to write for a missing key whose value is fixed (``apiVersion: recipemut/v1``)."""
+    prop = schema.get("properties", {}).get(key, {})
+    if isinstance(prop, dict) and "const" in prop:
+        return f" (write `{key}: {prop['const']}`)"
+    return ""
+
+
 def _schema_error_findings(
     err: jsonschema.ValidationError, data: Any, positions: Positions, file: str
 ) -> list[Finding]:
@@ -197,14 +242,14 @@ def _schema_error_findings(
         return [
             f
             for k in extra
-            for f in one(f"{subject}: unknown key '{k}'{_close(k, allowed)}", (*path, k), "unknown-key")
+            for f in one(f"{subject}: unknown key '{k}'{unknown_key_hint(k, allowed)}", (*path, k), "unknown-key")
         ]
     if v == "required" and isinstance(inst, dict):
         return [
             f
             for k in err.validator_value
             if k not in inst
-            for f in one(f"{subject}: missing required key '{k}'", c="missing-key")
+            for f in one(f"{subject}: missing required key '{k}'{_required_hint(err.schema, k)}", c="missing-key")
         ]
     if "propertyNames" in err.relative_schema_path:
         return one(
@@ -263,7 +308,8 @@ def schema_findings(data: Any, positions: Positions, *, file: str) -> list[Findi
     """Every JSON Schema violation of ``data``, phrased for humans and located in ``file``."""
     errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     out = [f for e in errors for f in _schema_error_findings(e, data, positions, file)]
-    return sorted(out, key=_finding_order)
+    # jsonschema reports `required` once per missing key, and each report names every missing key
+    return sorted(dict.fromkeys(out), key=_finding_order)
 
 
 def _finding_order(f: Finding) -> tuple[int, int]:
@@ -557,6 +603,7 @@ def load_recipe(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYT
 
 __all__ = [
     "MAX_RECIPE_BYTES",
+    "SYNONYMS",
     "check_document",
     "check_recipe",
     "check_text",
@@ -567,4 +614,5 @@ __all__ = [
     "read_text",
     "recipe_schema",
     "schema_findings",
+    "unknown_key_hint",
 ]
