@@ -92,14 +92,15 @@ def test_evaluate_exit_codes(recipe: Path, tmp_path: Path) -> None:
     assert res.exit_code == 1, res.output  # no canary any more
 
 
-def test_real_subprocess_refuses_a_stale_plan_in_one_line(recipe: Path) -> None:
+def test_real_subprocess_refuses_a_plan_applied_twice_in_one_line(recipe: Path) -> None:
     plan = str(recipe.with_name("plan.json"))
     assert runner.invoke(app, ["apply", str(recipe), "--plan", plan]).exit_code == 0
     applied = recipe.read_bytes()
     p = subprocess.run([sys.executable, "-m", "recipemut", "apply", str(recipe), "--plan", plan],
                        capture_output=True, text=True)
     assert p.returncode == 1, p.stderr
-    assert p.stderr.startswith("error: ") and "stale plan" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert p.stderr.startswith("error: ") and len(p.stderr.strip().splitlines()) == 1
+    assert "this plan was already applied as history entry 1 (version 5)" in p.stderr
     assert p.stdout == "" and recipe.read_bytes() == applied
 
 

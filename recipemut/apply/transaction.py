@@ -482,6 +482,27 @@ def transact(
 # ---- the operations ----------------------------------------------------------------------------
 
 
+def applied_entry(
+    recipe: str | os.PathLike[str], plan: Plan, chosen: Sequence[PlannedMutation], current_sha: str
+) -> Entry | None:
+    """The history entry that already wrote ``chosen`` of ``plan`` and left the recipe as it is now, if any.
+
+    That is the latest entry whose text before is the plan's recipe (``sha256_before``), whose text
+    after is the current one (``sha256_after == current_sha``) and whose mutations are the chosen
+    ones, in order. A history that cannot be read answers ``None`` (the plain stale-plan refusal).
+    """
+    try:
+        entries = read_history(recipe)
+    except RecipemutError:
+        return None
+    ids = [m.id for m in chosen]
+    for e in reversed(entries):
+        if (e.sha256_after == current_sha and e.sha256_before == plan.recipe.sha256
+                and [str(m.get("id")) for m in e.mutations] == ids):
+            return e
+    return None
+
+
 def apply_plan(
     recipe: str | os.PathLike[str],
     plan: Plan,
@@ -512,6 +533,19 @@ def apply_plan(
                     f"this plan was made for recipe {plan.recipe.name!r} ({plan.recipe.path}), not {str(name)!r}; "
                     f"run suggest on {Path(source).name} to make a plan for it",
                     file=source, code="other-recipe-plan",
+                )
+            done = applied_entry(recipe, plan, chosen, sha)
+            if done is not None and done.action == "canary":
+                raise PlanError(
+                    f"this plan is already running as a canary (history entry {done.seq}, version {done.version}): "
+                    "`recipemut evaluate` promotes or rolls it back",
+                    file=source, code="already-applied",
+                )
+            if done is not None:
+                raise PlanError(
+                    f"this plan was already applied as history entry {done.seq} (version {done.version}); "
+                    "nothing to do (`recipemut history` lists the writes)",
+                    file=source, code="already-applied",
                 )
             raise PlanError(
                 f"stale plan: it was made from sha256 {plan.recipe.sha256} but the recipe is now sha256 {sha}; "

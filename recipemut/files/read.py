@@ -33,6 +33,7 @@ import os
 import stat
 
 from recipemut.errors import InputFileError
+from recipemut.files.compressed import compressed_with, is_gzip
 
 #: what each kind of non-regular file is called in messages
 _KINDS = (
@@ -194,21 +195,43 @@ def read_user_file(
     return data
 
 
+def _refuse_compressed(raw: bytes, file: str, what: str) -> None:
+    """Refuse a text file that is a compressed stream (gzip, zstd, ...) by name: most likely a log given as a recipe.
+
+    Called only once the bytes are known not to be text, so a text that happens to start like a
+    magic number ("BZh9...") is never taken for one.
+    """
+    packed = "gzip" if is_gzip(raw) else (compressed_with(raw) or (None,))[0]
+    if packed is not None:
+        raise InputFileError(
+            f"this is a {packed} file, not {what} — a log? logs go to --logs of profile or suggest",
+            file=file,
+            code="compressed-file",
+        )
+
+
 def decode_text(raw: bytes, *, file: str, what: str = "a YAML recipe") -> str:
     """Decode a user file's bytes as UTF-8 (a BOM is dropped), naming the first offending byte.
 
-    Binary data (a NUL byte) and UTF-16 (its byte-order mark) are refused by name; ``what`` is
-    what the file should have been ("a YAML recipe", "a JSON plan", ...).
+    Binary data (a NUL byte), UTF-16 (its byte-order mark) and compressed files (gzip, zstd, ...:
+    most likely a log given where a recipe or plan goes) are refused by name; ``what`` is what the
+    file should have been ("a YAML recipe", "a JSON plan", ...).
 
     >>> decode_text(b"a: 1\\n\\xff", file="r.yaml")
     Traceback (most recent call last):
     ...
     recipemut.errors.InputFileError: r.yaml:2:1: not UTF-8 text: byte 0xff at offset 5 (line 2, column 1)
+    >>> try:
+    ...     decode_text(b"\\x1f\\x8b\\x08\\x00", file="logs.jsonl.gz")
+    ... except InputFileError as e:
+    ...     print(e.message)
+    this is a gzip file, not a YAML recipe — a log? logs go to --logs of profile or suggest
     """
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputFileError("is UTF-16 text (byte-order mark); save it as UTF-8", file=file, code="not-utf8")
     nul = raw.find(b"\x00")
     if nul >= 0:
+        _refuse_compressed(raw, file, what)
         line = raw.count(b"\n", 0, nul) + 1
         raise InputFileError(
             f"binary data, not {what}: NUL byte at offset {nul} (line {line})",
@@ -219,6 +242,7 @@ def decode_text(raw: bytes, *, file: str, what: str = "a YAML recipe") -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
+        _refuse_compressed(raw, file, what)
         line = raw.count(b"\n", 0, e.start) + 1
         col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
         raise InputFileError(

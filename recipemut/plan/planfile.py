@@ -353,6 +353,10 @@ def _encodable(s: str) -> bool:
     return True
 
 
+#: a recipe's top-level keys as YAML writes them: a plan that is not JSON but holds one is a recipe
+_RECIPE_KEY = re.compile(r"^(?:apiVersion:\s*['\"]?recipemut/|kind:\s*['\"]?Recipe\b|operations:)", re.MULTILINE)
+
+
 def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
     """Parse and validate a plan file's text; errors name ``source``, the line and the key.
 
@@ -363,6 +367,10 @@ def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
     try:
         data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as e:
+        if _RECIPE_KEY.search(text):
+            raise PlanError("this looks like a recipe (YAML), not a plan: make a plan with "
+                            "`recipemut suggest RECIPE --logs LOGS --out plan.json`", file=source,
+                            code="not-a-plan") from None
         raise PlanError(f"not valid JSON: {e.msg}", file=source, line=e.lineno, column=e.colno,
                         code="plan-json") from None
     bad = _bad_value(data, [])
