@@ -9,6 +9,8 @@ gzip head is looked through.
 ('otlp', 'zipkin')
 >>> detect(b'{"data": [{"traceID": "a", "spans": []}]}'), detect(b'{"request_id": "r-1", "op": "x"}')
 ('jaeger', None)
+>>> detect(b'{"batches": [{"resource": {}, "scopeSpans": []}]}')  # Grafana Tempo's answer: read as OTLP
+'otlp'
 """
 
 from __future__ import annotations
@@ -24,6 +26,30 @@ UTF8_BOM = b"\xef\xbb\xbf"
 LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin", "native": "native JSONL"}
 
 _KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
+#: a document that opens with Tempo's ``batches`` key
+_TEMPO_OPEN = re.compile(rb'\{\s*"batches"\s*:\s*\[')
+#: keys of a ResourceSpans, one of which a Tempo answer holds beside ``batches``
+_RESOURCE_SPANS_KEYS = frozenset({b"resource", b"scopeSpans", b"instrumentationLibrarySpans", b"spans"})
+
+
+def is_tempo(head: bytes) -> bool:
+    """Whether a file's first bytes are Grafana Tempo's trace JSON (``GET /api/traces/<id>``):
+    OTLP's ResourceSpans under a top-level ``batches`` key instead of ``resourceSpans``.
+
+    >>> is_tempo(b'{"batches": [{"resource": {"attributes": []}, "scopeSpans": []}]}'), is_tempo(b'{"batches": []}')
+    (True, True)
+    >>> is_tempo(b'{"resourceSpans": []}'), is_tempo(b'{"batches": 3, "jobs": []}')
+    (False, False)
+    """
+    if is_gzip(head):
+        head = gunzip_head(head)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] != b"{":
+        return False
+    if _TEMPO_OPEN.match(text):
+        return True
+    keys = set(_KEY.findall(text[:65536]))
+    return b"batches" in keys and b"resourceSpans" not in keys and bool(keys & _RESOURCE_SPANS_KEYS)
 
 
 def looks_native(head: bytes) -> bool:
@@ -56,7 +82,8 @@ def looks_native(head: bytes) -> bool:
 def detect(head: bytes) -> str | None:
     """``"otlp"``, ``"jaeger"`` or ``"zipkin"`` from a file's first bytes, else ``None`` (native or unknown).
 
-    Decided by content, not by file name: OTLP has ``resourceSpans``; Jaeger spells ``traceID``
+    Decided by content, not by file name: OTLP has ``resourceSpans`` (or, from Grafana Tempo,
+    ``batches``: :func:`is_tempo`); Jaeger spells ``traceID``
     / ``spanID`` / ``operationName`` (under ``data``, a trace with ``processes``, or a list of
     spans); Zipkin v2 is a JSON list of spans with ``traceId`` and ``id`` or ``localEndpoint``.
     """
@@ -66,7 +93,7 @@ def detect(head: bytes) -> str | None:
     if text[:1] not in (b"{", b"["):
         return None
     keys = set(_KEY.findall(text[:65536]))
-    if b"resourceSpans" in keys:
+    if b"resourceSpans" in keys or is_tempo(text):
         return "otlp"
     if keys & {b"traceID", b"spanID", b"operationName", b"processID"}:
         return "jaeger"
@@ -77,7 +104,7 @@ def detect(head: bytes) -> str | None:
 
 #: what each reader looks for, at least one of them in a file's first 64 KiB, and how to say so
 SIGNATURES: dict[str, tuple[frozenset[bytes], str]] = {
-    "otlp": (frozenset({b"resourceSpans"}), "no resourceSpans key"),
+    "otlp": (frozenset({b"resourceSpans", b"batches"}), "no resourceSpans key"),  # batches: Tempo
     "jaeger": (
         frozenset({b"traceID", b"spanID", b"operationName", b"processID"}),
         "no traceID, spanID or operationName key",
@@ -142,4 +169,4 @@ def detect_format(head: bytes) -> str:
     return "native"  # JSON objects (whole, broken or of no known format) or text: the native reader names the line
 
 
-__all__ = ["LABELS", "SIGNATURES", "UTF8_BOM", "detect", "detect_format", "looks_native", "mismatch"]
+__all__ = ["LABELS", "SIGNATURES", "UTF8_BOM", "detect", "detect_format", "is_tempo", "looks_native", "mismatch"]

@@ -1,8 +1,9 @@
 """OTLP JSON traces (the protobuf JSON mapping, as the OpenTelemetry Collector's file exporter writes it).
 
 Shape: ``{"resourceSpans": [{"resource": {"attributes": [...]}, "scopeSpans": [{"spans": [...]}]}]}``,
-one document or one per line; ``instrumentationLibrarySpans`` (older exporters) and Jaeger v2's
-``{"result": {"resourceSpans": ...}}`` wrapper are accepted too. Times are nanoseconds, written as
+one document or one per line; ``instrumentationLibrarySpans`` (older exporters), Jaeger v2's
+``{"result": {"resourceSpans": ...}}`` wrapper and Grafana Tempo's trace-by-id answer
+``{"batches": [...]}`` (the same ResourceSpans under another key) are accepted too. Times are nanoseconds, written as
 strings or as numbers; ids are hex (any case); ``status.code`` 2 (or ``STATUS_CODE_ERROR``) is an
 error; ``kind`` is a number (1..5) or a ``SPAN_KIND_*`` name.
 
@@ -19,10 +20,13 @@ cleaned the way this module documents, and it then goes through the same structs
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import gc
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from itertools import chain, repeat
 from operator import attrgetter, is_not, itemgetter
@@ -109,10 +113,12 @@ class ResourceSpans(msgspec.Struct, rename="camel", gc=False):
 
 
 class Export(msgspec.Struct, rename="camel", gc=False):
-    """One ``ExportTraceServiceRequest``; ``result``: Jaeger v2's wrapper (read as plain JSON)."""
+    """One ``ExportTraceServiceRequest``; ``result``: Jaeger v2's wrapper (read as plain JSON);
+    ``batches``: Tempo's name for ``resourceSpans`` (moved there by :func:`_unwrap`)."""
 
     resource_spans: list[ResourceSpans] | msgspec.UnsetType = UNSET
     result: Any = UNSET
+    batches: list[ResourceSpans] | msgspec.UnsetType = UNSET
 
 
 _DECODER = msgspec.json.Decoder(Export)
@@ -229,6 +235,36 @@ def _documents(data: bytes, path: Path) -> Iterator[Export | _Plain]:
         yield _Plain(doc)
 
 
+_HEX_ID = re.compile(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")
+
+
+def hex_id(v: Any) -> Any:
+    """An id as OTLP's hex: Tempo writes trace and span ids in base64 (of 16 and 8 bytes); hex, and
+    anything else, is kept as it is (a span of a Tempo answer: a few thousand at most).
+
+    >>> hex_id("W47/95gDgQPSabYzgT/GDA=="), hex_id("7uGbfsPBsXQ="), hex_id("EEE19B7EC3C1B174"), hex_id(7)
+    ('5b8efff798038103d269b633813fc60c', 'eee19b7ec3c1b174', 'EEE19B7EC3C1B174', 7)
+    """
+    if not isinstance(v, str) or len(v) not in (12, 24) or _HEX_ID.fullmatch(v):
+        return v
+    try:
+        raw = base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        return v
+    return raw.hex() if len(raw) in (8, 16) else v
+
+
+def _tempo(e: Export) -> Export:
+    """A Tempo answer's ``batches`` moved to ``resourceSpans``, its ids in hex (:func:`hex_id`)."""
+    batches = e.batches
+    if e.resource_spans is UNSET and not isinstance(batches, msgspec.UnsetType):
+        e.resource_spans, e.batches = batches, UNSET
+        for sp in chain.from_iterable(sc.spans or () for rs in batches for sc in _scopes(rs)):
+            sp.trace_id, sp.span_id = hex_id(sp.trace_id), hex_id(sp.span_id)
+            sp.parent_span_id = hex_id(sp.parent_span_id)
+    return e
+
+
 class _Plain:
     """A document as plain JSON, to be shaped by :func:`_shaped`."""
 
@@ -239,7 +275,9 @@ class _Plain:
 
 
 def _unwrap(e: Export) -> Export | _Plain:
-    """Jaeger's ``{"result": ...}`` wrapper as plain JSON (its inside is read like any document)."""
+    """Jaeger's ``{"result": ...}`` wrapper as plain JSON (its inside is read like any document);
+    Tempo's ``batches`` read as ``resourceSpans`` (:func:`_tempo`)."""
+    e = _tempo(e)
     return _Plain({"result": e.result}) if e.result is not UNSET and e.resource_spans is UNSET else e
 
 
@@ -253,20 +291,21 @@ def _shaped(doc: Any, path: Path, first: int) -> Export:
     """
     if isinstance(doc, dict) and "result" in doc and "resourceSpans" not in doc:
         doc = doc["result"]
-    if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
-        raise shape_error(path, "expected an object with a 'resourceSpans' list", "OTLP document")
+    top = "batches" if isinstance(doc, dict) and "resourceSpans" not in doc and "batches" in doc else "resourceSpans"
+    if not isinstance(doc, dict) or not isinstance(doc.get(top, []), list):
+        raise shape_error(path, f"expected an object with a '{top}' list", "OTLP document")
     out = []
     index = first
-    for ri, rs in enumerate(doc.get("resourceSpans") or []):
+    for ri, rs in enumerate(doc.get(top) or []):
         if not isinstance(rs, dict):
-            raise shape_error(path, "expected an object", f"resourceSpans[{ri}]")
+            raise shape_error(path, "expected an object", f"{top}[{ri}]")
         scope_key = "scopeSpans" if rs.get("scopeSpans") else "instrumentationLibrarySpans"
         scopes = []
-        for si, scope in enumerate(_list(rs.get(scope_key), path, f"resourceSpans[{ri}].{scope_key}")):
+        for si, scope in enumerate(_list(rs.get(scope_key), path, f"{top}[{ri}].{scope_key}")):
             if scope is not None and not isinstance(scope, dict):
-                raise shape_error(path, "expected an object", f"resourceSpans[{ri}].{scope_key}[{si}]")
+                raise shape_error(path, "expected an object", f"{top}[{ri}].{scope_key}[{si}]")
             spans = []
-            for sp in _list((scope or {}).get("spans"), path, f"resourceSpans[{ri}].{scope_key}[{si}].spans"):
+            for sp in _list((scope or {}).get("spans"), path, f"{top}[{ri}].{scope_key}[{si}].spans"):
                 index += 1
                 if not isinstance(sp, dict):
                     raise shape_error(path, "expected a span object", f"span {index}")
@@ -282,7 +321,7 @@ def _shaped(doc: Any, path: Path, first: int) -> Export:
                 spans.append(shaped)
             scopes.append({"spans": spans})
         out.append({"resource": rs.get("resource"), "scopeSpans": scopes})
-    return msgspec.convert({"resourceSpans": out}, Export)
+    return _tempo(msgspec.convert({top: out}, Export))
 
 
 #: the span members :func:`_shaped` hands on as they are (checked per column)

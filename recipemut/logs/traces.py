@@ -1,4 +1,4 @@
-"""Trace formats beside the native JSONL: OTLP JSON, Jaeger JSON and Zipkin v2 JSON.
+"""Trace formats beside the native JSONL: OTLP JSON (Grafana Tempo's trace JSON too), Jaeger JSON and Zipkin v2 JSON.
 
 :func:`read_table` (what :mod:`recipemut.logs.ingest` calls for files that are not native JSONL) and
 :func:`read` read one file into the span table (:data:`recipemut.logs.spans.SPAN_SCHEMA`), with
@@ -22,7 +22,7 @@ import pyarrow as pa
 from recipemut.errors import LogError
 from recipemut.logs import jaeger, otlpfast, zipkin
 from recipemut.logs.common import DEFAULT_ATTRIBUTES, read_bytes, read_head
-from recipemut.logs.detect import detect, mismatch
+from recipemut.logs.detect import detect, is_tempo, mismatch
 from recipemut.logs.mapping import DEFAULT_MAPPING, MappingError, SpanMapping, load_mapping, resolve
 from recipemut.logs.normalise import COUNT_KEYS, normalise_table
 from recipemut.logs.spans import SPAN_SCHEMA
@@ -110,7 +110,9 @@ def read_table(
     attributes = (*DEFAULT_ATTRIBUTES, *m.attributes())
     if fmt == "otlp":
         numeric = [k for k in (m.bytes_in, m.bytes_out, m.cost_usd, m.cpu_ms, m.mem_mb) if k]
-        raw, _how = otlpfast.read_raw(p, attributes, numeric=numeric)
+        tempo = is_tempo(read_head(p))
+        # (the compiled scanner knows only resourceSpans: a Tempo file goes to the msgspec reader)
+        raw, _how = otlpfast.read_raw(p, attributes, numeric=numeric, columnar=not tempo)
     elif fmt == "jaeger":
         raw = jaeger.parse(read_bytes(p), p, attributes)
     else:
