@@ -4,16 +4,28 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN    := $(VENV)/.installed-run
+PIP    := $(BIN)/pip --quiet --disable-pip-version-check
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+# demo: the runtime dependencies only (no pytest, mypy, ruff or stubs)
+$(RUN): pyproject.toml
+	@echo "creating .venv and installing recipemut (about a minute, once)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+	@$(PIP) install -e .
+	@touch $(RUN)
 
-demo: $(STAMP)
+# test, lint, bench: the dev tools too
+$(STAMP): pyproject.toml
+	@echo "creating .venv and installing recipemut with its dev tools (a few minutes, once)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+	@$(PIP) install -e '.[dev]'
+	@touch $(STAMP) $(RUN)
+
+demo: $(RUN)
 	$(BIN)/recipemut validate recipes/checkout/recipe.yaml
 	$(BIN)/recipemut suggest recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz --out demo-plan.json
 
