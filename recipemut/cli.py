@@ -12,16 +12,21 @@ by tests and ``--help``) has every command.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar, get_args, get_origin
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from recipemut.commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
 from recipemut.commands._common import err_console, spread_multi_options
@@ -51,6 +56,29 @@ COMMANDS: dict[str, str] = {
     "stats": "stats",
     "generate": "generate",
 }
+
+#: each command's one-line summary (its docstring's first line), so ``recipemut --help`` lists the
+#: commands without importing them (and the pandas/scipy they import); tests/test_cli.py checks
+#: that each equals the docstring
+SUMMARIES: dict[str, str] = {
+    "validate": "Check recipes against the schema and the semantic rules; exit 1 if any is invalid.",
+    "graph": "Draw a recipe's DAG as Mermaid or Graphviz DOT.",
+    "profile": "Profile a recipe from its execution logs: per-operation latency, cost and critical path.",
+    "suggest": "Suggest mutations that make a recipe faster or cheaper, proven valid and judged on replayed traffic.",
+    "apply": "Apply the reviewed mutations of a plan to the recipe, keeping its comments and formatting.",
+    "evaluate": "Judge the canary against the primary recipe, then promote it, roll it back, or hold.",
+    "rollback": "Restore the previous (or a given) version of the recipe, byte for byte, from its history.",
+    "history": "List the recorded writes of a recipe: version, time, action, mutations, hashes, who.",
+    "forecast": "Forecast request rates and say when each service crosses its target utilisation.",
+    "stats": "Show what recipemut has learned about each mutation operator.",
+    "generate": "Write a realistic execution log for RECIPE.",
+}
+
+#: ``-h`` as well as ``--help``, on the app and (inherited by click's contexts) on every command
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
+#: the environment variable through which a shell asks typer's completion for words
+COMPLETE_VAR = "_RECIPEMUT_COMPLETE"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,6 +149,138 @@ def _exit_stdout_closed() -> NoReturn:
     sys.exit(EXIT_STDOUT_CLOSED)
 
 
+# ---- help and option values: flags shown as flags, types in words, "did you mean" -----------------
+
+#: how a value is named in help (typer 0.29 would print the Python annotation: ``<list[Path]>``)
+TYPE_WORDS: dict[type, str] = {int: "INTEGER", float: "NUMBER", str: "TEXT", datetime: "DATETIME", Path: "PATH"}
+
+
+def choice_values(param: Any) -> tuple[str, ...]:
+    """The values an option or argument accepts, if it is a choice (an ``Enum``), else ``()``."""
+    descriptor = getattr(param, "type_descriptor", None)
+    choices = getattr(descriptor, "choices", None) or ()
+    return tuple(str(c.value if isinstance(c, Enum) else c) for c in choices)
+
+
+def type_words(param: Any) -> str:
+    """What a value of ``param`` looks like in help: nothing for a flag, ``text|json``, ``PATH ...``.
+
+    >>> from typer.main import get_command
+    >>> [type_words(p) for p in get_command(make_app(["graph"])).commands["graph"].params][:3]
+    ['PATH', 'mermaid|dot', 'PATH']
+    """
+    if getattr(param, "is_flag", False):
+        return ""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    many = get_origin(annotation) is list or getattr(param, "multiple", False) or getattr(param, "nargs", 1) != 1
+    if get_origin(annotation) is list:
+        annotation = (get_args(annotation) or (str,))[0]
+    choices = choice_values(param)
+    if choices:
+        words = "|".join(choices)
+    else:
+        known = (w for t, w in TYPE_WORDS.items() if isinstance(annotation, type) and issubclass(annotation, t))
+        words = next(known, "VALUE")
+    return f"{words} ..." if many else words
+
+
+def _label_types(params: Iterable[Any]) -> None:
+    """Show each parameter's value in words (:func:`type_words`) in the rich help.
+
+    typer 0.29's rich help asks each parameter for ``display_type_rich``, which prints the Python
+    annotation (``<bool>`` for a flag, ``<list[Path]>``, ``<int range>``) and has no setting to
+    change it; the instance attribute set here answers instead.
+    """
+    for param in params:
+        setattr(param, "display_type_rich", functools.partial(_fixed, type_words(param)))  # noqa: B010
+
+
+def _fixed(words: str, ctx: Any = None) -> str:
+    return words
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str:
+    """``; did you mean 'json'?`` when ``value`` is close to one of ``choices``, else ``""``.
+
+    >>> did_you_mean("jsno", ["text", "json"])
+    "; did you mean 'json'?"
+    >>> did_you_mean("xml", ["text", "json"])
+    ''
+    """
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_choices(ctx: Any, params: Iterable[Any], args: Sequence[str]) -> None:
+    """Refuse a value outside an option's choices with the choices and the likely one.
+
+    typer would say ``Value error, 'jsno' is not one of 'text', 'json'`` (pydantic's wording).
+    """
+    for param in params:
+        choices = choice_values(param)
+        names = [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]
+        if not choices or getattr(param, "param_type_name", "") != "option":
+            continue
+        for i, word in enumerate(args):
+            if word == "--":
+                break
+            value: str | None
+            if word in names and i + 1 < len(args):
+                value = args[i + 1]
+            else:
+                joined = (word[len(n) + 1 :] for n in names if n.startswith("--") and word.startswith(n + "="))
+                value = next(joined, None)
+            if value is None or value in choices:
+                continue
+            if not getattr(param, "type_descriptor", None) or (
+                not param.type_descriptor.case_sensitive and value.lower() in [c.lower() for c in choices]
+            ):
+                continue
+            raise typer.BadParameter(
+                f"{value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}", ctx=ctx, param=param
+            )
+
+
+def _check_out_is_no_operator(ctx: Any, args: Sequence[str]) -> None:
+    """``suggest -o hedge``: ``-o`` is ``--out`` (the plan file); operators are ``-O``/``--operators``.
+
+    Without this the plan would be written to a file named ``hedge``.
+    """
+    if ctx.info_name != "suggest":
+        return
+    from recipemut.mutate.operators import REGISTRY
+
+    for i, word in enumerate(args):
+        value = args[i + 1] if word in ("-o", "--out") and i + 1 < len(args) else word.partition("--out=")[2]
+        if value in REGISTRY:
+            raise typer.BadParameter(
+                f"{value!r} is an operator, not a plan file; operators are -O/--operators (-O {value})",
+                ctx=ctx,
+                param_hint="'-o' / '--out'",
+            )
+
+
+class Command(TyperCommand):
+    """A typer command with the CLI's conventions: help in words, choice errors that suggest."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _label_types(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _check_choices(ctx, self.get_params(ctx), args)
+        _check_out_is_no_operator(ctx, args)
+        return super().parse_args(ctx, args)
+
+
+class Group(TyperGroup):
+    """The app's group: its own options (``--version``, ``-h``) in words like the commands'."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _label_types(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+
 def _version(value: bool) -> None:
     if value:
         from recipemut import __version__
@@ -137,20 +297,33 @@ def _root(
     """Make workflow recipes faster and cheaper before they need more capacity."""
 
 
-def make_app(names: Iterable[str] | None = None) -> typer.Typer:
-    """A typer app with the given commands (all of them by default)."""
+def _summary_only() -> None:
+    """Stands for a command in the command list of ``recipemut --help``; never run."""
+
+
+def make_app(names: Iterable[str] | None = None, *, summaries: bool = False) -> typer.Typer:
+    """A typer app with the given commands (all of them by default).
+
+    With ``summaries``, every command is listed with its :data:`SUMMARIES` line and no command
+    module is imported: what ``recipemut --help`` (and a mistyped command name) needs, fast.
+    """
     application = typer.Typer(
         name="recipemut",
         help=HELP,
+        cls=Group,
+        context_settings=CONTEXT_SETTINGS,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         rich_markup_mode="markdown",
     )
     application.callback()(_root)
     for name in COMMANDS if names is None else names:
+        if summaries:
+            application.command(name, cls=Command, help=SUMMARIES[name])(_summary_only)
+            continue
         module = importlib.import_module(f"{__package__}.commands.{COMMANDS[name]}")
-        application.command(name)(guard(getattr(module, name)))
+        application.command(name, cls=Command)(guard(getattr(module, name)))
     return application
 
 
@@ -218,7 +391,12 @@ def _run(args: list[str]) -> None:
         print(f"recipemut {__version__}")
         return
     command = _command_in(args)
-    application = make_app([command]) if command else _full_app()
+    if command:
+        application = make_app([command])
+    elif COMPLETE_VAR in os.environ:  # the shell asks for words: any command's options may be wanted
+        application = _full_app()
+    else:  # the app's own help or options, or a command name it does not know
+        application = make_app(summaries=True)
     try:
         # without standalone mode click *returns* the code of a typer.Exit instead of exiting
         code = application(args=args, prog_name="recipemut", standalone_mode=False)

@@ -372,11 +372,11 @@ def test_shared_log_options_and_ingest_warnings(shop: tuple[Path, Path], tmp_pat
     assert rate.exit_code == 2, rate.output
 
 
-def test_o_is_not_an_alias_of_operators(shop: tuple[Path, Path]) -> None:
+def test_o_is_out_and_an_operator_name_after_it_points_to_capital_o(shop: tuple[Path, Path]) -> None:
     rp, lp = shop
-    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "-o", "plan.json"])
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "-o", "hedge"])
     assert res.exit_code == 2, res.output
-    assert "unknown operator" not in res.output and "No such option" in res.output
+    assert "unknown operator" not in res.output and "-O/--operators" in res.output
 
 
 def test_help_is_short_per_operator_and_headlines_end_at_a_boundary() -> None:

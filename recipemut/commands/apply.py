@@ -69,7 +69,7 @@ def apply(
     lock_timeout: float = typer.Option(
         DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
     ),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Apply the reviewed mutations of a plan to the recipe, keeping its comments and formatting.
 

@@ -80,7 +80,7 @@ def evaluate(
         "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; RECIPEMUT_STORE=off disables).",
         show_default=False,
     ),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
     strict: StrictOpt = False,
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,

@@ -80,7 +80,7 @@ def generate(
         "*=FACTOR scales every latency.",
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same log."),
-    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Summary as text or json."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Summary as text or json."),
 ) -> None:
     """Write a realistic execution log for RECIPE.
 

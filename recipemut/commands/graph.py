@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from enum import Enum
 from pathlib import Path
 
 import typer
 
+from recipemut.errors import RecipemutError
 from recipemut.files.write import atomic_write, check_output_path
 from recipemut.recipe.graph import render_dot, render_mermaid
 from recipemut.recipe.loader import load_recipe
@@ -21,14 +23,9 @@ class GraphFormat(str, Enum):
 
 def graph(
     recipe_path: Path = typer.Argument(..., metavar="RECIPE", help="The recipe YAML to draw."),
-    output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", help="mermaid or dot."),
-    out: Path | None = typer.Option(
-        None,
-        "--out",
-        "-o",
-        help="Write the diagram to this file instead of stdout (never the recipe, its history or lock, a link, "
-        "a FIFO or a folder).",
-    ),
+    output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", "-f", help="mermaid or dot."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the diagram to this file instead of stdout (never "
+                                    "the recipe, its history or lock, a link, a FIFO or a folder)."),
     highlight: list[str] = typer.Option([], "--highlight", help="Operation id to draw with a thick border (repeat)."),
 ) -> None:
     """Draw a recipe's DAG as Mermaid or Graphviz DOT.
@@ -44,6 +41,10 @@ def graph(
     if out is not None:
         check_output_path(out, recipes=[recipe_path], example="graph.mmd")
     recipe = load_recipe(recipe_path)
+    for name in (h for h in highlight if h not in recipe.ops and difflib.get_close_matches(h, recipe.ops, n=1)):
+        likely = difflib.get_close_matches(name, recipe.ops, n=1)[0]
+        raise RecipemutError(f"cannot highlight {name!r}: no such operation; did you mean {likely!r}?",
+                             file=recipe.source, code="unknown-operation")
     render = render_dot if output_format is GraphFormat.dot else render_mermaid
     text = render(recipe, highlight=tuple(highlight))
     if out is None:

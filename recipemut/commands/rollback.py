@@ -33,7 +33,7 @@ def rollback(
     lock_timeout: float = typer.Option(
         DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
     ),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Restore the previous (or a given) version of the recipe, byte for byte, from its history.
 

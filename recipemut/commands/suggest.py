@@ -215,7 +215,7 @@ def suggest(
     ),
     operators: list[str] | None = typer.Option(
         None,
-        "--operators",
+        "--operators", "-O",
         callback=_operator_check,
         show_default=False,
         help=_OPERATORS_HELP,
@@ -243,7 +243,7 @@ def suggest(
     ),
     top: int = typer.Option(10, "--top", min=1, help="How many single mutations to show."),
     out: Path | None = typer.Option(
-        None, "--out", help="Write the plan file (for `recipemut apply --plan`).", show_default=False
+        None, "--out", "-o", help="Write the plan file (for `recipemut apply --plan`).", show_default=False
     ),
     output: SuggestFormat = typer.Option(SuggestFormat.text, "--format", "-f", help="text, json or markdown."),
     detailed_exitcode: bool = typer.Option(

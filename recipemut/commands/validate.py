@@ -25,7 +25,7 @@ def _plural(n: int, word: str) -> str:
 def validate(
     files: list[Path] = typer.Argument(..., help="Recipe YAML files to check.", metavar="FILE"),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too (for CI)."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (one line per finding) or json."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text (one line per finding) or json."),
 ) -> None:
     """Check recipes against the schema and the semantic rules; exit 1 if any is invalid.
 
