@@ -105,34 +105,35 @@ def test_completion_offers_a_commands_options() -> None:
 
 
 def test_a_mistyped_format_gets_did_you_mean() -> None:
-    result = runner.invoke(cli.app, ["validate", RECIPE, "--format", "jsno"])
+    # wide, so the usage-error box does not cut the message at the runner's 80 columns
+    result = runner.invoke(cli.app, ["validate", RECIPE, "--format", "jsno"], env=WIDE)
     assert result.exit_code == 2
     assert "did you mean 'json'?" in result.output and "Value error" not in result.output
-    result = runner.invoke(cli.app, ["graph", RECIPE, "--format=dott"])
+    result = runner.invoke(cli.app, ["graph", RECIPE, "--format=dott"], env=WIDE)
     assert result.exit_code == 2 and "did you mean 'dot'?" in result.output
-    result = runner.invoke(cli.app, ["validate", RECIPE, "-f", "json"])
+    result = runner.invoke(cli.app, ["validate", RECIPE, "-f", "json"], env=WIDE)
     assert result.exit_code == 0, result.output
 
 
 def test_a_far_off_format_lists_the_choices_without_a_guess() -> None:
-    result = runner.invoke(cli.app, ["validate", RECIPE, "--format", "xml"])
+    result = runner.invoke(cli.app, ["validate", RECIPE, "--format", "xml"], env=WIDE)
     assert result.exit_code == 2
     assert "'xml' is not one of text, json" in result.output and "did you mean" not in result.output
 
 
 def test_a_mistyped_highlight_gets_did_you_mean() -> None:
-    result = runner.invoke(cli.app, ["graph", RECIPE, "--highlight", "lookup_taxx"])
+    result = runner.invoke(cli.app, ["graph", RECIPE, "--highlight", "lookup_taxx"], env=WIDE)
     assert result.exit_code == 1
     assert "did you mean 'lookup_tax'?" in result.output
 
 
 def test_suggest_o_with_an_operator_name_points_to_capital_o(tmp_path: Path) -> None:
-    result = runner.invoke(cli.app, ["suggest", RECIPE, "--logs", LOGS, "-o", "parallelize", "-o", "hedge"])
+    result = runner.invoke(cli.app, ["suggest", RECIPE, "--logs", LOGS, "-o", "parallelize", "-o", "hedge"], env=WIDE)
     assert result.exit_code == 2
     assert "-O/--operators" in result.output
     assert not (Path.cwd() / "hedge").exists()
 
 
 def test_suggest_capital_o_selects_operators() -> None:
-    result = runner.invoke(cli.app, ["suggest", RECIPE, "--logs", LOGS, "-O", "nosuch"])
+    result = runner.invoke(cli.app, ["suggest", RECIPE, "--logs", LOGS, "-O", "nosuch"], env=WIDE)
     assert result.exit_code == 2 and "unknown operator 'nosuch'" in result.output

@@ -124,7 +124,9 @@ def test_validate_shows_evil_names_escaped_and_markup_literally(evil_recipe: tup
     assert "[red]x[/red][link=http://x.test]y" in res.stdout
     assert "\\x1b[2J" in res.stdout and "\\u202e" in res.stdout
     finding = [line for line in res.stdout.splitlines() if "unknown-service" in line]
-    assert len(finding) == 1 and finding[0].startswith(f"{recipe}:22:5: ")
+    lines = recipe.read_text(encoding="utf-8").splitlines()
+    where = next(n for n, ln in enumerate(lines, 1) if ln.lstrip().startswith('service: "db'))
+    assert len(finding) == 1 and finding[0].startswith(f"{recipe}:{where}:5: ")
 
 
 def test_validate_json_stays_json_with_every_character_escaped(evil_recipe: tuple[Path, Path]) -> None:
