@@ -57,6 +57,9 @@ class OperatorContext:
     doc: Mapping[str, Any]
     profile: Profile | None = None
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: per-operation assessments already made on this context (see :func:`assessed`), so that an
+    #: operator's candidates and its reasons for proposing nothing come from one pass
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -217,3 +220,31 @@ def fmt_fields(names: Iterable[str]) -> str:
 
 def ms(x: float) -> str:
     return f"{x:.1f} ms" if x < 100 else f"{x:.0f} ms"
+
+
+#: what an operator's per-operation assessment gives: its candidate(s), why there is none, or nothing to say
+Assessment = Mutation | Sequence[Mutation] | str | None
+
+
+def assessed(
+    ctx: OperatorContext, assess: Callable[[OperatorContext, str], Assessment]
+) -> tuple[list[Mutation], dict[str, str]]:
+    """``assess`` run once per operation (in topological order) on ``ctx``: the candidates, and the reasons.
+
+    The result is kept on the context, so an operator's ``generate`` and ``why_not`` share one pass.
+    """
+    if assess not in ctx.memo:
+        found: list[Mutation] = []
+        reasons: dict[str, str] = {}
+        for op_id in ctx.recipe.topo_order:
+            got = assess(ctx, op_id)
+            if isinstance(got, str):
+                reasons[op_id] = got
+            elif isinstance(got, Mutation):
+                found.append(got)
+            elif got is not None:
+                found.extend(got)
+        ctx.memo[assess] = (found, reasons)
+    found, reasons = ctx.memo[assess]
+    return list(found), dict(reasons)
+

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
-from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms, ordering_problems
+from recipemut.mutate.operators._base import OperatorContext, assessed, make_mutation, ms, ordering_problems
 from recipemut.mutate.operators.fanout import no_foreach_reason
 from recipemut.mutate.operators.substitute import EDITS as SUBSTITUTE_EDITS
 from recipemut.mutate.operators.substitute import substitution_edits
@@ -116,10 +116,9 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
     """One candidate per (fan-out operation, batched alternative) pair worth batching."""
     if ctx.profile is None:
         return []
-    return [m for op_id in ctx.recipe.topo_order if isinstance(ms_ := _assess(ctx, op_id), list) for m in ms_]
+    return assessed(ctx, _assess)[0]
 
 
 def why_not(ctx: OperatorContext) -> Mapping[str, str]:
     """Fan-out operations (or ones called several times per request) that get no candidate, and why."""
-    out = {op_id: _assess(ctx, op_id) for op_id in ctx.recipe.topo_order}
-    return {op_id: why for op_id, why in out.items() if isinstance(why, str)}
+    return assessed(ctx, _assess)[1]

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from recipemut.mutate.mutation import TRUE, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessed, make_mutation, ms
 from recipemut.mutate.operators.fanout import no_foreach_reason, rebatched_reason
 from recipemut.predict.fanout import first_of_key
 from recipemut.recipe.edits import Edit
@@ -93,10 +93,9 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
     """One candidate per deterministic fan-out operation whose items repeat within requests."""
     if ctx.profile is None:
         return []
-    return [m for op_id in ctx.recipe.topo_order if isinstance(m := _assess(ctx, op_id), Mutation)]
+    return assessed(ctx, _assess)[0]
 
 
 def why_not(ctx: OperatorContext) -> Mapping[str, str]:
     """Fan-out operations (or ones called several times per request) that get no candidate, and why."""
-    out = {op_id: _assess(ctx, op_id) for op_id in ctx.recipe.topo_order}
-    return {op_id: why for op_id, why in out.items() if isinstance(why, str)}
+    return assessed(ctx, _assess)[1]

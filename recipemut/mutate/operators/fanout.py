@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from recipemut.mutate.mutation import COUNT, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessed, make_mutation, ms
 from recipemut.predict.fanout import makespan
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Operation
@@ -156,10 +156,9 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
     """One candidate per fan-out operation whose calls finish sooner with more of them in flight."""
     if ctx.profile is None:
         return []
-    return [m for op_id in ctx.recipe.topo_order if isinstance(m := _assess(ctx, op_id), Mutation)]
+    return assessed(ctx, _assess)[0]
 
 
 def why_not(ctx: OperatorContext) -> Mapping[str, str]:
     """Operations called several times per request that get no candidate, and why."""
-    out = {op_id: _assess(ctx, op_id) for op_id in ctx.recipe.topo_order}
-    return {op_id: why for op_id, why in out.items() if isinstance(why, str)}
+    return assessed(ctx, _assess)[1]
