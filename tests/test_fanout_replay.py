@@ -264,10 +264,13 @@ def test_n_plus_one_calls_with_retries_on_as_many_slots_as_calls_take_the_longes
 
 
 def test_a_substitute_of_one_call_retried_once_keeps_todays_replay(tmp_path: Path) -> None:
-    prof, r = profile_of(tmp_path, request("r1", T0, [10.0], failed={0}))
+    (tmp_path / "retried").mkdir()
+    (tmp_path / "once").mkdir()
+    prof, r = profile_of(tmp_path / "retried", request("r1", T0, [10.0], failed={0}))
+    once, r1 = profile_of(tmp_path / "once", request("r1", T0, [10.0]))
     text = RECIPE.replace("action: GetItem\n", "action: GetItems\n", 1)
-    a, b = replayed(prof, r, text, seed=3), replayed(prof, r, text, seed=3)
-    assert a.latency_ms.tolist() == b.latency_ms.tolist()
+    a, b = replayed(prof, r, text, seed=3), replayed(once, r1, text, seed=3)
+    assert a.latency_ms.tolist() == b.latency_ms.tolist()  # the retry does not send it down the fan-out path
     assert "fan-out" not in a.notes["get_item"] and "substitute" in a.notes["get_item"]
 
 
