@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -131,14 +132,33 @@ def _parse_section(
             continue
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise fail(f"{'.'.join((*path, str(k)))}: expected a number, got {v!r}", (*path, k))
+        if not math.isfinite(v):
+            raise fail(f"{'.'.join((*path, str(k)))}: must be a finite number, got {v!r}", (*path, k))
         if v < 0:
             raise fail(f"{'.'.join((*path, str(k)))}: must not be negative, got {v!r}", (*path, k))
+        cap = _cap(k)
+        if v > cap:
+            shown_cap = f"{cap:,.0f}" if cap < 1e9 else f"{cap:g}"
+            raise fail(f"{'.'.join((*path, str(k)))}: at most {shown_cap}, got {v!r}", (*path, k))
         if k == "when_prob" and v > 1:
             raise fail(f"{'.'.join((*path, str(k)))}: a share, expected at most 1, got {v!r}", (*path, k))
         if k == "items_mean" and v < 1:
             raise fail(f"{'.'.join((*path, str(k)))}: a list holds at least one item, got {v!r}", (*path, k))
         kw[k] = int(v) if k in ("universe", "items_max") else float(v)
     return cls(**kw)
+
+
+#: the largest value a key takes: list sizes beyond 100,000 items per request, or times beyond a day,
+#: would make the generated arrays or their integer clock ticks overflow rather than describe a system
+_LIST_MAX = 100_000.0
+_MS_MAX = 86_400_000.0
+_ANY_MAX = 1e12
+
+
+def _cap(key: str) -> float:
+    if key in ("items_mean", "items_max"):
+        return _LIST_MAX
+    return _MS_MAX if key.endswith("_ms") else _ANY_MAX
 
 
 def load_params(path: str | os.PathLike[str]) -> LoggenParams:
