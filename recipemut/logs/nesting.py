@@ -191,15 +191,22 @@ def replay_starts(
     total = np.zeros(n)
     if not shift.any():
         return own, start, int(charged.sum())
-    has = parent >= 0
-    up = np.maximum(parent, 0)
-    placed = ~has
-    for _ in range(n):  # one pass per tree level: each span moves with its parent, plus its own move
-        kids = np.flatnonzero(~placed & placed[up])
-        if not len(kids):
+    # breadth first from the roots, one tree level a pass, each span visited once: the children of a
+    # level are found by binary search in the spans sorted by parent (a span in a parent cycle is never
+    # reached and does not move)
+    order = np.argsort(parent, kind="stable")
+    by_parent = parent[order]
+    level = np.flatnonzero(parent < 0)
+    while len(level):
+        lo = np.searchsorted(by_parent, level, "left")
+        hi = np.searchsorted(by_parent, level, "right")
+        counts = hi - lo
+        if not counts.any():
             break
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        kids = order[np.repeat(lo, counts) + offsets]
         total[kids] = total[parent[kids]] + shift[kids]
-        placed[kids] = True
+        level = kids
     return own, np.where(total != 0, start + total, start), int(charged.sum())
 
 
