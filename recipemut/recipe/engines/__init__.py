@@ -1,0 +1,1 @@
+"""Workflow engines' files read as recipes (Argo, Tekton, Step Functions, Serverless Workflow, GitHub Actions)."""
