@@ -137,10 +137,13 @@ def test_no_source_file_is_too_long_to_read(path: Path) -> None:
     assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE.parent)} has {lines} lines (at most {MAX_LINES})"
 
 
-MAX_COMMAND_LINES = 1_800
+LINES_PER_COMMAND = 150  # options and rendering of one command, on average
+SHARED_COMMAND_LINES = 250  # commands/_common.py: the options several commands share
 
 
 def test_commands_hold_options_and_rendering_only() -> None:
-    """The CLI layer stays thin: flows belong to ``usecases/``, so ``commands/`` stays small in all."""
+    """The CLI layer stays thin: flows belong to ``usecases/``, so ``commands/`` stays small per command."""
+    modules = [p for p in (PACKAGE / "commands").glob("*.py") if not p.name.startswith("_")]
     total = sum(p.read_text(encoding="utf-8").count("\n") for p in (PACKAGE / "commands").glob("*.py"))
-    assert total < MAX_COMMAND_LINES, f"commands/ has {total} lines (under {MAX_COMMAND_LINES} expected)"
+    cap = SHARED_COMMAND_LINES + LINES_PER_COMMAND * len(modules)
+    assert total < cap, f"commands/ has {total} lines for {len(modules)} commands (under {cap} expected)"
