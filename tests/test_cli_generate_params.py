@@ -60,14 +60,31 @@ def test_no_warning_with_params_or_without_a_variant_recipe(tmp_path: Path) -> N
     code, out, err = _generate(recipe, "--canary", "0.2", "--params", str(CHECKOUT / "loggen.yaml"))
     assert code == 0, out + err
     assert "warning" not in err, err
-    # a treatment-only canary (no recipe of its own) is synthetic by design: nothing to warn about
+    # a treatment-only canary (no recipe of its own) is synthetic by design: no canary warning, only the
+    # plain one that the log describes an invented system (no loggen.yaml)
     plain = tmp_path / "plain"
     plain.mkdir()
     code, out, err = _generate(
         _with_canary(plain, own_recipe=False, loggen=False), "--canary", "0.2", "--treatment", "price_items=0.5"
     )
     assert code == 0, out + err
-    assert "warning" not in err, err
+    assert "canary" not in err and "invented system where every operation takes" in err, err
+
+
+def test_any_recipe_without_params_warns_as_documented(tmp_path: Path) -> None:
+    """docs/commands/evaluate.md: "Without one, `generate` warns and invents a system where every operation
+    takes ~20 ms" (issue 16: it said nothing unless the recipe had a canary)."""
+    recipe = _with_canary(tmp_path, own_recipe=False, loggen=False)
+    code, out, err = _generate(recipe)
+    assert code == 0, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"warning: no generation parameters (no loggen.yaml beside {recipe}"), err
+    assert "every operation takes the generic defaults (20 ms median" in err and "--params" in err, err
+    assert "(default parameters)" in out
+    shutil.copy(CHECKOUT / "loggen.yaml", tmp_path / "loggen.yaml")  # beside the recipe now: no warning
+    code, out, err = _generate(recipe)
+    assert code == 0 and "warning" not in err, out + err
 
 
 def test_a_bad_out_is_the_only_line(tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ def generate_log(
 ) -> dict[str, Any]:
     """Generate ``traffic`` through the recipe and write it to ``out`` (atomically); the summary document.
 
-    ``warn`` receives a sentence when a canary would be tried without generation parameters.
+    ``warn`` receives a sentence when there are no generation parameters (a stronger one when a canary
+    with a recipe of its own would be tried on them).
     """
     recipe = load_recipe(recipe_path)
     params = find_params(recipe_path, params)
@@ -57,6 +58,13 @@ def generate_log(
             "the generic defaults (20 ms median, light tail) and a substituted one its catalogue prior, so the "
             "canary's mutations are tried on an invented system, not the one its plan was fitted to; pass "
             "--params to judge them"
+        )
+    elif params is None:  # what the docs promise: the log then describes an invented system, say so
+        warn(
+            f"no generation parameters (no loggen.yaml beside {recipe_path}, no --params): the log describes an "
+            "invented system where every operation takes the generic defaults (20 ms median, light tail) and no "
+            "input value repeats (no cache key recurs); write a loggen.yaml beside the recipe or pass --params "
+            "(docs/commands/generate.md)"
         )
     df = generate_spans(
         recipe,

@@ -48,7 +48,7 @@ REGISTRY: dict[str, OperatorSpec] = {
         (substitute, False, None),
         (parallelize, False, None),
         (datapipe, True, datapipe.not_proposed),
-        (cache, True, None),
+        (cache, True, cache.why_not),
         (hedge, True, None),
         (eliminate, False, None),
         (fanout, True, fanout.why_not),
