@@ -426,6 +426,9 @@ def transact(
         if not dry_run:
             refuse_read_only(path, force=force, doing=action)
         current = read_recipe_text(path, text_only=text_only)
+        from recipemut.recipe.engines import refuse_write_back
+
+        refuse_write_back(current, file=source)  # an Argo, Tekton, ... file: not written (yet)
         if check_current is not None:
             check_current(current)
         entries = list(read_history(path))

@@ -24,6 +24,7 @@ the file.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import json
 import logging
@@ -37,6 +38,7 @@ import jsonschema
 
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
 from recipemut.files.read import read_user_text
+from recipemut.recipe.engines.base import Imported
 from recipemut.recipe.model import DocPath, Positions, Recipe, recipe_from_dict
 from recipemut.recipe.yamlpos import parse_yaml
 
@@ -525,10 +527,33 @@ def check_document(
     return recipe, sorted(found, key=_finding_order)
 
 
+def check_imported(imported: Imported, *, file: str) -> tuple[Recipe | None, list[Finding]]:
+    """An engine file's imported recipe document, checked like a recipe; the recipe keeps ``imported``."""
+    recipe, findings = check_document(imported.document, imported.positions, file=file, findings=imported.warnings)
+    return (None if recipe is None else dataclasses.replace(recipe, imported=imported)), findings
+
+
 def check_text(text: str, *, file: str = "<string>") -> tuple[Recipe | None, list[Finding]]:
-    """Check recipe text; every problem becomes a finding (nothing is raised for bad input)."""
+    """Check recipe text; every problem becomes a finding (nothing is raised for bad input).
+
+    A workflow engine's file (Argo, Tekton, ...: :mod:`recipemut.recipe.engines`) is imported and
+    then checked like a recipe; a multi-document file is read document by document for that.
+    """
+    from recipemut.recipe.engines import import_text, looks_like_recipe
+
     try:
-        data, positions, findings = parse_recipe_yaml(text, file=file)
+        try:
+            data, positions, findings = parse_recipe_yaml(text, file=file)
+        except RecipeInvalid as e:
+            several = any(f.code == "multiple-documents" for f in e.findings)
+            imported = import_text(text, file=file) if several else None
+            if imported is None:
+                raise
+            return check_imported(imported, file=file)
+        if not looks_like_recipe(data):
+            imported = import_text(text, file=file, first=(data, positions, findings))
+            if imported is not None:
+                return check_imported(imported, file=file)
         return check_document(data, positions, file=file, findings=findings)
     except RecipeInvalid as e:
         return None, list(e.findings)
@@ -605,6 +630,7 @@ __all__ = [
     "MAX_RECIPE_BYTES",
     "SYNONYMS",
     "check_document",
+    "check_imported",
     "check_recipe",
     "check_text",
     "load_recipe",

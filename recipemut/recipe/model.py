@@ -176,6 +176,9 @@ class Recipe:
     kind: str = "Recipe"
     source: str | None = None  # file it was loaded from (for messages)
     positions: Positions = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    #: the :class:`~recipemut.recipe.engines.base.Imported` it was read from, when ``source`` is a
+    #: workflow engine's file (Argo, Tekton, ...): engine, anchors for write-back; else ``None``
+    imported: Any = field(default=None, compare=False, repr=False)
 
     # ---- lookups -------------------------------------------------------------------------
     @cached_property

@@ -110,9 +110,11 @@ class _Composer:
     Aliases share the anchored value (as PyYAML does); their positions point at the alias.
     """
 
-    def __init__(self, file: str, what: str) -> None:
+    def __init__(self, file: str, what: str, *, multi: bool = False) -> None:
         self.file = file
         self.what = what
+        self.multi = multi  # several documents allowed (engine files); limits hold for the whole file
+        self.done: list[tuple[Any, Positions, list[Finding]]] = []
         self.positions: dict[DocPath, tuple[int, int]] = {}
         self.findings: list[Finding] = []
         self.stack: list[_Frame] = []
@@ -271,9 +273,13 @@ class _Composer:
                 )
             self._count(event, size)
             self._attach(value, event)
+        elif isinstance(event, yaml.DocumentEndEvent) and self.multi:
+            self.done.append((self.root, self.positions, self.findings))
+            self.root, self.positions, self.findings = None, {}, []
+            self.anchors, self.open_anchors = {}, set()  # anchors are per document
         elif isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
-            if self.documents > 1:
+            if self.documents > 1 and not self.multi:
                 raise self._fail(
                     event, "multiple-documents", f"has several YAML documents (---); a {self.what} is one"
                 )
@@ -306,4 +312,37 @@ def parse_yaml(
     return composer.root, composer.positions, composer.findings
 
 
-__all__ = ["MAX_ALIAS_EXPANSION", "MAX_DEPTH", "MAX_INT_DIGITS", "MAX_NODES", "parse_yaml", "path_name"]
+def parse_yaml_documents(
+    text: str, *, file: str = "<string>", what: str = "file"
+) -> list[tuple[Any, Positions, list[Finding]]]:
+    """Every document of a multi-document YAML file (``---``), each as :func:`parse_yaml` gives one.
+
+    For workflow engines' files (a Tekton Pipeline with its Tasks); a recipe is one document. The
+    limits hold for the whole file (values, alias expansion); anchors are per document. An empty
+    document is ``None`` with no positions; a file with no document at all raises.
+
+    >>> [d for d, _, _ in parse_yaml_documents("a: 1\\n---\\nb: 2\\n")]
+    [{'a': 1}, {'b': 2}]
+    >>> parse_yaml_documents("a: 1\\n---\\nb: [x]\\n")[1][1][("b", 0)]
+    (3, 5)
+    """
+    composer = _Composer(file, what, multi=True)
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            composer.feed(event)
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, text, file, what) from None
+    if all(root is None for root, _, _ in composer.done):
+        raise _invalid(file, None, None, "empty-file", f"is empty; expected a {what}")
+    return composer.done
+
+
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "MAX_NODES",
+    "parse_yaml",
+    "parse_yaml_documents",
+    "path_name",
+]
