@@ -1,4 +1,5 @@
-"""What format a log is in, told from its first bytes: native JSONL spans, OTLP, Jaeger or Zipkin JSON.
+"""What format a log is in, told from its first bytes: native JSONL spans, OTLP, Jaeger or Zipkin JSON,
+or a workflow engine's run history (Argo, Tekton, Step Functions, GitHub Actions: :mod:`recipemut.logs.runs.sniff`).
 
 :func:`detect_format` is what ingest asks of every file (``"native"``, a trace format, or
 ``"unknown"``); :func:`detect` knows the trace formats only; :func:`mismatch` says why a file cannot
@@ -19,11 +20,13 @@ import json
 import re
 
 from recipemut.files.compressed import gunzip_head, is_gzip
+from recipemut.logs.runs.sniff import LABELS as RUN_LABELS
+from recipemut.logs.runs.sniff import sniff
 from recipemut.logs.sources import HEAD_BYTES
 
 UTF8_BOM = b"\xef\xbb\xbf"
 #: how messages name each format
-LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin", "native": "native JSONL"}
+LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin", "native": "native JSONL", **RUN_LABELS}
 
 _KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
 #: a document that opens with Tempo's ``batches`` key
@@ -80,7 +83,8 @@ def looks_native(head: bytes) -> bool:
 
 
 def detect(head: bytes) -> str | None:
-    """``"otlp"``, ``"jaeger"`` or ``"zipkin"`` from a file's first bytes, else ``None`` (native or unknown).
+    """``"otlp"``, ``"jaeger"``, ``"zipkin"`` or a run-history format (``"argo"``, ``"tekton"``,
+    ``"stepfunctions"``, ``"github-actions"``) from a file's first bytes, else ``None`` (native or unknown).
 
     Decided by content, not by file name: OTLP has ``resourceSpans`` (or, from Grafana Tempo,
     ``batches``: :func:`is_tempo`); Jaeger spells ``traceID``
@@ -91,7 +95,7 @@ def detect(head: bytes) -> str | None:
         head = gunzip_head(head)
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text[:1] not in (b"{", b"["):
-        return None
+        return sniff(text)  # a run history in YAML, or None
     keys = set(_KEY.findall(text[:65536]))
     if b"resourceSpans" in keys or is_tempo(text):
         return "otlp"
@@ -99,7 +103,7 @@ def detect(head: bytes) -> str | None:
         return "jaeger"
     if text[:1] == b"[" and b"traceId" in keys and keys & {b"localEndpoint", b"id", b"remoteEndpoint"}:
         return "zipkin"
-    return None
+    return sniff(text)  # a workflow engine's run history, or None
 
 
 #: what each reader looks for, at least one of them in a file's first 64 KiB, and how to say so

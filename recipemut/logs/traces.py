@@ -1,4 +1,5 @@
-"""Trace formats beside the native JSONL: OTLP JSON (Grafana Tempo's trace JSON too), Jaeger JSON and Zipkin v2 JSON.
+"""Trace formats beside the native JSONL: OTLP JSON (Grafana Tempo's trace JSON too), Jaeger JSON and Zipkin v2 JSON;
+and workflow engines' run histories, handed to :mod:`recipemut.logs.runs`.
 
 :func:`read_table` (what :mod:`recipemut.logs.ingest` calls for files that are not native JSONL) and
 :func:`read` read one file into the span table (:data:`recipemut.logs.spans.SPAN_SCHEMA`), with
@@ -20,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from recipemut.errors import LogError
-from recipemut.logs import jaeger, otlpfast, zipkin
+from recipemut.logs import jaeger, otlpfast, runs, zipkin
 from recipemut.logs.common import DEFAULT_ATTRIBUTES, read_bytes, read_head
 from recipemut.logs.detect import detect, is_tempo, mismatch
 from recipemut.logs.mapping import DEFAULT_MAPPING, MappingError, SpanMapping, load_mapping, resolve
@@ -101,7 +102,9 @@ def read_table(
                 file=str(p),
                 code="unknown-format",
             )
-    elif fmt in FORMATS:
+    if fmt in runs.FORMATS:  # a workflow engine's run history: its own readers, no span mapping
+        return runs.read_table(p, fmt, recipe=recipe, strict=strict)
+    if fmt in FORMATS:
         why = mismatch(read_head(p), fmt)
         if why is not None:
             raise LogError(why, file=str(p), code="wrong-format")

@@ -1,0 +1,57 @@
+"""Workflow engines' run histories read as logs: one run is one request, each step a span.
+
+Four formats, told by content (:func:`recipemut.logs.runs.sniff.sniff`, asked by
+:mod:`recipemut.logs.detect`), JSON or YAML, plain or gzip, one run or many per file:
+
+* ``argo``: Argo Workflow objects with ``status.nodes`` (:mod:`.argo`);
+* ``tekton``: Tekton PipelineRun and TaskRun objects (:mod:`.tekton`);
+* ``stepfunctions``: Step Functions ``GetExecutionHistory`` responses (:mod:`.stepfunctions`);
+* ``github-actions``: GitHub Actions run-jobs API responses (:mod:`.githubactions`).
+
+Step names become operation ids by the one rule of :mod:`recipemut.recipe.engines.names`, so a
+history's spans land on the operations of the recipe imported from the same engine's definition.
+:func:`read_table` returns the span table (:data:`~recipemut.logs.spans.SPAN_SCHEMA` and the call
+columns), the counts of :data:`~recipemut.logs.runs.rows.COUNT_KEYS` (runs read, runs still in
+progress and left out, skipped steps, ...) and notes for the ingest report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from recipemut.errors import LogError
+from recipemut.logs.common import read_bytes
+from recipemut.logs.runs import argo, githubactions, stepfunctions, tekton
+from recipemut.logs.runs.rows import COUNT_KEYS, Rows, documents
+from recipemut.logs.runs.sniff import LABELS, sniff
+from recipemut.recipe.model import Recipe
+
+#: the run-history formats, as detection names them
+FORMATS = ("argo", "tekton", "stepfunctions", "github-actions")
+_READERS = {"argo": argo, "tekton": tekton, "stepfunctions": stepfunctions, "github-actions": githubactions}
+_ENGINES = {"argo": "Argo", "tekton": "Tekton", "stepfunctions": "Step Functions", "github-actions": "GitHub Actions"}
+
+
+def read_table(
+    path: str | Path, fmt: str, *, recipe: Recipe | None, strict: bool = False
+) -> tuple[pa.Table, dict[str, int], list[str]]:
+    """One run-history file (format ``fmt``, one of :data:`FORMATS`) as the span table, counts, notes.
+
+    Raises :class:`~recipemut.errors.LogError` when the file is not valid JSON/YAML, is of another
+    shape (a workflow definition given as a history says so), or under ``strict`` a step has no
+    usable time; :class:`~recipemut.errors.InputFileError` when unreadable.
+    """
+    p = Path(path)
+    if fmt not in _READERS:
+        raise LogError(f"unknown run-history format '{fmt}' (expected one of {', '.join(FORMATS)})", file=str(p))
+    rows = Rows(p, recipe)
+    docs = list(documents(read_bytes(p), p))
+    if not docs:
+        raise LogError(f"empty {LABELS[fmt]}", file=str(p), code="empty")
+    _READERS[fmt].collect(docs, rows)
+    return rows.table(engine=_ENGINES[fmt], strict=strict)
+
+
+__all__ = ["COUNT_KEYS", "FORMATS", "LABELS", "read_table", "sniff"]

@@ -1,0 +1,94 @@
+"""GitHub Actions run histories: the jobs of workflow runs.
+
+As ``gh api repos/O/R/actions/runs/ID/jobs`` (``?filter=all`` for every attempt) gives them:
+``{"total_count": N, "jobs": [...]}``; several runs (or pages) in one file as a JSON list, JSON
+lines or concatenated documents, or several files (``gh api --paginate`` writes its pages one after
+another). A bare list of job objects is read too.
+
+One workflow run is one request (``request_id`` = the jobs' ``run_id``); each job is a span:
+
+* ``op`` is :func:`~recipemut.recipe.engines.names.op_id` of
+  :func:`~recipemut.recipe.engines.names.job_display_base` of the job's ``name``: a matrix job's
+  ``"test (ubuntu-latest, 3.12)"`` is a call of ``test`` (``items`` = 1 each);
+* ``run_attempt`` is the span's ``attempt`` (a re-run of a failed job is its next attempt);
+* ``started_at`` .. ``completed_at`` is the span; ``conclusion`` ``success`` (and ``neutral``) is
+  ``ok``, ``failure``, ``cancelled``, ``timed_out``, ``action_required`` and ``startup_failure``
+  are ``error``; ``skipped`` jobs did not run: counted (``steps_skipped``), not spans;
+* a run with a job still ``queued``, ``in_progress``, ``waiting`` or ``pending`` (no
+  ``completed_at``) is still in progress: counted and left out.
+
+``service`` is the job's first runner label (``ubuntu-latest``, ``self-hosted``...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recipemut.errors import LogError
+from recipemut.logs.runs.rows import ERROR, OK, Rows, text
+from recipemut.recipe.engines.names import job_display_base, op_id
+
+KEY = "github-actions"
+OK_CONCLUSIONS = frozenset({"success", "neutral"})
+SKIPPED = frozenset({"skipped"})
+
+
+def _jobs(doc: Any) -> list[Any] | None:
+    if isinstance(doc, dict) and isinstance(doc.get("jobs"), list):
+        return list(doc["jobs"])
+    if isinstance(doc, list) and all(isinstance(d, dict) and isinstance(d.get("jobs"), list) for d in doc):
+        return [j for d in doc for j in d["jobs"]]
+    if isinstance(doc, list) and all(isinstance(j, dict) and "run_id" in j for j in doc):
+        return doc
+    return None
+
+
+def collect(docs: list[Any], rows: Rows) -> None:
+    """Every job of the documents into ``rows``."""
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    seen: set[str] = set()
+    for doc in docs:
+        jobs = _jobs(doc)
+        if jobs is None:
+            raise LogError(
+                "expected a run's jobs {'total_count': N, 'jobs': [...]} (or a list of them)",
+                file=str(rows.path),
+                code="bad-shape",
+            )
+        for j in jobs:
+            if not isinstance(j, dict):
+                continue
+            jid = text(j.get("id"))
+            if jid is not None and jid in seen:  # the same job in two pages or two downloads
+                continue
+            if jid is not None:
+                seen.add(jid)
+            by_run.setdefault(text(j.get("run_id")) or "?", []).append(j)
+    for run, jobs in by_run.items():
+        if any(j.get("status") != "completed" or not j.get("completed_at") for j in jobs):
+            rows.running(run)
+            continue
+        rows.counts["runs"] += 1
+        bases = [job_display_base(text(j.get("name")) or "") for j in jobs]
+        for j, base in zip(jobs, bases, strict=True):
+            conclusion = text(j.get("conclusion")) or ""
+            if conclusion in SKIPPED:
+                rows.counts["steps_skipped"] += 1
+                continue
+            name = text(j.get("name")) or ""
+            labels = j.get("labels")
+            attempt = j.get("run_attempt")
+            rows.add(
+                run,
+                op_id(base),
+                text(labels[0]) if isinstance(labels, list) and labels else None,
+                j.get("started_at"),
+                j.get("completed_at"),
+                OK if conclusion in OK_CONCLUSIONS else ERROR,
+                span_id=text(j.get("id")),
+                attempt=attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None,
+                items=1 if base != name else None,
+            )
+
+
+__all__ = ["KEY", "collect"]

@@ -1,0 +1,66 @@
+"""Which engine's run history a file is, told from its first bytes (JSON or YAML, gunzipped already).
+
+* ``argo``: an Argo Workflow object with ``status.nodes`` (``argo get -o json``, ``kubectl get wf
+  -o yaml``, one object, a list, or a ``kind: List``): ``apiVersion: argoproj.io/...`` with
+  ``kind: Workflow``, or node keys (``displayName`` with ``templateName``/``boundaryID``) and ``nodes``;
+* ``tekton``: PipelineRun/TaskRun objects: ``apiVersion: tekton.dev/...`` with one of those kinds,
+  or the keys of their status (``childReferences``, ``pipelineTaskName``, ``podName``) beside
+  ``conditions``;
+* ``stepfunctions``: a ``GetExecutionHistory`` response: ``events`` holding ``previousEventId``
+  or an ``ExecutionStarted`` / ``...StateEntered`` event type;
+* ``github-actions``: a run's jobs (``gh api repos/O/R/actions/runs/ID/jobs``): ``jobs`` whose
+  items have ``run_id`` with ``run_attempt``, ``runner_name`` or ``check_run_url``.
+
+Definitions (an Argo Workflow without ``status``, a Pipeline) are not histories; their readers say so.
+
+>>> sniff(b'{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "status": {"nodes": {}}}')
+'argo'
+>>> sniff(b"apiVersion: v1\\nitems:\\n- apiVersion: tekton.dev/v1\\n  kind: PipelineRun\\n")
+'tekton'
+>>> sniff(b'{"events": [{"id": 1, "previousEventId": 0, "type": "ExecutionStarted"}]}')
+'stepfunctions'
+>>> sniff(b'{"total_count": 1, "jobs": [{"id": 3, "run_id": 2, "run_attempt": 1}]}'), sniff(b'{"op": "a"}')
+('github-actions', None)
+"""
+
+from __future__ import annotations
+
+import re
+
+_KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
+_YAML_KEY = re.compile(rb"^[ \t-]*([A-Za-z_]+):", re.MULTILINE)
+_ARGO_API = re.compile(rb"""["']?apiVersion["']?\s*:\s*["']?argoproj\.io/""")
+_ARGO_KIND = re.compile(rb"""["']?kind["']?\s*:\s*["']?Workflow\b""")
+_TEKTON_API = re.compile(rb"""["']?apiVersion["']?\s*:\s*["']?tekton\.dev/""")
+_TEKTON_KIND = re.compile(rb"""["']?kind["']?\s*:\s*["']?(?:PipelineRun|TaskRun)\b""")
+_SFN_TYPE = re.compile(rb"""["']?type["']?\s*:\s*["']?(?:ExecutionStarted|[A-Za-z]+StateEntered)\b""")
+
+#: what each format is called in messages
+LABELS = {
+    "argo": "Argo run history",
+    "tekton": "Tekton run history",
+    "stepfunctions": "Step Functions execution history",
+    "github-actions": "GitHub Actions run jobs",
+}
+
+
+def sniff(head: bytes) -> str | None:
+    """The run-history format of a file's first bytes, or ``None``."""
+    text = head[:65536]
+    keys = set((_KEY if text[:1] in (b"{", b"[") else _YAML_KEY).findall(text))
+    if (_ARGO_API.search(text) and _ARGO_KIND.search(text)) or (
+        b"nodes" in keys and b"displayName" in keys and keys & {b"templateName", b"boundaryID"}
+    ):
+        return "argo"
+    if (_TEKTON_API.search(text) and _TEKTON_KIND.search(text)) or (
+        b"conditions" in keys and keys & {b"childReferences", b"pipelineTaskName", b"podName"}
+    ):
+        return "tekton"
+    if b"events" in keys and (b"previousEventId" in keys or _SFN_TYPE.search(text)):
+        return "stepfunctions"
+    if b"jobs" in keys and b"run_id" in keys and keys & {b"run_attempt", b"runner_name", b"check_run_url"}:
+        return "github-actions"
+    return None
+
+
+__all__ = ["LABELS", "sniff"]
