@@ -372,6 +372,9 @@ def main(argv: list[str] | None = None) -> None:
         format="%(levelname_lower)s: %(message)s",
     )
     logging.getLogger().handlers[0].addFilter(_lowercase_level)
+    from recipemut.files.write import forget_written
+
+    forget_written()  # a Ctrl-C names what this run wrote (tests run many in one process)
     args = spread_multi_options(sys.argv[1:] if argv is None else argv)
     try:
         with _stdout_closed_raises():
@@ -413,7 +416,9 @@ def _run(args: list[str]) -> None:
         err_console.print("aborted")
         sys.exit(130)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        from recipemut.files.write import interrupted_line  # what was written in full, or that nothing was
+
+        sys.stderr.write(interrupted_line() + "\n")  # one line, never wrapped at the terminal's width
         sys.exit(130)
     except Exception as e:  # click usage errors and the like (typer >= 0.29 vendors click: no `import click`)
         show, code = getattr(e, "show", None), getattr(e, "exit_code", None)

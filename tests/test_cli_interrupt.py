@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from recipemut import _entry, cli
+from recipemut.files.write import forget_written
 from recipemut.logs import ingest
 from recipes import CHECKOUT_EXAMPLE, ROOT
 
@@ -33,7 +34,7 @@ def test_ctrl_c_inside_a_command_says_interrupted(
     with pytest.raises(SystemExit) as exit_:
         cli.main(["profile", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz")])
     assert exit_.value.code == 130
-    assert capfd.readouterr().err.strip() == "interrupted"
+    assert capfd.readouterr().err.strip() == "interrupted; nothing was written"
 
 
 class _Interrupted(types.ModuleType):
@@ -44,11 +45,12 @@ class _Interrupted(types.ModuleType):
 def test_ctrl_c_while_the_cli_is_still_being_imported(
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    forget_written()  # what earlier tests in this process wrote (a real run starts with nothing)
     monkeypatch.setitem(sys.modules, "recipemut.cli", _Interrupted("recipemut.cli"))
     with pytest.raises(SystemExit) as exit_:
         _entry.main()
     assert exit_.value.code == 130
-    assert capfd.readouterr().err == "interrupted\n"
+    assert capfd.readouterr().err == "interrupted; nothing was written\n"
 
 
 def _wait_until_importing_the_cli(pid: int, deadline_s: float = 120.0) -> None:
@@ -84,4 +86,4 @@ def test_sigint_to_the_installed_cli_gives_one_line_and_130() -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
-    assert err == b"interrupted\n"
+    assert err == b"interrupted; nothing was written\n"

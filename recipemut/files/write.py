@@ -45,6 +45,7 @@ from pathlib import Path
 
 from recipemut.errors import InputFileError, LockTimeout
 from recipemut.files.read import kind_of
+from recipemut.files.text import safe
 
 #: default bound on waiting for another writer (seconds)
 DEFAULT_LOCK_TIMEOUT_S = 30.0
@@ -177,6 +178,37 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
+#: the files this process replaced in full, in order (:func:`note_written`); a Ctrl-C names them
+_written: list[str] = []
+
+
+def note_written(path: str | os.PathLike[str]) -> None:
+    """Record that ``path`` now holds its new content in full (atomic_write and the log writer call it)."""
+    _written.append(os.fspath(path))
+
+
+def forget_written() -> None:
+    """Start a new record (a run of the CLI; tests run many in one process)."""
+    _written.clear()
+
+
+def interrupted_line() -> str:
+    """The one line a run stopped by Ctrl-C ends with: the files it had written in full, or that there were none.
+
+    Every write is atomic, so a file named here is complete and any other is as it was.
+
+    >>> forget_written(); interrupted_line()
+    'interrupted; nothing was written'
+    >>> note_written("plan.json"); interrupted_line(); forget_written()
+    'interrupted; plan.json was written in full before it'
+    """
+    done = [safe(p) for p in dict.fromkeys(_written)]
+    if not done:
+        return "interrupted; nothing was written"
+    listed = done[0] if len(done) == 1 else ", ".join(done[:-1]) + " and " + done[-1]
+    return f"interrupted; {listed} {'was' if len(done) == 1 else 'were'} written in full before it"
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, follow: bool = True, what: str = "file") -> None:
     """Replace ``path`` with ``data`` atomically (temp in the same folder, fsync, rename, fsync folder).
 
@@ -204,6 +236,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, follow: bool = Tr
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
+        note_written(path)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

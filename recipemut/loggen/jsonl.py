@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import InputFileError
+from recipemut.files.write import note_written
 
 
 def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -101,6 +102,7 @@ def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
             os.fsync(raw.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, p)
+        note_written(p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
