@@ -143,6 +143,8 @@ def mismatch(head: bytes, fmt: str) -> str | None:
     seen = detect_format(text)
     if seen == "unknown" or (seen == "native" and not looks_native(text)):  # JSON objects of no format, text
         looks = "the content is not a trace format recipemut knows"
+    elif seen in RUN_LABELS:  # read by content only: there is no --log-format for it
+        looks = f"the content looks like {LABELS[seen]}: drop --log-format (run histories are told by content)"
     else:
         looks = f"the content looks like {LABELS.get(seen, seen)}: drop --log-format or use --log-format {seen}"
     return f"no {LABELS[fmt]} spans ({missing}); {looks}"
