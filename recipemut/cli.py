@@ -45,6 +45,7 @@ HELP = (
 #: command name -> module in recipemut.commands (function of the same name); order = --help order
 COMMANDS: dict[str, str] = {
     "validate": "validate",
+    "import": "import_",
     "graph": "graph",
     "profile": "profile",
     "suggest": "suggest",
@@ -53,8 +54,10 @@ COMMANDS: dict[str, str] = {
     "rollback": "rollback",
     "history": "history",
     "forecast": "forecast",
+    "report": "report",
     "stats": "stats",
     "generate": "generate",
+    "convert": "convert",
 }
 
 #: each command's one-line summary (its docstring's first line), so ``recipemut --help`` lists the
@@ -62,6 +65,7 @@ COMMANDS: dict[str, str] = {
 #: that each equals the docstring
 SUMMARIES: dict[str, str] = {
     "validate": "Check recipes against the schema and the semantic rules; exit 1 if any is invalid.",
+    "import": "Show the recipe read from a workflow engine's file, or write it with --out.",
     "graph": "Draw a recipe's DAG as Mermaid or Graphviz DOT.",
     "profile": "Profile a recipe from its execution logs: per-operation latency, cost and critical path.",
     "suggest": "Suggest mutations that make a recipe faster or cheaper, proven valid and judged on replayed traffic.",
@@ -70,8 +74,10 @@ SUMMARIES: dict[str, str] = {
     "rollback": "Restore the previous (or a given) version of the recipe, byte for byte, from its history.",
     "history": "List the recorded writes of a recipe: version, time, action, mutations, hashes, who.",
     "forecast": "Forecast request rates and say when each service crosses its target utilisation.",
+    "report": "Write an HTML report: the suggested plan, the DAG before and after it, the ranked mutations, the forecast.",
     "stats": "Show what recipemut has learned about each mutation operator.",
     "generate": "Write a realistic execution log for RECIPE.",
+    "convert": "Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into one Parquet file of spans.",
 }
 
 #: ``-h`` as well as ``--help``, on the app and (inherited by click's contexts) on every command
@@ -248,11 +254,11 @@ def _check_out_is_no_operator(ctx: Any, args: Sequence[str]) -> None:
     """
     if ctx.info_name != "suggest":
         return
-    from recipemut.mutate.operators import REGISTRY
+    from recipemut.commands.suggest import OPERATORS  # the registry's names, without the operators' imports
 
     for i, word in enumerate(args):
         value = args[i + 1] if word in ("-o", "--out") and i + 1 < len(args) else word.partition("--out=")[2]
-        if value in REGISTRY:
+        if value in OPERATORS:
             raise typer.BadParameter(
                 f"{value!r} is an operator, not a plan file; operators are -O/--operators (-O {value})",
                 ctx=ctx,
@@ -323,7 +329,8 @@ def make_app(names: Iterable[str] | None = None, *, summaries: bool = False) -> 
             application.command(name, cls=Command, help=SUMMARIES[name])(_summary_only)
             continue
         module = importlib.import_module(f"{__package__}.commands.{COMMANDS[name]}")
-        application.command(name, cls=Command)(guard(getattr(module, name)))
+        # a command named by a Python keyword (`import`) is the function of its module's name (`import_`)
+        application.command(name, cls=Command)(guard(getattr(module, name, None) or getattr(module, COMMANDS[name])))
     return application
 
 
@@ -366,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
 
     If the reader of standard output goes away (``| head -1``), stop quietly with exit 141.
     """
+    from recipemut.files.progress import mark_run_started
+
+    mark_run_started()  # what suggest's closing line counts its wall time from
     logging.basicConfig(
         level=os.environ.get("RECIPEMUT_LOG", "WARNING").upper(),
         stream=sys.stderr,

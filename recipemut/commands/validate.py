@@ -10,6 +10,7 @@ import typer
 from recipemut.commands._common import OutputFormat
 from recipemut.errors import Finding
 from recipemut.files.text import console, shown
+from recipemut.recipe.engines import a_name
 from recipemut.recipe.loader import check_recipe
 
 
@@ -44,23 +45,28 @@ def validate(
         warnings = len(findings) - errors
         valid = recipe is not None and errors == 0 and not (strict and warnings)
         n_ops = len(recipe.operations) if recipe is not None else 0
-        results.append((str(path), valid, findings, errors, warnings, n_ops))
+        engine = recipe.imported.engine if recipe is not None and recipe.imported is not None else None
+        results.append((str(path), valid, findings, errors, warnings, n_ops, engine))
     all_valid = all(r[1] for r in results)
 
     if fmt is OutputFormat.json:
         doc = {
-            "files": [{"file": f, "valid": v, "findings": [x.to_dict() for x in fs]} for f, v, fs, *_ in results],
+            "files": [
+                {"file": f, "valid": v, "engine": e, "findings": [x.to_dict() for x in fs]}
+                for f, v, fs, *_, e in results
+            ],
             "valid": all_valid,
         }
         typer.echo(json.dumps(doc, indent=2))
     else:
         out = console(soft_wrap=True)
-        for name, valid, findings, _errors, _warnings, n_ops in results:
+        for name, valid, findings, _errors, _warnings, n_ops, engine in results:
             for f in findings:
                 style = "yellow" if f.severity == "warning" else "red"
                 out.print(f"[{style}]{shown(_line(f))}[/]")
-            if valid and not findings:
-                out.print(f"{shown(name)}: [green]valid[/] ({_plural(n_ops, 'operation')})")
+            read_as = f", read as {a_name(engine)}" if engine else ""
+            if valid and (not findings or engine):
+                out.print(f"{shown(name)}: [green]valid[/] ({_plural(n_ops, 'operation')}{shown(read_as)})")
         n_errors = sum(r[3] for r in results)
         n_warnings = sum(r[4] for r in results)
         n_bad = sum(not r[1] for r in results)

@@ -12,8 +12,10 @@ Each engine is one module here with the same face (see ``docs/engines.md``)::
     def detect(data) -> bool
     def to_recipe(data, positions, *, file) -> Imported
 
-A module may also take ``others=`` (the file's other documents: Tekton reads its Tasks'
-``results`` there) by setting ``READS_OTHER_DOCUMENTS = True``.
+A module that sets ``READS_OTHER_DOCUMENTS = True`` also gets ``documents=`` (every document of
+the file as ``(index, data, positions)``) and ``index=`` (its own): Tekton reads its Tasks'
+``results`` there, and a PipelineRun's ``pipelineRef`` to a Pipeline of the same file; it sets
+``doc_index`` itself.
 
 Files of engines recipemut does not read are named (:func:`unsupported_engine`), so ``validate``
 says "this is a GitLab CI file" instead of listing schema errors.
@@ -183,10 +185,12 @@ def import_documents(documents: list[Document], *, file: str) -> Imported | None
                     )
                 ]
             )
-        others = [d for i, (d, _, _) in enumerate(documents) if i != index and d is not None]
-        kwargs: dict[str, Any] = {"others": others} if getattr(module, "READS_OTHER_DOCUMENTS", False) else {}
-        imported: Imported = module.to_recipe(data, positions, file=file, **kwargs)
-        imported.doc_index = index
+        if getattr(module, "READS_OTHER_DOCUMENTS", False):
+            every = [(i, d, p) for i, (d, p, _) in enumerate(documents)]
+            imported: Imported = module.to_recipe(data, positions, file=file, documents=every, index=index)
+        else:
+            imported = module.to_recipe(data, positions, file=file)
+            imported.doc_index = index
         imported.warnings[:0] = findings  # duplicate keys of the engine document
         return imported
     for data, positions, _ in documents:

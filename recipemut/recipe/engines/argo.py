@@ -110,6 +110,7 @@ class _Reader:
             if isinstance(p, dict) and "name" in p
         }
         self.referenced: dict[str, set[str]] = {}  # task name -> its outputs others read
+        self.nested: dict[str, list[tuple[str, DocPath]]] = {}  # DAG/steps template -> the tasks calling it
 
     # ---- fields ----------------------------------------------------------------------------------
     def _param(self, name: str, entry_path: DocPath) -> str:
@@ -140,14 +141,14 @@ class _Reader:
                 s.consumes.append(self._param(ref.name, (*path, "arguments")))
         s.at["consumes"] = (*path, "arguments")
         outs = (tmpl or {}).get("outputs") or {}
-        declared = [
-            str(o["name"])
+        declared = {
+            str(o["name"]): "bytes" if kind == "artifacts" else "string"
             for kind in ("parameters", "artifacts")
             for o in _items(outs.get(kind))
             if isinstance(o, dict) and "name" in o
-        ]
+        }
         for out in dict.fromkeys([*declared, *sorted(self.referenced.get(raw, ()))]):
-            s.produces.append(self._output(raw, out, (*tpath, "outputs")))
+            s.produces.append(self._output(raw, out, (*tpath, "outputs"), declared.get(out, "string")))
         s.at["produces"] = (*tpath, "outputs")
         self._fanout(s, task, path, entry)
         self._settings(s, task, tmpl or {}, path, tpath)
@@ -170,15 +171,7 @@ class _Reader:
             if isinstance(tmpl.get(kind), dict) and tmpl[kind].get("image"):
                 return str(tmpl[kind]["image"]), (*tpath, kind, "image")
         if "dag" in tmpl or "steps" in tmpl:
-            n = len(_items((tmpl.get("dag") or {}).get("tasks"))) or sum(
-                len(g) if isinstance(g, list) else 1 for g in _items(tmpl.get("steps"))
-            )
-            self.b.warn(
-                "nested-template",
-                f"{raw}: calls the {'DAG' if 'dag' in tmpl else 'steps'} template '{tname}' ({n} steps); "
-                "imported as one operation, its inner steps are not operations",
-                (*path, "template"),
-            )
+            self.nested.setdefault(tname, []).append((raw, (*path, "template")))
         elif "suspend" in tmpl:
             self.b.warn("suspend", f"{raw}: a suspend template waits, it calls no service", (*path, "template"))
         for kind in ("resource", "suspend", "http", "plugin", "data", "containerSet"):
@@ -283,6 +276,19 @@ class _Reader:
         for key in _SPEC_UNCARRIED:
             if key in self.spec:
                 self.b.warn("not-carried", f"spec.{key} has no recipe equivalent; left out", (*self.sp, key))
+        for tname, calls in self.nested.items():  # one warning per nested template, at its first caller
+            tmpl = self.templates[tname][1]
+            n = len(_items((tmpl.get("dag") or {}).get("tasks"))) or sum(
+                len(g) if isinstance(g, list) else 1 for g in _items(tmpl.get("steps"))
+            )
+            who = ", ".join(raw for raw, _ in calls)
+            self.b.warn(
+                "nested-template",
+                f"{who}: {'calls' if len(calls) == 1 else 'call'} the {'DAG' if 'dag' in tmpl else 'steps'} "
+                f"template '{tname}' ({n} steps); each call is imported as one operation, its inner steps "
+                "are not operations",
+                calls[0][1],
+            )
 
     def _note_refs(self, tasks: list[dict[str, Any]]) -> set[str]:
         names = {str(t.get("name", "")) for t in tasks}

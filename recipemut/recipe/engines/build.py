@@ -54,6 +54,7 @@ class Builder:
         self.types: dict[str, str] = {}
         self.field_at: dict[str, DocPath] = {}
         self.warnings: list[Finding] = []
+        self.outputs: list[str] = []  # fields the workflow returns (Tekton pipeline results)
 
     def pos(self, path: DocPath) -> tuple[int, int] | None:
         """Where an engine-document path is (its nearest known ancestor's place)."""
@@ -121,11 +122,14 @@ class Builder:
             anchors[s.id] = s.anchor or Anchor(path=s.path)
         produced = set(producer)
         inputs = [f for f in dict.fromkeys(f for s in self.steps for f in s.consumes) if f not in produced]
+        used.update(self.outputs)
         fields = {f: {"type": self.types.get(f, "string")} for f in self.types if f in used}
         for f in fields:
             put(("fields", f), self.field_at[f])
         for j, f in enumerate(inputs):
             put(("inputs", j), self.field_at.get(f, root))
+        for j, f in enumerate(dict.fromkeys(self.outputs)):
+            put(("outputs", j), self.field_at.get(f, root))
         document: dict[str, Any] = {
             "apiVersion": "recipemut/v1",
             "kind": "Recipe",
@@ -133,7 +137,7 @@ class Builder:
             "description": description,
             "fields": fields,
             "inputs": inputs,
-            "outputs": [],
+            "outputs": list(dict.fromkeys(self.outputs)),
             "operations": operations,
         }
         return Imported(self.key, self.engine, document, positions, self.warnings, anchors)

@@ -1,0 +1,100 @@
+"""`recipemut import`: a workflow engine's file read as a recipe, shown as YAML or written.
+
+The file goes through the same loader every command uses (:func:`recipemut.recipe.loader.check_text`):
+an engine's file is imported and checked like a recipe. The recipe's YAML starts with a comment
+naming the source file and the engine; written, it is a recipe like any other (``validate``,
+``suggest`` and ``apply`` take it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from recipemut.errors import Finding, RecipeInvalid, RecipemutError
+from recipemut.recipe.engines import READS, a_name, engine_name
+from recipemut.recipe.engines.base import Imported
+from recipemut.recipe.loader import check_text, read_text
+from recipemut.recipe.model import Recipe
+
+#: findings that say the file is an engine's, one recipemut does not (yet) import
+_ENGINE_CODES = frozenset({"unsupported-engine", "engine-not-available"})
+
+
+@dataclass
+class ImportResult:
+    """What ``import`` read: the recipe, its YAML text, the warnings, and where it was written (if it was)."""
+
+    source: Path
+    recipe: Recipe
+    imported: Imported
+    text: str
+    warnings: list[Finding] = field(default_factory=list)
+    written: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": str(self.source),
+            "engine": self.imported.engine,
+            "key": self.imported.key,
+            "recipe": self.imported.document,
+            "warnings": [w.to_dict() for w in self.warnings],
+            "written": None if self.written is None else str(self.written),
+        }
+
+
+def recipe_yaml(imported: Imported, source: str) -> str:
+    """The imported recipe as YAML, with a header comment naming the source file and the engine."""
+    header = (
+        f"# Imported by `recipemut import` from {source} ({a_name(imported.engine)}).\n"
+        "# Steps are operations; data edges come from what the engine states (outputs, results,\n"
+        "# parameters), ordering without stated data stays in `after`. Check: recipemut validate FILE\n"
+    )
+    body = yaml.safe_dump(imported.document, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
+    return header + body
+
+
+def _not_engine(path: str, recipe: Recipe | None) -> RecipemutError:
+    if recipe is not None:
+        return RecipemutError(
+            "is a recipe already (apiVersion: recipemut/v1); import reads a workflow engine's file",
+            file=path,
+            code="not-an-engine-file",
+        )
+    return RecipemutError(
+        "is not a workflow file recipemut reads; it reads " + "; ".join(READS), file=path, code="not-an-engine-file"
+    )
+
+
+def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None) -> ImportResult:
+    """Import an engine's file; with ``out``, write the recipe there (atomically, never over the source).
+
+    Raises :class:`RecipeInvalid` when the imported recipe has errors (each at the engine file's
+    line) or the file is another tool's (named), and :class:`RecipemutError` when it is a recipe
+    already or no engine's file.
+    """
+    from recipemut.files.write import atomic_write, check_output_path
+
+    source = Path(path)
+    name = str(path)
+    if out is not None:
+        check_output_path(out, option="--out", inputs={source: "the file to import"}, example="recipe.yaml")
+    text = read_text(source)
+    recipe, findings = check_text(text, file=name)
+    errors = [f for f in findings if f.severity == "error"]
+    if recipe is None and (engine_name(text, file=name) is not None or any(f.code in _ENGINE_CODES for f in errors)):
+        raise RecipeInvalid(errors or findings)
+    if recipe is None or recipe.imported is None:
+        raise _not_engine(name, recipe)
+    result = ImportResult(source, recipe, recipe.imported, recipe_yaml(recipe.imported, name), findings)
+    if out is not None:
+        atomic_write(out, result.text.encode("utf-8"), what="recipe")
+        result.written = Path(out)
+    return result
+
+
+__all__ = ["ImportResult", "import_file", "recipe_yaml"]
