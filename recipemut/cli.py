@@ -54,10 +54,8 @@ COMMANDS: dict[str, str] = {
     "rollback": "rollback",
     "history": "history",
     "forecast": "forecast",
-    "report": "report",
     "stats": "stats",
     "generate": "generate",
-    "convert": "convert",
 }
 
 #: each command's one-line summary (its docstring's first line), so ``recipemut --help`` lists the
@@ -74,10 +72,8 @@ SUMMARIES: dict[str, str] = {
     "rollback": "Restore the previous (or a given) version of the recipe, byte for byte, from its history.",
     "history": "List the recorded writes of a recipe: version, time, action, mutations, hashes, who.",
     "forecast": "Forecast request rates and say when each service crosses its target utilisation.",
-    "report": "Write an HTML report: the suggested plan, the DAG before and after it, the ranked mutations, the forecast.",
     "stats": "Show what recipemut has learned about each mutation operator.",
     "generate": "Write a realistic execution log for RECIPE.",
-    "convert": "Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into one Parquet file of spans.",
 }
 
 #: ``-h`` as well as ``--help``, on the app and (inherited by click's contexts) on every command
@@ -254,11 +250,11 @@ def _check_out_is_no_operator(ctx: Any, args: Sequence[str]) -> None:
     """
     if ctx.info_name != "suggest":
         return
-    from recipemut.commands.suggest import OPERATORS  # the registry's names, without the operators' imports
+    from recipemut.mutate.operators import REGISTRY
 
     for i, word in enumerate(args):
         value = args[i + 1] if word in ("-o", "--out") and i + 1 < len(args) else word.partition("--out=")[2]
-        if value in OPERATORS:
+        if value in REGISTRY:
             raise typer.BadParameter(
                 f"{value!r} is an operator, not a plan file; operators are -O/--operators (-O {value})",
                 ctx=ctx,
@@ -373,9 +369,6 @@ def main(argv: list[str] | None = None) -> None:
 
     If the reader of standard output goes away (``| head -1``), stop quietly with exit 141.
     """
-    from recipemut.files.progress import mark_run_started
-
-    mark_run_started()  # what suggest's closing line counts its wall time from
     logging.basicConfig(
         level=os.environ.get("RECIPEMUT_LOG", "WARNING").upper(),
         stream=sys.stderr,
