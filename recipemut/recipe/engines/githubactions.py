@@ -1,30 +1,76 @@
 """GitHub Actions workflows (``.github/workflows/*.yml``) read as recipes.
 
-One job is one operation (the steps inside a job are not operations: they run one after another
-on one runner and the run-jobs history reports the job).
+One job is one operation (the steps inside a job run one after another on one runner and a run's
+jobs API reports the job, so they are not operations). ``needs`` is ``after``; a job output read
+by another job (``${{ needs.build.outputs.hash }}`` in its ``with``, ``env``, ``if``, ``run``, matrix,
+...) is a field the first produces and the second consumes, so that edge is a data edge. ``if`` is
+``when`` (the expression as text); ``strategy.matrix`` is a fan-out (``foreach``) over a matrix
+field, ``strategy.max-parallel`` its ``concurrency``. A job that calls a reusable workflow
+(``uses:`` at job level) is one operation, with a warning.
 
->>> detect({"on": "push", "jobs": {"test": {"runs-on": "ubuntu-latest", "steps": []}}})
-True
->>> detect({True: ["push"], "jobs": {"b": {"uses": "o/r/.github/workflows/w.yml@v1"}}})
-True
->>> detect({"jobs": {"test": {"script": "make"}}, "stages": ["test"]})
-False
+>>> from recipemut.recipe.yamlpos import parse_yaml
+>>> text = '''on: push
+... jobs:
+...   build:
+...     runs-on: ubuntu-latest
+...     outputs: {hash: "${{ steps.h.outputs.hash }}"}
+...     steps: [{run: make}]
+...   sign:
+...     needs: build
+...     runs-on: ubuntu-latest
+...     steps: [{run: "sign ${{ needs.build.outputs.hash }}"}]
+... '''
+>>> data, pos, _ = parse_yaml(text, file="ci.yml")
+>>> doc = to_recipe(data, pos, file=".github/workflows/ci.yml").document
+>>> [(o["id"], o["service"], o["consumes"], o["produces"], o.get("after")) for o in doc["operations"]]
+[('build', 'ubuntu-latest', [], ['build.hash'], None), ('sign', 'ubuntu-latest', ['build.hash'], [], None)]
 """
 
 from __future__ import annotations
 
+import itertools
+import re
+from pathlib import PurePath
 from typing import Any
+
+from recipemut.recipe.engines._asl_flow import merge_notes
+from recipemut.recipe.engines.base import Anchor, Imported
+from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, when_text
+from recipemut.recipe.engines.names import op_id
+from recipemut.recipe.model import DocPath, Positions
 
 KEY = "github-actions"
 NAME = "GitHub Actions workflow"
 
 #: what a job of a workflow holds at least one of
 _JOB_KEYS = ("runs-on", "uses", "steps")
+_EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+_NEEDS_OUT = re.compile(r"needs\.([A-Za-z_][\w-]*)\.outputs\.([A-Za-z_][\w-]*)")
+_INPUT = re.compile(r"(?:github\.event\.)?inputs\.([A-Za-z_][\w-]*)")
+_WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
+#: ``if:`` conditions that only say whether earlier jobs failed: not a branch of the run
+_STATUS_ONLY = {"always()", "success()", "!cancelled()", "! cancelled()"}
 
 
 def _trigger(data: dict[Any, Any]) -> Any:
     """The workflow's ``on:`` (PyYAML's YAML 1.1 reads the key ``on`` as ``True``)."""
     return data["on"] if "on" in data else data.get(True)
+
+
+def _on_key(data: dict[Any, Any]) -> Any:
+    return "on" if "on" in data else True
+
+
+def _expressions(value: Any, key: str = "") -> list[str]:
+    """The ``${{ }}`` expressions in a nested value; an ``if:`` is an expression even without the wrapper."""
+    if isinstance(value, str):
+        found = _EXPR.findall(value)
+        return found if found or key != "if" else [value]
+    if isinstance(value, dict):
+        return [e for k, v in value.items() for e in _expressions(v, str(k))]
+    if isinstance(value, list):
+        return [e for v in value for e in _expressions(v, key)]
+    return []
 
 
 def detect(data: Any) -> bool:
@@ -37,4 +83,316 @@ def detect(data: Any) -> bool:
     return all(isinstance(j, dict) and any(k in j for k in _JOB_KEYS) for j in jobs.values())
 
 
-__all__ = ["KEY", "NAME", "detect"]
+def expression(text: Any) -> str:
+    """An ``if:`` or value without its ``${{ }}`` wrapper: ``${{ a == 'b' }}`` -> ``a == 'b'``.
+
+    >>> expression("${{ github.ref == 'refs/heads/main' }}"), expression("matrix.tox == 'typing'")
+    ("github.ref == 'refs/heads/main'", "matrix.tox == 'typing'")
+    """
+    s = str(text).strip()
+    m = _WHOLE.match(s)
+    return m.group(1).strip() if m and "${{" not in m.group(1) else s
+
+
+def runner(runs_on: Any) -> str | None:
+    """The runner label a job runs on (``runs-on`` as one string; a list's labels joined by ``,``).
+
+    >>> runner("ubuntu-latest"), runner(["self-hosted", "gpu"]), runner({"group": "big", "labels": ["x"]}), runner(None)
+    ('ubuntu-latest', 'self-hosted,gpu', 'big', None)
+    """
+    if isinstance(runs_on, str) and runs_on.strip():
+        return runs_on.strip()
+    if isinstance(runs_on, list) and runs_on:
+        return ",".join(str(x) for x in runs_on)
+    if isinstance(runs_on, dict):
+        group, labels = runs_on.get("group"), runs_on.get("labels")
+        return str(group) if group else runner(labels)
+    return None
+
+
+def matrix_size(matrix: Any) -> int | None:
+    """How many jobs a literal ``strategy.matrix`` makes (``include`` and ``exclude`` counted as GitHub does).
+
+    ``None`` when a dimension or the matrix is an expression (``${{ fromJson(...) }}``).
+
+    >>> matrix_size({"os": ["a", "b"], "py": [1, 2, 3]})
+    6
+    >>> m = {"os": ["a", "b"], "py": [1, 2], "exclude": [{"os": "a", "py": 1}]}
+    >>> matrix_size({**m, "include": [{"os": "c", "py": 9}, {"os": "b", "x": 1}]})
+    4
+    >>> matrix_size({"include": [{"name": "Linux"}, {"name": "Mac"}]}), matrix_size("${{ fromJson(x) }}")
+    (2, None)
+    """
+    if not isinstance(matrix, dict):
+        return None
+    dims = {k: v for k, v in matrix.items() if k not in ("include", "exclude")}
+    if any(not isinstance(v, list) for v in dims.values()):
+        return None
+    combos = [dict(zip(dims, values, strict=True)) for values in itertools.product(*dims.values())] if dims else []
+    excludes = matrix.get("exclude") or []
+    includes = matrix.get("include") or []
+    if not isinstance(excludes, list) or not isinstance(includes, list):
+        return None
+
+    def matches(combo: dict[str, Any], entry: Any) -> bool:
+        return isinstance(entry, dict) and all(combo.get(k) == v for k, v in entry.items())
+
+    combos = [c for c in combos if not any(matches(c, e) for e in excludes)]
+    base = [dict(c) for c in combos]
+    extra = 0
+    for entry in includes:
+        if not isinstance(entry, dict):
+            continue
+        fits = [i for i, c in enumerate(base) if all(c[k] == v for k, v in entry.items() if k in dims)]
+        if not fits:
+            extra += 1
+    return len(combos) + extra
+
+
+class _Reader:
+    def __init__(self, data: dict[Any, Any], b: Builder) -> None:
+        self.data = data
+        self.b = b
+        jobs = data.get("jobs")
+        self.jobs: dict[str, Any] = {str(k): v for k, v in jobs.items()} if isinstance(jobs, dict) else {}
+        self.ids: dict[str, str] = {}
+        self.inputs = self.declared_inputs()
+        self.notes: dict[str, list[str]] = {}
+
+    def declared_inputs(self) -> set[str]:
+        on = _trigger(self.data)
+        names: set[str] = set()
+        if isinstance(on, dict):
+            for event in ("workflow_call", "workflow_dispatch"):
+                spec = on.get(event)
+                if isinstance(spec, dict) and isinstance(spec.get("inputs"), dict):
+                    names |= {str(k) for k in spec["inputs"]}
+        return names
+
+    def name_ids(self) -> None:
+        """Operation ids by the shared rule: a job's plain ``name:`` (no expression), else its key."""
+        used: set[str] = set()
+        for key, job in self.jobs.items():
+            name = job.get("name") if isinstance(job, dict) else None
+            base = op_id(name if isinstance(name, str) and "${{" not in name and name.strip() else key)
+            oid = base
+            if oid in used:
+                oid = op_id(key) if op_id(key) not in used else f"{base}_{len(used)}"
+                self.b.warn(
+                    "duplicate-name",
+                    f"job '{key}': another job has the name {name!r}; its operation is '{oid}'",
+                    ("jobs", key),
+                )
+            used.add(oid)
+            self.ids[key] = oid
+
+    def job(self, key: str, job: Any) -> Step | None:
+        path: DocPath = ("jobs", key)
+        if not isinstance(job, dict):
+            self.b.warn("bad-job", f"job '{key}' is not a mapping; left out", path)
+            return None
+        oid = self.ids[key]
+        notes: list[str] = []
+        name = job.get("name")
+        plain = isinstance(name, str) and bool(name.strip()) and "${{" not in name
+        action = str(name).strip() if plain else key
+        if isinstance(name, str) and not plain and name.strip():
+            notes.append(f"display name {name.strip()} (set at run time)")
+        reusable = isinstance(job.get("uses"), str)
+        service = runner(job.get("runs-on")) or (str(job["uses"]).strip() if reusable else "github-actions")
+        if reusable:
+            self.b.warn(
+                "reusable-workflow",
+                f"job '{key}' calls the reusable workflow {job['uses']}; its jobs are one operation here",
+                (*path, "uses"),
+            )
+        step = Step(id=oid, service=service, action=action, path=path)
+        step.at["service"] = (*path, "runs-on") if "runs-on" in job else ((*path, "uses") if reusable else path)
+        step.at["action"] = (*path, "name") if plain else path
+        self.outputs(key, job, step)
+        self.reads(key, job, step)
+        needs = job.get("needs")
+        needs_list = [needs] if isinstance(needs, str) else (needs if isinstance(needs, list) else [])
+        for j, dep in enumerate(needs_list):
+            at: DocPath = (*path, "needs") if isinstance(needs, str) else (*path, "needs", j)
+            if str(dep) not in self.ids:
+                self.b.warn("unknown-job", f"job '{key}' needs '{dep}', which is not a job of this workflow", at)
+                continue
+            step.after.append((self.ids[str(dep)], at))
+        if "needs" in job:
+            step.at["after"] = (*path, "needs")
+        self.condition(key, job, step)
+        concurrency_at = self.matrix(key, job, step, notes)
+        if isinstance(job.get("timeout-minutes"), (int, float)) and not isinstance(job.get("timeout-minutes"), bool):
+            notes.append(f"timeout-minutes {job['timeout-minutes']}")
+        if "continue-on-error" in job and job["continue-on-error"] not in (False, "false"):
+            self.b.warn(
+                "continue-on-error",
+                f"job '{key}': continue-on-error lets the run go on when it fails; "
+                "in a recipe a failed operation ends the request",
+                (*path, "continue-on-error"),
+            )
+        if isinstance(job.get("services"), dict) and job["services"]:
+            notes.append(f"service containers: {', '.join(map(str, job['services']))}")
+        if isinstance(job.get("container"), (str, dict)):
+            image = job["container"] if isinstance(job["container"], str) else job["container"].get("image")
+            if image:
+                notes.append(f"container {image}")
+        step.anchor = Anchor(
+            path=path,
+            depends=(*path, "needs") if "needs" in job else None,
+            depends_style="list",
+            concurrency=concurrency_at,
+        )
+        self.notes[oid] = notes
+        return step
+
+    def outputs(self, key: str, job: dict[str, Any], step: Step) -> None:
+        outs = job.get("outputs")
+        if isinstance(outs, dict):
+            for name in outs:
+                step.produces.append(self.b.field(f"{step.id}.{name}", ("jobs", key, "outputs", name)))
+
+    def reads(self, key: str, job: dict[str, Any], step: Step) -> None:
+        """Job outputs and workflow inputs the job reads anywhere but in its own ``outputs``."""
+        for k, value in job.items():
+            if k == "outputs":
+                continue
+            for expr in _expressions(value, str(k)):
+                for dep, out in _NEEDS_OUT.findall(expr):
+                    self.read_output(key, step, dep, out, ("jobs", key, k))
+                for name in _INPUT.findall(expr):
+                    if name in self.inputs:
+                        step.consumes.append(self.b.field(f"inputs.{name}", self.input_path(name)))
+
+    def read_output(self, key: str, step: Step, dep: str, out: str, at: DocPath) -> None:
+        job = self.jobs.get(dep)
+        outs = job.get("outputs") if isinstance(job, dict) else None
+        if not isinstance(outs, dict) or out not in outs:
+            self.b.warn(
+                "unknown-output", f"job '{key}' reads needs.{dep}.outputs.{out}, which job '{dep}' does not declare", at
+            )
+            return
+        step.consumes.append(self.b.field(f"{self.ids[dep]}.{out}", ("jobs", dep, "outputs", out)))
+
+    def input_path(self, name: str) -> DocPath:
+        on = _trigger(self.data)
+        for event in ("workflow_call", "workflow_dispatch"):
+            spec = on.get(event) if isinstance(on, dict) else None
+            if isinstance(spec, dict) and isinstance(spec.get("inputs"), dict) and name in spec["inputs"]:
+                return (_on_key(self.data), event, "inputs", name)
+        return (_on_key(self.data),)
+
+    def condition(self, key: str, job: dict[str, Any], step: Step) -> None:
+        if "if" not in job:
+            return
+        at: DocPath = ("jobs", key, "if")
+        text = expression(job["if"])
+        if text.replace(" ", "") in {s.replace(" ", "") for s in _STATUS_ONLY}:
+            if text.replace(" ", "") != "success()":
+                self.b.warn(
+                    "status-condition",
+                    f"job '{key}' runs even when a job it needs failed ({text}); "
+                    "a recipe does not run the descendants of a failure",
+                    at,
+                )
+            return
+        step.extra["when"] = when_text(text)
+        step.at["when"] = at
+        self.b.warn("when-expression", f"job '{key}': the condition {when_text(text)!r} is kept as `when` text", at)
+
+    def matrix(self, key: str, job: dict[str, Any], step: Step, notes: list[str]) -> DocPath | None:
+        strategy = job.get("strategy")
+        if not isinstance(strategy, dict) or "matrix" not in strategy:
+            return None
+        path: DocPath = ("jobs", key, "strategy")
+        matrix = strategy["matrix"]
+        source = self.matrix_source(matrix)
+        if source is not None:
+            field_name = source
+            if field_name not in step.consumes:
+                step.consumes.append(field_name)
+        else:
+            field_name = self.b.field(f"{step.id}.matrix", (*path, "matrix"), "array")
+            step.consumes.append(field_name)
+        self.b.field(field_name, (*path, "matrix"), "array")
+        step.extra["foreach"] = field_name
+        step.at["foreach"] = (*path, "matrix")
+        size = matrix_size(matrix)
+        if size is not None:
+            notes.append(f"matrix of {size} job(s){self.matrix_counts(matrix)}")
+        else:
+            notes.append("matrix built at run time")
+        cap = strategy.get("max-parallel")
+        if isinstance(cap, int) and not isinstance(cap, bool) and cap >= 1:
+            concurrency = min(cap, UNLIMITED)
+            step.at["concurrency"] = (*path, "max-parallel")
+        else:
+            if cap is not None:
+                self.b.warn(
+                    "max-parallel",
+                    f"job '{key}': max-parallel {cap!r} is not a number; not carried over",
+                    (*path, "max-parallel"),
+                )
+            concurrency = min(size, UNLIMITED) if size else UNLIMITED
+            step.at["concurrency"] = (*path, "matrix")
+        if concurrency > 1:
+            step.extra["concurrency"] = concurrency
+        return path
+
+    def matrix_source(self, matrix: Any) -> str | None:
+        """The field a matrix built from an expression fans out over (a job output or a workflow input)."""
+        texts = [matrix] if isinstance(matrix, str) else []
+        if isinstance(matrix, dict):
+            texts = [v for k, v in matrix.items() if k not in ("include", "exclude") and isinstance(v, str)]
+        for text in texts:
+            for expr in _EXPR.findall(text):
+                for dep, out in _NEEDS_OUT.findall(expr):
+                    job = self.jobs.get(dep)
+                    if isinstance(job, dict) and isinstance(job.get("outputs"), dict) and out in job["outputs"]:
+                        return f"{self.ids[dep]}.{out}"
+                for name in _INPUT.findall(expr):
+                    if name in self.inputs:
+                        return f"inputs.{name}"
+        return None
+
+    @staticmethod
+    def matrix_counts(matrix: Any) -> str:
+        if not isinstance(matrix, dict):
+            return ""
+        dims = [f"{len(v)} {k}" for k, v in matrix.items() if k not in ("include", "exclude") and isinstance(v, list)]
+        parts = [" x ".join(dims)] if dims else []
+        for k in ("include", "exclude"):
+            if isinstance(matrix.get(k), list) and matrix[k]:
+                parts.append(f"{len(matrix[k])} {k}")
+        return f" ({', '.join(parts)})" if parts else ""
+
+
+def _recipe_name(data: dict[Any, Any], file: str) -> str:
+    name = data.get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    stem = PurePath(file).name
+    for suffix in (".yml", ".yaml"):
+        stem = stem.removesuffix(suffix)
+    return stem if stem and not stem.startswith("<") else "workflow"
+
+
+def to_recipe(data: Any, positions: Positions, *, file: str) -> Imported:
+    """Import one GitHub Actions workflow into a recipe document (see the module's docstring)."""
+    b = Builder(KEY, NAME, file, positions)
+    reader = _Reader(data, b)
+    reader.name_ids()
+    for key, job in reader.jobs.items():
+        step = reader.job(key, job)
+        if step is not None:
+            step.consumes = list(dict.fromkeys(step.consumes))
+            b.steps.append(step)
+    imported = b.finish(
+        _recipe_name(data, file), (), ("jobs",), f"imported from the GitHub Actions workflow {PurePath(file).name}"
+    )
+    merge_notes(imported, reader.notes)
+    return imported
+
+
+__all__ = ["KEY", "NAME", "detect", "expression", "matrix_size", "runner", "to_recipe"]
