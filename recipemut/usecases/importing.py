@@ -86,7 +86,9 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
     text = read_text(source)
     recipe, findings = check_text(text, file=name)
     errors = [f for f in findings if f.severity == "error"]
-    if recipe is None and (engine_name(text, file=name) is not None or any(f.code in _ENGINE_CODES for f in errors)):
+    imported = recipe is not None and recipe.imported is not None
+    engine_file = imported or engine_name(text, file=name) is not None or any(f.code in _ENGINE_CODES for f in errors)
+    if engine_file and (errors or recipe is None):
         raise RecipeInvalid(errors or findings)
     if recipe is None or recipe.imported is None:
         raise _not_engine(name, recipe)

@@ -1,0 +1,88 @@
+"""`recipemut import FILE`: the recipe read from an engine's file, shown or written, warnings on stderr."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.recipe.loader import load_recipe
+
+runner = CliRunner()
+REAL = Path(__file__).parent / "realdata" / "engines"
+ENV = {"COLUMNS": "200"}
+
+
+def test_import_shows_the_recipe_with_a_header_naming_source_and_engine() -> None:
+    src = REAL / "argo" / "loops-param-result.yaml"
+    res = runner.invoke(app, ["import", str(src)], env=ENV)
+    assert res.exit_code == 0, res.output
+    first = res.stdout.splitlines()[0]
+    assert first.startswith("# Imported by `recipemut import` from ") and "(an Argo Workflow)" in first
+    doc = yaml.safe_load(res.stdout)
+    assert doc["apiVersion"] == "recipemut/v1" and [o["id"] for o in doc["operations"]] == ["generate", "sleep"]
+    assert "warning:" not in res.stdout  # warnings go to stderr
+    assert "loops-param-result.yaml:26:7: warning: service 'python:alpine3.6'" in res.stderr
+
+
+def test_import_writes_a_recipe_that_validates_and_loads_the_same(tmp_path: Path) -> None:
+    src = tmp_path / "wf.yaml"
+    shutil.copy(REAL / "argo" / "dag-enhanced-depends.yaml", src)
+    out = tmp_path / "recipe.yaml"
+    res = runner.invoke(app, ["import", str(src), "-o", str(out)], env=ENV)
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+    assert "wf.yaml:23:13: warning: should-execute-2: depends 'B || C' holds an OR" in res.stderr
+    assert "read as Argo Workflow (7 operations), recipe written to" in res.stderr
+    written, original = load_recipe(out), load_recipe(src)
+    assert written.imported is None and written.operations == original.operations
+    res = runner.invoke(app, ["validate", str(out)], env=ENV)
+    assert res.exit_code == 0, res.output
+
+
+def test_import_refuses_to_overwrite_its_source(tmp_path: Path) -> None:
+    src = tmp_path / "pipeline.yaml"
+    shutil.copy(REAL / "tekton" / "pipelinerun-results.yaml", src)
+    before = src.read_bytes()
+    res = runner.invoke(app, ["import", str(src), "--out", str(src)], env=ENV)
+    assert res.exit_code == 1 and "is the file to import" in res.output
+    assert src.read_bytes() == before and "Traceback" not in res.output
+
+
+def test_import_json(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["import", str(REAL / "tekton" / "pipelinerun-results.yaml"), "-f", "json"], env=ENV)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["engine"] == "Tekton Pipeline" and doc["key"] == "tekton" and doc["written"] is None
+    assert doc["recipe"]["outputs"] == ["second-add.sum", "first-add.sum"]
+    assert [w["code"] for w in doc["warnings"]] == ["unknown-service"]
+
+
+def test_import_fails_in_one_line_on_other_files(tmp_path: Path) -> None:
+    recipe = Path(__file__).parents[1] / "recipes" / "checkout" / "recipe.yaml"
+    res = runner.invoke(app, ["import", str(recipe)], env=ENV)
+    assert res.exit_code == 1 and "is a recipe already" in res.output
+    other = tmp_path / "notes.yaml"
+    other.write_text("title: shopping\nitems: [milk]\n")
+    res = runner.invoke(app, ["import", str(other)], env=ENV)
+    assert res.exit_code == 1 and "is not a workflow file recipemut reads" in res.output
+    gitlab = tmp_path / ".gitlab-ci.yml"
+    gitlab.write_text("stages: [test]\nunit:\n  stage: test\n  script: [pytest]\n")
+    res = runner.invoke(app, ["import", str(gitlab)], env=ENV)
+    assert res.exit_code == 1 and "this is a GitLab CI pipeline" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_import_of_a_broken_engine_file_names_the_engine_files_line(tmp_path: Path) -> None:
+    src = tmp_path / "wf.yaml"
+    text = (REAL / "argo" / "dag-diamond.yaml").read_text()
+    src.write_text(
+        text.replace("dependencies: [foo-bar-longname-B, foo-bar-longname-C]", "dependencies: [foo-bar-longname-D]")
+    )
+    res = runner.invoke(app, ["import", str(src)], env=ENV)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "wf.yaml:33:" in res.output and "foo-bar-longname-D" in res.output
