@@ -94,3 +94,16 @@ def test_embedded_taskrun_status_of_older_pipelineruns(tmp_path: Path) -> None:
     assert df["op"].tolist() == ["build", "push"] and df["status"].tolist() == ["ok", "error"]
     assert df["latency_ms"].tolist() == [10000.0, 7000.0]
     assert df["span_id"].tolist() == ["pr-old-build-x1", "pr-old-push-x2"]
+
+
+def test_custom_task_runs_are_spans_too(tmp_path: Path) -> None:
+    pr = pipeline_run("pr-c", status(0, 30, childReferences=[
+        {"apiVersion": "tekton.dev/v1beta1", "kind": "CustomRun", "name": "pr-c-wait", "pipelineTaskName": "wait"},
+    ]))  # fmt: skip
+    custom = {"apiVersion": "tekton.dev/v1beta1", "kind": "CustomRun", "metadata": {"name": "pr-c-wait"},
+              "spec": {"customRef": {"apiVersion": "wait.testing.tekton.dev/v1beta1", "kind": "Wait"}},
+              "status": status(2, 12)}  # fmt: skip
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps([pr, custom]))
+    df, _ = read_logs(path)
+    assert df[["request_id", "op", "latency_ms"]].values.tolist() == [["pr-c", "wait", 10000.0]]

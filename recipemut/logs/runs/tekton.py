@@ -4,10 +4,11 @@ As ``kubectl get pipelinerun,taskrun -o yaml|json`` or ``tkn pr describe -o json
 object, a list, or a ``kind: List`` with ``items``, in one file or several. One PipelineRun is one
 request (``request_id`` = its name); each TaskRun of it is a span:
 
-* a TaskRun object names its PipelineRun by the ``tekton.dev/pipelineRun`` label, else its
-  ``ownerReferences``, else the PipelineRun (in the same file) whose ``status.childReferences``
-  list it, else the PipelineRun (in the same file) whose name its own name extends
-  (``<pipelinerun>-<task>-...``, as Tekton names them); a TaskRun of no PipelineRun is a run of its own;
+* a TaskRun (or a custom task's CustomRun) object names its PipelineRun by the
+  ``tekton.dev/pipelineRun`` label, else its ``ownerReferences``, else the PipelineRun (in the
+  same file) whose ``status.childReferences`` list it, else the PipelineRun (in the same file)
+  whose name its own name extends (``<pipelinerun>-<task>-...``, as Tekton names them); a TaskRun
+  of no PipelineRun is a run of its own;
 * a PipelineRun's embedded ``status.taskRuns`` (the full embedded status of older releases) are
   spans too, unless the same TaskRun is also in the files as an object;
 * ``op`` is :func:`~recipemut.recipe.engines.names.op_id` of the pipeline task: the
@@ -32,6 +33,8 @@ from recipemut.logs.runs.rows import ERROR, OK, Rows, items, obj, text
 from recipemut.recipe.engines.names import op_id
 
 KEY = "tekton"
+#: the objects a PipelineRun runs its tasks as: TaskRuns, and custom tasks' CustomRuns (``Run`` before v0.43)
+CHILD_KINDS = frozenset({"TaskRun", "CustomRun", "Run"})
 _PR_LABEL = "tekton.dev/pipelineRun"
 _TASK_LABEL = "tekton.dev/pipelineTask"
 
@@ -63,7 +66,9 @@ def collect(docs: list[Any], rows: Rows) -> None:
             kind = o.get("kind")
             if kind == "PipelineRun":
                 pipeline_runs.append(o)
-            elif kind == "TaskRun" or (kind is None and isinstance(o.get("status"), dict) and "podName" in o["status"]):
+            elif kind in CHILD_KINDS or (
+                kind is None and isinstance(o.get("status"), dict) and "podName" in o["status"]
+            ):
                 task_runs.append(o)
             elif kind in ("Pipeline", "Task"):
                 raise LogError(
@@ -88,7 +93,7 @@ def collect(docs: list[Any], rows: Rows) -> None:
         rows.counts["runs"] += 1
         rows.counts["steps_skipped"] += len(status.get("skippedTasks") or ())
         for ref in status.get("childReferences") or ():
-            if isinstance(ref, dict) and ref.get("kind", "TaskRun") == "TaskRun" and text(ref.get("name")):
+            if isinstance(ref, dict) and ref.get("kind", "TaskRun") in CHILD_KINDS and text(ref.get("name")):
                 child_task[str(ref["name"])] = (name, text(ref.get("pipelineTaskName")) or "")
         embedded = status.get("taskRuns")
         if isinstance(embedded, dict):
