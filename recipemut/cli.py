@@ -54,6 +54,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "rollback",
     "history": "history",
     "forecast": "forecast",
+    "report": "report",
     "stats": "stats",
     "generate": "generate",
 }
@@ -72,6 +73,7 @@ SUMMARIES: dict[str, str] = {
     "rollback": "Restore the previous (or a given) version of the recipe, byte for byte, from its history.",
     "history": "List the recorded writes of a recipe: version, time, action, mutations, hashes, who.",
     "forecast": "Forecast request rates and say when each service crosses its target utilisation.",
+    "report": "Write an HTML report: the plan, the DAG before and after it, the ranked mutations, the forecast.",
     "stats": "Show what recipemut has learned about each mutation operator.",
     "generate": "Write a realistic execution log for RECIPE.",
 }

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -120,26 +119,6 @@ def test_backtest_reports_the_error(growing: tuple[Path, Path]) -> None:
     bt = json.loads(res.stdout)["backtest"]
     assert bt["refused"] is None and bt["holdout_days"] == 3 and 0 < bt["mape_percent"] < 30
     assert 0 <= bt["interval_coverage"] <= 1
-
-
-def test_plot_writes_an_svg(growing: tuple[Path, Path], tmp_path: Path) -> None:
-    recipe, log = growing
-    svg = tmp_path / "cap.svg"
-    res = runner.invoke(
-        app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "60", "--plot", str(svg), "--format", "json"]
-    )
-    assert res.exit_code == 0, res.output
-    json.loads(res.stdout)  # the plot message goes to stderr, never into the JSON
-    root = ET.fromstring(svg.read_text())
-    ns = "{http://www.w3.org/2000/svg}"
-    assert root.tag == f"{ns}svg"
-    texts = [t.text or "" for t in root.iter(f"{ns}text")]
-    assert any(t.startswith("cart: target crossed 20") and " d from the end of the logs, 2025-12-08)" in t
-               for t in texts)  # fmt: skip
-    assert len(list(root.iter(f"{ns}polygon"))) == 1  # one panel (only cart declares capacity), one band
-    bad = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--plot", str(tmp_path / "x.png")])
-    assert bad.exit_code == 2, bad.output
-    assert not (tmp_path / "x.png").exists()
 
 
 def test_sample_rate_option_scales_rates(flat: tuple[Path, Path]) -> None:

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "forecast": 8,
     "loggen": 8,
     "learn": 9,
+    "report": 9,  # charts and the HTML page: rendering of plans, profiles and forecasts
     "usecases": 10,
     "commands": 11,
     "cli": 12,

@@ -182,8 +182,10 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
 
 
 def _check_plot(value: Path | None) -> Path | None:
-    if value is not None and value.suffix.lower() != ".svg":
-        raise typer.BadParameter(f"{value}: only SVG is written (name the file *.svg)")
+    from recipemut.report.figures import image_format
+
+    if value is not None and image_format(value) is None:
+        raise typer.BadParameter(f"{value}: the chart is written as PNG or SVG (name the file *.png or *.svg)")
     return value
 
 
@@ -195,7 +197,11 @@ def forecast(
         False, "--backtest", help="Hold out the last 20% of the history (whole days), forecast it, report the error."
     ),
     plot: Path | None = typer.Option(
-        None, "--plot", callback=_check_plot, help="Also write the chart as an SVG file.", show_default=False
+        None,
+        "--plot",
+        callback=_check_plot,
+        help="Also write the chart (one panel per service with traffic) as PNG or SVG, from the file's suffix.",
+        show_default=False,
     ),
     strict: StrictOpt = False,
     sample_rate: SampleRateOpt = None,

@@ -1,23 +1,20 @@
-"""Charts of the forecast report: a small terminal chart per service, and an SVG of every service.
+"""The forecast's series per service, and the small terminal chart drawn from them.
 
-Both show a service's utilisation: its history, the forecast with its prediction interval, and
-the target. They are pure: they return lines or the SVG text; writing the file is the caller's.
-The SVG is written by hand, with no plotting library.
+:func:`chart_series` is what every chart of a service's utilisation shows: its history, the
+forecast with its prediction interval. :func:`text_chart` draws the last week of it in a
+terminal; the image charts (``forecast --plot``, ``recipemut report``) are drawn by matplotlib in
+:mod:`recipemut.report.charts` from the whole history. Both are pure: lines or values out.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
-from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 import pandas as pd
 
-from recipemut.files.text import safe
 from recipemut.forecast.capacity import CapacityReport, ServiceOutlook
 from recipemut.forecast.rates import DAY_S
-from recipemut.forecast.report import urgency_order
 
 CHART_WIDTH = 72
 MIN_CHART_COLUMNS = 16
@@ -26,12 +23,16 @@ CHART_HISTORY_DAYS = 7.0
 
 
 def chart_series(
-    rep: CapacityReport, o: ServiceOutlook
+    rep: CapacityReport, o: ServiceOutlook, *, history_days: float | None = CHART_HISTORY_DAYS
 ) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Time, history utilisation (NaN in the future), forecast point/lower/upper (NaN in the past)."""
+    """Time, history utilisation (NaN in the future), forecast point/lower/upper (NaN in the past).
+
+    ``history_days``: the last days of history kept (None: all of it). A service without declared
+    capacity is given in calls in flight (concurrency) instead of a share of its capacity.
+    """
     fc = rep.forecast
     hist = fc.history
-    keep = max(1, round(CHART_HISTORY_DAYS * DAY_S / hist.bin_s))
+    keep = len(hist.index) if history_days is None else max(1, round(history_days * DAY_S / hist.bin_s))
     h_idx, h_rps = hist.index[-keep:], hist.rps[-keep:]
     cap = (o.capacity or 1) * 1000.0
     scale = o.busy_ms / cap
@@ -105,91 +106,3 @@ def text_chart(
     ticks[at : at + 3] = list("now")
     lines.append("".join(ticks).rstrip())
     return lines
-
-
-# ---- SVG -------------------------------------------------------------------------------------
-
-
-_SVG_W, _SVG_PH, _SVG_ML, _SVG_MR, _SVG_MT, _SVG_MB = 760, 180, 56, 16, 28, 30
-
-
-def _when(o: ServiceOutlook, d: datetime | None, now: datetime, horizon_days: float) -> str:
-    if d is None:
-        return f"not within the {horizon_days:g}-day horizon"
-    days = (d - now).total_seconds() / DAY_S
-    return f"{d:%Y-%m-%d %H:%M} ({days:.1f} d from the end of the logs, {now:%Y-%m-%d})"
-
-
-def _svg_panel(rep: CapacityReport, o: ServiceOutlook, y0: float) -> list[str]:
-    w, ph, ml, mr = _SVG_W, _SVG_PH, _SVG_ML, _SVG_MR
-    index, hist_u, point, lower, upper = chart_series(rep, o)
-    n = len(index)
-    # scale to the point forecast and the target (as the terminal chart); the band is clipped at the top
-    top = 1.25 * float(np.nanmax(np.r_[hist_u, point, o.target or 0.0, 1e-9]))
-    upper = np.minimum(upper, top)
-    lower = np.minimum(lower, top)
-
-    def x(i: int | np.integer) -> float:
-        return ml + (w - ml - mr) * (i / max(1, n - 1))
-
-    def y(v: float) -> float:
-        return y0 + ph - ph * (v / top)
-
-    def path(values: np.ndarray) -> str:
-        return " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values) if not math.isnan(v))
-
-    if not rep.forecast.dated:
-        title = f"{o.service}: undated (no forecast)"
-    elif o.status == "over-now":
-        title = f"{o.service}: already above the target"
-    elif o.crossing is None:
-        title = f"{o.service}: target not crossed within the {rep.horizon_days:g}-day horizon"
-    else:
-        title = f"{o.service}: target crossed {_when(o, o.crossing, rep.forecast.now, rep.horizon_days)}"
-    out = [
-        f'<text x="{ml}" y="{y0 - 8}" font-weight="bold">{xml_escape(safe(title))}</text>',
-        f'<rect x="{ml}" y="{y0}" width="{w - ml - mr}" height="{ph}" fill="none" stroke="#ccc"/>',
-    ]
-    idx = np.flatnonzero(~np.isnan(upper))
-    if idx.size:
-        band = [f"{x(i):.1f},{y(upper[i]):.1f}" for i in idx] + [f"{x(i):.1f},{y(lower[i]):.1f}" for i in idx[::-1]]
-        nx0 = x(int(idx[0]))
-        out += [
-            f'<polygon points="{" ".join(band)}" fill="#9ecae1" fill-opacity="0.5" stroke="none"/>',
-            f'<polyline points="{path(point)}" fill="none" stroke="#08519c" stroke-width="1.2"/>',
-            f'<line x1="{nx0:.1f}" y1="{y0}" x2="{nx0:.1f}" y2="{y0 + ph}" stroke="#999" stroke-dasharray="2,2"/>',
-        ]
-    out.append(f'<polyline points="{path(hist_u)}" fill="none" stroke="#555" stroke-width="1"/>')
-    if o.target is not None:
-        ty = y(o.target)
-        out += [
-            f'<line x1="{ml}" y1="{ty:.1f}" x2="{w - mr}" y2="{ty:.1f}" stroke="#d62728" stroke-dasharray="6,3"/>',
-            f'<text x="{w - mr - 4}" y="{ty - 3:.1f}" text-anchor="end" fill="#d62728">'
-            f"target {100 * o.target:.0f}%</text>",
-        ]
-    for frac in (0.0, 0.5, 1.0):
-        out.append(f'<text x="{ml - 4}" y="{y(top * frac) + 4:.1f}" text-anchor="end">{100 * top * frac:.0f}%</text>')
-    for i in sorted({0, n // 2, n - 1}) if n else ():
-        anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
-        out.append(f'<text x="{x(i):.1f}" y="{y0 + ph + 14}" text-anchor="{anchor}">{index[i]:%Y-%m-%d}</text>')
-    return out
-
-
-def svg_chart(rep: CapacityReport) -> str:
-    """One panel per service with declared capacity: utilisation history (grey), forecast (blue) with
-    its interval (band), the target (red dashed) and "now" (dotted)."""
-    panels = [o for o in urgency_order(rep.services) if o.capacity is not None]
-    step = _SVG_PH + _SVG_MT + _SVG_MB
-    height = max(1, len(panels)) * step + 20
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_SVG_W}" height="{height}" '
-        f'viewBox="0 0 {_SVG_W} {height}" font-family="sans-serif" font-size="11">',
-        f"<title>{xml_escape(safe(rep.recipe))}: forecast utilisation per service</title>",
-        '<rect width="100%" height="100%" fill="white"/>',
-    ]
-    if not panels:
-        out.append('<text x="10" y="20">no service declares capacity (services: in the recipe)</text>')
-    for k, o in enumerate(panels):
-        out += _svg_panel(rep, o, 10 + k * step + _SVG_MT)
-    out.append("</svg>")
-    return "\n".join(out) + "\n"

@@ -1,4 +1,4 @@
-"""Forecast: from a recipe and its logs to the capacity report (and its SVG chart, when asked).
+"""Forecast: from a recipe and its logs to the capacity report (and its chart, PNG or SVG, when asked).
 
 The pipeline is load -> ingest -> profile -> request-rate series -> forecast -> Little's law per
 service (:mod:`recipemut.forecast.capacity`); the command renders the result.
@@ -27,7 +27,7 @@ class ForecastRun:
     recipe: Recipe
     report: CapacityReport
     ingest: IngestReport
-    plot: Path | None = None  # the SVG written, if any
+    plot: Path | None = None  # the chart written (PNG or SVG), if any
 
 
 def build_report(
@@ -63,7 +63,11 @@ def run_forecast(
     with_backtest: bool = False,
     plot: Path | None = None,
 ) -> ForecastRun:
-    """Read the recipe and its logs, forecast, and write the SVG chart to ``plot`` when given.
+    """Read the recipe and its logs, forecast, and write the chart to ``plot`` when given.
+
+    The chart's format follows ``plot``'s suffix (``.png`` or ``.svg``,
+    :data:`recipemut.report.figures.IMAGE_FORMATS`; another raises ``ValueError``: the command
+    refuses it first); it is drawn by :func:`recipemut.report.charts.forecast_figure`.
 
     ``plot`` is checked before any work (never an input, a link or a new folder tree) and written
     atomically. Raises what the loader and the log reader raise, and
@@ -71,7 +75,10 @@ def run_forecast(
     """
     if plot is not None:
         from recipemut.files.write import check_output_path
+        from recipemut.report.figures import image_format
 
+        if image_format(plot) is None:
+            raise ValueError(f"--plot {plot}: name the file *.png or *.svg")
         check_output_path(
             plot, option="--plot", recipes=[recipe_path], inputs=source.input_files(), example="capacity.svg"
         )
@@ -80,10 +87,11 @@ def run_forecast(
     if plot is not None:
         from recipemut.errors import InputFileError
         from recipemut.files.write import atomic_write
-        from recipemut.forecast.plot import svg_chart
+        from recipemut.report.charts import forecast_figure
+        from recipemut.report.figures import figure_bytes, image_format
 
         try:
-            atomic_write(plot, svg_chart(rep).encode("utf-8"))
+            atomic_write(plot, figure_bytes(forecast_figure(rep), image_format(plot) or "svg"))
         except OSError as e:
             raise InputFileError(f"cannot write the plot: {e.strerror}", file=str(plot), code="write") from e
     return ForecastRun(inputs.recipe, rep, inputs.report, plot)
