@@ -49,7 +49,7 @@ REGISTRY: dict[str, OperatorSpec] = {
         (parallelize, False, None),
         (datapipe, True, datapipe.not_proposed),
         (cache, True, cache.why_not),
-        (hedge, True, None),
+        (hedge, True, hedge.why_not),
         (eliminate, False, None),
         (fanout, True, fanout.why_not),
         (batch, True, batch.why_not),

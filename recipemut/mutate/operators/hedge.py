@@ -11,15 +11,21 @@ its calls' times, and the hedge acts on each call); proposed only when that p99 
 ``hedge_min_p99_gain`` (10%) lower. The latency model (independent duplicate latency,
 ``min(L1, after + L2)``) is :func:`recipemut.predict.hedgemodel.hedged_latency`, which the simulator uses.
 
+An operation whose logged calls have such a tail but gets no candidate is said why (:func:`why_not`,
+``suggest --explain``): external side effects, frozen, fewer than ``hedge_min_calls`` calls, every
+delay adding too many calls, or too little p99 gain.
+
 The edit, exactly: ``operations.<id>.hedge`` set to ``{after_ms, max_extra: 1}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessed, make_mutation, ms
 from recipemut.predict import hedgemodel
 from recipemut.profile.build import ST_OK
 from recipemut.recipe.edits import Edit
@@ -35,48 +41,77 @@ EDITS = (
 )
 
 
+def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
+    """The candidate for ``op_id``, or why there is none (None: nothing worth saying).
+
+    Only an operation whose logged calls show a heavy tail gets a reason: that is where a hedge is expected.
+    """
+    p = ctx.profile
+    r = ctx.recipe
+    op = r.ops[op_id]
+    if p is None or op.hedge is not None or not ctx.observed(op_id):
+        return None
+    j = p.col(op_id)
+    # each call's time (a fan-out: every call of the requests that ended ok; a hedge acts per call)
+    calls = p.call_durations(op_id)
+    fan_out = calls.shape[1] > 1
+    lat = calls[p.status[:, j] == ST_OK].ravel()
+    lat = lat[np.isfinite(lat)] if fan_out else lat
+    finite = lat[np.isfinite(lat)]
+    if finite.size < 2:
+        return None
+    p50, p99 = (float(v) for v in np.quantile(finite, [0.5, 0.99]))
+    tail_ratio = float(ctx.option("hedge_tail_ratio"))
+    if p50 <= 0 or p99 / p50 < tail_ratio:
+        return None
+    tail = f"a heavy tail (p99 {ms(p99)} is {p99 / p50:.1f}x its p50 {ms(p50)})"
+    if op.side_effects == "external":
+        return f"{tail}, but external side effects: a duplicate call would repeat an action"
+    if op_id in ctx.frozen:
+        return f"{tail}, but frozen: its calls are not changed"
+    min_calls = int(ctx.option("hedge_min_calls"))
+    if lat.size < min_calls:
+        return f"{tail}, but only {lat.size:,} ok calls in the logs, under {min_calls:,} (option hedge_min_calls)"
+    choice = hedgemodel.choose(
+        lat,
+        quantiles=tuple(ctx.option("hedge_quantiles")),
+        max_extra_rate=float(ctx.option("hedge_max_extra_rate")),
+        seed=int(ctx.option("seed")),
+    )
+    min_gain = float(ctx.option("hedge_min_p99_gain"))
+    if choice is None:
+        return (
+            f"{tail}, but every delay tried would add more than "
+            f"{float(ctx.option('hedge_max_extra_rate')):.0%} extra calls (option hedge_max_extra_rate)"
+        )
+    if choice.p99_after_ms > (1 - min_gain) * p99:
+        return (
+            f"{tail}, but the best delay ({ms(choice.after_ms)}, its p{choice.quantile * 100:g}) brings its p99 only "
+            f"to {ms(choice.p99_after_ms)}, less than {min_gain:.0%} lower (option hedge_min_p99_gain)"
+        )
+    after = round(choice.after_ms, 1)
+    ratio = choice.p99_before_ms / choice.p50_ms
+    reason = (
+        f"`{op_id}` has a heavy tail (p99 {ms(choice.p99_before_ms)} is {ratio:.1f}x its p50 "
+        f"{ms(choice.p50_ms)}); re-sending a call unanswered after {ms(after)} (its p{choice.quantile * 100:g}) "
+        f"gives a predicted p99 of {ms(choice.p99_after_ms)} for {choice.extra_rate:.1%} extra calls, assuming the "
+        f"duplicate's latency is independent of the original's"
+    )
+    if fan_out:
+        reason = reason.replace("has a heavy tail (", "has a heavy tail per call (", 1) + (
+            ", on each of its calls (the calls then run as scheduled now)"
+        )
+    edits = [Edit("set", ("operations", op_id, "hedge"), {"after_ms": after, "max_extra": 1})]
+    return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+
+
 def generate(ctx: OperatorContext) -> list[Mutation]:
     """One candidate per heavy-tailed operation where a hedge lowers the predicted p99."""
-    p = ctx.profile
-    if p is None:
+    if ctx.profile is None:
         return []
-    r = ctx.recipe
-    out: list[Mutation] = []
-    for op_id in r.topo_order:
-        op = r.ops[op_id]
-        if op.side_effects == "external" or op_id in ctx.frozen or op.hedge is not None or not ctx.observed(op_id):
-            continue
-        j = p.col(op_id)
-        # each call's time (a fan-out: every call of the requests that ended ok; a hedge acts per call)
-        calls = p.call_durations(op_id)
-        fan_out = calls.shape[1] > 1
-        lat = calls[p.status[:, j] == ST_OK].ravel()
-        lat = lat[np.isfinite(lat)] if fan_out else lat
-        if lat.size < int(ctx.option("hedge_min_calls")):
-            continue
-        p50, p99 = (float(v) for v in np.quantile(lat[np.isfinite(lat)], [0.5, 0.99]))
-        if p50 <= 0 or p99 / p50 < float(ctx.option("hedge_tail_ratio")):
-            continue
-        choice = hedgemodel.choose(
-            lat,
-            quantiles=tuple(ctx.option("hedge_quantiles")),
-            max_extra_rate=float(ctx.option("hedge_max_extra_rate")),
-            seed=int(ctx.option("seed")),
-        )
-        if choice is None or choice.p99_after_ms > (1 - float(ctx.option("hedge_min_p99_gain"))) * p99:
-            continue
-        after = round(choice.after_ms, 1)
-        ratio = choice.p99_before_ms / choice.p50_ms
-        reason = (
-            f"`{op_id}` has a heavy tail (p99 {ms(choice.p99_before_ms)} is {ratio:.1f}x its p50 "
-            f"{ms(choice.p50_ms)}); re-sending a call unanswered after {ms(after)} (its p{choice.quantile * 100:g}) "
-            f"gives a predicted p99 of {ms(choice.p99_after_ms)} for {choice.extra_rate:.1%} extra calls, assuming the "
-            f"duplicate's latency is independent of the original's"
-        )
-        if fan_out:
-            reason = reason.replace("has a heavy tail (", "has a heavy tail per call (", 1) + (
-                ", on each of its calls (the calls then run as scheduled now)"
-            )
-        edits = [Edit("set", ("operations", op_id, "hedge"), {"after_ms": after, "max_extra": 1})]
-        out.append(make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits))
-    return out
+    return assessed(ctx, _assess)[0]
+
+
+def why_not(ctx: OperatorContext) -> Mapping[str, str]:
+    """Heavy-tailed operations that get no hedge, and why (side effects, too few calls, too little gain)."""
+    return assessed(ctx, _assess)[1]
