@@ -1,8 +1,9 @@
 """matplotlib plumbing shared by every chart: a figure on the Agg canvas, and its PNG or SVG bytes.
 
-``pyplot`` is never imported (no global state, no GUI backend, a third less import time); each
-figure gets its own :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`. SVG text stays
-text (``svg.fonttype: none``: smaller files, searchable, and a test can read it), and the SVG is
+``pyplot`` is never used (no global figure state to leak between calls, no GUI backend chosen
+from the environment); each figure gets its own
+:class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`. SVG text stays text
+(``svg.fonttype: none``: smaller files, searchable, and a test can read it), and the SVG is
 byte-for-byte reproducible (a fixed id salt, no date). User text given to matplotlib must be
 drawn with ``parse_math=False`` (a ``$`` in a name would otherwise be read as TeX); matplotlib
 escapes text for XML itself.
