@@ -86,3 +86,20 @@ def test_import_of_a_broken_engine_file_names_the_engine_files_line(tmp_path: Pa
     res = runner.invoke(app, ["import", str(src)], env=ENV)
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert "wf.yaml:33:" in res.output and "foo-bar-longname-D" in res.output
+
+
+def test_the_shipped_engine_examples_validate_and_import(tmp_path: Path) -> None:
+    root = Path(__file__).parents[1] / "recipes"
+    argo_ci = root / "argo-ci" / "workflow.yaml"
+    res = runner.invoke(app, ["validate", str(argo_ci), str(root / "tekton-skaffold-demo" / "pipeline.yaml")], env=ENV)
+    assert res.exit_code == 0, res.output
+    assert "workflow.yaml: valid (5 operations, read as an Argo Workflow)" in res.output
+    assert "pipeline.yaml: valid (5 operations, read as a Tekton Pipeline)" in res.output
+    assert "workflow.yaml:26:3: warning: spec.onExit has no recipe equivalent" in res.output
+    r = load_recipe(argo_ci)
+    assert r.ops["deps"].after == ("clone", "cache-restore") and r.ops["test"].after == ("build",)
+    demo = load_recipe(root / "tekton-skaffold-demo" / "pipeline.yaml")
+    # v1alpha1 PipelineResources: `from: [build-skaffold-app]` is a data edge, runAfter an ordering one
+    assert demo.ops["deploy-app"].consumes == ("build-skaffold-app.app-image",) and demo.ops["deploy-app"].after == ()
+    assert demo.ops["build-skaffold-app"].after == ("skaffold-unit-tests",)
+    assert demo.dag.edges["build-skaffold-web", "deploy-web"]["kind"] == "data"

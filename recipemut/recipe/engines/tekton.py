@@ -11,6 +11,8 @@ same file): each pipeline task is one operation, ``finally`` tasks included.
 * ``when`` expressions → ``when`` (as text, warned); ``matrix`` → ``foreach`` over the list it
   names (``$(params.P[*])``, ``$(tasks.X.results.Y[*])``) or the recipe input ``<task>.matrix``,
   every combination at once (``concurrency`` = their count); ``retries`` → ``retry``.
+* Tekton v1alpha1 PipelineResources: a task's output resource is a field ``<task>.<resource>``,
+  an input resource ``from: [task]`` reads it (a data edge).
 * ``service`` is the ``taskRef`` name (or the resolver and its ``name`` param), or the first
   step's image of an inline ``taskSpec``.
 
@@ -167,6 +169,7 @@ class _Reader:
         s.at["consumes"] = (*path, "params")
         for r in dict.fromkeys([*self._results(t), *sorted(self.referenced.get(raw, ()))]):
             s.produces.append(b.field(f"{s.id}.{op_id(r)}", path))
+        self._resources(s, t.get("resources"), (*path, "resources"))
         if key == "finally":
             s.after = [(op_id(str(o["name"])), path) for kk, _, o in self.all if kk == "tasks"]
             s.anchor = Anchor(path, None, "implicit")
@@ -192,6 +195,25 @@ class _Reader:
                 s.extra["retry"] = {"max_attempts": n}
                 s.at["retry"] = (*path, "retries")
         return s
+
+    def _resources(self, s: Step, res: Any, at: DocPath) -> None:
+        """v1alpha1 PipelineResources: an output resource is a field; an input's ``from`` reads it (a data edge)."""
+        if not isinstance(res, dict):
+            return
+        for j, r in enumerate(_items(res.get("outputs"))):
+            if isinstance(r, dict) and r.get("resource"):
+                s.produces.append(self.b.field(f"{s.id}.{op_id(str(r['resource']))}", (*at, "outputs", j)))
+        for j, r in enumerate(_items(res.get("inputs"))):
+            if not isinstance(r, dict):
+                continue
+            for k, src in enumerate(_items(r.get("from"))):
+                where: DocPath = (*at, "inputs", j, "from", k)
+                if str(src) in self.names:
+                    s.consumes.append(self.b.field(f"{op_id(str(src))}.{op_id(str(r.get('resource', '')))}", where))
+                else:
+                    self.b.warn(
+                        "unknown-step", f"{s.action}: takes a resource from '{src}', which is not a task here", where
+                    )
 
     def _matrix(self, s: Step, matrix: dict[str, Any], at: DocPath) -> None:
         params = [p for p in _items(matrix.get("params")) if isinstance(p, dict)]
