@@ -314,3 +314,15 @@ def test_public_workflows_carry_outputs_matrix_and_max_parallel() -> None:
     assert (job["foreach"], job["concurrency"]) == ("inputs.split_keys", 8)
     assert load("botocore-run-tests.yml")["build"]["concurrency"] == 15  # 5 Pythons x 3 OSes
     assert load("flask-tests.yaml")["tests"]["concurrency"] == 11  # 11 include entries
+
+
+SHIPPED = sorted((Path(__file__).parents[1] / "recipes").glob("gha-*/workflow.yml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
+def test_shipped_github_actions_examples_validate(path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--format", "json", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)["files"]
+    assert report["valid"] and report["engine"] == gha.NAME
+    assert "Provenance:" in path.read_text().split("\nname:")[0]

@@ -349,3 +349,35 @@ def test_public_examples_map_retry_and_choice_as_documented() -> None:
     sg = load("scatter-gather.asl.json")
     assert sg["Get_quotes"]["produces"] == ["requestId", "quotes"]
     assert sg["Save_quotes_to_DynamoDB"]["consumes"] == ["requestId", "quotes"]
+
+
+@pytest.mark.parametrize(
+    ("file", "name"),
+    [
+        ("recipes/sfn-checkout/definition.asl.json", "sfn-checkout"),
+        ("pagination-loop/statemachine/statemachine.asl.json", "pagination-loop"),
+        ("orders.asl.json", "orders"),
+    ],
+)
+def test_the_recipe_is_named_by_the_file_or_its_telling_folder(file: str, name: str) -> None:
+    assert imported({"StartAt": "A", "States": {"A": task()}}, file=file).document["name"] == name
+
+
+SHIPPED = sorted((Path(__file__).parents[1] / "recipes").glob("sfn-*/definition.asl.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
+def test_shipped_step_functions_examples_validate(path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--format", "json", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)["files"]
+    assert report["valid"] and report["engine"] == sfn.NAME
+    assert "Provenance:" in json.loads(path.read_text())["Comment"]
+
+
+def test_the_shipped_checkout_keeps_its_choice_branches() -> None:
+    path = Path(__file__).parents[1] / "recipes" / "sfn-checkout" / "definition.asl.json"
+    data, positions, _ = parse_yaml(path.read_text(), file=str(path), what="state machine")
+    o = ops(sfn.to_recipe(data, positions, file=str(path)))
+    assert len(o) == 10 and o["Set_Payment_Status_Unsuccessful"]["when"] == '$.Status == "PaymentFailed"'
+    assert o["Send_ShippingSuccessful_Event_to_Notification_Bus"]["service"] == "events"

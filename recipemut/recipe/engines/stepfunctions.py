@@ -488,10 +488,20 @@ class _Reader:
         return consumes, produces
 
 
+#: file and folder names that say nothing about the state machine (``statemachine/statemachine.asl.json``)
+_GENERIC = {"definition", "statemachine", "state-machine", "state_machine", "stepfunction", "stepfunctions", "workflow"}
+
+
 def _recipe_name(file: str) -> str:
-    name = PurePath(file).name
+    """The file's name without ``.asl.json``; a generic name (``statemachine``) gives the nearest telling folder's."""
+    path = PurePath(file)
+    name = path.name
     for suffix in (".json", ".yaml", ".yml", ".asl"):
         name = name.removesuffix(suffix)
+    for parent in path.parents:
+        if name.lower() not in _GENERIC or not parent.name:
+            break
+        name = parent.name
     return name if name and not name.startswith("<") else "state-machine"
 
 
