@@ -114,3 +114,33 @@ def test_hand_written_recipe_profiled_and_suggested_on_engine_runs(
     judged = [*plan["mutations"], *plan["report"]["rejected"]]
     assert f"parallelize:{ids[0]}->{ids[1]}" in [m["id"] for m in judged]
     assert plan["report"]["baseline"]["requests"] == 40  # every run replayed
+
+
+REALDATA = ROOT / "tests" / "realdata" / "engines"
+#: per real history: its operations (as names.py makes them) and, per operation, its duration in
+#: the history worked out by hand from the raw timestamps (end - start of the step)
+REAL_STEPS = {
+    "stepfunctions/runs/sfn-local-hybridpath-history.json": {
+        "LambdaState": 17.0,  # TaskStateEntered 14:06:50.143 .. TaskStateExited 14:06:50.160
+        "SQSState": 919.0,  # TaskStateEntered 14:06:50.160 .. TaskFailed 14:06:51.079 (no exit: the run failed)
+    },
+    "tekton/runs/dashboard-demo-pipeline-run-6.json": {
+        "skaffold-unit-tests": 13000.0,  # 13:50:58 .. 13:51:11
+        "build-skaffold-app": 144000.0,  # 13:51:11 .. 13:53:35
+        "build-skaffold-web": 159000.0,  # 13:51:11 .. 13:53:50
+    },
+    "github-actions/runs/rest-api-job-paginated.json": {"build": 119000.0},  # 17:42:40 .. 17:44:39
+    "argo/runs/dag_retry_succeeded.yaml": {"step1": 25000.0},  # attempts 10:22:43 .. 10:23:08
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_STEPS))
+def test_real_history_profiles_to_its_step_durations(tmp_path: Path, name: str) -> None:
+    steps = REAL_STEPS[name]
+    ops = "\n".join(f"  - {{id: {op}, service: svc, action: {op}, after: [{prev}]}}"
+                    for prev, op in zip(["", *steps][:-1], steps, strict=True))  # fmt: skip
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"apiVersion: recipemut/v1\nkind: Recipe\nname: real\noperations:\n{ops}\n")
+    data = profile(recipe, REALDATA / name)
+    assert {o["op"]: o["mean_ms"] for o in data["ops"]} == steps
+    assert data["summary"]["requests"] == 1
