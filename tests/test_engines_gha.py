@@ -112,7 +112,7 @@ def test_needs_are_after_edges_and_the_description_says_no_data_passes() -> None
 def test_if_is_when_with_a_warning_at_its_line() -> None:
     imp = imported(WORKFLOW)
     assert ops(imp)["deploy"]["when"] == "github.ref == 'refs/heads/main'"
-    assert warning(imp, "import-when-expression").line == line_of(WORKFLOW, "if: github.ref")
+    assert warning(imp, "import-when").line == line_of(WORKFLOW, "if: github.ref")
 
 
 @pytest.mark.parametrize(("cond", "warns"), [("always()", True), ("${{ !cancelled() }}", True), ("success()", False)])

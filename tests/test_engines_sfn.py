@@ -137,7 +137,7 @@ def test_choice_branches_are_when_on_their_operations_and_the_merge_runs_always(
     assert o["Ship"]["when"] == 'not ($.status == "FAILED")'
     assert "when" not in o["Log"]
     assert sorted(o["Log"]["after"]) == ["Alert", "Ship"]
-    assert "import-when-expression" in codes(imp)
+    assert "import-when" in codes(imp)
 
 
 def test_parallel_branches_run_after_its_predecessor_and_before_its_next() -> None:
@@ -307,8 +307,8 @@ def test_a_yaml_definition_reads_the_same() -> None:
 # ---- real examples, end to end -----------------------------------------------------------------
 
 EXPECTED = {
-    "map-sqs-messages.asl.json": {("import-when-expression", 14), ("import-map-flattened", 33)},
-    "pagination-loop.asl.json": {("import-loop", 23), ("import-when-expression", 29), ("import-field-rewritten", 24)},
+    "map-sqs-messages.asl.json": {("import-when", 14), ("import-map-flattened", 33)},
+    "pagination-loop.asl.json": {("import-loop", 23), ("import-when", 29), ("import-field-rewritten", 24)},
     "distributed-map-montecarlo.asl.json": set(),
     "retry-with-exponential-backoff.asl.json": {("import-catch", 27)},
     "scatter-gather.asl.json": {("import-catch", 29)},
@@ -316,8 +316,8 @@ EXPECTED = {
         ("import-catch", 126),
         ("import-loop", 37),
         ("import-loop", 88),
-        ("import-when-expression", 39),
-        ("import-when-expression", 90),
+        ("import-when", 39),
+        ("import-when", 90),
         ("import-unreached", 4),
         ("import-field-rewritten", 83),
     },

@@ -105,7 +105,7 @@ def test_v08_switch_conditions_are_when_and_the_default_is_their_negation() -> N
     imp = imported(v08(switch, adult, minor))
     assert ops(imp)["adult"]["when"] == ".age >= 18"
     assert ops(imp)["minor"]["when"] == "not (.age >= 18)"
-    assert "import-when-expression" in codes(imp)
+    assert "import-when" in codes(imp)
 
 
 def test_v08_parallel_branches_are_operations_between_predecessor_and_transition() -> None:
@@ -235,7 +235,7 @@ do:
     o = ops(imp)
     assert o["check"]["may_halt"] is True and o["check"]["when"] == ".age < 18"
     assert o["bet"]["when"] == ".stake > 0" and o["bet"]["after"] == ["check"]
-    assert codes(imp).count("import-when-expression") == 2
+    assert codes(imp).count("import-when") == 2
 
 
 def test_v10_for_is_one_fan_out_over_its_in_list() -> None:
@@ -292,12 +292,12 @@ do:
 EXPECTED = {
     "v08-parallel-execution.json": set(),
     "v08-process-transactions.json": set(),
-    "v08-applicant-request-decision.json": {("import-when-expression", 14)},
+    "v08-applicant-request-decision.json": {("import-when", 14)},
     "v08-event-based-greeting.json": {("import-event", 24)},
     "v10-fork.yaml": {("import-fork-compete", 8)},
     "v10-for.yaml": {("import-event", 13)},
-    "v10-switch-then-string.yaml": {("import-when-expression", 8)},
-    "v10-conditional-task.yaml": {("import-when-expression", 8)},
+    "v10-switch-then-string.yaml": {("import-when", 8)},
+    "v10-conditional-task.yaml": {("import-when", 8)},
     "v10-try-catch.yaml": {("import-catch", 14)},
 }
 

@@ -299,7 +299,7 @@ class _Reader:
             return
         step.extra["when"] = when_text(text)
         step.at["when"] = at
-        self.b.warn("when-expression", f"job '{key}': the condition {when_text(text)!r} is kept as `when` text", at)
+        self.b.warn("when", f"job '{key}': the condition {when_text(text)!r} is kept as `when` text", at)
 
     def matrix(self, key: str, job: dict[str, Any], step: Step, notes: list[str]) -> DocPath | None:
         strategy = job.get("strategy")

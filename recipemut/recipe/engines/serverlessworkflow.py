@@ -280,7 +280,7 @@ class _Reader:
         if isinstance(st.get("onErrors"), list) and st["onErrors"]:
             self.b.warn("catch", f"state '{name}': onErrors routes are not carried over", (*path, "onErrors"))
         if kind == "switch":
-            self.b.warn("when-expression", f"switch '{name}': its conditions are kept as `when` text", path)
+            self.b.warn("when", f"switch '{name}': its conditions are kept as `when` text", path)
             if "eventConditions" in st:
                 self.b.warn(
                     "event", f"switch '{name}' waits for events; the wait is not modelled", (*path, "eventConditions")
@@ -434,7 +434,7 @@ class _Reader:
             cond = when_text(_bare(task["if"]))
             when = f"{when} and {cond}" if when else cond
             self.b.warn(
-                "when-expression", f"task '{name}': the condition {cond!r} is kept as `when` text", (*path, "if")
+                "when", f"task '{name}': the condition {cond!r} is kept as `when` text", (*path, "if")
             )
         if kind == "do":
             return self.sequence(task["do"], (*path, "do"), preds, when)
@@ -445,7 +445,7 @@ class _Reader:
         if kind == "fork":
             return self.fork(name, task, path, preds, when)
         if kind == "switch":
-            self.b.warn("when-expression", f"switch '{name}': its cases are kept as `when` text", (*path, "switch"))
+            self.b.warn("when", f"switch '{name}': its cases are kept as `when` text", (*path, "switch"))
             return preds
         if kind == "raise" and "if" not in task:
             return preds

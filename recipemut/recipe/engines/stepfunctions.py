@@ -243,7 +243,7 @@ class _Reader:
         kind = st.get("Type") if isinstance(st, dict) else None
         self.catch(name, st, path)
         if kind == "Choice":
-            self.b.warn("when-expression", f"Choice '{name}': its branches are kept as `when` text", path)
+            self.b.warn("when", f"Choice '{name}': its branches are kept as `when` text", path)
             return preds
         if kind == "Parallel":
             return self.parallel(name, st, path, preds, when)
