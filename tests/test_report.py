@@ -160,6 +160,23 @@ def test_every_section_is_drawn(page: Path) -> None:
     assert ">idle:" not in forecast
 
 
+def test_the_commands_defaults_are_the_searchs() -> None:
+    from recipemut.commands import report
+    from recipemut.plan import search
+
+    assert report.DEFAULT_BUDGET == search.DEFAULT_BUDGET
+    assert report.DEFAULT_TIME_BUDGET_S == search.DEFAULT_TIME_BUDGET_S
+
+
+def test_an_unknown_operator_is_a_usage_error(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, log = inputs
+    res = runner.invoke(
+        app, ["report", str(recipe), "--logs", str(log), "-o", str(tmp_path / "r.html"), "-O", "paralelize"], env=ENV
+    )
+    assert res.exit_code == 2 and "unknown operator 'paralelize'" in res.output
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_out_naming_the_recipe_is_refused(inputs: tuple[Path, Path]) -> None:
     recipe, log = inputs
     before = recipe.read_bytes()

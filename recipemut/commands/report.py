@@ -20,11 +20,14 @@ from recipemut.commands._common import (
 )
 from recipemut.commands.suggest import Objective
 from recipemut.files.text import shown
-from recipemut.mutate.operators import REGISTRY
-from recipemut.plan.search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S
+
+#: plan.search's defaults, written out so that ``report -h`` imports no core (tests/test_report.py checks them)
+DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S = 400, 50.0
 
 
 def _operators(values: list[str] | None) -> list[str] | None:
+    from recipemut.mutate.operators import REGISTRY
+
     for v in values or []:
         if v not in REGISTRY:
             raise typer.BadParameter(f"unknown operator {v!r}; choose from {', '.join(REGISTRY)}")
@@ -38,7 +41,7 @@ def report(
     objective: Objective = typer.Option(Objective.balanced, "--objective", help="What the plan minimises."),
     operators: list[str] | None = typer.Option(
         None, "--operators", "-O", callback=_operators, show_default=False,
-        help=f"Operators to use (repeatable; default: all): {', '.join(REGISTRY)}.",
+        help="Operators to use (repeatable; default: all), as in suggest (`recipemut suggest -h` lists them).",
     ),
     budget: int = typer.Option(DEFAULT_BUDGET, "--budget", min=1, help="Most candidates to evaluate."),
     time_budget: float = typer.Option(
