@@ -136,6 +136,9 @@ def test_v08_foreach_fans_out_over_its_input_collection_with_batch_size() -> Non
     }
     (op,) = imported(v08(each)).document["operations"]
     assert (op["foreach"], op["concurrency"], op["consumes"]) == ("customer.orders", 3, ["customer.orders"])
+    sequential = {**each, "mode": "sequential", "outputCollection": "${ .shipped }"}
+    (op,) = imported(v08(sequential)).document["operations"]
+    assert "concurrency" not in op and op["produces"] == ["shipped"]
 
 
 def test_v08_event_states_on_errors_and_loops_are_warnings() -> None:

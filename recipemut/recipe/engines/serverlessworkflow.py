@@ -352,6 +352,7 @@ class _Reader:
         if items in step.consumes:
             step.extra["foreach"] = items
             step.at["foreach"] = at
+        self.write(step, _writes(st.get("outputCollection")), (*path, "outputCollection"))
         mode = str(st.get("mode", "parallel")).lower()
         size = st.get("batchSize")
         if mode == "sequential":
@@ -361,7 +362,6 @@ class _Reader:
             step.extra["concurrency"] = min(limit, UNLIMITED)
             step.at["concurrency"] = (*path, "batchSize") if "batchSize" in st else path
             step.anchor = Anchor(path=path, depends=None, depends_style="implicit", concurrency=path)
-        self.write(step, _writes(st.get("outputCollection")), (*path, "outputCollection"))
 
     # ---- 1.0 ----------------------------------------------------------------------------------
 
@@ -433,9 +433,7 @@ class _Reader:
         if "if" in task:
             cond = when_text(_bare(task["if"]))
             when = f"{when} and {cond}" if when else cond
-            self.b.warn(
-                "when", f"task '{name}': the condition {cond!r} is kept as `when` text", (*path, "if")
-            )
+            self.b.warn("when", f"task '{name}': the condition {cond!r} is kept as `when` text", (*path, "if"))
         if kind == "do":
             return self.sequence(task["do"], (*path, "do"), preds, when)
         if kind == "try":
