@@ -45,7 +45,7 @@ REGISTRY: dict[str, OperatorSpec] = {
     )
     for m, needs, why_not in (
         (reorder, False, None),
-        (substitute, False, None),
+        (substitute, False, substitute.why_not),
         (parallelize, False, None),
         (datapipe, True, datapipe.not_proposed),
         (cache, True, cache.why_not),

@@ -9,6 +9,10 @@ dependencies) are re-checked because a different set of consumed fields changes 
 The description says so when the alternative's service has no entry under ``services:`` (the
 recipe then warns ``unknown-service`` and forecast cannot size it); the edits do not invent one.
 
+An operation whose equivalence the catalogue offers but gets no candidate is said why (:func:`why_not`,
+``suggest --explain``): frozen, or per alternative what it lacks (``unmet``) or which ordering
+constraint it would break.
+
 The edits, exactly, on the operation (its ``id`` and place stay): ``service`` and ``action`` set to
 the alternative's; ``cost_per_call_usd`` set to the alternative's (its own, else its ``expected``
 prior; removed when neither is known, so no stale cost remains); ``substituted_from`` set to the
@@ -37,7 +41,15 @@ from typing import Any
 import networkx as nx
 
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
-from recipemut.mutate.operators._base import OperatorContext, doc_op, fmt_fields, make_mutation, ms, ordering_problems
+from recipemut.mutate.operators._base import (
+    OperatorContext,
+    assessed,
+    doc_op,
+    fmt_fields,
+    make_mutation,
+    ms,
+    ordering_problems,
+)
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Operation
 
@@ -126,33 +138,51 @@ def _evidence(ctx: OperatorContext, op: Operation, alt: Operation) -> str:
     return ("; " + ", ".join(parts)) if parts else ""
 
 
+def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
+    """The candidates for ``op_id``, or why there is none (None: no alternative shares its equivalence)."""
+    r = ctx.recipe
+    op = r.ops[op_id]
+    if op.equivalence is None:
+        return None
+    alts = [a for a in r.alternatives
+            if a.equivalence == op.equivalence and (a.service, a.action) != (op.service, op.action)]
+    if not alts:
+        return None
+    if op_id in ctx.frozen:
+        return "frozen: its calls are not changed"
+    out: list[Mutation] = []
+    refused: list[str] = []
+    for alt in alts:
+        problems = unmet(ctx, op, alt)
+        if problems:
+            refused.append(f"`{alt.id}` cannot replace it: {'; '.join(problems)}")
+            continue
+        reason = (
+            f"`{op_id}` ({op.service}/{op.action}) can be served by {alt.service}/{alt.action} "
+            f"(catalogue entry `{alt.id}`, same equivalence `{op.equivalence}`): it consumes "
+            f"{fmt_fields(alt.consumes)}, all available there, and produces {fmt_fields(alt.produces)}, "
+            f"covering every downstream use{_evidence(ctx, op, alt)}"
+        )
+        if alt.service not in r.services:
+            reason += (
+                f"; service `{alt.service}` has no declared capacity (no entry under `services:`), so "
+                f"forecast cannot size it: declare it before applying"
+            )
+        edits = substitution_edits(ctx, op, alt)
+        m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", edits)
+        ordering = ordering_problems(ctx, m.recipe)
+        if ordering:
+            refused.append(f"`{alt.id}` would break an ordering constraint: {'; '.join(ordering)}")
+            continue
+        out.append(m)
+    return out if out else "; ".join(refused)
+
+
 def generate(ctx: OperatorContext) -> list[Mutation]:
     """One candidate per (operation, usable alternative) pair, in topological then catalogue order."""
-    r = ctx.recipe
-    out: list[Mutation] = []
-    for op_id in r.topo_order:
-        op = r.ops[op_id]
-        if op.equivalence is None or op_id in ctx.frozen:
-            continue
-        for alt in r.alternatives:
-            if alt.equivalence != op.equivalence or (alt.service, alt.action) == (op.service, op.action):
-                continue
-            if unmet(ctx, op, alt):
-                continue
-            reason = (
-                f"`{op_id}` ({op.service}/{op.action}) can be served by {alt.service}/{alt.action} "
-                f"(catalogue entry `{alt.id}`, same equivalence `{op.equivalence}`): it consumes "
-                f"{fmt_fields(alt.consumes)}, all available there, and produces {fmt_fields(alt.produces)}, "
-                f"covering every downstream use{_evidence(ctx, op, alt)}"
-            )
-            if alt.service not in r.services:
-                reason += (
-                    f"; service `{alt.service}` has no declared capacity (no entry under `services:`), so "
-                    f"forecast cannot size it: declare it before applying"
-                )
-            edits = substitution_edits(ctx, op, alt)
-            m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", edits)
-            if ordering_problems(ctx, m.recipe):
-                continue
-            out.append(m)
-    return out
+    return assessed(ctx, _assess)[0]
+
+
+def why_not(ctx: OperatorContext) -> Mapping[str, str]:
+    """Operations with catalogue alternatives of their equivalence that none can replace, and why."""
+    return assessed(ctx, _assess)[1]
