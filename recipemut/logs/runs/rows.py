@@ -253,8 +253,8 @@ def times_ms(values: list[Any]) -> np.ndarray:
             out[i] = (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).timestamp() * 1000.0
     if texts:
         parsed = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce", format="ISO8601")
-        ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(float)
-        ms = np.where(parsed.isna().to_numpy(), np.nan, ns / 1e6)
+        us = parsed.to_numpy(dtype="datetime64[us]").astype(np.int64)  # exact in float64, unlike ns
+        ms = np.where(parsed.isna().to_numpy(), np.nan, us.astype(float) / 1e3)
         out[np.asarray(text_at, dtype=np.int64)] = ms
     return out
 
