@@ -194,3 +194,11 @@ def test_a_workflow_definition_given_as_logs_is_one_error_line(tmp_path: Path) -
     result = runner.invoke(app, ["profile", str(recipe), "--logs", str(path)])
     assert result.exit_code == 1
     assert "Traceback" not in result.output and "not a run history" in result.output
+
+
+def test_a_workflow_template_given_as_logs_is_one_error_line(tmp_path: Path) -> None:
+    path = tmp_path / "wft.yaml"
+    path.write_text("apiVersion: argoproj.io/v1alpha1\nkind: WorkflowTemplate\nmetadata: {name: t}\n"
+                    "spec: {entrypoint: main, templates: [{name: main, container: {image: alpine}}]}\n")  # fmt: skip
+    with pytest.raises(LogError, match="an Argo WorkflowTemplate and no Workflow: a definition, not a run history"):
+        read_logs(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,12 @@ def test_log_format_named_against_a_history_says_to_drop_it() -> None:
     head = (ENGINES / "github-actions/runs/rest-api-job-paginated.json").read_bytes()
     why = mismatch(head, "otlp")
     assert why is not None and "GitHub Actions run jobs: drop --log-format (run histories are told by content)" in why
+
+
+def test_a_long_spec_before_the_status_is_still_told_by_its_keys_or_labels() -> None:
+    spec = {"entrypoint": "main", "templates": [{"name": f"t{i}", "script": {"source": "x" * 500}} for i in range(200)]}
+    head = json.dumps({"metadata": {"name": "wf"}, "spec": spec, "status": {"nodes": {}}}).encode()[:65536]
+    assert b"nodes" not in head and detect(head) == "argo"  # argo get -o json: no apiVersion/kind
+    labelled = b'{"metadata": {"name": "wf", "labels": {"workflows.argoproj.io/phase": "Succeeded"}}, "spec": {'
+    assert detect(labelled) == "argo"
+    assert detect(b'{"metadata": {"labels": {"tekton.dev/pipelineRun": "pr-1"}}, "spec": {') == "tekton"

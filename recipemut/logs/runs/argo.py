@@ -59,6 +59,7 @@ def step_name(display: str) -> tuple[str, bool]:
 def collect(docs: list[Any], rows: Rows) -> None:
     """Every Workflow of the documents into ``rows``."""
     k = 0
+    others: list[str] = []
     for doc in docs:
         for o in items(doc):
             k += 1
@@ -66,8 +67,16 @@ def collect(docs: list[Any], rows: Rows) -> None:
                 raise LogError(f"object {k}: not a JSON/YAML object", file=str(rows.path), code="bad-shape")
             kind = o.get("kind")
             if kind not in (None, "Workflow"):
-                continue  # a WorkflowTemplate, a Pod ... beside the workflows: not runs
+                others.append(str(kind))  # a WorkflowTemplate, a Pod ... beside the workflows: not runs
+                continue
             _workflow(o, rows, k)
+    if others and not rows.counts["runs"] and not rows.counts["runs_in_progress"]:
+        raise LogError(
+            f"an Argo {others[0]} and no Workflow: a definition, not a run history (give it as the recipe; "
+            "its runs come from 'argo get -o json' or 'kubectl get wf -o yaml')",
+            file=str(rows.path),
+            code="not-a-history",
+        )
 
 
 def _workflow(wf: dict[str, Any], rows: Rows, k: int) -> None:

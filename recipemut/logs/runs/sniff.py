@@ -2,10 +2,12 @@
 
 * ``argo``: an Argo Workflow object with ``status.nodes`` (``argo get -o json``, ``kubectl get wf
   -o yaml``, one object, a list, or a ``kind: List``): ``apiVersion: argoproj.io/...`` with
-  ``kind: Workflow``, or node keys (``displayName`` with ``templateName``/``boundaryID``) and ``nodes``;
+  ``kind: Workflow``, or node keys (``displayName`` with ``templateName``/``boundaryID``) and
+  ``nodes``, or the controller's ``workflows.argoproj.io/phase`` (``completed``) label, or
+  ``metadata`` with ``entrypoint`` and ``templates`` (a long spec before the status, no type meta);
 * ``tekton``: PipelineRun/TaskRun objects: ``apiVersion: tekton.dev/...`` with one of those kinds,
   or the keys of their status (``childReferences``, ``pipelineTaskName``, ``podName``) beside
-  ``conditions``;
+  ``conditions``, or the controller's ``tekton.dev/pipelineRun`` (``pipelineTask``) labels;
 * ``stepfunctions``: a ``GetExecutionHistory`` response: ``events`` holding ``previousEventId``
   or an ``ExecutionStarted`` / ``...StateEntered`` event type;
 * ``github-actions``: a run's jobs (``gh api repos/O/R/actions/runs/ID/jobs``): ``jobs`` whose
@@ -30,9 +32,13 @@ import re
 _KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
 _YAML_KEY = re.compile(rb"^[ \t-]*([A-Za-z_]+):", re.MULTILINE)
 _ARGO_API = re.compile(rb"""["']?apiVersion["']?\s*:\s*["']?argoproj\.io/""")
-_ARGO_KIND = re.compile(rb"""["']?kind["']?\s*:\s*["']?Workflow\b""")
+#: Workflow, and the definitions given by mistake (their reader says they are not histories)
+_ARGO_KIND = re.compile(rb"""["']?kind["']?\s*:\s*["']?(?:Cluster)?(?:Workflow|WorkflowTemplate|CronWorkflow)\b""")
 _TEKTON_API = re.compile(rb"""["']?apiVersion["']?\s*:\s*["']?tekton\.dev/""")
 _TEKTON_KIND = re.compile(rb"""["']?kind["']?\s*:\s*["']?(?:PipelineRun|TaskRun)\b""")
+#: labels the engines' controllers put on every run: a tell even when a long spec comes first
+_ARGO_LABEL = re.compile(rb"workflows\.argoproj\.io/(?:phase|completed|workflow)\b")
+_TEKTON_LABEL = re.compile(rb"tekton\.dev/(?:pipelineRun|pipelineTask|taskRun)\b")
 _SFN_TYPE = re.compile(rb"""["']?type["']?\s*:\s*["']?(?:ExecutionStarted|[A-Za-z]+StateEntered)\b""")
 
 #: what each format is called in messages
@@ -48,12 +54,17 @@ def sniff(head: bytes) -> str | None:
     """The run-history format of a file's first bytes, or ``None``."""
     text = head[:65536]
     keys = set((_KEY if text[:1] in (b"{", b"[") else _YAML_KEY).findall(text))
-    if (_ARGO_API.search(text) and _ARGO_KIND.search(text)) or (
-        b"nodes" in keys and b"displayName" in keys and keys & {b"templateName", b"boundaryID"}
+    if (
+        (_ARGO_API.search(text) and _ARGO_KIND.search(text))
+        or (b"nodes" in keys and b"displayName" in keys and keys & {b"templateName", b"boundaryID"})
+        or _ARGO_LABEL.search(text)
+        or {b"metadata", b"entrypoint", b"templates"} <= keys  # argo get -o json: no type meta, spec first
     ):
         return "argo"
-    if (_TEKTON_API.search(text) and _TEKTON_KIND.search(text)) or (
-        b"conditions" in keys and keys & {b"childReferences", b"pipelineTaskName", b"podName"}
+    if (
+        (_TEKTON_API.search(text) and _TEKTON_KIND.search(text))
+        or (b"conditions" in keys and keys & {b"childReferences", b"pipelineTaskName", b"podName"})
+        or _TEKTON_LABEL.search(text)
     ):
         return "tekton"
     if b"events" in keys and (b"previousEventId" in keys or _SFN_TYPE.search(text)):
