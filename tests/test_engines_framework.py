@@ -129,3 +129,18 @@ def test_write_back_into_an_engine_file_is_refused_in_one_place(tmp_path: Path) 
     res = runner.invoke(app, ["rollback", str(f)], env={"COLUMNS": "200"})
     assert res.exit_code == 1 and "write-back into Argo Workflow files is not available yet" in res.output
     assert "Traceback" not in res.output and f.read_text() == ARGO
+
+
+def test_read_document_of_an_engine_file_is_the_imported_recipe_document(tmp_path: Path) -> None:
+    from recipemut.recipe.loader import read_document
+
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec: {results: [{name: r}]}\n---\n"
+        "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {name: p}\n"
+        "spec:\n  tasks:\n    - {name: a, taskRef: {name: t}}\n    - {name: b, taskRef: {name: t}, runAfter: [a]}\n"
+    )
+    doc, positions, text = read_document(f)
+    assert doc["apiVersion"] == "recipemut/v1" and [o["id"] for o in doc["operations"]] == ["a", "b"]
+    assert doc["operations"][0]["produces"] == ["a.r"] and doc["operations"][1]["after"] == ["a"]
+    assert positions[("operations", 1)] == (12, 7) and text == f.read_text()

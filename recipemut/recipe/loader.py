@@ -89,13 +89,15 @@ def read_document(
 ) -> tuple[dict[str, Any], Positions, str]:
     """Read a recipe file into (plain data, positions, text) without checking the schema.
 
+    An engine's file (Argo, Tekton, ...) gives the recipe document imported from it.
+
     Raises :class:`InputFileError` when the file cannot be read as text and :class:`RecipeInvalid`
     for YAML problems (syntax, duplicate keys, not a mapping, ...).
     """
     text = read_text(path, max_bytes=max_bytes)
-    data, positions, findings = parse_recipe_yaml(text, file=str(path))
+    data, positions, findings, imported = _read_any(text, str(path))
     mapping = _require_mapping(data, str(path))
-    if findings:
+    if findings and imported is None:  # an engine file's import warnings are no reason to refuse it
         raise RecipeInvalid(findings)
     return mapping, positions, text
 
@@ -539,24 +541,36 @@ def check_text(text: str, *, file: str = "<string>") -> tuple[Recipe | None, lis
     A workflow engine's file (Argo, Tekton, ...: :mod:`recipemut.recipe.engines`) is imported and
     then checked like a recipe; a multi-document file is read document by document for that.
     """
-    from recipemut.recipe.engines import import_text, looks_like_recipe
-
     try:
-        try:
-            data, positions, findings = parse_recipe_yaml(text, file=file)
-        except RecipeInvalid as e:
-            several = any(f.code == "multiple-documents" for f in e.findings)
-            imported = import_text(text, file=file) if several else None
-            if imported is None:
-                raise
+        data, positions, findings, imported = _read_any(text, file)
+        if imported is not None:
             return check_imported(imported, file=file)
-        if not looks_like_recipe(data):
-            imported = import_text(text, file=file, first=(data, positions, findings))
-            if imported is not None:
-                return check_imported(imported, file=file)
         return check_document(data, positions, file=file, findings=findings)
     except RecipeInvalid as e:
         return None, list(e.findings)
+
+
+def _read_any(text: str, file: str) -> tuple[Any, Positions, list[Finding], Imported | None]:
+    """(data, positions, findings, imported): a recipe's YAML, or the recipe document imported from an engine's file.
+
+    A file that does not mean to be a recipe (or holds several YAML documents) is offered to the
+    engines (:mod:`recipemut.recipe.engines`); raises :class:`RecipeInvalid` as the YAML reader does.
+    """
+    from recipemut.recipe.engines import import_text, looks_like_recipe
+
+    try:
+        data, positions, findings = parse_recipe_yaml(text, file=file)
+    except RecipeInvalid as e:
+        several = any(f.code == "multiple-documents" for f in e.findings)
+        imported = import_text(text, file=file) if several else None
+        if imported is None:
+            raise
+        return imported.document, imported.positions, imported.warnings, imported
+    if not looks_like_recipe(data):
+        imported = import_text(text, file=file, first=(data, positions, findings))
+        if imported is not None:
+            return imported.document, imported.positions, imported.warnings, imported
+    return data, positions, findings, None
 
 
 def check_recipe(

@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
-from recipemut.recipe.engines import READS, a_name, engine_name
+from recipemut.recipe.engines import READS, engine_name, recipe_text
 from recipemut.recipe.engines.base import Imported
 from recipemut.recipe.loader import check_text, read_text
 from recipemut.recipe.model import Recipe
@@ -45,17 +43,6 @@ class ImportResult:
             "warnings": [w.to_dict() for w in self.warnings],
             "written": None if self.written is None else str(self.written),
         }
-
-
-def recipe_yaml(imported: Imported, source: str) -> str:
-    """The imported recipe as YAML, with a header comment naming the source file and the engine."""
-    header = (
-        f"# Imported by `recipemut import` from {source} ({a_name(imported.engine)}).\n"
-        "# Steps are operations; data edges come from what the engine states (outputs, results,\n"
-        "# parameters), ordering without stated data stays in `after`. Check: recipemut validate FILE\n"
-    )
-    body = yaml.safe_dump(imported.document, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
-    return header + body
 
 
 def _not_engine(path: str, recipe: Recipe | None) -> RecipemutError:
@@ -92,11 +79,11 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
         raise RecipeInvalid(errors or findings)
     if recipe is None or recipe.imported is None:
         raise _not_engine(name, recipe)
-    result = ImportResult(source, recipe, recipe.imported, recipe_yaml(recipe.imported, name), findings)
+    result = ImportResult(source, recipe, recipe.imported, recipe_text(recipe.imported, source=name), findings)
     if out is not None:
         atomic_write(out, result.text.encode("utf-8"), what="recipe")
         result.written = Path(out)
     return result
 
 
-__all__ = ["ImportResult", "import_file", "recipe_yaml"]
+__all__ = ["ImportResult", "import_file"]

@@ -211,6 +211,23 @@ def import_text(text: str, *, file: str, first: Document | None = None) -> Impor
     return import_documents(documents, file=file)
 
 
+def recipe_text(imported: Imported, *, source: str) -> str:
+    """The imported recipe as YAML, with a header comment naming the source file and the engine.
+
+    What ``recipemut import`` shows and writes; also the text to diff a plan against while
+    write-back into engine files is not available.
+    """
+    import yaml
+
+    header = (
+        f"# Imported by `recipemut import` from {source} ({a_name(imported.engine)}).\n"
+        "# Steps are operations; data edges come from what the engine states (outputs, results,\n"
+        "# parameters), ordering without stated data stays in `after`. Check: recipemut validate FILE\n"
+    )
+    body = yaml.safe_dump(imported.document, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
+    return header + body
+
+
 def engine_name(text: str, *, file: str = "<string>") -> str | None:
     """What an engine calls the file (``"Argo Workflow"``), or ``None`` for a recipe or unreadable text."""
     if _RECIPE_HEAD.search(text):
@@ -252,6 +269,7 @@ __all__ = [
     "import_documents",
     "import_text",
     "looks_like_recipe",
+    "recipe_text",
     "refuse_write_back",
     "unsupported_engine",
 ]
