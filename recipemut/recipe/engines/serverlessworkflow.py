@@ -111,7 +111,8 @@ class _Reader:
         self.ids: set[str] = set()
         self.steps: list[Step] = []
         self.notes: dict[str, list[str]] = {}
-        self.ancestors: dict[str, set[str]] = {}
+        self.ancestors: dict[str, int] = {}  # a bit per upstream operation (by its rank)
+        self.rank: dict[str, int] = {}
         self.producer: dict[str, str] = {}
         self.inputs: set[str] = set()
         functions = data.get("functions")
@@ -133,22 +134,22 @@ class _Reader:
             )
         self.ids.add(oid)
         step = Step(id=oid, service=service, action=name, path=path)
-        step.after = [(p, self.path_of(p)) for p in sorted(preds, key=[s.id for s in self.steps].index)]
+        step.after = [(p, self.steps[self.rank[p]].path) for p in sorted(preds, key=self.rank.__getitem__)]
         step.anchor = Anchor(path=path, depends=None, depends_style="implicit")
         if when is not None:
             step.extra["when"] = when
-        self.ancestors[oid] = set().union(*({p} | self.ancestors.get(p, set()) for p in preds)) if preds else set()
+        self.ancestors[oid] = 0
+        for p in preds:
+            self.ancestors[oid] |= self.ancestors[p] | (1 << self.rank[p])
+        self.rank[oid] = len(self.steps)
         self.steps.append(step)
         self.notes[oid] = []
         return step
 
-    def path_of(self, op: str) -> DocPath:
-        return next(s.path for s in self.steps if s.id == op)
-
     def read(self, step: Step, fields: list[str], at: DocPath, *, array: str | None = None) -> None:
         for f in fields:
             p = self.producer.get(f)
-            if p is not None and p != step.id and p not in self.ancestors[step.id]:
+            if p is not None and p != step.id and not self.ancestors[step.id] >> self.rank[p] & 1:
                 self.b.warn(
                     "field-not-upstream",
                     f"'{step.action}' reads .{f}, which {p} writes but not before it; left out",

@@ -177,6 +177,7 @@ class _Reader:
         self.ids: set[str] = set()
         self.array_fields: set[str] = set()
         self.inputs: set[str] = set()  # fields that are the execution's input whatever runs before
+        self.rank: dict[str, int] = {}  # operation id -> its place (operations are made in topological order)
 
     # ---- machines -----------------------------------------------------------------------------
 
@@ -320,6 +321,7 @@ class _Reader:
         for k in ("TimeoutSeconds", "HeartbeatSeconds"):
             if isinstance(st.get(k), (int, float)):
                 op.notes.append(f"{k} {st[k]}")
+        self.rank[op.id] = len(self.ops)
         self.ops.append(op)
         return op
 
@@ -412,7 +414,7 @@ class _Reader:
                 path=op.path,
                 consumes=consumes[op.id],
                 produces=produces[op.id],
-                after=[(p, by_id[p].path) for p in sorted(op.preds, key=list(by_id).index)],
+                after=[(p, by_id[p].path) for p in sorted(op.preds, key=self.rank.__getitem__)],
                 extra=dict(op.extra),
                 at=dict(op.at),
                 anchor=Anchor(path=op.path, depends=None, depends_style="implicit", concurrency=op.concurrency_at),
@@ -427,9 +429,16 @@ class _Reader:
         upstream state names comes from the nearest upstream state whose result replaced the whole
         state output (a Task's default ``ResultPath``), or else from the execution's input.
         """
-        ancestors: dict[str, set[str]] = {}
+        ancestors: dict[str, int] = {}  # a bit per upstream operation (by its rank): linear memory per operation
         for op in self.ops:
-            ancestors[op.id] = set().union(*({p} | ancestors[p] for p in op.preds)) if op.preds else set()
+            ancestors[op.id] = 0
+            for pred in op.preds:
+                ancestors[op.id] |= ancestors[pred] | (1 << self.rank[pred])
+
+        def upstream(a: str, b: str) -> bool:
+            """Whether operation ``a`` runs before ``b``."""
+            return bool(ancestors[b] >> self.rank[a] & 1)
+
         producer: dict[str, str] = {}
         produces: dict[str, list[str]] = {op.id: [] for op in self.ops}
         consumes: dict[str, list[str]] = {op.id: [] for op in self.ops}
@@ -449,8 +458,19 @@ class _Reader:
                     self.b.field(f, at, "array" if f in self.array_fields else "string")
 
         def nearest_replacer(op: _Op) -> _Op | None:
-            found = [by_id[a] for a in ancestors[op.id] if by_id[a].replaces]
-            near = [w for w in found if not any(w.id in ancestors[x.id] for x in found)]
+            found: list[_Op] = []
+            seen: set[str] = set()
+            todo = list(op.preds)
+            while todo:  # back up each path to its first state whose result replaced the whole output
+                p = todo.pop()
+                if p in seen:
+                    continue
+                seen.add(p)
+                if by_id[p].replaces:
+                    found.append(by_id[p])
+                else:
+                    todo.extend(by_id[p].preds)
+            near = [w for w in found if not any(upstream(w.id, x.id) for x in found)]
             return near[0] if len(near) == 1 else None
 
         for op in self.ops:
@@ -472,7 +492,7 @@ class _Reader:
                         p = producer[f] = w.id
                         produces[w.id].append(f)
                         self.b.field(f, w.path, "array" if f in self.array_fields else "string")
-                if p is not None and p != op.id and p not in ancestors[op.id]:
+                if p is not None and p != op.id and not upstream(p, op.id):
                     self.b.warn(
                         "field-not-upstream",
                         f"state '{op.name}' reads $.{f}, which {by_id[p].name} writes but not before it; left out",
