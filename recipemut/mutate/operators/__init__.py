@@ -50,7 +50,7 @@ REGISTRY: dict[str, OperatorSpec] = {
         (datapipe, True, datapipe.not_proposed),
         (cache, True, cache.why_not),
         (hedge, True, hedge.why_not),
-        (eliminate, False, None),
+        (eliminate, False, eliminate.why_not),
         (fanout, True, fanout.why_not),
         (batch, True, batch.why_not),
         (dedupe, True, dedupe.why_not),

@@ -5,6 +5,11 @@ Valid when: ``side_effects: none`` (removing it changes nothing outside the shee
 none of its products is consumed by any operation or is an output (an operation producing nothing
 qualifies too).
 
+An operation without side effects whose products nobody uses but that is not removed is said why
+(:func:`why_not`, ``suggest --explain``): a guard, ``frozen``/``keep_order``, or the ordering
+constraint its removal would break. One with declared side effects is there for them: it says
+nothing.
+
 The edits, exactly: the operation is removed; every operation that listed it in ``after`` has it
 removed from ``after`` and gets, appended, each entry of the removed operation's ``after`` that
 would no longer precede it: explicit ``after`` chains through it stay transitive (its data
@@ -34,6 +39,8 @@ re-checked on the result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from recipemut.mutate.mutation import (
     Condition,
     Edit,
@@ -47,6 +54,7 @@ from recipemut.mutate.mutation import (
 )
 from recipemut.mutate.operators._base import (
     OperatorContext,
+    assessed,
     fmt_fields,
     kept_guards,
     make_mutation,
@@ -83,41 +91,56 @@ def orphaned_fields(ctx: OperatorContext, op_id: str) -> list[str]:
     return [f for f in dict.fromkeys((*op.consumes, *op.produces)) if f in declared and f not in used]
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per dead operation, in topological order."""
+def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
+    """The candidate for ``op_id``, or why there is none (None: its work is used, or it makes nothing).
+
+    Only an operation without side effects whose products nobody uses gets a reason: dead work is
+    where a reader expects ``eliminate``; one with declared side effects is there for them.
+    """
     r = ctx.recipe
     g = r.dag
-    order = {op_id: i for i, op_id in enumerate(r.topo_order)}
-    consumed = {f for op in r.operations for f in op.consumes}
-    outputs = set(r.outputs)
-    out: list[Mutation] = []
-    for op_id in r.topo_order:
-        op = r.ops[op_id]
-        if op.side_effects != "none" or op.may_halt or op_id in ctx.frozen or op_id in ctx.ordered:
-            continue
-        used = [f for f in op.produces if f in consumed or f in outputs]
-        if used:
-            continue
-        h = g.copy()
-        h.remove_node(op_id)
-        edits: list[Edit] = [Edit("remove", ("operations", op_id))]
-        preds = [p for p in op.after if p in g]
-        for succ in sorted(g.successors(op_id), key=order.__getitem__):
-            edits += rewire_after(ctx.doc, h, succ, [op_id], [*preds, *kept_guards(r, op_id, succ)])
-        edits += [Edit("remove", ("fields", f)) for f in orphaned_fields(ctx, op_id)]
-        what = (
-            f"its products {fmt_fields(op.produces)} are consumed by no operation and are not outputs"
-            if (op.produces)
-            else "it produces nothing"
-        )
-        reason = f"`{op_id}` has no side effects and {what}, so removing it changes no result"
-        if ctx.observed(op_id) and ctx.profile is not None:
-            s = ctx.profile.stats(op_id)
-            reason += f"; it takes {ms(s.p50_ms)} at p50"
-            if s.cost_mean_usd > 0:
-                reason += f" and costs {s.cost_mean_usd:.6f} USD per call"
-        m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
-        if ordering_problems(ctx, m.recipe):
-            continue
-        out.append(m)
-    return out
+    op = r.ops[op_id]
+    consumed = {f for o in r.operations for f in o.consumes}
+    if [f for f in op.produces if f in consumed or f in r.outputs]:
+        return None
+    dead = f"its products {fmt_fields(op.produces)} are used by nothing"
+    if op.side_effects != "none":  # declared: it is there for its effects, not dead work
+        return None
+    if op.may_halt:
+        return f"{dead}, but it may halt the request (a guard): removing it would let halted requests go on"
+    if op_id in ctx.frozen or op_id in ctx.ordered:
+        return f"{dead}, but it is {'frozen' if op_id in ctx.frozen else 'in a keep_order pair'}"
+    order = {o: i for i, o in enumerate(r.topo_order)}
+    h = g.copy()
+    h.remove_node(op_id)
+    edits: list[Edit] = [Edit("remove", ("operations", op_id))]
+    preds = [p for p in op.after if p in g]
+    for succ in sorted(g.successors(op_id), key=order.__getitem__):
+        edits += rewire_after(ctx.doc, h, succ, [op_id], [*preds, *kept_guards(r, op_id, succ)])
+    edits += [Edit("remove", ("fields", f)) for f in orphaned_fields(ctx, op_id)]
+    what = (
+        f"its products {fmt_fields(op.produces)} are consumed by no operation and are not outputs"
+        if (op.produces)
+        else "it produces nothing"
+    )
+    reason = f"`{op_id}` has no side effects and {what}, so removing it changes no result"
+    if ctx.observed(op_id) and ctx.profile is not None:
+        s = ctx.profile.stats(op_id)
+        reason += f"; it takes {ms(s.p50_ms)} at p50"
+        if s.cost_mean_usd > 0:
+            reason += f" and costs {s.cost_mean_usd:.6f} USD per call"
+    m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+    ordering = ordering_problems(ctx, m.recipe)
+    if ordering:
+        return f"{dead}, but removing it would break an ordering constraint: {'; '.join(ordering)}"
+    return m
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per dead operation, in topological order."""
+    return assessed(ctx, _assess)[0]
+
+
+def why_not(ctx: OperatorContext) -> Mapping[str, str]:
+    """Side-effect-free operations whose products nobody uses that are not removed, and why (a guard, frozen, ...)."""
+    return assessed(ctx, _assess)[1]
