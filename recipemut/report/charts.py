@@ -37,6 +37,8 @@ HISTORY_COLOR, FORECAST_COLOR, BAND_COLOR = "#555555", "#08519c", "#9ecae1"
 TARGET_COLOR, NOW_COLOR = "#d62728", "#999999"
 IMPROVES_COLOR, WORSENS_COLOR, UNSURE_COLOR = "#2ca02c", "#d62728", "#7f7f7f"
 PANEL_W, PANEL_H = 6.2, 2.7  # inches per panel
+#: margins of the panel grid, in inches: room for the y labels, the date ticks, the title and legend
+LEFT, RIGHT, TOP, BOTTOM, HSPACE, WSPACE = 0.75, 0.2, 1.0, 0.45, 0.62, 0.85
 
 
 def charted_services(rep: CapacityReport) -> list[ServiceOutlook]:
@@ -111,14 +113,21 @@ def forecast_figure(rep: CapacityReport) -> Figure:
 
     services = charted_services(rep)
     rows, cols = grid_shape(len(services))
-    fig = new_figure(PANEL_W * cols, PANEL_H * rows + 0.9)
+    width, height = PANEL_W * cols, PANEL_H * rows + 1.0
+    fig = new_figure(width, height, constrained=False)
     fig.suptitle(f"{safe(rep.recipe)}: load per service, whole history and forecast", parse_math=False,
-                 x=0.01, ha="left", fontweight="bold")  # fmt: skip
+                 x=0.1 / width, y=1 - 0.1 / height, ha="left", va="top", fontweight="bold")  # fmt: skip
     if not services:
         fig.text(0.5, 0.5, "no service has traffic in the logs", ha="center", va="center")
         return fig
     with styled():
-        grid = fig.add_gridspec(rows, cols)
+        # fixed margins (constrained layout would measure every date tick first: half the drawing time)
+        panel_w = (width - LEFT - RIGHT - WSPACE * (cols - 1)) / cols
+        panel_h = (height - TOP - BOTTOM - HSPACE * (rows - 1)) / rows
+        grid = fig.add_gridspec(
+            rows, cols, left=LEFT / width, right=1 - RIGHT / width, top=1 - TOP / height, bottom=BOTTOM / height,
+            wspace=WSPACE / panel_w, hspace=HSPACE / panel_h,
+        )  # fmt: skip
         handles: dict[str, Artist] = {}
         for i, o in enumerate(services):
             ax = fig.add_subplot(grid[i // cols, i % cols])
@@ -128,7 +137,9 @@ def forecast_figure(rep: CapacityReport) -> Figure:
             _panel(ax, rep, o)
             for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
                 handles.setdefault(label, h)
-        fig.legend(list(handles.values()), list(handles), loc="outside upper right", ncols=len(handles))
+        # under the title, on a line of its own (a long recipe name would run into it beside the title)
+        fig.legend(list(handles.values()), list(handles), loc="upper left", ncols=len(handles),
+                   bbox_to_anchor=(0.1 / width, 1 - 0.38 / height), borderaxespad=0)  # fmt: skip
     return fig
 
 
