@@ -124,6 +124,21 @@ def _options() -> dict[str, Any]:
         "log_format": typer.Option(
             "--log-format", help="Log format; auto detects it from each file's content."
         ),
+        "sample_requests": typer.Option(
+            "--sample-requests",
+            callback=check_rate,
+            metavar="FRACTION",
+            help="Keep this share of requests, whole, chosen by a hash of request_id (the same ones in every "
+            "file, run and variant); the request rate still counts every request. 1 keeps all.",
+            show_default=False,
+        ),
+        "memory_budget": typer.Option(
+            "--memory-budget",
+            metavar="SIZE",
+            help="Memory the logs may take (512M, 2G; off: no limit). Logs estimated beyond it are sampled "
+            "to fit, with a note. Default: $RECIPEMUT_MEMORY_BUDGET, else half the available memory.",
+            show_default=False,
+        ),
         "mapping": typer.Option(
             "--map",
             help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces (see schemas/mapping.schema.json).",
@@ -142,6 +157,8 @@ StrictOpt = Annotated[bool, _OPTS["strict"]]
 SampleRateOpt = Annotated[Optional[float], _OPTS["sample_rate"]]  # noqa: UP045 - typer reads the runtime type
 LogFormatOpt = Annotated[LogFormat, _OPTS["log_format"]]
 MapOpt = Annotated[Optional[Path], _OPTS["mapping"]]  # noqa: UP045
+SampleRequestsOpt = Annotated[Optional[float], _OPTS["sample_requests"]]  # noqa: UP045
+MemoryBudgetOpt = Annotated[Optional[str], _OPTS["memory_budget"]]  # noqa: UP045
 
 
 def log_source(
@@ -151,6 +168,8 @@ def log_source(
     sample_rate: float | None = None,
     log_format: LogFormat = LogFormat.auto,
     mapping: Path | None = None,
+    sample_requests: float | None = None,
+    memory_budget: str | None = None,
 ) -> LogSource:
     """The log options of a command (:data:`LogsOpt`, :data:`StrictOpt`, :data:`SampleRateOpt`,
     :data:`LogFormatOpt`, :data:`MapOpt`) as one value, built once at the edge and handed down.
@@ -164,7 +183,22 @@ def log_source(
         strict=strict,
         sample_rate=sample_rate,
         mapping=mapping,
+        sample_requests=sample_requests,
+        memory_budget=_budget(memory_budget),
     )
+
+
+def _budget(value: str | None) -> str | None:
+    """``--memory-budget`` checked: a size (512M, 2G, a number of bytes) or off."""
+    if value is None:
+        return None
+    from recipemut.logs.sample import parse_size
+
+    try:
+        parse_size(value)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="'--memory-budget'") from None
+    return value
 
 
 MAX_WARNINGS = 5

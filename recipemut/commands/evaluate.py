@@ -14,9 +14,11 @@ from recipemut.commands._common import (
     LogFormatOpt,
     LogsOpt,
     MapOpt,
+    MemoryBudgetOpt,
     OutputFormat,
     RecipeArg,
     SampleRateOpt,
+    SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -85,6 +87,8 @@ def evaluate(
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
     mapping: MapOpt = None,
+    sample_requests: SampleRequestsOpt = None,
+    memory_budget: MemoryBudgetOpt = None,
 ) -> None:
     """Judge the canary against the primary recipe, then promote it, roll it back, or hold.
 
@@ -112,7 +116,10 @@ def evaluate(
         lock_timeout_s=lock_timeout,
         store=store,
     )
-    source = log_source(logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping)
+    source = log_source(
+        logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
+        sample_requests=sample_requests, memory_budget=memory_budget,
+    )  # fmt: skip
     run = evaluate_canary(recipe, source, settings, on_read=warn_ingest)
     result, j, recording = run.result, run.result.judgement, run.recording
     if recording.error is not None:

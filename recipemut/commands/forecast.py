@@ -15,9 +15,11 @@ from recipemut.commands._common import (
     LogFormatOpt,
     LogsOpt,
     MapOpt,
+    MemoryBudgetOpt,
     OutputFormat,
     RecipeArg,
     SampleRateOpt,
+    SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -207,6 +209,8 @@ def forecast(
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
     mapping: MapOpt = None,
+    sample_requests: SampleRequestsOpt = None,
+    memory_budget: MemoryBudgetOpt = None,
     charts: int = typer.Option(3, "--charts", min=0, help="Terminal charts for the most urgent services."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
@@ -231,7 +235,10 @@ def forecast(
         recipemut forecast recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz \\
             --horizon 60 --backtest --plot capacity.svg
     """
-    source = log_source(logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping)
+    source = log_source(
+        logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
+        sample_requests=sample_requests, memory_budget=memory_budget,
+    )  # fmt: skip
     run = run_forecast(recipe, source, horizon_days=horizon, with_backtest=with_backtest, plot=plot)
     r, rep, ingest = run.recipe, run.report, run.ingest
     if output == OutputFormat.json:

@@ -14,9 +14,11 @@ from recipemut.commands._common import (
     LogFormatOpt,
     LogsOpt,
     MapOpt,
+    MemoryBudgetOpt,
     OutputFormat,
     RecipeArg,
     SampleRateOpt,
+    SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -213,6 +215,8 @@ def profile(
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
     mapping: MapOpt = None,
+    sample_requests: SampleRequestsOpt = None,
+    memory_budget: MemoryBudgetOpt = None,
     top: int = typer.Option(3, "--top", min=1, help="How many top contributors to name."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
@@ -233,7 +237,10 @@ def profile(
 
         recipemut profile recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz
     """
-    source = log_source(logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping)
+    source = log_source(
+        logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
+        sample_requests=sample_requests, memory_budget=memory_budget,
+    )  # fmt: skip
     inputs = load_inputs(recipe, source)
     r, report, prof = inputs.recipe, inputs.report, inputs.profile
     assert prof is not None  # load_inputs profiles by default

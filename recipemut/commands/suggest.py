@@ -17,8 +17,10 @@ from recipemut.commands._common import (
     LogFormatOpt,
     LogsOpt,
     MapOpt,
+    MemoryBudgetOpt,
     RecipeArg,
     SampleRateOpt,
+    SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -253,6 +255,8 @@ def suggest(
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
     mapping: MapOpt = None,
+    sample_requests: SampleRequestsOpt = None,
+    memory_budget: MemoryBudgetOpt = None,
     store: Path | None = typer.Option(
         None,
         "--store",
@@ -282,7 +286,10 @@ def suggest(
     from recipemut.learn.store import check_store_path, default_path
     from recipemut.usecases.suggest import suggest as run_suggest
 
-    source = log_source(logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping)
+    source = log_source(
+        logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
+        sample_requests=sample_requests, memory_budget=memory_budget,
+    )  # fmt: skip
     if out is not None:  # refused before any work: never an input, a link or a new folder tree
         check_output_path(out, recipes=[recipe], inputs=source.input_files(), example="plan.json")
     if store is not None:  # any other store problem (not SQLite, a missing folder) stays a warning

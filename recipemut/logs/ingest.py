@@ -70,7 +70,9 @@ from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import LABELS, UTF8_BOM, detect_format
 from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
+from recipemut.logs.parquet import expand_logs, is_parquet, is_parquet_file, parquet_batches
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
+from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, human_bytes, memory_budget
 from recipemut.logs.sources import (
     HEAD_BYTES,
     STDIN_NAME,
@@ -85,6 +87,7 @@ from recipemut.logs.sources import (
     stdin_copy,
 )
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, PARSE_SCHEMA, factorize, keep_calls, to_span_frame
+from recipemut.logs.stream import read_native_sampled
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -136,16 +139,22 @@ def _conform_table(t: pa.Table, name: str) -> tuple[pa.Table, np.ndarray]:
 
 
 def _read_file(
-    path: Path, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool, name: str | None = None
+    path: Path,
+    log_format: str,
+    recipe: Recipe | None,
+    mapping: Any,
+    strict: bool,
+    name: str | None = None,
+    sampler: Sampler | None = None,
 ) -> _FileResult:
     """One log file read and checked. ``name`` is what errors, notes and ``source_file`` call it
     (default ``str(path)``): ``<stdin>`` for the copy of standard input, whose path is then
     replaced by ``name`` in any error or note a reader of another format wrote with it."""
     real = str(path)
     if name is None or name == real:
-        return _read_named(path, real, log_format, recipe, mapping, strict)
+        return _read_named(path, real, log_format, recipe, mapping, strict, sampler)
     try:
-        got = _read_named(path, name, log_format, recipe, mapping, strict)
+        got = _read_named(path, name, log_format, recipe, mapping, strict, sampler)
     except RecipemutError as e:
         raise _renamed(e, real, name) from None
     got.notes[:] = [n.replace(real, name) for n in got.notes]
@@ -162,10 +171,13 @@ def _renamed(e: RecipemutError, real: str, name: str) -> RecipemutError:
 
 
 def _read_named(
-    path: Path, name: str, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool
+    path: Path, name: str, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool,
+    sampler: Sampler | None = None,
 ) -> _FileResult:
     check_file(path, name)
     head = read_head(path, name)  # the first bytes, gunzipped
+    if is_parquet(head) and log_format in ("auto", "native"):  # the span table itself, columnar
+        return _read_parquet(path, name, strict, sampler)
     refuse_compressed(head, name)
     refuse_binary(head, name)
     rej = Rejects(name)
@@ -188,7 +200,11 @@ def _read_named(
         )
     counts: dict[str, int] = {}
     notes: list[str] = []
-    if fmt == "native" or blank_file:
+    checked = False  # rows already checked (and sampled) chunk by chunk
+    if (fmt == "native" or blank_file) and sampler is not None:
+        got_s = read_native_sampled(path, name, rej, sampler, strict=strict)
+        table, lines, n_read, n_blank, checked = got_s.table, got_s.lines, got_s.lines_read, got_s.blank, True
+    elif fmt == "native" or blank_file:
         source: pa.Buffer | str = pa.py_buffer(gunzip(path, name)) if is_gzip_file(path) else str(path)
         if head.startswith(UTF8_BOM):  # written by some Windows tools: not part of line 1
             whole = source if isinstance(source, pa.Buffer) else pa.py_buffer(path.read_bytes())
@@ -200,17 +216,19 @@ def _read_named(
         table, lines = _conform_table(got, name)
         notes = [f"{name}: {s}" for s in fnotes]
         n_read, n_blank = int(counts.get("spans_read", table.num_rows)), 0
-    if table.num_rows:
+    if table.num_rows and not checked:
         keep = check_spans(table, lines, rej)
         if fmt == "native" and not strict and keep.size >= GIVE_UP_AFTER and not keep[:GIVE_UP_AFTER].any():
             # rows are the file's non-blank lines in order (lines that did not parse never became rows)
             raise not_a_log(name, int(lines[GIVE_UP_AFTER - 1]), rej)
         if not keep.all():
             table, lines = table.filter(pa.array(keep)), lines[keep]
+        if sampler is not None:
+            table, lines = sampler.take(table, lines)
     if strict and rej.first is not None:
         bad = rej.first
         raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=name, line=bad.line, code=bad.reason)
-    if n_read and table.num_rows == 0 and rej.total:
+    if n_read and rej.total and (table.num_rows == 0 if sampler is None else rej.total >= n_read):
         f = rej.first
         assert f is not None
         raise LogError(
@@ -229,6 +247,84 @@ def _read_named(
             nothing = f"holds no {LABELS.get(fmt, fmt)} spans"
         notes.append(f"{name}: {nothing} (no spans)")
     return _FileResult(_with_source(table, name, lines), fmt, n_read, n_blank, rej, dict(counts), notes, nothing)
+
+
+def _read_parquet(path: Path, name: str, strict: bool, sampler: Sampler | None) -> _FileResult:
+    """A Parquet log, batch by batch: each checked (and sampled) before the next is read."""
+    rej = Rejects(name)
+    tables: list[pa.Table] = []
+    numbers: list[np.ndarray] = []
+    n_read = 0
+    for table, lines in parquet_batches(path, name):
+        n_read += table.num_rows
+        keep = check_spans(table, lines, rej)
+        if strict and rej.first is not None:
+            bad = rej.first
+            raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=name, line=bad.line, code=bad.reason)
+        if not keep.all():
+            table, lines = table.filter(pa.array(keep)), lines[keep]
+        if sampler is not None:
+            table, lines = sampler.take(table, lines)
+        tables.append(table)
+        numbers.append(lines)
+    table = pa.concat_tables(tables) if tables else PARSE_SCHEMA.empty_table()
+    nums = np.concatenate(numbers) if numbers else np.zeros(0, np.int64)
+    if n_read and rej.total >= n_read:
+        f = rej.first
+        assert f is not None
+        raise LogError(
+            f"not a span log: all {n_read} rows are rejected; first problem at row {f.line}: {f.message} [{f.reason}]",
+            file=name, line=f.line, code="not-a-log",
+        )  # fmt: skip
+    notes = [] if n_read else [f"{name}: holds no rows (no spans)"]
+    nothing = "" if n_read else "holds no rows"
+    return _FileResult(_with_source(table, name, nums), "parquet", n_read, 0, rej, {}, notes, nothing)
+
+
+def _sampler(
+    files: list[Path], sample_requests: float | None, budget: str | int | None, recipe: Recipe | None, fill_rate: float
+) -> tuple[Sampler | None, str]:
+    """The sampler of ``--sample-requests``, or of the memory budget when the logs would not fit in it
+    (with the reason said), or None (every request kept)."""
+    if sample_requests is not None:
+        if not (0 < sample_requests <= 1):
+            raise LogError(f"--sample-requests {sample_requests!r} is outside (0, 1]", code="bad-sample-fraction")
+        if sample_requests >= 1:
+            return None, ""
+        return Sampler(sample_requests, recipe=recipe, fill_rate=fill_rate), f"--sample-requests {sample_requests:g}"
+    limit = memory_budget(budget)
+    if limit <= 0:
+        return None, ""
+    kinds = {p: "parquet" if is_parquet_file(p) else "gzip" if is_gzip_file(p) else "" for p in files if p.is_file()}
+    estimate = estimated_memory(files, kinds)
+    fraction = auto_fraction(estimate, limit)
+    if fraction is None:
+        return None, ""
+    why = (
+        f"the logs would take about {human_bytes(estimate)} in memory, over the budget of {human_bytes(limit)} "
+        "(--memory-budget; --sample-requests 1 reads every request)"
+    )
+    return Sampler(fraction, recipe=recipe, fill_rate=fill_rate), why
+
+
+def _sampled_nothing(sampler: Sampler, recipe: Recipe | None, excluded: dict[str, int], names: list[str]) -> None:
+    """Raise the error of a sample that kept no span: none of the requests fell in it, or no span
+    was of the recipe (with what was found instead)."""
+    total = sampler.counts.merged().num_rows
+    if total:
+        raise LogError(
+            f"the sample of {sampler.fraction:g} of requests kept none of the {total:,} requests; "
+            "give a larger --sample-requests (or --memory-budget)",
+            code="empty-sample",
+        )
+    if recipe is not None and excluded:
+        found = ", ".join(f"{k} ({v})" for k, v in list(excluded.items())[:5])
+        raise LogError(
+            f"no span of recipe {recipe.name!r} in the logs (found other recipes/operations: {found})",
+            file=names[0] if len(names) == 1 else None,
+            code="no-spans",
+        )
+
 
 
 def _value_counts(arr: pa.Array | pa.ChunkedArray) -> dict[Any, int]:
@@ -258,6 +354,8 @@ def read_logs(
     sample_rate: float | None = None,
     log_format: str = "auto",
     mapping: SpanMapping | str | Path | None = None,
+    sample_requests: float | None = None,
+    memory_budget: str | int | None = None,
 ) -> tuple[pd.DataFrame, IngestReport]:
     """Read execution logs into the span table (:data:`~recipemut.logs.spans.SPAN_SCHEMA` columns) and a report.
 
@@ -277,6 +375,14 @@ def read_logs(
         ``"auto"`` (detect per file), ``"native"``, or a format name ``recipemut.logs.traces`` reads.
     mapping
         Span-to-operation mapping handed to the readers of other formats.
+    sample_requests
+        Keep this share of requests, whole, chosen by a hash of ``request_id``
+        (:mod:`recipemut.logs.sample`); native logs are then read in chunks
+        (:mod:`recipemut.logs.stream`), so memory holds the sample. 1 keeps every request.
+    memory_budget
+        Without ``sample_requests``: the bytes the logs may take in memory (a size such as ``"2G"``;
+        ``"off"`` or 0 for no budget; default ``$RECIPEMUT_MEMORY_BUDGET``, else half the available
+        memory). Logs estimated beyond it are sampled to fit, with a note saying so.
 
     Raises
     ------
@@ -286,7 +392,7 @@ def read_logs(
         Not a span log (every line bad, or the first lines all bad), an unsupported format, a bad
         line under ``strict``, or no span left at all.
     """
-    files = as_paths(paths)
+    files = expand_logs(as_paths(paths))  # a directory or a glob of Parquet files is a log too
     if not files:
         raise LogError("no log file given", code="no-logs")
     if sum(map(is_stdin, files)) > 1:
@@ -299,7 +405,11 @@ def read_logs(
 
     with contextlib.ExitStack() as stack:  # the copy of standard input is deleted once read
         real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
-        results = [_read_file(p, log_format, recipe, mapping, strict, name=n) for p, n in zip(real, names, strict=True)]
+        sampler, sampled_by = _sampler(real, sample_requests, memory_budget, recipe, fill_rate)
+        results = [
+            _read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler)
+            for p, n in zip(real, names, strict=True)
+        ]
     notes = [n for r in results for n in r.notes]
     if mapping is not None and all(r.fmt == "native" for r in results):
         notes.append(
@@ -308,8 +418,10 @@ def read_logs(
     table = pa.concat_tables([r.table for r in results]) if results else None
     assert table is not None
 
-    other: dict[str, int] = {}
-    unknown: dict[str, int] = {}
+    other: dict[str, int] = dict(sampler.other) if sampler is not None else {}
+    unknown: dict[str, int] = dict(sampler.unknown) if sampler is not None else {}
+    if sampler is not None and table.num_rows == 0:
+        _sampled_nothing(sampler, recipe, {**other, **unknown}, names)
     if recipe is not None and table.num_rows:
         rcol = table.column("recipe")
         foreign = pc.fill_null(pc.not_equal(rcol, recipe.name), False)
@@ -348,6 +460,9 @@ def read_logs(
         "sample_rate",
         pc.fill_null(table.column("sample_rate"), fill_rate),
     )
+    if sampler is not None:  # each kept request stands for 1/fraction as many (profile's rates count them)
+        i = table.schema.get_field_index("sample_rate")
+        table = table.set_column(i, "sample_rate", pc.multiply(table.column(i), sampler.fraction))
     for name in INT_COLS:  # checked to be whole numbers
         i = table.schema.get_field_index(name)
         table = table.set_column(i, name, pc.cast(table.column(name), pa.int64()))
@@ -398,6 +513,10 @@ def read_logs(
         for k, v in r.counts.items():
             format_counts[k] = format_counts.get(k, 0) + int(v)
 
+    sample = None
+    if sampler is not None:
+        sample = sampler.result(len(req_uniques), automatic=sample_requests is None, reason=sampled_by)
+        notes.append(sample.summary())
     report = IngestReport(
         files=tuple(names),
         formats=MappingProxyType({n: r.fmt for n, r in zip(names, results, strict=True)}),
@@ -417,6 +536,7 @@ def read_logs(
         sample_rates=frozen_counts(rates),
         format_counts=frozen_counts(format_counts),
         notes=tuple(notes),
+        sample=sample,
     )
     log.info("%s", report.summary())
     return df, report

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recipemut.logs.sample import RequestSample
 
 #: examples kept per rejection reason
 MAX_EXAMPLES = 5
@@ -99,6 +102,7 @@ class IngestReport:
     sample_rates: Mapping[float, int]  # sample rate -> spans kept
     format_counts: Mapping[str, int] = field(default_factory=frozen_counts)  # counters from other-format readers
     notes: tuple[str, ...] = ()
+    sample: RequestSample | None = None  # the requests kept by --sample-requests or the memory budget
 
     @property
     def rejected_total(self) -> int:
@@ -119,6 +123,9 @@ class IngestReport:
             parts.append(f"{_count(self.excluded_total, 'span')} excluded")
         if self.duplicates:
             parts.append(f"{_count(self.duplicates, 'duplicate')} dropped")
+        if self.sample is not None:
+            s = self.sample
+            parts.append(f"sampled {s.fraction:.4g} of requests ({s.requests_kept:,} of {s.requests_total:,})")
         n = len(self.files)
         return f"{n} file{'s' if n != 1 else ''}: " + ", ".join(parts)
 
@@ -147,6 +154,7 @@ class IngestReport:
             "sample_rates": {repr(k): v for k, v in self.sample_rates.items()},
             "format_counts": dict(self.format_counts),
             "notes": list(self.notes),
+            "sampling": None if self.sample is None else self.sample.to_dict(),
         }
 
 

@@ -39,6 +39,9 @@ class LogSource:
     strict: bool = False
     sample_rate: float | None = None  # for spans that do not carry one (None: 1)
     mapping: Path | None = None  # span-to-operation mapping, for OTLP/Jaeger/Zipkin
+    sample_requests: float | None = None  # share of requests kept, by a hash of request_id (None: all,
+    # unless the logs would not fit in the memory budget)
+    memory_budget: str | int | None = None  # what the logs may take in memory ("2G", "off"; None: default)
 
     @classmethod
     def of(
@@ -49,6 +52,8 @@ class LogSource:
         strict: bool = False,
         sample_rate: float | None = None,
         mapping: str | os.PathLike[str] | None = None,
+        sample_requests: float | None = None,
+        memory_budget: str | int | None = None,
     ) -> LogSource:
         """A source from one path or several (``-`` is standard input)."""
         items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -58,6 +63,8 @@ class LogSource:
             strict=strict,
             sample_rate=sample_rate,
             mapping=Path(mapping) if mapping is not None else None,
+            sample_requests=sample_requests,
+            memory_budget=memory_budget,
         )
 
     def read(self, recipe: Recipe | None = None) -> tuple[pd.DataFrame, IngestReport]:
@@ -72,6 +79,8 @@ class LogSource:
             sample_rate=self.sample_rate,
             log_format=self.log_format,
             mapping=self.mapping,
+            sample_requests=self.sample_requests,
+            memory_budget=self.memory_budget,
         )
 
     def input_files(self) -> dict[Path, str]:

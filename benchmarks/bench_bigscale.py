@@ -1,0 +1,145 @@
+"""Big logs: time and peak memory of `profile` with and without request sampling, of `convert`, and of
+ingest against the embedded readers (pyarrow, DuckDB) on the same file in the same run.
+
+Generates (once per size) a native JSONL log of the shipped checkout recipe with ``recipemut
+generate`` (about 14.4 spans a request, 290 bytes a span) into ``--dir`` (default ``/tmp/recipemut-big``;
+never into git). Then each phase runs in a fresh process whose wall time and peak RSS are its own:
+library phases report ``getrusage(RUSAGE_SELF)``, command phases run under ``/usr/bin/time -v``.
+
+Phases
+    pyarrow      ``pyarrow.json.read_json(path)`` (default options: the bare columnar reader)
+    duckdb       ``duckdb.sql("SELECT * FROM read_json(path)").arrow()`` (the table in memory)
+    duckdb 10%   the same with ``WHERE hash(request_id) % 10 = 0`` (DuckDB's own sample)
+    read_logs    ``recipemut.logs.ingest.read_logs(path, recipe=...)``: checked span table + report
+    read_logs 10%  the same with ``sample_requests=0.1`` (streamed in chunks)
+    profile / profile 10% / profile budget  ``recipemut profile -f json`` (all, ``--sample-requests 0.1``,
+                 ``--memory-budget`` at a quarter of the full run's peak)
+    convert      ``recipemut convert LOG -o LOG.parquet``
+    profile parquet  ``recipemut profile`` on that Parquet file
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_bigscale.py --spans 2000000 [--spans 5000000] [--skip duckdb]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
+PY = sys.executable
+CLI = [PY, "-m", "recipemut"]
+SPANS_PER_REQUEST = 14.45  # the checkout recipe's loggen.yaml (measured on 20,000 requests)
+
+CHILD = r"""
+import json, resource, sys, time
+kind, path, recipe = sys.argv[1], sys.argv[2], sys.argv[3]
+t0 = time.perf_counter(); c0 = time.process_time()
+rows = 0
+if kind == "pyarrow":
+    import pyarrow.json as pj
+    rows = pj.read_json(path).num_rows
+elif kind.startswith("duckdb"):
+    import duckdb
+    where = " WHERE hash(request_id) % 10 = 0" if kind == "duckdb10" else ""
+    rel = duckdb.sql(f"SELECT * FROM read_json('{path}', format='newline_delimited'){where}")
+    got = rel.arrow()
+    rows = (got.read_all() if hasattr(got, "read_all") else got).num_rows
+else:
+    from recipemut.logs.ingest import read_logs
+    from recipemut.recipe.loader import load_recipe
+    frac = 0.1 if kind == "read_logs10" else None
+    df, rep = read_logs(path, recipe=load_recipe(recipe), sample_requests=frac, memory_budget="off")
+    rows = len(df)
+wall = time.perf_counter() - t0; cpu = time.process_time() - c0
+print(json.dumps({"wall": wall, "cpu": cpu, "rows": rows,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def library_phase(kind: str, path: Path) -> dict[str, float]:
+    out = subprocess.run([PY, "-c", CHILD, kind, str(path), str(RECIPE)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def command_phase(args: list[str]) -> dict[str, float]:
+    t0 = time.perf_counter()
+    env = {**os.environ, "RECIPEMUT_STORE": "off"}
+    res = subprocess.run(["/usr/bin/time", "-v", *CLI, *args], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{res.stderr[-2000:]}")
+    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr).group(1))  # type: ignore[union-attr]
+    notes = [line for line in res.stderr.splitlines() if line.startswith("note: sampled")]
+    return {"wall": wall, "peak_mb": peak / 1024, "stdout": res.stdout, "note": notes[0] if notes else ""}
+
+
+def generate(spans: int, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"checkout_{spans // 1000}k.jsonl"
+    if not path.exists():
+        n_req = int(spans / SPANS_PER_REQUEST)
+        subprocess.run([*CLI, "generate", str(RECIPE), "-n", str(n_req), "--seed", "1", "--out", str(path)], check=True)
+    return path
+
+
+def run(spans: int, folder: Path, skip: set[str]) -> None:
+    path = generate(spans, folder)
+    size_mb = path.stat().st_size / 1e6
+    print(f"\nfile: {path.name}, {size_mb:.1f} MB; machine: {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
+    print(f"{'phase':<18}{'wall s':>8}{'cpu s':>8}{'MB/s':>8}{'rows':>11}{'peak MB':>9}{'x file':>8}")
+    rows: dict[str, dict[str, float]] = {}
+    for kind in ("pyarrow", "duckdb", "duckdb10", "read_logs", "read_logs10"):
+        if kind.startswith("duckdb") and "duckdb" in skip:
+            continue
+        r = rows[kind] = library_phase(kind, path)
+        print(f"{kind:<18}{r['wall']:>8.2f}{r['cpu']:>8.2f}{size_mb / r['wall']:>8.1f}{int(r['rows']):>11,}"
+              f"{r['peak_mb']:>9.0f}{r['peak_mb'] / size_mb:>8.2f}")  # fmt: skip
+    parquet = path.with_suffix(".parquet")
+    full = command_phase(["profile", str(RECIPE), "--logs", str(path), "-f", "json", "--memory-budget", "off"])
+    budget_mb = int(full["peak_mb"] / 4)
+    phases = {
+        "profile": full,
+        "profile 10%": command_phase(
+            ["profile", str(RECIPE), "--logs", str(path), "-f", "json", "--sample-requests", "0.1"]
+        ),
+        f"profile <{budget_mb}M": command_phase(
+            ["profile", str(RECIPE), "--logs", str(path), "-f", "json", "--memory-budget", f"{budget_mb}M"]
+        ),
+        "convert": command_phase(["convert", str(path), "-o", str(parquet)]),
+        "profile parquet": command_phase(
+            ["profile", str(RECIPE), "--logs", str(parquet), "-f", "json", "--memory-budget", "off"]
+        ),
+    }
+    for name, r in phases.items():
+        print(f"{name:<18}{r['wall']:>8.2f}{'':>8}{size_mb / r['wall']:>8.1f}{'':>11}{r['peak_mb']:>9.0f}"
+              f"{r['peak_mb'] / size_mb:>8.2f}  {r['note'][:90]}")  # fmt: skip
+    same = json.loads(full["stdout"])["ops"] == json.loads(phases["profile parquet"]["stdout"])["ops"]
+    print(f"parquet: {parquet.stat().st_size / 1e6:.1f} MB; profile of the Parquet file equals the JSONL's: {same}")
+    readers = [rows[k]["wall"] for k in ("pyarrow", "duckdb") if k in rows]
+    if readers and "read_logs" in rows:
+        ratio = min(readers) / rows["read_logs"]["wall"]
+        print(f"ingest throughput / fastest embedded reader: {ratio:.2f} (target >= 0.7)")
+    parquet.unlink()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--spans", type=int, action="append", help="spans to generate (repeat for several sizes)")
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/recipemut-big"))
+    ap.add_argument("--skip", action="append", default=[], help="duckdb: leave its phases out")
+    a = ap.parse_args()
+    for n in a.spans or [2_000_000]:
+        run(n, a.dir, set(a.skip))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""`recipemut convert LOGS... --out logs.parquet`: logs of any format as one Parquet file of spans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from recipemut.commands._common import (
+    LogFormat,
+    LogFormatOpt,
+    MapOpt,
+    MemoryBudgetOpt,
+    OutputFormat,
+    SampleRateOpt,
+    SampleRequestsOpt,
+    StrictOpt,
+    err_console,
+    log_source,
+    warn_ingest,
+)
+from recipemut.files.text import shown
+
+
+def convert(
+    logs: list[Path] = typer.Argument(..., metavar="LOGS...", help="Log files (any format --logs reads); - is "
+                                      "standard input.", show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", help="The Parquet file to write (never one of the logs, a link, "
+                             "a FIFO or a folder).", show_default=False),
+    strict: StrictOpt = False,
+    sample_rate: SampleRateOpt = None,
+    log_format: LogFormatOpt = LogFormat.auto,
+    mapping: MapOpt = None,
+    sample_requests: SampleRequestsOpt = None,
+    memory_budget: MemoryBudgetOpt = "off",
+    output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into one Parquet file of spans.
+
+    The file keeps every column of the span table, optional ones included (span_id,
+    parent_span_id, attempt, items), in ingest order; profile, suggest and forecast read it as
+    --logs, as they read a folder or a glob of such files. Lines that ingest rejects are counted
+    and shown as warnings, and not written. Every request is kept unless --sample-requests says
+    otherwise (--memory-budget is off here unless given).
+
+    Example:
+
+        recipemut convert recipes/checkout/logs.jsonl.gz --out /tmp/checkout.parquet
+    """
+    from recipemut.usecases.convert import convert_logs
+
+    source = log_source(
+        logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
+        sample_requests=sample_requests, memory_budget=memory_budget,
+    )  # fmt: skip
+    run = convert_logs(source, out)
+    if output == OutputFormat.json:
+        data = {"out": str(run.out), "rows": run.rows, "columns": list(run.columns), "bytes": run.size_bytes,
+                "ingest": run.report.to_dict()}  # fmt: skip
+        typer.echo(json.dumps(data, indent=2))
+        warn_ingest(run.report)
+        return
+    warn_ingest(run.report)
+    err_console.print(
+        f"wrote {shown(str(run.out))}: {run.rows:,} spans, {len(run.columns)} columns, {run.size_bytes:,} bytes "
+        f"({shown(run.report.summary())})"
+    )

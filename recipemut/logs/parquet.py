@@ -1,0 +1,184 @@
+"""Parquet logs: the span table written and read as Parquet, and directories or globs of Parquet files.
+
+A Parquet log holds the columns of the span table (:data:`~recipemut.logs.spans.SPAN_SCHEMA` and
+those of :data:`~recipemut.logs.spans.CALL_SCHEMA` that some span carries), one row a span, as
+``recipemut convert`` writes it (:func:`parquet_bytes`). It is told by its content (``PAR1`` at both
+ends, :func:`is_parquet`), never its name, and read with a pyarrow dataset in record batches
+(:func:`parquet_batches`), so that a sampler sees one batch at a time. Each batch is conformed to
+:data:`~recipemut.logs.spans.PARSE_SCHEMA`: a missing required column, a column of the wrong kind
+(text where a number belongs, or the reverse) or a file that is not readable Parquet (truncated,
+say) is one :class:`~recipemut.errors.LogError` naming the file and the column. A span's "line" is
+its row number in the file (from 1); ``source_file``/``source_line`` written by ``convert`` are not
+read back (the Parquet file is the source).
+
+:func:`expand_logs` turns a directory into the Parquet files under it and a glob pattern into the
+files it matches, so either may be given as ``--logs``.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from recipemut.errors import InputFileError, LogError
+from recipemut.logs.spans import INT_COLS, PARSE_SCHEMA, REQUIRED
+
+MAGIC = b"PAR1"
+#: rows per record batch read
+BATCH_ROWS = 1 << 20
+_GLOB_CHARS = frozenset("*?[")
+_PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+
+
+def is_parquet(head: bytes) -> bool:
+    """Whether a file's first bytes open a Parquet file.
+
+    >>> is_parquet(b"PAR1\\x15\\x04"), is_parquet(b'{"op": "a"}')
+    (True, False)
+    """
+    return head[:4] == MAGIC
+
+
+def is_parquet_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return is_parquet(f.read(4))
+    except OSError:
+        return False
+
+
+def expand_logs(paths: Sequence[Path]) -> list[Path]:
+    """Each directory replaced by the Parquet files under it (sorted, recursively; by suffix or by
+    content), each glob pattern that names no file by the files it matches (sorted). Raises
+    :class:`InputFileError` for a directory with no Parquet file or a pattern that matches nothing."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and not f.name.startswith((".", "_"))
+                and (f.suffix.lower() in _PARQUET_SUFFIXES or is_parquet_file(f))
+            )  # fmt: skip
+            if not found:
+                raise InputFileError(
+                    "is a directory, not a log file (and holds no Parquet file)", file=str(p), code="not-a-file"
+                )
+            out.extend(found)
+        elif not p.exists() and _GLOB_CHARS & set(str(p)):
+            matched = sorted(Path(m) for m in glob.glob(str(p), recursive=True) if Path(m).is_file())
+            if not matched:
+                raise InputFileError(
+                    "no such file (and no file matches it as a pattern)", file=str(p), code="missing-file"
+                )
+            out.extend(matched)
+        else:
+            out.append(p)
+    return out
+
+
+def _kind_ok(have: pa.DataType, want: pa.DataType) -> bool:
+    if pa.types.is_dictionary(have):
+        have = have.value_type
+    if pa.types.is_null(have):
+        return True
+    if pa.types.is_large_string(want) or pa.types.is_string(want):
+        return pa.types.is_string(have) or pa.types.is_large_string(have)
+    return pa.types.is_integer(have) or pa.types.is_floating(have)
+
+
+def _open(path: Path, name: str) -> ds.Dataset:
+    try:
+        dataset = ds.dataset(str(path), format="parquet")
+        schema = dataset.schema
+    except (pa.ArrowInvalid, pa.ArrowException, OSError) as e:
+        raise LogError(f"not a readable Parquet file ({e})", file=name, code="bad-parquet") from None
+    missing = [k for k in REQUIRED if k not in schema.names]
+    if missing:
+        raise LogError(
+            f"Parquet log without the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            "(a span needs request_id, op, start_ms, latency_ms, status)",
+            file=name,
+            code="missing-column",
+        )
+    for f in PARSE_SCHEMA:
+        if f.name in schema.names and not _kind_ok(schema.field(f.name).type, f.type):
+            kind = "text" if pa.types.is_large_string(f.type) else "a number"
+            raise LogError(
+                f"Parquet column {f.name!r} is {schema.field(f.name).type}, not {kind}",
+                file=name,
+                code="wrong-type",
+            )
+    return dataset
+
+
+def conform(batch: pa.Table, name: str) -> pa.Table:
+    """A batch of a Parquet log as a :data:`~recipemut.logs.spans.PARSE_SCHEMA` table (absent columns null)."""
+    cols: list[pa.Array | pa.ChunkedArray] = []
+    for f in PARSE_SCHEMA:
+        if f.name not in batch.column_names:
+            cols.append(pa.nulls(batch.num_rows, f.type))
+            continue
+        col = batch.column(f.name)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        try:
+            col = col.cast(f.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+            raise LogError(f"Parquet column {f.name!r} cannot be read ({e})", file=name, code="wrong-type") from None
+        if pa.types.is_floating(f.type) and f.name not in INT_COLS and col.null_count < len(col):
+            nan = pc.is_nan(col)
+            if pc.any(nan).as_py():
+                col = pc.if_else(nan, pa.scalar(None, f.type), col)
+        cols.append(col)
+    return pa.table(cols, schema=PARSE_SCHEMA)
+
+
+def parquet_batches(path: Path, name: str, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """The spans of a Parquet log in batches: each a :data:`PARSE_SCHEMA` table and its row numbers (from 1)."""
+    dataset = _open(path, name)
+    columns = [f.name for f in PARSE_SCHEMA if f.name in dataset.schema.names]
+    row = 0
+    try:
+        for batch in dataset.to_batches(columns=columns, batch_size=batch_rows, use_threads=True):
+            if batch.num_rows == 0:
+                continue
+            table = conform(pa.Table.from_batches([batch]), name)
+            yield table, np.arange(row + 1, row + table.num_rows + 1, dtype=np.int64)
+            row += table.num_rows
+    except (pa.ArrowInvalid, pa.ArrowException, OSError) as e:
+        raise LogError(f"not a readable Parquet file ({e})", file=name, code="bad-parquet") from None
+
+
+def read_parquet(path: Path, name: str) -> tuple[pa.Table, np.ndarray]:
+    """A whole Parquet log: the :data:`PARSE_SCHEMA` table and its row numbers."""
+    parts = list(parquet_batches(path, name))
+    if not parts:
+        return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64)
+    return pa.concat_tables([t for t, _ in parts]), np.concatenate([n for _, n in parts])
+
+
+def parquet_bytes(table: pa.Table, *, row_group_rows: int = BATCH_ROWS) -> bytes:
+    """``table`` (the span table as arrow) as the bytes of a Parquet file: zstd, dictionary-encoded strings."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", row_group_size=row_group_rows, use_dictionary=True)
+    return sink.getvalue().to_pybytes()
+
+
+__all__ = [
+    "BATCH_ROWS",
+    "MAGIC",
+    "conform",
+    "expand_logs",
+    "is_parquet",
+    "is_parquet_file",
+    "parquet_batches",
+    "parquet_bytes",
+    "read_parquet",
+]

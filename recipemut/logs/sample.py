@@ -1,0 +1,387 @@
+"""Request sampling at ingest: whole requests kept by a hash of ``request_id``, every request counted.
+
+:func:`id_hash` is a 64-bit hash of each id's UTF-8 bytes (FNV-1a, then the splitmix64 finaliser),
+computed with numpy over the arrow buffers: the same id hashes alike in every file, run and
+machine, so the requests kept are the same in every file of a log and in every variant of a canary.
+A request is kept when ``hash / 2**64 < fraction`` (:func:`keep_mask`).
+
+:class:`Sampler` is what ingest hands each chunk of checked spans to: it drops the spans of other
+recipes and unknown operations (counting them), records every request's first start and sample
+rate in mergeable per-chunk partials (:class:`RequestCounts`: the rate series forecast uses counts
+every request, sampled or not) and keeps the spans of the sampled requests. :class:`RequestSample`
+is what the ingest report says of it.
+
+Memory budget: :func:`estimated_memory` is what ingest and profile would hold for a set of files
+(their content size times :data:`EXPANSION`, measured), :func:`memory_budget` the budget (a size,
+``$RECIPEMUT_MEMORY_BUDGET``, or by default :data:`BUDGET_SHARE` of the available memory), and
+:func:`auto_fraction` the fraction that fits the one in the other.
+
+>>> h = id_hash(pa.array(["r-1", "r-2", "r-1"]))
+>>> bool(h[0] == h[2]), bool(h[0] == h[1])
+(True, False)
+>>> parse_size("512M"), parse_size("2g"), parse_size("off"), parse_size("1000")
+(536870912, 2147483648, 0, 1000)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recipemut.errors import LogError
+
+#: ingest plus profile hold about this many bytes per byte of native JSONL content (measured: 1.4 GB
+#: peak for the 527 MB benchmark log)
+EXPANSION = 2.7
+#: bytes held per span of a Parquet log (its rows times this; the same spans as JSONL take ~280 bytes)
+PARQUET_ROW_BYTES = 760
+#: the default budget: this share of the memory available when the command starts
+BUDGET_SHARE = 0.5
+BUDGET_ENV = "RECIPEMUT_MEMORY_BUDGET"
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_TWO53 = float(1 << 53)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def _splitmix(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def id_hash(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The 64-bit hash (``uint64``) of each string: FNV-1a over its UTF-8 bytes, then splitmix64.
+
+    Vectorised over positions, not rows: the ids are ordered by length (longest first) so that the
+    ids still running at byte ``j`` are a prefix, and each step is one numpy gather over them.
+    A null hashes as the empty string.
+    """
+    arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    lens = np.diff(offsets)
+    order = np.argsort(-lens, kind="stable")
+    starts, lens_sorted = offsets[:-1][order], lens[order]
+    h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    longest = int(lens_sorted[0])
+    if longest:
+        # running[j]: how many ids are longer than j bytes (a prefix of the sorted order)
+        running = np.searchsorted(-lens_sorted, -np.arange(longest), side="left")
+        with np.errstate(over="ignore"):
+            for j in range(longest):
+                k = int(running[j])
+                h[:k] ^= data[starts[:k] + j]
+                h[:k] *= _FNV_PRIME
+    with np.errstate(over="ignore"):
+        mixed = _splitmix(h)
+    out = np.empty(n, np.uint64)
+    out[order] = mixed
+    return out
+
+
+def row_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """:func:`id_hash` of every row, computed on the distinct ids only (dictionary-encoded)."""
+    enc = pc.dictionary_encode(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
+    uniq = id_hash(enc.dictionary)
+    n_uniq = len(uniq)
+    table = np.append(uniq, id_hash(pa.array([""])))  # a null row hashes as the empty string
+    idx = enc.indices.fill_null(n_uniq) if enc.indices.null_count else enc.indices
+    return table[np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)]
+
+
+def keep_mask(hashes: np.ndarray, fraction: float) -> np.ndarray:
+    """Which hashes fall in the sample: the top 53 bits, as a share of 2**53, below ``fraction``.
+
+    >>> keep_mask(np.array([0, 2**63, 2**64 - 1], dtype=np.uint64), 0.5).tolist()
+    [True, False, False]
+    """
+    if fraction >= 1.0:
+        return np.ones(hashes.shape, bool)
+    return (hashes >> np.uint64(11)).astype(np.float64) < fraction * _TWO53
+
+
+# ---- the memory budget ------------------------------------------------------------------------
+
+
+def parse_size(text: str | int | None) -> int | None:
+    """A size in bytes from ``"512M"``, ``"2G"``, ``"1.5GiB"``, ``"1000"``; ``"off"`` or ``0`` is 0 (no
+    budget); ``None``/``""`` is None (the default). Raises ``ValueError`` on anything else."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, int):
+        return max(text, 0)
+    if text.strip().lower() in {"off", "none", "0"}:
+        return 0
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a size (e.g. 512M, 2G, off)")
+    scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
+    return int(float(m.group(1)) * scale)
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` of ``/proc/meminfo``, else free pages)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, AttributeError):
+        return 8 << 30
+
+
+def memory_budget(given: str | int | None = None) -> int:
+    """The budget in bytes: ``given`` (``--memory-budget``), else ``$RECIPEMUT_MEMORY_BUDGET``, else
+    :data:`BUDGET_SHARE` of the available memory. 0 means no budget (never sample automatically)."""
+    for value, where in ((given, "--memory-budget"), (os.environ.get(BUDGET_ENV), BUDGET_ENV)):
+        try:
+            size = parse_size(value)
+        except ValueError as e:
+            raise LogError(f"{where}: {e}", code="bad-memory-budget") from None
+        if size is not None:
+            return size
+    return int(available_memory() * BUDGET_SHARE)
+
+
+def _gzip_content_size(path: Path, size: int) -> int:
+    """The content size of a gzip file: its trailer's ISIZE (the size modulo 4 GiB), raised by 4 GiB
+    steps while below twice the compressed size when that is 64 MiB or more (JSON compresses 5 to 20
+    times, so a smaller figure there means the size wrapped; small files compress less, and are
+    taken as they say)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(size - 4, 0))
+            isize = int.from_bytes(f.read(4), "little")
+    except OSError:
+        return size * 8
+    while size >= (64 << 20) and isize < 2 * size:
+        isize += 1 << 32
+    return isize
+
+
+def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
+    """What reading and profiling ``paths`` would hold in memory (bytes): each file's content size
+    (decompressed for gzip) times :data:`EXPANSION`, or a Parquet file's rows times
+    :data:`PARQUET_ROW_BYTES`. ``kinds`` says which files are ``"gzip"`` or ``"parquet"``."""
+    total = 0.0
+    for p in paths:
+        try:
+            size = p.stat().st_size
+        except OSError:
+            continue
+        kind = kinds.get(p, "")
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            try:
+                total += pq.ParquetFile(p).metadata.num_rows * PARQUET_ROW_BYTES
+            except (OSError, pa.ArrowException):
+                total += size * EXPANSION
+        elif kind == "gzip":
+            total += _gzip_content_size(p, size) * EXPANSION
+        else:
+            total += size * EXPANSION
+    return int(total)
+
+
+def auto_fraction(estimate: int, budget: int) -> float | None:
+    """The fraction of requests that fits ``estimate`` under ``budget`` (two significant digits,
+    rounded down), or None when it fits whole or there is no budget.
+
+    >>> auto_fraction(10_000, 2_500), auto_fraction(1_000, 2_000), auto_fraction(10_000, 0)
+    (0.25, None, None)
+    """
+    if budget <= 0 or estimate <= budget:
+        return None
+    f = budget / estimate
+    digits = 1 - math.floor(math.log10(f))
+    return max(math.floor(f * 10**digits) / 10**digits, 1e-6)
+
+
+def human_bytes(n: float) -> str:
+    """``1.5 GiB``, ``512 MiB``, ``900 B``."""
+    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+# ---- what is counted and kept -------------------------------------------------------------------
+
+
+class RequestCounts:
+    """Every request's first start and sample rate, keyed by its id hash, as mergeable partials.
+
+    :meth:`add` takes one chunk's spans; :meth:`merged` reduces all partials to one row per
+    request. Partials of other chunks, files or workers merge the same way (min of the start, the
+    first rate in order), which is what an engine computing them per partition would hand back.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[pa.Table] = []
+        self._rows = 0
+
+    @staticmethod
+    def partial(hashes: np.ndarray, start_ms: np.ndarray, rate: np.ndarray) -> pa.Table:
+        t = pa.table({"h": pa.array(hashes, pa.uint64()), "start": start_ms, "rate": rate})
+        return _reduce(t)
+
+    def add(self, hashes: np.ndarray, start_ms: np.ndarray, rate: np.ndarray) -> None:
+        self.merge(self.partial(hashes, start_ms, rate))
+
+    def merge(self, part: pa.Table) -> None:
+        self.parts.append(part)
+        self._rows += part.num_rows
+        if len(self.parts) >= 16:  # keep the partials compact: one row per request per few chunks
+            self.parts = [_reduce(pa.concat_tables(self.parts))]
+            self._rows = self.parts[0].num_rows
+
+    def merged(self) -> pa.Table:
+        if not self.parts:
+            return pa.table({"h": pa.array([], pa.uint64()), "start": pa.array([], pa.float64()),
+                             "rate": pa.array([], pa.float64())})  # fmt: skip
+        return _reduce(pa.concat_tables(self.parts))
+
+
+def _reduce(t: pa.Table) -> pa.Table:
+    g = t.group_by("h", use_threads=False).aggregate([("start", "min"), ("rate", "first")])
+    return g.rename_columns({"start_min": "start", "rate_first": "rate"}).select(["h", "start", "rate"])
+
+
+@dataclass(frozen=True, eq=False)
+class RequestSample:
+    """What the ingest report says of a sample: the fraction, how many requests were kept of how
+    many, why (``--sample-requests``, or the memory budget), and every request's first start and
+    sample rate (``start_ms``, ``rates``: what forecast's rate series counts, sampled or not)."""
+
+    fraction: float
+    requests_total: int
+    requests_kept: int
+    automatic: bool = False
+    reason: str = "--sample-requests"
+    start_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rates: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def summary(self) -> str:
+        how = "automatically, " + self.reason if self.automatic else self.reason
+        return (
+            f"sampled {self.fraction:.4g} of requests by request_id ({self.requests_kept:,} of "
+            f"{self.requests_total:,} kept; {how}); figures are computed on the sample, the request rate "
+            "counts every request"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fraction": self.fraction,
+            "requests_total": self.requests_total,
+            "requests_kept": self.requests_kept,
+            "automatic": self.automatic,
+            "reason": self.reason,
+        }
+
+
+class Sampler:
+    """Hands each chunk of checked spans through: recipe filter, request counts, sample."""
+
+    def __init__(self, fraction: float, *, recipe: Any = None, fill_rate: float = 1.0) -> None:
+        if not (0.0 < fraction <= 1.0):
+            raise LogError(f"--sample-requests {fraction!r} is outside (0, 1]", code="bad-sample-fraction")
+        self.fraction = float(fraction)
+        self.recipe = recipe
+        self.fill_rate = float(fill_rate)
+        self.counts = RequestCounts()
+        self.other: dict[str, int] = {}
+        self.unknown: dict[str, int] = {}
+        self._ops = pa.array(sorted(recipe.ops), pa.large_string()) if recipe is not None else None
+
+    def take(self, table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        """The spans of ``table`` (checked rows, :data:`~recipemut.logs.spans.PARSE_SCHEMA`) of sampled
+        requests, with their line numbers; spans of other recipes and unknown operations dropped."""
+        if table.num_rows == 0:
+            return table, lines
+        if self.recipe is not None:
+            table, lines = self._recipe_spans(table, lines)
+            if table.num_rows == 0:
+                return table, lines
+        h = row_hashes(table.column("request_id"))
+        start = np.asarray(table.column("start_ms").to_numpy(), dtype=np.float64)
+        rate_col = pc.fill_null(table.column("sample_rate"), self.fill_rate)
+        self.counts.add(h, start, np.asarray(rate_col.to_numpy(), dtype=np.float64))
+        keep = keep_mask(h, self.fraction)
+        if keep.all():
+            return table, lines
+        return table.filter(pa.array(keep)), lines[keep]
+
+    def _recipe_spans(self, table: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+        rcol = table.column("recipe")
+        foreign = pc.fill_null(pc.not_equal(rcol, self.recipe.name), False)
+        known = pc.and_(pc.invert(foreign), pc.is_in(table.column("op"), value_set=self._ops))
+        if pc.all(known).as_py():
+            return table, lines
+        _add_counts(self.other, rcol.filter(foreign))
+        _add_counts(self.unknown, table.column("op").filter(pc.and_(pc.invert(foreign), pc.invert(known))))
+        mask = np.asarray(known.to_numpy(zero_copy_only=False), dtype=bool)
+        return table.filter(known), lines[mask]
+
+    def result(
+        self, requests_kept: int, *, automatic: bool = False, reason: str = "--sample-requests"
+    ) -> RequestSample:
+        m = self.counts.merged()
+        return RequestSample(
+            fraction=self.fraction,
+            requests_total=m.num_rows,
+            requests_kept=requests_kept,
+            automatic=automatic,
+            reason=reason,
+            start_ms=np.asarray(m.column("start").to_numpy(), dtype=np.float64),
+            rates=np.asarray(m.column("rate").to_numpy(), dtype=np.float64),
+        )
+
+
+def _add_counts(into: dict[str, int], values: pa.Array | pa.ChunkedArray) -> None:
+    vc = pc.value_counts(values)
+    for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+        if v is not None:
+            into[str(v)] = into.get(str(v), 0) + int(c)
+
+
+__all__ = [
+    "BUDGET_ENV",
+    "EXPANSION",
+    "RequestCounts",
+    "RequestSample",
+    "Sampler",
+    "auto_fraction",
+    "estimated_memory",
+    "human_bytes",
+    "id_hash",
+    "keep_mask",
+    "memory_budget",
+    "parse_size",
+    "row_hashes",
+]

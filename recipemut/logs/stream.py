@@ -1,0 +1,133 @@
+"""Streaming native ingest: a JSONL log (plain or gzip) read in chunks of whole lines, each parsed by the
+columnar native reader (:func:`recipemut.logs.native.read_native`), checked, and handed to a
+:class:`~recipemut.logs.sample.Sampler`, so that what stays in memory is the sample, not the file.
+
+Each chunk is :data:`CHUNK_BYTES` of content cut after its last line end; line numbers, rejected
+lines and their examples are those of the file (a chunk's are shifted by the lines before it).
+The first :data:`~recipemut.logs.native.GIVE_UP_AFTER` non-blank lines all bad still make the file
+"not a span log", and ``strict`` still stops at the first bad line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from recipemut.errors import LogError
+from recipemut.files.compressed import STREAM_ERRORS, open_decompressed
+from recipemut.logs.checks import check_spans
+from recipemut.logs.detect import UTF8_BOM
+from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
+from recipemut.logs.report import MAX_EXAMPLES, Rejection, Rejects
+from recipemut.logs.sample import Sampler
+from recipemut.logs.spans import PARSE_SCHEMA
+
+#: bytes of content per chunk (whole lines; a longer line makes its chunk longer)
+CHUNK_BYTES = 64 << 20
+
+
+def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """The content of ``path`` (gunzipped when gzip) in chunks of whole lines, each with the number of
+    lines before it. A UTF-8 byte-order mark opening the file is left out."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    offset = 0
+    carry = b""
+    first = True
+    try:
+        with open_decompressed(path) as f:
+            while True:
+                block = f.read(chunk_bytes)
+                if not block:
+                    break
+                data = carry + block if carry else block
+                if first:
+                    data = data.removeprefix(UTF8_BOM)
+                    first = False
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                chunk, carry = data[: cut + 1], data[cut + 1 :]
+                yield chunk, offset
+                offset += chunk.count(b"\n")
+    except STREAM_ERRORS as e:
+        raise LogError(f"not a readable file or gzip stream ({e})", file=name, code="bad-gzip") from None
+    if carry:
+        yield carry, offset
+
+
+def merge_rejects(into: Rejects, part: Rejects, offset: int) -> None:
+    """Add the rejections of one chunk (line numbers of the chunk) to the file's, shifted by ``offset``."""
+    for reason, count in part.counts.items():
+        into.counts[reason] = into.counts.get(reason, 0) + count
+    for reason, examples in part.examples.items():
+        ex = into.examples.setdefault(reason, [])
+        ex.extend(Rejection(into.file, e.line + offset, e.reason, e.message) for e in examples)
+        ex.sort(key=lambda e: e.line)
+        del ex[MAX_EXAMPLES:]
+    if part.first is not None:
+        first = Rejection(into.file, part.first.line + offset, part.first.reason, part.first.message)
+        if into.first is None or first.line < into.first.line:
+            into.first = first
+
+
+@dataclass
+class Streamed:
+    """One file read in chunks: the kept rows (sampled), their line numbers, lines read and blank."""
+
+    table: pa.Table
+    lines: np.ndarray
+    lines_read: int
+    blank: int
+
+
+def read_native_sampled(
+    path: Path, name: str, rej: Rejects, sampler: Sampler, *, strict: bool = False, chunk_bytes: int | None = None
+) -> Streamed:
+    """Read a native JSONL log in chunks, keeping the spans ``sampler`` keeps (checked, recipe-filtered,
+    sampled). Raises :class:`LogError` for a file that is not a span log, or on the first bad line
+    under ``strict``."""
+    tables: list[pa.Table] = []
+    numbers: list[np.ndarray] = []
+    n_read = n_blank = 0
+    nonblank_seen = 0
+    good_seen = False
+    for chunk, offset in line_chunks(path, name, chunk_bytes):
+        part = Rejects(name)
+        try:
+            table, lines, r, b = read_native(pa.py_buffer(chunk), name, part)
+        except LogError as e:
+            if e.code != "not-a-log" or offset == 0:
+                raise
+            table, lines, r, b = PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, 0
+        merge_rejects(rej, part, offset)
+        n_read += r
+        n_blank += b
+        lines = lines + offset
+        if table.num_rows:
+            keep = check_spans(table, lines, rej)
+            if not good_seen and nonblank_seen < GIVE_UP_AFTER and not strict:
+                head = min(GIVE_UP_AFTER - nonblank_seen, keep.size)
+                good_seen = bool(keep[:head].any())
+                if not good_seen and nonblank_seen + keep.size >= GIVE_UP_AFTER:
+                    raise not_a_log(name, int(lines[head - 1]), rej)
+            nonblank_seen += int(keep.size)
+            if not keep.all():
+                table, lines = table.filter(pa.array(keep)), lines[keep]
+        if strict and rej.first is not None:
+            bad = rej.first
+            raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=name, line=bad.line, code=bad.reason)
+        table, lines = sampler.take(table, lines)
+        if table.num_rows:
+            tables.append(table)
+            numbers.append(lines)
+    out = pa.concat_tables(tables) if tables else PARSE_SCHEMA.empty_table()
+    nums = np.concatenate(numbers) if numbers else np.zeros(0, np.int64)
+    return Streamed(out, nums, n_read, n_blank)
+
+
+__all__ = ["CHUNK_BYTES", "Streamed", "line_chunks", "merge_rejects", "read_native_sampled"]
