@@ -46,7 +46,7 @@ REGISTRY: dict[str, OperatorSpec] = {
     for m, needs, why_not in (
         (reorder, False, None),
         (substitute, False, substitute.why_not),
-        (parallelize, False, None),
+        (parallelize, False, parallelize.why_not),
         (datapipe, True, datapipe.not_proposed),
         (cache, True, cache.why_not),
         (hedge, True, hedge.why_not),

@@ -15,6 +15,10 @@ must not run for a request that guard halts (a control dependency). An edge from
 to such a ``b`` is never dropped. ``frozen``, ``keep_order`` and control dependencies are
 re-checked on the result, so an ordering they protect is never lost.
 
+An operation none of whose ``after`` edges can go is said why, edge by edge (:func:`why_not`,
+``suggest --explain``): shared fields, ``frozen``, both external, or the ordering constraint
+dropping it would break.
+
 >>> from recipemut.recipe.model import recipe_from_dict
 >>> from recipemut.mutate.operators import OperatorContext
 >>> r = recipe_from_dict({"fields": {"id": {}, "cart": {}, "risk": {}}, "inputs": ["id"],
@@ -31,9 +35,12 @@ re-checked on the result, so an ordering they protect is never lost.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     OperatorContext,
+    assessed,
     fmt_fields,
     kept_guards,
     make_mutation,
@@ -73,19 +80,27 @@ def bernstein_conflicts(a: Operation, b: Operation) -> list[str]:
     return out
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per removable ``after`` edge, in topological order of the edge's target."""
+def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
+    """The candidates that drop one of ``b``'s ``after`` edges, or why each stays (None: it has none)."""
     r = ctx.recipe
     g = r.dag
     order = {op_id: i for i, op_id in enumerate(r.topo_order)}
     out: list[Mutation] = []
-    for a, b in sorted(g.edges, key=lambda e: (order[e[1]], order[e[0]])):
-        if g.edges[a, b]["kind"] != "after" or a in ctx.frozen or b in ctx.frozen:
+    kept: list[str] = []
+    for a in sorted(g.predecessors(b), key=order.__getitem__):
+        if g.edges[a, b]["kind"] != "after":
+            continue
+        stays = f"`after: {a}` stays"
+        if a in ctx.frozen or b in ctx.frozen:
+            kept.append(f"{stays}: `{a if a in ctx.frozen else b}` is frozen")
             continue
         oa, ob = r.ops[a], r.ops[b]
-        if bernstein_conflicts(oa, ob):
+        conflicts = bernstein_conflicts(oa, ob)
+        if conflicts:
+            kept.append(f"{stays}: they share fields ({'; '.join(conflicts)})")
             continue
         if oa.side_effects == "external" and ob.side_effects == "external":
+            kept.append(f"{stays}: both have external side effects, whose order may matter")
             continue
         h = g.copy()
         h.remove_edge(a, b)
@@ -103,7 +118,21 @@ def generate(ctx: OperatorContext) -> list[Mutation]:
             s = ctx.profile.stats(a)
             reason += f"; `{a}` takes {ms(s.p50_ms)} at p50 and {ms(s.p95_ms)} at p95"
         m = make_mutation(ctx, NAME, f"{a}->{b}", (a, b), reason + ".", edits)
-        if ordering_problems(ctx, m.recipe):
+        ordering = ordering_problems(ctx, m.recipe)
+        if ordering:
+            kept.append(f"{stays}: dropping it would break an ordering constraint ({'; '.join(ordering)})")
             continue
         out.append(m)
-    return out
+    if out:
+        return out
+    return "; ".join(kept) if kept else None
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per removable ``after`` edge, in topological order of the edge's target."""
+    return assessed(ctx, _assess)[0]
+
+
+def why_not(ctx: OperatorContext) -> Mapping[str, str]:
+    """Operations none of whose ``after`` edges can go, and why each stays (shared fields, frozen, ...)."""
+    return assessed(ctx, _assess)[1]
