@@ -10,8 +10,11 @@ the last; a step starts when its predecessors have finished, plus the engine's s
 
 Step durations vary a real history's timings: operation *i* takes the duration of step
 ``i mod k`` of that engine's real history (``tests/realdata/engines/<engine>/runs/``, the ones named
-in :data:`REAL_MS`), times a log-normal factor (sigma 0.3) per run and step. Every run finishes
-(``ok``); the output is what ``argo get -o json`` (a list of Workflows), ``kubectl get
+in :data:`REAL_MS`), times a log-normal factor (sigma 0.3) per run and step. Branches: of the steps
+with a ``when`` after the same steps (a Choice's, an ``if:``'s), one runs per run (each ``not (...)``
+of its ``when``, an ``else``, making it six times likelier); the others and the steps after
+only them are skipped (a ``Skipped`` node, ``skippedTasks``, a ``skipped`` job, no events). Every
+run finishes (``ok``); the output is what ``argo get -o json`` (a list of Workflows), ``kubectl get
 pipelinerun,taskrun -o json`` (a ``kind: List``), ``get-execution-history`` (a list of responses
 with their ``executionArn``) or ``gh api .../jobs`` (a list of pages) would print.
 
@@ -55,13 +58,22 @@ def plan_runs(steps: list[dict[str, Any]], engine: str, runs: int, seed: int) ->
     """Per run, per step: its calls, each ``{"start", "end", "ok"}`` (ms from T0); retries as extra calls."""
     rng = np.random.default_rng(seed)
     real = REAL_MS[engine]
+    groups: dict[tuple[str, ...], list[str]] = {}  # branches: steps with a `when` after the same steps
+    for s in steps:
+        if s.get("when"):
+            groups.setdefault(tuple(s["after"]), []).append(s["id"])
     out = []
     for r in range(runs):
         t0 = r * 600_000 + float(rng.uniform(0, 120_000))
+        chosen = {_pick(rng, [w for w in steps if w["id"] in g]) for g in groups.values()}
         ends: dict[str, float] = {}
         run = []
         for i, s in enumerate(steps):
-            ready = max((ends[p] for p in s["after"]), default=t0) + GAP_MS[engine] * float(rng.uniform(0.5, 1.5))
+            ran = [ends[p] for p in s["after"] if p in ends]
+            if (s.get("when") and s["id"] not in chosen) or (s["after"] and not ran):
+                run.append({"step": s, "calls": []})  # a branch not taken: skipped, and what follows it
+                continue
+            ready = max(ran, default=t0) + GAP_MS[engine] * float(rng.uniform(0.5, 1.5))
             n = int(rng.integers(2, 7)) if s["foreach"] else 1
             calls = []
             for _ in range(n):
@@ -78,14 +90,25 @@ def plan_runs(steps: list[dict[str, Any]], engine: str, runs: int, seed: int) ->
     return out
 
 
+def _pick(rng: np.random.Generator, branches: list[dict[str, Any]]) -> str:
+    """One branch of a choice per run, each ``not (...)`` in its `when` (an `else`) making it 6 times likelier."""
+    weights = np.array([6.0 ** str(b["when"]).count("not (") for b in branches])
+    return str(branches[int(rng.choice(len(branches), p=weights / weights.sum()))]["id"])
+
+
 def argo(name: str, plan: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     wfs = []
     for r, run in enumerate(plan):
         wf = f"{name}-{r:04d}"
         start = min(c["start"] for s in run for c in s["calls"])
         end = max(c["end"] for s in run for c in s["calls"])
-        nodes: dict[str, Any] = {wf: {"id": wf, "name": wf, "displayName": wf, "type": "DAG", "phase": "Succeeded",
-                                      "startedAt": iso(start), "finishedAt": iso(end)}}  # fmt: skip
+        skipped = {f"{wf}-{i}-skipped": {"id": f"{wf}-{i}-skipped", "displayName": s["step"]["action"],
+                                         "type": "Skipped", "phase": "Skipped", "boundaryID": wf,
+                                         "startedAt": iso(end), "finishedAt": iso(end)}
+                   for i, s in enumerate(run) if not s["calls"]}  # fmt: skip
+        root = {"id": wf, "name": wf, "displayName": wf, "type": "DAG", "phase": "Succeeded",
+                "startedAt": iso(start), "finishedAt": iso(end)}  # fmt: skip
+        nodes: dict[str, Any] = {**skipped, wf: root}
         for i, s in enumerate(run):
             action, fan = s["step"]["action"], len(s["calls"]) > 1 and s["step"]["foreach"]
             for k, c in enumerate(s["calls"]):
@@ -115,8 +138,11 @@ def tekton(name: str, plan: list[list[dict[str, Any]]]) -> dict[str, Any]:
         start = min(c["start"] for s in run for c in s["calls"])
         end = max(c["end"] for s in run for c in s["calls"])
         ok = [{"type": "Succeeded", "status": "True", "reason": "Succeeded"}]
+        skipped = [{"name": s["step"]["action"], "reason": "When Expressions evaluated to false"}
+                   for s in run if not s["calls"]]  # fmt: skip
         items.append({"apiVersion": "tekton.dev/v1", "kind": "PipelineRun", "metadata": {"name": pr},
-                      "status": {"startTime": iso(start), "completionTime": iso(end), "conditions": ok}})  # fmt: skip
+                      "status": {"startTime": iso(start), "completionTime": iso(end), "conditions": ok,
+                                 **({"skippedTasks": skipped} if skipped else {})}})  # fmt: skip
         for i, s in enumerate(run):
             fails = [c for c in s["calls"] if not c["ok"]]
             last = [c for c in s["calls"] if c["ok"]]
@@ -145,7 +171,7 @@ def stepfunctions(name: str, plan: list[list[dict[str, Any]]]) -> list[dict[str,
 
         t = min(c["start"] for s in run for c in s["calls"]) - 5
         ev("ExecutionStarted", t)
-        for s in run:
+        for s in (s for s in run if s["calls"]):
             action, shift = s["step"]["action"], max(0.0, t - s["calls"][0]["start"])
             ev("TaskStateEntered", s["calls"][0]["start"] + shift, stateEnteredEventDetails={"name": action})
             for c in s["calls"]:
@@ -163,7 +189,13 @@ def github_actions(name: str, plan: list[list[dict[str, Any]]]) -> list[dict[str
     pages = []
     for r, run in enumerate(plan):
         jobs = []
+        end = max(c["end"] for s in run for c in s["calls"])
         for i, s in enumerate(run):
+            if not s["calls"]:  # a job whose `if:` was false
+                jobs.append({"id": 7_000_000 + r * 1000 + i * 10, "run_id": 900_000 + r, "run_attempt": 1,
+                             "name": s["step"]["action"], "status": "completed", "conclusion": "skipped",
+                             "labels": [s["step"]["service"]], "started_at": iso(end), "completed_at": iso(end),
+                             "runner_name": ""})  # fmt: skip
             for k, c in enumerate(s["calls"]):
                 shown = f"{s['step']['action']} (item-{k})" if s["step"]["foreach"] else s["step"]["action"]
                 jobs.append({"id": 7_000_000 + r * 1000 + i * 10 + k, "run_id": 900_000 + r,
@@ -186,7 +218,8 @@ def steps_of(definition: Path) -> tuple[str, list[dict[str, Any]]]:
     ops = {o.id: o for o in recipe.operations}
     preds = {n: sorted(recipe.dag.predecessors(n)) for n in order}
     steps = [{"id": n, "action": ops[n].action, "service": ops[n].service, "after": preds[n],
-              "foreach": ops[n].foreach is not None, "retry": ops[n].max_attempts > 1} for n in order]  # fmt: skip
+              "foreach": ops[n].foreach is not None, "retry": ops[n].max_attempts > 1, "when": ops[n].when}
+             for n in order]  # fmt: skip
     return recipe.name, steps
 
 
@@ -199,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workflows", type=int, help="synthetic: this many runs of a chain of --steps steps")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("-o", "--out", type=Path, required=True)
+    ap.add_argument("--yaml", action="store_true", help="write YAML (as kubectl get -o yaml does)")
+    ap.add_argument("--comment", default="", help="with --yaml: a comment for the file's first lines")
     a = ap.parse_args(argv)
     if a.workflows:
         name, runs = "chain", a.workflows
@@ -209,7 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         ap.error("give a DEFINITION or --workflows")
     doc = WRITERS[a.engine](name, plan_runs(steps, a.engine, runs, a.seed))
-    a.out.write_text(json.dumps(doc, indent=None if a.workflows else 1) + "\n")
+    if a.yaml:
+        import yaml
+
+        if isinstance(doc, list):  # kubectl's answer for several objects
+            doc = {"apiVersion": "v1", "kind": "List", "items": doc}
+        head = "".join(f"# {ln}\n".replace("# \n", "#\n") for ln in a.comment.splitlines())
+        a.out.write_text(head + yaml.safe_dump(doc, sort_keys=False, width=120))
+    elif a.out.suffix == ".jsonl" and isinstance(doc, list):  # one run per line, as a loop over runs writes them
+        a.out.write_text("".join(json.dumps(d, separators=(",", ":")) + "\n" for d in doc))
+    else:
+        a.out.write_text(json.dumps(doc, indent=None if a.workflows else 1) + "\n")
     print(f"{a.out}: {runs} {a.engine} runs of {len(steps)} steps", file=sys.stderr)
     return 0
 

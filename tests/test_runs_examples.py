@@ -1,0 +1,54 @@
+"""The shipped engine examples with their run histories (recipes/<engine>-*/runs.*), end to end.
+
+Each history is the engine's own format, written by ``benchmarks/make_run_history.py`` for the
+example (see the file's header or docs/engines.md, "Run histories"): ``profile`` reads the engine
+file and its history as they are, and ``suggest`` runs on the example's recipe (``recipemut import
+-o``) with that history.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+
+RECIPES = Path(__file__).parents[1] / "recipes"
+ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
+EXAMPLES = {  # definition, its history, the history's format, runs in it
+    "argo-ci": ("workflow.yaml", "runs.yaml", "argo", 30),
+    "tekton-skaffold-demo": ("pipeline.yaml", "runs.yaml", "tekton", 30),
+    "sfn-checkout": ("definition.asl.json", "runs.jsonl", "stepfunctions", 28),
+    "gha-flask-publish": ("workflow.yml", "runs.jsonl", "github-actions", 30),
+}
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_profile_of_the_engine_file_with_its_history(name: str) -> None:
+    definition, runs, fmt, n = EXAMPLES[name]
+    logs = RECIPES / name / runs
+    args = ["profile", str(RECIPES / name / definition), "--logs", str(logs), "--format", "json"]
+    result = runner.invoke(app, args, env=ENV)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["ingest"]["formats"] == {str(logs): fmt}
+    assert data["summary"]["requests"] == n == data["ingest"]["format_counts"]["runs"]
+    assert data["ingest"]["unknown_ops"] == {}  # every step of the history is an operation of the example
+    assert all(o["count"] > 0 for o in data["ops"])  # and every operation ran in some run
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_suggest_on_the_imported_example_with_its_history(tmp_path: Path, name: str) -> None:
+    definition, runs, _, n = EXAMPLES[name]
+    recipe = tmp_path / "recipe.yaml"
+    result = runner.invoke(app, ["import", str(RECIPES / name / definition), "-o", str(recipe)], env=ENV)
+    assert result.exit_code == 0, result.output
+    args = ["suggest", str(recipe), "--logs", str(RECIPES / name / runs), "--format", "json"]
+    result = runner.invoke(app, args, env=ENV)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["report"]["baseline"]["requests"] == n
