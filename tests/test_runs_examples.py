@@ -52,3 +52,19 @@ def test_suggest_on_the_imported_example_with_its_history(tmp_path: Path, name: 
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["report"]["baseline"]["requests"] == n
+
+
+def test_the_tekton_example_with_its_real_run_from_the_dashboard() -> None:
+    """tektoncd/dashboard's demo-pipeline-run-6 is a run of the skaffold demo pipeline shipped here."""
+    real = Path(__file__).parent / "realdata" / "engines" / "tekton" / "runs" / "dashboard-demo-pipeline-run-6.json"
+    args = ["profile", str(RECIPES / "tekton-skaffold-demo" / "pipeline.yaml"), "--logs", str(real), "--format", "json"]
+    result = runner.invoke(app, args, env=ENV)
+    assert result.exit_code == 0, result.output
+    ops = {o["op"]: o for o in json.loads(result.stdout)["ops"]}
+    # each TaskRun's startTime .. completionTime; the deploys never ran (the builds failed)
+    assert {k: o["mean_ms"] for k, o in ops.items() if o["count"]} == {
+        "skaffold-unit-tests": 13000.0,
+        "build-skaffold-web": 159000.0,
+        "build-skaffold-app": 144000.0,
+    }
+    assert ops["deploy-app"]["count"] == ops["deploy-web"]["count"] == 0
