@@ -188,3 +188,17 @@ def test_iso_timestamps_and_a_list_of_histories(tmp_path: Path) -> None:
     df, _ = read_logs(path)
     assert df["request_id"].tolist() == ["e1", "e2"]
     assert df["latency_ms"].round(3).tolist() == [1001.0, 1001.0]
+
+
+def test_pages_of_one_history_are_one_execution(tmp_path: Path) -> None:
+    h = History()
+    h.add(
+        "ExecutionSucceeded", 3.0, prev=h.task("B", 1.5, [(1.5, 2.5, True)], prev=h.task("A", 0.5, [(0.5, 1.4, True)]))
+    )
+    pages = [{"events": h.events[:4], "nextToken": "t1"}, {"events": h.events[4:8], "nextToken": "t2"},
+             {"events": h.events[8:]}]  # fmt: skip
+    path = tmp_path / "h.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in pages))
+    df, report = read_logs(path)
+    assert df["op"].tolist() == ["A", "B"] and df["request_id"].nunique() == 1
+    assert report.format_counts["runs"] == 1 and report.format_counts["runs_in_progress"] == 0

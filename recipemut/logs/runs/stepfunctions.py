@@ -2,9 +2,11 @@
 
 As ``aws stepfunctions get-execution-history`` or boto3 give them (``{"events": [...]}``), one per
 execution: several in one file as a JSON list, JSON lines or concatenated documents, or several
-files. One execution is one request: ``request_id`` is the document's ``executionArn`` (or
-``name``) when it carries one (wrap the response as ``{"executionArn": ..., "events": [...]}`` to
-keep it), else the file's name and the history's place in it (``runs.json#2``). Times are the
+files; the pages of a paginated history (each with the ``nextToken`` of the next, as boto3's
+paginator gives them) one after another are one execution. One execution is one request:
+``request_id`` is the document's ``executionArn`` (or ``name``) when it carries one (wrap the
+response as ``{"executionArn": ..., "events": [...]}`` to keep it), else the file's name and the
+history's place in it (``runs.json#2``). Times are the
 events' ``timestamp``: RFC 3339 text (the CLI), epoch seconds (the API, boto3) or epoch milliseconds.
 
 Events are tied to their state through ``previousEventId`` (events of Map iterations and Parallel
@@ -65,6 +67,7 @@ def _histories(doc: Any) -> list[dict[str, Any]]:
 def collect(docs: list[Any], rows: Rows) -> None:
     """Every execution history of the documents into ``rows``."""
     k = 0
+    pending: dict[str, Any] | None = None
     for doc in docs:
         found = _histories(doc)
         if not found:
@@ -74,9 +77,20 @@ def collect(docs: list[Any], rows: Rows) -> None:
                 code="bad-shape",
             )
         for h in found:
+            if pending is not None:  # the next page of a paginated history: the same execution
+                pending["events"] = [*pending["events"], *h["events"]]
+                pending["nextToken"] = h.get("nextToken")
+                h = pending
+            if h.get("nextToken"):  # more pages follow (boto3's pages, dumped one after another)
+                pending = {**h}
+                continue
+            pending = None
             k += 1
             run = text(h.get("executionArn")) or text(h.get("name")) or f"{Path(rows.path).name}#{k}"
             _execution(run, h["events"], rows)
+    if pending is not None:  # the last page said more follow, and none did: read what there is
+        k += 1
+        _execution(text(pending.get("executionArn")) or f"{Path(rows.path).name}#{k}", pending["events"], rows)
 
 
 def _execution(run: str, events: list[Any], rows: Rows) -> None:
