@@ -177,6 +177,17 @@ def test_an_unknown_operator_is_a_usage_error(inputs: tuple[Path, Path], tmp_pat
     assert not (tmp_path / "r.html").exists()
 
 
+def test_sample_requests_reads_a_share_of_requests(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    recipe, log = inputs
+    out = tmp_path / "sampled.html"
+    args = ["report", str(recipe), "--logs", str(log), "-o", str(out), "--sample-requests", "0.5", "-O", "parallelize"]
+    res = runner.invoke(app, args, env=ENV)
+    assert res.exit_code == 0, res.output
+    assert "note: sampled 0.5 of requests by request_id" in res.output
+    meta = re.search(r'<p class="meta">([^<]*)</p>', out.read_text(encoding="utf-8"))
+    assert meta and "sampled 0.5 of requests" in meta.group(1)
+
+
 def test_out_naming_the_recipe_is_refused(inputs: tuple[Path, Path]) -> None:
     recipe, log = inputs
     before = recipe.read_bytes()

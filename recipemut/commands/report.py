@@ -11,8 +11,10 @@ from recipemut.commands._common import (
     LogFormatOpt,
     LogsOpt,
     MapOpt,
+    MemoryBudgetOpt,
     RecipeArg,
     SampleRateOpt,
+    SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -54,6 +56,8 @@ def report(
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
     mapping: MapOpt = None,
+    sample_requests: SampleRequestsOpt = None,
+    memory_budget: MemoryBudgetOpt = None,
     store: Path | None = typer.Option(
         None, "--store", show_default=False,
         help="Profile store, as for suggest (default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; "
@@ -78,7 +82,10 @@ def report(
     from recipemut.plan.search import SearchSettings
     from recipemut.usecases.report import run_report
 
-    source = log_source(logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping)
+    source = log_source(
+        logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
+        sample_requests=sample_requests, memory_budget=memory_budget,
+    )  # fmt: skip
     if store is not None:
         check_store_path(store, recipes=[recipe], inputs=source.input_files(), option="--store", inputs_only=True)
     settings = SearchSettings(
