@@ -65,6 +65,7 @@ import pyarrow.compute as pc
 
 from recipemut.errors import LogError, RecipemutError
 from recipemut.files.compressed import is_gzip_file
+from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.logs import traces
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import LABELS, UTF8_BOM, detect_format
@@ -327,6 +328,14 @@ def _sampled_nothing(sampler: Sampler, recipe: Recipe | None, excluded: dict[str
 
 
 
+def _size_on_disk(path: Path) -> int:
+    """A log's size in bytes, what progress counts (0 when it cannot be read: its reader says why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _value_counts(arr: pa.Array | pa.ChunkedArray) -> dict[Any, int]:
     vc = pc.value_counts(arr)
     if len(vc) == 0:
@@ -356,6 +365,7 @@ def read_logs(
     mapping: SpanMapping | str | Path | None = None,
     sample_requests: float | None = None,
     memory_budget: str | int | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[pd.DataFrame, IngestReport]:
     """Read execution logs into the span table (:data:`~recipemut.logs.spans.SPAN_SCHEMA` columns) and a report.
 
@@ -383,6 +393,9 @@ def read_logs(
         Without ``sample_requests``: the bytes the logs may take in memory (a size such as ``"2G"``;
         ``"off"`` or 0 for no budget; default ``$RECIPEMUT_MEMORY_BUDGET``, else half the available
         memory). Logs estimated beyond it are sampled to fit, with a note saying so.
+    progress
+        Told the stage ``reading logs`` with the files' sizes on disk (standard input's once
+        copied) as its total in bytes, and each file's size once it is read.
 
     Raises
     ------
@@ -406,10 +419,12 @@ def read_logs(
     with contextlib.ExitStack() as stack:  # the copy of standard input is deleted once read
         real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
         sampler, sampled_by = _sampler(real, sample_requests, memory_budget, recipe, fill_rate)
-        results = [
-            _read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler)
-            for p, n in zip(real, names, strict=True)
-        ]
+        sizes = [_size_on_disk(p) for p in real]
+        progress.task("reading logs", sum(sizes), unit=BYTES)
+        results = []
+        for p, n, size in zip(real, names, sizes, strict=True):  # per file: a file is read in one go
+            results.append(_read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler))
+            progress.advance(size)
     notes = [n for r in results for n in r.notes]
     if mapping is not None and all(r.fmt == "native" for r in results):
         notes.append(

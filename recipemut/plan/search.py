@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from recipemut.errors import RecipemutError
+from recipemut.files.progress import CANDIDATES, NO_PROGRESS, Progress
 from recipemut.judge.abtest import Evaluation, JudgeSettings, evaluate, treatment_mask
 from recipemut.judge.abtest import objective_level as _level
 from recipemut.judge.stats import IMPROVES
@@ -197,6 +198,7 @@ def search(
     order: Callable[[list[Mutation]], list[Mutation]] | None = None,
     clock: Callable[[], float] = time.monotonic,
     bottleneck: Bottleneck | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> SearchResult:
     """Search for the best plan (see the module docstring) as ``settings`` say (default: all defaults).
 
@@ -208,7 +210,9 @@ def search(
     ``base`` is :func:`recipemut.predict.simulate.replay_base` of ``profile`` and ``recipe`` when
     the caller built it already (every candidate is replayed against it; built here otherwise).
     ``order`` may reorder each round's candidates (e.g. a bandit's preference) before the budget
-    cuts them. Raises :class:`~recipemut.errors.MutationError` when the *baseline* cannot be
+    cuts them. ``progress`` is told each round (``search, round 2``; with a beam wider than one, which
+    of its states) with its candidates as the total, and each candidate once judged or skipped.
+    Raises :class:`~recipemut.errors.MutationError` when the *baseline* cannot be
     replayed (an operation that must run was never recorded).
     """
     settings = settings if settings is not None else SearchSettings()
@@ -244,11 +248,13 @@ def search(
     for rnd in range(1, settings.max_rounds + 1):
         rounds = rnd
         grown: list[_State] = []
-        for state in beam:
+        for i, state in enumerate(beam, 1):
             ctx = OperatorContext.build(state.recipe, doc=state.doc, profile=profile, options=opts)
             cands = generate_all(ctx, settings.operators)
             if order is not None:
                 cands = order(cands)
+            of_beam = f", state {i} of {len(beam)}" if len(beam) > 1 else ""
+            progress.task(f"search, round {rnd}{of_beam}", len(cands), unit=CANDIDATES)
             parent = tuple(c.mutation.id for c in state.steps)
             for m in cands:
                 if evaluated >= settings.budget or clock() - t0 > settings.time_budget_s:
@@ -256,11 +262,13 @@ def search(
                     break
                 k = _key(m.recipe)
                 if k in seen:
+                    progress.advance()
                     continue  # the same recipe reached by another path
                 seen.add(k)
                 evaluated += 1
                 rng = np.random.default_rng(candidate_seed(seed, m.id, parent))
                 cand, new_state = trial.judge(m, rnd, parent, state, rng)
+                progress.advance()
                 if rnd == 1:
                     singles.append(cand)
                 if new_state is None:

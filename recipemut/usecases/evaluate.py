@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from recipemut.apply.canary import DEFAULT_MIN_REQUESTS, HOLD, EvaluateResult
+from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.learn.records import STORE_PROBLEMS, observation_records
 from recipemut.learn.store import default_path
@@ -112,12 +113,14 @@ def evaluate_canary(
     settings: EvaluateSettings = EvaluateSettings(),  # frozen: one shared default is safe
     *,
     on_read: Callable[[IngestReport], None] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> EvaluateRun:
     """Judge the recipe's canary on ``source``'s logs, act unless ``settings.act`` is false, and
     record what was observed in the profile store when acting.
 
     ``on_read`` is called with the ingest report as soon as the logs are read, before judging:
-    the command shows the log's warnings then, even when judging fails. Raises what the recipe
+    the command shows the log's warnings then, even when judging fails. ``progress`` is told each
+    stage (the logs' bytes, ``judging the canary``). Raises what the recipe
     and log readers raise, :class:`~recipemut.apply.canary.EvaluateError`, and
     :class:`~recipemut.learn.store.StoreError` for a ``settings.store`` that is one of the inputs.
     """
@@ -136,10 +139,12 @@ def evaluate_canary(
             option="--store",
             inputs_only=True,
         )
+    progress.task("reading the recipe")
     recipe = load_recipe_text(read_recipe_text(recipe_path), file=str(recipe_path))
-    spans, report = source.read(recipe)
+    spans, report = source.read(recipe, progress=progress)
     if on_read is not None:
         on_read(report)
+    progress.task("judging the canary")
     result = evaluate(
         recipe_path,
         logs,

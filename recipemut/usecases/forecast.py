@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.forecast.rates import DEFAULT_HORIZON_DAYS
 from recipemut.usecases.inputs import Inputs, LogSource, load_inputs
 
@@ -72,6 +73,7 @@ def run_forecast(
     horizon_days: float = DEFAULT_HORIZON_DAYS,
     with_backtest: bool = False,
     plot: Path | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> ForecastRun:
     """Read the recipe and its logs, forecast, and write the chart to ``plot`` when given.
 
@@ -80,8 +82,9 @@ def run_forecast(
     refuses it first); it is drawn by :func:`recipemut.report.charts.forecast_figure`.
 
     ``plot`` is checked before any work (never an input, a link or a new folder tree) and written
-    atomically. Raises what the loader and the log reader raise, and
-    :class:`~recipemut.errors.InputFileError` when the plot cannot be written.
+    atomically. ``progress`` is told each stage (reading, profiling, ``forecasting``, the chart).
+    Raises what the loader and the log reader raise, and :class:`~recipemut.errors.InputFileError`
+    when the plot cannot be written.
     """
     if plot is not None:
         from recipemut.files.write import check_output_path
@@ -92,9 +95,11 @@ def run_forecast(
         check_output_path(
             plot, option="--plot", recipes=[recipe_path], inputs=source.input_files(), example="capacity.svg"
         )
-    inputs = load_inputs(recipe_path, source)
+    inputs = load_inputs(recipe_path, source, progress=progress)
+    progress.task("forecasting" + (" and backtesting" if with_backtest else ""))
     rep = build_report(inputs, horizon_days=horizon_days, with_backtest=with_backtest, sample_rate=source.sample_rate)
     if plot is not None:
+        progress.task("drawing the chart")
         from recipemut.errors import InputFileError
         from recipemut.files.write import atomic_write
         from recipemut.report.charts import forecast_figure

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recipemut.files.progress import NO_PROGRESS, Progress
+
 if TYPE_CHECKING:  # at run time imported where used: the CLI imports this module at start-up, pandas it need not
     import pandas as pd
 
@@ -67,9 +69,11 @@ class LogSource:
             memory_budget=memory_budget,
         )
 
-    def read(self, recipe: Recipe | None = None) -> tuple[pd.DataFrame, IngestReport]:
+    def read(
+        self, recipe: Recipe | None = None, *, progress: Progress = NO_PROGRESS
+    ) -> tuple[pd.DataFrame, IngestReport]:
         """The span table and the ingest report; spans of other recipes or unknown operations are
-        excluded (and counted) when ``recipe`` is given."""
+        excluded (and counted) when ``recipe`` is given. ``progress`` is told the bytes read."""
         from recipemut.logs.ingest import read_logs
 
         return read_logs(
@@ -81,6 +85,7 @@ class LogSource:
             mapping=self.mapping,
             sample_requests=self.sample_requests,
             memory_budget=self.memory_budget,
+            progress=progress,
         )
 
     def input_files(self) -> dict[Path, str]:
@@ -113,14 +118,17 @@ def load_inputs(
     profile: bool = True,
     document: bool = False,
     primary_only: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> Inputs:
     """Read the recipe and its logs, and profile them.
 
     ``document`` also keeps the recipe's text, plain data and sha256 (what a plan needs).
     ``primary_only``: when the logs hold canary variants beside the recipe's own
     (:data:`~recipemut.logs.spans.DEFAULT_VARIANT`) requests, keep only the latter (the recipe
-    recorded them; a note says so). Raises what the loader and the log reader raise.
+    recorded them; a note says so). ``progress`` is told each stage (``reading the recipe``, the
+    logs' bytes, ``profiling``). Raises what the loader and the log reader raise.
     """
+    progress.task("reading the recipe")  # first: the imports below take a good part of a second
     from recipemut.profile.build import build_profile
 
     path = Path(recipe_path)
@@ -136,17 +144,22 @@ def load_inputs(
         from recipemut.recipe.loader import load_recipe
 
         recipe = load_recipe(path)
-    spans, report = source.read(recipe)
+    spans, report = source.read(recipe, progress=progress)
     notes: list[str] = []
     if primary_only:
         spans, note = _primary_spans(spans)
         notes += [note] if note else []
+    prof = None
+    if profile:  # one vectorised pass: its count goes from none to all
+        progress.task("profiling", len(spans), unit="spans")
+        prof = build_profile(spans, recipe)
+        progress.advance(len(spans))
     return Inputs(
         path=path,
         recipe=recipe,
         spans=spans,
         report=report,
-        profile=build_profile(spans, recipe) if profile else None,
+        profile=prof,
         text=text,
         doc=doc,
         sha256=sha256,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from recipemut.errors import RecipemutError
+from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.forecast.headroom import Headroom
 from recipemut.learn.bandit import Bandit, load_bandit, mutation_kind, order_candidates
 from recipemut.learn.records import record_suggestions, search_records
@@ -57,18 +59,32 @@ class Suggestion:
         return self.settings.judge.service
 
 
-def suggest(inputs: Inputs, settings: SearchSettings, *, store: Path | None, warn: Warn = log.warning) -> Suggestion:
+def suggest(
+    inputs: Inputs,
+    settings: SearchSettings,
+    *,
+    store: Path | None,
+    warn: Warn = log.warning,
+    progress: Progress = NO_PROGRESS,
+    started: float | None = None,
+) -> Suggestion:
     """Search ``inputs``' recipe for the plan that best serves ``settings``' objective.
 
     ``inputs`` must carry the profile and the document (``load_inputs(..., document=True)``).
     ``store`` is the profile store (None: none); ``warn`` is told, in a sentence, when the store
-    cannot be read or written. Raises :class:`~recipemut.errors.RecipemutError` when the
+    cannot be read or written. ``progress`` is told each stage (the baseline's replay, the search's
+    rounds and candidates, the report). ``started`` is the monotonic time the run began (default:
+    this call; the CLI gives :func:`~recipemut.files.progress.run_started`): the report's
+    ``search.wall_s`` is the time from it to the report, beside the search's own ``elapsed_s``.
+    Raises :class:`~recipemut.errors.RecipemutError` when the
     ``headroom`` objective has no capacity forecast or no service of declared capacity, and what
     :func:`recipemut.plan.search.search` raises.
     """
     r, prof = inputs.recipe, inputs.profile
     if prof is None or inputs.doc is None or inputs.text is None or inputs.sha256 is None:
         raise ValueError("suggest needs the profile and the recipe's document: load_inputs(..., document=True)")
+    started = time.monotonic() if started is None else started
+    progress.task("replaying the baseline")
     base = replay_base(prof, r)  # every replay of the search reads it
     hr = Headroom(r, replay(r, prof, rng=np.random.default_rng([settings.seed, 0]), base=base), prof)
     if settings.judge.objective == "headroom":
@@ -80,7 +96,8 @@ def suggest(inputs: Inputs, settings: SearchSettings, *, store: Path | None, war
         return order_candidates(cands, order_rng, bandit, kind_of=lambda m: mutation_kind(m, r))
 
     repick = hr.pressure if settings.judge.objective == "headroom" else None  # re-picked after every step
-    result = search(r, prof, settings, doc=inputs.doc, base=base, order=order, bottleneck=repick)
+    result = search(r, prof, settings, doc=inputs.doc, base=base, order=order, bottleneck=repick, progress=progress)
+    progress.task("writing the report")
     _record(result, store, inputs, warn)
     reasons = _not_proposed(inputs, settings)
     report = search_report(result, hr, inputs.path, inputs.text, bottleneck=settings.judge.service)
@@ -89,6 +106,7 @@ def suggest(inputs: Inputs, settings: SearchSettings, *, store: Path | None, war
         report["findings"] = {"n_plus_one": [f.to_dict() for f in findings]}
     if reasons:  # optional too: absent when every operator had a candidate or nothing to say
         report["not_proposed"] = [x.to_dict() for x in reasons]
+    report["search"]["wall_s"] = time.monotonic() - started  # the whole run, not the search alone
     plan_doc = plan_document(
         result, hr, inputs.path, name=r.name, version=r.version, sha256=inputs.sha256, report=report
     )

@@ -1,0 +1,154 @@
+"""Progress: what the core reports (stages, totals, counts) and where the CLI draws it (stderr, a terminal only)."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _suggest_helpers import profile_from_matrices, recipe
+
+from recipemut.files.progress import BYTES, CANDIDATES, NO_PROGRESS, Progress
+from recipemut.judge.abtest import JudgeSettings
+from recipemut.logs.ingest import read_logs
+from recipemut.plan.search import SearchSettings, search
+from recipemut.usecases.inputs import LogSource, load_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
+LOGS = ROOT / "recipes" / "checkout" / "logs.jsonl.gz"
+
+
+class Recorder(Progress):
+    """Every call, in order: ("task", name, total, unit) or ("advance", n)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def task(self, name: str, total: float | None = None, *, unit: str = "") -> None:
+        self.calls.append(("task", name, total, unit))
+
+    def advance(self, n: float = 1) -> None:
+        self.calls.append(("advance", n))
+
+    def stages(self) -> list[tuple[str, float | None, str, float]]:
+        """(name, total, unit, sum of its advances) per stage."""
+        out: list[tuple[str, float | None, str, float]] = []
+        for call in self.calls:
+            if call[0] == "task":
+                out.append((str(call[1]), call[2], str(call[3]), 0.0))  # type: ignore[arg-type]
+            else:
+                name, total, unit, done = out[-1]
+                out[-1] = (name, total, unit, done + float(call[1]))  # type: ignore[arg-type]
+        return out
+
+
+def _plain_copy(tmp_path: Path, lines: int = 2000) -> Path:
+    """The first ``lines`` lines of the shipped log, uncompressed."""
+    with gzip.open(LOGS, "rt", encoding="utf-8") as f:
+        head = [next(f) for _ in range(lines)]
+    path = tmp_path / "part.jsonl"
+    path.write_text("".join(head), encoding="utf-8")
+    return path
+
+
+def test_ingest_reports_bytes_read_adding_up_to_the_files_sizes(tmp_path: Path) -> None:
+    plain = _plain_copy(tmp_path)
+    rec = Recorder()
+    read_logs([LOGS, plain], progress=rec)
+    sizes = LOGS.stat().st_size + plain.stat().st_size
+    assert rec.stages() == [("reading logs", sizes, BYTES, sizes)]
+    # one count per file, never per span
+    advances = [c for c in rec.calls if c[0] == "advance"]
+    assert advances == [("advance", LOGS.stat().st_size), ("advance", plain.stat().st_size)]
+
+
+def test_load_inputs_reports_recipe_logs_and_profile_in_order(tmp_path: Path) -> None:
+    rec = Recorder()
+    inputs = load_inputs(RECIPE, LogSource.of(LOGS), progress=rec)
+    size = LOGS.stat().st_size
+    n = len(inputs.spans)
+    assert rec.stages() == [
+        ("reading the recipe", None, "", 0.0),
+        ("reading logs", size, BYTES, size),
+        ("profiling", n, "spans", n),
+    ]
+
+
+def test_no_progress_is_the_default_and_shows_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    NO_PROGRESS.task("reading logs", 10, unit=BYTES)
+    NO_PROGRESS.advance(10)
+    assert capsys.readouterr() == ("", "")
+
+
+def _shop():  # load -> score by habit only: parallelize improves it; a slow substitute for score
+    r = recipe(
+        [
+            {"id": "load", "consumes": ["x"], "produces": ["cart"]},
+            {"id": "score", "consumes": ["x"], "produces": ["risk"], "after": ["load"], "equivalence": "fraud"},
+            {"id": "pay", "consumes": ["cart", "risk"], "produces": ["receipt"], "side_effects": "external"},
+        ],
+        outputs=("receipt",),
+        alternatives=[
+            {"id": "score_slow", "service": "legacy", "action": "ScoreOld", "consumes": ["x"], "produces": ["risk"],
+             "equivalence": "fraud", "expected": {"latency_ms": {"p50": 400, "p95": 900}}},
+        ],
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    n = 2000
+    lat = {"load": rng.lognormal(4.0, 0.3, n), "score": rng.lognormal(3.7, 0.3, n), "pay": rng.lognormal(3.0, 0.2, n)}
+    return r, profile_from_matrices(r, lat)
+
+
+def test_search_reports_each_round_with_its_candidates_as_the_total() -> None:
+    r, p = _shop()
+    rec = Recorder()
+    res = search(r, p, SearchSettings(judge=JudgeSettings(objective="latency")), progress=rec)
+    stages = rec.stages()
+    assert [s[0] for s in stages] == [f"search, round {i}" for i in range(1, res.rounds + 1)]
+    assert all(unit == CANDIDATES and total == done for _, total, unit, done in stages)  # every candidate counted
+    assert sum(total for _, total, _, _ in stages) >= res.evaluated > 0  # seen ones are skipped, still counted
+
+
+def test_search_stopped_by_its_budget_counts_what_it_judged() -> None:
+    r, p = _shop()
+    rec = Recorder()
+    res = search(r, p, SearchSettings(judge=JudgeSettings(objective="latency"), budget=1), progress=rec)
+    (name, total, _, done), = rec.stages()
+    assert res.budget_exhausted and name == "search, round 1" and done == 1 < (total or 0)
+
+
+def test_search_with_a_beam_names_the_state_of_each_round() -> None:
+    r = recipe(  # a chain of two habits (`after`): each parallelize improves, two states go on to round 2
+        [
+            {"id": "load", "consumes": ["x"], "produces": ["cart"]},
+            {"id": "score", "consumes": ["x"], "produces": ["risk"], "after": ["load"]},
+            {"id": "check", "consumes": ["x"], "produces": ["ok"], "after": ["score"]},
+            {"id": "pay", "consumes": ["cart", "risk", "ok"], "produces": ["receipt"], "side_effects": "external"},
+        ],
+        outputs=("receipt",),
+    )
+    rng = np.random.default_rng(1)
+    n = 2000
+    lat = {op: rng.lognormal(mu, 0.3, n) for op, mu in (("load", 4.0), ("score", 3.7), ("check", 3.6), ("pay", 3.0))}
+    p = profile_from_matrices(r, lat)
+    rec = Recorder()
+    search(r, p, SearchSettings(judge=JudgeSettings(objective="latency"), beam_width=2), progress=rec)
+    names = [s[0] for s in rec.stages()]
+    assert names[0] == "search, round 1"
+    assert any(n.startswith("search, round 2, state 1 of ") for n in names)
+
+
+def test_suggest_reports_the_whole_wall_time_beside_the_search_time() -> None:
+    from recipemut.usecases.suggest import suggest
+
+    inputs = load_inputs(RECIPE, LogSource.of(LOGS), document=True, primary_only=True)
+    rec = Recorder()
+    found = suggest(inputs, SearchSettings(budget=5), store=None, progress=rec, started=time.monotonic() - 100)
+    s = found.report["search"]
+    assert s["wall_s"] >= 100 > s["elapsed_s"]
+    assert found.plan_doc["report"]["search"]["wall_s"] == s["wall_s"]  # the plan file keeps it too
+    names = [n for n, *_ in rec.stages()]
+    assert names[0] == "replaying the baseline" and names[1] == "search, round 1" and names[-1] == "writing the report"
