@@ -129,8 +129,8 @@ def matrix_size(matrix: Any) -> int | None:
     if any(not isinstance(v, list) for v in dims.values()):
         return None
     combos = [dict(zip(dims, values, strict=True)) for values in itertools.product(*dims.values())] if dims else []
-    excludes = matrix.get("exclude") or []
-    includes = matrix.get("include") or []
+    excludes = matrix.get("exclude") if matrix.get("exclude") is not None else []
+    includes = matrix.get("include") if matrix.get("include") is not None else []
     if not isinstance(excludes, list) or not isinstance(includes, list):
         return None
 

@@ -27,7 +27,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlparse
 
-from recipemut.recipe.engines._asl_flow import Edge, as_dict, dotted_field, merge_notes, top_field, walk
+from recipemut.recipe.engines._asl_flow import Edge, as_dict, as_list, dotted_field, merge_notes, top_field, walk
 from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, when_text
 from recipemut.recipe.engines.names import op_id
@@ -186,12 +186,20 @@ class _Reader:
     # ---- 0.8 ----------------------------------------------------------------------------------
 
     def v08(self) -> None:
-        states = [s for s in self.data.get("states", []) if isinstance(s, dict) and isinstance(s.get("name"), str)]
-        index = {s["name"]: i for i, s in enumerate(self.data.get("states", [])) if isinstance(s, dict) and "name" in s}
+        index: dict[str, int] = {}
+        for i, s in enumerate(as_list(self.data.get("states"))):
+            if isinstance(s, dict) and isinstance(s.get("name"), str):
+                index.setdefault(s["name"], i)
+        states = [self.data["states"][i] for i in index.values()]
         if not states:
             self.b.warn("bad-machine", "the workflow has no named states", ("states",))
             return
         start = _target(self.data.get("start"), "stateName") or states[0]["name"]
+        if start not in index:
+            self.b.warn(
+                "unknown-state", f"start names '{start}', which is not a state; the first state starts", ("start",)
+            )
+            start = states[0]["name"]
         graph = {s["name"]: self.edges08(s, ("states", index[s["name"]]), index) for s in states}
         by_name = {s["name"]: s for s in states}
 
@@ -211,7 +219,7 @@ class _Reader:
     def edges08(self, st: dict[str, Any], path: DocPath, index: dict[str, int]) -> list[Edge]:
         out: list[Edge] = []
         if st.get("type") == "switch":
-            conds = st.get("dataConditions") or st.get("eventConditions") or []
+            conds = as_list(st.get("dataConditions") or st.get("eventConditions"))
             texts: list[str] = []
             for i, c in enumerate(conds if isinstance(conds, list) else []):
                 if not isinstance(c, dict):
@@ -289,7 +297,7 @@ class _Reader:
             return preds
         if kind == "parallel":
             exits: set[str] = set()
-            for i, br in enumerate(st.get("branches") or []):
+            for i, br in enumerate(as_list(st.get("branches"))):
                 if isinstance(br, dict):
                     bp: DocPath = (*path, "branches", i)
                     step = self.op(
@@ -308,8 +316,8 @@ class _Reader:
             actions = st.get("actions")
             writes: list[str] = []
             if kind == "event":
-                events = [e for e in st.get("onEvents") or [] if isinstance(e, dict)]
-                actions = [a for e in events for a in e.get("actions") or []]
+                events = [e for e in as_list(st.get("onEvents")) if isinstance(e, dict)]
+                actions = [a for e in events for a in as_list(e.get("actions"))]
                 writes = [
                     f
                     for e in events
@@ -373,7 +381,7 @@ class _Reader:
         """Run a task list in order (``then:`` may jump); returns the operations it ends with."""
         items = [
             (i, next(iter(t)), t[next(iter(t))])
-            for i, t in enumerate(tasks or [])
+            for i, t in enumerate(as_list(tasks))
             if isinstance(t, dict) and len(t) == 1
         ]
         if not items:
@@ -498,7 +506,7 @@ class _Reader:
         if items in step.consumes:
             step.extra["foreach"] = items
             step.at["foreach"] = (*path, "for")
-        inner = [next(iter(t)) for t in task.get("do") or [] if isinstance(t, dict) and len(t) == 1]
+        inner = [next(iter(t)) for t in as_list(task.get("do")) if isinstance(t, dict) and len(t) == 1]
         if len(inner) > 1:
             self.b.warn(
                 "map-flattened",
@@ -510,7 +518,7 @@ class _Reader:
         )
         listens = [
             n
-            for t in task.get("do") or []
+            for t in as_list(task.get("do"))
             if isinstance(t, dict)
             for n, body in t.items()
             if isinstance(body, dict) and "listen" in body
@@ -525,7 +533,7 @@ class _Reader:
     def fork(self, name: str, task: dict[str, Any], path: DocPath, preds: set[str], when: str | None) -> set[str]:
         spec = as_dict(task.get("fork"))
         exits: set[str] = set()
-        for i, branch in enumerate(spec.get("branches") or []):
+        for i, branch in enumerate(as_list(spec.get("branches"))):
             if isinstance(branch, dict) and len(branch) == 1:
                 bname, body = next(iter(branch.items()))
                 exits |= self.task10(str(bname), body, (*path, "fork", "branches", i, bname), preds, when)

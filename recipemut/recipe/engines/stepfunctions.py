@@ -259,7 +259,7 @@ class _Reader:
     def catch(self, name: str, st: Any, path: DocPath) -> None:
         if isinstance(st, dict) and isinstance(st.get("Catch"), list) and st["Catch"]:
             routes = "; ".join(
-                f"{', '.join(map(str, c.get('ErrorEquals', [])))} -> {c.get('Next')}"
+                f"{', '.join(map(str, as_list(c.get('ErrorEquals'))))} -> {c.get('Next')}"
                 for c in st["Catch"]
                 if isinstance(c, dict)
             )
@@ -391,7 +391,7 @@ class _Reader:
         if not isinstance(retriers, list) or not retriers:
             return None
         rs = [r for r in retriers if isinstance(r, dict)]
-        chosen = next((r for r in rs if "States.ALL" in (r.get("ErrorEquals") or [])), rs[0] if rs else None)
+        chosen = next((r for r in rs if "States.ALL" in as_list(r.get("ErrorEquals"))), rs[0] if rs else None)
         if chosen is None:
             return None
         n = chosen.get("MaxAttempts", DEFAULT_RETRIES)
