@@ -207,3 +207,14 @@ def test_profile_runs_on_an_imported_argo_file_with_a_native_log(tmp_path: Path)
     assert doc["critical_path"]["ops"] == ["foo-bar-longname-A", "foo-bar-longname-B", "foo-bar-longname-D"]
     b = next(o for o in doc["ops"] if o["op"] == "foo-bar-longname-B")
     assert b["p50_ms"] == pytest.approx(3000) and b["service"] == "alpine:3.7" and b["count"] == 40
+
+
+def test_a_json_workflow_is_read_as_yaml_with_its_lines() -> None:
+    import yaml
+
+    data = yaml.safe_load((REAL / "dag-diamond.yaml").read_text())
+    text = json.dumps(data, indent=2)
+    r, _ = check_text(text, file="wf.json")
+    assert r is not None and len(r.operations) == 4 and r.imported.key == "argo"
+    line = text.splitlines()[r.position("operations", 3, "id")[0] - 1]
+    assert '"name": "foo-bar-longname-D"' in line

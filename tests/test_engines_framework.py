@@ -144,3 +144,50 @@ def test_read_document_of_an_engine_file_is_the_imported_recipe_document(tmp_pat
     assert doc["apiVersion"] == "recipemut/v1" and [o["id"] for o in doc["operations"]] == ["a", "b"]
     assert doc["operations"][0]["produces"] == ["a.r"] and doc["operations"][1]["after"] == ["a"]
     assert positions[("operations", 1)] == (12, 7) and text == f.read_text()
+
+
+DAMAGED = [  # (example, path of a value, the odd value put there): shapes a hand-edited file can have
+    ("argo/conditionals.yaml", ("spec", "arguments"), 1.5),
+    ("argo/steps.yaml", ("metadata",), "x"),
+    ("argo/dag-nested.yaml", ("spec", "templates", 2, "dag"), 1),
+    ("argo/dag-nested.yaml", ("spec", "templates", 1, "dag", "tasks", 0), "A"),
+    ("argo/memoize-simple.yaml", ("spec", "templates", 0, "outputs"), [1, None]),
+    ("argo/loops.yaml", ("spec", "templates", 0, "steps", 0, 0, "withItems"), {"a": None}),
+    ("argo/retry-with-steps.yaml", ("spec", "templates", 1, "retryStrategy", "limit"), [1]),
+    ("tekton/pipelinerun-with-matrix.yaml", ("spec", "pipelineSpec", "tasks", 0, "matrix", "params"), "x"),
+    ("tekton/pipelinerun-results.yaml", ("spec", "tasks", 1, "runAfter"), {"a": None}),
+    ("tekton/pipelinerun-with-when-expressions.yaml", ("spec", "pipelineSpec", "tasks", 0, "when"), [1, None]),
+    ("tekton/pipelinerun.yaml", ("spec", "tasks", 0, "taskRef"), "git-clone"),
+]
+
+
+@pytest.mark.parametrize(("name", "where", "value"), DAMAGED, ids=[f"{n}:{w[-1]}" for n, w, _ in DAMAGED])
+def test_damaged_engine_files_give_findings_never_exceptions(
+    name: str, where: tuple[object, ...], value: object
+) -> None:
+    import yaml
+
+    docs = list(yaml.safe_load_all((Path(__file__).parent / "realdata" / "engines" / name).read_text()))
+    doc = next(d for d in docs if isinstance(d, dict) and d.get("kind") in ("Workflow", "Pipeline", "PipelineRun"))
+    node = doc
+    for k in where[:-1]:
+        node = node[k]
+    node[where[-1]] = value
+    _, findings = check_text(yaml.safe_dump_all(docs), file="f.yaml")
+    assert "import-failed" not in {f.code for f in findings}
+
+
+def test_an_importer_that_fails_on_an_odd_shape_gives_one_finding(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from recipemut.recipe.engines import argo
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("name")
+
+    monkeypatch.setattr(argo, "to_recipe", broken)
+    f = tmp_path / "wf.yaml"
+    f.write_text(ARGO)
+    res = runner.invoke(app, ["validate", str(f)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "wf.yaml:1:1: could not read this Argo Workflow (KeyError: 'name')" in res.output

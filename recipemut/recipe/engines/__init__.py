@@ -29,6 +29,7 @@ says "this is a GitLab CI file" instead of listing schema errors.
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from collections.abc import Callable
 from types import ModuleType
@@ -49,6 +50,8 @@ READS = (
     "AWS Step Functions state machines (ASL)",
     "Serverless Workflow (0.8, 1.0)",
 )
+
+log = logging.getLogger(__name__)
 
 _RECIPE_HEAD = re.compile(r"^apiVersion:\s*['\"]?recipemut/v1", re.MULTILINE)
 
@@ -185,12 +188,18 @@ def import_documents(documents: list[Document], *, file: str) -> Imported | None
                     )
                 ]
             )
-        if getattr(module, "READS_OTHER_DOCUMENTS", False):
-            every = [(i, d, p) for i, (d, p, _) in enumerate(documents)]
-            imported: Imported = module.to_recipe(data, positions, file=file, documents=every, index=index)
-        else:
-            imported = module.to_recipe(data, positions, file=file)
-            imported.doc_index = index
+        try:
+            if getattr(module, "READS_OTHER_DOCUMENTS", False):
+                every = [(i, d, p) for i, (d, p, _) in enumerate(documents)]
+                imported: Imported = module.to_recipe(data, positions, file=file, documents=every, index=index)
+            else:
+                imported = module.to_recipe(data, positions, file=file)
+                imported.doc_index = index
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:  # a shape no importer foresaw
+            log.debug("importing %s as %s", file, module.NAME, exc_info=True)
+            line, col = positions.get((), (1, 1))
+            what = f"could not read this {module.NAME} ({type(e).__name__}: {e}); a key holds an unexpected value"
+            raise RecipeInvalid([Finding(file, line, col, "import-failed", what)]) from None
         imported.warnings[:0] = findings  # duplicate keys of the engine document
         return imported
     for data, positions, _ in documents:

@@ -89,6 +89,10 @@ def _items(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 class _Reader:
     """One Argo document read into a :class:`Builder`."""
 
@@ -106,7 +110,7 @@ class _Reader:
         }
         self.params = {
             str(p["name"]): i
-            for i, p in enumerate(_items((self.spec.get("arguments") or {}).get("parameters")))
+            for i, p in enumerate(_items(_map(self.spec.get("arguments")).get("parameters")))
             if isinstance(p, dict) and "name" in p
         }
         self.referenced: dict[str, set[str]] = {}  # task name -> its outputs others read
@@ -140,7 +144,7 @@ class _Reader:
             elif ref.kind == "param":
                 s.consumes.append(self._param(ref.name, (*path, "arguments")))
         s.at["consumes"] = (*path, "arguments")
-        outs = (tmpl or {}).get("outputs") or {}
+        outs = _map(_map(tmpl).get("outputs"))
         declared = {
             str(o["name"]): "bytes" if kind == "artifacts" else "string"
             for kind in ("parameters", "artifacts")
@@ -278,7 +282,7 @@ class _Reader:
                 self.b.warn("not-carried", f"spec.{key} has no recipe equivalent; left out", (*self.sp, key))
         for tname, calls in self.nested.items():  # one warning per nested template, at its first caller
             tmpl = self.templates[tname][1]
-            n = len(_items((tmpl.get("dag") or {}).get("tasks"))) or sum(
+            n = len(_items(_map(tmpl.get("dag")).get("tasks"))) or sum(
                 len(g) if isinstance(g, list) else 1 for g in _items(tmpl.get("steps"))
             )
             who = ", ".join(raw for raw, _ in calls)
@@ -352,7 +356,7 @@ def to_recipe(data: Any, positions: Positions, *, file: str) -> Imported:
     """The recipe document of one Argo Workflow, WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow."""
     reader = _Reader(data, positions, file)
     reader.read()
-    meta = data.get("metadata") or {}
+    meta = _map(data.get("metadata"))
     name = str(meta.get("name") or str(meta.get("generateName", "")).rstrip("-.") or "argo-workflow")
     entry = reader.templates.get(str(reader.spec.get("entrypoint", "")))
     ops_path: DocPath = (*reader.sp, "templates", entry[0]) if entry else reader.sp
