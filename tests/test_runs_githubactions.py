@@ -61,3 +61,15 @@ def test_matrix_jobs_are_calls_reruns_are_attempts_skipped_and_running(tmp_path:
     assert report.format_counts["steps_skipped"] == 1 and "Deploy" not in set(df["op"])
     assert report.format_counts["runs_in_progress"] == 1 and report.format_counts["runs"] == 1
     assert any("1 GitHub Actions run(s) still in progress counted and left out ('101')" in n for n in report.notes)
+
+
+def test_jobs_of_a_called_workflow_are_calls_of_the_calling_job(tmp_path: Path) -> None:
+    page = {"total_count": 3, "jobs": [
+        job(1, 7, "build", 0, 60),
+        job(2, 7, "provenance / detect-env", 61, 70),
+        job(3, 7, "provenance / generator", 71, 130),
+    ]}  # fmt: skip
+    path = tmp_path / "jobs.json"
+    path.write_text(json.dumps(page))
+    df, _ = read_logs(path)
+    assert df["op"].tolist() == ["build", "provenance", "provenance"]

@@ -9,7 +9,9 @@ One workflow run is one request (``request_id`` = the jobs' ``run_id``); each jo
 
 * ``op`` is :func:`~recipemut.recipe.engines.names.op_id` of
   :func:`~recipemut.recipe.engines.names.job_display_base` of the job's ``name``: a matrix job's
-  ``"test (ubuntu-latest, 3.12)"`` is a call of ``test`` (``items`` = 1 each);
+  ``"test (ubuntu-latest, 3.12)"`` is a call of ``test`` (``items`` = 1 each); the jobs of a called
+  (reusable) workflow, ``"caller / callee"``, are calls of the calling job (:func:`job_base`), the
+  one operation the importer makes of it;
 * ``run_attempt`` is the span's ``attempt`` (a re-run of a failed job is its next attempt);
 * ``started_at`` .. ``completed_at`` is the span; ``conclusion`` ``success`` (and ``neutral``) is
   ``ok``, ``failure``, ``cancelled``, ``timed_out``, ``action_required`` and ``startup_failure``
@@ -31,6 +33,18 @@ from recipemut.recipe.engines.names import job_display_base, op_id
 KEY = "github-actions"
 OK_CONCLUSIONS = frozenset({"success", "neutral"})
 SKIPPED = frozenset({"skipped"})
+
+
+def job_base(name: str) -> str:
+    """The workflow job a run's job belongs to: :func:`job_display_base` of its display name, and for
+    a job of a called (reusable) workflow, ``"caller / callee"``, of the caller's part: the caller is
+    the job of the workflow file.
+
+    >>> job_base("test (ubuntu-latest, 3.12)"), job_base("provenance / generator"), job_base("ci (3.12) / lint")
+    ('test', 'provenance', 'ci')
+    """
+    caller = name.split(" / ", 1)[0] if " / " in name else name
+    return job_display_base(caller)
 
 
 def _jobs(doc: Any) -> list[Any] | None:
@@ -69,7 +83,7 @@ def collect(docs: list[Any], rows: Rows) -> None:
             rows.running(run)
             continue
         rows.counts["runs"] += 1
-        bases = [job_display_base(text(j.get("name")) or "") for j in jobs]
+        bases = [job_base(text(j.get("name")) or "") for j in jobs]
         for j, base in zip(jobs, bases, strict=True):
             conclusion = text(j.get("conclusion")) or ""
             if conclusion in SKIPPED:
@@ -91,4 +105,4 @@ def collect(docs: list[Any], rows: Rows) -> None:
             )
 
 
-__all__ = ["KEY", "collect"]
+__all__ = ["KEY", "collect", "job_base"]
