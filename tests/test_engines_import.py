@@ -103,3 +103,15 @@ def test_the_shipped_engine_examples_validate_and_import(tmp_path: Path) -> None
     assert demo.ops["deploy-app"].consumes == ("build-skaffold-app.app-image",) and demo.ops["deploy-app"].after == ()
     assert demo.ops["build-skaffold-app"].after == ("skaffold-unit-tests",)
     assert demo.dag.edges["build-skaffold-web", "deploy-web"]["kind"] == "data"
+
+
+def test_names_with_control_or_bidi_characters_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    src = tmp_path / "evil\u202e.yaml"
+    text = (REAL / "argo" / "steps.yaml").read_text().replace("name: hello1", 'name: "hello1\\x1b[2J\\u202e"')
+    src.write_text(text)
+    res = runner.invoke(app, ["import", str(src)], env=ENV)
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.output and "\u202e" not in res.output
+    doc = yaml.safe_load(res.stdout)
+    assert doc["operations"][0]["action"] == "hello1\x1b[2J\u202e"  # the YAML keeps the name, escaped
+    assert res.stdout.splitlines()[0].count("\n") == 0 and "evil\\u202e.yaml" in res.stdout.splitlines()[0]

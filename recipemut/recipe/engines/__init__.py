@@ -224,16 +224,21 @@ def recipe_text(imported: Imported, *, source: str) -> str:
     """The imported recipe as YAML, with a header comment naming the source file and the engine.
 
     What ``recipemut import`` shows and writes; also the text to diff a plan against while
-    write-back into engine files is not available.
+    write-back into engine files is not available. Names from the engine file that hold control,
+    bidi or other non-ASCII characters are written as YAML escapes (``"\\u202e"``), and the file
+    name in the header through :func:`~recipemut.files.text.safe`, so the text cannot drive a
+    terminal nor break out of its comment.
     """
     import yaml
 
+    from recipemut.files.text import safe
+
     header = (
-        f"# Imported by `recipemut import` from {source} ({a_name(imported.engine)}).\n"
+        f"# Imported by `recipemut import` from {safe(source)} ({a_name(imported.engine)}).\n"
         "# Steps are operations; data edges come from what the engine states (outputs, results,\n"
         "# parameters), ordering without stated data stays in `after`. Check: recipemut validate FILE\n"
     )
-    body = yaml.safe_dump(imported.document, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
+    body = yaml.safe_dump(imported.document, sort_keys=False, default_flow_style=None, allow_unicode=False, width=100)
     return header + body
 
 
