@@ -191,3 +191,20 @@ def test_an_importer_that_fails_on_an_odd_shape_gives_one_finding(
     res = runner.invoke(app, ["validate", str(f)], env={"COLUMNS": "200"})
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert "wf.yaml:1:1: could not read this Argo Workflow (KeyError: 'name')" in res.output
+
+
+def test_a_file_of_several_workflows_imports_the_first_and_says_so() -> None:
+    recipe, findings = check_text(ARGO + "---\n" + ARGO.replace("hello-", "other-"), file="two.yaml")
+    assert recipe is not None and [op.id for op in recipe.operations] == ["a", "b"]
+    w = next(f for f in findings if f.code == "import-several")
+    assert w.line == 1 and "holds 2 documents of this engine" in w.message and "line 15" in w.message
+    pipeline = (
+        "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {name: NAME}\n"
+        "spec: {tasks: [{name: t, taskRef: {name: x}}]}\n"
+    )
+    run = "apiVersion: tekton.dev/v1\nkind: PipelineRun\nmetadata: {name: r}\nspec: {pipelineRef: {name: one}}\n"
+    text = pipeline.replace("NAME", "one") + "---\n" + run + "---\n" + pipeline.replace("NAME", "two")
+    recipe, findings = check_text(text, file="p.yaml")
+    assert recipe is not None and recipe.name == "one"
+    (w,) = [f for f in findings if f.code == "import-several"]
+    assert "holds 2 pipelines" in w.message and "line 11" in w.message

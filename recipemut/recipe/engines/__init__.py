@@ -165,6 +165,25 @@ def _documents(text: str, file: str) -> list[Document]:
     return parse_yaml_documents(text, file=file, what="workflow file")
 
 
+def _note_others(imported: Imported, module: ModuleType, documents: list[Document], index: int, file: str) -> None:
+    """A warning when the file holds more documents of the same engine than the one imported."""
+    lines = [p.get((), (None, None))[0] for i, (d, p, _) in enumerate(documents) if i != index and module.detect(d)]
+    if lines:
+        at = ", ".join(str(n) for n in lines if n is not None)
+        line, col = documents[index][1].get((), (None, None))
+        imported.warnings.append(
+            Finding(
+                file,
+                line,
+                col,
+                "import-several",
+                f"the file holds {len(lines) + 1} documents of this engine; the first is imported, "
+                f"not the ones at line {at}",
+                severity="warning",
+            )
+        )
+
+
 def import_documents(documents: list[Document], *, file: str) -> Imported | None:
     """The first document an engine detects, imported; ``None`` when no engine reads any of them.
 
@@ -195,6 +214,7 @@ def import_documents(documents: list[Document], *, file: str) -> Imported | None
             else:
                 imported = module.to_recipe(data, positions, file=file)
                 imported.doc_index = index
+                _note_others(imported, module, documents, index, file)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:  # a shape no importer foresaw
             log.debug("importing %s as %s", file, module.NAME, exc_info=True)
             line, col = positions.get((), (1, 1))

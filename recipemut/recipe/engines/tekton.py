@@ -282,6 +282,21 @@ def to_recipe(
         reader = _Reader(b, spec, sp, tasks_docs)
         for key, k, t in reader.all:
             b.steps.append(reader.step(key, k, t))
+    others = [
+        pos.get((), (None, None))[0]
+        for i, d, pos in docs
+        if i != doc_index
+        and detect(d)
+        and (d.get("kind") == "Pipeline" or isinstance(d["spec"].get("pipelineSpec"), dict))
+        and not (i == index and doc_index != index)  # the PipelineRun that named the imported Pipeline
+    ]
+    if others:
+        b.warn(
+            "several",
+            f"the file holds {len(others) + 1} pipelines; the first is imported, not the ones at line "
+            + ", ".join(str(n) for n in others if n is not None),
+            (),
+        )
     name = name or "tekton-pipeline"
     imported = b.finish(name, (), (*sp, "tasks"), f"imported from the {data.get('kind')} {name} ({NAME})")
     imported.doc_index = doc_index
