@@ -44,7 +44,7 @@ REGISTRY: dict[str, OperatorSpec] = {
         why_not=why_not,
     )
     for m, needs, why_not in (
-        (reorder, False, None),
+        (reorder, False, reorder.why_not),
         (substitute, False, substitute.why_not),
         (parallelize, False, parallelize.why_not),
         (datapipe, True, datapipe.not_proposed),

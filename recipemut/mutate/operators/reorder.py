@@ -21,6 +21,9 @@ Successors of ``a`` now also wait for ``b`` (through ``a``); successors of ``b``
 ``frozen``, ``keep_order`` and control dependencies are re-checked on the result: a guard ``a`` is
 never moved after an operation with side effects it preceded.
 
+Where a swap would pay but may not be made, :func:`why_not` says why (``suggest --explain``):
+frozen or ``keep_order``, not adjacent, or the ordering constraint the swap would break.
+
 >>> from recipemut.recipe.model import recipe_from_dict
 >>> from recipemut.mutate.operators import OperatorContext
 >>> r = recipe_from_dict({"fields": {"id": {}, "x": {}, "ok": {}}, "inputs": ["id"], "outputs": ["x"],
@@ -37,11 +40,14 @@ never moved after an operation with side effects it preceded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import networkx as nx
 
 from recipemut.mutate.mutation import EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     OperatorContext,
+    assessed,
     kept_guards,
     make_mutation,
     ms,
@@ -91,28 +97,50 @@ def _worth(ctx: OperatorContext, a: str, b: str) -> str | None:
     return None
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per swappable adjacent pair where the swap may pay."""
+def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
+    """The swaps that run ``b`` before an operation it waits for by ``after``, or why none may
+    (None: no swap would pay: ``b`` neither halts nor shrinks its data)."""
     r = ctx.recipe
     g = r.dag
     order = {op_id: i for i, op_id in enumerate(r.topo_order)}
     blocked = ctx.frozen | ctx.ordered
     out: list[Mutation] = []
-    for a, b in sorted(g.edges, key=lambda e: (order[e[1]], order[e[0]])):
-        if g.edges[a, b]["kind"] != "after" or a in blocked or b in blocked:
+    kept: list[str] = []
+    for a in sorted(g.predecessors(b), key=order.__getitem__):
+        if g.edges[a, b]["kind"] != "after":
+            continue
+        why = _worth(ctx, a, b)
+        if why is None:
+            continue
+        first = f"running `{b}` before `{a}` may pay ({why}), but"
+        if a in blocked or b in blocked:
+            x = a if a in blocked else b
+            kept.append(f"{first} `{x}` is {'frozen' if x in ctx.frozen else 'in a keep_order pair'}")
             continue
         h = g.copy()
         h.remove_edge(a, b)
-        if nx.has_path(h, a, b):
-            continue  # not adjacent: swapping would make a cycle
-        why = _worth(ctx, a, b)
-        if why is None:
+        if nx.has_path(h, a, b):  # not adjacent: swapping would make a cycle
+            kept.append(f"{first} `{b}` also waits for `{a}` through other operations")
             continue
         edits = rewire_after(ctx.doc, h, b, [a], [*(p for p in r.ops[a].after if p in g), *kept_guards(r, a, b)])
         edits.append(Edit("append", ("operations", a, "after"), b))
         reason = f"`{a}` and `{b}` share no field and are ordered only by an `after` edge; {why}, so run `{b}` first"
         m = make_mutation(ctx, NAME, f"{b}->{a}", (b, a), reason + ".", edits)
-        if ordering_problems(ctx, m.recipe):
+        ordering = ordering_problems(ctx, m.recipe)
+        if ordering:
+            kept.append(f"{first} it would break an ordering constraint ({'; '.join(ordering)})")
             continue
         out.append(m)
-    return out
+    if out:
+        return out
+    return "; ".join(kept) if kept else None
+
+
+def generate(ctx: OperatorContext) -> list[Mutation]:
+    """One candidate per swappable adjacent pair where the swap may pay."""
+    return assessed(ctx, _assess)[0]
+
+
+def why_not(ctx: OperatorContext) -> Mapping[str, str]:
+    """Guards and data-shrinking operations that a swap would help but none may move first, and why."""
+    return assessed(ctx, _assess)[1]
