@@ -291,6 +291,29 @@ def test_a_read_of_a_field_no_state_names_comes_from_the_nearest_whole_output() 
     assert o["A"]["produces"] == ["total"] and o["B"]["consumes"] == ["total"]
 
 
+def test_a_choice_branch_reads_what_its_rule_reads() -> None:
+    o = ops(
+        imported(
+            {
+                "StartAt": "Pay",
+                "States": {
+                    "Pay": task("Paid?"),  # its result is the whole output: it holds $.Status
+                    "Paid?": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$.Status", "StringEquals": "Failed", "Next": "Refund"}],
+                        "Default": "Ship",
+                    },
+                    "Refund": task(ResultPath=None),
+                    "Ship": task(ResultPath=None),
+                },
+            }
+        )
+    )
+    assert o["Pay"]["produces"] == ["Status"]
+    assert o["Refund"]["consumes"] == ["Status"] and o["Ship"]["consumes"] == ["Status"]
+    assert "after" not in o["Refund"]  # a data edge: parallelize may not take the branch off the payment
+
+
 def test_a_field_written_twice_keeps_its_first_writer_with_a_warning() -> None:
     imp = imported({"StartAt": "A", "States": {"A": task("B", ResultPath="$.page"), "B": task(ResultPath="$.page")}})
     assert ops(imp)["A"]["produces"] == ["page"] and ops(imp)["B"]["produces"] == []
@@ -320,6 +343,7 @@ EXPECTED = {
         ("import-when", 90),
         ("import-unreached", 4),
         ("import-field-rewritten", 83),
+        ("import-field-not-upstream", 85),  # branch 2's Choice reads the $.QueryResult branch 1 writes
     },
 }
 

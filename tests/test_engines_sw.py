@@ -104,6 +104,7 @@ def test_v08_switch_conditions_are_when_and_the_default_is_their_negation() -> N
     minor = {"name": "minor", "type": "operation", "actions": [action("mail")], "end": True}
     imp = imported(v08(switch, adult, minor))
     assert ops(imp)["adult"]["when"] == ".age >= 18"
+    assert ops(imp)["adult"]["consumes"] == ["age"]  # what decides the branch is read by it
     assert ops(imp)["minor"]["when"] == "not (.age >= 18)"
     assert "import-when" in codes(imp)
 

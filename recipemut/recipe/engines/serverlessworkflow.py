@@ -144,6 +144,8 @@ class _Reader:
         self.rank[oid] = len(self.steps)
         self.steps.append(step)
         self.notes[oid] = []
+        if when is not None:  # the conditions that decide whether it runs read fields: it depends on their writers
+            self.read(step, jq_reads(when, bare=True), path)
         return step
 
     def read(self, step: Step, fields: list[str], at: DocPath, *, array: str | None = None) -> None:

@@ -318,6 +318,8 @@ class _Reader:
             op.at["retry"] = (*path, "Retry")
         if when is not None:
             op.extra["when"] = when
+            # the Choice rules that decide whether it runs read fields: it depends on their writers
+            op.reads += [(x, path) for x in [*_READ.findall(when), *_JSONATA_READ.findall(when)]]
         for k in ("TimeoutSeconds", "HeartbeatSeconds"):
             if isinstance(st.get(k), (int, float)):
                 op.notes.append(f"{k} {st[k]}")
