@@ -216,3 +216,64 @@ def test_a_jaeger_trace_of_serial_calls_with_errors_counts_them_all(tmp_path: Pa
     rec = replay(r, prof, rng=np.random.default_rng(0))
     assert rec.latency_ms == pytest.approx(prof.e2e_latency_ms, rel=0.03)
     assert [f.op for f in n_plus_one(r, prof.calls)] == ["get_driver"]
+
+
+def test_one_call_each_with_span_ids_keeps_each_operations_own_figures(tmp_path: Path) -> None:
+    """Logged out of (request, operation) order, with span ids: each figure stays on its operation."""
+    lines: list[dict[str, Any]] = []
+    for i, rid in enumerate(("r2", "r1")):
+        t = T0 + 1000 * i
+        get = {"request_id": rid, "op": "get_driver", "span_id": f"{rid}-g", "start_ms": t + 20, "latency_ms": 9.0}
+        find = {"request_id": rid, "op": "find_driver_ids", "span_id": f"{rid}-f", "start_ms": t, "latency_ms": 18.0}
+        lines += [
+            get | {"status": "error", "cost_usd": 0.5, "cache_key": f"k{rid}"},
+            find | {"status": "ok", "cost_usd": 0.01},
+        ]
+    prof, _ = _profile(tmp_path, lines)
+    assert prof.stats("get_driver").error_rate == 1.0 and prof.stats("find_driver_ids").error_rate == 0.0
+    g, f = prof.col("get_driver"), prof.col("find_driver_ids")
+    assert prof.cost_usd[:, g] == pytest.approx([0.5, 0.5]) and prof.cost_usd[:, f] == pytest.approx([0.01, 0.01])
+    assert (prof.cache_key[:, f] == -1).all() and (prof.cache_key[:, g] >= 0).all()
+
+
+def test_a_retried_single_call_is_not_an_n_plus_one(tmp_path: Path) -> None:
+    """One call tried twice (attempt 1 failed, attempt 2 succeeded) is one call, not two."""
+    lines: list[dict[str, Any]] = []
+    for i, rid in enumerate(("r1", "r2")):
+        t = T0 + 1000 * i
+        lines.append(
+            {
+                "request_id": rid,
+                "op": "find_driver_ids",
+                "span_id": f"{rid}-f",
+                "start_ms": t,
+                "latency_ms": 18.0,
+                "status": "ok",
+            }
+        )
+        lines.append(
+            {
+                "request_id": rid,
+                "op": "get_driver",
+                "span_id": f"{rid}-g1",
+                "start_ms": t + 20,
+                "latency_ms": 30.0,
+                "status": "error",
+                "attempt": 1,
+            }
+        )
+        lines.append(
+            {
+                "request_id": rid,
+                "op": "get_driver",
+                "span_id": f"{rid}-g2",
+                "start_ms": t + 51,
+                "latency_ms": 9.0,
+                "status": "ok",
+                "attempt": 2,
+            }
+        )
+    prof, r = _profile(tmp_path, lines)
+    assert n_plus_one(r, prof.calls) == []
+    c = prof.call_stats("get_driver")
+    assert c is not None and c.retried_errors == 2 and c.attempts_max == 2

@@ -342,8 +342,8 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
 
     def per_cell(name: str, *, most: bool = False) -> np.ndarray:
         values = _column(spans, name)
-        if cells.single:
-            return values
+        if cells.single:  # one call per cell, but the cells are in (request, operation) order, not the rows'
+            return values[cells.last]
         return cells.most(values) if most else cells.total(values)
 
     latency = _matrix(n, k, r, c, cells.latency)
@@ -372,7 +372,7 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
 
     status = np.zeros((n, k), dtype=np.int8)
     if cells.single:
-        status[r, c] = row_status
+        status[r, c] = row_status[cells.last]
     else:  # halted as the last call says; an error only when the last attempt of some call failed
         base = row_status[cells.last]
         status[r, c] = np.where(base == ST_HALTED, ST_HALTED, np.where(cells.final_errors > 0, ST_ERROR, ST_OK))
@@ -380,7 +380,7 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
     cache_key = np.full((n, k), -1, dtype=np.int64)
     ck_codes = factorize(spans["cache_key"])[0] if "cache_key" in spans.columns else None
     if ck_codes is not None:
-        cache_key[r, c] = ck_codes if cells.single else cells.same(ck_codes)
+        cache_key[r, c] = ck_codes[cells.last] if cells.single else cells.same(ck_codes)
     items = _column(spans, "items") if "items" in spans.columns else None
     calls_kept = None
     if not cells.single or items is not None:  # the calls, for replaying the operation under another shape

@@ -42,6 +42,7 @@ class Cells:
     in_flight_max: np.ndarray  # (cells,) most calls in flight at once
     retried: np.ndarray  # (cells,) error calls that were tried again
     final_errors: np.ndarray  # (cells,) calls whose last attempt failed
+    n_logical: np.ndarray  # (cells,) calls not counting lines logged as a retry (attempt > 1)
 
     @property
     def single(self) -> bool:
@@ -94,6 +95,7 @@ def one_call_each(req: np.ndarray, col: np.ndarray, latency: np.ndarray, start: 
         in_flight_max=ones,
         retried=np.zeros(n, np.int64),
         final_errors=error.astype(np.int64),
+        n_logical=ones,
     )
 
 
@@ -165,6 +167,7 @@ def fold_calls(
         retried += np.bincount(cells_i, weights=took, minlength=m).astype(np.int64)
     unknown = error & ~known & ~is_last  # no attempt: an error the request went on after
     retried += np.bincount(cell[unknown], minlength=m)
+    repeats = np.zeros(n, bool) if attempt is None else np.nan_to_num(attempt, nan=1.0) > 1
     return Cells(
         cell=cell,
         req=(uniq // max(k, 1)).astype(np.int64),
@@ -177,6 +180,7 @@ def fold_calls(
         in_flight_max=in_flight.astype(np.int64),
         retried=retried,
         final_errors=errors - retried,
+        n_logical=n_calls - np.bincount(cell[repeats], minlength=m),
     )
 
 
@@ -197,7 +201,7 @@ class CallStats:
     calls: int  # calls in all
     calls_mean: float  # calls per request in which it ran
     calls_max: int
-    several: int  # requests with more than one call
+    several: int  # requests with more than one call (a call's retries, lines at attempt > 1, not counted)
     attempts_max: int  # the highest attempt logged (1 when no line logs one)
     retried_errors: int  # failed calls that were tried again (not request errors)
     items_per_call: float  # mean items per call (NaN when no line logs items)
@@ -235,7 +239,7 @@ def call_stats(
     calls = np.bincount(col, weights=cells.n_calls, minlength=k)
     calls_max = np.zeros(k, np.int64)
     np.maximum.at(calls_max, col, cells.n_calls)
-    multi = cells.n_calls > 1
+    multi = cells.n_logical > 1  # a call tried again is still one call
     several = np.bincount(col[multi], minlength=k)
 
     def mean_over_multi(values: np.ndarray) -> np.ndarray:
