@@ -109,7 +109,8 @@ def _options() -> dict[str, Any]:
             "--logs",
             "-l",
             callback=_check_logs,
-            help="Execution logs: native JSONL (plain or .gz) or OTLP/Jaeger/Zipkin JSON; "
+            help="Execution logs: native JSONL (plain or .gz), OTLP/Jaeger/Zipkin JSON, or Parquet (a file, a "
+            "folder of them, or a quoted glob); "
             "several files after one --logs, or --logs repeated; - reads standard input "
             "(zcat logs.jsonl.gz | recipemut ... --logs -).",
             show_default=False,

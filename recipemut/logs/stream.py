@@ -30,9 +30,13 @@ from recipemut.logs.spans import PARSE_SCHEMA
 CHUNK_BYTES = 64 << 20
 
 
-def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterator[tuple[bytes, int]]:
+def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterator[tuple[memoryview, int]]:
     """The content of ``path`` (gunzipped when gzip) in chunks of whole lines, each with the number of
-    lines before it. A UTF-8 byte-order mark opening the file is left out."""
+    lines before it. A UTF-8 byte-order mark opening the file is left out.
+
+    Each chunk is a view of a buffer the file was read into (no further copy), valid until the
+    next one is asked for: parse it before.
+    """
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     offset = 0
     carry = b""
@@ -40,24 +44,25 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
     try:
         with open_decompressed(path) as f:
             while True:
-                block = f.read(chunk_bytes)
-                if not block:
+                buf = bytearray(len(carry) + chunk_bytes)
+                buf[: len(carry)] = carry
+                got = f.readinto(memoryview(buf)[len(carry) :])  # type: ignore[attr-defined]
+                if not got:
                     break
-                data = carry + block if carry else block
-                if first:
-                    data = data.removeprefix(UTF8_BOM)
-                    first = False
-                cut = data.rfind(b"\n")
+                end = len(carry) + got
+                start = 3 if first and buf.startswith(UTF8_BOM) and end >= 3 else 0
+                first = False
+                cut = buf.rfind(b"\n", start, end)
                 if cut < 0:
-                    carry = data
+                    carry = bytes(buf[start:end])
                     continue
-                chunk, carry = data[: cut + 1], data[cut + 1 :]
-                yield chunk, offset
-                offset += chunk.count(b"\n")
+                carry = bytes(buf[cut + 1 : end])
+                yield memoryview(buf)[start : cut + 1], offset
+                offset += buf.count(b"\n", start, cut + 1)
     except STREAM_ERRORS as e:
         raise LogError(f"not a readable file or gzip stream ({e})", file=name, code="bad-gzip") from None
     if carry:
-        yield carry, offset
+        yield memoryview(carry), offset
 
 
 def merge_rejects(into: Rejects, part: Rejects, offset: int) -> None:
@@ -100,6 +105,7 @@ def read_native_sampled(
         part = Rejects(name)
         try:
             table, lines, r, b = read_native(pa.py_buffer(chunk), name, part)
+            del chunk
         except LogError as e:
             if e.code != "not-a-log" or offset == 0:
                 raise
