@@ -171,6 +171,41 @@ jobs:
     assert "missing" in warning(imp, "import-unknown-output").message
 
 
+def test_artifacts_uploaded_and_downloaded_are_data() -> None:
+    text = """\
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/upload-artifact@v4
+        with: {name: wheels, path: dist}
+      - uses: actions/upload-artifact@v4
+        with: {name: "docs-${{ github.sha }}", path: site}
+  lint:
+    runs-on: ubuntu-latest
+    steps: [{uses: actions/upload-artifact@v4, with: {path: report}}]
+  test:
+    needs: [build, lint]
+    runs-on: ubuntu-latest
+    steps: [{uses: actions/download-artifact@v4, with: {name: wheels}}]
+  publish:
+    needs: test
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/download-artifact@v4
+      - uses: actions/download-artifact@v4
+        with: {name: old, run-id: 42}
+"""
+    o = ops(imported(text))
+    assert o["build"]["produces"] == ["build.artifact.wheels", "build.artifacts"]
+    assert o["lint"]["produces"] == ["lint.artifact.artifact"]  # upload-artifact's default name
+    assert o["test"]["consumes"] == ["build.artifact.wheels", "build.artifacts"]  # a run-time name may be it
+    assert o["test"]["after"] == ["lint"]  # nothing of lint's is read: ordering
+    assert o["publish"]["consumes"] == ["build.artifact.wheels", "build.artifacts", "lint.artifact.artifact"]
+    assert o["publish"]["after"] == ["test"]
+
+
 def test_workflow_inputs_are_recipe_inputs() -> None:
     text = """\
 on:
@@ -306,7 +341,9 @@ def load(name: str) -> dict[str, dict[str, Any]]:
 def test_public_workflows_carry_outputs_matrix_and_max_parallel() -> None:
     publish = load("flask-publish.yaml")
     assert publish["provenance"]["consumes"] == ["build.hash"] and "after" not in publish["provenance"]
-    assert publish["create-release"]["after"] == ["provenance"]
+    # the release jobs download every artifact: build's and what the provenance workflow uploads
+    assert publish["create-release"]["consumes"] == ["build.artifact.artifact", "provenance.artifacts"]
+    assert "after" not in publish["create-release"]
     doctests = load("transformers-doctests.yml")
     assert doctests["Call_doctest_jobs"]["foreach"] == "Setup.split_keys"  # max-parallel: 1, one split at a time
     assert "concurrency" not in doctests["Call_doctest_jobs"]

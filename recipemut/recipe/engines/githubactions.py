@@ -33,7 +33,7 @@ import re
 from pathlib import PurePath
 from typing import Any
 
-from recipemut.recipe.engines._asl_flow import merge_notes
+from recipemut.recipe.engines._asl_flow import as_dict, as_list, merge_notes
 from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, when_text
 from recipemut.recipe.engines.names import op_id
@@ -71,6 +71,11 @@ def _expressions(value: Any, key: str = "") -> list[str]:
     if isinstance(value, list):
         return [e for v in value for e in _expressions(v, key)]
     return []
+
+
+def _action(uses: Any) -> str:
+    """``actions/upload-artifact`` for ``actions/upload-artifact@v4`` (any version or commit)."""
+    return str(uses).split("@")[0].strip().lower() if isinstance(uses, str) else ""
 
 
 def detect(data: Any) -> bool:
@@ -211,6 +216,7 @@ class _Reader:
         step.at["action"] = (*path, "name") if plain else path
         self.outputs(key, job, step)
         self.reads(key, job, step)
+        self.artifacts(key, job, step)
         needs = job.get("needs")
         needs_list = [needs] if isinstance(needs, str) else (needs if isinstance(needs, list) else [])
         for j, dep in enumerate(needs_list):
@@ -246,6 +252,59 @@ class _Reader:
         )
         self.notes[oid] = notes
         return step
+
+    def uploads(self, key: str) -> list[tuple[str, str | None, DocPath]]:
+        """(field, artifact name or ``None`` when set at run time, path) of what a job uploads.
+
+        ``actions/upload-artifact`` steps (the default name is ``artifact``); a reusable workflow may
+        upload anything: one field ``<job>.artifacts`` stands for it.
+        """
+        job = self.jobs.get(key)
+        if not isinstance(job, dict):
+            return []
+        oid = self.ids[key]
+        if isinstance(job.get("uses"), str):
+            return [(f"{oid}.artifacts", None, ("jobs", key, "uses"))]
+        out: list[tuple[str, str | None, DocPath]] = []
+        for i, st in enumerate(as_list(job.get("steps"))):
+            if not isinstance(st, dict) or _action(st.get("uses")) != "actions/upload-artifact":
+                continue
+            name = as_dict(st.get("with")).get("name", "artifact")
+            literal = isinstance(name, (str, int, float)) and "${{" not in str(name)
+            field = f"{oid}.artifact.{op_id(str(name)).lstrip('_') or 'artifact'}" if literal else f"{oid}.artifacts"
+            out.append((field, str(name) if literal else None, ("jobs", key, "steps", i)))
+        return out
+
+    def upstream(self, key: str) -> list[str]:
+        """The jobs ``key`` needs, directly or through others, in file order."""
+        seen: set[str] = set()
+        todo = [key]
+        while todo:
+            job = self.jobs.get(todo.pop())
+            needs = job.get("needs") if isinstance(job, dict) else None
+            for dep in [needs] if isinstance(needs, str) else as_list(needs):
+                if isinstance(dep, str) and dep in self.jobs and dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return [k for k in self.jobs if k in seen]
+
+    def artifacts(self, key: str, job: dict[str, Any], step: Step) -> None:
+        """Artifacts are data: an upload is a field the job produces, a download of it a field it consumes."""
+        for field, _, at in self.uploads(key):
+            step.produces.append(self.b.field(field, at, "bytes"))
+        step.produces[:] = list(dict.fromkeys(step.produces))
+        for i, st in enumerate(as_list(job.get("steps"))):
+            if not isinstance(st, dict) or _action(st.get("uses")) != "actions/download-artifact":
+                continue
+            args = as_dict(st.get("with"))
+            if "run-id" in args:
+                continue  # another run's artifacts: not this request's data
+            name = args.get("name")
+            wanted = str(name) if isinstance(name, (str, int, float)) and "${{" not in str(name) else None
+            for dep in self.upstream(key):
+                for field, art, _ in self.uploads(dep):
+                    if wanted is None or art is None or art == wanted:
+                        step.consumes.append(self.b.field(field, ("jobs", key, "steps", i), "bytes"))
 
     def outputs(self, key: str, job: dict[str, Any], step: Step) -> None:
         outs = job.get("outputs")
