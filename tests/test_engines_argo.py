@@ -218,3 +218,37 @@ def test_a_json_workflow_is_read_as_yaml_with_its_lines() -> None:
     assert r is not None and len(r.operations) == 4 and r.imported.key == "argo"
     line = text.splitlines()[r.position("operations", 3, "id")[0] - 1]
     assert '"name": "foo-bar-longname-D"' in line
+
+
+def test_a_dag_task_reading_an_output_parameter_is_ordered_by_data_not_after() -> None:
+    text = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: params-}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: region, value: eu}]}
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - name: quote
+            template: price
+            arguments: {parameters: [{name: r, value: "{{workflow.parameters.region}}"}]}
+          - name: charge
+            dependencies: [quote]
+            template: pay
+            arguments: {parameters: [{name: amount, value: "{{tasks.quote.outputs.parameters.total}}"}]}
+    - name: price
+      container: {image: pricing:1}
+      outputs: {parameters: [{name: total, valueFrom: {path: /tmp/t}}]}
+    - name: pay
+      container: {image: payments:2}
+"""
+    r, findings = check_text(text, file="wf.yaml")
+    assert r is not None, [str(f) for f in findings]
+    assert r.inputs == ("region",) and r.ops["quote"].consumes == ("region",)
+    assert r.ops["quote"].produces == ("quote.total",) and r.ops["charge"].consumes == ("quote.total",)
+    assert r.ops["charge"].after == () and r.dag.edges["quote", "charge"]["kind"] == "data"
+    assert r.imported.anchors["charge"].depends == ("spec", "templates", 0, "dag", "tasks", 1, "dependencies")
+    assert r.position("fields", "region") == (6, 28)  # the workflow argument that declares it
