@@ -115,3 +115,17 @@ def test_names_with_control_or_bidi_characters_cannot_drive_the_terminal(tmp_pat
     doc = yaml.safe_load(res.stdout)
     assert doc["operations"][0]["action"] == "hello1\x1b[2J\u202e"  # the YAML keeps the name, escaped
     assert res.stdout.splitlines()[0].count("\n") == 0 and "evil\\u202e.yaml" in res.stdout.splitlines()[0]
+
+
+def test_validate_names_the_engine_of_an_invalid_engine_file(tmp_path: Path) -> None:
+    src = tmp_path / "wf.yaml"
+    text = (REAL / "argo" / "dag-diamond.yaml").read_text()
+    src.write_text(
+        text.replace("dependencies: [foo-bar-longname-B, foo-bar-longname-C]", "dependencies: [foo-bar-longname-D]")
+    )
+    res = runner.invoke(app, ["validate", str(src)], env=ENV)
+    assert res.exit_code == 1
+    assert "wf.yaml:33:24: operations[3] (foo-bar-longname-D): lists itself in after [self-after]" in res.output
+    assert "wf.yaml: invalid (4 operations, read as an Argo Workflow)" in res.output
+    res = runner.invoke(app, ["validate", str(src), "-f", "json"], env=ENV)
+    assert json.loads(res.stdout)["files"][0]["engine"] == "Argo Workflow"

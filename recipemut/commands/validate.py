@@ -67,6 +67,8 @@ def validate(
             read_as = f", read as {a_name(engine)}" if engine else ""
             if valid and (not findings or engine):
                 out.print(f"{shown(name)}: [green]valid[/] ({_plural(n_ops, 'operation')}{shown(read_as)})")
+            elif engine:
+                out.print(f"{shown(name)}: [red]invalid[/] ({_plural(n_ops, 'operation')}{shown(read_as)})")
         n_errors = sum(r[3] for r in results)
         n_warnings = sum(r[4] for r in results)
         n_bad = sum(not r[1] for r in results)
