@@ -254,11 +254,11 @@ def _check_out_is_no_operator(ctx: Any, args: Sequence[str]) -> None:
     """
     if ctx.info_name != "suggest":
         return
-    from recipemut.mutate.operators import REGISTRY
+    from recipemut.commands.suggest import OPERATORS  # the registry's names, without the operators' imports
 
     for i, word in enumerate(args):
         value = args[i + 1] if word in ("-o", "--out") and i + 1 < len(args) else word.partition("--out=")[2]
-        if value in REGISTRY:
+        if value in OPERATORS:
             raise typer.BadParameter(
                 f"{value!r} is an operator, not a plan file; operators are -O/--operators (-O {value})",
                 ctx=ctx,
@@ -373,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
 
     If the reader of standard output goes away (``| head -1``), stop quietly with exit 141.
     """
+    from recipemut.files.progress import mark_run_started
+
+    mark_run_started()  # what suggest's closing line counts its wall time from
     logging.basicConfig(
         level=os.environ.get("RECIPEMUT_LOG", "WARNING").upper(),
         stream=sys.stderr,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import json
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _suggest_helpers import profile_from_matrices, recipe
+from typer.testing import CliRunner
 
+from recipemut.cli import app
 from recipemut.files.progress import BYTES, CANDIDATES, NO_PROGRESS, Progress
 from recipemut.judge.abtest import JudgeSettings
 from recipemut.logs.ingest import read_logs
@@ -152,3 +156,80 @@ def test_suggest_reports_the_whole_wall_time_beside_the_search_time() -> None:
     assert found.plan_doc["report"]["search"]["wall_s"] == s["wall_s"]  # the plan file keeps it too
     names = [n for n, *_ in rec.stages()]
     assert names[0] == "replaying the baseline" and names[1] == "search, round 1" and names[-1] == "writing the report"
+
+
+# ---- the CLI: a bar on stderr, on a terminal only ------------------------------------------------
+
+SUGGEST = ["suggest", str(RECIPE), "--logs", str(LOGS), "--budget", "20"]
+STAGES = ("reading logs", "profiling", "search, round 1")
+
+
+def _run(args: list[str], **env: str):
+    return CliRunner().invoke(app, args, env={"COLUMNS": "200", **env})
+
+
+def test_suggest_draws_its_stages_on_a_terminal_and_clears_them() -> None:
+    res = _run(SUGGEST, TTY_COMPATIBLE="1", RECIPEMUT_STORE="off")
+    assert res.exit_code == 0, res.output
+    for stage in STAGES:
+        assert stage in res.stderr
+    assert "\x1b[2K" in res.stderr  # transient: the bar's lines are erased at the end
+    assert not any(stage in res.stdout for stage in STAGES)  # never on stdout
+    assert "s in all (search " in res.stdout  # the closing line gives the whole wall time
+
+
+@pytest.mark.parametrize(
+    ("extra", "env"),
+    [
+        ([], {}),  # stderr not a terminal (a pipe, a CI log)
+        (["--quiet"], {"TTY_COMPATIBLE": "1"}),
+        (["-q"], {"TTY_COMPATIBLE": "1"}),
+        (["--format", "json"], {"TTY_COMPATIBLE": "1"}),  # JSON to a pipe: machine use
+        ([], {"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"}),
+    ],
+)
+def test_suggest_draws_nothing_off_a_terminal_with_quiet_or_json_to_a_pipe(
+    extra: list[str], env: dict[str, str]
+) -> None:
+    res = _run([*SUGGEST, *extra], **env)
+    assert res.exit_code == 0, res.output
+    assert not any(stage in res.stderr for stage in STAGES)
+    assert "\x1b[" not in res.stderr
+    if "json" in extra:
+        assert json.loads(res.stdout)["planVersion"] == 1
+
+
+def test_force_color_alone_does_not_draw_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI sets FORCE_COLOR for colours; redraws of a bar would fill its log."""
+    from recipemut.commands._common import progress_shown
+
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert not progress_shown(quiet=False)  # pytest's stderr is not a terminal
+
+
+@pytest.mark.parametrize(
+    ("args", "stage"),
+    [
+        (["profile", str(RECIPE), "--logs", str(LOGS)], "profiling"),
+        (["forecast", str(RECIPE), "--logs", str(LOGS), "--charts", "0"], "forecasting"),
+    ],
+)
+def test_profile_and_forecast_draw_progress_unless_quiet(args: list[str], stage: str) -> None:
+    shown = _run(args, TTY_COMPATIBLE="1")
+    assert shown.exit_code == 0, shown.output
+    assert "reading logs" in shown.stderr and stage in shown.stderr
+    quiet = _run([*args, "--quiet"], TTY_COMPATIBLE="1")
+    assert quiet.exit_code == 0 and "reading logs" not in quiet.stderr
+    assert quiet.stdout == shown.stdout
+
+
+def test_evaluate_draws_progress_unless_quiet(tmp_path: Path) -> None:
+    recipe_path = tmp_path / "recipe.yaml"
+    shutil.copy(RECIPE, recipe_path)
+    args = ["evaluate", str(recipe_path), "--logs", str(LOGS), "--no-act"]
+    shown = _run(args, TTY_COMPATIBLE="1")
+    assert "reading logs" in shown.stderr
+    quiet = _run([*args, "-q"], TTY_COMPATIBLE="1")
+    assert "reading logs" not in quiet.stderr
+    assert quiet.exit_code == shown.exit_code

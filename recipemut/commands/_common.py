@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -11,6 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from recipemut.files.jsonsafe import strict_json as strict_json  # re-exported: every command prints JSON
+from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.files.text import console, shown
 from recipemut.usecases.inputs import LogSource
 
@@ -200,6 +203,75 @@ def _budget(value: str | None) -> str | None:
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="'--memory-budget'") from None
     return value
+
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress on standard error.")]
+
+
+def _tty(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except ValueError:  # closed
+        return False
+
+
+def progress_shown(*, quiet: bool, json_out: bool = False) -> bool:
+    """Whether to draw progress: standard error is a terminal (``TTY_COMPATIBLE=1``/``0``, rich's
+    switch, overrides; ``FORCE_COLOR`` does not, CI logs would fill with redraws), not ``--quiet``,
+    and not JSON going to a pipe."""
+    if quiet or (json_out and not _tty(sys.stdout)):
+        return False
+    flag = os.environ.get("TTY_COMPATIBLE", "")
+    if flag in ("0", "1"):
+        return flag == "1"
+    return _tty(sys.stderr) and os.environ.get("TERM", "").lower() not in ("dumb", "unknown")
+
+
+class _Bar(Progress):
+    """The core's :class:`~recipemut.files.progress.Progress` as a transient rich bar on stderr."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Rich
+
+        cols = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"), TimeElapsedColumn())
+        # its own console: err_console's prints (warnings) reach stderr through rich's redirection, above the bar
+        self.rich = Rich(SpinnerColumn(), *cols, console=console(stderr=True), transient=True)
+        self.id = self.rich.add_task("starting", total=None, count="")
+        self.unit, self.done = "", 0.0
+        self.total: float | None = None
+
+    def task(self, name: str, total: float | None = None, *, unit: str = "") -> None:
+        self.rich.remove_task(self.id)  # a new task: rich's update() cannot set a total back to None
+        self.unit, self.done, self.total = unit, 0.0, total
+        self.id = self.rich.add_task(shown(name), total=total, count=self._count())
+        self.rich.refresh()  # each stage drawn as it starts, not at the next tick
+
+    def advance(self, n: float = 1) -> None:
+        self.done += n
+        self.rich.update(self.id, completed=self.done, count=self._count())
+
+    def _count(self) -> str:
+        from rich.filesize import decimal
+
+        if self.total is None:
+            return ""
+        if self.unit == BYTES:
+            return f"{decimal(int(self.done))}/{decimal(int(self.total))}"
+        return f"{self.done:,.0f}/{self.total:,.0f} {self.unit}"
+
+
+@contextlib.contextmanager
+def progress_display(*, quiet: bool, json_out: bool = False) -> Iterator[Progress]:
+    """A :class:`~recipemut.files.progress.Progress` for the core: a bar on stderr while the block
+    runs, gone when it ends (:func:`progress_shown`; else one that shows nothing). Render results
+    after the block: stderr's warnings may be printed inside it, through ``err_console``."""
+    if not progress_shown(quiet=quiet, json_out=json_out):
+        yield NO_PROGRESS
+        return
+    bar = _Bar()
+    with bar.rich:
+        yield bar
 
 
 MAX_WARNINGS = 5

@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from recipemut.apply.canary import DEFAULT_MIN_REQUESTS, DEFAULT_TOLERANCES, RELATIVE, EvaluateError
 from recipemut.commands._common import (
     LogFormat,
     LogFormatOpt,
@@ -16,18 +15,23 @@ from recipemut.commands._common import (
     MapOpt,
     MemoryBudgetOpt,
     OutputFormat,
+    QuietOpt,
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
+    progress_display,
     warn_ingest,
 )
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
-from recipemut.learn.records import STORE_OUTCOME
-from recipemut.usecases.evaluate import EvaluateSettings, evaluate_canary
+
+#: apply.canary's defaults as the help shows them (tests/test_startup.py checks them against it):
+#: `evaluate -h` imports neither it nor the pandas and scipy it needs
+DEFAULT_MIN_REQUESTS = 200
+DEFAULT_TOLERANCES = {"latency_p50": 0.02, "latency_p95": 0.05, "cost": 0.02, "error_rate": 0.005, "halt_rate": 0.02}
 
 _TOL_HELP = (
     "Allowed worsening METRIC=VALUE (repeatable): latency_p50, latency_p95, cost are relative (0.05 or 5%), "
@@ -38,6 +42,8 @@ _DECISION = {"promote": "[green]PROMOTE[/]", "rollback": "[red]ROLLBACK[/]", "ho
 
 
 def _tolerances(items: list[str]) -> dict[str, float]:
+    from recipemut.apply.canary import EvaluateError
+
     out: dict[str, float] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -89,6 +95,7 @@ def evaluate(
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Judge the canary against the primary recipe, then promote it, roll it back, or hold.
 
@@ -108,19 +115,22 @@ def evaluate(
 
     Example: recipemut evaluate checkout.yaml --logs canary.jsonl --tolerance latency_p95=3%
     """
-    settings = EvaluateSettings(
-        act=not no_act,
-        tolerances=_tolerances(tolerance),
-        min_requests=min_requests,
-        force=force,
-        lock_timeout_s=lock_timeout,
-        store=store,
-    )
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
         sample_requests=sample_requests, memory_budget=memory_budget,
     )  # fmt: skip
-    run = evaluate_canary(recipe, source, settings, on_read=warn_ingest)
+    with progress_display(quiet=quiet, json_out=fmt is OutputFormat.json) as progress:
+        progress.task("starting")  # shown before the imports below (pandas, scipy: a second or more)
+        from recipemut.usecases.evaluate import EvaluateSettings, evaluate_canary
+
+        settings = EvaluateSettings(
+            act=not no_act, tolerances=_tolerances(tolerance), min_requests=min_requests, force=force,
+            lock_timeout_s=lock_timeout, store=store,
+        )  # fmt: skip
+        run = evaluate_canary(recipe, source, settings, on_read=warn_ingest, progress=progress)
+    from recipemut.apply.canary import RELATIVE
+    from recipemut.learn.records import STORE_OUTCOME
+
     result, j, recording = run.result, run.result.judgement, run.recording
     if recording.error is not None:
         err_console.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -17,21 +18,23 @@ from recipemut.commands._common import (
     MapOpt,
     MemoryBudgetOpt,
     OutputFormat,
+    QuietOpt,
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
+    progress_display,
     warn_ingest,
 )
 from recipemut.files.text import console, shown
-from recipemut.forecast.capacity import PEAK_LEVEL, CapacityReport, ServiceOutlook, poisson_interval
-from recipemut.forecast.plot import text_chart
-from recipemut.forecast.rates import DAY_S, bin_label, horizon_end
-from recipemut.forecast.report import report_data, urgency_order
-from recipemut.recipe.model import Recipe
-from recipemut.usecases.forecast import run_forecast
+
+if TYPE_CHECKING:  # the core is imported where used: `forecast -h` needs neither pandas nor scipy
+    from recipemut.forecast.capacity import CapacityReport, ServiceOutlook
+    from recipemut.recipe.model import Recipe
+
+DAY_S = 86_400.0  # seconds in a day (forecast.rates', not imported for it)
 
 #: below this many logged requests in the peak bin, the text output gives the peak's interval
 NOISY_PEAK_N = 100
@@ -124,6 +127,11 @@ def service_table(rep: CapacityReport, ordered: list[ServiceOutlook], width: int
 
 
 def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, charts: int) -> None:
+    from recipemut.forecast.capacity import PEAK_LEVEL, poisson_interval
+    from recipemut.forecast.plot import text_chart
+    from recipemut.forecast.rates import bin_label, horizon_end
+    from recipemut.forecast.report import urgency_order
+
     out = console(soft_wrap=True)
     fc = rep.forecast
     hist = fc.history
@@ -213,6 +221,7 @@ def forecast(
     memory_budget: MemoryBudgetOpt = None,
     charts: int = typer.Option(3, "--charts", min=0, help="Terminal charts for the most urgent services."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Forecast request rates and say when each service crosses its target utilisation.
 
@@ -239,7 +248,14 @@ def forecast(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
         sample_requests=sample_requests, memory_budget=memory_budget,
     )  # fmt: skip
-    run = run_forecast(recipe, source, horizon_days=horizon, with_backtest=with_backtest, plot=plot)
+    with progress_display(quiet=quiet, json_out=output == OutputFormat.json) as progress:
+        progress.task("starting")  # shown before the imports below (pandas, statsmodels: a second or more)
+        from recipemut.forecast.report import report_data
+        from recipemut.usecases.forecast import run_forecast
+
+        run = run_forecast(
+            recipe, source, horizon_days=horizon, with_backtest=with_backtest, plot=plot, progress=progress
+        )
     r, rep, ingest = run.recipe, run.report, run.ingest
     if output == OutputFormat.json:
         typer.echo(json.dumps(report_data(rep, path=str(recipe), version=r.version), indent=2))

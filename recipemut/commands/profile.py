@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -16,21 +16,25 @@ from recipemut.commands._common import (
     MapOpt,
     MemoryBudgetOpt,
     OutputFormat,
+    QuietOpt,
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
+    progress_display,
     strict_json,
     warn_ingest,
 )
 from recipemut.files.text import console, shown
-from recipemut.logs.report import IngestReport
-from recipemut.profile.build import Profile, cost_contributors, latency_contributors
-from recipemut.profile.calls import CallStats, NPlusOne, n_plus_one
-from recipemut.recipe.model import Recipe
 from recipemut.usecases.inputs import load_inputs
+
+if TYPE_CHECKING:  # imported where used: `profile -h` needs neither pandas nor networkx
+    from recipemut.logs.report import IngestReport
+    from recipemut.profile.build import Profile
+    from recipemut.profile.calls import CallStats, NPlusOne
+    from recipemut.recipe.model import Recipe
 
 #: table columns left out, in this order, when the terminal is too narrow for all of them
 DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "halt %")
@@ -44,6 +48,9 @@ def _e2e_cost(prof: Profile) -> float | None:
 
 
 def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: int, path: str) -> dict[str, Any]:
+    from recipemut.profile.build import cost_contributors, latency_contributors
+    from recipemut.profile.calls import n_plus_one
+
     """The JSON document of ``recipemut profile --format json``."""
     on_path = set(prof.critical_path)
     rate = prof.rate
@@ -135,6 +142,9 @@ def _bytes(v: float) -> str:
 
 
 def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path: str = "") -> None:
+    from recipemut.profile.build import cost_contributors, latency_contributors
+    from recipemut.profile.calls import n_plus_one
+
     out = console(soft_wrap=True)
     sr = ", ".join(f"{k:g}" for k in report.sample_rates) or "1"
     out.print(f"[bold]{shown(recipe.name)}[/] v{recipe.version}: {shown(report.summary())}; sample rate {sr}")
@@ -219,6 +229,7 @@ def profile(
     memory_budget: MemoryBudgetOpt = None,
     top: int = typer.Option(3, "--top", min=1, help="How many top contributors to name."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Profile a recipe from its execution logs: per-operation latency, cost and critical path.
 
@@ -241,7 +252,8 @@ def profile(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
         sample_requests=sample_requests, memory_budget=memory_budget,
     )  # fmt: skip
-    inputs = load_inputs(recipe, source)
+    with progress_display(quiet=quiet, json_out=output == OutputFormat.json) as progress:
+        inputs = load_inputs(recipe, source, progress=progress)
     r, report, prof = inputs.recipe, inputs.report, inputs.profile
     assert prof is not None  # load_inputs profiles by default
     if output == OutputFormat.json:

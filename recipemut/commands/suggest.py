@@ -18,31 +18,29 @@ from recipemut.commands._common import (
     LogsOpt,
     MapOpt,
     MemoryBudgetOpt,
+    QuietOpt,
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
+    progress_display,
     warn_ingest,
 )
 from recipemut.files.text import console, shown
-from recipemut.judge.abtest import (
-    DEFAULT_MIN_EFFECT,
-    DEFAULT_SHARE,
-    PREDICTED,
-    PRIOR_UNCERTAINTY,
-    JudgeSettings,
-)
-from recipemut.mutate.operators import REGISTRY
-from recipemut.plan.explain import LABELS, ab_line, interval, not_proposed_lines, reason, rejection, requests
-from recipemut.plan.markdown import n_plus_one_findings, plan_markdown
-from recipemut.plan.search import DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S, Candidate, SearchResult, SearchSettings
-from recipemut.recipe.diff import structural_diff
 from recipemut.usecases.inputs import load_inputs
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the core (scipy, pandas) is imported where used: `suggest -h` needs none of it
+    from recipemut.plan.search import Candidate, SearchResult
     from recipemut.usecases.suggest import Suggestion
+
+#: the operators (``REGISTRY``'s keys) and the search's and judge's defaults, as the help shows them;
+#: tests/test_startup.py checks each against the core, which `suggest -h` does not import
+OPERATORS = ("reorder", "substitute", "parallelize", "datapipe", "cache", "hedge", "eliminate", "fanout", "batch",
+             "dedupe")  # fmt: skip
+DEFAULT_BUDGET, DEFAULT_TIME_BUDGET_S = 400, 50.0  # plan.search
+DEFAULT_SHARE, DEFAULT_MIN_EFFECT, PRIOR_UNCERTAINTY = 0.10, 0.01, 0.25  # judge.abtest
 
 EXIT_NOTHING, EXIT_ERROR, EXIT_IMPROVEMENTS = 0, 1, 2
 
@@ -80,6 +78,8 @@ def _table(
 ) -> Table:
     """The candidates' table, fitted to ``width``: ids never broken, numbers never cut (whole columns
     go instead, :data:`DROP_WHEN_NARROW`), the rejection sentence wraps at words."""
+    from recipemut.judge.abtest import PREDICTED
+    from recipemut.plan.explain import LABELS, interval, rejection
     ids = [shown(c.mutation.id) for c in cands]
     cols: list[tuple[str, list[str], dict[str, Any]]] = [
         ("#", [str(i) for i in range(1, len(cands) + 1)], {"justify": "right", "no_wrap": True}),
@@ -129,6 +129,11 @@ def _console() -> Console:
 
 
 def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
+    from recipemut.judge.abtest import PREDICTED
+    from recipemut.plan.explain import LABELS, ab_line, interval, not_proposed_lines, reason, requests
+    from recipemut.plan.markdown import n_plus_one_findings
+    from recipemut.recipe.diff import structural_diff
+
     out = _console()
     result, hr, rep, recipe_path = found.result, found.headroom, found.report, found.inputs.path
     b = rep["baseline"]
@@ -187,7 +192,8 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     s = rep["search"]
     note = " (budget exhausted: raise --budget or --time-budget)" if s["budget_exhausted"] else ""
     out.print(
-        f"\nevaluated {s['evaluated']} candidates in {s['rounds']} round(s), {s['elapsed_s']:.1f} s{note}; "
+        f"\nevaluated {s['evaluated']} candidates in {s['rounds']} round(s), {s['wall_s']:.1f} s in all "
+        f"(search {s['elapsed_s']:.1f} s){note}; "
         f"A/B treatment share {100 * s['treatment_share']:.0f}%"
         + ("" if explain or not result.rejected else f"; {len(result.rejected)} rejected (--explain shows why)")
         + ("" if explain or not found.not_proposed else f"; {len(found.not_proposed)} reason(s) an operator "
@@ -196,15 +202,15 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
 
 
 _OPERATORS_HELP = (
-    f"Operators to use (repeatable; default: all): {', '.join(REGISTRY)}. "
+    f"Operators to use (repeatable; default: all): {', '.join(OPERATORS)}. "
     "What each one changes: see the README's suggest section."
 )
 
 
 def _operator_check(values: list[str] | None) -> list[str] | None:
     for v in values or []:
-        if v not in REGISTRY:
-            raise typer.BadParameter(f"unknown operator {v!r}; choose from {', '.join(REGISTRY)}")
+        if v not in OPERATORS:
+            raise typer.BadParameter(f"unknown operator {v!r}; choose from {', '.join(OPERATORS)}")
     return values
 
 
@@ -257,6 +263,7 @@ def suggest(
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = None,
+    quiet: QuietOpt = False,
     store: Path | None = typer.Option(
         None,
         "--store",
@@ -282,9 +289,9 @@ def suggest(
 
         recipemut suggest recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz --out plan.json
     """
+    from recipemut.files.progress import run_started
     from recipemut.files.write import check_output_path
     from recipemut.learn.store import check_store_path, default_path
-    from recipemut.usecases.suggest import suggest as run_suggest
 
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
@@ -294,25 +301,28 @@ def suggest(
         check_output_path(out, recipes=[recipe], inputs=source.input_files(), example="plan.json")
     if store is not None:  # any other store problem (not SQLite, a missing folder) stays a warning
         check_store_path(store, recipes=[recipe], inputs=source.input_files(), option="--store", inputs_only=True)
-    settings = SearchSettings(
-        judge=JudgeSettings(
-            objective=objective.value,
-            weight=weight,
-            share=treatment_share,
-            min_effect=min_effect,
+    with progress_display(quiet=quiet, json_out=output == SuggestFormat.json) as progress:
+        progress.task("starting")  # shown before the imports below (scipy, pandas: a second or more)
+        from recipemut.judge.abtest import JudgeSettings
+        from recipemut.plan.search import SearchSettings
+        from recipemut.usecases.suggest import suggest as run_suggest
+
+        judge = JudgeSettings(
+            objective=objective.value, weight=weight, share=treatment_share, min_effect=min_effect,
             prior_uncertainty=prior_uncertainty,
-        ),
-        operators=None if operators is None else tuple(operators),
-        budget=budget,
-        time_budget_s=time_budget,
-        beam_width=beam,
-        seed=seed,
-    )
-    inputs = load_inputs(recipe, source, document=True, primary_only=True)
-    warn_ingest(inputs.report)
-    for note in inputs.notes:
-        err_console.print(f"note: {shown(note)}")
-    found = run_suggest(inputs, settings, store=store if store is not None else default_path(), warn=_warn)
+        )  # fmt: skip
+        settings = SearchSettings(
+            judge=judge, operators=None if operators is None else tuple(operators), budget=budget,
+            time_budget_s=time_budget, beam_width=beam, seed=seed,
+        )  # fmt: skip
+        inputs = load_inputs(recipe, source, document=True, primary_only=True, progress=progress)
+        warn_ingest(inputs.report)
+        for note in inputs.notes:
+            err_console.print(f"note: {shown(note)}")
+        found = run_suggest(
+            inputs, settings, store=store if store is not None else default_path(), warn=_warn,
+            progress=progress, started=run_started(),
+        )  # fmt: skip
     if out is not None:
         from recipemut.plan.planfile import Plan, write_plan
 
@@ -320,6 +330,8 @@ def suggest(
     if output == SuggestFormat.json:
         typer.echo(json.dumps(found.plan_doc, indent=2, allow_nan=False))
     elif output == SuggestFormat.markdown:
+        from recipemut.plan.markdown import plan_markdown
+
         typer.echo(
             plan_markdown(
                 found.result,

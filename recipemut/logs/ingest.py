@@ -327,7 +327,6 @@ def _sampled_nothing(sampler: Sampler, recipe: Recipe | None, excluded: dict[str
         )
 
 
-
 def _size_on_disk(path: Path) -> int:
     """A log's size in bytes, what progress counts (0 when it cannot be read: its reader says why)."""
     try:
