@@ -450,3 +450,27 @@ def test_profile_summary_counts_every_call(tmp_path: Path) -> None:
         "count": 3, "calls": 39, "calls_max": 13, "p50_ms": None, "p95_ms": None, "mean_ms": None,
     }  # fmt: skip
     assert set(summ["ops"]["load"]) == {"count", "p50_ms", "p95_ms", "mean_ms"}  # one call each: as before
+
+
+def test_store_off_on_the_command_line_means_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--store off`` is ``RECIPEMUT_STORE=off``: no store, and no SQLite file named ``off``."""
+    import yaml
+    from _forecast_helpers import two_service_doc, two_service_recipe
+    from typer.testing import CliRunner
+
+    from recipemut import loggen
+    from recipemut.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECIPEMUT_STORE", raising=False)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(two_service_doc(), sort_keys=False))
+    log = tmp_path / "a.jsonl"
+    loggen.write_jsonl(loggen.generate_spans(two_service_recipe(), n_requests=50, seed=2, duration_s=600.0), log)
+    runner = CliRunner()
+    res = runner.invoke(app, ["suggest", str(recipe), "--logs", str(log), "--store", "off", "-f", "json"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "off").exists() and not (tmp_path / ".recipemut").exists()
+    res = runner.invoke(app, ["stats", "--store", "OFF"])
+    assert res.exit_code == 1 and "disabled" in res.output and not (tmp_path / "OFF").exists()
+    assert S.store_path("none") is None and S.store_path(tmp_path / "s.db") == tmp_path / "s.db"

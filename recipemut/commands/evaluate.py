@@ -85,7 +85,7 @@ def evaluate(
         None,
         "--store",
         help="Profile store that records what was observed, per mutation of the canary, when evaluate acts "
-        "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; RECIPEMUT_STORE=off disables).",
+        "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; --store off or RECIPEMUT_STORE=off: none).",
         show_default=False,
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),

@@ -61,7 +61,7 @@ def report(
     store: Path | None = typer.Option(
         None, "--store", show_default=False,
         help="Profile store, as for suggest (default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; "
-        "RECIPEMUT_STORE=off disables).",
+        "--store off or RECIPEMUT_STORE=off: none).",
     ),
 ) -> None:
     """Write an HTML report: the plan, the DAG before and after it, the ranked mutations, the forecast.
@@ -78,7 +78,7 @@ def report(
         recipemut report recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz -o report.html
     """
     from recipemut.judge.abtest import JudgeSettings
-    from recipemut.learn.store import check_store_path, default_path
+    from recipemut.learn.store import check_store_path, store_path
     from recipemut.plan.search import SearchSettings
     from recipemut.usecases.report import run_report
 
@@ -96,7 +96,7 @@ def report(
         seed=seed,
     )
     run = run_report(
-        recipe, source, settings, out=out, store=store if store is not None else default_path(),
+        recipe, source, settings, out=out, store=store_path(store),
         horizon_days=horizon, top=top, warn=_warn,
     )  # fmt: skip
     warn_ingest(run.suggestion.inputs.report)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from recipemut.commands._common import OutputFormat
 from recipemut.files.text import console, shown
-from recipemut.learn.store import ENV_VAR, check_store_path, default_path
+from recipemut.learn.store import ENV_VAR, check_store_path, store_path
 from recipemut.learn.summary import store_summary
 
 
@@ -119,9 +119,9 @@ def stats(
     """
     if store is not None:
         check_store_path(store, option="--store")
-    path = store if store is not None else default_path()
+    path = store_path(store)
     if path is None:
-        typer.echo(f"the store is disabled ({ENV_VAR}=off); pass --store FILE to read one", err=True)
+        typer.echo(f"the store is disabled (--store off or {ENV_VAR}=off); pass --store FILE to read one", err=True)
         raise typer.Exit(1)
     data = store_summary(path, recipe=recipe)
     if output == OutputFormat.json:

@@ -268,7 +268,7 @@ def suggest(
         None,
         "--store",
         help="Profile store that orders candidates (bandit) and records this run "
-        "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; RECIPEMUT_STORE=off disables).",
+        "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; --store off or RECIPEMUT_STORE=off: none).",
         show_default=False,
     ),
 ) -> None:
@@ -291,7 +291,7 @@ def suggest(
     """
     from recipemut.files.progress import run_started
     from recipemut.files.write import check_output_path
-    from recipemut.learn.store import check_store_path, default_path
+    from recipemut.learn.store import check_store_path, store_path
 
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
@@ -320,7 +320,7 @@ def suggest(
         for note in inputs.notes:
             err_console.print(f"note: {shown(note)}")
         found = run_suggest(
-            inputs, settings, store=store if store is not None else default_path(), warn=_warn,
+            inputs, settings, store=store_path(store), warn=_warn,
             progress=progress, started=run_started(),
         )  # fmt: skip
     if out is not None:

@@ -73,11 +73,28 @@ def default_path(env: Mapping[str, str] | None = None, cwd: Path | None = None) 
     """
     env = os.environ if env is None else env
     value = env.get(ENV_VAR)
-    if value is not None and value.strip().lower() in ("off", "none", "0", "false"):
+    if value is not None and value.strip().lower() in OFF_WORDS:
         return None
     if value:
         return Path(value).expanduser()
     return (cwd or Path.cwd()) / DEFAULT_RELATIVE
+
+
+#: what ``--store`` and ``$RECIPEMUT_STORE`` take to mean "no store"
+OFF_WORDS = ("off", "none", "0", "false")
+
+
+def store_path(option: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The store a command uses: its ``--store`` option, else :func:`default_path`; None when ``off``.
+
+    >>> store_path("off") is None, store_path(Path("s.db")), store_path(None, {"RECIPEMUT_STORE": "none"})
+    (True, PosixPath('s.db'), None)
+    """
+    if option is None:
+        return default_path(env)
+    if os.fspath(option).strip().lower() in OFF_WORDS:
+        return None
+    return Path(option)
 
 
 #: the first bytes of every SQLite database file
@@ -107,6 +124,8 @@ def check_store_path(
 
     text = os.fspath(path)
     p = Path(text)
+    if text.strip().lower() in OFF_WORDS:  # no store: nothing to check
+        return p
 
     def refuse(msg: str, code: str = "store-path") -> StoreError:
         if option:

@@ -20,7 +20,7 @@ from recipemut.apply.canary import DEFAULT_MIN_REQUESTS, HOLD, EvaluateResult
 from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.learn.records import STORE_PROBLEMS, observation_records
-from recipemut.learn.store import default_path
+from recipemut.learn.store import store_path
 from recipemut.usecases.inputs import LogSource
 
 if TYPE_CHECKING:
@@ -155,5 +155,5 @@ def evaluate_canary(
         force=settings.force,
         lock_timeout_s=settings.lock_timeout_s,
     )
-    recording = _recording(result, settings.store if settings.store is not None else default_path())
+    recording = _recording(result, store_path(settings.store))
     return EvaluateRun(result, report, recording)
