@@ -405,3 +405,25 @@ def test_the_shipped_checkout_keeps_its_choice_branches() -> None:
     o = ops(sfn.to_recipe(data, positions, file=str(path)))
     assert len(o) == 10 and o["Set_Payment_Status_Unsuccessful"]["when"] == '$.Status == "PaymentFailed"'
     assert o["Send_ShippingSuccessful_Event_to_Notification_Bus"]["service"] == "events"
+
+
+def test_jsonata_states_read_states_input_and_keep_their_condition() -> None:
+    o = ops(
+        imported(
+            {
+                "QueryLanguage": "JSONata",
+                "StartAt": "Quote",
+                "States": {
+                    "Quote": task("Big?"),
+                    "Big?": {
+                        "Type": "Choice",
+                        "Choices": [{"Condition": "{% $states.input.total > 100 %}", "Next": "Review"}],
+                    },
+                    "Review": task(Arguments={"amount": "{% $states.input.total %}", "fixed": "$.notapath"}),
+                },
+            }
+        )
+    )
+    assert o["Quote"]["produces"] == ["total"]
+    assert o["Review"]["when"] == "$states.input.total > 100"
+    assert o["Review"]["consumes"] == ["total"]

@@ -330,3 +330,18 @@ def test_spec_examples_map_parallel_foreach_and_switch() -> None:
     assert fork["callNurse"]["consumes"] == ["patient", "room"] and "after" not in fork["callDoctor"]
     bet = load("v10-conditional-task.yaml")
     assert bet["raiseErrorIfUnderage"]["may_halt"] is True and bet["placeBet"]["after"] == ["raiseErrorIfUnderage"]
+
+
+def test_v10_a_case_that_exits_keeps_the_condition_of_the_task_the_others_reach() -> None:
+    text = """\
+document: {dsl: '1.0.0', namespace: t, name: f, version: '1'}
+do:
+  - route:
+      switch:
+        - cancel: {when: .cancelled, then: exit}
+        - rush: {when: .rush, then: ship}
+        - default: {then: ship}
+  - ship: {call: shipping}
+"""
+    (op,) = imported(text).document["operations"]
+    assert op["when"] == "(.rush) or (not ((.cancelled) or (.rush)))"  # not always: a cancelled order exits

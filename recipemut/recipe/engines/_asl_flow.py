@@ -16,7 +16,7 @@ path reaches it unconditionally).
 ...     return {name}
 >>> w = walk(m, "A", visit, entry=set())
 >>> sorted(w.exits), w.back_edges, w.order
-(['C', 'D'], [('C', Edge(target='A', at=('C', 'Next'), when=None))], ['A', 'B', 'C', 'D'])
+(['C', 'D'], [('C', Edge(target='A', at=('C', 'Next'), when=None, default=False))], ['A', 'B', 'C', 'D'])
 >>> seen
 [('A', [], None), ('B', ['A'], None), ('C', ['B'], 'x > 1'), ('D', ['B'], 'otherwise')]
 """
@@ -36,11 +36,16 @@ _TOP = re.compile(r"^\$?\.([A-Za-z_][A-Za-z0-9_\-]*)")
 
 @dataclass(frozen=True)
 class Edge:
-    """A transition to ``target``; ``at`` is the engine-document path of the key naming it; ``when`` its rule."""
+    """A transition to ``target``; ``at`` is the engine-document path of the key naming it; ``when`` its rule.
+
+    ``default``: the transition taken when no other rule of its state holds (a Choice's ``Default``),
+    which makes the state's rules cover every case.
+    """
 
     target: str
     at: DocPath
     when: str | None = None
+    default: bool = False
 
 
 @dataclass
@@ -112,7 +117,9 @@ def _simplify(paths: set[frozenset[Atom]], groups: dict[str, int]) -> set[frozen
 def _text(paths: set[frozenset[Atom]], texts: dict[Atom, str]) -> str | None:
     if not paths or frozenset() in paths:
         return None
-    parts = [" and ".join(texts[a] for a in sorted(p, key=lambda a: list(texts).index(a))) for p in paths]
+    order = {a: i for i, a in enumerate(texts)}
+    ways = sorted(paths, key=lambda p: (len(p), sorted(order[a] for a in p)))
+    parts = [" and ".join(texts[a] for a in sorted(p, key=order.__getitem__)) for p in ways]
     parts = sorted(dict.fromkeys(parts), key=parts.index)
     return parts[0] if len(parts) == 1 else " or ".join(f"({t})" for t in parts)
 
@@ -138,7 +145,8 @@ def walk(machine: dict[str, list[Edge]], start: str, visit: Visit, *, entry: set
     groups: dict[str, int] = {}
     for src in order:
         conditional = [e for e in machine.get(src, []) if e.when is not None]
-        groups[src] = len(conditional) if len(conditional) == len(machine.get(src, [])) else 0
+        exhaustive = len(conditional) == len(machine.get(src, [])) and any(e.default for e in conditional)
+        groups[src] = len(conditional) if exhaustive else 0
         for i, e in enumerate(machine.get(src, [])):
             if e.when is not None:
                 texts[(src, i)] = e.when

@@ -244,7 +244,10 @@ class _Reader:
             )
             if default:
                 other = " or ".join(f"({t})" for t in texts) if len(texts) > 1 else (texts[0] if texts else "")
-                out.append(Edge(default, (*path, "defaultCondition"), when_text(f"not ({other})") if other else None))
+                every = len(out) == len(conds)  # every condition goes somewhere: with the default, they cover all
+                out.append(
+                    Edge(default, (*path, "defaultCondition"), when_text(f"not ({other})") if other else None, every)
+                )
         else:
             target = _target(st.get("transition"), "nextState")
             if target:
@@ -406,15 +409,15 @@ class _Reader:
         if not isinstance(task, dict):
             return []
 
-        def to(then: Any, at: DocPath, cond: str | None = None) -> list[Edge]:
+        def to(then: Any, at: DocPath, cond: str | None = None, default: bool = False) -> list[Edge]:
             if then in (None, "continue"):
-                return [Edge(following, at, cond)] if following else []
+                return [Edge(following, at, cond, default)] if following else []
             if then in ("exit", "end"):
                 return []
             if str(then) not in names:
                 self.b.warn("unknown-state", f"task '{name}' goes to '{then}', which is not a task of its list", at)
                 return []
-            return [Edge(str(then), at, cond)]
+            return [Edge(str(then), at, cond, default)]
 
         if "raise" in task and "if" not in task:
             return []
@@ -431,8 +434,12 @@ class _Reader:
                         out += to(body.get("then"), (*path, "switch", i), when_text(texts[-1]))
                     elif isinstance(body, dict):
                         other = " or ".join(f"({t})" for t in texts) if len(texts) > 1 else (texts[0] if texts else "")
+                        every = len(out) == len(texts)  # every case goes somewhere: with the default, they cover all
                         out += to(
-                            body.get("then"), (*path, "switch", i), when_text(f"not ({other})") if other else None
+                            body.get("then"),
+                            (*path, "switch", i),
+                            when_text(f"not ({other})") if other else None,
+                            every,
                         )
             return out
         return to(task.get("then"), (*path, "then") if "then" in task else path)

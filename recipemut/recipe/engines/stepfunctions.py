@@ -228,7 +228,9 @@ class _Reader:
                     out.append(Edge(r["Next"], (*path, "Choices", i, "Next"), when_text(texts[i])))
             if isinstance(st.get("Default"), str):
                 other = " or ".join(f"({t})" for t in texts) if len(texts) > 1 else (texts[0] if texts else "")
-                out.append(Edge(st["Default"], (*path, "Default"), when_text(f"not ({other})") if other else None))
+                out.append(
+                    Edge(st["Default"], (*path, "Default"), when_text(f"not ({other})") if other else None, True)
+                )
         elif isinstance(st.get("Next"), str):
             out.append(Edge(st["Next"], (*path, "Next")))
         for e in out:
