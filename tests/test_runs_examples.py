@@ -68,3 +68,17 @@ def test_the_tekton_example_with_its_real_run_from_the_dashboard() -> None:
         "build-skaffold-app": 144000.0,
     }
     assert ops["deploy-app"]["count"] == ops["deploy-web"]["count"] == 0
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_suggest_on_the_engine_file_itself_never_drops_a_step(name: str) -> None:
+    """The engine's own file is the recipe: the plan's diff is on the recipe read from it, and a step
+    (run for what it does: test, publish, deploy) is never eliminated for having no outputs."""
+    definition, runs, _, n = EXAMPLES[name]
+    args = ["suggest", str(RECIPES / name / definition), "--logs", str(RECIPES / name / runs), "--format", "json"]
+    result = runner.invoke(app, args, env=ENV)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["report"]["baseline"]["requests"] == n
+    assert not [m for m in plan["plan"] if m.startswith("eliminate:")]
+    assert "operations: []" not in plan["report"]["diff"]["unified"]

@@ -73,6 +73,11 @@ def search_report(
     """
     base = result.baseline
     first = {"plan_first_crossing": capacity.first_crossing(result)} if result.objective == "headroom" else {}
+    imported = result.original.imported
+    if imported is not None:  # an engine's file: the plan's edits are on the recipe read from it
+        from recipemut.recipe.engines import recipe_text
+
+        text = recipe_text(imported, source=str(recipe_path))
     after = edited_text(text, [e for c in result.plan for e in c.mutation.edits], source=str(recipe_path))
     return {
         "weight": result.weight,

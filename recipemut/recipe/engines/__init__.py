@@ -221,6 +221,7 @@ def import_documents(documents: list[Document], *, file: str) -> Imported | None
             what = f"could not read this {module.NAME} ({type(e).__name__}: {e}); a key holds an unexpected value"
             raise RecipeInvalid([Finding(file, line, col, "import-failed", what)]) from None
         imported.warnings[:0] = findings  # duplicate keys of the engine document
+        steps_act(imported.document)
         return imported
     for data, positions, _ in documents:
         name = unsupported_engine(data)
@@ -228,6 +229,24 @@ def import_documents(documents: list[Document], *, file: str) -> Imported | None
             line, col = positions.get((), (1, 1))
             raise RecipeInvalid([Finding(file, line, col, "unsupported-engine", _unsupported_message(name))])
     return None
+
+
+def steps_act(document: dict[str, Any]) -> None:
+    """Mark every imported step whose importer did not say otherwise ``side_effects: idempotent``.
+
+    An engine's step runs a container, a script or a job for what it does (deploy, publish, test,
+    notify), which its file does not state; a recipe operation without ``side_effects`` would be
+    taken as pure, and ``eliminate`` would remove every step whose outputs nothing reads (a
+    ``publish`` job first). Importers set ``side_effects: none`` on the states an engine defines as
+    pure (Step Functions ``Pass``/``Wait``, Serverless Workflow ``set``/``wait``...).
+
+    >>> doc = {"operations": [{"id": "publish"}, {"id": "wait", "side_effects": "none"}]}
+    >>> steps_act(doc); [op["side_effects"] for op in doc["operations"]]
+    ['idempotent', 'none']
+    """
+    for op in document.get("operations") or []:
+        if isinstance(op, dict) and "side_effects" not in op:
+            op["side_effects"] = "idempotent"
 
 
 def import_text(text: str, *, file: str, first: Document | None = None) -> Imported | None:
