@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -176,6 +177,16 @@ def test_suggest_draws_its_stages_on_a_terminal_and_clears_them() -> None:
     assert "\x1b[2K" in res.stderr  # transient: the bar's lines are erased at the end
     assert not any(stage in res.stdout for stage in STAGES)  # never on stdout
     assert "s in all (search " in res.stdout  # the closing line gives the whole wall time
+
+
+def test_a_warning_while_the_bar_is_drawn_goes_above_it(tmp_path: Path) -> None:
+    """The bar's line is erased first: the warning never runs on from the end of it."""
+    log = _plain_copy(tmp_path)
+    with log.open("a", encoding="utf-8") as f:
+        f.write('{"broken\n')
+    res = _run(["suggest", str(RECIPE), "--logs", str(log), "--budget", "5"], TTY_COMPATIBLE="1")
+    assert res.exit_code == 0, res.output
+    assert re.search(r"\x1b\[2K(\x1b\[[\d;]*m)*warning:(\x1b\[[\d;]*m)* rejected", res.stderr), res.stderr[-600:]
 
 
 @pytest.mark.parametrize(

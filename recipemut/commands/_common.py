@@ -235,8 +235,8 @@ class _Bar(Progress):
         from rich.progress import Progress as Rich
 
         cols = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"), TimeElapsedColumn())
-        # its own console: err_console's prints (warnings) reach stderr through rich's redirection, above the bar
-        self.rich = Rich(SpinnerColumn(), *cols, console=console(stderr=True), transient=True)
+        # err_console's own: what it prints while the bar is drawn (warnings) goes above the bar
+        self.rich = Rich(SpinnerColumn(), *cols, console=err_console, transient=True)
         self.id = self.rich.add_task("starting", total=None, count="")
         self.unit, self.done = "", 0.0
         self.total: float | None = None
@@ -270,8 +270,13 @@ def progress_display(*, quiet: bool, json_out: bool = False) -> Iterator[Progres
         yield NO_PROGRESS
         return
     bar = _Bar()
-    with bar.rich:
-        yield bar
+    was = err_console.is_interactive  # fixed when it was made; TTY_COMPATIBLE may have been set since
+    err_console.is_interactive = True
+    try:
+        with bar.rich:
+            yield bar
+    finally:
+        err_console.is_interactive = was
 
 
 MAX_WARNINGS = 5
