@@ -65,7 +65,7 @@ def test_dag_diamond_dependencies_become_after_at_their_lines() -> None:
     d = r.ops["foo-bar-longname-D"]
     assert d.after == ("foo-bar-longname-B", "foo-bar-longname-C") and d.service == "alpine:3.7"
     assert r.position("operations", 3, "after", 1) == (33, 44)  # the entry in `dependencies: [B, C]`
-    assert "states without data" in (d.description or "")
+    assert "states no data passed" in (d.description or "")
     assert r.imported.anchors["foo-bar-longname-D"].depends == (
         "spec",
         "templates",

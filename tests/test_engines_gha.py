@@ -106,7 +106,7 @@ def test_needs_are_after_edges_and_the_description_says_no_data_passes() -> None
     o = ops(imported(WORKFLOW))
     assert o["Unit_tests"]["after"] == ["lint"]
     assert o["deploy"]["after"] == ["lint", "Unit_tests"]
-    assert "without data" in o["deploy"]["description"]
+    assert "states no data passed" in o["deploy"]["description"]
 
 
 def test_if_is_when_with_a_warning_at_its_line() -> None:

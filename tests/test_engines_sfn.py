@@ -283,7 +283,7 @@ def test_result_path_writes_a_field_that_input_path_and_parameters_read() -> Non
 def test_without_named_fields_states_are_ordered_and_the_description_says_so() -> None:
     o = ops(imported({"StartAt": "A", "States": {"A": task("B", ResultPath=None), "B": task()}}))
     assert o["B"]["after"] == ["A"]
-    assert "without data" in o["B"]["description"]
+    assert "states no data passed" in o["B"]["description"]
 
 
 def test_a_read_of_a_field_no_state_names_comes_from_the_nearest_whole_output() -> None:
