@@ -120,14 +120,14 @@ def test_findings_about_an_imported_recipe_point_at_the_engine_file(tmp_path: Pa
     assert cycle.file == "wf.yaml" and cycle.line == 12
 
 
-def test_write_back_into_an_engine_file_is_refused_in_one_place(tmp_path: Path) -> None:
+def test_only_apply_and_rollback_write_into_an_engine_file(tmp_path: Path) -> None:
     f = tmp_path / "wf.yaml"
     f.write_text(ARGO)
     assert engine_name(ARGO) == "Argo Workflow" and engine_name("apiVersion: recipemut/v1\n") is None
-    with pytest.raises(RecipemutError, match="write-back into Argo Workflow files is not available yet"):
-        transact(f, action="apply", build=lambda text, chain, last: (text + "# x\n", {}))
-    res = runner.invoke(app, ["rollback", str(f)], env={"COLUMNS": "200"})
-    assert res.exit_code == 1 and "write-back into Argo Workflow files is not available yet" in res.output
+    with pytest.raises(RecipemutError, match="canary into Argo Workflow files is not available"):
+        transact(f, action="canary", build=lambda text, chain, last: (text + "# x\n", {}))
+    res = runner.invoke(app, ["rollback", str(f)], env={"COLUMNS": "200"})  # write-back: tests/test_writeback_*.py
+    assert res.exit_code == 1 and "no history beside the recipe" in res.output
     assert "Traceback" not in res.output and f.read_text() == ARGO
 
 

@@ -77,6 +77,7 @@ class WriteResult:
     entries: tuple[Entry, ...] = ()  # the history entries appended (recover / hand-edit first)
     notes: tuple[str, ...] = ()
     reason: str | None = None  # what the write does, as recorded in its history entry
+    advice: tuple[str, ...] = ()  # mutations an engine's file cannot express, left out of the write
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +92,7 @@ class WriteResult:
             "history_entries": [e.seq for e in self.entries],
             "notes": list(self.notes),
             "reason": self.reason,
+            "advice": list(self.advice),
             "diff": self.diff,
         }
 
@@ -332,11 +334,13 @@ def read_recipe_text(recipe: str | os.PathLike[str], *, text_only: bool = True) 
 
 
 def reconcile(
-    entries: Sequence[Entry], current: str, *, force: bool, source: str, doing: str
+    entries: Sequence[Entry], current: str, *, force: bool, source: str, doing: str,
+    versions: Callable[[str], int | None] = version_of,
 ) -> list[Entry]:
     """Entries that bring the history up to the file as found (recover / hand-edit), or refuse.
 
-    ``doing`` names the refused operation in the message ("apply", "rollback", ...).
+    ``doing`` names the refused operation in the message ("apply", "rollback", ...); ``versions``
+    gives a text's version (an engine's file holds none: the history's record of it).
     """
     state = recipe_state(entries, sha256_text(current))
     if state in ("untracked", "recorded"):
@@ -347,7 +351,7 @@ def reconcile(
                     source, last.seq)
         return [new_entry(
             last, action="recover", previous_text=last.text, text=current,
-            version_before=last.version, version=version_of(current),
+            version_before=last.version, version=versions(current),
             reason=f"the recipe still holds the text from before entry {last.seq} "
                    "(an interrupted write, or a hand-restored copy); recorded as found",
         )]
@@ -360,7 +364,7 @@ def reconcile(
         )
     return [new_entry(
         last, action="hand-edit", previous_text=last.text, text=current,
-        version_before=last.version, version=version_of(current),
+        version_before=last.version, version=versions(current),
         reason=f"edited by hand after entry {last.seq}; saved by --force before {doing}",
     )]
 
@@ -426,43 +430,50 @@ def transact(
         if not dry_run:
             refuse_read_only(path, force=force, doing=action)
         current = read_recipe_text(path, text_only=text_only)
-        from recipemut.recipe.engines import refuse_write_back
+        from recipemut.apply.engines import engine_of, recorded_version, refuse_engine_action
 
-        refuse_write_back(current, file=source)  # an Argo, Tekton, ... file: not written (yet)
+        refuse_engine_action(current, source=source, action=action)  # an Argo, Tekton, ... file: apply, rollback
         if check_current is not None:
             check_current(current)
         entries = list(read_history(path))
+        if engine_of(current, source=source) is not None:  # versions live in the history only
+            def versions(text: str) -> int | None:
+                return recorded_version(entries, sha256_text(text))
+        else:
+            versions = version_of
         notes: list[str] = []
         if dry_run:
             if read_only_mode(path) is not None and not force:
                 notes.append("the recipe is read-only: a real run needs --force")
             try:
-                pre = reconcile(entries, current, force=True, source=source, doing=action)
+                pre = reconcile(entries, current, force=True, source=source, doing=action, versions=versions)
             except RecipemutError:  # pragma: no cover - force never refuses
                 pre = []
             if pre and pre[0].action == "hand-edit" and not force:
                 notes.append("the recipe was edited by hand since the last recorded write: a real run needs --force")
         else:
-            pre = reconcile(entries, current, force=force, source=source, doing=action)
+            pre = reconcile(entries, current, force=force, source=source, doing=action, versions=versions)
         chain = entries + pre
         last = chain[-1] if chain else None
         built = build(current, chain, last)
+        advice = tuple(built[1].pop("advice", ())) if built is not None else ()
         if built is not None:
             notes += list(built[1].pop("notes", ()))
-        before_v = version_of(current)
+        entries.extend(pre)  # versions: the text a recover entry records
+        before_v = versions(current)
         if built is None or (built[0] == current and not write_when_unchanged):
             return WriteResult(action, source, before_v, before_v, sha256_text(current), sha256_text(current),
-                               "", False, notes=(*notes, "nothing to change"))
+                               "", False, notes=(*notes, "nothing to change"), advice=advice)
         new_text, fields = built
         mutations = tuple(str(m["id"]) for m in fields.get("mutations", ()))
         entry = new_entry(
             last, action=action, previous_text=current, text=new_text, version_before=before_v,
-            version=fields.pop("version", version_of(new_text)), **fields,
+            version=fields.pop("version", versions(new_text)), **fields,
         )
         diff = unified_diff(_printable(current), _printable(new_text), path.name)
         if dry_run:
             return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
-                               entry.sha256_after, diff, False, mutations, (), tuple(notes), entry.reason)
+                               entry.sha256_after, diff, False, mutations, (), tuple(notes), entry.reason, advice)
         write_history(path, [*chain, entry])  # the history first: a crash after it is recoverable
         try:
             atomic_write(path, encode(new_text), what="recipe")
@@ -472,7 +483,7 @@ def transact(
                 "before it, which the next write records as found)", file=e.file, code=e.code,
             ) from None
         return WriteResult(action, source, before_v, entry.version, entry.sha256_before or "",
-                           entry.sha256_after, diff, True, mutations, (*pre, entry), tuple(notes), entry.reason)
+                           entry.sha256_after, diff, True, mutations, (*pre, entry), tuple(notes), entry.reason, advice)
 
     if dry_run:
         return run()
@@ -500,8 +511,9 @@ def applied_entry(
         return None
     ids = [m.id for m in chosen]
     for e in reversed(entries):
+        advised = [str(a.get("id")) for a in e.details.get("advice") or ()]  # an engine file's: not written
         if (e.sha256_after == current_sha and e.sha256_before == plan.recipe.sha256
-                and [str(m.get("id")) for m in e.mutations] == ids):
+                and [i for i in ids if i not in advised] == [str(m.get("id")) for m in e.mutations]):
             return e
     return None
 
@@ -557,6 +569,16 @@ def apply_plan(
             )
 
     def build(current: str, chain: Sequence[Entry], last: Entry | None) -> tuple[str, dict[str, Any]]:
+        from recipemut.apply.engines import read_engine, write_back
+
+        imported = read_engine(current, source=source)
+        if imported is not None:  # an Argo, Tekton, ... file: written in its own keys, the rest as advice
+            wb = write_back(current, imported, chosen, source=source,
+                            check=lambda d, ms: check_plan_edits(d, ms, source=source))
+            done = ", ".join(m.id for m in wb.written)  # each import of the result was validated
+            return wb.text, {"mutations": mutation_records(wb.written), "reason": f"apply {done}",
+                             "version": max_version(chain) + 1, "advice": [a.line() for a in wb.advice],
+                             "details": {"engine": wb.engine, "advice": [a.to_dict() for a in wb.advice]}}
         try:
             doc = plain_doc(current, source=source)
         except YamlSyntaxError as e:

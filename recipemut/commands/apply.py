@@ -25,6 +25,8 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
         out.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
     for note in result.notes:
         out.print(f"[yellow]note:[/] {shown(note)}")
+    for advice in result.advice:  # mutations an engine's file cannot express: not written
+        out.print(f"[cyan]advice:[/] {shown(advice)}")
     for e in result.entries[:-1]:
         out.print(f"[yellow]recorded[/] history entry {e.seq} ({shown(e.action)}): {shown(e.reason or '')}")
     if not result.diff:
@@ -37,8 +39,9 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     else:
         what += ":"
     entry = f"; history entry {result.entries[-1].seq}" if result.entries else ""
+    before = "none" if result.version_before is None else result.version_before  # an engine's file holds none
     out.print(
-        f"{shown(result.recipe)}: {verb} {result.action}{shown(what)} version {result.version_before} -> "
+        f"{shown(result.recipe)}: {verb} {result.action}{shown(what)} version {before} -> "
         f"{result.version} (sha256 {result.sha256_before[:12]} -> {result.sha256_after[:12]}){entry}"
     )
 
