@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from recipemut.commands._common import (
     LogFormat,
@@ -25,6 +24,7 @@ from recipemut.commands._common import (
     progress_display,
     warn_ingest,
 )
+from recipemut.commands._layout import Column, show
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 
@@ -142,9 +142,7 @@ def evaluate(
     out = console(soft_wrap=True)
     out.print(f"variant {shown(j.variant)}: {j.n_canary} requests; primary (control): {j.n_primary} requests")
     if j.metrics:
-        table = Table(title_justify="left")
-        for col in ("metric", "primary", "canary", "change (95% CI)", "allowed", "status"):
-            table.add_column(col)
+        rows = []
         for m in j.metrics:
             if m.name in RELATIVE and m.primary:
                 p = abs(m.primary)
@@ -156,8 +154,9 @@ def evaluate(
                 allowed = f"+{m.allowed:.2%}"
                 prim, can = f"{m.primary:.2%}", f"{m.canary:.2%}"
             style = _STYLE[m.status]
-            table.add_row(m.name, prim, can, change, allowed, f"[{style}]{m.status}[/]" if style else m.status)
-        out.print(table)
+            rows.append((m.name, prim, can, change, allowed, f"[{style}]{m.status}[/]" if style else m.status))
+        names = ("metric", "primary", "canary", "change (95% CI)", "allowed", "status")
+        show(out, [Column(name, [r[i] for r in rows], {"no_wrap": i < 3}) for i, name in enumerate(names)])
     out.print(f"decision: {_DECISION[j.decision]} — {shown(j.reason)}")
     w = result.write
     if not result.acted:

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from recipemut.commands._common import (
     LogFormat,
@@ -28,6 +26,7 @@ from recipemut.commands._common import (
     progress_display,
     warn_ingest,
 )
+from recipemut.commands._layout import Column, rank, show
 from recipemut.files.text import console, shown
 
 if TYPE_CHECKING:  # the core is imported where used: `forecast -h` needs neither pandas nor scipy
@@ -81,12 +80,12 @@ def _replicas_cell(o: ServiceOutlook) -> str:
 DROP_WHEN_NARROW = ("busy ms", "cap")
 
 
-def service_table(rep: CapacityReport, ordered: list[ServiceOutlook], width: int) -> Table:
+def service_columns(rep: CapacityReport, ordered: list[ServiceOutlook]) -> list[Column]:
     """One row per service: busy ms per request, capacity (replicas x concurrency), current peak
     utilisation / target, when the target is reached (95% range in days), replicas -> needed.
 
     Short headers and cells so it fits 80 columns; when it still does not (long service names),
-    whole columns go (:data:`DROP_WHEN_NARROW`) rather than wrapping rows."""
+    whole columns go (:data:`DROP_WHEN_NARROW`, named under the table), then each service is a block."""
     fc = rep.forecast
     now = fc.now
     columns: list[tuple[str, list[str]]] = [
@@ -107,23 +106,13 @@ def service_table(rep: CapacityReport, ordered: list[ServiceOutlook], width: int
         ("replicas", [_replicas_cell(o) for o in ordered]),
     ]
 
-    def cell_len(markup: str) -> int:
-        return Text.from_markup(markup).cell_len
-
-    def table_width() -> int:
-        return sum(max(len(name), *(cell_len(c) for c in cells)) for name, cells in columns) + len(columns) - 1
-
-    for name in DROP_WHEN_NARROW:
-        if table_width() <= width:
-            break
-        columns = [c for c in columns if c[0] != name]
-    table = Table(header_style="bold", pad_edge=False, box=None, padding=(0, 1, 0, 0))
-    for name, _ in columns:
-        left = name == "service" or name.startswith("target") or name == "replicas"
-        table.add_column(name, justify="left" if left else "right", no_wrap=name != columns[-2][0])
-    for i in range(len(ordered)):
-        table.add_row(*(cells[i] for _, cells in columns))
-    return table
+    wraps = columns[-2][0]  # the crossing's sentence may wrap; names and numbers do not
+    return [
+        Column(name, cells, {"justify": "left" if name in ("service", wraps, "replicas") else "right",
+                             "no_wrap": name != wraps, "min_width": 20 if name == wraps else None},
+               drop=rank(name, DROP_WHEN_NARROW))
+        for name, cells in columns
+    ]  # fmt: skip
 
 
 def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, charts: int) -> None:
@@ -152,7 +141,7 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
     else:
         out.print(f"[yellow]forecast refused:[/] {shown(fc.refused or 'no forecast')}")
     ordered = urgency_order(rep.services)
-    out.print(service_table(rep, ordered, out.width))
+    show(out, service_columns(rep, ordered), header_style="bold", pad_edge=False, box=None, padding=(0, 1, 0, 0))
     k = next((o.current_peak_sampled for o in ordered if o.current_peak_sampled is not None), None)
     if k is not None and 0 < k < NOISY_PEAK_N:  # every service's peak is the same bin of the same series
         lo, hi = poisson_interval(k, PEAK_LEVEL)

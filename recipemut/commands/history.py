@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from recipemut.apply.history import Entry, history_path, read_history, recipe_state
 from recipemut.apply.transaction import read_recipe_text
 from recipemut.commands._common import OutputFormat, err_console
+from recipemut.commands._layout import Column, show
 from recipemut.errors import InputFileError, RecipemutError
 from recipemut.files.text import console, shown
 from recipemut.plan.planfile import recipe_sha256
@@ -67,22 +67,22 @@ def history(
     if not entries:
         out.print(f"{shown(str(recipe))}: no history yet ({shown(str(history_path(recipe)))} does not exist)")
         return
-    table = Table(title=f"history of {shown(recipe)}", title_justify="left")
-    for col in ("#", "time (UTC)", "action", "version", "mutations / reason", "sha256", "who"):
-        table.add_column(col)
-    for e in entries:
-        muts = ", ".join(str(m.get("id")) for m in e.mutations)
-        what = muts if muts and e.action in ("apply", "canary", "promote") else (e.reason or muts)
-        table.add_row(
-            str(e.seq),
-            shown(e.time.replace("T", " ").rstrip("Z")),
-            shown(e.action),
-            f"{e.version_before} -> {e.version}",
-            shown(what),
-            shown(f"{(e.sha256_before or '-')[:8]} -> {e.sha256_after[:8]}"),
-            shown(str(e.who.get("user", "?"))),
-        )
-    out.print(table)
+    whats = [", ".join(str(m.get("id")) for m in e.mutations) for e in entries]
+    whats = [
+        w if w and e.action in ("apply", "canary", "promote") else (e.reason or w)
+        for w, e in zip(whats, entries, strict=True)
+    ]
+    fixed = {"no_wrap": True}
+    columns = [  # ids are never cut: the mutations wrap between ids, or each entry becomes a block
+        Column("#", [str(e.seq) for e in entries], fixed),
+        Column("time (UTC)", [shown(e.time.replace("T", " ").rstrip("Z")) for e in entries], fixed),
+        Column("action", [shown(e.action) for e in entries], fixed),
+        Column("version", [f"{e.version_before} -> {e.version}" for e in entries], fixed),
+        Column("mutations / reason", [shown(w) for w in whats]),
+        Column("sha256", [shown(f"{(e.sha256_before or '-')[:8]} -> {e.sha256_after[:8]}") for e in entries]),
+        Column("who", [shown(str(e.who.get("user", "?"))) for e in entries]),
+    ]
+    show(out, columns, heading=3, title=f"history of {shown(recipe)}", title_justify="left")
     status = {
         "recorded": "the recipe matches the last entry",
         "interrupted": f"the recipe holds the text from before entry {entries[-1].seq} (an interrupted write); "

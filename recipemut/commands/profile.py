@@ -7,7 +7,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
 from recipemut.commands._common import (
     LogFormat,
@@ -27,6 +26,7 @@ from recipemut.commands._common import (
     strict_json,
     warn_ingest,
 )
+from recipemut.commands._layout import Column, rank, show
 from recipemut.files.text import console, shown
 from recipemut.usecases.inputs import load_inputs
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # imported where used: `profile -h` needs neither pandas nor 
     from recipemut.recipe.model import Recipe
 
 #: table columns left out, in this order, when the terminal is too narrow for all of them
-DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "halt %")
+DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "halt %", "count")
 
 
 def _e2e_cost(prof: Profile) -> float | None:
@@ -165,24 +165,17 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
         ("halt %", [_pct(s.halt_rate) for s in prof.ops]),
         ("crit %", [_pct(s.critical_share) for s in prof.ops]),
     ]
-    widths = {name: max(len(name), *(len(c) for c in cells)) for name, cells in columns}
-
-    def table_width() -> int:
-        return 4 + sum(widths[name] + 3 for name, _ in columns)
-
-    for name in DROP_WHEN_NARROW:  # numbers are never truncated: whole columns go instead
-        if table_width() <= out.width:
-            break
-        columns = [c for c in columns if c[0] != name]
-    table = Table(header_style="bold")
-    table.add_column("", width=1)
-    for name, _ in columns:
-        left = name in ("operation", "service")
-        table.add_column(name, justify="left" if left else "right", no_wrap=True, min_width=widths[name])
-    for i, s in enumerate(prof.ops):
-        mark = "[bold magenta]*[/]" if s.op in on_path else ""
-        table.add_row(mark, *(shown(cells[i]) for _, cells in columns), style="bold" if s.op in on_path else None)
-    out.print(table)
+    marks = ["[bold magenta]*[/]" if s.op in on_path else "" for s in prof.ops]
+    cols = [  # numbers are never cut: whole columns go instead (named), then each operation is a block
+        Column("", marks, {"width": 1}),
+        *(
+            Column(name, [shown(c) for c in cells], {"no_wrap": True, "justify": "left" if i < 2 else "right"},
+                   drop=rank(name, DROP_WHEN_NARROW))
+            for i, (name, cells) in enumerate(columns)
+        ),
+    ]  # fmt: skip
+    styles = ["bold" if s.op in on_path else None for s in prof.ops]
+    show(out, cols, heading=2, styles=styles, header_style="bold")
     e2e = prof.e2e_percentiles()
     cost_mean = _e2e_cost(prof)
     per_request = "unknown (no cost in the logs or the recipe)" if cost_mean is None else f"${cost_mean:.6f}"

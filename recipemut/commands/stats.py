@@ -8,9 +8,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from recipemut.commands._common import OutputFormat
+from recipemut.commands._layout import Column, show
 from recipemut.files.text import console, shown
 from recipemut.learn.store import ENV_VAR, check_store_path, store_path
 from recipemut.learn.summary import store_summary
@@ -51,6 +51,9 @@ LEGEND = (
 )
 
 
+_PLAIN: dict[str, Any] = {"header_style": "bold", "pad_edge": False, "box": None, "padding": (0, 1, 0, 0)}
+
+
 def _render(data: dict[str, Any]) -> None:
     out = console(soft_wrap=True)
     c = data["counts"]
@@ -63,12 +66,9 @@ def _render(data: dict[str, Any]) -> None:
     if not data["operators"]:
         out.print("nothing learned yet: suggest and evaluate record into this store as they run")
         return
-    table = Table(header_style="bold", pad_edge=False, box=None, padding=(0, 1, 0, 0))
-    for name in HEADERS:
-        table.add_column(name, justify="left" if name == "operator" else "right", no_wrap=True)
-    for o in data["operators"]:
-        table.add_row(*_cells(o))
-    out.print(table)
+    rows = [_cells(o) for o in data["operators"]]
+    show(out, [Column(name, [r[i] for r in rows], {"justify": "left" if i == 0 else "right", "no_wrap": True})
+               for i, name in enumerate(HEADERS)], **_PLAIN)  # fmt: skip
     out.print(LEGEND)
 
 
@@ -76,15 +76,11 @@ def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
     """Per recipe, the versions profiled: how often, when last, requests and end-to-end p95 then."""
     if not versions:
         return
-    table = Table(header_style="bold", pad_edge=False, box=None, padding=(0, 1, 0, 0), title="profiled recipe versions",
-                  title_justify="left")  # fmt: skip
-    for name in ("recipe", "version", "sha256", "profiles", "last profiled", "requests", "p95 ms"):
-        table.add_column(name, justify="left" if name in ("recipe", "sha256", "last profiled") else "right",
-                         no_wrap=True)  # fmt: skip
+    rows = []
     for v in versions:
         summ = v["last_summary"]
         p95 = (summ.get("e2e_ms") or {}).get("p95")
-        table.add_row(
+        rows.append((
             shown(v["recipe"]),
             str(v["version"]),
             shown(v["sha256"][:12]),
@@ -92,8 +88,11 @@ def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
             shown(str(v["last_recorded_at"])[:16].replace("T", " ")),
             f"{summ.get('requests', 0):,}",
             "-" if p95 is None else f"{p95:.1f}",
-        )
-    out.print(table)
+        ))  # fmt: skip
+    names = ("recipe", "version", "sha256", "profiles", "last profiled", "requests", "p95 ms")
+    cols = [Column(name, [r[i] for r in rows], {"justify": "left" if name in ("recipe", "sha256", "last profiled")
+                                                else "right", "no_wrap": True}) for i, name in enumerate(names)]
+    show(out, cols, heading=2, title="profiled recipe versions", title_justify="left", **_PLAIN)
 
 
 def stats(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from recipemut.commands._common import (
     LogFormat,
@@ -28,6 +26,7 @@ from recipemut.commands._common import (
     progress_display,
     warn_ingest,
 )
+from recipemut.commands._layout import Column, show
 from recipemut.files.text import console, shown
 from recipemut.usecases.inputs import load_inputs
 
@@ -63,69 +62,38 @@ class SuggestFormat(str, Enum):
     markdown = "markdown"
 
 
-#: columns left out, in this order, when the console is too narrow for all of them
-DROP_WHEN_NARROW = ("Δp99 ms", "imputed", "Δp50 ms", "verdict", "Δcost/req", "Δp95 ms")
+_TABLE = {"title_justify": "left", "header_style": "bold"}
 _REASON_MIN = 24  # the sentence column wraps at words down to this width
 
 
-def _table(
-    title: str,
-    cands: tuple[Candidate, ...] | list[Candidate],
-    *,
-    explain: bool = False,
-    result: SearchResult | None = None,
-    width: int = 180,
-) -> Table:
-    """The candidates' table, fitted to ``width``: ids never broken, numbers never cut (whole columns
-    go instead, :data:`DROP_WHEN_NARROW`), the rejection sentence wraps at words."""
-    from recipemut.judge.abtest import PREDICTED
-    from recipemut.plan.explain import LABELS, interval, rejection
-    ids = [shown(c.mutation.id) for c in cands]
-    cols: list[tuple[str, list[str], dict[str, Any]]] = [
-        ("#", [str(i) for i in range(1, len(cands) + 1)], {"justify": "right", "no_wrap": True}),
-        ("mutation", ids, {"no_wrap": True, "min_width": max(map(len, ids), default=8)}),
+def _columns(cands: Sequence[Candidate], *, explain: bool = False, result: SearchResult | None = None) -> list[Column]:
+    """The candidates' columns: ids and numbers never wrap, the rejection sentence wraps at words.
+    Δp50, Δp99 and imputed may be left out on a narrow console (a note names them); the columns that
+    decide (Δp95, Δcost, verdict) never are: each candidate becomes a block instead (:mod:`._layout`)."""
+    from recipemut.judge.abtest import PREDICTED as KEYS
+    from recipemut.plan.explain import LABELS as NAMES
+    from recipemut.plan.explain import interval as cell
+    from recipemut.plan.explain import rejection as why
+
+    fixed, right = {"no_wrap": True}, {"no_wrap": True, "justify": "right"}
+    cols = [
+        Column("#", [str(i) for i in range(1, len(cands) + 1)], right),
+        Column("mutation", [shown(c.mutation.id) for c in cands], fixed),
     ]
     if explain:
-        reasons = [shown(rejection(c, result) if result is not None else "; ".join(c.reasons)) for c in cands]
-        cols.append(("rejected because", reasons, {"min_width": _REASON_MIN}))
-    for key in PREDICTED:
-        if key != "latency_mean_ms":
-            name = f"Δ{LABELS[key]}" + (" ms" if key != "cost_mean_usd" else "/req")
-            cols.append((name, [interval(c.evaluation, key) for c in cands], {"justify": "right"}))
-    cols.append(("verdict", [shown(c.verdict or "-") for c in cands], {}))
+        reasons = [shown(why(c, result) if result is not None else "; ".join(c.reasons)) for c in cands]
+        cols.append(Column("rejected because", reasons, {"min_width": _REASON_MIN}))
+    for key in (k for k in KEYS if k != "latency_mean_ms"):
+        name = f"Δ{NAMES[key]}" + (" ms" if key != "cost_mean_usd" else "/req")
+        drop = {"latency_p99_ms": 1, "latency_p50_ms": 3}.get(key, 0)
+        cols.append(Column(name, [cell(c.evaluation, key) for c in cands], right, drop=drop))
+    cols.append(Column("verdict", [shown(c.verdict or "-") for c in cands], fixed))
     imputed = [f"{100 * c.evaluation.imputed_share:.0f}%" if c.evaluation else "-" for c in cands]
-    cols.append(("imputed", imputed, {"justify": "right", "no_wrap": True}))
-
-    def size(name: str, cells: list[str]) -> int:
-        return _REASON_MIN if name == "rejected because" else max(len(name), *(len(x) for x in cells), 1)
-
-    def need() -> int:
-        return 1 + sum(size(name, cells) + 3 for name, cells, _ in cols)
-
-    for name in DROP_WHEN_NARROW:
-        if need() <= width:
-            break
-        cols = [c for c in cols if c[0] != name]
-    if explain:  # the sentence takes what the other columns leave
-        rest = width - (need() - _REASON_MIN)
-        cols = [(n, c, {**o, "width": max(_REASON_MIN, rest)} if n == "rejected because" else o) for n, c, o in cols]
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for name, _, opts in cols:
-        t.add_column(name, **opts)
-    for i, c in enumerate(cands):
-        style = "green" if c.status == "accepted" else ("red" if "regresses" in c.reasons else None)
-        t.add_row(*(cells[i] for _, cells, _ in cols), style=style)
-    return t
+    return [*cols, Column("imputed", imputed, right, drop=2)]
 
 
-def _console() -> Console:
-    """stdout's console: the terminal's width; when stdout is not a terminal, $COLUMNS if set, else
-    180 (logs and CI: wide enough for the tables)."""
-    import os
-
-    if sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip().isdigit():
-        return console()  # rich reads $COLUMNS itself
-    return console(width=180)
+def _styles(cands: Sequence[Candidate]) -> list[str | None]:
+    return ["green" if c.status == "accepted" else ("red" if "regresses" in c.reasons else None) for c in cands]
 
 
 def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
@@ -134,7 +102,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     from recipemut.plan.markdown import n_plus_one_findings
     from recipemut.recipe.diff import structural_diff
 
-    out = _console()
+    out = console()  # on a pipe: tables for 180 columns, text unwrapped (files/text.py)
     result, hr, rep, recipe_path = found.result, found.headroom, found.report, found.inputs.path
     b = rep["baseline"]
     out.print(
@@ -149,13 +117,13 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     accepted = [c for c in result.singles if c.status == "accepted"]
     if accepted:
         title = "Best single mutations (each against the current recipe, paired replay of every request; 95% intervals)"
-        out.print(_table(title, accepted[:top], width=out.width))
-        for i, c in enumerate(accepted[:top], 1):
-            out.print(f"  {i}. {shown(reason(c))}")
-            if c.evaluation is not None:
-                out.print(f"     {shown(ab_line(c.evaluation))}")
-            for line in hr.lines(c):
-                out.print(f"     capacity: {shown(line)}")
+        cands = accepted[:top]
+        notes = [
+            [shown(reason(c)), *([shown(ab_line(c.evaluation))] if c.evaluation is not None else [])]
+            + [f"capacity: {shown(line)}" for line in hr.lines(c)]
+            for c in cands
+        ]
+        show(out, _columns(cands), heading=2, styles=_styles(cands), notes=notes, title=title, **_TABLE)
     else:
         out.print("No single mutation improves the recipe.")
     if result.plan:
@@ -184,7 +152,8 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     if explain:
         rej = list(result.rejected)
         if rej:
-            out.print(_table("Rejected candidates", rej, explain=True, result=result, width=out.width))
+            cols = _columns(rej, explain=True, result=result)
+            show(out, cols, heading=2, styles=_styles(rej), title="Rejected candidates", **_TABLE)
         if found.not_proposed:
             out.print("\n[bold]Not proposed[/] (why an operator made no candidate for an operation or field)")
             for line in not_proposed_lines(found.not_proposed):

@@ -27,6 +27,8 @@ the terminal raw), and the CLI's log handler formats core warnings through it.
 
 from __future__ import annotations
 
+import os
+import sys
 import unicodedata
 from typing import Any
 
@@ -100,11 +102,25 @@ class SafeRenderHook(RenderHook):
         return [_SafeSegments(r) for r in renderables]
 
 
+#: the width of tables on stdout when it is not a terminal and $COLUMNS is not set (a pipe, a file, CI)
+PIPED_WIDTH = 180
+
+
+def piped() -> bool:
+    """stdout is not a terminal and $COLUMNS does not say how wide to be: output goes to a pipe or a file."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return not (isatty is not None and isatty()) and not os.environ.get("COLUMNS", "").strip().isdigit()
+
+
 def console(**kwargs: Any) -> Console:
     """A rich console for the CLI's output: no highlighting, no ``:emoji:`` codes, and :class:`SafeRenderHook`.
 
     Keyword arguments go to :class:`rich.console.Console` (``stderr=True``, ``soft_wrap=True``, ``width``).
+    On a :func:`piped` stdout, tables are laid out for :data:`PIPED_WIDTH` columns and lines of text are
+    never wrapped (``less`` and editors wrap them at their own width; ``grep`` finds a sentence whole).
     """
+    if not kwargs.get("stderr") and "file" not in kwargs and "width" not in kwargs and piped():
+        kwargs.update(width=PIPED_WIDTH, soft_wrap=True)
     kwargs.setdefault("highlight", False)
     kwargs.setdefault("emoji", False)
     out = Console(**kwargs)
