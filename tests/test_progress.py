@@ -189,6 +189,25 @@ def test_a_warning_while_the_bar_is_drawn_goes_above_it(tmp_path: Path) -> None:
     assert re.search(r"\x1b\[2K(\x1b\[[\d;]*m)*warning:(\x1b\[[\d;]*m)* rejected", res.stderr), res.stderr[-600:]
 
 
+def test_the_cores_log_lines_go_above_the_bar_too(tmp_path: Path) -> None:
+    """The CLI's log handler writes to stderr: while the bar is drawn its lines go through rich."""
+    import io
+    import logging
+
+    recipe_path = tmp_path / "recipe.yaml"  # an undeclared service: the loader logs a warning
+    recipe_path.write_text(RECIPE.read_text(encoding="utf-8").replace("service: cart\n", "service: cartx\n", 1))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        res = _run(["suggest", str(recipe_path), "--logs", str(LOGS), "--budget", "5"], TTY_COMPATIBLE="1")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert res.exit_code == 0, res.output
+    assert re.search(r"\x1b\[2K[^\n]*'cartx' \(used by load_cart\) is not declared", res.stderr), res.stderr[-600:]
+    assert stream.getvalue() == "" and handler.stream is stream  # put back after the bar
+
+
 @pytest.mark.parametrize(
     ("extra", "env"),
     [

@@ -216,9 +216,8 @@ def _tty(stream: Any) -> bool:
 
 
 def progress_shown(*, quiet: bool, json_out: bool = False) -> bool:
-    """Whether to draw progress: standard error is a terminal (``TTY_COMPATIBLE=1``/``0``, rich's
-    switch, overrides; ``FORCE_COLOR`` does not, CI logs would fill with redraws), not ``--quiet``,
-    and not JSON going to a pipe."""
+    """Whether to draw progress: stderr is a terminal (rich's ``TTY_COMPATIBLE=1``/``0`` overrides;
+    ``FORCE_COLOR`` does not: CI logs would fill with redraws), no ``--quiet``, no JSON to a pipe."""
     if quiet or (json_out and not _tty(sys.stdout)):
         return False
     flag = os.environ.get("TTY_COMPATIBLE", "")
@@ -228,17 +227,15 @@ def progress_shown(*, quiet: bool, json_out: bool = False) -> bool:
 
 
 class _Bar(Progress):
-    """The core's :class:`~recipemut.files.progress.Progress` as a transient rich bar on stderr."""
+    """The core's :class:`~recipemut.files.progress.Progress` as a transient rich bar drawn by
+    ``err_console``, so that what it prints meanwhile (warnings) goes above the bar."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
-        from rich.progress import Progress as Rich
+        from rich import progress as rp
 
-        cols = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"), TimeElapsedColumn())
-        # err_console's own: what it prints while the bar is drawn (warnings) goes above the bar
-        self.rich = Rich(SpinnerColumn(), *cols, console=err_console, transient=True)
-        self.id = self.rich.add_task("starting", total=None, count="")
-        self.unit, self.done = "", 0.0
+        cols = (rp.TextColumn("{task.description}"), rp.BarColumn(), rp.TextColumn("{task.fields[count]}"))
+        self.rich = rp.Progress(rp.SpinnerColumn(), *cols, rp.TimeElapsedColumn(), console=err_console, transient=True)
+        self.id, self.unit, self.done = self.rich.add_task("starting", total=None, count=""), "", 0.0
         self.total: float | None = None
 
     def task(self, name: str, total: float | None = None, *, unit: str = "") -> None:
@@ -263,20 +260,26 @@ class _Bar(Progress):
 
 @contextlib.contextmanager
 def progress_display(*, quiet: bool, json_out: bool = False) -> Iterator[Progress]:
-    """A :class:`~recipemut.files.progress.Progress` for the core: a bar on stderr while the block
-    runs, gone when it ends (:func:`progress_shown`; else one that shows nothing). Render results
-    after the block: stderr's warnings may be printed inside it, through ``err_console``."""
+    """A :class:`~recipemut.files.progress.Progress` for the core: a bar on stderr while the block runs,
+    erased after (:func:`progress_shown`; else one that shows nothing). Render results after the block."""
     if not progress_shown(quiet=quiet, json_out=json_out):
         yield NO_PROGRESS
         return
-    bar = _Bar()
-    was = err_console.is_interactive  # fixed when it was made; TTY_COMPATIBLE may have been set since
+    import logging
+
+    from rich.file_proxy import FileProxy
+
+    bar, was = _Bar(), err_console.is_interactive  # fixed when made; TTY_COMPATIBLE may be set since
     err_console.is_interactive = True
+    logged = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]  # the CLI's
+    streams = [h.setStream(FileProxy(err_console, h.stream)) for h in logged]  # its lines above the bar too
     try:
         with bar.rich:
             yield bar
     finally:
         err_console.is_interactive = was
+        for h, stream in zip(logged, streams, strict=True):
+            h.setStream(stream)
 
 
 MAX_WARNINGS = 5
