@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -25,8 +26,12 @@ from recipemut.recipe.loader import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGO_CI = ROOT / "recipes" / "argo-ci" / "workflow.yaml"
-TEKTON = ROOT / "recipes" / "tekton-skaffold-demo" / "pipeline.yaml"
 REAL = ROOT / "tests" / "realdata" / "engines"
+#: Argo's own examples: a diamond of ordering-only dependencies (flow lists), a commented header
+DIAMOND = REAL / "argo" / "dag-diamond.yaml"
+#: Tekton's own example: a PipelineRun with `when`, `runAfter` block lists and `finally`, commented
+TEKTON = REAL / "tekton" / "pipelinerun-with-when-expressions.yaml"
+A, B, C, D = (f"foo-bar-longname-{x}" for x in "ABCD")
 
 #: a GitHub Actions workflow with comments, flow and block `needs`, and a matrix job
 GHA = """\
@@ -96,21 +101,25 @@ def _changed(before: bytes, after: bytes) -> list[str]:
 
 
 def _comments(text: bytes) -> list[str]:
-    return [line.strip() for line in text.decode().splitlines() if line.strip().startswith("#")]
+    """Every comment of a YAML text, whole-line or after a value, in order."""
+    return [m.group(1) for line in text.decode().splitlines() if (m := re.search(r"(?:^|\s)(#.*)$", line))]
 
 
 # ---- the done-when of issue 17 item 3: parallelize on Argo, Tekton, GitHub Actions ---------------
 
 
-def test_argo_parallelize_removes_only_the_dependency_line_and_rollback_restores_bytes(tmp_path: Path) -> None:
-    wf = _copy(ARGO_CI, tmp_path)
+def test_argo_parallelize_changes_only_the_dependency_line_and_rollback_restores_bytes(tmp_path: Path) -> None:
+    wf = _copy(DIAMOND, tmp_path)
     before = wf.read_bytes()
-    res = apply_plan(wf, _plan(wf, _parallelize("clone", "deps")))
+    res = apply_plan(wf, _plan(wf, _parallelize(B, D)))
     after = wf.read_bytes()
-    assert res.written and res.mutations == ("parallelize:clone->deps",) and not res.advice
-    assert _changed(before, after) == ["-              - clone"]
-    assert _comments(after) == _comments(before) and _comments(before)
-    assert "clone" not in load_recipe(wf).ops["deps"].after
+    assert res.written and res.mutations == (f"parallelize:{B}->{D}",) and not res.advice
+    assert _changed(before, after) == [
+        f"-        dependencies: [{B}, {C}]",
+        f"+        dependencies: [{C}]",
+    ]
+    assert _comments(after) == _comments(before) and len(_comments(before)) == 7
+    assert load_recipe(wf).ops[D].after == (C,)
     (entry,) = read_history(wf)
     assert entry.version_before is None and entry.version == 1 and entry.details["engine"] == "argo"
     undo = rollback(wf)
@@ -120,16 +129,34 @@ def test_argo_parallelize_removes_only_the_dependency_line_and_rollback_restores
 def test_tekton_parallelize_removes_the_runafter_key_it_empties(tmp_path: Path) -> None:
     pipeline = _copy(TEKTON, tmp_path)
     before = pipeline.read_bytes()
-    res = apply_plan(pipeline, _plan(pipeline, _parallelize("skaffold-unit-tests", "build-skaffold-web")))
+    res = apply_plan(pipeline, _plan(pipeline, _parallelize("echo-file-exists", "task-should-be-skipped-3")))
     after = pipeline.read_bytes()
     assert res.written and not res.advice
-    assert _changed(before, after) == ["-    runAfter: [skaffold-unit-tests]"]
-    assert _comments(after) == _comments(before) and len(_comments(before)) > 10  # every document's comments
-    assert after.count(b"\n---\n") == before.count(b"\n---\n")
+    assert _changed(before, after) == ["-        runAfter:", "-          - echo-file-exists"]
+    assert _comments(after) == _comments(before) and len(_comments(before)) > 10
+    assert "- name: task-should-be-skipped-3 # task with when expression and run after\n        when:" in after.decode()
     ops = load_recipe(pipeline).ops
-    assert ops["build-skaffold-web"].after == () and ops["build-skaffold-app"].after == ("skaffold-unit-tests",)
+    assert ops["task-should-be-skipped-3"].after == ()
+    assert "task-should-be-skipped-3" in ops["finally-task-should-be-executed"].after  # finally still waits
     rollback(pipeline)
     assert pipeline.read_bytes() == before
+
+
+def test_tekton_file_of_several_documents_is_edited_in_its_pipeline_document(tmp_path: Path) -> None:
+    text = (
+        "# the Task first, then the Pipeline that uses it\n"
+        "apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: echo}\nspec:\n  steps: [{image: busybox}]\n"
+        "---\n# the pipeline\n"
+        "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n  tasks:\n"
+        "  - {name: a, taskRef: {name: echo}}\n"
+        "  - name: b\n    runAfter: [a]   # b after a\n    taskRef: {name: echo}\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: after}\n"
+    )
+    f = _write(tmp_path, "pipeline.yaml", text)
+    res = apply_plan(f, _plan(f, _parallelize("a", "b")))
+    assert res.written and _changed(text.encode(), f.read_bytes()) == ["-    runAfter: [a]   # b after a"]
+    rollback(f)
+    assert f.read_text() == text
 
 
 def test_github_actions_parallelize_edits_flow_and_block_needs(tmp_path: Path) -> None:
@@ -273,24 +300,24 @@ def _write_back(text: str, *muts: PlannedMutation, name: str = "wf.yaml") -> tup
 
 
 def test_eliminate_removes_the_task_and_rewires_what_followed_it() -> None:
-    before = ARGO_CI.read_bytes()
-    gone = _mutation("eliminate", ("build",), Edit("remove", ("operations", "build")),
-                     Edit("remove", ("operations", "test", "after", "build")),
-                     Edit("append", ("operations", "test", "after"), "deps"))
+    before = DIAMOND.read_bytes()
+    gone = _mutation("eliminate", (C,), Edit("remove", ("operations", C)),
+                     Edit("remove", ("operations", D, "after", C)), Edit("append", ("operations", D, "after"), A))
     text, advice = _write_back(before.decode(), gone)
     assert not advice
     assert _changed(before, text.encode()) == [
-        "-          - name: build",
-        "-            template: build",
-        "-            dependencies:",
-        "-              - deps",
-        "-              - build",
-        "+              - deps",
+        f"-      - name: {C}",
+        f"-        dependencies: [{A}]",
+        "-        template: echo",
+        "-        arguments:",
+        f"-          parameters: [{{name: message, value: {C}}}]",
+        f"-        dependencies: [{B}, {C}]",
+        f"+        dependencies: [{B}, {A}]",
     ]
     again = import_text(text, file="wf.yaml")
     assert again is not None
     ops = {o["id"]: o for o in again.document["operations"]}
-    assert "build" not in ops and ops["test"]["after"] == ["deps"]
+    assert C not in ops and ops[D]["after"] == [B, A]
 
 
 def test_eliminate_on_github_actions_drops_the_job_and_every_needs_naming_it() -> None:
@@ -312,25 +339,25 @@ def test_eliminate_on_github_actions_drops_the_job_and_every_needs_naming_it() -
 
 
 def test_eliminate_of_an_imported_step_is_refused_by_the_plan_check(tmp_path: Path) -> None:
-    wf = _copy(ARGO_CI, tmp_path)
-    gone = _mutation("eliminate", ("test",), Edit("remove", ("operations", "test")))
+    wf = _copy(DIAMOND, tmp_path)
+    gone = _mutation("eliminate", (D,), Edit("remove", ("operations", D)))
     with pytest.raises(PlanError, match="side effects"):
         apply_plan(wf, _plan(wf, gone))
-    assert wf.read_bytes() == ARGO_CI.read_bytes()
+    assert wf.read_bytes() == DIAMOND.read_bytes()
 
 
 # ---- advice, refusals, crashes, versions --------------------------------------------------------
 
 
 def test_a_mutation_the_engine_cannot_express_is_advice_and_the_rest_is_written(tmp_path: Path) -> None:
-    wf = _copy(ARGO_CI, tmp_path)
-    hedge = _mutation("hedge", ("build",), Edit("set", ("operations", "build", "hedge"), {"after_ms": 900}))
-    par = _parallelize("clone", "deps")
+    wf = _copy(DIAMOND, tmp_path)
+    hedge = _mutation("hedge", (A,), Edit("set", ("operations", A, "hedge"), {"after_ms": 900}))
+    par = _parallelize(B, D)
     plan = _plan(wf, hedge, par)
     res = apply_plan(wf, plan)
     assert res.written and res.mutations == (par.id,)
     (line,) = res.advice
-    assert line.startswith("hedge:build: it sets build's hedge") and "left out of the write" in line
+    assert line.startswith(f"hedge:{A}: it sets {A}'s hedge") and "left out of the write" in line
     (entry,) = read_history(wf)
     assert [m["id"] for m in entry.mutations] == [par.id]
     assert entry.details["advice"] == [{"id": hedge.id, "operator": "hedge", "advice": line.split(": ", 1)[1]
@@ -365,8 +392,8 @@ spec:
 
 
 def test_stale_plan_on_an_engine_file_is_refused(tmp_path: Path) -> None:
-    wf = _copy(ARGO_CI, tmp_path)
-    plan = _plan(wf, _parallelize("clone", "deps"))
+    wf = _copy(DIAMOND, tmp_path)
+    plan = _plan(wf, _parallelize(B, D))
     wf.write_bytes(wf.read_bytes() + b"# a hand edit\n")
     edited = wf.read_bytes()
     with pytest.raises(PlanError, match="stale plan"):
@@ -375,18 +402,18 @@ def test_stale_plan_on_an_engine_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_canary_on_an_engine_file_is_refused(tmp_path: Path) -> None:
-    wf = _copy(ARGO_CI, tmp_path)
+    wf = _copy(DIAMOND, tmp_path)
     before = wf.read_bytes()
     with pytest.raises(RecipemutError, match="canary into Argo Workflow files is not available"):
-        apply_plan(wf, _plan(wf, _parallelize("clone", "deps")), canary=0.1)
+        apply_plan(wf, _plan(wf, _parallelize(B, D)), canary=0.1)
     assert wf.read_bytes() == before
 
 
 def test_dry_run_shows_the_engine_diff_and_writes_nothing(tmp_path: Path) -> None:
     wf = _copy(TEKTON, tmp_path)
     before = wf.read_bytes()
-    res = apply_plan(wf, _plan(wf, _parallelize("skaffold-unit-tests", "build-skaffold-app")), dry_run=True)
-    assert not res.written and "-    runAfter: [skaffold-unit-tests]" in res.diff
+    res = apply_plan(wf, _plan(wf, _parallelize("echo-file-exists", "task-should-be-skipped-3")), dry_run=True)
+    assert not res.written and "-        runAfter:\n-          - echo-file-exists\n" in res.diff
     assert wf.read_bytes() == before and not history_path(wf).exists()
 
 
@@ -395,7 +422,7 @@ def test_crash_after_the_history_leaves_a_recorded_text_and_the_next_write_recov
 ) -> None:
     import recipemut.apply.transaction as tx
 
-    wf = _copy(ARGO_CI, tmp_path)
+    wf = _copy(DIAMOND, tmp_path)
     before = wf.read_bytes()
     real = tx.atomic_write
 
@@ -404,14 +431,14 @@ def test_crash_after_the_history_leaves_a_recorded_text_and_the_next_write_recov
 
     monkeypatch.setattr(tx, "atomic_write", crash)
     with pytest.raises(KeyboardInterrupt):
-        apply_plan(wf, _plan(wf, _parallelize("clone", "deps")))
+        apply_plan(wf, _plan(wf, _parallelize(B, D)))
     monkeypatch.setattr(tx, "atomic_write", real)
     (entry,) = read_history(wf)
     assert wf.read_bytes() == before and entry.previous_text == before.decode()
-    res = apply_plan(wf, _plan(wf, _parallelize("clone", "deps")))
+    res = apply_plan(wf, _plan(wf, _parallelize(B, D)))
     assert res.written and [e.action for e in read_history(wf)] == ["apply", "recover", "apply"]
     assert read_history(wf)[1].version == read_history(wf)[0].version_before
-    assert _changed(before, wf.read_bytes()) == ["-              - clone"]
+    assert _changed(before, wf.read_bytes()) == [f"-        dependencies: [{B}, {C}]", f"+        dependencies: [{C}]"]
 
 
 def test_versions_live_in_the_history_and_rollback_to_restores_each_text(tmp_path: Path) -> None:
@@ -430,3 +457,38 @@ def test_versions_live_in_the_history_and_rollback_to_restores_each_text(tmp_pat
     rollback(wf)
     assert wf.read_bytes() == one
     assert read_history(wf)[0].previous_text == original.decode()
+
+
+def test_step_functions_json_gets_max_concurrency_before_the_states_first_key(tmp_path: Path) -> None:
+    asl = _copy(REAL / "stepfunctions" / "map-sqs-messages.asl.json", tmp_path)
+    before = asl.read_bytes()
+    fan = _mutation("fanout", ("Process_Messages",), Edit("set", ("operations", "Process_Messages", "concurrency"), 8))
+    res = apply_plan(asl, _plan(asl, fan))
+    assert res.written
+    assert _changed(before, asl.read_bytes()) == ['+      "MaxConcurrency": 8,']
+    assert asl.read_text().index('"MaxConcurrency": 8,\n      "Type": "Map"') > 0
+    assert json.loads(asl.read_bytes())["States"]["Process Messages"]["MaxConcurrency"] == 8
+    rollback(asl)
+    assert asl.read_bytes() == before
+
+
+def test_serverless_workflow_foreach_gets_batch_size(tmp_path: Path) -> None:
+    sw = _copy(REAL / "serverlessworkflow" / "v08-process-transactions.json", tmp_path)
+    before = sw.read_bytes()
+    op = "process-transactions"
+    res = apply_plan(sw, _plan(sw, _mutation("fanout", (op,), Edit("set", ("operations", op, "concurrency"), 16))))
+    assert res.written and _changed(before, sw.read_bytes()) == ['+            "batchSize": 16,']
+
+
+def test_a_json_file_takes_no_structural_edit() -> None:
+    text = (REAL / "stepfunctions" / "distributed-map-montecarlo.asl.json").read_text()
+    gone = _mutation("eliminate", ("Aggregate_Results",), Edit("remove", ("operations", "Aggregate_Results")))
+    out, advice = _write_back(text, gone, name="sm.asl.json")
+    assert out == text and "orders by where it stands" in advice[0]
+
+
+def test_memoize_on_a_template_other_tasks_call_is_advice() -> None:
+    text = DIAMOND.read_text()
+    cache = _mutation("cache", (D,), Edit("set", ("operations", D, "cache"), {"ttl_s": 60}))
+    out, advice = _write_back(text, cache)
+    assert out == text and f"template echo is called by {A}, {B}, {C} too" in advice[0]

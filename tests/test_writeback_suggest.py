@@ -1,6 +1,11 @@
-"""End to end on the shipped engine examples: `suggest -O parallelize` on the definition and its run
-history writes a plan; `apply` writes it into the engine's own file, changing dependency lines only;
-`rollback` gives the bytes back."""
+"""End to end on public engine examples: `suggest -O parallelize` on the definition and a run history
+of it writes a plan; `apply` writes it into the engine's own file, changing dependency lines only;
+`rollback` gives the bytes back.
+
+The histories are made by ``benchmarks/make_run_history.py`` (seed 17: the step durations of the
+engine's real histories, varied), as for the shipped examples; the definitions are Argo's and
+Tekton's own examples, whose dependencies are ordering only (no shared volume or workspace).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import difflib
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,12 +25,13 @@ from recipemut.recipe.edits import Edit, apply_edits
 from recipemut.recipe.engines import import_text
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1] / "recipes"
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT / "tests" / "realdata" / "engines"
 
-#: (definition, history, what a changed line may be: a dependency key or one of its items)
+#: (engine, definition, what a changed line may be: a dependency key or one of its items)
 EXAMPLES = [
-    ("argo-ci/workflow.yaml", "argo-ci/runs.yaml", r"[-+] {12}dependencies:|[-+] {14}- [\w-]+"),
-    ("tekton-skaffold-demo/pipeline.yaml", "tekton-skaffold-demo/runs.yaml", r"[-+] {4}runAfter: \[[\w, -]*\]"),
+    ("argo", REAL / "argo" / "dag-diamond.yaml", r"[-+] {8}dependencies: \[[\w, -]*\]"),
+    ("tekton", REAL / "tekton" / "using-retries-and-retry-count-variables.yaml", r"- {6}(runAfter:|- [\w-]+)"),
 ]
 
 
@@ -36,15 +44,17 @@ def _after(document: dict[str, object]) -> dict[str, list[str]]:
     return {str(o["id"]): sorted(o.get("after") or []) for o in document["operations"]}  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("definition", "history", "line"), EXAMPLES)
+@pytest.mark.parametrize(("engine", "definition", "line"), EXAMPLES)
 def test_suggested_parallelize_plan_changes_only_dependency_lines(
-    tmp_path: Path, definition: str, history: str, line: str
+    tmp_path: Path, engine: str, definition: Path, line: str
 ) -> None:
-    wf = tmp_path / Path(definition).name
-    shutil.copyfile(ROOT / definition, wf)
+    wf = tmp_path / definition.name
+    shutil.copyfile(definition, wf)
     original = wf.read_text()
-    plan = tmp_path / "plan.json"
-    res = runner.invoke(app, ["suggest", str(wf), "--logs", str(ROOT / history), "-O", "parallelize", "--out",
+    history, plan = tmp_path / "runs.jsonl", tmp_path / "plan.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_run_history.py"), str(definition), "--engine",
+                    engine, "--runs", "30", "-o", str(history)], check=True, capture_output=True)
+    res = runner.invoke(app, ["suggest", str(wf), "--logs", str(history), "-O", "parallelize", "--out",
                               str(plan), "-q"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     data = json.loads(plan.read_text())
@@ -66,4 +76,4 @@ def test_suggested_parallelize_plan_changes_only_dependency_lines(
     assert _after(again.document) == _after(planned)
     res = runner.invoke(app, ["rollback", str(wf)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
-    assert wf.read_bytes() == (ROOT / definition).read_bytes()
+    assert wf.read_bytes() == definition.read_bytes()

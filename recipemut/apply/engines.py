@@ -10,8 +10,9 @@ mutations one by one to that document and turns what each changed into edits of 
   list empties or added when there was none; the term of an Argo ``depends`` expression of
   ``&&`` only;
 * ``concurrency``: Argo ``parallelism`` (of the template or workflow that bounds the fan-out, when
-  it bounds no other fan-out), Step Functions Map ``MaxConcurrency`` (a JSON file is edited in
-  place, its formatting kept), GitHub Actions ``strategy.max-parallel``;
+  it bounds no other fan-out), Step Functions Map ``MaxConcurrency``, GitHub Actions
+  ``strategy.max-parallel``, Serverless Workflow 0.8 foreach ``batchSize`` (in a JSON file the
+  number is edited in place, or the key added before the state's first key, formatting kept);
 * ``cache`` on Argo: the task's template gets ``memoize`` (:func:`memoize_of`);
 * a removed operation: its task, job or pipeline task removed, and its name from every dependency
   list.
@@ -46,7 +47,12 @@ from recipemut.recipe.yamlio import apply_edits_to_text
 #: the dependency key added to a task or job that had none, per engine
 DEPENDS_KEY = {"argo": "dependencies", "tekton": "runAfter", "github-actions": "needs"}
 #: the concurrency key written at ``Anchor.concurrency``, per engine
-CONCURRENCY_KEY = {"argo": "parallelism", "stepfunctions": "MaxConcurrency", "github-actions": "max-parallel"}
+CONCURRENCY_KEY = {
+    "argo": "parallelism",
+    "stepfunctions": "MaxConcurrency",
+    "github-actions": "max-parallel",
+    "serverlessworkflow": "batchSize",  # a 0.8 foreach state's (its importer anchors no other fan-out)
+}
 #: the ConfigMap Argo keeps memoized results in (``memoize.cache.configMap.name``), before the template's name
 MEMO_CONFIGMAP = "recipemut-memo"
 
@@ -319,7 +325,7 @@ class _Translator:
                 f"Argo's parallelism there bounds {', '.join(sharing)} too; {oid} needs a template of its own"
             )
         path = (*a.concurrency, key)
-        if self.key == "stepfunctions" and _is_json(self.text):
+        if _is_json(self.text):
             self.numbers.append((path, int(value)))
         else:
             self.edits.append(Edit("set", path, int(value)))
@@ -354,7 +360,11 @@ class _Translator:
 
     # ---- removal ----------------------------------------------------------------------------
     def remove(self, oid: str) -> None:
-        self.removals.append(self.anchor(oid).path)
+        a = self.anchor(oid)
+        if a.depends_style == "implicit" or self.key not in DEPENDS_KEY:
+            raise NotExpressible(f"removing {oid}, which the {self.im.engine} orders by where it stands, needs the "
+                                 "steps around it rewired")
+        self.removals.append(a.path)
 
     def all_edits(self) -> list[Edit]:
         """The edits in an order that keeps every path's indices true: list items last, highest first."""
@@ -412,7 +422,8 @@ def _json_numbers(text: str, edoc_positions: Mapping[DocPath, tuple[int, int]], 
                 raise NotExpressible(f"{'.'.join(map(str, path))} is not a number written in place")
             out = out[: m.start(2)] + str(value) + out[m.end(2) :]
             continue
-        first = next((p for p in sorted(edoc_positions) if len(p) == len(path) and p[:-1] == path[:-1]), None)
+        siblings = [p for p in edoc_positions if len(p) == len(path) and p[:-1] == path[:-1]]
+        first = min(siblings, key=lambda p: edoc_positions[p]) if siblings else None
         if first is None:
             raise NotExpressible(f"the {engine} state has no key to put {path[-1]} beside")
         row, col = edoc_positions[first]
@@ -428,6 +439,9 @@ def _edited(text: str, imported: Imported, t: _Translator, *, source: str) -> st
     start, end = document_span(text, imported.doc_index)
     segment = text[start:end]
     edits = t.all_edits()
+    if edits and _is_json(segment):
+        raise NotExpressible(f"only numbers are edited in a JSON {t.im.engine} file (this needs {edits[0].op} of "
+                             f"{'.'.join(map(str, edits[0].path))}), which keeps its formatting")
     if edits:
         segment = apply_edits_to_text(segment, edits, source=source)
     if t.numbers:
