@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@echo "creating .venv and installing recipemut with its dev tools (a few minutes, once)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install --upgrade pip 'setuptools>=77'
-	@$(PIP) install -e '.[dev]'
+	@$(PIP) install -e '.[dev,dask]'
 	@touch $(STAMP) $(RUN)
 
 demo: $(RUN)

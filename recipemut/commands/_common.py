@@ -143,6 +143,17 @@ def _options() -> dict[str, Any]:
             "to fit, with a note. Default: $RECIPEMUT_MEMORY_BUDGET, else half the available memory.",
             show_default=False,
         ),
+        "engine": typer.Option(
+            "--engine",
+            help="local: read the logs here; dask: read them partition by partition (Parquet row groups, 64 MiB "
+            "of JSONL) on a Dask cluster, merge the per-operation figures of every span, replay the sample here.",
+        ),
+        "scheduler": typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="The Dask scheduler (tcp://host:8786) for --engine dask; default: a local cluster of 2 workers.",
+            show_default=False,
+        ),
         "mapping": typer.Option(
             "--map",
             help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces (see schemas/mapping.schema.json).",
@@ -165,6 +176,17 @@ SampleRequestsOpt = Annotated[Optional[float], _OPTS["sample_requests"]]  # noqa
 MemoryBudgetOpt = Annotated[Optional[str], _OPTS["memory_budget"]]  # noqa: UP045
 
 
+class Engine(str, Enum):
+    """Where the logs are read: here, or partition by partition on a Dask cluster."""
+
+    local = "local"
+    dask = "dask"
+
+
+EngineOpt = Annotated[Engine, _OPTS["engine"]]
+SchedulerOpt = Annotated[Optional[str], _OPTS["scheduler"]]  # noqa: UP045
+
+
 def log_source(
     logs: list[Path],
     *,
@@ -174,6 +196,8 @@ def log_source(
     mapping: Path | None = None,
     sample_requests: float | None = None,
     memory_budget: str | None = None,
+    engine: Engine = Engine.local,
+    scheduler: str | None = None,
 ) -> LogSource:
     """The log options of a command (:data:`LogsOpt`, :data:`StrictOpt`, :data:`SampleRateOpt`,
     :data:`LogFormatOpt`, :data:`MapOpt`) as one value, built once at the edge and handed down.
@@ -189,7 +213,16 @@ def log_source(
         mapping=mapping,
         sample_requests=sample_requests,
         memory_budget=_budget(memory_budget),
+        engine=Engine(engine).value,
+        scheduler=_scheduler(engine, scheduler),
     )
+
+
+def _scheduler(engine: Engine, scheduler: str | None) -> str | None:
+    """``--scheduler`` is for ``--engine dask``."""
+    if scheduler is not None and Engine(engine) != Engine.dask:
+        raise typer.BadParameter("is for --engine dask", param_hint="'--scheduler'")
+    return scheduler
 
 
 def _budget(value: str | None) -> str | None:

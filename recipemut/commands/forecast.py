@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from recipemut.commands._common import (
+    Engine,
+    EngineOpt,
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -20,6 +22,7 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
+    SchedulerOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -208,6 +211,8 @@ def forecast(
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = None,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
     charts: int = typer.Option(3, "--charts", min=0, help="Terminal charts for the most urgent services."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
     quiet: QuietOpt = False,
@@ -235,7 +240,7 @@ def forecast(
     """
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
-        sample_requests=sample_requests, memory_budget=memory_budget,
+        sample_requests=sample_requests, memory_budget=memory_budget, engine=engine, scheduler=scheduler,
     )  # fmt: skip
     with progress_display(quiet=quiet, json_out=output == OutputFormat.json) as progress:
         progress.task("starting")  # shown before the imports below (pandas, statsmodels: a second or more)

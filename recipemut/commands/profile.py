@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from recipemut.commands._common import (
+    Engine,
+    EngineOpt,
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -19,6 +21,7 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
+    SchedulerOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -220,6 +223,8 @@ def profile(
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = None,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
     top: int = typer.Option(3, "--top", min=1, help="How many top contributors to name."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
     quiet: QuietOpt = False,
@@ -243,7 +248,7 @@ def profile(
     """
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
-        sample_requests=sample_requests, memory_budget=memory_budget,
+        sample_requests=sample_requests, memory_budget=memory_budget, engine=engine, scheduler=scheduler,
     )  # fmt: skip
     with progress_display(quiet=quiet, json_out=output == OutputFormat.json) as progress:
         inputs = load_inputs(recipe, source, progress=progress)

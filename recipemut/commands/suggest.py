@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from recipemut.commands._common import (
+    Engine,
+    EngineOpt,
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -20,6 +22,7 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
+    SchedulerOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -232,6 +235,8 @@ def suggest(
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = None,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
     store: Path | None = typer.Option(
         None,
@@ -264,7 +269,7 @@ def suggest(
 
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
-        sample_requests=sample_requests, memory_budget=memory_budget,
+        sample_requests=sample_requests, memory_budget=memory_budget, engine=engine, scheduler=scheduler,
     )  # fmt: skip
     if out is not None:  # refused before any work: never an input, a link or a new folder tree
         check_output_path(out, recipes=[recipe], inputs=source.input_files(), example="plan.json")

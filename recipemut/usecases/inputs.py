@@ -44,6 +44,8 @@ class LogSource:
     sample_requests: float | None = None  # share of requests kept, by a hash of request_id (None: all,
     # unless the logs would not fit in the memory budget)
     memory_budget: str | int | None = None  # what the logs may take in memory ("2G", "off"; None: default)
+    engine: str = "local"  # "dask": read partition by partition on a Dask cluster (recipemut.logs.distributed)
+    scheduler: str | None = None  # the Dask scheduler's address (None: an in-process LocalCluster)
 
     @classmethod
     def of(
@@ -56,6 +58,8 @@ class LogSource:
         mapping: str | os.PathLike[str] | None = None,
         sample_requests: float | None = None,
         memory_budget: str | int | None = None,
+        engine: str = "local",
+        scheduler: str | None = None,
     ) -> LogSource:
         """A source from one path or several (``-`` is standard input)."""
         items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -67,6 +71,8 @@ class LogSource:
             mapping=Path(mapping) if mapping is not None else None,
             sample_requests=sample_requests,
             memory_budget=memory_budget,
+            engine=engine,
+            scheduler=scheduler,
         )
 
     def read(
@@ -144,7 +150,18 @@ def load_inputs(
         from recipemut.recipe.loader import load_recipe
 
         recipe = load_recipe(path)
-    spans, report = source.read(recipe, progress=progress)
+    figures = None
+    if source.engine != "local":  # partition by partition: the sample's spans and the whole log's figures
+        from recipemut.logs.distributed import read_partitioned
+
+        progress.task(f"reading logs ({source.engine})")
+        spans, report, figures = read_partitioned(
+            source.paths, recipe=recipe, engine=source.engine, scheduler=source.scheduler, strict=source.strict,
+            sample_rate=source.sample_rate, sample_requests=source.sample_requests,
+            memory_budget=source.memory_budget, log_format=source.log_format,
+        )  # fmt: skip
+    else:
+        spans, report = source.read(recipe, progress=progress)
     notes: list[str] = []
     if primary_only:
         spans, note = _primary_spans(spans)
@@ -153,6 +170,10 @@ def load_inputs(
     if profile:  # one vectorised pass: its count goes from none to all
         progress.task("profiling", len(spans), unit="spans")
         prof = build_profile(spans, recipe)
+        if figures is not None:
+            from recipemut.profile.whole import with_log_figures
+
+            prof = with_log_figures(prof, figures, recipe)
         progress.advance(len(spans))
     return Inputs(
         path=path,

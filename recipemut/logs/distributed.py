@@ -1,0 +1,576 @@
+"""The partitioned engines: a log read partition by partition into mergeable partials, in this
+process or on a Dask cluster, then merged on the client.
+
+:func:`plan_partitions` cuts the logs into :class:`Partition` s: each row group of a Parquet file,
+each byte range of :data:`PARTITION_BYTES` of a plain native JSONL file (a line belongs to the
+range its first byte is in), each gzip file whole. Local paths, folders and globs of Parquet
+files, and object-storage URLs (``s3://``, ``gs://``, ... through fsspec, when the filesystem
+package is installed) are accepted. :func:`read_partition` is the one function a worker runs: it
+reads, parses and checks its partition and returns its :class:`~recipemut.logs.partials.Partial`.
+:func:`read_partitioned` maps it over the partitions (``engine="dask"``: on the cluster at
+``scheduler``, or on an in-process ``LocalCluster`` when there is none; ``engine="local"``: one
+after another here), merges the partials, and returns the spans of the sampled requests (the span
+table, for replay), the ingest report, and the whole log's :class:`LogFigures` (per-operation
+counts, percentiles from the merged histograms, means; every request's first start).
+
+The Dask packages are imported only here, and only when the engine is ``dask``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recipemut.errors import InputFileError, LogError
+from recipemut.files.compressed import is_gzip
+from recipemut.logs.checks import check_spans
+from recipemut.logs.detect import UTF8_BOM
+from recipemut.logs.native import read_native
+from recipemut.logs.parquet import conform, expand_logs, is_parquet
+from recipemut.logs.partials import SUMMED, Partial, hist_quantiles, merge, partial_of
+from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
+from recipemut.logs.sample import (
+    PARQUET_ROW_BYTES,
+    RequestSample,
+    auto_fraction,
+    estimated_memory,
+    human_bytes,
+    memory_budget,
+)
+from recipemut.logs.sources import check_file, is_stdin
+from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, REQUIRED, factorize, keep_calls, to_span_frame
+from recipemut.logs.stream import line_chunks, merge_rejects
+from recipemut.recipe.model import Recipe
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("local", "dask")
+#: bytes of a plain JSONL file per partition
+PARTITION_BYTES = 64 << 20
+#: seconds to wait for a scheduler to answer before giving up
+CONNECT_TIMEOUT_S = 5.0
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One unit of work: ``kind`` ``jsonl`` (bytes ``start``..``end``), ``gzip`` (the whole file) or
+    ``parquet`` (row group ``start``, whose first row is row ``end + 1`` of the file)."""
+
+    index: int
+    source: str  # a local path or a URL
+    name: str  # what messages call it
+    kind: str
+    start: int = 0
+    end: int = 0
+
+
+def as_url(path: str | Path) -> str | None:
+    """The URL a ``--logs`` value names (``s3://b/k``, even once a ``Path`` made it ``s3:/b/k``), or None.
+
+    >>> as_url("s3:/bucket/logs/a.parquet"), as_url("gs://b/x.jsonl"), as_url("logs/a.jsonl")
+    ('s3://bucket/logs/a.parquet', 'gs://b/x.jsonl', None)
+    """
+    m = _URL.match(str(path))
+    if m is None or m.group(1).lower() == "file":
+        return None
+    return f"{m.group(1)}://{m.group(2)}"
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """The fsspec filesystem of ``url`` and the path in it; one clear error when it cannot be had."""
+    scheme = url.split("://", 1)[0]
+    try:
+        from fsspec.core import url_to_fs
+
+        return url_to_fs(url)
+    except ImportError as e:
+        raise LogError(
+            f"reading {scheme}:// URLs needs fsspec's filesystem package for {scheme!r}, which is not installed "
+            f"({str(e).splitlines()[0]})",
+            file=url, code="no-filesystem",
+        ) from None  # fmt: skip
+    except ValueError as e:
+        raise LogError(f"not a URL fsspec can read ({e})", file=url, code="no-filesystem") from None
+
+
+@contextlib.contextmanager
+def _open(source: str) -> Iterator[IO[bytes]]:
+    url = as_url(source)
+    if url is None:
+        with open(source, "rb") as f:
+            yield f
+        return
+    fs, path = _filesystem(url)
+    with fs.open(path, "rb") as f:
+        yield f
+
+
+def _expand(paths: Sequence[str | Path]) -> list[str]:
+    """Local paths through :func:`~recipemut.logs.parquet.expand_logs` (folders, globs); a URL to a
+    folder or a glob is the files under it or matching it."""
+    out: list[str] = []
+    for p in paths:
+        url = as_url(p)
+        if url is None:
+            if is_stdin(p):
+                raise LogError("--engine dask cannot read standard input; give files", code="stdin-engine")
+            out.extend(str(f) for f in expand_logs([Path(p)]))
+            continue
+        fs, path = _filesystem(url)
+        scheme = url.split("://", 1)[0]
+        try:
+            if any(c in path for c in "*?["):
+                found = sorted(fs.glob(path))
+            elif fs.isdir(path):
+                found = sorted(f for f in fs.find(path) if not Path(f).name.startswith((".", "_")))
+            else:
+                found = [path]
+        except OSError as e:
+            raise InputFileError(f"cannot be listed ({e})", file=url, code="missing-file") from None
+        if not found:
+            raise InputFileError("matches no file", file=url, code="missing-file")
+        out.extend(f"{scheme}://{f}" for f in found)
+    return out
+
+
+def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITION_BYTES) -> list[Partition]:
+    """The partitions of the logs, in file order (see the module doc)."""
+    import pyarrow.parquet as pq
+
+    parts: list[Partition] = []
+    for source in _expand(paths):
+        url = as_url(source)
+        if url is None:
+            check_file(Path(source))
+        try:
+            with _open(source) as f:
+                head = f.read(4)
+                size = f.seek(0, 2)
+                if is_parquet(head):
+                    meta = pq.ParquetFile(f).metadata
+                    names = set(meta.schema.to_arrow_schema().names)
+                    missing = [k for k in REQUIRED if k not in names]
+                    if missing:
+                        raise LogError(f"Parquet log without the column(s) {', '.join(missing)}", file=source,
+                                       code="missing-column")  # fmt: skip
+                    row = 0
+                    for g in range(meta.num_row_groups):
+                        parts.append(Partition(len(parts), source, source, "parquet", g, row))
+                        row += meta.row_group(g).num_rows
+                elif is_gzip(head):
+                    parts.append(Partition(len(parts), source, source, "gzip"))
+                else:
+                    for a in range(0, max(size, 1), partition_bytes):
+                        parts.append(Partition(len(parts), source, source, "jsonl", a, min(a + partition_bytes, size)))
+        except (OSError, pa.ArrowException) as e:
+            raise LogError(f"cannot be read ({e})", file=source, code="unreadable") from None
+    return parts
+
+
+def _range_bytes(f: IO[bytes], start: int, end: int) -> bytes:
+    """The whole lines whose first byte is in ``start..end``."""
+    if start > 0:
+        f.seek(start - 1)
+        f.readline()  # the rest of the line that began before ``start``
+    pos = f.tell()
+    if pos >= end:
+        return b""
+    data = f.read(end - pos)
+    if data and not data.endswith(b"\n"):
+        data += f.readline()
+    return data
+
+
+def _gzip_chunks(part: Partition) -> Iterator[tuple[bytes | memoryview, int]]:
+    if as_url(part.source) is None:
+        yield from line_chunks(Path(part.source), part.name)
+        return
+    with _open(part.source) as raw, gzip.GzipFile(fileobj=raw) as f:
+        data = f.read()
+    yield data, 0
+
+
+def read_partition(
+    part: Partition, ops: Sequence[str], recipe_name: str | None, fraction: float, fill_rate: float = 1.0
+) -> Partial:
+    """What a worker runs: one partition read, checked and reduced to its partial."""
+    import pyarrow.parquet as pq
+
+    rej = Rejects(part.name)
+    pieces: list[Partial] = []
+    n_lines = read = blank = 0
+    try:
+        if part.kind == "parquet":
+            with _open(part.source) as f:
+                table = conform(pq.ParquetFile(f).read_row_group(part.start), part.name)
+            lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
+            read = table.num_rows
+            keep = check_spans(table, lines, rej)
+            pieces.append(partial_of(part.index, table.filter(pa.array(keep)), lines[keep], ops, recipe_name,
+                                     fraction, fill_rate))  # fmt: skip
+        else:
+            if part.kind == "jsonl":
+                with _open(part.source) as f:
+                    data = _range_bytes(f, part.start, part.end)
+                if part.start == 0 and data.startswith(UTF8_BOM):
+                    data = data[len(UTF8_BOM) :]
+                chunks: Iterator[tuple[bytes | memoryview, int]] = iter([(data, 0)])
+            else:
+                chunks = _gzip_chunks(part)
+            for chunk, offset in chunks:
+                crej = Rejects(part.name)
+                try:
+                    table, lines, r, b = read_native(pa.py_buffer(chunk), part.name, crej)
+                except LogError as e:
+                    if e.code != "not-a-log" or (part.start == 0 and offset == 0):
+                        raise
+                    table, lines, r, b = read_native(pa.py_buffer(b""), part.name, crej)
+                n_lines = offset + int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10))
+                merge_rejects(rej, crej, offset)
+                read, blank = read + r, blank + b
+                lines = lines + offset
+                keep = check_spans(table, lines, rej)
+                pieces.append(partial_of(part.index, table.filter(pa.array(keep)), lines[keep], ops, recipe_name,
+                                         fraction, fill_rate))  # fmt: skip
+                del chunk
+    except (OSError, pa.ArrowException) as e:
+        raise LogError(f"cannot be read ({e})", file=part.name, code="unreadable") from None
+    out = pieces[0] if len(pieces) == 1 else merge(pieces) if pieces else Partial.empty(ops)
+    if len(pieces) > 1:  # one partition: its rows are one table
+        tables = [t for _, t, _ in out.rows]
+        out.rows = [(part.index, pa.concat_tables(tables), np.concatenate([n for _, _, n in out.rows]))]
+    out.rejects = [(part.index, rej)]
+    out.lines_in = {part.index: n_lines}
+    out.lines_read, out.blank = read, blank
+    return out
+
+
+# ---- running it ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler``, or of an in-process LocalCluster (none given)."""
+    try:
+        import dask
+        from distributed import Client, LocalCluster
+    except ImportError as e:
+        raise LogError(
+            f"--engine dask needs the dask extra (pip install 'recipemut[dask]'): {e}", code="no-dask"
+        ) from None
+    timeout = f"{CONNECT_TIMEOUT_S:g}s"
+    with dask.config.set({"distributed.comm.timeouts.connect": timeout}):
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            with cluster, Client(cluster) as client:
+                yield client
+            return
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as e:
+            first = str(e).splitlines()[0] if str(e) else "no answer"
+            raise LogError(
+                f"cannot reach the Dask scheduler at {scheduler} within {timeout} ({type(e).__name__}: {first})",
+                code="no-scheduler",
+            ) from None
+        with client:
+            yield client
+
+
+def compute_partials(
+    parts: Sequence[Partition],
+    ops: Sequence[str],
+    recipe_name: str | None,
+    fraction: float,
+    fill_rate: float = 1.0,
+    *,
+    engine: str = "local",
+    scheduler: str | None = None,
+) -> Partial:
+    """Every partition's partial, merged: here one after another, or on Dask (the same function)."""
+    if engine == "local":
+        return merge([read_partition(p, ops, recipe_name, fraction, fill_rate) for p in parts])
+    if engine != "dask":
+        raise LogError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})", code="bad-engine")
+    with _dask_client(scheduler) as client:
+        from distributed import as_completed
+
+        futures = client.map(read_partition, list(parts), ops=tuple(ops), recipe_name=recipe_name,
+                             fraction=fraction, fill_rate=fill_rate, pure=False)  # fmt: skip
+        merged: list[Partial] = []
+        batch: list[Partial] = []
+        for fut in as_completed(futures):
+            batch.append(fut.result())
+            fut.release()
+            if len(batch) >= 8:  # merged as they come: the client holds a few partials at a time
+                merged = [merge(merged + batch)]
+                batch = []
+        return merge(merged + batch)
+
+
+# ---- the client's side: the sample as the span table, the report, the whole log's figures ------------
+
+
+@dataclass(frozen=True, eq=False)
+class LogFigures:
+    """The whole log's per-operation figures (``ops`` order) and every request's first start.
+
+    ``calls`` counts spans with a ``span_id`` or ``parent_span_id``: the local profile folds such
+    calls per request (a cell's time is its calls' window, nested spans are charged their own time),
+    which per-span partials cannot do, so the profile then keeps the sample's per-operation figures.
+    """
+
+    ops: tuple[str, ...]
+    count: np.ndarray
+    p50: np.ndarray
+    p95: np.ndarray
+    p99: np.ndarray
+    means: dict[str, np.ndarray]  # SUMMED name -> mean over the spans that carry it (NaN: none)
+    sums: dict[str, np.ndarray]
+    nonnull: dict[str, np.ndarray]
+    error_rate: np.ndarray
+    halt_rate: np.ndarray
+    requests_total: int
+    start_ms: np.ndarray  # every request's first start
+    rates: np.ndarray  # and its sample rate
+    calls: int
+    partitions: int
+    engine: str
+
+    @classmethod
+    def of(cls, m: Partial, partitions: int, engine: str) -> LogFigures:
+        pct = np.array([hist_quantiles(m.hist[j], (50, 95, 99)) for j in range(len(m.ops))]).reshape(-1, 3)
+        safe = np.maximum(m.count, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = {s: np.where(m.nonnull[s] > 0, m.sums[s] / np.maximum(m.nonnull[s], 1), np.nan) for s in SUMMED}
+        return cls(
+            ops=m.ops, count=m.count, p50=pct[:, 0], p95=pct[:, 1], p99=pct[:, 2], means=means,
+            sums=m.sums, nonnull=m.nonnull, error_rate=m.errors / safe, halt_rate=m.halts / safe,
+            requests_total=m.requests.num_rows,
+            start_ms=np.asarray(m.requests.column("start").to_numpy(), dtype=np.float64),
+            rates=np.asarray(m.requests.column("rate").to_numpy(), dtype=np.float64),
+            calls=m.calls, partitions=partitions, engine=engine,
+        )  # fmt: skip
+
+
+def _fraction(parts: Sequence[Partition], sample_requests: float | None, budget: str | int | None) -> tuple[float, str]:
+    """The share of requests whose spans come back to the client, and why (as ingest decides it)."""
+    if sample_requests is not None:
+        if not (0 < sample_requests <= 1):
+            raise LogError(f"--sample-requests {sample_requests!r} is outside (0, 1]", code="bad-sample-fraction")
+        return float(sample_requests), f"--sample-requests {sample_requests:g}"
+    limit = memory_budget(budget)
+    local = sorted({Path(p.source) for p in parts if as_url(p.source) is None and p.kind != "parquet"})
+    kinds = {p: "gzip" for p in {Path(q.source) for q in parts if q.kind == "gzip"}}
+    estimate = estimated_memory(local, kinds) + PARQUET_ROW_BYTES * _parquet_rows(parts)
+    fraction = auto_fraction(estimate, limit) if limit > 0 else None
+    if fraction is None:
+        return 1.0, ""
+    why = (
+        f"the logs would take about {human_bytes(estimate)} in memory, over the budget of {human_bytes(limit)} "
+        "(--memory-budget; --sample-requests 1 reads every request)"
+    )
+    return fraction, why
+
+
+def _parquet_rows(parts: Sequence[Partition]) -> int:
+    """Rows of the Parquet partitions (the row of the last group's start is a lower bound: good enough)."""
+    last: dict[str, int] = {}
+    for p in parts:
+        if p.kind == "parquet":
+            last[p.source] = max(last.get(p.source, 0), p.end)
+    return sum(last.values()) + sum(1 << 20 for _ in last)
+
+
+def read_partitioned(
+    paths: Sequence[str | Path],
+    *,
+    recipe: Recipe,
+    engine: str = "dask",
+    scheduler: str | None = None,
+    strict: bool = False,
+    sample_rate: float | None = None,
+    sample_requests: float | None = None,
+    memory_budget: str | int | None = None,
+    partition_bytes: int = PARTITION_BYTES,
+    log_format: str = "auto",
+) -> tuple[pd.DataFrame, IngestReport, LogFigures]:
+    """The logs read partition by partition (see the module doc): the span table of the sampled
+    requests, the ingest report, and the whole log's figures. Reads native JSONL and Parquet."""
+    if log_format not in ("auto", "native"):
+        raise LogError(
+            f"--engine {engine} reads native JSONL and Parquet logs, not {log_format}; "
+            "recipemut convert writes traces as Parquet",
+            code="engine-format",
+        )
+    if sample_rate is not None and not (0 < sample_rate <= 1):
+        raise LogError(f"sample rate {sample_rate!r} is outside (0, 1]", code="bad-sample-rate")
+    fill_rate = 1.0 if sample_rate is None else float(sample_rate)
+    parts = plan_partitions(paths, partition_bytes)
+    if not parts:
+        raise LogError("no log file given", code="no-logs")
+    fraction, why = _fraction(parts, sample_requests, memory_budget)
+    merged = compute_partials(parts, recipe.topo_order, recipe.name, fraction, fill_rate,
+                              engine=engine, scheduler=scheduler)  # fmt: skip
+    names = list(dict.fromkeys(p.name for p in parts))
+    rejects = _file_rejects(parts, merged, names)
+    if strict:
+        firsts = [r.first for r in rejects.values() if r.first is not None]
+        if firsts:
+            bad = min(firsts, key=lambda e: (names.index(e.file), e.line))
+            raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=bad.file, line=bad.line, code=bad.reason)
+    table = _sampled_table(parts, merged)
+    figures = LogFigures.of(merged, len(parts), engine)
+    if table.num_rows == 0:
+        if figures.requests_total:
+            raise LogError(
+                f"the sample of {fraction:g} of requests kept none of the {figures.requests_total:,} requests; "
+                "give a larger --sample-requests (or --memory-budget)",
+                code="empty-sample",
+            )
+        found = ", ".join(f"{k} ({v})" for k, v in list({**merged.other, **merged.unknown}.items())[:5])
+        raise LogError(f"no span of recipe {recipe.name!r} in the logs" + (f" (found: {found})" if found else ""),
+                       code="no-spans")  # fmt: skip
+    df, report = _finish(table, names, parts, merged, rejects, fill_rate, fraction, why, sample_requests is None)
+    return df, report, figures
+
+
+def _file_rejects(parts: Sequence[Partition], merged: Partial, names: list[str]) -> dict[str, Rejects]:
+    by_index = dict(merged.rejects)
+    out = {n: Rejects(n) for n in names}
+    offset: dict[str, int] = {}
+    for p in parts:
+        off = offset.get(p.name, 0)
+        if p.index in by_index:
+            merge_rejects(out[p.name], by_index[p.index], off if p.kind != "parquet" else p.end)
+        offset[p.name] = off + merged.lines_in.get(p.index, 0)
+    return out
+
+
+def _sampled_table(parts: Sequence[Partition], merged: Partial) -> pa.Table:
+    """The sampled spans in file and line order, with ``source_file``/``source_line`` (of the file)."""
+    offsets: dict[int, int] = {}
+    running: dict[str, int] = {}
+    for p in parts:
+        offsets[p.index] = p.end if p.kind == "parquet" else running.get(p.name, 0)
+        running[p.name] = running.get(p.name, 0) + merged.lines_in.get(p.index, 0)
+    name_of = {p.index: p.name for p in parts}
+    file_codes = {n: i for i, n in enumerate(dict.fromkeys(p.name for p in parts))}
+    tables = []
+    for index, t, lines in merged.rows:
+        if t.num_rows == 0:
+            continue
+        codes = pa.array(np.full(t.num_rows, file_codes[name_of[index]], np.int32))
+        src = pa.DictionaryArray.from_arrays(codes, pa.array(list(file_codes)))
+        line = pa.array(lines + offsets[index], pa.int64())
+        tables.append(t.append_column("source_file", src).append_column("source_line", line))
+    if not tables:
+        return pa.table({"request_id": pa.array([], pa.large_string())})
+    return pa.concat_tables(tables)
+
+
+def _finish(
+    table: pa.Table,
+    names: list[str],
+    parts: Sequence[Partition],
+    merged: Partial,
+    rejects: dict[str, Rejects],
+    fill_rate: float,
+    fraction: float,
+    why: str,
+    automatic: bool,
+) -> tuple[pd.DataFrame, IngestReport]:
+    """The span table and the report of the sampled spans, as :func:`~recipemut.logs.ingest.read_logs` makes them."""
+    table = table.set_column(table.schema.get_field_index("variant"), "variant",
+                             pc.fill_null(table.column("variant"), DEFAULT_VARIANT))  # fmt: skip
+    rate = pc.fill_null(table.column("sample_rate"), fill_rate)
+    if fraction < 1:  # each kept request stands for 1/fraction as many
+        rate = pc.multiply(rate, fraction)
+    table = table.set_column(table.schema.get_field_index("sample_rate"), "sample_rate", rate)
+    for name in INT_COLS:
+        table = table.set_column(table.schema.get_field_index(name), name, pc.cast(table.column(name), pa.int64()))
+    has_span_ids = table.column("span_id").null_count < table.num_rows
+    span_codes = factorize(table.column("span_id"))[0] if has_span_ids else None
+    req_codes, req_uniques = factorize(table.column("request_id"))
+    op_codes, op_uniques = factorize(table.column("op"))
+    df = to_span_frame(table)
+    del table
+    start = df["start_ms"].to_numpy()
+    end = start + df["latency_ms"].to_numpy()
+    keep = keep_calls(req_codes, op_codes, span_codes, end, len(op_uniques))
+    notes: list[str] = []
+    duplicates = int((~keep).sum())
+    first = np.unique(req_codes, return_index=True)[1]
+    vc_var = df["variant"].iloc[first].value_counts()
+    if duplicates:
+        df = df.loc[keep].reset_index(drop=True)
+        start, end = start[keep], end[keep]
+        notes.append(f"{duplicates} duplicate spans dropped; the last-ending one was kept")
+    kinds = {p.name: "parquet" if p.kind == "parquet" else "native" for p in parts}
+    rejected: dict[str, int] = {}
+    examples: list[Rejection] = []
+    for r in rejects.values():
+        for k, v in r.counts.items():
+            rejected[k] = rejected.get(k, 0) + v
+    for reason in REASONS:
+        examples.extend([e for r in rejects.values() for e in r.examples.get(reason, [])][:MAX_EXAMPLES])
+    examples.sort(key=lambda e: (names.index(e.file) if e.file in names else 0, e.line))
+    sample = None
+    if fraction < 1:
+        sample = RequestSample(
+            fraction=fraction, requests_total=merged.requests.num_rows, requests_kept=len(req_uniques),
+            automatic=automatic, reason=why,
+            start_ms=np.asarray(merged.requests.column("start").to_numpy(), dtype=np.float64),
+            rates=np.asarray(merged.requests.column("rate").to_numpy(), dtype=np.float64),
+        )  # fmt: skip
+        notes.append(sample.summary())
+    vc_ver = df["recipe_version"].value_counts()
+    vc_rate = df["sample_rate"].value_counts()
+    report = IngestReport(
+        files=tuple(names),
+        formats=MappingProxyType(kinds),
+        lines_read=merged.lines_read,
+        blank_lines=merged.blank,
+        spans_kept=len(df),
+        rejected=frozen_counts(rejected),
+        examples=tuple(examples),
+        requests=len(req_uniques),
+        time_range_ms=(float(np.min(start)), float(np.max(end))),
+        variants=frozen_counts(dict(zip(vc_var.index.astype(str), vc_var.astype(int), strict=True))),
+        recipe_versions=frozen_counts(dict(zip(vc_ver.index.astype(int), vc_ver.astype(int), strict=True))),
+        unknown_ops=frozen_counts(dict(sorted(merged.unknown.items(), key=lambda kv: (-kv[1], kv[0])))),
+        other_recipes=frozen_counts(dict(sorted(merged.other.items(), key=lambda kv: (-kv[1], kv[0])))),
+        duplicates=duplicates,
+        sample_rate=fill_rate,
+        sample_rates=frozen_counts(dict(zip(vc_rate.index.astype(float), vc_rate.astype(int), strict=True))),
+        notes=tuple(notes),
+        sample=sample,
+    )
+    return df, report
+
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "ENGINES",
+    "PARTITION_BYTES",
+    "LogFigures",
+    "Partition",
+    "as_url",
+    "compute_partials",
+    "plan_partitions",
+    "read_partition",
+    "read_partitioned",
+]
