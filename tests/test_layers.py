@@ -139,12 +139,13 @@ def test_no_source_file_is_too_long_to_read(path: Path) -> None:
 
 
 LINES_PER_COMMAND = 150  # options and rendering of one command, on average
-SHARED_COMMAND_LINES = 250  # commands/_common.py: the options several commands share
+LINES_PER_SHARED = 200  # a commands/_*.py module: options or layout several commands share instead of repeating
 
 
 def test_commands_hold_options_and_rendering_only() -> None:
     """The CLI layer stays thin: flows belong to ``usecases/``, so ``commands/`` stays small per command."""
     modules = [p for p in (PACKAGE / "commands").glob("*.py") if not p.name.startswith("_")]
+    shared = [p for p in (PACKAGE / "commands").glob("_*.py") if p.name != "__init__.py"]
     total = sum(p.read_text(encoding="utf-8").count("\n") for p in (PACKAGE / "commands").glob("*.py"))
-    cap = SHARED_COMMAND_LINES + LINES_PER_COMMAND * len(modules)
+    cap = LINES_PER_SHARED * len(shared) + LINES_PER_COMMAND * len(modules)
     assert total < cap, f"commands/ has {total} lines for {len(modules)} commands (under {cap} expected)"
