@@ -657,7 +657,8 @@ def rollback(
             target, seq, version = last.previous_text, last.seq, last.version_before
             ids = ", ".join(str(m.get("id")) for m in last.mutations)
             what = f"{last.action} of {ids}" if ids else last.action
-            why = reason or f"undo entry {last.seq} ({what}), restoring the text before it (version {version})"
+            numbered = f" (version {version})" if version is not None else ""  # an engine's first text has none
+            why = reason or f"undo entry {last.seq} ({what}), restoring the text before it{numbered}"
         else:
             try:
                 target, src = text_of_version(chain, to)

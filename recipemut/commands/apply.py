@@ -39,10 +39,10 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     else:
         what += ":"
     entry = f"; history entry {result.entries[-1].seq}" if result.entries else ""
-    before = "none" if result.version_before is None else result.version_before  # an engine's file holds none
+    before, after = ("none" if v is None else v for v in (result.version_before, result.version))  # engine files
     out.print(
         f"{shown(result.recipe)}: {verb} {result.action}{shown(what)} version {before} -> "
-        f"{result.version} (sha256 {result.sha256_before[:12]} -> {result.sha256_after[:12]}){entry}"
+        f"{after} (sha256 {result.sha256_before[:12]} -> {result.sha256_after[:12]}){entry}"
     )
 
 
