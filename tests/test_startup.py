@@ -33,7 +33,9 @@ def imported(*args: str) -> set[str]:
     return {n.partition(".")[0] for n in names}
 
 
-@pytest.mark.parametrize("command", ["suggest", "profile", "forecast", "evaluate"])
+@pytest.mark.parametrize(
+    "command", ["suggest", "profile", "forecast", "evaluate", "generate", "report", "convert", "import"]
+)
 def test_help_of_a_long_command_imports_no_heavy_library(command: str) -> None:
     assert imported(command, "-h").isdisjoint(HEAVY)
 

@@ -10,8 +10,6 @@ import typer
 
 from recipemut.commands._common import OutputFormat, check_rate, err_console
 from recipemut.files.text import console, shown
-from recipemut.loggen import DEFAULT_START_MS
-from recipemut.usecases.generate import Traffic, generate_log
 
 
 def _usage(message: str) -> typer.Exit:
@@ -38,6 +36,8 @@ def _parse_treatment(items: list[str]) -> dict[str, float]:
 
 def _parse_start(start: str | None) -> float:
     if start is None:
+        from recipemut.loggen import DEFAULT_START_MS  # loggen imports pandas: not for -h
+
         return DEFAULT_START_MS
     try:
         t = datetime.fromisoformat(start.replace("Z", "+00:00"))
@@ -96,6 +96,8 @@ def generate(
     """
     if treatment and canary is None:
         raise _usage("--treatment needs --canary SHARE")
+    from recipemut.usecases.generate import Traffic, generate_log
+
     traffic = Traffic(
         requests, _parse_start(start), days, growth, diurnal, weekly, sample_rate, canary,
         _parse_treatment(treatment) if treatment else None, seed,
