@@ -47,9 +47,11 @@ def test_a_multi_document_file_imports_its_pipeline_with_the_tasks_beside_it() -
     r, _ = _load("pipelinerun.yaml")  # ClusterRoleBinding, Task, Task, Pipeline, PipelineRun
     assert r.imported.doc_index == 3 and r.name == "demo.pipeline"
     assert r.ops["fetch-from-git"].service == "git-clone" and r.ops["build-image"].service == "kaniko"
-    assert r.ops["fetch-from-git"].produces == ("fetch-from-git.commit",)  # the git-clone Task's result
-    assert r.ops["build-image"].after == ("fetch-from-git",)
-    assert r.position("operations", 1, "after", 0) == (195, 16)  # `runAfter: [fetch-from-git]`
+    # the git-clone Task's result, and the workspace both tasks bind: build-image reads the clone by a data edge
+    assert r.ops["fetch-from-git"].produces == ("fetch-from-git.commit", "workspace.git-source.1")
+    assert "workspace.git-source.1" in r.ops["build-image"].consumes and r.ops["build-image"].after == ()
+    assert r.dag.edges["fetch-from-git", "build-image"]["kind"] == "data"
+    assert r.position("fields", "workspace.git-source.1") == (192, 7)  # fetch-from-git's `workspaces:` binding
     assert "image-registry" in r.inputs
     anchor = r.imported.anchors["build-image"]
     assert anchor.depends == ("spec", "tasks", 1, "runAfter") and anchor.depends_style == "list"
@@ -65,7 +67,8 @@ def test_results_are_data_edges_and_pipeline_results_are_outputs() -> None:
 
 def test_finally_tasks_run_after_every_other_task() -> None:
     r, _ = _load("pipelinerun-with-final-tasks.yaml")
-    assert r.ops["cleanup"].after == ("clone-app-repo",)
+    # cleanup runs after every task; it binds the workspace clone-app-repo cloned into: a data edge
+    assert r.ops["cleanup"].consumes == ("workspace.git-source.1",) and r.ops["cleanup"].after == ()
     check = r.ops["check-git-commit"]
     assert check.consumes == ("clone-app-repo.commit",) and check.after == ()  # the result already orders it
     assert r.imported.anchors["cleanup"].depends_style == "implicit"

@@ -19,6 +19,16 @@ template is one operation.
   ``{{tasks.X.outputs.parameters.Y}}``, ``{{steps.X.outputs.result}}``, artifacts ``from`` give
   the fields a task consumes (data edges); ``{{workflow.parameters.P}}`` and the entry template's
   ``{{inputs.parameters.P}}`` are recipe inputs ``P``.
+* Shared volumes (:mod:`recipemut.recipe.engines.volumes`): a volume of ``spec.volumes``,
+  ``spec.volumeClaimTemplates`` or a template's ``volumes`` mounted by several steps (the
+  ``volumeMounts`` of a template's container, script, init containers, sidecars or container set,
+  and of the templates a nested DAG or steps template calls) is the field chain ``volume.<name>.1``,
+  ``.2``... (``bytes``; ``volume.<name>.<subPath>.1`` where steps share different sub-paths of
+  it): a read-write mount reads the version before it and writes the next, a
+  ``readOnly`` mount (or a ``persistentVolumeClaim`` with ``readOnly``) only reads. An
+  ``emptyDir`` is each pod's own and a ``configMap``, ``secret``, ``downwardAPI`` or
+  ``projected`` volume cannot be written: no field. A ``hostPath``, or a mount naming no declared
+  volume, is warned at its line and taken as shared.
 
 >>> detect({"apiVersion": "argoproj.io/v1alpha1", "kind": "CronWorkflow", "spec": {}})
 True
@@ -35,6 +45,7 @@ from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, attempts, when_text
 from recipemut.recipe.engines.names import op_id
 from recipemut.recipe.engines.refs import argo_refs
+from recipemut.recipe.engines.volumes import Mount, keep_order, link
 from recipemut.recipe.model import DocPath, Positions
 
 KEY = "argo"
@@ -53,6 +64,8 @@ _UNIT_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
 #: keys of a workflow spec, task or step that have no recipe equivalent
 _SPEC_UNCARRIED = ("onExit", "hooks", "synchronization")
 _TASK_UNCARRIED = ("onExit", "hooks", "continueOn")
+#: volume sources that give each pod its own copy, or that a pod cannot write: never shared data
+_UNSHARED = ("emptyDir", "configMap", "secret", "downwardAPI", "projected")
 
 
 def detect(data: Any) -> bool:
@@ -113,6 +126,16 @@ class _Reader:
             for i, p in enumerate(_items(_map(self.spec.get("arguments")).get("parameters")))
             if isinstance(p, dict) and "name" in p
         }
+        self.volumes: dict[str, tuple[DocPath, dict[str, Any]]] = {}  # workflow volumes: name -> (path, source)
+        for i, v in enumerate(_items(self.spec.get("volumes"))):
+            if isinstance(v, dict) and "name" in v:
+                self.volumes[str(v["name"])] = ((*self.sp, "volumes", i), v)
+        for i, v in enumerate(_items(self.spec.get("volumeClaimTemplates"))):
+            vname = _map(_map(v).get("metadata")).get("name")
+            if vname is not None:
+                self.volumes[str(vname)] = ((*self.sp, "volumeClaimTemplates", i), {"persistentVolumeClaim": {}})
+        self.mounts: list[Mount] = []
+        self.warned_volumes: set[str] = set()
         self.referenced: dict[str, set[str]] = {}  # task name -> its outputs others read
         self.nested: dict[str, list[tuple[str, DocPath]]] = {}  # DAG/steps template -> the tasks calling it
 
@@ -154,6 +177,7 @@ class _Reader:
         for out in dict.fromkeys([*declared, *sorted(self.referenced.get(raw, ()))]):
             s.produces.append(self._output(raw, out, (*tpath, "outputs"), declared.get(out, "string")))
         s.at["produces"] = (*tpath, "outputs")
+        self._mounts(s.id, raw, tmpl, tpath, set())
         self._fanout(s, task, path, entry)
         self._settings(s, task, tmpl or {}, path, tpath)
         for key in _TASK_UNCARRIED:
@@ -182,6 +206,74 @@ class _Reader:
             if kind in tmpl:
                 return f"argo-{kind}", tpath
         return f"template:{tname}", tpath
+
+    # ---- shared volumes --------------------------------------------------------------------------
+    def _mounts(self, sid: str, raw: str, tmpl: dict[str, Any] | None, tpath: DocPath, seen: set[str]) -> None:
+        """The volume mounts of a step's template, and of the templates a DAG or steps template calls."""
+        if not isinstance(tmpl, dict):
+            return
+        local = {
+            str(v["name"]): ((*tpath, "volumes", i), v)
+            for i, v in enumerate(_items(tmpl.get("volumes")))
+            if isinstance(v, dict) and "name" in v
+        }
+        containers: list[tuple[DocPath, Any]] = [((*tpath, k), tmpl.get(k)) for k in ("container", "script")]
+        for k in ("initContainers", "sidecars"):
+            containers += [((*tpath, k, i), c) for i, c in enumerate(_items(tmpl.get(k)))]
+        cset = _map(tmpl.get("containerSet"))
+        containers.append(((*tpath, "containerSet"), cset))
+        containers += [
+            ((*tpath, "containerSet", "containers", i), c) for i, c in enumerate(_items(cset.get("containers")))
+        ]
+        for cpath, c in containers:
+            for j, m in enumerate(_items(_map(c).get("volumeMounts"))):
+                if isinstance(m, dict) and "name" in m:
+                    self._mount(sid, raw, str(m["name"]), m, (*cpath, "volumeMounts", j), local)
+        called = [t for t in _items(_map(tmpl.get("dag")).get("tasks")) if isinstance(t, dict)]
+        called += [
+            x for g in _items(tmpl.get("steps")) for x in (g if isinstance(g, list) else [g]) if isinstance(x, dict)
+        ]
+        for t in called:
+            name = str(t.get("template", ""))
+            if name in self.templates and name not in seen:
+                seen.add(name)
+                self._mounts(sid, raw, self.templates[name][1], (*self.sp, "templates", self.templates[name][0]), seen)
+
+    def _mount(
+        self,
+        sid: str,
+        raw: str,
+        name: str,
+        m: dict[str, Any],
+        at: DocPath,
+        local: dict[str, tuple[DocPath, dict[str, Any]]],
+    ) -> None:
+        declared = local.get(name) or self.volumes.get(name)
+        if declared is None:
+            self.b.warn(
+                "volume",
+                f"{raw}: mounts volume '{name}', which neither the workflow nor its template declares; "
+                f"taken as storage shared with every step mounting '{name}', read-write unless the mount is readOnly",
+                at,
+            )
+            source: dict[str, Any] = {}
+        else:
+            vpath, source = declared
+            if any(k in source for k in _UNSHARED):
+                return
+            if "hostPath" in source and name not in self.warned_volumes:
+                self.warned_volumes.add(name)
+                self.b.warn(
+                    "volume",
+                    f"volume '{name}' is a hostPath: whether the steps mounting it share it (the same node) cannot be "
+                    "told; taken as shared, read-write unless a mount is readOnly",
+                    vpath,
+                )
+        read_only = str(m.get("readOnly", "")).lower() == "true" or (
+            str(_map(source.get("persistentVolumeClaim")).get("readOnly", "")).lower() == "true"
+        )
+        sub = str(m.get("subPath", "")) if "subPathExpr" not in m else ""  # an expression: the whole volume
+        self.mounts.append(Mount(sid, f"volume.{op_id(name)}", not read_only, at, sub))
 
     def _fanout(self, s: Step, task: dict[str, Any], path: DocPath, entry: tuple[DocPath, dict[str, Any]]) -> None:
         foreach: str | None = None
@@ -356,11 +448,15 @@ def to_recipe(data: Any, positions: Positions, *, file: str) -> Imported:
     """The recipe document of one Argo Workflow, WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow."""
     reader = _Reader(data, positions, file)
     reader.read()
+    b = reader.b
+    keep = link(b.steps, reader.mounts, lambda f, at: b.field(f, at, "bytes"))
     meta = _map(data.get("metadata"))
     name = str(meta.get("name") or str(meta.get("generateName", "")).rstrip("-.") or "argo-workflow")
     entry = reader.templates.get(str(reader.spec.get("entrypoint", "")))
     ops_path: DocPath = (*reader.sp, "templates", entry[0]) if entry else reader.sp
-    return reader.b.finish(name, (), ops_path, f"imported from the {data.get('kind')} {name} ({NAME})")
+    imported = b.finish(name, (), ops_path, f"imported from the {data.get('kind')} {name} ({NAME})")
+    keep_order(imported, keep, b)
+    return imported
 
 
 __all__ = ["KEY", "KINDS", "NAME", "detect", "duration_s", "to_recipe"]

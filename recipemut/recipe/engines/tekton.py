@@ -13,6 +13,13 @@ same file): each pipeline task is one operation, ``finally`` tasks included.
   every combination at once (``concurrency`` = their count); ``retries`` → ``retry``.
 * Tekton v1alpha1 PipelineResources: a task's output resource is a field ``<task>.<resource>``,
   an input resource ``from: [task]`` reads it (a data edge).
+* Workspaces (:mod:`recipemut.recipe.engines.volumes`): a pipeline workspace that several tasks
+  bind (``workspaces: [{name, workspace}]``, ``workspace`` defaulting to ``name``; an embedded
+  ``taskSpec`` that reads ``$(workspaces.W.path)`` without binding it gets ``W`` propagated) is
+  the field chain ``workspace.<name>.1``, ``.2``... (``bytes``): a task reads the version before
+  it and, unless its Task declares the workspace ``readOnly: true``, writes the next. A binding
+  to a workspace the pipeline does not declare, or of a Task not in the file (its ``readOnly``
+  cannot be read), is warned at its line and taken as read-write.
 * ``service`` is the ``taskRef`` name (or the resolver and its ``name`` param), or the first
   step's image of an inline ``taskSpec``.
 
@@ -25,12 +32,14 @@ True
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, attempts, when_text
 from recipemut.recipe.engines.names import op_id
-from recipemut.recipe.engines.refs import tekton_refs
+from recipemut.recipe.engines.refs import strings, tekton_refs
+from recipemut.recipe.engines.volumes import Mount, keep_order, link
 from recipemut.recipe.model import DocPath, Positions
 
 KEY = "tekton"
@@ -39,6 +48,8 @@ READS_OTHER_DOCUMENTS = True
 
 #: Tekton's default ``default-maximum-matrix-fan-out``: combinations of a matrix run at once
 MATRIX_FAN_OUT = 256
+
+_WORKSPACE_REF = re.compile(r"\$\(\s*workspaces\.([^.\s()]+)\.")
 
 
 def detect(data: Any) -> bool:
@@ -97,6 +108,10 @@ class _Reader:
             if isinstance(t, dict) and "name" in t
         ]
         self.names = {str(t["name"]) for _, _, t in self.all}
+        self.workspaces = {
+            str(w["name"]) for w in _items(spec.get("workspaces")) if isinstance(w, dict) and "name" in w
+        }
+        self.mounts: list[Mount] = []
         self.referenced: dict[str, set[str]] = {}
         for _, _, t in self.all:
             self._note([_read_by(t, part) for part in ("params", "when", "matrix")])
@@ -145,12 +160,52 @@ class _Reader:
             return f"pipeline:{ref.get('name', '?') if isinstance(ref, dict) else 'inline'}", path
         return "tekton-task", path
 
-    def _results(self, t: dict[str, Any]) -> list[str]:
+    def _task_spec(self, t: dict[str, Any]) -> dict[str, Any] | None:
+        """The task's inline ``taskSpec``, or the spec of the ``Task`` of this file its ``taskRef`` names."""
         spec = t.get("taskSpec")
         if not isinstance(spec, dict):
             ref = t.get("taskRef")
             doc = self.tasks_docs.get(str(ref.get("name"))) if isinstance(ref, dict) else None
             spec = doc.get("spec") if isinstance(doc, dict) else None
+        return spec if isinstance(spec, dict) else None
+
+    def _workspaces(self, s: Step, t: dict[str, Any], path: DocPath) -> None:
+        """The pipeline workspaces a task binds (or an embedded taskSpec reads), as :class:`Mount` s."""
+        spec = self._task_spec(t)
+        read_only = {
+            str(w["name"])
+            for w in _items(spec.get("workspaces") if spec else None)
+            if isinstance(w, dict) and "name" in w and str(w.get("readOnly", "")).lower() == "true"
+        }
+        bindings = [(j, w) for j, w in enumerate(_items(t.get("workspaces"))) if isinstance(w, dict) and "name" in w]
+        for j, w in bindings:
+            at: DocPath = (*path, "workspaces", j)
+            bound = str(w.get("workspace") or w["name"])
+            if bound not in self.workspaces:
+                self.b.warn(
+                    "workspace",
+                    f"{s.action}: binds workspace '{bound}', which the pipeline does not declare; taken as storage "
+                    "shared with every task binding it, read-write",
+                    at,
+                )
+            elif spec is None:
+                self.b.warn(
+                    "workspace",
+                    f"{s.action}: the Task it runs is not in this file, so whether it writes workspace '{bound}' "
+                    "cannot be told; taken as read-write",
+                    at,
+                )
+            sub = str(w.get("subPath", ""))
+            self.mounts.append(Mount(s.id, f"workspace.{op_id(bound)}", str(w["name"]) not in read_only, at, sub))
+        if not bindings and isinstance(t.get("taskSpec"), dict):  # propagated: $(workspaces.W.path) in the spec
+            for ref in dict.fromkeys(_WORKSPACE_REF.findall(" ".join(strings(t["taskSpec"])))):
+                if ref in self.workspaces:
+                    self.mounts.append(
+                        Mount(s.id, f"workspace.{op_id(ref)}", ref not in read_only, (*path, "taskSpec"))
+                    )
+
+    def _results(self, t: dict[str, Any]) -> list[str]:
+        spec = self._task_spec(t)
         results = _items(spec.get("results")) if isinstance(spec, dict) else []
         return [str(r["name"]) for r in results if isinstance(r, dict) and "name" in r]
 
@@ -170,6 +225,7 @@ class _Reader:
         for r in dict.fromkeys([*self._results(t), *sorted(self.referenced.get(raw, ()))]):
             s.produces.append(b.field(f"{s.id}.{op_id(r)}", path))
         self._resources(s, t.get("resources"), (*path, "resources"))
+        self._workspaces(s, t, path)
         if key == "finally":
             s.after = [(op_id(str(o["name"])), path) for kk, _, o in self.all if kk == "tasks"]
             s.anchor = Anchor(path, None, "implicit")
@@ -282,6 +338,7 @@ def to_recipe(
         reader = _Reader(b, spec, sp, tasks_docs)
         for key, k, t in reader.all:
             b.steps.append(reader.step(key, k, t))
+        keep = link(b.steps, reader.mounts, lambda f, at: b.field(f, at, "bytes"))
     others = [
         pos.get((), (None, None))[0]
         for i, d, pos in docs
@@ -299,6 +356,8 @@ def to_recipe(
         )
     name = name or "tekton-pipeline"
     imported = b.finish(name, (), (*sp, "tasks"), f"imported from the {data.get('kind')} {name} ({NAME})")
+    if spec is not None:
+        keep_order(imported, keep, b)
     imported.doc_index = doc_index
     return imported
 
