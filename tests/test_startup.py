@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("scipy", "pandas", "statsmodels")
+HEAVY = ("scipy", "pandas", "statsmodels", "networkx", "pyarrow", "jsonschema")
 
 
 def imported(*args: str) -> set[str]:
@@ -34,7 +34,22 @@ def imported(*args: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "command", ["suggest", "profile", "forecast", "evaluate", "generate", "report", "convert", "import"]
+    "command",
+    [
+        "suggest",
+        "profile",
+        "forecast",
+        "evaluate",
+        "generate",
+        "report",
+        "convert",
+        "import",
+        "validate",
+        "apply",
+        "rollback",
+        "graph",
+        "history",
+    ],
 )
 def test_help_of_a_long_command_imports_no_heavy_library(command: str) -> None:
     assert imported(command, "-h").isdisjoint(HEAVY)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.syntax import Syntax
 
-from recipemut.apply.transaction import WriteResult, apply_plan
 from recipemut.commands._common import OutputFormat
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
-from recipemut.plan.planfile import load_plan
+
+if TYPE_CHECKING:
+    from recipemut.apply.transaction import WriteResult
 
 
 def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) -> None:
@@ -87,6 +89,9 @@ def apply(
 
     Example: recipemut apply checkout.yaml --plan plan.json --only parallelize:load_cart->score_fraud
     """
+    from recipemut.apply.transaction import apply_plan  # pandas and more: not for -h
+    from recipemut.plan.planfile import load_plan
+
     result = apply_plan(
         recipe,
         load_plan(plan),

@@ -10,8 +10,6 @@ import typer
 
 from recipemut.errors import RecipemutError
 from recipemut.files.write import atomic_write, check_output_path
-from recipemut.recipe.graph import render_dot, render_mermaid
-from recipemut.recipe.loader import load_recipe
 
 
 class GraphFormat(str, Enum):
@@ -24,8 +22,13 @@ class GraphFormat(str, Enum):
 def graph(
     recipe_path: Path = typer.Argument(..., metavar="RECIPE", help="The recipe YAML to draw."),
     output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", "-f", help="mermaid or dot."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write the diagram to this file instead of stdout (never "
-                                    "the recipe, its history or lock, a link, a FIFO or a folder)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Write the diagram to this file instead of stdout (never "
+        "the recipe, its history or lock, a link, a FIFO or a folder).",
+    ),
     highlight: list[str] = typer.Option([], "--highlight", help="Operation id to draw with a thick border (repeat)."),
 ) -> None:
     """Draw a recipe's DAG as Mermaid or Graphviz DOT.
@@ -40,11 +43,17 @@ def graph(
     """
     if out is not None:
         check_output_path(out, recipes=[recipe_path], example="graph.mmd")
+    from recipemut.recipe.graph import render_dot, render_mermaid
+    from recipemut.recipe.loader import load_recipe  # networkx: not for -h
+
     recipe = load_recipe(recipe_path)
     for name in (h for h in highlight if h not in recipe.ops and difflib.get_close_matches(h, recipe.ops, n=1)):
         likely = difflib.get_close_matches(name, recipe.ops, n=1)[0]
-        raise RecipemutError(f"cannot highlight {name!r}: no such operation; did you mean {likely!r}?",
-                             file=recipe.source, code="unknown-operation")
+        raise RecipemutError(
+            f"cannot highlight {name!r}: no such operation; did you mean {likely!r}?",
+            file=recipe.source,
+            code="unknown-operation",
+        )
     render = render_dot if output_format is GraphFormat.dot else render_mermaid
     text = render(recipe, highlight=tuple(highlight))
     if out is None:

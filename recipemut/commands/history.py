@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from recipemut.apply.history import Entry, history_path, read_history, recipe_state
-from recipemut.apply.transaction import read_recipe_text
 from recipemut.commands._common import OutputFormat, err_console
 from recipemut.commands._layout import Column, show
 from recipemut.errors import InputFileError, RecipemutError
 from recipemut.files.text import console, shown
-from recipemut.plan.planfile import recipe_sha256
+
+if TYPE_CHECKING:
+    from recipemut.apply.history import Entry
 
 
 def _entry_summary(e: Entry) -> dict[str, Any]:
@@ -43,6 +43,10 @@ def history(
     """
     if texts and fmt is not OutputFormat.json:
         raise typer.BadParameter("the full texts are only shown with --format json", param_hint="--texts")
+    from recipemut.apply.history import history_path, read_history, recipe_state  # not for -h
+    from recipemut.apply.transaction import read_recipe_text
+    from recipemut.plan.planfile import recipe_sha256
+
     entries = read_history(recipe)
     try:
         text = read_recipe_text(recipe)

@@ -9,7 +9,6 @@ import typer
 
 from recipemut.commands._common import OutputFormat, err_console
 from recipemut.files.text import shown
-from recipemut.usecases.importing import import_file
 
 
 def import_(
@@ -37,6 +36,8 @@ def import_(
 
     Example: recipemut import workflow.yaml -o recipe.yaml
     """
+    from recipemut.usecases.importing import import_file  # networkx, jsonschema: not for -h
+
     result = import_file(file, out=out)
     for w in result.warnings:
         err_console.print(f"[yellow]{shown(f'{w.location()}: warning: {w.message} [{w.code}]')}[/]")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from recipemut.apply.transaction import rollback as _rollback
 from recipemut.commands._common import OutputFormat
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 
@@ -48,6 +47,7 @@ def rollback(
 
     Example: recipemut rollback checkout.yaml --to 4    (or --entry 2; see recipemut history checkout.yaml)
     """
+    from recipemut.apply.transaction import rollback as _rollback  # pandas and more: not for -h
     from recipemut.commands.apply import (
         render_result,  # here, not at import: commands.apply imports the cli, which imports us
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from recipemut.commands._common import OutputFormat
-from recipemut.errors import Finding
 from recipemut.files.text import console, shown
-from recipemut.recipe.engines import a_name
-from recipemut.recipe.loader import check_recipe
+
+if TYPE_CHECKING:
+    from recipemut.errors import Finding
 
 
 def _line(f: Finding) -> str:
@@ -38,6 +39,9 @@ def validate(
 
     Example: recipemut validate recipes/*/recipe.yaml --format json
     """
+    from recipemut.recipe.engines import a_name
+    from recipemut.recipe.loader import check_recipe  # jsonschema, networkx: not for -h
+
     results = []
     for path in files:
         recipe, findings = check_recipe(path)
