@@ -182,7 +182,6 @@ def test_a_cut_native_line_names_its_column_without_a_dangling_word(recipe: Path
 
 
 COMPRESSORS = {
-    "zstd": lambda b: pa.compress(b, codec="zstd", asbytes=True),
     "bzip2": bz2.compress,
     "xz": lzma.compress,
     "lz4": lambda b: pa.compress(b, codec="lz4", asbytes=True),
@@ -196,11 +195,11 @@ def test_a_log_compressed_with_another_tool_says_how_to_decompress_it(
     logs = tmp_path / f"logs.{kind}"
     logs.write_bytes(COMPRESSORS[kind](native_bytes()))
     assert one_error(recipe, str(logs)) == (
-        f"{logs}: compressed with {kind}; recipemut reads plain or gzip logs: decompress it first "
+        f"{logs}: compressed with {kind}; recipemut reads plain, gzip or zstd logs: decompress it first "
         f"({kind} -dc {logs} | recipemut ... --logs -)"
     )
     assert one_error(recipe, "-", data=logs.read_bytes()) == (
-        f"<stdin>: compressed with {kind}; recipemut reads plain or gzip logs: decompress it first "
+        f"<stdin>: compressed with {kind}; recipemut reads plain, gzip or zstd logs: decompress it first "
         f"(... | {kind} -dc | recipemut ... --logs -)"
     )
 

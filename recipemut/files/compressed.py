@@ -1,13 +1,16 @@
 """Compressed input, told by its first bytes and opened in one place, with one cap on what it inflates to.
 
-recipemut reads gzip logs and traces; a stream compressed with zstd, xz, lz4 or bzip2 is recognised
-(:func:`compressed_with`) so that a reader can refuse it with the command that decompresses it.
+recipemut reads gzip and zstd logs and traces (zstd through pyarrow's codec); a stream compressed
+with xz, lz4 or bzip2 is recognised (:func:`compressed_with`, which names zstd too, for the files
+that are never read compressed, such as recipes) so that a reader can refuse it with the command
+that decompresses it.
 Compression is always told by content (magic bytes), never by a file's name: a plain log named
 ``x.jsonl.gz`` is plain.
 
-No input is ever inflated beyond :data:`MAX_DECOMPRESSED` bytes; a gzip log is held to
-:func:`gzip_limit`, which also scales with its compressed size so that a gzip bomb is refused
-long before that. The functions here raise what the decompressor raises (``OSError``,
+No input is ever inflated beyond :data:`MAX_DECOMPRESSED` bytes; a gzip or zstd log is held to
+:func:`gzip_limit`, which also scales with its compressed size so that a bomb is refused long
+before that: :func:`inflate` stops there, and the stream of :func:`open_decompressed` raises
+:class:`InflatesTooFar` past it. The functions here raise what the decompressor raises (``OSError``,
 ``EOFError``, ``zlib.error``: :data:`STREAM_ERRORS`); each reader words it for its own messages.
 
 >>> import gzip
@@ -22,21 +25,23 @@ import gzip
 import os
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-#: the first bytes of a gzip stream
+#: the first bytes of a gzip stream, and of a zstd frame
 GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: the most bytes any input (plain, gzip or standard input) is read to, whatever its compression ratio
 MAX_DECOMPRESSED = 16 * 1024**3
 #: a gzip log may always inflate to this many bytes ...
 GZIP_FREE_BYTES = 64 * 1024**2
-#: ... beyond that, at most this many times its own size (span logs gzip about 10x, gzip bombs about 1000x)
+#: ... beyond that, at most this many times its own size (span logs gzip about 10x and zstd about
+#: 15x, bombs 1000x and more)
 MAX_GZIP_RATIO = 100
 #: what reading a broken or cut gzip stream raises
 STREAM_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
 #: the first bytes of compressed streams recipemut does not read, and the tool that decompresses each
 COMPRESSED_MAGIC: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x28\xb5\x2f\xfd", "zstd", "zstd -dc"),
+    (ZSTD_MAGIC, "zstd", "zstd -dc"),
     (b"\xfd7zXZ\x00", "xz", "xz -dc"),
     (b"\x04\x22\x4d\x18", "lz4", "lz4 -dc"),
     (b"BZh", "bzip2", "bzip2 -dc"),
@@ -56,6 +61,54 @@ def is_gzip_file(path: StrPath) -> bool:
     """Whether the file ``path`` holds a gzip stream (its first two bytes)."""
     with open(path, "rb") as f:
         return is_gzip(f.read(2))
+
+
+def is_zstd(head: bytes) -> bool:
+    """Whether bytes that start a file start a zstd frame.
+
+    >>> is_zstd(b"\\x28\\xb5\\x2f\\xfd\\x00"), is_zstd(b"{}")
+    (True, False)
+    """
+    return head[:4] == ZSTD_MAGIC
+
+
+def packed_with(path: StrPath) -> str:
+    """``"gzip"`` or ``"zstd"`` for a file holding a stream recipemut inflates, else ``""``."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return "gzip" if is_gzip(head) else "zstd" if is_zstd(head) else ""
+
+
+class InflatesTooFar(OSError):
+    """A compressed stream read past its limit (:func:`gzip_limit`): a possible bomb."""
+
+    def __init__(self, kind: str, limit: int, size: int) -> None:
+        super().__init__(f"{kind} log inflates beyond {limit} bytes (over {limit // max(size, 1)}x its {size} bytes)")
+        self.kind, self.limit, self.size = kind, limit, size
+
+
+class _Capped:
+    """A decompressing binary stream that raises :class:`InflatesTooFar` once more than ``limit``
+    bytes have come out of it."""
+
+    def __init__(self, inner: Any, kind: str, limit: int, size: int) -> None:
+        self.inner, self.kind, self.limit, self.size, self.seen = inner, kind, limit, size, 0
+
+    def _count(self, n: int) -> int:
+        self.seen += n
+        if self.seen > self.limit:
+            raise InflatesTooFar(self.kind, self.limit, self.size)
+        return n
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.limit + 1 - self.seen
+        got = self.inner.read(min(n, self.limit + 1 - self.seen) if self.seen <= self.limit else 1)
+        self._count(len(got))
+        return bytes(got)
+
+    def readinto(self, buf: Any) -> int:
+        return self._count(self.inner.readinto(buf))
 
 
 def compressed_with(head: bytes) -> tuple[str, str] | None:
@@ -99,28 +152,37 @@ def gunzip_head(head: bytes, size: int = 65536) -> bytes:
 
 
 @contextlib.contextmanager
-def open_decompressed(path: StrPath) -> Iterator[BinaryIO]:
-    """The content of the file ``path`` as a binary stream: gunzipped when it is gzip, else as it is."""
+def open_decompressed(path: StrPath, limit: int | None = None) -> Iterator[BinaryIO]:
+    """The content of the file ``path`` as a binary stream: gunzipped when it is gzip, decompressed
+    when it is zstd, else as it is. A compressed stream raises :class:`InflatesTooFar` past
+    ``limit`` bytes (default :func:`gzip_limit` of the file's size)."""
     with open(path, "rb") as raw:
-        gz = is_gzip(raw.read(2))
-        raw.seek(0)
-        if not gz:
+        kind = packed_with(path)
+        if not kind:
             yield raw
             return
-        with gzip.GzipFile(fileobj=raw) as f:
-            yield f  # type: ignore[misc]  # a GzipFile is a binary stream
+        size = os.fstat(raw.fileno()).st_size
+        cap = gzip_limit(size) if limit is None else limit
+        if kind == "gzip":
+            with gzip.GzipFile(fileobj=raw) as f:
+                yield _Capped(f, kind, cap, size)  # type: ignore[misc]  # a binary stream
+            return
+        import pyarrow as pa  # only for zstd: the files layer does not need it otherwise
+
+        with pa.CompressedInputStream(pa.OSFile(os.fspath(path)), "zstd") as z:
+            yield _Capped(z, kind, cap, size)  # type: ignore[misc]
 
 
 def read_head(path: StrPath, size: int) -> bytes:
-    """The first ``size`` bytes of the content of ``path`` (gunzipped when gzip): what formats are told
-    from. Raises :data:`STREAM_ERRORS` for an unreadable file or gzip stream."""
-    with open_decompressed(path) as f:
+    """The first ``size`` bytes of the content of ``path`` (decompressed when gzip or zstd): what
+    formats are told from. Raises :data:`STREAM_ERRORS` for an unreadable file or stream."""
+    with open_decompressed(path, MAX_DECOMPRESSED) as f:
         return f.read(size)
 
 
 def inflate(path: StrPath, limit: int = MAX_DECOMPRESSED) -> tuple[bytes | bytearray, BaseException | None]:
-    """The content of ``path`` (gunzipped when gzip), read to at most ``limit + 1`` bytes, and the error
-    that cut a gzip stream short (``None`` when it ended properly).
+    """The content of ``path`` (decompressed when gzip or zstd), read to at most ``limit + 1`` bytes,
+    and the error that cut a compressed stream short (``None`` when it ended properly).
 
     More than ``limit`` bytes returned means the content is larger than ``limit`` (reading stopped
     there: a gzip bomb never fills memory). A stream that fails before its first byte raises the
@@ -128,23 +190,21 @@ def inflate(path: StrPath, limit: int = MAX_DECOMPRESSED) -> tuple[bytes | bytea
     refuse or warn about. A plain file is read in one call (no copy).
     """
     with open(path, "rb") as raw:
-        gz = is_gzip(raw.read(2))
-        raw.seek(0)
-        if not gz:
+        if not packed_with(path):
             return raw.read(limit + 1), None
-        out = bytearray()
-        try:
-            with gzip.GzipFile(fileobj=raw) as f:
-                while len(out) <= limit:
-                    chunk = f.read(min(_INFLATE_CHUNK, limit + 1 - len(out)))
-                    if not chunk:
-                        break
-                    out += chunk
-        except STREAM_ERRORS as e:
-            if not out:
-                raise
-            return out, e
-        return out, None
+    out = bytearray()
+    try:
+        with open_decompressed(path, max(limit, MAX_DECOMPRESSED) + 1) as f:
+            while len(out) <= limit:
+                chunk = f.read(min(_INFLATE_CHUNK, limit + 1 - len(out)))
+                if not chunk:
+                    break
+                out += chunk
+    except STREAM_ERRORS as e:
+        if not out:
+            raise
+        return out, e
+    return out, None
 
 
 __all__ = [
@@ -154,12 +214,16 @@ __all__ = [
     "MAX_DECOMPRESSED",
     "MAX_GZIP_RATIO",
     "STREAM_ERRORS",
+    "ZSTD_MAGIC",
+    "InflatesTooFar",
     "compressed_with",
     "gunzip_head",
     "gzip_limit",
     "inflate",
     "is_gzip",
     "is_gzip_file",
+    "is_zstd",
     "open_decompressed",
+    "packed_with",
     "read_head",
 ]

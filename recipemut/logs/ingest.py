@@ -64,7 +64,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import LogError, RecipemutError
-from recipemut.files.compressed import is_gzip_file
+from recipemut.files.compressed import packed_with
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.logs import traces
 from recipemut.logs.checks import check_spans
@@ -206,7 +206,7 @@ def _read_named(
         got_s = read_native_sampled(path, name, rej, sampler, strict=strict)
         table, lines, n_read, n_blank, checked = got_s.table, got_s.lines, got_s.lines_read, got_s.blank, True
     elif fmt == "native" or blank_file:
-        source: pa.Buffer | str = pa.py_buffer(gunzip(path, name)) if is_gzip_file(path) else str(path)
+        source: pa.Buffer | str = pa.py_buffer(gunzip(path, name)) if packed_with(path) else str(path)
         if head.startswith(UTF8_BOM):  # written by some Windows tools: not part of line 1
             whole = source if isinstance(source, pa.Buffer) else pa.py_buffer(path.read_bytes())
             source = whole.slice(3)
@@ -296,7 +296,7 @@ def _sampler(
     limit = memory_budget(budget)
     if limit <= 0:
         return None, ""
-    kinds = {p: "parquet" if is_parquet_file(p) else "gzip" if is_gzip_file(p) else "" for p in files if p.is_file()}
+    kinds = {p: "parquet" if is_parquet_file(p) else packed_with(p) for p in files if p.is_file()}
     estimate = estimated_memory(files, kinds)
     fraction = auto_fraction(estimate, limit)
     if fraction is None:

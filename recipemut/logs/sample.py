@@ -44,6 +44,8 @@ from recipemut.errors import LogError
 EXPANSION = 2.7
 #: bytes held per span of a Parquet log (its rows times this; the same spans as JSONL take ~280 bytes)
 PARQUET_ROW_BYTES = 760
+#: what a zstd log is taken to inflate to, times its size, when its frame does not say (span logs: 10 to 20)
+ZSTD_RATIO = 15
 #: the default budget: this share of the memory available when the command starts
 BUDGET_SHARE = 0.5
 BUDGET_ENV = "RECIPEMUT_MEMORY_BUDGET"
@@ -168,6 +170,27 @@ def memory_budget(given: str | int | None = None) -> int:
     return int(available_memory() * BUDGET_SHARE)
 
 
+def _zstd_content_size(path: Path, size: int) -> int:
+    """The content size of a zstd file: its first frame header's Frame_Content_Size when it holds
+    one and the file is that one frame's (``zstd`` writes it), else :data:`ZSTD_RATIO` times the
+    compressed size."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(18)
+    except OSError:
+        return size * ZSTD_RATIO
+    if len(head) < 6 or head[:4] != b"\x28\xb5\x2f\xfd":
+        return size * ZSTD_RATIO
+    fhd = head[4]
+    fcs_flag, single, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
+    fcs_len = (1, 2, 4, 8)[fcs_flag] if (fcs_flag or single) else 0
+    at = 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag]
+    if not fcs_len or len(head) < at + fcs_len:
+        return size * ZSTD_RATIO
+    n = int.from_bytes(head[at : at + fcs_len], "little") + (256 if fcs_len == 2 else 0)
+    return max(n, size)
+
+
 def _gzip_content_size(path: Path, size: int) -> int:
     """The content size of a gzip file: its trailer's ISIZE (the size modulo 4 GiB), raised by 4 GiB
     steps while below twice the compressed size when that is 64 MiB or more (JSON compresses 5 to 20
@@ -186,8 +209,8 @@ def _gzip_content_size(path: Path, size: int) -> int:
 
 def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
     """What reading and profiling ``paths`` would hold in memory (bytes): each file's content size
-    (decompressed for gzip) times :data:`EXPANSION`, or a Parquet file's rows times
-    :data:`PARQUET_ROW_BYTES`. ``kinds`` says which files are ``"gzip"`` or ``"parquet"``."""
+    (decompressed for gzip and zstd) times :data:`EXPANSION`, or a Parquet file's rows times
+    :data:`PARQUET_ROW_BYTES`. ``kinds`` says which files are ``"gzip"``, ``"zstd"`` or ``"parquet"``."""
     total = 0.0
     for p in paths:
         try:
@@ -204,6 +227,8 @@ def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
                 total += size * EXPANSION
         elif kind == "gzip":
             total += _gzip_content_size(p, size) * EXPANSION
+        elif kind == "zstd":
+            total += _zstd_content_size(p, size) * EXPANSION
         else:
             total += size * EXPANSION
     return int(total)

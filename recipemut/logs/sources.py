@@ -2,9 +2,9 @@
 
 A log must be a regular file (:func:`check_file`): a device or a FIFO is refused before it is
 opened. Its first bytes (:func:`read_head`, gunzipped) decide whether it is read at all: a stream
-compressed with something other than gzip is refused with the command that decompresses it
-(:func:`refuse_compressed`), binary data is refused (:func:`binary_at`). A gzip log is inflated
-whole, up to :func:`recipemut.files.compressed.gzip_limit` (:func:`gunzip`).
+compressed with something other than gzip or zstd is refused with the command that decompresses
+it (:func:`refuse_compressed`), binary data is refused (:func:`binary_at`). A gzip or zstd log is
+inflated whole, up to :func:`recipemut.files.compressed.gzip_limit` (:func:`gunzip`).
 
 A path ``-`` (:data:`STDIN`) means standard input: its bytes are copied, undecoded, to a file in a
 temporary directory (:func:`stdin_copy`) and read like any other; messages call it ``<stdin>``
@@ -30,12 +30,13 @@ from recipemut.files.compressed import (
     GZIP_FREE_BYTES,
     MAX_DECOMPRESSED,
     STREAM_ERRORS,
+    InflatesTooFar,
     compressed_with,
     gzip_limit,
     inflate,
     is_gzip,
-    is_gzip_file,
     open_decompressed,
+    packed_with,
 )
 from recipemut.files.compressed import read_head as read_decompressed_head
 from recipemut.files.read import kind_of
@@ -172,14 +173,14 @@ def refuse_binary(head: bytes, name: str) -> None:
 
 def refuse_compressed(head: bytes, name: str) -> None:
     """Raise :class:`LogError` when a file whose first bytes are ``head`` is compressed with
-    something other than gzip."""
+    something other than gzip or zstd (which are read)."""
     got = compressed_with(head)
-    if got is None:
+    if got is None or got[0] == "zstd":
         return
     kind, command = got
     how = f"... | {command}" if name == STDIN_NAME else f"{command} {shlex.quote(name)}"
     raise LogError(
-        f"compressed with {kind}; recipemut reads plain or gzip logs: decompress it first "
+        f"compressed with {kind}; recipemut reads plain, gzip or zstd logs: decompress it first "
         f"({how} | recipemut ... --logs -)",
         file=name,
         code="compressed",
@@ -191,28 +192,35 @@ def _size(n: int) -> str:
 
 
 def gunzip(path: Path, name: str | None = None) -> bytearray | bytes:
-    """The decompressed bytes of a gzip log, refused beyond :func:`~recipemut.files.compressed.gzip_limit`
+    """The decompressed bytes of a gzip or zstd log, refused beyond :func:`~recipemut.files.compressed.gzip_limit`
     (wrap with ``pa.py_buffer``: no copy). A stream cut short keeps the bytes before the cut, with a
     warning. ``name`` is what messages call the file (default ``str(path)``).
     """
     name = str(path) if name is None else name
     size = path.stat().st_size
     limit = gzip_limit(size)
+    kind = packed_with(path) or "gzip"
     try:
         out, cut = inflate(path, limit)
     except STREAM_ERRORS as e:
-        raise LogError(f"not a readable gzip file ({e})", file=name, code="bad-gzip") from None
+        raise LogError(f"not a readable {kind} file ({e})", file=name, code="bad-gzip") from None
     if cut is not None:
-        log.warning("%s: gzip stream ends early (%s); reading the %d bytes recovered", name, cut, len(out))
+        log.warning("%s: %s stream ends early (%s); reading the %d bytes recovered", name, kind, cut, len(out))
     if len(out) > limit:
         del out
-        raise LogError(
-            f"gzip log inflates beyond {_size(limit)} (over {limit // max(size, 1)}x its {size} bytes); "
-            "refusing it as a possible gzip bomb (gunzip it yourself to read it anyway)",
-            file=name,
-            code="too-large",
-        )
+        raise too_far(InflatesTooFar(kind, limit, size), name)
     return out
+
+
+def too_far(e: InflatesTooFar, name: str) -> LogError:
+    """The error of a gzip or zstd log that inflates beyond its limit (a possible bomb)."""
+    undo = "gunzip" if e.kind == "gzip" else "zstd -d"
+    return LogError(
+        f"{e.kind} log inflates beyond {_size(e.limit)} (over {e.limit // max(e.size, 1)}x its {e.size} bytes); "
+        f"refusing it as a possible {e.kind} bomb ({undo} it yourself to read it anyway)",
+        file=name,
+        code="too-large",
+    )
 
 
 def after_first_line(path: Path) -> bytes:
@@ -242,10 +250,11 @@ def read_head(path: Path, name: str | None = None) -> bytes:
     try:
         return read_decompressed_head(path, HEAD_BYTES)
     except STREAM_ERRORS as e:
-        if not is_gzip_file(path):
+        kind = packed_with(path)
+        if not kind:
             raise
         raise LogError(
-            f"not a readable gzip file ({e})", file=str(path) if name is None else name, code="bad-gzip"
+            f"not a readable {kind} file ({e})", file=str(path) if name is None else name, code="bad-gzip"
         ) from None
 
 
@@ -264,4 +273,5 @@ __all__ = [
     "refuse_binary",
     "refuse_compressed",
     "stdin_copy",
+    "too_far",
 ]

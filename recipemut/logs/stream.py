@@ -18,12 +18,13 @@ import numpy as np
 import pyarrow as pa
 
 from recipemut.errors import LogError
-from recipemut.files.compressed import STREAM_ERRORS, open_decompressed
+from recipemut.files.compressed import STREAM_ERRORS, InflatesTooFar, open_decompressed
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import UTF8_BOM
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.report import MAX_EXAMPLES, Rejection, Rejects
 from recipemut.logs.sample import Sampler
+from recipemut.logs.sources import too_far
 from recipemut.logs.spans import PARSE_SCHEMA
 
 #: bytes of content per chunk (whole lines; a longer line makes its chunk longer)
@@ -31,7 +32,8 @@ CHUNK_BYTES = 64 << 20
 
 
 def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterator[tuple[memoryview, int]]:
-    """The content of ``path`` (gunzipped when gzip) in chunks of whole lines, each with the number of
+    """The content of ``path`` (decompressed when gzip or zstd, up to the same limit as a whole read:
+    :func:`~recipemut.files.compressed.gzip_limit`) in chunks of whole lines, each with the number of
     lines before it. A UTF-8 byte-order mark opening the file is left out.
 
     Each chunk is a view of a buffer the file was read into (no further copy), valid until the
@@ -59,8 +61,10 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
                 carry = bytes(buf[cut + 1 : end])
                 yield memoryview(buf)[start : cut + 1], offset
                 offset += buf.count(b"\n", start, cut + 1)
+    except InflatesTooFar as e:
+        raise too_far(e, name) from None
     except STREAM_ERRORS as e:
-        raise LogError(f"not a readable file or gzip stream ({e})", file=name, code="bad-gzip") from None
+        raise LogError(f"not a readable file or compressed stream ({e})", file=name, code="bad-gzip") from None
     if carry:
         yield memoryview(carry), offset
 
