@@ -132,6 +132,22 @@ def test_dask_sample_is_the_local_sample(plain: Path, lake: Path, recipe: Recipe
     assert df.equals(ldf)
 
 
+def test_gzip_and_zstd_logs_are_one_partition_each(recipe: Recipe, tmp_path: Path, cluster: str) -> None:
+    import pyarrow as pa
+
+    zst = tmp_path / "logs.jsonl.zst"
+    with pa.CompressedOutputStream(str(zst), "zstd") as out:
+        out.write(gzip.decompress(LOGS.read_bytes()))
+    assert [p.kind for p in plan_partitions([LOGS, zst])] == ["packed", "packed"]
+    local, _ = _local(zst, recipe)
+    dask, _, _ = _dask([zst], recipe, cluster)
+    _same_figures(local, dask)
+    xz = tmp_path / "logs.jsonl.xz"
+    xz.write_bytes(b"\xfd7zXZ\x00" + b"\x00" * 32)
+    with pytest.raises(LogError, match=r"xz-compressed; decompress it first \(xz -dc\)"):
+        plan_partitions([xz])
+
+
 def test_partials_merge_in_any_grouping(plain: Path, recipe: Recipe) -> None:
     parts = plan_partitions([plain], SMALL)
     whole = compute_partials(parts, recipe.topo_order, recipe.name, 1.0)

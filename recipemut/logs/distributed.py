@@ -3,7 +3,7 @@ process or on a Dask cluster, then merged on the client.
 
 :func:`plan_partitions` cuts the logs into :class:`Partition` s: each row group of a Parquet file,
 each byte range of :data:`PARTITION_BYTES` of a plain native JSONL file (a line belongs to the
-range its first byte is in), each gzip file whole. Local paths, folders and globs of Parquet
+range its first byte is in), each gzip or zstd file whole. Local paths, folders and globs of Parquet
 files, and object-storage URLs (``s3://``, ``gs://``, ... through fsspec, when the filesystem
 package is installed) are accepted. :func:`read_partition` is the one function a worker runs: it
 reads, parses and checks its partition and returns its :class:`~recipemut.logs.partials.Partial`.
@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import InputFileError, LogError
-from recipemut.files.compressed import is_gzip
+from recipemut.files.compressed import compressed_with, is_gzip, is_zstd, packed_with
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import UTF8_BOM
 from recipemut.logs.native import read_native
@@ -66,7 +66,7 @@ _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$")
 
 @dataclass(frozen=True)
 class Partition:
-    """One unit of work: ``kind`` ``jsonl`` (bytes ``start``..``end``), ``gzip`` (the whole file) or
+    """One unit of work: ``kind`` ``jsonl`` (bytes ``start``..``end``), ``packed`` (a gzip or zstd file, whole) or
     ``parquet`` (row group ``start``, whose first row is row ``end + 1`` of the file)."""
 
     index: int
@@ -157,7 +157,7 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
             check_file(Path(source))
         try:
             with _open(source) as f:
-                head = f.read(4)
+                head = f.read(8)
                 size = f.seek(0, 2)
                 if is_parquet(head):
                     meta = pq.ParquetFile(f).metadata
@@ -170,8 +170,11 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                     for g in range(meta.num_row_groups):
                         parts.append(Partition(len(parts), source, source, "parquet", g, row))
                         row += meta.row_group(g).num_rows
-                elif is_gzip(head):
-                    parts.append(Partition(len(parts), source, source, "gzip"))
+                elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
+                    parts.append(Partition(len(parts), source, source, "packed"))
+                elif (packed := compressed_with(head)) is not None:
+                    raise LogError(f"{packed[0]}-compressed; decompress it first ({packed[1]})", file=source,
+                                   code="compressed")  # fmt: skip
                 else:
                     for a in range(0, max(size, 1), partition_bytes):
                         parts.append(Partition(len(parts), source, source, "jsonl", a, min(a + partition_bytes, size)))
@@ -194,12 +197,20 @@ def _range_bytes(f: IO[bytes], start: int, end: int) -> bytes:
     return data
 
 
-def _gzip_chunks(part: Partition) -> Iterator[tuple[bytes | memoryview, int]]:
+def _packed_chunks(part: Partition) -> Iterator[tuple[bytes | memoryview, int]]:
+    """A gzip or zstd file's content in chunks of whole lines (a URL's: whole)."""
     if as_url(part.source) is None:
         yield from line_chunks(Path(part.source), part.name)
         return
-    with _open(part.source) as raw, gzip.GzipFile(fileobj=raw) as f:
-        data = f.read()
+    with _open(part.source) as raw:
+        if is_gzip(raw.read(4)):
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw) as f:
+                data = f.read()
+        else:
+            raw.seek(0)
+            with pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd") as z:
+                data = z.read()
     yield data, 0
 
 
@@ -229,7 +240,7 @@ def read_partition(
                     data = data[len(UTF8_BOM) :]
                 chunks: Iterator[tuple[bytes | memoryview, int]] = iter([(data, 0)])
             else:
-                chunks = _gzip_chunks(part)
+                chunks = _packed_chunks(part)
             for chunk, offset in chunks:
                 crej = Rejects(part.name)
                 try:
@@ -272,22 +283,32 @@ def _dask_client(scheduler: str | None) -> Iterator[Any]:
             f"--engine dask needs the dask extra (pip install 'recipemut[dask]'): {e}", code="no-dask"
         ) from None
     timeout = f"{CONNECT_TIMEOUT_S:g}s"
-    with dask.config.set({"distributed.comm.timeouts.connect": timeout}):
-        if scheduler is None:
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-            with cluster, Client(cluster) as client:
-                yield client
-            return
-        try:
-            client = Client(scheduler, timeout=timeout)
-        except (OSError, TimeoutError, ValueError) as e:
-            first = str(e).splitlines()[0] if str(e) else "no answer"
-            raise LogError(
-                f"cannot reach the Dask scheduler at {scheduler} within {timeout} ({type(e).__name__}: {first})",
-                code="no-scheduler",
-            ) from None
-        with client:
+    quiet = logging.getLogger("distributed")  # its start-up and shut-down chatter is not the user's business
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": timeout}):
+            yield from _connected(scheduler, timeout, Client, LocalCluster)
+    finally:
+        quiet.setLevel(level)
+
+
+def _connected(scheduler: str | None, timeout: str, Client: Any, LocalCluster: Any) -> Iterator[Any]:
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        with cluster, Client(cluster) as client:
             yield client
+        return
+    try:
+        client = Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as e:
+        first = str(e).splitlines()[0] if str(e) else "no answer"
+        raise LogError(
+            f"cannot reach the Dask scheduler at {scheduler} within {timeout} ({type(e).__name__}: {first})",
+            code="no-scheduler",
+        ) from None
+    with client:
+        yield client
 
 
 def compute_partials(
@@ -374,7 +395,8 @@ def _fraction(parts: Sequence[Partition], sample_requests: float | None, budget:
         return float(sample_requests), f"--sample-requests {sample_requests:g}"
     limit = memory_budget(budget)
     local = sorted({Path(p.source) for p in parts if as_url(p.source) is None and p.kind != "parquet"})
-    kinds = {p: "gzip" for p in {Path(q.source) for q in parts if q.kind == "gzip"}}
+    packed = {Path(q.source) for q in parts if q.kind == "packed" and as_url(q.source) is None}
+    kinds = {p: packed_with(p) for p in packed}
     estimate = estimated_memory(local, kinds) + PARQUET_ROW_BYTES * _parquet_rows(parts)
     fraction = auto_fraction(estimate, limit) if limit > 0 else None
     if fraction is None:
