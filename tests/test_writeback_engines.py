@@ -18,7 +18,7 @@ import pytest
 from recipemut.apply.engines import memoize_of, write_back
 from recipemut.apply.history import history_path, read_history
 from recipemut.apply.transaction import apply_plan, rollback
-from recipemut.errors import PlanError, RecipemutError
+from recipemut.errors import MutationError, PlanError, RecipemutError
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.engines import import_text
@@ -492,3 +492,22 @@ def test_memoize_on_a_template_other_tasks_call_is_advice() -> None:
     cache = _mutation("cache", (D,), Edit("set", ("operations", D, "cache"), {"ttl_s": 60}))
     out, advice = _write_back(text, cache)
     assert out == text and f"template echo is called by {A}, {B}, {C} too" in advice[0]
+
+
+def test_a_result_that_would_not_validate_is_refused_whole() -> None:
+    imported = import_text(GHA, file="ci.yml")
+    assert imported is not None
+    circle = _mutation("reorder", ("build", "lint"), Edit("append", ("operations", "lint", "after"), "build"))
+    with pytest.raises(MutationError, match=r"would make the GitHub Actions workflow file invalid: .*nothing was"):
+        write_back(GHA, imported, [circle], source="ci.yml")
+
+
+def test_jobs_named_apart_from_their_keys_are_needed_by_key(tmp_path: Path) -> None:
+    text = GHA.replace("  build:\n", "  build:\n    name: Build it\n")
+    text = text.replace("  test:\n", "  test:\n    name: Tests\n")
+    wf = _write(tmp_path, "ci.yml", text)
+    imported = import_text(text, file="ci.yml")
+    assert imported is not None and {o["id"] for o in imported.document["operations"]} >= {"Build_it", "Tests"}
+    res = apply_plan(wf, _plan(wf, _parallelize("Build_it", "Tests")))
+    assert res.written
+    assert _changed(text.encode(), wf.read_bytes()) == ["-    needs: [lint, build]", "+    needs: [lint]"]

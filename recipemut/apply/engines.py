@@ -38,7 +38,7 @@ import yaml
 from recipemut.errors import MutationError, RecipeInvalid, RecipemutError
 from recipemut.plan.planfile import PlannedMutation
 from recipemut.recipe.edits import Edit, apply_edits
-from recipemut.recipe.engines import engine_name, import_text
+from recipemut.recipe.engines import engine_name, import_documents, import_text
 from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.names import op_id
 from recipemut.recipe.model import DocPath
@@ -144,13 +144,6 @@ def document_span(text: str, index: int) -> tuple[int, int]:
     if first is None:
         raise MutationError(f"document {index + 1} of the file is empty", code="engine-document")
     return starts[first], starts[min(end, len(lines))] if end is not None else len(text)
-
-
-def engine_document(text: str, imported: Imported, *, source: str) -> Any:
-    """The plain data of the engine object the recipe was imported from."""
-    from recipemut.recipe.yamlpos import parse_yaml_documents
-
-    return parse_yaml_documents(text, file=source, what="workflow file")[imported.doc_index]
 
 
 def _get(doc: Any, path: DocPath) -> Any:
@@ -434,21 +427,18 @@ def _json_numbers(text: str, edoc_positions: Mapping[DocPath, tuple[int, int]], 
     return out
 
 
-def _edited(text: str, imported: Imported, t: _Translator, *, source: str) -> str:
-    """``text`` with the translator's edits applied to the engine object's document."""
-    start, end = document_span(text, imported.doc_index)
+def _edited(text: str, index: int, edits: Sequence[Edit], numbers: Sequence[tuple[DocPath, int]], *,
+            source: str, engine: str) -> str:
+    """``text`` with ``edits`` (then the JSON ``numbers``) applied to its YAML document ``index``: one round trip."""
+    start, end = document_span(text, index)
     segment = text[start:end]
-    edits = t.all_edits()
-    if edits and _is_json(segment):
-        raise NotExpressible(f"only numbers are edited in a JSON {t.im.engine} file (this needs {edits[0].op} of "
-                             f"{'.'.join(map(str, edits[0].path))}), which keeps its formatting")
     if edits:
         segment = apply_edits_to_text(segment, edits, source=source)
-    if t.numbers:
+    if numbers:
         from recipemut.recipe.yamlpos import parse_yaml
 
         _, positions, _ = parse_yaml(segment, file=source)
-        segment = _json_numbers(segment, positions, t.numbers, t.im.engine)
+        segment = _json_numbers(segment, positions, numbers, engine)
     return text[:start] + segment + text[end:]
 
 
@@ -478,13 +468,20 @@ def write_back(
     each edit one its operator makes). A mutation whose edits no longer apply once an earlier one
     was left out is advice too.
     """
+    from recipemut.recipe.yamlpos import parse_yaml_documents
+
     if check is not None:
         check(imported.document, mutations)
+    documents = parse_yaml_documents(text, file=source, what="workflow file")
+    k = imported.doc_index
+    data: Any = documents[k][0]
     doc: dict[str, Any] = dict(imported.document)
-    current, im = text, imported
+    im = imported
+    edits: list[Edit] = []
+    numbers: list[tuple[DocPath, int]] = []
     written: list[PlannedMutation] = []
     advice: list[Advice] = []
-    for m in mutations:
+    for m in mutations:  # each checked on plain data (an import, no round trip); the text is edited once
         try:
             planned = apply_edits(doc, m.edits)
         except MutationError as e:
@@ -492,10 +489,16 @@ def write_back(
             advice.append(Advice(m.id, m.operator, why))
             continue
         try:
-            t = _Translator(im, engine_document(current, im, source=source)[0], current)
+            t = _Translator(im, data, text)
             t.change(doc, planned)
-            new_text = _edited(current, im, t, source=source)
-            again = import_text(new_text, file=source)
+            mine = t.all_edits()
+            if mine and _is_json(text):
+                raise NotExpressible(f"only numbers are edited in a JSON {im.engine} file (this needs {mine[0].op} "
+                                     f"of {'.'.join(map(str, mine[0].path))}), which keeps its formatting")
+            new_data = apply_edits(data, [*mine, *(Edit("set", p, v) for p, v in t.numbers)])
+            every: list[Any] = [(new_data, positions, []) if i == k else (d, positions, []) for i, (d, positions, _) in
+                     enumerate(documents)]
+            again = import_documents(every, file=source)
             if again is None:
                 raise NotExpressible(f"the result is no longer read as {im.engine}")
             diff = _differences(meaning(planned), meaning(again.document))
@@ -511,10 +514,21 @@ def write_back(
         except RecipemutError as e:
             advice.append(Advice(m.id, m.operator, f"its edit of the {im.engine} file failed ({e.message})"))
             continue
-        _valid(again, source=source, what=m.id)
-        current, im, doc = new_text, again, planned
+        documents[k] = (new_data, documents[k][1], documents[k][2])
+        data, im, doc = new_data, again, planned
+        edits += mine
+        numbers += t.numbers
         written.append(m)
-    return WriteBack(current, imported.key, imported.engine, tuple(written), tuple(advice))
+    if not written:
+        return WriteBack(text, imported.key, imported.engine, (), tuple(advice))
+    out = _edited(text, k, edits, numbers, source=source, engine=imported.engine)
+    back = import_text(out, file=source)
+    diff = _differences(meaning(doc), meaning(back.document)) if back is not None else ["it no longer imports"]
+    if diff or back is None:  # the text round trip disagrees with the data: refuse rather than write something else
+        raise MutationError(f"the {imported.engine} file as written would not say what the plan says "
+                            f"({'; '.join(diff[:3])}); nothing was written", file=source, code="write-back-mismatch")
+    _valid(back, source=source, what=", ".join(m.id for m in written))
+    return WriteBack(out, imported.key, imported.engine, tuple(written), tuple(advice))
 
 
 def refuse_engine_action(text: str, *, source: str, action: str) -> None:
@@ -546,7 +560,6 @@ __all__ = [
     "NotExpressible",
     "WriteBack",
     "document_span",
-    "engine_document",
     "engine_of",
     "meaning",
     "memoize_of",
