@@ -1,4 +1,5 @@
-"""`recipemut convert LOGS... --out logs.parquet`: logs of any format as one Parquet file of spans."""
+"""`recipemut convert LOGS... --out logs.parquet`: logs of any format as one Parquet file of spans, or
+``--out folder/``: one file per day, streamed."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ from recipemut.files.text import shown
 def convert(
     logs: list[Path] = typer.Argument(..., metavar="LOGS...", help="Log files (any format --logs reads); - is "
                                       "standard input.", show_default=False),
-    out: Path = typer.Option(..., "--out", "-o", help="The Parquet file to write (never one of the logs, a link, "
-                             "a FIFO or a folder).", show_default=False),
+    out: str = typer.Option(..., "--out", "-o", help="The Parquet file to write (never one of the logs, a link "
+                             "or a FIFO), or a folder (existing, or named with a trailing /): one file per day of "
+                             "request start, streamed.", show_default=False),
     strict: StrictOpt = False,
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
@@ -36,7 +38,7 @@ def convert(
     memory_budget: MemoryBudgetOpt = "off",
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
-    """Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into one Parquet file of spans.
+    """Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into Parquet files of spans.
 
     The file keeps every column of the span table, optional ones included (span_id,
     parent_span_id, attempt, items), in ingest order; profile, suggest and forecast read it as
@@ -44,25 +46,34 @@ def convert(
     and shown as warnings, and not written. Every request is kept unless --sample-requests says
     otherwise (--memory-budget is off here unless given).
 
+    Given a folder, the logs are streamed (memory holds a chunk, then a day) into one file per day
+    of request start (UTC), spans-YYYY-MM-DD.parquet, each sorted by request; --logs reads the
+    folder.
+
     Example:
 
         recipemut convert recipes/checkout/logs.jsonl.gz --out /tmp/checkout.parquet
+
+        recipemut convert big.jsonl.zst --out /tmp/checkout-days/
     """
-    from recipemut.usecases.convert import convert_logs
+    from recipemut.usecases.convert import convert_logs, convert_to_folder, is_folder_target
 
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
         sample_requests=sample_requests, memory_budget=memory_budget,
     )  # fmt: skip
-    run = convert_logs(source, out)
+    run = convert_to_folder(source, out) if is_folder_target(out) else convert_logs(source, out)
     if output == OutputFormat.json:
         data = {"out": str(run.out), "rows": run.rows, "columns": list(run.columns), "bytes": run.size_bytes,
                 "ingest": run.report.to_dict()}  # fmt: skip
+        if is_folder_target(out):
+            data["files"] = [str(p) for p in run.files]
         typer.echo(json.dumps(data, indent=2))
         warn_ingest(run.report)
         return
     warn_ingest(run.report)
+    days = f" in {len(run.files)} day files" if run.files else ""
     err_console.print(
-        f"wrote {shown(str(run.out))}: {run.rows:,} spans, {len(run.columns)} columns, {run.size_bytes:,} bytes "
+        f"wrote {shown(str(run.out))}{days}: {run.rows:,} spans, {len(run.columns)} columns, {run.size_bytes:,} bytes "
         f"({shown(run.report.summary())})"
     )

@@ -94,15 +94,13 @@ class Streamed:
     blank: int
 
 
-def read_native_sampled(
-    path: Path, name: str, rej: Rejects, sampler: Sampler, *, strict: bool = False, chunk_bytes: int | None = None
-) -> Streamed:
-    """Read a native JSONL log in chunks, keeping the spans ``sampler`` keeps (checked, recipe-filtered,
-    sampled). Raises :class:`LogError` for a file that is not a span log, or on the first bad line
-    under ``strict``."""
-    tables: list[pa.Table] = []
-    numbers: list[np.ndarray] = []
-    n_read = n_blank = 0
+def checked_chunks(
+    path: Path, name: str, rej: Rejects, *, strict: bool = False, chunk_bytes: int | None = None
+) -> Iterator[tuple[pa.Table, np.ndarray, int, int]]:
+    """A native JSONL log chunk by chunk: each chunk's checked rows, their line numbers, and the
+    chunk's non-blank and blank line counts (rows may be none). Rejections go to ``rej`` with the
+    file's line numbers. Raises :class:`LogError` for a file that is not a span log, or on the first
+    bad line under ``strict``."""
     nonblank_seen = 0
     good_seen = False
     for chunk, offset in line_chunks(path, name, chunk_bytes):
@@ -115,8 +113,6 @@ def read_native_sampled(
                 raise
             table, lines, r, b = PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, 0
         merge_rejects(rej, part, offset)
-        n_read += r
-        n_blank += b
         lines = lines + offset
         if table.num_rows:
             keep = check_spans(table, lines, rej)
@@ -131,6 +127,21 @@ def read_native_sampled(
         if strict and rej.first is not None:
             bad = rej.first
             raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=name, line=bad.line, code=bad.reason)
+        yield table, lines, r, b
+
+
+def read_native_sampled(
+    path: Path, name: str, rej: Rejects, sampler: Sampler, *, strict: bool = False, chunk_bytes: int | None = None
+) -> Streamed:
+    """Read a native JSONL log in chunks, keeping the spans ``sampler`` keeps (checked, recipe-filtered,
+    sampled). Raises :class:`LogError` for a file that is not a span log, or on the first bad line
+    under ``strict``."""
+    tables: list[pa.Table] = []
+    numbers: list[np.ndarray] = []
+    n_read = n_blank = 0
+    for table, lines, r, b in checked_chunks(path, name, rej, strict=strict, chunk_bytes=chunk_bytes):
+        n_read += r
+        n_blank += b
         table, lines = sampler.take(table, lines)
         if table.num_rows:
             tables.append(table)
@@ -140,4 +151,4 @@ def read_native_sampled(
     return Streamed(out, nums, n_read, n_blank)
 
 
-__all__ = ["CHUNK_BYTES", "Streamed", "line_chunks", "merge_rejects", "read_native_sampled"]
+__all__ = ["CHUNK_BYTES", "Streamed", "checked_chunks", "line_chunks", "merge_rejects", "read_native_sampled"]

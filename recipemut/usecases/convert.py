@@ -1,6 +1,7 @@
-"""Convert: logs of any format read into the span table and written as one Parquet file.
+"""Convert: logs of any format read into the span table and written as Parquet: one file, or a folder
+of one file per day (:func:`convert_to_folder`, streamed; see :mod:`recipemut.usecases.partition`).
 
-The file holds every column of the span table (:data:`recipemut.logs.spans.SPAN_SCHEMA`, and the
+The one file holds every column of the span table (:data:`recipemut.logs.spans.SPAN_SCHEMA`, and the
 :data:`~recipemut.logs.spans.CALL_SCHEMA` columns some span carries), its rows in ingest order (the
 order of the files and their lines, duplicates dropped), compressed with zstd, in row groups of
 about a million spans. Profiling it gives the figures the logs give (``tests/test_convert.py``).
@@ -27,6 +28,7 @@ class ConvertRun:
     columns: tuple[str, ...]
     size_bytes: int
     report: IngestReport
+    files: tuple[Path, ...] = ()  # the files written into a folder (one per day), none for one file
 
 
 def convert_logs(source: LogSource, out: str | Path) -> ConvertRun:
@@ -54,4 +56,33 @@ def convert_logs(source: LogSource, out: str | Path) -> ConvertRun:
     return ConvertRun(Path(out), table.num_rows, tuple(table.column_names), len(data), report)
 
 
-__all__ = ["ConvertRun", "convert_logs"]
+def is_folder_target(out: str | Path) -> bool:
+    """Whether ``-o`` names a folder (one that exists, or a path written with a trailing ``/``)."""
+    return Path(out).is_dir() or str(out).endswith(("/", "\\"))
+
+
+def convert_to_folder(source: LogSource, out: str | Path, *, chunk_bytes: int | None = None) -> ConvertRun:
+    """Stream ``source`` into the folder ``out``: one Parquet file per day (UTC) of request start,
+    each sorted by request (:func:`recipemut.usecases.partition.write_days`). ``out`` is created when
+    its parent exists; it may not be one of the logs' folders' files. ``size_bytes`` is the files'
+    total."""
+    from recipemut.errors import InputFileError
+    from recipemut.usecases.partition import write_days
+
+    folder = Path(out)
+    inputs = {Path(p).resolve() for p in source.input_files() if str(p) != "-"}
+    if folder.exists() and not folder.is_dir():
+        raise InputFileError(f"--out {out}: is not a folder; name a folder or a .parquet file", code="out")
+    if not folder.parent.resolve().is_dir():
+        raise InputFileError(f"--out {out}: folder does not exist: {folder.parent.resolve()}", code="out")
+    if any(p.parent == folder.resolve() and p.suffix == ".parquet" for p in inputs):
+        raise InputFileError(f"--out {out}: holds one of the logs; write elsewhere", code="out")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as e:
+        raise InputFileError(f"--out {out}: cannot create the folder ({e.strerror})", code="out") from None
+    got = write_days(source, folder, chunk_bytes=chunk_bytes)
+    return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files)
+
+
+__all__ = ["ConvertRun", "convert_logs", "convert_to_folder", "is_folder_target"]
