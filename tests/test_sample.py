@@ -212,3 +212,13 @@ def test_a_small_gzip_log_is_estimated_at_its_content_size(tmp_path: Path) -> No
     plain = tmp_path / "plain.jsonl"
     plain.write_bytes(content)
     assert sample_mod.estimated_memory([plain], {}) == int(len(content) * sample_mod.EXPANSION)
+
+
+@pytest.mark.parametrize(("available", "budget"), [(64 << 30, 4 << 30), (22 << 30, 4 << 30), (2 << 30, 1 << 30)])
+def test_the_default_budget_is_half_the_available_memory_at_most_4_gib(
+    monkeypatch: pytest.MonkeyPatch, available: int, budget: int
+) -> None:
+    monkeypatch.delenv(sample_mod.BUDGET_ENV, raising=False)
+    monkeypatch.setattr(sample_mod, "available_memory", lambda: available)
+    assert sample_mod.memory_budget() == budget
+    assert sample_mod.memory_budget("1G") == 1 << 30

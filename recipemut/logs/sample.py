@@ -13,7 +13,8 @@ is what the ingest report says of it.
 
 Memory budget: :func:`estimated_memory` is what ingest and profile would hold for a set of files
 (their content size times :data:`EXPANSION`, measured), :func:`memory_budget` the budget (a size,
-``$RECIPEMUT_MEMORY_BUDGET``, or by default :data:`BUDGET_SHARE` of the available memory), and
+``$RECIPEMUT_MEMORY_BUDGET``, or by default :data:`BUDGET_SHARE` of the available memory, at most
+:data:`BUDGET_MAX`), and
 :func:`auto_fraction` the fraction that fits the one in the other.
 
 >>> h = id_hash(pa.array(["r-1", "r-2", "r-1"]))
@@ -48,6 +49,9 @@ PARQUET_ROW_BYTES = 760
 ZSTD_RATIO = 15
 #: the default budget: this share of the memory available when the command starts
 BUDGET_SHARE = 0.5
+#: ... and at most this much: a sampled suggest on 20 M spans (5.8 GB of JSONL) held 10.9 GiB under half
+#: of this 24 GB machine's memory, and under 6 GB with this cap (benchmarks/README.md, "Big logs")
+BUDGET_MAX = 4 << 30
 BUDGET_ENV = "RECIPEMUT_MEMORY_BUDGET"
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -159,7 +163,8 @@ def available_memory() -> int:
 
 def memory_budget(given: str | int | None = None) -> int:
     """The budget in bytes: ``given`` (``--memory-budget``), else ``$RECIPEMUT_MEMORY_BUDGET``, else
-    :data:`BUDGET_SHARE` of the available memory. 0 means no budget (never sample automatically)."""
+    :data:`BUDGET_SHARE` of the available memory, at most :data:`BUDGET_MAX`. 0 means no budget (never
+    sample automatically)."""
     for value, where in ((given, "--memory-budget"), (os.environ.get(BUDGET_ENV), BUDGET_ENV)):
         try:
             size = parse_size(value)
@@ -167,7 +172,7 @@ def memory_budget(given: str | int | None = None) -> int:
             raise LogError(f"{where}: {e}", code="bad-memory-budget") from None
         if size is not None:
             return size
-    return int(available_memory() * BUDGET_SHARE)
+    return min(int(available_memory() * BUDGET_SHARE), BUDGET_MAX)
 
 
 def _zstd_content_size(path: Path, size: int) -> int:
