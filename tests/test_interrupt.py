@@ -22,6 +22,7 @@ from recipemut import _entry, cli
 from recipemut.apply import transaction
 from recipemut.commands import graph
 from recipemut.files import write
+from recipemut.recipe import loader
 from recipes import CHECKOUT_EXAMPLE
 
 
@@ -91,7 +92,7 @@ def test_a_run_names_only_its_own_writes(
     def interrupted(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(graph, "load_recipe", interrupted)
+    monkeypatch.setattr(loader, "load_recipe", interrupted)  # graph imports it when it runs
     with pytest.raises(SystemExit) as exit_:
         cli.main(["graph", str(CHECKOUT_EXAMPLE / "recipe.yaml")])
     assert exit_.value.code == 130

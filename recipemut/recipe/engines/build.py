@@ -108,7 +108,8 @@ class Builder:
             if after:
                 op["after"] = after
                 op["description"] = (
-                    f"runs after {', '.join(after)}: the {self.engine} orders them but states no data passed between them"
+                    f"runs after {', '.join(after)}: the {self.engine} orders them "
+                    "but states no data passed between them"
                 )
             op.update(s.extra)
             operations.append(op)
