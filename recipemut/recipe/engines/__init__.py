@@ -298,18 +298,6 @@ def engine_name(text: str, *, file: str = "<string>") -> str | None:
     return None
 
 
-def refuse_write_back(text: str, *, file: str) -> None:
-    """Refuse to write into an engine's file (the one place that says so, until write-back lands)."""
-    name = engine_name(text, file=file)
-    if name is not None:
-        raise RecipemutError(
-            f"write-back into {name} files is not available yet; "
-            f"`recipemut import {file} -o recipe.yaml` writes a recipe to apply plans to",
-            file=file,
-            code="engine-write-back",
-        )
-
-
 __all__ = [
     "MODULES",
     "READS",
@@ -323,6 +311,5 @@ __all__ = [
     "import_text",
     "looks_like_recipe",
     "recipe_text",
-    "refuse_write_back",
     "unsupported_engine",
 ]
