@@ -91,7 +91,7 @@ def main() -> None:
     from distributed import LocalCluster
 
     t = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         print(f"LocalCluster of 2 worker processes started in {time.perf_counter() - t:.1f} s")
         for label, paths, fraction in (
             ("dask", [path], None),

@@ -35,7 +35,7 @@ SMALL = 400 << 10  # bytes of JSONL a partition: the shipped log is 9 partitions
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    with distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None) as c:
+    with distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=":0") as c:
         yield c.scheduler_address
 
 
@@ -105,6 +105,8 @@ def test_dask_jsonl_profile_equals_local(plain: Path, recipe: Recipe, cluster: s
     assert [(e.line, e.reason) for e in drep.examples] == [(e.line, e.reason) for e in lrep.examples]  # type: ignore[attr-defined]
     assert (drep.lines_read, drep.spans_kept, drep.requests) == (lrep.lines_read, lrep.spans_kept, lrep.requests)  # type: ignore[attr-defined]
     assert np.array_equal(local.request_ids, dask.request_ids)
+    every = f"those of every span ({lrep.spans_kept:,})"  # type: ignore[attr-defined]
+    assert any(n.startswith("read by the dask engine in ") and every in n for n in drep.notes), drep.notes  # type: ignore[attr-defined]
 
 
 def test_dask_parquet_folder_profile_equals_local(lake: Path, recipe: Recipe, cluster: str) -> None:
@@ -113,6 +115,12 @@ def test_dask_parquet_folder_profile_equals_local(lake: Path, recipe: Recipe, cl
     assert figures.partitions > 3  # type: ignore[attr-defined]  # 3 files of several row groups
     _same_figures(local, dask)
     assert drep.formats == {str(p): "parquet" for p in sorted(lake.rglob("*.parquet"))}  # type: ignore[attr-defined]
+    # the memory budget counts the Parquet files' rows: a budget of a tenth of them samples about a tenth
+    import pyarrow.parquet as pq
+
+    rows = sum(pq.ParquetFile(p).metadata.num_rows for p in lake.rglob("*.parquet"))
+    _, small, _ = read_partitioned([lake], recipe=recipe, engine="local", memory_budget=str(rows * 760 // 10))
+    assert small.sample is not None and small.sample.automatic and 0.05 < small.sample.fraction < 0.15
 
 
 def test_dask_sample_is_the_local_sample(plain: Path, lake: Path, recipe: Recipe, cluster: str) -> None:

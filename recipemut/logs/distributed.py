@@ -75,6 +75,7 @@ class Partition:
     kind: str
     start: int = 0
     end: int = 0
+    rows: int = 0  # a Parquet file's rows (on each of its partitions): what the memory budget counts
 
 
 def as_url(path: str | Path) -> str | None:
@@ -168,7 +169,7 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                                        code="missing-column")  # fmt: skip
                     row = 0
                     for g in range(meta.num_row_groups):
-                        parts.append(Partition(len(parts), source, source, "parquet", g, row))
+                        parts.append(Partition(len(parts), source, source, "parquet", g, row, meta.num_rows))
                         row += meta.row_group(g).num_rows
                 elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
                     parts.append(Partition(len(parts), source, source, "packed"))
@@ -295,7 +296,7 @@ def _dask_client(scheduler: str | None) -> Iterator[Any]:
 
 def _connected(scheduler: str | None, timeout: str, Client: Any, LocalCluster: Any) -> Iterator[Any]:
     if scheduler is None:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
         with cluster, Client(cluster) as client:
             yield client
         return
@@ -409,12 +410,8 @@ def _fraction(parts: Sequence[Partition], sample_requests: float | None, budget:
 
 
 def _parquet_rows(parts: Sequence[Partition]) -> int:
-    """Rows of the Parquet partitions (the row of the last group's start is a lower bound: good enough)."""
-    last: dict[str, int] = {}
-    for p in parts:
-        if p.kind == "parquet":
-            last[p.source] = max(last.get(p.source, 0), p.end)
-    return sum(last.values()) + sum(1 << 20 for _ in last)
+    """Rows of the Parquet files."""
+    return sum({p.source: p.rows for p in parts if p.kind == "parquet"}.values())
 
 
 def read_partitioned(
@@ -466,7 +463,13 @@ def read_partitioned(
         found = ", ".join(f"{k} ({v})" for k, v in list({**merged.other, **merged.unknown}.items())[:5])
         raise LogError(f"no span of recipe {recipe.name!r} in the logs" + (f" (found: {found})" if found else ""),
                        code="no-spans")  # fmt: skip
-    df, report = _finish(table, names, parts, merged, rejects, fill_rate, fraction, why, sample_requests is None)
+    note = (
+        f"read by the {engine} engine in {len(parts):,} partition{'s' if len(parts) != 1 else ''}; each operation's "
+        f"count, percentiles and means are those of every span ({int(merged.count.sum()):,})"
+        + (", the critical-path figures those of the sample" if fraction < 1 else "")
+        + ("; spans with span_id/parent_span_id: the per-operation figures are the sample's" if merged.calls else "")
+    )
+    df, report = _finish(table, names, parts, merged, rejects, fill_rate, fraction, why, sample_requests is None, note)
     return df, report, figures
 
 
@@ -514,6 +517,7 @@ def _finish(
     fraction: float,
     why: str,
     automatic: bool,
+    note: str,
 ) -> tuple[pd.DataFrame, IngestReport]:
     """The span table and the report of the sampled spans, as :func:`~recipemut.logs.ingest.read_logs` makes them."""
     table = table.set_column(table.schema.get_field_index("variant"), "variant",
@@ -533,7 +537,7 @@ def _finish(
     start = df["start_ms"].to_numpy()
     end = start + df["latency_ms"].to_numpy()
     keep = keep_calls(req_codes, op_codes, span_codes, end, len(op_uniques))
-    notes: list[str] = []
+    notes = [note]
     duplicates = int((~keep).sum())
     first = np.unique(req_codes, return_index=True)[1]
     vc_var = df["variant"].iloc[first].value_counts()
