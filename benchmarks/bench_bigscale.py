@@ -16,7 +16,14 @@ Phases
                  ``--memory-budget`` fixed by ``--budget``, 400M by default: the same at every size,
                  so the sample, and the peak, should stay flat as the log grows)
     convert      ``recipemut convert LOG -o LOG.parquet``
+    convert days ``recipemut convert LOG -o LOG.days/`` (streamed, one file per day)
     profile parquet  ``recipemut profile`` on that Parquet file
+    chunks       per 64 MiB chunk of the streamed path: today's parse (``read_native``), DuckDB's
+                 ``read_json`` with the span columns' types (through a file in /dev/shm, cast to the
+                 span table's types), and the byte scan DuckDB's result would need to keep the
+                 contract (it accepts what recipemut rejects: a number where text belongs and the
+                 reverse, ``true`` as 1, an object as its text, trailing commas, NaN), and the
+                 newline and depth scans line numbers need (DuckDB gives none); CPU seconds
 
 Usage::
 
@@ -29,6 +36,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -54,6 +62,49 @@ elif kind.startswith("duckdb"):
     rel = duckdb.sql(f"SELECT * FROM read_json('{path}', format='newline_delimited'){where}")
     got = rel.arrow()
     rows = (got.read_all() if hasattr(got, "read_all") else got).num_rows
+elif kind == "chunks":
+    import os, pathlib, tempfile
+    import duckdb, pyarrow as pa, pyarrow.compute as pc
+    from recipemut.logs.native import read_native
+    from recipemut.logs.report import Rejects
+    from recipemut.logs.spans import PARSE_SCHEMA
+    from recipemut.logs.stream import line_chunks
+    cols = "{" + ",".join(f"'{f.name}':'{'VARCHAR' if pa.types.is_large_string(f.type) else 'DOUBLE'}'"
+                          for f in PARSE_SCHEMA) + "}"
+    text = [f.name for f in PARSE_SCHEMA if pa.types.is_large_string(f.type)]
+    nums = [f.name for f in PARSE_SCHEMA if not pa.types.is_large_string(f.type)]
+    ws = "[ \\t\\r]*"
+    check = ('"(?:' + "|".join(text) + ')"' + ws + ":" + ws + '[^" \\t\\rn]|"(?:' + "|".join(nums) + ')"' + ws
+             + ":" + ws + "[^-0-9 \\t\\rn]|," + ws + "[}\\]]|NaN|Infinity|\\\\u")
+    con = duckdb.connect()
+    spool = os.path.join("/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(), "recipemut-chunk.jsonl")
+    import numpy as np
+    from recipemut.logs.lines import index_lines, too_deep
+    cpu = {"pyarrow": 0.0, "duckdb": 0.0, "check": 0.0, "lines": 0.0}
+    for chunk, _ in line_chunks(pathlib.Path(path), path):
+        c = time.process_time()
+        t, _, _, _ = read_native(pa.py_buffer(chunk), path, Rejects(path))
+        cpu["pyarrow"] += time.process_time() - c
+        rows += t.num_rows
+        c = time.process_time()
+        with open(spool, "wb") as f:
+            f.write(chunk)
+        got = con.sql(f"SELECT * FROM read_json('{spool}', columns={cols}, format='newline_delimited', "
+                      "ignore_errors=false)").arrow()
+        got = (got.read_all() if hasattr(got, "read_all") else got).cast(PARSE_SCHEMA)
+        cpu["duckdb"] += time.process_time() - c
+        assert got.num_rows == t.num_rows
+        c = time.process_time()
+        offsets = pa.array([0, len(chunk)], pa.int64()).buffers()[1]
+        wrapped = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(chunk)])
+        assert not pc.match_substring_regex(wrapped, check)[0].as_py()
+        cpu["check"] += time.process_time() - c
+        c = time.process_time()  # line numbers: DuckDB gives none, so the newline scan stays
+        a = np.frombuffer(chunk, dtype=np.uint8)
+        too_deep(a, index_lines(a))
+        cpu["lines"] += time.process_time() - c
+    os.unlink(spool)
+    print(json.dumps({"chunk_cpu": cpu}))
 else:
     from recipemut.logs.ingest import read_logs
     from recipemut.recipe.loader import load_recipe
@@ -120,6 +171,7 @@ def run(spans: int, folder: Path, skip: set[str], budget: str) -> None:
             ["profile", str(RECIPE), "--logs", str(path), "-f", "json", "--memory-budget", budget]
         ),
         "convert": command_phase(["convert", str(path), "-o", str(parquet)]),
+        "convert days": command_phase(["convert", str(path), "-o", f"{path.with_suffix('.days')}/"]),
         "profile parquet": command_phase(
             ["profile", str(RECIPE), "--logs", str(parquet), "-f", "json", "--memory-budget", "off"]
         ),
@@ -134,13 +186,19 @@ def run(spans: int, folder: Path, skip: set[str], budget: str) -> None:
         ratio = min(readers) / rows["read_logs"]["wall"]
         print(f"ingest throughput / fastest embedded reader: {ratio:.2f} (target >= 0.7)")
     parquet.unlink()
+    shutil.rmtree(path.with_suffix(".days"), ignore_errors=True)
+    if "duckdb" not in skip and "chunks" not in skip:
+        c = library_phase("chunks", path)["chunk_cpu"]
+        both = (c["duckdb"] + c["check"] + c["lines"]) / c["pyarrow"]
+        print(f"per-chunk CPU s: today's read_native {c['pyarrow']:.2f}; DuckDB read_json {c['duckdb']:.2f}, the check "
+              f"its result needs {c['check']:.2f}, the line scans {c['lines']:.2f}: the hybrid = {both:.2f} x today's")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--spans", type=int, action="append", help="spans to generate (repeat for several sizes)")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/recipemut-big"))
-    ap.add_argument("--skip", action="append", default=[], help="duckdb: leave its phases out")
+    ap.add_argument("--skip", action="append", default=[], help="duckdb (its phases), chunks: leave them out")
     ap.add_argument("--budget", default="400M", help="--memory-budget of the budgeted profile run")
     a = ap.parse_args()
     for n in a.spans or [2_000_000]:
