@@ -23,12 +23,14 @@ path reaches it unconditionally).
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from recipemut.recipe.engines.base import Imported
+from recipemut.recipe.engines.build import WHEN_MAX, when_text
 from recipemut.recipe.model import DocPath
 
 _TOP = re.compile(r"^\$?\.([A-Za-z_][A-Za-z0-9_\-]*)")
@@ -92,10 +94,24 @@ Atom = tuple[str, int]  # (state whose transition it is, the transition's index 
 Paths = frozenset[frozenset[Atom]]  # the ways a state is reached: each a set of conditions that all hold
 #: most distinct condition paths kept per state (machines of many unmerged choices grow them fast)
 MAX_PATHS = 64
+#: most steps :func:`_simplify` may take on one state (paths cubed times conditions per way
+#: squared); beyond it the paths are kept as they come (a longer ``when``, never a wrong one): a
+#: ladder of Choices without ``Default`` makes ways of hundreds of conditions each
+SIMPLIFY_BUDGET = 50_000
+#: ways kept past that budget (the shortest; the text shows a few at most)
+UNSIMPLIFIED_PATHS = 8
+#: most conditions one way keeps: a longer way ends in :data:`MORE` ("…"), so a ladder of a
+#: thousand Choices costs what one of 32 does (the ``when`` text is cut at 500 characters anyway)
+MAX_CONDITIONS = 32
+#: the condition standing for those a way leaves out past :data:`MAX_CONDITIONS` (never merged away)
+MORE: Atom = ("", -1)
 
 
 def _simplify(paths: set[frozenset[Atom]], groups: dict[str, int]) -> set[frozenset[Atom]]:
     """Drop a Choice from paths that reach the state through every one of its transitions."""
+    longest = max((len(p) for p in paths), default=0)
+    if len(paths) ** 3 * longest**2 > SIMPLIFY_BUDGET:
+        return set(sorted(paths, key=lambda p: (len(p), sorted(p)))[:UNSIMPLIFIED_PATHS])
     changed = True
     while changed and paths:
         changed = False
@@ -114,14 +130,20 @@ def _simplify(paths: set[frozenset[Atom]], groups: dict[str, int]) -> set[frozen
     return set(sorted(paths, key=lambda p: (len(p), sorted(p)))[:MAX_PATHS])
 
 
-def _text(paths: set[frozenset[Atom]], texts: dict[Atom, str]) -> str | None:
+def _text(paths: set[frozenset[Atom]], texts: dict[Atom, str], order: dict[Atom, int]) -> str | None:
+    """The ways as one ``when`` of at most :data:`~recipemut.recipe.engines.build.WHEN_MAX` characters."""
     if not paths or frozenset() in paths:
         return None
-    order = {a: i for i, a in enumerate(texts)}
     ways = sorted(paths, key=lambda p: (len(p), sorted(order[a] for a in p)))
-    parts = [" and ".join(texts[a] for a in sorted(p, key=order.__getitem__)) for p in ways]
+    parts: list[str] = []
+    size = 0
+    for p in ways:
+        if size > WHEN_MAX:
+            break
+        parts.append(" and ".join(texts[a] for a in sorted(p, key=order.__getitem__)))
+        size += len(parts[-1]) + 6
     parts = sorted(dict.fromkeys(parts), key=parts.index)
-    return parts[0] if len(parts) == 1 else " or ".join(f"({t})" for t in parts)
+    return when_text(parts[0] if len(parts) == 1 else " or ".join(f"({t})" for t in parts))
 
 
 def walk(machine: dict[str, list[Edge]], start: str, visit: Visit, *, entry: set[str], when: str | None = None) -> Walk:
@@ -154,29 +176,30 @@ def walk(machine: dict[str, list[Edge]], start: str, visit: Visit, *, entry: set
     if when is not None:
         texts[("", 0)] = when
         start_paths = {frozenset({("", 0)})}
+    texts[MORE] = "…"
     rank = {n: i for i, n in enumerate(order)}
-    ready = [start]
+    text_order = {a: i for i, a in enumerate(texts)}
+    ready = [(rank[start], start)]
     topo: list[str] = []
     incoming: dict[str, list[tuple[set[str], set[frozenset[Atom]]]]] = {start: [(set(entry), start_paths)]}
     out = Walk(back_edges=back)
     while ready:
-        ready.sort(key=rank.__getitem__)
-        node = ready.pop(0)
+        _, node = heapq.heappop(ready)
         topo.append(node)
         arrivals = incoming.get(node, [])
         preds = set().union(*(p for p, _ in arrivals)) if arrivals else set()
         paths = _simplify(set().union(*(c for _, c in arrivals)) if arrivals else {frozenset()}, groups)
-        after = visit(node, preds, _text(paths, texts))
+        after = visit(node, preds, _text(paths, texts, text_order))
         edges = machine.get(node, [])
         forward = [(i, e) for i, e in enumerate(edges) if e.target in indeg and (node, id(e)) not in back_set]
         if not forward:
             out.exits |= after
         for i, e in forward:
-            onward = paths if e.when is None else {p | {(node, i)} for p in paths}
+            onward = paths if e.when is None else {p | {(node, i) if len(p) < MAX_CONDITIONS else MORE} for p in paths}
             incoming.setdefault(e.target, []).append((set(after), onward))
             indeg[e.target] -= 1
             if indeg[e.target] == 0:
-                ready.append(e.target)
+                heapq.heappush(ready, (rank[e.target], e.target))
     out.order = topo
     return out
 

@@ -29,22 +29,29 @@ field, ``strategy.max-parallel`` its ``concurrency``. A job that calls a reusabl
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from pathlib import PurePath
 from typing import Any
 
 from recipemut.recipe.engines._asl_flow import as_dict, as_list, merge_notes
 from recipemut.recipe.engines.base import Anchor, Imported
-from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, when_text
-from recipemut.recipe.engines.names import op_id
+from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, delimited, when_text
+from recipemut.recipe.engines.names import UniqueIds, op_id
 from recipemut.recipe.model import DocPath, Positions
 
 KEY = "github-actions"
 NAME = "GitHub Actions workflow"
 
+#: combinations of a matrix counted one by one; a larger matrix (GitHub Actions runs at most 256
+#: jobs of one) is counted by multiplying, its ``exclude`` entries not applied: enumerating a
+#: matrix of 50 keys of 50 values each never ended
+MATRIX_ENUMERATED = 4_096
+#: most jobs GitHub Actions makes of one matrix
+MATRIX_JOBS = 256
+
 #: what a job of a workflow holds at least one of
 _JOB_KEYS = ("runs-on", "uses", "steps")
-_EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _NEEDS_OUT = re.compile(r"needs\.([A-Za-z_][\w-]*)\.outputs\.([A-Za-z_][\w-]*)")
 _INPUT = re.compile(r"(?:github\.event\.)?inputs\.([A-Za-z_][\w-]*)")
 _WHOLE = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
@@ -64,7 +71,7 @@ def _on_key(data: dict[Any, Any]) -> Any:
 def _expressions(value: Any, key: str = "") -> list[str]:
     """The ``${{ }}`` expressions in a nested value; an ``if:`` is an expression even without the wrapper."""
     if isinstance(value, str):
-        found = _EXPR.findall(value)
+        found = delimited(value, "${{", "}}")
         return found if found or key != "if" else [value]
     if isinstance(value, dict):
         return [e for k, v in value.items() for e in _expressions(v, str(k))]
@@ -133,11 +140,16 @@ def matrix_size(matrix: Any) -> int | None:
     dims = {k: v for k, v in matrix.items() if k not in ("include", "exclude")}
     if any(not isinstance(v, list) for v in dims.values()):
         return None
-    combos = [dict(zip(dims, values, strict=True)) for values in itertools.product(*dims.values())] if dims else []
     excludes = matrix.get("exclude") if matrix.get("exclude") is not None else []
     includes = matrix.get("include") if matrix.get("include") is not None else []
     if not isinstance(excludes, list) or not isinstance(includes, list):
         return None
+    total = math.prod(len(v) for v in dims.values()) if dims else 0
+    if total > MATRIX_ENUMERATED:
+        return total + sum(
+            1 for e in includes if isinstance(e, dict) and not all(v in dims[k] for k, v in e.items() if k in dims)
+        )
+    combos = [dict(zip(dims, values, strict=True)) for values in itertools.product(*dims.values())] if dims else []
 
     def matches(combo: dict[str, Any], entry: Any) -> bool:
         return isinstance(entry, dict) and all(combo.get(k) == v for k, v in entry.items())
@@ -176,19 +188,17 @@ class _Reader:
 
     def name_ids(self) -> None:
         """Operation ids by the shared rule: a job's plain ``name:`` (no expression), else its key."""
-        used: set[str] = set()
+        used = UniqueIds()
         for key, job in self.jobs.items():
             name = job.get("name") if isinstance(job, dict) else None
             base = op_id(name if isinstance(name, str) and "${{" not in name and name.strip() else key)
-            oid = base
-            if oid in used:
-                oid = op_id(key) if op_id(key) not in used else f"{base}_{len(used)}"
+            oid = used.take(base if base not in used or op_id(key) in used else op_id(key))
+            if oid != base:
                 self.b.warn(
                     "duplicate-name",
-                    f"job '{key}': another job has the name {name!r}; its operation is '{oid}'",
+                    f"job '{key}': its operation id '{base}' is another job's; its operation is '{oid}'",
                     ("jobs", key),
                 )
-            used.add(oid)
             self.ids[key] = oid
 
     def job(self, key: str, job: Any) -> Step | None:
@@ -380,6 +390,12 @@ class _Reader:
         size = matrix_size(matrix)
         if size is not None:
             notes.append(f"matrix of {size} job(s){self.matrix_counts(matrix)}")
+            if size > MATRIX_JOBS:
+                self.b.warn(
+                    "matrix-size",
+                    f"job '{key}': its matrix makes {size:,} jobs; GitHub Actions runs at most {MATRIX_JOBS}",
+                    (*path, "matrix"),
+                )
         else:
             notes.append("matrix built at run time")
         cap = strategy.get("max-parallel")
@@ -405,7 +421,7 @@ class _Reader:
         if isinstance(matrix, dict):
             texts = [v for k, v in matrix.items() if k not in ("include", "exclude") and isinstance(v, str)]
         for text in texts:
-            for expr in _EXPR.findall(text):
+            for expr in delimited(text, "${{", "}}"):
                 for dep, out in _NEEDS_OUT.findall(expr):
                     job = self.jobs.get(dep)
                     if isinstance(job, dict) and isinstance(job.get("outputs"), dict) and out in job["outputs"]:

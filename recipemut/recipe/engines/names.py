@@ -37,6 +37,36 @@ def op_id(name: str) -> str:
     return s
 
 
+class UniqueIds:
+    """Operation ids handed out once each: a taken id gets ``_2``, ``_3``, ... (the next free one).
+
+    The next suffix is remembered per base, so n names that all map to one id cost O(n), not
+    O(n²) (a Step Functions file of 15,000 such state names took 64 s).
+
+    >>> ids = UniqueIds(); [ids.take(b) for b in ("a", "a", "a_2", "a")]
+    ['a', 'a_2', 'a_2_2', 'a_3']
+    >>> "a_3" in ids, "b" in ids
+    (True, False)
+    """
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+        self._next: dict[str, int] = {}
+
+    def __contains__(self, oid: object) -> bool:
+        return oid in self.taken
+
+    def take(self, base: str) -> str:
+        """``base``, or ``base_N`` for the smallest N >= 2 not taken yet (amortised over the calls)."""
+        oid, n = base, self._next.get(base, 1)
+        while oid in self.taken:
+            n += 1
+            oid = f"{base}_{n}"
+        self._next[base] = n
+        self.taken.add(oid)
+        return oid
+
+
 def job_display_base(name: str) -> str:
     """A GitHub Actions job's display name without the matrix suffix the runner adds.
 
@@ -46,4 +76,4 @@ def job_display_base(name: str) -> str:
     return _MATRIX_SUFFIX.sub("", name)
 
 
-__all__ = ["job_display_base", "op_id"]
+__all__ = ["UniqueIds", "job_display_base", "op_id"]

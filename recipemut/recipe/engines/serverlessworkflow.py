@@ -29,8 +29,8 @@ from urllib.parse import urlparse
 
 from recipemut.recipe.engines._asl_flow import Edge, as_dict, as_list, dotted_field, merge_notes, top_field, walk
 from recipemut.recipe.engines.base import Anchor, Imported
-from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, when_text
-from recipemut.recipe.engines.names import op_id
+from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, delimited, when_text
+from recipemut.recipe.engines.names import UniqueIds, op_id
 from recipemut.recipe.engines.refs import strings
 from recipemut.recipe.model import DocPath, Positions
 
@@ -39,7 +39,6 @@ NAME = "Serverless Workflow"
 #: the engine itself, as the service of states and tasks that call nothing (sleep, set, wait)
 ENGINE_SERVICE = "serverlessworkflow"
 
-_JQ = re.compile(r"\$\{(.*?)\}", re.DOTALL)
 _JQ_PATH = re.compile(r"(?<![\w$\]).])\.([A-Za-z_][A-Za-z0-9_]*)")
 _TASKS_10 = ("call", "for", "fork", "switch", "try", "do", "wait", "set", "raise", "emit", "listen", "run")
 
@@ -74,7 +73,7 @@ def jq_reads(value: Any, *, bare: bool = False, skip: frozenset[str] = frozenset
     """
     out: list[str] = []
     for text in strings(value):
-        exprs = [text] if bare else _JQ.findall(text)
+        exprs = [text] if bare else delimited(text, "${", "}")
         for expr in exprs:
             for m in _JQ_PATH.finditer(expr):
                 before = expr[: m.start()].rstrip()
@@ -108,7 +107,7 @@ class _Reader:
     def __init__(self, data: dict[str, Any], b: Builder) -> None:
         self.data = data
         self.b = b
-        self.ids: set[str] = set()
+        self.ids = UniqueIds()
         self.steps: list[Step] = []
         self.notes: dict[str, list[str]] = {}
         self.ancestors: dict[str, int] = {}  # a bit per upstream operation (by its rank)
@@ -124,15 +123,11 @@ class _Reader:
 
     def op(self, name: str, path: DocPath, service: str, preds: set[str], when: str | None) -> Step:
         base = op_id(name)
-        oid, n = base, 1
-        while oid in self.ids:
-            n += 1
-            oid = f"{base}_{n}"
+        oid = self.ids.take(base)
         if oid != base:
             self.b.warn(
                 "duplicate-name", f"'{name}' has the same operation id as another state or task; named '{oid}'", path
             )
-        self.ids.add(oid)
         step = Step(id=oid, service=service, action=name, path=path)
         step.after = [(p, self.steps[self.rank[p]].path) for p in sorted(preds, key=self.rank.__getitem__)]
         step.anchor = Anchor(path=path, depends=None, depends_style="implicit")

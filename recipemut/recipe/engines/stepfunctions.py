@@ -34,7 +34,7 @@ from typing import Any
 from recipemut.recipe.engines._asl_flow import Edge, as_dict, as_list, dotted_field, merge_notes, top_field, walk
 from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.build import MAX_ATTEMPTS, UNLIMITED, Builder, Step, when_text
-from recipemut.recipe.engines.names import op_id
+from recipemut.recipe.engines.names import UniqueIds, op_id
 from recipemut.recipe.model import DocPath, Positions
 
 KEY = "stepfunctions"
@@ -174,7 +174,7 @@ class _Reader:
     def __init__(self, b: Builder) -> None:
         self.b = b
         self.ops: list[_Op] = []
-        self.ids: set[str] = set()
+        self.ids = UniqueIds()
         self.array_fields: set[str] = set()
         self.inputs: set[str] = set()  # fields that are the execution's input whatever runs before
         self.rank: dict[str, int] = {}  # operation id -> its place (operations are made in topological order)
@@ -282,15 +282,11 @@ class _Reader:
 
     def new_id(self, name: str, path: DocPath) -> str:
         base = op_id(name)
-        oid, n = base, 1
-        while oid in self.ids:
-            n += 1
-            oid = f"{base}_{n}"
+        oid = self.ids.take(base)
         if oid != base:
             self.b.warn(
                 "duplicate-name", f"state '{name}' has the same operation id as another state; named '{oid}'", path
             )
-        self.ids.add(oid)
         return oid
 
     def operation(self, name: str, st: dict[str, Any], path: DocPath, preds: set[str], when: str | None) -> _Op:
