@@ -163,7 +163,10 @@ def _options() -> dict[str, Any]:
 
 
 _OPTS = _options()
-RecipeArg = Annotated[Path, typer.Argument(metavar="RECIPE", help="The recipe YAML file.", show_default=False)]
+RecipeArg = Annotated[Path, typer.Argument(
+    metavar="RECIPE", show_default=False,
+    help="The recipe: its YAML, or an Argo, Tekton, Step Functions, Serverless Workflow or GitHub Actions file.",
+)]
 #: ``Annotated`` aliases, the log options written once; defaults go in the signature:
 #: ``def cmd(recipe: RecipeArg, logs: LogsOpt, strict: StrictOpt = False, log_format: LogFormatOpt = LogFormat.auto)``
 #: and :func:`log_source` turns them into one :class:`~recipemut.usecases.inputs.LogSource`
@@ -236,6 +239,16 @@ def _budget(value: str | None) -> str | None:
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="'--memory-budget'") from None
     return value
+
+
+def ms_text(ms: float) -> str:
+    """``386000.0 ms (6m26s)``: milliseconds as every table shows them, and a CI-sized span as minutes too."""
+    text = f"{ms:.1f} ms"
+    if not (ms >= 60_000 and ms < float("inf")):
+        return text
+    seconds = round(ms / 1000)
+    hours, rest = divmod(seconds, 3600)
+    return f"{text} ({hours}h{rest // 60:02d}m)" if hours else f"{text} ({rest // 60}m{rest % 60:02d}s)"
 
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress on standard error.")]

@@ -20,7 +20,10 @@ class GraphFormat(str, Enum):
 
 
 def graph(
-    recipe_path: Path = typer.Argument(..., metavar="RECIPE", help="The recipe YAML to draw."),
+    recipe_path: Path = typer.Argument(
+        ..., metavar="RECIPE",
+        help="The recipe to draw (its YAML, or an engine's file: Argo, Tekton, Step Functions, ...).",
+    ),
     output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", "-f", help="mermaid or dot."),
     out: Path | None = typer.Option(
         None,

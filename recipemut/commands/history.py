@@ -25,7 +25,7 @@ def _entry_summary(e: Entry) -> dict[str, Any]:
 
 
 def history(
-    recipe: Path = typer.Argument(..., help="The recipe YAML whose history to show.", metavar="RECIPE"),
+    recipe: Path = typer.Argument(..., help="The recipe (or engine file) whose history to show.", metavar="RECIPE"),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
     texts: bool = typer.Option(
         False, "--texts", help="Include each entry's full texts (JSON only: needs --format json)."

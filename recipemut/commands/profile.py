@@ -25,6 +25,7 @@ from recipemut.commands._common import (
     StrictOpt,
     err_console,
     log_source,
+    ms_text,
     progress_display,
     strict_json,
     warn_ingest,
@@ -183,7 +184,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
     cost_mean = _e2e_cost(prof)
     per_request = "unknown (no cost in the logs or the recipe)" if cost_mean is None else f"${cost_mean:.6f}"
     out.print(
-        f"end-to-end: p50 {e2e['p50']:.1f} ms, p95 {e2e['p95']:.1f} ms, p99 {e2e['p99']:.1f} ms; "
+        f"end-to-end: p50 {ms_text(e2e['p50'])}, p95 {ms_text(e2e['p95'])}, p99 {ms_text(e2e['p99'])}; "
         f"cost per request {per_request}"
     )
     out.print(

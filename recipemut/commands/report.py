@@ -36,10 +36,19 @@ def _operators(values: list[str] | None) -> list[str] | None:
     return values
 
 
+def _check_out(value: Path) -> Path:
+    # a new file only: an existing path (a folder, an input, a link) is check_output_path's to refuse, by name
+    if value.suffix.lower() not in (".html", ".htm") and not value.exists():
+        raise typer.BadParameter(f"{value}: the report is an HTML page (name the file *.html)")
+    return value
+
+
 def report(
     recipe: RecipeArg,
     logs: LogsOpt,
-    out: Path = typer.Option(..., "--out", "-o", help="The HTML file to write (e.g. report.html).", show_default=False),
+    out: Path = typer.Option(
+        ..., "--out", "-o", callback=_check_out, show_default=False, help="The HTML file to write (e.g. report.html).",
+    ),
     objective: Objective = typer.Option(Objective.balanced, "--objective", help="What the plan minimises."),
     operators: list[str] | None = typer.Option(
         None, "--operators", "-O", callback=_operators, show_default=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
@@ -26,6 +27,7 @@ from recipemut.commands._common import (
     StrictOpt,
     err_console,
     log_source,
+    ms_text,
     progress_display,
     warn_ingest,
 )
@@ -95,6 +97,9 @@ def _columns(cands: Sequence[Candidate], *, explain: bool = False, result: Searc
     return [*cols, Column("imputed", imputed, right, drop=2)]
 
 
+NO_COST = "cost unknown (no cost in the logs or the recipe)"  # as profile says it
+
+
 def _styles(cands: Sequence[Candidate]) -> list[str | None]:
     return ["green" if c.status == "accepted" else ("red" if "regresses" in c.reasons else None) for c in cands]
 
@@ -107,11 +112,13 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
 
     out = console()  # on a pipe: tables for 180 columns, text unwrapped (files/text.py)
     result, hr, rep, recipe_path = found.result, found.headroom, found.report, found.inputs.path
-    b = rep["baseline"]
+    b, prof = rep["baseline"], found.inputs.profile
+    costed = prof is None or any(math.isfinite(s.cost_mean_usd) for s in prof.ops)
     out.print(
         f"[bold]{shown(str(recipe_path))}[/]: replayed {requests(b['requests'])}; baseline p50 "
-        f"{b['latency_p50_ms']:.1f} ms, p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, "
-        f"cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request; objective {result.objective}"
+        f"{ms_text(b['latency_p50_ms'])}, p95 {ms_text(b['latency_p95_ms'])}, p99 {ms_text(b['latency_p99_ms'])}, "
+        + (f"cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request" if costed else NO_COST)
+        + f"; objective {result.objective}"
         + (f" (weight {result.weight:g})" if result.objective == "balanced" else "")
         + (f" (busy time of the bottleneck service {shown(found.bottleneck)})" if found.bottleneck else "")
     )

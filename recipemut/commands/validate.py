@@ -25,7 +25,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="Recipe YAML files to check.", metavar="FILE"),
+    files: list[Path] = typer.Argument(
+        ..., metavar="FILE",
+        help="Recipes to check: their YAML, or Argo, Tekton, Step Functions, Serverless Workflow or "
+        "GitHub Actions files.",
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too (for CI)."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text (one line per finding) or json."),
 ) -> None:

@@ -1,0 +1,92 @@
+"""What a new user met in the first hour with engine files and the report (issue 16/17 follow-up).
+
+Each test is a command as a user typed it, with what it printed before the fix: a report written
+as HTML into ``out.png``; ``cost 0.0 µ$/request`` in suggest's baseline where profile says the
+cost is unknown; minutes-long CI runs shown only as ``386000.0 ms``; every command's RECIPE
+argument described as "the recipe YAML file" although each takes an engine's file too.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
+GHA = Path(__file__).resolve().parents[1] / "recipes" / "gha-flask-publish"
+CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout"
+
+
+def test_report_refuses_an_out_that_is_not_html_before_any_work(tmp_path: Path) -> None:
+    out = tmp_path / "report.png"
+    res = runner.invoke(
+        app, ["report", str(GHA / "workflow.yml"), "--logs", str(tmp_path / "no-such.jsonl"), "-o", str(out)], env=ENV
+    )
+    assert res.exit_code == 2, res.output
+    assert "report.png: the report is an HTML page (name the file *.html)" in res.output
+    assert not out.exists()
+
+
+def test_report_takes_htm_and_upper_case_html(tmp_path: Path) -> None:
+    # the check passes them on: the missing log is what stops the run, not the name
+    for name in ("r.htm", "R.HTML"):
+        args = ["report", str(GHA / "workflow.yml"), "--logs", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / name)]
+        res = runner.invoke(app, args, env=ENV)
+        assert res.exit_code == 1 and "no such file" in res.output, res.output
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (606.5, "606.5 ms"),
+        (59_999.0, "59999.0 ms"),
+        (60_000.0, "60000.0 ms (1m00s)"),
+        (386_000.0, "386000.0 ms (6m26s)"),
+        (3_725_000.0, "3725000.0 ms (1h02m)"),
+        (float("nan"), "nan ms"),
+        (float("inf"), "inf ms"),
+    ],
+)
+def test_ms_text_adds_minutes_to_ci_sized_spans_only(ms: float, text: str) -> None:
+    from recipemut.commands._common import ms_text
+
+    assert ms_text(ms) == text
+
+
+def test_suggest_on_a_workflow_without_costs_says_cost_unknown_and_minutes() -> None:
+    res = runner.invoke(
+        app, ["suggest", str(GHA / "workflow.yml"), "--logs", str(GHA / "runs.jsonl"), "-q"], env=ENV
+    )
+    assert res.exit_code == 0, res.output
+    first = " ".join(res.stdout.split("Best single", 1)[0].split("No single", 1)[0].split())  # the first paragraph
+    assert "cost unknown (no cost in the logs or the recipe)" in first, first
+    assert "µ$/request" not in first
+    assert re.search(r"p50 386000\.0 ms \(6m26s\)", first), first
+
+
+def test_suggest_with_costs_keeps_its_baseline_line() -> None:
+    res = runner.invoke(
+        app, ["suggest", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "-q",
+              "-O", "eliminate", "--budget", "3"],
+        env=ENV,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "baseline p50 606.5 ms, p95 988.5 ms, p99 1872.7 ms, cost 6917.1 µ$/request" in " ".join(res.stdout.split())
+
+
+def test_profile_end_to_end_of_a_ci_workflow_reads_in_minutes() -> None:
+    res = runner.invoke(app, ["profile", str(GHA / "workflow.yml"), "--logs", str(GHA / "runs.jsonl"), "-q"], env=ENV)
+    assert res.exit_code == 0, res.output
+    assert "end-to-end: p50 386000.0 ms (6m26s), p95 500800.0 ms (8m21s), p99 581130.0 ms (9m41s);" in res.stdout
+
+
+@pytest.mark.parametrize("command", ["validate", "graph", "profile", "suggest", "forecast", "evaluate", "report"])
+def test_every_recipe_argument_says_it_takes_an_engine_file(command: str) -> None:
+    res = runner.invoke(app, [command, "-h"], env=ENV)
+    assert res.exit_code == 0
+    assert "Argo, Tekton, Step" in res.output, res.output
