@@ -120,3 +120,12 @@ def test_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path, case: str) -> 
     res = _run("convert", str(log), "-o", f"{target}/")
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert res.stderr.startswith(f"error: --out {target}/: "), res.stderr
+
+
+def test_the_folder_of_the_logs_is_refused(tmp_path: Path) -> None:
+    log = _crossing_log(tmp_path)
+    first = _run("convert", str(log), "-o", f"{tmp_path / 'lake'}/")
+    assert first.exit_code == 0, first.output
+    again = _run("convert", str(tmp_path / "lake"), "-o", str(tmp_path / "lake"))
+    assert again.exit_code == 1 and "Traceback" not in again.output
+    assert again.stderr.startswith(f"error: --out {tmp_path / 'lake'}: holds one of the logs"), again.stderr

@@ -75,7 +75,7 @@ def convert_to_folder(source: LogSource, out: str | Path, *, chunk_bytes: int | 
         raise InputFileError(f"--out {out}: is not a folder; name a folder or a .parquet file", code="out")
     if not folder.parent.resolve().is_dir():
         raise InputFileError(f"--out {out}: folder does not exist: {folder.parent.resolve()}", code="out")
-    if any(p.parent == folder.resolve() and p.suffix == ".parquet" for p in inputs):
+    if any(p == folder.resolve() or (p.parent == folder.resolve() and p.suffix == ".parquet") for p in inputs):
         raise InputFileError(f"--out {out}: holds one of the logs; write elsewhere", code="out")
     try:
         folder.mkdir(exist_ok=True)
