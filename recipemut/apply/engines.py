@@ -399,21 +399,26 @@ def memoize_of(template: Mapping[str, Any], cache: Mapping[str, Any]) -> dict[st
 
 def _json_numbers(text: str, edoc_positions: Mapping[DocPath, tuple[int, int]], numbers: Sequence[tuple[DocPath, int]],
                   engine: str) -> str:
-    """A JSON text with the numbers at ``numbers`` replaced in place (an absent key is added before the first key)."""
+    """A JSON text with the numbers at ``numbers`` replaced in place (an absent key is added before the first key).
+
+    Every change is placed by its offset in ``text`` first, then made from the last offset to the
+    first, so no change moves the text another one is placed in (several states, present and absent
+    keys mixed); a path given twice takes its last value.
+    """
     lines = _lines(text)
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
-    out = text
-    for path, value in sorted(numbers, key=lambda pv: edoc_positions.get(pv[0], (0, 0)), reverse=True):
+    changes: list[tuple[int, int, str]] = []  # (start, end, new text) in ``text``'s offsets
+    for path, value in dict(numbers).items():
         at = edoc_positions.get(path)
         key = json.dumps(str(path[-1]))
         if at is not None:
             pos = starts[at[0] - 1] + at[1] - 1
-            m = re.compile(re.escape(key) + r"(\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)").match(out, pos)
+            m = re.compile(re.escape(key) + r"(\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)").match(text, pos)
             if m is None:
                 raise NotExpressible(f"{'.'.join(map(str, path))} is not a number written in place")
-            out = out[: m.start(2)] + str(value) + out[m.end(2) :]
+            changes.append((m.start(2), m.end(2), str(value)))
             continue
         siblings = [p for p in edoc_positions if len(p) == len(path) and p[:-1] == path[:-1]]
         first = min(siblings, key=lambda p: edoc_positions[p]) if siblings else None
@@ -423,7 +428,10 @@ def _json_numbers(text: str, edoc_positions: Mapping[DocPath, tuple[int, int]], 
         pos = starts[row - 1] + col - 1
         indent = lines[row - 1][: col - 1]
         sep = "\n" + indent if indent.strip() == "" else " "
-        out = out[:pos] + f"{key}: {value},{sep}" + out[pos:]
+        changes.append((pos, pos, f"{key}: {value},{sep}"))
+    out = text
+    for begin, end, new in sorted(changes, reverse=True):
+        out = out[:begin] + new + out[end:]
     return out
 
 

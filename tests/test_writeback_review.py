@@ -1,0 +1,70 @@
+"""Write-back into engine files: cases found in review (recipemut.apply.engines)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from recipemut.apply.transaction import apply_plan, rollback
+from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.recipe.edits import Edit
+from recipemut.recipe.loader import load_recipe
+
+
+def _map(items: str, inner: str, **more: object) -> dict[str, object]:
+    return {"Type": "Map", **more, "ItemsPath": items,
+            "Iterator": {"StartAt": inner, "States": {inner: {"Type": "Pass", "End": True}}}}
+
+
+#: three Map states: the first and third without MaxConcurrency, the second with one
+ASL = {
+    "StartAt": "First",
+    "States": {
+        "First": {**_map("$.a", "W1"), "Next": "Second"},
+        "Second": {**_map("$.b", "W2", MaxConcurrency=5), "Next": "Third"},
+        "Third": {**_map("$.c", "W3"), "End": True},
+    },
+}
+
+
+def _fanout(op: str, k: int) -> PlannedMutation:
+    return PlannedMutation(f"fanout:{op}", "fanout", (op,), f"fanout {op}",
+                           (Edit("set", ("operations", op, "concurrency"), k),))
+
+
+def _apply(tmp_path: Path, *muts: PlannedMutation) -> tuple[Path, str]:
+    asl = tmp_path / "flow.asl.json"
+    before = json.dumps(ASL, indent=2) + "\n"
+    asl.write_text(before)
+    plan = Plan(PlanRecipe(str(asl), recipe_sha256(asl)), muts, tuple(m.id for m in muts))
+    res = apply_plan(asl, plan)
+    assert res.written and not res.advice
+    return asl, before
+
+
+def _added_lines(before: str, after: str) -> list[str]:
+    old = before.splitlines()
+    return [line for line in after.splitlines() if line not in old]
+
+
+def test_json_keys_added_to_two_states_each_land_before_their_states_first_key(tmp_path: Path) -> None:
+    # both insertions were placed by offsets of the text before either: the second landed mid-token
+    asl, before = _apply(tmp_path, _fanout("First", 12), _fanout("Third", 1000))
+    after = asl.read_text()
+    assert '"First": {\n      "MaxConcurrency": 12,\n      "Type": "Map"' in after
+    assert '"Third": {\n      "MaxConcurrency": 1000,\n      "Type": "Map"' in after
+    assert _added_lines(before, after) == ['      "MaxConcurrency": 12,', '      "MaxConcurrency": 1000,']
+    recipe = load_recipe(asl)
+    assert (recipe.ops["First"].concurrency, recipe.ops["Third"].concurrency) == (12, 1000)
+    rollback(asl)
+    assert asl.read_text() == before
+
+
+def test_json_number_edited_before_a_key_added_further_down_keeps_its_indentation(tmp_path: Path) -> None:
+    # the edit of Second's 5 moved the text after it, and Third's key went in one column early
+    asl, before = _apply(tmp_path, _fanout("Second", 64), _fanout("Third", 8))
+    after = asl.read_text()
+    assert _added_lines(before, after) == ['      "MaxConcurrency": 64,', '      "MaxConcurrency": 8,']
+    assert '"Third": {\n      "MaxConcurrency": 8,\n      "Type": "Map"' in after
+    assert '      "MaxConcurrency": 64,' in after.splitlines()
+    assert load_recipe(asl).ops["Third"].concurrency == 8
