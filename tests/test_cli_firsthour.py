@@ -8,6 +8,7 @@ argument described as "the recipe YAML file" although each takes an engine's fil
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -90,3 +91,35 @@ def test_every_recipe_argument_says_it_takes_an_engine_file(command: str) -> Non
     res = runner.invoke(app, [command, "-h"], env=ENV)
     assert res.exit_code == 0
     assert "Argo, Tekton, Step" in res.output, res.output
+
+
+ARGO = Path(__file__).resolve().parents[1] / "recipes" / "argo-ci"
+
+
+def test_two_yaml_run_histories_after_one_logs_when_the_recipe_came_first() -> None:
+    # `recipemut profile workflow.yaml --logs runs/*.yaml`: the second run history was taken for a
+    # second RECIPE ("Got unexpected extra argument(s)"), as a recipe-looking word ends a --logs list
+    from recipemut.commands._common import spread_multi_options
+
+    runs = str(ARGO / "runs.yaml")
+    argv = spread_multi_options(["profile", str(ARGO / "workflow.yaml"), "--logs", runs, runs, "-q", "-f", "json"])
+    assert argv[2:7] == ["--logs", runs, "--logs", runs, "-q"]
+    res = runner.invoke(app, argv, env=ENV)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["ingest"]["files"] == [runs, runs]
+
+
+def test_short_logs_option_takes_several_files_too() -> None:
+    from recipemut.commands._common import spread_multi_options
+
+    assert spread_multi_options(["profile", "r.yaml", "-l", "a.jsonl", "b.jsonl", "-q"]) == [
+        "profile", "r.yaml", "-l", "a.jsonl", "-l", "b.jsonl", "-q",
+    ]  # fmt: skip
+
+
+def test_a_recipe_after_the_logs_still_ends_the_list() -> None:
+    from recipemut.commands._common import spread_multi_options
+
+    assert spread_multi_options(["profile", "--logs", "a.yaml", "b.jsonl", "wf.yaml"]) == [
+        "profile", "--logs", "a.yaml", "--logs", "b.jsonl", "wf.yaml",
+    ]  # fmt: skip

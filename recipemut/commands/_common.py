@@ -19,8 +19,8 @@ from recipemut.usecases.inputs import LogSource
 
 err_console = console(stderr=True, soft_wrap=True)
 
-#: options that take several files, as in ``--logs a.jsonl b.jsonl``
-MULTI_FILE_OPTIONS = ("--logs",)
+#: options that take several files, as in ``--logs a.jsonl b.jsonl`` (or ``-l a.jsonl b.jsonl``)
+MULTI_FILE_OPTIONS = ("--logs", "-l")
 _RECIPE_SUFFIXES = (".yaml", ".yml")
 
 
@@ -37,7 +37,9 @@ def spread_multi_options(argv: Sequence[str]) -> list[str]:
     Click gives an option one value per occurrence, so a shell glob after ``--logs`` would
     otherwise spill into the positional arguments. Words after ``--logs VALUE`` that are not
     options (``-``, standard input, is a value) and do not look like a recipe (``.yaml``/``.yml``)
-    are taken as further values.
+    are taken as further values; when the recipe came first, right after the command (``profile
+    RECIPE --logs ...``, as every example writes it), every such word is a log: Argo and Tekton run
+    histories are YAML (``--logs runs/*.yaml``).
 
     >>> spread_multi_options(["profile", "r.yaml", "--logs", "a.jsonl", "b.jsonl.gz", "--strict"])
     ['profile', 'r.yaml', '--logs', 'a.jsonl', '--logs', 'b.jsonl.gz', '--strict']
@@ -45,11 +47,15 @@ def spread_multi_options(argv: Sequence[str]) -> list[str]:
     ['profile', 'r.yaml', '--logs', 'a.jsonl', '--logs', '-', '--strict']
     >>> spread_multi_options(["profile", "--logs", "a.jsonl", "r.yaml"])
     ['profile', '--logs', 'a.jsonl', 'r.yaml']
+    >>> spread_multi_options(["profile", "wf.yaml", "--logs", "runs-1.yaml", "runs-2.yaml"])
+    ['profile', 'wf.yaml', '--logs', 'runs-1.yaml', '--logs', 'runs-2.yaml']
     >>> spread_multi_options(["x", "--", "--logs", "a", "b"])
     ['x', '--', '--logs', 'a', 'b']
     """
     out: list[str] = []
     i, n = 0, len(argv)
+    command = next((k for k, w in enumerate(argv) if not w.startswith("-")), n)
+    recipe_first = command + 1 < n and not argv[command + 1].startswith("-")
     while i < n:
         word = argv[i]
         out.append(word)
@@ -60,14 +66,16 @@ def spread_multi_options(argv: Sequence[str]) -> list[str]:
         if word in MULTI_FILE_OPTIONS and i < n:
             out.append(argv[i])
             i += 1
-            while i < n and _log_value(argv[i]):
+            while i < n and _log_value(argv[i], recipe_given=recipe_first):
                 out.extend([word, argv[i]])
                 i += 1
     return out
 
 
-def _log_value(word: str) -> bool:
-    return word == "-" or not (word.startswith("-") or word.lower().endswith(_RECIPE_SUFFIXES))
+def _log_value(word: str, *, recipe_given: bool) -> bool:
+    if word == "-":
+        return True
+    return not (word.startswith("-") or (not recipe_given and word.lower().endswith(_RECIPE_SUFFIXES)))
 
 
 # ---- reading logs: the same options, the same warnings, in every command that takes --logs --------
