@@ -17,6 +17,7 @@ progress and left out, skipped steps, ...) and notes for the ingest report.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,6 +32,7 @@ from recipemut.recipe.model import Recipe
 #: the run-history formats, as detection names them
 FORMATS = ("argo", "tekton", "stepfunctions", "github-actions")
 _READERS = {"argo": argo, "tekton": tekton, "stepfunctions": stepfunctions, "github-actions": githubactions}
+log = logging.getLogger(__name__)
 _ENGINES = {"argo": "Argo", "tekton": "Tekton", "stepfunctions": "Step Functions", "github-actions": "GitHub Actions"}
 
 
@@ -50,7 +52,15 @@ def read_table(
     docs = list(documents(read_bytes(p), p))
     if not docs:
         raise LogError(f"empty {LABELS[fmt]}", file=str(p), code="empty")
-    _READERS[fmt].collect(docs, rows)
+    try:
+        _READERS[fmt].collect(docs, rows)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as e:  # a shape no reader foresaw
+        log.debug("reading %s as %s", p, fmt, exc_info=True)
+        raise LogError(
+            f"could not read this {LABELS[fmt]} ({type(e).__name__}: {e}); a key holds an unexpected value",
+            file=str(p),
+            code="bad-shape",
+        ) from None
     return rows.table(engine=_ENGINES[fmt], strict=strict)
 
 

@@ -110,15 +110,16 @@ def _workflow(wf: dict[str, Any], rows: Rows, k: int) -> None:
     retry_of: dict[str, dict[str, Any]] = {}
     for n in nodes.values():
         if isinstance(n, dict) and n.get("type") == "Retry":
-            for i, c in enumerate(n.get("children") or ()):
+            children = n.get("children")
+            for i, c in enumerate(children if isinstance(children, list) else ()):
                 attempt[str(c)] = i + 1
                 retry_of[str(c)] = n
     spans: list[tuple[str, dict[str, Any]]] = []
     for nid, n in nodes.items():
         if not isinstance(n, dict):
             continue
-        typ = n.get("type")
-        if n.get("phase") in ("Skipped", "Omitted") or typ == "Skipped":
+        typ = text(n.get("type"))
+        if text(n.get("phase")) in ("Skipped", "Omitted") or typ == "Skipped":
             rows.counts["steps_skipped"] += 1
             continue
         if typ in GROUPS or (typ in TEMPLATES and (not n.get("boundaryID") or nid == run)):

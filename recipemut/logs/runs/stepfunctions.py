@@ -95,7 +95,7 @@ def collect(docs: list[Any], rows: Rows) -> None:
 
 def _execution(run: str, events: list[Any], rows: Rows) -> None:
     evs = sorted((e for e in events if isinstance(e, dict) and isinstance(e.get("id"), int)), key=lambda e: e["id"])
-    if not any(e.get("type") in ENDS for e in evs):
+    if not any(text(e.get("type")) in ENDS for e in evs):
         rows.running(run)
         return
     rows.counts["runs"] += 1
