@@ -68,3 +68,27 @@ def test_json_number_edited_before_a_key_added_further_down_keeps_its_indentatio
     assert '"Third": {\n      "MaxConcurrency": 8,\n      "Type": "Map"' in after
     assert '      "MaxConcurrency": 64,' in after.splitlines()
     assert load_recipe(asl).ops["Third"].concurrency == 8
+
+
+# ---- Argo depends expressions that name no removed task ----------------------------------------
+
+ENHANCED = Path(__file__).resolve().parent / "realdata" / "engines" / "argo" / "dag-enhanced-depends.yaml"
+
+
+def test_argo_eliminate_leaves_other_tasks_depends_expressions_as_written() -> None:
+    # every task's depends was re-derived on any removal, so 'B || C' (no task of it removed) made
+    # the removal advice, and 'A && (C.Succeeded || C.Failed)' would have been refused the same way
+    from recipemut.apply.engines import write_back
+    from recipemut.recipe.engines import import_text
+
+    text = ENHANCED.read_text()
+    imported = import_text(text, file="wf.yaml")
+    assert imported is not None
+    gone = PlannedMutation("eliminate:should-execute-3", "eliminate", ("should-execute-3",), "eliminate",
+                           (Edit("remove", ("operations", "should-execute-3")),))
+    wb = write_back(text, imported, [gone], source="wf.yaml")
+    assert not wb.advice and [m.id for m in wb.written] == ["eliminate:should-execute-3"]
+    removed = [line for line in text.splitlines() if line not in wb.text.splitlines()]
+    assert removed == ["          - name: should-execute-3",
+                       "            depends: should-execute-2.Succeeded || should-not-execute"]
+    assert len(wb.text.splitlines()) == len(text.splitlines()) - 3  # and its 'template: pass' line

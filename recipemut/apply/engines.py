@@ -58,6 +58,8 @@ MEMO_CONFIGMAP = "recipemut-memo"
 
 _BREAK = re.compile(r"[^\r\n\x85\u2028\u2029]*(?:\r\n|[\r\n\x85\u2028\u2029])|[^\r\n\x85\u2028\u2029]+")
 _TERM = re.compile(r"\s*([A-Za-z0-9_][\w-]*)(?:\.Succeeded)?\s*")
+#: the task names an Argo ``depends`` expression refers to (not the ``.Succeeded``-like results after them)
+_TASK_REF = re.compile(r"(?<![\w.-])[A-Za-z0-9_][\w-]*")
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -282,6 +284,8 @@ class _Translator:
         names = [self.raw[x] for x in add if self.raw[x] not in {str(e) for e in listed}]
         if a.depends_style == "argo-depends":
             assert a.depends is not None
+            if not add and not any(self.op_named(t) in drop for t in _TASK_REF.findall(str(entries))):
+                return  # names none of the dropped tasks (a removal elsewhere): its expression stays as written
             expr = self.expression(str(entries), drop, names, oid)
             self.edits.append(Edit("set", a.depends, expr) if expr else Edit("remove", a.depends))
             return
