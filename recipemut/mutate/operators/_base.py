@@ -248,3 +248,24 @@ def assessed(
     found, reasons = ctx.memo[assess]
     return list(found), dict(reasons)
 
+
+
+def assessing(
+    assess: Callable[[OperatorContext, str], Assessment], *, needs_profile: bool, generate: str, why_not: str
+) -> tuple[Callable[[OperatorContext], list[Mutation]], Callable[[OperatorContext], Mapping[str, str]]]:
+    """An operator's ``generate`` and ``why_not``, both read off one :func:`assessed` pass of ``assess``.
+
+    ``generate`` and ``why_not`` are their docstrings. With ``needs_profile``, ``generate`` proposes nothing
+    without a profile (``why_not`` is not asked then: :func:`~recipemut.mutate.operators.not_proposed` skips it).
+    """
+
+    def generate_(ctx: OperatorContext) -> list[Mutation]:
+        if needs_profile and ctx.profile is None:
+            return []
+        return assessed(ctx, assess)[0]
+
+    def why_not_(ctx: OperatorContext) -> Mapping[str, str]:
+        return assessed(ctx, assess)[1]
+
+    generate_.__doc__, why_not_.__doc__ = generate, why_not
+    return generate_, why_not_

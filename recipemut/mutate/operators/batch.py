@@ -19,12 +19,11 @@ The edits, exactly: those of ``substitute`` on the operation (``service``, ``act
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
 
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
-from recipemut.mutate.operators._base import OperatorContext, assessed, make_mutation, ms, ordering_problems
+from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms, ordering_problems
 from recipemut.mutate.operators.fanout import no_foreach_reason
 from recipemut.mutate.operators.substitute import EDITS as SUBSTITUTE_EDITS
 from recipemut.mutate.operators.substitute import substitution_edits
@@ -112,13 +111,9 @@ def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
     return out if out else "; ".join(why)
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per (fan-out operation, batched alternative) pair worth batching."""
-    if ctx.profile is None:
-        return []
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Fan-out operations (or ones called several times per request) that get no candidate, and why."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=True,
+    generate="One candidate per (fan-out operation, batched alternative) pair worth batching.",
+    why_not="Fan-out operations (or ones called several times per request) that get no candidate, and why.",
+)

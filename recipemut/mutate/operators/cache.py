@@ -24,12 +24,12 @@ The edit, exactly: ``operations.<id>.cache`` set to ``{ttl_s, max_entries, hit_l
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessed, fmt_fields, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessing, fmt_fields, make_mutation, ms
 from recipemut.predict import cachesim
 from recipemut.recipe.edits import Edit
 
@@ -142,13 +142,9 @@ def _unrepeated(keys: np.ndarray, fan_out: bool, consumes: Sequence[str], min_hi
     return None
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per cacheable operation whose replayed hit rate is worth it."""
-    if ctx.profile is None:
-        return []
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Deterministic operations without a cache that get no candidate, and why (their keys never repeat, ...)."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=True,
+    generate="One candidate per cacheable operation whose replayed hit rate is worth it.",
+    why_not="Deterministic operations without a cache that get no candidate, and why (their keys never repeat, ...).",
+)

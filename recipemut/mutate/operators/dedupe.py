@@ -16,12 +16,10 @@ The edit, exactly: ``operations.<id>.dedupe`` set to ``true``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from recipemut.mutate.mutation import TRUE, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessed, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms
 from recipemut.mutate.operators.fanout import no_foreach_reason, rebatched_reason
 from recipemut.predict.fanout import first_of_key
 from recipemut.recipe.edits import Edit
@@ -89,13 +87,9 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per deterministic fan-out operation whose items repeat within requests."""
-    if ctx.profile is None:
-        return []
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Fan-out operations (or ones called several times per request) that get no candidate, and why."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=True,
+    generate="One candidate per deterministic fan-out operation whose items repeat within requests.",
+    why_not="Fan-out operations (or ones called several times per request) that get no candidate, and why.",
+)

@@ -39,8 +39,6 @@ re-checked on the result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from recipemut.mutate.mutation import (
     Condition,
     Edit,
@@ -54,7 +52,7 @@ from recipemut.mutate.mutation import (
 )
 from recipemut.mutate.operators._base import (
     OperatorContext,
-    assessed,
+    assessing,
     fmt_fields,
     kept_guards,
     make_mutation,
@@ -136,11 +134,11 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     return m
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per dead operation, in topological order."""
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Side-effect-free operations whose products nobody uses that are not removed, and why (a guard, frozen, ...)."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=False,
+    generate="One candidate per dead operation, in topological order.",
+    why_not=(
+        "Side-effect-free operations whose products nobody uses that are not removed, and why (a guard, frozen, ...)."
+    ),
+)

@@ -26,12 +26,12 @@ The edit, exactly: ``operations.<id>.concurrency`` set to ``k``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from recipemut.mutate.mutation import COUNT, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessed, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms
 from recipemut.predict.fanout import makespan
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Operation
@@ -152,13 +152,9 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per fan-out operation whose calls finish sooner with more of them in flight."""
-    if ctx.profile is None:
-        return []
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Operations called several times per request that get no candidate, and why."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=True,
+    generate="One candidate per fan-out operation whose calls finish sooner with more of them in flight.",
+    why_not="Operations called several times per request that get no candidate, and why.",
+)

@@ -20,12 +20,10 @@ The edit, exactly: ``operations.<id>.hedge`` set to ``{after_ms, max_extra: 1}``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessed, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms
 from recipemut.predict import hedgemodel
 from recipemut.profile.build import ST_OK
 from recipemut.recipe.edits import Edit
@@ -105,13 +103,9 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per heavy-tailed operation where a hedge lowers the predicted p99."""
-    if ctx.profile is None:
-        return []
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Heavy-tailed operations that get no hedge, and why (side effects, too few calls, too little gain)."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=True,
+    generate="One candidate per heavy-tailed operation where a hedge lowers the predicted p99.",
+    why_not="Heavy-tailed operations that get no hedge, and why (side effects, too few calls, too little gain).",
+)

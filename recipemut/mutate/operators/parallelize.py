@@ -35,12 +35,10 @@ dropping it would break.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     OperatorContext,
-    assessed,
+    assessing,
     fmt_fields,
     kept_guards,
     make_mutation,
@@ -128,11 +126,9 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
     return "; ".join(kept) if kept else None
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per removable ``after`` edge, in topological order of the edge's target."""
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Operations none of whose ``after`` edges can go, and why each stays (shared fields, frozen, ...)."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=False,
+    generate="One candidate per removable ``after`` edge, in topological order of the edge's target.",
+    why_not="Operations none of whose ``after`` edges can go, and why each stays (shared fields, frozen, ...).",
+)

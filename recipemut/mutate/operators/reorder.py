@@ -40,14 +40,12 @@ frozen or ``keep_order``, not adjacent, or the ordering constraint the swap woul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import networkx as nx
 
 from recipemut.mutate.mutation import EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     OperatorContext,
-    assessed,
+    assessing,
     kept_guards,
     make_mutation,
     ms,
@@ -136,11 +134,9 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
     return "; ".join(kept) if kept else None
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per swappable adjacent pair where the swap may pay."""
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Guards and data-shrinking operations that a swap would help but none may move first, and why."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=False,
+    generate="One candidate per swappable adjacent pair where the swap may pay.",
+    why_not="Guards and data-shrinking operations that a swap would help but none may move first, and why.",
+)

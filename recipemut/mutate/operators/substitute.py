@@ -43,7 +43,7 @@ import networkx as nx
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     OperatorContext,
-    assessed,
+    assessing,
     doc_op,
     fmt_fields,
     make_mutation,
@@ -178,11 +178,9 @@ def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
     return out if out else "; ".join(refused)
 
 
-def generate(ctx: OperatorContext) -> list[Mutation]:
-    """One candidate per (operation, usable alternative) pair, in topological then catalogue order."""
-    return assessed(ctx, _assess)[0]
-
-
-def why_not(ctx: OperatorContext) -> Mapping[str, str]:
-    """Operations with catalogue alternatives of their equivalence that none can replace, and why."""
-    return assessed(ctx, _assess)[1]
+generate, why_not = assessing(
+    _assess,
+    needs_profile=False,
+    generate="One candidate per (operation, usable alternative) pair, in topological then catalogue order.",
+    why_not="Operations with catalogue alternatives of their equivalence that none can replace, and why.",
+)
