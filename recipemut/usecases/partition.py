@@ -5,7 +5,7 @@ in chunks of :data:`recipemut.logs.stream.CHUNK_BYTES` (:func:`~recipemut.logs.s
 the same checks, line numbers and rejected lines), a Parquet log in record batches, any other
 format (OTLP, Jaeger, Zipkin, standard input) whole, one file at a time. Each chunk's checked rows
 are appended to a spool file (zstd Parquet, in a temporary folder) of the day their *span* starts,
-and each request's first and last span start are kept (one row per request and chunk, merged at the
+and each request's first span start is kept (one row per request and chunk, merged at the
 end).
 
 Pass 2 writes the days from the last to the first: a spool holds the spans of its day's requests
@@ -146,21 +146,16 @@ class _Spool:
 
 
 def _requests(parts: list[pa.Table]) -> pa.Table:
-    """Each request's first and last span start, from the per-chunk aggregates."""
+    """Each request's first span start, from the per-chunk aggregates."""
     if not parts:
-        return pa.table({"request_id": pa.array([], pa.large_string()), "first": pa.array([], pa.float64()),
-                         "last": pa.array([], pa.float64())})  # fmt: skip
-    t = pa.concat_tables(parts).group_by("request_id").aggregate([("first", "min"), ("last", "max")])
-    return t.rename_columns(["request_id", "first", "last"])
+        return pa.table({"request_id": pa.array([], pa.large_string()), "first": pa.array([], pa.float64())})
+    t = pa.concat_tables(parts).group_by("request_id").aggregate([("first", "min")])
+    return t.rename_columns(["request_id", "first"])
 
 
 def _chunk_requests(table: pa.Table) -> pa.Table:
-    t = (
-        table.select(["request_id", "start_ms"])
-        .group_by("request_id")
-        .aggregate([("start_ms", "min"), ("start_ms", "max")])
-    )
-    return t.rename_columns(["request_id", "first", "last"])
+    t = table.select(["request_id", "start_ms"]).group_by("request_id").aggregate([("start_ms", "min")])
+    return t.rename_columns(["request_id", "first"])
 
 
 def write_days(source: LogSource, folder: Path, *, chunk_bytes: int | None = None) -> DaysWritten:
