@@ -8,6 +8,7 @@ argument described as "the recipe YAML file" although each takes an engine's fil
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -123,3 +124,24 @@ def test_a_recipe_after_the_logs_still_ends_the_list() -> None:
     assert spread_multi_options(["profile", "--logs", "a.yaml", "b.jsonl", "wf.yaml"]) == [
         "profile", "--logs", "a.yaml", "--logs", "b.jsonl", "wf.yaml",
     ]  # fmt: skip
+
+
+def test_a_narrow_column_that_went_before_a_wide_one_comes_back() -> None:
+    # profile of recipes/gha-flask-publish at 120 columns: the 87-character service (a reusable
+    # workflow's path) had to go, and took p99 ms and mean ms with it though the table was 86 wide
+    from rich.console import Console
+
+    from recipemut.commands._layout import Column, fit
+
+    cols = [
+        Column("op", ["build", "provenance"], {"no_wrap": True}),
+        Column("p99 ms", ["258900.0", "194840.0"], {"no_wrap": True}, drop=1),
+        Column("service", ["x" * 87, "ubuntu-latest"], {"no_wrap": True}, drop=2),
+        Column("p50 ms", ["112500.0", "116500.0"], {"no_wrap": True}),
+    ]
+    out = Console(width=60, file=io.StringIO())
+    fitted = fit(out, cols)
+    assert fitted is not None
+    t, dropped = fitted
+    assert dropped == ["service"]
+    assert [c.header for c in t.columns] == ["op", "p99 ms", "p50 ms"]

@@ -64,16 +64,27 @@ def fit(
     out: Console, columns: Sequence[Column], styles: Sequence[str | None] = (), **opts: Any
 ) -> tuple[Table, list[str]] | None:
     """The table with every column, or without some droppable ones (their names returned), or
-    ``None`` when even the others do not fit ``out``."""
-    kept, dropped = list(columns), []
+    ``None`` when even the others do not fit ``out``.
+
+    Columns go in their ``drop`` order until the table fits; then each one that went is tried
+    again, the last to go first, and comes back if the table still fits: a wide column that had to
+    go (a long service name) does not take narrower ones (``p99 ms``) with it.
+    """
+    kept: list[Column] = list(columns)
+    gone: list[Column] = []
     for c in [None, *sorted((c for c in columns if c.drop), key=lambda c: c.drop)]:
         if c is not None:
             kept = [k for k in kept if k is not c]
-            dropped.append(c.name)
-        t = table(kept, styles, **opts)
-        if min_width(out, t) <= out.width:
-            return t, dropped
-    return None
+            gone.append(c)
+        if min_width(out, table(kept, styles, **opts)) <= out.width:
+            break
+    else:
+        return None
+    for c in reversed(gone[:-1]):
+        tried = [k for k in columns if k in kept or k is c]
+        if min_width(out, table(tried, styles, **opts)) <= out.width:
+            kept = tried
+    return table(kept, styles, **opts), [c.name for c in gone if c not in kept]
 
 
 def blocks(
