@@ -108,3 +108,13 @@ def test_the_memory_estimate_of_a_zstd_log_is_its_content_size(tmp_path: Path) -
     packed.write_bytes(zst(data))
     assert packed.stat().st_size * 5 < len(data)
     assert estimated_memory([packed], {packed: "zstd"}) == estimated_memory([plain], {})
+
+
+def test_a_zstd_trace_file_reads_as_its_text(tmp_path: Path) -> None:
+    src = Path(__file__).parent / "realdata" / "otlp_proto_examples_trace.json"
+    packed = tmp_path / "trace.json.zst"
+    packed.write_bytes(zst(src.read_bytes()))
+    want, _ = read_logs(src)
+    got, rep_got = read_logs(packed)
+    assert rep_got.formats == {str(packed): "otlp"} and len(got) == len(want) > 0
+    assert got["latency_ms"].tolist() == want["latency_ms"].tolist()
