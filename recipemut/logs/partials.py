@@ -3,7 +3,9 @@
 A partition (a row group of a Parquet file, a byte range of whole lines of a JSONL file, a gzip
 file) is read, checked and reduced to a :class:`Partial`: per operation of the recipe, the span
 count, error and halt counts, sums and non-null counts of latency, cost, CPU, memory and bytes,
-and a log-bucket latency histogram (:data:`ALPHA` relative accuracy); every request's first start
+and a log-bucket latency histogram (:data:`ALPHA` relative accuracy) of the spans the local profile
+keeps (a duplicate of a (request, operation) span, or of a span id, gives way to the last-ending one,
+as in ingest; a duplicate in another partition is not seen); every request's first start
 and sample rate (:class:`~recipemut.logs.sample.RequestCounts`: the rate series counts every
 request); and the spans of the sampled requests (the hash rule of :mod:`recipemut.logs.sample`).
 Partials merge by addition (:func:`merge`), in any grouping, so the local engine and the Dask
@@ -35,7 +37,7 @@ import pyarrow.compute as pc
 
 from recipemut.logs.report import Rejects
 from recipemut.logs.sample import RequestCounts, keep_mask, row_hashes
-from recipemut.logs.spans import PARSE_SCHEMA
+from recipemut.logs.spans import PARSE_SCHEMA, factorize, keep_calls
 
 #: relative accuracy of a histogram bucket's representative value
 ALPHA = 5e-4
@@ -165,21 +167,27 @@ def partial_of(
     if table.num_rows == 0:
         return part
     col = np.asarray(pc.index_in(table.column("op"), value_set=op_arr).to_numpy(zero_copy_only=False), np.int64)
-    part.count = np.bincount(col, minlength=k)
-    status = table.column("status")
-    for name, into in (("error", "errors"), ("halted", "halts")):
-        m = np.asarray(pc.fill_null(pc.equal(status, name), False).to_numpy(zero_copy_only=False), bool)
-        setattr(part, into, np.bincount(col[m], minlength=k))
-    for s in SUMMED:
-        v = np.asarray(table.column(s).to_numpy(zero_copy_only=False), dtype=np.float64)
-        ok = ~np.isnan(v)
-        part.sums[s] = np.bincount(col[ok], weights=v[ok], minlength=k)
-        part.nonnull[s] = np.bincount(col[ok], minlength=k)
-    latency = np.asarray(table.column("latency_ms").to_numpy(zero_copy_only=False), dtype=np.float64)
-    part.hist = latency_histogram(col, latency, k)
-    part.calls = table.num_rows * 2 - table.column("span_id").null_count - table.column("parent_span_id").null_count
     h = row_hashes(table.column("request_id"))
     start = np.asarray(table.column("start_ms").to_numpy(zero_copy_only=False), dtype=np.float64)
+    latency = np.asarray(table.column("latency_ms").to_numpy(zero_copy_only=False), dtype=np.float64)
+    # the figures count the spans the local profile keeps: a duplicate (request, operation) span, or
+    # the same span_id twice, gives way to the last-ending one (keep_calls), as it does in ingest
+    span_codes = factorize(table.column("span_id"))[0] if table.column("span_id").null_count < table.num_rows else None
+    first = np.unique(h, return_inverse=True)[1].reshape(-1)
+    one = keep_calls(first, col, span_codes, start + latency, k)
+    fig = None if one.all() else pa.array(one)
+    part.count = np.bincount(col[one], minlength=k)
+    status = table.column("status") if fig is None else table.column("status").filter(fig)
+    for name, into in (("error", "errors"), ("halted", "halts")):
+        m = np.asarray(pc.fill_null(pc.equal(status, name), False).to_numpy(zero_copy_only=False), bool)
+        setattr(part, into, np.bincount(col[one][m], minlength=k))
+    for s in SUMMED:
+        v = np.asarray(table.column(s).to_numpy(zero_copy_only=False), dtype=np.float64)[one]
+        ok = ~np.isnan(v)
+        part.sums[s] = np.bincount(col[one][ok], weights=v[ok], minlength=k)
+        part.nonnull[s] = np.bincount(col[one][ok], minlength=k)
+    part.hist = latency_histogram(col[one], latency[one], k)
+    part.calls = table.num_rows * 2 - table.column("span_id").null_count - table.column("parent_span_id").null_count
     rate = np.asarray(pc.fill_null(table.column("sample_rate"), fill_rate).to_numpy(zero_copy_only=False), np.float64)
     part.requests = RequestCounts.partial(h, start, rate)
     keep = keep_mask(h, fraction)
