@@ -92,3 +92,61 @@ def test_argo_eliminate_leaves_other_tasks_depends_expressions_as_written() -> N
     assert removed == ["          - name: should-execute-3",
                        "            depends: should-execute-2.Succeeded || should-not-execute"]
     assert len(wb.text.splitlines()) == len(text.splitlines()) - 3  # and its 'template: pass' line
+
+
+# ---- a dependency added to an Argo DAG that uses depends ------------------------------------------
+
+MIXED = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: mix-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - name: a
+            template: echo
+          - name: b
+            template: echo
+          - name: c
+            depends: a && b
+            template: echo
+    - name: echo
+      container:
+        image: alpine
+"""
+
+
+def test_argo_task_of_a_dag_using_depends_gets_depends_not_dependencies() -> None:
+    # Argo refuses 'cannot use both 'depends' and 'dependencies' in the same DAG template': a task with
+    # neither key got 'dependencies: [a]' beside c's depends, a workflow Argo would not run
+    from recipemut.apply.engines import write_back
+    from recipemut.recipe.engines import import_text
+
+    imported = import_text(MIXED, file="wf.yaml")
+    assert imported is not None
+    after = PlannedMutation("reorder:a->b", "reorder", ("a", "b"), "b after a",
+                            (Edit("append", ("operations", "b", "after"), "a"),))
+    wb = write_back(MIXED, imported, [after], source="wf.yaml")
+    assert not wb.advice
+    added = [line for line in wb.text.splitlines() if line not in MIXED.splitlines()]
+    assert added == ["            depends: a"]
+    again = import_text(wb.text, file="wf.yaml")
+    assert again is not None
+    assert {o["id"]: o.get("after") for o in again.document["operations"]}["b"] == ["a"]
+
+
+def test_argo_dag_without_depends_still_gets_a_dependencies_list() -> None:
+    from recipemut.apply.engines import write_back
+    from recipemut.recipe.engines import import_text
+
+    text = MIXED.replace("            depends: a && b\n", "            dependencies: [a, b]\n")
+    imported = import_text(text, file="wf.yaml")
+    assert imported is not None
+    after = PlannedMutation("reorder:a->b", "reorder", ("a", "b"), "b after a",
+                            (Edit("append", ("operations", "b", "after"), "a"),))
+    wb = write_back(text, imported, [after], source="wf.yaml")
+    assert [line for line in wb.text.splitlines() if line not in text.splitlines()] == ["            dependencies: [a]"]

@@ -7,7 +7,8 @@ mutations one by one to that document and turns what each changed into edits of 
 
 * an ``after`` name dropped or added: the item of the dependency list (Argo ``dependencies``,
   Tekton ``runAfter``, GitHub Actions ``needs``) removed or appended, the key removed when the
-  list empties or added when there was none; the term of an Argo ``depends`` expression of
+  list empties or added when there was none (an Argo ``depends`` when another task of the DAG has
+  one: Argo refuses a DAG mixing the two keys); the term of an Argo ``depends`` expression of
   ``&&`` only;
 * ``concurrency``: Argo ``parallelism`` (of the template or workflow that bounds the fan-out, when
   it bounds no other fan-out), Step Functions Map ``MaxConcurrency``, GitHub Actions
@@ -290,7 +291,10 @@ class _Translator:
             self.edits.append(Edit("set", a.depends, expr) if expr else Edit("remove", a.depends))
             return
         if a.depends is None:
-            if names:
+            if names and self.key == "argo" and self.dag_uses_depends(a.path):
+                # Argo refuses a DAG template mixing the two keys: a task there gets a depends expression
+                self.edits.append(Edit("set", (*a.path, "depends"), " && ".join(names)))
+            elif names:
                 self.edits.append(Edit("set", (*a.path, DEPENDS_KEY[self.key]), names))
             return
         keep = [e for i, e in enumerate(listed) if i not in hit]
@@ -302,6 +306,11 @@ class _Translator:
         else:
             self.edits += [Edit("append", a.depends, n) for n in names]  # first: the last item keeps what follows it
             self.edits += [Edit("remove", (*a.depends, i)) for i in sorted(hit, reverse=True)]
+
+    def dag_uses_depends(self, task_path: DocPath) -> bool:
+        """Whether a task of the DAG holding the task at ``task_path`` has a ``depends`` expression."""
+        tasks = _get(self.doc, task_path[:-1])
+        return isinstance(tasks, list) and any(isinstance(t, Mapping) and "depends" in t for t in tasks)
 
     def expression(self, expr: str, drop: set[str], names: list[str], oid: str) -> str:
         terms = expr.split("&&")
