@@ -101,7 +101,8 @@ def _panel(ax: Axes, rep: CapacityReport, o: ServiceOutlook) -> None:
     ax.axvline(now, color=NOW_COLOR, lw=1, ls=":", label="end of the logs")
     if target is not None:
         ax.axhline(target * k, color=TARGET_COLOR, lw=1, ls="--", label="target utilisation")
-    ax.set_xlim(x[0], x[-1])
+    if x[0] < x[-1]:  # one bucket of history and no forecast: matplotlib picks a span (it warned on stderr)
+        ax.set_xlim(x[0], x[-1])
     ax.set_ylim(0, top)
     ax.set_ylabel("utilisation %" if share else "calls in flight")
     ax.set_title(panel_title(rep, o), parse_math=False)
