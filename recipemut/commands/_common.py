@@ -260,6 +260,12 @@ def ms_text(ms: float) -> str:
 
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress on standard error.")]
+#: ``--store`` of suggest, report and evaluate (``store: StoreOpt = None``; ``learn.store.store_path`` resolves it)
+StoreOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer reads the runtime type
+    "--store", show_default=False,
+    help="Profile store: what it has learned orders suggest's candidates, and this run is recorded in it "
+    "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; --store off or RECIPEMUT_STORE=off: none).",
+)]
 
 
 def _tty(stream: Any) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
@@ -18,6 +17,7 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
+    StoreOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -81,13 +81,7 @@ def evaluate(
     lock_timeout: float = typer.Option(
         DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
     ),
-    store: Path | None = typer.Option(
-        None,
-        "--store",
-        help="Profile store that records what was observed, per mutation of the canary, when evaluate acts "
-        "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; --store off or RECIPEMUT_STORE=off: none).",
-        show_default=False,
-    ),
+    store: StoreOpt = None,
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
     strict: StrictOpt = False,
     sample_rate: SampleRateOpt = None,

@@ -15,6 +15,7 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
+    StoreOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -67,11 +68,7 @@ def report(
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = None,
-    store: Path | None = typer.Option(
-        None, "--store", show_default=False,
-        help="Profile store, as for suggest (default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; "
-        "--store off or RECIPEMUT_STORE=off: none).",
-    ),
+    store: StoreOpt = None,
 ) -> None:
     """Write an HTML report: the plan, the DAG before and after it, the ranked mutations, the forecast.
 

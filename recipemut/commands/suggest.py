@@ -24,6 +24,7 @@ from recipemut.commands._common import (
     SampleRateOpt,
     SampleRequestsOpt,
     SchedulerOpt,
+    StoreOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -245,13 +246,7 @@ def suggest(
     engine: EngineOpt = Engine.local,
     scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
-    store: Path | None = typer.Option(
-        None,
-        "--store",
-        help="Profile store that orders candidates (bandit) and records this run "
-        "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; --store off or RECIPEMUT_STORE=off: none).",
-        show_default=False,
-    ),
+    store: StoreOpt = None,
 ) -> None:
     """Suggest mutations that make a recipe faster or cheaper, proven valid and judged on replayed traffic.
 
