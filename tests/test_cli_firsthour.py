@@ -145,3 +145,40 @@ def test_a_narrow_column_that_went_before_a_wide_one_comes_back() -> None:
     t, dropped = fitted
     assert dropped == ["service"]
     assert [c.header for c in t.columns] == ["op", "p99 ms", "p50 ms"]
+
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+HISTORIES = [
+    ("argo-ci/runs.yaml", "an Argo run history"),
+    ("tekton-skaffold-demo/runs.yaml", "a Tekton run history"),
+    ("sfn-checkout/runs.jsonl", "a Step Functions execution history"),
+    ("gha-flask-publish/runs.jsonl", "GitHub Actions run jobs"),
+]
+
+
+@pytest.mark.parametrize(("name", "label"), HISTORIES)
+def test_validate_on_a_run_history_says_it_is_a_log(name: str, label: str) -> None:
+    # it gave the schema's findings: "missing required key 'name'", "kind: expected 'Recipe', got text ('List')", ...
+    res = runner.invoke(app, ["validate", str(RECIPES / name), "-f", "json"], env=ENV)
+    assert res.exit_code == 1, res.output
+    [found] = json.loads(res.stdout)["files"][0]["findings"]
+    assert found["code"] == "run-history" and found["line"] == 1
+    assert found["message"].startswith(f"this file holds {label}, not a recipe: it is a log, give it to --logs")
+
+
+def test_profile_with_the_recipe_and_the_run_history_swapped_says_which_is_which() -> None:
+    argo = RECIPES / "argo-ci"
+    res = runner.invoke(app, ["profile", str(argo / "runs.yaml"), "--logs", str(argo / "workflow.yaml"), "-q"], env=ENV)
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "runs.yaml:1: this file holds an Argo run history, not a recipe" in lines[0], res.output
+    assert "Traceback" not in res.output
+
+
+def test_an_invalid_recipe_that_is_no_history_keeps_its_findings(tmp_path: Path) -> None:
+    bad = tmp_path / "r.yaml"
+    bad.write_text("kind: List\n")
+    res = runner.invoke(app, ["validate", str(bad), "-f", "json"], env=ENV)
+    assert res.exit_code == 1
+    codes = {f["code"] for f in json.loads(res.stdout)["files"][0]["findings"]}
+    assert "missing-key" in codes and "run-history" not in codes

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recipemut.errors import RecipeInvalid
 from recipemut.files.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:  # at run time imported where used: the CLI imports this module at start-up, pandas it need not
@@ -139,17 +140,25 @@ def load_inputs(
 
     path = Path(recipe_path)
     text = doc = sha256 = None
-    if document:
-        from recipemut.plan.planfile import recipe_sha256
-        from recipemut.recipe.loader import load_recipe_text, read_document
+    try:
+        if document:
+            from recipemut.plan.planfile import recipe_sha256
+            from recipemut.recipe.loader import load_recipe_text, read_document
 
-        doc, _, text = read_document(path)
-        sha256 = recipe_sha256(path)  # of the bytes, as apply checks it
-        recipe = load_recipe_text(text, file=str(recipe_path))
-    else:
-        from recipemut.recipe.loader import load_recipe
+            doc, _, text = read_document(path)
+            sha256 = recipe_sha256(path)  # of the bytes, as apply checks it
+            recipe = load_recipe_text(text, file=str(recipe_path))
+        else:
+            from recipemut.recipe.loader import load_recipe
 
-        recipe = load_recipe(path)
+            recipe = load_recipe(path)
+    except RecipeInvalid as e:  # a run history given as the recipe (the two swapped): say where it goes
+        from recipemut.usecases.misplaced import run_history_finding
+
+        history = run_history_finding(path)
+        if history is None:
+            raise
+        raise RecipeInvalid([history]) from e
     figures = None
     if source.engine != "local":  # partition by partition: the sample's spans and the whole log's figures
         from recipemut.logs.distributed import read_partitioned
