@@ -45,13 +45,15 @@ def validate(
     """
     from recipemut.recipe.engines import a_name
     from recipemut.recipe.loader import check_recipe  # jsonschema, networkx: not for -h
-    from recipemut.usecases.misplaced import run_history_finding
 
     results = []
     for path in files:
         recipe, findings = check_recipe(path)
-        if recipe is None and (history := run_history_finding(path)) is not None:
-            findings = [history]  # a log given as a recipe: where it goes, not its schema errors
+        if recipe is None:  # a log given as a recipe: where it goes, not its schema errors
+            from recipemut.usecases.misplaced import run_history_finding  # pandas: only for a failed file
+
+            if (history := run_history_finding(path)) is not None:
+                findings = [history]
         errors = sum(f.severity == "error" for f in findings)
         warnings = len(findings) - errors
         valid = recipe is not None and errors == 0 and not (strict and warnings)
