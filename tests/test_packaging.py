@@ -100,14 +100,15 @@ def make_dry_run(target: str) -> str:
 
 def test_make_demo_installs_the_runtime_dependencies_only_and_says_so() -> None:
     demo = make_dry_run("demo")
-    assert "[dev]" not in demo
+    assert "[dev" not in demo and "dask" not in demo
     assert "pip --quiet --disable-pip-version-check install -e ." in demo
     assert 'echo "creating .venv and installing recipemut (about a minute, once)..."' in demo
     assert "recipemut suggest recipes/checkout/recipe.yaml" in demo
 
 
 def test_make_test_still_installs_the_dev_tools() -> None:
-    assert "install -e '.[dev]'" in make_dry_run("test")
+    """The test venv has the dev tools and the dask extra (its engine is tested on a local cluster)."""
+    assert "install -e '.[dev,dask]'" in make_dry_run("test")
 
 
 # ---- editors: modeline and schema ids
