@@ -64,12 +64,18 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
     line) or the file is another tool's (named), and :class:`RecipemutError` when it is a recipe
     already or no engine's file.
     """
-    from recipemut.files.write import atomic_write, check_output_path
+    from recipemut.errors import InputFileError
+    from recipemut.files.write import atomic_write, check_output_path, history_path
 
     source = Path(path)
     name = str(path)
     if out is not None:
         check_output_path(out, option="--out", inputs={source: "the file to import"}, example="recipe.yaml")
+        if history_path(out).exists():  # a tracked recipe changes through apply and rollback only
+            raise InputFileError(
+                f"--out {out}: is a recipe with a history ({history_path(out).name}); replacing it here would "
+                "leave that history behind; write the import to a new file", code="out",
+            )
     text = read_text(source)
     recipe, findings = check_text(text, file=name)
     errors = [f for f in findings if f.severity == "error"]

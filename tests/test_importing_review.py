@@ -1,0 +1,37 @@
+"""`recipemut import -o`: cases found in review (recipemut/usecases/importing.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+DIAMOND = ROOT / "tests" / "realdata" / "engines" / "argo" / "dag-diamond.yaml"
+runner = CliRunner()
+
+
+def test_import_refuses_to_replace_a_recipe_that_has_a_history(tmp_path: Path) -> None:
+    # -o over a tracked recipe replaced it outside apply/rollback: its history then no longer
+    # matched, and the next apply refused the recipe as edited by hand
+    recipe = tmp_path / "recipe.yaml"
+    shutil.copy(ROOT / "recipes" / "checkout" / "recipe.yaml", recipe)
+    history = tmp_path / "recipe.yaml.history.jsonl"
+    history.write_text("")  # its presence is what marks the recipe as tracked
+    before = recipe.read_bytes()
+    res = runner.invoke(app, ["import", str(DIAMOND), "-o", str(recipe)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    assert f"--out {recipe}: is a recipe with a history (recipe.yaml.history.jsonl)" in res.output
+    assert recipe.read_bytes() == before
+
+
+def test_import_still_writes_over_an_untracked_file(tmp_path: Path) -> None:
+    out = tmp_path / "recipe.yaml"
+    out.write_text("old\n")
+    res = runner.invoke(app, ["import", str(DIAMOND), "-o", str(out)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert out.read_text().startswith("# Imported by `recipemut import`")
