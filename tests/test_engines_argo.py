@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from _engines_helpers import load_checked
 from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.recipe.engines import argo
-from recipemut.recipe.loader import check_recipe, check_text, load_recipe
+from recipemut.recipe.loader import check_text, load_recipe
 
 runner = CliRunner()
 REAL = Path(__file__).parent / "realdata" / "engines" / "argo"
@@ -35,15 +36,9 @@ EXPECTED_WARNINGS: dict[str, list[tuple[str, int]]] = {
 }
 
 
-def _load(name: str):  # type: ignore[no-untyped-def]
-    recipe, findings = check_recipe(REAL / name)
-    assert recipe is not None, [str(f) for f in findings]
-    return recipe, findings
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED_WARNINGS))
 def test_each_public_example_imports_and_validates_with_its_warnings(name: str) -> None:
-    recipe, findings = _load(name)
+    recipe, findings = load_checked(REAL / name)
     assert recipe.imported.key == "argo"
     assert [f for f in findings if f.severity == "error"] == []
     got = [(f.code, f.line) for f in findings if f.code.startswith("import-")]
@@ -55,7 +50,7 @@ def test_each_public_example_imports_and_validates_with_its_warnings(name: str) 
 
 
 def test_dag_diamond_dependencies_become_after_at_their_lines() -> None:
-    r, _ = _load("dag-diamond.yaml")
+    r, _ = load_checked(REAL / "dag-diamond.yaml")
     assert [op.id for op in r.operations] == [
         "foo-bar-longname-A",
         "foo-bar-longname-B",
@@ -78,21 +73,21 @@ def test_dag_diamond_dependencies_become_after_at_their_lines() -> None:
 
 
 def test_steps_groups_run_in_order_and_a_group_in_parallel() -> None:
-    r, _ = _load("steps.yaml")
+    r, _ = load_checked(REAL / "steps.yaml")
     assert r.ops["hello2a"].after == ("hello1",) and r.ops["hello2b"].after == ("hello1",)
     assert r.ops["hello1"].after == ()
     assert r.imported.anchors["hello2a"].depends_style == "implicit"
 
 
 def test_with_items_fans_out_over_an_input_list_all_at_once() -> None:
-    r, _ = _load("loops.yaml")
+    r, _ = load_checked(REAL / "loops.yaml")
     op = r.ops["print-message-loop"]
     assert op.foreach == "print-message-loop.items" and op.concurrency == 2  # two items, no parallelism limit
     assert r.fields["print-message-loop.items"].type == "array" and "print-message-loop.items" in r.inputs
 
 
 def test_with_param_on_a_step_result_is_a_data_edge_and_the_fan_out_list() -> None:
-    r, _ = _load("loops-param-result.yaml")
+    r, _ = load_checked(REAL / "loops-param-result.yaml")
     assert r.ops["generate"].produces == ("generate.result",)
     sleep = r.ops["sleep"]
     assert sleep.foreach == "generate.result" and sleep.consumes == ("generate.result",)
@@ -113,23 +108,23 @@ def test_parallelism_bounds_the_fan_out_and_anchors_it() -> None:
 
 
 def test_when_retry_memoize_and_artifacts() -> None:
-    r, _ = _load("conditionals.yaml")
+    r, _ = load_checked(REAL / "conditionals.yaml")
     assert r.ops["print-hello-govaluate"].when == "{{inputs.parameters.should-print}} == true"
     assert "should-print" in r.inputs
-    r, _ = _load("retry-with-steps.yaml")
+    r, _ = load_checked(REAL / "retry-with-steps.yaml")
     assert (
         r.ops["hello1"].retry is not None and r.ops["hello1"].retry.max_attempts == 11
     )  # limit "10" + the first attempt
-    r, _ = _load("memoize-simple.yaml")
+    r, _ = load_checked(REAL / "memoize-simple.yaml")
     op = r.ops["whalesay"]
     assert op.cache is not None and op.cache.ttl_s == 10.0 and op.deterministic
-    r, _ = _load("artifact-passing.yaml")
+    r, _ = load_checked(REAL / "artifact-passing.yaml")
     assert r.fields["generate-artifact.hello-art"].type == "bytes"
     assert r.ops["consume-artifact"].consumes == ("generate-artifact.hello-art",)
 
 
 def test_or_dependency_is_warned_and_kept_as_after_on_every_named_task() -> None:
-    r, findings = _load("dag-enhanced-depends.yaml")
+    r, findings = load_checked(REAL / "dag-enhanced-depends.yaml")
     assert r.ops["should-execute-2"].after == ("B", "C")
     w = next(f for f in findings if f.code == "import-or-dependency" and f.line == 23)
     assert "'B || C' holds an OR" in w.message and w.file.endswith("dag-enhanced-depends.yaml")
@@ -137,7 +132,7 @@ def test_or_dependency_is_warned_and_kept_as_after_on_every_named_task() -> None
 
 
 def test_a_nested_dag_is_one_operation_and_one_warning() -> None:
-    r, findings = _load("dag-nested.yaml")
+    r, findings = load_checked(REAL / "dag-nested.yaml")
     assert [op.id for op in r.operations] == ["A", "B", "C", "D"]
     assert r.ops["D"].service == "template:nested-diamond" and r.ops["D"].after == ("B", "C")
     (w,) = [f for f in findings if f.code == "import-nested-template"]

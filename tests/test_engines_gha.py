@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
+from _engines_helpers import imported_with, ops, validated
 from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.recipe.engines import githubactions as gha
 from recipemut.recipe.engines.base import Imported
-from recipemut.recipe.loader import check_document
 from recipemut.recipe.yamlpos import parse_yaml
 
 REAL = Path(__file__).parent / "realdata" / "engines" / "github-actions"
@@ -21,16 +21,7 @@ runner = CliRunner()
 
 
 def imported(text: str, file: str = ".github/workflows/ci.yml") -> Imported:
-    data, positions, _ = parse_yaml(text, file=file, what="workflow")
-    imp = gha.to_recipe(data, positions, file=file)
-    recipe, findings = check_document(imp.document, imp.positions, file=file)
-    errors = [str(f) for f in findings if f.severity == "error"]
-    assert recipe is not None and not errors, errors
-    return imp
-
-
-def ops(imp: Imported) -> dict[str, dict[str, Any]]:
-    return {o["id"]: o for o in imp.document["operations"]}
+    return imported_with(gha, text, file=file, what="workflow")
 
 
 def warning(imp: Imported, code: str) -> Any:
@@ -358,8 +349,5 @@ SHIPPED = sorted((Path(__file__).parents[1] / "recipes").glob("gha-*/workflow.ym
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
 def test_shipped_github_actions_examples_validate(path: Path) -> None:
-    result = runner.invoke(app, ["validate", "--format", "json", str(path)], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)["files"]
-    assert report["valid"] and report["engine"] == gha.NAME
+    assert validated(path)["engine"] == gha.NAME
     assert "Provenance:" in path.read_text().split("\nname:")[0]

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _engines_helpers import codes, imported_with, ops, validated
 from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.recipe.engines import stepfunctions as sfn
 from recipemut.recipe.engines.base import Imported
-from recipemut.recipe.loader import check_document
 from recipemut.recipe.yamlpos import parse_yaml
 
 REAL = Path(__file__).parent / "realdata" / "engines" / "stepfunctions"
@@ -21,26 +21,13 @@ runner = CliRunner()
 
 def imported(machine: dict[str, Any] | str, file: str = "m.asl.json") -> Imported:
     text = machine if isinstance(machine, str) else json.dumps(machine, indent=2)
-    data, positions, _ = parse_yaml(text, file=file, what="state machine")
-    imp = sfn.to_recipe(data, positions, file=file)
-    recipe, findings = check_document(imp.document, imp.positions, file=file)
-    errors = [str(f) for f in findings if f.severity == "error"]
-    assert recipe is not None and not errors, errors
-    return imp
+    return imported_with(sfn, text, file=file, what="state machine")
 
 
 def line(machine: dict[str, Any], needle: str, after: int = 0) -> int:
     """The line of ``needle`` (the first after line ``after``) in the JSON :func:`imported` parses."""
     lines = json.dumps(machine, indent=2).splitlines()
     return next(i for i, t in enumerate(lines, 1) if needle in t and i > after)
-
-
-def ops(imp: Imported) -> dict[str, dict[str, Any]]:
-    return {o["id"]: o for o in imp.document["operations"]}
-
-
-def codes(imp: Imported) -> list[str]:
-    return [w.code for w in imp.warnings]
 
 
 def task(nxt: str | None = None, **kw: Any) -> dict[str, Any]:
@@ -392,10 +379,7 @@ SHIPPED = sorted((Path(__file__).parents[1] / "recipes").glob("sfn-*/definition.
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
 def test_shipped_step_functions_examples_validate(path: Path) -> None:
-    result = runner.invoke(app, ["validate", "--format", "json", str(path)], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)["files"]
-    assert report["valid"] and report["engine"] == sfn.NAME
+    assert validated(path)["engine"] == sfn.NAME
     assert "Provenance:" in json.loads(path.read_text())["Comment"]
 
 

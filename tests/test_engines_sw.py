@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _engines_helpers import codes, imported_with, ops
 from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.recipe.engines import serverlessworkflow as sw
 from recipemut.recipe.engines.base import Imported
-from recipemut.recipe.loader import check_document
 from recipemut.recipe.yamlpos import parse_yaml
 
 REAL = Path(__file__).parent / "realdata" / "engines" / "serverlessworkflow"
@@ -21,20 +21,7 @@ runner = CliRunner()
 
 def imported(doc: dict[str, Any] | str, file: str = "wf.sw.yaml") -> Imported:
     text = doc if isinstance(doc, str) else json.dumps(doc, indent=2)
-    data, positions, _ = parse_yaml(text, file=file, what="workflow")
-    imp = sw.to_recipe(data, positions, file=file)
-    recipe, findings = check_document(imp.document, imp.positions, file=file)
-    errors = [str(f) for f in findings if f.severity == "error"]
-    assert recipe is not None and not errors, errors
-    return imp
-
-
-def ops(imp: Imported) -> dict[str, dict[str, Any]]:
-    return {o["id"]: o for o in imp.document["operations"]}
-
-
-def codes(imp: Imported) -> list[str]:
-    return [w.code for w in imp.warnings]
+    return imported_with(sw, text, file=file, what="workflow")
 
 
 # ---- detect ----------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from _engines_helpers import load_checked
 from typer.testing import CliRunner
 
 from recipemut.cli import app
-from recipemut.recipe.loader import check_recipe, check_text
+from recipemut.recipe.loader import check_text
 
 runner = CliRunner()
 REAL = Path(__file__).parent / "realdata" / "engines" / "tekton"
@@ -24,15 +25,9 @@ EXPECTED: dict[str, tuple[int, list[str]]] = {
 }
 
 
-def _load(name: str):  # type: ignore[no-untyped-def]
-    recipe, findings = check_recipe(REAL / name)
-    assert recipe is not None, [str(f) for f in findings]
-    return recipe, findings
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_each_public_example_imports_and_validates_with_its_warnings(name: str) -> None:
-    recipe, findings = _load(name)
+    recipe, findings = load_checked(REAL / name)
     n_ops, codes = EXPECTED[name]
     assert recipe.imported.key == "tekton" and len(recipe.operations) == n_ops
     assert [f for f in findings if f.severity == "error"] == []
@@ -44,7 +39,7 @@ def test_each_public_example_imports_and_validates_with_its_warnings(name: str) 
 
 
 def test_a_multi_document_file_imports_its_pipeline_with_the_tasks_beside_it() -> None:
-    r, _ = _load("pipelinerun.yaml")  # ClusterRoleBinding, Task, Task, Pipeline, PipelineRun
+    r, _ = load_checked(REAL / "pipelinerun.yaml")  # ClusterRoleBinding, Task, Task, Pipeline, PipelineRun
     assert r.imported.doc_index == 3 and r.name == "demo.pipeline"
     assert r.ops["fetch-from-git"].service == "git-clone" and r.ops["build-image"].service == "kaniko"
     # the git-clone Task's result, and the workspace both tasks bind: build-image reads the clone by a data edge
@@ -58,7 +53,7 @@ def test_a_multi_document_file_imports_its_pipeline_with_the_tasks_beside_it() -
 
 
 def test_results_are_data_edges_and_pipeline_results_are_outputs() -> None:
-    r, _ = _load("pipelinerun-results.yaml")
+    r, _ = load_checked(REAL / "pipelinerun-results.yaml")
     assert r.ops["second-add"].consumes == ("first-add.sum", "third")
     assert r.ops["second-add"].after == () and r.dag.edges["first-add", "second-add"]["kind"] == "data"
     assert r.inputs == ("first", "second", "third")
@@ -66,7 +61,7 @@ def test_results_are_data_edges_and_pipeline_results_are_outputs() -> None:
 
 
 def test_finally_tasks_run_after_every_other_task() -> None:
-    r, _ = _load("pipelinerun-with-final-tasks.yaml")
+    r, _ = load_checked(REAL / "pipelinerun-with-final-tasks.yaml")
     # cleanup runs after every task; it binds the workspace clone-app-repo cloned into: a data edge
     assert r.ops["cleanup"].consumes == ("workspace.git-source.1",) and r.ops["cleanup"].after == ()
     check = r.ops["check-git-commit"]
@@ -75,7 +70,7 @@ def test_finally_tasks_run_after_every_other_task() -> None:
 
 
 def test_when_expressions_are_kept_as_text_and_their_results_read() -> None:
-    r, findings = _load("pipelinerun-with-when-expressions.yaml")
+    r, findings = load_checked(REAL / "pipelinerun-with-when-expressions.yaml")
     op = r.ops["echo-file-exists"]
     assert op.when == "$(tasks.check-file.results.exists) in [yes]" and op.consumes == ("check-file.exists",)
     w = next(f for f in findings if f.code == "import-when" and "echo-file-exists" in f.message)
@@ -86,14 +81,14 @@ def test_when_expressions_are_kept_as_text_and_their_results_read() -> None:
 
 
 def test_matrix_fans_out_every_combination_at_once_and_retries() -> None:
-    r, _ = _load("pipelinerun-with-matrix.yaml")
+    r, _ = load_checked(REAL / "pipelinerun-with-matrix.yaml")
     op = r.ops["platforms-and-browsers"]
     assert op.foreach == "platforms-and-browsers.matrix" and op.concurrency == 9  # 3 platforms x 3 browsers
     assert r.fields["platforms-and-browsers.matrix"].type == "array"
     assert r.ops["matrix-and-params-include"].consumes == ("matrix-and-params-include.matrix",)  # not its label
     assert r.ops["matrix-with-task-retries"].retry is not None
     assert r.ops["matrix-with-task-retries"].retry.max_attempts == 2
-    r, _ = _load("using-retries-and-retry-count-variables.yaml")
+    r, _ = load_checked(REAL / "using-retries-and-retry-count-variables.yaml")
     assert r.ops["retry-me"].retry is not None and r.ops["retry-me"].retry.max_attempts == 6
 
 
