@@ -149,7 +149,7 @@ def test_pre_commit_hook_runs_validate_on_recipe_files() -> None:
     assert files.search("recipes/checkout/recipe.yaml")
     assert files.search("recipe.yml")
     assert not files.search("recipes/checkout/loggen.yaml")
-    assert "Recipe YAML files to check" in recipemut_help("validate")
+    assert "Recipes to check" in recipemut_help("validate")
 
 
 # ---- the GitHub Action
