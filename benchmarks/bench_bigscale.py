@@ -119,7 +119,11 @@ print(json.dumps({"wall": wall, "cpu": cpu, "rows": rows,
 
 def library_phase(kind: str, path: Path) -> dict[str, float]:
     out = subprocess.run([PY, "-c", CHILD, kind, str(path), str(RECIPE)], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    got: dict[str, float] = {}
+    for line in out.stdout.strip().splitlines():  # the chunks phase prints its figures before the common ones
+        if line.startswith("{"):
+            got.update(json.loads(line))
+    return got
 
 
 def command_phase(args: list[str]) -> dict[str, float]:
