@@ -64,3 +64,59 @@ def test_duplicate_spans_without_span_ids_are_not_counted_in_the_whole_log_figur
         assert whole[op].run_share == local[op].run_share == 1.0
         assert whole[op].p50_ms == pytest.approx(local[op].p50_ms, rel=1e-3)
         assert whole[op].mean_ms == pytest.approx(local[op].mean_ms, rel=1e-9)
+
+
+def _gap_log(tmp_path: Path) -> tuple[Path, int]:
+    """200 spans, 1,200 lines that are no JSON (a damaged stretch), 200 spans; and the bytes of the first 200."""
+    def good(i: int) -> str:
+        return json.dumps(_span(i, "a", 1000.0 * i, 10.0)) + "\n"
+
+    head = "".join(good(i) for i in range(200))
+    log = tmp_path / "gap.jsonl"
+    log.write_text(head + "not json at all\n" * 1200 + "".join(good(i) for i in range(200, 400)))
+    return log, len(head.encode())
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_partition_opening_with_a_damaged_stretch_is_read_on_not_dropped(tmp_path: Path) -> None:
+    # a byte range whose first 1,000 lines were all bad was taken as 'not a span log' and read as
+    # empty: its spans after the stretch were lost and its rejected lines never counted (376 spans,
+    # 1 rejected line, 377 lines read, where the file holds 400, 1,200 and 1,600)
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    recipe = load_recipe(tmp_path / "r.yaml")
+    log, head = _gap_log(tmp_path)
+    _, local = read_logs([log], recipe=recipe)
+    sample, report, figures = read_partitioned([log], recipe=recipe, engine="local", partition_bytes=head + 10)
+    assert figures.partitions > 1
+    assert (len(sample), report.lines_read, sum(report.rejected.values())) == (400, 1600, 1200)
+    assert (local.spans_kept, local.lines_read, sum(local.rejected.values())) == (400, 1600, 1200)
+    assert int(figures.count.sum()) == 400
+    assert sorted(e.line for e in report.examples)[0] == 201  # the file's line numbers
+
+
+def test_a_damaged_file_start_is_still_not_a_span_log(tmp_path: Path) -> None:
+    from recipemut.errors import LogError
+
+    (tmp_path / "r.yaml").write_text(RECIPE)
+    recipe = load_recipe(tmp_path / "r.yaml")
+    log = tmp_path / "bad.jsonl"
+    log.write_text("not json at all\n" * 1200 + json.dumps(_span(1, "a", 0.0, 1.0)) + "\n")
+    with pytest.raises(LogError) as e:
+        read_partitioned([log], recipe=recipe, engine="local")
+    assert e.value.code == "not-a-log"
+
+
+@pytest.mark.xfail(strict=True, reason="recipemut/logs/stream.py:111-114 (checked_chunks): a chunk after the first "
+                   "whose first 1,000 non-blank lines are bad is read as empty (its later spans dropped, its "
+                   "rejections and lines uncounted); stream.py is another engineer's file")
+def test_streamed_chunks_read_on_after_a_damaged_stretch(tmp_path: Path) -> None:
+    from recipemut.logs.report import Rejects
+    from recipemut.logs.stream import checked_chunks
+
+    log, head = _gap_log(tmp_path)
+    rej = Rejects(str(log))
+    spans = lines = 0
+    for table, _, read, blank in checked_chunks(log, str(log), rej, chunk_bytes=head + 10):
+        spans += table.num_rows
+        lines += read + blank
+    assert (spans, lines, sum(rej.counts.values())) == (400, 1600, 1200)
