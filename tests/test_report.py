@@ -102,9 +102,14 @@ def _ids(p: _Elements) -> set[str]:
     return {a["id"] or "" for _, a in p.tags if "id" in a}
 
 
+def _element(text: str, tag: str, el_id: str) -> str:
+    """The first ``<tag id="el_id">`` of ``text`` up to its closing tag (no nesting of the same tag)."""
+    start = text.index(f'<{tag} id="{el_id}">')
+    return text[start : text.index(f"</{tag}>", start)]
+
+
 def _figure(text: str, fig_id: str) -> str:
-    start = text.index(f'<figure id="{fig_id}">')
-    return text[start : text.index("</figure>", start)]
+    return _element(text, "figure", fig_id)
 
 
 def test_the_page_is_self_contained(page: Path) -> None:
@@ -141,8 +146,7 @@ def test_the_plan_and_its_dag_changes_are_marked(page: Path) -> None:
 
 
 def _section(text: str, sid: str) -> str:
-    start = text.index(f'<section id="{sid}">')
-    return text[start : text.index("</section>", start)]
+    return _element(text, "section", sid)
 
 
 def test_every_section_is_drawn(page: Path) -> None:
