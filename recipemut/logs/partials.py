@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from recipemut.logs.report import Rejects
 from recipemut.logs.sample import RequestCounts, keep_mask, row_hashes
-from recipemut.logs.spans import PARSE_SCHEMA, factorize, keep_calls
+from recipemut.logs.spans import factorize, keep_calls
 
 #: relative accuracy of a histogram bucket's representative value
 ALPHA = 5e-4
@@ -227,10 +227,6 @@ def merge(parts: Sequence[Partial]) -> Partial:
     return out
 
 
-def empty_rows() -> tuple[pa.Table, np.ndarray]:
-    return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64)
-
-
 __all__ = [
     "ALPHA",
     "N_BUCKETS",
@@ -238,7 +234,6 @@ __all__ = [
     "Partial",
     "bucket_of",
     "bucket_values",
-    "empty_rows",
     "hist_quantiles",
     "latency_histogram",
     "merge",
