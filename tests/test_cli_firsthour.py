@@ -182,3 +182,46 @@ def test_an_invalid_recipe_that_is_no_history_keeps_its_findings(tmp_path: Path)
     assert res.exit_code == 1
     codes = {f["code"] for f in json.loads(res.stdout)["files"][0]["findings"]}
     assert "missing-key" in codes and "run-history" not in codes
+
+
+def test_an_invalid_argo_definition_is_no_run_history(tmp_path: Path) -> None:
+    # sniff knows a Workflow definition too (apiVersion argoproj.io, kind Workflow): without a status
+    # it is no history, and its own findings (here a cycle) stay
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: c-}\nspec:\n  entrypoint: main\n"
+        "  templates:\n  - name: main\n    dag:\n      tasks:\n      - {name: a, template: t, dependencies: [b]}\n"
+        "      - {name: b, template: t, dependencies: [a]}\n  - name: t\n    container: {image: alpine}\n"
+    )
+    res = runner.invoke(app, ["validate", str(wf), "-f", "json"], env=ENV)
+    assert res.exit_code == 1
+    codes = [f["code"] for f in json.loads(res.stdout)["files"][0]["findings"]]
+    assert "cycle" in codes and "run-history" not in codes, codes
+
+
+def test_an_engine_files_undeclared_services_are_one_warning_that_says_why() -> None:
+    pipeline = RECIPES / "tekton-skaffold-demo" / "pipeline.yaml"
+    res = runner.invoke(app, ["validate", str(pipeline), "-f", "json"], env=ENV)
+    assert res.exit_code == 0
+    found = [f for f in json.loads(res.stdout)["files"][0]["findings"] if f["code"] == "unknown-service"]
+    assert len(found) == 1, found  # it was three, one per task image, on every command
+    assert found[0]["message"].startswith(
+        "3 services are not declared: 'unit-tests' (used by skaffold-unit-tests); 'build-push' (used by "
+        "build-skaffold-web, build-skaffold-app); 'demo-deploy-kubectl' (used by deploy-app, deploy-web); "
+        "a Tekton Pipeline cannot declare them"
+    )
+
+
+def test_a_recipes_undeclared_services_stay_one_warning_each(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "apiVersion: recipemut/v1\nkind: Recipe\nname: r\nfields: {x: {type: string}}\ninputs: []\noutputs: [x]\n"
+        "operations:\n- {id: a, service: s1, action: A, consumes: [], produces: [x]}\n"
+        "- {id: b, service: s2, action: B, consumes: [x], produces: []}\n"
+    )
+    res = runner.invoke(app, ["validate", str(recipe), "-f", "json"], env=ENV)
+    found = [f for f in json.loads(res.stdout)["files"][0]["findings"] if f["code"] == "unknown-service"]
+    assert [f["message"] for f in found] == [
+        "service 's1' (used by a) is not declared in services; forecast cannot size it",
+        "service 's2' (used by b) is not declared in services; forecast cannot size it",
+    ]

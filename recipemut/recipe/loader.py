@@ -532,7 +532,36 @@ def check_document(
 def check_imported(imported: Imported, *, file: str) -> tuple[Recipe | None, list[Finding]]:
     """An engine file's imported recipe document, checked like a recipe; the recipe keeps ``imported``."""
     recipe, findings = check_document(imported.document, imported.positions, file=file, findings=imported.warnings)
-    return (None if recipe is None else dataclasses.replace(recipe, imported=imported)), findings
+    return (None if recipe is None else dataclasses.replace(recipe, imported=imported)), _one_service_warning(
+        findings, imported.engine
+    )
+
+
+def _one_service_warning(findings: list[Finding], engine: str) -> list[Finding]:
+    """An engine's file cannot declare services: its ``unknown-service`` warnings (one per image,
+    runner or AWS service, on every command) become one, which says so and how to size them.
+
+    >>> fs = [Finding("w.yml", 5, 5, "unknown-service", "service 'a' (used by x) is not declared in services; "
+    ...       "forecast cannot size it", "warning"), Finding("w.yml", 9, 5, "unknown-service",
+    ...       "service 'b' (used by y, z) is not declared in services; forecast cannot size it", "warning")]
+    >>> [f.message for f in _one_service_warning(fs, "GitHub Actions workflow")]  # doctest: +NORMALIZE_WHITESPACE
+    ["2 services are not declared: 'a' (used by x); 'b' (used by y, z); a GitHub Actions workflow cannot declare
+    them, so forecast cannot size them (`recipemut import` the file into a recipe and add `services:` to size them)"]
+    """
+    unknown = [f for f in findings if f.code == "unknown-service"]
+    if not unknown:
+        return findings
+    suffix = " is not declared in services; forecast cannot size it"
+    each = "; ".join(f.message.removeprefix("service ").removesuffix(suffix) for f in unknown)
+    count = "a service is" if len(unknown) == 1 else f"{len(unknown)} services are"
+    article = "an" if engine[:1].lower() in "aeiou" else "a"
+    them = "it" if len(unknown) == 1 else "them"
+    one = dataclasses.replace(
+        unknown[0],
+        message=f"{count} not declared: {each}; {article} {engine} cannot declare {them}, so forecast cannot size "
+        f"{them} (`recipemut import` the file into a recipe and add `services:` to size {them})",
+    )
+    return [one if f is unknown[0] else f for f in findings if f.code != "unknown-service" or f is unknown[0]]
 
 
 def check_text(text: str, *, file: str = "<string>") -> tuple[Recipe | None, list[Finding]]:

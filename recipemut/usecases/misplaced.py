@@ -10,6 +10,7 @@ an engine's run history (:func:`recipemut.logs.runs.sniff.sniff`), and says wher
 from __future__ import annotations
 
 import os
+import re
 
 from recipemut.errors import Finding, RecipemutError
 from recipemut.files.read import read_user_file
@@ -18,6 +19,12 @@ from recipemut.recipe.loader import MAX_RECIPE_BYTES
 
 #: the first bytes are enough to tell (sniff looks at 64 KiB)
 HEAD_BYTES = 64 * 1024
+#: sniff also knows an Argo or Tekton *definition* (its reader says it is no history); a run has a status
+_STATUS = re.compile(rb"""["']?status["']?\s*:""")
+_STATUS_KEYS = {
+    "argo": (_STATUS, re.compile(rb"""["']?nodes["']?\s*:""")),
+    "tekton": (_STATUS, re.compile(rb"""["']?(?:conditions|childReferences)["']?\s*:""")),
+}
 
 
 def run_history_finding(path: str | os.PathLike[str]) -> Finding | None:
@@ -28,8 +35,8 @@ def run_history_finding(path: str | os.PathLike[str]) -> Finding | None:
     except RecipemutError:
         return None  # unreadable: the loader's own findings say why
     kind = sniff(head)
-    if kind is None:
-        return None
+    if kind is None or (kind in _STATUS_KEYS and not all(k.search(head) for k in _STATUS_KEYS[kind])):
+        return None  # an Argo or Tekton definition (no status): its importer's findings say what is wrong
     return Finding(
         name, 1, None, "run-history",
         f"this file holds {_a(LABELS[kind])}, not a recipe: it is a log, give it to --logs (the recipe is the "
