@@ -1,0 +1,138 @@
+"""Parquet logs and ``recipemut convert`` under attack.
+
+Held (regression guards): a truncated file, a column of the wrong type, a FIFO named
+``*.parquet`` or a symbolic-link loop in a logs folder, ``convert -o`` onto one of its inputs or
+onto a link, ``--sample-requests`` outside (0, 1] or not a number, ``--memory-budget`` garbage:
+each is one line and exit 1 or 2, or the bad entry is left out.
+
+Open (strict xfails: ``recipemut/logs/parquet.py``, ``sample.py``, ``stream.py`` and the
+convert flow belong to the engineer still working on them):
+
+* a row group that inflates a thousand-fold (an 11 MB file of 100 M rows took past 120 s and
+  5.5 GB) is read whole; gzip logs are held to 100x their size, Parquet to nothing;
+* ``convert -o recipe.yaml`` overwrites an existing file that is not Parquet (a recipe, a
+  YAML or JSON file) without a word.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+
+ROOT = Path(__file__).resolve().parents[2] / "recipes" / "checkout"
+RECIPE = ROOT / "recipe.yaml"
+LOGS = ROOT / "logs.jsonl.gz"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pq") / "good.parquet"
+    result = runner.invoke(app, ["convert", str(LOGS), "-o", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _profile(logs: Path, *extra: str) -> object:
+    return runner.invoke(app, ["profile", str(RECIPE), "--logs", str(logs), "-q", *extra], env={"COLUMNS": "200"})
+
+
+def test_a_truncated_parquet_file_is_one_error(tmp_path: Path, good: Path) -> None:
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[:5000])
+    result = _profile(cut)
+    assert result.exit_code == 1 and "not a readable Parquet file" in result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("column", "values"), [("latency_ms", "x"), ("start_ms", [1])])
+def test_a_column_of_the_wrong_type_is_one_error_naming_it(
+    tmp_path: Path, good: Path, column: str, values: object
+) -> None:
+    table = pq.read_table(good)
+    table = table.set_column(table.column_names.index(column), column, pa.array([values] * len(table)))
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(table, bad)
+    result = _profile(bad)
+    assert result.exit_code == 1, result.output  # type: ignore[attr-defined]
+    assert f"Parquet column '{column}'" in result.output  # type: ignore[attr-defined]
+
+
+def test_a_fifo_and_a_link_loop_in_a_logs_folder_are_not_followed(tmp_path: Path, good: Path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.parquet").write_bytes(good.read_bytes())
+    os.mkfifo(folder / "f.parquet")
+    (folder / "loop").symlink_to("..")
+    (folder / "self.parquet").symlink_to("self.parquet")
+    result = _profile(folder)
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["nan", "0", "1.5", "-1", "inf", ""])
+def test_sample_requests_outside_0_1_is_a_usage_error(good: Path, value: str) -> None:
+    result = _profile(good, "--sample-requests", value)
+    assert result.exit_code == 2 and "--sample-requests" in result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["garbage", "-5", "nan", "1e30"])
+def test_memory_budget_garbage_is_a_usage_error(good: Path, value: str) -> None:
+    result = _profile(good, "--memory-budget", value)
+    assert result.exit_code == 2 and "is not a size" in result.output  # type: ignore[attr-defined]
+
+
+def test_convert_onto_its_input_or_a_link_is_refused(tmp_path: Path, good: Path) -> None:
+    data = good.read_bytes()
+    src = tmp_path / "in.parquet"
+    src.write_bytes(data)
+    link = tmp_path / "link.parquet"
+    link.symlink_to(src)
+    for out in (src, link):
+        result = runner.invoke(app, ["convert", str(src), "-o", str(out)], env={"COLUMNS": "200"})
+        assert result.exit_code == 1, result.output
+    assert src.read_bytes() == data
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="convert -o overwrites an existing file that is not Parquet (a recipe); the convert flow "
+    "belongs to the engineer still working on Parquet",
+)
+def test_convert_does_not_overwrite_a_file_that_is_not_parquet(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    data = RECIPE.read_bytes()
+    recipe.write_bytes(data)
+    result = runner.invoke(app, ["convert", str(LOGS), "-o", str(recipe)], env={"COLUMNS": "200"})
+    assert recipe.read_bytes() == data
+    assert result.exit_code == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a Parquet row group is inflated whole, with no bound on its ratio to the file's size "
+    "(parquet.py belongs to the engineer still working on it)",
+)
+def test_a_row_group_that_inflates_a_thousand_fold_is_refused(tmp_path: Path) -> None:
+    rows = 5_000_000
+    zeros = pa.array(np.zeros(rows, dtype=np.int32))
+    table = pa.table(
+        {
+            "request_id": pa.DictionaryArray.from_arrays(zeros, pa.array(["r" * 1000])),
+            "op": pa.DictionaryArray.from_arrays(zeros, pa.array(["charge_card"])),
+            "start_ms": pa.array(np.full(rows, 1.7e12)),
+            "latency_ms": pa.array(np.ones(rows)),
+            "status": pa.DictionaryArray.from_arrays(zeros, pa.array(["ok"])),
+        }
+    )
+    bomb = tmp_path / "bomb.parquet"
+    pq.write_table(table, bomb, compression="zstd", row_group_size=rows)
+    assert bomb.stat().st_size < 2_000_000
+    result = _profile(bomb)
+    assert result.exit_code == 1, result.output  # type: ignore[attr-defined]
