@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from recipemut.apply.transaction import apply_plan, rollback
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
 from recipemut.recipe.edits import Edit
@@ -150,3 +152,25 @@ def test_argo_dag_without_depends_still_gets_a_dependencies_list() -> None:
                             (Edit("append", ("operations", "b", "after"), "a"),))
     wb = write_back(text, imported, [after], source="wf.yaml")
     assert [line for line in wb.text.splitlines() if line not in text.splitlines()] == ["            dependencies: [a]"]
+
+
+# ---- a written text that no longer parses -------------------------------------------------------
+
+
+def test_a_written_text_that_would_not_parse_is_refused_as_a_mismatch_not_a_syntax_error_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the read-back's syntax error named a line of the text that was never written ('flow.asl.json:33:1:
+    # YAML syntax error'), as if the user's file were broken; it is the write that failed
+    import recipemut.apply.engines as engines
+    from recipemut.errors import MutationError
+    from recipemut.recipe.engines import import_text
+
+    text = json.dumps(ASL, indent=2) + "\n"
+    imported = import_text(text, file="flow.asl.json")
+    assert imported is not None
+    monkeypatch.setattr(engines, "_edited", lambda t, *a, **k: t.replace('"States": {', '"States": {{', 1))
+    with pytest.raises(MutationError) as e:
+        engines.write_back(text, imported, [_fanout("First", 12)], source="flow.asl.json")
+    assert e.value.code == "write-back-mismatch" and e.value.line is None
+    assert "would not read back" in e.value.message and "nothing was written" in e.value.message

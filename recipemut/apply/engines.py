@@ -543,8 +543,13 @@ def write_back(
     if not written:
         return WriteBack(text, imported.key, imported.engine, (), tuple(advice))
     out = _edited(text, k, edits, numbers, source=source, engine=imported.engine)
-    back = import_text(out, file=source)
-    diff = _differences(meaning(doc), meaning(back.document)) if back is not None else ["it no longer imports"]
+    try:
+        back = import_text(out, file=source)
+    except RecipemutError as e:  # its line is one of the text not written: say what failed, not where
+        back, unread = None, f"it would not read back: {e.message}"
+    else:
+        unread = "it no longer imports"
+    diff = _differences(meaning(doc), meaning(back.document)) if back is not None else [unread]
     if diff or back is None:  # the text round trip disagrees with the data: refuse rather than write something else
         raise MutationError(f"the {imported.engine} file as written would not say what the plan says "
                             f"({'; '.join(diff[:3])}); nothing was written", file=source, code="write-back-mismatch")
