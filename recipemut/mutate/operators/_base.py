@@ -148,6 +148,12 @@ def make_mutation(
     )
 
 
+def set_on_operation(ctx: OperatorContext, operator: str, op_id: str, key: str, value: Any, reason: str) -> Mutation:
+    """The mutation ``operator:op_id`` that sets ``key`` of operation ``op_id`` to ``value``; ``reason`` is its
+    description, a sentence without its full stop."""
+    return make_mutation(ctx, operator, op_id, (op_id,), reason + ".", [Edit("set", ("operations", op_id, key), value)])
+
+
 def doc_op(doc: Mapping[str, Any], op_id: str, section: str = "operations") -> Mapping[str, Any]:
     """The document mapping of an operation (or alternative) by id."""
     for item in doc.get(section) or ():

@@ -29,9 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, fmt_fields, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessing, fmt_fields, ms, set_on_operation
 from recipemut.predict import cachesim
-from recipemut.recipe.edits import Edit
 
 NAME = "cache"
 SUMMARY = (
@@ -112,8 +111,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         )
     if rp.capacity_bound:
         reason += " (capacity binds: hit rate approximated by keeping the most requested keys)"
-    edits = [Edit("set", ("operations", op_id, "cache"), spec)]
-    return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+    return set_on_operation(ctx, NAME, op_id, "cache", spec, reason)
 
 
 def _unrepeated(keys: np.ndarray, fan_out: bool, consumes: Sequence[str], min_hit_rate: float) -> str | None:

@@ -19,10 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from recipemut.mutate.mutation import TRUE, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessing, ms, set_on_operation
 from recipemut.mutate.operators.fanout import no_foreach_reason, rebatched_reason
 from recipemut.predict.fanout import first_of_key
-from recipemut.recipe.edits import Edit
 
 NAME = "dedupe"
 SUMMARY = "fetch the identical items of one request once, for a deterministic fan-out operation whose keys repeat"
@@ -83,8 +82,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         f"same request (in {with_repeats:,} of {int(ran.sum()):,} requests), {ms(saved_ms)} of calls per request "
         f"on average"
     )
-    edits = [Edit("set", ("operations", op_id, "dedupe"), True)]
-    return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+    return set_on_operation(ctx, NAME, op_id, "dedupe", True, reason)
 
 
 generate, why_not = assessing(

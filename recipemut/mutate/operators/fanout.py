@@ -31,9 +31,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from recipemut.mutate.mutation import COUNT, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessing, ms, set_on_operation
 from recipemut.predict.fanout import makespan
-from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Operation
 
 NAME = "fanout"
@@ -148,8 +147,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         f"({float(gains[best_i]):.1f} ms at {ks[best_i]}) up to {cap}, {bound}; calls in flight at once can "
         f"slow each other down on `{op.service}`, which this prediction assumes they do not"
     )
-    edits = [Edit("set", ("operations", op_id, "concurrency"), k)]
-    return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+    return set_on_operation(ctx, NAME, op_id, "concurrency", k, reason)
 
 
 generate, why_not = assessing(

@@ -23,10 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms
+from recipemut.mutate.operators._base import OperatorContext, assessing, ms, set_on_operation
 from recipemut.predict import hedgemodel
 from recipemut.profile.build import ST_OK
-from recipemut.recipe.edits import Edit
 
 NAME = "hedge"
 SUMMARY = "duplicate a call to an operation with a heavy latency tail after a delay (extra calls counted in cost)"
@@ -99,8 +98,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         reason = reason.replace("has a heavy tail (", "has a heavy tail per call (", 1) + (
             ", on each of its calls (the calls then run as scheduled now)"
         )
-    edits = [Edit("set", ("operations", op_id, "hedge"), {"after_ms": after, "max_extra": 1})]
-    return make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
+    return set_on_operation(ctx, NAME, op_id, "hedge", {"after_ms": after, "max_extra": 1}, reason)
 
 
 generate, why_not = assessing(
