@@ -225,3 +225,12 @@ def test_a_recipes_undeclared_services_stay_one_warning_each(tmp_path: Path) -> 
         "service 's1' (used by a) is not declared in services; forecast cannot size it",
         "service 's2' (used by b) is not declared in services; forecast cannot size it",
     ]
+
+
+@pytest.mark.parametrize("command", ["profile", "suggest", "evaluate", "forecast", "report", "convert"])
+def test_the_mapping_and_store_help_are_whole_at_80_columns(command: str) -> None:
+    # rich cut a word wider than the help column: "schemas/mapping.schem…", ".recipemut/store.sqli…"
+    res = runner.invoke(app, [command, "-h"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0
+    assert "mapping.schema.json" in res.output and "mapping.schem…" not in res.output
+    assert "store.sqli…" not in res.output

@@ -164,7 +164,8 @@ def _options() -> dict[str, Any]:
         ),
         "mapping": typer.Option(
             "--map",
-            help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces (see schemas/mapping.schema.json).",
+            help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces "
+            "(its schema: mapping.schema.json in schemas/).",
             show_default=False,
         ),
     }
@@ -264,7 +265,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress 
 StoreOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer reads the runtime type
     "--store", show_default=False,
     help="Profile store: what it has learned orders suggest's candidates, and this run is recorded in it "
-    "(default: $RECIPEMUT_STORE, else .recipemut/store.sqlite; --store off or RECIPEMUT_STORE=off: none).",
+    "(default: $RECIPEMUT_STORE, else store.sqlite in .recipemut/; --store off or RECIPEMUT_STORE=off: none).",
 )]
 
 
