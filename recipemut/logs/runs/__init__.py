@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from recipemut.errors import LogError
-from recipemut.logs.common import read_bytes
+from recipemut.errors import InputFileError, LogError
+from recipemut.files.compressed import STREAM_ERRORS, inflate
+from recipemut.files.read import human_size
 from recipemut.logs.runs import argo, githubactions, stepfunctions, tekton
 from recipemut.logs.runs.rows import COUNT_KEYS, Rows, documents
 from recipemut.logs.runs.sniff import LABELS, sniff
@@ -33,6 +34,10 @@ from recipemut.recipe.model import Recipe
 FORMATS = ("argo", "tekton", "stepfunctions", "github-actions")
 _READERS = {"argo": argo, "tekton": tekton, "stepfunctions": stepfunctions, "github-actions": githubactions}
 log = logging.getLogger(__name__)
+#: most bytes a run history may hold (decompressed): it is parsed whole into Python objects, about
+#: ten times its size in memory, where a span log is read in columns; a bigger history is split
+#: into several files. Past it reading stops, so a gzip that inflates to gigabytes never fills memory.
+MAX_HISTORY_BYTES = 256 * 1024**2
 _ENGINES = {"argo": "Argo", "tekton": "Tekton", "stepfunctions": "Step Functions", "github-actions": "GitHub Actions"}
 
 
@@ -49,7 +54,7 @@ def read_table(
     if fmt not in _READERS:
         raise LogError(f"unknown run-history format '{fmt}' (expected one of {', '.join(FORMATS)})", file=str(p))
     rows = Rows(p, recipe)
-    docs = list(documents(read_bytes(p), p))
+    docs = list(documents(_read_history(p), p))
     if not docs:
         raise LogError(f"empty {LABELS[fmt]}", file=str(p), code="empty")
     try:
@@ -62,6 +67,28 @@ def read_table(
             code="bad-shape",
         ) from None
     return rows.table(engine=_ENGINES[fmt], strict=strict)
+
+
+def _read_history(p: Path) -> bytes:
+    """The history's bytes (gunzipped), at most :data:`MAX_HISTORY_BYTES`; errors as one line."""
+    try:
+        if p.is_dir():
+            raise InputFileError("is a directory, not a run history", file=str(p), code="not-a-file")
+        data, cut = inflate(p, MAX_HISTORY_BYTES)
+    except FileNotFoundError:
+        raise InputFileError("no such file", file=str(p), code="missing-file") from None
+    except STREAM_ERRORS as e:
+        raise InputFileError(f"cannot read: {e}", file=str(p), code="unreadable") from None
+    if cut is not None:
+        raise InputFileError(f"cannot read: {cut}", file=str(p), code="unreadable")
+    if len(data) > MAX_HISTORY_BYTES:
+        raise InputFileError(
+            f"run history larger than {human_size(MAX_HISTORY_BYTES)} (decompressed); a history is read whole, "
+            "split it into several files",
+            file=str(p),
+            code="too-large",
+        )
+    return bytes(data) if isinstance(data, bytearray) else data
 
 
 __all__ = ["COUNT_KEYS", "FORMATS", "LABELS", "read_table", "sniff"]
