@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import gzip
 import json
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _runs_helpers import ms
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -21,15 +21,6 @@ RUNS = Path(__file__).parent / "realdata" / "engines" / "argo" / "runs"
 MANY = RUNS / "many-items-z26lj.yaml"  # argo's get_test.go: a Steps workflow, withItems over 13 items
 RETRY = RUNS / "dag_retry_succeeded.yaml"  # argo's controller testdata: a DAG task retried twice
 runner = CliRunner()
-
-
-def ms(v: Any) -> float:
-    """A raw Argo time (RFC 3339 text, or the datetime YAML makes of an unquoted one) in epoch ms."""
-    if isinstance(v, str):
-        v = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-    if v.tzinfo is None:
-        v = v.replace(tzinfo=dt.timezone.utc)
-    return v.timestamp() * 1000.0
 
 
 def raw_nodes(path: Path) -> dict[str, Any]:

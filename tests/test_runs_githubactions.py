@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+from _runs_helpers import ms
+
 from recipemut.logs.ingest import read_logs
 
 REAL = Path(__file__).parent / "realdata" / "engines" / "github-actions" / "runs" / "rest-api-job-paginated.json"
-
-
-def ms(text: str) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000.0
 
 
 def test_the_documented_answer_is_one_run_of_one_job_with_its_duration() -> None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
+from _runs_helpers import ms
 
 from recipemut.logs.ingest import read_logs
 
 REAL = Path(__file__).parent / "realdata" / "engines" / "tekton" / "runs" / "dashboard-demo-pipeline-run-6.json"
-
-
-def ms(text: str) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000.0
 
 
 def test_taskruns_are_spans_of_their_pipelinerun_with_the_history_durations() -> None:
