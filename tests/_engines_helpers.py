@@ -54,3 +54,14 @@ def validated(path: Path) -> dict[str, Any]:
     (report,) = json.loads(result.stdout)["files"]
     assert report["valid"], report
     return dict(report)
+
+
+def import_warnings(report: dict[str, Any]) -> set[tuple[str, int]]:
+    """The ``import-*`` findings of a :func:`validated` report, as (code, line)."""
+    return {(f["code"], f["line"]) for f in report["findings"] if f["code"].startswith("import-")}
+
+
+def file_ops(engine: ModuleType, path: Path, *, what: str) -> dict[str, dict[str, Any]]:
+    """The operations ``engine`` imports from the file at ``path`` (named by its base name), unchecked."""
+    data, positions, _ = parse_yaml(path.read_text(), file=path.name, what=what)
+    return ops(engine.to_recipe(data, positions, file=path.name))

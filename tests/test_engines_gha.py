@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from _engines_helpers import imported_with, ops, validated
+from _engines_helpers import file_ops, import_warnings, imported_with, ops, validated
 from typer.testing import CliRunner
 
-from recipemut.cli import app
 from recipemut.recipe.engines import githubactions as gha
 from recipemut.recipe.engines.base import Imported
-from recipemut.recipe.yamlpos import parse_yaml
 
 REAL = Path(__file__).parent / "realdata" / "engines" / "github-actions"
 runner = CliRunner()
@@ -317,16 +314,13 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_public_workflows_validate_with_the_expected_warnings(name: str) -> None:
-    result = runner.invoke(app, ["validate", "--format", "json", str(REAL / name)], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)["files"]
-    assert report["valid"] and report["engine"] == gha.NAME
-    assert {(f["code"], f["line"]) for f in report["findings"] if f["code"].startswith("import-")} == EXPECTED[name]
+    report = validated(REAL / name)
+    assert report["engine"] == gha.NAME
+    assert import_warnings(report) == EXPECTED[name]
 
 
 def load(name: str) -> dict[str, dict[str, Any]]:
-    data, positions, _ = parse_yaml((REAL / name).read_text(), file=name, what="workflow")
-    return ops(gha.to_recipe(data, positions, file=name))
+    return file_ops(gha, REAL / name, what="workflow")
 
 
 def test_public_workflows_carry_outputs_matrix_and_max_parallel() -> None:

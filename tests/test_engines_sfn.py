@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _engines_helpers import codes, imported_with, ops, validated
+from _engines_helpers import codes, file_ops, import_warnings, imported_with, ops, validated
 from typer.testing import CliRunner
 
-from recipemut.cli import app
 from recipemut.recipe.engines import stepfunctions as sfn
 from recipemut.recipe.engines.base import Imported
 from recipemut.recipe.yamlpos import parse_yaml
@@ -337,18 +336,14 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_public_examples_validate_with_the_expected_warnings(name: str) -> None:
-    result = runner.invoke(app, ["validate", "--format", "json", str(REAL / name)], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)["files"]
-    assert report["valid"] and report["engine"] == sfn.NAME
-    found = {(f["code"], f["line"]) for f in report["findings"] if f["code"].startswith("import-")}
-    assert found == EXPECTED[name]
+    report = validated(REAL / name)
+    assert report["engine"] == sfn.NAME
+    assert import_warnings(report) == EXPECTED[name]
 
 
 def test_public_examples_map_retry_and_choice_as_documented() -> None:
     def load(name: str) -> dict[str, dict[str, Any]]:
-        data, positions, _ = parse_yaml((REAL / name).read_text(), file=name, what="state machine")
-        return ops(sfn.to_recipe(data, positions, file=name))
+        return file_ops(sfn, REAL / name, what="state machine")
 
     mc = load("distributed-map-montecarlo.asl.json")
     assert mc["Monte_Carlo_Simulation_-_Distributed_Map_"]["concurrency"] == 1000

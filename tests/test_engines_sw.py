@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _engines_helpers import codes, imported_with, ops
+from _engines_helpers import codes, file_ops, import_warnings, imported_with, ops, validated
 from typer.testing import CliRunner
 
-from recipemut.cli import app
 from recipemut.recipe.engines import serverlessworkflow as sw
 from recipemut.recipe.engines.base import Imported
-from recipemut.recipe.yamlpos import parse_yaml
 
 REAL = Path(__file__).parent / "realdata" / "engines" / "serverlessworkflow"
 runner = CliRunner()
@@ -295,17 +293,14 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_spec_examples_validate_with_the_expected_warnings(name: str) -> None:
-    result = runner.invoke(app, ["validate", "--format", "json", str(REAL / name)], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
-    (report,) = json.loads(result.stdout)["files"]
-    assert report["valid"] and report["engine"] == sw.NAME
-    assert {(f["code"], f["line"]) for f in report["findings"] if f["code"].startswith("import-")} == EXPECTED[name]
+    report = validated(REAL / name)
+    assert report["engine"] == sw.NAME
+    assert import_warnings(report) == EXPECTED[name]
 
 
 def test_spec_examples_map_parallel_foreach_and_switch() -> None:
     def load(name: str) -> dict[str, dict[str, Any]]:
-        data, positions, _ = parse_yaml((REAL / name).read_text(), file=name, what="workflow")
-        return ops(sw.to_recipe(data, positions, file=name))
+        return file_ops(sw, REAL / name, what="workflow")
 
     assert set(load("v08-parallel-execution.json")) == {"short-delay-branch", "long-delay-branch"}
     tx = load("v08-process-transactions.json")["process-transactions"]
