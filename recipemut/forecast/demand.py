@@ -7,8 +7,10 @@ builds its report from :func:`demand_from_profile` and says which sample rate sc
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -67,13 +69,25 @@ def demand_from_profile(profile: Profile, recipe: Recipe) -> DemandInputs:
     return DemandInputs(np.asarray(profile.request_start_ms, dtype=np.float64), weights, busy, np.unique(rates))
 
 
+def with_every_request(demand: DemandInputs, sample: Any) -> DemandInputs:
+    """``demand`` with the request starts and weights of every request when the logs were sampled by
+    request at ingest (``sample``: the ingest report's :class:`~recipemut.logs.sample.RequestSample`,
+    or None): the rate series then counts every request, not the sample scaled up by 1/fraction."""
+    if sample is None or not sample.start_ms.size:
+        return demand
+    rates = np.where(np.isfinite(sample.rates) & (sample.rates > 0), sample.rates, 1.0)
+    return dataclasses.replace(demand, start_ms=sample.start_ms, weights=1.0 / rates, sample_rates=np.unique(rates))
+
+
 def forecast_from_profile(
-    profile: Profile, recipe: Recipe, *, horizon_days: float = DEFAULT_HORIZON_DAYS, level: float = DEFAULT_LEVEL
+    profile: Profile, recipe: Recipe, *, horizon_days: float = DEFAULT_HORIZON_DAYS, level: float = DEFAULT_LEVEL,
+    sample: Any = None,
 ) -> tuple[RateForecast, dict[str, float]]:
     """The rate forecast of a profile's traffic and the current busy ms per request per service.
 
-    What ``suggest`` computes once, before comparing mutations with :func:`headroom_change`.
+    What ``suggest`` computes once, before comparing mutations with :func:`headroom_change`;
+    ``sample`` as in :func:`with_every_request`.
     """
-    d = demand_from_profile(profile, recipe)
+    d = with_every_request(demand_from_profile(profile, recipe), sample)
     fc = forecast_rate(rate_series(d.start_ms, d.weights), horizon_days=horizon_days, level=level)
     return fc, dict(d.busy_ms)

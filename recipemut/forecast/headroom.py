@@ -37,12 +37,12 @@ class Headroom:
     why, and every change is ``None``.
     """
 
-    def __init__(self, original: Recipe, baseline: Replay, prof: Profile) -> None:
+    def __init__(self, original: Recipe, baseline: Replay, prof: Profile, *, sample: Any = None) -> None:
         self.original = original
         self.note = ""
         self.forecast: Any = None
-        try:
-            self.forecast, _ = forecast_from_profile(prof, original)
+        try:  # sampled at ingest (``sample``): the rate counts every request, as forecast's does
+            self.forecast, _ = forecast_from_profile(prof, original, sample=sample)
         except (RecipemutError, ValueError) as e:  # too little history, a degenerate series
             self.note = f"no capacity forecast: {e}"
         # busy time from the baseline *replay*, as every mutation's: the same model on both sides

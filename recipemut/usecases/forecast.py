@@ -44,22 +44,13 @@ def build_report(
     sampling note when it scaled the rates.
     """
     from recipemut.forecast.capacity import capacity_report
-    from recipemut.forecast.demand import demand_from_profile, sampling_note
+    from recipemut.forecast.demand import demand_from_profile, sampling_note, with_every_request
 
     if inputs.profile is None:
         raise ValueError("build_report needs profiled inputs (load_inputs(..., profile=True))")
     recipe = inputs.recipe
-    demand = demand_from_profile(inputs.profile, recipe)
-    sample = inputs.report.sample
-    if sample is not None and sample.start_ms.size:  # sampled at ingest: the rate counts every request
-        import dataclasses
-
-        import numpy as np
-
-        rates = np.where(np.isfinite(sample.rates) & (sample.rates > 0), sample.rates, 1.0)
-        demand = dataclasses.replace(
-            demand, start_ms=sample.start_ms, weights=1.0 / rates, sample_rates=np.unique(rates)
-        )
+    # sampled at ingest: the rate counts every request
+    demand = with_every_request(demand_from_profile(inputs.profile, recipe), inputs.report.sample)
     return capacity_report(
         recipe, demand.start_ms, demand.weights, demand.busy_ms, horizon_days=horizon_days,
         with_backtest=with_backtest, sample_rate_note=sampling_note(demand.sample_rates, sample_rate),

@@ -86,7 +86,8 @@ def suggest(
     started = time.monotonic() if started is None else started
     progress.task("replaying the baseline")
     base = replay_base(prof, r)  # every replay of the search reads it
-    hr = Headroom(r, replay(r, prof, rng=np.random.default_rng([settings.seed, 0]), base=base), prof)
+    baseline = replay(r, prof, rng=np.random.default_rng([settings.seed, 0]), base=base)
+    hr = Headroom(r, baseline, prof, sample=inputs.report.sample)
     if settings.judge.objective == "headroom":
         settings = dataclasses.replace(settings, judge=dataclasses.replace(settings.judge, service=hr.bottleneck()))
     bandit = _bandit(store, r.name, warn)
