@@ -234,3 +234,19 @@ def test_the_mapping_and_store_help_are_whole_at_80_columns(command: str) -> Non
     assert res.exit_code == 0
     assert "mapping.schema.json" in res.output and "mapping.schem…" not in res.output
     assert "store.sqli…" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("2", "2 is outside (0, 1]: a share of requests, 0.1 for one in ten (a percentage? 2% is 0.02)"),
+        ("0", "0 is outside (0, 1]: a share of requests, 0.1 for one in ten"),
+    ],
+)
+def test_sample_requests_out_of_range_says_what_a_share_is(value: str, says: str) -> None:
+    # it said only "2 is outside (0, 1]"
+    logs = str(CHECKOUT / "logs.jsonl.gz")
+    args = ["profile", str(CHECKOUT / "recipe.yaml"), "--logs", logs, "--sample-requests", value]
+    res = runner.invoke(app, args, env=ENV)
+    assert res.exit_code == 2
+    assert says in " ".join(res.output.replace("│", " ").split()), res.output

@@ -96,7 +96,8 @@ class LogFormat(str, Enum):
 def check_rate(value: float | None) -> float | None:
     """Option callback: a sample rate is a share of requests, in (0, 1]."""
     if value is not None and not (0.0 < value <= 1.0):
-        raise typer.BadParameter(f"{value:g} is outside (0, 1]")
+        hint = f" (a percentage? {value:g}% is {value / 100:g})" if 1.0 < value <= 100.0 else ""
+        raise typer.BadParameter(f"{value:g} is outside (0, 1]: a share of requests, 0.1 for one in ten{hint}")
     return value
 
 
