@@ -77,7 +77,7 @@ SUMMARIES: dict[str, str] = {
     "report": "Write an HTML report: the plan, the DAG before and after it, the ranked mutations, the forecast.",
     "stats": "Show what recipemut has learned about each mutation operator.",
     "generate": "Write a realistic execution log for RECIPE.",
-    "convert": "Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into one Parquet file of spans.",
+    "convert": "Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into Parquet files of spans.",
 }
 
 #: ``-h`` as well as ``--help``, on the app and (inherited by click's contexts) on every command
