@@ -9,6 +9,8 @@ a hedge in front of it acts on each call, not on the request's window of calls:
   the call's cost);
 * then a cache on each call's recorded key (:func:`recipemut.predict.cachesim.call_hits`): a hit
   takes ``hit_latency_ms`` at no cost; a key repeated within one request hits from its second call;
+  on a sample of the requests (``Profile.request_fraction`` < 1) repeats across requests are
+  replayed with the TTL divided by the fraction (:mod:`recipemut.predict.cachesim`);
 * the calls are then scheduled on the operation's ``concurrency`` slots
   (:func:`recipemut.predict.fanout.makespan`) by the simulator (see docs/internals.md, "Fan-out
   replay").
@@ -95,9 +97,11 @@ def calls_replayed(
             if op.dedupe and not orig.dedupe:
                 all_keys = np.where(fanout.first_of_key(all_keys), all_keys, -1)
             t = p.request_start_ms + np.nan_to_num(p.start_offset_ms[:, j], nan=0.0)
-            hit = call_hits(t, all_keys, spec.ttl_s, spec.max_entries)[rows] & (keys >= 0)
-        else:
-            hit = call_hits(req_start + ctx.start, keys, spec.ttl_s, spec.max_entries)
+            hit = call_hits(t, all_keys, spec.ttl_s, spec.max_entries, fraction=p.request_fraction)[rows]
+            hit &= keys >= 0
+        else:  # the recorded requests, themselves a sample of the traffic when ingest sampled them
+            frac = ctx.profile.request_fraction
+            hit = call_hits(req_start + ctx.start, keys, spec.ttl_s, spec.max_entries, fraction=frac)
         ms = np.where(hit, spec.hit_latency_ms, ms)
         cost = np.where(hit, 0.0, cost)
         n_calls = int(keep.sum())

@@ -663,13 +663,14 @@ def _cache_hits(
     from recipemut.predict.cachesim import hits
 
     assert op.cache is not None
+    frac = profile.request_fraction  # the logs' requests a sample of the traffic's: corrected repeats
     if base.sampled:
         # replay the full recorded trace so sampling does not dilute repeats, then read our rows
         times = profile.request_start_ms + np.where(
             np.isnan(profile.start_offset_ms[:, j]), 0.0, profile.start_offset_ms[:, j]
         )
-        full = hits(times, profile.cache_key[:, j], op.cache.ttl_s, op.cache.max_entries)
+        full = hits(times, profile.cache_key[:, j], op.cache.ttl_s, op.cache.max_entries, fraction=frac)
         return full[base.rows] & calls
     keys = np.where(calls, base.key[j], -1)
     times = base.req_start + start_ms
-    return hits(times, keys, op.cache.ttl_s, op.cache.max_entries)
+    return hits(times, keys, op.cache.ttl_s, op.cache.max_entries, fraction=frac)

@@ -104,6 +104,9 @@ class Profile:
     n_calls: np.ndarray | None = None  # (n, k) int, calls per cell (0 where absent)
     call_ms: np.ndarray | None = None  # (n, k) float, the calls' times added up (NaN where absent)
     call_table: CallTable | None = None  # every call (None: one call per cell, the matrices say it all)
+    #: the share of the traffic's requests these are, when ingest sampled them by request_id (1.0: all);
+    #: what a replay of repeats across requests (the cache's, :mod:`recipemut.predict.cachesim`) corrects for
+    request_fraction: float = 1.0
 
     @property
     def n_requests(self) -> int:
@@ -270,7 +273,9 @@ def _nanstat(fn: object, m: np.ndarray, *args: object) -> np.ndarray:
         return np.asarray(fn(m, *args, axis=0))  # type: ignore[operator]
 
 
-def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | None = None) -> Profile:
+def build_profile(
+    spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | None = None, request_fraction: float = 1.0
+) -> Profile:
     """The performance profile of ``recipe`` from its span table (:func:`recipemut.logs.ingest.read_logs`).
 
     Requests are ``request_id`` values; matrix columns follow ``recipe.topo_order``. Spans of
@@ -283,7 +288,8 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
     of other operations (``parent_span_id``) is charged its own time and the spans it holds start
     after it (:func:`recipemut.logs.nesting.replay_starts`), so that replaying the unchanged recipe
     gives the recorded end to end. ``rate_bin_s``
-    defaults to :func:`rate_bin_for` of the time the requests span.
+    defaults to :func:`rate_bin_for` of the time the requests span. ``request_fraction``: the share
+    of requests ingest kept (:class:`recipemut.logs.sample.RequestSample`), carried as is.
 
     Raises
     ------
@@ -496,6 +502,7 @@ def build_profile(spans: pd.DataFrame, recipe: Recipe, *, rate_bin_s: float | No
         n_calls=n_calls,
         call_ms=_matrix(n, k, r, c, cells.call_ms),
         call_table=calls_kept,
+        request_fraction=float(request_fraction),
     )
 
 

@@ -178,7 +178,8 @@ def load_inputs(
     prof = None
     if profile:  # one vectorised pass: its count goes from none to all
         progress.task("profiling", len(spans), unit="spans")
-        prof = build_profile(spans, recipe)
+        # a sample of requests: the cache replay corrects its repeats for it (predict/cachesim.py)
+        prof = build_profile(spans, recipe, request_fraction=report.sample.fraction if report.sample else 1.0)
         if figures is not None:
             from recipemut.profile.whole import with_log_figures
 

@@ -12,6 +12,9 @@ item, the request's calls in recorded order; a key repeated within a request hit
 call, as :func:`recipemut.predict.cachesim.call_hits` replays it). The choice is
 :func:`recipemut.predict.cachesim.choose`: the shortest TTL reaching 90% of the best hit rate among
 ``cache_ttls_s``; capacity = peak live entries + 25%, rounded, capped at ``cache_max_entries``.
+On a sample of the requests (``--sample-requests`` or the memory budget: ``Profile.request_fraction``
+F < 1) the replay uses a TTL of ``T / F`` for the TTL ``T`` it judges, so the hit rate is the full
+traffic's, not the thinned stream's (:mod:`recipemut.predict.cachesim`, "A sample of the requests").
 Skipped when the hit rate is below ``cache_min_hit_rate`` (5%) or the logs carry no key for it;
 :func:`why_not` then says which (``suggest --explain``): for every deterministic operation without a
 cache that gets no candidate, e.g. "keys never repeat in the logs (0 of 2,000 requests share a key;
@@ -81,6 +84,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         ttls_s=tuple(ctx.option("cache_ttls_s")),
         max_entries_cap=int(ctx.option("cache_max_entries")),
         min_hit_rate=min_hit_rate,
+        fraction=p.request_fraction,  # a sample of requests sees fewer repeats: replayed with TTL / F
     )
     if choice is None or choice.replay.hit_rate < min_hit_rate:
         best_ttl, best = max(choice.tried, key=lambda t: t[1]) if choice is not None else (float("nan"), 0.0)
