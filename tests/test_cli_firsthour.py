@@ -250,3 +250,20 @@ def test_sample_requests_out_of_range_says_what_a_share_is(value: str, says: str
     res = runner.invoke(app, args, env=ENV)
     assert res.exit_code == 2
     assert says in " ".join(res.output.replace("│", " ").split()), res.output
+
+
+def test_history_of_an_engine_file_says_version_none_as_apply_does(tmp_path: Path) -> None:
+    # apply printed "version none -> 1" and history then showed "None -> 1"
+    import shutil
+
+    for name in ("pipeline.yaml", "runs.yaml"):
+        shutil.copy(RECIPES / "tekton-skaffold-demo" / name, tmp_path / name)
+    pipeline, plan = tmp_path / "pipeline.yaml", tmp_path / "plan.json"
+    runs = str(tmp_path / "runs.yaml")
+    args = ["suggest", str(pipeline), "--logs", runs, "-O", "parallelize", "-o", str(plan), "-q"]
+    res = runner.invoke(app, args, env=ENV)
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["apply", str(pipeline), "--plan", str(plan)], env=ENV).exit_code == 0
+    res = runner.invoke(app, ["history", str(pipeline)], env=ENV)
+    assert res.exit_code == 0
+    assert "none -> 1" in res.stdout and "None" not in res.stdout, res.stdout

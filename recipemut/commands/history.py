@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from recipemut.apply.history import Entry
 
 
+def _v(version: int | None) -> str:
+    """An engine file's text has no version number: ``none``, as apply and rollback print it."""
+    return "none" if version is None else str(version)
+
+
 def _entry_summary(e: Entry) -> dict[str, Any]:
     d = e.to_dict()
     d.pop("previous_text")
@@ -81,7 +86,7 @@ def history(
         Column("#", [str(e.seq) for e in entries], fixed),
         Column("time (UTC)", [shown(e.time.replace("T", " ").rstrip("Z")) for e in entries], fixed),
         Column("action", [shown(e.action) for e in entries], fixed),
-        Column("version", [f"{e.version_before} -> {e.version}" for e in entries], fixed),
+        Column("version", [f"{_v(e.version_before)} -> {_v(e.version)}" for e in entries], fixed),
         Column("mutations / reason", [shown(w) for w in whats]),
         Column("sha256", [shown(f"{(e.sha256_before or '-')[:8]} -> {e.sha256_after[:8]}") for e in entries]),
         Column("who", [shown(str(e.who.get("user", "?"))) for e in entries]),
