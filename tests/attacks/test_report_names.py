@@ -10,10 +10,12 @@ with its own source line to stderr.
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -52,3 +54,25 @@ def test_a_history_of_one_window_draws_without_a_matplotlib_warning(tmp_path: Pa
     page, caught = _report(tmp_path, (ROOT / "definition.asl.json").read_text(), (ROOT / "runs.jsonl").read_text())
     assert "<svg" in page
     assert [str(w.message) for w in caught if "xlim" in str(w.message)] == []
+
+
+@pytest.mark.parametrize("target", ["definition", "runs", "link", "hardlink"])
+def test_report_out_over_an_input_or_through_a_link_is_refused_before_any_work(tmp_path: Path, target: str) -> None:
+    definition = tmp_path / "def.asl.json"
+    definition.write_bytes((ROOT / "definition.asl.json").read_bytes())
+    logs = tmp_path / "runs.jsonl"
+    logs.write_bytes((ROOT / "runs.jsonl").read_bytes())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    out = {"definition": definition, "runs": logs, "link": tmp_path / "l.html", "hardlink": tmp_path / "h.html"}[target]
+    if target == "link":
+        out.symlink_to(victim)
+    elif target == "hardlink":
+        os.link(definition, out)
+    before = {p: p.read_bytes() for p in (definition, logs, victim)}
+    result = runner.invoke(
+        app, ["report", str(definition), "--logs", str(logs), "-o", str(out)], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "--out" in result.output
+    assert {p: p.read_bytes() for p in before} == before
