@@ -267,3 +267,12 @@ def test_history_of_an_engine_file_says_version_none_as_apply_does(tmp_path: Pat
     res = runner.invoke(app, ["history", str(pipeline)], env=ENV)
     assert res.exit_code == 0
     assert "none -> 1" in res.stdout and "None" not in res.stdout, res.stdout
+
+
+def test_an_engine_files_service_warning_names_a_few_steps_only() -> None:
+    sfn = RECIPES / "sfn-checkout" / "definition.asl.json"
+    res = runner.invoke(app, ["validate", str(sfn), "-f", "json"], env=ENV)
+    [found] = [f for f in json.loads(res.stdout)["files"][0]["findings"] if f["code"] == "unknown-service"]
+    assert "'dynamodb' (used by Set_Order_Payment_and_Shipping_Status, Set_Payment_Status_Unsuccessful and 3 more)" in (
+        found["message"]
+    )

@@ -537,6 +537,19 @@ def check_imported(imported: Imported, *, file: str) -> tuple[Recipe | None, lis
     )
 
 
+def _few_users(text: str, most: int = 3) -> str:
+    """``'dynamodb' (used by a, b and 3 more)``: a line said on every command names a few steps only.
+
+    >>> _few_users("'db' (used by a, b, c, d, e)"), _few_users("'db' (used by a, b, c)")
+    ("'db' (used by a, b and 3 more)", "'db' (used by a, b, c)")
+    """
+    head, sep, users = text.partition(" (used by ")
+    names = users.removesuffix(")").split(", ")
+    if not sep or len(names) <= most:
+        return text
+    return f"{head} (used by {', '.join(names[: most - 1])} and {len(names) - most + 1} more)"
+
+
 def _one_service_warning(findings: list[Finding], engine: str) -> list[Finding]:
     """An engine's file cannot declare services: its ``unknown-service`` warnings (one per image,
     runner or AWS service, on every command) become one, which says so and how to size them.
@@ -552,7 +565,7 @@ def _one_service_warning(findings: list[Finding], engine: str) -> list[Finding]:
     if not unknown:
         return findings
     suffix = " is not declared in services; forecast cannot size it"
-    each = "; ".join(f.message.removeprefix("service ").removesuffix(suffix) for f in unknown)
+    each = "; ".join(_few_users(f.message.removeprefix("service ").removesuffix(suffix)) for f in unknown)
     count = "a service is" if len(unknown) == 1 else f"{len(unknown)} services are"
     article = "an" if engine[:1].lower() in "aeiou" else "a"
     them = "it" if len(unknown) == 1 else "them"
