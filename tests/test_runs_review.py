@@ -69,7 +69,7 @@ def _events(*states: str) -> list[dict[str, object]]:
     return evs
 
 
-@pytest.mark.xfail(strict=True, reason="recipemut/logs/runs/stepfunctions.py:165,172 (and the Argo, Tekton and GitHub "
+@pytest.mark.xfail(strict=True, reason="recipemut/logs/runs/stepfunctions.py:166,173 (and the Argo, Tekton and GitHub "
                    "Actions readers alike): a step's op is op_id(name) alone, while the importer gives colliding names "
                    "the next free suffix ('Get Order' and 'Get_Order' become Get_Order and Get_Order_2), so both "
                    "states' spans land on Get_Order")
