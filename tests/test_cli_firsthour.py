@@ -276,3 +276,11 @@ def test_an_engine_files_service_warning_names_a_few_steps_only() -> None:
     assert "'dynamodb' (used by Set_Order_Payment_and_Shipping_Status, Set_Payment_Status_Unsuccessful and 3 more)" in (
         found["message"]
     )
+
+
+@pytest.mark.parametrize("command", [["import", "-"], ["profile", "-", "--logs", "x.jsonl"]])
+def test_standard_input_as_the_recipe_says_it_is_for_logs_only(command: list[str]) -> None:
+    # `recipemut import - < workflow.yaml` said "error: -: no such file"
+    res = runner.invoke(app, command, input="kind: Workflow\n", env=ENV)
+    assert res.exit_code == 2
+    assert "standard input is read by --logs only; name the file" in " ".join(res.output.split())

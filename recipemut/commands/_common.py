@@ -173,8 +173,17 @@ def _options() -> dict[str, Any]:
 
 
 _OPTS = _options()
+def named_file(value: Path) -> Path:
+    """Argument callback: a recipe or engine file is read by name; ``-`` (standard input) is for ``--logs`` only."""
+    if str(value) == "-":
+        raise typer.BadParameter(
+            "standard input is read by --logs only; name the file (save it first: ... > workflow.yaml)"
+        )
+    return value
+
+
 RecipeArg = Annotated[Path, typer.Argument(
-    metavar="RECIPE", show_default=False,
+    metavar="RECIPE", show_default=False, callback=named_file,
     help="The recipe: its YAML, or an Argo, Tekton, Step Functions, Serverless Workflow or GitHub Actions file.",
 )]
 #: ``Annotated`` aliases, the log options written once; defaults go in the signature:

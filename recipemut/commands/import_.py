@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import OutputFormat, err_console
+from recipemut.commands._common import OutputFormat, err_console, named_file
 from recipemut.files.text import shown
 
 
 def import_(
     file: Path = typer.Argument(
-        ..., metavar="FILE", help="An Argo, Tekton, GitHub Actions, Step Functions or Serverless Workflow file."
+        ..., metavar="FILE", callback=named_file,
+        help="An Argo, Tekton, GitHub Actions, Step Functions or Serverless Workflow file.",
     ),
     out: Path | None = typer.Option(
         None,
