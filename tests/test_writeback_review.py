@@ -174,3 +174,62 @@ def test_a_written_text_that_would_not_parse_is_refused_as_a_mismatch_not_a_synt
         engines.write_back(text, imported, [_fanout("First", 12)], source="flow.asl.json")
     assert e.value.code == "write-back-mismatch" and e.value.line is None
     assert "would not read back" in e.value.message and "nothing was written" in e.value.message
+
+
+# ---- Argo parallelism bounds every pod of its template ---------------------------------------------
+
+FAN = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: fan-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - name: prepare
+            template: echo
+          - name: fan
+            dependencies: [prepare]
+            template: echo
+            withItems: [1, 2, 3, 4, 5, 6, 7, 8]
+          - name: side
+            dependencies: [prepare]
+            template: echo
+          - name: done
+            dependencies: [fan, side]
+            template: echo
+    - name: echo
+      container:
+        image: alpine
+"""
+
+
+def _fan_limit(text: str) -> tuple[str, tuple[str, ...]]:
+    from recipemut.apply.engines import write_back
+    from recipemut.recipe.engines import import_text
+
+    imported = import_text(text, file="wf.yaml")
+    assert imported is not None
+    m = PlannedMutation("fanout:fan", "fanout", ("fan",), "fanout fan",
+                        (Edit("set", ("operations", "fan", "concurrency"), 2),))
+    wb = write_back(text, imported, [m], source="wf.yaml")
+    return wb.text, tuple(a.why for a in wb.advice)
+
+
+def test_argo_parallelism_that_would_also_throttle_a_task_running_beside_the_fan_out_is_advice() -> None:
+    # 'parallelism: 2' on template main bounds every pod of main: side, which runs beside fan, would
+    # have waited for fan's items, a change the plan does not make (the re-import compares fan-outs only)
+    text, advice = _fan_limit(FAN)
+    assert text == FAN
+    assert len(advice) == 1 and "also of side, which may run beside fan" in advice[0]
+
+
+def test_argo_parallelism_is_written_when_the_template_runs_nothing_beside_the_fan_out() -> None:
+    sequential = FAN.replace("          - name: side\n            dependencies: [prepare]\n",
+                             "          - name: side\n            dependencies: [fan]\n")
+    text, advice = _fan_limit(sequential)
+    assert not advice
+    assert [line for line in text.splitlines() if line not in sequential.splitlines()] == ["      parallelism: 2"]

@@ -11,9 +11,10 @@ mutations one by one to that document and turns what each changed into edits of 
   one: Argo refuses a DAG mixing the two keys); the term of an Argo ``depends`` expression of
   ``&&`` only;
 * ``concurrency``: Argo ``parallelism`` (of the template or workflow that bounds the fan-out, when
-  it bounds no other fan-out), Step Functions Map ``MaxConcurrency``, GitHub Actions
-  ``strategy.max-parallel``, Serverless Workflow 0.8 foreach ``batchSize`` (in a JSON file the
-  number is edited in place, or the key added before the state's first key, formatting kept);
+  it bounds no other fan-out and no task that may run beside it: it counts every pod there), Step
+  Functions Map ``MaxConcurrency``, GitHub Actions ``strategy.max-parallel``, Serverless Workflow
+  0.8 foreach ``batchSize`` (in a JSON file the number is edited in place, or the key added before
+  the state's first key, formatting kept);
 * ``cache`` on Argo: the task's template gets ``memoize`` (:func:`memoize_of`);
 * a removed operation: its task, job or pipeline task removed, and its name from every dependency
   list.
@@ -330,6 +331,16 @@ class _Translator:
             raise NotExpressible(
                 f"Argo's parallelism there bounds {', '.join(sharing)} too; {oid} needs a template of its own"
             )
+        if self.key == "argo":  # a template's (or the workflow's) parallelism bounds every pod in it
+            scope = a.concurrency
+            related = _related(meaning(self.im.document), oid)
+            beside = sorted(o for o, b in self.im.anchors.items()
+                            if o != oid and o not in related and b.path[: len(scope)] == scope)
+            if beside:
+                raise NotExpressible(
+                    f"Argo's parallelism there bounds every pod of its template, also of {', '.join(beside[:3])}, "
+                    f"which may run beside {oid}; {oid} needs a template of its own"
+                )
         path = (*a.concurrency, key)
         if _is_json(self.text):
             self.numbers.append((path, int(value)))
@@ -377,6 +388,24 @@ class _Translator:
         last = sorted(self.removals, key=lambda p: tuple((0, k) if isinstance(k, int) else (1, str(k)) for k in p),
                       reverse=True)
         return [*self.edits, *(Edit("remove", p) for p in last)]
+
+
+def _related(meanings: Mapping[str, tuple[Any, ...]], oid: str) -> set[str]:
+    """The operations that run before or after ``oid`` (its ancestors and descendants), never beside it."""
+    preds = {o: set(m[0]) for o, m in meanings.items()}
+    succs: dict[str, set[str]] = {o: set() for o in preds}
+    for o, ps in preds.items():
+        for q in ps:
+            succs.setdefault(q, set()).add(o)
+    out: set[str] = set()
+    for edges in (preds, succs):
+        todo = list(edges.get(oid, ()))
+        while todo:
+            o = todo.pop()
+            if o not in out:
+                out.add(o)
+                todo.extend(edges.get(o, ()))
+    return out - {oid}
 
 
 def _template_of(doc: Any, path: DocPath) -> Any:
