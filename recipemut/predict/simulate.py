@@ -139,6 +139,8 @@ class ReplayBase:
     weight: np.ndarray  # (n,) requests each replayed row stands for (1 / sample_rate), normalised to sum 1
     uniform: bool  # every row stands for the same number of requests
     donors: Mapping[str, np.ndarray]  # op -> positions (in rows) where it was recorded
+    # op with `when` -> rows where it has no span though every predecessor ran: the branch not taken
+    branch_off: Mapping[str, np.ndarray]
     calls_cache: dict[str, fanout.OpCalls] = field(default_factory=dict)  # op -> its recorded calls (:meth:`op_calls`)
 
     @cached_property
@@ -200,6 +202,12 @@ def replay_base(profile: Profile, original: Recipe) -> ReplayBase:
         gj = start[j] - ready
         gap[j] = np.where(np.isfinite(gj), np.maximum(gj, 0.0), 0.0)  # unknown gap: 0
     donors = {op_id: np.flatnonzero(status[j] != ST_ABSENT) for op_id, j in col.items()}
+    went_on = (status != ST_ABSENT) & (status != ST_HALTED) & (status != ST_ERROR)
+    branch_off = {}
+    for op_id, j in col.items():
+        if op_id in original.ops and original.ops[op_id].when is not None:
+            preds = [col[p] for p in g.predecessors(op_id) if p in col]
+            branch_off[op_id] = (status[j] == ST_ABSENT) & (went_on[preds].all(axis=0) if preds else True)
     cost = np.ascontiguousarray(profile.cost_usd[rows].T)
     fallback = np.array(
         [[(original.ops[o].cost_per_call_usd or 0.0) if o in original.ops else 0.0] for o in profile.op_ids]
@@ -224,6 +232,7 @@ def replay_base(profile: Profile, original: Recipe) -> ReplayBase:
         weight=_weights(profile.sample_rate[rows]),
         uniform=bool(np.ptp(np.nan_to_num(profile.sample_rate[rows], nan=1.0)) == 0) if rows.size else True,
         donors=donors,
+        branch_off=branch_off,
     )
 
 
@@ -374,6 +383,10 @@ def replay(
             run[:] = True
             start = np.zeros(n)
         j = base.col.get(op_id)
+        # a branch (`when`) the recorded request did not take does not run, and holds nothing up
+        off = run & base.branch_off[op_id] if orig is not None and op_id in base.branch_off else None
+        if off is not None:
+            run &= ~off
         substituted = orig is not None and (orig.service, orig.action) != (op.service, op.action)
         lat, c, stp, gap, imp, extra = _samples(
             recipe, original, profile, base, op, orig, j, run, substituted, rng, notes
@@ -410,6 +423,9 @@ def replay(
         fi *= run  # masked ufuncs (where=) are slower than a multiply by the mask
         np.maximum(e2e, fi, out=e2e)
         np.greater(run, stp, out=alive[i])  # run and not stopped
+        if off is not None:  # its successors go on from its predecessors
+            fi += start * off
+            alive[i] |= off
         np.logical_and(run, imp, out=imputed[i])
         cost += c * run
         # busy time counts every call: the calls' times added up, not the window they share
