@@ -13,17 +13,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _profile_helpers import line, write_lines
+from test_fanout_replay import RECIPE, request, with_keys
 
 from recipemut.loggen import generate_spans, load_params, write_jsonl
+from recipemut.logs.ingest import read_logs
 from recipemut.mutate.mutation import mutate
 from recipemut.mutate.operators import cache as cache_op
 from recipemut.mutate.operators._base import OperatorContext
-from recipemut.predict import cachesim
+from recipemut.predict import cachesim, simulate
 from recipemut.predict.simulate import replay
-from recipemut.profile.build import Profile
+from recipemut.profile.build import Profile, build_profile
 from recipemut.recipe.edits import Edit
-from recipemut.recipe.loader import load_recipe
-from recipemut.recipe.model import recipe_to_dict
+from recipemut.recipe.loader import load_recipe, load_recipe_text
+from recipemut.recipe.model import Recipe, recipe_to_dict
 from recipemut.usecases.inputs import LogSource, load_inputs
 
 CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout"
@@ -106,8 +109,13 @@ def test_the_cache_operator_judges_the_sample_as_the_full_log(profiles: tuple[Pr
     assert rate_sample == pytest.approx(rate_full, abs=0.03)
 
 
-def test_the_simulator_replays_the_samples_cache_as_the_full_logs(profiles: tuple[Profile, Profile]) -> None:
+@pytest.mark.parametrize("rows", [None, 2_000])  # every profiled request, or the replay's own subsample
+def test_the_simulator_replays_the_samples_cache_as_the_full_logs(
+    profiles: tuple[Profile, Profile], rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     full, sample = profiles
+    if rows is not None:  # the replay reads its rows' hits from a replay of every profiled request
+        monkeypatch.setattr(simulate, "SAMPLE_LIMIT", rows)
     recipe = load_recipe(CHECKOUT / "recipe.yaml")
     spec = {"ttl_s": 300, "max_entries": 10_000, "hit_latency_ms": 1}
     cached = mutate(recipe_to_dict(recipe), [Edit("set", ("operations", OP, "cache"), spec)])
@@ -116,3 +124,33 @@ def test_the_simulator_replays_the_samples_cache_as_the_full_logs(profiles: tupl
     on_sample = replay(cached, sample, rng=rng(1), original=recipe).cache_hit_rate[OP]
     assert on_sample == pytest.approx(on_full, abs=0.03)
     assert on_full > 0.1  # enough repeats for the comparison to mean something
+
+
+# ---- a fan-out operation: each call's key, replayed per call (predict/percall.py) ---------------
+
+T0 = 1_700_000_000_000.0
+CACHE = "{ttl_s: 60, max_entries: 100, hit_latency_ms: 1}"
+
+
+def _fanout_profile(tmp_path: Path, fraction: float) -> tuple[Profile, Recipe]:
+    """Four requests 100 s apart, each calling ``get_item`` for the keys a and b."""
+    lines = [d for i in range(4) for d in request(f"r{i}", T0 + i * 100_000, [10.0, 10.0], keys=["a", "b"])]
+    r = load_recipe_text(RECIPE, file="fan.yaml")
+    df, _ = read_logs(write_lines(tmp_path / "fan.jsonl", [line(d) for d in lines]), recipe=r)
+    return build_profile(df, r, request_fraction=fraction), r
+
+
+@pytest.mark.parametrize("rows", [None, 3])  # every profiled request, or the replay's own subsample
+@pytest.mark.parametrize(("fraction", "per_request"), [(1.0, [0, 0, 0, 0]), (0.25, [0, 1, 1, 0])])
+def test_a_fanout_cache_on_a_sample_replays_repeats_across_requests_with_ttl_over_f(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int | None, fraction: float, per_request: list[int]
+) -> None:
+    if rows is not None:
+        monkeypatch.setattr(simulate, "SAMPLE_LIMIT", rows)
+    prof, r = _fanout_profile(tmp_path, fraction)
+    cached = load_recipe_text(with_keys(cache=CACHE), file="fan.yaml")
+    rep = replay(cached, prof, rng=np.random.default_rng(0), original=r)
+    # 100 s apart, a 60 s TTL never hits; on a 25% sample it is replayed as 240 s: r1 and r2 hit,
+    # r3 (300 s after r0's miss) misses again
+    replayed = simulate.sample_rows(4, rows)
+    assert rep.cache_hit_rate["get_item"] == pytest.approx(np.mean(np.array(per_request)[replayed]))
