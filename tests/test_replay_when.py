@@ -72,3 +72,26 @@ def test_the_unchanged_recipe_replays_the_recorded_branches(tmp_path: Path) -> N
     assert sorted(set(np.round(rep.latency_ms))) == [30.0, 530.0]
     assert rep.ran[:, rep.op_ids.index("slow_path")].sum() == 10  # 1 request in 4
     assert rep.ran[:, rep.op_ids.index("finish")].all()  # what follows the branch still runs
+
+
+def test_a_branch_of_several_steps_is_skipped_whole(tmp_path: Path) -> None:
+    """The branch's second step has no span either, because its first did not run: skipped, not imputed."""
+    text = (
+        RECIPE.replace(
+            "  - id: finish\n",
+            "  - id: slow_path_2\n    service: s\n    action: Slow2\n    consumes: [y]\n    after: [slow_path]\n"
+            "    when: the card needs a manual review\n  - id: finish\n",
+        )
+        .replace("    after: [slow_path]\n", "    after: [slow_path_2]\n", 2)
+        .replace("    after: [slow_path_2]\n    when", "    after: [slow_path]\n    when", 1)
+    )
+    r = load_recipe_text(text, file="branchy.yaml")
+    lines = _lines(40)
+    for d in [d for d in lines if d["op"] == "slow_path"]:
+        lines.append(d | {"op": "slow_path_2", "start_ms": d["start_ms"] + 500, "latency_ms": 0.0})
+    df, _ = read_logs(write_lines(tmp_path / "b.jsonl", [line(d) for d in lines]), recipe=r)
+    prof = build_profile(df, r)
+    rep = replay(r, prof, rng=np.random.default_rng(0))
+    assert r.ops["finish"].after == ("slow_path_2",)
+    assert rep.imputed_share == 0.0
+    assert rep.latency_ms == pytest.approx(prof.e2e_latency_ms)

@@ -202,12 +202,14 @@ def replay_base(profile: Profile, original: Recipe) -> ReplayBase:
         gj = start[j] - ready
         gap[j] = np.where(np.isfinite(gj), np.maximum(gj, 0.0), 0.0)  # unknown gap: 0
     donors = {op_id: np.flatnonzero(status[j] != ST_ABSENT) for op_id, j in col.items()}
-    went_on = (status != ST_ABSENT) & (status != ST_HALTED) & (status != ST_ERROR)
+    went_on = (status != ST_ABSENT) & (status != ST_HALTED) & (status != ST_ERROR)  # or took no branch
     branch_off = {}
-    for op_id, j in col.items():
-        if op_id in original.ops and original.ops[op_id].when is not None:
+    for op_id in (o for o in original.topo_order if o in col):  # a branch's later steps follow its first
+        j = col[op_id]
+        if original.ops[op_id].when is not None:
             preds = [col[p] for p in g.predecessors(op_id) if p in col]
             branch_off[op_id] = (status[j] == ST_ABSENT) & (went_on[preds].all(axis=0) if preds else True)
+            went_on[j] |= branch_off[op_id]
     cost = np.ascontiguousarray(profile.cost_usd[rows].T)
     fallback = np.array(
         [[(original.ops[o].cost_per_call_usd or 0.0) if o in original.ops else 0.0] for o in profile.op_ids]
