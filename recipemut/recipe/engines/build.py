@@ -11,6 +11,8 @@ per operation.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +69,14 @@ class Builder:
         line, col = self.pos(path) or (None, None)
         self.warnings.append(Finding(self.file, line, col, f"import-{code}", message, severity="warning"))
 
+    def error(self, code: str, message: str, path: DocPath, *, name: str = "", names: Iterable[str] = ()) -> None:
+        """A mistake the engine itself would reject (a dependency on a step that does not exist): an
+        error finding, with the closest of ``names`` to ``name`` offered as "did you mean"."""
+        line, col = self.pos(path) or (None, None)
+        close = difflib.get_close_matches(name, list(names), n=1) if name else []
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        self.warnings.append(Finding(self.file, line, col, f"import-{code}", message + hint))
+
     def field(self, name: str, path: DocPath, type_: str = "string") -> str:
         """Declare a field (the first declaration's place wins; ``array`` wins over ``string``)."""
         self.field_at.setdefault(name, path)
@@ -96,8 +106,12 @@ class Builder:
             after_at: list[DocPath] = []
             for dep, at in s.after:
                 if dep not in ids:
-                    self.warn(
-                        "unknown-step", f"{s.action}: runs after '{dep}', which is not a step of this {self.engine}", at
+                    self.error(
+                        "unknown-step",
+                        f"{s.action}: runs after '{dep}', which is not a step of this {self.engine}",
+                        at,
+                        name=dep,
+                        names=ids,
                     )
                 elif dep not in data_from and dep not in after:
                     after.append(dep)

@@ -235,7 +235,10 @@ class _Reader:
         for j, dep in enumerate(needs_list):
             at: DocPath = (*path, "needs") if isinstance(needs, str) else (*path, "needs", j)
             if str(dep) not in self.ids:
-                self.b.warn("unknown-job", f"job '{key}' needs '{dep}', which is not a job of this workflow", at)
+                self.b.error(
+                    "unknown-job", f"job '{key}' needs '{dep}', which is not a job of this workflow", at,
+                    name=str(dep), names=self.ids,
+                )  # fmt: skip
                 continue
             step.after.append((self.ids[str(dep)], at))
         if "needs" in job:
