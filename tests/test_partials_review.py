@@ -106,9 +106,6 @@ def test_a_damaged_file_start_is_still_not_a_span_log(tmp_path: Path) -> None:
     assert e.value.code == "not-a-log"
 
 
-@pytest.mark.xfail(strict=True, reason="recipemut/logs/stream.py:111-114 (checked_chunks): a chunk after the first "
-                   "whose first 1,000 non-blank lines are bad is read as empty (its later spans dropped, its "
-                   "rejections and lines uncounted); stream.py is another engineer's file")
 def test_streamed_chunks_read_on_after_a_damaged_stretch(tmp_path: Path) -> None:
     from recipemut.logs.report import Rejects
     from recipemut.logs.stream import checked_chunks
@@ -120,3 +117,35 @@ def test_streamed_chunks_read_on_after_a_damaged_stretch(tmp_path: Path) -> None
         spans += table.num_rows
         lines += read + blank
     assert (spans, lines, sum(rej.counts.values())) == (400, 1600, 1200)
+
+
+@pytest.mark.parametrize("blank", ["", "\n"])
+def test_streamed_chunks_read_on_through_long_and_repeated_stretches(tmp_path: Path, blank: str) -> None:
+    # the second chunk opens with 2,500 bad lines (more than one block), then 50 spans, 1,500 bad lines
+    # again and 50 spans; blank lines among the bad ones when ``blank``: every span kept, every bad
+    # line rejected at its own line number
+    from recipemut.logs.report import Rejects
+    from recipemut.logs.stream import checked_chunks
+
+    def good(i: int) -> str:
+        return json.dumps(_span(i, "a", 1000.0 * i, 10.0)) + "\n"
+
+    head = "".join(good(i) for i in range(100))
+    bad = "not json at all\n" + blank
+    text = (head + bad * 2500 + "".join(good(i) for i in range(100, 150)) + bad * 1500
+            + "".join(good(i) for i in range(150, 200)))
+    log = tmp_path / "gaps.jsonl"
+    log.write_text(text)
+    rej = Rejects(str(log))
+    spans, numbers, read, blanks = 0, [], 0, 0
+    for table, lines, r, b in checked_chunks(log, str(log), rej, chunk_bytes=len(head.encode()) + 10):
+        spans += table.num_rows
+        numbers.extend(lines.tolist())
+        read, blanks = read + r, blanks + b
+    step = 1 + len(blank)
+    assert (spans, read, sum(rej.counts.values())) == (200, 4200, 4000)
+    assert blanks == (4000 if blank else 0)
+    expected = [i + 1 for i, line in enumerate(text.splitlines()) if line.startswith("{")]
+    assert numbers == expected
+    assert rej.first is not None and rej.first.line == 101
+    assert expected[100] == 101 + 2500 * step

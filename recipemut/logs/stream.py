@@ -5,7 +5,8 @@ columnar native reader (:func:`recipemut.logs.native.read_native`), checked, and
 Each chunk is :data:`CHUNK_BYTES` of content cut after its last line end; line numbers, rejected
 lines and their examples are those of the file (a chunk's are shifted by the lines before it).
 The first :data:`~recipemut.logs.native.GIVE_UP_AFTER` non-blank lines all bad still make the file
-"not a span log", and ``strict`` still stops at the first bad line.
+"not a span log", and ``strict`` still stops at the first bad line; a later chunk that opens with as
+many bad lines (a damaged stretch) is read on, those lines rejected and counted (:func:`read_chunk`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,75 @@ def merge_rejects(into: Rejects, part: Rejects, offset: int) -> None:
             into.first = first
 
 
+def read_chunk(
+    chunk: bytes | memoryview, name: str, rej: Rejects, *, first: bool
+) -> tuple[pa.Table, np.ndarray, int, int]:
+    """:func:`read_native` of one chunk of whole lines of a file (line numbers of the chunk).
+
+    Only the file's first chunk (``first``) can be "not a span log": a later one that opens with
+    :data:`GIVE_UP_AFTER` bad lines (a damaged stretch of the file) is read on, each bad line
+    rejected. The stretch is read :data:`GIVE_UP_AFTER` lines at a time (a block that short cannot be
+    given up on) up to the first line that makes a row; the rest of the chunk is read in one go from
+    that line (so that its first lines cannot be given up on either). The time stays linear in the
+    chunk: a stretch's lines are parsed twice at most, the rest once after the first try.
+    """
+    try:
+        return read_native(pa.py_buffer(chunk), name, rej)
+    except LogError as e:
+        if e.code != "not-a-log" or first:
+            raise
+    data = np.frombuffer(chunk, np.uint8)
+    nexts = np.flatnonzero(data == 10) + 1  # where each line after the first starts
+    if data.size and data[-1] != 10:
+        nexts = np.append(nexts, data.size)
+    starts = np.concatenate(([0], nexts[:-1]))
+    n = int(nexts.size)
+    tables: list[pa.Table] = []
+    nums: list[np.ndarray] = []
+    read = blank = 0
+
+    def take(lo: int, hi: int, whole: bool = False) -> np.ndarray | None:
+        """Lines ``lo`` to ``hi`` (0-based, end excluded) read and kept; their row numbers, or None
+        when ``whole`` and the read gave up (nothing kept)."""
+        nonlocal read, blank
+        piece = Rejects(name)
+        try:
+            t, n_, r, b = read_native(pa.py_buffer(chunk[int(starts[lo]) : int(nexts[hi - 1])]), name, piece)
+        except LogError as e:
+            if e.code != "not-a-log" or not whole:
+                raise
+            return None
+        merge_rejects(rej, piece, lo)
+        tables.append(t)
+        nums.append(n_ + lo)
+        read, blank = read + r, blank + b
+        return n_
+
+    at = 0
+    while at < n:
+        # a stretch of bad lines opens at ``at``: read it block by block up to the first line that makes a row
+        while at < n:
+            end = min(at + GIVE_UP_AFTER, n)
+            probe = Rejects(name)
+            t, n_, _, _ = read_native(pa.py_buffer(chunk[int(starts[at]) : int(nexts[end - 1])]), name, probe)
+            if not t.num_rows:
+                take(at, end)
+                at = end
+                continue
+            if int(n_[0]) > 1:
+                take(at, at + int(n_[0]) - 1)
+            at += int(n_[0]) - 1
+            break
+        if at >= n or take(at, n, whole=True) is not None:
+            break
+        end = min(at + GIVE_UP_AFTER, n)  # it opens with a row yet gave up: never loop on it
+        take(at, end)
+        at = end
+    if not tables:
+        return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, 0
+    return pa.concat_tables(tables), np.concatenate(nums), read, blank
+
+
 @dataclass
 class Streamed:
     """One file read in chunks: the kept rows (sampled), their line numbers, lines read and blank."""
@@ -105,13 +175,8 @@ def checked_chunks(
     good_seen = False
     for chunk, offset in line_chunks(path, name, chunk_bytes):
         part = Rejects(name)
-        try:
-            table, lines, r, b = read_native(pa.py_buffer(chunk), name, part)
-            del chunk
-        except LogError as e:
-            if e.code != "not-a-log" or offset == 0:
-                raise
-            table, lines, r, b = PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, 0
+        table, lines, r, b = read_chunk(chunk, name, part, first=offset == 0)
+        del chunk
         merge_rejects(rej, part, offset)
         lines = lines + offset
         if table.num_rows:
@@ -151,4 +216,12 @@ def read_native_sampled(
     return Streamed(out, nums, n_read, n_blank)
 
 
-__all__ = ["CHUNK_BYTES", "Streamed", "checked_chunks", "line_chunks", "merge_rejects", "read_native_sampled"]
+__all__ = [
+    "CHUNK_BYTES",
+    "Streamed",
+    "checked_chunks",
+    "line_chunks",
+    "merge_rejects",
+    "read_chunk",
+    "read_native_sampled",
+]
