@@ -34,7 +34,6 @@ from typing import Any
 
 from recipemut.errors import LogError
 from recipemut.logs.runs.rows import ERROR, OK, Rows, items, obj, text
-from recipemut.recipe.engines.names import op_id
 
 KEY = "argo"
 #: nodes that group others and are not spans
@@ -136,7 +135,7 @@ def _workflow(wf: dict[str, Any], rows: Rows, k: int) -> None:
         name, fanout = step_name(display)
         rows.add(
             run,
-            op_id(name),
+            rows.ops(name),
             text(n.get("templateName")) or text((n.get("templateRef") or {}).get("template")),
             n.get("startedAt"),
             n.get("finishedAt"),

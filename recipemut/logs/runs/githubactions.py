@@ -7,11 +7,13 @@ another). A bare list of job objects is read too.
 
 One workflow run is one request (``request_id`` = the jobs' ``run_id``); each job is a span:
 
-* ``op`` is :func:`~recipemut.recipe.engines.names.op_id` of
-  :func:`~recipemut.recipe.engines.names.job_display_base` of the job's ``name``: a matrix job's
-  ``"test (ubuntu-latest, 3.12)"`` is a call of ``test`` (``items`` = 1 each); the jobs of a called
-  (reusable) workflow, ``"caller / callee"``, are calls of the calling job (:func:`job_base`), the
-  one operation the importer makes of it;
+* ``op`` is :func:`~recipemut.recipe.engines.names.op_id` of :func:`job_base` of the job's
+  ``name``: a matrix job's ``"test (ubuntu-latest, 3.12)"`` is a call of ``test`` (``items`` = 1
+  each), but a job whose whole name is a job of the recipe (``name: Build (release)``, imported as
+  ``Build_release_``) keeps it: the answer does not say which jobs ran from a matrix; the jobs of a
+  called (reusable) workflow, ``"caller / callee"``, are calls of the calling job, the one
+  operation the importer makes of it; names that meet on one id are told apart by the recipe
+  (:class:`~recipemut.recipe.engines.names.StepOps`);
 * ``run_attempt`` is the span's ``attempt`` (a re-run of a failed job is its next attempt);
 * ``started_at`` .. ``completed_at`` is the span; ``conclusion`` ``success`` (and ``neutral``) is
   ``ok``, ``failure``, ``cancelled``, ``timed_out``, ``action_required`` and ``startup_failure``
@@ -28,23 +30,28 @@ from typing import Any
 
 from recipemut.errors import LogError
 from recipemut.logs.runs.rows import ERROR, OK, Rows, text
-from recipemut.recipe.engines.names import job_display_base, op_id
+from recipemut.recipe.engines.names import StepOps, job_display_base
 
 KEY = "github-actions"
 OK_CONCLUSIONS = frozenset({"success", "neutral"})
 SKIPPED = frozenset({"skipped"})
 
 
-def job_base(name: str) -> str:
-    """The workflow job a run's job belongs to: :func:`job_display_base` of its display name, and for
-    a job of a called (reusable) workflow, ``"caller / callee"``, of the caller's part: the caller is
-    the job of the workflow file.
+def job_base(name: str, ops: StepOps | None = None) -> str:
+    """The workflow job a run's job belongs to: its display name, for a job of a called (reusable)
+    workflow, ``"caller / callee"``, the caller's part (the caller is the job of the workflow file);
+    without the matrix suffix (:func:`job_display_base`) unless that whole name is a job of the
+    recipe of ``ops`` (:meth:`~recipemut.recipe.engines.names.StepOps.knows`): the runner adds
+    ``" (a, b)"`` to a matrix job's name, and a plain ``name: Build (release)`` ends the same way.
 
     >>> job_base("test (ubuntu-latest, 3.12)"), job_base("provenance / generator"), job_base("ci (3.12) / lint")
     ('test', 'provenance', 'ci')
+    >>> ops = StepOps([("Build_release_", "Build (release)"), ("Test", "Test")])
+    >>> job_base("Build (release)", ops), job_base("Test (3.12)", ops), job_base("Build (release)")
+    ('Build (release)', 'Test', 'Build')
     """
     caller = name.split(" / ", 1)[0] if " / " in name else name
-    return job_display_base(caller)
+    return caller if ops is not None and ops.knows(caller) else job_display_base(caller)
 
 
 def _jobs(doc: Any) -> list[Any] | None:
@@ -83,7 +90,7 @@ def collect(docs: list[Any], rows: Rows) -> None:
             rows.running(run)
             continue
         rows.counts["runs"] += 1
-        bases = [job_base(text(j.get("name")) or "") for j in jobs]
+        bases = [job_base(text(j.get("name")) or "", rows.ops) for j in jobs]
         for j, base in zip(jobs, bases, strict=True):
             conclusion = text(j.get("conclusion")) or ""
             if conclusion in SKIPPED:
@@ -94,7 +101,7 @@ def collect(docs: list[Any], rows: Rows) -> None:
             attempt = j.get("run_attempt")
             rows.add(
                 run,
-                op_id(base),
+                rows.ops(base),
                 text(labels[0]) if isinstance(labels, list) and labels else None,
                 j.get("started_at"),
                 j.get("completed_at"),

@@ -22,6 +22,7 @@ import yaml
 from recipemut.errors import LogError
 from recipemut.logs.common import iter_documents
 from recipemut.logs.spans import CALL_SCHEMA, SPAN_SCHEMA
+from recipemut.recipe.engines.names import StepOps
 from recipemut.recipe.model import Recipe
 
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -106,6 +107,8 @@ class Rows:
     def __init__(self, path: Path, recipe: Recipe | None) -> None:
         self.path = path
         self.recipe = recipe
+        #: step names as operations (readers call ``rows.ops(name)``): the recipe's ids where it tells names apart
+        self.ops = StepOps(None if recipe is None else [(o.id, o.action) for o in recipe.operations])
         self.request: list[str] = []
         self.op: list[str] = []
         self.service: list[str | None] = []
@@ -218,6 +221,7 @@ class Rows:
             self.notes.append(
                 f"{len(self.in_progress)} {engine} run(s) still in progress counted and left out ({shown})"
             )
+        self.notes.extend(self.name_notes())
         if self.counts["steps_skipped"]:
             self.notes.append(f"{self.counts['steps_skipped']} skipped or omitted step(s) did not run: not spans")
         if self.counts["steps_unfinished"]:
@@ -225,6 +229,26 @@ class Rows:
                 f"{self.counts['steps_unfinished']} step(s) of finished runs had not finished (no end time): left out"
             )
         return table, dict(self.counts), self.notes
+
+    def name_notes(self) -> list[str]:
+        """A note per operation that steps of different names were all read as (their names meet on
+        one id and the recipe, or its absence, does not tell them apart), and per name that several
+        operations of the recipe share."""
+        notes = []
+        for oid, names in self.ops.collisions():
+            shown = ", ".join(repr(n) for n in names[:4]) + (" ..." if len(names) > 4 else "")
+            why = (
+                "give the recipe imported from the definition to tell them apart"
+                if self.recipe is None
+                else "the recipe does not tell them apart (its operations' action is the step's name when imported)"
+            )
+            notes.append(f"steps {shown} all read as operation {oid!r}: their names differ only in characters "
+                         f"an operation id cannot hold; {why}")  # fmt: skip
+        for name, oids in self.ops.alike():
+            notes.append(f"steps named {name!r} read as operation {self.ops(name)!r}: operations "
+                         f"{', '.join(repr(o) for o in oids)} of the recipe have that name, a history cannot "
+                         "tell them apart")  # fmt: skip
+        return notes
 
 
 def times_ms(values: list[Any]) -> np.ndarray:

@@ -14,7 +14,8 @@ branches interleave; the chain does not):
 
 * each ``...StateEntered`` is a span of that state, ending at its ``...StateExited`` (else at its
   last event: the execution failed inside it); ``op`` is
-  :func:`~recipemut.recipe.engines.names.op_id` of the state's name;
+  :func:`~recipemut.recipe.engines.names.op_id` of the state's name (a name that meets another's
+  id is told apart by the recipe: :class:`~recipemut.recipe.engines.names.StepOps`);
 * retries: a state with several ``TaskScheduled`` (``LambdaFunctionScheduled``,
   ``ActivityScheduled``) is one span per attempt (``attempt`` 1, 2, ...), each from its scheduling
   to its outcome (the first from the state's entry, the last to its exit), so the attempts cover
@@ -38,7 +39,6 @@ from typing import Any
 
 from recipemut.errors import LogError
 from recipemut.logs.runs.rows import ERROR, OK, Rows, obj, text
-from recipemut.recipe.engines.names import op_id
 
 KEY = "stepfunctions"
 ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
@@ -163,14 +163,14 @@ def _execution(run: str, events: list[Any], rows: Rows) -> None:
         end = exit_at.get(s, last_at.get(s))
         at = tries.get(s) or []
         if len(at) <= 1:
-            rows.add(run, op_id(name), service, e.get("timestamp"), end, outcome.get(s, OK),
+            rows.add(run, rows.ops(name), service, e.get("timestamp"), end, outcome.get(s, OK),
                      span_id=f"{run}:{s}", parent=parent, items=None if index is None else 1)  # fmt: skip
             continue
         for k, (sched, done, ok) in enumerate(at):
             final = k == len(at) - 1
             rows.add(
                 run,
-                op_id(name),
+                rows.ops(name),
                 service,
                 e.get("timestamp") if k == 0 else sched,
                 (exit_at.get(s, done) if final else done) or end,

@@ -30,7 +30,6 @@ from typing import Any
 
 from recipemut.errors import LogError
 from recipemut.logs.runs.rows import ERROR, OK, Rows, items, obj, text
-from recipemut.recipe.engines.names import op_id
 
 KEY = "tekton"
 #: the objects a PipelineRun runs its tasks as: TaskRuns, and custom tasks' CustomRuns (``Run`` before v0.43)
@@ -142,7 +141,7 @@ def _task_run(rows: Rows, run: str, task: str, service: str | None, name: str, s
         rows.counts["steps_unfinished"] += 1
         return
     attempts = [s for s in (status.get("retriesStatus") or ()) if isinstance(s, dict)]
-    op = op_id(task)
+    op = rows.ops(task)
     for i, s in enumerate([*attempts, status]):
         cond = _succeeded(s)
         if cond not in ("True", "False") or not s.get("completionTime"):
