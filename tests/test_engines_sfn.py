@@ -122,7 +122,8 @@ def test_choice_branches_are_when_on_their_operations_and_the_merge_runs_always(
     assert o["Alert"]["when"] == '$.status == "FAILED"'
     assert o["Ship"]["when"] == 'not ($.status == "FAILED")'
     assert "when" not in o["Log"]
-    assert sorted(o["Log"]["after"]) == ["Alert", "Ship"]
+    # each branch's Task replaced the document Log reads whole: data edges from both
+    assert sorted(o["Log"]["consumes"]) == ["Alert.result", "Ship.result"] and "after" not in o["Log"]
     assert "import-when" in codes(imp)
 
 
@@ -139,8 +140,9 @@ def test_parallel_branches_run_after_its_predecessor_and_before_its_next() -> No
         }
     )
     o = ops(imp)
-    assert o["A"]["after"] == ["Load"] and o["B"]["after"] == ["Load"]
-    assert sorted(o["Join"]["after"]) == ["A", "B"]
+    # bare Tasks read the whole document the one before replaced: every edge carries it
+    assert o["A"]["consumes"] == ["Load.result"] and o["B"]["consumes"] == ["Load.result"]
+    assert sorted(o["Join"]["consumes"]) == ["A.result", "B.result"]
 
 
 def test_an_inline_map_fans_out_over_its_items_path_with_max_concurrency() -> None:
@@ -329,7 +331,7 @@ EXPECTED = {
         ("import-when", 90),
         ("import-unreached", 4),
         ("import-field-rewritten", 83),
-        ("import-field-not-upstream", 85),  # branch 2's Choice reads the $.QueryResult branch 1 writes
+        # branch 2's Choice reads the $.QueryResult its own Pass added (rewritten: through that state's result)
     },
 }
 

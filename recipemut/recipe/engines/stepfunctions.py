@@ -9,8 +9,13 @@ at the transition's line. Catch routes are error routes: not carried over (a war
 states reached only through them are left out.
 
 ASL names no fields: a ``ResultPath`` of ``$.order`` writes the field ``order``; ``InputPath``,
-``ItemsPath`` and the ``.$`` paths of ``Parameters`` (``$.order.id``) read it. Where a state names
-none, its successor reads the whole state output and the two are joined by an ordering edge.
+``ItemsPath`` and the ``.$`` paths of ``Parameters`` (``$.order.id``) read it. A state's input is
+the document the states before it left: a state whose result replaces it (``ResultPath: $``, the
+Task default) or adds to it (``ResultPath: $.x``) passes data to a successor that reads the whole
+document (no ``InputPath``/``Parameters`` restricting it, or a ``"x.$": "$"``): that edge is a data
+edge, through the field ``<state>.result`` ("the document after that state") when no named field
+says it. A state with ``ResultPath: null`` (or a Pass/Wait without a result) passes its input
+through: what comes after it depends on the states before it, and on it only by ordering.
 
 >>> from recipemut.recipe.yamlpos import parse_yaml
 >>> text = '''{"StartAt": "Get", "States": {
@@ -49,6 +54,9 @@ ENGINE_SERVICE = "stepfunctions"
 
 _READ = re.compile(r"(?<![$\w])\$\.([A-Za-z_][A-Za-z0-9_\-]*)")
 _JSONATA_READ = re.compile(r"\$states\.input\.([A-Za-z_][A-Za-z0-9_\-]*)")
+#: a path reading the whole document: ``$`` not followed by ``.field`` (``$``, ``$[0]``, ``$..x``), not ``$$.``
+_WHOLE = re.compile(r"(?<![$\w])\$(?!\$|\.[A-Za-z_])")
+_JSONATA_WHOLE = re.compile(r"\$states\.input(?!\.[A-Za-z_])")
 _COMPARE = re.compile(
     r"^(String|Numeric|Boolean|Timestamp)(Equals|LessThan|GreaterThan|LessThanEquals|GreaterThanEquals|Matches)(Path)?$"
 )
@@ -153,6 +161,73 @@ def _reads(value: Any) -> list[str]:
     return out
 
 
+def _reads_whole(value: Any) -> bool:
+    """Whether ``Parameters``/``Arguments`` hand the state the whole document (``"Payload.$": "$"``).
+
+    >>> _reads_whole({"Payload.$": "$", "Token.$": "$$.Task.Token"}), _reads_whole({"id.$": "$.order.id"})
+    (True, False)
+    >>> _reads_whole("{% $states.input %}"), _reads_whole({"a": "{% $states.input.a %}"}), _reads_whole({"a": "$"})
+    (True, False, False)
+    """
+    if isinstance(value, dict):
+        return any(
+            (isinstance(x, str) and bool(_WHOLE.search(x))) if str(k).endswith(".$") else _reads_whole(x)
+            for k, x in value.items()
+        )
+    if isinstance(value, list):
+        return any(_reads_whole(x) for x in value)
+    return isinstance(value, str) and "{%" in value and bool(_JSONATA_WHOLE.search(value))
+
+
+def whole_input(st: dict[str, Any], kind: str) -> bool:
+    """Whether a state reads the whole document it is given (Task and Pass; a Map's items are apart).
+
+    >>> whole_input({"Type": "Task"}, "Task"), whole_input({"InputPath": "$.order"}, "Task")
+    (True, False)
+    >>> whole_input({"Parameters": {"id.$": "$.id"}}, "Task"), whole_input({"Parameters": {"p.$": "$"}}, "Task")
+    (False, True)
+    >>> whole_input({"Result": 1}, "Pass"), whole_input({"Seconds": 5}, "Wait")
+    (False, False)
+    """
+    path = st.get("InputPath", "$")
+    if path is None or kind == "Wait":
+        return False
+    if not (isinstance(path, str) and path.strip() == "$") and top_field(path) is not None:
+        return False  # restricted to one field (read as such)
+    selectors = [k for k in ("Parameters", "Arguments", "ItemSelector") if k in st]
+    if selectors:
+        return any(_reads_whole(st[k]) for k in selectors)
+    return kind == "Task"
+
+
+def document_effect(st: dict[str, Any], kind: str) -> tuple[str, str | None]:
+    """What a state does to the document its successor gets: ``replace``, ``add`` a field, or ``pass`` it through.
+
+    >>> document_effect({}, "Task"), document_effect({"ResultPath": "$.order"}, "Task")
+    (('replace', None), ('add', 'order'))
+    >>> document_effect({"ResultPath": None}, "Task"), document_effect({}, "Pass"), document_effect({}, "Wait")
+    (('pass', None), ('pass', None), ('pass', None))
+    >>> document_effect({"ResultPath": None, "OutputPath": "$.x"}, "Task"), document_effect({"Result": 1}, "Pass")
+    (('replace', None), ('replace', None))
+    """
+    if "Output" in st or ("OutputPath" in st and st["OutputPath"] != "$"):
+        return "replace", None  # a new document (a part of the old one, or an expression's value)
+    result_path = st.get("ResultPath", "$")
+    if result_path is None or kind == "Wait":
+        return "pass", None
+    whole = isinstance(result_path, str) and result_path.strip() == "$"
+    if kind == "Pass" and "Result" not in st and "Parameters" not in st and whole:
+        path = st.get("InputPath", "$")
+        return ("pass", None) if isinstance(path, str) and path.strip() == "$" else ("replace", None)
+    if whole:
+        return "replace", None
+    written = top_field(result_path)
+    return ("add", written) if written else ("replace", None)
+
+
+Doc = tuple[frozenset[str], frozenset[tuple[str, str]]]  # (states whose whole output it is, (field, writer) added)
+
+
 @dataclass
 class _Op:
     id: str
@@ -168,6 +243,8 @@ class _Op:
     concurrency_at: DocPath | None = None
     replaces: bool = False  # its result becomes the whole state output (ResultPath "$", the default)
     items: DocPath | None = None  # a Map over its whole input: where ItemsPath (or nothing) says so
+    whole: bool = False  # it reads the whole document it is given
+    effect: tuple[str, str | None] = ("replace", None)  # see :func:`document_effect`
 
 
 class _Reader:
@@ -308,6 +385,8 @@ class _Reader:
             op.writes.append((written, (*path, "ResultPath")))
         has_result = kind in ("Task", "Map") or (kind == "Pass" and ("Result" in st or "Parameters" in st))
         op.replaces = has_result and isinstance(result_path, str) and result_path.strip() == "$"
+        op.whole = whole_input(st, kind)
+        op.effect = document_effect(st, kind)
         if kind == "Map":
             self.map(op, st, path)
         retry = self.retry(st.get("Retry"))
@@ -425,9 +504,12 @@ class _Reader:
     def flow(self, by_id: dict[str, _Op]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         """Fields each operation reads and writes: one writer per field, read only downstream of it.
 
-        A named ``ResultPath`` writes its field (the first writer keeps it). A read of a field no
-        upstream state names comes from the nearest upstream state whose result replaced the whole
-        state output (a Task's default ``ResultPath``), or else from the execution's input.
+        A named ``ResultPath`` writes its field (the first writer keeps it). Each operation's input
+        document is followed from the start (:func:`document_effect`): a read of a field comes
+        from the state that added it, else from the states whose result replaced the whole
+        document (they produce it; ``<state>.result`` when another state is the field's writer),
+        else from the execution's input. An operation reading the whole document consumes what
+        every one of those states wrote.
         """
         ancestors: dict[str, int] = {}  # a bit per upstream operation (by its rank): linear memory per operation
         for op in self.ops:
@@ -457,54 +539,95 @@ class _Reader:
                     produces[op.id].append(f)
                     self.b.field(f, at, "array" if f in self.array_fields else "string")
 
-        def nearest_replacer(op: _Op) -> _Op | None:
-            found: list[_Op] = []
-            seen: set[str] = set()
-            todo = list(op.preds)
-            while todo:  # back up each path to its first state whose result replaced the whole output
-                p = todo.pop()
-                if p in seen:
-                    continue
-                seen.add(p)
-                if by_id[p].replaces:
-                    found.append(by_id[p])
-                else:
-                    todo.extend(by_id[p].preds)
-            near = [w for w in found if not any(upstream(w.id, x.id) for x in found)]
-            return near[0] if len(near) == 1 else None
+        doc_in: dict[str, Doc] = {}
+        doc_out: dict[str, Doc] = {}
+        for op in self.ops:  # topological order: the document each operation is given and leaves
+            base: set[str] = set()
+            added: set[tuple[str, str]] = set()
+            for p in op.preds:
+                base |= doc_out[p][0]
+                added |= doc_out[p][1]
+            doc_in[op.id] = (frozenset(base), frozenset(added))
+            effect, written = op.effect
+            if effect == "replace":
+                doc_out[op.id] = (frozenset({op.id}), frozenset())
+            elif effect == "add" and written:
+                kept = {a for a in added if a[0] != written}
+                doc_out[op.id] = (frozenset(base), frozenset(kept | {(written, op.id)}))
+            else:
+                doc_out[op.id] = doc_in[op.id]
+
+        def whole(w: str) -> str:
+            """The field "the document after ``w``" (its whole result), which ``w`` produces."""
+            name = f"{w}.result"
+            if name not in produces[w]:
+                producer[name] = w
+                produces[w].append(name)
+                self.b.field(name, by_id[w].path, "array" if name in self.array_fields else "string")
+            return name
+
+        def sources(op: _Op, f: str) -> list[str | None]:
+            """The fields that give ``op``'s read of ``f`` (``None``: the execution's input ``f``)."""
+            if f in self.inputs:  # read by an ItemReader: a recipe input whatever runs before
+                return [None]
+            base, added = doc_in[op.id]
+            writers = sorted((w for g, w in added if g == f), key=self.rank.__getitem__)
+            if writers:
+                return [f if producer.get(f) == w else whole(w) for w in writers]
+            ws = sorted(base, key=self.rank.__getitem__)
+            if not ws:  # the execution's input (a state's field of the same name is another value)
+                return [None] if producer.get(f) is None else []
+            if len(ws) == 1 and producer.get(f) is None and f not in inputs:
+                producer[f] = ws[0]
+                produces[ws[0]].append(f)
+                self.b.field(f, by_id[ws[0]].path, "array" if f in self.array_fields else "string")
+            return [f if producer.get(f) == w else whole(w) for w in ws]
+
+        def consume(op: _Op, name: str, at: DocPath) -> None:
+            if name not in consumes[op.id]:
+                self.b.field(name, at, "array" if name in self.array_fields else "string")
+                consumes[op.id].append(name)
 
         for op in self.ops:
             reads = list(op.reads)
             if op.items is not None:
-                w = nearest_replacer(op)
-                items = f"{w.id}.result" if w is not None else f"{op.id}.items"
+                ws = sorted(doc_in[op.id][0], key=self.rank.__getitem__)
+                items = f"{ws[0]}.result" if len(ws) == 1 else f"{op.id}.items"
                 self.array_fields.add(items)
-                reads.insert(0, (items, op.items))
+                if len(ws) == 1:
+                    whole(ws[0])
+                    op.notes.append(f"items: the whole output of {by_id[ws[0]].name}")
+                else:
+                    inputs.add(items)
+                consume(op, items, op.items)
                 op.extra["foreach"] = items
                 op.at["foreach"] = op.items
-                if w is not None:
-                    op.notes.append(f"items: the whole output of {w.name}")
             for f, at in reads:
-                p = producer.get(f)
-                if p is None and f not in inputs:
-                    w = nearest_replacer(op)
-                    if w is not None:
-                        p = producer[f] = w.id
-                        produces[w.id].append(f)
-                        self.b.field(f, w.path, "array" if f in self.array_fields else "string")
-                if p is not None and p != op.id and not upstream(p, op.id):
+                writer = producer.get(f)
+                added_here = any(g == f for g, _ in doc_in[op.id][1])
+                if writer is not None and writer != op.id and not upstream(writer, op.id) and not added_here:
                     self.b.warn(
                         "field-not-upstream",
-                        f"state '{op.name}' reads $.{f}, which {by_id[p].name} writes but not before it; left out",
+                        f"state '{op.name}' reads $.{f}, which {by_id[writer].name} writes but not before it; left out",
                         at,
                     )
                     continue
-                if p == op.id or f in consumes[op.id]:
+                if writer == op.id:
                     continue  # reads the value it then replaces: one field, written here
-                if p is None:
-                    inputs.add(f)
-                self.b.field(f, at, "array" if f in self.array_fields else "string")
-                consumes[op.id].append(f)
+                for name in sources(op, f):
+                    if name is None:
+                        inputs.add(f)
+                        consume(op, f, at)
+                    elif producer.get(name) != op.id:
+                        consume(op, name, at)
+            if op.whole:  # the whole document: what every state that shaped it wrote (one field each is enough)
+                shaped, fields = doc_in[op.id]
+                for f, w in sorted(fields, key=lambda a: (self.rank[a[1]], a[0])):
+                    if producer.get(f) == w:
+                        consume(op, f, op.path)
+                for w in sorted(shaped | {w for _, w in fields}, key=self.rank.__getitem__):
+                    if not any(producer.get(c) == w for c in consumes[op.id]):
+                        consume(op, whole(w), op.path)
         return consumes, produces
 
 
