@@ -103,6 +103,8 @@ class StepOps:
     >>> ops = StepOps([("Get_Order", "Get Order"), ("Get_Order_2", "Get_Order"), ("pay", "Charge")])
     >>> ops("Get Order"), ops("Get_Order"), ops("pay"), ops.collisions()
     ('Get_Order', 'Get_Order_2', 'pay', [])
+    >>> StepOps([("a", "a"), ("a_2", "a ")])("a "), StepOps([("Build", "Build")])("Build ")
+    ('a_2', 'Build')
     >>> bare = StepOps(None); bare("Get Order"), bare("Get_Order"), bare.collisions()
     ('Get_Order', 'Get_Order', [('Get_Order', ['Get Order', 'Get_Order'])])
     """
@@ -126,7 +128,7 @@ class StepOps:
             oid = base = op_id(name)
             held = self.action.get(base)
             owners = self.owners.get(name) or self.owners.get(name.strip()) or []
-            if held is not None and held.strip() != name.strip() and op_id(held) == base and len(owners) == 1:
+            if held is not None and held != name and op_id(held) == base and len(owners) == 1:
                 oid = owners[0]
             self.named[name] = oid
             self.names.setdefault(oid, []).append(name)
