@@ -22,6 +22,13 @@ from recipemut.commands._common import (
     warn_ingest,
 )
 from recipemut.files.text import shown
+from recipemut.usecases.convert import out_name_problem
+
+
+def _check_out(value: str) -> str:  # its name, before any work (what it is, when it exists, is the flow's)
+    if problem := out_name_problem(value):
+        raise typer.BadParameter(shown(problem))
+    return value
 
 
 def convert(
@@ -29,7 +36,7 @@ def convert(
                                       "standard input.", show_default=False),
     out: str = typer.Option(..., "--out", "-o", help="The Parquet file to write (never one of the logs, a link "
                              "or a FIFO), or a folder (existing, or named with a trailing /): one file per day of "
-                             "request start, streamed.", show_default=False),
+                             "request start, streamed.", show_default=False, callback=_check_out),
     strict: StrictOpt = False,
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
@@ -65,9 +72,7 @@ def convert(
     run = convert_to_folder(source, out) if is_folder_target(out) else convert_logs(source, out)
     if output == OutputFormat.json:
         data = {"out": str(run.out), "rows": run.rows, "columns": list(run.columns), "bytes": run.size_bytes,
-                "ingest": run.report.to_dict()}  # fmt: skip
-        if is_folder_target(out):
-            data["files"] = [str(p) for p in run.files]
+                "ingest": run.report.to_dict(), **({"files": [*map(str, run.files)]} if is_folder_target(out) else {})}
         typer.echo(json.dumps(data, indent=2))
         warn_ingest(run.report)
         return

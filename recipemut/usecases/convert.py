@@ -45,6 +45,7 @@ def convert_logs(source: LogSource, out: str | Path) -> ConvertRun:
     from recipemut.logs.parquet import parquet_bytes
 
     path = check_output_path(out, option="--out", inputs=source.input_files(), example="logs.parquet")
+    refuse_not_parquet(path, out)
     spans, report = source.read(None)
     table = pa.Table.from_pandas(spans, preserve_index=False)
     del spans
@@ -54,6 +55,55 @@ def convert_logs(source: LogSource, out: str | Path) -> ConvertRun:
     except OSError as e:
         raise InputFileError(f"cannot write the Parquet file: {e.strerror}", file=str(out), code="write") from e
     return ConvertRun(Path(out), table.num_rows, tuple(table.column_names), len(data), report)
+
+
+#: what a one-file ``--out`` is named
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def out_name_problem(out: str) -> str | None:
+    """Why ``out`` cannot be the name of a one-file conversion (``None`` when it can): a new (or empty)
+    file not named ``*.parquet`` or ``*.pq``. A folder is fine; an existing file, a link or anything
+    else is left to :func:`convert_logs` to refuse by what it is (or replace, when it is Parquet).
+
+    >>> out_name_problem("c.jsonl")
+    'c.jsonl: convert writes Parquet (name the file *.parquet or *.pq, or a folder ending in /)'
+    >>> out_name_problem("c.parquet") is None, out_name_problem("days/") is None
+    (True, True)
+    """
+    import os
+    import stat
+
+    if is_folder_target(out) or Path(out).suffix.lower() in PARQUET_SUFFIXES:
+        return None
+    try:
+        st: os.stat_result | None = os.lstat(out)
+    except OSError:
+        st = None
+    if st is not None and not (stat.S_ISREG(st.st_mode) and st.st_size == 0):
+        return None
+    return f"{out}: convert writes Parquet (name the file *.parquet or *.pq, or a folder ending in /)"
+
+
+def refuse_not_parquet(path: Path, out: str | Path) -> None:
+    """Refuse to replace an existing file that is not empty and not Parquet (a recipe, a log, ...):
+    one :class:`~recipemut.errors.InputFileError` naming ``--out``. An existing Parquet file is replaced."""
+    from recipemut.errors import InputFileError
+    from recipemut.logs.parquet import MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise InputFileError(f"--out {out}: cannot read the file there ({e.strerror})", code="out") from None
+    if head and head != MAGIC:
+        raise InputFileError(
+            f"--out {out}: exists and is not Parquet (no PAR1 magic); refusing to write over it "
+            "(remove it, or name another file)",
+            code="out",
+        )
 
 
 def is_folder_target(out: str | Path) -> bool:
@@ -85,4 +135,5 @@ def convert_to_folder(source: LogSource, out: str | Path, *, chunk_bytes: int | 
     return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files)
 
 
-__all__ = ["ConvertRun", "convert_logs", "convert_to_folder", "is_folder_target"]
+__all__ = ["ConvertRun", "convert_logs", "convert_to_folder", "is_folder_target", "out_name_problem",
+           "refuse_not_parquet"]

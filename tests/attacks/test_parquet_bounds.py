@@ -100,11 +100,6 @@ def test_convert_onto_its_input_or_a_link_is_refused(tmp_path: Path, good: Path)
     assert src.read_bytes() == data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="convert -o overwrites an existing file that is not Parquet (a recipe); the convert flow "
-    "belongs to the engineer still working on Parquet",
-)
 def test_convert_does_not_overwrite_a_file_that_is_not_parquet(tmp_path: Path) -> None:
     recipe = tmp_path / "recipe.yaml"
     data = RECIPE.read_bytes()

@@ -1,0 +1,66 @@
+"""``recipemut convert -o``: what it may be named and what it may replace (recipemut/commands/convert.py,
+recipemut/usecases/convert.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+
+LOGS = Path(__file__).resolve().parents[1] / "recipes" / "checkout" / "logs.jsonl.gz"
+runner = CliRunner()
+
+
+def _convert(out: Path | str) -> tuple[int, str]:
+    result = runner.invoke(app, ["convert", str(LOGS), "-o", str(out)], env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.jsonl.gz", "c", "c.parquet.txt"])
+def test_a_new_file_not_named_parquet_is_a_usage_error_before_any_work(tmp_path: Path, name: str) -> None:
+    # it was written as Parquet under a name that says JSONL
+    code, output = _convert(tmp_path / name)
+    assert code == 2, output
+    assert "*.parquet or *.pq" in output and "--out" in output
+    assert not (tmp_path / name).exists()
+
+
+def test_an_empty_file_not_named_parquet_is_a_usage_error_and_left_alone(tmp_path: Path) -> None:
+    out = tmp_path / "c.jsonl"
+    out.touch()
+    code, output = _convert(out)
+    assert code == 2, output
+    assert out.read_bytes() == b""
+
+
+@pytest.mark.parametrize("name", ["c.parquet", "c.PQ", "days/"])
+def test_parquet_names_and_folders_are_written(tmp_path: Path, name: str) -> None:
+    code, output = _convert(str(tmp_path / name) + ("/" if name.endswith("/") else ""))
+    assert code == 0, output
+    out = tmp_path / name
+    files = sorted(out.glob("*.parquet")) if out.is_dir() else [out]
+    assert files and all(f.read_bytes()[:4] == b"PAR1" for f in files)
+
+
+@pytest.mark.parametrize(("name", "data"), [("notes.txt", b"keep me\n"), ("old.parquet", b'{"op": "a"}\n')])
+def test_an_existing_file_that_is_not_parquet_is_refused_and_kept(tmp_path: Path, name: str, data: bytes) -> None:
+    out = tmp_path / name
+    out.write_bytes(data)
+    code, output = _convert(out)
+    assert code == 1, output
+    assert out.read_bytes() == data
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is not Parquet" in lines[0] and str(out) in lines[0], output
+
+
+def test_an_existing_parquet_file_is_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "c.parquet"
+    assert _convert(out)[0] == 0
+    first = out.read_bytes()
+    out.write_bytes(first[:4] + b"\0" * 10 + first[-4:])  # still told Parquet by its magic
+    code, output = _convert(out)
+    assert code == 0, output
+    assert out.read_bytes() == first
