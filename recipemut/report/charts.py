@@ -2,8 +2,11 @@
 
 :func:`forecast_figure`: one panel per service that has traffic, in a grid, most urgent first:
 the whole history, the forecast with its prediction interval, the target and the end of the
-logs, with one legend for the figure. A service with declared capacity is drawn as a share of it
-(utilisation); one without, in calls in flight (Little's law: request rate x busy time).
+logs, with one legend for the figure. When the forecast was refused (too little history), each
+panel draws the history over its own time range (each bin a step as wide as the bin, so one bin
+is a visible line) and says why there is no forecast; the reason is also logged (stderr).
+A service with declared capacity is drawn as a share of it (utilisation); one without, in calls
+in flight (Little's law: request rate x busy time).
 
 :func:`intervals_figure`: the ranked mutations (and the whole plan) as an interval plot of their
 predicted change in p95 latency and in cost per request, each with its confidence interval.
@@ -11,7 +14,9 @@ predicted change in p95 latency and in cost per request, each with its confidenc
 
 from __future__ import annotations
 
+import logging
 import math
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -37,8 +42,12 @@ HISTORY_COLOR, FORECAST_COLOR, BAND_COLOR = "#555555", "#08519c", "#9ecae1"
 TARGET_COLOR, NOW_COLOR = "#d62728", "#999999"
 IMPROVES_COLOR, WORSENS_COLOR, UNSURE_COLOR = "#2ca02c", "#d62728", "#7f7f7f"
 PANEL_W, PANEL_H = 6.2, 2.7  # inches per panel
-#: margins of the panel grid, in inches: room for the y labels, the date ticks, the title and legend
-LEFT, RIGHT, TOP, BOTTOM, HSPACE, WSPACE = 0.75, 0.2, 1.0, 0.45, 0.62, 0.85
+#: margins of the panel grid, in inches: room for the y labels, the date ticks, the titles and legend
+LEFT, RIGHT, TOP, BOTTOM, HSPACE, WSPACE = 0.75, 0.2, 1.2, 0.45, 0.85, 0.85
+#: characters of a title line that fit over one panel (10-point text on :data:`PANEL_W` inches)
+TITLE_CHARS = 72
+
+logger = logging.getLogger(__name__)
 
 
 def charted_services(rep: CapacityReport) -> list[ServiceOutlook]:
@@ -67,8 +76,25 @@ def _when(d: datetime, now: datetime) -> str:
     return f"{d:%Y-%m-%d} ({(d - now).total_seconds() / DAY_S:.1f} d after the logs end)"
 
 
+def clipped(name: str, most: int = TITLE_CHARS) -> str:
+    """``name`` cut in the middle to ``most`` characters (the start and the version at the end stay).
+
+    >>> clipped("slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@v1.9.0", 40)
+    'slsa-framework/slsa-…ic_slsa3.yml@v1.9.0'
+    >>> clipped("cart")
+    'cart'
+    """
+    if len(name) <= most:
+        return name
+    head = (most - 1) // 2 + (most - 1) % 2
+    return f"{name[:head]}…{name[len(name) - (most - 1 - head) :]}"
+
+
 def panel_title(rep: CapacityReport, o: ServiceOutlook) -> str:
-    """A panel's title: the service and when it reaches its target (user text made :func:`safe`)."""
+    """A panel's title: the service and when it reaches its target (user text made :func:`safe`).
+
+    A title too long for one line over the panel is broken after the service (clipped to a line).
+    """
     if o.capacity is None:
         what = "no capacity declared: calls in flight"
     elif not rep.forecast.dated:
@@ -79,7 +105,16 @@ def panel_title(rep: CapacityReport, o: ServiceOutlook) -> str:
         what = f"target not reached within {rep.horizon_days:g} d"
     else:
         what = f"target reached {_when(o.crossing, rep.forecast.now)}"
-    return f"{safe(o.service)}: {what}"
+    name = clipped(safe(o.service))
+    return f"{name}: {what}" if len(name) + len(what) + 2 <= TITLE_CHARS else f"{name}:\n{what}"
+
+
+def no_forecast_note(rep: CapacityReport) -> str | None:
+    """Why the chart shows no forecast (None when it shows one)."""
+    fc = rep.forecast
+    if fc.dated:
+        return None
+    return f"no forecast: {fc.refused or 'nothing to forecast'}"
 
 
 def _panel(ax: Axes, rep: CapacityReport, o: ServiceOutlook) -> None:
@@ -88,24 +123,35 @@ def _panel(ax: Axes, rep: CapacityReport, o: ServiceOutlook) -> None:
     share = o.capacity is not None
     k = 100.0 if share else 1.0
     target = o.target if share else None
-    top = 1.25 * float(np.nanmax(np.r_[hist_u, point, target or 0.0, 1e-9])) * k
-    ax.plot(x, hist_u * k, color=HISTORY_COLOR, lw=0.9, label="history")
+    note = no_forecast_note(rep)
+    room = 1.25 if note is None else 1.7  # the note sits in the top quarter, above the history
+    top = room * float(np.nanmax(np.r_[hist_u, point, target or 0.0, 1e-9])) * k
+    past = ~np.isnan(hist_u)
+    now = _naive_utc(pd.DatetimeIndex([rep.forecast.now]))[0]
     future = ~np.isnan(point)
+    if future.any():
+        ax.plot(x, hist_u * k, color=HISTORY_COLOR, lw=0.9, label="history")
+    else:  # each bin a step as wide as the bin, up to the end of the logs: one bin is a line, not a dot
+        ax.step(np.r_[x[past], now], np.r_[hist_u[past], hist_u[past][-1:]] * k, where="post",
+                color=HISTORY_COLOR, lw=0.9 if past.sum() > 3 else 1.6, label="history")  # fmt: skip
     if future.any():
         ax.fill_between(
             x[future], np.minimum(lower[future] * k, top), np.minimum(upper[future] * k, top),
             color=BAND_COLOR, alpha=0.55, lw=0, label=f"{100 * rep.forecast.level:.0f}% interval",
         )  # fmt: skip
         ax.plot(x[future], point[future] * k, color=FORECAST_COLOR, lw=1.2, label="forecast")
-    now = _naive_utc(pd.DatetimeIndex([rep.forecast.now]))[0]
     ax.axvline(now, color=NOW_COLOR, lw=1, ls=":", label="end of the logs")
     if target is not None:
         ax.axhline(target * k, color=TARGET_COLOR, lw=1, ls="--", label="target utilisation")
-    if x[0] < x[-1]:  # one bucket of history and no forecast: matplotlib picks a span (it warned on stderr)
-        ax.set_xlim(x[0], x[-1])
+    # the history's own time range (and the forecast's when there is one), never matplotlib's default span
+    ax.set_xlim(x[0], max(x[-1], now) if future.any() else now)
     ax.set_ylim(0, top)
     ax.set_ylabel("utilisation %" if share else "calls in flight")
-    ax.set_title(panel_title(rep, o), parse_math=False)
+    ax.set_title(panel_title(rep, o), parse_math=False, fontsize=10)
+    if note is not None:
+        ax.text(0.02, 0.95, "\n".join(textwrap.wrap(note, 70)), transform=ax.transAxes, ha="left", va="top",
+                fontsize=8, color="#333333", parse_math=False, gid="no-forecast",
+                bbox={"boxstyle": "round", "fc": "white", "ec": NOW_COLOR, "alpha": 0.9})  # fmt: skip
 
 
 def forecast_figure(rep: CapacityReport) -> Figure:
@@ -114,9 +160,13 @@ def forecast_figure(rep: CapacityReport) -> Figure:
 
     services = charted_services(rep)
     rows, cols = grid_shape(len(services))
-    width, height = PANEL_W * cols, PANEL_H * rows + 1.0
+    width, height = PANEL_W * cols, PANEL_H * rows + TOP + BOTTOM - 0.45
     fig = new_figure(width, height, constrained=False)
-    fig.suptitle(f"{safe(rep.recipe)}: load per service, whole history and forecast", parse_math=False,
+    note = no_forecast_note(rep)
+    if note is not None and services:
+        logger.warning("the chart shows the history only; %s", note)
+    what = "whole history and forecast" if note is None else "history only (no forecast)"
+    fig.suptitle(f"{safe(rep.recipe)}: load per service, {what}", parse_math=False,
                  x=0.1 / width, y=1 - 0.1 / height, ha="left", va="top", fontweight="bold")  # fmt: skip
     if not services:
         fig.text(0.5, 0.5, "no service has traffic in the logs", ha="center", va="center")
