@@ -101,3 +101,4 @@ def test_report_forecast_section_draws_the_history_and_the_reason(tmp_path: Path
     assert "history only (no forecast)" in section
     assert 'id="fcno-forecast' in section or "no-forecast" in section
     assert "2027" not in section and "2028" not in section  # no axis running years past the logs
+    assert "the forecast and its interval" not in section  # the caption says what is drawn

@@ -232,7 +232,11 @@ def _forecast_section(d: ReportInputs) -> str:
     ]  # fmt: skip
     headers = ("service", "busy ms/request", "capacity", "peak / target", "target reached", "replicas")
     svg = inline_svg(forecast_figure(rep), label="forecast load per service", prefix="fc")
-    caption = "Each service with traffic: the whole history, the forecast and its interval, the target."
+    caption = (
+        "Each service with traffic: the whole history, the forecast and its interval, the target."
+        if fc.dated
+        else "Each service with traffic: the history only (no forecast: see above)."
+    )
     return (
         f'<section id="forecast"><h2>Capacity forecast</h2><p>{what}; {esc(rep.sample_rate_note)}.</p>'
         f"{_table(headers, rows, numeric=(1, 3))}{_figure(svg, 'forecast-figure', caption)}</section>\n"
