@@ -3,8 +3,12 @@
 A Parquet log holds the columns of the span table (:data:`~recipemut.logs.spans.SPAN_SCHEMA` and
 those of :data:`~recipemut.logs.spans.CALL_SCHEMA` that some span carries), one row a span, as
 ``recipemut convert`` writes it (:func:`parquet_bytes`). It is told by its content (``PAR1`` at both
-ends, :func:`is_parquet`), never its name, and read with a pyarrow dataset in record batches
-(:func:`parquet_batches`), so that a sampler sees one batch at a time. Each batch is conformed to
+ends, :func:`is_parquet`), never its name, and read in record batches of at most
+:data:`READ_BATCH_ROWS` rows (:func:`parquet_batches`), so that a sampler sees one batch at a time.
+Its string columns are read as dictionaries, and a file that would grow in memory beyond the limit
+a gzip log is held to (:func:`~recipemut.files.compressed.gzip_limit` of its size: 64 MiB, or 100
+times the file) is refused before it does (a row group of one long value repeated on millions of
+rows is a few KB on disk). Each batch is conformed to
 :data:`~recipemut.logs.spans.PARSE_SCHEMA`: a missing required column, a column of the wrong kind
 (text where a number belongs, or the reverse) or a file that is not readable Parquet (truncated,
 say) is one :class:`~recipemut.errors.LogError` naming the file and the column. A span's "line" is
@@ -24,15 +28,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from recipemut.errors import InputFileError, LogError
+from recipemut.files.compressed import gzip_limit
 from recipemut.logs.spans import INT_COLS, PARSE_SCHEMA, REQUIRED
 
 MAGIC = b"PAR1"
-#: rows per record batch read
+#: rows per row group written
 BATCH_ROWS = 1 << 20
+#: rows per record batch read (a batch is checked for its expanded size before it is expanded)
+READ_BATCH_ROWS = 1 << 16
 _GLOB_CHARS = frozenset("*?[")
 _PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 
@@ -93,10 +99,13 @@ def _kind_ok(have: pa.DataType, want: pa.DataType) -> bool:
     return pa.types.is_integer(have) or pa.types.is_floating(have)
 
 
-def _open(path: Path, name: str) -> ds.Dataset:
+def _open(path: Path, name: str) -> pq.ParquetFile:
+    """The Parquet file at ``path``, its columns checked; its string columns are read as dictionaries
+    (so that a value repeated on many rows is held once until :func:`conform`, bounded, expands it)."""
     try:
-        dataset = ds.dataset(str(path), format="parquet")
-        schema = dataset.schema
+        schema = pq.read_schema(str(path))
+        strings = [f.name for f in PARSE_SCHEMA if pa.types.is_large_string(f.type) and f.name in schema.names]
+        pf = pq.ParquetFile(str(path), read_dictionary=strings)
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as e:
         raise LogError(f"not a readable Parquet file ({e})", file=name, code="bad-parquet") from None
     missing = [k for k in REQUIRED if k not in schema.names]
@@ -115,7 +124,37 @@ def _open(path: Path, name: str) -> ds.Dataset:
                 file=name,
                 code="wrong-type",
             )
-    return dataset
+    return pf
+
+
+def grown_bytes(batch: pa.RecordBatch | pa.Table) -> int:
+    """Bytes ``batch`` takes once :func:`conform` has expanded it: a dictionary column counts each
+    row's value (the dictionary's lengths taken at the indices, no string built), others their own size.
+
+    >>> t = pa.table({"op": pa.DictionaryArray.from_arrays(pa.array([0, 0, 0]), pa.array(["x" * 100]))})
+    >>> grown_bytes(t)
+    324
+    """
+    total = 0
+    for col in batch.columns:
+        chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+        for c in chunks:
+            if pa.types.is_dictionary(c.type):
+                values = pc.sum(pc.take(pc.binary_length(c.dictionary).cast(pa.int64()), c.indices)).as_py()
+                total += (values or 0) + 8 * len(c)
+            else:
+                total += c.nbytes
+    return total
+
+
+def too_large(name: str, limit: int, size: int, what: str) -> LogError:
+    """The error of a Parquet log that grows beyond ``limit`` bytes (``what``: where it was seen)."""
+    return LogError(
+        f"Parquet log grows beyond {limit / 2**20:,.0f} MiB {what} (over {limit // max(size, 1)}x its {size} "
+        "bytes, the limit a gzip log is held to); refusing it as a possible Parquet bomb",
+        file=name,
+        code="too-large",
+    )
 
 
 def conform(batch: pa.Table, name: str) -> pa.Table:
@@ -140,15 +179,39 @@ def conform(batch: pa.Table, name: str) -> pa.Table:
     return pa.table(cols, schema=PARSE_SCHEMA)
 
 
-def parquet_batches(path: Path, name: str, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """The spans of a Parquet log in batches: each a :data:`PARSE_SCHEMA` table and its row numbers (from 1)."""
-    dataset = _open(path, name)
-    columns = [f.name for f in PARSE_SCHEMA if f.name in dataset.schema.names]
-    row = 0
+def parquet_batches(
+    path: Path, name: str, batch_rows: int = READ_BATCH_ROWS
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """The spans of a Parquet log in batches of at most ``batch_rows`` rows: each a
+    :data:`PARSE_SCHEMA` table and its row numbers (from 1).
+
+    Held to the limit a gzip log is (:func:`~recipemut.files.compressed.gzip_limit` of the file's
+    size): the column chunks' uncompressed sizes (the footer's) are checked before any is read, and
+    each batch's expanded size (:func:`grown_bytes`) before it is expanded; past the limit, one
+    :class:`LogError` (``too-large``)."""
+    pf = _open(path, name)
+    size = path.stat().st_size
+    limit = gzip_limit(size)
+    meta = pf.metadata
+    groups = range(meta.num_row_groups)
+    columns = [f.name for f in PARSE_SCHEMA if f.name in pf.schema_arrow.names]
+    wanted = set(columns)
+    stored = sum(
+        meta.row_group(g).column(c).total_uncompressed_size
+        for g in groups
+        for c in range(meta.num_columns)
+        if meta.row_group(g).column(c).path_in_schema in wanted
+    )
+    if stored > limit:
+        raise too_large(name, limit, size, "uncompressed")
+    row = grown = 0
     try:
-        for batch in dataset.to_batches(columns=columns, batch_size=batch_rows, use_threads=True):
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=columns, use_threads=True):
             if batch.num_rows == 0:
                 continue
+            grown += grown_bytes(batch)
+            if grown > limit:
+                raise too_large(name, limit, size, "in memory")
             table = conform(pa.Table.from_batches([batch]), name)
             yield table, np.arange(row + 1, row + table.num_rows + 1, dtype=np.int64)
             row += table.num_rows
@@ -174,11 +237,14 @@ def parquet_bytes(table: pa.Table, *, row_group_rows: int = BATCH_ROWS) -> bytes
 __all__ = [
     "BATCH_ROWS",
     "MAGIC",
+    "READ_BATCH_ROWS",
     "conform",
     "expand_logs",
+    "grown_bytes",
     "is_parquet",
     "is_parquet_file",
     "parquet_batches",
     "parquet_bytes",
     "read_parquet",
+    "too_large",
 ]

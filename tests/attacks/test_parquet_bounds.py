@@ -109,11 +109,6 @@ def test_convert_does_not_overwrite_a_file_that_is_not_parquet(tmp_path: Path) -
     assert result.exit_code == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Parquet row group is inflated whole, with no bound on its ratio to the file's size "
-    "(parquet.py belongs to the engineer still working on it)",
-)
 def test_a_row_group_that_inflates_a_thousand_fold_is_refused(tmp_path: Path) -> None:
     rows = 5_000_000
     zeros = pa.array(np.zeros(rows, dtype=np.int32))
@@ -131,3 +126,44 @@ def test_a_row_group_that_inflates_a_thousand_fold_is_refused(tmp_path: Path) ->
     assert bomb.stat().st_size < 2_000_000
     result = _profile(bomb)
     assert result.exit_code == 1, result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("dictionary", [True, False])
+def test_a_long_value_repeated_on_many_rows_is_refused_whatever_its_encoding(tmp_path: Path, dictionary: bool) -> None:
+    # the column is stored as plain strings (no arrow dictionary type to read it back as one): encoded
+    # as a Parquet dictionary it is a few KB whose pages say so little; plainly encoded, its pages
+    # say 200 MB uncompressed. Either grows past 64 MiB in memory (the old reader expanded it whole)
+    rows = 200_000
+    table = pa.table(
+        {
+            "request_id": pa.array(["r" * 1000] * rows, pa.large_string()),
+            "op": pa.array(["charge_card"] * rows),
+            "start_ms": pa.array(np.full(rows, 1.7e12)),
+            "latency_ms": pa.array(np.ones(rows)),
+            "status": pa.array(["ok"] * rows),
+        }
+    )
+    bomb = tmp_path / "bomb.parquet"
+    pq.write_table(table, bomb, compression="zstd", use_dictionary=dictionary, row_group_size=rows)
+    assert bomb.stat().st_size < 1_000_000
+    result = _profile(bomb)
+    assert result.exit_code == 1, result.output  # type: ignore[attr-defined]
+    lines = [line for line in result.output.splitlines() if line.strip()]  # type: ignore[attr-defined]
+    assert len(lines) == 1 and "possible Parquet bomb" in lines[0] and str(bomb) in lines[0]
+    assert ("in memory" if dictionary else "uncompressed") in lines[0]
+
+
+def test_batches_are_bounded_and_numbered_through_row_groups(tmp_path: Path, good: Path) -> None:
+    # a row group of 171,306 rows is read in batches of at most 65,536 (it was read in one), numbered
+    # on through the file
+    from recipemut.logs.parquet import parquet_batches
+
+    table = pq.read_table(good)
+    many = tmp_path / "many.parquet"
+    pq.write_table(pa.concat_tables([table] * 4), many, row_group_size=3 * table.num_rows)
+    sizes, numbers = [], []
+    for t, n in parquet_batches(many, "many"):
+        sizes.append(t.num_rows)
+        numbers.append(n)
+    assert max(sizes) <= 1 << 16 and sum(sizes) == 4 * table.num_rows
+    assert (np.concatenate(numbers) == np.arange(1, 4 * table.num_rows + 1)).all()
