@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import PurePath
 
 from recipemut.files.compressed import gunzip_head, is_gzip
 from recipemut.logs.runs.sniff import LABELS as RUN_LABELS
@@ -175,4 +176,35 @@ def detect_format(head: bytes) -> str:
     return "native"  # JSON objects (whole, broken or of no known format) or text: the native reader names the line
 
 
-__all__ = ["LABELS", "SIGNATURES", "UTF8_BOM", "detect", "detect_format", "is_tempo", "looks_native", "mismatch"]
+#: the names a Parquet log goes by (it is still told by its content: :func:`misnamed_parquet`)
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+
+
+def misnamed_parquet(name: str, head: bytes) -> str | None:
+    """Why a file whose name says Parquet cannot be read as a log: it does not open with ``PAR1``
+    (text, JSON, a gzip stream...): said instead of the JSON error its first line would give. ``None``
+    for any other name or a file that does open with ``PAR1`` (or is empty).
+
+    >>> misnamed_parquet("logs/fake.parquet", b"hello\\n")
+    'named .parquet but is not Parquet (no PAR1 magic)'
+    >>> misnamed_parquet("a.PQ", b"PAR1\\x15"), misnamed_parquet("a.jsonl", b"hello"), misnamed_parquet("e.pq", b"")
+    (None, None, None)
+    """
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in PARQUET_SUFFIXES or not head or head[:4] == b"PAR1":
+        return None
+    return f"named {suffix} but is not Parquet (no PAR1 magic)"
+
+
+__all__ = [
+    "LABELS",
+    "PARQUET_SUFFIXES",
+    "SIGNATURES",
+    "UTF8_BOM",
+    "detect",
+    "detect_format",
+    "is_tempo",
+    "looks_native",
+    "mismatch",
+    "misnamed_parquet",
+]

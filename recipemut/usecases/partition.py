@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from recipemut.errors import LogError
 from recipemut.files.write import atomic_write
 from recipemut.logs.checks import check_spans
-from recipemut.logs.detect import detect_format
+from recipemut.logs.detect import detect_format, misnamed_parquet
 from recipemut.logs.ingest import read_logs
 from recipemut.logs.parquet import expand_logs, is_parquet, parquet_batches, parquet_bytes
 from recipemut.logs.report import IngestReport, Rejection, Rejects, frozen_counts
@@ -97,6 +97,8 @@ def _file_chunks(
                 raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=name, line=bad.line, code=bad.reason)
             yield table.filter(pa.array(keep)).append_column("source_line", pa.array(lines[keep]))
         return
+    if fmt in ("auto", "native") and (misnamed := misnamed_parquet(name, head)):
+        raise LogError(misnamed, file=name, code="not-parquet")
     refuse_compressed(head, name)
     refuse_binary(head, name)
     if fmt == "native" or (fmt == "auto" and (detect_format(head) == "native" or not head.strip())):
