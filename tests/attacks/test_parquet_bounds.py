@@ -1,17 +1,15 @@
 """Parquet logs and ``recipemut convert`` under attack.
 
 Held (regression guards): a truncated file, a column of the wrong type, a FIFO named
-``*.parquet`` or a symbolic-link loop in a logs folder, ``convert -o`` onto one of its inputs or
-onto a link, ``--sample-requests`` outside (0, 1] or not a number, ``--memory-budget`` garbage:
-each is one line and exit 1 or 2, or the bad entry is left out.
+``*.parquet`` or a symbolic-link loop in a logs folder, ``convert -o`` onto one of its inputs, onto
+a link or onto an existing file that is not Parquet (a recipe), ``--sample-requests`` outside
+(0, 1] or not a number, ``--memory-budget`` garbage: each is one line and exit 1 or 2, or the bad
+entry is left out. A row group that grows a thousand-fold in memory (an 11 MB file of 100 M rows
+took past 120 s and 5.5 GB) is refused at the bound of a gzip log, whether its strings are an
+arrow dictionary, a Parquet dictionary or plain, and rows are read in bounded batches.
 
-Open (strict xfails: ``recipemut/logs/parquet.py``, ``sample.py``, ``stream.py`` and the
-convert flow belong to the engineer still working on them):
-
-* a row group that inflates a thousand-fold (an 11 MB file of 100 M rows took past 120 s and
-  5.5 GB) is read whole; gzip logs are held to 100x their size, Parquet to nothing;
-* ``convert -o recipe.yaml`` overwrites an existing file that is not Parquet (a recipe, a
-  YAML or JSON file) without a word.
+Open (a strict xfail: ``recipemut/logs/distributed.py`` belongs to another engineer): the dask
+engine reads a row group whole, with no bound.
 """
 
 from __future__ import annotations
@@ -167,3 +165,25 @@ def test_batches_are_bounded_and_numbered_through_row_groups(tmp_path: Path, goo
         numbers.append(n)
     assert max(sizes) <= 1 << 16 and sum(sizes) == 4 * table.num_rows
     assert (np.concatenate(numbers) == np.arange(1, 4 * table.num_rows + 1)).all()
+
+
+@pytest.mark.xfail(strict=True, reason="recipemut/logs/distributed.py (read_partition) reads a Parquet row group "
+                   "whole (ParquetFile.read_row_group) and conforms it with no bound; it could read it through "
+                   "recipemut.logs.parquet's bounded batches (grown_bytes, too_large); distributed.py is another "
+                   "engineer's file")
+def test_the_dask_engine_refuses_a_row_group_that_grows_past_the_bound(tmp_path: Path) -> None:
+    pytest.importorskip("dask")
+    rows = 200_000
+    table = pa.table(
+        {
+            "request_id": pa.array(["r" * 1000] * rows, pa.large_string()),
+            "op": pa.array(["charge_card"] * rows),
+            "start_ms": pa.array(np.full(rows, 1.7e12)),
+            "latency_ms": pa.array(np.ones(rows)),
+            "status": pa.array(["ok"] * rows),
+        }
+    )
+    bomb = tmp_path / "bomb.parquet"
+    pq.write_table(table, bomb, compression="zstd", row_group_size=rows)
+    result = _profile(bomb, "--engine", "dask")
+    assert result.exit_code == 1 and "possible Parquet bomb" in result.output  # type: ignore[attr-defined]
