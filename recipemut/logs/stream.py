@@ -95,7 +95,7 @@ def read_chunk(
     rejected. The stretch is read :data:`GIVE_UP_AFTER` lines at a time (a block that short cannot be
     given up on) up to the first line that makes a row; the rest of the chunk is read in one go from
     that line (so that its first lines cannot be given up on either). The time stays linear in the
-    chunk: a stretch's lines are parsed twice at most, the rest once after the first try.
+    chunk: after the first try, a line is parsed once, the block holding a stretch's end twice.
     """
     try:
         return read_native(pa.py_buffer(chunk), name, rej)
@@ -110,48 +110,50 @@ def read_chunk(
     n = int(nexts.size)
     tables: list[pa.Table] = []
     nums: list[np.ndarray] = []
-    read = blank = 0
+    counts = [0, 0]  # non-blank and blank lines read
 
-    def take(lo: int, hi: int, whole: bool = False) -> np.ndarray | None:
-        """Lines ``lo`` to ``hi`` (0-based, end excluded) read and kept; their row numbers, or None
-        when ``whole`` and the read gave up (nothing kept)."""
-        nonlocal read, blank
+    def read(lo: int, hi: int) -> tuple[pa.Table, np.ndarray, int, int, Rejects]:
+        """Lines ``lo`` to ``hi`` (0-based, end excluded) parsed, with their rejections."""
         piece = Rejects(name)
-        try:
-            t, n_, r, b = read_native(pa.py_buffer(chunk[int(starts[lo]) : int(nexts[hi - 1])]), name, piece)
-        except LogError as e:
-            if e.code != "not-a-log" or not whole:
-                raise
-            return None
+        return (*read_native(pa.py_buffer(chunk[int(starts[lo]) : int(nexts[hi - 1])]), name, piece), piece)
+
+    def keep(got: tuple[pa.Table, np.ndarray, int, int, Rejects], lo: int) -> None:
+        t, n_, r, b, piece = got
         merge_rejects(rej, piece, lo)
         tables.append(t)
         nums.append(n_ + lo)
-        read, blank = read + r, blank + b
-        return n_
+        counts[0] += r
+        counts[1] += b
 
     at = 0
     while at < n:
         # a stretch of bad lines opens at ``at``: read it block by block up to the first line that makes a row
         while at < n:
             end = min(at + GIVE_UP_AFTER, n)
-            probe = Rejects(name)
-            t, n_, _, _ = read_native(pa.py_buffer(chunk[int(starts[at]) : int(nexts[end - 1])]), name, probe)
-            if not t.num_rows:
-                take(at, end)
+            got = read(at, end)
+            if not got[0].num_rows:
+                keep(got, at)
                 at = end
                 continue
-            if int(n_[0]) > 1:
-                take(at, at + int(n_[0]) - 1)
-            at += int(n_[0]) - 1
+            before = int(got[1][0]) - 1  # lines before that row
+            if before:
+                keep(read(at, at + before), at)
+            at += before
             break
-        if at >= n or take(at, n, whole=True) is not None:
+        if at >= n:
             break
+        try:
+            keep(read(at, n), at)
+            break
+        except LogError as e:
+            if e.code != "not-a-log":
+                raise
         end = min(at + GIVE_UP_AFTER, n)  # it opens with a row yet gave up: never loop on it
-        take(at, end)
+        keep(read(at, end), at)
         at = end
     if not tables:
         return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, 0
-    return pa.concat_tables(tables), np.concatenate(nums), read, blank
+    return pa.concat_tables(tables), np.concatenate(nums), counts[0], counts[1]
 
 
 @dataclass
