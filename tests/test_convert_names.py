@@ -95,10 +95,6 @@ def test_a_text_file_named_parquet_read_as_another_format_on_request_is_not_refu
     assert "PAR1" not in result.output and "OTLP" in result.output, result.output
 
 
-@pytest.mark.xfail(strict=True, reason="recipemut/logs/ingest.py (_read_named) does not ask "
-                   "recipemut.logs.detect.misnamed_parquet: it needs, after its is_parquet branch, "
-                   "`if log_format in ('auto', 'native') and (m := misnamed_parquet(name, head)): raise "
-                   "LogError(m, file=name, code='not-parquet')`; ingest.py is another engineer's file")
 def test_a_text_file_named_parquet_given_to_logs_is_said_to_be_no_parquet(tmp_path: Path) -> None:
     fake = _fake(tmp_path)
     result = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(fake), "-q"], env={"COLUMNS": "200"})

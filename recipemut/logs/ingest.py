@@ -68,7 +68,7 @@ from recipemut.files.compressed import packed_with
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.logs import traces
 from recipemut.logs.checks import check_spans
-from recipemut.logs.detect import LABELS, UTF8_BOM, detect_format
+from recipemut.logs.detect import LABELS, UTF8_BOM, detect_format, misnamed_parquet
 from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.parquet import expand_logs, is_parquet, is_parquet_file, parquet_batches
@@ -179,6 +179,8 @@ def _read_named(
     head = read_head(path, name)  # the first bytes, gunzipped
     if is_parquet(head) and log_format in ("auto", "native"):  # the span table itself, columnar
         return _read_parquet(path, name, strict, sampler)
+    if log_format in ("auto", "native") and (misnamed := misnamed_parquet(name, head)):
+        raise LogError(misnamed, file=name, code="not-parquet")
     refuse_compressed(head, name)
     refuse_binary(head, name)
     rej = Rejects(name)
