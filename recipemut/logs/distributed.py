@@ -34,11 +34,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import InputFileError, LogError
-from recipemut.files.compressed import compressed_with, is_gzip, is_zstd, packed_with
+from recipemut.files.compressed import compressed_with, gzip_limit, is_gzip, is_zstd, packed_with
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import UTF8_BOM
 from recipemut.logs.native import GIVE_UP_AFTER, read_native
-from recipemut.logs.parquet import conform, expand_logs, is_parquet
+from recipemut.logs.parquet import READ_BATCH_ROWS, conform, expand_logs, grown_bytes, is_parquet, too_large
 from recipemut.logs.partials import SUMMED, Partial, hist_quantiles, merge, partial_of
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
 from recipemut.logs.sample import (
@@ -263,7 +263,17 @@ def read_partition(
     try:
         if part.kind == "parquet":
             with _open(part.source) as f:
-                table = conform(pq.ParquetFile(f).read_row_group(part.start), part.name)
+                size = f.seek(0, 2)
+                f.seek(0)
+                limit, grown, batches = gzip_limit(size), 0, []
+                pf = pq.ParquetFile(f)
+                for batch in pf.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=[part.start]):
+                    grown += grown_bytes(batch)  # held to a gzip log's bound, as the local reader is
+                    if grown > limit:
+                        raise too_large(part.name, limit, size, "in memory")
+                    batches.append(batch)
+                whole = pa.Table.from_batches(batches, schema=pf.schema_arrow) if batches else None
+                table = conform(whole if whole is not None else pf.read_row_group(part.start), part.name)
             lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
             read = table.num_rows
             keep = check_spans(table, lines, rej)

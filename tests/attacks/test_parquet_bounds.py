@@ -8,8 +8,7 @@ entry is left out. A row group that grows a thousand-fold in memory (an 11 MB fi
 took past 120 s and 5.5 GB) is refused at the bound of a gzip log, whether its strings are an
 arrow dictionary, a Parquet dictionary or plain, and rows are read in bounded batches.
 
-Open (a strict xfail: ``recipemut/logs/distributed.py`` belongs to another engineer): the dask
-engine reads a row group whole, with no bound.
+The dask engine reads a row group in bounded batches too.
 """
 
 from __future__ import annotations
@@ -167,10 +166,6 @@ def test_batches_are_bounded_and_numbered_through_row_groups(tmp_path: Path, goo
     assert (np.concatenate(numbers) == np.arange(1, 4 * table.num_rows + 1)).all()
 
 
-@pytest.mark.xfail(strict=True, reason="recipemut/logs/distributed.py (read_partition) reads a Parquet row group "
-                   "whole (ParquetFile.read_row_group) and conforms it with no bound; it could read it through "
-                   "recipemut.logs.parquet's bounded batches (grown_bytes, too_large); distributed.py is another "
-                   "engineer's file")
 def test_the_dask_engine_refuses_a_row_group_that_grows_past_the_bound(tmp_path: Path) -> None:
     pytest.importorskip("dask")
     rows = 200_000
