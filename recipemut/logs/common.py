@@ -174,21 +174,26 @@ def raw_frame(columns: dict[str, Any], attributes: dict[str, Any]) -> pd.DataFra
     return raw_table(columns, attributes).to_pandas()
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole file, gunzipped when it is gzip, at most :data:`MAX_BYTES` of it; user errors as
-    :class:`InputFileError`."""
+def read_bytes(
+    path: Path, *, limit: int | None = None, what: str = "trace file", too_large: str | None = None
+) -> bytes:
+    """The whole file, gunzipped when it is gzip, at most ``limit`` bytes of it (default
+    :data:`MAX_BYTES`); user errors as :class:`InputFileError` (``what`` the file should be;
+    ``too_large`` the message past the limit)."""
+    limit = MAX_BYTES if limit is None else limit
     try:
         if path.is_dir():
-            raise InputFileError("is a directory, not a trace file", file=str(path), code="not-a-file")
-        data, cut = inflate(path, MAX_BYTES)
+            raise InputFileError(f"is a directory, not a {what}", file=str(path), code="not-a-file")
+        data, cut = inflate(path, limit)
     except FileNotFoundError:
         raise InputFileError("no such file", file=str(path), code="missing-file") from None
     except STREAM_ERRORS as e:
         raise InputFileError(f"cannot read: {e}", file=str(path), code="unreadable") from None
     if cut is not None:
         raise InputFileError(f"cannot read: {cut}", file=str(path), code="unreadable")
-    if len(data) > MAX_BYTES:
-        raise InputFileError(f"larger than {MAX_BYTES} bytes decompressed", file=str(path), code="too-large")
+    if len(data) > limit:
+        message = too_large or f"larger than {limit} bytes decompressed"
+        raise InputFileError(message, file=str(path), code="too-large")
     return bytes(data) if isinstance(data, bytearray) else data
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from recipemut.errors import InputFileError, LogError
-from recipemut.files.compressed import STREAM_ERRORS, inflate
+from recipemut.errors import LogError
 from recipemut.files.read import human_size
+from recipemut.logs.common import read_bytes
 from recipemut.logs.runs import argo, githubactions, stepfunctions, tekton
 from recipemut.logs.runs.rows import COUNT_KEYS, Rows, documents
 from recipemut.logs.runs.sniff import LABELS, sniff
@@ -71,24 +71,13 @@ def read_table(
 
 def _read_history(p: Path) -> bytes:
     """The history's bytes (gunzipped), at most :data:`MAX_HISTORY_BYTES`; errors as one line."""
-    try:
-        if p.is_dir():
-            raise InputFileError("is a directory, not a run history", file=str(p), code="not-a-file")
-        data, cut = inflate(p, MAX_HISTORY_BYTES)
-    except FileNotFoundError:
-        raise InputFileError("no such file", file=str(p), code="missing-file") from None
-    except STREAM_ERRORS as e:
-        raise InputFileError(f"cannot read: {e}", file=str(p), code="unreadable") from None
-    if cut is not None:
-        raise InputFileError(f"cannot read: {cut}", file=str(p), code="unreadable")
-    if len(data) > MAX_HISTORY_BYTES:
-        raise InputFileError(
-            f"run history larger than {human_size(MAX_HISTORY_BYTES)} (decompressed); a history is read whole, "
-            "split it into several files",
-            file=str(p),
-            code="too-large",
-        )
-    return bytes(data) if isinstance(data, bytearray) else data
+    return read_bytes(
+        p,
+        limit=MAX_HISTORY_BYTES,
+        what="run history",
+        too_large=f"run history larger than {human_size(MAX_HISTORY_BYTES)} (decompressed); a history is read "
+        "whole, split it into several files",
+    )
 
 
 __all__ = ["COUNT_KEYS", "FORMATS", "LABELS", "read_table", "sniff"]
