@@ -37,7 +37,6 @@ from recipemut.errors import InputFileError, LogError
 from recipemut.files.compressed import compressed_with, gzip_limit, is_gzip, is_zstd, packed_with
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import UTF8_BOM
-from recipemut.logs.native import GIVE_UP_AFTER, read_native
 from recipemut.logs.parquet import READ_BATCH_ROWS, conform, expand_logs, grown_bytes, is_parquet, too_large
 from recipemut.logs.partials import SUMMED, Partial, hist_quantiles, merge, partial_of
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
@@ -51,7 +50,7 @@ from recipemut.logs.sample import (
 )
 from recipemut.logs.sources import check_file, is_stdin
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, REQUIRED, factorize, keep_calls, to_span_frame
-from recipemut.logs.stream import line_chunks, merge_rejects
+from recipemut.logs.stream import line_chunks, merge_rejects, read_chunk
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -215,42 +214,6 @@ def _packed_chunks(part: Partition) -> Iterator[tuple[bytes | memoryview, int]]:
     yield data, 0
 
 
-def _read_chunk(
-    chunk: bytes | memoryview, name: str, rej: Rejects, *, first: bool
-) -> tuple[pa.Table, np.ndarray, int, int]:
-    """:func:`read_native` of one chunk of a file. Only the file's first chunk (``first``) can be "not a
-    span log": a later one that opens with :data:`GIVE_UP_AFTER` bad lines (a damaged stretch of the
-    file) is read on, those lines rejected each, a block of that many lines at a time."""
-    try:
-        return read_native(pa.py_buffer(chunk), name, rej)
-    except LogError as e:
-        if e.code != "not-a-log" or first:
-            raise
-    data = np.frombuffer(chunk, np.uint8)
-    ends = np.flatnonzero(data == 10)
-    tables, nums, read, blank = [], [], 0, 0
-    at = line0 = 0
-    while at < data.size:
-        remaining = ends[ends >= at]
-        cut = int(remaining[GIVE_UP_AFTER - 1]) + 1 if remaining.size > GIVE_UP_AFTER else data.size
-        piece = Rejects(name)
-        try:
-            t, n, r, b = read_native(pa.py_buffer(chunk[at:]), name, piece)
-            cut = data.size
-        except LogError as e:  # the rest opens with as many bad lines again: read a block of them alone
-            if e.code != "not-a-log":
-                raise
-            piece = Rejects(name)
-            t, n, r, b = read_native(pa.py_buffer(chunk[at:cut]), name, piece)
-        merge_rejects(rej, piece, line0)
-        tables.append(t)
-        nums.append(n + line0)
-        read, blank = read + r, blank + b
-        line0 += int(np.count_nonzero(data[at:cut] == 10))
-        at = cut
-    return pa.concat_tables(tables), np.concatenate(nums), read, blank
-
-
 def read_partition(
     part: Partition, ops: Sequence[str], recipe_name: str | None, fraction: float, fill_rate: float = 1.0
 ) -> Partial:
@@ -290,7 +253,7 @@ def read_partition(
                 chunks = _packed_chunks(part)
             for chunk, offset in chunks:
                 crej = Rejects(part.name)
-                table, lines, r, b = _read_chunk(chunk, part.name, crej, first=part.start == 0 and offset == 0)
+                table, lines, r, b = read_chunk(chunk, part.name, crej, first=part.start == 0 and offset == 0)
                 n_lines = offset + int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10))
                 merge_rejects(rej, crej, offset)
                 read, blank = read + r, blank + b
