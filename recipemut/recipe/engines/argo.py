@@ -318,13 +318,7 @@ class _Reader:
     def _settings(self, s: Step, task: dict[str, Any], tmpl: dict[str, Any], path: DocPath, tpath: DocPath) -> None:
         b = self.b
         if task.get("when") not in (None, ""):
-            s.extra["when"] = when_text(str(task["when"]))
-            s.at["when"] = (*path, "when")
-            b.warn(
-                "when",
-                f"{s.action}: when '{s.extra['when']}' is kept as text; how often it runs comes from the logs",
-                (*path, "when"),
-            )
+            b.keep_when(s, str(task["when"]), s.action, (*path, "when"))
         retry = tmpl.get("retryStrategy")
         if isinstance(retry, dict):
             n = attempts(retry["limit"]) if "limit" in retry else None

@@ -77,6 +77,14 @@ class Builder:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         self.warnings.append(Finding(self.file, line, col, f"import-{code}", message + hint))
 
+    def keep_when(self, s: Step, text: str, who: str, path: DocPath) -> None:
+        """Carry an engine's condition as the operation's ``when`` text, with the warning that says
+        it is not evaluated (how often the step runs comes from the logs)."""
+        s.extra["when"] = when_text(text)
+        s.at["when"] = path
+        kept = f"{who}: when '{s.extra['when']}' is kept as text; how often it runs comes from the logs"
+        self.warn("when", kept, path)
+
     def field(self, name: str, path: DocPath, type_: str = "string") -> str:
         """Declare a field (the first declaration's place wins; ``array`` wins over ``string``)."""
         self.field_at.setdefault(name, path)

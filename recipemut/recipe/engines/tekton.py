@@ -36,7 +36,7 @@ import re
 from typing import Any
 
 from recipemut.recipe.engines.base import Anchor, Imported
-from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, attempts, when_text
+from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, attempts
 from recipemut.recipe.engines.names import op_id
 from recipemut.recipe.engines.refs import strings, tekton_refs
 from recipemut.recipe.engines.volumes import Mount, keep_order, link
@@ -236,13 +236,7 @@ class _Reader:
             s.anchor = Anchor(path, (*path, "runAfter") if "runAfter" in t else None, "list")
             s.at["after"] = (*path, "runAfter")
         if t.get("when"):
-            s.extra["when"] = when_text(when_text_of(t["when"]))
-            s.at["when"] = (*path, "when")
-            b.warn(
-                "when",
-                f"{raw}: when '{s.extra['when']}' is kept as text; how often it runs comes from the logs",
-                (*path, "when"),
-            )
+            b.keep_when(s, when_text_of(t["when"]), raw, (*path, "when"))
         if isinstance(t.get("matrix"), dict):
             self._matrix(s, t["matrix"], (*path, "matrix"))
         if "retries" in t:
