@@ -274,7 +274,6 @@ class RequestCounts:
 
     def __init__(self) -> None:
         self.parts: list[pa.Table] = []
-        self._rows = 0
 
     @staticmethod
     def partial(hashes: np.ndarray, start_ms: np.ndarray, rate: np.ndarray) -> pa.Table:
@@ -286,10 +285,8 @@ class RequestCounts:
 
     def merge(self, part: pa.Table) -> None:
         self.parts.append(part)
-        self._rows += part.num_rows
         if len(self.parts) >= 16:  # keep the partials compact: one row per request per few chunks
             self.parts = [_reduce(pa.concat_tables(self.parts))]
-            self._rows = self.parts[0].num_rows
 
     def merged(self) -> pa.Table:
         if not self.parts:
