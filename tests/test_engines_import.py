@@ -134,3 +134,12 @@ def test_validate_names_the_engine_of_an_invalid_engine_file(tmp_path: Path) -> 
     assert "wf.yaml: invalid (4 operations, read as an Argo Workflow)" in res.output
     res = runner.invoke(app, ["validate", str(src), "-f", "json"], env=ENV)
     assert json.loads(res.stdout)["files"][0]["engine"] == "Argo Workflow"
+
+
+def test_import_of_a_file_with_a_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    """Not "no engine's file": the file could not be read at all, and the error says where."""
+    bad = tmp_path / "workflow.yml"
+    bad.write_text("on: push\njobs:\n  a: {runs-on: x, steps: [\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", str(bad)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert f"{bad}:4:1: YAML syntax error" in result.output and "not a workflow file" not in result.output

@@ -45,6 +45,10 @@ class ImportResult:
         }
 
 
+#: findings that say the file could not be read as YAML at all (so nothing could say what it is)
+_UNREADABLE = frozenset({"yaml-syntax", "yaml-tag", "empty-file"})
+
+
 def _not_engine(path: str, recipe: Recipe | None) -> RecipemutError:
     if recipe is not None:
         return RecipemutError(
@@ -81,8 +85,9 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
     errors = [f for f in findings if f.severity == "error"]
     imported = recipe is not None and recipe.imported is not None
     engine_file = imported or engine_name(text, file=name) is not None or any(f.code in _ENGINE_CODES for f in errors)
-    if engine_file and (errors or recipe is None):
-        raise RecipeInvalid(errors or findings)
+    unreadable = [f for f in errors if f.code in _UNREADABLE]  # no engine can tell an unparsed file
+    if (engine_file or unreadable) and (errors or recipe is None):
+        raise RecipeInvalid(unreadable or errors or findings)
     if recipe is None or recipe.imported is None:
         raise _not_engine(name, recipe)
     result = ImportResult(source, recipe, recipe.imported, recipe_text(recipe.imported, source=name), findings)
