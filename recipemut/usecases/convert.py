@@ -1,10 +1,14 @@
-"""Convert: logs of any format read into the span table and written as Parquet: one file, or a folder
-of one file per day (:func:`convert_to_folder`, streamed; see :mod:`recipemut.usecases.partition`).
+"""Convert: logs of any format read into the span table and written as Parquet, streamed (see
+:mod:`recipemut.usecases.partition`): one file (:func:`convert_logs`), or a folder of one file per
+day (:func:`convert_to_folder`).
 
 The one file holds every column of the span table (:data:`recipemut.logs.spans.SPAN_SCHEMA`, and the
-:data:`~recipemut.logs.spans.CALL_SCHEMA` columns some span carries), its rows in ingest order (the
-order of the files and their lines, duplicates dropped), compressed with zstd, in row groups of
-about a million spans. Profiling it gives the figures the logs give (``tests/test_convert.py``).
+:data:`~recipemut.logs.spans.CALL_SCHEMA` columns some span carries) with the pandas metadata of the
+span frame, duplicates dropped as ingest drops them, its rows grouped by request: sorted by (the
+request's first span start, ``request_id``, ingest order), so the days of request start come in
+time order; compressed with zstd, in row groups of at most about a million spans, none across two
+days. Profiling it gives the figures the logs give (``tests/test_convert.py``,
+``tests/test_convert_stream.py``).
 """
 
 from __future__ import annotations
@@ -31,30 +35,27 @@ class ConvertRun:
     files: tuple[Path, ...] = ()  # the files written into a folder (one per day), none for one file
 
 
-def convert_logs(source: LogSource, out: str | Path) -> ConvertRun:
-    """Read ``source`` (no recipe: every span is kept) and write it to ``out`` as Parquet, atomically.
+def convert_logs(source: LogSource, out: str | Path, *, chunk_bytes: int | None = None) -> ConvertRun:
+    """Stream ``source`` (no recipe: every span is kept) into the one Parquet file ``out``, atomically
+    (:func:`recipemut.usecases.partition.write_file`: memory holds a chunk, then a day).
 
     ``out`` is checked before any log is read (never one of the logs, a link or a new folder tree).
     Raises what the log reader raises, and :class:`~recipemut.errors.InputFileError` when ``out``
-    cannot be written.
+    cannot be written (nothing is left behind, an existing ``out`` is as it was).
     """
-    import pyarrow as pa
-
     from recipemut.errors import InputFileError
-    from recipemut.files.write import atomic_write, check_output_path
-    from recipemut.logs.parquet import parquet_bytes
+    from recipemut.files.write import check_output_path
+    from recipemut.usecases.partition import write_file
 
     path = check_output_path(out, option="--out", inputs=source.input_files(), example="logs.parquet")
     refuse_not_parquet(path, out)
-    spans, report = source.read(None)
-    table = pa.Table.from_pandas(spans, preserve_index=False)
-    del spans
-    data = parquet_bytes(table)
     try:
-        atomic_write(path, data)
+        got = write_file(source, path, chunk_bytes=chunk_bytes)
     except OSError as e:
-        raise InputFileError(f"cannot write the Parquet file: {e.strerror}", file=str(out), code="write") from e
-    return ConvertRun(Path(out), table.num_rows, tuple(table.column_names), len(data), report)
+        raise InputFileError(
+            f"cannot write the Parquet file: {e.strerror or e}; nothing was changed", file=str(out), code="write"
+        ) from None
+    return ConvertRun(Path(out), got.rows, got.columns, got.size_bytes, got.report)
 
 
 #: what a one-file ``--out`` is named
@@ -135,5 +136,11 @@ def convert_to_folder(source: LogSource, out: str | Path, *, chunk_bytes: int | 
     return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files)
 
 
-__all__ = ["ConvertRun", "convert_logs", "convert_to_folder", "is_folder_target", "out_name_problem",
-           "refuse_not_parquet"]
+__all__ = [
+    "ConvertRun",
+    "convert_logs",
+    "convert_to_folder",
+    "is_folder_target",
+    "out_name_problem",
+    "refuse_not_parquet",
+]

@@ -1,30 +1,38 @@
-"""Convert into a folder, streamed: one Parquet file per day of request start (UTC), sorted by request.
+"""Convert, streamed: into a folder of one Parquet file per day of request start (UTC)
+(:func:`write_days`), or into one Parquet file (:func:`write_file`); either sorted by request.
 
 Pass 1 reads the logs as ingest reads them when it samples: a native JSONL log (plain, gzip, zstd)
 in chunks of :data:`recipemut.logs.stream.CHUNK_BYTES` (:func:`~recipemut.logs.stream.checked_chunks`:
 the same checks, line numbers and rejected lines), a Parquet log in record batches, any other
 format (OTLP, Jaeger, Zipkin, standard input) whole, one file at a time. Each chunk's checked rows
-are appended to a spool file (zstd Parquet, in a temporary folder) of the day their *span* starts,
-and each request's first span start is kept (one row per request and chunk, merged at the
-end).
+(numbered in ingest order, :data:`SEQ`) are appended to a spool file (zstd Parquet, in a temporary
+folder) of the day their *span* starts, and each request's first span start is kept (one row per
+request and a few chunks, merged at the end). ``--sample-requests`` (or ``--memory-budget``, by
+ingest's rule) samples each chunk as ingest does.
 
-Pass 2 writes the days from the last to the first: a spool holds the spans of its day's requests
+Pass 2 takes the days from the last to the first: a spool holds the spans of its day's requests
 and the late spans of requests begun on an earlier day (a request never starts after one of its
-spans), so those rows are carried back to their request's day. Each day file holds the rows of the
-requests that began that day, sorted by (request start, request id), ingest order kept within a
-request; it is written atomically as ``spans-YYYY-MM-DD.parquet``.
+spans), so those rows are carried back to their request's day. A day holds the rows of the
+requests that began that day, sorted by (request start, request id, ingest order): a request's
+spans together, in the order of the logs. For a folder it is written atomically as
+``spans-YYYY-MM-DD.parquet``, duplicate spans kept (a request's spans are all in one file, so
+reading the folder drops them as reading the logs does). For one file, duplicates are dropped by
+ingest's rule (:func:`~recipemut.logs.spans.keep_calls`, right on one day since a request is all
+in its day), the day is conformed to the schema the in-memory conversion wrote
+(:func:`one_file_schema`) and kept as an Arrow IPC part; then the parts, first day first, are
+written through one ``ParquetWriter`` into a temporary file renamed over the target.
 
 Memory holds one chunk, then one day (and the requests' first starts), never the whole log.
-Duplicate spans are kept (a request's spans are all in one file, so reading the folder drops them
-as reading the logs does); ``--sample-rate`` fills ``sample_rate`` where a span carries none.
+``sample_rate`` (``--sample-rate``, else 1) and ``variant`` (``control``) are filled in where a span
+carries none, as ingest fills them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -35,13 +43,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recipemut.errors import LogError
-from recipemut.files.write import atomic_write
+from recipemut.files.compressed import packed_with
+from recipemut.files.write import atomic_write, note_written
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import detect_format, misnamed_parquet
 from recipemut.logs.ingest import read_logs
-from recipemut.logs.parquet import expand_logs, is_parquet, parquet_batches, parquet_bytes
+from recipemut.logs.parquet import (
+    BATCH_ROWS,
+    expand_logs,
+    is_parquet,
+    is_parquet_file,
+    parquet_batches,
+    parquet_bytes,
+)
 from recipemut.logs.report import IngestReport, Rejection, Rejects, frozen_counts
-from recipemut.logs.sample import Sampler
+from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, human_bytes, memory_budget
 from recipemut.logs.sources import (
     STDIN_NAME,
     check_file,
@@ -50,18 +66,28 @@ from recipemut.logs.sources import (
     refuse_binary,
     refuse_compressed,
 )
-from recipemut.logs.spans import CALL_SCHEMA, PARSE_SCHEMA, SPAN_SCHEMA
+from recipemut.logs.spans import (
+    CALL_SCHEMA,
+    DEFAULT_VARIANT,
+    PARSE_SCHEMA,
+    SPAN_SCHEMA,
+    factorize,
+    keep_calls,
+)
 from recipemut.logs.stream import checked_chunks
 from recipemut.usecases.inputs import LogSource
 
 DAY_MS = 86_400_000
+#: the spool's column of ingest order (a running row number over every log), never written out
+SEQ = "ingest_row"
 #: the columns written, in the order of the one-file convert (call columns only when some span has one)
 _SOURCE = pa.schema([pa.field("source_file", pa.string()), pa.field("source_line", pa.int64())])
 
 
 @dataclass(frozen=True)
 class DaysWritten:
-    """What :func:`write_days` wrote: rows, columns, bytes, the ingest report, the day files."""
+    """What :func:`write_days` or :func:`write_file` wrote: rows, columns, bytes, the ingest report,
+    the day files (none for one file)."""
 
     rows: int
     columns: tuple[str, ...]
@@ -77,8 +103,41 @@ class _Tally:
     lines_read: int = 0
     blank: int = 0
     rows: int = 0
+    duplicates: int = 0  # dropped by the reader of a trace file (read whole)
+    format_counts: dict[str, int] = field(default_factory=dict)  # what the readers of trace files counted
+
+
+@dataclass
+class _Spooled:
+    """What pass 1 left: the spool's days, each request's first start, the columns to write, the
+    files that gave spans (in order), and what the report needs."""
+
+    days: list[int]
+    requests: pa.Table
+    columns: list[str]
+    sources: list[str]
+    tally: _Tally
+    rejects: list[Rejects]
+    formats: dict[str, str]
+    notes: list[str]
+    sampler: Sampler | None
+    sampled_by: str
+    fill: float
+
+
+@dataclass
+class _Written:
+    """What pass 2 wrote and counted (after duplicates were dropped, when they were)."""
+
+    rows: int = 0
+    size: int = 0
+    duplicates: int = 0
+    span_ids: bool = False
     first_ms: float = float("inf")
     last_ms: float = float("-inf")
+    variants: dict[str, int] = field(default_factory=dict)
+    versions: dict[int, int] = field(default_factory=dict)
+    rates: dict[float, int] = field(default_factory=dict)
 
 
 def _file_chunks(
@@ -160,24 +219,50 @@ def _chunk_requests(table: pa.Table) -> pa.Table:
     return t.rename_columns(["request_id", "first"])
 
 
-def write_days(source: LogSource, folder: Path, *, chunk_bytes: int | None = None) -> DaysWritten:
-    """Convert ``source`` into ``folder``, one file a day (see the module doc)."""
+def _sampler(source: LogSource, files: list[Path], fill: float) -> tuple[Sampler | None, str]:
+    """The sampler of ``--sample-requests``, or of ``--memory-budget`` when the logs' estimated size
+    is over it (the rule and wording of ingest), or None: every request kept."""
+    if source.sample_requests is not None:
+        if source.sample_requests >= 1:
+            return None, ""
+        return Sampler(source.sample_requests, fill_rate=fill), f"--sample-requests {source.sample_requests:g}"
+    limit = memory_budget(source.memory_budget)
+    if limit <= 0:
+        return None, ""
+    on_disk = [p for p in files if not is_stdin(p) and p.is_file()]
+    estimate = estimated_memory(on_disk, {p: "parquet" if is_parquet_file(p) else packed_with(p) for p in on_disk})
+    fraction = auto_fraction(estimate, limit)
+    if fraction is None:
+        return None, ""
+    why = (
+        f"the logs would take about {human_bytes(estimate)} in memory, over the budget of {human_bytes(limit)} "
+        "(--memory-budget; --sample-requests 1 reads every request)"
+    )
+    return Sampler(fraction, fill_rate=fill), why
+
+
+def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None) -> _Spooled:
+    """Pass 1: every log, chunk by chunk, checked, sampled and appended to the spool of its spans' day."""
     files = expand_logs(list(source.paths))
     if not files:
         raise LogError("no log file given", code="no-logs")
     fill = 1.0 if source.sample_rate is None else float(source.sample_rate)
-    sampler = (
-        Sampler(source.sample_requests) if source.sample_requests is not None and source.sample_requests < 1 else None
-    )
     schema = PARSE_SCHEMA.append(_SOURCE.field("source_file")).append(_SOURCE.field("source_line"))
+    schema = schema.append(pa.field(SEQ, pa.int64()))
     tally = _Tally()
     rejects: list[Rejects] = []
     formats: dict[str, str] = {}
     notes: list[str] = []
     seen_calls: set[str] = set()
+    sources: dict[str, None] = {}
     req_parts: list[pa.Table] = []
-    with tempfile.TemporaryDirectory(prefix="recipemut-convert-") as tmp:
-        spool = _Spool(Path(tmp), schema)
+    spool = _Spool(work, schema)
+
+    with contextlib.ExitStack() as stack:
+        from recipemut.logs.sources import stdin_copy
+
+        real_files = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
+        sampler, sampled_by = _sampler(source, real_files, fill)
 
         def add(table: pa.Table, name: str) -> None:
             if sampler is not None:
@@ -189,26 +274,26 @@ def write_days(source: LogSource, folder: Path, *, chunk_bytes: int | None = Non
             if sampler is not None:
                 rate = pc.multiply(rate, sampler.fraction)
             table = table.set_column(table.schema.get_field_index("sample_rate"), "sample_rate", rate)
+            i = table.schema.get_field_index("variant")
+            table = table.set_column(i, "variant", pc.fill_null(table.column(i), DEFAULT_VARIANT))
             i = table.schema.get_field_index("source_line")
             table = table.add_column(i, "source_file", pa.repeat(pa.scalar(name, pa.string()), table.num_rows))
+            # ingest order, global: a request's spans are put back in it whichever day's spool they went to
+            table = table.append_column(SEQ, pa.array(np.arange(tally.rows, tally.rows + table.num_rows)))
             table = table.select(schema.names).cast(schema)
             for c in CALL_SCHEMA.names:
                 if c not in seen_calls and c in table.column_names and table.column(c).null_count < table.num_rows:
                     seen_calls.add(c)
-            starts = table.column("start_ms")
-            ends = pc.add(starts, pc.fill_null(table.column("latency_ms"), 0.0))
-            tally.first_ms = min(tally.first_ms, pc.min(starts).as_py())
-            tally.last_ms = max(tally.last_ms, pc.max(ends).as_py())
+            sources[name] = None
             tally.rows += table.num_rows
             req_parts.append(_chunk_requests(table))
+            if len(req_parts) >= 16:  # one row per request and a few chunks, not per chunk
+                req_parts[:] = [_requests(req_parts)]
             spool.add(table)
 
-        with contextlib.ExitStack() as stack:
-            from recipemut.logs.sources import stdin_copy
-
-            for p in files:
+        try:
+            for p, real in zip(files, real_files, strict=True):
                 name = STDIN_NAME if is_stdin(p) else str(p)
-                real = stack.enter_context(stdin_copy()) if is_stdin(p) else p
                 rej = Rejects(name)
                 rejects.append(rej)
                 try:
@@ -229,82 +314,252 @@ def write_days(source: LogSource, folder: Path, *, chunk_bytes: int | None = Non
                     for e in rep.examples:
                         rej.examples.setdefault(e.reason, []).append(e)
                     notes.extend(rep.notes)
+                    tally.duplicates += rep.duplicates
+                    for k, n in rep.format_counts.items():
+                        tally.format_counts[k] = tally.format_counts.get(k, 0) + n
                     add(table, name)
                 formats[name] = fmt
-        days = spool.close()
-        requests = _requests(req_parts)
-        req_parts.clear()
-        keep_cols = [c for c in SPAN_SCHEMA.names if c in schema.names or c in _SOURCE.names]
-        keep_cols += [c for c in CALL_SCHEMA.names if c in seen_calls]
-        written, size, variants, versions, rates = _write_out(Path(tmp), days, requests, folder, keep_cols)
+        finally:
+            days = spool.close()
     if tally.rows == 0:
         first = next((r.first for r in rejects if r.first is not None), None)
         where = f"; first problem at {first.file}:{first.line}: {first.message} [{first.reason}]" if first else ""
         raise LogError(f"no span to write{where}", code="no-spans")
+    columns = [c for c in SPAN_SCHEMA.names if c in schema.names or c in _SOURCE.names]
+    columns += [c for c in CALL_SCHEMA.names if c in seen_calls]
+    return _Spooled(
+        days, _requests(req_parts), columns, list(sources), tally, rejects, formats, notes, sampler, sampled_by, fill
+    )
+
+
+def _report(sp: _Spooled, out: _Written) -> IngestReport:
+    """The ingest report of a streamed conversion: what ``read_logs`` would say of the same logs."""
     counts: dict[str, int] = {}
     examples: list[Rejection] = []
-    for r in rejects:
+    for r in sp.rejects:
         for k, v in r.counts.items():
             counts[k] = counts.get(k, 0) + v
         examples.extend(e for ex in r.examples.values() for e in ex)
     examples.sort(key=lambda e: (e.file, e.line))
-    report = IngestReport(
-        files=tuple(formats), formats=MappingProxyType(formats), lines_read=tally.lines_read, blank_lines=tally.blank,
-        spans_kept=tally.rows, rejected=frozen_counts(counts), examples=tuple(examples),
-        requests=requests.num_rows, time_range_ms=(tally.first_ms, tally.last_ms), variants=frozen_counts(variants),
-        recipe_versions=frozen_counts(versions), unknown_ops=frozen_counts(), other_recipes=frozen_counts(),
-        duplicates=0, sample_rate=fill, sample_rates=frozen_counts(rates), notes=tuple(notes),
-        sample=sampler.result(requests.num_rows, reason=f"--sample-requests {sampler.fraction:g}") if sampler else None,
+    notes = list(sp.notes)
+    if out.duplicates:
+        notes.append(
+            f"{out.duplicates} duplicate spans dropped (the same span_id twice, or the same (request_id, op) "
+            "on lines without span_id); the last-ending one was kept"
+            if out.span_ids
+            else f"{out.duplicates} duplicate (request_id, op) spans dropped; the last-ending one was kept"
+        )
+    sample = None
+    if sp.sampler is not None:
+        sample = sp.sampler.result(
+            sp.requests.num_rows, automatic=sp.sampled_by.startswith("the logs"), reason=sp.sampled_by
+        )
+        notes.append(sample.summary())
+    return IngestReport(
+        files=tuple(sp.formats), formats=MappingProxyType(sp.formats), lines_read=sp.tally.lines_read,
+        blank_lines=sp.tally.blank, spans_kept=out.rows, rejected=frozen_counts(counts), examples=tuple(examples),
+        requests=sp.requests.num_rows, time_range_ms=(out.first_ms, out.last_ms),
+        variants=frozen_counts(out.variants), recipe_versions=frozen_counts(out.versions),
+        unknown_ops=frozen_counts(), other_recipes=frozen_counts(), duplicates=out.duplicates + sp.tally.duplicates,
+        sample_rate=sp.fill, sample_rates=frozen_counts(out.rates), format_counts=frozen_counts(sp.tally.format_counts),
+        notes=tuple(notes), sample=sample,
     )  # fmt: skip
-    return DaysWritten(tally.rows, tuple(keep_cols), size, report, tuple(written))
 
 
-def _write_out(
-    spool: Path, days: list[int], requests: pa.Table, folder: Path, columns: list[str]
-) -> tuple[list[Path], int, dict[str, int], dict[int, int], dict[float, int]]:
-    """Pass 2: the day files, last day first, each row carried to its request's day."""
+def write_days(source: LogSource, folder: Path, *, chunk_bytes: int | None = None) -> DaysWritten:
+    """Convert ``source`` into ``folder``, one file a day, duplicates kept (see the module doc)."""
+    written: list[Path] = []
+
+    def day_file(day: int, table: pa.Table) -> int:
+        data = parquet_bytes(table)
+        path = folder / f"spans-{datetime.fromtimestamp(day * DAY_MS / 1000, UTC):%Y-%m-%d}.parquet"
+        atomic_write(path, data)
+        written.append(path)
+        return len(data)
+
+    with tempfile.TemporaryDirectory(prefix="recipemut-convert-") as tmp:
+        sp = _spool_logs(source, Path(tmp), chunk_bytes)
+        out = _write_out(Path(tmp), sp, day_file, dedupe=False)
+    written.reverse()
+    return DaysWritten(out.rows, tuple(sp.columns), out.size, _report(sp, out), tuple(written))
+
+
+def sorted_day(parts: list[pa.Table], requests: pa.Table) -> pa.Table:
+    """One day's rows (its requests' spans, from its spool and later days') sorted by (request start,
+    request id, ingest order)."""
+    t = pa.concat_tables(parts)
+    at = pc.index_in(t.column("request_id"), value_set=requests.column("request_id"))
+    first = pc.take(requests.column("first"), at)
+    order = pc.sort_indices(
+        pa.table({"first": first, "request_id": t.column("request_id"), SEQ: t.column(SEQ)}),
+        sort_keys=[("first", "ascending"), ("request_id", "ascending"), (SEQ, "ascending")],
+    )
+    return t.take(order)
+
+
+def _write_out(spool: Path, sp: _Spooled, sink: Callable[[int, pa.Table], int], *, dedupe: bool) -> _Written:
+    """Pass 2: the days, last first, each row carried to its request's day, sorted, duplicates dropped
+    when ``dedupe`` (as ingest drops them: a request's spans are all in its day), handed to ``sink``
+    (which returns the bytes it wrote)."""
+    requests = sp.requests
     req_day = np.floor(requests.column("first").to_numpy() / DAY_MS).astype(np.int64)
     carry: dict[int, list[pa.Table]] = {}
-    written: list[Path] = []
-    size = 0
-    variants: dict[str, int] = {}
-    versions: dict[int, int] = {}
-    rates: dict[float, int] = {}
-    for d in sorted(set(days) | set(np.unique(req_day).tolist()), reverse=True):
+    out = _Written()
+    for d in sorted(set(sp.days) | set(np.unique(req_day).tolist()), reverse=True):
         parts = carry.pop(d, [])
-        if d in days:
+        if d in sp.days:
             t = pq.read_table(spool / f"{d}.parquet")
             at = pc.index_in(t.column("request_id"), value_set=requests.column("request_id")).to_numpy()
             rd = req_day[at]
             for e in np.unique(rd[rd != d]).tolist():
                 carry.setdefault(e, []).append(t.filter(pa.array(rd == e)))
             parts.append(t.filter(pa.array(rd == d)) if (rd != d).any() else t)
+            del t
         parts = [p for p in parts if p.num_rows]
         if not parts:
             continue
-        t = pa.concat_tables(parts)
-        at = pc.index_in(t.column("request_id"), value_set=requests.column("request_id"))
-        first = pc.take(requests.column("first"), at)
-        order = pc.sort_indices(
-            pa.table({"first": first, "request_id": t.column("request_id"), "row": pa.array(np.arange(t.num_rows))}),
-            sort_keys=[("first", "ascending"), ("request_id", "ascending"), ("row", "ascending")],
-        )
-        t = t.take(order).select(columns)
-        data = parquet_bytes(t)
-        path = folder / f"spans-{datetime.fromtimestamp(d * DAY_MS / 1000, UTC):%Y-%m-%d}.parquet"
-        atomic_write(path, data)
-        written.append(path)
-        size += len(data)
+        t = sorted_day(parts, requests).select(sp.columns)
+        del parts
         per_req = (
             t.select(["request_id", "variant"])
             .group_by("request_id", use_threads=False)
             .aggregate([("variant", "first")])
         )
-        _add(variants, pc.fill_null(per_req.column("variant_first"), "control"))
-        _add(versions, t.column("recipe_version"), int)
-        _add(rates, t.column("sample_rate"), float)
-    written.reverse()
-    return written, size, variants, versions, rates
+        _add(out.variants, per_req.column("variant_first"))
+        if dedupe:
+            keep, span_ids = _kept(t)
+            out.span_ids = out.span_ids or span_ids
+            if not keep.all():
+                out.duplicates += int((~keep).sum())
+                t = t.filter(pa.array(keep))
+        starts = t.column("start_ms")
+        out.first_ms = min(out.first_ms, pc.min(starts).as_py())
+        out.last_ms = max(out.last_ms, pc.max(pc.add(starts, pc.fill_null(t.column("latency_ms"), 0.0))).as_py())
+        out.rows += t.num_rows
+        _add(out.versions, t.column("recipe_version"), int)
+        _add(out.rates, t.column("sample_rate"), float)
+        out.size += sink(d, t)
+    return out
+
+
+def _kept(t: pa.Table) -> tuple[np.ndarray, bool]:
+    """Ingest's duplicate rule (:func:`~recipemut.logs.spans.keep_calls`) on one day's rows, and
+    whether some span had a ``span_id``."""
+    req, _ = factorize(t.column("request_id"))
+    ops, op_names = factorize(t.column("op"))
+    span_ids = "span_id" in t.column_names and t.column("span_id").null_count < t.num_rows
+    spans = factorize(t.column("span_id"))[0] if span_ids else None
+    start = t.column("start_ms").to_numpy()
+    end = start + t.column("latency_ms").to_numpy()
+    return keep_calls(req, ops, spans, end, len(op_names)), span_ids
+
+
+def one_file_schema(columns: list[str], sources: list[str]) -> pa.Schema:
+    """The schema (pandas metadata included) of the one file: the span table as ``read_logs`` gives
+    it written by pyarrow from pandas, as the one-file conversion held in memory wrote it:
+    strings ``large_string``, ``recipe_version``/``source_line``/``attempt``/``items`` ``int64``
+    (pandas' ``Int64``), ``source_file`` a dictionary of ``sources`` (pandas' ``category``)."""
+    import pandas as pd
+
+    kinds = {f.name: f.type for f in (*SPAN_SCHEMA, *CALL_SCHEMA)}
+    frame: dict[str, object] = {}
+    for c in columns:
+        if c == "source_file":
+            frame[c] = pd.Categorical([], categories=sources)
+        elif pa.types.is_integer(kinds[c]):
+            frame[c] = pd.array([], dtype="Int64")
+        else:
+            frame[c] = pd.Series([], dtype="str" if pa.types.is_string(kinds[c]) else "float64")
+    schema = pa.Schema.from_pandas(pd.DataFrame(frame), preserve_index=False)
+    if "source_file" in columns:  # the names as arrow's dictionary encoding of the column gives them: string
+        i = schema.get_field_index("source_file")
+        schema = schema.set(i, pa.field("source_file", pa.dictionary(schema.field(i).type.index_type, pa.string())))
+    return schema
+
+
+def _conform(t: pa.Table, schema: pa.Schema, sources: pa.Array) -> pa.Table:
+    """A day's rows in the one file's ``schema`` (``source_file`` coded against ``sources``)."""
+    cols = []
+    for f in schema:
+        col = t.column(f.name)
+        if pa.types.is_dictionary(f.type):
+            codes = pc.index_in(col, value_set=sources).cast(f.type.index_type)
+            col = pa.chunked_array([pa.DictionaryArray.from_arrays(c, sources) for c in codes.chunks], f.type)
+        cols.append(col.cast(f.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def write_file(source: LogSource, path: Path, *, chunk_bytes: int | None = None) -> DaysWritten:
+    """Convert ``source`` into the one Parquet file ``path``, streamed: passes 1 and 2 as for a folder
+    (duplicates dropped as ingest drops them), each day's sorted rows kept as an Arrow IPC part in a
+    temporary folder beside ``path``; then the parts, first day first, are written through one
+    :class:`pyarrow.parquet.ParquetWriter` into a temporary file beside ``path`` (row groups of at
+    most :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, none across two days) renamed over
+    ``path``. On any error (Ctrl-C included) the temporary file and folder are removed and ``path``
+    is as it was. Raises :class:`OSError` when the file or its parts cannot be written."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".convert", dir=folder) as tmp:
+        work = Path(tmp)
+        sp = _spool_logs(source, work, chunk_bytes)
+        schema = one_file_schema(sp.columns, sp.sources)
+        names = pa.array(sp.sources, pa.string())
+        parts: dict[int, Path] = {}
+
+        def day_part(day: int, table: pa.Table) -> int:
+            part = work / f"part-{day}.arrow"
+            options = pa.ipc.IpcWriteOptions(compression="lz4")
+            with pa.OSFile(str(part), "wb") as f, pa.ipc.new_file(f, schema, options=options) as w:
+                w.write_table(_conform(table, schema, names), max_chunksize=BATCH_ROWS)
+            parts[day] = part
+            return 0
+
+        out = _write_out(work, sp, day_part, dedupe=True)
+        for d in sp.days:  # the spool is read: its space is the parts' now
+            (work / f"{d}.parquet").unlink()
+        size = _assemble(target, schema, [parts[d] for d in sorted(parts)])
+    return DaysWritten(out.rows, tuple(sp.columns), size, _report(sp, out), ())
+
+
+def _assemble(target: Path, schema: pa.Schema, parts: list[Path]) -> int:
+    """The parts' record batches, in order, into a temporary file beside ``target`` (one row group
+    each), synced and renamed over it; its size. The temporary file is removed on any error."""
+    import os
+    import stat
+
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with pq.ParquetWriter(fh, schema, compression="zstd", use_dictionary=True) as w:
+                for part in parts:
+                    with pa.memory_map(str(part)) as src:
+                        reader = pa.ipc.open_file(src)
+                        for i in range(reader.num_record_batches):
+                            w.write_batch(reader.get_batch(i), row_group_size=BATCH_ROWS)
+                    part.unlink()
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    note_written(target)
+    with contextlib.suppress(OSError):
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return target.stat().st_size
 
 
 def _add(into: dict, values: pa.ChunkedArray | pa.Array, kind: type = str) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -314,4 +569,4 @@ def _add(into: dict, values: pa.ChunkedArray | pa.Array, kind: type = str) -> No
             into[kind(v)] = into.get(kind(v), 0) + int(c)
 
 
-__all__ = ["DAY_MS", "DaysWritten", "write_days"]
+__all__ = ["DAY_MS", "SEQ", "DaysWritten", "one_file_schema", "sorted_day", "write_days", "write_file"]
