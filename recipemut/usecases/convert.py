@@ -6,9 +6,8 @@ The one file holds every column of the span table (:data:`recipemut.logs.spans.S
 :data:`~recipemut.logs.spans.CALL_SCHEMA` columns some span carries) with the pandas metadata of the
 span frame, duplicates dropped as ingest drops them, its rows grouped by request: sorted by (the
 request's first span start, ``request_id``, ingest order), so the days of request start come in
-time order; compressed with zstd, in row groups of at most about a million spans, none across two
-days. Profiling it gives the figures the logs give (``tests/test_convert.py``,
-``tests/test_convert_stream.py``).
+time order; compressed with zstd, in row groups of about a million spans. Profiling it gives the
+figures the logs give (``tests/test_convert.py``, ``tests/test_convert_stream.py``).
 """
 
 from __future__ import annotations

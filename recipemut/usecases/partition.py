@@ -20,7 +20,9 @@ reading the folder drops them as reading the logs does). For one file, duplicate
 ingest's rule (:func:`~recipemut.logs.spans.keep_calls`, right on one day since a request is all
 in its day), the day is conformed to the schema the in-memory conversion wrote
 (:func:`one_file_schema`) and kept as an Arrow IPC part; then the parts, first day first, are
-written through one ``ParquetWriter`` into a temporary file renamed over the target.
+written through one ``ParquetWriter`` in row groups of :data:`~recipemut.logs.parquet.BATCH_ROWS`
+rows (as the in-memory conversion cut them; a row group may hold the end of a day and the start of
+the next) into a temporary file renamed over the target.
 
 Memory holds one chunk, then one day (and the requests' first starts), never the whole log.
 ``sample_rate`` (``--sample-rate``, else 1) and ``variant`` (``control``) are filled in where a span
@@ -493,10 +495,10 @@ def write_file(source: LogSource, path: Path, *, chunk_bytes: int | None = None)
     """Convert ``source`` into the one Parquet file ``path``, streamed: passes 1 and 2 as for a folder
     (duplicates dropped as ingest drops them), each day's sorted rows kept as an Arrow IPC part in a
     temporary folder beside ``path``; then the parts, first day first, are written through one
-    :class:`pyarrow.parquet.ParquetWriter` into a temporary file beside ``path`` (row groups of at
-    most :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, none across two days) renamed over
-    ``path``. On any error (Ctrl-C included) the temporary file and folder are removed and ``path``
-    is as it was. Raises :class:`OSError` when the file or its parts cannot be written."""
+    :class:`pyarrow.parquet.ParquetWriter` into a temporary file beside ``path`` (row groups of
+    :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, the last shorter) renamed over ``path``. On
+    any error (Ctrl-C included) the temporary file and folder are removed and ``path`` is as it
+    was. Raises :class:`OSError` when the file or its parts cannot be written."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".convert", dir=folder) as tmp:
@@ -521,9 +523,34 @@ def write_file(source: LogSource, path: Path, *, chunk_bytes: int | None = None)
     return DaysWritten(out.rows, tuple(sp.columns), size, _report(sp, out), ())
 
 
+def _row_groups(parts: list[Path], rows: int) -> Iterator[list[pa.RecordBatch]]:
+    """The parts' rows, in order, as the batches of successive row groups of ``rows`` rows (the last
+    shorter): what :func:`pyarrow.parquet.write_table` would cut the whole table into. Each part is
+    deleted once read; memory holds one row group."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for part in parts:
+        with pa.OSFile(str(part)) as src:  # read, not mapped: the batches outlive the file
+            reader = pa.ipc.open_file(src)
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                while held + batch.num_rows >= rows:
+                    take = rows - held
+                    pending.append(batch.slice(0, take))
+                    yield pending
+                    pending, held, batch = [], 0, batch.slice(take)
+                if batch.num_rows:
+                    pending.append(batch)
+                    held += batch.num_rows
+        part.unlink()
+    if held:
+        yield pending
+
+
 def _assemble(target: Path, schema: pa.Schema, parts: list[Path]) -> int:
-    """The parts' record batches, in order, into a temporary file beside ``target`` (one row group
-    each), synced and renamed over it; its size. The temporary file is removed on any error."""
+    """The parts' rows, in order, into a temporary file beside ``target`` (row groups of
+    :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, as the in-memory conversion cut them), synced
+    and renamed over it; its size. The temporary file is removed on any error."""
     import os
     import stat
 
@@ -538,12 +565,8 @@ def _assemble(target: Path, schema: pa.Schema, parts: list[Path]) -> int:
     try:
         with os.fdopen(fd, "wb") as fh:
             with pq.ParquetWriter(fh, schema, compression="zstd", use_dictionary=True) as w:
-                for part in parts:
-                    with pa.memory_map(str(part)) as src:
-                        reader = pa.ipc.open_file(src)
-                        for i in range(reader.num_record_batches):
-                            w.write_batch(reader.get_batch(i), row_group_size=BATCH_ROWS)
-                    part.unlink()
+                for group in _row_groups(parts, BATCH_ROWS):
+                    w.write_table(pa.Table.from_batches(group, schema=schema), row_group_size=BATCH_ROWS)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
