@@ -236,14 +236,19 @@ def log_source(
         sample_requests=sample_requests,
         memory_budget=_budget(memory_budget),
         engine=Engine(engine).value,
-        scheduler=_scheduler(engine, scheduler),
+        scheduler=_dask_options(engine, scheduler, mapping),
     )
 
 
-def _scheduler(engine: Engine, scheduler: str | None) -> str | None:
-    """``--scheduler`` is for ``--engine dask``."""
+def _dask_options(engine: Engine, scheduler: str | None, mapping: Path | None = None) -> str | None:
+    """``--scheduler`` is for ``--engine dask``; ``--map`` (traces) is not: that engine reads no traces."""
     if scheduler is not None and Engine(engine) != Engine.dask:
         raise typer.BadParameter("is for --engine dask", param_hint="'--scheduler'")
+    if mapping is not None and Engine(engine) == Engine.dask:
+        raise typer.BadParameter(
+            "maps traces, which --engine dask does not read: recipemut convert --map turns them into Parquet first",
+            param_hint="'--map'",
+        )
     return scheduler
 
 

@@ -7,6 +7,8 @@ import json
 import typer
 
 from recipemut.commands._common import (
+    Engine,
+    EngineOpt,
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -17,6 +19,7 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
+    SchedulerOpt,
     StoreOpt,
     StrictOpt,
     err_console,
@@ -41,43 +44,16 @@ _STYLE = {"improves": "green", "within tolerance": "", "uncertain": "yellow", "r
 _DECISION = {"promote": "[green]PROMOTE[/]", "rollback": "[red]ROLLBACK[/]", "hold": "[yellow]HOLD[/]"}
 
 
-def _tolerances(items: list[str]) -> dict[str, float]:
-    from recipemut.apply.canary import EvaluateError
-
-    out: dict[str, float] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[key.strip()] = float(value.rstrip("%")) / (100.0 if value.endswith("%") else 1.0)
-        except ValueError:
-            raise EvaluateError(
-                f"--tolerance {item!r}: expected METRIC=VALUE, e.g. latency_p95=0.05 or latency_p95=5%",
-                code="bad-tolerance",
-            ) from None
-    return out
-
-
 def evaluate(
     recipe: RecipeArg,
     logs: LogsOpt,
     no_act: bool = typer.Option(False, "--no-act", help="Only report the decision; write nothing."),
-    tolerance: list[str] = typer.Option(
-        [],
-        "--tolerance",
-        "-t",
-        help=_TOL_HELP,
-    ),
+    tolerance: list[str] = typer.Option([], "--tolerance", "-t", help=_TOL_HELP),
     min_requests: int = typer.Option(
         DEFAULT_MIN_REQUESTS, "--min-requests", min=1, help="Requests needed in each arm before deciding."
     ),
-    force: bool = typer.Option(
-        False,
-        "--force",
-        help="Act over a hand edit, saving it into the history first; also write a read-only recipe (its mode "
-        "is kept).",
-    ),
+    force: bool = typer.Option(False, "--force", help="Act over a hand edit, saving it into the history first; also "
+                               "write a read-only recipe (its mode is kept)."),
     lock_timeout: float = typer.Option(
         DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
     ),
@@ -89,6 +65,8 @@ def evaluate(
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = None,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Judge the canary against the primary recipe, then promote it, roll it back, or hold.
@@ -111,14 +89,14 @@ def evaluate(
     """
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
-        sample_requests=sample_requests, memory_budget=memory_budget,
+        sample_requests=sample_requests, memory_budget=memory_budget, engine=engine, scheduler=scheduler,
     )  # fmt: skip
     with progress_display(quiet=quiet, json_out=fmt is OutputFormat.json) as progress:
         progress.task("starting")  # shown before the imports below (pandas, scipy: a second or more)
-        from recipemut.usecases.evaluate import EvaluateSettings, evaluate_canary
+        from recipemut.usecases.evaluate import EvaluateSettings, evaluate_canary, parse_tolerances
 
         settings = EvaluateSettings(
-            act=not no_act, tolerances=_tolerances(tolerance), min_requests=min_requests, force=force,
+            act=not no_act, tolerances=parse_tolerances(tolerance), min_requests=min_requests, force=force,
             lock_timeout_s=lock_timeout, store=store,
         )  # fmt: skip
         run = evaluate_canary(recipe, source, settings, on_read=warn_ingest, progress=progress)

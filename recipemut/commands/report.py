@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 
 from recipemut.commands._common import (
+    Engine,
+    EngineOpt,
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -15,6 +17,7 @@ from recipemut.commands._common import (
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
+    SchedulerOpt,
     StoreOpt,
     StrictOpt,
     err_console,
@@ -68,6 +71,8 @@ def report(
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = None,
+    engine: EngineOpt = Engine.local,
+    scheduler: SchedulerOpt = None,
     store: StoreOpt = None,
 ) -> None:
     """Write an HTML report: the plan, the DAG before and after it, the ranked mutations, the forecast.
@@ -90,7 +95,7 @@ def report(
 
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
-        sample_requests=sample_requests, memory_budget=memory_budget,
+        sample_requests=sample_requests, memory_budget=memory_budget, engine=engine, scheduler=scheduler,
     )  # fmt: skip
     if store is not None:
         check_store_path(store, recipes=[recipe], inputs=source.input_files(), option="--store", inputs_only=True)

@@ -36,11 +36,12 @@ import pyarrow.compute as pc
 from recipemut.errors import InputFileError, LogError
 from recipemut.files.compressed import compressed_with, gzip_limit, is_gzip, is_zstd, packed_with
 from recipemut.logs.checks import check_spans
-from recipemut.logs.detect import UTF8_BOM
+from recipemut.logs.detect import UTF8_BOM, detect_format
 from recipemut.logs.parquet import READ_BATCH_ROWS, conform, expand_logs, grown_bytes, is_parquet, too_large
 from recipemut.logs.partials import SUMMED, Partial, hist_quantiles, merge, partial_of
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
 from recipemut.logs.sample import (
+    EXPANSION,
     PARQUET_ROW_BYTES,
     RequestSample,
     auto_fraction,
@@ -48,7 +49,7 @@ from recipemut.logs.sample import (
     human_bytes,
     memory_budget,
 )
-from recipemut.logs.sources import check_file, is_stdin
+from recipemut.logs.sources import HEAD_BYTES, check_file, is_stdin
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, REQUIRED, factorize, keep_calls, to_span_frame
 from recipemut.logs.stream import line_chunks, merge_rejects, read_chunk
 from recipemut.recipe.model import Recipe
@@ -79,14 +80,27 @@ class Partition:
 
 def as_url(path: str | Path) -> str | None:
     """The URL a ``--logs`` value names (``s3://b/k``, even once a ``Path`` made it ``s3:/b/k``), or None.
+    ``file:///abs/path`` is a URL too, read through fsspec's local filesystem as object storage is.
 
     >>> as_url("s3:/bucket/logs/a.parquet"), as_url("gs://b/x.jsonl"), as_url("logs/a.jsonl")
     ('s3://bucket/logs/a.parquet', 'gs://b/x.jsonl', None)
+    >>> as_url(Path("file:///data/lake/*.parquet"))
+    'file:///data/lake/*.parquet'
     """
     m = _URL.match(str(path))
-    if m is None or m.group(1).lower() == "file":
+    if m is None:
         return None
+    if m.group(1).lower() == "file":  # no host: the path is absolute, its slash the one ``Path`` kept
+        return f"file:///{m.group(2)}"
     return f"{m.group(1)}://{m.group(2)}"
+
+
+def _local_path(source: str) -> Path | None:
+    """The local file a partition's source is (a path, or a ``file://`` URL's path); None for object storage."""
+    url = as_url(source)
+    if url is None:
+        return Path(source)
+    return Path(url[len("file://") :]) if url.startswith("file://") else None
 
 
 def _filesystem(url: str) -> tuple[Any, str]:
@@ -152,9 +166,8 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
 
     parts: list[Partition] = []
     for source in _expand(paths):
-        url = as_url(source)
-        if url is None:
-            check_file(Path(source))
+        if (local := _local_path(source)) is not None:  # by name or by file:// URL: no FIFO, no device
+            check_file(local)
         try:
             with _open(source) as f:
                 head = f.read(8)
@@ -171,16 +184,48 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                         parts.append(Partition(len(parts), source, source, "parquet", g, row, meta.num_rows))
                         row += meta.row_group(g).num_rows
                 elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
+                    refuse_uncut(source, _content_head(f, head))
                     parts.append(Partition(len(parts), source, source, "packed"))
                 elif (packed := compressed_with(head)) is not None:
                     raise LogError(f"{packed[0]}-compressed; decompress it first ({packed[1]})", file=source,
                                    code="compressed")  # fmt: skip
                 else:
+                    refuse_uncut(source, _content_head(f, head))
                     for a in range(0, max(size, 1), partition_bytes):
                         parts.append(Partition(len(parts), source, source, "jsonl", a, min(a + partition_bytes, size)))
         except (OSError, pa.ArrowException) as e:
             raise LogError(f"cannot be read ({e})", file=source, code="unreadable") from None
     return parts
+
+
+def _content_head(f: IO[bytes], head: bytes) -> bytes:
+    """The first :data:`~recipemut.logs.sources.HEAD_BYTES` of a file's content, decompressed."""
+    f.seek(0)
+    try:
+        if is_gzip(head):
+            return gzip.GzipFile(fileobj=f).read(HEAD_BYTES)
+        if is_zstd(head):
+            return bytes(pa.CompressedInputStream(pa.PythonFile(f, mode="r"), "zstd").read(HEAD_BYTES))
+        return f.read(HEAD_BYTES)
+    except (EOFError, gzip.BadGzipFile, pa.ArrowException):
+        return b""  # a damaged stream: the partition's reader says what is wrong with it, at its line
+
+
+def refuse_uncut(name: str, head: bytes) -> None:
+    """Refuse, by its content, a file the partitioned engines cannot cut into partitions: traces
+    (OTLP, Jaeger, Zipkin) and run histories are whole JSON documents, not lines of spans."""
+    if len(head) >= HEAD_BYTES and b"\n" not in head:
+        return  # one first line longer than the head: a bad line of a native log, the reader's to reject
+    fmt = detect_format(head)
+    if fmt == "unknown":
+        raise LogError("unsupported log format (not native JSONL spans, and no reader recognises it)",
+                       file=name, code="unsupported-format")  # fmt: skip
+    if fmt != "native":
+        raise LogError(
+            f"{fmt} JSON (found by its content): --engine dask reads native JSONL and Parquet logs, which it cuts "
+            "into partitions; recipemut convert turns this file into Parquet",
+            file=name, code="engine-format",
+        )  # fmt: skip
 
 
 def _range_bytes(f: IO[bytes], start: int, end: int) -> bytes:
@@ -399,10 +444,12 @@ def _fraction(parts: Sequence[Partition], sample_requests: float | None, budget:
             raise LogError(f"--sample-requests {sample_requests!r} is outside (0, 1]", code="bad-sample-fraction")
         return float(sample_requests), f"--sample-requests {sample_requests:g}"
     limit = memory_budget(budget)
-    local = sorted({Path(p.source) for p in parts if as_url(p.source) is None and p.kind != "parquet"})
-    packed = {Path(q.source) for q in parts if q.kind == "packed" and as_url(q.source) is None}
-    kinds = {p: packed_with(p) for p in packed}
-    estimate = estimated_memory(local, kinds) + PARQUET_ROW_BYTES * _parquet_rows(parts)
+    here = {p.index: _local_path(p.source) for p in parts if p.kind != "parquet"}
+    local = sorted({path for path in here.values() if path is not None})
+    kinds = {path: packed_with(path) for p in parts if p.kind == "packed" and (path := here[p.index]) is not None}
+    # plain JSONL in object storage: its partitions' byte ranges (a compressed one's content size is unknown)
+    remote = sum(p.end - p.start for p in parts if p.kind == "jsonl" and here[p.index] is None)
+    estimate = estimated_memory(local, kinds) + int(remote * EXPANSION) + PARQUET_ROW_BYTES * _parquet_rows(parts)
     fraction = auto_fraction(estimate, limit) if limit > 0 else None
     if fraction is None:
         return 1.0, ""
@@ -428,7 +475,7 @@ def read_partitioned(
     sample_rate: float | None = None,
     sample_requests: float | None = None,
     memory_budget: str | int | None = None,
-    partition_bytes: int = PARTITION_BYTES,
+    partition_bytes: int | None = None,  # None: PARTITION_BYTES
     log_format: str = "auto",
 ) -> tuple[pd.DataFrame, IngestReport, LogFigures]:
     """The logs read partition by partition (see the module doc): the span table of the sampled
@@ -442,7 +489,7 @@ def read_partitioned(
     if sample_rate is not None and not (0 < sample_rate <= 1):
         raise LogError(f"sample rate {sample_rate!r} is outside (0, 1]", code="bad-sample-rate")
     fill_rate = 1.0 if sample_rate is None else float(sample_rate)
-    parts = plan_partitions(paths, partition_bytes)
+    parts = plan_partitions(paths, PARTITION_BYTES if partition_bytes is None else partition_bytes)
     if not parts:
         raise LogError("no log file given", code="no-logs")
     fraction, why = _fraction(parts, sample_requests, memory_budget)
@@ -603,4 +650,5 @@ __all__ = [
     "plan_partitions",
     "read_partition",
     "read_partitioned",
+    "refuse_uncut",
 ]

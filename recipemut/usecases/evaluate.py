@@ -10,7 +10,7 @@ A store problem never undoes the decision: it is returned, for the command to wa
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -63,6 +63,29 @@ class EvaluateRun:
     result: EvaluateResult
     ingest: IngestReport
     recording: Recording
+
+
+def parse_tolerances(items: Sequence[str]) -> dict[str, float]:
+    """``--tolerance METRIC=VALUE`` items as a mapping; ``VALUE%`` is a percentage.
+
+    >>> parse_tolerances(["latency_p95=5%", "error_rate=0.01"])
+    {'latency_p95': 0.05, 'error_rate': 0.01}
+    """
+    from recipemut.apply.canary import EvaluateError
+
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(value.rstrip("%")) / (100.0 if value.endswith("%") else 1.0)
+        except ValueError:
+            raise EvaluateError(
+                f"--tolerance {item!r}: expected METRIC=VALUE, e.g. latency_p95=0.05 or latency_p95=5%",
+                code="bad-tolerance",
+            ) from None
+    return out
 
 
 def _canary_entry(recipe: str, seq: int) -> Entry | None:
@@ -141,7 +164,7 @@ def evaluate_canary(
         )
     progress.task("reading the recipe")
     recipe = load_recipe_text(read_recipe_text(recipe_path), file=str(recipe_path))
-    spans, report = source.read(recipe, progress=progress)
+    spans, report, _ = source.read_by_engine(recipe, progress=progress)  # --engine dask: every variant's spans
     if on_read is not None:
         on_read(report)
     progress.task("judging the canary")

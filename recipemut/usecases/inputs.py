@@ -19,6 +19,7 @@ from recipemut.files.progress import NO_PROGRESS, Progress
 if TYPE_CHECKING:  # at run time imported where used: the CLI imports this module at start-up, pandas it need not
     import pandas as pd
 
+    from recipemut.logs.distributed import LogFigures
     from recipemut.logs.report import IngestReport
     from recipemut.profile.build import Profile
     from recipemut.recipe.model import Recipe
@@ -95,6 +96,24 @@ class LogSource:
             progress=progress,
         )
 
+    def read_by_engine(
+        self, recipe: Recipe, *, progress: Progress = NO_PROGRESS
+    ) -> tuple[pd.DataFrame, IngestReport, LogFigures | None]:
+        """:meth:`read` on the ``local`` engine; partition by partition on the others
+        (:func:`~recipemut.logs.distributed.read_partitioned`: the sampled requests' spans, every
+        variant's, and the whole log's figures, which :meth:`read` leaves None). What every command
+        that reads logs for a recipe reads them through, so ``--engine`` means the same in each."""
+        if self.engine == "local":
+            return (*self.read(recipe, progress=progress), None)
+        from recipemut.logs.distributed import read_partitioned
+
+        progress.task(f"reading logs ({self.engine})")
+        return read_partitioned(
+            self.paths, recipe=recipe, engine=self.engine, scheduler=self.scheduler, strict=self.strict,
+            sample_rate=self.sample_rate, sample_requests=self.sample_requests,
+            memory_budget=self.memory_budget, log_format=self.log_format,
+        )  # fmt: skip
+
     def input_files(self) -> dict[Path, str]:
         """The files this source reads, each with what it is: what an output may never overwrite."""
         files = {p: "one of the logs" for p in self.paths if str(p) != STDIN}
@@ -159,18 +178,7 @@ def load_inputs(
         if history is None:
             raise
         raise RecipeInvalid([history]) from e
-    figures = None
-    if source.engine != "local":  # partition by partition: the sample's spans and the whole log's figures
-        from recipemut.logs.distributed import read_partitioned
-
-        progress.task(f"reading logs ({source.engine})")
-        spans, report, figures = read_partitioned(
-            source.paths, recipe=recipe, engine=source.engine, scheduler=source.scheduler, strict=source.strict,
-            sample_rate=source.sample_rate, sample_requests=source.sample_requests,
-            memory_budget=source.memory_budget, log_format=source.log_format,
-        )  # fmt: skip
-    else:
-        spans, report = source.read(recipe, progress=progress)
+    spans, report, figures = source.read_by_engine(recipe, progress=progress)
     notes: list[str] = []
     if primary_only:
         spans, note = _primary_spans(spans)
