@@ -256,3 +256,14 @@ def test_memory_budget_counts_logs_read_by_url(plain: Path, recipe: Recipe) -> N
                                                                         by_path.sample.requests_kept), url  # fmt: skip
     finally:
         fs.rm("/dask-commands", recursive=True)
+
+
+@pytest.mark.parametrize("command", ["profile", "evaluate", "report"])
+def test_url_on_the_local_engine_names_the_engine_that_reads_it(command: str, plain: Path, tmp_path: Path) -> None:
+    """Not 'file:/x: no such file' (the path Path() makes of the URL): the URL, and the option that reads it."""
+    out = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    for url in (f"file://{plain}", "s3://bucket/lake/part-0.parquet"):
+        r = runner.invoke(app, [command, str(RECIPE), "--logs", url, *out], env={"COLUMNS": "200"})
+        assert r.exit_code == 1, r.output
+        lines = [ln for ln in r.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith(f"error: {url}: ") and "--engine dask" in lines[0], r.output

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recipemut.errors import RecipeInvalid
+from recipemut.errors import LogError, RecipeInvalid
 from recipemut.files.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:  # at run time imported where used: the CLI imports this module at start-up, pandas it need not
@@ -103,9 +103,14 @@ class LogSource:
         (:func:`~recipemut.logs.distributed.read_partitioned`: the sampled requests' spans, every
         variant's, and the whole log's figures, which :meth:`read` leaves None). What every command
         that reads logs for a recipe reads them through, so ``--engine`` means the same in each."""
+        from recipemut.logs.distributed import as_url, read_partitioned
+
         if self.engine == "local":
+            url = next((u for u in map(as_url, self.paths) if u is not None), None)
+            if url is not None:  # else "s3:/bucket/key: no such file", the path Path() made of it
+                raise LogError("logs at a URL are read by --engine dask (fsspec: s3://, gs://, file://, ...)",
+                               file=url, code="url-engine")  # fmt: skip
             return (*self.read(recipe, progress=progress), None)
-        from recipemut.logs.distributed import read_partitioned
 
         progress.task(f"reading logs ({self.engine})")
         return read_partitioned(
