@@ -13,8 +13,9 @@ the least-squares line of CPU seconds against spans (slope in CPU s per million 
 R^2) and the spread of peak RSS across the sizes (min, max, max/min).
 
 ``--budget default`` gives no ``--memory-budget`` (the command's own default: half of
-MemAvailable, at most 4 GiB); ``--budget off`` reads every request. ``--keep DIR`` keeps each
-run's JSON output and stderr (``DIR/<log stem>.<command>.json``), for ``compare_sampled.py``.
+MemAvailable, at most 4 GiB); ``--budget off`` reads every request. ``--extra '--sample-requests
+0.27'`` adds options to every run. ``--keep DIR`` keeps each run's JSON output and stderr
+(``DIR/<log stem>.<command>.json``), for ``compare_sampled.py``.
 
 ``--cut-before ISO --cut-from LOG --cut-to OUT`` instead writes the lines of LOG before the
 instant (by ``start_ms``) to OUT: the cut line is found by bisection on byte offsets (about 30
@@ -38,6 +39,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -170,6 +172,7 @@ def main() -> None:
     ap.add_argument("--budget", default="1G", help="--memory-budget of every run; 'default' gives none")
     ap.add_argument("--commands", nargs="+", default=["profile", "suggest"], choices=["profile", "suggest"])
     ap.add_argument("--seed", default="1")
+    ap.add_argument("--extra", default="", help="more options for every run, as one string: '--sample-requests 0.27'")
     ap.add_argument("--recipe", type=Path, default=RECIPE)
     ap.add_argument("--keep", type=Path, help="keep each run's JSON output and stderr in this folder")
     ap.add_argument("--json", type=Path, help="write the rows and fits to this file")
@@ -200,7 +203,18 @@ def main() -> None:
         mb = log.stat().st_size / 1e6
         for cmd in args.commands:
             extra = ["--seed", args.seed, "-q"] if cmd == "suggest" else []
-            argv = [*CLI, cmd, str(args.recipe), "--logs", str(log), "-f", "json", *extra, *budget]
+            argv = [
+                *CLI,
+                cmd,
+                str(args.recipe),
+                "--logs",
+                str(log),
+                "-f",
+                "json",
+                *extra,
+                *budget,
+                *shlex.split(args.extra),
+            ]
             stem = f"{log.stem}.{cmd}"
             t0 = time.strftime("%H:%M:%S")
             got = timed(argv, keep / f"{stem}.json", keep / f"{stem}.err", env)
@@ -234,7 +248,7 @@ def main() -> None:
     print()
     for cmd in args.commands:
         mine = [r for r in rows if r["command"] == cmd and r["rc"] == 0]
-        if len(mine) < 2:
+        if len(mine) < 3:  # a line through two points fits them exactly: R^2 says nothing
             continue
         xs = [int(str(r["spans"])) / 1e6 for r in mine]
         cpu = [float(r["user_s"]) + float(r["sys_s"]) for r in mine]
@@ -248,7 +262,7 @@ def main() -> None:
             "peak_max_mb": max(peaks),
         }
         print(
-            f"{cmd}: CPU s = {a:.2f} x M spans + {b:.1f} (R^2 {r2:.4f}); peak RSS {min(peaks):,.0f} to "
+            f"{cmd}: CPU s = {a:.2f} x M spans {b:+.1f} (R^2 {r2:.4f}); peak RSS {min(peaks):,.0f} to "
             f"{max(peaks):,.0f} MB (max/min {max(peaks) / min(peaks):.2f}) over {xs[0]:g} to {xs[-1]:g} M spans"
         )
     if args.json:

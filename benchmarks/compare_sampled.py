@@ -16,7 +16,10 @@ agree under three criteria:
 
 A figure whose interval has zero width on either side (a model that gives no interval: fitted
 datapipes, replays with one outcome) cannot agree "within its interval"; it is listed apart with
-the relative difference of the points, |a - b| / max(|a|, |b|). Then the counts per criterion.
+the relative difference of the points, |a - b| / max(|a|, |b|). Both tables also give the
+difference as a share of the baseline figure (B's ``predicted.baseline``: the p50, p95 or mean
+cost of a request), which keeps deltas near zero (a datapipe's Δcost of 1e-10 $) in proportion.
+Then the counts per criterion.
 
 Usage::
 
@@ -64,7 +67,13 @@ def judge(a: float, ca: list[float], b: float, cb: list[float]) -> dict[str, boo
 
 
 def g(v: float) -> str:
-    return f"{v:.3g}"
+    return f"{v:.4g}"
+
+
+def of_base(fig: str, x: dict[str, Any], y: dict[str, Any], pred: dict[str, Any]) -> str:
+    """|a - b| as a share of the baseline figure (``predicted.baseline``), or '-' without one."""
+    base = (pred.get("baseline") or {}).get(fig)
+    return f"{abs(x['delta'] - y['delta']) / abs(base):.2%}" if base else "-"
 
 
 def main() -> None:
@@ -101,25 +110,26 @@ def main() -> None:
     print()
     print(f"Figures with an interval on both sides ({len(with_ci)}):")
     print()
-    print(f"| mutation | figure | {la} | {lb} | diff | (a) both ways | (b) overlap | (c) combined |")
-    print("|---|---|---|---|---:|---|---|---|")
+    print(f"| mutation | figure | {la} | {lb} | diff | of baseline | (a) both ways | (b) overlap | (c) combined |")
+    print("|---|---|---|---|---:|---:|---|---|---|")
     for m, fig, x, y, ok in with_ci:
         scale = max(abs(x["delta"]), abs(y["delta"]))
         rel = abs(x["delta"] - y["delta"]) / scale if scale else 0.0
         print(
             f"| {m} | {SHORT.get(fig, fig)} | {g(x['delta'])} [{g(x['ci'][0])}, {g(x['ci'][1])}] | "
-            f"{g(y['delta'])} [{g(y['ci'][0])}, {g(y['ci'][1])}] | {rel:.1%} | {yn(ok['a'])} | {yn(ok['b'])} | "
+            f"{g(y['delta'])} [{g(y['ci'][0])}, {g(y['ci'][1])}] | {rel:.1%} | {of_base(fig, x, y, sb[m])} | "
+            f"{yn(ok['a'])} | {yn(ok['b'])} | "
             f"{yn(ok['c'])} |"
         )
     print()
     print(f"Figures from models that give no interval on one side or both ({len(without)}):")
     print()
-    print(f"| mutation | figure | {la} | {lb} | relative difference |")
-    print("|---|---|---|---|---:|")
+    print(f"| mutation | figure | {la} | {lb} | relative difference | of baseline |")
+    print("|---|---|---|---|---:|---:|")
     for m, fig, x, y, rel in without:
         print(
             f"| {m} | {SHORT.get(fig, fig)} | {g(x['delta'])} [{g(x['ci'][0])}, {g(x['ci'][1])}] | "
-            f"{g(y['delta'])} [{g(y['ci'][0])}, {g(y['ci'][1])}] | {rel:.1%} |"
+            f"{g(y['delta'])} [{g(y['ci'][0])}, {g(y['ci'][1])}] | {rel:.1%} | {of_base(fig, x, y, sb[m])} |"
         )
     print()
     n = len(with_ci)
