@@ -107,6 +107,28 @@ def test_profile_of_the_file_is_the_profile_of_the_log(three_days: Path, tmp_pat
     }
 
 
+def _timeless(data: Any) -> Any:
+    """A plan's JSON without what the clock gives (when it was made, how long the search took)."""
+    if isinstance(data, dict):
+        return {k: _timeless(v) for k, v in data.items() if k not in ("created", "wall_s", "elapsed_s")}
+    return [_timeless(v) for v in data] if isinstance(data, list) else data
+
+
+def test_suggest_on_the_file_is_suggest_on_the_log(tmp_path: Path) -> None:
+    # the file's rows are in request order, not the log's: the plan and its seeded intervals do not move
+    recipe, logs = ROOT / "recipes" / "checkout" / "recipe.yaml", ROOT / "recipes" / "checkout" / "logs.jsonl.gz"
+    out = tmp_path / "checkout.parquet"
+    assert _run("convert", str(logs), "-o", str(out)).exit_code == 0
+    assert pq.read_table(out, columns=["source_line"]).column(0).to_pylist() != sorted(
+        pq.read_table(out, columns=["source_line"]).column(0).to_pylist()
+    )  # the order did change
+    a = _run("suggest", str(recipe), "--logs", str(logs), "-f", "json", "-q")
+    b = _run("suggest", str(recipe), "--logs", str(out), "-f", "json", "-q")
+    assert a.exit_code == b.exit_code == 0, b.output
+    plan_a, plan_b = json.loads(a.stdout), json.loads(b.stdout)
+    assert plan_a["mutations"] and _timeless(plan_a) == _timeless(plan_b)
+
+
 def _the_file(writer: pq.ParquetWriter) -> bool:
     """Whether ``writer`` writes the one file (its schema carries pandas' metadata), not a spool file."""
     return b"pandas" in (writer.schema.metadata or {})
