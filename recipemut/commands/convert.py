@@ -48,14 +48,13 @@ def convert(
     """Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into Parquet files of spans.
 
     The file keeps every column of the span table, optional ones included (span_id,
-    parent_span_id, attempt, items), in ingest order; profile, suggest and forecast read it as
-    --logs, as they read a folder or a glob of such files. Lines that ingest rejects are counted
-    and shown as warnings, and not written. Every request is kept unless --sample-requests says
-    otherwise (--memory-budget is off here unless given).
+    parent_span_id, attempt, items), sorted by request (start, request_id, then ingest order);
+    profile, suggest and forecast read it as --logs, as they read a folder or a glob of such files.
+    Lines that ingest rejects are counted and shown as warnings, and not written. Every request is
+    kept unless --sample-requests says otherwise (--memory-budget is off here unless given).
 
-    Given a folder, the logs are streamed (memory holds a chunk, then a day) into one file per day
-    of request start (UTC), spans-YYYY-MM-DD.parquet, each sorted by request; --logs reads the
-    folder.
+    The logs are streamed (memory holds a chunk, then a day), into one file or, given a folder,
+    one file per day of request start (UTC), spans-YYYY-MM-DD.parquet; --logs reads the folder.
 
     Example:
 
