@@ -107,6 +107,19 @@ def test_profile_of_the_file_is_the_profile_of_the_log(three_days: Path, tmp_pat
     }
 
 
+@pytest.mark.parametrize("out", ["one.parquet", "days/"])
+def test_a_memory_budget_samples_as_ingest_does(three_days: Path, tmp_path: Path, out: str) -> None:
+    # --memory-budget, when given, samples the logs that would not fit as read_logs would, one file or a folder
+    res = _run("convert", str(three_days), "-o", f"{tmp_path}/{out}", "--memory-budget", "1M", "-f", "json")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    _, want = read_logs([three_days], memory_budget="1M")
+    assert want.sample is not None and want.sample.automatic
+    assert got["ingest"]["sampling"] == want.sample.to_dict()
+    assert got["rows"] == got["ingest"]["spans_kept"] < 13_000 * want.sample.fraction * 1.5
+    assert any(n.startswith(f"sampled {want.sample.fraction:.4g} of requests") for n in got["ingest"]["notes"])
+
+
 def _timeless(data: Any) -> Any:
     """A plan's JSON without what the clock gives (when it was made, how long the search took)."""
     if isinstance(data, dict):

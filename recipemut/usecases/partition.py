@@ -124,7 +124,8 @@ class _Spooled:
     formats: dict[str, str]
     notes: list[str]
     sampler: Sampler | None
-    sampled_by: str
+    sampled_by: str  # why: --sample-requests, or the memory budget's sentence
+    auto_sampled: bool  # by the memory budget, not --sample-requests
     fill: float
 
 
@@ -352,6 +353,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None) -> _Spoo
         notes,
         sampler,
         sampled_by,
+        source.sample_requests is None,
         fill,
     )
 
@@ -364,7 +366,8 @@ def _report(sp: _Spooled, out: _Written) -> IngestReport:
         for k, v in r.counts.items():
             counts[k] = counts.get(k, 0) + v
         examples.extend(e for ex in r.examples.values() for e in ex)
-    examples.sort(key=lambda e: (e.file, e.line))
+    order = {name: i for i, name in enumerate(sp.formats)}  # as ingest: the files in the order given
+    examples.sort(key=lambda e: (order.get(e.file, 0), e.line))
     notes = list(sp.notes)
     if out.duplicates:
         notes.append(
@@ -375,9 +378,7 @@ def _report(sp: _Spooled, out: _Written) -> IngestReport:
         )
     sample = None
     if sp.sampler is not None:
-        sample = sp.sampler.result(
-            sp.requests.num_rows, automatic=sp.sampled_by.startswith("the logs"), reason=sp.sampled_by
-        )
+        sample = sp.sampler.result(sp.requests.num_rows, automatic=sp.auto_sampled, reason=sp.sampled_by)
         notes.append(sample.summary())
     return IngestReport(
         files=tuple(sp.formats), formats=MappingProxyType(sp.formats), lines_read=sp.tally.lines_read,
