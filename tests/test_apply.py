@@ -268,15 +268,3 @@ def test_a_symlinked_recipe_stays_a_link_and_shares_the_targets_history(tmp_path
     assert link.is_symlink() and link.read_text() == RECIPE_TEXT
 
 
-def test_scope_allows_the_fields_of_a_target_operation_but_not_others() -> None:
-    from recipemut.apply.transaction import scope_violations
-
-    doc = {"operations": [{"id": "a", "produces": ["x"]}, {"id": "b", "consumes": ["y"]}]}
-    ok = PlannedMutation("eliminate:a", "eliminate", ("a",), "", (Edit("remove", ("fields", "x")),))
-    bad = PlannedMutation("eliminate:a", "eliminate", ("a",), "", (Edit("remove", ("fields", "y")),
-                                                                   Edit("set", ("version",), 9)))
-    assert scope_violations(doc, ok) == []
-    assert scope_violations(doc, bad) == [
-        "mutation 'eliminate:a' edits fields.y, outside its targets (a)",
-        "mutation 'eliminate:a' edits version, outside its targets (a)",
-    ]

@@ -238,43 +238,6 @@ def without_variants_text(text: str, new_version: int, *, source: str = "<recipe
     return apply_edits_to_text(text, [*edits, Edit("set", ("version",), new_version)], source=source)
 
 
-def scope_violations(doc: Mapping[str, Any], m: PlannedMutation) -> list[str]:
-    """Edits of ``m`` that reach outside its declared ``targets`` (empty: every edit is in scope).
-
-    In scope: anything under an operation or field that is a target (``operations.<id>...``,
-    ``fields.<name>...``), the declaration of a field a target operation consumes or produces
-    (eliminating an operation drops the fields only it produced), and the ``after`` list of an
-    operation whose ``after`` (in ``doc``) names a target (removing an operation re-wires its
-    successors). Anything else — another
-    operation's service, the ``constraints``, ``version`` — is not what the plan said it does.
-
-    >>> doc = {"operations": [{"id": "a"}, {"id": "b", "after": ["a"]}, {"id": "c"}]}
-    >>> m = PlannedMutation("eliminate:a", "eliminate", ("a",), "", (Edit("remove", ("operations", "a")),
-    ...     Edit("remove", ("operations", "b", "after", "a")), Edit("set", ("operations", "c", "service"), "x")))
-    >>> scope_violations(doc, m)
-    ["mutation 'eliminate:a' edits operations.c.service, outside its targets (a)"]
-    """
-    targets = set(m.targets)
-    ops = [op for op in doc.get("operations") or () if isinstance(op, Mapping)]
-    refs = {str(op.get("id")) for op in ops if targets & {str(a) for a in op.get("after") or ()}}
-    own_fields = {  # the fields a target operation reads or writes
-        str(f) for op in ops if str(op.get("id")) in targets for k in ("consumes", "produces") for f in op.get(k) or ()
-    }
-    out: list[str] = []
-    for e in m.edits:
-        p = e.path
-        section, key = (p[0], str(p[1])) if len(p) >= 2 else (p[0] if p else "", "")
-        ok = (
-            (section in ("operations", "fields") and key in targets)
-            or (section == "fields" and key in own_fields)
-            or (section == "operations" and key in refs and len(p) >= 3 and p[2] == "after")
-        )
-        if not ok:
-            where = ".".join(map(str, p)) or "the whole document"
-            out.append(f"mutation {m.id!r} edits {where}, outside its targets ({', '.join(m.targets) or 'none'})")
-    return out
-
-
 def structure_violations(original: str, mutated: str, *, source: str) -> list[str]:
     """:func:`recipemut.recipe.constraints.check_structure` of two recipe texts (frozen, keep_order, DAG, data)."""
     from recipemut.recipe.constraints import check_structure
