@@ -6,11 +6,12 @@ with ``RECIPEMUT_STORE=off``:
     recipemut profile RECIPE --logs LOG -f json --memory-budget BUDGET
     recipemut suggest RECIPE --logs LOG -f json --seed SEED -q --memory-budget BUDGET
 
-and prints one row per run: spans (lines of the file), file MB, command, wall s, CPU s
-(user + sys), peak RSS MB, the load average (1 min) when the run started, and the sample the
-ingest note reports (``note: sampled F of requests ... (K of N kept; ...``). Then, per command,
-the least-squares line of CPU seconds against spans (slope in CPU s per million spans, intercept,
-R^2) and the spread of peak RSS across the sizes (min, max, max/min).
+and prints one row per run: spans (lines of the file), file MB (10^6 bytes), command, wall s,
+CPU s (user + sys), peak RSS MiB (the kB of ``time -v`` / 1024), the load average (1 min) when
+the run started, and the sample the ingest note reports (``note: sampled F of requests ... (K of
+N kept; ...``). Then, per command, the least-squares line of CPU seconds against spans (slope in
+CPU s per million spans, intercept, R^2) and the spread of peak RSS across the sizes (min, max,
+max/min).
 
 ``--budget default`` gives no ``--memory-budget`` (the command's own default: half of
 MemAvailable, at most 4 GiB); ``--budget off`` reads every request. ``--extra '--sample-requests
@@ -231,12 +232,12 @@ def main() -> None:
             err = "" if got["rc"] == 0 else f"  EXIT {got['rc']}: {str(got['stderr']).strip()[-300:]}"
             print(
                 f"  {t0} {log.name} {cmd}: {got['wall_s']:.1f} s wall, "
-                f"{float(got['user_s']) + float(got['sys_s']):.1f} CPU s, {float(got['peak_mb']):.0f} MB{err}",
+                f"{float(got['user_s']) + float(got['sys_s']):.1f} CPU s, {float(got['peak_mb']):.0f} MiB{err}",
                 flush=True,
             )
 
     print()
-    print("| spans | file MB | command | wall s | CPU s (user + sys) | peak RSS MB | load | sample |")
+    print("| spans | file MB | command | wall s | CPU s (user + sys) | peak RSS MiB | load | sample |")
     print("|---:|---:|---|---:|---:|---:|---:|---|")
     for r in rows:
         print(
@@ -263,7 +264,7 @@ def main() -> None:
         }
         print(
             f"{cmd}: CPU s = {a:.2f} x M spans {b:+.1f} (R^2 {r2:.4f}); peak RSS {min(peaks):,.0f} to "
-            f"{max(peaks):,.0f} MB (max/min {max(peaks) / min(peaks):.2f}) over {xs[0]:g} to {xs[-1]:g} M spans"
+            f"{max(peaks):,.0f} MiB (max/min {max(peaks) / min(peaks):.2f}) over {xs[0]:g} to {xs[-1]:g} M spans"
         )
     if args.json:
         args.json.write_text(json.dumps({"budget": args.budget, "rows": rows, "fits": fits}, indent=1))
