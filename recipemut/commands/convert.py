@@ -14,11 +14,13 @@ from recipemut.commands._common import (
     MapOpt,
     MemoryBudgetOpt,
     OutputFormat,
+    QuietOpt,
     SampleRateOpt,
     SampleRequestsOpt,
     StrictOpt,
     err_console,
     log_source,
+    progress_display,
     warn_ingest,
 )
 from recipemut.files.text import shown
@@ -44,6 +46,7 @@ def convert(
     sample_requests: SampleRequestsOpt = None,
     memory_budget: MemoryBudgetOpt = "off",
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
+    quiet: QuietOpt = False,
 ) -> None:
     """Convert logs (native JSONL, OTLP, Jaeger, Zipkin, Parquet) into Parquet files of spans.
 
@@ -68,7 +71,9 @@ def convert(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
         sample_requests=sample_requests, memory_budget=memory_budget,
     )  # fmt: skip
-    run = convert_to_folder(source, out) if is_folder_target(out) else convert_logs(source, out)
+    with progress_display(quiet=quiet, json_out=output == OutputFormat.json) as progress:
+        write = convert_to_folder if is_folder_target(out) else convert_logs
+        run = write(source, out, progress=progress)
     if output == OutputFormat.json:
         data = {"out": str(run.out), "rows": run.rows, "columns": list(run.columns), "bytes": run.size_bytes,
                 "ingest": run.report.to_dict(), **({"files": [*map(str, run.files)]} if is_folder_target(out) else {})}

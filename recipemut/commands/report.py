@@ -14,6 +14,7 @@ from recipemut.commands._common import (
     LogsOpt,
     MapOpt,
     MemoryBudgetOpt,
+    QuietOpt,
     RecipeArg,
     SampleRateOpt,
     SampleRequestsOpt,
@@ -22,6 +23,7 @@ from recipemut.commands._common import (
     StrictOpt,
     err_console,
     log_source,
+    progress_display,
     warn_ingest,
 )
 from recipemut.commands.suggest import Objective
@@ -74,6 +76,7 @@ def report(
     engine: EngineOpt = Engine.local,
     scheduler: SchedulerOpt = None,
     store: StoreOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write an HTML report: the plan, the DAG before and after it, the ranked mutations, the forecast.
 
@@ -106,10 +109,11 @@ def report(
         time_budget_s=time_budget,
         seed=seed,
     )
-    run = run_report(
-        recipe, source, settings, out=out, store=store_path(store),
-        horizon_days=horizon, top=top, warn=_warn,
-    )  # fmt: skip
+    with progress_display(quiet=quiet) as progress:
+        run = run_report(
+            recipe, source, settings, out=out, store=store_path(store),
+            horizon_days=horizon, top=top, warn=_warn, progress=progress,
+        )  # fmt: skip
     warn_ingest(run.suggestion.inputs.report)
     for note in run.suggestion.inputs.notes:
         err_console.print(f"note: {shown(note)}")

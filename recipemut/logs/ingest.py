@@ -52,7 +52,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -73,7 +73,7 @@ from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.parquet import expand_logs, is_parquet, is_parquet_file, parquet_batches
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
-from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, human_bytes, memory_budget
+from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, memory_budget, over_budget
 from recipemut.logs.sources import (
     HEAD_BYTES,
     STDIN_NAME,
@@ -88,7 +88,7 @@ from recipemut.logs.sources import (
     stdin_copy,
 )
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, PARSE_SCHEMA, factorize, keep_calls, to_span_frame
-from recipemut.logs.stream import read_native_sampled
+from recipemut.logs.stream import DiskTicks, read_native_sampled
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -147,15 +147,17 @@ def _read_file(
     strict: bool,
     name: str | None = None,
     sampler: Sampler | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> _FileResult:
     """One log file read and checked. ``name`` is what errors, notes and ``source_file`` call it
     (default ``str(path)``): ``<stdin>`` for the copy of standard input, whose path is then
-    replaced by ``name`` in any error or note a reader of another format wrote with it."""
+    replaced by ``name`` in any error or note a reader of another format wrote with it.
+    ``on_chunk`` is told the content bytes of each chunk a sampled native log is read in."""
     real = str(path)
     if name is None or name == real:
-        return _read_named(path, real, log_format, recipe, mapping, strict, sampler)
+        return _read_named(path, real, log_format, recipe, mapping, strict, sampler, on_chunk)
     try:
-        got = _read_named(path, name, log_format, recipe, mapping, strict, sampler)
+        got = _read_named(path, name, log_format, recipe, mapping, strict, sampler, on_chunk)
     except RecipemutError as e:
         raise _renamed(e, real, name) from None
     got.notes[:] = [n.replace(real, name) for n in got.notes]
@@ -173,7 +175,7 @@ def _renamed(e: RecipemutError, real: str, name: str) -> RecipemutError:
 
 def _read_named(
     path: Path, name: str, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool,
-    sampler: Sampler | None = None,
+    sampler: Sampler | None = None, on_chunk: Callable[[int], None] | None = None,
 ) -> _FileResult:
     check_file(path, name)
     head = read_head(path, name)  # the first bytes, gunzipped
@@ -205,7 +207,7 @@ def _read_named(
     notes: list[str] = []
     checked = False  # rows already checked (and sampled) chunk by chunk
     if (fmt == "native" or blank_file) and sampler is not None:
-        got_s = read_native_sampled(path, name, rej, sampler, strict=strict)
+        got_s = read_native_sampled(path, name, rej, sampler, strict=strict, on_chunk=on_chunk)
         table, lines, n_read, n_blank, checked = got_s.table, got_s.lines, got_s.lines_read, got_s.blank, True
     elif fmt == "native" or blank_file:
         source: pa.Buffer | str = pa.py_buffer(gunzip(path, name)) if packed_with(path) else str(path)
@@ -303,21 +305,23 @@ def _sampler(
     fraction = auto_fraction(estimate, limit)
     if fraction is None:
         return None, ""
-    why = (
-        f"the logs would take about {human_bytes(estimate)} in memory, over the budget of {human_bytes(limit)} "
-        "(--memory-budget; --sample-requests 1 reads every request)"
-    )
-    return Sampler(fraction, recipe=recipe, fill_rate=fill_rate), why
+    return Sampler(fraction, recipe=recipe, fill_rate=fill_rate), over_budget(estimate, limit, budget)
 
 
-def _sampled_nothing(sampler: Sampler, recipe: Recipe | None, excluded: dict[str, int], names: list[str]) -> None:
-    """Raise the error of a sample that kept no span: none of the requests fell in it, or no span
-    was of the recipe (with what was found instead)."""
+def _sampled_nothing(
+    sampler: Sampler, recipe: Recipe | None, excluded: dict[str, int], names: list[str], sampled_by: str = ""
+) -> None:
+    """Raise the error of a sample that kept no span: none of the requests fell in it (naming what
+    chose the fraction: ``--sample-requests``, or the memory budget), or no span was of the recipe
+    (with what was found instead)."""
     total = sampler.counts.merged().num_rows
     if total:
+        if sampled_by.startswith("--sample-requests"):
+            fix = "give a larger --sample-requests (1 reads every request)"
+        else:  # the memory budget chose the fraction: the user gave no --sample-requests
+            fix = f"it was taken because {sampled_by}: give a larger --memory-budget"
         raise LogError(
-            f"the sample of {sampler.fraction:g} of requests kept none of the {total:,} requests; "
-            "give a larger --sample-requests (or --memory-budget)",
+            f"the sample of {sampler.fraction:g} of requests kept none of the {total:,} requests; {fix}",
             code="empty-sample",
         )
     if recipe is not None and excluded:
@@ -396,7 +400,8 @@ def read_logs(
         memory). Logs estimated beyond it are sampled to fit, with a note saying so.
     progress
         Told the stage ``reading logs`` with the files' sizes on disk (standard input's once
-        copied) as its total in bytes, and each file's size once it is read.
+        copied) as its total in bytes, and each file's size once it is read; a sampled native log,
+        read in chunks, its share of its size after each chunk (:class:`~recipemut.logs.stream.DiskTicks`).
 
     Raises
     ------
@@ -423,9 +428,10 @@ def read_logs(
         sizes = [_size_on_disk(p) for p in real]
         progress.task("reading logs", sum(sizes), unit=BYTES)
         results = []
-        for p, n, size in zip(real, names, sizes, strict=True):  # per file: a file is read in one go
-            results.append(_read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler))
-            progress.advance(size)
+        for p, n, size in zip(real, names, sizes, strict=True):  # a file read whole, or chunk by chunk
+            ticks = DiskTicks(progress, p, size)  # sampled native logs: the bar moves per chunk
+            results.append(_read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler, on_chunk=ticks))
+            ticks.finish()
     notes = [n for r in results for n in r.notes]
     if mapping is not None and all(r.fmt == "native" for r in results):
         notes.append(
@@ -437,7 +443,7 @@ def read_logs(
     other: dict[str, int] = dict(sampler.other) if sampler is not None else {}
     unknown: dict[str, int] = dict(sampler.unknown) if sampler is not None else {}
     if sampler is not None and table.num_rows == 0:
-        _sampled_nothing(sampler, recipe, {**other, **unknown}, names)
+        _sampled_nothing(sampler, recipe, {**other, **unknown}, names, sampled_by)
     if recipe is not None and table.num_rows:
         rcol = table.column("recipe")
         foreign = pc.fill_null(pc.not_equal(rcol, recipe.name), False)

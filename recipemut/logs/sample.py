@@ -212,6 +212,39 @@ def _gzip_content_size(path: Path, size: int) -> int:
     return isize
 
 
+def content_size(path: Path, kind: str, size: int) -> int:
+    """The bytes of content a log of ``size`` bytes on disk holds: ``size`` for a plain file, the
+    trailer's or frame header's figure for gzip and zstd (``kind``, as
+    :func:`~recipemut.files.compressed.packed_with` names it), as :func:`estimated_memory` counts it."""
+    if kind == "gzip":
+        return _gzip_content_size(path, size)
+    if kind == "zstd":
+        return _zstd_content_size(path, size)
+    return size
+
+
+def budget_origin(given: str | int | None = None) -> str:
+    """Where :func:`memory_budget` took the budget from, in words a note can give: the option, the
+    environment variable, or the default (and how to change it)."""
+    if given is not None and given != "":
+        return f"--memory-budget {given}"
+    if os.environ.get(BUDGET_ENV):
+        return f"${BUDGET_ENV}={os.environ[BUDGET_ENV]}"
+    return (
+        f"the default: half the available memory, at most {human_bytes(BUDGET_MAX)}; "
+        "--memory-budget SIZE sets another, off none"
+    )
+
+
+def over_budget(estimate: int, limit: int, given: str | int | None = None) -> str:
+    """Why logs are sampled automatically: their estimate, the budget and where it came from
+    (:func:`budget_origin`), and how to read every request instead."""
+    return (
+        f"the logs would take about {human_bytes(estimate)} in memory, over the budget of {human_bytes(limit)} "
+        f"({budget_origin(given)}; --sample-requests 1 reads every request)"
+    )
+
+
 def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
     """What reading and profiling ``paths`` would hold in memory (bytes): each file's content size
     (decompressed for gzip and zstd) times :data:`EXPANSION`, or a Parquet file's rows times
@@ -314,12 +347,19 @@ class RequestSample:
     start_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rates: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
-    def summary(self) -> str:
+    def summary(self, *, written: bool = False) -> str:
+        """The note: what was sampled and why; then what it means for the figures, or, ``written``
+        (``convert``), for the file: only the sample is in it, each span standing for 1/F requests."""
         how = "automatically, " + self.reason if self.automatic else self.reason
+        means = (
+            f"only the sample is written, each span's sample_rate multiplied by {self.fraction:.4g} "
+            f"(profile and forecast of the file count each request as {1 / self.fraction:.3g})"
+            if written
+            else "figures are computed on the sample, the request rate counts every request"
+        )
         return (
             f"sampled {self.fraction:.4g} of requests by request_id ({self.requests_kept:,} of "
-            f"{self.requests_total:,} kept; {how}); figures are computed on the sample, the request rate "
-            "counts every request"
+            f"{self.requests_total:,} kept; {how}); {means}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -404,11 +444,14 @@ __all__ = [
     "RequestSample",
     "Sampler",
     "auto_fraction",
+    "budget_origin",
+    "content_size",
     "estimated_memory",
     "human_bytes",
     "id_hash",
     "keep_mask",
     "memory_budget",
+    "over_budget",
     "parse_size",
     "row_hashes",
 ]

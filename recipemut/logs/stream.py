@@ -11,7 +11,7 @@ many bad lines (a damaged stretch) is read on, those lines rejected and counted 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 from recipemut.errors import LogError
-from recipemut.files.compressed import STREAM_ERRORS, InflatesTooFar, open_decompressed
+from recipemut.files.compressed import STREAM_ERRORS, InflatesTooFar, open_decompressed, packed_with
+from recipemut.files.progress import Progress
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import UTF8_BOM
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.report import MAX_EXAMPLES, Rejection, Rejects
-from recipemut.logs.sample import Sampler
+from recipemut.logs.sample import Sampler, content_size
 from recipemut.logs.sources import too_far
 from recipemut.logs.spans import PARSE_SCHEMA
 
@@ -166,18 +167,48 @@ class Streamed:
     blank: int
 
 
+class DiskTicks:
+    """A log's progress in its bytes on disk, told the bytes of content of each chunk read: a
+    compressed log's content is scaled to its size on disk by its content size (gzip's trailer, zstd's
+    frame header: :func:`~recipemut.logs.sample.content_size`), so that a bar moves chunk by chunk
+    instead of waiting for the whole file; :meth:`finish` tells the rest of the file."""
+
+    def __init__(self, progress: Progress, path: Path, size: int) -> None:
+        self.progress, self.size, self.told, self.read = progress, size, 0, 0
+        try:
+            self.content = max(content_size(path, packed_with(path), size), 1)
+        except OSError:
+            self.content = max(size, 1)
+
+    def __call__(self, content_bytes: int) -> None:
+        self.read += content_bytes
+        self._to(min(self.size, self.read * self.size // self.content))
+
+    def finish(self) -> None:
+        self._to(self.size)
+
+    def _to(self, at: int) -> None:
+        if at > self.told:
+            self.progress.advance(at - self.told)
+            self.told = at
+
+
 def checked_chunks(
-    path: Path, name: str, rej: Rejects, *, strict: bool = False, chunk_bytes: int | None = None
+    path: Path, name: str, rej: Rejects, *, strict: bool = False, chunk_bytes: int | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[pa.Table, np.ndarray, int, int]]:
     """A native JSONL log chunk by chunk: each chunk's checked rows, their line numbers, and the
     chunk's non-blank and blank line counts (rows may be none). Rejections go to ``rej`` with the
-    file's line numbers. Raises :class:`LogError` for a file that is not a span log, or on the first
+    file's line numbers. ``on_chunk`` is told each chunk's bytes of content once it is parsed (a
+    :class:`DiskTicks`). Raises :class:`LogError` for a file that is not a span log, or on the first
     bad line under ``strict``."""
     nonblank_seen = 0
     good_seen = False
     for chunk, offset in line_chunks(path, name, chunk_bytes):
         part = Rejects(name)
         table, lines, r, b = read_chunk(chunk, name, part, first=offset == 0)
+        if on_chunk is not None:
+            on_chunk(len(chunk))
         del chunk
         merge_rejects(rej, part, offset)
         lines = lines + offset
@@ -198,15 +229,17 @@ def checked_chunks(
 
 
 def read_native_sampled(
-    path: Path, name: str, rej: Rejects, sampler: Sampler, *, strict: bool = False, chunk_bytes: int | None = None
+    path: Path, name: str, rej: Rejects, sampler: Sampler, *, strict: bool = False, chunk_bytes: int | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> Streamed:
     """Read a native JSONL log in chunks, keeping the spans ``sampler`` keeps (checked, recipe-filtered,
-    sampled). Raises :class:`LogError` for a file that is not a span log, or on the first bad line
-    under ``strict``."""
+    sampled); ``on_chunk`` as :func:`checked_chunks`. Raises :class:`LogError` for a file that is not
+    a span log, or on the first bad line under ``strict``."""
     tables: list[pa.Table] = []
     numbers: list[np.ndarray] = []
     n_read = n_blank = 0
-    for table, lines, r, b in checked_chunks(path, name, rej, strict=strict, chunk_bytes=chunk_bytes):
+    chunks = checked_chunks(path, name, rej, strict=strict, chunk_bytes=chunk_bytes, on_chunk=on_chunk)
+    for table, lines, r, b in chunks:
         n_read += r
         n_blank += b
         table, lines = sampler.take(table, lines)
@@ -220,6 +253,7 @@ def read_native_sampled(
 
 __all__ = [
     "CHUNK_BYTES",
+    "DiskTicks",
     "Streamed",
     "checked_chunks",
     "line_chunks",

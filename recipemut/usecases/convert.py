@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.usecases.inputs import LogSource
 
 if TYPE_CHECKING:
@@ -34,11 +35,14 @@ class ConvertRun:
     files: tuple[Path, ...] = ()  # the files written into a folder (one per day), none for one file
 
 
-def convert_logs(source: LogSource, out: str | Path, *, chunk_bytes: int | None = None) -> ConvertRun:
+def convert_logs(
+    source: LogSource, out: str | Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+) -> ConvertRun:
     """Stream ``source`` (no recipe: every span is kept) into the one Parquet file ``out``, atomically
     (:func:`recipemut.usecases.partition.write_file`: memory holds a chunk, then a day).
 
     ``out`` is checked before any log is read (never one of the logs, a link or a new folder tree).
+    ``progress`` is told each stage (the bytes read chunk by chunk, the days sorted, the writing).
     Raises what the log reader raises, and :class:`~recipemut.errors.InputFileError` when ``out``
     cannot be written (nothing is left behind, an existing ``out`` is as it was).
     """
@@ -49,7 +53,7 @@ def convert_logs(source: LogSource, out: str | Path, *, chunk_bytes: int | None 
     path = check_output_path(out, option="--out", inputs=source.input_files(), example="logs.parquet")
     refuse_not_parquet(path, out)
     try:
-        got = write_file(source, path, chunk_bytes=chunk_bytes)
+        got = write_file(source, path, chunk_bytes=chunk_bytes, progress=progress)
     except OSError as e:
         raise InputFileError(
             f"cannot write the Parquet file: {e.strerror or e}; nothing was changed", file=str(out), code="write"
@@ -111,11 +115,13 @@ def is_folder_target(out: str | Path) -> bool:
     return Path(out).is_dir() or str(out).endswith(("/", "\\"))
 
 
-def convert_to_folder(source: LogSource, out: str | Path, *, chunk_bytes: int | None = None) -> ConvertRun:
+def convert_to_folder(
+    source: LogSource, out: str | Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+) -> ConvertRun:
     """Stream ``source`` into the folder ``out``: one Parquet file per day (UTC) of request start,
     each sorted by request (:func:`recipemut.usecases.partition.write_days`). ``out`` is created when
     its parent exists; it may not be one of the logs' folders' files. ``size_bytes`` is the files'
-    total."""
+    total; ``progress`` is told the bytes read, then the days written."""
     from recipemut.errors import InputFileError
     from recipemut.usecases.partition import write_days
 
@@ -131,7 +137,7 @@ def convert_to_folder(source: LogSource, out: str | Path, *, chunk_bytes: int | 
         folder.mkdir(exist_ok=True)
     except OSError as e:
         raise InputFileError(f"--out {out}: cannot create the folder ({e.strerror})", code="out") from None
-    got = write_days(source, folder, chunk_bytes=chunk_bytes)
+    got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress)
     return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files)
 
 

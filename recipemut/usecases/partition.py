@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 
 from recipemut.errors import LogError
 from recipemut.files.compressed import packed_with
+from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.files.write import atomic_write, note_written
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import detect_format, misnamed_parquet
@@ -59,7 +60,7 @@ from recipemut.logs.parquet import (
     parquet_bytes,
 )
 from recipemut.logs.report import IngestReport, Rejection, Rejects, frozen_counts
-from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, human_bytes, memory_budget
+from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, memory_budget, over_budget
 from recipemut.logs.sources import (
     STDIN_NAME,
     check_file,
@@ -76,7 +77,7 @@ from recipemut.logs.spans import (
     factorize,
     keep_calls,
 )
-from recipemut.logs.stream import checked_chunks
+from recipemut.logs.stream import DiskTicks, checked_chunks
 from recipemut.usecases.inputs import LogSource
 
 DAY_MS = 86_400_000
@@ -145,7 +146,8 @@ class _Written:
 
 
 def _file_chunks(
-    source: LogSource, path: Path, name: str, rej: Rejects, tally: _Tally, chunk_bytes: int | None
+    source: LogSource, path: Path, name: str, rej: Rejects, tally: _Tally, chunk_bytes: int | None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> Iterator[pa.Table]:
     """The checked rows of one log as :data:`PARSE_SCHEMA` tables with their ``source_line``."""
     check_file(path, name)
@@ -165,7 +167,8 @@ def _file_chunks(
     refuse_compressed(head, name)
     refuse_binary(head, name)
     if fmt == "native" or (fmt == "auto" and (detect_format(head) == "native" or not head.strip())):
-        for table, lines, r, b in checked_chunks(path, name, rej, strict=source.strict, chunk_bytes=chunk_bytes):
+        chunks = checked_chunks(path, name, rej, strict=source.strict, chunk_bytes=chunk_bytes, on_chunk=on_chunk)
+        for table, lines, r, b in chunks:
             tally.lines_read += r
             tally.blank += b
             yield table.append_column("source_line", pa.array(lines, pa.int64()))
@@ -248,15 +251,12 @@ def _sampler(source: LogSource, files: list[Path], fill: float) -> tuple[Sampler
     fraction = auto_fraction(estimate, limit)
     if fraction is None:
         return None, ""
-    why = (
-        f"the logs would take about {human_bytes(estimate)} in memory, over the budget of {human_bytes(limit)} "
-        "(--memory-budget; --sample-requests 1 reads every request)"
-    )
-    return Sampler(fraction, fill_rate=fill), why
+    return Sampler(fraction, fill_rate=fill), over_budget(estimate, limit, source.memory_budget)
 
 
-def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None) -> _Spooled:
-    """Pass 1: every log, chunk by chunk, checked, sampled and appended to the spool of its spans' day."""
+def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress: Progress = NO_PROGRESS) -> _Spooled:
+    """Pass 1: every log, chunk by chunk, checked, sampled and appended to the spool of its spans' day;
+    ``progress`` is told the bytes read, chunk by chunk (the stage ``reading logs``)."""
     files = expand_logs(list(source.paths))
     if not files:
         raise LogError("no log file given", code="no-logs")
@@ -305,8 +305,11 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None) -> _Spoo
                 req_parts[:] = [_requests(req_parts)]
             spool.add(table)
 
+        sizes = [real.stat().st_size if real.is_file() else 0 for real in real_files]
+        progress.task("reading logs", sum(sizes), unit=BYTES)
         try:
-            for p, real in zip(files, real_files, strict=True):
+            for p, real, size in zip(files, real_files, sizes, strict=True):
+                ticks = DiskTicks(progress, real, size)
                 name = STDIN_NAME if is_stdin(p) else str(p)
                 rej = Rejects(name)
                 rejects.append(rej)
@@ -317,7 +320,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None) -> _Spoo
                         head = f.read(4)
                     if is_parquet(head):
                         fmt = "parquet"
-                    for table in _file_chunks(source, real, name, rej, tally, chunk_bytes):
+                    for table in _file_chunks(source, real, name, rej, tally, chunk_bytes, ticks):
                         add(table, name)
                 except _NotStreamed:
                     table, rep = _whole(source, real)
@@ -333,6 +336,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None) -> _Spoo
                         tally.format_counts[k] = tally.format_counts.get(k, 0) + n
                     add(table, name)
                 formats[name] = fmt
+                ticks.finish()
         finally:
             days = spool.close()
     if tally.rows == 0:
@@ -379,7 +383,7 @@ def _report(sp: _Spooled, out: _Written) -> IngestReport:
     sample = None
     if sp.sampler is not None:
         sample = sp.sampler.result(sp.requests.num_rows, automatic=sp.auto_sampled, reason=sp.sampled_by)
-        notes.append(sample.summary())
+        notes.append(sample.summary(written=True))
     return IngestReport(
         files=tuple(sp.formats), formats=MappingProxyType(sp.formats), lines_read=sp.tally.lines_read,
         blank_lines=sp.tally.blank, spans_kept=out.rows, rejected=frozen_counts(counts), examples=tuple(examples),
@@ -391,8 +395,11 @@ def _report(sp: _Spooled, out: _Written) -> IngestReport:
     )  # fmt: skip
 
 
-def write_days(source: LogSource, folder: Path, *, chunk_bytes: int | None = None) -> DaysWritten:
-    """Convert ``source`` into ``folder``, one file a day, duplicates kept (see the module doc)."""
+def write_days(
+    source: LogSource, folder: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+) -> DaysWritten:
+    """Convert ``source`` into ``folder``, one file a day, duplicates kept (see the module doc);
+    ``progress`` is told the bytes read, then the days written."""
     written: list[Path] = []
 
     def day_file(day: int, table: pa.Table) -> int:
@@ -403,8 +410,9 @@ def write_days(source: LogSource, folder: Path, *, chunk_bytes: int | None = Non
         return len(data)
 
     with tempfile.TemporaryDirectory(prefix="recipemut-convert-") as tmp:
-        sp = _spool_logs(source, Path(tmp), chunk_bytes)
-        out = _write_out(sp, day_file, dedupe=False)
+        sp = _spool_logs(source, Path(tmp), chunk_bytes, progress)
+        progress.task("writing the days", len(sp.days), unit="days")
+        out = _write_out(sp, day_file, dedupe=False, progress=progress)
     written.reverse()
     return DaysWritten(out.rows, tuple(sp.columns), out.size, _report(sp, out), tuple(written))
 
@@ -422,7 +430,9 @@ def sorted_day(parts: list[pa.Table], requests: pa.Table) -> pa.Table:
     return t.take(order)
 
 
-def _write_out(sp: _Spooled, sink: Callable[[int, pa.Table], int], *, dedupe: bool) -> _Written:
+def _write_out(
+    sp: _Spooled, sink: Callable[[int, pa.Table], int], *, dedupe: bool, progress: Progress = NO_PROGRESS
+) -> _Written:
     """Pass 2: the days, last first, each row carried to its request's day, sorted, duplicates dropped
     when ``dedupe`` (as ingest drops them: a request's spans are all in its day), handed to ``sink``
     (which returns the bytes it wrote)."""
@@ -433,6 +443,7 @@ def _write_out(sp: _Spooled, sink: Callable[[int, pa.Table], int], *, dedupe: bo
     for d in sorted(set(sp.days) | set(np.unique(req_day).tolist()), reverse=True):
         parts = carry.pop(d, [])
         if d in sp.days:
+            progress.advance()
             t = sp.spool.read(d)
             at = pc.index_in(t.column("request_id"), value_set=requests.column("request_id")).to_numpy()
             rd = req_day[at]
@@ -514,19 +525,23 @@ def _conform(t: pa.Table, schema: pa.Schema, sources: pa.Array) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema)
 
 
-def write_file(source: LogSource, path: Path, *, chunk_bytes: int | None = None) -> DaysWritten:
+def write_file(
+    source: LogSource, path: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+) -> DaysWritten:
     """Convert ``source`` into the one Parquet file ``path``, streamed: passes 1 and 2 as for a folder
     (duplicates dropped as ingest drops them), each day's sorted rows kept as an Arrow IPC part in a
     temporary folder beside ``path``; then the parts, first day first, are written through one
     :class:`pyarrow.parquet.ParquetWriter` into a temporary file beside ``path`` (row groups of
     :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, the last shorter) renamed over ``path``. On
     any error (Ctrl-C included) the temporary file and folder are removed and ``path`` is as it
-    was. Raises :class:`OSError` when the file or its parts cannot be written."""
+    was. ``progress`` is told the bytes read, the days sorted, then the writing. Raises
+    :class:`OSError` when the file or its parts cannot be written."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".convert", dir=folder) as tmp:
         work = Path(tmp)
-        sp = _spool_logs(source, work, chunk_bytes)
+        sp = _spool_logs(source, work, chunk_bytes, progress)
+        progress.task("sorting the days", len(sp.days), unit="days")
         schema = one_file_schema(sp.columns, sp.sources)
         names = pa.array(sp.sources, pa.string())
         parts: dict[int, Path] = {}
@@ -539,7 +554,8 @@ def write_file(source: LogSource, path: Path, *, chunk_bytes: int | None = None)
             parts[day] = part
             return 0
 
-        out = _write_out(sp, day_part, dedupe=True)
+        out = _write_out(sp, day_part, dedupe=True, progress=progress)
+        progress.task(f"writing {target.name}")
         for d in sp.days:  # the spool is read: its space is the parts' now
             sp.spool.path(d).unlink()
         size = _assemble(target, schema, [parts[d] for d in sorted(parts)])

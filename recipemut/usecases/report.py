@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.forecast.rates import DEFAULT_HORIZON_DAYS
 from recipemut.usecases.inputs import LogSource, load_inputs
 
@@ -46,12 +47,14 @@ def run_report(
     horizon_days: float = DEFAULT_HORIZON_DAYS,
     top: int = 10,
     warn: Warn = log.warning,
+    progress: Progress = NO_PROGRESS,
 ) -> ReportRun:
     """Suggest and forecast ``recipe_path`` from ``source``'s logs and write the HTML report to ``out``.
 
     ``out`` is refused before any work when it is one of the inputs (the recipe, its history or
     lock, a log, the mapping), a link or in a missing folder. ``store`` and ``warn`` are
-    :func:`~recipemut.usecases.suggest.suggest`'s. Raises what the loader, the log reader and the
+    :func:`~recipemut.usecases.suggest.suggest`'s; ``progress`` is told each stage (reading, profiling,
+    the search, ``forecasting``, ``drawing the report``). Raises what the loader, the log reader and the
     search raise, and :class:`~recipemut.errors.InputFileError` when the page cannot be written.
     """
     from recipemut import __version__
@@ -61,9 +64,11 @@ def run_report(
     from recipemut.usecases.suggest import suggest
 
     target = check_output_path(out, recipes=[recipe_path], inputs=source.input_files(), example="report.html")
-    inputs = load_inputs(recipe_path, source, document=True, primary_only=True)
-    found = suggest(inputs, settings, store=store, warn=warn)
+    inputs = load_inputs(recipe_path, source, document=True, primary_only=True, progress=progress)
+    found = suggest(inputs, settings, store=store, warn=warn, progress=progress)
+    progress.task("forecasting")
     capacity = build_report(inputs, horizon_days=horizon_days, sample_rate=source.sample_rate)
+    progress.task("drawing the report")
     if inputs.profile is None:  # load_inputs profiles by default; kept for the type checker
         raise ValueError("report needs profiled inputs")
     page = report_page(

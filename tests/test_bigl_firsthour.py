@@ -1,0 +1,180 @@
+"""A new user's first hour with big logs: what was clumsy or wrong, each pinned by a test that failed before.
+
+Progress that sat at "0 bytes" through a whole sampled read, convert and report silent for the
+whole run, notes that named --memory-budget when the budget came from elsewhere, an empty sample
+that asked for a larger --sample-requests the user never gave, convert's note about a request
+rate its file does not keep, help that forgot zstd and convert's own default, a malformed
+--scheduler reported as an unreachable one.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.files.progress import Progress
+from recipemut.logs import stream
+from recipemut.logs.ingest import read_logs
+from recipemut.logs.sample import BUDGET_ENV
+from recipemut.usecases.convert import convert_logs, convert_to_folder
+from recipemut.usecases.inputs import LogSource
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
+LOG = ROOT / "recipes" / "checkout" / "logs.jsonl.gz"
+runner = CliRunner()
+WIDE = {"COLUMNS": "200"}
+
+
+class Recorder(Progress):
+    """Every stage and advance the core reports, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, float | None, str]] = []
+        self.advances: dict[str, list[float]] = {}
+        self.stage = ""
+
+    def task(self, name: str, total: float | None = None, *, unit: str = "") -> None:
+        self.events.append((name, total, unit))
+        self.stage = name
+        self.advances.setdefault(name, [])
+
+    def advance(self, n: float = 1) -> None:
+        self.advances[self.stage].append(n)
+
+
+@pytest.fixture(autouse=True)
+def _no_budget_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(BUDGET_ENV, raising=False)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "CHUNK_BYTES", 1 << 20)  # the 16.8 MB checkout log in 17 chunks
+
+
+# ---- progress --------------------------------------------------------------------------------------
+
+
+def test_a_sampled_read_moves_the_bar_chunk_by_chunk(small_chunks: None) -> None:
+    # it sat at "0 bytes/579.4 MB" for the whole read of the 2 M-span log, then jumped to the end
+    progress = Recorder()
+    read_logs([LOG], sample_requests=0.5, progress=progress)
+    steps = progress.advances["reading logs"]
+    assert progress.events[0] == ("reading logs", LOG.stat().st_size, "bytes")
+    assert len(steps) >= 10, steps  # one per chunk, scaled from content to the gzip file's bytes
+    assert sum(steps) == LOG.stat().st_size
+    assert max(steps) < LOG.stat().st_size / 5
+
+
+def test_an_unsampled_read_still_counts_each_file_once() -> None:
+    progress = Recorder()
+    read_logs([LOG], memory_budget="off", progress=progress)
+    assert progress.advances["reading logs"] == [LOG.stat().st_size]
+
+
+def test_convert_reports_its_stages(tmp_path: Path, small_chunks: None) -> None:
+    # convert printed nothing for 9 s on 2 M spans (1:37 on 20 M) and had no --quiet
+    progress = Recorder()
+    convert_logs(LogSource.of(LOG, memory_budget="off"), tmp_path / "c.parquet", progress=progress)
+    names = [e[0] for e in progress.events]
+    assert names == ["reading logs", "sorting the days", "writing c.parquet"]
+    assert len(progress.advances["reading logs"]) >= 10
+    assert sum(progress.advances["reading logs"]) == LOG.stat().st_size
+    assert progress.events[1][1] == 14 and sum(progress.advances["sorting the days"]) == 14  # 14 days
+
+
+def test_convert_to_a_folder_reports_the_days_written(tmp_path: Path) -> None:
+    progress = Recorder()
+    convert_to_folder(LogSource.of(LOG, memory_budget="off"), tmp_path / "days", progress=progress)
+    assert [e[0] for e in progress.events] == ["reading logs", "writing the days"]
+    assert sum(progress.advances["writing the days"]) == 14
+
+
+def test_convert_and_report_take_quiet(tmp_path: Path) -> None:
+    for command, out in (("convert", tmp_path / "c.parquet"), ("report", tmp_path / "r.html")):
+        args = [str(LOG)] if command == "convert" else [str(RECIPE), "--logs", str(LOG), "--time-budget", "1"]
+        r = runner.invoke(app, [command, *args, "-o", str(out), "-q", "--sample-requests", "0.2"], env=WIDE)
+        assert r.exit_code == 0, r.output
+        assert out.exists()
+
+
+def test_report_reports_its_stages(tmp_path: Path) -> None:
+    from recipemut.plan.search import SearchSettings
+    from recipemut.usecases.report import run_report
+
+    progress = Recorder()
+    source = LogSource.of(LOG, sample_requests=0.2)
+    run_report(RECIPE, source, SearchSettings(time_budget_s=1.0, budget=20), out=tmp_path / "r.html", store=None,
+               progress=progress)  # fmt: skip
+    names = [e[0] for e in progress.events]
+    for stage in ("reading the recipe", "reading logs", "profiling", "replaying the baseline", "forecasting",
+                  "drawing the report"):  # fmt: skip
+        assert stage in names, names
+    assert sum(progress.advances["reading logs"]) == LOG.stat().st_size
+
+
+# ---- what the notes and errors say ------------------------------------------------------------------
+
+
+def _note(r: object) -> str:
+    return next(line for line in r.stderr.splitlines() if line.startswith("note: sampled"))  # type: ignore[attr-defined]
+
+
+def test_the_budget_note_names_where_the_budget_came_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["profile", str(RECIPE), "--logs", str(LOG)]
+    r = runner.invoke(app, [*base, "--memory-budget", "4M"], env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert "over the budget of 4 MiB (--memory-budget 4M; --sample-requests 1 reads every request)" in _note(r)
+    # it said "(--memory-budget; ...)" also when the budget was the environment's or the default
+    r = runner.invoke(app, base, env={**WIDE, BUDGET_ENV: "4M"})
+    assert r.exit_code == 0, r.output
+    assert f"over the budget of 4 MiB (${BUDGET_ENV}=4M; --sample-requests 1" in _note(r)
+    monkeypatch.setattr("recipemut.logs.sample.available_memory", lambda: 8 << 20)
+    r = runner.invoke(app, base, env=WIDE)
+    assert r.exit_code == 0, r.output
+    note = _note(r)
+    assert "over the budget of 4 MiB (the default: half the available memory, at most 4 GiB;" in note
+    assert "--memory-budget SIZE sets another, off none" in note
+
+
+def test_an_empty_sample_taken_by_the_budget_asks_for_a_larger_budget() -> None:
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(LOG), "--memory-budget", "1K"], env=WIDE)
+    assert r.exit_code == 1
+    line = r.stderr.strip()
+    assert "\n" not in line and "Traceback" not in r.output
+    assert "kept none of the 3,964 requests" in line
+    assert "over the budget of 1 KiB (--memory-budget 1K" in line and line.endswith("give a larger --memory-budget")
+    assert "give a larger --sample-requests" not in line  # the user gave none
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(LOG), "--sample-requests", "0.000001"], env=WIDE)
+    assert r.exit_code == 1
+    assert "kept none of the 3,964 requests; give a larger --sample-requests (1 reads every request)" in r.stderr
+
+
+def test_a_sampled_conversion_says_the_file_holds_the_sample(tmp_path: Path) -> None:
+    out = tmp_path / "s.parquet"
+    r = runner.invoke(app, ["convert", str(LOG), "-o", str(out), "--sample-requests", "0.25"], env=WIDE)
+    assert r.exit_code == 0, r.output
+    note = _note(r)
+    assert "the request rate counts every request" not in note  # the file keeps only the sample
+    assert "only the sample is written, each span's sample_rate multiplied by 0.25" in note
+    assert "count each request as 4" in note
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(LOG), "--sample-requests", "0.25"], env=WIDE)
+    assert "figures are computed on the sample, the request rate counts every request" in _note(r)
+
+
+def test_a_gzip_log_progress_ends_at_its_size_when_its_trailer_is_wrong(tmp_path: Path, small_chunks: None) -> None:
+    # two gzip members: the trailer holds the last member's size only, so the content is underestimated
+    log = tmp_path / "two.jsonl.gz"
+    lines = gzip.decompress(LOG.read_bytes()).splitlines(keepends=True)
+    half = len(lines) // 2
+    log.write_bytes(gzip.compress(b"".join(lines[:half])) + gzip.compress(b"".join(lines[half:])))
+    progress = Recorder()
+    _, report = read_logs([log], sample_requests=0.5, progress=progress)
+    assert report.lines_read == len(lines)
+    assert sum(progress.advances["reading logs"]) == log.stat().st_size  # never beyond it
+
