@@ -10,6 +10,7 @@ rate its file does not keep, help that forgot zstd and convert's own default, a 
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,103 @@ def test_a_gzip_log_progress_ends_at_its_size_when_its_trailer_is_wrong(tmp_path
     assert report.lines_read == len(lines)
     assert sum(progress.advances["reading logs"]) == log.stat().st_size  # never beyond it
 
+
+
+# ---- help, options, JSON -------------------------------------------------------------------------------
+
+
+def test_help_names_zstd_the_budget_cap_and_converts_own_default() -> None:
+    r = runner.invoke(app, ["profile", "--help"], env=WIDE)
+    text = " ".join(r.stdout.split())
+    assert "native JSONL (plain, gzip or zstd)" in text  # it said "(plain or .gz)": zstd logs read as well
+    assert "half the available memory, at most 4G" in text  # the cap of the default was not said
+    r = runner.invoke(app, ["convert", "--help"], env=WIDE)
+    text = " ".join(r.stdout.replace("│", " ").split())
+    assert "Off unless given: every request is written" in text
+    assert "$RECIPEMUT_MEMORY_BUDGET" not in text  # convert's default is off, whatever the environment says
+
+
+@pytest.mark.parametrize("address", ["foo", "", "http://127.0.0.1:1", "127.0.0.1", "tcp://host"])
+def test_a_malformed_scheduler_address_is_a_usage_error(address: str) -> None:
+    # it was "cannot reach the Dask scheduler at foo within 5s (ValueError: missing port number ...)"
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(LOG), "--engine", "dask", "--scheduler", address],
+                      env=WIDE)  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert "is not a scheduler address: give tcp://HOST:PORT" in " ".join(r.stderr.split())
+    assert "within 5s" not in r.stderr
+
+
+def test_well_formed_scheduler_addresses_pass_the_check() -> None:
+    from recipemut.usecases.inputs import scheduler_problem
+
+    for address in ("tcp://10.0.0.5:8786", "10.0.0.5:8786", "tls://sched.example.org:8786", "tcp://[::1]:8786",
+                    "localhost:8786", "inproc://10.0.0.5/123/1"):  # fmt: skip
+        assert scheduler_problem(address) is None, address
+
+
+def test_json_outputs_say_the_figures_are_a_samples() -> None:
+    # profile -f json had ingest.sampling; suggest, forecast and evaluate said it on stderr only
+    base = [str(RECIPE), "--logs", str(LOG), "--sample-requests", "0.5", "-f", "json"]
+    want = {"fraction": 0.5, "requests_total": 3964, "automatic": False, "reason": "--sample-requests 0.5"}
+    r = runner.invoke(app, ["forecast", *base], env=WIDE)
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)["request_sampling"]
+    assert {k: got[k] for k in want} == want and 0 < got["requests_kept"] < 3964
+    r = runner.invoke(app, ["suggest", *base, "--time-budget", "1", "--budget", "10", "--store", "off"], env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["report"]["request_sampling"] == got
+    r = runner.invoke(app, ["forecast", str(RECIPE), "--logs", str(LOG), "-f", "json", "--memory-budget", "off"],
+                      env=WIDE)  # fmt: skip
+    assert "request_sampling" not in json.loads(r.stdout)  # every request read: nothing added
+
+
+@pytest.fixture(scope="module")
+def canary(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The checkout recipe running a 20% canary, 3,000 requests logged (about 600 canary ones)."""
+    import shutil
+
+    from recipemut.apply.transaction import apply_plan
+    from recipemut.loggen import generate_spans, write_jsonl
+    from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+    from recipemut.recipe.edits import Edit
+    from recipemut.recipe.loader import load_recipe
+
+    folder = tmp_path_factory.mktemp("canary")
+    path = folder / "recipe.yaml"
+    shutil.copy(RECIPE, path)
+    m = PlannedMutation("parallelize:price_items->score_fraud", "parallelize", ("price_items", "score_fraud"), "x",
+                        (Edit("set", ("operations", "score_fraud", "after"), []),))  # fmt: skip
+    apply_plan(path, Plan(PlanRecipe(str(path), recipe_sha256(path)), (m,), (m.id,)), canary=0.2)
+    spans = generate_spans(load_recipe(path), 3000, seed=5, duration_s=3600, treatment={"canary": {"*": 1.5}})
+    write_jsonl(spans, folder / "canary.jsonl")
+    return path, folder / "canary.jsonl"
+
+
+def test_a_hold_for_want_of_requests_the_sample_left_out_says_which_sample_would_do(
+    canary: tuple[Path, Path],
+) -> None:
+    # "HOLD — not enough data: ... (123 more)" while the logs held thousands of requests: the sample was too small
+    path, logs = canary
+    base = ["evaluate", str(path), "--logs", str(logs), "--no-act"]
+    r = runner.invoke(app, [*base, "--sample-requests", "0.1"], env=WIDE)
+    assert r.exit_code == 4, r.output  # hold
+    hint = next(line for line in r.stdout.splitlines() if line.startswith("note: the sample of 0.1 kept"))
+    assert "of the logs' 3,000 requests: --sample-requests" in hint
+    fraction = float(hint.split("--sample-requests ")[1].split()[0])
+    r = runner.invoke(app, [*base, "--sample-requests", str(fraction), "-f", "json"], env=WIDE)
+    data = json.loads(r.stdout)
+    assert min(data["n_canary"], data["n_primary"]) >= 200 and data["decision"] != "hold"  # the hint was enough
+    assert data["request_sampling"]["fraction"] == fraction and "hint" not in data["request_sampling"]
+    r = runner.invoke(app, [*base, "--sample-requests", "0.1", "-f", "json"], env=WIDE)
+    assert json.loads(r.stdout)["request_sampling"]["hint"] == hint.removeprefix("note: ")
+    r = runner.invoke(app, [*base, "--min-requests", "5000", "--sample-requests", "0.5"], env=WIDE)
+    assert "--sample-requests 1 reads every request" in r.stdout  # no sample is enough: read them all
+    r = runner.invoke(app, [*base, "--min-requests", "5000", "--memory-budget", "off"], env=WIDE)
+    assert r.exit_code == 4 and "note: the sample" not in r.stdout  # no sample: nothing to add
+
+
+def test_convert_says_one_span_not_one_spans(tmp_path: Path) -> None:
+    trace = ROOT / "tests" / "realdata" / "otlp_proto_examples_trace.json"
+    r = runner.invoke(app, ["convert", str(trace), "-o", str(tmp_path / "one.parquet")], env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert ": 1 span, " in r.stderr and "1 spans" not in r.stderr

@@ -15,7 +15,7 @@ import typer
 from recipemut.files.jsonsafe import strict_json as strict_json  # re-exported: every command prints JSON
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.files.text import console, shown
-from recipemut.usecases.inputs import LogSource
+from recipemut.usecases.inputs import LogSource, scheduler_problem
 
 err_console = console(stderr=True, soft_wrap=True)
 
@@ -121,8 +121,8 @@ def _options() -> dict[str, Any]:
             "--logs",
             "-l",
             callback=_check_logs,
-            help="Execution logs: native JSONL (plain or .gz), OTLP/Jaeger/Zipkin JSON, or Parquet (a file, a "
-            "folder of them, or a quoted glob); "
+            help="Execution logs: native JSONL (plain, gzip or zstd), OTLP/Jaeger/Zipkin JSON, or Parquet (a file, "
+            "a folder of them, or a quoted glob); "
             "several files after one --logs, or --logs repeated; - reads standard input "
             "(zcat logs.jsonl.gz | recipemut ... --logs -).",
             show_default=False,
@@ -148,8 +148,8 @@ def _options() -> dict[str, Any]:
         "memory_budget": typer.Option(
             "--memory-budget",
             metavar="SIZE",
-            help="Memory the logs may take (512M, 2G; off: no limit). Logs estimated beyond it are sampled "
-            "to fit, with a note. Default: $RECIPEMUT_MEMORY_BUDGET, else half the available memory.",
+            help="Memory the logs may take (512M, 2G, 1.5GiB, bytes; off: no limit). Logs estimated beyond it are "
+            "sampled, with a note. Default: $RECIPEMUT_MEMORY_BUDGET, else half the available memory, at most 4G.",
             show_default=False,
         ),
         "engine": typer.Option(
@@ -244,6 +244,8 @@ def _dask_options(engine: Engine, scheduler: str | None, mapping: Path | None = 
     """``--scheduler`` is for ``--engine dask``; ``--map`` (traces) is not: that engine reads no traces."""
     if scheduler is not None and Engine(engine) != Engine.dask:
         raise typer.BadParameter("is for --engine dask", param_hint="'--scheduler'")
+    if scheduler is not None and (problem := scheduler_problem(scheduler)):
+        raise typer.BadParameter(problem, param_hint="'--scheduler'")
     if mapping is not None and Engine(engine) == Engine.dask:
         raise typer.BadParameter(
             "maps traces, which --engine dask does not read: recipemut convert --map turns them into Parquet first",

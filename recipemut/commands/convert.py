@@ -12,7 +12,6 @@ from recipemut.commands._common import (
     LogFormat,
     LogFormatOpt,
     MapOpt,
-    MemoryBudgetOpt,
     OutputFormat,
     QuietOpt,
     SampleRateOpt,
@@ -44,7 +43,8 @@ def convert(
     log_format: LogFormatOpt = LogFormat.auto,
     mapping: MapOpt = None,
     sample_requests: SampleRequestsOpt = None,
-    memory_budget: MemoryBudgetOpt = "off",
+    memory_budget: str = typer.Option("off", "--memory-budget", metavar="SIZE", help="Off unless given: every request "
+                                      "is written. Given (512M, 2G), logs estimated beyond it are sampled to fit."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
     quiet: QuietOpt = False,
 ) -> None:
@@ -83,6 +83,6 @@ def convert(
     warn_ingest(run.report)
     days = f" in {len(run.files)} day files" if run.files else ""
     err_console.print(
-        f"wrote {shown(str(run.out))}{days}: {run.rows:,} spans, {len(run.columns)} columns, {run.size_bytes:,} bytes "
-        f"({shown(run.report.summary())})"
+        f"wrote {shown(str(run.out))}{days}: {run.rows:,} span{'s' * (run.rows != 1)}, {len(run.columns)} columns, "
+        f"{run.size_bytes:,} bytes ({shown(run.report.summary())})"
     )

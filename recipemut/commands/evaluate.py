@@ -109,7 +109,7 @@ def evaluate(
             f"[yellow]warning:[/] this evaluation was not recorded in the profile store: {shown(recording.error)}"
         )
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps({**result.to_dict(), "store": recording.to_dict()}, indent=2))
+        typer.echo(json.dumps({**result.to_dict(), "store": recording.to_dict(), **run.request_sampling}, indent=2))
         raise typer.Exit(result.exit_code)
     out = console(soft_wrap=True)
     out.print(f"variant {shown(j.variant)}: {j.n_canary} requests; primary (control): {j.n_primary} requests")
@@ -130,6 +130,8 @@ def evaluate(
         names = ("metric", "primary", "canary", "change (95% CI)", "allowed", "status")
         show(out, [Column(name, [r[i] for r in rows], {"no_wrap": i < 3}) for i, name in enumerate(names)])
     out.print(f"decision: {_DECISION[j.decision]} — {shown(j.reason)}")
+    if run.sample_hint:  # a hold for want of requests the sample left out
+        out.print(f"note: {shown(run.sample_hint)}")
     w = result.write
     if not result.acted:
         out.print("--no-act: nothing written")

@@ -252,7 +252,7 @@ def forecast(
         )
     r, rep, ingest = run.recipe, run.report, run.ingest
     if output == OutputFormat.json:
-        typer.echo(json.dumps(report_data(rep, path=str(recipe), version=r.version), indent=2))
+        typer.echo(json.dumps(report_data(rep, path=str(recipe), version=r.version) | run.request_sampling, indent=2))
         warn_ingest(ingest)
     else:
         warn_ingest(ingest)

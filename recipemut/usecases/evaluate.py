@@ -21,7 +21,7 @@ from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.learn.records import STORE_PROBLEMS, observation_records
 from recipemut.learn.store import store_path
-from recipemut.usecases.inputs import LogSource
+from recipemut.usecases.inputs import LogSource, request_sampling
 
 if TYPE_CHECKING:
     from recipemut.apply.history import Entry
@@ -63,6 +63,34 @@ class EvaluateRun:
     result: EvaluateResult
     ingest: IngestReport
     recording: Recording
+
+    @property
+    def request_sampling(self) -> dict[str, Any]:
+        """What the JSON adds when ingest sampled the requests (:func:`~recipemut.usecases.inputs.request_sampling`),
+        with the :attr:`sample_hint` as ``hint`` when there is one."""
+        extra = request_sampling(self.ingest)
+        if extra and self.sample_hint:
+            extra["request_sampling"]["hint"] = self.sample_hint
+        return extra
+
+    @property
+    def sample_hint(self) -> str | None:
+        """What to do when the canary holds for want of requests that the logs hold but the sample
+        (``--sample-requests``, or the memory budget) left out: the fraction that would give the
+        smaller arm its minimum (``None`` when the logs were read whole or the judgement had data).
+
+        A hold of 77 canary requests out of a 0.02 sample of 20,000 asked for "123 more" requests,
+        which the logs already held."""
+        sample, j = self.ingest.sample, self.result.judgement
+        smaller = min(j.n_canary, j.n_primary)
+        if sample is None or j.decision != HOLD or smaller >= j.min_requests or sample.fraction >= 1:
+            return None
+        kept, total = f"{sample.requests_kept:,}", f"{sample.requests_total:,}"
+        if smaller and (want := sample.fraction * j.min_requests / smaller * 1.2) < 1:
+            ask = f"--sample-requests {float(f'{want:.2g}'):g} would give each arm about {j.min_requests} or more"
+        else:
+            ask = "--sample-requests 1 reads every request"
+        return f"the sample of {sample.fraction:.4g} kept {kept} of the logs' {total} requests: {ask}"
 
 
 def parse_tolerances(items: Sequence[str]) -> dict[str, float]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.forecast.rates import DEFAULT_HORIZON_DAYS
-from recipemut.usecases.inputs import Inputs, LogSource, load_inputs
+from recipemut.usecases.inputs import Inputs, LogSource, load_inputs, request_sampling
 
 if TYPE_CHECKING:
     from recipemut.forecast.capacity import CapacityReport
@@ -29,6 +29,12 @@ class ForecastRun:
     report: CapacityReport
     ingest: IngestReport
     plot: Path | None = None  # the chart written (PNG or SVG), if any
+
+    @property
+    def request_sampling(self) -> dict[str, Any]:
+        """What the JSON adds when ingest sampled the requests (:func:`~recipemut.usecases.inputs.request_sampling`):
+        the rate series counts every request, the busy time per request is the sample's."""
+        return request_sampling(self.ingest)
 
 
 def build_report(

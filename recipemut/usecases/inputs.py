@@ -8,6 +8,7 @@ and returns :class:`Inputs`. The ingest report's warnings are the caller's to sh
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,3 +225,28 @@ def _primary_spans(spans: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         f"only the {DEFAULT_VARIANT!r} requests are replayed"
     )
     return spans[spans["variant"].astype(str) == DEFAULT_VARIANT], note
+
+
+def request_sampling(report: IngestReport) -> dict[str, Any]:
+    """``{"request_sampling": {...}}`` (:meth:`~recipemut.logs.sample.RequestSample.to_dict`) when ingest
+    sampled the requests, else ``{}``: what a command's JSON adds, so that a reader of the JSON alone
+    knows its figures are a sample's (the note says it on standard error only)."""
+    return {} if report.sample is None else {"request_sampling": report.sample.to_dict()}
+
+
+#: a Dask scheduler's address: a scheme distributed knows and host:port, or host:port alone
+_SCHEDULER = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):\d{1,5}/?|inproc://\S+")
+
+
+def scheduler_problem(address: str) -> str | None:
+    """Why ``address`` cannot be a Dask scheduler's (``None`` when it can), before any connection is
+    tried: without it, ``foo`` was said to be unreachable "within 5s", and ``http://...`` too.
+
+    >>> scheduler_problem("tcp://10.0.0.5:8786") is None, scheduler_problem("10.0.0.5:8786") is None
+    (True, True)
+    >>> scheduler_problem("foo")
+    "'foo' is not a scheduler address: give tcp://HOST:PORT (a Dask scheduler listens on 8786)"
+    """
+    if _SCHEDULER.fullmatch(address):
+        return None
+    return f"{address!r} is not a scheduler address: give tcp://HOST:PORT (a Dask scheduler listens on 8786)"

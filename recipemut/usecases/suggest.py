@@ -34,7 +34,7 @@ from recipemut.plan.assemble import plan_document, search_report
 from recipemut.plan.search import SearchResult, SearchSettings, search
 from recipemut.predict.simulate import replay, replay_base
 from recipemut.profile.calls import n_plus_one
-from recipemut.usecases.inputs import Inputs
+from recipemut.usecases.inputs import Inputs, request_sampling
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def suggest(
         report["findings"] = {"n_plus_one": [f.to_dict() for f in findings]}
     if reasons:  # optional too: absent when every operator had a candidate or nothing to say
         report["not_proposed"] = [x.to_dict() for x in reasons]
+    report.update(request_sampling(inputs.report))  # optional: replayed on a sample of the requests
     report["search"]["wall_s"] = time.monotonic() - started  # the whole run, not the search alone
     plan_doc = plan_document(
         result, hr, inputs.path, name=r.name, version=r.version, sha256=inputs.sha256, report=report
