@@ -65,8 +65,9 @@ def test_a_sampled_read_moves_the_bar_chunk_by_chunk(small_chunks: None) -> None
     # it sat at "0 bytes/579.4 MB" for the whole read of the 2 M-span log, then jumped to the end
     progress = Recorder()
     read_logs([LOG], sample_requests=0.5, progress=progress)
-    steps = progress.advances["reading logs"]
-    assert progress.events[0] == ("reading logs", LOG.stat().st_size, "bytes")
+    stage = "reading logs (a sample of 0.5 of requests: --sample-requests)"
+    steps = progress.advances[stage]
+    assert progress.events[0] == (stage, LOG.stat().st_size, "bytes")
     assert len(steps) >= 10, steps  # one per chunk, scaled from content to the gzip file's bytes
     assert sum(steps) == LOG.stat().st_size
     assert max(steps) < LOG.stat().st_size / 5
@@ -87,6 +88,16 @@ def test_convert_reports_its_stages(tmp_path: Path, small_chunks: None) -> None:
     assert len(progress.advances["reading logs"]) >= 10
     assert sum(progress.advances["reading logs"]) == LOG.stat().st_size
     assert progress.events[1][1] == 14 and sum(progress.advances["sorting the days"]) == 14  # 14 days
+
+
+def test_the_reading_stage_says_a_sample_is_taken_while_it_is(tmp_path: Path) -> None:
+    # on 20 M spans the note "sampled 0.27 of requests ... automatically" came after 78 s of reading
+    progress = Recorder()
+    read_logs([LOG], memory_budget="4M", progress=progress)
+    assert progress.events[0][0] == "reading logs (a sample of 0.088 of requests: over the memory budget)"
+    progress = Recorder()
+    convert_logs(LogSource.of(LOG, memory_budget="4M"), tmp_path / "c.parquet", progress=progress)
+    assert progress.events[0][0] == "reading logs (a sample of 0.088 of requests: over the memory budget)"
 
 
 def test_convert_to_a_folder_reports_the_days_written(tmp_path: Path) -> None:
@@ -113,10 +124,11 @@ def test_report_reports_its_stages(tmp_path: Path) -> None:
     run_report(RECIPE, source, SearchSettings(time_budget_s=1.0, budget=20), out=tmp_path / "r.html", store=None,
                progress=progress)  # fmt: skip
     names = [e[0] for e in progress.events]
-    for stage in ("reading the recipe", "reading logs", "profiling", "replaying the baseline", "forecasting",
+    reading = "reading logs (a sample of 0.2 of requests: --sample-requests)"
+    for stage in ("reading the recipe", reading, "profiling", "replaying the baseline", "forecasting",
                   "drawing the report"):  # fmt: skip
         assert stage in names, names
-    assert sum(progress.advances["reading logs"]) == LOG.stat().st_size
+    assert sum(progress.advances[reading]) == LOG.stat().st_size
 
 
 # ---- what the notes and errors say ------------------------------------------------------------------
@@ -177,7 +189,7 @@ def test_a_gzip_log_progress_ends_at_its_size_when_its_trailer_is_wrong(tmp_path
     progress = Recorder()
     _, report = read_logs([log], sample_requests=0.5, progress=progress)
     assert report.lines_read == len(lines)
-    assert sum(progress.advances["reading logs"]) == log.stat().st_size  # never beyond it
+    assert sum(progress.advances[progress.stage]) == log.stat().st_size  # never beyond it
 
 
 
@@ -279,3 +291,40 @@ def test_convert_says_one_span_not_one_spans(tmp_path: Path) -> None:
     r = runner.invoke(app, ["convert", str(trace), "-o", str(tmp_path / "one.parquet")], env=WIDE)
     assert r.exit_code == 0, r.output
     assert ": 1 span, " in r.stderr and "1 spans" not in r.stderr
+
+
+# ---- found in files another engineer owns now (recipemut/logs/distributed.py, logs/parquet.py) ----------
+
+
+@pytest.mark.xfail(strict=True, reason="logs/distributed.py keeps its own copy of the budget wording: "
+                   "'(--memory-budget; ...)' whatever set the budget; it should call sample.over_budget")
+def test_the_partitioned_reader_names_where_the_budget_came_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipemut.logs.distributed import read_partitioned
+    from recipemut.recipe.loader import load_recipe
+
+    monkeypatch.setenv(BUDGET_ENV, "4M")
+    _, report, _ = read_partitioned([LOG], recipe=load_recipe(RECIPE), engine="local")
+    assert report.sample is not None and f"${BUDGET_ENV}=4M" in report.sample.reason
+
+
+@pytest.mark.xfail(strict=True, reason="logs/distributed.py: an empty sample the memory budget took asks for "
+                   "'a larger --sample-requests (or --memory-budget)', as ingest did before")
+def test_the_partitioned_reader_asks_for_a_larger_budget_when_the_budget_sampled_nothing() -> None:
+    from recipemut.errors import LogError
+    from recipemut.logs.distributed import read_partitioned
+    from recipemut.recipe.loader import load_recipe
+
+    with pytest.raises(LogError) as e:
+        read_partitioned([LOG], recipe=load_recipe(RECIPE), engine="local", memory_budget="1K")
+    assert "give a larger --memory-budget" in str(e.value) and "--sample-requests (or" not in str(e.value)
+
+
+@pytest.mark.xfail(strict=True, reason="logs/parquet.py: a folder of JSONL logs is 'a directory, not a log file "
+                   "(and holds no Parquet file)', without saying that a quoted glob of its files reads them")
+def test_a_folder_of_jsonl_logs_says_how_to_read_them(tmp_path: Path) -> None:
+    folder = tmp_path / "days"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(gzip.decompress(LOG.read_bytes())[:100_000].rsplit(b"\n", 1)[0] + b"\n")
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(folder)], env=WIDE)
+    assert r.exit_code == 1
+    assert f"--logs '{folder}/*.jsonl'" in r.stderr

@@ -73,7 +73,7 @@ from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.parquet import expand_logs, is_parquet, is_parquet_file, parquet_batches
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
-from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, memory_budget, over_budget
+from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, memory_budget, over_budget, reading_stage
 from recipemut.logs.sources import (
     HEAD_BYTES,
     STDIN_NAME,
@@ -426,7 +426,7 @@ def read_logs(
         real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
         sampler, sampled_by = _sampler(real, sample_requests, memory_budget, recipe, fill_rate)
         sizes = [_size_on_disk(p) for p in real]
-        progress.task("reading logs", sum(sizes), unit=BYTES)
+        progress.task(reading_stage(sampler.fraction if sampler else None, sampled_by), sum(sizes), unit=BYTES)
         results = []
         for p, n, size in zip(real, names, sizes, strict=True):  # a file read whole, or chunk by chunk
             ticks = DiskTicks(progress, p, size)  # sampled native logs: the bar moves per chunk

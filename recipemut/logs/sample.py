@@ -245,6 +245,19 @@ def over_budget(estimate: int, limit: int, given: str | int | None = None) -> st
     )
 
 
+def reading_stage(fraction: float | None, sampled_by: str = "") -> str:
+    """The progress stage of reading logs, saying while it runs (not only in the note at the end) that
+    a sample is taken and why.
+
+    >>> reading_stage(None), reading_stage(0.27, "the logs would take about 14.6 GiB ...")
+    ('reading logs', 'reading logs (a sample of 0.27 of requests: over the memory budget)')
+    """
+    if fraction is None:
+        return "reading logs"
+    why = "--sample-requests" if sampled_by.startswith("--sample-requests") else "over the memory budget"
+    return f"reading logs (a sample of {fraction:.4g} of requests: {why})"
+
+
 def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
     """What reading and profiling ``paths`` would hold in memory (bytes): each file's content size
     (decompressed for gzip and zstd) times :data:`EXPANSION`, or a Parquet file's rows times
@@ -453,5 +466,6 @@ __all__ = [
     "memory_budget",
     "over_budget",
     "parse_size",
+    "reading_stage",
     "row_hashes",
 ]

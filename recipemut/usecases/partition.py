@@ -60,7 +60,14 @@ from recipemut.logs.parquet import (
     parquet_bytes,
 )
 from recipemut.logs.report import IngestReport, Rejection, Rejects, frozen_counts
-from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, memory_budget, over_budget
+from recipemut.logs.sample import (
+    Sampler,
+    auto_fraction,
+    estimated_memory,
+    memory_budget,
+    over_budget,
+    reading_stage,
+)
 from recipemut.logs.sources import (
     STDIN_NAME,
     check_file,
@@ -306,7 +313,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
             spool.add(table)
 
         sizes = [real.stat().st_size if real.is_file() else 0 for real in real_files]
-        progress.task("reading logs", sum(sizes), unit=BYTES)
+        progress.task(reading_stage(sampler.fraction if sampler else None, sampled_by), sum(sizes), unit=BYTES)
         try:
             for p, real, size in zip(files, real_files, sizes, strict=True):
                 ticks = DiskTicks(progress, real, size)
