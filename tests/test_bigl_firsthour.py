@@ -293,6 +293,25 @@ def test_convert_says_one_span_not_one_spans(tmp_path: Path) -> None:
     assert ": 1 span, " in r.stderr and "1 spans" not in r.stderr
 
 
+def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_path: Path) -> None:
+    # a second conversion into the same folder replaced its day files and left others without a word;
+    # --logs FOLDER then read the old files beside the new ones
+    folder = tmp_path / "days"
+    trace = ROOT / "tests" / "realdata" / "zipkin_lens_skew.json"
+    r = runner.invoke(app, ["convert", str(LOG), "-o", f"{folder}/"], env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert "wrote " + str(folder) + " in 14 day files: 57,102 spans" in " ".join(r.stderr.split())
+    r = runner.invoke(app, ["convert", str(LOG), "-o", f"{folder}/", "-f", "json"], env=WIDE)
+    data = json.loads(r.stdout)
+    assert len(data["files"]) == 14 and data["replaced"] == data["files"] and data["others"] == []
+    r = runner.invoke(app, ["convert", str(trace), "-o", str(folder)], env=WIDE)
+    assert r.exit_code == 0, r.output
+    line = " ".join(r.stderr.split())
+    assert f"wrote {folder} in 1 day file; 14 other Parquet files there were left (--logs {folder} reads them too):" in line
+    r = runner.invoke(app, ["convert", str(trace), "-o", str(folder)], env=WIDE)
+    assert "in 1 day file, replacing 1 already there; 14 other Parquet files" in " ".join(r.stderr.split())
+
+
 # ---- found in files another engineer owns now (recipemut/logs/distributed.py, logs/parquet.py) ----------
 
 

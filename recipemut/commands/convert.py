@@ -76,12 +76,12 @@ def convert(
         run = write(source, out, progress=progress)
     if output == OutputFormat.json:
         data = {"out": str(run.out), "rows": run.rows, "columns": list(run.columns), "bytes": run.size_bytes,
-                "ingest": run.report.to_dict(), **({"files": [*map(str, run.files)]} if is_folder_target(out) else {})}
+                "ingest": run.report.to_dict(), **run.folder_json}
         typer.echo(json.dumps(data, indent=2))
         warn_ingest(run.report)
         return
     warn_ingest(run.report)
-    days = f" in {len(run.files)} day files" if run.files else ""
+    days = f" in {len(run.files)} day file{'s' * (len(run.files) != 1)}{shown(run.folder_note)}" if run.files else ""
     err_console.print(
         f"wrote {shown(str(run.out))}{days}: {run.rows:,} span{'s' * (run.rows != 1)}, {len(run.columns)} columns, "
         f"{run.size_bytes:,} bytes ({shown(run.report.summary())})"

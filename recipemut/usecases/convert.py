@@ -33,6 +33,28 @@ class ConvertRun:
     size_bytes: int
     report: IngestReport
     files: tuple[Path, ...] = ()  # the files written into a folder (one per day), none for one file
+    replaced: tuple[Path, ...] = ()  # of ``files``, those that were in the folder already (written over)
+    others: tuple[Path, ...] = ()  # Parquet files in the folder left as they were: ``--logs FOLDER`` reads them too
+
+    @property
+    def folder_json(self) -> dict[str, list[str]]:
+        """What ``-f json`` adds for a folder: the day files written (``files``), those of them written over
+        (``replaced``) and the Parquet files left there (``others``); nothing for one file."""
+        if not self.files:
+            return {}
+        return {"files": [*map(str, self.files)], "replaced": [*map(str, self.replaced)],
+                "others": [*map(str, self.others)]}  # fmt: skip
+
+    @property
+    def folder_note(self) -> str:
+        """What a conversion into a folder did to the files already there, for the closing line:
+        ``", replacing 14 already there; 3 other Parquet files there were left (--logs days reads them too)"``."""
+        note = f", replacing {len(self.replaced)} already there" if self.replaced else ""
+        n = len(self.others)
+        if n:
+            left = f"{n} other Parquet files there were" if n != 1 else "1 other Parquet file there was"
+            note += f"; {left} left (--logs {self.out} reads them too)"
+        return note
 
 
 def convert_logs(
@@ -138,7 +160,7 @@ def convert_to_folder(
     except OSError as e:
         raise InputFileError(f"--out {out}: cannot create the folder ({e.strerror})", code="out") from None
     got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress)
-    return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files)
+    return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files, got.replaced, got.others)
 
 
 __all__ = [

@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from recipemut.errors import LogError
+from recipemut.errors import InputFileError, LogError
 from recipemut.files.compressed import packed_with
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.files.write import atomic_write, note_written
@@ -104,6 +104,8 @@ class DaysWritten:
     size_bytes: int
     report: IngestReport
     files: tuple[Path, ...]
+    replaced: tuple[Path, ...] = ()  # day files that were in the folder and were written over
+    others: tuple[Path, ...] = ()  # Parquet files in the folder left as they were (--logs FOLDER reads them too)
 
 
 @dataclass
@@ -406,8 +408,13 @@ def write_days(
     source: LogSource, folder: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
 ) -> DaysWritten:
     """Convert ``source`` into ``folder``, one file a day, duplicates kept (see the module doc);
-    ``progress`` is told the bytes read, then the days written."""
+    ``progress`` is told the bytes read, then the days written. The Parquet files already in the
+    folder are said: those written over (``replaced``) and those left (``others``)."""
     written: list[Path] = []
+    try:
+        before = set(expand_logs([folder]))
+    except InputFileError:  # no Parquet file there yet
+        before = set()
 
     def day_file(day: int, table: pa.Table) -> int:
         data = parquet_bytes(table)
@@ -421,7 +428,8 @@ def write_days(
         progress.task("writing the days", len(sp.days), unit="days")
         out = _write_out(sp, day_file, dedupe=False, progress=progress)
     written.reverse()
-    return DaysWritten(out.rows, tuple(sp.columns), out.size, _report(sp, out), tuple(written))
+    replaced, others = tuple(p for p in written if p in before), tuple(sorted(before - set(written)))
+    return DaysWritten(out.rows, tuple(sp.columns), out.size, _report(sp, out), tuple(written), replaced, others)
 
 
 def sorted_day(parts: list[pa.Table], requests: pa.Table) -> pa.Table:
