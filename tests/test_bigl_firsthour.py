@@ -307,7 +307,8 @@ def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_pat
     r = runner.invoke(app, ["convert", str(trace), "-o", str(folder)], env=WIDE)
     assert r.exit_code == 0, r.output
     line = " ".join(r.stderr.split())
-    assert f"wrote {folder} in 1 day file; 14 other Parquet files there were left (--logs {folder} reads them too):" in line
+    left = "14 other Parquet files there were left"
+    assert f"wrote {folder} in 1 day file; {left} (--logs {folder} reads them too):" in line
     r = runner.invoke(app, ["convert", str(trace), "-o", str(folder)], env=WIDE)
     assert "in 1 day file, replacing 1 already there; 14 other Parquet files" in " ".join(r.stderr.split())
 
