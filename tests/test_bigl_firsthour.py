@@ -293,6 +293,17 @@ def test_convert_says_one_span_not_one_spans(tmp_path: Path) -> None:
     assert ": 1 span, " in r.stderr and "1 spans" not in r.stderr
 
 
+def test_suggests_first_line_says_the_replay_ran_on_a_sample() -> None:
+    # "replayed 1,195 requests" alone: with stderr elsewhere (CI logs), nothing said they were 30% of the log
+    base = ["suggest", str(RECIPE), "--logs", str(LOG), "--time-budget", "1", "--budget", "10", "--store", "off"]
+    r = runner.invoke(app, [*base, "--sample-requests", "0.3"], env=WIDE)
+    assert r.exit_code == 0, r.output
+    first = r.stdout.splitlines()[0]
+    assert ": replayed 1,195 requests (a sample of 0.3 of 3,964); baseline p50" in first
+    r = runner.invoke(app, [*base, "--memory-budget", "off"], env=WIDE)
+    assert ": replayed 3,964 requests; baseline p50" in r.stdout.splitlines()[0]
+
+
 def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_path: Path) -> None:
     # a second conversion into the same folder replaced its day files and left others without a word;
     # --logs FOLDER then read the old files beside the new ones

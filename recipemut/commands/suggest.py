@@ -116,7 +116,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     b, prof = rep["baseline"], found.inputs.profile
     costed = prof is None or any(math.isfinite(s.cost_mean_usd) for s in prof.ops)
     out.print(
-        f"[bold]{shown(str(recipe_path))}[/]: replayed {requests(b['requests'])}; baseline p50 "
+        f"[bold]{shown(str(recipe_path))}[/]: replayed {requests(b['requests'])}{found.sampled}; baseline p50 "
         f"{ms_text(b['latency_p50_ms'])}, p95 {ms_text(b['latency_p95_ms'])}, p99 {ms_text(b['latency_p99_ms'])}, "
         + (f"cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request" if costed else NO_COST)
         + f"; objective {result.objective}"

@@ -54,6 +54,13 @@ class Suggestion:
     not_proposed: tuple[NotProposed, ...] = ()  # why operators proposed nothing for some targets
 
     @property
+    def sampled(self) -> str:
+        """``" (a sample of 0.1 of 138,408)"`` when ingest sampled the requests the replay ran on, else
+        ``""``: what the first line of the text output adds after the requests replayed."""
+        sample = self.inputs.report.sample
+        return "" if sample is None else f" (a sample of {sample.fraction:.4g} of {sample.requests_total:,})"
+
+    @property
     def bottleneck(self) -> str | None:
         """The service the ``headroom`` objective relieves (None under the other objectives)."""
         return self.settings.judge.service
