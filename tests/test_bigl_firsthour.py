@@ -198,9 +198,12 @@ def test_a_gzip_log_progress_ends_at_its_size_when_its_trailer_is_wrong(tmp_path
 
 def test_help_names_zstd_the_budget_cap_and_converts_own_default() -> None:
     r = runner.invoke(app, ["profile", "--help"], env=WIDE)
-    text = " ".join(r.stdout.split())
+    text = " ".join(r.stdout.replace("│", " ").split())
     assert "native JSONL (plain, gzip or zstd)" in text  # it said "(plain or .gz)": zstd logs read as well
     assert "half the available memory, at most 4G" in text  # the cap of the default was not said
+    # --sample-rate 0.1 taken for a sample to read scales every rate by 10, silently
+    assert "Share of requests the tracer kept (default 1), for spans that carry no sample_rate; to read a sample " \
+        "of the logs, use --sample-requests instead." in text
     r = runner.invoke(app, ["convert", "--help"], env=WIDE)
     text = " ".join(r.stdout.replace("│", " ").split())
     assert "Off unless given: every request is written" in text

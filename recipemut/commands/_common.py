@@ -131,7 +131,8 @@ def _options() -> dict[str, Any]:
         "sample_rate": typer.Option(
             "--sample-rate",
             callback=check_rate,
-            help="Share of requests the logs kept (default 1), for spans that do not carry a sample_rate.",
+            help="Share of requests the tracer kept (default 1), for spans that carry no sample_rate; to read a "
+            "sample of the logs, use --sample-requests instead.",
             show_default=False,
         ),
         "log_format": typer.Option(
