@@ -327,6 +327,27 @@ def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_pat
     assert "in 1 day file, replacing 1 already there; 14 other Parquet files" in " ".join(r.stderr.split())
 
 
+@pytest.mark.parametrize("command", ["convert-file", "convert-folder", "profile-sampled"])
+def test_a_fifo_is_refused_before_it_is_opened(tmp_path: Path, command: str) -> None:
+    # convert FIFO -o x.parquet hung: the format was sniffed by opening the file before it was checked
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "logs.fifo"
+    os.mkfifo(fifo)
+    args = {
+        "convert-file": ["convert", str(fifo), "-o", str(tmp_path / "x.parquet")],
+        "convert-folder": ["convert", str(fifo), "-o", f"{tmp_path}/days/"],
+        "profile-sampled": ["profile", str(RECIPE), "--logs", str(fifo), "--sample-requests", "0.5"],
+    }[command]
+    r = subprocess.run([sys.executable, "-m", "recipemut", *args], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "COLUMNS": "200"}, cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith(f"error: {fifo}: is a FIFO (named pipe), not a log file")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 # ---- found in files another engineer owns now (recipemut/logs/distributed.py, logs/parquet.py) ----------
 
 

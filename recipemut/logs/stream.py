@@ -174,13 +174,15 @@ class DiskTicks:
     instead of waiting for the whole file; :meth:`finish` tells the rest of the file."""
 
     def __init__(self, progress: Progress, path: Path, size: int) -> None:
-        self.progress, self.size, self.told, self.read = progress, size, 0, 0
-        try:
-            self.content = max(content_size(path, packed_with(path), size), 1)
-        except OSError:
-            self.content = max(size, 1)
+        self.progress, self.path, self.size, self.told, self.read = progress, path, size, 0, 0
+        self.content = 0  # found at the first chunk: the file is opened only once its reader has checked it
 
     def __call__(self, content_bytes: int) -> None:
+        if not self.content:
+            try:
+                self.content = max(content_size(self.path, packed_with(self.path), self.size), 1)
+            except OSError:
+                self.content = max(self.size, 1)
         self.read += content_bytes
         self._to(min(self.size, self.read * self.size // self.content))
 

@@ -325,6 +325,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
                 try:
                     fmt = "native"
                     head = b""
+                    check_file(real, name)  # a FIFO or a device refused before it is opened (it hung here)
                     with contextlib.suppress(OSError), open(real, "rb") as f:
                         head = f.read(4)
                     if is_parquet(head):
