@@ -388,7 +388,7 @@ def test_a_folder_of_jsonl_logs_says_how_to_read_them(tmp_path: Path) -> None:
 @pytest.mark.xfail(strict=True, reason="plan/markdown.py (not in this task's files): the pull-request comment says "
                    "'Replayed 1,195 recorded requests.' without the sample; report['request_sampling'] now holds it")
 def test_suggests_markdown_says_the_replay_ran_on_a_sample() -> None:
-    r = runner.invoke(app, ["suggest", str(RECIPE), "--logs", str(LOG), "--sample-requests", "0.3", "--time-budget", "1",
-                            "--budget", "10", "--store", "off", "-f", "markdown"], env=WIDE)  # fmt: skip
+    r = runner.invoke(app, ["suggest", str(RECIPE), "--logs", str(LOG), "--sample-requests", "0.3", "--time-budget",
+                            "1", "--budget", "10", "--store", "off", "-f", "markdown"], env=WIDE)  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "a sample of 0.3 of 3,964" in r.stdout
