@@ -327,6 +327,19 @@ def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_pat
     assert "in 1 day file, replacing 1 already there; 14 other Parquet files" in " ".join(r.stderr.split())
 
 
+def test_a_failed_conversion_into_a_new_folder_leaves_no_folder(tmp_path: Path) -> None:
+    # "error: ...: no such file" (or "interrupted; nothing was written") left an empty new folder behind
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n" * 1500)
+    for logs in (tmp_path / "missing.jsonl", bad):
+        r = runner.invoke(app, ["convert", str(logs), "-o", f"{tmp_path}/days/"], env=WIDE)
+        assert r.exit_code == 1, r.output
+        assert not (tmp_path / "days").exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there stays, even empty
+    r = runner.invoke(app, ["convert", str(bad), "-o", f"{tmp_path}/kept/"], env=WIDE)
+    assert r.exit_code == 1 and (tmp_path / "kept").is_dir()
+
+
 @pytest.mark.parametrize("command", ["convert-file", "convert-folder", "profile-sampled"])
 def test_a_fifo_is_refused_before_it_is_opened(tmp_path: Path, command: str) -> None:
     # convert FIFO -o x.parquet hung: the format was sniffed by opening the file before it was checked

@@ -12,6 +12,7 @@ figures the logs give (``tests/test_convert.py``, ``tests/test_convert_stream.py
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -155,11 +156,18 @@ def convert_to_folder(
         raise InputFileError(f"--out {out}: folder does not exist: {folder.parent.resolve()}", code="out")
     if any(p == folder.resolve() or (p.parent == folder.resolve() and p.suffix == ".parquet") for p in inputs):
         raise InputFileError(f"--out {out}: holds one of the logs; write elsewhere", code="out")
+    made = not folder.exists()
     try:
         folder.mkdir(exist_ok=True)
     except OSError as e:
         raise InputFileError(f"--out {out}: cannot create the folder ({e.strerror})", code="out") from None
-    got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress)
+    try:
+        got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress)
+    except BaseException:  # a bad log, Ctrl-C: a folder made for nothing is not left behind (empty: rmdir only)
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files, got.replaced, got.others)
 
 
