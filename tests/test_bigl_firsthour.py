@@ -327,6 +327,28 @@ def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_pat
     assert "in 1 day file, replacing 1 already there; 14 other Parquet files" in " ".join(r.stderr.split())
 
 
+def test_convert_takes_its_logs_after_logs_as_every_other_command_does(tmp_path: Path) -> None:
+    # "Error: No such option: --logs": every other command reads --logs/-l, convert took arguments only
+    import os
+    import subprocess
+    import sys
+
+    from recipemut.commands._common import spread_multi_options
+
+    trace = str(ROOT / "tests" / "realdata" / "zipkin_lens_skew.json")
+    assert spread_multi_options(["convert", "--logs", str(LOG), trace, "-o", "x.parquet", "-q"]) == [
+        "convert", str(LOG), trace, "-o", "x.parquet", "-q"]  # fmt: skip
+    assert spread_multi_options(["convert", "-o", "x.parquet", "-l", str(LOG)]) == ["convert", "-o", "x.parquet",
+                                                                                    str(LOG)]  # fmt: skip
+    assert spread_multi_options(["profile", "r.yaml", "--logs", "a", "b"]) == [
+        "profile", "r.yaml", "--logs", "a", "--logs", "b"]  # fmt: skip  # others as before
+    out = tmp_path / "both.parquet"
+    r = subprocess.run([sys.executable, "-m", "recipemut", "convert", "--logs", str(LOG), trace, "-o", str(out)],
+                       capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {out}: 57,105 spans" in r.stderr and "(2 files:" in r.stderr
+
+
 def test_a_failed_conversion_into_a_new_folder_leaves_no_folder(tmp_path: Path) -> None:
     # "error: ...: no such file" (or "interrupted; nothing was written") left an empty new folder behind
     bad = tmp_path / "bad.jsonl"

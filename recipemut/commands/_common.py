@@ -32,7 +32,7 @@ class OutputFormat(str, Enum):
 
 
 def spread_multi_options(argv: Sequence[str]) -> list[str]:
-    """Let ``--logs a b c`` mean ``--logs a --logs b --logs c``.
+    """Let ``--logs a b c`` mean ``--logs a --logs b --logs c`` (``a b c`` for ``convert``: they are its arguments).
 
     Click gives an option one value per occurrence, so a shell glob after ``--logs`` would
     otherwise spill into the positional arguments. Words after ``--logs VALUE`` that are not
@@ -56,6 +56,7 @@ def spread_multi_options(argv: Sequence[str]) -> list[str]:
     i, n = 0, len(argv)
     command = next((k for k, w in enumerate(argv) if not w.startswith("-")), n)
     recipe_first = command + 1 < n and not argv[command + 1].startswith("-")
+    convert = command < n and argv[command] == "convert"  # its logs are arguments: --logs/-l as the others write them
     while i < n:
         word = argv[i]
         out.append(word)
@@ -63,6 +64,9 @@ def spread_multi_options(argv: Sequence[str]) -> list[str]:
         if word == "--":
             out.extend(argv[i:])
             break
+        if convert and word in MULTI_FILE_OPTIONS:
+            out.pop()
+            continue
         if word in MULTI_FILE_OPTIONS and i < n:
             out.append(argv[i])
             i += 1

@@ -81,8 +81,4 @@ def convert(
         warn_ingest(run.report)
         return
     warn_ingest(run.report)
-    days = f" in {len(run.files)} day file{'s' * (len(run.files) != 1)}{shown(run.folder_note)}" if run.files else ""
-    err_console.print(
-        f"wrote {shown(str(run.out))}{days}: {run.rows:,} span{'s' * (run.rows != 1)}, {len(run.columns)} columns, "
-        f"{run.size_bytes:,} bytes ({shown(run.report.summary())})"
-    )
+    err_console.print(shown(run.closing_line), highlight=False)

@@ -38,6 +38,16 @@ class ConvertRun:
     others: tuple[Path, ...] = ()  # Parquet files in the folder left as they were: ``--logs FOLDER`` reads them too
 
     @property
+    def closing_line(self) -> str:
+        """What ``convert`` says when done: ``wrote OUT[ in N day files...]: rows, columns, bytes (ingest summary)``."""
+        n = len(self.files)
+        days = f" in {n} day file{'s' * (n != 1)}{self.folder_note}" if n else ""
+        return (
+            f"wrote {self.out}{days}: {self.rows:,} span{'s' * (self.rows != 1)}, {len(self.columns)} columns, "
+            f"{self.size_bytes:,} bytes ({self.report.summary()})"
+        )
+
+    @property
     def folder_json(self) -> dict[str, list[str]]:
         """What ``-f json`` adds for a folder: the day files written (``files``), those of them written over
         (``replaced``) and the Parquet files left there (``others``); nothing for one file."""
