@@ -20,12 +20,14 @@ from recipemut.profile.build import Profile, rate_bin_for, rate_series
 from recipemut.recipe.model import Recipe
 
 
-def with_log_figures(profile: Profile, figures: LogFigures, recipe: Recipe) -> Profile:
+def with_log_figures(profile: Profile, figures: LogFigures, recipe: Recipe, *, per_operation: bool = True) -> Profile:
     """``profile`` (built on the sample) with the whole log's per-operation figures and rate series.
 
     When some span carries a ``span_id`` or ``parent_span_id`` (``figures.calls``), the profile folds
     calls per request and charges nested spans their own time, which per-span figures cannot
     follow: the per-operation figures then stay the sample's, and only the rate series changes.
+    ``per_operation=False`` keeps them the sample's too: the profile was built on some of the
+    variants only (a canary's spans left out), and the whole log's figures count every variant.
     """
     rate = profile.rate
     bin_s = profile.rate_bin_s
@@ -34,7 +36,7 @@ def with_log_figures(profile: Profile, figures: LogFigures, recipe: Recipe) -> P
         bin_s = rate_bin_for((float(starts.max()) - float(starts.min())) / 1000.0)
         rates = np.where(np.isfinite(figures.rates) & (figures.rates > 0), figures.rates, 1.0)
         rate = rate_series(starts, 1.0 / rates, bin_s)
-    if figures.calls:
+    if figures.calls or not per_operation:
         return dataclasses.replace(profile, rate=rate, rate_bin_s=bin_s)
     col = {op: j for j, op in enumerate(figures.ops)}
     declared = np.array([recipe.ops[op].cost_per_call_usd or np.nan for op in figures.ops], dtype=float)

@@ -186,9 +186,11 @@ def load_inputs(
         raise RecipeInvalid([history]) from e
     spans, report, figures = source.read_by_engine(recipe, progress=progress)
     notes: list[str] = []
+    primary = True  # every variant's spans are in the profile
     if primary_only:
         spans, note = _primary_spans(spans)
         notes += [note] if note else []
+        primary = not note
     prof = None
     if profile:  # one vectorised pass: its count goes from none to all
         progress.task("profiling", len(spans), unit="spans")
@@ -197,7 +199,8 @@ def load_inputs(
         if figures is not None:
             from recipemut.profile.whole import with_log_figures
 
-            prof = with_log_figures(prof, figures, recipe)
+            # the whole log's figures count the canary's spans too: then only its rate series is taken
+            prof = with_log_figures(prof, figures, recipe, per_operation=primary)
         progress.advance(len(spans))
     return Inputs(
         path=path,
