@@ -68,8 +68,9 @@ def test_the_p90_delay_is_not_refused_for_one_call_over_the_cap(n: int) -> None:
     assert above <= 0.1 * n + 1
     c = hedgemodel.choose(lat, quantiles=(0.9, 0.95), max_extra_rate=0.1, seed=1)
     assert c is not None and c.quantile == 0.9
-    # two calls over the cap is over it
-    assert hedgemodel.choose(lat, quantiles=(0.9,), max_extra_rate=(above - 2) / n, seed=1) is None
+    # one call over what the cap allows is over it, and a cap of 0 allows no extra call at all
+    assert hedgemodel.choose(lat, quantiles=(0.9,), max_extra_rate=(above - 1) / (n - 1), seed=1) is None
+    assert hedgemodel.choose(lat, quantiles=(0.9,), max_extra_rate=0.0, seed=1) is None
 
 
 def _ctx(doc: dict, lat: np.ndarray, **options: object) -> OperatorContext:

@@ -20,6 +20,7 @@ by a slow replica, GC pause or queueing on one instance, not for a request that 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,11 +89,11 @@ def choose(
 ) -> HedgeChoice | None:
     """Pick the delay (a quantile of the op's own latency) that minimises its predicted p99.
 
-    Only delays sending at most ``max_extra_rate`` extra calls per call are considered, give or
-    take one call: the calls above an interpolated quantile ``q`` of ``n`` latencies are
-    ``ceil((1 - q) (n - 1))``, which can be one over ``(1 - q) n``, so without that call's grace
-    the p90 delay under a 10% cap would be kept or refused by the sample size alone. ``None``
-    when none improves the p99. Deterministic for a given ``seed``.
+    Only delays sending at most ``ceil(max_extra_rate (n - 1))`` extra calls for ``n`` calls are
+    considered: the calls above an interpolated quantile ``q`` of ``n`` latencies are
+    ``ceil((1 - q) (n - 1))``, which can be one over ``(1 - q) n``, so a cap of ``max_extra_rate n``
+    kept or refused the p90 delay under a 10% cap by the sample size alone. ``None`` when none
+    improves the p99. Deterministic for a given ``seed``.
     """
     x = np.asarray(lat, dtype=np.float64)
     x = x[np.isfinite(x)]
@@ -100,12 +101,13 @@ def choose(
         return None
     p50, p99 = (float(v) for v in np.quantile(x, [0.5, 0.99]))
     best: HedgeChoice | None = None
+    allowed = math.ceil(max_extra_rate * (x.size - 1) - 1e-9)  # extra calls; 1e-9: 0.1 * 1000 is not 100.0...1
     for q in sorted(quantiles):
         after = float(np.quantile(x, q))
         out, extra = hedged_latency(x, after, np.random.default_rng(seed), x)
         rate = float(extra.mean())
         new_p99 = float(np.quantile(out, 0.99))
-        if int(extra.sum()) > max_extra_rate * x.size + 1 or new_p99 >= p99:
+        if int(extra.sum()) > allowed or new_p99 >= p99:
             continue
         if best is None or new_p99 < best.p99_after_ms:
             best = HedgeChoice(after, q, p50, p99, new_p99, rate)
