@@ -9,13 +9,23 @@ teardown of pandas, pyarrow and scipy takes another 0.3 s, with Python's Ctrl-C 
 removed, so a Ctrl-C then killed the process silently (exit 130, no line) after the command had
 written its files. Every file recipemut writes is closed, fsynced and renamed into place before
 the command returns, so nothing is lost by skipping that teardown.
+
+A SIGTERM (what ``timeout``, a CI runner's cancel and systemd send) takes the way out a Ctrl-C
+does: the temporary files a command holds (a ``--logs -`` copy, ``convert``'s spool of days) are
+removed by the context managers that made them, one line says what was written, and the exit
+status is 143 (128 + SIGTERM). Without it, the default action killed the process on the spot and
+left them behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+from types import FrameType
+
+_signalled = 0  # the signal (SIGTERM) that ended the run as an interrupt, if one did
 
 
 def interrupted_line() -> str:
@@ -47,8 +57,26 @@ def leave(code: object) -> None:
     os._exit(status)
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """A SIGTERM handler: out the way a Ctrl-C goes, so that cleanup runs (module doc)."""
+    global _signalled
+    _signalled = signum
+    raise KeyboardInterrupt
+
+
+def interrupt_status(code: object) -> object:
+    """``code``, or 128 + the signal when a SIGTERM ended the run (the CLI exits 130 on any interrupt).
+
+    >>> interrupt_status(130), interrupt_status(0)
+    (130, 0)
+    """
+    return 128 + _signalled if _signalled and code == 130 else code
+
+
 def main() -> None:
-    """Run :func:`recipemut.cli.main`; a Ctrl-C at any moment exits 130 with one line saying what was written."""
+    """Run :func:`recipemut.cli.main`; a Ctrl-C or SIGTERM at any moment exits 130 (143) with one line
+    saying what was written."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         try:
             from recipemut.cli import main as run_cli
@@ -57,7 +85,7 @@ def main() -> None:
             code: object = 0
         except SystemExit as e:
             code = e.code
-        leave(code)
+        leave(interrupt_status(code))
     except KeyboardInterrupt:
         sys.stderr.write(interrupted_line() + "\n")
-        sys.exit(130)
+        sys.exit(interrupt_status(130))

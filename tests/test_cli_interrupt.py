@@ -87,3 +87,24 @@ def test_sigint_to_the_installed_cli_gives_one_line_and_130() -> None:
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert err == b"interrupted; nothing was written\n"
+
+
+def test_sigterm_removes_the_temporary_copy_of_stdin_and_exits_143(tmp_path: Path) -> None:
+    """SIGTERM (timeout, a CI cancel, systemd) goes out as Ctrl-C does: the copy of ``--logs -`` is
+    removed, one line, exit 143. The run is stopped while it waits for standard input, not timed."""
+    env = dict(os.environ, RECIPEMUT_STORE="off", TMPDIR=str(tmp_path))
+    args = [str(RECIPEMUT), "profile", str(CHECKOUT / "recipe.yaml"), "--logs", "-"]
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=env, cwd=ROOT)  # fmt: skip
+    assert proc.stdin is not None
+    proc.stdin.write(b'{"request_id": "r1", "op": "load_cart", "start_ms": 1763942400000, "latency_ms": 5}\n')
+    proc.stdin.flush()
+    end = time.monotonic() + 60
+    while not list(tmp_path.glob("recipemut-stdin-*/*")):  # the copy of standard input is being written
+        assert proc.poll() is None and time.monotonic() < end, "no copy of standard input appeared"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err == b"interrupted; nothing was written\n"
+    assert list(tmp_path.iterdir()) == []
