@@ -88,4 +88,4 @@ def main() -> None:
         leave(interrupt_status(code))
     except KeyboardInterrupt:
         sys.stderr.write(interrupted_line() + "\n")
-        sys.exit(interrupt_status(130))
+        sys.exit(128 + _signalled if _signalled else 130)
