@@ -349,6 +349,27 @@ def test_convert_takes_its_logs_after_logs_as_every_other_command_does(tmp_path:
     assert f"wrote {out}: 57,105 spans" in r.stderr and "(2 files:" in r.stderr
 
 
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_a_cut_log_is_worded_alike_read_whole_or_streamed(tmp_path: Path, kind: str) -> None:
+    # whole: "not a readable zstd file (Truncated compressed stream)" (docs/log-format.md);
+    # streamed (--sample-requests, the budget, convert): "not a readable file or compressed stream (...)"
+    import pyarrow as pa
+
+    data = gzip.decompress(LOG.read_bytes())
+    packed = gzip.compress(data) if kind == "gzip" else pa.compress(data, "zstd", asbytes=True)
+    cut = tmp_path / f"cut.jsonl.{'gz' if kind == 'gzip' else 'zst'}"
+    cut.write_bytes(packed[: len(packed) // 2])
+    lines = set()
+    for extra in ([], ["--sample-requests", "0.5"]):
+        r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(cut), *extra], env=WIDE)
+        assert r.exit_code == 1
+        lines.add(r.stderr.strip())
+    r = runner.invoke(app, ["convert", str(cut), "-o", str(tmp_path / "x.parquet")], env=WIDE)
+    lines.add(r.stderr.strip())
+    assert len(lines) == 1, lines
+    assert lines.pop().startswith(f"error: {cut}: not a readable {kind} file (")
+
+
 def test_a_failed_conversion_into_a_new_folder_leaves_no_folder(tmp_path: Path) -> None:
     # "error: ...: no such file" (or "interrupted; nothing was written") left an empty new folder behind
     bad = tmp_path / "bad.jsonl"

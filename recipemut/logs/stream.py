@@ -65,8 +65,12 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
                 offset += buf.count(b"\n", start, cut + 1)
     except InflatesTooFar as e:
         raise too_far(e, name) from None
-    except STREAM_ERRORS as e:
-        raise LogError(f"not a readable file or compressed stream ({e})", file=name, code="bad-gzip") from None
+    except STREAM_ERRORS as e:  # worded as a whole read words it: "not a readable zstd file (Truncated ...)"
+        try:
+            kind = packed_with(path)
+        except OSError:
+            kind = ""
+        raise LogError(f"not a readable {kind + ' ' if kind else ''}file ({e})", file=name, code="bad-gzip") from None
     if carry:
         yield memoryview(carry), offset
 
