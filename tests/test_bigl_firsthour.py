@@ -73,6 +73,26 @@ def test_a_sampled_read_moves_the_bar_chunk_by_chunk(small_chunks: None) -> None
     assert max(steps) < LOG.stat().st_size / 5
 
 
+def test_a_parquet_log_moves_the_bar_batch_by_batch(tmp_path: Path) -> None:
+    # a Parquet log is read in batches of 65,536 rows, yet the bar waited for the whole file
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    one = pq.read_table(convert_logs(LogSource.of(LOG, memory_budget="off"), tmp_path / "one.parquet").out)
+    ids = one.column("request_id").cast(pa.string())
+    at = one.schema.get_field_index("request_id")
+    copies = [one.set_column(at, "request_id", pc.binary_join_element_wise(ids, str(i), "")) for i in range(3)]
+    log = tmp_path / "three.parquet"
+    pq.write_table(pa.concat_tables(copies), log)  # 171,306 rows: 3 batches
+    for kwargs in ({"memory_budget": "off"}, {"sample_requests": 0.5}):
+        progress = Recorder()
+        read_logs([log], progress=progress, **kwargs)  # type: ignore[arg-type]
+        steps = progress.advances[progress.stage if progress.stage.startswith("reading") else "reading logs"]
+        assert len([n for n in steps if n]) >= 3, steps
+        assert sum(steps) == log.stat().st_size
+
+
 def test_an_unsampled_read_still_counts_each_file_once() -> None:
     progress = Recorder()
     read_logs([LOG], memory_budget="off", progress=progress)

@@ -152,7 +152,8 @@ def _read_file(
     """One log file read and checked. ``name`` is what errors, notes and ``source_file`` call it
     (default ``str(path)``): ``<stdin>`` for the copy of standard input, whose path is then
     replaced by ``name`` in any error or note a reader of another format wrote with it.
-    ``on_chunk`` is told the content bytes of each chunk a sampled native log is read in."""
+    ``on_chunk`` is told the content bytes of each chunk a sampled native log is read in (a Parquet
+    log: each batch's share of the file's bytes)."""
     real = str(path)
     if name is None or name == real:
         return _read_named(path, real, log_format, recipe, mapping, strict, sampler, on_chunk)
@@ -180,7 +181,7 @@ def _read_named(
     check_file(path, name)
     head = read_head(path, name)  # the first bytes, gunzipped
     if is_parquet(head) and log_format in ("auto", "native"):  # the span table itself, columnar
-        return _read_parquet(path, name, strict, sampler)
+        return _read_parquet(path, name, strict, sampler, on_chunk)
     if log_format in ("auto", "native") and (misnamed := misnamed_parquet(name, head)):
         raise LogError(misnamed, file=name, code="not-parquet")
     refuse_compressed(head, name)
@@ -254,14 +255,20 @@ def _read_named(
     return _FileResult(_with_source(table, name, lines), fmt, n_read, n_blank, rej, dict(counts), notes, nothing)
 
 
-def _read_parquet(path: Path, name: str, strict: bool, sampler: Sampler | None) -> _FileResult:
-    """A Parquet log, batch by batch: each checked (and sampled) before the next is read."""
+def _read_parquet(
+    path: Path, name: str, strict: bool, sampler: Sampler | None, on_chunk: Callable[[int], None] | None = None
+) -> _FileResult:
+    """A Parquet log, batch by batch: each checked (and sampled) before the next is read; ``on_chunk``
+    is told each batch's share of the file's bytes (its rows' share of the file's rows)."""
     rej = Rejects(name)
     tables: list[pa.Table] = []
     numbers: list[np.ndarray] = []
     n_read = 0
+    share = _bytes_per_row(path) if on_chunk is not None else 0.0
     for table, lines in parquet_batches(path, name):
         n_read += table.num_rows
+        if on_chunk is not None:
+            on_chunk(int(table.num_rows * share))
         keep = check_spans(table, lines, rej)
         if strict and rej.first is not None:
             bad = rej.first
@@ -331,6 +338,16 @@ def _sampled_nothing(
             file=names[0] if len(names) == 1 else None,
             code="no-spans",
         )
+
+
+def _bytes_per_row(path: Path) -> float:
+    """A Parquet file's size over its rows (0 when its footer cannot be read: its reader says why)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return path.stat().st_size / max(pq.ParquetFile(path).metadata.num_rows, 1)
+    except (OSError, pa.ArrowException):
+        return 0.0
 
 
 def _size_on_disk(path: Path) -> int:
