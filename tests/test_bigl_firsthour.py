@@ -316,15 +316,33 @@ def test_convert_says_one_span_not_one_spans(tmp_path: Path) -> None:
     assert ": 1 span, " in r.stderr and "1 spans" not in r.stderr
 
 
-def test_suggests_first_line_says_the_replay_ran_on_a_sample() -> None:
+def test_suggests_first_line_says_the_replay_ran_on_a_sample(
+    monkeypatch: pytest.MonkeyPatch, canary: tuple[Path, Path]
+) -> None:
     # "replayed 1,195 requests" alone: with stderr elsewhere (CI logs), nothing said they were 30% of the log
+    from recipemut.predict import simulate
+
     base = ["suggest", str(RECIPE), "--logs", str(LOG), "--time-budget", "1", "--budget", "10", "--store", "off"]
     r = runner.invoke(app, [*base, "--sample-requests", "0.3"], env=WIDE)
     assert r.exit_code == 0, r.output
     first = r.stdout.splitlines()[0]
-    assert ": replayed 1,195 requests (a sample of 0.3 of 3,964); baseline p50" in first
+    assert ": replayed 1,195 requests (from a sample of 0.3: 1,195 of 3,964 requests); baseline p50" in first
     r = runner.invoke(app, [*base, "--memory-budget", "off"], env=WIDE)
     assert ": replayed 3,964 requests; baseline p50" in r.stdout.splitlines()[0]
+    # fewer replayed than the sample kept, "(a sample of 0.3 of 3,964)" read as if they were the sample:
+    # the control requests only, on a canary's logs
+    path, logs = canary
+    args = ["suggest", str(path), "--logs", str(logs), *base[4:], "--sample-requests", "0.5"]
+    rep = json.loads(runner.invoke(app, [*args, "-f", "json"], env=WIDE).stdout)["report"]
+    replayed, kept = rep["baseline"]["requests"], rep["request_sampling"]["requests_kept"]
+    assert 0 < replayed < kept < 3000
+    want = f": replayed {replayed:,} requests (from a sample of 0.5: {kept:,} of 3,000 requests); baseline"
+    assert want in runner.invoke(app, args, env=WIDE).stdout.splitlines()[0]
+    # ... and the capped replay (20 M spans: 200,000 replayed of the 373,861 sampled)
+    monkeypatch.setattr(simulate, "SAMPLE_LIMIT", 500)
+    r = runner.invoke(app, [*base, "--sample-requests", "0.3"], env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert ": replayed 500 requests (from a sample of 0.3: 1,195 of 3,964 requests); baseline" in r.stdout
 
 
 def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_path: Path) -> None:
@@ -461,10 +479,9 @@ def test_a_folder_of_jsonl_logs_says_how_to_read_them(tmp_path: Path) -> None:
     assert f"--logs '{folder}/*.jsonl'" in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="plan/markdown.py (not in this task's files): the pull-request comment says "
-                   "'Replayed 1,195 recorded requests.' without the sample; report['request_sampling'] now holds it")
 def test_suggests_markdown_says_the_replay_ran_on_a_sample() -> None:
+    # the pull-request comment said "Replayed 1,195 recorded requests." without the sample; the terminal said it
     r = runner.invoke(app, ["suggest", str(RECIPE), "--logs", str(LOG), "--sample-requests", "0.3", "--time-budget",
                             "1", "--budget", "10", "--store", "off", "-f", "markdown"], env=WIDE)  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "a sample of 0.3 of 3,964" in r.stdout
+    assert "Replayed 1,195 recorded requests (from a sample of 0.3: 1,195 of 3,964 requests). Baseline" in r.stdout

@@ -35,6 +35,26 @@ def n_plus_one_findings(report: Mapping[str, Any], recipe_path: Path | str) -> l
     return out
 
 
+def sampled_words(report: Mapping[str, Any]) -> str:
+    """What follows the requests replayed when ingest sampled them (``report["request_sampling"]``,
+    :func:`recipemut.usecases.inputs.request_sampling`), else ``""``.
+
+    The requests replayed can be fewer than the sample kept (above
+    :data:`~recipemut.predict.simulate.SAMPLE_LIMIT` a fixed subset of it is replayed), so the words
+    say where they came from rather than that they are the sample.
+
+    >>> sampled_words({"request_sampling": {"fraction": 0.3, "requests_kept": 1195, "requests_total": 3964}})
+    ' (from a sample of 0.3: 1,195 of 3,964 requests)'
+    >>> sampled_words({})
+    ''
+    """
+    sample = report.get("request_sampling")
+    if not sample:
+        return ""
+    kept, total = sample["requests_kept"], sample["requests_total"]
+    return f" (from a sample of {sample['fraction']:.4g}: {kept:,} of {total:,} requests)"
+
+
 def plan_markdown(
     result: SearchResult,
     capacity: CapacityLines,
@@ -58,10 +78,10 @@ def plan_markdown(
     lines = [
         f"## recipemut suggest: `{recipe_path}`",
         "",
-        f"Replayed {requests(b['requests'], 'recorded ')}. Baseline p50 {b['latency_p50_ms']:.1f} ms, "
-        f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
-        f"{b['cost_mean_usd'] * 1e6:.1f} µ$/request. Objective: **{result.objective}**"
-        + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
+        f"Replayed {requests(b['requests'], 'recorded ')}{sampled_words(rep)}. "
+        f"Baseline p50 {b['latency_p50_ms']:.1f} ms, p95 {b['latency_p95_ms']:.1f} ms, "
+        f"p99 {b['latency_p99_ms']:.1f} ms, cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request. "
+        f"Objective: **{result.objective}**" + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
         "",
     ]
     found = n_plus_one_findings(rep, recipe_path)

@@ -31,6 +31,7 @@ from recipemut.learn.records import record_suggestions, search_records
 from recipemut.mutate.mutation import Mutation
 from recipemut.mutate.operators import NotProposed, OperatorContext, not_proposed
 from recipemut.plan.assemble import plan_document, search_report
+from recipemut.plan.markdown import sampled_words
 from recipemut.plan.search import SearchResult, SearchSettings, search
 from recipemut.predict.simulate import replay, replay_base
 from recipemut.profile.calls import n_plus_one
@@ -55,10 +56,11 @@ class Suggestion:
 
     @property
     def sampled(self) -> str:
-        """``" (a sample of 0.1 of 138,408)"`` when ingest sampled the requests the replay ran on, else
-        ``""``: what the first line of the text output adds after the requests replayed."""
-        sample = self.inputs.report.sample
-        return "" if sample is None else f" (a sample of {sample.fraction:.4g} of {sample.requests_total:,})"
+        """``" (from a sample of 0.1: 13,841 of 138,408 requests)"`` when ingest sampled the requests
+        the replay ran on, else ``""``: what the first line of the text output (and the markdown's)
+        adds after the requests replayed (:func:`~recipemut.plan.markdown.sampled_words`). The
+        requests replayed may be fewer than the sample: above 200,000 a fixed subset of it."""
+        return sampled_words(self.report)
 
     @property
     def bottleneck(self) -> str | None:
