@@ -25,7 +25,7 @@ import gzip
 import os
 import zlib
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 #: the first bytes of a gzip stream, and of a zstd frame
 GZIP_MAGIC = b"\x1f\x8b"
@@ -173,6 +173,29 @@ def open_decompressed(path: StrPath, limit: int | None = None) -> Iterator[Binar
             yield _Capped(z, kind, cap, size)  # type: ignore[misc]
 
 
+@contextlib.contextmanager
+def decompressing(raw: IO[bytes], size: int, limit: int | None = None) -> Iterator[IO[bytes]]:
+    """:func:`open_decompressed` for a file already open (a URL's, through fsspec): ``raw``, read from
+    its start, gunzipped or zstd-decompressed when it is either (else as it is), raising
+    :class:`InflatesTooFar` past ``limit`` bytes (default :func:`gzip_limit` of ``size``, its bytes)."""
+    raw.seek(0)
+    head = raw.read(4)
+    raw.seek(0)
+    kind = "gzip" if is_gzip(head) else "zstd" if is_zstd(head) else ""
+    if not kind:
+        yield raw
+        return
+    cap = gzip_limit(size) if limit is None else limit
+    if kind == "gzip":
+        with gzip.GzipFile(fileobj=raw) as f:
+            yield _Capped(f, kind, cap, size)  # type: ignore[misc]
+        return
+    import pyarrow as pa
+
+    with pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd") as z:
+        yield _Capped(z, kind, cap, size)  # type: ignore[misc]
+
+
 def read_head(path: StrPath, size: int) -> bytes:
     """The first ``size`` bytes of the content of ``path`` (decompressed when gzip or zstd): what
     formats are told from. Raises :data:`STREAM_ERRORS` for an unreadable file or stream."""
@@ -217,6 +240,7 @@ __all__ = [
     "ZSTD_MAGIC",
     "InflatesTooFar",
     "compressed_with",
+    "decompressing",
     "gunzip_head",
     "gzip_limit",
     "inflate",

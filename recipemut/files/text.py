@@ -21,6 +21,8 @@ the terminal raw), and the CLI's log handler formats core warnings through it.
 'ok \\\\x1b[2J\\\\u202eevil\\\\nnext'
 >>> safe("café 数据 🚀")
 'café 数据 🚀'
+>>> safe("x" * 10_003)[-25:]
+'xxxx… (3 more characters)'
 >>> shown("[red]x[/red]\\x07")
 '\\\\[red]x\\\\[/red]\\\\x07'
 """
@@ -37,6 +39,9 @@ from rich.markup import escape as _markup_escape
 from rich.segment import Segment
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: the most characters of one text :func:`safe` shows; the rest is told as a count (a log whose
+#: operation name was 50 MB long made a 52 MB warning line, and as long an error)
+MAX_SHOWN = 10_000
 
 
 def _escape_char(c: str) -> str:
@@ -57,8 +62,9 @@ def _shown(c: str, keep: str) -> str:
     return _escape_char(c)
 
 
-def safe(text: object, *, keep: str = "") -> str:
-    """``str(text)`` with every unprintable character written as a visible escape.
+def safe(text: object, *, keep: str = "", limit: int | None = MAX_SHOWN) -> str:
+    """``str(text)`` with every unprintable character written as a visible escape, cut after
+    ``limit`` characters (``None``: never) with the count of those left out.
 
     ``keep`` names characters to leave as they are (``"\\n"`` for text whose line breaks are the
     program's own). Spaces of any kind (category ``Zs``) are kept: they move no cursor and hide
@@ -66,6 +72,8 @@ def safe(text: object, *, keep: str = "") -> str:
     same as one holding ESC; what matters is that neither reaches the terminal as ESC.
     """
     s = text if isinstance(text, str) else str(text)
+    if limit is not None and len(s) > limit:
+        s = f"{s[:limit]}… ({len(s) - limit:,} more characters)"
     if s.isprintable():  # the common case, checked in C
         return s
     return "".join(_shown(c, keep) for c in s)
@@ -87,7 +95,7 @@ class _SafeSegments:
             if seg.control or seg.text.isprintable():
                 yield seg
             else:
-                yield Segment(safe(seg.text, keep="\n"), seg.style, seg.control)
+                yield Segment(safe(seg.text, keep="\n", limit=None), seg.style, seg.control)
 
 
 class SafeRenderHook(RenderHook):
