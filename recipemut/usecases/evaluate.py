@@ -75,22 +75,34 @@ class EvaluateRun:
 
     @property
     def sample_hint(self) -> str | None:
-        """What to do when the canary holds for want of requests that the logs hold but the sample
-        (``--sample-requests``, or the memory budget) left out: the fraction that would give the
-        smaller arm its minimum (``None`` when the logs were read whole or the judgement had data).
+        """What to do when the canary holds for want of requests that the sample (``--sample-requests``,
+        or the memory budget) left out: the fraction that would give the smaller arm its minimum, or,
+        when even every logged request would not, how many the logs hold (``None`` when the logs were
+        read whole or the judgement had data).
 
         A hold of 77 canary requests out of a 0.02 sample of 20,000 asked for "123 more" requests,
-        which the logs already held."""
+        which the logs already held. The smaller arm's requests in the whole logs are estimated as
+        its requests in the sample ÷ the fraction."""
         sample, j = self.ingest.sample, self.result.judgement
         smaller = min(j.n_canary, j.n_primary)
         if sample is None or j.decision != HOLD or smaller >= j.min_requests or sample.fraction >= 1:
             return None
         kept, total = f"{sample.requests_kept:,}", f"{sample.requests_total:,}"
-        if smaller and (want := sample.fraction * j.min_requests / smaller * 1.2) < 1:
+        said = f"the sample of {sample.fraction:.4g} kept {kept} of the logs' {total} requests"
+        if not smaller:  # one arm absent from the sample: nothing to estimate the logs' share from
+            return f"{said}: --sample-requests 1 reads every request"
+        arm = "canary" if j.n_canary <= j.n_primary else "primary"
+        every = smaller / sample.fraction  # the smaller arm in the whole logs, estimated
+        held = f"the logs hold about {float(f'{every:.2g}'):,.0f} {arm} requests"
+        if every < j.min_requests:
+            return (
+                f"{said}; {held}, fewer than the {j.min_requests:,} each arm needs: reading every request "
+                "(--sample-requests 1) will not reach it either"
+            )
+        if (want := sample.fraction * j.min_requests / smaller * 1.2) < 1:
             ask = f"--sample-requests {float(f'{want:.2g}'):g} would give each arm about {j.min_requests} or more"
-        else:
-            ask = "--sample-requests 1 reads every request"
-        return f"the sample of {sample.fraction:.4g} kept {kept} of the logs' {total} requests: {ask}"
+            return f"{said}: {ask}"
+        return f"{said}; {held}: --sample-requests 1 reads every request"
 
 
 def parse_tolerances(items: Sequence[str]) -> dict[str, float]:
