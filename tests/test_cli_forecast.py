@@ -55,7 +55,7 @@ def test_text_names_the_crossing_and_the_sampling(growing: tuple[Path, Path]) ->
     res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "60"], env=WIDE)
     assert res.exit_code == 0, res.output
     out = res.output
-    assert "rates scaled by 1/0.001 (sample rate 0.001 from the logs' sample_rate)" in out
+    assert "rates scaled by 1/0.001 (tracer sample rate 0.001 from the logs' sample_rate)" in out
     assert "STL (daily)" in out and "95% interval" in out
     cart_line = next(line for line in out.splitlines() if line.startswith("cart "))
     assert " in " in cart_line and " d " in cart_line and "2x8" in cart_line
@@ -94,7 +94,14 @@ def test_flat_traffic_says_not_within_the_horizon(flat: tuple[Path, Path]) -> No
     assert res.exit_code == 0, res.output
     cart_line = next(line for line in res.output.splitlines() if line.startswith("cart "))
     assert "not within 30 d" in cart_line and "beyond" not in res.output
-    assert "no sampling declared" in res.output
+    assert "no tracer sampling declared (sample_rate): every logged request counts once" in res.output
+    # beside the note of a sample taken at ingest, "no sampling declared" read as denying it: the note names
+    # the tracer's sample_rate, and is the same with the sample (the rate series counts every request)
+    res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "30", "--sample-requests",
+                              "0.5"], env=WIDE)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "note: sampled 0.5 of requests by request_id" in res.stderr
+    assert "; no tracer sampling declared (sample_rate): every logged request counts once" in res.stdout
 
 
 def test_under_a_day_refuses_to_date(tmp_path: Path) -> None:
@@ -128,7 +135,7 @@ def test_sample_rate_option_scales_rates(flat: tuple[Path, Path]) -> None:
     res = runner.invoke(app, [*args, "--sample-rate", "0.1"])
     assert res.exit_code == 0, res.output
     scaled = json.loads(res.stdout)
-    assert scaled["sampling"] == "rates scaled by 1/0.1 (sample rate 0.1 from --sample-rate)"
+    assert scaled["sampling"] == "rates scaled by 1/0.1 (tracer sample rate 0.1 from --sample-rate)"
     assert scaled["history"]["mean_rps"] == pytest.approx(10 * plain["history"]["mean_rps"], rel=1e-3)
     p_cart = next(s for s in plain["services"] if s["service"] == "cart")
     s_cart = next(s for s in scaled["services"] if s["service"] == "cart")

@@ -155,7 +155,8 @@ def test_forecasts_rate_series_is_unchanged_by_sampling() -> None:
     np.testing.assert_array_equal(sampled.forecast.history.rps, full.forecast.history.rps)
     np.testing.assert_array_equal(sampled.forecast.history.index, full.forecast.history.index)
     np.testing.assert_allclose(sampled.forecast.point, full.forecast.point)
-    assert sampled.sample_rate_note == full.sample_rate_note
+    assert sampled.sample_rate_note == full.sample_rate_note  # the tracer's sample_rate, not the sample's
+    assert full.sample_rate_note == "rates scaled by 1/0.001 (tracer sample rate 0.001 from the logs' sample_rate)"
 
 
 def test_profile_figures_are_computed_on_the_sample_and_say_so() -> None:

@@ -418,7 +418,7 @@ def capacity_report(
     *,
     horizon_days: float = DEFAULT_HORIZON_DAYS,
     with_backtest: bool = False,
-    sample_rate_note: str = "no sampling declared: every request counted once",
+    sample_rate_note: str = "no tracer sampling declared (sample_rate): every request counted once",
     level: float = DEFAULT_LEVEL,
 ) -> CapacityReport:
     """Rate series -> forecast -> per-service outlook (-> backtest), from plain arrays."""

@@ -31,27 +31,30 @@ class DemandInputs:
 
 
 def sampling_note(sample_rates: np.ndarray, override: float | None) -> str:
-    """Say which sample rate scaled the request rates.
+    """Say which tracer sample rate (the spans' ``sample_rate``) scaled the request rates.
 
-    ``override`` is ``--sample-rate``: ingest gives it to spans that carry no ``sample_rate``.
+    ``override`` is ``--sample-rate``: ingest gives it to spans that carry no ``sample_rate``. The
+    words name the tracer and ``sample_rate`` so that they cannot be read as the note of a sample
+    taken at ingest (``--sample-requests``, the memory budget), printed beside them, which leaves
+    this note as it is: the rate series counts every request either way.
 
     >>> sampling_note(np.array([1.0]), None)
-    'no sampling declared: every logged request counts once'
+    'no tracer sampling declared (sample_rate): every logged request counts once'
     >>> sampling_note(np.array([0.1]), 0.1)
-    'rates scaled by 1/0.1 (sample rate 0.1 from --sample-rate)'
+    'rates scaled by 1/0.1 (tracer sample rate 0.1 from --sample-rate)'
     >>> sampling_note(np.array([0.01]), None)
-    "rates scaled by 1/0.01 (sample rate 0.01 from the logs' sample_rate)"
+    "rates scaled by 1/0.01 (tracer sample rate 0.01 from the logs' sample_rate)"
     """
     rates = np.unique(np.asarray(sample_rates, dtype=np.float64))
     if rates.size == 1 and override is not None and np.isclose(rates[0], override):
-        return f"rates scaled by 1/{override:g} (sample rate {override:g} from --sample-rate)"
+        return f"rates scaled by 1/{override:g} (tracer sample rate {override:g} from --sample-rate)"
     if rates.size == 0 or np.allclose(rates, 1.0):
-        return "no sampling declared: every logged request counts once"
+        return "no tracer sampling declared (sample_rate): every logged request counts once"
     if rates.size == 1:
-        return f"rates scaled by 1/{rates[0]:g} (sample rate {rates[0]:g} from the logs' sample_rate)"
+        return f"rates scaled by 1/{rates[0]:g} (tracer sample rate {rates[0]:g} from the logs' sample_rate)"
     tail = f"; {override:g} from --sample-rate where a span had none" if override is not None else ""
     return (
-        f"each request scaled by 1/its sample_rate ({rates.min():g} to {rates.max():g}, "
+        f"each request scaled by 1/its tracer sample_rate ({rates.min():g} to {rates.max():g}, "
         f"{rates.size} distinct rates){tail}"
     )
 
