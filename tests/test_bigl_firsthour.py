@@ -128,11 +128,19 @@ def test_convert_to_a_folder_reports_the_days_written(tmp_path: Path) -> None:
 
 
 def test_convert_and_report_take_quiet(tmp_path: Path) -> None:
-    for command, out in (("convert", tmp_path / "c.parquet"), ("report", tmp_path / "r.html")):
+    # CliRunner is no terminal: TTY_COMPATIBLE=1 makes rich draw the bar as on one (tests/test_progress.py)
+    for command, stage in (("convert", "writing "), ("report", "drawing the report")):
         args = [str(LOG)] if command == "convert" else [str(RECIPE), "--logs", str(LOG), "--time-budget", "1"]
-        r = runner.invoke(app, [command, *args, "-o", str(out), "-q", "--sample-requests", "0.2"], env=WIDE)
-        assert r.exit_code == 0, r.output
-        assert out.exists()
+        drawn = {}
+        for quiet in ([], ["-q"]):
+            out = tmp_path / f"{command}{len(quiet)}.{'parquet' if command == 'convert' else 'html'}"
+            r = runner.invoke(app, [command, *args, "-o", str(out), *quiet, "--sample-requests", "0.2"],
+                              env={**WIDE, "TTY_COMPATIBLE": "1"})  # fmt: skip
+            assert r.exit_code == 0, r.output
+            assert out.stat().st_size > 0
+            drawn[bool(quiet)] = r.stderr
+        assert "reading logs (a sample of 0.2" in drawn[False] and stage in drawn[False] and "\x1b[" in drawn[False]
+        assert "reading logs" not in drawn[True] and stage not in drawn[True] and "\x1b[" not in drawn[True], command
 
 
 def test_report_reports_its_stages(tmp_path: Path) -> None:
