@@ -47,7 +47,7 @@ from recipemut.files.compressed import (
 )
 from recipemut.logs.checks import check_spans
 from recipemut.logs.daskclient import dask_client
-from recipemut.logs.detect import UTF8_BOM, detect_format
+from recipemut.logs.detect import UTF8_BOM, detect_format, misnamed_parquet
 from recipemut.logs.parquet import (
     READ_BATCH_ROWS,
     check_schema,
@@ -203,6 +203,8 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                     check_schema(meta.schema.to_arrow_schema(), source)  # here, not on a worker: one line
                     rows = max(1, partition_bytes // PARQUET_ROW_BYTES)  # about partition_bytes in memory
                     parts.extend(_parquet_parts(meta, source, len(parts), rows))
+                elif misnamed := misnamed_parquet(source, head):  # as the local engines say it, not read as JSONL
+                    raise LogError(misnamed, file=source, code="not-parquet")
                 elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
                     refuse_uncut(source, _content_head(f, head))
                     parts.append(Partition(len(parts), source, source, "packed", weight=partition_bytes))

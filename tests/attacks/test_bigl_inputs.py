@@ -326,3 +326,39 @@ def test_a_file_url_naming_another_host_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["profile", str(RECIPE), "-q", "--logs", f"file://{host}/{path}", "--engine", "dask",
                                  "--scheduler", "tcp://127.0.0.1:1"], env={"COLUMNS": "200"})  # fmt: skip
     assert result.exit_code == 1 and "host" in result.output, result.output
+
+
+# ---- a .parquet folder mixing Parquet and JSONL ---------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [False, True])
+def test_a_jsonl_file_named_parquet_in_a_folder_is_refused_by_the_dask_engine(
+    tmp_path: Path, spans: pa.Table, url: bool
+) -> None:
+    # the local engine said "named .parquet but is not Parquet"; the dask engine read it as JSONL
+    folder = tmp_path / "lake.parquet"
+    folder.mkdir()
+    pq.write_table(spans, folder / "part-0.parquet")
+    (folder / "part-1.parquet").write_bytes(gzip.decompress(LOGS.read_bytes())[:100_000])
+    with pytest.raises(LogError, match=r"part-1.parquet: named .parquet but is not Parquet \(no PAR1 magic\)"):
+        plan_partitions([f"file://{folder}" if url else folder])
+
+
+def test_many_files_share_one_dictionary_of_names(
+    tmp_path: Path, spans: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each file's table was given its own array of every file's name: 10,000 files, 10^8 names, 4.7 GB
+    for i in range(40):
+        pq.write_table(spans.slice(i * 50, 50), tmp_path / f"p{i:02d}.parquet")
+    built: list[int] = []
+    real = pa.array
+
+    def counting(values: object, *args: object, **kwargs: object) -> pa.Array:
+        if isinstance(values, list) and len(values) == 40 and all(isinstance(v, str) for v in values):
+            built.append(len(values))
+        return real(values, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.pa, "array", counting)
+    df, _, _ = read_partitioned([tmp_path], recipe=load_recipe(RECIPE), engine="local", memory_budget="off")
+    assert df["source_file"].nunique() == 40
+    assert built == [40]
