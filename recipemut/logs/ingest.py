@@ -71,9 +71,9 @@ from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import LABELS, UTF8_BOM, detect_format, misnamed_parquet
 from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
-from recipemut.logs.parquet import expand_logs, is_parquet, is_parquet_file, parquet_batches
+from recipemut.logs.parquet import expand_logs, is_parquet, parquet_batches
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
-from recipemut.logs.sample import Sampler, auto_fraction, estimated_memory, memory_budget, over_budget, reading_stage
+from recipemut.logs.sample import Sampler, reading_stage, sampler_for
 from recipemut.logs.sources import (
     HEAD_BYTES,
     STDIN_NAME,
@@ -293,28 +293,6 @@ def _read_parquet(
     return _FileResult(_with_source(table, name, nums), "parquet", n_read, 0, rej, {}, notes, nothing)
 
 
-def _sampler(
-    files: list[Path], sample_requests: float | None, budget: str | int | None, recipe: Recipe | None, fill_rate: float
-) -> tuple[Sampler | None, str]:
-    """The sampler of ``--sample-requests``, or of the memory budget when the logs would not fit in it
-    (with the reason said), or None (every request kept)."""
-    if sample_requests is not None:
-        if not (0 < sample_requests <= 1):
-            raise LogError(f"--sample-requests {sample_requests!r} is outside (0, 1]", code="bad-sample-fraction")
-        if sample_requests >= 1:
-            return None, ""
-        return Sampler(sample_requests, recipe=recipe, fill_rate=fill_rate), f"--sample-requests {sample_requests:g}"
-    limit = memory_budget(budget)
-    if limit <= 0:
-        return None, ""
-    kinds = {p: "parquet" if is_parquet_file(p) else packed_with(p) for p in files if p.is_file()}
-    estimate = estimated_memory(files, kinds)
-    fraction = auto_fraction(estimate, limit)
-    if fraction is None:
-        return None, ""
-    return Sampler(fraction, recipe=recipe, fill_rate=fill_rate), over_budget(estimate, limit, budget)
-
-
 def _sampled_nothing(
     sampler: Sampler, recipe: Recipe | None, excluded: dict[str, int], names: list[str], sampled_by: str = ""
 ) -> None:
@@ -441,7 +419,7 @@ def read_logs(
 
     with contextlib.ExitStack() as stack:  # the copy of standard input is deleted once read
         real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
-        sampler, sampled_by = _sampler(real, sample_requests, memory_budget, recipe, fill_rate)
+        sampler, sampled_by = sampler_for(real, sample_requests, memory_budget, recipe=recipe, fill_rate=fill_rate)
         sizes = [_size_on_disk(p) for p in real]
         progress.task(reading_stage(sampler.fraction if sampler else None, sampled_by), sum(sizes), unit=BYTES)
         results = []

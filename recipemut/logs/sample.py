@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import LogError
+from recipemut.files.compressed import packed_with
+from recipemut.logs.parquet import is_parquet_file
 
 #: ingest plus profile hold about this many bytes per byte of native JSONL content (measured: 1.4 GB
 #: peak for the 527 MB benchmark log)
@@ -299,6 +301,57 @@ def auto_fraction(estimate: int, budget: int) -> float | None:
     return max(math.floor(f * 10**digits) / 10**digits, 1e-6)
 
 
+def sample_fraction(
+    sample_requests: float | None, budget: str | int | None, estimate: Callable[[], int]
+) -> tuple[float | None, str]:
+    """The share of requests to keep and why, as every reader of logs decides it: ``sample_requests``
+    (``--sample-requests``, checked to be in (0, 1]; 1 keeps every request), else the fraction that
+    fits ``estimate()`` (bytes, asked only when there is a budget) under :func:`memory_budget`
+    ``(budget)`` with :func:`over_budget`'s sentence, else ``(None, "")``: every request kept.
+
+    >>> sample_fraction(0.25, None, lambda: 0), sample_fraction(1, None, lambda: 0)
+    ((0.25, '--sample-requests 0.25'), (None, ''))
+    >>> sample_fraction(None, "off", lambda: 1 << 40)
+    (None, '')
+    """
+    if sample_requests is not None:
+        if not (0 < sample_requests <= 1):
+            raise LogError(f"--sample-requests {sample_requests!r} is outside (0, 1]", code="bad-sample-fraction")
+        if sample_requests >= 1:
+            return None, ""
+        return float(sample_requests), f"--sample-requests {sample_requests:g}"
+    limit = memory_budget(budget)
+    if limit <= 0:
+        return None, ""
+    size = estimate()
+    fraction = auto_fraction(size, limit)
+    if fraction is None:
+        return None, ""
+    return fraction, over_budget(size, limit, budget)
+
+
+def sampler_for(
+    files: Sequence[Path],
+    sample_requests: float | None,
+    budget: str | int | None,
+    *,
+    recipe: Any = None,
+    fill_rate: float = 1.0,
+) -> tuple[Sampler | None, str]:
+    """The :class:`Sampler` of ``--sample-requests``, or of the memory budget when ``files`` (on disk:
+    standard input as its copy) would not fit in it (:func:`estimated_memory`), with the reason
+    said; or ``(None, "")``: every request kept (:func:`sample_fraction` decides)."""
+
+    def estimate() -> int:
+        on_disk = [p for p in files if p.is_file()]
+        return estimated_memory(on_disk, {p: "parquet" if is_parquet_file(p) else packed_with(p) for p in on_disk})
+
+    fraction, why = sample_fraction(sample_requests, budget, estimate)
+    if fraction is None:
+        return None, ""
+    return Sampler(fraction, recipe=recipe, fill_rate=fill_rate), why
+
+
 def human_bytes(n: float) -> str:
     """``1.5 GiB``, ``512 MiB``, ``900 B``."""
     for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
@@ -468,4 +521,6 @@ __all__ = [
     "parse_size",
     "reading_stage",
     "row_hashes",
+    "sample_fraction",
+    "sampler_for",
 ]

@@ -5,10 +5,13 @@ Pass 1 reads the logs as ingest reads them when it samples: a native JSONL log (
 in chunks of :data:`recipemut.logs.stream.CHUNK_BYTES` (:func:`~recipemut.logs.stream.checked_chunks`:
 the same checks, line numbers and rejected lines), a Parquet log in record batches, any other
 format (OTLP, Jaeger, Zipkin, standard input) whole, one file at a time. Each chunk's checked rows
-(numbered in ingest order, :data:`SEQ`) are appended to a spool file (Arrow IPC, lz4, in a temporary
-folder) of the day their *span* starts, and each request's first span start is kept (one row per
-request and a few chunks, merged at the end). ``--sample-requests`` (or ``--memory-budget``, by
-ingest's rule) samples each chunk as ingest does.
+(numbered in ingest order, :data:`SEQ`) are appended to a spool file (Arrow IPC, lz4) of the day
+their *span* starts, and each request's first span start is kept (one row per request and a few
+chunks, merged at the end). The spool is a temporary folder on the output's disk: inside the output
+folder (``.spool-*.convert/``), beside the one file (``.NAME.*.convert/``); at most
+:data:`OPEN_SPOOLS` spool files are open at once (a day may take several, read back in order).
+``--sample-requests`` (or ``--memory-budget``, by ingest's rule: :func:`~recipemut.logs.sample.sampler_for`)
+samples each chunk as ingest does; ``--sample-rate`` fills ``sample_rate`` in trace files read whole too.
 
 Pass 2 takes the days from the last to the first: a spool holds the spans of its day's requests
 and the late spans of requests begun on an earlier day (a request never starts after one of its
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +49,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recipemut.errors import InputFileError, LogError
-from recipemut.files.compressed import packed_with
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.files.write import atomic_write, note_written
 from recipemut.logs.checks import check_spans
@@ -55,19 +58,11 @@ from recipemut.logs.parquet import (
     BATCH_ROWS,
     expand_logs,
     is_parquet,
-    is_parquet_file,
     parquet_batches,
     parquet_bytes,
 )
 from recipemut.logs.report import IngestReport, Rejection, Rejects, frozen_counts
-from recipemut.logs.sample import (
-    Sampler,
-    auto_fraction,
-    estimated_memory,
-    memory_budget,
-    over_budget,
-    reading_stage,
-)
+from recipemut.logs.sample import Sampler, reading_stage, sampler_for
 from recipemut.logs.sources import (
     STDIN_NAME,
     check_file,
@@ -88,6 +83,11 @@ from recipemut.logs.stream import DiskTicks, checked_chunks
 from recipemut.usecases.inputs import LogSource
 
 DAY_MS = 86_400_000
+#: spool files open at once (one per day written to lately): a log of many days never runs out of file
+#: descriptors (macOS allows 256 by default, Linux 1,024)
+OPEN_SPOOLS = 64
+#: the temporary folder a conversion into a folder spools into, inside it (``.spool-XXXXXXXX.convert/``)
+SPOOL_PREFIX = ".spool-"
 #: the spool's column of ingest order (a running row number over every log), never written out
 SEQ = "ingest_row"
 #: the columns written, in the order of the one-file convert (call columns only when some span has one)
@@ -191,8 +191,9 @@ class _NotStreamed(Exception):
 
 def _whole(source: LogSource, path: Path) -> tuple[pa.Table, IngestReport]:
     df, rep = read_logs(
-        [path], strict=source.strict, log_format=source.log_format, mapping=source.mapping, memory_budget="off"
-    )
+        [path], strict=source.strict, log_format=source.log_format, mapping=source.mapping, memory_budget="off",
+        sample_rate=source.sample_rate,
+    )  # fmt: skip
     table = pa.Table.from_pandas(df, preserve_index=False)
     cols = []
     for f in PARSE_SCHEMA:
@@ -202,34 +203,59 @@ def _whole(source: LogSource, path: Path) -> tuple[pa.Table, IngestReport]:
 
 
 class _Spool:
-    """Spool files, one a day of span start, appended chunk by chunk (Arrow IPC, lz4: written and
-    read back several times faster than zstd Parquet, for about twice the space)."""
+    """Spool files of the days of span start, appended chunk by chunk (Arrow IPC, lz4: written and
+    read back several times faster than zstd Parquet, for about twice the space).
+
+    At most :data:`OPEN_SPOOLS` are open at once: a day written to when that many are open closes the
+    one written to least recently, and a day written to again after its file was closed goes on in a
+    new segment file; :meth:`read` reads a day's segments in the order they were written (ingest
+    order, as the rows were appended)."""
 
     def __init__(self, folder: Path, schema: pa.Schema) -> None:
         self.folder, self.schema = folder, schema
-        self.writers: dict[int, tuple[pa.NativeFile, pa.ipc.RecordBatchFileWriter]] = {}
+        self.writers: OrderedDict[int, tuple[pa.NativeFile, pa.ipc.RecordBatchFileWriter]] = OrderedDict()
+        self.segments: dict[int, list[Path]] = {}
 
-    def path(self, day: int) -> Path:
-        return self.folder / f"spool-{day}.arrow"
+    def paths(self, day: int) -> list[Path]:
+        """The day's segment files, in the order written."""
+        return self.segments.get(day, [])
+
+    def _open(self, day: int) -> pa.ipc.RecordBatchFileWriter:
+        while len(self.writers) >= max(OPEN_SPOOLS, 1):
+            _, (sink, w) = self.writers.popitem(last=False)
+            w.close()
+            sink.close()
+        seg = self.segments.setdefault(day, [])
+        path = self.folder / f"spool-{day}-{len(seg)}.arrow"
+        sink = pa.OSFile(str(path), "wb")
+        seg.append(path)
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        self.writers[day] = (sink, pa.ipc.new_file(sink, self.schema, options=options))
+        return self.writers[day][1]
 
     def add(self, table: pa.Table) -> None:
         day = np.floor(table.column("start_ms").to_numpy(zero_copy_only=False) / DAY_MS).astype(np.int64)
         for d in np.unique(day).tolist():
-            if d not in self.writers:
-                sink = pa.OSFile(str(self.path(d)), "wb")
-                options = pa.ipc.IpcWriteOptions(compression="lz4")
-                self.writers[d] = (sink, pa.ipc.new_file(sink, self.schema, options=options))
-            self.writers[d][1].write_table(table.filter(pa.array(day == d)))
+            if d in self.writers:
+                self.writers.move_to_end(d)
+                w = self.writers[d][1]
+            else:
+                w = self._open(d)
+            w.write_table(table.filter(pa.array(day == d)))
 
     def read(self, day: int) -> pa.Table:
-        with pa.OSFile(str(self.path(day))) as src:
-            return pa.ipc.open_file(src).read_all()
+        parts = []
+        for path in self.paths(day):
+            with pa.OSFile(str(path)) as src:
+                parts.append(pa.ipc.open_file(src).read_all())
+        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
     def close(self) -> list[int]:
-        for sink, w in self.writers.values():
+        while self.writers:
+            _, (sink, w) = self.writers.popitem(last=False)
             w.close()
             sink.close()
-        return sorted(self.writers)
+        return sorted(self.segments)
 
 
 def _requests(parts: list[pa.Table]) -> pa.Table:
@@ -243,24 +269,6 @@ def _requests(parts: list[pa.Table]) -> pa.Table:
 def _chunk_requests(table: pa.Table) -> pa.Table:
     t = table.select(["request_id", "start_ms"]).group_by("request_id").aggregate([("start_ms", "min")])
     return t.rename_columns(["request_id", "first"])
-
-
-def _sampler(source: LogSource, files: list[Path], fill: float) -> tuple[Sampler | None, str]:
-    """The sampler of ``--sample-requests``, or of ``--memory-budget`` when the logs' estimated size
-    is over it (the rule and wording of ingest), or None: every request kept."""
-    if source.sample_requests is not None:
-        if source.sample_requests >= 1:
-            return None, ""
-        return Sampler(source.sample_requests, fill_rate=fill), f"--sample-requests {source.sample_requests:g}"
-    limit = memory_budget(source.memory_budget)
-    if limit <= 0:
-        return None, ""
-    on_disk = [p for p in files if not is_stdin(p) and p.is_file()]
-    estimate = estimated_memory(on_disk, {p: "parquet" if is_parquet_file(p) else packed_with(p) for p in on_disk})
-    fraction = auto_fraction(estimate, limit)
-    if fraction is None:
-        return None, ""
-    return Sampler(fraction, fill_rate=fill), over_budget(estimate, limit, source.memory_budget)
 
 
 def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress: Progress = NO_PROGRESS) -> _Spooled:
@@ -285,7 +293,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
         from recipemut.logs.sources import stdin_copy
 
         real_files = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
-        sampler, sampled_by = _sampler(source, real_files, fill)
+        sampler, sampled_by = sampler_for(real_files, source.sample_requests, source.memory_budget, fill_rate=fill)
 
         def add(table: pa.Table, name: str) -> None:
             if sampler is not None:
@@ -424,7 +432,9 @@ def write_days(
         written.append(path)
         return len(data)
 
-    with tempfile.TemporaryDirectory(prefix="recipemut-convert-") as tmp:
+    # the spool inside the folder (the disk that takes the days, not the system's temporary folder, RAM
+    # on a tmpfs), dot-named and of Arrow IPC files, which --logs FOLDER never reads; removed on any exit
+    with tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, suffix=".convert", dir=folder) as tmp:
         sp = _spool_logs(source, Path(tmp), chunk_bytes, progress)
         progress.task("writing the days", len(sp.days), unit="days")
         out = _write_out(sp, day_file, dedupe=False, progress=progress)
@@ -573,7 +583,8 @@ def write_file(
         out = _write_out(sp, day_part, dedupe=True, progress=progress)
         progress.task(f"writing {target.name}")
         for d in sp.days:  # the spool is read: its space is the parts' now
-            sp.spool.path(d).unlink()
+            for seg in sp.spool.paths(d):
+                seg.unlink()
         size = _assemble(target, schema, [parts[d] for d in sorted(parts)])
     return DaysWritten(out.rows, tuple(sp.columns), size, _report(sp, out), ())
 
