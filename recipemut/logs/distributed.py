@@ -69,7 +69,7 @@ from recipemut.logs.sample import (
     human_bytes,
     memory_budget,
 )
-from recipemut.logs.sources import HEAD_BYTES, check_file, is_stdin, too_far
+from recipemut.logs.sources import HEAD_BYTES, check_file, is_stdin, refuse_binary, too_far
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, factorize, keep_calls, to_span_frame
 from recipemut.logs.stream import line_chunks, merge_rejects, read_chunk
 from recipemut.recipe.model import Recipe
@@ -79,6 +79,8 @@ log = logging.getLogger(__name__)
 ENGINES = ("local", "dask")
 #: bytes of a plain JSONL file per partition
 PARTITION_BYTES = 64 << 20
+#: the most bytes a line of a plain JSONL file may run past its partition's end (or into its start)
+MAX_LINE_BYTES = 256 << 20
 #: the most partitions a Parquet file of small row groups is cut into (:func:`_parquet_parts`)
 FILE_PARTITIONS = 8
 #: seconds to wait for a scheduler to answer before giving up
@@ -206,13 +208,13 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                 elif misnamed := misnamed_parquet(source, head):  # as the local engines say it, not read as JSONL
                     raise LogError(misnamed, file=source, code="not-parquet")
                 elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
-                    refuse_uncut(source, _content_head(f, head))
+                    refuse_uncut(source, _text_head(f, head, source))
                     parts.append(Partition(len(parts), source, source, "packed", weight=partition_bytes))
                 elif (packed := compressed_with(head)) is not None:
                     raise LogError(f"{packed[0]}-compressed; decompress it first ({packed[1]})", file=source,
                                    code="compressed")  # fmt: skip
                 else:
-                    refuse_uncut(source, _content_head(f, head))
+                    refuse_uncut(source, _text_head(f, head, source))
                     for a in range(0, max(size, 1), partition_bytes):
                         end = min(a + partition_bytes, size)
                         parts.append(Partition(len(parts), source, source, "jsonl", a, end, weight=end - a))
@@ -222,10 +224,8 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
 
 
 def _parquet_parts(meta: Any, source: str, first: int, rows: int) -> Iterator[Partition]:
-    """A Parquet file's partitions: a row group each, but at most :data:`FILE_PARTITIONS` of them
-    unless its row groups are large: a run of row groups ends once it holds ``rows`` rows or its
-    share of the groups. 10,000 row groups of one row were 10,000 tasks (past 120 s); now 8 (each
-    task parses the file's footer, which lists every row group)."""
+    """A Parquet file's partitions: runs of row groups, each ending once it holds ``rows`` rows or its
+    share of :data:`FILE_PARTITIONS` (10,000 row groups of one row were 10,000 tasks, past 120 s)."""
     n_groups = meta.num_row_groups
     share = -(-n_groups // FILE_PARTITIONS)
     start = base = held = 0  # the run's first row group, the rows before it, its rows
@@ -237,17 +237,20 @@ def _parquet_parts(meta: Any, source: str, first: int, rows: int) -> Iterator[Pa
             first, start, base, held = first + 1, g + 1, base + held, 0
 
 
-def _content_head(f: IO[bytes], head: bytes) -> bytes:
-    """The first :data:`~recipemut.logs.sources.HEAD_BYTES` of a file's content, decompressed."""
+def _text_head(f: IO[bytes], head: bytes, name: str) -> bytes:
+    """The first :data:`~recipemut.logs.sources.HEAD_BYTES` of a file's content, decompressed, refused
+    when binary (a file of NUL bytes took the workers past 11 GB)."""
     f.seek(0)
     try:
         if is_gzip(head):
-            return gzip.GzipFile(fileobj=f).read(HEAD_BYTES)
-        if is_zstd(head):
-            return bytes(pa.CompressedInputStream(pa.PythonFile(f, mode="r"), "zstd").read(HEAD_BYTES))
-        return f.read(HEAD_BYTES)
+            content = gzip.GzipFile(fileobj=f).read(HEAD_BYTES)
+        else:
+            zstd = pa.CompressedInputStream(pa.PythonFile(f, mode="r"), "zstd") if is_zstd(head) else f
+            content = bytes(zstd.read(HEAD_BYTES))
     except (EOFError, gzip.BadGzipFile, pa.ArrowException):
         return b""  # a damaged stream: the partition's reader says what is wrong with it, at its line
+    refuse_binary(content, name)
+    return content
 
 
 def refuse_uncut(name: str, head: bytes) -> None:
@@ -267,17 +270,27 @@ def refuse_uncut(name: str, head: bytes) -> None:
         )  # fmt: skip
 
 
-def _range_bytes(f: IO[bytes], start: int, end: int) -> bytes:
-    """The whole lines whose first byte is in ``start..end``."""
+def _range_bytes(f: IO[bytes], start: int, end: int, name: str = "") -> bytes:
+    """The whole lines whose first byte is in ``start..end``; a line running more than
+    :data:`MAX_LINE_BYTES` past either end is refused (each partition read to the end of a file
+    with no line break)."""
+
+    def rest_of_line(at: int) -> bytes:
+        got = f.readline(MAX_LINE_BYTES)
+        if len(got) >= MAX_LINE_BYTES and not got.endswith(b"\n"):
+            raise LogError(f"a line runs on past byte {at + MAX_LINE_BYTES:,} with no line break; not a log of "
+                           f"lines of spans", file=name, code="line-too-long")  # fmt: skip
+        return got
+
     if start > 0:
         f.seek(start - 1)
-        f.readline()  # the rest of the line that began before ``start``
+        rest_of_line(start - 1)  # the rest of the line that began before ``start``
     pos = f.tell()
     if pos >= end:
         return b""
     data = f.read(end - pos)
     if data and not data.endswith(b"\n"):
-        data += f.readline()
+        data += rest_of_line(end)
     return data
 
 
@@ -330,7 +343,7 @@ def read_partition(
         else:
             if part.kind == "jsonl":
                 with _open(part.source) as f:
-                    data = _range_bytes(f, part.start, part.end)
+                    data = _range_bytes(f, part.start, part.end, part.name)
                 if part.start == 0 and data.startswith(UTF8_BOM):
                     data = data[len(UTF8_BOM) :]
                 chunks: Iterator[tuple[bytes | memoryview, int]] = iter([(data, 0)])
@@ -368,8 +381,8 @@ def read_partitions(
 
 
 def tasks(parts: Sequence[Partition], task_bytes: int) -> list[list[Partition]]:
-    """Consecutive partitions in groups of up to ``task_bytes`` of :attr:`Partition.weight` (a heavier
-    partition alone): one task per file of 10,000 one-line files took 227 s and 4.4 GB.
+    """Consecutive partitions in groups of up to ``task_bytes`` of :attr:`Partition.weight` (one task per
+    file of 10,000 one-line files took 227 s).
 
     >>> [len(t) for t in tasks([Partition(i, "f", "f", "jsonl", weight=w) for i, w in enumerate([5, 5, 9, 2])], 10)]
     [2, 1, 1]

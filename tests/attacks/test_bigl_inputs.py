@@ -362,3 +362,27 @@ def test_many_files_share_one_dictionary_of_names(
     df, _, _ = read_partitioned([tmp_path], recipe=load_recipe(RECIPE), engine="local", memory_budget="off")
     assert df["source_file"].nunique() == 40
     assert built == [40]
+
+
+# ---- binary files and lines without end on the dask engine ------------------------------------------
+
+
+@pytest.mark.parametrize("url", [False, True])
+def test_a_file_of_nul_bytes_is_refused_before_it_is_cut(tmp_path: Path, url: bool) -> None:
+    # the local engine refused it; the dask engine cut a 1 TB sparse file into 16,384 partitions of one
+    # "line" each read to the end of the file: workers past 11 GB, restarted
+    zeros = tmp_path / "zeros.jsonl"
+    zeros.write_bytes(bytes(1 << 20))
+    with pytest.raises(InputFileError, match=r"is not a text log \(binary data at byte 0: 0x00\)"):
+        plan_partitions([f"file://{zeros}" if url else zeros], 1 << 16)
+
+
+def test_a_line_without_end_is_refused_not_read_by_every_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(distributed, "MAX_LINE_BYTES", 1 << 20)  # 256 MiB
+    logs = tmp_path / "long.jsonl"
+    first = gzip.decompress(LOGS.read_bytes()).split(b"\n", 1)[0] + b"\n"
+    logs.write_bytes(first + b"a" * (3 << 20))
+    with pytest.raises(LogError, match=r"a line runs on past byte .* with no line break"):
+        read_partitioned([logs], recipe=load_recipe(RECIPE), engine="local", partition_bytes=1 << 18)
