@@ -81,12 +81,15 @@ def _many_days_log(tmp_path: Path, days: int = 40) -> Path:
     for r in range(3):
         for d in range(days):
             day = T0 + d * DAY
-            lines.append(line(span(f"d{d:03d}-r{r}", "load", day + 3_600_000 + r, 10, attempt=r)))
+            lines.append(line(span(f"d{d:03d}-r{r}", "load", day + 3_600_000 + r, 10, attempt=r + 1)))
             late = f"d{d:03d}-late{r}"
             lines.append(line(span(late, "load", day + DAY - 500 + r, 10)))
             lines.append(line(span(late, "left", day + DAY + 200 + r, 30)))  # past midnight: the next day's spool
             lines.append(line(span(f"d{d:03d}-split", ["load", "left", "right"][r], day + 7_200_000 + 100 * r, 10)))
             lines.append(line(span(f"d{d:03d}-dup", "load", day + 9_000_000, 20 - 10 * (r % 2), cost_usd=r)))
+            if r == 2 and d % 7 == 0:  # a span three days after its request's start (carried back three days)
+                lines.append(line(span(f"d{d:03d}-long", "load", day + 60_000, 10)))
+                lines.append(line(span(f"d{d:03d}-long", "join", day + 3 * DAY + 60_000, 10)))
     return write_lines(tmp_path / "many.jsonl", lines)
 
 
@@ -144,6 +147,8 @@ def test_many_days_keep_at_most_the_cap_open_and_write_what_an_unbounded_spool_w
         day = bounded["spans-2025-11-24.parquet"].to_pylist()
         split = [(r["op"], r["source_line"]) for r in day if r["request_id"] == "d000-split"]
         assert split == [("load", 4), ("left", 204), ("right", 404)]
+        assert [r["op"] for r in day if r["request_id"] == "d000-long"] == ["load", "join"]
+        assert sum(t.num_rows for t in bounded.values()) == 40 * 3 * 5 + 6 * 2  # every span, in its request's day
 
 
 # 3. a conversion into a folder spools inside it

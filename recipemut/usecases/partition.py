@@ -456,23 +456,56 @@ def sorted_day(parts: list[pa.Table], requests: pa.Table) -> pa.Table:
     return t.take(order)
 
 
+class _ByDay:
+    """The requests (``request_id``, ``first``) in order of their day of first start: a day's requests
+    are a slice, so a day's rows are looked up among that day's requests (then the day before's,
+    then the earlier ones'), not all of the log's every day (1,100 days of 300,000 requests took
+    46 s in those lookups)."""
+
+    def __init__(self, requests: pa.Table) -> None:
+        day = np.floor(requests.column("first").to_numpy() / DAY_MS).astype(np.int64)
+        order = np.argsort(day, kind="stable")
+        self.requests, self.day = requests.take(pa.array(order)), day[order]
+
+    def _bounds(self, lo: int, hi: int) -> tuple[int, int]:
+        return int(np.searchsorted(self.day, lo, "left")), int(np.searchsorted(self.day, hi, "left"))
+
+    def of(self, lo: int, hi: int) -> pa.Table:
+        """The requests begun on the days ``lo`` to ``hi`` (excluded)."""
+        i, j = self._bounds(lo, hi)
+        return self.requests.slice(i, j - i)
+
+    def days_of(self, ids: pa.ChunkedArray, d: int) -> np.ndarray:
+        """The day each of the spans ``ids`` (of day ``d``'s spool: requests begun that day or before)
+        belongs to: its request's day of first start."""
+        out = np.full(len(ids), d, np.int64)
+        left = np.arange(len(ids))
+        for lo, hi in ((d, d + 1), (d - 1, d), (int(self.day[0]) if len(self.day) else d, d - 1)):
+            i, j = self._bounds(lo, hi)
+            if not len(left) or j <= i:
+                continue
+            at = pc.index_in(ids.take(pa.array(left)), value_set=self.requests.column("request_id").slice(i, j - i))
+            found = np.asarray(pc.is_valid(at).to_numpy(zero_copy_only=False), dtype=bool)
+            out[left[found]] = self.day[i + np.asarray(pc.fill_null(at, 0).to_numpy(zero_copy_only=False))[found]]
+            left = left[~found]
+        return out
+
+
 def _write_out(
     sp: _Spooled, sink: Callable[[int, pa.Table], int], *, dedupe: bool, progress: Progress = NO_PROGRESS
 ) -> _Written:
     """Pass 2: the days, last first, each row carried to its request's day, sorted, duplicates dropped
     when ``dedupe`` (as ingest drops them: a request's spans are all in its day), handed to ``sink``
     (which returns the bytes it wrote)."""
-    requests = sp.requests
-    req_day = np.floor(requests.column("first").to_numpy() / DAY_MS).astype(np.int64)
+    by_day = _ByDay(sp.requests)
     carry: dict[int, list[pa.Table]] = {}
     out = _Written()
-    for d in sorted(set(sp.days) | set(np.unique(req_day).tolist()), reverse=True):
+    for d in sorted(set(sp.days) | set(np.unique(by_day.day).tolist()), reverse=True):
         parts = carry.pop(d, [])
         if d in sp.days:
             progress.advance()
             t = sp.spool.read(d)
-            at = pc.index_in(t.column("request_id"), value_set=requests.column("request_id")).to_numpy()
-            rd = req_day[at]
+            rd = by_day.days_of(t.column("request_id"), d)
             for e in np.unique(rd[rd != d]).tolist():
                 carry.setdefault(e, []).append(t.filter(pa.array(rd == e)))
             parts.append(t.filter(pa.array(rd == d)) if (rd != d).any() else t)
@@ -480,7 +513,7 @@ def _write_out(
         parts = [p for p in parts if p.num_rows]
         if not parts:
             continue
-        t = sorted_day(parts, requests).select(sp.columns)
+        t = sorted_day(parts, by_day.of(d, d + 1)).select(sp.columns)
         del parts
         per_req = (
             t.select(["request_id", "variant"])
