@@ -73,7 +73,9 @@ def lock_path(recipe_path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + ".lock")
 
 
-def _refuse_kind(path: Path, mode: int, what: str, code: str) -> InputFileError:
+def _refuse_kind(
+    path: Path, mode: int, what: str, code: str, kept: str = "the files it keeps beside a recipe"
+) -> InputFileError:
     kind = kind_of(mode)
     if stat.S_ISLNK(mode):
         try:
@@ -81,8 +83,10 @@ def _refuse_kind(path: Path, mode: int, what: str, code: str) -> InputFileError:
         except OSError:
             to = ""
         return InputFileError(
-            f"{what} is a symbolic link{to}; recipemut does not follow links for the files it keeps beside a "
-            "recipe — remove it", file=str(path), code=code)
+            f"{what} is a symbolic link{to}; recipemut does not follow links for {kept} — remove it",
+            file=str(path),
+            code=code,
+        )
     return InputFileError(f"{what} is {kind}, not a regular file; remove it", file=str(path), code=code)
 
 
@@ -209,6 +213,74 @@ def interrupted_line() -> str:
     return f"interrupted; {listed} {'was' if len(done) == 1 else 'were'} written in full before it"
 
 
+def _begin(
+    path: str | os.PathLike[str], *, follow: bool, what: str, tmp_dir: Path | None = None, kept: str | None = None
+) -> tuple[Path, Path, int]:
+    """(the file to replace, a new empty temporary file, the mode to give it): the checks and the
+    ``O_EXCL`` temporary file (beside the file, or in ``tmp_dir`` on the same disk) of an atomic write."""
+    target = resolved(path) if follow else Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    st = _lstat(target)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise _refuse_kind(target, st.st_mode, what, "not-a-file", *([kept] if kept else []))
+    mode = stat.S_IMODE(st.st_mode) if st is not None else _umask_mode()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir or folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise InputFileError(f"cannot write beside {target}: {e.strerror}", file=str(target), code="write") from e
+    os.close(fd)
+    return target, Path(tmp), mode
+
+
+def _open_temp(tmp: Path, flags: int = os.O_WRONLY) -> int:
+    """A descriptor on a temporary file :func:`_begin` made, never through a link put in its place."""
+    return os.open(tmp, flags | _NOFOLLOW | _CLOEXEC)
+
+
+def _put_in_place(tmp: Path, target: Path, mode: int) -> None:
+    """Sync the temporary file's bytes to disk, give it ``mode`` and rename it over ``target``."""
+    fd = _open_temp(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def atomic_file(
+    path: str | os.PathLike[str], *, follow: bool = True, what: str = "file", kept: str | None = None
+) -> Iterator[Path]:
+    """Replace ``path`` atomically with what the ``with`` block writes to the path it is given: a new
+    temporary file beside ``path`` (``O_EXCL``, mode ``0o600`` until done), for a writer that streams
+    (a :class:`pyarrow.parquet.ParquetWriter`). When the block ends, the file is fsynced, given the
+    old file's permission bits (``0o666 & ~umask`` for a new one), renamed over ``path`` and the folder
+    fsynced. On any exception (Ctrl-C included) the temporary file is removed, ``path`` is as it was
+    and the exception goes on (an :class:`OSError` is not translated). ``follow`` and the refusals
+    are :func:`atomic_write`'s (``kept``: as for :func:`atomic_files`).
+
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     out = pathlib.Path(folder) / "big.bin"
+    ...     with atomic_file(out) as tmp:
+    ...         with open(tmp, "wb") as fh:
+    ...             _ = fh.write(b"streamed")
+    ...     out.read_bytes(), sorted(p.name for p in out.parent.iterdir())
+    (b'streamed', ['big.bin'])
+    """
+    target, tmp, mode = _begin(path, follow=follow, what=what, kept=kept)
+    try:
+        yield tmp
+        _put_in_place(tmp, target, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    note_written(path)
+    _fsync_dir(target.parent if str(target.parent) else Path("."))
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, follow: bool = True, what: str = "file") -> None:
     """Replace ``path`` with ``data`` atomically (temp in the same folder, fsync, rename, fsync folder).
 
@@ -219,32 +291,87 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, follow: bool = Tr
     folder). Any OS error (disk full, permission denied) removes the temporary file and raises
     :class:`InputFileError` naming the file; the old file is left as it was.
     """
-    target = resolved(path) if follow else Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    st = _lstat(target)
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        raise _refuse_kind(target, st.st_mode, what, "not-a-file")
-    mode = stat.S_IMODE(st.st_mode) if st is not None else _umask_mode()
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as e:
-        raise InputFileError(f"cannot write beside {target}: {e.strerror}", file=str(target), code="write") from e
-    try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(path, follow=follow, what=what) as tmp, open(_open_temp(tmp), "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-        note_written(path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise InputFileError(f"cannot write: {e.strerror or e}; nothing was changed",
-                                 file=str(target), code="write") from None
-        raise
-    _fsync_dir(folder)
+    except OSError as e:
+        target = resolved(path) if follow else Path(path)
+        raise InputFileError(
+            f"cannot write: {e.strerror or e}; nothing was changed", file=str(target), code="write"
+        ) from None
+
+
+class AtomicFiles:
+    """Several files replaced together (:func:`atomic_files`): :meth:`write` puts a file's bytes in a
+    temporary file, synced; :meth:`commit` renames every one into place once all are written."""
+
+    def __init__(self, *, follow: bool, what: str, tmp_dir: Path | None, kept: str | None) -> None:
+        self.follow, self.what, self.tmp_dir, self.kept = follow, what, tmp_dir, kept
+        self.staged: list[tuple[str | os.PathLike[str], Path, Path, int]] = []
+
+    def write(self, path: str | os.PathLike[str], data: bytes) -> None:
+        """Write ``data`` to a new temporary file for ``path`` (refused as :func:`atomic_write` refuses)."""
+        target, tmp, mode = _begin(path, follow=self.follow, what=self.what, tmp_dir=self.tmp_dir, kept=self.kept)
+        self.staged.append((path, target, tmp, mode))
+        fd = _open_temp(tmp)
+        with open(fd, "wb") as fh:
+            fh.write(data)
+
+    def commit(self) -> None:
+        """Check every file's place again (a link or folder put there meanwhile is refused, nothing
+        moved), then rename each temporary file over its file and sync the folders."""
+        for _, target, _, _ in self.staged:
+            st = _lstat(target)
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                raise _refuse_kind(target, st.st_mode, self.what, "not-a-file", *([self.kept] if self.kept else []))
+        folders: dict[Path, None] = {}
+        while self.staged:
+            path, target, tmp, mode = self.staged[0]
+            _put_in_place(tmp, target, mode)
+            del self.staged[0]
+            note_written(path)
+            folders[target.parent if str(target.parent) else Path(".")] = None
+        for folder in folders:
+            _fsync_dir(folder)
+
+    def discard(self) -> None:
+        """Remove the temporary files not renamed into place."""
+        for _, _, tmp, _ in self.staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self.staged.clear()
+
+
+@contextlib.contextmanager
+def atomic_files(
+    *, follow: bool = True, what: str = "file", tmp_dir: Path | None = None, kept: str | None = None
+) -> Iterator[AtomicFiles]:
+    """Replace several files together: each :meth:`AtomicFiles.write` goes to a temporary file (in
+    ``tmp_dir``, on the files' disk, or beside its file); when the ``with`` block ends, every one is
+    renamed into place. On any exception (disk full, a refused link, Ctrl-C) before that, the
+    temporary files are removed and no file is touched. ``kept`` names, in the refusal of a link,
+    the files that are never followed (``"the day files of a folder"``).
+
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     d = pathlib.Path(folder)
+    ...     try:
+    ...         with atomic_files() as files:
+    ...             files.write(d / "a", b"1")
+    ...             raise KeyboardInterrupt
+    ...     except KeyboardInterrupt:
+    ...         pass
+    ...     with atomic_files() as files:
+    ...         files.write(d / "a", b"1"); files.write(d / "b", b"2")
+    ...     sorted(p.name for p in d.iterdir())
+    ['a', 'b']
+    """
+    files = AtomicFiles(follow=follow, what=what, tmp_dir=tmp_dir, kept=kept)
+    try:
+        yield files
+        files.commit()
+    finally:
+        files.discard()
 
 
 def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:

@@ -153,13 +153,17 @@ def convert_to_folder(
 ) -> ConvertRun:
     """Stream ``source`` into the folder ``out``: one Parquet file per day (UTC) of request start,
     each sorted by request (:func:`recipemut.usecases.partition.write_days`). ``out`` is created when
-    its parent exists; it may not be one of the logs' folders' files. ``size_bytes`` is the files'
-    total; ``progress`` is told the bytes read, then the days written."""
+    its parent exists; it may not be a symbolic link, nor hold one of the logs (refused before any log
+    is read). The days are put in place together once all are written: on a failure (a link where a day
+    goes, disk full, Ctrl-C) the folder is as it was. ``size_bytes`` is the files' total; ``progress``
+    is told the bytes read, then the days written."""
     from recipemut.errors import InputFileError
     from recipemut.usecases.partition import write_days
 
     folder = Path(out)
     inputs = {Path(p).resolve() for p in source.input_files() if str(p) != "-"}
+    if folder.is_symlink():  # written through, its days would land where it points: refused, as every output link
+        raise InputFileError(f"--out {out}: is a symbolic link; name the folder itself", code="out")
     if folder.exists() and not folder.is_dir():
         raise InputFileError(f"--out {out}: is not a folder; name a folder or a .parquet file", code="out")
     if not folder.parent.resolve().is_dir():

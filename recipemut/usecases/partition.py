@@ -17,8 +17,10 @@ Pass 2 takes the days from the last to the first: a spool holds the spans of its
 and the late spans of requests begun on an earlier day (a request never starts after one of its
 spans), so those rows are carried back to their request's day. A day holds the rows of the
 requests that began that day, sorted by (request start, request id, ingest order): a request's
-spans together, in the order of the logs. For a folder it is written atomically as
-``spans-YYYY-MM-DD.parquet``, duplicate spans kept (a request's spans are all in one file, so
+spans together, in the order of the logs. For a folder it is written as ``spans-YYYY-MM-DD.parquet``
+(:func:`~recipemut.files.write.atomic_files`: every day to a temporary file in the spool, all renamed
+into the folder once the last is written, none on a failure; a link where a day goes is refused,
+never followed), duplicate spans kept (a request's spans are all in one file, so
 reading the folder drops them as reading the logs does). For one file, duplicates are dropped by
 ingest's rule (:func:`~recipemut.logs.spans.keep_calls`, right on one day since a request is all
 in its day), the day is conformed to the schema the in-memory conversion wrote
@@ -50,7 +52,7 @@ import pyarrow.parquet as pq
 
 from recipemut.errors import InputFileError, LogError
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
-from recipemut.files.write import atomic_write, note_written
+from recipemut.files.write import atomic_file, atomic_files
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import detect_format, misnamed_parquet
 from recipemut.logs.ingest import read_logs
@@ -425,16 +427,22 @@ def write_days(
     except InputFileError:  # no Parquet file there yet
         before = set()
 
-    def day_file(day: int, table: pa.Table) -> int:
-        data = parquet_bytes(table)
-        path = folder / f"spans-{datetime.fromtimestamp(day * DAY_MS / 1000, UTC):%Y-%m-%d}.parquet"
-        atomic_write(path, data)
-        written.append(path)
-        return len(data)
-
     # the spool inside the folder (the disk that takes the days, not the system's temporary folder, RAM
-    # on a tmpfs), dot-named and of Arrow IPC files, which --logs FOLDER never reads; removed on any exit
-    with tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, suffix=".convert", dir=folder) as tmp:
+    # on a tmpfs), dot-named and of Arrow IPC files, which --logs FOLDER never reads; removed on any exit.
+    # Each day goes to a temporary file in it; all are renamed into the folder once every day is written
+    # (none on a failure), never through a link planted where a day file goes (refused)
+    with (
+        tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, suffix=".convert", dir=folder) as tmp,
+        atomic_files(follow=False, what="day file", tmp_dir=Path(tmp), kept="the day files of a folder") as days,
+    ):
+
+        def day_file(day: int, table: pa.Table) -> int:
+            data = parquet_bytes(table)
+            path = folder / f"spans-{datetime.fromtimestamp(day * DAY_MS / 1000, UTC):%Y-%m-%d}.parquet"
+            days.write(path, data)
+            written.append(path)
+            return len(data)
+
         sp = _spool_logs(source, Path(tmp), chunk_bytes, progress)
         progress.task("writing the days", len(sp.days), unit="days")
         out = _write_out(sp, day_file, dedupe=False, progress=progress)
@@ -647,40 +655,15 @@ def _row_groups(parts: list[Path], rows: int) -> Iterator[list[pa.RecordBatch]]:
 
 
 def _assemble(target: Path, schema: pa.Schema, parts: list[Path]) -> int:
-    """The parts' rows, in order, into a temporary file beside ``target`` (row groups of
-    :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, as the in-memory conversion cut them), synced
-    and renamed over it; its size. The temporary file is removed on any error."""
-    import os
-    import stat
-
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mask = os.umask(0)
-        os.umask(mask)
-        mode = 0o666 & ~mask
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with pq.ParquetWriter(fh, schema, compression="zstd", use_dictionary=True) as w:
-                for group in _row_groups(parts, BATCH_ROWS):
-                    w.write_table(pa.Table.from_batches(group, schema=schema), row_group_size=BATCH_ROWS)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    note_written(target)
-    with contextlib.suppress(OSError):
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    """The parts' rows, in order, into ``target`` atomically (:func:`~recipemut.files.write.atomic_file`:
+    a temporary file beside it, synced and renamed over it, removed on any error), in row groups of
+    :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, as the in-memory conversion cut them; its size."""
+    with (
+        atomic_file(target, follow=False, what="--out", kept="the file convert writes") as tmp,
+        pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=True) as w,
+    ):
+        for group in _row_groups(parts, BATCH_ROWS):
+            w.write_table(pa.Table.from_batches(group, schema=schema), row_group_size=BATCH_ROWS)
     return target.stat().st_size
 
 

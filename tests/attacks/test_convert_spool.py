@@ -5,11 +5,12 @@ spooled or sorted leaves an existing output byte for byte as it was and no tempo
 beside it or under ``$TMPDIR``; an output that is an input under another name (a hard link) is
 refused.
 
-Open (``xfail(strict=True)``: ``recipemut/usecases/`` belongs to the convert work, each with the
-fix it needs): a link planted in the output folder where a day file goes is followed (the day is
-written over the file it points to, outside the folder); a folder conversion that fails after its
-first day has already replaced that day's file in an existing output folder; an output folder that
-is a symbolic link is written through.
+Held since the folder form writes its days together (they were open defects, pinned as strict
+xfails): a link planted in the output folder where a day file goes is refused in one line, never
+followed (the day was written over the file it points to, outside the folder); a folder conversion
+that fails after its first day (disk full, Ctrl-C) leaves an existing output folder as it was (that
+day's file was already replaced); an output folder that is a symbolic link is refused before any log
+is read (it was written through).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import pytest
 from typer.testing import CliRunner
 
 from recipemut.cli import app
+from recipemut.errors import InputFileError
+from recipemut.files.write import AtomicFiles
 from recipemut.usecases import partition
 from recipemut.usecases.convert import convert_logs, convert_to_folder
 from recipemut.usecases.inputs import LogSource
@@ -109,12 +112,6 @@ def test_an_output_that_is_an_input_under_another_name_is_refused(tmp_path: Path
     assert out.read_bytes() == data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usecases/partition.py write_days writes a day with atomic_write(path, data), which follows a link "
-    "(as it must for a recipe): a link planted at spans-2025-11-24.parquet has the day written over the file it "
-    "points to, outside the output folder. Fix: atomic_write(path, data, follow=False, what='day file')",
-)
 def test_a_link_planted_where_a_day_file_goes_is_not_followed(tmp_path: Path, logs: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("do not touch")
@@ -123,14 +120,14 @@ def test_a_link_planted_where_a_day_file_goes_is_not_followed(tmp_path: Path, lo
     (folder / "spans-2025-11-24.parquet").symlink_to(victim)
     result = runner.invoke(app, ["convert", str(logs), "-o", str(folder)], env={"COLUMNS": "200"})
     assert victim.read_bytes() == b"do not touch", result.output
+    # refused in one line naming the link, as a link is for every other output; no day was put in place
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "spans-2025-11-24.parquet" in result.output and "symbolic link" in result.output, result.output
+    assert [p.name for p in folder.iterdir()] == ["spans-2025-11-24.parquet"]
+    assert (folder / "spans-2025-11-24.parquet").is_symlink()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usecases/partition.py write_days writes each day into the folder as it goes (atomic_write per day): "
-    "a failure after the first day leaves it replaced. Fix: write the days into a temporary folder beside "
-    "the output (as write_file does) and os.replace each into place only once every day is written",
-)
 @pytest.mark.parametrize("failure", ["enospc", "ctrl-c"])
 def test_a_folder_conversion_that_fails_midway_leaves_the_existing_days(
     tmp_path: Path, logs: Path, monkeypatch: pytest.MonkeyPatch, failure: str
@@ -141,29 +138,23 @@ def test_a_folder_conversion_that_fails_midway_leaves_the_existing_days(
         p.write_bytes(b"PAR1 old " + p.name.encode())
     before = _state(folder)
     calls = []
-    real = partition.atomic_write
+    real = AtomicFiles.write
 
-    def second_fails(path: Path, data: bytes) -> None:
+    def second_fails(self: AtomicFiles, path: Path, data: bytes) -> None:  # the second day's write fails
         calls.append(path)
         if len(calls) == 2:
             if failure == "ctrl-c":
                 raise KeyboardInterrupt
             _enospc()
-        real(path, data)
+        real(self, path, data)
 
-    monkeypatch.setattr(partition, "atomic_write", second_fails)
+    monkeypatch.setattr(AtomicFiles, "write", second_fails)
     with pytest.raises((KeyboardInterrupt, OSError)):
         convert_to_folder(LogSource.of(logs), folder)
-    assert _state(folder) == before
+    assert len(calls) == 2
+    assert _state(folder) == before  # every day as it was, no temporary file or spool folder left
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usecases/convert.py convert_to_folder follows an output folder that is a symbolic link and writes "
-    "the day files where it points; a link is refused for every other output. Fix, before folder.mkdir: "
-    "`if folder.is_symlink(): raise InputFileError(f'--out {out}: is a symbolic link; name the folder itself', "
-    "code='out')`",
-)
 def test_an_output_folder_that_is_a_link_is_refused(tmp_path: Path, logs: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -171,3 +162,28 @@ def test_an_output_folder_that_is_a_link_is_refused(tmp_path: Path, logs: Path) 
     result = runner.invoke(app, ["convert", str(logs), "-o", str(tmp_path / "days") + "/"], env={"COLUMNS": "200"})
     assert list(elsewhere.iterdir()) == []
     assert result.exit_code == 1, result.output
+    assert "is a symbolic link" in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_link_planted_while_the_days_are_written_is_refused_and_no_day_is_moved(
+    tmp_path: Path, logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "days"
+    convert_to_folder(LogSource.of(logs), folder)
+    before = _state(folder)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not touch")
+    real = AtomicFiles.commit
+
+    def plant_then_commit(self: AtomicFiles) -> None:  # every day in its temporary file; a link appears
+        (folder / "spans-2025-11-25.parquet").unlink()
+        (folder / "spans-2025-11-25.parquet").symlink_to(victim)
+        before["spans-2025-11-25.parquet"] = b"do not touch"
+        real(self)
+
+    monkeypatch.setattr(AtomicFiles, "commit", plant_then_commit)
+    with pytest.raises(InputFileError, match=r"spans-2025-11-25\.parquet.*day file is a symbolic link"):
+        convert_to_folder(LogSource.of(logs), folder)
+    assert victim.read_bytes() == b"do not touch"
+    assert (folder / "spans-2025-11-25.parquet").is_symlink()
+    assert _state(folder) == before  # no day moved in, no temporary file or spool folder left
