@@ -470,8 +470,6 @@ def test_a_fifo_is_refused_before_it_is_opened(tmp_path: Path, command: str) -> 
 # ---- found in files another engineer owns now (recipemut/logs/distributed.py, logs/parquet.py) ----------
 
 
-@pytest.mark.xfail(strict=True, reason="logs/distributed.py keeps its own copy of the budget wording: "
-                   "'(--memory-budget; ...)' whatever set the budget; it should call sample.over_budget")
 def test_the_partitioned_reader_names_where_the_budget_came_from(monkeypatch: pytest.MonkeyPatch) -> None:
     from recipemut.logs.distributed import read_partitioned
     from recipemut.recipe.loader import load_recipe
@@ -481,8 +479,6 @@ def test_the_partitioned_reader_names_where_the_budget_came_from(monkeypatch: py
     assert report.sample is not None and f"${BUDGET_ENV}=4M" in report.sample.reason
 
 
-@pytest.mark.xfail(strict=True, reason="logs/distributed.py: an empty sample the memory budget took asks for "
-                   "'a larger --sample-requests (or --memory-budget)', as ingest did before")
 def test_the_partitioned_reader_asks_for_a_larger_budget_when_the_budget_sampled_nothing() -> None:
     from recipemut.errors import LogError
     from recipemut.logs.distributed import read_partitioned
@@ -493,8 +489,6 @@ def test_the_partitioned_reader_asks_for_a_larger_budget_when_the_budget_sampled
     assert "give a larger --memory-budget" in str(e.value) and "--sample-requests (or" not in str(e.value)
 
 
-@pytest.mark.xfail(strict=True, reason="logs/parquet.py: a folder of JSONL logs is 'a directory, not a log file "
-                   "(and holds no Parquet file)', without saying that a quoted glob of its files reads them")
 def test_a_folder_of_jsonl_logs_says_how_to_read_them(tmp_path: Path) -> None:
     folder = tmp_path / "days"
     folder.mkdir()

@@ -12,9 +12,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from recipemut.errors import RecipemutError
 from recipemut.files.jsonsafe import strict_json as strict_json  # re-exported: every command prints JSON
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.files.text import console, shown
+from recipemut.logs.urls import log_paths
 from recipemut.usecases.inputs import LogSource, scheduler_problem
 
 err_console = console(stderr=True, soft_wrap=True)
@@ -105,18 +107,15 @@ def check_rate(value: float | None) -> float | None:
     return value
 
 
-STDIN_TTY = "--logs -: standard input is a terminal; pipe a log into it"
-
-
-def _check_logs(value: list[Path] | None) -> list[Path] | None:
-    """At most one ``-`` (standard input), and standard input not a terminal when it is given."""
-    stdin = [p for p in value or () if str(p) == "-"]
-    if len(stdin) > 1:
+def _check_logs(value: list[str] | None) -> list[Path] | None:
+    """At most one ``-`` (standard input); the values as paths (:func:`~recipemut.logs.urls.log_paths`)."""
+    if (value or []).count("-") > 1:
         raise typer.BadParameter("'-' (standard input) is given more than once; it can be read once")
-    if stdin and sys.stdin is not None and sys.stdin.isatty():
-        err_console.print(f"[bold red]error:[/] {STDIN_TTY}")
-        raise typer.Exit(1)
-    return value
+    try:  # on the text: Path makes file://HOST/x file:/HOST/x, and the host cannot be told any more
+        return None if value is None else log_paths(value)
+    except RecipemutError as e:
+        err_console.print(f"[bold red]error:[/] {shown(e)}")
+        raise typer.Exit(e.exit_code) from None
 
 
 def _options() -> dict[str, Any]:
@@ -124,7 +123,7 @@ def _options() -> dict[str, Any]:
         "logs": typer.Option(
             "--logs",
             "-l",
-            callback=_check_logs,
+            callback=_check_logs, parser=str,  # paths made of the text by _check_logs
             help="Execution logs: native JSONL (plain, gzip or zstd), OTLP/Jaeger/Zipkin JSON, or Parquet (a file, "
             "a folder of them, or a quoted glob); "
             "several files after one --logs, or --logs repeated; - reads standard input "

@@ -6,7 +6,8 @@ that take about :data:`PARTITION_BYTES` in memory,
 each byte range of :data:`PARTITION_BYTES` of a plain native JSONL file (a line belongs to the
 range its first byte is in), each gzip or zstd file whole. Local paths, folders and globs of Parquet
 files, and object-storage URLs (``s3://``, ``gs://``, ... through fsspec, when the filesystem
-package is installed) are accepted. :func:`read_partition` is the one function a worker runs: it
+package is installed) are accepted (:mod:`recipemut.logs.urls` finds them). :func:`read_partition`
+is the one function a worker runs: it
 reads, parses and checks its partition and returns its :class:`~recipemut.logs.partials.Partial`.
 :func:`read_partitioned` maps it over the partitions (``engine="dask"``: on the cluster at
 ``scheduler``, or on an in-process ``LocalCluster`` when there is none; ``engine="local"``: one
@@ -19,10 +20,8 @@ The Dask packages are imported only here, and only when the engine is ``dask``.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recipemut.errors import InputFileError, LogError
+from recipemut.errors import LogError
 from recipemut.files.compressed import (
     STREAM_ERRORS,
     InflatesTooFar,
@@ -48,14 +47,13 @@ from recipemut.files.compressed import (
 from recipemut.logs.checks import check_spans
 from recipemut.logs.daskclient import dask_client
 from recipemut.logs.detect import UTF8_BOM, detect_format, misnamed_parquet
+from recipemut.logs.emptysample import empty_sample
 from recipemut.logs.parquet import (
     READ_BATCH_ROWS,
     check_schema,
     conform,
-    expand_logs,
     grown_bytes,
     is_parquet,
-    refuse_too_many,
     too_large,
 )
 from recipemut.logs.partials import SUMMED, Partial, hist_quantiles, merge, partial_of
@@ -64,14 +62,13 @@ from recipemut.logs.sample import (
     EXPANSION,
     PARQUET_ROW_BYTES,
     RequestSample,
-    auto_fraction,
     estimated_memory,
-    human_bytes,
-    memory_budget,
+    sample_fraction,
 )
-from recipemut.logs.sources import HEAD_BYTES, check_file, is_stdin, refuse_binary, too_far
+from recipemut.logs.sources import HEAD_BYTES, check_file, refuse_binary, too_far
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, factorize, keep_calls, to_span_frame
 from recipemut.logs.stream import line_chunks, merge_rejects, read_chunk
+from recipemut.logs.urls import as_url, expand_sources, local_path, open_source
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -85,7 +82,6 @@ MAX_LINE_BYTES = 256 << 20
 FILE_PARTITIONS = 8
 #: seconds to wait for a scheduler to answer before giving up
 CONNECT_TIMEOUT_S = 5.0
-_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$")
 
 
 @dataclass(frozen=True)
@@ -104,100 +100,16 @@ class Partition:
     weight: int = 0  # about the bytes it takes in memory: small partitions are read by one Dask task
 
 
-def as_url(path: str | Path) -> str | None:
-    """The URL a ``--logs`` value names (``s3://b/k``, even once a ``Path`` made it ``s3:/b/k``), or None.
-    ``file:///abs/path`` is a URL too, read through fsspec's local filesystem as object storage is.
-
-    >>> as_url("s3:/bucket/logs/a.parquet"), as_url("gs://b/x.jsonl"), as_url("logs/a.jsonl")
-    ('s3://bucket/logs/a.parquet', 'gs://b/x.jsonl', None)
-    >>> as_url(Path("file:///data/lake/*.parquet")), as_url(Path("file://localhost/data/a.jsonl"))
-    ('file:///data/lake/*.parquet', 'file:///data/a.jsonl')
-    """
-    m = _URL.match(str(path))
-    if m is None:
-        return None
-    if m.group(1).lower() == "file":  # no host: the path is absolute, its slash the one ``Path`` kept
-        local = m.group(2)  # file://localhost/x is file:///x (RFC 8089); it read /localhost/x
-        return f"file:///{local[len('localhost/'):] if local.startswith('localhost/') else local}"
-    return f"{m.group(1)}://{m.group(2)}"
-
-
-def _local_path(source: str) -> Path | None:
-    """The local file a partition's source is (a path, or a ``file://`` URL's path); None for object storage."""
-    url = as_url(source)
-    if url is None:
-        return Path(source)
-    return Path(url[len("file://") :]) if url.startswith("file://") else None
-
-
-def _filesystem(url: str) -> tuple[Any, str]:
-    """The fsspec filesystem of ``url`` and the path in it; one clear error when it cannot be had."""
-    scheme = url.split("://", 1)[0]
-    try:
-        from fsspec.core import url_to_fs
-
-        return url_to_fs(url)
-    except ImportError as e:
-        raise LogError(
-            f"reading {scheme}:// URLs needs fsspec's filesystem package for {scheme!r}, which is not installed "
-            f"({str(e).splitlines()[0]})",
-            file=url, code="no-filesystem",
-        ) from None  # fmt: skip
-    except ValueError as e:
-        raise LogError(f"not a URL fsspec can read ({e})", file=url, code="no-filesystem") from None
-
-
-@contextlib.contextmanager
-def _open(source: str) -> Iterator[IO[bytes]]:
-    url = as_url(source)
-    if url is None:
-        with open(source, "rb") as f:
-            yield f
-        return
-    fs, path = _filesystem(url)
-    with fs.open(path, "rb") as f:
-        yield f
-
-
-def _expand(paths: Sequence[str | Path]) -> list[str]:
-    """Local paths through :func:`~recipemut.logs.parquet.expand_logs` (folders, globs); a URL to a
-    folder or a glob is the files under it or matching it."""
-    out: list[str] = []
-    for p in paths:
-        url = as_url(p)
-        if url is None:
-            if is_stdin(p):
-                raise LogError("--engine dask cannot read standard input; give files", code="stdin-engine")
-            out.extend(str(f) for f in expand_logs([Path(p)]))
-            continue
-        fs, path = _filesystem(url)
-        scheme = url.split("://", 1)[0]
-        try:
-            if any(c in path for c in "*?["):
-                found = sorted(fs.glob(path))
-            elif fs.isdir(path):
-                found = sorted(f for f in fs.find(path) if not Path(f).name.startswith((".", "_")))
-            else:
-                found = [path]
-        except OSError as e:
-            raise InputFileError(f"cannot be listed ({e})", file=url, code="missing-file") from None
-        if not found:
-            raise InputFileError("matches no file", file=url, code="missing-file")
-        refuse_too_many(len(found), url)
-        out.extend(f"{scheme}://{f}" for f in found)
-    return out
-
-
 def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITION_BYTES) -> list[Partition]:
     """The partitions of the logs, in file order (see the module doc)."""
     import pyarrow.parquet as pq
 
     parts: list[Partition] = []
-    for source in _expand(paths):
-        if (local := _local_path(source)) is not None:  # by name or by file:// URL: no FIFO, no device
+    for source in expand_sources(paths):
+        if (local := local_path(source)) is not None:  # by name or by file:// URL: no FIFO, no device
             check_file(local)
         try:
-            with _open(source) as f:
+            with open_source(source) as f:
                 head = f.read(8)
                 size = f.seek(0, 2)
                 if is_parquet(head):
@@ -299,7 +211,7 @@ def _packed_chunks(part: Partition) -> Iterator[tuple[bytes | memoryview, int]]:
     if as_url(part.source) is None:
         yield from line_chunks(Path(part.source), part.name)
         return
-    with _open(part.source) as raw:
+    with open_source(part.source) as raw:
         kind = "gzip" if is_gzip(raw.read(4)) else "zstd"
         try:  # held to the bound of a local gzip or zstd log (a 250 KB zstd bomb took 9.7 GiB whole)
             with decompressing(raw, raw.seek(0, 2)) as f:
@@ -322,7 +234,7 @@ def read_partition(
     n_lines = read = blank = 0
     try:
         if part.kind == "parquet":
-            with _open(part.source) as f:
+            with open_source(part.source) as f:
                 size = f.seek(0, 2)
                 f.seek(0)
                 limit, grown, batches = gzip_limit(size), 0, []
@@ -342,7 +254,7 @@ def read_partition(
                                      fraction, fill_rate))  # fmt: skip
         else:
             if part.kind == "jsonl":
-                with _open(part.source) as f:
+                with open_source(part.source) as f:
                     data = _range_bytes(f, part.start, part.end, part.name)
                 if part.start == 0 and data.startswith(UTF8_BOM):
                     data = data[len(UTF8_BOM) :]
@@ -480,26 +392,19 @@ class LogFigures:
 
 
 def _fraction(parts: Sequence[Partition], sample_requests: float | None, budget: str | int | None) -> tuple[float, str]:
-    """The share of requests whose spans come back to the client, and why (as ingest decides it)."""
-    if sample_requests is not None:
-        if not (0 < sample_requests <= 1):
-            raise LogError(f"--sample-requests {sample_requests!r} is outside (0, 1]", code="bad-sample-fraction")
-        return float(sample_requests), f"--sample-requests {sample_requests:g}"
-    limit = memory_budget(budget)
-    here = {p.index: _local_path(p.source) for p in parts if p.kind != "parquet"}
-    local = sorted({path for path in here.values() if path is not None})
-    kinds = {path: packed_with(path) for p in parts if p.kind == "packed" and (path := here[p.index]) is not None}
-    # plain JSONL in object storage: its partitions' byte ranges (a compressed one's content size is unknown)
-    remote = sum(p.end - p.start for p in parts if p.kind == "jsonl" and here[p.index] is None)
-    estimate = estimated_memory(local, kinds) + int(remote * EXPANSION) + PARQUET_ROW_BYTES * _parquet_rows(parts)
-    fraction = auto_fraction(estimate, limit) if limit > 0 else None
-    if fraction is None:
-        return 1.0, ""
-    why = (
-        f"the logs would take about {human_bytes(estimate)} in memory, over the budget of {human_bytes(limit)} "
-        "(--memory-budget; --sample-requests 1 reads every request)"
-    )
-    return fraction, why
+    """The share of requests whose spans come back to the client, and why: ingest's rule
+    (:func:`~recipemut.logs.sample.sample_fraction`) on what these partitions would hold in memory."""
+
+    def estimate() -> int:
+        here = {p.index: local_path(p.source) for p in parts if p.kind != "parquet"}
+        local = sorted({path for path in here.values() if path is not None})
+        kinds = {path: packed_with(path) for p in parts if p.kind == "packed" and (path := here[p.index]) is not None}
+        # plain JSONL in object storage: its partitions' byte ranges (a compressed one's content size is unknown)
+        remote = sum(p.end - p.start for p in parts if p.kind == "jsonl" and here[p.index] is None)
+        return estimated_memory(local, kinds) + int(remote * EXPANSION) + PARQUET_ROW_BYTES * _parquet_rows(parts)
+
+    fraction, why = sample_fraction(sample_requests, budget, estimate)
+    return (1.0, "") if fraction is None else (fraction, why)
 
 
 def _parquet_rows(parts: Sequence[Partition]) -> int:
@@ -549,11 +454,7 @@ def read_partitioned(
     figures = LogFigures.of(merged, len(parts), engine)
     if table.num_rows == 0:
         if figures.requests_total:
-            raise LogError(
-                f"the sample of {fraction:g} of requests kept none of the {figures.requests_total:,} requests; "
-                "give a larger --sample-requests (or --memory-budget)",
-                code="empty-sample",
-            )
+            raise empty_sample(fraction, figures.requests_total, why)
         found = ", ".join(f"{k} ({v})" for k, v in list({**merged.other, **merged.unknown}.items())[:5])
         raise LogError(f"no span of recipe {recipe.name!r} in the logs" + (f" (found: {found})" if found else ""),
                        code="no-spans")  # fmt: skip

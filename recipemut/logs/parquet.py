@@ -21,6 +21,7 @@ files it matches, so either may be given as ``--logs``.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -43,6 +44,7 @@ READ_BATCH_ROWS = 1 << 16
 MAX_LOG_FILES = 10_000
 _GLOB_CHARS = frozenset("*?[")
 _PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
+_JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 
 
 def is_parquet(head: bytes) -> bool:
@@ -77,9 +79,7 @@ def expand_logs(paths: Sequence[Path]) -> list[Path]:
                 and (f.suffix.lower() in _PARQUET_SUFFIXES or is_parquet_file(f))
             )  # fmt: skip
             if not found:
-                raise InputFileError(
-                    "is a directory, not a log file (and holds no Parquet file)", file=str(p), code="not-a-file"
-                )
+                raise InputFileError(_not_parquet_folder(p), file=str(p), code="not-a-file")
             out.extend(found)
         elif not p.exists() and _GLOB_CHARS & set(str(p)):
             matched = sorted(m for m in _glob(p) if m.is_file())
@@ -92,6 +92,31 @@ def expand_logs(paths: Sequence[Path]) -> list[Path]:
             out.append(p)
         refuse_too_many(len(out) - before, str(p))
     return out
+
+
+def _not_parquet_folder(folder: Path) -> str:
+    """What a folder holding no Parquet file is: of JSONL logs (plain, gzip, zstd), the quoted glob
+    that reads them, the most common kind first; else not a log file.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     for name in ("a.jsonl.gz", "b.jsonl.gz", "notes.txt"):
+    ...         _ = (Path(d) / name).write_bytes(b"")
+    ...     print(_not_parquet_folder(Path(d)).replace(d, "DIR"))
+    is a directory of JSONL logs, not a log file: --logs 'DIR/*.jsonl.gz' reads them (quoted: recipemut expands it)
+    """
+    kinds: dict[tuple[str, bool], int] = {}
+    for n, f in enumerate(folder.rglob("*.jsonl*")):
+        suffix = next((s for s in _JSONL_SUFFIXES if f.name.lower().endswith(s)), None)
+        if suffix is not None and f.is_file() and not f.name.startswith((".", "_")):
+            kinds[suffix, f.parent != folder] = kinds.get((suffix, f.parent != folder), 0) + 1
+        if n >= MAX_LOG_FILES:
+            break
+    if not kinds:
+        return "is a directory, not a log file (and holds no Parquet file)"
+    suffix, nested = max(kinds, key=lambda k: kinds[k])
+    pattern = shlex.quote(f"{folder}/{'**/' if nested else ''}*{suffix}")
+    return f"is a directory of JSONL logs, not a log file: --logs {pattern} reads them (quoted: recipemut expands it)"
 
 
 def _glob(pattern: Path) -> Iterator[Path]:

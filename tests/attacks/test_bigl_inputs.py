@@ -313,13 +313,6 @@ def test_a_file_url_on_localhost_is_the_local_file() -> None:
     assert [p.source for p in parts] == [f"file://{LOGS}"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--logs values reach the engines as Path objects (recipemut/commands/_common.py LogsOpt is "
-    "list[Path]), and Path('file://HOST/x') is 'file:/HOST/x': the host cannot be told from a first folder, so "
-    "file://tmp/x reads /tmp/x. Fix: LogsOpt as list[str] (Path made of each value only where it is not a URL), "
-    "then distributed.as_url refuses a host other than localhost",
-)
 def test_a_file_url_naming_another_host_is_refused(tmp_path: Path) -> None:
     rest = LOGS.relative_to("/")
     host, path = rest.parts[0], Path(*rest.parts[1:])  # file://work/main/... names host "work"
