@@ -24,10 +24,11 @@ never followed), duplicate spans kept (a request's spans are all in one file, so
 reading the folder drops them as reading the logs does). For one file, duplicates are dropped by
 ingest's rule (:func:`~recipemut.logs.spans.keep_calls`, right on one day since a request is all
 in its day), the day is conformed to the schema the in-memory conversion wrote
-(:func:`one_file_schema`) and kept as an Arrow IPC part; then the parts, first day first, are
-written through one ``ParquetWriter`` in row groups of :data:`~recipemut.logs.parquet.BATCH_ROWS`
-rows (as the in-memory conversion cut them; a row group may hold the end of a day and the start of
-the next) into a temporary file renamed over the target.
+(:func:`~recipemut.usecases.onefile.one_file_schema`) and kept as an Arrow IPC part; then the
+parts, first day first, are written through one ``ParquetWriter`` in row groups of
+:data:`~recipemut.logs.parquet.BATCH_ROWS` rows (as the in-memory conversion cut them; a row group
+may hold the end of a day and the start of the next) into a temporary file renamed over the target
+(:mod:`recipemut.usecases.onefile`).
 
 Memory holds one chunk, then one day (and the requests' first starts), never the whole log.
 ``sample_rate`` (``--sample-rate``, else 1) and ``variant`` (``control``) are filled in where a span
@@ -48,11 +49,10 @@ from types import MappingProxyType
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from recipemut.errors import InputFileError, LogError
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
-from recipemut.files.write import atomic_file, atomic_files
+from recipemut.files.write import atomic_files
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import detect_format, misnamed_parquet
 from recipemut.logs.ingest import read_logs
@@ -83,6 +83,7 @@ from recipemut.logs.spans import (
 )
 from recipemut.logs.stream import DiskTicks, checked_chunks
 from recipemut.usecases.inputs import LogSource
+from recipemut.usecases.onefile import assemble_parts, conform_day, one_file_schema
 
 DAY_MS = 86_400_000
 #: spool files open at once (one per day written to lately): a log of many days never runs out of file
@@ -557,41 +558,6 @@ def _kept(t: pa.Table) -> tuple[np.ndarray, bool]:
     return keep_calls(req, ops, spans, end, len(op_names)), span_ids
 
 
-def one_file_schema(columns: list[str], sources: list[str]) -> pa.Schema:
-    """The schema (pandas metadata included) of the one file: the span table as ``read_logs`` gives
-    it written by pyarrow from pandas, as the one-file conversion held in memory wrote it:
-    strings ``large_string``, ``recipe_version``/``source_line``/``attempt``/``items`` ``int64``
-    (pandas' ``Int64``), ``source_file`` a dictionary of ``sources`` (pandas' ``category``)."""
-    import pandas as pd
-
-    kinds = {f.name: f.type for f in (*SPAN_SCHEMA, *CALL_SCHEMA)}
-    frame: dict[str, object] = {}
-    for c in columns:
-        if c == "source_file":
-            frame[c] = pd.Categorical([], categories=sources)
-        elif pa.types.is_integer(kinds[c]):
-            frame[c] = pd.array([], dtype="Int64")
-        else:
-            frame[c] = pd.Series([], dtype="str" if pa.types.is_string(kinds[c]) else "float64")
-    schema = pa.Schema.from_pandas(pd.DataFrame(frame), preserve_index=False)
-    if "source_file" in columns:  # the names as arrow's dictionary encoding of the column gives them: string
-        i = schema.get_field_index("source_file")
-        schema = schema.set(i, pa.field("source_file", pa.dictionary(schema.field(i).type.index_type, pa.string())))
-    return schema
-
-
-def _conform(t: pa.Table, schema: pa.Schema, sources: pa.Array) -> pa.Table:
-    """A day's rows in the one file's ``schema`` (``source_file`` coded against ``sources``)."""
-    cols = []
-    for f in schema:
-        col = t.column(f.name)
-        if pa.types.is_dictionary(f.type):
-            codes = pc.index_in(col, value_set=sources).cast(f.type.index_type)
-            col = pa.chunked_array([pa.DictionaryArray.from_arrays(c, sources) for c in codes.chunks], f.type)
-        cols.append(col.cast(f.type))
-    return pa.Table.from_arrays(cols, schema=schema)
-
-
 def write_file(
     source: LogSource, path: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
 ) -> DaysWritten:
@@ -617,7 +583,7 @@ def write_file(
             part = work / f"part-{day}.arrow"
             options = pa.ipc.IpcWriteOptions(compression="lz4")
             with pa.OSFile(str(part), "wb") as f, pa.ipc.new_file(f, schema, options=options) as w:
-                w.write_table(_conform(table, schema, names), max_chunksize=BATCH_ROWS)
+                w.write_table(conform_day(table, schema, names), max_chunksize=BATCH_ROWS)
             parts[day] = part
             return 0
 
@@ -626,45 +592,8 @@ def write_file(
         for d in sp.days:  # the spool is read: its space is the parts' now
             for seg in sp.spool.paths(d):
                 seg.unlink()
-        size = _assemble(target, schema, [parts[d] for d in sorted(parts)])
+        size = assemble_parts(target, schema, [parts[d] for d in sorted(parts)], BATCH_ROWS)
     return DaysWritten(out.rows, tuple(sp.columns), size, _report(sp, out), ())
-
-
-def _row_groups(parts: list[Path], rows: int) -> Iterator[list[pa.RecordBatch]]:
-    """The parts' rows, in order, as the batches of successive row groups of ``rows`` rows (the last
-    shorter): what :func:`pyarrow.parquet.write_table` would cut the whole table into. Each part is
-    deleted once read; memory holds one row group."""
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    for part in parts:
-        with pa.OSFile(str(part)) as src:  # read, not mapped: the batches outlive the file
-            reader = pa.ipc.open_file(src)
-            for i in range(reader.num_record_batches):
-                batch = reader.get_batch(i)
-                while held + batch.num_rows >= rows:
-                    take = rows - held
-                    pending.append(batch.slice(0, take))
-                    yield pending
-                    pending, held, batch = [], 0, batch.slice(take)
-                if batch.num_rows:
-                    pending.append(batch)
-                    held += batch.num_rows
-        part.unlink()
-    if held:
-        yield pending
-
-
-def _assemble(target: Path, schema: pa.Schema, parts: list[Path]) -> int:
-    """The parts' rows, in order, into ``target`` atomically (:func:`~recipemut.files.write.atomic_file`:
-    a temporary file beside it, synced and renamed over it, removed on any error), in row groups of
-    :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, as the in-memory conversion cut them; its size."""
-    with (
-        atomic_file(target, follow=False, what="--out", kept="the file convert writes") as tmp,
-        pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=True) as w,
-    ):
-        for group in _row_groups(parts, BATCH_ROWS):
-            w.write_table(pa.Table.from_batches(group, schema=schema), row_group_size=BATCH_ROWS)
-    return target.stat().st_size
 
 
 def _add(into: dict, values: pa.ChunkedArray | pa.Array, kind: type = str) -> None:  # type: ignore[type-arg,unused-ignore]
