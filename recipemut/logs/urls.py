@@ -54,12 +54,16 @@ def as_url(path: str | Path) -> str | None:
 
 def log_path(value: str | Path) -> Path:
     """A ``--logs`` value as the engines take it, a ``Path``: a URL checked by :func:`as_url` while its
-    text still names its host (``Path`` makes ``file://HOST/x`` ``file:/HOST/x``), and normalised.
+    text still names its host (``Path`` makes ``file://HOST/x`` ``file:/HOST/x``), and written so that
+    :func:`as_url` reads the ``Path`` back as the same URL: a ``file://`` one with its ``localhost``
+    (``file:///localhost/x``, made ``file:/localhost/x``, would be read as ``file://localhost/x``).
 
-    >>> log_path("logs/a.jsonl"), log_path("file://localhost/x/b.parquet"), log_path("s3://b/k.parquet")
-    (PosixPath('logs/a.jsonl'), PosixPath('file:/x/b.parquet'), PosixPath('s3:/b/k.parquet'))
+    >>> log_path("logs/a.jsonl"), log_path("file:///localhost/b.parquet"), log_path("s3://b/k.parquet")
+    (PosixPath('logs/a.jsonl'), PosixPath('file:/localhost/localhost/b.parquet'), PosixPath('s3:/b/k.parquet'))
     """
     url = as_url(value)
+    if url is not None and url.startswith("file://"):
+        url = f"file://localhost{url[len('file://') :]}"
     return Path(value if url is None else url)
 
 
