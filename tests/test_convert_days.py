@@ -9,21 +9,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from _convert_helpers import DAY, ROOT, T0, run
 from _profile_helpers import line, span, write_lines, write_recipe
-from typer.testing import CliRunner
 
-from recipemut.cli import app
 from recipemut.usecases.convert import convert_to_folder
 from recipemut.usecases.inputs import LogSource
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
-DAY = 86_400_000
-T0 = 1_764_000_000_000 - 1_764_000_000_000 % DAY  # a midnight, UTC (2025-11-24)
-
-
-def _run(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
 def _figures(data: dict[str, Any]) -> dict[str, Any]:
@@ -35,14 +26,14 @@ def _figures(data: dict[str, Any]) -> dict[str, Any]:
 
 def test_profile_of_the_day_folder_is_the_profile_of_the_log(tmp_path: Path) -> None:
     recipe, logs = ROOT / "recipes" / "checkout" / "recipe.yaml", ROOT / "recipes" / "checkout" / "logs.jsonl.gz"
-    res = _run("convert", str(logs), "-o", f"{tmp_path / 'days'}/", "-f", "json")
+    res = run("convert", str(logs), "-o", f"{tmp_path / 'days'}/", "-f", "json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     files = [Path(f) for f in out["files"]]
     assert len(files) == 14 and [f.name for f in files][:2] == ["spans-2025-11-24.parquet", "spans-2025-11-25.parquet"]
     assert sum(pq.read_metadata(f).num_rows for f in files) == out["rows"] == out["ingest"]["spans_kept"]
-    a = _run("profile", str(recipe), "--logs", str(logs), "-f", "json")
-    b = _run("profile", str(recipe), "--logs", str(tmp_path / "days"), "-f", "json")
+    a = run("profile", str(recipe), "--logs", str(logs), "-f", "json")
+    b = run("profile", str(recipe), "--logs", str(tmp_path / "days"), "-f", "json")
     assert a.exit_code == b.exit_code == 0, b.output
     assert _figures(json.loads(a.stdout)) == _figures(json.loads(b.stdout))
 
@@ -83,8 +74,8 @@ def test_the_folder_reads_as_the_log_whatever_the_chunks(tmp_path: Path) -> None
     log = _crossing_log(tmp_path)
     recipe = write_recipe(tmp_path / "recipe.yaml")
     convert_to_folder(LogSource.of(log), tmp_path / "out", chunk_bytes=4096)
-    a = _run("profile", str(recipe), "--logs", str(log), "-f", "json")
-    b = _run("profile", str(recipe), "--logs", str(tmp_path / "out"), "-f", "json")
+    a = run("profile", str(recipe), "--logs", str(log), "-f", "json")
+    b = run("profile", str(recipe), "--logs", str(tmp_path / "out"), "-f", "json")
     assert a.exit_code == b.exit_code == 0, b.output
     fa, fb = _figures(json.loads(a.stdout)), _figures(json.loads(b.stdout))
     for k in ("rejected", "rejected_total", "examples", "lines_read"):  # the bad line is in the log, not the folder
@@ -96,8 +87,8 @@ def test_the_folder_reads_as_the_log_whatever_the_chunks(tmp_path: Path) -> None
 
 def test_the_report_of_a_bad_line_is_the_one_ingest_gives(tmp_path: Path) -> None:
     log = _crossing_log(tmp_path)
-    res = _run("convert", str(log), "-o", f"{tmp_path / 'out'}/")
-    ref = _run("profile", str(write_recipe(tmp_path / "recipe.yaml")), "--logs", str(log), "-q")
+    res = run("convert", str(log), "-o", f"{tmp_path / 'out'}/")
+    ref = run("profile", str(write_recipe(tmp_path / "recipe.yaml")), "--logs", str(log), "-q")
     assert res.exit_code == 0, res.output
     warn = [s for s in res.stderr.splitlines() if s.startswith("warning: rejected")]
     assert warn and warn == [s for s in ref.stderr.splitlines() if s.startswith("warning: rejected")]
@@ -106,7 +97,7 @@ def test_the_report_of_a_bad_line_is_the_one_ingest_gives(tmp_path: Path) -> Non
 
 def test_strict_stops_at_the_bad_line(tmp_path: Path) -> None:
     log = _crossing_log(tmp_path)
-    res = _run("convert", str(log), "-o", f"{tmp_path / 'out'}/", "--strict")
+    res = run("convert", str(log), "-o", f"{tmp_path / 'out'}/", "--strict")
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert res.stderr.startswith(f"error: {log}:303: ")
 
@@ -117,15 +108,15 @@ def test_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path, case: str) -> 
     target = tmp_path / "f" if case == "file" else tmp_path / "no" / "such"
     if case == "file":
         target.write_text("x")
-    res = _run("convert", str(log), "-o", f"{target}/")
+    res = run("convert", str(log), "-o", f"{target}/")
     assert res.exit_code == 1 and "Traceback" not in res.output
     assert res.stderr.startswith(f"error: --out {target}/: "), res.stderr
 
 
 def test_the_folder_of_the_logs_is_refused(tmp_path: Path) -> None:
     log = _crossing_log(tmp_path)
-    first = _run("convert", str(log), "-o", f"{tmp_path / 'lake'}/")
+    first = run("convert", str(log), "-o", f"{tmp_path / 'lake'}/")
     assert first.exit_code == 0, first.output
-    again = _run("convert", str(tmp_path / "lake"), "-o", str(tmp_path / "lake"))
+    again = run("convert", str(tmp_path / "lake"), "-o", str(tmp_path / "lake"))
     assert again.exit_code == 1 and "Traceback" not in again.output
     assert again.stderr.startswith(f"error: --out {tmp_path / 'lake'}: holds one of the logs"), again.stderr

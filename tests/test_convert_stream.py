@@ -15,26 +15,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _convert_helpers import DAY, ROOT, T0, run
 from _profile_helpers import line, span, write_lines
-from typer.testing import CliRunner
 
 import recipemut.logs.parquet as parquet_mod
 import recipemut.usecases.partition as partition
-from recipemut.cli import app
 from recipemut.errors import InputFileError
 from recipemut.logs.ingest import read_logs
 from recipemut.logs.parquet import parquet_bytes
 from recipemut.usecases.convert import convert_logs
 from recipemut.usecases.inputs import LogSource
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
-DAY = 86_400_000
-T0 = 1_764_000_000_000 - 1_764_000_000_000 % DAY  # a midnight, UTC (2025-11-24)
-
-
-def _run(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args), env=ENV)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +34,7 @@ def three_days(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ending, and a line repeated) so that dropping duplicates is exercised."""
     folder = tmp_path_factory.mktemp("gen")
     log = folder / "three.jsonl"
-    res = _run("generate", str(ROOT / "recipes" / "checkout" / "recipe.yaml"), "-n", "900", "--days", "3",
+    res = run("generate", str(ROOT / "recipes" / "checkout" / "recipe.yaml"), "-n", "900", "--days", "3",
                "--seed", "5", "-o", str(log))  # fmt: skip
     assert res.exit_code == 0, res.output
     lines = log.read_text().splitlines()
@@ -93,12 +84,12 @@ def test_profile_of_the_file_is_the_profile_of_the_log(three_days: Path, tmp_pat
                                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setattr("recipemut.logs.stream.CHUNK_BYTES", 512 << 10)
     out = tmp_path / "one.parquet"
-    res = _run("convert", str(three_days), "-o", str(out), "-f", "json")
+    res = run("convert", str(three_days), "-o", str(out), "-f", "json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["ingest"]["duplicates"] == 2
     recipe = ROOT / "recipes" / "checkout" / "recipe.yaml"
-    a = json.loads(_run("profile", str(recipe), "--logs", str(three_days), "-f", "json").stdout)
-    b = json.loads(_run("profile", str(recipe), "--logs", str(out), "-f", "json").stdout)
+    a = json.loads(run("profile", str(recipe), "--logs", str(three_days), "-f", "json").stdout)
+    b = json.loads(run("profile", str(recipe), "--logs", str(out), "-f", "json").stdout)
     assert a["ops"] == b["ops"]
     assert (a["summary"]["duplicates"], b["summary"]["duplicates"]) == (2, 0)  # dropped by convert
     drop = ("text", "files", "duplicates")
@@ -110,7 +101,7 @@ def test_profile_of_the_file_is_the_profile_of_the_log(three_days: Path, tmp_pat
 @pytest.mark.parametrize("out", ["one.parquet", "days/"])
 def test_a_memory_budget_samples_as_ingest_does(three_days: Path, tmp_path: Path, out: str) -> None:
     # --memory-budget, when given, samples the logs that would not fit as read_logs would, one file or a folder
-    res = _run("convert", str(three_days), "-o", f"{tmp_path}/{out}", "--memory-budget", "1M", "-f", "json")
+    res = run("convert", str(three_days), "-o", f"{tmp_path}/{out}", "--memory-budget", "1M", "-f", "json")
     assert res.exit_code == 0, res.output
     got = json.loads(res.stdout)
     _, want = read_logs([three_days], memory_budget="1M")
@@ -131,12 +122,12 @@ def test_suggest_on_the_file_is_suggest_on_the_log(tmp_path: Path) -> None:
     # the file's rows are in request order, not the log's: the plan and its seeded intervals do not move
     recipe, logs = ROOT / "recipes" / "checkout" / "recipe.yaml", ROOT / "recipes" / "checkout" / "logs.jsonl.gz"
     out = tmp_path / "checkout.parquet"
-    assert _run("convert", str(logs), "-o", str(out)).exit_code == 0
+    assert run("convert", str(logs), "-o", str(out)).exit_code == 0
     assert pq.read_table(out, columns=["source_line"]).column(0).to_pylist() != sorted(
         pq.read_table(out, columns=["source_line"]).column(0).to_pylist()
     )  # the order did change
-    a = _run("suggest", str(recipe), "--logs", str(logs), "-f", "json", "-q")
-    b = _run("suggest", str(recipe), "--logs", str(out), "-f", "json", "-q")
+    a = run("suggest", str(recipe), "--logs", str(logs), "-f", "json", "-q")
+    b = run("suggest", str(recipe), "--logs", str(out), "-f", "json", "-q")
     assert a.exit_code == b.exit_code == 0, b.output
     plan_a, plan_b = json.loads(a.stdout), json.loads(b.stdout)
     assert plan_a["mutations"] and _timeless(plan_a) == _timeless(plan_b)
@@ -201,7 +192,7 @@ def _crossing(tmp_path: Path) -> Path:
 def test_a_request_across_midnight_keeps_its_spans_in_ingest_order(tmp_path: Path, folder: bool) -> None:
     log = _crossing(tmp_path)
     out = f"{tmp_path / 'days'}/" if folder else str(tmp_path / "one.parquet")
-    res = _run("convert", str(log), "-o", out, "-f", "json")
+    res = run("convert", str(log), "-o", out, "-f", "json")
     assert res.exit_code == 0, res.output
     files = json.loads(res.stdout).get("files") or [out]
     t = pq.read_table(files[0])
@@ -219,7 +210,7 @@ def test_a_failure_while_writing_leaves_nothing_and_the_old_file_as_it_was(
     three_days: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException
 ) -> None:
     out = tmp_path / "one.parquet"
-    assert _run("convert", str(three_days), "-o", str(out)).exit_code == 0
+    assert run("convert", str(three_days), "-o", str(out)).exit_code == 0
     before = out.read_bytes()
     calls: list[int] = []
     write_table = pq.ParquetWriter.write_table
@@ -235,7 +226,7 @@ def test_a_failure_while_writing_leaves_nothing_and_the_old_file_as_it_was(
     monkeypatch.setattr(partition, "BATCH_ROWS", 3000)
     monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
     if isinstance(error, OSError):
-        res = _run("convert", str(three_days), "-o", str(out))
+        res = run("convert", str(three_days), "-o", str(out))
         assert res.exit_code == 1 and "Traceback" not in res.output
         assert res.stderr.strip().splitlines() == [
             f"error: {out}: cannot write the Parquet file: No space left on device; nothing was changed"
