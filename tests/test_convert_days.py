@@ -16,7 +16,6 @@ from recipemut.usecases.convert import convert_to_folder
 from recipemut.usecases.inputs import LogSource
 
 
-
 def _figures(data: dict[str, Any]) -> dict[str, Any]:
     """A profile's JSON without what names or counts the files read."""
     ingest = {k: v for k, v in data["ingest"].items() if k not in ("files", "formats")}

@@ -27,7 +27,6 @@ from recipemut.usecases.convert import convert_logs
 from recipemut.usecases.inputs import LogSource
 
 
-
 @pytest.fixture(scope="module")
 def three_days(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`recipemut generate --days 3`, plus two duplicate spans (a request's first line again, later
