@@ -69,6 +69,7 @@ from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.logs import traces
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import LABELS, UTF8_BOM, detect_format, misnamed_parquet
+from recipemut.logs.emptysample import empty_sample
 from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.parquet import expand_logs, is_parquet, parquet_batches
@@ -301,14 +302,7 @@ def _sampled_nothing(
     (with what was found instead)."""
     total = sampler.counts.merged().num_rows
     if total:
-        if sampled_by.startswith("--sample-requests"):
-            fix = "give a larger --sample-requests (1 reads every request)"
-        else:  # the memory budget chose the fraction: the user gave no --sample-requests
-            fix = f"it was taken because {sampled_by}: give a larger --memory-budget"
-        raise LogError(
-            f"the sample of {sampler.fraction:g} of requests kept none of the {total:,} requests; {fix}",
-            code="empty-sample",
-        )
+        raise empty_sample(sampler.fraction, total, sampled_by)  # the partitioned engines' words too
     if recipe is not None and excluded:
         found = ", ".join(f"{k} ({v})" for k, v in list(excluded.items())[:5])
         raise LogError(
