@@ -219,6 +219,16 @@ def ordering_problems(ctx: OperatorContext, mutated: Recipe) -> list[str]:
     )
 
 
+def keep_if_ordered(ctx: OperatorContext, m: Mutation, out: list[Mutation], kept: list[str], refusal: str) -> None:
+    """Add the candidate ``m`` to ``out``; when it breaks a ``frozen``, ``keep_order`` or guard
+    constraint (:func:`ordering_problems`), add ``"<refusal> (<problems>)"`` to ``kept`` instead."""
+    ordering = ordering_problems(ctx, m.recipe)
+    if ordering:
+        kept.append(f"{refusal} ({'; '.join(ordering)})")
+    else:
+        out.append(m)
+
+
 def fmt_fields(names: Iterable[str]) -> str:
     """``[a, b]`` for a sentence (``[]`` when empty)."""
     return "[" + ", ".join(names) + "]"

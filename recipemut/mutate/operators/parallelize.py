@@ -40,10 +40,10 @@ from recipemut.mutate.operators._base import (
     OperatorContext,
     assessing,
     fmt_fields,
+    keep_if_ordered,
     kept_guards,
     make_mutation,
     ms,
-    ordering_problems,
     rewire_after,
 )
 from recipemut.recipe.model import Operation
@@ -116,11 +116,7 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
             s = ctx.profile.stats(a)
             reason += f"; `{a}` takes {ms(s.p50_ms)} at p50 and {ms(s.p95_ms)} at p95"
         m = make_mutation(ctx, NAME, f"{a}->{b}", (a, b), reason + ".", edits)
-        ordering = ordering_problems(ctx, m.recipe)
-        if ordering:
-            kept.append(f"{stays}: dropping it would break an ordering constraint ({'; '.join(ordering)})")
-            continue
-        out.append(m)
+        keep_if_ordered(ctx, m, out, kept, f"{stays}: dropping it would break an ordering constraint")
     if out:
         return out
     return "; ".join(kept) if kept else None

@@ -46,10 +46,10 @@ from recipemut.mutate.mutation import EditForm, EditShape, Mutation, ValueRule, 
 from recipemut.mutate.operators._base import (
     OperatorContext,
     assessing,
+    keep_if_ordered,
     kept_guards,
     make_mutation,
     ms,
-    ordering_problems,
     rewire_after,
 )
 from recipemut.recipe.edits import Edit
@@ -124,11 +124,7 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
         edits.append(Edit("append", ("operations", a, "after"), b))
         reason = f"`{a}` and `{b}` share no field and are ordered only by an `after` edge; {why}, so run `{b}` first"
         m = make_mutation(ctx, NAME, f"{b}->{a}", (b, a), reason + ".", edits)
-        ordering = ordering_problems(ctx, m.recipe)
-        if ordering:
-            kept.append(f"{first} it would break an ordering constraint ({'; '.join(ordering)})")
-            continue
-        out.append(m)
+        keep_if_ordered(ctx, m, out, kept, f"{first} it would break an ordering constraint")
     if out:
         return out
     return "; ".join(kept) if kept else None
