@@ -5,24 +5,36 @@ folders and globs, and URLs read through fsspec (``s3://``, ``gs://``, ``file://
 ``s3://b/k`` into ``s3:/b/k``; :func:`log_paths` makes the ``Path`` s the commands hand down. A
 ``file://`` URL names a file on this machine: ``file:///x`` and ``file://localhost/x`` are ``/x``
 (RFC 8089); one naming another host is refused while its text still says so (``Path`` drops the
-second slash, and ``file:/HOST/x`` could be ``/HOST/x``). :func:`expand_sources` turns folders and
-globs, local or by URL, into files; :func:`open_source` opens one; :func:`filesystem` is fsspec's
-filesystem of a URL, or one clear error when its package is not installed.
+second slash, and ``file:/HOST/x`` could be ``/HOST/x``). A ``file://`` URL's path is percent-encoded
+(RFC 8089, what ``Path.as_uri()`` writes: ``file:///data/my%20logs/%C3%BC.jsonl``): a URL stays encoded
+as it goes from the option to the partitions, and :func:`file_path` decodes it where a file is named,
+for the checks done here (:func:`local_path`) and for fsspec, which takes a local path literally, alike.
+``*``, ``?`` and ``[`` as typed make a glob, percent-encoded (``%2A``) they are the character itself;
+an encoded slash (``%2F``) or NUL (``%00``), which no file name holds, is refused in one line.
+:func:`expand_sources` turns folders and globs, local or by URL, into files; :func:`open_source` opens
+one; :func:`filesystem` is fsspec's filesystem of a URL, or one clear error when its package is not installed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote, unquote_to_bytes
 
 from recipemut.errors import InputFileError, LogError
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$")
 _FILE_HOST = re.compile(r"^file://([^/]*)(/.*)$", re.IGNORECASE)  # as typed: file://HOST/path
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")  # a run of percent-escapes: one UTF-8 character's bytes at least
+_GLOB = "*?["  # as typed in a URL, a glob; percent-encoded, the character itself
+#: left as they are when a file's path is written as a URL (RFC 3986 allows them in a path): not ``*``,
+#: which would read back as a glob, nor ``%``, ``?``, ``#``, ``[``, ``]``, a space or a non-ASCII byte
+_URL_SAFE = "/!$&'()+,;=:@"
 
 
 def as_url(path: str | Path) -> str | None:
@@ -34,8 +46,8 @@ def as_url(path: str | Path) -> str | None:
     ('s3://bucket/logs/a.parquet', 'gs://b/x.jsonl', None)
     >>> as_url(Path("file:///data/lake/*.parquet")), as_url(Path("file://localhost/data/a.jsonl"))
     ('file:///data/lake/*.parquet', 'file:///data/a.jsonl')
-    >>> as_url("file:///localhost/a.jsonl")
-    'file:///localhost/a.jsonl'
+    >>> as_url("file:///localhost/a.jsonl"), as_url("file:///data/my%20logs/a.jsonl")
+    ('file:///localhost/a.jsonl', 'file:///data/my%20logs/a.jsonl')
     """
     text = str(path)
     m = _URL.match(text)
@@ -47,9 +59,51 @@ def as_url(path: str | Path) -> str | None:
         if typed.group(1).lower() not in ("", "localhost"):
             raise LogError(f"names the host {typed.group(1)!r}; file:// URLs are read on this machine only "
                            "(file:///path or file://localhost/path)", file=text, code="url-host")  # fmt: skip
-        return f"file://{typed.group(2)}"
+        return _checked_file_url(f"file://{typed.group(2)}", text)
     local = m.group(2)  # a Path's file:/localhost/x was file://localhost/x, which is file:///x
-    return f"file:///{local[len('localhost/') :] if local.startswith('localhost/') else local}"
+    return _checked_file_url(f"file:///{local[len('localhost/') :] if local.startswith('localhost/') else local}", text)
+
+
+def _checked_file_url(url: str, text: str) -> str:
+    """``url``, a ``file://`` one, unless a percent-escape in it names a NUL or a slash (one line, naming
+    ``text``): a path holds no NUL, and a slash encoded inside a name names no file (decoded, it would
+    move the path into other folders; written ``/``, it is one)."""
+    for m in _ESCAPES.finditer(url):
+        raw = unquote_to_bytes(m.group())
+        if b"\0" in raw:
+            raise LogError("percent-encodes a NUL byte (%00), which no file name can hold", file=text, code="url-nul")
+        if b"/" in raw:
+            raise LogError("percent-encodes a slash (%2F) inside a name, which no file name can hold; "
+                           "write / to name a folder", file=text, code="url-slash")  # fmt: skip
+    return url
+
+
+def file_path(url: str, *, pattern: bool = False) -> str:
+    """The local path a ``file://`` URL (as :func:`as_url` writes it) names: its percent-escapes decoded
+    to bytes, made a path as the OS makes file names (:func:`os.fsdecode`: bytes that are not UTF-8
+    survive). With ``pattern`` (a glob's), a ``*``, ``?`` or ``[`` that was percent-encoded is made the
+    glob of that character (``[*]``), so only the ones typed as such match other names.
+
+    >>> file_path("file:///data/my%20logs/%C3%BC.jsonl"), file_path("file:///d/%2A%5B1%5D-*.jsonl", pattern=True)
+    ('/data/my logs/ü.jsonl', '/d/[*][[]1]-*.jsonl')
+    """
+    encoded = url[len("file://") :]
+    out, at = bytearray(), 0
+    for m in _ESCAPES.finditer(encoded):
+        raw = unquote_to_bytes(m.group())
+        out += os.fsencode(encoded[at : m.start()]) + (re.sub(rb"([*?[])", rb"[\1]", raw) if pattern else raw)
+        at = m.end()
+    return os.fsdecode(bytes(out + os.fsencode(encoded[at:])))
+
+
+def file_url(path: str) -> str:
+    """The ``file://`` URL of a local absolute path, percent-encoded so that :func:`file_path` reads it
+    back as this path and no character of a name reads as a glob.
+
+    >>> file_url("/data/my logs/day=1/*.jsonl")
+    'file:///data/my%20logs/day=1/%2A.jsonl'
+    """
+    return "file://" + quote(os.fsencode(path), safe=_URL_SAFE)
 
 
 def log_path(value: str | Path) -> Path:
@@ -76,17 +130,22 @@ def log_paths(values: Sequence[str]) -> list[Path]:
 
 
 def local_path(source: str) -> Path | None:
-    """The local file a source is (a path, or a ``file://`` URL's path); None for object storage."""
+    """The local file a source is (a path, or a ``file://`` URL's path, decoded); None for object storage."""
     url = as_url(source)
     if url is None:
         return Path(source)
-    return Path(url[len("file://") :]) if url.startswith("file://") else None
+    return Path(file_path(url)) if url.startswith("file://") else None
 
 
 def filesystem(url: str) -> tuple[Any, str]:
-    """The fsspec filesystem of ``url`` and the path in it; one clear error when it cannot be had."""
+    """The fsspec filesystem of ``url`` and the path in it; one clear error when it cannot be had. A
+    ``file://`` URL's path decoded (:func:`file_path`): fsspec's local filesystem takes it literally."""
     scheme = url.split("://", 1)[0]
     try:
+        if scheme == "file":
+            import fsspec
+
+            return fsspec.filesystem("file"), file_path(url)
         from fsspec.core import url_to_fs
 
         return url_to_fs(url)
@@ -115,7 +174,8 @@ def open_source(source: str) -> Iterator[IO[bytes]]:
 
 def expand_sources(paths: Sequence[str | Path]) -> list[str]:
     """Local paths through :func:`~recipemut.logs.parquet.expand_logs` (folders, globs); a URL to a
-    folder or a glob is the files under it or matching it."""
+    folder or a glob is the files under it or matching it (``file://`` ones written by :func:`file_url`:
+    what a glob matched is a name, not a glob)."""
     from recipemut.logs.parquet import expand_logs, refuse_too_many
     from recipemut.logs.sources import is_stdin
 
@@ -130,8 +190,8 @@ def expand_sources(paths: Sequence[str | Path]) -> list[str]:
         fs, path = filesystem(url)
         scheme = url.split("://", 1)[0]
         try:
-            if any(c in path for c in "*?["):
-                found = sorted(fs.glob(path))
+            if any(c in url.split("://", 1)[1] for c in _GLOB):  # as typed: an encoded one is the character
+                found = sorted(fs.glob(file_path(url, pattern=True) if scheme == "file" else path))
             elif fs.isdir(path):
                 found = sorted(f for f in fs.find(path) if not Path(f).name.startswith((".", "_")))
             else:
@@ -141,8 +201,11 @@ def expand_sources(paths: Sequence[str | Path]) -> list[str]:
         if not found:
             raise InputFileError("matches no file", file=url, code="missing-file")
         refuse_too_many(len(found), url)
-        out.extend(f"{scheme}://{f}" for f in found)
+        out.extend(file_url(f) if scheme == "file" else f"{scheme}://{f}" for f in found)
     return out
 
 
-__all__ = ["as_url", "expand_sources", "filesystem", "local_path", "log_path", "log_paths", "open_source"]
+__all__ = [
+    "as_url", "expand_sources", "file_path", "file_url", "filesystem", "local_path", "log_path", "log_paths",
+    "open_source",
+]  # fmt: skip
