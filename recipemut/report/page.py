@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from recipemut.files.text import safe
 from recipemut.forecast.rates import DAY_S
 from recipemut.forecast.report import urgency_order
-from recipemut.plan.explain import LABELS, interval, reason
+from recipemut.plan.explain import LABELS, interval, reason, requests
+from recipemut.plan.markdown import sampled_words
 from recipemut.recipe.diff import structural_diff
 
 if TYPE_CHECKING:
@@ -92,12 +93,26 @@ def _verdict(v: str | None) -> str:
     return f'<span class="verdict-{esc(v or "none")}">{esc(v or "-")}</span>'
 
 
+def _baseline_lead(report: dict[str, Any]) -> str:
+    """What the baseline's line starts with: the requests replayed, and when ingest sampled them where
+    they came from, in suggest's words (:func:`~recipemut.plan.markdown.sampled_words`).
+
+    >>> _baseline_lead({"baseline": {"requests": 3964}})
+    'Baseline (replay of 3,964 requests): '
+    >>> _baseline_lead({"baseline": {"requests": 1195},
+    ...                 "request_sampling": {"fraction": 0.3, "requests_kept": 1195, "requests_total": 3964}})
+    'Baseline: replayed 1,195 requests (from a sample of 0.3: 1,195 of 3,964 requests); '
+    """
+    n, sampled = report["baseline"]["requests"], sampled_words(report)
+    return f"Baseline: replayed {requests(n)}{esc(sampled)}; " if sampled else f"Baseline (replay of {n:,} requests): "
+
+
 def _plan_section(d: ReportInputs) -> str:
     result = d.result
     b = d.report["baseline"]
     out = [
         '<section id="plan"><h2>Plan</h2>',
-        f"<p>Baseline (replay of {b['requests']:,} requests): p50 {b['latency_p50_ms']:.1f} ms, "
+        f"<p>{_baseline_lead(d.report)}p50 {b['latency_p50_ms']:.1f} ms, "
         f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
         f"{b['cost_mean_usd'] * 1e6:.1f} µ$ per request; objective {esc(result.objective)}.</p>",
     ]
