@@ -13,7 +13,10 @@ reads, parses and checks its partition and returns its :class:`~recipemut.logs.p
 ``scheduler``, or on an in-process ``LocalCluster`` when there is none; ``engine="local"``: one
 after another here), merges the partials, and returns the spans of the sampled requests (the span
 table, for replay), the ingest report, and the whole log's :class:`LogFigures` (per-operation
-counts, percentiles from the merged histograms, means; every request's first start).
+counts, percentiles from the merged histograms, means; every request's first start). A
+:class:`~recipemut.files.progress.Progress` it is given counts the partitions as they are read (on
+Dask, as each task completes). The memory budget counts gzip and zstd logs in object storage by the
+content size their trailer or frame header gives (:func:`plan_partitions` reads it).
 
 The Dask packages are imported only here, and only when the engine is ``dask``.
 """
@@ -39,11 +42,14 @@ from recipemut.files.compressed import (
     InflatesTooFar,
     compressed_with,
     decompressing,
+    gzip_content_size,
     gzip_limit,
     is_gzip,
     is_zstd,
     packed_with,
+    zstd_frame_content_size,
 )
+from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.logs.checks import check_spans
 from recipemut.logs.daskclient import dask_client
 from recipemut.logs.detect import UTF8_BOM, detect_format, misnamed_parquet
@@ -61,6 +67,7 @@ from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection
 from recipemut.logs.sample import (
     EXPANSION,
     PARQUET_ROW_BYTES,
+    ZSTD_RATIO,
     RequestSample,
     estimated_memory,
     sample_fraction,
@@ -82,12 +89,15 @@ MAX_LINE_BYTES = 256 << 20
 FILE_PARTITIONS = 8
 #: seconds to wait for a scheduler to answer before giving up
 CONNECT_TIMEOUT_S = 5.0
+#: the unit the reading stage counts in (:class:`~recipemut.files.progress.Progress`)
+PARTITIONS = "partitions"
 
 
 @dataclass(frozen=True)
 class Partition:
-    """One unit of work: ``kind`` ``jsonl`` (bytes ``start``..``end``), ``packed`` (a gzip or zstd file, whole) or
-    ``parquet`` (``groups`` row groups from ``start``, whose first row is row ``end + 1`` of the file)."""
+    """One unit of work: ``kind`` ``jsonl`` (bytes ``start``..``end``), ``packed`` (a gzip or zstd file, whole:
+    bytes 0..``end``) or ``parquet`` (``groups`` row groups from ``start``, whose first row is row ``end + 1``
+    of the file)."""
 
     index: int
     source: str  # a local path or a URL
@@ -98,6 +108,8 @@ class Partition:
     rows: int = 0  # a Parquet file's rows (on each of its partitions): what the memory budget counts
     groups: int = 1  # a Parquet partition's row groups (small ones are joined: _parquet_parts)
     weight: int = 0  # about the bytes it takes in memory: small partitions are read by one Dask task
+    content: int = 0  # a gzip or zstd file in object storage: its content's bytes, as its trailer or frame
+    # header says (_content_size), what the memory budget counts (a local file's is counted by its path)
 
 
 def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITION_BYTES) -> list[Partition]:
@@ -121,7 +133,9 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                     raise LogError(misnamed, file=source, code="not-parquet")
                 elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
                     refuse_uncut(source, _text_head(f, head, source))
-                    parts.append(Partition(len(parts), source, source, "packed", weight=partition_bytes))
+                    content = 0 if local is not None else _content_size(f, head, size)
+                    parts.append(Partition(len(parts), source, source, "packed", 0, size, weight=partition_bytes,
+                                           content=content))  # fmt: skip
                 elif (packed := compressed_with(head)) is not None:
                     raise LogError(f"{packed[0]}-compressed; decompress it first ({packed[1]})", file=source,
                                    code="compressed")  # fmt: skip
@@ -147,6 +161,20 @@ def _parquet_parts(meta: Any, source: str, first: int, rows: int) -> Iterator[Pa
             yield Partition(first, source, source, "parquet", start, base, meta.num_rows, g + 1 - start,
                             held * PARQUET_ROW_BYTES)  # fmt: skip
             first, start, base, held = first + 1, g + 1, base + held, 0
+
+
+def _content_size(f: IO[bytes], head: bytes, size: int) -> int:
+    """The content size of a gzip or zstd file (``size`` bytes, open as ``f``, ``head`` its first bytes)
+    by two small reads (ranged reads, through fsspec): a gzip file's trailer
+    (:func:`~recipemut.files.compressed.gzip_content_size`), a zstd file's first frame header when it
+    holds the size and that is not below ``size`` (else, a streamed frame or several frames,
+    :data:`~recipemut.logs.sample.ZSTD_RATIO` times ``size``)."""
+    if is_gzip(head):
+        f.seek(max(size - 4, 0))
+        return gzip_content_size(f.read(4), size)
+    f.seek(0)
+    stated = zstd_frame_content_size(f.read(18))
+    return stated if stated is not None and stated >= size else size * ZSTD_RATIO
 
 
 def _text_head(f: IO[bytes], head: bytes, name: str) -> bytes:
@@ -323,22 +351,36 @@ def compute_partials(
     engine: str = "local",
     scheduler: str | None = None,
     task_bytes: int = PARTITION_BYTES,
+    progress: Progress = NO_PROGRESS,
 ) -> Partial:
     """Every partition's partial, merged: here one after another, or on Dask (the same function; small
-    partitions together in one task, up to ``task_bytes`` of :attr:`Partition.weight`)."""
+    partitions together in one task, up to ``task_bytes`` of :attr:`Partition.weight`). ``progress``
+    is given the stage ``reading logs (ENGINE)`` with the partitions as its total, and told each
+    partition as it is done (on Dask, a task's partitions as it completes, in any order)."""
+    stage = f"reading logs ({engine})"
     if engine == "local":
-        return merge([read_partition(p, ops, recipe_name, fraction, fill_rate) for p in parts])
+        progress.task(stage, len(parts), unit=PARTITIONS)
+        done = []
+        for p in parts:
+            done.append(read_partition(p, ops, recipe_name, fraction, fill_rate))
+            progress.advance(1)
+        return merge(done)
     if engine != "dask":
         raise LogError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})", code="bad-engine")
+    progress.task("starting a local Dask cluster" if scheduler is None else f"connecting to {scheduler}")
     with dask_client(scheduler, CONNECT_TIMEOUT_S) as client:
         from distributed import as_completed
 
-        futures = client.map(read_partitions, tasks(parts, task_bytes), ops=tuple(ops), recipe_name=recipe_name,
+        groups = tasks(parts, task_bytes)
+        progress.task(stage, len(parts), unit=PARTITIONS)
+        futures = client.map(read_partitions, groups, ops=tuple(ops), recipe_name=recipe_name,
                              fraction=fraction, fill_rate=fill_rate, pure=False)  # fmt: skip
+        sizes = {fut.key: len(group) for fut, group in zip(futures, groups, strict=True)}
         merged: list[Partial] = []
         batch: list[Partial] = []
         for fut in as_completed(futures):
             batch.append(fut.result())
+            progress.advance(sizes[fut.key])
             fut.release()
             if len(batch) >= 8:  # merged as they come: the client holds a few partials at a time
                 merged = [merge(merged + batch)]
@@ -399,8 +441,9 @@ def _fraction(parts: Sequence[Partition], sample_requests: float | None, budget:
         here = {p.index: local_path(p.source) for p in parts if p.kind != "parquet"}
         local = sorted({path for path in here.values() if path is not None})
         kinds = {path: packed_with(path) for p in parts if p.kind == "packed" and (path := here[p.index]) is not None}
-        # plain JSONL in object storage: its partitions' byte ranges (a compressed one's content size is unknown)
-        remote = sum(p.end - p.start for p in parts if p.kind == "jsonl" and here[p.index] is None)
+        # in object storage: plain JSONL by its partitions' byte ranges, gzip and zstd by their content's size
+        remote = sum(p.end - p.start if p.kind == "jsonl" else p.content for p in parts
+                     if p.kind != "parquet" and here[p.index] is None)  # fmt: skip
         return estimated_memory(local, kinds) + int(remote * EXPANSION) + PARQUET_ROW_BYTES * _parquet_rows(parts)
 
     fraction, why = sample_fraction(sample_requests, budget, estimate)
@@ -424,9 +467,11 @@ def read_partitioned(
     memory_budget: str | int | None = None,
     partition_bytes: int | None = None,  # None: PARTITION_BYTES
     log_format: str = "auto",
+    progress: Progress = NO_PROGRESS,
 ) -> tuple[pd.DataFrame, IngestReport, LogFigures]:
     """The logs read partition by partition (see the module doc): the span table of the sampled
-    requests, the ingest report, and the whole log's figures. Reads native JSONL and Parquet."""
+    requests, the ingest report, and the whole log's figures. Reads native JSONL and Parquet.
+    ``progress`` counts the partitions as they are read (:func:`compute_partials`)."""
     if log_format not in ("auto", "native"):
         raise LogError(
             f"--engine {engine} reads native JSONL and Parquet logs, not {log_format}; "
@@ -442,7 +487,7 @@ def read_partitioned(
     fraction, why = _fraction(parts, sample_requests, memory_budget)
     task_bytes = PARTITION_BYTES if partition_bytes is None else partition_bytes
     merged = compute_partials(parts, recipe.topo_order, recipe.name, fraction, fill_rate, engine=engine,
-                              scheduler=scheduler, task_bytes=task_bytes)  # fmt: skip
+                              scheduler=scheduler, task_bytes=task_bytes, progress=progress)  # fmt: skip
     names = list(dict.fromkeys(p.name for p in parts))
     rejects = _file_rejects(parts, merged, names)
     if strict:
@@ -587,6 +632,7 @@ def _finish(
 __all__ = [
     "CONNECT_TIMEOUT_S",
     "ENGINES",
+    "PARTITIONS",
     "PARTITION_BYTES",
     "LogFigures",
     "Partition",

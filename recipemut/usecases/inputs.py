@@ -113,11 +113,11 @@ class LogSource:
                                file=url, code="url-engine")  # fmt: skip
             return (*self.read(recipe, progress=progress), None)
 
-        progress.task(f"reading logs ({self.engine})")
+        progress.task(f"finding the logs' partitions ({self.engine})")  # then the partitions counted as read
         return read_partitioned(
             self.paths, recipe=recipe, engine=self.engine, scheduler=self.scheduler, strict=self.strict,
             sample_rate=self.sample_rate, sample_requests=self.sample_requests,
-            memory_budget=self.memory_budget, log_format=self.log_format,
+            memory_budget=self.memory_budget, log_format=self.log_format, progress=progress,
         )  # fmt: skip
 
     def input_files(self) -> dict[Path, str]:
