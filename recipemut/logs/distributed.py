@@ -42,12 +42,10 @@ from recipemut.files.compressed import (
     InflatesTooFar,
     compressed_with,
     decompressing,
-    gzip_content_size,
     gzip_limit,
     is_gzip,
     is_zstd,
     packed_with,
-    zstd_frame_content_size,
 )
 from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.logs.checks import check_spans
@@ -67,10 +65,10 @@ from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection
 from recipemut.logs.sample import (
     EXPANSION,
     PARQUET_ROW_BYTES,
-    ZSTD_RATIO,
     RequestSample,
     estimated_memory,
     sample_fraction,
+    stream_content_size,
 )
 from recipemut.logs.sources import HEAD_BYTES, check_file, refuse_binary, too_far
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, factorize, keep_calls, to_span_frame
@@ -133,7 +131,8 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                     raise LogError(misnamed, file=source, code="not-parquet")
                 elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
                     refuse_uncut(source, _text_head(f, head, source))
-                    content = 0 if local is not None else _content_size(f, head, size)
+                    kind = "gzip" if is_gzip(head) else "zstd"
+                    content = 0 if local is not None else stream_content_size(f, kind, size)
                     parts.append(Partition(len(parts), source, source, "packed", 0, size, weight=partition_bytes,
                                            content=content))  # fmt: skip
                 elif (packed := compressed_with(head)) is not None:
@@ -161,20 +160,6 @@ def _parquet_parts(meta: Any, source: str, first: int, rows: int) -> Iterator[Pa
             yield Partition(first, source, source, "parquet", start, base, meta.num_rows, g + 1 - start,
                             held * PARQUET_ROW_BYTES)  # fmt: skip
             first, start, base, held = first + 1, g + 1, base + held, 0
-
-
-def _content_size(f: IO[bytes], head: bytes, size: int) -> int:
-    """The content size of a gzip or zstd file (``size`` bytes, open as ``f``, ``head`` its first bytes)
-    by two small reads (ranged reads, through fsspec): a gzip file's trailer
-    (:func:`~recipemut.files.compressed.gzip_content_size`), a zstd file's first frame header when it
-    holds the size and that is not below ``size`` (else, a streamed frame or several frames,
-    :data:`~recipemut.logs.sample.ZSTD_RATIO` times ``size``)."""
-    if is_gzip(head):
-        f.seek(max(size - 4, 0))
-        return gzip_content_size(f.read(4), size)
-    f.seek(0)
-    stated = zstd_frame_content_size(f.read(18))
-    return stated if stated is not None and stated >= size else size * ZSTD_RATIO
 
 
 def _text_head(f: IO[bytes], head: bytes, name: str) -> bytes:

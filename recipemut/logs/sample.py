@@ -32,14 +32,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import LogError
-from recipemut.files.compressed import packed_with
+from recipemut.files.compressed import GZIP_RATIO, gzip_content_size, packed_with, zstd_frame_content_size
 from recipemut.logs.parquet import is_parquet_file
 
 #: ingest plus profile hold about this many bytes per byte of native JSONL content (measured: 1.4 GB
@@ -177,52 +177,31 @@ def memory_budget(given: str | int | None = None) -> int:
     return min(int(available_memory() * BUDGET_SHARE), BUDGET_MAX)
 
 
-def _zstd_content_size(path: Path, size: int) -> int:
-    """The content size of a zstd file: its first frame header's Frame_Content_Size when it holds
-    one and the file is that one frame's (``zstd`` writes it), else :data:`ZSTD_RATIO` times the
-    compressed size."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(18)
-    except OSError:
-        return size * ZSTD_RATIO
-    if len(head) < 6 or head[:4] != b"\x28\xb5\x2f\xfd":
-        return size * ZSTD_RATIO
-    fhd = head[4]
-    fcs_flag, single, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
-    fcs_len = (1, 2, 4, 8)[fcs_flag] if (fcs_flag or single) else 0
-    at = 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag]
-    if not fcs_len or len(head) < at + fcs_len:
-        return size * ZSTD_RATIO
-    n = int.from_bytes(head[at : at + fcs_len], "little") + (256 if fcs_len == 2 else 0)
-    return max(n, size)
-
-
-def _gzip_content_size(path: Path, size: int) -> int:
-    """The content size of a gzip file: its trailer's ISIZE (the size modulo 4 GiB), raised by 4 GiB
-    steps while below twice the compressed size when that is 64 MiB or more (JSON compresses 5 to 20
-    times, so a smaller figure there means the size wrapped; small files compress less, and are
-    taken as they say)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(size - 4, 0))
-            isize = int.from_bytes(f.read(4), "little")
-    except OSError:
-        return size * 8
-    while size >= (64 << 20) and isize < 2 * size:
-        isize += 1 << 32
-    return isize
+def stream_content_size(f: IO[bytes], kind: str, size: int) -> int:
+    """The content size of a ``kind`` (``gzip`` or ``zstd``) file of ``size`` bytes open as ``f``, by one
+    small read (a ranged read through fsspec for object storage): a gzip file's trailer
+    (:func:`~recipemut.files.compressed.gzip_content_size`), a zstd file's first frame header when it
+    states the size and that is not below ``size`` (else, a streamed frame or several,
+    :data:`ZSTD_RATIO` times ``size``)."""
+    if kind == "gzip":
+        f.seek(max(size - 4, 0))
+        return gzip_content_size(f.read(4), size)
+    f.seek(0)
+    stated = zstd_frame_content_size(f.read(18))
+    return stated if stated is not None and stated >= size else size * ZSTD_RATIO
 
 
 def content_size(path: Path, kind: str, size: int) -> int:
     """The bytes of content a log of ``size`` bytes on disk holds: ``size`` for a plain file, the
     trailer's or frame header's figure for gzip and zstd (``kind``, as
     :func:`~recipemut.files.compressed.packed_with` names it), as :func:`estimated_memory` counts it."""
-    if kind == "gzip":
-        return _gzip_content_size(path, size)
-    if kind == "zstd":
-        return _zstd_content_size(path, size)
-    return size
+    if kind not in ("gzip", "zstd"):
+        return size
+    try:
+        with open(path, "rb") as f:
+            return stream_content_size(f, kind, size)
+    except OSError:
+        return int(size * (GZIP_RATIO if kind == "gzip" else ZSTD_RATIO))
 
 
 def budget_origin(given: str | int | None = None) -> str:
@@ -278,12 +257,8 @@ def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
                 total += pq.ParquetFile(p).metadata.num_rows * PARQUET_ROW_BYTES
             except (OSError, pa.ArrowException):
                 total += size * EXPANSION
-        elif kind == "gzip":
-            total += _gzip_content_size(p, size) * EXPANSION
-        elif kind == "zstd":
-            total += _zstd_content_size(p, size) * EXPANSION
         else:
-            total += size * EXPANSION
+            total += content_size(p, kind, size) * EXPANSION
     return int(total)
 
 
