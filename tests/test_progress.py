@@ -231,7 +231,7 @@ def test_suggest_draws_nothing_off_a_terminal_with_quiet_or_json_to_a_pipe(
 
 def test_force_color_alone_does_not_draw_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     """CI sets FORCE_COLOR for colours; redraws of a bar would fill its log."""
-    from recipemut.commands._common import progress_shown
+    from recipemut.commands._progress import progress_shown
 
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
     monkeypatch.setenv("FORCE_COLOR", "1")

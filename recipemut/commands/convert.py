@@ -19,9 +19,9 @@ from recipemut.commands._common import (
     StrictOpt,
     err_console,
     log_source,
-    progress_display,
     warn_ingest,
 )
+from recipemut.commands._progress import progress_display
 from recipemut.files.text import shown
 from recipemut.usecases.convert import out_name_problem
 

@@ -24,10 +24,10 @@ from recipemut.commands._common import (
     StrictOpt,
     err_console,
     log_source,
-    progress_display,
     warn_ingest,
 )
 from recipemut.commands._layout import Column, show
+from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 

@@ -26,10 +26,10 @@ from recipemut.commands._common import (
     StrictOpt,
     err_console,
     log_source,
-    progress_display,
     warn_ingest,
 )
 from recipemut.commands._layout import Column, rank, show
+from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
 
 if TYPE_CHECKING:  # the core is imported where used: `forecast -h` needs neither pandas nor scipy

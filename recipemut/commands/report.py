@@ -23,9 +23,9 @@ from recipemut.commands._common import (
     StrictOpt,
     err_console,
     log_source,
-    progress_display,
     warn_ingest,
 )
+from recipemut.commands._progress import progress_display
 from recipemut.commands.suggest import Objective
 from recipemut.files.text import shown
 

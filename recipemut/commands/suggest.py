@@ -29,10 +29,10 @@ from recipemut.commands._common import (
     err_console,
     log_source,
     ms_text,
-    progress_display,
     warn_ingest,
 )
 from recipemut.commands._layout import Column, show
+from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
 from recipemut.usecases.inputs import load_inputs
 

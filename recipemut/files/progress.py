@@ -6,7 +6,7 @@ minutes. The core says how far it has got through a :class:`Progress` it is hand
 what is done (:meth:`Progress.advance`). It reports per file, per chunk, per candidate, never per
 span. The base class shows nothing (:data:`NO_PROGRESS`, every function's default), so core
 stages neither import rich nor print: the CLI hands down a display that draws a bar on standard
-error (``recipemut.commands._common.progress_display``).
+error (``recipemut.commands._progress.progress_display``).
 
 The run's start (:func:`run_started`) is kept here too, so that a closing line can give the whole
 wall time, imports included: the CLI marks it first thing (:func:`mark_run_started`).
