@@ -28,13 +28,11 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from recipemut.errors import LogError
 from recipemut.files.compressed import (
@@ -51,7 +49,8 @@ from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.logs.checks import check_spans
 from recipemut.logs.daskclient import dask_client
 from recipemut.logs.detect import UTF8_BOM, detect_format, misnamed_parquet
-from recipemut.logs.emptysample import empty_sample
+from recipemut.logs.emptysample import all_rejected, empty_sample, no_recipe_spans, no_spans, nothing_read
+from recipemut.logs.native import GIVE_UP_AFTER, not_a_log
 from recipemut.logs.parquet import (
     READ_BATCH_ROWS,
     check_schema,
@@ -61,17 +60,16 @@ from recipemut.logs.parquet import (
     too_large,
 )
 from recipemut.logs.partials import SUMMED, Partial, hist_quantiles, merge, partial_of
-from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
+from recipemut.logs.partreport import finish
+from recipemut.logs.report import IngestReport, Rejects
 from recipemut.logs.sample import (
     EXPANSION,
     PARQUET_ROW_BYTES,
-    RequestSample,
     estimated_memory,
     sample_fraction,
     stream_content_size,
 )
 from recipemut.logs.sources import HEAD_BYTES, check_file, refuse_binary, too_far
-from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, factorize, keep_calls, to_span_frame
 from recipemut.logs.stream import line_chunks, merge_rejects, read_chunk
 from recipemut.logs.urls import as_url, expand_sources, local_path, open_source
 from recipemut.recipe.model import Recipe
@@ -244,6 +242,7 @@ def read_partition(
 
     rej = Rejects(part.name)
     pieces: list[Partial] = []
+    gave_up: dict[int, int] = {}
     n_lines = read = blank = 0
     try:
         if part.kind == "parquet":
@@ -282,6 +281,8 @@ def read_partition(
                 read, blank = read + r, blank + b
                 lines = lines + offset
                 keep = check_spans(table, lines, rej)
+                if part.start == 0 and offset == 0 and keep.size >= GIVE_UP_AFTER and not keep[:GIVE_UP_AFTER].any():
+                    gave_up = {part.index: int(lines[GIVE_UP_AFTER - 1])}  # ingest's rule on a file's first lines
                 pieces.append(partial_of(part.index, table.filter(pa.array(keep)), lines[keep], ops, recipe_name,
                                          fraction, fill_rate))  # fmt: skip
                 del chunk
@@ -294,6 +295,7 @@ def read_partition(
     out.rejects = [(part.index, rej)]
     out.lines_in = {part.index: n_lines}
     out.lines_read, out.blank = read, blank
+    out.read_in, out.gave_up = {part.index: (read, blank)}, gave_up
     return out
 
 
@@ -313,9 +315,9 @@ def tasks(parts: Sequence[Partition], task_bytes: int) -> list[list[Partition]]:
     [2, 1, 1]
     """
     out: list[list[Partition]] = []
-    held = task_bytes
-    for p in parts:
-        if held + p.weight > task_bytes:
+    held = 0
+    for p in parts:  # a first partition of weight 0 (an empty file) opens a group too
+        if not out or held + p.weight > task_bytes:
             out.append([])
             held = 0
         out[-1].append(p)
@@ -480,22 +482,40 @@ def read_partitioned(
         if firsts:
             bad = min(firsts, key=lambda e: (names.index(e.file), e.line))
             raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=bad.file, line=bad.line, code=bad.reason)
+    nothing = _nothing_read(parts, merged, rejects)
     table = _sampled_table(parts, merged)
     figures = LogFigures.of(merged, len(parts), engine)
-    if table.num_rows == 0:
+    if table.num_rows == 0:  # as ingest says it (recipemut.logs.emptysample's words)
         if figures.requests_total:
             raise empty_sample(fraction, figures.requests_total, why)
-        found = ", ".join(f"{k} ({v})" for k, v in list({**merged.other, **merged.unknown}.items())[:5])
-        raise LogError(f"no span of recipe {recipe.name!r} in the logs" + (f" (found: {found})" if found else ""),
-                       code="no-spans")  # fmt: skip
-    note = (
-        f"read by the {engine} engine in {len(parts):,} partition{'s' if len(parts) != 1 else ''}; each operation's "
-        f"count, percentiles and means are those of every span ({int(merged.count.sum()):,})"
-        + (", the critical-path figures those of the sample" if fraction < 1 else "")
-        + ("; spans with span_id/parent_span_id: the per-operation figures are the sample's" if merged.calls else "")
-    )
-    df, report = _finish(table, names, parts, merged, rejects, fill_rate, fraction, why, sample_requests is None, note)
+        if excluded := {**merged.other, **merged.unknown}:
+            found = ", ".join(f"{k} ({v})" for k, v in list(excluded.items())[:5])
+            raise no_recipe_spans(recipe.name, found, names[0] if len(names) == 1 else None)
+        raise no_spans(", ".join(f"{n} {w}" for n, w in nothing.items()))
+    notes = [f"{n}: {w} (no spans)" for n, w in nothing.items()]  # a file of no span among others: as ingest notes it
+    where = f"read by the {engine} engine in {len(parts):,} partition{'s' if len(parts) != 1 else ''}"
+    kinds = {p.name: "parquet" if p.kind == "parquet" else "native" for p in parts}
+    df, report = finish(table, names, kinds, merged, rejects, fill_rate, fraction, why, sample_requests is None,
+                        notes, where)  # fmt: skip
     return df, report, figures
+
+
+def _nothing_read(parts: Sequence[Partition], merged: Partial, rejects: dict[str, Rejects]) -> dict[str, str]:
+    """What each file that gave no line holds (``is empty``, ``has only blank lines``, ``holds no
+    rows``), in file order; a file whose every line was rejected is refused as ingest refuses it."""
+    read: dict[str, tuple[int, int]] = {}
+    for p in parts:
+        r, b = merged.read_in.get(p.index, (0, 0))
+        n_read, blank = read.get(p.name, (0, 0))
+        read[p.name] = (n_read + r, blank + b)
+    parquet = {p.name for p in parts if p.kind == "parquet"}
+    gave_up = {p.name: merged.gave_up[p.index] for p in parts if p.index in merged.gave_up}
+    for name, (n_read, _) in read.items():  # ingest's refusals, file by file in order
+        if name in gave_up:
+            raise not_a_log(name, gave_up[name], rejects[name])
+        if n_read and rejects[name].total >= n_read:
+            raise all_rejected(name, n_read, rejects[name], rows=name in parquet)
+    return {name: nothing_read(blank, parquet=name in parquet) for name, (n_read, blank) in read.items() if not n_read}
 
 
 def _file_rejects(parts: Sequence[Partition], merged: Partial, names: list[str]) -> dict[str, Rejects]:
@@ -531,87 +551,6 @@ def _sampled_table(parts: Sequence[Partition], merged: Partial) -> pa.Table:
     if not tables:
         return pa.table({"request_id": pa.array([], pa.large_string())})
     return pa.concat_tables(tables)
-
-
-def _finish(
-    table: pa.Table,
-    names: list[str],
-    parts: Sequence[Partition],
-    merged: Partial,
-    rejects: dict[str, Rejects],
-    fill_rate: float,
-    fraction: float,
-    why: str,
-    automatic: bool,
-    note: str,
-) -> tuple[pd.DataFrame, IngestReport]:
-    """The span table and the report of the sampled spans, as :func:`~recipemut.logs.ingest.read_logs` makes them."""
-    table = table.set_column(table.schema.get_field_index("variant"), "variant",
-                             pc.fill_null(table.column("variant"), DEFAULT_VARIANT))  # fmt: skip
-    rate = pc.fill_null(table.column("sample_rate"), fill_rate)
-    if fraction < 1:  # each kept request stands for 1/fraction as many
-        rate = pc.multiply(rate, fraction)
-    table = table.set_column(table.schema.get_field_index("sample_rate"), "sample_rate", rate)
-    for name in INT_COLS:
-        table = table.set_column(table.schema.get_field_index(name), name, pc.cast(table.column(name), pa.int64()))
-    has_span_ids = table.column("span_id").null_count < table.num_rows
-    span_codes = factorize(table.column("span_id"))[0] if has_span_ids else None
-    req_codes, req_uniques = factorize(table.column("request_id"))
-    op_codes, op_uniques = factorize(table.column("op"))
-    df = to_span_frame(table)
-    del table
-    start = df["start_ms"].to_numpy()
-    end = start + df["latency_ms"].to_numpy()
-    keep = keep_calls(req_codes, op_codes, span_codes, end, len(op_uniques))
-    notes = [note]
-    duplicates = int((~keep).sum())
-    first = np.unique(req_codes, return_index=True)[1]
-    vc_var = df["variant"].iloc[first].value_counts()
-    if duplicates:
-        df = df.loc[keep].reset_index(drop=True)
-        start, end = start[keep], end[keep]
-        notes.append(f"{duplicates} duplicate spans dropped; the last-ending one was kept")
-    kinds = {p.name: "parquet" if p.kind == "parquet" else "native" for p in parts}
-    rejected: dict[str, int] = {}
-    examples: list[Rejection] = []
-    for r in rejects.values():
-        for k, v in r.counts.items():
-            rejected[k] = rejected.get(k, 0) + v
-    for reason in REASONS:
-        examples.extend([e for r in rejects.values() for e in r.examples.get(reason, [])][:MAX_EXAMPLES])
-    examples.sort(key=lambda e: (names.index(e.file) if e.file in names else 0, e.line))
-    sample = None
-    if fraction < 1:
-        sample = RequestSample(
-            fraction=fraction, requests_total=merged.requests.num_rows, requests_kept=len(req_uniques),
-            automatic=automatic, reason=why,
-            start_ms=np.asarray(merged.requests.column("start").to_numpy(), dtype=np.float64),
-            rates=np.asarray(merged.requests.column("rate").to_numpy(), dtype=np.float64),
-        )  # fmt: skip
-        notes.append(sample.summary())
-    vc_ver = df["recipe_version"].value_counts()
-    vc_rate = df["sample_rate"].value_counts()
-    report = IngestReport(
-        files=tuple(names),
-        formats=MappingProxyType(kinds),
-        lines_read=merged.lines_read,
-        blank_lines=merged.blank,
-        spans_kept=len(df),
-        rejected=frozen_counts(rejected),
-        examples=tuple(examples),
-        requests=len(req_uniques),
-        time_range_ms=(float(np.min(start)), float(np.max(end))),
-        variants=frozen_counts(dict(zip(vc_var.index.astype(str), vc_var.astype(int), strict=True))),
-        recipe_versions=frozen_counts(dict(zip(vc_ver.index.astype(int), vc_ver.astype(int), strict=True))),
-        unknown_ops=frozen_counts(dict(sorted(merged.unknown.items(), key=lambda kv: (-kv[1], kv[0])))),
-        other_recipes=frozen_counts(dict(sorted(merged.other.items(), key=lambda kv: (-kv[1], kv[0])))),
-        duplicates=duplicates,
-        sample_rate=fill_rate,
-        sample_rates=frozen_counts(dict(zip(vc_rate.index.astype(float), vc_rate.astype(int), strict=True))),
-        notes=tuple(notes),
-        sample=sample,
-    )
-    return df, report
 
 
 __all__ = [

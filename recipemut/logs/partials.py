@@ -111,6 +111,11 @@ class Partial:
     rows: list[tuple[int, pa.Table, np.ndarray]] = field(default_factory=list)  # (partition, sampled spans, lines)
     rejects: list[tuple[int, Rejects]] = field(default_factory=list)  # (partition, its rejections)
     lines_in: dict[int, int] = field(default_factory=dict)  # partition -> lines it holds (to shift line numbers)
+    read_in: dict[int, tuple[int, int]] = field(default_factory=dict)  # partition -> (non-blank, blank) lines read
+    gave_up: dict[int, int] = field(default_factory=dict)  # a file's first partition -> the line through which
+    # its first GIVE_UP_AFTER rows were all rejected (not a span log, said on the client after --strict's check)
+    first_ms: float = math.inf  # the first start and the last end of the spans counted (the whole log's range)
+    last_ms: float = -math.inf
     lines_read: int = 0
     blank: int = 0
     other: dict[str, int] = field(default_factory=dict)
@@ -187,6 +192,7 @@ def partial_of(
         part.sums[s] = np.bincount(col[one][ok], weights=v[ok], minlength=k)
         part.nonnull[s] = np.bincount(col[one][ok], minlength=k)
     part.hist = latency_histogram(col[one], latency[one], k)
+    part.first_ms, part.last_ms = float(start[one].min()), float((start + latency)[one].max())
     part.calls = table.num_rows * 2 - table.column("span_id").null_count - table.column("parent_span_id").null_count
     rate = np.asarray(pc.fill_null(table.column("sample_rate"), fill_rate).to_numpy(zero_copy_only=False), np.float64)
     part.requests = RequestCounts.partial(h, start, rate)
@@ -216,6 +222,9 @@ def merge(parts: Sequence[Partial]) -> Partial:
         out.rows.extend(p.rows)
         out.rejects.extend(p.rejects)
         out.lines_in.update(p.lines_in)
+        out.read_in.update(p.read_in)
+        out.gave_up.update(p.gave_up)
+        out.first_ms, out.last_ms = min(out.first_ms, p.first_ms), max(out.last_ms, p.last_ms)
         out.lines_read += p.lines_read
         out.blank += p.blank
         for src, into in ((p.other, out.other), (p.unknown, out.unknown)):
