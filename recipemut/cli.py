@@ -177,6 +177,8 @@ def type_words(param: Any) -> str:
     """
     if getattr(param, "is_flag", False):
         return ""
+    if getattr(param, "param_type_name", "") == "option" and getattr(param, "metavar", None):
+        return str(param.metavar)  # what the option names the value: --memory-budget SIZE, not TEXT
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     many = get_origin(annotation) is list or getattr(param, "multiple", False) or getattr(param, "nargs", 1) != 1
     if get_origin(annotation) is list:

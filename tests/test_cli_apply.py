@@ -88,7 +88,7 @@ def test_evaluate_exit_codes(recipe: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs["worse"])])
     assert res.exit_code == 3, res.output
     assert "ROLLBACK" in res.output and recipe.read_text() == RECIPE_TEXT
-    res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs["worse"]), "-t", "latency=3"])
+    res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs["worse"]), "-t", "latency_p95=3"])
     assert res.exit_code == 1, res.output  # no canary any more
 
 

@@ -69,7 +69,7 @@ def test_bad_lines_are_warnings_on_stderr(tmp_path: Path, files: tuple[Path, Pat
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ingest"]["rejected"] == {"malformed-json": 1}
     assert f"warning: rejected {logs}:18: not valid JSON" in result.stderr
-    assert "excluded 1 spans of operations not in the recipe: mystery (1)" in result.stderr
+    assert "excluded 1 span of operations not in the recipe: mystery (1)" in result.stderr
 
 
 def test_more_rejected_lines_are_summed_up_with_the_total(tmp_path: Path, files: tuple[Path, Path]) -> None:

@@ -13,7 +13,7 @@ from recipemut.errors import RecipemutError
 from recipemut.files.jsonsafe import strict_json as strict_json  # re-exported: every command prints JSON
 from recipemut.files.text import console, shown
 from recipemut.logs.urls import log_paths
-from recipemut.usecases.inputs import LogSource, scheduler_problem
+from recipemut.usecases.inputs import LogSource, parse_share, scheduler_problem
 
 err_console = console(stderr=True, soft_wrap=True)
 
@@ -95,6 +95,32 @@ class LogFormat(str, Enum):
     zipkin = "zipkin"
 
 
+class UsageSentence(typer.BadParameter):
+    """A usage error (exit 2) said as a sentence of its own, not as ``Invalid value for ...: ...``."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def share(text: str) -> float:
+    """Option parser: a share of requests written ``0.1`` or ``10%`` (as ``--tolerance`` takes them)."""
+    try:
+        return parse_share(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a share of requests: write 0.1 or 10% for one in ten") from None
+
+
+def in_range(low: float, high: float, meaning: str) -> Any:
+    """Option callback: the value in [low, high], else a usage error giving it, the range and ``meaning``."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and not (low <= value <= high):
+            raise typer.BadParameter(f"{value:g} is outside {low:g} to {high:g}: {meaning}")
+        return value
+
+    return check
+
+
 def check_rate(value: float | None) -> float | None:
     """Option callback: a sample rate is a share of requests, in (0, 1]."""
     if value is not None and not (0.0 < value <= 1.0):
@@ -129,19 +155,21 @@ def _options() -> dict[str, Any]:
         "strict": typer.Option("--strict", help="Fail on the first bad log line instead of counting it."),
         "sample_rate": typer.Option(
             "--sample-rate",
-            callback=check_rate,
+            callback=check_rate, parser=share, metavar="FRACTION",
             help="Share of requests the tracer kept (default 1), for spans that carry no sample_rate; to read a "
             "sample of the logs, use --sample-requests instead.",
             show_default=False,
         ),
         "log_format": typer.Option(
-            "--log-format", help="Log format; auto detects it from each file's content."
+            "--log-format", help="Log format; auto detects it from each file's content. Parquet is always "
+            "found by its content (PAR1), with auto or native: no format names it."
         ),
         "sample_requests": typer.Option(
             "--sample-requests",
-            callback=check_rate,
+            callback=check_rate, parser=share,
             metavar="FRACTION",
-            help="Keep this share of requests, whole, chosen by a hash of request_id (the same ones in every "
+            help="Keep this share of requests (0.1 or 10%), whole, chosen by a hash of request_id (the same ones in "
+            "every "
             "file, run and variant); the request rate still counts every request. 1 keeps all.",
             show_default=False,
         ),
@@ -243,7 +271,7 @@ def log_source(
 def _dask_options(engine: Engine, scheduler: str | None, mapping: Path | None = None) -> str | None:
     """``--scheduler`` is for ``--engine dask``; ``--map`` (traces) is not: that engine reads no traces."""
     if scheduler is not None and Engine(engine) != Engine.dask:
-        raise typer.BadParameter("is for --engine dask", param_hint="'--scheduler'")
+        raise UsageSentence("--scheduler needs --engine dask: it names the Dask scheduler that reads the logs")
     if scheduler is not None and (problem := scheduler_problem(scheduler)):
         raise typer.BadParameter(problem, param_hint="'--scheduler'")
     if mapping is not None and Engine(engine) == Engine.dask:
@@ -258,6 +286,9 @@ def _budget(value: str | None) -> str | None:
     """``--memory-budget`` checked: a size (512M, 2G, a number of bytes) or off."""
     if value is None:
         return None
+    if not value.strip():
+        raise typer.BadParameter("'' is not a size: give one (512M, 2G) or off for no limit",
+                                 param_hint="'--memory-budget'")
     from recipemut.logs.sample import parse_size
 
     try:
@@ -295,16 +326,18 @@ def warn_ingest(report: Any, *, max_warnings: int = MAX_WARNINGS) -> None:
         err_console.print(f"[yellow]warning:[/] rejected {shown(str(e))}")
     more = report.rejected_total - min(len(report.examples), max_warnings)
     if more > 0:
-        by = ", ".join(f"{k}: {v}" for k, v in report.rejected.items())
+        by = ", ".join(f"{k}: {v:,}" for k, v in report.rejected.items())
         err_console.print(
-            f"[yellow]warning:[/] {more} more rejected lines (of {report.rejected_total} in all: {shown(by)}); "
+            f"[yellow]warning:[/] {more:,} more rejected line{'s' if more != 1 else ''} "
+            f"(of {report.rejected_total:,} in all: {shown(by)}); "
             "--format json lists examples"
         )
     for what, counts in (("operations not in the recipe", report.unknown_ops), ("other recipes", report.other_recipes)):
         if counts:
-            names = ", ".join(f"{k} ({v})" for k, v in list(counts.items())[:8])
+            names = ", ".join(f"{k} ({v:,})" for k, v in list(counts.items())[:8])
+            n = sum(counts.values())
             err_console.print(
-                f"[yellow]warning:[/] excluded {sum(counts.values())} spans of {what}: {shown(names)}"
+                f"[yellow]warning:[/] excluded {n:,} span{'s' if n != 1 else ''} of {what}: {shown(names)}"
                 + (" ..." if len(counts) > 8 else "")
             )
     for note in report.notes:

@@ -30,6 +30,7 @@ from recipemut.commands._layout import Column, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
+from recipemut.usecases.inputs import parse_share
 
 #: apply.canary's defaults as the help shows them (tests/test_startup.py checks them against it):
 #: `evaluate -h` imports neither it nor the pandas and scipy it needs
@@ -40,6 +41,23 @@ _TOL_HELP = (
     "Allowed worsening METRIC=VALUE (repeatable): latency_p50, latency_p95, cost are relative (0.05 or 5%), "
     "error_rate, halt_rate absolute. Defaults: " + ", ".join(f"{k}={v:g}" for k, v in DEFAULT_TOLERANCES.items()) + "."
 )
+
+
+def _check_tolerances(items: list[str]) -> list[str]:
+    """Option callback: each ``--tolerance`` names a known metric and a value >= 0 (else a usage error, exit 2)."""
+    for item in items:
+        key, _, value = item.partition("=")
+        if key.strip() not in DEFAULT_TOLERANCES:
+            raise typer.BadParameter(f"{item!r}: METRIC=VALUE, the metric one of {', '.join(DEFAULT_TOLERANCES)}")
+        try:
+            allowed = parse_share(value) >= 0  # NaN is not
+        except ValueError:
+            allowed = False
+        if not allowed:
+            raise typer.BadParameter(f"{item!r}: METRIC=VALUE, the value a number at least 0, e.g. 0.05 or 5%")
+    return items
+
+
 _STYLE = {"improves": "green", "within tolerance": "", "uncertain": "yellow", "regresses": "red"}
 _DECISION = {"promote": "[green]PROMOTE[/]", "rollback": "[red]ROLLBACK[/]", "hold": "[yellow]HOLD[/]"}
 
@@ -48,7 +66,7 @@ def evaluate(
     recipe: RecipeArg,
     logs: LogsOpt,
     no_act: bool = typer.Option(False, "--no-act", help="Only report the decision; write nothing."),
-    tolerance: list[str] = typer.Option([], "--tolerance", "-t", help=_TOL_HELP),
+    tolerance: list[str] = typer.Option([], "--tolerance", "-t", help=_TOL_HELP, callback=_check_tolerances),
     min_requests: int = typer.Option(
         DEFAULT_MIN_REQUESTS, "--min-requests", min=1, help="Requests needed in each arm before deciding."
     ),
@@ -112,7 +130,7 @@ def evaluate(
         typer.echo(json.dumps({**result.to_dict(), "store": recording.to_dict(), **run.request_sampling}, indent=2))
         raise typer.Exit(result.exit_code)
     out = console(soft_wrap=True)
-    out.print(f"variant {shown(j.variant)}: {j.n_canary} requests; primary (control): {j.n_primary} requests")
+    out.print(f"variant {shown(j.variant)}: {j.n_canary:,} requests; primary (control): {j.n_primary:,} requests")
     if j.metrics:
         rows = []
         for m in j.metrics:
@@ -120,7 +138,9 @@ def evaluate(
                 p = abs(m.primary)
                 change = f"{m.delta / p:+.1%} ({m.lo / p:+.1%} .. {m.hi / p:+.1%})"
                 allowed = f"+{m.tolerance:.1%}"
-                prim, can = f"{m.primary:.4g}", f"{m.canary:.4g}"
+                # one precision per metric (604.0 beside 493.5, not 604): ms with one decimal, dollars with six
+                ms = m.name.startswith("latency")
+                prim, can = (f"{v:,.1f} ms" if ms else f"${v:.6f}" for v in (m.primary, m.canary))
             else:
                 change = f"{m.delta:+.2%} ({m.lo:+.2%} .. {m.hi:+.2%})"
                 allowed = f"+{m.allowed:.2%}"
@@ -128,7 +148,9 @@ def evaluate(
             style = _STYLE[m.status]
             rows.append((m.name, prim, can, change, allowed, f"[{style}]{m.status}[/]" if style else m.status))
         names = ("metric", "primary", "canary", "change (95% CI)", "allowed", "status")
-        show(out, [Column(name, [r[i] for r in rows], {"no_wrap": i < 3}) for i, name in enumerate(names)])
+        cols = [Column(name, [r[i] for r in rows], {"no_wrap": i < 3, "justify": "right" if 0 < i < 5 else "left"})
+                for i, name in enumerate(names)]
+        show(out, cols)
     out.print(f"decision: {_DECISION[j.decision]} — {shown(j.reason)}")
     if run.sample_hint:  # a hold for want of requests the sample left out
         out.print(f"note: {shown(run.sample_hint)}")

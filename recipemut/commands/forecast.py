@@ -25,6 +25,7 @@ from recipemut.commands._common import (
     SchedulerOpt,
     StrictOpt,
     err_console,
+    in_range,
     log_source,
     warn_ingest,
 )
@@ -194,7 +195,8 @@ def _check_plot(value: Path | None) -> Path | None:
 def forecast(
     recipe: RecipeArg,
     logs: LogsOpt,
-    horizon: float = typer.Option(30.0, "--horizon", min=1.0, max=365.0, help="Days to forecast ahead."),
+    horizon: float = typer.Option(30.0, "--horizon", callback=in_range(1, 365, "days to forecast ahead, 1 to a year"),
+                                 help="Days to forecast ahead."),
     with_backtest: bool = typer.Option(
         False, "--backtest", help="Hold out the last 20% of the history (whole days), forecast it, report the error."
     ),

@@ -22,6 +22,7 @@ from recipemut.commands._common import (
     SampleRateOpt,
     SampleRequestsOpt,
     SchedulerOpt,
+    StoreOpt,
     StrictOpt,
     err_console,
     log_source,
@@ -32,7 +33,7 @@ from recipemut.commands._common import (
 from recipemut.commands._layout import Column, rank, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
-from recipemut.usecases.inputs import load_inputs
+from recipemut.usecases.inputs import load_inputs, sample_rate_words, sample_rates
 
 if TYPE_CHECKING:  # imported where used: `profile -h` needs neither pandas nor networkx
     from recipemut.logs.report import IngestReport
@@ -93,7 +94,7 @@ def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: in
             },
             "calls": [c.to_dict() for c in prof.calls],
             "findings": {"n_plus_one": [f.to_dict() for f in n_plus_one(recipe, prof.calls)]},
-            "ingest": report.to_dict(),
+            "ingest": {**report.to_dict(), **sample_rates(report)},
         }
     )
 
@@ -150,8 +151,8 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
     from recipemut.profile.calls import n_plus_one
 
     out = console(soft_wrap=True)
-    sr = ", ".join(f"{k:g}" for k in report.sample_rates) or "1"
-    out.print(f"[bold]{shown(recipe.name)}[/] v{recipe.version}: {shown(report.summary())}; sample rate {sr}")
+    rates = sample_rate_words(report)  # the words of --format json's tracer_sample_rates and request_sample
+    out.print(f"[bold]{shown(recipe.name)}[/] v{recipe.version}: {shown(report.summary())}; {rates}")
     on_path = set(prof.critical_path)
     columns: list[tuple[str, list[str]]] = [
         ("operation", [s.op for s in prof.ops]),
@@ -229,6 +230,7 @@ def profile(
     top: int = typer.Option(3, "--top", min=1, help="How many top contributors to name."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
     quiet: QuietOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Profile a recipe from its execution logs: per-operation latency, cost and critical path.
 
@@ -240,17 +242,23 @@ def profile(
     requests (those at or above the end-to-end p95), and those that cost most.
 
     The profile's summary is also recorded in the profile store, listed by `recipemut stats`
-    ($RECIPEMUT_STORE, else .recipemut/store.sqlite in this folder; RECIPEMUT_STORE=off records
-    nothing).
+    (--store, else $RECIPEMUT_STORE, else .recipemut/store.sqlite in this folder; --store off
+    records nothing).
 
     Example:
 
         recipemut profile recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz
+
+        recipemut profile recipe.yaml --logs 'logs/*.jsonl.zst' --sample-requests 10% --memory-budget 2G
     """
     source = log_source(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
         sample_requests=sample_requests, memory_budget=memory_budget, engine=engine, scheduler=scheduler,
     )  # fmt: skip
+    from recipemut.learn.store import check_store_path, store_path
+
+    if store is not None:  # as suggest: refused when it names an input; other store problems are warnings
+        check_store_path(store, recipes=[recipe], inputs=source.input_files(), option="--store", inputs_only=True)
     with progress_display(quiet=quiet, json_out=output == OutputFormat.json) as progress:
         inputs = load_inputs(recipe, source, progress=progress)
     r, report, prof = inputs.recipe, inputs.report, inputs.profile
@@ -264,6 +272,7 @@ def profile(
     from recipemut.learn.records import STORE_PROBLEMS, record_profile_summary
 
     try:  # the store keeps each recipe version's profile summary; a store problem is a warning
-        record_profile_summary(recipe, r, prof)
+        if (where := store_path(store)) is not None:  # None: --store off
+            record_profile_summary(recipe, r, prof, path=where)
     except STORE_PROBLEMS as e:
         err_console.print(f"[yellow]warning:[/] this profile was not recorded in the profile store: {shown(str(e))}")

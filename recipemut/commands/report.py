@@ -22,6 +22,7 @@ from recipemut.commands._common import (
     StoreOpt,
     StrictOpt,
     err_console,
+    in_range,
     log_source,
     warn_ingest,
 )
@@ -65,7 +66,8 @@ def report(
         DEFAULT_TIME_BUDGET_S, "--time-budget", min=0.0, help="Most seconds to spend searching."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of every random draw (imputation, bootstrap)."),
-    horizon: float = typer.Option(30.0, "--horizon", min=1.0, max=365.0, help="Days to forecast ahead."),
+    horizon: float = typer.Option(30.0, "--horizon", callback=in_range(1, 365, "days to forecast ahead, 1 to a year"),
+                                 help="Days to forecast ahead."),
     top: int = typer.Option(10, "--top", min=1, help="How many ranked mutations to show."),
     strict: StrictOpt = False,
     sample_rate: SampleRateOpt = None,

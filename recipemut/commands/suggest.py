@@ -27,6 +27,7 @@ from recipemut.commands._common import (
     StoreOpt,
     StrictOpt,
     err_console,
+    in_range,
     log_source,
     ms_text,
     warn_ingest,
@@ -183,7 +184,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
 
 _OPERATORS_HELP = (
     f"Operators to use (repeatable; default: all): {', '.join(OPERATORS)}. "
-    "What each one changes: see the README's suggest section."
+    "What each one changes: docs/operators.md (and docs/commands/suggest.md)."
 )
 
 
@@ -199,7 +200,9 @@ def suggest(
     logs: LogsOpt,
     objective: Objective = typer.Option(Objective.balanced, "--objective", help="What to minimise."),
     weight: float = typer.Option(
-        0.5, "--weight", min=0.0, max=1.0, help="balanced: weight of latency (1 - weight goes to cost)."
+        0.5, "--weight", callback=in_range(0, 1, "the share of latency in the balanced objective, 1 - weight "
+                                           "going to cost (0.7: mostly latency)"),
+        help="balanced: weight of latency (1 - weight goes to cost)."
     ),
     operators: list[str] | None = typer.Option(
         None,

@@ -498,10 +498,10 @@ def read_logs(
         df = df.loc[keep].reset_index(drop=True)
         start, end = start[keep], end[keep]
         if span_codes is None:
-            notes.append(f"{duplicates} duplicate (request_id, op) spans dropped; the last-ending one was kept")
+            notes.append(f"{duplicates:,} duplicate (request_id, op) spans dropped; the last-ending one was kept")
         else:
             notes.append(
-                f"{duplicates} duplicate spans dropped (the same span_id twice, or the same (request_id, op) "
+                f"{duplicates:,} duplicate spans dropped (the same span_id twice, or the same (request_id, op) "
                 "on lines without span_id); the last-ending one was kept"
             )
 

@@ -21,7 +21,7 @@ from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.learn.records import STORE_PROBLEMS, observation_records
 from recipemut.learn.store import store_path
-from recipemut.usecases.inputs import LogSource, request_sampling
+from recipemut.usecases.inputs import LogSource, parse_share, request_sampling
 
 if TYPE_CHECKING:
     from recipemut.apply.history import Entry
@@ -119,7 +119,7 @@ def parse_tolerances(items: Sequence[str]) -> dict[str, float]:
         try:
             if not sep:
                 raise ValueError
-            out[key.strip()] = float(value.rstrip("%")) / (100.0 if value.endswith("%") else 1.0)
+            out[key.strip()] = parse_share(value)
         except ValueError:
             raise EvaluateError(
                 f"--tolerance {item!r}: expected METRIC=VALUE, e.g. latency_p95=0.05 or latency_p95=5%",

@@ -237,6 +237,51 @@ def request_sampling(report: IngestReport) -> dict[str, Any]:
     return {} if report.sample is None else {"request_sampling": report.sample.to_dict()}
 
 
+def parse_share(text: str) -> float:
+    """A share written ``0.05`` or ``5%`` (``--tolerance``, ``--sample-requests``); ``ValueError`` otherwise.
+
+    >>> parse_share("5%"), parse_share("0.1"), parse_share(" 10 % ")
+    (0.05, 0.1, 0.1)
+    """
+    value = text.strip()
+    percent = value.endswith("%")
+    return float(value.removesuffix("%").strip()) / (100.0 if percent else 1.0)
+
+
+def sample_rates(report: IngestReport) -> dict[str, Any]:
+    """The two samplings of the logs, apart and combined, in the names the JSON gives them.
+
+    ``tracer_sample_rates``: each span's ``sample_rate`` as the tracer wrote it (head sampling;
+    ``--sample-rate`` where a span has none) -> spans kept; ``request_sample``: the share of
+    requests this run kept (``--sample-requests`` or the memory budget; 1: all);
+    ``effective_sample_rates``: their product -> spans (the ingest report's ``sample_rates``):
+    each request kept stands for 1/rate requests.
+    """
+    fraction = 1.0 if report.sample is None else float(report.sample.fraction)
+    effective = {float(k): int(v) for k, v in report.sample_rates.items()}
+    tracer = {float(f"{k / fraction:.12g}"): v for k, v in effective.items()}
+    return {
+        "tracer_sample_rates": {repr(k): v for k, v in tracer.items()},
+        "request_sample": fraction,
+        "effective_sample_rates": {repr(k): v for k, v in effective.items()},
+    }
+
+
+def sample_rate_words(report: IngestReport) -> str:
+    """The sample rates in words, as the text output shows them beside the JSON's names.
+
+    ``tracer sample rate 0.001`` when the logs are read whole; ``sample rate 0.0002 (tracer 0.001
+    x request sample 0.2)`` when only a share of the requests was read.
+    """
+    rates = sample_rates(report)
+    tracer = ", ".join(f"{float(k):g}" for k in rates["tracer_sample_rates"]) or "1"
+    plural = "s" if len(rates["tracer_sample_rates"]) > 1 else ""
+    if report.sample is None:
+        return f"tracer sample rate{plural} {tracer}"
+    effective = ", ".join(f"{float(k):g}" for k in rates["effective_sample_rates"]) or f"{rates['request_sample']:g}"
+    return f"sample rate{plural} {effective} (tracer {tracer} x request sample {rates['request_sample']:g})"
+
+
 #: a Dask scheduler's address: a scheme distributed knows and host:port, or host:port alone
 _SCHEDULER = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+):\d{1,5}/?|inproc://\S+")
 

@@ -150,7 +150,7 @@ def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
             what = f"send `{f}` as {fmt}+{comp} instead of {current[0]}+{current[1]}"
         reason = (
             f"{what}: by the format table it changes "
-            f"the bytes its {len(ops)} operations handle by {dbytes:+.0f} per request, and the latency-vs-bytes "
+            f"the bytes its {len(ops)} operations handle by {dbytes:+,.0f} per request, and the latency-vs-bytes "
             f"fits predict {-saving:+.1f} ms per request summed over {over} ({_fits_text(ctx, ops)})"
         )
         out.append(make_mutation(ctx, NAME, f"{f}={fmt}+{comp}", (f, *ops), reason + ".", edits))
@@ -180,7 +180,8 @@ def _drop_candidates(ctx: OperatorContext) -> list[Mutation]:
                 continue
             reason = (
                 f"`{op_id}` produces `{f}`, which no operation consumes and is not an output: stop sending it "
-                f"({dbytes:+.0f} bytes per request; the fit of `{op_id}` ({fit.describe()}) predicts {-saving:+.2f} ms)"
+                f"({dbytes:+,.0f} bytes per request; the fit of `{op_id}` ({fit.describe()}) "
+                f"predicts {-saving:+.2f} ms)"
             )
             out.append(make_mutation(ctx, NAME, f"drop:{op_id}.{f}", (op_id, f), reason + ".", edits))
     return out
