@@ -201,3 +201,19 @@ def test_the_json_summary_holds_the_whole_log_and_the_sample(recipe: Recipe, clu
     # without a sample: ingest's line, word for word
     _, full, _ = read_partitioned([LOGS], recipe=recipe, engine="dask", scheduler=cluster, memory_budget="off")
     assert full.summary() == wrep.summary()
+
+
+def test_with_span_ids_the_sampled_note_is_the_local_one(recipe: Recipe, tmp_path: Path) -> None:
+    """Spans with span ids: the profile folds calls per request, which per-span partials cannot, so
+    each operation's figures are the sample's too, and the note and the line say so."""
+    log = tmp_path / "calls.jsonl"
+    rows = [json.loads(x) for x in GOOD[:3000]]
+    log.write_text("".join(json.dumps({**r, "span_id": f"s{i}"}) + "\n" for i, r in enumerate(rows)))
+    _, lrep = read_logs(log, recipe=recipe, sample_requests=0.5)
+    _, rep, figures = read_partitioned([log], recipe=recipe, engine="local", sample_requests=0.5)
+    assert figures.calls and rep.sample is not None and lrep.sample is not None
+    (note,) = [n for n in rep.notes if n.startswith("read by the local engine in 1 partition; ")]
+    words = "(spans carry span_id/parent_span_id: each operation's figures too)"
+    assert note.endswith(f"; {lrep.sample.summary()} {words}")
+    assert "those of every span" not in note
+    assert rep.summary().endswith("spans) for each operation's figures and the critical path")
