@@ -378,7 +378,7 @@ def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_pat
     r = runner.invoke(app, ["convert", str(LOG), "-o", f"{folder}/"], env=WIDE)
     assert r.exit_code == 0, r.output
     assert "wrote " + str(folder) + " in 14 day files: 57,102 spans" in " ".join(r.stderr.split())
-    r = runner.invoke(app, ["convert", str(LOG), "-o", f"{folder}/", "-f", "json"], env=WIDE)
+    r = runner.invoke(app, ["convert", str(LOG), "-o", f"{folder}/", "-f", "json", "--force"], env=WIDE)
     data = json.loads(r.stdout)
     assert len(data["files"]) == 14 and data["replaced"] == data["files"] and data["others"] == []
     r = runner.invoke(app, ["convert", str(trace), "-o", str(folder)], env=WIDE)
@@ -386,7 +386,7 @@ def test_converting_into_a_folder_says_what_it_replaced_and_what_it_left(tmp_pat
     line = " ".join(r.stderr.split())
     left = "14 other Parquet files there were left"
     assert f"wrote {folder} in 1 day file; {left} (--logs {folder} reads them too):" in line
-    r = runner.invoke(app, ["convert", str(trace), "-o", str(folder)], env=WIDE)
+    r = runner.invoke(app, ["convert", str(trace), "-o", str(folder), "--force"], env=WIDE)
     assert "in 1 day file, replacing 1 already there; 14 other Parquet files" in " ".join(r.stderr.split())
 
 
@@ -415,7 +415,9 @@ def test_convert_takes_its_logs_after_logs_as_every_other_command_does(tmp_path:
 @pytest.mark.parametrize("kind", ["gzip", "zstd"])
 def test_a_cut_log_is_worded_alike_read_whole_or_streamed(tmp_path: Path, kind: str) -> None:
     # whole: "not a readable zstd file (Truncated compressed stream)" (docs/log-format.md);
-    # streamed (--sample-requests, the budget, convert): "not a readable file or compressed stream (...)"
+    # streamed (--sample-requests, the budget, convert): "not a readable file or compressed stream (...)";
+    # now a cut log's complete lines are read and its cut line rejected, an error under --strict
+    # (tests/test_truncated_logs.py)
     import pyarrow as pa
 
     data = gzip.decompress(LOG.read_bytes())
@@ -424,13 +426,13 @@ def test_a_cut_log_is_worded_alike_read_whole_or_streamed(tmp_path: Path, kind: 
     cut.write_bytes(packed[: len(packed) // 2])
     lines = set()
     for extra in ([], ["--sample-requests", "0.5"]):
-        r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(cut), *extra], env=WIDE)
+        r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(cut), "--strict", *extra], env=WIDE)
         assert r.exit_code == 1
         lines.add(r.stderr.strip())
-    r = runner.invoke(app, ["convert", str(cut), "-o", str(tmp_path / "x.parquet")], env=WIDE)
+    r = runner.invoke(app, ["convert", str(cut), "--strict", "-o", str(tmp_path / "x.parquet")], env=WIDE)
     lines.add(r.stderr.strip())
     assert len(lines) == 1, lines
-    assert lines.pop().startswith(f"error: {cut}: not a readable {kind} file (")
+    assert lines.pop().startswith(f"error: {cut}:") and f"the {kind} stream ends early" in r.stderr
 
 
 def test_a_failed_conversion_into_a_new_folder_leaves_no_folder(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ before that: :func:`inflate` stops there, and the stream of :func:`open_decompre
 from __future__ import annotations
 
 import contextlib
-import gzip
+import ctypes
 import os
 import zlib
 from collections.abc import Iterator
@@ -91,12 +91,83 @@ class InflatesTooFar(OSError):
         self.kind, self.limit, self.size = kind, limit, size
 
 
+class CutShort(bytes):
+    """Content read from a compressed stream that ends early (cut: a log rotated or copied while it was
+    being written): every byte the decompressor gave before the cut, so the last line is usually cut
+    too. ``kind`` (``gzip``/``zstd``), ``error`` (what the decompressor said) and ``total`` (the content
+    bytes recovered from the whole stream, these included) say so.
+
+    >>> c = CutShort(b'{"a": 1}\\n{"a"', "gzip", "ended early", 14)
+    >>> c.kind, bytes(c).rsplit(b"\\n", 1)[1], c.total
+    ('gzip', b'{"a"', 14)
+    """
+
+    kind: str
+    error: str
+    total: int
+    lines: int = 0  #: lines of the content before these bytes (a reader of chunks sets it)
+
+    def __new__(cls, data: bytes | bytearray | memoryview, kind: str, error: str, total: int) -> CutShort:
+        out = super().__new__(cls, data)
+        out.kind, out.error, out.total = kind, error, total
+        return out
+
+
+def is_cut(e: BaseException) -> bool:
+    """Whether a decompressor's error says its stream ends early (the file is cut), not that it is corrupt:
+    gzip's ``EOFError``, pyarrow's ``Truncated compressed stream``."""
+    return isinstance(e, EOFError) or "Truncated compressed stream" in str(e)
+
+
+class _Gunzip:
+    """A gzip stream (one member or several) decompressed by :mod:`zlib` into the caller's buffer, so that
+    the bytes decompressed before the stream ends early are kept (``GzipFile.read`` drops the whole
+    read); at that end it raises ``EOFError`` as ``GzipFile`` does, after :meth:`readinto` has said how
+    many bytes it wrote (:attr:`pending_cut`)."""
+
+    _IN = 1 << 20  # compressed bytes read at a time
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.z, self.tail, self.started, self.done = raw, zlib.decompressobj(31), b"", False, False
+        self.pending_cut: EOFError | None = None
+
+    def readinto(self, buf: Any) -> int:
+        if self.pending_cut is not None:
+            raise self.pending_cut
+        view, n = memoryview(buf).cast("B"), 0
+        while n < len(view) and not self.done:
+            if self.z.eof:  # a member ended: another may follow (zero padding between them is skipped)
+                rest = self.z.unused_data.lstrip(b"\0") or self.raw.read(self._IN).lstrip(b"\0")
+                if not rest:
+                    self.done = True
+                    break
+                self.z, self.tail, self.started = zlib.decompressobj(31), rest, False
+            data = self.z.unconsumed_tail or self.tail or self.raw.read(self._IN)
+            self.tail = b""
+            if not data:
+                if self.started or not self.z.eof:
+                    self.pending_cut = EOFError("Compressed file ended before the end-of-stream marker was reached")
+                    if n:
+                        return n
+                    raise self.pending_cut
+                break
+            self.started = True
+            got = self.z.decompress(data, len(view) - n)
+            view[n : n + len(got)] = got
+            n += len(got)
+        return n
+
+
 class _Capped:
     """A decompressing binary stream that raises :class:`InflatesTooFar` once more than ``limit``
-    bytes have come out of it."""
+    bytes have come out of it, and that ends at a cut (the stream ends early) with what came out
+    before it: :attr:`cut` is then the decompressor's error, and the :meth:`read` that met it returns
+    a :class:`CutShort`. Any other error (a corrupt stream) is raised."""
 
-    def __init__(self, inner: Any, kind: str, limit: int, size: int) -> None:
+    def __init__(self, inner: Any, kind: str, limit: int, size: int, raw: Any = None) -> None:
         self.inner, self.kind, self.limit, self.size, self.seen = inner, kind, limit, size, 0
+        self.raw = raw  # the compressed file (its position: how near its end a read may reach)
+        self.cut: BaseException | None = None
 
     def _count(self, n: int) -> int:
         self.seen += n
@@ -104,15 +175,56 @@ class _Capped:
             raise InflatesTooFar(self.kind, self.limit, self.size)
         return n
 
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = self.limit + 1 - self.seen
-        got = self.inner.read(min(n, self.limit + 1 - self.seen) if self.seen <= self.limit else 1)
-        self._count(len(got))
-        return bytes(got)
-
     def readinto(self, buf: Any) -> int:
-        return self._count(self.inner.readinto(buf))
+        """Fill ``buf`` (up to the limit, and one byte past it to tell that it is passed) from the stream."""
+        if self.cut is not None:
+            return 0
+        view = memoryview(buf).cast("B")
+        room = self.limit + 1 - self.seen if self.seen <= self.limit else 1
+        view = view[: max(min(len(view), room), 0)]
+        if self.kind == "zstd" and self._may_end_in(len(view)):
+            _zero(view)  # pyarrow's reader writes into ``view`` before it fails: what it wrote is told from NULs
+        try:
+            return self._count(self.inner.readinto(view))
+        except STREAM_ERRORS as e:
+            if not is_cut(e):
+                raise
+            self.cut = e
+        if self.kind == "gzip":  # _Gunzip returned what it wrote before the cut, and raises on the next read
+            return 0
+        return self._count(len(bytes(view).rstrip(b"\0")))  # content never holds NUL: a log with one is binary
+
+    def _may_end_in(self, n: int) -> bool:
+        """Whether a read of ``n`` bytes of content may reach the end of the compressed file (a stream
+        never takes more than its content plus 1/64 and a read-ahead of compressed bytes to give it)."""
+        try:
+            left = self.size - int(self.raw.tell())
+        except (AttributeError, OSError, ValueError):
+            return True
+        return left <= n + n // 64 + (1 << 20)
+
+    def read(self, n: int = -1) -> bytes:
+        """At most ``n`` bytes (all that is left when ``n`` is negative); a :class:`CutShort` when the
+        stream ends early in this read."""
+        parts: list[bytes] = []
+        left = n if n is not None and n >= 0 else -1
+        while left != 0 and self.cut is None:
+            buf = bytearray(min(left, _INFLATE_CHUNK) if left > 0 else _INFLATE_CHUNK)
+            got = self.readinto(buf)
+            if not got:
+                break
+            parts.append(bytes(memoryview(buf)[:got]) if got < len(buf) else bytes(buf))
+            left = left - got if left > 0 else -1
+        data = b"".join(parts)
+        if self.cut is not None and (data or not self.seen):
+            return CutShort(data, self.kind, str(self.cut), self.seen)
+        return data
+
+
+def _zero(view: memoryview) -> None:
+    """Set every byte of ``view`` (writable) to 0, in place."""
+    if len(view):
+        ctypes.memset(ctypes.addressof(ctypes.c_char.from_buffer(view)), 0, len(view))
 
 
 def compressed_with(head: bytes) -> tuple[str, str] | None:
@@ -148,11 +260,14 @@ def gzip_content_size(trailer: bytes, size: int, ratio: float = GZIP_RATIO) -> i
 
     A file whose :func:`gzip_limit` is under 4 GiB cannot hold more than that (the readers refuse
     it past its limit): ISIZE is its size, unless it is below ``size`` (then the file is several
-    members, the trailer the last one's: ``ratio`` times ``size``). A larger file's ISIZE may have
+    members, the trailer the last one's) or beyond that limit (then it is no trailer: the file is cut,
+    its last bytes compressed data): ``ratio`` times ``size``. A larger file's ISIZE may have
     wrapped: it is raised by the multiple of 4 GiB that brings it nearest to ``ratio`` times ``size``.
 
     >>> gzip_content_size((5_000).to_bytes(4, "little"), 600), gzip_content_size(b"\\x10\\0\\0\\0", 600)
     (5000, 6600)
+    >>> gzip_content_size(b"\\xff\\xff\\xff\\xf0", 3_000_000)  # a cut file's last bytes: no trailer
+    33000000
     >>> gzip_content_size((1_000_000_000).to_bytes(4, "little"), 1 << 30) == 1_000_000_000 + 3 * (1 << 32)
     True
     """
@@ -160,7 +275,7 @@ def gzip_content_size(trailer: bytes, size: int, ratio: float = GZIP_RATIO) -> i
         return int(size * ratio)
     isize = int.from_bytes(trailer, "little")
     if gzip_limit(size) < 1 << 32:
-        return isize if isize >= size else int(size * ratio)
+        return isize if size <= isize <= gzip_limit(size) else int(size * ratio)
     return isize + max(0, round((size * ratio - isize) / (1 << 32))) * (1 << 32)
 
 
@@ -186,6 +301,7 @@ def gunzip_head(head: bytes, size: int = 65536) -> bytes:
     """As much of a gzip stream's start as ``head`` holds, decompressed (at most ``size`` bytes);
     ``b""`` when it is not a readable gzip stream.
 
+    >>> import gzip
     >>> gunzip_head(gzip.compress(b'{"resourceSpans": []}'))
     b'{"resourceSpans": []}'
     """
@@ -208,13 +324,13 @@ def open_decompressed(path: StrPath, limit: int | None = None) -> Iterator[Binar
         size = os.fstat(raw.fileno()).st_size
         cap = gzip_limit(size) if limit is None else limit
         if kind == "gzip":
-            with gzip.GzipFile(fileobj=raw) as f:
-                yield _Capped(f, kind, cap, size)  # type: ignore[misc]  # a binary stream
+            yield _Capped(_Gunzip(raw), kind, cap, size)  # type: ignore[misc]  # a binary stream
             return
         import pyarrow as pa  # only for zstd: the files layer does not need it otherwise
 
-        with pa.CompressedInputStream(pa.OSFile(os.fspath(path)), "zstd") as z:
-            yield _Capped(z, kind, cap, size)  # type: ignore[misc]
+        osfile = pa.OSFile(os.fspath(path))
+        with pa.CompressedInputStream(osfile, "zstd") as z:
+            yield _Capped(z, kind, cap, size, osfile)  # type: ignore[misc]
 
 
 @contextlib.contextmanager
@@ -231,13 +347,12 @@ def decompressing(raw: IO[bytes], size: int, limit: int | None = None) -> Iterat
         return
     cap = gzip_limit(size) if limit is None else limit
     if kind == "gzip":
-        with gzip.GzipFile(fileobj=raw) as f:
-            yield _Capped(f, kind, cap, size)  # type: ignore[misc]
+        yield _Capped(_Gunzip(raw), kind, cap, size)  # type: ignore[misc]
         return
     import pyarrow as pa
 
     with pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd") as z:
-        yield _Capped(z, kind, cap, size)  # type: ignore[misc]
+        yield _Capped(z, kind, cap, size, raw)  # type: ignore[misc]
 
 
 def read_head(path: StrPath, size: int) -> bytes:
@@ -253,8 +368,9 @@ def inflate(path: StrPath, limit: int = MAX_DECOMPRESSED) -> tuple[bytes | bytea
 
     More than ``limit`` bytes returned means the content is larger than ``limit`` (reading stopped
     there: a gzip bomb never fills memory). A stream that fails before its first byte raises the
-    error; one that fails later returns the bytes recovered with the error, for the caller to
-    refuse or warn about. A plain file is read in one call (no copy).
+    error; one that ends early (cut: :func:`is_cut`) or fails later returns every byte decompressed
+    before that with the error, for the caller to refuse or warn about. A plain file is read in one
+    call (no copy).
     """
     with open(path, "rb") as raw:
         if not packed_with(path):
@@ -262,16 +378,20 @@ def inflate(path: StrPath, limit: int = MAX_DECOMPRESSED) -> tuple[bytes | bytea
     out = bytearray()
     try:
         with open_decompressed(path, max(limit, MAX_DECOMPRESSED) + 1) as f:
+            buf = memoryview(bytearray(_INFLATE_CHUNK))
             while len(out) <= limit:
-                chunk = f.read(min(_INFLATE_CHUNK, limit + 1 - len(out)))
-                if not chunk:
+                got = f.readinto(buf[: min(_INFLATE_CHUNK, limit + 1 - len(out))])  # type: ignore[attr-defined]
+                if not got:
                     break
-                out += chunk
+                out += buf[:got]
+            cut = f.cut if isinstance(f, _Capped) else None
     except STREAM_ERRORS as e:
         if not out:
             raise
         return out, e
-    return out, None
+    if cut is not None and not out:
+        raise cut
+    return out, cut
 
 
 __all__ = [
@@ -283,6 +403,7 @@ __all__ = [
     "MAX_GZIP_RATIO",
     "STREAM_ERRORS",
     "ZSTD_MAGIC",
+    "CutShort",
     "InflatesTooFar",
     "compressed_with",
     "decompressing",
@@ -290,6 +411,7 @@ __all__ = [
     "gzip_content_size",
     "gzip_limit",
     "inflate",
+    "is_cut",
     "is_gzip",
     "is_gzip_file",
     "is_zstd",

@@ -34,7 +34,10 @@ Calls and duplicates
     give every span its id, so every call of an operation is kept.
 
 What cannot be read, and what is said about it
-    A log compressed with zstd, xz, lz4 or bzip2 is refused with the command that decompresses it.
+    A log compressed with xz, lz4 or bzip2 is refused with the command that decompresses it. A gzip
+    or zstd log cut short (its stream ends early) has its complete lines read and its cut last line
+    rejected, saying how much was recovered (:func:`recipemut.logs.stream.whole_content`; an error
+    under ``strict``), as the chunked readers do; a corrupt stream is an error.
     A file of no bytes "is empty"; one of blank lines only "has only blank lines" (whatever
     ``log_format`` says). JSON objects of no known format are read as native, so the first bad line
     and its missing keys are named; a JSON array of no known format is an unsupported format.
@@ -81,7 +84,6 @@ from recipemut.logs.sources import (
     after_first_line,
     as_paths,
     check_file,
-    gunzip,
     is_stdin,
     read_head,
     refuse_binary,
@@ -89,7 +91,7 @@ from recipemut.logs.sources import (
     stdin_copy,
 )
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, PARSE_SCHEMA, factorize, keep_calls, to_span_frame
-from recipemut.logs.stream import DiskTicks, read_native_sampled
+from recipemut.logs.stream import DiskTicks, read_native_sampled, reject_cut, whole_content
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -212,12 +214,18 @@ def _read_named(
         got_s = read_native_sampled(path, name, rej, sampler, strict=strict, on_chunk=on_chunk)
         table, lines, n_read, n_blank, checked = got_s.table, got_s.lines, got_s.lines_read, got_s.blank, True
     elif fmt == "native" or blank_file:
-        source: pa.Buffer | str = pa.py_buffer(gunzip(path, name)) if packed_with(path) else str(path)
+        cut = None  # a gzip or zstd stream that ends early: its complete lines are read, the cut one rejected
+        source: pa.Buffer | str = str(path)
+        if packed_with(path):
+            source, cut = whole_content(path, name)
         if head.startswith(UTF8_BOM):  # written by some Windows tools: not part of line 1
             whole = source if isinstance(source, pa.Buffer) else pa.py_buffer(path.read_bytes())
             source = whole.slice(3)
         table, lines, n_read, n_blank = read_native(source, name, rej)
         del source
+        if cut is not None:
+            reject_cut(rej, cut, n_read + n_blank)
+            n_read += 1
     else:
         got, counts, fnotes = traces.read_table(path, fmt, recipe=recipe, mapping=mapping, strict=strict)
         table, lines = _conform_table(got, name)

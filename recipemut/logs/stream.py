@@ -19,13 +19,22 @@ import numpy as np
 import pyarrow as pa
 
 from recipemut.errors import LogError
-from recipemut.files.compressed import STREAM_ERRORS, InflatesTooFar, open_decompressed, packed_with
+from recipemut.files.compressed import (
+    STREAM_ERRORS,
+    CutShort,
+    InflatesTooFar,
+    gzip_limit,
+    inflate,
+    is_cut,
+    open_decompressed,
+    packed_with,
+)
 from recipemut.files.progress import Progress
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import UTF8_BOM
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.report import MAX_EXAMPLES, Rejection, Rejects
-from recipemut.logs.sample import Sampler, content_size
+from recipemut.logs.sample import Sampler, content_size, human_bytes
 from recipemut.logs.sources import too_far
 from recipemut.logs.spans import PARSE_SCHEMA
 
@@ -33,10 +42,14 @@ from recipemut.logs.spans import PARSE_SCHEMA
 CHUNK_BYTES = 64 << 20
 
 
-def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterator[tuple[memoryview, int]]:
+def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterator[tuple[memoryview | CutShort, int]]:
     """The content of ``path`` (decompressed when gzip or zstd, up to the same limit as a whole read:
     :func:`~recipemut.files.compressed.gzip_limit`) in chunks of whole lines, each with the number of
     lines before it. A UTF-8 byte-order mark opening the file is left out.
+
+    A compressed stream that ends early (a log cut while it was written) gives every complete line
+    before the cut, then the cut line as a last :class:`~recipemut.files.compressed.CutShort` chunk
+    (empty when the cut falls between lines), which :func:`read_chunk` rejects as cut.
 
     Each chunk is a view of a buffer the file was read into (no further copy), valid until the
     next one is asked for: parse it before.
@@ -45,6 +58,7 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
     offset = 0
     carry = b""
     first = True
+    cut: BaseException | None = None
     try:
         with open_decompressed(path) as f:
             while True:
@@ -52,17 +66,19 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
                 buf[: len(carry)] = carry
                 got = f.readinto(memoryview(buf)[len(carry) :])  # type: ignore[attr-defined]
                 if not got:
+                    cut = getattr(f, "cut", None)
                     break
                 end = len(carry) + got
                 start = 3 if first and buf.startswith(UTF8_BOM) and end >= 3 else 0
                 first = False
-                cut = buf.rfind(b"\n", start, end)
-                if cut < 0:
+                at = buf.rfind(b"\n", start, end)
+                if at < 0:
                     carry = bytes(buf[start:end])
                     continue
-                carry = bytes(buf[cut + 1 : end])
-                yield memoryview(buf)[start : cut + 1], offset
-                offset += buf.count(b"\n", start, cut + 1)
+                carry = bytes(buf[at + 1 : end])
+                yield memoryview(buf)[start : at + 1], offset
+                offset += buf.count(b"\n", start, at + 1)
+            seen = getattr(f, "seen", 0)
     except InflatesTooFar as e:
         raise too_far(e, name) from None
     except STREAM_ERRORS as e:  # worded as a whole read words it: "not a readable zstd file (Truncated ...)"
@@ -71,8 +87,28 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
         except OSError:
             kind = ""
         raise LogError(f"not a readable {kind + ' ' if kind else ''}file ({e})", file=name, code="bad-gzip") from None
-    if carry:
+    if cut is not None:
+        if not seen:  # nothing before the cut: not a log that can be read at all
+            raise LogError(f"not a readable {packed_with(path)} file ({cut})", file=name, code="bad-gzip")
+        last = CutShort(carry, packed_with(path), str(cut), seen)
+        last.lines = offset
+        yield last, offset
+    elif carry:
         yield memoryview(carry), offset
+
+
+def cut_message(cut: CutShort, lines_before: int, content_before: int) -> str:
+    """What the rejection of a cut line says: where the stream ends and what was read before it.
+
+    >>> cut_message(CutShort(b'{"a', "zstd", "Truncated compressed stream", 10), 91_811, 26_476_525)
+    'the zstd stream ends early, inside this line (the file is cut: rotated or copied while written?); \
+the 91,811 complete lines before it (25.2 MiB of content) are recovered'
+    """
+    where = "inside this line" if len(cut) else "here, after a complete line"
+    return (
+        f"the {cut.kind} stream ends early, {where} (the file is cut: rotated or copied while written?); "
+        f"the {lines_before:,} complete lines before it ({human_bytes(content_before)} of content) are recovered"
+    )
 
 
 def merge_rejects(into: Rejects, part: Rejects, offset: int) -> None:
@@ -102,6 +138,8 @@ def read_chunk(
     that line (so that its first lines cannot be given up on either). The time stays linear in the
     chunk: after the first try, a line is parsed once, the block holding a stretch's end twice.
     """
+    if isinstance(chunk, CutShort):
+        return _read_cut(chunk, name, rej, first=first)
     try:
         return read_native(pa.py_buffer(chunk), name, rej)
     except LogError as e:
@@ -159,6 +197,51 @@ def read_chunk(
     if not tables:
         return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, 0
     return pa.concat_tables(tables), np.concatenate(nums), counts[0], counts[1]
+
+
+def whole_content(path: Path, name: str) -> tuple[pa.Buffer, CutShort | None]:
+    """The content of a gzip or zstd log read whole (:func:`~recipemut.files.compressed.inflate`, held to
+    :func:`~recipemut.files.compressed.gzip_limit`), and, when its stream ends early, its complete lines
+    only, with the cut line after them as a :class:`~recipemut.files.compressed.CutShort` for
+    :func:`reject_cut` (the line chunks' rule: :func:`line_chunks`). The buffer is the content, not a copy."""
+    size = path.stat().st_size
+    limit = gzip_limit(size)
+    kind = packed_with(path) or "gzip"
+    try:
+        out, cut = inflate(path, limit)
+    except STREAM_ERRORS as e:
+        raise LogError(f"not a readable {kind} file ({e})", file=name, code="bad-gzip") from None
+    if len(out) > limit:
+        del out
+        raise too_far(InflatesTooFar(kind, limit, size), name)
+    if cut is None:
+        return pa.py_buffer(out), None
+    if not is_cut(cut):  # corrupt, not cut: refused, as the chunks refuse it
+        raise LogError(f"not a readable {kind} file ({cut})", file=name, code="bad-gzip")
+    at = out.rfind(b"\n") + 1
+    return pa.py_buffer(out).slice(0, at), CutShort(out[at:], kind, str(cut), len(out))
+
+
+def reject_cut(rej: Rejects, cut: CutShort, lines_before: int) -> None:
+    """Reject the cut line of a stream that ends early (:func:`cut_message`), numbered after the
+    ``lines_before`` complete lines read before it."""
+    rej.add(lines_before + 1, "malformed-json", cut_message(cut, lines_before, cut.total - len(cut)))
+
+
+def _read_cut(chunk: CutShort, name: str, rej: Rejects, *, first: bool) -> tuple[pa.Table, np.ndarray, int, int]:
+    """:func:`read_chunk` of content that ends where its stream was cut: its complete lines read, the cut
+    line after them rejected as cut (``malformed-json``), saying how much was read before it. ``chunk``
+    is the cut line alone (:func:`line_chunks`), or a whole content read in one go (a URL's)."""
+    at = chunk.rfind(b"\n") + 1
+    if at:
+        table, lines, n_read, n_blank = read_chunk(memoryview(chunk)[:at], name, rej, first=first)
+    else:
+        table, lines, n_read, n_blank = PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, 0
+    rest = CutShort(chunk[at:], chunk.kind, chunk.error, chunk.total)
+    # numbered in the chunk (its reader shifts it by the lines before); counted in the whole file
+    said = cut_message(rest, chunk.lines + n_read + n_blank, chunk.total - len(rest))
+    rej.add(n_read + n_blank + 1, "malformed-json", said)
+    return table, lines, n_read + 1, n_blank
 
 
 @dataclass
@@ -262,8 +345,11 @@ __all__ = [
     "DiskTicks",
     "Streamed",
     "checked_chunks",
+    "cut_message",
     "line_chunks",
     "merge_rejects",
     "read_chunk",
     "read_native_sampled",
+    "reject_cut",
+    "whole_content",
 ]

@@ -169,10 +169,11 @@ def test_a_damaged_zstd_log_on_the_dask_engine_is_one_line(tmp_path: Path) -> No
     whole = _zstd(tmp_path / "whole.jsonl.zst", data, 1)
     cut = tmp_path / "cut.jsonl.zst"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    for logs in (str(cut), f"file://{cut}"):
-        res = _run(["profile", str(RECIPE), "-q", "--logs", logs, "--engine", "dask"], tmp_path)
+    for logs in (str(cut), f"file://{cut}"):  # cut: its complete lines are read, an error under --strict
+        res = _run(["profile", str(RECIPE), "-q", "--logs", logs, "--engine", "dask", "--strict"], tmp_path)
         assert res.returncode == 1
-        assert _lines(res.stderr) == [f"error: {logs}: not a readable zstd file (Truncated compressed stream)"]
+        (line,) = _lines(res.stderr)
+        assert line.startswith(f"error: {logs}:") and "the zstd stream ends early" in line, line
 
 
 # ---- Parquet columns of the wrong type, on both engines ------------------------------------------
