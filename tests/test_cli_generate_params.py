@@ -32,7 +32,9 @@ def _with_canary(folder: Path, *, own_recipe: bool, loggen: bool) -> Path:
 
 def _generate(recipe: Path, *extra: str) -> tuple[int, str, str]:
     out = recipe.parent / "canary.jsonl"
-    res = runner.invoke(app, ["generate", str(recipe), "-n", "50", "--days", "0.01", "--out", str(out), *extra])
+    res = runner.invoke(  # --force: the tests generate twice into one file
+        app, ["generate", str(recipe), "-n", "50", "--days", "0.01", "--out", str(out), "--force", *extra]
+    )
     return res.exit_code, res.stdout, res.stderr
 
 

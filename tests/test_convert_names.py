@@ -14,8 +14,8 @@ LOGS = Path(__file__).resolve().parents[1] / "recipes" / "checkout" / "logs.json
 runner = CliRunner()
 
 
-def _convert(out: Path | str) -> tuple[int, str]:
-    result = runner.invoke(app, ["convert", str(LOGS), "-o", str(out)], env={"COLUMNS": "200"})
+def _convert(out: Path | str, *extra: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["convert", str(LOGS), "-o", str(out), *extra], env={"COLUMNS": "200"})
     return result.exit_code, result.output
 
 
@@ -56,12 +56,13 @@ def test_an_existing_file_that_is_not_parquet_is_refused_and_kept(tmp_path: Path
     assert len(lines) == 1 and "is not Parquet" in lines[0] and str(out) in lines[0], output
 
 
-def test_an_existing_parquet_file_is_replaced(tmp_path: Path) -> None:
+def test_an_existing_parquet_file_is_replaced_under_force(tmp_path: Path) -> None:
     out = tmp_path / "c.parquet"
     assert _convert(out)[0] == 0
     first = out.read_bytes()
     out.write_bytes(first[:4] + b"\0" * 10 + first[-4:])  # still told Parquet by its magic
-    code, output = _convert(out)
+    assert _convert(out)[0] == 1  # not without it (tests/test_output_safety.py)
+    code, output = _convert(out, "--force")
     assert code == 0, output
     assert out.read_bytes() == first
 

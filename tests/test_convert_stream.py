@@ -225,14 +225,14 @@ def test_a_failure_while_writing_leaves_nothing_and_the_old_file_as_it_was(
     monkeypatch.setattr(partition, "BATCH_ROWS", 3000)
     monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
     if isinstance(error, OSError):
-        res = run("convert", str(three_days), "-o", str(out))
+        res = run("convert", str(three_days), "-o", str(out), "--force")
         assert res.exit_code == 1 and "Traceback" not in res.output
         assert res.stderr.strip().splitlines() == [
             f"error: {out}: cannot write the Parquet file: No space left on device; nothing was changed"
         ]
     else:
         with pytest.raises(KeyboardInterrupt):
-            convert_logs(LogSource.of(three_days, memory_budget="off"), out)
+            convert_logs(LogSource.of(three_days, memory_budget="off"), out, force=True)
     assert len(calls) == 2
     assert out.read_bytes() == before
     assert _leftovers(tmp_path, {"one.parquet"}) == []  # no temporary file, no folder of parts

@@ -15,10 +15,11 @@ from recipemut.commands._common import (
     OutputFormat,
     QuietOpt,
     SampleRateOpt,
-    SampleRequestsOpt,
     StrictOpt,
+    check_rate,
     err_console,
     log_source,
+    share,
     warn_ingest,
 )
 from recipemut.commands._progress import progress_display
@@ -33,7 +34,7 @@ def _check_out(value: str) -> str:  # its name, before any work (what it is, whe
 
 
 def convert(
-    logs: list[Path] = typer.Argument(..., metavar="LOGS...", help="Log files (any format --logs reads); - is "
+    logs: list[Path] = typer.Argument(..., metavar="LOGS", help="Log files (any format --logs reads); - is "
                                       "standard input.", show_default=False),
     out: str = typer.Option(..., "--out", "-o", help="The Parquet file to write (never one of the logs, a link "
                              "or a FIFO), or a folder (existing, or named with a trailing /): one file per day of "
@@ -42,7 +43,12 @@ def convert(
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
     mapping: MapOpt = None,
-    sample_requests: SampleRequestsOpt = None,
+    sample_requests: float | None = typer.Option(None, "--sample-requests", callback=check_rate, parser=share,
+                                                 metavar="FRACTION", show_default=False, help="Write this share of "
+                                                 "requests, whole, chosen by a hash of request_id; their spans' "
+                                                 "sample_rate is multiplied by it. 1 keeps all."),
+    force: bool = typer.Option(False, "--force", help="Replace --out, or the day files of a folder, when there "
+                               "already (refused without: nothing is written)."),
     memory_budget: str = typer.Option("off", "--memory-budget", metavar="SIZE", help="Off unless given: every request "
                                       "is written. Given (512M, 2G), logs estimated beyond it are sampled to fit."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
@@ -73,7 +79,7 @@ def convert(
     )  # fmt: skip
     with progress_display(quiet=quiet, json_out=output == OutputFormat.json) as progress:
         write = convert_to_folder if is_folder_target(out) else convert_logs
-        run = write(source, out, progress=progress)
+        run = write(source, out, progress=progress, force=force)
     if output == OutputFormat.json:
         data = {"out": str(run.out), "rows": run.rows, "columns": list(run.columns), "bytes": run.size_bytes,
                 "ingest": run.report.to_dict(), **run.folder_json}

@@ -53,7 +53,9 @@ def generate(
     requests: int = typer.Option(
         ..., "--requests", "-n", min=1, help="Requests over the whole window (before sampling)."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Log file to write (.jsonl, or .jsonl.gz for gzip)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Log file to write, in the format its name says: .jsonl, "
+                             ".jsonl.gz (gzip), .jsonl.zst (zstd) or .parquet (as convert writes it)."),
+    force: bool = typer.Option(False, "--force", help="Replace --out when it is there already (refused without)."),
     params: Path | None = typer.Option(
         None, "--params", help="Generation parameters (default: loggen.yaml beside the recipe, when present)."
     ),
@@ -91,8 +93,8 @@ def generate(
 
     Example:
 
-        recipemut generate recipes/checkout/recipe.yaml -n 4000000
-        --sample-rate 0.001 --growth 0.03 --seed 1 --out logs.jsonl.gz
+        recipemut generate recipes/checkout/recipe.yaml -n 4000000 \\
+            --sample-rate 0.001 --growth 0.03 --seed 1 --out logs.jsonl.gz
     """
     if treatment and canary is None:
         raise _usage("--treatment needs --canary SHARE")
@@ -103,7 +105,7 @@ def generate(
         _parse_treatment(treatment) if treatment else None, seed,
     )
     summary = generate_log(
-        recipe_path, out, traffic, params=params,
+        recipe_path, out, traffic, params=params, force=force,
         warn=lambda m: err_console.print(f"[yellow]warning:[/] {shown(m)}"),
     )
     if output_format is OutputFormat.json:

@@ -48,8 +48,30 @@ def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:
 _LEFT_OUT_WHEN_NULL = frozenset(("span_id", "parent_span_id", "attempt", "items"))
 
 
+class _Unclosed:
+    """A binary file handed to pyarrow's compressed stream, which closes what it writes to: writes
+    pass through, closing does not (the file is synced and closed by its owner)."""
+
+    closed = False
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def write(self, data: Any) -> int:
+        return int(self.raw.write(data))
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def close(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+
 def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
-    """Write a span table as JSON lines (gzip when ``path`` ends in ``.gz``), atomically.
+    """Write a span table as JSON lines (gzip when ``path`` ends in ``.gz``, zstd when in ``.zst``), atomically.
 
     Columns that are null throughout (``source_file``, ``sample_rate`` when not sampled, ...)
     are left out; other nulls are written as ``null``, except those of the optional call columns
@@ -96,6 +118,9 @@ def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
             if p.suffix == ".gz":
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz:
                     gz.write(data)
+            elif p.suffix == ".zst":  # pyarrow's codec, as recipemut reads zstd; raw stays open to be synced
+                with pa.CompressedOutputStream(pa.PythonFile(_Unclosed(raw), mode="w"), "zstd") as zst:
+                    zst.write(data)
             else:
                 raw.write(data)
             raw.flush()

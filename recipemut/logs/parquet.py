@@ -21,6 +21,7 @@ files it matches, so either may be given as ``--logs``.
 
 from __future__ import annotations
 
+import logging
 import shlex
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -64,22 +65,27 @@ def is_parquet_file(path: Path) -> bool:
         return False
 
 
-def expand_logs(paths: Sequence[Path]) -> list[Path]:
+def expand_logs(paths: Sequence[Path], *, note_skipped: bool = True) -> list[Path]:
     """Each directory replaced by the Parquet files under it (sorted, recursively; by suffix or by
     content), each glob pattern that names no file by the files it matches (sorted). Raises
     :class:`InputFileError` for a directory with no Parquet file, a pattern that matches nothing, and
-    either naming more than :data:`MAX_LOG_FILES` files."""
+    either naming more than :data:`MAX_LOG_FILES` files. The other files of a directory (a JSONL log
+    beside the Parquet ones; not those named ``.*`` or ``_*``) are skipped, and said in a warning
+    unless ``note_skipped`` is false (:func:`skipped_note`)."""
     out: list[Path] = []
     for p in paths:
         before = len(out)
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*")
-                if f.is_file() and not f.name.startswith((".", "_"))
-                and (f.suffix.lower() in _PARQUET_SUFFIXES or is_parquet_file(f))
-            )  # fmt: skip
+            found: list[Path] = []
+            skipped: list[Path] = []
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not f.name.startswith((".", "_")):
+                    parquet = f.suffix.lower() in _PARQUET_SUFFIXES or is_parquet_file(f)
+                    (found if parquet else skipped).append(f)
             if not found:
                 raise InputFileError(_not_parquet_folder(p), file=str(p), code="not-a-file")
+            if skipped and note_skipped:
+                logging.getLogger(__name__).warning(skipped_note(p, skipped))
             out.extend(found)
         elif not p.exists() and _GLOB_CHARS & set(str(p)):
             matched = sorted(m for m in _glob(p) if m.is_file())
@@ -94,9 +100,24 @@ def expand_logs(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
+def skipped_note(folder: Path, skipped: Sequence[Path]) -> str:
+    """What a folder read for its Parquet files left out: the first few other files, how many.
+
+    >>> print(skipped_note(Path("days"), [Path("days/a.jsonl")]).split(": a folder")[0])
+    days: 1 file that is not Parquet was skipped (a.jsonl)
+    """
+    names = ", ".join(str(f.relative_to(folder)) for f in skipped[:3])
+    more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    what = "1 file that is not Parquet was" if len(skipped) == 1 else f"{len(skipped)} files that are not Parquet were"
+    return (
+        f"{folder}: {what} skipped ({names}{more}): a folder is read for its Parquet files; name the others on "
+        "--logs too (or convert them)"
+    )
+
+
 def _not_parquet_folder(folder: Path) -> str:
     """What a folder holding no Parquet file is: of JSONL logs (plain, gzip, zstd), the quoted glob
-    that reads them, the most common kind first; else not a log file.
+    that reads them (``*.jsonl*`` when they are of several kinds: plain, gzip, zstd); else not a log file.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -104,6 +125,11 @@ def _not_parquet_folder(folder: Path) -> str:
     ...         _ = (Path(d) / name).write_bytes(b"")
     ...     print(_not_parquet_folder(Path(d)).replace(d, "DIR"))
     is a directory of JSONL logs, not a log file: --logs 'DIR/*.jsonl.gz' reads them (quoted: recipemut expands it)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     for name in ("a.jsonl", "b.jsonl.gz"):
+    ...         _ = (Path(d) / name).write_bytes(b"")
+    ...     print(_not_parquet_folder(Path(d)).replace(d, "DIR"))
+    is a directory of JSONL logs, not a log file: --logs 'DIR/*.jsonl*' reads them (quoted: recipemut expands it)
     """
     kinds: dict[tuple[str, bool], int] = {}
     for n, f in enumerate(folder.rglob("*.jsonl*")):
@@ -115,6 +141,8 @@ def _not_parquet_folder(folder: Path) -> str:
     if not kinds:
         return "is a directory, not a log file (and holds no Parquet file)"
     suffix, nested = max(kinds, key=lambda k: kinds[k])
+    if len({s for s, _ in kinds}) > 1:  # plain and compressed: one pattern for all of them
+        suffix, nested = ".jsonl*", any(n for _, n in kinds)
     pattern = shlex.quote(f"{folder}/{'**/' if nested else ''}*{suffix}")
     return f"is a directory of JSONL logs, not a log file: --logs {pattern} reads them (quoted: recipemut expands it)"
 
@@ -336,5 +364,6 @@ __all__ = [
     "parquet_bytes",
     "read_parquet",
     "refuse_too_many",
+    "skipped_note",
     "too_large",
 ]

@@ -69,22 +69,27 @@ class ConvertRun:
 
 
 def convert_logs(
-    source: LogSource, out: str | Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+    source: LogSource, out: str | Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
+    force: bool = False,
 ) -> ConvertRun:
     """Stream ``source`` (no recipe: every span is kept) into the one Parquet file ``out``, atomically
     (:func:`recipemut.usecases.partition.write_file`: memory holds a chunk, then a day).
 
-    ``out`` is checked before any log is read (never one of the logs, a link or a new folder tree).
+    ``out`` is checked before any log is read (never one of the logs, a file inside a folder of the
+    logs, a link or a new folder tree; a file already there only with ``force``, and then only Parquet).
     ``progress`` is told each stage (the bytes read chunk by chunk, the days sorted, the writing).
     Raises what the log reader raises, and :class:`~recipemut.errors.InputFileError` when ``out``
     cannot be written (nothing is left behind, an existing ``out`` is as it was).
     """
     from recipemut.errors import InputFileError
     from recipemut.files.write import check_output_path
+    from recipemut.usecases.overwrite import refuse_existing
     from recipemut.usecases.partition import write_file
 
     path = check_output_path(out, option="--out", inputs=source.input_files(), example="logs.parquet")
-    refuse_not_parquet(path, out)
+    refuse_inside_inputs(source, path, out)
+    refuse_not_parquet(path, out)  # first: --force would not help
+    refuse_existing(out, force=force)
     try:
         got = write_file(source, path, chunk_bytes=chunk_bytes, progress=progress)
     except OSError as e:
@@ -101,7 +106,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 def out_name_problem(out: str) -> str | None:
     """Why ``out`` cannot be the name of a one-file conversion (``None`` when it can): a new (or empty)
     file not named ``*.parquet`` or ``*.pq``. A folder is fine; an existing file, a link or anything
-    else is left to :func:`convert_logs` to refuse by what it is (or replace, when it is Parquet).
+    else is left to :func:`convert_logs` to refuse by what it is (or replace, under ``--force``, when it is Parquet).
 
     >>> out_name_problem("c.jsonl")
     'c.jsonl: convert writes Parquet (name the file *.parquet or *.pq, or a folder ending in /)'
@@ -143,19 +148,37 @@ def refuse_not_parquet(path: Path, out: str | Path) -> None:
         )
 
 
+def refuse_inside_inputs(source: LogSource, path: Path, out: str | Path) -> None:
+    """Refuse an output inside a folder given as a log (``convert days -o days/x.parquet``): ``--logs days``
+    reads every Parquet file under it, so it would then read each span twice."""
+    from recipemut.errors import InputFileError
+
+    where = path.resolve()
+    for p in source.paths:
+        if str(p) != "-" and Path(p).is_dir() and where.is_relative_to(Path(p).resolve()):
+            raise InputFileError(
+                f"--out {out}: is inside {p}, a folder of the logs (--logs {p} would then read every span "
+                "twice); write elsewhere",
+                code="out",
+            )
+
+
 def is_folder_target(out: str | Path) -> bool:
     """Whether ``-o`` names a folder (one that exists, or a path written with a trailing ``/``)."""
     return Path(out).is_dir() or str(out).endswith(("/", "\\"))
 
 
 def convert_to_folder(
-    source: LogSource, out: str | Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+    source: LogSource, out: str | Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
+    force: bool = False,
 ) -> ConvertRun:
     """Stream ``source`` into the folder ``out``: one Parquet file per day (UTC) of request start,
     each sorted by request (:func:`recipemut.usecases.partition.write_days`). ``out`` is created when
     its parent exists; it may not be a symbolic link, nor hold one of the logs (refused before any log
-    is read). The days are put in place together once all are written: on a failure (a link where a day
-    goes, disk full, Ctrl-C) the folder is as it was. ``size_bytes`` is the files' total; ``progress``
+    is read), nor be inside a folder given as a log. A day file to write that is there already is refused
+    once the logs are read, unless ``force``. The days are put in place together once all are written:
+    on a failure (a day already there, a link where a day goes, disk full, Ctrl-C) the folder is as it
+    was. ``size_bytes`` is the files' total; ``progress``
     is told the bytes read, then the days written."""
     from recipemut.errors import InputFileError
     from recipemut.usecases.partition import write_days
@@ -170,13 +193,14 @@ def convert_to_folder(
         raise InputFileError(f"--out {out}: folder does not exist: {folder.parent.resolve()}", code="out")
     if any(p == folder.resolve() or (p.parent == folder.resolve() and p.suffix == ".parquet") for p in inputs):
         raise InputFileError(f"--out {out}: holds one of the logs; write elsewhere", code="out")
+    refuse_inside_inputs(source, folder, out)
     made = not folder.exists()
     try:
         folder.mkdir(exist_ok=True)
     except OSError as e:
         raise InputFileError(f"--out {out}: cannot create the folder ({e.strerror})", code="out") from None
     try:
-        got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress)
+        got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress, force=force)
     except BaseException:  # a bad log, Ctrl-C: a folder made for nothing is not left behind (empty: rmdir only)
         if made:
             with contextlib.suppress(OSError):
@@ -191,5 +215,6 @@ __all__ = [
     "convert_to_folder",
     "is_folder_target",
     "out_name_problem",
+    "refuse_inside_inputs",
     "refuse_not_parquet",
 ]

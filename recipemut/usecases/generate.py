@@ -1,4 +1,5 @@
-"""The `generate` flow: find the generation parameters, check the output, generate and write the log."""
+"""The `generate` flow: find the generation parameters, check the output, generate and write the log
+in the format its name says (:data:`WRITTEN`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recipemut.errors import InputFileError
 from recipemut.files.write import check_output_path
 from recipemut.loggen import generate_spans, load_params, write_jsonl
 from recipemut.recipe.loader import load_recipe
+from recipemut.usecases.overwrite import refuse_existing
+
+#: what ``--out``'s name may end with, and the format written
+WRITTEN = {".jsonl": "JSON lines", ".jsonl.gz": "gzip JSON lines", ".jsonl.zst": "zstd JSON lines",
+           ".parquet": "Parquet (as convert writes it)"}  # fmt: skip
+
+
+def written_suffix(out: Path) -> str:
+    """The suffix of :data:`WRITTEN` ``out`` ends with (any case), else one
+    :class:`~recipemut.errors.InputFileError` listing them.
+
+    >>> written_suffix(Path("g.JSONL.gz"))
+    '.jsonl.gz'
+    """
+    name = out.name.lower()
+    for suffix in sorted(WRITTEN, key=len, reverse=True):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return suffix
+    raise InputFileError(
+        f"--out {out}: generate writes a file named *.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet (the format "
+        "is taken from the name)",
+        code="out",
+    )
 
 
 @dataclass(frozen=True)
@@ -36,9 +61,13 @@ def find_params(recipe_path: Path, params: Path | None) -> Path | None:
 
 
 def generate_log(
-    recipe_path: Path, out: Path, traffic: Traffic, *, params: Path | None, warn: Callable[[str], None]
+    recipe_path: Path, out: Path, traffic: Traffic, *, params: Path | None, warn: Callable[[str], None],
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Generate ``traffic`` through the recipe and write it to ``out`` (atomically); the summary document.
+    """Generate ``traffic`` through the recipe and write it to ``out`` (atomically) in the format its
+    name says (:func:`written_suffix`); the summary document. ``out`` is checked before anything is
+    generated: a file already there is refused unless ``force``
+    (:func:`~recipemut.usecases.overwrite.refuse_existing`).
 
     ``warn`` receives a sentence when there are no generation parameters (a stronger one when a canary
     with a recipe of its own would be tried on them).
@@ -50,6 +79,8 @@ def generate_log(
         out, recipes=[recipe_path], inputs={params: "the generation parameters"} if params is not None else {},
         example="logs.jsonl",
     )
+    suffix = written_suffix(out)
+    refuse_existing(out, force=force)
     if params is None and any(v.recipe and (traffic.canary is None or v.name == "canary") for v in recipe.variants):
         # Without parameters every operation is the generic default while a substituted one takes its
         # catalogue prior: the canary then looks worse or better for reasons no log of the system shows.
@@ -80,7 +111,7 @@ def generate_log(
         treatment={"canary": dict(traffic.treatment)} if traffic.treatment else None,
         sample_rate=traffic.sample_rate,
     )
-    spans = write_jsonl(df, out)
+    spans = write_parquet(df, out) if suffix == ".parquet" else write_jsonl(df, out)
     return {
         "out": str(out),
         "recipe": recipe.name,
@@ -89,3 +120,27 @@ def generate_log(
         "params": str(params) if params is not None else None,
         "seed": traffic.seed,
     }
+
+
+def write_parquet(df: Any, out: Path) -> int:
+    """The generated spans as the Parquet file ``convert`` writes of their JSONL (sorted by request,
+    :func:`~recipemut.usecases.partition.write_file`), so ``profile`` gives the figures it gives of
+    the JSONL: the lines go to a temporary file beside ``out``, named ``OUT (generated)`` in the file's
+    ``source_file``, removed once converted. Returns the rows written."""
+    import tempfile
+
+    from recipemut.usecases.inputs import LogSource
+    from recipemut.usecases.partition import write_file
+
+    folder = out.parent if str(out.parent) else Path(".")
+    try:
+        with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".generate", dir=folder) as tmp:
+            lines = Path(tmp) / "spans.jsonl"
+            write_jsonl(df, lines)
+            source = LogSource(paths=(lines,), memory_budget="off")  # every generated request: no sample
+            got = write_file(source, out, names={str(lines): f"{out} (generated)"})
+    except OSError as e:
+        raise InputFileError(
+            f"cannot write the Parquet file: {e.strerror or e}; nothing was changed", file=str(out), code="write"
+        ) from None
+    return got.rows

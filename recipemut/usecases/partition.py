@@ -20,12 +20,13 @@ requests that began that day, sorted by (request start, request id, ingest order
 spans together, in the order of the logs. For a folder it is written as ``spans-YYYY-MM-DD.parquet``
 (:func:`~recipemut.files.write.atomic_files`: every day to a temporary file in the spool, all renamed
 into the folder once the last is written, none on a failure; a link where a day goes is refused,
-never followed), duplicate spans kept (a request's spans are all in one file, so
-reading the folder drops them as reading the logs does). For one file, duplicates are dropped by
-ingest's rule (:func:`~recipemut.logs.spans.keep_calls`, right on one day since a request is all
-in its day), the day is conformed to the schema the in-memory conversion wrote
-(:func:`~recipemut.usecases.onefile.one_file_schema`) and kept as an Arrow IPC part; then the
-parts, first day first, are written through one ``ParquetWriter`` in row groups of
+never followed). Either way duplicates are dropped by ingest's rule
+(:func:`~recipemut.logs.spans.keep_calls`, right on one day since a request is all in its day), so
+a folder holds the rows one file holds and the report counts the same duplicates (reading either
+drops them anyway: the rows would only be larger files). For one file, the day is conformed to
+the schema the in-memory conversion wrote (:func:`~recipemut.usecases.onefile.one_file_schema`)
+and kept as an Arrow IPC part; then the parts, first day first, are written through one
+``ParquetWriter`` in row groups of
 :data:`~recipemut.logs.parquet.BATCH_ROWS` rows (as the in-memory conversion cut them; a row group
 may hold the end of a day and the start of the next) into a temporary file renamed over the target
 (:mod:`recipemut.usecases.onefile`).
@@ -40,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,7 @@ from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.files.write import atomic_files
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import detect_format, misnamed_parquet
+from recipemut.logs.emptysample import empty_sample
 from recipemut.logs.ingest import read_logs
 from recipemut.logs.parquet import (
     BATCH_ROWS,
@@ -274,9 +276,13 @@ def _chunk_requests(table: pa.Table) -> pa.Table:
     return t.rename_columns(["request_id", "first"])
 
 
-def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress: Progress = NO_PROGRESS) -> _Spooled:
+def _spool_logs(
+    source: LogSource, work: Path, chunk_bytes: int | None, progress: Progress = NO_PROGRESS,
+    names: Mapping[str, str] = MappingProxyType({}),
+) -> _Spooled:
     """Pass 1: every log, chunk by chunk, checked, sampled and appended to the spool of its spans' day;
-    ``progress`` is told the bytes read, chunk by chunk (the stage ``reading logs``)."""
+    ``progress`` is told the bytes read, chunk by chunk (the stage ``reading logs``). ``names`` gives a
+    log another name in ``source_file``: a temporary file by what it stands for."""
     files = expand_logs(list(source.paths))
     if not files:
         raise LogError("no log file given", code="no-logs")
@@ -287,6 +293,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
     rejects: list[Rejects] = []
     formats: dict[str, str] = {}
     notes: list[str] = []
+    nothing: dict[str, str] = {}  # the files that held no line: why (ingest's words)
     seen_calls: set[str] = set()
     sources: dict[str, None] = {}
     req_parts: list[pa.Table] = []
@@ -299,6 +306,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
         sampler, sampled_by = sampler_for(real_files, source.sample_requests, source.memory_budget, fill_rate=fill)
 
         def add(table: pa.Table, name: str) -> None:
+            name = names.get(name, name)  # as source_file says it
             if sampler is not None:
                 kept, lines = sampler.take(table.drop_columns(["source_line"]), table.column("source_line").to_numpy())
                 table = kept.append_column("source_line", pa.array(lines, pa.int64()))
@@ -341,8 +349,13 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
                         head = f.read(4)
                     if is_parquet(head):
                         fmt = "parquet"
+                    read_before, blank_before = tally.lines_read, tally.blank
                     for table in _file_chunks(source, real, name, rej, tally, chunk_bytes, ticks):
                         add(table, name)
+                    if tally.lines_read == read_before:  # ingest's words for a file that holds nothing
+                        blank = tally.blank > blank_before
+                        nothing[name] = "holds no rows" if fmt == "parquet" else (
+                            "has only blank lines" if blank else "is empty")
                 except _NotStreamed:
                     table, rep = _whole(source, real)
                     fmt = next(iter(rep.formats.values()), "unknown")
@@ -361,9 +374,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
         finally:
             days = spool.close()
     if tally.rows == 0:
-        first = next((r.first for r in rejects if r.first is not None), None)
-        where = f"; first problem at {first.file}:{first.line}: {first.message} [{first.reason}]" if first else ""
-        raise LogError(f"no span to write{where}", code="no-spans")
+        _nothing_to_write(sampler, sampled_by, rejects, nothing)
     columns = [c for c in SPAN_SCHEMA.names if c in schema.names or c in _SOURCE.names]
     columns += [c for c in CALL_SCHEMA.names if c in seen_calls]
     return _Spooled(
@@ -381,6 +392,23 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
         source.sample_requests is None,
         fill,
     )
+
+
+def _nothing_to_write(
+    sampler: Sampler | None, sampled_by: str, rejects: list[Rejects], nothing: dict[str, str]
+) -> None:
+    """Raise why no span is left to write, in the words ``profile`` gives: a request sample that kept
+    none (:func:`~recipemut.logs.emptysample.empty_sample`: the fraction, and the option that chose it),
+    logs that hold nothing (``no spans in the logs: a.jsonl is empty``), else the first rejected line."""
+    total = sampler.counts.merged().num_rows if sampler is not None else 0
+    if sampler is not None and total:
+        raise empty_sample(sampler.fraction, total, sampled_by)
+    if len(nothing) == len(rejects):
+        why = ", ".join(f"{name} {what}" for name, what in nothing.items())
+        raise LogError(f"no spans in the logs: {why}", code="no-spans")
+    first = next((r.first for r in rejects if r.first is not None), None)
+    where = f"; first problem at {first.file}:{first.line}: {first.message} [{first.reason}]" if first else ""
+    raise LogError(f"no span to write{where}", code="no-spans")
 
 
 def _report(sp: _Spooled, out: _Written) -> IngestReport:
@@ -416,15 +444,26 @@ def _report(sp: _Spooled, out: _Written) -> IngestReport:
     )  # fmt: skip
 
 
+def day_path(folder: Path, day: int) -> Path:
+    """The file of ``day`` (days since the epoch, UTC) in ``folder``: ``spans-YYYY-MM-DD.parquet``."""
+    return folder / f"spans-{datetime.fromtimestamp(day * DAY_MS / 1000, UTC):%Y-%m-%d}.parquet"
+
+
 def write_days(
-    source: LogSource, folder: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+    source: LogSource, folder: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
+    force: bool = False,
 ) -> DaysWritten:
-    """Convert ``source`` into ``folder``, one file a day, duplicates kept (see the module doc);
-    ``progress`` is told the bytes read, then the days written. The Parquet files already in the
-    folder are said: those written over (``replaced``) and those left (``others``)."""
+    """Convert ``source`` into ``folder``, one file a day, duplicates dropped as for one file (see the
+    module doc); ``progress`` is told the bytes read, then the days written. Once the logs are read,
+    a day file to write that is there already is refused unless ``force``
+    (:func:`~recipemut.usecases.overwrite.refuse_existing_days`: nothing is written); with it, the
+    Parquet files already in the folder are said: those written over (``replaced``) and those left
+    (``others``)."""
+    from recipemut.usecases.overwrite import refuse_existing_days
+
     written: list[Path] = []
     try:
-        before = set(expand_logs([folder]))
+        before = set(expand_logs([folder], note_skipped=False))  # the output, not a log: nothing to note
     except InputFileError:  # no Parquet file there yet
         before = set()
 
@@ -439,14 +478,17 @@ def write_days(
 
         def day_file(day: int, table: pa.Table) -> int:
             data = parquet_bytes(table)
-            path = folder / f"spans-{datetime.fromtimestamp(day * DAY_MS / 1000, UTC):%Y-%m-%d}.parquet"
+            path = day_path(folder, day)
             days.write(path, data)
             written.append(path)
             return len(data)
 
         sp = _spool_logs(source, Path(tmp), chunk_bytes, progress)
+        # the days written are those a request began on (each keeps a span): known before any is written
+        first = np.floor(sp.requests.column("first").to_numpy(zero_copy_only=False) / DAY_MS).astype(np.int64)
+        refuse_existing_days(folder, [day_path(folder, d) for d in np.unique(first).tolist()], force=force)
         progress.task("writing the days", len(sp.days), unit="days")
-        out = _write_out(sp, day_file, dedupe=False, progress=progress)
+        out = _write_out(sp, day_file, dedupe=True, progress=progress)
     written.reverse()
     replaced, others = tuple(p for p in written if p in before), tuple(sorted(before - set(written)))
     return DaysWritten(out.rows, tuple(sp.columns), out.size, _report(sp, out), tuple(written), replaced, others)
@@ -559,7 +601,8 @@ def _kept(t: pa.Table) -> tuple[np.ndarray, bool]:
 
 
 def write_file(
-    source: LogSource, path: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+    source: LogSource, path: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
+    names: Mapping[str, str] = MappingProxyType({}),
 ) -> DaysWritten:
     """Convert ``source`` into the one Parquet file ``path``, streamed: passes 1 and 2 as for a folder
     (duplicates dropped as ingest drops them), each day's sorted rows kept as an Arrow IPC part in a
@@ -567,13 +610,14 @@ def write_file(
     :class:`pyarrow.parquet.ParquetWriter` into a temporary file beside ``path`` (row groups of
     :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, the last shorter) renamed over ``path``. On
     any error (Ctrl-C included) the temporary file and folder are removed and ``path`` is as it
-    was. ``progress`` is told the bytes read, the days sorted, then the writing. Raises
-    :class:`OSError` when the file or its parts cannot be written."""
+    was. ``progress`` is told the bytes read, the days sorted, then the writing; ``names`` names a log
+    otherwise (``generate``'s temporary JSONL by the file it stands for). Raises :class:`OSError` when
+    the file or its parts cannot be written."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".convert", dir=folder) as tmp:
         work = Path(tmp)
-        sp = _spool_logs(source, work, chunk_bytes, progress)
+        sp = _spool_logs(source, work, chunk_bytes, progress, names)
         progress.task("sorting the days", len(sp.days), unit="days")
         schema = one_file_schema(sp.columns, sp.sources)
         names = pa.array(sp.sources, pa.string())
@@ -603,4 +647,4 @@ def _add(into: dict, values: pa.ChunkedArray | pa.Array, kind: type = str) -> No
             into[kind(v)] = into.get(kind(v), 0) + int(c)
 
 
-__all__ = ["DAY_MS", "SEQ", "DaysWritten", "one_file_schema", "sorted_day", "write_days", "write_file"]
+__all__ = ["DAY_MS", "SEQ", "DaysWritten", "day_path", "one_file_schema", "sorted_day", "write_days", "write_file"]

@@ -73,7 +73,7 @@ def test_enospc_while_the_file_is_written_leaves_the_old_file_and_no_temporary(
     out = _old_output(tmp_path, logs)
     before = _state(out.parent)
     monkeypatch.setattr(pq.ParquetWriter, "write_table", _enospc)
-    result = runner.invoke(app, ["convert", str(logs), "-o", str(out)], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["convert", str(logs), "-o", str(out), "--force"], env={"COLUMNS": "200"})
     assert result.exit_code == 1, result.output
     assert "No space left on device" in result.output and len(result.output.strip().splitlines()) == 1
     assert _state(out.parent) == before  # the old file as it was; no .spans.parquet.*.tmp / *.convert left
@@ -97,7 +97,7 @@ def test_ctrl_c_in_the_middle_leaves_the_old_file_and_no_temporary(
 
     monkeypatch.setattr(partition, where, interrupt if where == "sorted_day" else after_a_chunk)
     with pytest.raises(KeyboardInterrupt):
-        convert_logs(LogSource.of(logs), out, chunk_bytes=1 << 16)
+        convert_logs(LogSource.of(logs), out, chunk_bytes=1 << 16, force=True)
     assert _state(out.parent) == before
     assert list((tmp_path / "spool").iterdir()) == []
 
@@ -150,7 +150,7 @@ def test_a_folder_conversion_that_fails_midway_leaves_the_existing_days(
 
     monkeypatch.setattr(AtomicFiles, "write", second_fails)
     with pytest.raises((KeyboardInterrupt, OSError)):
-        convert_to_folder(LogSource.of(logs), folder)
+        convert_to_folder(LogSource.of(logs), folder, force=True)
     assert len(calls) == 2
     assert _state(folder) == before  # every day as it was, no temporary file or spool folder left
 
@@ -183,7 +183,7 @@ def test_a_link_planted_while_the_days_are_written_is_refused_and_no_day_is_move
 
     monkeypatch.setattr(AtomicFiles, "commit", plant_then_commit)
     with pytest.raises(InputFileError, match=r"spans-2025-11-25\.parquet.*day file is a symbolic link"):
-        convert_to_folder(LogSource.of(logs), folder)
+        convert_to_folder(LogSource.of(logs), folder, force=True)
     assert victim.read_bytes() == b"do not touch"
     assert (folder / "spans-2025-11-25.parquet").is_symlink()
     assert _state(folder) == before  # no day moved in, no temporary file or spool folder left
