@@ -174,8 +174,9 @@ def run(spans: int, folder: Path, skip: set[str], budget: str) -> None:
         f"profile <{budget}": command_phase(
             ["profile", str(RECIPE), "--logs", str(path), "-f", "json", "--memory-budget", budget]
         ),
-        "convert": command_phase(["convert", str(path), "-o", str(parquet)]),
-        "convert days": command_phase(["convert", str(path), "-o", f"{path.with_suffix('.days')}/"]),
+        # --force: a second run writes over the first's outputs (convert refuses them without it)
+        "convert": command_phase(["convert", str(path), "-o", str(parquet), "--force"]),
+        "convert days": command_phase(["convert", str(path), "-o", f"{path.with_suffix('.days')}/", "--force"]),
         "profile parquet": command_phase(
             ["profile", str(RECIPE), "--logs", str(parquet), "-f", "json", "--memory-budget", "off"]
         ),
