@@ -56,7 +56,7 @@ from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.files.write import atomic_files
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import detect_format, misnamed_parquet
-from recipemut.logs.emptysample import empty_sample
+from recipemut.logs.emptysample import empty_sample, no_spans, nothing_read
 from recipemut.logs.ingest import read_logs
 from recipemut.logs.parquet import (
     BATCH_ROWS,
@@ -353,9 +353,7 @@ def _spool_logs(
                     for table in _file_chunks(source, real, name, rej, tally, chunk_bytes, ticks):
                         add(table, name)
                     if tally.lines_read == read_before:  # ingest's words for a file that holds nothing
-                        blank = tally.blank > blank_before
-                        nothing[name] = "holds no rows" if fmt == "parquet" else (
-                            "has only blank lines" if blank else "is empty")
+                        nothing[name] = nothing_read(tally.blank - blank_before, parquet=fmt == "parquet")
                 except _NotStreamed:
                     table, rep = _whole(source, real)
                     fmt = next(iter(rep.formats.values()), "unknown")
@@ -404,8 +402,7 @@ def _nothing_to_write(
     if sampler is not None and total:
         raise empty_sample(sampler.fraction, total, sampled_by)
     if len(nothing) == len(rejects):
-        why = ", ".join(f"{name} {what}" for name, what in nothing.items())
-        raise LogError(f"no spans in the logs: {why}", code="no-spans")
+        raise no_spans(", ".join(f"{name} {what}" for name, what in nothing.items()))
     first = next((r.first for r in rejects if r.first is not None), None)
     where = f"; first problem at {first.file}:{first.line}: {first.message} [{first.reason}]" if first else ""
     raise LogError(f"no span to write{where}", code="no-spans")
