@@ -77,7 +77,15 @@ from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.parquet import expand_logs, is_parquet, parquet_batches
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
-from recipemut.logs.sample import Sampler, reading_stage, sampler_for
+from recipemut.logs.sample import (
+    Sampler,
+    budget_floor,
+    budget_origin,
+    human_bytes,
+    reading_stage,
+    sampler_for,
+)
+from recipemut.logs.sample import memory_budget as budget_bytes
 from recipemut.logs.sources import (
     HEAD_BYTES,
     STDIN_NAME,
@@ -211,7 +219,9 @@ def _read_named(
     notes: list[str] = []
     checked = False  # rows already checked (and sampled) chunk by chunk
     if (fmt == "native" or blank_file) and sampler is not None:
-        got_s = read_native_sampled(path, name, rej, sampler, strict=strict, on_chunk=on_chunk)
+        got_s = read_native_sampled(
+            path, name, rej, sampler, strict=strict, chunk_bytes=sampler.chunk_bytes, on_chunk=on_chunk
+        )
         table, lines, n_read, n_blank, checked = got_s.table, got_s.lines, got_s.lines_read, got_s.blank, True
     elif fmt == "native" or blank_file:
         cut = None  # a gzip or zstd stream that ends early: its complete lines are read, the cut one rejected
@@ -430,6 +440,9 @@ def read_logs(
             results.append(_read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler, on_chunk=ticks))
             ticks.finish()
     notes = [n for r in results for n in r.notes]
+    limit = budget_bytes(memory_budget)
+    if (floor := budget_floor(limit)) and floor not in sampled_by:  # said once: in the budget's note if it sampled
+        notes.append(f"memory budget of {human_bytes(limit)} ({budget_origin(memory_budget)}): {floor}")
     if mapping is not None and all(r.fmt == "native" for r in results):
         notes.append(
             f"mapping {getattr(mapping, 'source', None) or 'given'} not used: native spans name their operation"

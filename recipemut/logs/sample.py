@@ -55,6 +55,17 @@ BUDGET_SHARE = 0.5
 #: of this 24 GB machine's memory, and under 6 GB with this cap (benchmarks/README.md, "Big logs")
 BUDGET_MAX = 4 << 30
 BUDGET_ENV = "RECIPEMUT_MEMORY_BUDGET"
+#: what a command needs before it reads any log (interpreter, numpy, pyarrow, pandas, scipy, statsmodels and
+#: recipemut imported; measured peak RSS: profile of a one-line log 214 MiB, suggest of a 1,000-line log
+#: 226 MiB): a memory budget below it cannot be kept, and the budget note says so
+PROCESS_BYTES = 230 << 20
+#: a log read in chunks (sampled) is read in chunks of this share of the memory budget ...
+CHUNK_SHARE = 1 / 16
+#: ... within these bounds: a chunk costs about 3.4 times its size while it is parsed (64 MiB chunks
+#: added 300 MiB to the peak of a sampled read, 4 MiB chunks 22 MiB), and chunks under a few MiB slow
+#: the read (2 M spans at a sample of 0.1: 3.3 s in 64 MiB chunks, 4.3 s in 4 MiB)
+MIN_CHUNK_BYTES = 1 << 20
+MAX_CHUNK_BYTES = 64 << 20
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -219,11 +230,40 @@ def budget_origin(given: str | int | None = None) -> str:
 
 def over_budget(estimate: int, limit: int, given: str | int | None = None) -> str:
     """Why logs are sampled automatically: their estimate, the budget and where it came from
-    (:func:`budget_origin`), and how to read every request instead."""
+    (:func:`budget_origin`), and how to read every request instead; and, for a budget under what the
+    process needs anyway, that it cannot be kept (:func:`budget_floor`)."""
+    floor = budget_floor(limit)
     return (
         f"the logs would take about {human_bytes(estimate)} in memory, over the budget of {human_bytes(limit)} "
         f"({budget_origin(given)}; --sample-requests 1 reads every request)"
-    )
+    ) + (f"; {floor}" if floor else "")
+
+
+def budget_floor(limit: int) -> str:
+    """What a note says of a budget of ``limit`` bytes under :data:`PROCESS_BYTES` (the process needs
+    more before it reads any log), else ``""``.
+
+    >>> budget_floor(50 << 20)
+    'a budget under ~230 MiB cannot be kept: the process needs about 230 MiB before any log'
+    >>> budget_floor(0), budget_floor(1 << 30)
+    ('', '')
+    """
+    if not 0 < limit < PROCESS_BYTES:
+        return ""
+    need = human_bytes(PROCESS_BYTES)
+    return f"a budget under ~{need} cannot be kept: the process needs about {need} before any log"
+
+
+def chunk_bytes_for(limit: int) -> int:
+    """The bytes of content a log read in chunks is read in under a memory budget of ``limit`` bytes
+    (0: none): :data:`CHUNK_SHARE` of it, within :data:`MIN_CHUNK_BYTES` and :data:`MAX_CHUNK_BYTES`.
+
+    >>> [chunk_bytes_for(b) >> 20 for b in (0, 10 << 20, 50 << 20, 512 << 20, 4 << 30)]
+    [64, 1, 3, 32, 64]
+    """
+    if limit <= 0:
+        return MAX_CHUNK_BYTES
+    return int(min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, limit * CHUNK_SHARE)))
 
 
 def reading_stage(fraction: float | None, sampled_by: str = "") -> str:
@@ -315,7 +355,8 @@ def sampler_for(
 ) -> tuple[Sampler | None, str]:
     """The :class:`Sampler` of ``--sample-requests``, or of the memory budget when ``files`` (on disk:
     standard input as its copy) would not fit in it (:func:`estimated_memory`), with the reason
-    said; or ``(None, "")``: every request kept (:func:`sample_fraction` decides)."""
+    said; or ``(None, "")``: every request kept (:func:`sample_fraction` decides). The sampler reads
+    in chunks of :func:`chunk_bytes_for` the budget (:attr:`Sampler.chunk_bytes`), whatever chose it."""
 
     def estimate() -> int:
         on_disk = [p for p in files if p.is_file()]
@@ -324,7 +365,8 @@ def sampler_for(
     fraction, why = sample_fraction(sample_requests, budget, estimate)
     if fraction is None:
         return None, ""
-    return Sampler(fraction, recipe=recipe, fill_rate=fill_rate), why
+    chunk = chunk_bytes_for(memory_budget(budget))
+    return Sampler(fraction, recipe=recipe, fill_rate=fill_rate, chunk_bytes=chunk), why
 
 
 def human_bytes(n: float) -> str:
@@ -416,10 +458,13 @@ class RequestSample:
 class Sampler:
     """Hands each chunk of checked spans through: recipe filter, request counts, sample."""
 
-    def __init__(self, fraction: float, *, recipe: Any = None, fill_rate: float = 1.0) -> None:
+    def __init__(
+        self, fraction: float, *, recipe: Any = None, fill_rate: float = 1.0, chunk_bytes: int = MAX_CHUNK_BYTES
+    ) -> None:
         if not (0.0 < fraction <= 1.0):
             raise LogError(f"--sample-requests {fraction!r} is outside (0, 1]", code="bad-sample-fraction")
         self.fraction = float(fraction)
+        self.chunk_bytes = chunk_bytes  # bytes of content a log is read in, each chunk sampled before the next
         self.recipe = recipe
         self.fill_rate = float(fill_rate)
         self.counts = RequestCounts()
@@ -480,12 +525,18 @@ def _add_counts(into: dict[str, int], values: pa.Array | pa.ChunkedArray) -> Non
 
 __all__ = [
     "BUDGET_ENV",
+    "CHUNK_SHARE",
     "EXPANSION",
+    "MAX_CHUNK_BYTES",
+    "MIN_CHUNK_BYTES",
+    "PROCESS_BYTES",
     "RequestCounts",
     "RequestSample",
     "Sampler",
     "auto_fraction",
+    "budget_floor",
     "budget_origin",
+    "chunk_bytes_for",
     "content_size",
     "estimated_memory",
     "human_bytes",

@@ -34,18 +34,21 @@ from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import UTF8_BOM
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.report import MAX_EXAMPLES, Rejection, Rejects
-from recipemut.logs.sample import Sampler, content_size, human_bytes
+from recipemut.logs.sample import MAX_CHUNK_BYTES, Sampler, content_size, human_bytes
 from recipemut.logs.sources import too_far
 from recipemut.logs.spans import PARSE_SCHEMA
 
-#: bytes of content per chunk (whole lines; a longer line makes its chunk longer)
-CHUNK_BYTES = 64 << 20
+#: bytes of content per chunk (whole lines; a longer line makes its chunk longer) when no memory budget
+#: says less (ingest reads a sampled log in chunks of :attr:`~recipemut.logs.sample.Sampler.chunk_bytes`)
+CHUNK_BYTES = MAX_CHUNK_BYTES
 
 
 def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterator[tuple[memoryview | CutShort, int]]:
     """The content of ``path`` (decompressed when gzip or zstd, up to the same limit as a whole read:
     :func:`~recipemut.files.compressed.gzip_limit`) in chunks of whole lines, each with the number of
-    lines before it. A UTF-8 byte-order mark opening the file is left out.
+    lines before it. A UTF-8 byte-order mark opening the file is left out. A chunk is ``chunk_bytes``
+    of content (a memory budget's: :attr:`~recipemut.logs.sample.Sampler.chunk_bytes`), at most
+    :data:`CHUNK_BYTES`.
 
     A compressed stream that ends early (a log cut while it was written) gives every complete line
     before the cut, then the cut line as a last :class:`~recipemut.files.compressed.CutShort` chunk
@@ -54,7 +57,7 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
     Each chunk is a view of a buffer the file was read into (no further copy), valid until the
     next one is asked for: parse it before.
     """
-    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    chunk_bytes = min(chunk_bytes or CHUNK_BYTES, CHUNK_BYTES)  # a memory budget's chunk, never more than that
     offset = 0
     carry = b""
     first = True

@@ -1,0 +1,99 @@
+"""The memory budget lowers the peak of a sampled read: a log is read in chunks of a share of the budget
+(64 MiB whatever the budget before: `profile --memory-budget 50M` peaked at 513 MB on a 300,000-span log,
+542 MB unsampled), and a budget under what the process needs before it reads any log is said to be
+unkeepable, once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.logs import sample, stream
+from recipemut.logs.ingest import read_logs
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
+LOG = ROOT / "recipes" / "checkout" / "logs.jsonl.gz"  # 17.6 MB of content, 57,102 spans
+FLOOR = "cannot be kept: the process needs about 230 MiB before any log"
+runner = CliRunner()
+
+
+def _chunk_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    seen: list[int | None] = []
+    real = stream.line_chunks
+
+    def spy(path: Path, name: str, chunk_bytes: int | None = None):  # type: ignore[no-untyped-def]
+        seen.append(chunk_bytes)
+        return real(path, name, chunk_bytes)
+
+    monkeypatch.setattr(stream, "line_chunks", spy)
+    return seen
+
+
+def test_chunks_are_a_share_of_the_budget_within_bounds() -> None:
+    assert sample.chunk_bytes_for(50 << 20) == int((50 << 20) * sample.CHUNK_SHARE)
+    assert sample.chunk_bytes_for(4 << 20) == sample.MIN_CHUNK_BYTES
+    assert sample.chunk_bytes_for(4 << 30) == sample.chunk_bytes_for(0) == stream.CHUNK_BYTES == 64 << 20
+    for budget, chunk in (("50M", 50 << 16), ("4G", 64 << 20), ("off", 64 << 20)):
+        sampler, _ = sample.sampler_for([LOG], 0.5, budget)
+        assert sampler is not None and sampler.chunk_bytes == chunk
+
+
+def test_a_sampled_read_is_read_in_chunks_of_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _chunk_sizes(monkeypatch)
+    df_small, rep_small = read_logs(LOG, memory_budget="20M")  # over it: sampled, in 1.25 MiB chunks
+    assert seen == [int((20 << 20) * sample.CHUNK_SHARE)]
+    assert rep_small.sample is not None and rep_small.sample.automatic
+    seen.clear()
+    df_big, rep_big = read_logs(LOG, sample_requests=rep_small.sample.fraction, memory_budget="4G")
+    assert seen == [64 << 20]
+    assert len(df_small) == len(df_big) and rep_small.lines_read == rep_big.lines_read  # the same sample
+
+
+def _peak_mib(budget: str) -> int:
+    # the peak of this process's memory (VmHWM): ru_maxrss keeps the peak of the process it was forked from
+    code = (
+        "import re\n"
+        "from recipemut.logs.ingest import read_logs\n"
+        f"read_logs({str(LOG)!r}, sample_requests=0.1, memory_budget={budget!r})\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) >> 10)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    return int(out.stdout.split()[-1])
+
+
+def test_a_small_budget_lowers_the_peak_of_a_sampled_read() -> None:
+    # the one 17.6 MB chunk of a 64 MiB read costs some 60 MiB more than 3 MiB chunks do
+    assert _peak_mib("50M") < _peak_mib("4G") - 25
+
+
+def test_a_budget_under_the_process_floor_is_said_once() -> None:
+    _, sampled = read_logs(LOG, memory_budget="20M")  # over budget: said in the budget's own note
+    assert sum(FLOOR in n for n in sampled.notes) == 1
+    assert sampled.sample is not None and "over the budget of 20 MiB (--memory-budget 20M" in sampled.sample.summary()
+    assert FLOOR in sampled.sample.summary()
+    _, told = read_logs(LOG, sample_requests=0.5, memory_budget="50M")  # sampled by the option: said apart
+    assert [n for n in told.notes if FLOOR in n] == [
+        f"memory budget of 50 MiB (--memory-budget 50M): a budget under ~230 MiB {FLOOR}"]  # fmt: skip
+    _, fits = read_logs(LOG, memory_budget="50M")  # not sampled: said all the same
+    assert fits.sample is None and sum(FLOOR in n for n in fits.notes) == 1
+    _, enough = read_logs(LOG, memory_budget="1G")
+    assert not any(FLOOR in n for n in enough.notes)
+
+
+def test_the_cli_says_it_once(tmp_path: Path) -> None:
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(b"".join(__import__("gzip").open(LOG).readlines()[:1000]))
+    for logs in (LOG, small):  # sampled by the budget, and fitting in it
+        r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(logs), "--memory-budget", "20M", "-q"],
+                          env={"COLUMNS": "200"})  # fmt: skip
+        assert r.exit_code == 0, r.stderr
+        assert r.stderr.count(FLOOR) == 1, r.stderr
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(small), "--memory-budget", "50M", "-f", "json"])
+    assert sum(FLOOR in n for n in json.loads(r.stdout)["ingest"]["notes"]) == 1
