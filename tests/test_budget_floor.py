@@ -97,3 +97,15 @@ def test_the_cli_says_it_once(tmp_path: Path) -> None:
         assert r.stderr.count(FLOOR) == 1, r.stderr
     r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(small), "--memory-budget", "50M", "-f", "json"])
     assert sum(FLOOR in n for n in json.loads(r.stdout)["ingest"]["notes"]) == 1
+
+
+def test_convert_under_a_budget_reads_in_its_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _chunk_sizes(monkeypatch)
+    out = tmp_path / "x.parquet"
+    r = runner.invoke(app, ["convert", str(LOG), "-o", str(out), "--memory-budget", "20M", "-q"])
+    assert r.exit_code == 0, r.stderr
+    assert seen == [int((20 << 20) * sample.CHUNK_SHARE)]
+    seen.clear()
+    r = runner.invoke(app, ["convert", str(LOG), "-o", str(tmp_path / "y.parquet"), "-q"])
+    assert r.exit_code == 0, r.stderr
+    assert seen == [None]  # no budget: the default chunk

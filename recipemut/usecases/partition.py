@@ -350,7 +350,8 @@ def _spool_logs(
                     if is_parquet(head):
                         fmt = "parquet"
                     read_before, blank_before = tally.lines_read, tally.blank
-                    for table in _file_chunks(source, real, name, rej, tally, chunk_bytes, ticks):
+                    chunk = chunk_bytes or (sampler.chunk_bytes if sampler is not None else None)  # the budget's
+                    for table in _file_chunks(source, real, name, rej, tally, chunk, ticks):
                         add(table, name)
                     if tally.lines_read == read_before:  # ingest's words for a file that holds nothing
                         nothing[name] = nothing_read(tally.blank - blank_before, parquet=fmt == "parquet")
