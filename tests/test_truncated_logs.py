@@ -146,3 +146,14 @@ def test_a_cut_gzip_log_is_not_sized_by_its_last_bytes(tmp_path: Path) -> None:
             break
     p.write_bytes(packed[:end])
     assert content_size(p, "gzip", end) == int(end * compressed.GZIP_RATIO)
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_a_stream_cut_before_its_first_byte_is_unreadable(tmp_path: Path, kind: str) -> None:
+    p = tmp_path / f"tiny.jsonl.{'gz' if kind == 'gzip' else 'zst'}"
+    p.write_bytes(_pack(kind, DATA)[: 12 if kind == "gzip" else 100])  # before its first block ends
+    with compressed.open_decompressed(p) as f, pytest.raises(compressed.STREAM_ERRORS):
+        f.read()  # not an empty content: nothing could be read
+    for sample in (None, 0.5):
+        with pytest.raises(LogError, match=f"not a readable {kind} file"):
+            read_logs(p, sample_requests=sample, memory_budget="off")

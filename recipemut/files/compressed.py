@@ -216,7 +216,9 @@ class _Capped:
             parts.append(bytes(memoryview(buf)[:got]) if got < len(buf) else bytes(buf))
             left = left - got if left > 0 else -1
         data = b"".join(parts)
-        if self.cut is not None and (data or not self.seen):
+        if self.cut is not None and not self.seen:  # cut before its first byte: not a readable stream
+            raise self.cut
+        if self.cut is not None and data:
             return CutShort(data, self.kind, str(self.cut), self.seen)
         return data
 
