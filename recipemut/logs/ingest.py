@@ -404,7 +404,10 @@ def read_logs(
     memory_budget
         Without ``sample_requests``: the bytes the logs may take in memory (a size such as ``"2G"``;
         ``"off"`` or 0 for no budget; default ``$RECIPEMUT_MEMORY_BUDGET``, else half the available
-        memory). Logs estimated beyond it are sampled to fit, with a note saying so.
+        memory). Logs estimated beyond it are sampled to fit, with a note saying so, and a sampled
+        native log is read in chunks of a sixteenth of it (1 to 64 MiB); a budget under what the
+        process needs before any log (:data:`~recipemut.logs.sample.PROCESS_BYTES`) is said to be
+        out of reach, once.
     progress
         Told the stage ``reading logs`` with the files' sizes on disk (standard input's once
         copied) as its total in bytes, and each file's size once it is read; a sampled native log,

@@ -2,8 +2,11 @@
 columnar native reader (:func:`recipemut.logs.native.read_native`), checked, and handed to a
 :class:`~recipemut.logs.sample.Sampler`, so that what stays in memory is the sample, not the file.
 
-Each chunk is :data:`CHUNK_BYTES` of content cut after its last line end; line numbers, rejected
-lines and their examples are those of the file (a chunk's are shifted by the lines before it).
+Each chunk is :data:`CHUNK_BYTES` of content (less under a small memory budget:
+:func:`~recipemut.logs.sample.chunk_bytes_for`) cut after its last line end; line numbers, rejected
+lines and their examples are those of the file (a chunk's are shifted by the lines before it). A
+gzip or zstd log cut short gives its complete lines, and its cut last line is rejected saying how
+much was recovered (:func:`line_chunks`, :func:`read_chunk`; the whole read: :func:`whole_content`).
 The first :data:`~recipemut.logs.native.GIVE_UP_AFTER` non-blank lines all bad still make the file
 "not a span log", and ``strict`` still stops at the first bad line; a later chunk that opens with as
 many bad lines (a damaged stretch) is read on, those lines rejected and counted (:func:`read_chunk`).
