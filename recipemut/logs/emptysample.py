@@ -6,10 +6,10 @@ the sample of 0.001 of requests kept none of the 250 requests; give a larger --s
 >>> "give a larger --memory-budget" in empty_sample(1e-06, 250, "the logs would take about 3 GiB ...").message
 True
 
-The other refusals of logs that give no span, for the partitioned engines (ingest words them the
-same, in its own lines until it calls these): a file whose every line is rejected
-(:func:`all_rejected`), what a file that gave nothing holds (:func:`nothing_read`), no span of the
-recipe (:func:`no_recipe_spans`), no span at all (:func:`no_spans`).
+The other refusals of logs that give no span, the same from ingest and the partitioned engines: a
+file whose every line is rejected (:func:`all_rejected`), what a file that gave nothing holds
+(:func:`nothing_read`), no span of the recipe (:func:`no_recipe_spans`), no span at all
+(:func:`no_spans`).
 
 >>> nothing_read(0, parquet=False), nothing_read(3, parquet=False), nothing_read(0, parquet=True)
 ('is empty', 'has only blank lines', 'holds no rows')

@@ -72,7 +72,7 @@ from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
 from recipemut.logs import traces
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import LABELS, UTF8_BOM, detect_format, misnamed_parquet
-from recipemut.logs.emptysample import empty_sample
+from recipemut.logs.emptysample import all_rejected, empty_sample, no_recipe_spans, no_spans, nothing_read
 from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.parquet import expand_logs, is_parquet, parquet_batches
@@ -254,20 +254,11 @@ def _read_named(
         bad = rej.first
         raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=name, line=bad.line, code=bad.reason)
     if n_read and rej.total and (table.num_rows == 0 if sampler is None else rej.total >= n_read):
-        f = rej.first
-        assert f is not None
-        raise LogError(
-            "not a span log: "
-            + ("its one non-blank line is" if n_read == 1 else f"all {n_read} non-blank lines are")
-            + f" rejected; first problem at line {f.line}: {f.message} [{f.reason}]",
-            file=name,
-            line=f.line,
-            code="not-a-log",
-        )
+        raise all_rejected(name, n_read, rej)
     nothing = ""
     if n_read == 0:
         if fmt == "native" or blank_file:
-            nothing = "has only blank lines" if n_blank else "is empty"
+            nothing = nothing_read(n_blank, parquet=False)
         else:
             nothing = f"holds no {LABELS.get(fmt, fmt)} spans"
         notes.append(f"{name}: {nothing} (no spans)")
@@ -323,11 +314,7 @@ def _sampled_nothing(
         raise empty_sample(sampler.fraction, total, sampled_by)  # the partitioned engines' words too
     if recipe is not None and excluded:
         found = ", ".join(f"{k} ({v})" for k, v in list(excluded.items())[:5])
-        raise LogError(
-            f"no span of recipe {recipe.name!r} in the logs (found other recipes/operations: {found})",
-            file=names[0] if len(names) == 1 else None,
-            code="no-spans",
-        )
+        raise no_recipe_spans(recipe.name, found, names[0] if len(names) == 1 else None)
 
 
 def _bytes_per_row(path: Path) -> float:
@@ -469,11 +456,7 @@ def read_logs(
             table = table.filter(known)
         if table.num_rows == 0:
             found = ", ".join(f"{k} ({v})" for k, v in list({**other, **unknown}.items())[:5])
-            raise LogError(
-                f"no span of recipe {recipe.name!r} in the logs (found other recipes/operations: {found})",
-                file=names[0] if len(files) == 1 else None,
-                code="no-spans",
-            )
+            raise no_recipe_spans(recipe.name, found, names[0] if len(files) == 1 else None)
     unmapped = sum(r.counts.get("unmapped_spans", 0) + r.counts.get("ambiguous_spans", 0) for r in results)
     if table.num_rows == 0 and unmapped:  # traces read, but none of their spans is an operation of the recipe
         raise LogError(
@@ -485,7 +468,7 @@ def read_logs(
     if table.num_rows == 0:
         why = ", ".join(f"{n} {r.nothing}" for n, r in zip(names, results, strict=True) if r.nothing)
         why = why or "; ".join(notes)  # every span read was dropped: say why (no start time, ...)
-        raise LogError("no spans in the logs" + (f": {why}" if why else ""), file=None, code="no-spans")
+        raise no_spans(why)
 
     table = table.set_column(
         table.schema.get_field_index("variant"), "variant", pc.fill_null(table.column("variant"), DEFAULT_VARIANT)
