@@ -118,6 +118,13 @@ def test_a_value_out_of_range_is_given_back_with_its_meaning(
     assert "Input should be" not in line
 
 
+def test_generate_gives_back_a_canary_share_out_of_range(tmp_path: Path) -> None:
+    out = tmp_path / "g.jsonl"
+    line = _usage_error(["generate", str(CHECKOUT), "-n", "10", "--canary", "1.5", "-o", str(out)],
+                        "--canary", "1.5 is outside 0 to 1", "canary variant")  # fmt: skip
+    assert "Input should be" not in line and not out.exists()
+
+
 def test_scheduler_without_dask_and_an_empty_memory_budget_are_refused(half_sampled: Path) -> None:
     base = ["profile", str(CHECKOUT), "--logs", str(half_sampled), "-q"]
     line = _usage_error([*base, "--scheduler", "tcp://10.0.0.5:8786"], "--scheduler needs --engine dask")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import OutputFormat, check_rate, err_console
+from recipemut.commands._common import OutputFormat, check_rate, err_console, in_range
 from recipemut.files.text import console, shown
 
 
@@ -73,7 +73,8 @@ def generate(
         help="Keep only this share of requests, in (0, 1] (sampled tracing).",
     ),
     canary: float | None = typer.Option(
-        None, "--canary", min=0.0, max=1.0, help="Share of requests sent to a variant named 'canary'."
+        None, "--canary", callback=in_range(0, 1, "the share of requests sent to the canary variant"),
+        help="Share of requests sent to a variant named 'canary'."
     ),
     treatment: list[str] = typer.Option(
         [],
