@@ -143,7 +143,7 @@ def test_scheduler_without_engine_dask_is_a_usage_error(command: str, tmp_path: 
     out = ["-o", str(tmp_path / "r.html")] if command == "report" else []
     r = runner.invoke(app, [command, str(RECIPE), "--logs", str(LOGS), *out, "--scheduler", "tcp://x:1"],
                       env={"COLUMNS": "200"})  # fmt: skip
-    assert r.exit_code == 2 and "--scheduler" in r.output and "is for --engine dask" in r.output, r.output
+    assert r.exit_code == 2 and "--scheduler" in r.output and "--scheduler needs --engine dask" in r.output, r.output
     assert not (tmp_path / "r.html").exists()
 
 
