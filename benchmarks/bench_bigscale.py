@@ -10,6 +10,11 @@ Phases
     pyarrow      ``pyarrow.json.read_json(path)`` (default options: the bare columnar reader)
     duckdb       ``duckdb.sql("SELECT * FROM read_json(path)").arrow()`` (the table in memory)
     duckdb 10%   the same with ``WHERE hash(request_id) % 10 = 0`` (DuckDB's own sample)
+    duckdb typed ``read_json`` with the span columns and their types given (the fastest form measured)
+    floor        ``duckdb typed``, then only what every reader of the span table must add, with no check
+                 at all: the newline count that gives line numbers (asserted equal to the rows: the
+                 file has no blank line), the source columns and ``to_span_frame``. What recipemut's
+                 ingest could be at best if DuckDB's parse were trusted as it is
     read_logs    ``recipemut.logs.ingest.read_logs(path, recipe=...)``: checked span table + report
     read_logs 10%  the same with ``sample_requests=0.1`` (streamed in chunks)
     profile / profile 10% / profile budget  ``recipemut profile -f json`` (all, ``--sample-requests 0.1``,
@@ -28,6 +33,7 @@ Phases
 Usage::
 
     .venv/bin/python benchmarks/bench_bigscale.py --spans 2000000 [--spans 5000000] [--skip duckdb]
+    .venv/bin/python benchmarks/bench_bigscale.py --spans 2000000 --skip commands --skip chunks  # the readers only
 """
 
 from __future__ import annotations
@@ -62,6 +68,29 @@ elif kind.startswith("duckdb"):
     rel = duckdb.sql(f"SELECT * FROM read_json('{path}', format='newline_delimited'){where}")
     got = rel.arrow()
     rows = (got.read_all() if hasattr(got, "read_all") else got).num_rows
+elif kind in ("duckdb_typed", "floor"):
+    import duckdb, pyarrow as pa
+    from recipemut.logs.spans import PARSE_SCHEMA
+    cols = "{" + ",".join(f"'{f.name}':'{'VARCHAR' if pa.types.is_large_string(f.type) else 'DOUBLE'}'"
+                          for f in PARSE_SCHEMA) + "}"
+    con = duckdb.connect()
+    con.sql("SET arrow_large_buffer_size=true")  # large_string, as the span table holds text
+    got = con.sql(f"SELECT * FROM read_json('{path}', columns={cols}, format='newline_delimited')").arrow()
+    t = got.read_all() if hasattr(got, "read_all") else got
+    rows = t.num_rows
+    if kind == "floor":
+        import numpy as np, pyarrow.compute as pc
+        from recipemut.logs.spans import to_span_frame
+        newlines, block = 0, bytearray(1 << 26)
+        with open(path, "rb", buffering=0) as f:
+            while n := f.readinto(block):
+                newlines += int(np.count_nonzero(np.frombuffer(block, np.uint8, n) == 10))
+        assert newlines == rows, "the floor assumes one span a line and no blank line"
+        t = t.append_column("source_file", pa.DictionaryArray.from_arrays(np.zeros(rows, np.int32), [path]))
+        t = t.append_column("source_line", pa.array(np.arange(1, rows + 1, dtype=np.int64)))
+        i = t.schema.get_field_index("recipe_version")
+        t = t.set_column(i, "recipe_version", pc.cast(t.column(i), pa.int64()))
+        rows = len(to_span_frame(t))
 elif kind == "chunks":
     import os, pathlib, tempfile
     import duckdb, pyarrow as pa, pyarrow.compute as pc
@@ -158,12 +187,19 @@ def run(spans: int, folder: Path, skip: set[str], budget: str) -> None:
     if importlib.util.find_spec("duckdb") is None:  # not a dependency of recipemut: pip install duckdb to compare
         print("duckdb is not installed: its phases are left out (pip install duckdb)")
         skip = skip | {"duckdb"}
-    for kind in ("pyarrow", "duckdb", "duckdb10", "read_logs", "read_logs10"):
+    for kind in ("pyarrow", "duckdb", "duckdb10", "duckdb_typed", "floor", "read_logs", "read_logs10"):
         if kind.startswith("duckdb") and "duckdb" in skip:
             continue
         r = rows[kind] = library_phase(kind, path)
         print(f"{kind:<18}{r['wall']:>8.2f}{r['cpu']:>8.2f}{size_mb / r['wall']:>8.1f}{int(r['rows']):>11,}"
               f"{r['peak_mb']:>9.0f}{r['peak_mb'] / size_mb:>8.2f}")  # fmt: skip
+    readers = [rows[k]["wall"] for k in ("pyarrow", "duckdb", "duckdb_typed") if k in rows]
+    for kind in ("read_logs", "floor"):
+        if readers and kind in rows:
+            ratio = min(readers) / rows[kind]["wall"]
+            print(f"{kind} throughput / fastest embedded reader: {ratio:.2f} (target >= 0.7)")
+    if "commands" in skip:
+        return
     parquet = path.with_suffix(".parquet")
     full = command_phase(["profile", str(RECIPE), "--logs", str(path), "-f", "json", "--memory-budget", "off"])
     phases = {
@@ -186,24 +222,24 @@ def run(spans: int, folder: Path, skip: set[str], budget: str) -> None:
               f"{r['peak_mb'] / size_mb:>8.2f}  {r['note'][:90]}")  # fmt: skip
     same = json.loads(full["stdout"])["ops"] == json.loads(phases["profile parquet"]["stdout"])["ops"]
     print(f"parquet: {parquet.stat().st_size / 1e6:.1f} MB; profile of the Parquet file equals the JSONL's: {same}")
-    readers = [rows[k]["wall"] for k in ("pyarrow", "duckdb") if k in rows]
-    if readers and "read_logs" in rows:
-        ratio = min(readers) / rows["read_logs"]["wall"]
-        print(f"ingest throughput / fastest embedded reader: {ratio:.2f} (target >= 0.7)")
     parquet.unlink()
     shutil.rmtree(path.with_suffix(".days"), ignore_errors=True)
     if "duckdb" not in skip and "chunks" not in skip:
         c = library_phase("chunks", path)["chunk_cpu"]
         both = (c["duckdb"] + c["check"] + c["lines"]) / c["pyarrow"]
-        print(f"per-chunk CPU s: today's read_native {c['pyarrow']:.2f}; DuckDB read_json {c['duckdb']:.2f}, the check "
-              f"its result needs {c['check']:.2f}, the line scans {c['lines']:.2f}: the hybrid = {both:.2f} x today's")
+        print(
+            f"per-chunk CPU s: today's read_native {c['pyarrow']:.2f}; DuckDB read_json {c['duckdb']:.2f}, the check "
+            f"its result needs {c['check']:.2f}, the line scans {c['lines']:.2f}: the hybrid = {both:.2f} x today's"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--spans", type=int, action="append", help="spans to generate (repeat for several sizes)")
     ap.add_argument("--dir", type=Path, default=Path("/tmp/recipemut-big"))
-    ap.add_argument("--skip", action="append", default=[], help="duckdb (its phases), chunks: leave them out")
+    ap.add_argument(
+        "--skip", action="append", default=[], help="duckdb (its phases), chunks, commands (CLI phases): leave out"
+    )
     ap.add_argument("--budget", default="400M", help="--memory-budget of the budgeted profile run")
     a = ap.parse_args()
     for n in a.spans or [2_000_000]:
