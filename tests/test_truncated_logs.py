@@ -51,7 +51,7 @@ def test_every_reader_reads_the_complete_lines_of_a_cut_log(tmp_path: Path, kind
         assert lines == zlib.decompressobj(31).decompress(cut.read_bytes()).count(b"\n")
     else:  # all zstd could decompress: at most one block (128 KiB, ~450 lines) short of the cut's share
         assert abs(lines - 0.4 * 57_102) < 460
-    assert whole.spans_kept == lines and dict(whole.rejected) == {"malformed-json": 1}
+    assert whole.spans_kept == lines and dict(whole.rejected) == {"cut-short": 1}
     (rejection,) = whole.examples
     assert rejection.line == lines + 1 and f"the {kind} stream ends early, inside this line" in rejection.message
     assert f"the {lines:,} complete lines before it" in rejection.message
@@ -103,7 +103,7 @@ def test_strict_refuses_a_cut_log_on_every_path(tmp_path: Path, kind: str) -> No
         lines.add(line)
     (line,) = lines
     assert line.startswith(f"error: {cut}:") and f"the {kind} stream ends early" in line
-    assert line.endswith("[malformed-json] (--strict)")
+    assert line.endswith("[cut-short] (--strict)")
 
 
 def test_a_cut_between_two_lines_is_said_too(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ MAX_EXAMPLES = 5
 REASONS: Mapping[str, str] = MappingProxyType(
     {
         "malformed-json": "not valid JSON (or more than one value on the line)",
+        "cut-short": "where a gzip or zstd stream ends early (a log cut while written): the lines before it are read",
         "not-an-object": "a JSON value that is not an object",
         "bad-encoding": "invalid UTF-8",
         "wrong-type": "a key holding a value of the wrong type",

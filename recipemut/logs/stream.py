@@ -231,12 +231,12 @@ def whole_content(path: Path, name: str) -> tuple[pa.Buffer, CutShort | None]:
 def reject_cut(rej: Rejects, cut: CutShort, lines_before: int) -> None:
     """Reject the cut line of a stream that ends early (:func:`cut_message`), numbered after the
     ``lines_before`` complete lines read before it."""
-    rej.add(lines_before + 1, "malformed-json", cut_message(cut, lines_before, cut.total - len(cut)))
+    rej.add(lines_before + 1, "cut-short", cut_message(cut, lines_before, cut.total - len(cut)))
 
 
 def _read_cut(chunk: CutShort, name: str, rej: Rejects, *, first: bool) -> tuple[pa.Table, np.ndarray, int, int]:
     """:func:`read_chunk` of content that ends where its stream was cut: its complete lines read, the cut
-    line after them rejected as cut (``malformed-json``), saying how much was read before it. ``chunk``
+    line after them rejected as cut (``cut-short``), saying how much was read before it. ``chunk``
     is the cut line alone (:func:`line_chunks`), or a whole content read in one go (a URL's)."""
     at = chunk.rfind(b"\n") + 1
     if at:
@@ -246,7 +246,7 @@ def _read_cut(chunk: CutShort, name: str, rej: Rejects, *, first: bool) -> tuple
     rest = CutShort(chunk[at:], chunk.kind, chunk.error, chunk.total)
     # numbered in the chunk (its reader shifts it by the lines before); counted in the whole file
     said = cut_message(rest, chunk.lines + n_read + n_blank, chunk.total - len(rest))
-    rej.add(n_read + n_blank + 1, "malformed-json", said)
+    rej.add(n_read + n_blank + 1, "cut-short", said)
     return table, lines, n_read + 1, n_blank
 
 
