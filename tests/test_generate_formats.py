@@ -62,6 +62,15 @@ def test_each_name_gets_its_format(written: dict[str, Path]) -> None:
     assert pq.read_metadata(written[".parquet"]).num_rows == plain.count(b"\n")
 
 
+@pytest.mark.parametrize(("name", "magic"), [("G.JSONL.GZ", b"\x1f\x8b"), ("g.jsonl.ZST", b"\x28\xb5\x2f\xfd"),
+                                            ("G.PARQUET", b"PAR1")])  # fmt: skip
+def test_a_name_in_capitals_gets_its_format_too(tmp_path: Path, name: str, magic: bytes) -> None:
+    """The suffix is taken in any case (written_suffix), so the writer must compress in any case too."""
+    out = tmp_path / name
+    _generate(out)
+    assert out.read_bytes()[: len(magic)] == magic
+
+
 @pytest.mark.parametrize("suffix", [".jsonl.gz", ".jsonl.zst", ".parquet"])
 def test_profile_gives_the_figures_of_the_jsonl(written: dict[str, Path], suffix: str) -> None:
     assert _figures(written[suffix]) == _figures(written[".jsonl"])

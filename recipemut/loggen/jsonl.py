@@ -115,10 +115,10 @@ def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
         raise InputFileError(f"cannot write here: {e.strerror}", file=str(p), code="write") from None
     try:
         with os.fdopen(fd, "wb") as raw:
-            if p.suffix == ".gz":
+            if p.suffix.lower() == ".gz":  # the case generate's written_suffix takes too
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz:
                     gz.write(data)
-            elif p.suffix == ".zst":  # pyarrow's codec, as recipemut reads zstd; raw stays open to be synced
+            elif p.suffix.lower() == ".zst":  # pyarrow's codec, as recipemut reads zstd; raw stays open to be synced
                 with pa.CompressedOutputStream(pa.PythonFile(_Unclosed(raw), mode="w"), "zstd") as zst:
                     zst.write(data)
             else:
