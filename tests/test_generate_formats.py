@@ -63,7 +63,7 @@ def test_each_name_gets_its_format(written: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize(("name", "magic"), [("G.JSONL.GZ", b"\x1f\x8b"), ("g.jsonl.ZST", b"\x28\xb5\x2f\xfd"),
-                                            ("G.PARQUET", b"PAR1")])  # fmt: skip
+                                            ("G.PARQUET", b"PAR1")], ids=["gz", "zst", "parquet"])  # fmt: skip
 def test_a_name_in_capitals_gets_its_format_too(tmp_path: Path, name: str, magic: bytes) -> None:
     """The suffix is taken in any case (written_suffix), so the writer must compress in any case too."""
     out = tmp_path / name
