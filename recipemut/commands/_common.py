@@ -105,9 +105,12 @@ class UsageSentence(typer.BadParameter):
 def share(text: str) -> float:
     """Option parser: a share of requests written ``0.1`` or ``10%`` (as ``--tolerance`` takes them)."""
     try:
-        return parse_share(text)
+        value = parse_share(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a share of requests: write 0.1 or 10% for one in ten") from None
+    if text.strip().endswith("%") and not (0.0 < value <= 1.0):  # said as a percentage: answered as one
+        raise typer.BadParameter(f"{text.strip()} is outside (0%, 100%]: a share of requests, 10% for one in ten")
+    return value
 
 
 def in_range(low: float, high: float, meaning: str) -> Any:
