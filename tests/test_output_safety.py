@@ -127,6 +127,16 @@ def test_convert_into_a_folder_refuses_the_day_files_it_would_write(tmp_path: Pa
     assert "replacing 5 already there" in " ".join(r.stderr.split())
 
 
+def test_an_empty_day_file_is_written_over_without_force_as_an_empty_out_is(tmp_path: Path) -> None:
+    log = _log(tmp_path / "day.jsonl", n=30, days=1.0)
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "spans-2025-11-24.parquet").touch()  # what a crashed run or mktemp leaves: nothing to lose
+    r = runner.invoke(app, ["convert", str(log), "-o", f"{lake}/"], env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert (lake / "spans-2025-11-24.parquet").read_bytes()[:4] == b"PAR1"
+
+
 def test_a_folder_whose_days_are_other_days_is_written_without_force(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     first = _log(tmp_path / "first.jsonl", n=30, days=1.0)

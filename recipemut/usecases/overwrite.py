@@ -33,16 +33,23 @@ def size_words(n: int) -> str:
     return f"{n} byte{'s' * (n != 1)}"
 
 
+def _with_bytes(path: str | os.PathLike[str]) -> os.stat_result | None:
+    """The stat of ``path`` when it is a regular file of some bytes (not a link: the writers refuse
+    those), else None: what writing over would lose something."""
+    try:
+        st = os.lstat(path)
+    except OSError:  # not there (or not to be looked at: the writer says why)
+        return None
+    return st if stat.S_ISREG(st.st_mode) and st.st_size > 0 else None
+
+
 def refuse_existing(out: str | os.PathLike[str], *, force: bool, option: str = "--out") -> None:
     """Refuse ``out`` when a file of some bytes is there already and ``force`` is not given: one
     :class:`~recipemut.errors.InputFileError` naming the option, the file and its size."""
     if force:
         return
-    try:
-        st = os.lstat(out)
-    except OSError:  # not there (or not to be looked at: the writer says why)
-        return
-    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+    st = _with_bytes(out)
+    if st is None:
         return
     raise InputFileError(
         f"{option} {out}: already exists ({size_words(st.st_size)}); nothing was written: give --force to "
@@ -56,7 +63,7 @@ def refuse_existing_days(folder: Path, days: Sequence[Path], *, force: bool, opt
     there already and ``force`` is not given: the first :data:`NAMED` of them and how many in all."""
     if force:
         return
-    there = sorted(p.name for p in days if p.is_file() and not p.is_symlink())  # a link: the writer refuses it
+    there = sorted(p.name for p in days if _with_bytes(p) is not None)  # a link: the writer refuses it
     if not there:
         return
     named = ", ".join(there[:NAMED]) + (f" and {len(there) - NAMED} more" if len(there) > NAMED else "")
