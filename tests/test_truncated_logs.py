@@ -20,7 +20,7 @@ from recipemut.errors import LogError
 from recipemut.files import compressed
 from recipemut.logs.distributed import read_partitioned
 from recipemut.logs.ingest import read_logs
-from recipemut.logs.sample import content_size
+from recipemut.logs.sample import EXPANSION, content_size
 from recipemut.logs.stream import line_chunks
 from recipemut.recipe.loader import load_recipe
 
@@ -146,6 +146,49 @@ def test_a_cut_gzip_log_is_not_sized_by_its_last_bytes(tmp_path: Path) -> None:
             break
     p.write_bytes(packed[:end])
     assert content_size(p, "gzip", end) == int(end * compressed.GZIP_RATIO)
+
+
+def _cuts_in_the_old_window(packed: bytes, count: int) -> list[int]:
+    """Cut points of ``packed`` whose last four bytes, read as ISIZE, are over twice GZIP_RATIO times the
+    cut's size yet within its gzip_limit (100x): the window a trailer was believed in before."""
+    found = []
+    for end in range(len(packed) // 2, len(packed)):
+        said = int.from_bytes(packed[end - 4 : end], "little")
+        if 2 * compressed.GZIP_RATIO * end < said <= compressed.gzip_limit(end):
+            found.append(end)
+            if len(found) == count:
+                break
+    return found
+
+
+def test_a_cut_gzip_log_whose_last_bytes_look_like_a_size_is_not_sized_by_them(tmp_path: Path) -> None:
+    # the last bytes of a cut file are compressed data: any value up to 100x its size was taken as its
+    # size (14% of cuts at 6 MB: /tmp/r1/cutbig.jsonl.gz, 5,980,561 bytes, was 597,338,377 and sampled
+    # at 0.66 under a 1G budget); past twice the ratio logs compress to, the ratio stands in
+    packed = gzip.compress(DATA)
+    ends = _cuts_in_the_old_window(packed, 3)
+    assert len(ends) == 3
+    p = tmp_path / "cut.jsonl.gz"
+    for end in ends:
+        p.write_bytes(packed[:end])
+        assert content_size(p, "gzip", end) == int(end * compressed.GZIP_RATIO), end
+    # a budget above what the log takes, below what its last bytes said: read whole, not sampled
+    end = ends[0]
+    p.write_bytes(packed[:end])
+    said = int.from_bytes(packed[end - 4 : end], "little")
+    budget = 2 * compressed.GZIP_RATIO * end * EXPANSION
+    assert budget < said * EXPANSION
+    df, rep = read_logs(p, memory_budget=str(int(budget)))
+    assert rep.sample is None
+    assert len(df) == zlib.decompressobj(31).decompress(packed[:end]).count(b"\n")  # every complete line
+
+
+def test_a_wrapped_trailer_is_held_to_the_same_bound() -> None:
+    # over 42.9 MB ISIZE may have wrapped: raised by 4 GiBs toward the ratio, then held to twice it
+    size = 50_000_000
+    for said in (3_500_000_000, 1_200_000_000):  # nearest GZIP_RATIO x size unwrapped, yet over 22x
+        assert compressed.gzip_content_size(said.to_bytes(4, "little"), size) == size * compressed.GZIP_RATIO
+    assert compressed.gzip_content_size((900_000_000).to_bytes(4, "little"), size) == 900_000_000  # 18x: taken
 
 
 @pytest.mark.parametrize("kind", ["gzip", "zstd"])

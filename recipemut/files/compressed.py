@@ -41,6 +41,9 @@ MAX_GZIP_RATIO = 100
 #: the span logs measured reach (generated logs of three recipes and the shipped checkout log:
 #: 9.1 to 9.6 at gzip's default level, 10.2 at -9)
 GZIP_RATIO = 11
+#: the most a gzip file's trailer (ISIZE) is believed to say its content is, times its size: twice
+#: :data:`GZIP_RATIO`; past it the last four bytes are taken for a cut file's compressed data
+PLAUSIBLE_RATIO = 2 * GZIP_RATIO
 #: what reading a broken or cut gzip stream raises
 STREAM_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
 #: the first bytes of compressed streams recipemut does not read, and the tool that decompresses each
@@ -260,25 +263,29 @@ def gzip_content_size(trailer: bytes, size: int, ratio: float = GZIP_RATIO) -> i
     """The content size of a gzip file of ``size`` bytes whose last four bytes are ``trailer``
     (ISIZE: the last member's content size modulo 4 GiB), for a memory estimate.
 
-    A file whose :func:`gzip_limit` is under 4 GiB cannot hold more than that (the readers refuse
-    it past its limit): ISIZE is its size, unless it is below ``size`` (then the file is several
-    members, the trailer the last one's) or beyond that limit (then it is no trailer: the file is cut,
-    its last bytes compressed data): ``ratio`` times ``size``. A larger file's ISIZE may have
-    wrapped: it is raised by the multiple of 4 GiB that brings it nearest to ``ratio`` times ``size``.
+    ISIZE is taken only where a log's content can be: from ``size`` to :data:`PLAUSIBLE_RATIO`
+    (twice :data:`GZIP_RATIO`) times ``size``. Below, the file is several members (the trailer is the last
+    one's); beyond, it is no trailer: a cut file ends in compressed data, whose last four bytes are
+    random (a window up to the 100x :func:`gzip_limit` took them as the size of 14% of cuts at 6 MB,
+    nearly all at 43 MB). Either way ``ratio`` times ``size`` stands in. A file whose
+    :func:`gzip_limit` reaches 4 GiB (over 42.9 MB) may have wrapped ISIZE: it is raised by the
+    multiple of 4 GiB that brings it nearest to ``ratio`` times ``size``, and held to the same bound.
 
     >>> gzip_content_size((5_000).to_bytes(4, "little"), 600), gzip_content_size(b"\\x10\\0\\0\\0", 600)
     (5000, 6600)
     >>> gzip_content_size(b"\\xff\\xff\\xff\\xf0", 3_000_000)  # a cut file's last bytes: no trailer
     33000000
+    >>> gzip_content_size((597_338_377).to_bytes(4, "little"), 5_980_561)  # 100x its size: a cut file's bytes
+    65786171
     >>> gzip_content_size((1_000_000_000).to_bytes(4, "little"), 1 << 30) == 1_000_000_000 + 3 * (1 << 32)
     True
     """
     if len(trailer) != 4:
         return int(size * ratio)
     isize = int.from_bytes(trailer, "little")
-    if gzip_limit(size) < 1 << 32:
-        return isize if size <= isize <= gzip_limit(size) else int(size * ratio)
-    return isize + max(0, round((size * ratio - isize) / (1 << 32))) * (1 << 32)
+    if gzip_limit(size) >= 1 << 32:
+        isize += max(0, round((size * ratio - isize) / (1 << 32))) * (1 << 32)
+    return isize if size <= isize <= PLAUSIBLE_RATIO * size else int(size * ratio)
 
 
 def zstd_frame_content_size(head: bytes) -> int | None:
@@ -403,6 +410,7 @@ __all__ = [
     "GZIP_RATIO",
     "MAX_DECOMPRESSED",
     "MAX_GZIP_RATIO",
+    "PLAUSIBLE_RATIO",
     "STREAM_ERRORS",
     "ZSTD_MAGIC",
     "CutShort",
