@@ -3,8 +3,9 @@
 A log must be a regular file (:func:`check_file`): a device or a FIFO is refused before it is
 opened. Its first bytes (:func:`read_head`, gunzipped) decide whether it is read at all: a stream
 compressed with something other than gzip or zstd is refused with the command that decompresses
-it (:func:`refuse_compressed`), binary data is refused (:func:`binary_at`). A gzip or zstd log is
-inflated whole, up to :func:`recipemut.files.compressed.gzip_limit` (:func:`gunzip`).
+it (:func:`refuse_compressed`), binary data is refused (:func:`binary_at`). A gzip or zstd log that
+inflates beyond :func:`recipemut.files.compressed.gzip_limit` is refused in :func:`too_far`'s words
+(it is read whole or in chunks by :mod:`recipemut.logs.stream`).
 
 A path ``-`` (:data:`STDIN`) means standard input: its bytes are copied, undecoded, to a file in a
 temporary directory (:func:`stdin_copy`) and read like any other; messages call it ``<stdin>``
@@ -14,7 +15,6 @@ temporary directory (:func:`stdin_copy`) and read like any other; messages call 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import shlex
@@ -32,16 +32,12 @@ from recipemut.files.compressed import (
     STREAM_ERRORS,
     InflatesTooFar,
     compressed_with,
-    gzip_limit,
-    inflate,
     is_gzip,
     open_decompressed,
     packed_with,
 )
 from recipemut.files.compressed import read_head as read_decompressed_head
 from recipemut.files.read import kind_of
-
-log = logging.getLogger(__name__)
 
 #: the first bytes of a log that its format, compression and text are told from
 HEAD_BYTES = 1 << 16
@@ -191,27 +187,6 @@ def _size(n: int) -> str:
     return f"{n / 1024**3:.0f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
-def gunzip(path: Path, name: str | None = None) -> bytearray | bytes:
-    """The decompressed bytes of a gzip or zstd log, refused beyond :func:`~recipemut.files.compressed.gzip_limit`
-    (wrap with ``pa.py_buffer``: no copy). A stream cut short keeps the bytes before the cut, with a
-    warning. ``name`` is what messages call the file (default ``str(path)``).
-    """
-    name = str(path) if name is None else name
-    size = path.stat().st_size
-    limit = gzip_limit(size)
-    kind = packed_with(path) or "gzip"
-    try:
-        out, cut = inflate(path, limit)
-    except STREAM_ERRORS as e:
-        raise LogError(f"not a readable {kind} file ({e})", file=name, code="bad-gzip") from None
-    if cut is not None:
-        log.warning("%s: %s stream ends early (%s); reading the %d bytes recovered", name, kind, cut, len(out))
-    if len(out) > limit:
-        del out
-        raise too_far(InflatesTooFar(kind, limit, size), name)
-    return out
-
-
 def too_far(e: InflatesTooFar, name: str) -> LogError:
     """The error of a gzip or zstd log that inflates beyond its limit (a possible bomb)."""
     undo = "gunzip" if e.kind == "gzip" else "zstd -d"
@@ -267,7 +242,6 @@ __all__ = [
     "as_paths",
     "binary_at",
     "check_file",
-    "gunzip",
     "is_stdin",
     "read_head",
     "refuse_binary",
