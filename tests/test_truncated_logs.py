@@ -136,6 +136,50 @@ def test_a_corrupt_stream_is_still_an_error_on_every_path(tmp_path: Path, kind: 
             read_logs(p, sample_requests=sample, memory_budget="off")
 
 
+def _unreadable(tmp_path: Path, kind: str) -> dict[str, Path]:
+    """Small logs whose stream cannot be read, within their first 64 KiB (the head the Dask engine
+    reads while it plans): cut before the first byte of content, corrupted mid-stream, damaged at the end."""
+    packed, ext = _pack(kind, DATA[:40_000]), "gz" if kind == "gzip" else "zst"
+    mid = len(packed) // 2
+    made = {"cut": packed[:8], "mid": packed[:mid] + bytes(b ^ 0x5A for b in packed[mid : mid + 16]) + packed[mid + 16 :],
+            "end": _pack(kind, DATA[:2_000_000]) + b"no frame here" * 10}  # fmt: skip
+    out = {}
+    for case, blob in made.items():
+        out[case] = tmp_path / f"{case}.jsonl.{ext}"
+        out[case].write_bytes(blob)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_an_unreadable_stream_is_worded_alike_by_every_engine_and_url(tmp_path: Path, kind: str) -> None:
+    # the Dask engine said 'cannot be read (Truncated compressed stream)', code unreadable, of a zstd log
+    # that the local engine calls 'not a readable zstd file (...)', code bad-gzip
+    fsspec = pytest.importorskip("fsspec")
+    recipe, memory = load_recipe(RECIPE), fsspec.filesystem("memory")
+    for case, p in _unreadable(tmp_path, kind).items():
+        with pytest.raises(LogError) as local:
+            read_logs(p, memory_budget="off")
+        said = str(local.value).removeprefix(f"{p}: ")
+        assert said.startswith(f"not a readable {kind} file (") and local.value.code == "bad-gzip", (case, said)
+        memory.pipe(f"/truncated-logs/{p.name}", p.read_bytes())
+        for logs in (str(p), p.as_uri(), f"memory:///truncated-logs/{p.name}"):  # a path, a file:// URL, storage
+            with pytest.raises(LogError) as dask:
+                read_partitioned([logs], recipe=recipe, engine="local")
+            assert (str(dask.value), dask.value.code) == (f"{logs}: {said}", "bad-gzip"), (case, logs)
+    memory.rm("/truncated-logs", recursive=True)
+
+
+def test_the_dask_engine_words_an_unreadable_zstd_log_as_the_local_one(tmp_path: Path) -> None:
+    p = _unreadable(tmp_path, "zstd")["cut"]
+    errors = set()
+    for engine in ("local", "dask"):
+        r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(p), "--engine", engine], env=WIDE)
+        assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+        (line,) = r.stderr.strip().splitlines()
+        errors.add(line)
+    assert errors == {f"error: {p}: not a readable zstd file (Truncated compressed stream)"}
+
+
 def test_a_cut_gzip_log_is_not_sized_by_its_last_bytes(tmp_path: Path) -> None:
     # a cut gzip file ends in compressed data, not in a trailer: read as one, its last four bytes said
     # 4.4 GiB for 3 MB and the default budget sampled the log

@@ -23,7 +23,6 @@ The Dask packages are imported only here, and only when the engine is ``dask``.
 
 from __future__ import annotations
 
-import gzip
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ from recipemut.logs.sample import (
     sample_fraction,
     stream_content_size,
 )
-from recipemut.logs.sources import HEAD_BYTES, check_file, refuse_binary, too_far
+from recipemut.logs.sources import HEAD_BYTES, check_file, refuse_binary, too_far, unreadable
 from recipemut.logs.stream import line_chunks, merge_rejects, read_chunk
 from recipemut.logs.urls import as_url, expand_sources, local_path, open_source
 from recipemut.recipe.model import Recipe
@@ -128,8 +127,8 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                 elif misnamed := misnamed_parquet(source, head):  # as the local engines say it, not read as JSONL
                     raise LogError(misnamed, file=source, code="not-parquet")
                 elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
-                    refuse_uncut(source, _text_head(f, head, source))
                     kind = "gzip" if is_gzip(head) else "zstd"
+                    refuse_uncut(source, _text_head(f, size, kind, source))
                     content = 0 if local is not None else stream_content_size(f, kind, size)
                     parts.append(Partition(len(parts), source, source, "packed", 0, size, weight=partition_bytes,
                                            content=content))  # fmt: skip
@@ -137,7 +136,7 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                     raise LogError(f"{packed[0]}-compressed; decompress it first ({packed[1]})", file=source,
                                    code="compressed")  # fmt: skip
                 else:
-                    refuse_uncut(source, _text_head(f, head, source))
+                    refuse_uncut(source, _text_head(f, size, "", source))
                     for a in range(0, max(size, 1), partition_bytes):
                         end = min(a + partition_bytes, size)
                         parts.append(Partition(len(parts), source, source, "jsonl", a, end, weight=end - a))
@@ -160,20 +159,21 @@ def _parquet_parts(meta: Any, source: str, first: int, rows: int) -> Iterator[Pa
             first, start, base, held = first + 1, g + 1, base + held, 0
 
 
-def _text_head(f: IO[bytes], head: bytes, name: str) -> bytes:
-    """The first :data:`~recipemut.logs.sources.HEAD_BYTES` of a file's content, decompressed, refused
-    when binary (a file of NUL bytes took the workers past 11 GB)."""
-    f.seek(0)
+def _text_head(f: IO[bytes], size: int, kind: str, name: str) -> bytes:
+    """The first :data:`~recipemut.logs.sources.HEAD_BYTES` of the content of a file of ``size`` bytes
+    (``kind``: ``gzip``, ``zstd`` or ``""``), decompressed as the local engine reads it; refused when
+    binary (a file of NUL bytes took the workers past 11 GB), or when its stream cannot be read (corrupt,
+    or cut before its first byte) in the local engine's words (:func:`~recipemut.logs.sources.unreadable`).
+    The head of a stream cut later is what was read before the cut."""
     try:
-        if is_gzip(head):
-            content = gzip.GzipFile(fileobj=f).read(HEAD_BYTES)
-        else:
-            zstd = pa.CompressedInputStream(pa.PythonFile(f, mode="r"), "zstd") if is_zstd(head) else f
-            content = bytes(zstd.read(HEAD_BYTES))
-    except (EOFError, gzip.BadGzipFile, pa.ArrowException):
-        return b""  # a damaged stream: the partition's reader says what is wrong with it, at its line
-    refuse_binary(content, name)
-    return content
+        with decompressing(f, size) as content:
+            head = bytes(content.read(HEAD_BYTES))
+    except (*STREAM_ERRORS, pa.ArrowException) as e:
+        if not kind:
+            raise
+        raise unreadable(e, kind, name) from None
+    refuse_binary(head, name)
+    return head
 
 
 def refuse_uncut(name: str, head: bytes) -> None:
@@ -230,7 +230,7 @@ def _packed_chunks(part: Partition) -> Iterator[tuple[bytes | memoryview, int]]:
         except InflatesTooFar as e:
             raise too_far(e, part.name) from None
         except (*STREAM_ERRORS, pa.ArrowException) as e:  # as the local engine words it
-            raise LogError(f"not a readable {kind} file ({e})", file=part.name, code="bad-gzip") from None
+            raise unreadable(e, kind, part.name) from None
     yield data, 0
 
 

@@ -187,6 +187,16 @@ def _size(n: int) -> str:
     return f"{n / 1024**3:.0f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
+def unreadable(e: BaseException, kind: str, name: str) -> LogError:
+    """The error of a log whose ``kind`` (``gzip``, ``zstd``; ``""`` when not known) stream cannot be read:
+    corrupt, or cut before its first byte of content. Every engine and URL words it so.
+
+    >>> str(unreadable(OSError("Truncated compressed stream"), "zstd", "c8.jsonl.zst"))
+    'c8.jsonl.zst: not a readable zstd file (Truncated compressed stream)'
+    """
+    return LogError(f"not a readable {kind + ' ' if kind else ''}file ({e})", file=name, code="bad-gzip")
+
+
 def too_far(e: InflatesTooFar, name: str) -> LogError:
     """The error of a gzip or zstd log that inflates beyond its limit (a possible bomb)."""
     undo = "gunzip" if e.kind == "gzip" else "zstd -d"
@@ -228,9 +238,7 @@ def read_head(path: Path, name: str | None = None) -> bytes:
         kind = packed_with(path)
         if not kind:
             raise
-        raise LogError(
-            f"not a readable {kind} file ({e})", file=str(path) if name is None else name, code="bad-gzip"
-        ) from None
+        raise unreadable(e, kind, str(path) if name is None else name) from None
 
 
 __all__ = [
@@ -248,4 +256,5 @@ __all__ = [
     "refuse_compressed",
     "stdin_copy",
     "too_far",
+    "unreadable",
 ]

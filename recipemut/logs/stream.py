@@ -38,7 +38,7 @@ from recipemut.logs.detect import UTF8_BOM
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.report import MAX_EXAMPLES, Rejection, Rejects
 from recipemut.logs.sample import MAX_CHUNK_BYTES, Sampler, content_size, human_bytes
-from recipemut.logs.sources import too_far
+from recipemut.logs.sources import too_far, unreadable
 from recipemut.logs.spans import PARSE_SCHEMA
 
 #: bytes of content per chunk (whole lines; a longer line makes its chunk longer) when no memory budget
@@ -92,10 +92,10 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
             kind = packed_with(path)
         except OSError:
             kind = ""
-        raise LogError(f"not a readable {kind + ' ' if kind else ''}file ({e})", file=name, code="bad-gzip") from None
+        raise unreadable(e, kind, name) from None
     if cut is not None:
         if not seen:  # nothing before the cut: not a log that can be read at all
-            raise LogError(f"not a readable {packed_with(path)} file ({cut})", file=name, code="bad-gzip")
+            raise unreadable(cut, packed_with(path), name)
         last = CutShort(carry, packed_with(path), str(cut), seen)
         last.lines = offset
         yield last, offset
@@ -216,14 +216,14 @@ def whole_content(path: Path, name: str) -> tuple[pa.Buffer, CutShort | None]:
     try:
         out, cut = inflate(path, limit)
     except STREAM_ERRORS as e:
-        raise LogError(f"not a readable {kind} file ({e})", file=name, code="bad-gzip") from None
+        raise unreadable(e, kind, name) from None
     if len(out) > limit:
         del out
         raise too_far(InflatesTooFar(kind, limit, size), name)
     if cut is None:
         return pa.py_buffer(out), None
     if not is_cut(cut):  # corrupt, not cut: refused, as the chunks refuse it
-        raise LogError(f"not a readable {kind} file ({cut})", file=name, code="bad-gzip")
+        raise unreadable(cut, kind, name)
     at = out.rfind(b"\n") + 1
     return pa.py_buffer(out).slice(0, at), CutShort(out[at:], kind, str(cut), len(out))
 
