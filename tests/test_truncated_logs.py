@@ -141,8 +141,12 @@ def _unreadable(tmp_path: Path, kind: str) -> dict[str, Path]:
     reads while it plans): cut before the first byte of content, corrupted mid-stream, damaged at the end."""
     packed, ext = _pack(kind, DATA[:40_000]), "gz" if kind == "gzip" else "zst"
     mid = len(packed) // 2
-    made = {"cut": packed[:8], "mid": packed[:mid] + bytes(b ^ 0x5A for b in packed[mid : mid + 16]) + packed[mid + 16 :],
-            "end": _pack(kind, DATA[:2_000_000]) + b"no frame here" * 10}  # fmt: skip
+    flipped = bytes(b ^ 0x5A for b in packed[mid : mid + 16])
+    made = {
+        "cut": packed[:8],
+        "mid": packed[:mid] + flipped + packed[mid + 16 :],
+        "end": _pack(kind, DATA[:2_000_000]) + b"no frame here" * 10,
+    }
     out = {}
     for case, blob in made.items():
         out[case] = tmp_path / f"{case}.jsonl.{ext}"
