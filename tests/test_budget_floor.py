@@ -90,3 +90,29 @@ def test_convert_under_a_budget_reads_in_its_chunks(tmp_path: Path, monkeypatch:
     r = runner.invoke(app, ["convert", str(LOG), "-o", str(tmp_path / "y.parquet"), "-q"])
     assert r.exit_code == 0, r.stderr
     assert seen == [None]  # no budget: the default chunk
+
+
+@pytest.mark.parametrize("engine", ["local", "dask"])
+@pytest.mark.parametrize("extra", [[], ["--sample-requests", "0.5"]], ids=["fits", "sampled-by-option"])
+def test_both_engines_say_it_once_without_a_budget_sample(tmp_path: Path, engine: str, extra: list[str]) -> None:
+    # the dask engine gave the note only inside the budget's own sampling note: a log that fit a budget
+    # under the floor (or one sampled by --sample-requests) was read without a word of it
+    pytest.importorskip("dask.distributed")
+    small = tmp_path / "small.jsonl"
+    small.write_bytes(b"".join(__import__("gzip").open(LOG).readlines()[:1000]))
+    args = ["profile", str(RECIPE), "--logs", str(small), "--memory-budget", "50M", "--engine", engine, *extra]
+    r = runner.invoke(app, [*args, "-q"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.count(FLOOR) == 1, r.stderr
+    assert "note: memory budget of 50 MiB (--memory-budget 50M): a budget under ~230 MiB " + FLOOR in r.stderr
+    r = runner.invoke(app, [*args, "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    assert sum(FLOOR in n for n in json.loads(r.stdout)["ingest"]["notes"]) == 1
+
+
+def test_the_dask_engine_says_it_once_when_the_budget_samples() -> None:
+    pytest.importorskip("dask.distributed")
+    args = ["profile", str(RECIPE), "--logs", str(LOG), "--memory-budget", "20M", "--engine", "dask", "-q"]
+    r = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.count(FLOOR) == 1 and "over the budget of 20 MiB" in r.stderr, r.stderr

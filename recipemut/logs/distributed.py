@@ -65,6 +65,7 @@ from recipemut.logs.sample import (
     EXPANSION,
     PARQUET_ROW_BYTES,
     estimated_memory,
+    floor_note,
     sample_fraction,
     stream_content_size,
 )
@@ -493,6 +494,8 @@ def read_partitioned(
             raise no_recipe_spans(recipe.name, found, names[0] if len(names) == 1 else None)
         raise no_spans(", ".join(f"{n} {w}" for n, w in nothing.items()))
     notes = [f"{n}: {w} (no spans)" for n, w in nothing.items()]  # a file of no span among others: as ingest notes it
+    if floor := floor_note(memory_budget, why):  # as ingest says it: once, in the budget's note if it sampled
+        notes.append(floor)
     where = f"read by the {engine} engine in {len(parts):,} partition{'s' if len(parts) != 1 else ''}"
     kinds = {p.name: "parquet" if p.kind == "parquet" else "native" for p in parts}
     df, report = finish(table, names, kinds, merged, rejects, fill_rate, fraction, why, sample_requests is None,

@@ -79,13 +79,10 @@ from recipemut.logs.parquet import expand_logs, is_parquet, parquet_batches
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
 from recipemut.logs.sample import (
     Sampler,
-    budget_floor,
-    budget_origin,
-    human_bytes,
+    floor_note,
     reading_stage,
     sampler_for,
 )
-from recipemut.logs.sample import memory_budget as budget_bytes
 from recipemut.logs.sources import (
     HEAD_BYTES,
     STDIN_NAME,
@@ -430,9 +427,8 @@ def read_logs(
             results.append(_read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler, on_chunk=ticks))
             ticks.finish()
     notes = [n for r in results for n in r.notes]
-    limit = budget_bytes(memory_budget)
-    if (floor := budget_floor(limit)) and floor not in sampled_by:  # said once: in the budget's note if it sampled
-        notes.append(f"memory budget of {human_bytes(limit)} ({budget_origin(memory_budget)}): {floor}")
+    if floor := floor_note(memory_budget, sampled_by):  # said once: in the budget's note if it sampled
+        notes.append(floor)
     if mapping is not None and all(r.fmt == "native" for r in results):
         notes.append(
             f"mapping {getattr(mapping, 'source', None) or 'given'} not used: native spans name their operation"

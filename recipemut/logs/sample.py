@@ -254,6 +254,25 @@ def budget_floor(limit: int) -> str:
     return f"a budget under ~{need} cannot be kept: the process needs about {need} before any log"
 
 
+def floor_note(budget: str | int | None, sampled_by: str) -> str:
+    """The note every engine gives of a memory budget (``budget`` as :func:`memory_budget` takes it)
+    under :data:`PROCESS_BYTES`: its size, where it came from and :func:`budget_floor`; ``""`` when it
+    is not under it, or when ``sampled_by`` (why the logs were sampled: the budget's own note) says it
+    already, so that it is said once.
+
+    >>> floor_note("50M", "")
+    'memory budget of 50 MiB (--memory-budget 50M): a budget under ~230 MiB cannot be kept: the process \
+needs about 230 MiB before any log'
+    >>> floor_note("50M", over_budget(1 << 30, 50 << 20, "50M")), floor_note("1G", ""), floor_note("off", "")
+    ('', '', '')
+    """
+    limit = memory_budget(budget)
+    floor = budget_floor(limit)
+    if not floor or floor in sampled_by:
+        return ""
+    return f"memory budget of {human_bytes(limit)} ({budget_origin(budget)}): {floor}"
+
+
 def chunk_bytes_for(limit: int) -> int:
     """The bytes of content a log read in chunks is read in under a memory budget of ``limit`` bytes
     (0: none): :data:`CHUNK_SHARE` of it, within :data:`MIN_CHUNK_BYTES` and :data:`MAX_CHUNK_BYTES`.
@@ -539,6 +558,7 @@ __all__ = [
     "chunk_bytes_for",
     "content_size",
     "estimated_memory",
+    "floor_note",
     "human_bytes",
     "id_hash",
     "keep_mask",
