@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import typer
 
@@ -50,11 +51,11 @@ def _check_tolerances(items: list[str]) -> list[str]:
         if key.strip() not in DEFAULT_TOLERANCES:
             raise typer.BadParameter(f"{item!r}: METRIC=VALUE, the metric one of {', '.join(DEFAULT_TOLERANCES)}")
         try:
-            allowed = parse_share(value) >= 0  # NaN is not
+            allowed = 0 <= parse_share(value) < math.inf  # not NaN, and not inf: a canary never rolled back
         except ValueError:
             allowed = False
         if not allowed:
-            raise typer.BadParameter(f"{item!r}: METRIC=VALUE, the value a number at least 0, e.g. 0.05 or 5%")
+            raise typer.BadParameter(f"{item!r}: METRIC=VALUE, the value a finite number at least 0, e.g. 0.05 or 5%")
     return items
 
 
