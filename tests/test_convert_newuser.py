@@ -13,20 +13,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from _convert_helpers import RECIPE, lines
 from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.loggen import generate_spans, write_jsonl
 from recipemut.recipe.loader import load_recipe
 
-ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
 WIDE = {"COLUMNS": "200"}
 runner = CliRunner()
-
-
-def _lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +37,7 @@ def _errors(tmp_path: Path, logs: Path, *extra: str) -> tuple[list[str], list[st
     p = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(logs), *extra], env=WIDE)
     assert c.exit_code == 1 and p.exit_code == 1, (c.output, p.output)
     assert not (tmp_path / "c.parquet").exists()
-    return _lines(c.output), _lines(p.output)
+    return lines(c.output), lines(p.output)
 
 
 @pytest.mark.parametrize(("data", "what"), [(b"", "is empty"), (b"\n\n", "has only blank lines")])
@@ -87,7 +82,7 @@ def test_an_output_inside_a_folder_of_the_logs_is_refused(tmp_path: Path, log: P
     for out in (f"{days}/x.parquet", f"{days}/sub/"):  # --logs days reads every Parquet file under it
         r = runner.invoke(app, ["convert", str(days), "-o", out], env=WIDE)
         assert r.exit_code == 1, r.output
-        assert _lines(r.output) == [
+        assert lines(r.output) == [
             f"error: --out {out}: is inside {days}, a folder of the logs (--logs {days} would then read every span "
             "twice); write elsewhere"
         ]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _convert_helpers import RECIPE, lines
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -18,14 +19,8 @@ from recipemut.usecases import generate as generate_flow
 from recipemut.usecases import partition
 from recipemut.usecases.overwrite import NAMED, refuse_existing_days, size_words
 
-ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
 WIDE = {"COLUMNS": "200"}
 runner = CliRunner()
-
-
-def _lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.strip()]
 
 
 def _log(path: Path, n: int = 60, days: float = 3.0, seed: int = 1) -> Path:
@@ -53,7 +48,7 @@ def test_generate_refuses_an_existing_output_before_generating(
     monkeypatch.setattr(generate_flow, "generate_spans", _never)
     r = runner.invoke(app, ["generate", str(RECIPE), "-n", "10", "-o", str(out)], env=WIDE)
     assert r.exit_code == 1, r.output
-    assert _lines(r.output) == [
+    assert lines(r.output) == [
         f"error: --out {out}: already exists (23 KB); nothing was written: give --force to replace it, or name "
         "another file"
     ]
@@ -88,7 +83,7 @@ def test_convert_refuses_an_existing_parquet_file_before_reading(
     r = runner.invoke(app, ["convert", str(log), "-o", str(keep)], env=WIDE)
     assert r.exit_code == 1, r.output
     size = size_words(len(before["keepme.parquet"]))
-    assert _lines(r.output) == [
+    assert lines(r.output) == [
         f"error: --out {keep}: already exists ({size}); nothing was written: give --force to replace it, or name "
         "another file"
     ]
@@ -117,7 +112,7 @@ def test_convert_into_a_folder_refuses_the_day_files_it_would_write(tmp_path: Pa
     r = runner.invoke(app, ["convert", str(log), "-o", f"{lake}/"], env=WIDE)
     assert r.exit_code == 1, r.output
     names = sorted(before)
-    assert _lines(r.output) == [
+    assert lines(r.output) == [
         f"error: --out {lake}: 5 day files it would write are there already ({', '.join(names[:3])} and 2 more); "
         "nothing was written: give --force to replace them, or name another folder"
     ]
