@@ -17,11 +17,13 @@ import numpy as np
 MAX_JSON_DEPTH = 512
 _DEPTH_WINDOW = 1 << 22  # bytes per step of the nesting scan
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
+_NONE = np.zeros(0, np.int64)  # the line numbers of a full index (every line: not kept)
 
 
 @dataclass(frozen=True)
 class Lines:
-    """Byte layout of the lines of a buffer (numpy; one entry per line)."""
+    """Byte layout of the lines of a buffer (numpy; one entry per line, or per non-blank line when
+    :func:`index_lines` was told ``blank=False``: then ``numbers`` says which lines they are)."""
 
     starts: np.ndarray  # int64 first byte
     ends: np.ndarray  # int64 end of content (before "\r\n" / "\n")
@@ -29,17 +31,50 @@ class Lines:
     blank: np.ndarray  # bool: empty (after one trailing \r)
     odd: np.ndarray  # bool: non-blank but not of the shape "{...}"
     deep: np.ndarray | None = None  # bool: nested deeper than MAX_JSON_DEPTH (odd too; never parsed)
+    numbers: np.ndarray | None = None  # int64 1-based line number of each entry (None: entry i is line i + 1)
+    total: int = -1  # lines in the buffer, blank ones included (-1: as many as entries)
 
     def __len__(self) -> int:
         return int(self.starts.shape[0])
 
+    @property
+    def line_numbers(self) -> np.ndarray:
+        """The 1-based line number of each entry."""
+        if self.numbers is None:
+            return np.arange(1, len(self) + 1, dtype=np.int64)
+        return self.numbers
 
-def index_lines(a: np.ndarray) -> Lines:
+    @property
+    def n_lines(self) -> int:
+        """Lines in the buffer, blank ones included."""
+        return len(self) if self.total < 0 else self.total
+
+    def head(self, k: int) -> Lines:
+        """The first ``k`` entries (the line count becomes the last one's number)."""
+        nums = self.line_numbers[:k]
+        return Lines(
+            self.starts[:k],
+            self.ends[:k],
+            self.nexts[:k],
+            self.blank[:k],
+            self.odd[:k],
+            None if self.deep is None else self.deep[:k],
+            nums,
+            int(nums[-1]) if k else 0,
+        )
+
+
+def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = None) -> Lines:
     """Lines of a uint8 buffer, found with a chunked numpy scan for ``\\n``.
 
     The chunks are small enough to stay in the CPU cache, and the bytes around each newline (the
     last one or two of a line, the first of the next) are picked up while their chunk is hot:
     gathering them afterwards would be a cache miss per line.
+
+    ``blank=False`` keeps entries for the non-blank lines only (with their ``numbers``; ``total``
+    counts every line): a buffer of 64 M empty lines then costs a chunk's worth of memory, not
+    gigabytes. ``stop_after``: stop at the end of the chunk in which that many entries were found
+    (``total`` is then the lines up to there).
 
     A line holding a CR that does not end it is odd too: arrow's JSON reader ends lines at a lone
     CR as well, so to it that line is several (and one of them may open a parse block).
@@ -47,42 +82,97 @@ def index_lines(a: np.ndarray) -> Lines:
     >>> L = index_lines(np.frombuffer(b'{"a":1}\\r\\n\\n x\\n{}', dtype=np.uint8))
     >>> L.starts.tolist(), L.ends.tolist(), L.blank.tolist(), L.odd.tolist()
     ([0, 9, 10, 13], [7, 9, 12, 15], [False, True, False, False], [False, False, True, False])
+    >>> L = index_lines(np.frombuffer(b'{"a":1}\\r\\n\\n x\\n{}', dtype=np.uint8), blank=False)
+    >>> L.starts.tolist(), L.numbers.tolist(), L.odd.tolist(), L.total
+    ([0, 10, 13], [1, 3, 4], [False, True, False], 4)
     """
     n = int(a.shape[0])
-    if n == 0:
-        z, zb = np.zeros(0, np.int64), np.zeros(0, bool)
-        return Lines(z, z, z, zb, zb)
-    nls, before1, before2, after = [], [], [], []
-    n_cr = 0
+    parts: list[tuple[np.ndarray, ...]] = []
+    found = 0
+    line0 = 0  # lines ended before the chunk
+    prev = -1  # the last newline before the chunk
+    open_cr = False  # the line still open at the chunk's end holds a lone CR
     for off in range(0, n, _SCAN_CHUNK):
         chunk = a[off : off + _SCAN_CHUNK]
-        n_cr += int(np.count_nonzero(chunk == 13))
-        g = np.flatnonzero(chunk == 10)
-        if g.size:
-            g += off
-            nls.append(g)
-            before1.append(a[np.maximum(g - 1, 0)])
-            before2.append(a[np.maximum(g - 2, 0)])
-            after.append(a[np.minimum(g + 1, n - 1)])
-    nl = np.concatenate(nls).astype(np.int64, copy=False) if nls else np.empty(0, np.int64)
-    b1 = np.concatenate((*before1, a[n - 1 : n]))  # the last line ends at the buffer's end
-    b2 = np.concatenate((*before2, a[max(n - 2, 0) : max(n - 2, 0) + 1]))
-    first = np.concatenate((a[:1], *after)) if after else a[:1].copy()
-    starts = np.concatenate((np.zeros(1, np.int64), nl + 1))
-    ends = np.concatenate((nl, np.array([n], np.int64)))
-    if starts[-1] >= n:  # nothing after the final newline
-        starts, ends, b1, b2, first = starts[:-1], ends[:-1], b1[:-1], b2[:-1], first[:-1]
-    nexts = np.minimum(ends + 1, n)
-    cr = (ends > starts) & (b1 == 13)
-    ends = ends - cr
-    last = np.where(cr, b2, b1)
-    blank = ends <= starts
-    odd = ~blank & ((first != 0x7B) | (last != 0x7D))
-    if n_cr > int(cr.sum()):  # a CR inside a line (rare): find which lines hold one
-        crs = np.flatnonzero(a == 13)
-        lone = crs[~np.isin(crs, ends[cr])]
-        odd[np.searchsorted(starts, lone, side="right") - 1] = True
-    return Lines(starts, ends, nexts, blank, odd)
+        nl = chunk == 10
+        if not blank and prev == off - 1 and np.count_nonzero(nl) == chunk.size:  # empty lines only: counted
+            line0 += int(chunk.size)
+            prev, open_cr = off + int(chunk.size) - 1, False
+            continue
+        g = np.flatnonzero(nl)
+        crs = np.flatnonzero(chunk == 13)
+        if crs.size:  # a CR not followed by a newline (nor the buffer's last byte) is a lone one
+            crs += off
+            crs = crs[(crs < n - 1) & (a[np.minimum(crs + 1, n - 1)] != 10)]
+        if g.size == 0:
+            open_cr = open_cr or bool(crs.size)
+            continue
+        g = g.astype(np.int64, copy=False) + off
+        starts = np.empty(g.size, np.int64)
+        starts[0] = prev + 1
+        starts[1:] = g[:-1] + 1
+        lone = np.zeros(g.size, bool)
+        lone[0] = open_cr
+        if crs.size:
+            at = np.searchsorted(g, crs)
+            lone[at[at < g.size]] = True
+            open_cr = bool((at == g.size).any())
+        else:
+            open_cr = False
+        parts.append(_entries(a, starts, g, np.minimum(g + 1, n), lone, line0, keep_blank=blank))
+        found += parts[-1][0].size
+        line0 += int(g.size)
+        prev = int(g[-1])
+        if stop_after is not None and found >= stop_after:
+            n = prev + 1  # the rest is not looked at
+            break
+    if prev + 1 < n:  # the last line, not ended by a newline
+        end = np.array([n], np.int64)
+        parts.append(
+            _entries(a, np.array([prev + 1], np.int64), end, end, np.array([open_cr]), line0, keep_blank=blank)
+        )
+        line0 += 1
+    if not parts:
+        z, zb = np.zeros(0, np.int64), np.zeros(0, bool)
+        return Lines(z, z, z, zb, zb) if blank else Lines(z, z, z, zb, zb, numbers=z, total=line0)
+    cols = [np.concatenate(c) if len(parts) > 1 else c[0] for c in zip(*parts, strict=True)]
+    starts, ends, nexts, blanks, odd, numbers = cols
+    if blank:
+        return Lines(starts, ends, nexts, blanks, odd)
+    return Lines(starts, ends, nexts, blanks, odd, None, numbers, line0)
+
+
+def _entries(
+    a: np.ndarray,
+    starts: np.ndarray,
+    raw_ends: np.ndarray,
+    nexts: np.ndarray,
+    lone: np.ndarray,
+    line0: int,
+    *,
+    keep_blank: bool,
+) -> tuple[np.ndarray, ...]:
+    """The index entries of the lines ``starts``..``raw_ends`` (line ends, CR not yet taken off) of
+    ``a``: starts, ends, nexts, blank, odd and 1-based numbers, blank lines left out unless ``keep_blank``."""
+    n = int(a.shape[0])
+    length = raw_ends - starts
+    blank = length == 0
+    one = np.flatnonzero(length == 1)
+    if one.size:  # a lone CR before the newline: blank too
+        blank[one] = a[starts[one]] == 13
+    numbers = _NONE
+    if not keep_blank:
+        keep = np.flatnonzero(~blank)
+        numbers = keep + (line0 + 1)
+        if keep.size < starts.size:
+            starts, raw_ends, nexts, lone, blank = (x[keep] for x in (starts, raw_ends, nexts, lone, blank))
+    b1 = a[np.maximum(raw_ends - 1, 0)]
+    cr = (raw_ends > starts) & (b1 == 13)
+    ends = raw_ends - cr
+    last = np.where(cr, a[np.maximum(raw_ends - 2, 0)], b1)
+    first = a[np.minimum(starts, max(n - 1, 0))]
+    odd = ~blank & (lone | (first != 0x7B) | (last != 0x7D))
+    return starts, ends, nexts, blank, odd, numbers
 
 
 _DepthState = tuple[int, bool, int, int, int]

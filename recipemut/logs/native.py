@@ -152,7 +152,7 @@ def read_native(source: pa.Buffer | str, name: str, rej: Rejects) -> tuple[pa.Ta
     # JSON reader crashes the process on a parse block that opens with `null` (a line `null`).
     buf = source if isinstance(source, pa.Buffer) else _map(source)
     a = np.frombuffer(buf, dtype=np.uint8)
-    lines = index_lines(a)
+    lines = _give_up_early(buf, a, name) or index_lines(a, blank=False)  # blank lines counted, not indexed
     deep = too_deep(a, lines)
     del a, buf
     if deep.any():  # never handed to a parser: the slow path rejects them unread
@@ -163,14 +163,13 @@ def read_native(source: pa.Buffer | str, name: str, rej: Rejects) -> tuple[pa.Ta
             table = _parse(source, infer=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
-    nonblank = ~lines.blank
-    n_nonblank = int(nonblank.sum())
-    n_blank = len(lines) - n_nonblank
+    n_nonblank = len(lines)
+    n_blank = lines.n_lines - n_nonblank
     if n_nonblank == 0:
         return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, n_blank
     if table is not None:
         if not lines.odd.any() and table.num_rows == n_nonblank:
-            return table, np.flatnonzero(nonblank).astype(np.int64) + 1, n_nonblank, n_blank
+            return table, lines.line_numbers, n_nonblank, n_blank
         log.info(
             "%s: %d rows for %d lines, some not shaped {...}; re-reading in blocks", name, table.num_rows, n_nonblank
         )
@@ -178,6 +177,30 @@ def read_native(source: pa.Buffer | str, name: str, rej: Rejects) -> tuple[pa.Ta
     buf = source if isinstance(source, pa.Buffer) else _map(source)
     table, nums, spaces = _read_slow(buf, lines, name, rej)
     return table, nums, n_nonblank - spaces, n_blank + spaces
+
+
+def _give_up_early(buf: pa.Buffer, a: np.ndarray, name: str) -> Lines | None:
+    """Raise "not a span log" when the first :data:`GIVE_UP_AFTER` non-blank lines (of more), all of them not
+    shaped ``{...}``, are all rejected, before the rest of the file is indexed: a file of millions
+    of tiny lines (``x``) cost an index entry per line, gigabytes, only to be refused by the same
+    rule in :func:`_read_slow`, which reads those same lines the same way.
+
+    Returns the index of the whole buffer when it has no more lines than that (the scan for them
+    went through it all), else None."""
+    head = index_lines(a, blank=False, stop_after=GIVE_UP_AFTER + 1)
+    if len(head) <= GIVE_UP_AFTER:  # the rule is for more lines than that (as in _read_slow)
+        return head
+    head = head.head(GIVE_UP_AFTER)
+    if not head.odd.all():
+        return None
+    deep = too_deep(a, head)
+    if deep.any():
+        head = dataclasses.replace(head, deep=deep)
+    probe = Rejects(name)
+    table, _, spaces = _read_lines(buf, head, probe)
+    if table.num_rows == 0 and spaces == 0:
+        raise not_a_log(name, int(head.line_numbers[-1]), probe)
+    return None
 
 
 def _join(buf: pa.Buffer, lines: Lines, idx: np.ndarray) -> pa.Buffer:
@@ -207,18 +230,11 @@ def _read_slow(buf: pa.Buffer, lines: Lines, name: str, rej: Rejects) -> tuple[p
     nonblank_idx = np.flatnonzero(~lines.blank)
     if nonblank_idx.size > GIVE_UP_AFTER:
         cut = int(nonblank_idx[GIVE_UP_AFTER - 1]) + 1
-        head = Lines(
-            lines.starts[:cut],
-            lines.ends[:cut],
-            lines.nexts[:cut],
-            lines.blank[:cut],
-            lines.odd[:cut],
-            None if lines.deep is None else lines.deep[:cut],
-        )
+        head = lines.head(cut)
         probe = Rejects(name)
         table, _, spaces = _read_lines(buf, head, probe)
         if table.num_rows == 0 and spaces == 0:
-            raise not_a_log(name, cut, probe)
+            raise not_a_log(name, int(head.line_numbers[-1]), probe)
     return _read_lines(buf, lines, rej)
 
 
@@ -237,12 +253,13 @@ def not_a_log(name: str, through: int, rej: Rejects) -> LogError:
 def _read_lines(buf: pa.Buffer, lines: Lines, rej: Rejects) -> tuple[pa.Table, np.ndarray, int]:
     """The slow path proper (see :func:`_read_slow`)."""
     odd = lines.odd
+    line_no = lines.line_numbers
     # lines of invalid UTF-8 are found in one linear pass and rejected unparsed (bisecting a block
     # for each of them cost time quadratic in their number)
     bad, at = _bad_utf8(buf, lines, np.flatnonzero(~odd & ~lines.blank))
     if bad.size:
         for i, col in zip(bad.tolist(), at.tolist(), strict=True):
-            rej.add(i + 1, "bad-encoding", f"invalid UTF-8 at byte {col} of the line")
+            rej.add(int(line_no[i]), "bad-encoding", f"invalid UTF-8 at byte {col} of the line")
         odd = odd.copy()
         odd[bad] = True
         skip = np.zeros(len(lines), bool)
@@ -252,12 +269,12 @@ def _read_lines(buf: pa.Buffer, lines: Lines, rej: Rejects) -> tuple[pa.Table, n
     tables: list[pa.Table] = []
     numbers: list[np.ndarray] = []
     if not odd.any():
-        clean_buf, clean_lines, clean_no = buf, lines, np.arange(1, len(lines) + 1, dtype=np.int64)
+        clean_buf, clean_lines, clean_no = buf, lines, line_no
     else:
-        keep = np.flatnonzero(~odd)
-        clean_buf = _join(buf, lines, keep)
-        clean_lines = index_lines(np.frombuffer(clean_buf, dtype=np.uint8))
-        clean_no = keep.astype(np.int64) + 1
+        keep = np.flatnonzero(~odd & ~lines.blank)
+        clean_buf = _join(buf, lines, keep)  # the blank lines between two kept ones come along: not indexed
+        clean_lines = index_lines(np.frombuffer(clean_buf, dtype=np.uint8), blank=False)
+        clean_no = line_no[keep]
         if len(clean_lines) != keep.size:  # pragma: no cover - a bug, not a user error
             raise AssertionError("joined lines must keep their count")
     _bisect(clean_buf, clean_lines, clean_no, rej, tables, numbers)
@@ -267,15 +284,15 @@ def _read_lines(buf: pa.Buffer, lines: Lines, rej: Rejects) -> tuple[pa.Table, n
     view = memoryview(buf)
     for i in odd_idx.tolist():
         if deep is not None and deep[i]:
-            rej.add(i + 1, "malformed-json", f"nested more than {MAX_JSON_DEPTH} levels deep (not read)")
+            rej.add(int(line_no[i]), "malformed-json", f"nested more than {MAX_JSON_DEPTH} levels deep (not read)")
             continue
         raw = bytes(view[int(lines.starts[i]) : int(lines.nexts[i])]).strip()
         if not raw:
             spaces += 1
         elif raw[:1] == b"{" and raw[-1:] == b"}":
-            candidates.append((i + 1, raw))
+            candidates.append((int(line_no[i]), raw))
         else:
-            rej.add(i + 1, *classify_line(raw))
+            rej.add(int(line_no[i]), *classify_line(raw))
     if candidates:
         joined = pa.py_buffer(b"".join(raw + b"\n" for _, raw in candidates))
         cand_lines = index_lines(np.frombuffer(joined, dtype=np.uint8))
