@@ -35,6 +35,10 @@ def _pack(kind: str, data: bytes) -> bytes:
     return gzip.compress(data) if kind == "gzip" else pa.compress(data, "zstd", asbytes=True)
 
 
+#: after a whole stream, the magic of another gzip member or zstd frame, then garbage: a damaged stream
+_BAD_NEXT = {"gzip": b"\x1f\x8b" + b"no frame here" * 10, "zstd": b"\x28\xb5\x2f\xfd" + b"no frame here" * 10}
+
+
 def _cut(tmp_path: Path, kind: str, share: float = 0.4) -> Path:
     packed = _pack(kind, DATA)
     p = tmp_path / f"cut.jsonl.{'gz' if kind == 'gzip' else 'zst'}"
@@ -130,7 +134,8 @@ def test_several_gzip_members_read_whole(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["gzip", "zstd"])
 def test_a_corrupt_stream_is_still_an_error_on_every_path(tmp_path: Path, kind: str) -> None:
     p = tmp_path / f"bad.jsonl.{'gz' if kind == 'gzip' else 'zst'}"
-    p.write_bytes(_pack(kind, DATA[:2_000_000]) + b"no frame here" * 10)  # damaged, not cut
+    # damaged, not cut: a second member or frame whose magic is followed by garbage (bare junk is ignored)
+    p.write_bytes(_pack(kind, DATA[:2_000_000]) + _BAD_NEXT[kind])
     for sample in (None, 0.5):
         with pytest.raises(LogError, match=f"not a readable {kind} file"):
             read_logs(p, sample_requests=sample, memory_budget="off")
@@ -145,7 +150,7 @@ def _unreadable(tmp_path: Path, kind: str) -> dict[str, Path]:
     made = {
         "cut": packed[:8],
         "mid": packed[:mid] + flipped + packed[mid + 16 :],
-        "end": _pack(kind, DATA[:2_000_000]) + b"no frame here" * 10,
+        "end": _pack(kind, DATA[:2_000_000]) + _BAD_NEXT[kind],
     }
     out = {}
     for case, blob in made.items():

@@ -23,13 +23,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
 
 #: the first bytes of a gzip stream, and of a zstd frame
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: a zstd skippable frame's magic, little-endian 0x184D2A50 to 0x184D2A5F (its low 4 bits free), then its
+#: 4-byte size: a valid zstd file may open with one (metadata) before its first frame
+ZSTD_SKIPPABLE = range(0x184D2A50, 0x184D2A60)
 #: the most bytes any input (plain, gzip or standard input) is read to, whatever its compression ratio
 MAX_DECOMPRESSED = 16 * 1024**3
 #: a gzip log may always inflate to this many bytes ...
@@ -71,12 +75,12 @@ def is_gzip_file(path: StrPath) -> bool:
 
 
 def is_zstd(head: bytes) -> bool:
-    """Whether bytes that start a file start a zstd frame.
+    """Whether bytes that start a file start a zstd frame, or a skippable frame (which a zstd file may open with).
 
-    >>> is_zstd(b"\\x28\\xb5\\x2f\\xfd\\x00"), is_zstd(b"{}")
-    (True, False)
+    >>> is_zstd(b"\\x28\\xb5\\x2f\\xfd\\x00"), is_zstd(b"\\x5a\\x2a\\x4d\\x18\\x00"), is_zstd(b"{}")
+    (True, True, False)
     """
-    return head[:4] == ZSTD_MAGIC
+    return head[:4] == ZSTD_MAGIC or (len(head) >= 4 and int.from_bytes(head[:4], "little") in ZSTD_SKIPPABLE)
 
 
 def packed_with(path: StrPath) -> str:
@@ -116,9 +120,70 @@ class CutShort(bytes):
         return out
 
 
+class TrailingJunk(EOFError):
+    """Bytes after a gzip stream's last complete member or a zstd file's last complete frame that are no
+    member or frame (junk appended, a file written over a longer one): the content ends there, as
+    ``gzip -dc`` ("trailing garbage ignored") and ``zstd -dc`` read it. ``at`` is the byte of the file
+    where the junk starts. Read as a cut is (:func:`is_cut`): the content before it is kept, and said.
+
+    >>> e = TrailingJunk("gzip", 8_309_789)
+    >>> str(e), junk_at(str(e)), junk_at("Truncated compressed stream")
+    ('gzip stream followed by junk from byte 8309789', 8309789, None)
+    """
+
+    def __init__(self, kind: str, at: int) -> None:
+        super().__init__(f"{kind} stream followed by junk from byte {at}")
+        self.kind, self.at = kind, at
+
+
+def junk_at(error: str) -> int | None:
+    """The byte where trailing junk starts, from the words of a :class:`TrailingJunk` (a :class:`CutShort`'s
+    ``error``); ``None`` for any other error."""
+    m = re.search(r"stream followed by junk from byte (\d+)$", error)
+    return int(m.group(1)) if m else None
+
+
+def zstd_frames_end(f: IO[bytes], size: int) -> int:
+    """The byte of the file ``f`` (seekable, ``size`` bytes) where its run of whole zstd frames (skippable
+    ones included) from its start ends: ``size`` for a whole file, less when junk follows; walked by the
+    frame and block headers (no decompression). A frame cut short ends the run at its own start."""
+    at = 0
+    while at + 4 <= size:
+        f.seek(at)
+        head = f.read(18)
+        magic = int.from_bytes(head[:4], "little")
+        if magic in ZSTD_SKIPPABLE and len(head) >= 8:
+            nxt = at + 8 + int.from_bytes(head[4:8], "little")
+            if nxt > size:
+                return at
+            at = nxt
+            continue
+        if head[:4] != ZSTD_MAGIC or len(head) < 6:
+            return at
+        fhd = head[4]
+        fcs_flag, single, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
+        fcs_len = (1, 2, 4, 8)[fcs_flag] if fcs_flag or single else 0
+        pos = at + 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag] + fcs_len
+        while True:
+            f.seek(pos)
+            block = f.read(3)
+            if len(block) < 3:
+                return at
+            bh = int.from_bytes(block, "little")
+            pos += 3 + (1 if (bh >> 1) & 3 == 1 else bh >> 3)
+            if bh & 1:
+                break
+        pos += 4 * ((fhd >> 2) & 1)
+        if pos > size:
+            return at
+        at = pos
+    return at
+
+
 def is_cut(e: BaseException) -> bool:
     """Whether a decompressor's error says its stream ends early (the file is cut), not that it is corrupt:
-    gzip's ``EOFError``, pyarrow's ``Truncated compressed stream``."""
+    gzip's ``EOFError``, pyarrow's ``Truncated compressed stream``; and a stream followed by junk
+    (:class:`TrailingJunk`: its content ends there)."""
     return isinstance(e, EOFError) or "Truncated compressed stream" in str(e)
 
 
@@ -133,6 +198,12 @@ class _Gunzip:
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw, self.z, self.tail, self.started, self.done = raw, zlib.decompressobj(31), b"", False, False
         self.pending_cut: EOFError | None = None
+        self.fed = 0  # compressed bytes read from ``raw``: where junk after a member starts
+
+    def _read(self) -> bytes:
+        data = self.raw.read(self._IN)
+        self.fed += len(data)
+        return data
 
     def readinto(self, buf: Any) -> int:
         if self.pending_cut is not None:
@@ -140,12 +211,20 @@ class _Gunzip:
         view, n = memoryview(buf).cast("B"), 0
         while n < len(view) and not self.done:
             if self.z.eof:  # a member ended: another may follow (zero padding between them is skipped)
-                rest = self.z.unused_data.lstrip(b"\0") or self.raw.read(self._IN).lstrip(b"\0")
+                rest = self.z.unused_data.lstrip(b"\0") or self._read().lstrip(b"\0")
+                if len(rest) == 1:
+                    rest += self._read()
                 if not rest:
                     self.done = True
                     break
+                if not rest.startswith(GZIP_MAGIC):  # junk, not a member: the content ends here (gzip -dc's rule)
+                    self.done = True
+                    self.pending_cut = TrailingJunk("gzip", self.fed - len(rest))
+                    if n:
+                        return n
+                    raise self.pending_cut
                 self.z, self.tail, self.started = zlib.decompressobj(31), rest, False
-            data = self.z.unconsumed_tail or self.tail or self.raw.read(self._IN)
+            data = self.z.unconsumed_tail or self.tail or self._read()
             self.tail = b""
             if not data:
                 if self.started or not self.z.eof:
@@ -167,9 +246,13 @@ class _Capped:
     before it: :attr:`cut` is then the decompressor's error, and the :meth:`read` that met it returns
     a :class:`CutShort`. Any other error (a corrupt stream) is raised."""
 
-    def __init__(self, inner: Any, kind: str, limit: int, size: int, raw: Any = None) -> None:
+    def __init__(
+        self, inner: Any, kind: str, limit: int, size: int, raw: Any = None,
+        frames_end: Callable[[], int] | None = None,
+    ) -> None:
         self.inner, self.kind, self.limit, self.size, self.seen = inner, kind, limit, size, 0
         self.raw = raw  # the compressed file (its position: how near its end a read may reach)
+        self.frames_end = frames_end  # a zstd file's :func:`zstd_frames_end`, asked when a frame is unknown
         self.cut: BaseException | None = None
 
     def _count(self, n: int) -> int:
@@ -190,12 +273,23 @@ class _Capped:
         try:
             return self._count(self.inner.readinto(view))
         except STREAM_ERRORS as e:
-            if not is_cut(e):
+            junk = self._junk(e)
+            if not is_cut(e) and junk is None:
                 raise
-            self.cut = e
+            self.cut = junk or e
         if self.kind == "gzip":  # _Gunzip returned what it wrote before the cut, and raises on the next read
             return 0
         return self._count(len(bytes(view).rstrip(b"\0")))  # content never holds NUL: a log with one is binary
+
+    def _junk(self, e: BaseException) -> TrailingJunk | None:
+        """For a zstd stream, the junk after its last whole frame that ``e`` (an unknown frame) met, if so."""
+        if self.kind != "zstd" or self.frames_end is None or "Unknown frame descriptor" not in str(e):
+            return None
+        try:
+            end = self.frames_end()
+        except OSError:
+            return None
+        return TrailingJunk("zstd", end) if 0 < end < self.size else None
 
     def _may_end_in(self, n: int) -> bool:
         """Whether a read of ``n`` bytes of content may reach the end of the compressed file (a stream
@@ -239,6 +333,8 @@ def compressed_with(head: bytes) -> tuple[str, str] | None:
     >>> compressed_with(b"\\x28\\xb5\\x2f\\xfd\\x00"), compressed_with(b"BZh91AY&SY"), compressed_with(b"BZh!")
     (('zstd', 'zstd -dc'), ('bzip2', 'bzip2 -dc'), None)
     """
+    if is_zstd(head):  # a skippable frame first too
+        return "zstd", "zstd -dc"
     for magic, name, command in COMPRESSED_MAGIC:
         if head.startswith(magic) and (name != "bzip2" or (len(head) > 3 and 0x31 <= head[3] <= 0x39)):
             return name, command
@@ -260,8 +356,8 @@ def gzip_limit(compressed_size: int) -> int:
 
 
 def gzip_content_size(trailer: bytes, size: int, ratio: float = GZIP_RATIO) -> int:
-    """The content size of a gzip file of ``size`` bytes whose last four bytes are ``trailer``
-    (ISIZE: the last member's content size modulo 4 GiB), for a memory estimate.
+    """The content size of a gzip file of ``size`` bytes whose last four bytes (or ten: see below) are
+    ``trailer`` (ISIZE: the last member's content size modulo 4 GiB), for a memory estimate.
 
     ISIZE is taken only where a log's content can be: from ``size`` to :data:`PLAUSIBLE_RATIO`
     (twice :data:`GZIP_RATIO`) times ``size``. Below, the file is several members (the trailer is the last
@@ -279,7 +375,16 @@ def gzip_content_size(trailer: bytes, size: int, ratio: float = GZIP_RATIO) -> i
     65786171
     >>> gzip_content_size((1_000_000_000).to_bytes(4, "little"), 1 << 30) == 1_000_000_000 + 3 * (1 << 32)
     True
+
+    Given the file's last 10 bytes (or more), a file that ends in a member's fixed header (cut just after
+    it: its last four bytes are the header's MTIME, XFL and OS, about 50 MB whatever the file) has no trailer:
+
+    >>> gzip_content_size(bytes.fromhex("1f8b0800000000000203"), 3_000_000)  # ISIZE would say 50,462,720
+    33000000
     """
+    if len(trailer) >= 10 and trailer[-10:-8] == GZIP_MAGIC and trailer[-8] == 8:  # deflate: a header, no trailer
+        return int(size * ratio)
+    trailer = trailer[-4:]
     if len(trailer) != 4:
         return int(size * ratio)
     isize = int.from_bytes(trailer, "little")
@@ -338,8 +443,13 @@ def open_decompressed(path: StrPath, limit: int | None = None) -> Iterator[Binar
         import pyarrow as pa  # only for zstd: the files layer does not need it otherwise
 
         osfile = pa.OSFile(os.fspath(path))
+
+        def frames_end() -> int:
+            with open(path, "rb") as f:
+                return zstd_frames_end(f, size)
+
         with pa.CompressedInputStream(osfile, "zstd") as z:
-            yield _Capped(z, kind, cap, size, osfile)  # type: ignore[misc]
+            yield _Capped(z, kind, cap, size, osfile, frames_end)  # type: ignore[misc]
 
 
 @contextlib.contextmanager
@@ -360,8 +470,8 @@ def decompressing(raw: IO[bytes], size: int, limit: int | None = None) -> Iterat
         return
     import pyarrow as pa
 
-    with pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd") as z:
-        yield _Capped(z, kind, cap, size, raw)  # type: ignore[misc]
+    with pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd") as z:  # raw is not read on after a failure
+        yield _Capped(z, kind, cap, size, raw, lambda: zstd_frames_end(raw, size))  # type: ignore[misc]
 
 
 def read_head(path: StrPath, size: int) -> bytes:
@@ -415,6 +525,7 @@ __all__ = [
     "ZSTD_MAGIC",
     "CutShort",
     "InflatesTooFar",
+    "TrailingJunk",
     "compressed_with",
     "decompressing",
     "gunzip_head",
@@ -425,8 +536,10 @@ __all__ = [
     "is_gzip",
     "is_gzip_file",
     "is_zstd",
+    "junk_at",
     "open_decompressed",
     "packed_with",
     "read_head",
     "zstd_frame_content_size",
+    "zstd_frames_end",
 ]

@@ -26,9 +26,11 @@ from recipemut.files.compressed import (
     STREAM_ERRORS,
     CutShort,
     InflatesTooFar,
+    TrailingJunk,
     gzip_limit,
     inflate,
     is_cut,
+    junk_at,
     open_decompressed,
     packed_with,
 )
@@ -96,11 +98,29 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
     if cut is not None:
         if not seen:  # nothing before the cut: not a log that can be read at all
             raise unreadable(cut, packed_with(path), name)
+        if isinstance(cut, TrailingJunk) and carry:  # the stream is whole: its last line is too, newline or not
+            yield memoryview(carry), offset
+            offset += 1
+            carry = b""
+        if not offset and not isinstance(cut, TrailingJunk):  # cut inside its first line: no line to read
+            raise cut_in_first_line(cut, packed_with(path), name, len(carry))
         last = CutShort(carry, packed_with(path), str(cut), seen)
         last.lines = offset
         yield last, offset
     elif carry:
         yield memoryview(carry), offset
+
+
+def cut_in_first_line(cut: BaseException | str, kind: str, name: str, content: int) -> LogError:
+    """The error of a compressed log cut before the end of its first line: no line to read, as unreadable
+    as one cut inside its header (:func:`~recipemut.logs.sources.unreadable`), saying how much came out.
+
+    >>> str(cut_in_first_line(EOFError("Compressed file ended early"), "gzip", "c.jsonl.gz", 130))
+    'c.jsonl.gz: not a readable gzip file (Compressed file ended early; it ends inside its first line, after 130 B \
+of content)'
+    """
+    said = f"; it ends inside its first line, after {human_bytes(content)} of content" if content else ""
+    return unreadable(EOFError(f"{cut}{said}"), kind, name)
 
 
 def cut_message(cut: CutShort, lines_before: int, content_before: int) -> str:
@@ -109,7 +129,17 @@ def cut_message(cut: CutShort, lines_before: int, content_before: int) -> str:
     >>> cut_message(CutShort(b'{"a', "zstd", "Truncated compressed stream", 10), 91_811, 26_476_525)
     'the zstd stream ends early, inside this line (the file is cut: rotated or copied while written?); \
 the 91,811 complete lines before it (25.2 MiB of content) are recovered'
+    >>> cut_message(CutShort(b"", "gzip", "gzip stream followed by junk from byte 900", 10), 2, 10)
+    'the gzip stream is followed by bytes that are not gzip from byte 900 of the file (junk appended?); \
+they are ignored, as gzip -dc ignores them, and the 2 complete lines before them (10 B of content) are read'
     """
+    junk = junk_at(cut.error)
+    if junk is not None:  # the stream is whole, junk follows it: the content ends there (gzip -dc's rule)
+        return (
+            f"the {cut.kind} stream is followed by bytes that are not {cut.kind} from byte {junk:,} of the file "
+            f"(junk appended?); they are ignored, as {cut.kind} -dc ignores them, and the {lines_before:,} "
+            f"complete lines before them ({human_bytes(content_before)} of content) are read"
+        )
     where = "inside this line" if len(cut) else "here, after a complete line"
     return (
         f"the {cut.kind} stream ends early, {where} (the file is cut: rotated or copied while written?); "
@@ -224,7 +254,9 @@ def whole_content(path: Path, name: str) -> tuple[pa.Buffer, CutShort | None]:
         return pa.py_buffer(out), None
     if not is_cut(cut):  # corrupt, not cut: refused, as the chunks refuse it
         raise unreadable(cut, kind, name)
-    at = out.rfind(b"\n") + 1
+    at = len(out) if isinstance(cut, TrailingJunk) else out.rfind(b"\n") + 1  # junk after it: its last line is whole
+    if not at:
+        raise cut_in_first_line(cut, kind, name, len(out))
     return pa.py_buffer(out).slice(0, at), CutShort(out[at:], kind, str(cut), len(out))
 
 
@@ -238,7 +270,9 @@ def _read_cut(chunk: CutShort, name: str, rej: Rejects, *, first: bool) -> tuple
     """:func:`read_chunk` of content that ends where its stream was cut: its complete lines read, the cut
     line after them rejected as cut (``cut-short``), saying how much was read before it. ``chunk``
     is the cut line alone (:func:`line_chunks`), or a whole content read in one go (a URL's)."""
-    at = chunk.rfind(b"\n") + 1
+    at = len(chunk) if junk_at(chunk.error) is not None else chunk.rfind(b"\n") + 1
+    if first and not at and not chunk.lines:  # a whole content (a URL's) cut inside its first line
+        raise cut_in_first_line(chunk.error, chunk.kind, name, len(chunk))
     if at:
         table, lines, n_read, n_blank = read_chunk(memoryview(chunk)[:at], name, rej, first=first)
     else:
@@ -351,6 +385,7 @@ __all__ = [
     "DiskTicks",
     "Streamed",
     "checked_chunks",
+    "cut_in_first_line",
     "cut_message",
     "line_chunks",
     "merge_rejects",

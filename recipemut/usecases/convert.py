@@ -13,6 +13,7 @@ figures the logs give (``tests/test_convert.py``, ``tests/test_convert_stream.py
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -113,7 +114,6 @@ def out_name_problem(out: str) -> str | None:
     >>> out_name_problem("c.parquet") is None, out_name_problem("days/") is None
     (True, True)
     """
-    import os
     import stat
 
     if is_folder_target(out) or Path(out).suffix.lower() in PARQUET_SUFFIXES:
@@ -199,6 +199,11 @@ def convert_to_folder(
         folder.mkdir(exist_ok=True)
     except OSError as e:
         raise InputFileError(f"--out {out}: cannot create the folder ({e.strerror})", code="out") from None
+    if not os.access(folder, os.W_OK | os.X_OK):  # the spool and the days go inside: refused before any log is read
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise InputFileError(f"--out {out}: cannot write there (permission denied)", code="out")
     try:
         got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress, force=force)
     except BaseException:  # a bad log, Ctrl-C: a folder made for nothing is not left behind (empty: rmdir only)

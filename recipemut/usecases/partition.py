@@ -469,8 +469,12 @@ def write_days(
     # on a tmpfs), dot-named and of Arrow IPC files, which --logs FOLDER never reads; removed on any exit.
     # Each day goes to a temporary file in it; all are renamed into the folder once every day is written
     # (none on a failure), never through a link planted where a day file goes (refused)
+    try:  # made before any log is read: a folder that cannot take it is said in one line (a race past convert's check)
+        spool_dir = tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, suffix=".convert", dir=folder)
+    except OSError as e:
+        raise InputFileError(f"{folder}: cannot write there ({(e.strerror or str(e)).lower()})", code="out") from None
     with (
-        tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, suffix=".convert", dir=folder) as tmp,
+        spool_dir as tmp,
         atomic_files(follow=False, what="day file", tmp_dir=Path(tmp), kept="the day files of a folder") as days,
     ):
 
