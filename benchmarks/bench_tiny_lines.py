@@ -5,6 +5,7 @@ Builds (once) into ``--dir`` (default ``benchmarks/data/tiny``, git-ignored):
     nl_plain.jsonl   199 MiB of ``\\n`` (208,666,624 blank lines)
     nl_one.jsonl     one checkout span, then 50 MiB of ``\\n``
     x50.jsonl        50 MiB of ``x\\n`` (26 M one-byte lines, not a span log)
+    sp50.jsonl       50 MiB of `` \\n`` (26 M lines of a space: blank lines to the reader)
     one_x50.jsonl    1,001 spans, then 50 MiB of ``x\\n`` (read whole: each x a rejected line)
     nl.jsonl.gz      a gzip of 199 MiB of ``\\n`` (about 200 KB on disk)
 
@@ -65,6 +66,7 @@ def build(d: Path) -> dict[str, Path]:
         "nl_plain": (d / "nl_plain.jsonl", lambda: b"\n" * (199 * MIB)),
         "nl_one": (d / "nl_one.jsonl", lambda: one + b"\n" * (50 * MIB)),
         "x50": (d / "x50.jsonl", lambda: b"x\n" * (25 * MIB)),
+        "sp50": (d / "sp50.jsonl", lambda: b" \n" * (25 * MIB)),
         "one_x50": (d / "one_x50.jsonl", lambda: spans + b"x\n" * (25 * MIB)),
         "nl_gz": (d / "nl.jsonl.gz", lambda: gzip.compress(b"\n" * (199 * MIB), 9)),
     }

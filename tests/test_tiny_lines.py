@@ -34,7 +34,7 @@ RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "checkout" / "recipe.
     stop=st.sampled_from([None, 1, 2, 5]),
 )
 @settings(max_examples=300, deadline=None)
-def test_an_index_without_blank_lines_is_the_full_index_less_its_blank_lines(
+def test_an_index_without_blank_lines_is_the_full_index_less_its_blank_and_space_lines(
     pieces: list[bytes], chunk: int, stop: int | None
 ) -> None:
     data = np.frombuffer(b"".join(pieces), dtype=np.uint8)
@@ -45,7 +45,9 @@ def test_an_index_without_blank_lines_is_the_full_index_less_its_blank_lines(
         got = line_scan.index_lines(data, blank=False, stop_after=stop)
     finally:
         line_scan._SCAN_CHUNK = old
-    keep = np.flatnonzero(~full.blank)
+    raw = data.tobytes()
+    spaces = [not raw[s:e].strip() for s, e in zip(full.starts.tolist(), full.nexts.tolist(), strict=True)]
+    keep = np.flatnonzero(~full.blank & ~np.array(spaces, bool))  # whitespace only: blank to the reader
     k = len(got)
     assert got.numbers is not None
     assert got.numbers.tolist() == (keep[:k] + 1).tolist()
@@ -168,3 +170,14 @@ def test_profile_of_blank_lines_says_so_in_one_line(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["profile", str(RECIPE), "--logs", str(p), "--store", "off"], env={"COLUMNS": "200"})
     assert r.exit_code == 1
     assert r.output.strip() == f"error: no spans in the logs: {p} has only blank lines"
+
+
+def test_lines_of_whitespace_are_counted_as_blank_not_indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes = _spy(monkeypatch)
+    s = line(span("r1", "load", 1_700_000_000_000, 5))
+    p = tmp_path / "spaces.jsonl"
+    p.write_bytes(b" \n\t\r\n" * 50_000 + (s + "\n").encode() + b" " * 300 + b"\n")  # the last one: indexed, stripped
+    df, rep = read_logs(p)
+    assert df["source_line"].tolist() == [100_001]
+    assert (rep.lines_read, rep.blank_lines, rep.rejected_total) == (1, 100_001, 0)
+    assert max(sizes) == 2  # an entry per line held 100,002 (26 M lines of " ": 2.5 GB)

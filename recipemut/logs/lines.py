@@ -17,6 +17,7 @@ import numpy as np
 MAX_JSON_DEPTH = 512
 _DEPTH_WINDOW = 1 << 22  # bytes per step of the nesting scan
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
+_SPACES_MAX = 256  # bytes: a longer line of whitespace only is indexed (the reader strips it, one by one)
 _NONE = np.zeros(0, np.int64)  # the line numbers of a full index (every line: not kept)
 
 
@@ -73,7 +74,8 @@ def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = N
 
     ``blank=False`` keeps entries for the non-blank lines only (with their ``numbers``; ``total``
     counts every line): a buffer of 64 M empty lines then costs a chunk's worth of memory, not
-    gigabytes. ``stop_after``: stop at the end of the chunk in which that many entries were found
+    gigabytes. A line of whitespace only (up to 256 bytes) is blank there too: the reader counts it so.
+    ``stop_after``: stop at the end of the chunk in which that many entries were found
     (``total`` is then the lines up to there).
 
     A line holding a CR that does not end it is odd too: arrow's JSON reader ends lines at a lone
@@ -95,7 +97,7 @@ def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = N
     for off in range(0, n, _SCAN_CHUNK):
         chunk = a[off : off + _SCAN_CHUNK]
         nl = chunk == 10
-        if not blank and prev == off - 1 and np.count_nonzero(nl) == chunk.size:  # empty lines only: counted
+        if not blank and prev == off - 1 and chunk[-1] == 10 and np.count_nonzero(nl) == chunk.size:  # empty lines
             line0 += int(chunk.size)
             prev, open_cr = off + int(chunk.size) - 1, False
             continue
@@ -162,6 +164,7 @@ def _entries(
         blank[one] = a[starts[one]] == 13
     numbers = _NONE
     if not keep_blank:
+        blank |= _spaces_only(a, starts, length, blank)
         keep = np.flatnonzero(~blank)
         numbers = keep + (line0 + 1)
         if keep.size < starts.size:
@@ -173,6 +176,27 @@ def _entries(
     first = a[np.minimum(starts, max(n - 1, 0))]
     odd = ~blank & (lone | (first != 0x7B) | (last != 0x7D))
     return starts, ends, nexts, blank, odd, numbers
+
+
+def _is_space(x: np.ndarray) -> np.ndarray:
+    """Which bytes ``bytes.strip()`` takes off (space, tab, CR, LF, VT, FF)."""
+    return (x == 32) | ((x >= 9) & (x <= 13))
+
+
+def _spaces_only(a: np.ndarray, starts: np.ndarray, length: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """Which lines (not ``blank``, at most :data:`_SPACES_MAX` bytes) hold whitespace only: the reader
+    counts them as blank lines. Only lines opening with whitespace are looked at, byte by byte."""
+    out = np.zeros(starts.size, bool)
+    n = int(a.shape[0])
+    cand = np.flatnonzero(~blank & (length <= _SPACES_MAX) & _is_space(a[np.minimum(starts, max(n - 1, 0))]))
+    if cand.size == 0:
+        return out
+    lens = length[cand]
+    offs = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    pos = np.repeat(starts[cand] - offs, lens) + np.arange(int(lens.sum()), dtype=np.int64)
+    solid = ~_is_space(a[pos])
+    out[cand] = np.add.reduceat(solid, offs) == 0
+    return out
 
 
 _DepthState = tuple[int, bool, int, int, int]
