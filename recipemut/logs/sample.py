@@ -194,9 +194,9 @@ def stream_content_size(f: IO[bytes], kind: str, size: int) -> int:
     (:func:`~recipemut.files.compressed.gzip_content_size`), a zstd file's first frame header when it
     states the size and that is not below ``size`` (else, a streamed frame or several,
     :data:`ZSTD_RATIO` times ``size``)."""
-    if kind == "gzip":
-        f.seek(max(size - 4, 0))
-        return gzip_content_size(f.read(4), size)
+    if kind == "gzip":  # ten bytes: a file cut just after a member's header ends in that header, not a trailer
+        f.seek(max(size - 10, 0))
+        return gzip_content_size(f.read(10), size)
     f.seek(0)
     stated = zstd_frame_content_size(f.read(18))
     return stated if stated is not None and stated >= size else size * ZSTD_RATIO
