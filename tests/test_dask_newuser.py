@@ -40,6 +40,7 @@ def _nothing_logs(folder: Path) -> dict[str, Path]:
         "bad-head": folder / "badhead.jsonl",
         "other-recipe": folder / "other.jsonl",
         "zero-rows": folder / "zero.parquet",
+        "no-row-groups": folder / "nogroups.parquet",
         "empty-zstd": folder / "empty.jsonl.zst",
         "bad-rows": folder / "badrows.parquet",
     }
@@ -54,6 +55,7 @@ def _nothing_logs(folder: Path) -> dict[str, Path]:
     df, _ = read_logs(LOGS, memory_budget="off")
     table = pa.Table.from_pandas(df.drop(columns=["source_file", "source_line"]), preserve_index=False)
     pq.write_table(table.slice(0, 0), made["zero-rows"])
+    pq.ParquetWriter(made["no-row-groups"], table.schema).close()  # not even an empty row group
     at = table.schema.get_field_index("latency_ms")
     bad = table.slice(0, 3).set_column(at, "latency_ms", pa.array([-1.0] * 3, table.schema.field(at).type))
     pq.write_table(bad, made["bad-rows"])
@@ -90,8 +92,8 @@ def test_a_first_partition_of_no_bytes_opens_a_task() -> None:
     assert tasks([], 10) == []
 
 
-@pytest.mark.parametrize("case", ["empty", "blank", "empty-gzip", "empty-zstd", "zero-rows", "all-bad", "one-bad",
-                                  "bad-head", "bad-rows", "other-recipe"])  # fmt: skip
+@pytest.mark.parametrize("case", ["empty", "blank", "empty-gzip", "empty-zstd", "zero-rows", "no-row-groups",
+                                  "all-bad", "one-bad", "bad-head", "bad-rows", "other-recipe"])  # fmt: skip
 def test_a_log_of_no_span_is_refused_in_the_local_words(case: str, nothing: dict[str, Path], cluster: str) -> None:
     code, local, _ = _run(["profile"], [nothing[case]])
     dcode, dask, _ = _run(["profile"], [nothing[case]], "--engine", "dask", "--scheduler", cluster)

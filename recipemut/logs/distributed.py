@@ -150,6 +150,9 @@ def _parquet_parts(meta: Any, source: str, first: int, rows: int) -> Iterator[Pa
     """A Parquet file's partitions: runs of row groups, each ending once it holds ``rows`` rows or its
     share of :data:`FILE_PARTITIONS` (10,000 row groups of one row were 10,000 tasks, past 120 s)."""
     n_groups = meta.num_row_groups
+    if n_groups == 0:  # no row group, not even an empty one: a partition all the same, which holds no rows
+        yield Partition(first, source, source, "parquet", 0, 0, 0, 0, 0)
+        return
     share = -(-n_groups // FILE_PARTITIONS)
     start = base = held = 0  # the run's first row group, the rows before it, its rows
     for g in range(n_groups):
