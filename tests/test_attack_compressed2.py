@@ -177,3 +177,35 @@ def test_a_spool_folder_that_cannot_be_made_is_an_input_error(tmp_path: Path, mo
     monkeypatch.setattr(partition.tempfile, "TemporaryDirectory", refuse)
     with pytest.raises(InputFileError, match="cannot write there \\(permission denied\\)"):
         partition.write_days(LogSource.of([str(tmp_path / "a.jsonl")]), tmp_path)
+
+
+# ---- a reviewer's second look at the readers above ----------------------------------------------
+
+
+def test_a_skippable_frame_states_no_content_size(tmp_path: Path) -> None:
+    """Its size bytes were read as a frame header's (a 0xE0 payload: 1.8e19 bytes): a small log sampled to nothing."""
+    head = _skippable(b"S" * 0xE0)
+    assert compressed.zstd_frame_content_size(head + _zstd(DATA)) is None
+    p = tmp_path / "skip.jsonl.zst"
+    p.write_bytes(head + _zstd(DATA))
+    df, rep = read_logs(p)  # the default budget: the estimate is the stated ratio, not exabytes
+    assert len(df) == LINES and rep.sample is None
+
+
+def test_junk_far_before_the_end_of_a_zstd_log_adds_no_stale_content(tmp_path: Path) -> None:
+    """Only a read that might reach the file's end was zeroed: junk 18 MB before it left an earlier
+    read's bytes in the buffer, read as content (lines counted twice)."""
+    content = DATA * (20_000_000 // len(DATA) + 1)  # over one 16 MiB read
+    p = tmp_path / "junk.jsonl.zst"
+    p.write_bytes(_zstd(content) + b"\x01" + os.urandom(18_000_000))
+    out, cut = compressed.inflate(p)
+    assert isinstance(cut, compressed.TrailingJunk) and bytes(out) == content
+
+
+def test_a_gzip_member_after_long_zero_padding_is_read(tmp_path: Path) -> None:
+    """Only one 1 MiB read was taken after a member's zeros: a member after 2 MiB of them was dropped unsaid."""
+    half = DATA.rfind(b"\n", 0, len(DATA) // 2) + 1
+    p = tmp_path / "padded.jsonl.gz"
+    p.write_bytes(gzip.compress(DATA[:half]) + b"\0" * (2 << 20) + gzip.compress(DATA[half:]))
+    out, cut = compressed.inflate(p)
+    assert cut is None and bytes(out) == DATA

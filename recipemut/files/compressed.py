@@ -143,6 +143,14 @@ def junk_at(error: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _fcs_field(fhd: int) -> tuple[int, int]:
+    """Where a zstd frame's Frame_Content_Size field starts (bytes from the frame's start) and its length
+    (0: absent), from the Frame_Header_Descriptor ``fhd`` (RFC 8878, 3.1.1.1.1)."""
+    fcs_flag, single, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
+    fcs_len = (1, 2, 4, 8)[fcs_flag] if fcs_flag or single else 0
+    return 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag], fcs_len
+
+
 def zstd_frames_end(f: IO[bytes], size: int) -> int:
     """The byte of the file ``f`` (seekable, ``size`` bytes) where its run of whole zstd frames (skippable
     ones included) from its start ends: ``size`` for a whole file, less when junk follows; walked by the
@@ -161,9 +169,8 @@ def zstd_frames_end(f: IO[bytes], size: int) -> int:
         if head[:4] != ZSTD_MAGIC or len(head) < 6:
             return at
         fhd = head[4]
-        fcs_flag, single, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
-        fcs_len = (1, 2, 4, 8)[fcs_flag] if fcs_flag or single else 0
-        pos = at + 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag] + fcs_len
+        fcs_at, fcs_len = _fcs_field(fhd)
+        pos = at + fcs_at + fcs_len
         while True:
             f.seek(pos)
             block = f.read(3)
@@ -211,7 +218,9 @@ class _Gunzip:
         view, n = memoryview(buf).cast("B"), 0
         while n < len(view) and not self.done:
             if self.z.eof:  # a member ended: another may follow (zero padding between them is skipped)
-                rest = self.z.unused_data.lstrip(b"\0") or self._read().lstrip(b"\0")
+                rest = self.z.unused_data.lstrip(b"\0")
+                while not rest and (more := self._read()):  # zero padding, however long, then a member or junk
+                    rest = more.lstrip(b"\0")
                 if len(rest) == 1:
                     rest += self._read()
                 if not rest:
@@ -247,11 +256,9 @@ class _Capped:
     a :class:`CutShort`. Any other error (a corrupt stream) is raised."""
 
     def __init__(
-        self, inner: Any, kind: str, limit: int, size: int, raw: Any = None,
-        frames_end: Callable[[], int] | None = None,
+        self, inner: Any, kind: str, limit: int, size: int, frames_end: Callable[[], int] | None = None
     ) -> None:
         self.inner, self.kind, self.limit, self.size, self.seen = inner, kind, limit, size, 0
-        self.raw = raw  # the compressed file (its position: how near its end a read may reach)
         self.frames_end = frames_end  # a zstd file's :func:`zstd_frames_end`, asked when a frame is unknown
         self.cut: BaseException | None = None
 
@@ -268,7 +275,7 @@ class _Capped:
         view = memoryview(buf).cast("B")
         room = self.limit + 1 - self.seen if self.seen <= self.limit else 1
         view = view[: max(min(len(view), room), 0)]
-        if self.kind == "zstd" and self._may_end_in(len(view)):
+        if self.kind == "zstd":  # every read: junk may stop one far from the file's end, over an earlier read's bytes
             _zero(view)  # pyarrow's reader writes into ``view`` before it fails: what it wrote is told from NULs
         try:
             return self._count(self.inner.readinto(view))
@@ -290,15 +297,6 @@ class _Capped:
         except OSError:
             return None
         return TrailingJunk("zstd", end) if 0 < end < self.size else None
-
-    def _may_end_in(self, n: int) -> bool:
-        """Whether a read of ``n`` bytes of content may reach the end of the compressed file (a stream
-        never takes more than its content plus 1/64 and a read-ahead of compressed bytes to give it)."""
-        try:
-            left = self.size - int(self.raw.tell())
-        except (AttributeError, OSError, ValueError):
-            return True
-        return left <= n + n // 64 + (1 << 20)
 
     def read(self, n: int = -1) -> bytes:
         """At most ``n`` bytes (all that is left when ``n`` is negative); a :class:`CutShort` when the
@@ -400,12 +398,9 @@ def zstd_frame_content_size(head: bytes) -> int | None:
     >>> zstd_frame_content_size(bytes.fromhex("28b52ffda0a0860100")), zstd_frame_content_size(ZSTD_MAGIC + b"\\0H")
     (100000, None)
     """
-    if len(head) < 6 or not is_zstd(head):
+    if len(head) < 6 or head[:4] != ZSTD_MAGIC:  # a data frame's header: a skippable frame states no content
         return None
-    fhd = head[4]
-    fcs_flag, single, dict_flag = fhd >> 6, (fhd >> 5) & 1, fhd & 3
-    fcs_len = (1, 2, 4, 8)[fcs_flag] if (fcs_flag or single) else 0
-    at = 5 + (0 if single else 1) + (0, 1, 2, 4)[dict_flag]
+    at, fcs_len = _fcs_field(head[4])
     if not fcs_len or len(head) < at + fcs_len:
         return None
     return int.from_bytes(head[at : at + fcs_len], "little") + (256 if fcs_len == 2 else 0)
@@ -449,7 +444,7 @@ def open_decompressed(path: StrPath, limit: int | None = None) -> Iterator[Binar
                 return zstd_frames_end(f, size)
 
         with pa.CompressedInputStream(osfile, "zstd") as z:
-            yield _Capped(z, kind, cap, size, osfile, frames_end)  # type: ignore[misc]
+            yield _Capped(z, kind, cap, size, frames_end)  # type: ignore[misc]
 
 
 @contextlib.contextmanager
@@ -471,7 +466,7 @@ def decompressing(raw: IO[bytes], size: int, limit: int | None = None) -> Iterat
     import pyarrow as pa
 
     with pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), "zstd") as z:  # raw is not read on after a failure
-        yield _Capped(z, kind, cap, size, raw, lambda: zstd_frames_end(raw, size))  # type: ignore[misc]
+        yield _Capped(z, kind, cap, size, lambda: zstd_frames_end(raw, size))  # type: ignore[misc]
 
 
 def read_head(path: StrPath, size: int) -> bytes:
