@@ -219,3 +219,14 @@ def test_with_span_ids_the_sampled_note_is_the_local_one(recipe: Recipe, tmp_pat
     assert note.endswith(f"; {lrep.sample.summary()} {words}")
     assert "those of every span" not in note
     assert rep.summary().endswith("spans) for each operation's figures and the critical path")
+
+
+def test_duplicates_are_noted_in_ingests_words(recipe: Recipe, tmp_path: Path) -> None:
+    """The partitioned report said '1200 duplicate spans dropped', its own copy of ingest's note."""
+    log = tmp_path / "twice.jsonl"
+    log.write_bytes(b"".join(GOOD[:600]) * 2)
+    _, local = read_logs(log, recipe=recipe, memory_budget="off")
+    _, dask, _ = read_partitioned([log], recipe=recipe, engine="local", memory_budget="off")
+    note = [n for n in local.notes if "duplicate" in n]
+    assert note == ["600 duplicate (request_id, op) spans dropped; the last-ending one was kept"]
+    assert [n for n in dask.notes if "duplicate" in n] == note

@@ -95,7 +95,15 @@ from recipemut.logs.sources import (
     refuse_compressed,
     stdin_copy,
 )
-from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, PARSE_SCHEMA, factorize, keep_calls, to_span_frame
+from recipemut.logs.spans import (
+    DEFAULT_VARIANT,
+    INT_COLS,
+    PARSE_SCHEMA,
+    duplicates_note,
+    factorize,
+    keep_calls,
+    to_span_frame,
+)
 from recipemut.logs.stream import DiskTicks, read_native_sampled, reject_cut, whole_content
 from recipemut.recipe.model import Recipe
 
@@ -500,13 +508,7 @@ def read_logs(
     if duplicates:
         df = df.loc[keep].reset_index(drop=True)
         start, end = start[keep], end[keep]
-        if span_codes is None:
-            notes.append(f"{duplicates:,} duplicate (request_id, op) spans dropped; the last-ending one was kept")
-        else:
-            notes.append(
-                f"{duplicates:,} duplicate spans dropped (the same span_id twice, or the same (request_id, op) "
-                "on lines without span_id); the last-ending one was kept"
-            )
+        notes.append(duplicates_note(duplicates, by_span_id=span_codes is not None))
 
     vc_ver = df["recipe_version"].value_counts()
     versions = dict(zip(vc_ver.index.astype(int).tolist(), vc_ver.astype(int).tolist(), strict=True))

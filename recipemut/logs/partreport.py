@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from recipemut.logs.partials import Partial
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
 from recipemut.logs.sample import RequestSample
-from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, factorize, keep_calls, to_span_frame
+from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, duplicates_note, factorize, keep_calls, to_span_frame
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def finish(
     if duplicates:
         df = df.loc[keep].reset_index(drop=True)
         start, end = start[keep], end[keep]
-        dropped = [f"{duplicates} duplicate spans dropped; the last-ending one was kept"]
+        dropped = [duplicates_note(duplicates, by_span_id=span_codes is not None)]
     rejected: dict[str, int] = {}
     examples: list[Rejection] = []
     for r in rejects.values():

@@ -161,6 +161,17 @@ def keep_last_ending(req_codes: np.ndarray, op_codes: np.ndarray, end_ms: np.nda
     return keep
 
 
+def duplicates_note(duplicates: int, *, by_span_id: bool) -> str:
+    """What ingest says of the ``duplicates`` spans :func:`keep_calls` dropped (``by_span_id``: the log
+    carries span ids), in the words every engine gives."""
+    if not by_span_id:
+        return f"{duplicates:,} duplicate (request_id, op) spans dropped; the last-ending one was kept"
+    return (
+        f"{duplicates:,} duplicate spans dropped (the same span_id twice, or the same (request_id, op) "
+        "on lines without span_id); the last-ending one was kept"
+    )
+
+
 def keep_calls(
     req_codes: np.ndarray, op_codes: np.ndarray, span_codes: np.ndarray | None, end_ms: np.ndarray, n_ops: int
 ) -> np.ndarray:
