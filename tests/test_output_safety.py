@@ -159,3 +159,18 @@ def test_the_days_named_are_the_first_few_and_a_count(tmp_path: Path) -> None:
 def test_force_is_in_the_help(command: str) -> None:
     r = runner.invoke(app, [command, "-h"], env=WIDE)
     assert r.exit_code == 0 and "--force" in r.output
+
+
+def test_convert_never_writes_over_a_log_a_glob_names_nor_where_the_glob_would_read_it(tmp_path: Path) -> None:
+    """The inputs were the glob's text, not the files it matched: ``--force`` wrote over one of them."""
+    lake = tmp_path / "days"
+    assert runner.invoke(app, ["convert", str(_log(tmp_path / "small.jsonl")), "-o", f"{lake}/"]).exit_code == 0
+    before = _state(lake)
+    day = sorted(lake.iterdir())[0]
+    r = runner.invoke(app, ["convert", f"{lake}/*.parquet", "-o", str(day), "--force"], env=WIDE)
+    assert r.exit_code == 1 and "is one of the logs" in r.output, r.output
+    r = runner.invoke(app, ["convert", f"{lake}/*.parquet", "-o", str(lake / "all.parquet")], env=WIDE)
+    assert r.exit_code == 1 and f"matches {lake}/*.parquet, a pattern of the logs" in r.output, r.output
+    assert _state(lake) == before
+    r = runner.invoke(app, ["convert", f"{lake}/*.parquet", "-o", str(tmp_path / "all.parquet")], env=WIDE)
+    assert r.exit_code == 0, r.output

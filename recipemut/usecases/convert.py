@@ -161,6 +161,12 @@ def refuse_inside_inputs(source: LogSource, path: Path, out: str | Path) -> None
                 "twice); write elsewhere",
                 code="out",
             )
+        if str(p) != "-" and not Path(p).exists() and set("*?[") & set(str(p)) and where.match(str(Path(p).absolute())):
+            raise InputFileError(
+                f"--out {out}: matches {p}, a pattern of the logs (--logs {p} would then read every span "
+                "twice); write elsewhere",
+                code="out",
+            )
 
 
 def is_folder_target(out: str | Path) -> bool:

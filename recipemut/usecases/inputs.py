@@ -7,6 +7,7 @@ and returns :class:`Inputs`. The ingest report's warnings are the caller's to sh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -121,8 +122,18 @@ class LogSource:
         )  # fmt: skip
 
     def input_files(self) -> dict[Path, str]:
-        """The files this source reads, each with what it is: what an output may never overwrite."""
+        """The files this source reads, each with what it is: what an output may never overwrite. A
+        folder or a glob is there with each file it names (``convert 'days/*.parquet' -o
+        days/spans-2025-11-24.parquet`` would write over one of its logs)."""
+        from recipemut.errors import InputFileError
+        from recipemut.logs.parquet import expand_logs
+        from recipemut.logs.urls import as_url
+
         files = {p: "one of the logs" for p in self.paths if str(p) != STDIN}
+        for p in list(files):
+            if as_url(p) is None and (p.is_dir() or not p.exists()):
+                with contextlib.suppress(InputFileError):  # a folder or pattern that names no log: the reader says so
+                    files.update(dict.fromkeys(expand_logs([p], note_skipped=False), "one of the logs"))
         if self.mapping is not None:
             files[self.mapping] = "the mapping file"
         return files
