@@ -3,6 +3,7 @@ promotes, too few requests holds; acting writes the recipe and the history."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -77,6 +78,9 @@ def test_tolerance_decides_a_small_regression(neutral_recipe: Path) -> None:
     assert judge(spans, tolerances={"latency_p50": 0.5, "latency_p95": 0.5}).decision == "hold"
     with pytest.raises(EvaluateError, match="unknown tolerance metric 'latency'"):
         judge(spans, tolerances={"latency": 0.1})
+    for endless in (math.inf, math.nan, -0.1):  # inf passed '>= 0': a canary that could never roll back
+        with pytest.raises(EvaluateError, match="must be a finite number >= 0"):
+            judge(spans, tolerances={"latency_p95": endless})
 
 
 def test_evaluate_rolls_back_byte_for_byte(canary_recipe: Path, tmp_path: Path) -> None:

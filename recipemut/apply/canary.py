@@ -30,6 +30,7 @@ many more are needed.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -210,8 +211,8 @@ def judge(
             raise EvaluateError(
                 f"unknown tolerance metric {k!r} (known: {', '.join(DEFAULT_TOLERANCES)})", code="bad-tolerance"
             )
-        if not v >= 0:
-            raise EvaluateError(f"tolerance {k}={v} must be >= 0", code="bad-tolerance")
+        if not 0 <= v < math.inf:  # not NaN, and not inf: a canary that could never be rolled back
+            raise EvaluateError(f"tolerance {k}={v} must be a finite number >= 0", code="bad-tolerance")
         tol[k] = float(v)
     req = request_metrics(spans)
     prim = req[req["variant"] == DEFAULT_VARIANT]
