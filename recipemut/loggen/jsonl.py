@@ -48,28 +48,6 @@ def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:
 _LEFT_OUT_WHEN_NULL = frozenset(("span_id", "parent_span_id", "attempt", "items"))
 
 
-class _Unclosed:
-    """A binary file handed to pyarrow's compressed stream, which closes what it writes to: writes
-    pass through, closing does not (the file is synced and closed by its owner)."""
-
-    closed = False
-
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-
-    def write(self, data: Any) -> int:
-        return int(self.raw.write(data))
-
-    def flush(self) -> None:
-        self.raw.flush()
-
-    def close(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
-
-
 def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
     """Write a span table as JSON lines (gzip when ``path`` ends in ``.gz``, zstd when in ``.zst``), atomically.
 
@@ -118,9 +96,8 @@ def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
             if p.suffix.lower() == ".gz":  # the case generate's written_suffix takes too
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz:
                     gz.write(data)
-            elif p.suffix.lower() == ".zst":  # pyarrow's codec, as recipemut reads zstd; raw stays open to be synced
-                with pa.CompressedOutputStream(pa.PythonFile(_Unclosed(raw), mode="w"), "zstd") as zst:
-                    zst.write(data)
+            elif p.suffix.lower() == ".zst":  # pyarrow's codec, as recipemut reads zstd: one frame, its size stated
+                raw.write(pa.compress(data, "zstd", asbytes=True))
             else:
                 raw.write(data)
             raw.flush()
