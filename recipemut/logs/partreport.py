@@ -72,12 +72,8 @@ def engine_note(where: str, merged: Partial, sample: RequestSample | None) -> st
         return f"{where}; " + ("every request's spans came back" if merged.calls else every)
     if merged.calls:  # the profile folds calls per request: per-span partials cannot, so ingest's meaning holds
         return f"{where}; {sample.summary()} (spans carry span_id/parent_span_id: each operation's figures too)"
-    # ingest's note, up to where it says what the figures are (the same words, whatever the reason says)
-    full, written = sample.summary(), sample.summary(written=True)
-    cut = next((i for i, (x, y) in enumerate(zip(full, written, strict=False)) if x != y), len(full))
-    head = full[:cut].removesuffix("; ")
     return (
-        f"{where}; {head}: {every}, the critical-path figures those of the sample; the request rate counts "
+        f"{where}; {sample.head()}: {every}, the critical-path figures those of the sample; the request rate counts "
         "every request"
     )
 

@@ -449,20 +449,22 @@ class RequestSample:
     start_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rates: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
-    def summary(self, *, written: bool = False) -> str:
-        """The note: what was sampled and why; then what it means for the figures, or, ``written``
-        (``convert``), for the file: only the sample is in it, each span standing for 1/F requests."""
+    def head(self) -> str:
+        """What was sampled and why: the note (:meth:`summary`) before what that means."""
         how = "automatically, " + self.reason if self.automatic else self.reason
+        kept = f"{self.requests_kept:,} of {self.requests_total:,} kept"
+        return f"sampled {self.fraction:.4g} of requests by request_id ({kept}; {how})"
+
+    def summary(self, *, written: bool = False) -> str:
+        """The note: what was sampled and why (:meth:`head`); then what it means for the figures, or,
+        ``written`` (``convert``), for the file: only the sample is in it, each span standing for 1/F requests."""
         means = (
             f"only the sample is written, each span's sample_rate multiplied by {self.fraction:.4g} "
             f"(profile and forecast of the file count each request as {1 / self.fraction:.3g})"
             if written
             else "figures are computed on the sample, the request rate counts every request"
         )
-        return (
-            f"sampled {self.fraction:.4g} of requests by request_id ({self.requests_kept:,} of "
-            f"{self.requests_total:,} kept; {how}); {means}"
-        )
+        return f"{self.head()}; {means}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
