@@ -196,11 +196,17 @@ def _give_up_early(buf: pa.Buffer, a: np.ndarray, name: str) -> Lines | None:
     deep = too_deep(a, head)
     if deep.any():
         head = dataclasses.replace(head, deep=deep)
+    _refuse_if_no_span(buf, head, name)
+    return None
+
+
+def _refuse_if_no_span(buf: pa.Buffer, head: Lines, name: str) -> None:
+    """Raise :func:`not_a_log` when none of the lines ``head`` (a file's first :data:`GIVE_UP_AFTER`
+    non-blank ones) is a span."""
     probe = Rejects(name)
     table, _, spaces = _read_lines(buf, head, probe)
     if table.num_rows == 0 and spaces == 0:
         raise not_a_log(name, int(head.line_numbers[-1]), probe)
-    return None
 
 
 def _join(buf: pa.Buffer, lines: Lines, idx: np.ndarray) -> pa.Buffer:
@@ -230,11 +236,7 @@ def _read_slow(buf: pa.Buffer, lines: Lines, name: str, rej: Rejects) -> tuple[p
     nonblank_idx = np.flatnonzero(~lines.blank)
     if nonblank_idx.size > GIVE_UP_AFTER:
         cut = int(nonblank_idx[GIVE_UP_AFTER - 1]) + 1
-        head = lines.head(cut)
-        probe = Rejects(name)
-        table, _, spaces = _read_lines(buf, head, probe)
-        if table.num_rows == 0 and spaces == 0:
-            raise not_a_log(name, int(head.line_numbers[-1]), probe)
+        _refuse_if_no_span(buf, lines.head(cut), name)
     return _read_lines(buf, lines, rej)
 
 
