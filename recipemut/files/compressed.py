@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import re
 import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
@@ -101,8 +100,9 @@ class InflatesTooFar(OSError):
 class CutShort(bytes):
     """Content read from a compressed stream that ends early (cut: a log rotated or copied while it was
     being written): every byte the decompressor gave before the cut, so the last line is usually cut
-    too. ``kind`` (``gzip``/``zstd``), ``error`` (what the decompressor said) and ``total`` (the content
-    bytes recovered from the whole stream, these included) say so.
+    too. ``kind`` (``gzip``/``zstd``), ``error`` (what the decompressor said), ``total`` (the content
+    bytes recovered from the whole stream, these included) and ``junk`` (the byte of the file where junk
+    after a whole stream starts, for a :class:`TrailingJunk`; else None) say so.
 
     >>> c = CutShort(b'{"a": 1}\\n{"a"', "gzip", "ended early", 14)
     >>> c.kind, bytes(c).rsplit(b"\\n", 1)[1], c.total
@@ -112,11 +112,16 @@ class CutShort(bytes):
     kind: str
     error: str
     total: int
+    junk: int | None
     lines: int = 0  #: lines of the content before these bytes (a reader of chunks sets it)
 
-    def __new__(cls, data: bytes | bytearray | memoryview, kind: str, error: str, total: int) -> CutShort:
+    def __new__(
+        cls, data: bytes | bytearray | memoryview, kind: str, error: str | BaseException, total: int,
+        junk: int | None = None,
+    ) -> CutShort:
         out = super().__new__(cls, data)
-        out.kind, out.error, out.total = kind, error, total
+        out.kind, out.error, out.total = kind, str(error), total
+        out.junk = error.at if isinstance(error, TrailingJunk) else junk
         return out
 
 
@@ -127,20 +132,13 @@ class TrailingJunk(EOFError):
     where the junk starts. Read as a cut is (:func:`is_cut`): the content before it is kept, and said.
 
     >>> e = TrailingJunk("gzip", 8_309_789)
-    >>> str(e), junk_at(str(e)), junk_at("Truncated compressed stream")
+    >>> str(e), CutShort(b"", "gzip", e, 0).junk, CutShort(b"", "zstd", "Truncated compressed stream", 0).junk
     ('gzip stream followed by junk from byte 8309789', 8309789, None)
     """
 
     def __init__(self, kind: str, at: int) -> None:
         super().__init__(f"{kind} stream followed by junk from byte {at}")
         self.kind, self.at = kind, at
-
-
-def junk_at(error: str) -> int | None:
-    """The byte where trailing junk starts, from the words of a :class:`TrailingJunk` (a :class:`CutShort`'s
-    ``error``); ``None`` for any other error."""
-    m = re.search(r"stream followed by junk from byte (\d+)$", error)
-    return int(m.group(1)) if m else None
 
 
 def _fcs_field(fhd: int) -> tuple[int, int]:
@@ -314,7 +312,7 @@ class _Capped:
         if self.cut is not None and not self.seen:  # cut before its first byte: not a readable stream
             raise self.cut
         if self.cut is not None and data:
-            return CutShort(data, self.kind, str(self.cut), self.seen)
+            return CutShort(data, self.kind, self.cut, self.seen)
         return data
 
 
@@ -531,7 +529,6 @@ __all__ = [
     "is_gzip",
     "is_gzip_file",
     "is_zstd",
-    "junk_at",
     "open_decompressed",
     "packed_with",
     "read_head",

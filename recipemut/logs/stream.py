@@ -30,7 +30,6 @@ from recipemut.files.compressed import (
     gzip_limit,
     inflate,
     is_cut,
-    junk_at,
     open_decompressed,
     packed_with,
 )
@@ -104,7 +103,7 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
             carry = b""
         if not offset and not isinstance(cut, TrailingJunk):  # cut inside its first line: no line to read
             raise cut_in_first_line(cut, packed_with(path), name, len(carry))
-        last = CutShort(carry, packed_with(path), str(cut), seen)
+        last = CutShort(carry, packed_with(path), cut, seen)
         last.lines = offset
         yield last, offset
     elif carry:
@@ -129,11 +128,11 @@ def cut_message(cut: CutShort, lines_before: int, content_before: int) -> str:
     >>> cut_message(CutShort(b'{"a', "zstd", "Truncated compressed stream", 10), 91_811, 26_476_525)
     'the zstd stream ends early, inside this line (the file is cut: rotated or copied while written?); \
 the 91,811 complete lines before it (25.2 MiB of content) are recovered'
-    >>> cut_message(CutShort(b"", "gzip", "gzip stream followed by junk from byte 900", 10), 2, 10)
+    >>> cut_message(CutShort(b"", "gzip", "gzip stream followed by junk from byte 900", 10, junk=900), 2, 10)
     'the gzip stream is followed by bytes that are not gzip from byte 900 of the file (junk appended?); \
 they are ignored, as gzip -dc ignores them, and the 2 complete lines before them (10 B of content) are read'
     """
-    junk = junk_at(cut.error)
+    junk = cut.junk
     if junk is not None:  # the stream is whole, junk follows it: the content ends there (gzip -dc's rule)
         return (
             f"the {cut.kind} stream is followed by bytes that are not {cut.kind} from byte {junk:,} of the file "
@@ -257,7 +256,7 @@ def whole_content(path: Path, name: str) -> tuple[pa.Buffer, CutShort | None]:
     at = len(out) if isinstance(cut, TrailingJunk) else out.rfind(b"\n") + 1  # junk after it: its last line is whole
     if not at:
         raise cut_in_first_line(cut, kind, name, len(out))
-    return pa.py_buffer(out).slice(0, at), CutShort(out[at:], kind, str(cut), len(out))
+    return pa.py_buffer(out).slice(0, at), CutShort(out[at:], kind, cut, len(out))
 
 
 def reject_cut(rej: Rejects, cut: CutShort, lines_before: int) -> None:
@@ -270,14 +269,14 @@ def _read_cut(chunk: CutShort, name: str, rej: Rejects, *, first: bool) -> tuple
     """:func:`read_chunk` of content that ends where its stream was cut: its complete lines read, the cut
     line after them rejected as cut (``cut-short``), saying how much was read before it. ``chunk``
     is the cut line alone (:func:`line_chunks`), or a whole content read in one go (a URL's)."""
-    at = len(chunk) if junk_at(chunk.error) is not None else chunk.rfind(b"\n") + 1
+    at = len(chunk) if chunk.junk is not None else chunk.rfind(b"\n") + 1
     if first and not at and not chunk.lines:  # a whole content (a URL's) cut inside its first line
         raise cut_in_first_line(chunk.error, chunk.kind, name, len(chunk))
     if at:
         table, lines, n_read, n_blank = read_chunk(memoryview(chunk)[:at], name, rej, first=first)
     else:
         table, lines, n_read, n_blank = PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, 0
-    rest = CutShort(chunk[at:], chunk.kind, chunk.error, chunk.total)
+    rest = CutShort(chunk[at:], chunk.kind, chunk.error, chunk.total, chunk.junk)
     # numbered in the chunk (its reader shifts it by the lines before); counted in the whole file
     said = cut_message(rest, chunk.lines + n_read + n_blank, chunk.total - len(rest))
     rej.add(n_read + n_blank + 1, "cut-short", said)
