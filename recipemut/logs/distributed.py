@@ -42,7 +42,6 @@ from recipemut.files.compressed import (
     gzip_limit,
     is_gzip,
     is_zstd,
-    packed_with,
 )
 from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.logs.checks import check_spans
@@ -64,7 +63,6 @@ from recipemut.logs.report import IngestReport, Rejects
 from recipemut.logs.sample import (
     EXPANSION,
     PARQUET_ROW_BYTES,
-    estimated_memory,
     floor_note,
     sample_fraction,
     stream_content_size,
@@ -129,8 +127,8 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                     raise LogError(misnamed, file=source, code="not-parquet")
                 elif is_gzip(head) or is_zstd(head):  # a compressed stream cannot be cut: one partition
                     kind = "gzip" if is_gzip(head) else "zstd"
-                    refuse_uncut(source, _text_head(f, size, kind, source))
-                    content = 0 if local is not None else stream_content_size(f, kind, size)
+                    content = stream_content_size(f, kind, size)  # read here, on the file already open,
+                    refuse_uncut(source, _text_head(f, size, kind, source))  # which reading its head may close
                     parts.append(Partition(len(parts), source, source, "packed", 0, size, weight=partition_bytes,
                                            content=content))  # fmt: skip
                 elif (packed := compressed_with(head)) is not None:
@@ -428,14 +426,10 @@ def _fraction(parts: Sequence[Partition], sample_requests: float | None, budget:
     """The share of requests whose spans come back to the client, and why: ingest's rule
     (:func:`~recipemut.logs.sample.sample_fraction`) on what these partitions would hold in memory."""
 
-    def estimate() -> int:
-        here = {p.index: local_path(p.source) for p in parts if p.kind != "parquet"}
-        local = sorted({path for path in here.values() if path is not None})
-        kinds = {path: packed_with(path) for p in parts if p.kind == "packed" and (path := here[p.index]) is not None}
-        # in object storage: plain JSONL by its partitions' byte ranges, gzip and zstd by their content's size
-        remote = sum(p.end - p.start if p.kind == "jsonl" else p.content for p in parts
-                     if p.kind != "parquet" and here[p.index] is None)  # fmt: skip
-        return estimated_memory(local, kinds) + int(remote * EXPANSION) + PARQUET_ROW_BYTES * _parquet_rows(parts)
+    def estimate() -> int:  # estimated_memory's rule, on what the planner read: JSONL by its byte ranges,
+        # gzip and zstd by their content's size, Parquet by its rows
+        text = sum(p.end - p.start if p.kind == "jsonl" else p.content for p in parts if p.kind != "parquet")
+        return int(text * EXPANSION) + PARQUET_ROW_BYTES * _parquet_rows(parts)
 
     fraction, why = sample_fraction(sample_requests, budget, estimate)
     return (1.0, "") if fraction is None else (fraction, why)
