@@ -81,10 +81,11 @@ elif kind in ("duckdb_typed", "floor"):
     if kind == "floor":
         import numpy as np, pyarrow.compute as pc
         from recipemut.logs.spans import to_span_frame
-        newlines, block = 0, bytearray(1 << 26)
-        with open(path, "rb", buffering=0) as f:
-            while n := f.readinto(block):
-                newlines += int(np.count_nonzero(np.frombuffer(block, np.uint8, n) == 10))
+        import mmap  # the newline count in 1 MiB slices of a mapping, each compared while in cache (0.13 s here)
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            a = np.frombuffer(m, np.uint8)
+            newlines = sum(int(np.count_nonzero(a[i : i + (1 << 20)] == 10)) for i in range(0, len(a), 1 << 20))
+            del a
         assert newlines == rows, "the floor assumes one span a line and no blank line"
         t = t.append_column("source_file", pa.DictionaryArray.from_arrays(np.zeros(rows, np.int32), [path]))
         t = t.append_column("source_line", pa.array(np.arange(1, rows + 1, dtype=np.int64)))
