@@ -46,9 +46,9 @@ from recipemut.mutate.operators._base import (
     assessing,
     doc_op,
     fmt_fields,
+    keep_if_ordered,
     make_mutation,
     ms,
-    ordering_problems,
 )
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Operation
@@ -170,11 +170,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
             )
         edits = substitution_edits(ctx, op, alt)
         m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", edits)
-        ordering = ordering_problems(ctx, m.recipe)
-        if ordering:
-            refused.append(f"`{alt.id}` would break an ordering constraint: {'; '.join(ordering)}")
-            continue
-        out.append(m)
+        keep_if_ordered(ctx, m, out, refused, f"`{alt.id}` would break an ordering constraint")
     return out if out else "; ".join(refused)
 
 
