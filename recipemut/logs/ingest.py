@@ -47,7 +47,8 @@ Defaults filled
     given) on spans that carry none.
 
 Rows keep the order of the files and lines; the frame's dtypes are those of
-:func:`recipemut.logs.spans.to_span_frame`.
+:func:`recipemut.logs.spans.to_span_frame`. The defaults, the duplicates and the report's figures of
+the rows kept are made by :func:`recipemut.logs.partreport.span_tail`, the partitioned engines' tail too.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ from recipemut.logs.emptysample import all_rejected, empty_sample, no_recipe_spa
 from recipemut.logs.mapping import SpanMapping, resolve
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.parquet import expand_logs, is_parquet, parquet_batches
-from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
+from recipemut.logs.partreport import span_tail
+from recipemut.logs.report import IngestReport, Rejects, frozen_counts
 from recipemut.logs.sample import (
     Sampler,
     floor_note,
@@ -95,15 +97,7 @@ from recipemut.logs.sources import (
     refuse_compressed,
     stdin_copy,
 )
-from recipemut.logs.spans import (
-    DEFAULT_VARIANT,
-    INT_COLS,
-    PARSE_SCHEMA,
-    duplicates_note,
-    factorize,
-    keep_calls,
-    to_span_frame,
-)
+from recipemut.logs.spans import PARSE_SCHEMA
 from recipemut.logs.stream import DiskTicks, read_native_sampled, reject_cut, whole_content
 from recipemut.recipe.model import Recipe
 
@@ -474,88 +468,32 @@ def read_logs(
         why = why or "; ".join(notes)  # every span read was dropped: say why (no start time, ...)
         raise no_spans(why)
 
-    table = table.set_column(
-        table.schema.get_field_index("variant"), "variant", pc.fill_null(table.column("variant"), DEFAULT_VARIANT)
-    )
-    table = table.set_column(
-        table.schema.get_field_index("sample_rate"),
-        "sample_rate",
-        pc.fill_null(table.column("sample_rate"), fill_rate),
-    )
-    if sampler is not None:  # each kept request stands for 1/fraction as many (profile's rates count them)
-        i = table.schema.get_field_index("sample_rate")
-        table = table.set_column(i, "sample_rate", pc.multiply(table.column(i), sampler.fraction))
-    for name in INT_COLS:  # checked to be whole numbers
-        i = table.schema.get_field_index(name)
-        table = table.set_column(i, name, pc.cast(table.column(name), pa.int64()))
-    has_span_ids = table.column("span_id").null_count < table.num_rows
-    span_codes = factorize(table.column("span_id"))[0] if has_span_ids else None
-
-    req_codes, req_uniques = factorize(table.column("request_id"))  # on arrow: no copy of the strings
-    op_codes, op_uniques = factorize(table.column("op"))
-    df = to_span_frame(table)
+    tail = span_tail(table, fill_rate=fill_rate, fraction=sampler.fraction if sampler is not None else 1.0,
+                     rejects=[r.rej for r in results], names=names)  # fmt: skip
     del table
-    # codes are in first-appearance order, so a request's first span is where the running max grows
-    running_max = np.maximum.accumulate(req_codes)
-    first_of_request = np.flatnonzero(np.concatenate(([True], running_max[1:] > running_max[:-1])))
-    first_variant = df["variant"].iloc[first_of_request]
-    vc_var = first_variant.value_counts()
-    variants = dict(zip(vc_var.index.astype(str).tolist(), vc_var.astype(int).tolist(), strict=True))
-    start = df["start_ms"].to_numpy()
-    end = start + df["latency_ms"].to_numpy()
-    keep = keep_calls(req_codes, op_codes, span_codes, end, len(op_uniques))
-    duplicates = int((~keep).sum())
-    if duplicates:
-        df = df.loc[keep].reset_index(drop=True)
-        start, end = start[keep], end[keep]
-        notes.append(duplicates_note(duplicates, by_span_id=span_codes is not None))
-
-    vc_ver = df["recipe_version"].value_counts()
-    versions = dict(zip(vc_ver.index.astype(int).tolist(), vc_ver.astype(int).tolist(), strict=True))
-    vc_rate = df["sample_rate"].value_counts()
-    rates = dict(zip(vc_rate.index.astype(float).tolist(), vc_rate.astype(int).tolist(), strict=True))
-
-    rejected: dict[str, int] = {}
-    examples: list[Rejection] = []
-    for r in results:
-        for k, v in r.rej.counts.items():
-            rejected[k] = rejected.get(k, 0) + v
-    for reason in REASONS:
-        ex = [e for r in results for e in r.rej.examples.get(reason, [])]
-        examples.extend(ex[:MAX_EXAMPLES])
-    examples.sort(key=lambda e: (names.index(e.file) if e.file in names else 0, e.line))
+    notes.extend(tail.dropped)
     format_counts: dict[str, int] = {}
     for r in results:
         for k, v in r.counts.items():
             format_counts[k] = format_counts.get(k, 0) + int(v)
-
     sample = None
     if sampler is not None:
-        sample = sampler.result(len(req_uniques), automatic=sample_requests is None, reason=sampled_by)
+        sample = sampler.result(tail.requests, automatic=sample_requests is None, reason=sampled_by)
         notes.append(sample.summary())
-    report = IngestReport(
+    report = tail.report(
+        IngestReport,
         files=tuple(names),
         formats=MappingProxyType({n: r.fmt for n, r in zip(names, results, strict=True)}),
         lines_read=sum(r.lines_read for r in results),
         blank_lines=sum(r.blank for r in results),
-        spans_kept=len(df),
-        rejected=frozen_counts(rejected),
-        examples=tuple(examples),
-        requests=len(req_uniques),
-        time_range_ms=(float(np.min(start)), float(np.max(end))),
-        variants=frozen_counts(variants),
-        recipe_versions=frozen_counts(versions),
         unknown_ops=frozen_counts(unknown),
         other_recipes=frozen_counts(other),
-        duplicates=duplicates,
-        sample_rate=fill_rate,
-        sample_rates=frozen_counts(rates),
         format_counts=frozen_counts(format_counts),
         notes=tuple(notes),
         sample=sample,
     )
     log.info("%s", report.summary())
-    return df, report
+    return tail.frame, report
 
 
 __all__ = ["read_logs"]

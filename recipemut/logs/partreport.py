@@ -8,16 +8,21 @@ with a sample, the report's summary line gives both, the whole log's first:
 ``1 file: 300,096 spans, 20,800 requests, ..., 0 rejected lines; a sample of 0.1 (2,109 requests,
 30,455 spans) for the critical path``; and one note says the same of the figures, its sample's words
 those of ingest's note (:meth:`~recipemut.logs.sample.RequestSample.summary`).
+
+The rows both engines keep are made the span table and the report's figures by one function,
+:func:`span_tail` (defaults filled, casts, duplicates dropped, variants, versions, sample rates,
+rejections and their examples): :func:`~recipemut.logs.ingest.read_logs` calls it too, so the
+engines cannot drift apart on those rules. It lives here, the lower module: ingest imports it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +33,8 @@ from recipemut.logs.partials import Partial
 from recipemut.logs.report import MAX_EXAMPLES, REASONS, IngestReport, Rejection, Rejects, frozen_counts
 from recipemut.logs.sample import RequestSample
 from recipemut.logs.spans import DEFAULT_VARIANT, INT_COLS, duplicates_note, factorize, keep_calls, to_span_frame
+
+R = TypeVar("R", bound=IngestReport)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,99 @@ class PartitionedReport(IngestReport):
         return {**IngestReport.to_dict(self), "whole_log": whole}
 
 
+@dataclass(frozen=True)
+class SpanTail:
+    """What :func:`span_tail` makes of the rows read: the span table (``frame``), the number of
+    requests it holds, the duplicates' note (``dropped``: none or one) and the report's figures of it
+    (``fields``: :class:`IngestReport`'s keyword arguments, given by :meth:`report`)."""
+
+    frame: pd.DataFrame
+    requests: int
+    dropped: tuple[str, ...]
+    fields: Mapping[str, Any]
+
+    def report(self, cls: type[R], **engine: Any) -> R:
+        """The report (an :class:`IngestReport` or a subclass): ``fields`` and what only the engine
+        knows (files, formats, lines read, exclusions, notes, the sample)."""
+        return cls(**self.fields, **engine)
+
+
+def span_tail(
+    table: pa.Table, *, fill_rate: float, fraction: float, rejects: Iterable[Rejects], names: Sequence[str]
+) -> SpanTail:
+    """The tail both engines share (:func:`~recipemut.logs.ingest.read_logs` and :func:`finish`): the
+    checked rows of every file (``table``, PARSE_SCHEMA and the source columns) made the span table
+    and the report's figures, by one set of rules.
+
+    ``variant`` is filled with ``"control"``, ``sample_rate`` with ``fill_rate`` and, under a sample
+    (``fraction`` < 1), multiplied by it (each kept request stands for 1/fraction as many); the whole
+    number columns cast to int64. Variants count requests by their first span, before duplicates are
+    dropped (:func:`~recipemut.logs.spans.keep_calls`: the last-ending one kept); recipe versions and
+    sample rates count the spans kept. ``rejects`` (one tally per file) are summed by reason, their
+    first :data:`~recipemut.logs.report.MAX_EXAMPLES` examples of each reason kept, in the order of
+    ``names`` and then of lines.
+    """
+    i = table.schema.get_field_index("variant")
+    table = table.set_column(i, "variant", pc.fill_null(table.column(i), DEFAULT_VARIANT))
+    i = table.schema.get_field_index("sample_rate")
+    rate = pc.fill_null(table.column(i), fill_rate)
+    if fraction < 1:  # each kept request stands for 1/fraction as many (profile's rates count them)
+        rate = pc.multiply(rate, fraction)
+    table = table.set_column(i, "sample_rate", rate)
+    for name in INT_COLS:  # checked to be whole numbers
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, pc.cast(table.column(i), pa.int64()))
+    has_span_ids = table.column("span_id").null_count < table.num_rows
+    span_codes = factorize(table.column("span_id"))[0] if has_span_ids else None
+    req_codes, req_uniques = factorize(table.column("request_id"))  # on arrow: no copy of the strings
+    op_codes, op_uniques = factorize(table.column("op"))
+    df = to_span_frame(table)
+    del table
+    # codes are in first-appearance order, so a request's first span is where the running max grows
+    running_max = np.maximum.accumulate(req_codes)
+    first_of_request = np.flatnonzero(np.concatenate(([True], running_max[1:] > running_max[:-1])))
+    vc_var = df["variant"].iloc[first_of_request].value_counts()  # requests by variant
+    start = df["start_ms"].to_numpy()
+    end = start + df["latency_ms"].to_numpy()
+    keep = keep_calls(req_codes, op_codes, span_codes, end, len(op_uniques))
+    duplicates = int((~keep).sum())
+    dropped: tuple[str, ...] = ()
+    if duplicates:
+        df = df.loc[keep].reset_index(drop=True)
+        start, end = start[keep], end[keep]
+        dropped = (duplicates_note(duplicates, by_span_id=span_codes is not None),)
+    vc_ver = df["recipe_version"].value_counts()
+    vc_rate = df["sample_rate"].value_counts()
+
+    tallies = list(rejects)
+    rejected: dict[str, int] = {}
+    for r in tallies:
+        for k, v in r.counts.items():
+            rejected[k] = rejected.get(k, 0) + v
+    examples: list[Rejection] = []
+    for reason in REASONS:
+        examples.extend([e for r in tallies for e in r.examples.get(reason, [])][:MAX_EXAMPLES])
+    examples.sort(key=lambda e: (names.index(e.file) if e.file in names else 0, e.line))
+    fields = {
+        "spans_kept": len(df),
+        "rejected": frozen_counts(rejected),
+        "examples": tuple(examples),
+        "requests": len(req_uniques),
+        "time_range_ms": (float(np.min(start)), float(np.max(end))),
+        "variants": _counts(vc_var, str),
+        "recipe_versions": _counts(vc_ver, int),
+        "duplicates": duplicates,
+        "sample_rate": fill_rate,
+        "sample_rates": _counts(vc_rate, float),
+    }
+    return SpanTail(df, len(req_uniques), dropped, MappingProxyType(fields))
+
+
+def _counts(vc: pd.Series, key: type) -> Mapping[Any, int]:
+    """A ``value_counts`` as a report's table of counts: plain Python keys and counts, most first."""
+    return frozen_counts(dict(zip(vc.index.astype(key).tolist(), vc.astype(int).tolist(), strict=True)))
+
+
 def engine_note(where: str, merged: Partial, sample: RequestSample | None) -> str:
     """The one note of what the figures are: ``where`` (``read by the dask engine in 2 partitions``),
     then, with a sample, ingest's words for it (:meth:`~recipemut.logs.sample.RequestSample.summary`,
@@ -91,76 +191,33 @@ def finish(
     notes: list[str],
     where: str,
 ) -> tuple[pd.DataFrame, PartitionedReport]:
-    """The span table and the report of the sampled spans, as :func:`~recipemut.logs.ingest.read_logs`
-    makes them; ``notes`` (the files' own) come first, then the engine's (:func:`engine_note`)."""
-    table = table.set_column(table.schema.get_field_index("variant"), "variant",
-                             pc.fill_null(table.column("variant"), DEFAULT_VARIANT))  # fmt: skip
-    rate = pc.fill_null(table.column("sample_rate"), fill_rate)
-    if fraction < 1:  # each kept request stands for 1/fraction as many
-        rate = pc.multiply(rate, fraction)
-    table = table.set_column(table.schema.get_field_index("sample_rate"), "sample_rate", rate)
-    for name in INT_COLS:
-        table = table.set_column(table.schema.get_field_index(name), name, pc.cast(table.column(name), pa.int64()))
-    has_span_ids = table.column("span_id").null_count < table.num_rows
-    span_codes = factorize(table.column("span_id"))[0] if has_span_ids else None
-    req_codes, req_uniques = factorize(table.column("request_id"))
-    op_codes, op_uniques = factorize(table.column("op"))
-    df = to_span_frame(table)
-    del table
-    start = df["start_ms"].to_numpy()
-    end = start + df["latency_ms"].to_numpy()
-    keep = keep_calls(req_codes, op_codes, span_codes, end, len(op_uniques))
-    duplicates = int((~keep).sum())
-    first = np.unique(req_codes, return_index=True)[1]
-    vc_var = df["variant"].iloc[first].value_counts()
-    dropped: list[str] = []
-    if duplicates:
-        df = df.loc[keep].reset_index(drop=True)
-        start, end = start[keep], end[keep]
-        dropped = [duplicates_note(duplicates, by_span_id=span_codes is not None)]
-    rejected: dict[str, int] = {}
-    examples: list[Rejection] = []
-    for r in rejects.values():
-        for k, v in r.counts.items():
-            rejected[k] = rejected.get(k, 0) + v
-    for reason in REASONS:
-        examples.extend([e for r in rejects.values() for e in r.examples.get(reason, [])][:MAX_EXAMPLES])
-    examples.sort(key=lambda e: (names.index(e.file) if e.file in names else 0, e.line))
+    """The span table and the report of the sampled spans, by the tail ingest calls too (:func:`span_tail`);
+    ``notes`` (the files' own) come first, then the engine's (:func:`engine_note`), then the duplicates'."""
+    tail = span_tail(table, fill_rate=fill_rate, fraction=fraction, rejects=rejects.values(), names=names)
     sample = None
     if fraction < 1:
         sample = RequestSample(
-            fraction=fraction, requests_total=merged.requests.num_rows, requests_kept=len(req_uniques),
+            fraction=fraction, requests_total=merged.requests.num_rows, requests_kept=tail.requests,
             automatic=automatic, reason=why,
             start_ms=np.asarray(merged.requests.column("start").to_numpy(), dtype=np.float64),
             rates=np.asarray(merged.requests.column("rate").to_numpy(), dtype=np.float64),
         )  # fmt: skip
-    vc_ver = df["recipe_version"].value_counts()
-    vc_rate = df["sample_rate"].value_counts()
-    report = PartitionedReport(
+    report = tail.report(
+        PartitionedReport,
         files=tuple(names),
         formats=MappingProxyType(kinds),
         lines_read=merged.lines_read,
         blank_lines=merged.blank,
-        spans_kept=len(df),
-        rejected=frozen_counts(rejected),
-        examples=tuple(examples),
-        requests=len(req_uniques),
-        time_range_ms=(float(np.min(start)), float(np.max(end))),
-        variants=frozen_counts(dict(zip(vc_var.index.astype(str), vc_var.astype(int), strict=True))),
-        recipe_versions=frozen_counts(dict(zip(vc_ver.index.astype(int), vc_ver.astype(int), strict=True))),
         unknown_ops=frozen_counts(dict(sorted(merged.unknown.items(), key=lambda kv: (-kv[1], kv[0])))),
         other_recipes=frozen_counts(dict(sorted(merged.other.items(), key=lambda kv: (-kv[1], kv[0])))),
-        duplicates=duplicates,
-        sample_rate=fill_rate,
-        sample_rates=frozen_counts(dict(zip(vc_rate.index.astype(float), vc_rate.astype(int), strict=True))),
-        notes=(*notes, engine_note(where, merged, sample), *dropped),
+        notes=(*notes, engine_note(where, merged, sample), *tail.dropped),
         sample=sample,
         spans_total=int(merged.count.sum()),
         requests_total=merged.requests.num_rows,
         time_range_total_ms=(merged.first_ms, merged.last_ms) if math.isfinite(merged.first_ms) else None,
         sample_for="each operation's figures and the critical path" if merged.calls else "the critical path",
     )
-    return df, report
+    return tail.frame, report
 
 
-__all__ = ["PartitionedReport", "engine_note", "finish"]
+__all__ = ["PartitionedReport", "SpanTail", "engine_note", "finish", "span_tail"]
