@@ -342,10 +342,16 @@ def read_parquet(path: Path, name: str) -> tuple[pa.Table, np.ndarray]:
     return pa.concat_tables([t for t, _ in parts]), np.concatenate([n for _, n in parts])
 
 
+def write_parquet(table: pa.Table, where: str | Path | pa.NativeFile, *, row_group_rows: int = BATCH_ROWS) -> None:
+    """``table`` (the span table as arrow) written as a Parquet file to ``where`` (a path or a sink):
+    zstd, dictionary-encoded strings, row groups of ``row_group_rows`` rows (the last shorter)."""
+    pq.write_table(table, where, compression="zstd", row_group_size=row_group_rows, use_dictionary=True)
+
+
 def parquet_bytes(table: pa.Table, *, row_group_rows: int = BATCH_ROWS) -> bytes:
-    """``table`` (the span table as arrow) as the bytes of a Parquet file: zstd, dictionary-encoded strings."""
+    """``table`` (the span table as arrow) as the bytes of a Parquet file (:func:`write_parquet`)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd", row_group_size=row_group_rows, use_dictionary=True)
+    write_parquet(table, sink, row_group_rows=row_group_rows)
     return sink.getvalue().to_pybytes()
 
 
@@ -366,4 +372,5 @@ __all__ = [
     "refuse_too_many",
     "skipped_note",
     "too_large",
+    "write_parquet",
 ]

@@ -8,15 +8,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from recipemut.errors import InputFileError
-from recipemut.files.write import check_output_path
+from recipemut.files.write import atomic_file, check_output_path
 from recipemut.loggen import generate_spans, load_params, write_jsonl
+from recipemut.logs.checks import check_spans
+from recipemut.logs.parquet import BATCH_ROWS
+from recipemut.logs.parquet import write_parquet as parquet_file
+from recipemut.logs.report import Rejects
+from recipemut.logs.spans import PARSE_SCHEMA
 from recipemut.recipe.loader import load_recipe
 from recipemut.usecases.overwrite import refuse_existing
 
 #: what ``--out``'s name may end with, and the format written
 WRITTEN = {".jsonl": "JSON lines", ".jsonl.gz": "gzip JSON lines", ".jsonl.zst": "zstd JSON lines",
            ".parquet": "Parquet (as convert writes it)"}  # fmt: skip
+#: what write_jsonl writes as a space (a control character has no place in a JSON string)
+_CONTROL = r"[\x00-\x1f]"
 
 
 def written_suffix(out: Path) -> str:
@@ -122,25 +134,70 @@ def generate_log(
     }
 
 
-def write_parquet(df: Any, out: Path) -> int:
-    """The generated spans as the Parquet file ``convert`` writes of their JSONL (sorted by request,
-    :func:`~recipemut.usecases.partition.write_file`), so ``profile`` gives the figures it gives of
-    the JSONL: the lines go to a temporary file beside ``out``, named ``OUT (generated)`` in the file's
-    ``source_file``, removed once converted. Returns the rows written."""
-    import tempfile
+def write_parquet(df: pd.DataFrame, out: Path) -> int:
+    """The generated spans as the Parquet file ``convert`` writes of their JSONL
+    (:func:`~recipemut.loggen.write_jsonl`, then :func:`~recipemut.usecases.partition.write_file`), so
+    ``profile`` gives the figures it gives of the JSONL; built from the frame, no line written or parsed:
+    the table the native reader would parse (:func:`as_read`), ingest's checks on it, then convert's
+    steps (:func:`~recipemut.usecases.partition.one_file_table`: sorted by request), ``source_file``
+    naming ``OUT (generated)`` and ``source_line`` the span's line in that JSONL; written atomically in
+    convert's row groups. Returns the rows written.
 
-    from recipemut.usecases.inputs import LogSource
-    from recipemut.usecases.partition import write_file
+    Spans ingest would reject (a ``--start`` before 1973 reads as seconds, a latency over 30 days) are
+    refused in one :class:`~recipemut.errors.InputFileError` naming the first, before anything is
+    written (convert would have dropped them)."""
+    from recipemut.usecases.partition import one_file_table
 
-    folder = out.parent if str(out.parent) else Path(".")
+    name = f"{out} (generated)"
+    lines = np.arange(1, len(df) + 1, dtype=np.int64)
+    table = as_read(df)
+    rej = Rejects(name)
+    if not check_spans(table, lines, rej).all() and rej.first is not None:
+        bad = rej.first
+        raise InputFileError(
+            f"{rej.total:,} of the {len(df):,} generated spans would be rejected by ingest, the first (span "
+            f"{bad.line:,}): {bad.message} [{bad.reason}]; nothing was written",
+            file=str(out),
+            code=bad.reason,
+        )
+    table, duplicates = one_file_table(table.append_column("source_line", pa.array(lines)), name)
+    if duplicates:  # one span per (request, op) or per span id: the generator's invariant
+        raise AssertionError(f"the generator made {duplicates} duplicate spans, which convert drops")
     try:
-        with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".generate", dir=folder) as tmp:
-            lines = Path(tmp) / "spans.jsonl"
-            write_jsonl(df, lines)
-            source = LogSource(paths=(lines,), memory_budget="off")  # every generated request: no sample
-            got = write_file(source, out, names={str(lines): f"{out} (generated)"})
+        with atomic_file(out, follow=False, what="--out", kept="the file generate writes") as tmp:
+            parquet_file(table, tmp, row_group_rows=BATCH_ROWS)
     except OSError as e:
         raise InputFileError(
             f"cannot write the Parquet file: {e.strerror or e}; nothing was changed", file=str(out), code="write"
         ) from None
-    return got.rows
+    return table.num_rows
+
+
+def as_read(df: pd.DataFrame) -> pa.Table:
+    """The table (:data:`~recipemut.logs.spans.PARSE_SCHEMA`) the native reader parses of the lines
+    :func:`~recipemut.loggen.write_jsonl` writes of ``df``, without the lines: a float is written in the
+    shortest text that reads back as the same double (arrow's cast), so it is kept, but NaN and
+    infinities are written ``null``; an integer is read as a float; a control character in a string
+    is written as a space; a column left out (null throughout, or not a span column) is null.
+
+    >>> t = as_read(pd.DataFrame({"op": ["a\\tb"], "latency_ms": [float("inf")], "recipe_version": [4]}))
+    >>> t.column("op")[0].as_py(), t.column("latency_ms")[0].as_py(), t.column("recipe_version")[0].as_py()
+    ('a b', None, 4.0)
+    """
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    cols: list[pa.Array | pa.ChunkedArray] = []
+    for f in PARSE_SCHEMA:
+        if f.name not in table.column_names:
+            cols.append(pa.nulls(table.num_rows, f.type))
+            continue
+        col = table.column(f.name)
+        if pa.types.is_large_string(f.type):
+            col = col.cast(f.type)
+            if pc.any(pc.match_substring_regex(col, _CONTROL)).as_py():
+                col = pc.replace_substring_regex(col, _CONTROL, " ")
+        else:  # integers rounded past 2**53 as the parser's doubles are
+            col = col.cast(f.type, safe=False)
+            if pc.any(pc.invert(pc.is_finite(col))).as_py():
+                col = pc.if_else(pc.is_finite(col), col, pa.scalar(None, f.type))
+        cols.append(col)
+    return pa.table(cols, schema=PARSE_SCHEMA)

@@ -41,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +80,7 @@ from recipemut.logs.spans import (
     DEFAULT_VARIANT,
     PARSE_SCHEMA,
     SPAN_SCHEMA,
+    call_columns,
     factorize,
     keep_calls,
 )
@@ -97,6 +98,8 @@ SPOOL_PREFIX = ".spool-"
 SEQ = "ingest_row"
 #: the columns written, in the order of the one-file convert (call columns only when some span has one)
 _SOURCE = pa.schema([pa.field("source_file", pa.string()), pa.field("source_line", pa.int64())])
+#: the spool's rows: the parsed columns, where each comes from, the ingest order
+_SPOOL = pa.schema([*PARSE_SCHEMA, *_SOURCE, pa.field(SEQ, pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -276,19 +279,32 @@ def _chunk_requests(table: pa.Table) -> pa.Table:
     return t.rename_columns(["request_id", "first"])
 
 
-def _spool_logs(
-    source: LogSource, work: Path, chunk_bytes: int | None, progress: Progress = NO_PROGRESS,
-    names: Mapping[str, str] = MappingProxyType({}),
-) -> _Spooled:
+def spool_rows(table: pa.Table, name: str, *, fill: float, first_row: int, fraction: float | None = None) -> pa.Table:
+    """Checked rows of the log ``name`` (:data:`PARSE_SCHEMA` and ``source_line``) as the spool holds
+    them: ``sample_rate`` filled in with ``fill`` where a span carries none (times a request sample's
+    ``fraction``) and ``variant`` with ``control``, as ingest fills them; ``source_file`` ``name``;
+    :data:`SEQ` the ingest order, from ``first_row``."""
+    rate = pc.fill_null(table.column("sample_rate"), fill)
+    if fraction is not None:
+        rate = pc.multiply(rate, fraction)
+    table = table.set_column(table.schema.get_field_index("sample_rate"), "sample_rate", rate)
+    i = table.schema.get_field_index("variant")
+    table = table.set_column(i, "variant", pc.fill_null(table.column(i), DEFAULT_VARIANT))
+    i = table.schema.get_field_index("source_line")
+    table = table.add_column(i, "source_file", pa.repeat(pa.scalar(name, pa.string()), table.num_rows))
+    # ingest order, global: a request's spans are put back in it whichever day's spool they went to
+    table = table.append_column(SEQ, pa.array(np.arange(first_row, first_row + table.num_rows)))
+    return table.select(_SPOOL.names).cast(_SPOOL)
+
+
+def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress: Progress = NO_PROGRESS) -> _Spooled:
     """Pass 1: every log, chunk by chunk, checked, sampled and appended to the spool of its spans' day;
-    ``progress`` is told the bytes read, chunk by chunk (the stage ``reading logs``). ``names`` gives a
-    log another name in ``source_file``: a temporary file by what it stands for."""
+    ``progress`` is told the bytes read, chunk by chunk (the stage ``reading logs``)."""
     files = expand_logs(list(source.paths))
     if not files:
         raise LogError("no log file given", code="no-logs")
     fill = 1.0 if source.sample_rate is None else float(source.sample_rate)
-    schema = PARSE_SCHEMA.append(_SOURCE.field("source_file")).append(_SOURCE.field("source_line"))
-    schema = schema.append(pa.field(SEQ, pa.int64()))
+    schema = _SPOOL
     tally = _Tally()
     rejects: list[Rejects] = []
     formats: dict[str, str] = {}
@@ -306,23 +322,13 @@ def _spool_logs(
         sampler, sampled_by = sampler_for(real_files, source.sample_requests, source.memory_budget, fill_rate=fill)
 
         def add(table: pa.Table, name: str) -> None:
-            name = names.get(name, name)  # as source_file says it
             if sampler is not None:
                 kept, lines = sampler.take(table.drop_columns(["source_line"]), table.column("source_line").to_numpy())
                 table = kept.append_column("source_line", pa.array(lines, pa.int64()))
             if not table.num_rows:
                 return
-            rate = pc.fill_null(table.column("sample_rate"), fill)
-            if sampler is not None:
-                rate = pc.multiply(rate, sampler.fraction)
-            table = table.set_column(table.schema.get_field_index("sample_rate"), "sample_rate", rate)
-            i = table.schema.get_field_index("variant")
-            table = table.set_column(i, "variant", pc.fill_null(table.column(i), DEFAULT_VARIANT))
-            i = table.schema.get_field_index("source_line")
-            table = table.add_column(i, "source_file", pa.repeat(pa.scalar(name, pa.string()), table.num_rows))
-            # ingest order, global: a request's spans are put back in it whichever day's spool they went to
-            table = table.append_column(SEQ, pa.array(np.arange(tally.rows, tally.rows + table.num_rows)))
-            table = table.select(schema.names).cast(schema)
+            fraction = sampler.fraction if sampler is not None else None
+            table = spool_rows(table, name, fill=fill, first_row=tally.rows, fraction=fraction)
             for c in CALL_SCHEMA.names:
                 if c not in seen_calls and c in table.column_names and table.column(c).null_count < table.num_rows:
                     seen_calls.add(c)
@@ -506,6 +512,8 @@ def sorted_day(parts: list[pa.Table], requests: pa.Table) -> pa.Table:
         pa.table({"first": first, "request_id": t.column("request_id"), SEQ: t.column(SEQ)}),
         sort_keys=[("first", "ascending"), ("request_id", "ascending"), (SEQ, "ascending")],
     )
+    if bool((np.diff(order.to_numpy()) == 1).all()):  # in order already (a generated log): not copied
+        return t.combine_chunks()  # one chunk, as take gives: the Parquet writer cuts the same pages
     return t.take(order)
 
 
@@ -603,8 +611,7 @@ def _kept(t: pa.Table) -> tuple[np.ndarray, bool]:
 
 
 def write_file(
-    source: LogSource, path: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
-    names: Mapping[str, str] = MappingProxyType({}),
+    source: LogSource, path: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
 ) -> DaysWritten:
     """Convert ``source`` into the one Parquet file ``path``, streamed: passes 1 and 2 as for a folder
     (duplicates dropped as ingest drops them), each day's sorted rows kept as an Arrow IPC part in a
@@ -612,14 +619,14 @@ def write_file(
     :class:`pyarrow.parquet.ParquetWriter` into a temporary file beside ``path`` (row groups of
     :data:`~recipemut.logs.parquet.BATCH_ROWS` rows, the last shorter) renamed over ``path``. On
     any error (Ctrl-C included) the temporary file and folder are removed and ``path`` is as it
-    was. ``progress`` is told the bytes read, the days sorted, then the writing; ``names`` names a log
-    otherwise (``generate``'s temporary JSONL by the file it stands for). Raises :class:`OSError` when
-    the file or its parts cannot be written."""
+    was. ``progress`` is told the bytes read, the days sorted, then the writing (:func:`one_file_table`:
+    the same file of one log's rows held in memory). Raises :class:`OSError` when the file or its parts
+    cannot be written."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".convert", dir=folder) as tmp:
         work = Path(tmp)
-        sp = _spool_logs(source, work, chunk_bytes, progress, names)
+        sp = _spool_logs(source, work, chunk_bytes, progress)
         progress.task("sorting the days", len(sp.days), unit="days")
         schema = one_file_schema(sp.columns, sp.sources)
         names = pa.array(sp.sources, pa.string())
@@ -642,6 +649,31 @@ def write_file(
     return DaysWritten(out.rows, tuple(sp.columns), size, _report(sp, out), ())
 
 
+def one_file_table(table: pa.Table, name: str, *, fill: float = 1.0) -> tuple[pa.Table, int]:
+    """The table :func:`write_file` writes of one log whose checked rows are in memory (``table``:
+    :data:`PARSE_SCHEMA` and ``source_line``; no request sample), ``name`` in ``source_file``, by its
+    steps in one go: filled as spooled (:func:`spool_rows`), sorted by request (:func:`sorted_day`; a
+    request's day follows from its first start, so the days are in order), duplicates dropped by
+    ingest's rule, conformed to the one file's schema, in the chunks of the day parts (a day's rows,
+    :data:`~recipemut.logs.parquet.BATCH_ROWS` at most), where the Parquet writer cuts its pages: the
+    same bytes; and how many duplicates were dropped."""
+    t = spool_rows(table, name, fill=fill, first_row=0)
+    columns = [*SPAN_SCHEMA.names, *call_columns(t)]
+    requests = _chunk_requests(t)
+    t = sorted_day([t], requests).select(columns)
+    keep, _ = _kept(t)
+    if not keep.all():
+        t = t.filter(pa.array(keep))
+    first = pc.take(requests.column("first"), pc.index_in(t.column("request_id"), value_set=requests.column(0)))
+    day = np.floor(first.to_numpy(zero_copy_only=False) / DAY_MS)
+    chunks, at = [], 0
+    for end in [*(np.flatnonzero(np.diff(day)) + 1).tolist(), len(day)]:  # each day's end
+        chunks += [t.slice(a, min(BATCH_ROWS, end - a)) for a in range(at, end, BATCH_ROWS)]
+        at = end
+    t = pa.concat_tables(chunks) if len(chunks) > 1 else t
+    return conform_day(t, one_file_schema(columns, [name]), pa.array([name], pa.string())), int((~keep).sum())
+
+
 def _add(into: dict, values: pa.ChunkedArray | pa.Array, kind: type = str) -> None:  # type: ignore[type-arg,unused-ignore]
     vc = pc.value_counts(values)
     for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
@@ -649,4 +681,7 @@ def _add(into: dict, values: pa.ChunkedArray | pa.Array, kind: type = str) -> No
             into[kind(v)] = into.get(kind(v), 0) + int(c)
 
 
-__all__ = ["DAY_MS", "SEQ", "DaysWritten", "day_path", "one_file_schema", "sorted_day", "write_days", "write_file"]
+__all__ = [
+    "DAY_MS", "SEQ", "DaysWritten", "day_path", "one_file_schema", "one_file_table", "sorted_day", "spool_rows",
+    "write_days", "write_file",
+]  # fmt: skip
