@@ -6,20 +6,25 @@ Builds (once) into ``--dir`` (default ``benchmarks/data/tiny``, git-ignored):
     nl_one.jsonl     one checkout span, then 50 MiB of ``\\n``
     x50.jsonl        50 MiB of ``x\\n`` (26 M one-byte lines, not a span log)
     sp50.jsonl       50 MiB of `` \\n`` (26 M lines of a space: blank lines to the reader)
-    one_x50.jsonl    1,001 spans, then 50 MiB of ``x\\n``: the open case, each x an indexed and rejected
-                     line (over 2 GB, minutes); only with ``--only one_x50``
+    one_x50.jsonl    1,001 spans, then 50 MiB of ``x\\n`` (junk after a log's first spans: each line
+                     rejected, with its line number counted)
+    one_1_50.jsonl   1,001 spans, then 50 MiB of ``1\\n`` (a JSON value, not an object)
+    one_xn50.jsonl   1,001 spans, then 50 MiB of distinct junk ``x0``, ``x1``, ... (no two lines alike)
+    one_arr50.jsonl  1,001 spans, then 50 MiB of ``[1]\\n``
     nl.jsonl.gz      a gzip of 199 MiB of ``\\n`` (about 200 KB on disk)
 
 and runs, each in a fresh process under ``/usr/bin/time -v`` (peak RSS of the largest process, wall
 time), ``recipemut profile recipes/checkout/recipe.yaml --logs F --store off`` plainly, with
 ``--sample-requests 0.5``, ``--memory-budget 50M`` and ``--engine dask``, and ``recipemut convert F
 --out OUT.parquet``. The exit code and the last line the command printed are shown: each of these
-files is an error (no span, or not a span log) except ``nl_one`` and ``one_x50``.
+files is an error (no span, or not a span log) except ``nl_one`` and the ``one_*`` files.
+``--timeout S`` stops a run after S seconds (shown as ``timeout``; its peak is then not known).
 
 Then the line index alone (``recipemut.logs.lines.index_lines``) on a 64 MiB buffer of ``\\n``: its
 peak (``tracemalloc``) and time with an entry for every line and for non-blank lines only.
 
     .venv/bin/python benchmarks/bench_tiny_lines.py [--dir D] [--only nl_plain,x50] [--paths plain,convert]
+        [--timeout 600]
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +76,9 @@ def build(d: Path) -> dict[str, Path]:
         "x50": (d / "x50.jsonl", lambda: b"x\n" * (25 * MIB)),
         "sp50": (d / "sp50.jsonl", lambda: b" \n" * (25 * MIB)),
         "one_x50": (d / "one_x50.jsonl", lambda: spans + b"x\n" * (25 * MIB)),
+        "one_1_50": (d / "one_1_50.jsonl", lambda: spans + b"1\n" * (25 * MIB)),
+        "one_xn50": (d / "one_xn50.jsonl", lambda: spans + _distinct_junk(50 * MIB)),
+        "one_arr50": (d / "one_arr50.jsonl", lambda: spans + b"[1]\n" * (50 * MIB // 4)),
         "nl_gz": (d / "nl.jsonl.gz", lambda: gzip.compress(b"\n" * (199 * MIB), 9)),
     }
     out = {}
@@ -79,14 +89,38 @@ def build(d: Path) -> dict[str, Path]:
     return out
 
 
-def timed(cmd: list[str]) -> tuple[float, float, int, str]:
-    """Peak RSS in MB, wall seconds, exit code and last output line of ``cmd`` under GNU time."""
+def _distinct_junk(size: int) -> bytes:
+    """``size`` bytes (about) of lines ``x0``, ``x1``, ...: no two alike."""
+    out, n, i = [], 0, 0
+    while n < size:
+        block = "".join(f"x{k}\n" for k in range(i, i + 100_000)).encode()
+        out.append(block)
+        n += len(block)
+        i += 100_000
+    return b"".join(out)[:size]
+
+
+def timed(cmd: list[str], timeout: float | None = None) -> tuple[float, float, int, str]:
+    """Peak RSS in MB, wall seconds, exit code and last output line of ``cmd`` under GNU time; a run
+    past ``timeout`` seconds is stopped (its whole process group) and said so."""
     t = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=False)
+    p = subprocess.Popen(
+        ["/usr/bin/time", "-v", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        return float("nan"), time.perf_counter() - t, -9, f"timeout after {timeout:.0f} s"
     wall = time.perf_counter() - t
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
     peak = int(m.group(1)) / 1024 if m else float("nan")
-    said = [s for s in (p.stdout + p.stderr).splitlines() if s.strip() and not s.startswith(("\t", "Command "))]
+    said = [s for s in (out + err).splitlines() if s.strip() and not s.startswith(("\t", "Command "))]
     return peak, wall, p.returncode, (said[-1] if said else "")[:110]
 
 
@@ -112,9 +146,10 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=ROOT / "benchmarks" / "data" / "tiny")
     ap.add_argument("--only", default="", help="comma-separated file names (default: all)")
     ap.add_argument("--paths", default="", help="comma-separated paths: plain, sample 0.5, budget 50M, dask, convert")
+    ap.add_argument("--timeout", type=float, default=None, help="seconds a run may take before it is stopped")
     args = ap.parse_args()
     files = build(args.dir)
-    only = [s for s in args.only.split(",") if s] or [f for f in files if f != "one_x50"]
+    only = [s for s in args.only.split(",") if s] or list(files)
     paths = [s for s in args.paths.split(",") if s] or [*PATHS, "convert"]
     print(f"{'file':9s} {'path':11s} {'peak MB':>8s} {'wall s':>7s} rc  last line")
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,7 +162,7 @@ def main() -> None:
                     cmd = [EXE, "convert", str(f), "--out", str(out)]
                 else:
                     cmd = [EXE, "profile", str(RECIPE), "--logs", str(f), "--store", "off", *PATHS[path]]
-                peak, wall, rc, said = timed(cmd)
+                peak, wall, rc, said = timed(cmd, args.timeout)
                 print(f"{name:9s} {path:11s} {peak:8.0f} {wall:7.1f} {rc:2d}  {said}", flush=True)
     index_phase()
 

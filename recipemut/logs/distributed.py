@@ -242,6 +242,8 @@ def read_partition(
     """What a worker runs: one partition read, checked and reduced to its partial."""
     import pyarrow.parquet as pq
 
+    from recipemut.files.compressed import CutShort
+
     rej = Rejects(part.name)
     pieces: list[Partial] = []
     gave_up: dict[int, int] = {}
@@ -278,7 +280,10 @@ def read_partition(
             for chunk, offset in chunks:
                 crej = Rejects(part.name)
                 table, lines, r, b = read_chunk(chunk, part.name, crej, first=part.start == 0 and offset == 0)
-                n_lines = offset + int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10))
+                if isinstance(chunk, CutShort):  # its count holds the cut line: its newlines are counted
+                    n_lines = offset + int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10))
+                else:  # read_chunk counted its lines (r + b): each ends in a newline but a last unended one
+                    n_lines = offset + r + b - int(len(chunk) > 0 and chunk[-1] != 10)
                 merge_rejects(rej, crej, offset)
                 read, blank = read + r, blank + b
                 lines = lines + offset

@@ -9,6 +9,7 @@ JSON parser sees them (parsers recurse: pyarrow's crashed the process on a line 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,9 @@ _DEPTH_WINDOW = 1 << 22  # bytes per step of the nesting scan
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
 _SPACES_MAX = 256  # bytes: a longer line of whitespace only is indexed (the reader strips it, one by one)
 _NONE = np.zeros(0, np.int64)  # the line numbers of a full index (every line: not kept)
+
+#: told a scan chunk's entries (the buffer, starts, ends, 1-based numbers, odd), says which to leave out
+Sift = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Lines:
     deep: np.ndarray | None = None  # bool: nested deeper than MAX_JSON_DEPTH (odd too; never parsed)
     numbers: np.ndarray | None = None  # int64 1-based line number of each entry (None: entry i is line i + 1)
     total: int = -1  # lines in the buffer, blank ones included (-1: as many as entries)
+    left_out: int = 0  # non-blank lines a ``sift`` took (not indexed): the buffer's are len(self) + left_out
+    gaps: np.ndarray | None = None  # bool: lines were left out just before this entry (None: none left out)
 
     def __len__(self) -> int:
         return int(self.starts.shape[0])
@@ -51,7 +57,10 @@ class Lines:
         return len(self) if self.total < 0 else self.total
 
     def head(self, k: int) -> Lines:
-        """The first ``k`` entries (the line count becomes the last one's number)."""
+        """The first ``k`` entries (the line count becomes the last one's number) of an index that left
+        no line out (one that did has no "first lines" to give)."""
+        if self.left_out:  # pragma: no cover - a bug, not a user error
+            raise AssertionError("the head of an index that left lines out")
         nums = self.line_numbers[:k]
         return Lines(
             self.starts[:k],
@@ -65,7 +74,7 @@ class Lines:
         )
 
 
-def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = None) -> Lines:
+def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = None, sift: Sift | None = None) -> Lines:
     """Lines of a uint8 buffer, found with a chunked numpy scan for ``\\n``.
 
     The chunks are small enough to stay in the CPU cache, and the bytes around each newline (the
@@ -77,6 +86,11 @@ def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = N
     gigabytes. A line of whitespace only (up to 256 bytes) is blank there too: the reader counts it so.
     ``stop_after``: stop at the end of the chunk in which that many entries were found
     (``total`` is then the lines up to there).
+
+    ``sift`` (with ``blank=False``) is told each chunk's non-blank entries while the chunk is hot and
+    returns the mask of those it takes (it counts them; the reader: lines whose rejection numpy can
+    decide): those are left out of the index, counted in ``left_out``, and the entry after them is
+    marked in ``gaps``. A buffer of 50 MiB of junk lines then costs a chunk's worth of entries.
 
     A line holding a CR that does not end it is odd too: arrow's JSON reader ends lines at a lone
     CR as well, so to it that line is several (and one of them may open a parse block).
@@ -94,6 +108,7 @@ def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = N
     line0 = 0  # lines ended before the chunk
     prev = -1  # the last newline before the chunk
     open_cr = False  # the line still open at the chunk's end holds a lone CR
+    carry, left_out = False, 0  # lines a sift took after the last entry so far; taken in all
     for off in range(0, n, _SCAN_CHUNK):
         chunk = a[off : off + _SCAN_CHUNK]
         nl = chunk == 10
@@ -122,6 +137,9 @@ def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = N
         else:
             open_cr = False
         parts.append(_entries(a, starts, g, np.minimum(g + 1, n), lone, line0, keep_blank=blank))
+        if sift is not None:
+            parts[-1], carry, taken = _sifted(a, parts[-1], sift, carry)
+            left_out += taken
         found += parts[-1][0].size
         line0 += int(g.size)
         prev = int(g[-1])
@@ -133,15 +151,45 @@ def index_lines(a: np.ndarray, *, blank: bool = True, stop_after: int | None = N
         parts.append(
             _entries(a, np.array([prev + 1], np.int64), end, end, np.array([open_cr]), line0, keep_blank=blank)
         )
+        if sift is not None:
+            parts[-1], carry, taken = _sifted(a, parts[-1], sift, carry)
+            left_out += taken
         line0 += 1
     if not parts:
         z, zb = np.zeros(0, np.int64), np.zeros(0, bool)
         return Lines(z, z, z, zb, zb) if blank else Lines(z, z, z, zb, zb, numbers=z, total=line0)
     cols = [np.concatenate(c) if len(parts) > 1 else c[0] for c in zip(*parts, strict=True)]
-    starts, ends, nexts, blanks, odd, numbers = cols
     if blank:
-        return Lines(starts, ends, nexts, blanks, odd)
-    return Lines(starts, ends, nexts, blanks, odd, None, numbers, line0)
+        return Lines(cols[0], cols[1], cols[2], cols[3], cols[4])
+    starts, ends, nexts, blanks, odd, numbers, *gaps = cols
+    if not left_out:
+        return Lines(starts, ends, nexts, blanks, odd, None, numbers, line0)
+    return Lines(starts, ends, nexts, blanks, odd, None, numbers, line0, left_out, gaps[0])
+
+
+def _sifted(
+    a: np.ndarray, entries: tuple[np.ndarray, ...], sift: Sift, carry: bool
+) -> tuple[tuple[np.ndarray, ...], bool, int]:
+    """A chunk's non-blank ``entries`` less those ``sift`` takes, with one more column: whether lines
+    were left out just before each entry (``carry``: some were, after the previous chunk's last
+    entry). Returns them, the new ``carry`` and how many were taken."""
+    starts, _, _, _, odd, numbers = entries
+    taken = sift(a, starts, entries[1], numbers, odd) if odd.any() else None
+    if taken is None or not taken.any():
+        gaps = np.zeros(starts.size, bool)
+        if gaps.size:
+            gaps[0], carry = carry, False
+        return (*entries, gaps), carry, 0
+    before = np.cumsum(taken)  # entries taken at or before each one
+    keep = np.flatnonzero(~taken)
+    upto = before[keep]
+    gaps = np.diff(upto, prepend=0) > 0
+    if keep.size:
+        gaps[0] |= carry
+        carry = bool(before[-1] > upto[-1])
+    else:
+        carry = True
+    return (*(x[keep] for x in entries), gaps), carry, int(before[-1])
 
 
 def _entries(

@@ -26,12 +26,13 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from recipemut.errors import InputFileError, LogError
 from recipemut.logs.checks import classify_line, line_problem
 from recipemut.logs.lines import MAX_JSON_DEPTH, Lines, index_lines, too_deep
-from recipemut.logs.report import Rejects
+from recipemut.logs.report import MAX_EXAMPLES, Rejects
 from recipemut.logs.spans import PARSE_SCHEMA, STRING_COLS
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,117 @@ _PARSE_BLOCK = 1 << 24  # bytes per block of the one-pass parse: fewer, larger c
 
 _PARSE_OPTIONS = pj.ParseOptions(explicit_schema=PARSE_SCHEMA, unexpected_field_behavior="ignore")
 _ROW_HINT = re.compile(r" in row (\d+)")
+
+#: printable ASCII bytes that begin no JSON value (Python's ``json`` reads ``NaN``, ``Infinity`` and
+#: ``-Infinity`` too): a stripped line of ASCII opening with one is "not valid JSON at column 1:
+#: Expecting value" to :func:`classify_line`, whatever follows
+_NO_VALUE = np.zeros(256, bool)
+_NO_VALUE[0x21:0x7F] = True
+_NO_VALUE[np.frombuffer(b'"{[-0123456789tfnNI', np.uint8)] = False
+
+
+def _within(pos: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which of the spans ``starts``..``ends`` (sorted, apart) hold one of the positions ``pos`` (sorted)."""
+    return np.searchsorted(pos, ends) > np.searchsorted(pos, starts)
+
+
+class _Junk:
+    """The rejections of short lines not shaped ``{...}``, decided by numpy and arrow with Python work
+    per distinct line shape, not per line: a log of spans followed by 50 MiB of ``x`` lines had an
+    index entry and a :func:`classify_line` call for each of its 26 M lines.
+
+    Called as :func:`recipemut.logs.lines.index_lines`' ``sift`` (chunk by chunk, in file order), it
+    takes the lines of at most :data:`MAX_JSON_DEPTH` bytes (never too deep) whose rejection it can
+    tell, and keeps per reason their count and the first :data:`MAX_EXAMPLES` (line, message):
+
+    - a line of ASCII whose first byte begins no JSON value (``x``, ``x123``, ``]``): one message;
+    - the others by their distinct bytes (arrow's ``dictionary_encode``), digits 1-9 read as ``1`` in
+      a line without ``"`` (its JSON reading is the same: only numbers hold those digits then, and
+      a number's kind and validity do not depend on them), each distinct one given to
+      :func:`classify_line` once; lines that strip to nothing or to ``{...}`` are left in the index.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.examples: dict[str, list[tuple[int, str]]] = {}
+
+    def __call__(
+        self, a: np.ndarray, starts: np.ndarray, ends: np.ndarray, numbers: np.ndarray, odd: np.ndarray
+    ) -> np.ndarray:
+        taken = np.zeros(starts.size, bool)
+        cand = np.flatnonzero(odd & (ends - starts <= MAX_JSON_DEPTH))
+        if cand.size == 0:
+            return taken
+        s, e = starts[cand], ends[cand]
+        lo = int(s[0])
+        region = a[lo : int(e[-1])]
+        s, e = s - lo, e - lo
+        high = _within(np.flatnonzero(region >= 0x80), s, e) if int(region.max()) >= 0x80 else np.zeros(s.size, bool)
+        verdict = np.full(s.size, -1, np.int64)
+        found: dict[tuple[str, str], int] = {}
+        hopeless = _NO_VALUE[region[s]] & ~high
+        h = np.flatnonzero(hopeless)
+        if h.size:
+            verdict[h] = found.setdefault(classify_line(region[s[h[0]] : e[h[0]]].tobytes().strip()), 0)
+        rest = np.flatnonzero(~hopeless)
+        if rest.size:
+            verdict[rest] = self._by_shape(region, s[rest], e[rest], found)
+        got = np.flatnonzero(verdict >= 0)
+        if got.size == 0:
+            return taken
+        taken[cand[got]] = True
+        said = list(found)
+        reasons = list(dict.fromkeys(r for r, _ in said))
+        code = np.array([reasons.index(r) for r, _ in said], np.int64)[verdict[got]]
+        for r, count in zip(reasons, np.bincount(code, minlength=len(reasons)).tolist(), strict=True):
+            self.counts[r] = self.counts.get(r, 0) + count
+            ex = self.examples.setdefault(r, [])
+            if len(ex) < MAX_EXAMPLES and count:
+                for k in np.flatnonzero(code == reasons.index(r))[: MAX_EXAMPLES - len(ex)].tolist():
+                    ex.append((int(numbers[cand[got[k]]]), said[int(verdict[got[k]])][1]))
+        return taken
+
+    @staticmethod
+    def _by_shape(region: np.ndarray, s: np.ndarray, e: np.ndarray, found: dict[tuple[str, str], int]) -> np.ndarray:
+        """The verdict (an index into ``found``, -1 to leave the line in the index) of each line
+        ``s``..``e`` of ``region``, found once per distinct shape."""
+        key = region
+        digits = (region >= 0x31) & (region <= 0x39)
+        if digits.any():
+            quotes = np.flatnonzero(region == 0x22)
+            quoted = _within(quotes, s, e) if quotes.size else None
+            if quoted is not None and quoted.any():  # their digits stay: +1 where such a line starts, -1 at its end
+                mark = np.zeros(region.size + 1, np.int32)
+                mark[s[quoted]] = 1
+                mark[e[quoted]] = -1
+                digits &= np.cumsum(mark[:-1]) == 0
+            key = np.where(digits, np.uint8(0x31), region)
+        offsets = np.empty(2 * s.size, np.int64)  # each line, then the bytes to the next: never alike
+        offsets[0::2], offsets[1::2] = s, e
+        values = pa.Array.from_buffers(
+            pa.large_binary(), 2 * s.size - 1, [None, pa.py_buffer(offsets), pa.py_buffer(key)]
+        )
+        coded = pc.dictionary_encode(values)
+        idx = coded.indices.to_numpy()[0::2]
+        # arrow numbers the values in the order they first come: a line's value is new where its
+        # number passes every one before it
+        firsts = np.flatnonzero(np.diff(np.maximum.accumulate(idx), prepend=-1) > 0)
+        per = np.full(len(coded.dictionary), -1, np.int64)
+        for j in firsts.tolist():
+            raw = region[int(s[j]) : int(e[j])].tobytes().strip()
+            if raw and not (raw[:1] == b"{" and raw[-1:] == b"}"):
+                per[idx[j]] = found.setdefault(classify_line(raw), len(found))
+        return per[idx]
+
+    def into(self, rej: Rejects, more: list[tuple[int, str, str]]) -> None:
+        """Add what it took to ``rej``, with the rejections ``more`` of the same stretch: in file order,
+        so that reasons come in the order the line-by-line reading adds them."""
+        every = [*more, *((n, r, m) for r, ex in self.examples.items() for n, m in ex)]
+        for n, r, m in sorted(every, key=lambda x: x[0]):
+            rej.add(n, r, m)
+        for r, count in self.counts.items():
+            if count > len(self.examples[r]):
+                rej.count_more(r, count - len(self.examples[r]))
 
 
 def _bad_utf8(buf: pa.Buffer, lines: Lines, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,6 +188,9 @@ def _bad_utf8(buf: pa.Buffer, lines: Lines, among: np.ndarray) -> tuple[np.ndarr
             except UnicodeDecodeError as e:
                 p = pos + e.start
                 i = int(np.searchsorted(starts, p, side="right")) - 1
+                if p >= int(nexts[i]):  # in a line left out of the index (its sift rejected it): go on after it
+                    pos = int(starts[i + 1]) if i + 1 < starts.size else hi
+                    continue
                 bad.append(i)
                 at.append(p - int(starts[i]) + 1)
                 pos = int(nexts[i])
@@ -152,52 +267,56 @@ def read_native(source: pa.Buffer | str, name: str, rej: Rejects) -> tuple[pa.Ta
     # JSON reader crashes the process on a parse block that opens with `null` (a line `null`).
     buf = source if isinstance(source, pa.Buffer) else _map(source)
     a = np.frombuffer(buf, dtype=np.uint8)
-    lines = _give_up_early(buf, a, name) or index_lines(a, blank=False)  # blank lines counted, not indexed
+    whole, first = _give_up_early(buf, a, name)
+    junk = None if whole is not None else _Junk()
+    # blank lines are counted, not indexed; so are short junk lines (their rejections tallied by ``junk``)
+    lines = whole or index_lines(a, blank=False, sift=junk)
     deep = too_deep(a, lines)
     del a, buf
     if deep.any():  # never handed to a parser: the slow path rejects them unread
         lines = dataclasses.replace(lines, odd=lines.odd | deep, deep=deep)
     table: pa.Table | None = None
-    if not lines.odd.any():
+    clean = not lines.odd.any() and not lines.left_out
+    if clean:
         try:
             table = _parse(source, infer=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
-    n_nonblank = len(lines)
+    n_nonblank = len(lines) + lines.left_out
     n_blank = lines.n_lines - n_nonblank
     if n_nonblank == 0:
         return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 0, n_blank
     if table is not None:
-        if not lines.odd.any() and table.num_rows == n_nonblank:
+        if clean and table.num_rows == n_nonblank:
             return table, lines.line_numbers, n_nonblank, n_blank
         log.info(
             "%s: %d rows for %d lines, some not shaped {...}; re-reading in blocks", name, table.num_rows, n_nonblank
         )
         del table
     buf = source if isinstance(source, pa.Buffer) else _map(source)
-    table, nums, spaces = _read_slow(buf, lines, name, rej)
+    table, nums, spaces = _read_slow(buf, lines, first, name, rej, junk)
     return table, nums, n_nonblank - spaces, n_blank + spaces
 
 
-def _give_up_early(buf: pa.Buffer, a: np.ndarray, name: str) -> Lines | None:
+def _give_up_early(buf: pa.Buffer, a: np.ndarray, name: str) -> tuple[Lines | None, Lines | None]:
     """Raise "not a span log" when the first :data:`GIVE_UP_AFTER` non-blank lines (of more), all of them not
     shaped ``{...}``, are all rejected, before the rest of the file is indexed: a file of millions
     of tiny lines (``x``) cost an index entry per line, gigabytes, only to be refused by the same
     rule in :func:`_read_slow`, which reads those same lines the same way.
 
     Returns the index of the whole buffer when it has no more lines than that (the scan for them
-    went through it all), else None."""
+    went through it all), else the index of those first lines (too deep ones marked odd and deep),
+    which the slow path reads by the same rule (:func:`_read_slow`)."""
     head = index_lines(a, blank=False, stop_after=GIVE_UP_AFTER + 1)
     if len(head) <= GIVE_UP_AFTER:  # the rule is for more lines than that (as in _read_slow)
-        return head
+        return head, None
     head = head.head(GIVE_UP_AFTER)
-    if not head.odd.all():
-        return None
     deep = too_deep(a, head)
     if deep.any():
-        head = dataclasses.replace(head, deep=deep)
-    _refuse_if_no_span(buf, head, name)
-    return None
+        head = dataclasses.replace(head, odd=head.odd | deep, deep=deep)
+    if head.odd.all():
+        _refuse_if_no_span(buf, head, name)
+    return None, head
 
 
 def _refuse_if_no_span(buf: pa.Buffer, head: Lines, name: str) -> None:
@@ -213,7 +332,10 @@ def _join(buf: pa.Buffer, lines: Lines, idx: np.ndarray) -> pa.Buffer:
     """The lines ``idx`` (sorted) of ``buf`` copied into one buffer, each with its line end."""
     if idx.size == 0:
         return pa.py_buffer(b"")
-    breaks = np.flatnonzero(np.diff(idx) != 1)
+    apart = np.diff(idx) != 1
+    if lines.gaps is not None:  # lines left out of the index lie between two entries: they do not come along
+        apart |= lines.gaps[idx[1:]]
+    breaks = np.flatnonzero(apart)
     firsts = idx[np.concatenate(([0], breaks + 1))]
     lasts = idx[np.concatenate((breaks, [idx.size - 1]))]
     view = memoryview(buf)
@@ -222,22 +344,23 @@ def _join(buf: pa.Buffer, lines: Lines, idx: np.ndarray) -> pa.Buffer:
     )
 
 
-def _read_slow(buf: pa.Buffer, lines: Lines, name: str, rej: Rejects) -> tuple[pa.Table, np.ndarray, int]:
+def _read_slow(
+    buf: pa.Buffer, lines: Lines, first: Lines | None, name: str, rej: Rejects, junk: _Junk | None
+) -> tuple[pa.Table, np.ndarray, int]:
     """Slow path, taken when the one-pass parse cannot be trusted row-for-line.
 
-    First the file's first :data:`GIVE_UP_AFTER` non-blank lines alone: when none of them is a
-    span, this is not a span log (``LogError``), and the rest is never read. Otherwise, lines not
-    shaped ``{...}`` are looked at one by one in Python (a span must be an object, so most are
-    rejected by :func:`classify_line` without a parse; ones with stray whitespace are stripped and
-    parsed together); the other lines are joined into one buffer and parsed in blocks, a block
-    that fails being bisected down to its bad lines. Returns the table in file order, its line
-    numbers and the count of whitespace-only lines.
+    First the file's first :data:`GIVE_UP_AFTER` non-blank lines alone (``first``, when it has more):
+    when none of them is a span, this is not a span log (``LogError``), and the rest is never read.
+    Otherwise, short lines not shaped ``{...}`` are rejected in bulk (:class:`_Junk`: while the index
+    was built, when ``junk`` took them then), the other ones not shaped ``{...}`` looked at one by
+    one in Python (a span must be an object, so most are rejected by :func:`classify_line` without a
+    parse; ones with stray whitespace are stripped and parsed together); the other lines are joined
+    into one buffer and parsed in blocks, a block that fails being bisected down to its bad lines.
+    Returns the table in file order, its line numbers and the count of whitespace-only lines.
     """
-    nonblank_idx = np.flatnonzero(~lines.blank)
-    if nonblank_idx.size > GIVE_UP_AFTER:
-        cut = int(nonblank_idx[GIVE_UP_AFTER - 1]) + 1
-        _refuse_if_no_span(buf, lines.head(cut), name)
-    return _read_lines(buf, lines, rej)
+    if first is not None and not first.odd.all():  # all odd: _give_up_early looked already
+        _refuse_if_no_span(buf, first, name)
+    return _read_lines(buf, lines, rej, junk)
 
 
 def not_a_log(name: str, through: int, rej: Rejects) -> LogError:
@@ -252,8 +375,11 @@ def not_a_log(name: str, through: int, rej: Rejects) -> LogError:
     )
 
 
-def _read_lines(buf: pa.Buffer, lines: Lines, rej: Rejects) -> tuple[pa.Table, np.ndarray, int]:
-    """The slow path proper (see :func:`_read_slow`)."""
+def _read_lines(
+    buf: pa.Buffer, lines: Lines, rej: Rejects, junk: _Junk | None = None
+) -> tuple[pa.Table, np.ndarray, int]:
+    """The slow path proper (see :func:`_read_slow`). ``junk``: the lines the index left out were taken
+    by it (None: the index left none out; its short junk lines are taken here)."""
     odd = lines.odd
     line_no = lines.line_numbers
     # lines of invalid UTF-8 are found in one linear pass and rejected unparsed (bisecting a block
@@ -270,7 +396,7 @@ def _read_lines(buf: pa.Buffer, lines: Lines, rej: Rejects) -> tuple[pa.Table, n
     deep = lines.deep
     tables: list[pa.Table] = []
     numbers: list[np.ndarray] = []
-    if not odd.any():
+    if not odd.any() and not lines.left_out:
         clean_buf, clean_lines, clean_no = buf, lines, line_no
     else:
         keep = np.flatnonzero(~odd & ~lines.blank)
@@ -281,12 +407,20 @@ def _read_lines(buf: pa.Buffer, lines: Lines, rej: Rejects) -> tuple[pa.Table, n
             raise AssertionError("joined lines must keep their count")
     _bisect(clean_buf, clean_lines, clean_no, rej, tables, numbers)
 
+    if junk is None:  # the index holds its short junk lines: taken here, in bulk
+        junk = _Junk()
+        took = junk(np.frombuffer(buf, np.uint8), lines.starts[odd_idx], lines.ends[odd_idx], line_no[odd_idx],
+                    np.ones(odd_idx.size, bool))  # fmt: skip
+        odd_idx = odd_idx[~took]
     spaces = 0
     candidates: list[tuple[int, bytes]] = []
+    more: list[tuple[int, str, str]] = []  # the other rejections among them, added with junk's in file order
     view = memoryview(buf)
     for i in odd_idx.tolist():
         if deep is not None and deep[i]:
-            rej.add(int(line_no[i]), "malformed-json", f"nested more than {MAX_JSON_DEPTH} levels deep (not read)")
+            more.append(
+                (int(line_no[i]), "malformed-json", f"nested more than {MAX_JSON_DEPTH} levels deep (not read)")
+            )
             continue
         raw = bytes(view[int(lines.starts[i]) : int(lines.nexts[i])]).strip()
         if not raw:
@@ -294,7 +428,8 @@ def _read_lines(buf: pa.Buffer, lines: Lines, rej: Rejects) -> tuple[pa.Table, n
         elif raw[:1] == b"{" and raw[-1:] == b"}":
             candidates.append((int(line_no[i]), raw))
         else:
-            rej.add(int(line_no[i]), *classify_line(raw))
+            more.append((int(line_no[i]), *classify_line(raw)))
+    junk.into(rej, more)
     if candidates:
         joined = pa.py_buffer(b"".join(raw + b"\n" for _, raw in candidates))
         cand_lines = index_lines(np.frombuffer(joined, dtype=np.uint8))
@@ -403,8 +538,9 @@ def _sift(
     if not good:
         return
     keep = np.array(good, np.int64)
-    joined = _join(buf, lines, keep)
-    _bisect(joined, index_lines(np.frombuffer(joined, dtype=np.uint8)), line_no[keep], rej, tables, numbers, None)
+    joined = _join(buf, lines, keep)  # lines of whitespace between two of them come along: not indexed
+    again = index_lines(np.frombuffer(joined, dtype=np.uint8), blank=False)
+    _bisect(joined, again, line_no[keep], rej, tables, numbers, None)
 
 
 __all__ = ["FALLBACK_BLOCK", "GIVE_UP_AFTER", "not_a_log", "read_native"]
