@@ -59,7 +59,8 @@ def test_text_names_the_crossing_and_the_sampling(growing: tuple[Path, Path]) ->
     assert "STL (daily)" in out and "95% interval" in out
     cart_line = next(line for line in out.splitlines() if line.startswith("cart "))
     assert " in " in cart_line and " d " in cart_line and "2x8" in cart_line
-    assert re.search(r"in \d+\.\d d \(\d\d-\d\d\); \d+ to (\d+|>60) ", cart_line), cart_line
+    # the date by its month's name: "(12-21)" beside a range of days read as "12 to 21 days"
+    assert re.search(r"in \d+\.\d d \((Jan|Feb|Mar|Dec) \d{1,2}\); \d+ to (\d+|>60) ", cart_line), cart_line
     assert "horizon 60 days from the end of the logs (2025-12-08), to 2026-02-06" in out
     assert "days count from the end of the logs (2025-12-08 00:00 UTC), not from today" in out
     pricing_line = next(line for line in out.splitlines() if line.startswith("pricing "))

@@ -63,7 +63,7 @@ def _crossing_cell(o: ServiceOutlook, now: datetime, horizon_days: float) -> str
         return f"[green]not within {horizon_days:g} d[/]{tail}"
     days = (o.crossing - now).total_seconds() / DAY_S
     return (
-        f"[bold]in {days:.1f} d[/] ({o.crossing:%m-%d}); "
+        f"[bold]in {days:.1f} d[/] ({o.crossing:%b} {o.crossing.day}); "  # "Dec 21": "12-21" read as a range
         f"{_days(o.crossing_earliest, now, horizon_days)} to {_days(o.crossing_latest, now, horizon_days)}"
     )
 
