@@ -54,6 +54,17 @@ def _check_share(value: float | None) -> float | None:
     return value
 
 
+def _nothing_to_apply(recipe: Path, plan: Path, candidates: list[str], fmt: OutputFormat) -> None:
+    """Exit 0 writing nothing: the plan chooses no mutation (``--only ID`` picks one of ``candidates``)."""
+    why = (f"it chooses none of its {len(candidates)} candidates ({', '.join(candidates)}; --only ID applies one)"
+           if candidates else "suggest found no mutation that improves the recipe")
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps({"action": "apply", "recipe": str(recipe), "written": False, "mutations": [],
+                               "reason": f"nothing to apply: {why}"}, indent=2))  # fmt: skip
+        return
+    console(soft_wrap=True).print(f"{shown(str(recipe))}: nothing to apply: {shown(str(plan))}: {shown(why)}")
+
+
 def apply(
     recipe: Path = typer.Argument(..., help="The recipe YAML to change.", metavar="RECIPE"),
     plan: Path = typer.Option(..., "--plan", "-p", help="Plan file written by `recipemut suggest --out`."),
@@ -92,9 +103,13 @@ def apply(
     from recipemut.apply.transaction import apply_plan  # pandas and more: not for -h
     from recipemut.plan.planfile import load_plan
 
+    loaded = load_plan(plan)
+    if not only and not loaded.plan:  # suggest found nothing to do: not a failure, as in a pipeline
+        _nothing_to_apply(recipe, plan, [m.id for m in loaded.mutations], fmt)
+        return
     result = apply_plan(
         recipe,
-        load_plan(plan),
+        loaded,
         only=only or None,
         dry_run=dry_run,
         force=force,

@@ -1,0 +1,47 @@
+"""apply on a plan that chooses no mutation: nothing to apply is not a failure (exit 0, nothing written)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, make_plan
+from typer.testing import CliRunner
+
+from recipemut.apply.history import history_path
+from recipemut.cli import app
+from recipemut.plan.planfile import load_plan, write_plan
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    r = tmp_path / "recipe.yaml"
+    r.write_text(RECIPE_TEXT)
+    return r
+
+
+def test_a_plan_of_no_mutation_applies_nothing_and_exits_0(recipe: Path) -> None:
+    """What suggest writes when no mutation improves the recipe: a pipeline's apply must not fail."""
+    plan = make_plan(recipe, mutations=())
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "nothing to apply" in res.output and "suggest found no mutation that improves the recipe" in res.output
+    assert "--only" not in res.output  # there is no id to pick
+    assert recipe.read_text() == RECIPE_TEXT and not history_path(recipe).exists()
+
+
+def test_candidates_none_chosen_names_them_for_only(recipe: Path) -> None:
+    plan = make_plan(recipe, mutations=(PARALLELIZE, CACHE))
+    emptied = load_plan(plan)
+    write_plan(type(emptied)(emptied.recipe, emptied.mutations, ()), plan)
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan), "-f", "json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert got["written"] is False and got["mutations"] == []
+    assert f"{PARALLELIZE.id}, {CACHE.id}; --only ID applies one" in got["reason"]
+    assert recipe.read_text() == RECIPE_TEXT and not history_path(recipe).exists()
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan), "--only", CACHE.id, "-f", "json"])
+    assert res.exit_code == 0 and json.loads(res.output)["mutations"] == [CACHE.id], res.output
