@@ -54,11 +54,12 @@ LEGEND = (
 _PLAIN: dict[str, Any] = {"header_style": "bold", "pad_edge": False, "box": None, "padding": (0, 1, 0, 0)}
 
 
-def _render(data: dict[str, Any]) -> None:
+def _render(data: dict[str, Any], recipe: str | None = None) -> None:
     out = console(soft_wrap=True)
     c = data["counts"]
+    of = f" (recipe {shown(recipe)})" if recipe is not None else ""
     out.print(
-        f"store {shown(data['store'])}: {c['suggestions']} simulated mutations, {c['observations']} observed "
+        f"store {shown(data['store'])}{of}: {c['suggestions']} simulated mutations, {c['observations']} observed "
         f"effects (one per mutation per canary), {c['recipe_versions']} recipe "
         f"version{'' if c['recipe_versions'] == 1 else 's'}"
     )
@@ -126,4 +127,4 @@ def stats(
     if output == OutputFormat.json:
         typer.echo(json.dumps(data, indent=2))
     else:
-        _render(data)
+        _render(data, recipe)

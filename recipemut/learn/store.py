@@ -540,12 +540,26 @@ class Store:
             return int(cur.lastrowid or 0)
 
     # -- reads
-    def counts(self) -> dict[str, int]:
-        """Rows per table."""
+    def counts(self, *, recipe: str | None = None) -> dict[str, int]:
+        """Rows per table (only those of ``recipe``'s versions, when given)."""
+        if recipe is None:
+            return {
+                t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
+                for t in ("recipe_versions", "profiles", "suggestions", "observations")
+            }
+        versions = "SELECT id FROM recipe_versions WHERE recipe = ?"
         return {
-            t: int(self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
-            for t in ("recipe_versions", "profiles", "suggestions", "observations")
+            "recipe_versions": int(self.db.execute(f"SELECT COUNT(*) FROM ({versions})", (recipe,)).fetchone()[0]),
+            **{
+                t: int(self.db.execute(f"SELECT COUNT(*) FROM {t} WHERE recipe_version_id IN ({versions})", (recipe,))
+                       .fetchone()[0])
+                for t in ("profiles", "suggestions", "observations")
+            },
         }
+
+    def recipes(self) -> list[str]:
+        """The names of the recipes the store holds something of, sorted."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT recipe FROM recipe_versions ORDER BY recipe")]
 
     def operator_stats(self, *, recipe: str | None = None) -> list[OperatorStats]:
         """Per operator: suggested, promoted, rolled back, mean gains, prediction error, calibration."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from recipemut.learn.bandit import Bandit
-from recipemut.learn.store import OperatorStats, ProfiledVersion, Store
+from recipemut.learn.store import OperatorStats, ProfiledVersion, Store, StoreError
 
 #: table -> rows, for a store that holds nothing yet
 EMPTY_COUNTS = ("recipe_versions", "profiles", "suggestions", "observations")
@@ -60,10 +60,14 @@ def store_summary(path: Path, *, recipe: str | None = None) -> dict[str, Any]:
     if not path.exists():
         return {"store": str(path), "counts": dict.fromkeys(EMPTY_COUNTS, 0), "operators": [], "profiled_versions": []}
     with Store.open(path) as s:
+        if recipe is not None and recipe not in (names := s.recipes()):
+            held = f"its recipes: {', '.join(names)}" if names else "it holds no recipe yet"
+            raise StoreError(f"--recipe {recipe!r}: no such recipe in the store ({held})", file=str(path),
+                             code="store-no-recipe")  # fmt: skip
         return stats_data(
             path,
             s.operator_stats(recipe=recipe),
             Bandit.from_evidence(s.evidence(recipe=recipe)),
-            s.counts(),
+            s.counts(recipe=recipe),
             s.profiled_versions(recipe=recipe),
         )
