@@ -24,7 +24,7 @@ from recipemut.commands._common import (
 )
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import shown
-from recipemut.usecases.convert import out_name_problem
+from recipemut.usecases.convert import mapping_problem, out_name_problem
 
 
 def _check_out(value: str) -> str:  # its name, before any work (what it is, when it exists, is the flow's)
@@ -43,6 +43,11 @@ def convert(
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,
     mapping: MapOpt = None,
+    recipe: Path | None = typer.Option(None, "--recipe", metavar="RECIPE", show_default=False, help="Write trace "
+                                       "files (OTLP, Jaeger, Zipkin, run histories) as profile RECIPE --logs reads "
+                                       "them: spans mapped to its operations (by --map, then by id or action and "
+                                       "service), the others left out. Needed by --map. Native and Parquet logs are "
+                                       "written as they are."),
     sample_requests: float | None = typer.Option(None, "--sample-requests", callback=check_rate, parser=share,
                                                  metavar="FRACTION", show_default=False, help="Write this share of "
                                                  "requests, whole, chosen by a hash of request_id; their spans' "
@@ -65,11 +70,17 @@ def convert(
     The logs are streamed (memory holds a chunk, then a day), into one file or, given a folder,
     one file per day of request start (UTC), spans-YYYY-MM-DD.parquet; --logs reads the folder.
 
+    Traces name spans, not operations: with --recipe (and --map where they need one) they are
+    written mapped to the recipe's operations, so profile RECIPE --logs FILE gives what the traces give.
+
     Example:
 
         recipemut convert recipes/checkout/logs.jsonl.gz --out /tmp/checkout.parquet
 
         recipemut convert big.jsonl.zst --out /tmp/checkout-days/
+
+        recipemut convert recipes/zipkin_simple_db/trace.json --recipe recipes/zipkin_simple_db/recipe.yaml
+        --map recipes/zipkin_simple_db/mapping.yaml -o /tmp/db.parquet
     """
     from recipemut.usecases.convert import convert_logs, convert_to_folder, is_folder_target
 
@@ -77,14 +88,23 @@ def convert(
         logs, strict=strict, sample_rate=sample_rate, log_format=log_format, mapping=mapping,
         sample_requests=sample_requests, memory_budget=memory_budget,
     )  # fmt: skip
+    if problem := mapping_problem(source, recipe):
+        raise typer.BadParameter(shown(problem), param_hint="'--map'")
     with progress_display(quiet=quiet, json_out=output == OutputFormat.json) as progress:
         write = convert_to_folder if is_folder_target(out) else convert_logs
-        run = write(source, out, progress=progress, force=force)
+        run = write(source, out, progress=progress, force=force, recipe=recipe)
     if output == OutputFormat.json:
         data = {"out": str(run.out), "rows": run.rows, "columns": list(run.columns), "bytes": run.size_bytes,
-                "ingest": run.report.to_dict(), **run.folder_json}
+                "recipe": run.recipe, "ingest": run.report.to_dict(), **run.folder_json}
         typer.echo(json.dumps(data, indent=2))
         warn_ingest(run.report)
+        _hint(run.hint)
         return
     warn_ingest(run.report)
+    _hint(run.hint)
     err_console.print(shown(run.closing_line), highlight=False)
+
+
+def _hint(hint: str | None) -> None:
+    if hint:
+        err_console.print(f"note: {shown(hint)}", highlight=False)

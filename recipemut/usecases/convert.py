@@ -8,6 +8,15 @@ span frame, duplicates dropped as ingest drops them, its rows grouped by request
 request's first span start, ``request_id``, ingest order), so the days of request start come in
 time order; compressed with zstd, in row groups of about a million spans. Profiling it gives the
 figures the logs give (``tests/test_convert.py``, ``tests/test_convert_stream.py``).
+
+Trace files (OTLP, Jaeger, Zipkin) and run histories name spans, not operations: given the recipe
+(``convert --recipe RECIPE [--map MAPPING]``), they are written as ``profile RECIPE --logs`` reads them
+(:func:`recipemut.logs.traces.mapped_to`: the mapping's rules, then the default matching on the
+recipe's ids, actions and services; ``op`` the operation, ``service`` its service, ``recipe`` its name,
+the spans of no operation left out and counted), so that profiling the file gives the figures the
+traces give (``tests/test_convert_map.py``). Without it their spans keep their names
+(:attr:`ConvertRun.hint` says so), and a mapping, which maps to a recipe, is refused
+(:func:`mapping_problem`). Native and Parquet logs name their operations: they are written as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ from recipemut.usecases.inputs import LogSource
 
 if TYPE_CHECKING:
     from recipemut.logs.report import IngestReport
+    from recipemut.recipe.model import Recipe
+
+#: what ingest calls the logs that name their operations (every other format names spans)
+NAMED_OPS = ("native", "parquet")
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +50,23 @@ class ConvertRun:
     files: tuple[Path, ...] = ()  # the files written into a folder (one per day), none for one file
     replaced: tuple[Path, ...] = ()  # of ``files``, those that were in the folder already (written over)
     others: tuple[Path, ...] = ()  # Parquet files in the folder left as they were: ``--logs FOLDER`` reads them too
+    recipe: str | None = None  # the recipe's name the trace files were mapped to (``--recipe``), else None
+
+    @property
+    def hint(self) -> str | None:
+        """When trace files (or run histories) were written without a recipe: that their spans keep their
+        names, and how to write them for a recipe (``None`` otherwise)."""
+        if self.recipe is not None:
+            return None
+        spans = [n for n, f in self.report.formats.items() if f not in NAMED_OPS]
+        if not spans:
+            return None
+        more = f" (and {len(spans) - 1} more)" if len(spans) > 1 else ""
+        return (
+            f"{spans[0]}{more}: {self.report.formats[spans[0]]} spans are written under their span names, for no "
+            "recipe; to write them as 'profile RECIPE --logs' reads them (mapped to its operations), convert "
+            "with --recipe RECIPE (and --map MAPPING where the spans need one)"
+        )
 
     @property
     def closing_line(self) -> str:
@@ -69,12 +99,51 @@ class ConvertRun:
         return note
 
 
+def mapping_problem(source: LogSource, recipe: Recipe | str | Path | None) -> str | None:
+    """Why ``source``'s mapping cannot be used (``None`` when it can, or there is none): a mapping maps
+    spans to the operations of a recipe (its rules name them; the default matching for the spans no rule
+    matches compares the recipe's ids, actions and services), so without the recipe it would be ignored.
+
+    >>> mapping_problem(LogSource.of("t.json", mapping="m.yaml"), None)[:46]
+    'm.yaml: maps spans to the operations of a reci'
+    >>> mapping_problem(LogSource.of("t.json"), None) is None
+    True
+    """
+    if source.mapping is None or recipe is not None:
+        return None
+    return (
+        f"{source.mapping}: maps spans to the operations of a recipe, and convert was given none: "
+        "name it with --recipe RECIPE (the file is then written as 'profile RECIPE --logs ... --map' reads the logs)"
+    )
+
+
+def load_for(source: LogSource, recipe: Recipe | str | Path | None) -> Recipe | None:
+    """The recipe trace files are written for, loaded (a path) and its mapping checked against it, before
+    any log is read: :class:`~recipemut.logs.mapping.MappingError` for a mapping without a recipe
+    (:func:`mapping_problem`) or naming an operation the recipe has not, what the loader raises for a
+    bad recipe."""
+    from recipemut.logs.mapping import MappingError, resolve
+    from recipemut.recipe.model import Recipe as Loaded
+
+    if recipe is not None and not isinstance(recipe, Loaded):
+        from recipemut.recipe.loader import load_recipe
+
+        recipe = load_recipe(recipe)
+    if problem := mapping_problem(source, recipe):
+        raise MappingError(problem, file=str(source.mapping), code="no-recipe")
+    if source.mapping is not None and recipe is not None:
+        resolve(source.mapping).check(recipe)
+    return recipe
+
+
 def convert_logs(
     source: LogSource, out: str | Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
-    force: bool = False,
+    force: bool = False, recipe: Recipe | str | Path | None = None,
 ) -> ConvertRun:
-    """Stream ``source`` (no recipe: every span is kept) into the one Parquet file ``out``, atomically
-    (:func:`recipemut.usecases.partition.write_file`: memory holds a chunk, then a day).
+    """Stream ``source`` into the one Parquet file ``out``, atomically
+    (:func:`recipemut.usecases.partition.write_file`: memory holds a chunk, then a day). Every span is
+    kept, but for trace files given a ``recipe`` (a path or a loaded one): they are written mapped to its
+    operations (:func:`load_for`, :func:`recipemut.logs.traces.mapped_to`).
 
     ``out`` is checked before any log is read (never one of the logs, a file inside a folder of the
     logs, a link or a new folder tree; a file already there only with ``force``, and then only Parquet).
@@ -84,6 +153,7 @@ def convert_logs(
     """
     from recipemut.errors import InputFileError
     from recipemut.files.write import check_output_path
+    from recipemut.logs.traces import mapped_to
     from recipemut.usecases.overwrite import refuse_existing
     from recipemut.usecases.partition import write_file
 
@@ -91,13 +161,16 @@ def convert_logs(
     refuse_inside_inputs(source, path, out)
     refuse_not_parquet(path, out)  # first: --force would not help
     refuse_existing(out, force=force)
+    loaded = load_for(source, recipe)
     try:
-        got = write_file(source, path, chunk_bytes=chunk_bytes, progress=progress)
+        with mapped_to(loaded):
+            got = write_file(source, path, chunk_bytes=chunk_bytes, progress=progress)
     except OSError as e:
         raise InputFileError(
             f"cannot write the Parquet file: {e.strerror or e}; nothing was changed", file=str(out), code="write"
         ) from None
-    return ConvertRun(Path(out), got.rows, got.columns, got.size_bytes, got.report)
+    name = loaded.name if loaded is not None else None
+    return ConvertRun(Path(out), got.rows, got.columns, got.size_bytes, got.report, recipe=name)
 
 
 #: what a one-file ``--out`` is named
@@ -176,7 +249,7 @@ def is_folder_target(out: str | Path) -> bool:
 
 def convert_to_folder(
     source: LogSource, out: str | Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
-    force: bool = False,
+    force: bool = False, recipe: Recipe | str | Path | None = None,
 ) -> ConvertRun:
     """Stream ``source`` into the folder ``out``: one Parquet file per day (UTC) of request start,
     each sorted by request (:func:`recipemut.usecases.partition.write_days`). ``out`` is created when
@@ -185,8 +258,10 @@ def convert_to_folder(
     once the logs are read, unless ``force``. The days are put in place together once all are written:
     on a failure (a day already there, a link where a day goes, disk full, Ctrl-C) the folder is as it
     was. ``size_bytes`` is the files' total; ``progress``
-    is told the bytes read, then the days written."""
+    is told the bytes read, then the days written. Trace files given a ``recipe`` are mapped to it, as
+    :func:`convert_logs` maps them."""
     from recipemut.errors import InputFileError
+    from recipemut.logs.traces import mapped_to
     from recipemut.usecases.partition import write_days
 
     folder = Path(out)
@@ -200,6 +275,7 @@ def convert_to_folder(
     if any(p == folder.resolve() or (p.parent == folder.resolve() and p.suffix == ".parquet") for p in inputs):
         raise InputFileError(f"--out {out}: holds one of the logs; write elsewhere", code="out")
     refuse_inside_inputs(source, folder, out)
+    loaded = load_for(source, recipe)  # before the folder is made
     made = not folder.exists()
     try:
         folder.mkdir(exist_ok=True)
@@ -211,13 +287,16 @@ def convert_to_folder(
                 folder.rmdir()
         raise InputFileError(f"--out {out}: cannot write there (permission denied)", code="out")
     try:
-        got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress, force=force)
+        with mapped_to(loaded):
+            got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress, force=force)
     except BaseException:  # a bad log, Ctrl-C: a folder made for nothing is not left behind (empty: rmdir only)
         if made:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
-    return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files, got.replaced, got.others)
+    name = loaded.name if loaded is not None else None
+    return ConvertRun(folder, got.rows, got.columns, got.size_bytes, got.report, got.files, got.replaced, got.others,
+                      recipe=name)
 
 
 __all__ = [
@@ -225,6 +304,8 @@ __all__ = [
     "convert_logs",
     "convert_to_folder",
     "is_folder_target",
+    "load_for",
+    "mapping_problem",
     "out_name_problem",
     "refuse_inside_inputs",
     "refuse_not_parquet",
