@@ -6,6 +6,12 @@ Times are microseconds; a span without ``timestamp`` or ``duration`` (an incompl
 one beyond 146 years, has no latency and is counted as invalid by normalisation. The presence of an
 ``error`` tag marks an error (Zipkin's convention; its value is the message). The client and server halves of one RPC
 share an ``id``; normalisation merges them.
+
+:func:`parse` reads a file with :mod:`.zipkinfast` (msgspec typed structs, columns built with arrow)
+and hands what that declines to :func:`parse_spans`, the per-span reader below: several documents
+in one file, JSON that only Python's ``json`` reads, a part of an odd shape. Both give the same
+table; the errors (malformed JSON, a span that is not an object, an object where an id is text)
+are the per-span reader's, naming the line or the span.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from recipemut.logs import zipkinfast
 from recipemut.logs.common import Columns, attr_str, iter_documents, micros_ns, shape_error, text
 
 
@@ -28,7 +35,14 @@ def _spans(doc: Any, path: Path) -> list[Any]:
 
 
 def parse(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
-    """The raw span frame of a Zipkin v2 JSON file."""
+    """The raw span frame of a Zipkin v2 JSON file: :mod:`.zipkinfast`'s columns, or
+    :func:`parse_spans` where that declines the file."""
+    table = zipkinfast.parse_table(data, path, attributes)
+    return parse_spans(data, path, attributes) if table is None else table.to_pandas()
+
+
+def parse_spans(data: bytes, path: Path, attributes: Iterable[str]) -> pd.DataFrame:
+    """The raw span frame of a Zipkin v2 JSON file, read span by span (any number of documents)."""
     cols = Columns(attributes)
     c = cols.cols
     keys = cols.attr_keys
