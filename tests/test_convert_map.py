@@ -15,7 +15,10 @@ import pytest
 from _convert_helpers import ROOT, lines, run
 
 from recipemut.logs import traces
+from recipemut.logs.mapping import MappingError
 from recipemut.recipe.loader import load_recipe
+from recipemut.usecases.convert import convert_logs
+from recipemut.usecases.inputs import LogSource
 
 TR = ROOT / "tests" / "data" / "traces"
 DB = ROOT / "recipes" / "zipkin_simple_db"
@@ -153,3 +156,14 @@ def test_mapped_to_reads_as_with_the_recipe_and_only_inside() -> None:
         got = traces.read_table(logs, recipe=None, mapping=mapping)[0]
     assert got.equals(want)
     assert traces.read_table(logs, recipe=None, mapping=mapping)[0].num_rows == 4  # every span, after the block
+
+
+def test_the_flow_takes_a_loaded_recipe_and_refuses_a_mapping_without_one(tmp_path: Path) -> None:
+    recipe, logs, mapping = CASES[0]
+    source = LogSource.of(logs, mapping=mapping)
+    got = convert_logs(source, tmp_path / "t.parquet", recipe=load_recipe(recipe))
+    assert (got.rows, got.recipe, got.hint) == (3, "tempo_checkout", None)
+    with pytest.raises(MappingError) as e:
+        convert_logs(source, tmp_path / "u.parquet")
+    assert e.value.code == "no-recipe" and e.value.file == str(mapping)
+    assert not (tmp_path / "u.parquet").exists()

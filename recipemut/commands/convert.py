@@ -79,8 +79,7 @@ def convert(
 
         recipemut convert big.jsonl.zst --out /tmp/checkout-days/
 
-        recipemut convert recipes/zipkin_simple_db/trace.json --recipe recipes/zipkin_simple_db/recipe.yaml
-        --map recipes/zipkin_simple_db/mapping.yaml -o /tmp/db.parquet
+        recipemut convert trace.json --recipe recipe.yaml --map mapping.yaml --out /tmp/db.parquet
     """
     from recipemut.usecases.convert import convert_logs, convert_to_folder, is_folder_target
 
