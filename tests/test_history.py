@@ -128,3 +128,14 @@ def test_any_bytes_survive_exactly(tmp_path: Path) -> None:
                   writer=WHO)
     write_history(tmp_path / "r.yaml", [e])
     assert encode(read_history(tmp_path / "r.yaml")[0].previous_text or "") == raw
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [("[" * 200_000 + "\n", "nested too deeply"), ('{"seq": ' + "9" * 5_000 + "}\n", "a number too long to read")],
+    ids=["deep-nesting", "5000-digit-integer"],
+)
+def test_a_damaged_line_is_one_error_on_its_line(tmp_path: Path, line: str, match: str) -> None:
+    """json.loads raises RecursionError and ValueError, not JSONDecodeError, for these: a traceback before."""
+    _, lines = _lines(tmp_path)
+    _expect(tmp_path, lines[0] + line + lines[2], 2, match)

@@ -254,6 +254,12 @@ def parse_history(text: str, *, source: str = "<history>") -> tuple[Entry, ...]:
         except json.JSONDecodeError as e:
             raise HistoryError(f"not a JSON entry ({e.msg} at column {e.colno}): corrupt or truncated",
                                file=source, line=i, code="history-corrupt") from None
+        except RecursionError:  # json's decoder recurses per nesting level: not an entry's shape
+            raise HistoryError("not a JSON entry (nested too deeply): corrupt", file=source, line=i,
+                               code="history-corrupt") from None
+        except ValueError:  # an integer of more digits than Python converts (4,300)
+            raise HistoryError("not a JSON entry (a number too long to read): corrupt", file=source, line=i,
+                               code="history-corrupt") from None
         err = jsonschema.exceptions.best_match(validator.iter_errors(d))
         if err is not None:
             where = ".".join(str(p) for p in err.absolute_path) or "entry"
