@@ -13,7 +13,7 @@ Builds (once) into ``--dir`` (default ``benchmarks/data/tiny``, git-ignored):
     one_arr50.jsonl  1,001 spans, then 50 MiB of ``[1]\\n``
     nl.jsonl.gz      a gzip of 199 MiB of ``\\n`` (about 200 KB on disk)
 
-and runs, each in a fresh process under ``/usr/bin/time -v`` (peak RSS of the largest process, wall
+and runs, each in a fresh process under ``/usr/bin/time -v`` (peak RSS of the largest process, wall and CPU
 time), ``recipemut profile recipes/checkout/recipe.yaml --logs F --store off`` plainly, with
 ``--sample-requests 0.5``, ``--memory-budget 50M`` and ``--engine dask``, and ``recipemut convert F
 --out OUT.parquet``. The exit code and the last line the command printed are shown: each of these
@@ -100,9 +100,11 @@ def _distinct_junk(size: int) -> bytes:
     return b"".join(out)[:size]
 
 
-def timed(cmd: list[str], timeout: float | None = None) -> tuple[float, float, int, str]:
-    """Peak RSS in MB, wall seconds, exit code and last output line of ``cmd`` under GNU time; a run
-    past ``timeout`` seconds is stopped (its whole process group) and said so."""
+def timed(cmd: list[str], timeout: float | None = None) -> tuple[float, float, float, int, str]:
+    """Peak RSS in MB, wall and CPU seconds (user and system, of the command and the processes it
+    waited for: steadier than wall time on a shared machine), exit code and last output line of
+    ``cmd`` under GNU time; a run past ``timeout`` seconds is stopped (its whole process group) and
+    said so."""
     t = time.perf_counter()
     p = subprocess.Popen(
         ["/usr/bin/time", "-v", *cmd],
@@ -116,12 +118,13 @@ def timed(cmd: list[str], timeout: float | None = None) -> tuple[float, float, i
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
-        return float("nan"), time.perf_counter() - t, -9, f"timeout after {timeout:.0f} s"
+        return float("nan"), time.perf_counter() - t, float("nan"), -9, f"timeout after {timeout:.0f} s"
     wall = time.perf_counter() - t
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
     peak = int(m.group(1)) / 1024 if m else float("nan")
+    cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", err))
     said = [s for s in (out + err).splitlines() if s.strip() and not s.startswith(("\t", "Command "))]
-    return peak, wall, p.returncode, (said[-1] if said else "")[:110]
+    return peak, wall, cpu, p.returncode, (said[-1] if said else "")[:110]
 
 
 def index_phase() -> None:
@@ -151,7 +154,7 @@ def main() -> None:
     files = build(args.dir)
     only = [s for s in args.only.split(",") if s] or list(files)
     paths = [s for s in args.paths.split(",") if s] or [*PATHS, "convert"]
-    print(f"{'file':9s} {'path':11s} {'peak MB':>8s} {'wall s':>7s} rc  last line")
+    print(f"{'file':9s} {'path':11s} {'peak MB':>8s} {'wall s':>7s} {'cpu s':>6s} rc  last line")
     with tempfile.TemporaryDirectory() as tmp:
         for name in only:
             f = files[name]
@@ -162,8 +165,8 @@ def main() -> None:
                     cmd = [EXE, "convert", str(f), "--out", str(out)]
                 else:
                     cmd = [EXE, "profile", str(RECIPE), "--logs", str(f), "--store", "off", *PATHS[path]]
-                peak, wall, rc, said = timed(cmd, args.timeout)
-                print(f"{name:9s} {path:11s} {peak:8.0f} {wall:7.1f} {rc:2d}  {said}", flush=True)
+                peak, wall, cpu, rc, said = timed(cmd, args.timeout)
+                print(f"{name:9s} {path:11s} {peak:8.0f} {wall:7.1f} {cpu:6.1f} {rc:2d}  {said}", flush=True)
     index_phase()
 
 

@@ -222,3 +222,27 @@ def test_a_partition_counts_its_lines_from_what_its_reader_counted(tmp_path: Pat
     got = [read_partition(part, ["load"], None, 1.0) for part in parts]
     assert sum(g.lines_in[part.index] for g, part in zip(got, parts, strict=True)) == data.count(b"\n")
     assert sum(g.lines_read for g in got) == 3000 * 2 + 1
+
+
+@st.composite
+def later_chunks(draw: st.DrawFn) -> bytes:
+    """A later chunk of a log that opens with more than GIVE_UP_AFTER junk lines, then a mix."""
+    junk = draw(st.sampled_from([b"x\n", b"1\n", b"[1]\r\n", b'{"request_id": 1}\n', b"\xff\n"]))
+    return junk * (GIVE_UP_AFTER + draw(st.integers(1, 50))) + draw(logs())
+
+
+@given(data=later_chunks())
+@settings(max_examples=60, deadline=None)
+def test_a_later_chunk_read_whole_without_giving_up_is_read_as_the_stream_reads_it(data: bytes) -> None:
+    from recipemut.logs.stream import read_chunk
+
+    whole, pieces = Rejects("f.jsonl"), Rejects("f.jsonl")
+    t1, n1, r1, b1 = read_native(pa.py_buffer(data), "f.jsonl", whole, give_up=False)
+    t2, n2, r2, b2 = read_chunk(memoryview(data), "f.jsonl", pieces, first=False)  # 1,000 lines at a time
+    assert (t1.to_pylist(), n1.tolist(), r1, b1) == (t2.to_pylist(), n2.tolist(), r2, b2)
+    assert whole.counts == pieces.counts
+    assert whole.examples == pieces.examples
+    assert whole.first == pieces.first
+    with pytest.raises(LogError) as e:  # giving up, as a file's first chunk does
+        read_native(pa.py_buffer(data), "f.jsonl", Rejects("f.jsonl"))
+    assert e.value.code == "not-a-log"

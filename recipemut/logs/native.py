@@ -254,12 +254,18 @@ def _map(path: str) -> pa.Buffer:
         raise InputFileError(f"cannot read ({e.strerror or e})", file=path, code="unreadable") from None
 
 
-def read_native(source: pa.Buffer | str, name: str, rej: Rejects) -> tuple[pa.Table, np.ndarray, int, int]:
+def read_native(
+    source: pa.Buffer | str, name: str, rej: Rejects, *, give_up: bool = True
+) -> tuple[pa.Table, np.ndarray, int, int]:
     """Parse one native JSONL file: (table, 1-based line numbers, non-blank lines, blank lines).
 
     ``source`` is the gunzipped bytes, or the path of a plain file: that one is memory-mapped only
     while scanning for lines (and again if the slow path needs it), so that its pages are not
     resident while the parser builds the table.
+
+    ``give_up=False`` reads on where the first :data:`GIVE_UP_AFTER` non-blank lines are all rejected
+    (no "not a span log"): a later chunk of a file that opens with a stretch of junk, read whole in
+    one call, its junk rejected in bulk.
     """
     # A plain file is memory-mapped only for the scan, so its pages are not held while the table
     # is built. The one-pass parse runs after the scan, and only when every non-blank line is shaped
@@ -267,7 +273,7 @@ def read_native(source: pa.Buffer | str, name: str, rej: Rejects) -> tuple[pa.Ta
     # JSON reader crashes the process on a parse block that opens with `null` (a line `null`).
     buf = source if isinstance(source, pa.Buffer) else _map(source)
     a = np.frombuffer(buf, dtype=np.uint8)
-    whole, first = _give_up_early(buf, a, name)
+    whole, first = _give_up_early(buf, a, name, refuse=give_up)
     junk = None if whole is not None else _Junk()
     # blank lines are counted, not indexed; so are short junk lines (their rejections tallied by ``junk``)
     lines = whole or index_lines(a, blank=False, sift=junk)
@@ -298,7 +304,7 @@ def read_native(source: pa.Buffer | str, name: str, rej: Rejects) -> tuple[pa.Ta
     return table, nums, n_nonblank - spaces, n_blank + spaces
 
 
-def _give_up_early(buf: pa.Buffer, a: np.ndarray, name: str) -> tuple[Lines | None, Lines | None]:
+def _give_up_early(buf: pa.Buffer, a: np.ndarray, name: str, *, refuse: bool) -> tuple[Lines | None, Lines | None]:
     """Raise "not a span log" when the first :data:`GIVE_UP_AFTER` non-blank lines (of more), all of them not
     shaped ``{...}``, are all rejected, before the rest of the file is indexed: a file of millions
     of tiny lines (``x``) cost an index entry per line, gigabytes, only to be refused by the same
@@ -306,10 +312,12 @@ def _give_up_early(buf: pa.Buffer, a: np.ndarray, name: str) -> tuple[Lines | No
 
     Returns the index of the whole buffer when it has no more lines than that (the scan for them
     went through it all), else the index of those first lines (too deep ones marked odd and deep),
-    which the slow path reads by the same rule (:func:`_read_slow`)."""
+    which the slow path reads by the same rule (:func:`_read_slow`); None for them unless ``refuse``."""
     head = index_lines(a, blank=False, stop_after=GIVE_UP_AFTER + 1)
     if len(head) <= GIVE_UP_AFTER:  # the rule is for more lines than that (as in _read_slow)
         return head, None
+    if not refuse:
+        return None, None
     head = head.head(GIVE_UP_AFTER)
     deep = too_deep(a, head)
     if deep.any():
