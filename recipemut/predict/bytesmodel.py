@@ -39,6 +39,11 @@ already. A change of such a field's format or compression is predicted to leave 
 recorded (no saving claimed), while the compression's codec time (per MB of the file) is still
 charged; a serialisation format costs nothing on a file, which is not serialised.
 
+**Per request or summed** (:func:`latency_delta`, :func:`summed_delta`): the change is linear in the
+recorded bytes, so its sum over the requests is the same coefficients times each operation's summed
+bytes (:func:`byte_sums`, once per profile). Scoring candidates (``datapipe``) needs only the sum, a
+few float operations per changed field; the simulator replays per request and takes the arrays.
+
 >>> t = table()
 >>> round(size_factor(t, "json", "none", "protobuf", "zstd"), 3)  # protobuf+zstd vs plain JSON
 0.14
@@ -48,7 +53,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -234,6 +239,44 @@ def _opaque_codec_ms_per_mb(tbl: Mapping[str, FormatCost], comp: str, side: str)
     return float(c.encode_ms_per_mb if side == "out" else c.decode_ms_per_mb)
 
 
+def _compared(before: Recipe, after: Recipe, profile: Profile, only: Iterable[str] | None) -> Iterator[tuple[int, str]]:
+    """``(column, operation)`` of the profile's operations present in both recipes with the same
+    service and action (a substitute's bytes are not those recorded), within ``only`` if given."""
+    wanted = set(only) if only is not None else None
+    for j, op_id in enumerate(profile.op_ids):
+        if op_id not in before.ops or op_id not in after.ops or (wanted is not None and op_id not in wanted):
+            continue
+        ob, oa = before.ops[op_id], after.ops[op_id]
+        if (ob.service, ob.action) == (oa.service, oa.action):
+            yield j, op_id
+
+
+def _field_terms(
+    before: Recipe, after: Recipe, op_id: str, side: str, t: Mapping[str, FormatCost]
+) -> list[tuple[float, float, float, float]]:
+    """Per field of ``op_id`` on ``side`` whose transfer changes: ``(share, factor, ms0, ms1)``.
+
+    ``share`` of the recorded bytes is the field's (:func:`field_shares`); its wire bytes scale by
+    ``factor`` (0 when no longer transferred); ``ms0``/``ms1`` are the codec ms per wire MB before and
+    after. Empty when nothing changes on that side.
+    """
+    changes = _transfer_changes(before, after, op_id, side)
+    if not changes:
+        return []
+    shares = field_shares(before, op_id, side)
+    out: list[tuple[float, float, float, float]] = []
+    for field_name, (f0, c0, f1, c1) in changes.items():
+        if compressible(before.fields.get(field_name), t):
+            factor = size_factor(t, f0, c0, f1, c1) if f1 else 0.0
+            ms0 = codec_ms_per_wire_mb(t, f0, c0, side)
+            ms1 = codec_ms_per_wire_mb(t, f1, c1, side) if f1 else 0.0
+        else:  # an opaque file: no shrink is claimed, its compression's codec time is charged
+            factor = 1.0 if f1 else 0.0
+            ms0, ms1 = _opaque_codec_ms_per_mb(t, c0, side), _opaque_codec_ms_per_mb(t, c1, side)
+        out.append((shares.get(field_name, 0.0), factor, ms0, ms1))
+    return out
+
+
 def latency_delta(
     before: Recipe,
     after: Recipe,
@@ -253,39 +296,28 @@ def latency_delta(
     change of codec time from the table (always). An opaque file (see the module docstring) keeps its
     recorded bytes while still transferred; only its compression's codec time changes. Vectorised over
     requests. ``only`` restricts the operations looked at (those known to be touched), to save time.
+
+    The per-request arrays are what a replay needs (:mod:`recipemut.predict.simulate`); a change's
+    sum or mean over the requests is :func:`summed_delta`, a few float operations per field.
     """
-    wanted = set(only) if only is not None else None
     t = tbl if tbl is not None else table(after.formats)
     per_op: dict[str, np.ndarray] = {}
     per_bytes: dict[str, np.ndarray] = {}
     unfitted: list[str] = []
-    for j, op_id in enumerate(profile.op_ids):
-        if op_id not in before.ops or op_id not in after.ops or (wanted is not None and op_id not in wanted):
-            continue
-        ob, oa = before.ops[op_id], after.ops[op_id]
-        if (ob.service, ob.action) != (oa.service, oa.action):
-            continue  # a substitute: its bytes are not those recorded
+    for j, op_id in _compared(before, after, profile, only):
         f = fits.get(op_id)
         lat = np.zeros(profile.n_requests)
         dbytes = np.zeros(profile.n_requests)
         touched = False
         for side, recorded in (("in", profile.bytes_in[:, j]), ("out", profile.bytes_out[:, j])):
-            changes = _transfer_changes(before, after, op_id, side)
-            if not changes:
+            terms = _field_terms(before, after, op_id, side, t)
+            if not terms:
                 continue
             touched = True
-            shares = field_shares(before, op_id, side)
             rec = np.nan_to_num(recorded, nan=0.0)
             slope = f.slope(side) if f is not None else 0.0
-            for field_name, (f0, c0, f1, c1) in changes.items():
-                wire0 = rec * shares.get(field_name, 0.0)
-                if compressible(before.fields.get(field_name), t):
-                    factor = size_factor(t, f0, c0, f1, c1) if f1 else 0.0
-                    ms0 = codec_ms_per_wire_mb(t, f0, c0, side)
-                    ms1 = codec_ms_per_wire_mb(t, f1, c1, side) if f1 else 0.0
-                else:  # an opaque file: no shrink is claimed, its compression's codec time is charged
-                    factor = 1.0 if f1 else 0.0
-                    ms0, ms1 = _opaque_codec_ms_per_mb(t, c0, side), _opaque_codec_ms_per_mb(t, c1, side)
+            for share, factor, ms0, ms1 in terms:
+                wire0 = rec * share
                 wire1 = wire0 * factor
                 codec0 = ms0 * wire0 / MB
                 codec1 = ms1 * wire1 / MB
@@ -298,4 +330,87 @@ def latency_delta(
                 unfitted.append(op_id)
     return BytesDelta(
         per_op=MappingProxyType(per_op), bytes_per_op=MappingProxyType(per_bytes), unfitted=tuple(unfitted)
+    )
+
+
+# ---- the same change summed over the requests (scoring candidates) ------------------------------
+
+
+@dataclass(frozen=True)
+class SummedDelta:
+    """A change of transfers summed over the profile's requests, per operation: what the arrays of
+    :class:`BytesDelta` add up to (divide by the number of requests for the mean)."""
+
+    latency_ms: Mapping[str, float]  # op -> summed latency change (ms)
+    bytes: Mapping[str, float]  # op -> summed change of bytes in + out
+    unfitted: tuple[str, ...]  # as in BytesDelta
+
+
+_SUMS: weakref.WeakKeyDictionary[Profile, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def byte_sums(profile: Profile) -> dict[str, np.ndarray]:
+    """Recorded bytes summed over the requests per operation (profile columns): ``{"in": (k,), "out":
+    (k,)}``, absent cells counted 0 (as :func:`latency_delta` counts them).
+
+    One pass over each bytes matrix. A profile is immutable, so the sums are computed once per profile
+    object and remembered weakly (they go with it: another profile, even of the same recipe, has its
+    own); each call returns new arrays.
+    """
+    cached = _SUMS.get(profile)
+    if cached is None:
+        cached = _SUMS[profile] = {
+            # one copy, each operation's column made a contiguous row: its sum is numpy's pairwise one
+            side: np.nan_to_num(np.array(m.T, dtype=float, order="C"), nan=0.0, copy=False).sum(axis=1)
+            for side, m in (("in", profile.bytes_in), ("out", profile.bytes_out))
+        }
+    return {side: v.copy() for side, v in cached.items()}
+
+
+def summed_delta(
+    before: Recipe,
+    after: Recipe,
+    profile: Profile,
+    fits: Mapping[str, BytesFit],
+    *,
+    tbl: Mapping[str, FormatCost] | None = None,
+    only: Iterable[str] | None = None,
+    sums: Mapping[str, np.ndarray] | None = None,
+) -> SummedDelta:
+    """:func:`latency_delta` summed over the requests, without a per-request array.
+
+    The per-request change is linear in the recorded bytes (``slope * (factor - 1) * share * bytes``
+    plus the codec times, also per byte), so its sum over the requests is the same coefficients times
+    the operation's summed bytes on that side (:func:`byte_sums`, computed once per profile): a few
+    float operations per changed field, where the arrays cost a pass over every request. Equal to
+    the arrays' sums up to float rounding. ``sums`` may be passed when the caller holds them.
+    """
+    t = tbl if tbl is not None else table(after.formats)
+    totals = sums if sums is not None else byte_sums(profile)
+    lat_sum: dict[str, float] = {}
+    bytes_sum: dict[str, float] = {}
+    unfitted: list[str] = []
+    for j, op_id in _compared(before, after, profile, only):
+        f = fits.get(op_id)
+        lat = dbytes = 0.0
+        touched = False
+        for side in ("in", "out"):
+            terms = _field_terms(before, after, op_id, side, t)
+            if not terms:
+                continue
+            touched = True
+            recorded = float(totals[side][j])
+            slope = f.slope(side) if f is not None else 0.0
+            for share, factor, ms0, ms1 in terms:
+                wire0 = recorded * share
+                wire1 = wire0 * factor
+                dbytes += wire1 - wire0
+                lat += slope * (wire1 - wire0) + (ms1 * wire1 / MB - ms0 * wire0 / MB)
+        if touched:
+            lat_sum[op_id] = lat
+            bytes_sum[op_id] = dbytes
+            if f is None or not f.good:
+                unfitted.append(op_id)
+    return SummedDelta(
+        latency_ms=MappingProxyType(lat_sum), bytes=MappingProxyType(bytes_sum), unfitted=tuple(unfitted)
     )

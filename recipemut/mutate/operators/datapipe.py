@@ -10,10 +10,11 @@ Two kinds of candidate:
   or bytes, or any field with a ``format``) produced by an operation and neither produced nor
   consumed by a ``frozen`` one, every (format, compression) pair of the table is scored by the
   predicted mean latency change summed over its producer and consumers
-  (:func:`recipemut.predict.bytesmodel.latency_delta`: bytes savings only where an op's fit is good, codec
-  costs always). The best pair is proposed when at least one touched operation has a good fit and
-  the predicted saving is at least ``datapipe_min_saving_ms`` (1 ms). Edits: ``fields.<name>.format``
-  and ``fields.<name>.compression`` set.
+  (:func:`recipemut.predict.bytesmodel.summed_delta`: bytes savings only where an op's fit is good, codec
+  costs always; the per-request change summed from the profile's bytes per operation, summed once per
+  profile, so a pair costs a few float operations, not a pass over the requests). The best pair is
+  proposed when at least one touched operation has a good fit and the predicted saving is at least
+  ``datapipe_min_saving_ms`` (1 ms). Edits: ``fields.<name>.format`` and ``fields.<name>.compression`` set.
 * **format, on a file** (a ``type: bytes`` field: an upload, an image, a video, an archive): a file
   has no serialisation format to change, so its ``format`` is never changed, and the table's
   compression ratios are figures for serialised documents, while already compressed media barely
@@ -39,7 +40,7 @@ from types import MappingProxyType
 
 from recipemut.mutate.mutation import STRING, EditForm, EditShape, Mutation, mutate, target
 from recipemut.mutate.operators._base import OperatorContext, make_mutation
-from recipemut.predict.bytesmodel import latency_delta
+from recipemut.predict.bytesmodel import byte_sums, summed_delta
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Recipe
 from recipemut.recipe.transfer import (
@@ -113,6 +114,8 @@ def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
     assert p is not None
     tbl = table(r.formats)
     formats, compressions = formats_and_compressions(tbl)
+    sums = byte_sums(p)  # once per call: every pair below is scored from them
+    n = max(p.n_requests, 1)
     out: list[Mutation] = []
     for why in not_proposed(ctx).values():
         log.info("datapipe proposes no format or compression change: %s.", why)
@@ -133,10 +136,9 @@ def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
                     continue
                 # the recipe with only this field's codec changed (the same as applying the edits below)
                 cand = replace(r, fields=MappingProxyType({**r.fields, f: replace(spec, format=fmt, compression=comp)}))
-                d = latency_delta(r, cand, p, ctx.bytes_fits, tbl=tbl, only=ops)
-                n = max(p.n_requests, 1)
-                saving = -float(sum(v.sum() for v in d.per_op.values())) / n
-                dbytes = float(sum(v.sum() for v in d.bytes_per_op.values())) / n
+                d = summed_delta(r, cand, p, ctx.bytes_fits, tbl=tbl, only=ops, sums=sums)
+                saving = -float(sum(d.latency_ms.values())) / n
+                dbytes = float(sum(d.bytes.values())) / n
                 if best is None or saving > best[0]:
                     best = (saving, fmt, comp, dbytes)
         if best is None or best[0] < float(ctx.option("datapipe_min_saving_ms")):
@@ -161,6 +163,8 @@ def _drop_candidates(ctx: OperatorContext) -> list[Mutation]:
     r, p = ctx.recipe, ctx.profile
     assert p is not None
     consumed = {f for op in r.operations for f in op.consumes}
+    sums = byte_sums(p)
+    n = max(p.n_requests, 1)
     out: list[Mutation] = []
     for op_id in r.topo_order:
         op = r.ops[op_id]
@@ -172,10 +176,9 @@ def _drop_candidates(ctx: OperatorContext) -> list[Mutation]:
                 continue
             edits = [Edit("remove", ("operations", op_id, "produces", f))]
             cand = mutate(dict(ctx.doc), edits)
-            d = latency_delta(r, cand, p, ctx.bytes_fits)
-            n = max(p.n_requests, 1)
-            saving = -float(d.per_op[op_id].sum()) / n if op_id in d.per_op else 0.0
-            dbytes = float(d.bytes_per_op[op_id].sum()) / n if op_id in d.bytes_per_op else 0.0
+            d = summed_delta(r, cand, p, ctx.bytes_fits, sums=sums)
+            saving = -d.latency_ms[op_id] / n if op_id in d.latency_ms else 0.0
+            dbytes = d.bytes[op_id] / n if op_id in d.bytes else 0.0
             if saving < float(ctx.option("datapipe_min_saving_ms")):
                 continue
             reason = (
