@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 
 from recipemut.errors import LogError
 from recipemut.files.compressed import GZIP_RATIO, gzip_content_size, packed_with, zstd_frame_content_size
+from recipemut.files.read import os_error
 from recipemut.logs.parquet import is_parquet_file
 
 #: ingest plus profile hold about this many bytes per byte of native JSONL content (measured: 1.4 GB
@@ -379,7 +380,13 @@ def sampler_for(
 
     def estimate() -> int:
         on_disk = [p for p in files if p.is_file()]
-        return estimated_memory(on_disk, {p: "parquet" if is_parquet_file(p) else packed_with(p) for p in on_disk})
+        kinds: dict[Path, str] = {}
+        for p in on_disk:  # files, not spans; an unreadable one is said as its reader says it
+            try:
+                kinds[p] = "parquet" if is_parquet_file(p) else packed_with(p)
+            except OSError as e:
+                raise os_error(e, str(p), what="log") from None
+        return estimated_memory(on_disk, kinds)
 
     fraction, why = sample_fraction(sample_requests, budget, estimate)
     if fraction is None:
