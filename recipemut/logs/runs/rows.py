@@ -1,16 +1,17 @@
 """What the run-history readers share: the documents of a file, the span rows they fill, the table.
 
 Each engine reader walks its documents (a dict walk: one pass over the runs, nodes, events or jobs)
-and appends one row per span to a :class:`Rows`: plain Python lists, with the times kept as the
-engine wrote them. :meth:`Rows.table` then parses every time at once (RFC 3339 strings through
-pandas, epoch numbers through numpy) and builds the span table
+and appends one row per span to a :class:`Rows` (its fields to one flat list), with the times kept
+as the engine wrote them. :meth:`Rows.table` then parses every time at once (:func:`times_ms`: RFC 3339 strings through
+pandas, epoch numbers through numpy, sorted by type in one pass) and builds the span table
 (:data:`~recipemut.logs.spans.SPAN_SCHEMA` + the call columns) in one go: no pandas call per span.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -109,22 +110,15 @@ class Rows:
         self.recipe = recipe
         #: step names as operations (readers call ``rows.ops(name)``): the recipe's ids where it tells names apart
         self.ops = StepOps(None if recipe is None else [(o.id, o.action) for o in recipe.operations])
-        self.request: list[str] = []
-        self.op: list[str] = []
-        self.service: list[str | None] = []
-        self.start: list[Any] = []  # as the engine wrote it: RFC 3339 text, epoch number, datetime
-        self.end: list[Any] = []
-        self.status: list[str] = []
-        self.span_id: list[str | None] = []
-        self.parent: list[str | None] = []
-        self.attempt: list[int | None] = []
-        self.items: list[int | None] = []
+        #: the spans' fields, :data:`_FIELDS` a span one after another (one ``extend`` a span; a column
+        #: is then one slice, :class:`_Columns`)
+        self.fields: list[Any] = []
         self.counts: dict[str, int] = dict.fromkeys(COUNT_KEYS, 0)
         self.notes: list[str] = []
         self.in_progress: list[str] = []  # ids of runs left out because they had not finished
 
     def __len__(self) -> int:
-        return len(self.request)
+        return len(self.fields) // _FIELDS
 
     def add(
         self,
@@ -140,17 +134,9 @@ class Rows:
         attempt: int | None = None,
         items: int | None = None,
     ) -> None:
-        """One span (one call attempt of one step of one run)."""
-        self.request.append(request)
-        self.op.append(op)
-        self.service.append(service)
-        self.start.append(start)
-        self.end.append(end)
-        self.status.append(status)
-        self.span_id.append(span_id)
-        self.parent.append(parent)
-        self.attempt.append(attempt)
-        self.items.append(items)
+        """One span (one call attempt of one step of one run); times as the engine wrote them (RFC 3339
+        text, an epoch number, a ``datetime``), read by :func:`times_ms` in :meth:`table`."""
+        self.fields.extend((request, op, service, start, end, status, span_id, parent, attempt, items))
 
     def running(self, run: str) -> None:
         """A run still in progress: counted, named in the notes, none of its steps kept."""
@@ -160,15 +146,16 @@ class Rows:
     def table(self, *, engine: str, strict: bool) -> tuple[pa.Table, dict[str, int], list[str]]:
         """The span table (:data:`SPAN_SCHEMA` then the call columns), the counts and the notes."""
         n = len(self)
-        start = times_ms(self.start)
-        end = times_ms(self.end)
+        cols = _Columns(self.fields)
+        start = times_ms(cols.start)
+        end = times_ms(cols.end)
         bad = np.isnan(start) | np.isnan(end) | (end < start)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            where = f"run {self.request[first]!r}, step {self.op[first]!r}"
+            where = f"run {cols.request[first]!r}, step {cols.op[first]!r}"
             if strict:
                 raise LogError(
-                    f"{where}: no usable start or end time ({self.start[first]!r} .. {self.end[first]!r}) (--strict)",
+                    f"{where}: no usable start or end time ({cols.start[first]!r} .. {cols.end[first]!r}) (--strict)",
                     file=str(self.path),
                     code="bad-span",
                 )
@@ -176,22 +163,24 @@ class Rows:
             self.notes.append(f"{int(bad.sum())} step(s) without a usable start and end time left out (first: {where})")
         keep = ~bad
         self.counts["spans_read"] = n
-        ops = np.asarray(self.op, dtype=object)
-        service = np.asarray(self.service, dtype=object)
+        ops = np.asarray(cols.op, dtype=object)
+        service = np.asarray(cols.service, dtype=object)
         if self.recipe is not None and n:  # the recipe's service for its operations: one name per operation
-            known = {o.id: o.service for o in self.recipe.operations}
-            service = np.asarray([known.get(o, s) for o, s in zip(ops, service, strict=True)], dtype=object)
+            known = pd.Series(ops).map({o.id: o.service for o in self.recipe.operations}).to_numpy(dtype=object)
+            service = np.where(pd.notna(known), known, service)
         index = np.arange(1, n + 1, dtype=np.int64)
 
-        def strings(values: list[Any] | np.ndarray) -> pa.Array:
-            return pa.array(np.asarray(values, dtype=object)[keep], pa.string())
+        kept_all = bool(keep.all())  # (the usual case: the columns as they are, no masked copy)
 
-        def ints(values: list[int | None]) -> pa.Array:
-            return pa.array(np.asarray(values, dtype=object)[keep], pa.int64())
+        def strings(values: list[Any] | np.ndarray) -> pa.Array:
+            return pa.array(values if kept_all else np.asarray(values, dtype=object)[keep], pa.string())
+
+        def ints(values: list[Any]) -> pa.Array:
+            return pa.array(values if kept_all else np.asarray(values, dtype=object)[keep], pa.int64())
 
         m = int(keep.sum())
         arrays: dict[str, pa.Array] = {
-            "request_id": strings(self.request),
+            "request_id": strings(cols.request),
             "recipe": pa.nulls(m, pa.string()),
             "recipe_version": pa.nulls(m, pa.int64()),
             "variant": pa.nulls(m, pa.string()),
@@ -199,7 +188,7 @@ class Rows:
             "service": strings(service),
             "start_ms": pa.array(start[keep], pa.float64()),
             "latency_ms": pa.array((end - start)[keep], pa.float64()),
-            "status": strings(self.status),
+            "status": strings(cols.status),
             "cost_usd": pa.nulls(m, pa.float64()),
             "cpu_ms": pa.nulls(m, pa.float64()),
             "mem_mb": pa.nulls(m, pa.float64()),
@@ -209,10 +198,10 @@ class Rows:
             "sample_rate": pa.nulls(m, pa.float64()),
             "source_file": pa.array(np.full(m, str(self.path), dtype=object), pa.string()),
             "source_line": pa.array(index[keep], pa.int64()),
-            "span_id": strings(self.span_id),
-            "parent_span_id": strings(self.parent),
-            "attempt": ints(self.attempt),
-            "items": ints(self.items),
+            "span_id": strings(cols.span_id),
+            "parent_span_id": strings(cols.parent),
+            "attempt": ints(cols.attempt),
+            "items": ints(cols.items),
         }
         schema = pa.schema([*SPAN_SCHEMA, *CALL_SCHEMA])
         table = pa.table([arrays[f.name] for f in schema], schema=schema)
@@ -251,36 +240,97 @@ class Rows:
         return notes
 
 
-def times_ms(values: list[Any]) -> np.ndarray:
-    """Epoch milliseconds of times as engines write them, NaN where missing or unreadable.
+#: the fields :meth:`Rows.add` keeps of a span
+_FIELDS = 10
 
-    RFC 3339 text (parsed together, by pandas), epoch numbers (seconds, as the Step Functions API
-    and boto3 give them, or milliseconds when larger than 10**11), ``datetime`` values (YAML's
-    unquoted timestamps; naive ones are UTC).
+
+class _Columns:
+    """The spans' fields of a :class:`Rows` as columns (lists), in the order :meth:`Rows.add` takes them."""
+
+    def __init__(self, fields: list[Any]) -> None:
+        cols = [fields[k::_FIELDS] for k in range(_FIELDS)]
+        self.request, self.op, self.service, self.start, self.end, self.status = cols[:6]
+        self.span_id, self.parent, self.attempt, self.items = cols[6:]
+
+
+def time_ms(value: Any) -> float:
+    """Epoch milliseconds of one time as an engine wrote it, NaN where missing or unreadable: the rule
+    :func:`times_ms` applies to every value.
+
+    RFC 3339 text (read by ``pandas.to_datetime(..., format="ISO8601", utc=True)``), an epoch number
+    (seconds, as the Step Functions API and boto3 give them, or milliseconds when larger than
+    10**11), a ``datetime`` (YAML's unquoted timestamps; naive ones are UTC). Anything else (``null``,
+    a boolean, an object, a list, a date without a time, a number beyond a double) has no time.
+
+    >>> time_ms("2018-08-01T10:22:43+02:00"), time_ms(1.5), time_ms(1_600_000_000_000), time_ms(True)
+    (1533111763000.0, 1500.0, 1600000000000.0, nan)
+    """
+    if isinstance(value, str):
+        return float(_texts_ms(pd.Series([value], dtype=object))[0])
+    if isinstance(value, bool) or value is None:
+        return np.nan
+    if isinstance(value, (int, float)):
+        try:
+            f = float(value)
+        except OverflowError:  # an integer beyond a double
+            return np.nan
+        return f if abs(f) > 1e11 else f * 1000.0
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp() * 1000.0
+    return np.nan
+
+
+#: the exact types :func:`times_ms` sorts by their type alone: text, numbers, no time
+_TEXT, _NUMBER, _NONE, _OTHER = 0, 1, 2, 3
+_KINDS: dict[type, int] = {str: _TEXT, int: _NUMBER, float: _NUMBER, type(None): _NONE, bool: _NONE}
+
+
+def times_ms(values: Sequence[Any]) -> np.ndarray:
+    """:func:`time_ms` of every value, vectorised: NaN where missing or unreadable.
+
+    The values are sorted by their exact type (one C-level pass); all the text is parsed by one
+    ``pandas.to_datetime`` call, all the numbers converted by one numpy cast; only values of other
+    types (``datetime``, rare: YAML's unquoted timestamps; objects, lists) go through
+    :func:`time_ms` one at a time.
 
     >>> times_ms(["1970-01-01T00:00:01Z", "2018-08-01T10:22:43+02:00", 1.5, 1_600_000_000_000, None, "x"]).tolist()
     [1000.0, 1533111763000.0, 1500.0, 1600000000000.0, nan, nan]
     """
-    out = np.full(len(values), np.nan)
-    text_at: list[int] = []
-    texts: list[str] = []
-    for i, v in enumerate(values):
-        if isinstance(v, str):
-            text_at.append(i)
-            texts.append(v)
-        elif isinstance(v, bool) or v is None:
-            continue
-        elif isinstance(v, (int, float)):
-            f = float(v)
-            out[i] = f if abs(f) > 1e11 else f * 1000.0
-        elif isinstance(v, dt.datetime):
-            out[i] = (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)).timestamp() * 1000.0
-    if texts:
-        parsed = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce", format="ISO8601")
-        us = parsed.to_numpy(dtype="datetime64[us]").astype(np.int64)  # exact in float64, unlike ns
-        ms = np.where(parsed.isna().to_numpy(), np.nan, us.astype(float) / 1e3)
-        out[np.asarray(text_at, dtype=np.int64)] = ms
+    n = len(values)
+    out = np.full(n, np.nan)
+    if not n:
+        return out
+    kind = np.fromiter(map(_KINDS.get, map(type, values), repeat(_OTHER)), np.int8, n)
+    objects = np.fromiter(values, dtype=object, count=n)  # (not np.asarray: lists stay items)
+    at = np.flatnonzero(kind == _TEXT)
+    if len(at):
+        out[at] = _texts_ms(pd.Series(objects[at], dtype=object))
+    at = np.flatnonzero(kind == _NUMBER)
+    if len(at):
+        try:
+            f = objects[at].astype(np.float64)
+        except OverflowError:  # an integer beyond a double: no time (one value at a time)
+            f = np.fromiter(map(_number, objects[at]), np.float64, len(at))
+        with np.errstate(over="ignore", invalid="ignore"):  # (f * 1000 overflows only where f itself is kept)
+            out[at] = np.where(np.abs(f) > 1e11, f, f * 1000.0)
+    at = np.flatnonzero(kind == _OTHER)
+    if len(at):
+        out[at] = np.fromiter(map(time_ms, objects[at]), np.float64, len(at))
     return out
 
 
-__all__ = ["COUNT_KEYS", "ERROR", "OK", "Rows", "documents", "items", "obj", "text", "times_ms"]
+def _number(v: int | float) -> float:
+    try:
+        return float(v)
+    except OverflowError:
+        return np.nan
+
+
+def _texts_ms(texts: pd.Series) -> np.ndarray:
+    """RFC 3339 text as epoch milliseconds (NaN where pandas reads no time), parsed together."""
+    parsed = pd.to_datetime(texts, utc=True, errors="coerce", format="ISO8601")
+    us = parsed.to_numpy(dtype="datetime64[us]").astype(np.int64)  # exact in float64, unlike ns
+    return np.where(parsed.isna().to_numpy(), np.nan, us.astype(float) / 1e3)
+
+
+__all__ = ["COUNT_KEYS", "ERROR", "OK", "Rows", "documents", "items", "obj", "text", "time_ms", "times_ms"]
