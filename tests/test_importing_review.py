@@ -31,7 +31,7 @@ def test_import_refuses_to_replace_a_recipe_that_has_a_history(tmp_path: Path) -
 
 def test_import_still_writes_over_an_untracked_file(tmp_path: Path) -> None:
     out = tmp_path / "recipe.yaml"
-    out.write_text("old\n")
+    out.write_text("name: old\noperations:\n  a: {service: s, action: a}\n")  # a recipe, as the last import wrote
     res = runner.invoke(app, ["import", str(DIAMOND), "-o", str(out)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert out.read_text().startswith("# Imported by `recipemut import`")

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from recipemut.errors import RecipemutError
+from recipemut.files.kinds import GRAPH
 from recipemut.files.write import atomic_write, check_output_path
 
 
@@ -45,7 +46,7 @@ def graph(
         recipemut graph recipes/checkout/recipe.yaml --format dot | dot -Tsvg > checkout.svg
     """
     if out is not None:
-        check_output_path(out, recipes=[recipe_path], example="graph.mmd")
+        check_output_path(out, recipes=[recipe_path], example="graph.mmd", kind=GRAPH)
     from recipemut.recipe.graph import render_dot, render_mermaid
     from recipemut.recipe.loader import load_recipe  # networkx: not for -h
 

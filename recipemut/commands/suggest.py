@@ -268,6 +268,7 @@ def suggest(
 
         recipemut suggest recipes/checkout/recipe.yaml --logs recipes/checkout/logs.jsonl.gz --out plan.json
     """
+    from recipemut.files.kinds import PLAN
     from recipemut.files.progress import run_started
     from recipemut.files.write import check_output_path
     from recipemut.learn.store import check_store_path, store_path
@@ -277,7 +278,7 @@ def suggest(
         sample_requests=sample_requests, memory_budget=memory_budget, engine=engine, scheduler=scheduler,
     )  # fmt: skip
     if out is not None:  # refused before any work: never an input, a link or a new folder tree
-        check_output_path(out, recipes=[recipe], inputs=source.input_files(), example="plan.json")
+        check_output_path(out, recipes=[recipe], inputs=source.input_files(), example="plan.json", kind=PLAN)
     if store is not None:  # any other store problem (not SQLite, a missing folder) stays a warning
         check_store_path(store, recipes=[recipe], inputs=source.input_files(), option="--store", inputs_only=True)
     with progress_display(quiet=quiet, json_out=output == SuggestFormat.json) as progress:

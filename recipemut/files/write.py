@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from recipemut.errors import InputFileError, LockTimeout
+from recipemut.files.kinds import FileKind, head_of, looks_like
 from recipemut.files.read import kind_of
 from recipemut.files.text import safe
 
@@ -532,6 +533,7 @@ def check_output_path(
     inputs: Mapping[Path, str] | Iterable[str | os.PathLike[str]] = (),
     recipes: Iterable[str | os.PathLike[str]] = (),
     example: str | None = None,
+    kind: FileKind | None = None,
 ) -> Path:
     """Refuse a file a command was told to write (``--out``, ``--plot``) before any work is done.
 
@@ -539,7 +541,9 @@ def check_output_path(
     command's inputs (``inputs``: a mapping path -> what it is, or paths; ``recipes``: each with
     its history and lock), also when reached through another name (a hard or symbolic link); a
     symbolic link, a directory, a FIFO, a device (anything but a regular file); a file in a folder
-    that does not exist or cannot be written. Returns ``out`` as a :class:`Path`.
+    that does not exist or cannot be written; with ``kind`` (what the command writes), a file of
+    some bytes that is not of that kind (:mod:`recipemut.files.kinds`: a log named as a plan's
+    output is never replaced by the plan). Returns ``out`` as a :class:`Path`.
     """
     o = Path(out)
     named: dict[Path, str] = {}
@@ -571,6 +575,12 @@ def check_output_path(
             raise refuse(f"is a directory; name a file in it{hint}")
         if not stat.S_ISREG(st.st_mode):
             raise refuse(f"is {kind_of(st.st_mode)}, not a regular file; write elsewhere{hint}")
+        if kind is not None and st.st_size > 0:
+            with contextlib.suppress(OSError):  # unreadable: the permission check below says so
+                head = head_of(o)
+                if not kind.matches(head):
+                    raise refuse(f"holds {looks_like(head)}, not {kind.name}; nothing was written: name another "
+                                 f"file{hint}, or remove it first")  # fmt: skip
     folder = target.parent
     if not folder.is_dir():
         raise refuse(f"folder does not exist: {folder}")

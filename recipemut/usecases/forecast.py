@@ -84,13 +84,15 @@ def run_forecast(
     when the plot cannot be written.
     """
     if plot is not None:
+        from recipemut.files.kinds import PNG, SVG
         from recipemut.files.write import check_output_path
         from recipemut.report.figures import image_format
 
         if image_format(plot) is None:
             raise ValueError(f"--plot {plot}: name the file *.png or *.svg")
         check_output_path(
-            plot, option="--plot", recipes=[recipe_path], inputs=source.input_files(), example="capacity.svg"
+            plot, option="--plot", recipes=[recipe_path], inputs=source.input_files(), example="capacity.svg",
+            kind=SVG if image_format(plot) == "svg" else PNG,
         )
     inputs = load_inputs(recipe_path, source, progress=progress)
     progress.task("forecasting" + (" and backtesting" if with_backtest else ""))

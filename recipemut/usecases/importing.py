@@ -69,12 +69,15 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
     already or no engine's file.
     """
     from recipemut.errors import InputFileError
+    from recipemut.files.kinds import RECIPE
     from recipemut.files.write import atomic_write, check_output_path, history_path
 
     source = Path(path)
     name = str(path)
     if out is not None:
-        check_output_path(out, option="--out", inputs={source: "the file to import"}, example="recipe.yaml")
+        check_output_path(
+            out, option="--out", inputs={source: "the file to import"}, example="recipe.yaml", kind=RECIPE
+        )
         if history_path(out).exists():  # a tracked recipe changes through apply and rollback only
             raise InputFileError(
                 f"--out {out}: is a recipe with a history ({history_path(out).name}); replacing it here would "

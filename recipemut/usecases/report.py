@@ -58,12 +58,15 @@ def run_report(
     search raise, and :class:`~recipemut.errors.InputFileError` when the page cannot be written.
     """
     from recipemut import __version__
+    from recipemut.files.kinds import PAGE
     from recipemut.files.write import atomic_write, check_output_path
     from recipemut.report.page import ReportInputs, report_page
     from recipemut.usecases.forecast import build_report
     from recipemut.usecases.suggest import suggest
 
-    target = check_output_path(out, recipes=[recipe_path], inputs=source.input_files(), example="report.html")
+    target = check_output_path(
+        out, recipes=[recipe_path], inputs=source.input_files(), example="report.html", kind=PAGE
+    )
     inputs = load_inputs(recipe_path, source, document=True, primary_only=True, progress=progress)
     found = suggest(inputs, settings, store=store, warn=warn, progress=progress)
     progress.task("forecasting")
