@@ -1,5 +1,5 @@
 """``convert`` of traces for a recipe (recipemut/usecases/convert.py, recipemut/commands/convert.py,
-recipemut/logs/traces.py ``mapped_to``): ``convert TRACES --recipe R --map M -o x.parquet`` writes the
+recipemut/usecases/partition.py ``recipe=``): ``convert TRACES --recipe R --map M -o x.parquet`` writes the
 spans as ``profile R --logs TRACES --map M`` reads them, so that ``profile R --logs x.parquet`` gives the
 same profile, on every trace fixture that has a mapping; ``--map`` without the recipe is refused in one
 line; traces converted without a recipe keep their span names, and a note says how to map them."""
@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 from _convert_helpers import ROOT, lines, run
 
-from recipemut.logs import traces
 from recipemut.logs.mapping import MappingError
 from recipemut.recipe.loader import load_recipe
 from recipemut.usecases.convert import convert_logs
@@ -146,16 +145,6 @@ def test_native_logs_need_no_note_and_are_written_as_they_are(tmp_path: Path) ->
         assert r.exit_code == 0, r.output
         assert "--recipe RECIPE" not in r.output
         assert pq.read_table(out).column("op").to_pylist() == ["x", "charge"]
-
-
-def test_mapped_to_reads_as_with_the_recipe_and_only_inside() -> None:
-    recipe, logs, mapping = CASES[0]
-    rec = load_recipe(recipe)
-    want = traces.read_table(logs, recipe=rec, mapping=mapping)[0]
-    with traces.mapped_to(rec):
-        got = traces.read_table(logs, recipe=None, mapping=mapping)[0]
-    assert got.equals(want)
-    assert traces.read_table(logs, recipe=None, mapping=mapping)[0].num_rows == 4  # every span, after the block
 
 
 def test_the_flow_takes_a_loaded_recipe_and_refuses_a_mapping_without_one(tmp_path: Path) -> None:

@@ -279,7 +279,8 @@ def _dask_options(engine: Engine, scheduler: str | None, mapping: Path | None = 
         raise typer.BadParameter(problem, param_hint="'--scheduler'")
     if mapping is not None and Engine(engine) == Engine.dask:
         raise typer.BadParameter(
-            "maps traces, which --engine dask does not read: recipemut convert --map turns them into Parquet first",
+            "maps traces, which --engine dask does not read: recipemut convert TRACES --recipe RECIPE --map FILE -o "
+            "x.parquet writes them mapped to the recipe, as Parquet it reads",
             param_hint="'--map'",
         )
     return scheduler

@@ -190,7 +190,7 @@ def refuse_uncut(name: str, head: bytes) -> None:
     if fmt != "native":
         raise LogError(
             f"{fmt} JSON (found by its content): --engine dask reads native JSONL and Parquet logs, which it cuts "
-            "into partitions; recipemut convert turns this file into Parquet",
+            "into partitions; recipemut convert --recipe RECIPE turns this file into Parquet mapped to the recipe",
             file=name, code="engine-format",
         )  # fmt: skip
 

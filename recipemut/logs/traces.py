@@ -7,10 +7,6 @@ counts of every wart met on the way (:data:`COUNT_KEYS`) and notes for people. T
 named by the caller or told from the file's first bytes (:func:`recipemut.logs.detect.detect`,
 gzip looked through).
 
-A caller that reads traces through a reader it does not call itself (``convert --recipe``: the streaming
-writer reads each trace file with ``read_logs``, recipe-less) names the recipe for the span mapping
-with :func:`mapped_to`: inside it, a read without a recipe maps the spans as one with that recipe does.
-
 >>> detect(b'{"resourceSpans": [{"resource": {}}]}'), detect(b'[{"traceId": "a", "id": "b", "localEndpoint": {}}]')
 ('otlp', 'zipkin')
 >>> detect(b'{"data": [{"traceID": "a", "spans": []}]}'), detect(b'{"request_id": "r-1", "op": "x"}')
@@ -19,9 +15,6 @@ with :func:`mapped_to`: inside it, a read without a recipe maps the spans as one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +38,6 @@ __all__ = [
     "detect",
     "detect_file",
     "load_mapping",
-    "mapped_to",
     "mismatch",
     "read",
     "read_table",
@@ -53,23 +45,6 @@ __all__ = [
 
 #: Formats this package reads, as ``--log-format`` names them.
 FORMATS = ("otlp", "jaeger", "zipkin")
-
-#: the recipe a read given none maps its spans to (:func:`mapped_to`; None: spans kept under their names)
-_MAPPED_TO: ContextVar[Recipe | None] = ContextVar("recipemut_traces_mapped_to", default=None)
-
-
-@contextmanager
-def mapped_to(recipe: Recipe | None) -> Iterator[None]:
-    """Within the block, :func:`read_table` (and :func:`read`) called without a recipe reads as if given
-    ``recipe`` (``None``: as it is called): the mapping's rules, then the default matching, on that
-    recipe's operations; the spans that map to none are left out and counted. What ``convert --recipe``
-    wraps its conversion in, so that a trace file is written as ``profile RECIPE --logs`` reads it."""
-    token = _MAPPED_TO.set(recipe)
-    try:
-        yield
-    finally:
-        _MAPPED_TO.reset(token)
-
 
 def detect_file(path: str | Path) -> str | None:
     """:func:`detect` on a file's first 64 KiB (gunzipped when gzip)."""
@@ -114,10 +89,8 @@ def read_table(
     strict: bool = False,
 ) -> tuple[pa.Table, dict[str, int], list[str]]:
     """:func:`read` with the span table as an arrow table in :data:`recipemut.logs.spans.SPAN_SCHEMA`
-    (what :mod:`recipemut.logs.ingest` takes, without a round trip through pandas). Without a
-    ``recipe``, the one of an enclosing :func:`mapped_to`, if any."""
+    (what :mod:`recipemut.logs.ingest` takes, without a round trip through pandas)."""
     p = Path(path)
-    recipe = recipe if recipe is not None else _MAPPED_TO.get()
     m = resolve(mapping)
     m.check(recipe)
     if fmt in (None, "auto"):

@@ -11,7 +11,7 @@ figures the logs give (``tests/test_convert.py``, ``tests/test_convert_stream.py
 
 Trace files (OTLP, Jaeger, Zipkin) and run histories name spans, not operations: given the recipe
 (``convert --recipe RECIPE [--map MAPPING]``), they are written as ``profile RECIPE --logs`` reads them
-(:func:`recipemut.logs.traces.mapped_to`: the mapping's rules, then the default matching on the
+(read by ingest with the recipe, as ``profile`` reads them: the mapping's rules, then the default matching on the
 recipe's ids, actions and services; ``op`` the operation, ``service`` its service, ``recipe`` its name,
 the spans of no operation left out and counted), so that profiling the file gives the figures the
 traces give (``tests/test_convert_map.py``). Without it their spans keep their names
@@ -143,7 +143,7 @@ def convert_logs(
     """Stream ``source`` into the one Parquet file ``out``, atomically
     (:func:`recipemut.usecases.partition.write_file`: memory holds a chunk, then a day). Every span is
     kept, but for trace files given a ``recipe`` (a path or a loaded one): they are written mapped to its
-    operations (:func:`load_for`, :func:`recipemut.logs.traces.mapped_to`).
+    operations (:func:`load_for`; ``write_file``'s ``recipe``).
 
     ``out`` is checked before any log is read (never one of the logs, a file inside a folder of the
     logs, a link or a new folder tree; a file already there only with ``force``, and then only Parquet).
@@ -153,7 +153,6 @@ def convert_logs(
     """
     from recipemut.errors import InputFileError
     from recipemut.files.write import check_output_path
-    from recipemut.logs.traces import mapped_to
     from recipemut.usecases.overwrite import refuse_existing
     from recipemut.usecases.partition import write_file
 
@@ -163,8 +162,7 @@ def convert_logs(
     refuse_existing(out, force=force)
     loaded = load_for(source, recipe)
     try:
-        with mapped_to(loaded):
-            got = write_file(source, path, chunk_bytes=chunk_bytes, progress=progress)
+        got = write_file(source, path, chunk_bytes=chunk_bytes, progress=progress, recipe=loaded)
     except OSError as e:
         raise InputFileError(
             f"cannot write the Parquet file: {e.strerror or e}; nothing was changed", file=str(out), code="write"
@@ -261,7 +259,6 @@ def convert_to_folder(
     is told the bytes read, then the days written. Trace files given a ``recipe`` are mapped to it, as
     :func:`convert_logs` maps them."""
     from recipemut.errors import InputFileError
-    from recipemut.logs.traces import mapped_to
     from recipemut.usecases.partition import write_days
 
     folder = Path(out)
@@ -287,8 +284,7 @@ def convert_to_folder(
                 folder.rmdir()
         raise InputFileError(f"--out {out}: cannot write there (permission denied)", code="out")
     try:
-        with mapped_to(loaded):
-            got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress, force=force)
+        got = write_days(source, folder, chunk_bytes=chunk_bytes, progress=progress, force=force, recipe=loaded)
     except BaseException:  # a bad log, Ctrl-C: a folder made for nothing is not left behind (empty: rmdir only)
         if made:
             with contextlib.suppress(OSError):

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -87,6 +88,9 @@ from recipemut.logs.spans import (
 from recipemut.logs.stream import DiskTicks, checked_chunks
 from recipemut.usecases.inputs import LogSource
 from recipemut.usecases.onefile import assemble_parts, conform_day, one_file_schema
+
+if TYPE_CHECKING:
+    from recipemut.recipe.model import Recipe
 
 DAY_MS = 86_400_000
 #: spool files open at once (one per day written to lately): a log of many days never runs out of file
@@ -197,10 +201,10 @@ class _NotStreamed(Exception):
     """A log of a trace format: read whole by ``read_logs``."""
 
 
-def _whole(source: LogSource, path: Path) -> tuple[pa.Table, IngestReport]:
+def _whole(source: LogSource, path: Path, recipe: Recipe | None) -> tuple[pa.Table, IngestReport]:
     df, rep = read_logs(
-        [path], strict=source.strict, log_format=source.log_format, mapping=source.mapping, memory_budget="off",
-        sample_rate=source.sample_rate,
+        [path], recipe=recipe, strict=source.strict, log_format=source.log_format, mapping=source.mapping,
+        memory_budget="off", sample_rate=source.sample_rate,
     )  # fmt: skip
     table = pa.Table.from_pandas(df, preserve_index=False)
     cols = []
@@ -297,7 +301,10 @@ def spool_rows(table: pa.Table, name: str, *, fill: float, first_row: int, fract
     return table.select(_SPOOL.names).cast(_SPOOL)
 
 
-def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress: Progress = NO_PROGRESS) -> _Spooled:
+def _spool_logs(
+    source: LogSource, work: Path, chunk_bytes: int | None, progress: Progress = NO_PROGRESS,
+    recipe: Recipe | None = None,
+) -> _Spooled:
     """Pass 1: every log, chunk by chunk, checked, sampled and appended to the spool of its spans' day;
     ``progress`` is told the bytes read, chunk by chunk (the stage ``reading logs``)."""
     files = expand_logs(list(source.paths))
@@ -362,7 +369,7 @@ def _spool_logs(source: LogSource, work: Path, chunk_bytes: int | None, progress
                     if tally.lines_read == read_before:  # ingest's words for a file that holds nothing
                         nothing[name] = nothing_read(tally.blank - blank_before, parquet=fmt == "parquet")
                 except _NotStreamed:
-                    table, rep = _whole(source, real)
+                    table, rep = _whole(source, real, recipe)
                     fmt = next(iter(rep.formats.values()), "unknown")
                     tally.lines_read += rep.lines_read
                     for reason, n in rep.rejected.items():
@@ -455,7 +462,7 @@ def day_path(folder: Path, day: int) -> Path:
 
 def write_days(
     source: LogSource, folder: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
-    force: bool = False,
+    force: bool = False, recipe: Recipe | None = None,
 ) -> DaysWritten:
     """Convert ``source`` into ``folder``, one file a day, duplicates dropped as for one file (see the
     module doc); ``progress`` is told the bytes read, then the days written. Once the logs are read,
@@ -491,7 +498,7 @@ def write_days(
             written.append(path)
             return len(data)
 
-        sp = _spool_logs(source, Path(tmp), chunk_bytes, progress)
+        sp = _spool_logs(source, Path(tmp), chunk_bytes, progress, recipe)
         # the days written are those a request began on (each keeps a span): known before any is written
         first = np.floor(sp.requests.column("first").to_numpy(zero_copy_only=False) / DAY_MS).astype(np.int64)
         refuse_existing_days(folder, [day_path(folder, d) for d in np.unique(first).tolist()], force=force)
@@ -611,7 +618,8 @@ def _kept(t: pa.Table) -> tuple[np.ndarray, bool]:
 
 
 def write_file(
-    source: LogSource, path: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS
+    source: LogSource, path: Path, *, chunk_bytes: int | None = None, progress: Progress = NO_PROGRESS,
+    recipe: Recipe | None = None,
 ) -> DaysWritten:
     """Convert ``source`` into the one Parquet file ``path``, streamed: passes 1 and 2 as for a folder
     (duplicates dropped as ingest drops them), each day's sorted rows kept as an Arrow IPC part in a
@@ -626,7 +634,7 @@ def write_file(
     folder = target.parent if str(target.parent) else Path(".")
     with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".convert", dir=folder) as tmp:
         work = Path(tmp)
-        sp = _spool_logs(source, work, chunk_bytes, progress)
+        sp = _spool_logs(source, work, chunk_bytes, progress, recipe)
         progress.task("sorting the days", len(sp.days), unit="days")
         schema = one_file_schema(sp.columns, sp.sources)
         names = pa.array(sp.sources, pa.string())
