@@ -11,11 +11,12 @@ The reader of the default install (with the ``fast-otlp`` extra, :mod:`.otlpfast
 files with a compiled scanner first and hands this reader what it declines). msgspec decodes each
 export into the typed structs below (:class:`Export` down to :class:`AnyValue`), which declare only
 the fields the raw span frame needs (events, links, scopes and the rest are checked as JSON and
-skipped, not built); the columns are then taken from the structs a field at a time and typed with
-arrow. An export the structs refuse (a part of a shape no
-exporter writes, a number msgspec does not take, JSON it does not read) is read with the standard
-``json`` module instead: its malformed parts are one error naming the part, its odd values are
-cleaned the way this module documents, and it then goes through the same structs and columns.
+skipped, not built; ``null`` is the default, as protobuf JSON says); the columns are then taken
+from the structs a field at a time and typed with arrow. An export the structs refuse (a part of a
+shape no exporter writes, a number msgspec does not take, JSON it does not read) is read with the
+standard ``json`` module instead (logged at debug level: how many lines, the first one and why):
+its malformed parts are one error naming the part, its odd values are cleaned the way this module
+documents, and it then goes through the same structs and columns.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from itertools import chain, repeat
-from operator import attrgetter, is_not, itemgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_not, itemgetter, length_hint
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,11 @@ class AnyValue(msgspec.Struct, rename="camel", gc=False):
 
 
 class KeyValue(msgspec.Struct, gc=False):
-    """One attribute; a ``null`` or absent key never matches a wanted one."""
+    """One attribute; a ``null`` or absent key never matches a wanted one; a ``null`` value (the
+    protobuf JSON mapping's default, as an absent one) is no value."""
 
     key: str | None = None
-    value: AnyValue = msgspec.field(default_factory=AnyValue)
+    value: AnyValue | None = msgspec.field(default_factory=AnyValue)
 
 
 class Status(msgspec.Struct, gc=False):
@@ -88,7 +90,8 @@ class Status(msgspec.Struct, gc=False):
 
 
 class Span(msgspec.Struct, rename="camel", gc=False):
-    """The span fields of the raw frame; names, ids and times stay as JSON gave them (checked per column)."""
+    """The span fields of the raw frame; names, ids and times stay as JSON gave them (checked per column).
+    ``"attributes": null`` is none (protobuf JSON's default for a repeated field)."""
 
     trace_id: Any = None
     span_id: Any = None
@@ -97,7 +100,7 @@ class Span(msgspec.Struct, rename="camel", gc=False):
     kind: Any = None
     start_time_unix_nano: Any = None
     end_time_unix_nano: Any = None
-    attributes: list[KeyValue] = msgspec.field(default_factory=list)
+    attributes: list[KeyValue] | None = msgspec.field(default_factory=list)
     status: Status | None = None
     trace_state: Any = None
 
@@ -212,14 +215,15 @@ def _documents(data: bytes, path: Path) -> Iterator[Export | _Plain]:
     except (msgspec.DecodeError, RecursionError):  # (a ValidationError is a DecodeError)
         pass
     decoded: list[Export | _Plain] = []
-    for line in body.split(b"\n"):
+    refused: list[tuple[int, str]] = []  # (line, why) of the lines the structs refused
+    for number, line in enumerate(body.split(b"\n"), 1):
         if not line.strip():
             continue
         try:
             decoded.append(_unwrap(_DECODER.decode(line)))
             continue
-        except msgspec.ValidationError:
-            pass
+        except msgspec.ValidationError as e:
+            refused.append((number, str(e)))
         except (msgspec.DecodeError, RecursionError):
             break
         try:
@@ -228,6 +232,9 @@ def _documents(data: bytes, path: Path) -> Iterator[Export | _Plain]:
             break
     else:
         if decoded:
+            if refused:
+                log.debug("%s: %d line(s) the structs refused read as plain JSON (first: line %d: %s)",
+                          path, len(refused), *refused[0])  # fmt: skip
             yield from decoded
             return
     # the standard library's reading of the JSON: its values, and its errors with line and column
@@ -436,10 +443,11 @@ def _errors(statuses: list[Status | None]) -> np.ndarray:
 _MEMBERS = tuple(f"{m}_value" for m in ("string", "int", "double", "bool", "array", "kvlist", "bytes"))
 
 
-def _values(values: list[AnyValue], as_float: bool) -> pa.Array:
+def _values(values: list[AnyValue | None], as_float: bool) -> pa.Array:
     """Attribute values as the text :func:`.common.attr_str` gives :func:`value_of` (strings as they
     are, integers in decimal, doubles as arrow writes them, lists and mappings as JSON), or as
-    float64 (that text read as a number; null where it is not one).
+    float64 (that text read as a number; null where it is not one). A value written ``null``
+    (``None``) is null, as one with no member.
 
     Vectorised by member: each pass takes one ``AnyValue`` member of the values not yet decided.
     """
@@ -448,8 +456,10 @@ def _values(values: list[AnyValue], as_float: bool) -> pa.Array:
     pieces: list[pa.Array] = []
     where = np.zeros(m, dtype=np.int64)
     base = 0
-    left = np.arange(m)
-    rest = values
+    written = np.fromiter(map(is_not, values, repeat(None)), bool, m)
+    none = np.flatnonzero(~written)
+    left = np.arange(m) if not len(none) else np.flatnonzero(written)
+    rest: list[Any] = values if not len(none) else list(compress(values, written))
     for member in _MEMBERS:
         if not len(left):
             break
@@ -467,9 +477,9 @@ def _values(values: list[AnyValue], as_float: bool) -> pa.Array:
             break
         left = left[~here]
         rest = [r for r, h in zip(rest, here, strict=True) if not h]
-    if len(left):
+    if len(left) or len(none):
         pieces.append(pa.nulls(1, typ))
-        where[left] = base
+        where[left] = where[none] = base
     if not pieces:
         return pa.array([], typ)
     if len(pieces) == 1 and len(pieces[0]) == m:
@@ -546,9 +556,9 @@ def _table(part: _Part, path: Path, keys: tuple[str, ...], numeric: frozenset[st
     parent = pc.if_else(pc.equal(parent, ""), pa.scalar(None, pa.string()), parent)
 
     # the wanted attributes of every span: one flat list, then each key's values in file order
-    lists = _field(spans, "attributes")
-    flat: list[KeyValue] = list(chain.from_iterable(lists))
-    owner = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, lists), np.int64, n))
+    lists = _field(spans, "attributes")  # (``None`` where written ``null``: no attribute)
+    flat: list[KeyValue] = list(chain.from_iterable(filter(None, lists)))
+    owner = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(length_hint, lists, repeat(0)), np.int64, n))
     want = tuple(dict.fromkeys((*keys, "peer.service")))
     index = {k: j for j, k in enumerate(want)}
     code = np.fromiter(map(index.get, map(attrgetter("key"), flat), repeat(-1)), np.int64, len(flat))
