@@ -11,6 +11,9 @@ that fails is bisected until the bad lines stand alone, and each bad line is cla
 lines read by ``json`` one by one instead, so the time stays linear in the file. Before any of
 this, lines nested deeper than :data:`recipemut.logs.lines.MAX_JSON_DEPTH` are found by a numpy scan
 and rejected unread (JSON parsers recurse: pyarrow's crashed the process on a line 20,000 deep).
+Short lines not shaped ``{...}`` are rejected in bulk while the index is built (:class:`_Junk`:
+numpy, and Python work per distinct shape of line), and counted, not indexed: junk after a log's
+first spans costs neither an index entry nor a ``json`` call per line.
 
 A file whose first :data:`GIVE_UP_AFTER` non-blank lines are all bad is not a span log
 (:func:`not_a_log`), and the rest of it is never read.
