@@ -145,6 +145,13 @@ def test_the_plan_and_its_dag_changes_are_marked(page: Path) -> None:
         assert f">{label}</text>" in dag
 
 
+def test_code_in_reasons_is_set_as_code_not_backticks(page: Path) -> None:
+    """The reasons say operation ids in backticks (as the terminal and Markdown do): set as <code>."""
+    plan = _section(page.read_text(encoding="utf-8"), "plan")
+    assert "`" not in plan, plan
+    assert "<code>load_user</code>" in plan, plan  # in the parallelization's reason
+
+
 def _section(text: str, sid: str) -> str:
     return _element(text, "section", sid)
 

@@ -11,6 +11,7 @@ even a missed escape could not run code or reach the network.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,19 @@ def esc(text: object) -> str:
     '&lt;script&gt;alert(1)&lt;/script&gt;'
     """
     return html.escape(safe(text), quote=True)
+
+
+def prose(text: object) -> str:
+    """:func:`esc`, with the ```code``` spans that the terminal and Markdown outputs write (operation
+    ids, fields) set as ``<code>``, as the Markdown of a pull-request comment shows them.
+
+    >>> prose("`fetch_recs` has no side effects; <b> stays text")
+    '<code>fetch_recs</code> has no side effects; &lt;b&gt; stays text'
+    """
+    return _CODE.sub(r"<code>\1</code>", esc(text))
+
+
+_CODE = re.compile(r"`([^`\n]+)`")
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,7 +134,7 @@ def _plan_section(d: ReportInputs) -> str:
         out.append("<p>No mutation improves the recipe: the plan is empty.</p>")
     else:
         steps = "".join(
-            f"<li><code>{esc(c.mutation.id)}</code>: {esc(c.mutation.description)}</li>" for c in result.plan
+            f"<li><code>{esc(c.mutation.id)}</code>: {prose(c.mutation.description)}</li>" for c in result.plan
         )
         out.append(f'<ol class="plan-steps">{steps}</ol>')
         ev = result.plan_evaluation
@@ -162,7 +176,7 @@ def _mutations_section(d: ReportInputs) -> str:
         return "".join(out)
     rows = [
         (
-            str(i), f"<code>{esc(c.mutation.id)}</code>", esc(reason(c)),
+            str(i), f"<code>{esc(c.mutation.id)}</code>", prose(reason(c)),
             esc(interval(c.evaluation, "latency_p95_ms")), esc(interval(c.evaluation, "cost_mean_usd")),
             _verdict(c.verdict),
         )
