@@ -95,6 +95,7 @@ from recipemut.logs.sources import (
     read_head,
     refuse_binary,
     refuse_compressed,
+    refuse_other_kind,
     stdin_copy,
 )
 from recipemut.logs.spans import PARSE_SCHEMA
@@ -208,6 +209,8 @@ def _read_named(
                 fmt = detect_format(after)
     # a file of blank lines (or none) is read as native whatever --log-format says: it says so
     blank_file = len(head) < HEAD_BYTES and not head.removeprefix(UTF8_BOM).strip(b" \t\r\n")
+    if fmt == "native":
+        refuse_other_kind(head, name)
     if fmt == "unknown":
         raise LogError(
             "unsupported log format (not native JSONL spans, and no reader recognises it)",

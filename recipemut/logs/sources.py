@@ -167,6 +167,24 @@ def refuse_binary(head: bytes, name: str) -> None:
     )
 
 
+def refuse_other_kind(head: bytes, name: str) -> None:
+    """Raise :class:`InputFileError` when a log read as native JSONL is one of recipemut's own other
+    files given to ``--logs`` by mistake: a plan (``suggest --out``), or a recipe (YAML, whose first
+    line that is not a comment is not a ``{``), which would otherwise be "not a span log" after a
+    thousand rejected lines."""
+    from recipemut.files.kinds import PLAN, RECIPE
+    from recipemut.logs.detect import UTF8_BOM
+
+    if PLAN.matches(head):
+        raise InputFileError("is a plan (written by suggest --out), not a log: apply takes it with --plan",
+                             file=name, code="not-a-log")  # fmt: skip
+    lines = (ln.strip() for ln in head.removeprefix(UTF8_BOM).splitlines())
+    first = next((ln for ln in lines if ln and not ln.startswith(b"#")), b"")
+    if RECIPE.matches(head) and not first.startswith(b"{"):
+        raise InputFileError("is a recipe (YAML), not a log: give it as the command's first argument, and the "
+                             "spans or traces to --logs", file=name, code="not-a-log")  # fmt: skip
+
+
 def refuse_compressed(head: bytes, name: str) -> None:
     """Raise :class:`LogError` when a file whose first bytes are ``head`` is compressed with
     something other than gzip or zstd (which are read)."""

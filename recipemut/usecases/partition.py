@@ -75,6 +75,7 @@ from recipemut.logs.sources import (
     read_head,
     refuse_binary,
     refuse_compressed,
+    refuse_other_kind,
 )
 from recipemut.logs.spans import (
     CALL_SCHEMA,
@@ -188,6 +189,7 @@ def _file_chunks(
     refuse_compressed(head, name)
     refuse_binary(head, name)
     if fmt == "native" or (fmt == "auto" and (detect_format(head) == "native" or not head.strip())):
+        refuse_other_kind(head, name)
         chunks = checked_chunks(path, name, rej, strict=source.strict, chunk_bytes=chunk_bytes, on_chunk=on_chunk)
         for table, lines, r, b in chunks:
             tally.lines_read += r
