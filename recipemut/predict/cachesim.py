@@ -61,9 +61,11 @@ over calls).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -245,6 +247,114 @@ def replay(
         max_entries=int(max_entries),
         fraction=fraction,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _MemoEntry:
+    settings: tuple[float, int, str, float]  # ttl_s, max_entries, policy, fraction
+    inputs_id: Hashable | None  # the caller's name for the inputs, or None: the arrays below are compared
+    times: np.ndarray | None
+    keys: np.ndarray | None
+    result: CacheReplay
+    nbytes: int
+
+    def holds(self, settings: tuple[float, int, str, float], inputs_id: Hashable | None,
+              times: np.ndarray, keys: np.ndarray) -> bool:
+        if settings != self.settings or inputs_id != self.inputs_id:
+            return False
+        if inputs_id is not None:
+            return True
+        assert self.times is not None and self.keys is not None
+        # NaN times are equal here: replay treats every one alike (never a hit, never stored)
+        return bool(np.array_equal(self.keys, keys) and np.array_equal(self.times, times, equal_nan=True))
+
+
+class ReplayMemo:
+    """Replays already run, returned again for the same inputs: what :func:`replay` returns, without its
+    sort and pointer walk of every call (``O(n log n)``) when nothing it reads changed.
+
+    A search replays hundreds of candidate recipes, and a cache in front of an operation mostly sees
+    the same calls at the same times in each (a candidate changing nothing upstream of it): on 20,000
+    generated checkout requests, ``suggest`` replayed one cache 94 times on 6 distinct inputs.
+
+    An entry is reused when the settings (``ttl_s``, ``max_entries``, ``policy``, ``fraction``) are
+    equal and so are the inputs: either ``inputs_id`` (the caller's name for arrays that name alone
+    determines, e.g. ``(profile, column)``; only the result is kept) or, without one, the arrays
+    themselves (kept as copies and compared element by element on lookup, never by a hash). A name
+    compares by ``==``, so one holding an object compared by identity (a
+    :class:`~recipemut.profile.build.Profile`) never matches another object's entries; keep the
+    memo no longer than the owner of the arrays (:class:`~recipemut.predict.simulate.ReplayBase`
+    holds one per profile). At most ``size`` entries and ``max_bytes`` of arrays are kept, the
+    least recently used dropped first (the newest entry always stays). Each call returns its own
+    copy of the hit mask.
+
+    >>> memo = ReplayMemo()
+    >>> t, k = np.array([0.0, 1000.0, 5000.0]), np.array([7, 7, 7])
+    >>> memo.replay(t, k, 3.0, 10).hits.tolist(), memo.replay(t, k, 3.0, 10).hits.tolist()
+    ([False, True, False], [False, True, False])
+    >>> memo.reused, memo.computed, len(memo)
+    (1, 1, 1)
+    >>> memo.replay(t, k, 6.0, 10).hits.tolist(), memo.computed  # another TTL: replayed
+    ([False, True, True], 2)
+    """
+
+    def __init__(self, size: int = 16, max_bytes: int = 128 << 20) -> None:
+        if size < 1 or max_bytes < 0:
+            raise ValueError(f"size must be >= 1 and max_bytes >= 0, got {size} and {max_bytes}")
+        self.size = size
+        self.max_bytes = max_bytes
+        self.reused = 0  # lookups answered from an entry
+        self.computed = 0  # lookups that ran replay()
+        self._entries: list[_MemoEntry] = []  # least recently used first
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of arrays held (inputs and hit masks)."""
+        return sum(e.nbytes for e in self._entries)
+
+    def replay(
+        self,
+        times_ms: np.ndarray,
+        keys: np.ndarray,
+        ttl_s: float,
+        max_entries: int,
+        *,
+        policy: Policy = "write",
+        fraction: float = 1.0,
+        inputs_id: Hashable | None = None,
+    ) -> CacheReplay:
+        """:func:`replay` of these arguments, from an entry when one holds them (see the class)."""
+        times = np.asarray(times_ms, dtype=np.float64)
+        kcodes = np.asarray(keys, dtype=np.int64)
+        settings = (ttl_s, max_entries, policy, fraction)
+        with self._lock:
+            for i, e in enumerate(self._entries):
+                if e.holds(settings, inputs_id, times, kcodes):
+                    self._entries.append(self._entries.pop(i))
+                    self.reused += 1
+                    return dataclasses.replace(e.result, hits=e.result.hits.copy())
+        result = replay(times, kcodes, ttl_s, max_entries, policy=policy, fraction=fraction)
+        kept = result.hits.copy()
+        kept.flags.writeable = False
+        t: np.ndarray | None = None
+        k: np.ndarray | None = None
+        if inputs_id is None:
+            t, k = times.copy(), kcodes.copy()
+            t.flags.writeable = k.flags.writeable = False
+        nbytes = kept.nbytes + (0 if t is None or k is None else t.nbytes + k.nbytes)
+        entry = _MemoEntry(settings, inputs_id, t, k, dataclasses.replace(result, hits=kept), nbytes)
+        with self._lock:
+            self.computed += 1
+            self._entries.append(entry)
+            while len(self._entries) > 1 and (
+                len(self._entries) > self.size or self.nbytes > self.max_bytes
+            ):
+                self._entries.pop(0)
+        return result
 
 
 def hits(

@@ -63,6 +63,7 @@ import numpy as np
 
 from recipemut.errors import MutationError
 from recipemut.predict import fanout
+from recipemut.predict.cachesim import ReplayMemo
 from recipemut.predict.percall import CallContext, calls_replayed, keys_usable
 from recipemut.profile.build import ST_ABSENT, ST_ERROR, ST_HALTED, Profile
 from recipemut.recipe.model import Operation, Recipe
@@ -142,6 +143,7 @@ class ReplayBase:
     # op with `when` -> rows where it has no span though every predecessor ran: the branch not taken
     branch_off: Mapping[str, np.ndarray]
     calls_cache: dict[str, fanout.OpCalls] = field(default_factory=dict)  # op -> its recorded calls (:meth:`op_calls`)
+    cache_replays: ReplayMemo = field(default_factory=ReplayMemo)  # :func:`_cache_hits`' replays, for every candidate
 
     @cached_property
     def bytes_fits(self) -> Mapping[str, Any]:
@@ -677,18 +679,20 @@ def _keyed_calls(
 def _cache_hits(
     op: Operation, profile: Profile, base: ReplayBase, j: int, calls: np.ndarray, start_ms: np.ndarray
 ) -> np.ndarray:
-    """Which replayed calls of ``op`` a cache in front of it serves (see :mod:`recipemut.predict.cachesim`)."""
-    from recipemut.predict.cachesim import hits
-
+    """Which replayed calls of ``op`` a cache in front of it serves (see :mod:`recipemut.predict.cachesim`);
+    replayed once per distinct calls on ``base`` (most candidates leave a cache's calls as they were)."""
     assert op.cache is not None
     frac = profile.request_fraction  # the logs' requests a sample of the traffic's: corrected repeats
+    memo = base.cache_replays
     if base.sampled:
-        # replay the full recorded trace so sampling does not dilute repeats, then read our rows
+        # replay the full recorded trace so sampling does not dilute repeats, then read our rows;
+        # those calls are profile column j's whatever the candidate: named, not compared
         times = profile.request_start_ms + np.where(
             np.isnan(profile.start_offset_ms[:, j]), 0.0, profile.start_offset_ms[:, j]
         )
-        full = hits(times, profile.cache_key[:, j], op.cache.ttl_s, op.cache.max_entries, fraction=frac)
+        ttl, cap, column = op.cache.ttl_s, op.cache.max_entries, ("column", profile, j)
+        full = memo.replay(times, profile.cache_key[:, j], ttl, cap, fraction=frac, inputs_id=column).hits
         return full[base.rows] & calls
     keys = np.where(calls, base.key[j], -1)
     times = base.req_start + start_ms
-    return hits(times, keys, op.cache.ttl_s, op.cache.max_entries, fraction=frac)
+    return memo.replay(times, keys, op.cache.ttl_s, op.cache.max_entries, fraction=frac).hits
