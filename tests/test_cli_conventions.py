@@ -137,3 +137,21 @@ def test_suggest_o_with_an_operator_name_points_to_capital_o(tmp_path: Path) -> 
 def test_suggest_capital_o_selects_operators() -> None:
     result = runner.invoke(cli.app, ["suggest", RECIPE, "--logs", LOGS, "-O", "nosuch"], env=WIDE)
     assert result.exit_code == 2 and "unknown operator 'nosuch'" in result.output
+
+
+def test_profile_does_not_load_the_judges_statistics() -> None:
+    """profile records into the store through learn.records, which names the search's result type
+    only: importing the search loaded scipy.stats, a second of a small profile's run."""
+    root = Path(__file__).resolve().parents[1] / "recipes" / "zipkin_simple_db"
+    code = (
+        "import sys; from recipemut import cli\n"
+        f"try: cli.main(['profile', {str(root / 'recipe.yaml')!r}, '--logs', {str(root / 'trace.json')!r}, "
+        f"'--map', {str(root / 'mapping.yaml')!r}, '-q'])\n"
+        "except SystemExit as e: assert not e.code, e.code\n"
+        "heavy = ('scipy.stats', 'recipemut.plan.search', 'recipemut.judge.stats')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **WIDE, "RECIPEMUT_STORE": "off"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("[]"), proc.stdout

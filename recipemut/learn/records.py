@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from recipemut.errors import RecipemutError
 from recipemut.learn.bandit import mutation_kind
 from recipemut.learn.store import Store, SuggestionRecord, default_path
-from recipemut.plan.search import SearchResult
 from recipemut.recipe.model import Recipe
 
 if TYPE_CHECKING:
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
 
     from recipemut.apply.canary import Judgement
     from recipemut.apply.history import Entry
+    from recipemut.plan.search import SearchResult  # a type only: importing it loads scipy.stats (a second)
     from recipemut.profile.build import Profile
 
 #: what a store write may raise; a command that records on the side turns them into a warning
