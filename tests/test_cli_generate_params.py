@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -97,3 +98,11 @@ def test_a_bad_out_is_the_only_line(tmp_path: Path) -> None:
     assert res.stderr.strip().splitlines() == [
         f"error: --out {tmp_path / 'no' / 'x.jsonl'}: folder does not exist: {tmp_path / 'no'}"
     ], res.stderr
+
+
+def test_the_summary_line_groups_thousands_as_convert_does(tmp_path: Path) -> None:
+    out = tmp_path / "g.jsonl"
+    res = runner.invoke(app, ["generate", str(CHECKOUT / "recipe.yaml"), "-n", "2000",
+                              "--seed", "1", "-o", str(out)], env={"COLUMNS": "200"})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert re.search(r"wrote \d{1,3},\d{3} spans of 2,000 requests of checkout", res.output), res.output

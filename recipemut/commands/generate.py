@@ -114,6 +114,6 @@ def generate(
         return
     used = summary["params"]
     console(soft_wrap=True).print(
-        f"wrote {summary['spans']} spans of {summary['requests']} requests of [bold]{shown(summary['recipe'])}[/] "
+        f"wrote {summary['spans']:,} spans of {summary['requests']:,} requests of [bold]{shown(summary['recipe'])}[/] "
         f"to {shown(out)}" + (f" (parameters from {shown(used)})" if used is not None else " (default parameters)")
     )
