@@ -143,13 +143,17 @@ REFERENCES = {
 
 
 @SETTINGS
-@example(doc=REFERENCES, lines=False)
-@given(doc=clean_doc, lines=st.booleans())
-def test_clean_documents_are_read_by_the_typed_path_as_span_by_span(doc: Any, lines: bool) -> None:
+@example(doc=REFERENCES, lines=False, part_bytes=jaeger.PART_BYTES)
+@given(doc=clean_doc, lines=st.booleans(), part_bytes=st.sampled_from([jaeger.PART_BYTES, 1, 300]))
+def test_clean_documents_are_read_by_the_typed_path_as_span_by_span(doc: Any, lines: bool, part_bytes: int) -> None:
     text = json.dumps(doc)
     data = (text + "\n" + text + "\n").encode() if lines else text.encode()  # two documents, one per line
-    assert jaeger.typed_tables(data, ATTRIBUTES) is not None  # the typed path reads it itself
-    assert_same(data)
+    default, jaeger.PART_BYTES = jaeger.PART_BYTES, part_bytes  # the query API's traces read in parts this size
+    try:
+        assert jaeger.typed_tables(data, ATTRIBUTES) is not None  # the typed path reads it itself
+        assert_same(data)
+    finally:
+        jaeger.PART_BYTES = default
 
 
 # ---- odd documents: anything a JSON exporter might write where the structs want something else ------------
@@ -200,7 +204,11 @@ odd_doc = (
 @SETTINGS
 @given(docs=st.lists(odd_doc | clean_doc, min_size=1, max_size=3), sep=st.sampled_from(["\n", " ", "\n\n", "\r\n"]))
 def test_odd_documents_give_the_frame_or_error_of_the_per_span_reader(docs: list[Any], sep: str) -> None:
-    assert_same(sep.join(json.dumps(d) for d in docs).encode())
+    default, jaeger.PART_BYTES = jaeger.PART_BYTES, 40  # (a refused trace in a later part too)
+    try:
+        assert_same(sep.join(json.dumps(d) for d in docs).encode())
+    finally:
+        jaeger.PART_BYTES = default
 
 
 @pytest.mark.parametrize(

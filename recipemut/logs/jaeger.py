@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 from collections.abc import Iterable, Iterator
-from itertools import chain, compress, repeat
-from operator import attrgetter, eq, is_, is_not, itemgetter
+from itertools import chain, compress, pairwise, repeat
+from operator import attrgetter, eq, is_, is_not
 from pathlib import Path
 from typing import Any
 
@@ -264,15 +265,20 @@ class Item(Span, gc=False):
 
 
 class Document(msgspec.Struct, gc=False):
-    """A top-level object: the query API's ``{"data": [...]}``, or one trace."""
+    """A top-level object: the query API's ``{"data": [...]}`` (its traces kept as JSON text, decoded
+    a part at a time by :func:`trace_parts`), or one trace."""
 
-    data: list[Trace] | msgspec.UnsetType = UNSET
+    data: list[msgspec.Raw] | msgspec.UnsetType = UNSET
     traceID: str | None = None
     spans: list[Span] | msgspec.UnsetType | None = UNSET
     processes: dict[str, Process | None] | None = None
 
 
 _DECODER = msgspec.json.Decoder(Document | list[Item])
+_TRACES = msgspec.json.Decoder(list[Trace])
+#: the JSON text of the traces decoded at a time: the structs of one part are let go before the next
+#: is decoded (on 1 M spans, 568 MB of JSON, about a quarter of the peak memory of decoding them all)
+PART_BYTES = 16 << 20
 _NO_PROCESS = Process()
 _BOM = b"\xef\xbb\xbf"
 
@@ -313,20 +319,44 @@ def typed_tables(data: bytes, keys: tuple[str, ...]) -> list[pa.Table] | None:
     tables = []
     first = 0
     for doc in docs:
-        traces = trace_list(doc)
-        if traces is None:
-            return None
-        tables.append(columns(traces, keys, first))
-        first += tables[-1].num_rows
+        for traces in trace_parts(doc):
+            if traces is None:
+                return None
+            tables.append(columns(traces, keys, first))
+            first += tables[-1].num_rows
     return tables or None
 
 
+def trace_parts(doc: Document | list[Item]) -> Iterator[list[Any] | None]:
+    """The traces of a decoded document, a part at a time (see :func:`trace_list`); ``None`` where
+    the structs refuse a part."""
+    if isinstance(doc, Document) and not isinstance(doc.data, msgspec.UnsetType):
+        raws = doc.data
+        ends = np.cumsum(np.fromiter(map(len, raws), np.int64, len(raws)))
+        cuts = [0, *(np.flatnonzero(np.diff(ends // PART_BYTES)) + 1).tolist(), len(raws)] if raws else [0, 0]
+        text = io.BytesIO()  # one buffer for every part's JSON list (fresh memory for each was 1 s a GB)
+        for a, b in pairwise(cuts):
+            text.seek(0)
+            text.write(b"[")
+            text.writelines(raws[a : a + 1])
+            text.writelines(chain.from_iterable(zip(repeat(b","), raws[a + 1 : b])))
+            text.write(b"]")
+            end = text.tell()
+            try:
+                with text.getbuffer() as view, view[:end] as part:
+                    traces = _TRACES.decode(part)
+            except (msgspec.DecodeError, RecursionError):
+                yield None
+                return
+            yield traces
+        return
+    yield trace_list(doc)
+
+
 def trace_list(doc: Document | list[Item]) -> list[Any] | None:
-    """The traces of a decoded document, each with ``traceID``, ``spans`` and ``processes`` (the
-    shapes of :func:`_traces`), or ``None`` where that reader would refuse the document."""
+    """The traces of a decoded document that is not the query API's, each with ``traceID``, ``spans``
+    and ``processes`` (the shapes of :func:`_traces`), or ``None`` where that reader would refuse it."""
     if isinstance(doc, Document):
-        if not isinstance(doc.data, msgspec.UnsetType):
-            return doc.data
         return None if doc.spans is UNSET or doc.spans is None else [doc]
     spans_of = list(map(attrgetter("spans"), doc))
     if any(map(is_, spans_of, repeat(UNSET))):  # a list of spans
@@ -432,40 +462,41 @@ def _picked(lists: list[list[Tag]], want: tuple[str, ...]) -> dict[str, tuple[np
     owner = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, lists), np.int64, n))
     index = {k: j for j, k in enumerate(dict.fromkeys(want))}
     code = np.fromiter(map(index.get, map(attrgetter("key"), flat), repeat(-1)), np.int64, len(flat))
-    hit = np.flatnonzero(code >= 0)
-    order = np.argsort(code[hit], kind="stable")
-    bounds = np.searchsorted(code[hit][order], np.arange(len(index) + 1))
     out: dict[str, tuple[np.ndarray, list[Any]]] = {}
     for k, j in index.items():
-        rows = hit[order[bounds[j] : bounds[j + 1]]]  # in file order
+        rows = np.flatnonzero(code == j)  # in file order
         if not len(rows):
             continue
         owners = owner[rows]
-        last = np.append(owners[1:] != owners[:-1], True)
-        rows, owners = rows[last], owners[last]
-        got = itemgetter(*rows.tolist())(flat) if len(rows) > 1 else (flat[rows[0]],)
-        out[k] = (owners, list(map(attrgetter("value"), got)))
+        repeated = owners[1:] == owners[:-1]
+        if repeated.any():
+            keep = np.append(~repeated, True)
+            rows, owners = rows[keep], owners[keep]
+        out[k] = (owners, list(map(attrgetter("value"), _at(flat, rows))))
     return out
+
+
+def _at(items: list[Any], rows: np.ndarray) -> list[Any]:
+    """``items`` at the positions ``rows``."""
+    return list(map(items.__getitem__, rows.tolist()))
 
 
 def _texts(values: list[Any]) -> pa.Array:
     """Tag values as the text :func:`.common.strings` makes of them, converted by arrow a JSON type
     at a time (strings as they are, integers in decimal, floats as arrow writes them, booleans as
     ``true``/``false``); lists, objects and integers beyond int64 by :func:`.common.strings` itself."""
-    try:
-        return pa.array(values, pa.string())
-    except (pa.ArrowTypeError, pa.ArrowInvalid):
-        pass
     kinds = list(map(type, values))
     code_of = {t: i for i, t in enumerate(dict.fromkeys(kinds))}
-    code = np.fromiter(map(code_of.__getitem__, kinds), np.int64, len(kinds))
-    pieces = []
-    where = np.empty(len(values), dtype=np.int64)
-    base = 0
+    code_of.pop(type(None), None)  # (nulls stay null in every group)
+    if len(code_of) <= 1:
+        return _texts_of(next(iter(code_of), str), values)
+    code = np.fromiter(map(code_of.get, kinds, repeat(-1)), np.int64, len(kinds))
+    pieces = [pa.nulls(1, pa.string())]
+    where = np.zeros(len(values), dtype=np.int64)
+    base = 1
     for t, i in code_of.items():
         rows = np.flatnonzero(code == i)
-        group = list(itemgetter(*rows.tolist())(values)) if len(rows) > 1 else [values[rows[0]]]
-        pieces.append(_texts_of(t, group))
+        pieces.append(_texts_of(t, _at(values, rows)))
         where[rows] = np.arange(base, base + len(rows))
         base += len(rows)
     return pa.concat_arrays(pieces).take(pa.array(where))
@@ -570,11 +601,14 @@ def _parents(spans: list[Span], trace_id: pa.Array, field: Any) -> tuple[pa.Arra
             given = pa.array(list(map(attrgetter("traceID"), flat)), pa.string()).take(take)
             ref_trace = pc.if_else(_nonempty(given), lower_like_python(given), span_trace)
             same = np.asarray(pc.equal(ref_trace, span_trace))
-            kinds = itemgetter(*rows.tolist())(flat) if len(rows) > 1 else (flat[rows[0]],)
-            child = same & np.fromiter(map(eq, map(attrgetter("refType"), kinds), repeat("CHILD_OF")), bool, len(rows))
-            rank = np.where(child, 0, np.where(same, 1, 2))
-            order = np.lexsort((np.arange(len(rows)), rank, o))
-            pick = order[np.append(True, o[order][1:] != o[order][:-1])]
+            named = flat if len(rows) == len(flat) else _at(flat, rows)
+            child = same & np.fromiter(map(eq, map(attrgetter("refType"), named), repeat("CHILD_OF")), bool, len(rows))
+            if (o[1:] != o[:-1]).all():  # one reference a span (the usual): it is the parent
+                pick = np.arange(len(rows))
+            else:  # the first CHILD_OF in the trace, else the first in the trace, else the first
+                rank = np.where(child, 0, np.where(same, 1, 2))
+                order = np.argsort(o * 3 + rank, kind="stable")
+                pick = order[np.append(True, o[order][1:] != o[order][:-1])]
             owners = o[pick]
             has_ref[owners] = True
             foreign[o[~same]] = True
