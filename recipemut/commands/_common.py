@@ -125,10 +125,15 @@ def in_range(low: float, high: float, meaning: str) -> Any:
 
 
 def check_rate(value: float | None) -> float | None:
-    """Option callback: a sample rate is a share of requests, in (0, 1]."""
+    """Option callback: a sample rate is a share of requests, in (0, 1], and not below
+    :data:`~recipemut.logs.checks.MIN_SAMPLE_RATE` (a log's ``sample_rate`` is held to the same)."""
+    from recipemut.logs.checks import MIN_SAMPLE_RATE, rate_too_small
+
     if value is not None and not (0.0 < value <= 1.0):
         hint = f" (a percentage? {value:g}% is {value / 100:g})" if 1.0 < value <= 100.0 else ""
         raise typer.BadParameter(f"{value:g} is outside (0, 1]: a share of requests, 0.1 for one in ten{hint}")
+    if value is not None and value < MIN_SAMPLE_RATE:
+        raise typer.BadParameter(rate_too_small(value))
     return value
 
 

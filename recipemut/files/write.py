@@ -302,6 +302,25 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, follow: bool = Tr
         ) from None
 
 
+def os_reason(e: OSError) -> str:
+    """What went wrong in ``e``, in the system's words (``No space left on device``): an error from
+    pyarrow carries its own text around the errno's, which is left out."""
+    return os.strerror(e.errno) if e.errno else (e.strerror or str(e))
+
+
+def cannot_write(path: str | os.PathLike[str], e: OSError, *, changed: str | None = None) -> InputFileError:
+    """The one-line error of a write of ``path`` that failed with ``e`` (a full disk, a quota, a
+    read-only disk): ``changed`` says what was put in place before (default: nothing was changed).
+
+    >>> import errno
+    >>> str(cannot_write("days/spans-2025-11-24.parquet", OSError(errno.ENOSPC, "Error writing bytes")))
+    'days/spans-2025-11-24.parquet: cannot write: No space left on device; nothing was changed'
+    """
+    return InputFileError(
+        f"cannot write: {os_reason(e)}; {changed or 'nothing was changed'}", file=str(path), code="write"
+    )
+
+
 class AtomicFiles:
     """Several files replaced together (:func:`atomic_files`): :meth:`write` puts a file's bytes in a
     temporary file, synced; :meth:`commit` renames every one into place once all are written."""
@@ -311,12 +330,15 @@ class AtomicFiles:
         self.staged: list[tuple[str | os.PathLike[str], Path, Path, int]] = []
 
     def write(self, path: str | os.PathLike[str], data: bytes) -> None:
-        """Write ``data`` to a new temporary file for ``path`` (refused as :func:`atomic_write` refuses)."""
+        """Write ``data`` to a new temporary file for ``path`` (refused as :func:`atomic_write` refuses;
+        a failed write, a full disk, is :func:`cannot_write`'s one line naming ``path``)."""
         target, tmp, mode = _begin(path, follow=self.follow, what=self.what, tmp_dir=self.tmp_dir, kept=self.kept)
         self.staged.append((path, target, tmp, mode))
-        fd = _open_temp(tmp)
-        with open(fd, "wb") as fh:
-            fh.write(data)
+        try:  # a full disk fails here, at write() (or again at close's flush): said once, naming the file
+            with open(_open_temp(tmp), "wb") as fh:
+                fh.write(data)
+        except OSError as e:
+            raise cannot_write(target, e) from None
 
     def commit(self) -> None:
         """Check every file's place again (a link or folder put there meanwhile is refused, nothing
@@ -326,9 +348,15 @@ class AtomicFiles:
             if st is not None and not stat.S_ISREG(st.st_mode):
                 raise _refuse_kind(target, st.st_mode, self.what, "not-a-file", *([self.kept] if self.kept else []))
         folders: dict[Path, None] = {}
+        done = 0
         while self.staged:
             path, target, tmp, mode = self.staged[0]
-            _put_in_place(tmp, target, mode)
+            try:
+                _put_in_place(tmp, target, mode)
+            except OSError as e:  # the files renamed before this one stay: said, not "nothing was changed"
+                changed = f"{done} of {done + len(self.staged)} files were replaced" if done else None
+                raise cannot_write(target, e, changed=changed) from None
+            done += 1
             del self.staged[0]
             note_written(path)
             folders[target.parent if str(target.parent) else Path(".")] = None

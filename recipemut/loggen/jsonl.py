@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import InputFileError
-from recipemut.files.write import note_written
+from recipemut.files.write import cannot_write, note_written
 
 
 def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -105,7 +105,9 @@ def write_jsonl(df: pd.DataFrame, path: str | os.PathLike[str]) -> int:
         os.chmod(tmp, mode)
         os.replace(tmp, p)
         note_written(p)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):  # a full disk fails at write() (again at close's flush): one line
+            raise cannot_write(p, e) from None
         raise
     return len(table)

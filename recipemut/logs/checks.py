@@ -35,6 +35,21 @@ SECONDS_BAND = (1e8, 1e11)
 MAX_VALUES: Mapping[str, float] = MappingProxyType(
     {"cost_usd": 1e6, "cpu_ms": 1e12, "mem_mb": 1e9, "bytes_in": 1e15, "bytes_out": 1e15}
 )
+#: the least ``sample_rate`` taken: one request kept in a billion. A span counts ``1 / sample_rate``
+#: requests, so a tinier rate (``1e-320``, a denormal) overflowed that weight to infinity (``mean_rps:
+#: null``, a forecast of 1e+12 req/s) or gave hundreds of millions of replicas; no tracer keeps fewer
+MIN_SAMPLE_RATE = 1e-9
+
+
+def rate_too_small(value: float) -> str:
+    """The words for a sample rate in (0, 1] below :data:`MIN_SAMPLE_RATE`: a log's and ``--sample-rate``'s.
+
+    >>> rate_too_small(1e-320)
+    '1e-320 is below 1e-09, the least sample rate taken (one request kept in a billion)'
+    """
+    return f"{value!r} is below {MIN_SAMPLE_RATE:g}, the least sample rate taken (one request kept in a billion)"
+
+
 #: the integer columns of a call and their least value: attempts count from 1, items from 0
 CALL_COUNTS: Mapping[str, int] = MappingProxyType({"attempt": 1, "items": 0})
 
@@ -167,7 +182,7 @@ def _all_good(table: pa.Table) -> bool:
         return False
     if not set(pc.unique(table.column("status")).to_pylist()) <= set(STATUSES):
         return False
-    if not _in_range(table.column("sample_rate"), 0, 1, lo_open=True):
+    if not _in_range(table.column("sample_rate"), MIN_SAMPLE_RATE, 1):
         return False
     if not all(_in_range(table.column(c), 0, MAX_VALUES[c]) for c in VALUE_COLS):
         return False
@@ -250,8 +265,13 @@ def check_spans(table: pa.Table, lines: np.ndarray, rej: Rejects) -> np.ndarray:
 
     # a key written NaN (the parser takes the literal) is a value, and a bad one: only null is absent
     sr = _np(table, "sample_rate")
-    bad_sr = _present(table, "sample_rate") & ~((sr > 0) & (sr <= 1))
-    checks.append(("bad-sample-rate", bad_sr, lambda r: f"sample_rate {float(sr[r])!r} is not a number in (0, 1]"))
+    bad_sr = _present(table, "sample_rate") & ~((sr >= MIN_SAMPLE_RATE) & (sr <= 1))
+
+    def why_sr(r: int) -> str:
+        v = float(sr[r])
+        return f"sample_rate {rate_too_small(v) if 0 < v < MIN_SAMPLE_RATE else f'{v!r} is not a number in (0, 1]'}"
+
+    checks.append(("bad-sample-rate", bad_sr, why_sr))
 
     values = {c: _np(table, c) for c in VALUE_COLS}
     bad_by_col = {c: _present(table, c) & ~((v >= 0) & (v <= MAX_VALUES[c])) for c, v in values.items()}
@@ -300,8 +320,10 @@ __all__ = [
     "MAX_LATENCY_MS",
     "MAX_MS",
     "MAX_VALUES",
+    "MIN_SAMPLE_RATE",
     "SECONDS_BAND",
     "check_spans",
     "classify_line",
     "line_problem",
+    "rate_too_small",
 ]

@@ -31,7 +31,7 @@ REASONS: Mapping[str, str] = MappingProxyType(
         "bad-latency": "latency_ms negative, not finite or over 30 days",
         "bad-start": "start_ms not finite or not epoch milliseconds (beyond 146 years of 1970, or seconds)",
         "unknown-status": "status other than ok, error, halted",
-        "bad-sample-rate": "sample_rate not a number in (0, 1]",
+        "bad-sample-rate": "sample_rate not a number in (0, 1], or below 1e-9",
         "bad-value": (
             "cost_usd, cpu_ms, mem_mb, bytes_in or bytes_out negative, not finite or implausibly large; "
             "attempt (from 1) or items (from 0) not a whole number in range"

@@ -157,7 +157,10 @@ def parse_size(text: str | int | None) -> int | None:
     if not m:
         raise ValueError(f"{text!r} is not a size (e.g. 512M, 2G, off)")
     scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
-    return int(float(m.group(1)) * scale)
+    size = int(float(m.group(1)) * scale)
+    if size == 0 and float(m.group(1)) > 0:  # 0.9 was 0 bytes, "off", while 1 and 1.9 were one byte
+        raise ValueError(f"{text!r} is under one byte, not a size (e.g. 512M, 2G; off for no limit)")
+    return size
 
 
 def available_memory() -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -152,7 +153,7 @@ def convert_logs(
     cannot be written (nothing is left behind, an existing ``out`` is as it was).
     """
     from recipemut.errors import InputFileError
-    from recipemut.files.write import check_output_path
+    from recipemut.files.write import check_output_path, os_reason
     from recipemut.usecases.overwrite import refuse_existing
     from recipemut.usecases.partition import write_file
 
@@ -165,7 +166,7 @@ def convert_logs(
         got = write_file(source, path, chunk_bytes=chunk_bytes, progress=progress, recipe=loaded)
     except OSError as e:
         raise InputFileError(
-            f"cannot write the Parquet file: {e.strerror or e}; nothing was changed", file=str(out), code="write"
+            f"cannot write the Parquet file: {os_reason(e)}; nothing was changed", file=str(out), code="write"
         ) from None
     name = loaded.name if loaded is not None else None
     return ConvertRun(Path(out), got.rows, got.columns, got.size_bytes, got.report, recipe=name)
@@ -185,8 +186,6 @@ def out_name_problem(out: str) -> str | None:
     >>> out_name_problem("c.parquet") is None, out_name_problem("days/") is None
     (True, True)
     """
-    import stat
-
     if is_folder_target(out) or Path(out).suffix.lower() in PARQUET_SUFFIXES:
         return None
     try:
@@ -240,6 +239,30 @@ def refuse_inside_inputs(source: LogSource, path: Path, out: str | Path) -> None
             )
 
 
+def refuse_linked_inputs(source: LogSource, folder: Path, out: str | Path) -> None:
+    """Refuse a folder holding a Parquet file that is one of the logs under another name (a hard link:
+    the same device and inode, as :func:`~recipemut.files.write.check_output_path` tells a one-file
+    ``--out``): ``convert hl.parquet -o days/ --force`` replaced the day file ``hl.parquet`` is."""
+    from recipemut.errors import InputFileError
+
+    logs: dict[tuple[int, int], Path] = {}
+    for p in source.input_files():
+        with contextlib.suppress(OSError):  # not there, a URL: the reader says so
+            st = os.stat(p)
+            logs[(st.st_dev, st.st_ino)] = Path(p)
+    if not logs or not folder.is_dir():
+        return
+    with os.scandir(folder) as entries:  # lstat: a link in the folder is refused by the writer, never followed
+        for e in entries:
+            day = e.stat(follow_symlinks=False) if e.name.endswith(".parquet") else None
+            if day is not None and stat.S_ISREG(day.st_mode) and (day.st_dev, day.st_ino) in logs:
+                raise InputFileError(
+                    f"--out {out}: holds one of the logs ({e.name} is {logs[(day.st_dev, day.st_ino)]}, another name "
+                    "for it); write elsewhere",
+                    code="out",
+                )
+
+
 def is_folder_target(out: str | Path) -> bool:
     """Whether ``-o`` names a folder (one that exists, or a path written with a trailing ``/``)."""
     return Path(out).is_dir() or str(out).endswith(("/", "\\"))
@@ -271,6 +294,7 @@ def convert_to_folder(
         raise InputFileError(f"--out {out}: folder does not exist: {folder.parent.resolve()}", code="out")
     if any(p == folder.resolve() or (p.parent == folder.resolve() and p.suffix == ".parquet") for p in inputs):
         raise InputFileError(f"--out {out}: holds one of the logs; write elsewhere", code="out")
+    refuse_linked_inputs(source, folder, out)
     refuse_inside_inputs(source, folder, out)
     loaded = load_for(source, recipe)  # before the folder is made
     made = not folder.exists()
@@ -304,5 +328,6 @@ __all__ = [
     "mapping_problem",
     "out_name_problem",
     "refuse_inside_inputs",
+    "refuse_linked_inputs",
     "refuse_not_parquet",
 ]

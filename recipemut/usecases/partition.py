@@ -54,18 +54,12 @@ import pyarrow.compute as pc
 
 from recipemut.errors import InputFileError, LogError
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
-from recipemut.files.write import atomic_files
+from recipemut.files.write import atomic_files, os_reason
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import detect_format, misnamed_parquet
 from recipemut.logs.emptysample import empty_sample, no_spans, nothing_read
 from recipemut.logs.ingest import read_logs
-from recipemut.logs.parquet import (
-    BATCH_ROWS,
-    expand_logs,
-    is_parquet,
-    parquet_batches,
-    parquet_bytes,
-)
+from recipemut.logs.parquet import BATCH_ROWS, expand_logs, is_parquet, parquet_batches, parquet_bytes
 from recipemut.logs.report import IngestReport, Rejection, Rejects, frozen_counts
 from recipemut.logs.sample import Sampler, reading_stage, sampler_for
 from recipemut.logs.sources import (
@@ -236,16 +230,15 @@ class _Spool:
 
     def _open(self, day: int) -> pa.ipc.RecordBatchFileWriter:
         while len(self.writers) >= max(OPEN_SPOOLS, 1):
-            _, (sink, w) = self.writers.popitem(last=False)
-            w.close()
-            sink.close()
+            for f in self.writers.popitem(last=False)[1][::-1]:  # the writer, then its file
+                f.close()
         seg = self.segments.setdefault(day, [])
         path = self.folder / f"spool-{day}-{len(seg)}.arrow"
         sink = pa.OSFile(str(path), "wb")
         seg.append(path)
-        options = pa.ipc.IpcWriteOptions(compression="lz4")
-        self.writers[day] = (sink, pa.ipc.new_file(sink, self.schema, options=options))
-        return self.writers[day][1]
+        w = pa.ipc.new_file(sink, self.schema, options=pa.ipc.IpcWriteOptions(compression="lz4"))
+        self.writers[day] = (sink, w)
+        return w
 
     def add(self, table: pa.Table) -> None:
         day = np.floor(table.column("start_ms").to_numpy(zero_copy_only=False) / DAY_MS).astype(np.int64)
@@ -264,11 +257,12 @@ class _Spool:
                 parts.append(pa.ipc.open_file(src).read_all())
         return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 
-    def close(self) -> list[int]:
+    def close(self, *, failing: bool = False) -> list[int]:
+        """The days spooled, every writer closed (when ``failing``, one failing to flush again is not said twice)."""
         while self.writers:
-            _, (sink, w) = self.writers.popitem(last=False)
-            w.close()
-            sink.close()
+            for f in self.writers.popitem(last=False)[1][::-1]:  # the writer, then its file
+                with contextlib.suppress(OSError) if failing else contextlib.nullcontext():
+                    f.close()
         return sorted(self.segments)
 
 
@@ -385,8 +379,10 @@ def _spool_logs(
                     add(table, name)
                 formats[name] = fmt
                 ticks.finish()
-        finally:
-            days = spool.close()
+        except BaseException:
+            spool.close(failing=True)
+            raise
+        days = spool.close()
     if tally.rows == 0:
         _nothing_to_write(sampler, sampled_by, rejects, nothing)
     columns = [c for c in SPAN_SCHEMA.names if c in schema.names or c in _SOURCE.names]
@@ -500,7 +496,10 @@ def write_days(
             written.append(path)
             return len(data)
 
-        sp = _spool_logs(source, Path(tmp), chunk_bytes, progress, recipe)
+        try:  # the log readers say their own errors: an OSError here is the spool's, a write (a full disk)
+            sp = _spool_logs(source, Path(tmp), chunk_bytes, progress, recipe)
+        except OSError as e:
+            raise InputFileError(f"cannot write: {os_reason(e)}; nothing was changed", file=str(folder)) from None
         # the days written are those a request began on (each keeps a span): known before any is written
         first = np.floor(sp.requests.column("first").to_numpy(zero_copy_only=False) / DAY_MS).astype(np.int64)
         refuse_existing_days(folder, [day_path(folder, d) for d in np.unique(first).tolist()], force=force)
