@@ -14,6 +14,7 @@ temporary directory (:func:`stdin_copy`) and read like any other; messages call 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -173,12 +174,11 @@ def refuse_other_kind(head: bytes, name: str) -> None:
     line that is not a comment is not a ``{``), which would otherwise be "not a span log" after a
     thousand rejected lines."""
     from recipemut.files.kinds import PLAN, RECIPE
-    from recipemut.logs.detect import UTF8_BOM
 
     if PLAN.matches(head):
         raise InputFileError("is a plan (written by suggest --out), not a log: apply takes it with --plan",
                              file=name, code="not-a-log")  # fmt: skip
-    lines = (ln.strip() for ln in head.removeprefix(UTF8_BOM).splitlines())
+    lines = (ln.strip() for ln in head.removeprefix(codecs.BOM_UTF8).splitlines())
     first = next((ln for ln in lines if ln and not ln.startswith(b"#")), b"")
     if RECIPE.matches(head) and not first.startswith(b"{"):
         raise InputFileError("is a recipe (YAML), not a log: give it as the command's first argument, and the "
