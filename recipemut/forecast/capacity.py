@@ -39,6 +39,8 @@ from recipemut.forecast.rates import (
 )
 from recipemut.recipe.model import Recipe
 
+#: far-off request starts the JSON lists (the count gives them all)
+LEFT_OUT_LISTED = 20
 #: level of the Poisson interval of the current peak (the alarm needs its lower bound over the target)
 PEAK_LEVEL = 0.95
 
@@ -121,9 +123,20 @@ def _round(x: float | None, nd: int = 4) -> float | None:
     return None if x is None else round(x, nd)
 
 
-def _replicas(peak_rps: float, busy_ms: float, per_replica: int, target: float) -> int:
-    concurrency = peak_rps * busy_ms / 1000.0
-    return max(1, math.ceil(concurrency / (per_replica * target) - 1e-9))
+def _replicas(peak_rps: float, busy_ms: float, per_replica: int, target: float) -> int | None:
+    """Replicas that keep ``peak_rps`` at the target; None when the peak is unknown (not a finite number).
+
+    >>> _replicas(10.0, 100.0, 1, 0.5), _replicas(float("nan"), 100.0, 1, 0.5)
+    (2, None)
+    """
+    need = peak_rps * busy_ms / 1000.0 / (per_replica * target) - 1e-9
+    return max(1, math.ceil(need)) if math.isfinite(need) else None
+
+
+def _finite_max(values: np.ndarray) -> float | None:
+    """The largest finite value, None when there is none (an interval that could not be computed)."""
+    ok = values[np.isfinite(values)]
+    return float(ok.max()) if ok.size else None
 
 
 def _first_at_or_above(values: np.ndarray, threshold: float, index: pd.DatetimeIndex) -> datetime | None:
@@ -205,16 +218,18 @@ def outlook(
         fields["status"] = "undated"
     if forecast.dated:
         threshold = target * capacity * 1000.0 / busy_ms if busy_ms > 0 else math.inf
-        peak = float(forecast.point.max())
-        peak_hi = float(forecast.upper.max())
+        # forecast_rate never returns NaN; a NaN that got here anyway is an unknown, never a number of replicas
+        peak, peak_up = _finite_max(forecast.point), _finite_max(forecast.upper)
         fields.update(
             crossing=_first_at_or_above(forecast.point, threshold, forecast.index),
             crossing_earliest=_first_at_or_above(forecast.upper, threshold, forecast.index),
             crossing_latest=_first_at_or_above(forecast.lower, threshold, forecast.index),
             forecast_peak_rps=peak,
-            forecast_peak_util=util(peak),
-            replicas_needed=_replicas(peak, busy_ms, concurrency_per_replica, target),
-            replicas_needed_upper=_replicas(peak_hi, busy_ms, concurrency_per_replica, target),
+            forecast_peak_util=None if peak is None else util(peak),
+            replicas_needed=None if peak is None else _replicas(peak, busy_ms, concurrency_per_replica, target),
+            replicas_needed_upper=None
+            if peak_up is None
+            else _replicas(peak_up, busy_ms, concurrency_per_replica, target),
         )
         if "status" not in fields:
             fields["status"] = "crosses" if fields["crossing"] is not None else "clear"
@@ -398,6 +413,11 @@ class CapacityReport:
                 "days": round(hist.history_s / DAY_S, 4),
                 "bin_s": hist.bin_s,
                 "mean_rps": _round(float(hist.rps.mean()) if len(hist.rps) else 0.0, 6),
+                # requests left out as far off (recipemut.profile.build.far_off_starts): how many, their starts
+                "left_out_requests": int(hist.left_out_ms.size),
+                "left_out_starts": [
+                    str(np.datetime64(int(ms), "ms")) + "Z" for ms in hist.left_out_ms[:LEFT_OUT_LISTED]
+                ],
             },
             "sampling": self.sample_rate_note,
             "horizon_days": self.horizon_days,

@@ -8,6 +8,7 @@ builds its report from :func:`demand_from_profile` and says which sample rate sc
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from recipemut.forecast.rates import DEFAULT_HORIZON_DAYS, DEFAULT_LEVEL, RateForecast, forecast_rate, rate_series
-from recipemut.profile.build import Profile
+from recipemut.profile.build import Profile, far_off_note, far_off_starts
 from recipemut.profile.busy import busy_ms_per_request
 from recipemut.recipe.model import Recipe
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,6 +31,7 @@ class DemandInputs:
     weights: np.ndarray  # (n,) 1 / sample_rate
     busy_ms: Mapping[str, float]
     sample_rates: np.ndarray  # distinct sample rates seen, for the report
+    left_out_warned: int = 0  # far-off requests the profile already warned about (Profile.rate_left_out)
 
 
 def sampling_note(sample_rates: np.ndarray, override: float | None) -> str:
@@ -63,21 +67,31 @@ def demand_from_profile(profile: Profile, recipe: Recipe) -> DemandInputs:
     """Request starts, weights and busy time per service from a :class:`~recipemut.profile.build.Profile`.
 
     Busy time counts every call: an operation called several times in a request adds the sum of
-    its calls' times (``Profile.call_ms``) to its service, not the calls' window.
+    its calls' times (``Profile.call_ms``) to its service, not the calls' window. Requests that start far
+    off (:func:`~recipemut.profile.build.far_off_starts`) count in neither: the rate series leaves them out too.
     """
     rates = np.asarray(profile.sample_rate, dtype=np.float64)
     weights = 1.0 / np.clip(np.nan_to_num(rates, nan=1.0), 1e-12, None)
     op_service = {op.id: op.service for op in recipe.operations}
-    busy = busy_ms_per_request(profile.latency_ms, profile.op_ids, op_service, weights, call_ms=profile.call_ms)
-    return DemandInputs(np.asarray(profile.request_start_ms, dtype=np.float64), weights, busy, np.unique(rates))
+    # a request far off in time (a clock years wrong) is out of the forecast: its rate and its busy time
+    ok = ~far_off_starts(profile.request_start_ms)
+    call_ms = None if profile.call_ms is None else profile.call_ms[ok]
+    busy = busy_ms_per_request(profile.latency_ms[ok], profile.op_ids, op_service, weights[ok], call_ms=call_ms)
+    starts = np.asarray(profile.request_start_ms, dtype=np.float64)
+    return DemandInputs(starts, weights, busy, np.unique(rates), profile.rate_left_out)
 
 
 def with_every_request(demand: DemandInputs, sample: Any) -> DemandInputs:
     """``demand`` with the request starts and weights of every request when the logs were sampled by
     request at ingest (``sample``: the ingest report's :class:`~recipemut.logs.sample.RequestSample`,
-    or None): the rate series then counts every request, not the sample scaled up by 1/fraction."""
+    or None): the rate series then counts every request, not the sample scaled up by 1/fraction.
+    Far-off starts among them (:func:`~recipemut.profile.build.far_off_starts`) are warned about here
+    when the sample held none (the profile warned otherwise); the rate series leaves them out."""
     if sample is None or not sample.start_ms.size:
         return demand
+    far = far_off_starts(sample.start_ms)
+    if far.any() and not demand.left_out_warned:  # the profile (the sample's) had none to warn about
+        log.warning("%s", far_off_note(sample.start_ms, far))
     rates = np.where(np.isfinite(sample.rates) & (sample.rates > 0), sample.rates, 1.0)
     return dataclasses.replace(demand, start_ms=sample.start_ms, weights=1.0 / rates, sample_rates=np.unique(rates))
 

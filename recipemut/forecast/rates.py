@@ -29,11 +29,13 @@ import logging
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
+
+from recipemut.profile.build import far_off_starts
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +110,16 @@ class RateSeries:
     """Requests per second in equal full bins; ``index`` holds the UTC start of each bin.
 
     ``sampled`` is the number of logged requests in each bin (before weighting by
-    ``1 / sample_rate``), for the Poisson noise of a bin's rate; None when unknown.
+    ``1 / sample_rate``), for the Poisson noise of a bin's rate; None when unknown. ``left_out_ms``:
+    the starts (epoch ms, sorted) of the requests left out as far off
+    (:func:`recipemut.profile.build.far_off_starts`).
     """
 
     index: pd.DatetimeIndex
     rps: np.ndarray
     bin_s: float
     sampled: np.ndarray | None = None
+    left_out_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def history_s(self) -> float:
@@ -134,7 +139,9 @@ def rate_series(
 ) -> RateSeries:
     """Bin request start times (epoch ms) into requests per second, weighting each request.
 
-    ``weights`` is ``1 / sample_rate`` per request (or one number for all). The bin is
+    ``weights`` is ``1 / sample_rate`` per request (or one number for all). Requests that start far
+    outside the bulk of the others (:func:`recipemut.profile.build.far_off_starts`: a clock off by
+    years) are left out, their starts kept in ``left_out_ms``; the profile warns about them. The bin is
     :func:`choose_bin_s` of the span and the number of requests. Only bins wholly inside
     the logs' time range (give or take 2%) are kept, so a half-covered first or last bin does not
     read as a dip; when the span is shorter than two bins, one bin covers it all.
@@ -144,9 +151,17 @@ def rate_series(
     [0.667, 0.333]
     """
     t = np.asarray(start_ms, dtype=np.float64)
+    w = np.broadcast_to(np.asarray(1.0 if weights is None else weights, dtype=np.float64), t.shape)
+    far = far_off_starts(t)
+    if far.any():
+        kept = _binned(t[~far], w[~far], bin_s)
+        return replace(kept, left_out_ms=np.sort(t[far]))
+    return _binned(t, w, bin_s)
+
+
+def _binned(t: np.ndarray, w: np.ndarray, bin_s: float | None) -> RateSeries:
     if t.size == 0:
         return RateSeries(pd.DatetimeIndex([], tz="UTC"), np.zeros(0), float(bin_s or 60.0))
-    w = np.broadcast_to(np.asarray(1.0 if weights is None else weights, dtype=np.float64), t.shape)
     lo, hi = float(t.min()), float(t.max())
     span_s = (hi - lo) / 1000.0
     b = float(bin_s) if bin_s else choose_bin_s(span_s, int(t.size))
@@ -251,25 +266,90 @@ def forecast_rate(
         # intercept and slope (per day) as exogenous regressors kept in the state vector
         # (mle_regression=False), so the interval includes the uncertainty of the growth rate
         exog = np.column_stack([np.ones(n), np.arange(n) / day])
-        fit = SARIMAX(adjusted, exog=exog, order=(1, 0, 0), mle_regression=False).fit(disp=False)
         future = np.column_stack([np.ones(steps), (n + np.arange(steps)) / day])
-        frame = fit.get_forecast(steps, exog=future).summary_frame(alpha=1.0 - level)
+        floor = poisson_log_var(series)
+        steady = _residual_var(adjusted, exog) < STEADY_FRACTION * floor
+        if not steady:
+            fit = SARIMAX(adjusted, exog=exog, order=(1, 0, 0), mle_regression=False).fit(disp=False)
+            frame = fit.get_forecast(steps, exog=future).summary_frame(alpha=1.0 - level)
+            trend = frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(), frame["mean_ci_upper"].to_numpy()
+    if steady or not _sound(*trend):
+        trend = trend_with_floor(adjusted, exog, future, floor, level)
+        how = (
+            "linear trend by least squares, interval from the logged counts' Poisson noise (the rate is too steady "
+            "for SARIMAX: its interval came out degenerate)"
+        )
+    else:
+        how = "linear trend with AR(1) errors (statsmodels SARIMAX)"
     future_season = np.zeros(steps)
     for k, p in enumerate(periods):
         last = seasonal[n - p :, k]
         future_season += last[np.arange(steps) % p]
-    mean = frame["mean"].to_numpy() + future_season
-    lo = frame["mean_ci_lower"].to_numpy() + future_season
-    hi = frame["mean_ci_upper"].to_numpy() + future_season
+    mean, lo, hi = (a + future_season for a in trend)
     start = series.index[-1] + pd.Timedelta(seconds=bin_s)
     index = pd.date_range(start, periods=steps, freq=pd.Timedelta(seconds=bin_s))
     to_rate = lambda a: np.maximum(np.exp(a) - eps, 0.0)  # noqa: E731
-    model = (
-        f"log rate: {'MSTL' if len(periods) > 1 else 'STL'} ({_season_names(periods, bin_s)}) + "
-        "linear trend with AR(1) errors (statsmodels SARIMAX)"
-    )
+    model = f"log rate: {'MSTL' if len(periods) > 1 else 'STL'} ({_season_names(periods, bin_s)}) + {how}"
     log.debug("forecast %s: %d bins of %.0fs ahead", model, steps, bin_s)
     return RateForecast(series, index, to_rate(mean), to_rate(lo), to_rate(hi), level, periods, model)
+
+
+#: a seasonally adjusted series whose residual variance (around its linear trend) is below this share
+#: of the counts' Poisson variance is "steady" (clockwork traffic, a synthetic load): SARIMAX's
+#: variance estimate then collapses to ~0 and its interval comes back NaN or absurdly narrow
+STEADY_FRACTION = 1e-3
+
+
+def poisson_log_var(series: RateSeries) -> float:
+    """The variance ``log(rate)`` has from counting alone: ``1 / k`` for ``k`` logged requests in a bin
+    (delta method), averaged over the bins; the least noise a log of sampled or random arrivals shows.
+
+    >>> s = RateSeries(pd.date_range("2025-01-01", periods=2, freq="h", tz="UTC"), np.ones(2), 3600.0,
+    ...                np.array([100, 25]))
+    >>> round(poisson_log_var(s), 4)
+    0.025
+    """
+    k = series.sampled if series.sampled is not None else series.rps * series.bin_s
+    k = np.asarray(k, dtype=np.float64)
+    return float(np.mean(1.0 / np.maximum(k, 1.0))) if k.size else 1.0
+
+
+def _residual_var(y: np.ndarray, x: np.ndarray) -> float:
+    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    r = y - x @ beta
+    return float(r @ r / max(1, len(y) - x.shape[1]))
+
+
+def _sound(mean: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """A usable trend forecast: every value finite and the interval around the point."""
+    ok = np.isfinite(mean).all() and np.isfinite(lo).all() and np.isfinite(hi).all()
+    return bool(ok and (lo <= mean + 1e-12).all() and (hi >= mean - 1e-12).all())
+
+
+def trend_with_floor(
+    y: np.ndarray, x: np.ndarray, future: np.ndarray, floor_var: float, level: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point and ``level`` prediction interval of a least-squares linear trend whose noise variance is at
+    least ``floor_var``: the fallback when SARIMAX's interval is unusable. The interval includes the
+    uncertainty of the intercept and slope (``x0' (X'X)^-1 x0``), like SARIMAX's.
+
+    >>> t = np.arange(48.0)
+    >>> mean, lo, hi = trend_with_floor(np.zeros(48), np.column_stack([np.ones(48), t / 24]),
+    ...                                 np.column_stack([np.ones(2), (48 + np.arange(2)) / 24]), 0.01, 0.95)
+    >>> mean.round(6).tolist(), bool((hi - mean > 0.19).all() and (hi - mean < 0.23).all())
+    ([0.0, 0.0], True)
+    """
+    from scipy.stats import t as student_t
+
+    n, k = x.shape
+    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    s2 = max(_residual_var(y, x), floor_var)
+    xtx_inv = np.linalg.pinv(x.T @ x)
+    var = s2 * (1.0 + np.einsum("ij,jk,ik->i", future, xtx_inv, future))
+    q = float(student_t.ppf(0.5 + level / 2, max(1, n - k)))
+    mean = future @ beta
+    half = q * np.sqrt(var)
+    return mean, mean - half, mean + half
 
 
 # ---- backtest --------------------------------------------------------------------------------
@@ -303,7 +383,12 @@ def backtest(series: RateSeries, *, holdout_frac: float = 0.2, level: float = DE
     total_days = len(series.rps) // per_day
     hold_days = max(1, round(total_days * holdout_frac))
     n_hold = hold_days * per_day
-    train = RateSeries(series.index[:-n_hold], series.rps[:-n_hold], series.bin_s) if n_hold < len(series.rps) else None
+    sampled = None if series.sampled is None else series.sampled[:-n_hold]
+    train = (
+        RateSeries(series.index[:-n_hold], series.rps[:-n_hold], series.bin_s, sampled)
+        if n_hold < len(series.rps)
+        else None
+    )
     if train is None or train.history_s < MIN_HISTORY_S or series.bin_s > MAX_DATED_BIN_S:
         have = series.history_s / DAY_S
         return Backtest(

@@ -107,6 +107,8 @@ class Profile:
     #: the share of the traffic's requests these are, when ingest sampled them by request_id (1.0: all);
     #: what a replay of repeats across requests (the cache's, :mod:`recipemut.predict.cachesim`) corrects for
     request_fraction: float = 1.0
+    #: requests left out of ``rate`` as far off (:func:`far_off_starts`), already warned about
+    rate_left_out: int = 0
 
     @property
     def n_requests(self) -> int:
@@ -198,6 +200,88 @@ def rate_series(start_ms: np.ndarray, weights: np.ndarray, bin_s: float) -> pd.S
         pd.Timestamp(int(t0), unit="ms", tz="UTC"), periods=counts.size, freq=pd.Timedelta(seconds=bin_s)
     )
     return pd.Series(counts / bin_s, index=index, name="requests_per_s")
+
+
+#: the bulk of a log's request starts runs from this quantile of them to its complement (a few far-off
+#: starts, up to 5% of the requests at either end, cannot stretch it)
+FAR_OFF_QUANTILE = 0.05
+#: the least empty gap that sets starts apart from the bulk: a day (the bulk's width when that is wider)
+FAR_OFF_GAP_MS = 86_400_000.0
+
+
+def far_off_starts(start_ms: np.ndarray) -> np.ndarray:
+    """Which requests start far outside the bulk of the log's time range (a clock off by years, a
+    stray test request): a boolean mask, True for the requests the rate series leave out.
+
+    The bulk is ``[q, 1 - q]`` of the starts (:data:`FAR_OFF_QUANTILE`, by rank: for ``n`` requests
+    the ``floor(q (n - 1))``-th from either end). Going outward from it, starts are kept as long as no
+    empty gap between neighbours is wider than ``max(bulk width, 1 day)``
+    (:data:`FAR_OFF_GAP_MS`); past the first wider gap every start is far off. A continuous log
+    (any length, any growth) has no such gap and keeps every request; fewer than 21 requests are
+    never cut.
+
+    >>> day = 86_400_000.0
+    >>> t = np.r_[np.linspace(0, 14 * day, 1000), 4.6e12, -1e12]
+    >>> np.flatnonzero(far_off_starts(t)).tolist()
+    [1000, 1001]
+    >>> bool(far_off_starts(np.r_[np.linspace(0, 14 * day, 1000), 15 * day]).any())  # a day after: kept
+    False
+    """
+    t = np.asarray(start_ms, dtype=np.float64)
+    far = np.zeros(t.size, dtype=bool)
+    i_lo = math.floor(FAR_OFF_QUANTILE * (t.size - 1)) if t.size else 0
+    if i_lo == 0:
+        return far
+    order = np.argsort(t, kind="stable")
+    s = t[order]
+    i_hi = s.size - 1 - i_lo
+    wide = np.diff(s) > max(float(s[i_hi] - s[i_lo]), FAR_OFF_GAP_MS)  # wide[j]: the gap after s[j]
+    below = np.flatnonzero(wide[:i_lo])
+    above = np.flatnonzero(wide[i_hi:])
+    cut = np.zeros(s.size, dtype=bool)
+    if below.size:
+        cut[: below[-1] + 1] = True
+    if above.size:
+        cut[i_hi + above[0] + 1 :] = True
+    far[order] = cut
+    return far
+
+
+def _utc(ms: float) -> str:
+    return str(np.datetime64(int(ms), "ms").astype("datetime64[s]")).replace("T", " ") + " UTC"
+
+
+def far_off_note(start_ms: np.ndarray, far: np.ndarray, where: str | None = None) -> str:
+    """The one warning line on the requests :func:`far_off_starts` left out: how many, where the first
+    is (``file:line``, when known), their times and the bulk's.
+
+    >>> day = 86_400_000.0
+    >>> t = np.r_[np.linspace(1.76e12, 1.76e12 + 14 * day, 100), 4.6e12]
+    >>> far_off_note(t, far_off_starts(t), "logs.jsonl:101")  # doctest: +NORMALIZE_WHITESPACE
+    'logs.jsonl:101: 1 request left out of the request-rate series: it starts 2115-10-08 17:46:40 UTC,
+    far outside the rest of the logs (2025-10-09 08:53:20 UTC .. 2025-10-23 08:53:20 UTC)'
+    """
+    t = np.asarray(start_ms, dtype=np.float64)
+    out = np.sort(t[far])
+    rest = t[~far]
+    shown = ", ".join(_utc(x) for x in out[:3]) + (f" ... {_utc(out[-1])}" if out.size > 3 else "")
+    what = "1 request" if out.size == 1 else f"{out.size:,} requests"
+    starts = "it starts" if out.size == 1 else "they start"
+    span = f" ({_utc(rest.min())} .. {_utc(rest.max())})" if rest.size else ""
+    line = f"{what} left out of the request-rate series: {starts} {shown}, far outside the rest of the logs{span}"
+    return f"{where}: {line}" if where else line
+
+
+def _first_far_line(spans: pd.DataFrame, req_codes: np.ndarray, far: np.ndarray) -> str | None:
+    """``file:line`` of the first span (in table order) of a far-off request, when the span table has it."""
+    if "source_file" not in spans.columns or not far.any():
+        return None
+    row = int(np.argmax(far[req_codes]))
+    file = spans["source_file"].iloc[row]
+    line = spans["source_line"].iloc[row] if "source_line" in spans.columns else None
+    if pd.isna(file):
+        return None
+    return f"{file}:{line}" if line is not None and not pd.isna(line) else str(file)
 
 
 def _first_rows(codes: np.ndarray) -> np.ndarray:
@@ -419,9 +503,13 @@ def build_profile(
     critical = critical_paths(end_abs, preds)
     mode, mode_share = _mode_row(critical)
 
+    far = far_off_starts(request_start)  # a clock years off would stretch the series over years of empty bins
+    if far.any():
+        log.warning("%s", far_off_note(request_start, far, _first_far_line(spans, req_codes, far)))
+    in_rate = request_start[~far]
     if rate_bin_s is None:
-        rate_bin_s = rate_bin_for((float(request_start.max()) - float(request_start.min())) / 1000.0)
-    rate = rate_series(request_start, 1.0 / sample_rate, float(rate_bin_s))
+        rate_bin_s = rate_bin_for((float(in_rate.max()) - float(in_rate.min())) / 1000.0)
+    rate = rate_series(in_rate, 1.0 / sample_rate[~far], float(rate_bin_s))
 
     ran = ~np.isnan(latency)
     count = ran.sum(axis=0)
@@ -503,6 +591,7 @@ def build_profile(
         call_ms=_matrix(n, k, r, c, cells.call_ms),
         call_table=calls_kept,
         request_fraction=float(request_fraction),
+        rate_left_out=int(far.sum()),
     )
 
 

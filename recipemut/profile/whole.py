@@ -12,12 +12,15 @@ counts every request.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import numpy as np
 
 from recipemut.logs.distributed import LogFigures
-from recipemut.profile.build import Profile, rate_bin_for, rate_series
+from recipemut.profile.build import Profile, far_off_note, far_off_starts, rate_bin_for, rate_series
 from recipemut.recipe.model import Recipe
+
+log = logging.getLogger(__name__)
 
 
 def with_log_figures(profile: Profile, figures: LogFigures, recipe: Recipe, *, per_operation: bool = True) -> Profile:
@@ -31,13 +34,18 @@ def with_log_figures(profile: Profile, figures: LogFigures, recipe: Recipe, *, p
     """
     rate = profile.rate
     bin_s = profile.rate_bin_s
+    left_out = profile.rate_left_out
     if figures.start_ms.size:
-        starts = figures.start_ms
+        far = far_off_starts(figures.start_ms)
+        if far.any() and not left_out:  # the profile warned when its sample held them
+            log.warning("%s", far_off_note(figures.start_ms, far))
+        left_out = max(left_out, int(far.sum()))
+        starts = figures.start_ms[~far]
         bin_s = rate_bin_for((float(starts.max()) - float(starts.min())) / 1000.0)
-        rates = np.where(np.isfinite(figures.rates) & (figures.rates > 0), figures.rates, 1.0)
+        rates = np.where(np.isfinite(figures.rates) & (figures.rates > 0), figures.rates, 1.0)[~far]
         rate = rate_series(starts, 1.0 / rates, bin_s)
     if figures.calls or not per_operation:
-        return dataclasses.replace(profile, rate=rate, rate_bin_s=bin_s)
+        return dataclasses.replace(profile, rate=rate, rate_bin_s=bin_s, rate_left_out=left_out)
     col = {op: j for j, op in enumerate(figures.ops)}
     declared = np.array([recipe.ops[op].cost_per_call_usd or np.nan for op in figures.ops], dtype=float)
     priced = figures.sums["cost_usd"] + np.nan_to_num(declared) * (figures.count - figures.nonnull["cost_usd"])
@@ -68,7 +76,7 @@ def with_log_figures(profile: Profile, figures: LogFigures, recipe: Recipe, *, p
                 cost_share=float(priced[j] / total_cost) if total_cost > 0 else 0.0,
             )
         )
-    return dataclasses.replace(profile, ops=tuple(ops), rate=rate, rate_bin_s=bin_s)
+    return dataclasses.replace(profile, ops=tuple(ops), rate=rate, rate_bin_s=bin_s, rate_left_out=left_out)
 
 
 __all__ = ["with_log_figures"]
