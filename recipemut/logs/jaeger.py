@@ -16,10 +16,11 @@ belongs, are a :class:`~recipemut.errors.LogError` naming the trace or span.
 Two readers give the same raw span frame. :func:`parse` decodes the document with msgspec into the
 typed structs below (:class:`Document` down to :class:`Tag`, declaring only the members the frame
 needs, of the JSON types Jaeger writes) and builds each column from the structs a field at a time
-(``map(attrgetter)``, numpy and arrow: no Python step per span). A document the structs refuse (a
-member of another JSON type, a tag or reference that is not an object, a number msgspec does not
-take, JSON it does not read, several documents not one per line) is read whole by
-:func:`parse_per_span`, the span-by-span reader on :mod:`json`, whose errors name the trace or span.
+(``map(attrgetter)``, numpy and arrow: no Python step per span); the query API's traces are decoded
+:data:`PART_BYTES` of their JSON at a time. A file with a document the structs refuse (a member of
+another JSON type, a tag or reference that is not an object, a number msgspec does not take, JSON
+it does not read, several documents not one per line) is read by :func:`parse_per_span`, the
+span-by-span reader on :mod:`json`, whose errors name the trace or span.
 """
 
 from __future__ import annotations
