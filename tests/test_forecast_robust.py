@@ -237,3 +237,39 @@ def test_sampled_and_partitioned_reads_leave_it_out_too(
     assert after["history"]["left_out_requests"] == 1
     said = [r.getMessage() for r in caplog.records if "request-rate series" in r.getMessage()]
     assert len(said) == 1 and "2115-10-08" in said[0], said
+
+
+def _far_by_sorting(t: np.ndarray) -> np.ndarray:
+    """The documented rule read literally: sort, find the bulk by rank, cut past the first wide gap."""
+    i_lo = int(np.floor(0.05 * (t.size - 1)))
+    far = np.zeros(t.size, dtype=bool)
+    if i_lo == 0:
+        return far
+    order = np.argsort(t, kind="stable")
+    s = t[order]
+    i_hi = s.size - 1 - i_lo
+    wide = np.diff(s) > max(s[i_hi] - s[i_lo], FAR_OFF_GAP_MS)
+    cut = np.zeros(s.size, dtype=bool)
+    below, above = np.flatnonzero(wide[:i_lo]), np.flatnonzero(wide[i_hi:])
+    if below.size:
+        cut[: below[-1] + 1] = True
+    if above.size:
+        cut[i_hi + above[0] + 1 :] = True
+    far[order] = cut
+    return far
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    clusters=st.lists(
+        st.tuples(st.floats(-200 * 365, 200 * 365), st.floats(0, 30), st.integers(1, 300)), min_size=1, max_size=5
+    ),
+    seed=st.integers(0, 2**31),
+)
+def test_far_off_starts_is_the_documented_rule(clusters: list[tuple[float, float, int]], seed: int) -> None:
+    """Clusters of starts anywhere within 200 years, of any width and size (ties included)."""
+    rng = np.random.default_rng(seed)
+    t = np.concatenate(
+        [T0 + at * DAY_MS + np.round(rng.uniform(0, width * DAY_MS, n), -5) for at, width, n in clusters]
+    )
+    np.testing.assert_array_equal(far_off_starts(t), _far_by_sorting(t))

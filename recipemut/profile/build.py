@@ -232,18 +232,20 @@ def far_off_starts(start_ms: np.ndarray) -> np.ndarray:
     i_lo = math.floor(FAR_OFF_QUANTILE * (t.size - 1)) if t.size else 0
     if i_lo == 0:
         return far
-    order = np.argsort(t, kind="stable")
-    s = t[order]
-    i_hi = s.size - 1 - i_lo
-    wide = np.diff(s) > max(float(s[i_hi] - s[i_lo]), FAR_OFF_GAP_MS)  # wide[j]: the gap after s[j]
-    below = np.flatnonzero(wide[:i_lo])
-    above = np.flatnonzero(wide[i_hi:])
-    cut = np.zeros(s.size, dtype=bool)
-    if below.size:
-        cut[: below[-1] + 1] = True
-    if above.size:
-        cut[i_hi + above[0] + 1 :] = True
-    far[order] = cut
+    i_hi = t.size - 1 - i_lo
+    part = np.partition(t, (i_lo, i_hi))  # linear time: sorting 10 M starts took 5.5 s
+    lo, hi = float(part[i_lo]), float(part[i_hi])
+    gap = max(hi - lo, FAR_OFF_GAP_MS)
+    if lo - float(t.min()) <= gap and float(t.max()) - hi <= gap:  # no gap that wide can fit outside the bulk
+        return far
+    below = np.r_[np.sort(t[t < lo]), lo]  # the tails only (5% of the starts each), sorted
+    wide = np.flatnonzero(np.diff(below) > gap)
+    if wide.size:
+        far |= t < below[wide[-1] + 1]
+    above = np.r_[hi, np.sort(t[t > hi])]
+    wide = np.flatnonzero(np.diff(above) > gap)
+    if wide.size:
+        far |= t > above[wide[0]]
     return far
 
 
