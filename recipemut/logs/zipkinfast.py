@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import gc
 import re
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, repeat
 from operator import attrgetter, is_not
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -36,6 +37,7 @@ import pyarrow.compute as pc
 from recipemut.logs.common import MAX_NS, micros_ns, raw_table, strings, text
 from recipemut.logs.otlp import lower_like_python, scatter
 
+UNSET: Any = msgspec.UNSET
 #: a JSON scalar: what a name or id may be (an object or a list is refused by the decoder)
 Scalar = str | int | float | bool | None
 
@@ -45,7 +47,8 @@ class Endpoint(msgspec.Struct, rename="camel", gc=False):
 
 
 class Span(msgspec.Struct, rename="camel", gc=False):
-    """The members of a Zipkin span the raw frame reads, as JSON gave them."""
+    """The members of a Zipkin span the raw frame reads, as JSON gave them; ``tags`` is added by
+    :func:`decoders`, as a struct of the tags wanted."""
 
     trace_id: Scalar = None
     id: Scalar = None
@@ -56,12 +59,32 @@ class Span(msgspec.Struct, rename="camel", gc=False):
     duration: Any = None
     local_endpoint: Endpoint | None = None
     remote_endpoint: Endpoint | None = None
-    tags: dict[str, Any] | None = None
     shared: Any = None
 
 
-_SPANS = msgspec.json.Decoder(list[Span])
-_TRACES = msgspec.json.Decoder(list[list[Span]])
+class Decoders(NamedTuple):
+    """The decoders of a list of spans and of a list of traces whose spans keep the tags wanted."""
+
+    spans: msgspec.json.Decoder[Any]
+    traces: msgspec.json.Decoder[Any]
+    #: the member of the tags struct that holds each tag wanted (``error`` and ``peer.service`` among them)
+    fields: dict[str, str]
+
+
+@functools.lru_cache(maxsize=8)
+def decoders(keys: tuple[str, ...]) -> Decoders:
+    """Decoders for spans whose ``tags`` object is a struct of the tags in ``keys`` (with ``error``
+    and ``peer.service``): the other tags are checked as JSON and skipped, no dictionary is built.
+    A tag written twice is its last value, as ``json`` reads it; an absent tag is ``None``, but
+    ``error`` is UNSET when absent (its presence, even as ``null``, marks the error)."""
+    wanted = tuple(dict.fromkeys(("error", "peer.service", *keys)))
+    fields = {k: f"t{i}" for i, k in enumerate(wanted)}
+    members = [(f, Any, UNSET if k == "error" else None) for k, f in fields.items()]
+    tags = msgspec.defstruct("Tags", members, rename={f: k for k, f in fields.items()}, gc=False)
+    tagged = msgspec.defstruct("TaggedSpan", [("tags", tags | None, None)], bases=(Span,), gc=False)
+    return Decoders(msgspec.json.Decoder(list[tagged]), msgspec.json.Decoder(list[list[tagged]]), fields)  # type: ignore[valid-type]
+
+
 #: the first byte of the document's first member: ``[`` for a list of traces
 _FIRST = re.compile(rb"[ \t\r\n]*\[[ \t\r\n]*(.)", re.DOTALL)
 #: bytes checked as UTF-8 at a time (msgspec checks the strings it keeps, not those it skips)
@@ -75,21 +98,22 @@ def parse_table(data: bytes, path: Path, attributes: Iterable[str]) -> pa.Table 
     where the per-span reader must read it (see the module's text)."""
     keys = tuple(dict.fromkeys(attributes))
     with _no_cycle_collection():
-        spans = decode(data)
+        spans = decode(data, keys)
         return None if spans is None else _table(spans, path, keys)
 
 
-def decode(data: bytes) -> list[Span] | None:
-    """The spans of one JSON list of spans (or of traces), in file order; ``None`` where msgspec
-    refuses the file or a part of it."""
+def decode(data: bytes, keys: tuple[str, ...]) -> list[Span] | None:
+    """The spans of one JSON list of spans (or of traces), in file order, with the tags in ``keys``
+    (:func:`decoders`); ``None`` where msgspec refuses the file or a part of it."""
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     if not body.isascii() and not _utf8(body):
         return None
     first = _FIRST.match(body)
+    decode = decoders(keys)
     try:
         if first is not None and first.group(1) == b"[":
-            return list(chain.from_iterable(_TRACES.decode(body)))
-        return _SPANS.decode(body)
+            return list(chain.from_iterable(decode.traces.decode(body)))
+        return decode.spans.decode(body)
     except (msgspec.DecodeError, RecursionError):  # (a ValidationError is a DecodeError)
         return None
 
@@ -174,18 +198,22 @@ def _table(spans: list[Span], path: Path, keys: tuple[str, ...]) -> pa.Table:
         parents = pa.array([text(v or None, path, "span", "parentId") for v in parent], pa.string())
     parents = pc.if_else(pc.equal(parents, ""), pa.scalar(None, pa.string()), parents)
 
-    tags_of = _field(spans, "tags")
-    has_tags, tags = _present(tags_of)
+    fields = decoders(keys).fields
+    has_tags, tags = _present(_field(spans, "tags"))
     tagged = np.flatnonzero(has_tags)
-    seen = set(chain.from_iterable(tags))
+    errors = _field(tags, fields["error"])
+    has_error = np.fromiter(map(is_not, errors, repeat(UNSET)), bool, len(tags))
 
     def tag(k: str) -> pa.Array:
-        if k not in seen:
+        if k == "error":  # (UNSET where absent)
+            return scatter(n, tagged[has_error], strings(list(compress(errors, has_error))))
+        values = _field(tags, fields[k])
+        if values.count(None) == len(values):  # (most of the tags asked for by default are on no span)
             return pa.nulls(n, pa.string())
-        return scatter(n, tagged, strings(list(map(dict.get, tags, repeat(k)))))
+        return scatter(n, tagged, strings(values))
 
     error = np.zeros(n, dtype=bool)
-    error[tagged] = np.fromiter(map(dict.__contains__, tags, repeat("error")), bool, len(tags))
+    error[tagged] = has_error
     peer = _endpoint_names(_field(spans, "remote_endpoint"), path, "remoteEndpoint.serviceName")
     peer_tag = tag("peer.service")
     columns: dict[str, Any] = {
