@@ -45,3 +45,15 @@ def test_candidates_none_chosen_names_them_for_only(recipe: Path) -> None:
     assert recipe.read_text() == RECIPE_TEXT and not history_path(recipe).exists()
     res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan), "--only", CACHE.id, "-f", "json"])
     assert res.exit_code == 0 and json.loads(res.output)["mutations"] == [CACHE.id], res.output
+
+
+def test_the_rest_of_a_partly_applied_plan_is_refused_saying_so(recipe: Path) -> None:
+    """apply --only one mutation, then the whole plan: the recipe moved on; the refusal names the
+    entry that applied part of this plan, instead of a bare stale-plan with two hashes."""
+    plan = make_plan(recipe, mutations=(PARALLELIZE, CACHE))
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan), "--only", CACHE.id])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1
+    assert f"this plan was partly applied as history entry 1 ({CACHE.id}); its other mutations" in res.output
+    assert "run suggest again to plan the rest" in res.output

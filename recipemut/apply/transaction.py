@@ -481,6 +481,22 @@ def applied_entry(
     return None
 
 
+def partly_applied_entry(recipe: str | os.PathLike[str], plan: Plan, current_sha: str) -> Entry | None:
+    """The history entry that wrote some of ``plan``'s mutations (``--only``) and left the recipe as
+    it is now, if any: the latest whose text before is the plan's recipe, whose text after is the
+    current one, and whose mutations are all in the plan. A history that cannot be read answers None."""
+    try:
+        entries = read_history(recipe)
+    except RecipemutError:
+        return None
+    ids = {m.id for m in plan.mutations}
+    for e in reversed(entries):
+        if (e.sha256_after == current_sha and e.sha256_before == plan.recipe.sha256 and e.mutations
+                and all(str(m.get("id")) in ids for m in e.mutations)):
+            return e
+    return None
+
+
 def apply_plan(
     recipe: str | os.PathLike[str],
     plan: Plan,
@@ -524,6 +540,14 @@ def apply_plan(
                     f"this plan was already applied as history entry {done.seq} (version {done.version}); "
                     "nothing to do (`recipemut history` lists the writes)",
                     file=source, code="already-applied",
+                )
+            part = partly_applied_entry(recipe, plan, sha)
+            if part is not None:
+                written = ", ".join(str(m.get("id")) for m in part.mutations)
+                raise PlanError(
+                    f"this plan was partly applied as history entry {part.seq} ({written}); its other mutations were "
+                    "judged against the recipe before that write: run suggest again to plan the rest",
+                    file=source, code="stale-plan",
                 )
             raise PlanError(
                 f"stale plan: it was made from sha256 {plan.recipe.sha256} but the recipe is now sha256 {sha}; "
