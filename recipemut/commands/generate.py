@@ -83,6 +83,12 @@ def generate(
         "*=FACTOR scales every latency.",
     ),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same log."),
+    memory_budget: str | None = typer.Option(
+        None, "--memory-budget", metavar="SIZE",
+        help="Memory the generation may take (512M, 2G, bytes; off: no check). The log is built whole in memory "
+        "(about 1 KB a span): an estimate over it is refused before any work. Default: the available memory.",
+        show_default=False,
+    ),
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Summary as text or json."),
 ) -> None:
     """Write a realistic execution log for RECIPE.
@@ -99,14 +105,20 @@ def generate(
     """
     if treatment and canary is None:
         raise _usage("--treatment needs --canary SHARE")
+    from recipemut.logs.sample import parse_size
     from recipemut.usecases.generate import Traffic, generate_log
+
+    try:
+        budget = parse_size(memory_budget)
+    except ValueError as e:
+        raise _usage(f"--memory-budget: {e}") from None
 
     traffic = Traffic(
         requests, _parse_start(start), days, growth, diurnal, weekly, sample_rate, canary,
         _parse_treatment(treatment) if treatment else None, seed,
     )
     summary = generate_log(
-        recipe_path, out, traffic, params=params, force=force,
+        recipe_path, out, traffic, params=params, force=force, memory_budget=budget,
         warn=lambda m: err_console.print(f"[yellow]warning:[/] {shown(m)}"),
     )
     if output_format is OutputFormat.json:

@@ -16,10 +16,12 @@ import pyarrow.compute as pc
 from recipemut.errors import InputFileError
 from recipemut.files.write import atomic_file, check_output_path
 from recipemut.loggen import generate_spans, load_params, write_jsonl
+from recipemut.loggen.memory import PILOT_REQUESTS, peak_bytes, pilot, round_down, spans_that_fit
 from recipemut.logs.checks import check_spans
 from recipemut.logs.parquet import BATCH_ROWS
 from recipemut.logs.parquet import write_parquet as parquet_file
 from recipemut.logs.report import Rejects
+from recipemut.logs.sample import available_memory, human_bytes
 from recipemut.logs.spans import PARSE_SCHEMA
 from recipemut.recipe.loader import load_recipe
 from recipemut.usecases.overwrite import refuse_existing
@@ -74,7 +76,7 @@ def find_params(recipe_path: Path, params: Path | None) -> Path | None:
 
 def generate_log(
     recipe_path: Path, out: Path, traffic: Traffic, *, params: Path | None, warn: Callable[[str], None],
-    force: bool = False,
+    force: bool = False, memory_budget: int | None = None,
 ) -> dict[str, Any]:
     """Generate ``traffic`` through the recipe and write it to ``out`` (atomically) in the format its
     name says (:func:`written_suffix`); the summary document. ``out`` is checked before anything is
@@ -83,6 +85,10 @@ def generate_log(
 
     ``warn`` receives a sentence when there are no generation parameters (a stronger one when a canary
     with a recipe of its own would be tried on them).
+
+    The log is generated whole in memory: its estimated peak (:func:`check_memory`) over
+    ``memory_budget`` bytes (None: the memory available now; 0: no check) is refused before any of it
+    is generated.
     """
     recipe = load_recipe(recipe_path)
     params = find_params(recipe_path, params)
@@ -93,6 +99,25 @@ def generate_log(
     )
     suffix = written_suffix(out)
     refuse_existing(out, force=force)
+
+    def generated(requests: int, sample_rate: float | None) -> pd.DataFrame:
+        return generate_spans(
+            recipe,
+            requests,
+            seed=traffic.seed,
+            params=loaded,
+            start_ms=traffic.start_ms,
+            duration_s=traffic.days * 86400.0,
+            diurnal_amplitude=traffic.diurnal,
+            weekly_amplitude=traffic.weekly,
+            growth_per_day=traffic.growth,
+            variants={"canary": traffic.canary} if traffic.canary is not None else None,
+            treatment={"canary": dict(traffic.treatment)} if traffic.treatment else None,
+            sample_rate=sample_rate,
+        )
+
+    if memory_budget != 0:
+        check_memory(traffic, suffix, lambda n: generated(n, None), memory_budget)
     if params is None and any(v.recipe and (traffic.canary is None or v.name == "canary") for v in recipe.variants):
         # Without parameters every operation is the generic default while a substituted one takes its
         # catalogue prior: the canary then looks worse or better for reasons no log of the system shows.
@@ -109,20 +134,7 @@ def generate_log(
             "input value repeats (no cache key recurs); write a loggen.yaml beside the recipe or pass --params "
             "(docs/commands/generate.md)"
         )
-    df = generate_spans(
-        recipe,
-        traffic.requests,
-        seed=traffic.seed,
-        params=loaded,
-        start_ms=traffic.start_ms,
-        duration_s=traffic.days * 86400.0,
-        diurnal_amplitude=traffic.diurnal,
-        weekly_amplitude=traffic.weekly,
-        growth_per_day=traffic.growth,
-        variants={"canary": traffic.canary} if traffic.canary is not None else None,
-        treatment={"canary": dict(traffic.treatment)} if traffic.treatment else None,
-        sample_rate=traffic.sample_rate,
-    )
+    df = generated(traffic.requests, traffic.sample_rate)
     spans = write_parquet(df, out) if suffix == ".parquet" else write_jsonl(df, out)
     return {
         "out": str(out),
@@ -132,6 +144,43 @@ def generate_log(
         "params": str(params) if params is not None else None,
         "seed": traffic.seed,
     }
+
+
+def check_memory(
+    traffic: Traffic, suffix: str, generate: Callable[[int], pd.DataFrame], budget: int | None = None
+) -> None:
+    """Refuse, in one :class:`~recipemut.errors.InputFileError`, a log whose estimated peak in memory is over
+    ``budget`` bytes (None: the memory available now, ``MemAvailable``): the expected spans (the kept
+    requests, ``requests * sample_rate``, times the spans per request a pilot of ``generate(n)`` gives)
+    times the measured bytes per span of the ``suffix`` written
+    (:func:`~recipemut.loggen.memory.peak_bytes`), with the ``--sample-rate`` and ``-n`` that fit.
+    A log of no more requests than the pilot is not estimated (the pilot would be the work)."""
+    rate = traffic.sample_rate if traffic.sample_rate is not None else 1.0
+    kept = traffic.requests * rate
+    if kept <= PILOT_REQUESTS:
+        return
+    per_request, calls = pilot(generate)
+    expected = kept * per_request
+    peak = peak_bytes(expected, suffix, calls)
+    if budget is None:
+        limit, origin = available_memory(), "available (MemAvailable)"
+    else:
+        limit, origin = budget, "of --memory-budget"
+    if peak <= limit:
+        return
+    share = spans_that_fit(limit, suffix, calls) / expected
+    fits = []
+    if (r := round_down(rate * share)) > 0:
+        fits.append(f"--sample-rate {r:g}" + (" or lower" if r < rate else ""))
+    if (n := int(round_down(traffic.requests * share))) > 0:
+        fits.append(f"-n {n:,} or fewer")
+    fix = (", or ".join(fits) + " fits; ") if fits else "nothing fits (the process needs more before any span); "
+    raise InputFileError(
+        f"--requests {traffic.requests:,}: this log would take about {human_bytes(peak)} of memory while it is "
+        f"generated (about {expected:,.0f} spans, {per_request:.1f} per request, kept whole until written), over "
+        f"the {human_bytes(limit)} {origin}; nothing was generated: {fix}--memory-budget off tries anyway",
+        code="memory",
+    )
 
 
 def write_parquet(df: pd.DataFrame, out: Path) -> int:
