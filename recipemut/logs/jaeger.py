@@ -617,8 +617,12 @@ def _parents(spans: list[Span], trace_id: pa.Array, field: Any) -> tuple[pa.Arra
             parent = scatter(n, owners, lower_like_python(ids.take(take).take(picked)))
             elsewhere = pc.if_else(pa.array(same[pick]), none, ref_trace.take(picked))
             parent_trace = scatter(n, owners, elsewhere)
-    legacy = pa.array(field("parentSpanID"), pa.string())
-    usable = np.asarray(pc.fill_null(pc.not_equal(pc.utf8_trim(legacy, "0"), ""), False)) & ~has_ref
+    rest = np.flatnonzero(~has_ref)  # (the roots, mostly): their legacy parentSpanID
+    legacy = pa.array(list(map(attrgetter("parentSpanID"), _at(spans, rest))), pa.string())
+    usable = np.asarray(pc.fill_null(pc.not_equal(pc.utf8_trim(legacy, "0"), ""), False))
     if usable.any():
-        parent = pc.if_else(pa.array(usable), lower_like_python(legacy), parent)
+        at = rest[usable]
+        took = np.zeros(n, dtype=bool)
+        took[at] = True
+        parent = pc.if_else(pa.array(took), scatter(n, at, lower_like_python(legacy.filter(pa.array(usable)))), parent)
     return parent, parent_trace, foreign
