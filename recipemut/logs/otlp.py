@@ -78,8 +78,7 @@ class AnyValue(msgspec.Struct, rename="camel", gc=False):
 
 
 class KeyValue(msgspec.Struct, gc=False):
-    """One attribute; a ``null`` or absent key never matches a wanted one; a ``null`` value (the
-    protobuf JSON mapping's default, as an absent one) is no value."""
+    """One attribute; a ``null`` or absent key never matches a wanted one; a ``null`` value is none."""
 
     key: str | None = None
     value: AnyValue | None = msgspec.field(default_factory=AnyValue)
@@ -90,8 +89,7 @@ class Status(msgspec.Struct, gc=False):
 
 
 class Span(msgspec.Struct, rename="camel", gc=False):
-    """The span fields of the raw frame; names, ids and times stay as JSON gave them (checked per column).
-    ``"attributes": null`` is none (protobuf JSON's default for a repeated field)."""
+    """The span fields of the raw frame; names, ids and times stay as JSON gave them (checked per column)."""
 
     trace_id: Any = None
     span_id: Any = None
@@ -446,8 +444,7 @@ _MEMBERS = tuple(f"{m}_value" for m in ("string", "int", "double", "bool", "arra
 def _values(values: list[AnyValue | None], as_float: bool) -> pa.Array:
     """Attribute values as the text :func:`.common.attr_str` gives :func:`value_of` (strings as they
     are, integers in decimal, doubles as arrow writes them, lists and mappings as JSON), or as
-    float64 (that text read as a number; null where it is not one). A value written ``null``
-    (``None``) is null, as one with no member.
+    float64 (that text read as a number; null where it is not one, or where written ``null``: None).
 
     Vectorised by member: each pass takes one ``AnyValue`` member of the values not yet decided.
     """
@@ -456,14 +453,18 @@ def _values(values: list[AnyValue | None], as_float: bool) -> pa.Array:
     pieces: list[pa.Array] = []
     where = np.zeros(m, dtype=np.int64)
     base = 0
-    written = np.fromiter(map(is_not, values, repeat(None)), bool, m)
-    none = np.flatnonzero(~written)
-    left = np.arange(m) if not len(none) else np.flatnonzero(written)
-    rest: list[Any] = values if not len(none) else list(compress(values, written))
+    left = np.arange(m)
+    none = left[:0]
+    rest: list[Any] = values
     for member in _MEMBERS:
         if not len(left):
             break
-        got = list(map(attrgetter(member), rest))
+        try:
+            got = list(map(attrgetter(member), rest))
+        except AttributeError:  # (first pass only) values written null, set aside: no cost when there is none
+            written = np.fromiter(map(is_not, rest, repeat(None)), bool, len(rest))
+            none, left, rest = left[~written], left[written], list(compress(rest, written))
+            got = list(map(attrgetter(member), rest))
         here = np.fromiter(map(is_not, got, repeat(UNSET)), bool, len(got))
         if not here.any():
             continue
@@ -556,8 +557,8 @@ def _table(part: _Part, path: Path, keys: tuple[str, ...], numeric: frozenset[st
     parent = pc.if_else(pc.equal(parent, ""), pa.scalar(None, pa.string()), parent)
 
     # the wanted attributes of every span: one flat list, then each key's values in file order
-    lists = _field(spans, "attributes")  # (``None`` where written ``null``: no attribute)
-    flat: list[KeyValue] = list(chain.from_iterable(filter(None, lists)))
+    lists = _field(spans, "attributes")
+    flat: list[KeyValue] = list(chain.from_iterable(filter(None, lists)))  # (None: written null, none)
     owner = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(length_hint, lists, repeat(0)), np.int64, n))
     want = tuple(dict.fromkeys((*keys, "peer.service")))
     index = {k: j for j, k in enumerate(want)}
