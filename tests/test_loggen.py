@@ -521,7 +521,7 @@ def test_cli_canary_treatment(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "wrote" in result.stdout and "3000 requests of checkout" in result.stdout
+    assert "wrote" in result.stdout and "3,000 requests of checkout" in result.stdout
     spans, _ = read_logs(out)
     med = spans[spans["op"] == "charge_card"].groupby("variant")["latency_ms"].median()
     assert med["canary"] / med["control"] == pytest.approx(0.5, rel=0.1)
