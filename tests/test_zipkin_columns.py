@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -153,9 +154,10 @@ def assert_same(got: tuple[str, Any], want: tuple[str, Any]) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(documents(odd=False))
-def test_the_columns_take_every_span_of_valid_shape_and_give_the_per_span_frame(data: bytes) -> None:
-    table = zipkinfast.parse_table(data, PATH, ATTRS)
+@given(documents(odd=False), st.sampled_from([1, 2, 3, zipkinfast.PART_SPANS]))
+def test_the_columns_take_every_span_of_valid_shape_and_give_the_per_span_frame(data: bytes, part: int) -> None:
+    with mock.patch.object(zipkinfast, "PART_SPANS", part):  # spans decoded a part at a time
+        table = zipkinfast.parse_table(data, PATH, ATTRS)
     assert table is not None, data  # a document of valid shape is never handed to the per-span reader
     want = zipkin.parse_spans(data, PATH, ATTRS)
     pd.testing.assert_frame_equal(table.to_pandas(), want, check_exact=True)
@@ -221,6 +223,7 @@ def test_many_spans_with_tags_on_some_and_odd_values_in_a_column(monkeypatch: py
     data = json.dumps(doc).encode()
     want = zipkin.parse_spans(data, PATH, ATTRS)
     _no_per_span(monkeypatch)
+    monkeypatch.setattr(zipkinfast, "PART_SPANS", 1000)  # three parts: the index runs on across them
     got = zipkin.parse(data, PATH, ATTRS)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got["span_id"].iloc[17] == "17" and pd.isna(got["parent_id"].iloc[3])  # 0: no parent
