@@ -55,6 +55,7 @@ from recipemut.logs.parquet import (
     conform,
     grown_bytes,
     is_parquet,
+    stored_bytes,
     too_large,
 )
 from recipemut.logs.partials import SUMMED, Partial, hist_quantiles, merge, partial_of
@@ -62,8 +63,10 @@ from recipemut.logs.partreport import finish
 from recipemut.logs.report import IngestReport, Rejects
 from recipemut.logs.sample import (
     EXPANSION,
+    PARQUET_EXPANSION,
     PARQUET_ROW_BYTES,
     floor_note,
+    parquet_memory,
     sample_fraction,
     stream_content_size,
 )
@@ -121,7 +124,8 @@ def plan_partitions(paths: Sequence[str | Path], partition_bytes: int = PARTITIO
                 if is_parquet(head):
                     meta = pq.ParquetFile(f).metadata
                     check_schema(meta.schema.to_arrow_schema(), source)  # here, not on a worker: one line
-                    rows = max(1, partition_bytes // PARQUET_ROW_BYTES)  # about partition_bytes in memory
+                    per_row = max(PARQUET_ROW_BYTES, parquet_memory(meta) // max(meta.num_rows, 1))  # wide rows: more
+                    rows = max(1, partition_bytes // per_row)  # about partition_bytes in memory
                     parts.extend(_parquet_parts(meta, source, len(parts), rows))
                 elif misnamed := misnamed_parquet(source, head):  # as the local engines say it, not read as JSONL
                     raise LogError(misnamed, file=source, code="not-parquet")
@@ -156,8 +160,9 @@ def _parquet_parts(meta: Any, source: str, first: int, rows: int) -> Iterator[Pa
     for g in range(n_groups):
         held += meta.row_group(g).num_rows
         if g + 1 - start >= share or held >= rows or g + 1 == n_groups:
+            weight = max(held * PARQUET_ROW_BYTES, stored_bytes(meta, range(start, g + 1)) * PARQUET_EXPANSION)
             yield Partition(first, source, source, "parquet", start, base, meta.num_rows, g + 1 - start,
-                            held * PARQUET_ROW_BYTES)  # fmt: skip
+                            weight)  # fmt: skip
             first, start, base, held = first + 1, g + 1, base + held, 0
 
 
@@ -432,17 +437,12 @@ def _fraction(parts: Sequence[Partition], sample_requests: float | None, budget:
     (:func:`~recipemut.logs.sample.sample_fraction`) on what these partitions would hold in memory."""
 
     def estimate() -> int:  # estimated_memory's rule, on what the planner read: JSONL by its byte ranges,
-        # gzip and zstd by their content's size, Parquet by its rows
+        # gzip and zstd by their content's size, Parquet by its partitions' weights (parquet_memory's rule)
         text = sum(p.end - p.start if p.kind == "jsonl" else p.content for p in parts if p.kind != "parquet")
-        return int(text * EXPANSION) + PARQUET_ROW_BYTES * _parquet_rows(parts)
+        return int(text * EXPANSION) + sum(p.weight for p in parts if p.kind == "parquet")
 
     fraction, why = sample_fraction(sample_requests, budget, estimate)
     return (1.0, "") if fraction is None else (fraction, why)
-
-
-def _parquet_rows(parts: Sequence[Partition]) -> int:
-    """Rows of the Parquet files."""
-    return sum({p.source: p.rows for p in parts if p.kind == "parquet"}.values())
 
 
 def read_partitioned(

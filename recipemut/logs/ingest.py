@@ -277,7 +277,8 @@ def _read_parquet(
     numbers: list[np.ndarray] = []
     n_read = 0
     share = _bytes_per_row(path) if on_chunk is not None else 0.0
-    for table, lines in parquet_batches(path, name):
+    # a sampled read takes the budget's chunk: a batch of wide rows is about that many bytes, not 65,536 rows
+    for table, lines in parquet_batches(path, name, batch_bytes=sampler.chunk_bytes if sampler else None):
         n_read += table.num_rows
         if on_chunk is not None:
             on_chunk(int(table.num_rows * share))

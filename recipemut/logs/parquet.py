@@ -35,11 +35,19 @@ from recipemut.errors import InputFileError, LogError
 from recipemut.files.compressed import gzip_limit
 from recipemut.logs.spans import INT_COLS, PARSE_SCHEMA, REQUIRED
 
+#: the columns whose NaN is kept (and rejected by the checks, as in JSONL), not read as null: the
+#: integer columns and the required numbers
+NAN_KEPT = frozenset((*INT_COLS, "start_ms", "latency_ms"))
+
 MAGIC = b"PAR1"
 #: rows per row group written
 BATCH_ROWS = 1 << 20
 #: rows per record batch read (a batch is checked for its expanded size before it is expanded)
 READ_BATCH_ROWS = 1 << 16
+#: ... and about the bytes a batch holds when no memory budget sets them (a sampled read: its chunk)
+READ_BATCH_BYTES = 64 << 20
+#: the bytes read at a time from a row group read as plain strings (pages, not whole column chunks)
+PAGE_BUFFER_BYTES = 1 << 20
 #: the most log files a folder or a glob may name: each is opened, checked and read on its own, so
 #: 100,000 one-line files took 245 s and 2.6 GB (the dask engine: past 300 s); concatenate or convert them
 MAX_LOG_FILES = 10_000
@@ -211,9 +219,10 @@ def _wrong_kind(column: str, have: pa.DataType, want: pa.DataType, name: str) ->
     return LogError(f"Parquet column {column!r} is {have}, not {kind}", file=name, code="wrong-type")
 
 
-def _open(path: Path, name: str) -> pq.ParquetFile:
+def _open(path: Path, name: str, *, dictionaries: bool = True) -> pq.ParquetFile:
     """The Parquet file at ``path``, its columns checked; its string columns are read as dictionaries
-    (so that a value repeated on many rows is held once until :func:`conform`, bounded, expands it)."""
+    (so that a value repeated on many rows is held once until :func:`conform`, bounded, expands it),
+    or, not ``dictionaries``, as plain strings a page at a time (no column chunk read whole first)."""
     try:
         schema = pq.read_schema(str(path))
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as e:
@@ -221,9 +230,62 @@ def _open(path: Path, name: str) -> pq.ParquetFile:
     check_schema(schema, name)  # first: read_dictionary naming a list or struct column is a KeyError
     strings = [f.name for f in PARSE_SCHEMA if pa.types.is_large_string(f.type) and f.name in schema.names]
     try:
-        return pq.ParquetFile(str(path), read_dictionary=strings)
+        if dictionaries:
+            return pq.ParquetFile(str(path), read_dictionary=strings)
+        return pq.ParquetFile(str(path), pre_buffer=False, buffer_size=PAGE_BUFFER_BYTES)
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as e:
         raise LogError(f"not a readable Parquet file ({e})", file=name, code="bad-parquet") from None
+
+
+def stored_bytes(meta: pq.FileMetaData, groups: Sequence[int] | None = None) -> int:
+    """The uncompressed bytes of a Parquet file's span columns (its footer's column chunk sizes), in
+    ``groups`` (its row groups' numbers) or in all of them."""
+    wanted = set(PARSE_SCHEMA.names)
+    return sum(
+        meta.row_group(g).column(c).total_uncompressed_size
+        for g in (range(meta.num_row_groups) if groups is None else groups)
+        for c in range(meta.num_columns)
+        if meta.row_group(g).column(c).path_in_schema in wanted
+    )
+
+
+def read_plan(
+    meta: pq.FileMetaData, columns: Sequence[str], batch_rows: int, batch_bytes: int
+) -> list[tuple[list[int], bool, int]]:
+    """How each row group is read, as runs of consecutive row groups read alike: ``(row groups, as
+    dictionaries, rows a batch)``. A batch holds about ``batch_bytes``: the rows that many bytes make
+    at the group's own bytes a row (its column chunks' uncompressed sizes over its rows, plus 8 bytes
+    a column), at most ``batch_rows``, at least one. A group whose span columns hold more than
+    ``batch_bytes`` and whose text columns have no dictionary page is read as plain strings a page at
+    a time: read as dictionaries, its distinct values (every request id of 40 KB, say) were gathered
+    into one dictionary held for the whole group. Other groups are read as dictionaries (a value
+    repeated on many rows held once, so that :func:`grown_bytes` finds a Parquet bomb before it grows).
+
+    >>> import io
+    >>> sink = io.BytesIO()
+    >>> pq.write_table(pa.table({"request_id": ["x" * 1000] * 100}), sink, use_dictionary=False)
+    >>> read_plan(pq.ParquetFile(sink).metadata, ["request_id"], 1 << 16, 10_000)
+    [([0], False, 9)]
+    >>> read_plan(pq.ParquetFile(sink).metadata, ["request_id"], 1 << 16, 10 << 20)
+    [([0], True, 65536)]
+    """
+    wanted = set(columns)
+    strings = {f.name for f in PARSE_SCHEMA if pa.types.is_large_string(f.type)}
+    runs: list[tuple[list[int], bool, int]] = []
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        chunks = [group.column(c) for c in range(group.num_columns) if group.column(c).path_in_schema in wanted]
+        stored = sum(c.total_uncompressed_size for c in chunks)
+        per_row = stored / max(group.num_rows, 1) + 8 * len(chunks)
+        rows = int(max(1, min(batch_rows, batch_bytes // max(per_row, 1))))
+        if rows >= group.num_rows:  # the whole group in one batch, whatever the batch size
+            rows = batch_rows
+        plain = stored > batch_bytes and not any(c.has_dictionary_page for c in chunks if c.path_in_schema in strings)
+        if runs and runs[-1][1:] == (not plain, rows):
+            runs[-1][0].append(g)
+        else:
+            runs.append(([g], not plain, rows))
+    return runs
 
 
 def grown_bytes(batch: pa.RecordBatch | pa.Table) -> int:
@@ -256,8 +318,28 @@ def too_large(name: str, limit: int, size: int, what: str) -> LogError:
     )
 
 
+def _cast(col: pa.Array | pa.ChunkedArray, to: pa.DataType, column: str, name: str) -> pa.Array | pa.ChunkedArray:
+    """``col`` cast to ``to``. An integer too large for a float64 to hold exactly (over 2**53, which
+    a checked cast refuses for the whole column) is rounded to the nearest float64, as a JSON parser
+    reads the same digits: every bound :func:`~recipemut.logs.checks.check_spans` holds a number to is
+    below 2**53, so the row it is on is rejected with the reason and message its JSONL line gets
+    (``latency_ms is 4.611686018427388e+18 (over 30 days)``), not the file."""
+    try:
+        return col.cast(to)
+    except pa.ArrowInvalid as e:
+        if pa.types.is_integer(col.type) and pa.types.is_floating(to):
+            return col.cast(to, safe=False)
+        raise LogError(f"Parquet column {column!r} cannot be read ({e})", file=name, code="wrong-type") from None
+    except (pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise LogError(f"Parquet column {column!r} cannot be read ({e})", file=name, code="wrong-type") from None
+
+
 def conform(batch: pa.Table, name: str) -> pa.Table:
-    """A batch of a Parquet log as a :data:`~recipemut.logs.spans.PARSE_SCHEMA` table (absent columns null)."""
+    """A batch of a Parquet log as a :data:`~recipemut.logs.spans.PARSE_SCHEMA` table (absent columns null).
+
+    NaN in an optional number is null (as pandas writes an absent value); in ``start_ms`` or
+    ``latency_ms`` it stays NaN, so that the row is rejected as its JSONL line is (``latency_ms is nan
+    [bad-latency]``), not as a missing key."""
     cols: list[pa.Array | pa.ChunkedArray] = []
     for f in PARSE_SCHEMA:
         if f.name not in batch.column_names:
@@ -268,11 +350,8 @@ def conform(batch: pa.Table, name: str) -> pa.Table:
             raise _wrong_kind(f.name, col.type, f.type, name)
         if pa.types.is_dictionary(col.type):
             col = col.cast(col.type.value_type)
-        try:
-            col = col.cast(f.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            raise LogError(f"Parquet column {f.name!r} cannot be read ({e})", file=name, code="wrong-type") from None
-        if pa.types.is_floating(f.type) and f.name not in INT_COLS and col.null_count < len(col):
+        col = _cast(col, f.type, f.name, name)
+        if pa.types.is_floating(f.type) and f.name not in NAN_KEPT and col.null_count < len(col):
             nan = pc.is_nan(col)
             if pc.any(nan).as_py():
                 col = pc.if_else(nan, pa.scalar(None, f.type), col)
@@ -281,10 +360,14 @@ def conform(batch: pa.Table, name: str) -> pa.Table:
 
 
 def parquet_batches(
-    path: Path, name: str, batch_rows: int = READ_BATCH_ROWS
+    path: Path, name: str, batch_rows: int = READ_BATCH_ROWS, batch_bytes: int | None = None
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """The spans of a Parquet log in batches of at most ``batch_rows`` rows: each a
-    :data:`PARSE_SCHEMA` table and its row numbers (from 1).
+    """The spans of a Parquet log in batches of at most ``batch_rows`` rows and about ``batch_bytes``
+    bytes (default :data:`READ_BATCH_BYTES`; a memory budget's chunk,
+    :attr:`~recipemut.logs.sample.Sampler.chunk_bytes`): each a :data:`PARSE_SCHEMA` table and its
+    row numbers (from 1). Row groups are read in slices sized by their own bytes a row
+    (:func:`read_plan`), so that wide rows (request ids of 40 KB) come a few hundred at a time, not
+    a row group at a time; small batches are joined up to both bounds.
 
     Held to the limit a gzip log is (:func:`~recipemut.files.compressed.gzip_limit` of the file's
     size): the column chunks' uncompressed sizes (the footer's) are checked before any is read, and
@@ -294,39 +377,41 @@ def parquet_batches(
     size = path.stat().st_size
     limit = gzip_limit(size)
     meta = pf.metadata
-    groups = range(meta.num_row_groups)
     columns = [f.name for f in PARSE_SCHEMA if f.name in pf.schema_arrow.names]
-    wanted = set(columns)
-    stored = sum(
-        meta.row_group(g).column(c).total_uncompressed_size
-        for g in groups
-        for c in range(meta.num_columns)
-        if meta.row_group(g).column(c).path_in_schema in wanted
-    )
-    if stored > limit:
+    if stored_bytes(meta) > limit:
         raise too_large(name, limit, size, "uncompressed")
-    row = grown = held = 0
+    batch_bytes = batch_bytes or READ_BATCH_BYTES
+    plan = read_plan(meta, columns, batch_rows, batch_bytes)
+    plain = _open(path, name, dictionaries=False) if not all(d for _, d, _ in plan) else None
+    row = grown = held = held_bytes = 0
     pending: list[pa.RecordBatch] = []
 
     def joined() -> pa.Table:
         table = conform(pa.Table.from_batches(pending), name)
         return table.combine_chunks() if len(pending) > 1 else table
 
+    def batches() -> Iterator[pa.RecordBatch]:
+        for run, dictionaries, rows in plan:
+            reader = pf if dictionaries or plain is None else plain
+            yield from reader.iter_batches(batch_size=rows, row_groups=run, columns=columns, use_threads=True)
+
     try:
-        # batches do not cross row groups (string columns are read as dictionaries): small ones are
-        # joined up to ``batch_rows`` rows, so 10,000 row groups of one row are one batch, not 10,000
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=columns, use_threads=True):
+        # batches do not cross row groups read as dictionaries: small ones are joined up to
+        # ``batch_rows`` rows and ``batch_bytes``, so 10,000 row groups of one row are one batch, not 10,000
+        for batch in batches():
             if batch.num_rows == 0:
                 continue
-            grown += grown_bytes(batch)
+            nbytes = grown_bytes(batch)
+            grown += nbytes
             if grown > limit:
                 raise too_large(name, limit, size, "in memory")
-            if held + batch.num_rows > batch_rows and pending:
+            if pending and (held + batch.num_rows > batch_rows or held_bytes + nbytes > batch_bytes):
                 table = joined()
                 yield table, np.arange(row + 1, row + table.num_rows + 1, dtype=np.int64)
-                row, pending, held = row + table.num_rows, [], 0
+                row, pending, held, held_bytes = row + table.num_rows, [], 0, 0
             pending.append(batch)
             held += batch.num_rows
+            held_bytes += nbytes
         if pending:
             table = joined()
             yield table, np.arange(row + 1, row + table.num_rows + 1, dtype=np.int64)
@@ -359,6 +444,7 @@ __all__ = [
     "BATCH_ROWS",
     "MAGIC",
     "MAX_LOG_FILES",
+    "READ_BATCH_BYTES",
     "READ_BATCH_ROWS",
     "check_schema",
     "conform",
@@ -369,8 +455,10 @@ __all__ = [
     "parquet_batches",
     "parquet_bytes",
     "read_parquet",
+    "read_plan",
     "refuse_too_many",
     "skipped_note",
+    "stored_bytes",
     "too_large",
     "write_parquet",
 ]

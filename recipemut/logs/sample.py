@@ -41,13 +41,17 @@ import pyarrow.compute as pc
 from recipemut.errors import LogError
 from recipemut.files.compressed import GZIP_RATIO, gzip_content_size, packed_with, zstd_frame_content_size
 from recipemut.files.read import os_error
-from recipemut.logs.parquet import is_parquet_file
+from recipemut.logs.parquet import is_parquet_file, stored_bytes
 
 #: ingest plus profile hold about this many bytes per byte of native JSONL content (measured: 1.4 GB
 #: peak for the 527 MB benchmark log)
 EXPANSION = 2.7
 #: bytes held per span of a Parquet log (its rows times this; the same spans as JSONL take ~280 bytes)
 PARQUET_ROW_BYTES = 760
+#: ... or, when more, bytes held per uncompressed byte of its span columns (the footer's sizes): rows
+#: of 40 KB request ids (8,000 rows, 320 MB) took 1.47 GB of peak RSS read whole, 3.9 times theirs
+#: over what the process needs (:data:`PROCESS_BYTES`)
+PARQUET_EXPANSION = 4
 #: what a zstd log is taken to inflate to, times its size, when its frame does not say (span logs: 10 to 20)
 ZSTD_RATIO = 15
 #: the default budget: this share of the memory available when the command starts
@@ -304,8 +308,9 @@ def reading_stage(fraction: float | None, sampled_by: str = "") -> str:
 
 def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
     """What reading and profiling ``paths`` would hold in memory (bytes): each file's content size
-    (decompressed for gzip and zstd) times :data:`EXPANSION`, or a Parquet file's rows times
-    :data:`PARQUET_ROW_BYTES`. ``kinds`` says which files are ``"gzip"``, ``"zstd"`` or ``"parquet"``."""
+    (decompressed for gzip and zstd) times :data:`EXPANSION`, or a Parquet file's
+    :func:`parquet_memory` (by its rows, or by its uncompressed bytes when its rows are wide).
+    ``kinds`` says which files are ``"gzip"``, ``"zstd"`` or ``"parquet"``."""
     total = 0.0
     for p in paths:
         try:
@@ -317,12 +322,19 @@ def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
             import pyarrow.parquet as pq
 
             try:
-                total += pq.ParquetFile(p).metadata.num_rows * PARQUET_ROW_BYTES
+                total += parquet_memory(pq.ParquetFile(p).metadata)
             except (OSError, pa.ArrowException):
                 total += size * EXPANSION
         else:
             total += content_size(p, kind, size) * EXPANSION
     return int(total)
+
+
+def parquet_memory(meta: Any) -> int:
+    """What reading and profiling a Parquet file of footer ``meta`` would hold (bytes): its rows times
+    :data:`PARQUET_ROW_BYTES`, or its span columns' uncompressed bytes
+    (:func:`~recipemut.logs.parquet.stored_bytes`) times :data:`PARQUET_EXPANSION` when more (wide rows)."""
+    return max(int(meta.num_rows) * PARQUET_ROW_BYTES, stored_bytes(meta) * PARQUET_EXPANSION)
 
 
 def auto_fraction(estimate: int, budget: int) -> float | None:
@@ -560,6 +572,8 @@ __all__ = [
     "EXPANSION",
     "MAX_CHUNK_BYTES",
     "MIN_CHUNK_BYTES",
+    "PARQUET_EXPANSION",
+    "PARQUET_ROW_BYTES",
     "PROCESS_BYTES",
     "RequestCounts",
     "RequestSample",
@@ -576,6 +590,7 @@ __all__ = [
     "keep_mask",
     "memory_budget",
     "over_budget",
+    "parquet_memory",
     "parse_size",
     "reading_stage",
     "row_hashes",

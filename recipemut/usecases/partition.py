@@ -170,7 +170,7 @@ def _file_chunks(
     head = read_head(path, name)
     fmt = source.log_format
     if is_parquet(head) and fmt in ("auto", "native"):
-        for table, lines in parquet_batches(path, name):
+        for table, lines in parquet_batches(path, name, batch_bytes=chunk_bytes):
             tally.lines_read += table.num_rows
             keep = check_spans(table, lines, rej)
             if source.strict and rej.first is not None:
