@@ -8,14 +8,23 @@ JSON parser sees them (parsers recurse: pyarrow's crashed the process on a line 
 
 from __future__ import annotations
 
+import errno
 import itertools
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+
+from recipemut.errors import InputFileError
 
 #: a native line nested deeper than this (objects and arrays) is rejected unread: JSON parsers recurse
 MAX_JSON_DEPTH = 512
+#: a native line longer than this (bytes, its line end left out) is rejected unread: its bytes are never
+#: held in memory nor handed to a parser (a crash's NUL-filled tail, a sparse file of 20 GB, is one line)
+MAX_LINE_BYTES = 64 << 20
+_READ_BLOCK = 16 << 20  # bytes per read of a plain log
 _DEPTH_WINDOW = 1 << 22  # bytes per step of the nesting scan
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
 _SPACES_MAX = 256  # bytes: a longer line of whitespace only is indexed (the reader strips it, one by one)
@@ -406,4 +415,181 @@ def too_deep(a: np.ndarray, lines: Lines) -> np.ndarray:
     return deep
 
 
-__all__ = ["MAX_JSON_DEPTH", "Lines", "index_lines", "line_depths", "too_deep"]
+def long_line_message(length: int) -> str:
+    """What the rejection of a line longer than :data:`MAX_LINE_BYTES` says (reason ``malformed-json``).
+
+    >>> long_line_message(21_474_836_480)
+    'a line of 21,474,836,480 bytes, longer than the 64 MiB a line may hold (not read)'
+    """
+    return f"a line of {length:,} bytes, longer than the {MAX_LINE_BYTES >> 20} MiB a line may hold (not read)"
+
+
+def changed_while_read(name: str, size: int, now: int) -> InputFileError:
+    """The error of a plain log cut (or swapped) while it was read: what was read cannot be trusted.
+
+    >>> str(changed_while_read("app.jsonl", 2_000_000, 1_000))
+    'app.jsonl: changed while it was read: it was 2,000,000 bytes, now 1,000 (cut by a log rotation, \
+copytruncate?); read it again once it is complete, or read the rotated copy'
+    """
+    return InputFileError(
+        f"changed while it was read: it was {size:,} bytes, now {now:,} (cut by a log rotation, copytruncate?); "
+        "read it again once it is complete, or read the rotated copy",
+        file=name,
+        code="file-changed",
+    )
+
+
+@dataclass
+class Snapshot:
+    """The first ``size`` bytes of a plain log, read with ``pread`` from one open descriptor, never
+    memory-mapped: a mapped page past the end of a file cut while it is read (logrotate's
+    ``copytruncate``) kills the process with SIGBUS, which Python cannot catch. A read that comes
+    short, or a file found shorter than ``size`` after a read, is :func:`changed_while_read`.
+
+    Lines longer than :data:`MAX_LINE_BYTES` (``long``: their file byte ranges, line end left out)
+    are found by a first pass that looks for line ends only (``memchr``, a block at a time; holes of
+    a sparse file are skipped unread with ``SEEK_DATA``, they hold no line end) and are never read:
+    :meth:`read` leaves each as an empty line, so line numbers stay those of the file.
+    """
+
+    fd: int
+    path: str
+    name: str
+    size: int
+    long: list[tuple[int, int]] = field(default_factory=list)
+    long_lines: list[int] = field(default_factory=list)  # 1-based line number of each (known after read)
+
+    @classmethod
+    def open(cls, path: str, name: str) -> Snapshot:
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as e:
+            raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
+        snap = cls(fd, path, name, os.fstat(fd).st_size)
+        try:
+            snap.long = snap._long_ranges()
+        except BaseException:
+            snap.close()
+            raise
+        return snap
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def check(self) -> None:
+        """Raise :func:`changed_while_read` when the file is now shorter than when it was opened."""
+        now = os.fstat(self.fd).st_size
+        if now < self.size:
+            raise changed_while_read(self.name, self.size, now)
+
+    def _pread(self, into: memoryview, at: int) -> int:
+        try:
+            got = os.preadv(self.fd, [into], at)
+        except OSError as e:
+            raise InputFileError(f"cannot read ({e.strerror or e})", file=self.name, code="unreadable") from None
+        if got == 0 and len(into):
+            self.check()
+            raise changed_while_read(self.name, self.size, at)  # pragma: no cover - shorter, yet fstat said not
+        return got
+
+    def _long_ranges(self) -> list[tuple[int, int]]:
+        """The byte ranges of the lines longer than :data:`MAX_LINE_BYTES`: a line inside one block is
+        shorter than a block, so only the first and last line end of each block are looked for."""
+        out: list[tuple[int, int]] = []
+        block = bytearray(_READ_BLOCK)
+        view = memoryview(block)
+        start = pos = 0  # where the open line starts; where the next read starts
+        while pos < self.size:
+            data = self._next_data(pos)
+            if data > pos:  # a hole: NUL bytes, no line end
+                pos = data
+                continue
+            got = self._pread(view[: min(_READ_BLOCK, self.size - pos)], pos)
+            first = block.find(b"\n", 0, got)
+            if first >= 0:
+                if pos + first - start > MAX_LINE_BYTES:
+                    out.append((start, pos + first))
+                start = pos + block.rfind(b"\n", 0, got) + 1
+            pos += got
+        if self.size - start > MAX_LINE_BYTES:
+            out.append((start, self.size))
+        self.check()
+        return out
+
+    def _next_data(self, pos: int) -> int:
+        """Where data starts at or after ``pos`` (``pos`` itself where holes cannot be told)."""
+        seek_data = getattr(os, "SEEK_DATA", None)
+        if seek_data is None:  # pragma: no cover - every Linux has it
+            return pos
+        try:
+            return min(os.lseek(self.fd, pos, seek_data), self.size)
+        except OSError as e:
+            if e.errno == errno.ENXIO:  # a hole to the end, or the file is now shorter
+                self.check()
+                return self.size
+            return pos
+
+    def stream(self) -> pa.NativeFile:
+        """The snapshot's bytes as a stream a parser reads (none long: :meth:`read` otherwise): arrow's
+        own reads (``pread``, never a map) of the file open on the same descriptor, at most ``size``
+        bytes; one cut short ends early, which :meth:`check` then tells."""
+        if self.long:  # pragma: no cover - a bug, not a user error
+            raise AssertionError("a snapshot with long lines is read, not streamed")
+        same = f"/proc/self/fd/{self.fd}"  # the file opened, even if the name is now another's
+        try:
+            return pa.OSFile(same if os.path.exists(same) else self.path).get_stream(0, self.size)
+        except OSError as e:
+            raise InputFileError(f"cannot read ({e.strerror or e})", file=self.name, code="unreadable") from None
+
+    def read(self) -> np.ndarray:
+        """The snapshot's bytes (uint8), each long line left empty (a last one given its line end)."""
+        keep: list[tuple[int, int]] = []
+        at = 0
+        for s, e in self.long:
+            keep.append((at, s))
+            at = e
+        keep.append((at, self.size))
+        tail = bool(self.long) and self.long[-1][1] == self.size
+        out = np.empty(sum(e - s for s, e in keep) + tail, np.uint8)
+        view = out.data
+        o = 0
+        places: list[int] = []  # where each long line's (empty) place is in ``out``
+        for s, e in keep:
+            pos = s
+            while pos < e:
+                pos += self._pread(view[o + pos - s : o + min(e, pos + _READ_BLOCK) - s], pos)
+            o += e - s
+            places.append(o)
+        if tail:
+            out[-1] = 10
+        self.check()
+        count, prev = 0, 0  # line numbers: the newlines before each place
+        self.long_lines = []
+        for p in places[: len(self.long)]:
+            for c in range(prev, p, _READ_BLOCK):
+                count += int(np.count_nonzero(out[c : min(c + _READ_BLOCK, p)] == 10))
+            prev = p
+            self.long_lines.append(count + 1)
+        return out
+
+
+
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_LINE_BYTES",
+    "Lines",
+    "Snapshot",
+    "changed_while_read",
+    "index_lines",
+    "line_depths",
+    "long_line_message",
+    "too_deep",
+]

@@ -17,6 +17,11 @@ first spans costs neither an index entry nor a ``json`` call per line.
 
 A file whose first :data:`GIVE_UP_AFTER` non-blank lines are all bad is not a span log
 (:func:`not_a_log`), and the rest of it is never read.
+
+A plain file is read, never memory-mapped (:class:`~recipemut.logs.lines.Snapshot`): a file cut
+while it is read (logrotate's ``copytruncate``) is "changed while it was read", exit 1, where a
+mapped page past its new end killed the process (SIGBUS). Its lines longer than
+:data:`~recipemut.logs.lines.MAX_LINE_BYTES` (a NUL-filled tail) are rejected unread.
 """
 
 from __future__ import annotations
@@ -26,15 +31,16 @@ import dataclasses
 import itertools
 import logging
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from recipemut.errors import InputFileError, LogError
+from recipemut.errors import LogError
 from recipemut.logs.checks import classify_line, line_problem
-from recipemut.logs.lines import MAX_JSON_DEPTH, Lines, index_lines, too_deep
+from recipemut.logs.lines import MAX_JSON_DEPTH, Lines, Snapshot, index_lines, long_line_message, too_deep
 from recipemut.logs.report import MAX_EXAMPLES, Rejects
 from recipemut.logs.spans import PARSE_SCHEMA, STRING_COLS
 
@@ -204,17 +210,18 @@ def _bad_utf8(buf: pa.Buffer, lines: Lines, among: np.ndarray) -> tuple[np.ndarr
     return got[keep], where[keep]
 
 
-def _parse(buf: pa.Buffer | str, block_size: int | None = None, *, infer: bool = False) -> pa.Table:
-    """Parse JSONL from a buffer or a file path into :data:`PARSE_SCHEMA`; invalid UTF-8 raises too.
+def _parse(buf: pa.Buffer | pa.NativeFile, block_size: int | None = None, *, infer: bool = False) -> pa.Table:
+    """Parse JSONL from a buffer or a file (:meth:`Snapshot.stream`) into :data:`PARSE_SCHEMA`; invalid
+    UTF-8 raises too.
 
     ``infer``: let the parser infer the types, then convert them (the one-pass read of a whole
     file: about a tenth less CPU than parsing against the explicit schema); a column whose type
     cannot be converted (a key of the wrong type) raises ``ArrowInvalid`` like the explicit parse.
     """
     opts = pj.ReadOptions(block_size=block_size or _PARSE_BLOCK)
-    # a path is opened here, not by read_json: that would pick a decompressor from the file's
-    # extension (a plain log named x.jsonl.gz would fail to inflate); gzip is found by magic bytes
-    src = pa.OSFile(buf) if isinstance(buf, str) else pa.BufferReader(buf)
+    # never a path given to read_json: that would pick a decompressor from the file's extension (a
+    # plain log named x.jsonl.gz would fail to inflate); gzip is found by magic bytes
+    src = pa.BufferReader(buf) if isinstance(buf, pa.Buffer) else buf
     if infer:
         table = _conform_inferred(pj.read_json(src, read_options=opts))
     else:
@@ -250,37 +257,51 @@ def _conform_inferred(table: pa.Table) -> pa.Table:
     return pa.table(cols, schema=PARSE_SCHEMA)
 
 
-def _map(path: str) -> pa.Buffer:
-    try:
-        return pa.memory_map(path, "r").read_buffer()
-    except OSError as e:
-        raise InputFileError(f"cannot read ({e.strerror or e})", file=path, code="unreadable") from None
-
-
 def read_native(
     source: pa.Buffer | str, name: str, rej: Rejects, *, give_up: bool = True
 ) -> tuple[pa.Table, np.ndarray, int, int]:
     """Parse one native JSONL file: (table, 1-based line numbers, non-blank lines, blank lines).
 
-    ``source`` is the gunzipped bytes, or the path of a plain file: that one is memory-mapped only
-    while scanning for lines (and again if the slow path needs it), so that its pages are not
-    resident while the parser builds the table.
+    ``source`` is the gunzipped bytes, or the path of a plain file: that one is read into memory
+    (:class:`~recipemut.logs.lines.Snapshot`, never memory-mapped: a file cut while it is read then
+    raises "changed while it was read" instead of killing the process) only while scanning for
+    lines (and again if the slow path needs it), and streamed to the parser from the same
+    descriptor, so that its bytes are not held while the parser builds the table. Its lines longer
+    than :data:`~recipemut.logs.lines.MAX_LINE_BYTES` are rejected unread (``malformed-json``).
 
     ``give_up=False`` reads on where the first :data:`GIVE_UP_AFTER` non-blank lines are all rejected
     (no "not a span log"): a later chunk of a file that opens with a stretch of junk, read whole in
     one call, its junk rejected in bulk.
     """
-    # A plain file is memory-mapped only for the scan, so its pages are not held while the table
-    # is built. The one-pass parse runs after the scan, and only when every non-blank line is shaped
-    # {...}: a file with another line goes to the slow path whatever the parse gives, and arrow's
-    # JSON reader crashes the process on a parse block that opens with `null` (a line `null`).
-    buf = source if isinstance(source, pa.Buffer) else _map(source)
+    if isinstance(source, pa.Buffer):
+        return _read_native(lambda: source, None, name, rej, give_up=give_up)
+    with Snapshot.open(source, name) as snap:
+        table, nums, n_nonblank, n_blank = _read_native(
+            lambda: pa.py_buffer(snap.read()), snap, name, rej, give_up=give_up
+        )
+        for (s, e), line in zip(snap.long, snap.long_lines, strict=True):
+            rej.add(line, "malformed-json", long_line_message(e - s))
+        return table, nums, n_nonblank + len(snap.long), n_blank - len(snap.long)
+
+
+def _read_native(
+    load: Callable[[], pa.Buffer], snap: Snapshot | None, name: str, rej: Rejects, *, give_up: bool
+) -> tuple[pa.Table, np.ndarray, int, int]:
+    """:func:`read_native` of the bytes ``load`` gives (called again for the slow path); ``snap``: the
+    plain file they are a snapshot of, which the one-pass parse reads (or None: parse them)."""
+    # The bytes are held only for the scan, so they are not held while the table is built (unless
+    # they are not the file's: gunzipped, or with long lines left out). The one-pass parse runs after
+    # the scan, and only when every non-blank line is shaped {...}: a file with another line goes to
+    # the slow path whatever the parse gives, and arrow's JSON reader crashes the process on a
+    # parse block that opens with `null` (a line `null`).
+    buf = load()
     a = np.frombuffer(buf, dtype=np.uint8)
     whole, first = _give_up_early(buf, a, name, refuse=give_up)
     junk = None if whole is not None else _Junk()
     # blank lines are counted, not indexed; so are short junk lines (their rejections tallied by ``junk``)
     lines = whole or index_lines(a, blank=False, sift=junk)
     deep = too_deep(a, lines)
+    held = buf if snap is None or snap.long else None
     del a, buf
     if deep.any():  # never handed to a parser: the slow path rejects them unread
         lines = dataclasses.replace(lines, odd=lines.odd | deep, deep=deep)
@@ -288,9 +309,11 @@ def read_native(
     clean = not lines.odd.any() and not lines.left_out
     if clean:
         try:
-            table = _parse(source, infer=True)
+            table = _parse(held if held is not None else snap.stream(), infer=True)  # type: ignore[union-attr]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
             log.info("%s: one-pass parse failed (%s); re-reading in blocks", name, e)
+        if snap is not None:
+            snap.check()  # cut while parsed: its rows may be of the bytes after the cut
     n_nonblank = len(lines) + lines.left_out
     n_blank = lines.n_lines - n_nonblank
     if n_nonblank == 0:
@@ -302,7 +325,8 @@ def read_native(
             "%s: %d rows for %d lines, some not shaped {...}; re-reading in blocks", name, table.num_rows, n_nonblank
         )
         del table
-    buf = source if isinstance(source, pa.Buffer) else _map(source)
+    buf = held if held is not None else load()
+    del held
     table, nums, spaces = _read_slow(buf, lines, first, name, rej, junk)
     return table, nums, n_nonblank - spaces, n_blank + spaces
 

@@ -14,9 +14,13 @@ many bad lines (a damaged stretch) is read on, those lines rejected and counted 
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +40,7 @@ from recipemut.files.compressed import (
 from recipemut.files.progress import Progress
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import UTF8_BOM
+from recipemut.logs.lines import MAX_LINE_BYTES, changed_while_read, long_line_message
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log, read_native
 from recipemut.logs.report import MAX_EXAMPLES, Rejection, Rejects
 from recipemut.logs.sample import MAX_CHUNK_BYTES, Sampler, content_size, human_bytes
@@ -47,7 +52,9 @@ from recipemut.logs.spans import PARSE_SCHEMA
 CHUNK_BYTES = MAX_CHUNK_BYTES
 
 
-def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterator[tuple[memoryview | CutShort, int]]:
+def line_chunks(
+    path: Path, name: str, chunk_bytes: int | None = None
+) -> Iterator[tuple[memoryview | CutShort | LongLine, int]]:
     """The content of ``path`` (decompressed when gzip or zstd, up to the same limit as a whole read:
     :func:`~recipemut.files.compressed.gzip_limit`) in chunks of whole lines, each with the number of
     lines before it. A UTF-8 byte-order mark opening the file is left out. A chunk is ``chunk_bytes``
@@ -68,24 +75,53 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
     cut: BaseException | None = None
     try:
         with open_decompressed(path) as f:
+            plain = isinstance(f, io.BufferedReader)
+            size = os.fstat(f.fileno()).st_size if plain else 0
+            taken = 0  # bytes read (of a plain file: fewer than its size is a file cut while read)
+            buf: bytearray | bytes
             while True:
                 buf = bytearray(len(carry) + chunk_bytes)
-                buf[: len(carry)] = carry
-                got = f.readinto(memoryview(buf)[len(carry) :])  # type: ignore[attr-defined]
+                memoryview(buf)[: len(carry)] = carry  # (a bytearray slice assignment copies ``carry`` first)
+                held, carry = len(carry), b""  # in ``buf`` now: not held twice
+                got = f.readinto(memoryview(buf)[held:])  # type: ignore[attr-defined]
                 if not got:
+                    carry = bytes(memoryview(buf)[:held])
                     cut = getattr(f, "cut", None)
                     break
-                end = len(carry) + got
+                taken += got
+                end = held + got
                 start = 3 if first and buf.startswith(UTF8_BOM) and end >= 3 else 0
                 first = False
                 at = buf.rfind(b"\n", start, end)
-                if at < 0:
-                    carry = bytes(buf[start:end])
+                if at < 0 and end - start <= MAX_LINE_BYTES:  # one copy of the open line, this buffer let go
+                    carry = bytes(memoryview(buf)[start:end])
+                    buf = bytearray()
                     continue
+                nl = buf.find(b"\n", start, end)
+                if nl < 0 or nl - start > MAX_LINE_BYTES:  # a line too long: never held whole
+                    rest: bytes | None
+                    if nl >= 0:
+                        length, rest = nl - start, bytes(buf[nl + 1 : end])
+                    else:
+                        buf = bytearray()  # let go before reading on
+                        length, rest, more = _skip_line(f, end - start)
+                        taken += more
+                    yield LongLine(length), offset
+                    offset += 1
+                    if rest is None:  # it ran to the end
+                        carry = b""
+                        cut = getattr(f, "cut", None)
+                        break
+                    buf, start, end, at = rest, 0, len(rest), rest.rfind(b"\n")
+                    if at < 0:
+                        carry = rest
+                        continue
                 carry = bytes(buf[at + 1 : end])
                 yield memoryview(buf)[start : at + 1], offset
                 offset += buf.count(b"\n", start, at + 1)
             seen = getattr(f, "seen", 0)
+            if plain and taken < size:
+                raise changed_while_read(name, size, os.fstat(f.fileno()).st_size)
     except InflatesTooFar as e:
         raise too_far(e, name) from None
     except STREAM_ERRORS as e:  # worded as a whole read words it: "not a readable zstd file (Truncated ...)"
@@ -108,6 +144,47 @@ def line_chunks(path: Path, name: str, chunk_bytes: int | None = None) -> Iterat
         yield last, offset
     elif carry:
         yield memoryview(carry), offset
+
+
+class LongLine(bytes):
+    """A line longer than :data:`~recipemut.logs.lines.MAX_LINE_BYTES` that :func:`line_chunks` passed over
+    unread (a crash's NUL-filled tail: one line of gigabytes), given as one chunk of one empty line
+    that :func:`read_chunk` rejects (``malformed-json``) with its ``length`` in bytes."""
+
+    length: int
+
+    def __new__(cls, length: int) -> LongLine:
+        out = super().__new__(cls, b"\n")
+        out.length = length
+        return out
+
+
+def _skip_line(f: BinaryIO, length: int) -> tuple[int, bytes | None, int]:
+    """Read ``f`` to the end of a line ``length`` bytes long so far, a block at a time (``memchr``):
+    its whole length, the bytes after its line end (None: it ran to the end) and the bytes read."""
+    block = bytearray(16 << 20)
+    view = memoryview(block)
+    read = 0
+    fd = f.fileno() if isinstance(f, io.BufferedReader) and hasattr(os, "SEEK_DATA") else -1
+    while True:
+        if fd >= 0:  # a plain file: the holes of a sparse one hold no line end, and are passed over unread
+            pos = f.tell()
+            try:
+                data = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as e:  # ENXIO: a hole to the end (else no way to tell: read on)
+                data = max(pos, os.fstat(fd).st_size) if e.errno == errno.ENXIO else pos
+            f.seek(data)
+            if data > pos:
+                length += data - pos
+                read += data - pos
+        got = f.readinto(view)  # type: ignore[attr-defined]
+        if not got:
+            return length, None, read
+        read += got
+        nl = block.find(b"\n", 0, got)
+        if nl >= 0:
+            return length + nl, bytes(view[nl + 1 : got]), read
+        length += got
 
 
 def cut_in_first_line(cut: BaseException | str, kind: str, name: str, content: int) -> LogError:
@@ -174,6 +251,9 @@ def read_chunk(
     """
     if isinstance(chunk, CutShort):
         return _read_cut(chunk, name, rej, first=first)
+    if isinstance(chunk, LongLine):
+        rej.add(1, "malformed-json", long_line_message(chunk.length))
+        return PARSE_SCHEMA.empty_table(), np.zeros(0, np.int64), 1, 0
     return read_native(pa.py_buffer(chunk), name, rej, give_up=first)
 
 
@@ -325,6 +405,7 @@ def read_native_sampled(
 __all__ = [
     "CHUNK_BYTES",
     "DiskTicks",
+    "LongLine",
     "Streamed",
     "checked_chunks",
     "cut_in_first_line",
