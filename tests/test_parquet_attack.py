@@ -15,7 +15,7 @@ import pytest
 
 from recipemut.logs.distributed import read_partitioned
 from recipemut.logs.ingest import read_logs
-from recipemut.logs.parquet import parquet_batches, read_plan, stored_bytes
+from recipemut.logs.parquet import dictionary_page_size, parquet_batches, read_plan, stored_bytes
 from recipemut.logs.sample import PARQUET_EXPANSION, PARQUET_ROW_BYTES, estimated_memory, sampler_for
 from recipemut.recipe.loader import load_recipe
 from recipemut.recipe.model import Recipe
@@ -60,6 +60,37 @@ def test_wide_rows_come_in_batches_of_about_the_budgets_chunk(tmp_path: Path) ->
     # dictionary held for the whole group
     [(groups, as_dictionaries, rows)] = read_plan(pq.ParquetFile(p).metadata, ["request_id"], 1 << 16, chunk)
     assert groups == [0] and not as_dictionaries and 40 <= rows <= 52
+
+
+def test_wide_rows_after_a_dictionary_page_are_read_plain_within_its_bound(tmp_path: Path) -> None:
+    """pyarrow's default writer: a dictionary page of 1 MiB, then plain pages. Read as dictionaries, the
+    group's distinct ids piled up in one dictionary (the repro's file: 1.56 GB at 500M, now 815 MB)."""
+    p = _wide(tmp_path / "wide.parquet", compression="zstd", use_dictionary=True, dictionary_pagesize_limit=200_000,
+              write_batch_size=5)  # fmt: skip
+    meta = pq.ParquetFile(p).metadata
+    chunk = meta.row_group(0).column(0)
+    dict_page = dictionary_page_size(p, chunk)
+    assert chunk.has_dictionary_page and dict_page is not None and 200_000 <= dict_page < 300_000
+    [(_, as_dictionaries, rows)] = read_plan(meta, ["request_id"], 1 << 16, 4 << 20, p)
+    # a row may expand to the dictionary's longest value: no more rows than the page's bytes allow
+    assert not as_dictionaries and rows == (4 << 20) // (8 + dict_page)
+    assert read_plan(meta, ["request_id"], 1 << 16, 4 << 20)[0][1]  # the page not told: as dictionaries
+    parts = list(parquet_batches(p, "wide.parquet", batch_bytes=4 << 20))
+    assert sum(t.num_rows for t, _ in parts) == 400 and max(t.nbytes for t, _ in parts) <= 4 << 20
+
+
+def test_a_bomb_behind_a_dictionary_page_stays_bounded(tmp_path: Path) -> None:
+    """One 1 MB value repeated (a few KB on disk) before wide plain rows: batches count the dictionary
+    page's bytes a row, so none holds more than the bound when the repeated value expands."""
+    big = "x" * 1_000_000
+    ids = [big] * 200 + [os.urandom(10_000).hex() for _ in range(400)]
+    t = pa.table({"request_id": ids, "op": ["load_cart"] * 600, "start_ms": np.full(600, T0),
+                  "latency_ms": np.full(600, 5.0), "status": ["ok"] * 600})  # fmt: skip
+    pq.write_table(t, tmp_path / "b.parquet", compression="zstd", dictionary_pagesize_limit=2_000_000,
+                   write_batch_size=50)  # fmt: skip
+    parts = list(parquet_batches(tmp_path / "b.parquet", "b.parquet", batch_bytes=8 << 20))
+    assert sum(t.num_rows for t, _ in parts) == 600
+    assert max(t.nbytes for t, _ in parts) <= 8 << 20
 
 
 def test_wide_batches_keep_the_rows_and_their_numbers(tmp_path: Path) -> None:

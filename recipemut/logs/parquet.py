@@ -249,17 +249,60 @@ def stored_bytes(meta: pq.FileMetaData, groups: Sequence[int] | None = None) -> 
     )
 
 
+def dictionary_page_size(source: Path | None, chunk: pq.ColumnChunkMetaData) -> int | None:
+    """The uncompressed bytes of a column chunk's dictionary page (no value of the chunk's dictionary
+    is longer), from its page header in ``source`` (Thrift compact protocol: field 1 the page type, 2
+    for a dictionary page, field 2 that size); None when it cannot be told.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     pq.write_table(pa.table({"op": ["x" * 5000] * 10}), f"{d}/a.parquet")
+    ...     meta = pq.ParquetFile(f"{d}/a.parquet").metadata
+    ...     dictionary_page_size(Path(d) / "a.parquet", meta.row_group(0).column(0))
+    5004
+    """
+    offset = chunk.dictionary_page_offset
+    if source is None or not chunk.has_dictionary_page or offset is None:
+        return None
+    try:
+        with open(source, "rb") as f:
+            f.seek(offset)
+            head = f.read(16)
+    except OSError:
+        return None
+    values: list[int] = []
+    i = 0
+    for _ in range(2):
+        if i >= len(head) or head[i] != 0x15:  # field id delta 1, type i32
+            return None
+        i, v, shift = i + 1, 0, 0
+        while True:
+            if i >= len(head) or shift > 35:
+                return None
+            b, i = head[i], i + 1
+            v, shift = v | (b & 0x7F) << shift, shift + 7
+            if not b & 0x80:
+                break
+        values.append((v >> 1) ^ -(v & 1))  # zigzag
+    kind, size = values
+    return size if kind == 2 and size >= 0 else None
+
+
 def read_plan(
-    meta: pq.FileMetaData, columns: Sequence[str], batch_rows: int, batch_bytes: int
+    meta: pq.FileMetaData, columns: Sequence[str], batch_rows: int, batch_bytes: int, source: Path | None = None
 ) -> list[tuple[list[int], bool, int]]:
     """How each row group is read, as runs of consecutive row groups read alike: ``(row groups, as
     dictionaries, rows a batch)``. A batch holds about ``batch_bytes``: the rows that many bytes make
     at the group's own bytes a row (its column chunks' uncompressed sizes over its rows, plus 8 bytes
     a column), at most ``batch_rows``, at least one. A group whose span columns hold more than
-    ``batch_bytes`` and whose text columns have no dictionary page is read as plain strings a page at
-    a time: read as dictionaries, its distinct values (every request id of 40 KB, say) were gathered
-    into one dictionary held for the whole group. Other groups are read as dictionaries (a value
-    repeated on many rows held once, so that :func:`grown_bytes` finds a Parquet bomb before it grows).
+    ``batch_bytes`` and whose text is wide (``batch_rows`` rows of it hold more than ``batch_bytes``) is
+    read as plain strings a page at a time: read as dictionaries, its distinct values (every request
+    id of 40 KB, say) were gathered into one dictionary held for the whole group. Its rows a batch
+    then count each text column's dictionary page (:func:`dictionary_page_size` in ``source``: no
+    value it expands to is longer), so that a value repeated on many rows cannot grow a batch past
+    the bound; a group whose dictionary page cannot be told is read as dictionaries. Other groups are
+    read as dictionaries (a value repeated on many rows held once, so that :func:`grown_bytes` finds
+    a Parquet bomb before it grows).
 
     >>> import io
     >>> sink = io.BytesIO()
@@ -280,7 +323,15 @@ def read_plan(
         rows = int(max(1, min(batch_rows, batch_bytes // max(per_row, 1))))
         if rows >= group.num_rows:  # the whole group in one batch, whatever the batch size
             rows = batch_rows
-        plain = stored > batch_bytes and not any(c.has_dictionary_page for c in chunks if c.path_in_schema in strings)
+        text = [c for c in chunks if c.path_in_schema in strings]
+        plain = False
+        if stored > batch_bytes and sum(c.total_uncompressed_size for c in text) * batch_rows > batch_bytes * max(
+            group.num_rows, 1
+        ):  # wide text: 65,536 rows of it are more than a batch's bytes
+            sizes = [dictionary_page_size(source, c) if c.has_dictionary_page else 0 for c in text]
+            if all(n is not None for n in sizes):  # a row may take its columns' largest dictionary values
+                plain, per_row = True, max(per_row, 8 * len(chunks) + sum(n or 0 for n in sizes))
+                rows = int(max(1, min(batch_rows, batch_bytes // max(per_row, 1))))
         if runs and runs[-1][1:] == (not plain, rows):
             runs[-1][0].append(g)
         else:
@@ -381,7 +432,7 @@ def parquet_batches(
     if stored_bytes(meta) > limit:
         raise too_large(name, limit, size, "uncompressed")
     batch_bytes = batch_bytes or READ_BATCH_BYTES
-    plan = read_plan(meta, columns, batch_rows, batch_bytes)
+    plan = read_plan(meta, columns, batch_rows, batch_bytes, path)
     plain = _open(path, name, dictionaries=False) if not all(d for _, d, _ in plan) else None
     row = grown = held = held_bytes = 0
     pending: list[pa.RecordBatch] = []
@@ -448,6 +499,7 @@ __all__ = [
     "READ_BATCH_ROWS",
     "check_schema",
     "conform",
+    "dictionary_page_size",
     "expand_logs",
     "grown_bytes",
     "is_parquet",
