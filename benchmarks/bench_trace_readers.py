@@ -1,18 +1,21 @@
 """Trace-file readers before and after their columnar rewrite, per reader, on the checkout traffic.
 
-For each ``--reader`` (today ``jaeger``; a reader is one entry of :data:`READERS`) and each request
-count (``--requests``, default 7,000 and 70,000: about 101 k and 1.01 M spans), generates once
+For each ``--reader`` (``jaeger``, ``zipkin``; a reader is one entry of :data:`READERS`) and each
+request count (``--requests``, default 7,000 and 70,000: about 101 k and 1.01 M spans), generates once
 (cached in ``benchmarks/data/trace_readers/``, git-ignored) the checkout recipe's traffic with
 ``recipemut.loggen.generate_spans`` and its ``loggen.yaml``, written in the reader's format the way
 the audit's ``mktraces.py`` wrote it (Jaeger: one query-API document ``{"data": [trace, ...]}``,
 each trace with its ``processes``; the first span of a request is the parent of the others through
 a ``CHILD_OF`` reference; cache key, bytes, cost and cpu as span tags read through a mapping file;
-``error=true`` on failed calls). Then, each phase in a fresh process so that its peak RSS
-(``getrusage(RUSAGE_SELF).ru_maxrss``) and CPU time (user + system, the whole process) are its own:
+``error=true`` on failed calls; Zipkin: one list of spans, the first span of a request the
+``parentId`` of the others, the same tags as strings, ``"error": "failed"``). Then, each phase in
+a fresh process so that its peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``) and CPU time (user +
+system, the whole process) are its own:
 
 * ``parse before`` / ``parse after``: the raw span frame from the file's bytes by the reader it
-  replaced (Jaeger: ``jaeger.parse_per_span``, span by span on ``json``) and by the current one
-  (``jaeger.parse``: msgspec typed structs, columns with arrow); the time of the parse alone;
+  replaced (Jaeger: ``jaeger.parse_per_span``, Zipkin: ``zipkin.parse_spans``, span by span on
+  ``json``) and by the current one (``jaeger.parse``, ``zipkin.parse``: msgspec typed structs,
+  columns with arrow); the time of the parse alone;
 * ``profile before`` / ``profile after``: ``recipemut profile recipe.yaml --logs FILE --map
   mapping.yaml`` run in the process (the CLI's ``app``), with the reader's ``parse`` replaced by the
   old one for ``before``; the process's CPU and peak RSS, imports included, as ``/usr/bin/time``
@@ -21,7 +24,8 @@ a ``CHILD_OF`` reference; cache key, bytes, cost and cpu as span tags read throu
 Before and after alternate ``--repeat`` times; medians are printed. CPU time is the steadier figure
 on a shared machine (wall time is printed too).
 
-Usage: ``.venv/bin/python benchmarks/bench_trace_readers.py [--reader jaeger] [--requests 7000 70000] [--repeat 1]``
+Usage: ``.venv/bin/python benchmarks/bench_trace_readers.py [--reader jaeger|zipkin] [--requests 7000 70000]
+[--repeat 1]``
 """
 
 from __future__ import annotations
@@ -128,6 +132,44 @@ def write_jaeger(df: pd.DataFrame, path: Path) -> None:
     path.write_text('{"data":[' + ",".join(docs) + "]}", encoding="utf-8")
 
 
+def write_zipkin(df: pd.DataFrame, path: Path) -> None:
+    """Zipkin v2's list of spans of the traffic (as ``/api/v2/spans`` takes them): ids in hex, the first
+    span of a request the ``parentId`` of the others, ``CLIENT`` spans, the service as
+    ``localEndpoint``, cache key, bytes, cost and cpu as string tags, ``error`` on failed calls."""
+    import numpy as np
+    import pandas as pd
+
+    req, _ = pd.factorize(df["request_id"])
+    order = np.arange(len(df))
+    first = pd.Series(order).groupby(req).transform("first").to_numpy()
+    trace = pd.Series(req).map("{:032x}".format)
+    span_id = pd.Series(order).map("{:016x}".format)
+    start = pd.Series(np.round(df["start_ms"].to_numpy() * 1000).astype(np.int64)).astype(str)
+    dur = pd.Series(np.round(df["latency_ms"].to_numpy() * 1000).astype(np.int64)).astype(str)
+
+    def tag(key: str, values: pd.Series) -> pd.Series:
+        return ('"' + key + '":"' + values.astype(str) + '"').where(values.notna(), "")
+
+    parts = [
+        tag("app.cache_key", df["cache_key"]),
+        tag("app.bytes_in", df["bytes_in"].round().astype("Int64")),
+        tag("app.bytes_out", df["bytes_out"].round().astype("Int64")),
+        tag("app.cost_usd", df["cost_usd"]),
+        tag("app.cpu_ms", df["cpu_ms"]),
+        pd.Series(np.where(df["status"].to_numpy() == "error", '"error":"failed"', "")),
+    ]
+    tags = parts[0]
+    for p in parts[1:]:
+        tags = tags + np.where((tags != "") & (p != ""), ",", "") + p
+    parent = pd.Series(np.where(first == order, "", ',"parentId":"' + span_id.to_numpy()[first] + '"'))
+    spans = (
+        '{"traceId":"' + trace + '","id":"' + span_id + '"' + parent + ',"name":"' + df["op"].astype(str)
+        + '","kind":"CLIENT","timestamp":' + start + ',"duration":' + dur
+        + ',"localEndpoint":{"serviceName":"' + df["service"].astype(str) + '"},"tags":{' + tags + "}}"
+    )  # fmt: skip
+    path.write_text("[" + ",\n".join(spans) + "]", encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class Reader:
     """A trace reader under test: its format's file suffix and writer, the module whose ``parse`` the
@@ -143,6 +185,7 @@ class Reader:
 #: the readers this benchmark knows (``--reader``)
 READERS = {
     "jaeger": Reader("jaeger.json", write_jaeger, "recipemut.logs.jaeger", before="parse_per_span"),
+    "zipkin": Reader("zipkin.json", write_zipkin, "recipemut.logs.zipkin", before="parse_spans"),
 }
 
 
