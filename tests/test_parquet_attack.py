@@ -195,3 +195,25 @@ def test_one_bad_value_is_one_rejected_row_as_in_jsonl(
     _, prep, _ = read_partitioned([p], recipe=recipe, engine="local")
     assert prep.rejected == {reason: 1}
     assert [(e.line, e.reason, e.message) for e in prep.examples] == [(4, reason, want.message)]
+
+
+def test_the_partitioned_engines_read_wide_rows_a_slice_at_a_time(
+    tmp_path: Path, recipe: Recipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker read its partition's row groups whole (the repro: 2.2 GB at --engine dask), then checked
+    them; it now conforms, checks and reduces each slice of about READ_BATCH_BYTES before the next."""
+    from recipemut.logs import distributed
+
+    p = _wide(tmp_path / "wide.parquet", rows=300)
+    seen: list[int] = []
+    real = distributed.conform
+
+    def conform(batch: pa.Table, name: str) -> pa.Table:
+        seen.append(batch.num_rows)
+        return real(batch, name)
+
+    monkeypatch.setattr(distributed, "conform", conform)
+    monkeypatch.setattr(distributed, "READ_BATCH_BYTES", 1 << 20, raising=False)
+    _, rep, _ = read_partitioned([p], recipe=recipe, engine="local", sample_requests=1)
+    assert rep.spans_kept == 300 and sum(seen) == 300
+    assert len(seen) > 5 and max(seen) <= 60

@@ -50,11 +50,14 @@ from recipemut.logs.detect import UTF8_BOM, detect_format, misnamed_parquet
 from recipemut.logs.emptysample import all_rejected, empty_sample, no_recipe_spans, no_spans, nothing_read
 from recipemut.logs.native import GIVE_UP_AFTER, not_a_log
 from recipemut.logs.parquet import (
+    PAGE_BUFFER_BYTES,
+    READ_BATCH_BYTES,
     READ_BATCH_ROWS,
     check_schema,
     conform,
     grown_bytes,
     is_parquet,
+    read_plan,
     stored_bytes,
     too_large,
 )
@@ -258,21 +261,27 @@ def read_partition(
             with open_source(part.source) as f:
                 size = f.seek(0, 2)
                 f.seek(0)
-                limit, grown, batches = gzip_limit(size), 0, []
-                pf = pq.ParquetFile(f)
+                limit, grown = gzip_limit(size), 0
+                pf = pq.ParquetFile(f, pre_buffer=False, buffer_size=PAGE_BUFFER_BYTES)  # pages, not whole chunks
                 groups = list(range(part.start, part.start + part.groups))
-                for batch in pf.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=groups):
+                # in batches of about READ_BATCH_BYTES by the groups' own bytes a row (wide rows: a few
+                # hundred at a time), each checked and reduced before the next is read
+                plan = read_plan(pf.metadata, pf.schema_arrow.names, READ_BATCH_ROWS, READ_BATCH_BYTES)
+                rows = min((n for run, _, n in plan if set(run) & set(groups)), default=READ_BATCH_ROWS)
+                for batch in pf.iter_batches(batch_size=rows, row_groups=groups):
                     grown += grown_bytes(batch)  # held to a gzip log's bound, as the local reader is
                     if grown > limit:
                         raise too_large(part.name, limit, size, "in memory")
-                    batches.append(batch)
-                whole = pa.Table.from_batches(batches, schema=pf.schema_arrow) if batches else None
-                table = conform(whole if whole is not None else pf.schema_arrow.empty_table(), part.name)
-            lines = np.arange(1, table.num_rows + 1, dtype=np.int64)
-            read = table.num_rows
-            keep = check_spans(table, lines, rej)
-            pieces.append(partial_of(part.index, table.filter(pa.array(keep)), lines[keep], ops, recipe_name,
-                                     fraction, fill_rate))  # fmt: skip
+                    table = conform(pa.Table.from_batches([batch]), part.name)
+                    lines = np.arange(read + 1, read + table.num_rows + 1, dtype=np.int64)
+                    read += table.num_rows
+                    keep = check_spans(table, lines, rej)
+                    pieces.append(partial_of(part.index, table.filter(pa.array(keep)), lines[keep], ops, recipe_name,
+                                             fraction, fill_rate))  # fmt: skip
+                if not pieces:
+                    table = conform(pf.schema_arrow.empty_table(), part.name)
+                    pieces.append(partial_of(part.index, table, np.zeros(0, np.int64), ops, recipe_name, fraction,
+                                             fill_rate))  # fmt: skip
         else:
             if part.kind == "jsonl":
                 with open_source(part.source) as f:
