@@ -210,3 +210,27 @@ def test_every_read_path_rejects_the_nul_tail_as_one_line(tmp_path: Path, kw: di
     assert len(df) == N_SPANS if kw.get("memory_budget") != "50M" else 0 < len(df) < N_SPANS  # a budget samples
     assert dict(rep.rejected) == {"malformed-json": 1}
     assert rep.examples[0].line == N_SPANS + 1 and "longer than the 64 MiB" in rep.examples[0].message
+
+
+def test_a_log_opening_with_a_byte_order_mark_is_not_read_whole_either(tmp_path: Path) -> None:
+    """Its mark was taken off a copy of the whole file (``read_bytes``): the NUL tail came along."""
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + _spans())
+    os.truncate(p, p.stat().st_size + NULS)
+    tracemalloc.start()
+    try:
+        df, rep = read_logs(p, memory_budget="off")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, peak
+    assert len(df) == N_SPANS and int(df["source_line"].min()) == 1
+    assert dict(rep.rejected) == {"malformed-json": 1} and rep.examples[0].line == N_SPANS + 1
+
+
+def test_a_byte_order_mark_is_not_part_of_line_one(tmp_path: Path) -> None:
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + _spans(3))
+    rej = Rejects(str(p))
+    table, nums, n_read, n_blank = read_native(str(p), str(p), rej)
+    assert (table.num_rows, nums.tolist(), n_read, n_blank, rej.total) == (3, [1, 2, 3], 3, 0, 0)

@@ -230,9 +230,8 @@ def _read_named(
         source: pa.Buffer | str = str(path)
         if packed_with(path):
             source, cut = whole_content(path, name)
-        if head.startswith(UTF8_BOM):  # written by some Windows tools: not part of line 1
-            whole = source if isinstance(source, pa.Buffer) else pa.py_buffer(path.read_bytes())
-            source = whole.slice(3)
+        if head.startswith(UTF8_BOM) and isinstance(source, pa.Buffer):  # not part of line 1 (a plain
+            source = source.slice(3)  # file's is skipped by read_native: its bytes are never read whole here)
         table, lines, n_read, n_blank = read_native(source, name, rej)
         del source
         if cut is not None:

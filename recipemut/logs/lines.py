@@ -456,6 +456,7 @@ class Snapshot:
     path: str
     name: str
     size: int
+    start: int = 0  # 3 past a UTF-8 byte-order mark (some Windows tools write one): not part of line 1
     long: list[tuple[int, int]] = field(default_factory=list)
     long_lines: list[int] = field(default_factory=list)  # 1-based line number of each (known after read)
 
@@ -467,6 +468,8 @@ class Snapshot:
             raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
         snap = cls(fd, path, name, os.fstat(fd).st_size)
         try:
+            if os.pread(fd, 3, 0) == b"\xef\xbb\xbf":
+                snap.start = 3
             snap.long = snap._long_ranges()
         except BaseException:
             snap.close()
@@ -506,7 +509,7 @@ class Snapshot:
         out: list[tuple[int, int]] = []
         block = bytearray(_READ_BLOCK)
         view = memoryview(block)
-        start = pos = 0  # where the open line starts; where the next read starts
+        start = pos = self.start  # where the open line starts; where the next read starts
         while pos < self.size:
             data = self._next_data(pos)
             if data > pos:  # a hole: NUL bytes, no line end
@@ -545,18 +548,19 @@ class Snapshot:
             raise AssertionError("a snapshot with long lines is read, not streamed")
         same = f"/proc/self/fd/{self.fd}"  # the file opened, even if the name is now another's
         try:
-            return pa.OSFile(same if os.path.exists(same) else self.path).get_stream(0, self.size)
+            f = pa.OSFile(same if os.path.exists(same) else self.path)
+            return f.get_stream(self.start, max(self.size - self.start, 0))
         except OSError as e:
             raise InputFileError(f"cannot read ({e.strerror or e})", file=self.name, code="unreadable") from None
 
     def read(self) -> np.ndarray:
         """The snapshot's bytes (uint8), each long line left empty (a last one given its line end)."""
         keep: list[tuple[int, int]] = []
-        at = 0
+        at = self.start
         for s, e in self.long:
             keep.append((at, s))
             at = e
-        keep.append((at, self.size))
+        keep.append((at, max(at, self.size)))
         tail = bool(self.long) and self.long[-1][1] == self.size
         out = np.empty(sum(e - s for s, e in keep) + tail, np.uint8)
         view = out.data
