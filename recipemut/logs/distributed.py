@@ -262,12 +262,14 @@ def read_partition(
                 size = f.seek(0, 2)
                 f.seek(0)
                 limit, grown = gzip_limit(size), 0
-                pf = pq.ParquetFile(f, pre_buffer=False, buffer_size=PAGE_BUFFER_BYTES)  # pages, not whole chunks
+                pf = pq.ParquetFile(f)
                 groups = list(range(part.start, part.start + part.groups))
                 # in batches of about READ_BATCH_BYTES by the groups' own bytes a row (wide rows: a few
                 # hundred at a time), each checked and reduced before the next is read
                 plan = read_plan(pf.metadata, pf.schema_arrow.names, READ_BATCH_ROWS, READ_BATCH_BYTES)
                 rows = min((n for run, _, n in plan if set(run) & set(groups)), default=READ_BATCH_ROWS)
+                if rows < READ_BATCH_ROWS:  # wide rows: pages read as needed, not whole column chunks first
+                    pf = pq.ParquetFile(f, metadata=pf.metadata, pre_buffer=False, buffer_size=PAGE_BUFFER_BYTES)
                 for batch in pf.iter_batches(batch_size=rows, row_groups=groups):
                     grown += grown_bytes(batch)  # held to a gzip log's bound, as the local reader is
                     if grown > limit:
