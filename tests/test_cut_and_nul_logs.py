@@ -73,7 +73,8 @@ def test_a_log_cut_before_the_slow_path_reads_it_again_is_one_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     p = tmp_path / "app.jsonl"
-    p.write_bytes(_spans() + b"x\n" + _spans())  # a junk line: the slow path reads the bytes again
+    # every line shaped {...}, one of a wrong type: the one-pass parse fails, the slow path reads them again
+    p.write_bytes(_spans() + b'{"request_id": "r", "latency_ms": "12"}\n' + _spans())
     calls = []
     real = Snapshot.read
 
@@ -234,3 +235,19 @@ def test_a_byte_order_mark_is_not_part_of_line_one(tmp_path: Path) -> None:
     rej = Rejects(str(p))
     table, nums, n_read, n_blank = read_native(str(p), str(p), rej)
     assert (table.num_rows, nums.tolist(), n_read, n_blank, rej.total) == (3, [1, 2, 3], 3, 0, 0)
+
+
+def test_a_log_with_junk_lines_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slow path takes the bytes the scan read (the memory map was mapped again; a copy would be read again)."""
+    p = tmp_path / "app.jsonl"
+    p.write_bytes(_spans() + b"x\n" + _spans())
+    calls = []
+    real = Snapshot.read
+
+    def counted(self: Snapshot) -> object:
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Snapshot, "read", counted)
+    table, _, n_read, _ = read_native(str(p), str(p), Rejects(str(p)))
+    assert (len(calls), table.num_rows, n_read) == (1, 2 * N_SPANS, 2 * N_SPANS + 1)

@@ -301,12 +301,12 @@ def _read_native(
     # blank lines are counted, not indexed; so are short junk lines (their rejections tallied by ``junk``)
     lines = whole or index_lines(a, blank=False, sift=junk)
     deep = too_deep(a, lines)
-    held = buf if snap is None or snap.long else None
-    del a, buf
     if deep.any():  # never handed to a parser: the slow path rejects them unread
         lines = dataclasses.replace(lines, odd=lines.odd | deep, deep=deep)
     table: pa.Table | None = None
     clean = not lines.odd.any() and not lines.left_out
+    held = buf if snap is None or snap.long or not clean else None  # the slow path reads them: not read again
+    del a, buf
     if clean:
         try:
             table = _parse(held if held is not None else snap.stream(), infer=True)  # type: ignore[union-attr]
