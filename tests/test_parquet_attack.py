@@ -217,3 +217,22 @@ def test_the_partitioned_engines_read_wide_rows_a_slice_at_a_time(
     _, rep, _ = read_partitioned([p], recipe=recipe, engine="local", sample_requests=1)
     assert rep.spans_kept == 300 and sum(seen) == 300
     assert len(seen) > 5 and max(seen) <= 60
+
+
+def test_a_sampled_local_read_takes_the_budgets_chunk(
+    tmp_path: Path, recipe: Recipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ingest hands the sampler's chunk (1/16 of the budget) to the Parquet reader as its batch bytes."""
+    from recipemut.logs import ingest
+
+    p = _wide(tmp_path / "wide.parquet", rows=600)  # 12 MB: about 48 MB in memory, over the budget
+    asked: list[int | None] = []
+    real = ingest.parquet_batches
+
+    def batches(path: Path, name: str, *args: object, **kw: object):  # type: ignore[no-untyped-def]
+        asked.append(kw.get("batch_bytes"))  # type: ignore[arg-type]
+        return real(path, name, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "parquet_batches", batches)
+    read_logs([p], recipe=recipe, memory_budget="32M")
+    assert asked == [2 << 20]  # 32 MiB / 16
