@@ -251,3 +251,19 @@ def test_a_log_with_junk_lines_is_read_once(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(Snapshot, "read", counted)
     table, _, n_read, _ = read_native(str(p), str(p), Rejects(str(p)))
     assert (len(calls), table.num_rows, n_read) == (1, 2 * N_SPANS, 2 * N_SPANS + 1)
+
+
+def test_a_log_that_grows_while_it_is_streamed_is_read_as_it_was_when_opened(tmp_path: Path) -> None:
+    """The streamed path (budget chunks, --sample-requests, convert) stops at the size the log had
+    when it was opened, as the whole read does: it read on to whatever the writer had appended."""
+    from recipemut.logs.stream import line_chunks
+
+    p = tmp_path / "grow.jsonl"
+    p.write_bytes(b'{"a":1}\n' * 200_000)
+    lines = 0
+    for i, (chunk, _) in enumerate(line_chunks(p, str(p), chunk_bytes=1 << 20)):
+        lines += bytes(chunk).count(b"\n")
+        if i == 0:
+            with p.open("ab") as f:
+                f.write(b'{"b":2}\n' * 100_000)
+    assert lines == 200_000

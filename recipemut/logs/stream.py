@@ -83,7 +83,11 @@ def line_chunks(
                 buf = bytearray(len(carry) + chunk_bytes)
                 memoryview(buf)[: len(carry)] = carry  # (a bytearray slice assignment copies ``carry`` first)
                 held, carry = len(carry), b""  # in ``buf`` now: not held twice
-                got = f.readinto(memoryview(buf)[held:])  # type: ignore[attr-defined]
+                room = memoryview(buf)[held:]
+                if plain:  # read as it was when opened: what a writer appends since is not this read's
+                    room = room[: max(size - taken, 0)]
+                got = f.readinto(room) if len(room) else 0  # type: ignore[attr-defined]
+                room.release()  # a view held on ``buf`` would keep it alive once let go below
                 if not got:
                     carry = bytes(memoryview(buf)[:held])
                     cut = getattr(f, "cut", None)
