@@ -53,3 +53,13 @@ def test_a_log_mentioning_operations_is_still_a_log(tmp_path: Path) -> None:
     log.write_text(json.dumps(line) + "\noperations:\n")  # a span, then a junk line
     df, rep = read_logs(str(log))
     assert len(df) == 1 and rep.lines_read == 2 and sum(rep.rejected.values()) == 1
+
+
+@pytest.mark.parametrize("extra", [{"planVersion": 1}, {"http.route": "planVersion"}], ids=["key", "value"])
+def test_a_span_carrying_the_word_planversion_is_still_a_log(tmp_path: Path, extra: dict[str, object]) -> None:
+    """Unknown keys are ignored (docs/log-format.md): the plan rule needs a plan's indented shape."""
+    log = tmp_path / "l.jsonl"
+    span = {"request_id": "r1", "op": "a", "start_ms": 1.7e12, "latency_ms": 5.0, "status": "ok"}
+    log.write_text(json.dumps(span) + "\n" + json.dumps({**span, "request_id": "r2", **extra}) + "\n")
+    df, rep = read_logs(str(log))
+    assert len(df) == 2 and sum(rep.rejected.values()) == 0

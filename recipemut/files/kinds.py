@@ -6,7 +6,7 @@ but refuse one of another kind, a log or a notes file named by mistake, before a
 :func:`~recipemut.files.write.check_output_path` asks :meth:`FileKind.matches` of the file's first
 bytes and names what they look like (:func:`looks_like`).
 
->>> PLAN.matches(b'{\\n  "planVersion": 1,'), PLAN.matches(b"\\x1f\\x8b\\x08")
+>>> PLAN.matches(b'{\\n  "planVersion": 1,'), PLAN.matches(b'{"op": "planVersion"}\\n')
 (True, False)
 >>> looks_like(b"\\x1f\\x8b\\x08\\x00"), looks_like(b"PAR1\\x15"), looks_like(b"meeting notes\\n")
 ('gzip data', 'a Parquet file', 'text (it starts "meeting notes")')
@@ -26,18 +26,26 @@ HEAD = 64 * 1024
 @dataclass(frozen=True)
 class FileKind:
     """A kind of file a command writes: ``name`` for messages; the file matches when, after leading
-    whitespace, it starts with one of ``starts`` (ASCII case ignored), or holds ``holds`` in its head."""
+    whitespace, it starts with one of ``starts`` (ASCII case ignored), or holds ``holds`` in its head;
+    with ``both``, when it does both."""
 
     name: str
     starts: tuple[bytes, ...] = ()
     holds: tuple[bytes, ...] = ()
+    both: bool = False
 
     def matches(self, head: bytes) -> bool:
         text = head.lstrip().lower()
-        return any(text.startswith(s.lower()) for s in self.starts) or any(h in head for h in self.holds)
+        starts = any(text.startswith(s.lower()) for s in self.starts)
+        holds = any(h in head for h in self.holds)
+        return (starts and holds) if self.both else (starts or holds)
 
 
-PLAN = FileKind("a plan", holds=(b'"planVersion"',))
+#: a plan is written indented (``{`` alone on its first line) and names its version: a span log
+#: (one object a line) that carries the word ``planVersion`` in a value is not one
+PLAN = FileKind("a plan", starts=(b"{\n", b"{\r\n"), holds=(b'"planVersion"',), both=True)
+
+
 PAGE = FileKind("an HTML page", starts=(b"<!doctype html", b"<html"))
 GRAPH = FileKind("a Mermaid or Graphviz graph", starts=(b"flowchart", b"graph", b"digraph", b"strict digraph", b"%%"))
 PNG = FileKind("a PNG image", starts=(b"\x89PNG\r\n",))
