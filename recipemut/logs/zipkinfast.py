@@ -87,6 +87,8 @@ def decoders(keys: tuple[str, ...]) -> Decoders:
     return Decoders(msgspec.json.Decoder(list[tagged]), fields)  # type: ignore[valid-type]
 
 
+#: what msgspec refuses in a struct member's JSON name (a mapping may read a tag named so)
+_NOT_A_FIELD = re.compile(r'[\\"\x00-\x1f]')
 #: the first byte of the document's first member: ``[`` for a list of traces
 _FIRST = re.compile(rb"[ \t\r\n]*\[[ \t\r\n]*(.)", re.DOTALL)
 #: bytes checked as UTF-8 at a time (msgspec checks the strings it keeps, not those it skips)
@@ -104,6 +106,8 @@ def parse_table(data: bytes, path: Path, attributes: Iterable[str]) -> pa.Table 
     """The raw span table of a Zipkin file's bytes (see :data:`.common.RAW_COLUMNS`), or ``None``
     where the per-span reader must read it (see the module's text)."""
     keys = tuple(dict.fromkeys(attributes))
+    if any(_NOT_A_FIELD.search(k) for k in keys):  # msgspec cannot name a struct member so: per span
+        return None
     with _no_cycle_collection():
         raws = split(data)
         if raws is None:
