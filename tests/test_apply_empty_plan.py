@@ -42,6 +42,7 @@ def test_candidates_none_chosen_names_them_for_only(recipe: Path) -> None:
     got = json.loads(res.output)
     assert got["written"] is False and got["mutations"] == []
     assert f"{PARALLELIZE.id}, {CACHE.id}; --only ID applies one" in got["reason"]
+    assert got["sha256_before"] == got["sha256_after"] and got["history_entries"] == [] and got["diff"] == ""
     assert recipe.read_text() == RECIPE_TEXT and not history_path(recipe).exists()
     res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan), "--only", CACHE.id, "-f", "json"])
     assert res.exit_code == 0 and json.loads(res.output)["mutations"] == [CACHE.id], res.output
@@ -57,3 +58,14 @@ def test_the_rest_of_a_partly_applied_plan_is_refused_saying_so(recipe: Path) ->
     assert res.exit_code == 1
     assert f"this plan was partly applied as history entry 1 ({CACHE.id}); its other mutations" in res.output
     assert "run suggest again to plan the rest" in res.output
+
+
+def test_a_plan_of_no_mutation_still_checks_the_recipe(recipe: Path, tmp_path: Path) -> None:
+    """Nothing to apply is said of this recipe as the plan saw it: a missing recipe, or one changed
+    since, is refused as for any plan (a reviewer found exit 0 for a recipe that did not exist)."""
+    plan = make_plan(recipe, mutations=())
+    res = runner.invoke(app, ["apply", str(tmp_path / "nope.yaml"), "--plan", str(plan)])
+    assert res.exit_code == 1 and "no such file" in res.output, res.output
+    recipe.write_text(RECIPE_TEXT.replace("version: 4", "version: 5"))
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(plan)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1 and "stale plan" in res.output, res.output

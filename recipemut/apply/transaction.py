@@ -510,9 +510,6 @@ def apply_plan(
     """Apply a plan's mutations (or start them as a canary taking ``canary`` of the traffic)."""
     source = str(recipe)
     chosen = plan.chosen(only)
-    if not chosen:
-        raise PlanError("the plan chooses no mutation: nothing to apply (use --only ID to pick one)",
-                        code="empty-plan")
     ids = ", ".join(m.id for m in chosen)
 
     def check(current: str) -> None:
@@ -554,6 +551,15 @@ def apply_plan(
                 "run suggest again",
                 file=source, code="stale-plan",
             )
+
+    if not chosen:  # suggest found nothing to do: not a failure (a pipeline's apply passes), no lock taken
+        current = read_recipe_text(recipe)
+        check(current)  # still this recipe, as it was: a stale plan or another recipe's is refused
+        candidates = [m.id for m in plan.mutations]
+        why = (f"the plan chooses none of its {len(candidates)} candidates ({', '.join(candidates)}; --only ID "
+               "applies one)" if candidates else "suggest found no mutation that improves the recipe")
+        sha, version = sha256_text(current), version_of(current)
+        return WriteResult("apply", source, version, version, sha, sha, "", False, reason=f"nothing to apply: {why}")
 
     def build(current: str, chain: Sequence[Entry], last: Entry | None) -> tuple[str, dict[str, Any]]:
         from recipemut.apply.engines import read_engine, write_back

@@ -32,7 +32,8 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     for e in result.entries[:-1]:
         out.print(f"[yellow]recorded[/] history entry {e.seq} ({shown(e.action)}): {shown(e.reason or '')}")
     if not result.diff:
-        out.print(f"{shown(result.recipe)}: nothing to change (version {result.version})")
+        said = result.reason if result.reason and result.reason.startswith("nothing to apply") else "nothing to change"
+        out.print(f"{shown(result.recipe)}: {shown(said)} (version {result.version})")
         return
     verb = "wrote" if result.written else "would write (dry run, nothing written)"
     what = f" {', '.join(result.mutations)}" if result.mutations else ""
@@ -52,17 +53,6 @@ def _check_share(value: float | None) -> float | None:
     if value is not None and not 0.0 < value < 1.0:
         raise typer.BadParameter(f"{value:g} is outside (0, 1): a canary takes some of the requests, not none or all")
     return value
-
-
-def _nothing_to_apply(recipe: Path, plan: Path, candidates: list[str], fmt: OutputFormat) -> None:
-    """Exit 0 writing nothing: the plan chooses no mutation (``--only ID`` picks one of ``candidates``)."""
-    why = (f"it chooses none of its {len(candidates)} candidates ({', '.join(candidates)}; --only ID applies one)"
-           if candidates else "suggest found no mutation that improves the recipe")
-    if fmt is OutputFormat.json:
-        typer.echo(json.dumps({"action": "apply", "recipe": str(recipe), "written": False, "mutations": [],
-                               "reason": f"nothing to apply: {why}"}, indent=2))  # fmt: skip
-        return
-    console(soft_wrap=True).print(f"{shown(str(recipe))}: nothing to apply: {shown(str(plan))}: {shown(why)}")
 
 
 def apply(
@@ -103,13 +93,9 @@ def apply(
     from recipemut.apply.transaction import apply_plan  # pandas and more: not for -h
     from recipemut.plan.planfile import load_plan
 
-    loaded = load_plan(plan)
-    if not only and not loaded.plan:  # suggest found nothing to do: not a failure, as in a pipeline
-        _nothing_to_apply(recipe, plan, [m.id for m in loaded.mutations], fmt)
-        return
     result = apply_plan(
         recipe,
-        loaded,
+        load_plan(plan),
         only=only or None,
         dry_run=dry_run,
         force=force,
