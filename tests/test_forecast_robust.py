@@ -273,3 +273,18 @@ def test_far_off_starts_is_the_documented_rule(clusters: list[tuple[float, float
         [T0 + at * DAY_MS + np.round(rng.uniform(0, width * DAY_MS, n), -5) for at, width, n in clusters]
     )
     np.testing.assert_array_equal(far_off_starts(t), _far_by_sorting(t))
+
+
+def test_report_names_a_far_off_start_once_when_sampled(
+    tmp_path: Path, fortnight: tuple[Path, Path, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """report forecasts twice from one reading (suggest's headroom, then its own forecast): the warning
+    is of the reading, said once (a reviewer saw it twice under --sample-requests)."""
+    recipe, _, lines = fortnight
+    log = _with_stray(tmp_path, lines, [4.6e12])
+    with caplog.at_level(logging.WARNING):
+        res = runner.invoke(app, ["report", str(recipe), "--logs", str(log), "--sample-requests", "0.3",
+                                  "-o", str(tmp_path / "r.html")], env=WIDE)  # fmt: skip
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    said = [r.getMessage() for r in caplog.records if "request-rate series" in r.getMessage()]
+    assert len(said) == 1, said

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,10 @@ def demand_from_profile(profile: Profile, recipe: Recipe) -> DemandInputs:
     return DemandInputs(starts, weights, busy, np.unique(rates), profile.rate_left_out)
 
 
+#: the ingest samples whose far-off starts were warned about (each is one reading of the logs)
+_WARNED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def with_every_request(demand: DemandInputs, sample: Any) -> DemandInputs:
     """``demand`` with the request starts and weights of every request when the logs were sampled by
     request at ingest (``sample``: the ingest report's :class:`~recipemut.logs.sample.RequestSample`,
@@ -90,7 +95,8 @@ def with_every_request(demand: DemandInputs, sample: Any) -> DemandInputs:
     if sample is None or not sample.start_ms.size:
         return demand
     far = far_off_starts(sample.start_ms)
-    if far.any() and not demand.left_out_warned:  # the profile (the sample's) had none to warn about
+    if far.any() and not demand.left_out_warned and sample not in _WARNED:  # the profile had none to warn about
+        _WARNED.add(sample)  # once a reading: report forecasts twice (suggest's headroom, then its own)
         log.warning("%s", far_off_note(sample.start_ms, far))
     rates = np.where(np.isfinite(sample.rates) & (sample.rates > 0), sample.rates, 1.0)
     return dataclasses.replace(demand, start_ms=sample.start_ms, weights=1.0 / rates, sample_rates=np.unique(rates))
