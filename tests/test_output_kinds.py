@@ -76,14 +76,16 @@ def test_the_previous_output_of_the_same_kind_is_replaced(work: Path) -> None:
         (PAGE, b"<p>hi</p>", False),
         (GRAPH, b"digraph \"x\" {", True),
         (GRAPH, b"flowchart TD\n", True),
+        (GRAPH, b"graphite metrics export\n", False),
+        (GRAPH, b"%% my notes\n", False),
         (PNG, b"\x89PNG\r\n\x1a\n", True),
         (SVG, b"<?xml version='1.0'?>\n<svg", True),
         (SVG, b"\x89PNG\r\n\x1a\n", False),
         (RECIPE, b"name: shop\nversion: 1\noperations:\n  a: {}\n", True),
         (RECIPE, b"name: notes\n", False),
     ],
-    ids=["plan", "log-not-plan", "page", "fragment-not-page", "dot", "mermaid", "png", "svg", "png-not-svg",
-         "recipe", "yaml-not-recipe"],
+    ids=["plan", "log-not-plan", "page", "fragment-not-page", "dot", "mermaid", "graphite-notes", "percent-notes",
+         "png", "svg", "png-not-svg", "recipe", "yaml-not-recipe"],
 )
 def test_kinds(kind: object, head: bytes, expected: bool) -> None:
     assert kind.matches(head) is expected  # type: ignore[attr-defined]
@@ -95,3 +97,9 @@ def test_looks_like_names_what_a_user_would_recognise() -> None:
     assert looks_like(b"\xff\xfe\x00\x01") == "binary data"
     got = looks_like(b"\x1b[31mred")  # a terminal escape is shown, never sent
     assert "\x1b" not in got and got.startswith('text (it starts "') and "31mred" in got, got
+
+
+def test_utf8_text_cut_mid_character_by_the_head_is_still_text() -> None:
+    """The first 4,096 bytes may end inside a character: still text, not binary data."""
+    got = looks_like(("notes: " + "é" * 3000).encode())
+    assert got.startswith('text (it starts "notes: é'), got

@@ -47,7 +47,12 @@ PLAN = FileKind("a plan", starts=(b"{\n", b"{\r\n"), holds=(b'"planVersion"',), 
 
 
 PAGE = FileKind("an HTML page", starts=(b"<!doctype html", b"<html"))
-GRAPH = FileKind("a Mermaid or Graphviz graph", starts=(b"flowchart", b"graph", b"digraph", b"strict digraph", b"%%"))
+GRAPH = FileKind(
+    "a Mermaid or Graphviz graph",
+    starts=(
+        b"flowchart ", b"graph td", b"graph tb", b"graph bt", b"graph lr", b"graph rl", b"digraph ", b"strict digraph "
+    ),
+)
 PNG = FileKind("a PNG image", starts=(b"\x89PNG\r\n",))
 SVG = FileKind("an SVG image", starts=(b"<?xml", b"<svg"))
 RECIPE = FileKind("a recipe", holds=(b"\noperations:", b"operations:\n"))
@@ -73,8 +78,10 @@ def looks_like(head: bytes) -> str:
             return kind.name
     try:
         text = head[:4096].decode("utf-8")
-    except UnicodeDecodeError:
-        return "binary data"
+    except UnicodeDecodeError as e:
+        if e.start < 4093 or e.reason != "unexpected end of data":  # not a character cut by the 4,096 bytes
+            return "binary data"
+        text = head[: e.start].decode("utf-8")
     first = text.lstrip().splitlines()[0][:40] if text.strip() else ""
     if first.startswith("{") and '"request_id"' in text:
         return "a span log (JSONL)"
