@@ -86,6 +86,9 @@ def test_replicas_of_an_unknown_peak_are_unknown_not_a_crash() -> None:
     )  # fmt: skip
     o = C.outlook(broken, "cart", 5.0, replicas=2, concurrency_per_replica=8, target=0.7)
     assert o.replicas_needed == 1 and o.replicas_needed_upper is None and o.crossing_earliest is None
+    from recipemut.commands.forecast import _replicas_cell
+
+    assert _replicas_cell(o) == "2 -> 1 (?)"  # the bound unknown, never "(None)"
 
 
 @pytest.mark.parametrize(("n", "extra", "args"), [(4600, {}, ()), (5000, {"sample_rate": 0.5}, ("--plot", "c.svg"))])

@@ -76,7 +76,8 @@ def _replicas_cell(o: ServiceOutlook) -> str:
         if o.status != "over-now" and n is not None and n > o.replicas:
             return f"{o.replicas}, maybe {n} (now)"  # the point peak needs more, its interval does not
         return f"{o.replicas} -> {n} (now)"
-    up = f" ({o.replicas_needed_upper})" if o.replicas_needed_upper != o.replicas_needed else ""
+    upper = o.replicas_needed_upper
+    up = "" if upper == o.replicas_needed else " (?)" if upper is None else f" ({upper})"  # (?): the bound unknown
     return f"{o.replicas} -> {o.replicas_needed}{up}"
 
 
