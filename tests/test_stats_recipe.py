@@ -38,3 +38,9 @@ def test_the_counts_are_the_recipes_own(tmp_path: Path) -> None:
     assert shop["counts"]["recipe_versions"] == 2 and shop["counts"]["profiles"] == 2
     text = runner.invoke(app, ["stats", "--store", str(store), "--recipe", "blog"], env={"COLUMNS": "200"}).output
     assert "(recipe blog): 0 simulated mutations" in text and "1 recipe version" in text, text
+
+
+def test_a_recipe_asked_of_a_store_not_made_yet_is_refused_too(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["stats", "--store", str(tmp_path / "none.sqlite"), "--recipe", "shop"])
+    assert res.exit_code == 1 and "no such recipe in the store (there is no store here yet)" in res.output
+    assert not (tmp_path / "none.sqlite").exists()

@@ -58,6 +58,9 @@ def store_summary(path: Path, *, recipe: str | None = None) -> dict[str, Any]:
     Raises :class:`~recipemut.learn.store.StoreError` for a file that is not a usable store.
     """
     if not path.exists():
+        if recipe is not None:  # as for a store that holds other recipes: a name is not silently nothing
+            raise StoreError(f"--recipe {recipe!r}: no such recipe in the store (there is no store here yet)",
+                             file=str(path), code="store-no-recipe")  # fmt: skip
         return {"store": str(path), "counts": dict.fromkeys(EMPTY_COUNTS, 0), "operators": [], "profiled_versions": []}
     with Store.open(path) as s:
         if recipe is not None and recipe not in (names := s.recipes()):
