@@ -17,6 +17,9 @@ import pyarrow.compute as pc
 from recipemut.errors import InputFileError
 from recipemut.files.write import cannot_write, note_written
 
+#: the characters a JSON line cannot hold raw: written as spaces (``generate -o x.parquet`` does the same)
+CONTROL = r"[\x00-\x1f]"
+
 
 def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     """A column as JSON texts (``null`` for nulls), computed by Arrow kernels."""
@@ -32,7 +35,7 @@ def _json_values(col: pa.ChunkedArray | pa.Array) -> pa.Array:
         if pc.any(pc.match_substring_regex(s, r'["\\\x00-\x1f]')).as_py():  # rare: escape what JSON needs
             s = pc.replace_substring(s, "\\", "\\\\")
             s = pc.replace_substring(s, '"', '\\"')
-            s = pc.replace_substring_regex(s, r"[\x00-\x1f]", " ")  # control characters become spaces
+            s = pc.replace_substring_regex(s, CONTROL, " ")  # control characters become spaces
         q = pa.scalar('"', text)
         s = pc.binary_join_element_wise(q, s, q, pa.scalar("", text))
     elif pa.types.is_floating(t):

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from recipemut.errors import InputFileError
 from recipemut.files.write import atomic_file, check_output_path
 from recipemut.loggen import generate_spans, load_params, write_jsonl
+from recipemut.loggen.jsonl import CONTROL
 from recipemut.loggen.memory import PILOT_REQUESTS, peak_bytes, pilot, round_down, spans_that_fit
 from recipemut.logs.checks import check_spans
 from recipemut.logs.parquet import BATCH_ROWS
@@ -29,8 +30,6 @@ from recipemut.usecases.overwrite import refuse_existing
 #: what ``--out``'s name may end with, and the format written
 WRITTEN = {".jsonl": "JSON lines", ".jsonl.gz": "gzip JSON lines", ".jsonl.zst": "zstd JSON lines",
            ".parquet": "Parquet (as convert writes it)"}  # fmt: skip
-#: what write_jsonl writes as a space (a control character has no place in a JSON string)
-_CONTROL = r"[\x00-\x1f]"
 
 
 def written_suffix(out: Path) -> str:
@@ -242,8 +241,8 @@ def as_read(df: pd.DataFrame) -> pa.Table:
         col = table.column(f.name)
         if pa.types.is_large_string(f.type):
             col = col.cast(f.type)
-            if pc.any(pc.match_substring_regex(col, _CONTROL)).as_py():
-                col = pc.replace_substring_regex(col, _CONTROL, " ")
+            if pc.any(pc.match_substring_regex(col, CONTROL)).as_py():
+                col = pc.replace_substring_regex(col, CONTROL, " ")
         else:  # integers rounded past 2**53 as the parser's doubles are
             col = col.cast(f.type, safe=False)
             if pc.any(pc.invert(pc.is_finite(col))).as_py():
