@@ -106,12 +106,17 @@ def test_a_fuzzed_plan_applies_cleanly_or_is_one_refusal_changing_nothing(
     plan.write_text(data.draw(plan_texts(recipe_sha256(before), "checkout.yaml")), encoding="utf-8",
                     errors="surrogatepass")
     try:
-        apply_plan(recipe, load_plan(plan))
+        result = apply_plan(recipe, load_plan(plan))
     except RecipemutError as e:
         event(f"refused: {e.code}")
         assert "\n" not in str(e)
         assert recipe.read_bytes() == before and history_path(recipe).read_bytes() == history_before
     else:
+        if not result.written:  # a plan that chooses nothing: nothing to apply, nothing changed
+            event("nothing to apply")
+            assert result.reason is not None and result.reason.startswith("nothing to apply")
+            assert recipe.read_bytes() == before and history_path(recipe).read_bytes() == history_before
+            return
         event("applied")
         load_recipe(recipe)  # a valid recipe
         assert len(read_history(recipe)) == 2  # the chain verifies, one entry more
