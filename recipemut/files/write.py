@@ -296,10 +296,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, follow: bool = Tr
         with atomic_file(path, follow=follow, what=what) as tmp, open(_open_temp(tmp), "wb") as fh:
             fh.write(data)
     except OSError as e:
-        target = resolved(path) if follow else Path(path)
-        raise InputFileError(
-            f"cannot write: {e.strerror or e}; nothing was changed", file=str(target), code="write"
-        ) from None
+        raise cannot_write(resolved(path) if follow else Path(path), e) from None
 
 
 def os_reason(e: OSError) -> str:

@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 
 from recipemut.errors import InputFileError, LogError
 from recipemut.files.progress import BYTES, NO_PROGRESS, Progress
-from recipemut.files.write import atomic_files, os_reason
+from recipemut.files.write import atomic_files, cannot_write
 from recipemut.logs.checks import check_spans
 from recipemut.logs.detect import detect_format, misnamed_parquet
 from recipemut.logs.emptysample import empty_sample, no_spans, nothing_read
@@ -499,7 +499,7 @@ def write_days(
         try:  # the log readers say their own errors: an OSError here is the spool's, a write (a full disk)
             sp = _spool_logs(source, Path(tmp), chunk_bytes, progress, recipe)
         except OSError as e:
-            raise InputFileError(f"cannot write: {os_reason(e)}; nothing was changed", file=str(folder)) from None
+            raise cannot_write(folder, e) from None
         # the days written are those a request began on (each keeps a span): known before any is written
         first = np.floor(sp.requests.column("first").to_numpy(zero_copy_only=False) / DAY_MS).astype(np.int64)
         refuse_existing_days(folder, [day_path(folder, d) for d in np.unique(first).tolist()], force=force)
