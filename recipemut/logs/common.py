@@ -9,6 +9,8 @@ the frame once; per span they do only the dictionary look-ups the format forces 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -355,3 +357,17 @@ def to_int(v: Any) -> int | None:
                 return None
             return int(f) if math.isfinite(f) else None
     return None
+
+
+@contextlib.contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a trace reader decodes: decoding makes millions of
+    objects without cycles, and each collection would walk every one of them (a third of the OTLP
+    read's time, measured)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -25,8 +25,6 @@ span-by-span reader on :mod:`json`, whose errors name the trace or span.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import io
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, pairwise, repeat
@@ -47,6 +45,7 @@ from recipemut.logs.common import (
     iter_documents,
     json_kind,
     micros_ns,
+    no_cycle_collection,
     raw_table,
     shape_error,
     strings,
@@ -293,7 +292,7 @@ def parse_table(data: bytes, path: Path, attributes: Iterable[str]) -> pa.Table:
     """:func:`parse` as an arrow table: the typed reader's, or :func:`per_span_table`'s where the
     structs refuse a document."""
     keys = tuple(dict.fromkeys(attributes))
-    with _no_cycle_collection():
+    with no_cycle_collection():
         tables = typed_tables(data, keys)
         if tables is None:
             return per_span_table(data, path, keys)
@@ -364,18 +363,6 @@ def trace_list(doc: Document | list[Item]) -> list[Any] | None:
         return [Trace(spans=doc)]  # type: ignore[arg-type]  # (an Item is a Span)
     return None if any(map(is_, spans_of, repeat(None))) else doc
 
-
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused: decoding makes millions of objects without cycles, and
-    each collection would walk every one of them."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def columns(traces: list[Any], keys: tuple[str, ...], first: int) -> pa.Table:

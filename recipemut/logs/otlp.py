@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import gc
 import json
 import logging
 import re
@@ -44,6 +42,7 @@ from recipemut.logs.common import (
     attr_str,
     iter_documents,
     json_kind,
+    no_cycle_collection,
     raw_table,
     read_bytes,
     shape_error,
@@ -641,7 +640,7 @@ def parse_table(data: bytes, path: Path, attributes: Iterable[str], numeric: Ite
     keys = tuple(dict.fromkeys(attributes))
     res_wanted = frozenset(("service.name", *keys))
     num = frozenset(numeric)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         return _parse_table(data, path, keys, res_wanted, num)
 
 
@@ -675,18 +674,6 @@ def _parse_table(
 def _scopes(rs: ResourceSpans) -> list[ScopeSpans]:
     return [sc for sc in (rs.scope_spans if rs.scope_spans else rs.instrumentation_library_spans) or () if sc]
 
-
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused: decoding makes millions of objects without cycles, and
-    each collection would walk every one of them (a third of the read's time, measured)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def parse(data: bytes, path: Path, attributes: Iterable[str], numeric: Iterable[str] = ()) -> pd.DataFrame:

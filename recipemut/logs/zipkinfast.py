@@ -21,12 +21,10 @@ object or null).
 from __future__ import annotations
 
 import codecs
-import contextlib
 import functools
-import gc
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import chain, compress, repeat
 from operator import attrgetter, is_not
 from pathlib import Path
@@ -37,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recipemut.logs.common import MAX_NS, micros_ns, raw_table, strings, text
+from recipemut.logs.common import MAX_NS, micros_ns, no_cycle_collection, raw_table, strings, text
 from recipemut.logs.otlp import lower_like_python, scatter
 
 UNSET: Any = msgspec.UNSET
@@ -108,7 +106,7 @@ def parse_table(data: bytes, path: Path, attributes: Iterable[str]) -> pa.Table 
     keys = tuple(dict.fromkeys(attributes))
     if any(_NOT_A_FIELD.search(k) for k in keys):  # msgspec cannot name a struct member so: per span
         return None
-    with _no_cycle_collection():
+    with no_cycle_collection():
         raws = split(data)
         if raws is None:
             return None
@@ -263,15 +261,3 @@ def _table(spans: list[Span], path: Path, keys: tuple[str, ...], first: int) -> 
     }
     return raw_table(columns, {k: tag(k) for k in keys})
 
-
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused: decoding makes millions of tag dictionaries without
-    cycles, and each collection would walk every one of them."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
