@@ -58,7 +58,6 @@ from recipemut.logs.parquet import (
     grown_bytes,
     is_parquet,
     read_plan,
-    stored_bytes,
     too_large,
 )
 from recipemut.logs.partials import SUMMED, Partial, hist_quantiles, merge, partial_of
@@ -66,7 +65,6 @@ from recipemut.logs.partreport import finish
 from recipemut.logs.report import IngestReport, Rejects
 from recipemut.logs.sample import (
     EXPANSION,
-    PARQUET_EXPANSION,
     PARQUET_ROW_BYTES,
     floor_note,
     parquet_memory,
@@ -163,7 +161,7 @@ def _parquet_parts(meta: Any, source: str, first: int, rows: int) -> Iterator[Pa
     for g in range(n_groups):
         held += meta.row_group(g).num_rows
         if g + 1 - start >= share or held >= rows or g + 1 == n_groups:
-            weight = max(held * PARQUET_ROW_BYTES, stored_bytes(meta, range(start, g + 1)) * PARQUET_EXPANSION)
+            weight = parquet_memory(meta, range(start, g + 1))
             yield Partition(first, source, source, "parquet", start, base, meta.num_rows, g + 1 - start,
                             weight)  # fmt: skip
             first, start, base, held = first + 1, g + 1, base + held, 0

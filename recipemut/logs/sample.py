@@ -330,11 +330,15 @@ def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
     return int(total)
 
 
-def parquet_memory(meta: Any) -> int:
-    """What reading and profiling a Parquet file of footer ``meta`` would hold (bytes): its rows times
-    :data:`PARQUET_ROW_BYTES`, or its span columns' uncompressed bytes
-    (:func:`~recipemut.logs.parquet.stored_bytes`) times :data:`PARQUET_EXPANSION` when more (wide rows)."""
-    return max(int(meta.num_rows) * PARQUET_ROW_BYTES, stored_bytes(meta) * PARQUET_EXPANSION)
+def parquet_memory(meta: Any, groups: range | None = None) -> int:
+    """What reading and profiling a Parquet file of footer ``meta`` (only its row groups ``groups``,
+    when given: a partition) would hold (bytes): its rows times :data:`PARQUET_ROW_BYTES`, or its span
+    columns' uncompressed bytes (:func:`~recipemut.logs.parquet.stored_bytes`) times
+    :data:`PARQUET_EXPANSION` when more (wide rows)."""
+    if groups is None:
+        return max(int(meta.num_rows) * PARQUET_ROW_BYTES, stored_bytes(meta) * PARQUET_EXPANSION)
+    rows = sum(int(meta.row_group(g).num_rows) for g in groups)
+    return max(rows * PARQUET_ROW_BYTES, stored_bytes(meta, groups) * PARQUET_EXPANSION)
 
 
 def auto_fraction(estimate: int, budget: int) -> float | None:
