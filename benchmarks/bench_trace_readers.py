@@ -57,18 +57,26 @@ sys.path.insert(0, str(ROOT))
 DATA = HERE / "data" / "trace_readers"
 RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
 PARAMS = ROOT / "recipes" / "checkout" / "loggen.yaml"
-MAPPING = """apiVersion: recipemut/v1
-kind: SpanMapping
-attributes:
-  cache_key: app.cache_key
-  bytes_in: app.bytes_in
-  bytes_out: app.bytes_out
-  cost_usd: app.cost_usd
-  cpu_ms: app.cpu_ms
-"""
-
+sys.path.insert(0, str(HERE))
+from bench_otlp import MAPPING  # noqa: E402  (the same attributes, read from the same tags)
 
 # ---- the traffic, and each format's writer -------------------------------------------------------------
+
+
+def _ids(df: pd.DataFrame) -> tuple[Any, ...]:
+    """What both trace writers number the traffic by: request codes, row order, each request's first
+    row, trace and span ids in hex, start and duration in microseconds as text."""
+    import numpy as np
+    import pandas as pd
+
+    req, _ = pd.factorize(df["request_id"])
+    order = np.arange(len(df))
+    first = pd.Series(order).groupby(req).transform("first").to_numpy()
+    trace = pd.Series(req).map("{:032x}".format)
+    span_id = pd.Series(order).map("{:016x}".format)
+    start = pd.Series(np.round(df["start_ms"].to_numpy() * 1000).astype(np.int64)).astype(str)
+    dur = pd.Series(np.round(df["latency_ms"].to_numpy() * 1000).astype(np.int64)).astype(str)
+    return req, order, first, trace, span_id, start, dur
 
 
 def traffic(requests: int) -> pd.DataFrame:
@@ -86,13 +94,7 @@ def write_jaeger(df: pd.DataFrame, path: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    req, _ = pd.factorize(df["request_id"])
-    order = np.arange(len(df))
-    first = pd.Series(order).groupby(req).transform("first").to_numpy()
-    trace = pd.Series(req).map("{:032x}".format)
-    span_id = pd.Series(order).map("{:016x}".format)
-    start = pd.Series(np.round(df["start_ms"].to_numpy() * 1000).astype(np.int64)).astype(str)
-    dur = pd.Series(np.round(df["latency_ms"].to_numpy() * 1000).astype(np.int64)).astype(str)
+    req, order, first, trace, span_id, start, dur = _ids(df)
 
     def tag(key: str, values: pd.Series, kind: str) -> pd.Series:
         if kind == "string":
@@ -139,13 +141,7 @@ def write_zipkin(df: pd.DataFrame, path: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    req, _ = pd.factorize(df["request_id"])
-    order = np.arange(len(df))
-    first = pd.Series(order).groupby(req).transform("first").to_numpy()
-    trace = pd.Series(req).map("{:032x}".format)
-    span_id = pd.Series(order).map("{:016x}".format)
-    start = pd.Series(np.round(df["start_ms"].to_numpy() * 1000).astype(np.int64)).astype(str)
-    dur = pd.Series(np.round(df["latency_ms"].to_numpy() * 1000).astype(np.int64)).astype(str)
+    _, order, first, trace, span_id, start, dur = _ids(df)
 
     def tag(key: str, values: pd.Series) -> pd.Series:
         return ('"' + key + '":"' + values.astype(str) + '"').where(values.notna(), "")
