@@ -54,3 +54,22 @@ def test_one_cap_bounds_every_limit() -> None:
     assert compressed.gzip_limit(10**15) == compressed.MAX_DECOMPRESSED
     assert compressed.gunzip_head(b"not gzip") == b""
     assert compressed.gunzip_head(zlib.compress(b"x")) == b""  # zlib, not gzip framing
+
+
+def test_a_small_plain_file_is_read_under_an_address_space_limit(tmp_path: Path) -> None:
+    """inflate asked read() for the whole 16 GiB cap, which sets that much aside first: any plain trace
+    file failed with MemoryError under `ulimit -v` (an attacker's finding)."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "t.json"
+    p.write_bytes(b'{"resourceSpans": []}')
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
+        "from recipemut.files.compressed import inflate\n"
+        "data, err = inflate(sys.argv[1])\n"
+        "assert data == b'{\"resourceSpans\": []}' and err is None, data\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

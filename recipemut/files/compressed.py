@@ -485,8 +485,8 @@ def inflate(path: StrPath, limit: int = MAX_DECOMPRESSED) -> tuple[bytes | bytea
     call (no copy).
     """
     with open(path, "rb") as raw:
-        if not packed_with(path):
-            return raw.read(limit + 1), None
+        if not packed_with(path):  # asked for no more than the file holds: read(n) sets n bytes aside first
+            return raw.read(min(limit, os.fstat(raw.fileno()).st_size) + 1), None
     out = bytearray()
     try:
         with open_decompressed(path, max(limit, MAX_DECOMPRESSED) + 1) as f:
