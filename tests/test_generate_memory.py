@@ -173,3 +173,11 @@ operations:
 fields:
   driver_ids: {items_mean: 10, items_max: 20, universe: 50}
 """
+
+
+def test_an_empty_memory_budget_is_no_size_as_for_every_command(tmp_path: Path) -> None:
+    """`--memory-budget ''` fell back to the default for generate alone; profile and convert refuse it."""
+    res = runner.invoke(app, ["generate", str(CHECKOUT), "-n", "10", "--memory-budget", "",
+                                   "-o", str(tmp_path / "g.jsonl")], env={"COLUMNS": "200"})  # fmt: skip
+    assert res.exit_code == 2 and "'' is not a size" in res.output, res.output
+    assert not (tmp_path / "g.jsonl").exists()

@@ -108,6 +108,8 @@ def generate(
     from recipemut.logs.sample import parse_size
     from recipemut.usecases.generate import Traffic, generate_log
 
+    if memory_budget is not None and not memory_budget.strip():  # no size, as every --memory-budget says
+        raise _usage("--memory-budget: '' is not a size: give one (512M, 2G) or off for no check")
     try:
         budget = parse_size(memory_budget)
     except ValueError as e:
