@@ -103,3 +103,8 @@ def test_utf8_text_cut_mid_character_by_the_head_is_still_text() -> None:
     """The first 4,096 bytes may end inside a character: still text, not binary data."""
     got = looks_like(("notes: " + "é" * 3000).encode())
     assert got.startswith('text (it starts "notes: é'), got
+
+
+def test_zeros_are_binary_data_not_text() -> None:
+    """A sparse file of zeros was called text and its NUL bytes printed escaped, 300 characters of them."""
+    assert looks_like(b"\x00" * 8192) == "binary data"

@@ -44,3 +44,10 @@ def test_a_recipe_asked_of_a_store_not_made_yet_is_refused_too(tmp_path: Path) -
     res = runner.invoke(app, ["stats", "--store", str(tmp_path / "none.sqlite"), "--recipe", "shop"])
     assert res.exit_code == 1 and "no such recipe in the store (there is no store here yet)" in res.output
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_a_very_long_name_is_cut_so_the_reason_is_read(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    res = runner.invoke(app, ["stats", "--store", str(store), "--recipe", "A" * 10_000])
+    assert res.exit_code == 1 and "...': no such recipe in the store (its recipes: blog, shop)" in res.output
+    assert len(res.output) < 400, len(res.output)

@@ -76,6 +76,8 @@ def looks_like(head: bytes) -> str:
     for kind in (PLAN, PAGE, GRAPH, SVG, RECIPE):
         if kind.matches(head):
             return kind.name
+    if b"\x00" in head[:4096]:  # text holds no NUL: zeros (a sparse file) or binary
+        return "binary data"
     try:
         text = head[:4096].decode("utf-8")
     except UnicodeDecodeError as e:

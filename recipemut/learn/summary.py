@@ -52,6 +52,11 @@ def stats_data(
     }
 
 
+def _named(recipe: str) -> str:
+    """A recipe name for a message, cut so the reason after it is always read."""
+    return repr(recipe if len(recipe) <= 80 else recipe[:80] + "...")
+
+
 def store_summary(path: Path, *, recipe: str | None = None) -> dict[str, Any]:
     """:func:`stats_data` of the store at ``path`` (only what was learned on ``recipe``, when given).
 
@@ -59,13 +64,13 @@ def store_summary(path: Path, *, recipe: str | None = None) -> dict[str, Any]:
     """
     if not path.exists():
         if recipe is not None:  # as for a store that holds other recipes: a name is not silently nothing
-            raise StoreError(f"--recipe {recipe!r}: no such recipe in the store (there is no store here yet)",
+            raise StoreError(f"--recipe {_named(recipe)}: no such recipe in the store (there is no store here yet)",
                              file=str(path), code="store-no-recipe")  # fmt: skip
         return {"store": str(path), "counts": dict.fromkeys(EMPTY_COUNTS, 0), "operators": [], "profiled_versions": []}
     with Store.open(path) as s:
         if recipe is not None and recipe not in (names := s.recipes()):
             held = f"its recipes: {', '.join(names)}" if names else "it holds no recipe yet"
-            raise StoreError(f"--recipe {recipe!r}: no such recipe in the store ({held})", file=str(path),
+            raise StoreError(f"--recipe {_named(recipe)}: no such recipe in the store ({held})", file=str(path),
                              code="store-no-recipe")  # fmt: skip
         return stats_data(
             path,
