@@ -181,3 +181,21 @@ def test_an_empty_memory_budget_is_no_size_as_for_every_command(tmp_path: Path) 
                                    "-o", str(tmp_path / "g.jsonl")], env={"COLUMNS": "200"})  # fmt: skip
     assert res.exit_code == 2 and "'' is not a size" in res.output, res.output
     assert not (tmp_path / "g.jsonl").exists()
+
+
+def test_running_out_of_memory_past_the_check_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """--memory-budget off (or one too large) lets an allocation fail: a numpy _ArrayMemoryError
+    traceback before (-n 1e12 asked 7.28 TiB); one line now, nothing written."""
+    import recipemut.usecases.generate as gen
+
+    def too_big(*_: object, **__: object) -> None:
+        raise MemoryError("Unable to allocate 7.28 TiB")
+
+    monkeypatch.setattr(gen, "generate_spans", too_big)
+    out = tmp_path / "g.jsonl"
+    res = runner.invoke(app, ["generate", str(CHECKOUT), "-n", "600", "--memory-budget", "off", "-o", str(out)],
+                        env={"COLUMNS": "200"})  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert "ran out of memory generating 600 requests; nothing was written" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert not out.exists()

@@ -133,8 +133,15 @@ def generate_log(
             "input value repeats (no cache key recurs); write a loggen.yaml beside the recipe or pass --params "
             "(docs/commands/generate.md)"
         )
-    df = generated(traffic.requests, traffic.sample_rate)
-    spans = write_parquet(df, out) if suffix == ".parquet" else write_jsonl(df, out)
+    try:
+        df = generated(traffic.requests, traffic.sample_rate)
+        spans = write_parquet(df, out) if suffix == ".parquet" else write_jsonl(df, out)
+    except MemoryError:  # numpy's and arrow's too; past the check (--memory-budget off or too large): one line
+        raise InputFileError(
+            f"ran out of memory generating {traffic.requests:,} requests; nothing was written: lower -n or "
+            "--sample-rate, or let --memory-budget estimate what fits",
+            file=str(out), code="out-of-memory",
+        ) from None
     return {
         "out": str(out),
         "recipe": recipe.name,
