@@ -25,6 +25,7 @@ MAX_JSON_DEPTH = 512
 #: held in memory nor handed to a parser (a crash's NUL-filled tail, a sparse file of 20 GB, is one line)
 MAX_LINE_BYTES = 64 << 20
 _READ_BLOCK = 16 << 20  # bytes per read of a plain log
+_PROBE = 64 << 10  # bytes per read of the long-line scan, which looks for a block's first and last line end
 _DEPTH_WINDOW = 1 << 22  # bytes per step of the nesting scan
 _SCAN_CHUNK = 1 << 20  # bytes: a chunk and its mask stay in the CPU cache
 _SPACES_MAX = 256  # bytes: a longer line of whitespace only is indexed (the reader strips it, one by one)
@@ -505,27 +506,45 @@ class Snapshot:
 
     def _long_ranges(self) -> list[tuple[int, int]]:
         """The byte ranges of the lines longer than :data:`MAX_LINE_BYTES`: a line inside one block is
-        shorter than a block, so only the first and last line end of each block are looked for."""
+        shorter than a block, so only the first and last line end of each block are looked for, each
+        by reading :data:`_PROBE` bytes at a time from the block's start, or back from its end (a log
+        of short lines is read a few KiB a block here, not whole: :meth:`read` reads it)."""
         out: list[tuple[int, int]] = []
-        block = bytearray(_READ_BLOCK)
-        view = memoryview(block)
-        start = pos = self.start  # where the open line starts; where the next read starts
+        probe = bytearray(_READ_BLOCK)
+        start = pos = self.start  # where the open line starts; where the next block starts
         while pos < self.size:
             data = self._next_data(pos)
             if data > pos:  # a hole: NUL bytes, no line end
                 pos = data
                 continue
-            got = self._pread(view[: min(_READ_BLOCK, self.size - pos)], pos)
-            first = block.find(b"\n", 0, got)
+            end = min(pos + _READ_BLOCK, self.size)
+            first = self._find_end(probe, pos, end, forward=True)
             if first >= 0:
-                if pos + first - start > MAX_LINE_BYTES:
-                    out.append((start, pos + first))
-                start = pos + block.rfind(b"\n", 0, got) + 1
-            pos += got
+                if first - start > MAX_LINE_BYTES:
+                    out.append((start, first))
+                start = self._find_end(probe, first, end, forward=False) + 1
+            pos = end
         if self.size - start > MAX_LINE_BYTES:
             out.append((start, self.size))
         self.check()
         return out
+
+    def _find_end(self, probe: bytearray, lo: int, hi: int, *, forward: bool) -> int:
+        """The file offset of the first (``forward``) or last line end in ``[lo, hi)``, or -1; read
+        from ``lo`` on (or back from ``hi``) :data:`_PROBE` bytes first, twice as many each read after."""
+        view = memoryview(probe)
+        at, n = (lo if forward else hi), _PROBE
+        while (at < hi) if forward else (at > lo):
+            n = min(n, hi - at) if forward else min(n, at - lo)
+            base = at if forward else at - n
+            got = 0
+            while got < n:
+                got += self._pread(view[got:n], base + got)
+            i = probe.find(b"\n", 0, n) if forward else probe.rfind(b"\n", 0, n)
+            if i >= 0:
+                return base + i
+            at, n = (base + n if forward else base), min(2 * n, len(probe))
+        return -1
 
     def _next_data(self, pos: int) -> int:
         """Where data starts at or after ``pos`` (``pos`` itself where holes cannot be told)."""
@@ -583,7 +602,6 @@ class Snapshot:
             prev = p
             self.long_lines.append(count + 1)
         return out
-
 
 
 __all__ = [
