@@ -17,6 +17,7 @@ import functools
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -207,6 +208,100 @@ def _fixed(words: str, ctx: Any = None) -> str:
     return words
 
 
+#: the narrowest an option's help text may be drawn (at 80 columns typer's table left it 23 wide)
+HELP_MIN_WIDTH = 40
+
+#: what Markdown would read as markup in a value's words (``auto|native``, ``PATH ...``)
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def help_width() -> int:
+    """The width the rich help is drawn at: typer's ``TERMINAL_WIDTH`` setting, else the terminal's."""
+    from typer import rich_utils
+
+    return Console(width=getattr(rich_utils, "MAX_WIDTH", None)).width
+
+
+def range_words(param: Any) -> str:
+    """The bounds of a numeric option as typer words them (``x>=1``, ``0.01<=x<=0.99``), else ``""``."""
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    if low is None and high is None:
+        return ""
+    if low is None:
+        return f"x<={high}"
+    return f"x>={low}" if high is None else f"{low}<=x<={high}"
+
+
+def value_words(param: Any) -> str:
+    """What the value column of the help shows for ``param``: :func:`type_words` and its bounds."""
+    bounds = range_words(param)
+    return f"{type_words(param)} [{bounds}]".strip() if bounds else type_words(param)
+
+
+def table_help_width(params: Iterable[Any], width: int) -> int:
+    """How wide typer's option table would leave the help column at ``width`` columns.
+
+    The table has a column each for the required mark, long options, short options (an argument's
+    name), negative long and short options, the value and the help, one space either side of each
+    inner edge, inside a panel's border and padding (4 columns).
+    """
+    shown = [p for p in params if not getattr(p, "hidden", False)]
+    if not shown:
+        return width
+    longs = max(len(",".join(o for o in p.opts if o.startswith("--"))) for p in shown)
+    shorts = max(  # an argument is named in the short options' column
+        len(str(p.name)) if p.param_type_name == "argument" else len(",".join(o for o in p.opts if o[1:2] != "-"))
+        for p in shown
+    )
+    values = max(len(value_words(p)) for p in shown)
+    required = any(p.required for p in shown)
+    columns = 7 if required else 6
+    return width - 4 - 2 * (columns - 1) - int(required) - longs - shorts - values
+
+
+@contextlib.contextmanager
+def _values_in_help(params: Sequence[Any]) -> Iterator[None]:
+    """Draw each value's words (``PATH ...``, ``INTEGER [x>=1]``) on the first line of its help text.
+
+    At 80 columns the value column (``auto|native|otlp|jaeger|zipkin``) took the width the help text
+    needed: typer's table wrapped the help into a strip 23 columns wide and split the value mid-word.
+    With the value in the help, the table has the option names and the help. Only public attributes
+    of the parameters are set for the drawing (``help``, ``min``/``max``, the ``display_type_rich``
+    answer) and put back after.
+    """
+    saved = [(p, p.help, getattr(p, "min", None), getattr(p, "max", None)) for p in params]
+    try:
+        for param in params:
+            words = value_words(param)
+            if words:
+                lead = "**" + _MARKDOWN_PUNCTUATION.sub(r"\\\1", words) + "**"
+                param.help = f"{lead}\\\n{param.help}" if param.help else lead
+            setattr(param, "display_type_rich", functools.partial(_fixed, ""))  # noqa: B010
+            if hasattr(param, "min"):
+                param.min = param.max = None  # the bounds are in the help now, not in typer's value column
+        yield
+    finally:
+        for param, text, low, high in saved:
+            param.help = text
+            if hasattr(param, "min"):
+                param.min, param.max = low, high
+
+
+def format_rich_help(command: Any, ctx: Any, formatter: Any, draw: Callable[[Any, Any], None]) -> None:
+    """Draw ``command``'s help with ``draw`` (typer's), values in words; at a narrow width, in the help text.
+
+    Where typer's table would leave the help column under :data:`HELP_MIN_WIDTH` columns (most
+    commands at 80), each value moves to the first line of its help (:func:`_values_in_help`).
+    """
+    params = command.get_params(ctx)
+    _label_types(params)
+    if table_help_width(params, help_width()) >= HELP_MIN_WIDTH:
+        draw(ctx, formatter)
+        return
+    with _values_in_help(params):
+        draw(ctx, formatter)
+
+
 def did_you_mean(value: str, choices: Sequence[str]) -> str:
     """``; did you mean 'json'?`` when ``value`` is close to one of ``choices``, else ``""``.
 
@@ -272,8 +367,7 @@ class Command(TyperCommand):
     """A typer command with the CLI's conventions: help in words, choice errors that suggest."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        _label_types(self.get_params(ctx))
-        super().format_help(ctx, formatter)
+        format_rich_help(self, ctx, formatter, super().format_help)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         _check_choices(ctx, self.get_params(ctx), args)
@@ -285,8 +379,7 @@ class Group(TyperGroup):
     """The app's group: its own options (``--version``, ``-h``) in words like the commands'."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        _label_types(self.get_params(ctx))
-        super().format_help(ctx, formatter)
+        format_rich_help(self, ctx, formatter, super().format_help)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,96 @@
+"""CLI polish a new user found: help readable at 80 columns, history ids never cut, one exit code for an
+output suffix a command cannot write, the refused run's wording, forecast and the profile store."""
+
+from __future__ import annotations
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from recipemut import cli
+from recipemut.cli import COMMANDS, HELP_MIN_WIDTH, app, make_app, type_words, value_words
+
+runner = CliRunner()
+PANEL_SIDES = "│"
+
+
+def _help(name: str, columns: int) -> str:
+    res = runner.invoke(app, [name, "--help"], env={"COLUMNS": str(columns)})
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def _params(name: str) -> list:
+    return [p for p in get_command(make_app([name])).commands[name].params if not p.hidden]
+
+
+def _continuation_widths(text: str) -> list[tuple[int, str]]:
+    """For each panel line that carries on a cell of the row above (indented past the option names),
+    how many columns its text had to wrap in."""
+    widths = []
+    for line in text.splitlines():
+        if not (line.startswith(PANEL_SIDES) and line.endswith(PANEL_SIDES)):
+            continue
+        inner = line[1:-1]
+        indent = len(inner) - len(inner.lstrip())
+        if inner.strip() and indent > 6:
+            widths.append((len(inner) - 1 - indent, line))
+    return widths
+
+
+# ---- 1. --help at 80 columns: the help text at least HELP_MIN_WIDTH wide, no value split ------------
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_help_at_80_columns_wraps_in_a_wide_column_and_keeps_values_whole(name: str) -> None:
+    text = _help(name, 80)
+    narrow = [(w, line) for w, line in _continuation_widths(text) if w < HELP_MIN_WIDTH]
+    assert not narrow, "\n".join(line for _, line in narrow)
+    lines = text.splitlines()
+    for param in _params(name):
+        words = value_words(param)
+        if words:  # the value's words whole on one line, never split mid-word or cut with an ellipsis
+            assert any(words in line for line in lines), (param.name, words, text)
+        for opt in param.opts if param.param_type_name == "option" else ():
+            assert any(opt in line.split() for line in lines), (opt, text)
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_help_at_200_columns_keeps_the_value_column(name: str) -> None:
+    """Wide terminals keep typer's table: each option, its value on its own row, its help unchanged."""
+    _help(name, 80)  # drawn narrow first: what the narrow drawing sets is put back
+    lines = _help(name, 200).splitlines()
+    for param in _params(name):
+        if param.param_type_name != "option":
+            continue
+        rows = [line for line in lines if line.startswith(PANEL_SIDES) and line[5] != " "]
+        row = next(line for line in rows if line.strip(PANEL_SIDES + " *").startswith(param.opts[0] + " "))
+        if type_words(param):
+            assert value_words(param) in row, row
+        assert "**" not in row and "\\" not in row, row
+        first_words = " ".join((param.help or "").split()[:2])
+        assert first_words in row, (first_words, row)
+
+
+def test_help_table_width_is_what_typer_draws() -> None:
+    """The estimate that picks the layout matches typer's table: at the width where it says the help
+    column is exactly HELP_MIN_WIDTH, the wide table is drawn and no help line is narrower."""
+    params = _params("suggest")
+    for columns in range(80, 200):
+        if cli.table_help_width(params, columns) >= HELP_MIN_WIDTH:
+            break
+    text = _help("suggest", columns)
+    assert "latency|p95|cost|balanced|headroom" in next(line for line in text.splitlines() if "--objective" in line), (
+        text
+    )
+    assert min(w for w, _ in _continuation_widths(text)) >= HELP_MIN_WIDTH - 1, text
+
+
+def test_typer_hooks_the_narrow_help_uses_are_there() -> None:
+    """A typer upgrade that drops them fails here, not silently in the drawing."""
+    from typer import rich_utils
+
+    assert hasattr(rich_utils, "MAX_WIDTH")
+    top = next(p for p in _params("suggest") if p.name == "top")
+    assert callable(top.display_type_rich) and (top.min, top.max) == (1, None)
+    assert value_words(top) == "INTEGER [x>=1]"
