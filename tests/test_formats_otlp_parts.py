@@ -165,7 +165,9 @@ def test_a_gzip_inflating_beyond_the_limit_is_refused_not_read(tmp_path, monkeyp
     assert otlpfast.parse_arrow(gz, ATTRS) is None
     with pytest.raises(InputFileError, match="larger than 1000 bytes"):
         formats.read(gz, recipe=None)
-    assert otlpfast.parse_arrow(plain, ATTRS) is not None  # a plain file is mapped, not inflated
+    assert otlpfast.parse_arrow(plain, ATTRS) is None  # a plain file is read (never mapped): the same limit
+    with pytest.raises(InputFileError, match="larger than 1000 bytes"):
+        formats.read(plain, recipe=None)
 
 
 def test_attributes_on_every_span_or_repeated_on_one_read_as_the_document_reader_does(tmp_path) -> None:

@@ -1,0 +1,113 @@
+"""Reading logs robustly: a plain OTLP file read by the compiled scanner's fast path is read, never
+memory-mapped, and one cut while it is read is one line naming it (a mapped page past the new end was
+a SIGBUS, which ends the process).
+
+The cut is made at a fixed point of the read (a hook on the read itself), so the tests race no timer.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from _telemetry_helpers import write_json
+from test_formats_otlp_parts import ATTRS, _docs
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.errors import InputFileError
+from recipemut.logs import otlp, otlpfast
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
+
+needs_scanner = pytest.mark.skipif(not otlpfast.available(), reason="the fast-otlp extra (numba) is not installed")
+
+
+@pytest.fixture
+def export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Collector file (one export a line) that the fast path reads, whatever its size."""
+    monkeypatch.setattr(otlpfast, "SCAN_BYTES", 0)
+    return write_json(tmp_path / "export.json", _docs(40, 6), lines=True)
+
+
+def _cut_after_read(monkeypatch: pytest.MonkeyPatch, path: Path, to: int = 1000) -> None:
+    """Cut ``path`` to ``to`` bytes right after the first ``preadv`` of it returns."""
+    real = os.preadv
+    done: list[int] = []
+
+    def read_then_cut(fd: int, buffers: list, offset: int, *args: int) -> int:
+        got = real(fd, buffers, offset, *args)
+        if not done:
+            done.append(got)
+            os.truncate(path, to)
+        return got
+
+    monkeypatch.setattr(os, "preadv", read_then_cut)
+
+
+@needs_scanner
+@pytest.mark.parametrize("block", [4096, 1 << 24], ids=["cut-between-two-reads", "cut-after-the-last-read"])
+def test_a_plain_otlp_file_cut_while_the_fast_path_reads_it_is_one_error(
+    export: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Cut between two reads (the next comes short) or after the only one (the file is then shorter)."""
+    size = export.stat().st_size
+    assert size > 2 * 4096
+    monkeypatch.setattr(otlpfast, "READ_BYTES", block)
+    _cut_after_read(monkeypatch, export)
+    with pytest.raises(InputFileError) as e:
+        otlpfast.read_raw(export, ATTRS)
+    assert e.value.code == "file-changed"
+    assert f"changed while it was read: it was {size:,} bytes, now 1,000" in str(e.value)
+
+
+@needs_scanner
+def test_profile_says_in_one_line_that_the_otlp_file_was_cut(export: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _cut_after_read(monkeypatch, export)
+    res = CliRunner().invoke(app, ["profile", str(RECIPE), "--logs", str(export)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    err = [x for x in res.output.splitlines() if x.strip()]
+    assert len(err) == 1 and "export.json: changed while it was read" in err[0], res.output
+
+
+@needs_scanner
+def test_the_fast_path_never_maps_a_plain_file(export: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_map(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a plain OTLP file was memory-mapped")
+
+    monkeypatch.setattr(pa, "memory_map", no_map)
+    monkeypatch.setattr(mmap, "mmap", no_map)
+    raw, how = otlpfast.read_raw(export, ATTRS)
+    assert how == "columnar"
+    pd.testing.assert_frame_equal(raw, otlp.parse(export.read_bytes(), export, ATTRS), check_dtype=False)
+
+
+@needs_scanner
+def test_an_otlp_file_appended_to_while_it_is_read_is_read_as_it_was_when_opened(
+    export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = export.read_bytes()
+    real = os.preadv
+
+    def read_then_append(fd: int, buffers: list, offset: int, *args: int) -> int:
+        with export.open("ab") as f:
+            f.write(whole)
+        return real(fd, buffers, offset, *args)
+
+    monkeypatch.setattr(os, "preadv", read_then_append)
+    raw, how = otlpfast.read_raw(export, ATTRS)
+    assert how == "columnar"
+    pd.testing.assert_frame_equal(raw, otlp.parse(whole, export, ATTRS), check_dtype=False)
+
+
+def test_a_plain_file_beyond_the_limit_is_left_to_the_document_reader(
+    export: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(otlpfast, "MAX_BYTES", 1000)
+    assert otlpfast._load(export) is None
