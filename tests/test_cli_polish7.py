@@ -3,12 +3,16 @@ output suffix a command cannot write, the refused run's wording, forecast and th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from _apply_helpers import RECIPE_TEXT, make_plan
 from typer.main import get_command
 from typer.testing import CliRunner
 
 from recipemut import cli
 from recipemut.cli import COMMANDS, HELP_MIN_WIDTH, app, make_app, type_words, value_words
+from recipemut.commands._layout import Column, shared
 
 runner = CliRunner()
 PANEL_SIDES = "│"
@@ -94,3 +98,38 @@ def test_typer_hooks_the_narrow_help_uses_are_there() -> None:
     top = next(p for p in _params("suggest") if p.name == "top")
     assert callable(top.display_type_rich) and (top.min, top.max) == (1, None)
     assert value_words(top) == "INTEGER [x>=1]"
+
+
+# ---- 2. history never cuts an id: the mutation ids apply --only takes, the entries rollback takes ------
+
+
+@pytest.fixture(scope="module")
+def applied_and_rolled_back(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recipe with a history of two entries: an apply of two mutations, then a rollback of it."""
+    recipe = tmp_path_factory.mktemp("history") / "checkout.yaml"
+    recipe.write_text(RECIPE_TEXT)
+    plan = make_plan(recipe)
+    for args in (["apply", str(recipe), "--plan", str(plan)], ["rollback", str(recipe)]):
+        res = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert res.exit_code == 0, res.output
+    return recipe
+
+
+@pytest.mark.parametrize("columns", [100, *range(104, 132, 2), 160])
+def test_history_never_cuts_an_id_and_fits_the_terminal(applied_and_rolled_back: Path, columns: int) -> None:
+    res = runner.invoke(app, ["history", str(applied_and_rolled_back)], env={"COLUMNS": str(columns)})
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.output, res.output
+    words = res.output.split()
+    for mutation_id in ("parallelize:load_cart->score_fraud", "cache:load_cart"):
+        assert any(mutation_id in w for w in words), res.output
+    assert max(len(line) for line in res.output.splitlines()) <= columns, res.output
+
+
+def test_shared_widths_give_every_column_its_longest_word() -> None:
+    """rich alone shrank the widest column to the next widest (26 of 36 columns at 110)."""
+    ids = Column("mutations", ["parallelize:load_cart->score_fraud, cache:load_cart " * 2])
+    hashes = Column("sha256", ["3ffe5be4 -> b4c68c56"])
+    widths = shared([ids, hashes], 50)
+    assert widths[0] >= len("parallelize:load_cart->score_fraud,") and widths[1] >= len("3ffe5be4")
+    assert sum(widths) == 50

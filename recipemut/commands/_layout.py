@@ -42,17 +42,56 @@ def rank(name: str, order: Sequence[str]) -> int:
 
 
 def table(columns: Sequence[Column], styles: Sequence[str | None] = (), **opts: Any) -> Table:
-    """The rich table of ``columns``; a ``no_wrap`` column is never narrower than its widest cell."""
+    """The rich table of ``columns``; a ``no_wrap`` column is never narrower than its widest cell, any
+    other never narrower than its longest word.
+
+    rich shrinks the widest columns first when a table is too wide, down to the next widest, with
+    no regard to the words in them: at 110 columns ``history`` showed a mutation id (what
+    ``apply --only`` takes) as ``parallelize:load_cart->sc…``. A column's ``min_width`` holds it.
+    """
     t = Table(**opts)
-    for c in columns:
+    for c, (low, _) in zip(columns, (_span(c) for c in columns), strict=True):
         options = dict(c.options)
-        if options.get("no_wrap"):
-            widest = max(Text.from_markup(x).cell_len for x in [*c.cells, c.name])
-            options["min_width"] = max(widest, options.get("min_width") or 0)
+        options["min_width"] = max(low, options.get("min_width") or 0)
         t.add_column(c.name, **options)
     for i in range(len(columns[0].cells) if columns else 0):
         t.add_row(*(c.cells[i] for c in columns), style=styles[i] if styles else None)
     return t
+
+
+def _span(c: Column) -> tuple[int, int]:
+    """The fewest and the most columns ``c``'s cells take: the widest cell of a ``no_wrap`` column
+    (both), else the longest word and the longest line."""
+    cells = [Text.from_markup(x) for x in [*c.cells, c.name]]
+    most = max(Text(line).cell_len for x in cells for line in x.plain.splitlines() or [""])
+    if c.options.get("no_wrap"):
+        return most, most
+    return max((Text(w).cell_len for x in cells for w in x.plain.split()), default=0), most
+
+
+def shared(columns: Sequence[Column], room: int) -> list[int]:
+    """Widths for ``columns`` within ``room`` (their fewest columns fit in it): every column gets its
+    fewest, then the room left goes to the ones that wrap, the narrowest first, none past its most.
+
+    rich's own sharing cuts the widest column down to the next widest and then puts its longest
+    word back, past the console's width (the table overflowed and was cropped).
+
+    >>> shared([Column("a", ["aaa bbb ccc ddd"]), Column("b", ["x y"])], 10)
+    [7, 3]
+    """
+    spans = [_span(c) for c in columns]
+    left = room - sum(low for low, _ in spans)
+    widths = [low for low, _ in spans]
+    while left > 0:
+        growing = [i for i, (_, most) in enumerate(spans) if widths[i] < most]
+        if not growing:
+            break
+        for i in sorted(growing, key=lambda i: widths[i]):
+            if left == 0:
+                break
+            widths[i] += 1
+            left -= 1
+    return widths
 
 
 def min_width(out: Console, t: Table) -> int:
@@ -84,7 +123,14 @@ def fit(
         tried = [k for k in columns if k in kept or k is c]
         if min_width(out, table(tried, styles, **opts)) <= out.width:
             kept = tried
-    return table(kept, styles, **opts), [c.name for c in gone if c not in kept]
+    t = table(kept, styles, **opts)
+    natural = Measurement.get(out, out.options.update_width(1 << 20), t)
+    if natural.maximum > out.width:  # rich would share the width out itself, cutting words (shared)
+        lows = sum(_span(c)[0] for c in kept)
+        widths = shared(kept, out.width - (natural.minimum - lows))
+        kept = [Column(c.name, c.cells, {**c.options, "width": w}, c.drop) for c, w in zip(kept, widths, strict=True)]
+        t = table(kept, styles, **opts)
+    return t, [c.name for c in gone if c not in kept]
 
 
 def blocks(
