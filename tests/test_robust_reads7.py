@@ -1,12 +1,15 @@
 """Reading logs robustly: a plain OTLP file read by the compiled scanner's fast path is read, never
 memory-mapped, and one cut while it is read is one line naming it (a mapped page past the new end was
-a SIGBUS, which ends the process).
+a SIGBUS, which ends the process); a sparse log's memory estimate counts what it holds, not its
+apparent size.
 
 The cut is made at a fixed point of the read (a hook on the read itself), so the tests race no timer.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import mmap
 import os
 from pathlib import Path
@@ -20,7 +23,7 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.errors import InputFileError
-from recipemut.logs import otlp, otlpfast
+from recipemut.logs import otlp, otlpfast, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
@@ -111,3 +114,66 @@ def test_a_plain_file_beyond_the_limit_is_left_to_the_document_reader(
 ) -> None:
     monkeypatch.setattr(otlpfast, "MAX_BYTES", 1000)
     assert otlpfast._load(export) is None
+
+
+# ---- the memory estimate of a sparse file ---------------------------------------------------------
+
+HOLE = 100 << 20  # over the 64 MiB a line may hold: the native reader rejects the line unread
+
+
+def _lines(n: int = 3000) -> bytes:
+    with gzip.open(ROOT / "recipes" / "checkout" / "logs.jsonl.gz", "rb") as f:
+        return b"".join(f.readline() for _ in range(n))
+
+
+def _sparse(tmp_path: Path, hole: int = HOLE, after: bytes = b"") -> Path:
+    """3,000 spans, then ``hole`` NUL bytes never written (a hole), then ``after``."""
+    p = tmp_path / "s.jsonl"
+    p.write_bytes(_lines())
+    os.truncate(p, p.stat().st_size + hole)
+    if after:
+        with p.open("ab") as f:
+            f.write(after)
+    st = p.stat()
+    if st.st_blocks * 512 >= st.st_size:
+        pytest.skip("this file system does not keep holes")
+    return p
+
+
+def test_a_sparse_log_counts_its_data_not_its_hole(tmp_path: Path) -> None:
+    data = len(_lines())
+    p = _sparse(tmp_path)
+    assert sample.read_size(p, p.stat().st_size) <= data + 4096  # the data and the rest of its last block
+    assert sample.estimated_memory([p], {p: ""}) <= (data + 4096) * sample.EXPANSION
+    (tmp_path / "q").mkdir()
+    q = _sparse(tmp_path / "q", after=b"\n" + _lines(10))  # data after the hole counts too
+    assert data < sample.read_size(q, q.stat().st_size) <= data + 2 * 4096 + len(_lines(10)) + 1
+
+
+def test_a_hole_shorter_than_the_line_limit_counts_whole(tmp_path: Path) -> None:
+    """A line of NULs under 64 MiB is read and held: its hole counts."""
+    p = _sparse(tmp_path, hole=8 << 20, after=b"\n" + _lines(10))
+    assert sample.read_size(p, p.stat().st_size) == p.stat().st_size
+
+
+def test_a_log_that_is_not_sparse_counts_its_size(tmp_path: Path) -> None:
+    p = tmp_path / "a.jsonl"
+    p.write_bytes(_lines() * 3)
+    assert sample.read_size(p, p.stat().st_size) == p.stat().st_size
+    assert sample.estimated_memory([p], {p: ""}) == int(p.stat().st_size * sample.EXPANSION)
+
+
+def test_a_sparse_log_under_the_budget_is_read_whole_its_hole_one_rejected_line(tmp_path: Path) -> None:
+    """Counted by its apparent size (270 MiB against a 250 MiB budget), it was sampled to 0.92 with a note."""
+    p = _sparse(tmp_path)
+    res = CliRunner().invoke(
+        app, ["profile", str(RECIPE), "--logs", str(p), "--memory-budget", "250M", "--format", "json"],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "sampled" not in res.stderr, res.stderr
+    assert "s.jsonl:3001: a line of 104,857,60" in res.stderr and "(not read)" in res.stderr, res.stderr
+    ingest = json.loads(res.stdout)["ingest"]
+    assert (ingest["spans_kept"], ingest["rejected_total"], ingest["requests"]) == (3000, 1, 209), ingest
+    assert (ingest["sampling"], ingest["request_sample"], ingest["notes"]) == (None, 1.0, []), ingest
+    assert ingest["examples"][0]["line"] == 3001
