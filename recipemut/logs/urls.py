@@ -11,7 +11,8 @@ as it goes from the option to the partitions, and :func:`file_path` decodes it w
 for the checks done here (:func:`local_path`) and for fsspec, which takes a local path literally, alike.
 ``*``, ``?`` and ``[`` as typed make a glob, percent-encoded (``%2A``) they are the character itself;
 an encoded slash (``%2F``) or NUL (``%00``), which no file name holds, is refused in one line.
-:func:`expand_sources` turns folders and globs, local or by URL, into files; :func:`open_source` opens
+:func:`expand_sources` turns folders and globs, local or by URL, into files (a ``file://`` one's
+are the files the local engine reads of the same path: :func:`local_files`); :func:`open_source` opens
 one; :func:`filesystem` is fsspec's filesystem of a URL, or one clear error when its package is not installed.
 """
 
@@ -187,11 +188,14 @@ def expand_sources(paths: Sequence[str | Path]) -> list[str]:
                 raise LogError("--engine dask cannot read standard input; give files", code="stdin-engine")
             out.extend(str(f) for f in expand_logs([Path(p)]))
             continue
+        if url.startswith("file://"):  # a local file: the local engine's rules
+            out.extend(file_url(str(f)) for f in local_files(url))
+            continue
         fs, path = filesystem(url)
         scheme = url.split("://", 1)[0]
         try:
             if any(c in url.split("://", 1)[1] for c in _GLOB):  # as typed: an encoded one is the character
-                found = sorted(fs.glob(file_path(url, pattern=True) if scheme == "file" else path))
+                found = sorted(fs.glob(path))
             elif fs.isdir(path):
                 found = sorted(f for f in fs.find(path) if not Path(f).name.startswith((".", "_")))
             else:
@@ -201,11 +205,62 @@ def expand_sources(paths: Sequence[str | Path]) -> list[str]:
         if not found:
             raise InputFileError("matches no file", file=url, code="missing-file")
         refuse_too_many(len(found), url)
-        out.extend(file_url(f) if scheme == "file" else f"{scheme}://{f}" for f in found)
+        out.extend(f"{scheme}://{f}" for f in found)
     return out
 
 
+def local_files(url: str) -> list[Path]:
+    """The files a ``file://`` URL names, found as the local engine finds the same path's
+    (:func:`~recipemut.logs.parquet.expand_logs`), so both engines read the same files of a folder or a
+    glob: a folder's Parquet files (by suffix or content; the others skipped, in a note), in sorted
+    order, from the folders under it but not through a linked one (a link to a folder, or to its own
+    parent, is not followed: a loop is listed once), not those named ``.*`` or ``_*``, nor a link to
+    nothing; a glob's regular files (a link to a file is that file). A folder that holds files but no
+    Parquet one is its files, as it was (the local engine refuses it; these are read as JSONL). An
+    empty folder and too many files are the local engine's one line, naming the URL; a glob that
+    matches no file is ``matches no file``, as for any URL."""
+    from recipemut.logs.parquet import expand_logs, refuse_too_many
+
+    glob = any(c in url[len("file://") :] for c in _GLOB)  # as typed: an encoded one is the character
+    path = Path(file_path(url, pattern=glob))
+    try:
+        if glob:
+            found = _glob_files(path, url)
+        elif not path.is_dir():
+            return [path]  # a file, or what is not (plan_partitions says which)
+        else:
+            try:
+                return expand_logs([path])
+            except InputFileError as e:
+                if e.code != "not-a-file":
+                    raise
+                found = [f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith((".", "_"))]
+                if not found:
+                    raise
+        refuse_too_many(len(found), url)
+        return found
+    except InputFileError as e:  # the local engine's words, naming what was typed
+        raise InputFileError(e.message, file=url, code=e.code) from None
+    except OSError as e:
+        raise InputFileError(f"cannot be listed ({e.strerror or e})", file=url, code="unreadable") from None
+
+
+def _glob_files(pattern: Path, url: str) -> list[Path]:
+    """The regular files a local glob matches, sorted, as the local engine globs (pathlib's glob from
+    the folders before the first pattern, which does not descend into a linked folder with ``**``)."""
+    parts = pattern.parts
+    at = next(i for i, part in enumerate(parts) if set(_GLOB) & set(part))
+    try:
+        found = sorted(f for f in Path(*parts[:at]).glob(str(Path(*parts[at:]))) if f.is_file())
+    except ValueError as e:  # pathlib's: '**' inside a name
+        raise LogError(f"is not a pattern recipemut can read ({e}); ** stands for whole folders: "
+                       "'file:///data/**/*.parquet'", file=url, code="bad-pattern") from None  # fmt: skip
+    if not found:  # as for every URL (the local engine's words for a path: 'no such file (and no file ...')
+        raise InputFileError("matches no file", file=url, code="missing-file")
+    return found
+
+
 __all__ = [
-    "as_url", "expand_sources", "file_path", "file_url", "filesystem", "local_path", "log_path", "log_paths",
-    "open_source",
+    "as_url", "expand_sources", "file_path", "file_url", "filesystem", "local_files", "local_path", "log_path",
+    "log_paths", "open_source",
 ]  # fmt: skip
