@@ -186,8 +186,14 @@ def test_an_empty_folder_is_one_line_on_both_engines(
         assert r.exit_code == 1 and lines == [f"error: {value[0]}: {said}"], r.output
 
 
-def test_a_double_star_inside_a_name_is_one_line(tmp_path: Path) -> None:
-    url = f"{tmp_path.as_uri()}/**x.parquet"
+@pytest.mark.parametrize("by_url", [True, False])
+def test_a_double_star_inside_a_name_is_one_line_on_dask(tmp_path: Path, by_url: bool, cluster: str) -> None:
+    """By path or by URL (pathlib's ValueError was a traceback); the local engine's is parquet.py's to say."""
+    value = f"{tmp_path.as_uri() if by_url else tmp_path}/**x.parquet"
     with pytest.raises(LogError, match=r"\*\* stands for whole folders") as e:
-        expand_sources([log_path(url)])
-    assert e.value.file == url
+        expand_sources([log_path(value)])
+    assert e.value.file == value
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", value, "--engine", "dask", "--scheduler", cluster],
+                      env=WIDE)  # fmt: skip
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"error: {value}: is not a pattern"), r.output
