@@ -197,3 +197,12 @@ def test_a_double_star_inside_a_name_is_one_line_on_dask(tmp_path: Path, by_url:
                       env=WIDE)  # fmt: skip
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"error: {value}: is not a pattern"), r.output
+
+
+def test_a_double_star_inside_a_name_is_one_line_on_the_local_engine(tmp_path: Path) -> None:
+    """The local engine's glob (parquet.expand_logs) says the same line; it was pathlib's ValueError, a traceback."""
+    value = f"{tmp_path}/**x.parquet"
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", value], env=WIDE)
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"error: {value}: is not a pattern"), r.output
+    assert "** stands for whole folders" in lines[0]

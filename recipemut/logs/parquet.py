@@ -96,7 +96,10 @@ def expand_logs(paths: Sequence[Path], *, note_skipped: bool = True) -> list[Pat
                 logging.getLogger(__name__).warning(skipped_note(p, skipped))
             out.extend(found)
         elif not p.exists() and _GLOB_CHARS & set(str(p)):
-            matched = sorted(m for m in _glob(p) if m.is_file())
+            try:
+                matched = sorted(m for m in _glob(p) if m.is_file())
+            except ValueError as e:  # pathlib's: '**' inside a name
+                raise bad_pattern(e, str(p)) from None
             if not matched:
                 raise InputFileError(
                     "no such file (and no file matches it as a pattern)", file=str(p), code="missing-file"
@@ -153,6 +156,16 @@ def _not_parquet_folder(folder: Path) -> str:
         suffix, nested = ".jsonl*", any(n for _, n in kinds)
     pattern = shlex.quote(f"{folder}/{'**/' if nested else ''}*{suffix}")
     return f"is a directory of JSONL logs, not a log file: --logs {pattern} reads them (quoted: recipemut expands it)"
+
+
+def bad_pattern(e: ValueError, name: str) -> LogError:
+    """The one line of a glob pathlib cannot read (``**`` inside a name: ``logs/**x.parquet``).
+
+    >>> bad_pattern(ValueError("'**' can only be an entire path component"), "a/**x").message.split(";")[0]
+    "is not a pattern recipemut can read ('**' can only be an entire path component)"
+    """
+    return LogError(f"is not a pattern recipemut can read ({e}); ** stands for whole folders: 'logs/**/*.parquet'",
+                    file=name, code="bad-pattern")  # fmt: skip
 
 
 def _glob(pattern: Path) -> Iterator[Path]:
@@ -497,6 +510,7 @@ __all__ = [
     "MAX_LOG_FILES",
     "READ_BATCH_BYTES",
     "READ_BATCH_ROWS",
+    "bad_pattern",
     "check_schema",
     "conform",
     "dictionary_page_size",

@@ -186,10 +186,7 @@ def expand_sources(paths: Sequence[str | Path]) -> list[str]:
         if url is None:
             if is_stdin(p):
                 raise LogError("--engine dask cannot read standard input; give files", code="stdin-engine")
-            try:
-                out.extend(str(f) for f in expand_logs([Path(p)]))
-            except ValueError as e:  # pathlib's: '**' inside a name
-                raise bad_pattern(e, str(p)) from None
+            out.extend(str(f) for f in expand_logs([Path(p)]))
             continue
         if url.startswith("file://"):  # a local file: the local engine's rules
             out.extend(file_url(str(f)) for f in local_files(url))
@@ -248,16 +245,6 @@ def local_files(url: str) -> list[Path]:
         raise InputFileError(f"cannot be listed ({e.strerror or e})", file=url, code="unreadable") from None
 
 
-def bad_pattern(e: ValueError, name: str) -> LogError:
-    """The one line of a glob pathlib cannot read (``**`` inside a name: ``logs/**x.parquet``).
-
-    >>> bad_pattern(ValueError("'**' can only be an entire path component"), "a/**x").message.split(";")[0]
-    "is not a pattern recipemut can read ('**' can only be an entire path component)"
-    """
-    return LogError(f"is not a pattern recipemut can read ({e}); ** stands for whole folders: 'logs/**/*.parquet'",
-                    file=name, code="bad-pattern")  # fmt: skip
-
-
 def _glob_files(pattern: Path, url: str) -> list[Path]:
     """The regular files a local glob matches, sorted, as the local engine globs (pathlib's glob from
     the folders before the first pattern, which does not descend into a linked folder with ``**``)."""
@@ -266,6 +253,8 @@ def _glob_files(pattern: Path, url: str) -> list[Path]:
     try:
         found = sorted(f for f in Path(*parts[:at]).glob(str(Path(*parts[at:]))) if f.is_file())
     except ValueError as e:  # pathlib's: '**' inside a name
+        from recipemut.logs.parquet import bad_pattern
+
         raise bad_pattern(e, url) from None
     if not found:  # as for every URL (the local engine's words for a path: 'no such file (and no file ...')
         raise InputFileError("matches no file", file=url, code="missing-file")
@@ -273,6 +262,6 @@ def _glob_files(pattern: Path, url: str) -> list[Path]:
 
 
 __all__ = [
-    "as_url", "bad_pattern", "expand_sources", "file_path", "file_url", "filesystem", "local_files", "local_path",
+    "as_url", "expand_sources", "file_path", "file_url", "filesystem", "local_files", "local_path",
     "log_path", "log_paths", "open_source",
 ]  # fmt: skip
