@@ -133,3 +133,54 @@ def test_shared_widths_give_every_column_its_longest_word() -> None:
     widths = shared([ids, hashes], 50)
     assert widths[0] >= len("parallelize:load_cart->score_fraud,") and widths[1] >= len("3ffe5be4")
     assert sum(widths) == 50
+
+
+# ---- 3. a name an output option cannot write: a usage error (exit 2), before any work --------------
+
+CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout" / "recipe.yaml"
+NAMED_BY_SUFFIX = {  # command line (OUT for the output) -> the option and the names it takes, as said
+    "report": (["report", "RECIPE", "--logs", "LOGS", "-o", "OUT"], "'--out' / '-o'", "(name the file *.html)"),
+    "forecast": (["forecast", "RECIPE", "--logs", "LOGS", "--plot", "OUT"], "'--plot'",
+                 "(name the file *.png or *.svg)"),
+    "convert": (["convert", "LOGS", "-o", "OUT"], "'--out' / '-o'",
+                "(name the file *.parquet or *.pq, or a folder ending in /)"),
+    "generate": (["generate", "RECIPE", "-n", "10", "-o", "OUT"], "'--out' / '-o'",
+                 "(name the file *.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet)"),
+}
+
+
+@pytest.mark.parametrize("command", list(NAMED_BY_SUFFIX))
+@pytest.mark.parametrize("there", [False, True], ids=["new", "existing"])
+def test_a_suffix_the_command_cannot_write_is_a_usage_error_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, there: bool
+) -> None:
+    """The recipe and logs do not exist: any work would fail on them with exit 1 first."""
+    args, option, names = NAMED_BY_SUFFIX[command]
+    monkeypatch.chdir(tmp_path)
+    out = Path("x.txt")
+    if there:
+        out.write_text("meeting notes: keep\n")
+    words = {"RECIPE": "no-recipe.yaml", "LOGS": "no-logs.jsonl", "OUT": str(out)}
+    res = runner.invoke(app, [words.get(a, a) for a in args], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    errors = [line.strip("│ ") for line in res.output.splitlines() if "Invalid value" in line]
+    assert len(errors) == 1 and option in errors[0] and errors[0].endswith(names), res.output
+    assert "x.txt: " in errors[0] and "Traceback" not in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["x.txt"] if there else [])
+    if there:
+        assert out.read_text() == "meeting notes: keep\n"
+
+
+def test_generate_names_are_the_ones_it_writes() -> None:
+    from recipemut.commands.generate import WRITTEN_SUFFIXES
+    from recipemut.usecases.generate import WRITTEN
+
+    assert set(WRITTEN_SUFFIXES) == set(WRITTEN)
+
+
+@pytest.mark.parametrize("name", ["R.HTML", "r.htm"])
+def test_report_takes_html_names_in_any_case(tmp_path: Path, name: str) -> None:
+    res = runner.invoke(
+        app, ["report", str(tmp_path / "no.yaml"), "--logs", str(tmp_path / "no.jsonl"), "-o", str(tmp_path / name)]
+    )
+    assert res.exit_code == 1 and "no.yaml" in res.output, res.output  # past the name, to the missing recipe

@@ -102,6 +102,32 @@ class UsageSentence(typer.BadParameter):
         return self.message
 
 
+def written_as(what: str, suffixes: Sequence[str], *, hint: str = "", folder: bool = False) -> Any:
+    """The callback of an output option whose format comes from the file's name (docs/commands/index.md): a
+    name not ending in one of ``suffixes`` (any case; with ``folder``, nor a folder) is a usage error, exit 2,
+    before any work, whether the file is there or not, naming ``what`` is written and the names to give.
+
+    >>> written_as("the chart is PNG or SVG", (".png", ".svg"))("c.SVG")
+    'c.SVG'
+    """
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return None
+        name = str(value)
+        if folder and (Path(name).is_dir() or name.endswith(("/", "\\"))):
+            return value
+        base = Path(name).name.lower()
+        if not any(base.endswith(s) and len(base) > len(s) for s in suffixes):
+            stars = [f"*{s}" for s in suffixes]
+            names = hint or (", ".join(stars[:-1]) + " or " if stars[1:] else "") + stars[-1]
+            names += ", or a folder ending in /" if folder else ""
+            raise typer.BadParameter(f"{shown(name)}: {what} (name the file {names})")
+        return value
+
+    return check
+
+
 def share(text: str) -> float:
     """Option parser: a share of requests written ``0.1`` or ``10%`` (as ``--tolerance`` takes them)."""
     try:

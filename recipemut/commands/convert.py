@@ -21,16 +21,11 @@ from recipemut.commands._common import (
     log_source,
     share,
     warn_ingest,
+    written_as,
 )
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import shown
-from recipemut.usecases.convert import mapping_problem, out_name_problem
-
-
-def _check_out(value: str) -> str:  # its name, before any work (what it is, when it exists, is the flow's)
-    if problem := out_name_problem(value):
-        raise typer.BadParameter(shown(problem))
-    return value
+from recipemut.usecases.convert import PARQUET_SUFFIXES, mapping_problem
 
 
 def convert(
@@ -38,7 +33,8 @@ def convert(
                                       "standard input.", show_default=False),
     out: str = typer.Option(..., "--out", "-o", help="The Parquet file to write (never one of the logs, a link "
                              "or a FIFO), or a folder (existing, or named with a trailing /): one file per day of "
-                             "request start, streamed.", show_default=False, callback=_check_out),
+                             "request start, streamed.", show_default=False,
+                             callback=written_as("convert writes Parquet", PARQUET_SUFFIXES, folder=True)),
     strict: StrictOpt = False,
     sample_rate: SampleRateOpt = None,
     log_format: LogFormatOpt = LogFormat.auto,

@@ -28,6 +28,7 @@ from recipemut.commands._common import (
     in_range,
     log_source,
     warn_ingest,
+    written_as,
 )
 from recipemut.commands._layout import Column, rank, show
 from recipemut.commands._progress import progress_display
@@ -185,14 +186,6 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
 # ---- the command -----------------------------------------------------------------------------
 
 
-def _check_plot(value: Path | None) -> Path | None:
-    from recipemut.report.figures import image_format
-
-    if value is not None and image_format(value) is None:
-        raise typer.BadParameter(f"{value}: the chart is written as PNG or SVG (name the file *.png or *.svg)")
-    return value
-
-
 def forecast(
     recipe: RecipeArg,
     logs: LogsOpt,
@@ -204,7 +197,7 @@ def forecast(
     plot: Path | None = typer.Option(
         None,
         "--plot",
-        callback=_check_plot,
+        callback=written_as("the chart is written as PNG or SVG", (".png", ".svg")),
         help="Also write the chart (one panel per service with traffic) as PNG or SVG, from the file's suffix.",
         show_default=False,
     ),

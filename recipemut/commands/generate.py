@@ -8,8 +8,11 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import OutputFormat, check_rate, err_console, in_range
+from recipemut.commands._common import OutputFormat, check_rate, err_console, in_range, written_as
 from recipemut.files.text import console, shown
+
+#: usecases.generate.WRITTEN's keys, not imported for -h (pandas); tests/test_cli_polish7.py checks they agree
+WRITTEN_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
 
 
 def _usage(message: str) -> typer.Exit:
@@ -53,7 +56,8 @@ def generate(
     requests: int = typer.Option(
         ..., "--requests", "-n", min=1, help="Requests over the whole window (before sampling)."
     ),
-    out: Path = typer.Option(..., "--out", "-o", help="Log file to write, in the format its name says: .jsonl, "
+    out: Path = typer.Option(..., "--out", "-o", callback=written_as("generate writes a log in the format its name "
+                             "says", WRITTEN_SUFFIXES), help="Log file to write, in the format its name says: .jsonl, "
                              ".jsonl.gz (gzip), .jsonl.zst (zstd) or .parquet (as convert writes it)."),
     force: bool = typer.Option(False, "--force", help="Replace --out when it is there already (refused without)."),
     params: Path | None = typer.Option(

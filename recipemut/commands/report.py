@@ -25,6 +25,7 @@ from recipemut.commands._common import (
     in_range,
     log_source,
     warn_ingest,
+    written_as,
 )
 from recipemut.commands._progress import progress_display
 from recipemut.commands.suggest import Objective
@@ -43,18 +44,12 @@ def _operators(values: list[str] | None) -> list[str] | None:
     return values
 
 
-def _check_out(value: Path) -> Path:
-    # a new file only: an existing path (a folder, an input, a link) is check_output_path's to refuse, by name
-    if value.suffix.lower() not in (".html", ".htm") and not value.exists():
-        raise typer.BadParameter(f"{value}: the report is an HTML page (name the file *.html)")
-    return value
-
-
 def report(
     recipe: RecipeArg,
     logs: LogsOpt,
     out: Path = typer.Option(
-        ..., "--out", "-o", callback=_check_out, show_default=False, help="The HTML file to write (e.g. report.html).",
+        ..., "--out", "-o", callback=written_as("the report is an HTML page", (".html", ".htm"), hint="*.html"),
+        show_default=False, help="The HTML file to write (e.g. report.html).",
     ),
     objective: Objective = typer.Option(Objective.balanced, "--objective", help="What the plan minimises."),
     operators: list[str] | None = typer.Option(
