@@ -206,3 +206,19 @@ def test_a_double_star_inside_a_name_is_one_line_on_the_local_engine(tmp_path: P
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert r.exit_code == 1 and len(lines) == 1 and lines[0].startswith(f"error: {value}: is not a pattern"), r.output
     assert "** stands for whole folders" in lines[0]
+
+
+def test_a_linked_folder_not_followed_is_said_on_both_engines(
+    tmp_path: Path, lake: Path, cluster: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not following a linked folder was silent: a user whose logs are behind a link got fewer spans and no word."""
+    logs = _tree(tmp_path, lake, "linked folder")
+    os.symlink("..", logs / "up")
+    said = f"{logs}: 2 linked folders were not followed (linked, up): name it on --logs too to read its files"
+    args = ["profile", str(RECIPE), "--memory-budget", "off"]
+    for extra in ([str(logs)], [logs.as_uri(), "--engine", "dask", "--scheduler", cluster]):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):  # the CLI prints core warnings as "warning: ..." on stderr
+            r = runner.invoke(app, [*args, "--logs", *extra], env=WIDE)
+        assert r.exit_code == 0, r.output
+        assert [m.getMessage() for m in caplog.records if "linked" in m.getMessage()] == [said]

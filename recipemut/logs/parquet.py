@@ -86,14 +86,21 @@ def expand_logs(paths: Sequence[Path], *, note_skipped: bool = True) -> list[Pat
         if p.is_dir():
             found: list[Path] = []
             skipped: list[Path] = []
+            linked: list[Path] = []  # linked folders: not followed (a loop would be listed for ever)
             for f in sorted(p.rglob("*")):
-                if f.is_file() and not f.name.startswith((".", "_")):
+                if f.name.startswith((".", "_")):
+                    continue
+                if f.is_file():
                     parquet = f.suffix.lower() in _PARQUET_SUFFIXES or is_parquet_file(f)
                     (found if parquet else skipped).append(f)
+                elif f.is_symlink() and f.is_dir():
+                    linked.append(f)
             if not found:
                 raise InputFileError(_not_parquet_folder(p), file=str(p), code="not-a-file")
             if skipped and note_skipped:
                 logging.getLogger(__name__).warning(skipped_note(p, skipped))
+            if linked and note_skipped:
+                logging.getLogger(__name__).warning(skipped_note(p, linked, linked=True))
             out.extend(found)
         elif not p.exists() and _GLOB_CHARS & set(str(p)):
             try:
@@ -111,14 +118,20 @@ def expand_logs(paths: Sequence[Path], *, note_skipped: bool = True) -> list[Pat
     return out
 
 
-def skipped_note(folder: Path, skipped: Sequence[Path]) -> str:
-    """What a folder read for its Parquet files left out: the first few other files, how many.
+def skipped_note(folder: Path, skipped: Sequence[Path], *, linked: bool = False) -> str:
+    """What a folder read for its Parquet files left out: the first few other files (or, ``linked``,
+    the linked folders it does not follow), how many.
 
     >>> print(skipped_note(Path("days"), [Path("days/a.jsonl")]).split(": a folder")[0])
     days: 1 file that is not Parquet was skipped (a.jsonl)
+    >>> print(skipped_note(Path("days"), [Path("days/old")], linked=True))
+    days: 1 linked folder was not followed (old): name it on --logs too to read its files
     """
     names = ", ".join(str(f.relative_to(folder)) for f in skipped[:3])
     more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    if linked:
+        what = "1 linked folder was" if len(skipped) == 1 else f"{len(skipped)} linked folders were"
+        return f"{folder}: {what} not followed ({names}{more}): name it on --logs too to read its files"
     what = "1 file that is not Parquet was" if len(skipped) == 1 else f"{len(skipped)} files that are not Parquet were"
     return (
         f"{folder}: {what} skipped ({names}{more}): a folder is read for its Parquet files; name the others on "
