@@ -184,3 +184,34 @@ def test_report_takes_html_names_in_any_case(tmp_path: Path, name: str) -> None:
         app, ["report", str(tmp_path / "no.yaml"), "--logs", str(tmp_path / "no.jsonl"), "-o", str(tmp_path / name)]
     )
     assert res.exit_code == 1 and "no.yaml" in res.output, res.output  # past the name, to the missing recipe
+
+
+# ---- 4. a run refused under --strict does not promise to recover the lines it refuses --------------
+
+
+@pytest.fixture(scope="module")
+def damaged_logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The shipped log's first 3,000 lines gzipped, then cut at two thirds, and whole with junk after."""
+    import gzip
+
+    folder = tmp_path_factory.mktemp("damaged")
+    with gzip.open(CHECKOUT.parent / "logs.jsonl.gz", "rt") as f:
+        whole = gzip.compress("".join(line for _, line in zip(range(3000), f, strict=False)).encode())
+    (folder / "cut.jsonl.gz").write_bytes(whole[: len(whole) * 2 // 3])
+    (folder / "junk.jsonl.gz").write_bytes(whole + b"appended junk, not gzip\n")
+    return {"cut": folder / "cut.jsonl.gz", "junk": folder / "junk.jsonl.gz"}
+
+
+@pytest.mark.parametrize("damage", ["cut", "junk"])
+def test_the_strict_refusal_says_the_lines_are_read_only_without_strict(
+    damaged_logs: dict[str, Path], damage: str
+) -> None:
+    args = ["profile", str(CHECKOUT), "--logs", str(damaged_logs[damage]), "--store", "off"]
+    refused = runner.invoke(app, [*args, "--strict"], env={"COLUMNS": "400"})
+    assert refused.exit_code == 1, refused.output
+    [line] = [x for x in refused.output.splitlines() if x.strip()]
+    assert line.startswith("error: ") and line.endswith("[cut-short] (--strict)"), line
+    said = line.removesuffix(" [cut-short] (--strict)")
+    assert said.endswith(("are recovered unless --strict", "are read unless --strict")), line
+    read = runner.invoke(app, args, env={"COLUMNS": "400"})  # without --strict the lines are read, as it says
+    assert read.exit_code == 0 and "1 rejected line" in read.output, read.output

@@ -206,24 +206,29 @@ of content)'
 def cut_message(cut: CutShort, lines_before: int, content_before: int) -> str:
     """What the rejection of a cut line says: where the stream ends and what was read before it.
 
+    The same words are a warning (the lines before it are read) and, under ``--strict``, the error that
+    refuses the run: "unless --strict" keeps them true in both (they said "are recovered" while refusing).
+
     >>> cut_message(CutShort(b'{"a', "zstd", "Truncated compressed stream", 10), 91_811, 26_476_525)
     'the zstd stream ends early, inside this line (the file is cut: rotated or copied while written?); \
-the 91,811 complete lines before it (25.2 MiB of content) are recovered'
+the 91,811 complete lines before it (25.2 MiB of content) are recovered unless --strict'
     >>> cut_message(CutShort(b"", "gzip", "gzip stream followed by junk from byte 900", 10, junk=900), 2, 10)
     'the gzip stream is followed by bytes that are not gzip from byte 900 of the file (junk appended?); \
-they are ignored, as gzip -dc ignores them, and the 2 complete lines before them (10 B of content) are read'
+they are ignored, as gzip -dc ignores them, and the 2 complete lines before them (10 B of content) are read \
+unless --strict'
     """
     junk = cut.junk
     if junk is not None:  # the stream is whole, junk follows it: the content ends there (gzip -dc's rule)
         return (
             f"the {cut.kind} stream is followed by bytes that are not {cut.kind} from byte {junk:,} of the file "
             f"(junk appended?); they are ignored, as {cut.kind} -dc ignores them, and the {lines_before:,} "
-            f"complete lines before them ({human_bytes(content_before)} of content) are read"
+            f"complete lines before them ({human_bytes(content_before)} of content) are read unless --strict"
         )
     where = "inside this line" if len(cut) else "here, after a complete line"
     return (
         f"the {cut.kind} stream ends early, {where} (the file is cut: rotated or copied while written?); "
-        f"the {lines_before:,} complete lines before it ({human_bytes(content_before)} of content) are recovered"
+        f"the {lines_before:,} complete lines before it ({human_bytes(content_before)} of content) are recovered "
+        "unless --strict"
     )
 
 
