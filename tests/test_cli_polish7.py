@@ -215,3 +215,23 @@ def test_the_strict_refusal_says_the_lines_are_read_only_without_strict(
     assert said.endswith(("are recovered unless --strict", "are read unless --strict")), line
     read = runner.invoke(app, args, env={"COLUMNS": "400"})  # without --strict the lines are read, as it says
     assert read.exit_code == 0 and "1 rejected line" in read.output, read.output
+
+
+# ---- 5. forecast records nothing in the profile store, so it takes no --store ------------------------
+
+
+def test_forecast_records_nothing_in_the_store_and_takes_no_store_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default store would be .recipemut/store.sqlite here
+    store = tmp_path / "named.sqlite"
+    args = ["forecast", str(CHECKOUT), "--logs", str(CHECKOUT.parent / "logs.jsonl.gz"), "--charts", "0", "-q"]
+    ran = runner.invoke(app, args, env={"COLUMNS": "200", "RECIPEMUT_STORE": str(store)})
+    assert ran.exit_code == 0, ran.output
+    assert not store.exists() and not (tmp_path / ".recipemut").exists()
+    profiled = runner.invoke(app, ["profile", *args[1:4], "-q"], env={"COLUMNS": "200", "RECIPEMUT_STORE": str(store)})
+    assert profiled.exit_code == 0 and store.exists(), profiled.output  # profile, on the same logs, records
+    refused = runner.invoke(app, [*args, "--store", "off"], env={"COLUMNS": "200"})
+    assert refused.exit_code == 2 and "--store" in refused.output, refused.output
+    page = (Path(__file__).resolve().parents[1] / "docs" / "commands" / "forecast.md").read_text()
+    assert "records nothing in it, so it takes no `--store`" in page
