@@ -1,7 +1,8 @@
 """Reading logs robustly: a plain OTLP file read by the compiled scanner's fast path is read, never
 memory-mapped, and one cut while it is read is one line naming it (a mapped page past the new end was
 a SIGBUS, which ends the process); a sparse log's memory estimate counts what it holds, not its
-apparent size; a gzip stream of many (empty) members is read in time linear in its bytes.
+apparent size; a gzip stream of many (empty) members is read in time linear in its bytes; a recipe
+(or a span mapping) given to ``--logs`` is named as one, told by its header.
 
 The cut is made at a fixed point of the read (a hook on the read itself), so the tests race no timer.
 """
@@ -29,6 +30,7 @@ from recipemut.files import compressed
 from recipemut.files.compressed import TrailingJunk, inflate, open_decompressed
 from recipemut.logs import otlp, otlpfast, sample
 from recipemut.logs.ingest import read_logs
+from recipemut.logs.sources import HEAD_BYTES, recipemut_kind, refuse_other_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
@@ -266,3 +268,68 @@ def test_junk_and_a_cut_after_many_members_are_still_told(tmp_path: Path) -> Non
     short.write_bytes((body + gzip.compress(log))[: len(body) + 200])
     data, cut = inflate(short)
     assert isinstance(cut, EOFError) and bytes(data).startswith(log) and len(data) > len(log)
+
+
+# ---- recipemut's own YAML files given to --logs -------------------------------------------------------
+
+
+def _long_recipe(tmp_path: Path) -> Path:
+    """The checkout recipe with 2,000 more fields: its ``operations:`` key starts past the first 64 KiB."""
+    text = RECIPE.read_text()
+    pad = "".join(f"  padding_field_with_a_long_name_{i:04d}: {{type: string}}\n" for i in range(2000))
+    p = tmp_path / "long.yaml"
+    p.write_text(text.replace("\nfields:\n", "\nfields:\n" + pad, 1))
+    assert p.read_bytes().index(b"\noperations:") > HEAD_BYTES
+    return p
+
+
+@pytest.mark.parametrize("command", ["profile", "convert"])
+def test_a_recipe_whose_operations_come_late_is_named_as_one(tmp_path: Path, command: str) -> None:
+    r = _long_recipe(tmp_path)
+    args = ["profile", str(RECIPE), "--logs", str(r)] if command == "profile" else [
+        "convert", str(r), "-o", str(tmp_path / "x.parquet")]  # fmt: skip
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 1, res.output
+    err = [x for x in res.output.splitlines() if x.strip()]
+    assert len(err) == 1, res.output
+    assert f"{r}: is a recipe (YAML), not a log: give it as the command's first argument" in err[0], res.output
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "apiVersion: recipemut/v1\nkind: Recipe\n",
+        "# a comment\n---\nkind: 'Recipe'   # quoted, a comment after it\n",
+        'apiVersion: "recipemut/v1"\n',  # kind past the head: a recipemut document of this length is a recipe
+    ],
+    ids=["header", "quoted-kind", "version-only"],
+)
+def test_a_recipe_is_told_by_its_header(header: str) -> None:
+    head = (header + "name: x\nfields:\n" + "  f: {type: string}\n" * 5000).encode()[:HEAD_BYTES]
+    with pytest.raises(InputFileError, match="is a recipe \\(YAML\\), not a log"):
+        refuse_other_kind(head, "r.yaml")
+
+
+def test_a_span_mapping_given_to_logs_is_named_as_one(tmp_path: Path) -> None:
+    m = tmp_path / "mapping.yaml"
+    m.write_text(
+        "apiVersion: recipemut/v1\nkind: SpanMapping\noperations:\n  - match: {name: GetCart}\n    op: load_cart\n"
+    )
+    res = CliRunner().invoke(app, ["profile", str(RECIPE), "--logs", str(m)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1, res.output
+    assert f"{m}: is a span mapping (YAML), not a log: give it to --map" in res.output, res.output
+
+
+@pytest.mark.parametrize("junk", [b"kind: Recipe\n", b"apiVersion: recipemut/v1\n"])
+def test_a_log_with_a_junk_header_line_is_still_a_log(tmp_path: Path, junk: bytes) -> None:
+    """The header rule needs a first line that is not a JSON object, as the ``operations:`` rule does."""
+    log = tmp_path / "l.jsonl"
+    spans = _lines(40).splitlines(keepends=True)
+    log.write_bytes(b"".join(spans[:20]) + junk + b"".join(spans[20:]))
+    df, rep = read_logs(log, memory_budget="off")
+    assert len(df) == 40 and sum(rep.rejected.values()) == 1 and rep.examples[0].line == 21
+
+
+def test_yaml_that_is_not_recipemut_s_is_no_recipe() -> None:
+    for head in (b"apiVersion: v1\nkind: Pod\n", b"kind: Task\n", b"  kind: Recipe\n", b"kind: Recipes\n"):
+        assert recipemut_kind(head) == "", head

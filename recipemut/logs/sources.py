@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import os
 import re
 import shlex
@@ -168,11 +169,43 @@ def refuse_binary(head: bytes, name: str) -> None:
     )
 
 
+#: a top-level ``kind:`` or ``apiVersion:`` line of a YAML document (its value, quoted or not; a comment after it)
+_HEADER_KEY = re.compile(rb"""(kind|apiVersion):[ \t]*(["']?)([^"'#\s]*)\2[ \t]*(?:#.*)?""")
+#: the lines of a document, not counting comments and blank ones, that its header keys are looked for in
+HEADER_LINES = 40
+
+
+def recipemut_kind(head: bytes) -> str:
+    r"""What recipemut YAML document ``head`` (a file's first bytes) starts, told by its header: the
+    ``kind:`` of a document with ``apiVersion: recipemut/...`` or ``kind: Recipe`` as top-level keys in its
+    first :data:`HEADER_LINES` lines (comments, blank lines and ``---`` not counted): ``"Recipe"``,
+    ``"SpanMapping"``...; ``""`` for anything else (a span log's lines are JSON objects, never a
+    top-level key). A recipe's ``operations:`` may come after the first 64 KiB (a long ``fields:`` block
+    first), so its header tells it, not that key.
+
+    >>> recipemut_kind(b"# checkout\napiVersion: recipemut/v1\nkind: Recipe  # the kind\nname: c\n")
+    'Recipe'
+    >>> recipemut_kind(b"apiVersion: recipemut/v1\nkind: SpanMapping\n"), recipemut_kind(b'{"kind": "Recipe"}\n')
+    ('SpanMapping', '')
+    """
+    keys: dict[bytes, bytes] = {}
+    lines = (ln.rstrip() for ln in head.removeprefix(codecs.BOM_UTF8).splitlines())
+    meaningful = (ln for ln in lines if ln.strip() and not ln.lstrip().startswith(b"#") and ln != b"---")
+    for ln in itertools.islice(meaningful, HEADER_LINES):
+        m = _HEADER_KEY.fullmatch(ln)
+        if m is not None:
+            keys.setdefault(m.group(1), m.group(3))
+    kind, version = keys.get(b"kind", b""), keys.get(b"apiVersion", b"")
+    if version.startswith(b"recipemut/"):
+        return kind.decode("ascii", "replace") or "Recipe"  # kind past the head: the only kind that long
+    return "Recipe" if kind == b"Recipe" else ""
+
+
 def refuse_other_kind(head: bytes, name: str) -> None:
     """Raise :class:`InputFileError` when a log read as native JSONL is one of recipemut's own other
-    files given to ``--logs`` by mistake: a plan (``suggest --out``), or a recipe (YAML, whose first
-    line that is not a comment is not a ``{``), which would otherwise be "not a span log" after a
-    thousand rejected lines."""
+    files given to ``--logs`` by mistake: a plan (``suggest --out``), a recipe (YAML, whose first
+    line that is not a comment is not a ``{``; or told by its header, :func:`recipemut_kind`) or a span
+    mapping, which would otherwise be "not a span log" after a thousand rejected lines."""
     from recipemut.files.kinds import PLAN, RECIPE
 
     if PLAN.matches(head):
@@ -180,7 +213,13 @@ def refuse_other_kind(head: bytes, name: str) -> None:
                              file=name, code="not-a-log")  # fmt: skip
     lines = (ln.strip() for ln in head.removeprefix(codecs.BOM_UTF8).splitlines())
     first = next((ln for ln in lines if ln and not ln.startswith(b"#")), b"")
-    if RECIPE.matches(head) and not first.startswith(b"{"):
+    if first.startswith(b"{"):  # a span log (a junk line 'kind: Recipe' or 'operations:' in it is rejected)
+        return
+    kind = recipemut_kind(head)
+    if kind == "SpanMapping":
+        raise InputFileError("is a span mapping (YAML), not a log: give it to --map, and the traces to --logs",
+                             file=name, code="not-a-log")  # fmt: skip
+    if kind == "Recipe" or RECIPE.matches(head):
         raise InputFileError("is a recipe (YAML), not a log: give it as the command's first argument, and the "
                              "spans or traces to --logs", file=name, code="not-a-log")  # fmt: skip
 
@@ -261,6 +300,7 @@ def read_head(path: Path, name: str | None = None) -> bytes:
 
 __all__ = [
     "BINARY_SHARE",
+    "HEADER_LINES",
     "HEAD_BYTES",
     "STDIN",
     "STDIN_NAME",
@@ -270,6 +310,7 @@ __all__ = [
     "check_file",
     "is_stdin",
     "read_head",
+    "recipemut_kind",
     "refuse_binary",
     "refuse_compressed",
     "stdin_copy",
