@@ -239,24 +239,26 @@ def value_words(param: Any) -> str:
 
 
 def table_help_width(params: Iterable[Any], width: int) -> int:
-    """How wide typer's option table would leave the help column at ``width`` columns.
+    """How wide typer's tables (one of arguments, one of options) would leave the help column at ``width``.
 
-    The table has a column each for the required mark, long options, short options (an argument's
-    name), negative long and short options, the value and the help, one space either side of each
-    inner edge, inside a panel's border and padding (4 columns).
+    A table has a column each for the required mark (when a row is required), long options, short
+    options (an argument's name), negative long and short options, the value and the help, one space
+    either side of each inner edge, inside a panel's border and padding (4 columns).
     """
+    narrowest = width
     shown = [p for p in params if not getattr(p, "hidden", False)]
-    if not shown:
-        return width
-    longs = max(len(",".join(o for o in p.opts if o.startswith("--"))) for p in shown)
-    shorts = max(  # an argument is named in the short options' column
-        len(str(p.name)) if p.param_type_name == "argument" else len(",".join(o for o in p.opts if o[1:2] != "-"))
-        for p in shown
-    )
-    values = max(len(value_words(p)) for p in shown)
-    required = any(p.required for p in shown)
-    columns = 7 if required else 6
-    return width - 4 - 2 * (columns - 1) - int(required) - longs - shorts - values
+    arguments = [p for p in shown if p.param_type_name == "argument"]
+    for panel in (arguments, [p for p in shown if p.param_type_name != "argument"]):
+        if not panel:
+            continue
+        longs = max(len(",".join(o for o in p.opts if o.startswith("--"))) for p in panel)
+        shorts = max(len(",".join(o for o in p.opts if o[1:2] != "-")) for p in panel)
+        if panel[0].param_type_name == "argument":  # an argument is named in the short options' column
+            shorts, longs = max(len(str(p.metavar or p.name)) for p in panel), 0
+        required = any(p.required for p in panel)
+        rest = width - 4 - 2 * (5 + required) - required - longs - shorts - max(len(value_words(p)) for p in panel)
+        narrowest = min(narrowest, rest)
+    return narrowest
 
 
 @contextlib.contextmanager

@@ -76,18 +76,19 @@ def test_help_at_200_columns_keeps_the_value_column(name: str) -> None:
         assert first_words in row, (first_words, row)
 
 
-def test_help_table_width_is_what_typer_draws() -> None:
-    """The estimate that picks the layout matches typer's table: at the width where it says the help
-    column is exactly HELP_MIN_WIDTH, the wide table is drawn and no help line is narrower."""
-    params = _params("suggest")
-    for columns in range(80, 200):
-        if cli.table_help_width(params, columns) >= HELP_MIN_WIDTH:
-            break
-    text = _help("suggest", columns)
-    assert "latency|p95|cost|balanced|headroom" in next(line for line in text.splitlines() if "--objective" in line), (
-        text
-    )
-    assert min(w for w, _ in _continuation_widths(text)) >= HELP_MIN_WIDTH - 1, text
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_help_table_width_is_what_typer_draws(name: str) -> None:
+    """The estimate that picks the layout matches typer's tables: from the width where it says the help
+    column is HELP_MIN_WIDTH, the wide tables are drawn and no help line is narrower."""
+    params = _params(name)
+    columns = next(c for c in range(40, 400) if cli.table_help_width(params, c) >= HELP_MIN_WIDTH)
+    text = _help(name, columns)
+    valued = [p for p in params if p.param_type_name == "option" and type_words(p)]
+    rows = [line for line in text.splitlines() if line.startswith(PANEL_SIDES) and line[5] != " "]
+    for param in valued:  # wide: each value on its option's row
+        assert any(line.strip(PANEL_SIDES + " *").startswith(param.opts[0] + " ") and value_words(param) in line
+                   for line in rows), (param.name, text)
+    assert min((w for w, _ in _continuation_widths(text)), default=HELP_MIN_WIDTH) >= HELP_MIN_WIDTH, text
 
 
 def test_typer_hooks_the_narrow_help_uses_are_there() -> None:
