@@ -76,21 +76,15 @@ def shared(columns: Sequence[Column], room: int) -> list[int]:
     rich's own sharing cuts the widest column down to the next widest and then puts its longest
     word back, past the console's width (the table overflowed and was cropped).
 
-    >>> shared([Column("a", ["aaa bbb ccc ddd"]), Column("b", ["x y"])], 10)
-    [7, 3]
+    >>> shared([Column("a", ["aaa bbb ccc ddd"]), Column("b", ["x y"])], 8)
+    [5, 3]
     """
     spans = [_span(c) for c in columns]
     left = room - sum(low for low, _ in spans)
     widths = [low for low, _ in spans]
-    while left > 0:
-        growing = [i for i, (_, most) in enumerate(spans) if widths[i] < most]
-        if not growing:
-            break
-        for i in sorted(growing, key=lambda i: widths[i]):
-            if left == 0:
-                break
-            widths[i] += 1
-            left -= 1
+    while left > 0 and (growing := [i for i, (_, most) in enumerate(spans) if widths[i] < most]):
+        widths[min(growing, key=lambda i: widths[i])] += 1  # a narrow column whole before a wide one grows
+        left -= 1
     return widths
 
 
