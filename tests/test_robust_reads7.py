@@ -13,6 +13,7 @@ import gzip
 import json
 import mmap
 import os
+import random
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
@@ -333,3 +334,36 @@ def test_a_log_with_a_junk_header_line_is_still_a_log(tmp_path: Path, junk: byte
 def test_yaml_that_is_not_recipemut_s_is_no_recipe() -> None:
     for head in (b"apiVersion: v1\nkind: Pod\n", b"kind: Task\n", b"  kind: Recipe\n", b"kind: Recipes\n"):
         assert recipemut_kind(head) == "", head
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_members_of_every_size_read_back_across_reads_and_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Members of 0 to 6,000 bytes (stored, fixed and dynamic blocks), zero padding between some, read
+    4 KiB of the file at a time (members and padding cut by every read) into pieces of every size."""
+    rng = random.Random(seed)
+    monkeypatch.setattr(compressed._Gunzip, "_IN", 4096)
+    text = _lines(200)
+    parts, stream = [], b""
+    for _ in range(600):
+        at = rng.randrange(len(text))
+        part = text[at : at + rng.choice([0, 0, 1, 30, 700, 6000])]
+        parts.append(part)
+        stream += gzip.compress(part, compresslevel=rng.choice([0, 1, 9]), mtime=0)
+        if rng.random() < 0.1:
+            stream += b"\0" * rng.choice([1, 2, 5000])
+    p = tmp_path / "many.gz"
+    p.write_bytes(stream)
+    want = b"".join(parts)
+    assert _read_gz(p) == want
+    with open_decompressed(p) as f:
+        got = []
+        while piece := f.read(rng.choice([1, 7, 100, 5000, 70_000])):
+            got.append(piece)
+    assert b"".join(got) == want
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(stream[: rng.randrange(len(stream) // 2, len(stream))])
+    data, why = inflate(cut)
+    assert want.startswith(bytes(data))
+    assert why is None or isinstance(why, EOFError)

@@ -261,11 +261,46 @@ class _Gunzip:
         self.done = True
         return False
 
+    def _small_members(self, view: memoryview, n: int) -> int:
+        """Members one after another in ``buf``, each decompressed whole from one slice, in a loop of
+        local names (a third of the time per member of the general path: 800,000 small members); the
+        first that does not end in its slice is handed to the general path. Returns ``n`` advanced."""
+        data, pos, step, members = self.buf, self.pos, self.step, self.members
+        whole, size = memoryview(data), len(view)
+        new, empty, magic, most, least = zlib.decompressobj, _EMPTY_MEMBERS.match, GZIP_MAGIC, self._IN, self._MIN_STEP
+        while n < size and data.startswith(magic, pos):
+            if (m := empty(data, pos)) is not None:
+                members += (m.end() - pos) // 20
+                pos = m.end()
+                continue
+            z = new(31)
+            chunk = whole[pos : pos + step]
+            got = z.decompress(chunk, size - n)
+            members += 1
+            if got:
+                view[n : n + len(got)] = got
+                n += len(got)
+            if not z.eof:  # a longer member: the general path goes on with it
+                used = len(chunk) - len(z.unconsumed_tail)
+                self.z, self.between, self.member = z, False, used
+                pos += used
+                if used == len(chunk):
+                    step = min(2 * step, most)
+                break
+            used = len(chunk) - len(z.unused_data)
+            pos += used
+            step = min(max(4 * used, least), most)
+        self.pos, self.step, self.members = pos, step, members
+        return n
+
     def readinto(self, buf: Any) -> int:
         if self.pending_cut is not None:
             raise self.pending_cut
         view, n = memoryview(buf).cast("B"), 0
         while n < len(view) and not self.done:
+            if self.between and self.members and self.buf.startswith(GZIP_MAGIC, self.pos):
+                n = self._small_members(view, n)
+                continue
             if self.between:
                 if not self._next_member():
                     if self.pending_cut is not None and not n:
