@@ -18,7 +18,7 @@ Each process times (CPU seconds, user + system, all threads: steadier than wall 
 on a shared machine) the whole command and, wrapped, ``datapipe._format_candidates``,
 ``datapipe._drop_candidates`` and ``inputs._primary_spans``; the table gives each one's CPU and its
 share of the command's. The two JSON outputs are compared byte for byte with ``created``,
-``elapsed_s`` and ``wall_s`` (clock readings) blanked. Nothing is asserted.
+``elapsed_s``, ``wall_s`` and ``inputs_s`` (clock readings) blanked. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ Path(sys.argv[4]).write_text(res.output)
 print(json.dumps({"exit": res.exit_code, "cpu_s": cpu, "wall_s": wall, "parts": spent}))
 """
 
-CLOCK = re.compile(r'("(?:created|elapsed_s|wall_s)": )[^,\n]+')
+CLOCK = re.compile(r'("(?:created|elapsed_s|wall_s|inputs_s)": )[^,\n]+')
 
 
 def before_rev() -> str:

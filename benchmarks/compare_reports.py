@@ -18,7 +18,8 @@ import json
 import sys
 from typing import Any
 
-IGNORED = {"created", "elapsed_s", "seconds", "wall_s", "tool", "time_s", "timings", "duration_s", "path", "file"}
+IGNORED = {"created", "elapsed_s", "inputs_s", "seconds", "wall_s", "tool", "time_s", "timings", "duration_s", "path",
+           "file"}
 
 
 def _strip(x: Any) -> Any:

@@ -171,10 +171,10 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
             for line in not_proposed_lines(found.not_proposed):
                 out.print(f"  {shown(line)}")
     s = rep["search"]
-    note = " (budget exhausted: raise --budget or --time-budget)" if s["budget_exhausted"] else ""
+    note = f" (budget exhausted: {s['summary']}; raise --budget or --time-budget)" if s["budget_exhausted"] else ""
     out.print(
         f"\nevaluated {s['evaluated']} candidates in {s['rounds']} round(s), {s['wall_s']:.1f} s in all "
-        f"(search {s['elapsed_s']:.1f} s){note}; "
+        f"(search {s['elapsed_s']:.1f} s, start-up and inputs {s['inputs_s']:.1f} s){note}; "
         f"A/B treatment share {100 * s['treatment_share']:.0f}%"
         + ("" if explain or not result.rejected else f"; {len(result.rejected)} rejected (--explain shows why)")
         + ("" if explain or not found.not_proposed else f"; {len(found.not_proposed)} reason(s) an operator "

@@ -7,24 +7,51 @@ is checked against before ``apply`` writes anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, MutableSequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
-from recipemut.recipe.edits import Edit, EditOp, apply_edits
+from recipemut.recipe.edits import Edit, EditOp, apply_edits, apply_edits_inplace
 from recipemut.recipe.model import DocPath, Recipe, recipe_from_dict
 
 
 @dataclass(frozen=True)
 class Mutation:
-    """A candidate change to a recipe: who made it, what it touches, and the result."""
+    """A candidate change to a recipe: who made it, what it touches, and the result.
+
+    The mutated recipe is built from the edits the first time :attr:`recipe` is asked for, then
+    kept: an operator proposes its candidates as edits, and only the candidates a search reaches
+    within its budget pay for a recipe (a 250-operation recipe's candidates cost 7 ms each to
+    build, 10 s for its 1,496; ``benchmarks/bench_suggest_wide.py``).
+
+    >>> from recipemut.recipe.model import recipe_from_dict
+    >>> doc = {"fields": {"x": {}}, "inputs": ["x"], "outputs": [],
+    ...        "operations": [{"id": "a", "service": "s", "action": "A", "consumes": ["x"]}]}
+    >>> es = (Edit("set", ("operations", "a", "service"), "t"),)
+    >>> m = Mutation("m", "test", ("a",), "", es, lambda: mutate(doc, es))
+    >>> m.built
+    False
+    >>> m.recipe.ops["a"].service, doc["operations"][0]["service"]
+    ('t', 's')
+    """
 
     id: str  # stable and readable, e.g. "parallelize:load_cart->score_fraud"
     operator: str  # key in the operator registry
     targets: tuple[str, ...]  # operation ids / field names it touches
     description: str  # one sentence a human can check
     edits: tuple[Edit, ...]
-    recipe: Recipe  # the mutated recipe
+    build: Callable[[], Recipe] = field(repr=False, compare=False)  # makes the mutated recipe, once
+
+    @cached_property
+    def recipe(self) -> Recipe:
+        """The mutated recipe (built on first use)."""
+        return self.build()
+
+    @property
+    def built(self) -> bool:
+        """Whether :attr:`recipe` has been built yet."""
+        return "recipe" in self.__dict__
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,9 +63,105 @@ class Mutation:
         }
 
 
-def mutate(recipe_doc: MutableMapping[str, Any], edits: Iterable[Edit], *, source: str | None = None) -> Recipe:
-    """Build the mutated recipe from the original document and edits."""
-    return recipe_from_dict(apply_edits(recipe_doc, edits), source=source)
+def mutate(
+    recipe_doc: Mapping[str, Any], edits: Iterable[Edit], *, source: str | None = None, aliased: bool | None = None
+) -> Recipe:
+    """Build the mutated recipe from the original document and edits (``recipe_doc`` is untouched).
+
+    Only the mappings and lists on the edits' paths are copied (:func:`edited_copy`), not the
+    whole document, so the time does not grow with the operations the edits leave alone. A
+    document in which one mapping or list is reached twice (a YAML alias) is deep-copied whole
+    instead (:func:`recipemut.recipe.edits.apply_edits`), keeping the alias: an edit through one
+    of its uses changes the other, as before. ``aliased`` is :func:`has_aliases` of the document
+    when the caller knows it (None: found here).
+    """
+    es = tuple(edits)
+    if aliased is None:
+        aliased = has_aliases(recipe_doc)
+    data = apply_edits(dict(recipe_doc), es) if aliased else edited_copy(recipe_doc, es)
+    return recipe_from_dict(data, source=source)
+
+
+def has_aliases(doc: Any) -> bool:
+    """Whether one mapping or list is reached twice in ``doc`` (the YAML reader shares an alias's value).
+
+    >>> shared = ["x"]
+    >>> has_aliases({"a": {"consumes": shared}, "b": {"consumes": shared}}), has_aliases({"a": [["x"], ["x"]]})
+    (True, False)
+    """
+    seen: set[int] = set()
+    todo = [doc]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Mapping):
+            items: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            items = node
+        else:
+            continue
+        if id(node) in seen:
+            return True
+        seen.add(id(node))
+        todo.extend(items)
+    return False
+
+
+def edited_copy(doc: Mapping[str, Any], edits: Iterable[Edit]) -> dict[str, Any]:
+    """``doc`` with ``edits`` applied, sharing every part of ``doc`` the edits do not touch.
+
+    The containers on each edit's path (and, for an ``append``, the list appended to) are copied
+    before :func:`~recipemut.recipe.edits.apply_edits_inplace` changes them, so ``doc`` is left
+    as it was; a path that does not resolve is left to ``apply_edits_inplace`` to refuse, with its
+    error. The values of ``set`` and ``append`` are deep-copied by it as always.
+
+    >>> doc = {"operations": [{"id": "a", "after": ["b"]}, {"id": "b", "x": {"k": 1}}]}
+    >>> out = edited_copy(doc, [Edit("remove", ("operations", "a", "after", "b"))])
+    >>> out["operations"][0], doc["operations"][0]
+    ({'id': 'a', 'after': []}, {'id': 'a', 'after': ['b']})
+    >>> out["operations"][1] is doc["operations"][1]
+    True
+    """
+    es = tuple(edits)
+    out = dict(doc)
+    fresh = {id(out)}  # the containers copied here: changing them leaves ``doc`` as it was
+    for e in es:
+        node: Any = out
+        steps = e.path if e.op == "append" else e.path[:-1]
+        for key in steps:
+            at = _child(node, key)
+            if at is None:
+                break  # missing: created by the edit (in a fresh container) or refused by it
+            child = node[at]
+            if isinstance(child, MutableMapping):
+                copied: Any = child if id(child) in fresh else dict(child)
+            elif isinstance(child, MutableSequence):
+                copied = child if id(child) in fresh else list(child)
+            else:
+                break  # a scalar: the edit is refused, or sets over it
+            if copied is not child:
+                node[at] = copied
+                fresh.add(id(copied))
+            node = copied
+    apply_edits_inplace(out, es)
+    return out
+
+
+def _child(node: Any, key: str | int) -> Any:
+    """Where ``key`` leads in ``node`` as an edit path resolves it (a mapping's key; a list's index,
+    the item whose ``id`` is ``key``, or the name ``key`` itself), or None when it leads nowhere."""
+    if isinstance(node, Mapping):
+        return key if key in node else None
+    if not isinstance(node, MutableSequence):
+        return None
+    if isinstance(key, int):
+        return key if -len(node) <= key < len(node) else None
+    for i, item in enumerate(node):
+        if isinstance(item, Mapping) and item.get("id") == key:
+            return i
+    for i, item in enumerate(node):
+        if item == key:
+            return i
+    return None
 
 
 # ---- the edits an operator makes, declared (a plan is checked against them) -----------------------

@@ -78,7 +78,9 @@ def search_report(
         from recipemut.recipe.engines import recipe_text
 
         text = recipe_text(imported, source=str(recipe_path))
-    after = edited_text(text, [e for c in result.plan for e in c.mutation.edits], source=str(recipe_path))
+    edits = [e for c in result.plan for e in c.mutation.edits]
+    # an empty plan changes nothing: its text is not round-tripped (a second and more on a big recipe)
+    after = edited_text(text, edits, source=str(recipe_path)) if edits else text
     return {
         "weight": result.weight,
         "bottleneck_service": bottleneck,
@@ -106,9 +108,36 @@ def search_report(
             "rounds": result.rounds,
             "budget_exhausted": result.budget_exhausted,
             "elapsed_s": result.elapsed_s,
+            "candidates": result.candidates,
+            "searched": result.searched,
+            "stopped_by": result.stopped_by,
+            "generation_complete": result.generation_complete,
+            "summary": search_summary(result),
             **dict(result.options),
         },
     }
+
+
+def search_summary(result: SearchResult) -> str:
+    """How far the search got, in a sentence (the report's ``search.summary``).
+
+    >>> from types import SimpleNamespace as R
+    >>> search_summary(R(searched=37, candidates=748, stopped_by="time_budget", generation_complete=True,
+    ...                  rounds=1, options={"time_budget_s": 5.0}))
+    'searched 37 of 748 candidates within the 5 s time budget'
+    >>> search_summary(R(searched=400, candidates=512, stopped_by="budget", generation_complete=True,
+    ...                  rounds=2, options={"budget": 400}))
+    'searched 400 of 512 candidates: the budget of 400 evaluated candidates ran out'
+    """
+    n, m, o = result.searched, result.candidates, result.options
+    if result.stopped_by == "time_budget":
+        said = f"searched {n:,} of {m:,} candidates within the {o.get('time_budget_s', float('nan')):g} s time budget"
+        if not result.generation_complete:
+            said += ", which ran out while they were generated (some operations were not assessed)"
+        return said
+    if result.stopped_by == "budget":
+        return f"searched {n:,} of {m:,} candidates: the budget of {o.get('budget', n):,} evaluated candidates ran out"
+    return f"searched all {m:,} candidates in {result.rounds} round(s)"
 
 
 def plan_document(

@@ -138,7 +138,8 @@ def plan_markdown(
         lines += ["", "</details>", ""]
     s = rep["search"]
     lines.append(
-        f"<sub>{s['evaluated']} candidates evaluated in {s['elapsed_s']:.1f} s; offline A/B with "
-        f"{100 * s['treatment_share']:.0f}% treatment.</sub>"
+        f"<sub>{s['evaluated']} candidates evaluated in {s['elapsed_s']:.1f} s"
+        + (f" ({s['summary']})" if s.get("stopped_by") else "")
+        + f"; offline A/B with {100 * s['treatment_share']:.0f}% treatment.</sub>"
     )
     return "\n".join(map(safe, lines)) + "\n"  # one line each: a name's line break or escape shows as \\n, \\x1b

@@ -16,7 +16,11 @@ The engine's loop, as pure functions over immutable values:
 5. **keep** the candidates that improve; the best ``beam_width`` states go to the next round.
 
 Rounds stop at a fixpoint (no candidate improves the objective), after ``max_rounds``, or when the
-budget (candidates evaluated, seconds) runs out. ``beam_width=1`` is greedy. Every rejected
+budget (candidates evaluated, seconds) runs out. The time budget bounds the generation of the
+candidates too (each operation an operator assesses is asked only while time is left), and counts
+from ``started`` when the caller gives it (``suggest``: before its baseline replay); the result
+says how far the search got (``candidates``, ``searched``, ``stopped_by``, ``generation_complete``)
+and its plan is the best found by then. ``beam_width=1`` is greedy. Every rejected
 candidate keeps its reason: ``structure: ...``, ``SLO/budget: ...``, ``simulation: ...``,
 ``regresses`` or ``no significant difference``.
 
@@ -161,6 +165,13 @@ class SearchResult:
     budget_exhausted: bool
     elapsed_s: float
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    candidates: int = 0  # generated, over the rounds run (a recipe reached twice counts twice)
+    searched: int = 0  # of those, taken up before a budget ran out: evaluated, or skipped as seen
+    stopped_by: str | None = None  # "time_budget" or "budget" (candidates) when one cut the search
+    generation_complete: bool = True  # False: the time budget ran out while candidates were generated
+    #: the context the first round's candidates were generated in: what the operators found out about
+    #: the recipe as given (their reasons for proposing nothing) without asking them again
+    root_context: OperatorContext | None = field(default=None, compare=False, repr=False)
 
 
 def objective_level(rep: Replay, settings: JudgeSettings, *, baseline: Replay) -> float:
@@ -199,6 +210,7 @@ def search(
     clock: Callable[[], float] = time.monotonic,
     bottleneck: Bottleneck | None = None,
     progress: Progress = NO_PROGRESS,
+    started: float | None = None,
 ) -> SearchResult:
     """Search for the best plan (see the module docstring) as ``settings`` say (default: all defaults).
 
@@ -212,12 +224,18 @@ def search(
     ``order`` may reorder each round's candidates (e.g. a bandit's preference) before the budget
     cuts them. ``progress`` is told each round (``search, round 2``; with a beam wider than one, which
     of its states) with its candidates as the total, and each candidate once judged or skipped.
+    ``started`` is the ``clock`` reading the time budget counts from (default: this call), so that
+    the caller's work before the search (its baseline replay) is spent from the budget too.
     Raises :class:`~recipemut.errors.MutationError` when the *baseline* cannot be
     replayed (an operation that must run was never recorded).
     """
     settings = settings if settings is not None else SearchSettings()
     judge, seed = settings.judge, settings.seed
-    t0 = clock()
+    t0 = clock() if started is None else started
+
+    def expired() -> bool:
+        return clock() - t0 > settings.time_budget_s
+
     doc = dict(doc) if doc is not None else recipe_to_dict(recipe)
     opts = dict(settings.operator_options)
     opts.setdefault("seed", seed)
@@ -241,25 +259,34 @@ def search(
     singles: list[Candidate] = []
     rejected: list[Candidate] = []
     seen = {_key(recipe)}
-    evaluated = 0
+    evaluated = generated = searched = 0
     exhausted = False
+    stopped_by: str | None = None
+    complete = True
+    root_ctx: OperatorContext | None = None
     rounds = 0
     trial = _Trial(recipe, profile, ids, base_rep, rb, judge, treat, repick)
     for rnd in range(1, settings.max_rounds + 1):
         rounds = rnd
         grown: list[_State] = []
         for i, state in enumerate(beam, 1):
-            ctx = OperatorContext.build(state.recipe, doc=state.doc, profile=profile, options=opts)
+            ctx = OperatorContext.build(state.recipe, doc=state.doc, profile=profile, options=opts, deadline=expired)
+            root_ctx = ctx if root_ctx is None else root_ctx
             cands = generate_all(ctx, settings.operators)
+            generated += len(cands)
+            if ctx.cut:  # the time budget ran out while they were generated
+                complete, exhausted, stopped_by = False, True, "time_budget"
             if order is not None:
                 cands = order(cands)
             of_beam = f", state {i} of {len(beam)}" if len(beam) > 1 else ""
             progress.task(f"search, round {rnd}{of_beam}", len(cands), unit=CANDIDATES)
             parent = tuple(c.mutation.id for c in state.steps)
             for m in cands:
-                if evaluated >= settings.budget or clock() - t0 > settings.time_budget_s:
+                if evaluated >= settings.budget or exhausted or expired():
                     exhausted = True
+                    stopped_by = stopped_by or ("budget" if evaluated >= settings.budget else "time_budget")
                     break
+                searched += 1
                 k = _key(m.recipe)
                 if k in seen:
                     progress.advance()
@@ -306,6 +333,11 @@ def search(
         budget_exhausted=exhausted,
         elapsed_s=clock() - t0,
         options=MappingProxyType(settings.to_dict()),
+        candidates=generated,
+        searched=searched,
+        stopped_by=stopped_by,
+        generation_complete=complete,
+        root_context=root_ctx,
     )
 
 

@@ -9,6 +9,11 @@ The profile store orders the candidates (a bandit learned from earlier runs) and
 run; a store problem is a warning, never a failure. An operation the logs show called several
 times per request that the recipe describes as one call (the N+1 pattern,
 :func:`recipemut.profile.calls.n_plus_one`) is reported under the report's ``findings``.
+
+The time budget (``settings.time_budget_s``) starts when :func:`suggest` is called, after the recipe
+and logs were read and profiled (that cost, with the start-up before it, is reported apart:
+``report.search.inputs_s``): it covers the baseline's replay, the generation of the candidates,
+their checks, replays and judgements. The report that follows (diffs, the store) is not in it.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ def suggest(
     warn: Warn = log.warning,
     progress: Progress = NO_PROGRESS,
     started: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Suggestion:
     """Search ``inputs``' recipe for the plan that best serves ``settings``' objective.
 
@@ -84,7 +90,9 @@ def suggest(
     cannot be read or written. ``progress`` is told each stage (the baseline's replay, the search's
     rounds and candidates, the report). ``started`` is the monotonic time the run began (default:
     this call; the CLI gives :func:`~recipemut.files.progress.run_started`): the report's
-    ``search.wall_s`` is the time from it to the report, beside the search's own ``elapsed_s``.
+    ``search.wall_s`` is the time from it to the report, beside the search's own ``elapsed_s`` (the
+    time budget's, from this call) and ``inputs_s`` (from it to this call: start-up, reading, profiling).
+    ``clock`` is what the time budget is measured with (a test gives a fake one).
     Raises :class:`~recipemut.errors.RecipemutError` when the
     ``headroom`` objective has no capacity forecast or no service of declared capacity, and what
     :func:`recipemut.plan.search.search` raises.
@@ -92,7 +100,9 @@ def suggest(
     r, prof = inputs.recipe, inputs.profile
     if prof is None or inputs.doc is None or inputs.text is None or inputs.sha256 is None:
         raise ValueError("suggest needs the profile and the recipe's document: load_inputs(..., document=True)")
-    started = time.monotonic() if started is None else started
+    budget_start = clock()  # the time budget counts from here: the baseline's replay is spent from it
+    now = time.monotonic()
+    started = now if started is None else started
     progress.task("replaying the baseline")
     base = replay_base(prof, r)  # every replay of the search reads it
     baseline = replay(r, prof, rng=np.random.default_rng([settings.seed, 0]), base=base)
@@ -106,10 +116,13 @@ def suggest(
         return order_candidates(cands, order_rng, bandit, kind_of=lambda m: mutation_kind(m, r))
 
     repick = hr.pressure if settings.judge.objective == "headroom" else None  # re-picked after every step
-    result = search(r, prof, settings, doc=inputs.doc, base=base, order=order, bottleneck=repick, progress=progress)
+    result = search(
+        r, prof, settings, doc=inputs.doc, base=base, order=order, bottleneck=repick, progress=progress,
+        clock=clock, started=budget_start,
+    )  # fmt: skip
     progress.task("writing the report")
     _record(result, store, inputs, warn)
-    reasons = _not_proposed(inputs, settings)
+    reasons = _not_proposed(inputs, settings, result.root_context)
     report = search_report(result, hr, inputs.path, inputs.text, bottleneck=settings.judge.service)
     findings = n_plus_one(r, prof.calls)
     if findings:  # an optional key: the report of logs of one call per operation is as before
@@ -118,16 +131,22 @@ def suggest(
         report["not_proposed"] = [x.to_dict() for x in reasons]
     report.update(request_sampling(inputs.report))  # optional: replayed on a sample of the requests
     report["search"]["wall_s"] = time.monotonic() - started  # the whole run, not the search alone
+    report["search"]["inputs_s"] = now - started  # start-up, reading and profiling: before the budget
     plan_doc = plan_document(
         result, hr, inputs.path, name=r.name, version=r.version, sha256=inputs.sha256, report=report
     )
     return Suggestion(inputs, settings, result, hr, report, plan_doc, reasons)
 
 
-def _not_proposed(inputs: Inputs, settings: SearchSettings) -> tuple[NotProposed, ...]:
-    """Why the operators searched proposed nothing for some targets of the recipe as given."""
-    options = {"seed": settings.seed, **settings.operator_options}
-    ctx = OperatorContext.build(inputs.recipe, doc=inputs.doc, profile=inputs.profile, options=options)
+def _not_proposed(
+    inputs: Inputs, settings: SearchSettings, ctx: OperatorContext | None = None
+) -> tuple[NotProposed, ...]:
+    """Why the operators searched proposed nothing for some targets of the recipe as given: read off
+    ``ctx``, the search's first context (its operators' assessments are kept there), when given;
+    without one, the operators are asked on a context of their own."""
+    if ctx is None:
+        options = {"seed": settings.seed, **settings.operator_options}
+        ctx = OperatorContext.build(inputs.recipe, doc=inputs.doc, profile=inputs.profile, options=options)
     return tuple(not_proposed(ctx, settings.operators))
 
 

@@ -62,12 +62,16 @@ def generate_all(ctx: OperatorContext, operators: Iterable[str] | None = None) -
     """Candidates of the given operators (all by default), in registry order; ids are unique.
 
     Raises ``KeyError`` for an unknown operator name (the CLI restricts choices to the registry).
+    Once ``ctx``'s deadline has passed (:meth:`OperatorContext.expired`), no further operator is
+    asked (and an operator stops between operations): the candidates found so far are returned.
     """
     names = list(REGISTRY) if operators is None else list(operators)
     out: list[Mutation] = []
     seen: set[str] = set()
     for name in names:
         spec = REGISTRY[name]
+        if ctx.expired():
+            break
         if spec.needs_profile and ctx.profile is None:
             log.info("operator %s skipped: it needs a profile", name)
             continue

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -11,7 +11,7 @@ from typing import Any
 
 import networkx as nx
 
-from recipemut.mutate.mutation import EditForm, Mutation, mutate
+from recipemut.mutate.mutation import EditForm, Mutation, has_aliases, mutate
 from recipemut.predict import cachesim, hedgemodel
 from recipemut.predict.bytesmodel import BytesFit
 from recipemut.predict.bytesmodel import fit as fit_bytes
@@ -51,6 +51,10 @@ class OperatorContext:
 
     ``doc`` is the recipe document the edits address (plain data: the loaded file's document when
     the caller has it, so edits match the user's file, else ``recipe_to_dict(recipe)``).
+    ``deadline``, when given, says whether the time to generate candidates has run out: it is asked
+    before each operation an operator assesses (:func:`assessed`) and before each operator
+    (:func:`~recipemut.mutate.operators.generate_all`); once it says yes, nothing more is assessed,
+    the candidates and reasons found so far stand, and :attr:`cut` is true.
     """
 
     recipe: Recipe
@@ -60,6 +64,7 @@ class OperatorContext:
     #: per-operation assessments already made on this context (see :func:`assessed`), so that an
     #: operator's candidates and its reasons for proposing nothing come from one pass
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    deadline: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -69,13 +74,30 @@ class OperatorContext:
         doc: Mapping[str, Any] | None = None,
         profile: Profile | None = None,
         options: Mapping[str, Any] | None = None,
+        deadline: Callable[[], bool] | None = None,
     ) -> OperatorContext:
         return cls(
             recipe=recipe,
             doc=doc if doc is not None else recipe_to_dict(recipe),
             profile=profile,
             options=MappingProxyType(dict(options or {})),
+            deadline=deadline,
         )
+
+    def expired(self) -> bool:
+        """Whether the deadline has passed (never without one); once it has, :attr:`cut` is true."""
+        if _CUT in self.memo:
+            return True
+        if self.deadline is None or not self.deadline():
+            return False
+        self.memo[_CUT] = True
+        return True
+
+    @property
+    def cut(self) -> bool:
+        """Whether the deadline stopped the generation of candidates on this context (some operations
+        or operators were not asked; the candidates and reasons found before it stand)."""
+        return _CUT in self.memo
 
     def option(self, name: str) -> Any:
         """An option's value (the caller's, else the default in :data:`DEFAULT_OPTIONS`)."""
@@ -94,6 +116,44 @@ class OperatorContext:
     def ordered(self) -> frozenset[str]:
         """Operations named in a ``keep_order`` pair."""
         return frozenset(x for pair in self.recipe.constraints.keep_order for x in pair)
+
+    @cached_property
+    def topo_index(self) -> Mapping[str, int]:
+        """Each operation's place in the recipe's topological order."""
+        return MappingProxyType({op_id: i for i, op_id in enumerate(self.recipe.topo_order)})
+
+    @cached_property
+    def guards(self) -> frozenset[str]:
+        """Operations that may halt the request (``may_halt``)."""
+        return frozenset(op.id for op in self.recipe.operations if op.may_halt)
+
+    @cached_property
+    def _doc_ops(self) -> Mapping[str, Mapping[str, Any]]:
+        out: dict[str, Mapping[str, Any]] = {}
+        for item in self.doc.get("operations") or ():
+            if isinstance(item, Mapping):
+                out.setdefault(item.get("id"), item)  # type: ignore[arg-type]
+        return out
+
+    def doc_op(self, op_id: str) -> Mapping[str, Any]:
+        """The document mapping of an operation by id (:func:`doc_op`, indexed once per context)."""
+        try:
+            return self._doc_ops[op_id]
+        except KeyError:
+            raise KeyError(op_id) from None
+
+    @cached_property
+    def aliased(self) -> bool:
+        """Whether the document reaches one mapping or list twice (a YAML alias): its mutations are
+        then built on a deep copy (:func:`~recipemut.mutate.mutation.mutate`)."""
+        return has_aliases(self.doc)
+
+    @cached_property
+    def unconstrained(self) -> bool:
+        """Whether the recipe has no ``frozen`` operation, no ``keep_order`` pair and no guard
+        (``may_halt``): then no candidate can break an ordering constraint (:func:`ordering_problems`)."""
+        c = self.recipe.constraints
+        return not (c.frozen or c.keep_order or self.guards)
 
     def observed(self, op_id: str) -> bool:
         """Whether the profile has calls of this operation."""
@@ -136,15 +196,17 @@ class NotProposed:
 def make_mutation(
     ctx: OperatorContext, operator: str, key: str, targets: Sequence[str], description: str, edits: Iterable[Edit]
 ) -> Mutation:
-    """A :class:`Mutation` with id ``operator:key`` and the mutated recipe built from the edits."""
+    """A :class:`Mutation` with id ``operator:key``, whose mutated recipe is built from the edits when
+    first asked for (:class:`~recipemut.mutate.mutation.Mutation`)."""
     es = tuple(edits)
+    doc, source, aliased = ctx.doc, ctx.recipe.source, ctx.aliased
     return Mutation(
         id=f"{operator}:{key}",
         operator=operator,
         targets=tuple(targets),
         description=description,
         edits=es,
-        recipe=mutate(dict(ctx.doc), es, source=ctx.recipe.source),
+        build=lambda: mutate(doc, es, source=source, aliased=aliased),
     )
 
 
@@ -162,22 +224,89 @@ def doc_op(doc: Mapping[str, Any], op_id: str, section: str = "operations") -> M
     raise KeyError(op_id)
 
 
+class DagView:
+    """A recipe's DAG as a candidate leaves it, without copying it: ``g`` less the node ``gone`` and
+    the edges ``cut``, plus the edges added since (:meth:`add_edge`). Copying a 500-operation DAG
+    for each of its 1,000 candidates was most of the time ``suggest`` took to generate them.
+
+    >>> g = nx.DiGraph([("a", "b"), ("b", "c")])
+    >>> v = DagView(g, cut=[("b", "c")])
+    >>> v.has_path("a", "c"), v.has_path("a", "b")
+    (False, True)
+    >>> v.add_edge("a", "c")
+    >>> v.has_path("a", "c"), DagView(g, gone="b").has_path("a", "c")
+    (True, False)
+    """
+
+    def __init__(self, g: nx.DiGraph, *, gone: str | None = None, cut: Iterable[tuple[str, str]] = ()) -> None:
+        self.g, self.gone, self.cut = g, gone, frozenset(cut)
+        self._succ: dict[str, list[str]] = {}
+        self._pred: dict[str, list[str]] = {}
+
+    def __contains__(self, node: object) -> bool:
+        return node in self.g and node != self.gone
+
+    def add_edge(self, u: str, v: str) -> None:
+        self._succ.setdefault(u, []).append(v)
+        self._pred.setdefault(v, []).append(u)
+
+    def _next(self, u: str) -> Iterable[str]:
+        for v in self.g.successors(u):
+            if v != self.gone and (u, v) not in self.cut:
+                yield v
+        yield from self._succ.get(u, ())
+
+    def _prev(self, v: str) -> Iterable[str]:
+        for u in self.g.predecessors(v):
+            if u != self.gone and (u, v) not in self.cut:
+                yield u
+        yield from self._pred.get(v, ())
+
+    def has_path(self, source: str, target: str) -> bool:
+        """Whether ``target`` can be reached from ``source`` (``networkx.has_path``'s answer and errors:
+        a search from both ends, so a short path is found without walking the whole DAG)."""
+        for node in (source, target):
+            if node not in self:
+                raise nx.NodeNotFound(f"Either source {source} or target {target} is not in G")
+        if source == target:
+            return True
+        ahead, behind = {source}, {target}
+        front, back = [source], [target]
+        while front and back:
+            grow_front = len(front) <= len(back)
+            step, seen, other = (self._next, ahead, behind) if grow_front else (self._prev, behind, ahead)
+            layer: list[str] = []
+            for u in front if grow_front else back:
+                for v in step(u):
+                    if v in other:
+                        return True
+                    if v not in seen:
+                        seen.add(v)
+                        layer.append(v)
+            if grow_front:
+                front = layer
+            else:
+                back = layer
+        return False
+
+
 def rewire_after(
-    doc: Mapping[str, Any], g: nx.DiGraph, op_id: str, drop: Sequence[str], inherit: Iterable[str]
+    ctx: OperatorContext, g: DagView, op_id: str, drop: Sequence[str], inherit: Iterable[str]
 ) -> list[Edit]:
-    """Edits on ``op_id``'s ``after`` list: remove ``drop`` and append each of ``inherit`` that would
-    not otherwise precede ``op_id`` once the dropped edges are gone (``g`` is that graph).
+    """Edits on ``op_id``'s ``after`` list in ``ctx.doc``: remove ``drop`` and append each of ``inherit``
+    that would not otherwise precede ``op_id`` once the dropped edges are gone (``g`` is that graph;
+    the edges appended are added to it).
 
     Removals address the dropped name itself, not its index, so they stay right when another
     mutation's edits changed the list first (``apply --only`` applies a subset of a plan). When the
     list ends up empty the ``after`` key is pruned: no ``after: []`` is left behind, yet the key stays
     when ``apply --only`` left out another mutation that removed the list's other names.
     """
-    current = list(doc_op(doc, op_id).get("after") or ())
+    current = list(ctx.doc_op(op_id).get("after") or ())
     edits = [Edit("remove", ("operations", op_id, "after", d)) for d in drop if d in current]
     kept = [d for d in current if d not in drop]
     for p in inherit:
-        if p == op_id or p in kept or nx.has_path(g, p, op_id):
+        if p == op_id or p in kept or g.has_path(p, op_id):
             continue
         edits.append(Edit("append", ("operations", op_id, "after"), p))
         kept.append(p)
@@ -187,9 +316,11 @@ def rewire_after(
     return edits
 
 
-def kept_guards(recipe: Recipe, via: str, succ: str) -> list[str]:
+def kept_guards(recipe: Recipe, via: str, succ: str, *, guards: Collection[str] | None = None) -> list[str]:
     """Guards (``may_halt``) before ``via`` that ``succ`` must keep waiting for when its wait on ``via``
     goes: control dependencies, so only when ``succ`` or anything after it has side effects.
+    ``guards``, when the caller knows them (:attr:`OperatorContext.guards`), spares a recipe without
+    any the walk of the DAG.
 
     >>> from recipemut.recipe.model import recipe_from_dict
     >>> r = recipe_from_dict({"fields": {"i": {}, "ok": {}, "x": {}, "y": {}}, "inputs": ["i"], "outputs": ["y"],
@@ -198,9 +329,11 @@ def kept_guards(recipe: Recipe, via: str, succ: str) -> list[str]:
     ...                    {"id": "a", "service": "s", "action": "A", "consumes": ["ok"], "produces": ["x"]},
     ...                    {"id": "b", "service": "s", "action": "B", "consumes": ["i"], "produces": ["y"],
     ...                     "after": ["a"], "side_effects": "idempotent"}]})
-    >>> kept_guards(r, "a", "b")
-    ['g']
+    >>> kept_guards(r, "a", "b"), kept_guards(r, "a", "b", guards=())
+    (['g'], [])
     """
+    if guards is not None and not guards:
+        return []
     g = recipe.dag
     if all(recipe.ops[x].side_effects == "none" for x in (succ, *nx.descendants(g, succ))):
         return []
@@ -210,8 +343,11 @@ def kept_guards(recipe: Recipe, via: str, succ: str) -> list[str]:
 
 def ordering_problems(ctx: OperatorContext, mutated: Recipe) -> list[str]:
     """``frozen``, ``keep_order`` and guard control-dependency violations of a candidate (operators
-    respect all three)."""
+    respect all three). A recipe without any of the three has none, and its candidate's recipe is
+    not built to say so (:attr:`OperatorContext.unconstrained`)."""
     original = ctx.recipe
+    if ctx.unconstrained:
+        return []
     return (
         frozen_violations(original, mutated)
         + keep_order_violations(original, mutated)
@@ -219,10 +355,16 @@ def ordering_problems(ctx: OperatorContext, mutated: Recipe) -> list[str]:
     )
 
 
+def mutation_ordering_problems(ctx: OperatorContext, m: Mutation) -> list[str]:
+    """:func:`ordering_problems` of a candidate, its recipe built only when the recipe has a
+    constraint it could break."""
+    return [] if ctx.unconstrained else ordering_problems(ctx, m.recipe)
+
+
 def keep_if_ordered(ctx: OperatorContext, m: Mutation, out: list[Mutation], kept: list[str], refusal: str) -> None:
     """Add the candidate ``m`` to ``out``; when it breaks a ``frozen``, ``keep_order`` or guard
     constraint (:func:`ordering_problems`), add ``"<refusal> (<problems>)"`` to ``kept`` instead."""
-    ordering = ordering_problems(ctx, m.recipe)
+    ordering = mutation_ordering_problems(ctx, m)
     if ordering:
         kept.append(f"{refusal} ({'; '.join(ordering)})")
     else:
@@ -238,6 +380,8 @@ def ms(x: float) -> str:
     return f"{x:.1f} ms" if x < 100 else f"{x:.0f} ms"
 
 
+_CUT = "deadline passed"  # the memo's mark: generation on this context stopped at its deadline
+
 #: what an operator's per-operation assessment gives: its candidate(s), why there is none, or nothing to say
 Assessment = Mutation | Sequence[Mutation] | str | None
 
@@ -248,11 +392,15 @@ def assessed(
     """``assess`` run once per operation (in topological order) on ``ctx``: the candidates, and the reasons.
 
     The result is kept on the context, so an operator's ``generate`` and ``why_not`` share one pass.
+    Once the context's deadline has passed (:meth:`OperatorContext.expired`), the operations left are
+    not assessed: what was found before stands.
     """
     if assess not in ctx.memo:
         found: list[Mutation] = []
         reasons: dict[str, str] = {}
         for op_id in ctx.recipe.topo_order:
+            if ctx.expired():
+                break
             got = assess(ctx, op_id)
             if isinstance(got, str):
                 reasons[op_id] = got

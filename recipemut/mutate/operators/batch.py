@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms, ordering_problems
+from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms, mutation_ordering_problems
 from recipemut.mutate.operators.fanout import no_foreach_reason
 from recipemut.mutate.operators.substitute import EDITS as SUBSTITUTE_EDITS
 from recipemut.mutate.operators.substitute import substitution_edits
@@ -103,7 +103,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
             f"{math.ceil(per_request / size)} call(s) instead of {calls_now}{expected}"
         )
         m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", _edits(ctx, op, alt, size))
-        problems = ordering_problems(ctx, m.recipe)
+        problems = mutation_ordering_problems(ctx, m)
         if problems:
             why.append(f"`{alt.id}` would break the recipe's constraints: {problems[0]}")
             continue

@@ -39,6 +39,8 @@ re-checked on the result.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+
 from recipemut.mutate.mutation import (
     Condition,
     Edit,
@@ -51,13 +53,14 @@ from recipemut.mutate.mutation import (
     target,
 )
 from recipemut.mutate.operators._base import (
+    DagView,
     OperatorContext,
     assessing,
     fmt_fields,
     kept_guards,
     make_mutation,
     ms,
-    ordering_problems,
+    mutation_ordering_problems,
     rewire_after,
 )
 
@@ -82,11 +85,44 @@ def orphaned_fields(ctx: OperatorContext, op_id: str) -> list[str]:
     alternative consumes or produces them, and they are neither inputs nor outputs)."""
     r = ctx.recipe
     declared = ctx.doc.get("fields") or {}
-    used = set(r.inputs) | set(r.outputs)
-    for o in (*(o for o in r.operations if o.id != op_id), *r.alternatives):
-        used.update(o.consumes, o.produces)
+    always, everyone, by_id = _uses(ctx)
+    own = Counter(f for fields in by_id.get(op_id, ()) for f in fields)  # every operation of that id
     op = r.ops[op_id]
-    return [f for f in dict.fromkeys((*op.consumes, *op.produces)) if f in declared and f not in used]
+    return [
+        f for f in dict.fromkeys((*op.consumes, *op.produces))
+        if f in declared and f not in always and everyone[f] == own[f]
+    ]  # fmt: skip
+
+
+_Uses = tuple[frozenset[str], Counter[str], dict[str, list[frozenset[str]]]]
+
+
+def _uses(ctx: OperatorContext) -> _Uses:
+    """Of ``ctx``'s recipe, once per context: the fields used whatever operation goes (inputs,
+    outputs, the alternatives' fields); in how many operations each field is used; and by id, the
+    fields of each operation of that id."""
+    key = (NAME, "uses")
+    if key not in ctx.memo:
+        r = ctx.recipe
+        always = set(r.inputs) | set(r.outputs)
+        for alt in r.alternatives:
+            always.update(alt.consumes, alt.produces)
+        by_id: dict[str, list[frozenset[str]]] = defaultdict(list)
+        for o in r.operations:
+            by_id[o.id].append(frozenset((*o.consumes, *o.produces)))
+        everyone = Counter(f for fields in by_id.values() for one in fields for f in one)
+        ctx.memo[key] = (frozenset(always), everyone, dict(by_id))
+    got: _Uses = ctx.memo[key]
+    return got
+
+
+def _consumed(ctx: OperatorContext) -> frozenset[str]:
+    """The fields some operation of ``ctx``'s recipe consumes (once per context)."""
+    key = (NAME, "consumed")
+    if key not in ctx.memo:
+        ctx.memo[key] = frozenset(f for o in ctx.recipe.operations for f in o.consumes)
+    got: frozenset[str] = ctx.memo[key]
+    return got
 
 
 def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
@@ -98,7 +134,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     r = ctx.recipe
     g = r.dag
     op = r.ops[op_id]
-    consumed = {f for o in r.operations for f in o.consumes}
+    consumed = _consumed(ctx)
     if [f for f in op.produces if f in consumed or f in r.outputs]:
         return None
     dead = f"its products {fmt_fields(op.produces)} are used by nothing"
@@ -108,13 +144,12 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         return f"{dead}, but it may halt the request (a guard): removing it would let halted requests go on"
     if op_id in ctx.frozen or op_id in ctx.ordered:
         return f"{dead}, but it is {'frozen' if op_id in ctx.frozen else 'in a keep_order pair'}"
-    order = {o: i for i, o in enumerate(r.topo_order)}
-    h = g.copy()
-    h.remove_node(op_id)
+    order = ctx.topo_index
+    h = DagView(g, gone=op_id)
     edits: list[Edit] = [Edit("remove", ("operations", op_id))]
     preds = [p for p in op.after if p in g]
     for succ in sorted(g.successors(op_id), key=order.__getitem__):
-        edits += rewire_after(ctx.doc, h, succ, [op_id], [*preds, *kept_guards(r, op_id, succ)])
+        edits += rewire_after(ctx, h, succ, [op_id], [*preds, *kept_guards(r, op_id, succ, guards=ctx.guards)])
     edits += [Edit("remove", ("fields", f)) for f in orphaned_fields(ctx, op_id)]
     what = (
         f"its products {fmt_fields(op.produces)} are consumed by no operation and are not outputs"
@@ -128,7 +163,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         if s.cost_mean_usd > 0:
             reason += f" and costs {s.cost_mean_usd:.6f} USD per call"
     m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
-    ordering = ordering_problems(ctx, m.recipe)
+    ordering = mutation_ordering_problems(ctx, m)
     if ordering:
         return f"{dead}, but removing it would break an ordering constraint: {'; '.join(ordering)}"
     return m

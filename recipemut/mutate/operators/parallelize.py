@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
+    DagView,
     OperatorContext,
     assessing,
     fmt_fields,
@@ -82,7 +83,7 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
     """The candidates that drop one of ``b``'s ``after`` edges, or why each stays (None: it has none)."""
     r = ctx.recipe
     g = r.dag
-    order = {op_id: i for i, op_id in enumerate(r.topo_order)}
+    order = ctx.topo_index
     out: list[Mutation] = []
     kept: list[str] = []
     for a in sorted(g.predecessors(b), key=order.__getitem__):
@@ -100,9 +101,9 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
         if oa.side_effects == "external" and ob.side_effects == "external":
             kept.append(f"{stays}: both have external side effects, whose order may matter")
             continue
-        h = g.copy()
-        h.remove_edge(a, b)
-        edits = rewire_after(ctx.doc, h, b, [a], [*(p for p in oa.after if p in g), *kept_guards(r, a, b)])
+        h = DagView(g, cut=[(a, b)])
+        guards = kept_guards(r, a, b, guards=ctx.guards)
+        edits = rewire_after(ctx, h, b, [a], [*(p for p in oa.after if p in g), *guards])
         inherited = [e.value for e in edits if e.op == "append"]
         reason = (
             f"`{b}` waits for `{a}` only through an `after` edge and they touch disjoint fields "

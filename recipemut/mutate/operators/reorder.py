@@ -40,10 +40,9 @@ frozen or ``keep_order``, not adjacent, or the ordering constraint the swap woul
 
 from __future__ import annotations
 
-import networkx as nx
-
 from recipemut.mutate.mutation import EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
+    DagView,
     OperatorContext,
     assessing,
     keep_if_ordered,
@@ -100,7 +99,7 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
     (None: no swap would pay: ``b`` neither halts nor shrinks its data)."""
     r = ctx.recipe
     g = r.dag
-    order = {op_id: i for i, op_id in enumerate(r.topo_order)}
+    order = ctx.topo_index
     blocked = ctx.frozen | ctx.ordered
     out: list[Mutation] = []
     kept: list[str] = []
@@ -115,12 +114,12 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
             x = a if a in blocked else b
             kept.append(f"{first} `{x}` is {'frozen' if x in ctx.frozen else 'in a keep_order pair'}")
             continue
-        h = g.copy()
-        h.remove_edge(a, b)
-        if nx.has_path(h, a, b):  # not adjacent: swapping would make a cycle
+        h = DagView(g, cut=[(a, b)])
+        if h.has_path(a, b):  # not adjacent: swapping would make a cycle
             kept.append(f"{first} `{b}` also waits for `{a}` through other operations")
             continue
-        edits = rewire_after(ctx.doc, h, b, [a], [*(p for p in r.ops[a].after if p in g), *kept_guards(r, a, b)])
+        guards = kept_guards(r, a, b, guards=ctx.guards)
+        edits = rewire_after(ctx, h, b, [a], [*(p for p in r.ops[a].after if p in g), *guards])
         edits.append(Edit("append", ("operations", a, "after"), b))
         reason = f"`{a}` and `{b}` share no field and are ordered only by an `after` edge; {why}, so run `{b}` first"
         m = make_mutation(ctx, NAME, f"{b}->{a}", (b, a), reason + ".", edits)
