@@ -77,8 +77,14 @@ def test_convert_refuses_to_overwrite_a_log_and_names_bad_input(tmp_path: Path) 
     logs = write_lines(tmp_path / "a.jsonl", [line(span("r1", "load", 1000, 1))])
     before = logs.read_bytes()
     res = _run("convert", str(logs), "-o", str(logs))
-    assert res.exit_code == 1 and logs.read_bytes() == before
+    assert res.exit_code == 2 and logs.read_bytes() == before  # not a Parquet name: a usage error
     assert "Traceback" not in res.output
+    lake = tmp_path / "a.parquet"
+    assert _run("convert", str(logs), "-o", str(lake)).exit_code == 0
+    kept = lake.read_bytes()
+    res = _run("convert", str(lake), "-o", str(lake), "--force")  # a Parquet log is never its own output
+    assert res.exit_code == 1 and lake.read_bytes() == kept and "Traceback" not in res.output
+    assert str(lake) in res.stderr, res.stderr
     missing = _run("convert", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "x.parquet"))
     assert missing.exit_code == 1 and "nope.jsonl" in missing.stderr
     assert not (tmp_path / "x.parquet").exists()

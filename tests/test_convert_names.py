@@ -45,15 +45,24 @@ def test_parquet_names_and_folders_are_written(tmp_path: Path, name: str) -> Non
     assert files and all(f.read_bytes()[:4] == b"PAR1" for f in files)
 
 
-@pytest.mark.parametrize(("name", "data"), [("notes.txt", b"keep me\n"), ("old.parquet", b'{"op": "a"}\n')])
-def test_an_existing_file_that_is_not_parquet_is_refused_and_kept(tmp_path: Path, name: str, data: bytes) -> None:
-    out = tmp_path / name
-    out.write_bytes(data)
+def test_an_existing_parquet_named_file_that_is_not_parquet_is_refused_and_kept(tmp_path: Path) -> None:
+    out = tmp_path / "old.parquet"
+    out.write_bytes(b'{"op": "a"}\n')
     code, output = _convert(out)
     assert code == 1, output
-    assert out.read_bytes() == data
+    assert out.read_bytes() == b'{"op": "a"}\n'
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1 and "is not Parquet" in lines[0] and str(out) in lines[0], output
+
+
+def test_an_existing_file_of_another_name_is_a_usage_error_and_kept(tmp_path: Path) -> None:
+    """Any name but *.parquet, *.pq or a folder is refused by its name (exit 2) before any work, existing or not."""
+    out = tmp_path / "notes.txt"
+    out.write_bytes(b"keep me\n")
+    code, output = _convert(out)
+    assert code == 2, output
+    assert out.read_bytes() == b"keep me\n"
+    assert f"{out}: convert writes Parquet" in " ".join(output.split()), output
 
 
 def test_an_existing_parquet_file_is_replaced_under_force(tmp_path: Path) -> None:
