@@ -272,6 +272,8 @@ def test_the_command_says_how_far_a_cut_search_got_in_text_and_json(tmp_path: Pa
     assert (s["searched"], s["candidates"], s["stopped_by"], s["generation_complete"]) == (4, 88, "budget", True)
     assert s["inputs_s"] >= 0 and s["wall_s"] >= s["elapsed_s"]
     assert load_plan(out).plan == tuple(json.loads(js.output)["plan"])
+    md = CliRunner().invoke(app, [*args, "-f", "markdown"])
+    assert "(searched 4 of 88 candidates: the budget of 4 evaluated candidates ran out)" in md.output
 
 
 def test_a_time_budget_of_zero_is_spent_before_any_candidate_and_said_so(tmp_path: Path) -> None:
