@@ -103,7 +103,12 @@ def test_convert_does_not_overwrite_a_file_that_is_not_parquet(tmp_path: Path) -
     recipe.write_bytes(data)
     result = runner.invoke(app, ["convert", str(LOGS), "-o", str(recipe)], env={"COLUMNS": "200"})
     assert recipe.read_bytes() == data
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # not a Parquet name: a usage error before any work
+    lake = tmp_path / "lake.parquet"  # a Parquet name over a file that is not Parquet: refused by its content
+    lake.write_bytes(data)
+    result = runner.invoke(app, ["convert", str(LOGS), "-o", str(lake)], env={"COLUMNS": "200"})
+    assert lake.read_bytes() == data
+    assert result.exit_code == 1 and "is not Parquet" in result.output, result.output
 
 
 def test_a_row_group_that_inflates_a_thousand_fold_is_refused(tmp_path: Path) -> None:
