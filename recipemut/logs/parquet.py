@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import shlex
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,38 +76,19 @@ def is_parquet_file(path: Path) -> bool:
 
 def expand_logs(paths: Sequence[Path], *, note_skipped: bool = True) -> list[Path]:
     """Each directory replaced by the Parquet files under it (sorted, recursively; by suffix or by
-    content), each glob pattern that names no file by the files it matches (sorted). Raises
-    :class:`InputFileError` for a directory with no Parquet file, a pattern that matches nothing, and
-    either naming more than :data:`MAX_LOG_FILES` files. The other files of a directory (a JSONL log
-    beside the Parquet ones; not those named ``.*`` or ``_*``) are skipped, and said in a warning
-    unless ``note_skipped`` is false (:func:`skipped_note`)."""
+    content: :func:`list_folder`), each glob pattern that names no file by the files it matches
+    (sorted: :func:`glob_files`). Raises :class:`InputFileError` for a directory with no Parquet file, a
+    pattern that matches nothing, and either naming more than :data:`MAX_LOG_FILES` files. The other
+    files of a directory (a JSONL log beside the Parquet ones; not those named ``.*`` or ``_*``) are
+    skipped, and the linked folders in it not followed: both said in a warning unless ``note_skipped``
+    is false (:meth:`FolderListing.logs`)."""
     out: list[Path] = []
     for p in paths:
         before = len(out)
         if p.is_dir():
-            found: list[Path] = []
-            skipped: list[Path] = []
-            linked: list[Path] = []  # linked folders: not followed (a loop would be listed for ever)
-            for f in sorted(p.rglob("*")):
-                if f.name.startswith((".", "_")):
-                    continue
-                if f.is_file():
-                    parquet = f.suffix.lower() in _PARQUET_SUFFIXES or is_parquet_file(f)
-                    (found if parquet else skipped).append(f)
-                elif f.is_symlink() and f.is_dir():
-                    linked.append(f)
-            if not found:
-                raise InputFileError(_not_parquet_folder(p), file=str(p), code="not-a-file")
-            if skipped and note_skipped:
-                logging.getLogger(__name__).warning(skipped_note(p, skipped))
-            if linked and note_skipped:
-                logging.getLogger(__name__).warning(skipped_note(p, linked, linked=True))
-            out.extend(found)
+            out.extend(list_folder(p).logs(note=note_skipped))
         elif not p.exists() and _GLOB_CHARS & set(str(p)):
-            try:
-                matched = sorted(m for m in _glob(p) if m.is_file())
-            except ValueError as e:  # pathlib's: '**' inside a name
-                raise bad_pattern(e, str(p)) from None
+            matched = glob_files(p, str(p))
             if not matched:
                 raise InputFileError(
                     "no such file (and no file matches it as a pattern)", file=str(p), code="missing-file"
@@ -116,6 +98,64 @@ def expand_logs(paths: Sequence[Path], *, note_skipped: bool = True) -> list[Pat
             out.append(p)
         refuse_too_many(len(out) - before, str(p))
     return out
+
+
+@dataclass(frozen=True)
+class FolderListing:
+    """What a folder given as logs holds (:func:`list_folder`), each list sorted: its ``parquet``
+    files (by suffix or content), the ``others`` (skipped by :func:`expand_logs`; a ``file://`` URL
+    of a folder holding no Parquet file reads them as JSONL) and the ``linked`` folders in it, which
+    are not followed (a loop would be listed for ever)."""
+
+    folder: Path
+    parquet: list[Path]
+    others: list[Path]
+    linked: list[Path]
+
+    def logs(self, *, note: bool = True) -> list[Path]:
+        """The Parquet files the folder is read as, what is left out said (:meth:`note`) unless not
+        ``note``; a folder holding none is one :class:`InputFileError` naming it (of JSONL logs, with the
+        quoted glob that reads them)."""
+        if not self.parquet:
+            raise InputFileError(_not_parquet_folder(self.folder), file=str(self.folder), code="not-a-file")
+        if note:
+            self.note()
+        return self.parquet
+
+    def note(self, *, others: bool = True) -> None:
+        """Warn of what is left out: the ``others`` (unless read, ``others=False``) and the linked folders."""
+        if others and self.others:
+            logging.getLogger(__name__).warning(skipped_note(self.folder, self.others))
+        if self.linked:
+            logging.getLogger(__name__).warning(skipped_note(self.folder, self.linked, linked=True))
+
+
+def list_folder(folder: Path) -> FolderListing:
+    """The files under ``folder``, found once (one walk, not through a linked folder), and the linked
+    folders it holds: not those named ``.*`` or ``_*`` (``_SUCCESS``, ``.part-0.parquet.crc``), nor a
+    link to nothing. The one listing both engines read a folder by (:func:`expand_logs`, and
+    :func:`recipemut.logs.urls.local_files` for a ``file://`` URL).
+
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     for name in ("b.parquet", "a.jsonl", "_SUCCESS"):
+    ...         _ = (Path(d) / name).write_bytes(b"")
+    ...     os.symlink(d, Path(d) / "up")
+    ...     got = list_folder(Path(d))
+    ...     [[f.name for f in fs] for fs in (got.parquet, got.others, got.linked)]
+    [['b.parquet'], ['a.jsonl'], ['up']]
+    """
+    parquet: list[Path] = []
+    others: list[Path] = []
+    linked: list[Path] = []
+    for f in sorted(folder.rglob("*")):
+        if f.name.startswith((".", "_")):
+            continue
+        if f.is_file():
+            (parquet if f.suffix.lower() in _PARQUET_SUFFIXES or is_parquet_file(f) else others).append(f)
+        elif f.is_symlink() and f.is_dir():
+            linked.append(f)
+    return FolderListing(folder, parquet, others, linked)
 
 
 def skipped_note(folder: Path, skipped: Sequence[Path], *, linked: bool = False) -> str:
@@ -177,18 +217,24 @@ def bad_pattern(e: ValueError, name: str) -> LogError:
     >>> bad_pattern(ValueError("'**' can only be an entire path component"), "a/**x").message.split(";")[0]
     "is not a pattern recipemut can read ('**' can only be an entire path component)"
     """
-    return LogError(f"is not a pattern recipemut can read ({e}); ** stands for whole folders: 'logs/**/*.parquet'",
+    example = "file:///data/**/*.parquet" if name.startswith("file://") else "logs/**/*.parquet"
+    return LogError(f"is not a pattern recipemut can read ({e}); ** stands for whole folders: '{example}'",
                     file=name, code="bad-pattern")  # fmt: skip
 
 
-def _glob(pattern: Path) -> Iterator[Path]:
-    """The paths ``pattern`` matches, ``**`` matching any folders below: pathlib's glob, which does
-    not descend into linked folders (``glob.glob`` did: ``logs/**/*.jsonl`` beside ``loop -> ..``
-    ran for ever)."""
+def glob_files(pattern: Path, name: str) -> list[Path]:
+    """The regular files ``pattern`` matches, sorted (a link to a file is that file), ``**`` matching
+    any folders below: pathlib's glob from the folders before the first pattern, which does not descend
+    into linked folders (``glob.glob`` did: ``logs/**/*.jsonl`` beside ``loop -> ..`` ran for ever). A
+    pattern pathlib cannot read (``**`` inside a name) is :func:`bad_pattern`'s line naming ``name``.
+    The one glob of both engines, by path and by ``file://`` URL."""
     parts = pattern.parts
     at = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
     base = Path(*parts[:at]) if at else Path(".")
-    return base.glob(str(Path(*parts[at:])))
+    try:
+        return sorted(f for f in base.glob(str(Path(*parts[at:]))) if f.is_file())
+    except ValueError as e:  # pathlib's: '**' inside a name
+        raise bad_pattern(e, name) from None
 
 
 def refuse_too_many(found: int, name: str) -> None:
@@ -523,14 +569,17 @@ __all__ = [
     "MAX_LOG_FILES",
     "READ_BATCH_BYTES",
     "READ_BATCH_ROWS",
+    "FolderListing",
     "bad_pattern",
     "check_schema",
     "conform",
     "dictionary_page_size",
     "expand_logs",
+    "glob_files",
     "grown_bytes",
     "is_parquet",
     "is_parquet_file",
+    "list_folder",
     "parquet_batches",
     "parquet_bytes",
     "read_parquet",

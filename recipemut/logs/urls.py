@@ -212,53 +212,38 @@ def expand_sources(paths: Sequence[str | Path]) -> list[str]:
 def local_files(url: str) -> list[Path]:
     """The files a ``file://`` URL names, found as the local engine finds the same path's
     (:func:`~recipemut.logs.parquet.expand_logs`), so both engines read the same files of a folder or a
-    glob: a folder's Parquet files (by suffix or content; the others skipped, in a note), in sorted
+    glob: a folder's Parquet files (by suffix or content; the others skipped, in a warning), in sorted
     order, from the folders under it but not through a linked one (a link to a folder, or to its own
-    parent, is not followed: a loop is listed once), not those named ``.*`` or ``_*``, nor a link to
-    nothing; a glob's regular files (a link to a file is that file). A folder that holds files but no
-    Parquet one is its files, as it was (the local engine refuses it; these are read as JSONL). An
-    empty folder and too many files are the local engine's one line, naming the URL; a glob that
-    matches no file is ``matches no file``, as for any URL."""
-    from recipemut.logs.parquet import expand_logs, refuse_too_many
+    parent, is not followed, and said in a warning: a loop is listed once), not those named ``.*`` or
+    ``_*``, nor a link to nothing; a glob's regular files (a link to a file is that file). A folder that
+    holds files but no Parquet one is its other files, as it was (the local engine refuses it; these are
+    read as JSONL), from the same listing (:func:`~recipemut.logs.parquet.list_folder`), its linked
+    folders said all the same. An empty folder and too many files are the local engine's one line, naming
+    the URL; a glob that matches no file is ``matches no file``, as for any URL."""
+    from recipemut.logs.parquet import glob_files, list_folder, refuse_too_many
 
     glob = any(c in url[len("file://") :] for c in _GLOB)  # as typed: an encoded one is the character
     path = Path(file_path(url, pattern=glob))
     try:
         if glob:
-            found = _glob_files(path, url)
+            found = glob_files(path, url)
+            if not found:  # as for every URL (the local engine's words for a path: 'no such file (and no file ...')
+                raise InputFileError("matches no file", file=url, code="missing-file")
         elif not path.is_dir():
             return [path]  # a file, or what is not (plan_partitions says which)
         else:
-            try:
-                return expand_logs([path])
-            except InputFileError as e:
-                if e.code != "not-a-file":
-                    raise
-                found = [f for f in sorted(path.rglob("*")) if f.is_file() and not f.name.startswith((".", "_"))]
-                if not found:
-                    raise
+            listing = list_folder(path)  # one walk of the folder, as the local engine's
+            if listing.parquet or not listing.others:
+                found = listing.logs()  # its Parquet files, the rest said; or its line (no file at all)
+            else:  # no Parquet file: the others are read, as they were; a linked folder is not, and said
+                listing.note(others=False)
+                found = listing.others
         refuse_too_many(len(found), url)
         return found
     except InputFileError as e:  # the local engine's words, naming what was typed
         raise InputFileError(e.message, file=url, code=e.code) from None
     except OSError as e:
         raise InputFileError(f"cannot be listed ({e.strerror or e})", file=url, code="unreadable") from None
-
-
-def _glob_files(pattern: Path, url: str) -> list[Path]:
-    """The regular files a local glob matches, sorted, as the local engine globs (pathlib's glob from
-    the folders before the first pattern, which does not descend into a linked folder with ``**``)."""
-    parts = pattern.parts
-    at = next(i for i, part in enumerate(parts) if set(_GLOB) & set(part))
-    try:
-        found = sorted(f for f in Path(*parts[:at]).glob(str(Path(*parts[at:]))) if f.is_file())
-    except ValueError as e:  # pathlib's: '**' inside a name
-        from recipemut.logs.parquet import bad_pattern
-
-        raise bad_pattern(e, url) from None
-    if not found:  # as for every URL (the local engine's words for a path: 'no such file (and no file ...')
-        raise InputFileError("matches no file", file=url, code="missing-file")
-    return found
 
 
 __all__ = [

@@ -1,0 +1,116 @@
+"""A reviewer's findings on file listing, output names and kind detection (review 7).
+
+1. ``--logs file:///folder --engine dask`` on a folder of JSONL (no Parquet file) listed its files with a
+   second walk of its own and left a linked folder out in silence; it now reads the one listing the local
+   engine reads a folder by (``parquet.list_folder``) and says what it does not follow. One glob for both.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.errors import LogError
+from recipemut.logs.urls import expand_sources, local_files, log_path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
+LOGS = ROOT / "recipes" / "checkout" / "logs.jsonl.gz"
+runner = CliRunner()
+WIDE = {"COLUMNS": "200"}
+
+
+# ---- 1. a folder of JSONL by file:// URL: one listing, and what it leaves out said ---------------------
+
+
+def _jsonl_folder_with_a_link(root: Path) -> tuple[Path, int]:
+    """``root/dd/a.jsonl`` (the shipped log's first half) and ``root/dd/old -> ../other`` holding the
+    second half (``b.jsonl``): the reviewer's layout. Returns the folder and the lines in ``a.jsonl``."""
+    lines = gzip.decompress(LOGS.read_bytes()).splitlines(keepends=True)
+    half = len(lines) // 2
+    (root / "dd").mkdir()
+    (root / "other").mkdir()
+    (root / "dd" / "a.jsonl").write_bytes(b"".join(lines[:half]))
+    (root / "other" / "b.jsonl").write_bytes(b"".join(lines[half:]))
+    os.symlink("../other", root / "dd" / "old")
+    return root / "dd", half
+
+
+def _linked_said(records: list[logging.LogRecord]) -> list[str]:
+    return [r.getMessage() for r in records if "linked folder" in r.getMessage()]
+
+
+def test_a_jsonl_folder_by_url_says_the_linked_folder_it_does_not_follow(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dd, _ = _jsonl_folder_with_a_link(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        got = local_files(dd.as_uri())
+    assert got == [dd / "a.jsonl"]  # the link is still not followed: a loop would be listed for ever
+    assert _linked_said(caplog.records) == [
+        f"{dd}: 1 linked folder was not followed (old): name it on --logs too to read its files"
+    ]
+    assert not [r for r in caplog.records if "skipped" in r.getMessage()]  # a.jsonl is read, not skipped
+
+
+def test_a_jsonl_folder_by_url_is_walked_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listing the local engine makes is the one read: the fallback walked the folder again (and the
+    refusal it fell back from walked it for its hint: three walks of a folder that may hold 10,000 files)."""
+    dd, _ = _jsonl_folder_with_a_link(tmp_path)
+    walks: list[str] = []
+    real = Path.rglob
+
+    def counted(self: Path, pattern: str) -> object:
+        walks.append(f"{self.name}:{pattern}")
+        return real(self, pattern)
+
+    monkeypatch.setattr(Path, "rglob", counted)
+    assert local_files(dd.as_uri()) == [dd / "a.jsonl"]
+    assert walks == ["dd:*"]
+
+
+def test_an_empty_folder_by_url_is_still_the_local_engines_line(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    os.symlink("..", tmp_path / "empty" / "up")
+    url = (tmp_path / "empty").as_uri()
+    with pytest.raises(Exception, match="is a directory, not a log file") as e:
+        local_files(url)
+    assert getattr(e.value, "file", None) == url
+
+
+def test_a_glob_by_url_with_double_star_inside_a_name_gives_a_url_example(tmp_path: Path) -> None:
+    """One glob (parquet.glob_files) for both engines; its line shows a pattern written as it was given."""
+    for value, example in ((f"{tmp_path.as_uri()}/**x.jsonl", "'file:///data/**/*.parquet'"),
+                           (f"{tmp_path}/**x.jsonl", "'logs/**/*.parquet'")):  # fmt: skip
+        with pytest.raises(LogError) as e:
+            expand_sources([log_path(value)])
+        assert e.value.file == value and e.value.message.endswith(f"** stands for whole folders: {example}")
+
+
+def test_dask_by_url_reads_half_the_folder_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, cluster: str
+) -> None:
+    """The reviewer's run: ``profile --logs file:///tmp/x/dd --engine dask`` read a.jsonl alone, no warning."""
+    dd, half = _jsonl_folder_with_a_link(tmp_path)
+    args = ["profile", str(RECIPE), "--logs", dd.as_uri(), "--engine", "dask", "--scheduler", cluster,
+            "--memory-budget", "off"]  # fmt: skip
+    with caplog.at_level(logging.WARNING):  # the CLI prints core warnings as "warning: ..." on stderr
+        r = runner.invoke(app, args, env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert _linked_said(caplog.records) == [
+        f"{dd}: 1 linked folder was not followed (old): name it on --logs too to read its files"
+    ]
+    assert f"1 file: {half:,} spans" in r.output, r.output  # a.jsonl's, as before: the link is named, not read
+
+
+@pytest.fixture(scope="module")
+def cluster() -> object:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as c:
+        yield c.scheduler_address
