@@ -152,7 +152,7 @@ def test_a_sparse_log_counts_its_data_not_its_hole(tmp_path: Path) -> None:
     data = len(_lines())
     p = _sparse(tmp_path)
     assert sample.read_size(p, p.stat().st_size) <= data + 4096  # the data and the rest of its last block
-    assert sample.estimated_memory([p], {p: ""}) <= (data + 4096) * sample.EXPANSION
+    assert sample.estimated_memory([p], {p: ""}, {p: "native"}) <= (data + 4096) * sample.EXPANSION
     (tmp_path / "q").mkdir()
     q = _sparse(tmp_path / "q", after=b"\n" + _lines(10))  # data after the hole counts too
     assert data < sample.read_size(q, q.stat().st_size) <= data + 2 * 4096 + len(_lines(10)) + 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import re
 import zlib
@@ -58,6 +59,11 @@ COMPRESSED_MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"BZh", "bzip2", "bzip2 -dc"),
 )
 _INFLATE_CHUNK = 1 << 24  # bytes per read while inflating a whole stream
+#: a hole of a sparse file this long or longer (NUL bytes never written: a crash's tail, ``truncate -s``)
+#: is refused unread by the readers that hold a plain file whole (:func:`inflate`, the OTLP fast path):
+#: no JSON holds a NUL, and such a hole, allocated, was gigabytes of memory before the parse failed
+HOLE_BYTES = 64 << 20
+_MAX_EXTENTS = 4096  # a sparse file's data and holes are walked this many times at most
 
 #: a file name as the functions here take it
 StrPath = str | os.PathLike[str]
@@ -140,6 +146,52 @@ class TrailingJunk(EOFError):
     def __init__(self, kind: str, at: int) -> None:
         super().__init__(f"{kind} stream followed by junk from byte {at}")
         self.kind, self.at = kind, at
+
+
+class SparseHole(OSError):
+    """A hole of :data:`HOLE_BYTES` or more in a plain file a reader would hold whole (:func:`big_hole`).
+
+    >>> str(SparseHole(75_175, 629_145_600))
+    'a hole of 629,145,600 bytes at byte 75,175 (a sparse file: NUL bytes never written, which no JSON holds; not read)'
+    """
+
+    def __init__(self, at: int, length: int) -> None:
+        super().__init__(
+            f"a hole of {length:,} bytes at byte {at:,} (a sparse file: NUL bytes never written, which no JSON "
+            "holds; not read)"
+        )
+        self.at, self.length = at, length
+
+
+def big_hole(fd: int, size: int, least: int = HOLE_BYTES) -> SparseHole | None:
+    """The first hole of ``least`` bytes or more in the first ``size`` bytes of the file open as ``fd``,
+    as a :class:`SparseHole` (not raised), or ``None``. Only a file with fewer bytes allocated than its
+    size (``st_blocks * 512``) is walked, by ``SEEK_DATA``/``SEEK_HOLE``, at most :data:`_MAX_EXTENTS`
+    of its extents (past them it is read as it is)."""
+    seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
+    st = os.fstat(fd)
+    size = min(size, st.st_size)
+    if seek_data is None or seek_hole is None or size < least or st.st_blocks * 512 >= size:
+        return None
+    pos = 0
+    try:
+        for _ in range(_MAX_EXTENTS):
+            try:
+                data = min(os.lseek(fd, pos, seek_data), size)
+            except OSError as e:
+                if e.errno != errno.ENXIO:  # ENXIO: a hole to the end
+                    return None
+                data = size
+            if data - pos >= least:
+                return SparseHole(pos, data - pos)
+            if data >= size:
+                return None
+            pos = os.lseek(fd, data, seek_hole)
+            if pos >= size:
+                return None
+    except OSError:
+        return None
+    return None
 
 
 def _fcs_field(fhd: int) -> tuple[int, int]:
@@ -567,11 +619,14 @@ def inflate(path: StrPath, limit: int = MAX_DECOMPRESSED) -> tuple[bytes | bytea
     there: a gzip bomb never fills memory). A stream that fails before its first byte raises the
     error; one that ends early (cut: :func:`is_cut`) or fails later returns every byte decompressed
     before that with the error, for the caller to refuse or warn about. A plain file is read in one
-    call (no copy).
+    call (no copy); one with a hole of :data:`HOLE_BYTES` or more raises :class:`SparseHole` unread.
     """
     with open(path, "rb") as raw:
         if not packed_with(path):  # asked for no more than the file holds: read(n) sets n bytes aside first
-            return raw.read(min(limit, os.fstat(raw.fileno()).st_size) + 1), None
+            size = os.fstat(raw.fileno()).st_size
+            if (hole := big_hole(raw.fileno(), min(limit + 1, size))) is not None:
+                raise hole  # before the read: the hole would be allocated, gigabytes of NULs
+            return raw.read(min(limit, size) + 1), None
     out = bytearray()
     try:
         with open_decompressed(path, max(limit, MAX_DECOMPRESSED) + 1) as f:
@@ -596,6 +651,7 @@ __all__ = [
     "GZIP_FREE_BYTES",
     "GZIP_MAGIC",
     "GZIP_RATIO",
+    "HOLE_BYTES",
     "MAX_DECOMPRESSED",
     "MAX_GZIP_RATIO",
     "PLAUSIBLE_RATIO",
@@ -603,7 +659,9 @@ __all__ = [
     "ZSTD_MAGIC",
     "CutShort",
     "InflatesTooFar",
+    "SparseHole",
     "TrailingJunk",
+    "big_hole",
     "compressed_with",
     "decompressing",
     "gunzip_head",

@@ -24,7 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recipemut.files.compressed import packed_with
+from recipemut.errors import InputFileError
+from recipemut.files.compressed import big_hole, packed_with
 from recipemut.logs import otlp
 from recipemut.logs.common import MAX_BYTES, raw_table, read_head
 from recipemut.logs.lines import changed_while_read
@@ -179,12 +180,16 @@ def _read_plain(path: Path) -> pa.Buffer | None:
     page past the end of a file cut while it is scanned (logrotate's ``copytruncate``) kills the
     process with SIGBUS, which Python cannot catch. A read that comes short, or a file found shorter after the read, is
     :func:`.lines.changed_while_read` (as the native reader's :class:`.lines.Snapshot` says it); a file
-    appended to meanwhile is read as it was when opened."""
+    appended to meanwhile is read as it was when opened. A hole of
+    :data:`~recipemut.files.compressed.HOLE_BYTES` or more (a sparse file) is refused before any byte is
+    read or allocated (:func:`~recipemut.files.compressed.big_hole`): no JSON holds a NUL."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         size = os.fstat(fd).st_size
         if size > MAX_BYTES:
             return None
+        if (hole := big_hole(fd, size)) is not None:  # allocated, a 600 MiB hole peaked at 3.96 GB
+            raise InputFileError(f"cannot read: {hole}", file=str(path), code="unreadable")
         out = pa.allocate_buffer(size)
         view = memoryview(out)
         pos = 0

@@ -42,8 +42,10 @@ import pyarrow.compute as pc
 from recipemut.errors import LogError
 from recipemut.files.compressed import GZIP_RATIO, gzip_content_size, packed_with, zstd_frame_content_size
 from recipemut.files.read import os_error
+from recipemut.logs.detect import detect_format
 from recipemut.logs.lines import MAX_LINE_BYTES
 from recipemut.logs.parquet import is_parquet_file, stored_bytes
+from recipemut.logs.sources import HEAD_BYTES
 
 #: ingest plus profile hold about this many bytes per byte of native JSONL content (measured: 1.4 GB
 #: peak for the 527 MB benchmark log)
@@ -212,12 +214,13 @@ def stream_content_size(f: IO[bytes], kind: str, size: int) -> int:
     return stated if stated is not None and stated >= size else size * ZSTD_RATIO
 
 
-def content_size(path: Path, kind: str, size: int) -> int:
-    """The bytes of content a log of ``size`` bytes on disk holds: :func:`read_size` for a plain file,
+def content_size(path: Path, kind: str, size: int, *, native: bool = True) -> int:
+    """The bytes of content a log of ``size`` bytes on disk holds: ``size`` for a plain file (less its
+    long holes, :func:`read_size`, when it is ``native`` JSONL: only the native reader skips them),
     the trailer's or frame header's figure for gzip and zstd (``kind``, as
     :func:`~recipemut.files.compressed.packed_with` names it), as :func:`estimated_memory` counts it."""
     if kind not in ("gzip", "zstd"):
-        return read_size(path, size)
+        return read_size(path, size) if native else size
     try:
         with open(path, "rb") as f:
             return stream_content_size(f, kind, size)
@@ -317,7 +320,9 @@ def read_size(path: Path, size: int) -> int:
     a sparse file (a crash's or ``truncate -s 20G``'s NUL tail) of :data:`.lines.MAX_LINE_BYTES` or
     more. Such a hole is inside a line longer than that, which the native reader rejects unread
     (:class:`.lines.Snapshot` skips holes with ``SEEK_DATA``): counted, its apparent size made a log of
-    3,000 lines and a 20 GB hole (900 KB on disk) sampled automatically to 7.4%. Shorter holes count
+    3,000 lines and a 20 GB hole (900 KB on disk) sampled automatically to 7.4%. Native JSONL only: the
+    readers of trace documents refuse such a hole (:class:`~recipemut.files.compressed.SparseHole`),
+    so :func:`estimated_memory` counts their files whole. Shorter holes count
     (a line of NULs under the limit is read). Only a file with fewer bytes allocated than its size
     (``st_blocks * 512``) is walked, by ``SEEK_DATA``/``SEEK_HOLE``: its allocated bytes alone would
     undercount a log on a compressing file system (btrfs, ZFS), which holds it in fewer blocks."""
@@ -352,11 +357,15 @@ def read_size(path: Path, size: int) -> int:
         os.close(fd)
 
 
-def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
+def estimated_memory(
+    paths: Sequence[Path], kinds: Mapping[Path, str], formats: Mapping[Path, str] | None = None
+) -> int:
     """What reading and profiling ``paths`` would hold in memory (bytes): each file's content size
     (decompressed for gzip and zstd) times :data:`EXPANSION`, or a Parquet file's
     :func:`parquet_memory` (by its rows, or by its uncompressed bytes when its rows are wide).
-    ``kinds`` says which files are ``"gzip"``, ``"zstd"`` or ``"parquet"``."""
+    ``kinds`` says which files are ``"gzip"``, ``"zstd"`` or ``"parquet"``; ``formats`` which are
+    ``"native"`` JSONL (:func:`plain_format`): only theirs have long holes left out (:func:`read_size`)."""
+    formats = formats or {}
     total = 0.0
     for p in paths:
         try:
@@ -372,8 +381,17 @@ def estimated_memory(paths: Sequence[Path], kinds: Mapping[Path, str]) -> int:
             except (OSError, pa.ArrowException):
                 total += size * EXPANSION
         else:
-            total += content_size(p, kind, size) * EXPANSION
+            total += content_size(p, kind, size, native=formats.get(p) == "native") * EXPANSION
     return int(total)
+
+
+def plain_format(path: Path, log_format: str = "auto") -> str:
+    """The format a plain log is read in, as :func:`estimated_memory` needs it: ``log_format`` when
+    given, else what :func:`~recipemut.logs.detect.detect_format` tells from its first bytes."""
+    if log_format != "auto":
+        return log_format
+    with open(path, "rb") as f:
+        return detect_format(f.read(HEAD_BYTES))
 
 
 def parquet_memory(meta: Any, groups: range | None = None) -> int:
@@ -437,21 +455,25 @@ def sampler_for(
     *,
     recipe: Any = None,
     fill_rate: float = 1.0,
+    log_format: str = "auto",
 ) -> tuple[Sampler | None, str]:
     """The :class:`Sampler` of ``--sample-requests``, or of the memory budget when ``files`` (on disk:
-    standard input as its copy) would not fit in it (:func:`estimated_memory`), with the reason
+    standard input as its copy, read in ``log_format``) would not fit in it (:func:`estimated_memory`), with the reason
     said; or ``(None, "")``: every request kept (:func:`sample_fraction` decides). The sampler reads
     in chunks of :func:`chunk_bytes_for` the budget (:attr:`Sampler.chunk_bytes`), whatever chose it."""
 
     def estimate() -> int:
         on_disk = [p for p in files if p.is_file()]
         kinds: dict[Path, str] = {}
+        formats: dict[Path, str] = {}
         for p in on_disk:  # files, not spans; an unreadable one is said as its reader says it
             try:
                 kinds[p] = "parquet" if is_parquet_file(p) else packed_with(p)
+                if not kinds[p]:
+                    formats[p] = plain_format(p, log_format)
             except OSError as e:
                 raise os_error(e, str(p), what="log") from None
-        return estimated_memory(on_disk, kinds)
+        return estimated_memory(on_disk, kinds, formats)
 
     fraction, why = sample_fraction(sample_requests, budget, estimate)
     if fraction is None:
@@ -642,6 +664,7 @@ __all__ = [
     "over_budget",
     "parquet_memory",
     "parse_size",
+    "plain_format",
     "read_size",
     "reading_stage",
     "row_hashes",

@@ -1,0 +1,160 @@
+"""A review of the morning's low-level reading (review 7): a sparse file's hole is left out of the memory
+estimate only for native JSONL, whose reader skips it; the readers that hold a trace file whole refuse
+a hole of 64 MiB or more before allocating it (a 600 MiB hole, 151 KB on disk, peaked at 3.96 GB then
+failed 'not valid JSON'); one read-to-size helper says a cut file's display name; the long-line scan
+over holes and cuts; gzip content before a bad member is read, the member reported as trailing junk.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from _telemetry_helpers import write_json
+from test_formats_otlp_parts import _docs
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.errors import InputFileError
+from recipemut.files.compressed import HOLE_BYTES, SparseHole, big_hole, inflate
+from recipemut.logs import otlpfast, sample
+from recipemut.logs.common import read_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
+HOLE = 100 << 20  # over the 64 MiB limit
+
+needs_scanner = pytest.mark.skipif(not otlpfast.available(), reason="the fast-otlp extra (numba) is not installed")
+
+
+def _holed(path: Path, head: bytes, hole: int, tail: bytes) -> Path:
+    """``head``, then ``hole`` bytes never written (a hole of the file system), then ``tail``."""
+    with path.open("wb") as f:
+        f.write(head)
+        f.seek(len(head) + hole)
+        f.write(tail)
+    st = path.stat()
+    if st.st_blocks * 512 >= st.st_size:
+        pytest.skip("this file system does not keep holes")
+    return path
+
+
+def _otlp_holed(tmp_path: Path, hole: int = HOLE) -> Path:
+    """A Collector file (one export a line) with a hole between two of its lines (/tmp/rv7/otlphole.py)."""
+    src = write_json(tmp_path / "src.json", _docs(40, 6), lines=True)
+    data = src.read_bytes()
+    half = data.rfind(b"\n", 0, len(data) // 2) + 1
+    return _holed(tmp_path / "holed.json", data[:half], hole, b"\n" + data[half:])
+
+
+def _native_holed(tmp_path: Path) -> Path:
+    import gzip
+
+    with gzip.open(ROOT / "recipes" / "checkout" / "logs.jsonl.gz", "rb") as f:
+        lines = b"".join(f.readline() for _ in range(3000))
+    return _holed(tmp_path / "holed.jsonl", lines, HOLE, b"\n")
+
+
+# ---- 1. the memory estimate and the readers of whole files -------------------------------------------
+
+
+def test_only_native_jsonl_has_its_hole_left_out_of_the_estimate(tmp_path: Path) -> None:
+    otlp_file = _otlp_holed(tmp_path)
+    size = otlp_file.stat().st_size
+    assert sample.plain_format(otlp_file) == "otlp"
+    assert sample.estimated_memory([otlp_file], {otlp_file: ""}, {otlp_file: "otlp"}) == int(size * sample.EXPANSION)
+    native = _native_holed(tmp_path)
+    assert sample.plain_format(native) == "native"
+    assert sample.estimated_memory([native], {native: ""}, {native: "native"}) < native.stat().st_size
+    assert sample.plain_format(native, "zipkin") == "zipkin"  # --log-format says what reads it
+
+
+def test_a_sparse_otlp_file_is_sampled_by_its_size_a_native_one_by_its_data(tmp_path: Path) -> None:
+    """The OTLP readers hold the hole (or refuse it): counted as its data only, it was left unsampled."""
+    otlp_file = _otlp_holed(tmp_path)
+    sampler, why = sample.sampler_for([otlp_file], None, "200M")
+    assert sampler is not None and sampler.fraction < 1, why
+    native = _native_holed(tmp_path)
+    assert sample.sampler_for([native], None, "200M") == (None, "")
+    sampler, why = sample.sampler_for([native], None, "200M", log_format="otlp")
+    assert sampler is not None, why
+
+
+def test_big_hole_finds_the_first_hole_of_the_limit_or_more(tmp_path: Path) -> None:
+    p = _holed(tmp_path / "h", b"x" * 10, 8 << 20, b"y" * 10)  # a short hole: read (a line of NULs)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        assert big_hole(fd, p.stat().st_size) is None
+    finally:
+        os.close(fd)
+    q = _holed(tmp_path / "q", b"x" * 10, HOLE, b"y")
+    fd = os.open(q, os.O_RDONLY)
+    try:
+        hole = big_hole(fd, q.stat().st_size)
+        assert hole is not None and hole.at <= 4096 and hole.at + hole.length >= 10 + HOLE - 4096
+        assert big_hole(fd, 1000) is None  # only the bytes asked about
+    finally:
+        os.close(fd)
+    tail = tmp_path / "t"
+    tail.write_bytes(b"{}\n")
+    os.truncate(tail, HOLE)  # a hole to the end of the file
+    fd = os.open(tail, os.O_RDONLY)
+    try:
+        hole = big_hole(fd, HOLE)
+        assert hole is not None and hole.at + hole.length == HOLE
+    finally:
+        os.close(fd)
+
+
+@needs_scanner
+def test_the_fast_path_refuses_a_hole_before_it_allocates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = _otlp_holed(tmp_path)
+
+    def no_alloc(size: int) -> None:
+        raise AssertionError(f"{size:,} bytes allocated for a file with a hole")
+
+    monkeypatch.setattr(pa, "allocate_buffer", no_alloc)
+    with pytest.raises(InputFileError) as e:
+        otlpfast._read_plain(p)
+    assert e.value.file == str(p)
+    assert "cannot read: a hole of " in e.value.message and " bytes at byte " in e.value.message
+
+
+@pytest.mark.parametrize("fmt", ["zipkin", "jaeger"])
+def test_the_document_readers_refuse_a_hole_before_they_read(tmp_path: Path, fmt: str) -> None:
+    head = b'[{"traceId": "a", "id": "b", "localEndpoint": {}}, ' if fmt == "zipkin" else b'{"data": [{"traceID": "a", '
+    p = _holed(tmp_path / f"{fmt}.json", head, HOLE, b'"spans": []}]}\n')
+    with pytest.raises(SparseHole) as e:
+        inflate(p)
+    assert e.value.at < len(head) + 4096 and e.value.length >= HOLE - 4096
+    with pytest.raises(InputFileError) as f:
+        read_bytes(p)
+    assert f.value.file == str(p) and f.value.message.startswith("cannot read: a hole of ")
+
+
+@pytest.mark.parametrize("scanner", [True, False], ids=["fast-path", "msgspec"])
+def test_profile_says_in_one_line_where_the_otlp_file_s_hole_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scanner: bool
+) -> None:
+    if not scanner:
+        monkeypatch.setattr(otlpfast, "available", lambda: False)
+    elif not otlpfast.available():
+        pytest.skip("the fast-otlp extra (numba) is not installed")
+    p = _otlp_holed(tmp_path)
+    res = CliRunner().invoke(
+        app, ["profile", str(RECIPE), "--logs", str(p), "--memory-budget", "300M"], env={"COLUMNS": "200"}
+    )
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    err = [x for x in res.output.splitlines() if x.strip()]
+    assert len(err) == 1 and "holed.json: cannot read: a hole of " in err[0] and " at byte " in err[0], res.output
+
+
+def test_a_short_hole_is_read_as_before(tmp_path: Path) -> None:
+    """Under the limit, a hole is read (its NULs are then the parser's to refuse)."""
+    p = _holed(tmp_path / "short.json", b"[", HOLE_BYTES - (1 << 20), b"]")
+    data, cut = inflate(p)
+    assert cut is None and len(data) == p.stat().st_size
+
