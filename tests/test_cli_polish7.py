@@ -144,9 +144,9 @@ NAMED_BY_SUFFIX = {  # command line (OUT for the output) -> the option and the n
     "forecast": (["forecast", "RECIPE", "--logs", "LOGS", "--plot", "OUT"], "'--plot'",
                  "(name the file *.png or *.svg)"),
     "convert": (["convert", "LOGS", "-o", "OUT"], "'--out' / '-o'",
-                "(name the file *.parquet or *.pq, or a folder ending in /)"),
+                "(name the file *.parquet, *.parq or *.pq, or a folder ending in /)"),
     "generate": (["generate", "RECIPE", "-n", "10", "-o", "OUT"], "'--out' / '-o'",
-                 "(name the file *.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet)"),
+                 "(name the file *.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet, *.parq or *.pq)"),
 }
 
 
@@ -236,3 +236,55 @@ def test_forecast_records_nothing_in_the_store_and_takes_no_store_option(
     assert refused.exit_code == 2 and "--store" in refused.output, refused.output
     page = (Path(__file__).resolve().parents[1] / "docs" / "commands" / "forecast.md").read_text()
     assert "records nothing in it, so it takes no `--store`" in page
+
+
+# ---- 6. fit() counts a column's own min_width once: the table is the console's width ------------------
+
+
+def _min_width_columns() -> list[Column]:
+    """The reviewer's repro: a no_wrap name, a wrapping column with min_width 20 (as forecast's
+    'target reached'), another wrapping column."""
+    return [
+        Column("service", ["checkout-frontend-service"], {"no_wrap": True}),
+        Column("why", ["short words only here but quite a lot of them to need wrapping across lines " * 2],
+               {"min_width": 20}),
+        Column("note", ["another wrapping column with many words in it to fill width " * 2], {}),
+    ]
+
+
+@pytest.mark.parametrize("width", [68, 70, 72, 80, 90, 100, 120])
+def test_fit_with_a_min_width_column_draws_the_console_width(width: int) -> None:
+    """natural.minimum counts min_width; the room shared out counted only the longest word, so 12
+    columns per table were lost (59 of 72 drawn) and the min_width column wrapped at 11."""
+    import io
+
+    from rich.console import Console
+
+    from recipemut.commands._layout import fit
+
+    out = Console(width=width, file=io.StringIO(), color_system=None)
+    fitted = fit(out, _min_width_columns())
+    assert fitted is not None and fitted[1] == []
+    out.print(fitted[0])
+    lines = out.file.getvalue().splitlines()
+    assert max(len(line.rstrip()) for line in lines) == width, "\n".join(lines)
+    widths = [c.width for c in fitted[0].columns]
+    assert widths[1] is not None and widths[1] >= 20, widths
+    assert "…" not in out.file.getvalue()
+
+
+def test_shared_starts_a_min_width_column_at_its_minimum() -> None:
+    widths = shared([Column("a", ["aa bb cc dd ee ff"]), Column("b", ["x y z"], {"min_width": 9})], 14)
+    assert widths[1] >= 9 and sum(widths) == 14, widths
+
+
+def test_shared_gives_the_room_to_the_narrowest_column_first() -> None:
+    """Three columns, room for their longest words and 7 more: both short columns are made whole (8
+    and 6) before the wide one grows; giving each column one in turn left 'abcd efg' wrapped at 6."""
+    wide = Column("a", ["aaaaaaaaaa " * 4])  # longest word 10, line 43
+    short = Column("b", ["abcd efg"])  # 4 .. 8
+    shorter = Column("c", ["xyz uv"])  # 3 .. 6
+    assert shared([wide, short, shorter], 24) == [10, 8, 6]
+    assert shared([wide, short, shorter], 30) == [16, 8, 6]  # the rest to the only one still growing
+    assert shared([shorter, wide, short], 24) == [6, 10, 8]  # whatever the order of the columns
+    assert shared([wide, short, shorter], 20) == [10, 5, 5]  # not room for both: the narrower grows first

@@ -51,9 +51,7 @@ def table(columns: Sequence[Column], styles: Sequence[str | None] = (), **opts: 
     """
     t = Table(**opts)
     for c, (low, _) in zip(columns, (_span(c) for c in columns), strict=True):
-        options = dict(c.options)
-        options["min_width"] = max(low, options.get("min_width") or 0)
-        t.add_column(c.name, **options)
+        t.add_column(c.name, **{**c.options, "min_width": low})
     for i in range(len(columns[0].cells) if columns else 0):
         t.add_row(*(c.cells[i] for c in columns), style=styles[i] if styles else None)
     return t
@@ -61,12 +59,13 @@ def table(columns: Sequence[Column], styles: Sequence[str | None] = (), **opts: 
 
 def _span(c: Column) -> tuple[int, int]:
     """The fewest and the most columns ``c``'s cells take: the widest cell of a ``no_wrap`` column
-    (both), else the longest word and the longest line."""
+    (both), else the longest word and the longest line; never fewer than the column's own ``min_width``."""
     cells = [Text.from_markup(x) for x in [*c.cells, c.name]]
     most = max(Text(line).cell_len for x in cells for line in x.plain.splitlines() or [""])
-    if c.options.get("no_wrap"):
-        return most, most
-    return max((Text(w).cell_len for x in cells for w in x.plain.split()), default=0), most
+    longest = max((Text(w).cell_len for x in cells for w in x.plain.split()), default=0)
+    words = most if c.options.get("no_wrap") else longest
+    low = max(words, c.options.get("min_width") or 0)  # one lower bound: table(), shared() and fit() alike
+    return low, max(most, low)
 
 
 def shared(columns: Sequence[Column], room: int) -> list[int]:
@@ -120,7 +119,7 @@ def fit(
     t = table(kept, styles, **opts)
     natural = Measurement.get(out, out.options.update_width(1 << 20), t)
     if natural.maximum > out.width:  # rich would share the width out itself, cutting words (shared)
-        lows = sum(_span(c)[0] for c in kept)
+        lows = sum(_span(c)[0] for c in kept)  # each column's min_width included, as natural.minimum has it
         widths = shared(kept, out.width - (natural.minimum - lows))
         kept = [Column(c.name, c.cells, {**c.options, "width": w}, c.drop) for c, w in zip(kept, widths, strict=True)]
         t = table(kept, styles, **opts)
