@@ -21,6 +21,7 @@ from recipemut.errors import InputFileError
 from recipemut.files.compressed import HOLE_BYTES, SparseHole, big_hole, inflate
 from recipemut.logs import otlpfast, sample
 from recipemut.logs.common import read_bytes
+from recipemut.logs.lines import pread_exact
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
@@ -158,3 +159,58 @@ def test_a_short_hole_is_read_as_before(tmp_path: Path) -> None:
     data, cut = inflate(p)
     assert cut is None and len(data) == p.stat().st_size
 
+
+
+# ---- 2. one read-to-size helper -------------------------------------------------------------------------
+
+
+def test_pread_exact_fills_the_view_across_short_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / "f"
+    p.write_bytes(bytes(range(256)) * 40)
+    real = os.preadv
+
+    def three_at_a_time(fd: int, buffers: list, offset: int, *args: int) -> int:
+        return real(fd, [memoryview(buffers[0])[:3]], offset, *args)
+
+    monkeypatch.setattr(os, "preadv", three_at_a_time)
+    out = bytearray(1000)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        pread_exact(fd, memoryview(out), 77, "shown.log", 10240)
+        assert bytes(out) == p.read_bytes()[77:1077]
+        os.truncate(p, 500)
+        with pytest.raises(InputFileError) as e:
+            pread_exact(fd, memoryview(out), 0, "shown.log", 10240)
+    finally:
+        os.close(fd)
+    assert e.value.file == "shown.log" and e.value.code == "file-changed"
+    assert "it was 10,240 bytes, now 500" in e.value.message
+
+
+@needs_scanner
+@pytest.mark.parametrize("block", [4096, 1 << 24], ids=["cut-between-two-reads", "cut-after-the-last-read"])
+def test_an_otlp_file_cut_on_standard_input_is_named_stdin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """The fast path's cut message names the file as the user gave it (``<stdin>``), not its copy."""
+    monkeypatch.setattr(otlpfast, "SCAN_BYTES", 0)
+    monkeypatch.setattr(otlpfast, "READ_BYTES", block)
+    data = write_json(tmp_path / "export.json", _docs(40, 6), lines=True).read_bytes()
+    real = os.preadv
+    done: list[int] = []
+
+    def read_then_cut(fd: int, buffers: list, offset: int, *args: int) -> int:
+        got = real(fd, buffers, offset, *args)
+        if not done and os.fstat(fd).st_size == len(data):
+            done.append(got)
+            with open(f"/proc/self/fd/{fd}", "r+b") as f:  # the copy, whatever its name
+                f.truncate(1000)
+        return got
+
+    monkeypatch.setattr(os, "preadv", read_then_cut)
+    res = CliRunner().invoke(app, ["profile", str(RECIPE), "--logs", "-"], input=data, env={"COLUMNS": "200"})
+    assert done, "the copy of standard input was not read by the fast path"
+    assert res.exit_code == 1, res.output
+    err = [x for x in res.output.splitlines() if x.strip()]
+    assert len(err) == 1 and err[0].startswith("error: <stdin>: changed while it was read"), res.output
+    assert f"it was {len(data):,} bytes, now 1,000" in err[0], res.output

@@ -440,6 +440,32 @@ copytruncate?); read it again once it is complete, or read the rotated copy'
     )
 
 
+def pread_exact(fd: int, view: memoryview, at: int, name: str, size: int) -> None:
+    """Fill ``view`` with the bytes of the file open as ``fd`` from byte ``at`` on (``pread``, as many
+    reads as it takes). A read that comes short (the file, ``size`` bytes when opened, now ends
+    before) is :func:`changed_while_read`, naming the file ``name`` (its display name); an OS error
+    is ``cannot read (...)``. The one such loop of the plain-file readers (:class:`Snapshot`, the
+    OTLP fast path)."""
+    got, n = 0, len(view)
+    while got < n:
+        try:
+            k = os.preadv(fd, [view[got:]], at + got)
+        except OSError as e:
+            raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
+        if not k:
+            now = os.fstat(fd).st_size
+            raise changed_while_read(name, size, now if now < size else at + got)
+        got += k
+
+
+def check_unchanged(fd: int, name: str, size: int) -> None:
+    """Raise :func:`changed_while_read` when the file open as ``fd`` (``size`` bytes when opened, named
+    ``name``) is now shorter."""
+    now = os.fstat(fd).st_size
+    if now < size:
+        raise changed_while_read(name, size, now)
+
+
 @dataclass
 class Snapshot:
     """The first ``size`` bytes of a plain log, read with ``pread`` from one open descriptor, never
@@ -490,19 +516,7 @@ class Snapshot:
 
     def check(self) -> None:
         """Raise :func:`changed_while_read` when the file is now shorter than when it was opened."""
-        now = os.fstat(self.fd).st_size
-        if now < self.size:
-            raise changed_while_read(self.name, self.size, now)
-
-    def _pread(self, into: memoryview, at: int) -> int:
-        try:
-            got = os.preadv(self.fd, [into], at)
-        except OSError as e:
-            raise InputFileError(f"cannot read ({e.strerror or e})", file=self.name, code="unreadable") from None
-        if got == 0 and len(into):
-            self.check()
-            raise changed_while_read(self.name, self.size, at)  # pragma: no cover - shorter, yet fstat said not
-        return got
+        check_unchanged(self.fd, self.name, self.size)
 
     def _long_ranges(self) -> list[tuple[int, int]]:
         """The byte ranges of the lines longer than :data:`MAX_LINE_BYTES`: a line inside one block is
@@ -537,9 +551,7 @@ class Snapshot:
         while (at < hi) if forward else (at > lo):
             n = min(n, hi - at) if forward else min(n, at - lo)
             base = at if forward else at - n
-            got = 0
-            while got < n:
-                got += self._pread(view[got:n], base + got)
+            pread_exact(self.fd, view[:n], base, self.name, self.size)
             i = probe.find(b"\n", 0, n) if forward else probe.rfind(b"\n", 0, n)
             if i >= 0:
                 return base + i
@@ -586,9 +598,8 @@ class Snapshot:
         o = 0
         places: list[int] = []  # where each long line's (empty) place is in ``out``
         for s, e in keep:
-            pos = s
-            while pos < e:
-                pos += self._pread(view[o + pos - s : o + min(e, pos + _READ_BLOCK) - s], pos)
+            for pos in range(s, e, _READ_BLOCK):
+                pread_exact(self.fd, view[o + pos - s : o + min(e, pos + _READ_BLOCK) - s], pos, self.name, self.size)
             o += e - s
             places.append(o)
         if tail:
@@ -610,8 +621,10 @@ __all__ = [
     "Lines",
     "Snapshot",
     "changed_while_read",
+    "check_unchanged",
     "index_lines",
     "line_depths",
     "long_line_message",
+    "pread_exact",
     "too_deep",
 ]

@@ -28,7 +28,7 @@ from recipemut.errors import InputFileError
 from recipemut.files.compressed import big_hole, packed_with
 from recipemut.logs import otlp
 from recipemut.logs.common import MAX_BYTES, raw_table, read_head
-from recipemut.logs.lines import changed_while_read
+from recipemut.logs.lines import check_unchanged, pread_exact
 from recipemut.logs.otlp import KIND_NAMES, KINDS, lower_like_python, scatter, str_to_float
 
 log = logging.getLogger(__name__)
@@ -182,25 +182,21 @@ def _read_plain(path: Path) -> pa.Buffer | None:
     :func:`.lines.changed_while_read` (as the native reader's :class:`.lines.Snapshot` says it); a file
     appended to meanwhile is read as it was when opened. A hole of
     :data:`~recipemut.files.compressed.HOLE_BYTES` or more (a sparse file) is refused before any byte is
-    read or allocated (:func:`~recipemut.files.compressed.big_hole`): no JSON holds a NUL."""
+    read or allocated (:func:`~recipemut.files.compressed.big_hole`): no JSON holds a NUL. Errors name
+    the file as the reader was given it (ingest puts a display name such as ``<stdin>`` in its place)."""
+    name = str(path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         size = os.fstat(fd).st_size
         if size > MAX_BYTES:
             return None
         if (hole := big_hole(fd, size)) is not None:  # allocated, a 600 MiB hole peaked at 3.96 GB
-            raise InputFileError(f"cannot read: {hole}", file=str(path), code="unreadable")
+            raise InputFileError(f"cannot read: {hole}", file=name, code="unreadable")
         out = pa.allocate_buffer(size)
         view = memoryview(out)
-        pos = 0
-        while pos < size:
-            got = os.preadv(fd, [view[pos : pos + READ_BYTES]], pos)
-            if not got:
-                break
-            pos += got
-        now = os.fstat(fd).st_size
-        if pos < size or now < size:
-            raise changed_while_read(str(path), size, now if now < size else pos)
+        for pos in range(0, size, READ_BYTES):
+            pread_exact(fd, view[pos : pos + READ_BYTES], pos, name, size)
+        check_unchanged(fd, name, size)
         return out
     finally:
         os.close(fd)
