@@ -24,7 +24,7 @@ def test_a_new_file_not_named_parquet_is_a_usage_error_before_any_work(tmp_path:
     # it was written as Parquet under a name that says JSONL
     code, output = _convert(tmp_path / name)
     assert code == 2, output
-    assert "*.parquet or *.pq" in output and "--out" in output
+    assert "*.parquet, *.parq or *.pq" in output and "--out" in output
     assert not (tmp_path / name).exists()
 
 
@@ -56,7 +56,7 @@ def test_an_existing_parquet_named_file_that_is_not_parquet_is_refused_and_kept(
 
 
 def test_an_existing_file_of_another_name_is_a_usage_error_and_kept(tmp_path: Path) -> None:
-    """Any name but *.parquet, *.pq or a folder is refused by its name (exit 2) before any work, existing or not."""
+    """Any name but *.parquet, *.parq, *.pq or a folder is refused by name (exit 2) before any work, existing or not."""
     out = tmp_path / "notes.txt"
     out.write_bytes(b"keep me\n")
     code, output = _convert(out)

@@ -95,7 +95,7 @@ def test_the_parquet_file_is_sorted_by_request_as_convert_writes_it(written: dic
     assert set(t.column("source_file").to_pylist()) == {f"{written['.parquet']} (generated)"}
 
 
-@pytest.mark.parametrize("name", ["x.json", "x", "x.txt", "x.gz", "x.pq", ".jsonl"])
+@pytest.mark.parametrize("name", ["x.json", "x", "x.txt", "x.gz", "x.parquet.txt", ".jsonl", ".pq"])
 def test_another_name_is_refused_in_one_line_listing_the_accepted_ones(tmp_path: Path, name: str) -> None:
     out = tmp_path / name
     r = runner.invoke(app, ["generate", str(RECIPE), "-n", "10", "-o", str(out)], env=WIDE)
@@ -103,7 +103,7 @@ def test_another_name_is_refused_in_one_line_listing_the_accepted_ones(tmp_path:
     said = " ".join(r.output.replace("\u2502", " ").split())  # the usage error's box sides off
     assert (
         f"Invalid value for '--out' / '-o': {out}: generate writes a log in the format its name says "
-        "(name the file *.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet)"
+        "(name the file *.jsonl, *.jsonl.gz, *.jsonl.zst, *.parquet, *.parq or *.pq)"
     ) in said, r.output
     assert list(tmp_path.iterdir()) == []
 

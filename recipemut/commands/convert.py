@@ -25,7 +25,8 @@ from recipemut.commands._common import (
 )
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import shown
-from recipemut.usecases.convert import PARQUET_SUFFIXES, mapping_problem
+from recipemut.logs.sources import PARQUET_SUFFIXES
+from recipemut.usecases.convert import mapping_problem
 
 
 def convert(

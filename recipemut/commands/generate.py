@@ -10,9 +10,10 @@ import typer
 
 from recipemut.commands._common import OutputFormat, check_rate, err_console, in_range, written_as
 from recipemut.files.text import console, shown
+from recipemut.logs.sources import PARQUET_SUFFIXES
 
 #: usecases.generate.WRITTEN's keys, not imported for -h (pandas); tests/test_cli_polish7.py checks they agree
-WRITTEN_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
+WRITTEN_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", *PARQUET_SUFFIXES)
 
 
 def _usage(message: str) -> typer.Exit:
@@ -58,7 +59,7 @@ def generate(
     ),
     out: Path = typer.Option(..., "--out", "-o", callback=written_as("generate writes a log in the format its name "
                              "says", WRITTEN_SUFFIXES), help="Log file to write, in the format its name says: .jsonl, "
-                             ".jsonl.gz (gzip), .jsonl.zst (zstd) or .parquet (as convert writes it)."),
+                             ".jsonl.gz (gzip), .jsonl.zst (zstd) or .parquet/.parq/.pq (as convert writes it)."),
     force: bool = typer.Option(False, "--force", help="Replace --out when it is there already (refused without)."),
     params: Path | None = typer.Option(
         None, "--params", help="Generation parameters (default: loggen.yaml beside the recipe, when present)."

@@ -22,13 +22,15 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from recipemut.logs.sources import PARQUET_SUFFIXES
+
 #: the process before any span: Python, numpy, pandas, pyarrow and the recipe (the intercept of the
 #: measured peaks, 249 and 247 MB)
 BASE_BYTES = 256 << 20
 #: peak bytes per span, by what is written: JSON lines (plain, gzip, zstd) keep the spans, the lines'
 #: columns and the lines at once; Parquet keeps the table it writes. Measured slopes between 433,537 and
 #: 1,443,545 spans of checkout: 961 and 783 bytes; a fan-out log's spans carry span_id and attempt too.
-BYTES_PER_SPAN = {".jsonl": 1000, ".jsonl.gz": 1000, ".jsonl.zst": 1000, ".parquet": 820}
+BYTES_PER_SPAN = {".jsonl": 1000, ".jsonl.gz": 1000, ".jsonl.zst": 1000, **dict.fromkeys(PARQUET_SUFFIXES, 820)}
 #: more bytes per span when the spans carry the call columns (a fan-out, retries, nesting: ``span_id``,
 #: ``attempt``, ...): the hotrod recipe of the generate page, 277,440 and 832,767 spans to .jsonl.gz,
 #: 574,396 and 1,219,604 kB, a slope of 1,190 bytes

@@ -23,7 +23,7 @@ from pathlib import PurePath
 from recipemut.files.compressed import gunzip_head, is_gzip
 from recipemut.logs.runs.sniff import LABELS as RUN_LABELS
 from recipemut.logs.runs.sniff import sniff
-from recipemut.logs.sources import HEAD_BYTES
+from recipemut.logs.sources import HEAD_BYTES, PARQUET_SUFFIXES  # a Parquet log's names (told by content still)
 
 UTF8_BOM = b"\xef\xbb\xbf"
 #: how messages name each format
@@ -176,10 +176,6 @@ def detect_format(head: bytes) -> str:
     return "native"  # JSON objects (whole, broken or of no known format) or text: the native reader names the line
 
 
-#: the names a Parquet log goes by (it is still told by its content: :func:`misnamed_parquet`)
-PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
-
-
 def misnamed_parquet(name: str, head: bytes) -> str | None:
     """Why a file whose name says Parquet cannot be read as a log: it does not open with ``PAR1``
     (text, JSON, a gzip stream...): said instead of the JSON error its first line would give. ``None``
@@ -198,7 +194,6 @@ def misnamed_parquet(name: str, head: bytes) -> str | None:
 
 __all__ = [
     "LABELS",
-    "PARQUET_SUFFIXES",
     "SIGNATURES",
     "UTF8_BOM",
     "detect",

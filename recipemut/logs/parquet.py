@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from recipemut.errors import InputFileError, LogError
 from recipemut.files.compressed import gzip_limit
+from recipemut.logs.sources import PARQUET_SUFFIXES
 from recipemut.logs.spans import INT_COLS, PARSE_SCHEMA, REQUIRED
 
 #: the columns whose NaN is kept (and rejected by the checks, as in JSONL), not read as null: the
@@ -53,7 +54,6 @@ PAGE_BUFFER_BYTES = 1 << 20
 #: 100,000 one-line files took 245 s and 2.6 GB (the dask engine: past 300 s); concatenate or convert them
 MAX_LOG_FILES = 10_000
 _GLOB_CHARS = frozenset("*?[")
-_PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
 
 
@@ -152,7 +152,7 @@ def list_folder(folder: Path) -> FolderListing:
         if f.name.startswith((".", "_")):
             continue
         if f.is_file():
-            (parquet if f.suffix.lower() in _PARQUET_SUFFIXES or is_parquet_file(f) else others).append(f)
+            (parquet if f.suffix.lower() in PARQUET_SUFFIXES or is_parquet_file(f) else others).append(f)
         elif f.is_symlink() and f.is_dir():
             linked.append(f)
     return FolderListing(folder, parquet, others, linked)

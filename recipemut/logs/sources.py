@@ -45,6 +45,10 @@ from recipemut.files.read import kind_of
 HEAD_BYTES = 1 << 16
 #: a first block with this share of bytes that no text log holds (controls, invalid UTF-8) is binary
 BINARY_SHARE = 0.25
+#: the names a Parquet log goes by, the one list every reader and writer takes (any case): a folder's
+#: Parquet files are these (or told by content), ``convert -o`` and ``generate -o`` write them all, and a
+#: file so named that is not Parquet is said to be so (:func:`recipemut.logs.detect.misnamed_parquet`)
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 #: the path that means standard input, and the name it goes by in messages, notes and ``source_file``
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -302,6 +306,7 @@ __all__ = [
     "BINARY_SHARE",
     "HEADER_LINES",
     "HEAD_BYTES",
+    "PARQUET_SUFFIXES",
     "STDIN",
     "STDIN_NAME",
     "after_first_line",

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recipemut.files.progress import NO_PROGRESS, Progress
+from recipemut.logs.sources import PARQUET_SUFFIXES
 from recipemut.usecases.inputs import LogSource
 
 if TYPE_CHECKING:
@@ -172,31 +173,6 @@ def convert_logs(
     return ConvertRun(Path(out), got.rows, got.columns, got.size_bytes, got.report, recipe=name)
 
 
-#: what a one-file ``--out`` is named
-PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-def out_name_problem(out: str) -> str | None:
-    """Why ``out`` cannot be the name of a one-file conversion (``None`` when it can): a new (or empty)
-    file not named ``*.parquet`` or ``*.pq``. A folder is fine; an existing file, a link or anything
-    else is left to :func:`convert_logs` to refuse by what it is (or replace, under ``--force``, when it is Parquet).
-
-    >>> out_name_problem("c.jsonl")
-    'c.jsonl: convert writes Parquet (name the file *.parquet or *.pq, or a folder ending in /)'
-    >>> out_name_problem("c.parquet") is None, out_name_problem("days/") is None
-    (True, True)
-    """
-    if is_folder_target(out) or Path(out).suffix.lower() in PARQUET_SUFFIXES:
-        return None
-    try:
-        st: os.stat_result | None = os.lstat(out)
-    except OSError:
-        st = None
-    if st is not None and not (stat.S_ISREG(st.st_mode) and st.st_size == 0):
-        return None
-    return f"{out}: convert writes Parquet (name the file *.parquet or *.pq, or a folder ending in /)"
-
-
 def refuse_not_parquet(path: Path, out: str | Path) -> None:
     """Refuse to replace an existing file that is not empty and not Parquet (a recipe, a log, ...):
     one :class:`~recipemut.errors.InputFileError` naming ``--out``. An existing Parquet file is replaced."""
@@ -264,7 +240,12 @@ def refuse_linked_inputs(source: LogSource, folder: Path, out: str | Path) -> No
 
 
 def is_folder_target(out: str | Path) -> bool:
-    """Whether ``-o`` names a folder (one that exists, or a path written with a trailing ``/``)."""
+    """Whether ``-o`` names a folder (one that exists, or a path written with a trailing ``/``): the one
+    test, which ``convert -o``'s name check (``commands/_common.py`` ``written_as``) asks too.
+
+    >>> is_folder_target("days/"), is_folder_target("days.parquet")
+    (True, False)
+    """
     return Path(out).is_dir() or str(out).endswith(("/", "\\"))
 
 
@@ -292,7 +273,8 @@ def convert_to_folder(
         raise InputFileError(f"--out {out}: is not a folder; name a folder or a .parquet file", code="out")
     if not folder.parent.resolve().is_dir():
         raise InputFileError(f"--out {out}: folder does not exist: {folder.parent.resolve()}", code="out")
-    if any(p == folder.resolve() or (p.parent == folder.resolve() and p.suffix == ".parquet") for p in inputs):
+    if any(p == folder.resolve() or (p.parent == folder.resolve() and p.suffix.lower() in PARQUET_SUFFIXES)
+           for p in inputs):  # a log named as Parquet in it: --logs FOLDER would read it with the days
         raise InputFileError(f"--out {out}: holds one of the logs; write elsewhere", code="out")
     refuse_linked_inputs(source, folder, out)
     refuse_inside_inputs(source, folder, out)
@@ -326,7 +308,6 @@ __all__ = [
     "is_folder_target",
     "load_for",
     "mapping_problem",
-    "out_name_problem",
     "refuse_inside_inputs",
     "refuse_linked_inputs",
     "refuse_not_parquet",

@@ -23,13 +23,14 @@ from recipemut.logs.parquet import BATCH_ROWS
 from recipemut.logs.parquet import write_parquet as parquet_file
 from recipemut.logs.report import Rejects
 from recipemut.logs.sample import available_memory, human_bytes
+from recipemut.logs.sources import PARQUET_SUFFIXES
 from recipemut.logs.spans import PARSE_SCHEMA
 from recipemut.recipe.loader import load_recipe
 from recipemut.usecases.overwrite import refuse_existing
 
 #: what ``--out``'s name may end with, and the format written
 WRITTEN = {".jsonl": "JSON lines", ".jsonl.gz": "gzip JSON lines", ".jsonl.zst": "zstd JSON lines",
-           ".parquet": "Parquet (as convert writes it)"}  # fmt: skip
+           **dict.fromkeys(PARQUET_SUFFIXES, "Parquet (as convert writes it)")}  # every name the reader reads
 
 
 def written_suffix(out: Path) -> str:
@@ -44,8 +45,8 @@ def written_suffix(out: Path) -> str:
         if name.endswith(suffix) and len(name) > len(suffix):
             return suffix
     raise InputFileError(
-        f"--out {out}: generate writes a file named *.jsonl, *.jsonl.gz, *.jsonl.zst or *.parquet (the format "
-        "is taken from the name)",
+        f"--out {out}: generate writes a file named {', '.join('*' + s for s in list(WRITTEN)[:-1])} or "
+        f"*{list(WRITTEN)[-1]} (the format is taken from the name)",
         code="out",
     )
 
@@ -135,7 +136,7 @@ def generate_log(
         )
     try:
         df = generated(traffic.requests, traffic.sample_rate)
-        spans = write_parquet(df, out) if suffix == ".parquet" else write_jsonl(df, out)
+        spans = write_parquet(df, out) if suffix in PARQUET_SUFFIXES else write_jsonl(df, out)
     except MemoryError:  # numpy's and arrow's too; past the check (--memory-budget off or too large): one line
         raise InputFileError(
             f"ran out of memory generating {traffic.requests:,} requests; nothing was written: lower -n or "
