@@ -52,6 +52,7 @@ from recipemut.apply.transaction import (
     without_variants_text,
 )
 from recipemut.errors import RecipemutError
+from recipemut.files.jsonsafe import strict_json
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.judge.stats import IMPROVES, compare
 from recipemut.logs.sources import STDIN_NAME, is_stdin
@@ -72,6 +73,8 @@ GAINS = ("latency_p50", "latency_p95", "cost")
 DEFAULT_MIN_REQUESTS = 200
 
 PROMOTE, ROLLBACK, HOLD = "promote", "rollback", "hold"
+#: the status of a metric neither the logs nor the recipe give (a cost never logged nor declared)
+UNKNOWN = "unknown"
 #: exit codes of ``recipemut evaluate`` (1 is any error)
 EXIT_CODES: Mapping[str, int] = {PROMOTE: 0, ROLLBACK: 3, HOLD: 4}
 
@@ -93,14 +96,16 @@ class MetricJudgement:
     p_value: float | None
     tolerance: float  # as given (relative or absolute)
     allowed: float  # absolute allowed worsening
-    status: str  # improves | within tolerance | regresses | uncertain
+    status: str  # improves | within tolerance | regresses | uncertain | unknown
+    note: str | None = None  # why the metric is unknown (left out of the decision)
 
     @property
     def relative(self) -> float:
         return self.delta / self.primary if self.primary else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The metric as JSON gives it: an unknown or uncomputable figure is ``null``, never ``NaN``."""
+        return strict_json({
             "metric": self.name,
             "primary": self.primary,
             "canary": self.canary,
@@ -112,7 +117,8 @@ class MetricJudgement:
             "tolerance_kind": "relative" if self.name in RELATIVE else "absolute",
             "allowed_delta": self.allowed,
             "status": self.status,
-        }
+            "note": self.note,
+        })
 
 
 @dataclass(frozen=True)
@@ -141,25 +147,83 @@ class Judgement:
         }
 
 
-def request_metrics(spans: pd.DataFrame) -> pd.DataFrame:
+#: per variant (``control`` for the primary), each operation's declared ``cost_per_call_usd``
+Declared = Mapping[str, Mapping[str, float]]
+
+
+def declared_costs(doc: Mapping[str, Any], fallback: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Each operation's ``cost_per_call_usd`` in a recipe document (operations that declare one), and
+    ``fallback``'s price of the operations the document does not define.
+
+    ``profile`` prices a span that logs no ``cost_usd`` at its operation's ``cost_per_call_usd``
+    (:func:`recipemut.profile.build.build_profile`); the canary's spans are priced the same way, the
+    canary's at its own recipe's (the ``variants`` entry's ``recipe``), falling back to the
+    primary's for an operation the canary's recipe does not have.
+
+    >>> declared_costs({"operations": [{"id": "a", "cost_per_call_usd": 0.5}, {"id": "b"}]}, {"b": 1.0, "c": 2.0})
+    {'c': 2.0, 'a': 0.5}
+    """
+    from recipemut.recipe.model import recipe_from_dict
+
+    ops = recipe_from_dict(doc).ops
+    own = {op_id: float(op.cost_per_call_usd) for op_id, op in ops.items() if op.cost_per_call_usd is not None}
+    return {**{k: v for k, v in (fallback or {}).items() if k not in ops}, **own}
+
+
+def span_costs(spans: pd.DataFrame, declared: Declared | None = None) -> pd.Series:
+    """Each span's cost: its logged ``cost_usd``, else its variant's recipe's ``cost_per_call_usd`` for its
+    operation (``declared``), else NaN (unpriced).
+
+    >>> df = pd.DataFrame({"variant": ["control", "canary", "canary"], "op": ["a", "a", "b"],
+    ...     "cost_usd": [0.1, None, None]})
+    >>> span_costs(df, {"control": {"a": 9.0}, "canary": {"a": 0.5}}).tolist()
+    [0.1, 0.5, nan]
+    """
+    logged = (
+        spans["cost_usd"].astype("float64")
+        if "cost_usd" in spans
+        else pd.Series(np.nan, index=spans.index, dtype="float64")
+    )
+    if not declared or "op" not in spans or not bool(logged.isna().any()):
+        return logged
+    variant = _variants(spans)
+    fill = pd.Series(np.nan, index=spans.index, dtype="float64")
+    for name, costs in declared.items():  # a handful of variants; each a vectorised map
+        if costs:
+            at = (variant == name).to_numpy()
+            fill[at] = spans["op"][at].astype(object).map(costs).astype("float64")
+    return logged.fillna(fill)
+
+
+def _variants(spans: pd.DataFrame) -> pd.Series:
+    if "variant" not in spans:
+        return pd.Series(DEFAULT_VARIANT, index=spans.index, dtype=object)
+    return spans["variant"].astype(object).where(spans["variant"].notna(), DEFAULT_VARIANT)
+
+
+def request_metrics(spans: pd.DataFrame, declared: Declared | None = None) -> pd.DataFrame:
     """One row per request: ``variant``, ``latency_ms``, ``cost_usd``, ``error`` and ``halted`` (0/1).
+
+    A request's cost is the sum of its spans' :func:`span_costs`, a span priced by neither the log
+    nor ``declared`` counting 0 (as ``profile`` sums a request's cost); :func:`unpriced` says when
+    that makes the arms' costs incomparable.
 
     >>> df = pd.DataFrame({"request_id": ["a", "a", "b"], "variant": ["control"] * 2 + ["canary"],
     ...     "start_ms": [0.0, 10.0, 0.0], "latency_ms": [10.0, 5.0, 7.0], "status": ["ok", "error", "ok"],
     ...     "cost_usd": [0.1, 0.2, None]})
     >>> request_metrics(df).loc["a"].to_dict()
     {'variant': 'control', 'latency_ms': 15.0, 'cost_usd': 0.30000000000000004, 'error': 1, 'halted': 0}
+    >>> float(request_metrics(df).loc["b", "cost_usd"])
+    0.0
     """
     start = spans["start_ms"].astype("float64")
     frame = pd.DataFrame(
         {
             "request_id": spans["request_id"].astype(str),
-            "variant": spans["variant"].astype(object).where(spans["variant"].notna(), DEFAULT_VARIANT)
-            if "variant" in spans
-            else DEFAULT_VARIANT,
+            "variant": _variants(spans),
             "start": start,
             "end": start + spans["latency_ms"].astype("float64"),
-            "cost": spans["cost_usd"].astype("float64").fillna(0.0) if "cost_usd" in spans else 0.0,
+            "cost": span_costs(spans, declared),
             "error": (spans["status"] == "error").astype("int64"),
             "halted": (spans["status"] == "halted").astype("int64"),
         }
@@ -176,6 +240,36 @@ def request_metrics(spans: pd.DataFrame) -> pd.DataFrame:
     )
     out.index.name = "request_id"
     return out
+
+
+def unpriced(spans: pd.DataFrame, variant: str, declared: Declared | None = None) -> str | None:
+    """Why the cost of the two arms cannot be compared, or ``None`` when it can.
+
+    It cannot when no span of either arm is priced (neither a logged ``cost_usd`` nor the recipe's
+    ``cost_per_call_usd``), or when an operation's spans are priced in one arm and not at all in the
+    other: summing what is priced would make that arm look cheaper by the unpriced operation's cost.
+    """
+    cost = span_costs(spans, declared)
+    arm = _variants(spans)
+    ops = spans["op"].astype(str) if "op" in spans else pd.Series("", index=spans.index)
+    by = pd.DataFrame({"arm": arm, "op": ops, "priced": cost.notna()})
+    by = by[by["arm"].isin([DEFAULT_VARIANT, variant])]
+    if not bool(by["priced"].any()):
+        return "no cost in the logs or the recipe"
+    table = by.groupby(["op", "arm"], sort=True)["priced"].any().unstack("arm")
+    if DEFAULT_VARIANT not in table or variant not in table:
+        return None
+    both = table.dropna()  # operations that ran in both arms
+    odd = both[both[DEFAULT_VARIANT].astype(bool) != both[variant].astype(bool)]
+    if odd.empty:
+        return None
+    op = str(odd.index[0])
+    bare = variant if bool(odd.iloc[0][DEFAULT_VARIANT]) else "primary (control)"
+    more = f" and {len(odd) - 1} more" if len(odd) > 1 else ""
+    return (
+        f"the {bare}'s spans of {op!r}{more} log no cost_usd and its recipe has no cost_per_call_usd for it, "
+        "while the other arm's are priced"
+    )
 
 
 def _status(verdict: str, est: float, lo: float, allowed: float) -> str:
@@ -203,8 +297,14 @@ def judge(
     min_requests: int = DEFAULT_MIN_REQUESTS,
     alpha: float = 0.05,
     seed: int = 0,
+    declared: Declared | None = None,
 ) -> Judgement:
-    """Decide on the canary ``variant`` against the primary (``control``) from their spans."""
+    """Decide on the canary ``variant`` against the primary (``control``) from their spans.
+
+    ``declared``: per variant, the recipe's ``cost_per_call_usd`` per operation (:func:`declared_costs`),
+    pricing the spans that log no ``cost_usd``; where neither prices an arm's spans the cost is
+    ``unknown`` (:func:`unpriced`) and left out of the decision.
+    """
     tol = dict(DEFAULT_TOLERANCES)
     for k, v in (tolerances or {}).items():
         if k not in DEFAULT_TOLERANCES:
@@ -214,7 +314,7 @@ def judge(
         if not 0 <= v < math.inf:  # not NaN, and not inf: a canary that could never be rolled back
             raise EvaluateError(f"tolerance {k}={v} must be a finite number >= 0", code="bad-tolerance")
         tol[k] = float(v)
-    req = request_metrics(spans)
+    req = request_metrics(spans, declared)
     prim = req[req["variant"] == DEFAULT_VARIANT]
     can = req[req["variant"] == variant]
     n_p, n_c = len(prim), len(can)
@@ -239,8 +339,13 @@ def judge(
         ("error_rate", "error", "mean"),
         ("halt_rate", "halted", "mean"),
     )
+    no_cost = unpriced(spans, variant, declared)
     metrics: list[MetricJudgement] = []
     for name, col, decide in plan:
+        if name == "cost" and no_cost is not None:
+            nan = math.nan
+            metrics.append(MetricJudgement(name, nan, nan, nan, nan, nan, None, tol[name], nan, UNKNOWN, no_cost))
+            continue
         c = prim[col].to_numpy(dtype=float)
         t = can[col].to_numpy(dtype=float)
         cmp = compare(c, t, decide_on=decide, alpha=alpha, rng=rng)
@@ -248,14 +353,17 @@ def judge(
         level = cmp.control["p50" if decide == "shift" else decide]
         canary_level = float(np.median(t)) if decide == "shift" else level + cmp.deltas[decide].estimate
         allowed = tol[name] * abs(level) if name in RELATIVE else tol[name]
-        status = _status(cmp.verdict, interval.estimate, interval.lo, allowed)
+        lo = interval.lo
+        if name in RELATIVE:  # latency and cost are never negative: the canary's level is at least 0
+            lo = max(lo, -float(level))
+        status = _status(cmp.verdict, interval.estimate, lo, allowed)
         metrics.append(
             MetricJudgement(
                 name,
                 float(level),
                 float(canary_level),
                 float(interval.estimate),
-                float(interval.lo),
+                float(lo),
                 float(interval.hi),
                 cmp.p_value if decide == "shift" else None,
                 tol[name],
@@ -267,7 +375,7 @@ def judge(
     if bad:
         reason = "regression beyond tolerance: " + "; ".join(_fmt_metric(m) for m in bad)
         decision = ROLLBACK
-    elif all(m.status in ("improves", "within tolerance") for m in metrics) and any(
+    elif all(m.status in ("improves", "within tolerance", UNKNOWN) for m in metrics) and any(
         m.status == "improves" for m in metrics if m.name in GAINS
     ):
         reason = (
@@ -284,6 +392,7 @@ def judge(
             else "not yet conclusive: " + "; ".join(_fmt_metric(m) for m in unsure)
         )
         decision = HOLD
+    reason += "".join(f"; {m.name} unknown ({m.note}), left out" for m in metrics if m.status == UNKNOWN)
     return Judgement(decision, reason, variant, n_p, n_c, min_requests, tuple(metrics))
 
 
@@ -412,7 +521,11 @@ def evaluate(
     if spans is None:
         spans, _report = read_canary_logs(path, logs)
     spans = _canary_spans(spans, str(doc.get("name", "")), version_of(text), name, logs)
-    j = judge(spans, variant=name, tolerances=tolerances, min_requests=min_requests)
+    primary_costs = declared_costs(doc)
+    canary_doc = variants[0].get("recipe")
+    canary_costs = declared_costs(canary_doc, primary_costs) if isinstance(canary_doc, Mapping) else primary_costs
+    declared = {DEFAULT_VARIANT: primary_costs, name: canary_costs}
+    j = judge(spans, variant=name, tolerances=tolerances, min_requests=min_requests, declared=declared)
     if not act:
         return EvaluateResult(j, source, False)
     judged_sha = sha256_text(text)

@@ -59,7 +59,7 @@ def _check_tolerances(items: list[str]) -> list[str]:
     return items
 
 
-_STYLE = {"improves": "green", "within tolerance": "", "uncertain": "yellow", "regresses": "red"}
+_STYLE = {"improves": "green", "within tolerance": "", "uncertain": "yellow", "regresses": "red", "unknown": "yellow"}
 _DECISION = {"promote": "[green]PROMOTE[/]", "rollback": "[red]ROLLBACK[/]", "hold": "[yellow]HOLD[/]"}
 
 
@@ -119,8 +119,8 @@ def evaluate(
             lock_timeout_s=lock_timeout, store=store,
         )  # fmt: skip
         run = evaluate_canary(recipe, source, settings, on_read=warn_ingest, progress=progress)
-    from recipemut.apply.canary import RELATIVE
     from recipemut.learn.records import STORE_OUTCOME
+    from recipemut.usecases.evaluate import table_cells
 
     result, j, recording = run.result, run.result.judgement, run.recording
     if recording.error is not None:
@@ -135,17 +135,7 @@ def evaluate(
     if j.metrics:
         rows = []
         for m in j.metrics:
-            if m.name in RELATIVE and m.primary:
-                p = abs(m.primary)
-                change = f"{m.delta / p:+.1%} ({m.lo / p:+.1%} .. {m.hi / p:+.1%})"
-                allowed = f"+{m.tolerance:.1%}"
-                # one precision per metric (604.0 beside 493.5, not 604): ms with one decimal, dollars with six
-                ms = m.name.startswith("latency")
-                prim, can = (f"{v:,.1f} ms" if ms else f"${v:.6f}" for v in (m.primary, m.canary))
-            else:
-                change = f"{m.delta:+.2%} ({m.lo:+.2%} .. {m.hi:+.2%})"
-                allowed = f"+{m.allowed:.2%}"
-                prim, can = f"{m.primary:.2%}", f"{m.canary:.2%}"
+            prim, can, change, allowed = table_cells(m)
             style = _STYLE[m.status]
             rows.append((m.name, prim, can, change, allowed, f"[{style}]{m.status}[/]" if style else m.status))
         names = ("metric", "primary", "canary", "change (95% CI)", "allowed", "status")

@@ -1,0 +1,115 @@
+"""evaluate's statistics (attack pass 7): a canary's unlogged cost priced from the recipe, not $0;
+false verdicts on A/A splits near the stated level; intervals that are never NaN in JSON and rate
+intervals that stay in range."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from _apply_helpers import RECIPE_TEXT
+from typer.testing import CliRunner
+
+from recipemut.apply.canary import declared_costs, judge, request_metrics, span_costs
+from recipemut.apply.transaction import apply_plan, plain_doc
+from recipemut.cli import app
+from recipemut.loggen import generate_spans, write_jsonl
+from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe, recipe_sha256
+from recipemut.recipe.edits import Edit
+from recipemut.recipe.loader import load_recipe
+
+NEUTRAL = PlannedMutation("datapipe:cart=json+none", "datapipe", ("cart",), "Send cart as it goes (json, none).",
+                          (Edit("set", ("fields", "cart", "format"), "json"),
+                           Edit("set", ("fields", "cart", "compression"), "none")))  # the defaults: no change
+WIDE = {"COLUMNS": "200"}
+
+
+def _canary(path: Path, text: str = RECIPE_TEXT) -> Path:
+    path.write_text(text)
+    apply_plan(path, Plan(PlanRecipe(str(path), recipe_sha256(path)), (NEUTRAL,), (NEUTRAL.id,)), canary=0.2)
+    return path
+
+
+def _spans(recipe: Path, n: int = 3000, seed: int = 3) -> pd.DataFrame:
+    """Both arms run the primary recipe: the same traffic, a fifth of it labelled canary."""
+    spans = generate_spans(load_recipe(recipe), n, seed=seed, variants={"canary": 0.2}, duration_s=3600)
+    return spans.assign(cost_usd=spans["cost_usd"].to_numpy(dtype=float, copy=True))  # writable
+
+
+def _declared(recipe: Path) -> dict[str, dict[str, float]]:
+    doc = plain_doc(recipe.read_text())
+    costs = declared_costs(doc)
+    return {"control": costs, "canary": declared_costs(doc["variants"][0]["recipe"], costs)}
+
+
+# ---- 1. a canary's cost not logged ---------------------------------------------------------------
+
+
+def test_unlogged_canary_cost_is_priced_from_the_recipe_not_zero(tmp_path: Path) -> None:
+    r = _canary(tmp_path / "checkout.yaml")
+    spans = _spans(r)
+    spans.loc[spans["variant"] == "canary", "cost_usd"] = np.nan  # the canary's new version logs no cost
+    priced = judge(spans, declared=_declared(r))
+    cost = {m.name: m for m in priced.metrics}["cost"]
+    assert cost.status == "within tolerance" and cost.canary == pytest.approx(cost.primary, rel=0.05)
+    assert "cost" not in priced.reason
+    # without the recipe's prices the canary's cost is unknown, never $0, and left out of the decision
+    bare = judge(spans)
+    cost = {m.name: m for m in bare.metrics}["cost"]
+    assert cost.status == "unknown" and "cost -100" not in bare.reason
+    assert cost.note is not None and "log no cost_usd" in cost.note and "cost unknown" in bare.reason
+    d = cost.to_dict()
+    assert d["status"] == "unknown" and d["primary"] is None and d["ci"] == [None, None] and d["note"] == cost.note
+    json.dumps(bare.to_dict(), allow_nan=False)
+
+
+def test_span_costs_take_each_arms_recipe_price() -> None:
+    spans = pd.DataFrame({
+        "request_id": ["a", "a", "b", "b"], "variant": ["control", "control", "canary", "canary"],
+        "op": ["x", "y", "x", "y"], "start_ms": [0.0, 1.0, 0.0, 1.0], "latency_ms": [1.0] * 4,
+        "status": ["ok"] * 4, "cost_usd": [0.5, None, None, 0.25],
+    })
+    declared = {"control": {"x": 1.0, "y": 2.0}, "canary": {"x": 3.0}}
+    assert span_costs(spans, declared).tolist() == [0.5, 2.0, 3.0, 0.25]
+    assert request_metrics(spans, declared)["cost_usd"].to_dict() == {"a": 2.5, "b": 3.25}
+
+
+def test_a_cost_interval_never_goes_below_minus_100_percent(tmp_path: Path) -> None:
+    r = _canary(tmp_path / "checkout.yaml")
+    spans = _spans(r)
+    spans.loc[spans["variant"] == "canary", "cost_usd"] = 0.0  # a free canary: -100%, and not less
+    cost = {m.name: m for m in judge(spans).metrics}["cost"]
+    assert cost.delta == pytest.approx(-cost.primary) and cost.lo >= -cost.primary
+
+
+def test_cli_cost_unknown_in_both_arms_is_said_not_printed_as_a_rate(tmp_path: Path) -> None:
+    text = re.sub(r"(?m)^\s*cost_per_call_usd:.*\n", "", RECIPE_TEXT)
+    r = _canary(tmp_path / "free.yaml", text)
+    spans = _spans(r).drop(columns=["cost_usd"])
+    logs = tmp_path / "spans.jsonl"
+    write_jsonl(spans, logs)
+    res = CliRunner().invoke(app, ["evaluate", str(r), "--logs", str(logs), "--no-act", "-q"], env=WIDE)
+    row = next(line for line in res.output.splitlines() if "│ cost" in line)
+    assert "unknown" in row and "%" not in row.replace("+2.0%", ""), row
+    assert "cost unknown (no cost in the logs or the recipe)" in res.output
+    res = CliRunner().invoke(app, ["evaluate", str(r), "--logs", str(logs), "--no-act", "-q", "-f", "json"])
+    doc = json.loads(res.stdout)
+    cost = next(m for m in doc["metrics"] if m["metric"] == "cost")
+    assert cost["status"] == "unknown" and cost["note"] == "no cost in the logs or the recipe"
+
+
+def test_cli_prices_the_canarys_unlogged_cost_from_its_recipe(tmp_path: Path) -> None:
+    r = _canary(tmp_path / "checkout.yaml")
+    spans = _spans(r)
+    spans.loc[spans["variant"] == "canary", "cost_usd"] = np.nan
+    logs = tmp_path / "spans.jsonl"
+    write_jsonl(spans, logs)
+    res = CliRunner().invoke(app, ["evaluate", str(r), "--logs", str(logs), "--no-act", "-q", "-f", "json"])
+    doc = json.loads(res.stdout)
+    cost = next(m for m in doc["metrics"] if m["metric"] == "cost")
+    assert cost["status"] == "within tolerance" and cost["canary"] == pytest.approx(cost["primary"], rel=0.05)
+    assert "cost" not in doc["reason"]
