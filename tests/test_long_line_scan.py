@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from recipemut.errors import InputFileError
 from recipemut.logs import lines
 from recipemut.logs.lines import Snapshot
 
@@ -61,3 +62,91 @@ def test_a_log_of_short_lines_is_barely_read_by_the_scan(tmp_path: Path, monkeyp
     with Snapshot.open(str(p), "log.jsonl") as snap:
         assert snap.long == []
     assert sum(asked) <= 6 * lines._PROBE
+
+
+@pytest.fixture
+def hole_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 8 KiB, reads of 16 growing, lines over 10,000 bytes long: scaled to the file system's
+    4 KiB holes (/tmp/rv7/holes.py, the reviewer's)."""
+    monkeypatch.setattr(lines, "_READ_BLOCK", 8192)
+    monkeypatch.setattr(lines, "_PROBE", 16)
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", 10_000)
+
+
+_PIECES = st.one_of(
+    st.tuples(st.just("hole"), st.integers(1, 7)),  # that many 4 KiB blocks never written
+    st.tuples(
+        st.just("data"),
+        st.sampled_from([1, 100, 4095, 4096, 8191, 8192, 12_000, 20_000]),
+        st.lists(st.floats(0, 1, exclude_max=True), max_size=3),  # where its line ends fall
+    ),
+)
+
+
+def _write_holed(path: Path, pieces: list[tuple], tail_hole: int) -> bytes:
+    """Data and holes one after another (a hole: a seek past the end, then data after it), a hole of
+    ``tail_hole`` bytes to end with; the file's bytes as a reader sees them (holes read as NULs)."""
+    with path.open("wb") as f:
+        pos = 0
+        for piece in pieces:
+            if piece[0] == "hole":
+                pos += 4096 * piece[1]
+                f.seek(pos)
+            else:
+                body = bytearray(b"x" * piece[1])
+                for at in piece[2]:
+                    body[int(at * piece[1])] = 10
+                f.write(body)
+                pos += piece[1]
+        f.truncate(pos + tail_hole)
+    return path.read_bytes()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(_PIECES, min_size=1, max_size=7), tail=st.sampled_from([0, 0, 4096 * 5]))
+def test_the_long_ranges_over_holes_are_those_of_every_byte(
+    tmp_path: Path, hole_sizes: None, pieces: list[tuple], tail: int
+) -> None:
+    """A sparse file: holes (skipped unread with SEEK_DATA) before, between and after data, at every
+    place against the blocks; the ranges and the bytes :meth:`Snapshot.read` gives are every byte's."""
+    p = tmp_path / "sparse.jsonl"
+    data = _write_holed(p, pieces, tail)
+    with Snapshot.open(str(p), "sparse.jsonl") as snap:
+        assert snap.long == _every_byte(data, 0, 10_000)
+        got = snap.read()
+    want = bytearray()
+    at = 0
+    for s, e in snap.long:
+        want += data[at:s]
+        at = e
+    want += data[at:] + (b"\n" if snap.long and snap.long[-1][1] == len(data) else b"")
+    assert got.tobytes() == bytes(want)
+
+
+@pytest.mark.parametrize("after_reads", [1, 2, 4])
+@pytest.mark.parametrize("to", [0, 5000, 40_000, 70_000])
+def test_a_log_cut_during_the_scan_is_one_error(
+    tmp_path: Path, hole_sizes: None, monkeypatch: pytest.MonkeyPatch, after_reads: int, to: int
+) -> None:
+    """Cut (copytruncate) after the scan's first, second or fourth read, to several offsets (in a hole,
+    in data, at the start): the open says the file changed, whatever read or seek meets the cut."""
+    p = tmp_path / "cut.jsonl"
+    size = len(_write_holed(p, [("data", 20_000, [0.5]), ("hole", 3), ("data", 20_000, []), ("hole", 2),
+                                ("data", 12_000, [0.1, 0.9])], 4096))  # fmt: skip
+    assert to < size
+    real = os.preadv
+    reads: list[int] = []
+
+    def read_then_cut(fd: int, buffers: list, offset: int, *args: int) -> int:
+        got = real(fd, buffers, offset, *args)
+        reads.append(got)
+        if len(reads) == after_reads:
+            os.truncate(p, to)
+        return got
+
+    monkeypatch.setattr(os, "preadv", read_then_cut)
+    with pytest.raises(InputFileError) as e:
+        Snapshot.open(str(p), "cut.jsonl").close()
+    assert len(reads) >= after_reads
+    assert e.value.code == "file-changed" and e.value.file == "cut.jsonl"
+    assert f"it was {size:,} bytes, now {to:,}" in e.value.message

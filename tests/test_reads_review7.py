@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from recipemut.cli import app
 from recipemut.errors import InputFileError
 from recipemut.files.compressed import HOLE_BYTES, SparseHole, big_hole, inflate
-from recipemut.logs import otlpfast, sample
+from recipemut.logs import lines, otlpfast, sample
 from recipemut.logs.common import read_bytes
-from recipemut.logs.lines import pread_exact
+from recipemut.logs.lines import Snapshot, pread_exact
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
@@ -160,7 +160,6 @@ def test_a_short_hole_is_read_as_before(tmp_path: Path) -> None:
     assert cut is None and len(data) == p.stat().st_size
 
 
-
 # ---- 2. one read-to-size helper -------------------------------------------------------------------------
 
 
@@ -214,3 +213,73 @@ def test_an_otlp_file_cut_on_standard_input_is_named_stdin(
     err = [x for x in res.output.splitlines() if x.strip()]
     assert len(err) == 1 and err[0].startswith("error: <stdin>: changed while it was read"), res.output
     assert f"it was {len(data):,} bytes, now 1,000" in err[0], res.output
+
+
+# ---- 3. the long-line scan's probe ---------------------------------------------------------------------
+
+
+def test_the_scan_of_a_small_file_allocates_no_more_than_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe was a 16 MiB bytearray on every open, whatever the file's size."""
+    sizes: list[int] = []
+
+    def spy(n: int = 0) -> bytearray:
+        sizes.append(n)
+        return bytearray(n)
+
+    monkeypatch.setattr(lines, "bytearray", spy, raising=False)
+    p = tmp_path / "one.jsonl"
+    p.write_bytes(b'{"request_id": "r"}\n' * 5)
+    with Snapshot.open(str(p), "one.jsonl") as snap:
+        assert snap.long == []
+    assert sizes and max(sizes) <= p.stat().st_size
+
+
+def _bytes_read_by_open(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[int, int]], int]:
+    asked: list[int] = []
+    real = os.preadv
+
+    def count(fd: int, buffers: list[memoryview], at: int) -> int:
+        asked.append(sum(len(b) for b in buffers))
+        return real(fd, buffers, at)
+
+    monkeypatch.setattr(os, "preadv", count)
+    with Snapshot.open(str(path), path.name) as snap:
+        found = snap.long
+    monkeypatch.setattr(os, "preadv", real)
+    return found, sum(asked)
+
+
+@pytest.mark.parametrize("where", [0.45, 0.5, 0.55, 0.7])
+def test_a_block_whose_only_line_end_is_near_its_middle_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: float
+) -> None:
+    """The forward probe doubled past the middle to the block's end, then the backward probe read back
+    to the line end: one and a half blocks (at 0.5: 119 bytes of a 64-byte block). Now a probe that
+    would pass the middle reads the rest of the block, which holds the last line end too."""
+    monkeypatch.setattr(lines, "_READ_BLOCK", 64)
+    monkeypatch.setattr(lines, "_PROBE", 4)
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", 30)
+    body = bytearray(b"x" * 128)  # two blocks, each with one line end
+    for block in (0, 64):
+        body[block + int(64 * where)] = 10
+    p = tmp_path / "mid.jsonl"
+    p.write_bytes(bytes(body))
+    found, read = _bytes_read_by_open(p, monkeypatch)
+    ends = [i for i, b in enumerate(body) if b == 10]
+    spans = zip([0, ends[0] + 1, ends[1] + 1], [ends[0], ends[1], len(body)], strict=True)
+    assert found == [(a, b) for a, b in spans if b - a > 30]
+    assert read <= len(body)
+
+
+def test_a_log_of_short_lines_is_still_read_a_probe_a_block_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Line ends at every few bytes: one probe from each end of each block, as before."""
+    monkeypatch.setattr(lines, "_READ_BLOCK", 4096)
+    monkeypatch.setattr(lines, "_PROBE", 16)
+    p = tmp_path / "short.jsonl"
+    p.write_bytes(b"{}\n" * 10_000)
+    found, read = _bytes_read_by_open(p, monkeypatch)
+    assert found == [] and read <= 2 * 16 * (30_000 // 4096 + 1)

@@ -520,11 +520,12 @@ class Snapshot:
 
     def _long_ranges(self) -> list[tuple[int, int]]:
         """The byte ranges of the lines longer than :data:`MAX_LINE_BYTES`: a line inside one block is
-        shorter than a block, so only the first and last line end of each block are looked for, each
-        by reading :data:`_PROBE` bytes at a time from the block's start, or back from its end (a log
-        of short lines is read a few KiB a block here, not whole: :meth:`read` reads it)."""
+        shorter than a block, so only the first and last line end of each block are looked for
+        (:meth:`_find_end`, a few KiB a block for a log of short lines; :meth:`read` reads it). The
+        probe is the size of a block, or of the file when smaller (16 MiB for a one-line file were
+        allocated on every open)."""
         out: list[tuple[int, int]] = []
-        probe = bytearray(_READ_BLOCK)
+        probe = bytearray(min(self.size, _READ_BLOCK))
         start = pos = self.start  # where the open line starts; where the next block starts
         while pos < self.size:
             data = self._next_data(pos)
@@ -532,31 +533,38 @@ class Snapshot:
                 pos = data
                 continue
             end = min(pos + _READ_BLOCK, self.size)
-            first = self._find_end(probe, pos, end, forward=True)
+            first, last = self._find_end(probe, pos, end, forward=True)
             if first >= 0:
                 if first - start > MAX_LINE_BYTES:
                     out.append((start, first))
-                start = self._find_end(probe, first, end, forward=False) + 1
+                if last < 0:
+                    last, _ = self._find_end(probe, first, end, forward=False)
+                start = last + 1
             pos = end
         if self.size - start > MAX_LINE_BYTES:
             out.append((start, self.size))
         self.check()
         return out
 
-    def _find_end(self, probe: bytearray, lo: int, hi: int, *, forward: bool) -> int:
+    def _find_end(self, probe: bytearray, lo: int, hi: int, *, forward: bool) -> tuple[int, int]:
         """The file offset of the first (``forward``) or last line end in ``[lo, hi)``, or -1; read
-        from ``lo`` on (or back from ``hi``) :data:`_PROBE` bytes first, twice as many each read after."""
+        from ``lo`` on (or back from ``hi``) :data:`_PROBE` bytes first, twice as many each read after,
+        and all that is left in one read once a read would pass the middle of ``[lo, hi)`` (a block
+        whose only line end is near its middle was read one and a half times: forward to its end,
+        then back). Second: the last line end (``forward``) when that read reached ``hi``, else -1."""
         view = memoryview(probe)
+        mid = lo + (hi - lo) // 2
         at, n = (lo if forward else hi), _PROBE
         while (at < hi) if forward else (at > lo):
-            n = min(n, hi - at) if forward else min(n, at - lo)
+            if (at + n > mid) if forward else (at - n < mid):  # past the middle: the rest in one read
+                n = hi - at if forward else at - lo
             base = at if forward else at - n
             pread_exact(self.fd, view[:n], base, self.name, self.size)
             i = probe.find(b"\n", 0, n) if forward else probe.rfind(b"\n", 0, n)
             if i >= 0:
-                return base + i
-            at, n = (base + n if forward else base), min(2 * n, len(probe))
-        return -1
+                return base + i, (base + probe.rfind(b"\n", 0, n) if forward and base + n == hi else -1)
+            at, n = (base + n if forward else base), 2 * n
+        return -1, -1
 
     def _next_data(self, pos: int) -> int:
         """Where data starts at or after ``pos`` (``pos`` itself where holes cannot be told)."""
