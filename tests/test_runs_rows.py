@@ -57,7 +57,7 @@ def test_broken_yaml_is_one_line_naming_the_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["profile", str(recipe), "--logs", str(path)], env={"COLUMNS": "200"})
     assert result.exit_code == 1
     (line,) = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
-    assert f"{path}:7: not valid YAML" in line and "Traceback" not in result.output
+    assert f"{path}:7:1: not valid YAML" in line and "Traceback" not in result.output
 
 
 def test_a_history_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:

@@ -40,6 +40,28 @@ _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
 _MERGE_KEY = "\x00<<merge>>"
 
+#: codes of the errors that stop the reading of a file (its syntax, a value, a limit): past one nothing
+#: can tell what the file is (``import`` names them rather than "not a workflow file"). Every error this
+#: module raises has one of these codes; ``duplicate-key`` is a finding, never an error.
+UNREADABLE_CODES = frozenset(
+    {
+        "yaml-syntax",
+        "yaml-tag",
+        "yaml-value",
+        "bad-value",
+        "bad-key",
+        "bad-merge",
+        "alias-bomb",
+        "recursive-alias",
+        "too-deep",
+        "too-many-nodes",
+        "empty-file",
+    }
+)
+#: the code of a second document where one is read (a recipe); an engine's file may hold several
+SEVERAL_DOCUMENTS = "multiple-documents"
+STOP_CODES = UNREADABLE_CODES | {SEVERAL_DOCUMENTS}
+
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
     line = text.count("\n", 0, index) + 1
@@ -59,7 +81,22 @@ def path_name(path: DocPath) -> str:
 
 
 def _invalid(file: str, line: int | None, col: int | None, code: str, message: str) -> RecipeInvalid:
+    if code not in STOP_CODES:  # every code that ends a reading is listed there, for the callers that tell them
+        raise AssertionError(f"yamlpos raises {code!r}, which STOP_CODES does not list")
     return RecipeInvalid([Finding(file, line, col, code, message)])
+
+
+_TAG_WORDS = {_INT_TAG: "an integer", "tag:yaml.org,2002:float": "a number", "tag:yaml.org,2002:timestamp": "a date",
+              "tag:yaml.org,2002:bool": "true or false"}
+
+
+def _value_problem(event: Any, tag: str) -> str:
+    """Why a scalar cannot be read: ``cannot read value '0x_' (YAML reads it as an integer, ...)``."""
+    value = event.value if len(event.value) <= 40 else event.value[:39] + "…"
+    kind = _TAG_WORDS.get(tag, tag.removeprefix("tag:yaml.org,2002:"))
+    if event.tag in (None, "!"):  # resolved from the plain text: quoting it keeps it text
+        return f"cannot read value {value!r} (YAML reads it as {kind}, but it is not one; quote it to keep it as text)"
+    return f"cannot read value {value!r} as {event.tag.replace('tag:yaml.org,2002:', '!!')} (it is not {kind})"
 
 
 def _yaml_error(e: yaml.YAMLError, text: str, file: str, what: str) -> RecipeInvalid:
@@ -75,7 +112,7 @@ def _yaml_error(e: yaml.YAMLError, text: str, file: str, what: str) -> RecipeInv
         col: int | None = mark.column + 1 if mark is not None else None
         problem = e.problem or "invalid YAML"
         if "another document" in problem:
-            return _invalid(file, line, col, "multiple-documents", f"has several YAML documents (---); a {what} is one")
+            return _invalid(file, line, col, SEVERAL_DOCUMENTS, f"has several YAML documents (---); a {what} is one")
         msg = f"YAML syntax error: {problem}"
         if e.context:
             ctx = e.context_mark
@@ -85,6 +122,13 @@ def _yaml_error(e: yaml.YAMLError, text: str, file: str, what: str) -> RecipeInv
             msg += "; YAML cannot indent with tabs, use spaces"
         return _invalid(file, line, col, "yaml-syntax", msg)
     return _invalid(file, None, None, "yaml-syntax", f"YAML error: {e}")
+
+
+class _NoPositions(dict[DocPath, tuple[int, int]]):
+    """Positions not kept (a large file read for its data only): every position given is dropped."""
+
+    def __setitem__(self, key: DocPath, value: tuple[int, int]) -> None:
+        pass
 
 
 class _Frame:
@@ -110,12 +154,16 @@ class _Composer:
     Aliases share the anchored value (as PyYAML does); their positions point at the alias.
     """
 
-    def __init__(self, file: str, what: str, *, multi: bool = False) -> None:
+    def __init__(
+        self, file: str, what: str, *, multi: bool = False, max_nodes: int | None = MAX_NODES, positions: bool = True
+    ) -> None:
         self.file = file
         self.what = what
         self.multi = multi  # several documents allowed (engine files); limits hold for the whole file
+        self.max_nodes = max_nodes
+        self._positions: type[dict[DocPath, tuple[int, int]]] = dict if positions else _NoPositions
         self.done: list[tuple[Any, Positions, list[Finding]]] = []
-        self.positions: dict[DocPath, tuple[int, int]] = {}
+        self.positions: dict[DocPath, tuple[int, int]] = self._positions()
         self.findings: list[Finding] = []
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int]] = {}  # name -> (value, nodes it holds)
@@ -138,9 +186,9 @@ class _Composer:
 
     def _count(self, event: Any, n: int = 1) -> None:
         self.nodes += n
-        if self.nodes > MAX_NODES:
+        if self.max_nodes is not None and self.nodes > self.max_nodes:
             raise self._fail(
-                event, "too-many-nodes", f"has more than {MAX_NODES:,} YAML values; a {self.what} is far smaller"
+                event, "too-many-nodes", f"has more than {self.max_nodes:,} YAML values; a {self.what} is far smaller"
             )
 
     def _child_path(self, event: Any) -> DocPath | None:
@@ -177,6 +225,10 @@ class _Composer:
         except yaml.YAMLError as e:
             problem = getattr(e, "problem", None) or str(e)
             raise self._fail(event, "yaml-tag", f"cannot read value: {problem}") from None
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError):
+            # YAML 1.1 resolves `0x_` and `0b_` as integers with no digits, `2001-02-30` as a date
+            # that does not exist; an explicit `!!int abc` or `!!timestamp x` is not one either
+            raise self._fail(event, "yaml-value", _value_problem(event, tag)) from None
 
     # ---- attaching finished values -----------------------------------------------------------------
     def _key(self, top: _Frame, event: Any, key: Any, is_merge: bool) -> None:
@@ -275,13 +327,13 @@ class _Composer:
             self._attach(value, event)
         elif isinstance(event, yaml.DocumentEndEvent) and self.multi:
             self.done.append((self.root, self.positions, self.findings))
-            self.root, self.positions, self.findings = None, {}, []
+            self.root, self.positions, self.findings = None, self._positions(), []
             self.anchors, self.open_anchors = {}, set()  # anchors are per document
         elif isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1 and not self.multi:
                 raise self._fail(
-                    event, "multiple-documents", f"has several YAML documents (---); a {self.what} is one"
+                    event, SEVERAL_DOCUMENTS, f"has several YAML documents (---); a {self.what} is one"
                 )
 
 
@@ -313,7 +365,7 @@ def parse_yaml(
 
 
 def parse_yaml_documents(
-    text: str, *, file: str = "<string>", what: str = "file"
+    text: str, *, file: str = "<string>", what: str = "file", max_nodes: int | None = MAX_NODES, positions: bool = True
 ) -> list[tuple[Any, Positions, list[Finding]]]:
     """Every document of a multi-document YAML file (``---``), each as :func:`parse_yaml` gives one.
 
@@ -321,12 +373,16 @@ def parse_yaml_documents(
     limits hold for the whole file (values, alias expansion); anchors are per document. An empty
     document is ``None`` with no positions; a file with no document at all raises.
 
+    A file read for its data only (a run history, capped by its size in bytes) passes
+    ``max_nodes=None`` (no cap on the number of values) and ``positions=False`` (none kept: the
+    documents' positions are empty); the other limits hold.
+
     >>> [d for d, _, _ in parse_yaml_documents("a: 1\\n---\\nb: 2\\n")]
     [{'a': 1}, {'b': 2}]
     >>> parse_yaml_documents("a: 1\\n---\\nb: [x]\\n")[1][1][("b", 0)]
     (3, 5)
     """
-    composer = _Composer(file, what, multi=True)
+    composer = _Composer(file, what, multi=True, max_nodes=max_nodes, positions=positions)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             composer.feed(event)
@@ -342,6 +398,9 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_INT_DIGITS",
     "MAX_NODES",
+    "SEVERAL_DOCUMENTS",
+    "STOP_CODES",
+    "UNREADABLE_CODES",
     "parse_yaml",
     "parse_yaml_documents",
     "path_name",

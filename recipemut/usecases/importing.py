@@ -18,6 +18,7 @@ from recipemut.recipe.engines import READS, engine_name, recipe_text
 from recipemut.recipe.engines.base import Imported
 from recipemut.recipe.loader import check_text, read_text
 from recipemut.recipe.model import Recipe
+from recipemut.recipe.yamlpos import UNREADABLE_CODES
 
 #: findings that say the file is an engine's, one recipemut does not (yet) import
 _ENGINE_CODES = frozenset({"unsupported-engine", "engine-not-available"})
@@ -44,9 +45,6 @@ class ImportResult:
             "written": None if self.written is None else str(self.written),
         }
 
-
-#: findings that say the file could not be read as YAML at all (so nothing could say what it is)
-_UNREADABLE = frozenset({"yaml-syntax", "yaml-tag", "empty-file"})
 
 
 def _not_engine(path: str, recipe: Recipe | None) -> RecipemutError:
@@ -88,7 +86,7 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
     errors = [f for f in findings if f.severity == "error"]
     imported = recipe is not None and recipe.imported is not None
     engine_file = imported or engine_name(text, file=name) is not None or any(f.code in _ENGINE_CODES for f in errors)
-    unreadable = [f for f in errors if f.code in _UNREADABLE]  # no engine can tell an unparsed file
+    unreadable = [f for f in errors if f.code in UNREADABLE_CODES]  # no engine can tell an unread file
     if (engine_file or unreadable) and (errors or recipe is None):
         raise RecipeInvalid(unreadable or errors or findings)
     if recipe is None or recipe.imported is None:

@@ -18,15 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import yaml
 
-from recipemut.errors import LogError
+from recipemut.errors import LogError, RecipeInvalid
 from recipemut.logs.common import iter_documents
 from recipemut.logs.spans import CALL_SCHEMA, SPAN_SCHEMA
 from recipemut.recipe.engines.names import StepOps
 from recipemut.recipe.model import Recipe
-
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from recipemut.recipe.yamlpos import parse_yaml_documents
 
 #: the counts every run-history reader reports (the ingest report's ``format_counts``)
 COUNT_KEYS = (
@@ -46,6 +44,10 @@ def documents(data: bytes, path: Path) -> Iterator[Any]:
     """The parsed documents of a file: JSON (one value, or several: JSON lines, concatenated) or YAML
     (one document or several, ``---`` between them). A YAML error is a :class:`LogError` at its line.
 
+    YAML goes through the one YAML reader (:func:`recipemut.recipe.yamlpos.parse_yaml_documents`):
+    its limits on aliases and nesting, and its one-line errors for a value it cannot read (``0x_``);
+    no cap on the number of values (the history's size in bytes is capped) and no positions kept.
+
     >>> list(documents(b'{"a": 1}\\n{"a": 2}', Path("x.json")))
     [{'a': 1}, {'a': 2}]
     >>> list(documents(b"a: 1\\n---\\nb: 2\\n", Path("x.yaml")))
@@ -61,14 +63,17 @@ def documents(data: bytes, path: Path) -> Iterator[Any]:
         line = data.count(b"\n", 0, e.start) + 1
         raise LogError("not UTF-8 text", file=str(path), line=line, code="not-utf8") from None
     try:
-        for doc in yaml.load_all(text, Loader=_YAML_LOADER):
-            if doc is not None:
-                yield doc
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = mark.line + 1 if mark is not None else None
-        what = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise LogError(f"not valid YAML: {what}", file=str(path), line=at, code="bad-yaml") from None
+        parsed = parse_yaml_documents(text, file=str(path), what="run history", max_nodes=None, positions=False)
+    except RecipeInvalid as e:
+        f = e.findings[0]
+        if f.code == "empty-file":
+            return  # the caller says the history is empty
+        message = f.message
+        if f.code == "yaml-syntax" and message.startswith("YAML syntax error: "):
+            message = "not valid YAML: " + message.removeprefix("YAML syntax error: ")
+        code = "bad-yaml" if f.code == "yaml-syntax" else f.code
+        raise LogError(message, file=str(path), line=f.line, column=f.column, code=code) from None
+    yield from (doc for doc, _, _ in parsed if doc is not None)
 
 
 def items(doc: Any) -> list[Any]:
