@@ -6,11 +6,14 @@
 2. The names of a Parquet log were three lists (convert wrote .parquet and .pq, the readers read .parq too,
    generate wrote .parquet alone): one list (``logs.sources.PARQUET_SUFFIXES``), every name of it written
    by convert and generate and read back.
+3. A recipe in JSON (which ``validate`` takes) given to ``--logs`` was "not a span log", and a ``loggen.yaml``
+   "a recipe (YAML)": each is named as what it is, and a span log is never taken for either.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import os
 from pathlib import Path
@@ -176,6 +179,92 @@ def test_a_log_named_as_parquet_in_the_output_folder_is_refused_by_every_name(
     r = runner.invoke(app, ["convert", str(log), "-o", f"{days}/"], env=WIDE)
     assert r.exit_code == 1 and "holds one of the logs" in r.output, r.output
     assert sorted(p.name for p in days.iterdir()) == [log.name]
+
+
+# ---- 3. recipemut's own files given to --logs: a JSON recipe, the generation parameters -----------------
+
+LOGGEN = ROOT / "recipes" / "checkout" / "loggen.yaml"
+
+
+def _profile(log: Path) -> tuple[int, list[str]]:
+    r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(log), "--format", "json"], env=WIDE)
+    return r.exit_code, [ln for ln in r.output.splitlines() if ln.strip()]
+
+
+def _as_json(path: Path, **dumps: object) -> str:
+    import yaml
+
+    return json.dumps(yaml.safe_load(path.read_text()), **dumps)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("indent", [None, 2], ids=["one line", "indented"])
+def test_a_json_recipe_given_to_logs_is_named_as_one(tmp_path: Path, indent: int | None) -> None:
+    """It was 'not a span log: all 440 non-blank lines are rejected' (or 'its one non-blank line')."""
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(_as_json(RECIPE, indent=indent) + "\n")
+    assert runner.invoke(app, ["validate", str(recipe)]).exit_code == 0  # a recipe recipemut takes
+    code, lines = _profile(recipe)
+    assert code == 1 and lines == [
+        f"error: {recipe}: is a recipe (JSON), not a log: give it as the command's first argument, and the spans "
+        "or traces to --logs"
+    ], lines
+
+
+def test_a_json_recipe_longer_than_the_head_is_told_by_its_header(tmp_path: Path) -> None:
+    """The head (64 KiB) ends inside the document: the keys before the cut (apiVersion, kind) tell it."""
+    import yaml
+
+    doc = yaml.safe_load(RECIPE.read_text())
+    doc = {"apiVersion": doc.pop("apiVersion"), "kind": doc.pop("kind"), "description": "x" * 100_000, **doc}
+    recipe = tmp_path / "long.json"
+    recipe.write_text(json.dumps(doc, indent=2))
+    assert runner.invoke(app, ["validate", str(recipe)]).exit_code == 0
+    code, lines = _profile(recipe)
+    assert code == 1 and len(lines) == 1 and "is a recipe (JSON), not a log" in lines[0], lines
+
+
+@pytest.mark.parametrize("form", ["YAML", "JSON"])
+def test_the_generation_parameters_given_to_logs_are_named_as_such(tmp_path: Path, form: str) -> None:
+    """recipes/checkout/loggen.yaml was 'a recipe (YAML)' (it has an operations: key, as a recipe has)."""
+    params = LOGGEN
+    if form == "JSON":
+        params = tmp_path / "loggen.json"
+        params.write_text(_as_json(LOGGEN))
+    code, lines = _profile(params)
+    assert code == 1 and lines == [
+        f"error: {params}: holds generation parameters ({form}: defaults, operations, fields), not a log: give it "
+        "to recipemut generate --params, and the spans or traces to --logs"
+    ], lines
+
+
+def _spans_with(extra: dict[str, object], n: int = 300) -> list[str]:
+    lines = gzip.decompress(LOGS.read_bytes()).decode().splitlines()[:n]
+    return [json.dumps({**json.loads(line), **extra}) for line in lines]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"kind": "Recipe"}, {"kind": "Recipe", "apiVersion": "recipemut/v1", "operations": ["a"]},
+     {"defaults": {}, "operations": {}, "fields": {}}],
+    ids=["kind", "recipe header", "generation keys"],
+)  # fmt: skip
+def test_a_span_log_holding_their_keys_as_fields_is_read(tmp_path: Path, extra: dict[str, object]) -> None:
+    log = tmp_path / "spans.jsonl"
+    log.write_text("\n".join(_spans_with(extra)) + "\n")
+    code, lines = _profile(log)
+    assert code == 0, lines
+    assert json.loads("\n".join(lines))["summary"]["spans"] == 300
+
+
+@pytest.mark.parametrize("junk", ["defaults:", "operations:\n  a: 1", "fields:\ndefaults:"])
+def test_a_span_log_whose_first_lines_are_junk_keys_is_read(tmp_path: Path, junk: str) -> None:
+    """The parameters are told by their keys alone (they have no header): not in a file of JSON lines."""
+    log = tmp_path / "spans.jsonl"
+    log.write_text(junk + "\n" + "\n".join(_spans_with({})) + "\n")
+    code, lines = _profile(log)
+    assert code == 0, lines
+    summary = json.loads("\n".join(ln for ln in lines if not ln.startswith("warning")))["summary"]
+    assert summary["spans"] == 300
 
 
 @pytest.fixture(scope="module")

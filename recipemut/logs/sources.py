@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import itertools
+import json
 import os
 import re
 import shlex
@@ -205,27 +206,124 @@ def recipemut_kind(head: bytes) -> str:
     return "Recipe" if kind == b"Recipe" else ""
 
 
+#: the top-level keys of the generation parameters ``generate --params`` reads (``loggen.yaml``): no others
+GENERATION_KEYS = frozenset({"defaults", "operations", "fields"})
+#: keys of a span line (:data:`recipemut.logs.spans.REQUIRED`, and a trace's ids), never a top-level key of
+#: one of recipemut's own documents (a recipe's schema allows no other key): a JSON object holding one is a span
+SPAN_KEYS = frozenset({"request_id", "op", "start_ms", "latency_ms", "status", "trace_id", "span_id"})
+_TOP_KEY = re.compile(rb"([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]|$)")  # a YAML key at column 0: ``defaults:``
+_JSON_WS = re.compile(r"[ \t\r\n]+")
+
+
+def json_top_keys(head: bytes) -> tuple[dict[str, Any], bool]:
+    r"""The top-level keys of the JSON object ``head`` (a file's first bytes, a BOM and blank lines
+    before it) opens, with their values, and whether the object ended within ``head``: its first
+    document only (a span log's first line), read key by key so that a document cut by the head (a
+    recipe past 64 KiB) still gives the keys before the cut. ``({}, False)`` when it opens no object
+    or is not JSON. Bounded by ``head``: each value is parsed once.
+
+    >>> json_top_keys(b'{"apiVersion": "recipemut/v1", "kind": "Recipe", "operations": [{"id": "a"')
+    ({'apiVersion': 'recipemut/v1', 'kind': 'Recipe'}, False)
+    >>> json_top_keys(b'{"request_id": "r", "op": "a"}\n{"request_id": "r2"}\n')
+    ({'request_id': 'r', 'op': 'a'}, True)
+    """
+    text = head.removeprefix(codecs.BOM_UTF8).decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+
+    def skip(at: int) -> int:  # past JSON's whitespace
+        m = _JSON_WS.match(text, at)
+        return m.end() if m is not None else at
+
+    at = skip(0)
+    if text[at : at + 1] != "{":
+        return {}, False
+    keys: dict[str, Any] = {}
+    at = skip(at + 1)
+    if text[at : at + 1] == "}":
+        return keys, True
+    try:
+        while True:
+            key, at = decoder.raw_decode(text, at)
+            at = skip(at)
+            if not isinstance(key, str) or text[at : at + 1] != ":":
+                return {}, False
+            value, at = decoder.raw_decode(text, skip(at + 1))
+            keys.setdefault(key, value)
+            at = skip(at)
+            if text[at : at + 1] == "}":
+                return keys, True
+            if text[at : at + 1] != ",":
+                return (keys, False) if at >= len(text) else ({}, False)
+            at = skip(at + 1)
+    except ValueError:  # cut by the head (a value, a key), or not JSON
+        return keys, False
+
+
+def document_kind(head: bytes) -> str:
+    r"""Which of recipemut's own files ``head`` (a file's first bytes) opens: ``"Recipe"``,
+    ``"SpanMapping"`` (told by their header: :func:`recipemut_kind` in YAML; ``apiVersion:
+    recipemut/...`` and ``kind`` as keys of a JSON object, :func:`json_top_keys`), ``"Generation"`` (the
+    parameters ``generate --params`` reads: top-level keys among :data:`GENERATION_KEYS` only, no header),
+    ``""`` for anything else. A span log is never one of them: its first line is a JSON object holding a
+    span's keys (:data:`SPAN_KEYS`; ``"kind": "Recipe"`` as a value beside them is a span's field), and
+    a YAML rule that goes by keys alone (a recipe's ``operations:``, the parameters' ``defaults:``) is not
+    asked of a file with a line that is a JSON object (a span log whose first line is junk).
+
+    >>> document_kind(b'{"apiVersion": "recipemut/v1", "kind": "Recipe", "name": "c", "operations": []}')
+    'Recipe'
+    >>> document_kind(b'{"request_id": "r", "op": "a", "kind": "Recipe", "apiVersion": "recipemut/v1"}\n')
+    ''
+    >>> document_kind(b"# for generate\ndefaults:\n  error_prob: 0.002\noperations:\n  a: {latency_median_ms: 2}\n")
+    'Generation'
+    """
+    from recipemut.files.kinds import RECIPE
+
+    stripped = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if stripped.startswith(b"{"):
+        keys, whole = json_top_keys(head)
+        if not keys or SPAN_KEYS & keys.keys():
+            return ""
+        version, named = keys.get("apiVersion"), keys.get("kind")
+        if isinstance(version, str) and version.startswith("recipemut/"):
+            return named if isinstance(named, str) and named else "Recipe"
+        if not whole:  # a cut object without recipemut's header: whatever it is, not told by a few keys
+            return ""
+        if named == "Recipe" and "operations" in keys:
+            return "Recipe"
+        return "Generation" if keys.keys() <= GENERATION_KEYS and keys.keys() & {"defaults", "operations"} else ""
+    if kind := recipemut_kind(head):
+        return kind
+    lines = head.removeprefix(codecs.BOM_UTF8).splitlines()
+    if any(ln.startswith(b"{") for ln in lines):  # JSON lines after a junk first line: a span log
+        return ""
+    top = {m.group(1).decode("ascii") for ln in lines if (m := _TOP_KEY.match(ln)) is not None}
+    if top and top <= GENERATION_KEYS and top & {"defaults", "operations"}:
+        return "Generation"
+    return "Recipe" if RECIPE.matches(head) else ""
+
+
 def refuse_other_kind(head: bytes, name: str) -> None:
     """Raise :class:`InputFileError` when a log read as native JSONL is one of recipemut's own other
-    files given to ``--logs`` by mistake: a plan (``suggest --out``), a recipe (YAML, whose first
-    line that is not a comment is not a ``{``; or told by its header, :func:`recipemut_kind`) or a span
-    mapping, which would otherwise be "not a span log" after a thousand rejected lines."""
-    from recipemut.files.kinds import PLAN, RECIPE
+    files given to ``--logs`` by mistake: a plan (``suggest --out``), a recipe or a span mapping (YAML
+    or JSON, told by its header) or the generation parameters ``generate --params`` reads
+    (:func:`document_kind`), which would otherwise be "not a span log" after a thousand rejected lines."""
+    from recipemut.files.kinds import PLAN
 
     if PLAN.matches(head):
         raise InputFileError("is a plan (written by suggest --out), not a log: apply takes it with --plan",
                              file=name, code="not-a-log")  # fmt: skip
-    lines = (ln.strip() for ln in head.removeprefix(codecs.BOM_UTF8).splitlines())
-    first = next((ln for ln in lines if ln and not ln.startswith(b"#")), b"")
-    if first.startswith(b"{"):  # a span log (a junk line 'kind: Recipe' or 'operations:' in it is rejected)
-        return
-    kind = recipemut_kind(head)
+    kind = document_kind(head)
+    form = "JSON" if head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{") else "YAML"
     if kind == "SpanMapping":
-        raise InputFileError("is a span mapping (YAML), not a log: give it to --map, and the traces to --logs",
+        raise InputFileError(f"is a span mapping ({form}), not a log: give it to --map, and the traces to --logs",
                              file=name, code="not-a-log")  # fmt: skip
-    if kind == "Recipe" or RECIPE.matches(head):
-        raise InputFileError("is a recipe (YAML), not a log: give it as the command's first argument, and the "
+    if kind == "Recipe":
+        raise InputFileError(f"is a recipe ({form}), not a log: give it as the command's first argument, and the "
                              "spans or traces to --logs", file=name, code="not-a-log")  # fmt: skip
+    if kind == "Generation":
+        raise InputFileError(f"holds generation parameters ({form}: defaults, operations, fields), not a log: "
+                             "give it to recipemut generate --params, and the spans or traces to --logs",
+                             file=name, code="not-a-log")  # fmt: skip
 
 
 def refuse_compressed(head: bytes, name: str) -> None:
@@ -304,16 +402,20 @@ def read_head(path: Path, name: str | None = None) -> bytes:
 
 __all__ = [
     "BINARY_SHARE",
+    "GENERATION_KEYS",
     "HEADER_LINES",
     "HEAD_BYTES",
     "PARQUET_SUFFIXES",
+    "SPAN_KEYS",
     "STDIN",
     "STDIN_NAME",
     "after_first_line",
     "as_paths",
     "binary_at",
     "check_file",
+    "document_kind",
     "is_stdin",
+    "json_top_keys",
     "read_head",
     "recipemut_kind",
     "refuse_binary",
