@@ -172,3 +172,18 @@ def test_every_code_that_stops_the_yaml_reader_is_in_its_one_list() -> None:
             parse_yaml(text, file="f.yaml")
         assert e.value.findings[0].code == code, (code, e.value.findings)
     assert set(stops) == UNREADABLE_CODES
+
+
+def test_import_words_the_value_limit_for_a_workflow_file(tmp_path: Path) -> None:
+    gha = tmp_path / "ci.yml"
+    gha.write_text(
+        "on: push\njobs:\n"
+        + "".join(f"  j{i}:\n    runs-on: ubuntu-latest\n    steps: [{{run: x}}]\n" for i in range(MAX_NODES // 5))
+    )
+    code, out = _run("import", str(gha))
+    assert code == 1
+    line = _one_error(out)
+    assert "YAML values; a workflow file is far smaller [too-many-nodes]" in line and "recipe" not in line
+    empty = tmp_path / "empty.yml"
+    empty.write_text("# nothing yet\n")
+    assert _one_error(_run("import", str(empty))[1]).endswith("is empty; expected a workflow file [empty-file]")

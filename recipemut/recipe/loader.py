@@ -60,9 +60,15 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
     return read_user_text(path, max_bytes=max_bytes, what="recipe", text_what="a YAML recipe")
 
 
-def parse_recipe_yaml(text: str, *, file: str = "<string>") -> tuple[Any, Positions, list[Finding]]:
-    """:func:`recipemut.recipe.yamlpos.parse_yaml` with a recipe's wording (what an empty file should hold)."""
-    return parse_yaml(text, file=file, what="recipe", expected=_EXPECTED)
+def parse_recipe_yaml(
+    text: str, *, file: str = "<string>", what: str = "recipe"
+) -> tuple[Any, Positions, list[Finding]]:
+    """:func:`recipemut.recipe.yamlpos.parse_yaml` with a recipe's wording (what an empty file should hold).
+
+    ``what`` names the file in the reader's messages where the caller knows better: ``import`` reads
+    a ``"workflow file"`` (``has more than 100,000 YAML values; a workflow file is far smaller``).
+    """
+    return parse_yaml(text, file=file, what=what, expected=_EXPECTED if what == "recipe" else None)
 
 
 def _invalid(file: str, line: int | None, col: int | None, code: str, message: str) -> RecipeInvalid:
@@ -577,14 +583,15 @@ def _one_service_warning(findings: list[Finding], engine: str) -> list[Finding]:
     return [one if f is unknown[0] else f for f in findings if f.code != "unknown-service" or f is unknown[0]]
 
 
-def check_text(text: str, *, file: str = "<string>") -> tuple[Recipe | None, list[Finding]]:
+def check_text(text: str, *, file: str = "<string>", what: str = "recipe") -> tuple[Recipe | None, list[Finding]]:
     """Check recipe text; every problem becomes a finding (nothing is raised for bad input).
 
     A workflow engine's file (Argo, Tekton, ...: :mod:`recipemut.recipe.engines`) is imported and
     then checked like a recipe; a multi-document file is read document by document for that.
+    ``what``: what the YAML reader's messages call the file (:func:`parse_recipe_yaml`).
     """
     try:
-        data, positions, findings, imported = _read_any(text, file)
+        data, positions, findings, imported = _read_any(text, file, what)
         if imported is not None:
             return check_imported(imported, file=file)
         return check_document(data, positions, file=file, findings=findings)
@@ -592,7 +599,7 @@ def check_text(text: str, *, file: str = "<string>") -> tuple[Recipe | None, lis
         return None, list(e.findings)
 
 
-def _read_any(text: str, file: str) -> tuple[Any, Positions, list[Finding], Imported | None]:
+def _read_any(text: str, file: str, what: str = "recipe") -> tuple[Any, Positions, list[Finding], Imported | None]:
     """(data, positions, findings, imported): a recipe's YAML, or the recipe document imported from an engine's file.
 
     A file that does not mean to be a recipe (or holds several YAML documents) is offered to the
@@ -601,7 +608,7 @@ def _read_any(text: str, file: str) -> tuple[Any, Positions, list[Finding], Impo
     from recipemut.recipe.engines import import_text, looks_like_recipe
 
     try:
-        data, positions, findings = parse_recipe_yaml(text, file=file)
+        data, positions, findings = parse_recipe_yaml(text, file=file, what=what)
     except RecipeInvalid as e:
         several = any(f.code == "multiple-documents" for f in e.findings)
         imported = import_text(text, file=file) if several else None

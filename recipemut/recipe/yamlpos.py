@@ -86,8 +86,12 @@ def _invalid(file: str, line: int | None, col: int | None, code: str, message: s
     return RecipeInvalid([Finding(file, line, col, code, message)])
 
 
-_TAG_WORDS = {_INT_TAG: "an integer", "tag:yaml.org,2002:float": "a number", "tag:yaml.org,2002:timestamp": "a date",
-              "tag:yaml.org,2002:bool": "true or false"}
+_TAG_WORDS = {
+    _INT_TAG: "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:timestamp": "a date",
+    "tag:yaml.org,2002:bool": "true or false",
+}
 
 
 def _value_problem(event: Any, tag: str) -> str:
@@ -332,9 +336,7 @@ class _Composer:
         elif isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1 and not self.multi:
-                raise self._fail(
-                    event, SEVERAL_DOCUMENTS, f"has several YAML documents (---); a {self.what} is one"
-                )
+                raise self._fail(event, SEVERAL_DOCUMENTS, f"has several YAML documents (---); a {self.what} is one")
 
 
 def parse_yaml(

@@ -82,7 +82,7 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
                 "leave that history behind; write the import to a new file", code="out",
             )
     text = read_text(source)
-    recipe, findings = check_text(text, file=name)
+    recipe, findings = check_text(text, file=name, what="workflow file")  # the reader's words for it
     errors = [f for f in findings if f.severity == "error"]
     imported = recipe is not None and recipe.imported is not None
     engine_file = imported or engine_name(text, file=name) is not None or any(f.code in _ENGINE_CODES for f in errors)
