@@ -60,14 +60,8 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
     return read_user_text(path, max_bytes=max_bytes, what="recipe", text_what="a YAML recipe")
 
 
-def parse_recipe_yaml(
-    text: str, *, file: str = "<string>", what: str = "recipe"
-) -> tuple[Any, Positions, list[Finding]]:
-    """:func:`recipemut.recipe.yamlpos.parse_yaml` with a recipe's wording (what an empty file should hold).
-
-    ``what`` names the file in the reader's messages where the caller knows better: ``import`` reads
-    a ``"workflow file"`` (``has more than 100,000 YAML values; a workflow file is far smaller``).
-    """
+def parse_recipe_yaml(text: str, *, file: str = "<string>", what: str = "recipe") -> tuple[Any, Positions, list[Finding]]:
+    """:func:`recipemut.recipe.yamlpos.parse_yaml` with a recipe's wording; ``import`` says ``what="workflow file"``."""
     return parse_yaml(text, file=file, what=what, expected=_EXPECTED if what == "recipe" else None)
 
 
@@ -588,7 +582,6 @@ def check_text(text: str, *, file: str = "<string>", what: str = "recipe") -> tu
 
     A workflow engine's file (Argo, Tekton, ...: :mod:`recipemut.recipe.engines`) is imported and
     then checked like a recipe; a multi-document file is read document by document for that.
-    ``what``: what the YAML reader's messages call the file (:func:`parse_recipe_yaml`).
     """
     try:
         data, positions, findings, imported = _read_any(text, file, what)
