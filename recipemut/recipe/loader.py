@@ -60,7 +60,7 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
     return read_user_text(path, max_bytes=max_bytes, what="recipe", text_what="a YAML recipe")
 
 
-def parse_recipe_yaml(text: str, *, file: str = "<string>", what: str = "recipe") -> tuple[Any, Positions, list[Finding]]:
+def parse_recipe_yaml(text: str, *, file: str = "<string>", what="recipe") -> tuple[Any, Positions, list[Finding]]:
     """:func:`recipemut.recipe.yamlpos.parse_yaml` with a recipe's wording; ``import`` says ``what="workflow file"``."""
     return parse_yaml(text, file=file, what=what, expected=_EXPECTED if what == "recipe" else None)
 
