@@ -163,8 +163,8 @@ def test_the_spool_failing_at_write_and_again_at_close_is_one_line(
     assert _state(folder) == before
 
 
-def test_day_files_whose_rename_fails_say_what_was_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "a").write_bytes(b"old a")
+def test_day_files_whose_rename_fails_are_all_put_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a").write_bytes(b"old a")  # replaced first, then put back: all the files or none (attacker pass 7)
     real_replace = os.replace
 
     def second_fails(src: Any, dst: Any) -> None:
@@ -177,8 +177,9 @@ def test_day_files_whose_rename_fails_say_what_was_replaced(tmp_path: Path, monk
         files.write(tmp_path / "a", b"new a")
         files.write(tmp_path / "b", b"new b")
     monkeypatch.undo()
-    assert str(e.value) == f"{tmp_path / 'b'}: cannot write: {FULL}; 1 of 2 files were replaced"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # b's temporary file removed
+    assert str(e.value) == f"{tmp_path / 'b'}: cannot write: {FULL}; nothing was changed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # b's temporary file and a's kept copy removed
+    assert (tmp_path / "a").read_bytes() == b"old a"
 
 
 def test_day_files_whose_sync_fails_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,6 +37,7 @@ import errno
 import fcntl
 import glob
 import os
+import signal
 import stat
 import tempfile
 import time
@@ -238,15 +239,55 @@ def _open_temp(tmp: Path, flags: int = os.O_WRONLY) -> int:
     return os.open(tmp, flags | _NOFOLLOW | _CLOEXEC)
 
 
-def _put_in_place(tmp: Path, target: Path, mode: int) -> None:
-    """Sync the temporary file's bytes to disk, give it ``mode`` and rename it over ``target``."""
+def _sync_temp(tmp: Path, mode: int) -> None:
+    """Sync the temporary file's bytes to disk and give it ``mode``."""
     fd = _open_temp(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
         os.fchmod(fd, mode)
     finally:
         os.close(fd)
+
+
+def _put_in_place(tmp: Path, target: Path, mode: int) -> None:
+    """Sync the temporary file's bytes to disk, give it ``mode`` and rename it over ``target``."""
+    _sync_temp(tmp, mode)
     os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold off SIGINT and SIGTERM for the ``with`` block (renames that must all be done, a cleanup):
+    a signal that comes meanwhile is noted and handed to the handler in place before once the block
+    is over (a Ctrl-C raises ``KeyboardInterrupt`` after it). Blocks nest; nothing is held outside the main thread.
+
+    >>> try:
+    ...     with signals_held():
+    ...         signal.raise_signal(signal.SIGINT)
+    ...         print("finished first")
+    ... except KeyboardInterrupt:
+    ...     print("then interrupted")
+    finished first
+    then interrupted
+    """
+    got: list[int] = []
+    before = [(sig, signal.getsignal(sig)) for sig in (signal.SIGINT, signal.SIGTERM)]
+    saved = [(sig, old) for sig, old in before if old is not None]  # None: set outside Python, not put back
+    try:
+        for sig, _ in saved:
+            signal.signal(sig, lambda signum, frame: got.append(signum))
+    except ValueError:  # not the main thread
+        saved = []
+    try:
+        yield
+    finally:
+        for sig, old in saved:
+            signal.signal(sig, old)
+        for sig, old in [(sig, old) for sig, old in saved if sig in got]:
+            if callable(old):
+                old(sig, None)  # Python's Ctrl-C handler (and the CLI's SIGTERM one) raise KeyboardInterrupt
+            elif old == signal.SIG_DFL:
+                os.kill(os.getpid(), sig)
 
 
 @contextlib.contextmanager
@@ -320,7 +361,7 @@ def cannot_write(path: str | os.PathLike[str], e: OSError, *, changed: str | Non
 
 class AtomicFiles:
     """Several files replaced together (:func:`atomic_files`): :meth:`write` puts a file's bytes in a
-    temporary file, synced; :meth:`commit` renames every one into place once all are written."""
+    temporary file; :meth:`commit` renames every one into place once all are written, all or none."""
 
     def __init__(self, *, follow: bool, what: str, tmp_dir: Path | None, kept: str | None) -> None:
         self.follow, self.what, self.tmp_dir, self.kept = follow, what, tmp_dir, kept
@@ -339,26 +380,39 @@ class AtomicFiles:
 
     def commit(self) -> None:
         """Check every file's place again (a link or folder put there meanwhile is refused, nothing
-        moved), then rename each temporary file over its file and sync the folders."""
+        moved), sync every temporary file, then rename each over its file, all or none: SIGINT and SIGTERM
+        held off (:func:`signals_held`), each old file first kept (a hard link beside its temporary file,
+        or moved there), so that an error midway puts every old file back and removes the new ones
+        before it goes on (an :class:`OSError` as :func:`cannot_write`'s line)."""
         for _, target, _, _ in self.staged:
             st = _lstat(target)
             if st is not None and not stat.S_ISREG(st.st_mode):
                 raise _refuse_kind(target, st.st_mode, self.what, "not-a-file", *([self.kept] if self.kept else []))
-        folders: dict[Path, None] = {}
-        done = 0
-        while self.staged:
-            path, target, tmp, mode = self.staged[0]
+        for _, target, tmp, mode in self.staged:  # before the renames: a Ctrl-C here leaves every file as it was
             try:
-                _put_in_place(tmp, target, mode)
-            except OSError as e:  # the files renamed before this one stay: said, not "nothing was changed"
-                changed = f"{done} of {done + len(self.staged)} files were replaced" if done else None
+                _sync_temp(tmp, mode)
+            except OSError as e:
+                raise cannot_write(target, e) from None
+        with signals_held():
+            moved: list[tuple[Path, Path | None]] = []  # (file, where its old bytes are kept; None: it was new)
+            try:
+                for _, target, tmp, _ in self.staged:
+                    moved.append((target, _keep_old(target, tmp.with_name(tmp.name[:-4] + ".old.tmp"))))
+                    os.replace(tmp, target)
+            except BaseException as e:
+                left = _put_back(moved)
+                if not isinstance(e, OSError):
+                    raise
+                changed = f"{left} of {len(self.staged)} files were replaced, not put back" if left else None
                 raise cannot_write(target, e, changed=changed) from None
-            done += 1
-            del self.staged[0]
-            note_written(path)
-            folders[target.parent if str(target.parent) else Path(".")] = None
-        for folder in folders:
-            _fsync_dir(folder)
+            for path, _, _, _ in self.staged:
+                note_written(path)
+            self.staged.clear()
+            for kept in (k for _, k in moved if k is not None):
+                with contextlib.suppress(OSError):
+                    os.unlink(kept)
+            for folder in dict.fromkeys(t.parent if str(t.parent) else Path(".") for t, _ in moved):
+                _fsync_dir(folder)
 
     def discard(self) -> None:
         """Remove the temporary files not renamed into place."""
@@ -366,6 +420,37 @@ class AtomicFiles:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         self.staged.clear()
+
+
+def _keep_old(target: Path, kept: Path) -> Path | None:
+    """Keep ``target`` as ``kept`` before it is replaced: a hard link (else moved there); ``None``: no file."""
+    try:
+        os.link(target, kept)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        try:
+            os.rename(target, kept)
+        except FileNotFoundError:
+            return None
+    return kept
+
+
+def _put_back(moved: list[tuple[Path, Path | None]]) -> int:
+    """Undo the renames of a commit that failed midway, the last first: each old file back from where
+    it was kept, each new file removed; how many could not be undone."""
+    left = 0
+    for target, kept in reversed(moved):
+        try:
+            if kept is not None:
+                os.replace(kept, target)
+                if os.path.lexists(kept):  # both were links to the old file: the rename did nothing
+                    os.unlink(kept)
+            elif os.path.lexists(target):
+                os.unlink(target)
+        except OSError:
+            left += 1
+    return left
 
 
 @contextlib.contextmanager
