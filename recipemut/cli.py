@@ -27,6 +27,7 @@ from typing import Any, NoReturn, TypeVar, get_args, get_origin
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from recipemut.commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
@@ -238,12 +239,13 @@ def value_words(param: Any) -> str:
     return f"{type_words(param)} [{bounds}]".strip() if bounds else type_words(param)
 
 
-def table_help_width(params: Iterable[Any], width: int) -> int:
+def table_help_width(params: Iterable[Any], width: int, *, values: bool = True) -> int:
     """How wide typer's tables (one of arguments, one of options) would leave the help column at ``width``.
 
     A table has a column each for the required mark (when a row is required), long options, short
-    options (an argument's name), negative long and short options, the value and the help, one space
-    either side of each inner edge, inside a panel's border and padding (4 columns).
+    options (an argument's name), negative long and short options, the value (empty without
+    ``values``: they are in the help) and the help, one space either side of each inner edge, inside
+    a panel's border and padding (4 columns).
     """
     narrowest = width
     shown = [p for p in params if not getattr(p, "hidden", False)]
@@ -256,7 +258,8 @@ def table_help_width(params: Iterable[Any], width: int) -> int:
         if panel[0].param_type_name == "argument":  # an argument is named in the short options' column
             shorts, longs = max(len(str(p.metavar or p.name)) for p in panel), 0
         required = any(p.required for p in panel)
-        rest = width - 4 - 2 * (5 + required) - required - longs - shorts - max(len(value_words(p)) for p in panel)
+        valued = max(len(value_words(p)) for p in panel) if values else 0
+        rest = width - 4 - 2 * (5 + required) - required - longs - shorts - valued
         narrowest = min(narrowest, rest)
     return narrowest
 
@@ -289,19 +292,132 @@ def _values_in_help(params: Sequence[Any]) -> Iterator[None]:
                 param.min, param.max = low, high
 
 
+def table_holds(params: Sequence[Any], width: int) -> bool:
+    """Whether typer's table, each value in its help (:func:`_values_in_help`), keeps every name and
+    value whole: its help column is at least :data:`HELP_MIN_WIDTH` and as wide as the longest of them.
+
+    rich shares a table's width out by cutting the widest column down to the next widest, then all
+    of them evenly: at 50 columns ``--sample-requests`` became ``--sample-…``, and a value wider than
+    the help column (``latency|p95|cost|balanced|headroom``) was cut with an ellipsis.
+    """
+    shown = [p for p in params if not getattr(p, "hidden", False)]
+    longest = max([0, *(len(value_words(p)) for p in shown), *(len(" ".join(p.opts)) for p in shown)])
+    return table_help_width(params, width, values=False) >= max(HELP_MIN_WIDTH, longest)
+
+
+#: where an option's help starts, under its names, when options are drawn as blocks
+BLOCK_INDENT = 5
+
+
+def _block_heading(param: Any, width: int) -> Text:
+    """`` --logs -l PATH ...``: an option's names (an argument's) and its value on one line; the value
+    breaks after a ``|`` or at a space, onto lines indented by :data:`BLOCK_INDENT`, only where the
+    line would pass ``width``. Names are split by spaces, as typer's columns split them."""
+    from typer import rich_utils as ru
+
+    if param.param_type_name == "argument":
+        names = [(str(getattr(param, "display_name_raw", None) or param.name), "")]
+    else:
+        opts = sorted(param.opts, key=lambda o: not o.startswith("--"))  # long ones first, as typer's columns
+        names = [(o, ru.STYLE_OPTION if o.startswith("--") else ru.STYLE_SWITCH) for o in opts]
+        names += [(o, ru.STYLE_NEGATIVE_OPTION) for o in param.secondary_opts]
+    words = [*names, *((w, ru.STYLE_TYPES) for w in re.findall(r"[^\s|]+\|?|\|", value_words(param)))]
+    line, used = Text(" "), 1
+    for i, (word, style) in enumerate(words):
+        glue = "" if i == 0 or words[i - 1][0].endswith("|") else " "
+        if i and used + len(glue) + len(word) > width:
+            line.append("\n" + " " * BLOCK_INDENT)
+            glue, used = "", BLOCK_INDENT
+        line.append(glue)
+        line.append(word, style=style)
+        used += len(glue) + len(word)
+    return line
+
+
+def _block_extras(param: Any, ctx: Any) -> str:
+    """What typer adds after an option's help (``[default: 400; required]``), read from click's
+    ``get_help_record``, without the bounds (the value shows them: ``INTEGER [x>=1]``)."""
+    record = param.get_help_record(ctx)
+    tail = record[1][len(param.help or "") :].strip() if record else ""
+    if not (tail.startswith("[") and tail.endswith("]")):
+        return ""
+    pieces = [piece for piece in tail[1:-1].split("; ") if piece != range_words(param)]
+    return f"[{'; '.join(pieces)}]" if pieces else ""
+
+
+def _draw_blocks(command: Any, ctx: Any, params: Sequence[Any]) -> None:
+    """Each argument and option as a block: names and value on one line, the help indented below;
+    then a group's commands. What the help shows below the width where a table holds names and values."""
+    import inspect
+
+    from rich.markdown import Markdown
+    from rich.padding import Padding
+    from rich.rule import Rule
+    from rich.table import Table
+    from typer import rich_utils as ru
+
+    out = Console(width=ru.MAX_WIDTH, color_system=ru.COLOR_SYSTEM, force_terminal=ru.FORCE_TERMINAL, highlight=False)
+    shown = [p for p in params if not getattr(p, "hidden", False)]
+    arguments = [p for p in shown if p.param_type_name == "argument"]
+    panels = [(ru.ARGUMENTS_PANEL_TITLE, arguments), (ru.OPTIONS_PANEL_TITLE, [p for p in shown if p not in arguments])]
+    for title, panel in panels:
+        if panel:
+            out.print(Rule(title, align="left", style=ru.STYLE_OPTIONS_PANEL_BORDER))
+        for param in panel:
+            out.print(_block_heading(param, out.width), overflow="ignore", crop=False)
+            text = inspect.cleandoc("\n".join((param.help or "").split("\n\n")))  # as typer joins paragraphs
+            if text:
+                out.print(Padding(Markdown(text), (0, 0, 0, BLOCK_INDENT)))
+            if extras := _block_extras(param, ctx):
+                out.print(Padding(Text(extras, ru.STYLE_OPTION_DEFAULT), (0, 0, 0, BLOCK_INDENT)))
+        if panel:
+            out.print()
+    if not isinstance(command, TyperGroup):
+        return
+    commands = [c for c in (command.get_command(ctx, n) for n in command.list_commands(ctx)) if c is not None]
+    table = Table(show_header=False, box=None, padding=(0, 1), pad_edge=True, expand=True)
+    table.add_column(style=ru.STYLE_COMMANDS_TABLE_FIRST_COLUMN, no_wrap=True)
+    table.add_column(ratio=10)
+    for sub in (c for c in commands if not c.hidden):  # the first paragraph of its help, as typer lists it
+        table.add_row(sub.name, " ".join(inspect.cleandoc(sub.short_help or sub.help or "").split("\n\n")[0].split()))
+    out.print(Rule(ru.COMMANDS_PANEL_TITLE, align="left", style=ru.STYLE_COMMANDS_PANEL_BORDER))
+    out.print(table)
+
+
+@contextlib.contextmanager
+def _hidden(things: Iterable[Any]) -> Iterator[None]:
+    """Hide ``things`` (parameters, commands) from typer's drawing for a while: ``hidden`` is public."""
+    saved = [(t, t.hidden) for t in things]
+    try:
+        for thing, _ in saved:
+            thing.hidden = True
+        yield
+    finally:
+        for thing, was in saved:
+            thing.hidden = was
+
+
 def format_rich_help(command: Any, ctx: Any, formatter: Any, draw: Callable[[Any, Any], None]) -> None:
-    """Draw ``command``'s help with ``draw`` (typer's), values in words; at a narrow width, in the help text.
+    """Draw ``command``'s help with ``draw`` (typer's), values in words, nothing cut at any width.
 
     Where typer's table would leave the help column under :data:`HELP_MIN_WIDTH` columns (most
-    commands at 80), each value moves to the first line of its help (:func:`_values_in_help`).
+    commands at 80), each value moves to the first line of its help (:func:`_values_in_help`);
+    where even that table would cut a name or a value (:func:`table_holds`), typer draws the usage
+    and the description, and each option follows as a block (:func:`_draw_blocks`).
     """
     params = command.get_params(ctx)
     _label_types(params)
-    if table_help_width(params, help_width()) >= HELP_MIN_WIDTH:
+    width = help_width()
+    if table_help_width(params, width) >= HELP_MIN_WIDTH:
         draw(ctx, formatter)
-        return
-    with _values_in_help(params):
-        draw(ctx, formatter)
+    elif table_holds(params, width):
+        with _values_in_help(params):
+            draw(ctx, formatter)
+    else:
+        subs = [c for c in getattr(command, "commands", {}).values() if not c.hidden]
+        with _hidden([*(p for p in params if not getattr(p, "hidden", False)), *subs]):
+            draw(ctx, formatter)
+        _draw_blocks(command, ctx, params)
 
 
 def did_you_mean(value: str, choices: Sequence[str]) -> str:

@@ -3,6 +3,7 @@ output suffix a command cannot write, the refused run's wording, forecast and th
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,90 @@ def test_shared_gives_the_room_to_the_narrowest_column_first() -> None:
     assert shared([wide, short, shorter], 30) == [16, 8, 6]  # the rest to the only one still growing
     assert shared([shorter, wide, short], 24) == [6, 10, 8]  # whatever the order of the columns
     assert shared([wide, short, shorter], 20) == [10, 5, 5]  # not room for both: the narrower grows first
+
+
+# ---- 7. help at any width: every option name and value whole, in order, within the width ------------
+
+#: a line that introduces an option: a row of typer's table (after the required mark) or a block's heading
+_INTRO = re.compile(r"^(?:│ (?:[* ]  )?| )(\S+)")
+_PANEL = re.compile(r"^(?:╭─ )?(?:Arguments|Options) ─")
+
+
+def _help_widths(name: str) -> list[int]:
+    """The widths the brief names, and either side of where this command's layout changes."""
+    params = _params(name)
+    table = next(c for c in range(20, 400) if cli.table_holds(params, c))
+    wide = next(c for c in range(20, 400) if cli.table_help_width(params, c) >= HELP_MIN_WIDTH)
+    return sorted({40, 50, 60, 70, 80, 100, 250, table - 1, table, wide - 1, wide})
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_help_keeps_every_name_and_value_whole_in_order_at_any_width(name: str) -> None:
+    """At 50 columns typer's table cut '--sample-requests' to '--sample-…'; at 60 and 70 it cut
+    'auto|native|otlp|jaeger…' and 'latency|p95|cost|balanced|headr…'."""
+    options = [p for p in _params(name) if p.param_type_name == "option"]
+    firsts = [sorted(p.opts, key=lambda o: not o.startswith("--"))[0] for p in options]
+    for width in _help_widths(name):
+        text = _help(name, width)
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= width, (width, text)
+        assert "…" not in text, (width, text)
+        tokens = [set(line.split()) for line in lines]
+        pieces = [set(re.split(r"[\s|│]+", line)) for line in lines]
+        for param in options:
+            for opt in param.opts:
+                assert any(opt in t for t in tokens), (width, opt, text)
+            words = value_words(param)
+            for word in re.split(r"[\s|]+", words) if words else ():
+                assert any(word in p for p in pieces), (width, param.name, word, text)
+            if words and width >= 50:  # room for a value whole beside its option's names
+                assert any(words in line for line in lines), (width, words, text)
+        start = next(i for i, line in enumerate(lines) if _PANEL.match(line))
+        intros = [m[1] for line in lines[start:] if (m := _INTRO.match(line)) and m[1] in firsts]
+        assert intros == firsts, (width, intros, text)
+
+
+@pytest.mark.parametrize("width", [40, 50, 60, 70, 80, 250])
+def test_app_help_keeps_every_option_and_command_whole(width: int) -> None:
+    """recipemut -h: at 40 columns '--install-completion' was cut to '--install-c…'."""
+    res = runner.invoke(app, ["--help"], env={"COLUMNS": str(width)})
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert max(len(line) for line in lines) <= width and "…" not in res.output, res.output
+    words = res.output.split()
+    for opt in ("--version", "--install-completion", "--show-completion", "--help", "-h"):
+        assert opt in words, (opt, res.output)
+    listed = [w for w in words if w in COMMANDS]
+    assert listed[-len(COMMANDS):] == list(COMMANDS), res.output  # the command list, in its order, after the options
+    assert words.index("--show-completion") < words.index("convert")
+
+
+@pytest.mark.parametrize("name", ["suggest", "profile"])
+def test_narrow_help_shows_options_as_blocks_with_the_help_indented(name: str) -> None:
+    """Below the width where a table holds every name and value, each option is its names and value
+    on one line and its help indented below, with what typer adds ([default: ...], [required])."""
+    text = _help(name, 50)
+    assert "│" not in text.split("Options", 1)[1], text  # no table
+    lines = text.splitlines()
+    i = lines.index(" --log-format auto|native|otlp|jaeger|zipkin")
+    block = lines[i + 1 : next(j for j in range(i + 1, len(lines)) if not lines[j].startswith(" " * cli.BLOCK_INDENT))]
+    assert block[0].startswith(" " * cli.BLOCK_INDENT + "Log format; auto detects it"), block
+    assert block[-1].strip() == "[default: auto]", block
+    assert " --logs -l PATH ..." in lines
+    assert any(line.strip() == "[required]" for line in lines)
+    top = next(line for line in lines if line.startswith(" --top "))
+    assert top == " --top INTEGER [x>=1]", top  # the bounds beside the value, not again under the help
+    narrow = _help(name, 40).splitlines()  # a value too wide for the line breaks after a '|'
+    j = narrow.index(" --log-format auto|native|otlp|jaeger|")
+    assert narrow[j + 1] == " " * cli.BLOCK_INDENT + "zipkin", narrow[j : j + 2]
+
+
+def test_the_layout_widths_are_the_ones_the_docs_give() -> None:
+    """docs/commands/index.md names where the wide table starts and where blocks start."""
+    wide = {n: next(c for c in range(20, 400) if cli.table_help_width(_params(n), c) >= HELP_MIN_WIDTH)
+            for n in ("profile", "suggest", "validate")}
+    narrow = {n: next(c for c in range(20, 400) if cli.table_holds(_params(n), c)) for n in ("profile", "suggest")}
+    page = (Path(__file__).resolve().parents[1] / "docs" / "commands" / "index.md").read_text()
+    assert (f"from {wide['profile']} columns for `profile`, {wide['suggest']} for `suggest`, "
+            f"{wide['validate']} for `validate`") in page, wide
+    assert f"below {narrow['profile']} columns for `profile`, {narrow['suggest']} for `suggest`" in page, narrow
