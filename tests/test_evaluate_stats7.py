@@ -113,3 +113,61 @@ def test_cli_prices_the_canarys_unlogged_cost_from_its_recipe(tmp_path: Path) ->
     cost = next(m for m in doc["metrics"] if m["metric"] == "cost")
     assert cost["status"] == "within tolerance" and cost["canary"] == pytest.approx(cost["primary"], rel=0.05)
     assert "cost" not in doc["reason"]
+
+
+# ---- 3. intervals of one or two canary requests ------------------------------------------------
+
+
+def _few_canary(spans: pd.DataFrame, k: int, *, halted: bool = False) -> pd.DataFrame:
+    """The primary's spans and the first ``k`` canary requests' (their last span halted when ``halted``)."""
+    canary = spans["variant"] == "canary"
+    keep = spans["request_id"].isin(pd.unique(spans.loc[canary, "request_id"])[:k])
+    out = spans[~canary | keep].copy()
+    if halted:
+        first = out.index[(out["variant"] == "canary") & (out["request_id"] == out.loc[keep, "request_id"].iloc[0])]
+        out.loc[first[-1], "status"] = "halted"
+    return out
+
+
+def _rates_in_range(j: object) -> None:
+    for m in j.metrics:  # type: ignore[attr-defined]
+        if m.name in ("error_rate", "halt_rate"):  # a change of a rate: the canary's rate stays in [0, 1]
+            assert -m.primary <= m.lo <= m.delta <= m.hi <= 1 - m.primary, m
+
+
+def test_one_canary_request_gives_no_nan_intervals(tmp_path: Path) -> None:
+    r = _canary(tmp_path / "checkout.yaml")
+    j = judge(_few_canary(_spans(r), 1), min_requests=1)
+    assert j.n_canary == 1
+    ms = {m["metric"]: m for m in j.to_dict()["metrics"]}
+    json.dumps(j.to_dict(), allow_nan=False)  # strict JSON
+    assert ms["latency_p95"]["ci"] == [None, None] and ms["cost"]["ci"] == [None, None]
+    assert ms["latency_p95"]["delta"] is not None  # the estimate stands, only its interval is unknown
+    assert all(None not in ms[k]["ci"] for k in ("error_rate", "halt_rate"))
+    _rates_in_range(j)
+
+
+def test_a_rate_interval_stays_a_rate(tmp_path: Path) -> None:
+    r = _canary(tmp_path / "checkout.yaml")
+    j = judge(_few_canary(_spans(r), 2, halted=True), min_requests=1)  # 1 of 2 canary requests halted
+    halt = {m.name: m for m in j.metrics}["halt_rate"]
+    assert halt.canary == 0.5 and halt.hi <= 1 - halt.primary  # was -50%..+134% by a bootstrap of 2 values
+    _rates_in_range(j)
+
+
+def test_cli_one_canary_request_json_is_strict_and_text_says_na(tmp_path: Path) -> None:
+    r = _canary(tmp_path / "checkout.yaml")
+    logs = tmp_path / "spans.jsonl"
+    write_jsonl(_few_canary(_spans(r), 1), logs)
+    args = ["evaluate", str(r), "--logs", str(logs), "--no-act", "-q", "--min-requests", "1"]
+    res = CliRunner().invoke(app, [*args, "-f", "json"])
+
+    def refuse(c: str) -> None:
+        raise AssertionError(f"{c} in the JSON")
+
+    doc = json.loads(res.stdout, parse_constant=refuse)
+    assert {m["metric"]: m["ci"] for m in doc["metrics"]}["latency_p95"] == [None, None]
+    res = CliRunner().invoke(app, args, env=WIDE)
+    assert "nan" not in res.output.lower()
+    row = next(line for line in res.output.splitlines() if "│ latency_p95" in line)
+    assert "(n/a)" in row, row

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,8 @@ from recipemut.apply.transaction import (
 from recipemut.errors import RecipemutError
 from recipemut.files.jsonsafe import strict_json
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
-from recipemut.judge.stats import IMPROVES, compare
+from recipemut.judge.rates import rate_change
+from recipemut.judge.stats import IMPROVES, METRICS, NO_DIFFERENCE, Interval, compare, verdict_of
 from recipemut.logs.sources import STDIN_NAME, is_stdin
 from recipemut.logs.spans import DEFAULT_VARIANT
 
@@ -282,11 +284,56 @@ def _status(verdict: str, est: float, lo: float, allowed: float) -> str:
     return "within tolerance"
 
 
+def _measure(
+    name: str, decide: str, c: np.ndarray, t: np.ndarray, tol: float, *, alpha: float, rng: np.random.Generator
+) -> MetricJudgement:
+    """One metric of the primary's requests ``c`` and the canary's ``t``: a rate by :func:`rate_change`, the
+    rest by :func:`compare`. An interval that cannot be had (a bootstrap of fewer than 2 requests in
+    an arm) is NaN, shown as "n/a" and ``null``; a latency or cost interval stops at -100%."""
+    nan_iv = Interval(math.nan, math.nan, math.nan, 1 - alpha)
+    p_value: float | None = None
+    if decide == "rate":
+        interval = rate_change(c, t, level=1 - alpha)
+        level, canary_level = float(c.mean()), float(t.mean())
+        verdict = verdict_of(interval, base=level, min_effect=0.01)
+    elif decide != "shift" and min(c.size, t.size) < 2:  # one request: its bootstrap is itself, no interval
+        q = METRICS[decide]
+        level = float(np.quantile(c, q) if q is not None else c.mean())
+        canary_level = float(np.quantile(t, q) if q is not None else t.mean())
+        interval = Interval(canary_level - level, nan_iv.lo, nan_iv.hi, nan_iv.level)
+        verdict = NO_DIFFERENCE
+    else:
+        with warnings.catch_warnings():  # one request: the bootstrap beside the shift has no variance (NaN)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cmp = compare(c, t, decide_on=decide, alpha=alpha, rng=rng)
+        interval, verdict = cmp.decisive(), cmp.verdict
+        level = float(cmp.control["p50" if decide == "shift" else decide])
+        canary_level = float(np.median(t)) if decide == "shift" else level + cmp.deltas[decide].estimate
+        p_value = cmp.p_value if decide == "shift" else None
+    lo, hi = interval.lo, interval.hi
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi, verdict = math.nan, math.nan, NO_DIFFERENCE
+    elif name in RELATIVE:  # latency and cost are never negative: the canary's level is at least 0
+        lo = max(lo, -level)
+    allowed = tol * abs(level) if name in RELATIVE else tol
+    status = _status(verdict, interval.estimate, lo, allowed)
+    return MetricJudgement(
+        name, level, float(canary_level), float(interval.estimate), float(lo), float(hi), p_value, tol,
+        float(allowed), status,
+    )  # fmt: skip
+
+
 def _fmt_metric(m: MetricJudgement) -> str:
+    known = math.isfinite(m.lo) and math.isfinite(m.hi)
     if m.name in RELATIVE and m.primary:
         p = abs(m.primary)
-        return f"{m.name} {m.delta / p:+.1%} (95% CI {m.lo / p:+.1%}..{m.hi / p:+.1%}, allowed +{m.tolerance:.1%})"
-    return f"{m.name} {m.delta:+.2%} points (95% CI {m.lo:+.2%}..{m.hi:+.2%}, allowed +{m.allowed:.2%})"
+        ci = f"{m.lo / p:+.1%}..{m.hi / p:+.1%}" if known else "n/a"
+        return f"{m.name} {m.delta / p:+.1%} (95% CI {ci}, allowed +{m.tolerance:.1%})"
+    ci = f"{m.lo:+.2%}..{m.hi:+.2%}" if known else "n/a"
+    if m.name in RELATIVE:  # a primary at 0: the change in ms or dollars
+        unit = " ms" if m.name.startswith("latency") else " USD"
+        return f"{m.name} {m.delta:+.6g}{unit} (95% CI {'n/a' if not known else f'{m.lo:+.6g}..{m.hi:+.6g}'})"
+    return f"{m.name} {m.delta:+.2%} points (95% CI {ci}, allowed +{m.allowed:.2%})"
 
 
 def judge(
@@ -336,8 +383,8 @@ def judge(
         ("latency_p50", "latency_ms", "shift"),
         ("latency_p95", "latency_ms", "p95"),
         ("cost", "cost_usd", "mean"),
-        ("error_rate", "error", "mean"),
-        ("halt_rate", "halted", "mean"),
+        ("error_rate", "error", "rate"),
+        ("halt_rate", "halted", "rate"),
     )
     no_cost = unpriced(spans, variant, declared)
     metrics: list[MetricJudgement] = []
@@ -348,29 +395,7 @@ def judge(
             continue
         c = prim[col].to_numpy(dtype=float)
         t = can[col].to_numpy(dtype=float)
-        cmp = compare(c, t, decide_on=decide, alpha=alpha, rng=rng)
-        interval = cmp.decisive()
-        level = cmp.control["p50" if decide == "shift" else decide]
-        canary_level = float(np.median(t)) if decide == "shift" else level + cmp.deltas[decide].estimate
-        allowed = tol[name] * abs(level) if name in RELATIVE else tol[name]
-        lo = interval.lo
-        if name in RELATIVE:  # latency and cost are never negative: the canary's level is at least 0
-            lo = max(lo, -float(level))
-        status = _status(cmp.verdict, interval.estimate, lo, allowed)
-        metrics.append(
-            MetricJudgement(
-                name,
-                float(level),
-                float(canary_level),
-                float(interval.estimate),
-                float(lo),
-                float(interval.hi),
-                cmp.p_value if decide == "shift" else None,
-                tol[name],
-                float(allowed),
-                status,
-            )
-        )
+        metrics.append(_measure(name, decide, c, t, tol[name], alpha=alpha, rng=rng))
     bad = [m for m in metrics if m.status == "regresses"]
     if bad:
         reason = "regression beyond tolerance: " + "; ".join(_fmt_metric(m) for m in bad)
