@@ -13,7 +13,6 @@ from recipemut.errors import RecipemutError
 from recipemut.files.jsonsafe import strict_json as strict_json  # re-exported: every command prints JSON
 from recipemut.files.text import console, shown
 from recipemut.logs.urls import log_paths
-from recipemut.usecases.convert import is_folder_target
 from recipemut.usecases.inputs import LogSource, parse_share, scheduler_problem
 
 err_console = console(stderr=True, soft_wrap=True)
@@ -116,7 +115,9 @@ def written_as(what: str, suffixes: Sequence[str], *, hint: str = "", folder: bo
         if value is None:
             return None
         name = str(value)
-        if folder and is_folder_target(name):  # convert's own test of a folder: one rule
+        from recipemut.usecases.convert import is_folder_target  # one folder rule; imported when an output is named
+
+        if folder and is_folder_target(name):
             return value
         base = Path(name).name.lower()
         if not any(base.endswith(s) and len(base) > len(s) for s in suffixes):
