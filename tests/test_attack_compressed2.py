@@ -174,7 +174,7 @@ def test_a_spool_folder_that_cannot_be_made_is_an_input_error(tmp_path: Path, mo
     def refuse(*a: object, **k: object) -> None:
         raise PermissionError(13, "Permission denied", str(tmp_path / ".spool-x.convert"))
 
-    monkeypatch.setattr(partition.tempfile, "TemporaryDirectory", refuse)
+    monkeypatch.setattr(partition, "SpoolFolder", refuse)
     with pytest.raises(InputFileError, match="cannot write there \\(permission denied\\)"):
         partition.write_days(LogSource.of([str(tmp_path / "a.jsonl")]), tmp_path)
 

@@ -12,9 +12,13 @@ SIGINT delivered there (what a Ctrl-C does: held off until the renames, or the c
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +28,9 @@ from typer.testing import CliRunner
 from recipemut import cli
 from recipemut.cli import app
 from recipemut.files.write import forget_written, signals_held
+from recipemut.logs.parquet import expand_logs
 from recipemut.usecases.convert import convert_to_folder
+from recipemut.usecases.convert_spool import LOCK_SUFFIX, UNLOCKED_STALE_S, SpoolFolder, remove_stale_spools
 from recipemut.usecases.inputs import LogSource
 
 DAY_MS = 86_400_000
@@ -101,7 +107,7 @@ def _calls(tmp_path: Path, case: tuple[Path, Path, dict[str, bytes], dict[str, b
     return calls[0]
 
 
-@pytest.mark.parametrize("name", ["replace"])
+@pytest.mark.parametrize("name", ["replace", "unlink"])
 @pytest.mark.parametrize("act", [_raise, _sigint], ids=["raised", "sigint"])
 def test_stopped_at_every_call_the_folder_holds_the_old_days_or_the_new_ones(
     tmp_path: Path, case: tuple[Path, Path, dict[str, bytes], dict[str, bytes]], name: str,
@@ -172,3 +178,78 @@ def test_signals_held_hands_a_sigterm_to_the_handler_in_place_after_the_block() 
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+# stale spools: removed by the next conversion when their process is gone, never while it lives
+
+
+def _spool_in_child(folder: Path, *, stay: bool) -> subprocess.Popen[str]:
+    code = (
+        "import os, sys; from pathlib import Path; from recipemut.usecases.convert_spool import SpoolFolder\n"
+        f"s = SpoolFolder(Path({str(folder)!r}), '.spool-')\n"
+        "Path(s.name, '.day-1-0.arrow').write_bytes(b'x' * 1000); Path(s.name, 'stray.parquet').write_bytes(b'PAR1')\n"
+        "print(s.name, flush=True)\n"
+        f"{'sys.stdin.read()' if stay else 'os._exit(0)'}\n"  # gone without its cleanup, as kill -9 leaves it
+    )
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def test_the_next_conversion_removes_the_spool_of_a_dead_process_not_of_a_live_one(
+    tmp_path: Path, case: tuple[Path, Path, dict[str, bytes], dict[str, bytes]]
+) -> None:
+    golden, new_log, _, new = case
+    live = _spool_in_child(golden, stay=True)  # first: a spool made later removes the dead one itself
+    try:
+        assert live.stdout is not None
+        live_spool = Path(live.stdout.readline().strip())
+        dead = _spool_in_child(golden, stay=False)
+        dead_spool = Path(dead.communicate()[0].strip())
+        assert dead_spool.is_dir() and live_spool.is_dir() and any(dead_spool.iterdir())
+        convert_to_folder(LogSource.of(new_log), golden, force=True)
+        assert not dead_spool.exists() and not Path(f"{dead_spool}{LOCK_SUFFIX}").exists()
+        assert live_spool.is_dir() and Path(f"{live_spool}{LOCK_SUFFIX}").is_file()
+        assert _leftovers(golden) == sorted([live_spool.name, live_spool.name + LOCK_SUFFIX])
+        assert _state(golden).keys() >= new.keys()
+    finally:
+        live.communicate("")
+    assert remove_stale_spools(golden, ".spool-") == [live_spool]  # its process ended: stale now
+    assert _leftovers(golden) == []
+
+
+def test_a_spool_without_a_lock_is_removed_once_left_unchanged_for_an_hour(tmp_path: Path) -> None:
+    young, old = tmp_path / ".spool-young.convert", tmp_path / ".spool-old000.convert"
+    for spool in (young, old):
+        spool.mkdir()
+        (spool / "spool-1-0.arrow").write_bytes(b"x")
+    then = time.time() - UNLOCKED_STALE_S - 60
+    os.utime(old, (then, then))
+    assert remove_stale_spools(tmp_path, ".spool-") == [old]
+    assert young.is_dir() and not old.exists()
+
+
+def test_a_link_named_as_a_spool_is_left_and_not_followed(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "keep").write_text("mine")
+    (tmp_path / "days").mkdir()
+    (tmp_path / "days" / ".spool-link0000.convert").symlink_to(target)
+    assert remove_stale_spools(tmp_path / "days", ".spool-") == []
+    assert (target / "keep").read_text() == "mine"
+
+
+def test_a_spool_left_in_the_folder_is_not_listed_by_logs_folder(
+    tmp_path: Path, case: tuple[Path, Path, dict[str, bytes], dict[str, bytes]], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    golden, new_log, _, _ = case
+    with pytest.MonkeyPatch.context() as mp:
+        spool: list[Path] = []
+        real = SpoolFolder.cleanup
+        mp.setattr(SpoolFolder, "cleanup", lambda self: spool.append(Path(self.name)))  # killed before it
+        convert_to_folder(LogSource.of(new_log), golden, force=True)
+    assert spool and spool[0].is_dir() and any(spool[0].iterdir())
+    with caplog.at_level(logging.WARNING):
+        listed = expand_logs([golden])
+    assert all(p.name.startswith("spans-") for p in listed), listed
+    assert not [r for r in caplog.records if "skipped" in r.getMessage()], caplog.text
+    assert real is SpoolFolder.cleanup

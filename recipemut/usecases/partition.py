@@ -8,7 +8,8 @@ format (OTLP, Jaeger, Zipkin, standard input) whole, one file at a time. Each ch
 (numbered in ingest order, :data:`SEQ`) are appended to a spool file (Arrow IPC, lz4) of the day
 their *span* starts, and each request's first span start is kept (one row per request and a few
 chunks, merged at the end). The spool is a temporary folder on the output's disk: inside the output
-folder (``.spool-*.convert/``), beside the one file (``.NAME.*.convert/``); at most
+folder (``.spool-*.convert/``), beside the one file (``.NAME.*.convert/``), locked while in use and
+removed with signals held off, a killed run's removed by the next (:mod:`~recipemut.usecases.convert_spool`); at most
 :data:`OPEN_SPOOLS` spool files are open at once (a day may take several, read back in order).
 ``--sample-requests`` (or ``--memory-budget``, by ingest's rule: :func:`~recipemut.logs.sample.sampler_for`)
 samples each chunk as ingest does; ``--sample-rate`` fills ``sample_rate`` in trace files read whole too.
@@ -39,7 +40,6 @@ carries none, as ingest fills them.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -81,6 +81,7 @@ from recipemut.logs.spans import (
     keep_calls,
 )
 from recipemut.logs.stream import DiskTicks, checked_chunks
+from recipemut.usecases.convert_spool import SpoolFolder
 from recipemut.usecases.inputs import LogSource
 from recipemut.usecases.onefile import assemble_parts, conform_day, one_file_schema
 
@@ -233,7 +234,7 @@ class _Spool:
             for f in self.writers.popitem(last=False)[1][::-1]:  # the writer, then its file
                 f.close()
         seg = self.segments.setdefault(day, [])
-        path = self.folder / f"spool-{day}-{len(seg)}.arrow"
+        path = self.folder / f".day-{day}-{len(seg)}.arrow"  # dot-named: --logs never lists it
         sink = pa.OSFile(str(path), "wb")
         seg.append(path)
         w = pa.ipc.new_file(sink, self.schema, options=pa.ipc.IpcWriteOptions(compression="lz4"))
@@ -481,7 +482,7 @@ def write_days(
     # Each day goes to a temporary file in it; all are renamed into the folder once every day is written
     # (none on a failure), never through a link planted where a day file goes (refused)
     try:  # made before any log is read: a folder that cannot take it is said in one line (a race past convert's check)
-        spool_dir = tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX, suffix=".convert", dir=folder)
+        spool_dir = SpoolFolder(folder, SPOOL_PREFIX)  # locked; the stale ones a killed conversion left removed
     except OSError as e:
         raise InputFileError(f"{folder}: cannot write there ({(e.strerror or str(e)).lower()})", code="out") from None
     with (
@@ -633,7 +634,7 @@ def write_file(
     cannot be written."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", suffix=".convert", dir=folder) as tmp:
+    with SpoolFolder(folder, f".{target.name}.") as tmp:
         work = Path(tmp)
         sp = _spool_logs(source, work, chunk_bytes, progress, recipe)
         progress.task("sorting the days", len(sp.days), unit="days")
@@ -642,7 +643,7 @@ def write_file(
         parts: dict[int, Path] = {}
 
         def day_part(day: int, table: pa.Table) -> int:
-            part = work / f"part-{day}.arrow"
+            part = work / f".part-{day}.arrow"
             options = pa.ipc.IpcWriteOptions(compression="lz4")
             with pa.OSFile(str(part), "wb") as f, pa.ipc.new_file(f, schema, options=options) as w:
                 w.write_table(conform_day(table, schema, names), max_chunksize=BATCH_ROWS)

@@ -1,0 +1,152 @@
+"""Convert's spool folders: made locked, removed with signals held off, and the stale ones (left by a
+conversion that was killed) removed by the next conversion into the same place.
+
+A spool (``FOLDER/.spool-XXXXXXXX.convert/`` for a folder of days, ``.NAME.XXXXXXXX.convert/`` beside
+one file: :mod:`recipemut.usecases.partition`) has a lock file beside it, its name and
+:data:`LOCK_SUFFIX` (``.spool-XXXXXXXX.convert.lock``), on which its conversion keeps an exclusive
+``fcntl.flock`` from start to end. The lock file is locked under another name (``.making``), then
+named, then the spool folder made, so a spool (or lock file) whose lock file another process can
+lock belongs to none that is alive: the kernel drops a
+flock when its process ends, however it ends (``kill -9``, a crash); pids, which are reused, and pid
+namespaces do not come into it. :class:`SpoolFolder` removes such spools of the same name pattern
+before it makes its own; a spool with no lock file (made by a version before this one) is removed
+only once nothing in it changed for :data:`UNLOCKED_STALE_S` seconds.
+
+Its own spool (and lock file) is removed when the conversion ends, however it ends, with SIGINT and
+SIGTERM held off (:func:`~recipemut.files.write.signals_held`): a second Ctrl-C during the cleanup
+comes once the spool is gone, not halfway through it. Every name in a spool, and the lock, starts
+with ``.``: ``--logs FOLDER`` skips them, even those of a spool a killed conversion left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import glob
+import logging
+import os
+import shutil
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from recipemut.files.write import signals_held
+
+log = logging.getLogger(__name__)
+
+#: what the name of a spool's lock file adds to the spool's name
+LOCK_SUFFIX = ".lock"
+#: how long a spool with no lock file must have been left unchanged to be taken as stale (seconds)
+UNLOCKED_STALE_S = 3600.0
+_FLAGS = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _take(path: Path) -> int | None:
+    """A descriptor holding the lock file ``path`` (``flock``, exclusive, not waiting); ``None`` when
+    another process holds it."""
+    fd = os.open(path, _FLAGS)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return None
+        raise
+    return fd
+
+
+def _remove_if_stale(spool: Path, now: float) -> bool:
+    """Remove ``spool`` (a folder, or a lock file with no folder) when no live process holds its lock
+    (see the module doc); whether it was."""
+    lock = spool if spool.name.endswith(LOCK_SUFFIX) else spool.with_name(spool.name + LOCK_SUFFIX)
+    folder = spool.with_name(spool.name.removesuffix(LOCK_SUFFIX))
+    try:
+        fd = _take(lock)
+    except FileNotFoundError:  # no lock: made by an earlier version, stale only once nothing in it changed for long
+        if now - os.lstat(spool).st_mtime < UNLOCKED_STALE_S:
+            return False
+        fd = -1
+    if fd is None:
+        return False
+    try:
+        if spool == lock and os.path.lexists(folder):
+            return False  # the folder's own check removes both
+        shutil.rmtree(folder, ignore_errors=True)
+        if fd >= 0:
+            os.unlink(lock)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return not os.path.lexists(spool)
+
+
+def remove_stale_spools(folder: Path, prefix: str) -> list[Path]:
+    """Remove the spool folders ``folder/PREFIX*.convert`` (and lock files) no live conversion uses
+    (see the module doc); those removed. Only folders and regular files are removed (``rmtree``
+    never follows a link); one that cannot be checked or removed is left for a later run."""
+    removed = []
+    now = time.time()
+    for spool in sorted(folder.glob(f"{glob.escape(prefix)}*.convert*")):
+        with contextlib.suppress(OSError):
+            mode = os.lstat(spool).st_mode
+            ok = stat.S_ISDIR(mode) if spool.name.endswith(".convert") else stat.S_ISREG(mode)
+            if ok and spool.name.endswith((".convert", ".convert" + LOCK_SUFFIX)) and _remove_if_stale(spool, now):
+                removed.append(spool)
+                log.info("%s: removed what a stopped conversion left", spool)
+    return removed
+
+
+class SpoolFolder:
+    """A new spool folder ``folder/PREFIXXXXXXXXX.convert``, locked, as
+    :class:`tempfile.TemporaryDirectory` makes one (when made: :class:`OSError` when it cannot be; the
+    stale spools of that pattern are removed first, :func:`remove_stale_spools`). Used as a context
+    manager it gives its path (a string) and is removed when the block ends, however it ends, with
+    SIGINT and SIGTERM held off.
+
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     with SpoolFolder(Path(d), ".spool-") as spool:
+    ...         there = sorted(p.suffix for p in Path(d).iterdir())
+    ...     there, list(Path(d).iterdir())
+    (['.convert', '.lock'], [])
+    """
+
+    def __init__(self, folder: Path, prefix: str) -> None:
+        remove_stale_spools(folder, prefix)
+        fd, made = tempfile.mkstemp(prefix=prefix, suffix=".making", dir=folder)
+        self.name = made.removesuffix(".making") + ".convert"
+        self.lock = self.name + LOCK_SUFFIX
+        try:  # locked under another name, then named: a lock file (or spool) another process finds is held
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(made, self.lock)
+            os.mkdir(self.name, 0o700)
+        except BaseException:
+            for name in (made, self.lock):
+                with contextlib.suppress(OSError):
+                    os.unlink(name)
+            os.close(fd)
+            raise
+        self.fd: int | None = fd
+
+    def __enter__(self) -> str:
+        return self.name
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """Remove the spool and release its lock, SIGINT and SIGTERM held off meanwhile."""
+        if self.fd is None:
+            return
+        with signals_held():
+            try:
+                shutil.rmtree(self.name, ignore_errors=True)
+                if not os.path.lexists(self.name):  # else kept: the next run removes both
+                    os.unlink(self.lock)
+            finally:
+                os.close(self.fd)
+                self.fd = None
+
+
+__all__ = ["LOCK_SUFFIX", "UNLOCKED_STALE_S", "SpoolFolder", "remove_stale_spools"]
