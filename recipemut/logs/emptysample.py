@@ -44,10 +44,18 @@ def all_rejected(name: str, n_read: int, rej: Rejects, *, rows: bool = False) ->
     assert f is not None
     if rows:
         what = f"all {n_read} rows are rejected; first problem at row {f.line}"
+    elif f.unit == "span":  # a trace file: its spans are numbered, their lines are not known
+        n = rej.total  # the spans checked: those mapped to the recipe's operations
+        what = "its one span is" if n == n_read == 1 else f"all {n} spans are"
+        if n < n_read:
+            what = f"all {n} spans of the recipe's operations are rejected (of {n_read} read)"
+        else:
+            what += " rejected"
+        what += f"; first problem at span #{f.line}"
     else:
         lines = "its one non-blank line is" if n_read == 1 else f"all {n_read} non-blank lines are"
         what = f"{lines} rejected; first problem at line {f.line}"
-    return LogError(f"not a span log: {what}: {f.message} [{f.reason}]", file=name, line=f.line, code="not-a-log")
+    return LogError(f"not a span log: {what}: {f.message} [{f.reason}]", file=name, line=f.file_line, code="not-a-log")
 
 
 def nothing_read(blank: int, *, parquet: bool) -> str:

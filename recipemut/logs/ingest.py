@@ -240,6 +240,7 @@ def _read_named(
     else:
         got, counts, fnotes = traces.read_table(path, fmt, recipe=recipe, mapping=mapping, strict=strict)
         table, lines = _conform_table(got, name)
+        rej = Rejects(name, unit="span")  # a trace file's rows are numbered by span, not by line
         notes = [f"{name}: {s}" for s in fnotes]
         n_read, n_blank = int(counts.get("spans_read", table.num_rows)), 0
     if table.num_rows and not checked:
@@ -252,8 +253,7 @@ def _read_named(
         if sampler is not None:
             table, lines = sampler.take(table, lines)
     if strict and rej.first is not None:
-        bad = rej.first
-        raise LogError(f"{bad.message} [{bad.reason}] (--strict)", file=name, line=bad.line, code=bad.reason)
+        raise rej.first.strict_error()
     if n_read and rej.total and (table.num_rows == 0 if sampler is None else rej.total >= n_read):
         raise all_rejected(name, n_read, rej)
     nothing = ""

@@ -3,6 +3,11 @@
 :class:`IngestReport` is what :func:`recipemut.logs.ingest.read_logs` returns beside the span table;
 :class:`Rejects` is the tally a reader fills while it reads one file, keeping the first
 :data:`MAX_EXAMPLES` rejected lines of each reason (:data:`REASONS`) in file order.
+
+A native log's rejections name lines (``a.jsonl:7``); a trace file's (OTLP, Jaeger, Zipkin, a run
+history: :data:`UNITS`) name spans by their 1-based position in the file (``zipkin.json: span #3``),
+as its readers number them: a span's line is not known to the columnar readers, and a position given
+as a line would send the reader to the wrong place.
 """
 
 from __future__ import annotations
@@ -13,11 +18,16 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from recipemut.errors import LogError
+
 if TYPE_CHECKING:
     from recipemut.logs.sample import RequestSample
 
 #: examples kept per rejection reason
 MAX_EXAMPLES = 5
+
+#: what a rejection's position counts: a line of a native log, or a span of a trace file
+UNITS = ("line", "span")
 
 #: reason code -> what it means
 REASONS: Mapping[str, str] = MappingProxyType(
@@ -42,22 +52,50 @@ REASONS: Mapping[str, str] = MappingProxyType(
 
 @dataclass(frozen=True)
 class Rejection:
-    """One rejected line: where, the reason code and a message naming the key or problem.
+    """One rejected line or span: where, the reason code and a message naming the key or problem.
+
+    ``line`` is the position in the file: a line number (``unit`` ``"line"``), or of a trace file's
+    span its 1-based position among the file's spans (``unit`` ``"span"``); examples sort by it.
 
     >>> str(Rejection("a.jsonl", 7, "bad-latency", "latency_ms is -3.0"))
     'a.jsonl:7: latency_ms is -3.0 [bad-latency]'
+    >>> str(Rejection("zipkin.json", 3, "bad-latency", "latency_ms is -3.0", unit="span"))
+    'zipkin.json: span #3: latency_ms is -3.0 [bad-latency]'
     """
 
     file: str
     line: int
     reason: str
     message: str
+    unit: str = "line"  # one of UNITS
+
+    @property
+    def file_line(self) -> int | None:
+        """The line number, or ``None`` for a span (its line is not known)."""
+        return self.line if self.unit == "line" else None
+
+    @property
+    def where(self) -> str:
+        """``a.jsonl:7`` or ``zipkin.json: span #3``."""
+        return f"{self.file}:{self.line}" if self.unit == "line" else f"{self.file}: span #{self.line}"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message} [{self.reason}]"
+        return f"{self.where}: {self.message} [{self.reason}]"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "reason": self.reason, "message": self.message}
+        """JSON-ready: ``file``, ``line``, ``reason``, ``message``; a span's ``line`` is ``null`` and
+        ``span`` is its position."""
+        if self.unit == "line":
+            return {"file": self.file, "line": self.line, "reason": self.reason, "message": self.message}
+        return {"file": self.file, "line": None, "span": self.line, "reason": self.reason, "message": self.message}
+
+    def strict_error(self) -> LogError:
+        """The error ``--strict`` raises at this rejection: ``a.jsonl:7: ... (--strict)``, or
+        ``zipkin.json: span #3: ... (--strict)`` (no line: the span's is not known)."""
+        what = f"{self.message} [{self.reason}] (--strict)"
+        if self.unit != "line":
+            what = f"span #{self.line}: {what}"
+        return LogError(what, file=self.file, line=self.file_line, code=self.reason)
 
 
 def iso_ms(ms: float) -> str:
@@ -160,10 +198,14 @@ class IngestReport:
 
 
 class Rejects:
-    """The rejected lines of one file, tallied while it is read (mutable; the report copies it)."""
+    """The rejected lines of one file, tallied while it is read (mutable; the report copies it).
+    ``unit="span"`` for a trace file: the positions given to :meth:`add` are its spans'."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, *, unit: str = "line") -> None:
+        if unit not in UNITS:
+            raise ValueError(f"unit {unit!r} is not one of {UNITS}")
         self.file = file
+        self.unit = unit
         self.counts: dict[str, int] = {}
         self.examples: dict[str, list[Rejection]] = {}
         self.first: Rejection | None = None
@@ -171,7 +213,7 @@ class Rejects:
     def add(self, line: int, reason: str, message: str) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + 1
         ex = self.examples.setdefault(reason, [])
-        rej = Rejection(self.file, line, reason, message)
+        rej = Rejection(self.file, line, reason, message, self.unit)
         if len(ex) < MAX_EXAMPLES or line < ex[-1].line:  # keep the first ones in file order
             ex.append(rej)
             ex.sort(key=lambda e: e.line)
@@ -188,4 +230,4 @@ class Rejects:
         return sum(self.counts.values())
 
 
-__all__ = ["MAX_EXAMPLES", "REASONS", "IngestReport", "Rejection", "Rejects", "frozen_counts", "iso_ms"]
+__all__ = ["MAX_EXAMPLES", "REASONS", "UNITS", "IngestReport", "Rejection", "Rejects", "frozen_counts", "iso_ms"]
