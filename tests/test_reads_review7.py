@@ -7,7 +7,11 @@ over holes and cuts; gzip content before a bad member is read, the member report
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 import os
+import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +22,8 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.errors import InputFileError
-from recipemut.files.compressed import HOLE_BYTES, SparseHole, big_hole, inflate
+from recipemut.files import compressed
+from recipemut.files.compressed import HOLE_BYTES, SparseHole, TrailingJunk, big_hole, inflate
 from recipemut.logs import lines, otlpfast, sample
 from recipemut.logs.common import read_bytes
 from recipemut.logs.lines import Snapshot, pread_exact
@@ -283,3 +288,77 @@ def test_a_log_of_short_lines_is_still_read_a_probe_a_block_end(
     p.write_bytes(b"{}\n" * 10_000)
     found, read = _bytes_read_by_open(p, monkeypatch)
     assert found == [] and read <= 2 * 16 * (30_000 // 4096 + 1)
+
+
+# ---- 4. gzip: content, then a member that is none -----------------------------------------------------
+
+CONTENT = b'{"request_id": "r"}\n' * 30
+MEMBER = gzip.compress(CONTENT, mtime=0)
+EMPTY = gzip.compress(b"", mtime=0)
+BAD_HEADERS = {
+    "not-deflate": b"\x1f\x8bxxxxxxxx",  # /tmp/rv7/gzcut.py
+    "method-9": b"\x1f\x8b\x09\x00" + bytes(6) + b"\x03\x00",
+    "reserved-flags": b"\x1f\x8b\x08\xe0" + bytes(6) + b"\x03\x00",
+}
+
+
+def _read_all(data: bytes, size: int = 4096) -> tuple[bytes, BaseException | None]:
+    g = compressed._Gunzip(io.BytesIO(data))
+    out = bytearray()
+    try:
+        while k := g.readinto(buf := bytearray(size)):
+            out += buf[:k]
+    except compressed.STREAM_ERRORS as e:
+        return bytes(out), e
+    return bytes(out), None
+
+
+@pytest.mark.parametrize("bad", list(BAD_HEADERS.values()), ids=list(BAD_HEADERS))
+@pytest.mark.parametrize(
+    "before", [MEMBER, MEMBER + EMPTY * 10, EMPTY * 3 + MEMBER + MEMBER], ids=["one", "empties", "two"]
+)
+@pytest.mark.parametrize("read_in", [1 << 20, 7], ids=["1MiB", "7B"])
+def test_content_then_a_bad_member_reads_the_content_and_reports_the_junk(
+    monkeypatch: pytest.MonkeyPatch, bad: bytes, before: bytes, read_in: int
+) -> None:
+    """It returned 0 bytes, then zlib's 'unknown compression method' (the CLI: 'not a readable gzip file')."""
+    monkeypatch.setattr(compressed._Gunzip, "_IN", read_in)
+    content = gzip.decompress(before)
+    got, why = _read_all(before + bad)
+    assert got == content
+    assert isinstance(why, TrailingJunk) and why.at == len(before), why
+
+
+def test_a_bad_member_after_content_is_junk_to_inflate(tmp_path: Path) -> None:
+    p = tmp_path / "bad.gz"
+    p.write_bytes(MEMBER + BAD_HEADERS["not-deflate"])
+    data, why = inflate(p)
+    assert bytes(data) == CONTENT and isinstance(why, TrailingJunk) and why.at == len(MEMBER)
+
+
+def test_a_stream_error_after_content_returns_the_content_first() -> None:
+    """A member with a good header and a bad block (reserved type 3): the read gives the bytes before it,
+    the next read raises zlib's error (it was raised at once, the read's bytes lost)."""
+    corrupt = b"\x1f\x8b\x08\x00" + bytes(6) + b"\x07\x00\x00\x00"
+    g = compressed._Gunzip(io.BytesIO(MEMBER + corrupt))
+    buf = bytearray(4096)
+    assert g.readinto(buf) == len(CONTENT) and bytes(buf[: len(CONTENT)]) == CONTENT
+    with pytest.raises(zlib.error):
+        g.readinto(buf)
+
+
+def test_profile_reads_the_lines_before_a_bad_member_and_warns_of_the_junk(tmp_path: Path) -> None:
+    with gzip.open(ROOT / "recipes" / "checkout" / "logs.jsonl.gz", "rb") as f:
+        log = b"".join(f.readline() for _ in range(500))
+    body = gzip.compress(log, mtime=0)
+    p = tmp_path / "bad.jsonl.gz"
+    p.write_bytes(body + BAD_HEADERS["not-deflate"])
+    args = ["profile", str(RECIPE), "--logs", str(p), "--format", "json"]
+    for extra in ([], ["--sample-requests", "0.99"]):  # read whole, and streamed in chunks
+        res = CliRunner().invoke(app, args + extra, env={"COLUMNS": "200"})
+        assert res.exit_code == 0, res.output
+        assert f"not gzip from byte {len(body):,} of the file" in res.stderr, res.stderr
+        assert "the 500 complete lines before them" in res.stderr, res.stderr
+        assert json.loads(res.stdout)["ingest"]["lines_read"] >= 500
+    res = CliRunner().invoke(app, [*args, "--strict"], env={"COLUMNS": "200"})
+    assert res.exit_code == 1 and "(--strict)" in res.output and "unknown compression method" not in res.output

@@ -346,11 +346,14 @@ def test_members_of_every_size_read_back_across_reads_and_pieces(
     monkeypatch.setattr(compressed._Gunzip, "_IN", 4096)
     text = _lines(200)
     parts, stream = [], b""
+    spans = []  # each member's first byte and end in the stream
     for _ in range(600):
         at = rng.randrange(len(text))
         part = text[at : at + rng.choice([0, 0, 1, 30, 700, 6000])]
         parts.append(part)
-        stream += gzip.compress(part, compresslevel=rng.choice([0, 1, 9]), mtime=0)
+        member = gzip.compress(part, compresslevel=rng.choice([0, 1, 9]), mtime=0)
+        spans.append((len(stream), len(stream) + len(member)))
+        stream += member
         if rng.random() < 0.1:
             stream += b"\0" * rng.choice([1, 2, 5000])
     p = tmp_path / "many.gz"
@@ -362,8 +365,14 @@ def test_members_of_every_size_read_back_across_reads_and_pieces(
         while piece := f.read(rng.choice([1, 7, 100, 5000, 70_000])):
             got.append(piece)
     assert b"".join(got) == want
-    cut = tmp_path / "cut.gz"
-    cut.write_bytes(stream[: rng.randrange(len(stream) // 2, len(stream))])
-    data, why = inflate(cut)
-    assert want.startswith(bytes(data))
-    assert why is None or isinstance(why, EOFError)
+    for _ in range(20):  # cut anywhere: in a member, on a boundary, in padding
+        at = rng.randrange(len(stream) // 2, len(stream))
+        cut = tmp_path / "cut.gz"
+        cut.write_bytes(stream[:at])
+        data, why = inflate(cut)
+        whole = b"".join(part for part, (_, end) in zip(parts, spans, strict=True) if end <= at)
+        assert bytes(data).startswith(whole) and want.startswith(bytes(data)), at
+        if any(first < at < end for first, end in spans):  # in a member: a cut, said
+            assert isinstance(why, EOFError), (at, why)
+        else:  # between members: the stream ends there
+            assert why is None and bytes(data) == whole, (at, why)

@@ -36,7 +36,12 @@ def _pack(kind: str, data: bytes) -> bytes:
 
 
 #: after a whole stream, the magic of another gzip member or zstd frame, then garbage: a damaged stream
-_BAD_NEXT = {"gzip": b"\x1f\x8b" + b"no frame here" * 10, "zstd": b"\x28\xb5\x2f\xfd" + b"no frame here" * 10}
+# a gzip member with a good header and a bad first block (reserved type 3): one whose header is bad is
+# junk after the stream, as gzip -dc prints what precedes it (tests/test_reads_review7.py)
+_BAD_NEXT = {
+    "gzip": b"\x1f\x8b\x08\x00" + bytes(6) + b"\x07" + b"no frame here" * 10,
+    "zstd": b"\x28\xb5\x2f\xfd" + b"no frame here" * 10,
+}
 
 
 def _cut(tmp_path: Path, kind: str, share: float = 0.4) -> Path:
@@ -134,7 +139,7 @@ def test_several_gzip_members_read_whole(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["gzip", "zstd"])
 def test_a_corrupt_stream_is_still_an_error_on_every_path(tmp_path: Path, kind: str) -> None:
     p = tmp_path / f"bad.jsonl.{'gz' if kind == 'gzip' else 'zst'}"
-    # damaged, not cut: a second member or frame whose magic is followed by garbage (bare junk is ignored)
+    # damaged, not cut: a second member or frame whose header is followed by garbage (bare junk is ignored)
     p.write_bytes(_pack(kind, DATA[:2_000_000]) + _BAD_NEXT[kind])
     for sample in (None, 0.5):
         with pytest.raises(LogError, match=f"not a readable {kind} file"):

@@ -59,9 +59,8 @@ COMPRESSED_MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"BZh", "bzip2", "bzip2 -dc"),
 )
 _INFLATE_CHUNK = 1 << 24  # bytes per read while inflating a whole stream
-#: a hole of a sparse file this long or longer (NUL bytes never written: a crash's tail, ``truncate -s``)
-#: is refused unread by the readers that hold a plain file whole (:func:`inflate`, the OTLP fast path):
-#: no JSON holds a NUL, and such a hole, allocated, was gigabytes of memory before the parse failed
+#: a sparse file's hole this long or more (a crash's tail, ``truncate -s``) is refused unread by the readers
+#: that hold a plain file whole (:func:`inflate`, the OTLP fast path): no JSON holds a NUL
 HOLE_BYTES = 64 << 20
 _MAX_EXTENTS = 4096  # a sparse file's data and holes are walked this many times at most
 
@@ -156,18 +155,15 @@ class SparseHole(OSError):
     """
 
     def __init__(self, at: int, length: int) -> None:
-        super().__init__(
-            f"a hole of {length:,} bytes at byte {at:,} (a sparse file: NUL bytes never written, which no JSON "
-            "holds; not read)"
-        )
+        why = "a sparse file: NUL bytes never written, which no JSON holds; not read"
+        super().__init__(f"a hole of {length:,} bytes at byte {at:,} ({why})")
         self.at, self.length = at, length
 
 
 def big_hole(fd: int, size: int, least: int = HOLE_BYTES) -> SparseHole | None:
-    """The first hole of ``least`` bytes or more in the first ``size`` bytes of the file open as ``fd``,
-    as a :class:`SparseHole` (not raised), or ``None``. Only a file with fewer bytes allocated than its
-    size (``st_blocks * 512``) is walked, by ``SEEK_DATA``/``SEEK_HOLE``, at most :data:`_MAX_EXTENTS`
-    of its extents (past them it is read as it is)."""
+    """The first hole of ``least`` bytes or more in the first ``size`` bytes of the file open as ``fd``
+    (a :class:`SparseHole`, not raised), or ``None``; walked by ``SEEK_DATA``/``SEEK_HOLE`` when fewer
+    bytes are allocated than its size, at most :data:`_MAX_EXTENTS` extents."""
     seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
     st = os.fstat(fd)
     size = min(size, st.st_size)
@@ -178,10 +174,10 @@ def big_hole(fd: int, size: int, least: int = HOLE_BYTES) -> SparseHole | None:
         for _ in range(_MAX_EXTENTS):
             try:
                 data = min(os.lseek(fd, pos, seek_data), size)
-            except OSError as e:
-                if e.errno != errno.ENXIO:  # ENXIO: a hole to the end
-                    return None
-                data = size
+            except OSError as e:  # ENXIO: a hole to the end
+                data = size if e.errno == errno.ENXIO else -1
+            if data < 0:
+                return None
             if data - pos >= least:
                 return SparseHole(pos, data - pos)
             if data >= size:
@@ -251,11 +247,19 @@ _EMPTY_MEMBERS = re.compile(rb"(?:\x1f\x8b\x08\x00[\x00-\xff]{6}\x03\x00\x00{8})
 _ZEROS = re.compile(rb"\x00+")
 
 
+def _member_header(buf: bytes, pos: int) -> bool:
+    """Whether a gzip member's header opens ``buf`` at ``pos``, by its first four bytes (fewer: False):
+    the magic, deflate (method 8), no reserved flag (zlib refuses the others)."""
+    return len(buf) - pos >= 4 and buf.startswith(GZIP_MAGIC, pos) and buf[pos + 2] == 8 and not buf[pos + 3] & 0xE0
+
+
 class _Gunzip:
     """A gzip stream (one member or several) decompressed by :mod:`zlib` into the caller's buffer, so that
     the bytes decompressed before the stream ends early are kept (``GzipFile.read`` drops the whole
     read); at that end it raises ``EOFError`` as ``GzipFile`` does, after :meth:`readinto` has said how
-    many bytes it wrote (:attr:`pending_cut`).
+    many bytes it wrote (:attr:`pending_cut`); so is any error met after a read wrote bytes. A later
+    member whose header is no gzip header (the magic, then an unknown method or reserved flags) is
+    junk after the stream (:class:`TrailingJunk`): zlib's "unknown compression method" lost the read.
 
     The compressed bytes read are kept in one buffer and handed to each member's decompressor a slice
     at a time, the slice sized to the members seen (four times the last one, doubled while a member
@@ -273,8 +277,9 @@ class _Gunzip:
         self.between = True  # at the start or after a member: another member (or padding, junk) is next
         self.members = 0  # members started or skipped
         self.member = 0  # compressed bytes of the current member used so far
-        self.pending_cut: EOFError | None = None
+        self.pending_cut: BaseException | None = None
         self.fed = 0  # compressed bytes read from ``raw``: where junk after a member starts
+        self.wrote = 0  # bytes of the current read written so far (kept when the stream fails later)
 
     def _read(self) -> bytes:
         data = self.raw.read(self._IN)
@@ -301,9 +306,10 @@ class _Gunzip:
                 z = _ZEROS.match(self.buf, self.pos)
                 self.pos = z.end() if z is not None else self.pos + 1
                 continue
-            if len(self.buf) - self.pos < 2:  # one byte left: the magic's second may be in the next read
+            if len(self.buf) - self.pos < 4:  # the magic, method and flags may end in the next read
                 self.buf, self.pos = self.buf[self.pos :] + self._read(), 0
-            if not self.buf.startswith(GZIP_MAGIC, self.pos):
+            fewer = len(self.buf) - self.pos < 4  # the file ends: a cut member, if the magic opens it
+            if not self.buf.startswith(GZIP_MAGIC, self.pos) or not (fewer or _member_header(self.buf, self.pos)):
                 self.done = True
                 self.pending_cut = TrailingJunk("gzip", self.fed - (len(self.buf) - self.pos))
                 return False
@@ -319,8 +325,8 @@ class _Gunzip:
         first that does not end in its slice is handed to the general path. Returns ``n`` advanced."""
         data, pos, step, members = self.buf, self.pos, self.step, self.members
         whole, size = memoryview(data), len(view)
-        new, empty, magic, most, least = zlib.decompressobj, _EMPTY_MEMBERS.match, GZIP_MAGIC, self._IN, self._MIN_STEP
-        while n < size and data.startswith(magic, pos):
+        new, empty, most, least = zlib.decompressobj, _EMPTY_MEMBERS.match, self._IN, self._MIN_STEP
+        while n < size and _member_header(data, pos):
             if (m := empty(data, pos)) is not None:
                 members += (m.end() - pos) // 20
                 pos = m.end()
@@ -332,6 +338,7 @@ class _Gunzip:
             if got:
                 view[n : n + len(got)] = got
                 n += len(got)
+                self.wrote = n
             if not z.eof:  # a longer member: the general path goes on with it
                 used = len(chunk) - len(z.unconsumed_tail)
                 self.z, self.between, self.member = z, False, used
@@ -348,9 +355,21 @@ class _Gunzip:
     def readinto(self, buf: Any) -> int:
         if self.pending_cut is not None:
             raise self.pending_cut
-        view, n = memoryview(buf).cast("B"), 0
+        view = memoryview(buf).cast("B")
+        self.wrote = 0
+        try:
+            return self._fill(view)
+        except STREAM_ERRORS as e:
+            if not self.wrote:
+                raise
+            self.done, self.pending_cut = True, e  # the bytes written first are the caller's
+            return self.wrote
+
+    def _fill(self, view: memoryview) -> int:  # readinto's work, ``wrote`` kept to the bytes written so far
+        n = 0
         while n < len(view) and not self.done:
-            if self.between and self.members and self.buf.startswith(GZIP_MAGIC, self.pos):
+            self.wrote = n
+            if self.between and self.members and _member_header(self.buf, self.pos):
                 n = self._small_members(view, n)
                 continue
             if self.between:
