@@ -214,7 +214,7 @@ def test_a_linked_folder_not_followed_is_said_on_both_engines(
     """Not following a linked folder was silent: a user whose logs are behind a link got fewer spans and no word."""
     logs = _tree(tmp_path, lake, "linked folder")
     os.symlink("..", logs / "up")
-    said = f"{logs}: 2 linked folders were not followed (linked, up): name it on --logs too to read its files"
+    said = f"{logs}: 2 linked folders were not followed (linked, up): name them on --logs too to read their files"
     args = ["profile", str(RECIPE), "--memory-budget", "off"]
     for extra in ([str(logs)], [logs.as_uri(), "--engine", "dask", "--scheduler", cluster]):
         caplog.clear()

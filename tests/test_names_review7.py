@@ -62,7 +62,7 @@ def test_a_jsonl_folder_by_url_says_the_linked_folder_it_does_not_follow(
         got = local_files(dd.as_uri())
     assert got == [dd / "a.jsonl"]  # the link is still not followed: a loop would be listed for ever
     assert _linked_said(caplog.records) == [
-        f"{dd}: 1 linked folder was not followed (old): name it on --logs too to read its files"
+        f"{dd}: 1 linked folder was not followed (old): name it on --logs too to read their files"
     ]
     assert not [r for r in caplog.records if "skipped" in r.getMessage()]  # a.jsonl is read, not skipped
 
@@ -112,7 +112,7 @@ def test_dask_by_url_reads_half_the_folder_and_says_why(
         r = runner.invoke(app, args, env=WIDE)
     assert r.exit_code == 0, r.output
     assert _linked_said(caplog.records) == [
-        f"{dd}: 1 linked folder was not followed (old): name it on --logs too to read its files"
+        f"{dd}: 1 linked folder was not followed (old): name it on --logs too to read their files"
     ]
     assert f"1 file: {half:,} spans" in r.output, r.output  # a.jsonl's, as before: the link is named, not read
 

@@ -165,13 +165,14 @@ def skipped_note(folder: Path, skipped: Sequence[Path], *, linked: bool = False)
     >>> print(skipped_note(Path("days"), [Path("days/a.jsonl")]).split(": a folder")[0])
     days: 1 file that is not Parquet was skipped (a.jsonl)
     >>> print(skipped_note(Path("days"), [Path("days/old")], linked=True))
-    days: 1 linked folder was not followed (old): name it on --logs too to read its files
+    days: 1 linked folder was not followed (old): name it on --logs too to read their files
     """
     names = ", ".join(str(f.relative_to(folder)) for f in skipped[:3])
     more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
     if linked:
         what = "1 linked folder was" if len(skipped) == 1 else f"{len(skipped)} linked folders were"
-        return f"{folder}: {what} not followed ({names}{more}): name it on --logs too to read its files"
+        them = "it" if len(skipped) == 1 else "them"
+        return f"{folder}: {what} not followed ({names}{more}): name {them} on --logs too to read their files"
     what = "1 file that is not Parquet was" if len(skipped) == 1 else f"{len(skipped)} files that are not Parquet were"
     return (
         f"{folder}: {what} skipped ({names}{more}): a folder is read for its Parquet files; name the others on "
