@@ -3,11 +3,14 @@ rollback after a hand revert, and history naming a recorded text the recipe hold
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
+from recipemut.apply.history import read_history
 from recipemut.cli import app
 from recipemut.errors import LogError, RecipeInvalid
 from recipemut.logs.runs.rows import documents
@@ -187,3 +190,46 @@ def test_import_words_the_value_limit_for_a_workflow_file(tmp_path: Path) -> Non
     empty = tmp_path / "empty.yml"
     empty.write_text("# nothing yet\n")
     assert _one_error(_run("import", str(empty))[1]).endswith("is empty; expected a workflow file [empty-file]")
+
+
+# ---- 3. rollback after a hand revert never writes the reverted change again ---------------------------
+
+
+def _applied(tmp_path: Path, *steps: tuple) -> Path:
+    """The checkout recipe with each plan of ``steps`` applied in turn (v4 -> v5 -> ...)."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE_TEXT)
+    for i, muts in enumerate(steps):
+        code, out = _run("apply", str(recipe), "--plan", str(make_plan(recipe, muts, out=tmp_path / f"p{i}.json")))
+        assert code == 0, out
+    return recipe
+
+
+def test_rollback_after_a_hand_revert_says_there_is_nothing_to_roll_back(tmp_path: Path) -> None:
+    recipe = _applied(tmp_path, (PARALLELIZE, CACHE))
+    recipe.write_text(RECIPE_TEXT)  # the user reverts the change by hand (cp, git checkout)
+    history = recipe.with_name("r.yaml.history.jsonl").read_bytes()
+    for extra in ([], ["--dry-run"], ["--force"]):
+        code, out = _run("rollback", str(recipe), *extra)
+        assert code == 0
+        assert "r.yaml: nothing to roll back: the recipe already holds the text from before entry 1 (version 4)" in out
+        assert "wrote" not in out and "recorded history entry" not in out
+        assert recipe.read_text() == RECIPE_TEXT  # the reverted change is not written again
+        assert recipe.with_name("r.yaml.history.jsonl").read_bytes() == history
+    code, out = _run("rollback", str(recipe), "-f", "json")
+    doc = json.loads(out)
+    assert (code, doc["written"], doc["history_entries"], doc["version"]) == (0, False, [], 4)
+    assert doc["reason"].startswith("nothing to roll back: ")
+    # an older text still comes back on request, and the next write records the hand revert
+    code, out = _run("rollback", str(recipe), "--entry", "1")
+    assert code == 0 and "recorded history entry 2 (recover)" in out and "history entry 3" in out
+    assert [e.action for e in read_history(recipe)] == ["apply", "recover", "rollback"]
+
+
+def test_an_older_text_restored_by_hand_is_refused_naming_it(tmp_path: Path) -> None:
+    recipe = _applied(tmp_path, (CACHE,), (PARALLELIZE,))
+    recipe.write_text(RECIPE_TEXT)  # version 4, from before entry 1: not a side of the last write
+    code, out = _run("rollback", str(recipe))
+    assert code == 1 and "Traceback" not in out
+    assert "restored by hand to the text from before entry 1 (version 4) since history entry 2" in out
+    assert "--force" in out and recipe.read_text() == RECIPE_TEXT

@@ -403,6 +403,37 @@ def recipe_state(entries: Sequence[Entry], current_sha: str) -> State:
     return "hand-edited"
 
 
+def recorded_as(entries: Sequence[Entry], current_sha: str) -> tuple[Entry, Literal["before", "after"]] | None:
+    """The latest entry that records the text of sha256 ``current_sha``: ``(entry, "after")`` when it
+    wrote that text, ``(entry, "before")`` when that was the text before it; ``None`` for a text
+    the history never recorded. A hand edit and a hand-restored copy of a recorded text are both
+    ``hand-edited`` to :func:`recipe_state`; this tells them apart for the messages.
+
+    >>> e1 = new_entry(None, action="apply", previous_text="v4", text="v5", version_before=4, version=5, writer={})
+    >>> e2 = new_entry(e1, action="apply", previous_text="v5", text="v6", version_before=5, version=6, writer={})
+    >>> [(e.seq, side) for e, side in [recorded_as([e1, e2], sha256_text(t)) for t in ("v4", "v5", "v6")]]
+    [(1, 'before'), (2, 'before'), (2, 'after')]
+    >>> held_text(*recorded_as([e1, e2], sha256_text("v4"))), recorded_as([e1, e2], sha256_text("v7"))
+    ('the text from before entry 1 (version 4)', None)
+    """
+    for e in reversed(entries):
+        if e.sha256_after == current_sha:
+            return e, "after"
+        if e.previous_text is not None and e.sha256_before == current_sha:
+            return e, "before"
+    return None
+
+
+def held_text(entry: Entry, side: Literal["before", "after"]) -> str:
+    """``the text from before entry 1 (version 4)`` or ``the text entry 2 wrote (version 6)`` (an
+    engine file's text has no version: none is named)."""
+    version = entry.version_before if side == "before" else entry.version
+    numbered = f" (version {version})" if version is not None else ""
+    if side == "before":
+        return f"the text from before entry {entry.seq}{numbered}"
+    return f"the text entry {entry.seq} wrote{numbered}"
+
+
 def known_versions(entries: Sequence[Entry]) -> list[int]:
     """Recipe versions the history can restore, ascending."""
     vs = {e.version for e in entries if e.version is not None}

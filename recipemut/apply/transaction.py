@@ -33,11 +33,13 @@ from recipemut.apply.history import (
     Entry,
     decode,
     encode,
+    held_text,
     history_path,
     max_version,
     new_entry,
     read_history,
     recipe_state,
+    recorded_as,
     sha256_text,
     text_of_version,
     write_history,
@@ -310,8 +312,8 @@ def reconcile(
         return []
     last = entries[-1]
     if state == "interrupted":
-        log.warning("%s: the write of history entry %d did not reach the recipe; recording it as found",
-                    source, last.seq)
+        log.warning("%s: the recipe holds the text from before history entry %d (that write did not reach it, or "
+                    "it was restored by hand)", source, last.seq)
         return [new_entry(
             last, action="recover", previous_text=last.text, text=current,
             version_before=last.version, version=versions(current),
@@ -319,8 +321,10 @@ def reconcile(
                    "(an interrupted write, or a hand-restored copy); recorded as found",
         )]
     if not force:
+        holds = recorded_as(entries, sha256_text(current))  # a recorded text restored by hand, or an edit
         raise UnsavedEdit(
-            f"changed by hand since history entry {last.seq} (sha256 {sha256_text(current)[:12]}, recorded "
+            ("changed by hand" if holds is None else f"restored by hand to {held_text(*holds)}")
+            + f" since history entry {last.seq} (sha256 {sha256_text(current)[:12]}, recorded "
             f"{last.sha256_after[:12]}); refusing to {doing} over an unsaved edit — rerun with --force to "
             "save the edited text into the history first",
             file=source, code="hand-edit",
@@ -420,13 +424,15 @@ def transact(
         last = chain[-1] if chain else None
         built = build(current, chain, last)
         advice = tuple(built[1].pop("advice", ())) if built is not None else ()
+        said = built[1].pop("unchanged", None) if built is not None else None  # why nothing is written
         if built is not None:
             notes += list(built[1].pop("notes", ()))
         entries.extend(pre)  # versions: the text a recover entry records
         before_v = versions(current)
         if built is None or (built[0] == current and not write_when_unchanged):
             return WriteResult(action, source, before_v, before_v, sha256_text(current), sha256_text(current),
-                               "", False, notes=(*notes, "nothing to change"), advice=advice)
+                               "", False, notes=tuple(notes) if said else (*notes, "nothing to change"),
+                               reason=said, advice=advice)
         new_text, fields = built
         mutations = tuple(str(m["id"]) for m in fields.get("mutations", ()))
         entry = new_entry(
@@ -643,6 +649,11 @@ def rollback(
             src = chain[entry - 1]
             target, seq, version = src.text, src.seq, src.version
             why = reason or f"restore the text written by entry {seq} ({src.action}, version {version})"
+        elif to is None and last.action == "recover" and len(chain) > 1:  # recorded by this run's reconcile
+            # the recipe holds the text from before the last write, which undoing it would restore: the write
+            # did not land, or was reverted by hand; undoing the recover entry would write it again
+            said = f"nothing to roll back: the recipe already holds the text from before entry {chain[-2].seq}"
+            return current, {"unchanged": said}  # the version is printed after it
         elif to is None:
             if last.previous_text is None:
                 raise InputFileError(f"history entry {last.seq} is the first write: nothing before it",

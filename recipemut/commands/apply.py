@@ -32,7 +32,7 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     for e in result.entries[:-1]:
         out.print(f"[yellow]recorded[/] history entry {e.seq} ({shown(e.action)}): {shown(e.reason or '')}")
     if not result.diff:
-        said = result.reason if result.reason and result.reason.startswith("nothing to apply") else "nothing to change"
+        said = result.reason if result.reason and result.reason.startswith("nothing to ") else "nothing to change"
         out.print(f"{shown(result.recipe)}: {shown(said)} (version {result.version})")
         return
     verb = "wrote" if result.written else "would write (dry run, nothing written)"
