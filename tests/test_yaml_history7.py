@@ -233,3 +233,34 @@ def test_an_older_text_restored_by_hand_is_refused_naming_it(tmp_path: Path) -> 
     assert code == 1 and "Traceback" not in out
     assert "restored by hand to the text from before entry 1 (version 4) since history entry 2" in out
     assert "--force" in out and recipe.read_text() == RECIPE_TEXT
+
+
+# ---- 4. history names the recorded text the recipe holds ------------------------------------------------
+
+
+def test_history_names_the_recorded_text_a_hand_restore_holds(tmp_path: Path) -> None:
+    recipe = _applied(tmp_path, (CACHE,), (PARALLELIZE,))
+    v5 = read_history(recipe)[0].text
+    cases = [
+        (
+            RECIPE_TEXT,
+            "hand-edited",
+            "the recipe holds the text from before entry 1 (version 4), not the last entry's: restored by hand since",
+            {"entry": 1, "text": "before", "version": 4},
+        ),
+        (
+            v5,
+            "interrupted",
+            "the recipe holds the text from before entry 2 (version 5) (an interrupted write, or a "
+            "copy restored by hand)",
+            {"entry": 2, "text": "before", "version": 5},
+        ),
+        (RECIPE_TEXT + "# mine\n", "hand-edited", "the recipe matches no recorded text", None),
+    ]
+    for text, state, said, holds in cases:
+        recipe.write_text(text)
+        code, out = _run("history", str(recipe))
+        assert code == 0 and said in " ".join(out.split()), out
+        code, out = _run("history", str(recipe), "-f", "json")
+        doc = json.loads(out)
+        assert (doc["state"], doc["holds"]) == (state, holds)

@@ -434,6 +434,32 @@ def held_text(entry: Entry, side: Literal["before", "after"]) -> str:
     return f"the text entry {entry.seq} wrote{numbered}"
 
 
+def describe_state(entries: Sequence[Entry], current_sha: str) -> tuple[State, dict[str, Any] | None, str]:
+    """What ``history`` says of the recipe: its :func:`recipe_state`; the recorded text it holds when
+    that is not the last entry's (``{"entry", "text": "before"|"after", "version"}``, else ``None``);
+    and the sentence it prints."""
+    state = recipe_state(entries, current_sha)
+    found = recorded_as(entries, current_sha) if state in ("interrupted", "hand-edited") else None
+    if found is None:
+        holds, held = None, ""
+    else:
+        e, side = found
+        holds = {"entry": e.seq, "text": side, "version": e.version_before if side == "before" else e.version}
+        held = held_text(e, side)
+    if state == "interrupted":
+        sentence = (f"the recipe holds {held} (an interrupted write, or a copy restored by hand); the next write "
+                    "records it, and rollback has nothing to undo")
+    elif state == "hand-edited" and found is not None:
+        sentence = (f"the recipe holds {held}, not the last entry's: restored by hand since (apply/rollback need "
+                    "--force, which records it as a hand edit first)")
+    elif state == "hand-edited":
+        sentence = ("the recipe matches no recorded text: it was edited by hand since the last entry, or the "
+                    "history lost entries after it (apply/rollback need --force)")
+    else:
+        sentence = "the recipe matches the last entry" if state == "recorded" else ""
+    return state, holds, sentence
+
+
 def known_versions(entries: Sequence[Entry]) -> list[int]:
     """Recipe versions the history can restore, ascending."""
     vs = {e.version for e in entries if e.version is not None}

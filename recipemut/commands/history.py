@@ -48,7 +48,7 @@ def history(
     """
     if texts and fmt is not OutputFormat.json:
         raise typer.BadParameter("the full texts are only shown with --format json", param_hint="--texts")
-    from recipemut.apply.history import history_path, read_history, recipe_state  # not for -h
+    from recipemut.apply.history import describe_state, history_path, read_history  # not for -h
     from recipemut.apply.transaction import read_recipe_text
     from recipemut.plan.planfile import recipe_sha256
 
@@ -62,12 +62,13 @@ def history(
             raise  # nothing recorded and nothing readable: the one-line error
         # the history is what restores such a file: show it, and say what is wrong with the recipe
         err_console.print(f"[yellow]warning:[/] {shown(str(unreadable))}")
-    state = recipe_state(entries, recipe_sha256(recipe))
+    state, holds, status = describe_state(entries, recipe_sha256(recipe))
     if fmt is OutputFormat.json:
         doc = {
             "recipe": str(recipe),
             "history": str(history_path(recipe)),
             "state": state,
+            "holds": holds,  # the recorded text a hand-restored or interrupted recipe holds
             "entries": [e.to_dict() if texts else _entry_summary(e) for e in entries],
         }
         typer.echo(json.dumps(doc, indent=2))
@@ -92,13 +93,5 @@ def history(
         Column("who", [shown(str(e.who.get("user", "?"))) for e in entries]),
     ]
     show(out, columns, heading=3, title=f"history of {shown(recipe)}", title_justify="left")
-    status = {
-        "recorded": "the recipe matches the last entry",
-        "interrupted": f"the recipe holds the text from before entry {entries[-1].seq} (an interrupted write); "
-        "the next write records it",
-        "hand-edited": "the recipe matches no recorded text: it was edited by hand since the last entry, or the "
-        "history lost entries after it (apply/rollback need --force)",
-        "untracked": "",
-    }[state]
     n = len(entries)
     out.print(f"chain verified ({n} {'entry' if n == 1 else 'entries'}); {status}")
