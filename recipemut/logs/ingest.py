@@ -423,7 +423,9 @@ def read_logs(
 
     with contextlib.ExitStack() as stack:  # the copy of standard input is deleted once read
         real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
-        sampler, sampled_by = sampler_for(real, sample_requests, memory_budget, recipe=recipe, fill_rate=fill_rate)
+        sampler, sampled_by = sampler_for(
+            real, sample_requests, memory_budget, recipe=recipe, fill_rate=fill_rate, log_format=log_format
+        )
         sizes = [_size_on_disk(p) for p in real]
         progress.task(reading_stage(sampler.fraction if sampler else None, sampled_by), sum(sizes), unit=BYTES)
         results = []

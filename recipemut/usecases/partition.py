@@ -323,7 +323,9 @@ def _spool_logs(
         from recipemut.logs.sources import stdin_copy
 
         real_files = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
-        sampler, sampled_by = sampler_for(real_files, source.sample_requests, source.memory_budget, fill_rate=fill)
+        sampler, sampled_by = sampler_for(
+            real_files, source.sample_requests, source.memory_budget, fill_rate=fill, log_format=source.log_format
+        )
 
         def add(table: pa.Table, name: str) -> None:
             if sampler is not None:
