@@ -14,7 +14,14 @@ import pytest
 from _apply_helpers import RECIPE_TEXT
 from typer.testing import CliRunner
 
-from recipemut.apply.canary import declared_costs, judge, request_metrics, span_costs
+from recipemut.apply.canary import (
+    DEFAULT_TOLERANCES,
+    declared_costs,
+    judge,
+    judge_requests,
+    request_metrics,
+    span_costs,
+)
 from recipemut.apply.transaction import apply_plan, plain_doc
 from recipemut.cli import app
 from recipemut.loggen import generate_spans, write_jsonl
@@ -171,3 +178,60 @@ def test_cli_one_canary_request_json_is_strict_and_text_says_na(tmp_path: Path) 
     assert "nan" not in res.output.lower()
     row = next(line for line in res.output.splitlines() if "│ latency_p95" in line)
     assert "(n/a)" in row, row
+
+
+# ---- 2. false verdicts on A/A splits ----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _requests(recipe: Path, n: int, params: Path | None = None) -> pd.DataFrame:
+    """The figures of ``n`` generated requests of ``recipe``, every one the primary's."""
+    from recipemut.loggen.params import load_params
+
+    spans = generate_spans(load_recipe(recipe), n, seed=3, duration_s=3600, variants={},
+                           params=load_params(params) if params else None)  # fmt: skip
+    return request_metrics(spans).assign(variant="control")
+
+
+def _split(req: pd.DataFrame, seed: int, speedup: float = 1.0) -> pd.DataFrame:
+    """A fifth of the requests, at random, relabelled canary (their latency times ``speedup``)."""
+    canary = np.random.default_rng(seed).random(len(req)) < 0.2
+    out = req.copy()
+    out.loc[canary, "variant"] = "canary"
+    out.loc[canary, "latency_ms"] *= speedup
+    return out
+
+
+def test_false_verdicts_on_aa_splits_stay_near_the_stated_level() -> None:
+    """The shipped checkout's parameters (3.6% errors, 7.6% halts): 200 A/A splits of 4,000 requests.
+    Five metrics each tested at 95% gave a verdict on 21 of them (10.5%); Bonferroni, 6 (3%)."""
+    req = _requests(ROOT / "recipes/checkout/recipe.yaml", 4000, ROOT / "recipes/checkout/loggen.yaml")
+    assert 0.02 < req["error"].mean() < 0.06 and 0.04 < req["halted"].mean() < 0.12  # rates that can mislead
+    decisions = [judge_requests(_split(req, seed), variant="canary", tolerances=DEFAULT_TOLERANCES, seed=seed)
+                 for seed in range(200)]  # fmt: skip
+    false = sum(j.decision != "hold" for j in decisions)
+    assert false <= 16, f"{false} of 200 A/A splits promoted or rolled back"
+    j = decisions[0]
+    assert {m.level for m in j.metrics} == {1 - 0.05 / 5} and j.to_dict()["metrics_tested"] == 5
+    assert j.to_dict()["correction"] == "bonferroni" and j.to_dict()["metrics"][0]["ci_level"] == 0.99
+
+
+def test_a_real_20_percent_latency_gain_is_still_promoted(tmp_path: Path) -> None:
+    req = _requests(_canary(tmp_path / "checkout.yaml"), 4000)
+    decisions = [judge_requests(_split(req, seed, 0.8), variant="canary", tolerances=DEFAULT_TOLERANCES, seed=seed)
+                 for seed in range(200)]  # fmt: skip
+    promoted = sum(j.decision == "promote" for j in decisions)
+    assert promoted >= 190, f"only {promoted} of 200 splits with a 20% latency gain promoted"
+
+
+def test_the_table_and_reason_name_the_corrected_level(tmp_path: Path) -> None:
+    r = _canary(tmp_path / "checkout.yaml")
+    logs = tmp_path / "spans.jsonl"
+    write_jsonl(_spans(r), logs)
+    res = CliRunner().invoke(app, ["evaluate", str(r), "--logs", str(logs), "--no-act", "-q"], env=WIDE)
+    assert "change (99% CI)" in res.output and "95% CI" not in res.output
+    spans = _spans(r)
+    spans.loc[spans["variant"] == "canary", "cost_usd"] = np.nan  # cost unknown: 4 metrics tested
+    j = judge(spans)
+    assert {m.level for m in j.metrics} == {1 - 0.05 / 4} and j.to_dict()["metrics_tested"] == 4

@@ -119,6 +119,7 @@ def evaluate(
             lock_timeout_s=lock_timeout, store=store,
         )  # fmt: skip
         run = evaluate_canary(recipe, source, settings, on_read=warn_ingest, progress=progress)
+    from recipemut.apply.canary import ci_name
     from recipemut.learn.records import STORE_OUTCOME
     from recipemut.usecases.evaluate import table_cells
 
@@ -138,7 +139,7 @@ def evaluate(
             prim, can, change, allowed = table_cells(m)
             style = _STYLE[m.status]
             rows.append((m.name, prim, can, change, allowed, f"[{style}]{m.status}[/]" if style else m.status))
-        names = ("metric", "primary", "canary", "change (95% CI)", "allowed", "status")
+        names = ("metric", "primary", "canary", f"change ({ci_name(j.metrics[0].level)})", "allowed", "status")
         cols = [Column(name, [r[i] for r in rows], {"no_wrap": i < 3, "justify": "right" if 0 < i < 5 else "left"})
                 for i, name in enumerate(names)]
         show(out, cols)
