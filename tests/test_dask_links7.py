@@ -222,3 +222,15 @@ def test_a_linked_folder_not_followed_is_said_on_both_engines(
             r = runner.invoke(app, [*args, "--logs", *extra], env=WIDE)
         assert r.exit_code == 0, r.output
         assert [m.getMessage() for m in caplog.records if "linked" in m.getMessage()] == [said]
+
+
+@pytest.mark.parametrize("hidden", ["_temporary", ".spool-abc.convert"])
+def test_files_in_a_folder_named_dot_or_underscore_are_not_logs(tmp_path: Path, lake: Path, hidden: str) -> None:
+    """Spark's _temporary/ and a spool a killed convert left hold partial files: a folder leaves them out,
+    by path and by URL (a file named so was left out already; one inside such a folder was read)."""
+    logs = _tree(tmp_path, lake, "nested")
+    (logs / hidden).mkdir()
+    shutil.copy(lake / "day=0" / "part-0.parquet", logs / hidden / "part-9.parquet")
+    by_path = [str(f.relative_to(logs)) for f in expand_logs([logs])]
+    by_url = [str(f.relative_to(logs)) for f in local_files(logs.as_uri())]
+    assert by_path == by_url == ["day=1/part-1.parquet", "part-0.parquet"]

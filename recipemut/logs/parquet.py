@@ -132,9 +132,11 @@ class FolderListing:
 
 def list_folder(folder: Path) -> FolderListing:
     """The files under ``folder``, found once (one walk, not through a linked folder), and the linked
-    folders it holds: not those named ``.*`` or ``_*`` (``_SUCCESS``, ``.part-0.parquet.crc``), nor a
-    link to nothing. The one listing both engines read a folder by (:func:`expand_logs`, and
-    :func:`recipemut.logs.urls.local_files` for a ``file://`` URL).
+    folders it holds: not those named ``.*`` or ``_*`` (``_SUCCESS``, ``.part-0.parquet.crc``), nor
+    those in a folder so named (Spark's ``_temporary/``, a spool ``.spool-*.convert/`` a killed convert
+    left), as pyarrow's dataset discovery leaves them out, nor a link to nothing. The one listing both
+    engines read a folder by (:func:`expand_logs`, and :func:`recipemut.logs.urls.local_files` for a
+    ``file://`` URL).
 
     >>> import os, tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -149,7 +151,7 @@ def list_folder(folder: Path) -> FolderListing:
     others: list[Path] = []
     linked: list[Path] = []
     for f in sorted(folder.rglob("*")):
-        if f.name.startswith((".", "_")):
+        if any(part.startswith((".", "_")) for part in f.relative_to(folder).parts):  # in .spool-*/, _temporary/ too
             continue
         if f.is_file():
             (parquet if f.suffix.lower() in PARQUET_SUFFIXES or is_parquet_file(f) else others).append(f)
