@@ -103,6 +103,7 @@ def test_cli_cost_unknown_in_both_arms_is_said_not_printed_as_a_rate(tmp_path: P
     row = next(line for line in res.output.splitlines() if "│ cost" in line)
     assert "unknown" in row and "%" not in row.replace("+2.0%", ""), row
     assert "cost unknown (no cost in the logs or the recipe)" in res.output
+    assert "-0.00%" not in res.output  # no halts in either arm: the interval starts at +0.00%
     res = CliRunner().invoke(app, ["evaluate", str(r), "--logs", str(logs), "--no-act", "-q", "-f", "json"])
     doc = json.loads(res.stdout)
     cost = next(m for m in doc["metrics"] if m["metric"] == "cost")

@@ -35,6 +35,6 @@ def rate_change(control: np.ndarray, treatment: np.ndarray, *, level: float = 0.
     p_c, p_t = k_c / n_c, k_t / n_t
     lo, hi = confint_proportions_2indep(k_t, n_t, k_c, n_c, method="newcomb", compare="diff", alpha=1 - level)
     est = p_t - p_c
-    lo = min(max(float(lo), -p_c), est)
+    lo = min(max(float(lo), -p_c), est) + 0.0  # + 0.0: no -0.0 ("-0.00%") when the primary's rate is 0
     hi = max(min(float(hi), 1 - p_c), est)
     return Interval(est, lo, hi, level)
