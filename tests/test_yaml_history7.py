@@ -121,6 +121,32 @@ def test_positions_can_be_left_out_and_the_cap_on_values_lifted() -> None:
         parse_yaml_documents(text, max_nodes=3)
 
 
+@pytest.mark.parametrize("value", ["._", "-_", "+__", "-._", "._e+1", "0o_", "-0o_", "-0o__"])
+def test_text_a_yaml_1_2_reader_takes_for_a_number_without_digits_is_refused_at_validate(value: str) -> None:
+    """YAML 1.1 reads these as text, so the recipe validated; ruamel.yaml (YAML 1.2), which suggest and
+    apply edit a recipe with, took them for numbers and raised a traceback (IndexError, ValueError)."""
+    with pytest.raises(RecipeInvalid) as e:
+        parse_yaml(f"a: {value}\n", file="f.yaml")
+    (f,) = e.value.findings
+    assert (f.line, f.column, f.code) == (1, 4, "yaml-value")
+    assert f"cannot read value {value!r} (YAML 1.2 reads it as a number" in f.message
+    for fine in ("_", "__", "_1", "-.", "._.", "1e1_", "0_o", "0O_", "'._'"):
+        parse_yaml(f"a: {fine}\n")  # text (or a number) to both readers
+
+
+def test_suggest_on_a_recipe_holding_such_text_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE_TEXT.replace("action: GetCart", "action: ._", 1))  # load_cart: CACHE edits it
+    assert "action: ._" in recipe.read_text()
+    line = RECIPE_TEXT.split("action: GetCart")[0].count("\n") + 1
+    logs = str(ROOT / "recipes/checkout/logs.jsonl.gz")
+    plan = str(make_plan(recipe, (CACHE,)))
+    for args in (["validate"], ["suggest", "--logs", logs, "-q"], ["apply", "--plan", plan]):
+        code, out = _run(args[0], str(recipe), *args[1:])
+        assert code == 1 and "Traceback" not in out
+        assert f"{recipe}:{line}:" in out and "cannot read value '._' (YAML 1.2 reads it as a number" in out
+
+
 # ---- 2. import names the YAML limit a file breaks, at its line --------------------------------------------
 
 

@@ -38,6 +38,9 @@ _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_12 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)$")
+#: plain text a YAML 1.2 reader (ruamel.yaml, which ``apply`` and ``suggest`` edit recipes with) takes
+#: for a number with no digits and cannot read: ``-_``, ``._``, ``._e+1``, ``0o_`` (YAML 1.1 reads them as text)
+_NO_DIGITS_12 = re.compile(r"^(?:[-+]_+|[-+]?\._+(?:[eE][-+][0-9]+)?|[-+]?0[xob]_+)$")
 _MERGE_KEY = "\x00<<merge>>"
 
 #: codes of the errors that stop the reading of a file (its syntax, a value, a limit): past one nothing
@@ -94,12 +97,14 @@ _TAG_WORDS = {
 }
 
 
-def _value_problem(event: Any, tag: str) -> str:
+def _value_problem(event: Any, tag: str, reader: str = "YAML") -> str:
     """Why a scalar cannot be read: ``cannot read value '0x_' (YAML reads it as an integer, ...)``."""
     value = event.value if len(event.value) <= 40 else event.value[:39] + "…"
     kind = _TAG_WORDS.get(tag, tag.removeprefix("tag:yaml.org,2002:"))
     if event.tag in (None, "!"):  # resolved from the plain text: quoting it keeps it text
-        return f"cannot read value {value!r} (YAML reads it as {kind}, but it is not one; quote it to keep it as text)"
+        return (
+            f"cannot read value {value!r} ({reader} reads it as {kind}, but it is not one; quote it to keep it as text)"
+        )
     return f"cannot read value {value!r} as {event.tag.replace('tag:yaml.org,2002:', '!!')} (it is not {kind})"
 
 
@@ -216,6 +221,8 @@ class _Composer:
         if tag == _STR_TAG:
             if not event.style and event.implicit[0] and _FLOAT_12.match(event.value):
                 return float(event.value)  # YAML 1.2 reads 1e-4 as a number
+            if not event.style and event.implicit[0] and _NO_DIGITS_12.match(event.value):
+                raise self._fail(event, "yaml-value", _value_problem(event, "tag:yaml.org,2002:float", "YAML 1.2"))
             return event.value
         if tag == _INT_TAG:
             body = event.value.lstrip("+-")
