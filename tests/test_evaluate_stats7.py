@@ -236,3 +236,25 @@ def test_the_table_and_reason_name_the_corrected_level(tmp_path: Path) -> None:
     spans.loc[spans["variant"] == "canary", "cost_usd"] = np.nan  # cost unknown: 4 metrics tested
     j = judge(spans)
     assert {m.level for m in j.metrics} == {1 - 0.05 / 4} and j.to_dict()["metrics_tested"] == 4
+
+
+def test_an_unknown_cost_is_stored_as_null_so_the_next_evaluation_records_too(tmp_path: Path) -> None:
+    """The held row's detail kept the unknown cost as NaN: SQLite's JSON refused it ("malformed JSON") when
+    the next evaluation of the same canary replaced that row, and the evaluation went unrecorded."""
+    import sqlite3
+
+    r = _canary(tmp_path / "free.yaml", re.sub(r"(?m)^\s*cost_per_call_usd:.*\n", "", RECIPE_TEXT))
+    logs, store = tmp_path / "spans.jsonl", tmp_path / "store.sqlite"
+    write_jsonl(_spans(r, seed=4).drop(columns=["cost_usd"]), logs)
+    args = ["evaluate", str(r), "--logs", str(logs), "-q", "--store", str(store), "-f", "json"]
+    for _ in range(2):
+        res = CliRunner().invoke(app, args)
+        doc = json.loads(res.stdout)
+        assert doc["decision"] == "hold" and doc["store"]["recorded"] == 1, doc["store"]
+    db = sqlite3.connect(store)
+    try:
+        details = [row[0] for row in db.execute("SELECT detail_json FROM observations")]
+    finally:
+        db.close()
+    assert len(details) == 1 and "NaN" not in details[0]
+    json.loads(details[0], parse_constant=lambda c: pytest.fail(f"{c} in the stored detail"))

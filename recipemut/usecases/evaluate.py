@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from recipemut.apply.canary import DEFAULT_MIN_REQUESTS, HOLD, RELATIVE, UNKNOWN, EvaluateResult, MetricJudgement
+from recipemut.files.jsonsafe import strict_json
 from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.learn.records import STORE_PROBLEMS, observation_records
@@ -186,8 +187,8 @@ def record(result: EvaluateResult, path: Path | None) -> tuple[int, str | None]:
     if not records:
         return 0, "nothing measured yet" if result.judgement.decision == HOLD else "no mutation in the canary entry"
     with Store.open(path) as s:
-        for r in records:
-            s.record_observation(**r)
+        for r in records:  # an unknown cost or a missing interval (NaN) is null: SQLite's JSON refuses NaN
+            s.record_observation(**{**r, "detail": strict_json(r.get("detail"))})
     return len(records), None
 
 
