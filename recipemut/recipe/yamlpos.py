@@ -5,7 +5,10 @@ column) of every value by document path, so that every message about the file ca
 One set of limits holds for every file read this way: aliases may repeat at most
 :data:`MAX_ALIAS_EXPANSION` values ("billion laughs" documents are refused early), nesting is at
 most :data:`MAX_DEPTH` deep, a file holds at most :data:`MAX_NODES` values, and an integer at most
-:data:`MAX_INT_DIGITS` digits. Duplicate keys are findings (the later value wins), not errors.
+:data:`MAX_INT_DIGITS` digits. Duplicate keys are findings (the later value wins), not errors. A
+plain value YAML reads as a number or a date that is none (``0x_``, ``0b_``, ``2001-02-30``; and
+``._``, ``-_``, ``0o_``, text to YAML 1.1 that the YAML 1.2 round trip of ``apply`` would take for a
+number) is an error, ``yaml-value``, at its place. Every error's code is in :data:`STOP_CODES`.
 
 Mapping keys are read as text (``on:`` is the key ``"on"``, as YAML 1.2 reads it); plain scalars
 such as ``1e-4`` are numbers (YAML 1.2), other values follow PyYAML's safe loader.
