@@ -108,6 +108,7 @@ def _styles(cands: Sequence[Candidate]) -> list[str | None]:
 
 def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     from recipemut.judge.abtest import PREDICTED
+    from recipemut.plan.assemble import raise_hint
     from recipemut.plan.explain import LABELS, ab_line, interval, not_proposed_lines, reason, requests
     from recipemut.plan.markdown import n_plus_one_findings
     from recipemut.recipe.diff import structural_diff
@@ -171,7 +172,8 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
             for line in not_proposed_lines(found.not_proposed):
                 out.print(f"  {shown(line)}")
     s = rep["search"]
-    note = f" (budget exhausted: {s['summary']}; raise --budget or --time-budget)" if s["budget_exhausted"] else ""
+    hint = raise_hint(s.get("stopped_by"))
+    note = f" (budget exhausted: {s['summary']}{'; ' + hint if hint else ''})" if s["budget_exhausted"] else ""
     out.print(
         f"\nevaluated {s['evaluated']} candidates in {s['rounds']} round(s), {s['wall_s']:.1f} s in all "
         f"(search {s['elapsed_s']:.1f} s, start-up and inputs {s['inputs_s']:.1f} s){note}; "

@@ -140,6 +140,20 @@ def search_summary(result: SearchResult) -> str:
     return f"searched all {m:,} candidates in {result.rounds} round(s)"
 
 
+#: the option that raises each limit a search can stop at (``search.stopped_by``)
+LIMIT_OPTIONS = {"time_budget": "--time-budget", "budget": "--budget"}
+
+
+def raise_hint(stopped_by: str | None) -> str:
+    """What to raise when a search was cut: only the option of the limit that stopped it.
+
+    >>> raise_hint("time_budget"), raise_hint("budget"), raise_hint(None)
+    ('raise --time-budget', 'raise --budget', '')
+    """
+    option = LIMIT_OPTIONS.get(stopped_by or "")
+    return f"raise {option}" if option else ""
+
+
 def plan_document(
     result: SearchResult,
     capacity: CapacityLines,
