@@ -259,15 +259,42 @@ def json_top_keys(head: bytes) -> tuple[dict[str, Any], bool]:
         return keys, False
 
 
+#: the lines (blank ones and comments not counted) whose span objects tell a span log from the first bytes
+SPAN_LINES = 64
+
+
+def span_lines(lines: Iterable[bytes]) -> bool:
+    r"""Whether ``lines`` (stripped) are those of a span log: the first is a JSON object holding a span's
+    keys (:data:`SPAN_KEYS`; it may be cut by the head), or at least half of the first :data:`SPAN_LINES`
+    (blank ones and ``#`` comments not counted) are, whatever the others (a junk ``kind: Recipe`` or
+    ``operations:`` first, spans indented after it). Parses at most :data:`SPAN_LINES` lines.
+
+    >>> span_lines([b"operations:", b'{"request_id": "r", "op": "a"}'])
+    True
+    >>> span_lines([b"kind: Recipe", b"name: c", b'{"id": "a"}'])
+    False
+    """
+    meaningful = list(itertools.islice((ln for ln in lines if ln and not ln.startswith(b"#")), SPAN_LINES))
+    spans = 0
+    for i, ln in enumerate(meaningful):
+        if ln.startswith(b"{") and SPAN_KEYS & json_top_keys(ln)[0].keys():
+            spans += 1
+            if i == 0 or 2 * spans >= len(meaningful):  # a first span line: a log, as ever
+                return True
+    return False
+
+
 def document_kind(head: bytes) -> str:
     r"""Which of recipemut's own files ``head`` (a file's first bytes) opens: ``"Recipe"``,
     ``"SpanMapping"`` (told by their header: :func:`recipemut_kind` in YAML; ``apiVersion:
     recipemut/...`` and ``kind`` as keys of a JSON object, :func:`json_top_keys`), ``"Generation"`` (the
     parameters ``generate --params`` reads: top-level keys among :data:`GENERATION_KEYS` only, no header),
-    ``""`` for anything else. A span log is never one of them: its first line is a JSON object holding a
-    span's keys (:data:`SPAN_KEYS`; ``"kind": "Recipe"`` as a value beside them is a span's field), and
-    a YAML rule that goes by keys alone (a recipe's ``operations:``, the parameters' ``defaults:``) is not
-    asked of a file with a line that is a JSON object (a span log whose first line is junk).
+    ``""`` for anything else. A span log is never one of them: a file whose lines are mostly JSON objects
+    holding a span's keys (:func:`span_lines`) is a log before any header or key rule is asked, whatever
+    its first line (junk, ``kind: Recipe``, ``operations:`` with spans indented after it); a first line
+    that is a JSON object holding a span's keys is one (``"kind": "Recipe"`` as a value beside them is a
+    span's field), and a YAML rule that goes by keys alone (a recipe's ``operations:``, the parameters'
+    ``defaults:``) is not asked of a file with a line that is a JSON object.
 
     >>> document_kind(b'{"apiVersion": "recipemut/v1", "kind": "Recipe", "name": "c", "operations": []}')
     'Recipe'
@@ -278,6 +305,9 @@ def document_kind(head: bytes) -> str:
     """
     from recipemut.files.kinds import RECIPE
 
+    lines = [ln.strip() for ln in head.removeprefix(codecs.BOM_UTF8).splitlines()]
+    if span_lines(lines):  # mostly span objects: a log, whatever its first line
+        return ""
     stripped = head.removeprefix(codecs.BOM_UTF8).lstrip()
     if stripped.startswith(b"{"):
         keys, whole = json_top_keys(head)
@@ -293,10 +323,10 @@ def document_kind(head: bytes) -> str:
         return "Generation" if keys.keys() <= GENERATION_KEYS and keys.keys() & {"defaults", "operations"} else ""
     if kind := recipemut_kind(head):
         return kind
-    lines = head.removeprefix(codecs.BOM_UTF8).splitlines()
-    if any(ln.startswith(b"{") for ln in lines):  # JSON lines after a junk first line: a span log
+    raw = head.removeprefix(codecs.BOM_UTF8).splitlines()  # unstripped: a top-level key is at column 0
+    if any(ln.startswith(b"{") and json_top_keys(ln)[0] for ln in lines):  # JSON lines after a junk line: a log
         return ""
-    top = {m.group(1).decode("ascii") for ln in lines if (m := _TOP_KEY.match(ln)) is not None}
+    top = {m.group(1).decode("ascii") for ln in raw if (m := _TOP_KEY.match(ln)) is not None}
     if top and top <= GENERATION_KEYS and top & {"defaults", "operations"}:
         return "Generation"
     return "Recipe" if RECIPE.matches(head) else ""
@@ -407,6 +437,7 @@ __all__ = [
     "HEAD_BYTES",
     "PARQUET_SUFFIXES",
     "SPAN_KEYS",
+    "SPAN_LINES",
     "STDIN",
     "STDIN_NAME",
     "after_first_line",
@@ -420,6 +451,7 @@ __all__ = [
     "recipemut_kind",
     "refuse_binary",
     "refuse_compressed",
+    "span_lines",
     "stdin_copy",
     "too_far",
     "unreadable",

@@ -1,0 +1,83 @@
+"""Reviewer findings in reading logs (8): a span log whose first line is junk (``operations:``,
+``kind: Recipe``) and whose span lines are indented is still a log, not another of recipemut's files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.errors import InputFileError
+from recipemut.logs.ingest import read_logs
+from recipemut.logs.sources import HEAD_BYTES, document_kind, refuse_other_kind
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKOUT = ROOT / "recipes" / "checkout"
+RECIPE = CHECKOUT / "recipe.yaml"
+ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
+
+
+def _spans(n: int = 40) -> list[bytes]:
+    with gzip.open(CHECKOUT / "logs.jsonl.gz", "rb") as f:
+        return [f.readline().rstrip(b"\n") for _ in range(n)]
+
+
+@pytest.mark.parametrize("indent", [b"\t", b"    ", b""], ids=["tab", "spaces", "none"])
+@pytest.mark.parametrize("junk", [b"operations:", b"kind: Recipe", b"apiVersion: recipemut/v1"])
+def test_a_span_log_with_a_junk_first_line_is_a_log(tmp_path: Path, junk: bytes, indent: bytes) -> None:
+    spans = _spans()
+    log = tmp_path / "l.jsonl"
+    log.write_bytes(junk + b"\n" + b"".join(indent + s + b"\n" for s in spans))
+    assert document_kind(log.read_bytes()[:HEAD_BYTES]) == ""
+    refuse_other_kind(log.read_bytes()[:HEAD_BYTES], str(log))  # raises nothing
+    df, rep = read_logs(log, memory_budget="off")
+    assert rep.lines_read == len(spans) + 1 and rep.rejected_total == 1 and len(df) == len(spans)
+
+
+@pytest.mark.parametrize("junk", [b"operations:", b"kind: Recipe"])
+def test_the_cli_reads_a_span_log_with_a_junk_first_line(tmp_path: Path, junk: bytes) -> None:
+    log = tmp_path / "l.jsonl"
+    log.write_bytes(junk + b"\n" + b"".join(b"\t" + s + b"\n" for s in _spans()))
+    res = CliRunner().invoke(app, ["profile", str(RECIPE), "--logs", str(log)], env=ENV)
+    assert "not a log" not in res.output, res.output
+    assert res.exit_code == 0, res.output
+
+
+def test_a_few_json_lines_in_yaml_do_not_make_it_a_log() -> None:
+    """Span objects must be most of the first lines: one in a recipe's fields is not a log."""
+    head = RECIPE.read_bytes()
+    body = head.split(b"\n")
+    body.insert(body.index(b"kind: Recipe") + 1, b'  {"request_id": "r", "op": "a"}')
+    assert document_kind(b"\n".join(body)) == "Recipe"
+
+
+def _plan(tmp_path: Path) -> Path:
+    p = tmp_path / "plan.json"
+    p.write_text(json.dumps({"planVersion": 1, "tool": "recipemut", "plan": [], "mutations": []}, indent=2))
+    return p
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda d: Path(shutil.copy(RECIPE, d / "recipe.yaml")), "is a recipe (YAML), not a log"),
+        (lambda d: Path(shutil.copy(CHECKOUT / "loggen.yaml", d / "loggen.yaml")),
+         "holds generation parameters (YAML: defaults, operations, fields), not a log"),
+        (lambda d: Path(shutil.copy(ROOT / "recipes" / "zipkin_simple_db" / "mapping.yaml", d / "m.yaml")),
+         "is a span mapping (YAML), not a log"),
+        (_plan, "is a plan (written by suggest --out), not a log"),
+    ],
+    ids=["recipe", "loggen", "mapping", "plan"],
+)  # fmt: skip
+def test_recipemuts_own_files_are_still_named(tmp_path: Path, make: Callable[[Path], Path], said: str) -> None:
+    f = make(tmp_path)
+    with pytest.raises(InputFileError, match=said.replace("(", r"\(").replace(")", r"\)")):
+        refuse_other_kind(f.read_bytes()[:HEAD_BYTES], str(f))
+    res = CliRunner().invoke(app, ["profile", str(RECIPE), "--logs", str(f)], env=ENV)
+    assert res.exit_code == 1 and f"{f}: {said}" in res.output, res.output
