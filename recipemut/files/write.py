@@ -37,7 +37,6 @@ import errno
 import fcntl
 import glob
 import os
-import signal
 import stat
 import tempfile
 import time
@@ -47,7 +46,10 @@ from pathlib import Path
 from recipemut.errors import InputFileError, LockTimeout
 from recipemut.files.kinds import FileKind, head_of, looks_like
 from recipemut.files.read import kind_of
-from recipemut.files.text import safe
+from recipemut.files.signals import forget_written as forget_written
+from recipemut.files.signals import interrupted_line as interrupted_line
+from recipemut.files.signals import note_written as note_written
+from recipemut.files.signals import signals_held as signals_held
 
 #: default bound on waiting for another writer (seconds)
 DEFAULT_LOCK_TIMEOUT_S = 30.0
@@ -184,37 +186,6 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-#: the files this process replaced in full, in order (:func:`note_written`); a Ctrl-C names them
-_written: list[str] = []
-
-
-def note_written(path: str | os.PathLike[str]) -> None:
-    """Record that ``path`` now holds its new content in full (atomic_write and the log writer call it)."""
-    _written.append(os.fspath(path))
-
-
-def forget_written() -> None:
-    """Start a new record (a run of the CLI; tests run many in one process)."""
-    _written.clear()
-
-
-def interrupted_line() -> str:
-    """The one line a run stopped by Ctrl-C ends with: the files it had written in full, or that there were none.
-
-    Every write is atomic, so a file named here is complete and any other is as it was.
-
-    >>> forget_written(); interrupted_line()
-    'interrupted; nothing was written'
-    >>> note_written("plan.json"); interrupted_line(); forget_written()
-    'interrupted; plan.json was written in full before it'
-    """
-    done = [safe(p) for p in dict.fromkeys(_written)]
-    if not done:
-        return "interrupted; nothing was written"
-    listed = done[0] if len(done) == 1 else ", ".join(done[:-1]) + " and " + done[-1]
-    return f"interrupted; {listed} {'was' if len(done) == 1 else 'were'} written in full before it"
-
-
 def _begin(
     path: str | os.PathLike[str], *, follow: bool, what: str, tmp_dir: Path | None = None, kept: str | None = None
 ) -> tuple[Path, Path, int]:
@@ -253,41 +224,6 @@ def _put_in_place(tmp: Path, target: Path, mode: int) -> None:
     """Sync the temporary file's bytes to disk, give it ``mode`` and rename it over ``target``."""
     _sync_temp(tmp, mode)
     os.replace(tmp, target)
-
-
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold off SIGINT and SIGTERM for the ``with`` block (renames that must all be done, a cleanup):
-    a signal that comes meanwhile is noted and handed to the handler in place before once the block
-    is over (a Ctrl-C raises ``KeyboardInterrupt`` after it). Blocks nest; nothing is held outside the main thread.
-
-    >>> try:
-    ...     with signals_held():
-    ...         signal.raise_signal(signal.SIGINT)
-    ...         print("finished first")
-    ... except KeyboardInterrupt:
-    ...     print("then interrupted")
-    finished first
-    then interrupted
-    """
-    got: list[int] = []
-    before = [(sig, signal.getsignal(sig)) for sig in (signal.SIGINT, signal.SIGTERM)]
-    saved = [(sig, old) for sig, old in before if old is not None]  # None: set outside Python, not put back
-    try:
-        for sig, _ in saved:
-            signal.signal(sig, lambda signum, frame: got.append(signum))
-    except ValueError:  # not the main thread
-        saved = []
-    try:
-        yield
-    finally:
-        for sig, old in saved:
-            signal.signal(sig, old)
-        for sig, old in [(sig, old) for sig, old in saved if sig in got]:
-            if callable(old):
-                old(sig, None)  # Python's Ctrl-C handler (and the CLI's SIGTERM one) raise KeyboardInterrupt
-            elif old == signal.SIG_DFL:
-                os.kill(os.getpid(), sig)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,110 @@
+"""``convert -o FOLDER/`` under a reviewer's findings (pass 8): two conversions into one folder, file
+systems without ``flock`` or hard links, a spool appended to under an old folder time, a second signal
+held during the commit, a held SIGTERM with no handler, a ``.making`` file a kill left."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from recipemut.files.signals import signals_held
+
+DAY_MS = 86_400_000
+T0 = 1_735_689_600_000  # 2025-01-01
+
+
+def _log(path: Path, *, latency: float, days: int) -> Path:
+    with path.open("w") as f:
+        for d in range(days):
+            for r in range(3):
+                for i, op in enumerate(("load", "pay")):
+                    span = {"request_id": f"r{d}-{r}", "op": op, "start_ms": T0 + d * DAY_MS + r * 1000 + i * 10,
+                            "latency_ms": latency, "status": "ok"}  # fmt: skip
+                    f.write(json.dumps(span) + "\n")
+    return path
+
+
+def _state(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith("spans-")}
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("spans-"))
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+# ---- signals held: every signal handed on, a failed put-back still said ------------------------------
+
+
+def test_signals_held_hands_on_a_second_signal_after_a_first_that_raises() -> None:
+    got: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_held():
+            signal.raise_signal(signal.SIGINT)  # Python's handler raises KeyboardInterrupt ...
+            signal.raise_signal(signal.SIGTERM)  # ... and this one is still handed on
+        assert got == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def test_signals_held_logs_the_error_of_the_block_before_the_interrupt(caplog: pytest.LogCaptureFixture) -> None:
+    from recipemut.errors import InputFileError
+
+    with caplog.at_level(logging.ERROR), pytest.raises(KeyboardInterrupt) as ki, signals_held():
+        signal.raise_signal(signal.SIGINT)
+        raise InputFileError("cannot write: disk full; 2 of 6 files were replaced, not put back", file="d/x")
+    assert isinstance(ki.value.__context__, InputFileError)
+    assert [r.getMessage() for r in caplog.records] == [
+        "d/x: cannot write: disk full; 2 of 6 files were replaced, not put back"
+    ]
+
+
+def test_ctrl_c_and_a_put_back_that_fails_print_the_error_line_then_the_interrupt(tmp_path: Path) -> None:
+    _log(tmp_path / "old.jsonl", latency=5, days=4)
+    _log(tmp_path / "new.jsonl", latency=7, days=6)
+    run = _python(
+        """
+        import errno, os, signal, sys
+        from recipemut import cli
+        cli.main(["convert", "old.jsonl", "-o", "days/", "-q"])
+        """,
+        tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    run = _python(
+        """
+        import errno, os, signal, sys
+        from recipemut import cli
+        real, n = os.replace, [0]
+        def replace(src, dst, *a, **k):
+            if os.path.basename(dst).startswith("spans-"):
+                n[0] += 1
+                if n[0] == 3:  # the third day's rename: a Ctrl-C, then the disk fails ...
+                    signal.raise_signal(signal.SIGINT)
+                if n[0] >= 3:  # ... and putting the two days back fails too
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            return real(src, dst, *a, **k)
+        os.replace = replace
+        cli.main(["convert", "new.jsonl", "-o", "days/", "--force", "-q"])
+        """,
+        tmp_path,
+    )
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 130, run.stderr
+    assert len(lines) == 2, run.stderr
+    assert re.fullmatch(r"error: days/spans-2025-01-0\d\.parquet: cannot write: No space left on device; "
+                        r"\d of 6 files were replaced, not put back", lines[0]), run.stderr
+    assert lines[1].startswith("interrupted; "), run.stderr
