@@ -32,6 +32,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from recipemut.commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
 from recipemut.commands._common import err_console, spread_multi_options
+from recipemut.commands._examples import examples_as_blocks, examples_drawn
 from recipemut.errors import RecipemutError
 from recipemut.files.text import safe, shown
 
@@ -408,6 +409,13 @@ def format_rich_help(command: Any, ctx: Any, formatter: Any, draw: Callable[[Any
     params = command.get_params(ctx)
     _label_types(params)
     width = help_width()
+    with examples_drawn(), _help_text(command, examples_as_blocks(command.help or "", width)):
+        _draw_fitted(command, ctx, formatter, draw, params, width)
+
+
+def _draw_fitted(
+    command: Any, ctx: Any, formatter: Any, draw: Callable[[Any, Any], None], params: Sequence[Any], width: int
+) -> None:
     if table_help_width(params, width) >= HELP_MIN_WIDTH:
         draw(ctx, formatter)
     elif table_holds(params, width):
@@ -418,6 +426,17 @@ def format_rich_help(command: Any, ctx: Any, formatter: Any, draw: Callable[[Any
         with _hidden([*(p for p in params if not getattr(p, "hidden", False)), *subs]):
             draw(ctx, formatter)
         _draw_blocks(command, ctx, params)
+
+
+@contextlib.contextmanager
+def _help_text(command: Any, text: str) -> Iterator[None]:
+    """``command.help`` (public) is ``text`` while the help is drawn."""
+    saved = command.help
+    command.help = text
+    try:
+        yield
+    finally:
+        command.help = saved
 
 
 def did_you_mean(value: str, choices: Sequence[str]) -> str:
