@@ -209,6 +209,6 @@ def test_evaluate_shows_counts_with_separators_and_one_precision_per_column(tmp_
 def test_a_datapipe_sentence_writes_bytes_with_separators() -> None:
     code, out = _run("suggest", CHECKOUT, "--logs", SHIPPED, "-q", "-O", "datapipe", "--top", "3")
     assert code in (0, 2), out
-    changes = re.findall(r"handle by ([+-][\d,]+) per request", " ".join(out.split()))
+    changes = re.findall(r"handle by ([+-][\d,]+) bytes per request", " ".join(out.split()))
     assert changes, out
     assert all(re.fullmatch(r"[+-]\d{1,3}(,\d{3})*", c) for c in changes), changes

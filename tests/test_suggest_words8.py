@@ -3,12 +3,17 @@ units, logs too few to judge, and wrapped Plan and Structural diff lines keeping
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from _wide_helpers import write_wide as wide
 from typer.testing import CliRunner
 
 from recipemut.cli import app
+from recipemut.plan.explain import decided
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT, CHECKOUT_LOGS = ROOT / "recipes" / "checkout" / "recipe.yaml", ROOT / "recipes" / "checkout" / "logs.jsonl.gz"
@@ -40,3 +45,67 @@ def test_a_search_stopped_by_the_candidate_budget_names_only_the_budget(tmp_path
     text = flat(got.output)
     assert "the budget of 4 evaluated candidates ran out; raise --budget)" in text
     assert "--time-budget" not in text
+
+
+# ---- wording: "agree", units ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkout_markdown() -> str:
+    args = ["suggest", str(CHECKOUT), "--logs", str(CHECKOUT_LOGS), "-q", "-f", "markdown",
+            "-O", "eliminate", "-O", "substitute", "-O", "datapipe"]  # fmt: skip
+    got = CliRunner().invoke(app, args)
+    assert got.exit_code == 0, got.output
+    return got.output
+
+
+def row_of(markdown: str, mutation: str) -> str:
+    return next(line for line in markdown.splitlines() if line.startswith("| ") and f"`{mutation}`" in line)
+
+
+def test_the_verdict_says_agree_on_the_objective_and_not_on_latency_when_the_latency_ab_points_the_other_way(
+    checkout_markdown: str,
+) -> None:
+    row = row_of(checkout_markdown, "fetch_recommendations")
+    # the A/B's latency shift is +5.1 ms (p=0.42), the paired replay's p95 -9.8 ms: not an agreement on latency
+    assert "Hodges-Lehmann shift +5.1 ms" in row and "saves 9.8 ms at p95" in row
+    assert ("which agree on the balanced objective, not on latency (the A/B's shift +5.1 ms, p=0.420, against "
+            "the paired replay's -9.8 ms at p95)") in row  # fmt: skip
+    assert "which agree |" not in row and "which agree." not in row
+
+
+def test_the_verdict_says_the_latency_ab_is_not_significant_when_it_is_not(checkout_markdown: str) -> None:
+    row = row_of(checkout_markdown, "price_items")
+    said = "which agree on the balanced objective, not on latency (the A/B's shift -5.1 ms, p=0.411, not significant)"
+    assert said in row
+
+
+def test_the_plan_whose_latency_ab_is_significant_and_alike_says_they_agree(checkout_markdown: str) -> None:
+    whole = next(line for line in checkout_markdown.splitlines() if line.startswith("A/B 10%"))
+    assert "p=0.001" in whole and whole.endswith("which agree on the balanced objective.")
+
+
+def ev(decided_by: str, verdict: str, objective: str = "balanced", shift: float = -3.0, p: float = 0.01) -> Any:
+    lat = SimpleNamespace(shift=SimpleNamespace(estimate=shift), p_value=p, alpha=0.05)
+    return SimpleNamespace(decided_by=decided_by, verdict=verdict, objective=objective, ab_latency=lat,
+                           predicted={"latency_p95_ms": SimpleNamespace(estimate=-4.0)})  # fmt: skip
+
+
+def test_both_tests_finding_nothing_is_not_called_an_agreement() -> None:
+    words = decided(ev("ab+paired", "no significant difference", shift=5.1, p=0.42))
+    assert "agree" not in words
+    assert words == "the offline A/B and the paired replay, neither of which finds a significant difference"
+
+
+def test_a_latency_verdict_both_tests_reach_is_an_agreement() -> None:
+    assert decided(ev("ab+paired", "improves", objective="p95")) == "the offline A/B and the paired replay, which agree"
+    assert decided(ev("ab+paired", "improves")).endswith("which agree on the balanced objective")
+
+
+def test_costs_are_in_dollars_in_one_unit_and_bytes_say_bytes(checkout_markdown: str) -> None:
+    assert "USD" not in checkout_markdown
+    assert "µ$ per request" not in checkout_markdown
+    row = row_of(checkout_markdown, "fetch_recommendations")
+    assert "costs $0.000499 per call; saves 9.8 ms at p95 and saves $0.000498 per request." in row
+    assert "the alternative costs $0.000600 per call" in checkout_markdown
+    assert re.search(r"handle by -[\d,]+ bytes per request", checkout_markdown)

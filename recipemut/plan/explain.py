@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from recipemut.judge.abtest import Evaluation
+from recipemut.judge.stats import NO_DIFFERENCE
 from recipemut.mutate.operators import NotProposed
 from recipemut.plan.search import Candidate, SearchResult
 
@@ -104,7 +105,7 @@ def reason(c: Candidate, *, full: bool = False) -> str:
     if abs(p95) >= 0.05:
         bits.append(f"{'saves' if p95 < 0 else 'adds'} {abs(p95):.1f} ms at p95")
     if abs(cost) * 1e6 >= 0.05:
-        bits.append(f"{'saves' if cost < 0 else 'adds'} {abs(cost) * 1e6:.1f} µ$ per request")
+        bits.append(f"{'saves' if cost < 0 else 'adds'} ${abs(cost):.6f} per request")  # as profile and the operators
     return text + ("; " + " and ".join(bits) if bits else "") + "."
 
 
@@ -118,7 +119,7 @@ def ab_line(ev: Evaluation | None) -> str:
     if ev is None:
         return ""
     if ev.ab_latency is None:
-        return f"{ev.objective} verdict from {ev.decision()}"
+        return f"{ev.objective} verdict from {decided(ev)}"
     lat, cost = ev.ab_latency, ev.ab_cost
     hl = lat.shift
     bits = [
@@ -128,7 +129,33 @@ def ab_line(ev: Evaluation | None) -> str:
     if cost is not None:
         m = cost.deltas["mean"]
         bits.append(f"cost Δmean {signed(m.estimate, True)} [{signed(m.lo, True)}, {signed(m.hi, True)}] (bootstrap)")
-    return "; ".join(bits) + f"; {ev.objective} verdict from {ev.decision()}"
+    return "; ".join(bits) + f"; {ev.objective} verdict from {decided(ev)}"
+
+
+def decided(ev: Evaluation) -> str:
+    """Which test decided the verdict, in words; "agree" only when the tests shown do.
+
+    Both tests finding no significant difference is not an agreement on an effect, and under a
+    cost, balanced or headroom objective the A/B and the paired replay agree on that objective,
+    which the latency A/B shown beside it may not bear out: the words then say so.
+    """
+    if ev.decided_by != "ab+paired":
+        return ev.decision()
+    if ev.verdict == NO_DIFFERENCE:
+        return "the offline A/B and the paired replay, neither of which finds a significant difference"
+    if ev.objective in ("latency", "p95") or ev.ab_latency is None:
+        return "the offline A/B and the paired replay, which agree"
+    said = f"the offline A/B and the paired replay, which agree on the {ev.objective} objective"
+    lat, p95 = ev.ab_latency, ev.predicted["latency_p95_ms"].estimate
+    shift = lat.shift.estimate
+    opposite = abs(shift) >= 0.05 and abs(p95) >= 0.05 and (shift > 0) != (p95 > 0)
+    significant = math.isfinite(lat.p_value) and lat.p_value < lat.alpha
+    if significant and not opposite:
+        return said
+    return said + (
+        f", not on latency (the A/B's shift {signed(shift)} ms, p{_p(lat.p_value)}"
+        + (f", against the paired replay's {signed(p95)} ms at p95)" if opposite else ", not significant)")
+    )
 
 
 def rejection(c: Candidate, result: SearchResult) -> str:

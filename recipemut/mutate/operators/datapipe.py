@@ -152,7 +152,7 @@ def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
             what = f"send `{f}` as {fmt}+{comp} instead of {current[0]}+{current[1]}"
         reason = (
             f"{what}: by the format table it changes "
-            f"the bytes its {len(ops)} operations handle by {dbytes:+,.0f} per request, and the latency-vs-bytes "
+            f"the bytes its {len(ops)} operations handle by {dbytes:+,.0f} bytes per request, and the latency-vs-bytes "
             f"fits predict {-saving:+.1f} ms per request summed over {over} ({_fits_text(ctx, ops)})"
         )
         out.append(make_mutation(ctx, NAME, f"{f}={fmt}+{comp}", (f, *ops), reason + ".", edits))

@@ -161,7 +161,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         s = ctx.profile.stats(op_id)
         reason += f"; it takes {ms(s.p50_ms)} at p50"
         if s.cost_mean_usd > 0:
-            reason += f" and costs {s.cost_mean_usd:.6f} USD per call"
+            reason += f" and costs ${s.cost_mean_usd:.6f} per call"
     m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
     ordering = mutation_ordering_problems(ctx, m)
     if ordering:

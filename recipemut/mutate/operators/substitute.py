@@ -127,14 +127,14 @@ def _evidence(ctx: OperatorContext, op: Operation, alt: Operation) -> str:
         parts.append(f"the catalogue expects {ms(alt.expected.latency_p95_ms)} at p95")
     if ctx.observed(op.id) and ctx.profile is not None:
         s = ctx.profile.stats(op.id)
-        parts.append(f"`{op.id}` was observed at {ms(s.p95_ms)} at p95 and {s.cost_mean_usd:.6f} USD per call")
+        parts.append(f"`{op.id}` was observed at {ms(s.p95_ms)} at p95 and ${s.cost_mean_usd:.6f} per call")
     cost = (
         alt.cost_per_call_usd
         if alt.cost_per_call_usd is not None
         else (alt.expected.cost_per_call_usd if alt.expected is not None else None)
     )
     if cost is not None:
-        parts.append(f"the alternative costs {cost:.6f} USD per call")
+        parts.append(f"the alternative costs ${cost:.6f} per call")
     return ("; " + ", ".join(parts)) if parts else ""
 
 
