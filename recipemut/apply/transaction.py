@@ -45,7 +45,7 @@ from recipemut.apply.history import (
     write_history,
 )
 from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
-from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps, resolved
+from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, atomic_write, lock_path, locked, remove_stale_temps, resolved
 from recipemut.plan.check import check_plan_edits
 from recipemut.plan.planfile import Plan, PlannedMutation
 from recipemut.recipe.edits import Edit
@@ -300,20 +300,22 @@ def read_recipe_text(recipe: str | os.PathLike[str], *, text_only: bool = True) 
 
 def reconcile(
     entries: Sequence[Entry], current: str, *, force: bool, source: str, doing: str,
-    versions: Callable[[str], int | None] = version_of,
+    versions: Callable[[str], int | None] = version_of, quiet: bool = False,
 ) -> list[Entry]:
     """Entries that bring the history up to the file as found (recover / hand-edit), or refuse.
 
     ``doing`` names the refused operation in the message ("apply", "rollback", ...); ``versions``
-    gives a text's version (an engine's file holds none: the history's record of it).
+    gives a text's version (an engine's file holds none: the history's record of it). ``quiet``
+    leaves out the warning of a recover entry (a check the locked run repeats, and warns in).
     """
     state = recipe_state(entries, sha256_text(current))
     if state in ("untracked", "recorded"):
         return []
     last = entries[-1]
     if state == "interrupted":
-        log.warning("%s: the recipe holds the text from before history entry %d (that write did not reach it, or "
-                    "it was restored by hand)", source, last.seq)
+        if not quiet:
+            log.warning("%s: the recipe holds the text from before history entry %d (that write did not reach it, "
+                        "or it was restored by hand)", source, last.seq)
         return [new_entry(
             last, action="recover", previous_text=last.text, text=current,
             version_before=last.version, version=versions(current),
@@ -389,11 +391,20 @@ def transact(
     (``mutations``, ``reason``, ``observed``, ``details``, ``version``). ``check_current`` runs on
     the current text before anything else (the stale-plan check). With ``dry_run`` nothing is
     locked or written. ``text_only`` is passed to :func:`read_recipe_text`.
+
+    A recipe without a lock file yet is first checked without the lock: a refusal (a stale plan,
+    another recipe's plan, no history to roll back, an invalid result, ...) and "nothing to change"
+    end there, before the lock file is made, so a write that does not happen leaves no
+    ``<recipe>.lock`` behind. The lock file is never removed once made (that would race with a
+    writer waiting on it), so a write refused only under the lock (the recipe changed meanwhile)
+    keeps it. Under the lock everything is read and checked again.
     """
     path = Path(recipe)
     source = str(path)
 
-    def run() -> WriteResult:
+    def run(*, check_only: bool = False) -> WriteResult | None:
+        """The write (or dry run); with ``check_only``, every refusal and check of it but no write:
+        ``None`` when it would write, else its "nothing to change" result."""
         if not dry_run:
             refuse_read_only(path, force=force, doing=action)
         current = read_recipe_text(path, text_only=text_only)
@@ -419,7 +430,8 @@ def transact(
             if pre and pre[0].action == "hand-edit" and not force:
                 notes.append("the recipe was edited by hand since the last recorded write: a real run needs --force")
         else:
-            pre = reconcile(entries, current, force=force, source=source, doing=action, versions=versions)
+            pre = reconcile(entries, current, force=force, source=source, doing=action, versions=versions,
+                            quiet=check_only)
         chain = entries + pre
         last = chain[-1] if chain else None
         built = build(current, chain, last)
@@ -433,6 +445,8 @@ def transact(
             return WriteResult(action, source, before_v, before_v, sha256_text(current), sha256_text(current),
                                "", False, notes=tuple(notes) if said else (*notes, "nothing to change"),
                                reason=said, advice=advice)
+        if check_only:
+            return None
         new_text, fields = built
         mutations = tuple(str(m["id"]) for m in fields.get("mutations", ()))
         entry = new_entry(
@@ -455,11 +469,15 @@ def transact(
                            entry.sha256_after, diff, True, mutations, (*pre, entry), tuple(notes), entry.reason, advice)
 
     if dry_run:
-        return run()
-    with locked(path, lock_timeout_s):
-        for stale in (*remove_stale_temps(path), *remove_stale_temps(history_path(path))):
-            log.info("removed %s, left by a writer that was killed", stale)
-        return run()
+        done = run()
+    # no lock file yet: refuse (or find nothing to change) before making one, which would stay behind
+    elif os.path.lexists(lock_path(path)) or (done := run(check_only=True)) is None:
+        with locked(path, lock_timeout_s):
+            for stale in (*remove_stale_temps(path), *remove_stale_temps(history_path(path))):
+                log.info("removed %s, left by a writer that was killed", stale)
+            done = run()
+    assert done is not None  # only a check_only run answers None
+    return done
 
 
 # ---- the operations ----------------------------------------------------------------------------
