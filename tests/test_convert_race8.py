@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,53 @@ def test_ctrl_c_and_a_put_back_that_fails_print_the_error_line_then_the_interrup
     assert re.fullmatch(r"error: days/spans-2025-01-0\d\.parquet: cannot write: No space left on device; "
                         r"\d of 6 files were replaced, not put back", lines[0]), run.stderr
     assert lines[1].startswith("interrupted; "), run.stderr
+
+
+# ---- a held SIGTERM with no handler; a .making file a kill left ----------------------------------------
+
+
+def test_a_held_sigterm_with_no_handler_ends_the_process_only_once_the_spool_is_removed(tmp_path: Path) -> None:
+    _log(tmp_path / "new.jsonl", latency=7, days=6)
+    run = _python(
+        """
+        import os, signal
+        from recipemut.usecases.convert import convert_to_folder
+        from recipemut.usecases.inputs import LogSource
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # outside the CLI: the default action
+        real, n = os.replace, [0]
+        def replace(src, dst, *a, **k):
+            if os.path.basename(dst).startswith("spans-"):
+                n[0] += 1
+                if n[0] == 2:
+                    signal.raise_signal(signal.SIGTERM)  # held off: the renames go on
+            return real(src, dst, *a, **k)
+        os.replace = replace
+        convert_to_folder(LogSource.of("new.jsonl"), "days")
+        print("not reached")
+        """,
+        tmp_path,
+    )
+    assert run.returncode == -signal.SIGTERM, (run.returncode, run.stdout, run.stderr)
+    assert "not reached" not in run.stdout
+    folder = tmp_path / "days"
+    assert len(_state(folder)) == 6 and _leftovers(folder) == []  # every day in place, the spool gone
+
+
+def test_a_making_file_nobody_holds_is_removed_once_a_minute_old_never_a_held_one(tmp_path: Path) -> None:
+    import fcntl
+
+    from recipemut.usecases.convert_spool import MAKING, MAKING_STALE_S, remove_stale_spools
+
+    old, young, held = (tmp_path / f".spool-{n}{MAKING}" for n in ("old00000", "young000", "held0000"))
+    then = time.time() - MAKING_STALE_S - 5
+    for p in (old, young, held):
+        p.write_bytes(b"")
+    for p in (old, held):
+        os.utime(p, (then, then))
+    fd = os.open(held, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a conversion holds it from mkstemp to its rename
+        assert remove_stale_spools(tmp_path, ".spool-") == [old]
+        assert young.exists() and held.exists() and not old.exists()
+    finally:
+        os.close(fd)

@@ -302,6 +302,7 @@ class AtomicFiles:
     def __init__(self, *, follow: bool, what: str, tmp_dir: Path | None, kept: str | None) -> None:
         self.follow, self.what, self.tmp_dir, self.kept = follow, what, tmp_dir, kept
         self.staged: list[tuple[str | os.PathLike[str], Path, Path, int]] = []
+        self.synced: set[Path] = set()  # the temporary files synced to disk (:meth:`sync`)
 
     def write(self, path: str | os.PathLike[str], data: bytes) -> None:
         """Write ``data`` to a new temporary file for ``path`` (refused as :func:`atomic_write` refuses;
@@ -314,21 +315,29 @@ class AtomicFiles:
         except OSError as e:
             raise cannot_write(target, e) from None
 
-    def commit(self) -> None:
+    def sync(self) -> None:
         """Check every file's place again (a link or folder put there meanwhile is refused, nothing
-        moved), sync every temporary file, then rename each over its file, all or none: SIGINT and SIGTERM
-        held off (:func:`signals_held`), each old file first kept (a hard link beside its temporary file,
-        or moved there), so that an error midway puts every old file back and removes the new ones
-        before it goes on (an :class:`OSError` as :func:`cannot_write`'s line)."""
+        moved) and sync every temporary file to disk, each once: the first half of :meth:`commit`, for a
+        caller that holds signals off over the commit and what follows it (a Ctrl-C here still leaves
+        every file as it was)."""
         for _, target, _, _ in self.staged:
             st = _lstat(target)
             if st is not None and not stat.S_ISREG(st.st_mode):
                 raise _refuse_kind(target, st.st_mode, self.what, "not-a-file", *([self.kept] if self.kept else []))
-        for _, target, tmp, mode in self.staged:  # before the renames: a Ctrl-C here leaves every file as it was
-            try:
-                _sync_temp(tmp, mode)
-            except OSError as e:
-                raise cannot_write(target, e) from None
+        for _, target, tmp, mode in self.staged:
+            if tmp not in self.synced:
+                try:
+                    _sync_temp(tmp, mode)
+                except OSError as e:
+                    raise cannot_write(target, e) from None
+                self.synced.add(tmp)
+
+    def commit(self) -> None:
+        """:meth:`sync`, then rename each temporary file over its file, all or none: SIGINT and SIGTERM
+        held off (:func:`signals_held`), each old file first kept (a hard link beside its temporary file,
+        or moved there), so that an error midway puts every old file back and removes the new ones
+        before it goes on (an :class:`OSError` as :func:`cannot_write`'s line)."""
+        self.sync()  # before the renames: a Ctrl-C here leaves every file as it was
         with signals_held():
             moved: list[tuple[Path, Path | None]] = []  # (file, where its old bytes are kept; None: it was new)
             try:
@@ -509,6 +518,22 @@ def _holder(lock_file: Path) -> str:
     return f"pid {text}" if text.isdigit() else "unknown"
 
 
+#: what ``flock`` fails with on a file system that takes no locks (NFS mounted ``nolock``, some FUSE and SMB mounts)
+NO_FLOCK = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
+
+def try_flock(fd: int) -> bool:
+    """Take an exclusive ``flock`` on ``fd`` without waiting: whether it was taken (``False``: another
+    open file holds it). Any other :class:`OSError` goes on (:data:`NO_FLOCK`: the file system takes none)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return False
+        raise
+    return True
+
+
 @contextlib.contextmanager
 def locked(
     recipe_path: str | os.PathLike[str], timeout_s: float = DEFAULT_LOCK_TIMEOUT_S, *, poll_s: float = 0.02
@@ -527,19 +552,18 @@ def locked(
         deadline = time.monotonic() + max(0.0, timeout_s)
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                if try_flock(fd):
+                    break
             except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise InputFileError(f"cannot lock {lf}: {e.strerror}", file=str(lf), code="lock") from e
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"another writer ({_holder(lf)}) has held lock {lf} for more than {timeout_s:g}s; "
-                        "retry later or raise --lock-timeout",
-                        file=str(lf),
-                        code="lock-timeout",
-                    ) from None
-                time.sleep(poll_s)
+                raise InputFileError(f"cannot lock {lf}: {e.strerror}", file=str(lf), code="lock") from e
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"another writer ({_holder(lf)}) has held lock {lf} for more than {timeout_s:g}s; "
+                    "retry later or raise --lock-timeout",
+                    file=str(lf),
+                    code="lock-timeout",
+                ) from None
+            time.sleep(poll_s)
         try:
             _, records = _parse_lock(os.pread(fd, _MAX_LOCK_BYTES, 0))
             _rewrite(fd, _lock_bytes(os.getpid(), records))

@@ -10,7 +10,8 @@ lock belongs to none that is alive: the kernel drops a
 flock when its process ends, however it ends (``kill -9``, a crash); pids, which are reused, and pid
 namespaces do not come into it. :class:`SpoolFolder` removes such spools of the same name pattern
 before it makes its own; a spool with no lock file (made by a version before this one) is removed
-only once nothing in it changed for :data:`UNLOCKED_STALE_S` seconds.
+only once nothing in it changed for :data:`UNLOCKED_STALE_S` seconds; a lock file a kill left before it
+was named (``...making``), once nobody holds it and it is :data:`MAKING_STALE_S` seconds old.
 
 Its own spool (and lock file) is removed when the conversion ends, however it ends, with SIGINT and
 SIGTERM held off (:func:`~recipemut.files.write.signals_held`): a second Ctrl-C during the cleanup
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import glob
 import logging
 import os
@@ -32,29 +32,49 @@ import tempfile
 import time
 from pathlib import Path
 
-from recipemut.files.write import signals_held
+from recipemut.files.write import AtomicFiles, signals_held, try_flock
 
 log = logging.getLogger(__name__)
 
 #: what the name of a spool's lock file adds to the spool's name
 LOCK_SUFFIX = ".lock"
+#: what the name of a lock file not yet named (and locked) ends with
+MAKING = ".making"
 #: how long a spool with no lock file must have been left unchanged to be taken as stale (seconds)
 UNLOCKED_STALE_S = 3600.0
+#: how old a ``.making`` lock file nobody holds must be to be taken as left by a killed conversion (seconds)
+MAKING_STALE_S = 60.0
 _FLAGS = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _take(path: Path) -> int | None:
-    """A descriptor holding the lock file ``path`` (``flock``, exclusive, not waiting); ``None`` when
-    another process holds it."""
+    """A descriptor holding the lock file ``path`` (``flock``, exclusive, not waiting:
+    :func:`~recipemut.files.write.try_flock`); ``None`` when another process holds it."""
     fd = os.open(path, _FLAGS)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
+        if try_flock(fd):
+            return fd
+    except BaseException:
         os.close(fd)
-        if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            return None
         raise
-    return fd
+    os.close(fd)
+    return None
+
+
+def _remove_making(made: Path, now: float) -> bool:
+    """Remove ``made``, a lock file a conversion made and was killed before naming (``...making``),
+    when no process holds it and it is older than :data:`MAKING_STALE_S` (a live one is held within
+    microseconds of being made); whether it was."""
+    if now - os.lstat(made).st_mtime < MAKING_STALE_S:
+        return False
+    fd = _take(made)
+    if fd is None:
+        return False
+    try:
+        os.unlink(made)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _remove_if_stale(spool: Path, now: float) -> bool:
@@ -88,6 +108,10 @@ def remove_stale_spools(folder: Path, prefix: str) -> list[Path]:
     never follows a link); one that cannot be checked or removed is left for a later run."""
     removed = []
     now = time.time()
+    for made in sorted(folder.glob(f"{glob.escape(prefix)}*{MAKING}")):  # killed between mkstemp and rename
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.lstat(made).st_mode) and _remove_making(made, now):
+                removed.append(made)
     for spool in sorted(folder.glob(f"{glob.escape(prefix)}*.convert*")):
         with contextlib.suppress(OSError):
             mode = os.lstat(spool).st_mode
@@ -114,11 +138,12 @@ class SpoolFolder:
 
     def __init__(self, folder: Path, prefix: str) -> None:
         remove_stale_spools(folder, prefix)
-        fd, made = tempfile.mkstemp(prefix=prefix, suffix=".making", dir=folder)
-        self.name = made.removesuffix(".making") + ".convert"
+        fd, made = tempfile.mkstemp(prefix=prefix, suffix=MAKING, dir=folder)
+        self.name = made.removesuffix(MAKING) + ".convert"
         self.lock = self.name + LOCK_SUFFIX
         try:  # locked under another name, then named: a lock file (or spool) another process finds is held
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not try_flock(fd):  # pragma: no cover - a sweep took it in the microseconds since mkstemp
+                raise OSError(errno.EAGAIN, "its lock was taken")
             os.rename(made, self.lock)
             os.mkdir(self.name, 0o700)
         except BaseException:
@@ -135,6 +160,19 @@ class SpoolFolder:
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
 
+    def commit(self, files: AtomicFiles, *, release: contextlib.ExitStack | None = None) -> None:
+        """Put ``files`` (written into the spool) in place, then remove the spool, then close ``release``
+        (the folder's lock): the files synced to disk first (a Ctrl-C then leaves every file as it was),
+        then the renames, the removal and the release with SIGINT and SIGTERM held off over all three, so
+        a held signal is handed on only once all are done; a SIGTERM with no handler (outside the CLI,
+        whose handler raises ``KeyboardInterrupt``) ends the process then, no spool left behind."""
+        files.sync()
+        with signals_held():
+            files.commit()
+            self.cleanup()
+            if release is not None:
+                release.close()
+
     def cleanup(self) -> None:
         """Remove the spool and release its lock, SIGINT and SIGTERM held off meanwhile."""
         if self.fd is None:
@@ -149,4 +187,4 @@ class SpoolFolder:
                 self.fd = None
 
 
-__all__ = ["LOCK_SUFFIX", "UNLOCKED_STALE_S", "SpoolFolder", "remove_stale_spools"]
+__all__ = ["LOCK_SUFFIX", "MAKING", "MAKING_STALE_S", "UNLOCKED_STALE_S", "SpoolFolder", "remove_stale_spools"]

@@ -479,10 +479,9 @@ def write_days(
     except InputFileError:  # no Parquet file there yet
         before = set()
 
-    # the spool inside the folder (the disk that takes the days, not the system's temporary folder, RAM
-    # on a tmpfs), dot-named and of Arrow IPC files, which --logs FOLDER never reads; removed on any exit.
-    # Each day goes to a temporary file in it; all are renamed into the folder once every day is written
-    # (none on a failure), never through a link planted where a day file goes (refused)
+    # the spool inside the folder (the days' disk, not a tmpfs), dot-named, of Arrow IPC files (--logs FOLDER never
+    # reads them); removed on any exit. Each day goes to a temporary file in it; all are renamed into the folder
+    # once every day is written (none on a failure), never through a link planted where a day goes (refused)
     try:  # made before any log is read: a folder that cannot take it is said in one line (a race past convert's check)
         spool_dir = SpoolFolder(folder, SPOOL_PREFIX)  # locked; the stale ones a killed conversion left removed
     except OSError as e:
@@ -508,6 +507,7 @@ def write_days(
         refuse_existing_days(folder, [day_path(folder, d) for d in np.unique(first).tolist()], force=force)
         progress.task("writing the days", len(sp.days), unit="days")
         out = _write_out(sp, day_file, dedupe=True, progress=progress)
+        spool_dir.commit(days)  # the renames and the spool's removal, with signals held off over both
     written.reverse()
     replaced, others = tuple(p for p in written if p in before), tuple(sorted(before - set(written)))
     return DaysWritten(out.rows, tuple(sp.columns), out.size, _report(sp, out), tuple(written), replaced, others)
