@@ -109,3 +109,46 @@ def test_costs_are_in_dollars_in_one_unit_and_bytes_say_bytes(checkout_markdown:
     assert "costs $0.000499 per call; saves 9.8 ms at p95 and saves $0.000498 per request." in row
     assert "the alternative costs $0.000600 per call" in checkout_markdown
     assert re.search(r"handle by -[\d,]+ bytes per request", checkout_markdown)
+
+
+# ---- Plan and Structural diff keep their indent when wrapped ----------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+SUGGEST = ["suggest", str(CHECKOUT), "--logs", str(CHECKOUT_LOGS), "-q", "-O", "eliminate", "-O", "substitute",
+           "-O", "datapipe"]  # fmt: skip
+
+
+def section(text: str, start: str, end: str) -> list[str]:
+    lines = text.splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith(start))
+    j = next(k for k, line in enumerate(lines) if k > i and line.startswith(end))
+    return [line.rstrip() for line in lines[i + 1 : j] if line.strip()]
+
+
+def test_wrapped_plan_and_structural_diff_lines_keep_their_item_s_indent_at_80_columns() -> None:
+    # TTY_COMPATIBLE=1: rich renders as on a terminal (tests/test_progress.py), 80 columns wide
+    got = CliRunner().invoke(app, SUGGEST, env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"})
+    assert got.exit_code == 0, got.output
+    text = ANSI.sub("", got.output)
+    plan = section(text, "Plan", "Structural diff")
+    assert len(plan) > 8 and all(len(line) <= 80 for line in plan)  # the steps' sentences did wrap
+    assert all(line.startswith("  ") for line in plan), plan  # no continuation line at column 0
+    steps = [k for k, line in enumerate(plan) if re.match(r"  \d\. ", line)]
+    assert len(steps) == 3
+    for k in range(steps[0], plan.index(next(x for x in plan if x.startswith("  whole plan")))):
+        assert k in steps or (plan[k].startswith("     ") and plan[k][5] != " "), plan[k]  # under the step's text
+    capacity = [k for k, line in enumerate(plan) if line.startswith("  capacity: ")]
+    assert capacity and all(plan[k + 1].startswith("  capacity: ") or plan[k + 1].startswith(" " * 12)
+                            for k in capacity if k + 1 < len(plan))  # fmt: skip
+    diff = section(text, "Structural diff", "YAML diff")
+    assert any(len(line) > 70 for line in diff) and len(diff) > 4  # the price_items line wrapped
+    for line in diff:
+        assert line[:4] in ("  - ", "  + ", "  ~ ") or (line.startswith("    ") and line[4] != " "), line
+
+
+def test_on_a_pipe_each_plan_step_stays_one_line() -> None:
+    got = CliRunner().invoke(app, SUGGEST)  # no COLUMNS, no terminal: a pipe, never wrapped (files/text.py)
+    assert got.exit_code == 0, got.output
+    plan = section(got.output, "Plan", "Structural diff")
+    assert re.match(r"  1\. eliminate:fetch_recommendations: .* costs \$0\.000499 per call\.$", plan[0])
+    assert plan[3].startswith("  whole plan vs. the current recipe: ") and plan[3].endswith("imputed 99%")

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from recipemut.commands._common import (
     Engine,
@@ -34,7 +36,7 @@ from recipemut.commands._common import (
 )
 from recipemut.commands._layout import Column, show
 from recipemut.commands._progress import progress_display
-from recipemut.files.text import console, shown
+from recipemut.files.text import console, piped, shown
 from recipemut.usecases.inputs import load_inputs
 
 if TYPE_CHECKING:  # the core (scipy, pandas) is imported where used: `suggest -h` needs none of it
@@ -106,6 +108,16 @@ def _styles(cands: Sequence[Candidate]) -> list[str | None]:
     return ["green" if c.status == "accepted" else ("red" if "regresses" in c.reasons else None) for c in cands]
 
 
+def _item(out: Console, head: str, body: str, style: str | None = None) -> None:
+    """``head`` then ``body`` (markup), body's wrapped lines under its first column (a hanging indent,
+    as the ranked list's notes keep theirs); on a pipe one unwrapped line, as the rest of the text."""
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(head, body, style=style)
+    out.print(head + body if piped() else grid, style=style)
+
+
 def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     from recipemut.judge.abtest import PREDICTED
     from recipemut.plan.assemble import raise_hint
@@ -142,22 +154,21 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     if result.plan:
         out.print("\n[bold]Plan[/] (applied in this order; each step judged against the previous):")
         for i, c in enumerate(result.plan, 1):
-            out.print(f"  {i}. {shown(c.mutation.id)}: {shown(c.mutation.description)}")
+            _item(out, f"  {i}. ", f"{shown(c.mutation.id)}: {shown(c.mutation.description)}")
         ev = result.plan_evaluation
         if ev is not None:
-            out.print(
-                "  whole plan vs. the current recipe: "
+            _item(
+                out, "  ", "whole plan vs. the current recipe: "
                 + ", ".join(f"Δ{LABELS[k]} {interval(ev, k)}" for k in PREDICTED)
                 + f"; verdict [bold]{shown(ev.verdict)}[/], imputed {100 * ev.imputed_share:.0f}%"
             )
-            out.print(f"  {shown(ab_line(ev))}")
+            _item(out, "  ", shown(ab_line(ev)))
         for line in hr.plan_lines(result):
-            out.print(f"  capacity: {shown(line)}")
+            _item(out, "  capacity: ", shown(line))
         out.print("\n[bold]Structural diff[/]")
         for line in structural_diff(result.original, result.plan_recipe).lines():
-            out.print(
-                "  " + shown(line), style="green" if line.startswith("+") else ("red" if line[0] == "-" else None)
-            )
+            style = "green" if line.startswith("+") else ("red" if line[0] == "-" else None)
+            _item(out, "  " + shown(line[:2]), shown(line[2:]), style=style)
         out.print("\n[bold]YAML diff[/] (exactly what `recipemut apply` writes)")
         for line in rep["diff"]["unified"].splitlines():
             style = "green" if line.startswith("+") else ("red" if line.startswith("-") else None)
