@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from recipemut.cli import app
 from recipemut.errors import InputFileError
 from recipemut.logs.ingest import read_logs
+from recipemut.logs.report import IngestReport
 from recipemut.logs.sources import HEAD_BYTES, document_kind, refuse_other_kind
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,3 +82,71 @@ def test_recipemuts_own_files_are_still_named(tmp_path: Path, make: Callable[[Pa
         refuse_other_kind(f.read_bytes()[:HEAD_BYTES], str(f))
     res = CliRunner().invoke(app, ["profile", str(RECIPE), "--logs", str(f)], env=ENV)
     assert res.exit_code == 1 and f"{f}: {said}" in res.output, res.output
+
+
+# --- 2. a trace file's rejections are spans, in the summary and the "more rejected" warning ----------
+
+ZIPKIN = ROOT / "recipes" / "zipkin_simple_db"
+LONG_US = 10**14  # a Zipkin duration (microseconds) over 30 days: bad-latency
+
+
+def _zipkin(tmp_path: Path, copies: int = 1, bad: int = 1) -> Path:
+    """The shipped Zipkin example ``copies`` times (each copy its own trace), the first ``bad`` spans too long."""
+    doc = json.loads((ZIPKIN / "trace.json").read_text(encoding="utf-8"))
+    spans = []
+    for c in range(copies):
+        for s in doc:
+            ids = {k: f"{c:02x}{s[k][2:]}" for k in ("traceId", "parentId", "id") if k in s}
+            spans.append({**s, **ids})
+    for s in spans[:bad]:
+        s["duration"] = LONG_US
+    path = tmp_path / "zipkin.json"
+    path.write_text(json.dumps(spans, indent=1), encoding="utf-8")
+    return path
+
+
+def _read_zipkin(path: Path) -> IngestReport:
+    from recipemut.recipe.loader import load_recipe
+
+    return read_logs([path], recipe=load_recipe(ZIPKIN / "recipe.yaml"), mapping=ZIPKIN / "mapping.yaml")[1]
+
+
+@pytest.mark.parametrize(("bad", "said"), [(1, "1 rejected span"), (2, "2 rejected spans")])
+def test_the_summary_counts_a_trace_files_rejections_as_spans(tmp_path: Path, bad: int, said: str) -> None:
+    rep = _read_zipkin(_zipkin(tmp_path, bad=bad))
+    assert rep.rejected_total == bad
+    assert f", {said}" in rep.summary() and "rejected line" not in rep.summary(), rep.summary()
+
+
+def test_the_summary_of_a_native_log_still_counts_lines(tmp_path: Path) -> None:
+    log = tmp_path / "l.jsonl"
+    log.write_bytes(b"junk\n" + b"".join(s + b"\n" for s in _spans()))
+    assert read_logs(log, memory_budget="off")[1].summary().endswith(", 1 rejected line")
+
+
+@pytest.mark.parametrize(
+    ("formats", "n", "said"),
+    [
+        ({"a.jsonl": "native"}, 2, "lines"),
+        ({"a.parquet": "parquet"}, 1, "line"),
+        ({"z.json": "zipkin"}, 1, "span"),
+        ({"o.json": "otlp", "j.json": "jaeger"}, 3, "spans"),
+        ({"a.jsonl": "native", "z.json": "zipkin"}, 1, "line or span"),
+        ({"a.jsonl": "native", "z.json": "zipkin"}, 4, "lines or spans"),
+    ],
+)
+def test_what_rejections_are_follows_the_files_formats(formats: dict[str, str], n: int, said: str) -> None:
+    rep = IngestReport(tuple(formats), formats, 10, 0, 9, {"bad-latency": n}, (), 1, None, {}, {}, {}, {}, 0, 1.0, {})
+    assert rep.rejected_noun(n) == said
+    assert f", {n:,} rejected {said}" in rep.summary()
+
+
+def test_the_cli_warns_of_more_rejected_spans_of_a_trace_file(tmp_path: Path) -> None:
+    z = _zipkin(tmp_path, copies=4, bad=9)  # two of them map to no operation: 7 rejected
+    res = CliRunner().invoke(
+        app, ["profile", str(ZIPKIN / "recipe.yaml"), "--logs", str(z), "--map", str(ZIPKIN / "mapping.yaml"), "-q"],
+        env=ENV,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "warning: 2 more rejected spans (of 7 in all: bad-latency: 7)" in res.output, res.output
+    assert ", 7 rejected spans;" in res.output and "rejected line" not in res.output, res.output

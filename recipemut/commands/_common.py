@@ -365,7 +365,7 @@ def warn_ingest(report: Any, *, max_warnings: int = MAX_WARNINGS) -> None:
     if more > 0:
         by = ", ".join(f"{k}: {v:,}" for k, v in report.rejected.items())
         err_console.print(
-            f"[yellow]warning:[/] {more:,} more rejected line{'s' if more != 1 else ''} "
+            f"[yellow]warning:[/] {more:,} more rejected {report.rejected_noun(more)} "
             f"(of {report.rejected_total:,} in all: {shown(by)}); "
             "--format json lists examples"
         )

@@ -28,6 +28,9 @@ MAX_EXAMPLES = 5
 
 #: what a rejection's position counts: a line of a native log, or a span of a trace file
 UNITS = ("line", "span")
+#: the formats (:attr:`IngestReport.formats`) whose rejections are lines: a native log's, a Parquet file's
+#: rows (numbered as lines); every other format is a trace file, whose rejections are spans
+LINE_FORMATS = frozenset({"native", "parquet"})
 
 #: reason code -> what it means
 REASONS: Mapping[str, str] = MappingProxyType(
@@ -151,13 +154,25 @@ class IngestReport:
     def excluded_total(self) -> int:
         return int(sum(self.unknown_ops.values()) + sum(self.other_recipes.values()))
 
+    def rejected_noun(self, n: int) -> str:
+        """What ``n`` rejections are of these files: ``line(s)`` of native logs (a Parquet file's rows too),
+        ``span(s)`` of trace files (:data:`LINE_FORMATS`), ``line(s) or span(s)`` when the files are of both.
+
+        >>> r = IngestReport(("z.json",), {"z.json": "zipkin"}, 3, 0, 2, {"bad-latency": 1}, (), 1, None, {},
+        ...                  {}, {}, {}, 0, 1.0, {})
+        >>> r.rejected_noun(1), r.rejected_noun(2)
+        ('span', 'spans')
+        """
+        units = sorted({"line" if f in LINE_FORMATS else "span" for f in self.formats.values()}) or ["line"]
+        return " or ".join(u if n == 1 else u + "s" for u in units)
+
     def summary(self) -> str:
         """One line: spans, requests, time range, rejected and excluded counts."""
         parts = [_count(self.spans_kept, "span"), _count(self.requests, "request")]
         if self.time_range_ms is not None:
             a, b = self.time_range_ms
             parts.append(f"{iso_ms(a)} .. {iso_ms(b)}")
-        parts.append(f"{_count(self.rejected_total, 'rejected line')}")
+        parts.append(f"{self.rejected_total:,} rejected {self.rejected_noun(self.rejected_total)}")
         if self.excluded_total:
             parts.append(f"{_count(self.excluded_total, 'span')} excluded")
         if self.duplicates:
@@ -230,4 +245,14 @@ class Rejects:
         return sum(self.counts.values())
 
 
-__all__ = ["MAX_EXAMPLES", "REASONS", "UNITS", "IngestReport", "Rejection", "Rejects", "frozen_counts", "iso_ms"]
+__all__ = [
+    "LINE_FORMATS",
+    "MAX_EXAMPLES",
+    "REASONS",
+    "UNITS",
+    "IngestReport",
+    "Rejection",
+    "Rejects",
+    "frozen_counts",
+    "iso_ms",
+]
