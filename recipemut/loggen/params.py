@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
-from recipemut.files.read import read_user_text
+from recipemut.files.kinds import read_text_as
 from recipemut.recipe.loader import MAX_RECIPE_BYTES
 from recipemut.recipe.model import FieldSpec, Operation
 from recipemut.recipe.yamlpos import parse_yaml
@@ -168,7 +168,8 @@ def load_params(path: str | os.PathLike[str]) -> LoggenParams:
     aliases, nesting and values bounded); duplicate keys, unknown keys and wrong types are errors
     naming file and line."""
     p = Path(path)
-    text = read_user_text(p, max_bytes=MAX_RECIPE_BYTES, what="loggen.yaml", text_what="a YAML loggen.yaml")
+    text = read_text_as(p, max_bytes=MAX_RECIPE_BYTES, what="loggen.yaml", text_what="a YAML loggen.yaml",
+                        expected="generation parameters", accept=("Generation",))  # a recipe, a log: named
     try:
         raw, positions, findings = parse_yaml(text, file=str(p), what="loggen.yaml")
     except RecipeInvalid as e:

@@ -14,10 +14,7 @@ temporary directory (:func:`stdin_copy`) and read like any other; messages call 
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import itertools
-import json
 import os
 import re
 import shlex
@@ -40,6 +37,17 @@ from recipemut.files.compressed import (
     packed_with,
 )
 from recipemut.files.compressed import read_head as read_decompressed_head
+from recipemut.files.kinds import (  # what a file is: one detector, below the recipe reader too
+    GENERATION_KEYS,
+    HEADER_LINES,
+    SPAN_KEYS,
+    SPAN_LINES,
+    document_kind,
+    input_kind,
+    json_top_keys,
+    recipemut_kind,
+    span_lines,
+)
 from recipemut.files.read import kind_of
 
 #: the first bytes of a log that its format, compression and text are told from
@@ -174,186 +182,19 @@ def refuse_binary(head: bytes, name: str) -> None:
     )
 
 
-#: a top-level ``kind:`` or ``apiVersion:`` line of a YAML document (its value, quoted or not; a comment after it)
-_HEADER_KEY = re.compile(rb"""(kind|apiVersion):[ \t]*(["']?)([^"'#\s]*)\2[ \t]*(?:#.*)?""")
-#: the lines of a document, not counting comments and blank ones, that its header keys are looked for in
-HEADER_LINES = 40
-
-
-def recipemut_kind(head: bytes) -> str:
-    r"""What recipemut YAML document ``head`` (a file's first bytes) starts, told by its header: the
-    ``kind:`` of a document with ``apiVersion: recipemut/...`` or ``kind: Recipe`` as top-level keys in its
-    first :data:`HEADER_LINES` lines (comments, blank lines and ``---`` not counted): ``"Recipe"``,
-    ``"SpanMapping"``...; ``""`` for anything else (a span log's lines are JSON objects, never a
-    top-level key). A recipe's ``operations:`` may come after the first 64 KiB (a long ``fields:`` block
-    first), so its header tells it, not that key.
-
-    >>> recipemut_kind(b"# checkout\napiVersion: recipemut/v1\nkind: Recipe  # the kind\nname: c\n")
-    'Recipe'
-    >>> recipemut_kind(b"apiVersion: recipemut/v1\nkind: SpanMapping\n"), recipemut_kind(b'{"kind": "Recipe"}\n')
-    ('SpanMapping', '')
-    """
-    keys: dict[bytes, bytes] = {}
-    lines = (ln.rstrip() for ln in head.removeprefix(codecs.BOM_UTF8).splitlines())
-    meaningful = (ln for ln in lines if ln.strip() and not ln.lstrip().startswith(b"#") and ln != b"---")
-    for ln in itertools.islice(meaningful, HEADER_LINES):
-        m = _HEADER_KEY.fullmatch(ln)
-        if m is not None:
-            keys.setdefault(m.group(1), m.group(3))
-    kind, version = keys.get(b"kind", b""), keys.get(b"apiVersion", b"")
-    if version.startswith(b"recipemut/"):
-        return kind.decode("ascii", "replace") or "Recipe"  # kind past the head: the only kind that long
-    return "Recipe" if kind == b"Recipe" else ""
-
-
-#: the top-level keys of the generation parameters ``generate --params`` reads (``loggen.yaml``): no others
-GENERATION_KEYS = frozenset({"defaults", "operations", "fields"})
-#: keys of a span line (:data:`recipemut.logs.spans.REQUIRED`, and a trace's ids), never a top-level key of
-#: one of recipemut's own documents (a recipe's schema allows no other key): a JSON object holding one is a span
-SPAN_KEYS = frozenset({"request_id", "op", "start_ms", "latency_ms", "status", "trace_id", "span_id"})
-_TOP_KEY = re.compile(rb"([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]|$)")  # a YAML key at column 0: ``defaults:``
-_JSON_WS = re.compile(r"[ \t\r\n]+")
-
-
-def json_top_keys(head: bytes) -> tuple[dict[str, Any], bool]:
-    r"""The top-level keys of the JSON object ``head`` (a file's first bytes, a BOM and blank lines
-    before it) opens, with their values, and whether the object ended within ``head``: its first
-    document only (a span log's first line), read key by key so that a document cut by the head (a
-    recipe past 64 KiB) still gives the keys before the cut. ``({}, False)`` when it opens no object
-    or is not JSON. Bounded by ``head``: each value is parsed once.
-
-    >>> json_top_keys(b'{"apiVersion": "recipemut/v1", "kind": "Recipe", "operations": [{"id": "a"')
-    ({'apiVersion': 'recipemut/v1', 'kind': 'Recipe'}, False)
-    >>> json_top_keys(b'{"request_id": "r", "op": "a"}\n{"request_id": "r2"}\n')
-    ({'request_id': 'r', 'op': 'a'}, True)
-    """
-    text = head.removeprefix(codecs.BOM_UTF8).decode("utf-8", "replace")
-    decoder = json.JSONDecoder()
-
-    def skip(at: int) -> int:  # past JSON's whitespace
-        m = _JSON_WS.match(text, at)
-        return m.end() if m is not None else at
-
-    at = skip(0)
-    if text[at : at + 1] != "{":
-        return {}, False
-    keys: dict[str, Any] = {}
-    at = skip(at + 1)
-    if text[at : at + 1] == "}":
-        return keys, True
-    try:
-        while True:
-            key, at = decoder.raw_decode(text, at)
-            at = skip(at)
-            if not isinstance(key, str) or text[at : at + 1] != ":":
-                return {}, False
-            value, at = decoder.raw_decode(text, skip(at + 1))
-            keys.setdefault(key, value)
-            at = skip(at)
-            if text[at : at + 1] == "}":
-                return keys, True
-            if text[at : at + 1] != ",":
-                return (keys, False) if at >= len(text) else ({}, False)
-            at = skip(at + 1)
-    except ValueError:  # cut by the head (a value, a key), or not JSON
-        return keys, False
-
-
-#: the lines (blank ones and comments not counted) whose span objects tell a span log from the first bytes
-SPAN_LINES = 64
-
-
-def span_lines(lines: Iterable[bytes]) -> bool:
-    r"""Whether ``lines`` (stripped) are those of a span log: the first is a JSON object holding a span's
-    keys (:data:`SPAN_KEYS`; it may be cut by the head), or at least half of the first :data:`SPAN_LINES`
-    (blank ones and ``#`` comments not counted) are, whatever the others (a junk ``kind: Recipe`` or
-    ``operations:`` first, spans indented after it). Parses at most :data:`SPAN_LINES` lines.
-
-    >>> span_lines([b"operations:", b'{"request_id": "r", "op": "a"}'])
-    True
-    >>> span_lines([b"kind: Recipe", b"name: c", b'{"id": "a"}'])
-    False
-    """
-    meaningful = list(itertools.islice((ln for ln in lines if ln and not ln.startswith(b"#")), SPAN_LINES))
-    spans = 0
-    for i, ln in enumerate(meaningful):
-        if ln.startswith(b"{") and SPAN_KEYS & json_top_keys(ln)[0].keys():
-            spans += 1
-            if i == 0 or 2 * spans >= len(meaningful):  # a first span line: a log, as ever
-                return True
-    return False
-
-
-def document_kind(head: bytes) -> str:
-    r"""Which of recipemut's own files ``head`` (a file's first bytes) opens: ``"Recipe"``,
-    ``"SpanMapping"`` (told by their header: :func:`recipemut_kind` in YAML; ``apiVersion:
-    recipemut/...`` and ``kind`` as keys of a JSON object, :func:`json_top_keys`), ``"Generation"`` (the
-    parameters ``generate --params`` reads: top-level keys among :data:`GENERATION_KEYS` only, no header),
-    ``""`` for anything else. A span log is never one of them: a file whose lines are mostly JSON objects
-    holding a span's keys (:func:`span_lines`) is a log before any header or key rule is asked, whatever
-    its first line (junk, ``kind: Recipe``, ``operations:`` with spans indented after it); a first line
-    that is a JSON object holding a span's keys is one (``"kind": "Recipe"`` as a value beside them is a
-    span's field), and a YAML rule that goes by keys alone (a recipe's ``operations:``, the parameters'
-    ``defaults:``) is not asked of a file with a line that is a JSON object.
-
-    >>> document_kind(b'{"apiVersion": "recipemut/v1", "kind": "Recipe", "name": "c", "operations": []}')
-    'Recipe'
-    >>> document_kind(b'{"request_id": "r", "op": "a", "kind": "Recipe", "apiVersion": "recipemut/v1"}\n')
-    ''
-    >>> document_kind(b"# for generate\ndefaults:\n  error_prob: 0.002\noperations:\n  a: {latency_median_ms: 2}\n")
-    'Generation'
-    """
-    from recipemut.files.kinds import RECIPE
-
-    lines = [ln.strip() for ln in head.removeprefix(codecs.BOM_UTF8).splitlines()]
-    if span_lines(lines):  # mostly span objects: a log, whatever its first line
-        return ""
-    stripped = head.removeprefix(codecs.BOM_UTF8).lstrip()
-    if stripped.startswith(b"{"):
-        keys, whole = json_top_keys(head)
-        if not keys or SPAN_KEYS & keys.keys():
-            return ""
-        version, named = keys.get("apiVersion"), keys.get("kind")
-        if isinstance(version, str) and version.startswith("recipemut/"):
-            return named if isinstance(named, str) and named else "Recipe"
-        if not whole:  # a cut object without recipemut's header: whatever it is, not told by a few keys
-            return ""
-        if named == "Recipe" and "operations" in keys:
-            return "Recipe"
-        return "Generation" if keys.keys() <= GENERATION_KEYS and keys.keys() & {"defaults", "operations"} else ""
-    if kind := recipemut_kind(head):
-        return kind
-    raw = head.removeprefix(codecs.BOM_UTF8).splitlines()  # unstripped: a top-level key is at column 0
-    if any(ln.startswith(b"{") and json_top_keys(ln)[0] for ln in lines):  # JSON lines after a junk line: a log
-        return ""
-    top = {m.group(1).decode("ascii") for ln in raw if (m := _TOP_KEY.match(ln)) is not None}
-    if top and top <= GENERATION_KEYS and top & {"defaults", "operations"}:
-        return "Generation"
-    return "Recipe" if RECIPE.matches(head) else ""
-
-
 def refuse_other_kind(head: bytes, name: str) -> None:
     """Raise :class:`InputFileError` when a log read as native JSONL is one of recipemut's own other
     files given to ``--logs`` by mistake: a plan (``suggest --out``), a recipe or a span mapping (YAML
     or JSON, told by its header) or the generation parameters ``generate --params`` reads
-    (:func:`document_kind`), which would otherwise be "not a span log" after a thousand rejected lines."""
-    from recipemut.files.kinds import PLAN
-
-    if PLAN.matches(head):
-        raise InputFileError("is a plan (written by suggest --out), not a log: apply takes it with --plan",
-                             file=name, code="not-a-log")  # fmt: skip
-    kind = document_kind(head)
-    form = "JSON" if head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"{") else "YAML"
-    if kind == "SpanMapping":
-        raise InputFileError(f"is a span mapping ({form}), not a log: give it to --map, and the traces to --logs",
-                             file=name, code="not-a-log")  # fmt: skip
-    if kind == "Recipe":
-        raise InputFileError(f"is a recipe ({form}), not a log: give it as the command's first argument, and the "
-                             "spans or traces to --logs", file=name, code="not-a-log")  # fmt: skip
-    if kind == "Generation":
-        raise InputFileError(f"holds generation parameters ({form}: defaults, operations, fields), not a log: "
-                             "give it to recipemut generate --params, and the spans or traces to --logs",
-                             file=name, code="not-a-log")  # fmt: skip
+    (:func:`recipemut.files.kinds.input_kind`, which the recipe, plan and parameters readers ask too),
+    which would otherwise be "not a span log" after a thousand rejected lines."""
+    got = input_kind(head)
+    if got is None or got.kind in ("spans", "parquet"):
+        return
+    if got.kind == "plan":
+        raise InputFileError(f"{got.what}, not a log: apply takes it with --plan", file=name, code="not-a-log")
+    logs = "the traces" if got.kind == "SpanMapping" else "the spans or traces"
+    raise InputFileError(f"{got.misplaced('a log')}, and {logs} to --logs", file=name, code="not-a-log")
 
 
 def refuse_compressed(head: bytes, name: str) -> None:

@@ -35,7 +35,8 @@ import jsonschema
 import yaml
 
 from recipemut.errors import PlanError
-from recipemut.files.read import read_user_file, read_user_text
+from recipemut.files.kinds import HEAD, input_kind, read_text_as
+from recipemut.files.read import read_user_file
 from recipemut.files.write import atomic_write
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.loader import MAX_RECIPE_BYTES
@@ -353,24 +354,25 @@ def _encodable(s: str) -> bool:
     return True
 
 
-#: a recipe's top-level keys as YAML writes them: a plan that is not JSON but holds one is a recipe
-_RECIPE_KEY = re.compile(r"^(?:apiVersion:\s*['\"]?recipemut/|kind:\s*['\"]?Recipe\b|operations:)", re.MULTILINE)
-
-
 def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
     """Parse and validate a plan file's text; errors name ``source``, the line and the key.
 
     Bounded before anything else: nesting (:data:`MAX_PLAN_DEPTH`, before parsing), integer digits
-    (:data:`MAX_PLAN_INT_DIGITS`), finite numbers only, Unicode strings only.
+    (:data:`MAX_PLAN_INT_DIGITS`), finite numbers only, Unicode strings only. An empty text, and one that
+    :func:`recipemut.files.kinds.input_kind` names as another of recipemut's files, is said to be so.
     """
+    if not text.strip():
+        raise PlanError("is empty; expected a plan (written by suggest --out)", file=source, code="empty-file")
+    got = input_kind(text[:HEAD].encode("utf-8", "surrogateescape"))
+    if got is not None and got.kind == "Recipe":
+        raise PlanError(f"this looks like a recipe ({got.form}), not a plan: make a plan with "
+                        "`recipemut suggest RECIPE --logs LOGS --out plan.json`", file=source, code="not-a-plan")
+    if got is not None and got.kind != "plan":
+        raise PlanError(got.misplaced("a plan"), file=source, code="not-a-plan")
     _check_depth(text, source)
     try:
         data = json.loads(text, parse_int=_parse_int)
     except json.JSONDecodeError as e:
-        if _RECIPE_KEY.search(text):
-            raise PlanError("this looks like a recipe (YAML), not a plan: make a plan with "
-                            "`recipemut suggest RECIPE --logs LOGS --out plan.json`", file=source,
-                            code="not-a-plan") from None
         raise PlanError(f"not valid JSON: {e.msg}", file=source, line=e.lineno, column=e.colno,
                         code="plan-json") from None
     bad = _bad_value(data, [])
@@ -399,6 +401,6 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     :class:`~recipemut.errors.InputFileError`, a bad plan one :class:`PlanError`.
     """
     p = Path(path)
-    text = read_user_text(p, max_bytes=MAX_PLAN_BYTES, what="plan", text_what="a JSON plan",
-                          missing="no such plan file")
+    text = read_text_as(p, max_bytes=MAX_PLAN_BYTES, what="plan", text_what="a JSON plan", missing="no such plan file",
+                        accept=("plan", "Recipe"), error=PlanError)  # a recipe: parse_plan says how to make a plan
     return parse_plan(text, source=str(p))

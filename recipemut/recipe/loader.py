@@ -37,7 +37,7 @@ from typing import Any
 import jsonschema
 
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
-from recipemut.files.read import read_user_text
+from recipemut.files.kinds import read_text_as
 from recipemut.recipe.engines.base import Imported
 from recipemut.recipe.model import DocPath, Positions, Recipe, recipe_from_dict
 from recipemut.recipe.yamlpos import parse_yaml
@@ -55,9 +55,9 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int = MAX_RECIPE_BYTES
 
     Raises :class:`InputFileError` (one line naming the file) for a missing file, anything but a
     regular file (a directory, a FIFO, a device: refused before reading), a file over
-    ``max_bytes``, binary content, or bytes that are not UTF-8 (see :mod:`recipemut.files.read`).
+    ``max_bytes``, binary content, non-UTF-8 bytes, or a log, plan... named (:mod:`recipemut.files.kinds`).
     """
-    return read_user_text(path, max_bytes=max_bytes, what="recipe", text_what="a YAML recipe")
+    return read_text_as(path, max_bytes=max_bytes, what="recipe", accept=("Recipe",))  # "a YAML recipe"
 
 
 def parse_recipe_yaml(text: str, *, file: str = "<string>", what="recipe") -> tuple[Any, Positions, list[Finding]]:
