@@ -33,6 +33,7 @@ from typer.core import TyperCommand, TyperGroup
 from recipemut.commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
 from recipemut.commands._common import err_console, spread_multi_options
 from recipemut.commands._examples import examples_as_blocks, examples_drawn
+from recipemut.commands._ranges import check_ranges
 from recipemut.errors import RecipemutError
 from recipemut.files.text import safe, shown
 
@@ -508,6 +509,7 @@ class Command(TyperCommand):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         _check_choices(ctx, self.get_params(ctx), args)
+        check_ranges(ctx, self.get_params(ctx), args)
         _check_out_is_no_operator(ctx, args)
         return super().parse_args(ctx, args)
 

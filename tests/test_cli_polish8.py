@@ -4,13 +4,17 @@ names that match across commands, one wording for a range, a memory budget below
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
+from _apply_helpers import RECIPE_TEXT, make_plan
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from recipemut.cli import COMMANDS, app
+from recipemut.cli import COMMANDS, app, type_words
 from recipemut.commands._examples import examples_as_blocks, wrapped
+from recipemut.loggen import generate_spans, write_jsonl
+from recipemut.recipe.loader import load_recipe
 
 runner = CliRunner()
 
@@ -96,3 +100,64 @@ def test_a_word_wider_than_the_line_is_left_whole() -> None:
 def test_a_remark_after_an_example_is_its_own_paragraph() -> None:
     text = examples_as_blocks("Does x.\n\nExample: recipemut rollback r.yaml --to 4    (or --entry 2)", 200)
     assert text == "Does x.\n\nExample:\n\n    recipemut rollback r.yaml --to 4\n\n(or --entry 2)"
+
+
+# ---- option names and range wording ---------------------------------------------------------------
+
+CHECKOUT = "recipes/checkout/recipe.yaml"
+
+
+def test_evaluate_takes_dry_run_as_no_act() -> None:
+    evaluate = get_command(app).commands["evaluate"]  # type: ignore[attr-defined]
+    no_act = next(p for p in evaluate.params if "--no-act" in p.opts)
+    assert "--dry-run" in (no_act.help or "")  # the alias is named where --no-act is explained
+    assert any("--dry-run" in p.opts for p in evaluate.params)
+    result = runner.invoke(app, ["evaluate", CHECKOUT, "--logs", "nowhere.jsonl", "--dry-run"])
+    assert "No such option" not in result.output
+
+
+def test_evaluate_dry_run_writes_nothing(tmp_path: Path) -> None:
+    recipe = tmp_path / "checkout.yaml"
+    recipe.write_text(RECIPE_TEXT)
+    make_plan(recipe)
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(recipe.with_name("plan.json")), "--canary", "0.2"])
+    assert res.exit_code == 0, res.output
+    logs = tmp_path / "l.jsonl"
+    write_jsonl(generate_spans(load_recipe(recipe), 150, seed=3, variants={"canary": 0.2}, duration_s=600), logs)
+    before = recipe.read_bytes()
+    result = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(logs), "--dry-run", "-q"])
+    assert result.exit_code == 4, result.output  # hold: 150 requests are too few to decide
+    assert "--no-act: nothing written" in result.output and recipe.read_bytes() == before
+
+
+def test_convert_out_is_a_path_in_help() -> None:
+    convert = get_command(app).commands["convert"]  # type: ignore[attr-defined]
+    out = next(p for p in convert.params if "--out" in p.opts)
+    assert type_words(out) == "PATH"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["profile", CHECKOUT, "--logs", "x.jsonl", "--top", "0"], "0 is outside 1 and up: how many top contributors"),
+        (["generate", CHECKOUT, "-n0", "-o", "x.jsonl"], "0 is outside 1 and up: requests over the whole window"),
+        (["generate", CHECKOUT, "-n", "5", "-o", "x.jsonl", "--diurnal=2"], "2 is outside 0 to 1: amplitude of"),
+        (["suggest", CHECKOUT, "--logs", "x.jsonl", "--beam", "0"], "0 is outside 1 and up: beam width"),
+        (["forecast", CHECKOUT, "--logs", "x.jsonl", "--horizon", "0"], "0 is outside 1 to 365: days to forecast"),
+    ],
+)
+def test_a_range_error_has_one_wording(args: list[str], words: str) -> None:
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert words in result.output and "Input should be" not in result.output
+
+
+def test_help_is_shown_even_with_a_value_out_of_range() -> None:
+    result = runner.invoke(app, ["profile", "--top", "0", "--help"])
+    assert result.exit_code == 0 and "--top" in result.output
+
+
+def test_generate_sample_rate_says_it_is_the_tracers_rate_written_on_spans() -> None:
+    generate = get_command(app).commands["generate"]  # type: ignore[attr-defined]
+    param = next(p for p in generate.params if "--sample-rate" in p.opts)
+    assert "tracer's sample rate" in param.help and "sample_rate on every span" in param.help

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from recipemut.commands._ranges import outside
 from recipemut.errors import RecipemutError
 from recipemut.files.jsonsafe import strict_json as strict_json  # re-exported: every command prints JSON
 from recipemut.files.text import console, shown
@@ -146,7 +147,7 @@ def in_range(low: float, high: float, meaning: str) -> Any:
 
     def check(value: float | None) -> float | None:
         if value is not None and not (low <= value <= high):
-            raise typer.BadParameter(f"{value:g} is outside {low:g} to {high:g}: {meaning}")
+            raise typer.BadParameter(outside(value, low, high, meaning))  # the wording of every range
         return value
 
     return check
@@ -377,5 +378,10 @@ def warn_ingest(report: Any, *, max_warnings: int = MAX_WARNINGS) -> None:
                 f"[yellow]warning:[/] excluded {n:,} span{'s' if n != 1 else ''} of {what}: {shown(names)}"
                 + (" ..." if len(counts) > 8 else "")
             )
+    mismatches = getattr(report, "mismatches", ())  # spans of another recipe version or service
+    for m in mismatches[:8]:
+        err_console.print(f"[yellow]warning:[/] {shown(m.message())}")
+    if len(mismatches) > 8:
+        err_console.print(f"[yellow]warning:[/] {len(mismatches) - 8} more mismatches; --format json lists them")
     for note in report.notes:
         err_console.print(f"note: {shown(note)}")

@@ -32,9 +32,9 @@ from recipemut.usecases.convert import mapping_problem
 def convert(
     logs: list[Path] = typer.Argument(..., metavar="LOGS", help="Log files (any format --logs reads); - is "
                                       "standard input.", show_default=False),
-    out: str = typer.Option(..., "--out", "-o", help="The Parquet file to write (never one of the logs, a link "
-                             "or a FIFO), or a folder (existing, or named with a trailing /): one file per day of "
-                             "request start, streamed.", show_default=False,
+    out: str = typer.Option(..., "--out", "-o", metavar="PATH", help="The Parquet file to write (never one of the "
+                             "logs, a link or a FIFO), or a folder (existing, or named with a trailing /): one file "
+                             "per day of request start, streamed.", show_default=False,
                              callback=written_as("convert writes Parquet", PARQUET_SUFFIXES, folder=True)),
     strict: StrictOpt = False,
     sample_rate: SampleRateOpt = None,

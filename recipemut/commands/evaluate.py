@@ -66,7 +66,11 @@ _DECISION = {"promote": "[green]PROMOTE[/]", "rollback": "[red]ROLLBACK[/]", "ho
 def evaluate(
     recipe: RecipeArg,
     logs: LogsOpt,
-    no_act: bool = typer.Option(False, "--no-act", help="Only report the decision; write nothing."),
+    no_act: bool = typer.Option(
+        False, "--no-act", help="Only report the decision; write nothing. --dry-run, as apply and rollback name it, "
+        "is the same."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", hidden=True, help="The same as --no-act (shown under it)."),
     tolerance: list[str] = typer.Option([], "--tolerance", "-t", help=_TOL_HELP, callback=_check_tolerances),
     min_requests: int = typer.Option(
         DEFAULT_MIN_REQUESTS, "--min-requests", min=1, help="Requests needed in each arm before deciding."
@@ -115,7 +119,7 @@ def evaluate(
         from recipemut.usecases.evaluate import EvaluateSettings, evaluate_canary, parse_tolerances
 
         settings = EvaluateSettings(
-            act=not no_act, tolerances=parse_tolerances(tolerance), min_requests=min_requests, force=force,
+            act=not (no_act or dry_run), tolerances=parse_tolerances(tolerance), min_requests=min_requests, force=force,
             lock_timeout_s=lock_timeout, store=store,
         )  # fmt: skip
         run = evaluate_canary(recipe, source, settings, on_read=warn_ingest, progress=progress)

@@ -75,7 +75,10 @@ def generate(
         None,
         "--sample-rate",
         callback=check_rate,
-        help="Keep only this share of requests, in (0, 1] (sampled tracing).",
+        metavar="FRACTION",
+        help="The tracer's sample rate, as --sample-rate is elsewhere: keep this share of requests, in (0, 1], "
+        "each independently, and write it as sample_rate on every span, so profile and forecast scale the request "
+        "rate back up by it (a log as a sampling tracer writes it).",
     ),
     canary: float | None = typer.Option(
         None, "--canary", callback=in_range(0, 1, "the share of requests sent to the canary variant"),
