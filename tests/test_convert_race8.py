@@ -4,6 +4,7 @@ held during the commit, a held SIGTERM with no handler, a ``.making`` file a kil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -107,8 +108,11 @@ def test_ctrl_c_and_a_put_back_that_fails_print_the_error_line_then_the_interrup
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 130, run.stderr
     assert len(lines) == 2, run.stderr
-    assert re.fullmatch(r"error: days/spans-2025-01-0\d\.parquet: cannot write: No space left on device; "
-                        r"\d of 6 files were replaced, not put back", lines[0]), run.stderr
+    assert re.fullmatch(
+        r"error: days/spans-2025-01-0\d\.parquet: cannot write: No space left on device; "
+        r"\d of 6 files were replaced, not put back",
+        lines[0],
+    ), run.stderr
     assert lines[1].startswith("interrupted; "), run.stderr
 
 
@@ -160,3 +164,75 @@ def test_a_making_file_nobody_holds_is_removed_once_a_minute_old_never_a_held_on
         assert young.exists() and held.exists() and not old.exists()
     finally:
         os.close(fd)
+
+
+# ---- two conversions into one folder -------------------------------------------------------------------
+
+
+def _hold_lock(folder: Path) -> subprocess.Popen[str]:
+    """A second process holding the folder's lock (as a conversion does from its check of the days there
+    through their renames) until its standard input closes; it says when it holds it."""
+    code = (
+        "import sys; from pathlib import Path; from recipemut.usecases.convert_spool import folder_locked\n"
+        f"with folder_locked(Path({str(folder)!r})):\n"
+        "    print('held', flush=True); sys.stdin.read()\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_a_second_convert_into_a_folder_another_is_writing_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+    from recipemut.usecases import convert_spool
+
+    old = _log(tmp_path / "old.jsonl", latency=5, days=4)
+    new = _log(tmp_path / "new.jsonl", latency=7, days=6)
+    folder = tmp_path / "days"
+    assert CliRunner().invoke(app, ["convert", str(old), "-o", f"{folder}/", "-q"]).exit_code == 0
+    before = _state(folder)
+    monkeypatch.setattr(convert_spool, "FOLDER_LOCK_TIMEOUT_S", 0.3)
+    holder = _hold_lock(folder)
+    try:
+        result = CliRunner().invoke(app, ["convert", str(new), "-o", f"{folder}/", "--force", "-q"],
+                                    env={"COLUMNS": "200"})  # fmt: skip
+    finally:
+        holder.communicate("")
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert f"another convert is writing {folder} (pid {holder.pid}); waited 0.3s" in result.output, result.output
+    assert _state(folder) == before and _leftovers(folder) == []  # nothing written, its spool and no lock left
+    assert CliRunner().invoke(app, ["convert", str(new), "-o", f"{folder}/", "--force", "-q"]).exit_code == 0
+    assert len(_state(folder)) == 6 and _leftovers(folder) == []  # the lock file goes with its holder
+
+
+def test_a_second_convert_waits_for_the_first_then_writes_all_its_days(tmp_path: Path) -> None:
+    new = _log(tmp_path / "new.jsonl", latency=7, days=6)
+    folder = tmp_path / "days"
+    folder.mkdir()
+    holder = _hold_lock(folder)
+    second = subprocess.Popen([sys.executable, "-m", "recipemut", "convert", str(new), "-o", f"{folder}/", "-q"],
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:  # it has read the log and waits on the lock: its descriptor of the lock file is open
+        deadline = time.monotonic() + 60
+        while ".convert.lock" not in _opened(second.pid):
+            assert second.poll() is None and time.monotonic() < deadline, "the second convert did not wait"
+            time.sleep(0.02)
+        assert _state(folder) == {}
+    finally:
+        holder.communicate("")
+    assert second.wait(timeout=60) == 0, second.stderr.read() if second.stderr else ""
+    assert len(_state(folder)) == 6 and _leftovers(folder) == []
+
+
+def _opened(pid: int) -> set[str]:
+    """The names of the files process ``pid`` has open (Linux ``/proc``)."""
+    names = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            names.add(os.path.basename(os.readlink(fd)))
+    return names

@@ -40,7 +40,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from recipemut.errors import InputFileError, LockTimeout
@@ -391,8 +391,8 @@ def _put_back(moved: list[tuple[Path, Path | None]]) -> int:
                 os.replace(kept, target)
                 if os.path.lexists(kept):  # both were links to the old file: the rename did nothing
                     os.unlink(kept)
-            elif os.path.lexists(target):
-                os.unlink(target)
+            elif os.path.lexists(target):  # the new file this commit put there: no other writer's, while
+                os.unlink(target)  # the caller keeps writers of these names apart (convert: FOLDER/.convert.lock)
         except OSError:
             left += 1
     return left
@@ -536,42 +536,66 @@ def try_flock(fd: int) -> bool:
 
 @contextlib.contextmanager
 def locked(
-    recipe_path: str | os.PathLike[str], timeout_s: float = DEFAULT_LOCK_TIMEOUT_S, *, poll_s: float = 0.02
-) -> Iterator[Path]:
+    recipe_path: str | os.PathLike[str],
+    timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    *,
+    poll_s: float = 0.02,
+    busy: Callable[[str], str] | None = None,
+    remove: bool = False,
+    unsupported_ok: bool = False,
+) -> Iterator[Path | None]:
     """Hold the exclusive lock of a recipe (and its history) for the ``with`` block.
 
-    Waits at most ``timeout_s`` for another holder, then raises :class:`LockTimeout`. The lock
-    file is left in place (removing it would race with the next writer); its first line holds the
-    pid of the current holder, for messages, and its records are kept. A lock file that is a link,
-    a hard link, a FIFO, a device or a folder is refused (:class:`InputFileError`), never opened
-    through or truncated.
+    Waits at most ``timeout_s`` for another holder, then raises :class:`LockTimeout` (its message
+    ``busy(holder)`` when given, the holder as ``pid N``). The lock file is left in place unless
+    ``remove``: then it is removed before it is released (a writer that opened it meanwhile, and locks
+    the removed file, sees that it is gone and opens the new one). Its first line holds the pid of the
+    current holder, for messages, and its records are kept. A lock file that is a link, a hard link, a
+    FIFO, a device or a folder is refused (:class:`InputFileError`), never opened through or truncated.
+    With ``unsupported_ok``, a file system that takes no locks (:data:`NO_FLOCK`) gives ``None``
+    instead of an error: the block runs unlocked.
     """
     lf = lock_path(recipe_path)
     fd = _open_lock(lf, os.O_RDWR | os.O_CREAT)
+    held: bool | None = None  # None: the file system takes no locks
     try:
         deadline = time.monotonic() + max(0.0, timeout_s)
         while True:
             try:
-                if try_flock(fd):
+                held = try_flock(fd)
+                if held and _same_file(os.fstat(fd), os.lstat(lf)):
                     break
+            except FileNotFoundError:  # removed by its last holder once this one had it open
+                held = True
             except OSError as e:
-                raise InputFileError(f"cannot lock {lf}: {e.strerror}", file=str(lf), code="lock") from e
+                if not (unsupported_ok and e.errno in NO_FLOCK):
+                    raise InputFileError(f"cannot lock {lf}: {e.strerror}", file=str(lf), code="lock") from e
+                held = None
+                break
+            if held:  # locked a file its last holder removed: the one there now is the lock
+                os.close(fd)
+                fd = -1
+                fd = _open_lock(lf, os.O_RDWR | os.O_CREAT)
+                continue
             if time.monotonic() >= deadline:
-                raise LockTimeout(
-                    f"another writer ({_holder(lf)}) has held lock {lf} for more than {timeout_s:g}s; "
-                    "retry later or raise --lock-timeout",
-                    file=str(lf),
-                    code="lock-timeout",
-                ) from None
+                message = (busy(_holder(lf)) if busy else f"another writer ({_holder(lf)}) has held lock {lf} for more "
+                           f"than {timeout_s:g}s; retry later or raise --lock-timeout")  # fmt: skip
+                raise LockTimeout(message, file=str(lf), code="lock-timeout") from None
             time.sleep(poll_s)
         try:
             _, records = _parse_lock(os.pread(fd, _MAX_LOCK_BYTES, 0))
             _rewrite(fd, _lock_bytes(os.getpid(), records))
         except OSError:  # pragma: no cover - the pid is only informative
             pass
-        yield lf
+        try:
+            yield lf if held else None
+        finally:
+            if remove:
+                with contextlib.suppress(OSError):
+                    os.unlink(lf)  # still held: a writer waiting on this file finds it gone once it has it
     finally:
-        os.close(fd)  # closing the descriptor releases the flock
+        if fd >= 0:
+            os.close(fd)  # closing the descriptor releases the flock
 
 
 # ---- files a command is told to write --------------------------------------------------------------

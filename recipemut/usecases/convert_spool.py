@@ -32,12 +32,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from recipemut.files.write import AtomicFiles, signals_held, try_flock
+from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, AtomicFiles, locked, signals_held, try_flock
 
 log = logging.getLogger(__name__)
 
 #: what the name of a spool's lock file adds to the spool's name
 LOCK_SUFFIX = ".lock"
+#: ``FOLDER/.convert.lock``: the lock of a folder of days, held by the conversion writing it (:func:`folder_locked`)
+FOLDER_LOCK = ".convert"
+#: how long a conversion into a folder waits for another one writing there before it is refused (seconds)
+FOLDER_LOCK_TIMEOUT_S = DEFAULT_LOCK_TIMEOUT_S
 #: what the name of a lock file not yet named (and locked) ends with
 MAKING = ".making"
 #: how long a spool with no lock file must have been left unchanged to be taken as stale (seconds)
@@ -122,6 +126,21 @@ def remove_stale_spools(folder: Path, prefix: str) -> list[Path]:
     return removed
 
 
+def folder_locked(folder: Path) -> contextlib.AbstractContextManager[Path | None]:
+    """Hold the lock of a folder a conversion writes days into, ``FOLDER/.convert.lock`` (dot-named:
+    ``--logs FOLDER`` skips it; removed when released), from its check of the days there through their
+    renames: a second conversion into the folder waits up to :data:`FOLDER_LOCK_TIMEOUT_S`, then is
+    refused in one line naming the holder (:class:`~recipemut.errors.LockTimeout`), so two never
+    overwrite each other's days or leave a mix of both."""
+    timeout_s = FOLDER_LOCK_TIMEOUT_S
+
+    def busy(holder: str) -> str:
+        return (f"another convert is writing {folder} ({holder}); waited {timeout_s:g}s for it: nothing was "
+                "written, retry once it is done")  # fmt: skip
+
+    return locked(folder / FOLDER_LOCK, timeout_s, busy=busy, remove=True)
+
+
 class SpoolFolder:
     """A new spool folder ``folder/PREFIXXXXXXXXX.convert``, locked, as
     :class:`tempfile.TemporaryDirectory` makes one (when made: :class:`OSError` when it cannot be; the
@@ -187,4 +206,7 @@ class SpoolFolder:
                 self.fd = None
 
 
-__all__ = ["LOCK_SUFFIX", "MAKING", "MAKING_STALE_S", "UNLOCKED_STALE_S", "SpoolFolder", "remove_stale_spools"]
+__all__ = [
+    "FOLDER_LOCK", "FOLDER_LOCK_TIMEOUT_S", "LOCK_SUFFIX", "MAKING", "MAKING_STALE_S", "UNLOCKED_STALE_S",
+    "SpoolFolder", "folder_locked", "remove_stale_spools",
+]  # fmt: skip

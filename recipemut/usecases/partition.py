@@ -81,7 +81,7 @@ from recipemut.logs.spans import (
     keep_calls,
 )
 from recipemut.logs.stream import DiskTicks, checked_chunks
-from recipemut.usecases.convert_spool import SpoolFolder
+from recipemut.usecases.convert_spool import SpoolFolder, folder_locked
 from recipemut.usecases.inputs import LogSource
 from recipemut.usecases.onefile import assemble_parts, conform_day, one_file_schema
 
@@ -474,19 +474,14 @@ def write_days(
     from recipemut.usecases.overwrite import refuse_existing_days
 
     written: list[Path] = []
-    try:
-        before = set(expand_logs([folder], note_skipped=False))  # the output, not a log: nothing to note
-    except InputFileError:  # no Parquet file there yet
-        before = set()
-
-    # the spool inside the folder (the days' disk, not a tmpfs), dot-named, of Arrow IPC files (--logs FOLDER never
-    # reads them); removed on any exit. Each day goes to a temporary file in it; all are renamed into the folder
-    # once every day is written (none on a failure), never through a link planted where a day goes (refused)
+    # the spool in the folder (the days' disk, not a tmpfs): dot-named Arrow IPC files --logs FOLDER never reads,
+    # removed on any exit; a temporary file a day in it, all renamed in once all are written, never via planted links
     try:  # made before any log is read: a folder that cannot take it is said in one line (a race past convert's check)
         spool_dir = SpoolFolder(folder, SPOOL_PREFIX)  # locked; the stale ones a killed conversion left removed
     except OSError as e:
         raise InputFileError(f"{folder}: cannot write there ({(e.strerror or str(e)).lower()})", code="out") from None
     with (
+        contextlib.ExitStack() as held,  # the folder's lock, once the logs are read (folder_locked)
         spool_dir as tmp,
         atomic_files(follow=False, what="day file", tmp_dir=Path(tmp), kept="the day files of a folder") as days,
     ):
@@ -504,10 +499,15 @@ def write_days(
             raise cannot_write(folder, e) from None
         # the days written are those a request began on (each keeps a span): known before any is written
         first = np.floor(sp.requests.column("first").to_numpy(zero_copy_only=False) / DAY_MS).astype(np.int64)
+        held.enter_context(folder_locked(folder))  # through the renames: no other convert's days checked or mixed in
+        try:
+            before = set(expand_logs([folder], note_skipped=False))  # the output, not a log: nothing to note
+        except InputFileError:  # no Parquet file there yet
+            before = set()
         refuse_existing_days(folder, [day_path(folder, d) for d in np.unique(first).tolist()], force=force)
         progress.task("writing the days", len(sp.days), unit="days")
         out = _write_out(sp, day_file, dedupe=True, progress=progress)
-        spool_dir.commit(days)  # the renames and the spool's removal, with signals held off over both
+        spool_dir.commit(days, release=held)  # renames, spool removed, lock released: signals held off over all
     written.reverse()
     replaced, others = tuple(p for p in written if p in before), tuple(sorted(before - set(written)))
     return DaysWritten(out.rows, tuple(sp.columns), out.size, _report(sp, out), tuple(written), replaced, others)
