@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from recipemut.errors import LogError
 
 if TYPE_CHECKING:
+    from recipemut.logs.mismatch import Mismatch
     from recipemut.logs.sample import RequestSample
 
 #: examples kept per rejection reason
@@ -145,6 +146,9 @@ class IngestReport:
     format_counts: Mapping[str, int] = field(default_factory=frozen_counts)  # counters from other-format readers
     notes: tuple[str, ...] = ()
     sample: RequestSample | None = None  # the requests kept by --sample-requests or the memory budget
+    # spans logged by another version of the recipe or on another service (recipemut.logs.mismatch);
+    # filled by LogSource.read_by_engine, the one read of logs against a recipe
+    mismatches: tuple[Mismatch, ...] = ()
 
     @property
     def rejected_total(self) -> int:
@@ -209,6 +213,7 @@ class IngestReport:
             "format_counts": dict(self.format_counts),
             "notes": list(self.notes),
             "sampling": None if self.sample is None else self.sample.to_dict(),
+            "mismatches": [m.to_dict() for m in self.mismatches],
         }
 
 

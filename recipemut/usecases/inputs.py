@@ -112,14 +112,16 @@ class LogSource:
             if url is not None:  # else "s3:/bucket/key: no such file", the path Path() made of it
                 raise LogError("logs at a URL are read by --engine dask (fsspec: s3://, gs://, file://, ...)",
                                file=url, code="url-engine")  # fmt: skip
-            return (*self.read(recipe, progress=progress), None)
+            spans, report = self.read(recipe, progress=progress)
+            return spans, with_mismatches(report, spans, recipe), None
 
         progress.task(f"finding the logs' partitions ({self.engine})")  # then the partitions counted as read
-        return read_partitioned(
+        spans, report, figures = read_partitioned(
             self.paths, recipe=recipe, engine=self.engine, scheduler=self.scheduler, strict=self.strict,
             sample_rate=self.sample_rate, sample_requests=self.sample_requests,
             memory_budget=self.memory_budget, log_format=self.log_format, progress=progress,
         )  # fmt: skip
+        return spans, with_mismatches(report, spans, recipe), figures
 
     def input_files(self) -> dict[Path, str]:
         """The files this source reads, each with what it is: what an output may never overwrite. A
@@ -240,6 +242,18 @@ def _primary_spans(spans: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         f"only the {DEFAULT_VARIANT!r} requests are replayed"
     )
     return spans[spans["variant"].astype(str) == DEFAULT_VARIANT], note
+
+
+def with_mismatches(report: IngestReport, spans: pd.DataFrame, recipe: Recipe) -> IngestReport:
+    """``report`` with the spans another version of the recipe logged, or that ran on another service
+    (:func:`~recipemut.logs.mismatch.find_mismatches`; a trace file's services are not compared)."""
+    import dataclasses
+
+    from recipemut.logs.mismatch import find_mismatches
+
+    native = [f for f, kind in report.formats.items() if kind in ("native", "parquet")]
+    found = find_mismatches(spans, recipe, service_files=None if len(native) == len(report.formats) else native)
+    return dataclasses.replace(report, mismatches=found) if found else report
 
 
 def request_sampling(report: IngestReport) -> dict[str, Any]:
