@@ -231,3 +231,12 @@ def test_message_names_at_most_three_files() -> None:
     assert m.message() == (
         "a, b, c and 2 more files: 1 span was logged by version 4 of checkout; the recipe is version 6"
     )
+
+
+def test_the_dask_engine_warns_alike(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    logs, _ = _logs(tmp_path)
+    r = _write(tmp_path / "checkout.yaml", _moved(_doc(), 6))
+    local = load_inputs(r, LogSource.of(logs), profile=False).report.mismatches
+    dask = load_inputs(r, LogSource.of(logs, engine="dask"), profile=False).report.mismatches
+    assert [m.message() for m in dask] == [m.message() for m in local] and len(local) == 2
