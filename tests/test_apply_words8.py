@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from _apply_helpers import PARALLELIZE, RECIPE_TEXT, make_plan
-from recipes import ROOT
+from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
 from recipemut.apply.transaction import apply_plan
@@ -19,6 +19,7 @@ from recipemut.loggen import generate_spans, write_jsonl
 from recipemut.plan.planfile import load_plan
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.loader import load_recipe
+from recipes import ROOT
 
 runner = CliRunner()
 
@@ -122,3 +123,84 @@ def test_evaluate_refused_leaves_no_lock_file(recipe: Path, tmp_path: Path) -> N
         _refused(["evaluate", str(recipe), "--logs", str(logs)], recipe.parent, "read-only")
     finally:
         recipe.chmod(0o644)
+
+
+# ---- 2. a rollback of a rollback says it redoes a write ------------------------------------------------
+
+
+def _run(*args: str) -> str:
+    res = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def _two_applies(recipe: Path) -> None:
+    """Entry 1 applies parallelize (version 4 -> 5), entry 2 applies cache (5 -> 6)."""
+    plan = recipe.with_name("plan.json")
+    make_plan(recipe, (PARALLELIZE,), out=plan)
+    _run("apply", str(recipe), "--plan", str(plan))
+    make_plan(recipe, (CACHE,), out=plan)
+    _run("apply", str(recipe), "--plan", str(plan))
+
+
+def test_a_rollback_of_a_rollback_says_it_redoes_the_write_and_how_to_go_further_back(recipe: Path) -> None:
+    _two_applies(recipe)
+    out = _run("rollback", str(recipe))  # undoes entry 2: no note
+    assert "note:" not in out and "version 6 -> 5" in out
+    out = _run("rollback", str(recipe))
+    assert ("note: the last entry (3) was a rollback: this redoes entry 2 (apply of cache:load_cart, version 6); "
+            "use --to 4 to go further back") in out, out
+    assert "version 5 -> 6" in out
+    out = _run("rollback", str(recipe))  # undoing the redo goes back again
+    assert "note: the last entry (4) was a rollback: this undoes entry 2 (apply of cache:load_cart) again, " \
+           "restoring version 5" in out, out
+    assert "version 6 -> 5" in out and "further back" not in out
+    _run("rollback", str(recipe), "--to", "4")  # the advice restores the text before entry 1
+    assert recipe.read_text() == RECIPE_TEXT
+
+
+def test_the_note_after_undoing_the_first_write(recipe: Path) -> None:
+    _run("apply", str(recipe), "--plan", str(recipe.with_name("plan.json")))
+    _run("rollback", str(recipe))
+    out = _run("rollback", str(recipe), "--dry-run")
+    assert ("note: the last entry (2) was a rollback: this redoes entry 1 (apply of "
+            "parallelize:load_cart->score_fraud, cache:load_cart, version 5); the recipe holds the first recorded "
+            "text: nothing is further back") in out, out
+    assert recipe.read_text() == RECIPE_TEXT  # a dry run
+    data = json.loads(_run("rollback", str(recipe), "--format", "json"))
+    assert data["written"] and data["version"] == 5
+    assert data["notes"] == ["the last entry (2) was a rollback: this redoes entry 1 (apply of "
+                             "parallelize:load_cart->score_fraud, cache:load_cart, version 5); the recipe holds the "
+                             "first recorded text: nothing is further back"]
+
+
+def test_further_back_is_named_by_entry_when_its_version_names_another_text(recipe: Path) -> None:
+    plan = recipe.with_name("plan.json")
+    make_plan(recipe, (PARALLELIZE,), out=plan)
+    _run("apply", str(recipe), "--plan", str(plan))  # entry 1: version 4 -> 5
+    applied = recipe.read_text()
+    recipe.write_text(applied + "# by hand, version kept\n")
+    make_plan(recipe, (CACHE,), out=plan)
+    _run("apply", str(recipe), "--plan", str(plan), "--force")  # entry 2 saves the hand edit (5), entry 3 applies
+    _run("rollback", str(recipe))  # entry 4: back to the hand edit, version 5
+    out = _run("rollback", str(recipe))
+    # --to 5 would restore the hand-edited text (the most recent of version 5), not the one entry 1 wrote
+    assert "this redoes entry 3 (apply of cache:load_cart, version 6); use --entry 1 to go further back" in out, out
+    _run("rollback", str(recipe), "--entry", "1")
+    assert recipe.read_text() == applied
+
+
+def test_a_rollback_after_evaluate_promoted_and_was_rolled_back_says_it_redoes_the_promote(
+    recipe: Path, tmp_path: Path
+) -> None:
+    _run("apply", str(recipe), "--plan", str(recipe.with_name("plan.json")), "--canary", "0.2")  # entry 1: 4 -> 5
+    logs = tmp_path / "logs" / "better.jsonl"
+    logs.parent.mkdir()
+    spans = generate_spans(load_recipe(recipe), 5000, seed=7, variants={"canary": 0.2},
+                           treatment={"canary": {"*": 1.0}}, duration_s=3600)
+    write_jsonl(spans, logs)
+    assert "PROMOTE" in _run("evaluate", str(recipe), "--logs", str(logs))  # entry 2: 5 -> 6
+    assert "note:" not in _run("rollback", str(recipe))  # entry 3: the promote undone, the canary back
+    out = _run("rollback", str(recipe))
+    assert "note: the last entry (3) was a rollback: this redoes entry 2 (promote of parallelize:load_cart->" \
+           "score_fraud, cache:load_cart, version 6); use --to 4 to go further back" in out, out

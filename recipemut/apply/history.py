@@ -484,3 +484,39 @@ def max_version(entries: Sequence[Entry], current: int | None = None) -> int:
     if current is not None:
         vs.append(current)
     return max(vs, default=0)
+
+
+def _what(e: Entry) -> str:
+    ids = ", ".join(str(m.get("id")) for m in e.mutations)
+    return f"{e.action} of {ids}" if ids else e.action
+
+
+def redo_note(entries: Sequence[Entry]) -> str:
+    """What undoing the last entry does when that entry is itself a rollback (``rollback`` says it).
+
+    Undoing it brings back the text it replaced. Named by the writes that are not rollbacks: when
+    the latest of them that made the text the recipe holds came from that text, the rollback undoes
+    that write again (it goes back); else it redoes the latest write that made the text it brings
+    back, and the text further back (from before the write that made the one the recipe holds) is
+    named: ``--to VERSION`` when that version's most recent text is that one, else ``--entry N``.
+    """
+    last, writes = entries[-1], [e for e in reversed(entries[:-1]) if e.action != "rollback"]
+    note = f"the last entry ({last.seq}) was a rollback: this "
+    wrote = next((e for e in writes if e.sha256_after == last.sha256_after and e.previous_text is not None), None)
+    if wrote is not None and wrote.sha256_before == last.sha256_before:
+        restoring = f", restoring version {wrote.version_before}" if wrote.version_before is not None else ""
+        return note + f"undoes entry {wrote.seq} ({_what(wrote)}) again{restoring}"
+    redone = next((e for e in writes if e.sha256_after == last.sha256_before), None)
+    if redone is not None:
+        numbered = f", version {redone.version}" if redone.version is not None else ""
+        note += f"redoes entry {redone.seq} ({_what(redone)}{numbered})"
+    else:  # pragma: no cover - a verified chain holds a write (not a rollback) of every text it records
+        note += "undoes it"
+    if wrote is None:
+        return note + "; the recipe holds the first recorded text: nothing is further back"
+    v, back = wrote.version_before, wrote.sha256_before
+    if v is not None and sha256_text(text_of_version(entries, v)[0]) == back:
+        return note + f"; use --to {v} to go further back"
+    by = next((e for e in reversed(entries) if e.sha256_after == back), None)
+    return note + (f"; use --entry {by.seq} to go further back" if by is not None else
+                   "; `recipemut history` lists the texts further back")

@@ -40,6 +40,7 @@ from recipemut.apply.history import (
     read_history,
     recipe_state,
     recorded_as,
+    redo_note,
     sha256_text,
     text_of_version,
     write_history,
@@ -392,12 +393,9 @@ def transact(
     the current text before anything else (the stale-plan check). With ``dry_run`` nothing is
     locked or written. ``text_only`` is passed to :func:`read_recipe_text`.
 
-    A recipe without a lock file yet is first checked without the lock: a refusal (a stale plan,
-    another recipe's plan, no history to roll back, an invalid result, ...) and "nothing to change"
-    end there, before the lock file is made, so a write that does not happen leaves no
-    ``<recipe>.lock`` behind. The lock file is never removed once made (that would race with a
-    writer waiting on it), so a write refused only under the lock (the recipe changed meanwhile)
-    keeps it. Under the lock everything is read and checked again.
+    A recipe without a lock file is checked in full before the lock is taken: a refusal (a stale
+    plan, no history to roll back, ...) or "nothing to change" ends there, leaving no ``<recipe>.lock``
+    (never removed once made: that would race with a writer waiting on it). The locked run checks again.
     """
     path = Path(recipe)
     source = str(path)
@@ -681,6 +679,8 @@ def rollback(
             what = f"{last.action} of {ids}" if ids else last.action
             numbered = f" (version {version})" if version is not None else ""  # an engine's first text has none
             why = reason or f"undo entry {last.seq} ({what}), restoring the text before it{numbered}"
+            if last.action == "rollback":  # documented (a rollback undoes a rollback), but said: it redoes a write
+                notes.append(redo_note(chain))
         else:
             try:
                 target, src = text_of_version(chain, to)

@@ -39,8 +39,9 @@ def rollback(
     By default the last recorded write is undone (its text before comes back); --to VERSION
     restores the most recent text recorded with that version; --entry N restores exactly the text
     entry N wrote. The restore is itself a new history entry, so a rollback can be undone by
-    another rollback. A recipe already holding the text from before the last write (reverted by
-    hand, or a write that did not land) has nothing to roll back: nothing is written, exit 0.
+    another rollback, which then notes the write it redoes and how to go further back. A recipe
+    already holding the text from before the last write (reverted by hand, or a write that did
+    not land) has nothing to roll back: nothing is written, exit 0.
     A hand edit made since the last recorded write is refused unless --force (which saves it
     into the history first); so is a read-only RECIPE (--force writes it, keeping its mode). A
     history that does not verify stops the rollback (the line at fault is named) and the recipe
