@@ -5,6 +5,7 @@ held during the commit, a held SIGTERM with no handler, a ``.making`` file a kil
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -236,3 +237,54 @@ def _opened(pid: int) -> set[str]:
         with contextlib.suppress(OSError):  # closed meanwhile
             names.add(os.path.basename(os.readlink(fd)))
     return names
+
+
+# ---- file systems that take no flock ------------------------------------------------------------------
+
+
+@pytest.fixture(params=[errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL])
+def no_flock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """``flock`` fails as it does on NFS mounted ``nolock`` and some FUSE and SMB mounts."""
+    import fcntl
+
+    def flock(fd: int, op: int) -> None:
+        raise OSError(request.param, os.strerror(request.param))
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    return int(request.param)
+
+
+def test_convert_goes_on_unlocked_where_the_file_system_takes_no_flock_and_says_so_once(
+    tmp_path: Path, no_flock: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    from recipemut.usecases.convert import convert_logs, convert_to_folder
+    from recipemut.usecases.inputs import LogSource
+
+    new = _log(tmp_path / "new.jsonl", latency=7, days=6)
+    with caplog.at_level(logging.WARNING):
+        convert_to_folder(LogSource.of(new), tmp_path / "days")
+    assert len(_state(tmp_path / "days")) == 6 and _leftovers(tmp_path / "days") == []
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and f"{tmp_path / 'days'}: its file system takes no locks ({os.strerror(no_flock)}); " \
+        "converting unlocked" in said[0], said  # fmt: skip
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        convert_logs(LogSource.of(new), tmp_path / "one.parquet")
+    assert (tmp_path / "one.parquet").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["days", "new.jsonl", "one.parquet"]
+    assert len(caplog.records) == 1 and "converting unlocked" in caplog.records[0].getMessage()
+
+
+def test_where_no_flock_is_taken_a_locked_spool_is_stale_by_its_age(tmp_path: Path, no_flock: int) -> None:
+    from recipemut.usecases.convert_spool import LOCK_SUFFIX, UNLOCKED_STALE_S, remove_stale_spools
+
+    old, young = tmp_path / ".spool-old00000.convert", tmp_path / ".spool-young000.convert"
+    then = time.time() - UNLOCKED_STALE_S - 60
+    for spool in (old, young):
+        spool.mkdir()
+        (spool / ".spool-1-0.arrow").write_bytes(b"x")
+        Path(f"{spool}{LOCK_SUFFIX}").write_bytes(b"")
+    for p in (old / ".spool-1-0.arrow", old, Path(f"{old}{LOCK_SUFFIX}")):
+        os.utime(p, (then, then))
+    assert remove_stale_spools(tmp_path, ".spool-") == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [young.name, young.name + LOCK_SUFFIX]

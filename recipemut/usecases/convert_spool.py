@@ -13,6 +13,11 @@ before it makes its own; a spool with no lock file (made by a version before thi
 only once nothing in it changed for :data:`UNLOCKED_STALE_S` seconds; a lock file a kill left before it
 was named (``...making``), once nobody holds it and it is :data:`MAKING_STALE_S` seconds old.
 
+On a file system that takes no ``flock`` (:data:`~recipemut.files.write.NO_FLOCK`: NFS mounted ``nolock``,
+some FUSE and SMB mounts) a conversion goes on unlocked, said in one warning: its spool gets no lock
+file (stale by its age, as an earlier version's), and the folder's lock (:func:`folder_locked`) keeps
+nobody out.
+
 Its own spool (and lock file) is removed when the conversion ends, however it ends, with SIGINT and
 SIGTERM held off (:func:`~recipemut.files.write.signals_held`): a second Ctrl-C during the cleanup
 comes once the spool is gone, not halfway through it. Every name in a spool, and the lock, starts
@@ -30,9 +35,18 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, AtomicFiles, locked, signals_held, try_flock
+from recipemut.files.write import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    NO_FLOCK,
+    AtomicFiles,
+    locked,
+    os_reason,
+    signals_held,
+    try_flock,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +85,19 @@ def _remove_making(made: Path, now: float) -> bool:
     microseconds of being made); whether it was."""
     if now - os.lstat(made).st_mtime < MAKING_STALE_S:
         return False
-    fd = _take(made)
+    try:
+        fd = _take(made)
+    except OSError as e:
+        if e.errno not in NO_FLOCK:
+            raise
+        fd = -1  # a file system that takes no locks: its age alone
     if fd is None:
         return False
     try:
         os.unlink(made)
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
     return True
 
 
@@ -88,8 +108,10 @@ def _remove_if_stale(spool: Path, now: float) -> bool:
     folder = spool.with_name(spool.name.removesuffix(LOCK_SUFFIX))
     try:
         fd = _take(lock)
-    except FileNotFoundError:  # no lock: made by an earlier version, stale only once nothing in it changed for long
-        if now - os.lstat(spool).st_mtime < UNLOCKED_STALE_S:
+    except OSError as e:  # no lock file (an earlier version's), or a file system that takes no locks:
+        if not isinstance(e, FileNotFoundError) and e.errno not in NO_FLOCK:
+            raise
+        if now - os.lstat(spool).st_mtime < UNLOCKED_STALE_S:  # stale once nothing in it changed for long
             return False
         fd = -1
     if fd is None:
@@ -98,7 +120,7 @@ def _remove_if_stale(spool: Path, now: float) -> bool:
         if spool == lock and os.path.lexists(folder):
             return False  # the folder's own check removes both
         shutil.rmtree(folder, ignore_errors=True)
-        if fd >= 0:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)
     finally:
         if fd >= 0:
@@ -126,19 +148,31 @@ def remove_stale_spools(folder: Path, prefix: str) -> list[Path]:
     return removed
 
 
-def folder_locked(folder: Path) -> contextlib.AbstractContextManager[Path | None]:
+def unlocked_note(folder: Path, e: OSError | None = None) -> str:
+    """The one warning said when ``folder``'s file system takes no ``flock`` (``e``): convert goes on unlocked."""
+    why = f" ({os_reason(e)})" if e is not None else ""
+    return (f"{folder}: its file system takes no locks{why}; converting unlocked: do not run two conversions into "
+            "it at once, and a spool a killed one leaves is removed once unchanged for an hour")  # fmt: skip
+
+
+@contextlib.contextmanager
+def folder_locked(folder: Path, *, noted: bool = False) -> Iterator[None]:
     """Hold the lock of a folder a conversion writes days into, ``FOLDER/.convert.lock`` (dot-named:
     ``--logs FOLDER`` skips it; removed when released), from its check of the days there through their
     renames: a second conversion into the folder waits up to :data:`FOLDER_LOCK_TIMEOUT_S`, then is
     refused in one line naming the holder (:class:`~recipemut.errors.LockTimeout`), so two never
-    overwrite each other's days or leave a mix of both."""
+    overwrite each other's days or leave a mix of both. On a file system that takes no locks it goes on
+    unlocked, said in one line (:func:`unlocked_note`) unless ``noted`` (the spool's said it)."""
     timeout_s = FOLDER_LOCK_TIMEOUT_S
 
     def busy(holder: str) -> str:
         return (f"another convert is writing {folder} ({holder}); waited {timeout_s:g}s for it: nothing was "
                 "written, retry once it is done")  # fmt: skip
 
-    return locked(folder / FOLDER_LOCK, timeout_s, busy=busy, remove=True)
+    with locked(folder / FOLDER_LOCK, timeout_s, busy=busy, remove=True, unsupported_ok=True) as held:
+        if held is None and not noted:
+            log.warning("%s", unlocked_note(folder))
+        yield
 
 
 class SpoolFolder:
@@ -160,11 +194,21 @@ class SpoolFolder:
         fd, made = tempfile.mkstemp(prefix=prefix, suffix=MAKING, dir=folder)
         self.name = made.removesuffix(MAKING) + ".convert"
         self.lock = self.name + LOCK_SUFFIX
+        self.locked = True  # False: the file system takes no locks (the spool is left to the age rule)
         try:  # locked under another name, then named: a lock file (or spool) another process finds is held
-            if not try_flock(fd):  # pragma: no cover - a sweep took it in the microseconds since mkstemp
-                raise OSError(errno.EAGAIN, "its lock was taken")
-            os.rename(made, self.lock)
+            try:
+                if not try_flock(fd):  # pragma: no cover - a sweep took it in the microseconds since mkstemp
+                    raise OSError(errno.EAGAIN, "its lock was taken")
+            except OSError as e:
+                if e.errno not in NO_FLOCK:
+                    raise
+                self.locked = False
+                log.warning("%s", unlocked_note(folder, e))
+            if self.locked:
+                os.rename(made, self.lock)
             os.mkdir(self.name, 0o700)
+            if not self.locked:
+                os.unlink(made)  # no lock file: a spool without one is stale by its age only
         except BaseException:
             for name in (made, self.lock):
                 with contextlib.suppress(OSError):
@@ -199,7 +243,7 @@ class SpoolFolder:
         with signals_held():
             try:
                 shutil.rmtree(self.name, ignore_errors=True)
-                if not os.path.lexists(self.name):  # else kept: the next run removes both
+                if self.locked and not os.path.lexists(self.name):  # else kept: the next run removes both
                     os.unlink(self.lock)
             finally:
                 os.close(self.fd)

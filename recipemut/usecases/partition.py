@@ -499,7 +499,7 @@ def write_days(
             raise cannot_write(folder, e) from None
         # the days written are those a request began on (each keeps a span): known before any is written
         first = np.floor(sp.requests.column("first").to_numpy(zero_copy_only=False) / DAY_MS).astype(np.int64)
-        held.enter_context(folder_locked(folder))  # through the renames: no other convert's days checked or mixed in
+        held.enter_context(folder_locked(folder, noted=not spool_dir.locked))  # through the renames: no run mixed in
         try:
             before = set(expand_logs([folder], note_skipped=False))  # the output, not a log: nothing to note
         except InputFileError:  # no Parquet file there yet
