@@ -288,3 +288,23 @@ def test_where_no_flock_is_taken_a_locked_spool_is_stale_by_its_age(tmp_path: Pa
         os.utime(p, (then, then))
     assert remove_stale_spools(tmp_path, ".spool-") == [old]
     assert sorted(p.name for p in tmp_path.iterdir()) == [young.name, young.name + LOCK_SUFFIX]
+
+
+def test_a_spool_without_a_lock_is_kept_while_a_file_in_it_changes_under_an_old_folder_time(tmp_path: Path) -> None:
+    from recipemut.usecases.convert_spool import UNLOCKED_STALE_S, remove_stale_spools
+
+    spool = tmp_path / ".spool-append00.convert"
+    spool.mkdir()
+    day = spool / ".spool-1-0.arrow"
+    day.write_bytes(b"x")
+    then = time.time() - 2 * 3600
+    os.utime(day, (then, then))
+    os.utime(spool, (then, then))
+    assert time.time() - spool.stat().st_mtime > UNLOCKED_STALE_S
+    with day.open("ab") as f:  # appended to now: the file's time changes, the folder's does not
+        f.write(b"more")
+    assert time.time() - spool.stat().st_mtime > UNLOCKED_STALE_S
+    assert remove_stale_spools(tmp_path, ".spool-") == []
+    assert day.read_bytes() == b"xmore"
+    os.utime(day, (then, then))  # nothing changed for two hours: stale
+    assert remove_stale_spools(tmp_path, ".spool-") == [spool] and not spool.exists()

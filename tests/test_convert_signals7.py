@@ -222,6 +222,7 @@ def test_a_spool_without_a_lock_is_removed_once_left_unchanged_for_an_hour(tmp_p
         spool.mkdir()
         (spool / "spool-1-0.arrow").write_bytes(b"x")
     then = time.time() - UNLOCKED_STALE_S - 60
+    os.utime(old / "spool-1-0.arrow", (then, then))  # nothing in it changed since either
     os.utime(old, (then, then))
     assert remove_stale_spools(tmp_path, ".spool-") == [old]
     assert young.is_dir() and not old.exists()

@@ -101,6 +101,18 @@ def _remove_making(made: Path, now: float) -> bool:
     return True
 
 
+def _last_change(spool: Path) -> float:
+    """When ``spool`` last changed: the newest ``mtime`` of the folder and of every entry in it (a file
+    appended to changes its own time, not its folder's); a lock file's own time."""
+    newest = os.lstat(spool).st_mtime
+    if stat.S_ISDIR(os.lstat(spool).st_mode):
+        with os.scandir(spool) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):  # removed meanwhile
+                    newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+    return newest
+
+
 def _remove_if_stale(spool: Path, now: float) -> bool:
     """Remove ``spool`` (a folder, or a lock file with no folder) when no live process holds its lock
     (see the module doc); whether it was."""
@@ -111,7 +123,7 @@ def _remove_if_stale(spool: Path, now: float) -> bool:
     except OSError as e:  # no lock file (an earlier version's), or a file system that takes no locks:
         if not isinstance(e, FileNotFoundError) and e.errno not in NO_FLOCK:
             raise
-        if now - os.lstat(spool).st_mtime < UNLOCKED_STALE_S:  # stale once nothing in it changed for long
+        if now - _last_change(spool) < UNLOCKED_STALE_S:  # stale once nothing in it changed for long
             return False
         fd = -1
     if fd is None:
