@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +16,9 @@ from typer.testing import CliRunner
 from recipemut.cli import app
 from recipemut.errors import InputFileError
 from recipemut.logs.ingest import read_logs
+from recipemut.logs.parquet import is_parquet_file, list_folder
 from recipemut.logs.report import IngestReport
-from recipemut.logs.sources import HEAD_BYTES, document_kind, refuse_other_kind
+from recipemut.logs.sources import HEAD_BYTES, PARQUET_SUFFIXES, document_kind, refuse_other_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT = ROOT / "recipes" / "checkout"
@@ -150,3 +152,101 @@ def test_the_cli_warns_of_more_rejected_spans_of_a_trace_file(tmp_path: Path) ->
     assert res.exit_code == 0, res.output
     assert "warning: 2 more rejected spans (of 7 in all: bad-latency: 7)" in res.output, res.output
     assert ", 7 rejected spans;" in res.output and "rejected line" not in res.output, res.output
+
+
+# --- 3. list_folder walks no folder it skips --------------------------------------------------------
+
+
+def _listed_by_rglob(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """The listing as it was made before: every path under the folder found and sorted, then filtered."""
+    parquet: list[Path] = []
+    others: list[Path] = []
+    linked: list[Path] = []
+    for f in sorted(folder.rglob("*")):
+        if any(part.startswith((".", "_")) for part in f.relative_to(folder).parts):
+            continue
+        if f.is_file():
+            (parquet if f.suffix.lower() in PARQUET_SUFFIXES or is_parquet_file(f) else others).append(f)
+        elif f.is_symlink() and f.is_dir():
+            linked.append(f)
+    return parquet, others, linked
+
+
+def _files(root: Path, *names: str) -> None:
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(PAR1 if name.endswith(("parquet", ".pq", "spans")) else b"{}\n")
+
+
+PAR1 = b"PAR1" + b"\0" * 8 + b"PAR1"
+
+
+def _nested(d: Path) -> None:
+    _files(d, "b.parquet", "a.jsonl", "day=2/x.parquet", "day=10/y.PQ", "day-1/z.parquet", "a/b/c/deep.parq",
+           "a/b/c/notes.txt", "a-b/x.parquet", "spans")  # fmt: skip
+
+
+def _hidden(d: Path) -> None:
+    _nested(d)
+    _files(d, "_SUCCESS", ".part-0.parquet.crc", "_temporary/0/t.parquet", ".spool-1.convert/s.parquet",
+           "a/_logs/l.parquet", "a/.hidden/h.jsonl", "day=2/_tmp.parquet", "day=2/.x.parquet")  # fmt: skip
+
+
+def _links(d: Path) -> None:
+    _hidden(d)
+    (d / "elsewhere").mkdir()
+    _files(d / "elsewhere", "e.parquet")
+    os.symlink(d / "elsewhere", d / "a" / "old")  # a linked folder: listed, not followed
+    os.symlink(d / "b.parquet", d / "day=2" / "linked.parquet")  # a linked file: a file
+    os.symlink(d / "gone", d / "dangling.parquet")  # a link to nothing: left out
+    os.symlink(d / "elsewhere", d / "_linked")  # a linked folder named _*: left out
+
+
+def _loops(d: Path) -> None:
+    _links(d)
+    os.symlink(d, d / "a" / "b" / "up")  # a loop to the top
+    os.symlink(d / "a", d / "a" / "b" / "c" / "back")  # a loop to a parent
+    os.symlink(d / "_temporary", d / "tmp")  # a link into a pruned folder
+
+
+@pytest.mark.parametrize("layout", [_nested, _hidden, _links, _loops], ids=["nested", "hidden", "links", "loops"])
+@pytest.mark.parametrize("given", ["absolute", "relative"])
+def test_list_folder_lists_what_it_listed_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 layout: Callable[[Path], None], given: str) -> None:  # fmt: skip
+    d = tmp_path / "logs"
+    d.mkdir()
+    layout(d)
+    if given == "relative":
+        monkeypatch.chdir(tmp_path)
+        d = Path("logs")
+    got = list_folder(d)
+    assert (got.parquet, got.others, got.linked) == _listed_by_rglob(d)
+    assert got.parquet  # the layouts hold Parquet files: the comparison is not of two empty lists
+
+
+def test_list_folder_keeps_the_sorted_order(tmp_path: Path) -> None:
+    _nested(tmp_path)
+    got = list_folder(tmp_path)
+    names = [str(f.relative_to(tmp_path)) for f in got.parquet]
+    assert names == ["a/b/c/deep.parq", "a-b/x.parquet", "b.parquet", "day-1/z.parquet", "day=10/y.PQ",
+                     "day=2/x.parquet", "spans"]  # fmt: skip
+    assert got.parquet == sorted(got.parquet)
+
+
+def test_a_pruned_folder_is_never_walked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _hidden(tmp_path)
+    for i in range(50):
+        _files(tmp_path, f"_temporary/0/task-{i}/part-{i}.parquet")
+    scanned: list[str] = []
+    real = os.scandir
+
+    def spy(path: str | os.PathLike[str] = ".") -> object:
+        scanned.append(os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", spy)
+    got = list_folder(tmp_path)
+    skipped = ("_temporary", ".spool-1.convert", "_logs", ".hidden")
+    assert scanned and not [p for p in scanned if set(Path(p).relative_to(tmp_path).parts) & set(skipped)], scanned
+    assert len(scanned) == 8  # the top, a, a/b, a/b/c, a-b, day=2, day=10, day-1: no more
+    assert not [f for f in got.parquet + got.others if set(f.relative_to(tmp_path).parts) & set(skipped)]

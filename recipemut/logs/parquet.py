@@ -22,6 +22,7 @@ files it matches, so either may be given as ``--logs``.
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -134,9 +135,10 @@ def list_folder(folder: Path) -> FolderListing:
     """The files under ``folder``, found once (one walk, not through a linked folder), and the linked
     folders it holds: not those named ``.*`` or ``_*`` (``_SUCCESS``, ``.part-0.parquet.crc``), nor
     those in a folder so named (Spark's ``_temporary/``, a spool ``.spool-*.convert/`` a killed convert
-    left), as pyarrow's dataset discovery leaves them out, nor a link to nothing. The one listing both
-    engines read a folder by (:func:`expand_logs`, and :func:`recipemut.logs.urls.local_files` for a
-    ``file://`` URL).
+    left), as pyarrow's dataset discovery leaves them out, nor a link to nothing. A folder so named is
+    not walked at all (``os.walk`` pruned in place), however many files it holds; each list is sorted.
+    The one listing both engines read a folder by (:func:`expand_logs`, and
+    :func:`recipemut.logs.urls.local_files` for a ``file://`` URL).
 
     >>> import os, tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -147,17 +149,26 @@ def list_folder(folder: Path) -> FolderListing:
     ...     [[f.name for f in fs] for fs in (got.parquet, got.others, got.linked)]
     [['b.parquet'], ['a.jsonl'], ['up']]
     """
+    found: list[Path] = []
+    linked: list[Path] = []
+    for top, folders, names in os.walk(folder, followlinks=False):  # an unreadable folder: left out, as rglob did
+        at = Path(top)
+        walked = []
+        for name in folders:  # a folder named .* or _* is pruned here: never walked (a large _temporary/, a spool)
+            if name.startswith((".", "_")):
+                continue
+            if os.path.islink(os.path.join(top, name)):  # a link to a folder: listed, not followed
+                linked.append(at / name)
+            else:
+                walked.append(name)
+        folders[:] = walked
+        found.extend(at / name for name in names if not name.startswith((".", "_")))
     parquet: list[Path] = []
     others: list[Path] = []
-    linked: list[Path] = []
-    for f in sorted(folder.rglob("*")):
-        if any(part.startswith((".", "_")) for part in f.relative_to(folder).parts):  # in .spool-*/, _temporary/ too
-            continue
+    for f in sorted(found):  # a link to nothing (or a FIFO, a socket) is no file: left out
         if f.is_file():
             (parquet if f.suffix.lower() in PARQUET_SUFFIXES or is_parquet_file(f) else others).append(f)
-        elif f.is_symlink() and f.is_dir():
-            linked.append(f)
-    return FolderListing(folder, parquet, others, linked)
+    return FolderListing(folder, parquet, others, sorted(linked))
 
 
 def skipped_note(folder: Path, skipped: Sequence[Path], *, linked: bool = False) -> str:
