@@ -308,3 +308,39 @@ def test_a_spool_without_a_lock_is_kept_while_a_file_in_it_changes_under_an_old_
     assert day.read_bytes() == b"xmore"
     os.utime(day, (then, then))  # nothing changed for two hours: stale
     assert remove_stale_spools(tmp_path, ".spool-") == [spool] and not spool.exists()
+
+
+# ---- a disk without hard links ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("at", [1, 3, 6])
+def test_on_a_disk_without_hard_links_kill_9_in_the_renames_loses_no_day(tmp_path: Path, at: int) -> None:
+    _log(tmp_path / "old.jsonl", latency=5, days=6)
+    _log(tmp_path / "new.jsonl", latency=7, days=6)
+    for name, folder in (("old.jsonl", "days"), ("new.jsonl", "new")):
+        run = _python(f"from recipemut import cli; cli.main(['convert', {name!r}, '-o', '{folder}/', '-q'])", tmp_path)
+        assert run.returncode == 0, run.stderr
+    old, new = _state(tmp_path / "days"), _state(tmp_path / "new")
+    run = _python(
+        f"""
+        import errno, os, signal
+        from recipemut import cli
+        def link(*a, **k):
+            raise OSError(errno.EPERM, "Operation not permitted")  # as vfat, some SMB and FUSE mounts refuse
+        real, n = os.replace, [0]
+        def replace(src, dst, *a, **k):
+            if os.path.basename(dst).startswith("spans-"):
+                n[0] += 1
+                if n[0] == {at}:
+                    os.kill(os.getpid(), signal.SIGKILL)  # the old day kept, the new not yet renamed over it
+            return real(src, dst, *a, **k)
+        os.link, os.replace = link, replace
+        cli.main(["convert", "new.jsonl", "-o", "days/", "--force", "-q"])
+        """,
+        tmp_path,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    state = _state(tmp_path / "days")
+    assert state.keys() == old.keys(), sorted(old.keys() - state.keys())  # no day missing
+    assert all(state[n] in (old[n], new[n]) for n in state)
+    assert sum(state[n] == new[n] for n in state) == at - 1

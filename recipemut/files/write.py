@@ -37,6 +37,7 @@ import errno
 import fcntl
 import glob
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -335,7 +336,7 @@ class AtomicFiles:
     def commit(self) -> None:
         """:meth:`sync`, then rename each temporary file over its file, all or none: SIGINT and SIGTERM
         held off (:func:`signals_held`), each old file first kept (a hard link beside its temporary file,
-        or moved there), so that an error midway puts every old file back and removes the new ones
+        or a copy there), so that an error midway puts every old file back and removes the new ones
         before it goes on (an :class:`OSError` as :func:`cannot_write`'s line)."""
         self.sync()  # before the renames: a Ctrl-C here leaves every file as it was
         with signals_held():
@@ -368,14 +369,16 @@ class AtomicFiles:
 
 
 def _keep_old(target: Path, kept: Path) -> Path | None:
-    """Keep ``target`` as ``kept`` before it is replaced: a hard link (else moved there); ``None``: no file."""
+    """Keep ``target`` as ``kept`` before it is replaced: a hard link, else (a disk without links) a copy,
+    never moved there: ``target`` stays in place until the rename over it, so a ``kill -9`` at any point
+    leaves it, old or new, never missing; ``None``: no file."""
     try:
         os.link(target, kept)
     except FileNotFoundError:
         return None
     except OSError:
         try:
-            os.rename(target, kept)
+            shutil.copy2(target, kept, follow_symlinks=False)
         except FileNotFoundError:
             return None
     return kept
