@@ -242,15 +242,19 @@ def test_a_spool_left_in_the_folder_is_not_listed_by_logs_folder(
     tmp_path: Path, case: tuple[Path, Path, dict[str, bytes], dict[str, bytes]], monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    golden, new_log, _, _ = case
+    golden, new_log, _, new = case
     with pytest.MonkeyPatch.context() as mp:
-        spool: list[Path] = []
-        real = SpoolFolder.cleanup
-        mp.setattr(SpoolFolder, "cleanup", lambda self: spool.append(Path(self.name)))  # killed before it
+        left: list[SpoolFolder] = []
+        mp.setattr(SpoolFolder, "cleanup", lambda self: left.append(self))  # killed before it
         convert_to_folder(LogSource.of(new_log), golden, force=True)
-    assert spool and spool[0].is_dir() and any(spool[0].iterdir())
-    with caplog.at_level(logging.WARNING):
+    spool = Path(left[0].name)
+    assert spool.parent == golden and spool.is_dir() and any(spool.iterdir())
+    (spool / "spans-2025-01-01.parquet").write_bytes((golden / "spans-2025-01-01.parquet").read_bytes())
+    with caplog.at_level(logging.WARNING):  # a Parquet file in it, as a reader looking inside would list
         listed = expand_logs([golden])
-    assert all(p.name.startswith("spans-") for p in listed), listed
+    assert sorted(p.name for p in listed) == sorted(new), listed
     assert not [r for r in caplog.records if "skipped" in r.getMessage()], caplog.text
-    assert real is SpoolFolder.cleanup
+    assert left[0].fd is not None
+    os.close(left[0].fd)  # as the kill would: its lock is dropped, and the next conversion removes it
+    convert_to_folder(LogSource.of(new_log), golden, force=True)
+    assert not spool.exists() and _leftovers(golden) == [] and _state(golden) == new
