@@ -204,3 +204,47 @@ def test_a_rollback_after_evaluate_promoted_and_was_rolled_back_says_it_redoes_t
     out = _run("rollback", str(recipe))
     assert "note: the last entry (3) was a rollback: this redoes entry 2 (promote of parallelize:load_cart->" \
            "score_fraud, cache:load_cart, version 6); use --to 4 to go further back" in out, out
+
+
+# ---- 3. stats: its first line says what its count of recipe versions counts ------------------------------
+
+
+def _store_of_three_versions(path: Path) -> None:
+    """Versions 4 and 5 of checkout profiled; version 6 only seen by suggest; shop 1 profiled."""
+    from recipemut.learn.store import Store
+
+    summary = {"requests": 100, "e2e_ms": {"p95": 12.0}}
+    with Store.open(path) as s:
+        s.record_profile(recipe="checkout", version=4, sha256="a4", summary=summary)
+        s.record_profile(recipe="checkout", version=5, sha256="a5", summary=summary)
+        s.record_suggestion(recipe="checkout", version=6, sha256="a6", mutation_id="cache:load", operator="cache",
+                            verdict="improves", metric="latency_p95_ms", predicted_delta=-20.0,
+                            predicted_ci=(-25.0, -15.0), baseline=200.0)
+        s.record_profile(recipe="shop", version=1, sha256="b1", summary=summary)
+
+
+def test_stats_says_how_many_of_the_versions_it_counts_its_table_lists(tmp_path: Path) -> None:
+    store = tmp_path / "st.sqlite"
+    _store_of_three_versions(store)
+    out = _run("stats", "--store", str(store), "--recipe", "checkout")
+    first = out.splitlines()[0]
+    assert first.endswith("1 simulated mutations, 0 observed effects (one per mutation per canary), "
+                          "3 recipe versions seen (2 profiled)"), first
+    rows = [line.split()[:2] for line in out.splitlines() if line.startswith("checkout ")]
+    assert rows == [["checkout", "4"], ["checkout", "5"]]  # the 2 profiled: the table's rows
+    assert _run("stats", "--store", str(store)).splitlines()[0].endswith("4 recipe versions seen (3 profiled)")
+    data = json.loads(_run("stats", "--store", str(store), "--recipe", "checkout", "--format", "json"))
+    assert data["counts"]["recipe_versions"] == 3 and len(data["profiled_versions"]) == 2
+
+
+def test_stats_of_a_store_without_profiles_names_no_profiled_count(tmp_path: Path) -> None:
+    from recipemut.learn.store import Store
+
+    store = tmp_path / "st.sqlite"
+    with Store.open(store) as s:
+        s.record_suggestion(recipe="checkout", version=6, sha256="a6", mutation_id="cache:load", operator="cache",
+                            verdict="improves", metric="latency_p95_ms", predicted_delta=-20.0,
+                            predicted_ci=(-25.0, -15.0), baseline=200.0)
+    out = _run("stats", "--store", str(store))
+    assert out.splitlines()[0].endswith("(one per mutation per canary), 1 recipe version seen"), out
+    assert "profiled recipe versions" not in out

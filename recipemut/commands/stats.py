@@ -13,7 +13,7 @@ from recipemut.commands._common import OutputFormat
 from recipemut.commands._layout import Column, show
 from recipemut.files.text import console, shown
 from recipemut.learn.store import ENV_VAR, check_store_path, store_path
-from recipemut.learn.summary import store_summary
+from recipemut.learn.summary import store_summary, versions_seen
 
 
 def _pct(x: float | None, signed: bool = False) -> str:
@@ -60,8 +60,7 @@ def _render(data: dict[str, Any], recipe: str | None = None) -> None:
     of = f" (recipe {shown(recipe)})" if recipe is not None else ""
     out.print(
         f"store {shown(data['store'])}{of}: {c['suggestions']} simulated mutations, {c['observations']} observed "
-        f"effects (one per mutation per canary), {c['recipe_versions']} recipe "
-        f"version{'' if c['recipe_versions'] == 1 else 's'}"
+        f"effects (one per mutation per canary), {versions_seen(data)}"
     )
     _render_profiled(out, data.get("profiled_versions", []))
     if not data["operators"]:

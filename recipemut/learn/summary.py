@@ -79,3 +79,17 @@ def store_summary(path: Path, *, recipe: str | None = None) -> dict[str, Any]:
             s.counts(recipe=recipe),
             s.profiled_versions(recipe=recipe),
         )
+
+
+def versions_seen(data: dict[str, Any]) -> str:
+    """The recipe versions of :func:`stats_data`'s document, for ``stats``' first line: every version
+    suggest, evaluate or profile recorded (``counts.recipe_versions``), and how many of them were
+    profiled (the rows of the ``profiled recipe versions`` table) when any was.
+
+    >>> versions_seen({"counts": {"recipe_versions": 3}, "profiled_versions": [{}, {}]})
+    '3 recipe versions seen (2 profiled)'
+    >>> versions_seen({"counts": {"recipe_versions": 1}, "profiled_versions": []})
+    '1 recipe version seen'
+    """
+    n, profiled = data["counts"]["recipe_versions"], len(data.get("profiled_versions") or ())
+    return f"{n} recipe version{'' if n == 1 else 's'} seen" + (f" ({profiled} profiled)" if profiled else "")
