@@ -17,12 +17,13 @@ in a shell ``(or --entry 2; ...)`` is not a remark.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import CodeBlock, Markdown
 from rich.text import Text
 
 #: how far a continuation line is indented under the example's first line
@@ -100,25 +101,34 @@ def wrapped(command: str, width: int) -> list[str]:
     return [lines[0] + " \\", *(" " * CONTINUATION + x + " \\" for x in lines[1:-1]), " " * CONTINUATION + lines[-1]]
 
 
-class ExampleBlock(CodeBlock):
+def _render_example(block: Any, console: Console, options: ConsoleOptions) -> RenderResult:
     """A code block of the help drawn as :func:`wrapped` lines, one column in, with no padding lines."""
+    room = options.max_width - 1
+    lines: list[str] = []
+    for command in logical_lines(str(block.text).rstrip()):
+        lines.extend(wrapped(command, room) if command else [""])
+    for line in lines:
+        yield Text(" " + line if line else "", no_wrap=True, overflow="ignore", end="\n")
 
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        room = options.max_width - 1
-        lines: list[str] = []
-        for command in logical_lines(str(self.text).rstrip()):
-            lines.extend(wrapped(command, room) if command else [""])
-        for line in lines:
-            yield Text(" " + line if line else "", no_wrap=True, overflow="ignore", end="\n")
+
+@functools.cache
+def example_block() -> type:
+    """rich's ``CodeBlock`` drawn by :func:`_render_example`; made on first use, as ``rich.markdown`` (and
+    markdown-it under it, 22 ms) is imported only when help is drawn."""
+    from rich.markdown import CodeBlock
+
+    return type("ExampleBlock", (CodeBlock,), {"__rich_console__": _render_example})
 
 
 @contextlib.contextmanager
 def examples_drawn() -> Iterator[None]:
-    """While help is drawn, Markdown code blocks are :class:`ExampleBlock` (``Markdown.elements`` is the
+    """While help is drawn, Markdown code blocks are :func:`example_block`'s (``Markdown.elements`` is the
     documented table of rich's element classes; it is put back after)."""
+    from rich.markdown import Markdown
+
     saved = {key: Markdown.elements[key] for key in ("code_block", "fence")}
     try:
-        Markdown.elements.update(dict.fromkeys(saved, ExampleBlock))
+        Markdown.elements.update(dict.fromkeys(saved, example_block()))
         yield
     finally:
         Markdown.elements.update(saved)
