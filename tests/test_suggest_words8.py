@@ -3,6 +3,8 @@ units, logs too few to judge, and wrapped Plan and Structural diff lines keeping
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +15,7 @@ from _wide_helpers import write_wide as wide
 from typer.testing import CliRunner
 
 from recipemut.cli import app
+from recipemut.plan.enough import requests_needed, too_few_requests
 from recipemut.plan.explain import decided
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,3 +155,69 @@ def test_on_a_pipe_each_plan_step_stays_one_line() -> None:
     plan = section(got.output, "Plan", "Structural diff")
     assert re.match(r"  1\. eliminate:fetch_recommendations: .* costs \$0\.000499 per call\.$", plan[0])
     assert plan[3].startswith("  whole plan vs. the current recipe: ") and plan[3].endswith("imputed 99%")
+
+
+# ---- logs too few to judge --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The new user's ``zcat recipes/checkout/logs.jsonl.gz | head -60 > small.jsonl``: 4 requests."""
+    path = tmp_path_factory.mktemp("small") / "small.jsonl"
+    with gzip.open(CHECKOUT_LOGS, "rt") as f:
+        path.write_text("".join(next(f) for _ in range(60)))
+    return path
+
+
+def run_small(small: Path, *extra: str) -> str:
+    args = ["suggest", str(CHECKOUT), "--logs", str(small), "-q", "-O", "reorder", "--objective", "latency", *extra]
+    got = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert got.exit_code == 0, got.output
+    return got.output
+
+
+def test_too_few_requests_are_said_instead_of_no_improvement_in_text(small: Path) -> None:
+    text = flat(run_small(small))
+    assert "No single mutation improves the recipe." not in text
+    assert ("The logs are too few to judge: 4 requests replayed, about 0 of them in the offline A/B's 10% treatment "
+            "arm, where the judge wants about 200 in each arm (as `evaluate` wants of a canary's); about 2,000 "
+            'requests are needed (1,996 more). 2 candidates judged "no significant difference" on them.'
+            ) in text  # fmt: skip
+
+
+def test_too_few_requests_in_markdown_and_json(small: Path) -> None:
+    md = run_small(small, "-f", "markdown")
+    assert "No single mutation improves the recipe." not in md
+    assert "**The logs are too few to judge: 4 requests replayed" in md and "(1,996 more)" in md
+    few = json.loads(run_small(small, "-f", "json"))["report"]["too_few_requests"]
+    assert {k: few[k] for k in ("requests", "treatment_share", "per_arm", "needed", "more", "inconclusive")} == {
+        "requests": 4, "treatment_share": 0.1, "per_arm": 200, "needed": 2000, "more": 1996, "inconclusive": 2,
+    }  # fmt: skip
+    assert few["message"].startswith("The logs are too few to judge")
+
+
+def test_the_requests_needed_follow_the_treatment_share(small: Path) -> None:
+    few = json.loads(run_small(small, "-f", "json", "--treatment-share", "0.5"))["report"]["too_few_requests"]
+    assert (few["needed"], few["more"]) == (400, 396)
+
+
+def test_accepted_mutations_on_too_few_requests_carry_the_note(small: Path) -> None:
+    got = CliRunner().invoke(app, ["suggest", str(CHECKOUT), "--logs", str(small), "-q"], env={"COLUMNS": "200"})
+    assert got.exit_code == 0, got.output
+    text = flat(got.output)
+    assert "Best single mutations" in text and "note: The logs are too few to judge: 4 requests replayed" in text
+
+
+def test_enough_requests_or_nothing_inconclusive_say_nothing_of_it(checkout_markdown: str) -> None:
+    assert "too few" not in checkout_markdown  # 3,964 requests: 396 in the 10% arm
+    assert too_few_requests(1999, 0.1, inconclusive=3) is not None
+    assert too_few_requests(2000, 0.1, inconclusive=3) is None
+    assert too_few_requests(4, 0.1, inconclusive=0) is None  # nothing waited on more data
+    assert requests_needed(0.25) == 800 and too_few_requests(500, 0.1, inconclusive=1)["treatment_share_enough"] == 0.4
+
+
+def test_candidates_that_move_nothing_are_not_waiting_on_more_requests(small: Path) -> None:
+    # reordering moves no cost: no test is run ("skipped"), and more requests would not change that
+    report = json.loads(run_small(small, "-f", "json", "-O", "parallelize", "--objective", "cost"))["report"]
+    assert report["singles"] and all(c["predicted"]["decided_by"] == "skipped" for c in report["singles"])
+    assert "too_few_requests" not in report

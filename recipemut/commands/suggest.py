@@ -149,8 +149,10 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
             for c in cands
         ]
         show(out, _columns(cands), heading=2, styles=_styles(cands), notes=notes, title=title, **_TABLE)
-    else:
-        out.print("No single mutation improves the recipe.")
+    few = rep.get("too_few_requests")  # plan/enough.py: said instead of "no improvement", or as a note
+    if few or not accepted:
+        nothing = "No single mutation improves the recipe."
+        out.print(("[yellow]note:[/] " if accepted else "[bold]") + shown(few["message"]) if few else nothing)
     if result.plan:
         out.print("\n[bold]Plan[/] (applied in this order; each step judged against the previous):")
         for i, c in enumerate(result.plan, 1):

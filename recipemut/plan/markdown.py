@@ -110,7 +110,10 @@ def plan_markdown(
                 )
             )
         lines.append("")
-    else:
+    few = rep.get("too_few_requests")  # plan/enough.py: said instead of "no improvement", or beside the verdicts
+    if few:
+        lines += [f"**{few['message']}**" if not accepted else f"> **Note:** {few['message']}", ""]
+    elif not accepted:
         lines += ["No single mutation improves the recipe.", ""]
     if result.plan:
         lines += ["### Plan", ""]

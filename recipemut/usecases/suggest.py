@@ -31,11 +31,13 @@ import numpy as np
 from recipemut.errors import RecipemutError
 from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.forecast.headroom import Headroom
+from recipemut.judge.stats import NO_DIFFERENCE
 from recipemut.learn.bandit import Bandit, load_bandit, mutation_kind, order_candidates
 from recipemut.learn.records import record_suggestions, search_records
 from recipemut.mutate.mutation import Mutation
 from recipemut.mutate.operators import NotProposed, OperatorContext, not_proposed
 from recipemut.plan.assemble import plan_document, search_report
+from recipemut.plan.enough import too_few_requests
 from recipemut.plan.markdown import sampled_words
 from recipemut.plan.search import SearchResult, SearchSettings, search
 from recipemut.predict.simulate import replay, replay_base
@@ -130,6 +132,12 @@ def suggest(
     if reasons:  # optional too: absent when every operator had a candidate or nothing to say
         report["not_proposed"] = [x.to_dict() for x in reasons]
     report.update(request_sampling(inputs.report))  # optional: replayed on a sample of the requests
+    # found no difference by a test (not "skipped": nothing moved, which more requests would not change)
+    inconclusive = sum(c.verdict == NO_DIFFERENCE and c.evaluation.decided_by != "skipped"
+                       for c in result.singles if c.evaluation is not None)  # fmt: skip
+    few = too_few_requests(report["baseline"]["requests"], settings.judge.share, inconclusive=inconclusive)
+    if few is not None:  # optional: absent when the logs are enough for the judge (plan/enough.py)
+        report["too_few_requests"] = few
     report["search"]["wall_s"] = time.monotonic() - started  # the whole run, not the search alone
     report["search"]["inputs_s"] = now - started  # start-up, reading and profiling: before the budget
     plan_doc = plan_document(
