@@ -133,6 +133,8 @@ def test_wrapped_plan_and_structural_diff_lines_keep_their_item_s_indent_at_80_c
     got = CliRunner().invoke(app, SUGGEST, env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"})
     assert got.exit_code == 0, got.output
     text = ANSI.sub("", got.output)
+    raw = text[text.index("\nPlan (") : text.index("\nYAML diff")].splitlines()
+    assert not [line for line in raw if line.endswith(" ")]  # no padding or space left where a line broke
     plan = section(text, "Plan", "Structural diff")
     assert len(plan) > 8 and all(len(line) <= 80 for line in plan)  # the steps' sentences did wrap
     assert all(line.startswith("  ") for line in plan), plan  # no continuation line at column 0

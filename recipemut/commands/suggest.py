@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from recipemut.commands._common import (
     Engine,
@@ -111,11 +111,13 @@ def _styles(cands: Sequence[Candidate]) -> list[str | None]:
 def _item(out: Console, head: str, body: str, style: str | None = None) -> None:
     """``head`` then ``body`` (markup), body's wrapped lines under its first column (a hanging indent,
     as the ranked list's notes keep theirs); on a pipe one unwrapped line, as the rest of the text."""
-    grid = Table.grid()
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    grid.add_row(head, body, style=style)
-    out.print(head + body if piped() else grid, style=style)
+    if piped():
+        return out.print(head + body, style=style)
+    lines = Text.from_markup(body).wrap(out, max(out.width - len(head), 20))
+    for x in lines:
+        x.rstrip()  # no trailing space where a line broke
+    text = Text("\n").join(Text.assemble(" " * len(head) if i else head, x) for i, x in enumerate(lines))
+    out.print(text, style=style, overflow="ignore", crop=False)
 
 
 def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
