@@ -152,7 +152,8 @@ def test_wrapped_plan_and_structural_diff_lines_keep_their_item_s_indent_at_80_c
 
 
 def test_on_a_pipe_each_plan_step_stays_one_line() -> None:
-    got = CliRunner().invoke(app, SUGGEST)  # no COLUMNS, no terminal: a pipe, never wrapped (files/text.py)
+    # no COLUMNS (xdist's workers may have one), no terminal: a pipe, never wrapped (files/text.py)
+    got = CliRunner().invoke(app, SUGGEST, env={"COLUMNS": None})
     assert got.exit_code == 0, got.output
     plan = section(got.output, "Plan", "Structural diff")
     assert re.match(r"  1\. eliminate:fetch_recommendations: .* costs \$0\.000499 per call\.$", plan[0])
