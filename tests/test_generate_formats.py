@@ -108,8 +108,9 @@ def test_another_name_is_refused_in_one_line_listing_the_accepted_ones(tmp_path:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_help_example_can_be_pasted(tmp_path: Path) -> None:
-    help_text = runner.invoke(app, ["generate", "-h"], env=WIDE).output
+@pytest.mark.parametrize("columns", [80, 200], ids=["80-columns", "200-columns"])
+def test_the_help_example_can_be_pasted(tmp_path: Path, columns: int) -> None:
+    help_text = runner.invoke(app, ["generate", "-h"], env={"COLUMNS": str(columns)}).output
     lines = [line.strip() for line in help_text.splitlines()]
     start = next(i for i, line in enumerate(lines) if line.startswith("recipemut generate "))
     example = []
@@ -117,7 +118,8 @@ def test_the_help_example_can_be_pasted(tmp_path: Path) -> None:
         example.append(line)
         if not line.endswith("\\"):
             break
-    assert len(example) > 1  # split over lines, each but the last ending in a backslash
+    # at 80 columns split over lines, each but the last ending in a backslash; at 200 one line
+    assert (len(example) > 1) == (columns == 80), example
     words = shlex.split(" ".join(line.removesuffix("\\") for line in example))
     assert words[:2] == ["recipemut", "generate"]
     args = words[2:]
