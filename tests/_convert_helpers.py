@@ -3,6 +3,7 @@ the checkout recipe, and the non-blank lines of an output."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,3 +26,26 @@ def run(*args: str) -> Any:
 def lines(output: str) -> list[str]:
     """The non-blank lines of a command's output."""
     return [line for line in output.splitlines() if line.strip()]
+
+
+def days_log(path: Path, *, latency: float, days: int, t0: int = 1_735_689_600_000) -> Path:
+    """A native log of ``days`` days (from ``t0``, 2025-01-01) of three two-span requests a day, every
+    span taking ``latency``: what the Ctrl-C and race tests of ``convert -o FOLDER/`` convert."""
+    with path.open("w") as f:
+        for d in range(days):
+            for r in range(3):
+                for i, op in enumerate(("load", "pay")):
+                    span = {"request_id": f"r{d}-{r}", "op": op, "start_ms": t0 + d * DAY + r * 1000 + i * 10,
+                            "latency_ms": latency, "status": "ok"}  # fmt: skip
+                    f.write(json.dumps(span) + "\n")
+    return path
+
+
+def day_files(folder: Path) -> dict[str, bytes]:
+    """The day files of a converted folder, by name, with their bytes."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith("spans-")}
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What a converted folder holds besides its day files (spools, locks), by name."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("spans-"))

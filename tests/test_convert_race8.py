@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import re
@@ -18,30 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+from _convert_helpers import day_files as _state
+from _convert_helpers import days_log as _log
+from _convert_helpers import leftovers as _leftovers
 
 from recipemut.files.signals import signals_held
-
-DAY_MS = 86_400_000
-T0 = 1_735_689_600_000  # 2025-01-01
-
-
-def _log(path: Path, *, latency: float, days: int) -> Path:
-    with path.open("w") as f:
-        for d in range(days):
-            for r in range(3):
-                for i, op in enumerate(("load", "pay")):
-                    span = {"request_id": f"r{d}-{r}", "op": op, "start_ms": T0 + d * DAY_MS + r * 1000 + i * 10,
-                            "latency_ms": latency, "status": "ok"}  # fmt: skip
-                    f.write(json.dumps(span) + "\n")
-    return path
-
-
-def _state(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith("spans-")}
-
-
-def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("spans-"))
 
 
 def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,6 @@ SIGINT delivered there (what a Ctrl-C does: held off until the renames, or the c
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -23,6 +22,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _convert_helpers import day_files as _state
+from _convert_helpers import days_log as _log
+from _convert_helpers import leftovers as _leftovers
 from typer.testing import CliRunner
 
 from recipemut import cli
@@ -32,28 +34,6 @@ from recipemut.logs.parquet import expand_logs
 from recipemut.usecases.convert import convert_to_folder
 from recipemut.usecases.convert_spool import LOCK_SUFFIX, UNLOCKED_STALE_S, SpoolFolder, remove_stale_spools
 from recipemut.usecases.inputs import LogSource
-
-DAY_MS = 86_400_000
-T0 = 1_735_689_600_000  # 2025-01-01
-
-
-def _log(path: Path, *, latency: float, days: int) -> Path:
-    with path.open("w") as f:
-        for d in range(days):
-            for r in range(3):
-                for i, op in enumerate(("load", "pay")):
-                    span = {"request_id": f"r{d}-{r}", "op": op, "start_ms": T0 + d * DAY_MS + r * 1000 + i * 10,
-                            "latency_ms": latency, "status": "ok"}  # fmt: skip
-                    f.write(json.dumps(span) + "\n")
-    return path
-
-
-def _state(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith("spans-")}
-
-
-def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("spans-"))
 
 
 @pytest.fixture
