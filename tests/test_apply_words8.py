@@ -248,3 +248,51 @@ def test_stats_of_a_store_without_profiles_names_no_profiled_count(tmp_path: Pat
     out = _run("stats", "--store", str(store))
     assert out.splitlines()[0].endswith("(one per mutation per canary), 1 recipe version seen"), out
     assert "profiled recipe versions" not in out
+
+
+# ---- 2. a check made without the lock is void once a writer took it --------------------------------
+
+
+def test_a_check_that_races_a_writer_is_run_again_under_the_lock(
+    recipe: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollback's unlocked check that reads a writer's half-done write must not answer for it (it would
+    say "nothing to roll back": the recipe still holds the text from before the writer's entry)."""
+    from recipemut.apply import transaction
+    from recipemut.apply.history import new_entry
+    from recipemut.apply.transaction import rollback
+
+    assert apply_plan(recipe, load_plan(recipe.with_name("plan.json"))).written
+    os.unlink(lock_path(recipe))  # the unlocked check runs only while there is no lock file
+    real = transaction.read_history
+    calls: list[int] = []
+
+    def racing(path: object) -> list[object]:
+        calls.append(1)
+        entries = list(real(path))  # type: ignore[arg-type]
+        if len(calls) == 1:  # another apply meanwhile: it made the lock file and wrote its entry, not yet the recipe
+            lock_path(recipe).write_text(f"{os.getpid()}\n")
+            now = recipe.read_text()
+            entries.append(new_entry(entries[-1], action="apply", previous_text=now, text=now + "# next\n",
+                                     version_before=None, version=None))
+        return entries
+
+    monkeypatch.setattr(transaction, "read_history", racing)
+    w = rollback(recipe)
+    assert w.written and len(calls) == 2  # the locked run read the whole history and wrote
+
+
+def test_a_refusal_that_races_a_writer_is_run_again_under_the_lock(recipe: Path) -> None:
+    from recipemut.files.write import unlocked_answer
+
+    def refuse_while_a_writer_starts() -> None:
+        lock_path(recipe).write_text("1\n")
+        raise ValueError("read a half-done write")
+
+    assert unlocked_answer(recipe, refuse_while_a_writer_starts) is None
+    os.unlink(lock_path(recipe))
+    with pytest.raises(ValueError):
+        unlocked_answer(recipe, lambda: (_ for _ in ()).throw(ValueError("a refusal of its own")))
+    assert unlocked_answer(recipe, lambda: "nothing to change") == "nothing to change"
+    lock_path(recipe).write_text("1\n")
+    assert unlocked_answer(recipe, lambda: "never asked") is None  # a lock file: the locked run decides

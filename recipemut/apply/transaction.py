@@ -46,7 +46,7 @@ from recipemut.apply.history import (
     write_history,
 )
 from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
-from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, atomic_write, lock_path, locked, remove_stale_temps, resolved
+from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S, atomic_write, locked, remove_stale_temps, unlocked_answer
 from recipemut.plan.check import check_plan_edits
 from recipemut.plan.planfile import Plan, PlannedMutation
 from recipemut.recipe.edits import Edit
@@ -350,7 +350,7 @@ def read_only_mode(recipe: str | os.PathLike[str]) -> int | None:
     too, who may write anything) or no write permission for this user. A rename in a writable
     folder would replace such a file regardless of its mode, so writers ask first.
     """
-    target = resolved(recipe)
+    target = os.fspath(recipe)  # stat and access follow a symbolic link to the file written
     try:
         mode = os.stat(target).st_mode
     except OSError:
@@ -469,7 +469,7 @@ def transact(
     if dry_run:
         done = run()
     # no lock file yet: refuse (or find nothing to change) before making one, which would stay behind
-    elif os.path.lexists(lock_path(path)) or (done := run(check_only=True)) is None:
+    elif (done := unlocked_answer(path, lambda: run(check_only=True))) is None:
         with locked(path, lock_timeout_s):
             for stale in (*remove_stale_temps(path), *remove_stale_temps(history_path(path))):
                 log.info("removed %s, left by a writer that was killed", stale)

@@ -43,6 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from recipemut.errors import InputFileError, LockTimeout
 from recipemut.files.kinds import FileKind, head_of, looks_like
@@ -58,6 +59,7 @@ DEFAULT_LOCK_TIMEOUT_S = 30.0
 _MAX_LOCK_BYTES = 4096
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_T = TypeVar("_T")
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
@@ -67,8 +69,7 @@ def resolved(path: str | os.PathLike[str]) -> Path:
     A recipe reached through a link is written in place of the link's *target*, and its lock and
     history sit beside the target: every link to one file shares one lock and one history.
     """
-    p = Path(path)
-    real = os.path.realpath(p)
+    p, real = Path(path), os.path.realpath(path)
     return p if real == os.path.abspath(p) else Path(real)
 
 
@@ -76,6 +77,19 @@ def lock_path(recipe_path: str | os.PathLike[str]) -> Path:
     """The lock file shared by a recipe and its history: ``<recipe>.lock`` (beside a symlink's target)."""
     p = resolved(recipe_path)
     return p.with_name(p.name + ".lock")
+
+
+def unlocked_answer(recipe: str | os.PathLike[str], check: Callable[[], _T | None]) -> _T | None:
+    """``check()`` while ``recipe`` has no lock file, else None (run again under the lock); a writer making the
+    lock file during the check voids its answer or refusal: the check may have read a half-done write."""
+    lock = lock_path(recipe)
+    try:
+        answer = None if os.path.lexists(lock) else check()
+    except Exception:
+        if not os.path.lexists(lock):
+            raise
+        return None
+    return None if os.path.lexists(lock) else answer
 
 
 def _refuse_kind(
