@@ -203,20 +203,21 @@ SPAN_LINES = 64
 
 
 def span_lines(lines: Iterable[bytes]) -> bool:
-    r"""Whether ``lines`` (stripped) are those of a span log: the first is a JSON object holding a span's
-    keys (:data:`SPAN_KEYS`; it may be cut by the head), or at least half of the first :data:`SPAN_LINES`
+    r"""Whether ``lines`` (stripped) are those of a span log: the first is a JSON object holding two or more
+    of a span's keys (:data:`SPAN_KEYS`; it may be cut by the head; one alone, as ``status`` in ``{"status":
+    200, "path": "/"}``, is any JSON line's), or at least half of the first :data:`SPAN_LINES`
     (blank ones and ``#`` comments not counted) are, whatever the others (a junk ``kind: Recipe`` or
     ``operations:`` first, spans indented after it). Parses at most :data:`SPAN_LINES` lines.
 
     >>> span_lines([b"operations:", b'{"request_id": "r", "op": "a"}'])
     True
-    >>> span_lines([b"kind: Recipe", b"name: c", b'{"id": "a"}'])
-    False
+    >>> span_lines([b"kind: Recipe", b"name: c", b'{"id": "a"}']), span_lines([b'{"status": 200, "path": "/"}'])
+    (False, False)
     """
     meaningful = list(itertools.islice((ln for ln in lines if ln and not ln.startswith(b"#")), SPAN_LINES))
     spans = 0
     for i, ln in enumerate(meaningful):
-        if ln.startswith(b"{") and SPAN_KEYS & json_top_keys(ln)[0].keys():
+        if ln.startswith(b"{") and len(SPAN_KEYS & json_top_keys(ln)[0].keys()) >= 2:
             spans += 1
             if i == 0 or 2 * spans >= len(meaningful):  # a first span line: a log, as ever
                 return True
