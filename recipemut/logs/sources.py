@@ -189,12 +189,50 @@ def refuse_other_kind(head: bytes, name: str) -> None:
     (:func:`recipemut.files.kinds.input_kind`, which the recipe, plan and parameters readers ask too),
     which would otherwise be "not a span log" after a thousand rejected lines."""
     got = input_kind(head)
+    if got is None:
+        refuse_definition(head, name)
     if got is None or got.kind in ("spans", "parquet"):
         return
     if got.kind == "plan":
         raise InputFileError(f"{got.what}, not a log: apply takes it with --plan", file=name, code="not-a-log")
     logs = "the traces" if got.kind == "SpanMapping" else "the spans or traces"
     raise InputFileError(f"{got.misplaced('a log')}, and {logs} to --logs", file=name, code="not-a-log")
+
+
+#: where an engine's runs come from, for a definition given to --logs (Argo's, Tekton's: their run readers say it)
+_RUNS_FROM = {
+    "github-actions": "gh api \"repos/OWNER/REPO/actions/runs/$ID/jobs?filter=all\"",
+    "stepfunctions": "aws stepfunctions get-execution-history --execution-arn \"$ARN\"",
+}
+
+
+def refuse_definition(head: bytes, name: str) -> None:
+    """Raise :class:`InputFileError` when ``head``, a whole small file whose first line is no JSON object
+    (a span log's is), is a workflow engine's definition (:func:`recipemut.recipe.engines.detect_engine`:
+    a GitHub Actions workflow, a Step Functions state machine, a Serverless Workflow...) given to
+    ``--logs``, which would otherwise be "not a span log" at its first line. Parsed only then: once, with
+    the C YAML parser, on at most :data:`HEAD_BYTES`."""
+    body = head.removeprefix(b"\xef\xbb\xbf")
+    first = next((ln.strip() for ln in body.splitlines() if ln.strip()), b"")
+    if len(head) >= HEAD_BYTES or not first or (first.startswith(b"{") and first.endswith(b"}")):
+        return
+    import yaml
+
+    from recipemut.recipe.engines import detect_engine
+
+    try:
+        data = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return
+    engine = detect_engine(data) if isinstance(data, dict) else None
+    if engine is None:
+        return
+    runs = f"its runs, from '{_RUNS_FROM[engine.KEY]}', go" if engine.KEY in _RUNS_FROM else "its runs or traces go"
+    a = "an" if engine.NAME[:1] in "AEIOU" else "a"
+    raise InputFileError(
+        f"is {a} {engine.NAME} (a definition), not a log: give it as the recipe (the command's first argument); "
+        f"{runs} to --logs", file=name, code="not-a-log",
+    )
 
 
 def refuse_compressed(head: bytes, name: str) -> None:

@@ -41,6 +41,13 @@ _ARGO_LABEL = re.compile(rb"workflows\.argoproj\.io/(?:phase|completed|workflow)
 _TEKTON_LABEL = re.compile(rb"tekton\.dev/(?:pipelineRun|pipelineTask|taskRun)\b")
 _SFN_TYPE = re.compile(rb"""["']?type["']?\s*:\s*["']?(?:ExecutionStarted|[A-Za-z]+StateEntered)\b""")
 
+#: sniff also knows an Argo or Tekton *definition* (its reader says it is no history); a run has a status
+_STATUS = re.compile(rb"""["']?status["']?\s*:""")
+_STATUS_KEYS = {
+    "argo": (_STATUS, re.compile(rb"""["']?nodes["']?\s*:""")),
+    "tekton": (_STATUS, re.compile(rb"""["']?(?:conditions|childReferences)["']?\s*:""")),
+}
+
 #: what each format is called in messages
 LABELS = {
     "argo": "Argo run history",
@@ -74,4 +81,14 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-__all__ = ["LABELS", "sniff"]
+def is_definition(kind: str, head: bytes) -> bool:
+    """Whether ``head``, which :func:`sniff` calls ``kind``, is an Argo or Tekton definition (no run's
+    status): a workflow file, not a history.
+
+    >>> is_definition("argo", b"apiVersion: argoproj.io/v1alpha1\\nkind: Workflow\\nspec: {}\\n")
+    True
+    """
+    return kind in _STATUS_KEYS and not all(k.search(head) for k in _STATUS_KEYS[kind])
+
+
+__all__ = ["LABELS", "is_definition", "sniff"]

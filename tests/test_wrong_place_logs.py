@@ -1,0 +1,107 @@
+"""Trace files, run histories and engine definitions given in the wrong place are named, in one line.
+
+A Zipkin file given to ``apply --plan`` printed jsonschema's message, a 2,192-character Python repr
+of its spans; a GitHub Actions workflow, a Step Functions state machine or a Serverless Workflow
+given to ``--logs`` was "not a span log" at line 1; a JSONL file with one span-like key
+(``{"status": 200, "path": "/"}``) was called a span log.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.files.kinds import input_kind
+from recipemut.logs.detect import log_format
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
+TRACES = ROOT / "recipes" / "zipkin_simple_db" / "trace.json"
+REAL = ROOT.parent / "shared" / "realdata" / "traces"
+
+
+def _one_line(args: list[str]) -> str:
+    res = runner.invoke(app, args, env=ENV)
+    assert res.exit_code == 1, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.output, res.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        (TRACES, "Zipkin traces"),
+        (ROOT / "recipes" / "argo-ci" / "runs.yaml", "an Argo run history"),
+        (ROOT / "recipes" / "sfn-checkout" / "runs.jsonl", "a Step Functions execution history"),
+        (ROOT / "recipes" / "gha-flask-publish" / "runs.jsonl", "GitHub Actions run jobs"),
+    ],
+)
+def test_a_log_given_as_the_plan_is_named_and_sent_to_logs(path: Path, words: str) -> None:
+    line = _one_line(["apply", str(RECIPE), "--plan", str(path)])
+    assert f"holds {words} (a log), not a plan: give it to --logs" in line, line
+    assert len(line) < 300 and "{" not in line, line  # no repr of the file's content
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the shared real traces are not beside this checkout")
+def test_every_real_trace_file_given_as_a_plan_is_named() -> None:
+    for path in sorted(REAL.glob("*.json")):
+        line = _one_line(["apply", str(RECIPE), "--plan", str(path)])
+        assert "traces (a log), not a plan: give it to --logs" in line, (path.name, line)
+
+
+def test_a_json_list_that_is_no_plan_is_said_in_words_not_quoted(tmp_path: Path) -> None:
+    f = tmp_path / "list.json"
+    f.write_text(json.dumps([{"name": f"item {i}", "value": "x" * 50} for i in range(100)]))
+    line = _one_line(["apply", str(RECIPE), "--plan", str(f)])
+    assert line.endswith("(top level): expected an object, got a list"), line
+
+
+def test_a_trace_file_given_as_the_recipe_says_it_is_a_log() -> None:
+    res = runner.invoke(app, ["validate", str(TRACES), "-f", "json"], env=ENV)
+    assert res.exit_code == 1, res.output
+    [found] = json.loads(res.stdout)["files"][0]["findings"]
+    assert found["code"] == "run-history"
+    assert found["message"].startswith("this file holds Zipkin traces, not a recipe: it is a log, give it to --logs")
+    assert "recipemut profile recipe.yaml --logs trace.json" in found["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "what", "runs"),
+    [
+        ("gha-flask-publish/workflow.yml", "a GitHub Actions workflow", "gh api"),
+        ("sfn-checkout/definition.asl.json", "a Step Functions state machine", "get-execution-history"),
+        ("sw-ev-charging/workflow.yaml", "a Serverless Workflow", "runs or traces go to --logs"),
+    ],
+)
+def test_an_engine_definition_given_to_logs_is_named(path: str, what: str, runs: str) -> None:
+    line = _one_line(["profile", str(RECIPE), "--logs", str(ROOT / "recipes" / path), "-q"])
+    assert f"is {what} (a definition), not a log: give it as the recipe" in line and runs in line, line
+    assert "not a span log" not in line
+
+
+def test_one_span_like_key_does_not_make_a_span_log(tmp_path: Path) -> None:
+    assert input_kind(b'{"status": 200, "path": "/"}\n{"status": 404, "path": "/x"}\n') is None
+    assert input_kind(b'{"request_id": "r1", "status": "ok"}\n').kind == "spans"  # type: ignore[union-attr]
+    access = tmp_path / "access.jsonl"
+    access.write_text('{"status": 200, "path": "/"}\n{"status": 404, "path": "/x"}\n')
+    line = _one_line(["apply", str(RECIPE), "--plan", str(access)])
+    assert "span log" not in line and "not valid JSON" in line, line
+
+
+def test_a_log_that_starts_with_a_junk_line_is_still_read_as_a_log(tmp_path: Path) -> None:
+    """The definition check parses a small file whose first line is no JSON object: a span log with a junk
+    first line is no engine's file, and is read (its junk line rejected)."""
+    log = tmp_path / "spans.jsonl"
+    spans = [{"request_id": f"r{i}", "op": "load_cart", "start_ms": i, "latency_ms": 5, "status": "ok"}
+             for i in range(30)]
+    log.write_text("name: junk\n" + "\n".join(json.dumps(s) for s in spans) + "\n")
+    res = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(log), "-f", "json"], env=ENV)
+    assert res.exit_code == 0, res.output
+    assert log_format(log.read_bytes()) is None
