@@ -190,6 +190,23 @@ def test_further_back_is_named_by_entry_when_its_version_names_another_text(reci
     assert recipe.read_text() == applied
 
 
+def test_further_back_is_not_named_by_a_recover_entry(recipe: Path) -> None:
+    """A recover entry records the text found (a write undone by hand), it wrote nothing: the text before
+    the recipe's is the one before the write that made it."""
+    _two_applies(recipe)  # entry 1: 4 -> 5, entry 2: 5 -> 6
+    history = recipe.with_name("r.yaml.history.jsonl")
+    before_2 = json.loads(history.read_text().splitlines()[1])["previous_text"]
+    recipe.write_text(before_2)  # entry 2 undone by hand
+    plan = recipe.with_name("plan.json")
+    make_plan(recipe, (CACHE,), out=plan)
+    _run("apply", str(recipe), "--plan", str(plan))  # entry 3 recovers (6 -> 5 as found), entry 4 applies (5 -> 7)
+    _run("rollback", str(recipe))  # entry 5: back to version 5
+    out = _run("rollback", str(recipe))
+    assert "this redoes entry 4 (apply of cache:load_cart, version 7); use --to 4 to go further back" in out, out
+    _run("rollback", str(recipe), "--to", "4")
+    assert recipe.read_text() == RECIPE_TEXT  # further back than version 5 is the text before entry 1
+
+
 def test_a_rollback_after_evaluate_promoted_and_was_rolled_back_says_it_redoes_the_promote(
     recipe: Path, tmp_path: Path
 ) -> None:

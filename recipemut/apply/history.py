@@ -494,13 +494,15 @@ def _what(e: Entry) -> str:
 def redo_note(entries: Sequence[Entry]) -> str:
     """What undoing the last entry does when that entry is itself a rollback (``rollback`` says it).
 
-    Undoing it brings back the text it replaced. Named by the writes that are not rollbacks: when
+    Undoing it brings back the text it replaced. Named by the writes that are not rollbacks (nor
+    recover entries, which record a text as found): when
     the latest of them that made the text the recipe holds came from that text, the rollback undoes
     that write again (it goes back); else it redoes the latest write that made the text it brings
     back, and the text further back (from before the write that made the one the recipe holds) is
     named: ``--to VERSION`` when that version's most recent text is that one, else ``--entry N``.
     """
-    last, writes = entries[-1], [e for e in reversed(entries[:-1]) if e.action != "rollback"]
+    # a recover entry records the text found (a write that did not land, or was undone by hand): it wrote nothing
+    last, writes = entries[-1], [e for e in reversed(entries[:-1]) if e.action not in ("rollback", "recover")]
     note = f"the last entry ({last.seq}) was a rollback: this "
     wrote = next((e for e in writes if e.sha256_after == last.sha256_after and e.previous_text is not None), None)
     if wrote is not None and wrote.sha256_before == last.sha256_before:
