@@ -224,3 +224,15 @@ def test_candidates_that_move_nothing_are_not_waiting_on_more_requests(small: Pa
     report = json.loads(run_small(small, "-f", "json", "-O", "parallelize", "--objective", "cost"))["report"]
     assert report["singles"] and all(c["predicted"]["decided_by"] == "skipped" for c in report["singles"])
     assert "too_few_requests" not in report
+
+
+def test_a_sample_too_few_to_judge_names_the_sample_that_would_do() -> None:
+    """--sample-requests 0.1 of the checkout's 3,964 requests replays about 400: the logs hold enough, the
+    sample does not; the sentence asks for a larger sample, not for more logs."""
+    args = ["suggest", str(CHECKOUT), "--logs", str(CHECKOUT_LOGS), "-q", "--sample-requests", "0.1", "-f", "json"]
+    got = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert got.exit_code == 0, got.output
+    few = json.loads(got.stdout)["report"]["too_few_requests"]
+    assert few["sample"] == {"fraction": 0.1, "requests_total": 3964} and few["sample_requests_enough"] == 0.56
+    assert few["message"].startswith(f"The sample is too few to judge: {few['requests']:,} requests replayed")
+    assert "the sample of 0.1 replayed" in few["message"] and "--sample-requests 0.56 replays enough" in few["message"]

@@ -5,7 +5,7 @@ The offline A/B (:mod:`recipemut.judge.abtest`) splits the replayed requests by 
 each arm of a canary before deciding, at least :data:`MIN_ARM_REQUESTS` requests in each arm: by the
 usual normal approximation, a two-sided test at 5% with 80% power on ``m`` requests per arm detects
 a shift of about ``2.8 * sqrt(2 / m)`` standard deviations (``sqrt(pi / 3)`` more for Mann-Whitney
-on normal data), 0.29 of one at ``m = 200``. So the requests needed are about
+on normal data), 0.28 of one at ``m = 200`` (0.29 for Mann-Whitney). So the requests needed are about
 ``MIN_ARM_REQUESTS / min(share, 1 - share)``: 2,000 at the default 10%. A rough figure, to say how
 far off a small log is, not a guarantee: the paired replay of every request decides most verdicts and
 may need fewer, a heavy tail more.
@@ -32,9 +32,16 @@ def requests_needed(share: float, per_arm: int = MIN_ARM_REQUESTS) -> int:
     return math.ceil(per_arm / min(share, 1 - share) - 1e-9)
 
 
-def too_few_requests(requests: int, share: float, *, inconclusive: int) -> dict[str, Any] | None:
+def too_few_requests(
+    requests: int, share: float, *, inconclusive: int, sample: tuple[float, int] | None = None
+) -> dict[str, Any] | None:
     """The report's ``too_few_requests`` when ``requests`` replayed are fewer than the A/B needs at
     ``share`` and ``inconclusive`` candidates were found no significant difference; else None.
+
+    ``sample`` is ``(fraction, requests in the logs)`` when ingest replayed a sample of the requests
+    (``--sample-requests``, the memory budget): ``sample_requests_enough`` is then the fraction that
+    would replay enough of the logs' requests (1 when only all of them would), or None when even
+    all of them are too few, and the sentence says so rather than asking for more logs.
 
     >>> d = too_few_requests(4, 0.1, inconclusive=6)
     >>> d["needed"], d["more"], d["treatment_share_enough"]
@@ -43,6 +50,10 @@ def too_few_requests(requests: int, share: float, *, inconclusive: int) -> dict[
     0.14
     >>> too_few_requests(4, 0.1, inconclusive=0) is None, too_few_requests(2000, 0.1, inconclusive=5) is None
     (True, True)
+    >>> too_few_requests(500, 0.1, inconclusive=2, sample=(0.1, 5000))["sample_requests_enough"]
+    0.44
+    >>> too_few_requests(500, 0.1, inconclusive=2, sample=(0.5, 1000))["sample_requests_enough"] is None
+    True
     """
     needed = requests_needed(share)
     if requests >= needed or inconclusive == 0:
@@ -60,6 +71,11 @@ def too_few_requests(requests: int, share: float, *, inconclusive: int) -> dict[
         "treatment_share_enough": enough,
         "inconclusive": inconclusive,
     }
+    if sample is not None and sample[0] < 1:
+        fraction, total = sample
+        wanted = needed / total * 1.1 if total else math.inf  # a margin: the sample is by a hash, not exact
+        d["sample"] = {"fraction": fraction, "requests_total": total}
+        d["sample_requests_enough"] = None if total < needed else min(1.0, math.ceil(wanted * 100 - 1e-9) / 100)
     d["message"] = too_few_words(d)
     return d
 
@@ -74,12 +90,18 @@ def too_few_words(d: dict[str, Any]) -> str:
     (True, True)
     """
     n, more, share = d["requests"], d["more"], d["treatment_share"]
+    which = "sample is" if d.get("sample_requests_enough") else "logs are"  # a larger sample would do
     said = (
-        f"The logs are too few to judge: {n:,} request{'s' if n != 1 else ''} replayed, about "
+        f"The {which} too few to judge: {n:,} request{'s' if n != 1 else ''} replayed, about "
         f"{d['treatment_requests']:,} of them in the offline A/B's {100 * share:.0f}% treatment arm, where the judge "
         f"wants about {d['per_arm']:,} in each arm (as `evaluate` wants of a canary's); about {d['needed']:,} requests "
         f"are needed ({more:,} more)"
     )
+    if "sample" in d:  # the logs hold more than the sample replayed
+        f, total, enough = d["sample"]["fraction"], d["sample"]["requests_total"], d["sample_requests_enough"]
+        said += f"; the sample of {f:.4g} replayed {n:,} of the logs' {total:,} requests: "
+        said += (f"--sample-requests {enough:g} replays enough" if enough is not None
+                 else "reading every request (--sample-requests 1) will not reach it either")
     if d["treatment_share_enough"] is not None:
         said += f", or --treatment-share {d['treatment_share_enough']:g} on these"
     k = d["inconclusive"]

@@ -135,7 +135,9 @@ def suggest(
     # found no difference by a test (not "skipped": nothing moved, which more requests would not change)
     inconclusive = sum(c.verdict == NO_DIFFERENCE and c.evaluation.decided_by != "skipped"
                        for c in result.singles if c.evaluation is not None)  # fmt: skip
-    few = too_few_requests(report["baseline"]["requests"], settings.judge.share, inconclusive=inconclusive)
+    sampled = inputs.report.sample
+    few = too_few_requests(report["baseline"]["requests"], settings.judge.share, inconclusive=inconclusive,
+                           sample=None if sampled is None else (float(sampled.fraction), sampled.requests_total))
     if few is not None:  # optional: absent when the logs are enough for the judge (plan/enough.py)
         report["too_few_requests"] = few
     report["search"]["wall_s"] = time.monotonic() - started  # the whole run, not the search alone
