@@ -31,10 +31,10 @@ def outside(value: float, low: float | None, high: float | None, meaning: str) -
 
     >>> outside(0, 1, 365, "days to forecast ahead, 1 to a year")
     '0 is outside 1 to 365: days to forecast ahead, 1 to a year'
-    >>> outside(0, 1, None, "how many top contributors to name")
-    '0 is outside 1 and up: how many top contributors to name'
+    >>> outside(0, 1, None, "how many top contributors to name"), outside(-0.0, 1, None, "n")[:14]
+    ('0 is outside 1 and up: how many top contributors to name', '0 is outside 1')
     """
-    return f"{value:g} is outside {bounds_words(low, high)}: {meaning}"
+    return f"{value + 0.0:g} is outside {bounds_words(low, high)}: {meaning}"
 
 
 def meaning_of(param: Any) -> str:
