@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
 WIDE = {"COLUMNS": "200"}
 MOVED = (
-    "warning: {n:,} spans of price_items ran on service pricing; the recipe says pricing-edge "
-    "(its latency and cost are the old service's)"
+    "warning: {n:,} spans of price_items ({c:,} by variant canary, which the recipe no longer holds: promoted or "
+    "ended) ran on service pricing; the recipe says pricing-edge (its latency and cost are the old service's)"
 )
 
 
@@ -65,6 +65,10 @@ def _logs(tmp_path: Path, n: int = 400) -> tuple[Path, pd.DataFrame]:
     return path, spans
 
 
+def _canaries(spans: pd.DataFrame) -> str:
+    return f"{int((spans['variant'] == 'canary').sum()):,}"
+
+
 def _price_items(spans: pd.DataFrame, variant: str | None = None) -> int:
     rows = spans["op"] == "price_items"
     if variant is not None:
@@ -82,8 +86,9 @@ def test_profile_warns_of_the_old_version_and_the_moved_service(tmp_path: Path) 
     assert res.exit_code == 0, res.output
     lines = [x for x in res.stderr.splitlines() if "version" in x or "ran on service" in x]
     assert lines == [
-        f"warning: {logs}: {len(spans):,} spans were logged by version 4 of checkout; the recipe is version 6",
-        MOVED.format(n=_price_items(spans)),
+        f"warning: {logs}: {len(spans):,} spans were logged by version 4 of checkout ({_canaries(spans)} by variant "
+        "canary, which the recipe no longer holds: promoted or ended); the recipe is version 6",
+        MOVED.format(n=_price_items(spans), c=_price_items(spans, 'canary')),
     ]
     res = CliRunner().invoke(app, ["profile", str(r), "--logs", str(logs), "-q", "-f", "json"])
     mismatches = json.loads(res.stdout)["ingest"]["mismatches"]
@@ -93,6 +98,7 @@ def test_profile_warns_of_the_old_version_and_the_moved_service(tmp_path: Path) 
     ]
     assert mismatches[0]["files"] == [str(logs)] and mismatches[1]["op"] == "price_items"
     assert all(m["variant"] is None for m in mismatches)
+    assert mismatches[0]["gone_variants"] == {"canary": int((spans["variant"] == "canary").sum())}
 
 
 def test_the_shipped_recipe_and_its_logs_match(tmp_path: Path) -> None:
@@ -110,7 +116,8 @@ def test_only_the_version_differs_one_line(tmp_path: Path) -> None:
     r = _write(tmp_path / "checkout.yaml", doc)
     res = CliRunner().invoke(app, ["profile", str(r), "--logs", str(logs), "-q"], env=WIDE)
     assert "ran on service" not in res.stderr
-    assert f"{len(spans):,} spans were logged by version 4 of checkout; the recipe is version 5" in res.stderr
+    assert f"{len(spans):,} spans were logged by version 4 of checkout (" in res.stderr
+    assert "by variant canary, which the recipe no longer holds: promoted or ended); the recipe is version 5" in res.stderr
 
 
 def test_no_figure_changes(tmp_path: Path) -> None:
@@ -138,8 +145,8 @@ def test_other_commands_warn_too(tmp_path: Path, command: list[str]) -> None:
     out = ["-o", str(tmp_path / "report.html")] if command[0] == "report" else []
     res = CliRunner().invoke(app, [command[0], str(r), "--logs", str(logs), "-q", *command[1:], *out], env=WIDE)
     assert res.exit_code in (0, 3, 4), res.output
-    assert MOVED.format(n=_price_items(spans)) in res.stderr.splitlines()
-    assert "spans were logged by version 4 of checkout; the recipe is version 6" in res.stderr
+    assert MOVED.format(n=_price_items(spans), c=_price_items(spans, 'canary')) in res.stderr.splitlines()
+    assert "spans were logged by version 4 of checkout (" in res.stderr and "; the recipe is version 6" in res.stderr
 
 
 # ---- a canary: each span against the recipe that served it ---------------------------------------
@@ -240,3 +247,21 @@ def test_the_dask_engine_warns_alike(tmp_path: Path) -> None:
     local = load_inputs(r, LogSource.of(logs), profile=False).report.mismatches
     dask = load_inputs(r, LogSource.of(logs, engine="dask"), profile=False).report.mismatches
     assert [m.message() for m in dask] == [m.message() for m in local] and len(local) == 2
+
+
+def test_a_canarys_spans_after_its_recipe_let_it_go_are_said_to_be_its() -> None:
+    """After a promote or rollback the recipe holds no variant: the canary's own spans are named as such,
+    and the service they ran on is the canary's, not "the old service's"."""
+    recipe = load_recipe(RECIPE)
+    rows = [("control", 4, "pricing"), ("canary", 5, "pricing-edge"), ("canary", 5, "pricing-edge")]
+    spans = pd.DataFrame({
+        "variant": [v for v, _, _ in rows], "recipe_version": [n for _, n, _ in rows],
+        "service": [s for _, _, s in rows], "op": ["price_items"] * 3, "source_file": ["l.jsonl"] * 3,
+    })  # fmt: skip
+    version, service = find_mismatches(spans, recipe)
+    assert version.message() == ("l.jsonl: 2 spans were logged by version 5 of checkout (2 by variant canary, which "
+                                 "the recipe no longer holds: promoted or ended); the recipe is version 4")
+    assert service.message() == ("2 spans of price_items (2 by variant canary, which the recipe no longer holds: "
+                                 "promoted or ended) ran on service pricing-edge; the recipe says pricing (its latency "
+                                 "and cost are pricing-edge's)")
+    assert version.to_dict()["gone_variants"] == {"canary": 2} and service.to_dict()["gone_variants"] == {"canary": 2}

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recipemut.logs.spans import DEFAULT_VARIANT
+
 if TYPE_CHECKING:
     from recipemut.recipe.model import Recipe
 
@@ -62,6 +64,8 @@ class Mismatch:
     variant: str | None = None  # the canary variant whose recipe the spans were compared with; None: the recipe's own
     op: str | None = None  # the operation (kind "service")
     files: tuple[str, ...] = ()  # the log files holding the spans (kind "version"), most spans first
+    gone: tuple[tuple[str, int], ...] = ()  # (variant, spans) of those logged by canary variants the recipe no
+    # longer holds (promoted or ended): a canary's own spans after its promotion or rollback, said as such
 
     def message(self) -> str:
         """One line, the user's names as they are (the caller escapes them for the terminal)."""
@@ -72,24 +76,31 @@ class Mismatch:
             if len(self.files) > MAX_FILES:
                 where += f" and {len(self.files) - MAX_FILES} more files"
             by = self.recipe if self.variant is None else f"{self.recipe} (variant {self.variant})"
+            if self.gone:  # a canary's spans after it was promoted or ended: said, not an anomaly
+                which = ", ".join(f"{n:,} by variant {v}" for v, n in self.gone)
+                by += f" ({which}, which the recipe no longer holds: promoted or ended)"
             text = f"{self.spans:,} {were} logged by version {self.logged} of {by}; {whose} is version {self.expected}"
             return f"{where}: {text}" if where else text
         spans = "span" if self.spans == 1 else "spans"
-        of = self.op if self.variant is None else f"{self.op} (variant {self.variant})"
-        return (
-            f"{self.spans:,} {spans} of {of} ran on service {self.logged}; {whose} says {self.expected} "
-            "(its latency and cost are the old service's)"
-        )
+        of = str(self.op) if self.variant is None else f"{self.op} (variant {self.variant})"
+        if self.gone:
+            which = ", ".join(f"{n:,} by variant {v}" for v, n in self.gone)
+            of += f" ({which}, which the recipe no longer holds: promoted or ended)"
+        canaries = sum(n for _, n in self.gone) == self.spans  # all a canary's: its service, not an old one
+        old = f"{self.logged}'s" if canaries else "the old service's"
+        return f"{self.spans:,} {spans} of {of} ran on service {self.logged}; {whose} says {self.expected} " \
+               f"(its latency and cost are {old})"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``kind``, ``spans``, ``logged``, ``expected``, ``variant``, ``op`` (service), ``files``
-        (version), ``message``."""
+        (version), ``gone_variants`` (the spans of each canary variant the recipe no longer holds), ``message``."""
         d: dict[str, Any] = {"kind": self.kind, "spans": self.spans, "logged": self.logged,
                              "expected": self.expected, "variant": self.variant}  # fmt: skip
         if self.kind == "service":
             d["op"] = self.op
         else:
             d["files"] = list(self.files)
+        d["gone_variants"] = dict(self.gone)
         d["message"] = self.message()
         return d
 
@@ -166,25 +177,37 @@ def find_mismatches(
     cache: dict[str, tuple[np.ndarray, list[Any]]] = {}  # each column factorized once
     if _present(spans, "recipe_version"):
         by_version: dict[tuple[str | None, int], dict[str, int]] = {}
+        gone: dict[tuple[str | None, int], dict[str, int]] = {}  # spans of variants the recipe no longer holds
         for (variant, logged, file), n in _group_sizes(spans, ("variant", "recipe_version", "source_file"), cache):
             key = variant if variant in served else None
             if int(logged) != served[key][0] and n:
                 files = by_version.setdefault((key, int(logged)), {})
                 files[str(file)] = files.get(str(file), 0) + int(n)
+                if key is None and variant != DEFAULT_VARIANT:
+                    held = gone.setdefault((key, int(logged)), {})
+                    held[str(variant)] = held.get(str(variant), 0) + int(n)
         for (key, logged), files in by_version.items():
+            left = gone.get((key, logged), {})
             found.append(Mismatch("version", sum(files.values()), logged, served[key][0], recipe.name, key,
-                                  files=tuple(sorted(files, key=lambda f: (-files[f], f)))))  # fmt: skip
+                                  files=tuple(sorted(files, key=lambda f: (-files[f], f))),
+                                  gone=tuple(sorted(left.items(), key=lambda x: (-x[1], x[0])))))  # fmt: skip
     if _present(spans, "service"):
         rows = None if service_files is None else np.asarray(spans["source_file"].isin(list(service_files)), bool)
         by_service: dict[tuple[str | None, str, str], int] = {}
+        gone_s: dict[tuple[str | None, str, str], dict[str, int]] = {}
         for (variant, op, logged), n in _group_sizes(spans, ("variant", "op", "service"), cache, rows):
             key = variant if variant in served else None
             expected = served[key][1].get(str(op), "")
             if n and logged and expected and str(logged) != expected:
                 k = (key, str(op), str(logged))
                 by_service[k] = by_service.get(k, 0) + int(n)
+                if key is None and variant != DEFAULT_VARIANT:
+                    held = gone_s.setdefault(k, {})
+                    held[str(variant)] = held.get(str(variant), 0) + int(n)
         for (key, op, logged), count in by_service.items():
-            found.append(Mismatch("service", count, logged, served[key][1][op], recipe.name, key, op=op))
+            left = gone_s.get((key, op, logged), {})
+            found.append(Mismatch("service", count, logged, served[key][1][op], recipe.name, key, op=op,
+                                  gone=tuple(sorted(left.items(), key=lambda x: (-x[1], x[0])))))  # fmt: skip
     order = {k: i for i, k in enumerate(KINDS)}
     return tuple(sorted(found, key=lambda m: (order[m.kind], -m.spans, str(m.variant), str(m.op), str(m.logged))))
 
