@@ -80,12 +80,14 @@ def wrapped(command: str, width: int) -> list[str]:
     ['recipemut suggest r.yaml \\\\', '    --logs logs.jsonl.gz --out plan.json']
     >>> wrapped("recipemut stats --format json", 40)
     ['recipemut stats --format json']
+    >>> [ln.rstrip(" \\\\").strip() for ln in wrapped("recipemut x r.yaml --reason 'paged twice'", 18)]
+    ['recipemut x', 'r.yaml', '--reason', "'paged twice'"]
     """
     if len(command) <= width:
         return [command]
     pieces: list[str] = []
     for group in _groups(_WORD.findall(command)):  # a group too wide for a line breaks between its words
-        pieces.extend(group.split(" ") if CONTINUATION + len(group) + 2 > width else [group])
+        pieces.extend(_WORD.findall(group) if CONTINUATION + len(group) + 2 > width else [group])  # quotes kept
     lines: list[str] = []
     line = ""
     for i, piece in enumerate(pieces):
