@@ -77,13 +77,57 @@ def test_a_trace_file_given_as_the_recipe_says_it_is_a_log() -> None:
     [
         ("gha-flask-publish/workflow.yml", "a GitHub Actions workflow", "gh api"),
         ("sfn-checkout/definition.asl.json", "a Step Functions state machine", "get-execution-history"),
-        ("sw-ev-charging/workflow.yaml", "a Serverless Workflow", "runs or traces go to --logs"),
+        ("sw-ev-charging/workflow.yaml", "a Serverless Workflow", "its runs or traces are the logs"),
     ],
 )
-def test_an_engine_definition_given_to_logs_is_named(path: str, what: str, runs: str) -> None:
+def test_an_engine_definition_given_to_logs_or_as_the_plan_is_named(path: str, what: str, runs: str) -> None:
     line = _one_line(["profile", str(RECIPE), "--logs", str(ROOT / "recipes" / path), "-q"])
-    assert f"is {what} (a definition), not a log: give it as the recipe" in line and runs in line, line
+    assert f"is {what} (a definition), not a log: it is a recipe; " in line and runs in line, line
     assert "not a span log" not in line
+    line = _one_line(["apply", str(RECIPE), "--plan", str(ROOT / "recipes" / path)])
+    assert line.endswith(f"is {what} (a definition), not a plan: it is a recipe, the command's first argument")
+
+
+def test_a_minified_definition_is_named_and_a_yaml_tag_that_cannot_be_built_is_no_traceback(tmp_path: Path) -> None:
+    asl = tmp_path / "min.asl.json"  # Terraform's jsonencode, the CDK: one line
+    asl.write_text(json.dumps(json.loads((ROOT / "recipes" / "sfn-checkout" / "definition.asl.json").read_text())))
+    line = _one_line(["profile", str(RECIPE), "--logs", str(asl), "-q"])
+    assert "is a Step Functions state machine (a definition), not a log" in line, line
+    for i, text in enumerate(["a: !!bool maybe\n", "when: !!timestamp 99999-01-01\n"]):
+        bad = tmp_path / f"tag{i}.log"
+        bad.write_text(text)
+        assert "not a span log" in _one_line(["profile", str(RECIPE), "--logs", str(bad), "-q"])
+
+
+def test_a_json_recipe_with_a_jaeger_like_field_keeps_its_own_findings(tmp_path: Path) -> None:
+    import yaml
+
+    doc = yaml.safe_load(RECIPE.read_text())
+    doc["fields"]["traceID"] = {"type": "string", "bytes": 16}
+    doc["operations"][0]["cost_per_call_usd"] = "cheap"
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(doc, indent=2))
+    res = runner.invoke(app, ["validate", str(recipe), "-f", "json"], env=ENV)
+    codes = [f["code"] for f in json.loads(res.stdout)["files"][0]["findings"]]
+    assert "run-history" not in codes and codes, res.output
+
+
+def test_a_trace_file_over_the_recipes_size_cap_is_named_as_a_log(tmp_path: Path) -> None:
+    spans = json.loads(TRACES.read_text())
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(spans * (6 * 1024 * 1024 // len(json.dumps(spans)) + 1)))
+    assert big.stat().st_size > 5 * 1024 * 1024
+    res = runner.invoke(app, ["validate", str(big), "-f", "json"], env=ENV)
+    [found] = json.loads(res.stdout)["files"][0]["findings"]
+    assert found["message"].startswith("this file holds Zipkin traces, not a recipe"), found
+
+
+def test_a_span_log_whose_first_line_is_cut_by_the_head_is_still_a_span_log(tmp_path: Path) -> None:
+    log = tmp_path / "bigfirst.jsonl"
+    line = {"request_id": "r1", "payload": "x" * 70_000, "op": "load_cart", "start_ms": 0, "latency_ms": 1,
+            "status": "ok"}  # fmt: skip
+    log.write_text((json.dumps(line) + "\n") * 3)
+    assert "is a span log (JSONL), not a plan: give it to --logs" in _one_line(["apply", str(RECIPE), "--plan", str(log)])
 
 
 def test_one_span_like_key_does_not_make_a_span_log(tmp_path: Path) -> None:

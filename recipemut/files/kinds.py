@@ -204,20 +204,25 @@ SPAN_LINES = 64
 
 def span_lines(lines: Iterable[bytes]) -> bool:
     r"""Whether ``lines`` (stripped) are those of a span log: the first is a JSON object holding two or more
-    of a span's keys (:data:`SPAN_KEYS`; it may be cut by the head; one alone, as ``status`` in ``{"status":
-    200, "path": "/"}``, is any JSON line's), or at least half of the first :data:`SPAN_LINES`
-    (blank ones and ``#`` comments not counted) are, whatever the others (a junk ``kind: Recipe`` or
-    ``operations:`` first, spans indented after it). Parses at most :data:`SPAN_LINES` lines.
+    of a span's keys (:data:`SPAN_KEYS`), or one before the head cut it (a long value after ``request_id``;
+    one alone in a whole line, as ``status`` in ``{"status": 200, "path": "/"}``, is any JSON line's), or
+    at least half of the first :data:`SPAN_LINES` (blank ones and ``#`` comments not counted) are,
+    whatever the others (a junk ``kind: Recipe`` or ``operations:`` first, spans indented after it).
+    Parses at most :data:`SPAN_LINES` lines.
 
     >>> span_lines([b"operations:", b'{"request_id": "r", "op": "a"}'])
     True
     >>> span_lines([b"kind: Recipe", b"name: c", b'{"id": "a"}']), span_lines([b'{"status": 200, "path": "/"}'])
     (False, False)
+    >>> span_lines([b'{"request_id": "r1", "payload": "xxxxxxxx']), span_lines([b'{"request_id": "r1"}'])
+    (True, False)
     """
     meaningful = list(itertools.islice((ln for ln in lines if ln and not ln.startswith(b"#")), SPAN_LINES))
     spans = 0
     for i, ln in enumerate(meaningful):
-        if ln.startswith(b"{") and len(SPAN_KEYS & json_top_keys(ln)[0].keys()) >= 2:
+        keys, whole = json_top_keys(ln) if ln.startswith(b"{") else ({}, True)
+        found = len(SPAN_KEYS & keys.keys())
+        if found >= 2 or (found and not whole):  # a line cut by the head may show one key before a long value
             spans += 1
             if i == 0 or 2 * spans >= len(meaningful):  # a first span line: a log, as ever
                 return True
@@ -369,7 +374,7 @@ def read_text_as(
         raw = read_user_file(path, max_bytes=max_bytes, what=what, missing=missing)
     except InputFileError as e:
         if e.code == "file-too-large":
-            _refuse_kind(_regular_head(name), name, expected, accept, error)
+            _refuse_kind(regular_head(name), name, expected, accept, error)
         raise
     _refuse_kind(raw[:HEAD], name, expected, accept, error)
     return decode_text(raw, file=name, what=text_what)
@@ -383,7 +388,7 @@ def _refuse_kind(
         raise error(got.misplaced(expected), file=name, code="wrong-kind")
 
 
-def _regular_head(name: str) -> bytes:
+def regular_head(name: str) -> bytes:
     """The first :data:`HEAD` bytes of the regular file ``name`` (never waiting on a FIFO swapped in); ``b""``
     when it cannot be read so."""
     try:
@@ -419,5 +424,6 @@ __all__ = [
     "looks_like",
     "read_text_as",
     "recipemut_kind",
+    "regular_head",
     "span_lines",
 ]

@@ -206,33 +206,49 @@ _RUNS_FROM = {
 }
 
 
-def refuse_definition(head: bytes, name: str) -> None:
-    """Raise :class:`InputFileError` when ``head``, a whole small file whose first line is no JSON object
-    (a span log's is), is a workflow engine's definition (:func:`recipemut.recipe.engines.detect_engine`:
-    a GitHub Actions workflow, a Step Functions state machine, a Serverless Workflow...) given to
-    ``--logs``, which would otherwise be "not a span log" at its first line. Parsed only then: once, with
-    the C YAML parser, on at most :data:`HEAD_BYTES`."""
+def definition_of(head: bytes) -> tuple[str, str] | None:
+    """Which workflow engine's definition ``head``, a whole small file, is
+    (:func:`recipemut.recipe.engines.detect_engine`): its engine's key and its name in words
+    (``("github-actions", "a GitHub Actions workflow")``, ``"a Step Functions state machine"``...), else
+    None. Asked only of a file under :data:`HEAD_BYTES` whose first line is no span (a minified
+    definition is one JSON object, as a span line is): parsed once, JSON by the json module, else YAML
+    by the C parser; any failure to parse is "none" (the check is best effort)."""
     body = head.removeprefix(b"\xef\xbb\xbf")
-    first = next((ln.strip() for ln in body.splitlines() if ln.strip()), b"")
-    if len(head) >= HEAD_BYTES or not first or (first.startswith(b"{") and first.endswith(b"}")):
-        return
+    lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
+    if len(head) >= HEAD_BYTES or not lines or span_lines(lines[:1]):
+        return None
+    import json
+
     import yaml
 
     from recipemut.recipe.engines import detect_engine
 
     try:
-        data = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, ValueError, RecursionError):
-        return
-    engine = detect_engine(data) if isinstance(data, dict) else None
+        if len(lines) == 1 and lines[0].startswith(b"{"):
+            data = json.loads(lines[0])
+        else:
+            data = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        engine = detect_engine(data) if isinstance(data, dict) else None
+    except Exception:  # a YAML tag's constructor raises KeyError, AttributeError...: not a definition
+        return None
     if engine is None:
+        return None
+    return engine.KEY, f"{'an' if engine.NAME[:1] in 'AEIOU' else 'a'} {engine.NAME}"
+
+
+def refuse_definition(head: bytes, name: str) -> None:
+    """Raise :class:`InputFileError` when ``head`` is a workflow engine's definition (:func:`definition_of`)
+    given as a log, which would otherwise be "not a span log" at its first line. The message says what
+    it is and what its logs are, in words that hold for every command (``convert`` takes the recipe
+    with ``--recipe``, the others as their first argument)."""
+    found = definition_of(head)
+    if found is None:
         return
-    runs = f"its runs, from '{_RUNS_FROM[engine.KEY]}', go" if engine.KEY in _RUNS_FROM else "its runs or traces go"
-    a = "an" if engine.NAME[:1] in "AEIOU" else "a"
-    raise InputFileError(
-        f"is {a} {engine.NAME} (a definition), not a log: give it as the recipe (the command's first argument); "
-        f"{runs} to --logs", file=name, code="not-a-log",
-    )
+    key, words = found
+    runs = "its runs or traces are the logs"
+    if key in _RUNS_FROM:
+        runs = f"its runs, from '{_RUNS_FROM[key]}', are the logs"
+    raise InputFileError(f"is {words} (a definition), not a log: it is a recipe; {runs}", file=name, code="not-a-log")
 
 
 def refuse_compressed(head: bytes, name: str) -> None:

@@ -40,6 +40,7 @@ from recipemut.files.read import read_user_file
 from recipemut.files.text import safe
 from recipemut.files.write import atomic_write
 from recipemut.logs.detect import log_format
+from recipemut.logs.sources import definition_of
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.loader import MAX_RECIPE_BYTES
 
@@ -392,8 +393,12 @@ def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
                         "`recipemut suggest RECIPE --logs LOGS --out plan.json`", file=source, code="not-a-plan")
     if got is not None and got.kind != "plan":
         raise PlanError(got.misplaced("a plan"), file=source, code="not-a-plan")
-    if got is None and (log := log_format(text[:HEAD].encode("utf-8", "surrogateescape"))) is not None:
+    head = text[:HEAD].encode("utf-8", "surrogateescape")
+    if got is None and (log := log_format(head)) is not None:
         raise PlanError(f"holds {log} (a log), not a plan: give it to --logs", file=source, code="not-a-plan")
+    if got is None and (engine := definition_of(head)) is not None:
+        raise PlanError(f"is {engine[1]} (a definition), not a plan: it is a recipe, the command's first argument",
+                        file=source, code="not-a-plan")
     _check_depth(text, source)
     try:
         data = json.loads(text, parse_int=_parse_int)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import os
 
-from recipemut.errors import Finding, RecipemutError
-from recipemut.files.read import read_user_file
+from recipemut.errors import Finding
+from recipemut.files.kinds import input_kind, regular_head
 from recipemut.logs.detect import log_format
-from recipemut.recipe.loader import MAX_RECIPE_BYTES
 
 #: the first bytes are enough to tell (sniff looks at 64 KiB)
 HEAD_BYTES = 64 * 1024
@@ -23,13 +22,12 @@ HEAD_BYTES = 64 * 1024
 def run_history_finding(path: str | os.PathLike[str]) -> Finding | None:
     """One finding saying ``path`` is a run history or trace file (a log), or ``None`` when it is not one."""
     name = os.fspath(path)
-    try:
-        head = _head(name)
-    except RecipemutError:
-        return None  # unreadable: the loader's own findings say why
-    words = log_format(head)
+    head = _head(name)
+    # recipemut's own files first (a JSON recipe with a traceID field is a recipe, not Jaeger traces); an Argo
+    # or Tekton definition (no status) is no log either: its importer's findings say what is wrong
+    words = None if input_kind(head) is not None else log_format(head)
     if words is None:
-        return None  # an Argo or Tekton definition (no status): its importer's findings say what is wrong
+        return None
     ran = "the recipe is the workflow file it ran, e.g. `recipemut profile workflow.yaml"
     if words.endswith(" traces"):
         ran = "e.g. `recipemut profile recipe.yaml"
@@ -41,8 +39,9 @@ def run_history_finding(path: str | os.PathLike[str]) -> Finding | None:
 
 
 def _head(name: str) -> bytes:
-    # under the recipe's cap, as the loader read it (a larger file was refused as too large)
-    return read_user_file(name, max_bytes=MAX_RECIPE_BYTES, what="recipe")[:HEAD_BYTES]
+    """The first bytes, whatever the file's size (a trace export over the recipe's cap is named too);
+    ``b""`` for anything but a regular file that can be read (the loader's findings say why)."""
+    return regular_head(name)[:HEAD_BYTES]
 
 
 __all__ = ["run_history_finding"]
