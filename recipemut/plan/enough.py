@@ -40,8 +40,9 @@ def too_few_requests(
 
     ``sample`` is ``(fraction, requests in the logs)`` when ingest replayed a sample of the requests
     (``--sample-requests``, the memory budget): ``sample_requests_enough`` is then the fraction that
-    would replay enough of the logs' requests (1 when only all of them would), or None when even
-    all of them are too few, and the sentence says so rather than asking for more logs.
+    would replay enough of the logs' requests, scaled from what ``fraction`` replayed (fewer than
+    needed: so more than ``fraction``), 10% over (1 when only all of them would), or None when even all of them
+    are too few; the sentence says so rather than asking for more logs.
 
     >>> d = too_few_requests(4, 0.1, inconclusive=6)
     >>> d["needed"], d["more"], d["treatment_share_enough"]
@@ -52,6 +53,8 @@ def too_few_requests(
     (True, True)
     >>> too_few_requests(500, 0.1, inconclusive=2, sample=(0.1, 5000))["sample_requests_enough"]
     0.44
+    >>> too_few_requests(1990, 0.1, inconclusive=1, sample=(0.56, 4000))["sample_requests_enough"]
+    0.62
     >>> too_few_requests(500, 0.1, inconclusive=2, sample=(0.5, 1000))["sample_requests_enough"] is None
     True
     """
@@ -73,7 +76,9 @@ def too_few_requests(
     }
     if sample is not None and sample[0] < 1:
         fraction, total = sample
-        wanted = needed / total * 1.1 if total else math.inf  # a margin: the sample is by a hash, not exact
+        # scaled from what this fraction replayed (its hash's draw, the requests left out before replay), with
+        # a margin: the sample is by a hash, not exact
+        wanted = fraction * needed / max(requests, 1) * 1.1
         d["sample"] = {"fraction": fraction, "requests_total": total}
         d["sample_requests_enough"] = None if total < needed else min(1.0, math.ceil(wanted * 100 - 1e-9) / 100)
     d["message"] = too_few_words(d)
