@@ -313,3 +313,18 @@ def test_a_refusal_that_races_a_writer_is_run_again_under_the_lock(recipe: Path)
     assert unlocked_answer(recipe, lambda: "nothing to change") == "nothing to change"
     lock_path(recipe).write_text("1\n")
     assert unlocked_answer(recipe, lambda: "never asked") is None  # a lock file: the locked run decides
+
+
+# ---- 4. an id with '->' given unquoted ----------------------------------------------------------------------
+
+
+def test_an_id_cut_by_the_shell_at_its_arrow_is_said_and_the_help_quotes_it(recipe: Path) -> None:
+    """``--only parallelize:load_cart->score_fraud`` unquoted: the shell passes ``parallelize:load_cart-`` and
+    writes a file named ``score_fraud``; the error says so, and the help's example quotes the id."""
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", str(recipe.with_name("plan.json")),
+                              "--only", "parallelize:load_cart-", "--dry-run"])  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert ("the shell took the '>' of 'parallelize:load_cart->score_fraud' for a redirection (and wrote a file "
+            "named after the rest): quote the id, --only 'parallelize:load_cart->score_fraud'") in res.output
+    helped = runner.invoke(app, ["apply", "-h"], env={"COLUMNS": "200"}).output
+    assert "--only 'parallelize:lookup_tax->quote_shipping'" in helped, helped

@@ -58,7 +58,9 @@ def _check_share(value: float | None) -> float | None:
 def apply(
     recipe: Path = typer.Argument(..., help="The recipe YAML to change.", metavar="RECIPE"),
     plan: Path = typer.Option(..., "--plan", "-p", help="Plan file written by `recipemut suggest --out`."),
-    only: list[str] = typer.Option([], "--only", help="Apply only these mutation ids (repeatable)."),
+    only: list[str] = typer.Option(
+        [], "--only", help="Apply only these mutation ids (repeatable; quote each: to a shell, an id's '>' redirects)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff; write nothing."),
     force: bool = typer.Option(
         False,
@@ -88,7 +90,7 @@ def apply(
     With --canary SHARE the recipe stays primary and a `variants:` section sends SHARE of the
     requests to the mutated recipe; `recipemut evaluate` then promotes or rolls it back.
 
-    Example: recipemut apply checkout.yaml --plan plan.json --only parallelize:load_cart->score_fraud
+    Example: recipemut apply checkout.yaml --plan plan.json --only 'parallelize:lookup_tax->quote_shipping'
     """
     from recipemut.apply.transaction import apply_plan  # pandas and more: not for -h
     from recipemut.plan.planfile import load_plan

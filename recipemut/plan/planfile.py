@@ -185,7 +185,10 @@ class Plan:
         unknown = [i for i in only if i not in self.by_id]
         if unknown:
             known = ", ".join(self.plan) or "(none)"
-            raise PlanError(f"--only {unknown[0]!r}: no such mutation in the plan (planned: {known})",
+            cut = [m for m in self.by_id if m.startswith(unknown[0] + ">")] if unknown[0].endswith("-") else []
+            hint = (f"; the shell took the '>' of {cut[0]!r} for a redirection (and wrote a file named after the "
+                    f"rest): quote the id, --only '{cut[0]}'") if cut else ""  # fmt: skip
+            raise PlanError(f"--only {unknown[0]!r}: no such mutation in the plan (planned: {known}){hint}",
                             code="plan-unknown-id")
         wanted = list(dict.fromkeys(only))
         ordered = [i for i in self.plan if i in wanted] + [i for i in wanted if i not in self.plan]
