@@ -328,3 +328,22 @@ def test_an_id_cut_by_the_shell_at_its_arrow_is_said_and_the_help_quotes_it(reci
             "named after the rest): quote the id, --only 'parallelize:load_cart->score_fraud'") in res.output
     helped = runner.invoke(app, ["apply", "-h"], env={"COLUMNS": "200"}).output
     assert "--only 'parallelize:lookup_tax->quote_shipping'" in helped, helped
+
+
+# ---- 5. floats written by recipemut are numbers to YAML 1.1 readers -----------------------------------------
+
+
+def test_a_canarys_copied_costs_are_numbers_to_a_yaml_1_1_reader(tmp_path: Path) -> None:
+    """ruamel wrote 0.00004 as ``4e-05``, which YAML 1.1 (PyYAML, the recipe loader) reads as text."""
+    import yaml
+
+    from recipemut.apply.transaction import canary_text
+
+    text = (ROOT / "recipes" / "checkout" / "recipe.yaml").read_text()
+    out = canary_text(text, text, 0.2, 5)
+    variant = yaml.safe_load(out)["variants"][0]["recipe"]
+    costs = [op["cost_per_call_usd"] for op in variant["operations"]]
+    assert all(isinstance(c, float) for c in costs), costs
+    assert "cost_per_call_usd: 4.0e-05" in out and "4e-05" not in out
+    (tmp_path / "x.yaml").write_text(out)
+    assert load_recipe(tmp_path / "x.yaml").variants[0].recipe["operations"][0]["cost_per_call_usd"] == 4e-05

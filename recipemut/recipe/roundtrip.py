@@ -21,6 +21,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.tokens import CommentToken
 
 from recipemut.errors import MutationError, RecipemutError
@@ -67,9 +68,27 @@ def indent_of(text: str) -> tuple[int, int, int]:
     return mi, si, off
 
 
+class _Representer(RoundTripRepresenter):
+    """ruamel's round-trip representer, but a float it writes is a number to YAML 1.1 readers too:
+    ``4.0e-05``, not ``4e-05``, which PyYAML (and the recipe loader) read as text (YAML 1.1's floats
+    have a dot). Only values recipemut writes go through it: what the user wrote is kept as written."""
+
+    def represent_float(self, data: float) -> Any:
+        node = super().represent_float(data)
+        m = _NO_DOT.fullmatch(node.value)
+        if m is not None:
+            node.value = f"{m.group(1)}.0{m.group(2)}"
+        return node
+
+
+_NO_DOT = re.compile(r"([-+]?[0-9]+)([eE][-+]?[0-9]+)")
+_Representer.add_representer(float, _Representer.represent_float)  # on the subclass only: its own table
+
+
 def _yaml(text: str, indent: tuple[int, int, int] | None = None) -> YAML:
     """A round-trip YAML instance indenting like ``text`` (or as ``indent`` says, when given)."""
     y = YAML(typ="rt")
+    y.Representer = _Representer
     y.preserve_quotes = True
     y.width = 1 << 30  # never fold a long line the user wrote on one line (ruamel folds at its width)
     mi, si, off = indent if indent is not None else indent_of(text)
