@@ -149,3 +149,17 @@ def test_a_log_that_starts_with_a_junk_line_is_still_read_as_a_log(tmp_path: Pat
     res = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(log), "-f", "json"], env=ENV)
     assert res.exit_code == 0, res.output
     assert log_format(log.read_bytes()) is None
+
+
+def test_a_trace_file_or_a_plan_given_to_map_is_named(tmp_path: Path) -> None:
+    logs = str(ROOT / "recipes" / "checkout" / "logs.jsonl.gz")
+    line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(TRACES), "-q"])
+    assert line.endswith("trace.json: holds Zipkin traces (a log), not a span mapping: give it to --logs"), line
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"planVersion": 1, "tool": "recipemut", "recipe": {}, "mutations": [], "plan": []}))
+    line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(plan), "-q"])
+    assert line.endswith("is a plan (written by suggest --out), not a span mapping: give it to apply --plan"), line
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(listed), "-q"])
+    assert line.endswith("(top level): expected an object, got a list"), line

@@ -59,6 +59,7 @@ from typing import Any, Literal
 import jsonschema
 
 from recipemut.errors import HistoryError, InputFileError
+from recipemut.files.jsonsafe import schema_message
 from recipemut.files.read import read_user_file
 from recipemut.files.write import (
     atomic_write,
@@ -263,7 +264,7 @@ def parse_history(text: str, *, source: str = "<history>") -> tuple[Entry, ...]:
         err = jsonschema.exceptions.best_match(validator.iter_errors(d))
         if err is not None:
             where = ".".join(str(p) for p in err.absolute_path) or "entry"
-            raise HistoryError(f"{where}: {err.message}", file=source, line=i, code="history-schema")
+            raise HistoryError(f"{where}: {schema_message(err)}", file=source, line=i, code="history-schema")
         entries.append(Entry.from_dict(d))
     verify(entries, source=source)
     return tuple(entries)

@@ -27,8 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
+from recipemut.files.jsonsafe import schema_message
+from recipemut.files.kinds import HEAD, input_kind
 from recipemut.files.read import read_user_text
 from recipemut.logs.common import attr_str, to_float
+from recipemut.logs.detect import log_format
 from recipemut.recipe.model import Recipe
 from recipemut.recipe.yamlpos import parse_yaml
 
@@ -604,7 +607,7 @@ def mapping_from_dict(
         e = errors[0]
         path = tuple(e.absolute_path)
         where = "/".join(map(str, path)) or "(top level)"
-        raise MappingError(f"{where}: {e.message}", file=source, line=_line(lines, path), code="schema")
+        raise MappingError(f"{where}: {schema_message(e)}", file=source, line=_line(lines, path), code="schema")
     _check_numbers(data, (), source, lines)
     for path, pat, is_glob in _patterns(data):
         problem = re2_problem(glob_re2(pat) if is_glob else pat)
@@ -675,6 +678,13 @@ def load_mapping(path: str | Path) -> SpanMapping:
     p = Path(path)
     text = read_user_text(p, max_bytes=MAX_MAPPING_BYTES, what="mapping", text_what="a YAML or JSON mapping",
                           missing="no such mapping file")
+    head = text[:HEAD].encode("utf-8", "surrogateescape")
+    got = input_kind(head)  # a plan or a log given to --map: said, not its schema errors (a mapping without
+    if got is not None and got.kind in ("plan", "spans", "parquet"):  # its header may look like a recipe)
+        raise MappingError(got.misplaced("a span mapping"), file=str(p), code="not-a-mapping")
+    if (log := log_format(head)) is not None:
+        raise MappingError(f"holds {log} (a log), not a span mapping: give it to --logs", file=str(p),
+                           code="not-a-mapping")
     data, lines = _yaml_with_lines(text, str(p))
     return mapping_from_dict(data, source=str(p), lines=lines)
 

@@ -35,9 +35,9 @@ import jsonschema
 import yaml
 
 from recipemut.errors import PlanError
+from recipemut.files.jsonsafe import schema_message
 from recipemut.files.kinds import HEAD, input_kind, read_text_as
 from recipemut.files.read import read_user_file
-from recipemut.files.text import safe
 from recipemut.files.write import atomic_write
 from recipemut.logs.detect import log_format
 from recipemut.logs.sources import definition_of
@@ -293,27 +293,6 @@ def _where(path: Sequence[str | int]) -> str:
     return out or "(top level)"
 
 
-#: JSON Schema's type names, and the type a JSON value has
-_TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "true or false", "null": "null"}
-_TYPE_OF = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
-            type(None): "null"}
-
-
-def _schema_message(err: jsonschema.ValidationError) -> str:
-    """A schema error in words, never the whole offending value: jsonschema's message for a list of
-    spans given as a plan quoted every span (2,000 characters and more).
-
-    >>> _schema_message(next(jsonschema.Draft202012Validator({"type": "object"}).iter_errors([{"traceId": "a"}])))
-    'expected an object, got a list'
-    """
-    if err.validator == "type":
-        wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
-        return f"expected {words}, got {_TYPE_WORDS[_TYPE_OF.get(type(err.instance), 'object')]}"
-    return safe(err.message, limit=200)
-
-
 # a JSON string (perhaps unterminated), or one bracket; what lies between (numbers, literals) is skipped
 _TOKEN = re.compile(r'"(?:[^"\\]|\\[\s\S])*"?|[\[\]{}]')
 
@@ -417,7 +396,7 @@ def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
     if errors:
         err = jsonschema.exceptions.best_match(errors) or errors[0]
         path = list(err.absolute_path)
-        raise PlanError(f"{_where(path)}: {_schema_message(err)}", file=source, line=_line_of(text, path),
+        raise PlanError(f"{_where(path)}: {schema_message(err)}", file=source, line=_line_of(text, path),
                         code="plan-schema")
     try:
         return Plan.from_dict(data)
