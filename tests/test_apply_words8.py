@@ -347,3 +347,13 @@ def test_a_canarys_copied_costs_are_numbers_to_a_yaml_1_1_reader(tmp_path: Path)
     assert "cost_per_call_usd: 4.0e-05" in out and "4e-05" not in out
     (tmp_path / "x.yaml").write_text(out)
     assert load_recipe(tmp_path / "x.yaml").variants[0].recipe["operations"][0]["cost_per_call_usd"] == 4e-05
+
+
+def test_evaluate_without_a_canary_says_so_before_reading_the_logs(recipe: Path, tmp_path: Path) -> None:
+    """The logs are not read first: a multi-GB log took minutes to reach the one line (here a file of binary
+    data, which reading would refuse, shows that its read never came)."""
+    not_a_log = tmp_path / "junk.jsonl"
+    not_a_log.write_bytes(b"\x00" * 10_000)  # binary data: refused if it were read
+    res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(not_a_log), "--no-act"])
+    assert res.exit_code == 1, res.output
+    assert "no canary is running (the recipe has no `variants`)" in res.output and "binary" not in res.output

@@ -562,6 +562,15 @@ def _last_canary(chain: Sequence[Entry]) -> Entry | None:
     return next((e for e in reversed(chain) if e.action == "canary"), None)
 
 
+def no_canary(source: str) -> EvaluateError:
+    """The error of a recipe with no ``variants``: nothing to evaluate (said before any log is read)."""
+    return EvaluateError(
+        "no canary is running (the recipe has no `variants`): start one with `recipemut apply --canary SHARE`",
+        file=source,
+        code="no-canary",
+    )
+
+
 def evaluate(
     recipe: str | os.PathLike[str],
     logs: Sequence[str | os.PathLike[str]],
@@ -584,11 +593,7 @@ def evaluate(
     doc = plain_doc(text, source=source)
     variants = doc.get("variants") or []
     if not variants:
-        raise EvaluateError(
-            "no canary is running (the recipe has no `variants`): start one with `recipemut apply --canary SHARE`",
-            file=source,
-            code="no-canary",
-        )
+        raise no_canary(source)
     name = str(variants[0].get("name"))
     if spans is None:
         spans, _report = read_canary_logs(path, logs)

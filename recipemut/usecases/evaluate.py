@@ -218,7 +218,7 @@ def evaluate_canary(
     and log readers raise, :class:`~recipemut.apply.canary.EvaluateError`, and
     :class:`~recipemut.learn.store.StoreError` for a ``settings.store`` that is one of the inputs.
     """
-    from recipemut.apply.canary import evaluate
+    from recipemut.apply.canary import evaluate, no_canary
     from recipemut.apply.transaction import read_recipe_text
     from recipemut.recipe.loader import load_recipe_text
 
@@ -235,6 +235,8 @@ def evaluate_canary(
         )
     progress.task("reading the recipe")
     recipe = load_recipe_text(read_recipe_text(recipe_path), file=str(recipe_path))
+    if not recipe.variants:  # before the logs are read: a multi-GB log took minutes to reach this line
+        raise no_canary(str(recipe_path))
     spans, report, _ = source.read_by_engine(recipe, progress=progress)  # --engine dask: every variant's spans
     if on_read is not None:
         on_read(report)
