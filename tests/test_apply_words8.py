@@ -357,3 +357,21 @@ def test_evaluate_without_a_canary_says_so_before_reading_the_logs(recipe: Path,
     res = runner.invoke(app, ["evaluate", str(recipe), "--logs", str(not_a_log), "--no-act"])
     assert res.exit_code == 1, res.output
     assert "no canary is running (the recipe has no `variants`)" in res.output and "binary" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("1.5", "1.5 is outside (0, 1): a canary takes some of the requests, not none or all (a percentage? "
+                "1.5% is 0.015)"),
+        ("abc", "'abc' is not a share of requests: write 0.1 or 10% for one in ten"),
+        ("100%", "1 is outside (0, 1): a canary takes some of the requests, not none or all"),
+    ],
+)
+def test_canary_takes_a_share_as_a_fraction_or_a_percentage(recipe: Path, given: str, said: str) -> None:
+    plan = str(recipe.with_name("plan.json"))
+    res = runner.invoke(app, ["apply", str(recipe), "--plan", plan, "--canary", given, "--dry-run"],
+                        env={"COLUMNS": "300"})  # fmt: skip
+    assert res.exit_code == 2 and said in " ".join(res.output.replace("│", " ").split()), res.output
+    ok = runner.invoke(app, ["apply", str(recipe), "--plan", plan, "--canary", "20%", "--format", "json"])
+    assert ok.exit_code == 0 and "share: 0.2" in recipe.read_text(), ok.output

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.syntax import Syntax
 
-from recipemut.commands._common import OutputFormat
+from recipemut.commands._common import OutputFormat, share
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 
@@ -51,7 +51,10 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
 
 def _check_share(value: float | None) -> float | None:
     if value is not None and not 0.0 < value < 1.0:
-        raise typer.BadParameter(f"{value:g} is outside (0, 1): a canary takes some of the requests, not none or all")
+        hint = f" (a percentage? {value:g}% is {value / 100:g})" if 1.0 < value < 100.0 else ""
+        raise typer.BadParameter(
+            f"{value:g} is outside (0, 1): a canary takes some of the requests, not none or all{hint}"
+        )
     return value
 
 
@@ -72,7 +75,10 @@ def apply(
         None,
         "--canary",
         callback=_check_share,
-        help="Keep the recipe primary and send this share of requests, strictly between 0 and 1, to the mutated one.",
+        parser=share,
+        metavar="FRACTION",
+        help="Keep the recipe primary and send this share of requests (0.2 or 20%), strictly between none and all, "
+        "to the mutated one.",
     ),
     lock_timeout: float = typer.Option(
         DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
