@@ -236,3 +236,16 @@ def test_a_sample_too_few_to_judge_names_the_sample_that_would_do() -> None:
     assert few["sample"] == {"fraction": 0.1, "requests_total": 3964} and few["sample_requests_enough"] == 0.55
     assert few["message"].startswith(f"The sample is too few to judge: {few['requests']:,} requests replayed")
     assert "the sample of 0.1 replayed" in few["message"] and "--sample-requests 0.55 replays enough" in few["message"]
+
+
+def test_the_yaml_diff_is_never_broken_at_the_terminals_width() -> None:
+    """At 80 columns rich broke a diff line ("# Fraud scoring runs after pricing ... --" then "it does not
+    read" on a line with no diff prefix): the diff promised to be exactly what apply writes."""
+    args = ["suggest", str(CHECKOUT), "--logs", str(CHECKOUT_LOGS), "-q", "-O", "eliminate"]
+    text = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
+    data = CliRunner().invoke(app, [*args, "-f", "json"], env={"COLUMNS": "80"})
+    assert text.exit_code == 0 and data.exit_code == 0, text.output
+    unified = json.loads(data.stdout)["report"]["diff"]["unified"].splitlines()
+    assert any(len(line) > 80 for line in unified)  # the case: lines wider than the terminal
+    printed = text.stdout.splitlines()
+    assert all(line in printed for line in unified), [x for x in unified if x not in printed][:3]

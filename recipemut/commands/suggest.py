@@ -176,7 +176,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
         out.print("\n[bold]YAML diff[/] (exactly what `recipemut apply` writes)")
         for line in rep["diff"]["unified"].splitlines():
             style = "green" if line.startswith("+") else ("red" if line.startswith("-") else None)
-            out.print(shown(line), style=style)
+            out.print(shown(line), style=style, soft_wrap=True)  # never broken: the diff is exact
     if explain:
         rej = list(result.rejected)
         if rej:
