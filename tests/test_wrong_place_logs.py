@@ -127,7 +127,8 @@ def test_a_span_log_whose_first_line_is_cut_by_the_head_is_still_a_span_log(tmp_
     line = {"request_id": "r1", "payload": "x" * 70_000, "op": "load_cart", "start_ms": 0, "latency_ms": 1,
             "status": "ok"}  # fmt: skip
     log.write_text((json.dumps(line) + "\n") * 3)
-    assert "is a span log (JSONL), not a plan: give it to --logs" in _one_line(["apply", str(RECIPE), "--plan", str(log)])
+    line = _one_line(["apply", str(RECIPE), "--plan", str(log)])
+    assert "is a span log (JSONL), not a plan: give it to --logs" in line, line
 
 
 def test_one_span_like_key_does_not_make_a_span_log(tmp_path: Path) -> None:
