@@ -29,6 +29,15 @@ CACHE = PlannedMutation(
 )
 
 
+def with_canary(source: Path, out: Path) -> Path:
+    """``source`` (a recipe) copied to ``out`` with a canary variant running the same recipe (``share`` 0.2),
+    for the tests of ``evaluate`` that need a canary to get as far as reading the logs."""
+    doc = yaml.safe_load(source.read_text())
+    doc["variants"] = [{"name": "canary", "share": 0.2, "recipe": yaml.safe_load(source.read_text())}]
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
 def make_plan(recipe: Path, mutations: tuple[PlannedMutation, ...] = (PARALLELIZE, CACHE),
               out: Path | None = None) -> Path:
     """Write a plan for ``recipe``'s current bytes; return its path."""

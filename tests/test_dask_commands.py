@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import test_dask
+from _apply_helpers import with_canary
 from typer.testing import CliRunner
 
 from recipemut.apply.transaction import apply_plan
@@ -261,8 +262,9 @@ def test_memory_budget_counts_logs_read_by_url(plain: Path, recipe: Recipe) -> N
 def test_url_on_the_local_engine_names_the_engine_that_reads_it(command: str, plain: Path, tmp_path: Path) -> None:
     """Not 'file:/x: no such file' (the path Path() makes of the URL): the URL, and the option that reads it."""
     out = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    recipe = with_canary(RECIPE, tmp_path / "canary.yaml") if command == "evaluate" else RECIPE  # else no logs read
     for url in (f"file://{plain}", "s3://bucket/lake/part-0.parquet"):
-        r = runner.invoke(app, [command, str(RECIPE), "--logs", url, *out], env={"COLUMNS": "200"})
+        r = runner.invoke(app, [command, str(recipe), "--logs", url, *out], env={"COLUMNS": "200"})
         assert r.exit_code == 1, r.output
         lines = [ln for ln in r.output.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith(f"error: {url}: ") and "--engine dask" in lines[0], r.output

@@ -5,12 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _apply_helpers import with_canary
 from _suggest_helpers import profile_from_matrices, recipe
 from typer.testing import CliRunner
 
@@ -255,8 +255,7 @@ def test_profile_and_forecast_draw_progress_unless_quiet(args: list[str], stage:
 
 
 def test_evaluate_draws_progress_unless_quiet(tmp_path: Path) -> None:
-    recipe_path = tmp_path / "recipe.yaml"
-    shutil.copy(RECIPE, recipe_path)
+    recipe_path = with_canary(RECIPE, tmp_path / "recipe.yaml")  # without one, evaluate stops before the logs
     args = ["evaluate", str(recipe_path), "--logs", str(LOGS), "--no-act"]
     shown = _run(args, TTY_COMPATIBLE="1")
     assert "reading logs" in shown.stderr
