@@ -487,9 +487,21 @@ def max_version(entries: Sequence[Entry], current: int | None = None) -> int:
     return max(vs, default=0)
 
 
-def _what(e: Entry) -> str:
-    ids = ", ".join(str(m.get("id")) for m in e.mutations)
-    return f"{e.action} of {ids}" if ids else e.action
+#: the mutation ids a one-line account of an entry names before "and N more" (the entry keeps them all)
+WHAT_IDS = 3
+
+
+def what_of(e: Entry) -> str:
+    """An entry in a few words: ``apply of cache:a, hedge:b, eliminate:c and 4 more``, or its action.
+
+    >>> e = new_entry(None, action="apply", previous_text=None, text="", version_before=None, version=None,
+    ...               mutations=[{"id": f"m{i}"} for i in range(5)])
+    >>> what_of(e)
+    'apply of m0, m1, m2 and 2 more'
+    """
+    ids = [str(m.get("id")) for m in e.mutations]
+    more = f" and {len(ids) - WHAT_IDS} more" if len(ids) > WHAT_IDS else ""
+    return f"{e.action} of {', '.join(ids[:WHAT_IDS])}{more}" if ids else e.action
 
 
 def redo_note(entries: Sequence[Entry]) -> str:
@@ -508,11 +520,11 @@ def redo_note(entries: Sequence[Entry]) -> str:
     wrote = next((e for e in writes if e.sha256_after == last.sha256_after and e.previous_text is not None), None)
     if wrote is not None and wrote.sha256_before == last.sha256_before:
         restoring = f", restoring version {wrote.version_before}" if wrote.version_before is not None else ""
-        return note + f"undoes entry {wrote.seq} ({_what(wrote)}) again{restoring}"
+        return note + f"undoes entry {wrote.seq} ({what_of(wrote)}) again{restoring}"
     redone = next((e for e in writes if e.sha256_after == last.sha256_before), None)
     if redone is not None:
         numbered = f", version {redone.version}" if redone.version is not None else ""
-        note += f"redoes entry {redone.seq} ({_what(redone)}{numbered})"
+        note += f"redoes entry {redone.seq} ({what_of(redone)}{numbered})"
     else:  # pragma: no cover - a verified chain holds a write (not a rollback) of every text it records
         note += "undoes it"
     if wrote is None:

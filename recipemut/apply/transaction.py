@@ -43,6 +43,7 @@ from recipemut.apply.history import (
     redo_note,
     sha256_text,
     text_of_version,
+    what_of,
     write_history,
 )
 from recipemut.errors import HistoryError, InputFileError, MutationError, PlanError, RecipeInvalid, RecipemutError
@@ -675,8 +676,7 @@ def rollback(
                 raise InputFileError(f"history entry {last.seq} is the first write: nothing before it",
                                      file=source, code="no-previous")
             target, seq, version = last.previous_text, last.seq, last.version_before
-            ids = ", ".join(str(m.get("id")) for m in last.mutations)
-            what = f"{last.action} of {ids}" if ids else last.action
+            what = what_of(last)  # a few ids: the entry written keeps every one in its mutations
             numbered = f" (version {version})" if version is not None else ""  # an engine's first text has none
             why = reason or f"undo entry {last.seq} ({what}), restoring the text before it{numbered}"
             if last.action == "rollback":  # documented (a rollback undoes a rollback), but said: it redoes a write
