@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _apply_helpers import RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -63,13 +64,23 @@ def test_a_json_list_that_is_no_plan_is_said_in_words_not_quoted(tmp_path: Path)
     assert line.endswith("(top level): expected an object, got a list"), line
 
 
-def test_a_trace_file_given_as_the_recipe_says_it_is_a_log() -> None:
-    res = runner.invoke(app, ["validate", str(TRACES), "-f", "json"], env=ENV)
+@pytest.mark.parametrize(
+    "command",
+    [["validate"], ["graph"], ["generate", "-n", "3", "-o", "x.jsonl"], ["apply", "--plan", "plan.json"],
+     ["history"], ["evaluate", "--logs", "x.jsonl"], ["profile", "--logs", "x.jsonl"]],
+)
+def test_a_trace_file_given_as_the_recipe_says_it_is_a_log(command: list[str], tmp_path: Path) -> None:
+    """Every reader of a recipe tells traces from their first bytes (``files.kinds.trace_format``): apply
+    said "stale plan", graph and generate "the top level is a list (5 items); a recipe is a mapping"."""
+    args = [command[0], str(TRACES), *(str(tmp_path / a) if a.endswith((".json", ".jsonl")) else a
+                                       for a in command[1:])]  # fmt: skip
+    if command[0] == "apply":  # a real plan: the plan is read first
+        (tmp_path / "r.yaml").write_text(RECIPE_TEXT)
+        make_plan(tmp_path / "r.yaml", out=tmp_path / "plan.json")
+    res = runner.invoke(app, args, env=ENV)
     assert res.exit_code == 1, res.output
-    [found] = json.loads(res.stdout)["files"][0]["findings"]
-    assert found["code"] == "run-history"
-    assert found["message"].startswith("this file holds Zipkin traces, not a recipe: it is a log, give it to --logs")
-    assert "recipemut profile recipe.yaml --logs trace.json" in found["message"]
+    assert "trace.json: holds Zipkin traces (a log), not a recipe: give it to --logs" in res.output, res.output
+    assert "Traceback" not in res.output and "stale" not in res.output
 
 
 @pytest.mark.parametrize(
@@ -119,7 +130,8 @@ def test_a_trace_file_over_the_recipes_size_cap_is_named_as_a_log(tmp_path: Path
     assert big.stat().st_size > 5 * 1024 * 1024
     res = runner.invoke(app, ["validate", str(big), "-f", "json"], env=ENV)
     [found] = json.loads(res.stdout)["files"][0]["findings"]
-    assert found["message"].startswith("this file holds Zipkin traces, not a recipe"), found
+    said = "holds Zipkin traces (a log), not a recipe: give it to --logs"
+    assert (found["code"], found["message"]) == ("wrong-kind", said)
 
 
 def test_a_span_log_whose_first_line_is_cut_by_the_head_is_still_a_span_log(tmp_path: Path) -> None:

@@ -176,12 +176,9 @@ def canary_text(
     variant = plain_doc(mutated_text, source=source)
     variant.pop("variants", None)
     variant["version"] = new_version
-    return apply_edits_to_text(
-        text,
-        [Edit("set", ("variants",), [{"name": name, "share": share, "recipe": variant}]),
-         Edit("set", ("version",), new_version)],
-        source=source,
-    )
+    edits = [Edit("set", ("variants",), [{"name": name, "share": share, "recipe": variant}]),
+             Edit("set", ("version",), new_version)]
+    return apply_edits_to_text(text, edits, source=source)
 
 
 def diff_edits(a: Any, b: Any, path: tuple[str | int, ...] = ()) -> list[Edit]:
@@ -291,11 +288,13 @@ def read_recipe_text(recipe: str | os.PathLike[str], *, text_only: bool = True) 
     with ``text_only=False``: ``--force`` can save whatever bytes a hand edit left into the history
     and restore a recorded text over them.
     """
+    from recipemut.files.kinds import HEAD, refuse_kind
     from recipemut.files.read import decode_text
 
     path = Path(recipe)
     raw = _read_recipe(path)  # capped at the recipe size limit by the one reader
-    if text_only:
+    if text_only:  # a log, a plan, a mapping given as the recipe: named as the loader names it
+        refuse_kind(raw[:HEAD], str(path), "a recipe", ("Recipe",), InputFileError)
         decode_text(raw, file=str(path))
     return decode(raw)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recipemut.errors import InputFileError, RecipemutError
+from recipemut.files.compressed import gunzip_head, is_gzip
 from recipemut.files.read import decode_text, read_user_file
 from recipemut.files.text import safe
 
@@ -198,6 +199,64 @@ def json_top_keys(head: bytes) -> tuple[dict[str, Any], bool]:
         return keys, False
 
 
+_KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
+#: a document that opens with Tempo's ``batches`` key
+_TEMPO_OPEN = re.compile(rb'\{\s*"batches"\s*:\s*\[')
+#: keys of a ResourceSpans, one of which a Tempo answer holds beside ``batches``
+_RESOURCE_SPANS_KEYS = frozenset({b"resource", b"scopeSpans", b"instrumentationLibrarySpans", b"spans"})
+#: how messages name each trace format
+TRACE_LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin"}
+
+
+def is_tempo(head: bytes) -> bool:
+    """Whether a file's first bytes are Grafana Tempo's trace JSON (``GET /api/traces/<id>``):
+    OTLP's ResourceSpans under a top-level ``batches`` key instead of ``resourceSpans``.
+
+    >>> is_tempo(b'{"batches": [{"resource": {"attributes": []}, "scopeSpans": []}]}'), is_tempo(b'{"batches": []}')
+    (True, True)
+    >>> is_tempo(b'{"resourceSpans": []}'), is_tempo(b'{"batches": 3, "jobs": []}')
+    (False, False)
+    """
+    if is_gzip(head):
+        head = gunzip_head(head)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] != b"{":
+        return False
+    if _TEMPO_OPEN.match(text):
+        return True
+    keys = set(_KEY.findall(text[:65536]))
+    return b"batches" in keys and b"resourceSpans" not in keys and bool(keys & _RESOURCE_SPANS_KEYS)
+
+
+def trace_format(head: bytes) -> str | None:
+    """``"otlp"``, ``"jaeger"`` or ``"zipkin"`` when a file's first bytes (plain or gzip) are traces in
+    that format, told by keys no recipe, plan or mapping holds together: OTLP's ``resourceSpans`` (or
+    Tempo's ``batches``, :func:`is_tempo`); Jaeger's ``traceID``, ``spanID`` and ``operationName``, all
+    three; Zipkin v2's list of spans with ``traceId`` and ``id``, ``localEndpoint`` or ``remoteEndpoint``.
+    Every reader asks it (:func:`input_kind`): traces are never a recipe, a plan or a mapping.
+
+    >>> trace_format(b'[{"traceId": "a", "id": "b", "localEndpoint": {}}]'), trace_format(b'{"resourceSpans": []}')
+    ('zipkin', 'otlp')
+    >>> trace_format(b'{"data": [{"traceID": "a", "spans": [{"spanID": "b", "operationName": "get"}]}]}')
+    'jaeger'
+    >>> trace_format(b'{"apiVersion": "recipemut/v1", "fields": {"traceID": {}}}') is None
+    True
+    """
+    if is_gzip(head):
+        head = gunzip_head(head)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] not in (b"{", b"["):
+        return None
+    keys = set(_KEY.findall(text[:65536]))
+    if b"resourceSpans" in keys or is_tempo(text):
+        return "otlp"
+    if {b"traceID", b"spanID", b"operationName"} <= keys:
+        return "jaeger"
+    if text[:1] == b"[" and b"traceId" in keys and keys & {b"localEndpoint", b"id", b"remoteEndpoint"}:
+        return "zipkin"
+    return None
+
+
 #: the lines (blank ones and comments not counted) whose span objects tell a span log from the first bytes
 SPAN_LINES = 64
 
@@ -280,9 +339,9 @@ def document_kind(head: bytes) -> str:
 @dataclass(frozen=True)
 class InputKind:
     """What one of the files recipemut reads is (:func:`input_kind`), and where it goes: ``kind`` is
-    ``"plan"``, ``"spans"`` (a JSONL span log), ``"parquet"`` (a Parquet log) or a kind of
-    :func:`document_kind` (``"Recipe"``, ``"SpanMapping"``, ``"Generation"``); ``form`` ``"YAML"`` or
-    ``"JSON"``.
+    ``"plan"``, ``"spans"`` (a JSONL span log), ``"traces"`` (OTLP, Jaeger, Zipkin), ``"parquet"`` (a
+    Parquet log) or a kind of :func:`document_kind` (``"Recipe"``, ``"SpanMapping"``, ``"Generation"``);
+    ``form`` ``"YAML"`` or ``"JSON"`` (for traces, the format's name).
 
     >>> InputKind("plan").misplaced("a recipe")
     'is a plan (written by suggest --out), not a recipe: give it to apply --plan'
@@ -299,6 +358,7 @@ class InputKind:
         return {
             "plan": "is a plan (written by suggest --out)",
             "spans": "is a span log (JSONL)",
+            "traces": f"holds {self.form} traces (a log)",
             "parquet": "is a Parquet log",
             "Recipe": f"is a recipe ({self.form})",
             "SpanMapping": f"is a span mapping ({self.form})",
@@ -311,6 +371,7 @@ class InputKind:
         return {
             "plan": "give it to apply --plan",
             "spans": "give it to --logs",
+            "traces": "give it to --logs",
             "parquet": "give it to --logs",
             "Recipe": "give it as the command's first argument",
             "SpanMapping": "give it to --map",
@@ -326,7 +387,8 @@ def input_kind(head: bytes) -> InputKind | None:
     r"""Which of the files recipemut reads ``head`` (a file's first bytes) opens, or ``None`` when it is
     none of them that can be told: a Parquet file (its magic), a plan (a JSON object whose first keys
     hold ``planVersion``), a span log (:func:`span_lines`), a recipe, a span mapping or generation
-    parameters (:func:`document_kind`). The one detector both directions ask: ``--logs`` refuses all
+    parameters (:func:`document_kind`), or traces (:func:`trace_format`: kind ``"traces"``, the
+    format's name as ``form``). The one detector both directions ask: ``--logs`` refuses all
     but the logs (:func:`recipemut.logs.sources.refuse_other_kind`), a recipe, plan or parameters
     reader all but its own (:func:`read_text_as`).
 
@@ -348,7 +410,10 @@ def input_kind(head: bytes) -> InputKind | None:
     if span_lines([ln.strip() for ln in body.splitlines()]):
         return InputKind("spans", "")
     kind = document_kind(head)
-    return InputKind(kind, form) if kind in ("Recipe", "SpanMapping", "Generation") else None
+    if kind in ("Recipe", "SpanMapping", "Generation"):
+        return InputKind(kind, form)
+    traces = trace_format(head)
+    return None if traces is None else InputKind("traces", TRACE_LABELS[traces])
 
 
 def read_text_as(
@@ -374,13 +439,13 @@ def read_text_as(
         raw = read_user_file(path, max_bytes=max_bytes, what=what, missing=missing)
     except InputFileError as e:
         if e.code == "file-too-large":
-            _refuse_kind(regular_head(name), name, expected, accept, error)
+            refuse_kind(regular_head(name), name, expected, accept, error)
         raise
-    _refuse_kind(raw[:HEAD], name, expected, accept, error)
+    refuse_kind(raw[:HEAD], name, expected, accept, error)
     return decode_text(raw, file=name, what=text_what)
 
 
-def _refuse_kind(
+def refuse_kind(
     head: bytes, name: str, expected: str, accept: Container[str], error: type[RecipemutError]
 ) -> None:
     got = input_kind(head)
@@ -415,15 +480,19 @@ __all__ = [
     "SPAN_KEYS",
     "SPAN_LINES",
     "SVG",
+    "TRACE_LABELS",
     "FileKind",
     "InputKind",
     "document_kind",
     "head_of",
     "input_kind",
+    "is_tempo",
     "json_top_keys",
     "looks_like",
     "read_text_as",
     "recipemut_kind",
+    "refuse_kind",
     "regular_head",
     "span_lines",
+    "trace_format",
 ]

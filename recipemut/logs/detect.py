@@ -21,6 +21,8 @@ import re
 from pathlib import PurePath
 
 from recipemut.files.compressed import gunzip_head, is_gzip
+from recipemut.files.kinds import is_tempo as is_tempo
+from recipemut.files.kinds import trace_format
 from recipemut.logs.runs.sniff import LABELS as RUN_LABELS
 from recipemut.logs.runs.sniff import is_definition, sniff
 from recipemut.logs.sources import HEAD_BYTES, PARQUET_SUFFIXES  # a Parquet log's names (told by content still)
@@ -30,30 +32,6 @@ UTF8_BOM = b"\xef\xbb\xbf"
 LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin", "native": "native JSONL", **RUN_LABELS}
 
 _KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
-#: a document that opens with Tempo's ``batches`` key
-_TEMPO_OPEN = re.compile(rb'\{\s*"batches"\s*:\s*\[')
-#: keys of a ResourceSpans, one of which a Tempo answer holds beside ``batches``
-_RESOURCE_SPANS_KEYS = frozenset({b"resource", b"scopeSpans", b"instrumentationLibrarySpans", b"spans"})
-
-
-def is_tempo(head: bytes) -> bool:
-    """Whether a file's first bytes are Grafana Tempo's trace JSON (``GET /api/traces/<id>``):
-    OTLP's ResourceSpans under a top-level ``batches`` key instead of ``resourceSpans``.
-
-    >>> is_tempo(b'{"batches": [{"resource": {"attributes": []}, "scopeSpans": []}]}'), is_tempo(b'{"batches": []}')
-    (True, True)
-    >>> is_tempo(b'{"resourceSpans": []}'), is_tempo(b'{"batches": 3, "jobs": []}')
-    (False, False)
-    """
-    if is_gzip(head):
-        head = gunzip_head(head)
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text[:1] != b"{":
-        return False
-    if _TEMPO_OPEN.match(text):
-        return True
-    keys = set(_KEY.findall(text[:65536]))
-    return b"batches" in keys and b"resourceSpans" not in keys and bool(keys & _RESOURCE_SPANS_KEYS)
 
 
 def looks_native(head: bytes) -> bool:
@@ -97,13 +75,11 @@ def detect(head: bytes) -> str | None:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text[:1] not in (b"{", b"["):
         return sniff(text)  # a run history in YAML, or None
+    if (told := trace_format(text)) is not None:
+        return told
     keys = set(_KEY.findall(text[:65536]))
-    if b"resourceSpans" in keys or is_tempo(text):
-        return "otlp"
-    if keys & {b"traceID", b"spanID", b"operationName", b"processID"}:
-        return "jaeger"
-    if text[:1] == b"[" and b"traceId" in keys and keys & {b"localEndpoint", b"id", b"remoteEndpoint"}:
-        return "zipkin"
+    if keys & {b"traceID", b"spanID", b"operationName", b"processID"}:  # one of Jaeger's keys is enough here,
+        return "jaeger"  # in a file given as a log (trace_format, which every reader asks, wants more)
     return sniff(text)  # a workflow engine's run history, or None
 
 

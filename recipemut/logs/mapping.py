@@ -680,7 +680,7 @@ def load_mapping(path: str | Path) -> SpanMapping:
                           missing="no such mapping file")
     head = text[:HEAD].encode("utf-8", "surrogateescape")
     got = input_kind(head)  # a plan or a log given to --map: said, not its schema errors (a mapping without
-    if got is not None and got.kind in ("plan", "spans", "parquet"):  # its header may look like a recipe)
+    if got is not None and got.kind in ("plan", "spans", "traces", "parquet"):  # its header may look like a recipe)
         raise MappingError(got.misplaced("a span mapping"), file=str(p), code="not-a-mapping")
     if (log := log_format(head)) is not None:
         raise MappingError(f"holds {log} (a log), not a span mapping: give it to --logs", file=str(p),
