@@ -176,3 +176,42 @@ def test_a_trace_file_or_a_plan_given_to_map_is_named(tmp_path: Path) -> None:
     listed.write_text("- a\n- b\n")
     line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(listed), "-q"])
     assert line.endswith("(top level): expected an object, got a list"), line
+
+
+# ---- what looks like a log but is not one (a second review) ------------------------------------------------
+
+
+def test_a_definition_whose_payload_holds_trace_words_is_a_recipe(tmp_path: Path) -> None:
+    """Tempo's `batches` beside `resource`, deep in a Pass state's Result, made a Step Functions
+    definition 'OTLP traces' to every reader: traces are told by the document's top level."""
+    asl = tmp_path / "sfn.asl.json"
+    asl.write_text(json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True, "Result": {
+        "batches": [1, 2, 3], "resource": "gpu-pool", "traceID": "t", "spanID": "s", "operationName": "o"}}}}))
+    res = runner.invoke(app, ["validate", str(asl)], env=ENV)
+    assert res.exit_code == 0 and "read as a Step Functions state machine" in res.output, res.output
+    assert runner.invoke(app, ["history", str(asl)], env=ENV).exit_code == 0
+
+
+def test_a_json_mapping_with_span_like_keys_is_read_as_a_mapping(tmp_path: Path) -> None:
+    """A hand-formatted JSON mapping whose first line holds `status` was 'a span log'; one whose rule
+    tests an attribute named `spanID` was 'Jaeger traces'."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "recipes" / "zipkin_simple_db" / "mapping.yaml").read_text())
+    status = {"error": [{"attribute": "http.status_code", "min": 500}]}
+    doc = {"apiVersion": doc.pop("apiVersion"), "kind": doc.pop("kind"), "status": status, **doc}
+    doc["operations"][0]["attributes"]["spanID"] = {"exists": True}
+    text = json.dumps(doc, indent=None).replace(', "operations"', ',\n "operations"', 1)
+    mapping = tmp_path / "m.json"
+    mapping.write_text(text)
+    assert not text.splitlines()[0].endswith("}")  # a first line that is not a whole object
+    from recipemut.logs.mapping import load_mapping
+
+    assert load_mapping(mapping).rules[0].op == "insert_book"
+
+
+def test_a_schema_error_says_what_yaml_made_of_a_date(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("apiVersion: recipemut/v1\nkind: SpanMapping\noperations:\n  - op: a\n    name: 2001-01-01\n")
+    line = _one_line(["profile", str(RECIPE), "--logs", str(TRACES), "--map", str(mapping), "-q"])
+    assert "got a date (YAML reads 2001-01-01 as one; quote it to keep it as text)" in line, line

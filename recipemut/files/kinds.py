@@ -149,6 +149,8 @@ GENERATION_KEYS = frozenset({"defaults", "operations", "fields"})
 #: keys of a span line (:data:`recipemut.logs.spans.REQUIRED`, and a trace's ids), never a top-level key of
 #: one of recipemut's own documents (a recipe's schema allows no other key): a JSON object holding one is a span
 SPAN_KEYS = frozenset({"request_id", "op", "start_ms", "latency_ms", "status", "trace_id", "span_id"})
+#: the keys of a span that name it: enough alone in a line the head cut (no other document opens with one)
+_SPAN_IDS = frozenset({"request_id", "trace_id", "span_id"})
 _TOP_KEY = re.compile(rb"([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]|$)")  # a YAML key at column 0: ``defaults:``
 _JSON_WS = re.compile(r"[ \t\r\n]+")
 #: a top-level ``operations:`` whose value is a list (a recipe's, its header missing), not a mapping (the parameters')
@@ -204,6 +206,8 @@ _KEY = re.compile(rb'"([A-Za-z_]+)"\s*:')
 _TEMPO_OPEN = re.compile(rb'\{\s*"batches"\s*:\s*\[')
 #: keys of a ResourceSpans, one of which a Tempo answer holds beside ``batches``
 _RESOURCE_SPANS_KEYS = frozenset({b"resource", b"scopeSpans", b"instrumentationLibrarySpans", b"spans"})
+#: the first key of a JSON document (its value may lie past the head)
+_FIRST_KEY = re.compile(rb'\{\s*"([A-Za-z_]+)"\s*:')
 #: how messages name each trace format
 TRACE_LABELS = {"otlp": "OTLP", "jaeger": "Jaeger", "zipkin": "Zipkin"}
 
@@ -230,16 +234,19 @@ def is_tempo(head: bytes) -> bool:
 
 def trace_format(head: bytes) -> str | None:
     """``"otlp"``, ``"jaeger"`` or ``"zipkin"`` when a file's first bytes (plain or gzip) are traces in
-    that format, told by keys no recipe, plan or mapping holds together: OTLP's ``resourceSpans`` (or
-    Tempo's ``batches``, :func:`is_tempo`); Jaeger's ``traceID``, ``spanID`` and ``operationName``, all
-    three; Zipkin v2's list of spans with ``traceId`` and ``id``, ``localEndpoint`` or ``remoteEndpoint``.
-    Every reader asks it (:func:`input_kind`): traces are never a recipe, a plan or a mapping.
+    that format, told by the document's top level, where no recipe, plan or mapping looks alike: a
+    list at the top holding Jaeger's ``traceID``, ``spanID`` and ``operationName`` or Zipkin v2's
+    ``traceId`` with ``id``, ``localEndpoint`` or ``remoteEndpoint``; an object whose first key is
+    OTLP's ``resourceSpans`` (or holds it at the top), Tempo's ``batches`` (:func:`is_tempo`), or
+    Jaeger's ``traceID`` or ``data`` with those three keys below. A payload that merely holds such
+    words (a Step Functions state's ``Result: {"batches": [...], "resource": ...}``) is none. Every
+    reader asks it (:func:`input_kind`): traces are never a recipe, a plan or a mapping.
 
     >>> trace_format(b'[{"traceId": "a", "id": "b", "localEndpoint": {}}]'), trace_format(b'{"resourceSpans": []}')
     ('zipkin', 'otlp')
     >>> trace_format(b'{"data": [{"traceID": "a", "spans": [{"spanID": "b", "operationName": "get"}]}]}')
     'jaeger'
-    >>> trace_format(b'{"apiVersion": "recipemut/v1", "fields": {"traceID": {}}}') is None
+    >>> trace_format(b'{"StartAt": "P", "States": {"P": {"Result": {"batches": [{"resource": "gpu"}]}}}}') is None
     True
     """
     if is_gzip(head):
@@ -248,13 +255,18 @@ def trace_format(head: bytes) -> str | None:
     if text[:1] not in (b"{", b"["):
         return None
     keys = set(_KEY.findall(text[:65536]))
-    if b"resourceSpans" in keys or is_tempo(text):
+    jaeger = {b"traceID", b"spanID", b"operationName"} <= keys
+    if text[:1] == b"[":  # no recipemut file is a list at the top
+        if jaeger:
+            return "jaeger"
+        return "zipkin" if b"traceId" in keys and keys & {b"localEndpoint", b"id", b"remoteEndpoint"} else None
+    first = _FIRST_KEY.match(text)
+    opens = first.group(1) if first is not None else b""
+    if opens == b"resourceSpans" or "resourceSpans" in json_top_keys(text)[0]:
         return "otlp"
-    if {b"traceID", b"spanID", b"operationName"} <= keys:
-        return "jaeger"
-    if text[:1] == b"[" and b"traceId" in keys and keys & {b"localEndpoint", b"id", b"remoteEndpoint"}:
-        return "zipkin"
-    return None
+    if opens == b"batches" and is_tempo(text):
+        return "otlp"
+    return "jaeger" if opens in (b"traceID", b"data") and jaeger else None
 
 
 #: the lines (blank ones and comments not counted) whose span objects tell a span log from the first bytes
@@ -263,8 +275,9 @@ SPAN_LINES = 64
 
 def span_lines(lines: Iterable[bytes]) -> bool:
     r"""Whether ``lines`` (stripped) are those of a span log: the first is a JSON object holding two or more
-    of a span's keys (:data:`SPAN_KEYS`), or one before the head cut it (a long value after ``request_id``;
-    one alone in a whole line, as ``status`` in ``{"status": 200, "path": "/"}``, is any JSON line's), or
+    of a span's keys (:data:`SPAN_KEYS`), or, as the head's last line, a span's id before the head cut it
+    (``request_id``, then a long value; one key alone in a whole line, as ``status`` in ``{"status": 200,
+    "path": "/"}``, or in a mapping's first line, is any JSON document's), or
     at least half of the first :data:`SPAN_LINES` (blank ones and ``#`` comments not counted) are,
     whatever the others (a junk ``kind: Recipe`` or ``operations:`` first, spans indented after it).
     Parses at most :data:`SPAN_LINES` lines.
@@ -281,7 +294,8 @@ def span_lines(lines: Iterable[bytes]) -> bool:
     for i, ln in enumerate(meaningful):
         keys, whole = json_top_keys(ln) if ln.startswith(b"{") else ({}, True)
         found = len(SPAN_KEYS & keys.keys())
-        if found >= 2 or (found and not whole):  # a line cut by the head may show one key before a long value
+        cut = not whole and i == len(meaningful) - 1  # the head's last line, perhaps cut (or a multi-line object)
+        if found >= 2 or (cut and keys.keys() & _SPAN_IDS):  # cut after a span's id and a long value
             spans += 1
             if i == 0 or 2 * spans >= len(meaningful):  # a first span line: a log, as ever
                 return True

@@ -139,8 +139,9 @@ def log_format(head: bytes) -> str | None:
     >>> log_format(b'{"events": [{"id": 1, "previousEventId": 0}]}'), log_format(b'{"op": "a"}')
     ('a Step Functions execution history', None)
     """
-    fmt = detect(head)
-    if fmt is None or is_definition(fmt, gunzip_head(head) if is_gzip(head) else head):
+    text = (gunzip_head(head) if is_gzip(head) else head).lstrip(b"\xef\xbb\xbf \t\r\n")
+    fmt = trace_format(text) or sniff(text)  # traces told by their top level: a file given where no log goes
+    if fmt is None or is_definition(fmt, text):
         return None
     if fmt not in RUN_LABELS:
         return f"{LABELS[fmt]} traces"

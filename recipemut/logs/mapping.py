@@ -682,7 +682,7 @@ def load_mapping(path: str | Path) -> SpanMapping:
     got = input_kind(head)  # a plan or a log given to --map: said, not its schema errors (a mapping without
     if got is not None and got.kind in ("plan", "spans", "traces", "parquet"):  # its header may look like a recipe)
         raise MappingError(got.misplaced("a span mapping"), file=str(p), code="not-a-mapping")
-    if (log := log_format(head)) is not None:
+    if got is None and (log := log_format(head)) is not None:  # a run history (traces are input_kind's)
         raise MappingError(f"holds {log} (a log), not a span mapping: give it to --logs", file=str(p),
                            code="not-a-mapping")
     data, lines = _yaml_with_lines(text, str(p))
