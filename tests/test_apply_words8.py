@@ -364,8 +364,9 @@ def test_evaluate_without_a_canary_says_so_before_reading_the_logs(recipe: Path,
     [
         ("1.5", "1.5 is outside (0, 1): a canary takes some of the requests, not none or all (a percentage? "
                 "1.5% is 0.015)"),
-        ("abc", "'abc' is not a share of requests: write 0.1 or 10% for one in ten"),
-        ("100%", "1 is outside (0, 1): a canary takes some of the requests, not none or all"),
+        ("abc", "'abc' is not a share of requests: write 0.2 or 20% for one in five"),
+        ("100%", "100% is outside (0%, 100%): a canary takes some of the requests, not none or all"),
+        ("150%", "150% is outside (0%, 100%): a canary takes some of the requests, not none or all"),
     ],
 )
 def test_canary_takes_a_share_as_a_fraction_or_a_percentage(recipe: Path, given: str, said: str) -> None:
@@ -373,5 +374,5 @@ def test_canary_takes_a_share_as_a_fraction_or_a_percentage(recipe: Path, given:
     res = runner.invoke(app, ["apply", str(recipe), "--plan", plan, "--canary", given, "--dry-run"],
                         env={"COLUMNS": "300"})  # fmt: skip
     assert res.exit_code == 2 and said in " ".join(res.output.replace("│", " ").split()), res.output
-    ok = runner.invoke(app, ["apply", str(recipe), "--plan", plan, "--canary", "20%", "--format", "json"])
-    assert ok.exit_code == 0 and "share: 0.2" in recipe.read_text(), ok.output
+    ok = runner.invoke(app, ["apply", str(recipe), "--plan", plan, "--canary", "14.3%", "--format", "json"])
+    assert ok.exit_code == 0 and "share: 0.143\n" in recipe.read_text(), ok.output  # not 0.14300000000000002

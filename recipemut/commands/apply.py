@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import typer
 from rich.syntax import Syntax
 
-from recipemut.commands._common import OutputFormat, share
+from recipemut.commands._common import OutputFormat
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
+from recipemut.usecases.inputs import parse_share
 
 if TYPE_CHECKING:
     from recipemut.apply.transaction import WriteResult
@@ -49,12 +50,17 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     )
 
 
-def _check_share(value: float | None) -> float | None:
-    if value is not None and not 0.0 < value < 1.0:
-        hint = f" (a percentage? {value:g}% is {value / 100:g})" if 1.0 < value < 100.0 else ""
-        raise typer.BadParameter(
-            f"{value:g} is outside (0, 1): a canary takes some of the requests, not none or all{hint}"
-        )
+def _canary_share(text: str) -> float:
+    """--canary's value: a share written 0.2 or 20%, strictly between none and all, said as typed."""
+    try:
+        value = parse_share(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a share of requests: write 0.2 or 20% for one in five") from None
+    if not 0.0 < value < 1.0:
+        typed, percent = text.strip(), text.strip().endswith("%")
+        hint = f" (a percentage? {value:g}% is {value / 100:g})" if not percent and 1.0 < value < 100.0 else ""
+        raise typer.BadParameter(f"{typed} is outside {'(0%, 100%)' if percent else '(0, 1)'}: a canary takes "
+                                 f"some of the requests, not none or all{hint}")  # fmt: skip
     return value
 
 
@@ -74,8 +80,7 @@ def apply(
     canary: float = typer.Option(
         None,
         "--canary",
-        callback=_check_share,
-        parser=share,
+        parser=_canary_share,
         metavar="FRACTION",
         help="Keep the recipe primary and send this share of requests (0.2 or 20%), strictly between none and all, "
         "to the mutated one.",

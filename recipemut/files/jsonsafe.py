@@ -30,8 +30,9 @@ def strict_json(v: Any) -> Any:
 #: JSON Schema's type names, and the type a JSON value has
 _TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
                "number": "a number", "boolean": "true or false", "null": "null"}
-_TYPE_OF = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
-            type(None): "null"}
+#: JSON Schema's type of a value, asked in this order (a bool is an int to Python; YAML builds dates too)
+_TYPE_OF: tuple[tuple[type, str], ...] = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+                                          (dict, "object"), (list, "array"), (type(None), "null"))
 
 
 def schema_message(err: jsonschema.ValidationError) -> str:
@@ -46,5 +47,20 @@ def schema_message(err: jsonschema.ValidationError) -> str:
     if err.validator == "type":
         wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
         words = " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
-        return f"expected {words}, got {_TYPE_WORDS[_TYPE_OF.get(type(err.instance), 'object')]}"
+        return f"expected {words}, got {_value_words(err.instance)}"
     return safe(err.message, limit=200)
+
+
+def _value_words(value: object) -> str:
+    """A value's type in words: a JSON type's, or what YAML made of it (a date: quote it to keep text).
+
+    >>> import datetime
+    >>> _value_words(True), _value_words(datetime.date(2001, 1, 1)), _value_words(b"x")
+    ('true or false', 'a date (YAML reads 2001-01-01 as one; quote it to keep it as text)', 'bytes')
+    """
+    import datetime
+
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"a date (YAML reads {value} as one; quote it to keep it as text)"
+    named = next((name for kind, name in _TYPE_OF if isinstance(value, kind)), None)
+    return _TYPE_WORDS[named] if named is not None else type(value).__name__

@@ -41,8 +41,9 @@ def too_few_requests(
     ``sample`` is ``(fraction, requests in the logs)`` when ingest replayed a sample of the requests
     (``--sample-requests``, the memory budget): ``sample_requests_enough`` is then the fraction that
     would replay enough of the logs' requests, scaled from what ``fraction`` replayed (fewer than
-    needed: so more than ``fraction``), 10% over (1 when only all of them would), or None when even all of them
-    are too few; the sentence says so rather than asking for more logs.
+    needed: so more than ``fraction``), 10% over (1 when only all of them would), or None when even
+    all of them would replay too few (about ``requests / fraction``: some are left out before the
+    replay); the sentence says so rather than asking for more logs.
 
     >>> d = too_few_requests(4, 0.1, inconclusive=6)
     >>> d["needed"], d["more"], d["treatment_share_enough"]
@@ -56,6 +57,8 @@ def too_few_requests(
     >>> too_few_requests(1990, 0.1, inconclusive=1, sample=(0.56, 4000))["sample_requests_enough"]
     0.62
     >>> too_few_requests(500, 0.1, inconclusive=2, sample=(0.5, 1000))["sample_requests_enough"] is None
+    True
+    >>> too_few_requests(900, 0.1, inconclusive=1, sample=(0.5, 2000))["sample_requests_enough"] is None  # ~1,800
     True
     """
     needed = requests_needed(share)
@@ -79,8 +82,9 @@ def too_few_requests(
         # scaled from what this fraction replayed (its hash's draw, the requests left out before replay), with
         # a margin: the sample is by a hash, not exact
         wanted = fraction * needed / max(requests, 1) * 1.1
+        every = requests / fraction  # about what replaying every request of the logs gives (some are left out)
         d["sample"] = {"fraction": fraction, "requests_total": total}
-        d["sample_requests_enough"] = None if total < needed else min(1.0, math.ceil(wanted * 100 - 1e-9) / 100)
+        d["sample_requests_enough"] = None if every < needed else min(1.0, math.ceil(wanted * 100 - 1e-9) / 100)
     d["message"] = too_few_words(d)
     return d
 

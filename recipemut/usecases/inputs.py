@@ -266,12 +266,12 @@ def request_sampling(report: IngestReport) -> dict[str, Any]:
 def parse_share(text: str) -> float:
     """A share written ``0.05`` or ``5%`` (``--tolerance``, ``--sample-requests``); ``ValueError`` otherwise.
 
-    >>> parse_share("5%"), parse_share("0.1"), parse_share(" 10 % ")
-    (0.05, 0.1, 0.1)
+    >>> parse_share("5%"), parse_share("0.1"), parse_share(" 10 % "), parse_share("14.3%")
+    (0.05, 0.1, 0.1, 0.143)
     """
     value = text.strip()
     percent = value.endswith("%")
-    return float(value.removesuffix("%").strip()) / (100.0 if percent else 1.0)
+    return float(f"{float(value.removesuffix('%').strip()) / (100.0 if percent else 1.0):.12g}")  # 14.3% is 0.143
 
 
 def sample_rates(report: IngestReport) -> dict[str, Any]:
