@@ -1,4 +1,4 @@
-"""Run histories told by content (recipemut.logs.runs.sniff through recipemut.logs.detect)."""
+"""Run histories told by content (recipemut.files.runsniff through recipemut.logs.detect)."""
 
 from __future__ import annotations
 

@@ -143,13 +143,19 @@ def test_a_span_log_whose_first_line_is_cut_by_the_head_is_still_a_span_log(tmp_
     assert "is a span log (JSONL), not a plan: give it to --logs" in line, line
 
 
-def test_one_span_like_key_does_not_make_a_span_log(tmp_path: Path) -> None:
-    assert input_kind(b'{"status": 200, "path": "/"}\n{"status": 404, "path": "/x"}\n') is None
+def test_one_span_like_key_does_not_make_a_span_log_and_json_lines_are_named(tmp_path: Path) -> None:
+    """An access log's lines ({"status": 200, ...}) were "a span log" (one span key); then, given as the
+    recipe, a YAML syntax error at line 2 and, as the plan, "not valid JSON: Extra data"."""
+    assert input_kind(b'{"status": 200, "path": "/"}\n{"status": 404, "path": "/x"}\n').kind == "jsonl"  # type: ignore[union-attr]
     assert input_kind(b'{"request_id": "r1", "status": "ok"}\n').kind == "spans"  # type: ignore[union-attr]
     access = tmp_path / "access.jsonl"
     access.write_text('{"status": 200, "path": "/"}\n{"status": 404, "path": "/x"}\n')
-    line = _one_line(["apply", str(RECIPE), "--plan", str(access)])
-    assert "span log" not in line and "not valid JSON" in line, line
+    said = "holds JSON lines, none of them a span (request_id, op, start_ms, latency_ms, status), not a"
+    for args in (["apply", str(RECIPE), "--plan", str(access)], ["validate", str(access)], ["graph", str(access)]):
+        out = runner.invoke(app, args, env=ENV).output
+        assert said in out and "span log" not in out and "YAML syntax" not in out, out
+    line = _one_line(["profile", str(RECIPE), "--logs", str(access), "-q"])  # as a log: each line's problem
+    assert "not a span log: all 2 non-blank lines are rejected" in line, line
 
 
 def test_a_log_that_starts_with_a_junk_line_is_still_read_as_a_log(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 from recipemut.errors import InputFileError, RecipemutError
 from recipemut.files.compressed import gunzip_head, is_gzip
 from recipemut.files.read import decode_text, read_user_file
+from recipemut.files.runsniff import sniff
 from recipemut.files.text import safe
 
 #: how much of an existing file is read to tell its kind
@@ -373,6 +374,7 @@ class InputKind:
             "plan": "is a plan (written by suggest --out)",
             "spans": "is a span log (JSONL)",
             "traces": f"holds {self.form} traces (a log)",
+            "jsonl": "holds JSON lines, none of them a span (request_id, op, start_ms, latency_ms, status)",
             "parquet": "is a Parquet log",
             "Recipe": f"is a recipe ({self.form})",
             "SpanMapping": f"is a span mapping ({self.form})",
@@ -386,6 +388,7 @@ class InputKind:
             "plan": "give it to apply --plan",
             "spans": "give it to --logs",
             "traces": "give it to --logs",
+            "jsonl": "a log of spans goes to --logs (docs/log-format.md)",
             "parquet": "give it to --logs",
             "Recipe": "give it as the command's first argument",
             "SpanMapping": "give it to --map",
@@ -401,10 +404,11 @@ def input_kind(head: bytes) -> InputKind | None:
     r"""Which of the files recipemut reads ``head`` (a file's first bytes) opens, or ``None`` when it is
     none of them that can be told: a Parquet file (its magic), a plan (a JSON object whose first keys
     hold ``planVersion``), a span log (:func:`span_lines`), a recipe, a span mapping or generation
-    parameters (:func:`document_kind`), or traces (:func:`trace_format`: kind ``"traces"``, the
-    format's name as ``form``). The one detector both directions ask: ``--logs`` refuses all
-    but the logs (:func:`recipemut.logs.sources.refuse_other_kind`), a recipe, plan or parameters
-    reader all but its own (:func:`read_text_as`).
+    parameters (:func:`document_kind`), traces (:func:`trace_format`: kind ``"traces"``, the format's
+    name as ``form``), or JSON lines none of which is a span (``"jsonl"``: an access log, another
+    tool's export; ``--logs`` reads them and names each line's problem). The one detector both
+    directions ask: ``--logs`` refuses all but the logs (:func:`recipemut.logs.sources.refuse_other_kind`),
+    a recipe, plan or parameters reader all but its own (:func:`read_text_as`).
 
     >>> input_kind(b'{\n  "planVersion": 1,\n  "tool": "recipemut"\n}\n').kind
     'plan'
@@ -412,8 +416,8 @@ def input_kind(head: bytes) -> InputKind | None:
     'spans'
     >>> input_kind(b"apiVersion: recipemut/v1\nkind: SpanMapping\n"), input_kind(b"PAR1\x15").kind
     (InputKind(kind='SpanMapping', form='YAML'), 'parquet')
-    >>> input_kind(b"meeting notes\n") is None
-    True
+    >>> input_kind(b"meeting notes\n") is None, input_kind(b'{"status": 200}\n{"status": 404}\n').kind
+    (True, 'jsonl')
     """
     if head.startswith(b"PAR1"):
         return InputKind("parquet", "")
@@ -427,7 +431,14 @@ def input_kind(head: bytes) -> InputKind | None:
     if kind in ("Recipe", "SpanMapping", "Generation"):
         return InputKind(kind, form)
     traces = trace_format(head)
-    return None if traces is None else InputKind("traces", TRACE_LABELS[traces])
+    if traces is not None:
+        return InputKind("traces", TRACE_LABELS[traces])
+    lines = [ln.strip() for ln in body.splitlines() if ln.strip()][:SPAN_LINES]
+    if len(lines) >= 2 and all(ln.startswith(b"{") and json_top_keys(ln)[1] for ln in lines[:-1]):  # the last: cut?
+        # JSON lines, none a span: an access log, another tool's export; a run history's lines (Step Functions
+        # answers one per line) are told where the file fails as a recipe, or is read as a log
+        return None if sniff(body) else InputKind("jsonl", "JSON")
+    return None
 
 
 def read_text_as(

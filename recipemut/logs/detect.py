@@ -1,5 +1,5 @@
 """What format a log is in, told from its first bytes: native JSONL spans, OTLP, Jaeger or Zipkin JSON,
-or a workflow engine's run history (Argo, Tekton, Step Functions, GitHub Actions: :mod:`recipemut.logs.runs.sniff`).
+or a workflow engine's run history (Argo, Tekton, Step Functions, GitHub Actions: :mod:`recipemut.files.runsniff`).
 
 :func:`detect_format` is what ingest asks of every file (``"native"``, a trace format, or
 ``"unknown"``); :func:`detect` knows the trace formats only; :func:`mismatch` says why a file cannot
@@ -23,8 +23,8 @@ from pathlib import PurePath
 from recipemut.files.compressed import gunzip_head, is_gzip
 from recipemut.files.kinds import is_tempo as is_tempo
 from recipemut.files.kinds import trace_format
-from recipemut.logs.runs.sniff import LABELS as RUN_LABELS
-from recipemut.logs.runs.sniff import is_definition, sniff
+from recipemut.files.runsniff import LABELS as RUN_LABELS
+from recipemut.files.runsniff import is_definition, sniff
 from recipemut.logs.sources import HEAD_BYTES, PARQUET_SUFFIXES  # a Parquet log's names (told by content still)
 
 UTF8_BOM = b"\xef\xbb\xbf"

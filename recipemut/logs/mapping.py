@@ -679,8 +679,8 @@ def load_mapping(path: str | Path) -> SpanMapping:
     text = read_user_text(p, max_bytes=MAX_MAPPING_BYTES, what="mapping", text_what="a YAML or JSON mapping",
                           missing="no such mapping file")
     head = text[:HEAD].encode("utf-8", "surrogateescape")
-    got = input_kind(head)  # a plan or a log given to --map: said, not its schema errors (a mapping without
-    if got is not None and got.kind in ("plan", "spans", "traces", "parquet"):  # its header may look like a recipe)
+    got = input_kind(head)  # a plan or a log given to --map: said, not its schema errors
+    if got is not None and got.kind in ("plan", "spans", "traces", "jsonl", "parquet"):
         raise MappingError(got.misplaced("a span mapping"), file=str(p), code="not-a-mapping")
     if got is None and (log := log_format(head)) is not None:  # a run history (traces are input_kind's)
         raise MappingError(f"holds {log} (a log), not a span mapping: give it to --logs", file=str(p),

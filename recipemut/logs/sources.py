@@ -191,7 +191,7 @@ def refuse_other_kind(head: bytes, name: str) -> None:
     got = input_kind(head)
     if got is None:
         refuse_definition(head, name)
-    if got is None or got.kind in ("spans", "traces", "parquet"):
+    if got is None or got.kind in ("spans", "traces", "jsonl", "parquet"):  # jsonl: the reader names each line
         return
     if got.kind == "plan":
         raise InputFileError(f"{got.what}, not a log: apply takes it with --plan", file=name, code="not-a-log")

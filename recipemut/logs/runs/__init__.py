@@ -1,6 +1,6 @@
 """Workflow engines' run histories read as logs: one run is one request, each step a span.
 
-Four formats, told by content (:func:`recipemut.logs.runs.sniff.sniff`, asked by
+Four formats, told by content (:func:`recipemut.files.runsniff.sniff`, asked by
 :mod:`recipemut.logs.detect`), JSON or YAML, plain or gzip, one run or many per file:
 
 * ``argo``: Argo Workflow objects with ``status.nodes`` (:mod:`.argo`);
@@ -24,10 +24,10 @@ import pyarrow as pa
 
 from recipemut.errors import LogError
 from recipemut.files.read import human_size
+from recipemut.files.runsniff import LABELS, sniff
 from recipemut.logs.common import read_bytes
 from recipemut.logs.runs import argo, githubactions, stepfunctions, tekton
 from recipemut.logs.runs.rows import COUNT_KEYS, Rows, documents
-from recipemut.logs.runs.sniff import LABELS, sniff
 from recipemut.recipe.model import Recipe
 
 #: the run-history formats, as detection names them
