@@ -15,6 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from _log_helpers import write_with_hole
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -131,13 +132,7 @@ def test_a_streamed_log_cut_between_two_chunks_is_one_error(tmp_path: Path) -> N
 
 def _nul_tail(tmp_path: Path, nuls: int, after: bytes = b"") -> Path:
     """Spans, then ``nuls`` NUL bytes (a hole: nothing written), then ``after``."""
-    p = tmp_path / "crashed.jsonl"
-    p.write_bytes(_spans())
-    os.truncate(p, p.stat().st_size + nuls)
-    if after:
-        with p.open("ab") as f:
-            f.write(after)
-    return p
+    return write_with_hole(tmp_path / "crashed.jsonl", _spans(), nuls, after)
 
 
 NULS = 300 << 20  # over MAX_LINE_BYTES: one line, rejected unread

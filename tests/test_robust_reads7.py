@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pyarrow as pa
 import pytest
+from _log_helpers import write_with_hole
 from _telemetry_helpers import write_json
 from test_formats_otlp_parts import ATTRS, _docs
 from typer.testing import CliRunner
@@ -136,12 +137,7 @@ def _lines(n: int = 3000) -> bytes:
 
 def _sparse(tmp_path: Path, hole: int = HOLE, after: bytes = b"") -> Path:
     """3,000 spans, then ``hole`` NUL bytes never written (a hole), then ``after``."""
-    p = tmp_path / "s.jsonl"
-    p.write_bytes(_lines())
-    os.truncate(p, p.stat().st_size + hole)
-    if after:
-        with p.open("ab") as f:
-            f.write(after)
+    p = write_with_hole(tmp_path / "s.jsonl", _lines(), hole, after)
     st = p.stat()
     if st.st_blocks * 512 >= st.st_size:
         pytest.skip("this file system does not keep holes")

@@ -19,16 +19,22 @@ from recipemut.usecases.inputs import LogSource
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("fmt", ["auto", "native", "otlp"])
-def test_read_logs_tells_the_estimate_the_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+def _spy_on_sampler_for(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[Any]:
+    """The ``log_format`` each call of ``module.sampler_for`` is given, in order (the call goes on)."""
     seen: list[Any] = []
-    real = ingest.sampler_for
+    real = module.sampler_for
 
     def spy(*args: Any, **kw: Any) -> Any:
         seen.append(kw.get("log_format", "auto"))
         return real(*args, **kw)
 
-    monkeypatch.setattr(ingest, "sampler_for", spy)
+    monkeypatch.setattr(module, "sampler_for", spy)
+    return seen
+
+
+@pytest.mark.parametrize("fmt", ["auto", "native", "otlp"])
+def test_read_logs_tells_the_estimate_the_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    seen = _spy_on_sampler_for(monkeypatch, ingest)
     log = tmp_path / "a.jsonl"
     log.write_text('{"request_id": "r1", "op": "load_cart", "start_ms": 1, "latency_ms": 2, "status": "ok"}\n')
     with contextlib.suppress(RecipemutError):  # an OTLP reading of a native line is refused: the estimate came first
@@ -37,14 +43,7 @@ def test_read_logs_tells_the_estimate_the_format(tmp_path: Path, monkeypatch: py
 
 
 def test_convert_tells_the_estimate_the_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[Any] = []
-    real = partition.sampler_for
-
-    def spy(*args: Any, **kw: Any) -> Any:
-        seen.append(kw.get("log_format", "auto"))
-        return real(*args, **kw)
-
-    monkeypatch.setattr(partition, "sampler_for", spy)
+    seen = _spy_on_sampler_for(monkeypatch, partition)
     src = LogSource(paths=(ROOT / "recipes" / "checkout" / "logs.jsonl.gz",), log_format="native")
     partition.write_file(src, tmp_path / "x.parquet")
     assert seen == ["native"]
