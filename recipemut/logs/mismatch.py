@@ -25,6 +25,7 @@ combined and counted by ``np.bincount``; the loop is over the distinct (variant,
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -163,6 +164,17 @@ def _present(spans: pd.DataFrame, column: str) -> bool:
     return column in spans.columns and bool(spans[column].notna().any())
 
 
+def _ranked(counts: Counter[str]) -> tuple[tuple[str, int], ...]:
+    """The names and counts, most first (then by name)."""
+    return tuple(sorted(counts.items(), key=lambda x: (-x[1], x[0])))
+
+
+def _gone(key: str | None, by_variant: Counter[str]) -> tuple[tuple[str, int], ...]:
+    """The spans of canary variants the recipe no longer holds, among those compared with the recipe itself
+    (``key`` None): every variant named but ``control``."""
+    return () if key is not None else tuple(x for x in _ranked(by_variant) if x[0] != DEFAULT_VARIANT)
+
+
 def find_mismatches(
     spans: pd.DataFrame, recipe: Recipe, *, service_files: Collection[str] | None = None
 ) -> tuple[Mismatch, ...]:
@@ -176,38 +188,28 @@ def find_mismatches(
     found: list[Mismatch] = []
     cache: dict[str, tuple[np.ndarray, list[Any]]] = {}  # each column factorized once
     if _present(spans, "recipe_version"):
-        by_version: dict[tuple[str | None, int], dict[str, int]] = {}
-        gone: dict[tuple[str | None, int], dict[str, int]] = {}  # spans of variants the recipe no longer holds
+        files: defaultdict[tuple[str | None, int], Counter[str]] = defaultdict(Counter)
+        variants: defaultdict[tuple[str | None, int], Counter[str]] = defaultdict(Counter)
         for (variant, logged, file), n in _group_sizes(spans, ("variant", "recipe_version", "source_file"), cache):
             key = variant if variant in served else None
             if int(logged) != served[key][0] and n:
-                files = by_version.setdefault((key, int(logged)), {})
-                files[str(file)] = files.get(str(file), 0) + int(n)
-                if key is None and variant != DEFAULT_VARIANT:
-                    held = gone.setdefault((key, int(logged)), {})
-                    held[str(variant)] = held.get(str(variant), 0) + int(n)
-        for (key, logged), files in by_version.items():
-            left = gone.get((key, logged), {})
-            found.append(Mismatch("version", sum(files.values()), logged, served[key][0], recipe.name, key,
-                                  files=tuple(sorted(files, key=lambda f: (-files[f], f))),
-                                  gone=tuple(sorted(left.items(), key=lambda x: (-x[1], x[0])))))  # fmt: skip
+                files[key, int(logged)][str(file)] += int(n)
+                variants[key, int(logged)][str(variant)] += int(n)
+        for (key, logged), by_file in files.items():
+            found.append(Mismatch("version", by_file.total(), logged, served[key][0], recipe.name, key,
+                                  files=tuple(f for f, _ in _ranked(by_file)),
+                                  gone=_gone(key, variants[key, logged])))  # fmt: skip
     if _present(spans, "service"):
         rows = None if service_files is None else np.asarray(spans["source_file"].isin(list(service_files)), bool)
-        by_service: dict[tuple[str | None, str, str], int] = {}
-        gone_s: dict[tuple[str | None, str, str], dict[str, int]] = {}
+        by_service: defaultdict[tuple[str | None, str, str], Counter[str]] = defaultdict(Counter)
         for (variant, op, logged), n in _group_sizes(spans, ("variant", "op", "service"), cache, rows):
             key = variant if variant in served else None
             expected = served[key][1].get(str(op), "")
             if n and logged and expected and str(logged) != expected:
-                k = (key, str(op), str(logged))
-                by_service[k] = by_service.get(k, 0) + int(n)
-                if key is None and variant != DEFAULT_VARIANT:
-                    held = gone_s.setdefault(k, {})
-                    held[str(variant)] = held.get(str(variant), 0) + int(n)
-        for (key, op, logged), count in by_service.items():
-            left = gone_s.get((key, op, logged), {})
-            found.append(Mismatch("service", count, logged, served[key][1][op], recipe.name, key, op=op,
-                                  gone=tuple(sorted(left.items(), key=lambda x: (-x[1], x[0])))))  # fmt: skip
+                by_service[key, str(op), str(logged)][str(variant)] += int(n)
+        for (key, op, logged), by_variant in by_service.items():
+            found.append(Mismatch("service", by_variant.total(), logged, served[key][1][op], recipe.name, key, op=op,
+                                  gone=_gone(key, by_variant)))  # fmt: skip
     order = {k: i for i, k in enumerate(KINDS)}
     return tuple(sorted(found, key=lambda m: (order[m.kind], -m.spans, str(m.variant), str(m.op), str(m.logged))))
 
