@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.files.kinds import input_kind
-from recipemut.logs.detect import log_format
+from recipemut.files.runsniff import run_history_words
+from recipemut.logs.sources import definition_of
 
 runner = CliRunner()
 ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
@@ -167,7 +168,7 @@ def test_a_log_that_starts_with_a_junk_line_is_still_read_as_a_log(tmp_path: Pat
     log.write_text("name: junk\n" + "\n".join(json.dumps(s) for s in spans) + "\n")
     res = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(log), "-f", "json"], env=ENV)
     assert res.exit_code == 0, res.output
-    assert log_format(log.read_bytes()) is None
+    assert definition_of(log.read_bytes()) is None and run_history_words(log.read_bytes()) is None
 
 
 def test_a_trace_file_or_a_plan_given_to_map_is_named(tmp_path: Path) -> None:

@@ -91,4 +91,25 @@ def is_definition(kind: str, head: bytes) -> bool:
     return kind in _STATUS_KEYS and not all(k.search(head) for k in _STATUS_KEYS[kind])
 
 
-__all__ = ["LABELS", "is_definition", "sniff"]
+def run_history_words(head: bytes) -> str | None:
+    """The run history a file's first bytes (plain or gzip) open, in words for
+    a message saying where it goes (``holds an Argo run history (a log), not a plan``): ``"an Argo run
+    history"``, ``"GitHub Actions run jobs"``...; ``None`` for anything else, an Argo or Tekton
+    definition (a workflow file, no run's status) included. Traces are told by every reader already
+    (:func:`recipemut.files.kinds.input_kind`); a run history only where a file fails as a recipe or a
+    plan: a Tekton PipelineRun with a status is both a run and an importable recipe.
+
+    >>> run_history_words(b'{"events": [{"id": 1, "previousEventId": 0}]}'), run_history_words(b'{"op": "a"}')
+    ('a Step Functions execution history', None)
+    """
+    from recipemut.files.compressed import gunzip_head, is_gzip
+
+    text = (gunzip_head(head) if is_gzip(head) else head).lstrip(b"\xef\xbb\xbf \t\r\n")
+    fmt = sniff(text)
+    if fmt is None or is_definition(fmt, text):
+        return None
+    label = LABELS[fmt]
+    return label if label.endswith("s") else f"an {label}" if label[:1] in "AEIOU" else f"a {label}"
+
+
+__all__ = ["LABELS", "is_definition", "run_history_words", "sniff"]

@@ -24,7 +24,7 @@ from recipemut.files.compressed import gunzip_head, is_gzip
 from recipemut.files.kinds import is_tempo as is_tempo
 from recipemut.files.kinds import trace_format
 from recipemut.files.runsniff import LABELS as RUN_LABELS
-from recipemut.files.runsniff import is_definition, sniff
+from recipemut.files.runsniff import sniff
 from recipemut.logs.sources import HEAD_BYTES, PARQUET_SUFFIXES  # a Parquet log's names (told by content still)
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -125,28 +125,6 @@ def mismatch(head: bytes, fmt: str) -> str | None:
     else:
         looks = f"the content looks like {LABELS.get(seen, seen)}: drop --log-format or use --log-format {seen}"
     return f"no {LABELS[fmt]} spans ({missing}); {looks}"
-
-
-def log_format(head: bytes) -> str | None:
-    """The trace file or run history a file's first bytes (plain or gzip) open, in words for a message
-    saying where it goes (``holds Zipkin traces, not a plan``): ``"Zipkin traces"``, ``"an Argo run
-    history"``, ``"GitHub Actions run jobs"``...; ``None`` for anything else (native spans, which
-    :func:`recipemut.files.kinds.input_kind` tells, included) and for an Argo or Tekton definition
-    (a workflow file, no run's status).
-
-    >>> log_format(b'[{"traceId": "a", "id": "b", "name": "get"}]'), log_format(b'{"resourceSpans": []}')
-    ('Zipkin traces', 'OTLP traces')
-    >>> log_format(b'{"events": [{"id": 1, "previousEventId": 0}]}'), log_format(b'{"op": "a"}')
-    ('a Step Functions execution history', None)
-    """
-    text = (gunzip_head(head) if is_gzip(head) else head).lstrip(b"\xef\xbb\xbf \t\r\n")
-    fmt = trace_format(text) or sniff(text)  # traces told by their top level: a file given where no log goes
-    if fmt is None or is_definition(fmt, text):
-        return None
-    if fmt not in RUN_LABELS:
-        return f"{LABELS[fmt]} traces"
-    label = RUN_LABELS[fmt]
-    return label if label.endswith("s") else f"an {label}" if label[:1] in "AEIOU" else f"a {label}"
 
 
 def detect_format(head: bytes) -> str:

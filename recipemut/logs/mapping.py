@@ -30,8 +30,8 @@ from recipemut.errors import Finding, RecipeInvalid, RecipemutError
 from recipemut.files.jsonsafe import schema_message
 from recipemut.files.kinds import HEAD, input_kind
 from recipemut.files.read import read_user_text
+from recipemut.files.runsniff import run_history_words
 from recipemut.logs.common import attr_str, to_float
-from recipemut.logs.detect import log_format
 from recipemut.recipe.model import Recipe
 from recipemut.recipe.yamlpos import parse_yaml
 
@@ -682,7 +682,7 @@ def load_mapping(path: str | Path) -> SpanMapping:
     got = input_kind(head)  # a plan or a log given to --map: said, not its schema errors
     if got is not None and got.kind in ("plan", "spans", "traces", "jsonl", "parquet"):
         raise MappingError(got.misplaced("a span mapping"), file=str(p), code="not-a-mapping")
-    if got is None and (log := log_format(head)) is not None:  # a run history (traces are input_kind's)
+    if got is None and (log := run_history_words(head)) is not None:  # a run history (traces are input_kind's)
         raise MappingError(f"holds {log} (a log), not a span mapping: give it to --logs", file=str(p),
                            code="not-a-mapping")
     data, lines = _yaml_with_lines(text, str(p))
