@@ -222,3 +222,12 @@ def test_a_schema_error_says_what_yaml_made_of_a_date(tmp_path: Path) -> None:
     mapping.write_text("apiVersion: recipemut/v1\nkind: SpanMapping\noperations:\n  - op: a\n    name: 2001-01-01\n")
     line = _one_line(["profile", str(RECIPE), "--logs", str(TRACES), "--map", str(mapping), "-q"])
     assert "got a date (YAML reads 2001-01-01 as one; quote it to keep it as text)" in line, line
+
+
+def test_a_trace_file_over_the_mappings_cap_given_to_map_is_named(tmp_path: Path) -> None:
+    spans = json.loads(TRACES.read_text())
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(spans * (2 * 1024 * 1024 // len(json.dumps(spans)) + 1)))
+    logs = str(ROOT / "recipes" / "checkout" / "logs.jsonl.gz")
+    line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(big), "-q"])
+    assert line.endswith("big.json: holds Zipkin traces (a log), not a span mapping: give it to --logs"), line

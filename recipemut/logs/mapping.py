@@ -28,8 +28,7 @@ import pyarrow.compute as pc
 
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
 from recipemut.files.jsonsafe import schema_message
-from recipemut.files.kinds import HEAD, input_kind
-from recipemut.files.read import read_user_text
+from recipemut.files.kinds import HEAD, input_kind, read_text_as
 from recipemut.files.runsniff import run_history_words
 from recipemut.logs.common import attr_str, to_float
 from recipemut.recipe.model import Recipe
@@ -676,13 +675,13 @@ def load_mapping(path: str | Path) -> SpanMapping:
     :class:`MappingError`; both name the file.
     """
     p = Path(path)
-    text = read_user_text(p, max_bytes=MAX_MAPPING_BYTES, what="mapping", text_what="a YAML or JSON mapping",
-                          missing="no such mapping file")
+    # a plan or a log given to --map is said, not its schema errors (one over the cap too); a mapping whose
+    # header is missing looks like a recipe or generation parameters: its schema errors say what is wrong
+    text = read_text_as(p, max_bytes=MAX_MAPPING_BYTES, what="mapping", text_what="a YAML or JSON mapping",
+                        expected="a span mapping", missing="no such mapping file",
+                        accept=("SpanMapping", "Recipe", "Generation"), error=MappingError)
     head = text[:HEAD].encode("utf-8", "surrogateescape")
-    got = input_kind(head)  # a plan or a log given to --map: said, not its schema errors
-    if got is not None and got.kind in ("plan", "spans", "traces", "jsonl", "parquet"):
-        raise MappingError(got.misplaced("a span mapping"), file=str(p), code="not-a-mapping")
-    if got is None and (log := run_history_words(head)) is not None:  # a run history (traces are input_kind's)
+    if input_kind(head) is None and (log := run_history_words(head)) is not None:  # a run history
         raise MappingError(f"holds {log} (a log), not a span mapping: give it to --logs", file=str(p),
                            code="not-a-mapping")
     data, lines = _yaml_with_lines(text, str(p))
