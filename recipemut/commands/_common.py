@@ -299,7 +299,7 @@ def log_source(
         sample_rate=sample_rate,
         mapping=mapping,
         sample_requests=sample_requests,
-        memory_budget=_budget(memory_budget),
+        memory_budget=check_budget(memory_budget),
         engine=Engine(engine).value,
         scheduler=_dask_options(engine, scheduler, mapping),
     )
@@ -320,7 +320,7 @@ def _dask_options(engine: Engine, scheduler: str | None, mapping: Path | None = 
     return scheduler
 
 
-def _budget(value: str | None) -> str | None:
+def check_budget(value: str | None) -> str | None:
     """``--memory-budget`` checked: a size (512M, 2G, a number of bytes) or off."""
     if value is None:
         return None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import OutputFormat, check_rate, err_console, in_range, written_as
+from recipemut.commands._common import OutputFormat, check_budget, check_rate, err_console, in_range, written_as
 from recipemut.files.text import console, shown
 from recipemut.logs.sources import PARQUET_SUFFIXES
 
@@ -116,12 +116,11 @@ def generate(
     from recipemut.logs.sample import parse_size
     from recipemut.usecases.generate import Traffic, generate_log
 
-    if memory_budget is not None and not memory_budget.strip():  # no size, as every --memory-budget says
-        raise _usage("--memory-budget: '' is not a size: give one (512M, 2G) or off for no check")
     try:
-        budget = parse_size(memory_budget)
-    except ValueError as e:
-        raise _usage(f"--memory-budget: {e}") from None
+        check_budget(memory_budget)  # the one check of every --memory-budget
+    except typer.BadParameter as e:
+        raise _usage(f"--memory-budget: {e.message}") from None
+    budget = parse_size(memory_budget)
 
     traffic = Traffic(
         requests, _parse_start(start), days, growth, diurnal, weekly, sample_rate, canary,
