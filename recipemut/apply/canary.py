@@ -205,12 +205,14 @@ def span_costs(spans: pd.DataFrame, declared: Declared | None = None) -> pd.Seri
     if not declared or "op" not in spans or not bool(logged.isna().any()):
         return logged
     variant = _variants(spans)
-    fill = pd.Series(np.nan, index=spans.index, dtype="float64")
-    for name, costs in declared.items():  # a handful of variants; each a vectorised map
+    codes, ops = pd.factorize(spans["op"])  # each operation's price looked up once, not once per span
+    codes = np.asarray(codes)
+    fill = np.full(len(spans), np.nan)
+    for name, costs in declared.items():  # a handful of variants
         if costs:
-            at = (variant == name).to_numpy()
-            fill[at] = spans["op"][at].astype(object).map(costs).astype("float64")
-    return logged.fillna(fill)
+            at = (variant == name).to_numpy() & (codes >= 0)
+            fill[at] = np.array([costs.get(str(op), np.nan) for op in ops], dtype="float64")[codes[at]]
+    return logged.fillna(pd.Series(fill, index=spans.index))
 
 
 def _variants(spans: pd.DataFrame) -> pd.Series:
@@ -219,10 +221,13 @@ def _variants(spans: pd.DataFrame) -> pd.Series:
     return spans["variant"].astype(object).where(spans["variant"].notna(), DEFAULT_VARIANT)
 
 
-def request_metrics(spans: pd.DataFrame, declared: Declared | None = None) -> pd.DataFrame:
+def request_metrics(
+    spans: pd.DataFrame, declared: Declared | None = None, *, cost: pd.Series | None = None
+) -> pd.DataFrame:
     """One row per request: ``variant``, ``latency_ms``, ``cost_usd``, ``error`` and ``halted`` (0/1).
 
-    A request's cost is the sum of its spans' :func:`span_costs`, a span priced by neither the log
+    A request's cost is the sum of its spans' :func:`span_costs` (``cost``, when the caller has them), a
+    span priced by neither the log
     nor ``declared`` counting 0 (as ``profile`` sums a request's cost); :func:`unpriced` says when
     that makes the arms' costs incomparable.
 
@@ -241,7 +246,7 @@ def request_metrics(spans: pd.DataFrame, declared: Declared | None = None) -> pd
             "variant": _variants(spans),
             "start": start,
             "end": start + spans["latency_ms"].astype("float64"),
-            "cost": span_costs(spans, declared),
+            "cost": span_costs(spans, declared) if cost is None else cost,
             "error": (spans["status"] == "error").astype("int64"),
             "halted": (spans["status"] == "halted").astype("int64"),
         }
@@ -260,30 +265,38 @@ def request_metrics(spans: pd.DataFrame, declared: Declared | None = None) -> pd
     return out
 
 
-def unpriced(spans: pd.DataFrame, variant: str, declared: Declared | None = None) -> str | None:
+def unpriced(
+    spans: pd.DataFrame, variant: str, declared: Declared | None = None, *, cost: pd.Series | None = None
+) -> str | None:
     """Why the cost of the two arms cannot be compared, or ``None`` when it can.
 
     It cannot when no span of either arm is priced (neither a logged ``cost_usd`` nor the recipe's
     ``cost_per_call_usd``), or when an operation's spans are priced in one arm and not at all in the
     other: summing what is priced would make that arm look cheaper by the unpriced operation's cost.
+    ``cost``: the spans' :func:`span_costs`, when the caller has them. Counted by operation codes.
     """
-    cost = span_costs(spans, declared)
+    priced = (span_costs(spans, declared) if cost is None else cost).notna().to_numpy()
     arm = _variants(spans)
-    ops = spans["op"].astype(str) if "op" in spans else pd.Series("", index=spans.index)
-    by = pd.DataFrame({"arm": arm, "op": ops, "priced": cost.notna()})
-    by = by[by["arm"].isin([DEFAULT_VARIANT, variant])]
-    if not bool(by["priced"].any()):
+    codes, ops = pd.factorize(spans["op"]) if "op" in spans else (np.zeros(len(spans), np.int64), pd.Index([""]))
+    codes = np.asarray(codes)
+    primary, canary = (arm == DEFAULT_VARIANT).to_numpy(), (arm == variant).to_numpy()
+    if not bool((priced & (primary | canary)).any()):
         return "no cost in the logs or the recipe"
-    table = by.groupby(["op", "arm"], sort=True)["priced"].any().unstack("arm")
-    if DEFAULT_VARIANT not in table or variant not in table:
+
+    def per_op(rows: np.ndarray) -> np.ndarray:  # operations with a span among ``rows``
+        return np.bincount(codes[rows & (codes >= 0)], minlength=len(ops)) > 0
+
+    ran_p, ran_c = per_op(primary), per_op(canary)
+    if not ran_p.any() or not ran_c.any():
         return None
-    both = table.dropna()  # operations that ran in both arms
-    odd = both[both[DEFAULT_VARIANT].astype(bool) != both[variant].astype(bool)]
-    if odd.empty:
+    priced_p = per_op(primary & priced)
+    odd = np.flatnonzero(ran_p & ran_c & (priced_p != per_op(canary & priced)))
+    if not odd.size:
         return None
-    op = str(odd.index[0])
-    bare = variant if bool(odd.iloc[0][DEFAULT_VARIANT]) else "primary (control)"
-    more = f" and {len(odd) - 1} more" if len(odd) > 1 else ""
+    first = min(odd.tolist(), key=lambda i: str(ops[i]))  # the first by name, as the report names it
+    op = str(ops[first])
+    bare = variant if bool(priced_p[first]) else "primary (control)"
+    more = f" and {odd.size - 1} more" if odd.size > 1 else ""
     return (
         f"the {bare}'s spans of {op!r}{more} log no cost_usd and its recipe has no cost_per_call_usd for it, "
         "while the other arm's are priced"
@@ -387,9 +400,10 @@ def judge(
         if not 0 <= v < math.inf:  # not NaN, and not inf: a canary that could never be rolled back
             raise EvaluateError(f"tolerance {k}={v} must be a finite number >= 0", code="bad-tolerance")
         tol[k] = float(v)
-    req = request_metrics(spans, declared)
+    cost = span_costs(spans, declared)  # once, for both
+    req = request_metrics(spans, declared, cost=cost)
     return judge_requests(req, variant=variant, tolerances=tol, min_requests=min_requests, alpha=alpha, seed=seed,
-                          cost_unknown=unpriced(spans, variant, declared))  # fmt: skip
+                          cost_unknown=unpriced(spans, variant, declared, cost=cost))  # fmt: skip
 
 
 def judge_requests(
