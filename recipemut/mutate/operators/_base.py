@@ -151,7 +151,7 @@ class OperatorContext:
     @cached_property
     def unconstrained(self) -> bool:
         """Whether the recipe has no ``frozen`` operation, no ``keep_order`` pair and no guard
-        (``may_halt``): then no candidate can break an ordering constraint (:func:`ordering_problems`)."""
+        (``may_halt``): then no candidate can break an ordering constraint (:func:`mutation_ordering_problems`)."""
         c = self.recipe.constraints
         return not (c.frozen or c.keep_order or self.guards)
 
@@ -316,11 +316,11 @@ def rewire_after(
     return edits
 
 
-def kept_guards(recipe: Recipe, via: str, succ: str, *, guards: Collection[str] | None = None) -> list[str]:
+def kept_guards(recipe: Recipe, via: str, succ: str, *, guards: Collection[str]) -> list[str]:
     """Guards (``may_halt``) before ``via`` that ``succ`` must keep waiting for when its wait on ``via``
     goes: control dependencies, so only when ``succ`` or anything after it has side effects.
-    ``guards``, when the caller knows them (:attr:`OperatorContext.guards`), spares a recipe without
-    any the walk of the DAG.
+    ``guards`` are the recipe's (:attr:`OperatorContext.guards`): a recipe without any is spared the
+    walk of the DAG.
 
     >>> from recipemut.recipe.model import recipe_from_dict
     >>> r = recipe_from_dict({"fields": {"i": {}, "ok": {}, "x": {}, "y": {}}, "inputs": ["i"], "outputs": ["y"],
@@ -329,10 +329,10 @@ def kept_guards(recipe: Recipe, via: str, succ: str, *, guards: Collection[str] 
     ...                    {"id": "a", "service": "s", "action": "A", "consumes": ["ok"], "produces": ["x"]},
     ...                    {"id": "b", "service": "s", "action": "B", "consumes": ["i"], "produces": ["y"],
     ...                     "after": ["a"], "side_effects": "idempotent"}]})
-    >>> kept_guards(r, "a", "b"), kept_guards(r, "a", "b", guards=())
+    >>> kept_guards(r, "a", "b", guards=("g",)), kept_guards(r, "a", "b", guards=())
     (['g'], [])
     """
-    if guards is not None and not guards:
+    if not guards:
         return []
     g = recipe.dag
     if all(recipe.ops[x].side_effects == "none" for x in (succ, *nx.descendants(g, succ))):
@@ -341,13 +341,13 @@ def kept_guards(recipe: Recipe, via: str, succ: str, *, guards: Collection[str] 
     return [p for p in recipe.topo_order if p in before and recipe.ops[p].may_halt]
 
 
-def ordering_problems(ctx: OperatorContext, mutated: Recipe) -> list[str]:
+def mutation_ordering_problems(ctx: OperatorContext, m: Mutation) -> list[str]:
     """``frozen``, ``keep_order`` and guard control-dependency violations of a candidate (operators
     respect all three). A recipe without any of the three has none, and its candidate's recipe is
     not built to say so (:attr:`OperatorContext.unconstrained`)."""
-    original = ctx.recipe
     if ctx.unconstrained:
         return []
+    original, mutated = ctx.recipe, m.recipe
     return (
         frozen_violations(original, mutated)
         + keep_order_violations(original, mutated)
@@ -355,15 +355,9 @@ def ordering_problems(ctx: OperatorContext, mutated: Recipe) -> list[str]:
     )
 
 
-def mutation_ordering_problems(ctx: OperatorContext, m: Mutation) -> list[str]:
-    """:func:`ordering_problems` of a candidate, its recipe built only when the recipe has a
-    constraint it could break."""
-    return [] if ctx.unconstrained else ordering_problems(ctx, m.recipe)
-
-
 def keep_if_ordered(ctx: OperatorContext, m: Mutation, out: list[Mutation], kept: list[str], refusal: str) -> None:
     """Add the candidate ``m`` to ``out``; when it breaks a ``frozen``, ``keep_order`` or guard
-    constraint (:func:`ordering_problems`), add ``"<refusal> (<problems>)"`` to ``kept`` instead."""
+    constraint (:func:`mutation_ordering_problems`), add ``"<refusal> (<problems>)"`` to ``kept`` instead."""
     ordering = mutation_ordering_problems(ctx, m)
     if ordering:
         kept.append(f"{refusal} ({'; '.join(ordering)})")
