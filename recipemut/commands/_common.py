@@ -131,12 +131,18 @@ def written_as(what: str, suffixes: Sequence[str], *, hint: str = "", folder: bo
     return check
 
 
+def share_value(text: str, example: str = "0.1 or 10% for one in ten") -> float:
+    """``text`` read as a share of requests (:func:`~recipemut.usecases.inputs.parse_share`), else a usage
+    error saying how to write one (``example``); its range is the option's to check."""
+    try:
+        return parse_share(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a share of requests: write {example}") from None
+
+
 def share(text: str) -> float:
     """Option parser: a share of requests written ``0.1`` or ``10%`` (as ``--tolerance`` takes them)."""
-    try:
-        value = parse_share(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a share of requests: write 0.1 or 10% for one in ten") from None
+    value = share_value(text)
     if text.strip().endswith("%") and not (0.0 < value <= 1.0):  # said as a percentage: answered as one
         raise typer.BadParameter(f"{text.strip()} is outside (0%, 100%]: a share of requests, 10% for one in ten")
     return value

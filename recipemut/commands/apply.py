@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING
 import typer
 from rich.syntax import Syntax
 
-from recipemut.commands._common import OutputFormat
+from recipemut.commands._common import OutputFormat, share_value
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
-from recipemut.usecases.inputs import parse_share
 
 if TYPE_CHECKING:
     from recipemut.apply.transaction import WriteResult
@@ -52,10 +51,7 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
 
 def _canary_share(text: str) -> float:
     """--canary's value: a share written 0.2 or 20%, strictly between none and all, said as typed."""
-    try:
-        value = parse_share(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a share of requests: write 0.2 or 20% for one in five") from None
+    value = share_value(text, "0.2 or 20% for one in five")
     if not 0.0 < value < 1.0:
         typed, percent = text.strip(), text.strip().endswith("%")
         hint = f" (a percentage? {value:g}% is {value / 100:g})" if not percent and 1.0 < value < 100.0 else ""
