@@ -3,9 +3,8 @@
 recipemut reads gzip and zstd logs and traces (zstd through pyarrow's codec); a stream compressed
 with xz, lz4 or bzip2 is recognised (:func:`compressed_with`, which names zstd too, for the files
 that are never read compressed, such as recipes) so that a reader can refuse it with the command
-that decompresses it.
-Compression is always told by content (magic bytes), never by a file's name: a plain log named
-``x.jsonl.gz`` is plain.
+that decompresses it. Compression is always told by content (magic bytes), never by a file's name:
+a plain log named ``x.jsonl.gz`` is plain.
 
 No input is ever inflated beyond :data:`MAX_DECOMPRESSED` bytes; a gzip or zstd log is held to
 :func:`gzip_limit`, which also scales with its compressed size so that a bomb is refused long
@@ -160,34 +159,35 @@ class SparseHole(OSError):
         self.at, self.length = at, length
 
 
-def big_hole(fd: int, size: int, least: int = HOLE_BYTES) -> SparseHole | None:
-    """The first hole of ``least`` bytes or more in the first ``size`` bytes of the file open as ``fd``
-    (a :class:`SparseHole`, not raised), or ``None``; walked by ``SEEK_DATA``/``SEEK_HOLE`` when fewer
-    bytes are allocated than its size, at most :data:`_MAX_EXTENTS` extents."""
-    seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
-    st = os.fstat(fd)
-    size = min(size, st.st_size)
-    if seek_data is None or seek_hole is None or size < least or st.st_blocks * 512 >= size:
-        return None
-    pos = 0
+def holes(fd: int, size: int) -> Iterator[tuple[int, int]]:
+    """``(start, length)`` of each hole in the first ``size`` bytes of the file open as ``fd`` by ``SEEK_DATA``
+    and ``SEEK_HOLE`` (at most :data:`_MAX_EXTENTS` extents; none unless fewer bytes are allocated than its
+    size, nor past a seek that fails); the file's offset is put back."""
+    size = min(size, (st := os.fstat(fd)).st_size)
+    if not hasattr(os, "SEEK_DATA") or not hasattr(os, "SEEK_HOLE") or st.st_blocks * 512 >= size:
+        return
+    pos, offset = 0, os.lseek(fd, 0, os.SEEK_CUR)
     try:
         for _ in range(_MAX_EXTENTS):
             try:
-                data = min(os.lseek(fd, pos, seek_data), size)
+                data = min(os.lseek(fd, pos, os.SEEK_DATA), size)
             except OSError as e:  # ENXIO: a hole to the end
-                data = size if e.errno == errno.ENXIO else -1
-            if data < 0:
-                return None
-            if data - pos >= least:
-                return SparseHole(pos, data - pos)
-            if data >= size:
-                return None
-            pos = os.lseek(fd, data, seek_hole)
-            if pos >= size:
-                return None
-    except OSError:
-        return None
-    return None
+                if e.errno != errno.ENXIO:
+                    raise
+                data = size
+            if data > pos:
+                yield pos, data - pos
+            if data >= size or (pos := os.lseek(fd, data, os.SEEK_HOLE)) >= size:
+                return
+    except OSError:  # a seek that fails: nothing more is known
+        return
+    finally:
+        os.lseek(fd, offset, os.SEEK_SET)
+
+
+def big_hole(fd: int, size: int, least: int = HOLE_BYTES) -> SparseHole | None:
+    """The first hole of ``least`` bytes or more in the first ``size`` bytes of ``fd`` (:func:`holes`), or None."""
+    return next((SparseHole(at, n) for at, n in holes(fd, size) if n >= least), None)
 
 
 def _fcs_field(fhd: int) -> tuple[int, int]:
@@ -686,6 +686,7 @@ __all__ = [
     "gunzip_head",
     "gzip_content_size",
     "gzip_limit",
+    "holes",
     "inflate",
     "is_cut",
     "is_gzip",

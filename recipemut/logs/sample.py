@@ -26,7 +26,6 @@ Memory budget: :func:`estimated_memory` is what ingest and profile would hold fo
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 import re
@@ -40,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import LogError
-from recipemut.files.compressed import GZIP_RATIO, gzip_content_size, packed_with, zstd_frame_content_size
+from recipemut.files.compressed import GZIP_RATIO, gzip_content_size, holes, packed_with, zstd_frame_content_size
 from recipemut.files.read import os_error
 from recipemut.logs.detect import detect_format
 from recipemut.logs.lines import MAX_LINE_BYTES
@@ -311,10 +310,6 @@ def reading_stage(fraction: float | None, sampled_by: str = "") -> str:
     return f"reading logs (a sample of {fraction:.4g} of requests: {why})"
 
 
-#: a sparse file's data and holes are walked this many times at most; past it, the rest counts whole
-MAX_EXTENTS = 4096
-
-
 def read_size(path: Path, size: int) -> int:
     """The bytes of a plain file of ``size`` bytes that a reader would hold: ``size``, less the holes of
     a sparse file (a crash's or ``truncate -s 20G``'s NUL tail) of :data:`.lines.MAX_LINE_BYTES` or
@@ -331,26 +326,7 @@ def read_size(path: Path, size: int) -> int:
     except OSError:
         return size
     try:
-        st = os.fstat(fd)
-        seek_data, seek_hole = getattr(os, "SEEK_DATA", None), getattr(os, "SEEK_HOLE", None)
-        if seek_data is None or seek_hole is None or st.st_blocks * 512 >= min(size, st.st_size):
-            return size
-        size = min(size, st.st_size)
-        skipped, pos = 0, 0
-        for _ in range(MAX_EXTENTS):
-            try:
-                data = os.lseek(fd, pos, seek_data)
-            except OSError as e:
-                data = size if e.errno == errno.ENXIO else pos  # ENXIO: a hole to the end
-            data = min(data, size)
-            if data - pos >= MAX_LINE_BYTES:
-                skipped += data - pos
-            if data >= size:
-                break
-            pos = os.lseek(fd, data, seek_hole)
-            if pos >= size:
-                break
-        return size - skipped
+        return size - sum(n for _, n in holes(fd, size) if n >= MAX_LINE_BYTES)  # past the walk's cap: counted
     except OSError:
         return size
     finally:
