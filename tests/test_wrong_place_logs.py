@@ -231,3 +231,31 @@ def test_a_trace_file_over_the_mappings_cap_given_to_map_is_named(tmp_path: Path
     logs = str(ROOT / "recipes" / "checkout" / "logs.jsonl.gz")
     line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(big), "-q"])
     assert line.endswith("big.json: holds Zipkin traces (a log), not a span mapping: give it to --logs"), line
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("sfn-checkout/runs.jsonl", "holds a Step Functions execution history (a log), not generation parameters: "
+                                    "give it to --logs"),
+        ("argo-ci/runs.yaml", "holds an Argo run history (a log), not generation parameters: give it to --logs"),
+        ("gha-flask-publish/workflow.yml", "is a GitHub Actions workflow (a definition), not generation "
+                                           "parameters: it is a recipe, the command's first argument"),
+    ],
+)  # fmt: skip
+def test_a_run_history_or_a_definition_given_as_generation_parameters_is_named(
+    tmp_path: Path, path: str, said: str
+) -> None:
+    """They were a YAML syntax error at line 2 (a JSONL history) or 'unknown key' (a YAML one, a workflow)."""
+    out = tmp_path / "g.jsonl"
+    line = _one_line(["generate", str(RECIPE), "-n", "10", "--params", str(ROOT / "recipes" / path), "-o", str(out)])
+    assert line.endswith(f"{path.split('/')[1]}: {said}"), line
+    assert not out.exists()
+
+
+def test_a_definition_given_to_map_is_named(tmp_path: Path) -> None:
+    logs = str(ROOT / "recipes" / "checkout" / "logs.jsonl.gz")
+    asl = str(ROOT / "recipes" / "sfn-checkout" / "definition.asl.json")
+    line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", asl, "-q"])
+    assert line.endswith("is a Step Functions state machine (a definition), not a span mapping: it is a recipe, "
+                         "the command's first argument"), line  # fmt: skip

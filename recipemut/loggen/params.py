@@ -10,8 +10,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from recipemut.errors import Finding, RecipeInvalid, RecipemutError
-from recipemut.files.kinds import read_text_as
+from recipemut.errors import Finding, InputFileError, RecipeInvalid, RecipemutError
+from recipemut.files.kinds import HEAD, input_kind, read_text_as
+from recipemut.logs.sources import engine_file_words
 from recipemut.recipe.loader import MAX_RECIPE_BYTES
 from recipemut.recipe.model import FieldSpec, Operation
 from recipemut.recipe.yamlpos import parse_yaml
@@ -170,6 +171,9 @@ def load_params(path: str | os.PathLike[str]) -> LoggenParams:
     p = Path(path)
     text = read_text_as(p, max_bytes=MAX_RECIPE_BYTES, what="loggen.yaml", text_what="a YAML loggen.yaml",
                         expected="generation parameters", accept=("Generation",))  # a recipe, a log: named
+    head = text[:HEAD].encode("utf-8", "surrogateescape")
+    if input_kind(head) is None and (words := engine_file_words(head, "generation parameters")) is not None:
+        raise InputFileError(words, file=str(p), code="wrong-kind")  # a run history, a definition
     try:
         raw, positions, findings = parse_yaml(text, file=str(p), what="loggen.yaml")
     except RecipeInvalid as e:

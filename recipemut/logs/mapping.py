@@ -29,8 +29,8 @@ import pyarrow.compute as pc
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
 from recipemut.files.jsonsafe import schema_message
 from recipemut.files.kinds import HEAD, input_kind, read_text_as
-from recipemut.files.runsniff import run_history_words
 from recipemut.logs.common import attr_str, to_float
+from recipemut.logs.sources import engine_file_words
 from recipemut.recipe.model import Recipe
 from recipemut.recipe.yamlpos import parse_yaml
 
@@ -681,9 +681,8 @@ def load_mapping(path: str | Path) -> SpanMapping:
                         expected="a span mapping", missing="no such mapping file",
                         accept=("SpanMapping", "Recipe", "Generation"), error=MappingError)
     head = text[:HEAD].encode("utf-8", "surrogateescape")
-    if input_kind(head) is None and (log := run_history_words(head)) is not None:  # a run history
-        raise MappingError(f"holds {log} (a log), not a span mapping: give it to --logs", file=str(p),
-                           code="not-a-mapping")
+    if input_kind(head) is None and (words := engine_file_words(head, "a span mapping")) is not None:
+        raise MappingError(words, file=str(p), code="not-a-mapping")  # a run history, a definition
     data, lines = _yaml_with_lines(text, str(p))
     return mapping_from_dict(data, source=str(p), lines=lines)
 

@@ -251,6 +251,26 @@ def refuse_definition(head: bytes, name: str) -> None:
     raise InputFileError(f"is {words} (a definition), not a log: it is a recipe; {runs}", file=name, code="not-a-log")
 
 
+def engine_file_words(head: bytes, expected: str) -> str | None:
+    """Why a file whose first bytes are ``head``, given where ``expected`` (``"a plan"``, ``"generation
+    parameters"``...) belongs, is an engine's run history or definition instead, in one clause; ``None``
+    when it is neither. Asked by the readers of recipemut's other files once :func:`input_kind` has
+    named nothing (a run history or a definition has no kind of its own there).
+
+    >>> engine_file_words(b'{"events": [{"id": 1, "previousEventId": 0}]}', "a plan")
+    'holds a Step Functions execution history (a log), not a plan: give it to --logs'
+    >>> engine_file_words(b'on: push\\njobs:\\n  b:\\n    runs-on: x\\n    steps: [{run: make}]\\n', "a plan")
+    "is a GitHub Actions workflow (a definition), not a plan: it is a recipe, the command's first argument"
+    """
+    from recipemut.files.runsniff import run_history_words
+
+    if (log := run_history_words(head)) is not None:
+        return f"holds {log} (a log), not {expected}: give it to --logs"
+    if (engine := definition_of(head)) is not None:
+        return f"is {engine[1]} (a definition), not {expected}: it is a recipe, the command's first argument"
+    return None
+
+
 def refuse_compressed(head: bytes, name: str) -> None:
     """Raise :class:`LogError` when a file whose first bytes are ``head`` is compressed with
     something other than gzip or zstd (which are read)."""

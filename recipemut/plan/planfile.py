@@ -38,9 +38,8 @@ from recipemut.errors import PlanError
 from recipemut.files.jsonsafe import schema_message
 from recipemut.files.kinds import HEAD, input_kind, read_text_as
 from recipemut.files.read import read_user_file
-from recipemut.files.runsniff import run_history_words
 from recipemut.files.write import atomic_write
-from recipemut.logs.sources import definition_of
+from recipemut.logs.sources import engine_file_words
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.loader import MAX_RECIPE_BYTES
 
@@ -376,11 +375,8 @@ def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
     if got is not None and got.kind != "plan":
         raise PlanError(got.misplaced("a plan"), file=source, code="not-a-plan")
     head = text[:HEAD].encode("utf-8", "surrogateescape")
-    if got is None and (log := run_history_words(head)) is not None:
-        raise PlanError(f"holds {log} (a log), not a plan: give it to --logs", file=source, code="not-a-plan")
-    if got is None and (engine := definition_of(head)) is not None:
-        raise PlanError(f"is {engine[1]} (a definition), not a plan: it is a recipe, the command's first argument",
-                        file=source, code="not-a-plan")
+    if got is None and (words := engine_file_words(head, "a plan")) is not None:
+        raise PlanError(words, file=source, code="not-a-plan")
     _check_depth(text, source)
     try:
         data = json.loads(text, parse_int=_parse_int)
