@@ -457,14 +457,29 @@ def test_the_trace_readers_are_always_there_and_unknown_format_names_are_refused
     [
         (b"{", "malformed-json"),
         (b'"just a string"', "not-an-object"),
-        (b'{"op": {"nested": 1}}', "wrong-type"),
-        (b'{"start_ms": true}', "wrong-type"),
-        (b'{"start_ms": 1e999}', "bad-start"),
-        (b'{"cost_usd": 1e999}', "bad-value"),
         (b"\xfe\xff", "bad-encoding"),
+        (b'{"status": 200, "path": "/"}', "missing-key"),  # an access log: its keys, before the status's type
+        (b'{"op": {"nested": 1}}', "missing-key"),
     ],
 )
 def test_classify_line(raw: bytes, reason: str) -> None:
+    assert classify_line(raw)[0] == reason
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("op", b'{"nested": 1}', "wrong-type"),
+        ("start_ms", b"true", "wrong-type"),
+        ("start_ms", b"1e999", "bad-start"),
+        ("cost_usd", b"1e999", "bad-value"),
+        ("op", b'""', "missing-key"),
+        ("start_ms", b'""', "wrong-type"),  # empty text is a missing text key, a number's wrong type
+    ],
+)
+def test_classify_line_of_a_whole_span(key: str, value: bytes, reason: str) -> None:
+    span = {"request_id": b'"r1"', "op": b'"a"', "start_ms": b"0", "latency_ms": b"1", "status": b'"ok"', key: value}
+    raw = b"{" + b", ".join(b'"%s": %s' % (k.encode(), v) for k, v in span.items()) + b"}"
     assert classify_line(raw)[0] == reason
 
 

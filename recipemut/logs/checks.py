@@ -86,8 +86,10 @@ def _json_kind(v: Any) -> str:
 def classify_line(raw: bytes, parser_message: str = "") -> tuple[str, str]:
     """Why one line is not a span: ``(reason code, message)``. Used on lines the parser refused.
 
-    >>> classify_line(b'{"request_id": 1}')
+    >>> classify_line(b'{"request_id": 1, "op": "a", "start_ms": 0, "latency_ms": 1, "status": "ok"}')
     ('wrong-type', 'request_id: expected string, got number (1)')
+    >>> classify_line(b'{"status": 200, "path": "/"}')
+    ('missing-key', 'missing or empty required keys request_id, op, start_ms, latency_ms')
     >>> classify_line(b'{"op": "a"')[0]
     'malformed-json'
     """
@@ -101,8 +103,9 @@ def line_problem(raw: bytes) -> tuple[str, str] | None:
     """What :func:`classify_line` finds wrong with a line with ``json``, or ``None`` when ``json`` reads
     it as an object whose keys have the types the span columns take.
 
-    >>> line_problem(b'{"op": "a", "latency_ms": 2}') is None, line_problem(b"[1]")[0]
-    (True, 'not-an-object')
+    >>> span = b'{"request_id": "r", "op": "a", "start_ms": 0, "latency_ms": 2, "status": "ok"}'
+    >>> line_problem(span) is None, line_problem(b"[1]")[0], line_problem(b'{"op": "a"}')[0]
+    (True, 'not-an-object', 'missing-key')
     """
     try:
         text = raw.decode("utf-8")
@@ -120,6 +123,11 @@ def line_problem(raw: bytes) -> tuple[str, str] | None:
         return "malformed-json", "not valid JSON: nested too deeply"
     if not isinstance(obj, dict):
         return "not-an-object", f"a JSON {_json_kind(obj)} where a span object was expected"
+    # missing keys first, as the table's checks order them: an access log's {"status": 200} lacks a span's
+    # keys before its status has the wrong type
+    missing = [k for k in REQUIRED if obj.get(k) is None or (k in STRING_COLS and obj[k] == "")]
+    if missing:
+        return "missing-key", "missing or empty required key" + ("s " if len(missing) > 1 else " ") + ", ".join(missing)
     for f in PARSE_SCHEMA:
         v = obj.get(f.name)
         if v is None:
