@@ -116,6 +116,37 @@ class MetricJudgement:
     def relative(self) -> float:
         return self.delta / self.primary if self.primary else float("nan")
 
+    def change_text(self, v: float) -> str:
+        """A change ``v`` (canary - primary) as the table and the decision line say it: a relative metric's in
+        percent of the primary (in ms or dollars when the primary is 0), a rate's in points; ``n/a`` when
+        it could not be computed.
+
+        >>> m = MetricJudgement("error_rate", 0.03, 0.035, 0.005, 0.001, 0.009, None, 0.005, 0.005, "uncertain")
+        >>> m.change_text(m.delta), m.allowed_text()
+        ('+0.50 pt', '+0.50 pt')
+        >>> from dataclasses import replace
+        >>> replace(m, name="cost", primary=0.0).change_text(-0.000012)
+        '-$0.000012'
+        """
+        if not math.isfinite(v):
+            return "n/a"
+        if self.name not in RELATIVE:
+            return f"{100 * v:+.2f} pt"
+        if self.primary:
+            return f"{v / abs(self.primary):+.1%}"
+        return f"{v:+,.1f} ms" if self.name.startswith("latency") else f"{'+' if v >= 0 else '-'}${abs(v):.6f}"
+
+    def interval_text(self, sep: str = " .. ") -> str:
+        """The interval of the change, each end said as :meth:`change_text` says it (points once, after the
+        upper end: ``-0.80 .. +0.88 pt``); ``n/a`` if not computed."""
+        if not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            return "n/a"
+        return f"{self.change_text(self.lo).removesuffix(' pt')}{sep}{self.change_text(self.hi)}"
+
+    def allowed_text(self) -> str:
+        """The allowed worsening: a relative metric's in percent, a rate's in points."""
+        return f"+{self.tolerance:.1%}" if self.name in RELATIVE else f"+{100 * self.tolerance:.2f} pt"
+
     def to_dict(self) -> dict[str, Any]:
         """The metric as JSON gives it: an unknown or uncomputable figure is ``null``, never ``NaN``."""
         return strict_json({
@@ -362,17 +393,10 @@ def ci_name(level: float) -> str:
 
 
 def _fmt_metric(m: MetricJudgement) -> str:
-    known = math.isfinite(m.lo) and math.isfinite(m.hi)
-    if m.name in RELATIVE and m.primary:
-        p = abs(m.primary)
-        ci = f"{m.lo / p:+.1%}..{m.hi / p:+.1%}" if known else "n/a"
-        return f"{m.name} {m.delta / p:+.1%} ({ci_name(m.level)} {ci}, allowed +{m.tolerance:.1%})"
-    ci = f"{m.lo:+.2%}..{m.hi:+.2%}" if known else "n/a"
-    if m.name in RELATIVE:  # a primary at 0: the change in ms or dollars
-        unit = " ms" if m.name.startswith("latency") else " USD"
-        ci = f"{m.lo:+.6g}..{m.hi:+.6g}" if known else "n/a"
-        return f"{m.name} {m.delta:+.6g}{unit} ({ci_name(m.level)} {ci}, allowed +{m.tolerance:.1%})"
-    return f"{m.name} {m.delta:+.2%} points ({ci_name(m.level)} {ci}, allowed +{m.allowed:.2%})"
+    """A metric in the decision's reason, in the table's words: ``cost -21.6% (99% CI -22.4%..-20.8%, allowed
+    +2.0%)``, ``error_rate +0.43 pt (...)``."""
+    return (f"{m.name} {m.change_text(m.delta)} ({ci_name(m.level)} {m.interval_text('..')}, "
+            f"allowed {m.allowed_text()})")
 
 
 def judge(

@@ -9,7 +9,6 @@ A store problem never undoes the decision: it is returned, for the command to wa
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -109,31 +108,18 @@ class EvaluateRun:
 
 def table_cells(m: MetricJudgement) -> tuple[str, str, str, str]:
     """A metric's primary, canary, change (interval) and allowed cells: one precision per metric (604.0
-    beside 493.5, not 604): ms with one decimal, dollars with six, rates as percentages with two; a
-    relative metric's change in percent of the primary (in ms or dollars when the primary is 0); "n/a"
-    for an interval that could not be computed, "unknown" for a metric neither logs nor recipe give."""
+    beside 493.5, not 604): ms with one decimal, dollars with six, rates as percentages with two; changes
+    as the decision line says them (:meth:`MetricJudgement.change_text`: a relative metric's in percent
+    of the primary, a rate's in points); "unknown" for a metric neither logs nor recipe give."""
     if m.status == UNKNOWN:
-        allowed = f"+{m.tolerance:.1%}" if m.name in RELATIVE else f"+{m.tolerance:.2%}"
-        return "unknown", "unknown", "unknown", allowed
-    ms = m.name.startswith("latency")
+        return "unknown", "unknown", "unknown", m.allowed_text()
 
     def level(v: float) -> str:
         if m.name not in RELATIVE:
             return f"{v:.2%}"
-        return f"{v:,.1f} ms" if ms else f"${v:.6f}"
+        return f"{v:,.1f} ms" if m.name.startswith("latency") else f"${v:.6f}"
 
-    def delta(v: float) -> str:
-        if not math.isfinite(v):
-            return "n/a"
-        if m.name not in RELATIVE:
-            return f"{v:+.2%}"
-        if m.primary:
-            return f"{v / abs(m.primary):+.1%}"
-        return f"{v:+,.1f} ms" if ms else f"{'+' if v >= 0 else '-'}${abs(v):.6f}"
-
-    ci = "n/a" if not (math.isfinite(m.lo) and math.isfinite(m.hi)) else f"{delta(m.lo)} .. {delta(m.hi)}"
-    allowed = f"+{m.tolerance:.1%}" if m.name in RELATIVE else f"+{m.allowed:.2%}"
-    return level(m.primary), level(m.canary), f"{delta(m.delta)} ({ci})", allowed
+    return level(m.primary), level(m.canary), f"{m.change_text(m.delta)} ({m.interval_text()})", m.allowed_text()
 
 
 def parse_tolerances(items: Sequence[str]) -> dict[str, float]:
