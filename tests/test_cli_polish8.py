@@ -4,6 +4,7 @@ names that match across commands, one wording for a range, a memory budget below
 from __future__ import annotations
 
 import shlex
+import warnings
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,13 @@ def test_convert_out_is_a_path_in_help() -> None:
         (["generate", CHECKOUT, "-n", "5", "-o", "x.jsonl", "--diurnal=2"], "2 is outside 0 to 1: amplitude of"),
         (["suggest", CHECKOUT, "--logs", "x.jsonl", "--beam", "0"], "0 is outside 1 and up: beam width"),
         (["forecast", CHECKOUT, "--logs", "x.jsonl", "--horizon", "0"], "0 is outside 1 to 365: days to forecast"),
+        # a negative seed was numpy's ValueError traceback, a huge one an OverflowError in generate
+        (["suggest", CHECKOUT, "--logs", "x.jsonl", "--seed", "-5"], "-5 is outside 0 to 4294967295: seed of every"),
+        (["report", CHECKOUT, "--logs", "x.jsonl", "--seed=-1"], "-1 is outside 0 to 4294967295: seed of every"),
+        (["generate", CHECKOUT, "-n5", "-o", "x.jsonl", "--seed", "99999999999999999999"], "1e+20 is outside 0 to"),
+        # a growth of -2 a day wrote start_ms -9.2e16 on every span, which profile rejected; 1e9 days ran out of memory
+        (["generate", CHECKOUT, "-n5", "-o", "x.jsonl", "--growth", "-2"], "-2 is outside -0.99 to 10: traffic growth"),
+        (["generate", CHECKOUT, "-n5", "-o", "x.jsonl", "--days", "1e9"], "1000000000 is outside 0.001 to 3660"),
     ],
 )
 def test_a_range_error_has_one_wording(args: list[str], words: str) -> None:
@@ -161,3 +169,15 @@ def test_generate_sample_rate_says_it_is_the_tracers_rate_written_on_spans() -> 
     generate = get_command(app).commands["generate"]  # type: ignore[attr-defined]
     param = next(p for p in generate.params if "--sample-rate" in p.opts)
     assert "tracer's sample rate" in param.help and "sample_rate on every span" in param.help
+
+
+def test_the_fastest_growth_over_the_longest_window_is_a_log_profile_reads(tmp_path: Path) -> None:
+    """(1 + 10) ** 3660 overflowed (inf, then NaN arrival times, numpy's RuntimeWarnings on stderr)."""
+    out = tmp_path / "g.jsonl"
+    args = ["generate", CHECKOUT, "-n", "300", "--growth", "10", "--days", "3660", "-o", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["profile", CHECKOUT, "--logs", str(out), "-f", "json", "-q"])
+    assert result.exit_code == 0, result.output

@@ -353,6 +353,12 @@ def ms_text(ms: float) -> str:
 
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress on standard error.")]
+#: the largest ``--seed``: numpy's generators take any whole number from 0, the log generator's clock a C long;
+#: a negative seed was numpy's ValueError traceback
+SEED_MAX = 2**32 - 1
+#: ``--seed`` of suggest and report (``seed: SeedOpt = 0``)
+SeedOpt = Annotated[int, typer.Option(
+    "--seed", min=0, max=SEED_MAX, help="Seed of every random draw (imputation, bootstrap).")]
 #: ``--store`` of suggest, report and evaluate (``store: StoreOpt = None``; ``learn.store.store_path`` resolves it)
 StoreOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer reads the runtime type
     "--store", show_default=False,

@@ -15,6 +15,16 @@ from typing import Any
 import typer
 
 
+def number_words(v: float) -> str:
+    """A bound or a value as typed: whole numbers whole (``4294967295``, not ``4.29497e+09``), others by ``g``.
+
+    >>> number_words(4294967295), number_words(0.001), number_words(-0.0), number_words(1e300)
+    ('4294967295', '0.001', '0', '1e+300')
+    """
+    v = v + 0.0
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:g}"
+
+
 def bounds_words(low: float | None, high: float | None) -> str:
     """``1 to 365``, ``1 and up``, ``up to 1``.
 
@@ -22,8 +32,8 @@ def bounds_words(low: float | None, high: float | None) -> str:
     ('1 to 365', '0.001 and up', 'up to 1')
     """
     if low is not None and high is not None:
-        return f"{low:g} to {high:g}"
-    return f"{low:g} and up" if low is not None else f"up to {high:g}"
+        return f"{number_words(low)} to {number_words(high)}"
+    return f"{number_words(low)} and up" if low is not None else f"up to {number_words(high)}"  # type: ignore[arg-type]
 
 
 def outside(value: float, low: float | None, high: float | None, meaning: str) -> str:
@@ -34,7 +44,7 @@ def outside(value: float, low: float | None, high: float | None, meaning: str) -
     >>> outside(0, 1, None, "how many top contributors to name"), outside(-0.0, 1, None, "n")[:14]
     ('0 is outside 1 and up: how many top contributors to name', '0 is outside 1')
     """
-    return f"{value + 0.0:g} is outside {bounds_words(low, high)}: {meaning}"
+    return f"{number_words(value)} is outside {bounds_words(low, high)}: {meaning}"
 
 
 def meaning_of(param: Any) -> str:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import OutputFormat, check_budget, check_rate, err_console, in_range, written_as
+from recipemut.commands._common import (
+    SEED_MAX,
+    OutputFormat,
+    check_budget,
+    check_rate,
+    err_console,
+    in_range,
+    written_as,
+)
 from recipemut.files.text import console, shown
 from recipemut.logs.sources import PARQUET_SUFFIXES
 
@@ -64,11 +72,13 @@ def generate(
     params: Path | None = typer.Option(
         None, "--params", help="Generation parameters (default: loggen.yaml beside the recipe, when present)."
     ),
-    days: float = typer.Option(14.0, "--days", min=0.001, help="Length of the window, in days."),
+    days: float = typer.Option(14.0, "--days", min=0.001, max=3660, help="Length of the window, in days (up to ten "
+                               "years)."),
     start: str | None = typer.Option(
         None, "--start", help="Start of the window, ISO 8601 (default 2025-11-24T00:00Z)."
     ),
-    growth: float = typer.Option(0.0, "--growth", help="Traffic growth per day, e.g. 0.03 for +3%/day."),
+    growth: float = typer.Option(0.0, "--growth", min=-0.99, max=10.0, help="Traffic growth per day: 0.03 is +3%/day, "
+                                 "-0.02 is -2%/day."),
     diurnal: float = typer.Option(0.6, "--diurnal", min=0.0, max=1.0, help="Amplitude of the daily cycle."),
     weekly: float = typer.Option(0.0, "--weekly", min=0.0, max=1.0, help="Amplitude of the weekly cycle."),
     sample_rate: float | None = typer.Option(
@@ -90,7 +100,7 @@ def generate(
         help="Change the canary: OP=FACTOR scales latency, OP@cost=FACTOR cost, OP@error=PROB sets the error rate, "
         "*=FACTOR scales every latency.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same log."),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX, help="Random seed: the same seed gives the same log."),
     memory_budget: str | None = typer.Option(
         None, "--memory-budget", metavar="SIZE",
         help="Memory the generation may take (512M, 2G, bytes; off: no check). The log is built whole in memory "

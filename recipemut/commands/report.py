@@ -19,6 +19,7 @@ from recipemut.commands._common import (
     SampleRateOpt,
     SampleRequestsOpt,
     SchedulerOpt,
+    SeedOpt,
     StoreOpt,
     StrictOpt,
     err_console,
@@ -60,7 +61,7 @@ def report(
     time_budget: float = typer.Option(
         DEFAULT_TIME_BUDGET_S, "--time-budget", min=0.0, help="Most seconds to spend searching."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random draw (imputation, bootstrap)."),
+    seed: SeedOpt = 0,
     horizon: float = typer.Option(30.0, "--horizon", callback=in_range(1, 365, "days to forecast ahead, 1 to a year"),
                                  help="Days to forecast ahead."),
     top: int = typer.Option(10, "--top", min=1, help="How many ranked mutations to show."),

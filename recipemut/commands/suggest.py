@@ -26,6 +26,7 @@ from recipemut.commands._common import (
     SampleRateOpt,
     SampleRequestsOpt,
     SchedulerOpt,
+    SeedOpt,
     StoreOpt,
     StrictOpt,
     err_console,
@@ -245,7 +246,7 @@ def suggest(
         min=0.0,
         help="How far (relative) an imputed operation may be from its prior; widens those intervals.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random draw (imputation, bootstrap)."),
+    seed: SeedOpt = 0,
     explain: bool = typer.Option(
         False, "--explain", help="Also show every rejected candidate and why, and why an operator proposed nothing."
     ),

@@ -18,14 +18,22 @@ def _shape(
     weekly_amplitude: float,
     growth_per_day: float,
     peak_hour: float,
+    top_days: float = 0.0,
 ) -> np.ndarray:
+    """The rate's shape, up to a constant: the growth term is taken relative to day ``top_days`` (the
+    window's last day when traffic grows), so ``(1 + g) ** days`` never overflows (11 ** 3660 is inf)."""
     hours = (t_ms / 3_600_000.0) % 24.0
     # day of week with Monday = 0 (the epoch, 1970-01-01, was a Thursday)
     weekday = ((t_ms / DAY_MS) + 3.0) % 7.0
     days = (t_ms - start_ms) / DAY_MS
     daily = 1.0 + diurnal_amplitude * np.cos(2 * np.pi * (hours - peak_hour) / 24.0)
     weekly = 1.0 + weekly_amplitude * np.cos(2 * np.pi * (weekday - 2.5) / 7.0)  # peak Wednesday noon
-    return np.asarray(daily * weekly * (1.0 + growth_per_day) ** days)
+    return np.asarray(daily * weekly * np.exp((days - top_days) * np.log1p(growth_per_day)))
+
+
+def _top_days(growth_per_day: float, duration_s: float) -> float:
+    """The day the growth term is taken relative to: the window's end when traffic grows, else its start."""
+    return duration_s / 86_400.0 if growth_per_day > 0 else 0.0
 
 
 def _grid(start_ms: float, duration_s: float) -> np.ndarray:
@@ -57,10 +65,11 @@ def rate_function(
     True
     """
     args = (start_ms, diurnal_amplitude, weekly_amplitude, growth_per_day, peak_hour)
+    top = _top_days(growth_per_day, duration_s)
     g = _grid(start_ms, duration_s)
-    total_ms = float(np.trapezoid(_shape(g, *args), g))
+    total_ms = float(np.trapezoid(_shape(g, *args, top), g))
     c = n_requests / (total_ms / 1000.0)
-    return np.asarray(c * _shape(np.asarray(t_ms, dtype=float), *args))
+    return np.asarray(c * _shape(np.asarray(t_ms, dtype=float), *args, top))
 
 
 def poisson_arrivals(
@@ -72,7 +81,7 @@ def poisson_arrivals(
 ) -> np.ndarray:
     """``n`` sorted arrival times (epoch ms) of the NHPP conditioned on ``n`` events (inverse CDF)."""
     g = _grid(start_ms, duration_s)
-    lam = _shape(g, *args)
+    lam = _shape(g, *args, _top_days(args[3], duration_s))
     cum = np.concatenate([[0.0], np.cumsum((lam[1:] + lam[:-1]) / 2.0 * np.diff(g))])
     u = np.sort(rng.random(n)) * cum[-1]
     return np.asarray(np.interp(u, cum, g))
