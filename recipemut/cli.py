@@ -630,6 +630,19 @@ def main(argv: list[str] | None = None) -> None:
         _exit_stdout_closed()
 
 
+def os_error_words(e: OSError) -> str:
+    """An ``OSError`` in one line: the file, then what the system said (``days/sub/b.parquet: permission
+    denied``), as ``ls`` or ``cat`` would say it.
+
+    >>> os_error_words(OSError(40, "Too many levels of symbolic links", "loopy/p.json"))
+    'loopy/p.json: too many levels of symbolic links'
+    >>> os_error_words(OSError(28, "No space left on device"))
+    'no space left on device'
+    """
+    said = (e.strerror or str(e) or type(e).__name__).lower()
+    return f"{e.filename}: {said}" if e.filename is not None else said
+
+
 def _run(args: list[str]) -> None:
     """Run the app on ``args``; exit with the command's code (``sys.exit``)."""
     if args == ["--version"]:  # answer without building the app
@@ -664,6 +677,11 @@ def _run(args: list[str]) -> None:
 
         sys.stderr.write(interrupted_line() + "\n")  # one line, never wrapped at the terminal's width
         sys.exit(130)
+    except OSError as e:  # what no reader foresaw (a name too long, a folder that cannot be entered): one line
+        if isinstance(e, BrokenPipeError):
+            raise
+        err_console.print(f"[bold red]error:[/] {shown(os_error_words(e))}")
+        sys.exit(1)
     except Exception as e:  # click usage errors and the like (typer >= 0.29 vendors click: no `import click`)
         show, code = getattr(e, "show", None), getattr(e, "exit_code", None)
         if isinstance(code, int):

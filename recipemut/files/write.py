@@ -101,20 +101,15 @@ def _refuse_kind(
             to = f" (to {os.readlink(path)})"
         except OSError:
             to = ""
-        return InputFileError(
-            f"{what} is a symbolic link{to}; recipemut does not follow links for {kept} — remove it",
-            file=str(path),
-            code=code,
-        )
+        return InputFileError(f"{what} is a symbolic link{to}; recipemut does not follow links for {kept} — remove it",
+                              file=str(path), code=code)
     return InputFileError(f"{what} is {kind}, not a regular file; remove it", file=str(path), code=code)
 
 
 def _lstat(path: Path) -> os.stat_result | None:
     try:
         return os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except NotADirectoryError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 
@@ -652,9 +647,9 @@ def check_output_path(
     command's inputs (``inputs``: a mapping path -> what it is, or paths; ``recipes``: each with
     its history and lock), also when reached through another name (a hard or symbolic link); a
     symbolic link, a directory, a FIFO, a device (anything but a regular file); a file in a folder
-    that does not exist or cannot be written; with ``kind`` (what the command writes), a file of
-    some bytes that is not of that kind (:mod:`recipemut.files.kinds`: a log named as a plan's
-    output is never replaced by the plan). Returns ``out`` as a :class:`Path`.
+    that does not exist or cannot be written, or whose name cannot be looked up (too long, a loop of
+    links); with ``kind`` (what the command writes), a file of some bytes that is not of that kind
+    (:mod:`recipemut.files.kinds`: a log named as a plan's output is never replaced by it). Returns ``out``.
     """
     o = Path(out)
     named: dict[Path, str] = {}
@@ -674,7 +669,10 @@ def check_output_path(
     for p, what in named.items():
         if {target, real} & {Path(os.path.abspath(p)), Path(os.path.realpath(p))}:
             raise refuse(f"is {what}; write elsewhere{hint}")
-    st = _lstat(o)
+    try:
+        st, folder_there = _lstat(o), target.parent.is_dir()
+    except OSError as e:  # a name too long, a loop of links, a folder that cannot be entered
+        raise refuse(f"cannot write there ({(e.strerror or str(e)).lower()})") from None
     if st is not None:
         for p, what in named.items():
             try:
@@ -693,7 +691,7 @@ def check_output_path(
                     raise refuse(f"holds {looks_like(head)}, not {kind.name}; nothing was written: name another "
                                  f"file{hint}, or remove it first")  # fmt: skip
     folder = target.parent
-    if not folder.is_dir():
+    if not folder_there:
         raise refuse(f"folder does not exist: {folder}")
     if not os.access(folder, os.W_OK | os.X_OK) or (st is not None and not os.access(o, os.W_OK)):
         raise refuse("cannot write there (permission denied)")

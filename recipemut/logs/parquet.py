@@ -166,7 +166,12 @@ def list_folder(folder: Path) -> FolderListing:
     parquet: list[Path] = []
     others: list[Path] = []
     for f in sorted(found):  # a link to nothing (or a FIFO, a socket) is no file: left out
-        if f.is_file():
+        try:
+            regular = f.is_file()
+        except OSError as e:  # in a folder that can be listed, not entered: never a log skipped in silence
+            said = (e.strerror or str(e)).lower()
+            raise InputFileError(f"cannot read ({said})", file=str(f), code="unreadable") from None
+        if regular:
             (parquet if f.suffix.lower() in PARQUET_SUFFIXES or is_parquet_file(f) else others).append(f)
     return FolderListing(folder, parquet, others, sorted(linked))
 

@@ -246,7 +246,11 @@ def is_folder_target(out: str | Path) -> bool:
     >>> is_folder_target("days/"), is_folder_target("days.parquet")
     (True, False)
     """
-    return Path(out).is_dir() or str(out).endswith(("/", "\\"))
+    try:
+        there = Path(out).is_dir()
+    except OSError:  # a name too long to look up: the output check says so, for the file it names
+        there = False
+    return there or str(out).endswith(("/", "\\"))
 
 
 def convert_to_folder(
