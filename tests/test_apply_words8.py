@@ -376,3 +376,15 @@ def test_canary_takes_a_share_as_a_fraction_or_a_percentage(recipe: Path, given:
     assert res.exit_code == 2 and said in " ".join(res.output.replace("│", " ").split()), res.output
     ok = runner.invoke(app, ["apply", str(recipe), "--plan", plan, "--canary", "14.3%", "--format", "json"])
     assert ok.exit_code == 0 and "share: 0.143\n" in recipe.read_text(), ok.output  # not 0.14300000000000002
+
+
+def test_a_version_written_as_a_whole_float_is_that_version(tmp_path: Path) -> None:
+    """`version: 4.0` validated as 4 (the loader's int), then apply said `version none -> 1` and wrote
+    `version: 1`, and every log of version 4 was warned about as another version's."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE_TEXT.replace("\nversion: 4\n", "\nversion: 4.0\n", 1))
+    assert load_recipe(recipe).version == 4
+    apply_plan(recipe, load_plan(make_plan(recipe)))
+    assert "\nversion: 5\n" in recipe.read_text()
+    entry = json.loads((tmp_path / "r.yaml.history.jsonl").read_text().splitlines()[-1])
+    assert (entry["version_before"], entry["version"]) == (4, 5)

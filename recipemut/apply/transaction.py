@@ -132,6 +132,7 @@ def version_of(text: str) -> int | None:
     except RecipemutError:
         return None
     v = doc.get("version") if isinstance(doc, Mapping) else None
+    v = int(v) if isinstance(v, float) and v.is_integer() else v  # `version: 4.0` is 4, as the loader reads it
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
