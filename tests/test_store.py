@@ -474,3 +474,44 @@ def test_store_off_on_the_command_line_means_no_store(tmp_path: Path, monkeypatc
     res = runner.invoke(app, ["stats", "--store", "OFF"])
     assert res.exit_code == 1 and "disabled" in res.output and not (tmp_path / "OFF").exists()
     assert S.store_path("none") is None and S.store_path(tmp_path / "s.db") == tmp_path / "s.db"
+
+
+def test_a_store_altered_by_hand_is_one_error_and_suggest_still_writes_its_plan(tmp_path: Path) -> None:
+    """A column or table dropped by hand was sqlite3's OperationalError traceback in stats, and in suggest,
+    which then wrote no plan."""
+    from typer.testing import CliRunner
+
+    from recipemut.cli import app
+
+    path = tmp_path / "store.sqlite"
+    Store.open(path).close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE suggestions DROP COLUMN predicted_gain")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="not a usable recipemut store: table suggestions has no column"):
+        Store.open(path)
+    runner = CliRunner()
+    res = runner.invoke(app, ["stats", "--store", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 1 and "table suggestions has no column predicted_gain" in res.output, res.output
+    root = Path(__file__).resolve().parents[1] / "recipes" / "checkout"
+    plan = tmp_path / "plan.json"
+    args = ["suggest", str(root / "recipe.yaml"), "--logs", str(root / "logs.jsonl.gz"), "--store", str(path),
+            "--time-budget", "3", "--out", str(plan), "-q"]  # fmt: skip
+    res = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and plan.exists(), res.output
+    assert "this run was not recorded in the profile store" in res.output
+
+
+def test_another_programs_database_is_not_made_a_store(tmp_path: Path) -> None:
+    """recipemut added its four tables to any SQLite file given as the store."""
+    path = tmp_path / "theirs.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE foo (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match=r"holds another program's tables \(foo\), not a recipemut store"):
+        Store.open(path)
+    db = sqlite3.connect(path)
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["foo"]
+    db.close()

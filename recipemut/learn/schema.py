@@ -28,6 +28,7 @@ Migrations
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 
@@ -131,3 +132,54 @@ _v3 = _statements(
 #: migration i takes user_version i to i + 1
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _columns(db: sqlite3.Connection) -> dict[str, list[str]]:
+    """Each table of ``db`` (SQLite's own left out) with its columns."""
+    listed = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    tables = [r[0] for r in listed]
+    return {t: [r[1] for r in db.execute('PRAGMA table_info("{}")'.format(t.replace('"', '""')))] for t in tables}
+
+
+@functools.cache
+def expected_columns() -> dict[str, tuple[str, ...]]:
+    """The tables and columns a store of :data:`SCHEMA_VERSION` has: the migrations run on an empty database."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for migrate in MIGRATIONS:
+            migrate(db)
+        return {t: tuple(cols) for t, cols in _columns(db).items()}
+    finally:
+        db.close()
+
+
+def foreign_tables(db: sqlite3.Connection) -> list[str]:
+    """The tables of a database at schema version 0 (never migrated): another program's, when there are any.
+
+    >>> db = sqlite3.connect(":memory:"); _ = db.execute("CREATE TABLE foo (x)")
+    >>> foreign_tables(db)
+    ['foo']
+    """
+    return sorted(_columns(db))
+
+
+def schema_problem(db: sqlite3.Connection) -> str | None:
+    """What a store at :data:`SCHEMA_VERSION` lacks of its tables and columns (a table dropped or altered by
+    hand, another program's file), in words; ``None`` when it has them all.
+
+    >>> db = sqlite3.connect(":memory:")
+    >>> for m in MIGRATIONS: m(db)
+    >>> schema_problem(db) is None
+    True
+    >>> _ = db.execute("ALTER TABLE suggestions DROP COLUMN predicted_gain")
+    >>> schema_problem(db)
+    'table suggestions has no column predicted_gain'
+    """
+    have = _columns(db)
+    for table, cols in expected_columns().items():
+        if table not in have:
+            return f"it has no table {table}"
+        lost = [c for c in cols if c not in have[table]]
+        if lost:
+            return f"table {table} has no column{'s' if len(lost) > 1 else ''} {', '.join(lost)}"
+    return None

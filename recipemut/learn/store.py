@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from recipemut.errors import RecipemutError
-from recipemut.learn.schema import MIGRATIONS, SCHEMA_VERSION
+from recipemut.learn.schema import MIGRATIONS, SCHEMA_VERSION, foreign_tables, schema_problem
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +315,8 @@ class Store:
             db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
             store._migrate()
+            if problem := schema_problem(db):  # a table dropped or altered by hand: one line, never a traceback later
+                raise StoreError(f"not a usable recipemut store: {problem}", file=str(p), code="store-corrupt")
         except sqlite3.DatabaseError as e:
             db.close()
             raise StoreError(f"not a usable recipemut store: {e}", file=str(p), code="store-corrupt") from e
@@ -341,6 +343,9 @@ class Store:
             return
         with self.transaction():
             current = self.schema_version  # re-read under the write lock: another process may have migrated
+            if current == 0 and (tables := foreign_tables(self.db)):  # never migrated, yet tables: another program's
+                raise StoreError(f"holds another program's tables ({', '.join(tables[:3])}), not a recipemut store: "
+                                 "give --store another file", file=str(self.path), code="store-foreign")
             if current > SCHEMA_VERSION:
                 raise StoreError(
                     f"store schema version {current} is newer than this recipemut understands ({SCHEMA_VERSION})",

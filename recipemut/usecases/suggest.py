@@ -33,7 +33,7 @@ from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.forecast.headroom import Headroom
 from recipemut.judge.stats import NO_DIFFERENCE
 from recipemut.learn.bandit import Bandit, load_bandit, mutation_kind, order_candidates
-from recipemut.learn.records import record_suggestions, search_records
+from recipemut.learn.records import STORE_PROBLEMS, record_suggestions, search_records
 from recipemut.mutate.mutation import Mutation
 from recipemut.mutate.operators import NotProposed, OperatorContext, not_proposed
 from recipemut.plan.assemble import plan_document, search_report
@@ -178,5 +178,5 @@ def _record(result: SearchResult, path: Path | None, inputs: Inputs, warn: Warn)
     r = inputs.recipe
     try:
         record_suggestions(search_records(result, r), path=path, recipe=r.name, version=r.version, sha256=inputs.sha256)
-    except RecipemutError as e:
+    except STORE_PROBLEMS as e:  # a store error, SQLite's, the disk's: the plan is still written
         warn(f"this run was not recorded in the profile store: {e}")
