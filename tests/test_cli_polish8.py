@@ -181,3 +181,44 @@ def test_the_fastest_growth_over_the_longest_window_is_a_log_profile_reads(tmp_p
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["profile", CHECKOUT, "--logs", str(out), "-f", "json", "-q"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["generate", CHECKOUT, "-n", "5", "-o", "x.jsonl", "--canary", "20"],
+         "20 is outside [0, 1]: the share of requests sent to the canary variant (a percentage? 20% is 0.2)"),
+        (["suggest", CHECKOUT, "--logs", "x.jsonl", "--treatment-share", "150%"],
+         "150% is outside [1%, 99%]: share of requests in the offline A/B treatment"),
+        (["suggest", CHECKOUT, "--logs", "x.jsonl", "--treatment-share", "half"],
+         "'half' is not a share of requests: write 0.5 or 50% for half"),
+    ],
+)  # fmt: skip
+def test_every_share_option_takes_a_percentage_and_says_its_range_as_typed(args: list[str], said: str) -> None:
+    """generate --canary 20% and suggest --treatment-share 10% were pydantic's 'Input should be a valid number'."""
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and said in " ".join(result.output.replace("│", " ").split()), result.output
+
+
+def test_generate_canary_as_a_percentage_is_the_share(tmp_path: Path) -> None:
+    out = tmp_path / "c.jsonl"
+    result = runner.invoke(app, ["generate", CHECKOUT, "-n", "2000", "--canary", "25%", "-o", str(out), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    variants = [line.count('"variant":"canary"') for line in out.read_text().splitlines()]
+    share = sum(variants) / len(variants)
+    assert 0.2 < share < 0.3, share
+
+
+@pytest.mark.parametrize(
+    ("treatment", "said"),
+    [
+        ("lookup_tax@error=2", "--treatment 'lookup_tax@error=2': 2 is outside 0 to 1: an error rate"),
+        ("*=-1", "--treatment '*=-1': -1 is outside (0, 1000]: a factor, 0.8 for 20% less"),
+        ("*=0", "--treatment '*=0': 0 is outside (0, 1000]: a factor"),  # every latency was one tick
+    ],
+)
+def test_a_treatment_out_of_range_is_a_usage_error(treatment: str, said: str) -> None:
+    """They were 'value 2.0 out of range', exit 1, from the generator."""
+    args = ["generate", CHECKOUT, "-n", "5", "-o", "x.jsonl", "--canary", "0.2", "--treatment", treatment]
+    result = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and said in result.output, result.output

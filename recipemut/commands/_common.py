@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -146,6 +146,24 @@ def share(text: str) -> float:
     if text.strip().endswith("%") and not (0.0 < value <= 1.0):  # said as a percentage: answered as one
         raise typer.BadParameter(f"{text.strip()} is outside (0%, 100%]: a share of requests, 10% for one in ten")
     return value
+
+
+def share_in(low: float, high: float, meaning: str, example: str, *, closed: bool = True) -> Callable[[str], float]:
+    """Option parser: a share written 0.2 or 20% (as ``--tolerance`` takes them) in [low, high] (``closed``) or
+    (low, high), else a usage error said as typed (``150% is outside [1%, 99%]: ...``), asking whether a
+    percentage was meant when a number over 1 is given without ``%``."""
+
+    def parse(text: str) -> float:
+        value = share_value(text, example)
+        if (low <= value <= high) if closed else (low < value < high):
+            return value
+        typed, percent = text.strip(), text.strip().endswith("%")
+        ends = ("[", "]") if closed else ("(", ")")
+        bounds = f"{low * 100:g}%, {high * 100:g}%" if percent else f"{low:g}, {high:g}"
+        hint = f" (a percentage? {value:g}% is {value / 100:g})" if not percent and 1.0 < value <= 100.0 else ""
+        raise typer.BadParameter(f"{typed} is outside {ends[0]}{bounds}{ends[1]}: {meaning}{hint}")
+
+    return parse
 
 
 def in_range(low: float, high: float, meaning: str) -> Any:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.syntax import Syntax
 
-from recipemut.commands._common import OutputFormat, share_value
+from recipemut.commands._common import OutputFormat, share_in
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 
@@ -49,17 +49,6 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     )
 
 
-def _canary_share(text: str) -> float:
-    """--canary's value: a share written 0.2 or 20%, strictly between none and all, said as typed."""
-    value = share_value(text, "0.2 or 20% for one in five")
-    if not 0.0 < value < 1.0:
-        typed, percent = text.strip(), text.strip().endswith("%")
-        hint = f" (a percentage? {value:g}% is {value / 100:g})" if not percent and 1.0 < value < 100.0 else ""
-        raise typer.BadParameter(f"{typed} is outside {'(0%, 100%)' if percent else '(0, 1)'}: a canary takes "
-                                 f"some of the requests, not none or all{hint}")  # fmt: skip
-    return value
-
-
 def apply(
     recipe: Path = typer.Argument(..., help="The recipe YAML to change.", metavar="RECIPE"),
     plan: Path = typer.Option(..., "--plan", "-p", help="Plan file written by `recipemut suggest --out`."),
@@ -76,7 +65,8 @@ def apply(
     canary: float = typer.Option(
         None,
         "--canary",
-        parser=_canary_share,
+        parser=share_in(0.0, 1.0, "a canary takes some of the requests, not none or all", "0.2 or 20% for one in five",
+                        closed=False),
         metavar="FRACTION",
         help="Keep the recipe primary and send this share of requests (0.2 or 20%), strictly between none and all, "
         "to the mutated one.",

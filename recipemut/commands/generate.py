@@ -14,9 +14,10 @@ from recipemut.commands._common import (
     check_budget,
     check_rate,
     err_console,
-    in_range,
+    share_in,
     written_as,
 )
+from recipemut.commands._ranges import number_words, outside
 from recipemut.files.text import console, shown
 from recipemut.logs.sources import PARQUET_SUFFIXES
 
@@ -42,6 +43,11 @@ def _parse_treatment(items: list[str]) -> dict[str, float]:
             raise _usage(
                 f"--treatment {item!r}: expected OP=FACTOR (latency), OP@cost=FACTOR, OP@error=PROB or *=FACTOR"
             )
+        if key.endswith("@error") and not 0.0 <= factor <= 1.0:  # the generator's own check said it, exit 1
+            raise _usage(f"--treatment {item!r}: {outside(factor, 0, 1, 'an error rate')}")
+        if not key.endswith("@error") and not 0.0 < factor <= 1000.0:  # 0: every latency one tick
+            said = f"{number_words(factor)} is outside (0, 1000]: a factor, 0.8 for 20% less"
+            raise _usage(f"--treatment {item!r}: {said}")
         out[key] = factor
     return out
 
@@ -91,8 +97,9 @@ def generate(
         "rate back up by it (a log as a sampling tracer writes it).",
     ),
     canary: float | None = typer.Option(
-        None, "--canary", callback=in_range(0, 1, "the share of requests sent to the canary variant"),
-        help="Share of requests sent to a variant named 'canary'."
+        None, "--canary", parser=share_in(0.0, 1.0, "the share of requests sent to the canary variant",
+                                          "0.2 or 20% for one in five"), metavar="FRACTION",
+        help="Share of requests sent to a variant named 'canary' (0.2 or 20%)."
     ),
     treatment: list[str] = typer.Option(
         [],

@@ -33,6 +33,7 @@ from recipemut.commands._common import (
     in_range,
     log_source,
     ms_text,
+    share_in,
     warn_ingest,
 )
 from recipemut.commands._layout import Column, show
@@ -235,7 +236,9 @@ def suggest(
     ),
     beam: int = typer.Option(1, "--beam", min=1, help="Beam width of the plan search (1 = greedy)."),
     treatment_share: float = typer.Option(
-        DEFAULT_SHARE, "--treatment-share", min=0.01, max=0.99, help="Share of requests in the offline A/B treatment."
+        DEFAULT_SHARE, "--treatment-share", parser=share_in(0.01, 0.99, "share of requests in the offline A/B "
+                                                            "treatment", "0.5 or 50% for half"), metavar="FRACTION",
+        help="Share of requests in the offline A/B treatment (0.5 or 50%), from 0.01 to 0.99."
     ),
     min_effect: float = typer.Option(
         DEFAULT_MIN_EFFECT, "--min-effect", min=0.0, help="Smallest relative change worth a verdict."
