@@ -152,6 +152,10 @@ def test_convert_out_is_a_path_in_help() -> None:
         # a growth of -2 a day wrote start_ms -9.2e16 on every span, which profile rejected; 1e9 days ran out of memory
         (["generate", CHECKOUT, "-n5", "-o", "x.jsonl", "--growth", "-2"], "-2 is outside -0.99 to 10: traffic growth"),
         (["generate", CHECKOUT, "-n5", "-o", "x.jsonl", "--days", "1e9"], "1000000000 is outside 0.001 to 3660"),
+        # a negative or nan lock timeout was taken (a write went ahead with -5)
+        (["apply", CHECKOUT, "--plan", "p.json", "--lock-timeout", "-5"], "-5 is outside 0 to 86400: seconds to wait"),
+        (["rollback", CHECKOUT, "--lock-timeout", "nan"], "nan is outside 0 to 86400: seconds to wait"),
+        (["evaluate", CHECKOUT, "--logs", "x.jsonl", "--lock-timeout=inf"], "inf is outside 0 to 86400"),
     ],
 )
 def test_a_range_error_has_one_wording(args: list[str], words: str) -> None:

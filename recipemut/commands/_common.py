@@ -148,12 +148,16 @@ def share(text: str) -> float:
     return value
 
 
-def share_in(low: float, high: float, meaning: str, example: str, *, closed: bool = True) -> Callable[[str], float]:
+def share_in(
+    low: float, high: float, meaning: str, example: str, *, closed: bool = True
+) -> Callable[[str | float], float]:
     """Option parser: a share written 0.2 or 20% (as ``--tolerance`` takes them) in [low, high] (``closed``) or
     (low, high), else a usage error said as typed (``150% is outside [1%, 99%]: ...``), asking whether a
     percentage was meant when a number over 1 is given without ``%``."""
 
-    def parse(text: str) -> float:
+    def parse(text: str | float) -> float:
+        if not isinstance(text, str):  # the option's default, which typer passes through the parser too
+            return float(text)
         value = share_value(text, example)
         if (low <= value <= high) if closed else (low < value < high):
             return value
@@ -377,6 +381,10 @@ SEED_MAX = 2**32 - 1
 #: ``--seed`` of suggest and report (``seed: SeedOpt = 0``)
 SeedOpt = Annotated[int, typer.Option(
     "--seed", min=0, max=SEED_MAX, help="Seed of every random draw (imputation, bootstrap).")]
+#: ``--lock-timeout`` of apply, rollback and evaluate (``lock_timeout: LockTimeoutOpt = DEFAULT_LOCK_TIMEOUT_S``):
+#: -5 and nan were taken (a write went ahead with -5)
+LockTimeoutOpt = Annotated[float, typer.Option(
+    "--lock-timeout", min=0.0, max=86_400.0, help="Seconds to wait for another writer, up to a day.")]
 #: ``--store`` of suggest, report and evaluate (``store: StoreOpt = None``; ``learn.store.store_path`` resolves it)
 StoreOpt = Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer reads the runtime type
     "--store", show_default=False,

@@ -86,5 +86,5 @@ def check_ranges(ctx: Any, params: Iterable[Any], args: Sequence[str]) -> None:
                 value = float(text)
             except ValueError:
                 continue
-            if (low is not None and value < low) or (high is not None and value > high):
+            if value != value or (low is not None and value < low) or (high is not None and value > high):  # nan too
                 raise typer.BadParameter(outside(value, low, high, meaning_of(param)), ctx=ctx, param=param)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.syntax import Syntax
 
-from recipemut.commands._common import OutputFormat, share_in
+from recipemut.commands._common import LockTimeoutOpt, OutputFormat, share_in
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 
@@ -71,9 +71,7 @@ def apply(
         help="Keep the recipe primary and send this share of requests (0.2 or 20%), strictly between none and all, "
         "to the mutated one.",
     ),
-    lock_timeout: float = typer.Option(
-        DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
-    ),
+    lock_timeout: LockTimeoutOpt = DEFAULT_LOCK_TIMEOUT_S,
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Apply the reviewed mutations of a plan to the recipe, keeping its comments and formatting.

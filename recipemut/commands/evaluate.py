@@ -10,6 +10,7 @@ import typer
 from recipemut.commands._common import (
     Engine,
     EngineOpt,
+    LockTimeoutOpt,
     LogFormat,
     LogFormatOpt,
     LogsOpt,
@@ -82,9 +83,7 @@ def evaluate(
     ),
     force: bool = typer.Option(False, "--force", help="Act over a hand edit, saving it into the history first; also "
                                "write a read-only recipe (its mode is kept)."),
-    lock_timeout: float = typer.Option(
-        DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
-    ),
+    lock_timeout: LockTimeoutOpt = DEFAULT_LOCK_TIMEOUT_S,
     store: StoreOpt = None,
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
     strict: StrictOpt = False,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import OutputFormat
+from recipemut.commands._common import LockTimeoutOpt, OutputFormat
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 
 
@@ -29,9 +29,7 @@ def rollback(
         "read-only recipe (its mode is kept).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff; write nothing."),
-    lock_timeout: float = typer.Option(
-        DEFAULT_LOCK_TIMEOUT_S, "--lock-timeout", help="Seconds to wait for another writer."
-    ),
+    lock_timeout: LockTimeoutOpt = DEFAULT_LOCK_TIMEOUT_S,
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Restore the previous (or a given) version of the recipe, byte for byte, from its history.
