@@ -278,3 +278,18 @@ def test_cli_draws_fan_out_and_branches(tmp_path: Path) -> None:
         '  "notify_sms" [label="notify_sms\\nsms.Send\\nwhen: customer opted in", style="rounded,filled,dashed", '
         'fillcolor="#f3f0ff", color="#6f42c1"];'
     )
+
+
+def test_out_names_the_language_and_never_an_image(tmp_path: Path) -> None:
+    """graph -o g.png wrote Mermaid text into g.png, and -f dot -o g.mmd DOT into a Mermaid file."""
+    runner = CliRunner()
+    png = tmp_path / "g.png"
+    res = runner.invoke(app, ["graph", str(CHECKOUT), "-o", str(png)], env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "graph writes Mermaid or DOT text, never an image" in res.output, res.output
+    assert not png.exists()
+    args = ["graph", str(CHECKOUT), "-f", "dot", "-o", str(tmp_path / "g.mmd")]
+    res = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert res.exit_code == 2 and "the name says mermaid, --format says dot" in res.output, res.output
+    for name, first in (("g.dot", "digraph"), ("g.gv", "digraph"), ("g.mmd", "flowchart"), ("g.txt", "flowchart")):
+        assert runner.invoke(app, ["graph", str(CHECKOUT), "-o", str(tmp_path / name)]).exit_code == 0
+        assert (tmp_path / name).read_text().startswith(first), name

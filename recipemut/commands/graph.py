@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from recipemut.commands._common import written_as
 from recipemut.errors import RecipemutError
 from recipemut.files.kinds import GRAPH
 from recipemut.files.write import atomic_write, check_output_path
@@ -20,18 +21,36 @@ class GraphFormat(str, Enum):
     dot = "dot"
 
 
+#: the names graph writes each language to (``.txt`` takes either)
+_SUFFIXES = {GraphFormat.mermaid: (".mmd", ".mermaid"), GraphFormat.dot: (".dot", ".gv")}
+_TEXT_ONLY = "graph writes Mermaid or DOT text, never an image (for one: --format dot | dot -Tsvg > graph.svg)"
+
+
+def _language(out: Path | None, asked: GraphFormat | None) -> GraphFormat:
+    """The language to write: ``--format``, else the one ``out``'s name says, else Mermaid; a name that says the
+    other language than ``--format`` is a usage error (``-f dot -o g.mmd`` wrote DOT into a Mermaid file)."""
+    said = next((f for f, ends in _SUFFIXES.items() if out is not None and out.name.lower().endswith(ends)), None)
+    if asked is not None and said is not None and said is not asked:
+        said_words = f"{out}: the name says {said.value}, --format says {asked.value}"
+        raise typer.BadParameter(said_words, param_hint="'--out'")
+    return asked or said or GraphFormat.mermaid
+
+
 def graph(
     recipe_path: Path = typer.Argument(
         ..., metavar="RECIPE",
         help="The recipe to draw (its YAML, or an engine's file: Argo, Tekton, Step Functions, ...).",
     ),
-    output_format: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", "-f", help="mermaid or dot."),
+    output_format: GraphFormat | None = typer.Option(
+        None, "--format", "-f", help="mermaid or dot (default: as --out's name says, else mermaid).", show_default=False
+    ),
     out: Path | None = typer.Option(
         None,
         "--out",
         "-o",
-        help="Write the diagram to this file instead of stdout (never "
-        "the recipe, its history or lock, a link, a FIFO or a folder).",
+        callback=written_as(_TEXT_ONLY, (*_SUFFIXES[GraphFormat.mermaid], *_SUFFIXES[GraphFormat.dot], ".txt")),
+        help="Write the diagram to this file instead of stdout: .mmd (Mermaid), .dot or .gv (DOT), .txt (either; "
+        "never the recipe, its history or lock, a link, a FIFO or a folder).",
     ),
     highlight: list[str] = typer.Option([], "--highlight", help="Operation id to draw with a thick border (repeat)."),
 ) -> None:
@@ -45,6 +64,7 @@ def graph(
 
         recipemut graph recipes/checkout/recipe.yaml --format dot | dot -Tsvg > checkout.svg
     """
+    language = _language(out, output_format)  # a contradiction said before any work
     if out is not None:
         check_output_path(out, recipes=[recipe_path], example="graph.mmd", kind=GRAPH)
     from recipemut.recipe.graph import render_dot, render_mermaid
@@ -58,7 +78,7 @@ def graph(
             file=recipe.source,
             code="unknown-operation",
         )
-    render = render_dot if output_format is GraphFormat.dot else render_mermaid
+    render = render_dot if language is GraphFormat.dot else render_mermaid
     text = render(recipe, highlight=tuple(highlight))
     if out is None:
         typer.echo(text, nl=False)
