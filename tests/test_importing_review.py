@@ -35,3 +35,14 @@ def test_import_still_writes_over_an_untracked_file(tmp_path: Path) -> None:
     res = runner.invoke(app, ["import", str(DIAMOND), "-o", str(out)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert out.read_text().startswith("# Imported by `recipemut import`")
+
+
+def test_import_of_a_run_history_says_it_is_a_log(tmp_path: Path) -> None:
+    """It was the schema's first complaint (`apiVersion: expected 'recipemut/v1', got text ('v1')`), where
+    validate and profile said what the file is."""
+    for name, words in (("argo-ci/runs.yaml", "an Argo run history"),
+                        ("sfn-checkout/runs.jsonl", "a Step Functions execution history")):  # fmt: skip
+        out = tmp_path / "r.yaml"
+        res = runner.invoke(app, ["import", str(ROOT / "recipes" / name), "-o", str(out)], env={"COLUMNS": "300"})
+        assert res.exit_code == 1 and f"this file holds {words}, not a recipe: it is a log" in res.output, res.output
+        assert "apiVersion" not in res.output and not out.exists()

@@ -69,6 +69,7 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
     from recipemut.errors import InputFileError
     from recipemut.files.kinds import RECIPE
     from recipemut.files.write import atomic_write, check_output_path, history_path
+    from recipemut.usecases.misplaced import run_history_finding
 
     source = Path(path)
     name = str(path)
@@ -87,6 +88,8 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
     imported = recipe is not None and recipe.imported is not None
     engine_file = imported or engine_name(text, file=name) is not None or any(f.code in _ENGINE_CODES for f in errors)
     unreadable = [f for f in errors if f.code in UNREADABLE_CODES]  # no engine can tell an unread file
+    if (errors or recipe is None) and (history := run_history_finding(source)) is not None:  # a run, not a workflow
+        raise RecipeInvalid([history])
     if (engine_file or unreadable) and (errors or recipe is None):
         raise RecipeInvalid(unreadable or errors or findings)
     if recipe is None or recipe.imported is None:
