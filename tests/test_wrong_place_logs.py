@@ -259,3 +259,13 @@ def test_a_definition_given_to_map_is_named(tmp_path: Path) -> None:
     line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", asl, "-q"])
     assert line.endswith("is a Step Functions state machine (a definition), not a span mapping: it is a recipe, "
                          "the command's first argument"), line  # fmt: skip
+
+
+@pytest.mark.parametrize("typo", ["default:", "seed: 3\ndefaults:"])
+def test_generation_parameters_with_a_misspelt_key_are_named_at_the_key(tmp_path: Path, typo: str) -> None:
+    """They were 'is a recipe (YAML), not generation parameters', while validate called the file parameters."""
+    params = tmp_path / "typo.yaml"
+    params.write_text((ROOT / "recipes" / "checkout" / "loggen.yaml").read_text().replace("defaults:", typo, 1))
+    line = _one_line(["generate", str(RECIPE), "-n", "5", "--params", str(params), "-o", str(tmp_path / "g.jsonl")])
+    key = typo.split(":")[0]
+    assert f"unknown key '{key}' (expected defaults, operations, fields)" in line and "a recipe" not in line, line

@@ -154,6 +154,9 @@ SPAN_KEYS = frozenset({"request_id", "op", "start_ms", "latency_ms", "status", "
 _SPAN_IDS = frozenset({"request_id", "trace_id", "span_id"})
 _TOP_KEY = re.compile(rb"([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]|$)")  # a YAML key at column 0: ``defaults:``
 _JSON_WS = re.compile(r"[ \t\r\n]+")
+#: a recipe's top-level keys that generation parameters never have
+_RECIPE_ONLY = frozenset({"alternatives", "apiVersion", "constraints", "description", "formats", "inputs", "kind",
+                          "name", "outputs", "services", "variants", "version"})
 #: a top-level ``operations:`` whose value is a list (a recipe's, its header missing), not a mapping (the parameters')
 _OPS_LIST = re.compile(rb"^operations:[ \t]*(?:\[|(?:#[^\n]*)?\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*- )", re.MULTILINE)
 
@@ -321,6 +324,10 @@ def document_kind(head: bytes) -> str:
     ''
     >>> document_kind(b"# for generate\ndefaults:\n  error_prob: 0.002\noperations:\n  a: {latency_median_ms: 2}\n")
     'Generation'
+    >>> document_kind(b"default:\n  error_prob: 0.002\noperations:\n  a: {latency_median_ms: 2}\n")  # a typo
+    'Generation'
+    >>> document_kind(b"name: c\ndefault: 1\noperations:\n  - id: a\n")
+    'Recipe'
     """
     lines = [ln.strip() for ln in head.removeprefix(codecs.BOM_UTF8).splitlines()]
     if span_lines(lines):  # mostly span objects: a log, whatever its first line
@@ -348,6 +355,8 @@ def document_kind(head: bytes) -> str:
     top = {m.group(1).decode("ascii") for ln in raw if (m := _TOP_KEY.match(ln)) is not None}
     if top and top <= GENERATION_KEYS and top & {"defaults", "operations"} and not _OPS_LIST.search(head):
         return "Generation"
+    if "operations" in top and not top & _RECIPE_ONLY and not _OPS_LIST.search(head):  # beside a misspelt key
+        return "Generation"  # (`default:`, `seed:`): operations as a mapping are parameters; their reader names the key
     return "Recipe" if RECIPE.matches(head) else ""
 
 
