@@ -264,6 +264,14 @@ def test_backtest_refuses_without_enough_history() -> None:
     assert bt.refused is not None and bt.mape is None
 
 
+def test_a_backtest_of_sparse_traffic_blames_the_bins_not_the_days() -> None:
+    """Two requests three days apart (and two days of traffic 40 days apart) were refused for '3.0 days of
+    history: a backtest needs 2 days to train', which they have."""
+    bt = R.backtest(R.rate_series(np.array([0.0, 3 * DAY_MS])))
+    assert bt.refused is not None and bt.refused.startswith("too few logged requests: a bin would need"), bt.refused
+    assert "days of history" not in bt.refused
+
+
 # ---- headroom for suggest -------------------------------------------------------------------
 
 

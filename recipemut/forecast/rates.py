@@ -391,11 +391,14 @@ def backtest(series: RateSeries, *, holdout_frac: float = 0.2, level: float = DE
     )
     if train is None or train.history_s < MIN_HISTORY_S or series.bin_s > MAX_DATED_BIN_S:
         have = series.history_s / DAY_S
-        return Backtest(
-            max(0.0, have - hold_days), float(hold_days), None, None, None,
-            refused=f"{have:.1f} days of history: a backtest needs {MIN_HISTORY_S / DAY_S:.0f} days to train "
-            f"plus {hold_days} held out",
-        )  # fmt: skip
+        why = (  # sparse traffic over many days: the bins, not the days, are what is short
+            f"too few logged requests: a bin would need {series.bin_s / HOUR_S:g} h to hold {MIN_SAMPLED_PER_BIN} of "
+            "them, too coarse for the daily cycle"
+            if series.bin_s > MAX_DATED_BIN_S
+            else f"{have:.1f} days of history: a backtest needs {MIN_HISTORY_S / DAY_S:.0f} days to train plus "
+            f"{hold_days} held out"
+        )
+        return Backtest(max(0.0, have - hold_days), float(hold_days), None, None, None, refused=why)
     fc = forecast_rate(train, horizon_days=hold_days, level=level)
     actual = series.rps[-n_hold:]
     pred = fc.point[:n_hold]
