@@ -195,6 +195,19 @@ def test_nothing_to_do_exits_zero(tmp_path: Path) -> None:
     assert "No single mutation improves the recipe." in res.output
 
 
+def test_a_search_that_judged_nothing_is_no_nothing_to_do(shop: tuple[Path, Path]) -> None:
+    """--time-budget 0 said 'No single mutation improves the recipe.' and exited 0 (nothing worth doing) under
+    --detailed-exitcode, having judged no candidate."""
+    rp, lp = shop
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--time-budget", "0", "--detailed-exitcode",
+                              "-q"], env={"COLUMNS": "300"})  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert "Nothing was judged: the time budget ran out before any candidate was; raise --time-budget." in res.output
+    assert "No single mutation improves" not in res.output and "evaluated 0 candidates" in res.output
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--budget", "1", "-q"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0 and "evaluated 1 candidate in" in res.output, res.output
+
+
 def test_operators_and_explain(shop: tuple[Path, Path]) -> None:
     rp, lp = shop
     res = runner.invoke(

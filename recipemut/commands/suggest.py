@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -156,6 +156,9 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     few = rep.get("too_few_requests")  # plan/enough.py: said instead of "no improvement", or as a note
     if few or not accepted:
         nothing = "No single mutation improves the recipe."
+        if _unsearched(result):  # a limit reached before any candidate was judged: nothing is known
+            limit = "the time budget" if result.stopped_by == "time_budget" else "the budget"
+            nothing = f"Nothing was judged: {limit} ran out before any candidate was; {raise_hint(result.stopped_by)}."
         out.print(("[yellow]note:[/] " if accepted else "[bold]") + shown(few["message"]) if few else nothing)
     if result.plan:
         out.print("\n[bold]Plan[/] (applied in this order; each step judged against the previous):")
@@ -192,7 +195,8 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     hint = raise_hint(s.get("stopped_by"))
     note = f" (budget exhausted: {s['summary']}{'; ' + hint if hint else ''})" if s["budget_exhausted"] else ""
     out.print(
-        f"\nevaluated {s['evaluated']} candidates in {s['rounds']} round(s), {s['wall_s']:.1f} s in all "
+        f"\nevaluated {s['evaluated']:,} candidate{'' if s['evaluated'] == 1 else 's'} in {s['rounds']} round(s), "
+        f"{s['wall_s']:.1f} s in all "
         f"(search {s['elapsed_s']:.1f} s, start-up and inputs {s['inputs_s']:.1f} s){note}; "
         f"A/B treatment share {100 * s['treatment_share']:.0f}%"
         + ("" if explain or not result.rejected else f"; {len(result.rejected)} rejected (--explain shows why)")
@@ -349,8 +353,15 @@ def suggest(
         _render_text(found, explain=explain, top=top)
         if out is not None:
             console().print(f"plan written to {shown(str(out))}")
-    if detailed_exitcode:
-        raise typer.Exit(EXIT_IMPROVEMENTS if found.result.plan else EXIT_NOTHING)
+    if detailed_exitcode:  # a search that judged nothing says nothing of "nothing worth doing": an error
+        raise typer.Exit(EXIT_IMPROVEMENTS if found.result.plan else 1 if _unsearched(found.result) else EXIT_NOTHING)
+
+
+def _unsearched(result: Any) -> bool:
+    """Whether the search stopped at a limit (``--time-budget``, ``--budget``) before judging any candidate."""
+    from recipemut.plan.assemble import LIMIT_OPTIONS
+
+    return bool(result.searched == 0 and result.stopped_by in LIMIT_OPTIONS)
 
 
 def _warn(message: str) -> None:

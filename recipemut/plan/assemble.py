@@ -128,6 +128,9 @@ def search_summary(result: SearchResult) -> str:
     >>> search_summary(R(searched=400, candidates=512, stopped_by="budget", generation_complete=True,
     ...                  rounds=2, options={"budget": 400}))
     'searched 400 of 512 candidates: the budget of 400 evaluated candidates ran out'
+    >>> search_summary(R(searched=1, candidates=17, stopped_by="budget", generation_complete=True, rounds=1,
+    ...                  options={"budget": 1}))
+    'searched 1 of 17 candidates: the budget of 1 evaluated candidate ran out'
     """
     n, m, o = result.searched, result.candidates, result.options
     if result.stopped_by == "time_budget":
@@ -136,7 +139,8 @@ def search_summary(result: SearchResult) -> str:
             said += ", which ran out while they were generated (some operations were not assessed)"
         return said
     if result.stopped_by == "budget":
-        return f"searched {n:,} of {m:,} candidates: the budget of {o.get('budget', n):,} evaluated candidates ran out"
+        b = o.get("budget", n)
+        return f"searched {n:,} of {m:,} candidates: the budget of {b:,} evaluated candidate{'s' * (b != 1)} ran out"
     return f"searched all {m:,} candidates in {result.rounds} round(s)"
 
 
