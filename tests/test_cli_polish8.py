@@ -191,9 +191,9 @@ def test_the_fastest_growth_over_the_longest_window_is_a_log_profile_reads(tmp_p
     ("args", "said"),
     [
         (["generate", CHECKOUT, "-n", "5", "-o", "x.jsonl", "--canary", "20"],
-         "20 is outside [0, 1]: the share of requests sent to the canary variant (a percentage? 20% is 0.2)"),
+         "20 is outside 0 to 1: the share of requests sent to the canary variant (a percentage? 20% is 0.2)"),
         (["suggest", CHECKOUT, "--logs", "x.jsonl", "--treatment-share", "150%"],
-         "150% is outside [1%, 99%]: share of requests in the offline A/B treatment"),
+         "150% is outside 1% to 99%: share of requests in the offline A/B treatment"),
         (["suggest", CHECKOUT, "--logs", "x.jsonl", "--treatment-share", "half"],
          "'half' is not a share of requests: write 0.5 or 50% for half"),
     ],

@@ -152,7 +152,7 @@ def share_in(
     low: float, high: float, meaning: str, example: str, *, closed: bool = True
 ) -> Callable[[str | float], float]:
     """Option parser: a share written 0.2 or 20% (as ``--tolerance`` takes them) in [low, high] (``closed``) or
-    (low, high), else a usage error said as typed (``150% is outside [1%, 99%]: ...``), asking whether a
+    (low, high), else a usage error said as typed (``150% is outside 1% to 99%: ...``), asking whether a
     percentage was meant when a number over 1 is given without ``%``."""
 
     def parse(text: str | float) -> float:
@@ -162,10 +162,10 @@ def share_in(
         if (low <= value <= high) if closed else (low < value < high):
             return value
         typed, percent = text.strip(), text.strip().endswith("%")
-        ends = ("[", "]") if closed else ("(", ")")
-        bounds = f"{low * 100:g}%, {high * 100:g}%" if percent else f"{low:g}, {high:g}"
+        lo, hi = (f"{low * 100:g}%", f"{high * 100:g}%") if percent else (f"{low:g}", f"{high:g}")
+        bounds = f"{lo} to {hi}" if closed else f"({lo}, {hi})"  # closed as every range is said (_ranges.outside)
         hint = f" (a percentage? {value:g}% is {value / 100:g})" if not percent and 1.0 < value <= 100.0 else ""
-        raise typer.BadParameter(f"{typed} is outside {ends[0]}{bounds}{ends[1]}: {meaning}{hint}")
+        raise typer.BadParameter(f"{typed} is outside {bounds}: {meaning}{hint}")
 
     return parse
 
