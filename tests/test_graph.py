@@ -285,7 +285,7 @@ def test_out_names_the_language_and_never_an_image(tmp_path: Path) -> None:
     runner = CliRunner()
     png = tmp_path / "g.png"
     res = runner.invoke(app, ["graph", str(CHECKOUT), "-o", str(png)], env={"COLUMNS": "300"})
-    assert res.exit_code == 2 and "graph writes Mermaid or DOT text, never an image" in res.output, res.output
+    assert res.exit_code == 2 and "graph writes Mermaid or DOT text (an image: --format dot" in res.output, res.output
     assert not png.exists()
     args = ["graph", str(CHECKOUT), "-f", "dot", "-o", str(tmp_path / "g.mmd")]
     res = runner.invoke(app, args, env={"COLUMNS": "300"})

@@ -23,7 +23,7 @@ class GraphFormat(str, Enum):
 
 #: the names graph writes each language to (``.txt`` takes either)
 _SUFFIXES = {GraphFormat.mermaid: (".mmd", ".mermaid"), GraphFormat.dot: (".dot", ".gv")}
-_TEXT_ONLY = "graph writes Mermaid or DOT text, never an image (for one: --format dot | dot -Tsvg > graph.svg)"
+_TEXT_ONLY = "graph writes Mermaid or DOT text (an image: --format dot | dot -Tsvg > graph.svg)"
 
 
 def _language(out: Path | None, asked: GraphFormat | None) -> GraphFormat:
@@ -48,7 +48,6 @@ def graph(
         None,
         "--out",
         "-o",
-        callback=written_as(_TEXT_ONLY, (*_SUFFIXES[GraphFormat.mermaid], *_SUFFIXES[GraphFormat.dot], ".txt")),
         help="Write the diagram to this file instead of stdout: .mmd (Mermaid), .dot or .gv (DOT), .txt (either; "
         "never the recipe, its history or lock, a link, a FIFO or a folder).",
     ),
@@ -64,9 +63,10 @@ def graph(
 
         recipemut graph recipes/checkout/recipe.yaml --format dot | dot -Tsvg > checkout.svg
     """
-    language = _language(out, output_format)  # a contradiction said before any work
-    if out is not None:
+    if out is not None:  # the recipe, its history or lock named first (exit 1), then a name graph does not write
         check_output_path(out, recipes=[recipe_path], example="graph.mmd", kind=GRAPH)
+        written_as(_TEXT_ONLY, (*_SUFFIXES[GraphFormat.mermaid], *_SUFFIXES[GraphFormat.dot], ".txt"))(out)
+    language = _language(out, output_format)  # a contradiction said before any work
     from recipemut.recipe.graph import render_dot, render_mermaid
     from recipemut.recipe.loader import load_recipe  # networkx: not for -h
 
