@@ -269,3 +269,27 @@ def test_generation_parameters_with_a_misspelt_key_are_named_at_the_key(tmp_path
     line = _one_line(["generate", str(RECIPE), "-n", "5", "--params", str(params), "-o", str(tmp_path / "g.jsonl")])
     key = typo.split(":")[0]
     assert f"unknown key '{key}' (expected defaults, operations, fields)" in line and "a recipe" not in line, line
+
+
+def test_a_recipes_history_and_lock_given_elsewhere_are_named(tmp_path: Path) -> None:
+    """They were 'holds JSON lines, none of them a span ...: a log of spans goes to --logs', and as a log
+    'missing ... keys' (the history) or 'a JSON number where a span object was expected' (the lock)."""
+    from recipemut.apply.transaction import apply_plan
+    from recipemut.plan.planfile import load_plan
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE_TEXT)
+    apply_plan(recipe, load_plan(make_plan(recipe)))
+    history, lock = tmp_path / "r.yaml.history.jsonl", tmp_path / "r.yaml.lock"
+    said = "is a recipe's history (written by apply, rollback and evaluate), not "
+    for args, where in (
+        (["apply", str(RECIPE), "--plan", str(history)], "a plan: read it with recipemut history RECIPE"),
+        (["profile", str(RECIPE), "--logs", str(history), "-q"], "a log: read it with recipemut history RECIPE"),
+        (["generate", str(RECIPE), "-n", "5", "--params", str(history), "-o", str(tmp_path / "g.jsonl")],
+         "generation parameters"),
+        (["history", str(history)], "a recipe"),
+    ):  # fmt: skip
+        assert f"{said}{where}" in _one_line(args)
+    line = _one_line(["profile", str(RECIPE), "--logs", str(lock), "-q"])
+    assert "is a recipe's lock file (kept by apply, rollback and evaluate), not a log" in line, line
+    assert runner.invoke(app, ["history", str(recipe)], env=ENV).exit_code == 0  # the history itself still reads

@@ -154,6 +154,10 @@ SPAN_KEYS = frozenset({"request_id", "op", "start_ms", "latency_ms", "status", "
 _SPAN_IDS = frozenset({"request_id", "trace_id", "span_id"})
 _TOP_KEY = re.compile(rb"([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]|$)")  # a YAML key at column 0: ``defaults:``
 _JSON_WS = re.compile(r"[ \t\r\n]+")
+#: the keys every entry of a recipe's history holds (files/write.py, apply/history.py), and its lock file's
+#: text: the holder's pid, then ``key value`` records (``history 1 <sha256>``)
+_HISTORY_KEYS = frozenset({"seq", "action", "sha256_before"})
+_LOCK = re.compile(rb"\d+\r?\n(?:[A-Za-z_]\w* [^\n]*\r?\n?)*")
 #: a recipe's top-level keys that generation parameters never have
 _RECIPE_ONLY = frozenset({"alternatives", "apiVersion", "constraints", "description", "formats", "inputs", "kind",
                           "name", "outputs", "services", "variants", "version"})
@@ -388,6 +392,8 @@ class InputKind:
             "Recipe": f"is a recipe ({self.form})",
             "SpanMapping": f"is a span mapping ({self.form})",
             "Generation": f"holds generation parameters ({self.form}: defaults, operations, fields)",
+            "history": "is a recipe's history (written by apply, rollback and evaluate)",
+            "lock": "is a recipe's lock file (kept by apply, rollback and evaluate)",
         }[self.kind]
 
     @property
@@ -402,6 +408,8 @@ class InputKind:
             "Recipe": "give it as the command's first argument",
             "SpanMapping": "give it to --map",
             "Generation": "give it to recipemut generate --params",
+            "history": "read it with recipemut history RECIPE",
+            "lock": "recipemut keeps it beside its recipe",
         }[self.kind]
 
     def misplaced(self, expected: str) -> str:
@@ -427,6 +435,10 @@ def input_kind(head: bytes) -> InputKind | None:
     (InputKind(kind='SpanMapping', form='YAML'), 'parquet')
     >>> input_kind(b"meeting notes\n") is None, input_kind(b'{"status": 200}\n{"status": 404}\n').kind
     (True, 'jsonl')
+    >>> input_kind(b'{"format": 1, "seq": 1, "action": "apply", "sha256_before": "ab"}\n').kind
+    'history'
+    >>> input_kind(b"10080\nhistory 1 1ea7f2\n").kind
+    'lock'
     """
     if head.startswith(b"PAR1"):
         return InputKind("parquet", "")
@@ -443,6 +455,10 @@ def input_kind(head: bytes) -> InputKind | None:
     if traces is not None:
         return InputKind("traces", TRACE_LABELS[traces])
     lines = [ln.strip() for ln in body.splitlines() if ln.strip()][:SPAN_LINES]
+    if lines and lines[0].startswith(b"{") and json_top_keys(lines[0])[0].keys() >= _HISTORY_KEYS:
+        return InputKind("history", "JSON")  # apply's record of a write, one JSON object a line
+    if _LOCK.fullmatch(body):
+        return InputKind("lock", "")
     if len(lines) >= 2 and all(ln.startswith(b"{") and json_top_keys(ln)[1] for ln in lines[:-1]):  # the last: cut?
         # JSON lines, none a span: an access log, another tool's export; a run history's lines (Step Functions
         # answers one per line) are told where the file fails as a recipe, or is read as a log
