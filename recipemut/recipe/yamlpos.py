@@ -20,7 +20,9 @@ such as ``1e-4`` are numbers (YAML 1.2), other values follow PyYAML's safe loade
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -74,6 +76,31 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+#: line breaks to YAML that no editor breaks a line at: NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR
+_YAML_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _editor_lines(text: str) -> Callable[[int, int], tuple[int, int]] | None:
+    """A map from YAML's (line, column), 1-based, to an editor's, for a text where they differ (YAML breaks lines
+    at U+0085, U+2028 and U+2029 as well: every line after one was numbered one too many); ``None`` when the
+    text holds none.
+
+    >>> _editor_lines("a: 1\\n"), _editor_lines("# c\\u2028d\\nb: x\\n")(3, 4)
+    (None, (2, 4))
+    """
+    if not any(c in text for c in _YAML_ONLY_BREAKS):
+        return None
+    yaml_starts = [0, *(m.end() for m in re.finditer("\r\n|[\n\r\x85\u2028\u2029]", text))]
+    starts = [0, *(m.end() for m in re.finditer("\r\n|[\n\r]", text))]
+
+    def remap(line: int, col: int) -> tuple[int, int]:
+        at = yaml_starts[min(line, len(yaml_starts)) - 1] + col - 1
+        editor = bisect.bisect_right(starts, at)
+        return editor, at - starts[editor - 1] + 1
+
+    return remap
+
+
 def path_name(path: DocPath) -> str:
     """``operations[2].cache`` for a document path (``top level`` for the root).
 
@@ -120,18 +147,22 @@ def _yaml_error(e: yaml.YAMLError, text: str, file: str, what: str) -> RecipeInv
         )
     if isinstance(e, yaml.MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
-        line: int | None = mark.line + 1 if mark is not None else None
-        col: int | None = mark.column + 1 if mark is not None else None
+        remap = _editor_lines(text) or (lambda ln, c: (ln, c))
+        line, col = remap(mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         problem = e.problem or "invalid YAML"
         if "another document" in problem:
             return _invalid(file, line, col, SEVERAL_DOCUMENTS, f"has several YAML documents (---); a {what} is one")
         msg = f"YAML syntax error: {problem}"
         if e.context:
             ctx = e.context_mark
-            where = f" at line {ctx.line + 1}" if ctx is not None and ctx.line + 1 != line else ""
+            at = remap(ctx.line + 1, ctx.column + 1)[0] if ctx is not None else None
+            where = f" at line {at}" if at is not None and at != line else ""
             msg += f" ({e.context}{where})"
         if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
             msg += "; YAML cannot indent with tabs, use spaces"
+        if odd := min((i for c in _YAML_ONLY_BREAKS if (i := text.find(c)) >= 0), default=-1) + 1:
+            msg += (f"; line {_line_col(text, odd - 1)[0]} holds U+{ord(text[odd - 1]):04X}, which YAML reads as a "
+                    "line break (in a comment too): remove it, or quote the text that holds it")
         return _invalid(file, line, col, "yaml-syntax", msg)
     return _invalid(file, None, None, "yaml-syntax", f"YAML error: {e}")
 
@@ -171,6 +202,7 @@ class _Composer:
     ) -> None:
         self.file = file
         self.what = what
+        self.remap: Callable[[int, int], tuple[int, int]] | None = None  # YAML's lines to an editor's
         self.multi = multi  # several documents allowed (engine files); limits hold for the whole file
         self.max_nodes = max_nodes
         self._positions: type[dict[DocPath, tuple[int, int]]] = dict if positions else _NoPositions
@@ -188,9 +220,9 @@ class _Composer:
         self._ctor = yaml.constructor.SafeConstructor()
 
     # ---- helpers --------------------------------------------------------------------------------
-    @staticmethod
-    def _pos(event: Any) -> tuple[int, int]:
-        return event.start_mark.line + 1, event.start_mark.column + 1
+    def _pos(self, event: Any) -> tuple[int, int]:
+        at = event.start_mark.line + 1, event.start_mark.column + 1
+        return self.remap(*at) if self.remap is not None else at
 
     def _fail(self, event: Any, code: str, message: str) -> RecipeInvalid:
         line, col = self._pos(event)
@@ -366,6 +398,7 @@ def parse_yaml(
     ["a: duplicate key 'b' (first at line 2, again at line 3)"]
     """
     composer = _Composer(file, what)
+    composer.remap = _editor_lines(text)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             composer.feed(event)
@@ -395,6 +428,7 @@ def parse_yaml_documents(
     (3, 5)
     """
     composer = _Composer(file, what, multi=True, max_nodes=max_nodes, positions=positions)
+    composer.remap = _editor_lines(text)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             composer.feed(event)
