@@ -450,8 +450,8 @@ def judge_requests(
         needed = max(min_requests - n_c, min_requests - n_p, 0)
         return Judgement(
             HOLD,
-            f"not enough data: {n_c} canary and {n_p} primary requests, at least {min_requests} of each are "
-            f"needed ({needed} more)",
+            f"not enough data: {n_c:,} canary and {n_p:,} primary requests, at least {min_requests:,} of each are "
+            f"needed ({needed:,} more)",
             variant,
             n_p,
             n_c,

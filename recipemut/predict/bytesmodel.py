@@ -110,9 +110,10 @@ class BytesFit:
         return b if self.good and b > 0 and t >= MIN_T else 0.0
 
     def describe(self) -> str:
-        """Short human form, e.g. ``R² 0.81, n 4210, 0.021 ms/KB in, 0.000 ms/KB out``."""
+        """Short human form, e.g. ``R² 0.81, n 4,210, 0.021 ms/KB in, 0.000 ms/KB out``."""
         return (
-            f"R² {self.r2:.2f}, n {self.n}, {self.slope_in * 1000:.3f} ms/KB in, {self.slope_out * 1000:.3f} ms/KB out"
+            f"R² {self.r2:.2f}, n {self.n:,}, {self.slope_in * 1000:.3f} ms/KB in, "
+            f"{self.slope_out * 1000:.3f} ms/KB out"
         )
 
 

@@ -102,15 +102,15 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         reason = (
             f"`{op_id}` is deterministic and its items repeat: replaying the cache keys of its {rp.calls} "
             f"logged calls (one per item) in time order, a cache keyed on {fmt_fields(op.consumes)} with a "
-            f"{choice.ttl_s:g} s TTL and {choice.max_entries} entries answers {rp.hit_rate:.1%} of the calls "
+            f"{choice.ttl_s:g} s TTL and {choice.max_entries:,} entries answers {rp.hit_rate:.1%} of the calls "
             f"in {ms(hit_ms)} instead of {ms(p50)} a call at p50; the calls that miss still run "
             f"{op.concurrency} at a time"
         )
     else:
         reason = (
-            f"`{op_id}` is deterministic and its calls repeat: replaying its {rp.calls} logged cache keys in "
+            f"`{op_id}` is deterministic and its calls repeat: replaying its {rp.calls:,} logged cache keys in "
             f"time order, a cache keyed on {fmt_fields(op.consumes)} with a {choice.ttl_s:g} s TTL and "
-            f"{choice.max_entries} entries answers {rp.hit_rate:.1%} of them in {ms(hit_ms)} instead of "
+            f"{choice.max_entries:,} entries answers {rp.hit_rate:.1%} of them in {ms(hit_ms)} instead of "
             f"{ms(s.p50_ms)} at p50"
         )
     if rp.capacity_bound:
