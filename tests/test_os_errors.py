@@ -84,3 +84,13 @@ def test_a_log_in_a_folder_that_cannot_be_entered_is_named_not_skipped(
         list_folder(tmp_path)
     assert e.value.file == str(tmp_path / "sub" / "b.parquet")
 
+
+
+def test_the_name_offered_instead_of_a_refused_output_is_another(tmp_path: Path) -> None:
+    """A link named plan.json was refused with 'write elsewhere (e.g. plan.json)'."""
+    from recipemut.files.write import check_output_path
+
+    (tmp_path / "real.json").write_text("{}")
+    (tmp_path / "plan.json").symlink_to(tmp_path / "real.json")
+    with pytest.raises(InputFileError, match=r"write elsewhere \(e\.g\. plan-2\.json\)"):
+        check_output_path(tmp_path / "plan.json", example="plan.json")

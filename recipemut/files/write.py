@@ -659,6 +659,8 @@ def check_output_path(
         named.update({Path(p): w for p, w in inputs.items()})
     else:
         named.update({Path(p): "one of the inputs" for p in inputs if str(p) != "-"})
+    if example and Path(out).name == example:  # never the very name refused as the way out
+        example = f"{Path(example).stem}-2{Path(example).suffix}"
     hint = f" (e.g. {example})" if example else ""
 
     def refuse(msg: str) -> InputFileError:

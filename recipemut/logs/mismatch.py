@@ -45,6 +45,15 @@ KINDS = ("version", "service")
 MAX_FILES = 3
 
 
+def _variant(name: str) -> str:
+    """``variant canary``; a name that is empty or only blanks in quotes (``variant ''``: it read ``variant ,``).
+
+    >>> _variant("canary"), _variant("")
+    ('variant canary', "variant ''")
+    """
+    return f"variant {name}" if name.strip() else f"variant {name!r}"
+
+
 @dataclass(frozen=True)
 class Mismatch:
     """Spans that do not match the recipe that served them: ``spans`` of them logged ``logged``
@@ -78,14 +87,14 @@ class Mismatch:
                 where += f" and {len(self.files) - MAX_FILES} more files"
             by = self.recipe if self.variant is None else f"{self.recipe} (variant {self.variant})"
             if self.gone:  # a canary's spans after it was promoted or ended: said, not an anomaly
-                which = ", ".join(f"{n:,} by variant {v}" for v, n in self.gone)
+                which = ", ".join(f"{n:,} by {_variant(v)}" for v, n in self.gone)
                 by += f" ({which}, which the recipe no longer holds: promoted or ended)"
             text = f"{self.spans:,} {were} logged by version {self.logged} of {by}; {whose} is version {self.expected}"
             return f"{where}: {text}" if where else text
         spans = "span" if self.spans == 1 else "spans"
         of = str(self.op) if self.variant is None else f"{self.op} (variant {self.variant})"
         if self.gone:
-            which = ", ".join(f"{n:,} by variant {v}" for v, n in self.gone)
+            which = ", ".join(f"{n:,} by {_variant(v)}" for v, n in self.gone)
             of += f" ({which}, which the recipe no longer holds: promoted or ended)"
         canaries = sum(n for _, n in self.gone) == self.spans  # all a canary's: its service, not an old one
         old = f"{self.logged}'s" if canaries else "the old service's"
