@@ -147,7 +147,8 @@ def normalise_table(
     if bad.any():
         counts["invalid_spans"] = int(bad.sum())
         first = ", ".join(str(i) for i in raw.loc[bad, "index"].head(5))
-        notes.append(f"{counts['invalid_spans']} span(s) without id, start or duration dropped (span #{first}...)")
+        notes.append(f"{counts['invalid_spans']} span(s) without id, start or duration (or with one negative or out of "
+                     f"range) dropped (span #{first}...)")
         raw = raw.loc[~bad].reset_index(drop=True)
         start, dur = start[~bad], dur[~bad]
         changed = True
