@@ -85,8 +85,24 @@ class StructuralDiff:
 
 
 def _short(v: Any) -> str:
-    s = repr(v) if v is not None else "(none)"
+    """A value as the YAML diff below it writes it, in one line: ``{ttl_s: 3600, max_entries: 50}``, not
+    Python's ``{'ttl_s': 3600.0, ...}``; text quoted; cut at 60 characters.
+
+    >>> _short({"ttl_s": 3600.0, "max_entries": 50, "on": ["a", "b"]}), _short("pricing"), _short(None)
+    ("{ttl_s: 3600, max_entries: 50, on: ['a', 'b']}", "'pricing'", '(none)')
+    """
+    s = _flow(v) if v is not None else "(none)"
     return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _flow(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_flow(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_flow(x) for x in v) + "]"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v) if isinstance(v, str) else str(v)
 
 
 _LISTS = ("consumes", "produces", "after")
