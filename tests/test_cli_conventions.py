@@ -19,7 +19,7 @@ RECIPE = str(ROOT / "recipes" / "checkout" / "recipe.yaml")
 LOGS = str(ROOT / "recipes" / "checkout" / "logs.jsonl.gz")
 runner = CliRunner()
 #: wide enough that rich does not fold an option's type words into two lines
-WIDE = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+WIDE = {"COLUMNS": "200"}  # not TERMINAL_WIDTH: typer reads it once, at import, for every later test
 
 
 def commands() -> dict[str, Any]:
