@@ -74,7 +74,7 @@ def _require_mapping(data: Any, file: str) -> dict[str, Any]:
         return data
     if data is None:
         raise _invalid(file, None, None, "empty-file", f"is empty; expected {_EXPECTED}")
-    what = f"a list ({len(data)} items)" if isinstance(data, list) else _describe(data)
+    what = f"a list ({len(data)} item{'s' * (len(data) != 1)})" if isinstance(data, list) else _describe(data)
     raise _invalid(
         file,
         1,
