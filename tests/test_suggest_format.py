@@ -10,10 +10,10 @@ from recipemut.plan.explain import signed
 @pytest.mark.parametrize(
     ("x", "cost", "text"),
     [
-        (-8.673617379884035e-19, True, "+0.0µ$"),  # the CUPED A/B mean when no treatment request's cost moved
-        (-4.9e-08, True, "+0.0µ$"),
-        (6.841574167514367e-07, True, "+0.7µ$"),
-        (-4.958e-04, True, "-495.8µ$"),
+        (-8.673617379884035e-19, True, "+$0.000000"),  # the CUPED A/B mean when no treatment request's cost moved
+        (-4.9e-08, True, "+$0.000000"),
+        (6.841574167514367e-07, True, "+$0.000001"),
+        (-4.958e-04, True, "-$0.000496"),  # in dollars, as the sentences beside it (it was -495.8µ$)
         (-0.04, False, "+0.0"),
         (-33.48, False, "-33.5"),
         (float("nan"), True, "-"),

@@ -136,7 +136,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     out.print(
         f"[bold]{shown(str(recipe_path))}[/]: replayed {requests(b['requests'])}{found.sampled}; baseline p50 "
         f"{ms_text(b['latency_p50_ms'])}, p95 {ms_text(b['latency_p95_ms'])}, p99 {ms_text(b['latency_p99_ms'])}, "
-        + (f"cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request" if costed else NO_COST)
+        + (f"cost ${b['cost_mean_usd']:.6f}/request" if costed else NO_COST)
         + f"; objective {result.objective}"
         + (f" (weight {result.weight:g})" if result.objective == "balanced" else "")
         + (f" (busy time of the bottleneck service {shown(found.bottleneck)})" if found.bottleneck else "")

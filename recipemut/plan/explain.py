@@ -32,13 +32,14 @@ LABELS: Mapping[str, str] = MappingProxyType(
 def signed(x: float, cost: bool = False) -> str:
     """A signed delta to one decimal; what rounds to zero reads ``+0.0``, never ``-0.0``.
 
-    >>> signed(-8.7e-19, cost=True), signed(6.8e-07, cost=True), signed(-0.04)
-    ('+0.0µ$', '+0.7µ$', '+0.0')
+    >>> signed(-8.7e-19, cost=True), signed(6.8e-07, cost=True), signed(-0.000498, cost=True), signed(-0.04)
+    ('+$0.000000', '+$0.000001', '-$0.000498', '+0.0')
     """
     if not math.isfinite(x):
         return "-"
-    if cost:
-        return f"{round(x * 1e6, 1) + 0.0:+.1f}µ$"  # micro-dollars per request; + 0.0 turns -0.0 into 0.0
+    if cost:  # dollars per request to six places, as every sentence and evaluate give them (not µ$ beside $)
+        v = round(x, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
+        return f"{'-' if v < 0 else '+'}${abs(v):.6f}"
     return f"{round(x, 1) + 0.0:+.1f}"
 
 

@@ -80,7 +80,7 @@ def plan_markdown(
         "",
         f"Replayed {requests(b['requests'], 'recorded ')}{sampled_words(rep)}. "
         f"Baseline p50 {b['latency_p50_ms']:.1f} ms, p95 {b['latency_p95_ms']:.1f} ms, "
-        f"p99 {b['latency_p99_ms']:.1f} ms, cost {b['cost_mean_usd'] * 1e6:.1f} µ$/request. "
+        f"p99 {b['latency_p99_ms']:.1f} ms, cost ${b['cost_mean_usd']:.6f}/request. "
         f"Objective: **{result.objective}**" + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
         "",
     ]

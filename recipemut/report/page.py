@@ -128,7 +128,7 @@ def _plan_section(d: ReportInputs) -> str:
         '<section id="plan"><h2>Plan</h2>',
         f"<p>{_baseline_lead(d.report)}p50 {b['latency_p50_ms']:.1f} ms, "
         f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
-        f"{b['cost_mean_usd'] * 1e6:.1f} µ$ per request; objective {esc(result.objective)}.</p>",
+        f"${b['cost_mean_usd']:.6f} per request; objective {esc(result.objective)}.</p>",
     ]
     if not result.plan:
         out.append("<p>No mutation improves the recipe: the plan is empty.</p>")
