@@ -69,6 +69,8 @@ def test_suggest_on_a_workflow_without_costs_says_cost_unknown_and_minutes() -> 
     assert "cost unknown (no cost in the logs or the recipe)" in first, first
     assert "/request" not in first
     assert re.search(r"p50 386000\.0 ms \(6m26s\)", first), first
+    # the table's cost cells say so too, not +$0.000000 (they said +0.0µ$ [+0.0µ$, +0.0µ$])
+    assert "$0.000000" not in res.stdout and "0.0µ$" not in res.stdout
 
 
 def test_suggest_with_costs_keeps_its_baseline_line() -> None:

@@ -9,6 +9,7 @@ given to ``--logs`` was "not a span log" at line 1; a JSONL file with one span-l
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -283,13 +284,44 @@ def test_a_recipes_history_and_lock_given_elsewhere_are_named(tmp_path: Path) ->
     history, lock = tmp_path / "r.yaml.history.jsonl", tmp_path / "r.yaml.lock"
     said = "is a recipe's history (written by apply, rollback and evaluate), not "
     for args, where in (
-        (["apply", str(RECIPE), "--plan", str(history)], "a plan: read it with recipemut history RECIPE"),
-        (["profile", str(RECIPE), "--logs", str(history), "-q"], "a log: read it with recipemut history RECIPE"),
+        (["apply", str(RECIPE), "--plan", str(history)], f"a plan: read it with recipemut history {recipe}"),
+        (["profile", str(RECIPE), "--logs", str(history), "-q"], f"a log: read it with recipemut history {recipe}"),
         (["generate", str(RECIPE), "-n", "5", "--params", str(history), "-o", str(tmp_path / "g.jsonl")],
          "generation parameters"),
         (["history", str(history)], "a recipe"),
     ):  # fmt: skip
         assert f"{said}{where}" in _one_line(args)
     line = _one_line(["profile", str(RECIPE), "--logs", str(lock), "-q"])
-    assert "is a recipe's lock file (kept by apply, rollback and evaluate), not a log" in line, line
+    assert line.endswith("is a recipe's lock file (kept by apply, rollback and evaluate), not a log: recipemut "
+                         "keeps it beside its recipe"), line  # fmt: skip
+    assert _one_line(["history", str(history)]).endswith(f"read it with recipemut history {recipe}")
     assert runner.invoke(app, ["history", str(recipe)], env=ENV).exit_code == 0  # the history itself still reads
+
+
+def test_a_history_whose_first_entry_is_long_is_still_one(tmp_path: Path) -> None:
+    """Its sha256_before comes after the mutations: past the 64 KiB head for a plan of many mutations."""
+    entry = {"format": 1, "seq": 1, "action": "apply", "time": "2026-01-01T00:00:00Z",
+             "mutations": [{"id": f"m{i}", "description": "x" * 5000} for i in range(20)], "sha256_before": "a" * 64}
+    history = tmp_path / "r.yaml.history.jsonl"
+    history.write_text(json.dumps(entry) + "\n")
+    assert history.stat().st_size > 64 * 1024
+    line = _one_line(["apply", str(RECIPE), "--plan", str(history)])
+    assert "is a recipe's history (written by apply, rollback and evaluate), not a plan" in line, line
+
+
+def test_a_number_then_a_long_line_ends_and_is_no_lock_file(tmp_path: Path) -> None:
+    """The lock file's pattern backtracked exponentially on it (validate, --logs and --plan never ended), and
+    any file opening with a whole number was 'a recipe's lock file'. Run in a process of its own, so that a
+    hang fails the test (TimeoutExpired) instead of stopping the suite."""
+    import subprocess
+    import sys
+
+    text = tmp_path / "n.txt"
+    text.write_text("2024\n" + "the quick brown fox " * 8 + "\n- end\n")
+    small = tmp_path / "x.yaml"
+    small.write_text("5\n")
+    for path in (text, small):
+        res = subprocess.run([sys.executable, "-m", "recipemut", "validate", str(path)], capture_output=True,
+                             text=True, timeout=120, env={**os.environ, **ENV})  # fmt: skip
+        assert res.returncode == 1 and "lock file" not in res.stdout, res.stdout + res.stderr
+        assert "the top level is" in res.stdout, res.stdout

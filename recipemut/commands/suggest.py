@@ -77,7 +77,9 @@ _TABLE = {"title_justify": "left", "header_style": "bold"}
 _REASON_MIN = 24  # the sentence column wraps at words down to this width
 
 
-def _columns(cands: Sequence[Candidate], *, explain: bool = False, result: SearchResult | None = None) -> list[Column]:
+def _columns(
+    cands: Sequence[Candidate], *, explain: bool = False, result: SearchResult | None = None, costed: bool = True
+) -> list[Column]:
     """The candidates' columns: ids and numbers never wrap, the rejection sentence wraps at words.
     Δp50, Δp99 and imputed may be left out on a narrow console (a note names them); the columns that
     decide (Δp95, Δcost, verdict) never are: each candidate becomes a block instead (:mod:`._layout`)."""
@@ -97,7 +99,8 @@ def _columns(cands: Sequence[Candidate], *, explain: bool = False, result: Searc
     for key in (k for k in KEYS if k != "latency_mean_ms"):
         name = f"Δ{NAMES[key]}" + (" ms" if key != "cost_mean_usd" else "/req")
         drop = {"latency_p99_ms": 1, "latency_p50_ms": 3}.get(key, 0)
-        cols.append(Column(name, [cell(c.evaluation, key) for c in cands], right, drop=drop))
+        cells = [cell(c.evaluation, key) if costed or key != "cost_mean_usd" else "unknown" for c in cands]
+        cols.append(Column(name, cells, right, drop=drop))  # no cost logged nor priced: unknown, not +$0.000000
     cols.append(Column("verdict", [shown(c.verdict or "-") for c in cands], fixed))
     imputed = [f"{100 * c.evaluation.imputed_share:.0f}%" if c.evaluation else "-" for c in cands]
     return [*cols, Column("imputed", imputed, right, drop=2)]
@@ -152,7 +155,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
             + [f"capacity: {shown(line)}" for line in hr.lines(c)]
             for c in cands
         ]
-        show(out, _columns(cands), heading=2, styles=_styles(cands), notes=notes, title=title, **_TABLE)
+        show(out, _columns(cands, costed=costed), heading=2, styles=_styles(cands), notes=notes, title=title, **_TABLE)
     few = rep.get("too_few_requests")  # plan/enough.py: said instead of "no improvement", or as a note
     if few or not accepted:
         nothing = "No single mutation improves the recipe."
@@ -185,7 +188,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     if explain:
         rej = list(result.rejected)
         if rej:
-            cols = _columns(rej, explain=True, result=result)
+            cols = _columns(rej, explain=True, result=result, costed=costed)
             show(out, cols, heading=2, styles=_styles(rej), title="Rejected candidates", **_TABLE)
         if found.not_proposed:
             out.print("\n[bold]Not proposed[/] (why an operator made no candidate for an operation or field)")

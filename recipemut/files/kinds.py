@@ -154,10 +154,11 @@ SPAN_KEYS = frozenset({"request_id", "op", "start_ms", "latency_ms", "status", "
 _SPAN_IDS = frozenset({"request_id", "trace_id", "span_id"})
 _TOP_KEY = re.compile(rb"([A-Za-z_][\w-]*)[ \t]*:(?:[ \t]|$)")  # a YAML key at column 0: ``defaults:``
 _JSON_WS = re.compile(r"[ \t\r\n]+")
-#: the keys every entry of a recipe's history holds (files/write.py, apply/history.py), and its lock file's
-#: text: the holder's pid, then ``key value`` records (``history 1 <sha256>``)
-_HISTORY_KEYS = frozenset({"seq", "action", "sha256_before"})
-_LOCK = re.compile(rb"\d+\r?\n(?:[A-Za-z_]\w* [^\n]*\r?\n?)*")
+#: the actions of a recipe's history entries (schemas/history.schema.json), whose first keys are ``format``, ``seq``
+#: and ``action`` (``sha256_before`` comes after the mutations, past the head of a long entry); and the text of its
+#: lock file: the holder's pid, then the ``history SEQ SHA256`` record (one line each; no other file is told so)
+_HISTORY_ACTIONS = frozenset({"apply", "canary", "promote", "rollback", "evaluate", "hand-edit", "recover"})
+_LOCK = re.compile(rb"\d{1,10}\r?\nhistory \d{1,12} [0-9a-f]{64}\r?\n?")
 #: a recipe's top-level keys that generation parameters never have
 _RECIPE_ONLY = frozenset({"alternatives", "apiVersion", "constraints", "description", "formats", "inputs", "kind",
                           "name", "outputs", "services", "variants", "version"})
@@ -412,9 +413,17 @@ class InputKind:
             "lock": "recipemut keeps it beside its recipe",
         }[self.kind]
 
-    def misplaced(self, expected: str) -> str:
-        """The message of this file given where ``expected`` (``a recipe``, ``a plan``...) goes."""
-        return f"{self.what}, not {expected}: {self.goes}"
+    def misplaced(self, expected: str, name: str = "") -> str:
+        """The message of this file given where ``expected`` (``a recipe``, ``a plan``...) goes; a history named
+        ``NAME.history.jsonl`` names its recipe (``read it with recipemut history r.yaml``).
+
+        >>> InputKind("history", "JSON").misplaced("a recipe", "d/r.yaml.history.jsonl").split(": ")[1]
+        'read it with recipemut history d/r.yaml'
+        """
+        goes = self.goes
+        if self.kind == "history" and name.endswith(".history.jsonl") and len(name) > len(".history.jsonl"):
+            goes = goes.replace("RECIPE", name.removesuffix(".history.jsonl"))
+        return f"{self.what}, not {expected}: {goes}"
 
 
 def input_kind(head: bytes) -> InputKind | None:
@@ -437,8 +446,8 @@ def input_kind(head: bytes) -> InputKind | None:
     (True, 'jsonl')
     >>> input_kind(b'{"format": 1, "seq": 1, "action": "apply", "sha256_before": "ab"}\n').kind
     'history'
-    >>> input_kind(b"10080\nhistory 1 1ea7f2\n").kind
-    'lock'
+    >>> input_kind(b"10080\nhistory 1 " + b"1e" * 32 + b"\n").kind, input_kind(b"5\n"), input_kind(b"2024\nfoo bar\n")
+    ('lock', None, None)
     """
     if head.startswith(b"PAR1"):
         return InputKind("parquet", "")
@@ -455,7 +464,8 @@ def input_kind(head: bytes) -> InputKind | None:
     if traces is not None:
         return InputKind("traces", TRACE_LABELS[traces])
     lines = [ln.strip() for ln in body.splitlines() if ln.strip()][:SPAN_LINES]
-    if lines and lines[0].startswith(b"{") and json_top_keys(lines[0])[0].keys() >= _HISTORY_KEYS:
+    first = json_top_keys(lines[0])[0] if lines and lines[0].startswith(b"{") else {}
+    if first.get("format") == 1 and isinstance(first.get("seq"), int) and first.get("action") in _HISTORY_ACTIONS:
         return InputKind("history", "JSON")  # apply's record of a write, one JSON object a line
     if _LOCK.fullmatch(body):
         return InputKind("lock", "")
@@ -500,7 +510,7 @@ def refuse_kind(
 ) -> None:
     got = input_kind(head)
     if got is not None and got.kind not in accept:
-        raise error(got.misplaced(expected), file=name, code="wrong-kind")
+        raise error(got.misplaced(expected, name), file=name, code="wrong-kind")
 
 
 def regular_head(name: str) -> bytes:

@@ -195,6 +195,8 @@ def refuse_other_kind(head: bytes, name: str) -> None:
         return
     if got.kind == "plan":
         raise InputFileError(f"{got.what}, not a log: apply takes it with --plan", file=name, code="not-a-log")
+    if got.kind in ("history", "lock"):  # recipemut's own: no "and the spans to --logs" after where it goes
+        raise InputFileError(got.misplaced("a log", name), file=name, code="not-a-log")
     logs = "the traces" if got.kind == "SpanMapping" else "the spans or traces"
     raise InputFileError(f"{got.misplaced('a log')}, and {logs} to --logs", file=name, code="not-a-log")
 

@@ -373,7 +373,7 @@ def parse_plan(text: str, *, source: str = "<plan>") -> Plan:
         raise PlanError(f"this looks like a recipe ({got.form}), not a plan: make a plan with "
                         "`recipemut suggest RECIPE --logs LOGS --out plan.json`", file=source, code="not-a-plan")
     if got is not None and got.kind != "plan":
-        raise PlanError(got.misplaced("a plan"), file=source, code="not-a-plan")
+        raise PlanError(got.misplaced("a plan", source), file=source, code="not-a-plan")
     head = text[:HEAD].encode("utf-8", "surrogateescape")
     if got is None and (words := engine_file_words(head, "a plan")) is not None:
         raise PlanError(words, file=source, code="not-a-plan")
