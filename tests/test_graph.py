@@ -285,11 +285,13 @@ def test_out_names_the_language_and_never_an_image(tmp_path: Path) -> None:
     runner = CliRunner()
     png = tmp_path / "g.png"
     res = runner.invoke(app, ["graph", str(CHECKOUT), "-o", str(png)], env={"COLUMNS": "300"})
-    assert res.exit_code == 2 and "graph writes Mermaid or DOT text (an image: --format dot" in res.output, res.output
+    assert res.exit_code == 2 and "graph writes Mermaid or DOT text, not a picture" in res.output, res.output
+    assert "'--out' / '-o'" in res.output  # named as every other option's bad value is
     assert not png.exists()
     args = ["graph", str(CHECKOUT), "-f", "dot", "-o", str(tmp_path / "g.mmd")]
     res = runner.invoke(app, args, env={"COLUMNS": "300"})
     assert res.exit_code == 2 and "the name says mermaid, --format says dot" in res.output, res.output
-    for name, first in (("g.dot", "digraph"), ("g.gv", "digraph"), ("g.mmd", "flowchart"), ("g.txt", "flowchart")):
+    for name, first in (("g.dot", "digraph"), ("g.gv", "digraph"), ("g.mmd", "flowchart"), ("g.txt", "flowchart"),
+                        ("tmp.Xy12ab", "flowchart")):  # a mktemp name: --format's language, Mermaid by default
         assert runner.invoke(app, ["graph", str(CHECKOUT), "-o", str(tmp_path / name)]).exit_code == 0
         assert (tmp_path / name).read_text().startswith(first), name

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import written_as
 from recipemut.errors import RecipemutError
 from recipemut.files.kinds import GRAPH
 from recipemut.files.write import atomic_write, check_output_path
@@ -23,7 +22,8 @@ class GraphFormat(str, Enum):
 
 #: the names graph writes each language to (``.txt`` takes either)
 _SUFFIXES = {GraphFormat.mermaid: (".mmd", ".mermaid"), GraphFormat.dot: (".dot", ".gv")}
-_TEXT_ONLY = "graph writes Mermaid or DOT text (an image: --format dot | dot -Tsvg > graph.svg)"
+#: names that promise a picture or a page, which graph never writes (any other name takes the text: a mktemp name)
+_PICTURES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".gif", ".webp", ".html", ".htm")
 
 
 def _language(out: Path | None, asked: GraphFormat | None) -> GraphFormat:
@@ -48,8 +48,8 @@ def graph(
         None,
         "--out",
         "-o",
-        help="Write the diagram to this file instead of stdout: .mmd (Mermaid), .dot or .gv (DOT), .txt (either; "
-        "never the recipe, its history or lock, a link, a FIFO or a folder).",
+        help="Write the diagram to this file instead of stdout: .mmd is Mermaid, .dot or .gv DOT, any other name "
+        "--format's (never a picture's name, the recipe, its history or lock, a link, a FIFO or a folder).",
     ),
     highlight: list[str] = typer.Option([], "--highlight", help="Operation id to draw with a thick border (repeat)."),
 ) -> None:
@@ -65,7 +65,9 @@ def graph(
     """
     if out is not None:  # the recipe, its history or lock named first (exit 1), then a name graph does not write
         check_output_path(out, recipes=[recipe_path], example="graph.mmd", kind=GRAPH)
-        written_as(_TEXT_ONLY, (*_SUFFIXES[GraphFormat.mermaid], *_SUFFIXES[GraphFormat.dot], ".txt"))(out)
+        if out.name.lower().endswith(_PICTURES):  # g.png got Mermaid text
+            raise typer.BadParameter(f"{out}: graph writes Mermaid or DOT text, not a picture (for one: --format dot "
+                                     "| dot -Tsvg > graph.svg); name it .mmd or .dot", param_hint="'--out' / '-o'")
     language = _language(out, output_format)  # a contradiction said before any work
     from recipemut.recipe.graph import render_dot, render_mermaid
     from recipemut.recipe.loader import load_recipe  # networkx: not for -h
