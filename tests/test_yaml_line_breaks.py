@@ -34,3 +34,11 @@ def test_a_syntax_error_from_one_in_a_comment_names_the_character_and_its_line()
     [f] = e.value.findings
     assert "line 1 holds U+2028, which YAML reads as a line break (in a comment too)" in f.message, f.message
     assert f.line == 2, f  # where YAML stopped, counted as the editor counts
+
+
+def test_one_in_a_quoted_value_is_not_blamed_for_another_syntax_error() -> None:
+    """A quoted U+2028 is folded into the text, harmless: the hint was added to an unrelated missing ']'."""
+    text = 'description: "one\u2028two"\nitems: [a, b\nname: x\n'
+    with pytest.raises(RecipeInvalid) as e:
+        parse_yaml(text, file="r.yaml")
+    assert "U+2028" not in e.value.findings[0].message, e.value.findings[0].message

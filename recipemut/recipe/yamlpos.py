@@ -80,6 +80,24 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
 _YAML_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
+def _unquoted_break(text: str) -> int | None:
+    """Where the first of YAML's extra line breaks stands outside quotes (in a comment or a plain value, where it
+    breaks the line for YAML; in a quoted value it is folded, harmless), else ``None``. Told from its line alone:
+    a quote before it on that line, not closed, and no ``#`` before that quote.
+
+    >>> _unquoted_break('a: "x\\u2028y"\\n'), _unquoted_break("# c\\u2028d\\n"), _unquoted_break("a: x\\u2029y\\n")
+    (None, 3, 4)
+    """
+    for m in re.finditer("[\x85\u2028\u2029]", text):
+        before = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+        hashed = before.find("#")
+        quotes = [i for i, c in enumerate(before) if c in "\"'"]
+        opened = bool(quotes) and (hashed < 0 or quotes[0] < hashed) and before.count(before[quotes[0]]) % 2 == 1
+        if not opened:
+            return m.start()
+    return None
+
+
 def _editor_lines(text: str) -> Callable[[int, int], tuple[int, int]] | None:
     """A map from YAML's (line, column), 1-based, to an editor's, for a text where they differ (YAML breaks lines
     at U+0085, U+2028 and U+2029 as well: every line after one was numbered one too many); ``None`` when the
@@ -160,8 +178,8 @@ def _yaml_error(e: yaml.YAMLError, text: str, file: str, what: str) -> RecipeInv
             msg += f" ({e.context}{where})"
         if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
             msg += "; YAML cannot indent with tabs, use spaces"
-        if odd := min((i for c in _YAML_ONLY_BREAKS if (i := text.find(c)) >= 0), default=-1) + 1:
-            msg += (f"; line {_line_col(text, odd - 1)[0]} holds U+{ord(text[odd - 1]):04X}, which YAML reads as a "
+        if (odd := _unquoted_break(text)) is not None:
+            msg += (f"; line {_line_col(text, odd)[0]} holds U+{ord(text[odd]):04X}, which YAML reads as a "
                     "line break (in a comment too): remove it, or quote the text that holds it")
         return _invalid(file, line, col, "yaml-syntax", msg)
     return _invalid(file, None, None, "yaml-syntax", f"YAML error: {e}")
