@@ -219,6 +219,9 @@ def test_generate_canary_as_a_percentage_is_the_share(tmp_path: Path) -> None:
         ("lookup_tax@error=2", "--treatment 'lookup_tax@error=2': 2 is outside 0 to 1: an error rate"),
         ("*=-1", "--treatment '*=-1': -1 is outside (0, 1000]: a factor, 0.8 for 20% less"),
         ("*=0", "--treatment '*=0': 0 is outside (0, 1000]: a factor"),  # every latency was one tick
+        # the suffix before the range: '@errors=0' was '0 is outside (0, 1000]', '@bogus' an error of exit 1
+        ("lookup_tax@errors=0", "expected OP=FACTOR (latency), OP@cost=FACTOR, OP@error=PROB or *=FACTOR"),
+        ("lookup_tax@bogus=0.5", "expected OP=FACTOR (latency), OP@cost=FACTOR, OP@error=PROB or *=FACTOR"),
     ],
 )
 def test_a_treatment_out_of_range_is_a_usage_error(treatment: str, said: str) -> None:

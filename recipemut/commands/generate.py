@@ -39,7 +39,7 @@ def _parse_treatment(items: list[str]) -> dict[str, float]:
             factor = float(value)
         except ValueError:
             factor = float("nan")
-        if not sep or not key or factor != factor:
+        if not sep or not key or factor != factor or key.partition("@")[2] not in ("", "cost", "error"):
             raise _usage(
                 f"--treatment {item!r}: expected OP=FACTOR (latency), OP@cost=FACTOR, OP@error=PROB or *=FACTOR"
             )
