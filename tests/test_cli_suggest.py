@@ -204,6 +204,8 @@ def test_a_search_that_judged_nothing_is_no_nothing_to_do(shop: tuple[Path, Path
     assert res.exit_code == 1, res.output
     assert "Nothing was judged: the time budget ran out before any candidate was; raise --time-budget." in res.output
     assert "No single mutation improves" not in res.output and "evaluated 0 candidates" in res.output
+    res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--time-budget", "0", "-f", "markdown", "-q"])
+    assert "Nothing was judged: the time budget ran out" in res.stdout and "No single" not in res.stdout
     res = runner.invoke(app, ["suggest", str(rp), "--logs", str(lp), "--budget", "1", "-q"], env={"COLUMNS": "300"})
     assert res.exit_code == 0 and "evaluated 1 candidate in" in res.output, res.output
 

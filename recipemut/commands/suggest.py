@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -127,7 +127,7 @@ def _item(out: Console, head: str, body: str, style: str | None = None) -> None:
 
 def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     from recipemut.judge.abtest import PREDICTED
-    from recipemut.plan.assemble import raise_hint
+    from recipemut.plan.assemble import nothing_found, raise_hint
     from recipemut.plan.explain import LABELS, ab_line, interval, not_proposed_lines, reason, requests
     from recipemut.plan.markdown import n_plus_one_findings
     from recipemut.recipe.diff import structural_diff
@@ -158,10 +158,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
         show(out, _columns(cands, costed=costed), heading=2, styles=_styles(cands), notes=notes, title=title, **_TABLE)
     few = rep.get("too_few_requests")  # plan/enough.py: said instead of "no improvement", or as a note
     if few or not accepted:
-        nothing = "No single mutation improves the recipe."
-        if _unsearched(result):  # a limit reached before any candidate was judged: nothing is known
-            limit = "the time budget" if result.stopped_by == "time_budget" else "the budget"
-            nothing = f"Nothing was judged: {limit} ran out before any candidate was; {raise_hint(result.stopped_by)}."
+        nothing = nothing_found(result)  # or, a limit reached before any candidate was judged, that nothing is known
         out.print(("[yellow]note:[/] " if accepted else "[bold]") + shown(few["message"]) if few else nothing)
     if result.plan:
         out.print("\n[bold]Plan[/] (applied in this order; each step judged against the previous):")
@@ -357,14 +354,10 @@ def suggest(
         if out is not None:
             console().print(f"plan written to {shown(str(out))}")
     if detailed_exitcode:  # a search that judged nothing says nothing of "nothing worth doing": an error
-        raise typer.Exit(EXIT_IMPROVEMENTS if found.result.plan else 1 if _unsearched(found.result) else EXIT_NOTHING)
+        from recipemut.plan.assemble import judged_nothing
 
-
-def _unsearched(result: Any) -> bool:
-    """Whether the search stopped at a limit (``--time-budget``, ``--budget``) before judging any candidate."""
-    from recipemut.plan.assemble import LIMIT_OPTIONS
-
-    return bool(result.searched == 0 and result.stopped_by in LIMIT_OPTIONS)
+        nothing = 1 if judged_nothing(found.result) else EXIT_NOTHING
+        raise typer.Exit(EXIT_IMPROVEMENTS if found.result.plan else nothing)
 
 
 def _warn(message: str) -> None:

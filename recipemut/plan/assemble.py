@@ -158,6 +158,27 @@ def raise_hint(stopped_by: str | None) -> str:
     return f"raise {option}" if option else ""
 
 
+def judged_nothing(result: SearchResult) -> bool:
+    """Whether the search stopped at a limit (``--time-budget``, ``--budget``) before judging any candidate."""
+    return bool(result.searched == 0 and result.stopped_by in LIMIT_OPTIONS)
+
+
+def nothing_found(result: SearchResult) -> str:
+    """What is said when no single mutation was accepted: that none improves the recipe, or, when the search
+    judged none before its limit, that nothing is known (text, markdown and the report alike).
+
+    >>> from types import SimpleNamespace as R
+    >>> nothing_found(R(searched=0, stopped_by="time_budget"))
+    'Nothing was judged: the time budget ran out before any candidate was; raise --time-budget.'
+    >>> nothing_found(R(searched=5, stopped_by=None))
+    'No single mutation improves the recipe.'
+    """
+    if not judged_nothing(result):
+        return "No single mutation improves the recipe."
+    limit = "the time budget" if result.stopped_by == "time_budget" else "the budget"
+    return f"Nothing was judged: {limit} ran out before any candidate was; {raise_hint(result.stopped_by)}."
+
+
 def plan_document(
     result: SearchResult,
     capacity: CapacityLines,

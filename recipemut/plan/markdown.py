@@ -8,7 +8,7 @@ from typing import Any
 
 from recipemut.files.text import safe
 from recipemut.judge.abtest import PREDICTED
-from recipemut.plan.assemble import CapacityLines
+from recipemut.plan.assemble import CapacityLines, nothing_found
 from recipemut.plan.explain import LABELS, ab_line, interval, reason, rejection, requests
 from recipemut.plan.search import SearchResult
 from recipemut.recipe.diff import structural_diff
@@ -114,7 +114,7 @@ def plan_markdown(
     if few:
         lines += [f"**{few['message']}**" if not accepted else f"> **Note:** {few['message']}", ""]
     elif not accepted:
-        lines += ["No single mutation improves the recipe.", ""]
+        lines += [nothing_found(result), ""]
     if result.plan:
         lines += ["### Plan", ""]
         lines += [f"{i}. `{c.mutation.id}`: {c.mutation.description}" for i, c in enumerate(result.plan, 1)]

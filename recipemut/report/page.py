@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from recipemut.files.text import safe
 from recipemut.forecast.rates import DAY_S
 from recipemut.forecast.report import urgency_order
+from recipemut.plan.assemble import nothing_found
 from recipemut.plan.explain import LABELS, interval, reason, requests
 from recipemut.plan.markdown import sampled_words
 from recipemut.recipe.diff import structural_diff
@@ -172,7 +173,7 @@ def _mutations_section(d: ReportInputs) -> str:
     accepted = [c for c in result.singles if c.status == "accepted"][: d.top]
     out = ['<section id="mutations"><h2>Ranked mutations</h2>']
     if not accepted:
-        out.append("<p>No single mutation improves the recipe.</p></section>\n")
+        out.append(f"<p>{esc(nothing_found(result))}</p></section>\n")
         return "".join(out)
     rows = [
         (
