@@ -268,8 +268,12 @@ def test_a_backtest_of_sparse_traffic_blames_the_bins_not_the_days() -> None:
     """Two requests three days apart (and two days of traffic 40 days apart) were refused for '3.0 days of
     history: a backtest needs 2 days to train', which they have."""
     bt = R.backtest(R.rate_series(np.array([0.0, 3 * DAY_MS])))
-    assert bt.refused is not None and bt.refused.startswith("too few logged requests: a bin would need"), bt.refused
+    assert bt.refused is not None and bt.refused.startswith("too few logged requests: "), bt.refused
     assert "days of history" not in bt.refused
+    # bins at their widest, a day: not 'a bin would need 24 h to hold 30' beside 'its 24-hour bin holds 3'
+    assert "even a day's bin holds fewer than 30 of them" in bt.refused, bt.refused
+    sparse = R.rate_series(np.linspace(0.0, 2 * DAY_MS, 200))  # 100 a day: hours-wide bins, not a day's
+    assert sparse.bin_s < R.DAY_S and "a bin would need" in R.forecast_rate(sparse, horizon_days=1).refused
 
 
 # ---- headroom for suggest -------------------------------------------------------------------

@@ -242,8 +242,7 @@ def forecast_rate(
             f"only {hours:.1f} h of history; at least {MIN_HISTORY_S / HOUR_S:.0f} h (two daily cycles) "
             "are needed to tell growth from the daily cycle, so no date is given"
             if series.history_s < MIN_HISTORY_S
-            else f"too few logged requests: a bin would need {series.bin_s / HOUR_S:g} h to hold "
-            f"{MIN_SAMPLED_PER_BIN} of them, too coarse for the daily cycle, so no date is given"
+            else f"{_too_coarse(series)}, so no date is given"
         )
         return RateForecast(series, no_index, empty, empty, empty, level, (), "none", refused=why)
     from statsmodels.tsa.seasonal import MSTL, STL
@@ -377,6 +376,16 @@ class Backtest:
         }
 
 
+def _too_coarse(series: RateSeries) -> str:
+    """Why bins too wide for the daily cycle give no date: the bin the logged requests need (at the widest, a
+    day, whose bins may still hold fewer than :data:`MIN_SAMPLED_PER_BIN`)."""
+    if series.bin_s >= DAY_S:
+        return (f"too few logged requests: even a day's bin holds fewer than {MIN_SAMPLED_PER_BIN} of them, too "
+                "coarse for the daily cycle")
+    return (f"too few logged requests: a bin would need {series.bin_s / HOUR_S:g} h to hold {MIN_SAMPLED_PER_BIN} of "
+            "them, too coarse for the daily cycle")
+
+
 def backtest(series: RateSeries, *, holdout_frac: float = 0.2, level: float = DEFAULT_LEVEL) -> Backtest:
     """Hold out the last ``holdout_frac`` of the series (whole days, at least one), forecast it, score it."""
     per_day = max(1, round(DAY_S / series.bin_s))
@@ -392,8 +401,7 @@ def backtest(series: RateSeries, *, holdout_frac: float = 0.2, level: float = DE
     if train is None or train.history_s < MIN_HISTORY_S or series.bin_s > MAX_DATED_BIN_S:
         have = series.history_s / DAY_S
         why = (  # sparse traffic over many days: the bins, not the days, are what is short
-            f"too few logged requests: a bin would need {series.bin_s / HOUR_S:g} h to hold {MIN_SAMPLED_PER_BIN} of "
-            "them, too coarse for the daily cycle"
+            _too_coarse(series)
             if series.bin_s > MAX_DATED_BIN_S
             else f"{have:.1f} days of history: a backtest needs {MIN_HISTORY_S / DAY_S:.0f} days to train plus "
             f"{hold_days} held out"
