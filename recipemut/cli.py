@@ -631,15 +631,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def os_error_words(e: OSError) -> str:
-    """An ``OSError`` in one line: the file, then what the system said (``days/sub/b.parquet: permission
-    denied``), as ``ls`` or ``cat`` would say it.
+    """An ``OSError`` in one line: the file, then what the system said (``days/sub/b.parquet: Permission
+    denied``), as ``ls`` or ``cat`` would say it (:func:`recipemut.errors.os_reason`).
 
     >>> os_error_words(OSError(40, "Too many levels of symbolic links", "loopy/p.json"))
-    'loopy/p.json: too many levels of symbolic links'
+    'loopy/p.json: Too many levels of symbolic links'
     >>> os_error_words(OSError(28, "No space left on device"))
-    'no space left on device'
+    'No space left on device'
     """
-    said = (e.strerror or str(e) or type(e).__name__).lower()
+    from recipemut.errors import os_reason
+
+    said = os_reason(e) or type(e).__name__
     return f"{e.filename}: {said}" if e.filename is not None else said
 
 

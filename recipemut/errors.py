@@ -19,6 +19,7 @@ Commands with richer outcomes (``suggest --detailed-exitcode``, ``evaluate``) do
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from recipemut.files.text import safe
@@ -136,3 +137,14 @@ class HistoryError(RecipemutError):
 
 class LockTimeout(RecipemutError):
     """Another recipemut process holds the recipe's lock for longer than we wait."""
+
+
+def os_reason(e: OSError) -> str:
+    """What went wrong in ``e``, in the system's words (``No space left on device``, ``File name too long``), the
+    one wording of every message about a file the system refused: an error from pyarrow carries its own text
+    around the errno's, which is left out.
+
+    >>> os_reason(OSError(36, "whatever pyarrow said")), os_reason(OSError("no errno"))
+    ('File name too long', 'no errno')
+    """
+    return os.strerror(e.errno) if e.errno else (e.strerror or str(e))

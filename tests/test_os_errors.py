@@ -61,7 +61,7 @@ def test_a_log_name_too_long_is_one_line(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     for args in (["profile", RECIPE, "--logs", f"{LONG}.jsonl", "-q"], ["convert", f"{LONG}.jsonl", "-o", "q.parquet"]):
-        assert _one_line(capsys, args) == f"error: {LONG}.jsonl: file name too long"
+        assert _one_line(capsys, args) == f"error: {LONG}.jsonl: File name too long"
 
 
 def test_a_log_in_a_folder_that_cannot_be_entered_is_named_not_skipped(
@@ -80,7 +80,7 @@ def test_a_log_in_a_folder_that_cannot_be_entered_is_named_not_skipped(
         return real(self)
 
     monkeypatch.setattr(Path, "is_file", refused)
-    with pytest.raises(InputFileError, match=r"cannot read \(permission denied\)") as e:
+    with pytest.raises(InputFileError, match=r"cannot read: Permission denied") as e:
         list_folder(tmp_path)
     assert e.value.file == str(tmp_path / "sub" / "b.parquet")
 
@@ -94,3 +94,22 @@ def test_the_name_offered_instead_of_a_refused_output_is_another(tmp_path: Path)
     (tmp_path / "plan.json").symlink_to(tmp_path / "real.json")
     with pytest.raises(InputFileError, match=r"write elsewhere \(e\.g\. plan-2\.json\)"):
         check_output_path(tmp_path / "plan.json", example="plan.json")
+
+
+def test_a_folder_of_the_logs_that_cannot_be_listed_is_named_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.walk left out a folder it could not list (chmod 000) in silence."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.parquet").write_bytes(b"PAR1")
+    real = os.scandir
+
+    def refused(path: object = ".") -> object:
+        if str(path).endswith("sub"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", refused)
+    with pytest.raises(InputFileError, match=r"cannot read: Permission denied") as e:
+        list_folder(tmp_path)
+    assert e.value.file == str(tmp_path / "sub")

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from recipemut.errors import InputFileError, LockTimeout
+from recipemut.errors import InputFileError, LockTimeout, os_reason
 from recipemut.files.kinds import FileKind, head_of, looks_like
 from recipemut.files.read import kind_of
 from recipemut.files.signals import forget_written as forget_written
@@ -284,12 +284,6 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, follow: bool = Tr
             fh.write(data)
     except OSError as e:
         raise cannot_write(resolved(path) if follow else Path(path), e) from None
-
-
-def os_reason(e: OSError) -> str:
-    """What went wrong in ``e``, in the system's words (``No space left on device``): an error from
-    pyarrow carries its own text around the errno's, which is left out."""
-    return os.strerror(e.errno) if e.errno else (e.strerror or str(e))
 
 
 def cannot_write(path: str | os.PathLike[str], e: OSError, *, changed: str | None = None) -> InputFileError:
@@ -674,7 +668,7 @@ def check_output_path(
     try:
         st, folder_there = _lstat(o), target.parent.is_dir()
     except OSError as e:  # a name too long, a loop of links, a folder that cannot be entered
-        raise refuse(f"cannot write there ({(e.strerror or str(e)).lower()})") from None
+        raise refuse(f"cannot write there ({os_reason(e).lower()})") from None  # as '(permission denied)' below
     if st is not None:
         for p, what in named.items():
             try:

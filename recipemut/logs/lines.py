@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from recipemut.errors import InputFileError
+from recipemut.errors import InputFileError, os_reason
 
 #: a native line nested deeper than this (objects and arrays) is rejected unread: JSON parsers recurse
 MAX_JSON_DEPTH = 512
@@ -451,7 +451,7 @@ def pread_exact(fd: int, view: memoryview, at: int, name: str, size: int) -> Non
         try:
             k = os.preadv(fd, [view[got:]], at + got)
         except OSError as e:
-            raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
+            raise InputFileError(f"cannot read: {os_reason(e)}", file=name, code="unreadable") from None
         if not k:
             now = os.fstat(fd).st_size
             raise changed_while_read(name, size, now if now < size else at + got)
@@ -492,7 +492,7 @@ class Snapshot:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError as e:
-            raise InputFileError(f"cannot read ({e.strerror or e})", file=name, code="unreadable") from None
+            raise InputFileError(f"cannot read: {os_reason(e)}", file=name, code="unreadable") from None
         snap = cls(fd, path, name, os.fstat(fd).st_size)
         try:
             if os.pread(fd, 3, 0) == b"\xef\xbb\xbf":

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from recipemut.errors import InputFileError, LogError
+from recipemut.errors import InputFileError, LogError, os_reason
 from recipemut.files.compressed import gzip_limit
 from recipemut.logs.sources import PARQUET_SUFFIXES
 from recipemut.logs.spans import INT_COLS, PARSE_SCHEMA, REQUIRED
@@ -151,7 +151,7 @@ def list_folder(folder: Path) -> FolderListing:
     """
     found: list[Path] = []
     linked: list[Path] = []
-    for top, folders, names in os.walk(folder, followlinks=False):  # an unreadable folder: left out, as rglob did
+    for top, folders, names in os.walk(folder, followlinks=False, onerror=_unlisted):  # a folder it cannot list: said
         at = Path(top)
         walked = []
         for name in folders:  # a folder named .* or _* is pruned here: never walked (a large _temporary/, a spool)
@@ -169,11 +169,16 @@ def list_folder(folder: Path) -> FolderListing:
         try:
             regular = f.is_file()
         except OSError as e:  # in a folder that can be listed, not entered: never a log skipped in silence
-            said = (e.strerror or str(e)).lower()
-            raise InputFileError(f"cannot read ({said})", file=str(f), code="unreadable") from None
+            raise InputFileError(f"cannot read: {os_reason(e)}", file=str(f), code="unreadable") from None
         if regular:
             (parquet if f.suffix.lower() in PARQUET_SUFFIXES or is_parquet_file(f) else others).append(f)
     return FolderListing(folder, parquet, others, sorted(linked))
+
+
+def _unlisted(e: OSError) -> None:
+    """``os.walk``'s ``onerror``: a folder of the logs that cannot be listed is one error naming it, never a
+    folder of logs left out in silence."""
+    raise InputFileError(f"cannot read: {os_reason(e)}", file=str(e.filename), code="unreadable")
 
 
 def skipped_note(folder: Path, skipped: Sequence[Path], *, linked: bool = False) -> str:
