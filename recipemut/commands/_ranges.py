@@ -36,7 +36,7 @@ def bounds_words(low: float | None, high: float | None) -> str:
     return f"{number_words(low)} and up" if low is not None else f"up to {number_words(high)}"  # type: ignore[arg-type]
 
 
-def outside(value: float, low: float | None, high: float | None, meaning: str) -> str:
+def outside(value: float, low: float | None, high: float | None, meaning: str, typed: str = "") -> str:
     """The message of a value outside its range.
 
     >>> outside(0, 1, 365, "days to forecast ahead, 1 to a year")
@@ -44,7 +44,7 @@ def outside(value: float, low: float | None, high: float | None, meaning: str) -
     >>> outside(0, 1, None, "how many top contributors to name"), outside(-0.0, 1, None, "n")[:14]
     ('0 is outside 1 and up: how many top contributors to name', '0 is outside 1')
     """
-    return f"{number_words(value)} is outside {bounds_words(low, high)}: {meaning}"
+    return f"{typed.strip() or number_words(value)} is outside {bounds_words(low, high)}: {meaning}"
 
 
 def meaning_of(param: Any) -> str:
@@ -87,4 +87,5 @@ def check_ranges(ctx: Any, params: Iterable[Any], args: Sequence[str]) -> None:
             except ValueError:
                 continue
             if value != value or (low is not None and value < low) or (high is not None and value > high):  # nan too
-                raise typer.BadParameter(outside(value, low, high, meaning_of(param)), ctx=ctx, param=param)
+                said = text if text.strip().lstrip("+-").isdigit() else ""  # a whole number as typed, not 1e+20
+                raise typer.BadParameter(outside(value, low, high, meaning_of(param), said), ctx=ctx, param=param)
