@@ -124,7 +124,7 @@ def service_columns(rep: CapacityReport, ordered: list[ServiceOutlook]) -> list[
 def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, charts: int) -> None:
     from recipemut.forecast.capacity import PEAK_LEVEL, poisson_interval
     from recipemut.forecast.plot import text_chart
-    from recipemut.forecast.rates import bin_label, horizon_end
+    from recipemut.forecast.rates import bin_label, history_words, horizon_end
     from recipemut.forecast.report import urgency_order
 
     out = console(soft_wrap=True)
@@ -136,7 +136,7 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
     peak = float(hist.rps[-per_day:].max()) if len(hist.rps) else 0.0
     out.print(f"[bold]{shown(recipe.name)}[/] v{recipe.version}: {shown(ingest_summary)}")
     out.print(
-        f"history: {hist.history_s / DAY_S:.1f} days in {bins} bins up to {now:%Y-%m-%d %H:%M} UTC; "
+        f"history: {history_words(hist.history_s)} in {bins} bins up to {now:%Y-%m-%d %H:%M} UTC; "
         f"peak of the last day {peak:.3g} req/s; {shown(rep.sample_rate_note)}"
     )
     if fc.dated:

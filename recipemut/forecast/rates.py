@@ -93,8 +93,8 @@ def choose_bin_s(span_s: float, n_sampled: int | None = None) -> float:
 def bin_label(bin_s: float) -> str:
     """``hourly``, ``5-minute``, ``2-hour``, ...
 
-    >>> bin_label(3600), bin_label(300), bin_label(7200), bin_label(45)
-    ('hourly', '5-minute', '2-hour', '45-second')
+    >>> bin_label(3600), bin_label(300), bin_label(7200), bin_label(45), bin_label(756.788)
+    ('hourly', '5-minute', '2-hour', '45-second', '12.6-minute')
     """
     if bin_s == HOUR_S:
         return "hourly"
@@ -102,7 +102,18 @@ def bin_label(bin_s: float) -> str:
         return f"{bin_s / HOUR_S:g}-hour"
     if bin_s % 60 == 0:
         return f"{bin_s / 60:g}-minute"
-    return f"{bin_s:g}-second"
+    if bin_s > 60:  # a short log's bin, off the ladder: 756.788-second read as no unit a person uses
+        return f"{bin_s / 60:.1f}-minute"
+    return f"{bin_s:.3g}-second"
+
+
+def history_words(seconds: float) -> str:
+    """How long a history is: in hours under a day (``0.2 h``, not ``0.0 days``), else in days.
+
+    >>> history_words(757.4), history_words(18 * 86400)
+    ('0.2 h', '18.0 days')
+    """
+    return f"{seconds / HOUR_S:.1f} h" if seconds < DAY_S else f"{seconds / DAY_S:.1f} days"
 
 
 @dataclass(frozen=True, eq=False)
