@@ -129,7 +129,7 @@ def test_evaluate_refused_leaves_no_lock_file(recipe: Path, tmp_path: Path) -> N
 
 
 def _run(*args: str) -> str:
-    res = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    res = runner.invoke(app, list(args), env={"COLUMNS": "400"})  # a sentence on one line (else wrapped at words)
     assert res.exit_code == 0, res.output
     return res.output
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "checkout" / "recipe.yaml"
 LOG = ROOT / "recipes" / "checkout" / "logs.jsonl.gz"
 runner = CliRunner()
-WIDE = {"COLUMNS": "200"}
+WIDE = {"COLUMNS": "400"}  # a sentence on one line: on a narrower terminal it wraps at words
 
 
 class Recorder(Progress):

@@ -139,7 +139,7 @@ def evaluate(
     if fmt is OutputFormat.json:
         typer.echo(json.dumps({**result.to_dict(), "store": recording.to_dict(), **run.request_sampling}, indent=2))
         raise typer.Exit(result.exit_code)
-    out = console(soft_wrap=True)
+    out = console()  # on a terminal, sentences wrap at words (on a pipe, never: files/text.console)
     out.print(f"variant {shown(j.variant)}: {j.n_canary:,} requests; primary (control): {j.n_primary:,} requests")
     if j.metrics:
         rows = []

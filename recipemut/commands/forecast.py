@@ -127,7 +127,7 @@ def _render_text(rep: CapacityReport, *, recipe: Recipe, ingest_summary: str, ch
     from recipemut.forecast.rates import bin_label, history_words, horizon_end
     from recipemut.forecast.report import urgency_order
 
-    out = console(soft_wrap=True)
+    out = console()  # on a terminal, sentences wrap at words (on a pipe, never: files/text.console)
     fc = rep.forecast
     hist = fc.history
     now = fc.now

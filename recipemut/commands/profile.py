@@ -150,7 +150,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
     from recipemut.profile.build import cost_contributors, latency_contributors
     from recipemut.profile.calls import n_plus_one
 
-    out = console(soft_wrap=True)
+    out = console()  # on a terminal, sentences wrap at words (on a pipe, never: files/text.console)
     rates = sample_rate_words(report)  # the words of --format json's tracer_sample_rates and request_sample
     out.print(f"[bold]{shown(recipe.name)}[/] v{recipe.version}: {shown(report.summary())}; {rates}")
     on_path = set(prof.critical_path)

@@ -55,7 +55,7 @@ _PLAIN: dict[str, Any] = {"header_style": "bold", "pad_edge": False, "box": None
 
 
 def _render(data: dict[str, Any], recipe: str | None = None) -> None:
-    out = console(soft_wrap=True)
+    out = console()  # on a terminal, sentences wrap at words (on a pipe, never: files/text.console)
     c = data["counts"]
     of = f" (recipe {shown(recipe)})" if recipe is not None else ""
     out.print(
