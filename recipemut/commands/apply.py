@@ -22,9 +22,9 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    out = console(soft_wrap=True)
+    out = console()  # sentences wrap at words on a terminal; the diff's lines never (they are what is written)
     if show_diff and result.diff:
-        out.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
+        console(soft_wrap=True).print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
     for note in result.notes:
         out.print(f"[yellow]note:[/] {shown(note)}")
     for advice in result.advice:  # mutations an engine's file cannot express: not written
