@@ -325,3 +325,13 @@ def test_a_number_then_a_long_line_ends_and_is_no_lock_file(tmp_path: Path) -> N
                              text=True, timeout=120, env={**os.environ, **ENV})  # fmt: skip
         assert res.returncode == 1 and "lock file" not in res.stdout, res.stdout + res.stderr
         assert "the top level is" in res.stdout, res.stdout
+
+
+def test_a_recipe_or_generation_parameters_given_to_map_are_named() -> None:
+    """They were the mapping schema's 'Additional properties are not allowed (...)'."""
+    logs = str(ROOT / "recipes" / "checkout" / "logs.jsonl.gz")
+    line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(RECIPE), "-q"])
+    assert line.endswith("is a recipe (YAML), not a span mapping: give it as the command's first argument"), line
+    params = str(ROOT / "recipes" / "checkout" / "loggen.yaml")
+    line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", params, "-q"])
+    assert "holds generation parameters (YAML: defaults, operations, fields), not a span mapping" in line, line
