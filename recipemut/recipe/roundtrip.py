@@ -16,6 +16,7 @@ import copy
 import io
 import re
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
+from decimal import Decimal
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -69,14 +70,18 @@ def indent_of(text: str) -> tuple[int, int, int]:
 
 
 class _Representer(RoundTripRepresenter):
-    """ruamel's round-trip representer, but a float it writes is a number to YAML 1.1 readers too:
-    ``4.0e-05``, not ``4e-05``, which PyYAML (and the recipe loader) read as text (YAML 1.1's floats
-    have a dot). Only values recipemut writes go through it: what the user wrote is kept as written."""
+    """ruamel's round-trip representer, but a float it writes is a number to YAML 1.1 readers too, and
+    as a person writes one: ``0.00004``, not ``4e-05``, which PyYAML (and the recipe loader) read as text
+    (YAML 1.1's floats have a dot); outside 1e-9..1e15, ``4.0e-20``. Only values recipemut writes go
+    through it: what the user wrote is kept as written."""
 
     def represent_float(self, data: float) -> Any:
         node = super().represent_float(data)
         m = _NO_DOT.fullmatch(node.value)
-        if m is not None:
+        if "e" in node.value.lower() and 1e-9 <= abs(data) < 1e15:  # as a price is written: 0.00004, not 4.0e-05
+            node.value = format(Decimal(repr(data)), "f")  # the shortest repr's digits, exact
+            node.value += "" if "." in node.value else ".0"
+        elif m is not None:
             node.value = f"{m.group(1)}.0{m.group(2)}"
         return node
 

@@ -31,7 +31,7 @@ EDITS = [
 ]
 CHANGED = {
     "version: 4": "version: 5",
-    "    cost_per_call_usd: 0.00004": "    cost_per_call_usd: 5.0e-05",  # a float YAML 1.1 reads as one
+    "    cost_per_call_usd: 0.00004": "    cost_per_call_usd: 0.00005",  # as a price is written (YAML 1.1: a float)
     "    after: [send_confirmation]": None,
 }
 
