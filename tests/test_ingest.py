@@ -336,6 +336,10 @@ def test_no_span_of_the_recipe_is_an_error(tmp_path: Path) -> None:
     p = write_spans(tmp_path / "a.jsonl", [{**span("q1", "load", 1, 1), "recipe": "billing"}])
     with pytest.raises(LogError, match=r"no span of recipe 'demo'.*billing"):
         read_logs(p, recipe=diamond())
+    billing = [{**span(f"q{i}", "load", 1, 1), "recipe": "billing"} for i in range(1500)]
+    many = write_spans(tmp_path / "b.jsonl", billing)
+    with pytest.raises(LogError, match=r"found other recipes/operations: billing \(1,500\)"):
+        read_logs(many, recipe=diamond())  # counts with their thousands separators, as every count is said
 
 
 def test_duplicates_keep_the_last_ending_span(tmp_path: Path) -> None:

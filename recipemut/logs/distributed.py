@@ -501,8 +501,7 @@ def read_partitioned(
         if figures.requests_total:
             raise empty_sample(fraction, figures.requests_total, why)
         if excluded := {**merged.other, **merged.unknown}:
-            found = ", ".join(f"{k} ({v})" for k, v in list(excluded.items())[:5])
-            raise no_recipe_spans(recipe.name, found, names[0] if len(names) == 1 else None)
+            raise no_recipe_spans(recipe.name, excluded, names[0] if len(names) == 1 else None)
         raise no_spans(", ".join(f"{n} {w}" for n, w in nothing.items()))
     notes = [f"{n}: {w} (no spans)" for n, w in nothing.items()]  # a file of no span among others: as ingest notes it
     if floor := floor_note(memory_budget, why):  # as ingest says it: once, in the budget's note if it sampled

@@ -19,6 +19,8 @@ no spans in the logs: a.jsonl is empty
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from recipemut.errors import LogError
 from recipemut.logs.report import Rejects
 
@@ -65,9 +67,10 @@ def nothing_read(blank: int, *, parquet: bool) -> str:
     return "has only blank lines" if blank else "is empty"
 
 
-def no_recipe_spans(recipe_name: str, found: str, file: str | None = None) -> LogError:
-    """The error of logs whose spans are all of other recipes or operations (``found``: the first few,
-    ``name (count)``)."""
+def no_recipe_spans(recipe_name: str, excluded: Mapping[str, int], file: str | None = None) -> LogError:
+    """The error of logs whose spans are all of other recipes or operations (``excluded``: each with its count;
+    the first five are named, ``checkout (57,102)``)."""
+    found = ", ".join(f"{k} ({int(v):,})" for k, v in list(excluded.items())[:5])
     return LogError(
         f"no span of recipe {recipe_name!r} in the logs (found other recipes/operations: {found})",
         file=file,

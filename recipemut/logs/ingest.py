@@ -315,8 +315,7 @@ def _sampled_nothing(
     if total:
         raise empty_sample(sampler.fraction, total, sampled_by)  # the partitioned engines' words too
     if recipe is not None and excluded:
-        found = ", ".join(f"{k} ({v})" for k, v in list(excluded.items())[:5])
-        raise no_recipe_spans(recipe.name, found, names[0] if len(names) == 1 else None)
+        raise no_recipe_spans(recipe.name, excluded, names[0] if len(names) == 1 else None)
 
 
 def _bytes_per_row(path: Path) -> float:
@@ -458,8 +457,7 @@ def read_logs(
             unknown = {str(k): v for k, v in _value_counts(table.column("op").filter(pc.invert(known))).items()}
             table = table.filter(known)
         if table.num_rows == 0:
-            found = ", ".join(f"{k} ({v})" for k, v in list({**other, **unknown}.items())[:5])
-            raise no_recipe_spans(recipe.name, found, names[0] if len(files) == 1 else None)
+            raise no_recipe_spans(recipe.name, {**other, **unknown}, names[0] if len(files) == 1 else None)
     unmapped = sum(r.counts.get("unmapped_spans", 0) + r.counts.get("ambiguous_spans", 0) for r in results)
     if table.num_rows == 0 and unmapped:  # traces read, but none of their spans is an operation of the recipe
         raise LogError(
