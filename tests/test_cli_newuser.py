@@ -93,7 +93,7 @@ def test_a_tolerance_that_is_no_number_or_no_metric_is_a_usage_error(half_sample
     for endless in ("latency_p95=inf", "cost=1e400", "error_rate=inf%"):  # a canary that could never roll back
         _usage_error([*base, "-t", endless], endless, "a finite number")
     for off in ("error_rate=1", "halt_rate=100%", "halt_rate=3"):  # 100 points: a 30% error rate promoted
-        _usage_error([*base, "-t", off], off, "lets any canary pass", "1% is one point")
+        _usage_error([*base, "-t", off], off, "points of", "which lets any canary pass", "1% is one point")
     code, out = _run(*base, "-t", "latency_p95=3%", "-t", "error_rate=0.01")
     assert code == 1 and "no canary is running" in out, out  # the options passed; the recipe has no canary
 

@@ -57,10 +57,10 @@ def _check_tolerances(items: list[str]) -> list[str]:
             allowed = False
         if not allowed:
             raise typer.BadParameter(f"{item!r}: METRIC=VALUE, the value a finite number at least 0, e.g. 0.05 or 5%")
-        if key.strip() in ("error_rate", "halt_rate") and parse_share(value) >= 1:
+        if key.strip() in ("error_rate", "halt_rate") and (points := 100 * parse_share(value)) >= 100:
             raise typer.BadParameter(  # 1 is 100 points: any canary passes, a 30% error rate included
-                f"{item!r}: {key.strip()}'s tolerance is in points of the rate, and {value.strip()} (100 points or "
-                f"more) lets any canary pass; under 1: 0.01 or 1% is one point"
+                f"{item!r}: is {points:g} points of {key.strip()}, which lets any canary pass: a rate's tolerance is "
+                "in points, under 1 (0.01 or 1% is one point)"
             )
     return items
 
