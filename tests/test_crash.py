@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
-from _apply_helpers import PARALLELIZE
+from _apply_helpers import CACHE, PARALLELIZE
 
 from recipemut.apply.history import Entry, read_history
-from recipemut.apply.transaction import apply_plan, rollback
+from recipemut.apply.transaction import apply_plan
 from recipemut.plan.planfile import Plan, PlanRecipe, recipe_sha256
 from recipemut.recipe.loader import load_recipe_text
 from recipes import CHECKOUT_TEXT
@@ -138,11 +138,12 @@ def _run_kills(recipe: Path, kills: int, seed: int) -> None:
         server.wait(timeout=120)
         err = server.stderr.read()
         assert "worker failed" not in err, err
-        # one more (uninterrupted) write records any interrupted one and clears the killed writers' temp files
-        if entries:
-            rollback(recipe)
-        else:
-            apply_plan(recipe, Plan(PlanRecipe(str(recipe), recipe_sha256(recipe)), (PARALLELIZE,), (PARALLELIZE.id,)))
+        # one more (uninterrupted) write records any interrupted one and clears the killed writers' temp files:
+        # an apply that changes the text (a rollback after an interrupted write is "nothing to roll back", and
+        # writes nothing: tests/test_yaml_history7.py; the test failed whenever the last kill cut a write short)
+        for m in (PARALLELIZE, CACHE):
+            if apply_plan(recipe, Plan(PlanRecipe(str(recipe), recipe_sha256(recipe)), (m,), (m.id,))).written:
+                break
         final = read_history(recipe)
         assert [e.hash for e in final[: len(entries)]] == [e.hash for e in entries]
         assert recipe.read_text() == final[-1].text
