@@ -32,7 +32,7 @@ def _language(out: Path | None, asked: GraphFormat | None) -> GraphFormat:
     said = next((f for f, ends in _SUFFIXES.items() if out is not None and out.name.lower().endswith(ends)), None)
     if asked is not None and said is not None and said is not asked:
         said_words = f"{out}: the name says {said.value}, --format says {asked.value}"
-        raise typer.BadParameter(said_words, param_hint="'--out'")
+        raise typer.BadParameter(said_words, param_hint="'--out' / '-o'")
     return asked or said or GraphFormat.mermaid
 
 
