@@ -4,6 +4,8 @@ file a syntax error pointing at a line that is fine, without naming the characte
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from _apply_helpers import RECIPE_TEXT
 
@@ -42,3 +44,16 @@ def test_one_in_a_quoted_value_is_not_blamed_for_another_syntax_error() -> None:
     with pytest.raises(RecipeInvalid) as e:
         parse_yaml(text, file="r.yaml")
     assert "U+2028" not in e.value.findings[0].message, e.value.findings[0].message
+
+
+def test_many_of_them_on_one_quoted_line_do_not_stop_the_reader(tmp_path: Path) -> None:
+    """Each break's line was read again from its start, so a line of n of them cost n times its length (20,000
+    took 26 s, a recipe under the 5 MiB cap hours). Run in a process of its own: a hang fails the test."""
+    import subprocess
+    import sys
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text('description: "' + "x\u2028" * 200_000 + '"\nitems: [a, b\nname: x\n', encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "recipemut", "validate", str(recipe)], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 1 and "YAML syntax error" in res.stdout and "U+2028" not in res.stdout, res.stdout

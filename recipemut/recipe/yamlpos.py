@@ -82,19 +82,32 @@ _YAML_ONLY_BREAKS = ("\x85", "\u2028", "\u2029")
 
 def _unquoted_break(text: str) -> int | None:
     """Where the first of YAML's extra line breaks stands outside quotes (in a comment or a plain value, where it
-    breaks the line for YAML; in a quoted value it is folded, harmless), else ``None``. Told from its line alone:
-    a quote before it on that line, not closed, and no ``#`` before that quote.
+    breaks the line for YAML; in a quoted value it is folded, harmless), else ``None``. Told from its line alone,
+    read once from its start (a quote opened and not closed before it; a ``#`` outside quotes starts a comment),
+    so a line of many of them costs its length, not its length times their number.
 
     >>> _unquoted_break('a: "x\\u2028y"\\n'), _unquoted_break("# c\\u2028d\\n"), _unquoted_break("a: x\\u2029y\\n")
     (None, 3, 4)
     """
+    done = -1  # the end of the last line read
     for m in re.finditer("[\x85\u2028\u2029]", text):
-        before = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
-        hashed = before.find("#")
-        quotes = [i for i, c in enumerate(before) if c in "\"'"]
-        opened = bool(quotes) and (hashed < 0 or quotes[0] < hashed) and before.count(before[quotes[0]]) % 2 == 1
-        if not opened:
-            return m.start()
+        if m.start() < done:
+            continue  # its line was read whole: every break on it was quoted
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.start())
+        done = len(text) if end < 0 else end
+        quote = ""
+        for i in range(start, done):
+            c = text[i]
+            if quote:
+                quote = "" if c == quote else quote
+            elif c in "\"'":
+                quote = c
+            elif c == "#" or c in _YAML_ONLY_BREAKS:  # a comment: the next break on the line is in it
+                hit = i if c != "#" else next((j for j in range(i, done) if text[j] in _YAML_ONLY_BREAKS), -1)
+                if hit >= 0:
+                    return hit
+                break
     return None
 
 
@@ -216,11 +229,12 @@ class _Composer:
     """
 
     def __init__(
-        self, file: str, what: str, *, multi: bool = False, max_nodes: int | None = MAX_NODES, positions: bool = True
+        self, file: str, what: str, text: str, *, multi: bool = False, max_nodes: int | None = MAX_NODES,
+        positions: bool = True,
     ) -> None:
         self.file = file
         self.what = what
-        self.remap: Callable[[int, int], tuple[int, int]] | None = None  # YAML's lines to an editor's
+        self.remap = _editor_lines(text)  # YAML's lines to an editor's, where they differ
         self.multi = multi  # several documents allowed (engine files); limits hold for the whole file
         self.max_nodes = max_nodes
         self._positions: type[dict[DocPath, tuple[int, int]]] = dict if positions else _NoPositions
@@ -415,8 +429,7 @@ def parse_yaml(
     >>> [f.message for f in findings]
     ["a: duplicate key 'b' (first at line 2, again at line 3)"]
     """
-    composer = _Composer(file, what)
-    composer.remap = _editor_lines(text)
+    composer = _Composer(file, what, text)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             composer.feed(event)
@@ -445,8 +458,7 @@ def parse_yaml_documents(
     >>> parse_yaml_documents("a: 1\\n---\\nb: [x]\\n")[1][1][("b", 0)]
     (3, 5)
     """
-    composer = _Composer(file, what, multi=True, max_nodes=max_nodes, positions=positions)
-    composer.remap = _editor_lines(text)
+    composer = _Composer(file, what, text, multi=True, max_nodes=max_nodes, positions=positions)
     try:
         for event in yaml.parse(text, Loader=_Loader):
             composer.feed(event)
