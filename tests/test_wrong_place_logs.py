@@ -327,11 +327,18 @@ def test_a_number_then_a_long_line_ends_and_is_no_lock_file(tmp_path: Path) -> N
         assert "the top level is" in res.stdout, res.stdout
 
 
-def test_a_recipe_or_generation_parameters_given_to_map_are_named() -> None:
+def test_a_recipe_or_generation_parameters_given_to_map_are_named(tmp_path: Path) -> None:
     """They were the mapping schema's 'Additional properties are not allowed (...)'."""
     logs = str(ROOT / "recipes" / "checkout" / "logs.jsonl.gz")
     line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(RECIPE), "-q"])
     assert line.endswith("is a recipe (YAML), not a span mapping: give it as the command's first argument"), line
+    import yaml
+
+    as_json = tmp_path / "recipe.json"  # a JSON recipe (validate reads one) is told by its header too
+    as_json.write_text(json.dumps(yaml.safe_load(RECIPE.read_text()), indent=2))
+    line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", str(as_json), "-q"])
+    assert line.endswith("is a recipe (JSON), not a span mapping: give it as the command's first argument"), line
     params = str(ROOT / "recipes" / "checkout" / "loggen.yaml")
     line = _one_line(["profile", str(RECIPE), "--logs", logs, "--map", params, "-q"])
     assert "holds generation parameters (YAML: defaults, operations, fields), not a span mapping" in line, line
+

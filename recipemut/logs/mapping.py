@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from recipemut.errors import Finding, RecipeInvalid, RecipemutError
 from recipemut.files.jsonsafe import schema_message
-from recipemut.files.kinds import HEAD, InputKind, input_kind, read_text_as, recipemut_kind
+from recipemut.files.kinds import HEAD, input_kind, json_top_keys, read_text_as, recipemut_kind
 from recipemut.logs.common import attr_str, to_float
 from recipemut.logs.sources import engine_file_words
 from recipemut.recipe.model import Recipe
@@ -675,15 +675,17 @@ def load_mapping(path: str | Path) -> SpanMapping:
     :class:`MappingError`; both name the file.
     """
     p = Path(path)
-    # a plan or a log given to --map is said, not its schema errors (one over the cap too); a mapping whose
-    # header is missing looks like a recipe or generation parameters: its schema errors say what is wrong
+    # a plan, a log or generation parameters given to --map are said, not their schema errors (one over the cap
+    # too); a mapping whose header is missing looks like a recipe: its schema errors say what is wrong, so a
+    # recipe is refused only when its header says it is one (YAML's or JSON's `kind: Recipe`)
     text = read_text_as(p, max_bytes=MAX_MAPPING_BYTES, what="mapping", text_what="a YAML or JSON mapping",
                         expected="a span mapping", missing="no such mapping file",
-                        accept=("SpanMapping", "Recipe"), error=MappingError)  # generation parameters: named
+                        accept=("SpanMapping", "Recipe"), error=MappingError)
     head = text[:HEAD].encode("utf-8", "surrogateescape")
-    if recipemut_kind(head) == "Recipe":  # a recipe by its header (one without is a mapping's missing header)
-        raise MappingError(InputKind("Recipe", "YAML").misplaced("a span mapping"), file=str(p), code="wrong-kind")
-    if input_kind(head) is None and (words := engine_file_words(head, "a span mapping")) is not None:
+    got = input_kind(head)
+    if got is not None and "Recipe" in (recipemut_kind(head), json_top_keys(head)[0].get("kind")):
+        raise MappingError(got.misplaced("a span mapping"), file=str(p), code="wrong-kind")
+    if got is None and (words := engine_file_words(head, "a span mapping")) is not None:
         raise MappingError(words, file=str(p), code="not-a-mapping")  # a run history, a definition
     data, lines = _yaml_with_lines(text, str(p))
     return mapping_from_dict(data, source=str(p), lines=lines)
