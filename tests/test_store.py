@@ -382,6 +382,7 @@ def test_profile_records_its_summary_and_stats_lists_the_versions(tmp_path: Path
 
     from recipemut import loggen
     from recipemut.cli import app
+    from recipemut.recipe.model import recipe_from_dict
 
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(two_service_doc(), sort_keys=False))
@@ -402,9 +403,13 @@ def test_profile_records_its_summary_and_stats_lists_the_versions(tmp_path: Path
     assert summ["requests"] == 300 and set(summ["ops"]) == {"load", "price"}
     assert summ["ops"]["load"]["count"] == 300 and summ["ops"]["load"]["p95_ms"] > summ["ops"]["load"]["p50_ms"]
     assert set(summ["busy_ms_per_service"]) == {"cart", "pricing"} and summ["e2e_ms"]["p95"] > 0
-    # a new version of the recipe is a new row
+    # a new version of the recipe, profiled on its own logs, is a new row (its old logs stay version 3's)
     recipe.write_text(yaml.safe_dump({**two_service_doc(), "version": 4}, sort_keys=False))
-    assert runner.invoke(app, ["profile", str(recipe), "--logs", str(log)], env=on).exit_code == 0
+    new_log = tmp_path / "b.jsonl"
+    new_spans = loggen.generate_spans(recipe_from_dict({**two_service_doc(), "version": 4}), n_requests=300, seed=1,
+                                      duration_s=3600.0)  # fmt: skip
+    loggen.write_jsonl(new_spans, new_log)
+    assert runner.invoke(app, ["profile", str(recipe), "--logs", str(new_log)], env=on).exit_code == 0
     res = runner.invoke(app, ["stats", "--store", str(store), "--format", "json"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)["profiled_versions"]

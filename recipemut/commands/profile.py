@@ -273,6 +273,6 @@ def profile(
 
     try:  # the store keeps each recipe version's profile summary; a store problem is a warning
         if (where := store_path(store)) is not None:  # None: --store off
-            record_profile_summary(recipe, r, prof, path=where)
+            record_profile_summary(recipe, r, prof, spans=inputs.spans, path=where)  # by the versions logged
     except STORE_PROBLEMS as e:
         err_console.print(f"[yellow]warning:[/] this profile was not recorded in the profile store: {shown(str(e))}")

@@ -83,7 +83,7 @@ def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
         rows.append((
             shown(v["recipe"]),
             str(v["version"]),
-            shown(v["sha256"][:12]),
+            shown((v["sha256"] or "-")[:12]),  # None: a version only the logs named
             str(v["profiles"]),
             shown(str(v["last_recorded_at"])[:16].replace("T", " ")),
             f"{summ.get('requests', 0):,}",

@@ -10,10 +10,12 @@ by how much. The ``record_*`` functions open the store, write, and close it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,9 @@ from recipemut.recipe.model import Recipe
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
 
     from recipemut.apply.canary import Judgement
     from recipemut.apply.history import Entry
@@ -100,12 +105,102 @@ def profile_summary(profile: Profile, recipe: Recipe) -> dict[str, Any]:
     }
 
 
-def record_profile_summary(
-    recipe_path: str | os.PathLike[str], recipe: Recipe, prof: Profile, *, path: Path | None = None
-) -> int | None:
-    """Keep the summary of this recipe version's profile in the store (default: :func:`default_path`).
+#: the sha256 the store keeps for a version only the logs name, whose text the recipe's history lacks
+UNKNOWN_SHA256 = ""
 
-    Returns the version's row id; None when the store is off (``RECIPEMUT_STORE=off``) or the logs
+
+def versions_of_requests(spans: pd.DataFrame, current: int) -> np.ndarray:
+    """Each span's recipe version: the ``recipe_version`` its request logged (the first one its spans
+    carry), ``current`` for a request none of whose spans carries one (as the rest of the tool reads them).
+
+    >>> import pandas as pd
+    >>> spans = pd.DataFrame({"request_id": ["a", "a", "b", "c"],
+    ...                       "recipe_version": pd.array([None, 4, None, 5], dtype="Int64")})
+    >>> versions_of_requests(spans, 6).tolist()
+    [4, 4, 6, 5]
+    """
+    import numpy as np
+
+    n = len(spans)
+    if "recipe_version" not in spans.columns or not spans["recipe_version"].notna().any():
+        return np.full(n, int(current), dtype=np.int64)
+    logged = spans["recipe_version"]
+    if not logged.isna().any() and logged.nunique() == 1:  # one version throughout: no grouping needed
+        return np.full(n, int(logged.iloc[0]), dtype=np.int64)
+    first = logged.groupby(spans["request_id"], sort=False, observed=True).transform("first")
+    return np.asarray(first.fillna(int(current)), dtype=np.int64)
+
+
+def _version_sha256(recipe_path: str | os.PathLike[str], version: int) -> str:
+    """The sha256 of ``version``'s text as the recipe's history last recorded it; :data:`UNKNOWN_SHA256`
+    when the history does not hold that version (or cannot be read: the profile is kept all the same)."""
+    from recipemut.apply.history import read_history
+
+    try:
+        entries = read_history(recipe_path)
+    except RecipemutError:
+        return UNKNOWN_SHA256
+    for e in reversed(entries):  # the latest text of that version, as `rollback --to` restores it
+        if e.version == version:
+            return e.sha256_after
+        if e.version_before == version and e.sha256_before is not None:
+            return e.sha256_before
+    return UNKNOWN_SHA256
+
+
+@contextlib.contextmanager
+def _unheard(name: str) -> Iterator[None]:
+    """Drop what the logger ``name`` says meanwhile (the profile's warnings were given once, for the whole log)."""
+    logger = logging.getLogger(name)
+
+    def drop(record: logging.LogRecord) -> bool:
+        return False
+
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def profiles_by_version(spans: pd.DataFrame, recipe: Recipe, prof: Profile) -> list[tuple[int, Profile]]:
+    """``prof`` (the profile of ``spans``) split by the recipe version that logged each request
+    (:func:`versions_of_requests`), ascending: ``[(version, prof)]`` when one version logged them all
+    (the profile as it is: with the whole log's figures under a partitioned engine); else one profile per
+    version, built on its requests' spans."""
+    import numpy as np
+
+    from recipemut.profile.build import build_profile
+
+    versions = versions_of_requests(spans, recipe.version)
+    found = np.unique(versions)
+    if found.size <= 1:
+        return [(int(found[0]) if found.size else recipe.version, prof)]
+    with _unheard("recipemut.profile.build"):
+        return [
+            (int(v), build_profile(spans[versions == v].reset_index(drop=True), recipe,
+                                   request_fraction=prof.request_fraction))
+            for v in found
+        ]
+
+
+def record_profile_summary(
+    recipe_path: str | os.PathLike[str],
+    recipe: Recipe,
+    prof: Profile,
+    *,
+    spans: pd.DataFrame | None = None,
+    path: Path | None = None,
+) -> list[int] | None:
+    """Keep the summary of the profile in the store (default: :func:`default_path`), under the recipe
+    version that logged the spans: per version when ``spans`` (the span table ``prof`` was built on)
+    mixes versions (:func:`profiles_by_version`); without ``spans``, under ``recipe``'s own version.
+
+    A version other than ``recipe``'s is kept with the sha256 the recipe's history records for it
+    (:data:`UNKNOWN_SHA256` when the history holds no text of it), never with the sha256 of the
+    recipe file as it is now, which is another version's.
+
+    Returns the versions' row ids; None when the store is off (``RECIPEMUT_STORE=off``) or the logs
     held no request. Raises one of :data:`STORE_PROBLEMS` on a store problem.
     """
     path = path if path is not None else default_path()
@@ -113,13 +208,11 @@ def record_profile_summary(
         return None
     from recipemut.plan.planfile import recipe_sha256
 
+    parts = [(recipe.version, prof)] if spans is None else profiles_by_version(spans, recipe, prof)
+    summaries = [(v, recipe_sha256(recipe_path) if v == recipe.version else _version_sha256(recipe_path, v),
+                  profile_summary(p, recipe)) for v, p in parts]  # fmt: skip
     with Store.open(path) as st:
-        return st.record_profile(
-            recipe=recipe.name,
-            version=recipe.version,
-            sha256=recipe_sha256(recipe_path),
-            summary=profile_summary(prof, recipe),
-        )
+        return [st.record_profile(recipe=recipe.name, version=v, sha256=sha, summary=s) for v, sha, s in summaries]
 
 
 # ---- suggest's candidates ------------------------------------------------------------------------

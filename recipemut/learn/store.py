@@ -240,7 +240,7 @@ class ProfiledVersion:
 
     recipe: str
     version: int
-    sha256: str
+    sha256: str | None  # None: a version only the logs named, its text not in the recipe's history
     profiles: int
     last_recorded_at: str
     last_summary: Mapping[str, Any]
@@ -624,7 +624,7 @@ class Store:
                 GROUP BY v.id ORDER BY v.recipe, v.version, MIN(p.id)""",
             args,
         ).fetchall()
-        return [ProfiledVersion(r[0], int(r[1]), r[2], int(r[3]), r[4], json.loads(r[5])) for r in rows]
+        return [ProfiledVersion(r[0], int(r[1]), r[2] or None, int(r[3]), r[4], json.loads(r[5])) for r in rows]
 
     def evidence(self, *, recipe: str | None = None) -> list[Evidence]:
         """Bandit rewards: each observation (promoted with a gain > 0 = success; held = no evidence)
