@@ -11,7 +11,7 @@ import typer
 from recipemut.commands._common import OutputFormat, err_console
 from recipemut.commands._layout import Column, show
 from recipemut.errors import InputFileError, RecipemutError
-from recipemut.files.text import console, shown
+from recipemut.files.text import console, shown, utc_text
 
 if TYPE_CHECKING:
     from recipemut.apply.history import Entry
@@ -85,7 +85,7 @@ def history(
     fixed = {"no_wrap": True}
     columns = [  # ids are never cut: the mutations wrap between ids, or each entry becomes a block
         Column("#", [str(e.seq) for e in entries], fixed),
-        Column("time (UTC)", [shown(e.time.replace("T", " ").rstrip("Z")) for e in entries], fixed),
+        Column("time", [shown(utc_text(e.time)) for e in entries], fixed),  # its zone said in each cell
         Column("action", [shown(e.action) for e in entries], fixed),
         Column("version", [f"{_v(e.version_before)} -> {_v(e.version)}" for e in entries], fixed),
         Column("mutations / reason", [shown(w) for w in whats]),

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from recipemut.commands._common import OutputFormat
 from recipemut.commands._layout import Column, show
-from recipemut.files.text import console, shown
+from recipemut.files.text import console, shown, utc_text
 from recipemut.learn.store import ENV_VAR, check_store_path, store_path
 from recipemut.learn.summary import store_summary, versions_seen
 
@@ -85,7 +85,7 @@ def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
             str(v["version"]),
             shown((v["sha256"] or "-")[:12]),  # None: a version only the logs named
             str(v["profiles"]),
-            shown(str(v["last_recorded_at"])[:16].replace("T", " ")),
+            shown(utc_text(str(v["last_recorded_at"]))),
             f"{summ.get('requests', 0):,}",
             "-" if p95 is None else f"{p95:.1f}",
         ))  # fmt: skip

@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
+from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, ConsoleRenderable, RenderHook, RenderResult
@@ -134,3 +135,36 @@ def console(**kwargs: Any) -> Console:
     out = Console(**kwargs)
     out.push_render_hook(SafeRenderHook())
     return out
+
+
+def _utc(stamp: str) -> datetime | None:
+    """``stamp`` (ISO 8601 with a zone: ``Z``, ``+00:00``, ``+02:00``) in UTC, to the second; None
+    for a time without a zone, or not ISO 8601 (no zone is ever guessed)."""
+    text = stamp.strip()
+    try:  # Python 3.10's fromisoformat does not take "Z"
+        t = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+    except ValueError:
+        return None
+    return None if t.tzinfo is None else t.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def utc_iso(stamp: str) -> str:
+    """A time recipemut recorded, for JSON: ISO 8601 in UTC to the second with ``Z``, as history
+    entries and plans record theirs; one without a zone as it is.
+
+    >>> utc_iso("2026-12-06T19:40:12.345Z"), utc_iso("2026-12-06T21:40:12+02:00"), utc_iso("2026-12-06 19:40")
+    ('2026-12-06T19:40:12Z', '2026-12-06T19:40:12Z', '2026-12-06 19:40')
+    """
+    t = _utc(stamp)
+    return stamp if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_text(stamp: str) -> str:
+    """A time recipemut recorded, for people: ``2026-12-06 19:40:12 UTC``, its zone said; one
+    without a zone as it is (said without one, as recorded).
+
+    >>> utc_text("2026-12-06T19:40:12Z"), utc_text("2026-12-06T19:40:12.345Z"), utc_text("2026-12-06T19:40:12")
+    ('2026-12-06 19:40:12 UTC', '2026-12-06 19:40:12 UTC', '2026-12-06T19:40:12')
+    """
+    t = _utc(stamp)
+    return stamp if t is None else t.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from recipemut.errors import RecipemutError
+from recipemut.files.text import utc_iso
 from recipemut.learn.schema import MIGRATIONS, SCHEMA_VERSION, foreign_tables, schema_problem
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,7 @@ class ProfiledVersion:
             "version": self.version,
             "sha256": self.sha256,
             "profiles": self.profiles,
-            "last_recorded_at": self.last_recorded_at,
+            "last_recorded_at": utc_iso(self.last_recorded_at),  # as history entries and plans say a time
             "last_summary": dict(self.last_summary),
         }
 
