@@ -69,7 +69,7 @@ COMMANDS: dict[str, str] = {
 #: that each equals the docstring
 SUMMARIES: dict[str, str] = {
     "validate": "Check recipes against the schema and the semantic rules; exit 1 if any is invalid.",
-    "import": "Show the recipe read from a workflow engine's file, or write it with --out.",
+    "import": "Show the recipe read from a workflow engine's file, or drafted from logs; write it with --out.",
     "graph": "Draw a recipe's DAG as Mermaid or Graphviz DOT.",
     "profile": "Profile a recipe from its execution logs: per-operation latency, cost and critical path.",
     "suggest": "Suggest mutations that make a recipe faster or cheaper, proven valid and judged on replayed traffic.",

@@ -1,4 +1,4 @@
-"""`recipemut import FILE`: show (or write) the recipe read from a workflow engine's file."""
+"""`recipemut import FILE`: show (or write) the recipe read from a workflow engine's file, or drafted from logs."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ from pathlib import Path
 
 import typer
 
-from recipemut.commands._common import OutputFormat, err_console, named_file
+from recipemut.commands._common import OutputFormat, err_console, named_file, warn_ingest
 from recipemut.files.text import shown
 
 
+def _named_files(values: list[Path]) -> list[Path]:
+    return [named_file(v) for v in values]
+
+
 def import_(
-    file: Path = typer.Argument(
-        ..., metavar="FILE", callback=named_file,
-        help="An Argo, Tekton, GitHub Actions, Step Functions or Serverless Workflow file.",
+    files: list[Path] = typer.Argument(
+        ..., metavar="FILE...", callback=_named_files, show_default=False,
+        help="An Argo, Tekton, GitHub Actions, Step Functions or Serverless Workflow file; or logs with no "
+        "recipe yet (OTLP, Jaeger or Zipkin traces, span logs, Parquet: files, folders or globs) to draft one from.",
     ),
     out: Path | None = typer.Option(
         None,
@@ -24,7 +29,7 @@ def import_(
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text (the recipe's YAML) or json."),
 ) -> None:
-    """Show the recipe read from a workflow engine's file, or write it with --out.
+    """Show the recipe read from a workflow engine's file, or drafted from logs; write it with --out.
 
     The engine is found by the file's content (Argo Workflow, Tekton Pipeline, GitHub Actions
     workflow, Step Functions state machine, Serverless Workflow). What could not be carried over
@@ -32,13 +37,46 @@ def import_(
     warnings, `file:line: warning: ...`, at the engine file's lines. Exit 0 when the file was
     imported, 1 when it could not be (the errors name file and line).
 
+    Traces with no recipe yet are drafted into one: an operation per (service, span name), `after`
+    the order the traces showed (a call inside another, or one begun after another ended), every
+    operation `side_effects: idempotent`; the header comment says what to review.
+
     Every command that takes a recipe also takes the engine's file directly; `import` shows
     what they read, and --out keeps it as a recipe to edit or apply plans to.
 
     Example: recipemut import workflow.yaml -o recipe.yaml
+
+    Example: recipemut import traces.json -o recipe.yaml
     """
+    from recipemut.usecases.drafting import draft_from_logs, is_log  # pandas: not for -h
     from recipemut.usecases.importing import import_file  # networkx, jsonschema: not for -h
 
+    if is_log(files[0]):
+        drafted = draft_from_logs(files, out=out)
+        warn_ingest(drafted.report)
+        for said in drafted.warnings:
+            err_console.print(f"[yellow]warning:[/] {shown(said)}")
+        for note in drafted.notes:
+            err_console.print(f"note: {shown(note)}")
+        if fmt is OutputFormat.json:
+            typer.echo(json.dumps(drafted.to_dict(), indent=2))
+        elif drafted.written is None:
+            typer.echo(drafted.text, nl=False)
+        if drafted.written is not None:
+            ops = len(drafted.document["operations"])
+            err_console.print(
+                f"{shown(str(files[0]))}{'' if len(files) == 1 else f' and {len(files) - 1} more'}: "
+                f"{ops} operation{'' if ops == 1 else 's'} drafted from {drafted.traces:,} "
+                f"trace{'' if drafted.traces == 1 else 's'}, recipe written to {shown(str(drafted.written))}; "
+                "review its header comment, then: recipemut validate " + shown(str(drafted.written))
+            )
+        return
+    if len(files) > 1:
+        raise typer.BadParameter(
+            "an engine's file is imported alone; several files are read only as logs to draft a recipe from",
+            param_hint="FILE...",
+        )
+    file = files[0]
     result = import_file(file, out=out)
     for w in result.warnings:
         err_console.print(f"[yellow]{shown(f'{w.location()}: warning: {w.message} [{w.code}]')}[/]")

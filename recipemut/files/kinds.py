@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import stat
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
@@ -419,10 +420,15 @@ class InputKind:
 
         >>> InputKind("history", "JSON").misplaced("a recipe", "d/r.yaml.history.jsonl").split(": ")[1]
         'read it with recipemut history d/r.yaml'
+        >>> InputKind("traces", "Zipkin").misplaced("a recipe", "t.json").split(": ")[-1]
+        'give it to --logs (no recipe yet? recipemut import t.json -o recipe.yaml drafts one)'
         """
         goes = self.goes
         if self.kind == "history" and name.endswith(".history.jsonl") and len(name) > len(".history.jsonl"):
             goes = goes.replace("RECIPE", name.removesuffix(".history.jsonl"))
+        if expected == "a recipe" and self.kind in ("spans", "traces", "parquet"):  # logs with no recipe yet
+            logs = shlex.quote(name) if name else "LOGS"
+            goes += f" (no recipe yet? recipemut import {logs} -o recipe.yaml drafts one)"
         return f"{self.what}, not {expected}: {goes}"
 
 
