@@ -161,3 +161,15 @@ def test_import_will_not_write_the_draft_over_a_log(tmp_path: Path) -> None:
     log.write_bytes((REAL / "zipkin_lens_skew.json").read_bytes())
     res = runner.invoke(app, ["import", str(log), "-o", str(log)])
     assert res.exit_code != 0 and log.read_bytes() == (REAL / "zipkin_lens_skew.json").read_bytes()
+
+
+def test_the_order_is_read_from_a_stable_share_of_traces_holding_many_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipemut.profile.draft as draft
+
+    rows = [(f"t{i}", op, "s", float(j * 10), 5.0, None, None) for i in range(50) for j, op in enumerate("abcd")]
+    monkeypatch.setattr(draft, "MAX_PAIRS", 16 * 7 + 15)  # 7 requests of 4 operations fit (16 pairs each)
+    first = draft.draft_recipe(_spans(rows), name="x")
+    again = draft.draft_recipe(_spans(rows[::-1]), name="x")  # the same requests, in another order
+    assert first.edges_from == again.edges_from == 7 and first.traces == 50
+    assert first.notes == ["the order of the operations was read from 7 of the 50 traces"]
+    assert _after(first.document) == {"a": [], "b": ["a"], "c": ["b"], "d": ["c"]}

@@ -19,7 +19,8 @@ The traces cannot tell what data a call reads or writes, nor what it does beside
 ``fields``, and every operation is ``side_effects: idempotent`` (so ``suggest`` never removes a call
 it has no reason to think useless, as it would one of the default ``none``), which the header
 comment asks the reader to check. The work is per (request, operation) and per pair of operations
-met in one request, on at most :data:`MAX_TRACES` requests (a stable choice by a hash of their ids),
+met in one request, on at most :data:`MAX_TRACES` requests and :data:`MAX_PAIRS` pairs (a stable choice
+by a hash of their ids),
 in pandas; the Python loops are over operations and their pairs, never over spans.
 
 >>> import pandas as pd
@@ -49,6 +50,8 @@ ORDER_SHARE = 0.95
 NESTED_SHARE = 0.5
 #: the requests the edges are read from, at most (the operations and their counts come from every span)
 MAX_TRACES = 2000
+#: the pairs of operations met in one request the order is read from, at most (a request of k operations has k²)
+MAX_PAIRS = 4_000_000
 #: a draft of more operations than this is refused: span names that hold ids (``GET /user/123``) name no operation
 MAX_OPERATIONS = 1000
 
@@ -78,13 +81,17 @@ def _ids(names: pd.Series, services: pd.Series) -> list[str]:
     ]
 
 
-def _chosen(requests: pd.Series) -> np.ndarray:
-    """The requests the order is read from: all, or the :data:`MAX_TRACES` of smallest stable hash."""
-    unique = pd.unique(requests)
-    if len(unique) <= MAX_TRACES:
-        return np.asarray(unique)
+def _chosen(calls: pd.DataFrame) -> np.ndarray:
+    """The requests the order is read from: all, or by a stable hash of their ids, the first
+    :data:`MAX_TRACES` whose pairs of operations (k² for k operations) add up to at most :data:`MAX_PAIRS`."""
+    k = calls.groupby("request_id", sort=False).size()
+    unique = k.index.to_numpy()
+    if len(unique) <= MAX_TRACES and int((k.to_numpy() ** 2).sum()) <= MAX_PAIRS:
+        return unique
     h = pd.util.hash_array(np.asarray(unique, dtype=object))  # pandas' fixed key: the same choice every run
-    return np.asarray(unique)[np.argsort(h, kind="stable")[:MAX_TRACES]]
+    order = np.argsort(h, kind="stable")[:MAX_TRACES]
+    fits = np.cumsum(k.to_numpy()[order].astype(np.int64) ** 2) <= MAX_PAIRS
+    return unique[order[: max(int(fits.sum()), 1)]]
 
 
 def _pairs(calls: pd.DataFrame) -> pd.DataFrame:
@@ -162,10 +169,14 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
         if col in spans:
             frame[col] = spans[col].to_numpy()
     traces = int(frame["request_id"].nunique())
-    chosen = _chosen(frame["request_id"])
-    part = frame[frame["request_id"].isin(chosen)] if len(chosen) < traces else frame
-    calls = part.groupby(["request_id", "key"], sort=False).agg(start=("start", "min"), end=("end", "max"))
+    calls = frame.groupby(["request_id", "key"], sort=False).agg(start=("start", "min"), end=("end", "max"))
     calls = calls.reset_index()
+    chosen = _chosen(calls)
+    if len(chosen) < traces:
+        part = frame[frame["request_id"].isin(chosen)]
+        calls = calls[calls["request_id"].isin(chosen)]
+    else:
+        part = frame
     edges = _edges(_pairs(calls), _nested(part))
 
     # per operation: the traces it ran in, calls per trace, its whole span's median, and where it starts
@@ -220,4 +231,4 @@ def _calls(median: float) -> str:
     return "1 call" if n == 1 else f"{n:g} calls"
 
 
-__all__ = ["MAX_OPERATIONS", "MAX_TRACES", "NESTED_SHARE", "ORDER_SHARE", "Draft", "draft_recipe"]
+__all__ = ["MAX_OPERATIONS", "MAX_PAIRS", "MAX_TRACES", "NESTED_SHARE", "ORDER_SHARE", "Draft", "draft_recipe"]
