@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.syntax import Syntax
 
-from recipemut.commands._common import LockTimeoutOpt, OutputFormat, share_in
+from recipemut.commands._common import LockTimeoutOpt, OutputFormat, err_console, share_in
 from recipemut.files.text import console, shown
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 
@@ -25,8 +25,8 @@ def render_result(result: WriteResult, fmt: OutputFormat, *, show_diff: bool) ->
     out = console()  # sentences wrap at words on a terminal; the diff's lines never (they are what is written)
     if show_diff and result.diff:
         console(soft_wrap=True).print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
-    for note in result.notes:
-        out.print(f"[yellow]note:[/] {shown(note)}")
+    for note in result.notes:  # on stderr, as every command's notes: stdout is the diff and the outcome
+        err_console.print(f"note: {shown(note)}")
     for advice in result.advice:  # mutations an engine's file cannot express: not written
         out.print(f"[cyan]advice:[/] {shown(advice)}")
     for e in result.entries[:-1]:
