@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _apply_helpers import RECIPE_TEXT, make_plan
+from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, make_plan
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -45,3 +45,45 @@ def test_a_dry_run_note_is_on_stderr(recipe: Path) -> None:
         recipe.chmod(0o644)
     assert "note: the recipe is read-only: a real run needs --force" in err, err
     assert "note:" not in out and "would write (dry run, nothing written) rollback" in out, out
+
+
+# ---- a dry run says what the real run would do ---------------------------------------------------------
+
+
+def test_a_dry_run_over_a_hand_edit_is_refused_as_the_real_run_is(recipe: Path) -> None:
+    """Without --force the rollback is refused; its dry run said 'undo entry 2 (hand-edit)', an entry that
+    only --force makes, and exited 0."""
+    _ok("apply", str(recipe), "--plan", str(recipe.with_name("plan.json")))
+    recipe.write_text(recipe.read_text() + "# by hand\n")
+    edited = recipe.read_bytes()
+    real = runner.invoke(app, ["rollback", str(recipe)], env={"COLUMNS": "400"})
+    dry = runner.invoke(app, ["rollback", str(recipe), "--dry-run"], env={"COLUMNS": "400"})
+    assert real.exit_code == dry.exit_code == 1, dry.output
+    assert dry.stderr == real.stderr and "changed by hand since history entry 1" in dry.stderr, dry.stderr
+    assert dry.stdout == "" and "entry 2" not in dry.output, dry.output
+    assert recipe.read_bytes() == edited
+
+
+def test_a_forced_dry_run_says_the_entry_it_undoes_is_made_first(recipe: Path) -> None:
+    _ok("apply", str(recipe), "--plan", str(recipe.with_name("plan.json")))
+    applied = recipe.read_text()
+    recipe.write_text(applied + "# by hand\n")
+    out, err = _ok("rollback", str(recipe), "--dry-run", "--force")
+    assert "note: the recipe was edited by hand since the last recorded write: a real run saves it as history " \
+           "entry 2 first" in err, err
+    assert "would write (dry run, nothing written) rollback — undo entry 2 (hand-edit)" in out, out
+    out, err = _ok("rollback", str(recipe), "--force")  # what the dry run said
+    assert "recorded history entry 2 (hand-edit)" in out and "undo entry 2 (hand-edit)" in out, out
+    assert recipe.read_text() == applied
+
+
+def test_apply_still_previews_over_a_hand_edit(recipe: Path) -> None:
+    """apply's write is the same with or without --force: its dry run shows it, noting that --force is needed."""
+    plan = recipe.with_name("plan.json")
+    make_plan(recipe, (PARALLELIZE,), out=plan)
+    _ok("apply", str(recipe), "--plan", str(plan))
+    recipe.write_text(recipe.read_text() + "# by hand\n")
+    make_plan(recipe, (CACHE,), out=plan)
+    out, err = _ok("apply", str(recipe), "--plan", str(plan), "--dry-run")
+    assert "note: the recipe was edited by hand since the last recorded write: a real run needs --force" in err, err
+    assert "would write (dry run, nothing written) apply cache:load_cart" in out, out

@@ -422,12 +422,12 @@ def transact(
         if dry_run:
             if read_only_mode(path) is not None and not force:
                 notes.append("the recipe is read-only: a real run needs --force")
-            try:
-                pre = reconcile(entries, current, force=True, source=source, doing=action, versions=versions)
-            except RecipemutError:  # pragma: no cover - force never refuses
-                pre = []
-            if pre and pre[0].action == "hand-edit" and not force:
-                notes.append("the recipe was edited by hand since the last recorded write: a real run needs --force")
+            # a hand edit is previewed as --force saves it, but a rollback would undo that save: refused, as for real
+            pre = reconcile(entries, current, force=force or action != "rollback", source=source, doing=action,
+                            versions=versions)
+            if pre and pre[0].action == "hand-edit":  # a rollback's reason names the entry saving it: said to be made
+                notes.append("the recipe was edited by hand since the last recorded write: a real run " + (
+                    f"saves it as history entry {pre[0].seq} first" if force else "needs --force"))
         else:
             pre = reconcile(entries, current, force=force, source=source, doing=action, versions=versions,
                             quiet=check_only)
