@@ -33,9 +33,10 @@ from typer.core import TyperCommand, TyperGroup
 from recipemut.commands._common import OutputFormat as OutputFormat  # re-exported for commands and tests
 from recipemut.commands._common import err_console, spread_multi_options
 from recipemut.commands._examples import examples_as_blocks, examples_drawn
+from recipemut.commands._failure import forget_format, remember_format, say_error, say_usage_error
 from recipemut.commands._ranges import check_ranges
 from recipemut.errors import RecipemutError
-from recipemut.files.text import safe, shown
+from recipemut.files.text import safe
 
 HELP = (
     "Make workflow recipes faster and cheaper before they need more capacity.\n\n"
@@ -106,7 +107,8 @@ class StdoutClosed(Exception):
 
 
 def guard(func: F) -> F:
-    """Turn a :class:`RecipemutError` raised by a command into one stderr line and its exit code.
+    """Turn a :class:`RecipemutError` raised by a command into one stderr line and its exit code (and,
+    under ``--format json``, a JSON document on stdout: commands/_failure.py; a usage error too).
 
     A ``BrokenPipeError`` (stdout's reader gone) becomes :class:`StdoutClosed`.
     """
@@ -116,10 +118,12 @@ def guard(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except RecipemutError as e:
-            err_console.print(f"[bold red]error:[/] {shown(e)}")
-            raise typer.Exit(e.exit_code) from None
+            raise typer.Exit(say_error(e)) from None
         except BrokenPipeError:
             raise StdoutClosed() from None
+        except Exception as e:  # a usage error the command found: click says it, on stderr
+            say_usage_error(e)
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -508,10 +512,15 @@ class Command(TyperCommand):
         format_rich_help(self, ctx, formatter, super().format_help)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        _check_choices(ctx, self.get_params(ctx), args)
-        check_ranges(ctx, self.get_params(ctx), args)
-        _check_out_is_no_operator(ctx, args)
-        return super().parse_args(ctx, args)
+        remember_format(self.get_params(ctx), args)  # so an error found while parsing is JSON under -f json
+        try:
+            _check_choices(ctx, self.get_params(ctx), args)
+            check_ranges(ctx, self.get_params(ctx), args)
+            _check_out_is_no_operator(ctx, args)
+            return super().parse_args(ctx, args)
+        except Exception as e:  # click says a usage error on stderr; under -f json it is JSON on stdout too
+            say_usage_error(e)
+            raise
 
 
 class Group(TyperGroup):
@@ -630,21 +639,6 @@ def main(argv: list[str] | None = None) -> None:
         _exit_stdout_closed()
 
 
-def os_error_words(e: OSError) -> str:
-    """An ``OSError`` in one line: the file, then what the system said (``days/sub/b.parquet: Permission
-    denied``), as ``ls`` or ``cat`` would say it (:func:`recipemut.errors.os_reason`).
-
-    >>> os_error_words(OSError(40, "Too many levels of symbolic links", "loopy/p.json"))
-    'loopy/p.json: Too many levels of symbolic links'
-    >>> os_error_words(OSError(28, "No space left on device"))
-    'No space left on device'
-    """
-    from recipemut.errors import os_reason
-
-    said = os_reason(e) or type(e).__name__
-    return f"{e.filename}: {said}" if e.filename is not None else said
-
-
 def _run(args: list[str]) -> None:
     """Run the app on ``args``; exit with the command's code (``sys.exit``)."""
     if args == ["--version"]:  # answer without building the app
@@ -652,6 +646,7 @@ def _run(args: list[str]) -> None:
 
         print(f"recipemut {__version__}")
         return
+    forget_format()  # known once the command parses its line
     command = _command_in(args)
     if command:
         application = make_app([command])
@@ -667,8 +662,7 @@ def _run(args: list[str]) -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except RecipemutError as e:
-        err_console.print(f"[bold red]error:[/] {shown(e)}")
-        sys.exit(e.exit_code)
+        sys.exit(say_error(e))
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
@@ -682,8 +676,7 @@ def _run(args: list[str]) -> None:
     except OSError as e:  # what no reader foresaw (a name too long, a folder that cannot be entered): one line
         if isinstance(e, BrokenPipeError):
             raise
-        err_console.print(f"[bold red]error:[/] {shown(os_error_words(e))}")
-        sys.exit(1)
+        sys.exit(say_error(e))
     except Exception as e:  # click usage errors and the like (typer >= 0.29 vendors click: no `import click`)
         show, code = getattr(e, "show", None), getattr(e, "exit_code", None)
         if isinstance(code, int):

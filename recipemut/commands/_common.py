@@ -9,14 +9,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from recipemut.commands._failure import err_console as err_console  # the one stderr console of the commands
+from recipemut.commands._failure import say_error
 from recipemut.commands._ranges import outside
 from recipemut.errors import RecipemutError
 from recipemut.files.jsonsafe import strict_json as strict_json  # re-exported: every command prints JSON
-from recipemut.files.text import console, shown
+from recipemut.files.text import shown
 from recipemut.logs.urls import log_paths
 from recipemut.usecases.inputs import LogSource, parse_share, scheduler_problem
-
-err_console = console(stderr=True, soft_wrap=True)
 
 #: options that take several files, as in ``--logs a.jsonl b.jsonl`` (or ``-l a.jsonl b.jsonl``)
 MULTI_FILE_OPTIONS = ("--logs", "-l")
@@ -201,8 +201,7 @@ def _check_logs(value: list[str] | None) -> list[Path] | None:
     try:  # on the text: Path makes file://HOST/x file:/HOST/x, and the host cannot be told any more
         return None if value is None else log_paths(value)
     except RecipemutError as e:
-        err_console.print(f"[bold red]error:[/] {shown(e)}")
-        raise typer.Exit(e.exit_code) from None
+        raise typer.Exit(say_error(e)) from None
 
 
 def _options() -> dict[str, Any]:

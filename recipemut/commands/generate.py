@@ -17,6 +17,7 @@ from recipemut.commands._common import (
     share_in,
     written_as,
 )
+from recipemut.commands._failure import fail
 from recipemut.commands._ranges import number_words, outside
 from recipemut.files.text import console, shown
 from recipemut.logs.sources import PARQUET_SUFFIXES
@@ -26,9 +27,8 @@ WRITTEN_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", *PARQUET_SUFFIXES)
 
 
 def _usage(message: str) -> typer.Exit:
-    """A command-line mistake: one line on stderr, exit code 2 (as click's usage errors)."""
-    err_console.print(f"[bold red]error:[/] {shown(message)}")
-    return typer.Exit(2)
+    """A command-line mistake: one line on stderr (and JSON under --format json), exit code 2 (as click's)."""
+    return fail(message, 2, code="usage")
 
 
 def _parse_treatment(items: list[str]) -> dict[str, float]:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from recipemut.commands._common import OutputFormat
+from recipemut.commands._failure import fail
 from recipemut.commands._layout import Column, show
 from recipemut.files.text import console, shown, utc_text
 from recipemut.learn.store import ENV_VAR, check_store_path, store_path
@@ -120,8 +121,8 @@ def stats(
         check_store_path(store, option="--store")
     path = store_path(store)
     if path is None:
-        typer.echo(f"the store is disabled (--store off or {ENV_VAR}=off); pass --store FILE to read one", err=True)
-        raise typer.Exit(1)
+        raise fail(f"the store is disabled (--store off or {ENV_VAR}=off); pass --store FILE to read one", 1,
+                   code="store-disabled", style=False)
     data = store_summary(path, recipe=recipe)
     if output == OutputFormat.json:
         typer.echo(json.dumps(data, indent=2))
