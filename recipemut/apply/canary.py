@@ -68,7 +68,7 @@ from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.judge.rates import rate_change
 from recipemut.judge.stats import IMPROVES, METRICS, NO_DIFFERENCE, Interval, compare, verdict_of
 from recipemut.logs.sources import STDIN_NAME, is_stdin
-from recipemut.logs.spans import DEFAULT_VARIANT
+from recipemut.logs.spans import DEFAULT_VARIANT, elapsed_ms
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def request_metrics(
     out = pd.DataFrame(
         {
             "variant": g["variant"].first(),
-            "latency_ms": g["end"].max() - g["start"].min(),
+            "latency_ms": elapsed_ms(g["end"].max(), g["start"].min()),  # 606.3, not 606.300048828125
             "cost_usd": g["cost"].sum(),
             "error": g["error"].max(),
             "halted": g["halted"].max(),

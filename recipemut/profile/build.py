@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from recipemut.errors import LogError
+from recipemut.logs.spans import elapsed_ms
 from recipemut.profile.calls import CallStats, CallTable, call_stats, call_table, fold_calls, one_call_each
 from recipemut.recipe.model import Recipe
 
@@ -441,15 +442,15 @@ def build_profile(
     latency = _matrix(n, k, r, c, cells.latency)
     start_abs = _matrix(n, k, r, c, cells.start)
     request_start = np.nanmin(start_abs, axis=1)  # every request has a span, so no all-NaN row
-    start_offset = start_abs - request_start[:, None]
+    start_offset = elapsed_ms(start_abs, request_start[:, None])
     end_abs = start_abs + latency
     if nested:  # own times end early: the request ended when its last span did
         first_start, last_end = np.full(n, np.inf), np.full(n, -np.inf)
         np.minimum.at(first_start, req_codes, span_start)
         np.maximum.at(last_end, req_codes, span_end)
-        e2e = last_end - first_start
+        e2e = elapsed_ms(last_end, first_start)
     else:
-        e2e = np.nanmax(end_abs, axis=1) - request_start
+        e2e = elapsed_ms(np.nanmax(end_abs, axis=1), request_start)
 
     cost = _matrix(n, k, r, c, per_cell("cost_usd"))
     n_calls = np.zeros((n, k), dtype=np.int64)

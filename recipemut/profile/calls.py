@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recipemut.logs.spans import elapsed_ms
 from recipemut.recipe.model import Recipe
 
 
@@ -140,7 +141,7 @@ def fold_calls(
     last = np.zeros(m, np.int64)
     last[cell[is_last]] = np.flatnonzero(is_last)
     single = n_calls == 1
-    window = np.where(single, latency[last], last_end - first_start)
+    window = np.where(single, latency[last], elapsed_ms(last_end, first_start))
     call_ms = np.bincount(cell, weights=latency, minlength=m)
 
     # calls in flight: a sweep over start (+1) and end (-1) events sorted by cell and time, ends
