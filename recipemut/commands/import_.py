@@ -17,7 +17,7 @@ def _named_files(values: list[Path]) -> list[Path]:
 
 def import_(
     files: list[Path] = typer.Argument(
-        ..., metavar="FILE...", callback=_named_files, show_default=False,
+        ..., metavar="FILE", callback=_named_files, show_default=False,
         help="An Argo, Tekton, GitHub Actions, Step Functions or Serverless Workflow file; or logs with no "
         "recipe yet (OTLP, Jaeger or Zipkin traces, span logs, Parquet: files, folders or globs) to draft one from.",
     ),
@@ -74,7 +74,7 @@ def import_(
     if len(files) > 1:
         raise typer.BadParameter(
             "an engine's file is imported alone; several files are read only as logs to draft a recipe from",
-            param_hint="FILE...",
+            param_hint="FILE",
         )
     file = files[0]
     result = import_file(file, out=out)
