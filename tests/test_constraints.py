@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+import pytest
 from _operators_helpers import mini
 
-from recipemut.mutate.mutation import mutate
-from recipemut.recipe.constraints import check_predicted, check_structure
+from recipemut.mutate.mutation import edited_document, mutate
+from recipemut.recipe.constraints import check_predicted, check_structure, check_valid
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import recipe_from_dict
 
@@ -142,3 +145,53 @@ def test_a_side_effect_a_guard_preceded_must_still_wait_for_it() -> None:
     )
     assert check_structure(r, kept) == []
     assert check_structure(r, mutate(doc, [Edit("remove", ("operations", "recs", "after", "fraud"))])) == []
+
+
+def _loaders(doc: dict[str, Any]) -> list[str]:
+    """The errors apply's validation finds in ``doc`` (the loader's whole check), as check_valid words them."""
+    from recipemut.recipe.loader import check_document
+
+    _, found = check_document(doc, {}, file="r.yaml")
+    return [f"{f.message} [{f.code}]" for f in found if f.severity == "error"]
+
+
+ON_A = ("operations", "a")
+REFUSED = {
+    "no operation left": [Edit("remove", ("operations", "a")), Edit("remove", ("operations", "b")),
+                          Edit("remove", ("operations", "c")), Edit("remove", ("outputs",))],
+    "a value out of range": [Edit("set", (*ON_A, "cache"), {"ttl_s": 0, "max_entries": 0})],
+    "a required key gone": [Edit("remove", (*ON_A, "service"))],
+    "an unknown key": [Edit("set", (*ON_A, "caches"), True)],
+    "a field of a wrong type": [Edit("set", ("fields", "x"), {"type": "blob"})],
+    "a required top-level key gone": [Edit("remove", ("name",))],
+    "a semantic error": [Edit("set", (*ON_A, "foreach"), "y")],
+    "a new bad operation": [Edit("append", ("operations",), {"id": "d", "service": "s", "concurrency": 0})],
+    "valid": [Edit("set", (*ON_A, "cache"), {"ttl_s": 5, "max_entries": 10})],
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_check_valid_finds_what_apply_refuses(case: str) -> None:
+    doc = mini(OPS, outputs=("y", "z"))
+    after = edited_document(doc, REFUSED[case])
+    want = _loaders(after)
+    assert (want == []) == (case == "valid")
+    assert check_valid(doc, after, mutate(doc, REFUSED[case])) == want
+
+
+EXAMPLES = sorted(p for p in (Path(__file__).resolve().parents[1] / "recipes").glob("*/*.*")
+                  if p.name in {"recipe.yaml", "workflow.yaml", "workflow.yml", "pipeline.yaml", "definition.asl.json"})
+
+
+def test_check_valid_agrees_with_the_loader_on_every_candidate_of_the_examples() -> None:
+    from recipemut.mutate.operators import OperatorContext, generate_all
+    from recipemut.recipe.loader import load_recipe, read_document
+
+    checked = 0
+    for path in EXAMPLES:
+        doc, _, _ = read_document(path)
+        for m in generate_all(OperatorContext.build(load_recipe(path), doc=doc)):
+            after = edited_document(doc, m.edits)
+            assert check_valid(doc, after, m.recipe) == _loaders(after), (path, m.id)
+            checked += 1
+    assert checked >= 20

@@ -522,3 +522,28 @@ def test_headroom_report_and_plan_file_name_each_steps_bottleneck(growing_world:
     other = search(res.original, growing_world[1], _settings("latency", budget=5))
     assert "plan_first_crossing" not in search_report(other, hr, Path("growing.yaml"), text)
     assert all("bottleneck_service" not in c for c in search_report(other, hr, Path("g.yaml"), text)["singles"])
+
+
+def test_a_candidate_apply_would_refuse_is_rejected_with_the_loaders_reason() -> None:
+    # a cache whose hit latency is below 0 (an operator option out of the schema's range) is faster in
+    # the replay, but no recipe apply writes: the search rejects it, as apply would refuse it
+    r = recipe([{"id": "a", "consumes": ["x"], "produces": ["z"], "deterministic": True}], outputs=("z",))
+    p = profile_from_matrices(r, {"a": np.full(200, 50.0)}, cache_key={"a": np.arange(200) % 3})
+    ok = search(r, p, _settings("latency", operators=("cache",)))
+    assert [c.mutation.id for c in ok.plan] == ["cache:a"]
+    bad = search(r, p, _settings("latency", operators=("cache",), operator_options={"cache_hit_latency_ms": -5.0}))
+    assert bad.plan == ()
+    (c,) = bad.rejected
+    assert c.reasons == ("invalid: operations[0] (a).cache.hit_latency_ms: must be >= 0, got -5 [out-of-range]",)
+
+
+def test_the_plan_never_leaves_a_recipe_apply_refuses() -> None:
+    # each dead operation may go alone, but a plan removing both leaves no operation
+    from recipemut.recipe.loader import check_document
+
+    r = recipe([{"id": "a", "consumes": ["x"]}, {"id": "b", "consumes": ["x"]}])
+    p = profile_from_matrices(r, {"a": np.full(50, 40.0), "b": np.full(50, 60.0)})
+    res = search(r, p, _settings("latency", operators=("eliminate",)))
+    assert [c.mutation.id for c in res.plan] == ["eliminate:b"]
+    _, findings = check_document(dict(res.plan_doc), {}, file="r.yaml")
+    assert [f for f in findings if f.severity == "error"] == []

@@ -75,11 +75,18 @@ def mutate(
     of its uses changes the other, as before. ``aliased`` is :func:`has_aliases` of the document
     when the caller knows it (None: found here).
     """
+    return recipe_from_dict(edited_document(recipe_doc, edits, aliased=aliased), source=source)
+
+
+def edited_document(
+    recipe_doc: Mapping[str, Any], edits: Iterable[Edit], *, aliased: bool | None = None
+) -> dict[str, Any]:
+    """The document :func:`mutate` builds its recipe from: ``recipe_doc`` with ``edits`` applied, sharing
+    every part the edits leave alone (:func:`edited_copy`), or a deep copy of a document with aliases."""
     es = tuple(edits)
     if aliased is None:
         aliased = has_aliases(recipe_doc)
-    data = apply_edits(dict(recipe_doc), es) if aliased else edited_copy(recipe_doc, es)
-    return recipe_from_dict(data, source=source)
+    return apply_edits(dict(recipe_doc), es) if aliased else edited_copy(recipe_doc, es)
 
 
 def has_aliases(doc: Any) -> bool:

@@ -6,7 +6,10 @@ The engine's loop, as pure functions over immutable values:
    on the *current* recipe and document (after the plan's earlier steps, so each step's edits
    apply to the document as the previous steps left it);
 2. **validate** each one structurally against the *original* recipe
-   (:func:`recipemut.recipe.constraints.check_structure`: a plan may not relax its own constraints);
+   (:func:`recipemut.recipe.constraints.check_structure`: a plan may not relax its own constraints),
+   and its document as ``apply`` validates what it writes
+   (:func:`recipemut.recipe.constraints.check_valid`: the schema and the semantic rules, on the plan
+   so far with this step, so neither a candidate nor the plan combining them is one ``apply`` refuses);
 3. **simulate** it by trace replay against the profile recorded under the original recipe
    (:func:`recipemut.predict.simulate.replay`, diff-driven from the original, so composed steps are
    modelled together);
@@ -21,7 +24,7 @@ candidates too (each operation an operator assesses is asked only while time is 
 from ``started`` when the caller gives it (``suggest``: before its baseline replay); the result
 says how far the search got (``candidates``, ``searched``, ``stopped_by``, ``generation_complete``)
 and its plan is the best found by then. ``beam_width=1`` is greedy. Every rejected
-candidate keeps its reason: ``structure: ...``, ``SLO/budget: ...``, ``simulation: ...``,
+candidate keeps its reason: ``structure: ...``, ``invalid: ...``, ``SLO/budget: ...``, ``simulation: ...``,
 ``regresses`` or ``no significant difference``.
 
 Objective value of a state (lower is better; :func:`objective_level`, the one definition in
@@ -59,12 +62,11 @@ from recipemut.files.progress import CANDIDATES, NO_PROGRESS, Progress
 from recipemut.judge.abtest import Evaluation, JudgeSettings, evaluate, treatment_mask
 from recipemut.judge.abtest import objective_level as _level
 from recipemut.judge.stats import IMPROVES
-from recipemut.mutate.mutation import Mutation
+from recipemut.mutate.mutation import Mutation, edited_document
 from recipemut.mutate.operators import OperatorContext, generate_all
 from recipemut.predict.simulate import Replay, ReplayBase, replay, replay_base
 from recipemut.profile.build import Profile
-from recipemut.recipe.constraints import check_predicted, check_structure
-from recipemut.recipe.edits import apply_edits
+from recipemut.recipe.constraints import check_predicted, check_structure, check_valid
 from recipemut.recipe.model import Recipe, recipe_to_dict
 
 log = logging.getLogger(__name__)
@@ -360,10 +362,12 @@ class _Trial:
         """Validate, simulate and judge one candidate against its parent state (under ``headroom``, on
         the busy time of the parent's bottleneck)."""
         original, svc = self.original, state.service
-        problems = check_structure(original, m.recipe)
+        problems = [f"structure: {p}" for p in check_structure(original, m.recipe)]
+        new_doc = edited_document(state.doc, m.edits)
+        if not problems:  # and what apply would refuse to write (the state's document passed it: a step of the plan)
+            problems = [f"invalid: {p}" for p in check_valid(state.doc, new_doc, m.recipe)]
         if problems:
-            why = tuple(f"structure: {p}" for p in problems)
-            return Candidate(m, rnd, REJECTED, why, parent=parent, service=svc), None
+            return Candidate(m, rnd, REJECTED, tuple(problems), parent=parent, service=svc), None
         try:
             rep = replay(m.recipe, self.profile, rng=rng, original=original, base=self.replay_base)
         except RecipemutError as e:
@@ -390,5 +394,4 @@ class _Trial:
             next_svc, level = self.bottleneck(m.recipe, rep)  # the service that crosses first now, and its load
         else:
             level = objective_level(rep, self.settings, baseline=self.base)
-        new_doc = apply_edits(dict(state.doc), m.edits)
         return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level, next_svc)

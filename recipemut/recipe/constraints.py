@@ -1,8 +1,12 @@
 """Constraint validation of a candidate mutation: is the mutated recipe still a recipe we may run?
 
-Two checks, both pure and both returning a list of human-readable reasons (empty = valid), so a
+Three checks, all pure and all returning a list of human-readable reasons (empty = valid), so a
 rejected candidate keeps *why* it was rejected (``suggest --explain``):
 
+* :func:`check_valid`: the mutated document passes the validation ``apply`` runs before it writes
+  (the JSON Schema, then the semantic rules: :func:`recipemut.recipe.loader.check_document`), so
+  no candidate is shown that ``apply`` would refuse (a recipe left without operations, a value out
+  of its range);
 * :func:`check_structure` compares the mutated recipe with the original: ids unique, the DAG
   acyclic, every consumed field an input or produced by exactly one *other* operation (which then
   precedes the consumer, since producer -> consumer is a DAG edge), every output produced, every
@@ -43,14 +47,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
 
+import jsonschema
 import networkx as nx
 
+from recipemut.recipe.loader import recipe_schema, schema_findings, schema_validator
 from recipemut.recipe.model import Recipe
+from recipemut.recipe.validate import semantic_findings
 
 __all__ = [
     "check_predicted",
     "check_structure",
+    "check_valid",
     "control_dependency_violations",
     "data_dependency_violations",
     "frozen_violations",
@@ -182,6 +192,58 @@ def check_structure(original: Recipe, mutated: Recipe) -> list[str]:
     reasons.extend(keep_order_violations(original, mutated))
     reasons.extend(control_dependency_violations(original, mutated))
     return reasons
+
+
+def check_valid(before: Mapping[str, Any], after: Mapping[str, Any], mutated: Recipe) -> list[str]:
+    """The errors for which ``apply`` would refuse the document ``after`` (``mutated`` is its recipe),
+    each ``message [code]``: :func:`recipemut.recipe.loader.check_document`'s, warnings left out.
+
+    ``after`` is ``before``, a document that passed that validation, edited: it shares every part the
+    edits left alone (:func:`recipemut.mutate.mutation.edited_document`). The schema is checked on
+    what is not ``before``'s own: each top-level value that changed, and of a changed list or mapping
+    of items (``operations``, ``fields``, ...) its own keywords (at least one operation) and the items
+    that changed, so a candidate's check costs what its edits changed, not the recipe's size (the
+    findings are the same: a test compares them). The semantic rules read the whole recipe.
+
+    >>> from recipemut.recipe.model import recipe_from_dict
+    >>> doc = {"apiVersion": "recipemut/v1", "kind": "Recipe", "name": "r",
+    ...        "operations": [{"id": "a", "service": "s", "action": "A"}]}
+    >>> empty = {**doc, "operations": []}
+    >>> check_valid(doc, empty, recipe_from_dict(empty))
+    ['operations: a recipe needs at least one operation [no-operations]']
+    """
+    errors = list(_changed_schema_errors(before, after))
+    found = schema_findings(after, {}, file="", errors=errors) if errors else []
+    if not any(f.code != "unknown-key" for f in found):
+        found += semantic_findings(mutated)
+    return [f"{f.message} [{f.code}]" for f in found if f.severity == "error"]
+
+
+def _changed_schema_errors(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterator[jsonschema.ValidationError]:
+    """The schema's errors of ``after`` where it is not ``before``'s (:func:`check_valid`)."""
+    v, schema = schema_validator(), recipe_schema()
+    props = schema["properties"]
+    if after.keys() != before.keys():  # the top level's own keywords: required keys, unknown ones
+        yield from v.descend(after, {**schema, "properties": dict.fromkeys(props, True)})
+    for key, value in after.items():
+        old, sub = before.get(key), props.get(key)
+        if value is old or sub is None:
+            continue
+        if isinstance(value, list) and isinstance(old, list) and isinstance(sub.get("items"), dict):
+            kept = {id(x) for x in old}
+            parts: list[tuple[Any, Any]] = [(i, x) for i, x in enumerate(value) if id(x) not in kept]
+            each, shell = sub["items"], {**sub, "items": True}
+        elif isinstance(value, dict) and isinstance(old, dict) and isinstance(sub.get("additionalProperties"), dict):
+            parts = [(k, x) for k, x in value.items() if x is not old.get(k)]
+            each, shell = sub["additionalProperties"], {**sub, "additionalProperties": True}
+        else:
+            yield from v.descend(value, sub, path=key)
+            continue
+        yield from v.descend(value, shell, path=key)
+        for at, item in parts:
+            for e in v.descend(item, each, path=at):
+                e.path.appendleft(key)
+                yield e
 
 
 def check_predicted(recipe: Recipe, p95_ms: float, cost_per_request_usd: float) -> list[str]:

@@ -75,13 +75,8 @@ def _require_mapping(data: Any, file: str) -> dict[str, Any]:
     if data is None:
         raise _invalid(file, None, None, "empty-file", f"is empty; expected {_EXPECTED}")
     what = f"a list ({len(data)} item{'s' * (len(data) != 1)})" if isinstance(data, list) else _describe(data)
-    raise _invalid(
-        file,
-        1,
-        1,
-        "not-a-mapping",
-        f"the top level is {what}; a recipe is a mapping (apiVersion: recipemut/v1, kind: Recipe, ...)",
-    )
+    said = f"the top level is {what}; a recipe is a mapping (apiVersion: recipemut/v1, kind: Recipe, ...)"
+    raise _invalid(file, 1, 1, "not-a-mapping", said)
 
 
 def read_document(
@@ -114,7 +109,7 @@ def recipe_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
+def schema_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(recipe_schema())
 
 
@@ -308,9 +303,10 @@ def _schema_error_findings(
     return one(f"{subject}: {err.message}")
 
 
-def schema_findings(data: Any, positions: Positions, *, file: str) -> list[Finding]:
-    """Every JSON Schema violation of ``data``, phrased for humans and located in ``file``."""
-    errors = sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+def schema_findings(data: Any, positions: Positions, *, file: str, errors: list[Any] | None = None) -> list[Finding]:
+    """Every JSON Schema violation of ``data`` (``errors``: the caller's, of what it checked), in words, in ``file``."""
+    found = schema_validator().iter_errors(data) if errors is None else errors
+    errors = sorted(found, key=lambda e: [str(p) for p in e.absolute_path])
     out = [f for e in errors for f in _schema_error_findings(e, data, positions, file)]
     # jsonschema reports `required` once per missing key, and each report names every missing key
     return sorted(dict.fromkeys(out), key=_finding_order)
@@ -475,7 +471,7 @@ def _bad_paths(data: Any) -> list[DocPath]:
     _json_clean(data, {}, "", paths=out)
     if out:
         return out
-    for err in _validator().iter_errors(data):
+    for err in schema_validator().iter_errors(data):
         path: DocPath = tuple(err.absolute_path)
         if err.validator == "additionalProperties":
             continue
@@ -696,5 +692,6 @@ __all__ = [
     "read_text",
     "recipe_schema",
     "schema_findings",
+    "schema_validator",
     "unknown_key_hint",
 ]
