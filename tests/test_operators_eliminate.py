@@ -83,3 +83,16 @@ def test_rewiring_keeps_a_guard_before_a_side_effect() -> None:
     ]
     assert m.recipe.dag.has_edge("fraud", "reserve")
     assert check_structure(recipe_from_dict(doc), m.recipe) == []
+
+
+def test_the_reason_says_when_it_rests_on_the_default_side_effects() -> None:
+    ops = [{"id": "a", "consumes": ["id"], "produces": ["x"]}, {"id": "d", "consumes": ["x"]},
+           {"id": "e", "consumes": ["x"], "side_effects": "none"}]  # fmt: skip
+    doc = mini(ops, outputs=("x",))
+    said = {m.id: m.description for m in eliminate.generate(OperatorContext.build(recipe_from_dict(doc), doc=doc))}
+    assert said == {
+        "eliminate:d": "`d` declares no side effects and it produces nothing, "
+        "so removing it changes no result.",
+        "eliminate:e": "`e` is declared `side_effects: none` and it produces nothing, "
+        "so removing it changes no result.",
+    }

@@ -40,3 +40,13 @@ def test_declared_side_effects_a_candidate_or_used_products_say_nothing() -> Non
     assert eliminate.why_not(ctx) == {} and not_proposed(ctx, ["eliminate"]) == []
     used = mini([*BASE, {"id": "d", "consumes": ["x"], "produces": ["z"]}], outputs=("x", "z"))
     assert eliminate.why_not(OperatorContext.build(recipe_from_dict(used), doc=used)) == {}
+
+
+def test_the_recipes_only_operation_stays_and_says_why() -> None:
+    # its removal would leave a recipe apply refuses ('a recipe needs at least one operation')
+    doc = mini([{"id": "server", "consumes": ["id"]}])
+    ctx = OperatorContext.build(recipe_from_dict(doc), doc=doc)
+    assert eliminate.generate(ctx) == []
+    assert eliminate.why_not(ctx) == {
+        "server": "it produces nothing, but it is the recipe's only operation (a recipe needs at least one)"
+    }

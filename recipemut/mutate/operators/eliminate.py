@@ -1,13 +1,14 @@
 """``eliminate``: remove an operation whose work nobody uses.
 
-Valid when: ``side_effects: none`` (removing it changes nothing outside the sheet), not ``may_halt``
-(it does not decide whether the request goes on), not ``frozen`` nor in a ``keep_order`` pair, and
-none of its products is consumed by any operation or is an output (an operation producing nothing
-qualifies too).
+Valid when: ``side_effects: none`` (removing it changes nothing outside the sheet; an operation that
+does not say is taken at the format's default, ``none``, and its reason says it rests on that), not
+``may_halt`` (it does not decide whether the request goes on), not ``frozen`` nor in a ``keep_order``
+pair, not the recipe's only operation (a recipe needs one), and none of its products is consumed by
+any operation or is an output (an operation producing nothing qualifies too).
 
 An operation without side effects whose products nobody uses but that is not removed is said why
-(:func:`why_not`, ``suggest --explain``): a guard, ``frozen``/``keep_order``, or the ordering
-constraint its removal would break. One with declared side effects is there for them: it says
+(:func:`why_not`, ``suggest --explain``): a guard, ``frozen``/``keep_order``, the recipe's only
+operation, or the ordering constraint its removal would break. One with declared side effects is there for them: it says
 nothing.
 
 The edits, exactly: the operation is removed; every operation that listed it in ``after`` has it
@@ -137,9 +138,11 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     consumed = _consumed(ctx)
     if [f for f in op.produces if f in consumed or f in r.outputs]:
         return None
-    dead = f"its products {fmt_fields(op.produces)} are used by nothing"
+    dead = f"its products {fmt_fields(op.produces)} are used by nothing" if op.produces else "it produces nothing"
     if op.side_effects != "none":  # declared: it is there for its effects, not dead work
         return None
+    if len(r.operations) == 1:  # what apply would refuse: a recipe without operations
+        return f"{dead}, but it is the recipe's only operation (a recipe needs at least one)"
     if op.may_halt:
         return f"{dead}, but it may halt the request (a guard): removing it would let halted requests go on"
     if op_id in ctx.frozen or op_id in ctx.ordered:
@@ -156,7 +159,10 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         if (op.produces)
         else "it produces nothing"
     )
-    reason = f"`{op_id}` has no side effects and {what}, so removing it changes no result"
+    # `side_effects` left out is `none` (docs/recipe-format.md): the reason says when it rests on that
+    declared = "side_effects" in ctx.doc_op(op_id)
+    effects = "is declared `side_effects: none`" if declared else "declares no side effects"
+    reason = f"`{op_id}` {effects} and {what}, so removing it changes no result"
     if ctx.observed(op_id) and ctx.profile is not None:
         s = ctx.profile.stats(op_id)
         reason += f"; it takes {ms(s.p50_ms)} at p50"
