@@ -192,3 +192,22 @@ def test_intervals_resting_on_a_prior_are_widened_by_its_uncertainty() -> None:
     assert evaluate(b, m, IDS, JudgeSettings(objective="latency", prior_uncertainty=0.0)).verdict == IMPROVES
     big = evaluate(b, _imputed_rep(b.latency_ms * 0.7, b.cost_usd, 0.9, 100.0), IDS, LATENCY)
     assert big.verdict == IMPROVES and big.caveat == ""
+
+
+@pytest.mark.parametrize("objective", ["latency", "p95", "cost", "balanced"])
+def test_one_request_is_too_few_to_judge_never_a_verdict(objective: str) -> None:
+    # one request replayed: its bootstrap is itself, a zero-width 'interval' around one difference
+    import math
+
+    from recipemut.judge.stats import TOO_FEW
+
+    base, faster = _rep(np.array([99.4]), np.array([0.01])), _rep(np.array([34.4]), np.array([0.005]))
+    ev = evaluate(base, faster, np.array(["r0"]), JudgeSettings(objective=objective))
+    assert ev.verdict == TOO_FEW and ev.decided_by == "too-few"
+    assert ev.caveat == "1 request replayed, an interval needs at least 2"
+    p95 = ev.predicted["latency_p95_ms"]
+    assert p95.estimate == pytest.approx(-65.0) and math.isnan(p95.lo) and math.isnan(p95.hi)
+    assert ev.decision() == "no test: too few requests to judge (1 request replayed, an interval needs at least 2)"
+    two = evaluate(_rep(np.array([99.4, 90.0]), np.array([0.01, 0.01])), _rep(np.array([34.4, 30.0]),
+                   np.array([0.005, 0.005])), np.array(["r0", "r1"]), JudgeSettings(objective=objective))
+    assert two.verdict != TOO_FEW

@@ -533,3 +533,35 @@ def test_no_finding_no_findings_key(shop: tuple[Path, Path]) -> None:
     text = runner.invoke(app, ["suggest", str(recipe), "--logs", str(logs)])
     md = runner.invoke(app, ["suggest", str(recipe), "--logs", str(logs), "--format", "markdown"])
     assert "N+1" not in text.output and "Findings" not in md.stdout
+
+
+SKEW = """apiVersion: recipemut/v1
+kind: Recipe
+name: skew
+fields: {req: {}, a: {}, b: {}}
+inputs: [req]
+outputs: [b]
+operations:
+  - {id: get, service: servicea, action: get, consumes: [req], produces: [a]}
+  - {id: post, service: serviceb, action: post, consumes: [a], produces: [b]}
+  - {id: async, service: serviceb, action: async, after: [post]}
+"""
+
+
+def test_one_request_is_too_few_to_judge_and_finds_no_improvement(tmp_path: Path) -> None:
+    (tmp_path / "skew.yaml").write_text(SKEW)
+    spans = [("get", 0, 5.0), ("post", 5, 29.5), ("async", 35, 65.0)]
+    (tmp_path / "one.jsonl").write_text("".join(
+        json.dumps({"request_id": "r1", "op": op, "start_ms": 1763942652129 + at, "latency_ms": ms, "status": "ok"})
+        + "\n" for op, at, ms in spans))  # fmt: skip
+    args = ["suggest", str(tmp_path / "skew.yaml"), "--logs", str(tmp_path / "one.jsonl"), "--detailed-exitcode"]
+    res = runner.invoke(app, args, env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output  # 2 would say improvements were found
+    out = " ".join(res.output.split())
+    assert "1 request replayed" in out and "2 candidates not judged: an interval needs at least 2 requests." in out
+    res = runner.invoke(app, [*args, "-f", "json"])
+    doc = json.loads(res.stdout)
+    assert doc["plan"] == [] and doc["report"]["too_few_requests"]["unjudged"] == 2
+    single = {s["id"]: s for s in doc["report"]["singles"]}["eliminate:async"]
+    assert single["verdict"] == "too few requests to judge"
+    assert single["predicted"]["latency_p95_ms"]["ci"] == [None, None]

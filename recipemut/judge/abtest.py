@@ -56,6 +56,12 @@ Objectives (all "lower is better"), and the per-request metric each one judges:
   mean: by Little's law that is the change in the service's utilisation at any request rate, so
   it moves the date it needs more replicas.
 
+Fewer than :data:`MIN_REQUESTS` replayed requests (one) give no interval: a bootstrap of one request
+is that request, a zero-width "interval" around a single difference. The verdict is then "too few
+requests to judge" (``decided_by = "too-few"``), never "improves" or "regresses"; the predicted
+deltas keep their point estimates, their intervals are NaN (``null`` in JSON), as ``evaluate``'s
+are for a canary arm of one request.
+
 When the paired point estimates (median, mean and the decisive statistic of the objective's
 metric) all move by less than the minimum effect, the verdict is "no significant difference"
 without running the statistics (``ab`` is ``None``, intervals collapse to the point), which keeps
@@ -64,6 +70,7 @@ evaluating the many small candidates cheap (``decided_by = "skipped"``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
@@ -71,12 +78,22 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from recipemut.judge.stats import NO_DIFFERENCE, Comparison, Interval, compare, quantile_sorted, verdict_of
+from recipemut.judge.stats import (
+    NO_DIFFERENCE,
+    TOO_FEW,
+    Comparison,
+    Interval,
+    compare,
+    quantile_sorted,
+    verdict_of,
+)
 from recipemut.predict.simulate import Replay
 
 OBJECTIVES = ("latency", "p95", "cost", "balanced", "headroom")
 DEFAULT_SHARE = 0.10
 DEFAULT_MIN_EFFECT = 0.01
+#: the fewest replayed requests a verdict is given on: an interval needs at least two (module doc)
+MIN_REQUESTS = 2
 #: how far (relative) an imputed operation's latency may be from its prior (module doc)
 PRIOR_UNCERTAINTY = 0.25
 #: SipHash key of the A/B split (16 bytes): a salt, so the split is independent of pandas' default
@@ -168,7 +185,7 @@ class Evaluation:
     notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     ab_latency: Comparison | None = None  # the offline A/B on latency: Mann-Whitney U, Hodges-Lehmann
     paired: Comparison | None = None  # the paired full-replay comparison of the objective's metric
-    decided_by: str = "skipped"  # ab+paired | paired | conflict | imputed | skipped (module doc)
+    decided_by: str = "skipped"  # ab+paired | paired | conflict | imputed | skipped | too-few (module doc)
     caveat: str = ""  # why a verdict was downgraded, in words
 
     def decision(self) -> str:
@@ -179,6 +196,7 @@ class Evaluation:
             "conflict": "neither: the offline A/B and the paired replay disagree",
             "imputed": f"the prior's uncertainty: {self.caveat}",
             "skipped": "no test: no statistic moved by the minimum effect",
+            "too-few": f"no test: too few requests to judge ({self.caveat})",
         }.get(self.decided_by, self.decided_by)
 
     def to_dict(self) -> dict[str, object]:
@@ -368,6 +386,11 @@ def evaluate(
             caveat=caveat,
         )
 
+    if base.n_requests < MIN_REQUESTS:  # no interval can be had: say so, never a verdict (module doc)
+        n = base.n_requests
+        predicted = {k: Interval(levels[k] - baseline[k], math.nan, math.nan, 1 - alpha) for k in PREDICTED}
+        why = f"{n:,} request{'s' if n != 1 else ''} replayed, an interval needs at least {MIN_REQUESTS}"
+        return result(TOO_FEW, predicted, None, None, decided_by="too-few", caveat=why)
     # skip the statistics only when nothing (median, mean, decisive statistic) moved by the minimum effect
     moved = max(abs(point), abs(m_st("mean") - b_st("mean")), abs(m_st("p50") - b_st("p50")))
     if moved < threshold or moved == 0.0:

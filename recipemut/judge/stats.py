@@ -47,7 +47,9 @@ from scipy import stats as sps
 IMPROVES = "improves"
 REGRESSES = "regresses"
 NO_DIFFERENCE = "no significant difference"
-VERDICTS = (IMPROVES, REGRESSES, NO_DIFFERENCE)
+#: too few samples for an interval (a bootstrap of one request is that request: no interval, no verdict)
+TOO_FEW = "too few requests to judge"
+VERDICTS = (IMPROVES, REGRESSES, NO_DIFFERENCE, TOO_FEW)
 
 #: the bootstrap metrics: name -> quantile level (None = the mean)
 METRICS: Mapping[str, float | None] = MappingProxyType({"p50": 0.5, "p95": 0.95, "p99": 0.99, "mean": None})

@@ -33,10 +33,11 @@ def requests_needed(share: float, per_arm: int = MIN_ARM_REQUESTS) -> int:
 
 
 def too_few_requests(
-    requests: int, share: float, *, inconclusive: int, sample: tuple[float, int] | None = None
+    requests: int, share: float, *, inconclusive: int, sample: tuple[float, int] | None = None, unjudged: int = 0
 ) -> dict[str, Any] | None:
     """The report's ``too_few_requests`` when ``requests`` replayed are fewer than the A/B needs at
-    ``share`` and ``inconclusive`` candidates were found no significant difference; else None.
+    ``share`` and ``inconclusive`` candidates were found no significant difference, or ``unjudged``
+    ones could not be judged at all (too few requests for an interval); else None.
 
     ``sample`` is ``(fraction, requests in the logs)`` when ingest replayed a sample of the requests
     (``--sample-requests``, the memory budget): ``sample_requests_enough`` is then the fraction that
@@ -62,7 +63,7 @@ def too_few_requests(
     True
     """
     needed = requests_needed(share)
-    if requests >= needed or inconclusive == 0:
+    if requests >= needed or inconclusive + unjudged == 0:
         return None
     enough = None  # the treatment share that would put MIN_ARM_REQUESTS in each arm of these requests
     if requests >= 2 * MIN_ARM_REQUESTS:
@@ -76,6 +77,7 @@ def too_few_requests(
         "more": needed - requests,
         "treatment_share_enough": enough,
         "inconclusive": inconclusive,
+        "unjudged": unjudged,
     }
     if sample is not None and sample[0] < 1:
         fraction, total = sample
@@ -97,6 +99,9 @@ def too_few_words(d: dict[str, Any]) -> str:
     ('The logs are too few to judge', True)
     >>> "about 2,000 requests are needed (1,996 more)" in said, said.endswith('difference" on them.')
     (True, True)
+    >>> too_few_words(too_few_requests(1, 0.1, inconclusive=0, unjudged=2)).split(". ")[-1]
+    '2 candidates not judged: an interval needs at least 2 requests.'
+
     """
     n, more, share = d["requests"], d["more"], d["treatment_share"]
     which = "sample is" if d.get("sample_requests_enough") else "logs are"  # a larger sample would do
@@ -113,5 +118,8 @@ def too_few_words(d: dict[str, Any]) -> str:
                  else "reading every request (--sample-requests 1) will not reach it either")
     if d["treatment_share_enough"] is not None:
         said += f", or --treatment-share {d['treatment_share_enough']:g} on these"
-    k = d["inconclusive"]
-    return said + f'. {k:,} candidate{"s" if k != 1 else ""} judged "no significant difference" on them.'
+    k, u = d["inconclusive"], d.get("unjudged", 0)
+    parts = [f'{k:,} candidate{"s" if k != 1 else ""} judged "no significant difference" on them'] if k else []
+    if u:
+        parts.append(f"{u:,} candidate{'s' if u != 1 else ''} not judged: an interval needs at least 2 requests")
+    return said + ". " + "; ".join(parts) + "."

@@ -31,7 +31,7 @@ import numpy as np
 from recipemut.errors import RecipemutError
 from recipemut.files.progress import NO_PROGRESS, Progress
 from recipemut.forecast.headroom import Headroom
-from recipemut.judge.stats import NO_DIFFERENCE
+from recipemut.judge.stats import NO_DIFFERENCE, TOO_FEW
 from recipemut.learn.bandit import Bandit, load_bandit, mutation_kind, order_candidates
 from recipemut.learn.records import STORE_PROBLEMS, record_suggestions, search_records
 from recipemut.mutate.mutation import Mutation
@@ -135,9 +135,11 @@ def suggest(
     # found no difference by a test (not "skipped": nothing moved, which more requests would not change)
     inconclusive = sum(c.verdict == NO_DIFFERENCE and c.evaluation.decided_by != "skipped"
                        for c in result.singles if c.evaluation is not None)  # fmt: skip
+    unjudged = sum(c.verdict == TOO_FEW for c in result.singles)  # one request: no interval, no verdict
     sampled = inputs.report.sample
     few = too_few_requests(report["baseline"]["requests"], settings.judge.share, inconclusive=inconclusive,
-                           sample=None if sampled is None else (float(sampled.fraction), sampled.requests_total))
+                           sample=None if sampled is None else (float(sampled.fraction), sampled.requests_total),
+                           unjudged=unjudged)
     if few is not None:  # optional: absent when the logs are enough for the judge (plan/enough.py)
         report["too_few_requests"] = few
     report["search"]["wall_s"] = time.monotonic() - started  # the whole run, not the search alone
