@@ -488,8 +488,9 @@ def _samples(
             if donors.size == 0:
                 prior = _lognormal_prior(op, None)
                 if prior is None:
+                    runs = f"{need.size:,} request{'s' if need.size != 1 else ''}"
                     raise MutationError(
-                        f"operation '{op.id}' must run in {need.size} requests but the logs never recorded it "
+                        f"operation '{op.id}' must run in {runs} but the logs never recorded it "
                         "and it has no expected latency",
                         code="no-data",
                         file=recipe.source,

@@ -117,9 +117,11 @@ def _baseline_lead(report: dict[str, Any]) -> str:
     >>> _baseline_lead({"baseline": {"requests": 1195},
     ...                 "request_sampling": {"fraction": 0.3, "requests_kept": 1195, "requests_total": 3964}})
     'Baseline: replayed 1,195 requests (from a sample of 0.3: 1,195 of 3,964 requests); '
+    >>> _baseline_lead({"baseline": {"requests": 1}})
+    'Baseline (replay of 1 request): '
     """
     n, sampled = report["baseline"]["requests"], sampled_words(report)
-    return f"Baseline: replayed {requests(n)}{esc(sampled)}; " if sampled else f"Baseline (replay of {n:,} requests): "
+    return f"Baseline: replayed {requests(n)}{esc(sampled)}; " if sampled else f"Baseline (replay of {requests(n)}): "
 
 
 def _plan_section(d: ReportInputs) -> str:
