@@ -277,3 +277,64 @@ def test_a_retried_single_call_is_not_an_n_plus_one(tmp_path: Path) -> None:
     assert n_plus_one(r, prof.calls) == []
     c = prof.call_stats("get_driver")
     assert c is not None and c.retried_errors == 2 and c.attempts_max == 2
+
+
+def _nested(rid: str, t: float) -> list[dict[str, Any]]:
+    """find_driver_ids, then two get_driver calls side by side, each holding a call of get_driver:
+    g1 directly (it failed; its caller went on), g2 through a span of find_driver_ids (recursion)."""
+    rows = [
+        ("f", None, "find_driver_ids", 0.0, 18.0, "ok"),
+        ("g1", None, "get_driver", 20.0, 40.0, "ok"),
+        ("g1a", "g1", "get_driver", 25.0, 10.0, "error"),
+        ("g2", None, "get_driver", 22.0, 30.0, "ok"),
+        ("g2f", "g2", "find_driver_ids", 24.0, 20.0, "ok"),
+        ("g2fa", "g2f", "get_driver", 26.0, 8.0, "ok"),
+    ]
+    return [
+        {"request_id": rid, "op": op, "span_id": f"{rid}-{sid}", "start_ms": t + start, "latency_ms": lat}
+        | {"status": status, "cost_usd": 0.001}
+        | ({"parent_span_id": f"{rid}-{parent}"} if parent else {})
+        for sid, parent, op, start, lat, status in rows
+    ]
+
+
+def test_a_call_nested_in_a_call_of_its_own_operation_is_part_of_that_call(tmp_path: Path) -> None:
+    prof, _ = _profile(tmp_path, _nested("r1", T0) + _nested("r2", T0 + 1000))
+    c = prof.call_stats("get_driver")
+    assert c is not None
+    # two calls (g1, g2), not five: the nested ones are inside them (they said 4 in flight at once)
+    assert (c.calls, c.calls_max, c.several, c.concurrency_max) == (4, 2, 2, 2)
+    assert (c.retried_errors, prof.stats("get_driver").error_rate) == (0, 0.0)  # g1a's error is g1's to handle
+    j = prof.col("get_driver")
+    assert prof.n_calls is not None and prof.n_calls[:, j].tolist() == [2, 2]
+    assert prof.call_ms is not None and prof.call_ms[:, j] == pytest.approx([50.0, 50.0])  # g1 40 + g2's own 10
+    assert prof.cost_usd[:, j] == pytest.approx([0.004, 0.004])  # every span's cost is still the cell's
+    assert prof.call_durations("get_driver").tolist() == [[40.0, 10.0], [40.0, 10.0]]  # g1, then g2
+    assert prof.call_costs("get_driver") == pytest.approx(np.array([[0.002, 0.002]] * 2))
+    f = prof.call_stats("find_driver_ids")
+    assert f is not None and (f.calls, f.several) == (4, 2)  # g2f is inside g2, not inside f: a second call
+
+
+def test_a_real_trace_with_a_call_inside_a_call_of_its_operation_is_no_n_plus_one() -> None:
+    from _telemetry_helpers import real
+
+    # jaeger-ui's happyTrace: op2 (span-A, failed) holds another op2 (span-B): one call, not an N+1
+    r = load_recipe_text(
+        "apiVersion: recipemut/v1\nkind: Recipe\nname: happy\noperations:\n"
+        "  - {id: op1, service: service1, action: op1}\n"
+        "  - {id: op2, service: service1, action: op2, after: [op1]}\n"
+        "  - {id: op3, service: service1, action: op3, after: [op1]}\n"
+        "  - {id: op1_s2, service: service2, action: op1, after: [op2, op3]}\n",
+        file="happy.yaml",
+    )
+    df, _ = read_logs(real("jaeger_ui_criticalpath_happyTrace.json"), recipe=r)
+    prof = build_profile(df, r)
+    c = prof.call_stats("op2")
+    assert c is not None and (c.calls, c.several, c.retried_errors) == (1, 0, 0)
+    assert n_plus_one(r, prof.calls) == []
+    assert prof.stats("op2").error_rate == 1.0  # the outer call failed
+    from recipemut.mutate.operators import OperatorContext
+    from recipemut.mutate.operators.fanout import no_foreach_reason
+
+    # suggest's operators do not ask for a foreach either (they said "no foreach (... add `foreach: ...`)")
+    assert no_foreach_reason(OperatorContext.build(r, profile=prof), r.ops["op2"]) is None

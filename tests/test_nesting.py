@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from recipemut.logs import traces
 from recipemut.logs.ingest import read_logs
-from recipemut.logs.nesting import cycle_rows, own_time, parent_rows, replay_starts
+from recipemut.logs.nesting import cycle_rows, outermost_same, own_time, parent_rows, preorder, replay_starts
 from recipemut.predict.simulate import replay
 from recipemut.profile.build import build_profile
 from recipemut.recipe.loader import load_recipe
@@ -272,3 +272,40 @@ def test_shipped_simple_db_example_is_unchanged() -> None:
     # the last call ends at 498.305 + 1.118 ms past the second, the first starts at 391.810 (Zipkin's microseconds):
     # 107.613 ms; the profile's offsets were epoch differences, and this said 107.612873046875
     assert replayed == pytest.approx(107.613, abs=1e-9)
+
+
+# ---- calls of an operation nested in calls of the same operation ---------------------------------
+
+
+def test_a_call_inside_a_call_of_its_operation_belongs_to_the_outermost() -> None:
+    # 0 (op 1) > 1 (op 2) > 2 (op 1) > 3 (op 1); 4 (op 1) a root of its own; 5 (op 2) under 4
+    parent, op = np.array([-1, 0, 1, 2, -1, 4]), np.array([1, 2, 1, 1, 1, 2])
+    assert outermost_same(parent, op).tolist() == [0, 1, 0, 0, 4, 5]
+
+
+@st.composite
+def forests(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    n = draw(st.integers(1, 40))
+    parent = [draw(st.integers(-1, i - 1)) for i in range(n)]  # a parent before its child: no cycle
+    perm = draw(st.permutations(range(n)))  # rows in any order
+    where = {old: new for new, old in enumerate(perm)}
+    shuffled = np.full(n, -1, dtype=np.int64)
+    for old, p in enumerate(parent):
+        shuffled[where[old]] = where[p] if p >= 0 else -1
+    return shuffled, np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), dtype=np.int64)
+
+
+@given(forests())
+def test_outermost_same_agrees_with_a_walk_up_each_row(forest: tuple[np.ndarray, np.ndarray]) -> None:
+    parent, op = forest
+    first, size = preorder(parent)
+    want = []
+    for i in range(len(parent)):
+        top, a = i, int(parent[i])
+        while a >= 0:
+            assert first[a] < first[i] < first[a] + size[a]  # an ancestor holds its place
+            top = a if op[a] == op[i] else top
+            a = int(parent[a])
+        want.append(top)
+    assert sorted(first.tolist()) == list(range(len(parent)))
+    assert outermost_same(parent, op).tolist() == want

@@ -28,9 +28,12 @@ import pandas as pd
 __all__ = [
     "charge_frame",
     "cycle_rows",
+    "frame_parents",
     "nearest_mapped",
+    "outermost_same",
     "own_time",
     "parent_rows",
+    "preorder",
     "replay_starts",
     "union_length",
 ]
@@ -234,24 +237,107 @@ def _nest(
     return own, shift, charged
 
 
-def charge_frame(
-    spans: pd.DataFrame, req: np.ndarray, op: np.ndarray, start: np.ndarray, latency: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """:func:`replay_starts` of the rows of a span table, told apart by ``span_id`` / ``parent_span_id``.
-
-    ``req`` and ``op`` are the rows' request and operation codes. Every row is a span of an
-    operation: readers of trace formats give a span's nearest enclosing span of an operation as its
-    ``parent_span_id``. A table without parent ids gives ``latency`` and ``start`` back as they are.
-    Returns ``(own time, start, spans charged)``.
+def frame_parents(spans: pd.DataFrame, req: np.ndarray) -> np.ndarray | None:
+    """The row of each row's parent in a span table (``span_id`` / ``parent_span_id``, within its
+    request, ``req`` the rows' request codes), -1 for none and for the rows of a parent cycle (broken:
+    they are roots). None for a table without parent ids.
     """
     if "parent_span_id" not in spans.columns or "span_id" not in spans.columns or not len(spans):
-        return latency, start, 0
+        return None
     parents = spans["parent_span_id"]
     if not bool(parents.notna().any()):
-        return latency, start, 0
+        return None
     ids = pd.concat([spans["span_id"], parents], ignore_index=True)
     codes, _ = pd.factorize(ids, use_na_sentinel=True)
     n = len(spans)
     row = parent_rows(req.astype(np.int64), codes[:n].astype(np.int64), codes[n:].astype(np.int64))
     row[cycle_rows(row)] = -1
+    return row
+
+
+def preorder(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's place in a depth-first walk of the forest ``parent`` (no cycles): ``(first, size)``,
+    so row ``a`` is an ancestor of row ``d`` exactly when ``first[a] < first[d] < first[a] + size[a]``.
+
+    One pass per tree level down (the children of a level by binary search in the rows sorted by
+    parent), one up (subtree sizes added to the parents), never a loop over rows.
+
+    >>> first, size = preorder(np.array([-1, 0, 0, 1, -1]))  # 0 holds 1 (which holds 3) and 2; 4 alone
+    >>> first.tolist(), size.tolist()
+    ([0, 1, 3, 2, 4], [4, 2, 1, 1, 1])
+    """
+    n = int(parent.shape[0])
+    order = np.argsort(parent, kind="stable")
+    by_parent = parent[order]
+    levels = [np.flatnonzero(parent < 0)]
+    while True:
+        lo = np.searchsorted(by_parent, levels[-1], "left")
+        counts = np.searchsorted(by_parent, levels[-1], "right") - lo
+        if not counts.any():
+            break
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        levels.append(order[np.repeat(lo, counts) + offsets])  # grouped by parent, as the level above
+    size = np.ones(n, dtype=np.int64)
+    for kids in reversed(levels[1:]):
+        np.add.at(size, parent[kids], size[kids])
+    first = np.zeros(n, dtype=np.int64)
+    roots = levels[0]
+    first[roots] = np.cumsum(size[roots]) - size[roots]
+    for kids in levels[1:]:  # after its parent, and after the subtrees of its siblings before it
+        up = parent[kids]
+        before = np.cumsum(size[kids]) - size[kids]
+        group = np.ones(len(kids), dtype=bool)
+        group[1:] = up[1:] != up[:-1]
+        before -= np.maximum.accumulate(np.where(group, before, 0))
+        first[kids] = first[up] + 1 + before
+    return first, size
+
+
+def outermost_same(parent: np.ndarray, op: np.ndarray) -> np.ndarray:
+    """For each row, the outermost of its ancestors that is a span of its own operation (a nested call
+    of the operation, through spans of any other: recursion), or the row itself when none is.
+
+    ``parent`` has no cycle. Rows sorted by (operation, depth-first place): a row is nested when a
+    row of its operation before it holds it (the running maximum of their subtrees' ends reaches past
+    its place), and its outermost holder is the last row of its operation before it that is not nested.
+
+    >>> outermost_same(np.array([-1, 0, 1, 2, -1]), np.array([7, 8, 7, 7, 7])).tolist()  # 0 > 1 > 2 > 3
+    [0, 1, 0, 0, 4]
+    """
+    n = int(parent.shape[0])
+    first, size = preorder(parent)
+    code = pd.factorize(op)[0].astype(np.int64)
+    rows = np.lexsort((first, code))
+    span = n + 1  # a place or an end is at most n: one operation's ends never reach the next one's
+    ends = code[rows] * span + first[rows] + size[rows]
+    reach = np.maximum.accumulate(ends)
+    before = np.empty(n, dtype=np.int64)
+    before[:1] = -1
+    before[1:] = reach[:-1]
+    nested = before > code[rows] * span + first[rows]
+    last = np.maximum.accumulate(np.where(nested, 0, np.arange(n)))  # the row of each operation comes first
+    out = np.empty(n, dtype=np.int64)
+    out[rows] = rows[last]
+    return out
+
+
+def charge_frame(
+    spans: pd.DataFrame,
+    req: np.ndarray,
+    op: np.ndarray,
+    start: np.ndarray,
+    latency: np.ndarray,
+    parent: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`replay_starts` of the rows of a span table, told apart by ``span_id`` / ``parent_span_id``.
+
+    ``req`` and ``op`` are the rows' request and operation codes. Every row is a span of an
+    operation: readers of trace formats give a span's nearest enclosing span of an operation as its
+    ``parent_span_id``. ``parent``: the rows' :func:`frame_parents`, when the caller has them. A
+    table without parent ids gives ``latency`` and ``start`` back as they are.
+    Returns ``(own time, start, spans charged)``.
+    """
+    row = frame_parents(spans, req) if parent is None else parent
+    if row is None:
+        return latency, start, 0
     return replay_starts(start, latency, parent=row, op=op.astype(np.int64))

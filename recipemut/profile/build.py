@@ -369,7 +369,8 @@ def build_profile(
     operations the recipe does not define are ignored (ingest reports them). When a
     ``(request, op)`` pair has several spans without ``span_id``, the one that ended last is used;
     spans with span ids are calls, folded into the cell by :func:`recipemut.profile.calls.fold_calls`
-    (the calls' window, costs and bytes summed, an error only when a last attempt failed). A cell's
+    (the calls' window, costs and bytes summed, an error only when a last attempt failed; a span nested
+    in a span of its own operation is part of that call, not another call). A cell's
     cost is the logged ``cost_usd``, else the recipe's ``cost_per_call_usd`` per call. End-to-end latency is the
     last end minus the first start; cost is the sum over the operations that ran. A span holding spans
     of other operations (``parent_span_id``) is charged its own time and the spans it holds start
@@ -383,7 +384,7 @@ def build_profile(
     LogError
         No span of an operation of this recipe.
     """
-    from recipemut.logs.nesting import charge_frame
+    from recipemut.logs.nesting import charge_frame, frame_parents, outermost_same
     from recipemut.logs.spans import factorize, keep_calls
 
     topo = recipe.topo_order
@@ -414,7 +415,8 @@ def build_profile(
         span_codes = None if span_codes is None else span_codes[keep]
     n = int(request_ids.shape[0])
     span_start, span_end = start, start + lat  # the recorded spans: end-to-end latency is measured on them
-    own, moved, nested = charge_frame(spans, req_codes, op_col, start, lat)
+    parent = frame_parents(spans, req_codes)
+    own, moved, nested = charge_frame(spans, req_codes, op_col, start, lat, parent)
     if nested:  # a span holding spans of other operations is charged its own time, the spans it holds after it
         log.info("%d spans charged their own time (what their spans of other operations cover taken off)", nested)
         lat, start = own, moved
@@ -430,7 +432,8 @@ def build_profile(
     if span_codes is None or not bool((span_codes >= 0).any()):  # one call per cell: the rows are the cells
         cells = one_call_each(req_codes, op_col, lat, start, failed)
     else:
-        cells = fold_calls(req_codes, op_col, k, start, lat, failed, attempt)
+        outer = None if parent is None else outermost_same(parent, op_col)  # recursion: inside its call
+        cells = fold_calls(req_codes, op_col, k, start, lat, failed, attempt, outer)
     r, c = cells.req, cells.col
 
     def per_cell(name: str, *, most: bool = False) -> np.ndarray:

@@ -4,9 +4,11 @@ The request matrix keeps one cell per (request, operation). When the logs hold s
 an operation in a request (a fan-out over a list, retries), :func:`fold_calls` folds them into
 that cell: it starts at the first call's start and lasts until the last call's end (the calls'
 *window*, what the request waited for, so replaying the unchanged recipe reproduces the recorded
-time); costs and the like are summed over the calls. A call that failed and was tried again is a
-*retried error*, not a failure of the request: the cell is an error only when the last attempt
-of some call failed.
+time); costs and the like are summed over the calls. A span nested in a span of its own operation
+(recursion, :func:`recipemut.logs.nesting.outermost_same`) is part of that call, not a call of its
+own: its time lies inside the call's, its cost and the like are added to the cell's. A call that
+failed and was tried again is a *retried error*, not a failure of the request: the cell is an error
+only when the last attempt of some call failed.
 
 :func:`call_stats` gives, per operation, the figures of its calls (calls per request, attempts,
 retried errors, items per call, calls in flight at once, the window against the sum of the calls'
@@ -44,6 +46,7 @@ class Cells:
     retried: np.ndarray  # (cells,) error calls that were tried again
     final_errors: np.ndarray  # (cells,) calls whose last attempt failed
     n_logical: np.ndarray  # (cells,) calls not counting lines logged as a retry (attempt > 1)
+    outer: np.ndarray | None = None  # (rows,) the row of the call each row is part of (None: its own)
 
     @property
     def single(self) -> bool:
@@ -108,8 +111,14 @@ def fold_calls(
     latency: np.ndarray,
     error: np.ndarray,
     attempt: np.ndarray | None = None,
+    outer: np.ndarray | None = None,
 ) -> Cells:
     """Fold calls (one row each: request code, operation column, start, latency, failed?) into cells.
+
+    ``outer`` is, per row, the row of the call it is part of: itself, or for a span nested in a span
+    of its own operation the outermost such span (:func:`recipemut.logs.nesting.outermost_same`).
+    A nested row is no call: the calls counted, in flight, their summed time, errors and retries are
+    the outer rows'; the window spans every row, and :meth:`Cells.total` adds up every row's values.
 
     ``attempt`` (float, NaN where a line has none) pairs an error at attempt *a* with a call at
     attempt *a + 1* of the same cell: that error was retried. Without attempts, an error call
@@ -122,6 +131,10 @@ def fold_calls(
     ([25.0], [3], [25.0], [1])
     >>> c.retried.tolist(), c.final_errors.tolist()
     ([1], [0])
+    >>> c = fold_calls(np.zeros(2, int), np.zeros(2, int), 1, np.array([0.0, 2.0]), np.array([9.0, 4.0]),
+    ...                np.array([True, False]), outer=np.array([0, 0]))  # the second inside the first
+    >>> c.n_calls.tolist(), c.latency.tolist(), c.call_ms.tolist(), c.final_errors.tolist()
+    ([1], [9.0], [9.0], [1])
     """
     n = int(req.shape[0])
     key = req.astype(np.int64) * max(k, 1) + col.astype(np.int64)
@@ -129,35 +142,38 @@ def fold_calls(
     cell = cell.astype(np.int64).ravel()
     m = int(uniq.shape[0])
     end = start + latency
-    n_calls = np.bincount(cell, minlength=m)
+    rows_in = np.bincount(cell, minlength=m)
     first_start = np.full(m, np.inf)
     np.minimum.at(first_start, cell, start)
     last_end = np.full(m, -np.inf)
     np.maximum.at(last_end, cell, end)
+    is_call = np.ones(n, bool) if outer is None else outer == np.arange(n)  # a nested row is no call
+    n_calls = np.bincount(cell[is_call], minlength=m)
     # the last-ending call of each cell (ties: the later row), as the one-call rule picks it
-    order = np.lexsort((np.arange(n), end, cell))
+    order = np.lexsort((np.arange(n), end, is_call, cell))  # a cell's calls after its nested rows
     is_last = np.ones(n, bool)
     is_last[order[:-1]] = cell[order[:-1]] != cell[order[1:]]
     last = np.zeros(m, np.int64)
     last[cell[is_last]] = np.flatnonzero(is_last)
-    single = n_calls == 1
-    window = np.where(single, latency[last], elapsed_ms(last_end, first_start))
-    call_ms = np.bincount(cell, weights=latency, minlength=m)
+    window = np.where(rows_in == 1, latency[last], elapsed_ms(last_end, first_start))
+    call_ms = np.bincount(cell[is_call], weights=latency[is_call], minlength=m)
 
     # calls in flight: a sweep over start (+1) and end (-1) events sorted by cell and time, ends
     # first at a tie (a call starting as another ends does not overlap it); every cell's events sum
     # to zero, so one running sum serves all cells
-    ev_cell = np.concatenate((cell, cell))
-    ev_time = np.concatenate((start, end))
-    ev_delta = np.concatenate((np.ones(n, np.int64), -np.ones(n, np.int64)))
+    calls = np.flatnonzero(is_call)
+    ev_cell = np.concatenate((cell[calls], cell[calls]))
+    ev_time = np.concatenate((start[calls], end[calls]))
+    ev_delta = np.concatenate((np.ones(len(calls), np.int64), -np.ones(len(calls), np.int64)))
     ev = np.lexsort((ev_delta, ev_time, ev_cell))
     running = np.cumsum(ev_delta[ev])
     bounds = np.searchsorted(ev_cell[ev], np.arange(m))
     in_flight = np.maximum(np.maximum.reduceat(running, bounds) if n else np.zeros(m, np.int64), 1)
 
+    error = error & is_call  # a nested call's error is the outer call's to handle
     errors = np.bincount(cell, weights=error, minlength=m).astype(np.int64)
     retried = np.zeros(m, np.int64)
-    known = np.zeros(n, bool) if attempt is None else ~np.isnan(attempt)
+    known = np.zeros(n, bool) if attempt is None else ~np.isnan(attempt) & is_call
     if known.any():
         assert attempt is not None
         g = pd.DataFrame({"cell": cell[known], "att": attempt[known], "err": error[known].astype(np.int64)})
@@ -168,7 +184,7 @@ def fold_calls(
         retried += np.bincount(cells_i, weights=took, minlength=m).astype(np.int64)
     unknown = error & ~known & ~is_last  # no attempt: an error the request went on after
     retried += np.bincount(cell[unknown], minlength=m)
-    repeats = np.zeros(n, bool) if attempt is None else np.nan_to_num(attempt, nan=1.0) > 1
+    repeats = np.zeros(n, bool) if attempt is None else (np.nan_to_num(attempt, nan=1.0) > 1) & is_call
     return Cells(
         cell=cell,
         req=(uniq // max(k, 1)).astype(np.int64),
@@ -182,6 +198,7 @@ def fold_calls(
         retried=retried,
         final_errors=errors - retried,
         n_logical=n_calls - np.bincount(cell[repeats], minlength=m),
+        outer=None if outer is None or bool(is_call.all()) else outer,
     )
 
 
@@ -376,7 +393,8 @@ class CallTable:
     (request, then operation) and, within a cell, by the start of the call's first attempt.
 
     A line at attempt > 1 belongs to the call started before it in the same cell (retries follow
-    the attempt they repeat); a line without ``attempt`` is a call of its own.
+    the attempt they repeat); a line without ``attempt`` is a call of its own; a span nested in a
+    span of its own operation (``Cells.outer``) belongs to that call, adding its cost, not its time.
     """
 
     req: np.ndarray  # request code
@@ -420,11 +438,16 @@ def call_table(
     """The calls of ``cells`` (rows = attempts: request code, column, start, latency, and optional
     per-row cost, attempt, items and cache-key code), vectorised (one sort, ``bincount``)."""
     n = int(req.shape[0])
-    order = np.lexsort((np.arange(n), start, cells.cell))
+    rows = np.arange(n)
+    outer = rows if cells.outer is None else cells.outer
+    nested = outer != rows
+    # by cell, then each call's outer row (at its start) followed by the rows nested in it
+    order = np.lexsort((rows, start, nested, outer, start[outer], cells.cell))
     sc = cells.cell[order]
     new = np.ones(n, dtype=bool)
     if attempt is not None:  # a retry (attempt > 1) joins the call before it in its cell
         new[1:] = (sc[1:] != sc[:-1]) | ~(attempt[order][1:] > 1)
+    new &= ~nested[order]
     call = np.cumsum(new) - 1
     m = int(new.sum())
     call_cell = sc[new]
@@ -441,9 +464,9 @@ def call_table(
         req=req[firsts].astype(np.int64),
         col=col[firsts].astype(np.int64),
         index=index.astype(np.int64),
-        ms=np.bincount(call, weights=latency[order], minlength=m),
+        ms=np.bincount(call, weights=np.where(nested, 0.0, latency)[order], minlength=m),
         cost=summed(cost) if cost is not None else np.full(m, np.nan),
         items=items[firsts].astype(float) if items is not None else np.full(m, np.nan),
         key=key[firsts].astype(np.int64) if key is not None else np.full(m, -1, np.int64),
-        attempts=np.bincount(call, minlength=m).astype(np.int64),
+        attempts=np.bincount(call, weights=~nested[order], minlength=m).astype(np.int64),
     )
