@@ -37,6 +37,7 @@ from recipemut.usecases.inputs import load_inputs, sample_rate_words, sample_rat
 
 if TYPE_CHECKING:  # imported where used: `profile -h` needs neither pandas nor networkx
     from recipemut.logs.report import IngestReport
+    from recipemut.predict.recorded import OrderCheck
     from recipemut.profile.build import Profile
     from recipemut.profile.calls import CallStats, NPlusOne
     from recipemut.recipe.model import Recipe
@@ -52,7 +53,9 @@ def _e2e_cost(prof: Profile) -> float | None:
     return float(prof.e2e_cost_usd.mean())
 
 
-def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: int, path: str) -> dict[str, Any]:
+def profile_data(
+    recipe: Recipe, prof: Profile, report: IngestReport, *, top: int, path: str, order: OrderCheck | None = None
+) -> dict[str, Any]:
     from recipemut.profile.build import cost_contributors, latency_contributors
     from recipemut.profile.calls import n_plus_one
 
@@ -93,7 +96,10 @@ def profile_data(recipe: Recipe, prof: Profile, report: IngestReport, *, top: in
                 "sample_rates": {repr(k): v for k, v in report.sample_rates.items()},
             },
             "calls": [c.to_dict() for c in prof.calls],
-            "findings": {"n_plus_one": [f.to_dict() for f in n_plus_one(recipe, prof.calls)]},
+            "findings": {
+                "n_plus_one": [f.to_dict() for f in n_plus_one(recipe, prof.calls)],
+                "recipe_order": order.to_dict(path) if order is not None else None,
+            },
             "ingest": {**report.to_dict(), **sample_rates(report)},
         }
     )
@@ -263,11 +269,15 @@ def profile(
         inputs = load_inputs(recipe, source, progress=progress)
     r, report, prof = inputs.recipe, inputs.report, inputs.profile
     assert prof is not None  # load_inputs profiles by default
+    from recipemut.predict.recorded import order_check
+
+    order = order_check(r, prof)  # the unchanged recipe replayed against the recorded time
     if output == OutputFormat.json:
-        typer.echo(json.dumps(profile_data(r, prof, report, top=top, path=str(recipe)), indent=2))
-        warn_ingest(report)
-    else:
-        warn_ingest(report)
+        typer.echo(json.dumps(profile_data(r, prof, report, top=top, path=str(recipe), order=order), indent=2))
+    warn_ingest(report)
+    if order is not None:
+        err_console.print(f"[yellow]warning:[/] {shown(str(recipe))}: {shown(order.sentence(str(recipe)))}")
+    if output != OutputFormat.json:
         _render(r, prof, report, top, str(recipe))
     from recipemut.learn.records import STORE_PROBLEMS, record_profile_summary
 

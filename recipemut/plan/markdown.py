@@ -84,9 +84,11 @@ def plan_markdown(
         f"Objective: **{result.objective}**" + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
         "",
     ]
-    found = n_plus_one_findings(rep, recipe_path)
+    found = [f"- **N+1:** {seen} {add}" for seen, add in n_plus_one_findings(rep, recipe_path)]
+    order = rep.get("findings", {}).get("recipe_order")  # the baseline differs from the recorded time
+    found += [f"- **Recipe order:** {order['message'][:1].upper()}{order['message'][1:]}."] if order else []
     if found:  # what the logs show that the recipe does not describe
-        lines += ["### Findings", "", *(f"- **N+1:** {seen} {add}" for seen, add in found), ""]
+        lines += ["### Findings", "", *found, ""]
     accepted = [c for c in result.singles if c.status == "accepted"][:top]
     heads = ["#", "operator", "target", "why", *(f"Δ{LABELS[k]}" for k in PREDICTED if k != "latency_mean_ms")]
     if accepted:

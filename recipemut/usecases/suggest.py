@@ -8,7 +8,10 @@ absent when there are none).
 The profile store orders the candidates (a bandit learned from earlier runs) and records this
 run; a store problem is a warning, never a failure. An operation the logs show called several
 times per request that the recipe describes as one call (the N+1 pattern,
-:func:`recipemut.profile.calls.n_plus_one`) is reported under the report's ``findings``.
+:func:`recipemut.profile.calls.n_plus_one`) is reported under the report's ``findings``, and so is a
+baseline that differs materially from the recorded time (``recipe_order``,
+:func:`recipemut.predict.recorded.order_check`: operations the recipe runs one after the other
+overlapped in the logs), which ``warn`` is told.
 
 The time budget (``settings.time_budget_s``) starts when :func:`suggest` is called, after the recipe
 and logs were read and profiled (that cost, with the start-up before it, is reported apart:
@@ -40,6 +43,7 @@ from recipemut.plan.assemble import plan_document, search_report
 from recipemut.plan.enough import too_few_requests
 from recipemut.plan.markdown import sampled_words
 from recipemut.plan.search import SearchResult, SearchSettings, search
+from recipemut.predict.recorded import order_check
 from recipemut.predict.simulate import replay, replay_base
 from recipemut.profile.calls import n_plus_one
 from recipemut.usecases.inputs import Inputs, request_sampling
@@ -129,6 +133,10 @@ def suggest(
     findings = n_plus_one(r, prof.calls)
     if findings:  # an optional key: the report of logs of one call per operation is as before
         report["findings"] = {"n_plus_one": [f.to_dict() for f in findings]}
+    recorded = order_check(r, prof, baseline)  # the baseline against the recorded time: optional too
+    if recorded is not None:
+        report.setdefault("findings", {})["recipe_order"] = recorded.to_dict(str(inputs.path))
+        warn(f"{inputs.path}: {recorded.sentence(str(inputs.path))}")
     if reasons:  # optional too: absent when every operator had a candidate or nothing to say
         report["not_proposed"] = [x.to_dict() for x in reasons]
     report.update(request_sampling(inputs.report))  # optional: replayed on a sample of the requests
