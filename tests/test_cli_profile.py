@@ -36,6 +36,7 @@ def test_text_output(files: tuple[Path, Path]) -> None:
     assert "critical path of 40.0% of requests: load -> right -> join" in out
     # time on the critical path of tail requests, not the op's own p95 (the table's column)
     assert "time on the critical path of the slowest 5% of requests (mean): left 40.0 ms (57% of their latency)" in out
+    assert "more than 100% together" not in out  # said only where shares pass 100% (test_recorded.py)
     assert "p95 latency:" not in out
     assert "cost per request $0.169200" in out
     assert "cost: right 95%" in out

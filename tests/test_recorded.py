@@ -117,14 +117,19 @@ def test_an_after_edge_that_overlapped_in_some_requests_names_its_share_and_line
     assert float(rep.latency_ms.mean()) == pytest.approx(check.replayed_mean_ms)
 
 
-def test_profile_warns_and_its_json_keeps_it(tmp_path: Path) -> None:
+def test_profile_warns_and_says_why_the_tail_shares_pass_100_percent(tmp_path: Path) -> None:
     rp = tmp_path / "c.yaml"
     rp.write_text(CYCLE, encoding="utf-8")
     res = runner.invoke(app, ["profile", str(rp), "--logs", str(real(TRACE)), "--store", "off"])
     assert res.exit_code == 0, res.output
-    err = " ".join(res.stderr.split())
+    err, out = " ".join(res.stderr.split()), " ".join(res.stdout.split())
     assert f"warning: {rp}: the replay of the unchanged recipe gives p50 68.0 ms where the logs recorded 34.1 ms" in err
     assert f"(the recipe orders them by another's `consumes: [x]`, {rp}:7)" in err
+    # another 100% and some 100% of the tail's latency: why they add up to 200% is said
+    assert (
+        "another 34.0 ms (100% of their latency), some 34.0 ms (100% of their latency); more than 100% together: "
+        "operations the recipe runs one after the other overlapped in the logs (some and another)"
+    ) in out
     res = runner.invoke(app, ["profile", str(rp), "--logs", str(real(TRACE)), "--store", "off", "-f", "json"])
     assert res.exit_code == 0, res.output
     found = json.loads(res.stdout)["findings"]["recipe_order"]

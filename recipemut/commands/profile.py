@@ -199,13 +199,19 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
         + shown(" -> ".join(prof.critical_path))
     )
     lat = latency_contributors(prof, top)
-    if lat:
+    if lat:  # shares past 100% count some time twice: operations the recipe orders overlapped in the logs
+        from recipemut.predict.recorded import overlaps, pair_words
+
+        over = sum(s.tail_share for s in lat) > 1.005
+        pairs = f" ({shown(words)})" if over and (words := pair_words(overlaps(recipe, prof))) else ""
         out.print(
             "time on the critical path of the slowest 5% of requests (mean): "
             + ", ".join(
                 f"[bold]{shown(s.op)}[/] {s.tail_ms:.1f} ms ({100 * s.tail_share:.0f}% of their latency)" for s in lat
             )
-        )
+            + ("; more than 100% together: operations the recipe runs one after the other overlapped in the logs"
+               f"{pairs}" if over else "")
+        )  # fmt: skip
     cost = cost_contributors(prof, top)
     if cost:
         out.print(

@@ -26,7 +26,16 @@ from recipemut.predict.simulate import Replay, replay
 from recipemut.profile.build import Profile
 from recipemut.recipe.model import Recipe
 
-__all__ = ["MATERIAL_MS", "MATERIAL_SHARE", "OVERLAP_MS", "OrderCheck", "Overlap", "order_check", "overlaps"]
+__all__ = [
+    "MATERIAL_MS",
+    "MATERIAL_SHARE",
+    "OVERLAP_MS",
+    "OrderCheck",
+    "Overlap",
+    "order_check",
+    "overlaps",
+    "pair_words",
+]
 
 #: the replay differs materially from the recorded time by more than this share of it ...
 MATERIAL_SHARE = 0.05
@@ -105,6 +114,16 @@ class OrderCheck:
         """JSON-ready, with the warning's sentence as ``message``."""
         out: dict[str, object] = {k: v for k, v in self.__dict__.items() if k != "overlaps"}
         return {**out, "overlaps": [o.to_dict() for o in self.overlaps], "message": self.sentence(path)}
+
+
+def pair_words(found: tuple[Overlap, ...]) -> str:
+    """The pairs that overlapped, for a clause that says why (``""`` for none).
+
+    >>> pair_words((Overlap("some", "another", 1, 1, 34.0, 34.0, "consumes: [x]", 7),))
+    'some and another'
+    """
+    more = ", ..." if len(found) > SHOWN else ""
+    return ", ".join(f"{o.before} and {o.after}" for o in found[:SHOWN]) + more
 
 
 def _differs(replayed: float, recorded: float) -> bool:
