@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -58,18 +59,14 @@ def import_(
             err_console.print(f"[yellow]warning:[/] {shown(said)}")
         for note in drafted.notes:
             err_console.print(f"note: {shown(note)}")
-        if fmt is OutputFormat.json:
-            typer.echo(json.dumps(drafted.to_dict(), indent=2))
-        elif drafted.written is None:
-            typer.echo(drafted.text, nl=False)
-        if drafted.written is not None:
-            ops = len(drafted.document["operations"])
-            err_console.print(
-                f"{shown(str(files[0]))}{'' if len(files) == 1 else f' and {len(files) - 1} more'}: "
-                f"{ops} operation{'' if ops == 1 else 's'} drafted from {drafted.traces:,} "
-                f"trace{'' if drafted.traces == 1 else 's'}, recipe written to {shown(str(drafted.written))}; "
-                "review its header comment, then: recipemut validate " + shown(str(drafted.written))
-            )
+        ops, more = len(drafted.document["operations"]), "" if len(files) == 1 else f" and {len(files) - 1} more"
+        closing = (
+            f"{shown(str(files[0]))}{more}: {ops} operation{'' if ops == 1 else 's'} drafted from "
+            f"{drafted.traces:,} trace{'' if drafted.traces == 1 else 's'}, recipe written to "
+            f"{shown(str(drafted.written))}; review its header comment, then: recipemut validate "
+            + shown(str(drafted.written))
+        )
+        _show(fmt, drafted.to_dict(), drafted.text, drafted.written, closing)
         return
     if len(files) > 1:
         raise typer.BadParameter(
@@ -80,13 +77,19 @@ def import_(
     result = import_file(file, out=out)
     for w in result.warnings:
         err_console.print(f"[yellow]{shown(f'{w.location()}: warning: {w.message} [{w.code}]')}[/]")
+    n = len(result.recipe.operations)
+    closing = (
+        f"{shown(str(file))}: read as {shown(result.imported.engine)} ({n} operation{'' if n == 1 else 's'}), "
+        f"recipe written to {shown(str(result.written))}"
+    )
+    _show(fmt, result.to_dict(), result.text, result.written, closing)
+
+
+def _show(fmt: OutputFormat, data: dict[str, Any], text: str, written: Path | None, closing: str) -> None:
+    """The recipe's YAML on stdout (unless written), or the JSON document; the closing line when written."""
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
-    elif result.written is None:
-        typer.echo(result.text, nl=False)
-    else:
-        n = len(result.recipe.operations)
-        err_console.print(
-            f"{shown(str(file))}: read as {shown(result.imported.engine)} ({n} operation{'' if n == 1 else 's'}), "
-            f"recipe written to {shown(str(result.written))}"
-        )
+        typer.echo(json.dumps(data, indent=2))
+    elif written is None:
+        typer.echo(text, nl=False)
+    if written is not None:  # on stderr: stdout holds the JSON document alone
+        err_console.print(closing)
