@@ -99,3 +99,11 @@ def history_lines(recipe: Path) -> list[dict[str, Any]]:
     """The parsed entries of ``recipe``'s history file."""
     h = recipe.with_name(recipe.name + ".history.jsonl")
     return [json.loads(x) for x in h.read_text().splitlines() if x.strip()]
+
+
+def recipe_with_plan(tmp_path: Path) -> Path:
+    """r.yaml of :data:`RECIPE_TEXT` in ``tmp_path``, with plan.json made from it as it is now."""
+    r = tmp_path / "r.yaml"
+    r.write_text(RECIPE_TEXT)
+    make_plan(r)
+    return r

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, make_plan
+from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, make_plan, recipe_with_plan
 from typer.testing import CliRunner
 
 from recipemut.apply.transaction import apply_plan
@@ -31,10 +31,7 @@ def _folder(d: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def recipe(tmp_path: Path) -> Path:
-    r = tmp_path / "r.yaml"
-    r.write_text(RECIPE_TEXT)
-    make_plan(r)  # plan.json, made from r.yaml as it is now
-    return r
+    return recipe_with_plan(tmp_path)  # plan.json, made from r.yaml as it is now
 
 
 def _refused(args: list[str], folder: Path, *needles: str) -> None:

@@ -16,8 +16,9 @@ from recipemut.cli import app
 from recipemut.logs.ingest import read_logs
 from recipemut.predict.recorded import order_check, overlaps
 from recipemut.predict.simulate import replay
-from recipemut.profile.build import build_profile
+from recipemut.profile.build import Profile, build_profile
 from recipemut.recipe.loader import load_recipe_text
+from recipemut.recipe.model import Recipe
 
 runner = CliRunner()
 
@@ -83,12 +84,16 @@ def test_a_recipe_whose_order_the_logs_contradict_is_said_with_the_pair_and_the_
     assert said.endswith("fix that order in the recipe (the later operation's `after` or `consumes`)")
 
 
+def _profiled(tmp_path: Path, rows: list[tuple[str, str, float, float]]) -> tuple[Recipe, Profile]:
+    rp, lp = _native(tmp_path, rows, AFTER)
+    r = load_recipe_text(rp.read_text(), file=str(rp))
+    return r, build_profile(read_logs(lp, recipe=r)[0], r)
+
+
 def test_logs_that_follow_the_order_give_no_warning(tmp_path: Path) -> None:
     rows = [("r1", "a", 0.0, 10.0), ("r1", "b", 0.0, 20.0), ("r1", "c", 20.5, 5.0)]
     rows += [("r2", "a", 1000.0, 30.0), ("r2", "b", 1000.0, 10.0), ("r2", "c", 1030.0, 5.0)]
-    rp, lp = _native(tmp_path, rows, AFTER)
-    r = load_recipe_text(rp.read_text(), file=str(rp))
-    prof = build_profile(read_logs(lp, recipe=r)[0], r)
+    r, prof = _profiled(tmp_path, rows)
     assert order_check(r, prof) is None
     assert overlaps(r, prof) == ()
 
@@ -98,9 +103,7 @@ def test_an_after_edge_that_overlapped_in_some_requests_names_its_share_and_line
     # (40 ms), not 10 ms before it (30 ms recorded, b's end)
     rows = [("r1", "a", 0.0, 10.0), ("r1", "b", 0.0, 10.0), ("r1", "c", 10.0, 10.0)]
     rows += [("r2", "a", 1000.0, 10.0), ("r2", "b", 1000.0, 30.0), ("r2", "c", 1010.0, 10.0)]
-    rp, lp = _native(tmp_path, rows, AFTER)
-    r = load_recipe_text(rp.read_text(), file=str(rp))
-    prof = build_profile(read_logs(lp, recipe=r)[0], r)
+    r, prof = _profiled(tmp_path, rows)
     check = order_check(r, prof)
     assert check is not None and check.recorded_mean_ms == pytest.approx(25.0)
     assert check.replayed_mean_ms == pytest.approx(30.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _apply_helpers import CACHE, PARALLELIZE, RECIPE_TEXT, make_plan
+from _apply_helpers import CACHE, PARALLELIZE, make_plan, recipe_with_plan
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -15,10 +15,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def recipe(tmp_path: Path) -> Path:
-    r = tmp_path / "r.yaml"
-    r.write_text(RECIPE_TEXT)
-    make_plan(r)  # plan.json, made from r.yaml as it is now
-    return r
+    return recipe_with_plan(tmp_path)  # plan.json, made from r.yaml as it is now
 
 
 def _ok(*args: str) -> tuple[str, str]:
