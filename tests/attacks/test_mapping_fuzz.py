@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from recipemut.errors import RecipemutError
 from recipemut.logs import traces as formats
-from recipemut.logs.mapping import glob_re2
+from recipemut.logs.patterns import glob_re2
 from recipemut.recipe.loader import load_recipe
 
 RECIPE = load_recipe(EXAMPLE / "recipe.yaml")

@@ -10,7 +10,8 @@ import pytest
 from _telemetry_helpers import EXAMPLE
 
 from recipemut.logs import traces as formats
-from recipemut.logs.mapping import MappingError, glob_re2, load_mapping, re2_problem
+from recipemut.logs.mapping import MappingError, load_mapping
+from recipemut.logs.patterns import glob_re2, re2_problem
 from recipemut.recipe.loader import load_recipe
 
 HEAD = "apiVersion: recipemut/v1\nkind: SpanMapping\n"
@@ -58,7 +59,7 @@ def test_globs_translate_to_re2_that_matches_like_fnmatch(glob: str) -> None:
              "(?>a)", "é\n\t{1}", "", "[[:alpha:]]", "a]", "$^.+|", "z"]
     import pandas as pd
 
-    from recipemut.logs.mapping import re2_search
+    from recipemut.logs.patterns import re2_search
 
     got = re2_search(pd.Series(texts, dtype=object), pat).tolist()
     assert got == [fnmatch.fnmatchcase(t, glob) for t in texts]
