@@ -420,5 +420,7 @@ def warn_ingest(report: Any, *, max_warnings: int = MAX_WARNINGS) -> None:
         err_console.print(f"[yellow]warning:[/] {shown(m.message())}")
     if len(mismatches) > 8:
         err_console.print(f"[yellow]warning:[/] {len(mismatches) - 8} more mismatches; --format json lists them")
+    for u in getattr(report, "unmatched", ()):  # a mapping rule that took no span
+        err_console.print(f"[yellow]warning:[/] {shown(str(u))}")
     for note in report.notes:
         err_console.print(f"note: {shown(note)}")

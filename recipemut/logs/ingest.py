@@ -100,6 +100,7 @@ from recipemut.logs.sources import (
 )
 from recipemut.logs.spans import PARSE_SCHEMA
 from recipemut.logs.stream import DiskTicks, read_native_sampled, reject_cut, whole_content
+from recipemut.logs.unmatched import MatchTally
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -159,17 +160,18 @@ def _read_file(
     name: str | None = None,
     sampler: Sampler | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    tally: MatchTally | None = None,
 ) -> _FileResult:
     """One log file read and checked. ``name`` is what errors, notes and ``source_file`` call it
     (default ``str(path)``): ``<stdin>`` for the copy of standard input, whose path is then
     replaced by ``name`` in any error or note a reader of another format wrote with it.
     ``on_chunk`` is told the content bytes of each chunk a sampled native log is read in (a Parquet
-    log: each batch's share of the file's bytes)."""
+    log: each batch's share of the file's bytes). ``tally`` is told what the mapping's rules took of a trace file."""
     real = str(path)
     if name is None or name == real:
-        return _read_named(path, real, log_format, recipe, mapping, strict, sampler, on_chunk)
+        return _read_named(path, real, log_format, recipe, mapping, strict, sampler, on_chunk, tally)
     try:
-        got = _read_named(path, name, log_format, recipe, mapping, strict, sampler, on_chunk)
+        got = _read_named(path, name, log_format, recipe, mapping, strict, sampler, on_chunk, tally)
     except RecipemutError as e:
         raise _renamed(e, real, name) from None
     got.notes[:] = [n.replace(real, name) for n in got.notes]
@@ -187,7 +189,7 @@ def _renamed(e: RecipemutError, real: str, name: str) -> RecipemutError:
 
 def _read_named(
     path: Path, name: str, log_format: str, recipe: Recipe | None, mapping: Any, strict: bool,
-    sampler: Sampler | None = None, on_chunk: Callable[[int], None] | None = None,
+    sampler: Sampler | None = None, on_chunk: Callable[[int], None] | None = None, tally: MatchTally | None = None,
 ) -> _FileResult:
     check_file(path, name)
     head = read_head(path, name)  # the first bytes, gunzipped
@@ -238,7 +240,7 @@ def _read_named(
             reject_cut(rej, cut, n_read + n_blank)
             n_read += 1
     else:
-        got, counts, fnotes = traces.read_table(path, fmt, recipe=recipe, mapping=mapping, strict=strict)
+        got, counts, fnotes = traces.read_table(path, fmt, recipe=recipe, mapping=mapping, strict=strict, tally=tally)
         table, lines = _conform_table(got, name)
         rej = Rejects(name, unit="span")  # a trace file's rows are numbered by span, not by line
         notes = [f"{name}: {s}" for s in fnotes]
@@ -419,6 +421,7 @@ def read_logs(
         raise LogError(f"sample rate {sample_rate!r} is outside (0, 1]", code="bad-sample-rate")
     fill_rate = 1.0 if sample_rate is None else float(sample_rate)
     mapping = _resolve_mapping(mapping, recipe)
+    tally = MatchTally(mapping) if mapping is not None and mapping.rules and recipe is not None else None
 
     with contextlib.ExitStack() as stack:  # the copy of standard input is deleted once read
         real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
@@ -430,7 +433,8 @@ def read_logs(
         results = []
         for p, n, size in zip(real, names, sizes, strict=True):  # a file read whole, or chunk by chunk
             ticks = DiskTicks(progress, p, size)  # sampled native logs: the bar moves per chunk
-            results.append(_read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler, on_chunk=ticks))
+            results.append(_read_file(p, log_format, recipe, mapping, strict, name=n, sampler=sampler, on_chunk=ticks,
+                                      tally=tally))
             ticks.finish()
     notes = [n for r in results for n in r.notes]
     if floor := floor_note(memory_budget, sampled_by):  # said once: in the budget's note if it sampled
@@ -494,6 +498,7 @@ def read_logs(
         format_counts=frozen_counts(format_counts),
         notes=tuple(notes),
         sample=sample,
+        unmatched=tally.unmatched() if tally is not None else (),
     )
     log.info("%s", report.summary())
     return tail.frame, report

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from functools import cache
@@ -60,6 +61,7 @@ class AttrTest:
     min: float | None = None
     max: float | None = None
     exists: bool | None = None
+    plain: bool = False  # written as a plain value (``sql.query: 'x'``: equals), not as a test's mapping
 
     def mask(self, raw: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the spans whose attribute passes the test.
@@ -110,25 +112,34 @@ class Rule:
     attributes: tuple[AttrTest, ...] = ()
     line: int | None = None
 
+    def conditions(self) -> tuple[tuple[str, Callable[[pd.DataFrame], np.ndarray]], ...]:
+        """Each condition the rule sets, named by its key (``name``, ``service``, ``attributes.sql.query``),
+        with the mask of the spans that pass it; :meth:`mask` is all of them."""
+        out: list[tuple[str, Callable[[pd.DataFrame], np.ndarray]]] = []
+        if self.name is not None:
+            out.append(("name", lambda raw: (raw["name"].astype(str) == self.name).to_numpy()))
+        if self.name_glob is not None:
+            out.append(("name_glob", lambda raw: re2_search(raw["name"].astype(str), glob_re2(str(self.name_glob)))))
+        if self.name_regex is not None:
+            out.append(("name_regex", lambda raw: re2_search(raw["name"].astype(str), str(self.name_regex))))
+        if self.service is not None:
+            out.append(("service", self._service))
+        if self.kind is not None:
+            out.append(("kind", lambda raw: (raw["kind"] == self.kind).to_numpy()))
+        out.extend((f"attributes.{t.key}", t.mask) for t in self.attributes)
+        return tuple(out)
+
+    def _service(self, raw: pd.DataFrame) -> np.ndarray:
+        pat = glob_re2(str(self.service))
+        own = re2_search(raw["service"].fillna("").astype(str), pat)
+        peer = re2_search(raw["peer_service"].fillna("").astype(str), pat)
+        return np.asarray(own | (peer & (raw["kind"] == "client").to_numpy()), dtype=bool)
+
     def mask(self, raw: pd.DataFrame) -> np.ndarray:
         """Boolean mask of the spans this rule matches."""
         m = np.ones(len(raw), dtype=bool)
-        name = raw["name"].astype(str)
-        if self.name is not None:
-            m &= (name == self.name).to_numpy()
-        if self.name_glob is not None:
-            m &= re2_search(name, glob_re2(self.name_glob))
-        if self.name_regex is not None:
-            m &= re2_search(name, self.name_regex)
-        if self.service is not None:
-            pat = glob_re2(self.service)
-            own = re2_search(raw["service"].fillna("").astype(str), pat)
-            peer = re2_search(raw["peer_service"].fillna("").astype(str), pat)
-            m &= own | (peer & (raw["kind"] == "client").to_numpy())
-        if self.kind is not None:
-            m &= (raw["kind"] == self.kind).to_numpy()
-        for t in self.attributes:
-            m &= t.mask(raw)
+        for _, test in self.conditions():
+            m &= test(raw)
         return m
 
 
@@ -189,9 +200,12 @@ DEFAULT_MAPPING = SpanMapping()
 # ---- the default rule and the assignment of operations ---------------------------------------------
 
 
-def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -> tuple[np.ndarray, np.ndarray]:
+def assign_operations(
+    raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping, *, rule_spans: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per span, the index of its operation in ``recipe.operations`` (-1: none), and a mask of spans
-    that matched several operations.
+    that matched several operations. ``rule_spans``, when given, is filled with the spans each
+    mapping rule took, in the rules' order.
 
     Mapping rules first (first match wins), then, for spans no rule matched, the default rule.
     A span the default rule matches to more than one operation (two operations with the same
@@ -201,11 +215,16 @@ def assign_operations(raw: pd.DataFrame, recipe: Recipe, mapping: SpanMapping) -
     n = len(raw)
     index = {o.id: i for i, o in enumerate(recipe.operations)}
     op = np.full(n, -1, dtype=np.int64)
-    for rule in mapping.rules:
+    took = [0] * len(mapping.rules)
+    for i, rule in enumerate(mapping.rules):
         free = op < 0
         if not free.any():
             break
-        op[rule.mask(raw) & free] = index[rule.op]
+        hit = rule.mask(raw) & free
+        op[hit] = index[rule.op]
+        took[i] = int(hit.sum())
+    if rule_spans is not None:
+        rule_spans[:] = took
     ambiguous = np.zeros(n, dtype=bool)
     if not mapping.defaults:
         return op, ambiguous
@@ -425,7 +444,7 @@ def _yaml_with_lines(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], i
 
 def _test(key: str, spec: Any) -> AttrTest:
     if not isinstance(spec, MappingABC):
-        return AttrTest(key, equals=attr_str(spec))
+        return AttrTest(key, equals=attr_str(spec), plain=True)
     return AttrTest(
         key,
         equals=attr_str(spec.get("equals")),

@@ -48,6 +48,7 @@ from recipemut.logs.common import to_float
 from recipemut.logs.mapping import STATUS_NAMES, SpanMapping, assign_operations, status_codes
 from recipemut.logs.nesting import nearest_mapped, own_time
 from recipemut.logs.spans import CALL_SCHEMA, DEFAULT_VARIANT, SPAN_SCHEMA, factorize
+from recipemut.logs.unmatched import MatchTally, ambiguous_note
 from recipemut.recipe.model import Recipe
 
 log = logging.getLogger(__name__)
@@ -105,10 +106,11 @@ def normalise_table(
     mapping: SpanMapping,
     sample_rate: float | None = None,
     strict: bool = False,
+    tally: MatchTally | None = None,
 ) -> tuple[pa.Table, dict[str, int], list[str]]:
     """:func:`normalise` with the span table as an arrow table in ``spans.SPAN_SCHEMA``, followed by the
     ``span_id`` and ``parent_span_id`` columns (:data:`~recipemut.logs.spans.CALL_SCHEMA`): every span
-    mapped to an operation is a call of it, repeats included."""
+    mapped to an operation is a call of it, repeats included. ``tally`` is told what each mapping rule took."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
     notes: list[str] = []
     counts["spans_read"] = len(raw)
@@ -171,7 +173,9 @@ def normalise_table(
         cols = _span_columns(raw, path=path, recipe=recipe, mapping=mapping, sample_rate=sample_rate)
     counts["sample_rate_from_trace"] = cols.rates_carried
     cols = _nest(raw, cols, parent, start, dur, counts, notes)
-    _report_unmapped(raw, cols.mapped, cols.ambiguous, recipe, counts, notes)
+    _report_unmapped(raw, cols.mapped, cols.ambiguous, recipe, mapping, counts, notes)
+    if tally is not None and recipe is not None:
+        tally.add(raw, cols.rule_spans)
     keep = None if cols.every else np.flatnonzero(cols.mapped)
     start_ms = pa.array((start if keep is None else start[keep]) / 1e6, pa.float64())
     arrays = {**cols.arrays, "start_ms": start_ms}
@@ -196,6 +200,7 @@ class _SpanColumns:
     every: bool  # every span kept
     rates_carried: int  # spans whose trace carries a sampling rate
     op: np.ndarray  # per raw span: its operation's code (-1: none)
+    rule_spans: tuple[int, ...] = ()  # the spans each mapping rule took
 
 
 def _span_columns(
@@ -205,8 +210,9 @@ def _span_columns(
     n = len(raw)
     carried = dict.fromkeys(("sample_rate_from_trace",), 0)
     rate = _sample_rates(raw, mapping, carried)
+    rule_spans: list[int] = []
     if recipe is not None:
-        op, ambiguous = assign_operations(raw, recipe, mapping)
+        op, ambiguous = assign_operations(raw, recipe, mapping, rule_spans=rule_spans)
         mapped = op >= 0
     else:
         mapped = np.ones(n, dtype=bool)
@@ -269,7 +275,8 @@ def _span_columns(
     if recipe is None:
         op = factorize(pa.chunked_array([op_k]) if isinstance(op_k, pa.Array) else op_k)[0]
     op_codes = op
-    return _SpanColumns(arrays, mapped, ambiguous, every, carried["sample_rate_from_trace"], op_codes)
+    rates = carried["sample_rate_from_trace"]
+    return _SpanColumns(arrays, mapped, ambiguous, every, rates, op_codes, tuple(rule_spans))
 
 
 def _nest(
@@ -663,6 +670,7 @@ def _report_unmapped(
     mapped: np.ndarray,
     ambiguous: np.ndarray,
     recipe: Recipe | None,
+    mapping: SpanMapping,
     counts: dict[str, int],
     notes: list[str],
 ) -> None:
@@ -670,10 +678,7 @@ def _report_unmapped(
     if ambiguous.any():
         counts["ambiguous_spans"] = int(ambiguous.sum())
         names = raw.loc[ambiguous, "name"].value_counts().head(TOP_UNMAPPED)
-        notes.append(
-            f"{counts['ambiguous_spans']} span(s) match several operations by name and service "
-            f"({', '.join(repr(k) for k in names.index)}); add a mapping rule to tell them apart"
-        )
+        notes.append(ambiguous_note(counts["ambiguous_spans"], [str(k) for k in names.index], recipe, mapping))
     plain = unm & ~ambiguous
     if not plain.any():
         return

@@ -23,6 +23,7 @@ from recipemut.errors import LogError
 if TYPE_CHECKING:
     from recipemut.logs.mismatch import Mismatch
     from recipemut.logs.sample import RequestSample
+    from recipemut.logs.unmatched import Unmatched
 
 #: examples kept per rejection reason
 MAX_EXAMPLES = 5
@@ -149,6 +150,8 @@ class IngestReport:
     # spans logged by another version of the recipe or on another service (recipemut.logs.mismatch);
     # filled by LogSource.read_by_engine, the one read of logs against a recipe
     mismatches: tuple[Mismatch, ...] = ()
+    # the span mapping's rules that took no span of the traces (recipemut.logs.unmatched)
+    unmatched: tuple[Unmatched, ...] = ()
 
     @property
     def rejected_total(self) -> int:
@@ -214,6 +217,7 @@ class IngestReport:
             "notes": list(self.notes),
             "sampling": None if self.sample is None else self.sample.to_dict(),
             "mismatches": [m.to_dict() for m in self.mismatches],
+            "unmatched": [u.to_dict() for u in self.unmatched],
         }
 
 

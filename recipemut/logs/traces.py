@@ -27,6 +27,7 @@ from recipemut.logs.detect import detect, is_tempo, mismatch
 from recipemut.logs.mapping import DEFAULT_MAPPING, MappingError, SpanMapping, load_mapping, resolve
 from recipemut.logs.normalise import COUNT_KEYS, normalise_table
 from recipemut.logs.spans import SPAN_SCHEMA
+from recipemut.logs.unmatched import MatchTally
 from recipemut.recipe.model import Recipe
 
 __all__ = [
@@ -87,9 +88,11 @@ def read_table(
     mapping: SpanMapping | str | Path | None = None,
     sample_rate: float | None = None,
     strict: bool = False,
+    tally: MatchTally | None = None,
 ) -> tuple[pa.Table, dict[str, int], list[str]]:
     """:func:`read` with the span table as an arrow table in :data:`recipemut.logs.spans.SPAN_SCHEMA`
-    (what :mod:`recipemut.logs.ingest` takes, without a round trip through pandas)."""
+    (what :mod:`recipemut.logs.ingest` takes, without a round trip through pandas); ``tally`` is told
+    what each rule of the mapping took (:class:`~recipemut.logs.unmatched.MatchTally`)."""
     p = Path(path)
     m = resolve(mapping)
     m.check(recipe)
@@ -119,4 +122,6 @@ def read_table(
         raw = jaeger.parse(read_bytes(p), p, attributes)
     else:
         raw = zipkin.parse(read_bytes(p), p, attributes)
-    return normalise_table(raw, path=p, fmt=fmt, recipe=recipe, mapping=m, sample_rate=sample_rate, strict=strict)
+    return normalise_table(
+        raw, path=p, fmt=fmt, recipe=recipe, mapping=m, sample_rate=sample_rate, strict=strict, tally=tally
+    )

@@ -1,0 +1,197 @@
+"""What a span mapping's rules met in the traces: a rule that took no span is said, never silent.
+
+A mistyped rule (``service: app-db`` for ``app_db``, ``name: Insert``, a regex written as a plain
+value, which means "equals") matches nothing, and its spans fall to the default rule, which may leave
+them ambiguous or unmapped: the profile then shows the operation at count 0 with no word of the rule.
+:class:`MatchTally` is filled file by file as the spans are matched (``normalise_table``), and once
+every file is read (``read_logs``) names each rule that took no span (:class:`Unmatched`: the mapping
+file's line and the operation), with the condition no span passes and, where one is close, the name
+or service the spans have.
+
+The work is done only for the rules that took no span of a file: one more pass of their conditions
+over its spans, and the distinct names and services (at most :data:`MAX_SEEN` of each).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from recipemut.logs.mapping import Rule, SpanMapping
+    from recipemut.recipe.model import Recipe
+
+#: distinct span names (and services) kept per file for "did you mean"
+MAX_SEEN = 1000
+#: longest value shown in a message
+_SHOWN = 80
+#: a plain value that reads as a regular expression: anchored (``^...``, ``...$``), an escaped
+#: punctuation character (``\(``, ``\.``), a class (``\d``, ``\s``, ``\w``), ``.*``, ``.+`` or a group ``(?``
+_REGEX_LIKE = re.compile(r"^\^|(?<!\\)\$$|\\[().\[\]{}*+?|^$dDsSwW]|\.[*+]|\(\?")
+
+
+def looks_like_regex(value: str) -> bool:
+    r"""Whether a plain value (compared whole) reads as a pattern.
+
+    >>> looks_like_regex(r"^insert into api_book \("), looks_like_regex("GET /cart"), looks_like_regex("x.*y")
+    (True, False, True)
+    """
+    return _REGEX_LIKE.search(value) is not None
+
+
+def quoted(value: str) -> str:
+    """``value`` as YAML writes it in single quotes (a quote doubled), cut at :data:`_SHOWN` characters.
+
+    >>> print(quoted(r"^insert \\("), quoted("it's"))
+    '^insert \\(' 'it''s'
+    """
+    cut = value if len(value) <= _SHOWN else value[:_SHOWN] + "..."
+    return "'" + cut.replace("'", "''") + "'"
+
+
+def close_to(value: str, options: Sequence[str]) -> str:
+    """``; did you mean 'x'?`` when one of ``options`` differs from ``value`` by case only or is close
+    (:func:`difflib.get_close_matches`), else ``""``.
+
+    >>> close_to("Insert", ["insert", "call"]), close_to("app-db", ["app_db"]), close_to("zzz", ["call"])
+    ("; did you mean 'insert'?", "; did you mean 'app_db'?", '')
+    """
+    same = [o for o in options if o.casefold() == value.casefold() and o != value]
+    match = same or difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {quoted(match[0])}?" if match and match[0] != value else ""
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A mapping rule that took no span (``kind`` ``"rule"``): where it is written, the operation it
+    maps to, and why. ``str()`` is the warning: ``m.yaml:10: mapping rule for 'insert_book' ...``."""
+
+    kind: str
+    op: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.file is not None and self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.message}" if self.file is not None else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "op": self.op, "file": self.file, "line": self.line, "message": self.message}
+
+
+class MatchTally:
+    """What the rules of ``mapping`` took, file after file (:meth:`add`), and the rules that took no span of
+    any file (:meth:`unmatched`)."""
+
+    def __init__(self, mapping: SpanMapping) -> None:
+        self.mapping = mapping
+        n = len(mapping.rules)
+        self.spans = 0
+        self.took = [0] * n  # spans each rule took (the first rule that matches a span takes it)
+        self.matched = [0] * n  # spans each rule matches, earlier rules aside (counted where it took none)
+        self.passed: list[Counter[str]] = [Counter() for _ in range(n)]  # spans passing each condition
+        self.attrs: Counter[str] = Counter()  # spans holding each attribute a rule tests
+        self.seen: dict[str, Counter[str]] = {"name": Counter(), "service": Counter(), "kind": Counter()}
+
+    def add(self, raw: pd.DataFrame, took: Sequence[int]) -> None:
+        """One file's spans (the raw frame the rules ran on) and the spans each rule took of them."""
+        self.spans += len(raw)
+        idle = False
+        for i, (rule, n) in enumerate(zip(self.mapping.rules, took, strict=True)):
+            self.took[i] += n
+            if n or not len(raw):
+                continue
+            idle = True
+            every = np.ones(len(raw), dtype=bool)
+            for key, test in rule.conditions():
+                hit = test(raw)
+                self.passed[i][key] += int(hit.sum())
+                every &= hit
+            self.matched[i] += int(every.sum())
+            for t in rule.attributes:
+                col = raw.get("attr:" + t.key)
+                self.attrs[t.key] += 0 if col is None else int(col.notna().sum())
+        if idle:
+            self._see(raw)
+
+    def _see(self, raw: pd.DataFrame) -> None:
+        client = (raw["kind"] == "client").to_numpy(dtype=bool)
+        columns = {
+            "name": raw["name"],
+            "service": pd.concat([raw["service"], raw["peer_service"][client]], ignore_index=True),
+            "kind": raw["kind"],
+        }
+        for what, col in columns.items():
+            for value, n in col.dropna().astype(str).value_counts().head(MAX_SEEN).items():
+                self.seen[what][str(value)] += int(n)
+
+    def unmatched(self) -> tuple[Unmatched, ...]:
+        """The rules that took no span, in the mapping's order (none when no span was read)."""
+        if not self.spans:
+            return ()
+        out = []
+        for i, rule in enumerate(self.mapping.rules):
+            if self.took[i]:
+                continue
+            if self.matched[i]:
+                message = (
+                    f"mapping rule for '{rule.op}' took no span: the {self.matched[i]:,} span(s) it matches were "
+                    "taken by an earlier rule (the first rule that matches a span wins)"
+                )
+            else:
+                why = [self._why(rule, key) for key, _ in rule.conditions() if not self.passed[i][key]]
+                because = "; ".join(why) or "each of its conditions holds for some span, but none for the same span"
+                message = f"mapping rule for '{rule.op}' matched no span of the traces ({because})"
+            out.append(Unmatched("rule", rule.op, message, self.mapping.source, rule.line))
+        return tuple(out)
+
+    def _why(self, rule: Rule, key: str) -> str:
+        """Why no span passes the condition ``key`` of ``rule``."""
+        names, services = list(self.seen["name"]), list(self.seen["service"])
+        if key == "name":
+            return f"no span is named {quoted(str(rule.name))}{close_to(str(rule.name), names)}"
+        if key == "name_glob":
+            return f"no span's name matches name_glob {quoted(str(rule.name_glob))}"
+        if key == "name_regex":
+            return f"no span's name matches name_regex {quoted(str(rule.name_regex))}"
+        if key == "service":
+            return f"no span's service matches {quoted(str(rule.service))}{close_to(str(rule.service), services)}"
+        if key == "kind":
+            kinds = ", ".join(sorted(self.seen["kind"])) or "none"
+            return f"no span is of kind {rule.kind}; their kinds: {kinds}"
+        test = next(t for t in rule.attributes if f"attributes.{t.key}" == key)
+        if not self.attrs[test.key]:
+            return f"no span has the attribute {quoted(test.key)}"
+        if not test.plain or test.equals is None:
+            return f"no span's attribute {quoted(test.key)} passes its test"
+        said = f"no span's attribute {quoted(test.key)} equals {quoted(test.equals)}"
+        if looks_like_regex(test.equals):
+            said += (
+                f": a plain value is compared whole (equals); a pattern is written "
+                f"{test.key}: {{regex: {quoted(test.equals)}}}"
+            )
+        return said
+
+
+def ambiguous_note(n: int, names: Sequence[str], recipe: Recipe | None, mapping: SpanMapping) -> str:
+    """The note of ``n`` spans the default rule matched to several operations (their top ``names``): a mapping
+    rule tells them apart; when the mapping has rules for those operations, they took none of these spans.
+
+    >>> from recipemut.logs.mapping import DEFAULT_MAPPING
+    >>> ambiguous_note(3, ["insert"], None, DEFAULT_MAPPING)
+    "3 span(s) match several operations by name and service ('insert'); add a mapping rule to tell them apart"
+    """
+    said = f"{n} span(s) match several operations by name and service ({', '.join(repr(k) for k in names)})"
+    ops = [] if recipe is None else [o.id for o in recipe.operations if o.id in names or o.action in names]
+    ruled = list(dict.fromkeys(r.op for r in mapping.rules if r.op in ops))
+    if ruled:
+        return f"{said}; the mapping's rules for {', '.join(ruled)} took none of them (see their warnings)"
+    return f"{said}; add a mapping rule to tell them apart"
