@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.logs.ingest import read_logs
+from recipemut.usecases.inputs import with_mismatches
 from recipes import checkout_ops
 
 HEAD = "apiVersion: recipemut/v1\nkind: SpanMapping\n"
@@ -64,7 +65,10 @@ def test_a_regex_written_as_a_plain_value_is_said_to_be_compared_whole(tmp_path)
     ), err
     assert f"{m}:15" not in err  # the other rules took their spans
     unmatched = json.loads(out)["ingest"]["unmatched"]
-    assert [(u["kind"], u["op"], u["file"], u["line"]) for u in unmatched] == [("rule", "insert_book", str(m), 10)]
+    assert [(u["kind"], u["op"], u["file"], u["line"]) for u in unmatched] == [
+        ("rule", "insert_book", str(m), 10),
+        ("operation", "insert_book", str(EXAMPLE / "recipe.yaml"), 28),  # whose spans the rule missed
+    ]
 
 
 def test_the_shipped_mapping_draws_no_warning(tmp_path) -> None:
@@ -112,3 +116,46 @@ def test_a_rule_whose_spans_an_earlier_rule_took_and_one_whose_conditions_never_
         f"{m}:13: mapping rule for 'charge' matched no span of the traces (no span is of kind producer; their kinds: "
         "server)",
     ]
+
+
+# ---- an operation of the recipe with no span --------------------------------------------------------
+
+SKEW = Path(__file__).parent / "realdata" / "zipkin_lens_skew.json"
+SKEW_RECIPE = """\
+apiVersion: recipemut/v1
+kind: Recipe
+name: skew
+version: 1
+fields: {}
+inputs: []
+outputs: []
+services:
+  servicea: {}
+  serviceb: {}
+operations:
+  - {id: get, service: servicea, action: get, consumes: [], produces: []}
+  - {id: post, service: serviceb, action: post, consumes: [], produces: [], after: [get]}
+  - {id: asynch, service: serviceb, action: asynch, consumes: [], produces: [], after: [post]}
+"""
+
+
+def test_an_operation_without_spans_is_named_with_the_close_span_name(tmp_path) -> None:
+    r = tmp_path / "skew.yaml"
+    r.write_text(SKEW_RECIPE, encoding="utf-8")
+    res = CliRunner().invoke(app, ["profile", str(r), "--logs", str(SKEW), "-f", "json"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    said = f"warning: {r}:14: operation 'asynch' (serviceb) has no span in the logs; did you mean 'async' (serviceb)?"
+    assert said in " ".join(res.stderr.split()), res.stderr
+    unmatched = json.loads(res.stdout)["ingest"]["unmatched"]
+    assert [(u["kind"], u["op"], u["line"]) for u in unmatched] == [("operation", "asynch", 14)]
+
+
+def test_an_operation_renamed_in_the_recipe_is_matched_to_the_native_log_operation(tmp_path) -> None:
+    log = tmp_path / "l.jsonl"
+    rows = [{"request_id": f"r{i}", "op": op, "start_ms": 1.7e12 + i, "latency_ms": 3.0, "status": "ok"}
+            for i in range(3) for op in ("load_cart", "price_items")]
+    log.write_text("".join(json.dumps(x) + "\n" for x in rows), encoding="utf-8")
+    ops = checkout_ops("load_cart", "price")
+    spans, report = read_logs([log], recipe=recipe(ops))
+    said = [str(u) for u in with_mismatches(report, spans, recipe(ops)).unmatched]
+    assert said == [f"operation 'price' ({ops[1]['service']}) has no span in the logs; did you mean 'price_items'?"]

@@ -421,7 +421,7 @@ def read_logs(
         raise LogError(f"sample rate {sample_rate!r} is outside (0, 1]", code="bad-sample-rate")
     fill_rate = 1.0 if sample_rate is None else float(sample_rate)
     mapping = _resolve_mapping(mapping, recipe)
-    tally = MatchTally(mapping) if mapping is not None and mapping.rules and recipe is not None else None
+    tally = MatchTally(mapping or traces.DEFAULT_MAPPING) if recipe is not None else None
 
     with contextlib.ExitStack() as stack:  # the copy of standard input is deleted once read
         real = [stack.enter_context(stdin_copy()) if is_stdin(p) else p for p in files]
@@ -499,6 +499,7 @@ def read_logs(
         notes=tuple(notes),
         sample=sample,
         unmatched=tally.unmatched() if tally is not None else (),
+        unmapped=frozen_counts(tally.unmapped if tally is not None else {}),
     )
     log.info("%s", report.summary())
     return tail.frame, report

@@ -173,9 +173,9 @@ def normalise_table(
         cols = _span_columns(raw, path=path, recipe=recipe, mapping=mapping, sample_rate=sample_rate)
     counts["sample_rate_from_trace"] = cols.rates_carried
     cols = _nest(raw, cols, parent, start, dur, counts, notes)
-    _report_unmapped(raw, cols.mapped, cols.ambiguous, recipe, mapping, counts, notes)
+    unmapped = _report_unmapped(raw, cols.mapped, cols.ambiguous, recipe, mapping, counts, notes)
     if tally is not None and recipe is not None:
-        tally.add(raw, cols.rule_spans)
+        tally.add(raw, cols.rule_spans, unmapped)
     keep = None if cols.every else np.flatnonzero(cols.mapped)
     start_ms = pa.array((start if keep is None else start[keep]) / 1e6, pa.float64())
     arrays = {**cols.arrays, "start_ms": start_ms}
@@ -673,7 +673,8 @@ def _report_unmapped(
     mapping: SpanMapping,
     counts: dict[str, int],
     notes: list[str],
-) -> None:
+) -> pd.Series | None:
+    """Count and note the spans that map to no operation or to several; the former's (name, service) counts."""
     unm = ~mapped
     if ambiguous.any():
         counts["ambiguous_spans"] = int(ambiguous.sum())
@@ -681,7 +682,7 @@ def _report_unmapped(
         notes.append(ambiguous_note(counts["ambiguous_spans"], [str(k) for k in names.index], recipe, mapping))
     plain = unm & ~ambiguous
     if not plain.any():
-        return
+        return None
     counts["unmapped_spans"] = int(plain.sum())
     sub = raw.loc[plain, ["name", "service"]].fillna({"service": "?"})
     top = sub.groupby(["name", "service"], sort=False).size().sort_values(ascending=False, kind="stable")
@@ -689,3 +690,4 @@ def _report_unmapped(
     more = f" and {len(top) - TOP_UNMAPPED} more" if len(top) > TOP_UNMAPPED else ""
     who = f"recipe '{recipe.name}'" if recipe is not None else "the recipe"
     notes.append(f"{counts['unmapped_spans']} span(s) map to no operation of {who}: {shown}{more}")
+    return top

@@ -150,8 +150,12 @@ class IngestReport:
     # spans logged by another version of the recipe or on another service (recipemut.logs.mismatch);
     # filled by LogSource.read_by_engine, the one read of logs against a recipe
     mismatches: tuple[Mismatch, ...] = ()
-    # the span mapping's rules that took no span of the traces (recipemut.logs.unmatched)
+    # the span mapping's rules that took no span of the traces, and the operations without spans (filled by
+    # LogSource.read_by_engine, as the mismatches; recipemut.logs.unmatched)
     unmatched: tuple[Unmatched, ...] = ()
+    # the spans of traces that map to no operation, by (name, service): "did you mean" of an operation without
+    # spans (their top names are in the notes; not in to_dict)
+    unmapped: Mapping[tuple[str, str], int] = field(default_factory=frozen_counts)
 
     @property
     def rejected_total(self) -> int:

@@ -1,4 +1,5 @@
-"""What a span mapping's rules met in the traces: a rule that took no span is said, never silent.
+"""What a span mapping's rules met in the traces, and the recipe's operations in the logs: a rule that took
+no span, or an operation of none, is said, never silent.
 
 A mistyped rule (``service: app-db`` for ``app_db``, ``name: Insert``, a regex written as a plain
 value, which means "equals") matches nothing, and its spans fall to the default rule, which may leave
@@ -7,6 +8,10 @@ them ambiguous or unmapped: the profile then shows the operation at count 0 with
 every file is read (``read_logs``) names each rule that took no span (:class:`Unmatched`: the mapping
 file's line and the operation), with the condition no span passes and, where one is close, the name
 or service the spans have.
+
+An operation of the recipe with no span in the logs (:func:`no_span_operations`: renamed in the recipe,
+``asynch`` for the spans' ``async``) is said too, with the spans of no operation whose name is close
+to its id or action.
 
 The work is done only for the rules that took no span of a file: one more pass of their conditions
 over its spans, and the distinct names and services (at most :data:`MAX_SEEN` of each).
@@ -17,7 +22,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,10 +105,15 @@ class MatchTally:
         self.passed: list[Counter[str]] = [Counter() for _ in range(n)]  # spans passing each condition
         self.attrs: Counter[str] = Counter()  # spans holding each attribute a rule tests
         self.seen: dict[str, Counter[str]] = {"name": Counter(), "service": Counter(), "kind": Counter()}
+        self.unmapped: Counter[tuple[str, str]] = Counter()  # spans of no operation, by (name, service)
 
-    def add(self, raw: pd.DataFrame, took: Sequence[int]) -> None:
-        """One file's spans (the raw frame the rules ran on) and the spans each rule took of them."""
+    def add(self, raw: pd.DataFrame, took: Sequence[int], unmapped: pd.Series | None = None) -> None:
+        """One file's spans (the raw frame the rules ran on), the spans each rule took of them, and the spans
+        of no operation counted by (name, service), most first."""
         self.spans += len(raw)
+        top = unmapped.head(MAX_SEEN) if unmapped is not None else pd.Series([], dtype=int)
+        for (name, service), n in zip(top.index.tolist(), top.tolist(), strict=True):
+            self.unmapped[(str(name), str(service))] += int(n)
         idle = False
         for i, (rule, n) in enumerate(zip(self.mapping.rules, took, strict=True)):
             self.took[i] += n
@@ -195,3 +205,45 @@ def ambiguous_note(n: int, names: Sequence[str], recipe: Recipe | None, mapping:
     if ruled:
         return f"{said}; the mapping's rules for {', '.join(ruled)} took none of them (see their warnings)"
     return f"{said}; add a mapping rule to tell them apart"
+
+
+def no_span_operations(
+    recipe: Recipe,
+    seen: Collection[str],
+    *,
+    unknown: Mapping[str, int],
+    unmapped: Mapping[tuple[str, str], int],
+    sampled: bool = False,
+) -> tuple[Unmatched, ...]:
+    """The operations of ``recipe`` not among ``seen`` (the operations of the spans kept), each with the
+    closest of the spans of no operation offered as "did you mean": a native log's ``unknown`` operations
+    (name -> spans) or a trace's ``unmapped`` spans ((name, service) -> spans), by their name against the
+    operation's id and action (:func:`difflib.SequenceMatcher`, 0.6 at least), on the operation's service
+    first. ``sampled``: the spans are a sample of the requests.
+
+    >>> from recipemut.recipe.model import Operation, Recipe
+    >>> r = Recipe("r", 1, fields={}, inputs=(), outputs=(), operations=(Operation("asynch", "b", "asynch"),))
+    >>> [str(u) for u in no_span_operations(r, set(), unknown={}, unmapped={("async", "b"): 1})]
+    ["operation 'asynch' (b) has no span in the logs; did you mean 'async' (b)?"]
+    """
+    where = "the sampled requests" if sampled else "the logs"
+    candidates: list[tuple[str, str | None, int]] = [(name, None, n) for name, n in unknown.items()]
+    candidates += [(name, service, n) for (name, service), n in unmapped.items()]
+    out = []
+    for i, op in enumerate(recipe.operations):
+        if op.id in seen:
+            continue
+        keys = [k.casefold() for k in dict.fromkeys((op.id, op.action)) if k]
+        best: tuple[tuple[float, bool, int], str, str | None] | None = None
+        for name, service, n in candidates:
+            ratio = max(difflib.SequenceMatcher(None, k, name.casefold()).ratio() for k in keys)
+            rank = (ratio, service == op.service, n)
+            if ratio >= 0.6 and (best is None or rank > best[0]):
+                best = (rank, name, service)
+        hint = ""
+        if best is not None:
+            hint = f"; did you mean {quoted(best[1])}" + (f" ({best[2]})?" if best[2] is not None else "?")
+        message = f"operation '{op.id}' ({op.service}) has no span in {where}{hint}"
+        line = recipe.position("operations", i)[0] if recipe.source is not None else None
+        out.append(Unmatched("operation", op.id, message, recipe.source, line))
+    return tuple(out)

@@ -246,14 +246,21 @@ def _primary_spans(spans: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 def with_mismatches(report: IngestReport, spans: pd.DataFrame, recipe: Recipe) -> IngestReport:
     """``report`` with the spans another version of the recipe logged, or that ran on another service
-    (:func:`~recipemut.logs.mismatch.find_mismatches`; a trace file's services are not compared)."""
+    (:func:`~recipemut.logs.mismatch.find_mismatches`; a trace file's services are not compared), and the
+    operations of the recipe with no span (:func:`~recipemut.logs.unmatched.no_span_operations`)."""
     import dataclasses
 
     from recipemut.logs.mismatch import find_mismatches
+    from recipemut.logs.unmatched import no_span_operations
 
     native = [f for f, kind in report.formats.items() if kind in ("native", "parquet")]
     found = find_mismatches(spans, recipe, service_files=None if len(native) == len(report.formats) else native)
-    return dataclasses.replace(report, mismatches=found) if found else report
+    seen = {str(v) for v in spans["op"].dropna().unique()} if "op" in spans else set()
+    silent = no_span_operations(recipe, seen, unknown=report.unknown_ops, unmapped=report.unmapped,
+                                sampled=report.sample is not None and report.sample.fraction < 1)  # fmt: skip
+    if not found and not silent:
+        return report
+    return dataclasses.replace(report, mismatches=found, unmatched=(*report.unmatched, *silent))
 
 
 def request_sampling(report: IngestReport) -> dict[str, Any]:
