@@ -200,8 +200,17 @@ def test_unrecorded_operation_without_prior_is_an_error() -> None:
     p = profile_from_matrices(r, {"a": np.array([10.0]), "b": np.array([5.0]), "c": np.array([1.0])})
     p.status[:, p.col("a")] = ST_ABSENT
     p.latency_ms[:, p.col("a")] = np.nan
-    with pytest.raises(MutationError, match="'a' must run"):
+    with pytest.raises(MutationError) as e:
         replay(r, p, rng=RNG(0))
+    assert e.value.message == (  # one request, and what to do about it
+        "operation 'a' must run in 1 request, but the logs hold no span and it has no expected latency: check the "
+        "mapping (--map) or its action and service against the spans, or give it expected: {latency_ms: {p50: 12, "
+        "p95: 25}}"
+    )
+    two = profile_from_matrices(r, {"a": np.array([np.nan] * 2), "b": np.ones(2), "c": np.ones(2)})
+    two.status[:, two.col("a")] = ST_ABSENT
+    with pytest.raises(MutationError, match="'a' must run in 2 requests, but"):
+        replay(r, two, rng=RNG(0))
 
 
 def test_sampling_above_the_limit_is_fixed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -490,10 +490,10 @@ def _samples(
                 if prior is None:
                     runs = f"{need.size:,} request{'s' if need.size != 1 else ''}"
                     raise MutationError(
-                        f"operation '{op.id}' must run in {runs} but the logs never recorded it "
-                        "and it has no expected latency",
-                        code="no-data",
-                        file=recipe.source,
+                        f"operation '{op.id}' must run in {runs}, but the logs hold no span and it has no "
+                        "expected latency: check the mapping (--map) or its action and service against the spans, "
+                        "or give it expected: {latency_ms: {p50: 12, p95: 25}}",
+                        code="no-data", file=recipe.source,
                         line=recipe.position("operations", recipe.op_index(op.id))[0],
                     )
                 lat[need] = rng.lognormal(prior[0], prior[1], need.size)
