@@ -33,7 +33,7 @@ def test_example_mapping_loads() -> None:
 @pytest.mark.parametrize(
     ("body", "line", "match"),
     [
-        ("operations:\n  - op: x\n    nmae: y\n", 4, "nmae"),
+        ("operations:\n  - op: x\n    nmae: y\n", 5, "unknown key 'nmae' \\(did you mean 'name'\\?\\)"),  # its own line
         ("operations:\n  - op: x\n    name_regex: '(unclosed'\n", 5, "bad regular expression"),
         ("defaults: true\ndefaults: false\n", 4, "duplicate key 'defaults'"),
         ("sampling: {attribute: a, as: percent}\n", 3, "percent"),
@@ -169,3 +169,46 @@ def test_mapping_as_json_file(tmp_path) -> None:
     df, _, _ = formats.read(_spans(tmp_path), recipe=R, mapping=p)
     # defaults still apply, but GetCart runs in "gateway" here, not in load_cart's service "cart"
     assert df["op"].tolist() == ["price"]
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        (
+            "operation:\n  - op: x\n",
+            3,
+            "(top level): unknown key 'operation' (did you mean 'operations'?); the keys allowed here: apiVersion, "
+            "kind, description, defaults, operations, attributes, sampling, status, merge",
+        ),
+        (
+            "operations:\n  - op: x\n    attributes:\n      sql.query: {regexp: '^insert'}\n",
+            6,
+            "operations/0/attributes/sql.query: unknown key 'regexp' (did you mean 'regex'?); an attribute test is a "
+            "plain value (equals) or a mapping of equals, in, regex, glob, min, max, exists",
+        ),
+        (
+            "operations:\n  - op: x\n    attributes:\n      sql.query: {regex: 5}\n",
+            6,
+            "operations/0/attributes/sql.query/regex: expected a string, got an integer",
+        ),
+        (
+            "operations:\n  - op: x\n    attributes:\n      sql.query: {}\n",
+            6,
+            "operations/0/attributes/sql.query: no condition given: write one of equals, in, regex, glob, min, max, "
+            "exists",
+        ),
+        (
+            "status:\n  error:\n    - attribute: code\n      minimum: 500\n",
+            6,
+            "status/error/0: unknown key 'minimum' (did you mean 'min'?); the keys allowed here: attribute, equals, "
+            "in, regex, glob, min, max, exists",
+        ),
+    ],
+)
+def test_a_schema_error_names_the_key_at_its_line_the_close_key_and_the_keys_allowed(
+    tmp_path, body, line, message
+) -> None:
+    p = _write(tmp_path, body)
+    with pytest.raises(MappingError) as e:
+        load_mapping(p)
+    assert (e.value.message, e.value.line) == (message, line)

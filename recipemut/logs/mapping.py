@@ -511,6 +511,38 @@ def _check_numbers(node: Any, path: tuple[Any, ...], source: str | None, lines: 
                                line=_line(lines, path), code="out-of-range")
 
 
+def _schema_problem(e: Any) -> tuple[tuple[Any, ...], str]:
+    """A schema error's document path and its words: an unknown key at its own line, with the close key and
+    the keys allowed there (an attribute test's too, where jsonschema said only that the value fits neither
+    form); jsonschema's best reason for a test that fits neither form otherwise."""
+    import jsonschema
+
+    from recipemut.recipe.loader import unknown_key_hint
+
+    path = tuple(e.absolute_path)
+    allowed: list[str] = []
+    if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+        allowed = list(e.schema.get("properties", {}))
+    elif e.validator == "oneOf" and isinstance(e.instance, dict):  # an attribute test: a plain value or a mapping
+        allowed = list(_schema()["$defs"]["test"]["properties"])
+    unknown = [k for k in (e.instance if allowed else ()) if k not in allowed]
+    if unknown:
+        k = str(unknown[0])
+        what = "an attribute test is a plain value (equals) or a mapping of" if e.validator == "oneOf" else (
+            "the keys allowed here:")
+        return (*path, k), f"unknown key '{k}'{unknown_key_hint(k, allowed)}; {what} {', '.join(allowed)}"
+    if e.validator == "minProperties" and isinstance(e.instance, dict):  # {} or {attribute: x}: no condition
+        conditions = [k for k in e.schema.get("properties", {}) if k != "attribute"]
+        return path, f"no condition given: write one of {', '.join(conditions)}"
+    if e.validator == "oneOf" and e.context:  # a mapping is the test's form: the plain value's "type" is no reason
+        reasons = [c for c in e.context if not (isinstance(e.instance, dict) and c.validator == "type" and
+                                                tuple(c.absolute_path) == path)]
+        best = jsonschema.exceptions.best_match(reasons or e.context)
+        if best is not None:
+            return _schema_problem(best)
+    return path, schema_message(e)
+
+
 def mapping_from_dict(
     data: Any, *, source: str | None = None, lines: dict[tuple[Any, ...], int] | None = None
 ) -> SpanMapping:
@@ -521,10 +553,9 @@ def mapping_from_dict(
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        e = errors[0]
-        path = tuple(e.absolute_path)
-        where = "/".join(map(str, path)) or "(top level)"
-        raise MappingError(f"{where}: {schema_message(e)}", file=source, line=_line(lines, path), code="schema")
+        path, message = _schema_problem(errors[0])
+        where = "/".join(map(str, path[:-1] if message.startswith("unknown key") else path)) or "(top level)"
+        raise MappingError(f"{where}: {message}", file=source, line=_line(lines, path), code="schema")
     _check_numbers(data, (), source, lines)
     for path, pat, is_glob in _patterns(data):
         problem = re2_problem(glob_re2(pat) if is_glob else pat)
