@@ -42,24 +42,6 @@ def test_report_takes_htm_and_upper_case_html(tmp_path: Path) -> None:
         assert res.exit_code == 1 and "no such file" in res.output, res.output
 
 
-@pytest.mark.parametrize(
-    ("ms", "text"),
-    [
-        (606.5, "606.5 ms"),
-        (59_999.0, "59999.0 ms"),
-        (60_000.0, "60000.0 ms (1m00s)"),
-        (386_000.0, "386000.0 ms (6m26s)"),
-        (3_725_000.0, "3725000.0 ms (1h02m)"),
-        (float("nan"), "nan ms"),
-        (float("inf"), "inf ms"),
-    ],
-)
-def test_ms_text_adds_minutes_to_ci_sized_spans_only(ms: float, text: str) -> None:
-    from recipemut.commands._common import ms_text
-
-    assert ms_text(ms) == text
-
-
 def test_suggest_on_a_workflow_without_costs_says_cost_unknown_and_minutes() -> None:
     res = runner.invoke(
         app, ["suggest", str(GHA / "workflow.yml"), "--logs", str(GHA / "runs.jsonl"), "-q"], env=ENV
@@ -68,7 +50,7 @@ def test_suggest_on_a_workflow_without_costs_says_cost_unknown_and_minutes() -> 
     first = " ".join(res.stdout.split("Best single", 1)[0].split("No single", 1)[0].split())  # the first paragraph
     assert "cost unknown (no cost in the logs or the recipe)" in first, first
     assert "/request" not in first
-    assert re.search(r"p50 386000\.0 ms \(6m26s\)", first), first
+    assert re.search(r"p50 386,000\.0 ms \(6m26s\)", first), first
     # the table's cost cells say so too, not +$0.000000 (they said +0.0µ$ [+0.0µ$, +0.0µ$])
     assert "$0.000000" not in res.stdout and "0.0µ$" not in res.stdout
 
@@ -80,13 +62,13 @@ def test_suggest_with_costs_keeps_its_baseline_line() -> None:
         env=ENV,
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "baseline p50 606.5 ms, p95 988.5 ms, p99 1872.7 ms, cost $0.006917/request" in " ".join(res.stdout.split())
+    assert "baseline p50 606.5 ms, p95 988.5 ms, p99 1,872.7 ms, cost $0.006917/request" in " ".join(res.stdout.split())
 
 
 def test_profile_end_to_end_of_a_ci_workflow_reads_in_minutes() -> None:
     res = runner.invoke(app, ["profile", str(GHA / "workflow.yml"), "--logs", str(GHA / "runs.jsonl"), "-q"], env=ENV)
     assert res.exit_code == 0, res.output
-    assert "end-to-end: p50 386000.0 ms (6m26s), p95 500800.0 ms (8m21s), p99 581130.0 ms (9m41s);" in res.stdout
+    assert "end-to-end: p50 386,000.0 ms (6m26s), p95 500,800.0 ms (8m21s), p99 581,130.0 ms (9m41s);" in res.stdout
 
 
 @pytest.mark.parametrize("command", ["validate", "graph", "profile", "suggest", "forecast", "evaluate", "report"])

@@ -145,5 +145,5 @@ def test_a_fanout_is_hedged_on_the_tail_of_its_calls(tmp_path: Path) -> None:
     (m,) = hedge.generate(OperatorContext.build(r, profile=prof))
     # 4 of 200 calls are slow: the p99 of the calls is 1000 ms, the p95 20 ms (the delay chosen)
     assert edits(m)[0]["value"] == {"after_ms": 20.0, "max_extra": 1}
-    assert "has a heavy tail per call (p99 1000 ms is 50.0x its p50 20.0 ms)" in m.description
+    assert "has a heavy tail per call (p99 1,000 ms is 50.0x its p50 20.0 ms)" in m.description
     assert "on each of its calls" in m.description

@@ -55,7 +55,7 @@ def test_a_sampled_runs_baseline_names_the_sample_as_suggest_does(tmp_path: Path
 def test_an_unsampled_runs_baseline_is_as_it_was(tmp_path: Path) -> None:
     line = _baseline(tmp_path, "--memory-budget", "off")
     assert re.fullmatch(
-        r"Baseline \(replay of 3,964 requests\): p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms, "
+        r"Baseline \(replay of 3,964 requests\): p50 [\d,.]+ ms, p95 [\d,.]+ ms, p99 [\d,.]+ ms, "
         r"cost \$[\d.]+ per request; objective balanced\.",
         line,
     ), line

@@ -363,16 +363,6 @@ def check_budget(value: str | None) -> str | None:
     return value
 
 
-def ms_text(ms: float) -> str:
-    """``386000.0 ms (6m26s)``: milliseconds as every table shows them, and a CI-sized span as minutes too."""
-    text = f"{ms:.1f} ms"
-    if not (ms >= 60_000 and ms < float("inf")):
-        return text
-    seconds = round(ms / 1000)
-    hours, rest = divmod(seconds, 3600)
-    return f"{text} ({hours}h{rest // 60:02d}m)" if hours else f"{text} ({rest // 60}m{rest % 60:02d}s)"
-
-
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress on standard error.")]
 #: the largest ``--seed``: numpy's generators take any whole number from 0, the log generator's clock a C long;
 #: a negative seed was numpy's ValueError traceback

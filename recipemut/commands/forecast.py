@@ -33,6 +33,7 @@ from recipemut.commands._common import (
 from recipemut.commands._layout import Column, rank, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
+from recipemut.files.units import ms_text
 
 if TYPE_CHECKING:  # the core is imported where used: `forecast -h` needs neither pandas nor scipy
     from recipemut.forecast.capacity import CapacityReport, ServiceOutlook
@@ -96,7 +97,7 @@ def service_columns(rep: CapacityReport, ordered: list[ServiceOutlook]) -> list[
     now = fc.now
     columns: list[tuple[str, list[str]]] = [
         ("service", [shown(o.service) for o in ordered]),
-        ("busy ms", [f"{o.busy_ms:.1f}" for o in ordered]),
+        ("busy ms", [ms_text(o.busy_ms, unit=False) for o in ordered]),
         ("cap", ["-" if o.capacity is None else f"{o.replicas}x{o.concurrency_per_replica}" for o in ordered]),
         (
             "peak/target",

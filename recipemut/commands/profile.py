@@ -26,13 +26,13 @@ from recipemut.commands._common import (
     StrictOpt,
     err_console,
     log_source,
-    ms_text,
     strict_json,
     warn_ingest,
 )
 from recipemut.commands._layout import Column, rank, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
+from recipemut.files.units import ms_text
 from recipemut.usecases.inputs import load_inputs, sample_rate_words, sample_rates
 
 if TYPE_CHECKING:  # imported where used: `profile -h` needs neither pandas nor networkx
@@ -114,7 +114,7 @@ def _calls_line(c: CallStats) -> str:
             if c.serial
             else f"overlapping: up to {c.concurrency_max} in flight, {c.concurrency_mean:.1f} on average"
         )
-        parts.append(f"{how}; window {c.window_ms_mean:.1f} ms for {c.sum_ms_mean:.1f} ms of calls")
+        parts.append(f"{how}; window {ms_text(c.window_ms_mean)} for {ms_text(c.sum_ms_mean)} of calls")
     if c.retried_errors:
         # attempts are numbered only where the log says so (native `attempt`); traces carry none
         upto = f", up to attempt {c.attempts_max}" if c.attempts_max > 1 else ""
@@ -164,12 +164,12 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
         ("operation", [s.op for s in prof.ops]),
         ("service", [s.service for s in prof.ops]),
         ("count", [f"{s.count:,}" for s in prof.ops]),
-        ("p50 ms", [_f(s.p50_ms) for s in prof.ops]),
-        ("p95 ms", [_f(s.p95_ms) for s in prof.ops]),
-        ("p99 ms", [_f(s.p99_ms) for s in prof.ops]),
-        ("mean ms", [_f(s.mean_ms) for s in prof.ops]),
+        ("p50 ms", [ms_text(s.p50_ms, unit=False) for s in prof.ops]),
+        ("p95 ms", [ms_text(s.p95_ms, unit=False) for s in prof.ops]),
+        ("p99 ms", [ms_text(s.p99_ms, unit=False) for s in prof.ops]),
+        ("mean ms", [ms_text(s.mean_ms, unit=False) for s in prof.ops]),
         ("cost $", [_f(s.cost_mean_usd, ".6f") for s in prof.ops]),
-        ("cpu ms", [_f(s.cpu_mean_ms) for s in prof.ops]),
+        ("cpu ms", [ms_text(s.cpu_mean_ms, unit=False) for s in prof.ops]),
         ("in B", [_bytes(s.bytes_in_mean) for s in prof.ops]),
         ("out B", [_bytes(s.bytes_out_mean) for s in prof.ops]),
         ("err %", [_pct(s.error_rate) for s in prof.ops]),
@@ -191,8 +191,8 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
     cost_mean = _e2e_cost(prof)
     per_request = "unknown (no cost in the logs or the recipe)" if cost_mean is None else f"${cost_mean:.6f}"
     out.print(
-        f"end-to-end: p50 {ms_text(e2e['p50'])}, p95 {ms_text(e2e['p95'])}, p99 {ms_text(e2e['p99'])}; "
-        f"cost per request {per_request}"
+        "end-to-end: " + ", ".join(f"{k} {ms_text(e2e[k], clock=True)}" for k in ("p50", "p95", "p99"))
+        + f"; cost per request {per_request}"
     )
     out.print(
         f"[magenta]*[/] critical path of {100 * prof.critical_path_share:.1f}% of requests: "
@@ -207,7 +207,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
         out.print(
             "time on the critical path of the slowest 5% of requests (mean): "
             + ", ".join(
-                f"[bold]{shown(s.op)}[/] {s.tail_ms:.1f} ms ({100 * s.tail_share:.0f}% of their latency)" for s in lat
+                f"[bold]{shown(s.op)}[/] {ms_text(s.tail_ms)} ({100 * s.tail_share:.0f}% of their latency)" for s in lat
             )
             + ("; more than 100% together: operations the recipe runs one after the other overlapped in the logs"
                f"{pairs}" if over else "")

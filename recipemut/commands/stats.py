@@ -12,6 +12,7 @@ from rich.console import Console
 from recipemut.commands._common import OutputFormat
 from recipemut.commands._failure import fail
 from recipemut.commands._layout import Column, show
+from recipemut.files.units import ms_text
 from recipemut.files.text import console, shown, utc_text
 from recipemut.learn.store import ENV_VAR, check_store_path, store_path
 from recipemut.learn.summary import store_summary, versions_seen
@@ -88,7 +89,7 @@ def _render_profiled(out: Console, versions: list[dict[str, Any]]) -> None:
             str(v["profiles"]),
             shown(utc_text(str(v["last_recorded_at"]))),
             f"{summ.get('requests', 0):,}",
-            "-" if p95 is None else f"{p95:.1f}",
+            "-" if p95 is None else ms_text(p95, unit=False),
         ))  # fmt: skip
     names = ("recipe", "version", "sha256", "profiles", "last profiled", "requests", "p95 ms")
     cols = [Column(name, [r[i] for r in rows], {"justify": "left" if name in ("recipe", "sha256", "last profiled")

@@ -78,6 +78,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from recipemut.files.units import ms_text
 from recipemut.judge.stats import (
     NO_DIFFERENCE,
     TOO_FEW,
@@ -453,7 +454,7 @@ def evaluate(
         if widened != paired_verdict:
             caveat = (
                 f"{100 * mutated.imputed_share:.0f}% of requests rest on imputed samples "
-                f"({w_lat / prior_uncertainty:.1f} ms per request drawn from a prior); "
+                f"({ms_text(w_lat / prior_uncertainty)} per request drawn from a prior); "
                 f"within the prior's ±{100 * prior_uncertainty:.0f}% the effect is not certain: canary it to measure it"
             )
             paired_verdict = widened

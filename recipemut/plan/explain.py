@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from recipemut.files.units import ms_text
 from recipemut.judge.abtest import Evaluation
 from recipemut.judge.stats import NO_DIFFERENCE
 from recipemut.mutate.operators import NotProposed
@@ -30,17 +31,20 @@ LABELS: Mapping[str, str] = MappingProxyType(
 
 
 def signed(x: float, cost: bool = False) -> str:
-    """A signed delta to one decimal; what rounds to zero reads ``+0.0``, never ``-0.0``.
+    """A signed delta, milliseconds to one decimal with thousands separators; what rounds to zero reads
+    ``+0.0``, never ``-0.0``.
 
     >>> signed(-8.7e-19, cost=True), signed(6.8e-07, cost=True), signed(-0.000498, cost=True), signed(-0.04)
     ('+$0.000000', '+$0.000001', '-$0.000498', '+0.0')
+    >>> signed(-1004.46)
+    '-1,004.5'
     """
     if not math.isfinite(x):
         return "-"
     if cost:  # dollars per request to six places, as every sentence and evaluate give them (not µ$ beside $)
         v = round(x, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
         return f"{'-' if v < 0 else '+'}${abs(v):.6f}"
-    return f"{round(x, 1) + 0.0:+.1f}"
+    return ms_text(x, signed=True, unit=False)
 
 
 def interval(ev: Evaluation | None, key: str) -> str:
@@ -104,7 +108,7 @@ def reason(c: Candidate, *, full: bool = False) -> str:
     cost = ev.predicted["cost_mean_usd"].estimate
     bits = []
     if abs(p95) >= 0.05:
-        bits.append(f"{'saves' if p95 < 0 else 'adds'} {abs(p95):.1f} ms at p95")
+        bits.append(f"{'saves' if p95 < 0 else 'adds'} {ms_text(abs(p95))} at p95")
     if abs(cost) * 1e6 >= 0.05:
         bits.append(f"{'saves' if cost < 0 else 'adds'} ${abs(cost):.6f} per request")  # as profile and the operators
     return text + ("; " + " and ".join(bits) if bits else "") + "."

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from recipemut.files.text import safe
+from recipemut.files.units import ms_text
 from recipemut.judge.abtest import PREDICTED
 from recipemut.plan.assemble import CapacityLines, nothing_found
 from recipemut.plan.explain import LABELS, ab_line, interval, reason, rejection, requests
@@ -79,8 +80,8 @@ def plan_markdown(
         f"## recipemut suggest: `{recipe_path}`",
         "",
         f"Replayed {requests(b['requests'], 'recorded ')}{sampled_words(rep)}. "
-        f"Baseline p50 {b['latency_p50_ms']:.1f} ms, p95 {b['latency_p95_ms']:.1f} ms, "
-        f"p99 {b['latency_p99_ms']:.1f} ms, cost ${b['cost_mean_usd']:.6f}/request. "
+        f"Baseline p50 {ms_text(b['latency_p50_ms'])}, p95 {ms_text(b['latency_p95_ms'])}, "
+        f"p99 {ms_text(b['latency_p99_ms'])}, cost ${b['cost_mean_usd']:.6f}/request. "
         f"Objective: **{result.objective}**" + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
         "",
     ]

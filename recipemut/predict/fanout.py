@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recipemut.files.units import ms_short
 from recipemut.profile.build import Profile
 from recipemut.recipe.model import Operation
 
@@ -199,7 +200,7 @@ def reshaped(
         mean_calls = float(n_new[where].mean()) if where.any() else 0.0
         parts.append(
             f"{op.action} serves {b} item(s) a call: {mean_calls:.1f} call(s) per request, timed from its prior "
-            f"(lognormal, p50 {p50:.3g} ms, p95 {p95:.3g} ms)"
+            f"(lognormal, p50 {ms_short(p50)}, p95 {ms_short(p95)})"
         )
     k = max(op.concurrency, 1)
     latency = makespan(ms, k) if ms.shape[1] else np.full(ms.shape[0], np.nan)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recipemut.files.units import ms_text
 from recipemut.predict import fanout
 from recipemut.predict.cachesim import call_hits
 from recipemut.predict.hedgemodel import hedged_latency
@@ -85,7 +86,8 @@ def calls_replayed(
         ms, extra = hedged_latency(ms, op.hedge.after_ms, rng, calls.ms, max_extra=op.hedge.max_extra)
         cost = cost + extra * cost
         sent = int(np.where(keep, extra, 0).sum())
-        parts.append(f"hedged after {op.hedge.after_ms:g} ms, per call ({sent} duplicate(s), {int(keep.sum())} calls)")
+        after = ms_text(op.hedge.after_ms, decimals=None)
+        parts.append(f"hedged after {after}, per call ({sent} duplicate(s), {int(keep.sum())} calls)")
     if cache_new:
         assert op.cache is not None
         usable, key_note = keys_usable(op, orig)

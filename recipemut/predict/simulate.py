@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 
 from recipemut.errors import MutationError
+from recipemut.files.units import ms_short, ms_text
 from recipemut.predict import fanout
 from recipemut.predict.cachesim import ReplayMemo
 from recipemut.predict.percall import CallContext, calls_replayed, keys_usable
@@ -329,7 +330,8 @@ def _bytes_deltas(
         if op in d.unfitted:
             notes[op] = f"transfer change: bytes do not explain {op}'s latency (poor fit), only codec time counted"
         else:
-            notes[op] = f"transfer change: {float(v.mean()):+.2f} ms on average (bytes fit {f.describe() if f else ''})"
+            change = ms_text(float(v.mean()), signed=True, decimals=2)
+            notes[op] = f"transfer change: {change} on average (bytes fit {f.describe() if f else ''})"
     return out, notes
 
 
@@ -406,7 +408,7 @@ def replay(
         if not per_call and op.hedge is not None and (orig is None or orig.hedge != op.hedge or substituted):
             # duplicates of a substitute's calls are the substitute's calls: drawn from its latencies
             lat, c = _hedge(op, lat, c, base, j, rng, pool=lat[run] if substituted else None)
-            note = f"hedged after {op.hedge.after_ms:g} ms"
+            note = f"hedged after {ms_text(op.hedge.after_ms, decimals=None)}"
             notes[op_id] = f"{notes[op_id]}; {note}" if op_id in notes else note
         # a substituted operation's samples are all drawn anew, so a cache it kept is replayed too
         if not per_call and op.cache is not None and (orig is None or orig.cache != op.cache or substituted) \
@@ -531,7 +533,7 @@ def _samples(
             new_lat = rng.lognormal(prior[0], prior[1], n)
             notes[op.id] = (
                 f"substitute {op.action}: latency drawn from its prior "
-                f"(lognormal, p50 {math.exp(prior[0]):.3g} ms, p95 {math.exp(prior[0] + _Z95 * prior[1]):.3g} ms)"
+                f"(lognormal, p50 {ms_short(math.exp(prior[0]))}, p95 {ms_short(math.exp(prior[0] + _Z95 * prior[1]))})"
             )
         # one call per drawn cell; a fan-out's calls are redrawn by :func:`_fanout`
         return new_lat, np.full(n, _prior_cost(op, alt)), stp, gap, np.ones(n, dtype=bool), np.zeros(n)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recipemut.files.units import ms_text
 from recipemut.logs.spans import elapsed_ms
 from recipemut.recipe.model import Recipe
 
@@ -333,8 +334,8 @@ class NPlusOne:
         retried = f"; {c.retried_errors} failed call(s) were retried" if c.retried_errors else ""
         return (
             f"{self.op} is called {c.calls_mean:.1f} times per request (up to {c.calls_max}; several times in "
-            f"{c.several} of {c.requests} requests), {how}: {c.window_ms_mean:.1f} ms from first call to last, "
-            f"{c.sum_ms_mean:.1f} ms of calls, {100 * self.share_of_e2e:.0f}% of those requests' latency{retried}; "
+            f"{c.several} of {c.requests} requests), {how}: {ms_text(c.window_ms_mean)} from first call to last, "
+            f"{ms_text(c.sum_ms_mean)} of calls, {100 * self.share_of_e2e:.0f}% of those requests' latency{retried}; "
             "the recipe has it as one call (no foreach)"
         )
 

@@ -53,6 +53,7 @@ from typing import Any
 import jsonschema
 import networkx as nx
 
+from recipemut.files.units import ms_text
 from recipemut.recipe.loader import recipe_schema, schema_findings, schema_validator
 from recipemut.recipe.model import Recipe
 from recipemut.recipe.validate import semantic_findings
@@ -257,7 +258,8 @@ def check_predicted(recipe: Recipe, p95_ms: float, cost_per_request_usd: float) 
         if math.isnan(p95_ms):
             reasons.append("predicted p95 latency is unknown (NaN); the SLO cannot be checked")
         elif p95_ms > c.latency_p95_ms:
-            reasons.append(f"predicted p95 latency {p95_ms:.1f} ms exceeds the SLO of {c.latency_p95_ms:g} ms")
+            slo = ms_text(c.latency_p95_ms, decimals=None)
+            reasons.append(f"predicted p95 latency {ms_text(p95_ms)} exceeds the SLO of {slo}")
     if c.max_cost_per_request_usd is not None:
         if math.isnan(cost_per_request_usd):
             reasons.append("predicted cost per request is unknown (NaN); the budget cannot be checked")

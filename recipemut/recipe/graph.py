@@ -34,6 +34,7 @@ from collections.abc import Collection, Iterator
 
 from recipemut.errors import RecipemutError
 from recipemut.files.text import safe
+from recipemut.files.units import ms_text
 from recipemut.recipe.model import Operation, Recipe
 
 #: Mermaid class definitions, in the order their ``class`` lines are written.
@@ -75,7 +76,7 @@ def _marks(op: Operation, frozen: Collection[str]) -> list[str]:
     if op.cache is not None:
         out.append(f"cached {op.cache.ttl_s:g}s")
     if op.hedge is not None:
-        out.append(f"hedged after {op.hedge.after_ms:g}ms")
+        out.append(f"hedged after {ms_text(op.hedge.after_ms, decimals=None)}")
     if op.substituted_from:
         out.append(f"was {op.substituted_from}")
     return out

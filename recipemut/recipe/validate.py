@@ -26,6 +26,7 @@ from collections.abc import Iterator
 import networkx as nx
 
 from recipemut.errors import Finding
+from recipemut.files.units import ms_text
 from recipemut.recipe.model import Operation, Recipe, recipe_from_dict
 from recipemut.recipe.transfer import COMPRESSIONS, table
 
@@ -337,8 +338,8 @@ class _Checker:
                 ):
                     self.add(
                         "bad-expected",
-                        f"{_op_name(kind, i, op)}: expected p50 {e.latency_p50_ms:g} ms is above p95 "
-                        f"{e.latency_p95_ms:g} ms",
+                        f"{_op_name(kind, i, op)}: expected p50 {ms_text(e.latency_p50_ms, decimals=None)} is above "
+                        f"p95 {ms_text(e.latency_p95_ms, decimals=None)}",
                         kind,
                         i,
                         "expected",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recipemut.files.text import safe
+from recipemut.files.units import ms_text
 from recipemut.forecast.rates import DAY_S
 from recipemut.forecast.report import urgency_order
 from recipemut.plan.assemble import nothing_found
@@ -129,8 +130,8 @@ def _plan_section(d: ReportInputs) -> str:
     b = d.report["baseline"]
     out = [
         '<section id="plan"><h2>Plan</h2>',
-        f"<p>{_baseline_lead(d.report)}p50 {b['latency_p50_ms']:.1f} ms, "
-        f"p95 {b['latency_p95_ms']:.1f} ms, p99 {b['latency_p99_ms']:.1f} ms, cost "
+        f"<p>{_baseline_lead(d.report)}p50 {ms_text(b['latency_p50_ms'])}, "
+        f"p95 {ms_text(b['latency_p95_ms'])}, p99 {ms_text(b['latency_p99_ms'])}, cost "
         f"${b['cost_mean_usd']:.6f} per request; objective {esc(result.objective)}.</p>",
     ]
     if not result.plan:
@@ -220,7 +221,7 @@ def _critical_section(d: ReportInputs) -> str:
         figures = (
             ""
             if s is None
-            else f" — p50 {s.p50_ms:.1f} ms, p95 {s.p95_ms:.1f} ms, "
+            else f" — p50 {ms_text(s.p50_ms)}, p95 {ms_text(s.p95_ms)}, "
             f"on the path of {100 * s.critical_share:.0f}% of requests"
         )
         items.append(f"<li><code>{esc(op)}</code>{figures}</li>")
@@ -254,7 +255,7 @@ def _forecast_section(d: ReportInputs) -> str:
     )
     rows = [
         (
-            esc(o.service), f"{o.busy_ms:.1f}",
+            esc(o.service), ms_text(o.busy_ms, unit=False),
             "-" if o.capacity is None else f"{o.replicas}×{o.concurrency_per_replica}",
             "-" if o.current_peak_util is None else f"{100 * o.current_peak_util:.1f}% / {100 * (o.target or 0):.0f}%",
             esc(_crossing(rep, o)),

@@ -370,10 +370,6 @@ def fmt_fields(names: Iterable[str]) -> str:
     return "[" + ", ".join(names) + "]"
 
 
-def ms(x: float) -> str:
-    return f"{x:.1f} ms" if x < 100 else f"{x:.0f} ms"
-
-
 _CUT = "deadline passed"  # the memo's mark: generation on this context stopped at its deadline
 
 #: what an operator's per-operation assessment gives: its candidate(s), why there is none, or nothing to say

@@ -22,8 +22,9 @@ import math
 
 import numpy as np
 
+from recipemut.files.units import ms_short
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, ms, mutation_ordering_problems
+from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, mutation_ordering_problems
 from recipemut.mutate.operators.fanout import no_foreach_reason
 from recipemut.mutate.operators.substitute import EDITS as SUBSTITUTE_EDITS
 from recipemut.mutate.operators.substitute import substitution_edits
@@ -94,7 +95,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
             continue
         expected = ""
         if alt.expected is not None and alt.expected.latency_p50_ms is not None:
-            expected = f"; the catalogue expects {ms(alt.expected.latency_p50_ms)} at p50 per batched call"
+            expected = f"; the catalogue expects {ms_short(alt.expected.latency_p50_ms)} at p50 per batched call"
         calls_now = math.ceil(per_request / op.batch_size)
         reason = (
             f"`{op_id}` fetches the items of `{op.foreach}` {size} per call from {alt.service}/{alt.action} "

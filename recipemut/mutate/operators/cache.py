@@ -31,8 +31,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recipemut.files.units import ms_short
 from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, fmt_fields, ms, set_on_operation
+from recipemut.mutate.operators._base import OperatorContext, assessing, fmt_fields, set_on_operation
 from recipemut.predict import cachesim
 
 NAME = "cache"
@@ -103,15 +104,15 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
             f"`{op_id}` is deterministic and its items repeat: replaying the cache keys of its {rp.calls} "
             f"logged calls (one per item) in time order, a cache keyed on {fmt_fields(op.consumes)} with a "
             f"{choice.ttl_s:g} s TTL and {choice.max_entries:,} entries answers {rp.hit_rate:.1%} of the calls "
-            f"in {ms(hit_ms)} instead of {ms(p50)} a call at p50; the calls that miss still run "
+            f"in {ms_short(hit_ms)} instead of {ms_short(p50)} a call at p50; the calls that miss still run "
             f"{op.concurrency} at a time"
         )
     else:
         reason = (
             f"`{op_id}` is deterministic and its calls repeat: replaying its {rp.calls:,} logged cache keys in "
             f"time order, a cache keyed on {fmt_fields(op.consumes)} with a {choice.ttl_s:g} s TTL and "
-            f"{choice.max_entries:,} entries answers {rp.hit_rate:.1%} of them in {ms(hit_ms)} instead of "
-            f"{ms(s.p50_ms)} at p50"
+            f"{choice.max_entries:,} entries answers {rp.hit_rate:.1%} of them in {ms_short(hit_ms)} instead of "
+            f"{ms_short(s.p50_ms)} at p50"
         )
     if rp.capacity_bound:
         reason += " (capacity binds: hit rate approximated by keeping the most requested keys)"

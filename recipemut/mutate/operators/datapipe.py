@@ -38,6 +38,7 @@ import logging
 from dataclasses import replace
 from types import MappingProxyType
 
+from recipemut.files.units import ms_text
 from recipemut.mutate.mutation import STRING, EditForm, EditShape, Mutation, mutate, target
 from recipemut.mutate.operators._base import OperatorContext, make_mutation
 from recipemut.predict.bytesmodel import byte_sums, summed_delta
@@ -153,7 +154,7 @@ def _format_candidates(ctx: OperatorContext) -> list[Mutation]:
         reason = (
             f"{what}: by the format table it changes "
             f"the bytes its {len(ops)} operations handle by {dbytes:+,.0f} bytes per request, and the latency-vs-bytes "
-            f"fits predict {-saving:+.1f} ms per request summed over {over} ({_fits_text(ctx, ops)})"
+            f"fits predict {ms_text(-saving, signed=True)} per request summed over {over} ({_fits_text(ctx, ops)})"
         )
         out.append(make_mutation(ctx, NAME, f"{f}={fmt}+{comp}", (f, *ops), reason + ".", edits))
     return out
@@ -184,7 +185,7 @@ def _drop_candidates(ctx: OperatorContext) -> list[Mutation]:
             reason = (
                 f"`{op_id}` produces `{f}`, which no operation consumes and is not an output: stop sending it "
                 f"({dbytes:+,.0f} bytes per request; the fit of `{op_id}` ({fit.describe()}) "
-                f"predicts {-saving:+.2f} ms)"
+                f"predicts {ms_text(-saving, signed=True, decimals=2)})"
             )
             out.append(make_mutation(ctx, NAME, f"drop:{op_id}.{f}", (op_id, f), reason + ".", edits))
     return out

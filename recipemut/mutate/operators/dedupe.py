@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from recipemut.files.units import ms_short
 from recipemut.mutate.mutation import TRUE, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, ms, set_on_operation
+from recipemut.mutate.operators._base import OperatorContext, assessing, set_on_operation
 from recipemut.mutate.operators.fanout import no_foreach_reason, rebatched_reason
 from recipemut.predict.fanout import first_of_key
 
@@ -79,7 +80,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     reason = (
         f"`{op_id}` fetches each item once per request (`dedupe: true`), saving {share:.1%} of its calls: it is "
         f"deterministic, and {n_saved:,} of its {calls:,} logged calls have the cache key of an earlier call of the "
-        f"same request (in {with_repeats:,} of {int(ran.sum()):,} requests), {ms(saved_ms)} of calls per request "
+        f"same request (in {with_repeats:,} of {int(ran.sum()):,} requests), {ms_short(saved_ms)} of calls per request "
         f"on average"
     )
     return set_on_operation(ctx, NAME, op_id, "dedupe", True, reason)

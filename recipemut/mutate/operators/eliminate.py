@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from recipemut.files.units import ms_short
 from recipemut.mutate.mutation import (
     Condition,
     Edit,
@@ -60,7 +61,6 @@ from recipemut.mutate.operators._base import (
     fmt_fields,
     kept_guards,
     make_mutation,
-    ms,
     mutation_ordering_problems,
     rewire_after,
 )
@@ -165,7 +165,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     reason = f"`{op_id}` {effects} and {what}, so removing it changes no result"
     if ctx.observed(op_id) and ctx.profile is not None:
         s = ctx.profile.stats(op_id)
-        reason += f"; it takes {ms(s.p50_ms)} at p50"
+        reason += f"; it takes {ms_short(s.p50_ms)} at p50"
         if s.cost_mean_usd > 0:
             reason += f" and costs ${s.cost_mean_usd:.6f} per call"
     m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)

@@ -30,8 +30,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recipemut.files.units import ms_short, ms_text
 from recipemut.mutate.mutation import COUNT, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, ms, set_on_operation
+from recipemut.mutate.operators._base import OperatorContext, assessing, set_on_operation
 from recipemut.predict.fanout import makespan
 from recipemut.recipe.model import Operation
 
@@ -135,16 +136,17 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     if k == now or gain < float(ctx.option("fanout_min_gain_ms")):
         return (
             f"no gain: scheduling its recorded calls on up to {cap} slots ({bound}) saves "
-            f"{max(float(gains[best_i]), 0.0):.1f} ms per request at most"
+            f"{ms_text(max(float(gains[best_i]), 0.0))} per request at most"
         )
     tol = float(ctx.option("fanout_tolerance"))
     calls = float(per_request[ran].mean())
     reason = (
         f"`{op_id}` runs {k} of its calls over `{op.foreach}` at once instead of {now} (`concurrency: {k}`): it "
-        f"makes {calls:.1f} calls per request (up to {int(per_request.max())}), which take {ms(float(spans[pick]))} "
-        f"per request instead of {ms(float(spans[pick]) + gain)} ({gain:.1f} ms less) when its recorded calls are "
-        f"scheduled on {k} slots; {k} is the smallest concurrency within {tol:.0%} of the best gain "
-        f"({float(gains[best_i]):.1f} ms at {ks[best_i]}) up to {cap}, {bound}; calls in flight at once can "
+        f"makes {calls:.1f} calls per request (up to {int(per_request.max())}), which take "
+        f"{ms_short(float(spans[pick]))} per request instead of {ms_short(float(spans[pick]) + gain)} "
+        f"({ms_text(gain)} less) when its recorded calls are scheduled on {k} slots; {k} is the smallest "
+        f"concurrency within {tol:.0%} of the best gain "
+        f"({ms_text(float(gains[best_i]))} at {ks[best_i]}) up to {cap}, {bound}; calls in flight at once can "
         f"slow each other down on `{op.service}`, which this prediction assumes they do not"
     )
     return set_on_operation(ctx, NAME, op_id, "concurrency", k, reason)

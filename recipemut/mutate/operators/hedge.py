@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from recipemut.files.units import ms_short
 from recipemut.mutate.mutation import MAPPING, Condition, EditForm, EditShape, Mutation, target
-from recipemut.mutate.operators._base import OperatorContext, assessing, ms, set_on_operation
+from recipemut.mutate.operators._base import OperatorContext, assessing, set_on_operation
 from recipemut.predict import hedgemodel
 from recipemut.profile.build import ST_OK
 
@@ -61,7 +62,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
     tail_ratio = float(ctx.option("hedge_tail_ratio"))
     if p50 <= 0 or p99 / p50 < tail_ratio:
         return None
-    tail = f"a heavy tail (p99 {ms(p99)} is {p99 / p50:.1f}x its p50 {ms(p50)})"
+    tail = f"a heavy tail (p99 {ms_short(p99)} is {p99 / p50:.1f}x its p50 {ms_short(p50)})"
     if op.side_effects == "external":
         return f"{tail}, but external side effects: a duplicate call would repeat an action"
     if op_id in ctx.frozen:
@@ -83,16 +84,16 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         )
     if choice.p99_after_ms > (1 - min_gain) * p99:
         return (
-            f"{tail}, but the best delay ({ms(choice.after_ms)}, its p{choice.quantile * 100:g}) brings its p99 only "
-            f"to {ms(choice.p99_after_ms)}, less than {min_gain:.0%} lower (option hedge_min_p99_gain)"
+            f"{tail}, but the best delay ({ms_short(choice.after_ms)}, its p{choice.quantile * 100:g}) brings its "
+            f"p99 only to {ms_short(choice.p99_after_ms)}, less than {min_gain:.0%} lower (option hedge_min_p99_gain)"
         )
     after = round(choice.after_ms, 1)
     ratio = choice.p99_before_ms / choice.p50_ms
     reason = (
-        f"`{op_id}` has a heavy tail (p99 {ms(choice.p99_before_ms)} is {ratio:.1f}x its p50 "
-        f"{ms(choice.p50_ms)}); re-sending a call unanswered after {ms(after)} (its p{choice.quantile * 100:g}) "
-        f"gives a predicted p99 of {ms(choice.p99_after_ms)} for {choice.extra_rate:.1%} extra calls, assuming the "
-        f"duplicate's latency is independent of the original's"
+        f"`{op_id}` has a heavy tail (p99 {ms_short(choice.p99_before_ms)} is {ratio:.1f}x its p50 "
+        f"{ms_short(choice.p50_ms)}); re-sending a call unanswered after {ms_short(after)} "
+        f"(its p{choice.quantile * 100:g}) gives a predicted p99 of {ms_short(choice.p99_after_ms)} for "
+        f"{choice.extra_rate:.1%} extra calls, assuming the duplicate's latency is independent of the original's"
     )
     if fan_out:
         reason = reason.replace("has a heavy tail (", "has a heavy tail per call (", 1) + (

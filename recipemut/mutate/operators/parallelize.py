@@ -35,6 +35,7 @@ dropping it would break.
 
 from __future__ import annotations
 
+from recipemut.files.units import ms_short
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     DagView,
@@ -44,7 +45,6 @@ from recipemut.mutate.operators._base import (
     keep_if_ordered,
     kept_guards,
     make_mutation,
-    ms,
     rewire_after,
 )
 from recipemut.recipe.model import Operation
@@ -115,7 +115,7 @@ def _assess(ctx: OperatorContext, b: str) -> list[Mutation] | str | None:
             reason += f" (it still waits for {', '.join(f'`{p}`' for p in inherited)}, as `{a}` did)"
         if ctx.observed(a) and ctx.profile is not None:
             s = ctx.profile.stats(a)
-            reason += f"; `{a}` takes {ms(s.p50_ms)} at p50 and {ms(s.p95_ms)} at p95"
+            reason += f"; `{a}` takes {ms_short(s.p50_ms)} at p50 and {ms_short(s.p95_ms)} at p95"
         m = make_mutation(ctx, NAME, f"{a}->{b}", (a, b), reason + ".", edits)
         keep_if_ordered(ctx, m, out, kept, f"{stays}: dropping it would break an ordering constraint")
     if out:

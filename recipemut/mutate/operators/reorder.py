@@ -40,6 +40,7 @@ frozen or ``keep_order``, not adjacent, or the ordering constraint the swap woul
 
 from __future__ import annotations
 
+from recipemut.files.units import ms_short
 from recipemut.mutate.mutation import EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     DagView,
@@ -48,7 +49,6 @@ from recipemut.mutate.operators._base import (
     keep_if_ordered,
     kept_guards,
     make_mutation,
-    ms,
     rewire_after,
 )
 from recipemut.recipe.edits import Edit
@@ -79,7 +79,7 @@ def _worth(ctx: OperatorContext, a: str, b: str) -> str | None:
         if p is not None and ctx.observed(b):
             why += f" (it halted {p.stats(b).halt_rate:.1%} of its calls)"
         if p is not None and ctx.observed(a):
-            why += f", and then `{a}` ({ms(p.stats(a).p50_ms)} at p50) need not run"
+            why += f", and then `{a}` ({ms_short(p.stats(a).p50_ms)} at p50) need not run"
         return why
     if p is not None and ctx.observed(b):
         sb = p.stats(b)

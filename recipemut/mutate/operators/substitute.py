@@ -40,6 +40,7 @@ from typing import Any
 
 import networkx as nx
 
+from recipemut.files.units import ms_short
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     OperatorContext,
@@ -48,7 +49,6 @@ from recipemut.mutate.operators._base import (
     fmt_fields,
     keep_if_ordered,
     make_mutation,
-    ms,
 )
 from recipemut.recipe.edits import Edit
 from recipemut.recipe.model import Operation
@@ -124,10 +124,10 @@ def substitution_edits(ctx: OperatorContext, op: Operation, alt: Operation) -> l
 def _evidence(ctx: OperatorContext, op: Operation, alt: Operation) -> str:
     parts = []
     if alt.expected is not None and alt.expected.latency_p95_ms is not None:
-        parts.append(f"the catalogue expects {ms(alt.expected.latency_p95_ms)} at p95")
+        parts.append(f"the catalogue expects {ms_short(alt.expected.latency_p95_ms)} at p95")
     if ctx.observed(op.id) and ctx.profile is not None:
         s = ctx.profile.stats(op.id)
-        parts.append(f"`{op.id}` was observed at {ms(s.p95_ms)} at p95 and ${s.cost_mean_usd:.6f} per call")
+        parts.append(f"`{op.id}` was observed at {ms_short(s.p95_ms)} at p95 and ${s.cost_mean_usd:.6f} per call")
     cost = (
         alt.cost_per_call_usd
         if alt.cost_per_call_usd is not None

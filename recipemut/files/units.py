@@ -1,0 +1,51 @@
+"""Figures with their units as a person reads them: one wording for every command.
+
+Text, markdown and the HTML report say a figure through these helpers, so ``profile``, ``suggest``,
+``evaluate`` and the rest say it alike; ``--format json`` gives the bare numbers and never comes here.
+
+- milliseconds have thousands separators, in sentences and table cells alike: ``1,872.7 ms``.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def ms_text(value: float, *, signed: bool = False, unit: bool = True, decimals: int | None = 1,
+            clock: bool = False) -> str:  # fmt: skip
+    """Milliseconds with thousands separators: ``1,872.7 ms``.
+
+    ``signed`` gives a change its sign (what rounds to zero reads ``+0.0``, never ``-0.0``); ``unit=False``
+    leaves out `` ms`` (a table cell under an ``ms`` header, an interval's ends); ``decimals=None`` writes a
+    value as a recipe gives it (``1,200``, ``142.4``); ``clock`` adds minutes to a span of a minute or more.
+    Not a number: ``-``.
+
+    >>> ms_text(1872.74), ms_text(-0.04, signed=True), ms_text(-1004.5, signed=True, unit=False)
+    ('1,872.7 ms', '+0.0 ms', '-1,004.5')
+    >>> ms_text(1200.0, decimals=None), ms_text(142.4, decimals=None), ms_text(386_000, clock=True)
+    ('1,200 ms', '142.4 ms', '386,000.0 ms (6m26s)')
+    >>> ms_text(float("nan"))
+    '-'
+    """
+    if not math.isfinite(value):
+        return "-"
+    if decimals is None:
+        digits = f"{value:,.0f}" if float(value).is_integer() else f"{value:,g}"
+    else:
+        v = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+        digits = f"{v:{'+' if signed else ''},.{decimals}f}"
+    text = f"{digits} ms" if unit else digits
+    if not (clock and abs(value) >= 60_000):
+        return text
+    seconds = round(abs(value) / 1000)
+    hours, rest = divmod(seconds, 3600)
+    return f"{text} ({hours}h{rest // 60:02d}m)" if hours else f"{text} ({rest // 60}m{rest % 60:02d}s)"
+
+
+def ms_short(value: float) -> str:
+    """A latency quoted in a sentence: one decimal under 100 ms, whole above.
+
+    >>> ms_short(95.14), ms_short(1178.9)
+    ('95.1 ms', '1,179 ms')
+    """
+    return ms_text(value, decimals=1 if abs(value) < 100 else 0)

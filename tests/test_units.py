@@ -1,0 +1,60 @@
+"""One wording of figures and their units across commands (``recipemut/files/units.py``).
+
+A new user running the README's loop met milliseconds with thousands separators in evaluate
+(``1,020.0 ms``) and without them in profile and suggest (``1872.7 ms``): every ms figure a person
+reads now goes through one helper.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from recipemut.cli import app
+from recipemut.files.units import ms_short, ms_text
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
+CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "value", "text"),
+    [
+        ({}, 1872.74, "1,872.7 ms"),
+        ({}, 606.5, "606.5 ms"),
+        ({"signed": True}, 1020.0, "+1,020.0 ms"),
+        ({"signed": True}, -0.04, "+0.0 ms"),
+        ({"signed": True, "unit": False}, -1004.46, "-1,004.5"),
+        ({"unit": False}, 1178.94, "1,178.9"),
+        ({"decimals": 2, "signed": True}, -21.934, "-21.93 ms"),
+        ({"decimals": None}, 1200.0, "1,200 ms"),
+        ({"decimals": None}, 142.4, "142.4 ms"),
+        ({"clock": True}, 59_999.0, "59,999.0 ms"),
+        ({"clock": True}, 386_000.0, "386,000.0 ms (6m26s)"),
+        ({"clock": True}, 3_725_000.0, "3,725,000.0 ms (1h02m)"),
+        ({}, float("nan"), "-"),
+    ],
+)
+def test_ms_text(kwargs: dict[str, object], value: float, text: str) -> None:
+    assert ms_text(value, **kwargs) == text  # type: ignore[arg-type]
+
+
+def test_ms_short_is_whole_from_100_ms_with_separators() -> None:
+    assert (ms_short(95.14), ms_short(1178.9), ms_short(12_345.6)) == ("95.1 ms", "1,179 ms", "12,346 ms")
+
+
+def test_profile_says_milliseconds_as_evaluate_does() -> None:
+    args = ["profile", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "-q"]
+    res = runner.invoke(app, args, env=ENV)
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.stdout.split())
+    assert "end-to-end: p50 606.5 ms, p95 988.5 ms, p99 1,872.7 ms;" in out, out
+    assert "quote_shipping 1,099.0 ms (55% of their latency)" in out, out
+    row = next(line for line in res.stdout.splitlines() if " quote_shipping " in line)
+    assert " 1,178.9 " in row and "1178.9" not in row, row  # the table's p99 ms cell
+    data = json.loads(runner.invoke(app, [*args, "-f", "json"], env=ENV).stdout)
+    assert data["e2e"]["latency_p99_ms"] == pytest.approx(1872.7, abs=0.05)  # JSON keeps the bare number
