@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,16 @@ def test_json_has_the_calls_and_the_n_plus_one_finding(tmp_path: Path) -> None:
         ["foreach: driver_ids", "concurrency: 1"],
     )
     assert doc["ops"][1]["error_rate"] == 0.0  # the retried errors are not request errors
+
+
+def test_a_percent_column_has_one_decimal_in_every_cell(files: tuple[Path, Path]) -> None:
+    """A share of none read ``0`` beside ``8.4`` in the halt % column; it reads ``0.0`` as its neighbours do."""
+    recipe, logs = files
+    result = runner.invoke(app, ["profile", str(recipe), "--logs", str(logs)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    names = [c.strip() for c in next(ln for ln in lines if ln.startswith("┃")).split("┃")]
+    rows = [[c.strip() for c in ln.split("│")] for ln in lines if ln.startswith("│")]
+    for column in ("err %", "halt %", "crit %"):
+        cells = [r[names.index(column)] for r in rows]
+        assert all(c == "<0.1" or re.fullmatch(r"\d+\.\d", c) for c in cells), (column, cells)

@@ -138,9 +138,10 @@ def _f(v: float, spec: str = ".1f", suffix: str = "") -> str:
 
 
 def _pct(v: float) -> str:
-    if not math.isfinite(v) or v == 0:
-        return "-" if not math.isfinite(v) else "0"
-    return f"{100 * v:.1f}" if v >= 0.001 else "<0.1"
+    """A share in percent, one decimal in every cell of its column (``0.0`` beside ``8.4``, not ``0``)."""
+    if not math.isfinite(v):
+        return "-"
+    return "<0.1" if 0 < v < 0.001 else f"{100 * v:.1f}"
 
 
 def _bytes(v: float) -> str:
