@@ -58,3 +58,16 @@ def test_profile_says_milliseconds_as_evaluate_does() -> None:
     assert " 1,178.9 " in row and "1178.9" not in row, row  # the table's p99 ms cell
     data = json.loads(runner.invoke(app, [*args, "-f", "json"], env=ENV).stdout)
     assert data["e2e"]["latency_p99_ms"] == pytest.approx(1872.7, abs=0.05)  # JSON keeps the bare number
+
+
+def test_stats_and_evaluate_spell_points_alike() -> None:
+    """stats said ``0.5pt`` where evaluate said ``+0.25 pt``: both say ``pt`` after a space."""
+    from recipemut.apply.canary import MetricJudgement
+    from recipemut.commands.stats import HEADERS, _cells
+
+    row = {"operator": "cache", "suggested": 2, "simulated_improves": 1, "promoted": 1, "rolled_back": 0, "held": 0,
+           "mean_observed_gain": 0.002, "prediction_error": 0.005, "calibration": 1.0, "calibrated_n": 1,
+           "bandit": {"posterior_mean": 0.65, "next_pick_probability": 0.15}}  # fmt: skip
+    assert _cells(row)[HEADERS.index("err")] == "0.5 pt"
+    rate = MetricJudgement("error_rate", 0.0359, 0.0384, 0.0025, -0.0087, 0.0162, 0.4, 0.005, 0.005, "uncertain")
+    assert (rate.change_text(rate.delta), rate.allowed_text()) == ("+0.25 pt", "+0.50 pt")

@@ -64,7 +64,7 @@ from recipemut.apply.transaction import (
 )
 from recipemut.errors import RecipemutError
 from recipemut.files.jsonsafe import strict_json
-from recipemut.files.units import ms_text
+from recipemut.files.units import ms_text, pt_text
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.judge.rates import rate_change
 from recipemut.judge.stats import IMPROVES, METRICS, NO_DIFFERENCE, Interval, compare, verdict_of
@@ -132,7 +132,7 @@ class MetricJudgement:
         if not math.isfinite(v):
             return "n/a"
         if self.name not in RELATIVE:
-            return f"{100 * v:+.2f} pt"
+            return pt_text(v, signed=True)
         if self.primary:
             return f"{v / abs(self.primary):+.1%}"
         return ms_text(v, signed=True) if self.name.startswith("latency") else f"{'+' if v >= 0 else '-'}${abs(v):.6f}"
@@ -146,7 +146,7 @@ class MetricJudgement:
 
     def allowed_text(self) -> str:
         """The allowed worsening: a relative metric's in percent, a rate's in points."""
-        return f"+{self.tolerance:.1%}" if self.name in RELATIVE else f"+{100 * self.tolerance:.2f} pt"
+        return f"+{self.tolerance:.1%}" if self.name in RELATIVE else pt_text(self.tolerance, signed=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The metric as JSON gives it: an unknown or uncomputable figure is ``null``, never ``NaN``."""

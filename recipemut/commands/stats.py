@@ -12,8 +12,8 @@ from rich.console import Console
 from recipemut.commands._common import OutputFormat
 from recipemut.commands._failure import fail
 from recipemut.commands._layout import Column, show
-from recipemut.files.units import ms_text
 from recipemut.files.text import console, shown, utc_text
+from recipemut.files.units import ms_text, pt_text
 from recipemut.learn.store import ENV_VAR, check_store_path, store_path
 from recipemut.learn.summary import store_summary, versions_seen
 
@@ -34,7 +34,7 @@ def _cells(o: dict[str, Any]) -> list[str]:
         str(o["rolled_back"]),
         str(o["held"]),
         _pct(o["mean_observed_gain"], signed=True),
-        "-" if o["prediction_error"] is None else f"{100 * o['prediction_error']:.1f}pt",
+        "-" if o["prediction_error"] is None else pt_text(o["prediction_error"], decimals=1),
         "-" if o["calibration"] is None else f"{_pct(o['calibration'])} of {o['calibrated_n']}",
         f"{b['posterior_mean']:.2f}",
         _pct(b["next_pick_probability"]),

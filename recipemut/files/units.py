@@ -3,7 +3,8 @@
 Text, markdown and the HTML report say a figure through these helpers, so ``profile``, ``suggest``,
 ``evaluate`` and the rest say it alike; ``--format json`` gives the bare numbers and never comes here.
 
-- milliseconds have thousands separators, in sentences and table cells alike: ``1,872.7 ms``.
+- milliseconds have thousands separators, in sentences and table cells alike: ``1,872.7 ms``;
+- a change of a rate (error, halt) is in percentage points, ``pt`` after a space: ``+0.25 pt``.
 """
 
 from __future__ import annotations
@@ -49,3 +50,15 @@ def ms_short(value: float) -> str:
     ('95.1 ms', '1,179 ms')
     """
     return ms_text(value, decimals=1 if abs(value) < 100 else 0)
+
+
+def pt_text(share: float, *, signed: bool = False, decimals: int = 2) -> str:
+    """A rate's change, or an error of gains, in percentage points: ``+0.25 pt`` for a share of 0.0025.
+
+    >>> pt_text(0.0025, signed=True), pt_text(0.005, decimals=1), pt_text(-0.0011, signed=True)
+    ('+0.25 pt', '0.5 pt', '-0.11 pt')
+    >>> pt_text(-0.00001, signed=True)
+    '+0.00 pt'
+    """
+    v = round(100 * share, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"{v:{'+' if signed else ''}.{decimals}f} pt"
