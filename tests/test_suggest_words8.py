@@ -160,6 +160,21 @@ def test_on_a_pipe_each_plan_step_stays_one_line() -> None:
     assert plan[3].startswith("  whole plan vs. the current recipe: ") and plan[3].endswith("imputed 99%")
 
 
+LATENCY_CHANGE = r"[+-][\d,]+\.\d ms \[[+-][\d,]+\.\d, [+-][\d,]+\.\d\]"
+
+
+def test_the_whole_plan_line_says_its_latencies_in_ms(checkout_markdown: str) -> None:
+    """It gave 'Δp50 -106.6 [-118.5, -94.2]' without a unit, where the A/B line below it says '-103.1 ms [...]'."""
+    got = CliRunner().invoke(app, SUGGEST, env={"COLUMNS": None})
+    assert got.exit_code == 0, got.output
+    whole = next(line for line in got.output.splitlines() if line.startswith("  whole plan vs. the current recipe: "))
+    page = next(line for line in checkout_markdown.splitlines() if line.startswith("Whole plan: "))
+    for line in (whole, page):
+        for label in ("p50", "p95", "p99", "mean"):
+            assert re.search(f"Δ{label} {LATENCY_CHANGE}", line), (label, line)
+        assert re.search(r"Δcost [+-]\$", line), line
+
+
 # ---- logs too few to judge --------------------------------------------------------------------------------
 
 

@@ -126,9 +126,8 @@ def _item(out: Console, head: str, body: str, style: str | None = None) -> None:
 
 
 def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
-    from recipemut.judge.abtest import PREDICTED
     from recipemut.plan.assemble import nothing_found, raise_hint
-    from recipemut.plan.explain import LABELS, ab_line, interval, not_proposed_lines, reason, requests
+    from recipemut.plan.explain import ab_line, not_proposed_lines, plan_changes, reason, requests
     from recipemut.plan.markdown import n_plus_one_findings
     from recipemut.recipe.diff import structural_diff
 
@@ -168,8 +167,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
         ev = result.plan_evaluation
         if ev is not None:
             _item(
-                out, "  ", "whole plan vs. the current recipe: "
-                + ", ".join(f"Δ{LABELS[k]} {interval(ev, k)}" for k in PREDICTED)
+                out, "  ", f"whole plan vs. the current recipe: {plan_changes(ev)}"
                 + f"; verdict [bold]{shown(ev.verdict)}[/], imputed {100 * ev.imputed_share:.0f}%"
             )
             _item(out, "  ", shown(ab_line(ev)))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from recipemut.files.units import ms_text
-from recipemut.judge.abtest import Evaluation
+from recipemut.judge.abtest import PREDICTED, Evaluation
 from recipemut.judge.stats import NO_DIFFERENCE
 from recipemut.mutate.operators import NotProposed
 from recipemut.plan.search import Candidate, SearchResult
@@ -47,14 +47,23 @@ def signed(x: float, cost: bool = False) -> str:
     return ms_text(x, signed=True, unit=False)
 
 
-def interval(ev: Evaluation | None, key: str) -> str:
+def interval(ev: Evaluation | None, key: str, *, unit: bool = False) -> str:
+    """A predicted change and its interval: ``-106.6 [-118.5, -94.2]`` in a column headed ``ms``; with ``unit``,
+    a latency's estimate says its unit, as the A/B's shift does (``-106.6 ms [-118.5, -94.2]``)."""
     if ev is None:
         return "-"
     iv = ev.predicted[key]
     cost = key == "cost_mean_usd"
+    est = signed(iv.estimate, cost) + (" ms" if unit and not cost and math.isfinite(iv.estimate) else "")
     if iv.lo == iv.hi == iv.estimate:
-        return signed(iv.estimate, cost)
-    return f"{signed(iv.estimate, cost)} [{signed(iv.lo, cost)}, {signed(iv.hi, cost)}]"
+        return est
+    return f"{est} [{signed(iv.lo, cost)}, {signed(iv.hi, cost)}]"
+
+
+def plan_changes(ev: Evaluation) -> str:
+    """The whole plan's predicted changes in one line, each latency's in ms (it had no unit):
+    ``Δp50 -106.6 ms [-118.5, -94.2], ..., Δcost -$0.001057 [-$0.001080, -$0.001035]``."""
+    return ", ".join(f"Δ{LABELS[k]} {interval(ev, k, unit=True)}" for k in PREDICTED)
 
 
 def requests(n: int, adjective: str = "") -> str:

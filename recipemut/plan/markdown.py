@@ -10,7 +10,7 @@ from recipemut.files.text import safe
 from recipemut.files.units import ms_text
 from recipemut.judge.abtest import PREDICTED
 from recipemut.plan.assemble import CapacityLines, nothing_found
-from recipemut.plan.explain import LABELS, ab_line, interval, reason, rejection, requests
+from recipemut.plan.explain import LABELS, ab_line, interval, plan_changes, reason, rejection, requests
 from recipemut.plan.search import SearchResult
 from recipemut.recipe.diff import structural_diff
 from recipemut.recipe.graph import render_mermaid
@@ -125,9 +125,7 @@ def plan_markdown(
         if ev is not None:
             lines += [
                 "",
-                "Whole plan: "
-                + ", ".join(f"Δ{LABELS[k]} {interval(ev, k)}" for k in PREDICTED)
-                + f"; **{ev.verdict}**.",
+                f"Whole plan: {plan_changes(ev)}; **{ev.verdict}**.",
                 "",
                 ab_line(ev) + ".",
             ]

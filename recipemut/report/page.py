@@ -22,7 +22,7 @@ from recipemut.files.units import ms_text
 from recipemut.forecast.rates import DAY_S
 from recipemut.forecast.report import urgency_order
 from recipemut.plan.assemble import nothing_found
-from recipemut.plan.explain import LABELS, interval, reason, requests
+from recipemut.plan.explain import interval, plan_changes, reason, requests
 from recipemut.plan.markdown import sampled_words
 from recipemut.recipe.diff import structural_diff
 
@@ -143,7 +143,7 @@ def _plan_section(d: ReportInputs) -> str:
         out.append(f'<ol class="plan-steps">{steps}</ol>')
         ev = result.plan_evaluation
         if ev is not None:
-            moves = ", ".join(f"Δ{LABELS[k]} {esc(interval(ev, k))}" for k in ev.predicted)
+            moves = esc(plan_changes(ev))
             out.append(f"<p>Whole plan against the current recipe: {moves}; verdict {_verdict(ev.verdict)}.</p>")
         out += [f'<p class="note">capacity: {esc(line)}</p>' for line in d.capacity_lines.plan_lines(result)]
     out.append("</section>\n")
