@@ -64,7 +64,7 @@ from recipemut.apply.transaction import (
 )
 from recipemut.errors import RecipemutError
 from recipemut.files.jsonsafe import strict_json
-from recipemut.files.units import ms_text, pt_text
+from recipemut.files.units import ms_text, pt_text, usd_change
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.judge.rates import rate_change
 from recipemut.judge.stats import IMPROVES, METRICS, NO_DIFFERENCE, Interval, compare, verdict_of
@@ -135,7 +135,7 @@ class MetricJudgement:
             return pt_text(v, signed=True)
         if self.primary:
             return f"{v / abs(self.primary):+.1%}"
-        return ms_text(v, signed=True) if self.name.startswith("latency") else f"{'+' if v >= 0 else '-'}${abs(v):.6f}"
+        return ms_text(v, signed=True) if self.name.startswith("latency") else usd_change(v)
 
     def interval_text(self, sep: str = " .. ") -> str:
         """The interval of the change, each end said as :meth:`change_text` says it (points once, after the

@@ -4,12 +4,18 @@ Text, markdown and the HTML report say a figure through these helpers, so ``prof
 ``evaluate`` and the rest say it alike; ``--format json`` gives the bare numbers and never comes here.
 
 - milliseconds have thousands separators, in sentences and table cells alike: ``1,872.7 ms``;
-- a change of a rate (error, halt) is in percentage points, ``pt`` after a space: ``+0.25 pt``.
+- a change of a rate (error, halt) is in percentage points, ``pt`` after a space: ``+0.25 pt``;
+- a change of cost is in dollars per request to six places, or to two significant digits when it is
+  smaller (``+$0.00000068``), so a real change never reads ``+$0.000000``; no change reads ``$0``.
 """
 
 from __future__ import annotations
 
 import math
+
+#: a change of cost smaller than this (dollars per request) is the rounding of sums of prices, not a change a
+#: price makes: it reads ``$0``
+USD_NOISE = 1e-12
 
 
 def ms_text(value: float, *, signed: bool = False, unit: bool = True, decimals: int | None = 1,
@@ -62,3 +68,22 @@ def pt_text(share: float, *, signed: bool = False, decimals: int = 2) -> str:
     """
     v = round(100 * share, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
     return f"{v:{'+' if signed else ''}.{decimals}f} pt"
+
+
+def usd_change(x: float) -> str:
+    """A change of cost in dollars, signed: to six places, as every cost in the text is, and to two
+    significant digits below a millionth, so a real change never reads as none; ``$0`` for no change.
+
+    >>> usd_change(-0.000498), usd_change(2.97e-05), usd_change(6.84e-07), usd_change(1.17e-06), usd_change(2e-06)
+    ('-$0.000498', '+$0.000030', '+$0.00000068', '+$0.0000012', '+$0.000002')
+    >>> usd_change(0.0), usd_change(-8.7e-19), usd_change(float("nan"))
+    ('$0', '$0', '-')
+    """
+    if not math.isfinite(x):
+        return "-"
+    if abs(x) < USD_NOISE:
+        return "$0"
+    digits = f"{abs(x):.{max(6, 1 - math.floor(math.log10(abs(x))))}f}"
+    whole, frac = digits.split(".")
+    frac = frac[:6] + frac[6:].rstrip("0")  # 0.0000020 reads 0.000002, as six places give it
+    return f"{'-' if x < 0 else '+'}${whole}.{frac}"

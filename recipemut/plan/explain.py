@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from recipemut.files.units import ms_text
+from recipemut.files.units import ms_text, usd_change
 from recipemut.judge.abtest import PREDICTED, Evaluation
 from recipemut.judge.stats import NO_DIFFERENCE
 from recipemut.mutate.operators import NotProposed
@@ -35,15 +35,14 @@ def signed(x: float, cost: bool = False) -> str:
     ``+0.0``, never ``-0.0``.
 
     >>> signed(-8.7e-19, cost=True), signed(6.8e-07, cost=True), signed(-0.000498, cost=True), signed(-0.04)
-    ('+$0.000000', '+$0.000001', '-$0.000498', '+0.0')
+    ('$0', '+$0.00000068', '-$0.000498', '+0.0')
     >>> signed(-1004.46)
     '-1,004.5'
     """
     if not math.isfinite(x):
         return "-"
-    if cost:  # dollars per request to six places, as every sentence and evaluate give them (not µ$ beside $)
-        v = round(x, 6) + 0.0  # + 0.0 turns -0.0 into 0.0
-        return f"{'-' if v < 0 else '+'}${abs(v):.6f}"
+    if cost:  # dollars per request, as every sentence and evaluate give them (not µ$ beside $)
+        return usd_change(x)
     return ms_text(x, signed=True, unit=False)
 
 
