@@ -60,6 +60,20 @@ def test_eliminate_cache_and_format_changes() -> None:
     assert d.to_dict()["operations_removed"] == ["d"]
 
 
+def test_a_price_is_said_in_dollars() -> None:
+    """substitute's line read 'cost_per_call_usd 0.0009 -> 0.0006', the only cost in the output without its $."""
+    r = _base()
+    doc = recipe_to_dict(r)
+    doc["operations"][0]["cost_per_call_usd"] = 0.0009
+    r = mutate(doc, [])
+    m = mutate(doc, [Edit("set", ("operations", "a", "cost_per_call_usd"), 4e-05),
+                     Edit("set", ("operations", "b", "cost_per_call_usd"), 0.0006)])  # fmt: skip
+    assert structural_diff(r, m).lines() == [
+        "~ a: cost_per_call_usd $0.0009 -> $0.00004",
+        "~ b: cost_per_call_usd (none) -> $0.0006",
+    ]
+
+
 def test_reorder_edge_flip_and_identity() -> None:
     r = _base()
     assert structural_diff(r, r).empty

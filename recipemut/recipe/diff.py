@@ -20,8 +20,10 @@ edges added or removed (with their kind: ``data``, ``after`` or ``both``).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from recipemut.recipe.edits import Edit
@@ -62,7 +64,7 @@ class StructuralDiff:
         out = [f"+ operation {op}" for op in self.ops_added]
         out += [f"- operation {op}" for op in self.ops_removed]
         for op, changes in self.ops_changed:
-            out.append(f"~ {op}: " + "; ".join(f"{k} {_short(a)} -> {_short(b)}" for k, a, b in changes))
+            out.append(f"~ {op}: " + "; ".join(f"{k} {_short(a, k)} -> {_short(b, k)}" for k, a, b in changes))
         for name, changes in self.fields_changed:
             out.append(f"~ field {name}: " + "; ".join(f"{k} {_short(a)} -> {_short(b)}" for k, a, b in changes))
         out += [f"+ edge {a} -> {b} ({k})" for a, b, k in self.edges_added]
@@ -84,13 +86,18 @@ class StructuralDiff:
         }
 
 
-def _short(v: Any) -> str:
+def _short(v: Any, key: str = "") -> str:
     """A value as the YAML diff below it writes it, in one line: ``{ttl_s: 3600, max_entries: 50}``, not
-    Python's ``{'ttl_s': 3600.0, ...}``; text quoted; cut at 60 characters.
+    Python's ``{'ttl_s': 3600.0, ...}``; text quoted; a price (a ``*_usd`` key) in dollars, as every other
+    cost is said (``$0.00004``, not ``4e-05``); cut at 60 characters.
 
     >>> _short({"ttl_s": 3600.0, "max_entries": 50, "on": ["a", "b"]}), _short("pricing"), _short(None)
     ("{ttl_s: 3600, max_entries: 50, on: ['a', 'b']}", "'pricing'", '(none)')
+    >>> _short(0.0009, "cost_per_call_usd"), _short(4e-05, "cost_per_call_usd"), _short(None, "cost_per_call_usd")
+    ('$0.0009', '$0.00004', '(none)')
     """
+    if key.endswith("_usd") and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return "$" + format(Decimal(repr(float(v))), "f")  # the shortest repr's digits, as the recipe writes a price
     s = _flow(v) if v is not None else "(none)"
     return s if len(s) <= 60 else s[:57] + "..."
 
