@@ -58,9 +58,9 @@ def test_text_names_the_crossing_and_the_sampling(growing: tuple[Path, Path]) ->
     assert "rates scaled by 1/0.001 (tracer sample rate 0.001 from the logs' sample_rate)" in out
     assert "STL (daily)" in out and "95% interval" in out
     cart_line = next(line for line in out.splitlines() if line.startswith("cart "))
-    assert " in " in cart_line and " d " in cart_line and "2x8" in cart_line
+    assert " in " in cart_line and " days " in cart_line and "2x8" in cart_line
     # the date by its month's name: "(12-21)" beside a range of days read as "12 to 21 days"
-    assert re.search(r"in \d+\.\d d \((Jan|Feb|Mar|Dec) \d{1,2}\); \d+ to (\d+|>60) ", cart_line), cart_line
+    assert re.search(r"in \d+\.\d days \((Jan|Feb|Mar|Dec) \d{1,2}\); \d+ to (\d+|>60) ", cart_line), cart_line
     assert "horizon 60 days from the end of the logs (2025-12-08), to 2026-02-06" in out
     assert "days count from the end of the logs (2025-12-08 00:00 UTC), not from today" in out
     pricing_line = next(line for line in out.splitlines() if line.startswith("pricing "))
@@ -94,7 +94,7 @@ def test_flat_traffic_says_not_within_the_horizon(flat: tuple[Path, Path]) -> No
     res = runner.invoke(app, ["forecast", str(recipe), "--logs", str(log), "--horizon", "30"], env=WIDE)
     assert res.exit_code == 0, res.output
     cart_line = next(line for line in res.output.splitlines() if line.startswith("cart "))
-    assert "not within 30 d" in cart_line and "beyond" not in res.output
+    assert "not within 30 days" in cart_line and "beyond" not in res.output
     assert "no tracer sampling declared (sample_rate): every logged request counts once" in res.output
     # beside the note of a sample taken at ingest, "no sampling declared" read as denying it: the note names
     # the tracer's sample_rate, and is the same with the sample (the rate series counts every request)

@@ -287,9 +287,9 @@ def test_headroom_sentences_read_as_english() -> None:
     over = C.ServiceOutlook("cart", 40.0, 2, 8, 0.7, 10.0, 0.9, "over-now", replicas_needed_now=3)
     undated = C.ServiceOutlook("cart", 10.0, 2, 8, 0.7, 10.0, 0.3, "undated", replicas_needed_now=1)
     assert C.HeadroomDelta(base, clear, 60.0).sentence(now) == (
-        "cart: scaling needed in 9 days -> not within the 60-day horizon; peak replicas 8 -> 5")
+        "cart: scaling needed in 9.0 days -> not within the 60-day horizon; peak replicas 8 -> 5")
     assert C.HeadroomDelta(over, base, 60.0).sentence(now).startswith(
-        "cart: scaling needed now (already above target) -> in 9 days; ")
+        "cart: scaling needed now (already above target) -> in 9.0 days; ")
     assert C.HeadroomDelta(over, undated, None).sentence(now) == (
         "cart: scaling needed now (already above target) -> undated (no forecast); "
         "replicas for the current peak 3 -> 1")
@@ -336,7 +336,7 @@ def test_headroom_change_moves_crossing_and_replicas(growing: dict[int, pd.DataF
     if cart.after.crossing is None:
         assert " -> not within the 60-day horizon; " in lines[0]
     else:
-        assert re.match(r"cart: scaling needed in \d+ days -> \d+ days; ", lines[0])
+        assert re.match(r"cart: scaling needed in \d+\.\d days -> \d+\.\d days; ", lines[0])
     same = C.headroom_change(fc, r, d.busy_ms, d.busy_ms)
     assert same.score == 0 and same.lines() == []
     worse = C.headroom_change(fc, r, d.busy_ms, dict(d.busy_ms, cart=d.busy_ms["cart"] * 2))

@@ -188,7 +188,7 @@ def test_forecast_names_the_columns_it_leaves_out_at_60() -> None:
     assert note, table
     for name in FORECAST_COLUMNS:
         assert name in note[1] or name in " ".join(table[:3]), name
-    assert re.search(r"^tax .* in \d+\.\d d", "\n".join(table), re.M)
+    assert re.search(r"^tax .* in \d+\.\d days", "\n".join(table), re.M)
 
 
 def test_stats_and_evaluate_stack_instead_of_cutting_at_60(tmp_path: Path) -> None:

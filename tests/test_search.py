@@ -478,7 +478,7 @@ def test_headroom_repicks_the_bottleneck_after_every_step(growing_world: World) 
     assert b["crossing_in_days"] == pytest.approx(12, abs=1.5)
     assert a["crossing_in_days"] > b["crossing_in_days"] + 8  # the second service's crossing moved out
     assert a["load"] < b["load"]
-    days = f"audit in {b['crossing_in_days']:.0f} days -> tax in {a['crossing_in_days']:.0f} days"
+    days = f"audit in {b['crossing_in_days']:.1f} days -> tax in {a['crossing_in_days']:.1f} days"
     assert first["sentence"] == f"first to need replicas: {days}"
     lines = hr.plan_lines(res)
     assert lines[0] == first["sentence"]

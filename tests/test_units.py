@@ -71,3 +71,16 @@ def test_stats_and_evaluate_spell_points_alike() -> None:
     assert _cells(row)[HEADERS.index("err")] == "0.5 pt"
     rate = MetricJudgement("error_rate", 0.0359, 0.0384, 0.0025, -0.0087, 0.0162, 0.4, 0.005, 0.005, "uncertain")
     assert (rate.change_text(rate.delta), rate.allowed_text()) == ("+0.25 pt", "+0.50 pt")
+
+
+def test_forecast_and_suggest_say_days_alike() -> None:
+    """forecast said 'in 13.6 d' where suggest said 'in 14 days' of the same service: both say '13.6 days'."""
+    logs = ["--logs", str(CHECKOUT / "logs.jsonl.gz"), "-q"]
+    fc = runner.invoke(app, ["forecast", str(CHECKOUT / "recipe.yaml"), *logs, "--charts", "0"], env=ENV)
+    assert fc.exit_code == 0, fc.output
+    tax = next(line for line in fc.stdout.splitlines() if line.startswith("tax "))
+    assert "in 13.6 days (Dec 21); " in tax and " d " not in tax, tax
+    assert "(95% range, days)" in fc.stdout and "not within 30 days" in fc.stdout
+    sg = runner.invoke(app, ["suggest", str(CHECKOUT / "recipe.yaml"), *logs, "-O", "cache"], env=ENV)
+    assert sg.exit_code == 0, sg.output
+    assert "tax: scaling needed in 13.6 days -> " in " ".join(sg.stdout.split()), sg.stdout

@@ -33,7 +33,7 @@ from recipemut.commands._common import (
 from recipemut.commands._layout import Column, rank, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
-from recipemut.files.units import ms_text
+from recipemut.files.units import days_text, ms_text
 
 if TYPE_CHECKING:  # the core is imported where used: `forecast -h` needs neither pandas nor scipy
     from recipemut.forecast.capacity import CapacityReport, ServiceOutlook
@@ -62,10 +62,10 @@ def _crossing_cell(o: ServiceOutlook, now: datetime, horizon_days: float) -> str
         return "[yellow]undated (no forecast)[/]"
     if o.crossing is None:
         tail = f" (earliest {_days(o.crossing_earliest, now, horizon_days)})" if o.crossing_earliest else ""
-        return f"[green]not within {horizon_days:g} d[/]{tail}"
+        return f"[green]not within {horizon_days:g} days[/]{tail}"
     days = (o.crossing - now).total_seconds() / DAY_S
     return (
-        f"[bold]in {days:.1f} d[/] ({o.crossing:%b} {o.crossing.day}); "  # "Dec 21": "12-21" read as a range
+        f"[bold]in {days_text(days)}[/] ({o.crossing:%b} {o.crossing.day}); "  # "Dec 21": "12-21" read as a range
         f"{_days(o.crossing_earliest, now, horizon_days)} to {_days(o.crossing_latest, now, horizon_days)}"
     )
 
@@ -107,7 +107,7 @@ def service_columns(rep: CapacityReport, ordered: list[ServiceOutlook]) -> list[
             ],
         ),
         (
-            f"target reached ({100 * fc.level:.0f}% range, d)",
+            f"target reached ({100 * fc.level:.0f}% range, days)",
             [_crossing_cell(o, now, rep.horizon_days) for o in ordered],
         ),
         ("replicas", [_replicas_cell(o) for o in ordered]),

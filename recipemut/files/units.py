@@ -6,7 +6,8 @@ Text, markdown and the HTML report say a figure through these helpers, so ``prof
 - milliseconds have thousands separators, in sentences and table cells alike: ``1,872.7 ms``;
 - a change of a rate (error, halt) is in percentage points, ``pt`` after a space: ``+0.25 pt``;
 - a change of cost is in dollars per request to six places, or to two significant digits when it is
-  smaller (``+$0.00000068``), so a real change never reads ``+$0.000000``; no change reads ``$0``.
+  smaller (``+$0.00000068``), so a real change never reads ``+$0.000000``; no change reads ``$0``;
+- a time ahead is in days, to one decimal, the word spelt out: ``13.6 days`` (not ``13.6 d`` beside ``14 days``).
 """
 
 from __future__ import annotations
@@ -87,3 +88,12 @@ def usd_change(x: float) -> str:
     whole, frac = digits.split(".")
     frac = frac[:6] + frac[6:].rstrip("0")  # 0.0000020 reads 0.000002, as six places give it
     return f"{'-' if x < 0 else '+'}${whole}.{frac}"
+
+
+def days_text(days: float) -> str:
+    """Days (from the end of the logs, say) as forecast, suggest and the report all give them.
+
+    >>> days_text(13.6288), days_text(1.0)
+    ('13.6 days', '1.0 days')
+    """
+    return f"{days:.1f} days"

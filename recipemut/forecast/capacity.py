@@ -25,6 +25,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from recipemut.files.units import days_text
 from recipemut.forecast.rates import (
     DAY_S,
     DEFAULT_HORIZON_DAYS,
@@ -273,7 +274,7 @@ class HeadroomDelta:
         return self.before.service
 
     def sentence(self, now: datetime) -> str:
-        """``cart: scaling needed in 9 days -> 31 days; peak replicas 8 -> 5`` (days from ``now``, the
+        """``cart: scaling needed in 9.0 days -> 31.0 days; peak replicas 8 -> 5`` (days from ``now``, the
         end of the logs); otherwise e.g. ``cart: scaling needed now (already above target) -> not
         within the 60-day horizon; ...``.
 
@@ -282,9 +283,9 @@ class HeadroomDelta:
         >>> o = ServiceOutlook("cart", 20.0, 2, 8, 0.7, 10.0, 0.5, "crosses", crossing=now + timedelta(days=9),
         ...                    replicas_needed=8)
         >>> HeadroomDelta(o, replace(o, status="clear", crossing=None, replicas_needed=5), 60.0).sentence(now)
-        'cart: scaling needed in 9 days -> not within the 60-day horizon; peak replicas 8 -> 5'
+        'cart: scaling needed in 9.0 days -> not within the 60-day horizon; peak replicas 8 -> 5'
         >>> HeadroomDelta(o, replace(o, crossing=now + timedelta(days=31), replicas_needed=5)).sentence(now)
-        'cart: scaling needed in 9 days -> 31 days; peak replicas 8 -> 5'
+        'cart: scaling needed in 9.0 days -> 31.0 days; peak replicas 8 -> 5'
 
         When before and after read the same, it is said once:
 
@@ -304,7 +305,7 @@ class HeadroomDelta:
             if o.status == "undated":
                 return "undated (no forecast)"
             d = days(o)
-            return f"not within {horizon}" if d is None else f"in {d:.0f} days"
+            return f"not within {horizon}" if d is None else f"in {days_text(d)}"
 
         b, a = self.before, self.after
         reps = (
@@ -314,7 +315,7 @@ class HeadroomDelta:
         )
         db, da = days(b), days(a)
         if db is not None and da is not None:
-            return f"{self.service}: scaling needed in {db:.0f} days -> {da:.0f} days; {reps}"
+            return f"{self.service}: scaling needed in {days_text(db)} -> {days_text(da)}; {reps}"
         wb, wa = when(b), when(a)
         if wb != wa:
             return f"{self.service}: scaling needed {wb} -> {wa}; {reps}"

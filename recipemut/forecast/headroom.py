@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recipemut.errors import RecipemutError
+from recipemut.files.units import days_text
 from recipemut.forecast.capacity import HeadroomChange, ServiceOutlook, headroom_change, service_outlooks
 from recipemut.forecast.demand import forecast_from_profile
 from recipemut.plan.search import Candidate, SearchResult
@@ -116,7 +117,7 @@ class Headroom:
         return {"before": one(before), "after": one(after), "sentence": self._crossing_sentence(before, after)}
 
     def _crossing_sentence(self, before: ServiceOutlook, after: ServiceOutlook) -> str:
-        """``first to need replicas: audit in 12 days -> tax in 27 days`` (``now``: the end of the logs)."""
+        """``first to need replicas: audit in 12.0 days -> tax in 27.0 days`` (``now``: the end of the logs)."""
         assert self.forecast is not None
         now, fc = self.forecast.now, self.forecast
         horizon = len(fc.index) * fc.history.bin_s / 86400.0 if fc.dated else None
@@ -129,7 +130,7 @@ class Headroom:
             days = o.days_to(o.crossing, now)
             if days is None:
                 return f"none within the {horizon:g}-day horizon ({o.service} closest)" if horizon else "none"
-            return f"{o.service} in {days:.0f} days"
+            return f"{o.service} in {days_text(days)}"
 
         return f"first to need replicas: {when(before)} -> {when(after)}"
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from recipemut.files.text import safe
+from recipemut.files.units import days_text
 from recipemut.forecast.capacity import CapacityReport, ServiceOutlook
 from recipemut.forecast.plot import chart_series
 from recipemut.forecast.rates import DAY_S
@@ -73,7 +74,7 @@ def _naive_utc(index: pd.DatetimeIndex) -> np.ndarray:
 
 
 def _when(d: datetime, now: datetime) -> str:
-    return f"{d:%Y-%m-%d} ({(d - now).total_seconds() / DAY_S:.1f} d after the logs end)"
+    return f"{d:%Y-%m-%d} ({days_text((d - now).total_seconds() / DAY_S)} after the logs end)"
 
 
 def clipped(name: str, most: int = TITLE_CHARS) -> str:
@@ -102,7 +103,7 @@ def panel_title(rep: CapacityReport, o: ServiceOutlook) -> str:
     elif o.status == "over-now":
         what = "already above the target"
     elif o.crossing is None:
-        what = f"target not reached within {rep.horizon_days:g} d"
+        what = f"target not reached within {rep.horizon_days:g} days"
     else:
         what = f"target reached {_when(o.crossing, rep.forecast.now)}"
     name = clipped(safe(o.service))

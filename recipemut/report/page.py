@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recipemut.files.text import safe
-from recipemut.files.units import ms_text
+from recipemut.files.units import days_text, ms_text
 from recipemut.forecast.rates import DAY_S
 from recipemut.forecast.report import urgency_order
 from recipemut.plan.assemble import nothing_found
@@ -237,8 +237,8 @@ def _crossing(rep: CapacityReport, o: ServiceOutlook) -> str:
     if o.status == "undated":
         return "undated (no forecast)"
     if o.crossing is None:
-        return f"not within {rep.horizon_days:g} d"
-    return f"in {(o.crossing - rep.forecast.now).total_seconds() / DAY_S:.1f} d ({o.crossing:%Y-%m-%d})"
+        return f"not within {rep.horizon_days:g} days"
+    return f"in {days_text((o.crossing - rep.forecast.now).total_seconds() / DAY_S)} ({o.crossing:%Y-%m-%d})"
 
 
 def _forecast_section(d: ReportInputs) -> str:
