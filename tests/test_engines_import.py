@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -26,7 +29,22 @@ def test_import_shows_the_recipe_with_a_header_naming_source_and_engine() -> Non
     doc = yaml.safe_load(res.stdout)
     assert doc["apiVersion"] == "recipemut/v1" and [o["id"] for o in doc["operations"]] == ["generate", "sleep"]
     assert "warning:" not in res.stdout  # warnings go to stderr
-    assert "loops-param-result.yaml:26:7: warning: 2 services are not declared: 'python:alpine3.6'" in res.stderr
+    said = "loops-param-result.yaml:26:7: 2 services are not declared: 'python:alpine3.6'"
+    assert any(line.startswith("warning: ") and said in line for line in res.stderr.splitlines()), res.stderr
+
+
+def test_import_words_a_warning_as_profile_does(tmp_path: Path) -> None:
+    """import said 'FILE:20:13: warning: ...' where profile, reading the same file, said 'warning: FILE:20:13: ...'."""
+    src = tmp_path / "wf.yaml"
+    shutil.copy(REAL / "argo" / "dag-enhanced-depends.yaml", src)
+    imported = runner.invoke(app, ["import", str(src)], env=ENV)
+    assert imported.exit_code == 0, imported.output
+    runs = Path(__file__).parents[1] / "recipes" / "argo-ci" / "runs.yaml"  # another workflow's: no span of this one
+    profiled = subprocess.run([sys.executable, "-m", "recipemut", "profile", str(src), "--logs", str(runs)],
+                              capture_output=True, text=True, env={**os.environ, **ENV}, timeout=120)  # fmt: skip
+    line = f"warning: {src}:20:13: should-execute-1: depends 'A && (C.Succeeded || C.Failed)' holds an OR"
+    assert line in imported.stderr.splitlines()[0], imported.stderr
+    assert line in profiled.stderr, profiled.stderr
 
 
 def test_import_writes_a_recipe_that_validates_and_loads_the_same(tmp_path: Path) -> None:
@@ -36,7 +54,7 @@ def test_import_writes_a_recipe_that_validates_and_loads_the_same(tmp_path: Path
     res = runner.invoke(app, ["import", str(src), "-o", str(out)], env=ENV)
     assert res.exit_code == 0, res.output
     assert res.stdout == ""
-    assert "wf.yaml:23:13: warning: should-execute-2: depends 'B || C' holds an OR" in res.stderr
+    assert "wf.yaml:23:13: should-execute-2: depends 'B || C' holds an OR" in res.stderr
     assert "read as Argo Workflow (7 operations), recipe written to" in res.stderr
     written, original = load_recipe(out), load_recipe(src)
     assert written.imported is None and written.operations == original.operations

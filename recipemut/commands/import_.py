@@ -35,8 +35,8 @@ def import_(
     The engine is found by the file's content (Argo Workflow, Tekton Pipeline, GitHub Actions
     workflow, Step Functions state machine, Serverless Workflow). What could not be carried over
     (an OR-dependency, a condition kept as text, a nested template) is printed on stderr as
-    warnings, `file:line: warning: ...`, at the engine file's lines. Exit 0 when the file was
-    imported, 1 when it could not be (the errors name file and line).
+    warnings, `warning: file:line: ...` as every command gives them, at the engine file's lines.
+    Exit 0 when the file was imported, 1 when it could not be (the errors name file and line).
 
     Traces with no recipe yet are drafted into one: an operation per (service, span name), `after`
     the order the traces showed (a call inside another, or one begun after another ended), every
@@ -76,7 +76,7 @@ def import_(
     file = files[0]
     result = import_file(file, out=out)
     for w in result.warnings:
-        err_console.print(f"[yellow]{shown(f'{w.location()}: warning: {w.message} [{w.code}]')}[/]")
+        err_console.print(f"[yellow]warning:[/] {shown(str(w))}")  # as the log handler says a recipe's warning
     n = len(result.recipe.operations)
     closing = (
         f"{shown(str(file))}: read as {shown(result.imported.engine)} ({n} operation{'' if n == 1 else 's'}), "
