@@ -242,7 +242,7 @@ def test_stats_says_how_many_of_the_versions_it_counts_its_table_lists(tmp_path:
     _store_of_three_versions(store)
     out = _run("stats", "--store", str(store), "--recipe", "checkout")
     first = out.splitlines()[0]
-    assert first.endswith("1 simulated mutations, 0 observed effects (one per mutation per canary), "
+    assert first.endswith("1 simulated mutation, 0 observed effects (one per mutation per canary), "
                           "3 recipe versions seen (2 profiled)"), first
     rows = [line.split()[:2] for line in out.splitlines() if line.startswith("checkout ")]
     assert rows == [["checkout", "4"], ["checkout", "5"]]  # the 2 profiled: the table's rows

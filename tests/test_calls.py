@@ -128,7 +128,7 @@ def test_the_n_plus_one_finding_names_the_field_and_the_lines_to_add(tmp_path: P
     assert f.share_of_e2e == pytest.approx((sum(LATENCIES) + 6) / (18.5 + sum(LATENCIES) + 6))
     s = f.sentence()
     assert "get_driver is called 13.0 times per request" in s and "one after another" in s
-    assert "3 failed call(s) were retried" in s and "no foreach" in s
+    assert "3 failed calls were retried" in s and "no foreach" in s
     json.dumps(f.to_dict())
 
 

@@ -214,7 +214,7 @@ def test_text_names_the_n_plus_one_pattern_and_the_lines_to_add(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "get_driver: 13.0 calls per request (max 13; several in 1 of 1); serial" in out
-    assert "3 retried error(s), up to attempt 2" in out
+    assert "3 retried errors, up to attempt 2" in out
     assert "N+1: get_driver is called 13.0 times per request" in out and "one after another" in out
     assert f"add to operation get_driver ({recipe}:17): `foreach: driver_ids`, `concurrency: 1`" in out
 

@@ -110,7 +110,7 @@ def test_otlp_on_stdin_with_a_mapping(tmp_path: Path, spool: Path) -> None:
     # without the mapping the error lists the readers' notes: they name <stdin> too
     bad = runner.invoke(app, ["profile", str(recipe), "--logs", "-"], input=data)
     assert bad.exit_code == 1, bad.output
-    assert "<stdin>: 1 span(s) map to no operation" in bad.stderr and not leaks(bad.output, spool)
+    assert "<stdin>: 1 span maps to no operation" in bad.stderr and not leaks(bad.output, spool)
     assert list(spool.iterdir()) == []
 
 

@@ -504,7 +504,7 @@ def test_suggest_reports_the_n_plus_one_finding_in_text_markdown_and_json(hotrod
     seen = (
         "N+1: get_driver is called 13.0 times per request (up to 13; several times in 20 of 20 requests), "
         "one after another: 206.0 ms from first call to last, 200.0 ms of calls, 92% of those requests' "
-        "latency; 60 failed call(s) were retried; the recipe has it as one call (no foreach)."
+        "latency; 60 failed calls were retried; the recipe has it as one call (no foreach)."
     )
     assert seen in out, res.output
     add = f"To describe it, add to operation get_driver ({recipe}:17): `foreach: driver_ids`, `concurrency: 1`."

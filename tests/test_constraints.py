@@ -51,7 +51,7 @@ def test_duplicate_ids_and_unknown_after() -> None:
     r, m = _pair([Edit("append", ("operations",), {"id": "a", "service": "s", "action": "A2"})])
     assert check_structure(r, m)[0] == "duplicate operation ids: a"
     r, m = _pair([Edit("append", ("operations", "c", "after"), "ghost")])
-    assert check_structure(r, m) == ["operation 'c' is after unknown operation(s) ghost"]
+    assert check_structure(r, m) == ["operation 'c' is after unknown operation ghost"]
 
 
 def test_frozen_changed_removed_or_reordered() -> None:

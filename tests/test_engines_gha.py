@@ -235,7 +235,7 @@ def test_a_matrix_is_a_fan_out_and_max_parallel_its_concurrency() -> None:
     (op,) = imp.document["operations"]
     assert (op["foreach"], op["concurrency"], op["consumes"]) == ("test.matrix", 4, ["test.matrix"])
     assert imp.document["fields"]["test.matrix"] == {"type": "array"}
-    assert "matrix of 6 job(s) (2 os x 3 python, 1 include, 1 exclude)" in op["description"]
+    assert "matrix of 6 jobs (2 os x 3 python, 1 include, 1 exclude)" in op["description"]
     assert imp.anchors["test"].concurrency == ("jobs", "test", "strategy")
     assert imp.positions[("operations", 0, "concurrency")] == (line_of(MATRIX, "max-parallel"), 7)
 

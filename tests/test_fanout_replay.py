@@ -200,7 +200,7 @@ def test_more_calls_in_flight_reschedule_the_recorded_calls(tmp_path: Path) -> N
     two = replayed(prof, r, with_keys(concurrency=2))
     assert two.latency_ms.tolist() == [5.0 + 20.0, 5.0 + 8.0]
     assert two.cost_usd.tolist() == pytest.approx(base_cost)  # the same calls, the same cost
-    assert two.imputed_share == 0.0 and "2 slot(s)" in two.notes["get_item"]
+    assert two.imputed_share == 0.0 and "2 slots" in two.notes["get_item"]
     four = replayed(prof, r, with_keys(concurrency=4))
     assert four.latency_ms.tolist() == [15.0, 13.0]
 
@@ -222,7 +222,7 @@ def test_dedupe_drops_repeated_keys_and_their_cost(tmp_path: Path) -> None:
     rep = replayed(prof, r, with_keys(dedupe="true"))
     assert rep.latency_ms.tolist() == [5.0 + 30.0, 5.0 + 20.0]
     assert rep.cost_usd.tolist() == pytest.approx([0.001 + 2 * 0.0001, 0.001 + 2 * 0.0001])
-    assert "dedupe drops 2 repeated call(s) (33%)" in rep.notes["get_item"]
+    assert "dedupe drops 2 repeated calls (33%)" in rep.notes["get_item"]
     both = replayed(prof, r, with_keys(dedupe="true", concurrency=2))
     assert both.latency_ms.tolist() == [5.0 + 20.0, 5.0 + 10.0]
 
@@ -240,7 +240,7 @@ def test_a_batched_alternative_serves_13_items_in_3_calls_timed_from_its_prior(t
     # the prior is ~20 ms for every call: 3 serial calls, then 1
     assert rep.latency_ms == pytest.approx([5.0 + 60.0, 5.0 + 20.0], abs=0.01)
     assert rep.cost_usd.tolist() == pytest.approx([0.001 + 3 * 0.0003, 0.001 + 0.0003])
-    assert rep.imputed_share == 1.0 and "serves 5 item(s) a call" in rep.notes["get_item"]
+    assert rep.imputed_share == 1.0 and "serves 5 items a call" in rep.notes["get_item"]
     on_two = replayed(prof, r, text.replace("batch_size: 5\n", "batch_size: 5\n    concurrency: 2\n"))
     assert on_two.latency_ms == pytest.approx([5.0 + 40.0, 5.0 + 20.0], abs=0.01)
 

@@ -26,7 +26,7 @@ def test_happy_trace_by_hand() -> None:
     # X holds A (op2) and C (op3): X is charged its own time; D (op1 in op1) and B (op2 in op2) are not
     assert nonzero == {"spans_read": 5, "spans_mapped": 5, "traces": 1, "own_time_charged": 1}
     assert notes == [
-        "1 span(s) hold spans of other operations: each is charged its own time (its span minus the time those cover)"
+        "1 span holds spans of other operations: each is charged its own time (its span minus the time those cover)"
     ]
 
 
@@ -50,7 +50,7 @@ def test_model_fixture_duplicate_ids_and_cross_trace_reference() -> None:
     assert sorted(df["service"].unique()) == ["service-x", "service-y"]
     assert df.loc[df["op"] == "preserveParentID-test", "latency_ms"].item() == pytest.approx(0.004)
     assert (df["status"] == "error").sum() == 1  # the bool tag error=true
-    assert any("another trace" in n for n in notes) and any("reuse another span's id" in n for n in notes)
+    assert any("another trace" in n for n in notes) and any("1 span reuses another span's id" in n for n in notes)
 
 
 def test_parent_cycle_is_broken_and_counted() -> None:

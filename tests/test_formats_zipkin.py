@@ -29,7 +29,7 @@ def test_simple_db_by_hand() -> None:
         "own_time_charged": 1,
     }
     assert notes == [
-        "1 span(s) hold spans of other operations: each is charged its own time (its span minus the time those cover)"
+        "1 span holds spans of other operations: each is charged its own time (its span minus the time those cover)"
     ]
 
 
@@ -244,5 +244,5 @@ def test_cli_odd_values_are_one_line_or_a_note_never_a_traceback(tmp_path) -> No
     p, _ = _simple_db_with(tmp_path, 2, "timestamp", 10**30)
     res = runner.invoke(app, ["profile", str(EXAMPLE / "recipe.yaml"), "--logs", str(p), "--map", mapping])
     assert res.exit_code == 0 and res.exception is None, res.exception
-    said = "1 span(s) without id, start or duration (or with one negative or out of range) dropped (span #3...)"
+    said = "1 span without id, start or duration (or with one negative or out of range) dropped (span #3...)"
     assert said in res.stderr

@@ -244,7 +244,7 @@ def test_when_every_span_is_dropped_the_error_says_why(recipe: Path, tmp_path: P
     logs = tmp_path / "trace.json"
     logs.write_text(json.dumps(doc))
     assert one_error(recipe, str(logs)) == (
-        f"no spans in the logs: {logs}: 1 span(s) without id, start or duration (or with one negative or out of "
+        f"no spans in the logs: {logs}: 1 span without id, start or duration (or with one negative or out of "
         "range) dropped (span #1...)"
     )
 

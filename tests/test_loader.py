@@ -371,7 +371,7 @@ def test_an_operation_without_a_readable_id_stops_the_semantic_checks() -> None:
         (
             "name: t\n",
             "name: t\nconstraints: {keep_order: [[f]]}\n",
-            "r.yaml:4:28: constraints.keep_order[0]: expected a pair [first, second], got 1 item(s) [bad-value]",
+            "r.yaml:4:28: constraints.keep_order[0]: expected a pair [first, second], got 1 item [bad-value]",
         ),
         ("name: t\n", "name: t\nversion: .nan\n", "r.yaml:4:1: version: nan is not a finite number [bad-value]"),
         (

@@ -213,7 +213,7 @@ def test_trace_grandchild_through_an_unmapped_span(tmp_path: Path) -> None:
     table, counts, notes = traces.read_table(log, recipe=r)
     assert table.column("parent_span_id").to_pylist() == [None, "aa"]
     assert counts["own_time_charged"] == 1 and counts["unmapped_spans"] == 1
-    assert "1 span(s) hold spans of other operations: each is charged its own time" in notes[-2]
+    assert "1 span holds spans of other operations: each is charged its own time" in notes[-2]
     spans, report = read_logs(log, recipe=r)
     assert report.format_counts["own_time_charged"] == 1
     prof, replayed = _replayed(r, spans)

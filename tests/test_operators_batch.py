@@ -40,7 +40,7 @@ def test_thirteen_items_per_request_take_one_batch_of_13(tmp_path: Path) -> None
     assert m.description == (
         "`get_driver` fetches the items of `driver_ids` 13 per call from redis/MGetDrivers (`batch_size: 13`; "
         "catalogue entry `get_drivers_batch`, same equivalence `redis.get_driver`, up to 50 items per call): a "
-        "request of 13 items (its p95) needs 1 call(s) instead of 13; the catalogue expects 12.0 ms at p50 per "
+        "request of 13 items (its p95) needs 1 call instead of 13; the catalogue expects 12.0 ms at p50 per "
         "batched call."
     )
     op = m.recipe.ops["get_driver"]
@@ -54,7 +54,7 @@ def test_batch_size_is_bounded_by_max_batch(tmp_path: Path) -> None:
     doc = batched_doc(max_batch=5)
     (m,) = batch.generate(context(tmp_path, doc))
     assert m.recipe.ops["get_driver"].batch_size == 5
-    assert "(`batch_size: 5`;" in m.description and "needs 3 call(s) instead of 13" in m.description
+    assert "(`batch_size: 5`;" in m.description and "needs 3 calls instead of 13" in m.description
     assert mutation_violations(doc, m) == []
     over = type(m)(m.id, m.operator, m.targets, m.description,
                    tuple(type(e)("set", e.path, 6) if e.path[-1] == "batch_size" else e for e in m.edits), m.recipe)
@@ -79,7 +79,7 @@ def test_why_not_proposed(tmp_path: Path) -> None:
     assert batch.why_not(done) == {"get_driver": "already batched (batch_size 5)"}
     one = context(tmp_path, batched_doc(), spans(calls=[15.0]))
     assert batch.generate(one) == []
-    assert batch.why_not(one) == {"get_driver": "its requests hold 1 item(s) at p95: nothing to batch"}
+    assert batch.why_not(one) == {"get_driver": "its requests hold 1 item at p95: nothing to batch"}
     frozen = batched_doc()
     frozen["constraints"] = {"frozen": ["get_driver"]}
     assert batch.why_not(context(tmp_path, frozen)) == {"get_driver": "frozen: its calls are not changed"}
@@ -113,7 +113,7 @@ def test_after_a_batch_the_recorded_calls_no_longer_describe_the_calls(tmp_path:
     (m,) = batch.generate(context(tmp_path, doc, spans(keys=[f"d{i % 10}" for i in range(13)])))
     after = apply_edits(doc, list(m.edits))
     ctx = context(tmp_path, after, spans(keys=[f"d{i % 10}" for i in range(13)]))
-    why = "its calls are batches of 13 items now, and the logs recorded calls of 1 item(s): the recorded calls " \
+    why = "its calls are batches of 13 items now, and the logs recorded calls of 1 item: the recorded calls " \
           "no longer say how its calls would go"
     assert fanout.generate(ctx) == [] and fanout.why_not(ctx) == {"get_driver": why}
     assert dedupe.generate(ctx) == [] and dedupe.why_not(ctx) == {"get_driver": why}

@@ -205,7 +205,7 @@ def test_suggest_explain_says_why_no_fanout_candidate(tmp_path: Path, monkeypatc
     assert "Not proposed" in res.stdout
     assert "get_driver: fanout: no foreach (its logs show 13.0 calls per request" in res.stdout
     res = runner.invoke(app, ["suggest", str(recipe), "--logs", str(logs)], env={"COLUMNS": "200"})
-    assert "3 reason(s) an operator proposed nothing (--explain shows them)" in res.stdout  # cache's too
+    assert "3 reasons an operator proposed nothing (--explain shows them)" in res.stdout  # cache's too
 
 
 def test_calls_that_already_overlapped_are_not_counted_as_serial(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_n_plus_one_finding_names_the_line_to_add_when_the_recipe_has_no_foreach
     assert finding["add"] == ["foreach: driver_ids", "concurrency: 1"]
     assert finding["message"].startswith("get_driver is called 13.0 times per request (up to 13; several times in 1 "
                                          "of 1 requests), one after another: 194.0 ms from first call to last")
-    assert "3 failed call(s) were retried; the recipe has it as one call (no foreach)" in finding["message"]
+    assert "3 failed calls were retried; the recipe has it as one call (no foreach)" in finding["message"]
     text = run(*drivers("hotrod_drivers.yaml", "profile"))
     assert "hotrod_drivers.yaml:29): `foreach: driver_ids`, `concurrency: 1`" in text
     # once the recipe says foreach, the calls are described: no finding

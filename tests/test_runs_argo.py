@@ -146,7 +146,7 @@ def test_nested_template_task_is_the_parent_of_its_nodes_and_skipped_nodes_are_n
     assert by.loc["i", "parent_span_id"] == "o" and by.loc["o", "op"] == "outer"
     assert by.loc["f1", "status"] == "error" and by.loc["f0", "op"] == by.loc["f1", "op"] == "fan"
     assert report.format_counts["steps_skipped"] == 2
-    assert any("2 skipped or omitted step(s)" in n for n in report.notes)
+    assert any("2 skipped or omitted steps" in n for n in report.notes)
 
 
 def test_running_workflows_are_counted_and_left_out(tmp_path: Path) -> None:
@@ -159,7 +159,7 @@ def test_running_workflows_are_counted_and_left_out(tmp_path: Path) -> None:
     assert report.formats[str(path)] == "argo"  # kubectl get wf -o yaml: a kind: List
     assert df["request_id"].tolist() == ["wf-done"]
     assert report.format_counts["runs"] == 1 and report.format_counts["runs_in_progress"] == 2
-    assert any("2 Argo run(s) still in progress counted and left out ('wf-running', 'wf-new')" in n
+    assert any("2 Argo runs still in progress counted and left out ('wf-running', 'wf-new')" in n
                for n in report.notes)  # fmt: skip
 
 

@@ -57,7 +57,7 @@ def test_matrix_jobs_are_calls_reruns_are_attempts_skipped_and_running(tmp_path:
     assert df["latency_ms"].tolist() == [30000.0, 100000.0, 120000.0, 110000.0]
     assert report.format_counts["steps_skipped"] == 1 and "Deploy" not in set(df["op"])
     assert report.format_counts["runs_in_progress"] == 1 and report.format_counts["runs"] == 1
-    assert any("1 GitHub Actions run(s) still in progress counted and left out ('101')" in n for n in report.notes)
+    assert any("1 GitHub Actions run still in progress counted and left out ('101')" in n for n in report.notes)
 
 
 def test_jobs_of_a_called_workflow_are_calls_of_the_calling_job(tmp_path: Path) -> None:

@@ -175,7 +175,7 @@ def test_an_execution_without_an_end_event_is_counted_and_left_out(tmp_path: Pat
     assert report.formats[str(path)] == "stepfunctions"
     assert df["request_id"].unique().tolist() == ["exec-1"]
     assert report.format_counts["runs"] == 1 and report.format_counts["runs_in_progress"] == 1
-    assert any("1 Step Functions run(s) still in progress counted and left out ('exec-2')" in n for n in report.notes)
+    assert any("1 Step Functions run still in progress counted and left out ('exec-2')" in n for n in report.notes)
 
 
 def test_iso_timestamps_and_a_list_of_histories(tmp_path: Path) -> None:

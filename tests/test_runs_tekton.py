@@ -76,7 +76,7 @@ def test_child_references_retries_skipped_tasks_and_running_runs(tmp_path: Path)
     assert tries["attempt"].tolist() == [1, 2, 3] and tries["status"].tolist() == ["error", "error", "ok"]
     assert tries["latency_ms"].tolist() == [4000.0, 7000.0, 30000.0]
     assert report.format_counts["steps_skipped"] == 1 and report.format_counts["runs_in_progress"] == 1
-    assert any("1 Tekton run(s) still in progress counted and left out ('pr-2')" in n for n in report.notes)
+    assert any("1 Tekton run still in progress counted and left out ('pr-2')" in n for n in report.notes)
 
 
 def test_embedded_taskrun_status_of_older_pipelineruns(tmp_path: Path) -> None:

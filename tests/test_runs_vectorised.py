@@ -90,7 +90,8 @@ def test_the_first_bad_span_is_the_one_the_per_value_rule_names(spans: list[tupl
     assert err.value.message == message
     table, counts, notes = _rows(spans).table(engine="Argo", strict=False)
     assert counts["steps_without_time"] == len(bad) and table.num_rows == len(spans) - len(bad)
-    assert f"{len(bad)} step(s) without a usable start and end time left out (first: run 'r{first}', " in notes[0]
+    steps = f"{len(bad)} step{'s' * (len(bad) != 1)}"
+    assert f"{steps} without a usable start and end time left out (first: run 'r{first}', " in notes[0]
 
 
 def _rows(spans: list[tuple[Any, Any]]) -> Rows:

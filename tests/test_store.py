@@ -314,7 +314,7 @@ def test_stats_fits_80_columns_with_whole_operator_names(tmp_path: Path) -> None
         simulated = 120 * len(REGISTRY)
         said = " ".join(res.output.split("\n\n")[0].split())  # the first sentence, wrapped at words at 80
         assert max(len(line) for line in lines) <= int(columns), res.output  # never broken by the terminal
-        assert f"{simulated} simulated mutations, 111 observed effects (one per mutation per canary)" in said, said
+        assert f"{simulated:,} simulated mutations, 111 observed effects (one per mutation per canary)" in said, said
         rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in REGISTRY}
         assert set(rows) == set(REGISTRY)  # every name whole, one line each
         assert "…" not in res.output

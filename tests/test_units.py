@@ -7,14 +7,16 @@ reads now goes through one helper.
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from recipemut.cli import app
-from recipemut.files.units import ms_short, ms_text
+from recipemut.files.units import counted, ms_short, ms_text
 
 runner = CliRunner()
 ENV = {"COLUMNS": "200", "RECIPEMUT_STORE": "off"}
@@ -84,3 +86,28 @@ def test_forecast_and_suggest_say_days_alike() -> None:
     sg = runner.invoke(app, ["suggest", str(CHECKOUT / "recipe.yaml"), *logs, "-O", "cache"], env=ENV)
     assert sg.exit_code == 0, sg.output
     assert "tax: scaling needed in 13.6 days -> " in " ".join(sg.stdout.split()), sg.stdout
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    kinds = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    nodes = [n for n in ast.walk(tree) if isinstance(n, kinds)]
+    return {id(n.body[0].value) for n in nodes if n.body and isinstance(n.body[0], ast.Expr)}
+
+
+def test_no_text_says_a_count_with_an_s_in_brackets() -> None:
+    """'7 mutation(s) recorded', 'in 8 round(s)', '1 span(s) map to no operation': a count's noun is singular
+    for one and plural otherwise (files/units.counted), never 'span(s)'."""
+    found = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "recipemut").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _docstrings(tree)
+        for node in ast.walk(tree):
+            text = node.value if isinstance(node, ast.Constant) and id(node) not in skip else None
+            if isinstance(text, str) and re.search(r"[a-z]\(s\)", text):
+                found.append(f"{path.name}:{node.lineno}: {text!r}")
+    assert not found, "\n".join(found)
+
+
+def test_counted() -> None:
+    assert [counted(n, "span") for n in (0, 1, 2, 57102)] == ["0 spans", "1 span", "2 spans", "57,102 spans"]
+    assert counted(1.0, "item") == "1 item" and counted(2.5, "item") == "2.5 items"

@@ -109,7 +109,7 @@ def test_a_rule_whose_spans_an_earlier_rule_took_and_one_whose_conditions_never_
     )
     _, report = read_logs([_trace(tmp_path, "t.json", "GetCart")], recipe=R, mapping=m)
     assert [str(u) for u in report.unmatched] == [
-        f"{m}:6: mapping rule for 'price' took no span: the 1 span(s) it matches were taken by an earlier rule "
+        f"{m}:6: mapping rule for 'price' took no span: the 1 span it matches was taken by an earlier rule "
         "(the first rule that matches a span wins)",
         f"{m}:8: mapping rule for 'charge' matched no span of the traces (no span's attribute 'db.table' equals "
         "'orders'; no span has the attribute 'app.key')",

@@ -31,6 +31,7 @@ from recipemut.commands._common import (
 from recipemut.commands._layout import Column, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
+from recipemut.files.units import counted
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.usecases.inputs import parse_share
 
@@ -166,7 +167,7 @@ def evaluate(
         out.print(f"{shown(w.recipe)}: recipe unchanged; evaluation recorded as history entry {w.entries[-1].seq}")
     if recording.recorded:
         out.print(
-            f"profile store {shown(str(recording.path))}: {recording.recorded} mutation(s) recorded as "
+            f"profile store {shown(str(recording.path))}: {counted(recording.recorded, 'mutation')} recorded as "
             f"{STORE_OUTCOME[j.decision].replace('_', ' ')}"
         )
     raise typer.Exit(result.exit_code)

@@ -32,7 +32,7 @@ from recipemut.commands._common import (
 from recipemut.commands._layout import Column, rank, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
-from recipemut.files.units import ms_text
+from recipemut.files.units import counted, ms_text
 from recipemut.usecases.inputs import load_inputs, sample_rate_words, sample_rates
 
 if TYPE_CHECKING:  # imported where used: `profile -h` needs neither pandas nor networkx
@@ -118,7 +118,7 @@ def _calls_line(c: CallStats) -> str:
     if c.retried_errors:
         # attempts are numbered only where the log says so (native `attempt`); traces carry none
         upto = f", up to attempt {c.attempts_max}" if c.attempts_max > 1 else ""
-        parts.append(f"{c.retried_errors:,} retried error(s){upto}")
+        parts.append(f"{counted(c.retried_errors, 'retried error')}{upto}")
     if math.isfinite(c.items_per_call):
         parts.append(f"{c.items_per_call:.1f} items per call")
     return f"  [bold]{shown(c.op)}[/]: " + "; ".join(shown(p) for p in parts)

@@ -13,7 +13,7 @@ from recipemut.commands._common import OutputFormat
 from recipemut.commands._failure import fail
 from recipemut.commands._layout import Column, show
 from recipemut.files.text import console, shown, utc_text
-from recipemut.files.units import ms_text, pt_text
+from recipemut.files.units import counted, ms_text, pt_text
 from recipemut.learn.store import ENV_VAR, check_store_path, store_path
 from recipemut.learn.summary import store_summary, versions_seen
 
@@ -61,8 +61,8 @@ def _render(data: dict[str, Any], recipe: str | None = None) -> None:
     c = data["counts"]
     of = f" (recipe {shown(recipe)})" if recipe is not None else ""
     out.print(
-        f"store {shown(data['store'])}{of}: {c['suggestions']} simulated mutations, {c['observations']} observed "
-        f"effects (one per mutation per canary), {versions_seen(data)}"
+        f"store {shown(data['store'])}{of}: {counted(c['suggestions'], 'simulated mutation')}, "
+        f"{counted(c['observations'], 'observed effect')} (one per mutation per canary), {versions_seen(data)}"
     )
     _render_profiled(out, data.get("profiled_versions", []))
     if not data["operators"]:

@@ -38,7 +38,7 @@ from recipemut.commands._common import (
 from recipemut.commands._layout import Column, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, piped, shown
-from recipemut.files.units import ms_text
+from recipemut.files.units import counted, ms_text
 from recipemut.usecases.inputs import load_inputs
 
 if TYPE_CHECKING:  # the core (scipy, pandas) is imported where used: `suggest -h` needs none of it
@@ -194,12 +194,12 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     hint = raise_hint(s.get("stopped_by"))
     note = f" (budget exhausted: {s['summary']}{'; ' + hint if hint else ''})" if s["budget_exhausted"] else ""
     out.print(
-        f"\nevaluated {s['evaluated']:,} candidate{'' if s['evaluated'] == 1 else 's'} in {s['rounds']} round(s), "
+        f"\nevaluated {counted(s['evaluated'], 'candidate')} in {counted(s['rounds'], 'round')}, "
         f"{s['wall_s']:.1f} s in all "
         f"(search {s['elapsed_s']:.1f} s, start-up and inputs {s['inputs_s']:.1f} s){note}; "
         f"A/B treatment share {100 * s['treatment_share']:.0f}%"
         + ("" if explain or not result.rejected else f"; {len(result.rejected)} rejected (--explain shows why)")
-        + ("" if explain or not found.not_proposed else f"; {len(found.not_proposed)} reason(s) an operator "
+        + ("" if explain or not found.not_proposed else f"; {counted(len(found.not_proposed), 'reason')} an operator "
            "proposed nothing (--explain shows them)")
     )
 

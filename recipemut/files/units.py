@@ -7,7 +7,8 @@ Text, markdown and the HTML report say a figure through these helpers, so ``prof
 - a change of a rate (error, halt) is in percentage points, ``pt`` after a space: ``+0.25 pt``;
 - a change of cost is in dollars per request to six places, or to two significant digits when it is
   smaller (``+$0.00000068``), so a real change never reads ``+$0.000000``; no change reads ``$0``;
-- a time ahead is in days, to one decimal, the word spelt out: ``13.6 days`` (not ``13.6 d`` beside ``14 days``).
+- a time ahead is in days, to one decimal, the word spelt out: ``13.6 days`` (not ``13.6 d`` beside ``14 days``);
+- a count takes its noun in the number it needs: ``1 span``, ``2 spans``, never ``span(s)``.
 """
 
 from __future__ import annotations
@@ -97,3 +98,13 @@ def days_text(days: float) -> str:
     ('13.6 days', '1.0 days')
     """
     return f"{days:.1f} days"
+
+
+def counted(n: float, noun: str, plural: str | None = None) -> str:
+    """A count and its noun, singular for one: ``1 span``, ``3,964 spans``, ``1.5 items``, never ``span(s)``.
+
+    >>> counted(1, "span"), counted(3964, "span"), counted(0, "round"), counted(1.5, "item"), counted(2, "run", "runs")
+    ('1 span', '3,964 spans', '0 rounds', '1.5 items', '2 runs')
+    """
+    number = f"{int(n):,}" if float(n).is_integer() else f"{n:g}"
+    return f"{number} {noun if n == 1 else plural or noun + 's'}"

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recipemut.errors import LogError
+from recipemut.files.units import counted
 from recipemut.logs.common import to_float
 from recipemut.logs.mapping import STATUS_NAMES, SpanMapping, assign_operations, status_codes
 from recipemut.logs.nesting import nearest_mapped, own_time
@@ -74,6 +75,11 @@ COUNT_KEYS = (
 TOP_UNMAPPED = 5
 #: the call columns a trace gives every span (attempts and items are not in traces)
 TRACE_CALL_COLS = ("span_id", "parent_span_id")
+
+
+def _spans(n: int, one: str, many: str) -> str:
+    """``1 span ends``, ``3 spans end``: a note's count with its verb in the number it needs."""
+    return f"{counted(n, 'span')} {one if n == 1 else many}"
 
 
 def normalise(
@@ -134,7 +140,7 @@ def normalise_table(
         dup = raw.duplicated(ident)
         if dup.any():
             counts["duplicate_spans"] = int(dup.sum())
-            notes.append(f"{counts['duplicate_spans']} duplicate span(s) (same id, name and times) dropped")
+            notes.append(f"{counted(counts['duplicate_spans'], 'duplicate span')} (same id, name and times) dropped")
             raw = raw.loc[~dup].reset_index(drop=True)
         changed = True
 
@@ -149,8 +155,8 @@ def normalise_table(
     if bad.any():
         counts["invalid_spans"] = int(bad.sum())
         first = ", ".join(str(i) for i in raw.loc[bad, "index"].head(5))
-        notes.append(f"{counts['invalid_spans']} span(s) without id, start or duration (or with one negative or out of "
-                     f"range) dropped (span #{first}...)")
+        notes.append(f"{counted(counts['invalid_spans'], 'span')} without id, start or duration (or with one negative "
+                     f"or out of range) dropped (span #{first}...)")
         raw = raw.loc[~bad].reset_index(drop=True)
         start, dur = start[~bad], dur[~bad]
         changed = True
@@ -167,7 +173,8 @@ def normalise_table(
     outl &= parent >= 0
     if outl.any():
         counts["child_outlives_parent"] = int(outl.sum())
-        notes.append(f"{counts['child_outlives_parent']} span(s) end after their parent (async work or skew; kept)")
+        ends = _spans(counts["child_outlives_parent"], "ends after its parent", "end after their parent")
+        notes.append(f"{ends} (async work or skew; kept)")
 
     if changed:
         cols = _span_columns(raw, path=path, recipe=recipe, mapping=mapping, sample_rate=sample_rate)
@@ -297,7 +304,7 @@ def _nest(
     if charged.any():
         counts["own_time_charged"] = int(charged.sum())
         notes.append(
-            f"{counts['own_time_charged']} span(s) hold spans of other operations: each is charged its own "
+            _spans(counts["own_time_charged"], "holds", "hold") + " spans of other operations: each is charged its own "
             "time (its span minus the time those cover)"
         )
     if cols.every:
@@ -375,7 +382,7 @@ def _merge_shared(raw: pd.DataFrame, prefer: str, counts: dict[str, int], notes:
     counts["shared_merged"] = len(pairs)
     n_client = int((src == "client").sum())
     notes.append(
-        f"{len(pairs)} client/server span pair(s) sharing an id merged; latency from the client half for "
+        f"{counted(len(pairs), 'client/server span pair')} sharing an id merged; latency from the client half for "
         f"{n_client}, from the server half for {len(pairs) - n_client}"
     )
     return out.sort_values("index", kind="stable").reset_index(drop=True)
@@ -516,7 +523,8 @@ def _parents(
         if dup_id.any():
             counts["duplicate_span_ids"] = int(dup_id.sum())
             notes.append(
-                f"{counts['duplicate_span_ids']} span(s) reuse another span's id with different content (kept)"
+                _spans(counts["duplicate_span_ids"], "reuses", "reuse") + " another span's id with different content "
+                "(kept)"
             )
         first = pd.Series(np.arange(n), index=own_key)[~dup_id]
         look = first.reindex(tcode[has] * m + pcode[has])
@@ -525,14 +533,14 @@ def _parents(
         missing = int((~found).sum())
     if missing:
         counts["parent_missing"] = missing
-        notes.append(f"{missing} span(s) name a parent absent from the file (treated as roots)")
+        notes.append(_spans(missing, "names", "name") + " a parent absent from the file (treated as roots)")
     if other_trace.any():
         counts["parent_in_other_trace"] = int(other_trace.sum())
-        notes.append(f"{counts['parent_in_other_trace']} span(s) reference a span of another trace")
+        notes.append(_spans(counts["parent_in_other_trace"], "references", "reference") + " a span of another trace")
     on_cycle = _cycles(parent)
     if len(on_cycle):
         counts["parent_cycle"] = len(on_cycle)
-        notes.append(f"{len(on_cycle)} span(s) form parent cycles (cycle broken: treated as roots)")
+        notes.append(_spans(len(on_cycle), "forms", "form") + " parent cycles (cycle broken: treated as roots)")
         parent[on_cycle] = -1
     return parent, skew0
 
@@ -604,7 +612,7 @@ def _correct_skew(
     if skewed:
         counts["clock_skew_corrected"] = skewed
         notes.append(
-            f"clock skew: {skewed} span(s) corrected (a child starting before its parent, or a server half "
+            f"clock skew: {counted(skewed, 'span')} corrected (a child starting before its parent, or a server half "
             "outside its client half); shifted with their subtree"
         )
     return start + self_shift
@@ -689,5 +697,5 @@ def _report_unmapped(
     shown = ", ".join(f"{name!r} ({svc}) x{k}" for (name, svc), k in top.head(TOP_UNMAPPED).items())
     more = f" and {len(top) - TOP_UNMAPPED} more" if len(top) > TOP_UNMAPPED else ""
     who = f"recipe '{recipe.name}'" if recipe is not None else "the recipe"
-    notes.append(f"{counts['unmapped_spans']} span(s) map to no operation of {who}: {shown}{more}")
+    notes.append(_spans(counts["unmapped_spans"], "maps", "map") + f" to no operation of {who}: {shown}{more}")
     return top

@@ -230,7 +230,7 @@ def _documents(data: bytes, path: Path) -> Iterator[Export | _Plain]:
     else:
         if decoded:
             if refused:
-                log.debug("%s: %d line(s) the structs refused read as plain JSON (first: line %d: %s)",
+                log.debug("%s: %d refused lines read as plain JSON (first: line %d: %s)",
                           path, len(refused), *refused[0])  # fmt: skip
             yield from decoded
             return

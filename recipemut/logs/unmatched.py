@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recipemut.files.units import counted
+
 if TYPE_CHECKING:
     from recipemut.logs.mapping import Rule, SpanMapping
     from recipemut.recipe.model import Recipe
@@ -153,8 +155,9 @@ class MatchTally:
                 continue
             if self.matched[i]:
                 message = (
-                    f"mapping rule for '{rule.op}' took no span: the {self.matched[i]:,} span(s) it matches were "
-                    "taken by an earlier rule (the first rule that matches a span wins)"
+                    f"mapping rule for '{rule.op}' took no span: the {counted(self.matched[i], 'span')} it matches "
+                    f"{'was' if self.matched[i] == 1 else 'were'} taken by an earlier rule "
+                    "(the first rule that matches a span wins)"
                 )
             else:
                 why = [self._why(rule, key) for key, _ in rule.conditions() if not self.passed[i][key]]
@@ -197,9 +200,10 @@ def ambiguous_note(n: int, names: Sequence[str], recipe: Recipe | None, mapping:
 
     >>> from recipemut.logs.mapping import DEFAULT_MAPPING
     >>> ambiguous_note(3, ["insert"], None, DEFAULT_MAPPING)
-    "3 span(s) match several operations by name and service ('insert'); add a mapping rule to tell them apart"
+    "3 spans match several operations by name and service ('insert'); add a mapping rule to tell them apart"
     """
-    said = f"{n} span(s) match several operations by name and service ({', '.join(repr(k) for k in names)})"
+    verb = "matches" if n == 1 else "match"
+    said = f"{counted(n, 'span')} {verb} several operations by name and service ({', '.join(repr(k) for k in names)})"
     ops = [] if recipe is None else [o.id for o in recipe.operations if o.id in names or o.action in names]
     ruled = list(dict.fromkeys(r.op for r in mapping.rules if r.op in ops))
     if ruled:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from recipemut.files.jsonsafe import strict_json
+from recipemut.files.units import counted
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe
 from recipemut.plan.search import Candidate, SearchResult
 from recipemut.recipe.diff import edited_text, structural_diff
@@ -141,7 +142,7 @@ def search_summary(result: SearchResult) -> str:
     if result.stopped_by == "budget":
         b = o.get("budget", n)
         return f"searched {n:,} of {m:,} candidates: the budget of {b:,} evaluated candidate{'s' * (b != 1)} ran out"
-    return f"searched all {m:,} candidates in {result.rounds} round(s)"
+    return f"searched all {m:,} candidates in {counted(result.rounds, 'round')}"
 
 
 #: the option that raises each limit a search can stop at (``search.stopped_by``)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recipemut.files.units import ms_short
+from recipemut.files.units import counted, ms_short
 from recipemut.profile.build import Profile
 from recipemut.recipe.model import Operation
 
@@ -181,7 +181,7 @@ def reshaped(
         cost = np.where(keep, cost, np.nan)
         dropped = int(n_recorded.sum() - keep.sum())
         share = dropped / max(int(n_recorded.sum()), 1)
-        parts.append(f"dedupe drops {dropped} repeated call(s) ({share:.0%})")
+        parts.append(f"dedupe drops {counted(dropped, 'repeated call')} ({share:.0%})")
     imputed = np.zeros(where.shape, dtype=bool)
     if substituted:
         if prior is None:
@@ -199,13 +199,13 @@ def reshaped(
         p50, p95 = math.exp(prior[0]), math.exp(prior[0] + _Z95 * prior[1])
         mean_calls = float(n_new[where].mean()) if where.any() else 0.0
         parts.append(
-            f"{op.action} serves {b} item(s) a call: {mean_calls:.1f} call(s) per request, timed from its prior "
+            f"{op.action} serves {counted(b, 'item')} a call: {mean_calls:.1f} calls per request, timed from its prior "
             f"(lognormal, p50 {ms_short(p50)}, p95 {ms_short(p95)})"
         )
     k = max(op.concurrency, 1)
     latency = makespan(ms, k) if ms.shape[1] else np.full(ms.shape[0], np.nan)
     n_run = (~np.isnan(ms)).sum(axis=1)
-    parts.append(f"{k} call(s) in flight: the calls rescheduled on {k} slot(s)")
+    parts.append(f"{counted(k, 'call')} in flight: the calls rescheduled on {counted(k, 'slot')}")
     return Reshaped(
         where=where,
         latency=np.where(where, np.nan_to_num(latency), 0.0),

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recipemut.files.units import ms_text
+from recipemut.files.units import counted, ms_text
 from recipemut.predict import fanout
 from recipemut.predict.cachesim import call_hits
 from recipemut.predict.hedgemodel import hedged_latency
@@ -87,7 +87,8 @@ def calls_replayed(
         cost = cost + extra * cost
         sent = int(np.where(keep, extra, 0).sum())
         after = ms_text(op.hedge.after_ms, decimals=None)
-        parts.append(f"hedged after {after}, per call ({sent} duplicate(s), {int(keep.sum())} calls)")
+        kept = counted(int(keep.sum()), "call")
+        parts.append(f"hedged after {after}, per call ({counted(sent, 'duplicate')}, {kept})")
     if cache_new:
         assert op.cache is not None
         usable, key_note = keys_usable(op, orig)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recipemut.files.units import ms_text
+from recipemut.files.units import counted, ms_text
 from recipemut.logs.spans import elapsed_ms
 from recipemut.recipe.model import Recipe
 
@@ -331,7 +331,8 @@ class NPlusOne:
             if c.serial
             else f"up to {c.concurrency_max} at once ({c.concurrency_mean:.1f} in flight on average)"
         )
-        retried = f"; {c.retried_errors} failed call(s) were retried" if c.retried_errors else ""
+        were = "was" if c.retried_errors == 1 else "were"
+        retried = f"; {counted(c.retried_errors, 'failed call')} {were} retried" if c.retried_errors else ""
         return (
             f"{self.op} is called {c.calls_mean:.1f} times per request (up to {c.calls_max}; several times in "
             f"{c.several} of {c.requests} requests), {how}: {ms_text(c.window_ms_mean)} from first call to last, "

@@ -183,7 +183,8 @@ def check_structure(original: Recipe, mutated: Recipe) -> list[str]:
     for op in mutated.operations:
         unknown = [d for d in op.after if d not in mutated.ops]
         if unknown:
-            reasons.append(f"operation '{op.id}' is after unknown operation(s) {', '.join(unknown)}")
+            ops = "operation" + "s" * (len(unknown) > 1)
+            reasons.append(f"operation '{op.id}' is after unknown {ops} {', '.join(unknown)}")
     cycle = _cycle(mutated.dag)
     if cycle is not None:
         reasons.append(f"cycle: {' -> '.join(cycle)}")

@@ -266,11 +266,8 @@ def _schema_error_findings(
             msg += "; an empty value in YAML is null"
         return one(msg, c="wrong-type")
     if v == "pattern":
-        return one(
-            f"{subject}: {_short(str(inst))} is not an identifier "
-            "(letters, digits, '_', '-', '.'; starting with a letter or '_')",
-            c="bad-name",
-        )
+        return one(f"{subject}: {_short(str(inst))} is not an identifier "
+                   "(letters, digits, '_', '-', '.'; starting with a letter or '_')", c="bad-name")  # fmt: skip
     if v == "enum":
         options = [str(o) for o in err.validator_value]
         return one(
@@ -285,7 +282,8 @@ def _schema_error_findings(
     if v == "minItems" and path == ("operations",):
         return one("operations: a recipe needs at least one operation", c="no-operations")
     if v in ("minItems", "maxItems") and path[:2] == ("constraints", "keep_order"):
-        return one(f"{subject}: expected a pair [first, second], got {len(inst)} item(s)", c="bad-value")
+        n = len(inst)  # 1 item, 3 items
+        return one(f"{subject}: expected a pair [first, second], got {n} item{'s' * (n != 1)}", c="bad-value")
     if v == "uniqueItems" and isinstance(inst, list):
         seen: set[str] = set()
         out: list[Finding] = []

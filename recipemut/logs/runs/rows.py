@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from recipemut.errors import LogError, RecipeInvalid
+from recipemut.files.units import counted
 from recipemut.logs.common import iter_documents
 from recipemut.logs.spans import CALL_SCHEMA, SPAN_SCHEMA
 from recipemut.recipe.engines.names import StepOps
@@ -165,7 +166,8 @@ class Rows:
                     code="bad-span",
                 )
             self.counts["steps_without_time"] = int(bad.sum())
-            self.notes.append(f"{int(bad.sum())} step(s) without a usable start and end time left out (first: {where})")
+            steps = counted(int(bad.sum()), "step")
+            self.notes.append(f"{steps} without a usable start and end time left out (first: {where})")
         keep = ~bad
         self.counts["spans_read"] = n
         ops = np.asarray(cols.op, dtype=object)
@@ -213,14 +215,16 @@ class Rows:
         if self.in_progress:
             shown = ", ".join(repr(r) for r in self.in_progress[:3]) + (" ..." if len(self.in_progress) > 3 else "")
             self.notes.append(
-                f"{len(self.in_progress)} {engine} run(s) still in progress counted and left out ({shown})"
+                f"{counted(len(self.in_progress), f'{engine} run')} still in progress counted and left out ({shown})"
             )
         self.notes.extend(self.name_notes())
         if self.counts["steps_skipped"]:
-            self.notes.append(f"{self.counts['steps_skipped']} skipped or omitted step(s) did not run: not spans")
+            skipped = counted(self.counts["steps_skipped"], "skipped or omitted step")
+            self.notes.append(f"{skipped} did not run: not spans")
         if self.counts["steps_unfinished"]:
             self.notes.append(
-                f"{self.counts['steps_unfinished']} step(s) of finished runs had not finished (no end time): left out"
+                f"{counted(self.counts['steps_unfinished'], 'step')} of finished runs had not finished (no end time): "
+                "left out"
             )
         return table, dict(self.counts), self.notes
 

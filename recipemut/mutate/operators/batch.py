@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from recipemut.files.units import ms_short
+from recipemut.files.units import counted, ms_short
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import OperatorContext, assessing, make_mutation, mutation_ordering_problems
 from recipemut.mutate.operators.fanout import no_foreach_reason
@@ -87,7 +87,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
         assert alt.max_batch is not None
         size = min(alt.max_batch, math.ceil(per_request))
         if size < 2:
-            why.append(f"its requests hold {per_request:g} item(s) at p{q * 100:g}: nothing to batch")
+            why.append(f"its requests hold {counted(per_request, 'item')} at p{q * 100:g}: nothing to batch")
             continue
         unmet = substitute_unmet(ctx, op, alt)
         if unmet:
@@ -101,7 +101,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> list[Mutation] | str | None:
             f"`{op_id}` fetches the items of `{op.foreach}` {size} per call from {alt.service}/{alt.action} "
             f"(`batch_size: {size}`; catalogue entry `{alt.id}`, same equivalence `{op.equivalence}`, up to "
             f"{alt.max_batch} items per call): a request of {per_request:g} items (its p{q * 100:g}) needs "
-            f"{math.ceil(per_request / size)} call(s) instead of {calls_now}{expected}"
+            f"{counted(math.ceil(per_request / size), 'call')} instead of {calls_now}{expected}"
         )
         m = make_mutation(ctx, NAME, f"{op_id}->{alt.id}", (op_id, alt.id), reason + ".", _edits(ctx, op, alt, size))
         problems = mutation_ordering_problems(ctx, m)

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from recipemut.files.units import ms_short, ms_text
+from recipemut.files.units import counted, ms_short, ms_text
 from recipemut.mutate.mutation import COUNT, Condition, EditForm, EditShape, Mutation, target
 from recipemut.mutate.operators._base import OperatorContext, assessing, set_on_operation
 from recipemut.predict.fanout import makespan
@@ -70,8 +70,8 @@ def rebatched_reason(ctx: OperatorContext, op: Operation) -> str | None:
     if op.batch_size <= max(logged, 1.0) + 1e-9:
         return None
     return (
-        f"its calls are batches of {op.batch_size} items now, and the logs recorded calls of {logged:g} item(s): "
-        "the recorded calls no longer say how its calls would go"
+        f"its calls are batches of {op.batch_size} items now, and the logs recorded calls of "
+        f"{counted(logged, 'item')}: the recorded calls no longer say how its calls would go"
     )
 
 

@@ -34,6 +34,7 @@ import re
 from pathlib import PurePath
 from typing import Any
 
+from recipemut.files.units import counted
 from recipemut.recipe.engines._asl_flow import as_dict, as_list, merge_notes
 from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, delimited, when_text
@@ -395,7 +396,7 @@ class _Reader:
         step.at["foreach"] = (*path, "matrix")
         size = matrix_size(matrix)
         if size is not None:
-            notes.append(f"matrix of {size} job(s){self.matrix_counts(matrix)}")
+            notes.append(f"matrix of {counted(size, 'job')}{self.matrix_counts(matrix)}")
             if size > MATRIX_JOBS:
                 self.b.warn(
                     "matrix-size",

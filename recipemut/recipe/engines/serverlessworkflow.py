@@ -27,6 +27,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlparse
 
+from recipemut.files.units import counted
 from recipemut.recipe.engines._asl_flow import Edge, as_dict, as_list, dotted_field, merge_notes, top_field, walk
 from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.build import UNLIMITED, Builder, Step, delimited, when_text
@@ -209,7 +210,8 @@ class _Reader:
         if left:
             self.b.warn(
                 "unreached",
-                f"state(s) reached only through onErrors (or from nowhere) are left out: {', '.join(left)}",
+                f"{counted(len(left), 'state')} reached only through onErrors (or from nowhere) "
+                f"{'is' if len(left) == 1 else 'are'} left out: {', '.join(left)}",
                 ("states",),
             )
 

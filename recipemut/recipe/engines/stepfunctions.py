@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from recipemut.files.units import counted
 from recipemut.recipe.engines._asl_flow import Edge, as_dict, as_list, dotted_field, merge_notes, top_field, walk
 from recipemut.recipe.engines.base import Anchor, Imported
 from recipemut.recipe.engines.build import MAX_ATTEMPTS, UNLIMITED, Builder, Step, when_text
@@ -287,7 +288,8 @@ class _Reader:
         if left:
             self.b.warn(
                 "unreached",
-                f"{len(left)} state(s) reached only through Catch routes (or from nowhere) are left out: "
+                f"{counted(len(left), 'state')} reached only through Catch routes (or from nowhere) "
+                f"{'is' if len(left) == 1 else 'are'} left out: "
                 + ", ".join(left),
                 (*prefix, "States"),
             )
