@@ -511,6 +511,10 @@ class Command(TyperCommand):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         format_rich_help(self, ctx, formatter, super().format_help)
 
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """``recipemut profile [OPTIONS] RECIPE``: an argument as its help names it (typer 0.29 wrote ``{RECIPE}``)."""
+        return [p[1:].replace("}", "", 1) if p.startswith("{") else p for p in super().collect_usage_pieces(ctx)]
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         remember_format(self.get_params(ctx), args)  # so an error found while parsing is JSON under -f json
         try:

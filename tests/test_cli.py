@@ -62,3 +62,17 @@ def test_python_dash_m_runs_the_same_entry_point() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("recipemut ")
+
+
+@pytest.mark.parametrize("command", list(cli.COMMANDS))
+def test_the_usage_line_names_an_argument_as_its_help_does(command: str) -> None:
+    """typer 0.29 wrote a required argument '{RECIPE}' in the usage line (and in every usage error) where the
+    help's table and the docs name it RECIPE."""
+    from typer.testing import CliRunner
+
+    for args in ([command, "-h"], [command, "--no-such-option"]):  # the help, and a usage error
+        res = CliRunner().invoke(cli.app, args, env={"COLUMNS": "200"})
+        usage = next(line for line in res.output.splitlines() if "Usage:" in line)
+        assert "{" not in usage and "}" not in usage, usage
+        if command in ("profile", "import", "convert"):
+            assert usage.split()[-1] == {"profile": "RECIPE", "import": "FILE", "convert": "LOGS..."}[command], usage

@@ -122,7 +122,7 @@ def test_the_hint_for_a_folder_of_jsonl_reads_the_compressed_ones_too(tmp_path: 
 def test_the_help_reads_as_written() -> None:
     r = runner.invoke(app, ["convert", "-h"], env=WIDE)
     usage = next(line for line in r.output.splitlines() if "Usage:" in line)
-    assert usage.split() == ["Usage:", "recipemut", "convert", "[OPTIONS]", "{LOGS}..."]
+    assert usage.split() == ["Usage:", "recipemut", "convert", "[OPTIONS]", "LOGS..."]
     flat = " ".join(r.output.split())
     sample = flat[flat.rindex("--sample-requests") :][:300]  # its row of the options
     assert "request rate" not in sample and "sample_rate is multiplied by it" in sample
