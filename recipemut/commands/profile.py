@@ -56,7 +56,7 @@ def _e2e_cost(prof: Profile) -> float | None:
 def profile_data(
     recipe: Recipe, prof: Profile, report: IngestReport, *, top: int, path: str, order: OrderCheck | None = None
 ) -> dict[str, Any]:
-    from recipemut.profile.build import cost_contributors, latency_contributors
+    from recipemut.profile.build import cost_contributors, latency_contributors, outside_operations
     from recipemut.profile.calls import n_plus_one
 
     """The JSON document of ``recipemut profile --format json``."""
@@ -87,6 +87,7 @@ def profile_data(
                     {"op": s.op, "cost_mean_usd": s.cost_mean_usd, "share": s.cost_share}
                     for s in cost_contributors(prof, top)
                 ],
+                "outside_operations": dict(zip(("tail_ms", "share"), outside_operations(prof), strict=True)),
             },
             "rate": {
                 "bin_s": prof.rate_bin_s,
@@ -102,6 +103,19 @@ def profile_data(
             },
             "ingest": {**report.to_dict(), **sample_rates(report)},
         }
+    )
+
+
+def _outside(prof: Profile) -> str:
+    """The tail's time on no operation, said when it is a tenth of it or more (:func:`outside_operations`)."""
+    from recipemut.profile.build import outside_operations
+
+    ms, share = outside_operations(prof)
+    if share < 0.1:
+        return ""
+    return (
+        f"; in no operation: {ms_text(ms)} ({100 * share:.0f}% of their latency: gaps between operations, "
+        "or spans that map to none, such as a server span holding the calls)"
     )
 
 
@@ -212,6 +226,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
             )
             + ("; more than 100% together: operations the recipe runs one after the other overlapped in the logs"
                f"{pairs}" if over else "")
+            + _outside(prof)
         )  # fmt: skip
     cost = cost_contributors(prof, top)
     if cost:
