@@ -21,7 +21,8 @@ from recipemut.plan.explain import signed
         (-4.9e-08, True, "-$0.000000049"),  # it read +$0.000000, as no change
         (6.841574167514367e-07, True, "+$0.00000068"),  # it read +$0.000001
         (-4.958e-04, True, "-$0.000496"),  # in dollars, as the sentences beside it (it was -495.8µ$)
-        (-0.04, False, "+0.0"),
+        (-3e-13, False, "+0.0"),  # the rounding of sums of times, not a change
+        (-0.04, False, "-0.04"),  # a change of 40 µs is said (it read +0.0, as none, on spans of microseconds)
         (-33.48, False, "-33.5"),
         (float("nan"), True, "-"),
     ],

@@ -29,7 +29,15 @@ CHECKOUT = Path(__file__).resolve().parents[1] / "recipes" / "checkout"
         ({}, 1872.74, "1,872.7 ms"),
         ({}, 606.5, "606.5 ms"),
         ({"signed": True}, 1020.0, "+1,020.0 ms"),
-        ({"signed": True}, -0.04, "+0.0 ms"),
+        ({"signed": True}, -1e-9, "+0.0 ms"),
+        ({"signed": True}, -0.04, "-0.04 ms"),
+        ({}, 0.0025, "0.0025 ms"),
+        ({}, 0.009, "0.009 ms"),
+        ({"unit": False}, 0.0957, "0.096"),
+        ({"signed": True, "unit": False}, 0.29, "+0.3"),  # one decimal gives two digits from 0.1 ms: as before
+        ({"unit": False}, 0.5, "0.5"),
+        ({"decimals": 2, "signed": True}, 0.00031, "+0.00031 ms"),
+        ({}, 0.0, "0.0 ms"),
         ({"signed": True, "unit": False}, -1004.46, "-1,004.5"),
         ({"unit": False}, 1178.94, "1,178.9"),
         ({"decimals": 2, "signed": True}, -21.934, "-21.93 ms"),
@@ -60,6 +68,34 @@ def test_profile_says_milliseconds_as_evaluate_does() -> None:
     assert " 1,178.9 " in row and "1178.9" not in row, row  # the table's p99 ms cell
     data = json.loads(runner.invoke(app, [*args, "-f", "json"], env=ENV).stdout)
     assert data["e2e"]["latency_p99_ms"] == pytest.approx(1872.7, abs=0.05)  # JSON keeps the bare number
+
+
+def test_spans_of_microseconds_read_as_their_figures(tmp_path: Path) -> None:
+    """jaeger-ui's happyTrace (spans of 1 to 9 µs) read ``0.0`` in every latency figure of profile, and suggest's
+    changes under 1 ms read ``+0.0`` (improves beside regresses): under 1 ms two significant digits are kept."""
+    from recipemut.plan.explain import signed
+
+    recipe = tmp_path / "happy.yaml"
+    recipe.write_text(
+        "apiVersion: recipemut/v1\nkind: Recipe\nname: happy\noperations:\n"
+        "  - {id: op1, service: service1, action: op1}\n"
+        "  - {id: op2, service: service1, action: op2, after: [op1]}\n"
+        "  - {id: op3, service: service1, action: op3, after: [op1]}\n"
+        "  - {id: op1_s2, service: service2, action: op1, after: [op2, op3]}\n",
+        encoding="utf-8",
+    )
+    trace = Path(__file__).resolve().parent / "realdata" / "jaeger_ui_criticalpath_happyTrace.json"
+    args = ["profile", str(recipe), "--logs", str(trace), "-q"]
+    res = runner.invoke(app, args, env=ENV)
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.stdout.split())
+    assert "end-to-end: p50 0.009 ms, p95 0.009 ms, p99 0.009 ms;" in out, out
+    assert "op3 0.004 ms (44% of their latency)" in out, out
+    row = next(line for line in res.stdout.splitlines() if " op1_s2 " in line)
+    assert row.count(" 0.001 ") == 4, row  # p50, p95, p99, mean
+    data = json.loads(runner.invoke(app, [*args, "-f", "json"], env=ENV).stdout)
+    assert data["e2e"]["latency_p50_ms"] == pytest.approx(0.009)  # JSON keeps the bare number
+    assert (signed(-0.0042), signed(0.0031), signed(-3e-13)) == ("-0.0042", "+0.0031", "+0.0")
 
 
 def test_stats_and_evaluate_spell_points_alike() -> None:

@@ -3,7 +3,9 @@
 Text, markdown and the HTML report say a figure through these helpers, so ``profile``, ``suggest``,
 ``evaluate`` and the rest say it alike; ``--format json`` gives the bare numbers and never comes here.
 
-- milliseconds have thousands separators, in sentences and table cells alike: ``1,872.7 ms``;
+- milliseconds have thousands separators, in sentences and table cells alike: ``1,872.7 ms``; a figure under
+  0.1 ms, which one decimal would give as ``0.0`` or ``0.1``, keeps two significant digits (``0.0025 ms``,
+  ``-0.04 ms``), so spans of microseconds never all read ``0.0``;
 - a change of a rate (error, halt) is in percentage points, ``pt`` after a space: ``+0.25 pt``;
 - a change of cost is in dollars per request to six places, or to two significant digits when it is
   smaller (``+$0.00000068``), so a real change never reads ``+$0.000000``; no change reads ``$0``;
@@ -15,6 +17,10 @@ from __future__ import annotations
 
 import math
 
+#: milliseconds smaller than this (a nanosecond, the finest time a trace records) are the rounding of sums of
+#: times, not a time: they read ``0.0`` (``+0.0`` as a change)
+MS_NOISE = 1e-6
+
 #: a change of cost smaller than this (dollars per request) is the rounding of sums of prices, not a change a
 #: price makes: it reads ``$0``
 USD_NOISE = 1e-12
@@ -24,13 +30,18 @@ def ms_text(value: float, *, signed: bool = False, unit: bool = True, decimals: 
             clock: bool = False) -> str:  # fmt: skip
     """Milliseconds with thousands separators: ``1,872.7 ms``.
 
+    A figure under the last place ``decimals`` gives (0.1 ms at one decimal), which would read ``0.0`` or
+    ``0.1``, keeps two significant digits (``0.0025 ms``, ``0.096 ms``), so a span of microseconds does not read
+    as none; larger figures keep ``decimals`` (``0.3 ms``); under a nanosecond (``MS_NOISE``) a figure reads ``0.0``.
     ``signed`` gives a change its sign (what rounds to zero reads ``+0.0``, never ``-0.0``); ``unit=False``
     leaves out `` ms`` (a table cell under an ``ms`` header, an interval's ends); ``decimals=None`` writes a
     value as a recipe gives it (``1,200``, ``142.4``); ``clock`` adds minutes to a span of a minute or more.
     Not a number: ``-``.
 
-    >>> ms_text(1872.74), ms_text(-0.04, signed=True), ms_text(-1004.5, signed=True, unit=False)
+    >>> ms_text(1872.74), ms_text(-1e-9, signed=True), ms_text(-1004.5, signed=True, unit=False)
     ('1,872.7 ms', '+0.0 ms', '-1,004.5')
+    >>> ms_text(0.0025), ms_text(0.004), ms_text(-0.04, signed=True), ms_text(0.0957, unit=False), ms_text(0.29)
+    ('0.0025 ms', '0.004 ms', '-0.04 ms', '0.096', '0.3 ms')
     >>> ms_text(1200.0, decimals=None), ms_text(142.4, decimals=None), ms_text(386_000, clock=True)
     ('1,200 ms', '142.4 ms', '386,000.0 ms (6m26s)')
     >>> ms_text(float("nan"))
@@ -41,8 +52,14 @@ def ms_text(value: float, *, signed: bool = False, unit: bool = True, decimals: 
     if decimals is None:
         digits = f"{value:,.0f}" if float(value).is_integer() else f"{value:,g}"
     else:
-        v = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-        digits = f"{v:{'+' if signed else ''},.{decimals}f}"
+        places = decimals
+        if MS_NOISE <= abs(value) < min(1.0, 10.0**-decimals):  # two significant digits: 0.0025, not 0.0
+            places = max(decimals, 1 - math.floor(math.log10(abs(value))))
+        v = round(value, places) + 0.0  # + 0.0 turns -0.0 into 0.0
+        digits = f"{v:{'+' if signed else ''},.{places}f}"
+        if places > decimals:  # 0.0090 reads 0.009, 0.50 reads 0.5, as the decimals asked give them
+            whole, frac = digits.split(".")
+            digits = f"{whole}.{frac[:decimals] + frac[decimals:].rstrip('0')}".rstrip(".")
     text = f"{digits} ms" if unit else digits
     if not (clock and abs(value) >= 60_000):
         return text

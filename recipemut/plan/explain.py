@@ -31,11 +31,13 @@ LABELS: Mapping[str, str] = MappingProxyType(
 
 
 def signed(x: float, cost: bool = False) -> str:
-    """A signed delta, milliseconds to one decimal with thousands separators; what rounds to zero reads
-    ``+0.0``, never ``-0.0``.
+    """A signed delta, milliseconds to one decimal with thousands separators (two significant digits under
+    1 ms); what rounds to zero reads ``+0.0``, never ``-0.0``.
 
     >>> signed(-8.7e-19, cost=True), signed(6.8e-07, cost=True), signed(-0.000498, cost=True), signed(-0.04)
-    ('$0', '+$0.00000068', '-$0.000498', '+0.0')
+    ('$0', '+$0.00000068', '-$0.000498', '-0.04')
+    >>> signed(-3e-13)
+    '+0.0'
     >>> signed(-1004.46)
     '-1,004.5'
     """

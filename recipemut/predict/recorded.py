@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recipemut.errors import MutationError
+from recipemut.files.units import ms_text
 from recipemut.predict.simulate import Replay, replay
 from recipemut.profile.build import Profile
 from recipemut.recipe.model import Recipe
@@ -67,7 +68,7 @@ class Overlap:
         where = f"{path}:{self.line}" if self.line else path
         return (
             f"{self.after} started before {self.before} ended in {self.requests:,} of {self.ran:,} requests "
-            f"({100 * self.requests / self.ran:.0f}%), by {self.by_ms:.1f} ms on average "
+            f"({100 * self.requests / self.ran:.0f}%), by {ms_text(self.by_ms)} on average "
             f"(the recipe orders them by {self.after}'s `{self.via}`, {where})"
         )
 
@@ -93,7 +94,8 @@ class OrderCheck:
         if not _differs(rep, rec):
             stat, rep, rec = "mean", self.replayed_mean_ms, self.recorded_mean_ms
         pct = f" ({100 * (rep - rec) / rec:+.0f}%)" if rec > 0 else ""
-        head = f"the replay of the unchanged recipe gives {stat} {rep:.1f} ms where the logs recorded {rec:.1f} ms{pct}"
+        head = f"the replay of the unchanged recipe gives {stat} {ms_text(rep)} where the logs recorded {ms_text(rec)}"
+        head += pct
         if not self.overlaps:
             drawn = (
                 f" ({100 * self.imputed_share:.0f}% of the requests replayed rest on spans drawn from other requests)"
