@@ -154,3 +154,17 @@ def test_suggest_warns_and_keeps_it_in_the_report(tmp_path: Path) -> None:
     md = runner.invoke(app, ["suggest", str(rp), "--logs", str(real(TRACE)), "--store", "off", "-f", "markdown"])
     assert md.exit_code == 0, md.output
     assert "### Findings\n\n- **Recipe order:** The replay of the unchanged recipe gives p50 68.0 ms" in md.stdout
+
+
+def test_pairs_past_those_shown_are_counted_in_their_number() -> None:
+    """The pairs past the first three read '1 more pair' / '2 more pairs', never 'more pair(s)'."""
+    from recipemut.predict.recorded import SHOWN, OrderCheck, Overlap
+
+    pair = Overlap("a", "b", requests=1, ran=2, by_ms=20.0, added_ms=10.0, via="after: [a]", line=3)
+
+    def said(n: int) -> str:
+        return OrderCheck(30.0, 25.0, 30.0, 25.0, 2, 0.0, (pair,) * n).sentence("r.yaml")
+
+    assert "; and 1 more pair (--format json lists them)" in said(SHOWN + 1)
+    assert "; and 2 more pairs (--format json lists them)" in said(SHOWN + 2)
+    assert "more pair" not in said(SHOWN)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recipemut.errors import MutationError
-from recipemut.files.units import ms_text
+from recipemut.files.units import counted, ms_text
 from recipemut.predict.simulate import Replay, replay
 from recipemut.profile.build import Profile
 from recipemut.recipe.model import Recipe
@@ -105,7 +105,7 @@ class OrderCheck:
             return f"{head}; no two operations it runs one after the other overlapped in the logs{drawn}"
         pairs = "; ".join(o.words(path) for o in self.overlaps[:SHOWN])
         more = len(self.overlaps) - SHOWN
-        pairs += f"; and {more} more pair(s) (--format json lists them)" if more > 0 else ""
+        pairs += f"; and {counted(more, 'more pair')} (--format json lists them)" if more > 0 else ""
         return (
             f"{head}: it runs one after the other operations that overlapped in the logs, so every prediction "
             f"starts from a time the logs never showed: {pairs}. If they do run side by side, fix that order in "
