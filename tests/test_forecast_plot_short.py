@@ -102,3 +102,44 @@ def test_report_forecast_section_draws_the_history_and_the_reason(tmp_path: Path
     assert 'id="fcno-forecast' in section or "no-forecast" in section
     assert "2027" not in section and "2028" not in section  # no axis running years past the logs
     assert "the forecast and its interval" not in section  # the caption says what is drawn
+
+
+SKEW = ROOT / "tests" / "realdata" / "zipkin_lens_skew.json"  # one trace of 99 ms: a history of one 1-second bin
+SKEW_RECIPE = """apiVersion: recipemut/v1
+kind: Recipe
+name: skew
+operations:
+  - {id: get, service: servicea, action: get}
+  - {id: post, service: serviceb, action: post, after: [get]}
+"""
+
+
+def test_a_history_under_a_minute_is_drawn_in_seconds_from_its_start(tmp_path: Path) -> None:
+    """Its date axis ticked the seconds of a minute, '04.0 04.2 ... 05.2' under '2016-Aug-02 15:00'."""
+    recipe = tmp_path / "skew.yaml"
+    recipe.write_text(SKEW_RECIPE, encoding="utf-8")
+    fig = forecast_figure(run_forecast(recipe, LogSource.of(SKEW)).report)
+    fig.canvas.draw()
+    assert fig.axes
+    for ax in fig.axes:
+        assert ax.get_xlabel() == "s from 2016-08-02 15:00:04.071 UTC"
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        assert ticks[0] == "0.0" and ticks[-1] == "1.0", ticks
+        assert ax.xaxis.get_offset_text().get_text() == ""  # no date beside the ticks
+        (history,) = [line for line in ax.get_lines() if line.get_label() == "history"]
+        xs = np.asarray(history.get_xdata(), dtype=float)
+        assert xs.min() == 0 and xs.max() == pytest.approx(1.0, abs=1e-3)  # the bin, from its start
+    out = tmp_path / "r.html"
+    res = runner.invoke(app, ["report", str(recipe), "--logs", str(SKEW), "-o", str(out)], env=ENV)
+    assert res.exit_code == 0, res.output
+    html = out.read_text()
+    section = html[html.index('<section id="forecast"') :]
+    assert "s from 2016-08-02 15:00:04.071 UTC" in section[: section.index("</section>")]
+
+
+def test_a_history_of_hours_keeps_its_date_axis(rep: CapacityReport) -> None:
+    fig = forecast_figure(rep)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        assert ax.get_xlabel() == ""
+        assert ax.xaxis.get_offset_text().get_text() == "2026-Nov-02"  # the day its ticks are hours of

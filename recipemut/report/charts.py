@@ -4,7 +4,9 @@
 the whole history, the forecast with its prediction interval, the target and the end of the
 logs, with one legend for the figure. When the forecast was refused (too little history), each
 panel draws the history over its own time range (each bin a step as wide as the bin, so one bin
-is a visible line) and says why there is no forecast; the reason is also logged (stderr).
+is a visible line) and says why there is no forecast; the reason is also logged (stderr). A range
+under a minute (traces of one request: a one-second bin) is drawn in time from its start, ``s``
+or ``ms`` under the axis, where dates would tick the seconds of a minute (``04.2 04.4 ... 05.0``).
 A service with declared capacity is drawn as a share of it (utilisation); one without, in calls
 in flight (Little's law: request rate x busy time).
 
@@ -47,6 +49,8 @@ PANEL_W, PANEL_H = 6.2, 2.7  # inches per panel
 LEFT, RIGHT, TOP, BOTTOM, HSPACE, WSPACE = 0.75, 0.2, 1.2, 0.45, 0.85, 0.85
 #: characters of a title line that fit over one panel (10-point text on :data:`PANEL_W` inches)
 TITLE_CHARS = 72
+#: a panel whose time range is shorter than this (seconds) is drawn in time from its start, not in dates
+ELAPSED_UNDER_S = 60.0
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +75,36 @@ def _naive_utc(index: pd.DatetimeIndex) -> np.ndarray:
     if index.tz is not None:
         index = index.tz_convert("UTC").tz_localize(None)
     return index.to_numpy(dtype="datetime64[ns]")
+
+
+def elapsed_unit(span_s: float) -> tuple[str, float] | None:
+    """The unit of a panel's x axis over ``span_s`` seconds, and the seconds one holds: a range under a minute
+    is drawn in time from its start (ms under a second, s under a minute); None: in dates.
+
+    >>> elapsed_unit(0.25), elapsed_unit(1.000001), elapsed_unit(4.8 * 3600)
+    (('ms', 0.001), ('s', 1.0), None)
+    """
+    if span_s >= ELAPSED_UNDER_S:
+        return None
+    return ("ms", 0.001) if span_s < 1 else ("s", 1.0)
+
+
+def _time_axis(ax: Axes, start: np.datetime64, end: np.datetime64) -> tuple[str, float] | None:
+    """Ticks for a panel from ``start`` to ``end``: dates, or (a range under a minute) the time from ``start``
+    in the unit returned (its name and seconds), the axis labelled with that unit and ``start``."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.ticker import MaxNLocator
+
+    unit = elapsed_unit(float((end - start) / np.timedelta64(1, "ns")) / 1e9)
+    if unit is None:
+        locator = AutoDateLocator(minticks=3, maxticks=7)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        return None
+    t = pd.Timestamp(start)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    ax.set_xlabel(f"{unit[0]} from {t:%Y-%m-%d %H:%M:%S}.{t.microsecond // 1000:03d} UTC", fontsize=8)
+    return unit
 
 
 def _when(d: datetime, now: datetime) -> str:
@@ -130,6 +164,10 @@ def _panel(ax: Axes, rep: CapacityReport, o: ServiceOutlook) -> None:
     past = ~np.isnan(hist_u)
     now = _naive_utc(pd.DatetimeIndex([rep.forecast.now]))[0]
     future = ~np.isnan(point)
+    unit = _time_axis(ax, x[0], max(x[-1], now) if future.any() else now)
+    if unit is not None:  # time from the start, in the axis's unit
+        start, ns = x[0], unit[1] * 1e9
+        x, now = (x - start) / np.timedelta64(1, "ns") / ns, (now - start) / np.timedelta64(1, "ns") / ns
     if future.any():
         ax.plot(x, hist_u * k, color=HISTORY_COLOR, lw=0.9, label="history")
     else:  # each bin a step as wide as the bin, up to the end of the logs: one bin is a line, not a dot
@@ -157,8 +195,6 @@ def _panel(ax: Axes, rep: CapacityReport, o: ServiceOutlook) -> None:
 
 def forecast_figure(rep: CapacityReport) -> Figure:
     """Every charted service (:func:`charted_services`) in a grid, with one legend for the figure."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
     services = charted_services(rep)
     rows, cols = grid_shape(len(services))
     width, height = PANEL_W * cols, PANEL_H * rows + TOP + BOTTOM - 0.45
@@ -183,9 +219,6 @@ def forecast_figure(rep: CapacityReport) -> Figure:
         handles: dict[str, Artist] = {}
         for i, o in enumerate(services):
             ax = fig.add_subplot(grid[i // cols, i % cols])
-            locator = AutoDateLocator(minticks=3, maxticks=7)
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
             _panel(ax, rep, o)
             for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
                 handles.setdefault(label, h)
