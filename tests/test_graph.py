@@ -65,10 +65,10 @@ def _tiny(**over: Any) -> Recipe:
 
 MERMAID = """\
 flowchart TD
-  n0["load<br/>db.Get"]
-  n1{{"check<br/>risk.Score<br/>guard: may halt"}}
-  n2["price<br/>db.Price<br/>cached 600s"]
-  n3["charge<br/>pay.Charge<br/>frozen<br/>external side effects"]
+  n0["load<br/>db · Get"]
+  n1{{"check<br/>risk · Score<br/>guard: may halt"}}
+  n2["price<br/>db · Price<br/>cached 600s"]
+  n3["charge<br/>pay · Charge<br/>frozen<br/>external side effects"]
   n0 -.->|"after"| n1
   n0 -->|"cart + after"| n2
   n1 -->|"ok"| n3
@@ -89,10 +89,10 @@ digraph "tiny" {
   rankdir="TB";
   node [shape="box", style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica"];
   edge [fontname="Helvetica", fontsize="10"];
-  "load" [label="load\\ndb.Get"];
-  "check" [label="check\\nrisk.Score\\nguard: may halt", shape="hexagon", fillcolor="#fff3cd", color="#b58100"];
-  "price" [label="price\\ndb.Price\\ncached 600s"];
-  "charge" [label="charge\\npay.Charge\\nfrozen\\nexternal side effects", fillcolor="#e9ecef", color="#495057", \
+  "load" [label="load\\ndb · Get"];
+  "check" [label="check\\nrisk · Score\\nguard: may halt", shape="hexagon", fillcolor="#fff3cd", color="#b58100"];
+  "price" [label="price\\ndb · Price\\ncached 600s"];
+  "charge" [label="charge\\npay · Charge\\nfrozen\\nexternal side effects", fillcolor="#e9ecef", color="#495057", \
 peripheries="2"];
   "load" -> "check" [label="after", style="dashed", color="#6c757d"];
   "load" -> "price" [label="cart + after"];
@@ -112,7 +112,7 @@ def test_dot_literal() -> None:
 
 def test_dot_highlight_thickens_the_border() -> None:
     line = next(ln for ln in render_dot(_tiny(), highlight=["load"]).splitlines() if ln.startswith('  "load" ['))
-    assert line == '  "load" [label="load\\ndb.Get", color="#d6336c", penwidth="3"];'
+    assert line == '  "load" [label="load\\ndb · Get", color="#d6336c", penwidth="3"];'
 
 
 # ---- structure checks (no Graphviz or Mermaid parser available: check the grammar we use) ----------
@@ -180,10 +180,10 @@ def test_awkward_names_are_escaped() -> None:
         constraints={},
     )
     mm = render_mermaid(r)
-    assert 'n0["end<br/>we#quot;ird\\svc.Get#lt;T#gt;#amp;"]' in mm
+    assert 'n0["end<br/>we#quot;ird\\svc · Get#lt;T#gt;#amp;"]' in mm
     _check_mermaid(mm, r)
     dot = render_dot(r)
-    assert '"end" [label="end\\nwe\\"ird\\\\svc.Get<T>&"];' in dot
+    assert '"end" [label="end\\nwe\\"ird\\\\svc · Get<T>&"];' in dot
     _check_dot(dot, r)
 
 
@@ -271,11 +271,11 @@ def test_cli_draws_fan_out_and_branches(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[6] == (
-        '  "get_driver" [label="get_driver\\nredis.GetDriver\\n× each driver_ids, 4 at a time\\nup to 3 attempts", '
+        '  "get_driver" [label="get_driver\\nredis · GetDriver\\n× each driver_ids, 4 at a time\\nup to 3 attempts", '
         'shape="box3d", fillcolor="#e7f1ff", color="#0b5ed7"];'
     )
     assert lines[8] == (
-        '  "notify_sms" [label="notify_sms\\nsms.Send\\nwhen: customer opted in", style="rounded,filled,dashed", '
+        '  "notify_sms" [label="notify_sms\\nsms · Send\\nwhen: customer opted in", style="rounded,filled,dashed", '
         'fillcolor="#f3f0ff", color="#6f42c1"];'
     )
 
@@ -295,3 +295,18 @@ def test_out_names_the_language_and_never_an_image(tmp_path: Path) -> None:
                         ("tmp.Xy12ab", "flowchart")):  # a mktemp name: --format's language, Mermaid by default
         assert runner.invoke(app, ["graph", str(CHECKOUT), "-o", str(tmp_path / name)]).exit_code == 0
         assert (tmp_path / name).read_text().startswith(first), name
+
+
+def test_service_and_action_are_apart_by_a_mark_no_name_holds() -> None:
+    """jaeger-ui's happyTrace-style names: `my.service.I'm a server span` (a dot) read as one name, or as service
+    `my` and action `service.I'm a server span`; Mermaid, DOT and the report's DAG all write `my.service · ...`."""
+    from recipemut.recipe.diff import structural_diff
+    from recipemut.report.dag import dag_figure
+
+    r = recipe_from_dict({"name": "traced", "fields": {}, "inputs": [], "outputs": [], "operations": [
+        {"id": "op1", "service": "my.service", "action": "I'm a server span"}]})  # fmt: skip
+    assert '  n0["op1<br/>my.service · I\'m a server span"]' in render_mermaid(r).splitlines()
+    assert '  "op1" [label="op1\\nmy.service · I\'m a server span"];' in render_dot(r).splitlines()
+    fig = dag_figure(r, r, structural_diff(r, r))
+    drawn = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert drawn and all(t.startswith("op1\nmy.service · I'm a se") for t in drawn), drawn  # cut to its box

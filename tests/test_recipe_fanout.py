@@ -268,10 +268,10 @@ def test_mermaid_draws_fan_out_as_a_stacked_box_and_branches_dashed() -> None:
     assert recipe is not None
     assert render_mermaid(recipe, highlight=["get_driver"]) == (
         "flowchart TD\n"
-        '  n0["find_drivers<br/>driver.FindNearest"]\n'
-        '  n1[["get_driver<br/>redis.GetDriver<br/>× each driver_ids, 4 at a time<br/>up to 3 attempts"]]\n'
-        '  n2["compute_eta<br/>route.ComputeEta"]\n'
-        '  n3["notify_sms<br/>sms.Send<br/>when: customer opted in"]\n'
+        '  n0["find_drivers<br/>driver · FindNearest"]\n'
+        '  n1[["get_driver<br/>redis · GetDriver<br/>× each driver_ids, 4 at a time<br/>up to 3 attempts"]]\n'
+        '  n2["compute_eta<br/>route · ComputeEta"]\n'
+        '  n3["notify_sms<br/>sms · Send<br/>when: customer opted in"]\n'
         '  n0 -->|"driver_ids"| n1\n'
         '  n1 -->|"drivers"| n2\n'
         '  n2 -->|"eta"| n3\n'
@@ -291,11 +291,11 @@ def test_dot_draws_fan_out_as_box3d_and_branches_dashed() -> None:
     recipe, findings = check_text(text)
     assert recipe is not None and findings == []
     assert render_dot(recipe).splitlines()[5:9] == [
-        '  "find_drivers" [label="find_drivers\\ndriver.FindNearest"];',
-        '  "get_driver" [label="get_driver\\nredis.MGetDrivers\\n× each driver_ids, batches of 50, one at a time, '
+        '  "find_drivers" [label="find_drivers\\ndriver · FindNearest"];',
+        '  "get_driver" [label="get_driver\\nredis · MGetDrivers\\n× each driver_ids, batches of 50, one at a time, '
         'identical items once", shape="box3d", fillcolor="#e7f1ff", color="#0b5ed7"];',
-        '  "compute_eta" [label="compute_eta\\nroute.ComputeEta"];',
-        '  "notify_sms" [label="notify_sms\\nsms.Send\\nwhen: customer opted in", style="rounded,filled,dashed", '
+        '  "compute_eta" [label="compute_eta\\nroute · ComputeEta"];',
+        '  "notify_sms" [label="notify_sms\\nsms · Send\\nwhen: customer opted in", style="rounded,filled,dashed", '
         'fillcolor="#f3f0ff", color="#6f42c1"];',
     ]
 
@@ -303,7 +303,7 @@ def test_dot_draws_fan_out_as_box3d_and_branches_dashed() -> None:
 def test_a_guard_keeps_its_hexagon_when_it_fans_out() -> None:
     recipe, _ = check_text(DISPATCH.replace("    concurrency: 4\n", "    concurrency: 4\n    may_halt: true\n"))
     assert recipe is not None
-    assert '  n1{{"get_driver<br/>redis.GetDriver<br/>guard: may halt<br/>× each driver_ids' in render_mermaid(recipe)
+    assert '  n1{{"get_driver<br/>redis · GetDriver<br/>guard: may halt<br/>× each driver_ids' in render_mermaid(recipe)
     assert 'shape="hexagon"' in render_dot(recipe).splitlines()[6]
 
 

@@ -2,7 +2,8 @@
 
 Both renderings say the same things the same way:
 
-* one node per operation, labelled ``id`` then ``service.Action``, then its marks: a guard that
+* one node per operation, labelled ``id`` then ``service · Action`` (:func:`service_action`: a dot would read
+  as part of a service named ``my.service``), then its marks: a guard that
   may halt requests, a branch (``when: ...``), a fan-out (``× each driver_ids, 4 at a time``),
   retries, frozen (no mutation may touch it), external side effects, cached, hedged, substituted;
 * a fan-out drawn as a stacked box (Mermaid's subroutine shape, DOT's ``box3d``), a branch with a
@@ -21,8 +22,8 @@ Nodes and edges come in the recipe's topological order, so the text is stable an
 ... ]})
 >>> print(render_mermaid(r))  # doctest: +NORMALIZE_WHITESPACE
 flowchart TD
-  n0["f<br/>s.F"]
-  n1{{"g<br/>s.G<br/>guard: may halt"}}
+  n0["f<br/>s · F"]
+  n1{{"g<br/>s · G<br/>guard: may halt"}}
   n0 -->|"b"| n1
   classDef guard fill:#fff3cd,stroke:#b58100
   class n1 guard
@@ -80,6 +81,16 @@ def _marks(op: Operation, frozen: Collection[str]) -> list[str]:
     if op.substituted_from:
         out.append(f"was {op.substituted_from}")
     return out
+
+
+def service_action(op: Operation) -> str:
+    """The service and the action of an operation as a node's second line, apart by `` · ``: a dot joining them
+    would read as part of either name (``my.service.I'm a server span``).
+
+    >>> service_action(Operation("op1", "my.service", "I'm a server span"))
+    "my.service · I'm a server span"
+    """
+    return f"{op.service} · {op.action}"
 
 
 def fan_out_label(op: Operation) -> str:
@@ -160,7 +171,7 @@ def render_mermaid(recipe: Recipe, *, highlight: Collection[str] = ()) -> str:
     lines = ["flowchart TD"]
     for op_id in order:
         op = recipe.ops[op_id]
-        label = "<br/>".join(_mermaid_text(p) for p in [op.id, f"{op.service}.{op.action}", *_marks(op, frozen)])
+        label = "<br/>".join(_mermaid_text(p) for p in [op.id, service_action(op), *_marks(op, frozen)])
         open_, close = ("{{", "}}") if op.may_halt else ("[[", "]]") if op.foreach is not None else ("[", "]")
         lines.append(f'  {nid[op_id]}{open_}"{label}"{close}')
     for a, b, kind, fields in _edges(recipe):
@@ -210,8 +221,8 @@ def render_dot(recipe: Recipe, *, highlight: Collection[str] = ()) -> str:
       rankdir="TB";
       node [shape="box", style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica"];
       edge [fontname="Helvetica", fontsize="10"];
-      "f" [label="f\\ns.F"];
-      "g" [label="g\\ns.G", color="#d6336c", penwidth="3"];
+      "f" [label="f\\ns · F"];
+      "g" [label="g\\ns · G", color="#d6336c", penwidth="3"];
       "f" -> "g" [label="after", style="dashed", color="#6c757d"];
     }
     """
@@ -226,7 +237,7 @@ def render_dot(recipe: Recipe, *, highlight: Collection[str] = ()) -> str:
     ]
     for op_id in order:
         op = recipe.ops[op_id]
-        attrs = {"label": "\\n".join(_dot_escape(p) for p in [op.id, f"{op.service}.{op.action}", *_marks(op, frozen)])}
+        attrs = {"label": "\\n".join(_dot_escape(p) for p in [op.id, service_action(op), *_marks(op, frozen)])}
         for c in _classes(op, frozen, highlight):
             attrs.update(_DOT_STYLE[c])
         lines.append(f"  {_dot_id(op_id)} {_dot_attrs(attrs)};")

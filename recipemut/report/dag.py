@@ -20,6 +20,7 @@ import networkx as nx
 
 from recipemut.files.text import safe
 from recipemut.recipe.diff import StructuralDiff
+from recipemut.recipe.graph import service_action
 from recipemut.recipe.model import Recipe
 from recipemut.report.figures import new_figure, styled
 
@@ -86,7 +87,7 @@ def _draw(
         op = recipe.ops[op_id]
         on_path = op_id in critical
         ax.text(
-            x, y, f"{_cut(safe(op_id))}\n{_cut(safe(f'{op.service}.{op.action}'))}", ha="center", va="center",
+            x, y, f"{_cut(safe(op_id))}\n{_cut(safe(service_action(op)))}", ha="center", va="center",
             fontsize=7.5, parse_math=False, zorder=2, gid=None,
             bbox={"boxstyle": "round,pad=0.35", "fc": fills.get(op_id, PLAIN),
                   "ec": CRITICAL if on_path else "#666666", "lw": 2.4 if on_path else 0.7},
