@@ -220,6 +220,23 @@ def test_the_mapping_and_store_help_are_whole_at_80_columns(command: str) -> Non
     assert "store.sqli…" not in res.output
 
 
+@pytest.mark.parametrize("command", ["profile", "suggest", "evaluate", "forecast", "report", "convert"])
+def test_the_mapping_help_points_at_what_an_installed_user_has(command: str) -> None:
+    """--map said its schema was 'mapping.schema.json in schemas/', a folder of a clone only: it names the
+    schema's path inside the package (installed with it) and the docs section that gives every key."""
+    import recipemut
+
+    res = runner.invoke(app, [command, "-h"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0
+    assert "recipemut/schemas/mapping.schema.json" in res.output and "in schemas/" not in res.output
+    help_text = " ".join(res.output.replace("│", " ").split())
+    assert 'docs/log-format.md, "From spans to operations"' in help_text, help_text
+    package = Path(recipemut.__file__).resolve().parent
+    assert (package.parent / "recipemut" / "schemas" / "mapping.schema.json").is_file()  # shipped: package-data
+    docs = (package.parent / "docs" / "log-format.md").read_text(encoding="utf-8")
+    assert "\n### From spans to operations\n" in docs
+
+
 @pytest.mark.parametrize(
     ("value", "says"),
     [

@@ -257,8 +257,9 @@ def _options() -> dict[str, Any]:
         ),
         "mapping": typer.Option(
             "--map",
-            help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces "
-            "(its schema: mapping.schema.json in schemas/).",
+            help="Span-to-operation mapping file for OTLP/Jaeger/Zipkin traces (its keys: docs/log-format.md, "
+            '"From spans to operations"; its JSON Schema: recipemut/schemas/mapping.schema.json, installed with '
+            "the package).",
             show_default=False,
         ),
     }

@@ -5,7 +5,7 @@ attribute, equals the operation's ``id`` or ``action`` *and* its service (or, fo
 the service it calls) equals the operation's ``service``. A mapping file adds ordered rules
 (first match wins) on span name (exact, glob, regex), service, kind and attributes, and says
 which attributes hold the cache key, bytes, cost, the sampling rate and the status. Structure:
-``schemas/mapping.schema.json``; an example: ``recipes/zipkin_simple_db/mapping.yaml``.
+``recipemut/schemas/mapping.schema.json``; an example: ``recipes/zipkin_simple_db/mapping.yaml``.
 
 Everything here is vectorised over the raw span frame: a loop over the (few) rules, never over
 spans.
