@@ -75,4 +75,4 @@ def test_the_usage_line_names_an_argument_as_its_help_does(command: str) -> None
         usage = next(line for line in res.output.splitlines() if "Usage:" in line)
         assert "{" not in usage and "}" not in usage, usage
         if command in ("profile", "import", "convert"):
-            assert usage.split()[-1] == {"profile": "RECIPE", "import": "FILE", "convert": "LOGS..."}[command], usage
+            assert usage.split()[-1] == {"profile": "RECIPE", "import": "FILE...", "convert": "LOGS..."}[command], usage

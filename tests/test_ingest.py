@@ -399,7 +399,7 @@ def test_other_formats_go_to_the_formats_package(tmp_path: Path, monkeypatch: py
     calls: list[tuple[Path, str, bool]] = []
 
     def read_table(
-        path: Path, fmt: str, *, recipe: object, mapping: object, strict: bool
+        path: Path, fmt: str, *, recipe: object, mapping: object, strict: bool, tally: object = None
     ) -> tuple[pa.Table, dict[str, int], list[str]]:
         calls.append((path, fmt, strict))
         rows = [span("t1", "load", 1, 2), span("t1", "left", 3, -1)]  # the second is checked and rejected

@@ -188,8 +188,10 @@ LOGGEN = ROOT / "recipes" / "checkout" / "loggen.yaml"
 
 
 def _profile(log: Path) -> tuple[int, list[str]]:
+    """The exit code, and the output's lines: a failure's are those said on stderr (stdout holds the error as
+    JSON, tests/test_json_errors.py)."""
     r = runner.invoke(app, ["profile", str(RECIPE), "--logs", str(log), "--format", "json"], env=WIDE)
-    return r.exit_code, [ln for ln in r.output.splitlines() if ln.strip()]
+    return r.exit_code, [ln for ln in (r.output if r.exit_code == 0 else r.stderr).splitlines() if ln.strip()]
 
 
 def _as_json(path: Path, **dumps: object) -> str:

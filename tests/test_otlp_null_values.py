@@ -134,5 +134,5 @@ def test_an_export_the_structs_refuse_still_goes_the_plain_json_way_and_is_count
     with caplog.at_level(logging.DEBUG, logger=otlp.__name__):
         got = table(lines(docs))
     assert shaped == [3]  # the second line, its first span the file's 4th
-    assert "traces.json: 1 line(s) the structs refused read as plain JSON (first: line 2: " in caplog.text
+    assert "traces.json: 1 line the structs refused read as plain JSON (first: line 2: " in caplog.text
     assert got.equals(table(lines(exports())))

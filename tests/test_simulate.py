@@ -488,7 +488,7 @@ def test_fanout_fields_change_nothing_on_one_call_per_request(lat_a: list[float]
     assert rep.imputed_share == 0.0 and "fan-out" in rep.notes["a"]
 
 
-@pytest.mark.parametrize(("n", "said"), [(1, "must run in 1 request but"), (3, "must run in 3 requests but")])
+@pytest.mark.parametrize(("n", "said"), [(1, "must run in 1 request, but"), (3, "must run in 3 requests, but")])
 def test_an_operation_never_recorded_says_its_requests_in_words(n: int, said: str) -> None:
     r = recipe([{"id": "a", "consumes": ["x"], "produces": ["y"]}, {"id": "b", "consumes": ["y"]}])
     p = profile_from_matrices(r, {"a": np.full(n, 5.0), "b": np.full(n, np.nan)})

@@ -73,12 +73,14 @@ def _out(args: list[str]) -> tuple[int, list[str]]:
 
 def test_a_jsonl_log_given_as_the_recipe_is_named_a_span_log(small: Path) -> None:
     code, lines = _out(["profile", str(small), "--logs", str(LOGS)])
-    assert (code, lines) == (1, [f"error: {small}: is a span log (JSONL), not a recipe: give it to --logs"])
+    drafts = f" (no recipe yet? recipemut import {small} -o recipe.yaml drafts one)"  # a log with no recipe yet
+    assert (code, lines) == (1, [f"error: {small}: is a span log (JSONL), not a recipe: give it to --logs{drafts}"])
 
 
 def test_a_parquet_log_given_as_the_recipe_is_named_a_parquet_log(parquet: Path) -> None:
     code, lines = _out(["profile", str(parquet), "--logs", str(LOGS)])
-    assert (code, lines) == (1, [f"error: {parquet}: is a Parquet log, not a recipe: give it to --logs"])
+    drafts = f" (no recipe yet? recipemut import {parquet} -o recipe.yaml drafts one)"
+    assert (code, lines) == (1, [f"error: {parquet}: is a Parquet log, not a recipe: give it to --logs{drafts}"])
 
 
 def test_a_plan_validated_as_a_recipe_is_one_line_not_its_schema_errors(plan: Path) -> None:

@@ -133,7 +133,8 @@ def test_a_trace_file_over_the_recipes_size_cap_is_named_as_a_log(tmp_path: Path
     res = runner.invoke(app, ["validate", str(big), "-f", "json"], env=ENV)
     [found] = json.loads(res.stdout)["files"][0]["findings"]
     said = "holds Zipkin traces (a log), not a recipe: give it to --logs"
-    assert (found["code"], found["message"]) == ("wrong-kind", said)
+    drafts = f" (no recipe yet? recipemut import {big} -o recipe.yaml drafts one)"
+    assert (found["code"], found["message"]) == ("wrong-kind", said + drafts)
 
 
 def test_a_span_log_whose_first_line_is_cut_by_the_head_is_still_a_span_log(tmp_path: Path) -> None:

@@ -683,12 +683,11 @@ def _report_unmapped(
     notes: list[str],
 ) -> pd.Series | None:
     """Count and note the spans that map to no operation or to several; the former's (name, service) counts."""
-    unm = ~mapped
     if ambiguous.any():
         counts["ambiguous_spans"] = int(ambiguous.sum())
         names = raw.loc[ambiguous, "name"].value_counts().head(TOP_UNMAPPED)
         notes.append(ambiguous_note(counts["ambiguous_spans"], [str(k) for k in names.index], recipe, mapping))
-    plain = unm & ~ambiguous
+    plain = ~mapped & ~ambiguous
     if not plain.any():
         return None
     counts["unmapped_spans"] = int(plain.sum())

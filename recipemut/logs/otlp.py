@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recipemut.files.units import counted
 from recipemut.logs.common import (
     attr_str,
     iter_documents,
@@ -230,8 +231,8 @@ def _documents(data: bytes, path: Path) -> Iterator[Export | _Plain]:
     else:
         if decoded:
             if refused:
-                log.debug("%s: %d refused lines read as plain JSON (first: line %d: %s)",
-                          path, len(refused), *refused[0])  # fmt: skip
+                log.debug("%s: %s the structs refused read as plain JSON (first: line %d: %s)",
+                          path, counted(len(refused), "line"), *refused[0])  # fmt: skip
             yield from decoded
             return
     # the standard library's reading of the JSON: its values, and its errors with line and column

@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 
 from recipemut.errors import MutationError
-from recipemut.files.units import ms_short, ms_text
+from recipemut.files.units import counted, ms_short, ms_text
 from recipemut.predict import fanout
 from recipemut.predict.cachesim import ReplayMemo
 from recipemut.predict.percall import CallContext, calls_replayed, keys_usable
@@ -490,11 +490,10 @@ def _samples(
             if donors.size == 0:
                 prior = _lognormal_prior(op, None)
                 if prior is None:
-                    runs = f"{need.size:,} request{'s' if need.size != 1 else ''}"
                     raise MutationError(
-                        f"operation '{op.id}' must run in {runs}, but the logs hold no span and it has no "
-                        "expected latency: check the mapping (--map) or its action and service against the spans, "
-                        "or give it expected: {latency_ms: {p50: 12, p95: 25}}",
+                        f"operation '{op.id}' must run in {counted(need.size, 'request')}, but the logs hold no span "
+                        "and it has no expected latency: check the mapping (--map) or its action and service against "
+                        "the spans, or give it expected: {latency_ms: {p50: 12, p95: 25}}",
                         code="no-data", file=recipe.source,
                         line=recipe.position("operations", recipe.op_index(op.id))[0],
                     )
