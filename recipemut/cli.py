@@ -35,7 +35,7 @@ from recipemut.commands._common import err_console, spread_multi_options
 from recipemut.commands._examples import examples_as_blocks, examples_drawn
 from recipemut.commands._failure import forget_format, remember_format, say_error, say_usage_error
 from recipemut.commands._ranges import check_ranges
-from recipemut.errors import RecipemutError
+from recipemut.errors import RecipemutError, said_once
 from recipemut.files.text import safe
 
 HELP = (
@@ -110,13 +110,15 @@ def guard(func: F) -> F:
     """Turn a :class:`RecipemutError` raised by a command into one stderr line and its exit code (and,
     under ``--format json``, a JSON document on stdout: commands/_failure.py; a usage error too).
 
-    A ``BrokenPipeError`` (stdout's reader gone) becomes :class:`StdoutClosed`.
+    A ``BrokenPipeError`` (stdout's reader gone) becomes :class:`StdoutClosed`. The run says each
+    warning about a recipe once (:func:`~recipemut.errors.said_once`), however often it reads it.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with said_once():
+                return func(*args, **kwargs)
         except RecipemutError as e:
             raise typer.Exit(say_error(e)) from None
         except BrokenPipeError:

@@ -19,7 +19,9 @@ Commands with richer outcomes (``suggest --detailed-exitcode``, ``evaluate``) do
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from recipemut.files.text import safe
@@ -63,6 +65,40 @@ class Finding:
             "severity": self.severity,
             "message": self.message,
         }
+
+
+#: (file, code, message) of the findings said in the command run under way (:func:`said_once`); None outside one
+_said: set[tuple[str, str, str]] | None = None
+
+
+@contextlib.contextmanager
+def said_once() -> Iterator[None]:
+    """A command run (the CLI's guard opens one): within it, :func:`not_yet_said` says each finding once."""
+    global _said
+    outer, _said = _said, set()
+    try:
+        yield
+    finally:
+        _said = outer
+
+
+def not_yet_said(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings not said yet in this command run (all of them outside one), now noted as said.
+
+    A command reads one recipe more than once (``apply``: the file on disk and the text it writes,
+    in a check and again under the lock); a finding of the same file, code and message is one
+    warning, whatever its line, so it is said the first time only. Findings of one reading are all said.
+
+    >>> x3, x9, y4 = (Finding("r.yaml", n, 5, c, m) for n, c, m in [(3, "c", "x"), (9, "c", "x"), (4, "c", "y")])
+    >>> with said_once():
+    ...     print([f.line for f in not_yet_said([x3])], [f.line for f in not_yet_said([x9, y4])])
+    [3] [4]
+    """
+    if _said is None:
+        return list(findings)
+    new = [f for f in findings if (f.file, f.code, f.message) not in _said]
+    _said.update((f.file, f.code, f.message) for f in new)
+    return new
 
 
 class RecipemutError(Exception):

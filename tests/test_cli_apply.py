@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -278,3 +279,25 @@ def test_history_texts_needs_json(recipe: Path) -> None:
     res = runner.invoke(app, ["history", str(recipe), "--texts"])
     assert res.exit_code == 2 and "--texts" in res.output and "--format json" in res.output, res.output
     assert runner.invoke(app, ["history", str(recipe), "--texts", "--format", "json"]).exit_code == 0
+
+
+@pytest.mark.parametrize("extra", [["--dry-run"], [], ["--canary", "0.2"]])
+def test_apply_says_each_warning_about_the_recipe_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, extra: list[str]
+) -> None:
+    """apply read the recipe on disk and the text it writes, in a check and again under the lock: a recipe
+    with no `services:` said each [unknown-service] warning six times (twice of the file, four times of the
+    text as it would be written). Each is said once, of the file on disk, where the two say the same."""
+    r = tmp_path / "checkout.yaml"
+    r.write_text(RECIPE_TEXT.split("services:")[0])
+    make_plan(r)
+    with caplog.at_level(logging.WARNING):  # the CLI prints core warnings as "warning: ..." on stderr
+        res = runner.invoke(app, ["apply", str(r), "--plan", str(r.with_name("plan.json")), *extra])
+    assert res.exit_code == 0, res.output
+    said = [x.getMessage() for x in caplog.records]
+    primary = [line for line in said if "variants[0]" not in line]
+    assert [line.split("service ")[1].split(" ")[0] for line in primary] == ["'cart'", "'fraud'", "'payments'"], said
+    assert all(line.startswith(f"{r}:") and line.endswith("[unknown-service]") for line in primary), said
+    variant = [line for line in said if "variants[0]" in line]  # the canary's own recipe: its warnings, each once
+    assert len(variant) == (3 if extra == ["--canary", "0.2"] else 0), said
+    assert len(set(variant)) == len(variant), said

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from recipemut.errors import InputFileError, RecipeInvalid
+from recipemut.errors import InputFileError, RecipeInvalid, said_once
 from recipemut.recipe.loader import (
     check_document,
     check_recipe,
@@ -459,6 +459,27 @@ def test_warnings_about_a_text_not_on_disk_do_not_cite_the_file_lines(
     with caplog.at_level(logging.WARNING, logger="recipemut.recipe.loader"):
         load_recipe_text(text, file=str(p), quiet=True)
     assert caplog.records == []
+
+
+def test_a_command_run_says_each_warning_of_a_recipe_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Within a command run (said_once), the file's warnings are said once however often it is read, and
+    the text it would write says only the warnings the file did not: those are the news."""
+    p = tmp_path / "r.yaml"
+    text = (DATA / "warnings.yaml").read_text()
+    p.write_text(text)
+    written = "# planned edit\n" + text.replace("service: cart", "service: carts")
+    with caplog.at_level(logging.WARNING, logger="recipemut.recipe.loader"), said_once():
+        for _ in range(2):  # a check, then the same again under the lock
+            load_recipe_text(text, file=str(p))
+            load_recipe_text(written, file=str(p))
+    said = [r.getMessage() for r in caplog.records]
+    assert [m.split(": service ")[1].split(" ")[0] for m in said] == ["'cart'", "'carts'"], said
+    assert said[1].startswith(f"{p} (as it would be written, not the file on disk), line 12: "), said
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="recipemut.recipe.loader"):  # outside a run: every reading says it
+        load_recipe_text(text, file=str(p))
+        load_recipe_text(text, file=str(p))
+    assert len(caplog.records) == 2
 
 
 def test_check_recipe_turns_unreadable_files_into_findings(tmp_path: Path) -> None:

@@ -240,16 +240,17 @@ def without_variants_text(text: str, new_version: int, *, source: str = "<recipe
     return apply_edits_to_text(text, [*edits, Edit("set", ("version",), new_version)], source=source)
 
 
-def structure_violations(original: str, mutated: str, *, source: str) -> list[str]:
-    """:func:`recipemut.recipe.constraints.check_structure` of two recipe texts (frozen, keep_order, DAG, data)."""
+def structure_violations(original: str, mutated: str, *, source: str, what: str) -> list[str]:
+    """:func:`validate_text` of ``mutated``, and the constraints of ``original`` (read first) it breaks."""
     from recipemut.recipe.constraints import check_structure
     from recipemut.recipe.loader import load_recipe_text
 
-    try:
-        before = load_recipe_text(original, file=source)
-    except RecipeInvalid:
-        return []  # the original is not a valid recipe: validate_text reports the result on its own
-    return check_structure(before, load_recipe_text(mutated, file=source))
+    try:  # first: a warning the file and the result share is said of the file (the loader says each once)
+        before = [load_recipe_text(original, file=source)]
+    except RecipeInvalid:  # the original is not a valid recipe: the result is validated on its own
+        before = []
+    validate_text(mutated, source=source, what=what)
+    return [v for b in before for v in check_structure(b, load_recipe_text(mutated, file=source, quiet=True))]
 
 
 def mutation_records(mutations: Sequence[PlannedMutation]) -> list[dict[str, Any]]:
@@ -603,8 +604,7 @@ def apply_plan(
         new_version = max_version(chain, version_of(current)) + 1
         check_plan_edits(doc, chosen, source=source)  # each edit one its operator makes on its targets
         mutated = plan_text(current, chosen, new_version, source=source)
-        validate_text(mutated, source=source, what=f"applying {ids}")
-        broken = structure_violations(current, mutated, source=source)
+        broken = structure_violations(current, mutated, source=source, what=f"applying {ids}")
         if broken:
             raise MutationError(f"applying {ids} would break the recipe's constraints: {'; '.join(broken)}; "
                                 "nothing was written", file=source, code="constraint-violated")

@@ -36,7 +36,7 @@ from typing import Any
 
 import jsonschema
 
-from recipemut.errors import Finding, RecipeInvalid, RecipemutError
+from recipemut.errors import Finding, RecipeInvalid, RecipemutError, not_yet_said
 from recipemut.files.kinds import read_text_as
 from recipemut.recipe.engines.base import Imported
 from recipemut.recipe.model import DocPath, Positions, Recipe, recipe_from_dict
@@ -644,13 +644,15 @@ def _not_written(f: Finding) -> str:
 
 
 def _loaded(recipe: Recipe | None, findings: list[Finding], *, text: str | None = None, quiet: bool = False) -> Recipe:
-    """The recipe, or :class:`RecipeInvalid`; warnings are logged (``text``: check whether it is the file on disk)."""
+    """The recipe, or :class:`RecipeInvalid`; warnings are logged, each once in a command run (:func:`not_yet_said`:
+    the recipe and the text a command writes share most), ``text``: check whether it is the file on disk."""
     errors = [f for f in findings if f.severity == "error"]
     if errors or recipe is None:
         raise RecipeInvalid(errors or findings)
-    if findings and not quiet:
-        on_disk = text is None or _on_disk(text, findings[0].file)
-        for f in findings:
+    new = [] if quiet else not_yet_said(findings)
+    if new:
+        on_disk = text is None or _on_disk(text, new[0].file)
+        for f in new:
             log.warning("%s", f if on_disk else _not_written(f))
     return recipe
 
