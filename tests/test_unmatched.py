@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from recipemut.cli import app
 from recipemut.logs.ingest import read_logs
+from recipemut.logs.unmatched import Unmatched, no_span_operations
 from recipemut.usecases.inputs import with_mismatches
 from recipes import checkout_ops
 
@@ -53,6 +54,22 @@ def test_a_mistyped_rule_is_named_with_its_line_operation_and_the_close_value(tm
     # the spans the rules missed are ambiguous: the note says the rules exist, not "add a mapping rule"
     assert "the mapping's rules for insert_book, insert_revinfo, insert_book_aud took none of them" in err
     assert "add a mapping rule" not in err
+    assert err.count("warning:") == 3, err  # one typo, one warning per rule: not the operations' too
+
+
+def test_an_operation_is_left_unsaid_only_when_its_every_rule_took_no_span(tmp_path) -> None:
+    """A rule's ``says_op`` marks an operation none of whose rules took a span: its own warning is left out."""
+    m = _mapping(tmp_path, "operations:\n  - op: load_cart\n    name: GetCart\n  - op: load_cart\n    name: Cart\n")
+    _, report = read_logs([_trace(tmp_path, "t.json", "GetCart")], recipe=R, mapping=m)
+    assert [(u.line, u.says_op) for u in report.unmatched] == [(6, False)]  # the rule at line 4 took the span
+    m = _mapping(tmp_path, "operations:\n  - op: load_cart\n    name: GetCart\n  - op: price\n    name: Cart\n")
+    _, report = read_logs([_trace(tmp_path, "t.json", "GetCart")], recipe=R, mapping=m)
+    assert [(u.line, u.says_op) for u in report.unmatched] == [(6, True)]  # price's one rule
+    seen = {"price", "charge"}
+    missed = (Unmatched("rule", "load_cart", "...", str(m), 4, says_op=True),)
+    assert no_span_operations(R, seen, unknown={}, unmapped={}, rules=missed) == ()
+    other = (Unmatched("rule", "load_cart", "...", str(m), 6, says_op=False),)  # another rule took its spans
+    assert [u.op for u in no_span_operations(R, seen, unknown={}, unmapped={}, rules=other)] == ["load_cart"]
 
 
 def test_a_regex_written_as_a_plain_value_is_said_to_be_compared_whole(tmp_path) -> None:
@@ -65,10 +82,9 @@ def test_a_regex_written_as_a_plain_value_is_said_to_be_compared_whole(tmp_path)
     ), err
     assert f"{m}:15" not in err  # the other rules took their spans
     unmatched = json.loads(out)["ingest"]["unmatched"]
-    assert [(u["kind"], u["op"], u["file"], u["line"]) for u in unmatched] == [
-        ("rule", "insert_book", str(m), 10),
-        ("operation", "insert_book", str(EXAMPLE / "recipe.yaml"), 28),  # whose spans the rule missed
-    ]
+    # the operation whose only rule missed its spans is not said again: the rule's warning is the cause
+    assert [(u["kind"], u["op"], u["file"], u["line"]) for u in unmatched] == [("rule", "insert_book", str(m), 10)]
+    assert "has no span" not in err, err
 
 
 def test_the_shipped_mapping_draws_no_warning(tmp_path) -> None:

@@ -11,7 +11,8 @@ or service the spans have.
 
 An operation of the recipe with no span in the logs (:func:`no_span_operations`: renamed in the recipe,
 ``asynch`` for the spans' ``async``) is said too, with the spans of no operation whose name is close
-to its id or action.
+to its id or action; not when its only rules are ones that took no span: their warning is the cause,
+and one typo is said once.
 
 The work is done only for the rules that took no span of a file: one more pass of their conditions
 over its spans, and the distinct names and services (at most :data:`MAX_SEEN` of each).
@@ -78,13 +79,16 @@ def close_to(value: str, options: Sequence[str]) -> str:
 @dataclass(frozen=True)
 class Unmatched:
     """A mapping rule that took no span (``kind`` ``"rule"``): where it is written, the operation it
-    maps to, and why. ``str()`` is the warning: ``m.yaml:10: mapping rule for 'insert_book' ...``."""
+    maps to, and why. ``str()`` is the warning: ``m.yaml:10: mapping rule for 'insert_book' ...``.
+    An operation with no span (``kind`` ``"operation"``) likewise. ``says_op``: a rule's, when no rule
+    for its operation took a span, so the warning tells why the operation has none."""
 
     kind: str
     op: str
     message: str
     file: str | None = None
     line: int | None = None
+    says_op: bool = False
 
     def __str__(self) -> str:
         where = self.file if self.file is not None and self.line is None else f"{self.file}:{self.line}"
@@ -150,6 +154,7 @@ class MatchTally:
         if not self.spans:
             return ()
         out = []
+        took_some = {rule.op for i, rule in enumerate(self.mapping.rules) if self.took[i]}
         for i, rule in enumerate(self.mapping.rules):
             if self.took[i]:
                 continue
@@ -163,7 +168,7 @@ class MatchTally:
                 why = [self._why(rule, key) for key, _ in rule.conditions() if not self.passed[i][key]]
                 because = "; ".join(why) or "each of its conditions holds for some span, but none for the same span"
                 message = f"mapping rule for '{rule.op}' matched no span of the traces ({because})"
-            out.append(Unmatched("rule", rule.op, message, self.mapping.source, rule.line))
+            out.append(Unmatched("rule", rule.op, message, self.mapping.source, rule.line, rule.op not in took_some))
         return tuple(out)
 
     def _why(self, rule: Rule, key: str) -> str:
@@ -218,12 +223,15 @@ def no_span_operations(
     unknown: Mapping[str, int],
     unmapped: Mapping[tuple[str, str], int],
     sampled: bool = False,
+    rules: Sequence[Unmatched] = (),
 ) -> tuple[Unmatched, ...]:
     """The operations of ``recipe`` not among ``seen`` (the operations of the spans kept), each with the
     closest of the spans of no operation offered as "did you mean": a native log's ``unknown`` operations
     (name -> spans) or a trace's ``unmapped`` spans ((name, service) -> spans), by their name against the
     operation's id and action (:func:`difflib.SequenceMatcher`, 0.6 at least), on the operation's service
-    first. ``sampled``: the spans are a sample of the requests.
+    first. ``sampled``: the spans are a sample of the requests. An operation whose every mapping rule took
+    no span (``says_op`` of one of the ``rules`` that took none, :meth:`MatchTally.unmatched`) is left
+    out: that rule's warning says why it has none, and a typo in a rule is said once.
 
     >>> from recipemut.recipe.model import Operation, Recipe
     >>> r = Recipe("r", 1, fields={}, inputs=(), outputs=(), operations=(Operation("asynch", "b", "asynch"),))
@@ -233,9 +241,10 @@ def no_span_operations(
     where = "the sampled requests" if sampled else "the logs"
     candidates: list[tuple[str, str | None, int]] = [(name, None, n) for name, n in unknown.items()]
     candidates += [(name, service, n) for (name, service), n in unmapped.items()]
+    said = {u.op for u in rules if u.kind == "rule" and u.says_op}
     out = []
     for i, op in enumerate(recipe.operations):
-        if op.id in seen:
+        if op.id in seen or op.id in said:
             continue
         keys = [k.casefold() for k in dict.fromkeys((op.id, op.action)) if k]
         best: tuple[tuple[float, bool, int], str, str | None] | None = None

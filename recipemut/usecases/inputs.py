@@ -257,7 +257,8 @@ def with_mismatches(report: IngestReport, spans: pd.DataFrame, recipe: Recipe) -
     found = find_mismatches(spans, recipe, service_files=None if len(native) == len(report.formats) else native)
     seen = {str(v) for v in spans["op"].dropna().unique()} if "op" in spans else set()
     silent = no_span_operations(recipe, seen, unknown=report.unknown_ops, unmapped=report.unmapped,
-                                sampled=report.sample is not None and report.sample.fraction < 1)  # fmt: skip
+                                sampled=report.sample is not None and report.sample.fraction < 1,
+                                rules=report.unmatched)  # fmt: skip
     if not found and not silent:
         return report
     return dataclasses.replace(report, mismatches=found, unmatched=(*report.unmatched, *silent))
