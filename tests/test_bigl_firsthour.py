@@ -302,7 +302,9 @@ def test_a_hold_for_want_of_requests_the_sample_left_out_says_which_sample_would
     base = ["evaluate", str(path), "--logs", str(logs), "--no-act"]
     r = runner.invoke(app, [*base, "--sample-requests", "0.1"], env=WIDE)
     assert r.exit_code == 4, r.output  # hold
-    hint = next(line for line in r.stdout.splitlines() if line.startswith("note: the sample of 0.1 kept"))
+    # a note, on stderr as every command's notes: stdout is the judgement (evaluate printed it there)
+    hint = next(line for line in r.stderr.splitlines() if line.startswith("note: the sample of 0.1 kept"))
+    assert "note:" not in r.stdout, r.stdout
     assert "of the logs' 3,000 requests: --sample-requests" in hint
     fraction = float(hint.split("--sample-requests ")[1].split()[0])
     r = runner.invoke(app, [*base, "--sample-requests", str(fraction), "-f", "json"], env=WIDE)
@@ -312,14 +314,14 @@ def test_a_hold_for_want_of_requests_the_sample_left_out_says_which_sample_would
     r = runner.invoke(app, [*base, "--sample-requests", "0.1", "-f", "json"], env=WIDE)
     assert json.loads(r.stdout)["request_sampling"]["hint"] == hint.removeprefix("note: ")
     r = runner.invoke(app, [*base, "--min-requests", "5000", "--memory-budget", "off"], env=WIDE)
-    assert r.exit_code == 4 and "note: the sample" not in r.stdout  # no sample: nothing to add
+    assert r.exit_code == 4 and "note: the sample" not in r.output  # no sample: nothing to add
     # "--sample-requests 1 reads every request" for 5,000 of each arm, when the logs hold about 600 canary
     # requests: reading them all would hold too. The hint says what the logs hold, estimated from the sample
     whole = json.loads(runner.invoke(app, [*base, "--min-requests", "5000", "--memory-budget", "off", "-f", "json"],
                                      env=WIDE).stdout)  # fmt: skip
     r = runner.invoke(app, [*base, "--min-requests", "5000", "--sample-requests", "0.5"], env=WIDE)
     assert r.exit_code == 4, r.output
-    hint = next(line for line in r.stdout.splitlines() if line.startswith("note: the sample of 0.5 kept"))
+    hint = next(line for line in r.stderr.splitlines() if line.startswith("note: the sample of 0.5 kept"))
     assert ("canary requests, fewer than the 5,000 each arm needs: reading every request (--sample-requests 1) "
             "will not reach it either") in hint and "reads every request" not in hint  # fmt: skip
     about = int(hint.split("the logs hold about ")[1].split()[0].replace(",", ""))
@@ -328,7 +330,7 @@ def test_a_hold_for_want_of_requests_the_sample_left_out_says_which_sample_would
     sampled = json.loads(runner.invoke(app, [*base, "--sample-requests", "0.5", "-f", "json"], env=WIDE).stdout)
     need = int(sampled["n_canary"] / 0.5 * 0.95)
     r = runner.invoke(app, [*base, "--min-requests", str(need), "--sample-requests", "0.5"], env=WIDE)
-    hint = next(line for line in r.stdout.splitlines() if line.startswith("note: the sample of 0.5 kept"))
+    hint = next(line for line in r.stderr.splitlines() if line.startswith("note: the sample of 0.5 kept"))
     assert hint.endswith(" canary requests: --sample-requests 1 reads every request"), hint
     r = runner.invoke(app, [*base, "--min-requests", str(need), "--memory-budget", "off", "-f", "json"], env=WIDE)
     assert json.loads(r.stdout)["decision"] != "hold"  # and reading every request was enough

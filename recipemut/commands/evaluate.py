@@ -153,8 +153,8 @@ def evaluate(
                 for i, name in enumerate(names)]
         show(out, cols)
     out.print(f"decision: {_DECISION[j.decision]} — {shown(j.reason)}")
-    if run.sample_hint:  # a hold for want of requests the sample left out
-        out.print(f"note: {shown(run.sample_hint)}")
+    if run.sample_hint:  # a hold for want of requests the sample left out: a note, on stderr as every note
+        err_console.print(f"note: {shown(run.sample_hint)}")
     w = result.write
     if not result.acted:
         out.print("--no-act: nothing written")

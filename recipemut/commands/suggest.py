@@ -156,10 +156,12 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
             for c in cands
         ]
         show(out, _columns(cands, costed=costed), heading=2, styles=_styles(cands), notes=notes, title=title, **_TABLE)
-    few = rep.get("too_few_requests")  # plan/enough.py: said instead of "no improvement", or as a note
-    if few or not accepted:
+    few = rep.get("too_few_requests")  # plan/enough.py: said instead of "no improvement" (the result), or as a note
+    if few and accepted:  # a note beside the mutations found: on stderr, as every note
+        err_console.print(f"[yellow]note:[/] {shown(few['message'])}")
+    elif few or not accepted:
         nothing = nothing_found(result)  # or, a limit reached before any candidate was judged, that nothing is known
-        out.print(("[yellow]note:[/] " if accepted else "[bold]") + shown(few["message"]) if few else nothing)
+        out.print("[bold]" + shown(few["message"]) if few else nothing)
     if result.plan:
         out.print("\n[bold]Plan[/] (applied in this order; each step judged against the previous):")
         for i, c in enumerate(result.plan, 1):
