@@ -5,11 +5,15 @@ every ``no_wrap`` column as wide as its widest cell (ids, numbers) and the other
 longest word. Otherwise the droppable columns go first, one by one, and a note names them; when
 even that is too wide, each row becomes a block: a heading (the row's first ``heading`` cells),
 then ``column: value`` pairs packed into lines, never split, a long one wrapped at words.
+
+On a pipe (:func:`~recipemut.files.text.piped`: no terminal, no ``$COLUMNS``) there is no width to fit:
+a table keeps every column, each cell on one line, as wide as its widest row (:func:`print_table`).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,8 +104,11 @@ def fit(
 
     Columns go in their ``drop`` order until the table fits; then each one that went is tried
     again, the last to go first, and comes back if the table still fits: a wide column that had to
-    go (a long service name) does not take narrower ones (``p99 ms``) with it.
+    go (a long service name) does not take narrower ones (``p99 ms``) with it. On a pipe, every
+    column: a script reading it gets them all (:func:`print_table` gives the table its width).
     """
+    if _unbounded(out):
+        return table(columns, styles, **opts), []
     kept: list[Column] = list(columns)
     gone: list[Column] = []
     for c in [None, *sorted((c for c in columns if c.drop), key=lambda c: c.drop)]:
@@ -124,6 +131,25 @@ def fit(
         kept = [Column(c.name, c.cells, {**c.options, "width": w}, c.drop) for c, w in zip(kept, widths, strict=True)]
         t = table(kept, styles, **opts)
     return t, [c.name for c in gone if c not in kept]
+
+
+def print_table(out: Console, t: Table) -> None:
+    """Print ``t``; on a pipe as wide as its widest row, past the console's width (which the text
+    around it is laid out for), so that no column is left out and no cell is wrapped or cut."""
+    if not _unbounded(out):
+        out.print(t)
+        return
+    laid_out = out.width
+    out.width = max(laid_out, Measurement.get(out, out.options.update_width(1 << 20), t).maximum)
+    try:  # a console prints nothing wider than its width: widened for the table alone
+        out.print(t)
+    finally:
+        out.width = laid_out
+
+
+def _unbounded(out: Console) -> bool:
+    """``out`` prints to a :func:`~recipemut.files.text.piped` stdout, where a table has no width to fit."""
+    return piped() and out.file is sys.stdout
 
 
 def blocks(
@@ -182,7 +208,7 @@ def show(
     (markup lines per row) follow the table, numbered by row, or each row's block."""
     fitted = fit(out, columns, styles, title=title, **opts)
     if fitted is not None:
-        out.print(fitted[0])
+        print_table(out, fitted[0])
         if fitted[1]:
             out.print(_wrapped(Text(omitted(out, fitted[1])), _room(out) + INDENT, ""), overflow="ignore", crop=False)
         for i, lines in enumerate(notes, 1):

@@ -131,7 +131,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
     from recipemut.plan.markdown import n_plus_one_findings
     from recipemut.recipe.diff import structural_diff
 
-    out = console()  # on a pipe: tables for 180 columns, text unwrapped (files/text.py)
+    out = console()  # on a pipe: tables as wide as they need, text unwrapped (files/text.py, _layout.py)
     result, hr, rep, recipe_path = found.result, found.headroom, found.report, found.inputs.path
     b, prof = rep["baseline"], found.inputs.profile
     costed = prof is None or any(math.isfinite(s.cost_mean_usd) for s in prof.ops)

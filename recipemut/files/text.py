@@ -111,7 +111,8 @@ class SafeRenderHook(RenderHook):
         return [_SafeSegments(r) for r in renderables]
 
 
-#: the width of tables on stdout when it is not a terminal and $COLUMNS is not set (a pipe, a file, CI)
+#: the width of stdout when it is not a terminal and $COLUMNS is not set (a pipe, a file, CI); a table is
+#: printed as wide as its widest row there (commands/_layout.print_table), every column kept
 PIPED_WIDTH = 180
 
 
@@ -125,8 +126,9 @@ def console(**kwargs: Any) -> Console:
     """A rich console for the CLI's output: no highlighting, no ``:emoji:`` codes, and :class:`SafeRenderHook`.
 
     Keyword arguments go to :class:`rich.console.Console` (``stderr=True``, ``soft_wrap=True``, ``width``).
-    On a :func:`piped` stdout, tables are laid out for :data:`PIPED_WIDTH` columns and lines of text are
-    never wrapped (``less`` and editors wrap them at their own width; ``grep`` finds a sentence whole).
+    On a :func:`piped` stdout, the console is :data:`PIPED_WIDTH` columns wide (a table is printed as wide
+    as it needs, every column kept) and lines of text are never wrapped (``less`` and editors wrap them
+    at their own width; ``grep`` finds a sentence whole).
     """
     if not kwargs.get("stderr") and "file" not in kwargs and "width" not in kwargs and piped():
         kwargs.update(width=PIPED_WIDTH, soft_wrap=True)
