@@ -48,7 +48,7 @@ DROP_WHEN_NARROW = ("cpu ms", "in B", "out B", "mean ms", "p99 ms", "service", "
 
 def _e2e_cost(prof: Profile) -> float | None:
     """Mean cost per request, or ``None`` when no span of any operation carries a cost."""
-    if not any(math.isfinite(s.cost_mean_usd) for s in prof.ops):
+    if not prof.cost_known:
         return None
     return float(prof.e2e_cost_usd.mean())
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
@@ -99,14 +98,11 @@ def _columns(
     for key in (k for k in KEYS if k != "latency_mean_ms"):
         name = f"Δ{NAMES[key]}" + (" ms" if key != "cost_mean_usd" else "/req")
         drop = {"latency_p99_ms": 1, "latency_p50_ms": 3}.get(key, 0)
-        cells = [cell(c.evaluation, key) if costed or key != "cost_mean_usd" else "unknown" for c in cands]
-        cols.append(Column(name, cells, right, drop=drop))  # no cost logged nor priced: unknown, not +$0.000000
+        cells = [cell(c.evaluation, key, costed=costed) for c in cands]  # no cost logged nor priced: unknown
+        cols.append(Column(name, cells, right, drop=drop))
     cols.append(Column("verdict", [shown(c.verdict or "-") for c in cands], fixed))
     imputed = [f"{100 * c.evaluation.imputed_share:.0f}%" if c.evaluation else "-" for c in cands]
     return [*cols, Column("imputed", imputed, right, drop=2)]
-
-
-NO_COST = "cost unknown (no cost in the logs or the recipe)"  # as profile says it
 
 
 def _styles(cands: Sequence[Candidate]) -> list[str | None]:
@@ -126,15 +122,14 @@ def _item(out: Console, head: str, body: str, style: str | None = None) -> None:
 
 
 def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
-    from recipemut.plan.assemble import nothing_found, raise_hint
-    from recipemut.plan.explain import ab_line, not_proposed_lines, plan_changes, reason, requests
+    from recipemut.plan.assemble import cost_known, nothing_found, raise_hint
+    from recipemut.plan.explain import NO_COST, ab_line, not_proposed_lines, plan_changes, reason, requests
     from recipemut.plan.markdown import n_plus_one_findings
     from recipemut.recipe.diff import structural_diff
 
     out = console()  # on a pipe: tables as wide as they need, text unwrapped (files/text.py, _layout.py)
     result, hr, rep, recipe_path = found.result, found.headroom, found.report, found.inputs.path
-    b, prof = rep["baseline"], found.inputs.profile
-    costed = prof is None or any(math.isfinite(s.cost_mean_usd) for s in prof.ops)
+    b, costed = rep["baseline"], cost_known(rep)  # no cost in the logs or the recipe: unknown throughout
     out.print(
         f"[bold]{shown(str(recipe_path))}[/]: replayed {requests(b['requests'])}{found.sampled}; baseline p50 "
         f"{ms_text(b['latency_p50_ms'], clock=True)}, p95 {ms_text(b['latency_p95_ms'], clock=True)}, "
@@ -151,7 +146,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
         title = "Best single mutations (each against the current recipe, paired replay of every request; 95% intervals)"
         cands = accepted[:top]
         notes = [
-            [shown(reason(c)), *([shown(ab_line(c.evaluation))] if c.evaluation is not None else [])]
+            [shown(reason(c, costed=costed)), *([shown(ab_line(c.evaluation, costed=costed))] if c.evaluation else [])]
             + [f"capacity: {shown(line)}" for line in hr.lines(c)]
             for c in cands
         ]
@@ -169,10 +164,10 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
         ev = result.plan_evaluation
         if ev is not None:
             _item(
-                out, "  ", f"whole plan vs. the current recipe: {plan_changes(ev)}"
+                out, "  ", f"whole plan vs. the current recipe: {plan_changes(ev, costed=costed)}"
                 + f"; verdict [bold]{shown(ev.verdict)}[/], imputed {100 * ev.imputed_share:.0f}%"
             )
-            _item(out, "  ", shown(ab_line(ev)))
+            _item(out, "  ", shown(ab_line(ev, costed=costed)))
         for line in hr.plan_lines(result):
             _item(out, "  capacity: ", shown(line))
         out.print("\n[bold]Structural diff[/]")

@@ -9,6 +9,7 @@ forecasting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from recipemut.files.jsonsafe import strict_json
 from recipemut.files.units import counted
+from recipemut.judge.abtest import Evaluation
 from recipemut.plan.planfile import Plan, PlannedMutation, PlanRecipe
 from recipemut.plan.search import Candidate, SearchResult
 from recipemut.recipe.diff import edited_text, structural_diff
@@ -44,9 +46,27 @@ def _judged_on(c: Candidate) -> dict[str, str]:
     return {"bottleneck_service": c.service} if c.service is not None else {}
 
 
-def candidate_dict(c: Candidate, capacity: CapacityLines) -> dict[str, Any]:
+def evaluation_dict(ev: Evaluation, *, costed: bool = True) -> dict[str, Any]:
+    """A candidate's (or the plan's) evaluation as the report and the plan file keep it. Without a known cost
+    (``costed`` false: no span's ``cost_usd``, no price in the recipe) its cost figures are ``null``, as
+    ``profile`` gives such a cost, not the change of $0 a replay summing no price finds."""
+    d: dict[str, Any] = ev.to_dict()
+    if not costed:
+        d["cost_mean_usd"] = {**d["cost_mean_usd"], "delta": None, "ci": [None, None]}
+        d["baseline"] = {**d["baseline"], "cost_mean_usd": None}
+        d["ab"] = {**d["ab"], "cost": None}
+    return d
+
+
+def cost_known(report: Mapping[str, Any]) -> bool:
+    """Whether :func:`search_report`'s ``report`` knows a cost: its baseline's is ``None`` when no span and no
+    price gives one, and every renderer then says ``unknown`` where a cost would be."""
+    return report["baseline"]["cost_mean_usd"] is not None
+
+
+def candidate_dict(c: Candidate, capacity: CapacityLines, *, costed: bool = True) -> dict[str, Any]:
     """One candidate as the report lists it (its capacity sentences only when accepted; under
-    ``headroom``, the bottleneck service it was judged on)."""
+    ``headroom``, the bottleneck service it was judged on; ``costed``: :func:`evaluation_dict`)."""
     return {
         "headroom": capacity.lines(c) if c.status == "accepted" else [],
         **_judged_on(c),
@@ -56,12 +76,18 @@ def candidate_dict(c: Candidate, capacity: CapacityLines) -> dict[str, Any]:
         "reasons": list(c.reasons),
         "parent": list(c.parent),
         "verdict": c.verdict,
-        "predicted": c.evaluation.to_dict() if c.evaluation else None,
+        "predicted": evaluation_dict(c.evaluation, costed=costed) if c.evaluation else None,
     }
 
 
 def search_report(
-    result: SearchResult, capacity: CapacityLines, recipe_path: Path, text: str, *, bottleneck: str | None = None
+    result: SearchResult,
+    capacity: CapacityLines,
+    recipe_path: Path,
+    text: str,
+    *,
+    bottleneck: str | None = None,
+    costed: bool = True,
 ) -> dict[str, Any]:
     """The report of a search on the recipe file ``recipe_path`` whose text is ``text``: the
     baseline's figures, every single and rejected candidate, the plan's prediction, its diffs
@@ -70,7 +96,8 @@ def search_report(
     ``bottleneck`` is the service the ``headroom`` objective relieved first; under ``headroom`` the
     report also carries ``plan_first_crossing``, the plan's headroom (the earliest crossing over all
     services, before and after). Numbers may be NaN: :func:`~recipemut.files.jsonsafe.strict_json`
-    it before writing JSON.
+    it before writing JSON. ``costed`` false (the profile's ``cost_known``: no cost in the logs or the
+    recipe) makes every cost ``None``, the baseline's and the candidates' (:func:`cost_known` reads it).
     """
     base = result.baseline
     first = {"plan_first_crossing": capacity.first_crossing(result)} if result.objective == "headroom" else {}
@@ -90,16 +117,16 @@ def search_report(
             "latency_p50_ms": float(_q(base.latency_ms, 0.5)),
             "latency_p95_ms": float(_q(base.latency_ms, 0.95)),
             "latency_p99_ms": float(_q(base.latency_ms, 0.99)),
-            "cost_mean_usd": float(base.cost_usd.mean()),
+            "cost_mean_usd": float(base.cost_usd.mean()) if costed else None,
             "imputed_share": base.imputed_share,
         },
-        "plan_predicted": result.plan_evaluation.to_dict() if result.plan_evaluation else None,
+        "plan_predicted": evaluation_dict(result.plan_evaluation, costed=costed) if result.plan_evaluation else None,
         "plan_verdict": result.plan_evaluation.verdict if result.plan_evaluation else None,
         "plan_headroom": capacity.plan_lines(result),
         **first,
         "capacity_note": capacity.note or None,
-        "singles": [candidate_dict(c, capacity) for c in result.singles],
-        "rejected": [candidate_dict(c, capacity) for c in result.rejected],
+        "singles": [candidate_dict(c, capacity, costed=costed) for c in result.singles],
+        "rejected": [candidate_dict(c, capacity, costed=costed) for c in result.rejected],
         "diff": {
             "unified": unified_diff(text, after, str(recipe_path)),
             "structural": structural_diff(result.original, result.plan_recipe).to_dict(),
@@ -195,8 +222,10 @@ def plan_document(
 
     ``sha256`` is :func:`recipemut.plan.planfile.recipe_sha256` of the recipe file's bytes (as
     ``apply`` checks it: a byte-order mark or CRLF line ends count, the decoded text would drop
-    them). A mutation id met twice in the plan gets ``#2``, ``#3``, ...
+    them). A mutation id met twice in the plan gets ``#2``, ``#3``, ...; a step's cost figures are ``null``
+    where the report knows no cost (:func:`cost_known`).
     """
+    costed = cost_known(report)
     steps: list[PlannedMutation] = []
     ids: list[str] = []
     for c in result.plan:
@@ -213,7 +242,9 @@ def plan_document(
                 c.mutation.targets,
                 c.mutation.description,
                 c.mutation.edits,
-                strict_json({**ev.to_dict(), "headroom": capacity.lines(c), **_judged_on(c)}) if ev else {},
+                strict_json({**evaluation_dict(ev, costed=costed), "headroom": capacity.lines(c), **_judged_on(c)})
+                if ev
+                else {},
                 ev.verdict if ev else None,
             )
         )

@@ -48,23 +48,33 @@ def signed(x: float, cost: bool = False) -> str:
     return ms_text(x, signed=True, unit=False)
 
 
-def interval(ev: Evaluation | None, key: str, *, unit: bool = False) -> str:
+#: what a cost reads when no span's ``cost_usd`` and no price of the recipe gives one (``costed`` false below)
+UNKNOWN = "unknown"
+#: the baseline's cost then, as ``profile`` says it (suggest's text and markdown, the report)
+NO_COST = "cost unknown (no cost in the logs or the recipe)"
+
+
+def interval(ev: Evaluation | None, key: str, *, unit: bool = False, costed: bool = True) -> str:
     """A predicted change and its interval: ``-106.6 [-118.5, -94.2]`` in a column headed ``ms``; with ``unit``,
-    a latency's estimate says its unit, as the A/B's shift does (``-106.6 ms [-118.5, -94.2]``)."""
+    a latency's estimate says its unit, as the A/B's shift does (``-106.6 ms [-118.5, -94.2]``). A change of
+    cost where no cost is known (``costed`` false) is ``unknown``, never ``$0``."""
     if ev is None:
         return "-"
     iv = ev.predicted[key]
     cost = key == "cost_mean_usd"
+    if cost and not costed:
+        return UNKNOWN
     est = signed(iv.estimate, cost) + (" ms" if unit and not cost and math.isfinite(iv.estimate) else "")
     if iv.lo == iv.hi == iv.estimate:
         return est
     return f"{est} [{signed(iv.lo, cost)}, {signed(iv.hi, cost)}]"
 
 
-def plan_changes(ev: Evaluation) -> str:
+def plan_changes(ev: Evaluation, *, costed: bool = True) -> str:
     """The whole plan's predicted changes in one line, each latency's in ms (it had no unit):
-    ``Δp50 -106.6 ms [-118.5, -94.2], ..., Δcost -$0.001057 [-$0.001080, -$0.001035]``."""
-    return ", ".join(f"Δ{LABELS[k]} {interval(ev, k, unit=True)}" for k in PREDICTED)
+    ``Δp50 -106.6 ms [-118.5, -94.2], ..., Δcost -$0.001057 [-$0.001080, -$0.001035]`` (``Δcost unknown``
+    where no cost is known)."""
+    return ", ".join(f"Δ{LABELS[k]} {interval(ev, k, unit=True, costed=costed)}" for k in PREDICTED)
 
 
 def requests(n: int, adjective: str = "") -> str:
@@ -108,8 +118,9 @@ def headline(description: str, limit: int = 220) -> str:
     return head
 
 
-def reason(c: Candidate, *, full: bool = False) -> str:
-    """One sentence a reviewer can check: the operator's claim plus the predicted numbers."""
+def reason(c: Candidate, *, full: bool = False, costed: bool = True) -> str:
+    """One sentence a reviewer can check: the operator's claim plus the predicted numbers (no cost's
+    where no cost is known)."""
     ev = c.evaluation
     text = c.mutation.description.rstrip(".") if full else headline(c.mutation.description)
     if ev is None:
@@ -119,7 +130,7 @@ def reason(c: Candidate, *, full: bool = False) -> str:
     bits = []
     if abs(p95) >= 0.05:
         bits.append(f"{'saves' if p95 < 0 else 'adds'} {ms_text(abs(p95))} at p95")
-    if abs(cost) * 1e6 >= 0.05:
+    if costed and abs(cost) * 1e6 >= 0.05:
         bits.append(f"{'saves' if cost < 0 else 'adds'} ${abs(cost):.6f} per request")  # as profile and the operators
     return text + ("; " + " and ".join(bits) if bits else "") + "."
 
@@ -128,9 +139,9 @@ def _p(p: float) -> str:
     return " -" if not math.isfinite(p) else ("<0.001" if p < 0.001 else f"={p:.3f}")
 
 
-def ab_line(ev: Evaluation | None) -> str:
+def ab_line(ev: Evaluation | None, *, costed: bool = True) -> str:
     """The offline A/B in one line: Mann-Whitney U and Hodges-Lehmann on latency, bootstrap CI on
-    cost, and which test decided the verdict."""
+    cost (``cost unknown`` where no cost is known), and which test decided the verdict."""
     if ev is None:
         return ""
     if ev.ab_latency is None:
@@ -141,7 +152,9 @@ def ab_line(ev: Evaluation | None) -> str:
         f"A/B {100 * ev.share:.0f}% ({lat.n_treatment:,} vs {lat.n_control:,} requests): latency Mann-Whitney "
         f"p{_p(lat.p_value)}, Hodges-Lehmann shift {signed(hl.estimate)} ms [{signed(hl.lo)}, {signed(hl.hi)}]"
     ]
-    if cost is not None:
+    if not costed:
+        bits.append(f"cost {UNKNOWN}")
+    elif cost is not None:
         m = cost.deltas["mean"]
         bits.append(f"cost Δmean {signed(m.estimate, True)} [{signed(m.lo, True)}, {signed(m.hi, True)}] (bootstrap)")
     return "; ".join(bits) + f"; {ev.objective} verdict from {decided(ev)}"

@@ -9,8 +9,8 @@ from typing import Any
 from recipemut.files.text import safe
 from recipemut.files.units import ms_text
 from recipemut.judge.abtest import PREDICTED
-from recipemut.plan.assemble import CapacityLines, nothing_found
-from recipemut.plan.explain import LABELS, ab_line, interval, plan_changes, reason, rejection, requests
+from recipemut.plan.assemble import CapacityLines, cost_known, nothing_found
+from recipemut.plan.explain import LABELS, NO_COST, ab_line, interval, plan_changes, reason, rejection, requests
 from recipemut.plan.search import SearchResult
 from recipemut.recipe.diff import structural_diff
 from recipemut.recipe.graph import render_mermaid
@@ -75,14 +75,15 @@ def plan_markdown(
     ``\\x1b``, never breaks the table or reaches the reader's terminal.
     """
     hr, rep = capacity, report
-    b = rep["baseline"]
+    b, costed = rep["baseline"], cost_known(rep)  # no cost in the logs or the recipe: unknown throughout
     lines = [
         f"## recipemut suggest: `{recipe_path}`",
         "",
         f"Replayed {requests(b['requests'], 'recorded ')}{sampled_words(rep)}. "
         f"Baseline p50 {ms_text(b['latency_p50_ms'])}, p95 {ms_text(b['latency_p95_ms'])}, "
-        f"p99 {ms_text(b['latency_p99_ms'])}, cost ${b['cost_mean_usd']:.6f}/request. "
-        f"Objective: **{result.objective}**" + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
+        f"p99 {ms_text(b['latency_p99_ms'])}, "
+        + (f"cost ${b['cost_mean_usd']:.6f}/request. " if costed else f"{NO_COST}. ")
+        + f"Objective: **{result.objective}**" + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
         "",
     ]
     found = [f"- **N+1:** {seen} {add}" for seen, add in n_plus_one_findings(rep, recipe_path)]
@@ -103,11 +104,11 @@ def plan_markdown(
                         str(i),
                         c.mutation.operator,
                         ", ".join(f"`{t}`" for t in c.mutation.targets),
-                        reason(c),
-                        *(interval(ev, k) for k in PREDICTED if k != "latency_mean_ms"),
+                        reason(c, costed=costed),
+                        *(interval(ev, k, costed=costed) for k in PREDICTED if k != "latency_mean_ms"),
                         c.verdict or "-",
                         f"{100 * ev.imputed_share:.0f}%" if ev else "-",
-                        ab_line(ev) or "-",
+                        ab_line(ev, costed=costed) or "-",
                         "<br>".join(hr.lines(c)) or "-",
                     ]
                 )
@@ -125,9 +126,9 @@ def plan_markdown(
         if ev is not None:
             lines += [
                 "",
-                f"Whole plan: {plan_changes(ev)}; **{ev.verdict}**.",
+                f"Whole plan: {plan_changes(ev, costed=costed)}; **{ev.verdict}**.",
                 "",
-                ab_line(ev) + ".",
+                ab_line(ev, costed=costed) + ".",
             ]
             lines += [f"- capacity: {line}" for line in hr.plan_lines(result)]
         sd = structural_diff(result.original, result.plan_recipe)

@@ -115,6 +115,12 @@ class Profile:
     def n_requests(self) -> int:
         return int(self.request_ids.shape[0])
 
+    @property
+    def cost_known(self) -> bool:
+        """Whether any operation has a cost: a span's ``cost_usd`` or the recipe's ``cost_per_call_usd``.
+        Without one, a cost per request is unknown, not $0 (every command says ``unknown``, JSON ``null``)."""
+        return any(math.isfinite(s.cost_mean_usd) for s in self.ops)
+
     def col(self, op_id: str) -> int:
         """Matrix column of an operation."""
         return self.op_ids.index(op_id)

@@ -228,8 +228,9 @@ def forecast_figure(rep: CapacityReport) -> Figure:
     return fig
 
 
-def intervals_figure(rows: Sequence[tuple[str, Evaluation]]) -> Figure:
+def intervals_figure(rows: Sequence[tuple[str, Evaluation]], *, cost: bool = True) -> Figure:
     """Δp95 latency (ms) and Δcost (µ$ per request) of each row with its interval; the first row on top.
+    ``cost`` false (no cost in the logs or the recipe: the change of cost is unknown) draws Δp95 alone.
 
     A mark is green when its whole interval is below zero (better), red when above (worse), grey
     when the interval holds zero.
@@ -239,12 +240,12 @@ def intervals_figure(rows: Sequence[tuple[str, Evaluation]]) -> Figure:
     n = max(1, len(rows))
     fig = new_figure(11.0, 0.9 + 0.36 * n)
     with styled():
-        axes = fig.subplots(1, 2, sharey=True)
+        axes = fig.subplots(1, 2, sharey=True) if cost else [fig.subplots(1, 1)]
         y = np.arange(len(rows))
-        for ax, key, scale, title in (
-            (axes[0], "latency_p95_ms", 1.0, "Δ p95 latency (ms)"),
-            (axes[1], "cost_mean_usd", 1e6, "Δ cost per request (µ$)"),
-        ):
+        panels = [(axes[0], "latency_p95_ms", 1.0, "Δ p95 latency (ms)")]
+        if cost:
+            panels.append((axes[1], "cost_mean_usd", 1e6, "Δ cost per request (µ$)"))
+        for ax, key, scale, title in panels:
             for yi, (_, ev) in zip(y, rows, strict=True):
                 iv = ev.predicted[key]
                 est, lo, hi = iv.estimate * scale, iv.lo * scale, iv.hi * scale

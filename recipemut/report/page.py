@@ -21,8 +21,8 @@ from recipemut.files.text import safe
 from recipemut.files.units import days_text, ms_text
 from recipemut.forecast.rates import DAY_S
 from recipemut.forecast.report import urgency_order
-from recipemut.plan.assemble import nothing_found
-from recipemut.plan.explain import interval, plan_changes, reason, requests
+from recipemut.plan.assemble import cost_known, nothing_found
+from recipemut.plan.explain import NO_COST, interval, plan_changes, reason, requests
 from recipemut.plan.markdown import sampled_words
 from recipemut.recipe.diff import structural_diff
 
@@ -127,12 +127,13 @@ def _baseline_lead(report: dict[str, Any]) -> str:
 
 def _plan_section(d: ReportInputs) -> str:
     result = d.result
-    b = d.report["baseline"]
+    b, costed = d.report["baseline"], cost_known(d.report)  # no cost in the logs or the recipe: unknown throughout
+    cost = f"cost ${b['cost_mean_usd']:.6f} per request" if costed else NO_COST
     out = [
         '<section id="plan"><h2>Plan</h2>',
         f"<p>{_baseline_lead(d.report)}p50 {ms_text(b['latency_p50_ms'])}, "
-        f"p95 {ms_text(b['latency_p95_ms'])}, p99 {ms_text(b['latency_p99_ms'])}, cost "
-        f"${b['cost_mean_usd']:.6f} per request; objective {esc(result.objective)}.</p>",
+        f"p95 {ms_text(b['latency_p95_ms'])}, p99 {ms_text(b['latency_p99_ms'])}, {cost}; "
+        f"objective {esc(result.objective)}.</p>",
     ]
     if not result.plan:
         out.append("<p>No mutation improves the recipe: the plan is empty.</p>")
@@ -143,7 +144,7 @@ def _plan_section(d: ReportInputs) -> str:
         out.append(f'<ol class="plan-steps">{steps}</ol>')
         ev = result.plan_evaluation
         if ev is not None:
-            moves = esc(plan_changes(ev))
+            moves = esc(plan_changes(ev, costed=costed))
             out.append(f"<p>Whole plan against the current recipe: {moves}; verdict {_verdict(ev.verdict)}.</p>")
         out += [f'<p class="note">capacity: {esc(line)}</p>' for line in d.capacity_lines.plan_lines(result)]
     out.append("</section>\n")
@@ -172,7 +173,7 @@ def _mutations_section(d: ReportInputs) -> str:
     from recipemut.report.charts import intervals_figure
     from recipemut.report.figures import inline_svg
 
-    result = d.result
+    result, costed = d.result, cost_known(d.report)
     accepted = [c for c in result.singles if c.status == "accepted"][: d.top]
     out = ['<section id="mutations"><h2>Ranked mutations</h2>']
     if not accepted:
@@ -180,8 +181,8 @@ def _mutations_section(d: ReportInputs) -> str:
         return "".join(out)
     rows = [
         (
-            str(i), f"<code>{esc(c.mutation.id)}</code>", prose(reason(c)),
-            esc(interval(c.evaluation, "latency_p95_ms")), esc(interval(c.evaluation, "cost_mean_usd")),
+            str(i), f"<code>{esc(c.mutation.id)}</code>", prose(reason(c, costed=costed)),
+            esc(interval(c.evaluation, "latency_p95_ms")), esc(interval(c.evaluation, "cost_mean_usd", costed=costed)),
             _verdict(c.verdict),
         )
         for i, c in enumerate(accepted, 1)
@@ -193,10 +194,12 @@ def _mutations_section(d: ReportInputs) -> str:
     if result.plan_evaluation is not None:
         plotted.append(("whole plan", result.plan_evaluation))
     if plotted:
-        svg = inline_svg(intervals_figure(plotted), label="predicted changes of the ranked mutations", prefix="iv")
+        fig = intervals_figure(plotted, cost=costed)
+        svg = inline_svg(fig, label="predicted changes of the ranked mutations", prefix="iv")
         caption = (
             "Each mutation against the current recipe (paired replay of every request), and the whole plan: "
             "the estimate and its interval. Left of zero is better."
+            + ("" if costed else " No change of cost is drawn: no cost is known (none in the logs or the recipe).")
         )
         out.append(_figure(svg, "intervals-figure", caption))
     out.append("</section>\n")

@@ -129,7 +129,8 @@ def suggest(
     progress.task("writing the report")
     _record(result, store, inputs, warn)
     reasons = _not_proposed(inputs, settings, result.root_context)
-    report = search_report(result, hr, inputs.path, inputs.text, bottleneck=settings.judge.service)
+    report = search_report(result, hr, inputs.path, inputs.text, bottleneck=settings.judge.service,
+                           costed=prof.cost_known)  # fmt: skip
     findings = n_plus_one(r, prof.calls)
     if findings:  # an optional key: the report of logs of one call per operation is as before
         report["findings"] = {"n_plus_one": [f.to_dict() for f in findings]}
