@@ -32,7 +32,7 @@ from recipemut.commands._common import (
 from recipemut.commands._layout import Column, rank, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, shown
-from recipemut.files.units import counted, ms_text
+from recipemut.files.units import counted, ms_text, usd_text
 from recipemut.usecases.inputs import load_inputs, sample_rate_words, sample_rates
 
 if TYPE_CHECKING:  # imported where used: `profile -h` needs neither pandas nor networkx
@@ -147,10 +147,6 @@ def _finding_lines(f: NPlusOne, path: str) -> list[str]:
     ]
 
 
-def _f(v: float, spec: str = ".1f", suffix: str = "") -> str:
-    return "-" if not math.isfinite(v) else f"{v:{spec}}{suffix}"
-
-
 def _pct(v: float) -> str:
     """A share in percent, one decimal in every cell of its column (``0.0`` beside ``8.4``, not ``0``)."""
     if not math.isfinite(v):
@@ -183,7 +179,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
         ("p95 ms", [ms_text(s.p95_ms, unit=False) for s in prof.ops]),
         ("p99 ms", [ms_text(s.p99_ms, unit=False) for s in prof.ops]),
         ("mean ms", [ms_text(s.mean_ms, unit=False) for s in prof.ops]),
-        ("cost $", [_f(s.cost_mean_usd, ".6f") for s in prof.ops]),
+        ("cost $", [usd_text(s.cost_mean_usd, unit=False) for s in prof.ops]),  # never 0.000000 for a cost
         ("cpu ms", [ms_text(s.cpu_mean_ms, unit=False) for s in prof.ops]),
         ("in B", [_bytes(s.bytes_in_mean) for s in prof.ops]),
         ("out B", [_bytes(s.bytes_out_mean) for s in prof.ops]),
@@ -204,7 +200,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
     show(out, cols, heading=2, styles=styles, header_style="bold")
     e2e = prof.e2e_percentiles()
     cost_mean = _e2e_cost(prof)
-    per_request = "unknown (no cost in the logs or the recipe)" if cost_mean is None else f"${cost_mean:.6f}"
+    per_request = "unknown (no cost in the logs or the recipe)" if cost_mean is None else usd_text(cost_mean)
     out.print(
         "end-to-end: " + ", ".join(f"{k} {ms_text(e2e[k], clock=True)}" for k in ("p50", "p95", "p99"))
         + f"; cost per request {per_request}"
@@ -232,7 +228,7 @@ def _render(recipe: Recipe, prof: Profile, report: IngestReport, top: int, path:
     if cost:
         out.print(
             "cost: "
-            + ", ".join(f"[bold]{shown(s.op)}[/] {100 * s.cost_share:.0f}% (${s.cost_mean_usd:.6f})" for s in cost)
+            + ", ".join(f"[bold]{shown(s.op)}[/] {100 * s.cost_share:.0f}% ({usd_text(s.cost_mean_usd)})" for s in cost)
         )
     several = [c for c in prof.calls if c.several or c.retried_errors]
     if several:

@@ -37,7 +37,7 @@ from recipemut.commands._common import (
 from recipemut.commands._layout import Column, show
 from recipemut.commands._progress import progress_display
 from recipemut.files.text import console, piped, shown
-from recipemut.files.units import counted, ms_text
+from recipemut.files.units import counted, ms_text, usd_text
 from recipemut.usecases.inputs import load_inputs
 
 if TYPE_CHECKING:  # the core (scipy, pandas) is imported where used: `suggest -h` needs none of it
@@ -134,7 +134,7 @@ def _render_text(found: Suggestion, *, explain: bool, top: int) -> None:
         f"[bold]{shown(str(recipe_path))}[/]: replayed {requests(b['requests'])}{found.sampled}; baseline p50 "
         f"{ms_text(b['latency_p50_ms'], clock=True)}, p95 {ms_text(b['latency_p95_ms'], clock=True)}, "
         f"p99 {ms_text(b['latency_p99_ms'], clock=True)}, "
-        + (f"cost ${b['cost_mean_usd']:.6f}/request" if costed else NO_COST)
+        + (f"cost {usd_text(b['cost_mean_usd'])}/request" if costed else NO_COST)
         + f"; objective {result.objective}"
         + (f" (weight {result.weight:g})" if result.objective == "balanced" else "")
         + (f" (busy time of the bottleneck service {shown(found.bottleneck)})" if found.bottleneck else "")

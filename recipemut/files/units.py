@@ -9,6 +9,8 @@ Text, markdown and the HTML report say a figure through these helpers, so ``prof
 - a change of a rate (error, halt) is in percentage points, ``pt`` after a space: ``+0.25 pt``;
 - a change of cost is in dollars per request to six places, or to two significant digits when it is
   smaller (``+$0.00000068``), so a real change never reads ``+$0.000000``; no change reads ``$0``;
+- a cost is written the same way, unsigned (``$0.00000068``), so a real cost never reads ``$0.000000``;
+  a cost of none reads ``$0``;
 - a time ahead is in days, to one decimal, the word spelt out: ``13.6 days`` (not ``13.6 d`` beside ``14 days``);
 - a count takes its noun in the number it needs: ``1 span``, ``2 spans``, never ``span(s)``.
 """
@@ -102,10 +104,32 @@ def usd_change(x: float) -> str:
         return "-"
     if abs(x) < USD_NOISE:
         return "$0"
-    digits = f"{abs(x):.{max(6, 1 - math.floor(math.log10(abs(x))))}f}"
+    return f"{'-' if x < 0 else '+'}${_usd_digits(abs(x))}"
+
+
+def usd_text(x: float, *, unit: bool = True) -> str:
+    """A cost in dollars (per request, per call), as :func:`usd_change` writes a change but without a sign:
+    six places, and two significant digits below a millionth, so a real cost never reads as none; a cost of
+    none (under a picodollar, the rounding of sums of prices) reads ``$0``, as no change does, so
+    ``$0.000000`` is never written. ``unit=False`` leaves out the ``$`` (a cell under a ``cost $`` header).
+    Not a number: ``-``.
+
+    >>> usd_text(0.006917), usd_text(3.1e-08), usd_text(1.17e-06), usd_text(4.8e-08, unit=False)
+    ('$0.006917', '$0.000000031', '$0.0000012', '0.000000048')
+    >>> usd_text(0.0), usd_text(4e-19, unit=False), usd_text(float("nan"))
+    ('$0', '0', '-')
+    """
+    if not math.isfinite(x):
+        return "-"
+    digits = _usd_digits(abs(x)) if abs(x) >= USD_NOISE else "0"
+    return f"{'-' if x < 0 and digits != '0' else ''}{'$' if unit else ''}{digits}"
+
+
+def _usd_digits(x: float) -> str:
+    """A positive amount (at least :data:`USD_NOISE`) to six places, or two significant digits below that."""
+    digits = f"{x:.{max(6, 1 - math.floor(math.log10(x)))}f}"
     whole, frac = digits.split(".")
-    frac = frac[:6] + frac[6:].rstrip("0")  # 0.0000020 reads 0.000002, as six places give it
-    return f"{'-' if x < 0 else '+'}${whole}.{frac}"
+    return f"{whole}.{frac[:6] + frac[6:].rstrip('0')}"  # 0.0000020 reads 0.000002, as six places give it
 
 
 def days_text(days: float) -> str:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from recipemut.files.units import ms_text, usd_change
+from recipemut.files.units import ms_text, usd_change, usd_text
 from recipemut.judge.abtest import PREDICTED, Evaluation
 from recipemut.judge.stats import NO_DIFFERENCE
 from recipemut.mutate.operators import NotProposed
@@ -131,7 +131,7 @@ def reason(c: Candidate, *, full: bool = False, costed: bool = True) -> str:
     if abs(p95) >= 0.05:
         bits.append(f"{'saves' if p95 < 0 else 'adds'} {ms_text(abs(p95))} at p95")
     if costed and abs(cost) * 1e6 >= 0.05:
-        bits.append(f"{'saves' if cost < 0 else 'adds'} ${abs(cost):.6f} per request")  # as profile and the operators
+        bits.append(f"{'saves' if cost < 0 else 'adds'} {usd_text(abs(cost))} per request")  # as profile says a cost
     return text + ("; " + " and ".join(bits) if bits else "") + "."
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from recipemut.files.text import safe
-from recipemut.files.units import ms_text
+from recipemut.files.units import ms_text, usd_text
 from recipemut.judge.abtest import PREDICTED
 from recipemut.plan.assemble import CapacityLines, cost_known, nothing_found
 from recipemut.plan.explain import LABELS, NO_COST, ab_line, interval, plan_changes, reason, rejection, requests
@@ -82,7 +82,7 @@ def plan_markdown(
         f"Replayed {requests(b['requests'], 'recorded ')}{sampled_words(rep)}. "
         f"Baseline p50 {ms_text(b['latency_p50_ms'])}, p95 {ms_text(b['latency_p95_ms'])}, "
         f"p99 {ms_text(b['latency_p99_ms'])}, "
-        + (f"cost ${b['cost_mean_usd']:.6f}/request. " if costed else f"{NO_COST}. ")
+        + (f"cost {usd_text(b['cost_mean_usd'])}/request. " if costed else f"{NO_COST}. ")
         + f"Objective: **{result.objective}**" + (f" (bottleneck service `{bottleneck}`)." if bottleneck else "."),
         "",
     ]

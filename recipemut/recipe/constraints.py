@@ -53,7 +53,7 @@ from typing import Any
 import jsonschema
 import networkx as nx
 
-from recipemut.files.units import ms_text
+from recipemut.files.units import ms_text, usd_text
 from recipemut.recipe.loader import recipe_schema, schema_findings, schema_validator
 from recipemut.recipe.model import Recipe
 from recipemut.recipe.validate import semantic_findings
@@ -266,7 +266,7 @@ def check_predicted(recipe: Recipe, p95_ms: float, cost_per_request_usd: float) 
             reasons.append("predicted cost per request is unknown (NaN); the budget cannot be checked")
         elif cost_per_request_usd > c.max_cost_per_request_usd:
             reasons.append(
-                f"predicted cost {cost_per_request_usd:.6f} USD/request exceeds the budget of "
+                f"predicted cost {usd_text(cost_per_request_usd, unit=False)} USD/request exceeds the budget of "
                 f"{c.max_cost_per_request_usd:g} USD/request"
             )
     return reasons

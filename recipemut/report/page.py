@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recipemut.files.text import safe
-from recipemut.files.units import days_text, ms_text
+from recipemut.files.units import days_text, ms_text, usd_text
 from recipemut.forecast.rates import DAY_S
 from recipemut.forecast.report import urgency_order
 from recipemut.plan.assemble import cost_known, nothing_found
@@ -128,7 +128,7 @@ def _baseline_lead(report: dict[str, Any]) -> str:
 def _plan_section(d: ReportInputs) -> str:
     result = d.result
     b, costed = d.report["baseline"], cost_known(d.report)  # no cost in the logs or the recipe: unknown throughout
-    cost = f"cost ${b['cost_mean_usd']:.6f} per request" if costed else NO_COST
+    cost = f"cost {usd_text(b['cost_mean_usd'])} per request" if costed else NO_COST
     out = [
         '<section id="plan"><h2>Plan</h2>',
         f"<p>{_baseline_lead(d.report)}p50 {ms_text(b['latency_p50_ms'])}, "

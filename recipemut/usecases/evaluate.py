@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from recipemut.apply.canary import DEFAULT_MIN_REQUESTS, HOLD, RELATIVE, UNKNOWN, EvaluateResult, MetricJudgement
 from recipemut.files.jsonsafe import strict_json
 from recipemut.files.progress import NO_PROGRESS, Progress
-from recipemut.files.units import ms_text
+from recipemut.files.units import ms_text, usd_text
 from recipemut.files.write import DEFAULT_LOCK_TIMEOUT_S
 from recipemut.learn.records import STORE_PROBLEMS, observation_records
 from recipemut.learn.store import store_path
@@ -118,7 +118,7 @@ def table_cells(m: MetricJudgement) -> tuple[str, str, str, str]:
     def level(v: float) -> str:
         if m.name not in RELATIVE:
             return f"{v:.2%}"
-        return ms_text(v) if m.name.startswith("latency") else f"${v:.6f}"
+        return ms_text(v) if m.name.startswith("latency") else usd_text(v)
 
     return level(m.primary), level(m.canary), f"{m.change_text(m.delta)} ({m.interval_text()})", m.allowed_text()
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from recipemut.files.units import ms_short
+from recipemut.files.units import ms_short, usd_text
 from recipemut.mutate.mutation import (
     Condition,
     Edit,
@@ -167,7 +167,7 @@ def _assess(ctx: OperatorContext, op_id: str) -> Mutation | str | None:
         s = ctx.profile.stats(op_id)
         reason += f"; it takes {ms_short(s.p50_ms)} at p50"
         if s.cost_mean_usd > 0:
-            reason += f" and costs ${s.cost_mean_usd:.6f} per call"
+            reason += f" and costs {usd_text(s.cost_mean_usd)} per call"
     m = make_mutation(ctx, NAME, op_id, (op_id,), reason + ".", edits)
     ordering = mutation_ordering_problems(ctx, m)
     if ordering:

@@ -40,7 +40,7 @@ from typing import Any
 
 import networkx as nx
 
-from recipemut.files.units import ms_short
+from recipemut.files.units import ms_short, usd_text
 from recipemut.mutate.mutation import Condition, EditForm, EditShape, Mutation, ValueRule, target
 from recipemut.mutate.operators._base import (
     OperatorContext,
@@ -127,14 +127,14 @@ def _evidence(ctx: OperatorContext, op: Operation, alt: Operation) -> str:
         parts.append(f"the catalogue expects {ms_short(alt.expected.latency_p95_ms)} at p95")
     if ctx.observed(op.id) and ctx.profile is not None:
         s = ctx.profile.stats(op.id)
-        parts.append(f"`{op.id}` was observed at {ms_short(s.p95_ms)} at p95 and ${s.cost_mean_usd:.6f} per call")
+        parts.append(f"`{op.id}` was observed at {ms_short(s.p95_ms)} at p95 and {usd_text(s.cost_mean_usd)} per call")
     cost = (
         alt.cost_per_call_usd
         if alt.cost_per_call_usd is not None
         else (alt.expected.cost_per_call_usd if alt.expected is not None else None)
     )
     if cost is not None:
-        parts.append(f"the alternative costs ${cost:.6f} per call")
+        parts.append(f"the alternative costs {usd_text(cost)} per call")
     return ("; " + ", ".join(parts)) if parts else ""
 
 
