@@ -171,6 +171,24 @@ def test_rerunning_suggest_on_the_same_recipe_does_not_inflate_the_evidence(tmp_
         assert len(s.evidence()) == 4
 
 
+def test_a_candidate_too_few_requests_could_judge_is_no_evidence_against_its_operator(tmp_path: Path) -> None:
+    from recipemut.judge.stats import TOO_FEW
+    from recipemut.learn.bandit import Bandit
+
+    judged = SuggestionRecord("cache:load", "cache", "improves", predicted_delta=-20.0, baseline=200.0)
+    with Store.open(tmp_path / "s.sqlite") as s:
+        s.record_suggestions([judged], **WHERE)
+        before = Bandit.from_evidence(s.evidence()).posterior_mean("cache")
+        # a trace of one request: no interval, no verdict (it counted as a failure, as a regression does)
+        s.record_suggestions([SuggestionRecord("cache:other", "cache", TOO_FEW),
+                              SuggestionRecord("hedge:x", "hedge", TOO_FEW)], **{**WHERE, "version": 4})  # fmt: skip
+        assert [(e.operator, e.success) for e in s.evidence()] == [("cache", 1.0)]
+        assert Bandit.from_evidence(s.evidence()).posterior_mean("cache") == before
+        s.record_suggestions([SuggestionRecord("hedge:y", "hedge", "regresses")], **WHERE)  # a verdict still counts
+        assert ("hedge", 0.0) in [(e.operator, e.success) for e in s.evidence()]
+    assert TOO_FEW in S.NO_EVIDENCE  # the store spells the judge's verdict without importing the statistics
+
+
 def test_migration_to_v3_collapses_duplicate_suggestions(tmp_path: Path) -> None:
     p = tmp_path / "v2.sqlite"
     db = sqlite3.connect(p, isolation_level=None)

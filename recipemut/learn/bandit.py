@@ -6,8 +6,9 @@ that its next mutation pays off is a Beta posterior, starting from Beta(1, 1):
 
 * an **observed** effect (evaluate: a canary promoted with a positive gain = success; rolled back
   = failure; held = no evidence) counts with weight 1;
-* a **simulated** effect (suggest: verdict ``improves`` = success, anything else = failure)
-  counts with weight :data:`SIM_WEIGHT` (0.2): replay is evidence, but cheaper and less sure.
+* a **simulated** effect (suggest: verdict ``improves`` = success, ``regresses`` or ``no significant
+  difference`` = failure; a candidate rejected before its replay, or too few requests to judge, is no
+  evidence) counts with weight :data:`SIM_WEIGHT` (0.2): replay is evidence, but cheaper and less sure.
 
 An (operator, kind) arm uses its own evidence once it has at least :data:`MIN_KIND_WEIGHT` of it,
 on top of a prior worth :data:`KIND_PRIOR_STRENGTH` pseudo-observations centred on the operator's

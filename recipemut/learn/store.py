@@ -174,6 +174,10 @@ def check_store_path(
 
 #: one suggestion per (version, mutation): the latest, whatever its metric (the objective a run used)
 _LATEST_SUGGESTION = "s.id IN (SELECT MAX(id) FROM suggestions GROUP BY recipe_version_id, mutation_id)"
+#: simulated verdicts that are no evidence about an operator either way: a candidate rejected before any replay,
+#: and one the logs were too few to judge (judge.stats.TOO_FEW: no interval, so no verdict; spelt here, where
+#: the store is read without the statistics)
+NO_EVIDENCE = ("rejected", "too few requests to judge")
 
 
 # ---- values -----------------------------------------------------------------------------------
@@ -263,7 +267,7 @@ class SuggestionRecord:
 
     mutation_id: str
     operator: str
-    verdict: str  # improves | regresses | no significant difference | rejected
+    verdict: str  # improves | regresses | no significant difference | too few requests to judge | rejected
     metric: str = "latency_p95_ms"
     predicted_delta: float | None = None
     predicted_ci: tuple[float, float] | None = None
@@ -629,7 +633,8 @@ class Store:
 
     def evidence(self, *, recipe: str | None = None) -> list[Evidence]:
         """Bandit rewards: each observation (promoted with a gain > 0 = success; held = no evidence)
-        and each simulated verdict (``improves`` = success; rejected candidates are no evidence)."""
+        and each simulated verdict (``improves`` = success; rejected candidates and those too few requests could
+        judge are no evidence: :data:`NO_EVIDENCE`)."""
         where, args = ("AND v.recipe = ?", (recipe,)) if recipe else ("", ())
         out = [
             Evidence(op, kind, float(ok), "observed")
@@ -645,8 +650,9 @@ class Store:
             for op, kind, ok in self.db.execute(
                 f"""SELECT s.operator, s.kind, (s.verdict = 'improves')
                     FROM suggestions s JOIN recipe_versions v ON v.id = s.recipe_version_id
-                    WHERE s.verdict != 'rejected' AND {_LATEST_SUGGESTION} {where} ORDER BY s.id""",
-                args,
+                    WHERE s.verdict NOT IN ({", ".join("?" * len(NO_EVIDENCE))}) AND {_LATEST_SUGGESTION} {where}
+                    ORDER BY s.id""",
+                (*NO_EVIDENCE, *args),
             )
         ]
         return out
