@@ -171,6 +171,19 @@ def test_every_section_is_drawn(page: Path) -> None:
     assert ">idle:" not in forecast
 
 
+@pytest.mark.parametrize("verdict", ["improves", "regresses", "no significant difference", "too few requests to judge"])
+def test_every_verdict_is_styled_by_one_css_class(verdict: str) -> None:
+    from recipemut.judge.stats import VERDICTS
+    from recipemut.report import page
+
+    assert verdict in VERDICTS
+    # 'too few requests to judge' gave class="verdict-too few requests to judge": four classes, none styled
+    (classes,) = re.findall(r'class="([^"]*)"', page.verdict_html(verdict))
+    assert re.fullmatch(r"verdict-[a-z][a-z0-9-]*", classes), classes
+    if verdict == "too few requests to judge":  # amber, as evaluate shows an uncertain metric
+        assert classes == "verdict-too-few" and ".verdict-too-few{color:#9a6700}" in page.CSS
+
+
 def test_the_commands_defaults_are_the_searchs() -> None:
     from recipemut.commands import report
     from recipemut.plan import search

@@ -21,6 +21,7 @@ from recipemut.files.text import safe
 from recipemut.files.units import days_text, ms_text, usd_text
 from recipemut.forecast.rates import DAY_S
 from recipemut.forecast.report import urgency_order
+from recipemut.judge.stats import IMPROVES, NO_DIFFERENCE, REGRESSES, TOO_FEW
 from recipemut.plan.assemble import cost_known, nothing_found
 from recipemut.plan.explain import NO_COST, interval, plan_changes, reason, requests
 from recipemut.plan.markdown import sampled_words
@@ -48,6 +49,7 @@ figure{margin:12px 0;overflow-x:auto}figure svg{max-width:100%;height:auto}figca
 ul.changes{font-family:ui-monospace,monospace;padding-left:18px}
 li.added{color:#1a7f37}li.removed{color:#cf222e}li.changed{color:#9a6700}
 .verdict-improves{color:#1a7f37;font-weight:600}.verdict-regresses{color:#cf222e;font-weight:600}
+.verdict-too-few{color:#9a6700}
 ol.path li{margin:2px 0}.note{color:#57606a}
 """
 
@@ -105,8 +107,21 @@ def _figure(svg: str, fig_id: str, caption: str) -> str:
     return f'<figure id="{fig_id}">\n{svg}<figcaption>{caption}</figcaption></figure>\n'
 
 
-def _verdict(v: str | None) -> str:
-    return f'<span class="verdict-{esc(v or "none")}">{esc(v or "-")}</span>'
+#: a verdict -> the CSS class that styles it: one token, where a verdict's words hold spaces; too few requests to
+#: judge is amber, as ``evaluate`` shows an uncertain metric
+VERDICT_CLASSES = {IMPROVES: "improves", REGRESSES: "regresses", NO_DIFFERENCE: "no-difference", TOO_FEW: "too-few"}
+
+
+def verdict_html(v: str | None) -> str:
+    """A verdict as the page shows it, in a span whose class is one CSS token.
+
+    >>> verdict_html("too few requests to judge")
+    '<span class="verdict-too-few">too few requests to judge</span>'
+    >>> verdict_html(None), verdict_html("Odd <verdict>")
+    ('<span class="verdict-none">-</span>', '<span class="verdict-odd-verdict">Odd &lt;verdict&gt;</span>')
+    """
+    token = VERDICT_CLASSES.get(v or "") or re.sub(r"[^a-z0-9]+", "-", (v or "").lower()).strip("-") or "none"
+    return f'<span class="verdict-{token}">{esc(v or "-")}</span>'
 
 
 def _baseline_lead(report: dict[str, Any]) -> str:
@@ -145,7 +160,7 @@ def _plan_section(d: ReportInputs) -> str:
         ev = result.plan_evaluation
         if ev is not None:
             moves = esc(plan_changes(ev, costed=costed))
-            out.append(f"<p>Whole plan against the current recipe: {moves}; verdict {_verdict(ev.verdict)}.</p>")
+            out.append(f"<p>Whole plan against the current recipe: {moves}; verdict {verdict_html(ev.verdict)}.</p>")
         out += [f'<p class="note">capacity: {esc(line)}</p>' for line in d.capacity_lines.plan_lines(result)]
     out.append("</section>\n")
     return "".join(out)
@@ -183,7 +198,7 @@ def _mutations_section(d: ReportInputs) -> str:
         (
             str(i), f"<code>{esc(c.mutation.id)}</code>", prose(reason(c, costed=costed)),
             esc(interval(c.evaluation, "latency_p95_ms")), esc(interval(c.evaluation, "cost_mean_usd", costed=costed)),
-            _verdict(c.verdict),
+            verdict_html(c.verdict),
         )
         for i, c in enumerate(accepted, 1)
     ]  # fmt: skip
