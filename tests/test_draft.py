@@ -173,3 +173,109 @@ def test_the_order_is_read_from_a_stable_share_of_traces_holding_many_pairs(monk
     assert first.edges_from == again.edges_from == 7 and first.traces == 50
     assert first.notes == ["the order of the operations was read from 7 of the 50 traces"]
     assert _after(first.document) == {"a": [], "b": ["a"], "c": ["b"], "d": ["c"]}
+
+
+# ---- what an attacker's traces found (each failed before its fix) --------------------------------------
+
+
+def _zipkin(tmp_path: Path, spans: list[dict], name: str = "t.json") -> Path:
+    p = tmp_path / name
+    p.write_text(json.dumps(spans))
+    return p
+
+
+def _span(i: int, name: str, start_us: int, dur_us: int, service: str | None = "s", parent: str | None = None,
+          trace: str = "01") -> dict:  # fmt: skip
+    span: dict = {"traceId": trace, "id": f"{i:x}", "name": name, "timestamp": 1700000000000000 + start_us,
+                  "duration": dur_us}  # fmt: skip
+    if service is not None:
+        span["localEndpoint"] = {"serviceName": service}
+    if parent is not None:
+        span["parentId"] = parent
+    return span
+
+
+def test_import_never_writes_over_a_recipe_it_did_not_write(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_bytes((CHECKOUT / "recipe.yaml").read_bytes())
+    trace = str(REAL / "zipkin_lens_skew.json")
+    res = runner.invoke(app, ["import", trace, "-o", str(mine)], env={"COLUMNS": "300"})
+    assert res.exit_code == 1 and "holds a recipe import did not write" in res.stderr
+    assert mine.read_bytes() == (CHECKOUT / "recipe.yaml").read_bytes()
+    drafted = tmp_path / "d.yaml"
+    for _ in range(2):  # a draft import wrote is written again
+        assert runner.invoke(app, ["import", trace, "-o", str(drafted)]).exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["1e3", "4038e79168401237", "0x1F", ".inf", "-1E+3", "12e03"])
+def test_a_name_yaml_reads_as_a_number_is_quoted_and_reads_back(tmp_path: Path, name: str) -> None:
+    trace = _zipkin(tmp_path, [_span(1, name, 0, 100, service=name)])
+    res = runner.invoke(app, ["import", str(trace), "-f", "json"])
+    assert res.exit_code == 0, res.output
+    (op,) = json.loads(res.stdout)["recipe"]["operations"]
+    out = tmp_path / "r.yaml"
+    assert runner.invoke(app, ["import", str(trace), "-o", str(out)]).exit_code == 0
+    (read,) = load_recipe(out).operations
+    assert (read.action, read.service) == (op["action"], op["service"]) == (name, name)
+
+
+def test_spans_that_name_no_service_are_drafted_and_read_by_their_name(tmp_path: Path) -> None:
+    trace = _zipkin(tmp_path, [_span(1, "GET /", 0, 1000, service=None), _span(2, "db", 100, 400, None, parent="1")])
+    out = tmp_path / "r.yaml"
+    res = runner.invoke(app, ["import", str(trace), "-o", str(out)])
+    assert res.exit_code == 0 and "land on no operation" not in res.output, res.output
+    spans, report = read_logs([trace], recipe=load_recipe(out))
+    assert sorted(spans["op"]) == ["GET_", "db"] and report.spans_kept == 2
+
+
+def test_span_log_operations_no_id_can_name_are_left_out_and_said(tmp_path: Path) -> None:
+    log = tmp_path / "n.jsonl"
+    rows = [{"request_id": f"r{t}", "op": op, "start_ms": 1.76e12 + t * 1e4 + i * 10, "latency_ms": 5.0,
+             "status": "ok", "service": "svc"} for t in range(3) for i, op in enumerate(["a_b", "a b", "http:/x"])]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = runner.invoke(app, ["import", str(log), "-f", "json"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [o["id"] for o in data["recipe"]["operations"]] == ["a_b"] and data["spans_mapped"] == 3
+    assert "6 spans of operations no recipe id can name left out: 'a b' (3), 'http:/x' (3)" in res.stderr
+
+
+def test_names_that_meet_on_one_id_keep_their_spans_apart(tmp_path: Path) -> None:
+    spans = [_span(10 * t + i, n, 10 * i, 5, trace=f"{t:02x}") for t in range(4) for i, n in enumerate(["a b", "a_b"])]
+    trace = _zipkin(tmp_path, spans)
+    out = tmp_path / "r.yaml"
+    assert runner.invoke(app, ["import", str(trace), "-o", str(out)]).exit_code == 0
+    r = load_recipe(out)
+    assert {(o.id, o.action) for o in r.operations} == {("a_b", "a_b"), ("a_b_2", "a b")}
+    read, report = read_logs([trace], recipe=r)
+    assert report.spans_kept == 8 and read.groupby("op").size().to_dict() == {"a_b": 4, "a_b_2": 4}
+
+
+def test_a_span_log_naming_a_recipe_no_recipe_can_be_called_is_one_error(tmp_path: Path) -> None:
+    log = tmp_path / "n.jsonl"
+    log.write_text(json.dumps({"request_id": "r", "recipe": "my recipe", "op": "a", "start_ms": 1.76e12,
+                               "latency_ms": 5.0, "status": "ok"}) + "\n")  # fmt: skip
+    res = runner.invoke(app, ["import", str(log)], env={"COLUMNS": "300"})
+    assert res.exit_code == 1 and "the spans name their recipe 'my recipe', which no recipe can be called" in res.stderr
+
+
+def test_parent_links_the_times_deny_and_calls_at_one_instant_give_no_order(tmp_path: Path) -> None:
+    # a 3-cycle of parent links: only C inside A agrees with the times (B starts after A, C after B)
+    cyc = [_span(0xA1, "A", 0, 1000, parent="b1"), _span(0xB1, "B", 100, 500, parent="c1"),
+           _span(0xC1, "C", 200, 200, parent="a1")]  # fmt: skip
+    doc = json.loads(runner.invoke(app, ["import", str(_zipkin(tmp_path, cyc)), "-f", "json"]).stdout)["recipe"]
+    assert _after(doc) == {"A": [], "B": [], "C": ["A"]}
+    zero = [_span(1, "a", 0, 0), _span(2, "b", 0, 0), _span(3, "c", 0, 0)]
+    doc = json.loads(runner.invoke(app, ["import", str(_zipkin(tmp_path, zero, "z.json")), "-f", "json"]).stdout)
+    assert _after(doc["recipe"]) == {"a": [], "b": [], "c": []}
+
+
+def test_the_reduction_keeps_exactly_the_edges_no_path_implies() -> None:
+    from recipemut.profile.draft import _reduced
+
+    rng = np.random.default_rng(3)
+    for n in (2, 5, 12, 30):
+        for _ in range(20):
+            m = np.triu(rng.random((n, n)) < 0.3, 1)
+            g = nx.DiGraph([(int(a), int(b)) for a, b in zip(*np.nonzero(m), strict=True)])
+            assert sorted(_reduced(g)) == sorted(nx.transitive_reduction(g).edges())

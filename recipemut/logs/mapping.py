@@ -325,15 +325,18 @@ def _match(
     cand: pd.Series, own: pd.Series, peer: pd.Series, client: np.ndarray, lookup: pd.DataFrame, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The default rule on distinct combinations: per combination, its operation (-1: none or several)
-    and the number of operations it matches (by its own service, or for a client its peer's)."""
+    and the number of operations it matches (by its own service, or for a client its peer's; a span that
+    names no service, and calls none, by its name alone)."""
     tpos = np.arange(len(client), dtype=np.int64)
     cand = cand.reset_index(drop=True)
     left = pd.DataFrame({"pos": tpos, "cand": cand, "own": own.reset_index(drop=True)})
     peer_df = pd.DataFrame({"pos": tpos, "cand": cand, "own": peer.reset_index(drop=True)})[client]
+    nameless = left[left["own"].isna().to_numpy() & ~(client & peer.notna().to_numpy())]
     hits = pd.concat(
         [
             left.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
             peer_df.merge(lookup, left_on=["cand", "own"], right_on=["cand", "svc"]),
+            nameless[["pos", "cand"]].merge(lookup, on="cand"),
         ]
     )
     key = np.sort(hits["pos"].to_numpy(dtype=np.int64) * k + hits["op"].to_numpy(dtype=np.int64))

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from recipemut.errors import LogError
+from recipemut.files.units import counted
 from recipemut.recipe.engines.names import UniqueIds, op_id
 
 #: a pair is ordered (``b`` after ``a``) when ``b`` started after ``a`` ended in this share of the traces holding both
@@ -72,13 +73,17 @@ def _text(col: pd.Series) -> pd.Series:
 
 
 def _ids(names: pd.Series, services: pd.Series) -> list[str]:
-    """Operation ids: the span's name (``op_id``), ``name_service`` where two services share the name."""
+    """Operation ids: the span's name (``op_id``), ``name_service`` where two services share the name. A name
+    that is an id already is its operation's first (``a_b`` stays ``a_b``, and ``a b`` is ``a_b_2``): the
+    default rule matches a span by id or action, so no id may be another operation's span name."""
     shared = names.duplicated(keep=False).to_numpy()
+    wanted = [op_id(f"{n}_{s}" if dup and s else n) for n, s, dup in
+              zip(names.tolist(), services.tolist(), shared.tolist(), strict=True)]  # fmt: skip
+    exact = [w == n for w, n in zip(wanted, names.tolist(), strict=True)]
     ids = UniqueIds()
-    return [
-        ids.take(op_id(f"{n}_{s}" if dup and s else n))
-        for n, s, dup in zip(names.tolist(), services.tolist(), shared.tolist(), strict=True)
-    ]
+    out = {i: ids.take(w) for i, w in enumerate(wanted) if exact[i]}
+    out |= {i: ids.take(w) for i, w in enumerate(wanted) if not exact[i]}
+    return [out[i] for i in range(len(wanted))]
 
 
 def _chosen(calls: pd.DataFrame) -> np.ndarray:
@@ -101,7 +106,9 @@ def _pairs(calls: pd.DataFrame) -> pd.DataFrame:
     pairs = pairs[pairs["key_a"] != pairs["key_b"]]
     # ends and starts are sums of floats: an end equal to the next start may come out an ulp past it
     slack = 4 * np.spacing(np.abs(pairs["start_b"].to_numpy()))
-    pairs = pairs.assign(before=pairs["end_a"].to_numpy() <= pairs["start_b"].to_numpy() + slack)
+    before = pairs["end_a"].to_numpy() <= pairs["start_b"].to_numpy() + slack
+    after = pairs["end_b"].to_numpy() <= pairs["start_a"].to_numpy() + slack  # both: at one instant, no order
+    pairs = pairs.assign(before=before & ~after)
     return pairs.groupby(["key_a", "key_b"], sort=False).agg(both=("before", "size"), before=("before", "sum"))
 
 
@@ -109,13 +116,16 @@ def _nested(spans: pd.DataFrame) -> pd.Series:
     """Per pair (``a``, ``b``): the requests in which a span of ``b`` had a span of ``a`` as its parent."""
     if "span_id" not in spans or "parent_span_id" not in spans:
         return pd.Series(dtype=np.int64)
-    child = spans.loc[spans["parent_span_id"].notna(), ["request_id", "parent_span_id", "key"]]
-    parent = spans.loc[spans["span_id"].notna(), ["request_id", "span_id", "key"]].drop_duplicates(
+    child = spans.loc[spans["parent_span_id"].notna(), ["request_id", "parent_span_id", "key", "start"]]
+    parent = spans.loc[spans["span_id"].notna(), ["request_id", "span_id", "key", "start", "end"]].drop_duplicates(
         ["request_id", "span_id"]
     )
     link = child.merge(parent, left_on=["request_id", "parent_span_id"], right_on=["request_id", "span_id"],
                        suffixes=("_b", "_a"))  # fmt: skip
-    link = link.loc[link["key_a"] != link["key_b"], ["request_id", "key_a", "key_b"]].drop_duplicates()
+    # a link the times deny (a child begun before its parent, or after it ended: a parent cycle the readers
+    # broke, ids reused) says nothing of the order
+    inside = (link["start_a"] <= link["start_b"]) & (link["start_b"] <= link["end"])
+    link = link.loc[inside & (link["key_a"] != link["key_b"]), ["request_id", "key_a", "key_b"]].drop_duplicates()
     # a pair nested both ways in one request (a parent cycle, which the readers break) says no order
     back = link.rename(columns={"key_a": "key_b", "key_b": "key_a"})
     both = link.merge(back, on=["request_id", "key_a", "key_b"], how="left", indicator=True)["_merge"] == "both"
@@ -133,14 +143,34 @@ def _edges(pairs: pd.DataFrame, nested: pd.Series) -> list[tuple[int, int]]:
         pd.DataFrame({"share": share_n[share_n >= NESTED_SHARE], "kind": 0}),
         pd.DataFrame({"share": share_o[(share_o >= ORDER_SHARE) & (share_n < NESTED_SHARE)], "kind": 1}),
     ]).sort_values(["share", "kind"], ascending=[False, True], kind="stable")  # fmt: skip
-    g: nx.DiGraph = nx.DiGraph()
-    g.add_nodes_from(int(k) for k in pd.unique(np.concatenate([pairs.index.get_level_values(0),
-                                                               pairs.index.get_level_values(1)])))  # fmt: skip
-    for a, b in cand.index.tolist():  # a loop over pairs of operations, not over spans
-        if not nx.has_path(g, b, a):
-            g.add_edge(int(a), int(b))
-    reduced = nx.transitive_reduction(g)
-    return [(int(a), int(b)) for a, b in reduced.edges()]
+    edges = [(int(a), int(b)) for a, b in cand.index.tolist()]
+    g: nx.DiGraph = nx.DiGraph(edges)
+    if not nx.is_directed_acyclic_graph(g):  # orders seen in different traces close a cycle: strongest first
+        g = nx.DiGraph()
+        for a, b in edges:  # a loop over pairs of operations, not over spans
+            if not (g.has_node(a) and g.has_node(b) and nx.has_path(g, b, a)):
+                g.add_edge(a, b)
+    return _reduced(g)
+
+
+def _reduced(g: nx.DiGraph) -> list[tuple[int, int]]:
+    """The transitive reduction of the DAG ``g``: its edges that no longer path implies. What each node reaches
+    is a row of booleans, built in reverse topological order (numpy rows, one pass per node), as networkx's
+    reduction took 20 s for 1,000 operations run one after another."""
+    nodes = list(nx.topological_sort(g))
+    at = {v: i for i, v in enumerate(nodes)}
+    n = len(nodes)
+    reach = np.zeros((n, n), dtype=bool)
+    kept: list[tuple[int, int]] = []
+    for i in range(n - 1, -1, -1):  # a loop over operations
+        succ = np.array([at[w] for w in g.successors(nodes[i])], dtype=np.int64)
+        if not succ.size:
+            continue
+        via: np.ndarray = np.asarray(reach[succ].any(axis=0))  # reached through a successor: an edge to it is implied
+        kept.extend((nodes[i], nodes[j]) for j in succ.tolist() if not via[j])
+        reach[i] = via
+        reach[i, succ] = True
+    return kept
 
 
 def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
@@ -213,7 +243,7 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
         "kind": "Recipe",
         "name": op_id(name),
         "version": 1,
-        "description": f"Drafted from {traces:,} trace{'' if traces == 1 else 's'} ({len(spans):,} spans).",
+        "description": f"Drafted from {counted(traces, 'trace')} ({counted(len(spans), 'span')}).",
         "operations": operations,
     }
     notes = []

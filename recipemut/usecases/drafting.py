@@ -11,14 +11,18 @@ service it calls, say): the draft is only as good as that count.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from recipemut.errors import RecipeInvalid
 from recipemut.files.compressed import read_head
 from recipemut.files.kinds import input_kind
+from recipemut.files.units import counted
 
 #: the kinds of file a recipe is drafted from (:class:`~recipemut.files.kinds.InputKind`)
 LOG_KINDS = frozenset({"spans", "traces", "parquet"})
@@ -87,6 +91,27 @@ def _header(sources: list[Path], formats: set[str], traces: int, spans: int) -> 
     )
 
 
+def _nameable(spans: Any, formats: Mapping[str, str]) -> tuple[Any, str]:
+    """The spans without those of span logs (native, Parquet) whose operation no id can be (``Check Stock``):
+    such a log names an operation by its id, so no recipe reads them; and the warning that says so."""
+    from recipemut.recipe.engines.names import op_id
+
+    if "source_file" not in spans or not spans["op"].size:
+        return spans, ""
+    logs = {f for f, fmt in formats.items() if fmt in ("native", "parquet")}
+    ops = pd.Series(pd.unique(spans["op"].dropna()))
+    bad = set(ops[ops.map(op_id) != ops].tolist())
+    drop = spans["source_file"].astype(str).isin(logs).to_numpy() & spans["op"].isin(bad).to_numpy()
+    if not drop.any():
+        return spans, ""
+    counts = spans.loc[drop, "op"].value_counts()
+    listed = ", ".join(f"{k!r} ({v:,})" for k, v in counts.head(5).items())
+    return spans[~drop], (
+        f"{counted(int(drop.sum()), 'span')} of operations no recipe id can name left out: {listed}; a span log "
+        "names an operation by its id (a letter or _, then letters, digits, _, - or .)"
+    )
+
+
 def _one_recipe(spans: Any) -> tuple[str | None, list[str]]:
     """The recipe most spans name (native logs carry one), and a note of the others left out."""
     if "recipe" not in spans or not spans["recipe"].notna().any():
@@ -98,6 +123,17 @@ def _one_recipe(spans: Any) -> tuple[str | None, list[str]]:
         return top, []
     listed = ", ".join(f"{k} ({v:,} spans)" for k, v in others.head(5).items())
     return top, [f"drafted recipe {top!r}, the one most spans name; left out: {listed}"]
+
+
+#: what YAML 1.2 reads as a number, which PyYAML (YAML 1.1) writes unquoted: ``1e3``, ``4038e79168401237``
+_NUMBER_12 = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+"
+                        r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")  # fmt: skip
+
+
+def _text_node(dumper: Any, value: str) -> Any:
+    """A string as PyYAML writes it, but quoted where the recipe reader (YAML 1.2) would read a number."""
+    style = "'" if _NUMBER_12.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 class _Flow(list[str]):
@@ -112,6 +148,7 @@ def _yaml(document: dict[str, Any]) -> str:
         pass
 
     Dumper.add_representer(_Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+    Dumper.add_representer(str, _text_node)
     ops = [{k: _Flow(v) if k == "after" else v for k, v in o.items()} for o in document["operations"]]
     text = yaml.dump({**document, "operations": ops}, Dumper=Dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=False, width=100)  # fmt: skip
@@ -125,26 +162,37 @@ def draft_from_logs(
 
     Raises what the log reader raises, and :class:`~recipemut.errors.RecipeInvalid` if the draft does not
     pass the loader (a bug: it is made to)."""
+    from recipemut.errors import LogError
     from recipemut.files.kinds import RECIPE
     from recipemut.files.write import atomic_write, check_output_path
     from recipemut.profile.draft import draft_recipe
     from recipemut.recipe.engines.names import op_id
     from recipemut.recipe.loader import check_text
+    from recipemut.usecases.importing import refuse_written_recipe
     from recipemut.usecases.inputs import LogSource
 
     source = LogSource.of(list(paths), log_format=log_format)
     if out is not None:
         check_output_path(out, option="--out", inputs=source.input_files(), example="recipe.yaml", kind=RECIPE)
+        refuse_written_recipe(out)
     spans, report = source.read()
     first = Path(paths[0])
-    name = first.name.split(".")[0] if not first.is_dir() else first.resolve().name
+    name = (first.resolve().name if first.is_dir() else first.name.split(".")[0]).strip("*?[]")
     named, notes = _one_recipe(spans)  # span logs name their recipe: the draft is of one, and keeps its name
     if named is not None:
+        if op_id(named) != named:
+            raise LogError(
+                f"the spans name their recipe {named!r}, which no recipe can be called (a letter or _, then "
+                "letters, digits, _, - or .): no recipe reads these spans; log a recipe name such as "
+                f"{op_id(named)!r}", file=str(first), code="bad-recipe-name",
+            )  # fmt: skip
         spans = spans[spans["recipe"].isna().to_numpy() | (spans["recipe"] == named).to_numpy()]
         name = named
+    spans, unnamable = _nameable(spans, report.formats)
+    warnings: list[str] = [unnamable] if unnamable else []
     draft = draft_recipe(spans, name=op_id(name or "drafted"), source=str(first))
     if "recipe_version" in spans and spans["recipe_version"].notna().any():  # the version the logs were of
-        draft.document["version"] = int(spans["recipe_version"].value_counts().index[0])
+        draft.document["version"] = max(1, int(spans["recipe_version"].value_counts().index[0]))
     body = _yaml(draft.document)
     text = _header(list(map(Path, paths)), set(report.formats.values()), draft.traces, draft.spans) + body
     recipe, findings = check_text(text, file=str(out or "<draft>"))
@@ -152,13 +200,11 @@ def draft_from_logs(
     if recipe is None or errors:
         raise RecipeInvalid(errors or findings)
     _, through = source.read(recipe)  # as profile will read them
-    warnings: list[str] = []
     mapped = int(through.spans_kept)
     if mapped < draft.spans:
-        warnings.append(
-            f"{draft.spans - mapped:,} of the {draft.spans:,} spans land on no operation of the draft when read "
-            "through it (a client span is given to the service it calls): add those calls, or a mapping (--map)"
-        )
+        warnings.append(f"{draft.spans - mapped:,} of the {counted(draft.spans, 'span')} land on no operation of the "
+                        "draft when read through it: the notes above say which (a client span is given to the service "
+                        "it calls)")  # fmt: skip
     result = DraftResult(
         sources=list(map(Path, paths)), text=text, document=draft.document, traces=draft.traces,
         spans=draft.spans, mapped=mapped, report=report, warnings=warnings, notes=[*notes, *draft.notes],

@@ -59,6 +59,33 @@ def _not_engine(path: str, recipe: Recipe | None) -> RecipemutError:
     )
 
 
+#: the first line of a recipe ``import`` wrote: one it may write again
+_OWN_HEADS = (b"# Imported by `recipemut import`", b"# Drafted by `recipemut import`")
+
+
+def refuse_written_recipe(out: str | os.PathLike[str]) -> None:
+    """Refuse an ``--out`` that holds a recipe ``import`` did not write (a user's, or a tracked one): replacing
+    it would lose it, and a tracked recipe changes through apply and rollback only."""
+    from recipemut.errors import InputFileError
+    from recipemut.files.write import history_path
+
+    if history_path(out).exists():
+        raise InputFileError(
+            f"--out {out}: is a recipe with a history ({history_path(out).name}); replacing it here would "
+            "leave that history behind; write the import to a new file", code="out",
+        )
+    try:
+        with open(out, "rb") as f:
+            head = f.read(64)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return  # a new file (a folder is check_output_path's to refuse)
+    if head.strip() and not head.startswith(_OWN_HEADS):
+        raise InputFileError(
+            f"--out {out}: holds a recipe import did not write (its first line is not import's header); "
+            "replacing it would lose it: write the import to a new file, or move that one away first", code="out",
+        )
+
+
 def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None) -> ImportResult:
     """Import an engine's file; with ``out``, write the recipe there (atomically, never over the source).
 
@@ -66,9 +93,8 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
     line) or the file is another tool's (named), and :class:`RecipemutError` when it is a recipe
     already or no engine's file.
     """
-    from recipemut.errors import InputFileError
     from recipemut.files.kinds import RECIPE
-    from recipemut.files.write import atomic_write, check_output_path, history_path
+    from recipemut.files.write import atomic_write, check_output_path
     from recipemut.usecases.misplaced import run_history_finding
 
     source = Path(path)
@@ -77,11 +103,7 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
         check_output_path(
             out, option="--out", inputs={source: "the file to import"}, example="recipe.yaml", kind=RECIPE
         )
-        if history_path(out).exists():  # a tracked recipe changes through apply and rollback only
-            raise InputFileError(
-                f"--out {out}: is a recipe with a history ({history_path(out).name}); replacing it here would "
-                "leave that history behind; write the import to a new file", code="out",
-            )
+        refuse_written_recipe(out)
     text = read_text(source)
     recipe, findings = check_text(text, file=name, what="workflow file")  # the reader's words for it
     errors = [f for f in findings if f.severity == "error"]
