@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def import_(
             f"{shown(str(files[0]))}{more}: {ops} operation{'' if ops == 1 else 's'} drafted from "
             f"{drafted.traces:,} trace{'' if drafted.traces == 1 else 's'}, recipe written to "
             f"{shown(str(drafted.written))}; review its header comment, then: recipemut validate "
-            + shown(str(drafted.written))
+            + shown(shlex.quote(str(drafted.written)))
         )
         _show(fmt, drafted.to_dict(), drafted.text, drafted.written, closing)
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,20 +75,22 @@ class DraftResult:
         }
 
 
-def _header(sources: list[Path], formats: set[str], traces: int, spans: int) -> str:
+def _header(sources: list[Path], formats: set[str], traces: int, spans: int, out: str | None) -> str:
     from recipemut.files.text import safe
 
     named = safe(", ".join(str(p) for p in sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else ""))
     kinds = "/".join(sorted(formats)) or "logs"
+    recipe = safe(shlex.quote(out)) if out else "FILE"
+    logs = safe(" ".join(shlex.quote(str(p)) for p in sources)) if len(sources) <= 3 else "<these logs>"
     return (
-        f"# Drafted by `recipemut import` from {named} ({kinds}: {traces:,} trace{'' if traces == 1 else 's'}, "
-        f"{spans:,} span{'' if spans == 1 else 's'}).\n"
+        f"# Drafted by `recipemut import` from {named} ({kinds}: {counted(traces, 'trace')}, "
+        f"{counted(spans, 'span')}).\n"
         "# Operations are the traces' (service, span name) pairs. `after` is the order the traces showed\n"
         "# (a call made inside another, or one that began after another had ended in 95% of the traces\n"
         "# holding both), not a data dependency: where you know what a call reads and writes, say it with\n"
         "# fields, consumes and produces. side_effects is `idempotent` throughout because traces cannot\n"
         "# tell: set `external` where a repeated or reordered call does harm (a payment, a write) and `none`\n"
-        "# on a pure read. Check: recipemut validate FILE; then recipemut profile FILE --logs <these logs>\n"
+        f"# on a pure read. Check: recipemut validate {recipe}; then: recipemut profile {recipe} --logs {logs}\n"
     )
 
 
@@ -194,7 +197,9 @@ def draft_from_logs(
     if "recipe_version" in spans and spans["recipe_version"].notna().any():  # the version the logs were of
         draft.document["version"] = max(1, int(spans["recipe_version"].value_counts().index[0]))
     body = _yaml(draft.document)
-    text = _header(list(map(Path, paths)), set(report.formats.values()), draft.traces, draft.spans) + body
+    head = _header(list(map(Path, paths)), set(report.formats.values()), draft.traces, draft.spans,
+                   None if out is None else str(out))  # fmt: skip
+    text = head + body
     recipe, findings = check_text(text, file=str(out or "<draft>"))
     errors = [f for f in findings if f.severity == "error"]
     if recipe is None or errors:
