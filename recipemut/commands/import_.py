@@ -21,7 +21,8 @@ def import_(
     files: list[Path] = typer.Argument(
         ..., metavar="FILE", callback=_named_files, show_default=False,
         help="An Argo, Tekton, GitHub Actions, Step Functions or Serverless Workflow file; or logs with no "
-        "recipe yet (OTLP, Jaeger or Zipkin traces, span logs, Parquet: files, globs, folders of Parquet) to draft one from.",
+        "recipe yet (OTLP, Jaeger or Zipkin traces, span logs, Parquet: files, globs, folders of Parquet) "
+        "to draft one from.",
     ),
     out: Path | None = typer.Option(
         None,
