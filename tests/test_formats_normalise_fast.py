@@ -301,7 +301,9 @@ def _assign_reference(rows: list[dict[str, Any]], opattr: list[Any] | None, rec:
             for j, o in enumerate(rec.operations)
             if cand is not None
             and cand in {o.id, o.action} - {""}
-            and (r["service"] == o.service or (r["kind"] == "client" and r["peer_service"] == o.service))
+            and (r["service"] == o.service or (r["kind"] == "client" and r["peer_service"] == o.service)
+                 # a span naming no service, and calling none, by its name alone
+                 or (r["service"] is None and not (r["kind"] == "client" and r["peer_service"] is not None)))
         }
         ops.append(next(iter(hits)) if len(hits) == 1 else -1)
         amb.append(len(hits) > 1)

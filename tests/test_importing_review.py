@@ -29,12 +29,17 @@ def test_import_refuses_to_replace_a_recipe_that_has_a_history(tmp_path: Path) -
     assert recipe.read_bytes() == before
 
 
-def test_import_still_writes_over_an_untracked_file(tmp_path: Path) -> None:
+def test_import_writes_again_over_what_it_wrote_but_never_over_a_users_recipe(tmp_path: Path) -> None:
     out = tmp_path / "recipe.yaml"
-    out.write_text("name: old\noperations:\n  a: {service: s, action: a}\n")  # a recipe, as the last import wrote
+    for _ in range(2):  # an untracked recipe import wrote: written again
+        res = runner.invoke(app, ["import", str(DIAMOND), "-o", str(out)], env={"COLUMNS": "200"})
+        assert res.exit_code == 0, res.output
+        assert out.read_text().startswith("# Imported by `recipemut import`")
+    mine = "name: old\noperations:\n  a: {service: s, action: a}\n"  # a recipe someone wrote: it would be lost
+    out.write_text(mine)
     res = runner.invoke(app, ["import", str(DIAMOND), "-o", str(out)], env={"COLUMNS": "200"})
-    assert res.exit_code == 0, res.output
-    assert out.read_text().startswith("# Imported by `recipemut import`")
+    assert res.exit_code == 1 and "holds a recipe import did not write" in res.output
+    assert out.read_text() == mine
 
 
 def test_import_of_a_run_history_says_it_is_a_log(tmp_path: Path) -> None:
