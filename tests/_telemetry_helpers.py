@@ -101,3 +101,14 @@ def write_json(path: Path, doc: Any, *, lines: bool = False) -> Path:
     else:
         path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     return path
+
+
+def skew_recipe(last: str) -> str:
+    """The recipe of Zipkin's skew trace (``get -> post -> LAST``, the last named ``last``), as YAML text."""
+    return (
+        "apiVersion: recipemut/v1\nkind: Recipe\nname: skew\nversion: 1\nfields: {}\ninputs: []\noutputs: []\n"
+        "services:\n  servicea: {}\n  serviceb: {}\noperations:\n"
+        "  - {id: get, service: servicea, action: get, consumes: [], produces: []}\n"
+        "  - {id: post, service: serviceb, action: post, consumes: [], produces: [], after: [get]}\n"
+        f"  - {{id: {last}, service: serviceb, action: {last}, consumes: [], produces: [], after: [post]}}\n"
+    )

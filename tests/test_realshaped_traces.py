@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _telemetry_helpers import skew_recipe
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -182,22 +183,7 @@ def test_more_concurrency_on_overlapping_calls_is_measured_from_their_window(tmp
 
 # ---- nested spans: a caller's span holds its callees' ---------------------------------------------
 
-SKEW_RECIPE = """\
-apiVersion: recipemut/v1
-kind: Recipe
-name: skew
-version: 1
-fields: {}
-inputs: []
-outputs: []
-services:
-  servicea: {}
-  serviceb: {}
-operations:
-  - {id: get, service: servicea, action: get, consumes: [], produces: []}
-  - {id: post, service: serviceb, action: post, consumes: [], produces: [], after: [get]}
-  - {id: async, service: serviceb, action: async, consumes: [], produces: [], after: [post]}
-"""
+SKEW_RECIPE = skew_recipe("async")
 
 
 def test_nested_spans_replay_unchanged_within_5_percent_of_the_recorded_end_to_end(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import ast
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -57,11 +58,16 @@ def test_ms_short_is_whole_from_100_ms_with_separators() -> None:
     assert (ms_short(95.14), ms_short(1178.9), ms_short(12_345.6)) == ("95.1 ms", "1,179 ms", "12,346 ms")
 
 
-def test_profile_says_milliseconds_as_evaluate_does() -> None:
-    args = ["profile", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "-q"]
+def _ran(args: list[str]) -> tuple[Any, str]:
+    """The command's result and its stdout rejoined (a sentence reads as one line at any width)."""
     res = runner.invoke(app, args, env=ENV)
     assert res.exit_code == 0, res.output
-    out = " ".join(res.stdout.split())
+    return res, " ".join(res.stdout.split())
+
+
+def test_profile_says_milliseconds_as_evaluate_does() -> None:
+    args = ["profile", str(CHECKOUT / "recipe.yaml"), "--logs", str(CHECKOUT / "logs.jsonl.gz"), "-q"]
+    res, out = _ran(args)
     assert "end-to-end: p50 606.5 ms, p95 988.5 ms, p99 1,872.7 ms;" in out, out
     assert "quote_shipping 1,099.0 ms (55% of their latency)" in out, out
     row = next(line for line in res.stdout.splitlines() if " quote_shipping " in line)
@@ -86,9 +92,7 @@ def test_spans_of_microseconds_read_as_their_figures(tmp_path: Path) -> None:
     )
     trace = Path(__file__).resolve().parent / "realdata" / "jaeger_ui_criticalpath_happyTrace.json"
     args = ["profile", str(recipe), "--logs", str(trace), "-q"]
-    res = runner.invoke(app, args, env=ENV)
-    assert res.exit_code == 0, res.output
-    out = " ".join(res.stdout.split())
+    res, out = _ran(args)
     assert "end-to-end: p50 0.009 ms, p95 0.009 ms, p99 0.009 ms;" in out, out
     assert "op3 0.004 ms (44% of their latency)" in out, out
     row = next(line for line in res.stdout.splitlines() if " op1_s2 " in line)

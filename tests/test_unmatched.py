@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _telemetry_helpers import EXAMPLE, otlp_doc, otlp_span, recipe, write_json
+from _telemetry_helpers import EXAMPLE, otlp_doc, otlp_span, recipe, skew_recipe, write_json
 from typer.testing import CliRunner
 
 from recipemut.cli import app
@@ -137,22 +137,7 @@ def test_a_rule_whose_spans_an_earlier_rule_took_and_one_whose_conditions_never_
 # ---- an operation of the recipe with no span --------------------------------------------------------
 
 SKEW = Path(__file__).parent / "realdata" / "zipkin_lens_skew.json"
-SKEW_RECIPE = """\
-apiVersion: recipemut/v1
-kind: Recipe
-name: skew
-version: 1
-fields: {}
-inputs: []
-outputs: []
-services:
-  servicea: {}
-  serviceb: {}
-operations:
-  - {id: get, service: servicea, action: get, consumes: [], produces: []}
-  - {id: post, service: serviceb, action: post, consumes: [], produces: [], after: [get]}
-  - {id: asynch, service: serviceb, action: asynch, consumes: [], produces: [], after: [post]}
-"""
+SKEW_RECIPE = skew_recipe("asynch")
 
 
 def test_an_operation_without_spans_is_named_with_the_close_span_name(tmp_path) -> None:
