@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from recipemut.errors import LogError
-from recipemut.files.units import counted
+from recipemut.files.units import counted, ms_text
 from recipemut.recipe.engines.names import UniqueIds, op_id
 
 #: a pair is ordered (``b`` after ``a``) when ``b`` started after ``a`` ended in this share of the traces holding both
@@ -231,7 +231,7 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
             "action": ops["op"][k] or ids[k],
             "description": (
                 f"seen in {int(seen[k]):,} of {traces:,} trace{'' if traces == 1 else 's'}, "
-                f"{_calls(calls_each[k])} each, span p50 {_ms(lat[k])} ms"
+                f"{_calls(calls_each[k])} each, span p50 {ms_text(lat[k])}"
             ),
             "side_effects": "idempotent",
         }
@@ -250,10 +250,6 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
     if len(chosen) < traces:
         notes.append(f"the order of the operations was read from {len(chosen):,} of the {traces:,} traces")
     return Draft(document, traces, len(spans), len(chosen), notes)
-
-
-def _ms(value: float) -> str:
-    return f"{value:,.1f}" if value >= 1 else f"{value:.3g}"
 
 
 def _calls(median: float) -> str:
