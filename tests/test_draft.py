@@ -279,3 +279,16 @@ def test_the_reduction_keeps_exactly_the_edges_no_path_implies() -> None:
             m = np.triu(rng.random((n, n)) < 0.3, 1)
             g = nx.DiGraph([(int(a), int(b)) for a, b in zip(*np.nonzero(m), strict=True)])
             assert sorted(_reduced(g)) == sorted(nx.transitive_reduction(g).edges())
+
+
+def test_a_fifo_given_to_import_is_refused_without_being_opened(tmp_path: Path) -> None:
+    """is_log read the head of a FIFO to tell a log, and import waited on it for good."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    res = subprocess.run([sys.executable, "-m", "recipemut", "import", str(fifo)], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert res.returncode == 1 and "is a FIFO (named pipe), not a recipe file" in res.stderr

@@ -30,13 +30,15 @@ LOG_KINDS = frozenset({"spans", "traces", "parquet"})
 
 
 def is_log(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a log to draft a recipe from: a folder (of Parquet logs), or a file whose
+    """Whether ``path`` is a log to draft a recipe from: a folder (of Parquet logs), or a regular file whose
     head says spans, traces or Parquet; a name that is no file (a glob) counts when it holds ``*?[``."""
     p = Path(path)
     if p.is_dir():
         return True
     if not p.exists():
         return any(c in str(p) for c in "*?[")
+    if not p.is_file():  # a FIFO or a device is never opened here (a FIFO blocked it): the file reader refuses it
+        return False
     try:
         kind = input_kind(read_head(p, 65536))  # gunzipped (zstd too): a compressed log is a log
     except (OSError, ValueError, EOFError):  # unreadable or a broken stream: the engine import says what it is
