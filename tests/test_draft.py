@@ -292,3 +292,17 @@ def test_a_fifo_given_to_import_is_refused_without_being_opened(tmp_path: Path) 
     res = subprocess.run([sys.executable, "-m", "recipemut", "import", str(fifo)], capture_output=True, text=True,
                          timeout=60)  # fmt: skip
     assert res.returncode == 1 and "is a FIFO (named pipe), not a recipe file" in res.stderr
+
+
+def test_a_span_log_operation_on_two_services_is_one_operation(tmp_path: Path) -> None:
+    """A span log names the operation by its id: it was drafted as x_a and x_b, which none of its spans named, and
+    the import failed on its own logs."""
+    log = tmp_path / "two.jsonl"
+    rows = [{"request_id": f"r{t}", "op": "x", "start_ms": 1.76e12 + t, "latency_ms": 5.0, "status": "ok",
+             "service": svc} for t, svc in enumerate(["b", "a", "b", "b"])]  # fmt: skip
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = runner.invoke(app, ["import", str(log), "-f", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [(o["id"], o["service"]) for o in data["recipe"]["operations"]] == [("x", "b")]  # the most spans' service
+    assert data["spans"] == data["spans_mapped"] == 4

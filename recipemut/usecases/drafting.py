@@ -25,6 +25,8 @@ from recipemut.files.compressed import read_head
 from recipemut.files.kinds import input_kind
 from recipemut.files.units import counted
 
+#: the formats whose spans name their operation by its id (the others go through the mapping's default rule)
+SPAN_LOGS = frozenset({"native", "parquet"})
 #: the kinds of file a recipe is drafted from (:class:`~recipemut.files.kinds.InputKind`)
 LOG_KINDS = frozenset({"spans", "traces", "parquet"})
 
@@ -103,7 +105,7 @@ def _nameable(spans: Any, formats: Mapping[str, str]) -> tuple[Any, str]:
 
     if "source_file" not in spans or not spans["op"].size:
         return spans, ""
-    logs = {f for f, fmt in formats.items() if fmt in ("native", "parquet")}
+    logs = {f for f, fmt in formats.items() if fmt in SPAN_LOGS}
     ops = pd.Series(pd.unique(spans["op"].dropna()))
     bad = set(ops[ops.map(op_id) != ops].tolist())
     drop = spans["source_file"].astype(str).isin(logs).to_numpy() & spans["op"].isin(bad).to_numpy()
@@ -115,6 +117,21 @@ def _nameable(spans: Any, formats: Mapping[str, str]) -> tuple[Any, str]:
         f"{counted(int(drop.sum()), 'span')} of operations no recipe id can name left out: {listed}; a span log "
         "names an operation by its id (a letter or _, then letters, digits, _, - or .)"
     )
+
+
+def _one_service_each(spans: Any, formats: Mapping[str, str]) -> Any:
+    """The spans, those of span logs each given its operation's most frequent service: a span log names the
+    operation by its id, so one operation logged on two services is one operation (the recipe's service
+    is the one most of its spans name; profile warns of the others), not two the default rule would split."""
+    logs = spans["source_file"].astype(str).isin(
+        {f for f, fmt in formats.items() if fmt in SPAN_LOGS}).to_numpy() if "source_file" in spans else None
+    if logs is None or not logs.any():
+        return spans
+    pairs = spans.loc[logs, ["op", "service"]].value_counts(dropna=False).reset_index()
+    top = pairs.drop_duplicates("op").set_index("op")["service"]  # value_counts sorts: the first is the most
+    spans = spans.copy()
+    spans.loc[logs, "service"] = spans.loc[logs, "op"].map(top).to_numpy()
+    return spans
 
 
 def _one_recipe(spans: Any) -> tuple[str | None, list[str]]:
@@ -194,6 +211,7 @@ def draft_from_logs(
         spans = spans[spans["recipe"].isna().to_numpy() | (spans["recipe"] == named).to_numpy()]
         name = named
     spans, unnamable = _nameable(spans, report.formats)
+    spans = _one_service_each(spans, report.formats)
     warnings: list[str] = [unnamable] if unnamable else []
     draft = draft_recipe(spans, name=op_id(name or "drafted"), source=str(first))
     if "recipe_version" in spans and spans["recipe_version"].notna().any():  # the version the logs were of
@@ -206,8 +224,10 @@ def draft_from_logs(
     errors = [f for f in findings if f.severity == "error"]
     if recipe is None or errors:
         raise RecipeInvalid(errors or findings)
-    _, through = source.read(recipe)  # as profile will read them
-    mapped = int(through.spans_kept)
+    # a span log names each span's operation by its drafted id; traces go through the default rule, so they are
+    # read again through the draft, as profile will read them
+    span_logs = set(report.formats.values()) <= SPAN_LOGS
+    mapped = draft.spans if span_logs else int(source.read(recipe)[1].spans_kept)
     if mapped < draft.spans:
         warnings.append(f"{draft.spans - mapped:,} of the {counted(draft.spans, 'span')} land on no operation of the "
                         "draft when read through it: the notes above say which (a client span is given to the service "
