@@ -64,6 +64,10 @@ def quoted(value: str) -> str:
     return "'" + cut.replace("'", "''") + "'"
 
 
+#: the spans of no operation an operation with no span is compared with for "did you mean": the most frequent
+MAX_CANDIDATES = 300
+
+
 def close_to(value: str, options: Sequence[str]) -> str:
     """``; did you mean 'x'?`` when one of ``options`` differs from ``value`` by case only or is close
     (:func:`difflib.get_close_matches`), else ``""``.
@@ -241,18 +245,23 @@ def no_span_operations(
     where = "the sampled requests" if sampled else "the logs"
     candidates: list[tuple[str, str | None, int]] = [(name, None, n) for name, n in unknown.items()]
     candidates += [(name, service, n) for (name, service), n in unmapped.items()]
+    # the most frequent only: span names that hold ids are thousands, and each is compared with each operation
+    candidates = sorted(candidates, key=lambda c: -c[2])[:MAX_CANDIDATES]
     said = {u.op for u in rules if u.kind == "rule" and u.says_op}
     out = []
     for i, op in enumerate(recipe.operations):
         if op.id in seen or op.id in said:
             continue
-        keys = [k.casefold() for k in dict.fromkeys((op.id, op.action)) if k]
         best: tuple[tuple[float, bool, int], str, str | None] | None = None
-        for name, service, n in candidates:
-            ratio = max(difflib.SequenceMatcher(None, k, name.casefold()).ratio() for k in keys)
-            rank = (ratio, service == op.service, n)
-            if ratio >= 0.6 and (best is None or rank > best[0]):
-                best = (rank, name, service)
+        for key in [k.casefold() for k in dict.fromkeys((op.id, op.action)) if k]:
+            matcher = difflib.SequenceMatcher(None, b=key)  # b is indexed once per key, as get_close_matches does
+            for name, service, n in candidates:
+                matcher.set_seq1(name.casefold())
+                if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:  # upper bounds of ratio()
+                    continue
+                rank = (matcher.ratio(), service == op.service, n)
+                if rank[0] >= 0.6 and (best is None or rank > best[0]):
+                    best = (rank, name, service)
         hint = ""
         if best is not None:
             hint = f"; did you mean {quoted(best[1])}" + (f" ({best[2]})?" if best[2] is not None else "?")
