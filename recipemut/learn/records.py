@@ -131,21 +131,25 @@ def versions_of_requests(spans: pd.DataFrame, current: int) -> np.ndarray:
     return np.asarray(first.fillna(int(current)), dtype=np.int64)
 
 
-def _version_sha256(recipe_path: str | os.PathLike[str], version: int) -> str:
-    """The sha256 of ``version``'s text as the recipe's history last recorded it; :data:`UNKNOWN_SHA256`
-    when the history does not hold that version (or cannot be read: the profile is kept all the same)."""
+def _versions_sha256(recipe_path: str | os.PathLike[str], versions: Sequence[int]) -> dict[int, str]:
+    """The sha256 of each of ``versions``' text as the recipe's history last recorded it (the history read
+    once); :data:`UNKNOWN_SHA256` for one the history does not hold (or when it cannot be read: the profile
+    is kept all the same)."""
     from recipemut.apply.history import read_history
 
+    out = dict.fromkeys(versions, UNKNOWN_SHA256)
+    if not versions:
+        return out
     try:
         entries = read_history(recipe_path)
     except RecipemutError:
-        return UNKNOWN_SHA256
-    for e in reversed(entries):  # the latest text of that version, as `rollback --to` restores it
-        if e.version == version:
-            return e.sha256_after
-        if e.version_before == version and e.sha256_before is not None:
-            return e.sha256_before
-    return UNKNOWN_SHA256
+        return out
+    for e in entries:  # oldest first: a later entry's record of a version replaces an earlier one
+        if e.version_before in out and e.sha256_before is not None:
+            out[e.version_before] = e.sha256_before
+        if e.version in out:
+            out[e.version] = e.sha256_after
+    return out
 
 
 @contextlib.contextmanager
@@ -209,8 +213,9 @@ def record_profile_summary(
     from recipemut.plan.planfile import recipe_sha256
 
     parts = [(recipe.version, prof)] if spans is None else profiles_by_version(spans, recipe, prof)
-    summaries = [(v, recipe_sha256(recipe_path) if v == recipe.version else _version_sha256(recipe_path, v),
-                  profile_summary(p, recipe)) for v, p in parts]  # fmt: skip
+    older = _versions_sha256(recipe_path, [v for v, _ in parts if v != recipe.version])
+    summaries = [(v, older[v] if v in older else recipe_sha256(recipe_path), profile_summary(p, recipe))
+                 for v, p in parts]  # fmt: skip
     with Store.open(path) as st:
         return [st.record_profile(recipe=recipe.name, version=v, sha256=sha, summary=s) for v, sha, s in summaries]
 
