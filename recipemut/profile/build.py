@@ -618,15 +618,18 @@ def outside_operations(profile: Profile) -> tuple[float, float]:
     span on their critical path covers (the gaps between operations, the spans that map to none, such as a
     server span holding the calls); ``(0.0, 0.0)`` when the operations cover it all (or overlap past it).
 
-    It is one minus the operations' ``tail_share`` summed: the shared Zipkin ``simple-db`` example's four
-    database calls cover 10.8% of its 107.6 ms, and 89.2% is in its server span, which maps to no operation.
+    It is the tail's mean latency less the operations' ``tail_ms`` summed (when no operation is on their
+    critical path, all of it): the shared Zipkin ``simple-db`` example's four database calls cover 10.8% of
+    its 107.6 ms, and 89.2% is in its server span, which maps to no operation.
     """
-    covered = sum(s.tail_share for s in profile.ops)
-    shares = [s for s in profile.ops if s.tail_share > 0]
-    if not shares or covered >= 1:
+    e2e = profile.e2e_latency_ms
+    if not e2e.size:
         return 0.0, 0.0
-    tail_mean = shares[0].tail_ms / shares[0].tail_share
-    return (1 - covered) * tail_mean, 1 - covered
+    tail_mean = float(e2e[e2e >= np.percentile(e2e, 95)].mean())  # the tail as the operations' tail_ms took it
+    outside = tail_mean - sum(s.tail_ms for s in profile.ops)
+    if tail_mean <= 0 or outside <= 1e-9 * tail_mean:  # covered, to the last float
+        return 0.0, 0.0
+    return outside, outside / tail_mean
 
 
 def cost_contributors(profile: Profile, n: int = 3) -> list[OpStats]:
