@@ -194,13 +194,18 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
         )  # fmt: skip
     start = spans["start_ms"].to_numpy(dtype=float)
     end = start + spans["latency_ms"].to_numpy(dtype=float)
-    frame = pd.DataFrame({"request_id": spans["request_id"].to_numpy(), "key": key, "start": start, "end": end})
+    frame = pd.DataFrame({"request_id": spans["request_id"].to_numpy(), "key": key, "start": start, "end": end,
+                          "latency": spans["latency_ms"].to_numpy(dtype=float)})  # fmt: skip
     for col in ("span_id", "parent_span_id"):
         if col in spans:
             frame[col] = spans[col].to_numpy()
     traces = int(frame["request_id"].nunique())
-    calls = frame.groupby(["request_id", "key"], sort=False).agg(start=("start", "min"), end=("end", "max"))
+    calls = frame.groupby(["request_id", "key"], sort=False).agg(start=("start", "min"), end=("end", "max"),
+                                                                  n=("start", "size"))  # fmt: skip
     calls = calls.reset_index()
+    per_key = calls.groupby("key")["n"]  # every request's calls, before the order's share of them is chosen
+    seen = per_key.size().reindex(range(len(ops)), fill_value=0).to_numpy()
+    calls_each = per_key.median().reindex(range(len(ops)), fill_value=0).to_numpy()
     chosen = _chosen(calls)
     if len(chosen) < traces:
         part = frame[frame["request_id"].isin(chosen)]
@@ -210,10 +215,7 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
     edges = _edges(_pairs(calls), _nested(part))
 
     # per operation: the traces it ran in, calls per trace, its whole span's median, and where it starts
-    per_req = frame.groupby(["key", "request_id"], sort=False).size()
-    seen = per_req.groupby(level=0).size().reindex(range(len(ops)), fill_value=0).to_numpy()
-    calls_each = per_req.groupby(level=0).median().reindex(range(len(ops)), fill_value=0).to_numpy()
-    lat = (frame["end"] - frame["start"]).groupby(frame["key"]).median().reindex(range(len(ops))).to_numpy()
+    lat = frame.groupby("key")["latency"].median().reindex(range(len(ops))).to_numpy()
     first = frame.groupby("request_id")["start"].transform("min")
     offset = (frame["start"] - first).groupby(frame["key"]).median().reindex(range(len(ops))).to_numpy()
 
@@ -222,7 +224,8 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
     g.add_edges_from(edges)
     order = list(nx.lexicographical_topological_sort(g, key=lambda k: (offset[k], k)))
     ids = _ids(ops["op"], ops["service"])
-    preds: dict[int, list[int]] = {k: sorted(g.predecessors(k), key=order.index) for k in order}
+    place = {k: i for i, k in enumerate(order)}
+    preds: dict[int, list[int]] = {k: sorted(g.predecessors(k), key=place.__getitem__) for k in order}
     operations: list[dict[str, Any]] = []
     for k in order:  # a loop over operations
         entry: dict[str, Any] = {
@@ -230,8 +233,8 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
             "service": ops["service"][k] or "unknown",
             "action": ops["op"][k] or ids[k],
             "description": (
-                f"seen in {int(seen[k]):,} of {traces:,} trace{'' if traces == 1 else 's'}, "
-                f"{_calls(calls_each[k])} each, span p50 {ms_text(lat[k])}"
+                f"seen in {int(seen[k]):,} of {counted(traces, 'trace')}, "
+                f"{counted(float(calls_each[k]), 'call')} each, span p50 {ms_text(lat[k])}"
             ),
             "side_effects": "idempotent",
         }
@@ -250,11 +253,6 @@ def draft_recipe(spans: pd.DataFrame, *, name: str, source: str = "") -> Draft:
     if len(chosen) < traces:
         notes.append(f"the order of the operations was read from {len(chosen):,} of the {traces:,} traces")
     return Draft(document, traces, len(spans), len(chosen), notes)
-
-
-def _calls(median: float) -> str:
-    n = float(median)
-    return "1 call" if n == 1 else f"{n:g} calls"
 
 
 __all__ = ["MAX_OPERATIONS", "MAX_PAIRS", "MAX_TRACES", "NESTED_SHARE", "ORDER_SHARE", "Draft", "draft_recipe"]
