@@ -200,11 +200,15 @@ def test_import_never_writes_over_a_recipe_it_did_not_write(tmp_path: Path) -> N
     mine.write_bytes((CHECKOUT / "recipe.yaml").read_bytes())
     trace = str(REAL / "zipkin_lens_skew.json")
     res = runner.invoke(app, ["import", trace, "-o", str(mine)], env={"COLUMNS": "300"})
-    assert res.exit_code == 1 and "holds a recipe import did not write" in res.stderr
+    assert res.exit_code == 1 and "already exists (" in res.stderr and "give --force to replace it" in res.stderr
     assert mine.read_bytes() == (CHECKOUT / "recipe.yaml").read_bytes()
     drafted = tmp_path / "d.yaml"
-    for _ in range(2):  # a draft import wrote is written again
+    for _ in range(2):  # the same draft again: nothing to lose
         assert runner.invoke(app, ["import", trace, "-o", str(drafted)]).exit_code == 0
+    drafted.write_text(drafted.read_text().replace("side_effects: idempotent", "side_effects: external", 1))
+    edited = drafted.read_bytes()  # a draft the user edited, as its header asks: never replaced without --force
+    assert runner.invoke(app, ["import", trace, "-o", str(drafted)]).exit_code == 1 and drafted.read_bytes() == edited
+    assert runner.invoke(app, ["import", trace, "-o", str(drafted), "--force"]).exit_code == 0
 
 
 @pytest.mark.parametrize("name", ["1e3", "4038e79168401237", "0x1F", ".inf", "-1E+3", "12e03"])

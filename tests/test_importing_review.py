@@ -38,8 +38,10 @@ def test_import_writes_again_over_what_it_wrote_but_never_over_a_users_recipe(tm
     mine = "name: old\noperations:\n  a: {service: s, action: a}\n"  # a recipe someone wrote: it would be lost
     out.write_text(mine)
     res = runner.invoke(app, ["import", str(DIAMOND), "-o", str(out)], env={"COLUMNS": "200"})
-    assert res.exit_code == 1 and "holds a recipe import did not write" in res.output
+    assert res.exit_code == 1 and "already exists (" in res.output and "give --force to replace it" in res.output
     assert out.read_text() == mine
+    res = runner.invoke(app, ["import", str(DIAMOND), "-o", str(out), "--force"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and out.read_text().startswith("# Imported by `recipemut import`")
 
 
 def test_import_of_a_run_history_says_it_is_a_log(tmp_path: Path) -> None:

@@ -31,6 +31,9 @@ def import_(
         help="Write the recipe to this file instead of stdout (never FILE itself, a link, a FIFO or a folder).",
     ),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="text (the recipe's YAML) or json."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an existing --out file (never a recipe with a history) that holds other text."
+    ),
 ) -> None:
     """Show the recipe read from a workflow engine's file, or drafted from logs; write it with --out.
 
@@ -55,7 +58,7 @@ def import_(
     from recipemut.usecases.importing import import_file  # networkx, jsonschema: not for -h
 
     if is_log(files[0]):
-        drafted = draft_from_logs(files, out=out)
+        drafted = draft_from_logs(files, out=out, force=force)
         warn_ingest(drafted.report)
         for said in drafted.warnings:
             err_console.print(f"[yellow]warning:[/] {shown(said)}")
@@ -76,7 +79,7 @@ def import_(
             param_hint="FILE",
         )
     file = files[0]
-    result = import_file(file, out=out)
+    result = import_file(file, out=out, force=force)
     for w in result.warnings:
         err_console.print(f"[yellow]warning:[/] {shown(str(w))}")  # as the log handler says a recipe's warning
     n = len(result.recipe.operations)

@@ -178,7 +178,8 @@ def _yaml(document: dict[str, Any]) -> str:
 
 
 def draft_from_logs(
-    paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLike[str] | None = None, log_format: str = "auto"
+    paths: Sequence[str | os.PathLike[str]], *, out: str | os.PathLike[str] | None = None, log_format: str = "auto",
+    force: bool = False,
 ) -> DraftResult:
     """Draft a recipe from the logs at ``paths``; with ``out``, write it there (atomically, never over a log).
 
@@ -196,7 +197,7 @@ def draft_from_logs(
     source = LogSource.of(list(paths), log_format=log_format)
     if out is not None:
         check_output_path(out, option="--out", inputs=source.input_files(), example="recipe.yaml", kind=RECIPE)
-        refuse_written_recipe(out)
+        refuse_written_recipe(out, force=force)
     spans, report = source.read()
     first = Path(paths[0])
     name = (first.resolve().name if first.is_dir() else first.name.split(".")[0]).strip("*?[]")
@@ -237,6 +238,7 @@ def draft_from_logs(
         spans=draft.spans, mapped=mapped, report=report, warnings=warnings, notes=[*notes, *draft.notes],
     )  # fmt: skip
     if out is not None:
+        refuse_written_recipe(out, force=force, text=text)
         atomic_write(out, text.encode("utf-8"), what="recipe")
         result.written = Path(out)
     return result

@@ -59,34 +59,34 @@ def _not_engine(path: str, recipe: Recipe | None) -> RecipemutError:
     )
 
 
-#: the first line of a recipe ``import`` wrote: one it may write again
-_OWN_HEADS = (b"# Imported by `recipemut import`", b"# Drafted by `recipemut import`")
-
-
-def refuse_written_recipe(out: str | os.PathLike[str]) -> None:
-    """Refuse an ``--out`` that holds a recipe ``import`` did not write (a user's, or a tracked one): replacing
-    it would lose it, and a tracked recipe changes through apply and rollback only."""
+def refuse_written_recipe(out: str | os.PathLike[str], *, force: bool, text: str | None = None) -> None:
+    """Refuse an ``--out`` that is a tracked recipe (it changes through apply and rollback only), or, without
+    ``force``, any file of some bytes (:func:`~recipemut.usecases.overwrite.refuse_existing`) but the very
+    ``text`` import is about to write (the same import again): a recipe of the user's, or a draft they edited
+    since import wrote it, would be lost. Without ``text`` (before the import is made) the history only."""
     from recipemut.errors import InputFileError
     from recipemut.files.write import history_path
+    from recipemut.usecases.overwrite import refuse_existing
 
     if history_path(out).exists():
         raise InputFileError(
             f"--out {out}: is a recipe with a history ({history_path(out).name}); replacing it here would "
             "leave that history behind; write the import to a new file", code="out",
         )
+    if text is None or not os.path.isfile(out) or os.path.islink(out):  # the writer refuses a link or a FIFO
+        return
     try:
         with open(out, "rb") as f:
-            head = f.read(64)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return  # a new file (a folder is check_output_path's to refuse)
-    if head.strip() and not head.startswith(_OWN_HEADS):
-        raise InputFileError(
-            f"--out {out}: holds a recipe import did not write (its first line is not import's header); "
-            "replacing it would lose it: write the import to a new file, or move that one away first", code="out",
-        )
+            if f.read(len(text.encode("utf-8")) + 1) == text.encode("utf-8"):
+                return
+    except OSError:  # missing, a folder, a link...: what check_output_path and the writer say
+        return
+    refuse_existing(out, force=force)
 
 
-def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None) -> ImportResult:
+def import_file(
+    path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None, force: bool = False
+) -> ImportResult:
     """Import an engine's file; with ``out``, write the recipe there (atomically, never over the source).
 
     Raises :class:`RecipeInvalid` when the imported recipe has errors (each at the engine file's
@@ -103,7 +103,7 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
         check_output_path(
             out, option="--out", inputs={source: "the file to import"}, example="recipe.yaml", kind=RECIPE
         )
-        refuse_written_recipe(out)
+        refuse_written_recipe(out, force=force)
     text = read_text(source)
     recipe, findings = check_text(text, file=name, what="workflow file")  # the reader's words for it
     errors = [f for f in findings if f.severity == "error"]
@@ -118,6 +118,7 @@ def import_file(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | N
         raise _not_engine(name, recipe)
     result = ImportResult(source, recipe, recipe.imported, recipe_text(recipe.imported, source=name), findings)
     if out is not None:
+        refuse_written_recipe(out, force=force, text=result.text)
         atomic_write(out, result.text.encode("utf-8"), what="recipe")
         result.written = Path(out)
     return result
