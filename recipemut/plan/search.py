@@ -62,7 +62,7 @@ from recipemut.files.progress import CANDIDATES, NO_PROGRESS, Progress
 from recipemut.judge.abtest import Evaluation, JudgeSettings, evaluate, treatment_mask
 from recipemut.judge.abtest import objective_level as _level
 from recipemut.judge.stats import IMPROVES
-from recipemut.mutate.mutation import Mutation, edited_document
+from recipemut.mutate.mutation import Mutation, edited_document, has_aliases
 from recipemut.mutate.operators import OperatorContext, generate_all
 from recipemut.predict.simulate import Replay, ReplayBase, replay, replay_base
 from recipemut.profile.build import Profile
@@ -145,6 +145,7 @@ class _State:
     rep: Replay
     level: float
     service: str | None = None  # headroom: this state's bottleneck, what its children are judged on
+    aliased: bool = False  # the document shares a value (a YAML alias): the root's, which its edits keep
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,10 +253,11 @@ def search(
     if repick is not None:
         first, level = repick(recipe, base_rep)
         judge = dataclasses.replace(judge, service=first)  # the whole plan is judged on the first bottleneck
-        root = _State(recipe, doc, (), base_rep, level, first)
+        root = _State(recipe, doc, (), base_rep, level, first, has_aliases(doc))
     else:
         svc = judge.service if headroom else None
-        root = _State(recipe, doc, (), base_rep, objective_level(base_rep, judge, baseline=base_rep), svc)
+        root = _State(recipe, doc, (), base_rep, objective_level(base_rep, judge, baseline=base_rep), svc,
+                      has_aliases(doc))  # fmt: skip
     beam = [root]
     best = root
     singles: list[Candidate] = []
@@ -363,7 +365,7 @@ class _Trial:
         the busy time of the parent's bottleneck)."""
         original, svc = self.original, state.service
         problems = [f"structure: {p}" for p in check_structure(original, m.recipe)]
-        new_doc = edited_document(state.doc, m.edits)
+        new_doc = edited_document(state.doc, m.edits, aliased=state.aliased)  # not walked again per candidate
         if not problems:  # and what apply would refuse to write (the state's document passed it: a step of the plan)
             problems = [f"invalid: {p}" for p in check_valid(state.doc, new_doc, m.recipe)]
         if problems:
@@ -394,4 +396,4 @@ class _Trial:
             next_svc, level = self.bottleneck(m.recipe, rep)  # the service that crosses first now, and its load
         else:
             level = objective_level(rep, self.settings, baseline=self.base)
-        return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level, next_svc)
+        return cand, _State(m.recipe, new_doc, (*state.steps, cand), rep, level, next_svc, state.aliased)
