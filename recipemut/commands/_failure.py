@@ -41,18 +41,11 @@ def remember_format(params: Iterable[Any], args: Sequence[str]) -> None:
     >>> remember_format([P()], ["r.yaml", "--", "-f", "json"]); json_asked()
     False
     """
+    from recipemut.commands._ranges import option_values  # the one reader of an option's values on a command line
+
     names = next((list(p.opts) for p in params if "--format" in getattr(p, "opts", ())), [])
-    value = None
-    for i, word in enumerate(args):
-        if word == "--" or not names:
-            break
-        if word in names and i + 1 < len(args):
-            value = args[i + 1]
-        elif word.startswith("--format="):
-            value = word.partition("=")[2]
-        elif any(n.startswith("-") and not n.startswith("--") and word.startswith(n) and word != n for n in names):
-            value = word[2:]
-    _asked["json"] = value == "json"
+    given = list(option_values(names, args)) if names else []
+    _asked["json"] = bool(given) and given[-1] == "json"
     _asked["detailed_exitcode"] = "--detailed-exitcode" in args
 
 

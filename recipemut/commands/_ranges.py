@@ -54,7 +54,7 @@ def meaning_of(param: Any) -> str:
     return first[:1].lower() + first[1:]
 
 
-def _values(names: Sequence[str], args: Sequence[str]) -> Iterable[str]:
+def option_values(names: Sequence[str], args: Sequence[str]) -> Iterable[str]:
     """The values given to the option of ``names`` in ``args``: ``--top 0``, ``--top=0``, ``-n0``."""
     for i, word in enumerate(args):
         if word == "--":
@@ -81,7 +81,7 @@ def check_ranges(ctx: Any, params: Iterable[Any], args: Sequence[str]) -> None:
         low, high = getattr(param, "min", None), getattr(param, "max", None)
         if getattr(param, "param_type_name", "") != "option" or (low is None and high is None):
             continue
-        for text in _values(param.opts, args):
+        for text in option_values(param.opts, args):
             try:
                 value = float(text)
             except ValueError:
