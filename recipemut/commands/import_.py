@@ -11,6 +11,7 @@ import typer
 
 from recipemut.commands._common import OutputFormat, err_console, named_file, warn_ingest
 from recipemut.files.text import shown
+from recipemut.files.units import counted
 
 
 def _named_files(values: list[Path]) -> list[Path]:
@@ -66,8 +67,8 @@ def import_(
             err_console.print(f"note: {shown(note)}")
         ops, more = len(drafted.document["operations"]), "" if len(files) == 1 else f" and {len(files) - 1} more"
         closing = (
-            f"{shown(str(files[0]))}{more}: {ops} operation{'' if ops == 1 else 's'} drafted from "
-            f"{drafted.traces:,} trace{'' if drafted.traces == 1 else 's'}, recipe written to "
+            f"{shown(str(files[0]))}{more}: {counted(ops, 'operation')} drafted from "
+            f"{counted(drafted.traces, 'trace')}, recipe written to "
             f"{shown(str(drafted.written))}; review its header comment, then: recipemut validate "
             + shown(shlex.quote(str(drafted.written)))
         )
@@ -84,7 +85,7 @@ def import_(
         err_console.print(f"[yellow]warning:[/] {shown(str(w))}")  # as the log handler says a recipe's warning
     n = len(result.recipe.operations)
     closing = (
-        f"{shown(str(file))}: read as {shown(result.imported.engine)} ({n} operation{'' if n == 1 else 's'}), "
+        f"{shown(str(file))}: read as {shown(result.imported.engine)} ({counted(n, 'operation')}), "
         f"recipe written to {shown(str(result.written))}"
     )
     _show(fmt, result.to_dict(), result.text, result.written, closing)
