@@ -29,6 +29,7 @@ __all__ = [
     "charge_frame",
     "cycle_rows",
     "frame_parents",
+    "levels",
     "nearest_mapped",
     "outermost_same",
     "own_time",
@@ -194,23 +195,31 @@ def replay_starts(
     total = np.zeros(n)
     if not shift.any():
         return own, start, int(charged.sum())
-    # breadth first from the roots, one tree level a pass, each span visited once: the children of a
-    # level are found by binary search in the spans sorted by parent (a span in a parent cycle is never
-    # reached and does not move)
+    # breadth first from the roots, one tree level a pass (a span in a parent cycle is never reached and
+    # does not move)
+    for kids in levels(parent)[1:]:
+        total[kids] = total[parent[kids]] + shift[kids]
+    return own, np.where(total != 0, start + total, start), int(charged.sum())
+
+
+def levels(parent: np.ndarray) -> list[np.ndarray]:
+    """The forest ``parent`` (-1: a root) level by level from its roots, each level's rows grouped by their
+    parent in the order of the level above: the children of a level found by binary search in the rows
+    sorted by parent, each row visited once, never a loop over rows (a row on a parent cycle is in none).
+
+    >>> [lv.tolist() for lv in levels(np.array([-1, 0, 0, 1, -1]))]
+    [[0, 4], [1, 2], [3]]
+    """
     order = np.argsort(parent, kind="stable")
     by_parent = parent[order]
-    level = np.flatnonzero(parent < 0)
-    while len(level):
-        lo = np.searchsorted(by_parent, level, "left")
-        hi = np.searchsorted(by_parent, level, "right")
-        counts = hi - lo
+    out = [np.flatnonzero(parent < 0)]
+    while True:
+        lo = np.searchsorted(by_parent, out[-1], "left")
+        counts = np.searchsorted(by_parent, out[-1], "right") - lo
         if not counts.any():
-            break
+            return out
         offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        kids = order[np.repeat(lo, counts) + offsets]
-        total[kids] = total[parent[kids]] + shift[kids]
-        level = kids
-    return own, np.where(total != 0, start + total, start), int(charged.sum())
+        out.append(order[np.repeat(lo, counts) + offsets])
 
 
 def _nest(
@@ -267,23 +276,14 @@ def preorder(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ([0, 1, 3, 2, 4], [4, 2, 1, 1, 1])
     """
     n = int(parent.shape[0])
-    order = np.argsort(parent, kind="stable")
-    by_parent = parent[order]
-    levels = [np.flatnonzero(parent < 0)]
-    while True:
-        lo = np.searchsorted(by_parent, levels[-1], "left")
-        counts = np.searchsorted(by_parent, levels[-1], "right") - lo
-        if not counts.any():
-            break
-        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        levels.append(order[np.repeat(lo, counts) + offsets])  # grouped by parent, as the level above
+    walk = levels(parent)  # each level grouped by parent, as the level above
     size = np.ones(n, dtype=np.int64)
-    for kids in reversed(levels[1:]):
+    for kids in reversed(walk[1:]):
         np.add.at(size, parent[kids], size[kids])
     first = np.zeros(n, dtype=np.int64)
-    roots = levels[0]
+    roots = walk[0]
     first[roots] = np.cumsum(size[roots]) - size[roots]
-    for kids in levels[1:]:  # after its parent, and after the subtrees of its siblings before it
+    for kids in walk[1:]:  # after its parent, and after the subtrees of its siblings before it
         up = parent[kids]
         before = np.cumsum(size[kids]) - size[kids]
         group = np.ones(len(kids), dtype=bool)
